@@ -1,0 +1,115 @@
+/**
+ * IDX: the file format of MNIST, Fashion-MNIST and our generated OOD sets.
+ *
+ * Layout: two zero bytes, a type byte (0x08 = uint8), the rank, then one big-endian uint32 per
+ * dimension, then the values in row-major order. Files may be gzip-compressed (Debian ships
+ * `.gz`); the reader detects gzip by its magic bytes.
+ *
+ * @module
+ */
+import { gunzipSync } from "node:zlib";
+import { Data, Effect } from "effect";
+
+/** A decoded IDX file: its dimensions and its values (uint8). */
+export interface Idx {
+  readonly dims: ReadonlyArray<number>;
+  readonly data: Uint8Array;
+}
+
+/** A data file is missing: names the file and how to get it. */
+export class DatasetFileMissing extends Data.TaggedError("DatasetFileMissing")<{
+  readonly path: string;
+  readonly hint: string;
+}> {
+  override get message(): string {
+    return `Cannot read dataset file "${this.path}": it does not exist (${this.hint})`;
+  }
+}
+
+/** A data file exists but is not what it should be: names the file and what is wrong. */
+export class CorruptDataset extends Data.TaggedError("CorruptDataset")<{
+  readonly path: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot decode dataset file "${this.path}": ${this.problem}`;
+  }
+}
+
+const UBYTE = 0x08;
+
+/**
+ * Decode IDX bytes (raw or gzip). `path` only names the source in errors.
+ *
+ * @example Round trip
+ * ```ts
+ * import { decodeIdx, encodeIdx } from "./idx.ts";
+ * import { Effect } from "effect";
+ * const bytes = encodeIdx([2, 2], new Uint8Array([1, 2, 3, 4]));
+ * const idx = Effect.runSync(decodeIdx(bytes, "memory"));
+ * if (idx.dims.join() !== "2,2" || idx.data[3] !== 4) throw new Error("round trip failed");
+ * ```
+ */
+export const decodeIdx = (bytes: Uint8Array, path: string): Effect.Effect<Idx, CorruptDataset> =>
+  Effect.suspend(() => {
+    const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
+    let raw = bytes;
+    if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+      try {
+        raw = new Uint8Array(gunzipSync(bytes));
+      } catch (error) {
+        return fail(`gzip stream is damaged (${String(error)})`);
+      }
+    }
+    if (raw.length < 4) return fail(`file has ${raw.length} bytes, fewer than an IDX header`);
+    if (raw[0] !== 0 || raw[1] !== 0) {
+      return fail(`wrong magic: first bytes are ${raw[0]},${raw[1]}, expected 0,0`);
+    }
+    if (raw[2] !== UBYTE) {
+      return fail(`element type 0x${raw[2]!.toString(16)} is not uint8 (0x08)`);
+    }
+    const rank = raw[3]!;
+    const headerLength = 4 + 4 * rank;
+    if (rank === 0) return fail("rank is 0");
+    if (raw.length < headerLength) return fail(`header of rank ${rank} is truncated`);
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
+    const expected = dims.reduce((a, b) => a * b, 1);
+    const actual = raw.length - headerLength;
+    if (actual !== expected) {
+      return fail(
+        `dims [${dims.join(", ")}] need ${expected} values but the file holds ${actual}` +
+          (actual < expected ? " (truncated)" : " (trailing bytes)"),
+      );
+    }
+    return Effect.succeed({ dims, data: raw.subarray(headerLength) });
+  });
+
+/** Read and decode an IDX file (raw or gzip). */
+export const readIdx = (
+  path: string,
+  hint = "run the setup command",
+): Effect.Effect<Idx, DatasetFileMissing | CorruptDataset> =>
+  Effect.tryPromise({
+    try: () => Deno.readFile(path),
+    catch: () => new DatasetFileMissing({ path, hint }),
+  }).pipe(Effect.flatMap((bytes) => decodeIdx(bytes, path)));
+
+/** Encode uint8 values with the given dims as raw (uncompressed) IDX bytes. */
+export function encodeIdx(dims: ReadonlyArray<number>, data: Uint8Array): Uint8Array {
+  const expected = dims.reduce((a, b) => a * b, 1);
+  if (expected !== data.length) {
+    throw new RangeError(
+      `Cannot encode IDX: dims [${dims.join(", ")}] need ${expected} values, got ${data.length}`,
+    );
+  }
+  const header = new Uint8Array(4 + 4 * dims.length);
+  const view = new DataView(header.buffer);
+  header[2] = UBYTE;
+  header[3] = dims.length;
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
+  const out = new Uint8Array(header.length + data.length);
+  out.set(header);
+  out.set(data, header.length);
+  return out;
+}

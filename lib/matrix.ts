@@ -1,0 +1,62 @@
+/**
+ * A dense row-major float32 matrix: the plain value that features, prototypes, descriptors
+ * and scores travel in between stages (so each stage can be cached, exported and tested
+ * without tfjs).
+ *
+ * @module
+ */
+
+/** `rows × cols` float32 values, row-major. */
+export interface Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float32Array;
+}
+
+/**
+ * Make a matrix, checking that the data has `rows × cols` values.
+ *
+ * @example
+ * ```ts
+ * import { matrix, row } from "./matrix.ts";
+ * const m = matrix(2, 2, [1, 2, 3, 4]);
+ * if (row(m, 1)[0] !== 3) throw new Error("wrong row");
+ * ```
+ */
+export function matrix(rows: number, cols: number, data?: ArrayLike<number>): Matrix {
+  const values = data === undefined ? new Float32Array(rows * cols) : Float32Array.from(data);
+  if (values.length !== rows * cols) {
+    throw new RangeError(
+      `Cannot make a ${rows}x${cols} matrix from ${values.length} values`,
+    );
+  }
+  return { rows, cols, data: values };
+}
+
+/** A view (no copy) of row `i`. */
+export function row(m: Matrix, i: number): Float32Array {
+  return m.data.subarray(i * m.cols, (i + 1) * m.cols);
+}
+
+/** Rows `indices` of `m`, copied into a new matrix. */
+export function takeRows(m: Matrix, indices: ArrayLike<number>): Matrix {
+  const out = new Float32Array(indices.length * m.cols);
+  for (let i = 0; i < indices.length; i++) out.set(row(m, indices[i]!), i * m.cols);
+  return { rows: indices.length, cols: m.cols, data: out };
+}
+
+/** Stack matrices with the same number of columns. */
+export function concatRows(parts: ReadonlyArray<Matrix>): Matrix {
+  const cols = parts[0]?.cols ?? 0;
+  const rows = parts.reduce((n, p) => n + p.rows, 0);
+  const out = new Float32Array(rows * cols);
+  let offset = 0;
+  for (const p of parts) {
+    if (p.cols !== cols) {
+      throw new RangeError(`Cannot stack matrices with ${cols} and ${p.cols} columns`);
+    }
+    out.set(p.data, offset);
+    offset += p.data.length;
+  }
+  return { rows, cols, data: out };
+}
