@@ -24,13 +24,27 @@ export interface Matrix {
  * ```
  */
 export function matrix(rows: number, cols: number, data?: ArrayLike<number>): Matrix {
-  const values = data === undefined ? new Float32Array(rows * cols) : Float32Array.from(data);
+  // A Float32Array is taken as is (no copy): extraction passes hand over large buffers.
+  const values = data === undefined
+    ? new Float32Array(rows * cols)
+    : data instanceof Float32Array
+    ? data
+    : Float32Array.from(data);
   if (values.length !== rows * cols) {
     throw new RangeError(
       `Cannot make a ${rows}x${cols} matrix from ${values.length} values`,
     );
   }
   return { rows, cols, data: values };
+}
+
+/** Mean of the rows of `m` (float64 accumulation). */
+export function meanRow(m: Matrix): Float32Array {
+  const sums = new Float64Array(m.cols);
+  for (let i = 0; i < m.rows; i++) {
+    for (let j = 0; j < m.cols; j++) sums[j]! += m.data[i * m.cols + j]!;
+  }
+  return Float32Array.from(sums, (s) => s / m.rows);
 }
 
 /** A view (no copy) of row `i`. */

@@ -14,6 +14,8 @@ import { Data, Effect } from "effect";
 export interface Idx {
   readonly dims: ReadonlyArray<number>;
   readonly data: Uint8Array;
+  /** The whole decoded file (header included, gunzipped): what checksums are taken of. */
+  readonly decoded: Uint8Array;
 }
 
 /** A data file is missing: names the file and how to get it. */
@@ -82,7 +84,7 @@ export const decodeIdx = (bytes: Uint8Array, path: string): Effect.Effect<Idx, C
           (actual < expected ? " (truncated)" : " (trailing bytes)"),
       );
     }
-    return Effect.succeed({ dims, data: raw.subarray(headerLength) });
+    return Effect.succeed({ dims, data: raw.subarray(headerLength), decoded: raw });
   });
 
 /** Read and decode an IDX file (raw or gzip). */

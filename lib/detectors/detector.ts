@@ -1,0 +1,90 @@
+/**
+ * One interface for every OOD detector, GROOD included: fit on the ID training split (plus,
+ * for hyper-parameter choices, the validation-OOD sets and nothing else), then score any set.
+ * **Higher score = more likely OOD.**
+ *
+ * What a detector receives is what the pipeline extracted once per model and split (features
+ * and logits), so no detector repeats a forward pass it does not need; detectors that need the
+ * network itself (ODIN's input perturbation, GROOD's mix-up) get it too.
+ *
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import type { Effect } from "effect";
+import type { ImageSet, LabelledSet } from "../data/images.ts";
+import type { Classifier } from "../model/classifier.ts";
+import type { ClassSums, SetFeatures } from "../stages/features.ts";
+
+type Tf = typeof tfType;
+
+/** An image set together with its extracted features (the unit every detector scores). */
+export interface ExtractedSet {
+  readonly images: ImageSet;
+  readonly features: SetFeatures;
+  /** Cache key of the extraction (model + set content), when it came from the pipeline. */
+  readonly key?: string;
+}
+
+/**
+ * Data for hyper-parameter choices: held-out ID images and validation-OOD sets. By
+ * construction (see `lib/data/benchmarks.ts`) these never include a test OOD set.
+ */
+export interface ValidationData {
+  readonly id: ExtractedSet;
+  readonly ood: ReadonlyArray<ExtractedSet>;
+}
+
+/** Everything a detector may fit on. Test OOD data is not part of it. */
+export interface FitInputs {
+  readonly tf: Tf;
+  /** Content key of the model (its weights' sha256): the root of every cache key. */
+  readonly modelKey: string;
+  /** Cache key of the training extraction. */
+  readonly trainKey: string;
+  readonly net: Classifier;
+  readonly train: LabelledSet;
+  readonly trainFeatures: SetFeatures;
+  /** Per-class feature sums at the network's block boundaries (for early prototypes). */
+  readonly trainClassSums: ReadonlyArray<ClassSums>;
+  readonly validation: ValidationData;
+  /** Reports a stage's progress (done of total). */
+  readonly progress?: (stage: string, done: number, total: number) => void;
+}
+
+/** A hyper-parameter a detector chose on validation data: the grid, the pick, the criterion. */
+export interface TunedParameter {
+  readonly name: string;
+  readonly grid: ReadonlyArray<number>;
+  readonly chosen: number;
+  /** Mean validation AUROC of each grid value, in grid order. */
+  readonly validationAuroc: ReadonlyArray<number>;
+}
+
+/** A fitted detector: scores sets, and says which settings it used. */
+export interface FittedDetector {
+  /** One score per image of the set; higher = more likely OOD. */
+  readonly score: (set: ExtractedSet) => Effect.Effect<Float32Array, unknown>;
+  /** The settings in force (defaults and tuned values), for the report. */
+  readonly settings: Readonly<Record<string, string | number | boolean>>;
+  readonly tuned: ReadonlyArray<TunedParameter>;
+  /** Intermediate outputs worth exporting (GROOD: prototypes, OOD prototype, descriptors). */
+  readonly artefacts?: ReadonlyArray<Artefact>;
+  /** Free any tensors or indexes the detector holds. */
+  readonly dispose: () => void;
+}
+
+/** A named array a fitted detector exposes for export (`.npy`). */
+export interface Artefact {
+  readonly name: string;
+  readonly description: string;
+  readonly data: Float32Array;
+  readonly shape: ReadonlyArray<number>;
+}
+
+/** A detector: a name, what it is, and how to fit it. */
+export interface Detector {
+  readonly name: string;
+  /** One line on the method and its source (paper, defaults). */
+  readonly description: string;
+  readonly fit: (inputs: FitInputs) => Effect.Effect<FittedDetector, unknown>;
+}

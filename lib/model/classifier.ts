@@ -1,0 +1,388 @@
+/**
+ * The classifier: a small residual CNN for 28×28×1 images, defined as an ordered list of named
+ * blocks (stem, block1, block2, block3, pool = penultimate feature, head = logits).
+ *
+ * Why blocks: GROOD needs to read the features at any block boundary, edit them (the targeted
+ * mix-up), and feed them to the remaining blocks. `forward(x, { from, to })` runs exactly the
+ * blocks after boundary `from` up to and including block `to`.
+ *
+ * The network is written with plain tfjs ops over named variables (no tf.layers), so the
+ * weights, their initialisation (our seeded generator, identical on every backend) and the
+ * saved format are all ours.
+ *
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { Data } from "effect";
+import { mulberry32 } from "../random.ts";
+
+type Tf = typeof tfType;
+
+/** A block of the network. */
+export type BlockSpec =
+  | {
+    readonly name: string;
+    readonly kind: "conv";
+    readonly filters: number;
+    readonly stride: number;
+  }
+  | {
+    readonly name: string;
+    readonly kind: "residual";
+    readonly filters: number;
+    readonly stride: number;
+  }
+  | { readonly name: string; readonly kind: "globalAvgPool" }
+  | { readonly name: string; readonly kind: "dense"; readonly units: number };
+
+/** The architecture, as data (saved in `model.json`). */
+export interface ClassifierSpec {
+  readonly inputShape: readonly [number, number, number];
+  readonly blocks: ReadonlyArray<BlockSpec>;
+}
+
+/** The boundary before the first block. */
+export const INPUT = "input";
+
+/**
+ * The default architecture: a stem and three residual stages (convolutions with batch
+ * normalisation), 14×14×32 early features at block1 for the mix-up, a 64-d penultimate
+ * feature (pool), logits (head).
+ */
+export function defaultSpec(numClasses: number): ClassifierSpec {
+  return {
+    inputShape: [28, 28, 1],
+    blocks: [
+      { name: "stem", kind: "conv", filters: 16, stride: 1 },
+      { name: "block1", kind: "residual", filters: 32, stride: 2 },
+      { name: "block2", kind: "residual", filters: 64, stride: 2 },
+      { name: "block3", kind: "residual", filters: 64, stride: 1 },
+      { name: "pool", kind: "globalAvgPool" },
+      { name: "head", kind: "dense", units: numClasses },
+    ],
+  };
+}
+
+/** A boundary name is not a block of this network, or `from` is not before `to`. */
+export class UnknownBoundary extends Data.TaggedError("UnknownBoundary")<{
+  readonly boundary: string;
+  readonly known: ReadonlyArray<string>;
+}> {
+  override get message(): string {
+    return `Cannot use block boundary "${this.boundary}": known boundaries are ${
+      this.known.join(", ")
+    }`;
+  }
+}
+
+/** Where to start and stop a forward pass (boundary names; defaults: input → last block). */
+export interface ForwardRange {
+  readonly from?: string;
+  readonly to?: string;
+}
+
+/** A pending update of a moving statistic, produced by a training forward pass. */
+export interface StatisticUpdate {
+  readonly variable: tfType.Variable;
+  /** The new value (kept out of tidy scopes; `applyUpdates` disposes it). */
+  readonly value: tfType.Tensor;
+}
+
+/** One named weight, in a fixed order (the order of the saved weights file). */
+export interface NamedWeight {
+  readonly name: string;
+  readonly shape: ReadonlyArray<number>;
+}
+
+/**
+ * The weight names and shapes of a spec, in order. Every convolution is followed by batch
+ * normalisation (`<conv>/bn/{gamma,beta}` trained, `<conv>/bn/{mean,variance}` moving
+ * statistics), so convolutions carry no bias.
+ */
+export function weightLayout(spec: ClassifierSpec): ReadonlyArray<NamedWeight> {
+  const out: Array<NamedWeight> = [];
+  const conv = (name: string, size: number, cin: number, cout: number) => {
+    out.push({ name: `${name}/kernel`, shape: [size, size, cin, cout] });
+    for (const stat of BN_PARAMS) out.push({ name: `${name}/bn/${stat}`, shape: [cout] });
+  };
+  let channels = spec.inputShape[2];
+  for (const block of spec.blocks) {
+    switch (block.kind) {
+      case "conv":
+        conv(block.name, 3, channels, block.filters);
+        channels = block.filters;
+        break;
+      case "residual":
+        conv(`${block.name}/conv1`, 3, channels, block.filters);
+        conv(`${block.name}/conv2`, 3, block.filters, block.filters);
+        if (block.stride !== 1 || channels !== block.filters) {
+          conv(`${block.name}/shortcut`, 1, channels, block.filters);
+        }
+        channels = block.filters;
+        break;
+      case "globalAvgPool":
+        break;
+      case "dense":
+        out.push({ name: `${block.name}/kernel`, shape: [channels, block.units] });
+        out.push({ name: `${block.name}/bias`, shape: [block.units] });
+        channels = block.units;
+        break;
+    }
+  }
+  return out;
+}
+
+/** Batch-normalisation parameters of each convolution, in saved order. */
+const BN_PARAMS = ["gamma", "beta", "mean", "variance"] as const;
+/** Moving-average momentum and epsilon of batch normalisation (Keras defaults). */
+const BN_MOMENTUM = 0.99;
+const BN_EPSILON = 1e-3;
+
+/** Whether a weight is a moving statistic (updated by training steps, not by gradients). */
+export function isMovingStatistic(name: string): boolean {
+  return name.endsWith("/bn/mean") || name.endsWith("/bn/variance");
+}
+
+/** The output shape (without the batch axis) of every boundary. */
+export function boundaryShapes(spec: ClassifierSpec): ReadonlyMap<string, ReadonlyArray<number>> {
+  const shapes = new Map<string, ReadonlyArray<number>>();
+  let [h, w, c] = spec.inputShape;
+  shapes.set(INPUT, [h, w, c]);
+  for (const block of spec.blocks) {
+    switch (block.kind) {
+      case "conv":
+      case "residual":
+        h = Math.ceil(h / block.stride);
+        w = Math.ceil(w / block.stride);
+        c = block.filters;
+        shapes.set(block.name, [h, w, c]);
+        break;
+      case "globalAvgPool":
+        shapes.set(block.name, [c]);
+        h = 1;
+        w = 1;
+        break;
+      case "dense":
+        c = block.units;
+        shapes.set(block.name, [c]);
+        break;
+    }
+  }
+  return shapes;
+}
+
+/**
+ * Seeded He-normal initial kernels; biases, BN shifts and means 0, BN scales and variances 1. Our generator, not tfjs's,
+ * so the same seed gives the same network on every backend.
+ */
+export function initialWeights(spec: ClassifierSpec, seed: number): Map<string, Float32Array> {
+  const random = mulberry32(seed);
+  const gaussian = () => {
+    // Box-Muller; 1 - u avoids log(0).
+    const u = 1 - random();
+    const v = random();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  };
+  const out = new Map<string, Float32Array>();
+  for (const { name, shape } of weightLayout(spec)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(size);
+    if (name.endsWith("/kernel")) {
+      const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      const std = Math.sqrt(2 / fanIn);
+      for (let i = 0; i < size; i++) values[i] = std * gaussian();
+    } else if (name.endsWith("/bn/gamma") || name.endsWith("/bn/variance")) {
+      values.fill(1);
+    }
+    out.set(name, values);
+  }
+  return out;
+}
+
+/** A classifier ready to run: spec, variables, and block-range forward passes. */
+export interface Classifier {
+  readonly spec: ClassifierSpec;
+  readonly numClasses: number;
+  /** `input`, then each block name, in order. */
+  readonly boundaries: ReadonlyArray<string>;
+  readonly variables: ReadonlyMap<string, tfType.Variable>;
+  /** Run blocks after `from` up to and including `to` (tensors in, tensor out, no disposal). */
+  readonly forward: (x: tfType.Tensor, range?: ForwardRange) => tfType.Tensor;
+  /**
+   * A training forward pass over the whole network: batch statistics in the normalisation
+   * layers, and the moving-statistic updates to apply after the optimizer step.
+   */
+  readonly forwardTraining: (x: tfType.Tensor) => {
+    readonly logits: tfType.Tensor;
+    readonly updates: ReadonlyArray<StatisticUpdate>;
+  };
+  /** Output shape (without batch axis) at a boundary. */
+  readonly shapeAt: (boundary: string) => ReadonlyArray<number>;
+  readonly dispose: () => void;
+}
+
+/** The name of the penultimate boundary (the global pooling block). */
+export function penultimate(spec: ClassifierSpec): string {
+  const pool = spec.blocks.find((b) => b.kind === "globalAvgPool");
+  if (pool === undefined) throw new Error("Cannot find the penultimate block: no pooling block");
+  return pool.name;
+}
+
+/**
+ * Build a classifier from a spec and weight values (from `initialWeights` or a saved model).
+ * The caller owns the result and must `dispose()` it.
+ */
+export function makeClassifier(
+  tf: Tf,
+  spec: ClassifierSpec,
+  weights: ReadonlyMap<string, Float32Array>,
+): Classifier {
+  const layout = weightLayout(spec);
+  const variables = new Map<string, tfType.Variable>();
+  for (const { name, shape } of layout) {
+    const values = weights.get(name);
+    if (values === undefined) {
+      throw new Error(`Cannot build the classifier: weight "${name}" is missing`);
+    }
+    variables.set(
+      name,
+      // No explicit name: tfjs names must be unique per process, and tests hold several nets.
+      tf.variable(tf.tensor(values, [...shape]), !isMovingStatistic(name)),
+    );
+  }
+  const v = (name: string) => variables.get(name)!;
+  const boundaries = [INPUT, ...spec.blocks.map((b) => b.name)];
+  const last = spec.blocks[spec.blocks.length - 1]!;
+  const numClasses = last.kind === "dense" ? last.units : 0;
+  const shapes = boundaryShapes(spec);
+
+  // Convolution + batch normalisation. In training, normalise with the batch's own moments
+  // and record the moving-average updates; otherwise use the moving statistics.
+  const convBn = (
+    name: string,
+    x: tfType.Tensor4D,
+    stride: number,
+    updates: Array<StatisticUpdate> | undefined,
+  ): tfType.Tensor4D => {
+    const y = tf.conv2d(x, v(`${name}/kernel`) as tfType.Tensor4D, stride, "same");
+    const gamma = v(`${name}/bn/gamma`) as tfType.Tensor1D;
+    const beta = v(`${name}/bn/beta`) as tfType.Tensor1D;
+    if (updates === undefined) {
+      return tf.batchNorm4d(
+        y,
+        v(`${name}/bn/mean`) as tfType.Tensor1D,
+        v(`${name}/bn/variance`) as tfType.Tensor1D,
+        beta,
+        gamma,
+        BN_EPSILON,
+      );
+    }
+    const { mean, variance } = tf.moments(y, [0, 1, 2]);
+    for (const [stat, batchValue] of [["mean", mean], ["variance", variance]] as const) {
+      const variable = variables.get(`${name}/bn/${stat}`)!;
+      updates.push({
+        variable,
+        value: tf.keep(
+          tf.add(
+            tf.mul(variable, BN_MOMENTUM),
+            tf.mul(batchValue, 1 - BN_MOMENTUM),
+          ),
+        ),
+      });
+    }
+    return tf.batchNorm4d(
+      y,
+      mean as tfType.Tensor1D,
+      variance as tfType.Tensor1D,
+      beta,
+      gamma,
+      BN_EPSILON,
+    );
+  };
+
+  const runBlock = (
+    block: BlockSpec,
+    x: tfType.Tensor,
+    updates?: Array<StatisticUpdate>,
+  ): tfType.Tensor => {
+    switch (block.kind) {
+      case "conv":
+        return tf.relu(convBn(block.name, x as tfType.Tensor4D, block.stride, updates));
+      case "residual": {
+        const x4 = x as tfType.Tensor4D;
+        const hidden = tf.relu(convBn(`${block.name}/conv1`, x4, block.stride, updates));
+        const branch = convBn(`${block.name}/conv2`, hidden, 1, updates);
+        const shortcut = variables.has(`${block.name}/shortcut/kernel`)
+          ? convBn(`${block.name}/shortcut`, x4, block.stride, updates)
+          : x4;
+        return tf.relu(tf.add(branch, shortcut));
+      }
+      case "globalAvgPool":
+        return tf.mean(x, [1, 2]);
+      case "dense":
+        return tf.add(
+          tf.matMul(x as tfType.Tensor2D, v(`${block.name}/kernel`) as tfType.Tensor2D),
+          v(`${block.name}/bias`),
+        );
+    }
+  };
+
+  const indexOf = (boundary: string): number => {
+    const i = boundaries.indexOf(boundary);
+    if (i < 0) throw new UnknownBoundary({ boundary, known: boundaries });
+    return i;
+  };
+
+  const forward = (x: tfType.Tensor, range: ForwardRange = {}): tfType.Tensor => {
+    const from = indexOf(range.from ?? INPUT);
+    const to = indexOf(range.to ?? boundaries[boundaries.length - 1]!);
+    if (to < from) {
+      throw new UnknownBoundary({ boundary: `${range.from} → ${range.to}`, known: boundaries });
+    }
+    let out = x;
+    for (let i = from; i < to; i++) out = runBlock(spec.blocks[i]!, out);
+    return out;
+  };
+
+  const forwardTraining = (x: tfType.Tensor) => {
+    const updates: Array<StatisticUpdate> = [];
+    let out = x;
+    for (const block of spec.blocks) out = runBlock(block, out, updates);
+    return { logits: out, updates };
+  };
+
+  return {
+    spec,
+    numClasses,
+    boundaries,
+    variables,
+    forward,
+    forwardTraining,
+    shapeAt: (boundary) => {
+      const shape = shapes.get(boundary);
+      if (shape === undefined) throw new UnknownBoundary({ boundary, known: boundaries });
+      return shape;
+    },
+    dispose: () => {
+      for (const variable of variables.values()) variable.dispose();
+    },
+  };
+}
+
+/** Turn uint8 28×28 pixels into a float32 NHWC batch in [0, 1]. */
+export function toInput(
+  tf: Tf,
+  pixels: Uint8Array,
+  count: number,
+  shape: ClassifierSpec["inputShape"],
+): tfType.Tensor4D {
+  return tf.tidy(() => tf.div(tf.tensor4d(pixels, [count, ...shape], "float32"), 255));
+}
+
+/** Apply (and dispose) the moving-statistic updates of a training forward pass. */
+export function applyUpdates(updates: ReadonlyArray<StatisticUpdate>): void {
+  for (const { variable, value } of updates) {
+    variable.assign(value);
+    value.dispose();
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Batched inference: predicted classes and accuracy of a classifier on an image set.
+ *
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { batches, type ImageSet } from "../data/images.ts";
+import { type Classifier, toInput } from "./classifier.ts";
+
+type Tf = typeof tfType;
+
+/** The argmax class of every image of `set`. */
+export function predictClasses(
+  tf: Tf,
+  net: Classifier,
+  set: ImageSet,
+  batchSize = 500,
+): Uint8Array {
+  const out = new Uint8Array(set.count);
+  for (const batch of batches(set, batchSize)) {
+    const classes = tf.tidy(() =>
+      tf.argMax(net.forward(toInput(tf, batch.pixels, batch.size, net.spec.inputShape)), 1)
+        .dataSync()
+    );
+    out.set(classes, batch.start);
+  }
+  return out;
+}
+
+/** Fraction of `predicted` equal to `labels`. */
+export function accuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) correct++;
+  return correct / labels.length;
+}

@@ -1,0 +1,155 @@
+/**
+ * Save and load classifiers in the tfjs weights format: `model.json` (our architecture spec plus
+ * a tfjs `weightsManifest`), `weights.bin` (float32 values in manifest order) and
+ * `metadata.json` (how it was trained, its test accuracy, and the sha256 of `weights.bin`).
+ *
+ * Each file is written atomically and `metadata.json` last, and loading checks the weights'
+ * sha256 against it, so an interrupted save is never loaded as a model.
+ *
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { Data, Effect } from "effect";
+import { join } from "node:path";
+import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import {
+  type Classifier,
+  type ClassifierSpec,
+  makeClassifier,
+  weightLayout,
+} from "./classifier.ts";
+
+type Tf = typeof tfType;
+
+/** What `metadata.json` records about a trained classifier. */
+export interface ClassifierMetadata {
+  readonly dataset: string;
+  readonly seed: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly testAccuracy: number;
+  readonly blocks: ReadonlyArray<string>;
+  /** Flattened feature size at each block boundary. */
+  readonly featureSizes: Readonly<Record<string, number>>;
+  readonly backend: string;
+  readonly tfjsVersion: string;
+  readonly trainingSeconds: number;
+  readonly weightsSha256: string;
+  readonly createdAt: string;
+}
+
+/** A saved model cannot be read: names the folder and what is wrong. */
+export class ModelLoadError extends Data.TaggedError("ModelLoadError")<{
+  readonly path: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot load the classifier in "${this.path}": ${this.problem}`;
+  }
+}
+
+interface ModelJson {
+  readonly format: "grood-classifier";
+  readonly version: 1;
+  readonly spec: ClassifierSpec;
+  readonly weightsManifest: ReadonlyArray<{
+    readonly paths: ReadonlyArray<string>;
+    readonly weights: ReadonlyArray<
+      { name: string; shape: ReadonlyArray<number>; dtype: "float32" }
+    >;
+  }>;
+}
+
+/** The weights of a classifier as one float32 buffer, in layout order. */
+export function weightBytes(net: Classifier): Uint8Array {
+  const layout = weightLayout(net.spec);
+  const total = layout.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+  const values = new Float32Array(total);
+  let offset = 0;
+  for (const { name } of layout) {
+    const data = net.variables.get(name)!.dataSync() as Float32Array;
+    values.set(data, offset);
+    offset += data.length;
+  }
+  return new Uint8Array(values.buffer);
+}
+
+/** Save a classifier and its metadata (minus the weights hash, computed here) to `dir`. */
+export const saveClassifier = Effect.fn("saveClassifier")(function* (
+  net: Classifier,
+  dir: string,
+  metadata: Omit<ClassifierMetadata, "weightsSha256">,
+) {
+  const bytes = weightBytes(net);
+  const model: ModelJson = {
+    format: "grood-classifier",
+    version: 1,
+    spec: net.spec,
+    weightsManifest: [{
+      paths: ["weights.bin"],
+      weights: weightLayout(net.spec).map(({ name, shape }) => ({
+        name,
+        shape,
+        dtype: "float32" as const,
+      })),
+    }],
+  };
+  const full: ClassifierMetadata = { ...metadata, weightsSha256: sha256Hex(bytes) };
+  yield* Effect.promise(async () => {
+    await writeFileAtomic(join(dir, "weights.bin"), bytes);
+    await writeJsonAtomic(join(dir, "model.json"), model);
+    await writeJsonAtomic(join(dir, "metadata.json"), full);
+  });
+  return full;
+});
+
+/** A loaded classifier with its metadata. */
+export interface LoadedClassifier {
+  readonly net: Classifier;
+  readonly metadata: ClassifierMetadata;
+  readonly path: string;
+}
+
+/** Load a classifier saved by `saveClassifier`, verifying the weights against the metadata. */
+export const loadClassifier = Effect.fn("loadClassifier")(function* (tf: Tf, dir: string) {
+  const fail = (problem: string) => Effect.fail(new ModelLoadError({ path: dir, problem }));
+  const read = (name: string) =>
+    Effect.tryPromise({
+      try: () => Deno.readFile(join(dir, name)),
+      catch: () => new ModelLoadError({ path: dir, problem: `${name} is missing` }),
+    });
+  const parse = <T>(name: string, bytes: Uint8Array) =>
+    Effect.try({
+      try: () => JSON.parse(new TextDecoder().decode(bytes)) as T,
+      catch: (error) => new ModelLoadError({ path: dir, problem: `${name}: ${String(error)}` }),
+    });
+  const metadata = yield* parse<ClassifierMetadata>("metadata.json", yield* read("metadata.json"));
+  const model = yield* parse<ModelJson>("model.json", yield* read("model.json"));
+  if (model.format !== "grood-classifier" || model.version !== 1) {
+    return yield* fail(`model.json is not a grood classifier (format ${model.format})`);
+  }
+  const bytes = yield* read("weights.bin");
+  const digest = sha256Hex(bytes);
+  if (digest !== metadata.weightsSha256) {
+    return yield* fail(
+      `weights.bin has sha256 ${digest}, metadata.json records ${metadata.weightsSha256}`,
+    );
+  }
+  const layout = weightLayout(model.spec);
+  const total = layout.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+  if (bytes.byteLength !== total * 4) {
+    return yield* fail(`weights.bin has ${bytes.byteLength} bytes, the spec needs ${total * 4}`);
+  }
+  const values = new Float32Array(bytes.slice().buffer);
+  const weights = new Map<string, Float32Array>();
+  let offset = 0;
+  for (const { name, shape } of layout) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    weights.set(name, values.subarray(offset, offset + size));
+    offset += size;
+  }
+  const net = makeClassifier(tf, model.spec, weights);
+  const loaded: LoadedClassifier = { net, metadata, path: dir };
+  return loaded;
+});

@@ -1,0 +1,125 @@
+/**
+ * The feature stage as the pipeline runs it: one forward pass per (model, image set), cached
+ * on disk and logged once, shared by every detector.
+ *
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { Effect } from "effect";
+import type { ImageSet } from "../data/images.ts";
+import { sha256Hex } from "../files.ts";
+import { matrix } from "../matrix.ts";
+import type { Classifier } from "../model/classifier.ts";
+import { type ClassSums, extractFeatures, type Extraction } from "../stages/features.ts";
+import type { Codec, StageCacheShape } from "./cache.ts";
+
+type Tf = typeof tfType;
+
+/** A content fingerprint of an image set (pixels and labels). */
+export function setFingerprint(set: ImageSet): string {
+  const pixels = sha256Hex(set.pixels);
+  return set.labels === undefined ? pixels : sha256Hex(
+    new TextEncoder().encode(pixels + sha256Hex(set.labels)),
+  );
+}
+
+const extractionCodec: Codec<Extraction> = {
+  encode: ({ features, classSums }) => ({
+    arrays: {
+      penultimate: {
+        data: features.penultimate.data,
+        shape: [features.penultimate.rows, features.penultimate.cols],
+      },
+      logits: { data: features.logits.data, shape: [features.logits.rows, features.logits.cols] },
+      ...(features.labels === undefined
+        ? {}
+        : { labels: { data: features.labels, shape: [features.labels.length] } }),
+      ...Object.fromEntries(classSums.flatMap((s) => [
+        [`sums-${s.boundary}`, {
+          data: s.sums,
+          shape: [s.counts.length, s.sums.length / s.counts.length],
+        }],
+        [`counts-${s.boundary}`, { data: s.counts, shape: [s.counts.length] }],
+      ])),
+    },
+    meta: {
+      name: features.name,
+      count: features.count,
+      classSums: classSums.map((s) => ({ boundary: s.boundary, featureShape: s.featureShape })),
+    },
+  }),
+  decode: (arrays, meta) => {
+    const m = meta as {
+      name: string;
+      count: number;
+      classSums: Array<{ boundary: string; featureShape: number[] }>;
+    };
+    const get = (name: string) => arrays.get(name)!;
+    const pen = get("penultimate");
+    const logits = get("logits");
+    const labels = arrays.get("labels")?.data as Uint8Array | undefined;
+    const classSums: Array<ClassSums> = m.classSums.map(({ boundary, featureShape }) => ({
+      boundary,
+      featureShape,
+      sums: get(`sums-${boundary}`).data as Float64Array,
+      counts: get(`counts-${boundary}`).data as Float64Array,
+    }));
+    return {
+      features: {
+        name: m.name,
+        count: m.count,
+        penultimate: matrix(pen.shape[0]!, pen.shape[1]!, pen.data as Float32Array),
+        logits: matrix(logits.shape[0]!, logits.shape[1]!, logits.data as Float32Array),
+        ...(labels === undefined ? {} : { labels }),
+      },
+      classSums,
+    };
+  },
+};
+
+/** A cached extraction and the key it is stored under (the input key of later stages). */
+export interface KeyedExtraction {
+  readonly extraction: Extraction;
+  readonly key: string;
+}
+
+/**
+ * Extract (or load from the cache) the features of `set` under model `modelKey`. `log` is
+ * called once per call, saying whether the pass ran or came from the cache.
+ */
+export const extractCached = Effect.fn("extractCached")(function* (
+  cache: StageCacheShape,
+  tf: Tf,
+  net: Classifier,
+  modelKey: string,
+  set: ImageSet,
+  options: {
+    readonly classSumsAt?: ReadonlyArray<string>;
+    readonly log?: (line: string) => void;
+    readonly onProgress?: (done: number, total: number) => void;
+  } = {},
+) {
+  const parts = {
+    model: modelKey,
+    set: setFingerprint(set),
+    classSumsAt: [...(options.classSumsAt ?? [])].sort(),
+  };
+  const started = performance.now();
+  const result = yield* cache.cached(
+    "features",
+    parts,
+    extractionCodec,
+    extractFeatures(tf, net, set, {
+      ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    }),
+  );
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  options.log?.(
+    result.hit
+      ? `features ${set.name}: ${set.count} images from cache (${seconds}s)`
+      : `features ${set.name}: extracted ${set.count} images (${seconds}s)`,
+  );
+  const keyed: KeyedExtraction = { extraction: result.value, key: result.key };
+  return keyed;
+});

@@ -1,0 +1,215 @@
+/**
+ * The runner: load a benchmark and a model, extract features once per set (cached), then fit
+ * and score every detector through the same interface, and evaluate each OOD set.
+ *
+ * Split in two so ablations pay for loading and extraction once: `prepareBenchmark` (data,
+ * model, features) and `runDetectors` (fit, score, evaluate).
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { join } from "node:path";
+import { Compute } from "../compute/compute.ts";
+import { loadBenchmark, type LoadedBenchmark } from "../data/benchmarks.ts";
+import type { ImageSet } from "../data/images.ts";
+import type {
+  Detector,
+  ExtractedSet,
+  FittedDetector,
+  TunedParameter,
+} from "../detectors/detector.ts";
+import type { ClassifierMetadata, LoadedClassifier } from "../model/store.ts";
+import { loadClassifier } from "../model/store.ts";
+import { type ProgressReporter, quietProgress } from "../report/progress.ts";
+import { accuracy, evaluateOod, type OodMetrics } from "../stages/evaluate.ts";
+import { predictedClasses } from "../stages/features.ts";
+import type { ClassSums } from "../stages/features.ts";
+import { StageCache } from "./cache.ts";
+import { extractCached } from "./extract.ts";
+
+/** Everything detectors are fitted and scored on, extracted once. */
+export interface PreparedBenchmark {
+  readonly data: LoadedBenchmark;
+  readonly model: LoadedClassifier;
+  readonly modelKey: string;
+  readonly train: ExtractedSet & { readonly key: string };
+  readonly trainClassSums: ReadonlyArray<ClassSums>;
+  readonly idTest: ExtractedSet;
+  readonly idValidation: ExtractedSet;
+  readonly oodTest: ReadonlyArray<ExtractedSet & { readonly group: "near" | "far" }>;
+  readonly oodValidation: ReadonlyArray<ExtractedSet>;
+  /** Classifier accuracy on the ID test set. */
+  readonly idAccuracy: number;
+}
+
+/** Options of `prepareBenchmark`. */
+export interface PrepareOptions {
+  readonly benchmark: string;
+  /** Model folder; default `fixtures/models/<ID dataset>`. */
+  readonly modelDir?: string;
+  readonly log?: (line: string) => void;
+  readonly progress?: ProgressReporter;
+}
+
+/** The default model folder of a benchmark's ID dataset. */
+export const defaultModelDir = (dataset: string): string => join("fixtures", "models", dataset);
+
+/** Load data and model, and extract features of every set once (or from the cache). */
+export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options: PrepareOptions) {
+  const { tf } = yield* Compute;
+  const cache = yield* StageCache;
+  const log = options.log ?? (() => {});
+  const progress = options.progress ?? quietProgress;
+  const data = yield* loadBenchmark(options.benchmark);
+  const model = yield* loadClassifier(tf, options.modelDir ?? defaultModelDir(data.spec.id));
+  const net = model.net;
+  const modelKey = model.metadata.weightsSha256;
+  const extract = (set: ImageSet, classSumsAt?: ReadonlyArray<string>) =>
+    Effect.map(
+      extractCached(cache, tf, net, modelKey, set, {
+        log,
+        onProgress: (done, total) => progress(`features ${set.name}`, done, total),
+        ...(classSumsAt === undefined ? {} : { classSumsAt }),
+      }),
+      ({ extraction, key }) => ({ images: set, features: extraction.features, key, extraction }),
+    );
+  // Class sums at every convolutional boundary: any early layer can then be chosen for the
+  // prototypes without another pass over the training set.
+  const convBoundaries = net.spec.blocks
+    .filter((b) => b.kind === "conv" || b.kind === "residual")
+    .map((b) => b.name);
+  const train = yield* extract(data.train, convBoundaries);
+  const idTest = yield* extract(data.idTest);
+  const idValidation = yield* extract(data.idValidation);
+  const oodTest = [];
+  for (const set of data.oodTest) {
+    oodTest.push({ ...(yield* extract(set.images)), group: set.group });
+  }
+  const oodValidation = [];
+  for (const set of data.oodValidation) oodValidation.push(yield* extract(set));
+  const idAccuracy = yield* accuracy(
+    predictedClasses(idTest.features.logits),
+    data.idTest.labels,
+  );
+  const prepared: PreparedBenchmark = {
+    data,
+    model,
+    modelKey,
+    train,
+    trainClassSums: train.extraction.classSums,
+    idTest,
+    idValidation,
+    oodTest,
+    oodValidation,
+    idAccuracy,
+  };
+  return prepared;
+});
+
+/** One row of results: a detector on one OOD set. */
+export interface ResultRow extends OodMetrics {
+  readonly benchmark: string;
+  readonly detector: string;
+  readonly set: string;
+  readonly group: "near" | "far";
+  readonly idAccuracy: number;
+}
+
+/** What one detector did on a benchmark. */
+export interface DetectorRun {
+  readonly benchmark: string;
+  readonly detector: string;
+  readonly description: string;
+  readonly settings: FittedDetector["settings"];
+  readonly tuned: ReadonlyArray<TunedParameter>;
+  readonly fitSeconds: number;
+  /** Seconds to score the ID test set and every OOD test set. */
+  readonly scoreSeconds: number;
+  /** Images scored per second (ID test + OOD test). */
+  readonly scoredPerSecond: number;
+  readonly rows: ReadonlyArray<ResultRow>;
+  /** Scores by set name (`id` for the ID test set). */
+  readonly scores: ReadonlyMap<string, Float32Array>;
+  readonly artefacts: FittedDetector["artefacts"];
+}
+
+/** Fit, score and evaluate each detector on a prepared benchmark. */
+export const runDetectors = Effect.fn("runDetectors")(function* (
+  prepared: PreparedBenchmark,
+  detectors: ReadonlyArray<Detector>,
+  options: { readonly log?: (line: string) => void; readonly progress?: ProgressReporter } = {},
+) {
+  const { tf } = yield* Compute;
+  const log = options.log ?? (() => {});
+  const benchmark = prepared.data.spec.name;
+  const runs: Array<DetectorRun> = [];
+  for (const detector of detectors) {
+    const fitStart = performance.now();
+    const fitted = yield* detector.fit({
+      tf,
+      modelKey: prepared.modelKey,
+      trainKey: prepared.train.key,
+      net: prepared.model.net,
+      train: prepared.data.train,
+      trainFeatures: prepared.train.features,
+      trainClassSums: prepared.trainClassSums,
+      validation: { id: prepared.idValidation, ood: prepared.oodValidation },
+      ...(options.progress === undefined ? {} : { progress: options.progress }),
+    });
+    const fitSeconds = (performance.now() - fitStart) / 1000;
+    try {
+      const scoreStart = performance.now();
+      const scores = new Map<string, Float32Array>();
+      scores.set("id", yield* fitted.score(prepared.idTest));
+      for (const set of prepared.oodTest) scores.set(set.images.name, yield* fitted.score(set));
+      const scoreSeconds = (performance.now() - scoreStart) / 1000;
+      const scored = prepared.idTest.images.count +
+        prepared.oodTest.reduce((n, s) => n + s.images.count, 0);
+      const rows: Array<ResultRow> = [];
+      for (const set of prepared.oodTest) {
+        const metrics = yield* evaluateOod({
+          id: scores.get("id")!,
+          ood: scores.get(set.images.name)!,
+          names: {
+            id: `${detector.name} on ID test`,
+            ood: `${detector.name} on ${set.images.name}`,
+          },
+        });
+        rows.push({
+          benchmark,
+          detector: detector.name,
+          set: set.images.name,
+          group: set.group,
+          ...metrics,
+          idAccuracy: prepared.idAccuracy,
+        });
+      }
+      log(
+        `${benchmark} ${detector.name}: fit ${fitSeconds.toFixed(1)}s, score ${
+          scoreSeconds.toFixed(1)
+        }s; ` +
+          rows.map((r) => `${r.set} ${(100 * r.auroc).toFixed(1)}`).join(", "),
+      );
+      runs.push({
+        benchmark,
+        detector: detector.name,
+        description: detector.description,
+        settings: fitted.settings,
+        tuned: fitted.tuned,
+        fitSeconds,
+        scoreSeconds,
+        scoredPerSecond: scored / scoreSeconds,
+        rows,
+        scores,
+        artefacts: fitted.artefacts,
+      });
+    } finally {
+      fitted.dispose();
+    }
+  }
+  return runs;
+});
+
+/** The model metadata of a prepared benchmark (for reports). */
+export const modelMetadata = (prepared: PreparedBenchmark): ClassifierMetadata =>
+  prepared.model.metadata;

@@ -1,0 +1,200 @@
+/**
+ * Pipelines and ablations as values, validated with Effect Schema at the edge (a spec file,
+ * a notebook cell): which benchmark, which model, which detectors with which parameters.
+ *
+ * A pipeline spec lists detectors. An ablation spec gives GROOD parameters as lists; it expands
+ * to one GROOD detector per combination (the cartesian product), each labelled by its values.
+ *
+ * @module
+ */
+import { Data, Effect, Schema } from "effect";
+
+const Probability = Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 })));
+const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
+const Seed = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
+const Samples = Schema.Union([PositiveInt, Schema.Literal("all")]);
+
+/** Where GROOD's OOD prototype comes from (a tagged union, never a flag soup). */
+export const OodPrototypeSpec = Schema.Union([
+  Schema.Struct({
+    kind: Schema.Literal("mixup"),
+    lambda: Probability,
+    samples: Samples,
+    seed: Seed,
+  }),
+  Schema.Struct({ kind: Schema.Literal("mean") }),
+  Schema.Struct({ kind: Schema.Literal("noise"), count: PositiveInt, seed: Seed }),
+  Schema.Struct({ kind: Schema.Literal("validation") }),
+]);
+
+/** GROOD with any of its parameters (the others take their defaults). */
+export const GroodSpec = Schema.Struct({
+  kind: Schema.Literal("grood"),
+  name: Schema.optional(Schema.String),
+  earlyBoundary: Schema.optional(Schema.String),
+  oodPrototype: Schema.optional(OodPrototypeSpec),
+  descriptor: Schema.optional(Schema.Literals(["gradient", "distance"])),
+  index: Schema.optional(Schema.Literals(["exact", "hnsw"])),
+  k: Schema.optional(PositiveInt),
+  seed: Schema.optional(Seed),
+});
+
+/** The baseline detectors, by name. */
+export const BASELINES = [
+  "msp",
+  "maxlogit",
+  "energy",
+  "odin",
+  "mahalanobis",
+  "knn",
+  "vim",
+  "react",
+  "gradnorm",
+  "ash",
+  "grood-no-mixup",
+  "grood-distance",
+] as const;
+
+/** A baseline detector with its default settings. */
+export const BaselineSpec = Schema.Struct({
+  kind: Schema.Literals(BASELINES),
+  name: Schema.optional(Schema.String),
+});
+
+/** Any detector. */
+export const DetectorSpec = Schema.Union([GroodSpec, BaselineSpec]);
+export type DetectorSpec = typeof DetectorSpec.Type;
+
+/** Benchmarks a spec may name. */
+export const BenchmarkSpec = Schema.Literals(["mnist", "fashion-mnist"]);
+
+/** A pipeline: benchmark, model (default: the benchmark's fixture), detectors. */
+export const PipelineSpec = Schema.Struct({
+  benchmark: BenchmarkSpec,
+  model: Schema.optional(Schema.String),
+  detectors: Schema.NonEmptyArray(DetectorSpec),
+});
+export type PipelineSpec = typeof PipelineSpec.Type;
+
+/** The GROOD parameters an ablation may vary, each as a list of values. */
+export const AblationGrid = Schema.Struct({
+  lambda: Schema.optional(Schema.NonEmptyArray(Probability)),
+  earlyBoundary: Schema.optional(Schema.NonEmptyArray(Schema.String)),
+  k: Schema.optional(Schema.NonEmptyArray(PositiveInt)),
+  oodPrototype: Schema.optional(
+    Schema.NonEmptyArray(Schema.Literals(["mixup", "mean", "noise", "validation"])),
+  ),
+  index: Schema.optional(Schema.NonEmptyArray(Schema.Literals(["exact", "hnsw"]))),
+  descriptor: Schema.optional(Schema.NonEmptyArray(Schema.Literals(["gradient", "distance"]))),
+  samples: Schema.optional(Schema.NonEmptyArray(Samples)),
+  seed: Schema.optional(Schema.NonEmptyArray(Seed)),
+});
+export type AblationGrid = typeof AblationGrid.Type;
+
+/** An ablation: a benchmark, a model, and one or more GROOD grids (their union is run). */
+export const AblationSpec = Schema.Struct({
+  name: Schema.String,
+  description: Schema.optional(Schema.String),
+  benchmark: BenchmarkSpec,
+  model: Schema.optional(Schema.String),
+  grids: Schema.NonEmptyArray(AblationGrid),
+});
+export type AblationSpec = typeof AblationSpec.Type;
+
+/** Decode a pipeline spec (from JSON, a notebook, …) into a typed value or a SchemaError. */
+export const decodePipeline = Schema.decodeUnknownEffect(PipelineSpec);
+/** Decode an ablation spec into a typed value or a SchemaError. */
+export const decodeAblation = Schema.decodeUnknownEffect(AblationSpec);
+
+/** The parameter values of one expanded ablation variant. */
+export type AblationParams = {
+  readonly [K in keyof AblationGrid]-?: NonNullable<AblationGrid[K]>[number];
+};
+
+/** Defaults of the varied parameters (those of GROOD_DEFAULTS and MIXUP_DEFAULTS). */
+export const ABLATION_DEFAULTS: AblationParams = {
+  lambda: 0.5,
+  earlyBoundary: "block1",
+  k: 1,
+  oodPrototype: "mixup",
+  index: "exact",
+  descriptor: "gradient",
+  samples: 10_000,
+  seed: 0,
+};
+
+/**
+ * Expand grids into the list of parameter combinations (cartesian product per grid, grids
+ * concatenated, duplicates dropped), in a stable order.
+ *
+ * @example
+ * ```ts
+ * import { expandGrids } from "./spec.ts";
+ * const variants = expandGrids([{ lambda: [0.3, 0.7], k: [1, 5] }]);
+ * if (variants.length !== 4 || variants[3]!.k !== 5) throw new Error("wrong expansion");
+ * ```
+ */
+export function expandGrids(grids: ReadonlyArray<AblationGrid>): ReadonlyArray<AblationParams> {
+  const seen = new Set<string>();
+  const out: Array<AblationParams> = [];
+  for (const grid of grids) {
+    let combos: Array<Record<string, unknown>> = [{ ...ABLATION_DEFAULTS }];
+    for (const [key, values] of Object.entries(grid)) {
+      if (values === undefined) continue;
+      combos = combos.flatMap((c) =>
+        (values as ReadonlyArray<unknown>).map((v) => ({ ...c, [key]: v }))
+      );
+    }
+    for (const combo of combos) {
+      const id = JSON.stringify(combo);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push(combo as AblationParams);
+    }
+  }
+  return out;
+}
+
+/** The GROOD detector spec of one ablation variant. */
+export function variantSpec(params: AblationParams): typeof GroodSpec.Type {
+  const oodPrototype: typeof OodPrototypeSpec.Type = params.oodPrototype === "mixup"
+    ? { kind: "mixup", lambda: params.lambda, samples: params.samples, seed: params.seed }
+    : params.oodPrototype === "noise"
+    ? { kind: "noise", count: 1000, seed: params.seed }
+    : { kind: params.oodPrototype };
+  return {
+    kind: "grood",
+    name: `GROOD[${
+      Object.entries(params)
+        .filter(([k, v]) => (ABLATION_DEFAULTS as Record<string, unknown>)[k] !== v)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",")
+    }]`,
+    earlyBoundary: params.earlyBoundary,
+    oodPrototype,
+    descriptor: params.descriptor,
+    index: params.index,
+    k: params.k,
+    seed: params.seed,
+  };
+}
+
+/** A spec file cannot be read or is not JSON. */
+export class SpecFileError extends Data.TaggedError("SpecFileError")<{
+  readonly path: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot read spec file "${this.path}": ${this.problem}`;
+  }
+}
+
+/** Read a JSON spec file and decode it (a SchemaError names every invalid field). */
+export const readSpecFile = <A>(
+  path: string,
+  decode: (input: unknown) => Effect.Effect<A, Schema.SchemaError>,
+): Effect.Effect<A, SpecFileError | Schema.SchemaError> =>
+  Effect.tryPromise({
+    try: async () => JSON.parse(await Deno.readTextFile(path)) as unknown,
+    catch: (error) => new SpecFileError({ path, problem: String(error) }),
+  }).pipe(Effect.flatMap(decode));

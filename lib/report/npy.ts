@@ -1,0 +1,323 @@
+/**
+ * NumPy `.npy` files (format version 1.0): how grood exports arrays (features, descriptors,
+ * scores, labels) for anyone to open with `numpy.load`.
+ *
+ * Layout (NumPy format spec, `numpy.lib.format`):
+ * - magic `\x93NUMPY`, then the version bytes `1, 0`;
+ * - a little-endian uint16: the length of the header text that follows;
+ * - the header: a Python dict literal
+ *   `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`, padded with spaces and
+ *   ended by `\n` so that magic + length + header is a multiple of 64 bytes (so the data can be
+ *   memory-mapped aligned);
+ * - the values, row-major (C order), little-endian.
+ *
+ * The writer reproduces `numpy.save` (NumPy ≥ 1.24) byte for byte: like NumPy it adds, before
+ * the alignment padding, `21 - len(str(shape[0]))` spare spaces so the first dimension can be
+ * rewritten in place when an array grows, and like NumPy it pads a full 64 bytes when the
+ * header is already aligned. Readers (ours and NumPy's) accept any amount of padding.
+ *
+ * Supported dtypes: float64 `<f8` (exact stage-cache sums), float32 `<f4`, int32 `<i4`, uint8
+ * `|u1`. Typed arrays are read and written
+ * in the host byte order, which is little-endian on every platform Deno runs on (x86-64, arm64).
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import { join } from "node:path";
+import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.ts";
+
+/** The NumPy dtype strings grood reads and writes. */
+export type NpyDtype = "<f8" | "<f4" | "<i4" | "|u1";
+
+/** The typed arrays that map onto {@link NpyDtype}s. */
+export type NpyData = Float64Array | Float32Array | Int32Array | Uint8Array;
+
+/** A decoded `.npy` array: dtype, shape (row-major) and values. */
+export interface NpyArray {
+  readonly dtype: NpyDtype;
+  readonly shape: ReadonlyArray<number>;
+  readonly data: NpyData;
+}
+
+/** A shape that does not describe the data (wrong element count, or not whole numbers). */
+export class NpyShapeMismatch extends Data.TaggedError("NpyShapeMismatch")<{
+  readonly path: string;
+  readonly shape: ReadonlyArray<number>;
+  readonly length: number;
+}> {
+  override get message(): string {
+    return `Cannot write "${this.path}": shape (${
+      this.shape.join(", ")
+    }) does not hold ${this.length} values (dimensions must be non-negative integers whose product is the length)`;
+  }
+}
+
+/** A `.npy` file that is not valid, or uses a dtype/layout grood does not read. */
+export class CorruptNpy extends Data.TaggedError("CorruptNpy")<{
+  readonly path: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot decode .npy file "${this.path}": ${this.problem}`;
+  }
+}
+
+/** Reading or writing a `.npy` file (or the manifest) failed at the file-system level. */
+export class NpyIoError extends Data.TaggedError("NpyIoError")<{
+  readonly path: string;
+  readonly cause: unknown;
+}> {
+  override get message(): string {
+    return `Cannot access "${this.path}": ${String(this.cause)}`;
+  }
+}
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
+const PREAMBLE = 10; // magic (6) + version (2) + uint16 header length (2)
+const ALIGN = 64;
+const GROWTH_AXIS_MAX_DIGITS = 21; // numpy.lib.format: spare room to grow the first axis in place
+
+/** The dtype string for a typed array. */
+export function dtypeOf(data: NpyData): NpyDtype {
+  if (data instanceof Float64Array) return "<f8";
+  if (data instanceof Float32Array) return "<f4";
+  if (data instanceof Int32Array) return "<i4";
+  return "|u1";
+}
+
+/** Python's `repr` of a shape tuple: `()`, `(3,)`, `(2, 3)`. */
+function shapeRepr(shape: ReadonlyArray<number>): string {
+  return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
+}
+
+function shapeHolds(shape: ReadonlyArray<number>, length: number): boolean {
+  return shape.every((n) => Number.isSafeInteger(n) && n >= 0) &&
+    shape.reduce((a, b) => a * b, 1) === length;
+}
+
+/**
+ * The header bytes (magic … `\n`) that `numpy.save` writes for a C-order array.
+ *
+ * @example
+ * ```ts
+ * import { npyHeader } from "./npy.ts";
+ * const header = npyHeader("<f4", [2, 3]);
+ * if (header.length % 64 !== 0) throw new Error("not aligned");
+ * ```
+ */
+export function npyHeader(dtype: NpyDtype, shape: ReadonlyArray<number>): Uint8Array {
+  let dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shapeRepr(shape)}, }`;
+  if (shape.length > 0) dict += " ".repeat(GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length);
+  const pad = ALIGN - ((PREAMBLE + dict.length + 1) % ALIGN);
+  const text = dict + " ".repeat(pad) + "\n";
+  const out = new Uint8Array(PREAMBLE + text.length);
+  out.set(MAGIC, 0);
+  out[6] = 1; // version 1.0
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, text.length, true);
+  for (let i = 0; i < text.length; i++) out[PREAMBLE + i] = text.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Encode values with a shape as `.npy` bytes. `path` only names the target in errors.
+ *
+ * @example Round trip
+ * ```ts
+ * import { decodeNpy, encodeNpy } from "./npy.ts";
+ * import { Effect } from "effect";
+ * const bytes = Effect.runSync(encodeNpy(new Int32Array([1, 2, 3, 4]), [2, 2]));
+ * const back = Effect.runSync(decodeNpy(bytes, "memory"));
+ * if (back.shape.join() !== "2,2" || back.data[3] !== 4) throw new Error("round trip failed");
+ * ```
+ */
+export const encodeNpy = (
+  data: NpyData,
+  shape: ReadonlyArray<number>,
+  path = "<memory>",
+): Effect.Effect<Uint8Array, NpyShapeMismatch> =>
+  Effect.suspend(() => {
+    if (!shapeHolds(shape, data.length)) {
+      return Effect.fail(new NpyShapeMismatch({ path, shape: [...shape], length: data.length }));
+    }
+    const header = npyHeader(dtypeOf(data), shape);
+    const out = new Uint8Array(header.length + data.byteLength);
+    out.set(header, 0);
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.length);
+    return Effect.succeed(out);
+  });
+
+const KEY_VALUE = /'(descr|fortran_order|shape)':\s*('[^']*'|True|False|\([\d\s,]*\))/g;
+
+/** Parse the header dict (keys in any order, as the spec allows); a string is the problem. */
+function parseHeader(
+  text: string,
+): { descr: string; fortran: boolean; shape: number[] } | string {
+  const body = text.trim();
+  if (!body.startsWith("{") || !body.endsWith("}")) return `header is not a dict: ${body}`;
+  const entries = new Map<string, string>();
+  const rest = body.slice(1, -1).replace(KEY_VALUE, (_, key: string, value: string) => {
+    entries.set(key, value);
+    return "";
+  });
+  if (!/^[\s,]*$/.test(rest)) return `header has unexpected content: ${body}`;
+  const descr = entries.get("descr");
+  const fortran = entries.get("fortran_order");
+  const shape = entries.get("shape");
+  if (descr === undefined || fortran === undefined || shape === undefined) {
+    return `header lacks descr, fortran_order or shape: ${body}`;
+  }
+  const dims = shape.slice(1, -1).split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return { descr: descr.slice(1, -1), fortran: fortran === "True", shape: dims.map(Number) };
+}
+
+/**
+ * Decode `.npy` bytes (versions 1.0, 2.0 and 3.0; dtypes `<f8`, `<f4`, `<i4`, `|u1`/`<u1`, C order).
+ * `path` only names the source in errors. The data is copied, so the result owns its buffer.
+ */
+export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArray, CorruptNpy> =>
+  Effect.suspend(() => {
+    const fail = (problem: string) => Effect.fail(new CorruptNpy({ path, problem }));
+    if (bytes.length < PREAMBLE || MAGIC.some((b, i) => bytes[i] !== b)) {
+      return fail("missing the \\x93NUMPY magic bytes");
+    }
+    const major = bytes[6]!;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let headerStart: number;
+    let headerLength: number;
+    if (major === 1) {
+      headerStart = 10;
+      headerLength = view.getUint16(8, true);
+    } else if (major === 2 || major === 3) {
+      if (bytes.length < 12) return fail("header length is truncated");
+      headerStart = 12;
+      headerLength = view.getUint32(8, true);
+    } else {
+      return fail(`format version ${major}.${bytes[7]} is not 1.0, 2.0 or 3.0`);
+    }
+    const dataStart = headerStart + headerLength;
+    if (bytes.length < dataStart) return fail("header is truncated");
+    const decoder = new TextDecoder(major === 3 ? "utf-8" : "latin1");
+    const header = parseHeader(decoder.decode(bytes.subarray(headerStart, dataStart)));
+    if (typeof header === "string") return fail(header);
+    if (header.fortran) return fail("fortran_order True (column-major) is not supported");
+    const dtype: NpyDtype | undefined = header.descr === "<f8"
+      ? "<f8"
+      : header.descr === "<f4"
+      ? "<f4"
+      : header.descr === "<i4"
+      ? "<i4"
+      : header.descr === "|u1" || header.descr === "<u1"
+      ? "|u1"
+      : undefined;
+    if (dtype === undefined) {
+      return fail(`dtype '${header.descr}' is not one of '<f8', '<f4', '<i4', '|u1'`);
+    }
+    const count = header.shape.reduce((a, b) => a * b, 1);
+    const itemSize = dtype === "|u1" ? 1 : dtype === "<f8" ? 8 : 4;
+    const actual = bytes.length - dataStart;
+    if (actual !== count * itemSize) {
+      return fail(
+        `shape (${header.shape.join(", ")}) needs ${
+          count * itemSize
+        } data bytes, file has ${actual}`,
+      );
+    }
+    // slice() copies into a fresh, aligned buffer (the data offset need not be aligned in v2/v3).
+    const raw = bytes.slice(dataStart).buffer;
+    const data = dtype === "<f8"
+      ? new Float64Array(raw)
+      : dtype === "<f4"
+      ? new Float32Array(raw)
+      : dtype === "<i4"
+      ? new Int32Array(raw)
+      : new Uint8Array(raw);
+    return Effect.succeed({ dtype, shape: header.shape, data });
+  });
+
+/** Read and decode a `.npy` file. */
+export const readNpy = (path: string): Effect.Effect<NpyArray, CorruptNpy | NpyIoError> =>
+  Effect.tryPromise({
+    try: () => Deno.readFile(path),
+    catch: (cause) => new NpyIoError({ path, cause }),
+  }).pipe(Effect.flatMap((bytes) => decodeNpy(bytes, path)));
+
+/**
+ * Write values with a shape to `path` as `.npy`, atomically (temp file + rename).
+ *
+ * @example
+ * ```ts
+ * import { readNpy, writeNpyAtomic } from "./npy.ts";
+ * import { Effect } from "effect";
+ * const path = (await Deno.makeTempDir()) + "/x.npy";
+ * await Effect.runPromise(writeNpyAtomic(path, new Float32Array([1, 2, 3]), [3]));
+ * const back = await Effect.runPromise(readNpy(path));
+ * if (back.data[2] !== 3) throw new Error("not written");
+ * ```
+ */
+export const writeNpyAtomic = (
+  path: string,
+  data: NpyData,
+  shape: ReadonlyArray<number>,
+): Effect.Effect<void, NpyShapeMismatch | NpyIoError> =>
+  encodeNpy(data, shape, path).pipe(
+    Effect.flatMap((bytes) =>
+      Effect.tryPromise({
+        try: () => writeFileAtomic(path, bytes),
+        catch: (cause) => new NpyIoError({ path, cause }),
+      })
+    ),
+  );
+
+/** What to list in an export manifest: a `.npy` file in the folder and what it holds. */
+export interface ExportRequest {
+  readonly file: string;
+  readonly description: string;
+}
+
+/** One manifest entry: shape and dtype read back from the file itself, and its sha256. */
+export interface ExportEntry {
+  readonly file: string;
+  readonly shape: ReadonlyArray<number>;
+  readonly dtype: NpyDtype;
+  readonly sha256: string;
+  readonly description: string;
+}
+
+/** The manifest file name written by {@link writeExportManifest}. */
+export const MANIFEST_FILE = "manifest.json";
+
+/**
+ * Write `dir/manifest.json` describing `.npy` exports already written in `dir`.
+ *
+ * Why read the files back instead of trusting the caller: the manifest then cannot disagree
+ * with the bytes on disk (shape, dtype and checksum all come from the file).
+ */
+export const writeExportManifest = (
+  dir: string,
+  requests: ReadonlyArray<ExportRequest>,
+): Effect.Effect<ReadonlyArray<ExportEntry>, CorruptNpy | NpyIoError> =>
+  Effect.gen(function* () {
+    const entries: ExportEntry[] = [];
+    for (const request of requests) {
+      const path = join(dir, request.file);
+      const bytes = yield* Effect.tryPromise({
+        try: () => Deno.readFile(path),
+        catch: (cause) => new NpyIoError({ path, cause }),
+      });
+      const array = yield* decodeNpy(bytes, path);
+      entries.push({
+        file: request.file,
+        shape: array.shape,
+        dtype: array.dtype,
+        sha256: sha256Hex(bytes),
+        description: request.description,
+      });
+    }
+    const manifestPath = join(dir, MANIFEST_FILE);
+    yield* Effect.tryPromise({
+      try: () => writeJsonAtomic(manifestPath, { format: "npy", files: entries }),
+      catch: (cause) => new NpyIoError({ path: manifestPath, cause }),
+    });
+    return entries;
+  });

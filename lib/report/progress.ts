@@ -1,0 +1,39 @@
+/**
+ * Progress of long stages: a redrawn bar on a terminal, a few plain lines elsewhere (CI logs,
+ * notebooks), nothing at all when quiet.
+ *
+ * @module
+ */
+
+/** Reports `done` of `total` for a named stage. */
+export type ProgressReporter = (stage: string, done: number, total: number) => void;
+
+/** A reporter that draws on stderr: a bar on a TTY, else a line at each quarter. */
+export function consoleProgress(): ProgressReporter {
+  const tty = Deno.stderr.isTerminal();
+  const encoder = new TextEncoder();
+  const lastQuarter = new Map<string, number>();
+  const started = new Map<string, number>();
+  return (stage, done, total) => {
+    if (!started.has(stage) || done <= 0) started.set(stage, performance.now());
+    const fraction = total === 0 ? 1 : done / total;
+    const seconds = (performance.now() - started.get(stage)!) / 1000;
+    if (tty) {
+      const width = 30;
+      const filled = Math.round(fraction * width);
+      const bar = "█".repeat(filled) + "░".repeat(width - filled);
+      const line = `\r${stage.padEnd(28).slice(0, 28)} ${bar} ${done}/${total} ${seconds.toFixed(1)}s`;
+      Deno.stderr.writeSync(encoder.encode(line + (done >= total ? "\n" : "")));
+      return;
+    }
+    const quarter = Math.floor(fraction * 4);
+    if (quarter > (lastQuarter.get(stage) ?? 0) || done >= total) {
+      lastQuarter.set(stage, quarter);
+      if (done >= total) lastQuarter.delete(stage);
+      console.error(`${stage}: ${done}/${total} (${seconds.toFixed(1)}s)`);
+    }
+  };
+}
+
+/** A reporter that says nothing. */
+export const quietProgress: ProgressReporter = () => {};

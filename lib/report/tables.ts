@@ -1,0 +1,137 @@
+/**
+ * Result tables (arquero, immutable) and their files: per-set rows, the ranked per-detector
+ * summary (near/far means), and the Markdown/CSV/JSON written to `results/<benchmark>/`.
+ *
+ * @module
+ */
+import * as aq from "arquero";
+import { join } from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import type { DetectorRun } from "../pipeline/run.ts";
+
+/** An arquero table. */
+export type Table = ReturnType<typeof aq.from>;
+
+/** One row per (detector, OOD set) with all four metrics, fit and score times. */
+export function resultsTable(runs: ReadonlyArray<DetectorRun>): Table {
+  return aq.from(
+    runs.flatMap((run) =>
+      run.rows.map((r) => ({
+        benchmark: r.benchmark,
+        detector: r.detector,
+        set: r.set,
+        group: r.group,
+        auroc: r.auroc,
+        auprIn: r.auprIn,
+        auprOut: r.auprOut,
+        fpr95: r.fpr95,
+        idAccuracy: r.idAccuracy,
+      }))
+    ),
+  );
+}
+
+/**
+ * One row per (benchmark, detector): near- and far-OOD mean AUROC and FPR@95, ID accuracy, fit
+ * time and scoring throughput; ranked by the mean of near and far AUROC.
+ */
+export function summaryTable(runs: ReadonlyArray<DetectorRun>): Table {
+  const mean = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0) / values.length;
+  return aq.from(runs.map((run) => {
+    const near = run.rows.filter((r) => r.group === "near");
+    const far = run.rows.filter((r) => r.group === "far");
+    const nearAuroc = mean(near.map((r) => r.auroc));
+    const farAuroc = mean(far.map((r) => r.auroc));
+    return {
+      benchmark: run.benchmark,
+      detector: run.detector,
+      nearAuroc,
+      farAuroc,
+      nearFpr95: mean(near.map((r) => r.fpr95)),
+      farFpr95: mean(far.map((r) => r.fpr95)),
+      meanAuroc: (nearAuroc + farAuroc) / 2,
+      idAccuracy: run.rows[0]?.idAccuracy ?? NaN,
+      fitSeconds: run.fitSeconds,
+      scoredPerSecond: run.scoredPerSecond,
+    };
+  })).orderby("benchmark", aq.desc("meanAuroc"));
+}
+
+const percent = (v: unknown) => typeof v === "number" ? (100 * v).toFixed(2) : String(v);
+const seconds = (v: unknown) => typeof v === "number" ? v.toFixed(1) : String(v);
+const rate = (v: unknown) => typeof v === "number" ? v.toFixed(0) : String(v);
+
+/** Markdown of the summary, metrics in percent. */
+export function summaryMarkdown(summary: Table): string {
+  return summary.select(
+    "detector",
+    "nearAuroc",
+    "farAuroc",
+    "nearFpr95",
+    "farFpr95",
+    "idAccuracy",
+    "fitSeconds",
+    "scoredPerSecond",
+  ).toMarkdown({
+    format: {
+      nearAuroc: percent,
+      farAuroc: percent,
+      nearFpr95: percent,
+      farFpr95: percent,
+      idAccuracy: percent,
+      fitSeconds: seconds,
+      scoredPerSecond: rate,
+    },
+  });
+}
+
+/** Markdown of the per-set results (AUROC and FPR@95 per detector and set), in percent. */
+export function perSetMarkdown(results: Table): string {
+  return results.select("detector", "set", "group", "auroc", "auprIn", "auprOut", "fpr95")
+    .toMarkdown({
+      format: { auroc: percent, auprIn: percent, auprOut: percent, fpr95: percent },
+    });
+}
+
+/** Write `results.json`, `results.csv`, `summary.csv` and `results.md` into `dir`. */
+export async function writeResults(
+  dir: string,
+  runs: ReadonlyArray<DetectorRun>,
+  header: Readonly<Record<string, unknown>>,
+): Promise<{ summary: Table; results: Table }> {
+  const results = resultsTable(runs);
+  const summary = summaryTable(runs);
+  await writeJsonAtomic(join(dir, "results.json"), {
+    ...header,
+    detectors: runs.map((run) => ({
+      detector: run.detector,
+      description: run.description,
+      settings: run.settings,
+      tuned: run.tuned,
+      fitSeconds: run.fitSeconds,
+      scoreSeconds: run.scoreSeconds,
+      scoredPerSecond: run.scoredPerSecond,
+      sets: run.rows,
+    })),
+  });
+  await writeFileAtomic(join(dir, "results.csv"), results.toCSV() + "\n");
+  await writeFileAtomic(join(dir, "summary.csv"), summary.toCSV() + "\n");
+  const md = [
+    `# ${String(header.benchmark)}: OOD detection results`,
+    "",
+    ...Object.entries(header).map(([k, v]) =>
+      `- ${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`
+    ),
+    "",
+    "## Summary (ranked by mean of near and far AUROC; metrics in %)",
+    "",
+    summaryMarkdown(summary),
+    "",
+    "## Per OOD set (%)",
+    "",
+    perSetMarkdown(results),
+    "",
+  ].join("\n");
+  await writeFileAtomic(join(dir, "results.md"), md);
+  return { summary, results };
+}

@@ -1,0 +1,315 @@
+/**
+ * OOD detection metrics. Convention (as everywhere in grood): **scores are higher for "more
+ * OOD"**, and OOD is the positive class.
+ *
+ * - **AUROC**: probability that a random OOD sample scores higher than a random ID sample,
+ *   ties counting 1/2 (the Mann–Whitney U statistic, normalised). Exact, by sorting.
+ * - **AUPR-Out / AUPR-In**: average precision (AP) with OOD as the positive class, resp. ID as
+ *   the positive class on the negated scores. AP is scikit-learn's `average_precision_score`:
+ *   `AP = Σₙ (Rₙ − Rₙ₋₁) · Pₙ` over the *distinct* score thresholds taken from high to low,
+ *   where at threshold t every sample with score ≥ t is called positive (so tied samples enter
+ *   together), Pₙ and Rₙ are precision and recall at the n-th threshold and R₀ = 0. This is a
+ *   step-wise sum, not a trapezoid, so it is not optimistic.
+ * - **FPR@95**: fraction of OOD samples accepted as ID when the threshold keeps 95% of the ID
+ *   test data as ID. Precisely: t* = the smallest threshold t with #(ID ≤ t) ≥ 0.95 · #ID
+ *   (t* is always one of the ID scores); a sample is called ID when its score ≤ t*. So OOD
+ *   samples *tied* with t* count as accepted (false positives of the ID class), and when ID
+ *   scores tie at t* more than 95% of ID may be kept.
+ *
+ * Every score must be finite: NaN/±Infinity fail with {@link NonFiniteScore} (naming the set
+ * and the first bad index) rather than silently sorting somewhere.
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+
+/** The four OOD metrics reported per (ID set, OOD set) pair; all in [0, 1]. */
+export interface OodMetrics {
+  readonly auroc: number;
+  readonly auprIn: number;
+  readonly auprOut: number;
+  readonly fpr95: number;
+}
+
+/** A score is NaN or infinite: names the set and the index of the first bad value. */
+export class NonFiniteScore extends Data.TaggedError("NonFiniteScore")<{
+  readonly set: string;
+  readonly index: number;
+  readonly value: number;
+}> {
+  override get message(): string {
+    return `Cannot evaluate scores of "${this.set}": score at index ${this.index} is ${this.value} (scores must be finite)`;
+  }
+}
+
+/** A score set has no values, so no metric is defined. */
+export class EmptyScores extends Data.TaggedError("EmptyScores")<{ readonly set: string }> {
+  override get message(): string {
+    return `Cannot evaluate scores of "${this.set}": the set is empty`;
+  }
+}
+
+/** Predictions and labels have different lengths. */
+export class LengthMismatch extends Data.TaggedError("LengthMismatch")<{
+  readonly predictions: number;
+  readonly labels: number;
+}> {
+  override get message(): string {
+    return `Cannot compute accuracy: ${this.predictions} predictions but ${this.labels} labels`;
+  }
+}
+
+/** Errors any score metric can fail with. */
+export type ScoreError = NonFiniteScore | EmptyScores;
+
+/** Names for the two score sets, used in error messages. */
+export interface SetNames {
+  readonly id: string;
+  readonly ood: string;
+}
+
+const DEFAULT_NAMES: SetNames = { id: "id", ood: "ood" };
+
+/** Check scores (finite, non-empty) and return them sorted ascending as float64. */
+const sortedScores = (
+  scores: ArrayLike<number>,
+  set: string,
+): Effect.Effect<Float64Array, ScoreError> =>
+  Effect.suspend((): Effect.Effect<Float64Array, ScoreError> => {
+    if (scores.length === 0) return Effect.fail(new EmptyScores({ set }));
+    const out = new Float64Array(scores.length);
+    for (let i = 0; i < scores.length; i++) {
+      const value = scores[i]!;
+      if (!Number.isFinite(value)) return Effect.fail(new NonFiniteScore({ set, index: i, value }));
+      out[i] = value;
+    }
+    return Effect.succeed(out.sort());
+  });
+
+const bothSorted = (id: ArrayLike<number>, ood: ArrayLike<number>, names: SetNames) =>
+  Effect.all([sortedScores(id, names.id), sortedScores(ood, names.ood)]);
+
+/** AUROC from ascending arrays: Σ over OOD of #(ID < v) + ½·#(ID = v), by two pointers. */
+function aurocSorted(id: Float64Array, ood: Float64Array): number {
+  let below = 0; // #ID < v
+  let notAbove = 0; // #ID ≤ v
+  let twiceWins = 0; // 2·(wins + ½ ties), kept integral so the sum is exact
+  for (const v of ood) {
+    while (below < id.length && id[below]! < v) below++;
+    if (notAbove < below) notAbove = below;
+    while (notAbove < id.length && id[notAbove]! <= v) notAbove++;
+    twiceWins += below + notAbove;
+  }
+  return twiceWins / (2 * id.length * ood.length);
+}
+
+/**
+ * Average precision (sklearn definition, see module doc) of `positive` vs `negative`, both
+ * ascending, higher score = positive. Walks the distinct thresholds from the top.
+ */
+function averagePrecisionSorted(positive: Float64Array, negative: Float64Array): number {
+  let i = positive.length - 1;
+  let j = negative.length - 1;
+  let truePositives = 0;
+  let falsePositives = 0;
+  let sum = 0;
+  while (i >= 0) {
+    const threshold = j >= 0 ? Math.max(positive[i]!, negative[j]!) : positive[i]!;
+    let newPositives = 0;
+    while (i >= 0 && positive[i] === threshold) {
+      i--;
+      newPositives++;
+    }
+    while (j >= 0 && negative[j] === threshold) {
+      j--;
+      falsePositives++;
+    }
+    truePositives += newPositives;
+    // Thresholds that add no positive add no recall, so they contribute nothing.
+    if (newPositives > 0) sum += newPositives * truePositives / (truePositives + falsePositives);
+  }
+  return sum / positive.length;
+}
+
+/** `-a` reversed, so an ascending array stays ascending (for "lower score = positive"). */
+function negatedAscending(a: Float64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let k = 0; k < a.length; k++) out[k] = -a[a.length - 1 - k]!;
+  return out;
+}
+
+/** Index of the first element > v in an ascending array (= #elements ≤ v). */
+function upperBound(a: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** FPR@95 from ascending arrays (definition in the module doc). */
+function fpr95Sorted(id: Float64Array, ood: Float64Array): number {
+  // Smallest count c with c / n ≥ 0.95, i.e. 20c ≥ 19n, in integer arithmetic (0.95 is not
+  // exact in binary floating point, and ceil(0.95 · n) can be off by one).
+  const needed = Math.floor((19 * id.length + 19) / 20);
+  const threshold = id[Math.max(needed, 1) - 1]!;
+  return upperBound(ood, threshold) / ood.length;
+}
+
+/**
+ * AUROC with OOD as positive (ties count ½). 1 = every OOD scores above every ID.
+ *
+ * @example
+ * ```ts
+ * import { auroc } from "./evaluate.ts";
+ * import { Effect } from "effect";
+ * // OOD 0.5 beats ID 0.1 and ties ID 0.5: (1 + 0.5) / 2 = 0.75.
+ * if (Effect.runSync(auroc([0.1, 0.5], [0.5])) !== 0.75) throw new Error("wrong AUROC");
+ * ```
+ */
+export const auroc = (
+  id: ArrayLike<number>,
+  ood: ArrayLike<number>,
+  names: SetNames = DEFAULT_NAMES,
+): Effect.Effect<number, ScoreError> =>
+  Effect.map(bothSorted(id, ood, names), ([i, o]) => aurocSorted(i, o));
+
+/** Average precision with OOD as the positive class (higher score = OOD). */
+export const auprOut = (
+  id: ArrayLike<number>,
+  ood: ArrayLike<number>,
+  names: SetNames = DEFAULT_NAMES,
+): Effect.Effect<number, ScoreError> =>
+  Effect.map(bothSorted(id, ood, names), ([i, o]) => averagePrecisionSorted(o, i));
+
+/** Average precision with ID as the positive class, ranking by −score. */
+export const auprIn = (
+  id: ArrayLike<number>,
+  ood: ArrayLike<number>,
+  names: SetNames = DEFAULT_NAMES,
+): Effect.Effect<number, ScoreError> =>
+  Effect.map(
+    bothSorted(id, ood, names),
+    ([i, o]) => averagePrecisionSorted(negatedAscending(i), negatedAscending(o)),
+  );
+
+/**
+ * Fraction of OOD accepted as ID at the threshold keeping 95% of ID (see module doc for ties).
+ *
+ * @example
+ * ```ts
+ * import { fpr95 } from "./evaluate.ts";
+ * import { Effect } from "effect";
+ * const id = Array.from({ length: 20 }, (_, i) => i); // t* = 18 (19 of 20 ID are ≤ 18)
+ * if (Effect.runSync(fpr95(id, [18, 18.5, 30, 40])) !== 0.25) throw new Error("wrong FPR");
+ * ```
+ */
+export const fpr95 = (
+  id: ArrayLike<number>,
+  ood: ArrayLike<number>,
+  names: SetNames = DEFAULT_NAMES,
+): Effect.Effect<number, ScoreError> =>
+  Effect.map(bothSorted(id, ood, names), ([i, o]) => fpr95Sorted(i, o));
+
+/**
+ * All four metrics for one ID/OOD pair (each set is checked and sorted once).
+ *
+ * @example
+ * ```ts
+ * import { evaluateOod } from "./evaluate.ts";
+ * import { Effect } from "effect";
+ * const m = Effect.runSync(evaluateOod({ id: [0, 1, 2], ood: [5, 6] }));
+ * if (m.auroc !== 1 || m.fpr95 !== 0) throw new Error("perfect separation expected");
+ * ```
+ */
+export const evaluateOod = Effect.fn("evaluateOod")(function* (input: {
+  readonly id: ArrayLike<number>;
+  readonly ood: ArrayLike<number>;
+  readonly names?: SetNames;
+}) {
+  const [id, ood] = yield* bothSorted(input.id, input.ood, input.names ?? DEFAULT_NAMES);
+  const metrics: OodMetrics = {
+    auroc: aurocSorted(id, ood),
+    auprIn: averagePrecisionSorted(negatedAscending(id), negatedAscending(ood)),
+    auprOut: averagePrecisionSorted(ood, id),
+    fpr95: fpr95Sorted(id, ood),
+  };
+  return metrics;
+});
+
+/**
+ * Fraction of predictions equal to their labels.
+ *
+ * @example
+ * ```ts
+ * import { accuracy } from "./evaluate.ts";
+ * import { Effect } from "effect";
+ * if (Effect.runSync(accuracy([1, 2, 3, 4], [1, 2, 0, 4])) !== 0.75) throw new Error("wrong");
+ * ```
+ */
+export const accuracy = (
+  predictions: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): Effect.Effect<number, LengthMismatch | EmptyScores> =>
+  Effect.suspend((): Effect.Effect<number, LengthMismatch | EmptyScores> => {
+    if (predictions.length !== labels.length) {
+      return Effect.fail(
+        new LengthMismatch({ predictions: predictions.length, labels: labels.length }),
+      );
+    }
+    if (predictions.length === 0) return Effect.fail(new EmptyScores({ set: "predictions" }));
+    let correct = 0;
+    for (let i = 0; i < labels.length; i++) if (predictions[i] === labels[i]) correct++;
+    return Effect.succeed(correct / labels.length);
+  });
+
+/** How far an OOD set is from the ID set (OpenOOD's near-/far-OOD split). */
+export type OodGroup = "near" | "far";
+
+/** Metrics for one OOD set, tagged with its group. */
+export interface OodSetMetrics extends OodMetrics {
+  readonly set: string;
+  readonly group: OodGroup;
+}
+
+/** Mean metrics over the OOD sets of one group. */
+export interface GroupSummary extends OodMetrics {
+  readonly group: OodGroup;
+  readonly sets: number;
+}
+
+/**
+ * Mean of each metric per group (unweighted over sets, as OpenOOD reports near/far), in the
+ * order near, far; groups without rows are left out.
+ *
+ * @example
+ * ```ts
+ * import { summarise } from "./evaluate.ts";
+ * const m = { auprIn: 1, auprOut: 1, fpr95: 0 };
+ * const [near] = summarise([
+ *   { set: "a", group: "near", auroc: 0.8, ...m },
+ *   { set: "b", group: "near", auroc: 0.6, ...m },
+ * ]);
+ * if (near?.sets !== 2 || Math.abs(near.auroc - 0.7) > 1e-12) throw new Error("wrong mean");
+ * ```
+ */
+export function summarise(rows: ReadonlyArray<OodSetMetrics>): ReadonlyArray<GroupSummary> {
+  const groups: ReadonlyArray<OodGroup> = ["near", "far"];
+  return groups.flatMap((group) => {
+    const members = rows.filter((r) => r.group === group);
+    if (members.length === 0) return [];
+    const mean = (key: keyof OodMetrics) =>
+      members.reduce((sum, r) => sum + r[key], 0) / members.length;
+    return [{
+      group,
+      sets: members.length,
+      auroc: mean("auroc"),
+      auprIn: mean("auprIn"),
+      auprOut: mean("auprOut"),
+      fpr95: mean("fpr95"),
+    }];
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * Stage 1, prototype: class prototypes = mean feature per class over the ID training split, at
+ * an early block boundary and at the penultimate layer. Uses ground-truth labels and every
+ * training sample (correct or not), as GROOD does.
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import { type Matrix, matrix } from "../matrix.ts";
+import type { Extraction } from "./features.ts";
+
+/** Class prototypes at the early boundary and at the penultimate layer. */
+export interface Prototypes {
+  readonly earlyBoundary: string;
+  readonly earlyShape: ReadonlyArray<number>;
+  /** C × F mean early features (flattened). */
+  readonly early: Matrix;
+  /** C × D mean penultimate features. */
+  readonly penultimate: Matrix;
+  /** Training samples per class. */
+  readonly counts: ReadonlyArray<number>;
+}
+
+/** A class has no training sample, so it has no prototype. */
+export class EmptyClass extends Data.TaggedError("EmptyClass")<{
+  readonly set: string;
+  readonly classIndex: number;
+}> {
+  override get message(): string {
+    return `Cannot compute the prototype of class ${this.classIndex}: "${this.set}" has no sample of it`;
+  }
+}
+
+/** The extraction lacks what the prototype stage needs (labels, class sums at the boundary). */
+export class MissingFeatures extends Data.TaggedError("MissingFeatures")<{
+  readonly set: string;
+  readonly what: string;
+}> {
+  override get message(): string {
+    return `Cannot compute prototypes from "${this.set}": ${this.what}`;
+  }
+}
+
+/**
+ * Class prototypes from a training-set extraction that accumulated class sums at
+ * `earlyBoundary` (see `extractFeatures`' `classSumsAt`).
+ *
+ * @example Two classes, two samples each
+ * ```ts
+ * import { Effect } from "effect";
+ * import { computePrototypes } from "./prototype.ts";
+ * import { matrix } from "../matrix.ts";
+ * const extraction = {
+ *   features: {
+ *     name: "toy", count: 4, labels: new Uint8Array([0, 0, 1, 1]),
+ *     penultimate: matrix(4, 1, [1, 3, 10, 20]), logits: matrix(4, 2),
+ *   },
+ *   classSums: [{ boundary: "b", featureShape: [1], sums: new Float64Array([2, 8]), counts: new Float64Array([2, 2]) }],
+ * };
+ * const p = Effect.runSync(computePrototypes(extraction, "b"));
+ * if (p.penultimate.data[1] !== 15 || p.early.data[0] !== 1) throw new Error("wrong means");
+ * ```
+ */
+export const computePrototypes = Effect.fn("computePrototypes")(function* (
+  extraction: Extraction,
+  earlyBoundary: string,
+) {
+  const { features } = extraction;
+  const labels = features.labels;
+  if (labels === undefined) {
+    return yield* new MissingFeatures({ set: features.name, what: "it has no labels" });
+  }
+  const early = extraction.classSums.find((s) => s.boundary === earlyBoundary);
+  if (early === undefined) {
+    return yield* new MissingFeatures({
+      set: features.name,
+      what: `no class sums were accumulated at boundary "${earlyBoundary}"`,
+    });
+  }
+  const numClasses = features.logits.cols;
+  const dim = features.penultimate.cols;
+  const sums = new Float64Array(numClasses * dim);
+  const counts = new Array<number>(numClasses).fill(0);
+  for (let i = 0; i < features.count; i++) {
+    const c = labels[i]!;
+    counts[c]!++;
+    for (let j = 0; j < dim; j++) sums[c * dim + j]! += features.penultimate.data[i * dim + j]!;
+  }
+  const empty = counts.findIndex((n) => n === 0);
+  if (empty >= 0) return yield* new EmptyClass({ set: features.name, classIndex: empty });
+  const size = early.sums.length / numClasses;
+  const prototypes: Prototypes = {
+    earlyBoundary,
+    earlyShape: early.featureShape,
+    early: matrix(
+      numClasses,
+      size,
+      Float32Array.from(early.sums, (s, i) => s / early.counts[Math.floor(i / size)]!),
+    ),
+    penultimate: matrix(
+      numClasses,
+      dim,
+      Float32Array.from(sums, (s, i) => s / counts[Math.floor(i / dim)]!),
+    ),
+    counts,
+  };
+  return prototypes;
+});
