@@ -277,27 +277,17 @@ export function makeClassifier(
         BN_EPSILON,
       );
     }
-    const { mean, variance } = tf.moments(y, [0, 1, 2]);
+    const { output, mean, variance } = batchNormTraining(tf, y, gamma, beta);
     for (const [stat, batchValue] of [["mean", mean], ["variance", variance]] as const) {
       const variable = variables.get(`${name}/bn/${stat}`)!;
       updates.push({
         variable,
         value: tf.keep(
-          tf.add(
-            tf.mul(variable, BN_MOMENTUM),
-            tf.mul(batchValue, 1 - BN_MOMENTUM),
-          ),
+          tf.add(tf.mul(variable, BN_MOMENTUM), tf.mul(batchValue, 1 - BN_MOMENTUM)),
         ),
       });
     }
-    return tf.batchNorm4d(
-      y,
-      mean as tfType.Tensor1D,
-      variance as tfType.Tensor1D,
-      beta,
-      gamma,
-      BN_EPSILON,
-    );
+    return output;
   };
 
   const runBlock = (
@@ -385,4 +375,44 @@ export function applyUpdates(updates: ReadonlyArray<StatisticUpdate>): void {
     variable.assign(value);
     value.dispose();
   }
+}
+
+/**
+ * Batch normalisation with the batch's own moments, with a hand-written gradient:
+ * dx = γ/(σ·N) · (N·dy − Σdy − x̂·Σ(dy·x̂)), dγ = Σ(dy·x̂), dβ = Σdy (sums over N, H, W).
+ * Why: tfjs's own batch-norm gradient tiles the statistics to the full activation shape, which
+ * made it the costliest part of a wasm training step; this one only broadcasts.
+ */
+export function batchNormTraining(
+  tf: Tf,
+  x: tfType.Tensor4D,
+  gamma: tfType.Tensor1D,
+  beta: tfType.Tensor1D,
+): { output: tfType.Tensor4D; mean: tfType.Tensor1D; variance: tfType.Tensor1D } {
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  const normalise = tf.customGrad((...args: Array<tfType.Tensor | tfType.GradSaveFunc>) => {
+    const [input, scale, shift] = args as [tfType.Tensor4D, tfType.Tensor1D, tfType.Tensor1D];
+    const save = args[3] as tfType.GradSaveFunc;
+    const moments = tf.moments(input, [0, 1, 2]);
+    const inverse = tf.rsqrt(tf.add(moments.variance, BN_EPSILON));
+    const normalised = tf.mul(tf.sub(input, moments.mean), inverse);
+    save([normalised, inverse, scale]);
+    return {
+      value: tf.add(tf.mul(normalised, scale), shift),
+      gradFunc: (dy: tfType.Tensor | Array<tfType.Tensor>, saved: Array<tfType.Tensor>) => {
+        const grad = dy as tfType.Tensor4D;
+        const [xhat, inv, g] = saved as [tfType.Tensor4D, tfType.Tensor1D, tfType.Tensor1D];
+        const count = grad.shape[0] * grad.shape[1] * grad.shape[2];
+        const dBeta = tf.sum(grad, [0, 1, 2]);
+        const dGamma = tf.sum(tf.mul(grad, xhat), [0, 1, 2]);
+        const dx = tf.mul(
+          tf.mul(g, tf.div(inv, count)),
+          tf.sub(tf.sub(tf.mul(grad, count), dBeta), tf.mul(xhat, dGamma)),
+        );
+        return [dx, dGamma, dBeta];
+      },
+    };
+  });
+  const output = normalise(x, gamma, beta) as tfType.Tensor4D;
+  return { output, mean: mean as tfType.Tensor1D, variance: variance as tfType.Tensor1D };
 }

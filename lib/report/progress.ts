@@ -22,7 +22,9 @@ export function consoleProgress(): ProgressReporter {
       const width = 30;
       const filled = Math.round(fraction * width);
       const bar = "█".repeat(filled) + "░".repeat(width - filled);
-      const line = `\r${stage.padEnd(28).slice(0, 28)} ${bar} ${done}/${total} ${seconds.toFixed(1)}s`;
+      const line = `\r${stage.padEnd(28).slice(0, 28)} ${bar} ${done}/${total} ${
+        seconds.toFixed(1)
+      }s`;
       Deno.stderr.writeSync(encoder.encode(line + (done >= total ? "\n" : "")));
       return;
     }

@@ -1,0 +1,161 @@
+/**
+ * OOD set manifests (`fixtures/ood/<set>.json`, committed) and the shapes every set builder
+ * shares: what a builder returns, the build context, and the typed failures of a build.
+ *
+ * A manifest pins a set: the sha256 of the IDX file a build must reproduce byte for byte, the
+ * Debian package versions it came from and every source file used (so tests can check that
+ * validation and test sets share no source).
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import { writeJsonAtomic } from "../../files.ts";
+import type { DebianSource } from "../sources.ts";
+
+/** Role of an OOD set: scored in a benchmark (`test`) or used for tuning (`validation`). */
+export type OodRole = "test" | "validation";
+
+/** A Debian package a set was built from. */
+export interface SourcePackage {
+  readonly name: string;
+  readonly version: string;
+}
+
+/** Contents of `fixtures/ood/<set>.json`. */
+export interface OodManifest {
+  readonly name: string;
+  readonly role: OodRole;
+  readonly count: number;
+  readonly dims: ReadonlyArray<number>;
+  /** sha256 (hex) of the raw IDX file. */
+  readonly sha256: string;
+  readonly sourcePackages: ReadonlyArray<SourcePackage>;
+  /** Source files used, relative to `.data/src/` (first segment = package name). */
+  readonly sources: ReadonlyArray<string>;
+  /** Seed and every parameter of the recipe, plus counts of what was dropped and why. */
+  readonly recipe: Readonly<Record<string, unknown>>;
+  readonly createdWith: string;
+}
+
+/** What a set builder produces, before it is written and checked. */
+export interface BuiltSet {
+  /** `count` images of 28×28 uint8, image-major. */
+  readonly images: Uint8Array;
+  readonly count: number;
+  readonly sources: ReadonlyArray<string>;
+  readonly packages: ReadonlyArray<DebianSource>;
+  readonly recipe: Readonly<Record<string, unknown>>;
+}
+
+/** Where a builder finds its inputs and reports progress. */
+export interface BuildContext {
+  /** Root of downloads and extracted packages (`.data`). */
+  readonly dataDir: string;
+  /** Progress output (one line per step). */
+  readonly log: (line: string) => void;
+}
+
+/** A built set differs from its manifest: names the set and both checksums. */
+export class OodSetMismatch extends Data.TaggedError("OodSetMismatch")<{
+  readonly set: string;
+  readonly expected: string;
+  readonly actual: string;
+  readonly detail: string;
+}> {
+  override get message(): string {
+    return `OOD set "${this.set}" does not match its manifest: sha256 ${this.actual}, ` +
+      `manifest says ${this.expected}. ${this.detail}`;
+  }
+}
+
+/** A set has no manifest yet: names the set and how to create one. */
+export class OodManifestMissing extends Data.TaggedError("OodManifestMissing")<{
+  readonly set: string;
+  readonly path: string;
+}> {
+  override get message(): string {
+    return `OOD set "${this.set}" has no manifest at "${this.path}"; build it once with ` +
+      `--update-manifests and commit the manifest`;
+  }
+}
+
+/** A manifest file exists but cannot be read or parsed: names the file. */
+export class OodManifestInvalid extends Data.TaggedError("OodManifestInvalid")<{
+  readonly path: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot read OOD manifest "${this.path}": ${this.problem}`;
+  }
+}
+
+/** A set came out smaller than its target size: names the set and both counts. */
+export class OodSetTooSmall extends Data.TaggedError("OodSetTooSmall")<{
+  readonly set: string;
+  readonly count: number;
+  readonly minCount: number;
+}> {
+  override get message(): string {
+    return `OOD set "${this.set}" has ${this.count} images, fewer than its target ` +
+      `${this.minCount}; add sources or crops`;
+  }
+}
+
+/** A source file could not be read or decoded: names the set and the file. */
+export class OodSourceFailed extends Data.TaggedError("OodSourceFailed")<{
+  readonly set: string;
+  readonly path: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot build OOD set "${this.set}" from "${this.path}": ${this.problem}`;
+  }
+}
+
+/** Read a manifest; undefined when the file does not exist. */
+export const readManifest = (
+  path: string,
+): Effect.Effect<OodManifest | undefined, OodManifestInvalid> =>
+  Effect.tryPromise({
+    try: async () => {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(path);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return undefined;
+        throw error;
+      }
+      const value = JSON.parse(text) as OodManifest;
+      if (typeof value.sha256 !== "string" || !Array.isArray(value.sources)) {
+        throw new Error("missing sha256 or sources");
+      }
+      return value;
+    },
+    catch: (error) =>
+      new OodManifestInvalid({
+        path,
+        problem: error instanceof Error ? error.message : String(error),
+      }),
+  });
+
+/** Write a manifest (pretty JSON, atomic). */
+export const writeManifest = (
+  path: string,
+  manifest: OodManifest,
+): Effect.Effect<void, OodManifestInvalid> =>
+  Effect.tryPromise({
+    try: () => writeJsonAtomic(path, manifest),
+    catch: (error) => new OodManifestInvalid({ path, problem: `cannot write: ${String(error)}` }),
+  });
+
+/** Read a source file, failing with a typed error that names the set and the file. */
+export const readSource = (set: string, path: string): Effect.Effect<Uint8Array, OodSourceFailed> =>
+  Effect.tryPromise({
+    try: () => Deno.readFile(path),
+    catch: (error) => new OodSourceFailed({ set, path, problem: String(error) }),
+  });
+
+/** The `{name, version}` list of a manifest, from the extracted packages. */
+export function packageList(packages: ReadonlyArray<DebianSource>): SourcePackage[] {
+  return packages.map((p) => ({ name: p.name, version: p.version }));
+}

@@ -1,0 +1,187 @@
+/**
+ * Input and output checks shared by the baseline detectors, with one typed error per problem a
+ * user can act on. Every message names the detector and the set.
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import type { Matrix } from "../matrix.ts";
+import type { ExtractedSet } from "./detector.ts";
+
+/** A detector produced a NaN or infinite score (never passed on silently). */
+export class NonFiniteDetectorScore extends Data.TaggedError("NonFiniteDetectorScore")<{
+  readonly detector: string;
+  readonly set: string;
+  readonly index: number;
+  readonly value: number;
+}> {
+  override get message(): string {
+    return `Cannot score "${this.set}" with ${this.detector}: the score of image ${this.index} is ${this.value} (scores must be finite)`;
+  }
+}
+
+/** Features or logits a detector reads hold a NaN or infinite value. */
+export class NonFiniteFeatures extends Data.TaggedError("NonFiniteFeatures")<{
+  readonly detector: string;
+  readonly set: string;
+  readonly what: string;
+  readonly row: number;
+}> {
+  override get message(): string {
+    return `Cannot use "${this.set}" in ${this.detector}: ${this.what} of image ${this.row} hold a NaN or infinite value`;
+  }
+}
+
+/** A set's features do not have the size the detector was fitted for. */
+export class FeatureSizeMismatch extends Data.TaggedError("FeatureSizeMismatch")<{
+  readonly detector: string;
+  readonly set: string;
+  readonly what: string;
+  readonly expected: number;
+  readonly actual: number;
+}> {
+  override get message(): string {
+    return `Cannot use "${this.set}" in ${this.detector}: ${this.what} is ${this.actual}, expected ${this.expected}`;
+  }
+}
+
+/** A detector option is out of range. */
+export class InvalidSetting extends Data.TaggedError("InvalidSetting")<{
+  readonly detector: string;
+  readonly setting: string;
+  readonly value: unknown;
+  readonly expected: string;
+}> {
+  override get message(): string {
+    return `Cannot configure ${this.detector}: ${this.setting} = ${
+      JSON.stringify(this.value)
+    }, expected ${this.expected}`;
+  }
+}
+
+/** Any error of the checks in this module. */
+export type CheckError =
+  | NonFiniteDetectorScore
+  | NonFiniteFeatures
+  | FeatureSizeMismatch
+  | InvalidSetting;
+
+/** Fail unless every score is finite; returns the scores unchanged. */
+export const finiteScores = (
+  detector: string,
+  set: string,
+  scores: Float32Array,
+): Effect.Effect<Float32Array, NonFiniteDetectorScore> => {
+  for (let i = 0; i < scores.length; i++) {
+    const value = scores[i]!;
+    if (!Number.isFinite(value)) {
+      return Effect.fail(new NonFiniteDetectorScore({ detector, set, index: i, value }));
+    }
+  }
+  return Effect.succeed(scores);
+};
+
+/** Fail if any value of `m` is NaN or infinite. */
+export const finiteMatrix = (
+  detector: string,
+  set: string,
+  what: string,
+  m: Matrix,
+): Effect.Effect<void, NonFiniteFeatures> => {
+  for (let i = 0; i < m.data.length; i++) {
+    if (!Number.isFinite(m.data[i]!)) {
+      return Effect.fail(
+        new NonFiniteFeatures({ detector, set, what, row: Math.floor(i / Math.max(m.cols, 1)) }),
+      );
+    }
+  }
+  return Effect.void;
+};
+
+/** The sizes a detector expects of a set's features (undefined: not read, not checked). */
+export interface ExpectedSizes {
+  readonly penultimate?: number;
+  readonly classes?: number;
+  /** Images are read too (ODIN): their count must match the features'. */
+  readonly images?: boolean;
+}
+
+/**
+ * Check that a set's penultimate features and logits have one row per image and the columns
+ * the detector was fitted for.
+ */
+export const checkSet = (
+  detector: string,
+  set: ExtractedSet,
+  expected: ExpectedSizes,
+): Effect.Effect<void, FeatureSizeMismatch> => {
+  const { features } = set;
+  const mismatch = (what: string, expectedSize: number, actual: number) =>
+    Effect.fail(
+      new FeatureSizeMismatch({
+        detector,
+        set: features.name,
+        what,
+        expected: expectedSize,
+        actual,
+      }),
+    );
+  if (features.penultimate.rows !== features.count) {
+    return mismatch("the number of penultimate rows", features.count, features.penultimate.rows);
+  }
+  if (features.logits.rows !== features.count) {
+    return mismatch("the number of logit rows", features.count, features.logits.rows);
+  }
+  if (expected.penultimate !== undefined && features.penultimate.cols !== expected.penultimate) {
+    return mismatch(
+      "the penultimate feature size",
+      expected.penultimate,
+      features.penultimate.cols,
+    );
+  }
+  if (expected.classes !== undefined && features.logits.cols !== expected.classes) {
+    return mismatch("the number of logits", expected.classes, features.logits.cols);
+  }
+  if (expected.images === true && set.images.count !== features.count) {
+    return mismatch("the number of images", features.count, set.images.count);
+  }
+  return Effect.void;
+};
+
+/** Fail with {@link InvalidSetting} unless `ok`. */
+export const requireSetting = (
+  ok: boolean,
+  detector: string,
+  setting: string,
+  value: unknown,
+  expected: string,
+): Effect.Effect<void, InvalidSetting> =>
+  ok ? Effect.void : Effect.fail(new InvalidSetting({ detector, setting, value, expected }));
+
+/**
+ * Score a set the way every baseline does: check its sizes, check that the inputs the
+ * detector reads (penultimate features when `expected.penultimate` is set, logits when
+ * `expected.classes` is set) are finite, compute, and check that every score is finite.
+ */
+export const scoreChecked = <E = never>(
+  detector: string,
+  set: ExtractedSet,
+  expected: ExpectedSizes,
+  compute: () => Float32Array | Effect.Effect<Float32Array, E>,
+): Effect.Effect<
+  Float32Array,
+  E | FeatureSizeMismatch | NonFiniteFeatures | NonFiniteDetectorScore
+> =>
+  Effect.gen(function* () {
+    const name = set.features.name;
+    yield* checkSet(detector, set, expected);
+    if (expected.penultimate !== undefined) {
+      yield* finiteMatrix(detector, name, "the penultimate features", set.features.penultimate);
+    }
+    if (expected.classes !== undefined) {
+      yield* finiteMatrix(detector, name, "the logits", set.features.logits);
+    }
+    const computed = compute();
+    const scores = computed instanceof Float32Array ? computed : yield* computed;
+    return yield* finiteScores(detector, name, scores);
+  });

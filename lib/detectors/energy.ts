@@ -1,0 +1,54 @@
+/**
+ * Energy score (Liu, Wang, Owens & Li, "Energy-based Out-of-distribution Detection",
+ * NeurIPS 2020).
+ *
+ * The free energy of the logits, E(x; T) = −T·log Σⱼ exp(zⱼ/T), is the score directly: it is
+ * higher (less negative) for OOD inputs. Default **T = 1**, the temperature the paper scores
+ * pre-trained classifiers with, and OpenOOD v1.5's `ebo` default.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import type { Detector, FittedDetector } from "./detector.ts";
+import { requireSetting, scoreChecked } from "./checks.ts";
+import { energyScores } from "./logits.ts";
+
+/** Options of {@link energy}. */
+export interface EnergyOptions {
+  /** Temperature T (default 1). */
+  readonly temperature?: number;
+}
+
+/** The Energy detector: −T·logsumexp(z/T). */
+export function energy(options: EnergyOptions = {}): Detector {
+  const name = "Energy";
+  const temperature = options.temperature ?? 1;
+  return {
+    name,
+    description: `Energy score −T·logsumexp(z/T), T = ${temperature} (Liu et al., NeurIPS 2020)`,
+    fit: (inputs) =>
+      Effect.gen(function* () {
+        yield* requireSetting(
+          Number.isFinite(temperature) && temperature > 0,
+          name,
+          "temperature",
+          temperature,
+          "a positive number",
+        );
+        const classes = inputs.trainFeatures.logits.cols;
+        const fitted: FittedDetector = {
+          score: (set) =>
+            scoreChecked(
+              name,
+              set,
+              { classes },
+              () => energyScores(set.features.logits, temperature),
+            ),
+          settings: { temperature },
+          tuned: [],
+          dispose: () => {},
+        };
+        return fitted;
+      }),
+  };
+}

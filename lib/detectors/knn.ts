@@ -1,0 +1,133 @@
+/**
+ * Deep nearest neighbours (Sun, Ming, Zhu & Li, "Out-of-Distribution Detection with Deep
+ * Nearest Neighbors", ICML 2022).
+ *
+ * Penultimate features are L2-normalised, z = h / (‖h‖₂ + 1e-10) (the reference code's
+ * normaliser), and score(x) = ‖z(x) − z_(k)‖₂, the Euclidean distance to the k-th nearest
+ * normalised training feature (higher = more OOD). The reference code scores −(squared
+ * distance) from faiss; that is a monotone transform of ours, so every ranking metric is
+ * identical.
+ *
+ * Defaults: **k = 50**, the paper's CIFAR-10 choice and OpenOOD v1.5's default; all training
+ * features are indexed (the paper's sampling ratio α = 100% for CIFAR). With `kGrid` (e.g.
+ * {@link KNN_K_GRID}) k is instead tuned on validation data; the neighbours of each validation
+ * set are searched once with the largest k of the grid and every k reads its column.
+ *
+ * The index is exact (`exactIndex` from `lib/stages/index.ts`).
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { type Matrix, matrix } from "../matrix.ts";
+import { exactIndex, type NearestNeighbourIndex, type Neighbours } from "../stages/index.ts";
+import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
+import { checkSet, requireSetting, scoreChecked } from "./checks.ts";
+import { tuneParameter } from "./tune.ts";
+
+/** A k grid for tuning (pass as `kGrid`): k ≤ 100 suits our 60,000 training features. */
+export const KNN_K_GRID: ReadonlyArray<number> = [1, 5, 10, 20, 50, 100];
+
+/** Options of {@link knn}. */
+export interface KnnOptions {
+  /** Neighbour rank k (default 50); ignored when `kGrid` is given. */
+  readonly k?: number;
+  /** Tune k on validation data over this grid instead of using `k`. */
+  readonly kGrid?: ReadonlyArray<number>;
+}
+
+/** Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). */
+export function l2Normalise(features: Matrix): Matrix {
+  const { rows, cols, data } = features;
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
+    const scale = 1 / (Math.sqrt(sum) + 1e-10);
+    for (let j = 0; j < cols; j++) out[i * cols + j] = data[i * cols + j]! * scale;
+  }
+  return matrix(rows, cols, out);
+}
+
+/** The distance to the k-th neighbour (1-based) of every query, from a search with ≥ k. */
+function kthDistance(neighbours: Neighbours, k: number): Float32Array {
+  return Float32Array.from(
+    { length: neighbours.rows },
+    (_, q) => neighbours.distances[q * neighbours.k + k - 1]!,
+  );
+}
+
+/** The KNN detector: distance to the k-th nearest normalised training feature. */
+export function knn(options: KnnOptions = {}): Detector {
+  const name = "KNN";
+  const tuning = options.kGrid !== undefined;
+  const ks = options.kGrid ?? [options.k ?? 50];
+  return {
+    name,
+    description:
+      `KNN: distance to the k-th nearest L2-normalised training penultimate feature, k = ${
+        tuning ? "tuned on validation" : ks[0]
+      } (Sun et al., ICML 2022)`,
+    fit: (inputs) =>
+      Effect.gen(function* () {
+        const { trainFeatures } = inputs;
+        const d = trainFeatures.penultimate.cols;
+        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {});
+        yield* requireSetting(
+          ks.length > 0 && ks.every((k) => Number.isInteger(k) && k >= 1),
+          name,
+          tuning ? "kGrid" : "k",
+          tuning ? ks : ks[0],
+          "positive integers",
+        );
+        const index: NearestNeighbourIndex = yield* exactIndex(
+          l2Normalise(trainFeatures.penultimate),
+          { name: `KNN index of the normalised penultimate features of "${trainFeatures.name}"` },
+        );
+        const neighboursOf = (set: ExtractedSet, k: number) =>
+          index.search(l2Normalise(set.features.penultimate), k);
+
+        let k = ks[0]!;
+        const tuned: Array<TunedParameter> = [];
+        if (tuning) {
+          // One search per validation set with the largest k; each grid k reads its column.
+          const largest = Math.max(...ks);
+          const cache = new Map<ExtractedSet, Neighbours>();
+          const choice = yield* tuneParameter({
+            detector: name,
+            parameter: "k",
+            grid: ks,
+            validation: inputs.validation,
+            candidate: (value) =>
+              Effect.succeed({
+                score: (set: ExtractedSet) =>
+                  scoreChecked(name, set, { penultimate: d }, () =>
+                    Effect.gen(function* () {
+                      const neighbours = cache.get(set) ?? (yield* neighboursOf(set, largest));
+                      cache.set(set, neighbours);
+                      return kthDistance(neighbours, value);
+                    })),
+              }),
+            ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
+          }).pipe(
+            Effect.ensuring(Effect.sync(() => cache.clear())),
+            Effect.tapError(() => Effect.sync(() => index.dispose())),
+          );
+          k = choice.chosen;
+          tuned.push(choice);
+        }
+        const fitted: FittedDetector = {
+          score: (set) =>
+            scoreChecked(
+              name,
+              set,
+              { penultimate: d },
+              () => Effect.map(neighboursOf(set, k), (neighbours) => kthDistance(neighbours, k)),
+            ),
+          settings: { k, normalisation: "l2", index: "exact", indexed: index.size },
+          tuned,
+          dispose: () => index.dispose(),
+        };
+        return fitted;
+      }),
+  };
+}

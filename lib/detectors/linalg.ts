@@ -1,0 +1,127 @@
+/**
+ * The small dense linear algebra the feature-space detectors need (Mahalanobis, ViM), in plain
+ * float64 TypeScript: the matrices are D × D with D = 64, so a Jacobi eigen-decomposition is
+ * fast (milliseconds) and accurate to machine precision, and it gives the pseudo-inverse of a
+ * possibly singular covariance (dead ReLU features have zero variance) the way
+ * `scipy.linalg.pinvh` / scikit-learn's `EmpiricalCovariance.precision_` do.
+ *
+ * Matrices here are row-major `Float64Array`s of n × n (or n × m) values.
+ *
+ * @module
+ */
+
+/** Eigenvalues (descending) and eigenvectors (column k of `vectors` belongs to `values[k]`). */
+export interface SymmetricEigen {
+  readonly size: number;
+  readonly values: Float64Array;
+  /** n × n, row-major; column k is the unit eigenvector of `values[k]`. */
+  readonly vectors: Float64Array;
+}
+
+/**
+ * Eigen-decomposition of a symmetric n × n matrix by the cyclic Jacobi method (Golub & Van
+ * Loan, Matrix Computations, §8.5: rotations from `sym.schur2`), sorted by descending
+ * eigenvalue. Only symmetric input is meaningful; the input is not modified.
+ */
+export function symmetricEigen(a: Float64Array, n: number): SymmetricEigen {
+  if (a.length !== n * n) throw new RangeError(`Cannot decompose ${a.length} values as ${n}×${n}`);
+  const m = Float64Array.from(a);
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  let total = 0;
+  for (let i = 0; i < n * n; i++) total += m[i]! * m[i]!;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += m[p * n + q]! ** 2;
+    // Converged when the off-diagonal mass is at rounding level relative to the whole matrix.
+    if (off <= 1e-32 * total) break;
+    for (let p = 0; p < n - 1; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = m[p * n + q]!;
+        if (apq === 0) continue;
+        const tau = (m[q * n + q]! - m[p * n + p]!) / (2 * apq);
+        // The smaller root of t² + 2τt − 1 = 0 keeps the rotation angle ≤ π/4 (stable).
+        const t = (tau >= 0 ? 1 : -1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
+        const c = 1 / Math.sqrt(1 + t * t);
+        const s = t * c;
+        // M ← Jᵀ M J and V ← V J with J the (p, q) rotation [[c, s], [−s, c]].
+        for (let k = 0; k < n; k++) {
+          const mkp = m[k * n + p]!;
+          const mkq = m[k * n + q]!;
+          m[k * n + p] = c * mkp - s * mkq;
+          m[k * n + q] = s * mkp + c * mkq;
+        }
+        for (let k = 0; k < n; k++) {
+          const mpk = m[p * n + k]!;
+          const mqk = m[q * n + k]!;
+          m[p * n + k] = c * mpk - s * mqk;
+          m[q * n + k] = s * mpk + c * mqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p]!;
+          const vkq = v[k * n + q]!;
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) =>
+    m[j * n + j]! - m[i * n + i]!
+  );
+  const values = Float64Array.from(order, (i) => m[i * n + i]!);
+  const vectors = new Float64Array(n * n);
+  order.forEach((from, to) => {
+    for (let k = 0; k < n; k++) vectors[k * n + to] = v[k * n + from]!;
+  });
+  return { size: n, values, vectors };
+}
+
+/**
+ * The eigenvalues `pinvh` treats as zero: |λ| ≤ n · ε₆₄ · max|λ| (scipy.linalg.pinvh's default
+ * cutoff), so exactly-dead feature directions drop out instead of getting a huge precision.
+ */
+export function pseudoInverseCutoff(values: Float64Array): number {
+  let largest = 0;
+  for (const value of values) largest = Math.max(largest, Math.abs(value));
+  return values.length * Number.EPSILON * largest;
+}
+
+/**
+ * Whitening factor of the pseudo-inverse of a symmetric positive semi-definite matrix: an
+ * n × r matrix L (row-major) with L·Lᵀ = pinv(A), built from the r eigenpairs above
+ * {@link pseudoInverseCutoff}: column k of L is v_k / √λ_k. Then xᵀ pinv(A) x = ‖Lᵀx‖².
+ */
+export function pseudoInverseFactor(
+  a: Float64Array,
+  n: number,
+): { rank: number; factor: Float64Array } {
+  const { values, vectors } = symmetricEigen(a, n);
+  const cutoff = pseudoInverseCutoff(values);
+  const kept: Array<number> = [];
+  for (let k = 0; k < n; k++) if (values[k]! > cutoff) kept.push(k);
+  const rank = kept.length;
+  const factor = new Float64Array(n * rank);
+  kept.forEach((k, column) => {
+    const scale = 1 / Math.sqrt(values[k]!);
+    for (let i = 0; i < n; i++) factor[i * rank + column] = vectors[i * n + k]! * scale;
+  });
+  return { rank, factor };
+}
+
+/** pinv of a symmetric matrix (like `scipy.linalg.pinvh`): Σ_{|λ|>cutoff} v vᵀ / λ. */
+export function pseudoInverseSymmetric(a: Float64Array, n: number): Float64Array {
+  const { values, vectors } = symmetricEigen(a, n);
+  const cutoff = pseudoInverseCutoff(values);
+  const out = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) {
+    const lambda = values[k]!;
+    if (Math.abs(lambda) <= cutoff) continue;
+    for (let i = 0; i < n; i++) {
+      const vik = vectors[i * n + k]! / lambda;
+      if (vik === 0) continue;
+      for (let j = 0; j < n; j++) out[i * n + j]! += vik * vectors[j * n + k]!;
+    }
+  }
+  return out;
+}

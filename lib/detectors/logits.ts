@@ -1,0 +1,167 @@
+/**
+ * Logit math shared by the baseline detectors, in plain TypeScript with float64 accumulation:
+ * log-sum-exp, softmax, and the classifier head applied to a feature matrix (z = h·W + b), so
+ * detectors that edit the penultimate features (ReAct, ASH) can recompute logits without tfjs.
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import type { Classifier } from "../model/classifier.ts";
+import { type Matrix, matrix } from "../matrix.ts";
+
+/**
+ * log Σⱼ exp(zⱼ / T) over `length` values of `values` from `offset`, computed stably as
+ * m + log Σ exp(zⱼ/T − m) with m the largest zⱼ/T.
+ */
+export function logSumExp(
+  values: ArrayLike<number>,
+  offset = 0,
+  length = values.length - offset,
+  temperature = 1,
+): number {
+  let largest = -Infinity;
+  for (let j = 0; j < length; j++) largest = Math.max(largest, values[offset + j]! / temperature);
+  if (!Number.isFinite(largest)) return largest; // all −∞ (or a NaN/+∞): nothing to stabilise
+  let sum = 0;
+  for (let j = 0; j < length; j++) sum += Math.exp(values[offset + j]! / temperature - largest);
+  return largest + Math.log(sum);
+}
+
+/** log-sum-exp of every row of `logits` at temperature `T`. */
+export function rowLogSumExp(logits: Matrix, temperature = 1): Float64Array {
+  const out = new Float64Array(logits.rows);
+  for (let i = 0; i < logits.rows; i++) {
+    out[i] = logSumExp(logits.data, i * logits.cols, logits.cols, temperature);
+  }
+  return out;
+}
+
+/** softmax(z / T) of one row, in float64. */
+export function softmaxRow(
+  values: ArrayLike<number>,
+  offset = 0,
+  length = values.length - offset,
+  temperature = 1,
+): Float64Array {
+  const lse = logSumExp(values, offset, length, temperature);
+  return Float64Array.from(
+    { length },
+    (_, j) => Math.exp(values[offset + j]! / temperature - lse),
+  );
+}
+
+/**
+ * The largest softmax probability of every row at temperature `T`:
+ * maxⱼ softmax(z/T)ⱼ = exp(max z/T − logsumexp(z/T)).
+ */
+export function rowMaxSoftmax(logits: Matrix, temperature = 1): Float64Array {
+  const lse = rowLogSumExp(logits, temperature);
+  const largest = rowMax(logits);
+  return lse.map((l, i) => Math.exp(largest[i]! / temperature - l));
+}
+
+/** The largest value of every row. */
+export function rowMax(m: Matrix): Float64Array {
+  const out = new Float64Array(m.rows).fill(-Infinity);
+  for (let i = 0; i < m.rows; i++) {
+    for (let j = 0; j < m.cols; j++) out[i] = Math.max(out[i]!, m.data[i * m.cols + j]!);
+  }
+  return out;
+}
+
+/** The classifier's last dense layer, as plain arrays: z = h·kernel + bias. */
+export interface Head {
+  /** Penultimate feature size D. */
+  readonly inputSize: number;
+  /** Number of classes C. */
+  readonly numClasses: number;
+  /** D × C, row-major (the tfjs `head/kernel` layout). */
+  readonly kernel: Float32Array;
+  readonly bias: Float32Array;
+}
+
+/** The classifier has no dense last block whose weights a detector can read. */
+export class MissingHead extends Data.TaggedError("MissingHead")<{
+  readonly detector: string;
+  readonly reason: string;
+}> {
+  override get message(): string {
+    return `Cannot read the classifier head for ${this.detector}: ${this.reason}`;
+  }
+}
+
+/**
+ * Copy the weights of the network's last block (it must be the dense head right after the
+ * penultimate pooling, as in `defaultSpec`).
+ */
+export const readHead = (detector: string, net: Classifier): Effect.Effect<Head, MissingHead> =>
+  Effect.suspend(() => {
+    const last = net.spec.blocks[net.spec.blocks.length - 1];
+    const beforeLast = net.spec.blocks[net.spec.blocks.length - 2];
+    if (last?.kind !== "dense" || beforeLast?.kind !== "globalAvgPool") {
+      return Effect.fail(
+        new MissingHead({
+          detector,
+          reason: "the last block must be a dense head right after the global pooling",
+        }),
+      );
+    }
+    const kernel = net.variables.get(`${last.name}/kernel`);
+    const bias = net.variables.get(`${last.name}/bias`);
+    if (kernel === undefined || bias === undefined || kernel.shape.length !== 2) {
+      return Effect.fail(
+        new MissingHead({ detector, reason: `weights "${last.name}/kernel|bias" are missing` }),
+      );
+    }
+    const head: Head = {
+      inputSize: kernel.shape[0]!,
+      numClasses: kernel.shape[1]!,
+      // Copies: the detector must not see later changes to (or disposal of) the variables.
+      kernel: Float32Array.from(kernel.dataSync() as Float32Array),
+      bias: Float32Array.from(bias.dataSync() as Float32Array),
+    };
+    return Effect.succeed(head);
+  });
+
+/** z = h·W + b for every row of `features` (N × D) → N × C logits (float64 sums). */
+export function applyHead(features: Matrix, head: Head): Matrix {
+  if (features.cols !== head.inputSize) {
+    throw new RangeError(
+      `Cannot apply a head of input size ${head.inputSize} to ${features.cols} features`,
+    );
+  }
+  const { rows, cols: d } = features;
+  const c = head.numClasses;
+  const out = new Float32Array(rows * c);
+  const sums = new Float64Array(c);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < c; j++) sums[j] = head.bias[j]!;
+    for (let k = 0; k < d; k++) {
+      const h = features.data[i * d + k]!;
+      if (h === 0) continue; // post-ReLU features are often 0 (and ASH zeroes 90%)
+      for (let j = 0; j < c; j++) sums[j]! += h * head.kernel[k * c + j]!;
+    }
+    for (let j = 0; j < c; j++) out[i * c + j] = sums[j]!;
+  }
+  return matrix(rows, c, out);
+}
+
+/** Energy score −T·logsumexp(z/T) of every row (higher = more OOD), as float32 scores. */
+export function energyScores(logits: Matrix, temperature = 1): Float32Array {
+  const lse = rowLogSumExp(logits, temperature);
+  return Float32Array.from(lse, (l) => -temperature * l);
+}
+
+/**
+ * The p-th percentile (0–100) of `values` with linear interpolation between closest ranks,
+ * numpy's default (`np.percentile(..., method="linear")`): position p/100·(n − 1) in the sorted
+ * values. Sorts a copy.
+ */
+export function percentile(values: ArrayLike<number>, p: number): number {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 0) return NaN;
+  const position = (p / 100) * (sorted.length - 1);
+  const lower = Math.floor(position);
+  const upper = Math.min(lower + 1, sorted.length - 1);
+  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
+}

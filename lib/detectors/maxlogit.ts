@@ -1,0 +1,41 @@
+/**
+ * MaxLogit (Hendrycks, Basart, Mazeika, Zou, Kwon, Mostajabi, Steinhardt & Song, "Scaling
+ * Out-of-Distribution Detection for Real-World Settings", ICML 2022).
+ *
+ * score(x) = −maxⱼ zⱼ (negated so that higher = more OOD). No hyper-parameters (OpenOOD v1.5's
+ * `mls` postprocessor).
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import type { Detector, FittedDetector } from "./detector.ts";
+import { scoreChecked } from "./checks.ts";
+import { rowMax } from "./logits.ts";
+
+/** Options of {@link maxLogit} (none: the method has no hyper-parameters). */
+export type MaxLogitOptions = Record<never, never>;
+
+/** The MaxLogit detector: −max logit. */
+export function maxLogit(_options: MaxLogitOptions = {}): Detector {
+  const name = "MaxLogit";
+  return {
+    name,
+    description: "Maximum logit, score −max z (Hendrycks et al., ICML 2022)",
+    fit: (inputs) =>
+      Effect.sync((): FittedDetector => {
+        const classes = inputs.trainFeatures.logits.cols;
+        return {
+          score: (set) =>
+            scoreChecked(
+              name,
+              set,
+              { classes },
+              () => Float32Array.from(rowMax(set.features.logits), (z) => -z),
+            ),
+          settings: {},
+          tuned: [],
+          dispose: () => {},
+        };
+      }),
+  };
+}

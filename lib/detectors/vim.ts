@@ -1,0 +1,196 @@
+/**
+ * ViM, Virtual-logit Matching (Wang, Li, Feng & Zhang, "ViM: Out-Of-Distribution with
+ * Virtual-logit Matching", CVPR 2022).
+ *
+ * Fit (ID training split, as the reference code and OpenOOD v1.5):
+ * - origin u = −pinv(W) b, with W the C × D head matrix (our `head/kernel` is Wᵀ, D × C), so
+ *   that logits are W(h − u) in the shifted space; computed as u = −K·pinv(KᵀK)·b with K = Wᵀ
+ *   (pinv(A) = Aᵀ pinv(AAᵀ) holds for every A);
+ * - principal subspace: the top-`principalDim` eigenvectors of (1/N) Σ (hᵢ − u)(hᵢ − u)ᵀ
+ *   (`EmpiricalCovariance(assume_centered=True)` on h − u in the reference code); the
+ *   residual space R is spanned by the remaining D − principalDim eigenvectors;
+ * - α = mean over training of max_j z_j / mean over training of ‖Rᵀ(h − u)‖.
+ * Score: score(x) = α‖Rᵀ(h − u)‖ − logsumexp(z) (the paper's ID confidence is its negation:
+ * energy minus the virtual logit; higher = more OOD here).
+ *
+ * Default **principalDim = D/2 = 32** for our D = 64: OpenOOD v1.5 keeps 256 of ResNet-18's
+ * 512 dimensions (half), and the paper's rule for its larger backbones (1000 of 2048 for
+ * ResNet-50, 512 of 768 for ViT) also keeps roughly half or more; with D = 64 and 10 classes,
+ * half leaves a 32-d residual space, far more than the C − 1 = 9 directions the logits span.
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import type { Matrix } from "../matrix.ts";
+import type { Detector, FittedDetector } from "./detector.ts";
+import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
+import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
+import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
+
+/** Options of {@link vim}. */
+export interface VimOptions {
+  /** Dimension of the principal subspace (default: half the penultimate size, 32). */
+  readonly principalDim?: number;
+}
+
+/** The training features have no residual outside the principal subspace, so α is undefined. */
+export class DegenerateResidual extends Data.TaggedError("DegenerateResidual")<{
+  readonly detector: string;
+  readonly set: string;
+  readonly principalDim: number;
+}> {
+  override get message(): string {
+    return `Cannot fit ${this.detector} on "${this.set}": the training features have no residual outside the ${this.principalDim}-d principal subspace (mean residual norm is 0)`;
+  }
+}
+
+/** ViM's fitted state: origin, residual basis and scale. */
+export interface VimModel {
+  readonly dim: number;
+  /** The origin u (D). */
+  readonly origin: Float64Array;
+  /** D × R residual basis, row-major (R = D − principalDim orthonormal columns). */
+  readonly residualBasis: Float64Array;
+  readonly residualDim: number;
+  readonly alpha: number;
+}
+
+/** u = −K·pinv(KᵀK)·b for a head z = h·K + b (K is D × C). */
+export function vimOrigin(head: Head): Float64Array {
+  const { inputSize: d, numClasses: c, kernel, bias } = head;
+  const gram = new Float64Array(c * c);
+  for (let i = 0; i < c; i++) {
+    for (let j = 0; j < c; j++) {
+      let sum = 0;
+      for (let k = 0; k < d; k++) sum += kernel[k * c + i]! * kernel[k * c + j]!;
+      gram[i * c + j] = sum;
+    }
+  }
+  const gramPinv = pseudoInverseSymmetric(gram, c);
+  const weights = Float64Array.from(
+    { length: c },
+    (_, i) => gramPinv.subarray(i * c, (i + 1) * c).reduce((s, g, j) => s + g * bias[j]!, 0),
+  );
+  return Float64Array.from(
+    { length: d },
+    (_, k) => -weights.reduce((s, w, j) => s + kernel[k * c + j]! * w, 0),
+  );
+}
+
+/** ‖Rᵀ(h − u)‖ for every row. */
+export function residualNorms(features: Matrix, model: VimModel): Float64Array {
+  const { rows, cols: d, data } = features;
+  const r = model.residualDim;
+  const out = new Float64Array(rows);
+  const projection = new Float64Array(r);
+  for (let i = 0; i < rows; i++) {
+    projection.fill(0);
+    for (let k = 0; k < d; k++) {
+      const centred = data[i * d + k]! - model.origin[k]!;
+      for (let j = 0; j < r; j++) projection[j]! += centred * model.residualBasis[k * r + j]!;
+    }
+    let sum = 0;
+    for (let j = 0; j < r; j++) sum += projection[j]! ** 2;
+    out[i] = Math.sqrt(sum);
+  }
+  return out;
+}
+
+/** Fit ViM's origin, residual space and α on training features and logits. */
+export function fitVim(
+  head: Head,
+  features: Matrix,
+  logits: Matrix,
+  principalDim: number,
+): VimModel {
+  const d = features.cols;
+  const origin = vimOrigin(head);
+  const second = new Float64Array(d * d);
+  const centred = new Float64Array(d);
+  for (let i = 0; i < features.rows; i++) {
+    for (let k = 0; k < d; k++) centred[k] = features.data[i * d + k]! - origin[k]!;
+    for (let a = 0; a < d; a++) {
+      for (let b = a; b < d; b++) second[a * d + b]! += centred[a]! * centred[b]!;
+    }
+  }
+  for (let a = 0; a < d; a++) {
+    for (let b = a; b < d; b++) {
+      second[a * d + b]! /= features.rows;
+      second[b * d + a] = second[a * d + b]!;
+    }
+  }
+  const { vectors } = symmetricEigen(second, d);
+  const residualDim = d - principalDim;
+  const residualBasis = new Float64Array(d * residualDim);
+  for (let k = 0; k < d; k++) {
+    for (let j = 0; j < residualDim; j++) {
+      residualBasis[k * residualDim + j] = vectors[k * d + principalDim + j]!;
+    }
+  }
+  const partial: VimModel = { dim: d, origin, residualBasis, residualDim, alpha: 1 };
+  const meanResidual = residualNorms(features, partial).reduce((s, v) => s + v, 0) /
+    features.rows;
+  const meanMaxLogit = rowMax(logits).reduce((s, v) => s + v, 0) / logits.rows;
+  return { ...partial, alpha: meanMaxLogit / meanResidual };
+}
+
+/** The ViM detector: α·‖residual‖ − logsumexp(z). */
+export function vim(options: VimOptions = {}): Detector {
+  const name = "ViM";
+  return {
+    name,
+    description: "ViM: virtual logit α‖residual of h − u outside the principal subspace‖ minus " +
+      "logsumexp(z), principal dimension D/2 (Wang et al., CVPR 2022; OpenOOD v1.5)",
+    fit: (inputs) =>
+      Effect.gen(function* () {
+        const { trainFeatures } = inputs;
+        const setName = trainFeatures.name;
+        const head = yield* readHead(name, inputs.net);
+        const d = head.inputSize;
+        const principalDim = options.principalDim ?? Math.floor(d / 2);
+        yield* requireSetting(
+          Number.isInteger(principalDim) && principalDim >= 1 && principalDim < d,
+          name,
+          "principalDim",
+          principalDim,
+          `an integer in [1, ${d - 1}]`,
+        );
+        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {
+          penultimate: d,
+          classes: head.numClasses,
+        });
+        yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
+        yield* finiteMatrix(name, setName, "the logits", trainFeatures.logits);
+        const model = fitVim(head, trainFeatures.penultimate, trainFeatures.logits, principalDim);
+        if (!(Number.isFinite(model.alpha) && model.alpha !== 0)) {
+          return yield* new DegenerateResidual({ detector: name, set: setName, principalDim });
+        }
+        const fitted: FittedDetector = {
+          score: (set) =>
+            scoreChecked(name, set, { penultimate: d, classes: head.numClasses }, () => {
+              const residual = residualNorms(set.features.penultimate, model);
+              const energy = rowLogSumExp(set.features.logits);
+              return Float32Array.from(residual, (r, i) => model.alpha * r - energy[i]!);
+            }),
+          settings: { principalDim, residualDim: model.residualDim, alpha: model.alpha },
+          tuned: [],
+          artefacts: [
+            {
+              name: "vim-origin",
+              description: "D-vector origin u = −pinv(W)b",
+              data: Float32Array.from(model.origin),
+              shape: [d],
+            },
+            {
+              name: "vim-residual-basis",
+              description: "D × R orthonormal basis of the residual space",
+              data: Float32Array.from(model.residualBasis),
+              shape: [d, model.residualDim],
+            },
+          ],
+          dispose: () => {},
+        };
+        return fitted;
+      }),
+  };
+}
