@@ -94,6 +94,17 @@ export class BenchmarkNotFound extends Data.TaggedError("BenchmarkNotFound")<{
   }
 }
 
+/** A benchmark lists a test OOD set among its validation sets. */
+export class TestSetInValidation extends Data.TaggedError("TestSetInValidation")<{
+  readonly benchmark: string;
+  readonly set: string;
+}> {
+  override get message(): string {
+    return `Cannot use benchmark "${this.benchmark}": it lists "${this.set}" for validation, ` +
+      "but that set is a test set (test OOD data must never shape a detector)";
+  }
+}
+
 /** Look a benchmark up by name. */
 export const benchmarkSpec = (name: string): Effect.Effect<Benchmark, BenchmarkNotFound> =>
   Object.hasOwn(benchmarks, name)
@@ -161,7 +172,7 @@ export const loadBenchmark = Effect.fn("loadBenchmark")(function* (name: string)
   for (const set of spec.oodValidation) {
     if (oodSets[set].role !== "validation") {
       // A registry edit must never let a test set into fitting.
-      throw new Error(`Benchmark "${name}" lists "${set}" for validation, but it is a test set`);
+      return yield* new TestSetInValidation({ benchmark: name, set });
     }
     oodValidation.push(yield* loadGeneratedSet(set));
   }

@@ -23,7 +23,7 @@ export interface DataFile {
 
 /** A labelled ID dataset with train and test splits. */
 export interface DatasetSpec {
-  readonly name: DatasetName;
+  readonly name: string;
   readonly classNames: ReadonlyArray<string>;
   readonly source: string;
   /** How to install the files when they are missing. */
@@ -190,7 +190,14 @@ export const readDataFile = Effect.fn("readDataFile")(function* (
  * ```
  */
 export const loadSplit = Effect.fn("loadSplit")(function* (name: string, split: SplitName) {
-  const spec = yield* datasetSpec(name);
+  return yield* loadSplitOf(yield* datasetSpec(name), split);
+});
+
+/** Load a labelled split of any dataset spec (a registry entry or a user's own dataset). */
+export const loadSplitOf = Effect.fn("loadSplitOf")(function* (
+  spec: DatasetSpec,
+  split: SplitName,
+) {
   const files = spec.splits[split];
   const images = yield* readDataFile(files.images, "images", spec.installHint);
   const labels = yield* readDataFile(files.labels, "labels", spec.installHint);
@@ -203,7 +210,7 @@ export const loadSplit = Effect.fn("loadSplit")(function* (name: string, split: 
     });
   }
   const set: LabelledSet = {
-    name: `${name}/${split}`,
+    name: `${spec.name}/${split}`,
     count: images.dims[0]!,
     pixels: images.data,
     labels: labels.data,

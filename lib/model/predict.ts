@@ -1,5 +1,5 @@
 /**
- * Batched inference: predicted classes and accuracy of a classifier on an image set.
+ * Batched inference: the predicted class of every image of a set.
  *
  * @module
  */
@@ -25,11 +25,4 @@ export function predictClasses(
     out.set(classes, batch.start);
   }
   return out;
-}
-
-/** Fraction of `predicted` equal to `labels`. */
-export function accuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
-  let correct = 0;
-  for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) correct++;
-  return correct / labels.length;
 }

@@ -7,12 +7,19 @@
  * @module
  */
 import type * as tfType from "@tensorflow/tfjs";
-import { Effect } from "effect";
+import { Data, Effect } from "effect";
 import { batches, type ImageSet } from "../data/images.ts";
 import { type Classifier, penultimate, toInput } from "../model/classifier.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 
 type Tf = typeof tfType;
+
+/** Class sums were asked of a set without labels. */
+export class MissingLabels extends Data.TaggedError("MissingLabels")<{ readonly set: string }> {
+  override get message(): string {
+    return `Cannot compute per-class feature sums on "${this.set}": it has no labels`;
+  }
+}
 
 /** Penultimate features and logits of every image of a set. */
 export interface SetFeatures {
@@ -67,7 +74,7 @@ export const extractFeatures = Effect.fn("extractFeatures")(function* (
   const logitData = new Float32Array(set.count * numClasses);
   const sumsAt = options.classSumsAt ?? [];
   if (sumsAt.length > 0 && set.labels === undefined) {
-    throw new Error(`Cannot compute class sums on "${set.name}": it has no labels`);
+    return yield* new MissingLabels({ set: set.name });
   }
   // Order the boundaries as the network runs them, so one pass visits them all.
   const order = [...new Set(sumsAt)].sort((a, b) =>

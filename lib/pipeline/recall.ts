@@ -1,0 +1,85 @@
+/**
+ * How good is the approximate index on GROOD's real descriptors? Build the exact and the HNSW
+ * index over a fitted GROOD's training descriptors, query both with the descriptors of the ID
+ * test and OOD test sets, and measure recall@k of HNSW against exact.
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import { concatRows, matrix } from "../matrix.ts";
+import { groodDescriptors } from "../stages/gradient.ts";
+import { exactIndex, HNSW_DEFAULTS, hnswIndex, recallAtK } from "../stages/index.ts";
+import type { DetectorRun, PreparedBenchmark } from "./run.ts";
+
+/** The run did not expose what the measurement needs (it is not a gradient GROOD run). */
+export class MissingArtefact extends Data.TaggedError("MissingArtefact")<{
+  readonly detector: string;
+  readonly artefact: string;
+}> {
+  override get message(): string {
+    return `Cannot measure HNSW recall on "${this.detector}": it exposes no "${this.artefact}"`;
+  }
+}
+
+/** Recall of HNSW (default parameters) against exact search. */
+export interface RecallReport {
+  readonly indexed: number;
+  readonly queries: number;
+  readonly recallAt1: number;
+  readonly recallAt10: number;
+  readonly params: typeof HNSW_DEFAULTS;
+  readonly exactSeconds: number;
+  readonly hnswBuildSeconds: number;
+  readonly hnswQuerySeconds: number;
+}
+
+/** Measure HNSW's recall on the descriptors a GROOD run exposes as artefacts. */
+export const hnswRecall = Effect.fn("hnswRecall")(function* (
+  prepared: PreparedBenchmark,
+  run: DetectorRun,
+) {
+  const artefact = (name: string) => {
+    const found = run.artefacts?.find((a) => a.name === name);
+    if (found === undefined) {
+      throw new Error(`Cannot measure recall: ${run.detector} has no ${name}`);
+    }
+    return found;
+  };
+  const descriptors = artefact("train-descriptors");
+  const classes = artefact("class-prototypes-penultimate");
+  const ood = artefact("ood-prototype");
+  const points = matrix(descriptors.shape[0]!, descriptors.shape[1]!, descriptors.data);
+  const prototypes = {
+    classes: matrix(classes.shape[0]!, classes.shape[1]!, classes.data),
+    ood: ood.data,
+  };
+  const queries = concatRows(
+    yield* Effect.forEach(
+      [prepared.idTest, ...prepared.oodTest],
+      (set) => groodDescriptors(set.features.penultimate, prototypes),
+    ),
+  );
+  const exact = yield* exactIndex(points);
+  const exactStart = performance.now();
+  const truth = yield* exact.search(queries, 10);
+  const exactSeconds = (performance.now() - exactStart) / 1000;
+  const buildStart = performance.now();
+  const hnsw = yield* hnswIndex(points, { seed: 0 });
+  const hnswBuildSeconds = (performance.now() - buildStart) / 1000;
+  const queryStart = performance.now();
+  const found = yield* hnsw.search(queries, 10);
+  const hnswQuerySeconds = (performance.now() - queryStart) / 1000;
+  exact.dispose();
+  hnsw.dispose();
+  const report: RecallReport = {
+    indexed: points.rows,
+    queries: queries.rows,
+    recallAt1: recallAtK(found, truth, 1),
+    recallAt10: recallAtK(found, truth, 10),
+    params: HNSW_DEFAULTS,
+    exactSeconds,
+    hnswBuildSeconds,
+    hnswQuerySeconds,
+  };
+  return report;
+});

@@ -1,0 +1,128 @@
+/**
+ * Export every stage's output as NumPy `.npy` files with a JSON manifest (shape, dtype, sha256,
+ * description of each file), so results can be checked from any other tool:
+ * penultimate features and logits per set, labels of the ID sets, each detector's scores per
+ * set, GROOD's prototypes, OOD prototype and training descriptors, and optionally the early
+ * features (large: 6,272 floats per image at block1) of the test sets.
+ *
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { Effect } from "effect";
+import { join } from "node:path";
+import { batches, type ImageSet } from "../data/images.ts";
+import type { Classifier } from "../model/classifier.ts";
+import { toInput } from "../model/classifier.ts";
+import type { DetectorRun, PreparedBenchmark } from "../pipeline/run.ts";
+import { type ExportRequest, writeExportManifest, writeNpyAtomic } from "./npy.ts";
+
+type Tf = typeof tfType;
+
+/** A file-system-safe form of a name. */
+const slug = (name: string) => name.replace(/[^A-Za-z0-9._-]+/g, "_");
+
+/** Early features (flattened) of every image of `set` at `boundary`, N × F. */
+export function earlyFeatures(
+  tf: Tf,
+  net: Classifier,
+  set: ImageSet,
+  boundary: string,
+  batchSize = 250,
+): { data: Float32Array; shape: [number, number] } {
+  const size = net.shapeAt(boundary).reduce((a, b) => a * b, 1);
+  const data = new Float32Array(set.count * size);
+  for (const batch of batches(set, batchSize)) {
+    const values = tf.tidy(() =>
+      net.forward(toInput(tf, batch.pixels, batch.size, net.spec.inputShape), { to: boundary })
+        .dataSync() as Float32Array
+    );
+    data.set(values, batch.start * size);
+  }
+  return { data, shape: [set.count, size] };
+}
+
+/** Write the exports of a benchmark run into `dir` (plus `dir/manifest.json`). */
+export const writeExports = Effect.fn("writeExports")(function* (
+  dir: string,
+  prepared: PreparedBenchmark,
+  runs: ReadonlyArray<DetectorRun>,
+  options: { readonly tf?: Tf; readonly earlyBoundary?: string } = {},
+) {
+  const requests: Array<ExportRequest> = [];
+  const write = (
+    file: string,
+    data: Float32Array | Uint8Array,
+    shape: ReadonlyArray<number>,
+    description: string,
+  ) =>
+    Effect.map(writeNpyAtomic(join(dir, file), data, shape), () => {
+      requests.push({ file, description });
+    });
+  const sets = [
+    { label: "train", set: prepared.train },
+    { label: "id-test", set: prepared.idTest },
+    { label: "id-validation", set: prepared.idValidation },
+    ...prepared.oodTest.map((s) => ({ label: `ood-${s.group}-${s.images.name}`, set: s })),
+    ...prepared.oodValidation.map((s) => ({ label: `ood-validation-${s.images.name}`, set: s })),
+  ];
+  for (const { label, set } of sets) {
+    const { penultimate, logits, labels } = set.features;
+    yield* write(
+      `features/${slug(label)}-penultimate.npy`,
+      penultimate.data,
+      [penultimate.rows, penultimate.cols],
+      `penultimate (pool) features of ${set.images.name}, N × D`,
+    );
+    yield* write(
+      `features/${slug(label)}-logits.npy`,
+      logits.data,
+      [logits.rows, logits.cols],
+      `logits of ${set.images.name}, N × C`,
+    );
+    if (labels !== undefined) {
+      yield* write(
+        `features/${slug(label)}-labels.npy`,
+        labels,
+        [labels.length],
+        `labels of ${set.images.name}`,
+      );
+    }
+  }
+  for (const run of runs) {
+    for (const [set, scores] of run.scores) {
+      yield* write(
+        `scores/${slug(run.detector)}/${slug(set)}.npy`,
+        scores,
+        [scores.length],
+        `${run.detector} scores of ${set === "id" ? "the ID test set" : set} (higher = more OOD)`,
+      );
+    }
+    for (const artefact of run.artefacts ?? []) {
+      yield* write(
+        `artefacts/${slug(run.detector)}/${slug(artefact.name)}.npy`,
+        artefact.data,
+        artefact.shape,
+        `${run.detector}: ${artefact.description}`,
+      );
+    }
+  }
+  if (options.tf !== undefined && options.earlyBoundary !== undefined) {
+    for (const { label, set } of sets.filter((s) => s.label !== "train")) {
+      const early = earlyFeatures(
+        options.tf,
+        prepared.model.net,
+        set.images,
+        options.earlyBoundary,
+      );
+      yield* write(
+        `features/${slug(label)}-${slug(options.earlyBoundary)}.npy`,
+        early.data,
+        early.shape,
+        `${options.earlyBoundary} features of ${set.images.name}, flattened from [${
+          prepared.model.net.shapeAt(options.earlyBoundary).join(", ")
+        }]`,
+      );
+    }
+  }
+  return yield* writeExportManifest(dir, requests);
+});

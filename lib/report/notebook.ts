@@ -1,0 +1,107 @@
+/**
+ * Rich display in Jupyter notebooks run by the Deno kernel. The kernel shows the value of a
+ * cell's last expression through its `Symbol.for("Jupyter.display")` method (awaited, so it may
+ * render asynchronously); `Deno.jupyter.display(value)` shows one mid-cell.
+ *
+ * - `show(spec)`: a vega-lite spec (or an SVG string) as `image/svg+xml`;
+ * - `display(table)`: an arquero table as `text/html` (with `text/markdown` and `text/plain`
+ *   for front ends and converters without HTML).
+ *
+ * @example In a notebook cell (the last expression is displayed)
+ * ```ts ignore
+ * import { display, show, rocCurves } from "../mod.ts";
+ * show(rocCurves(result.runs[0]!));
+ * ```
+ *
+ * @module
+ */
+import type { TopLevelSpec } from "vega-lite";
+import { escapeXml, renderSvg } from "./plots.ts";
+import type { Table } from "./tables.ts";
+
+/** The symbol the Deno Jupyter kernel looks for (same as `Deno.jupyter.$display`). */
+export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
+
+/** A MIME bundle: MIME type → content. */
+export type MimeBundle = Readonly<Record<string, string>>;
+
+/** A value the Deno kernel renders richly. */
+export interface Displayable {
+  readonly [JUPYTER_DISPLAY]: () => MimeBundle | Promise<MimeBundle>;
+}
+
+/**
+ * A plot for the notebook: renders the vega-lite spec to SVG when the kernel displays it (an
+ * SVG string is shown as is). `mime()` gives the bundle directly, e.g. for tests.
+ */
+export function show(plot: TopLevelSpec | string): Displayable & {
+  readonly mime: () => Promise<MimeBundle>;
+} {
+  const mime = async (): Promise<MimeBundle> => ({
+    "image/svg+xml": typeof plot === "string" ? plot : await renderSvg(plot),
+  });
+  return { [JUPYTER_DISPLAY]: mime, mime };
+}
+
+/** Options of `display`. */
+export interface DisplayOptions {
+  /** Rows shown (default 50); the caption says how many were left out. */
+  readonly limit?: number;
+  /** Columns to show as percentages with 2 decimals (metrics in [0, 1]). */
+  readonly percent?: ReadonlyArray<string>;
+  /** Fractional digits of other numbers (default 4). */
+  readonly digits?: number;
+  /** A caption above the table. */
+  readonly caption?: string;
+}
+
+/** Metric columns of grood's tables, shown in percent by default. */
+export const METRIC_COLUMNS: ReadonlyArray<string> = [
+  "auroc",
+  "auprIn",
+  "auprOut",
+  "fpr95",
+  "idAccuracy",
+  "nearAuroc",
+  "farAuroc",
+  "nearFpr95",
+  "farFpr95",
+  "meanAuroc",
+];
+
+/** An arquero table as HTML (and Markdown, and plain text) for the notebook. */
+export function display(table: Table, options: DisplayOptions = {}): Displayable & {
+  readonly mime: () => MimeBundle;
+} {
+  const limit = options.limit ?? 50;
+  const digits = options.digits ?? 4;
+  const names = table.columnNames();
+  const percent = new Set(
+    (options.percent ?? METRIC_COLUMNS).filter((c) => names.includes(c)),
+  );
+  // One formatter per column: percent for metrics, fixed digits for other numbers (arquero's
+  // inferred formats would print full float noise like 0.9712000012).
+  const format = Object.fromEntries(names.map((name) => [
+    name,
+    (v: unknown) =>
+      typeof v !== "number"
+        ? String(v ?? "")
+        : percent.has(name)
+        ? (100 * v).toFixed(2)
+        : Number.isInteger(v)
+        ? String(v)
+        : v.toFixed(digits),
+  ]));
+  const rows = table.numRows();
+  const note = rows > limit ? `first ${limit} of ${rows} rows` : `${rows} rows`;
+  const unit = percent.size > 0 ? `; ${[...percent].join(", ")} in %` : "";
+  const caption = `${options.caption === undefined ? "" : `${options.caption}: `}${note}${unit}`;
+  const mime = (): MimeBundle => ({
+    "text/html": `<div><p><em>${escapeXml(caption)}</em></p>${
+      table.toHTML({ limit, format })
+    }</div>`,
+    "text/markdown": `*${caption}*\n\n${table.toMarkdown({ limit, format })}`,
+    "text/plain": `${caption}\n${table.toMarkdown({ limit, format })}`,
+  });
+  return { [JUPYTER_DISPLAY]: mime, mime };
+}

@@ -1,0 +1,56 @@
+/**
+ * `deno task evaluate [--dataset mnist] [--model DIR]`: measure a saved classifier's accuracy
+ * on the full test split and compare it with the accuracy its metadata records (the fixtures'
+ * figures are reproduced this way). Exits non-zero when they differ by more than 0.05 points.
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import { parseArgs } from "node:util";
+import { runTask } from "../lib/cli.ts";
+import { Compute } from "../lib/compute/compute.ts";
+import { loadSplit } from "../lib/data/datasets.ts";
+import { fixtureDir } from "../lib/model/fixture.ts";
+import { predictClasses } from "../lib/model/predict.ts";
+import { loadClassifier } from "../lib/model/store.ts";
+import { accuracy } from "../lib/stages/evaluate.ts";
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: "string", multiple: true },
+    model: { type: "string" },
+    backend: { type: "string" },
+  },
+});
+
+/** The measured accuracy disagrees with the recorded one. */
+class AccuracyMismatch extends Data.TaggedError("AccuracyMismatch")<{
+  readonly model: string;
+  readonly recorded: number;
+  readonly measured: number;
+}> {
+  override get message(): string {
+    return `Model "${this.model}" records ${(100 * this.recorded).toFixed(2)}% test accuracy ` +
+      `but scores ${(100 * this.measured).toFixed(2)}%`;
+  }
+}
+
+const program = Effect.gen(function* () {
+  const { tf, backend } = yield* Compute;
+  for (const dataset of values.dataset ?? ["mnist", "fashion-mnist"]) {
+    const dir = values.model ?? fixtureDir(dataset);
+    const { net, metadata } = yield* loadClassifier(tf, dir);
+    const test = yield* loadSplit(metadata.dataset, "test");
+    const measured = yield* accuracy(predictClasses(tf, net, test), test.labels);
+    net.dispose();
+    console.log(
+      `${dir}: ${metadata.dataset} test accuracy ${(100 * measured).toFixed(2)}% on ${backend} ` +
+        `(recorded ${(100 * metadata.testAccuracy).toFixed(2)}% on ${metadata.backend})`,
+    );
+    if (Math.abs(measured - metadata.testAccuracy) > 0.0005) {
+      return yield* new AccuracyMismatch({ model: dir, recorded: metadata.testAccuracy, measured });
+    }
+  }
+});
+
+await runTask(program, values.backend);

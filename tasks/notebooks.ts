@@ -1,0 +1,188 @@
+/**
+ * `deno task notebooks [--dir notebooks] [--out results/notebooks] [--timeout 900] [name…]`:
+ * execute every notebook headless with the Deno Jupyter kernel and check what it shows.
+ *
+ * 1. Registers the kernel with this very deno binary (`deno jupyter --install --force`): the
+ *    kernelspec holds an absolute path, so a fresh checkout or CI machine needs it again.
+ * 2. Runs `jupyter nbconvert --to notebook --execute` on each `<dir>/*.ipynb` (or those whose
+ *    name contains one of the given names), writing the executed copy to `--out`, never over
+ *    the source.
+ * 3. Checks each executed notebook shows at least one table (`text/html`) and one plot
+ *    (`image/svg+xml` or `image/png`), and prints the time per notebook.
+ *
+ * Exits with code 1 naming every notebook that failed, after trying them all.
+ *
+ * @module
+ */
+import { basename, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { formatSeconds } from "../lib/cli.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    dir: { type: "string", default: "notebooks" },
+    out: { type: "string", default: "results/notebooks" },
+    timeout: { type: "string", default: "900" },
+  },
+});
+
+/** Run a command, capturing its output. */
+async function run(
+  command: string,
+  args: ReadonlyArray<string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const output = await new Deno.Command(command, {
+      args: [...args],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+      // Plain text in the notebooks' outputs: the kernel inherits this environment.
+      env: { NO_COLOR: "1" },
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return { code: 127, stdout: "", stderr: `${command}: command not found` };
+    }
+    throw error;
+  }
+}
+
+/** The last lines of a command's output: where nbconvert puts the failing cell's error. */
+const tail = (text: string, lines = 40) => text.trimEnd().split("\n").slice(-lines).join("\n");
+
+/** MIME types of every rich output of an executed notebook, and its error outputs. */
+function outputsOf(notebook: unknown): { mimes: Set<string>; errors: Array<string> } {
+  const mimes = new Set<string>();
+  const errors: Array<string> = [];
+  const cells = (notebook as { cells?: Array<{ outputs?: Array<Record<string, unknown>> }> })
+    .cells ?? [];
+  for (const cell of cells) {
+    for (const output of cell.outputs ?? []) {
+      if (output.output_type === "error") {
+        errors.push(`${String(output.ename)}: ${String(output.evalue)}`);
+      }
+      const data = output.data;
+      if (data !== null && typeof data === "object") {
+        for (const mime of Object.keys(data)) mimes.add(mime);
+      }
+    }
+  }
+  return { mimes, errors };
+}
+
+async function main(): Promise<number> {
+  const dir = resolve(ROOT, values.dir);
+  const out = resolve(ROOT, values.out);
+  const timeout = Number(values.timeout);
+  if (!(Number.isInteger(timeout) && timeout > 0)) {
+    console.error(`error: --timeout must be a whole number of seconds, got "${values.timeout}"`);
+    return 1;
+  }
+
+  const version = await run("jupyter", ["nbconvert", "--version"]);
+  if (version.code !== 0) {
+    console.error(
+      "error: `jupyter nbconvert` is not available; install it with " +
+        "`apt-get install jupyter-nbconvert python3-nbclient jupyter-client` (scripts/setup.sh " +
+        `does).\n${tail(version.stderr, 5)}`,
+    );
+    return 1;
+  }
+
+  const install = await run(Deno.execPath(), ["jupyter", "--install", "--force"]);
+  if (install.code !== 0) {
+    console.error(
+      `error: cannot register the Deno Jupyter kernel (${Deno.execPath()} jupyter --install ` +
+        `--force):\n${tail(install.stdout + install.stderr, 10)}`,
+    );
+    return 1;
+  }
+  console.log(`Deno kernel registered (${Deno.execPath()}); nbconvert ${version.stdout.trim()}`);
+
+  let notebooks: Array<string>;
+  try {
+    notebooks = [...Deno.readDirSync(dir)]
+      .filter((e) => e.isFile && e.name.endsWith(".ipynb"))
+      .map((e) => e.name)
+      .filter((name) => positionals.length === 0 || positionals.some((p) => name.includes(p)))
+      .sort();
+  } catch (error) {
+    console.error(`error: cannot list notebooks in "${dir}": ${String(error)}`);
+    return 1;
+  }
+  if (notebooks.length === 0) {
+    console.error(
+      `error: no notebooks in "${dir}"${
+        positionals.length > 0 ? ` matching ${positionals.join(", ")}` : ""
+      }`,
+    );
+    return 1;
+  }
+  await Deno.mkdir(out, { recursive: true });
+
+  const failures: Array<string> = [];
+  const times: Array<[string, number, string]> = [];
+  for (const name of notebooks) {
+    console.log(`▶ ${name}`);
+    const started = performance.now();
+    const result = await run("jupyter", [
+      "nbconvert",
+      "--to",
+      "notebook",
+      "--execute",
+      `--ExecutePreprocessor.timeout=${timeout}`,
+      "--output-dir",
+      out,
+      join(dir, name),
+    ]);
+    const seconds = (performance.now() - started) / 1000;
+    const problems: Array<string> = [];
+    if (result.code !== 0) {
+      problems.push(`nbconvert exited with code ${result.code}:\n${tail(result.stderr)}`);
+    } else {
+      const executed = join(out, name);
+      try {
+        const { mimes, errors } = outputsOf(JSON.parse(await Deno.readTextFile(executed)));
+        if (errors.length > 0) problems.push(`error outputs: ${errors.join("; ")}`);
+        if (!mimes.has("text/html")) problems.push("no table (no text/html output)");
+        if (!mimes.has("image/svg+xml") && !mimes.has("image/png")) {
+          problems.push("no plot (no image/svg+xml or image/png output)");
+        }
+      } catch (error) {
+        problems.push(`cannot read the executed notebook "${executed}": ${String(error)}`);
+      }
+    }
+    const status = problems.length === 0 ? "ok" : "FAILED";
+    times.push([name, seconds, status]);
+    if (problems.length === 0) {
+      console.log(`✔ ${name}: ${formatSeconds(seconds)} → ${join(values.out, basename(name))}`);
+    } else {
+      failures.push(name);
+      console.error(`✘ notebook ${name} failed after ${formatSeconds(seconds)}:`);
+      for (const problem of problems) console.error(`  ${problem.replaceAll("\n", "\n  ")}`);
+    }
+  }
+
+  console.log("\nnotebook | time | status");
+  for (const [name, seconds, status] of times) {
+    console.log(`${name} | ${formatSeconds(seconds)} | ${status}`);
+  }
+  if (failures.length > 0) {
+    console.error(`\nerror: ${failures.length} notebook(s) failed: ${failures.join(", ")}`);
+    return 1;
+  }
+  return 0;
+}
+
+Deno.exit(await main());
