@@ -89,3 +89,31 @@ Deno.test("initialWeights() is a function of the seed", () => {
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
 });
+
+Deno.test("forward() folds batch normalisation into the convolution exactly", () => {
+  const spec = defaultSpec(10);
+  const weights = initialWeights(spec, 4);
+  const random = mulberry32(9);
+  for (const stat of ["gamma", "beta", "mean", "variance"]) {
+    weights.set(`stem/bn/${stat}`, Float32Array.from({ length: 16 }, () => 0.5 + random()));
+  }
+  const net = makeClassifier(tf, spec, weights);
+  tf.tidy(() => {
+    const x = randomTensor([3, 28, 28, 1], 6) as tfType.Tensor4D;
+    const folded = net.forward(x, { to: "stem" }).dataSync();
+    const bn = (stat: string) => tf.tensor1d(weights.get(`stem/bn/${stat}`)!);
+    const plain = tf.relu(
+      tf.batchNorm4d(
+        tf.conv2d(x, tf.tensor4d(weights.get("stem/kernel")!, [3, 3, 1, 16]), 1, "same"),
+        bn("mean"),
+        bn("variance"),
+        bn("beta"),
+        bn("gamma"),
+        1e-3,
+      ),
+    ).dataSync();
+    const diff = Math.max(...Array.from(folded, (v, i) => Math.abs(v - plain[i]!)));
+    assert.ok(diff < 1e-5, `max difference ${diff}`);
+  });
+  net.dispose();
+});

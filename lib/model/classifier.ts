@@ -256,27 +256,31 @@ export function makeClassifier(
   const numClasses = last.kind === "dense" ? last.units : 0;
   const shapes = boundaryShapes(spec);
 
-  // Convolution + batch normalisation. In training, normalise with the batch's own moments
-  // and record the moving-average updates; otherwise use the moving statistics.
+  // Convolution + batch normalisation (+ ReLU). In training, normalise with the batch's own
+  // moments and record the moving-average updates. Otherwise fold the moving statistics into
+  // the kernel and a bias, so inference is one fused convolution (about twice as fast on wasm).
   const convBn = (
     name: string,
     x: tfType.Tensor4D,
     stride: number,
+    activation: "relu" | "linear",
     updates: Array<StatisticUpdate> | undefined,
   ): tfType.Tensor4D => {
-    const y = tf.conv2d(x, v(`${name}/kernel`) as tfType.Tensor4D, stride, "same");
+    const kernel = v(`${name}/kernel`) as tfType.Tensor4D;
     const gamma = v(`${name}/bn/gamma`) as tfType.Tensor1D;
     const beta = v(`${name}/bn/beta`) as tfType.Tensor1D;
     if (updates === undefined) {
-      return tf.batchNorm4d(
-        y,
-        v(`${name}/bn/mean`) as tfType.Tensor1D,
-        v(`${name}/bn/variance`) as tfType.Tensor1D,
-        beta,
-        gamma,
-        BN_EPSILON,
-      );
+      const scale = tf.mul(gamma, tf.rsqrt(tf.add(v(`${name}/bn/variance`), BN_EPSILON)));
+      return tf.fused.conv2d({
+        x,
+        filter: tf.mul(kernel, scale) as tfType.Tensor4D,
+        strides: stride,
+        pad: "same",
+        bias: tf.sub(beta, tf.mul(v(`${name}/bn/mean`), scale)),
+        activation,
+      });
     }
+    const y = tf.conv2d(x, kernel, stride, "same");
     const { output, mean, variance } = batchNormTraining(tf, y, gamma, beta);
     for (const [stat, batchValue] of [["mean", mean], ["variance", variance]] as const) {
       const variable = variables.get(`${name}/bn/${stat}`)!;
@@ -287,7 +291,7 @@ export function makeClassifier(
         ),
       });
     }
-    return output;
+    return activation === "relu" ? tf.relu(output) : output;
   };
 
   const runBlock = (
@@ -297,13 +301,13 @@ export function makeClassifier(
   ): tfType.Tensor => {
     switch (block.kind) {
       case "conv":
-        return tf.relu(convBn(block.name, x as tfType.Tensor4D, block.stride, updates));
+        return convBn(block.name, x as tfType.Tensor4D, block.stride, "relu", updates);
       case "residual": {
         const x4 = x as tfType.Tensor4D;
-        const hidden = tf.relu(convBn(`${block.name}/conv1`, x4, block.stride, updates));
-        const branch = convBn(`${block.name}/conv2`, hidden, 1, updates);
+        const hidden = convBn(`${block.name}/conv1`, x4, block.stride, "relu", updates);
+        const branch = convBn(`${block.name}/conv2`, hidden, 1, "linear", updates);
         const shortcut = variables.has(`${block.name}/shortcut/kernel`)
-          ? convBn(`${block.name}/shortcut`, x4, block.stride, updates)
+          ? convBn(`${block.name}/shortcut`, x4, block.stride, "linear", updates)
           : x4;
         return tf.relu(tf.add(branch, shortcut));
       }

@@ -1,0 +1,95 @@
+/**
+ * The committed classifiers: they load, verify, and score at least the issue's thresholds on a
+ * sample of the test split; GROOD's closed form matches autograd on their real features; and
+ * training is deterministic for a given seed.
+ */
+import assert from "node:assert/strict";
+import { Effect } from "effect";
+import { startCompute } from "../lib/compute/compute.ts";
+import { loadSplit } from "../lib/data/datasets.ts";
+import { subset } from "../lib/data/images.ts";
+import { type Matrix } from "../lib/matrix.ts";
+import { fixtureDir } from "../lib/model/fixture.ts";
+import { predictClasses } from "../lib/model/predict.ts";
+import { loadClassifier, ModelLoadError, weightBytes } from "../lib/model/store.ts";
+import { trainClassifier } from "../lib/model/train.ts";
+import { permutation } from "../lib/random.ts";
+import { accuracy } from "../lib/stages/evaluate.ts";
+import { extractFeatures } from "../lib/stages/features.ts";
+import { autogradDescriptors, groodDescriptors } from "../lib/stages/gradient.ts";
+import { computePrototypes } from "../lib/stages/prototype.ts";
+import { meanOfPrototypes } from "../lib/stages/mixup.ts";
+
+const { tf } = await Effect.runPromise(startCompute("wasm"));
+
+const THRESHOLDS = { "mnist": 0.99, "fashion-mnist": 0.91 } as const;
+const SAMPLE = 3000;
+
+for (const [dataset, threshold] of Object.entries(THRESHOLDS)) {
+  Deno.test(`the ${dataset} fixture scores ≥ ${100 * threshold}% on ${SAMPLE} test images`, async () => {
+    const { net, metadata } = await Effect.runPromise(loadClassifier(tf, fixtureDir(dataset)));
+    assert.equal(metadata.dataset, dataset);
+    assert.ok(metadata.testAccuracy >= threshold, `recorded ${metadata.testAccuracy}`);
+    const test = await Effect.runPromise(loadSplit(dataset, "test"));
+    const sample = subset(test, permutation(test.count, 11).subarray(0, SAMPLE));
+    const measured = await Effect.runPromise(
+      accuracy(predictClasses(tf, net, sample), sample.labels),
+    );
+    net.dispose();
+    assert.ok(measured >= threshold, `${dataset}: ${measured} on the sample`);
+  });
+}
+
+Deno.test("loadClassifier() refuses weights that do not match the metadata", async () => {
+  const dir = await Deno.makeTempDir();
+  for (const file of ["model.json", "metadata.json", "weights.bin"]) {
+    await Deno.copyFile(`${fixtureDir("mnist")}/${file}`, `${dir}/${file}`);
+  }
+  const weights = await Deno.readFile(`${dir}/weights.bin`);
+  weights[100] = weights[100]! ^ 1;
+  await Deno.writeFile(`${dir}/weights.bin`, weights);
+  const error = await Effect.runPromise(Effect.flip(loadClassifier(tf, dir)));
+  assert.ok(error instanceof ModelLoadError);
+  assert.match(error.message, /weights.bin has sha256 .* metadata.json records/);
+  await Deno.remove(`${dir}/metadata.json`);
+  const missing = await Effect.runPromise(Effect.flip(loadClassifier(tf, dir)));
+  assert.match(missing.message, /metadata.json is missing/);
+});
+
+Deno.test("groodDescriptors() equals autograd on the fixture model's real features", async () => {
+  const { net } = await Effect.runPromise(loadClassifier(tf, fixtureDir("mnist")));
+  const test = await Effect.runPromise(loadSplit("mnist", "test"));
+  const sample = subset(test, Array.from({ length: 1000 }, (_, i) => i));
+  const extraction = await Effect.runPromise(
+    extractFeatures(tf, net, sample, { classSumsAt: ["block1"] }),
+  );
+  const prototypes = await Effect.runPromise(computePrototypes(extraction, "block1"));
+  const gradientPrototypes = { classes: prototypes.penultimate, ood: meanOfPrototypes(prototypes) };
+  const features: Matrix = extraction.features.penultimate;
+  const predicted = predictClasses(tf, net, sample);
+  const closed = await Effect.runPromise(groodDescriptors(features, gradientPrototypes));
+  const auto = await Effect.runPromise(
+    autogradDescriptors(tf, features, gradientPrototypes, predicted, "batched"),
+  );
+  let diff = 0;
+  let scale = 0;
+  closed.data.forEach((v, i) => {
+    diff = Math.max(diff, Math.abs(v - auto.data[i]!));
+    scale = Math.max(scale, Math.abs(auto.data[i]!));
+  });
+  net.dispose();
+  assert.ok(scale > 0);
+  assert.ok(diff / scale < 1e-5, `relative error ${diff / scale}`);
+});
+
+Deno.test("trainClassifier() gives the same weights for the same seed", async () => {
+  const test = await Effect.runPromise(loadSplit("mnist", "test"));
+  const tiny = subset(test, Array.from({ length: 256 }, (_, i) => i));
+  const options = { seed: 5, epochs: 1, batchSize: 64, learningRate: 0.002 };
+  const a = await Effect.runPromise(trainClassifier(tf, tiny, options));
+  const b = await Effect.runPromise(trainClassifier(tf, tiny, options));
+  const c = await Effect.runPromise(trainClassifier(tf, tiny, { ...options, seed: 6 }));
+  assert.deepEqual(weightBytes(a), weightBytes(b));
+  assert.notDeepEqual(weightBytes(a), weightBytes(c));
+  for (const net of [a, b, c]) net.dispose();
+});
