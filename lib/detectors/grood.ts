@@ -41,8 +41,28 @@ import { computePrototypes, type Prototypes } from "../stages/prototype.ts";
 import { knnScore } from "../stages/score.ts";
 import type { Detector, ExtractedSet, FitInputs, FittedDetector } from "./detector.ts";
 
+/**
+ * A user's own OOD-prototype source: a name (part of the cache key: change it when the code
+ * changes) and how to compute the prototype from what GROOD fits on.
+ */
+export interface CustomOodPrototype {
+  readonly kind: "custom";
+  readonly name: string;
+  readonly compute: (
+    inputs: FitInputs,
+    prototypes: Prototypes,
+  ) => Effect.Effect<Float32Array, unknown>;
+}
+
+/** A user's own k-NN index (a sharded, on-disk or remote one, …). */
+export interface IndexBuilder {
+  readonly name: string;
+  readonly build: (points: Matrix) => Effect.Effect<NearestNeighbourIndex, unknown>;
+}
+
 /** Where GROOD's OOD prototype comes from. */
 export type OodPrototypeSource =
+  | CustomOodPrototype
   | {
     readonly kind: "mixup";
     readonly lambda: number;
@@ -59,7 +79,7 @@ export interface GroodOptions {
   readonly oodPrototype: OodPrototypeSource;
   /** `gradient`: GROOD; `distance`: ablation, score = −‖h − p_ood‖ (no gradient, no index). */
   readonly descriptor: "gradient" | "distance";
-  readonly index: "exact" | "hnsw";
+  readonly index: "exact" | "hnsw" | IndexBuilder;
   readonly k: number;
   readonly hnsw?: {
     readonly M: number;
@@ -122,6 +142,8 @@ export function describeSource(source: OodPrototypeSource): string {
       return `noise(n=${source.count})`;
     case "validation":
       return "validation-ood";
+    case "custom":
+      return source.name;
   }
 }
 
@@ -175,6 +197,8 @@ export function grood(
               return Effect.succeed(meanOfPrototypes(prototypes.value));
             case "noise":
               return meanPenultimate(tf, net, smoothedNoiseImages(source.count, source.seed));
+            case "custom":
+              return source.compute(inputs, prototypes.value);
             case "validation":
               return meanPenultimate(
                 tf,
@@ -187,7 +211,7 @@ export function grood(
           "ood-prototype",
           {
             prototypes: prototypes.key,
-            source,
+            source: source.kind === "custom" ? { kind: "custom", name: source.name } : source,
             ...(source.kind === "validation"
               ? { validation: inputs.validation.ood.map((s) => s.key ?? s.images.name) }
               : {}),
@@ -196,11 +220,12 @@ export function grood(
           oodCompute,
         );
         const gradientPrototypes = { classes: prototypes.value.penultimate, ood: ood.value };
+        const indexName = typeof o.index === "string" ? o.index : o.index.name;
         const settings = {
           earlyBoundary: o.earlyBoundary,
           oodPrototype: describeSource(source),
           descriptor: o.descriptor,
-          index: o.descriptor === "gradient" ? o.index : "none",
+          index: o.descriptor === "gradient" ? indexName : "none",
           k: o.k,
         };
         if (o.descriptor === "distance") {
@@ -228,11 +253,13 @@ export function grood(
         const hnswParams = { ...HNSW_DEFAULTS, ...o.hnsw };
         const index: NearestNeighbourIndex = o.index === "exact"
           ? yield* exactIndex(descriptors.value, { name: "GROOD training descriptors" })
-          : yield* hnswIndex(descriptors.value, {
+          : o.index === "hnsw"
+          ? yield* hnswIndex(descriptors.value, {
             ...hnswParams,
             seed: o.seed,
             name: "GROOD training descriptors",
-          });
+          })
+          : yield* o.index.build(descriptors.value);
         const fitted: FittedDetector = {
           score: (set: ExtractedSet) =>
             Effect.gen(function* () {

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { Effect } from "effect";
+import { startCompute } from "../lib/compute/compute.ts";
+import { loadSplit } from "../lib/data/datasets.ts";
+import { subset } from "../lib/data/images.ts";
+import type { FitInputs } from "../lib/detectors/detector.ts";
+import { grood, groodDistance, groodNoMixup } from "../lib/detectors/grood.ts";
+import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
+import { extractFeatures } from "../lib/stages/features.ts";
+import { exactIndex } from "../lib/stages/index.ts";
+import { meanOfPrototypes } from "../lib/stages/mixup.ts";
+
+const { tf } = await Effect.runPromise(startCompute("wasm"));
+const spec = defaultSpec(10);
+const net = makeClassifier(tf, spec, initialWeights(spec, 2));
+const test = await Effect.runPromise(loadSplit("mnist", "test"));
+const train = subset(test, Array.from({ length: 300 }, (_, i) => i), "tiny-train");
+const queries = subset(test, Array.from({ length: 40 }, (_, i) => 500 + i), "queries");
+const { features, classSums } = await Effect.runPromise(
+  extractFeatures(tf, net, train, { classSumsAt: ["block1"] }),
+);
+const queryFeatures = (await Effect.runPromise(extractFeatures(tf, net, queries))).features;
+const inputs: FitInputs = {
+  tf,
+  modelKey: "random",
+  trainKey: "tiny",
+  net,
+  train,
+  trainFeatures: features,
+  trainClassSums: classSums,
+  validation: { id: { images: queries, features: queryFeatures }, ood: [] },
+};
+const scoreWith = async (detector: ReturnType<typeof grood>) => {
+  const before = tf.memory().numTensors;
+  const fitted = await Effect.runPromise(detector.fit(inputs));
+  const scores = await Effect.runPromise(
+    fitted.score({ images: queries, features: queryFeatures }),
+  );
+  fitted.dispose();
+  assert.equal(tf.memory().numTensors, before, `${detector.name} leaks tensors`);
+  return { scores, fitted };
+};
+
+Deno.test("GROOD scores a training image it indexed at distance zero", async () => {
+  const fitted = await Effect.runPromise(grood().fit(inputs));
+  const scores = await Effect.runPromise(fitted.score({ images: train, features }));
+  const predicted = features.logits;
+  let checked = 0;
+  for (let i = 0; i < train.count; i++) {
+    const row = predicted.data.subarray(i * 10, i * 10 + 10);
+    if (row.indexOf(Math.max(...row)) === train.labels[i]) {
+      assert.equal(scores[i], 0, `training image ${i} is in the index`);
+      checked++;
+    }
+  }
+  assert.ok(checked > 0);
+  assert.ok(scores.every((s) => s >= 0));
+  fitted.dispose();
+});
+
+Deno.test("GROOD takes a user's own index and OOD-prototype source without other changes", async () => {
+  let built = 0;
+  const custom = grood({
+    oodPrototype: {
+      kind: "custom",
+      name: "mean of class prototypes (user code)",
+      compute: (_inputs, prototypes) => Effect.succeed(meanOfPrototypes(prototypes)),
+    },
+    index: {
+      name: "counting exact index",
+      build: (points) => {
+        built++;
+        return exactIndex(points);
+      },
+    },
+  });
+  const ours = await scoreWith(custom);
+  const reference = await scoreWith(groodNoMixup());
+  assert.equal(built, 1);
+  assert.deepEqual(ours.scores, reference.scores);
+  assert.equal(ours.fitted.settings.oodPrototype, "mean of class prototypes (user code)");
+  assert.equal(ours.fitted.settings.index, "counting exact index");
+});
+
+Deno.test("GROOD with k > 1 averages the k nearest distances", async () => {
+  const one = await scoreWith(grood({ k: 1 }));
+  const five = await scoreWith(grood({ k: 5 }));
+  for (let i = 0; i < one.scores.length; i++) assert.ok(five.scores[i]! >= one.scores[i]! - 1e-6);
+});
+
+Deno.test("GROOD-distance scores −‖h − p_ood‖ and GROOD exposes its artefacts", async () => {
+  const { scores } = await scoreWith(groodDistance());
+  assert.ok(scores.every((s) => s <= 0));
+  const fitted = await Effect.runPromise(grood().fit(inputs));
+  const names = (fitted.artefacts ?? []).map((a) => a.name);
+  assert.deepEqual(names, [
+    "class-prototypes-penultimate",
+    "class-prototypes-block1",
+    "ood-prototype",
+    "train-descriptors",
+  ]);
+  fitted.dispose();
+});
