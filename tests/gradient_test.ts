@@ -61,6 +61,22 @@ Deno.test("groodDescriptors() equals tf.grad of the NCP loss on random features"
   }
 });
 
+Deno.test("groodDescriptors() with a temperature equals tf.grad of the tempered loss", async () => {
+  const features = randomMatrix(32, 8, 21, 30);
+  const prototypes = { classes: randomMatrix(4, 8, 22, 30), ood: randomMatrix(1, 8, 23, 30).data };
+  const predicted = argminDistance(features, prototypes.classes);
+  for (const temperature of [0.5, 3, 20]) {
+    const closed = await Effect.runPromise(groodDescriptors(features, prototypes, temperature));
+    const auto = await Effect.runPromise(
+      autogradDescriptors(tf, features, prototypes, predicted, "batched", 1000, temperature),
+    );
+    const error = relativeError(closed, auto);
+    assert.ok(error < 1e-5, `τ = ${temperature}: relative error ${error}`);
+  }
+  const bad = await Effect.runPromise(Effect.flip(groodDescriptors(features, prototypes, 0)));
+  assert.match(bad.message, /temperature = 0/);
+});
+
 Deno.test("groodDescriptors() does not depend on the predicted class", async () => {
   const features = randomMatrix(20, 8, 4);
   const prototypes = { classes: randomMatrix(4, 8, 5), ood: randomMatrix(1, 8, 6).data };

@@ -128,9 +128,13 @@ Deno.test("ablationChart() plots one panel per metric and checks column names", 
 
 Deno.test("imageGridSvg() embeds one PNG per image with its caption and rasterises", () => {
   const pixels = new Uint8Array(3 * 784).map((_, i) => i % 256);
-  const svg = imageGridSvg(pixels, ["a: 0.1", "b <2>", "c"], { columns: 2, title: "demo" });
+  const svg = imageGridSvg(pixels, ["a: 0.1", "b <2>", "c\nsecond line"], {
+    columns: 2,
+    title: "demo",
+  });
   assert.equal(svg.match(/data:image\/png;base64,/g)?.length, 3);
   assert.ok(svg.includes("b &#60;2&#62;"), "captions are escaped");
+  assert.ok(svg.includes(">second line</tspan>"), "a newline starts a caption line");
   const png = svgToPng(svg);
   assert.deepEqual([...png.subarray(0, 8)], PNG_SIGNATURE);
 });

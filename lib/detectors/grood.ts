@@ -81,6 +81,8 @@ export interface GroodOptions {
   readonly descriptor: "gradient" | "distance";
   readonly index: "exact" | "hnsw" | IndexBuilder;
   readonly k: number;
+  /** NCP-logit temperature τ (an extension; 1 = the paper). */
+  readonly temperature: number;
   readonly hnsw?: {
     readonly M: number;
     readonly efConstruction: number;
@@ -97,6 +99,7 @@ export const GROOD_DEFAULTS: GroodOptions = {
   descriptor: "gradient",
   index: "exact",
   k: 1,
+  temperature: 1,
   seed: 0,
 };
 
@@ -227,6 +230,7 @@ export function grood(
           descriptor: o.descriptor,
           index: o.descriptor === "gradient" ? indexName : "none",
           k: o.k,
+          temperature: o.temperature,
         };
         if (o.descriptor === "distance") {
           const fitted: FittedDetector = {
@@ -246,9 +250,13 @@ export function grood(
         }
         const descriptors = yield* cache.cached(
           "descriptors",
-          { prototypes: prototypes.key, ood: ood.key, rows: "correct" },
+          { prototypes: prototypes.key, ood: ood.key, rows: "correct", temperature: o.temperature },
           matrixCodec,
-          groodDescriptors(takeRows(trainFeatures.penultimate, correct), gradientPrototypes),
+          groodDescriptors(
+            takeRows(trainFeatures.penultimate, correct),
+            gradientPrototypes,
+            o.temperature,
+          ),
         );
         const hnswParams = { ...HNSW_DEFAULTS, ...o.hnsw };
         const index: NearestNeighbourIndex = o.index === "exact"
@@ -263,7 +271,11 @@ export function grood(
         const fitted: FittedDetector = {
           score: (set: ExtractedSet) =>
             Effect.gen(function* () {
-              const queries = yield* groodDescriptors(set.features.penultimate, gradientPrototypes);
+              const queries = yield* groodDescriptors(
+                set.features.penultimate,
+                gradientPrototypes,
+                o.temperature,
+              );
               return yield* knnScore(index, queries, o.k);
             }),
           settings: {

@@ -49,6 +49,7 @@ export function makeDetector(spec: DetectorSpec, cache?: StageCacheShape): Detec
         ...(spec.descriptor === undefined ? {} : { descriptor: spec.descriptor }),
         ...(spec.index === undefined ? {} : { index: spec.index }),
         ...(spec.k === undefined ? {} : { k: spec.k }),
+        ...(spec.temperature === undefined ? {} : { temperature: spec.temperature }),
         ...(spec.seed === undefined ? {} : { seed: spec.seed }),
       };
       return grood({ ...GROOD_DEFAULTS, ...options }, spec.name ?? "GROOD", cache);

@@ -56,7 +56,12 @@ export const hnswRecall = Effect.fn("hnswRecall")(function* (
   const queries = concatRows(
     yield* Effect.forEach(
       [prepared.idTest, ...prepared.oodTest],
-      (set) => groodDescriptors(set.features.penultimate, prototypes),
+      (set) =>
+        groodDescriptors(
+          set.features.penultimate,
+          prototypes,
+          typeof run.settings.temperature === "number" ? run.settings.temperature : 1,
+        ),
     ),
   );
   const exact = yield* exactIndex(points);

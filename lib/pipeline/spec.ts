@@ -11,6 +11,7 @@ import { Data, Effect, Schema } from "effect";
 
 const Probability = Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 })));
 const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
+const PositiveNumber = Schema.Finite.pipe(Schema.check(Schema.isGreaterThan(0)));
 const Seed = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 const Samples = Schema.Union([PositiveInt, Schema.Literal("all")]);
 
@@ -36,6 +37,7 @@ export const GroodSpec = Schema.Struct({
   descriptor: Schema.optional(Schema.Literals(["gradient", "distance"])),
   index: Schema.optional(Schema.Literals(["exact", "hnsw"])),
   k: Schema.optional(PositiveInt),
+  temperature: Schema.optional(PositiveNumber),
   seed: Schema.optional(Seed),
 });
 
@@ -87,6 +89,7 @@ export const AblationGrid = Schema.Struct({
   index: Schema.optional(Schema.NonEmptyArray(Schema.Literals(["exact", "hnsw"]))),
   descriptor: Schema.optional(Schema.NonEmptyArray(Schema.Literals(["gradient", "distance"]))),
   samples: Schema.optional(Schema.NonEmptyArray(Samples)),
+  temperature: Schema.optional(Schema.NonEmptyArray(PositiveNumber)),
   seed: Schema.optional(Schema.NonEmptyArray(Seed)),
 });
 export type AblationGrid = typeof AblationGrid.Type;
@@ -120,6 +123,7 @@ export const ABLATION_DEFAULTS: AblationParams = {
   index: "exact",
   descriptor: "gradient",
   samples: 10_000,
+  temperature: 1,
   seed: 0,
 };
 
@@ -175,6 +179,7 @@ export function variantSpec(params: AblationParams): typeof GroodSpec.Type {
     descriptor: params.descriptor,
     index: params.index,
     k: params.k,
+    temperature: params.temperature,
     seed: params.seed,
   };
 }

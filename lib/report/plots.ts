@@ -567,8 +567,9 @@ export function escapeXml(text: string): string {
 
 /**
  * A grid of 28×28 uint8 images (image-major, as in an `ImageSet`) with a caption under each
- * (e.g. its label and score), as an SVG. Each tile is a PNG data URI upscaled by nearest
- * neighbour in the PNG itself, so it looks the same in a browser and in resvg.
+ * (e.g. its label and score; `\n` starts a new line), as an SVG. Each tile is a PNG data URI
+ * upscaled by nearest neighbour in the PNG itself, so it looks the same in a browser and in
+ * resvg. Cells widen to fit the longest caption line.
  */
 export function imageGridSvg(
   pixels: Uint8Array,
@@ -586,9 +587,13 @@ export function imageGridSvg(
   const scale = options.scale ?? 3;
   const side = IMAGE_SIDE * scale;
   const gap = 8;
-  const captionHeight = 16;
+  const lines = captions.map((c) => c.split("\n"));
+  const lineHeight = 13;
+  const captionHeight = 4 + lineHeight * Math.max(1, ...lines.map((l) => l.length));
   const top = options.title === undefined ? 0 : 24;
-  const cellWidth = Math.max(side, 96);
+  // About 6.5 px per character at 11 px DejaVu Sans: wide enough that captions never overlap.
+  const longest = Math.max(0, ...lines.flatMap((l) => l.map((t) => t.length)));
+  const cellWidth = Math.max(side, Math.ceil(longest * 6.5) + 4);
   const rows = Math.ceil(count / columns);
   const width = columns * (cellWidth + gap) + gap;
   const height = top + rows * (side + captionHeight + gap) + gap;
@@ -618,7 +623,11 @@ export function imageGridSvg(
       `<image x="${x + (cellWidth - side) / 2}" y="${y}" width="${side}" height="${side}" ` +
         `href="data:image/png;base64,${base64(png)}"/>`,
       `<text x="${x + cellWidth / 2}" y="${y + side + 12}" text-anchor="middle">${
-        escapeXml(captions[k]!)
+        lines[k]!.map((line, i) =>
+          `<tspan x="${x + cellWidth / 2}" dy="${i === 0 ? 0 : lineHeight}">${
+            escapeXml(line)
+          }</tspan>`
+        ).join("")
       }</text>`,
     );
   }

@@ -8,13 +8,19 @@
  *   H(h) = π_ood(h) · (h − p_ood) / ‖h − p_ood‖,   π_ood = softmax(s)_ood,
  *
  * which does not depend on ŷ. At h = p_ood the direction is undefined; we return the zero
- * vector there (a subgradient), never NaN. `autogradDescriptors` computes the same thing with
+ * vector there (a subgradient), never NaN.
+ *
+ * Extension (not in the paper; default 1 = the paper): a temperature τ in the NCP logits,
+ * s_j = −‖h − p_j‖/τ, gives H = π_ood(τ)/τ · (h − p_ood)/‖h − p_ood‖. The softmax only sees
+ * distance *differences*; with large feature distances π_ood saturates, and τ > 1 lets the
+ * direction part of H speak. `ablations/paper.json` measures it. `autogradDescriptors` computes the same thing with
  * `tf.grad`, per sample or batched, to verify the closed form and to measure its speed-up.
  *
  * @module
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { Data, Effect } from "effect";
+import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 
 type Tf = typeof tfType;
@@ -75,8 +81,16 @@ const checkShapes = (features: Matrix, prototypes: GradientPrototypes) =>
 export const groodDescriptors = Effect.fn("groodDescriptors")(function* (
   features: Matrix,
   prototypes: GradientPrototypes,
+  temperature = 1,
 ) {
   yield* checkShapes(features, prototypes);
+  if (!(temperature > 0 && Number.isFinite(temperature))) {
+    return yield* new InvalidParameter({
+      name: "temperature",
+      value: temperature,
+      expected: "a finite number > 0",
+    });
+  }
   const { rows, cols } = features;
   const numClasses = prototypes.classes.rows;
   const p = prototypes.classes.data;
@@ -103,10 +117,12 @@ export const groodDescriptors = Effect.fn("groodDescriptors")(function* (
       distances[c] = Math.sqrt(squared);
       if (distances[c]! < smallest) smallest = distances[c]!;
     }
-    let partition = Math.exp(smallest - oodDistance);
+    let partition = Math.exp((smallest - oodDistance) / temperature);
     const oodWeight = partition;
-    for (let c = 0; c < numClasses; c++) partition += Math.exp(smallest - distances[c]!);
-    const scale = oodWeight / partition / oodDistance;
+    for (let c = 0; c < numClasses; c++) {
+      partition += Math.exp((smallest - distances[c]!) / temperature);
+    }
+    const scale = oodWeight / partition / oodDistance / temperature;
     for (let j = 0; j < cols; j++) out[offset + j] = scale * (features.data[offset + j]! - ood[j]!);
   }
   return matrix(rows, cols, out);
@@ -128,6 +144,7 @@ export const autogradDescriptors = Effect.fn("autogradDescriptors")(function* (
   predicted: Uint8Array,
   mode: AutogradMode = "batched",
   batchSize = 1000,
+  temperature = 1,
 ) {
   yield* checkShapes(features, prototypes);
   const { rows, cols } = features;
@@ -140,7 +157,7 @@ export const autogradDescriptors = Effect.fn("autogradDescriptors")(function* (
       tf.sum(tf.square(tf.sub(tf.expandDims(h, 1), tf.expandDims(classes, 0))), 2),
     ); // [B, C]
     const toOod = tf.sqrt(tf.sum(tf.square(tf.sub(h, q)), 1, true)); // [B, 1]
-    const logits = tf.neg(tf.concat([toClasses, toOod], 1));
+    const logits = tf.div(tf.neg(tf.concat([toClasses, toOod], 1)), temperature);
     return tf.losses.softmaxCrossEntropy(
       tf.oneHot(y, numClasses + 1),
       logits,

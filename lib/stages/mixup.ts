@@ -13,7 +13,8 @@
  * @module
  */
 import type * as tfType from "@tensorflow/tfjs";
-import { Data, Effect } from "effect";
+import { Effect } from "effect";
+import { InvalidParameter } from "../errors.ts";
 import {
   batches,
   IMAGE_SIDE,
@@ -27,6 +28,8 @@ import { type Matrix, meanRow, row } from "../matrix.ts";
 import { mulberry32, permutation } from "../random.ts";
 import type { SetFeatures } from "./features.ts";
 import type { Prototypes } from "./prototype.ts";
+
+export { InvalidParameter };
 
 type Tf = typeof tfType;
 
@@ -47,17 +50,6 @@ export interface MixupOptions {
   readonly samples: number | "all";
   readonly seed: number;
   readonly batchSize?: number;
-}
-
-/** A mix-up parameter is out of range. */
-export class InvalidParameter extends Data.TaggedError("InvalidParameter")<{
-  readonly name: string;
-  readonly value: unknown;
-  readonly expected: string;
-}> {
-  override get message(): string {
-    return `Cannot use ${this.name} = ${JSON.stringify(this.value)}: expected ${this.expected}`;
-  }
 }
 
 /** The index of the second-largest value of each row. */
