@@ -45,6 +45,7 @@ const program = Effect.gen(function* () {
     "earlyBoundary",
     "samples",
     "k",
+    "temperature",
     "descriptor",
     "index",
     "nearAuroc",

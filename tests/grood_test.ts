@@ -101,3 +101,27 @@ Deno.test("GROOD-distance scores −‖h − p_ood‖ and GROOD exposes its arte
   ]);
   fitted.dispose();
 });
+
+Deno.test("GROOD-τ chooses its temperature on validation data and reports the grid", async () => {
+  const { groodTunedTemperature, TEMPERATURE_GRID } = await import("../lib/detectors/grood.ts");
+  const { smoothedNoiseImages } = await import("../lib/stages/mixup.ts");
+  const noise = smoothedNoiseImages(40, 3);
+  const noiseFeatures = (await Effect.runPromise(extractFeatures(tf, net, noise))).features;
+  const fitted = await Effect.runPromise(
+    groodTunedTemperature().fit({
+      ...inputs,
+      validation: {
+        id: { images: queries, features: queryFeatures },
+        ood: [{ images: noise, features: noiseFeatures }],
+      },
+    }),
+  );
+  const [tuned] = fitted.tuned;
+  assert.ok(tuned !== undefined);
+  assert.deepEqual(tuned.grid, TEMPERATURE_GRID);
+  assert.equal(tuned.validationAuroc.length, TEMPERATURE_GRID.length);
+  const best = Math.max(...tuned.validationAuroc);
+  assert.equal(tuned.chosen, TEMPERATURE_GRID[tuned.validationAuroc.indexOf(best)]);
+  assert.equal(fitted.settings.temperature, tuned.chosen);
+  fitted.dispose();
+});

@@ -40,6 +40,7 @@ import {
 import { computePrototypes, type Prototypes } from "../stages/prototype.ts";
 import { knnScore } from "../stages/score.ts";
 import type { Detector, ExtractedSet, FitInputs, FittedDetector } from "./detector.ts";
+import { tuneParameter } from "./tune.ts";
 
 /**
  * A user's own OOD-prototype source: a name (part of the cache key: change it when the code
@@ -83,6 +84,8 @@ export interface GroodOptions {
   readonly k: number;
   /** NCP-logit temperature τ (an extension; 1 = the paper). */
   readonly temperature: number;
+  /** When given, τ is chosen from this grid on the validation data (overrides `temperature`). */
+  readonly temperatureGrid?: ReadonlyArray<number>;
   readonly hnsw?: {
     readonly M: number;
     readonly efConstruction: number;
@@ -248,42 +251,65 @@ export function grood(
         for (let i = 0; i < trainFeatures.count; i++) {
           if (predicted[i] === trainFeatures.labels![i]) correct.push(i);
         }
-        const descriptors = yield* cache.cached(
-          "descriptors",
-          { prototypes: prototypes.key, ood: ood.key, rows: "correct", temperature: o.temperature },
-          matrixCodec,
-          groodDescriptors(
-            takeRows(trainFeatures.penultimate, correct),
-            gradientPrototypes,
-            o.temperature,
-          ),
-        );
         const hnswParams = { ...HNSW_DEFAULTS, ...o.hnsw };
-        const index: NearestNeighbourIndex = o.index === "exact"
-          ? yield* exactIndex(descriptors.value, { name: "GROOD training descriptors" })
-          : o.index === "hnsw"
-          ? yield* hnswIndex(descriptors.value, {
-            ...hnswParams,
-            seed: o.seed,
-            name: "GROOD training descriptors",
-          })
-          : yield* o.index.build(descriptors.value);
-        const fitted: FittedDetector = {
-          score: (set: ExtractedSet) =>
-            Effect.gen(function* () {
-              const queries = yield* groodDescriptors(
-                set.features.penultimate,
+        const fitAt = (temperature: number) =>
+          Effect.gen(function* () {
+            const descriptors = yield* cache.cached(
+              "descriptors",
+              { prototypes: prototypes.key, ood: ood.key, rows: "correct", temperature },
+              matrixCodec,
+              groodDescriptors(
+                takeRows(trainFeatures.penultimate, correct),
                 gradientPrototypes,
-                o.temperature,
-              );
-              return yield* knnScore(index, queries, o.k);
-            }),
+                temperature,
+              ),
+            );
+            const index: NearestNeighbourIndex = o.index === "exact"
+              ? yield* exactIndex(descriptors.value, { name: "GROOD training descriptors" })
+              : o.index === "hnsw"
+              ? yield* hnswIndex(descriptors.value, {
+                ...hnswParams,
+                seed: o.seed,
+                name: "GROOD training descriptors",
+              })
+              : yield* o.index.build(descriptors.value);
+            const score = (set: ExtractedSet) =>
+              Effect.gen(function* () {
+                const queries = yield* groodDescriptors(
+                  set.features.penultimate,
+                  gradientPrototypes,
+                  temperature,
+                );
+                return yield* knnScore(index, queries, o.k);
+              });
+            return { descriptors: descriptors.value, index, score };
+          });
+        // The temperature extension may be chosen on validation data (never on test OOD).
+        const tuned = o.temperatureGrid === undefined ? [] : [
+          yield* tuneParameter({
+            detector: name,
+            parameter: "temperature",
+            grid: o.temperatureGrid,
+            validation: inputs.validation,
+            candidate: (temperature) =>
+              Effect.map(fitAt(temperature), (c) => ({
+                score: c.score,
+                dispose: () => c.index.dispose(),
+              })),
+            ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
+          }),
+        ];
+        const temperature = tuned[0]?.chosen ?? o.temperature;
+        const { descriptors, index, score } = yield* fitAt(temperature);
+        const fitted: FittedDetector = {
+          score,
           settings: {
             ...settings,
-            indexed: descriptors.value.rows,
+            temperature,
+            indexed: descriptors.rows,
             ...(o.index === "hnsw" ? hnswParams : {}),
           },
-          tuned: [],
+          tuned,
           artefacts: [
             {
               name: "class-prototypes-penultimate",
@@ -307,8 +333,8 @@ export function grood(
             {
               name: "train-descriptors",
               description: "GROOD descriptors of the correctly classified training samples",
-              data: descriptors.value.data,
-              shape: [descriptors.value.rows, descriptors.value.cols],
+              data: descriptors.data,
+              shape: [descriptors.rows, descriptors.cols],
             },
           ],
           dispose: () => index.dispose(),
@@ -317,6 +343,16 @@ export function grood(
       }),
   };
 }
+
+/** The τ grid of `groodTunedTemperature`. */
+export const TEMPERATURE_GRID: ReadonlyArray<number> = [1, 3, 10, 30, 100];
+
+/**
+ * Extension (not in the paper): GROOD with the NCP-logit temperature chosen on the
+ * validation data (ID validation vs validation-OOD) from `TEMPERATURE_GRID`.
+ */
+export const groodTunedTemperature = (cache?: StageCacheShape): Detector =>
+  grood({ temperatureGrid: TEMPERATURE_GRID }, "GROOD-τ (extension)", cache);
 
 /** Ablation: GROOD without mix-up (the OOD prototype is the mean of the class prototypes). */
 export const groodNoMixup = (cache?: StageCacheShape): Detector =>

@@ -9,7 +9,14 @@ import { ash } from "./ash.ts";
 import type { Detector } from "./detector.ts";
 import { energy } from "./energy.ts";
 import { gradNorm } from "./gradnorm.ts";
-import { grood, GROOD_DEFAULTS, groodDistance, groodNoMixup, type GroodOptions } from "./grood.ts";
+import {
+  grood,
+  GROOD_DEFAULTS,
+  groodDistance,
+  groodNoMixup,
+  type GroodOptions,
+  groodTunedTemperature,
+} from "./grood.ts";
 import { knn } from "./knn.ts";
 import { mahalanobis } from "./mahalanobis.ts";
 import { maxLogit } from "./maxlogit.ts";
@@ -58,6 +65,8 @@ export function makeDetector(spec: DetectorSpec, cache?: StageCacheShape): Detec
       return named(groodNoMixup(cache), spec.name);
     case "grood-distance":
       return named(groodDistance(cache), spec.name);
+    case "grood-tuned-temperature":
+      return named(groodTunedTemperature(cache), spec.name);
     case "msp":
       return named(msp(), spec.name);
     case "maxlogit":
@@ -86,6 +95,7 @@ export const REPRODUCE_DETECTORS: ReadonlyArray<DetectorSpec> = [
   { kind: "grood" },
   { kind: "grood-no-mixup" },
   { kind: "grood-distance" },
+  { kind: "grood-tuned-temperature" },
   { kind: "msp" },
   { kind: "maxlogit" },
   { kind: "energy" },

@@ -55,6 +55,7 @@ export const BASELINES = [
   "ash",
   "grood-no-mixup",
   "grood-distance",
+  "grood-tuned-temperature",
 ] as const;
 
 /** A baseline detector with its default settings. */
