@@ -49,3 +49,7 @@ export * from "./lib/report/progress.ts";
 export * from "./lib/matrix.ts";
 export * from "./lib/random.ts";
 export * from "./lib/model/fixture.ts";
+export * from "./lib/report/plots.ts";
+export * from "./lib/report/notebook.ts";
+export * from "./lib/report/exports.ts";
+export * from "./lib/pipeline/recall.ts";

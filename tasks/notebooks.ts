@@ -58,8 +58,17 @@ async function run(
   }
 }
 
-/** The last lines of a command's output: where nbconvert puts the failing cell's error. */
+/** The last lines of a command's output. */
 const tail = (text: string, lines = 40) => text.trimEnd().split("\n").slice(-lines).join("\n");
+
+/**
+ * What nbconvert says about a failure: the failing cell and its error when it names one
+ * (everything after `CellExecutionError`, not the Python traceback before it), else the tail.
+ */
+function cellError(stderr: string): string {
+  const at = stderr.indexOf("CellExecutionError:");
+  return at < 0 ? tail(stderr) : tail(stderr.slice(at), 60);
+}
 
 /** MIME types of every rich output of an executed notebook, and its error outputs. */
 function outputsOf(notebook: unknown): { mimes: Set<string>; errors: Array<string> } {
@@ -149,7 +158,7 @@ async function main(): Promise<number> {
     const seconds = (performance.now() - started) / 1000;
     const problems: Array<string> = [];
     if (result.code !== 0) {
-      problems.push(`nbconvert exited with code ${result.code}:\n${tail(result.stderr)}`);
+      problems.push(`nbconvert exited with code ${result.code}:\n${cellError(result.stderr)}`);
     } else {
       const executed = join(out, name);
       try {

@@ -8,6 +8,7 @@ import {
   downsampleCurve,
   HISTOGRAM_AXES,
   imageGridSvg,
+  LOG_HISTOGRAM_X,
   NonFinitePlotData,
   plotSlug,
   renderPng,
@@ -100,6 +101,22 @@ Deno.test("scoreHistograms() renders in both layouts with the axis titles", asyn
     scoreHistograms({ detector: "demo", scores: demoScores }, { layout: "layer", clip: [0, 1] }),
   );
   assert.ok(layer.includes(HISTOGRAM_AXES.x) && layer.includes("textures"));
+});
+
+Deno.test("scoreHistograms() switches to a log axis for skewed scores (auto)", async () => {
+  // k-NN distances: most ID scores near zero, a long tail.
+  const random = mulberry32(5);
+  const skewed = new Map([
+    ["id", Float32Array.from({ length: 2000 }, () => 0.001 * Math.exp(4 * random()))],
+    ["letters", Float32Array.from({ length: 500 }, () => 0.01 * Math.exp(4 * random()))],
+  ]);
+  const svg = await renderSvg(scoreHistograms({ detector: "demo", scores: skewed }));
+  assert.ok(svg.includes(LOG_HISTOGRAM_X), "log axis title");
+  assert.ok(svg.includes("Density (per decade)"));
+  const linear = await renderSvg(
+    scoreHistograms({ detector: "demo", scores: skewed }, { xScale: "linear" }),
+  );
+  assert.ok(linear.includes(HISTOGRAM_AXES.x) && !linear.includes(LOG_HISTOGRAM_X));
 });
 
 Deno.test("renderPng() gives a PNG of plausible size", async () => {
@@ -207,5 +224,10 @@ Deno.test("show() and display() give the Jupyter MIME bundles", async () => {
   const shown = display(table, { caption: "demo" }).mime();
   assert.ok(shown["text/html"]!.includes("<table") && shown["text/html"]!.includes("97.12"));
   assert.ok(shown["text/html"]!.includes("1.2346"));
+  assert.ok(
+    display(aq.from([{ lambda: 0.1, rate: 12345.6 }])).mime()["text/html"]!.includes(
+      '<td style="text-align: right;">0.1</td>',
+    ),
+  );
   assert.ok(shown["text/markdown"]!.includes("|GROOD|97.12|"));
 });

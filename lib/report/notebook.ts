@@ -49,7 +49,7 @@ export interface DisplayOptions {
   readonly limit?: number;
   /** Columns to show as percentages with 2 decimals (metrics in [0, 1]). */
   readonly percent?: ReadonlyArray<string>;
-  /** Fractional digits of other numbers (default 4). */
+  /** Fractional digits of other numbers below 1,000 in size (default 4; larger: none). */
   readonly digits?: number;
   /** A caption above the table. */
   readonly caption?: string;
@@ -88,9 +88,10 @@ export function display(table: Table, options: DisplayOptions = {}): Displayable
         ? String(v ?? "")
         : percent.has(name)
         ? (100 * v).toFixed(2)
-        : Number.isInteger(v)
-        ? String(v)
-        : v.toFixed(digits),
+        : Number.isInteger(v) || Math.abs(v) >= 1000
+        ? v.toFixed(0)
+        // Rounded, trailing zeros dropped: λ = 0.1 reads "0.1", not "0.1000".
+        : String(Number(v.toFixed(digits))),
   ]));
   const rows = table.numRows();
   const note = rows > limit ? `first ${limit} of ${rows} rows` : `${rows} rows`;

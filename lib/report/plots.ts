@@ -284,7 +284,7 @@ export function rocCurves(input: PlotInput, options: RocOptions = {}): TopLevelS
             type: "nominal",
             title: "OOD set",
             sort: labels,
-            legend: { orient: "bottom-right", labelLimit: 400 },
+            legend: { orient: "right", labelLimit: 400 },
           },
           // Vertices in curve order: sorting by x alone would scramble vertical steps.
           order: { field: "order", type: "quantitative" },
@@ -312,6 +312,13 @@ export interface HistogramOptions {
    * bin; pass [0, 1] for the full range.
    */
   readonly clip?: readonly [number, number];
+  /**
+   * x axis: `linear`, `log` (of score − min score, bins equal in log), or `auto` (default):
+   * log when the scores are strongly right-skewed (the 99.5th percentile lies more than 20
+   * times farther above the median than the 0.5th lies below it), as k-NN distances and
+   * −MSP are: on a linear axis nearly all ID mass then falls into one bin.
+   */
+  readonly xScale?: "auto" | "linear" | "log";
   readonly title?: string;
   /** Width and height of one panel. */
   readonly width?: number;
@@ -354,6 +361,8 @@ export function densityHistogram(
 
 /** Axis titles of the histograms. */
 export const HISTOGRAM_AXES = { x: "Score (higher = more OOD)", y: "Density" } as const;
+/** x axis title of a histogram on the log axis (the subtitle gives the smallest score). */
+export const LOG_HISTOGRAM_X = "Score − smallest score (log)";
 
 /** Score histograms of one detector: ID test against each OOD set (normalised densities). */
 export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}): TopLevelSpec {
@@ -369,31 +378,62 @@ export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}
     for (let i = 0; i < v.length; i++) all[offset++] = v[i]!;
   }
   all.sort();
-  const lo = quantile(all, qLo);
-  const hi = quantile(all, qHi);
+  const min = all[0]!;
+  const median = quantile(all, 0.5);
+  const skewed = quantile(all, qHi) - median > 20 * (median - quantile(all, qLo));
+  const positive = all.filter((x) => x > min);
+  const log = positive.length > 0 &&
+    (options.xScale === "log" || (options.xScale !== "linear" && skewed));
+  // Binning happens on t = log10(s − min) on a log axis (the smallest score itself goes to the
+  // first bin), on s otherwise; the axis then shows s − min, which a log scale needs positive.
+  const position = log ? (s: number) => Math.log10(s - min) : (s: number) => s;
+  const spread = log ? positive.map((x) => Math.log10(x - min)) : all;
+  const lo = quantile(spread, qLo);
+  const hi = quantile(spread, qHi);
+  const histogram = (v: ArrayLike<number>) =>
+    densityHistogram(Float64Array.from(v, position), lo, hi, bins).map((b) =>
+      log ? { x0: 10 ** b.x0, x1: 10 ** b.x1, density: b.density } : b
+    );
   const label = (set: string) => {
     const group = groups.get(set);
     return group === undefined ? set : `${set} (${group})`;
   };
-  const idHistogram = densityHistogram(id, lo, hi, bins);
+  const idHistogram = histogram(id);
   const clipped = qLo > 0 || qHi < 1;
-  // The clipping note goes in the subtitle: as an axis title it would overlap across panels.
+  // Notes go in the subtitle: as an axis title they would overlap across panels.
+  const notes = [
+    ...(clipped
+      ? [
+        `Range: the ${100 * qLo}–${100 * qHi} percentiles of all scores; ` +
+        "scores beyond are counted in the edge bins.",
+      ]
+      : []),
+    ...(log
+      ? [
+        `Skewed scores: log x axis of score ${min < 0 ? "+" : "−"} ${
+          Math.abs(min).toPrecision(4)
+        } (minus the smallest score), bins equal in log10, density per decade.`,
+      ]
+      : []),
+  ];
   const title = {
     text: options.title ?? `${detector}: score densities, ID test vs OOD`,
-    ...(clipped
-      ? {
-        subtitle: `Range: the ${100 * qLo}–${100 * qHi} percentiles of all scores; ` +
-          "scores beyond are counted in the edge bins",
-      }
-      : {}),
+    ...(notes.length > 0 ? { subtitle: notes } : {}),
   };
-  const xScale = { zero: false, nice: false, domain: hi > lo ? [lo, hi] : [lo - 0.5, lo + 0.5] };
-  const width = options.width ?? 220;
-  const height = options.height ?? 140;
+  const xScale = log
+    ? { type: "log" as const, nice: false, domain: [10 ** lo, 10 ** hi] }
+    : { zero: false, nice: false, domain: hi > lo ? [lo, hi] : [lo - 0.5, lo + 0.5] };
+  // Ticks and grid lines at powers of ten only: vega's default log ticks draw a grid line at
+  // every 2…9 multiple, which buries the bars.
+  const decades: Array<number> = [];
+  for (let k = Math.ceil(lo); k <= Math.floor(hi); k++) decades.push(10 ** k);
+  const xAxis = log ? { values: decades, format: "~g" } : {};
+  const xTitle = log ? LOG_HISTOGRAM_X : HISTOGRAM_AXES.x;
+  const yTitle = log ? `${HISTOGRAM_AXES.y} (per decade)` : HISTOGRAM_AXES.y;
   if (options.layout === "layer") {
     const values = [ID_SET, ...oodSets].flatMap((set) => {
       const name = set === ID_SET ? "ID test" : label(set);
-      const h = set === ID_SET ? idHistogram : densityHistogram(scores.get(set)!, lo, hi, bins);
+      const h = set === ID_SET ? idHistogram : histogram(scores.get(set)!);
       // Step lines need the right edge of the last bin too.
       return [
         ...h.map((b) => ({ set: name, x: b.x0, density: b.density })),
@@ -409,9 +449,15 @@ export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}
       data: { values },
       mark: { type: "line", interpolate: "step-after", strokeWidth: 1.5 },
       encoding: {
-        x: { field: "x", type: "quantitative", title: HISTOGRAM_AXES.x, scale: xScale },
-        y: { field: "density", type: "quantitative", title: HISTOGRAM_AXES.y },
-        color: { field: "set", type: "nominal", title: "Set", sort: null },
+        x: { field: "x", type: "quantitative", title: xTitle, scale: xScale, axis: xAxis },
+        y: { field: "density", type: "quantitative", title: yTitle },
+        color: {
+          field: "set",
+          type: "nominal",
+          title: "Set",
+          sort: null,
+          legend: { labelLimit: 400 },
+        },
       },
     };
   }
@@ -419,11 +465,7 @@ export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}
     const panel = label(set);
     return [
       ...idHistogram.map((b) => ({ panel, series: "ID test", ...b })),
-      ...densityHistogram(scores.get(set)!, lo, hi, bins).map((b) => ({
-        panel,
-        series: "OOD set",
-        ...b,
-      })),
+      ...histogram(scores.get(set)!).map((b) => ({ panel, series: "OOD set", ...b })),
     ];
   });
   return {
@@ -431,21 +473,16 @@ export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}
     title,
     config: CONFIG,
     data: { values },
-    facet: {
-      field: "panel",
-      type: "nominal",
-      title: null,
-      sort: oodSets.map(label),
-    },
+    facet: { field: "panel", type: "nominal", title: null, sort: oodSets.map(label) },
     columns: options.columns ?? 3,
     spec: {
-      width,
-      height,
+      width: options.width ?? 220,
+      height: options.height ?? 140,
       mark: { type: "rect", opacity: 0.55 },
       encoding: {
-        x: { field: "x0", type: "quantitative", title: HISTOGRAM_AXES.x, scale: xScale },
+        x: { field: "x0", type: "quantitative", title: xTitle, scale: xScale, axis: xAxis },
         x2: { field: "x1" },
-        y: { field: "density", type: "quantitative", title: HISTOGRAM_AXES.y },
+        y: { field: "density", type: "quantitative", title: yTitle },
         color: {
           field: "series",
           type: "nominal",
@@ -470,6 +507,8 @@ export interface AblationChartOptions {
   readonly height?: number;
   /** Axis title of the metric (default: the column name, or "value" for several). */
   readonly yTitle?: string;
+  /** Display names of metric columns (panel titles), e.g. `{ nearAuroc: "near-OOD" }`. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -499,7 +538,7 @@ export function ablationChart(
   const values = rows.flatMap((r) =>
     metrics.map((metric) => ({
       x: r[x],
-      metric,
+      metric: options.labels?.[metric] ?? metric,
       value: r[metric],
       ...(color === undefined ? {} : { color: String(r[color]) }),
     }))
@@ -541,7 +580,14 @@ export function ablationChart(
     title,
     config: CONFIG,
     data: { values },
-    facet: { column: { field: "metric", type: "nominal", title: null, sort: metrics } },
+    facet: {
+      column: {
+        field: "metric",
+        type: "nominal",
+        title: null,
+        sort: metrics.map((m) => options.labels?.[m] ?? m),
+      },
+    },
     spec: layer,
     // Near and far AUROC live on different levels; shared y would flatten one of them.
     resolve: { scale: { y: "independent" } },
@@ -591,9 +637,9 @@ export function imageGridSvg(
   const lineHeight = 13;
   const captionHeight = 4 + lineHeight * Math.max(1, ...lines.map((l) => l.length));
   const top = options.title === undefined ? 0 : 24;
-  // About 6.5 px per character at 11 px DejaVu Sans: wide enough that captions never overlap.
+  // About 6.2 px per character at 11 px DejaVu Sans: wide enough that captions never overlap.
   const longest = Math.max(0, ...lines.flatMap((l) => l.map((t) => t.length)));
-  const cellWidth = Math.max(side, Math.ceil(longest * 6.5) + 4);
+  const cellWidth = Math.max(side, Math.ceil(longest * 6.2) + 6);
   const rows = Math.ceil(count / columns);
   const width = columns * (cellWidth + gap) + gap;
   const height = top + rows * (side + captionHeight + gap) + gap;
