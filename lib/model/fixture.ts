@@ -6,7 +6,7 @@
  * @module
  */
 import { Effect } from "effect";
-import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Compute } from "../compute/compute.ts";
 import { loadSplit } from "../data/datasets.ts";
 import { accuracy } from "../stages/evaluate.ts";
@@ -33,8 +33,9 @@ export interface FixtureOptions {
   readonly log?: (line: string) => void;
 }
 
-/** The folder of a dataset's fixture model. */
-export const fixtureDir = (dataset: string): string => join("fixtures", "models", dataset);
+/** The folder of a dataset's fixture model (absolute, so scripts and notebooks run anywhere). */
+export const fixtureDir = (dataset: string): string =>
+  fileURLToPath(new URL(`../../fixtures/models/${dataset}`, import.meta.url));
 
 /** Train, evaluate on the test split, save; returns the saved metadata. */
 export const trainFixture = Effect.fn("trainFixture")(function* (options: FixtureOptions) {

@@ -8,7 +8,6 @@
  * @module
  */
 import { Effect } from "effect";
-import { join } from "node:path";
 import { Compute } from "../compute/compute.ts";
 import { loadBenchmark, type LoadedBenchmark } from "../data/benchmarks.ts";
 import type { ImageSet } from "../data/images.ts";
@@ -20,6 +19,7 @@ import type {
 } from "../detectors/detector.ts";
 import type { ClassifierMetadata, LoadedClassifier } from "../model/store.ts";
 import { loadClassifier } from "../model/store.ts";
+import { fixtureDir } from "../model/fixture.ts";
 import { type ProgressReporter, quietProgress } from "../report/progress.ts";
 import { accuracy, evaluateOod, type OodMetrics } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
@@ -51,9 +51,6 @@ export interface PrepareOptions {
   readonly progress?: ProgressReporter;
 }
 
-/** The default model folder of a benchmark's ID dataset. */
-export const defaultModelDir = (dataset: string): string => join("fixtures", "models", dataset);
-
 /** Load data and model, and extract features of every set once (or from the cache). */
 export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options: PrepareOptions) {
   const { tf } = yield* Compute;
@@ -61,7 +58,7 @@ export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options
   const log = options.log ?? (() => {});
   const progress = options.progress ?? quietProgress;
   const data = yield* loadBenchmark(options.benchmark);
-  const model = yield* loadClassifier(tf, options.modelDir ?? defaultModelDir(data.spec.id));
+  const model = yield* loadClassifier(tf, options.modelDir ?? fixtureDir(data.spec.id));
   const net = model.net;
   const modelKey = model.metadata.weightsSha256;
   const extract = (set: ImageSet, classSumsAt?: ReadonlyArray<string>) =>
