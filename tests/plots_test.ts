@@ -216,8 +216,8 @@ Deno.test("writeReportPlots() writes roc-<detector>.png and hist-<detector>.png 
 });
 
 Deno.test("show() and display() give the Jupyter MIME bundles", async () => {
-  const plot = show(rocCurves({ detector: "demo", scores: demoScores }));
-  const bundle = await plot[JUPYTER_DISPLAY]();
+  const plot = await show(rocCurves({ detector: "demo", scores: demoScores }));
+  const bundle = plot[JUPYTER_DISPLAY]();
   assert.ok(bundle["image/svg+xml"]!.startsWith("<svg"));
   assert.equal(JUPYTER_DISPLAY, Symbol.for("Jupyter.display"));
   const table = aq.from([{ detector: "GROOD", auroc: 0.97123, seconds: 1.23456, n: 3 }]);

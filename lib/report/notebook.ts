@@ -27,19 +27,22 @@ export type MimeBundle = Readonly<Record<string, string>>;
 
 /** A value the Deno kernel renders richly. */
 export interface Displayable {
-  readonly [JUPYTER_DISPLAY]: () => MimeBundle | Promise<MimeBundle>;
+  readonly [JUPYTER_DISPLAY]: () => MimeBundle;
 }
 
 /**
- * A plot for the notebook: renders the vega-lite spec to SVG when the kernel displays it (an
- * SVG string is shown as is). `mime()` gives the bundle directly, e.g. for tests.
+ * A plot for the notebook: `await show(spec)` as a cell's last expression. The vega-lite spec is
+ * rendered to SVG first (an SVG string is shown as is), so the kernel's display call is
+ * synchronous: an asynchronous one can resolve after the cell has finished under load, and its
+ * output is then lost. `mime()` gives the bundle directly, e.g. for tests.
  */
-export function show(plot: TopLevelSpec | string): Displayable & {
-  readonly mime: () => Promise<MimeBundle>;
-} {
-  const mime = async (): Promise<MimeBundle> => ({
+export async function show(plot: TopLevelSpec | string): Promise<
+  Displayable & { readonly mime: () => MimeBundle }
+> {
+  const bundle: MimeBundle = {
     "image/svg+xml": typeof plot === "string" ? plot : await renderSvg(plot),
-  });
+  };
+  const mime = () => bundle;
   return { [JUPYTER_DISPLAY]: mime, mime };
 }
 
