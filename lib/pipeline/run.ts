@@ -17,7 +17,7 @@ import type {
   FittedDetector,
   TunedParameter,
 } from "../detectors/detector.ts";
-import type { ClassifierMetadata, LoadedClassifier } from "../model/store.ts";
+import type { LoadedClassifier } from "../model/store.ts";
 import { loadClassifier } from "../model/store.ts";
 import { fixtureDir } from "../model/fixture.ts";
 import { type ProgressReporter, quietProgress } from "../report/progress.ts";
@@ -206,7 +206,3 @@ export const runDetectors = Effect.fn("runDetectors")(function* (
   }
   return runs;
 });
-
-/** The model metadata of a prepared benchmark (for reports). */
-export const modelMetadata = (prepared: PreparedBenchmark): ClassifierMetadata =>
-  prepared.model.metadata;
