@@ -13,7 +13,8 @@
  *    against exact, and how query time grows with the index (10k, 60k, 600k by tiling the
  *    real descriptors with seeded noise);
  * 4. scoring throughput of GROOD end to end (forward + descriptor + exact 1-NN) vs MSP
- *    (forward + softmax) on the same 10,000 ID test images and batch size;
+ *    (forward + softmax) on the same 10,000 ID test images and batch size (and GROOD with its
+ *    HNSW index option), with a breakdown of GROOD's time;
  * 5. forward throughput of the classifier alone: main thread, one worker, two workers, and
  *    the speed-up of two workers over one.
  *
@@ -60,7 +61,7 @@ import { computePrototypes } from "../lib/stages/prototype.ts";
 import { knnScore } from "../lib/stages/score.ts";
 import { formatSeconds, runTask } from "../lib/cli.ts";
 import { collectGarbage, median, repeat, timed, trackPeakMemory } from "../lib/bench/measure.ts";
-import { type LoadSample, loadSample, machineInfo } from "../lib/bench/machine.ts";
+import { busyCores, type LoadSample, loadSample, machineInfo } from "../lib/bench/machine.ts";
 import { parallelCeiling } from "../lib/bench/parallel.ts";
 import { type BenchResults, type Figure, figure, formatFigure } from "../lib/bench/report.ts";
 
@@ -261,11 +262,16 @@ const program = Effect.gen(function* () {
       `tfjs ${tf.version.tfjs} on ${backend}; median of ${plan.runs} runs after ` +
       `${plan.warmup} warm-up`,
   );
-  const startLoad = load[0]!.loadavg[0];
-  if (startLoad > 0.5) {
+  // Measured before anything heavy starts here, so whatever is busy is someone else.
+  const othersBusy = yield* Effect.promise(() => busyCores(1000));
+  console.log(
+    `CPU used by other processes at the start: ${othersBusy.toFixed(2)} cores ` +
+      `(load average ${load[0]!.loadavg.map((v) => v.toFixed(2)).join(" ")})`,
+  );
+  if (othersBusy > 0.25) {
     console.log(
-      `warning: load average ${startLoad.toFixed(2)} at start: another job is running, ` +
-        `timings will be slower and noisier than on an idle machine`,
+      "warning: another job is running; timings will be slower and noisier than on an idle " +
+        "machine",
     );
   }
 
@@ -641,26 +647,35 @@ const program = Effect.gen(function* () {
     trainClassSums: extraction!.classSums,
     validation: { id: { images: test, features: testExtraction.features }, ood: [] },
   };
-  const groodFitted = yield* grood().fit(inputs);
-  const mspFitted = yield* msp().fit(inputs);
-  const scoreSeconds = { grood: [] as Array<number>, msp: [] as Array<number> };
+  // GROOD as the pipeline runs it (exact index), its HNSW option, and MSP.
+  const fitted = {
+    msp: yield* msp().fit(inputs),
+    grood: yield* grood().fit(inputs),
+    groodHnsw: yield* grood({ index: "hnsw" }).fit(inputs),
+  };
+  type Scored = keyof typeof fitted;
+  const names: ReadonlyArray<Scored> = ["msp", "grood", "groodHnsw"];
+  const scoreSeconds: Record<Scored, Array<number>> = { msp: [], grood: [], groodHnsw: [] };
   for (let run = -plan.warmup; run < plan.runs; run++) {
     progress(run < 0 ? "scoring warm-up" : `scoring run ${run + 1}/${plan.runs}`);
-    // Alternate which goes first, so a drift in machine load hits both alike.
-    const order = run % 2 === 0 ? ["msp", "grood"] as const : ["grood", "msp"] as const;
-    for (const which of order) {
-      const fitted = which === "grood" ? groodFitted : mspFitted;
+    // Rotate which goes first, so a drift in machine load hits all alike.
+    const shift = ((run % names.length) + names.length) % names.length;
+    for (const which of [...names.slice(shift), ...names.slice(0, shift)]) {
+      const detector = fitted[which];
       collectGarbage();
       const t = yield* timed(Effect.gen(function* () {
         const ex = yield* extractFeatures(tf, net, test, { batchSize: plan.batchSize });
-        return yield* fitted.score({ images: test, features: ex.features });
+        return yield* detector.score({ images: test, features: ex.features });
       }));
       if (run >= 0) scoreSeconds[which].push(t.seconds);
     }
   }
-  groodFitted.dispose();
-  const groodRates = scoreSeconds.grood.map((s) => test.count / s);
-  const mspRates = scoreSeconds.msp.map((s) => test.count / s);
+  fitted.grood.dispose();
+  fitted.groodHnsw.dispose();
+  const rates = (which: Scored) => scoreSeconds[which].map((s) => test.count / s);
+  const mspRates = rates("msp");
+  const groodRates = rates("grood");
+  const hnswRates = rates("groodHnsw");
   emit(figure("score.msp", "scoring: MSP end to end (forward + softmax)", "images/s", mspRates));
   emit(
     figure(
@@ -668,7 +683,7 @@ const program = Effect.gen(function* () {
       "scoring: GROOD end to end (forward + descriptor + 1-NN)",
       "images/s",
       groodRates,
-      { note: `exact 1-NN over ${descriptors.rows} descriptors` },
+      { note: `exact 1-NN over ${descriptors.rows} descriptors (GROOD's default index)` },
     ),
   );
   emit(
@@ -678,6 +693,23 @@ const program = Effect.gen(function* () {
       "x",
       groodRates.map((r, i) => r / mspRates[i]!),
       { target: { op: ">=", value: 0.8 } },
+    ),
+  );
+  emit(
+    figure(
+      "score.grood_hnsw",
+      "scoring: GROOD with the HNSW index option",
+      "images/s",
+      hnswRates,
+      { note: "approximate: see the k-NN recall figures" },
+    ),
+  );
+  emit(
+    figure(
+      "score.ratio_hnsw",
+      "scoring: GROOD (HNSW) throughput / MSP throughput",
+      "x",
+      hnswRates.map((r, i) => r / mspRates[i]!),
     ),
   );
   // Where GROOD's scoring time goes: each step alone, on the same inputs.
@@ -840,6 +872,7 @@ const program = Effect.gen(function* () {
     versions: { deno: Deno.version.deno, tfjs: tf.version.tfjs, effect: effectVersion() },
     backend,
     plan: { ...plan },
+    othersBusyCoresAtStart: othersBusy,
     load,
     figures,
     details,

@@ -65,3 +65,30 @@ export function loadSample(label: string): LoadSample {
   }
   return { at: new Date().toISOString(), label, loadavg };
 }
+
+/** Busy and total jiffies of all CPUs, from the first line of `/proc/stat`. */
+function cpuJiffies(): { busy: number; total: number } | undefined {
+  try {
+    const fields = Deno.readTextFileSync("/proc/stat").split("\n")[0]!.trim().split(/\s+/)
+      .slice(1).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    // idle (4th) and iowait (5th) are the time no process ran
+    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How many cores' worth of CPU other processes use, measured over `millis` while this one
+ * waits (NaN off Linux). Why not the load average: its 1-minute figure decays slowly, so a
+ * job that ended half a minute ago still shows, and a machine can look busy when it is not.
+ */
+export async function busyCores(millis = 1000): Promise<number> {
+  const before = cpuJiffies();
+  await new Promise((resolve) => setTimeout(resolve, millis));
+  const after = cpuJiffies();
+  if (before === undefined || after === undefined || after.total === before.total) return NaN;
+  return ((after.busy - before.busy) / (after.total - before.total)) *
+    navigator.hardwareConcurrency;
+}

@@ -76,11 +76,13 @@ export function collectGarbage(): void {
 /**
  * Peak resident memory of this process (workers included: Deno workers are threads of it).
  *
- * Two sources, and the larger wins: `Deno.memoryUsage().rss` sampled on a timer and at every
- * explicit `sample()`, which works everywhere but misses a peak between samples (a long
- * synchronous stretch blocks the timer); and on Linux the kernel's own high-water mark
- * (`VmHWM` in `/proc/self/status`), exact, which `reset()` rewinds to the current RSS by
- * writing 5 to `/proc/self/clear_refs`.
+ * Two sources, and the larger wins, because each can miss a peak: `Deno.memoryUsage().rss`
+ * sampled on a timer and at every explicit `sample()` (a long synchronous stretch blocks the
+ * timer), and on Linux the kernel's high-water mark (`VmHWM` in `/proc/self/status`, which
+ * `reset()` rewinds to the current RSS by writing 5 to `/proc/self/clear_refs`). The kernel
+ * updates that mark lazily (on unmaps, not on every page fault), so memory that grows and is
+ * returned between two of those events escapes it; in practice the sampler saw the higher
+ * peak of GROOD's fit.
  */
 export interface PeakMemory {
   /** Record the current RSS now (call at stage boundaries). */

@@ -114,6 +114,11 @@ export interface BenchResults {
   readonly versions: { readonly deno: string; readonly tfjs: string; readonly effect: string };
   readonly backend: string;
   readonly plan: Readonly<Record<string, unknown>>;
+  /**
+   * Cores' worth of CPU that other processes used just before the bench started (null off
+   * Linux; absent from results written before this probe was added).
+   */
+  readonly othersBusyCoresAtStart?: number | null;
   /** Load averages at the start of each section and at the end (the machine is shared). */
   readonly load: ReadonlyArray<LoadSample>;
   readonly figures: ReadonlyArray<Figure>;

@@ -193,7 +193,11 @@ export const startForwardPool = (
     const disposeAll = () => Promise.all(slots.map(closeSlot)).then(() => undefined);
     // Start every worker at once (each compiles wasm and reads the model), then check them all.
     const replies = yield* Effect.promise(() =>
-      Promise.all(slots.map((slot) => send(slot, { type: "init", modelDir: options.modelDir })))
+      Promise.all(slots.map((slot) =>
+        send(slot, { type: "init", modelDir: options.modelDir }).catch(
+          (error): WorkerReply => ({ type: "failed", id: undefined, message: String(error) }),
+        )
+      ))
     );
     const failedAt = replies.findIndex((r) => r.type !== "ready");
     if (failedAt >= 0) {
