@@ -44,8 +44,12 @@ import { rowMaxSoftmax } from "../lib/detectors/logits.ts";
 import type { FitInputs } from "../lib/detectors/detector.ts";
 import { exists, writeJsonAtomic } from "../lib/files.ts";
 import { concatRows, type Matrix, takeRows } from "../lib/matrix.ts";
-import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
-import { loadClassifier, type LoadedClassifier, saveClassifier } from "../lib/model/store.ts";
+import { fixtureDir } from "../lib/model/fixture.ts";
+import {
+  loadClassifier,
+  type LoadedClassifier,
+  saveUntrainedClassifier,
+} from "../lib/model/store.ts";
 import { mulberry32, permutation } from "../lib/random.ts";
 import { extractFeatures, type Extraction, predictedClasses } from "../lib/stages/features.ts";
 import { autogradDescriptors, groodDescriptors } from "../lib/stages/gradient.ts";
@@ -160,7 +164,7 @@ if (!(Number.isInteger(runs) && runs >= 1)) {
 }
 const plan: Plan = { ...base, runs };
 const out = values.out ?? (values.quick ? "bench/results-quick.json" : "bench/results.json");
-const fixtureDir = values.model ?? join("fixtures", "models", BENCHMARK);
+const modelFolder = values.model ?? fixtureDir(BENCHMARK);
 
 // ───────────────────────────── helpers ─────────────────────────────
 
@@ -214,23 +218,7 @@ function effectVersion(): string {
 /** A random-init classifier saved to a temp folder: the quick run's model without fixtures. */
 const randomModel = Effect.fn("randomModel")(function* (tf: typeof tfType) {
   const dir = yield* Effect.promise(() => Deno.makeTempDir({ prefix: "grood-bench-model-" }));
-  const spec = defaultSpec(10);
-  const net = makeClassifier(tf, spec, initialWeights(spec, 0));
-  yield* saveClassifier(net, dir, {
-    dataset: "random-init",
-    seed: 0,
-    epochs: 0,
-    batchSize: 0,
-    learningRate: 0,
-    testAccuracy: 0,
-    blocks: spec.blocks.map((b) => b.name),
-    featureSizes: {},
-    backend: "wasm",
-    tfjsVersion: tf.version.tfjs,
-    trainingSeconds: 0,
-    createdAt: new Date().toISOString(),
-  });
-  net.dispose();
+  yield* saveUntrainedClassifier(tf, dir);
   return dir;
 });
 
@@ -283,14 +271,14 @@ const program = Effect.gen(function* () {
     : firstImages(data.train, plan.train);
   const test = firstImages(yield* loadSplit(BENCHMARK, "test"), plan.test);
   const oodImages = data.oodTest.map((s) => firstImages(s.images, plan.oodPerSet));
-  let modelDir = fixtureDir;
+  let modelDir = modelFolder;
   let modelKind = "fixture";
   let tempModel: string | undefined;
-  if (!(yield* Effect.promise(() => exists(join(fixtureDir, "metadata.json"))))) {
+  if (!(yield* Effect.promise(() => exists(join(modelFolder, "metadata.json"))))) {
     if (plan.mode === "full") {
       return yield* Effect.fail(
         new Error(
-          `Cannot run the bench: no trained model in "${fixtureDir}" (metadata.json is missing); ` +
+          `Cannot run the bench: no trained model in "${modelFolder}" (metadata.json is missing); ` +
             `train it with \`deno task train --dataset ${BENCHMARK}\`, or use --quick`,
         ),
       );

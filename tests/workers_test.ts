@@ -5,7 +5,7 @@ import { startCompute } from "../lib/compute/compute.ts";
 import { forwardPool, ForwardWorkerError, startForwardPool } from "../lib/compute/workers.ts";
 import { IMAGE_SIZE, type LabelledSet } from "../lib/data/images.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
-import { saveClassifier } from "../lib/model/store.ts";
+import { saveUntrainedClassifier } from "../lib/model/store.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
 
@@ -14,26 +14,7 @@ const { tf } = await Effect.runPromise(startCompute("wasm"));
 /** A random-init classifier saved to a fresh temp folder (the workers load it from there). */
 async function savedRandomModel(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "grood-workers-" });
-  const spec = defaultSpec(10);
-  const net = makeClassifier(tf, spec, initialWeights(spec, 0));
-  try {
-    await Effect.runPromise(saveClassifier(net, dir, {
-      dataset: "random",
-      seed: 0,
-      epochs: 0,
-      batchSize: 0,
-      learningRate: 0,
-      testAccuracy: 0,
-      blocks: spec.blocks.map((b) => b.name),
-      featureSizes: {},
-      backend: "wasm",
-      tfjsVersion: tf.version.tfjs,
-      trainingSeconds: 0,
-      createdAt: new Date(0).toISOString(),
-    }));
-  } finally {
-    net.dispose();
-  }
+  await Effect.runPromise(saveUntrainedClassifier(tf, dir));
   return dir;
 }
 

@@ -15,6 +15,8 @@ import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.ts";
 import {
   type Classifier,
   type ClassifierSpec,
+  defaultSpec,
+  initialWeights,
   makeClassifier,
   weightLayout,
 } from "./classifier.ts";
@@ -152,4 +154,36 @@ export const loadClassifier = Effect.fn("loadClassifier")(function* (tf: Tf, dir
   const net = makeClassifier(tf, model.spec, weights);
   const loaded: LoadedClassifier = { net, metadata, path: dir };
   return loaded;
+});
+
+/**
+ * Save an untrained classifier (the default architecture with seeded initial weights) to
+ * `dir`: a real model folder for tests and smoke runs that must not depend on the fixtures.
+ */
+export const saveUntrainedClassifier = Effect.fn("saveUntrainedClassifier")(function* (
+  tf: Tf,
+  dir: string,
+  seed = 0,
+  numClasses = 10,
+) {
+  const spec = defaultSpec(numClasses);
+  const net = makeClassifier(tf, spec, initialWeights(spec, seed));
+  try {
+    return yield* saveClassifier(net, dir, {
+      dataset: "untrained",
+      seed,
+      epochs: 0,
+      batchSize: 0,
+      learningRate: 0,
+      testAccuracy: 0,
+      blocks: spec.blocks.map((b) => b.name),
+      featureSizes: {},
+      backend: tf.getBackend(),
+      tfjsVersion: tf.version.tfjs,
+      trainingSeconds: 0,
+      createdAt: new Date(0).toISOString(),
+    });
+  } finally {
+    net.dispose();
+  }
 });
