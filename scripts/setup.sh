@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(dataset-fashion-mnist jupyter-nbconvert python3-nbclient jupyter-client fonts-dejavu-core)
+apt_packages=(dataset-fashion-mnist jupyter-nbconvert python3-nbclient jupyter-client fonts-dejavu-core chromium)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
@@ -28,7 +28,9 @@ fi
 stamp=node_modules/.grood-package-lock.sha256
 if [ ! -f "$stamp" ] || ! sha256sum --check --status "$stamp" 2>/dev/null; then
   echo "setup: npm ci" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  # Native addons (hnswlib-node) build against the headers installed with Node, whatever the
+  # user's npm settings: without this, node-gyp tries to download them from a host we cannot reach.
+  npm_config_nodedir=/usr npm ci --no-audit --no-fund --loglevel=error
   sha256sum package-lock.json > "$stamp"
 fi
 deno="node_modules/.bin/deno"
