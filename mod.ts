@@ -33,7 +33,7 @@ export * from "./lib/stages/features.ts";
 export * from "./lib/stages/prototype.ts";
 export * from "./lib/stages/mixup.ts";
 export * from "./lib/stages/gradient.ts";
-export * from "./lib/stages/index.ts";
+export * from "./lib/knn/mod.ts";
 export * from "./lib/stages/score.ts";
 export * from "./lib/stages/evaluate.ts";
 export * from "./lib/detectors/mod.ts";

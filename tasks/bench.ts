@@ -59,7 +59,7 @@ import {
   hnswIndex,
   type NearestNeighbourIndex,
   recallAtK,
-} from "../lib/stages/index.ts";
+} from "../lib/knn/mod.ts";
 import { MIXUP_DEFAULTS, mixupOodPrototype } from "../lib/stages/mixup.ts";
 import { computePrototypes } from "../lib/stages/prototype.ts";
 import { knnScore } from "../lib/stages/score.ts";

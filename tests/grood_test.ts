@@ -7,7 +7,7 @@ import type { FitInputs } from "../lib/detectors/detector.ts";
 import { grood, groodDistance, groodNoMixup } from "../lib/detectors/grood.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
-import { exactIndex } from "../lib/stages/index.ts";
+import { exactIndex } from "../lib/knn/exact.ts";
 import { meanOfPrototypes } from "../lib/stages/mixup.ts";
 
 const { tf } = await Effect.runPromise(startCompute("wasm"));

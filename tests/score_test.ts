@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { knnScore } from "../lib/stages/score.ts";
-import { exactIndex } from "../lib/stages/index.ts";
+import { exactIndex } from "../lib/knn/exact.ts";
 import { matrix } from "../lib/matrix.ts";
 
 const run = <A, E>(effect: Effect.Effect<A, E>): A => Effect.runSync(effect);

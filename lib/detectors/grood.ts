@@ -24,12 +24,7 @@ import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { type Codec, makeStageCache, type StageCacheShape } from "../pipeline/cache.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { groodDescriptors } from "../stages/gradient.ts";
-import {
-  exactIndex,
-  HNSW_DEFAULTS,
-  hnswIndex,
-  type NearestNeighbourIndex,
-} from "../stages/index.ts";
+import { exactIndex, HNSW_DEFAULTS, hnswIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
 import {
   meanOfPrototypes,
   meanPenultimate,

@@ -13,13 +13,13 @@
  * {@link KNN_K_GRID}) k is instead tuned on validation data; the neighbours of each validation
  * set are searched once with the largest k of the grid and every k reads its column.
  *
- * The index is exact (`exactIndex` from `lib/stages/index.ts`).
+ * The index is exact (`exactIndex` from `lib/knn/exact.ts`).
  *
  * @module
  */
 import { Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
-import { exactIndex, type NearestNeighbourIndex, type Neighbours } from "../stages/index.ts";
+import { exactIndex, type NearestNeighbourIndex, type Neighbours } from "../knn/mod.ts";
 import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
 import { checkSet, requireSetting, scoreChecked } from "./checks.ts";
 import { tuneParameter } from "./tune.ts";

@@ -8,7 +8,7 @@
 import { Data, Effect } from "effect";
 import { concatRows, matrix } from "../matrix.ts";
 import { groodDescriptors } from "../stages/gradient.ts";
-import { exactIndex, HNSW_DEFAULTS, hnswIndex, recallAtK } from "../stages/index.ts";
+import { exactIndex, HNSW_DEFAULTS, hnswIndex, recallAtK } from "../knn/mod.ts";
 import type { DetectorRun, PreparedBenchmark } from "./run.ts";
 
 /** The run did not expose what the measurement needs (it is not a gradient GROOD run). */

@@ -13,7 +13,7 @@
  */
 import { Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
-import type { NearestNeighbourIndex, SearchError } from "./index.ts";
+import type { NearestNeighbourIndex, SearchError } from "../knn/mod.ts";
 import { NonFiniteScore } from "./evaluate.ts";
 
 /**
@@ -22,7 +22,7 @@ import { NonFiniteScore } from "./evaluate.ts";
  * @example
  * ```ts
  * import { knnScore } from "./score.ts";
- * import { exactIndex } from "./index.ts";
+ * import { exactIndex } from "../knn/exact.ts";
  * import { matrix } from "../matrix.ts";
  * import { Effect } from "effect";
  * const index = Effect.runSync(exactIndex(matrix(2, 1, [0, 10])));

@@ -9,7 +9,7 @@ import {
   type Neighbours,
   recallAtK,
   saveIndex,
-} from "../lib/stages/index.ts";
+} from "../lib/knn/mod.ts";
 import { type Matrix, takeRows } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
 

@@ -1,0 +1,21 @@
+/**
+ * k-nearest-neighbour indexes over descriptors (the rows of a `Matrix`), L2 distance.
+ *
+ * Two kinds behind one interface, {@link NearestNeighbourIndex}:
+ * - **exact** ({@link exactIndex}): brute force over a WebAssembly SIMD kernel, pruned by
+ *   norms without changing a single result; distances re-ranked in float64.
+ * - **hnsw** ({@link hnswIndex}): approximate, hnswlib-node's `HierarchicalNSW`; distances
+ *   recomputed the same way, so both kinds agree whenever they find the same neighbours.
+ *
+ * Distances are Euclidean (not squared). Indexes can be saved and loaded ({@link saveIndex},
+ * {@link loadIndex}); checksums guard the files. {@link recallAtK} compares an approximate
+ * search with an exact one.
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./types.ts";
+export { exactIndex, type ExactIndexOptions } from "./exact.ts";
+export { HNSW_DEFAULTS, hnswIndex } from "./hnsw.ts";
+export { type IndexMetadata, loadIndex, saveIndex } from "./persist.ts";
+export { recallAtK } from "./recall.ts";

@@ -1,0 +1,194 @@
+/**
+ * Save and load indexes: the points as `.npy`, the HNSW graph in hnswlib's format, and an
+ * `index.json` with the kind, shape, parameters and a sha256 of each file, checked on load.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { join } from "node:path";
+import type { Matrix } from "../matrix.ts";
+import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { decodeNpy, encodeNpy } from "../report/npy.ts";
+import {
+  CorruptIndex,
+  type HnswUnavailable,
+  IndexIoError,
+  type IndexTooLarge,
+  type NonFiniteVector,
+} from "./errors.ts";
+import { exactIndex } from "./exact.ts";
+import { loadHnsw, wrapHnsw, writeHnswGraph } from "./hnsw.ts";
+import type { HnswParams, NearestNeighbourIndex } from "./types.ts";
+
+const METADATA_FILE = "index.json";
+const POINTS_FILE = "points.npy";
+const GRAPH_FILE = "graph.hnsw";
+const FORMAT = "grood-knn-index";
+
+/** The metadata written next to a saved index. */
+export interface IndexMetadata {
+  readonly format: typeof FORMAT;
+  readonly version: 1;
+  readonly kind: "exact" | "hnsw";
+  readonly size: number;
+  readonly dim: number;
+  readonly params: HnswParams | null;
+  readonly points: { readonly file: string; readonly sha256: string };
+  readonly graph: { readonly file: string; readonly sha256: string } | null;
+}
+
+const io = <A>(path: string, run: () => Promise<A>): Effect.Effect<A, IndexIoError> =>
+  Effect.tryPromise({ try: run, catch: (cause) => new IndexIoError({ path, cause }) });
+
+/**
+ * Save an index to folder `dir`: `points.npy` (float32, size × dim), for HNSW the graph
+ * `graph.hnsw` (hnswlib's own format), and `index.json` (kind, size, dim, params, sha256 of
+ * each file). Every file is written atomically and `index.json` last, so a folder with an
+ * `index.json` is complete.
+ */
+export const saveIndex = (
+  index: NearestNeighbourIndex,
+  dir: string,
+): Effect.Effect<IndexMetadata, IndexIoError> =>
+  Effect.gen(function* () {
+    yield* io(dir, () => Deno.mkdir(dir, { recursive: true }));
+    const pointsPath = join(dir, POINTS_FILE);
+    const pointsBytes = yield* encodeNpy(index.points.data, [index.size, index.dim], pointsPath)
+      .pipe(Effect.mapError((cause) => new IndexIoError({ path: pointsPath, cause })));
+    yield* io(pointsPath, () => writeFileAtomic(pointsPath, pointsBytes));
+    let graphEntry: IndexMetadata["graph"] = null;
+    if (index.kind === "hnsw") {
+      const graphPath = join(dir, GRAPH_FILE);
+      const tmp = `${graphPath}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+      yield* io(graphPath, async () => {
+        try {
+          writeHnswGraph(index, tmp);
+          const file = await Deno.open(tmp, { write: true });
+          try {
+            await file.sync(); // as writeFileAtomic: data on disk before the rename
+          } finally {
+            file.close();
+          }
+          await Deno.rename(tmp, graphPath);
+        } catch (error) {
+          await Deno.remove(tmp).catch(() => {});
+          throw error;
+        }
+      });
+      const bytes = yield* io(graphPath, () => Deno.readFile(graphPath));
+      graphEntry = { file: GRAPH_FILE, sha256: sha256Hex(bytes) };
+    }
+    const metadata: IndexMetadata = {
+      format: FORMAT,
+      version: 1,
+      kind: index.kind,
+      size: index.size,
+      dim: index.dim,
+      params: index.params ?? null,
+      points: { file: POINTS_FILE, sha256: sha256Hex(pointsBytes) },
+      graph: graphEntry,
+    };
+    const metadataPath = join(dir, METADATA_FILE);
+    yield* io(metadataPath, () => writeJsonAtomic(metadataPath, metadata));
+    return metadata;
+  });
+
+/** Check the parsed `index.json`; a string is the problem. */
+function checkMetadata(value: unknown): IndexMetadata | string {
+  if (typeof value !== "object" || value === null) return "index.json is not an object";
+  const m = value as Record<string, unknown>;
+  if (m.format !== FORMAT || m.version !== 1) {
+    return `index.json format is ${JSON.stringify(m.format)} v${m.version}, expected ${FORMAT} v1`;
+  }
+  if (m.kind !== "exact" && m.kind !== "hnsw") return `unknown kind ${JSON.stringify(m.kind)}`;
+  const count = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  if (!count(m.size) || !count(m.dim)) return "size and dim must be non-negative integers";
+  const file = (v: unknown) =>
+    typeof v === "object" && v !== null &&
+    typeof (v as Record<string, unknown>).file === "string" &&
+    /^[0-9a-f]{64}$/.test(String((v as Record<string, unknown>).sha256));
+  if (!file(m.points)) return "points entry needs a file name and a sha256";
+  if (m.kind === "hnsw") {
+    const p = m.params as Record<string, unknown> | null;
+    if (
+      p === null || typeof p !== "object" ||
+      !["M", "efConstruction", "efSearch"].every((key) => count(p[key])) ||
+      !Number.isSafeInteger(p.seed)
+    ) {
+      return "hnsw params need integer M, efConstruction, efSearch and seed";
+    }
+    if (!file(m.graph)) return "hnsw graph entry needs a file name and a sha256";
+  }
+  return m as unknown as IndexMetadata;
+}
+
+/**
+ * Load an index saved by {@link saveIndex}, verifying the checksums and shapes recorded in
+ * `index.json`. The loaded index is named by `dir` in errors.
+ */
+export const loadIndex = (
+  dir: string,
+): Effect.Effect<
+  NearestNeighbourIndex,
+  CorruptIndex | IndexIoError | HnswUnavailable | NonFiniteVector | IndexTooLarge
+> =>
+  Effect.gen(function* () {
+    const corrupt = (problem: string) => Effect.fail(new CorruptIndex({ path: dir, problem }));
+    const metadataPath = join(dir, METADATA_FILE);
+    const text = yield* io(metadataPath, () => Deno.readTextFile(metadataPath));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      return yield* corrupt(`index.json is not JSON (${String(error)})`);
+    }
+    const metadata = checkMetadata(parsed);
+    if (typeof metadata === "string") return yield* corrupt(metadata);
+
+    const pointsPath = join(dir, metadata.points.file);
+    const pointsBytes = yield* io(pointsPath, () => Deno.readFile(pointsPath));
+    if (sha256Hex(pointsBytes) !== metadata.points.sha256) {
+      return yield* corrupt(`${metadata.points.file} does not match its sha256 in index.json`);
+    }
+    const array = yield* decodeNpy(pointsBytes, pointsPath).pipe(
+      Effect.mapError((error) => new CorruptIndex({ path: dir, problem: error.message })),
+    );
+    if (
+      array.dtype !== "<f4" || array.shape.length !== 2 || array.shape[0] !== metadata.size ||
+      array.shape[1] !== metadata.dim
+    ) {
+      return yield* corrupt(
+        `${metadata.points.file} is ${array.dtype} (${
+          array.shape.join(", ")
+        }), index.json says <f4 (${metadata.size}, ${metadata.dim})`,
+      );
+    }
+    const points: Matrix = {
+      rows: metadata.size,
+      cols: metadata.dim,
+      data: array.data as Float32Array,
+    };
+    if (metadata.kind === "exact") return yield* exactIndex(points, { name: dir });
+
+    const graphEntry = metadata.graph!;
+    const params = metadata.params!;
+    const graphPath = join(dir, graphEntry.file);
+    const graphBytes = yield* io(graphPath, () => Deno.readFile(graphPath));
+    if (sha256Hex(graphBytes) !== graphEntry.sha256) {
+      return yield* corrupt(`${graphEntry.file} does not match its sha256 in index.json`);
+    }
+    const hnsw = yield* loadHnsw;
+    const graph = new hnsw.HierarchicalNSW("l2", metadata.dim);
+    try {
+      graph.readIndexSync(graphPath);
+    } catch (error) {
+      return yield* corrupt(`${graphEntry.file} is not a readable HNSW graph (${String(error)})`);
+    }
+    if (graph.getCurrentCount() !== metadata.size || graph.getNumDimensions() !== metadata.dim) {
+      return yield* corrupt(
+        `${graphEntry.file} holds ${graph.getCurrentCount()} points of dim ${graph.getNumDimensions()}, index.json says ${metadata.size} of ${metadata.dim}`,
+      );
+    }
+    graph.setEf(params.efSearch);
+    return wrapHnsw(graph, points, params, dir);
+  });

@@ -1,0 +1,102 @@
+/**
+ * What every index shares: the input checks of a search, and the exact float64 re-ranking of
+ * candidates (the distances every index returns), with a brute-force fallback.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import type { Matrix } from "../matrix.ts";
+import {
+  DimensionMismatch,
+  IndexTooSmall,
+  InvalidNeighbourCount,
+  NonFiniteVector,
+  type SearchError,
+} from "./errors.ts";
+import type { NearestNeighbourIndex } from "./types.ts";
+
+/** Row of the first non-finite value, or -1. */
+export function firstNonFiniteRow(m: Matrix): number {
+  const { data, cols } = m;
+  for (let i = 0; i < data.length; i++) {
+    // x - x is NaN exactly when x is NaN or ±Infinity; cheaper than Number.isFinite per value.
+    if (data[i]! - data[i]! !== 0) return cols === 0 ? 0 : Math.floor(i / cols);
+  }
+  return -1;
+}
+
+export const checkSearch = (
+  index: NearestNeighbourIndex,
+  queries: Matrix,
+  k: number,
+): Effect.Effect<void, SearchError> => {
+  if (!Number.isInteger(k) || k < 1) {
+    return Effect.fail(new InvalidNeighbourCount({ index: index.name, k }));
+  }
+  if (k > index.size) {
+    return Effect.fail(new IndexTooSmall({ index: index.name, size: index.size, k }));
+  }
+  if (queries.cols !== index.dim) {
+    return Effect.fail(
+      new DimensionMismatch({ index: index.name, expected: index.dim, actual: queries.cols }),
+    );
+  }
+  const bad = firstNonFiniteRow(queries);
+  if (bad >= 0) {
+    return Effect.fail(new NonFiniteVector({ index: index.name, what: "query", row: bad }));
+  }
+  return Effect.void;
+};
+
+/** Σ (q − p)² in float64 between query row `qi` and point row `pi`. */
+export function squaredDistance(queries: Matrix, qi: number, points: Matrix, pi: number): number {
+  const d = points.cols;
+  const q = queries.data;
+  const p = points.data;
+  const qo = qi * d;
+  const po = pi * d;
+  let sum = 0;
+  for (let j = 0; j < d; j++) {
+    const diff = q[qo + j]! - p[po + j]!;
+    sum += diff * diff;
+  }
+  return sum;
+}
+
+/**
+ * Write the k nearest of `candidates` (point indices, -1 = none) into row `qi` of the output,
+ * ranked by exact float64 distance then index. False if fewer than k valid candidates.
+ */
+export function writeReranked(
+  queries: Matrix,
+  qi: number,
+  points: Matrix,
+  candidates: ArrayLike<number>,
+  k: number,
+  out: { distances: Float32Array; indices: Int32Array },
+): boolean {
+  const ranked: Array<{ d2: number; i: number }> = [];
+  for (let c = 0; c < candidates.length; c++) {
+    const i = candidates[c]!;
+    if (i >= 0) ranked.push({ d2: squaredDistance(queries, qi, points, i), i });
+  }
+  if (ranked.length < k) return false;
+  ranked.sort((a, b) => a.d2 - b.d2 || a.i - b.i);
+  for (let r = 0; r < k; r++) {
+    out.distances[qi * k + r] = Math.sqrt(ranked[r]!.d2);
+    out.indices[qi * k + r] = ranked[r]!.i;
+  }
+  return true;
+}
+
+/** Plain float64 brute force for one query: the reference path and the rare fallback. */
+export function bruteForceRow(
+  queries: Matrix,
+  qi: number,
+  points: Matrix,
+  k: number,
+  out: { distances: Float32Array; indices: Int32Array },
+): void {
+  const all = Int32Array.from({ length: points.rows }, (_, i) => i);
+  writeReranked(queries, qi, points, all, k, out);
+}

@@ -1,0 +1,178 @@
+/**
+ * The hand-assembled WebAssembly SIMD kernel of the exact index (no toolchain needed).
+ *
+ * One exported function, `block(qPtr, nq, ptPtr, pnPtr, nUnits, d, outPtr, outStride)`:
+ * for every group of 4 query rows (row-major, d float32 each, at qPtr; nq a multiple of 4) and
+ * every unit of 8 points (two groups of 4 points stored transposed: group g holds, for each
+ * column j, the 4 points' j-th values as one 16-byte vector, at ptPtr), it writes
+ *   out[q][p] = pn[p] − 2 q·p      (float32, rows outStride bytes apart)
+ * where pn[p] = ‖p‖² (at pnPtr). Adding ‖q‖² gives the squared distance; ranking does not need it.
+ * Per column it loads 2 point vectors, splats 4 query scalars and does 8 multiply-adds into 8
+ * accumulators (fits the 16 SIMD registers). Loops are do-while: callers pass nq ≥ 4, nUnits ≥ 1
+ * and d ≥ 1. The text below is WebAssembly's text format (a subset), assembled by
+ * `assembleKernel`; tests/knn_exact_test.ts checks it against a naive loop.
+ *
+ * @module
+ */
+
+const KERNEL_PARAMS = ["qPtr", "nq", "ptPtr", "pnPtr", "nUnits", "d", "outPtr", "outStride"];
+const KERNEL_I32_LOCALS = [
+  ...["qRow", "qRow2", "qRow3", "d16", "qEnd", "pnEnd", "qg", "outRow"],
+  ...["pA", "pnp", "outp", "pa", "pEnd", "qj", "t"],
+];
+const KERNEL_V128_LOCALS = ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "va", "vb", "s"];
+
+const KERNEL_TEXT = (() => {
+  // acc += s * x
+  const madd = (acc: string, x: string) =>
+    `local.get ${acc} local.get s local.get ${x} f32x4.mul f32x4.add local.set ${acc}`;
+  // Query row (qj + offset): splat its j-th value, accumulate against both point groups.
+  const queryRow = (offset: string, acc0: string, acc1: string) => `
+    local.get qj ${offset === "" ? "" : `local.get ${offset} i32.add`} v128.load32_splat
+    local.set s ${madd(acc0, "va")} ${madd(acc1, "vb")}`;
+  // out[t] = pn − (acc + acc) for both groups; then t += outStride.
+  const storeRow = (acc0: string, acc1: string) => `
+    local.get t local.get va local.get ${acc0} local.get ${acc0} f32x4.add f32x4.sub v128.store 0
+    local.get t local.get vb local.get ${acc1} local.get ${acc1} f32x4.add f32x4.sub v128.store 16
+    local.get t local.get outStride i32.add local.set t`;
+  return `
+    local.get d i32.const 2 i32.shl local.set qRow         ;; bytes per query row
+    local.get qRow i32.const 1 i32.shl local.set qRow2
+    local.get qRow2 local.get qRow i32.add local.set qRow3
+    local.get d i32.const 4 i32.shl local.set d16          ;; bytes per transposed group of 4
+    local.get qPtr local.get nq local.get qRow i32.mul i32.add local.set qEnd
+    local.get pnPtr local.get nUnits i32.const 5 i32.shl i32.add local.set pnEnd
+    local.get qPtr local.set qg
+    local.get outPtr local.set outRow
+    loop                                                   ;; groups of 4 queries
+      local.get ptPtr local.set pA
+      local.get pnPtr local.set pnp
+      local.get outRow local.set outp
+      loop                                                 ;; units of 8 points
+        ${
+    ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"].map((a) => `v128.zero local.set ${a}`).join(
+      " ",
+    )
+  }
+        local.get pA local.set pa
+        local.get pA local.get d16 i32.add local.set pEnd
+        local.get qg local.set qj
+        loop                                               ;; columns
+          local.get pa v128.load 0 local.set va
+          local.get pa local.get d16 i32.add v128.load 0 local.set vb
+          ${queryRow("", "a0", "a1")}
+          ${queryRow("qRow", "a2", "a3")}
+          ${queryRow("qRow2", "a4", "a5")}
+          ${queryRow("qRow3", "a6", "a7")}
+          local.get pa i32.const 16 i32.add local.set pa
+          local.get qj i32.const 4 i32.add local.set qj
+          local.get pa local.get pEnd i32.lt_u br_if 0
+        end
+        local.get pnp v128.load 0 local.set va
+        local.get pnp v128.load 16 local.set vb
+        local.get outp local.set t
+        ${storeRow("a0", "a1")} ${storeRow("a2", "a3")} ${storeRow("a4", "a5")} ${
+    storeRow("a6", "a7")
+  }
+        local.get pA local.get d16 i32.const 1 i32.shl i32.add local.set pA
+        local.get pnp i32.const 32 i32.add local.set pnp
+        local.get outp i32.const 32 i32.add local.set outp
+        local.get pnp local.get pnEnd i32.lt_u br_if 0
+      end
+      local.get qg local.get qRow2 i32.const 1 i32.shl i32.add local.set qg
+      local.get outRow local.get outStride i32.const 2 i32.shl i32.add local.set outRow
+      local.get qg local.get qEnd i32.lt_u br_if 0
+    end`;
+})();
+
+const uleb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    const byte = n & 0x7f;
+    n >>>= 7;
+    out.push(n === 0 ? byte : byte | 0x80);
+  } while (n !== 0);
+  return out;
+};
+const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const utf8 = (s: string): number[] => vector([...new TextEncoder().encode(s)].map((b) => [b]));
+
+/** Opcodes without immediates (SIMD ones after the 0xfd prefix, LEB128-encoded). */
+const PLAIN_OPCODES: Record<string, number[]> = {
+  "i32.add": [0x6a],
+  "i32.mul": [0x6c],
+  "i32.shl": [0x74],
+  "i32.lt_u": [0x49],
+  "loop": [0x03, 0x40], // block type: no result
+  "end": [0x0b],
+  "v128.load32_splat": [0xfd, 0x09, 0x02, 0x00], // memarg: align 2^2, offset 0
+  "v128.zero": [0xfd, 0x0c, ...new Array<number>(16).fill(0)], // v128.const 0
+  "f32x4.add": [0xfd, 0xe4, 0x01],
+  "f32x4.sub": [0xfd, 0xe5, 0x01],
+  "f32x4.mul": [0xfd, 0xe6, 0x01],
+};
+
+/** Assemble the kernel text (the subset of WebAssembly text above) into a module. */
+function assembleKernel(): Uint8Array {
+  const locals = [...KERNEL_PARAMS, ...KERNEL_I32_LOCALS, ...KERNEL_V128_LOCALS];
+  const tokens = KERNEL_TEXT.replace(/;;[^\n]*/g, "").split(/\s+/).filter((t) => t !== "");
+  const code: number[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const op = tokens[i]!;
+    const immediate = () => tokens[++i]!;
+    const local = () => {
+      const at = locals.indexOf(immediate());
+      if (at < 0) throw new Error(`kernel: unknown local ${tokens[i]}`);
+      return uleb(at);
+    };
+    if (op === "local.get") code.push(0x20, ...local());
+    else if (op === "local.set") code.push(0x21, ...local());
+    else if (op === "i32.const") code.push(0x41, ...uleb(Number(immediate()))); // 0..63: unsigned = signed LEB128
+    else if (op === "br_if") code.push(0x0d, ...uleb(Number(immediate())));
+    else if (op === "v128.load") code.push(0xfd, 0x00, 0x04, ...uleb(Number(immediate())));
+    else if (op === "v128.store") code.push(0xfd, 0x0b, 0x04, ...uleb(Number(immediate())));
+    else if (op in PLAIN_OPCODES) code.push(...PLAIN_OPCODES[op]!);
+    else throw new Error(`kernel: unknown instruction ${op}`);
+  }
+  code.push(0x0b); // end of function
+  const I32 = 0x7f, V128 = 0x7b;
+  const body = [
+    ...vector([[...uleb(KERNEL_I32_LOCALS.length), I32], [
+      ...uleb(KERNEL_V128_LOCALS.length),
+      V128,
+    ]]),
+    ...code,
+  ];
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
+    ...section(1, vector([[0x60, ...vector(KERNEL_PARAMS.map(() => [I32])), 0x00]])), // type
+    ...section(2, vector([[...utf8("env"), ...utf8("memory"), 0x02, 0x00, 0x01]])), // import
+    ...section(3, vector([[0x00]])), // function 0 has type 0
+    ...section(7, vector([[...utf8("block"), 0x00, 0x00]])), // export "block" = function 0
+    ...section(10, vector([[...uleb(body.length), ...body]])), // code
+  ]);
+}
+
+let kernelModule: WebAssembly.Module | undefined;
+
+/**
+ * The kernel's `block` function (see the module doc), running on `memory` (which holds its
+ * queries, transposed points, point norms and output). The module is compiled once.
+ */
+export type KernelBlock = (
+  qPtr: number,
+  nq: number,
+  ptPtr: number,
+  pnPtr: number,
+  nUnits: number,
+  d: number,
+  outPtr: number,
+  outStride: number,
+) => void;
+
+/** Instantiate the kernel over `memory` (compiled on first use, then reused). */
+export function instantiateKernel(memory: WebAssembly.Memory): KernelBlock {
+  kernelModule ??= new WebAssembly.Module(assembleKernel().buffer as ArrayBuffer);
+  return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports.block as KernelBlock;
+}

@@ -1,0 +1,46 @@
+/**
+ * What every k-NN index is: {@link NearestNeighbourIndex} (search the k nearest rows of its
+ * points, L2 distance), its result {@link Neighbours}, and the HNSW graph parameters.
+ *
+ * @module
+ */
+import type { Effect } from "effect";
+import type { Matrix } from "../matrix.ts";
+import type { SearchError } from "./errors.ts";
+
+/** The k nearest neighbours of each query, nearest first: row q occupies `[q·k, (q+1)·k)`. */
+export interface Neighbours {
+  readonly rows: number;
+  readonly k: number;
+  /** Euclidean distances (not squared). */
+  readonly distances: Float32Array;
+  /** Row indices into the indexed points. */
+  readonly indices: Int32Array;
+}
+
+/** HNSW graph parameters (see {@link hnswIndex}). */
+export interface HnswParams {
+  readonly M: number;
+  readonly efConstruction: number;
+  readonly efSearch: number;
+  readonly seed: number;
+}
+
+/** A k-NN index over the rows of a matrix. */
+export interface NearestNeighbourIndex {
+  readonly kind: "exact" | "hnsw";
+  /** Number of indexed points. */
+  readonly size: number;
+  /** Number of columns of each point. */
+  readonly dim: number;
+  /** Names the index in errors: its folder when loaded, else a description. */
+  readonly name: string;
+  /** The indexed points (kept to save the index and to compute exact distances). */
+  readonly points: Matrix;
+  /** HNSW parameters; undefined for the exact index. */
+  readonly params: HnswParams | undefined;
+  /** The `k` nearest points of each query row. A search after {@link dispose} is a defect. */
+  search(queries: Matrix, k: number): Effect.Effect<Neighbours, SearchError>;
+  /** Release the native/WebAssembly memory. */
+  dispose(): void;
+}
