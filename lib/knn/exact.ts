@@ -27,7 +27,7 @@
 import { Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { IndexTooLarge, NonFiniteVector } from "./errors.ts";
-import { lowerBound, pruningIsSafe, pruningMargin } from "./norm_bound.ts";
+import { type BlockNorms, lowerBound, pruningIsSafe, pruningMargin } from "./norm_bound.ts";
 import { bruteForceRow, checkSearch, firstNonFiniteRow, writeReranked } from "./rerank.ts";
 import { instantiateKernel, type KernelBlock } from "./simd_kernel.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
@@ -127,20 +127,20 @@ export const exactIndex = (
     const mean = new Float64Array(d);
     for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j]! += points.data[i * d + j]!;
     for (let j = 0; j < d; j++) mean[j]! /= Math.max(n, 1);
-    // Norms of the centred float32 points, as the kernel sees them; storage order by norm
-    // (ties by index) when pruning, else the points' own order.
-    const norms = new Float64Array(n);
+    // Norms of the centred float32 points, as the kernel sees them (they bound its rounding),
+    // and from the origin (they order the points when pruning; ties by index).
+    const centredNorms = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       let sum = 0;
       for (let j = 0; j < d; j++) {
         const v = Math.fround(points.data[i * d + j]! - mean[j]!);
         sum += v * v;
       }
-      norms[i] = Math.sqrt(sum);
+      centredNorms[i] = Math.sqrt(sum);
     }
+    const rawNorms = rowNorms(points.data, n, d);
     const order = Int32Array.from({ length: n }, (_, i) => i);
-    if (pruning) order.sort((a, b) => norms[a]! - norms[b]! || a - b);
-    const sortedNorms = Float64Array.from(order, (i) => norms[i]!);
+    if (pruning) order.sort((a, b) => rawNorms[a]! - rawNorms[b]! || a - b);
     for (let s = 0; s < n; s++) {
       const i = order[s]!;
       const base = (s >> 2) * d * 4 + (s & 3);
@@ -154,13 +154,21 @@ export const exactIndex = (
     }
     const margin = pruningMargin(d);
     const blocks = Math.ceil(nPadded / POINT_BLOCK);
-    // Norm range of the real points of each block.
-    const blockLow = Float64Array.from({ length: blocks }, (_, b) => sortedNorms[b * POINT_BLOCK]!);
-    const blockHigh = Float64Array.from(
-      { length: blocks },
-      (_, b) => sortedNorms[Math.min(n, (b + 1) * POINT_BLOCK) - 1]!,
-    );
-    const maxPointNorm = n === 0 ? 0 : sortedNorms[n - 1]!;
+    // Norm ranges of the real points of each block.
+    const blockNorms: Array<BlockNorms> = Array.from({ length: blocks }, (_, b) => {
+      const first = b * POINT_BLOCK;
+      const end = Math.min(n, first + POINT_BLOCK);
+      let centredHigh = 0;
+      for (let s = first; s < end; s++) {
+        centredHigh = Math.max(centredHigh, centredNorms[order[s]!]!);
+      }
+      return {
+        rawLow: rawNorms[order[first]!]!,
+        rawHigh: rawNorms[order[end - 1]!]!,
+        centredHigh,
+      };
+    });
+    const maxPointNorm = blockNorms.reduce((max, b) => Math.max(max, b.centredHigh), 0);
 
     const index: NearestNeighbourIndex = {
       kind: "exact",
@@ -195,9 +203,10 @@ export const exactIndex = (
               centredQueries[q * d + j] = queries.data[q * d + j]! - mean[j]!;
             }
           }
-          const queryNorms = rowNorms(centredQueries, rows, d);
+          const queryCentred = rowNorms(centredQueries, rows, d);
+          const queryRaw = rowNorms(queries.data, rows, d);
           const queryOrder = Int32Array.from({ length: rows }, (_, i) => i);
-          if (pruning) queryOrder.sort((a, b) => queryNorms[a]! - queryNorms[b]! || a - b);
+          if (pruning) queryOrder.sort((a, b) => queryRaw[a]! - queryRaw[b]! || a - b);
 
           const m = Math.min(n, k + EXTRA_CANDIDATES);
           const candidates = new Int32Array(m);
@@ -214,7 +223,7 @@ export const exactIndex = (
             for (let r = 0; r < nq; r++) {
               const q = queryOrder[q0 + r]!;
               queryBuffer.set(centredQueries.subarray(q * d, (q + 1) * d), r * d);
-              maxQueryNorm = Math.max(maxQueryNorm, queryNorms[q]!);
+              maxQueryNorm = Math.max(maxQueryNorm, queryCentred[q]!);
             }
             queryBuffer.fill(0, nq * d, nq4 * d);
             bestD.fill(Infinity);
@@ -223,9 +232,10 @@ export const exactIndex = (
             if (prune) {
               // Visit the point blocks whose norms are nearest the block's median query norm
               // first, so the candidate lists tighten early.
-              const median = queryNorms[queryOrder[q0 + (nq >> 1)]!]!;
+              const median = queryRaw[queryOrder[q0 + (nq >> 1)]!]!;
               for (let b = 0; b < blocks; b++) {
-                blockGap[b] = Math.max(0, blockLow[b]! - median, median - blockHigh[b]!);
+                const { rawLow, rawHigh } = blockNorms[b]!;
+                blockGap[b] = Math.max(0, rawLow - median, median - rawHigh);
               }
               blockOrder.sort((a, b) => blockGap[a]! - blockGap[b]! || a - b);
             }
@@ -238,10 +248,10 @@ export const exactIndex = (
                 // candidate; skip it if there are none.
                 needed = 0;
                 for (let r = 0; r < nq; r++) {
+                  const q = queryOrder[q0 + r]!;
                   const L = lowerBound(
-                    queryNorms[queryOrder[q0 + r]!]!,
-                    blockLow[b]!,
-                    blockHigh[b]!,
+                    { raw: queryRaw[q]!, centred: queryCentred[q]! },
+                    blockNorms[b]!,
                     margin,
                   );
                   bound[r] = L;
