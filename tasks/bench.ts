@@ -356,7 +356,7 @@ const program = Effect.gen(function* () {
   for (let run = -fitWarmup; run < fitRuns; run++) {
     trainIndex?.dispose();
     collectGarbage();
-    progress(run < 0 ? "fit warm-up" : `fit run ${run + 1}/${plan.runs}`);
+    progress(run < 0 ? "fit warm-up" : `fit run ${run + 1}/${fitRuns}`);
     const a = yield* timed(Effect.gen(function* () {
       const ex = yield* extractFeatures(tf, net, train, {
         batchSize: plan.batchSize,
