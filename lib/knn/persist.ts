@@ -27,13 +27,21 @@ const FORMAT = "grood-knn-index";
 
 /** The metadata written next to a saved index. */
 export interface IndexMetadata {
+  /** Always `grood-knn-index`. */
   readonly format: typeof FORMAT;
+  /** Format version. */
   readonly version: 1;
+  /** Which index the folder holds. */
   readonly kind: "exact" | "hnsw";
+  /** Number of points. */
   readonly size: number;
+  /** Columns of each point. */
   readonly dim: number;
+  /** HNSW parameters; null for the exact index. */
   readonly params: HnswParams | null;
+  /** The points file (`.npy`, float32) and its sha256. */
   readonly points: { readonly file: string; readonly sha256: string };
+  /** The HNSW graph file and its sha256; null for the exact index. */
   readonly graph: { readonly file: string; readonly sha256: string } | null;
 }
 

@@ -10,7 +10,9 @@ import type { SearchError } from "./errors.ts";
 
 /** The k nearest neighbours of each query, nearest first: row q occupies `[q·k, (q+1)·k)`. */
 export interface Neighbours {
+  /** Number of query rows. */
   readonly rows: number;
+  /** Neighbours per query. */
   readonly k: number;
   /** Euclidean distances (not squared). */
   readonly distances: Float32Array;
@@ -20,14 +22,19 @@ export interface Neighbours {
 
 /** HNSW graph parameters (see {@link hnswIndex}). */
 export interface HnswParams {
+  /** Links per node. */
   readonly M: number;
+  /** Candidate list size while building. */
   readonly efConstruction: number;
+  /** Candidate list size while searching (at least k is used). */
   readonly efSearch: number;
+  /** Seed of the level generator (the build is deterministic for a seed). */
   readonly seed: number;
 }
 
 /** A k-NN index over the rows of a matrix. */
 export interface NearestNeighbourIndex {
+  /** Exact (brute force, norm-pruned) or HNSW (approximate). */
   readonly kind: "exact" | "hnsw";
   /** Number of indexed points. */
   readonly size: number;
