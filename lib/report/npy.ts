@@ -171,11 +171,25 @@ function parseHeader(
   return { descr: descr.slice(1, -1), fortran: fortran === "True", shape: dims.map(Number) };
 }
 
+/** What a `.npy` header says: dtype, shape, where the values start and how wide each one is. */
+export interface NpyHeader {
+  readonly dtype: NpyDtype;
+  readonly shape: ReadonlyArray<number>;
+  /** Byte offset of the first value (after magic, version, length and header text). */
+  readonly dataOffset: number;
+  /** Bytes per value. */
+  readonly itemSize: number;
+}
+
 /**
- * Decode `.npy` bytes (versions 1.0, 2.0 and 3.0; dtypes `<f8`, `<f4`, `<i4`, `|u1`/`<u1`, C order).
- * `path` only names the source in errors. The data is copied, so the result owns its buffer.
+ * Decode the header of a `.npy` file from its first bytes (versions 1.0, 2.0 and 3.0; dtypes
+ * `<f8`, `<f4`, `<i4`, `|u1`/`<u1`, C order). `bytes` may stop anywhere after the header, so a
+ * reader can stream the values that follow it. `path` only names the source in errors.
  */
-export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArray, CorruptNpy> =>
+export const decodeNpyHeader = (
+  bytes: Uint8Array,
+  path: string,
+): Effect.Effect<NpyHeader, CorruptNpy> =>
   Effect.suspend(() => {
     const fail = (problem: string) => Effect.fail(new CorruptNpy({ path, problem }));
     if (bytes.length < PREAMBLE || MAGIC.some((b, i) => bytes[i] !== b)) {
@@ -195,10 +209,10 @@ export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArr
     } else {
       return fail(`format version ${major}.${bytes[7]} is not 1.0, 2.0 or 3.0`);
     }
-    const dataStart = headerStart + headerLength;
-    if (bytes.length < dataStart) return fail("header is truncated");
+    const dataOffset = headerStart + headerLength;
+    if (bytes.length < dataOffset) return fail("header is truncated");
     const decoder = new TextDecoder(major === 3 ? "utf-8" : "latin1");
-    const header = parseHeader(decoder.decode(bytes.subarray(headerStart, dataStart)));
+    const header = parseHeader(decoder.decode(bytes.subarray(headerStart, dataOffset)));
     if (typeof header === "string") return fail(header);
     if (header.fortran) return fail("fortran_order True (column-major) is not supported");
     const dtype: NpyDtype | undefined = header.descr === "<f8"
@@ -213,18 +227,30 @@ export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArr
     if (dtype === undefined) {
       return fail(`dtype '${header.descr}' is not one of '<f8', '<f4', '<i4', '|u1'`);
     }
-    const count = header.shape.reduce((a, b) => a * b, 1);
     const itemSize = dtype === "|u1" ? 1 : dtype === "<f8" ? 8 : 4;
-    const actual = bytes.length - dataStart;
+    return Effect.succeed({ dtype, shape: header.shape, dataOffset, itemSize });
+  });
+
+/**
+ * Decode `.npy` bytes (versions 1.0, 2.0 and 3.0; dtypes `<f8`, `<f4`, `<i4`, `|u1`/`<u1`, C order).
+ * `path` only names the source in errors. The data is copied, so the result owns its buffer.
+ */
+export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArray, CorruptNpy> =>
+  Effect.flatMap(decodeNpyHeader(bytes, path), ({ dtype, shape, dataOffset, itemSize }) => {
+    const count = shape.reduce((a, b) => a * b, 1);
+    const actual = bytes.length - dataOffset;
     if (actual !== count * itemSize) {
-      return fail(
-        `shape (${header.shape.join(", ")}) needs ${
-          count * itemSize
-        } data bytes, file has ${actual}`,
+      return Effect.fail(
+        new CorruptNpy({
+          path,
+          problem: `shape (${shape.join(", ")}) needs ${
+            count * itemSize
+          } data bytes, file has ${actual}`,
+        }),
       );
     }
     // slice() copies into a fresh, aligned buffer (the data offset need not be aligned in v2/v3).
-    const raw = bytes.slice(dataStart).buffer;
+    const raw = bytes.slice(dataOffset).buffer;
     const data = dtype === "<f8"
       ? new Float64Array(raw)
       : dtype === "<f4"
@@ -232,7 +258,7 @@ export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArr
       : dtype === "<i4"
       ? new Int32Array(raw)
       : new Uint8Array(raw);
-    return Effect.succeed({ dtype, shape: header.shape, data });
+    return Effect.succeed({ dtype, shape, data });
   });
 
 /** Read and decode a `.npy` file. */

@@ -1,0 +1,100 @@
+/**
+ * Bring images to the model's input shape with npm `sharp` (libvips): resize by stretching to
+ * height × width (`fit: "fill"`), flatten any alpha onto black, and convert to grey (libvips
+ * `b-w`, luma) or sRGB. Every source kind goes through the same calls, so a PNG folder and an
+ * array of the same pictures give the same pixels. Images already at the shape are not touched.
+ *
+ * @module
+ */
+import sharp from "sharp";
+import { Effect } from "effect";
+import { CorruptDataset } from "../data/idx.ts";
+import { type ImageShape, imageValues } from "./source.ts";
+
+/** A sharp pipeline (the default export's namespace types are not visible through Deno's import). */
+type Sharp = ReturnType<typeof sharp>;
+type OutputInfo = Awaited<ReturnType<Sharp["toUint8Array"]>>["info"];
+
+/** The sharp pipeline that turns any decodable input into `shape` (raw NHWC uint8). */
+export function toShape(image: Sharp, shape: ImageShape): Sharp {
+  return image
+    .flatten({ background: "#000000" })
+    .resize(shape.width, shape.height, { fit: "fill" })
+    .toColourspace(shape.channels === 1 ? "b-w" : "srgb")
+    .raw();
+}
+
+/**
+ * Decode an encoded image (PNG, JPEG, WebP, …) to `shape`. A file sharp cannot decode, or one
+ * that comes out with other channels, fails with `CorruptDataset` naming `path`.
+ */
+export const decodeImage = (
+  bytes: Uint8Array,
+  path: string,
+  shape: ImageShape,
+): Effect.Effect<Uint8Array, CorruptDataset> =>
+  Effect.tryPromise({
+    try: () => toShape(sharp(bytes), shape).toUint8Array(),
+    catch: (error) =>
+      new CorruptDataset({
+        path,
+        problem: `not a decodable PNG, JPEG or WebP image (sharp: ${
+          error instanceof Error ? error.message : String(error)
+        })`,
+      }),
+  }).pipe(Effect.flatMap(({ data, info }) => checkOutput(data, info, path, shape)));
+
+const checkOutput = (
+  data: Uint8Array,
+  info: OutputInfo,
+  path: string,
+  shape: ImageShape,
+): Effect.Effect<Uint8Array, CorruptDataset> =>
+  info.channels === shape.channels && data.length === imageValues(shape)
+    ? Effect.succeed(data)
+    : Effect.fail(
+      new CorruptDataset({
+        path,
+        problem: `decoded to ${info.width}x${info.height}x${info.channels}, expected ` +
+          `${shape.width}x${shape.height}x${shape.channels}`,
+      }),
+    );
+
+const sameShape = (a: ImageShape, b: ImageShape) =>
+  a.height === b.height && a.width === b.width && a.channels === b.channels;
+
+/**
+ * Convert `count` raw images (NHWC uint8 at `from`) to `to`. Returns the input itself when the
+ * shapes agree. `path` names the source in errors.
+ */
+export const conformRaw = (
+  pixels: Uint8Array,
+  count: number,
+  from: ImageShape,
+  to: ImageShape,
+  path: string,
+): Effect.Effect<Uint8Array, CorruptDataset> => {
+  if (sameShape(from, to)) return Effect.succeed(pixels);
+  const inPer = imageValues(from);
+  const outPer = imageValues(to);
+  const out = new Uint8Array(count * outPer);
+  return Effect.forEach(
+    Array.from({ length: count }, (_, i) => i),
+    (i) =>
+      Effect.tryPromise({
+        try: () =>
+          toShape(
+            sharp(pixels.subarray(i * inPer, (i + 1) * inPer), {
+              raw: { width: from.width, height: from.height, channels: from.channels },
+            }),
+            to,
+          ).toUint8Array(),
+        catch: (error) =>
+          new CorruptDataset({ path, problem: `cannot convert image ${i}: ${String(error)}` }),
+      }).pipe(
+        Effect.flatMap(({ data, info }) => checkOutput(data, info, path, to)),
+        Effect.map((image) => out.set(image, i * outPer)),
+      ),
+    { concurrency: 4, discard: true },
+  ).pipe(Effect.as(out));
+};

@@ -1,0 +1,54 @@
+/**
+ * A split of one of grood's registered ID datasets (`lib/data/datasets.ts`: MNIST,
+ * Fashion-MNIST), loaded with the checksums recorded there: `{"kind": "dataset", "name":
+ * "mnist", "split": "train"}`. Labelled, with the registry's class names.
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import { type DatasetName, datasets, loadSplit } from "../data/datasets.ts";
+import { conformRaw } from "./conform.ts";
+import {
+  GREY_28,
+  memoryBatches,
+  type OpenContext,
+  type OpenedSource,
+  type SourceKind,
+} from "./source.ts";
+
+/** The spec of a registered dataset's split. */
+export const DatasetSourceSpec = Schema.Struct({
+  kind: Schema.Literal("dataset"),
+  name: Schema.Literals(Object.keys(datasets) as [DatasetName, ...DatasetName[]]),
+  split: Schema.Literals(["train", "test"]),
+});
+
+const open = Effect.fn("openDataset")(function* (
+  spec: typeof DatasetSourceSpec.Type,
+  ctx: OpenContext,
+) {
+  const set = yield* loadSplit(spec.name, spec.split);
+  const opened: OpenedSource = {
+    description: set.name,
+    count: set.count,
+    shape: ctx.shape,
+    classNames: set.classNames,
+    batches: (batchSize) =>
+      memoryBatches(
+        set.count,
+        GREY_28.height * GREY_28.width,
+        set.pixels,
+        set.labels,
+        batchSize,
+        (pixels, size) => conformRaw(pixels, size, GREY_28, ctx.shape, set.name),
+      ),
+  };
+  return opened;
+});
+
+/** A registered ID dataset's split (checksummed by the registry). */
+export const datasetSource: SourceKind<typeof DatasetSourceSpec> = {
+  kind: "dataset",
+  schema: DatasetSourceSpec,
+  open,
+};

@@ -1,0 +1,53 @@
+/**
+ * One of grood's generated OOD sets (`lib/data/ood/`: letters, textures, objects, photos and
+ * the validation sets), built by `deno task data`: `{"kind": "ood-set", "name": "letters"}`.
+ * Unlabelled 28×28 grey images.
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import { loadOodSet, OOD_SET_NAMES, type OodSetName } from "../data/ood/mod.ts";
+import { conformRaw } from "./conform.ts";
+import {
+  GREY_28,
+  memoryBatches,
+  type OpenContext,
+  type OpenedSource,
+  type SourceKind,
+} from "./source.ts";
+
+/** The spec of a generated OOD set. */
+export const OodSetSourceSpec = Schema.Struct({
+  kind: Schema.Literal("ood-set"),
+  name: Schema.Literals(OOD_SET_NAMES as [OodSetName, ...OodSetName[]]),
+});
+
+const open = Effect.fn("openOodSet")(function* (
+  spec: typeof OodSetSourceSpec.Type,
+  ctx: OpenContext,
+) {
+  const idx = yield* loadOodSet(spec.name);
+  const count = idx.dims[0]!;
+  const opened: OpenedSource = {
+    description: spec.name,
+    count,
+    shape: ctx.shape,
+    batches: (batchSize) =>
+      memoryBatches(
+        count,
+        GREY_28.height * GREY_28.width,
+        idx.data,
+        undefined,
+        batchSize,
+        (pixels, size) => conformRaw(pixels, size, GREY_28, ctx.shape, spec.name),
+      ),
+  };
+  return opened;
+});
+
+/** A generated OOD set, by name. */
+export const oodSetSource: SourceKind<typeof OodSetSourceSpec> = {
+  kind: "ood-set",
+  schema: OodSetSourceSpec,
+  open,
+};

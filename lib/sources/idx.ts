@@ -1,0 +1,86 @@
+/**
+ * IDX files (MNIST's format; raw or gzip), read by grood's IDX codec (`lib/data/idx.ts`):
+ * images of rank 3 (N, H, W: grey) or rank 4 (N, H, W, C), optional labels of rank 1. The file
+ * is decoded once; batches are views of it, converted only when the model wants another shape.
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import { CorruptDataset, readIdx } from "../data/idx.ts";
+import { conformRaw } from "./conform.ts";
+import {
+  type ImageShape,
+  memoryBatches,
+  numberedClasses,
+  type OpenContext,
+  type OpenedSource,
+  resolvePath,
+  type SourceKind,
+} from "./source.ts";
+
+/** The spec of an IDX image file and its optional labels file. */
+export const IdxSpec = Schema.Struct({
+  kind: Schema.Literal("idx"),
+  images: Schema.String,
+  labels: Schema.optional(Schema.String),
+  /** Class names in label order (default "0", "1", …). */
+  classes: Schema.optional(Schema.Array(Schema.String)),
+});
+
+const HINT = "check the path in the spec";
+
+const open = Effect.fn("openIdx")(function* (spec: typeof IdxSpec.Type, ctx: OpenContext) {
+  const path = resolvePath(ctx, spec.images);
+  const images = yield* readIdx(path, HINT);
+  const fail = (file: string, problem: string) =>
+    Effect.fail(new CorruptDataset({ path: file, problem }));
+  const dims = images.dims;
+  const channels = dims.length === 3 ? 1 : dims[3];
+  if ((dims.length !== 3 && dims.length !== 4) || (channels !== 1 && channels !== 3)) {
+    return yield* fail(
+      path,
+      `dims [${dims.join(", ")}] are not images (N, H, W) or (N, H, W, C) with C = 1 or 3`,
+    );
+  }
+  const source: ImageShape = { height: dims[1]!, width: dims[2]!, channels };
+  const count = dims[0]!;
+  let labels: Uint8Array | undefined;
+  let classNames: ReadonlyArray<string> | undefined;
+  if (spec.labels !== undefined) {
+    const labelsPath = resolvePath(ctx, spec.labels);
+    const idx = yield* readIdx(labelsPath, HINT);
+    if (idx.dims.length !== 1 || idx.dims[0] !== count) {
+      return yield* fail(labelsPath, `dims [${idx.dims.join(", ")}], expected [${count}]`);
+    }
+    labels = idx.data;
+    const max = labels.reduce((m, v) => Math.max(m, v), -1);
+    if (spec.classes !== undefined && max >= spec.classes.length) {
+      const at = labels.findIndex((v) => v >= spec.classes!.length);
+      return yield* fail(
+        labelsPath,
+        `label ${labels[at]} at index ${at} is not below ${spec.classes.length} classes`,
+      );
+    }
+    classNames = spec.classes ?? numberedClasses(max + 1);
+  }
+  const per = source.height * source.width * source.channels;
+  const opened: OpenedSource = {
+    description: path,
+    count,
+    shape: ctx.shape,
+    ...(classNames === undefined ? {} : { classNames }),
+    batches: (batchSize) =>
+      memoryBatches(
+        count,
+        per,
+        images.data,
+        labels,
+        batchSize,
+        (pixels, size) => conformRaw(pixels, size, source, ctx.shape, path),
+      ),
+  };
+  return opened;
+});
+
+/** IDX image files with optional labels. */
+export const idxSource: SourceKind<typeof IdxSpec> = { kind: "idx", schema: IdxSpec, open };

@@ -1,0 +1,62 @@
+/**
+ * The data source registry: every kind of source a benchmark file or a task may name. A new
+ * kind is one file (its spec Schema and `open`) and one line in `SOURCE_KINDS`.
+ *
+ * @example Read a folder of PNGs as 28×28 grey images
+ * ```ts ignore
+ * import { Effect } from "effect";
+ * import { GREY_28, openSource, readSource } from "./mod.ts";
+ * const set = await Effect.runPromise(
+ *   Effect.flatMap(
+ *     openSource({ kind: "folder", path: "my-pngs" }, { baseDir: ".", shape: GREY_28 }),
+ *     readSource,
+ *   ),
+ * );
+ * console.log(set.count, set.checksum);
+ * ```
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import { cifarSource } from "./cifar.ts";
+import { datasetSource } from "./dataset.ts";
+import { folderSource } from "./folder.ts";
+import { oodSetSource } from "./generated.ts";
+import { idxSource } from "./idx.ts";
+import { npySource } from "./npy.ts";
+import type { OpenContext, OpenedSource, SourceError } from "./source.ts";
+
+export * from "./source.ts";
+export * from "./conform.ts";
+export { folderSource, FolderSpec } from "./folder.ts";
+export { npySource, NpySpec } from "./npy.ts";
+export { idxSource, IdxSpec } from "./idx.ts";
+export { cifarRecord, cifarSource, CifarSpec } from "./cifar.ts";
+export { datasetSource, DatasetSourceSpec } from "./dataset.ts";
+export { oodSetSource, OodSetSourceSpec } from "./generated.ts";
+
+/** Every source kind. */
+export const SOURCE_KINDS = [
+  folderSource,
+  npySource,
+  idxSource,
+  cifarSource,
+  datasetSource,
+  oodSetSource,
+] as const;
+
+/** Any source spec: a JSON object whose `kind` picks the source kind. */
+export const SourceSpec = Schema.Union(SOURCE_KINDS.map((k) => k.schema));
+export type SourceSpec = typeof SourceSpec.Type;
+
+/** Open a source spec (already decoded) with the kind its `kind` names. */
+export const openSource = (
+  spec: SourceSpec,
+  ctx: OpenContext,
+): Effect.Effect<OpenedSource, SourceError> => {
+  const kind = SOURCE_KINDS.find((k) => k.kind === spec.kind)!;
+  return (kind.open as (s: SourceSpec, c: OpenContext) => Effect.Effect<OpenedSource, SourceError>)(
+    spec,
+    ctx,
+  );
+};

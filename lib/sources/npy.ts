@@ -1,0 +1,250 @@
+/**
+ * NumPy `.npy` image arrays: uint8 (`|u1`) or float32 (`<f4`), laid out NHWC, NCHW or NHW
+ * (grey), declared in the spec or inferred from the shape (a last axis of 1 or 3 means NHWC,
+ * else a second axis of 1 or 3 means NCHW). Float values are read as `[0, 1]` (`range: "unit"`,
+ * the default) or `[0, 255]` (`range: "byte"`) and rounded to uint8; a value outside the range
+ * or not finite fails naming the file and the index. Optional labels: a 1-D `.npy` of uint8 or
+ * int32 class indices.
+ *
+ * The image file is streamed: the header is decoded by grood's `.npy` reader
+ * (`lib/report/npy.ts`), then each batch's bytes are read at their offset, so a float32 set is
+ * never in memory whole.
+ *
+ * @module
+ */
+import { Effect, Schema, Stream } from "effect";
+import { CorruptDataset, DatasetFileMissing } from "../data/idx.ts";
+import { decodeNpyHeader, type NpyHeader, readNpy } from "../report/npy.ts";
+import { conformRaw } from "./conform.ts";
+import {
+  batchStarts,
+  type ImageShape,
+  numberedClasses,
+  type OpenContext,
+  type OpenedSource,
+  resolvePath,
+  type SourceBatch,
+  type SourceKind,
+} from "./source.ts";
+
+/** The spec of a `.npy` image array. */
+export const NpySpec = Schema.Struct({
+  kind: Schema.Literal("npy"),
+  images: Schema.String,
+  labels: Schema.optional(Schema.String),
+  layout: Schema.optional(Schema.Literals(["NHWC", "NCHW", "NHW"])),
+  /** Value range of float arrays (default "unit": 0…1). */
+  range: Schema.optional(Schema.Literals(["unit", "byte"])),
+  /** Class names in label order (default "0", "1", …). */
+  classes: Schema.optional(Schema.Array(Schema.String)),
+});
+type NpySpec = typeof NpySpec.Type;
+
+/** How many header bytes to read first (NumPy headers are 64–4096 bytes in practice). */
+const HEADER_PROBE = 4096;
+
+const readHead = (path: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const file = await Deno.open(path);
+      try {
+        const size = (await file.stat()).size;
+        const head = new Uint8Array(Math.min(size, HEADER_PROBE));
+        let got = 0;
+        while (got < head.length) {
+          const n = await file.read(head.subarray(got));
+          if (n === null) break;
+          got += n;
+        }
+        return { size, head: head.subarray(0, got) };
+      } finally {
+        file.close();
+      }
+    },
+    catch: (error) =>
+      error instanceof Deno.errors.NotFound
+        ? new DatasetFileMissing({ path, hint: "check the path in the spec" })
+        : new CorruptDataset({ path, problem: `cannot read: ${error}` }),
+  });
+
+/** Read `length` bytes at `offset` (exactly, or fail naming the file). */
+const readAt = (path: string, offset: number, length: number) =>
+  Effect.tryPromise({
+    try: async () => {
+      const file = await Deno.open(path);
+      try {
+        await file.seek(offset, Deno.SeekMode.Start);
+        const out = new Uint8Array(length);
+        let got = 0;
+        while (got < length) {
+          const n = await file.read(out.subarray(got));
+          if (n === null) throw new Error(`ends after ${offset + got} bytes`);
+          got += n;
+        }
+        return out;
+      } finally {
+        file.close();
+      }
+    },
+    catch: (error) => new CorruptDataset({ path, problem: `cannot read: ${error}` }),
+  });
+
+/** The image geometry a header and a layout imply, or the problem. */
+function geometry(
+  header: NpyHeader,
+  layout: NpySpec["layout"],
+): { layout: "NHWC" | "NCHW" | "NHW"; source: ImageShape; count: number } | string {
+  const dims = header.shape;
+  const chosen = layout ??
+    (dims.length === 3
+      ? "NHW"
+      : dims.length === 4 && (dims[3] === 1 || dims[3] === 3)
+      ? "NHWC"
+      : dims.length === 4 && (dims[1] === 1 || dims[1] === 3)
+      ? "NCHW"
+      : undefined);
+  if (chosen === undefined) {
+    return `shape (${dims.join(", ")}) is not images: expected (N, H, W), (N, H, W, C) or ` +
+      "(N, C, H, W) with C = 1 or 3; declare `layout` if the channels are elsewhere";
+  }
+  const want = chosen === "NHW" ? 3 : 4;
+  if (dims.length !== want) {
+    return `shape (${dims.join(", ")}) has rank ${dims.length}, ${chosen} needs ${want}`;
+  }
+  const [n, a, b, c] = dims as [number, number, number, number | undefined];
+  const [height, width, channels] = chosen === "NHW"
+    ? [a, b, 1]
+    : chosen === "NHWC"
+    ? [a, b, c!]
+    : [b, c!, a];
+  if (channels !== 1 && channels !== 3) {
+    return `shape (${
+      dims.join(", ")
+    }) read as ${chosen} has ${channels} channels; 1 or 3 are supported`;
+  }
+  return { layout: chosen, source: { height, width, channels }, count: n };
+}
+
+/** Convert one batch of values (uint8 or float32, any layout) to NHWC uint8. */
+function toNhwcBytes(
+  raw: Uint8Array,
+  header: NpyHeader,
+  layout: "NHWC" | "NCHW" | "NHW",
+  shape: ImageShape,
+  size: number,
+  scale: number,
+  firstValue: number,
+): Uint8Array | { index: number; value: number } {
+  const per = shape.height * shape.width * shape.channels;
+  let values: Uint8Array;
+  if (header.dtype === "|u1") {
+    values = raw;
+  } else {
+    const floats = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
+    values = new Uint8Array(floats.length);
+    for (let i = 0; i < floats.length; i++) {
+      const v = floats[i]! * scale;
+      // Half a grey level of slack for float rounding; anything further is a wrong range.
+      if (!(v >= -0.5 && v <= 255.5)) return { index: firstValue + i, value: floats[i]! };
+      values[i] = Math.min(255, Math.max(0, Math.round(v)));
+    }
+  }
+  if (layout !== "NCHW" || shape.channels === 1) return values;
+  const out = new Uint8Array(size * per);
+  const plane = shape.height * shape.width;
+  for (let n = 0; n < size; n++) {
+    for (let c = 0; c < shape.channels; c++) {
+      const from = n * per + c * plane;
+      for (let p = 0; p < plane; p++) out[n * per + p * shape.channels + c] = values[from + p]!;
+    }
+  }
+  return out;
+}
+
+const readLabels = (path: string, count: number, classes: ReadonlyArray<string> | undefined) =>
+  Effect.gen(function* () {
+    const array = yield* readNpy(path);
+    const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
+    if (array.dtype !== "|u1" && array.dtype !== "<i4") {
+      return yield* fail(`labels have dtype ${array.dtype}; save them as uint8 or int32`);
+    }
+    if (array.shape.length !== 1 || array.shape[0] !== count) {
+      return yield* fail(`labels have shape (${array.shape.join(", ")}), expected (${count},)`);
+    }
+    let max = -1;
+    for (let i = 0; i < array.data.length; i++) {
+      const label = array.data[i]!;
+      if (label < 0 || label > 255) {
+        return yield* fail(`label ${label} at index ${i} is not in 0…255`);
+      }
+      if (classes !== undefined && label >= classes.length) {
+        return yield* fail(`label ${label} at index ${i} is not below ${classes.length} classes`);
+      }
+      max = Math.max(max, label);
+    }
+    return { labels: Uint8Array.from(array.data), classNames: classes ?? numberedClasses(max + 1) };
+  });
+
+const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
+  const path = resolvePath(ctx, spec.images);
+  const { size, head } = yield* readHead(path);
+  const header = yield* decodeNpyHeader(head, path);
+  const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
+  if (header.dtype !== "|u1" && header.dtype !== "<f4") {
+    return yield* fail(`dtype ${header.dtype} is not uint8 or float32`);
+  }
+  const geo = geometry(header, spec.layout);
+  if (typeof geo === "string") return yield* fail(geo);
+  const per = geo.source.height * geo.source.width * geo.source.channels;
+  const needed = header.dataOffset + geo.count * per * header.itemSize;
+  if (size !== needed) {
+    return yield* fail(
+      `shape (${header.shape.join(", ")}) needs ${needed} bytes, the file has ${size}` +
+        (size < needed ? " (truncated)" : " (trailing bytes)"),
+    );
+  }
+  const labelled = spec.labels === undefined
+    ? undefined
+    : yield* readLabels(resolvePath(ctx, spec.labels), geo.count, spec.classes);
+  const scale = spec.range === "byte" ? 1 : 255;
+  const readBatch = (start: number, count: number) =>
+    Effect.gen(function* () {
+      const raw = yield* readAt(
+        path,
+        header.dataOffset + start * per * header.itemSize,
+        count * per * header.itemSize,
+      );
+      const converted = toNhwcBytes(raw, header, geo.layout, geo.source, count, scale, start * per);
+      if (!(converted instanceof Uint8Array)) {
+        return yield* fail(
+          `value ${converted.value} at flat index ${converted.index} is outside the ${
+            spec.range ?? "unit"
+          } range (${scale === 255 ? "0…1" : "0…255"}); set "range" in the spec`,
+        );
+      }
+      const pixels = yield* conformRaw(converted, count, geo.source, ctx.shape, path);
+      const batch: SourceBatch = {
+        start,
+        size: count,
+        pixels,
+        ...(labelled === undefined
+          ? {}
+          : { labels: labelled.labels.subarray(start, start + count) }),
+      };
+      return batch;
+    });
+  const opened: OpenedSource = {
+    description: path,
+    count: geo.count,
+    shape: ctx.shape,
+    ...(labelled === undefined ? {} : { classNames: labelled.classNames }),
+    batches: (batchSize) =>
+      Stream.fromIterable(batchStarts(geo.count, batchSize)).pipe(
+        Stream.mapEffect(({ start, size }) => readBatch(start, size)),
+      ),
+  };
+  return opened;
+});
+
+/** `.npy` image arrays (uint8 or float32; NHWC, NCHW or NHW) with optional labels. */
+export const npySource: SourceKind<typeof NpySpec> = { kind: "npy", schema: NpySpec, open };

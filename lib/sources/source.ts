@@ -1,0 +1,189 @@
+/**
+ * A data source: where images (and optionally labels) come from, opened once and then read as
+ * a stream of batches. Every kind (image folder, `.npy`, IDX, CIFAR binary, the built-in sets)
+ * yields the same thing: uint8 images, NHWC, at the shape the model asks for.
+ *
+ * `readSource` collects a stream into one preallocated array (the set is never held twice) and
+ * takes a sha256 of the decoded images and labels while it goes, so a cache can key on the
+ * content without anyone writing a hash.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
+import { Data, Effect, type Schema, Stream } from "effect";
+import type { CorruptNpy, NpyIoError } from "../report/npy.ts";
+import type { CorruptDataset, DatasetFileMissing } from "../data/idx.ts";
+import type { DatasetNotFound } from "../data/datasets.ts";
+
+/** Height, width and channels of one image (NHWC, uint8). */
+export interface ImageShape {
+  readonly height: number;
+  readonly width: number;
+  readonly channels: 1 | 3;
+}
+
+/** The shape of grood's own 28×28 grey benchmarks. */
+export const GREY_28: ImageShape = { height: 28, width: 28, channels: 1 };
+
+/** Values per image of a shape. */
+export const imageValues = (shape: ImageShape): number =>
+  shape.height * shape.width * shape.channels;
+
+/** Consecutive images of a source: where they start, how many, pixels and labels. */
+export interface SourceBatch {
+  readonly start: number;
+  readonly size: number;
+  /** `size` images, NHWC uint8, at the source's shape. */
+  readonly pixels: Uint8Array;
+  /** Class index per image, for labelled sources. */
+  readonly labels?: Uint8Array;
+}
+
+/** Why a source cannot be read: every error names the file and what is wrong. */
+export type SourceError =
+  | DatasetFileMissing
+  | CorruptDataset
+  | CorruptNpy
+  | NpyIoError
+  | DatasetNotFound
+  | SourceUnlabelled;
+
+/** A labelled source was needed (an ID split), but this one has no labels. */
+export class SourceUnlabelled extends Data.TaggedError("SourceUnlabelled")<{
+  readonly source: string;
+  readonly role: string;
+}> {
+  override get message(): string {
+    return `Cannot use "${this.source}" as ${this.role}: it has no labels (give a labels file, ` +
+      "or a folder with one subfolder per class)";
+  }
+}
+
+/** An opened source: its size and classes are known; the pixels are read on demand. */
+export interface OpenedSource {
+  /** What the source is, for logs and errors (a path, or a built-in set's name). */
+  readonly description: string;
+  readonly count: number;
+  readonly shape: ImageShape;
+  /** Class names in label order, for labelled sources. */
+  readonly classNames?: ReadonlyArray<string>;
+  /** Read the images in order, `batchSize` at a time (the last batch may be smaller). */
+  readonly batches: (batchSize: number) => Stream.Stream<SourceBatch, SourceError>;
+}
+
+/** What opening a source needs: where relative paths start, and the shape the model wants. */
+export interface OpenContext {
+  readonly baseDir: string;
+  readonly shape: ImageShape;
+}
+
+/** A path of a spec, resolved against the spec's folder. */
+export const resolvePath = (ctx: OpenContext, path: string): string => resolve(ctx.baseDir, path);
+
+/** A whole source in memory: what `readSource` returns. */
+export interface ReadSource {
+  readonly description: string;
+  readonly count: number;
+  readonly shape: ImageShape;
+  readonly pixels: Uint8Array;
+  readonly labels?: Uint8Array;
+  readonly classNames?: ReadonlyArray<string>;
+  /** sha256 of the shape, the decoded pixels and the labels, taken while streaming. */
+  readonly checksum: string;
+}
+
+/** Default number of images per batch when reading a source. */
+export const DEFAULT_BATCH = 512;
+
+/**
+ * Stream a source into one array (preallocated: the set is never in memory twice), hashing the
+ * decoded content on the way.
+ */
+export const readSource = (
+  source: OpenedSource,
+  options: { readonly batchSize?: number } = {},
+): Effect.Effect<ReadSource, SourceError> =>
+  Effect.gen(function* () {
+    const per = imageValues(source.shape);
+    const pixels = new Uint8Array(source.count * per);
+    const labelled = source.classNames !== undefined;
+    const labels = labelled ? new Uint8Array(source.count) : undefined;
+    const pixelHash = createHash("sha256");
+    const labelHash = createHash("sha256");
+    yield* Stream.runForEach(source.batches(options.batchSize ?? DEFAULT_BATCH), (batch) =>
+      Effect.sync(() => {
+        pixels.set(batch.pixels, batch.start * per);
+        pixelHash.update(batch.pixels);
+        if (labels !== undefined && batch.labels !== undefined) {
+          labels.set(batch.labels, batch.start);
+          labelHash.update(batch.labels);
+        }
+      }));
+    const { height, width, channels } = source.shape;
+    const checksum = createHash("sha256")
+      .update(`${height}x${width}x${channels}:${pixelHash.digest("hex")}`)
+      .update(labels === undefined ? "" : `:${labelHash.digest("hex")}`)
+      .digest("hex");
+    const read: ReadSource = {
+      description: source.description,
+      count: source.count,
+      shape: source.shape,
+      pixels,
+      ...(labels === undefined ? {} : { labels }),
+      ...(source.classNames === undefined ? {} : { classNames: source.classNames }),
+      checksum,
+    };
+    return read;
+  });
+
+/**
+ * Batches over arrays already in memory (views, no copies): how the in-memory kinds stream.
+ * `convert` turns a run of images into the target shape (identity when they already fit).
+ */
+export const memoryBatches = (
+  count: number,
+  valuesPerImage: number,
+  pixels: Uint8Array,
+  labels: Uint8Array | undefined,
+  batchSize: number,
+  convert: (pixels: Uint8Array, size: number) => Effect.Effect<Uint8Array, SourceError>,
+): Stream.Stream<SourceBatch, SourceError> =>
+  Stream.fromIterable(batchStarts(count, batchSize)).pipe(
+    Stream.mapEffect(({ start, size }) =>
+      Effect.map(
+        convert(pixels.subarray(start * valuesPerImage, (start + size) * valuesPerImage), size),
+        (converted): SourceBatch => ({
+          start,
+          size,
+          pixels: converted,
+          ...(labels === undefined ? {} : { labels: labels.subarray(start, start + size) }),
+        }),
+      )
+    ),
+  );
+
+/** The (start, size) of each batch of `count` images. */
+export function* batchStarts(
+  count: number,
+  batchSize: number,
+): Generator<{ start: number; size: number }> {
+  const step = Math.max(1, Math.floor(batchSize));
+  for (let start = 0; start < count; start += step) {
+    yield { start, size: Math.min(step, count - start) };
+  }
+}
+
+/** Class names `"0"…"n-1"` for sources whose labels come without names. */
+export const numberedClasses = (count: number): ReadonlyArray<string> =>
+  Array.from({ length: count }, (_, i) => String(i));
+
+/**
+ * One kind of source: the Schema of its spec (a JSON object with a `kind` field) and how to
+ * open it. A new kind is one file exporting one of these, plus one line in `mod.ts`.
+ */
+export interface SourceKind<S extends Schema.Codec<{ readonly kind: string }, unknown>> {
+  readonly kind: S["Type"]["kind"];
+  readonly schema: S;
+  readonly open: (spec: S["Type"], ctx: OpenContext) => Effect.Effect<OpenedSource, SourceError>;
+}
