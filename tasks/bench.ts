@@ -37,7 +37,7 @@ import type * as tfType from "@tensorflow/tfjs";
 import { createRequire } from "node:module";
 import { Compute } from "../lib/compute/compute.ts";
 import { forwardPool, type PoolExtractOptions } from "../lib/compute/workers.ts";
-import { loadBenchmark } from "../lib/data/benchmarks.ts";
+import { loadBenchmark } from "../lib/benchmarks/load.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { type ImageSet, type LabelledSet, subset } from "../lib/data/images.ts";
 import { grood } from "../lib/detectors/grood.ts";

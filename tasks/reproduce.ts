@@ -4,18 +4,19 @@
  * against exact search on the real descriptors, and writes `results/<benchmark>/`: results
  * (JSON, CSV, Markdown), plots (PNG), and `.npy` exports with a manifest.
  *
- * Flags: `--benchmark mnist|fashion-mnist` (default both), `--retrain` (train the fixture
- * models again first), `--no-cache`, `--no-export`, `--export-early` (also the early features of
+ * Flags: `--benchmark NAME|FILE` (repeatable: a built-in benchmark, `mnist` or `fashion-mnist`,
+ * or a benchmark file such as `my.json`; default both built-ins), `--retrain` (train the
+ * fixture models of the built-in benchmarks again first), `--no-cache`, `--no-export`, `--export-early` (also the early features of
  * the test sets: ~250 MB per 10,000 images), `--out DIR` (default `results`), `--backend`.
  *
  * @module
  */
 import { Effect } from "effect";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatSeconds, runTask } from "../lib/cli.ts";
 import { Compute } from "../lib/compute/compute.ts";
-import { benchmarks } from "../lib/data/benchmarks.ts";
+import { BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
 import { REPRODUCE_DETECTORS } from "../lib/detectors/mod.ts";
 import { GROOD_DEFAULTS } from "../lib/detectors/grood.ts";
 import { writeJsonAtomic } from "../lib/files.ts";
@@ -41,7 +42,7 @@ const { values } = parseArgs({
   },
 });
 
-const names = values.benchmark ?? Object.keys(benchmarks);
+const refs = values.benchmark ?? [...BUILTIN_BENCHMARKS];
 /** GROOD with the exact index (the default) and with HNSW, then the ablations and baselines. */
 const detectors: ReadonlyArray<DetectorSpec> = [
   REPRODUCE_DETECTORS[0]!,
@@ -53,16 +54,29 @@ const program = Effect.gen(function* () {
   const { tf, backend } = yield* Compute;
   const started = performance.now();
   const log = (line: string) => console.log(line);
+  const specs = [];
+  for (const ref of refs) specs.push(yield* readBenchmark(ref));
   if (values.retrain) {
-    for (const name of names) {
-      yield* trainFixture({ dataset: benchmarks[name as keyof typeof benchmarks]?.id ?? name });
+    for (const spec of specs) {
+      const train = spec.id.train;
+      if (spec.model.kind !== "grood" || train.kind !== "dataset") {
+        return yield* Effect.fail(
+          new Error(
+            `Cannot retrain for benchmark "${spec.name}": --retrain trains grood's fixture ` +
+              "models on a registered dataset; train your own model and name it in the file",
+          ),
+        );
+      }
+      yield* trainFixture({ dataset: train.name, out: resolve(spec.baseDir, spec.model.path) });
     }
   }
-  for (const name of names) {
+  const names = specs.map((s) => s.name);
+  for (const [i, spec] of specs.entries()) {
+    const name = spec.name;
     const benchmarkStart = performance.now();
     console.log(`\n== benchmark ${name} (backend ${backend}) ==`);
     const result = yield* runPipeline(
-      { benchmark: name, detectors },
+      { benchmark: refs[i]!, detectors },
       { log, progress: consoleProgress() },
     );
     const { prepared, runs } = result;

@@ -34,11 +34,11 @@ Deno.test("decodePipeline() rejects a bad λ, naming the field", async () => {
   assert.match(error.message, /lambda/);
 });
 
-Deno.test("decodePipeline() rejects an unknown detector and an unknown benchmark", async () => {
+Deno.test("decodePipeline() rejects an unknown detector, an empty benchmark and no detectors", async () => {
   for (
     const input of [
       { benchmark: "mnist", detectors: [{ kind: "oracle" }] },
-      { benchmark: "cifar10", detectors: [{ kind: "msp" }] },
+      { benchmark: "", detectors: [{ kind: "msp" }] },
       { benchmark: "mnist", detectors: [] },
     ]
   ) {

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { resolve } from "node:path";
+import { Data, Effect } from "effect";
 import { Compute } from "../compute/compute.ts";
-import { loadBenchmark, type LoadedBenchmark } from "../data/benchmarks.ts";
+import { loadBenchmark, type LoadedBenchmark, readBenchmark } from "../benchmarks/load.ts";
 import type { ImageSet } from "../data/images.ts";
 import type {
   Detector,
@@ -19,7 +20,6 @@ import type {
 } from "../detectors/detector.ts";
 import type { LoadedClassifier } from "../model/store.ts";
 import { loadClassifier } from "../model/store.ts";
-import { fixtureDir } from "../model/fixture.ts";
 import { type ProgressReporter, quietProgress } from "../report/progress.ts";
 import { accuracy, evaluateOod, type OodMetrics } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
@@ -42,10 +42,23 @@ export interface PreparedBenchmark {
   readonly idAccuracy: number;
 }
 
+/** The benchmark names a model kind this runner cannot load yet. */
+export class UnsupportedModelKind extends Data.TaggedError("UnsupportedModelKind")<{
+  readonly benchmark: string;
+  readonly kind: string;
+  readonly path: string;
+}> {
+  override get message(): string {
+    return `Cannot run benchmark "${this.benchmark}": its model "${this.path}" is of kind ` +
+      `"${this.kind}", and this runner loads grood's own classifier folders only (kind "grood")`;
+  }
+}
+
 /** Options of `prepareBenchmark`. */
 export interface PrepareOptions {
+  /** A built-in benchmark name (`mnist`, `fashion-mnist`) or the path of a benchmark file. */
   readonly benchmark: string;
-  /** Model folder; default `fixtures/models/<ID dataset>`. */
+  /** Model folder; default: the benchmark file's model. */
   readonly modelDir?: string;
   readonly log?: (line: string) => void;
   readonly progress?: ProgressReporter;
@@ -57,9 +70,28 @@ export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options
   const cache = yield* StageCache;
   const log = options.log ?? (() => {});
   const progress = options.progress ?? quietProgress;
-  const data = yield* loadBenchmark(options.benchmark);
-  const model = yield* loadClassifier(tf, options.modelDir ?? fixtureDir(data.spec.id));
+  const spec = yield* readBenchmark(options.benchmark);
+  if (options.modelDir === undefined && spec.model.kind !== "grood") {
+    return yield* new UnsupportedModelKind({
+      benchmark: spec.name,
+      kind: spec.model.kind,
+      path: spec.model.path,
+    });
+  }
+  const model = yield* loadClassifier(
+    tf,
+    options.modelDir ?? resolve(spec.baseDir, spec.model.path),
+  );
   const net = model.net;
+  const [height, width, channels] = net.spec.inputShape;
+  if (channels !== 1 && channels !== 3) {
+    return yield* new UnsupportedModelKind({
+      benchmark: spec.name,
+      kind: `${channels}-channel input`,
+      path: model.path,
+    });
+  }
+  const data = yield* loadBenchmark(spec, { shape: { height, width, channels } });
   const modelKey = model.metadata.weightsSha256;
   const extract = (set: ImageSet, classSumsAt?: ReadonlyArray<string>) =>
     Effect.map(

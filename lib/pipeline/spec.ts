@@ -68,12 +68,12 @@ export const BaselineSpec = Schema.Struct({
 export const DetectorSpec = Schema.Union([GroodSpec, BaselineSpec]);
 export type DetectorSpec = typeof DetectorSpec.Type;
 
-/** Benchmarks a spec may name. */
-export const BenchmarkSpec = Schema.Literals(["mnist", "fashion-mnist"]);
+/** The benchmark a spec runs: a built-in name (`mnist`, `fashion-mnist`) or a benchmark file path. */
+export const BenchmarkRef = Schema.NonEmptyString;
 
-/** A pipeline: benchmark, model (default: the benchmark's fixture), detectors. */
+/** A pipeline: benchmark, model folder (default: the benchmark file's model), detectors. */
 export const PipelineSpec = Schema.Struct({
-  benchmark: BenchmarkSpec,
+  benchmark: BenchmarkRef,
   model: Schema.optional(Schema.String),
   detectors: Schema.NonEmptyArray(DetectorSpec),
 });
@@ -99,7 +99,7 @@ export type AblationGrid = typeof AblationGrid.Type;
 export const AblationSpec = Schema.Struct({
   name: Schema.String,
   description: Schema.optional(Schema.String),
-  benchmark: BenchmarkSpec,
+  benchmark: BenchmarkRef,
   model: Schema.optional(Schema.String),
   grids: Schema.NonEmptyArray(AblationGrid),
 });

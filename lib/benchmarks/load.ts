@@ -1,0 +1,295 @@
+/**
+ * Find, read and load benchmark files. A benchmark is named by a path to its JSON file, or by
+ * the name of a built-in one: `mnist` and `fashion-mnist` are the files `benchmarks/<name>.json`
+ * of this checkout (the registry is that folder).
+ *
+ * Loading opens every source at the model's input shape and streams it into memory once,
+ * taking each set's checksum on the way. The ID validation set is either a source of its own
+ * or held out of the ID test source by a seeded draw (training images cannot serve: they sit
+ * in GROOD's and KNN's indexes at distance zero).
+ *
+ * @example Load the built-in MNIST benchmark
+ * ```ts ignore
+ * import { Effect } from "effect";
+ * import { loadBenchmark } from "./load.ts";
+ * const data = await Effect.runPromise(loadBenchmark("mnist"));
+ * console.log(data.train.count, data.oodTest.map((s) => s.images.name));
+ * ```
+ *
+ * @module
+ */
+import { basename, dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Data, Effect } from "effect";
+import type { ImageSet, LabelledSet } from "../data/images.ts";
+import { subset } from "../data/images.ts";
+import { oodSets } from "../data/ood/mod.ts";
+import { permutation } from "../random.ts";
+import {
+  GREY_28,
+  type ImageShape,
+  openSource,
+  type ReadSource,
+  readSource,
+  type SourceSpec,
+  SourceUnlabelled,
+} from "../sources/mod.ts";
+import { type BenchmarkFile, decodeBenchmark } from "./spec.ts";
+
+/** The folder of the built-in benchmark files. */
+export const BENCHMARKS_DIR: string = fileURLToPath(new URL("../../benchmarks/", import.meta.url));
+
+/** The benchmarks grood ships, by name (each is `benchmarks/<name>.json`). */
+export const BUILTIN_BENCHMARKS = ["mnist", "fashion-mnist"] as const;
+
+/** A decoded benchmark file and where it came from. */
+export interface Benchmark extends BenchmarkFile {
+  /** The file it was read from (absolute). */
+  readonly path: string;
+  /** Relative paths in the file are resolved against this folder. */
+  readonly baseDir: string;
+}
+
+/** Neither a built-in benchmark nor a readable file. */
+export class BenchmarkNotFound extends Data.TaggedError("BenchmarkNotFound")<{
+  readonly name: string;
+}> {
+  override get message(): string {
+    return `Cannot find benchmark "${this.name}": it is not a file, and the built-in ` +
+      `benchmarks are ${BUILTIN_BENCHMARKS.join(", ")}`;
+  }
+}
+
+/** A benchmark file that is not JSON or not a valid benchmark: names the file and every field. */
+export class BenchmarkFileInvalid extends Data.TaggedError("BenchmarkFileInvalid")<{
+  readonly path: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot use benchmark file "${this.path}": ${this.problem}`;
+  }
+}
+
+/** A benchmark lists a test OOD set among its validation sets. */
+export class TestSetInValidation extends Data.TaggedError("TestSetInValidation")<{
+  readonly benchmark: string;
+  readonly set: string;
+}> {
+  override get message(): string {
+    return `Cannot use benchmark "${this.benchmark}": it lists "${this.set}" for validation, ` +
+      "but that set is a test set (test OOD data must never shape a detector)";
+  }
+}
+
+/** The ID sources of a benchmark disagree on the classes. */
+export class ClassNamesDiffer extends Data.TaggedError("ClassNamesDiffer")<{
+  readonly benchmark: string;
+  readonly split: string;
+  readonly expected: ReadonlyArray<string>;
+  readonly actual: ReadonlyArray<string>;
+}> {
+  override get message(): string {
+    return `Cannot use benchmark "${this.benchmark}": its ID ${this.split} classes ` +
+      `[${this.actual.join(", ")}] differ from the training classes [${
+        this.expected.join(", ")
+      }] (same names in the same order are needed)`;
+  }
+}
+
+/** The file a benchmark reference points at: a built-in name, or a path. */
+export const benchmarkPath = (ref: string): string =>
+  (BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(ref)
+    ? resolve(BENCHMARKS_DIR, `${ref}.json`)
+    : resolve(ref);
+
+/** Read and strictly decode a benchmark file (by built-in name or path). */
+export const readBenchmark = Effect.fn("readBenchmark")(function* (ref: string) {
+  const path = benchmarkPath(ref);
+  const text = yield* Effect.tryPromise({
+    try: () => Deno.readTextFile(path),
+    catch: (error) =>
+      error instanceof Deno.errors.NotFound
+        ? new BenchmarkNotFound({ name: ref })
+        : new BenchmarkFileInvalid({ path, problem: `cannot read it (${error})` }),
+  });
+  const json = yield* Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: (error) => new BenchmarkFileInvalid({ path, problem: `not JSON (${error})` }),
+  });
+  const file = yield* decodeBenchmark(json).pipe(
+    Effect.mapError((error) => new BenchmarkFileInvalid({ path, problem: error.message })),
+  );
+  const names = file.oodTest.map((s) => s.name).concat(file.oodValidation.map((s) => s.name));
+  const twice = names.find((n, i) => names.indexOf(n) !== i || n === "id");
+  if (twice !== undefined) {
+    return yield* new BenchmarkFileInvalid({
+      path,
+      problem: `OOD set name "${twice}" is used twice or is reserved ("id"); names must be unique`,
+    });
+  }
+  const benchmark: Benchmark = { ...file, path, baseDir: dirname(path) };
+  return benchmark;
+});
+
+/** A loaded OOD set with its group. */
+export interface LoadedOodSet {
+  readonly group: "near" | "far";
+  readonly images: ImageSet;
+}
+
+/** All the images of a benchmark, loaded and checked. */
+export interface LoadedBenchmark {
+  readonly spec: Benchmark;
+  readonly shape: ImageShape;
+  readonly train: LabelledSet;
+  readonly idTest: LabelledSet;
+  readonly idValidation: LabelledSet;
+  readonly oodTest: ReadonlyArray<LoadedOodSet>;
+  readonly oodValidation: ReadonlyArray<ImageSet>;
+  /** sha256 of each loaded set's decoded content, by set name (from the source streams). */
+  readonly checksums: Readonly<Record<string, string>>;
+}
+
+/** Split an ID test set into (validation, test) by a seeded draw of `count` images. */
+export function splitIdTest(
+  test: LabelledSet,
+  validation: { readonly count: number; readonly seed: number },
+): { idValidation: LabelledSet; idTest: LabelledSet } {
+  const order = permutation(test.count, validation.seed);
+  const validationIndices = Array.from(order.subarray(0, validation.count)).sort((a, b) => a - b);
+  const testIndices = Array.from(order.subarray(validation.count)).sort((a, b) => a - b);
+  return {
+    idValidation: subset(test, validationIndices, `${test.name}/validation`),
+    idTest: subset(test, testIndices, test.name),
+  };
+}
+
+/** Same source twice (after resolving paths): compared as canonical JSON. */
+const sourceKey = (spec: SourceSpec, baseDir: string): string =>
+  JSON.stringify(
+    Object.fromEntries(
+      Object.entries(spec)
+        .map(([k, v]) =>
+          [
+            k,
+            typeof v === "string" && k !== "kind" && k !== "name" ? resolve(baseDir, v) : v,
+          ] as const
+        )
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    ),
+  );
+
+/** Options of {@link loadBenchmark}. */
+export interface LoadBenchmarkOptions {
+  /** The model's input shape (default 28×28 grey, grood's own CNN). */
+  readonly shape?: ImageShape;
+  readonly batchSize?: number;
+}
+
+/** Load every set of a benchmark (a built-in name, a path, or a benchmark already read). */
+export const loadBenchmark = Effect.fn("loadBenchmark")(function* (
+  benchmark: string | Benchmark,
+  options: LoadBenchmarkOptions = {},
+) {
+  const spec = typeof benchmark === "string" ? yield* readBenchmark(benchmark) : benchmark;
+  const shape = options.shape ?? GREY_28;
+  const ctx = { baseDir: spec.baseDir, shape };
+  const read = (source: SourceSpec) =>
+    Effect.flatMap(
+      openSource(source, ctx),
+      (opened) =>
+        readSource(opened, options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    );
+  const checksums: Record<string, string> = {};
+  const labelled = (set: ReadSource, name: string, role: string) => {
+    checksums[name] = set.checksum;
+    if (set.labels === undefined || set.classNames === undefined) {
+      return Effect.fail(new SourceUnlabelled({ source: set.description, role }));
+    }
+    const out: LabelledSet = {
+      name,
+      count: set.count,
+      pixels: set.pixels,
+      labels: set.labels,
+      classNames: set.classNames,
+    };
+    return Effect.succeed(out);
+  };
+  const sameClasses = (set: LabelledSet, split: string) =>
+    set.classNames.length === train.classNames.length &&
+      set.classNames.every((c, i) => c === train.classNames[i])
+      ? Effect.void
+      : Effect.fail(
+        new ClassNamesDiffer({
+          benchmark: spec.name,
+          split,
+          expected: train.classNames,
+          actual: set.classNames,
+        }),
+      );
+
+  // Validation-OOD sets are checked before anything is read: a test set must never get in.
+  const testKeys = new Set(spec.oodTest.map((s) => sourceKey(s.source, spec.baseDir)));
+  for (const set of spec.oodValidation) {
+    const generatedTest = set.source.kind === "ood-set" &&
+      oodSets[set.source.name].role !== "validation";
+    if (generatedTest || testKeys.has(sourceKey(set.source, spec.baseDir))) {
+      return yield* new TestSetInValidation({ benchmark: spec.name, set: set.name });
+    }
+  }
+
+  const train = yield* labelled(yield* read(spec.id.train), `${spec.name}/train`, "ID train");
+  const test = yield* labelled(yield* read(spec.id.test), `${spec.name}/test`, "ID test");
+  yield* sameClasses(test, "test");
+  let idTest: LabelledSet;
+  let idValidation: LabelledSet;
+  const validation = spec.id.validation;
+  if (validation.kind === "held-out-of-test") {
+    if (validation.count >= test.count) {
+      return yield* new BenchmarkFileInvalid({
+        path: spec.path,
+        problem: `id.validation holds out ${validation.count} images of an ID test set of ` +
+          `${test.count}; leave some to test`,
+      });
+    }
+    ({ idTest, idValidation } = splitIdTest(test, validation));
+  } else {
+    idTest = test;
+    idValidation = yield* labelled(
+      yield* read(validation),
+      `${spec.name}/validation`,
+      "ID validation",
+    );
+    yield* sameClasses(idValidation, "validation");
+  }
+  const oodTest: Array<LoadedOodSet> = [];
+  for (const set of spec.oodTest) {
+    const loaded = yield* read(set.source);
+    checksums[set.name] = loaded.checksum;
+    oodTest.push({
+      group: set.group,
+      images: { name: set.name, count: loaded.count, pixels: loaded.pixels },
+    });
+  }
+  const oodValidation: Array<ImageSet> = [];
+  for (const set of spec.oodValidation) {
+    const loaded = yield* read(set.source);
+    checksums[set.name] = loaded.checksum;
+    oodValidation.push({ name: set.name, count: loaded.count, pixels: loaded.pixels });
+  }
+  const loaded: LoadedBenchmark = {
+    spec,
+    shape,
+    train,
+    idTest,
+    idValidation,
+    oodTest,
+    oodValidation,
+    checksums,
+  };
+  return loaded;
+});
+
+/** A short label for a benchmark reference: its name for built-ins, the file name otherwise. */
+export const benchmarkLabel = (ref: string): string =>
+  (BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(ref) ? ref : basename(ref, ".json");

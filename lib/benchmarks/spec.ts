@@ -1,0 +1,89 @@
+/**
+ * A benchmark as a JSON file: the model (a plain reference: kind, path, taps), the ID
+ * train/test/validation sources, the OOD test sets with their near/far group, and the
+ * validation-OOD sets (the only OOD data that may shape a detector). Decoded strictly: an
+ * unknown key anywhere is an error, so a typo never silently drops a setting. Paths are
+ * relative to the benchmark file's folder.
+ *
+ * @example The smallest benchmark: a labelled PNG folder and an OOD folder
+ * ```ts
+ * import { Effect } from "effect";
+ * import { decodeBenchmark } from "./spec.ts";
+ * const spec = Effect.runSync(decodeBenchmark({
+ *   name: "toy",
+ *   model: { kind: "onnx", path: "model.onnx" },
+ *   id: {
+ *     train: { kind: "folder", path: "train", labelled: true },
+ *     test: { kind: "folder", path: "test", labelled: true },
+ *     validation: { kind: "held-out-of-test", count: 100, seed: 0 },
+ *   },
+ *   oodTest: [{ name: "noise", group: "far", source: { kind: "folder", path: "noise" } }],
+ *   oodValidation: [],
+ * }));
+ * if (spec.oodTest[0]!.group !== "far") throw new Error("not decoded");
+ * ```
+ *
+ * @module
+ */
+import type { Effect } from "effect";
+import { Schema } from "effect";
+import { SourceSpec } from "../sources/mod.ts";
+
+const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
+const Seed = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
+
+/** The model kinds a benchmark may name (resolved by `lib/models`). */
+export const MODEL_KINDS = ["grood", "onnx", "tfjs-layers", "tfjs-graph"] as const;
+
+/** Where the model is and which tensors to tap: a plain reference, resolved by the model layer. */
+export const ModelRef = Schema.Struct({
+  kind: Schema.Literals(MODEL_KINDS),
+  path: Schema.String,
+  taps: Schema.optional(Schema.Struct({
+    early: Schema.optional(Schema.String),
+    penultimate: Schema.optional(Schema.String),
+    logits: Schema.optional(Schema.String),
+  })),
+});
+export type ModelRef = typeof ModelRef.Type;
+
+/** ID validation images held out of the ID test source by a seeded draw. */
+export const HeldOutOfTest = Schema.Struct({
+  kind: Schema.Literal("held-out-of-test"),
+  count: PositiveInt,
+  seed: Seed,
+});
+
+/** An OOD test set: a name (the results' `set` column), its group and its source. */
+export const OodTestEntry = Schema.Struct({
+  name: Schema.String,
+  group: Schema.Literals(["near", "far"]),
+  source: SourceSpec,
+});
+
+/** A validation-OOD set: may shape a detector (prototypes, hyper-parameters), never scored. */
+export const OodValidationEntry = Schema.Struct({
+  name: Schema.String,
+  source: SourceSpec,
+});
+
+/** A benchmark file. */
+export const BenchmarkFile = Schema.Struct({
+  name: Schema.String,
+  description: Schema.optional(Schema.String),
+  model: ModelRef,
+  id: Schema.Struct({
+    train: SourceSpec,
+    test: SourceSpec,
+    validation: Schema.Union([HeldOutOfTest, SourceSpec]),
+  }),
+  oodTest: Schema.NonEmptyArray(OodTestEntry),
+  oodValidation: Schema.Array(OodValidationEntry),
+});
+export type BenchmarkFile = typeof BenchmarkFile.Type;
+
+/** Decode a benchmark (strict: unknown keys are errors; every problem is reported). */
+export const decodeBenchmark = (
+  input: unknown,
+): Effect.Effect<BenchmarkFile, Schema.SchemaError> =>
+  Schema.decodeUnknownEffect(BenchmarkFile)(input, { onExcessProperty: "error", errors: "all" });
