@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { Cause, Effect, Exit, Layer } from "effect";
 import { type BackendName, Compute, parseBackend } from "./compute/compute.ts";
 
@@ -29,4 +30,12 @@ export async function runTask<A, E>(
 export function formatSeconds(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(1)}s`;
   return `${Math.floor(seconds / 60)}m ${Math.round(seconds % 60)}s`;
+}
+
+/**
+ * A path the user typed, made absolute. `deno task` runs tasks in the checkout's folder and
+ * records where it was typed in `INIT_CWD`; relative paths are taken from there.
+ */
+export function invocationPath(path: string): string {
+  return resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), path);
 }

@@ -1,6 +1,7 @@
 /**
  * `deno task ablate <spec.json> [--out results/ablations] [--no-cache]`: expand an ablation
- * spec (GROOD parameters given as lists) into pipelines, run them on one prepared benchmark
+ * spec (GROOD parameters given as lists; its `benchmark` a built-in name or a benchmark file,
+ * relative to the spec file) into pipelines, run them on one prepared benchmark
  * (features extracted once; every stage cached), and write one table with a column per
  * parameter: `<out>/<name>/{summary,results}.{csv,md}`, `ablation.json` and a plot of AUROC
  * against λ per early layer.
@@ -8,9 +9,10 @@
  * @module
  */
 import { Effect } from "effect";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { formatSeconds, runTask } from "../lib/cli.ts";
+import { formatSeconds, invocationPath, runTask } from "../lib/cli.ts";
+import { BUILTIN_BENCHMARKS } from "../lib/benchmarks/load.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
 import { StageCache } from "../lib/pipeline/cache.ts";
 import { runAblation } from "../lib/pipeline/pipeline.ts";
@@ -27,12 +29,21 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const specFile = positionals[0] ?? "ablations/paper.json";
+const specFile = positionals[0] === undefined
+  ? "ablations/paper.json"
+  : invocationPath(positionals[0]);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 const percent = (v: unknown) => (typeof v === "number" ? (100 * v).toFixed(2) : String(v));
 
 const program = Effect.gen(function* () {
   const started = performance.now();
-  const spec = yield* readSpecFile(specFile, (input) => Effect.succeed(input));
+  const raw = yield* readSpecFile(specFile, (input) => Effect.succeed(input));
+  // A benchmark file named in an ablation spec is relative to the spec file.
+  const spec = isRecord(raw) && typeof raw.benchmark === "string" &&
+      !(BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(raw.benchmark)
+    ? { ...raw, benchmark: resolve(dirname(specFile), raw.benchmark) }
+    : raw;
   const result = yield* runAblation(spec, {
     log: (line) => console.log(line),
     progress: consoleProgress(),

@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { formatSeconds, runTask } from "../lib/cli.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
+import { invocationPath } from "../lib/cli.ts";
 import { REPRODUCE_DETECTORS } from "../lib/detectors/mod.ts";
 import { GROOD_DEFAULTS } from "../lib/detectors/grood.ts";
 import { writeJsonAtomic } from "../lib/files.ts";
@@ -42,7 +43,10 @@ const { values } = parseArgs({
   },
 });
 
-const refs = values.benchmark ?? [...BUILTIN_BENCHMARKS];
+// A file path is relative to where `deno task` was typed, not to the checkout.
+const refs = (values.benchmark ?? [...BUILTIN_BENCHMARKS]).map((ref) =>
+  (BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(ref) ? ref : invocationPath(ref)
+);
 /** GROOD with the exact index (the default) and with HNSW, then the ablations and baselines. */
 const detectors: ReadonlyArray<DetectorSpec> = [
   REPRODUCE_DETECTORS[0]!,
