@@ -9,7 +9,7 @@
 import sharp from "sharp";
 import { Effect } from "effect";
 import { CorruptDataset } from "../data/idx.ts";
-import { type ImageShape, imageValues } from "./source.ts";
+import { type ImageShape, imageValues, sameShape } from "./source.ts";
 
 /** A sharp pipeline (the default export's namespace types are not visible through Deno's import). */
 type Sharp = ReturnType<typeof sharp>;
@@ -59,9 +59,6 @@ const checkOutput = (
           `${shape.width}x${shape.height}x${shape.channels}`,
       }),
     );
-
-const sameShape = (a: ImageShape, b: ImageShape) =>
-  a.height === b.height && a.width === b.width && a.channels === b.channels;
 
 /**
  * Convert `count` raw images (NHWC uint8 at `from`) to `to`. Returns the input itself when the

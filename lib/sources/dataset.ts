@@ -13,6 +13,7 @@ import {
   memoryBatches,
   type OpenContext,
   type OpenedSource,
+  sameShape,
   type SourceKind,
 } from "./source.ts";
 
@@ -33,6 +34,9 @@ const open = Effect.fn("openDataset")(function* (
     count: set.count,
     shape: ctx.shape,
     classNames: set.classNames,
+    ...(sameShape(GREY_28, ctx.shape)
+      ? { inMemory: { pixels: set.pixels, labels: set.labels } }
+      : {}),
     batches: (batchSize) =>
       memoryBatches(
         set.count,

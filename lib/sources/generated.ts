@@ -13,6 +13,7 @@ import {
   memoryBatches,
   type OpenContext,
   type OpenedSource,
+  sameShape,
   type SourceKind,
 } from "./source.ts";
 
@@ -32,6 +33,7 @@ const open = Effect.fn("openOodSet")(function* (
     description: spec.name,
     count,
     shape: ctx.shape,
+    ...(sameShape(GREY_28, ctx.shape) ? { inMemory: { pixels: idx.data } } : {}),
     batches: (batchSize) =>
       memoryBatches(
         count,

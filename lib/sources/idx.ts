@@ -15,6 +15,7 @@ import {
   type OpenContext,
   type OpenedSource,
   resolvePath,
+  sameShape,
   type SourceKind,
 } from "./source.ts";
 
@@ -69,6 +70,9 @@ const open = Effect.fn("openIdx")(function* (spec: typeof IdxSpec.Type, ctx: Ope
     count,
     shape: ctx.shape,
     ...(classNames === undefined ? {} : { classNames }),
+    ...(sameShape(source, ctx.shape)
+      ? { inMemory: { pixels: images.data, ...(labels === undefined ? {} : { labels }) } }
+      : {}),
     batches: (batchSize) =>
       memoryBatches(
         count,

@@ -26,6 +26,10 @@ export interface ImageShape {
 /** The shape of grood's own 28×28 grey benchmarks. */
 export const GREY_28: ImageShape = { height: 28, width: 28, channels: 1 };
 
+/** True when two shapes are the same. */
+export const sameShape = (a: ImageShape, b: ImageShape): boolean =>
+  a.height === b.height && a.width === b.width && a.channels === b.channels;
+
 /** Values per image of a shape. */
 export const imageValues = (shape: ImageShape): number =>
   shape.height * shape.width * shape.channels;
@@ -70,6 +74,11 @@ export interface OpenedSource {
   readonly classNames?: ReadonlyArray<string>;
   /** Read the images in order, `batchSize` at a time (the last batch may be smaller). */
   readonly batches: (batchSize: number) => Stream.Stream<SourceBatch, SourceError>;
+  /**
+   * The whole set, when a kind already holds it decoded at the requested shape (IDX, the
+   * built-in sets): `readSource` then takes it as it is instead of copying it.
+   */
+  readonly inMemory?: { readonly pixels: Uint8Array; readonly labels?: Uint8Array };
 }
 
 /** What opening a source needs: where relative paths start, and the shape the model wants. */
@@ -98,7 +107,8 @@ export const DEFAULT_BATCH = 512;
 
 /**
  * Stream a source into one array (preallocated: the set is never in memory twice), hashing the
- * decoded content on the way.
+ * decoded content on the way. A source already held in memory at the right shape is taken as
+ * it is. The checksum is the same either way, and does not depend on the batch size.
  */
 export const readSource = (
   source: OpenedSource,
@@ -106,20 +116,31 @@ export const readSource = (
 ): Effect.Effect<ReadSource, SourceError> =>
   Effect.gen(function* () {
     const per = imageValues(source.shape);
-    const pixels = new Uint8Array(source.count * per);
     const labelled = source.classNames !== undefined;
-    const labels = labelled ? new Uint8Array(source.count) : undefined;
     const pixelHash = createHash("sha256");
     const labelHash = createHash("sha256");
-    yield* Stream.runForEach(source.batches(options.batchSize ?? DEFAULT_BATCH), (batch) =>
-      Effect.sync(() => {
-        pixels.set(batch.pixels, batch.start * per);
-        pixelHash.update(batch.pixels);
-        if (labels !== undefined && batch.labels !== undefined) {
-          labels.set(batch.labels, batch.start);
-          labelHash.update(batch.labels);
-        }
-      }));
+    let pixels: Uint8Array;
+    let labels: Uint8Array | undefined;
+    if (source.inMemory !== undefined) {
+      pixels = source.inMemory.pixels;
+      labels = labelled ? source.inMemory.labels : undefined;
+      pixelHash.update(pixels);
+      if (labels !== undefined) labelHash.update(labels);
+    } else {
+      const into = new Uint8Array(source.count * per);
+      const intoLabels = labelled ? new Uint8Array(source.count) : undefined;
+      yield* Stream.runForEach(source.batches(options.batchSize ?? DEFAULT_BATCH), (batch) =>
+        Effect.sync(() => {
+          into.set(batch.pixels, batch.start * per);
+          pixelHash.update(batch.pixels);
+          if (intoLabels !== undefined && batch.labels !== undefined) {
+            intoLabels.set(batch.labels, batch.start);
+            labelHash.update(batch.labels);
+          }
+        }));
+      pixels = into;
+      labels = intoLabels;
+    }
     const { height, width, channels } = source.shape;
     const checksum = createHash("sha256")
       .update(`${height}x${width}x${channels}:${pixelHash.digest("hex")}`)
