@@ -27,7 +27,7 @@ export interface ExtractedSet {
 
 /**
  * Data for hyper-parameter choices: held-out ID images and validation-OOD sets. By
- * construction (see `lib/data/benchmarks.ts`) these never include a test OOD set.
+ * construction (see `lib/benchmarks/load.ts`) these never include a test OOD set.
  */
 export interface ValidationData {
   readonly id: ExtractedSet;
