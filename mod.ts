@@ -26,7 +26,7 @@ export * from "./lib/data/datasets.ts";
 export * from "./lib/sources/mod.ts";
 export * from "./lib/benchmarks/spec.ts";
 export * from "./lib/benchmarks/load.ts";
-export { loadOodSet, type OodSetName, oodSets } from "./lib/data/ood/mod.ts";
+export { loadGeneratedSet, loadOodSet, type OodSetName, oodSets } from "./lib/data/ood/mod.ts";
 export * from "./lib/model/classifier.ts";
 export * from "./lib/model/store.ts";
 export * from "./lib/model/train.ts";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Effect, Stream } from "effect";
 import sharp from "sharp";
 import { encodeIdx } from "../lib/data/idx.ts";
-import { loadOodSet } from "../lib/data/ood/mod.ts";
+import { loadGeneratedSet, loadOodSet } from "../lib/data/ood/mod.ts";
 import { writeNpyAtomic } from "../lib/report/npy.ts";
 import { mulberry32 } from "../lib/random.ts";
 import {
@@ -271,4 +271,12 @@ Deno.test("truncated or corrupt files give typed errors naming the file", async 
     assert.match(error.message, problem, what);
   }
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the ood-set source holds the images loadGeneratedSet() gives, named after the set", async () => {
+  const direct = await run(loadGeneratedSet("textures-val"));
+  const source = await run(read({ kind: "ood-set", name: "textures-val" }, "."));
+  assert.equal(direct.name, "textures-val");
+  assert.equal(direct.count, source.count);
+  assert.deepEqual(direct.pixels, source.pixels);
 });

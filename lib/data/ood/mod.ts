@@ -14,6 +14,7 @@ import { Effect } from "effect";
 import { exists, sha256Hex, writeFileAtomic } from "../../files.ts";
 import { CorruptDataset, DatasetFileMissing, encodeIdx, type Idx, readIdx } from "../idx.ts";
 import type { SourceDownloadFailed, SourceExtractFailed } from "../sources.ts";
+import type { ImageSet } from "../images.ts";
 import { contactSheet } from "./contact.ts";
 import { SIDE } from "./image.ts";
 import { buildLetters } from "./letters.ts";
@@ -161,6 +162,15 @@ export const loadOodSet = (
   name: OodSetName,
 ): Effect.Effect<Idx, DatasetFileMissing | CorruptDataset> =>
   readIdx(projectPath(oodSets[name].path), "build it with: npx deno run -A tasks/data.ts");
+
+/** Load a built OOD set as an (unlabelled) image set named after it. */
+export const loadGeneratedSet = (
+  name: OodSetName,
+): Effect.Effect<ImageSet, DatasetFileMissing | CorruptDataset> =>
+  Effect.map(
+    loadOodSet(name),
+    (idx): ImageSet => ({ name, count: idx.dims[0]!, pixels: idx.data }),
+  );
 
 /** Options of {@link buildOodSets}. */
 export interface BuildOodSetsOptions {
