@@ -61,12 +61,21 @@ const program = Effect.gen(function* () {
     "index",
     "nearAuroc",
     "farAuroc",
-    "nearFpr95",
-    "farFpr95",
+    "nearFpr95IdKept",
+    "farFpr95IdKept",
+    "nearFpr95OpenOod",
+    "farFpr95OpenOod",
   ];
   const summary = result.summary.select(...columns);
   const markdown = summary.toMarkdown({
-    format: { nearAuroc: percent, farAuroc: percent, nearFpr95: percent, farFpr95: percent },
+    format: {
+      nearAuroc: percent,
+      farAuroc: percent,
+      nearFpr95IdKept: percent,
+      farFpr95IdKept: percent,
+      nearFpr95OpenOod: percent,
+      farFpr95OpenOod: percent,
+    },
   });
   yield* Effect.promise(async () => {
     await writeFileAtomic(join(dir, "summary.csv"), summary.toCSV() + "\n");

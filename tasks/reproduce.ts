@@ -7,28 +7,48 @@
  * Flags: `--benchmark NAME|FILE` (repeatable: a built-in benchmark, `mnist` or `fashion-mnist`,
  * or a benchmark file such as `my.json`; default both built-ins), `--retrain` (train the
  * fixture models of the built-in benchmarks again first), `--no-cache`, `--no-export`, `--export-early` (also the early features of
- * the test sets: ~250 MB per 10,000 images), `--out DIR` (default `results`), `--backend`.
+ * the test sets: ~250 MB per 10,000 images), `--out DIR` (default `results`), `--backend`,
+ * `--detector KIND` (repeatable; any registered kind, see `lib/detectors/registry.ts`; GROOD
+ * always runs).
+ *
+ * Also writes `results/report.html`, one self-contained results page. When fixtures of further
+ * training seeds exist (`fixtures/models/<dataset>-seed<N>/`, same files as
+ * `fixtures/models/<dataset>/`), every detector also runs on each, results go to
+ * `results/<benchmark>/seed<N>/`, and `results/<benchmark>/seeds.{json,md}` hold mean ± sd per
+ * detector, the per-seed rows and the paired differences (GROOD vs GROOD-no-mixup, GROOD vs
+ * KNN, GROOD-τ vs KNN).
  *
  * @module
  */
-import { Effect } from "effect";
+import { Data, Effect } from "effect";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatSeconds, runTask } from "../lib/cli.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
 import { invocationPath } from "../lib/cli.ts";
-import { REPRODUCE_DETECTORS } from "../lib/detectors/mod.ts";
+import {
+  DETECTOR_KINDS,
+  type DetectorSpecInput,
+  REPRODUCE_DETECTORS,
+} from "../lib/detectors/registry.ts";
 import { GROOD_DEFAULTS } from "../lib/detectors/grood.ts";
-import { writeJsonAtomic } from "../lib/files.ts";
-import { trainFixture } from "../lib/model/fixture.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
+import { fixtureDir, fixtureSeeds, trainFixture } from "../lib/model/fixture.ts";
 import { StageCache } from "../lib/pipeline/cache.ts";
 import { runPipeline } from "../lib/pipeline/pipeline.ts";
 import { hnswRecall } from "../lib/pipeline/recall.ts";
-import type { DetectorSpec } from "../lib/pipeline/spec.ts";
 import { writeExports } from "../lib/report/exports.ts";
 import { writeReportPlots } from "../lib/report/plots.ts";
+import { type BenchmarkPage, benchmarkPage, reportHtml } from "../lib/report/page.ts";
 import { consoleProgress } from "../lib/report/progress.ts";
+import {
+  pairedDifferences,
+  pairedMarkdown,
+  type SeedRow,
+  seedSpread,
+  seedSpreadMarkdown,
+} from "../lib/report/seeds.ts";
 import { perSetMarkdown, summaryMarkdown, writeResults } from "../lib/report/tables.ts";
 
 const { values } = parseArgs({
@@ -40,21 +60,37 @@ const { values } = parseArgs({
     "export-early": { type: "boolean", default: false },
     out: { type: "string", default: "results" },
     backend: { type: "string" },
+    detector: { type: "string", multiple: true },
   },
 });
+
+/** `--detector` names no registered detector. */
+class UnknownDetector extends Data.TaggedError("UnknownDetector")<{ readonly kind: string }> {
+  override get message(): string {
+    return `Cannot run detector "${this.kind}": --detector takes one of ${
+      DETECTOR_KINDS.join(", ")
+    }`;
+  }
+}
 
 // A file path is relative to where `deno task` was typed, not to the checkout.
 const refs = (values.benchmark ?? [...BUILTIN_BENCHMARKS]).map((ref) =>
   (BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(ref) ? ref : invocationPath(ref)
 );
-/** GROOD with the exact index (the default) and with HNSW, then the ablations and baselines. */
-const detectors: ReadonlyArray<DetectorSpec> = [
+/**
+ * GROOD with the exact index (the default) and with HNSW, then the ablations and baselines;
+ * with `--detector`, only those (GROOD is always run: the HNSW recall is measured on it).
+ */
+const chosen = values.detector;
+const detectors: ReadonlyArray<DetectorSpecInput> = [
   REPRODUCE_DETECTORS[0]!,
-  { kind: "grood", index: "hnsw", name: "GROOD (HNSW)" },
+  { kind: "grood", index: "hnsw", name: "GROOD (HNSW)" } as const,
   ...REPRODUCE_DETECTORS.slice(1),
-];
+].filter((spec) => chosen === undefined || spec.kind === "grood" || chosen.includes(spec.kind));
 
 const program = Effect.gen(function* () {
+  const unknown = chosen?.find((kind) => !(DETECTOR_KINDS as ReadonlyArray<string>).includes(kind));
+  if (unknown !== undefined) return yield* new UnknownDetector({ kind: unknown });
   const { tf, backend } = yield* Compute;
   const started = performance.now();
   const log = (line: string) => console.log(line);
@@ -75,6 +111,7 @@ const program = Effect.gen(function* () {
     }
   }
   const names = specs.map((s) => s.name);
+  const pages: Array<BenchmarkPage> = [];
   for (const [i, spec] of specs.entries()) {
     const name = spec.name;
     const benchmarkStart = performance.now();
@@ -119,9 +156,84 @@ const program = Effect.gen(function* () {
     console.log(
       perSetMarkdown(results.filter((d: { detector: string }) => d.detector === "GROOD")),
     );
-    console.log(`\n${name} done in ${formatSeconds(seconds)}; results in ${dir}/`);
+    pages.push(
+      yield* Effect.promise(() =>
+        benchmarkPage(
+          runs,
+          new Map([
+            ["id", prepared.idTest.images],
+            ...prepared.oodTest.map((set) => [set.images.name, set.images] as const),
+          ]),
+        )
+      ),
+    );
     prepared.model.net.dispose();
+
+    // Every further fixture seed of grood's own models (fixtures/models/<dataset>-seed<N>/):
+    // the same detectors, and the spread over seeds with the paired differences.
+    const train = spec.id.train;
+    const dataset = spec.model.kind === "grood" && train.kind === "dataset"
+      ? train.name
+      : undefined;
+    const seeds = dataset === undefined ? [0] : yield* Effect.promise(() => fixtureSeeds(dataset));
+    const seedRows: Array<SeedRow> = (summary.objects() as Array<Omit<SeedRow, "seed">>)
+      .map((d) => ({ ...d, seed: 0 }));
+    for (const seed of seeds.filter((s) => s !== 0)) {
+      console.log(`\n== benchmark ${name}, model of training seed ${seed} ==`);
+      const other = yield* runPipeline(
+        { benchmark: refs[i]!, model: fixtureDir(dataset!, seed), detectors },
+        { log, progress: consoleProgress() },
+      );
+      const seedSummary = yield* Effect.promise(() =>
+        writeResults(join(dir, `seed${seed}`), other.runs, {
+          benchmark: name,
+          seed,
+          model: other.prepared.model.path,
+          modelTestAccuracy: other.prepared.model.metadata.testAccuracy,
+          idTestImages: other.prepared.idTest.images.count,
+          backend,
+          date: new Date().toISOString(),
+        })
+      );
+      seedRows.push(
+        ...(seedSummary.summary.objects() as Array<Omit<SeedRow, "seed">>)
+          .map((d) => ({ ...d, seed })),
+      );
+      other.prepared.model.net.dispose();
+    }
+    if (seeds.length > 1) {
+      const spread = seedSpread(seedRows);
+      const paired = pairedDifferences(seedRows);
+      yield* Effect.promise(async () => {
+        await writeJsonAtomic(join(dir, "seeds.json"), {
+          benchmark: name,
+          seeds,
+          perSeed: seedRows,
+          spread: spread.objects(),
+          paired,
+        });
+        await writeFileAtomic(
+          join(dir, "seeds.md"),
+          `# ${name}: spread over training seeds ${seeds.join(", ")} (metrics in %)\n\n` +
+            `${seedSpreadMarkdown(spread)}\n\n## Paired differences\n\n` +
+            `${pairedMarkdown(paired)}\n`,
+        );
+      });
+      console.log(`\n${name}: mean ± sd over seeds ${seeds.join(", ")} (%)\n`);
+      console.log(seedSpreadMarkdown(spread));
+      console.log(`\n${name}: paired differences (AUROC points)\n`);
+      console.log(pairedMarkdown(paired));
+    }
+    const total = (performance.now() - benchmarkStart) / 1000;
+    console.log(`\n${name} done in ${formatSeconds(total)}; results in ${dir}/`);
   }
+  yield* Effect.promise(() =>
+    writeFileAtomic(
+      join(values.out, "report.html"),
+      reportHtml(`grood: ${names.join(", ")} (backend ${backend})`, pages),
+    )
+  );
+  log(`results page: ${join(values.out, "report.html")}`);
   yield* Effect.promise(() =>
     writeJsonAtomic(join(values.out, "reproduce.json"), {
       benchmarks: names,

@@ -6,7 +6,8 @@ import {
   auprOut,
   auroc,
   evaluateOod,
-  fpr95,
+  fpr95IdKept,
+  fpr95OpenOod,
   type OodSetMetrics,
   summarise,
 } from "../lib/stages/evaluate.ts";
@@ -37,21 +38,31 @@ Deno.test("evaluateOod() matches a hand-computed case with ties", () => {
   close(m.auprIn, 491 / 840, "auprIn");
   // FPR@95: need #(ID ≤ t) ≥ 0.95·4 = 3.8, so all 4 -> t* = 0.8. OOD ≤ 0.8: 0.4, 0.8 (tie
   // counts as ID), 0.05 -> 3/4.
-  close(m.fpr95, 3 / 4, "fpr95");
+  close(m.fpr95IdKept, 3 / 4, "fpr95IdKept");
+  // FPR@95 (OpenOOD): need #(OOD ≥ t) ≥ 3.8, so all 4 -> t° = 0.05; every ID is ≥ 0.05 -> 1.
+  close(m.fpr95OpenOod, 1, "fpr95OpenOod");
   // The single-metric functions agree with evaluateOod.
   assert.equal(run(auroc(id, ood)), m.auroc);
   assert.equal(run(auprOut(id, ood)), m.auprOut);
   assert.equal(run(auprIn(id, ood)), m.auprIn);
-  assert.equal(run(fpr95(id, ood)), m.fpr95);
+  assert.equal(run(fpr95IdKept(id, ood)), m.fpr95IdKept);
+  assert.equal(run(fpr95OpenOod(id, ood)), m.fpr95OpenOod);
 });
 
 Deno.test("evaluateOod() gives the extreme values on separated and constant scores", () => {
   const perfect = run(evaluateOod({ id: [0, 1, 2], ood: [3, 4] }));
-  assert.deepEqual(perfect, { auroc: 1, auprIn: 1, auprOut: 1, fpr95: 0 });
+  assert.deepEqual(perfect, {
+    auroc: 1,
+    auprIn: 1,
+    auprOut: 1,
+    fpr95IdKept: 0,
+    fpr95OpenOod: 0,
+  });
 
   const reversed = run(evaluateOod({ id: [3, 4], ood: [0, 1, 2] }));
   assert.equal(reversed.auroc, 0);
-  assert.equal(reversed.fpr95, 1);
+  assert.equal(reversed.fpr95IdKept, 1);
+  assert.equal(reversed.fpr95OpenOod, 1);
   // OOD positive, all OOD ranked last: precisions at the OOD steps are 1/3, 2/4, 3/5.
   close(reversed.auprOut, (1 / 3 + 2 / 4 + 3 / 5) / 3, "reversed auprOut");
 
@@ -60,16 +71,34 @@ Deno.test("evaluateOod() gives the extreme values on separated and constant scor
   assert.equal(flat.auroc, 0.5);
   close(flat.auprOut, 2 / 5, "flat auprOut");
   close(flat.auprIn, 3 / 5, "flat auprIn");
-  assert.equal(flat.fpr95, 1);
+  assert.equal(flat.fpr95IdKept, 1);
+  assert.equal(flat.fpr95OpenOod, 1);
 });
 
-Deno.test("fpr95() uses the smallest threshold keeping 95% of ID, ties included", () => {
+Deno.test("fpr95IdKept() uses the smallest threshold keeping 95% of ID, ties included", () => {
   // 20 ID scores: 0..17, 18, 18. 19 of 20 (95%) must be ≤ t -> t* = 18, which keeps all 20.
   const id = [...Array.from({ length: 18 }, (_, i) => i), 18, 18];
-  assert.equal(run(fpr95(id, [18, 19])), 0.5); // 18 accepted as ID (tie), 19 rejected
+  assert.equal(run(fpr95IdKept(id, [18, 19])), 0.5); // 18 accepted as ID (tie), 19 rejected
   // 21 ID scores 0..20: need 19.95 -> 20 -> t* = 19.
   const id21 = Array.from({ length: 21 }, (_, i) => i);
-  assert.equal(run(fpr95(id21, [19, 19.5, 20])), 1 / 3);
+  assert.equal(run(fpr95IdKept(id21, [19, 19.5, 20])), 1 / 3);
+});
+
+Deno.test("fpr95OpenOod() uses the largest threshold catching 95% of OOD, ties included", () => {
+  // 20 OOD scores 10..29: 19 of 20 must be ≥ t -> t° = 11. ID 11 (tie) and 12 are flagged.
+  const ood = Array.from({ length: 20 }, (_, i) => 10 + i);
+  assert.equal(run(fpr95OpenOod([0, 10.5, 11, 12], ood)), 0.5);
+  // OOD with a tie at the threshold: 10, 10, 11..28; t° = 10 would catch all 20, but t = 11
+  // catches only 18 < 19, so t° = 10 and ID 10 counts as flagged.
+  const tied = [10, 10, ...Array.from({ length: 18 }, (_, i) => 11 + i)];
+  assert.equal(run(fpr95OpenOod([9.9, 10, 30, 5], tied)), 0.5);
+  // The conventions differ when the OOD scores spread wider than the ID scores.
+  const narrow = Array.from({ length: 100 }, (_, i) => i); // ID 0..99
+  const wide = Array.from({ length: 100 }, (_, i) => 10 * i); // OOD 0, 10, …, 990
+  // 95% of ID kept: t* = 94; OOD ≤ 94 are 0, 10, …, 90 -> 10 of 100.
+  assert.equal(run(fpr95IdKept(narrow, wide)), 0.1);
+  // 95% of OOD caught: t° = 50 (95 of 100 OOD ≥ 50); ID ≥ 50 are 50..99 -> 50 of 100.
+  assert.equal(run(fpr95OpenOod(narrow, wide)), 0.5);
 });
 
 /** Brute force AP: mean over positives of precision at "score ≥ that positive's score". */
@@ -91,6 +120,20 @@ function bruteFpr95(id: number[], ood: number[]): number {
     if (kept * 100 >= 95 * id.length) return ood.filter((v) => v <= t).length / ood.length;
   }
   throw new Error("unreachable: the largest candidate keeps all ID");
+}
+
+/**
+ * Brute force FPR@95 as OpenOOD's metrics.py: scikit-learn's ROC with OOD positive (thresholds
+ * = distinct scores from high to low, "≥ t" flagged), the FPR of the first point with
+ * TPR ≥ 0.95 (a float comparison, as numpy's).
+ */
+function bruteFpr95OpenOod(id: number[], ood: number[]): number {
+  const thresholds = [...new Set([...id, ...ood])].sort((a, b) => b - a);
+  for (const t of thresholds) {
+    const tpr = ood.filter((v) => v >= t).length / ood.length;
+    if (tpr >= 0.95) return id.filter((v) => v >= t).length / id.length;
+  }
+  throw new Error("unreachable: the smallest threshold catches all OOD");
 }
 
 /** Brute force AUROC over all pairs. */
@@ -117,7 +160,12 @@ Deno.test("metrics match brute-force formulations on random data with many ties"
       bruteAveragePrecision(id.map((v) => -v), ood.map((v) => -v)),
       `auprIn seed ${seed}`,
     );
-    close(m.fpr95, bruteFpr95(id, ood), `fpr95 seed ${seed}`);
+    close(m.fpr95IdKept, bruteFpr95(id, ood), `fpr95IdKept seed ${seed}`);
+    close(m.fpr95OpenOod, bruteFpr95OpenOod(id, ood), `fpr95OpenOod seed ${seed}`);
+    // Second formulation: catching 95% of OOD is keeping 95% of "ID" with the roles swapped
+    // and the scores negated.
+    const swapped = run(fpr95IdKept(ood.map((v) => -v), id.map((v) => -v)));
+    close(m.fpr95OpenOod, swapped, `swapped seed ${seed}`);
   }
 });
 
@@ -137,7 +185,8 @@ Deno.test("metrics reject empty score sets", () => {
   const empty = failure(evaluateOod({ id: [1, 2], ood: [] }));
   assert.equal(empty._tag, "EmptyScores");
   assert.match(empty.message, /"ood".*empty/);
-  assert.equal(failure(fpr95([], [1]))._tag, "EmptyScores");
+  assert.equal(failure(fpr95IdKept([], [1]))._tag, "EmptyScores");
+  assert.equal(failure(fpr95OpenOod([1], []))._tag, "EmptyScores");
 });
 
 Deno.test("accuracy() counts matches and rejects mismatched lengths", () => {
@@ -155,7 +204,8 @@ Deno.test("summarise() averages metrics per near/far group", () => {
     auroc,
     auprIn: 0.5,
     auprOut: auroc,
-    fpr95,
+    fpr95IdKept: fpr95,
+    fpr95OpenOod: 1 - fpr95,
   } satisfies OodSetMetrics);
   const summary = summarise([
     row("far-a", "far", 0.9, 0.2),
@@ -170,10 +220,12 @@ Deno.test("summarise() averages metrics per near/far group", () => {
     auroc: 0.6,
     auprIn: 0.5,
     auprOut: 0.6,
-    fpr95: 0.8,
+    fpr95IdKept: 0.8,
+    fpr95OpenOod: 1 - 0.8,
   });
   assert.equal(far?.sets, 2);
   close(far!.auroc, 0.8, "far auroc");
-  close(far!.fpr95, 0.3, "far fpr95");
+  close(far!.fpr95IdKept, 0.3, "far fpr95IdKept");
+  close(far!.fpr95OpenOod, 0.7, "far fpr95OpenOod");
   assert.deepEqual(summarise([]), []);
 });

@@ -4,13 +4,16 @@ import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import type { FitInputs } from "../lib/detectors/detector.ts";
-import { grood, groodDistance, groodNoMixup } from "../lib/detectors/grood.ts";
+import { grood, TEMPERATURE_GRID } from "../lib/detectors/grood.ts";
+import { buildDetector } from "../lib/detectors/registry.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
 import { exactIndex } from "../lib/knn/exact.ts";
 import { meanOfPrototypes } from "../lib/stages/mixup.ts";
 
 const { tf } = await Effect.runPromise(startCompute("wasm"));
+/** A registered detector built from its spec, as pipelines build it. */
+const registered = (spec: unknown) => Effect.runSync(buildDetector(spec));
 const spec = defaultSpec(10);
 const net = makeClassifier(tf, spec, initialWeights(spec, 2));
 const test = await Effect.runPromise(loadSplit("mnist", "test"));
@@ -75,7 +78,7 @@ Deno.test("GROOD takes a user's own index and OOD-prototype source without other
     },
   });
   const ours = await scoreWith(custom);
-  const reference = await scoreWith(groodNoMixup());
+  const reference = await scoreWith(registered({ kind: "grood-no-mixup" }));
   assert.equal(built, 1);
   assert.deepEqual(ours.scores, reference.scores);
   assert.equal(ours.fitted.settings.oodPrototype, "mean of class prototypes (user code)");
@@ -89,7 +92,7 @@ Deno.test("GROOD with k > 1 averages the k nearest distances", async () => {
 });
 
 Deno.test("GROOD-distance scores −‖h − p_ood‖ and GROOD exposes its artefacts", async () => {
-  const { scores } = await scoreWith(groodDistance());
+  const { scores } = await scoreWith(registered({ kind: "grood-distance" }));
   assert.ok(scores.every((s) => s <= 0));
   const fitted = await Effect.runPromise(grood().fit(inputs));
   const names = (fitted.artefacts ?? []).map((a) => a.name);
@@ -103,12 +106,11 @@ Deno.test("GROOD-distance scores −‖h − p_ood‖ and GROOD exposes its arte
 });
 
 Deno.test("GROOD-τ chooses its temperature on validation data and reports the grid", async () => {
-  const { groodTunedTemperature, TEMPERATURE_GRID } = await import("../lib/detectors/grood.ts");
   const { smoothedNoiseImages } = await import("../lib/stages/mixup.ts");
   const noise = smoothedNoiseImages(40, 3);
   const noiseFeatures = (await Effect.runPromise(extractFeatures(tf, net, noise))).features;
   const fitted = await Effect.runPromise(
-    groodTunedTemperature().fit({
+    registered({ kind: "grood-tuned-temperature" }).fit({
       ...inputs,
       validation: {
         id: { images: queries, features: queryFeatures },
@@ -124,4 +126,54 @@ Deno.test("GROOD-τ chooses its temperature on validation data and reports the g
   assert.equal(tuned.chosen, TEMPERATURE_GRID[tuned.validationAuroc.indexOf(best)]);
   assert.equal(fitted.settings.temperature, tuned.chosen);
   fitted.dispose();
+});
+
+Deno.test("the validation-OOD variants average the first batch or the whole split", async () => {
+  const { smoothedNoiseImages } = await import("../lib/stages/mixup.ts");
+  const { REFERENCE_FIRST_BATCH } = await import("../lib/detectors/grood.ts");
+  // Two validation-OOD sets; the first batch (200) takes all of the first and 50 of the second.
+  const first = smoothedNoiseImages(150, 5);
+  const second = smoothedNoiseImages(120, 6);
+  const featuresOf = async (images: typeof first) =>
+    (await Effect.runPromise(extractFeatures(tf, net, images))).features;
+  const [f1, f2] = [await featuresOf(first), await featuresOf(second)];
+  const withValidation = {
+    ...inputs,
+    validation: {
+      id: inputs.validation.id,
+      ood: [{ images: first, features: f1 }, { images: second, features: f2 }],
+    },
+  };
+  const prototypeOf = async (kind: string) => {
+    const fitted = await Effect.runPromise(registered({ kind }).fit(withValidation));
+    const artefact = fitted.artefacts!.find((a) => a.name === "ood-prototype")!;
+    fitted.dispose();
+    return { prototype: artefact.data, source: fitted.settings.oodPrototype };
+  };
+  // Hand means of the penultimate rows (float64 sums).
+  const meanOf = (rows: ReadonlyArray<{ m: typeof f1.penultimate; count: number }>) => {
+    const d = f1.penultimate.cols;
+    const sum = new Float64Array(d);
+    let n = 0;
+    for (const { m, count } of rows) {
+      for (let i = 0; i < count; i++) for (let j = 0; j < d; j++) sum[j]! += m.data[i * d + j]!;
+      n += count;
+    }
+    return Array.from(sum, (v) => v / n);
+  };
+  const batch = await prototypeOf("grood-val-ood-batch");
+  const whole = await prototypeOf("grood-val-ood");
+  assert.equal(REFERENCE_FIRST_BATCH, 200);
+  assert.equal(batch.source, "validation-ood(first 200)");
+  assert.equal(whole.source, "validation-ood");
+  const expectBatch = meanOf([{ m: f1.penultimate, count: 150 }, { m: f2.penultimate, count: 50 }]);
+  const expectWhole = meanOf([{ m: f1.penultimate, count: 150 }, {
+    m: f2.penultimate,
+    count: 120,
+  }]);
+  for (let j = 0; j < expectBatch.length; j++) {
+    assert.ok(Math.abs(batch.prototype[j]! - expectBatch[j]!) < 1e-4, `batch[${j}]`);
+    assert.ok(Math.abs(whole.prototype[j]! - expectWhole[j]!) < 1e-4, `whole[${j}]`);
+  }
+  assert.ok(batch.prototype.some((v, j) => Math.abs(v - whole.prototype[j]!) > 1e-4));
 });

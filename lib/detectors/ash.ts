@@ -22,6 +22,8 @@ import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector, FittedDetector } from "./detector.ts";
 import { requireSetting, scoreChecked } from "./checks.ts";
 import { applyHead, energyScores, readHead } from "./logits.ts";
+import { defineDetector, Percentile, withDefault } from "./entry.ts";
+import { Schema } from "effect";
 
 /** Options of {@link ash}. */
 export interface AshOptions {
@@ -97,3 +99,14 @@ export function ash(options: AshOptions = {}): Detector {
       }),
   };
 }
+
+/** Registration of {@link ash}. */
+export const ashEntry = defineDetector({
+  kind: "ash",
+  title: "ASH",
+  family: "baseline",
+  source: "Djurisic et al., ICLR 2023, variant ASH-S (OpenOOD v1.5's `ash` runs ASH-B)",
+  reproduce: true,
+  options: Schema.Struct({ percentile: withDefault(Percentile, 90) }),
+  make: (options, name) => ({ ...ash(options), name }),
+});

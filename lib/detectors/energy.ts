@@ -12,6 +12,8 @@ import { Effect } from "effect";
 import type { Detector, FittedDetector } from "./detector.ts";
 import { requireSetting, scoreChecked } from "./checks.ts";
 import { energyScores } from "./logits.ts";
+import { defineDetector, PositiveNumber, withDefault } from "./entry.ts";
+import { Schema } from "effect";
 
 /** Options of {@link energy}. */
 export interface EnergyOptions {
@@ -52,3 +54,14 @@ export function energy(options: EnergyOptions = {}): Detector {
       }),
   };
 }
+
+/** Registration of {@link energy}. */
+export const energyEntry = defineDetector({
+  kind: "energy",
+  title: "Energy",
+  family: "baseline",
+  source: "Liu et al., NeurIPS 2020; OpenOOD `ebo`",
+  reproduce: true,
+  options: Schema.Struct({ temperature: withDefault(PositiveNumber, 1) }),
+  make: (options, name) => ({ ...energy(options), name }),
+});

@@ -23,6 +23,8 @@ import type { Matrix } from "../matrix.ts";
 import type { Detector, FittedDetector } from "./detector.ts";
 import { requireSetting, scoreChecked } from "./checks.ts";
 import { softmaxRow } from "./logits.ts";
+import { defineDetector, PositiveNumber, withDefault } from "./entry.ts";
+import { Schema } from "effect";
 
 /** Options of {@link gradNorm}. */
 export interface GradNormOptions {
@@ -83,3 +85,14 @@ export function gradNorm(options: GradNormOptions = {}): Detector {
       }),
   };
 }
+
+/** Registration of {@link gradNorm}. */
+export const gradNormEntry = defineDetector({
+  kind: "gradnorm",
+  title: "GradNorm",
+  family: "baseline",
+  source: "Huang et al., NeurIPS 2021; OpenOOD `gradnorm`",
+  reproduce: true,
+  options: Schema.Struct({ temperature: withDefault(PositiveNumber, 1) }),
+  make: (options, name) => ({ ...gradNorm(options), name }),
+});

@@ -23,6 +23,8 @@ import { exactIndex, type NearestNeighbourIndex, type Neighbours } from "../knn/
 import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
 import { checkSet, requireSetting, scoreChecked } from "./checks.ts";
 import { tuneParameter } from "./tune.ts";
+import { defineDetector, Grid, PositiveInt, withDefault } from "./entry.ts";
+import { Schema } from "effect";
 
 /** A k grid for tuning (pass as `kGrid`): k ≤ 100 suits our 60,000 training features. */
 export const KNN_K_GRID: ReadonlyArray<number> = [1, 5, 10, 20, 50, 100];
@@ -131,3 +133,17 @@ export function knn(options: KnnOptions = {}): Detector {
       }),
   };
 }
+
+/** Registration of {@link knn}. */
+export const knnEntry = defineDetector({
+  kind: "knn",
+  title: "KNN",
+  family: "baseline",
+  source: "Sun et al., ICML 2022; OpenOOD `knn`",
+  reproduce: true,
+  options: Schema.Struct({
+    k: withDefault(PositiveInt, 50),
+    kGrid: Schema.optionalKey(Grid(PositiveInt)),
+  }),
+  make: (options, name) => ({ ...knn(options), name }),
+});

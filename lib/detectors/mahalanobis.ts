@@ -24,6 +24,8 @@ import type { Matrix } from "../matrix.ts";
 import type { Detector, FittedDetector } from "./detector.ts";
 import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
 import { pseudoInverseFactor } from "./linalg.ts";
+import { defineDetector } from "./entry.ts";
+import { Schema } from "effect";
 
 /** Options of {@link mahalanobis} (none: the MDS variant has no hyper-parameters). */
 export type MahalanobisOptions = Record<never, never>;
@@ -207,3 +209,14 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
       }),
   };
 }
+
+/** Registration of {@link mahalanobis}. */
+export const mahalanobisEntry = defineDetector({
+  kind: "mahalanobis",
+  title: "Mahalanobis",
+  family: "baseline",
+  source: "Lee et al., NeurIPS 2018; OpenOOD `mds`",
+  reproduce: true,
+  options: Schema.Struct({}),
+  make: (options, name) => ({ ...mahalanobis(options), name }),
+});

@@ -11,6 +11,8 @@ import { Effect } from "effect";
 import type { Detector, FittedDetector } from "./detector.ts";
 import { scoreChecked } from "./checks.ts";
 import { rowMax } from "./logits.ts";
+import { defineDetector } from "./entry.ts";
+import { Schema } from "effect";
 
 /** Options of {@link maxLogit} (none: the method has no hyper-parameters). */
 export type MaxLogitOptions = Record<never, never>;
@@ -39,3 +41,14 @@ export function maxLogit(_options: MaxLogitOptions = {}): Detector {
       }),
   };
 }
+
+/** Registration of {@link maxLogit}. */
+export const maxLogitEntry = defineDetector({
+  kind: "maxlogit",
+  title: "MaxLogit",
+  family: "baseline",
+  source: "Hendrycks et al., ICML 2022; OpenOOD `mls`",
+  reproduce: true,
+  options: Schema.Struct({}),
+  make: (options, name) => ({ ...maxLogit(options), name }),
+});

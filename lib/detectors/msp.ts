@@ -11,6 +11,8 @@ import { Effect } from "effect";
 import type { Detector, FittedDetector } from "./detector.ts";
 import { scoreChecked } from "./checks.ts";
 import { rowMaxSoftmax } from "./logits.ts";
+import { defineDetector } from "./entry.ts";
+import { Schema } from "effect";
 
 /** Options of {@link msp} (none: the method has no hyper-parameters). */
 export type MspOptions = Record<never, never>;
@@ -40,3 +42,14 @@ export function msp(_options: MspOptions = {}): Detector {
       }),
   };
 }
+
+/** Registration of {@link msp}. */
+export const mspEntry = defineDetector({
+  kind: "msp",
+  title: "MSP",
+  family: "baseline",
+  source: "Hendrycks & Gimpel, ICLR 2017; OpenOOD `msp`",
+  reproduce: true,
+  options: Schema.Struct({}),
+  make: (options, name) => ({ ...msp(options), name }),
+});

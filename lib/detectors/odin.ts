@@ -38,6 +38,15 @@ import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./d
 import { requireSetting, scoreChecked } from "./checks.ts";
 import { rowMaxSoftmax } from "./logits.ts";
 import { tuneParameter } from "./tune.ts";
+import {
+  defineDetector,
+  Grid,
+  NonNegativeNumber,
+  PositiveInt,
+  PositiveNumber,
+  withDefault,
+} from "./entry.ts";
+import { Schema } from "effect";
 
 type Tf = typeof tfType;
 
@@ -245,3 +254,23 @@ export function odin(options: OdinOptions = {}): Detector {
       }),
   };
 }
+
+/** Registration of {@link odin}. */
+export const odinEntry = defineDetector({
+  kind: "odin",
+  title: "ODIN",
+  family: "baseline",
+  source: "Liang et al., ICLR 2018; OpenOOD `odin`",
+  reproduce: true,
+  options: Schema.Struct({
+    temperature: withDefault(PositiveNumber, 1000),
+    epsilon: Schema.optionalKey(NonNegativeNumber),
+    epsilonGrid: withDefault(
+      Grid(NonNegativeNumber),
+      [...ODIN_EPSILON_GRID] as [number, ...number[]],
+    ),
+    clipToInputRange: withDefault(Schema.Boolean, false),
+    batchSize: withDefault(PositiveInt, 128),
+  }),
+  make: (options, name) => ({ ...odin(options), name }),
+});

@@ -17,6 +17,8 @@ import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector, FittedDetector } from "./detector.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { applyHead, energyScores, percentile, readHead } from "./logits.ts";
+import { defineDetector, Percentile, withDefault } from "./entry.ts";
+import { Schema } from "effect";
 
 /** Options of {@link react}. */
 export interface ReactOptions {
@@ -80,3 +82,14 @@ export function react(options: ReactOptions = {}): Detector {
       }),
   };
 }
+
+/** Registration of {@link react}. */
+export const reactEntry = defineDetector({
+  kind: "react",
+  title: "ReAct",
+  family: "baseline",
+  source: "Sun et al., NeurIPS 2021; OpenOOD `react`",
+  reproduce: true,
+  options: Schema.Struct({ percentile: withDefault(Percentile, 90) }),
+  make: (options, name) => ({ ...react(options), name }),
+});

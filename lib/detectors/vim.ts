@@ -26,6 +26,8 @@ import type { Detector, FittedDetector } from "./detector.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
 import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
+import { defineDetector, PositiveInt } from "./entry.ts";
+import { Schema } from "effect";
 
 /** Options of {@link vim}. */
 export interface VimOptions {
@@ -194,3 +196,14 @@ export function vim(options: VimOptions = {}): Detector {
       }),
   };
 }
+
+/** Registration of {@link vim}. */
+export const vimEntry = defineDetector({
+  kind: "vim",
+  title: "ViM",
+  family: "baseline",
+  source: "Wang et al., CVPR 2022; OpenOOD `vim`",
+  reproduce: true,
+  options: Schema.Struct({ principalDim: Schema.optionalKey(PositiveInt) }),
+  make: (options, name) => ({ ...vim(options), name }),
+});

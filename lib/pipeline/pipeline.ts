@@ -18,7 +18,7 @@
 import * as aq from "arquero";
 import { Effect, Layer } from "effect";
 import { type BackendName, Compute } from "../compute/compute.ts";
-import { makeDetector } from "../detectors/mod.ts";
+import { makeDetector } from "../detectors/registry.ts";
 import type { ProgressReporter } from "../report/progress.ts";
 import { resultsTable, summaryTable, type Table } from "../report/tables.ts";
 import { StageCache } from "./cache.ts";

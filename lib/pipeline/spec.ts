@@ -8,6 +8,8 @@
  * @module
  */
 import { Data, Effect, Schema } from "effect";
+import { DetectorSpec } from "../detectors/registry.ts";
+import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood.ts";
 
 const Probability = Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 })));
 const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
@@ -15,58 +17,8 @@ const PositiveNumber = Schema.Finite.pipe(Schema.check(Schema.isGreaterThan(0)))
 const Seed = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 const Samples = Schema.Union([PositiveInt, Schema.Literal("all")]);
 
-/** Where GROOD's OOD prototype comes from (a tagged union, never a flag soup). */
-export const OodPrototypeSpec = Schema.Union([
-  Schema.Struct({
-    kind: Schema.Literal("mixup"),
-    lambda: Probability,
-    samples: Samples,
-    seed: Seed,
-  }),
-  Schema.Struct({ kind: Schema.Literal("mean") }),
-  Schema.Struct({ kind: Schema.Literal("noise"), count: PositiveInt, seed: Seed }),
-  Schema.Struct({ kind: Schema.Literal("validation") }),
-]);
-
-/** GROOD with any of its parameters (the others take their defaults). */
-export const GroodSpec = Schema.Struct({
-  kind: Schema.Literal("grood"),
-  name: Schema.optional(Schema.String),
-  earlyBoundary: Schema.optional(Schema.String),
-  oodPrototype: Schema.optional(OodPrototypeSpec),
-  descriptor: Schema.optional(Schema.Literals(["gradient", "distance"])),
-  index: Schema.optional(Schema.Literals(["exact", "hnsw"])),
-  k: Schema.optional(PositiveInt),
-  temperature: Schema.optional(PositiveNumber),
-  seed: Schema.optional(Seed),
-});
-
-/** The baseline detectors, by name. */
-export const BASELINES = [
-  "msp",
-  "maxlogit",
-  "energy",
-  "odin",
-  "mahalanobis",
-  "knn",
-  "vim",
-  "react",
-  "gradnorm",
-  "ash",
-  "grood-no-mixup",
-  "grood-distance",
-  "grood-tuned-temperature",
-] as const;
-
-/** A baseline detector with its default settings. */
-export const BaselineSpec = Schema.Struct({
-  kind: Schema.Literals(BASELINES),
-  name: Schema.optional(Schema.String),
-});
-
-/** Any detector. */
-export const DetectorSpec = Schema.Union([GroodSpec, BaselineSpec]);
-export type DetectorSpec = typeof DetectorSpec.Type;
+/** Any detector, from the registry (`lib/detectors/registry.ts`). */
+export { DetectorSpec, type DetectorSpecInput } from "../detectors/registry.ts";
 
 /** The benchmark a spec runs: a built-in name (`mnist`, `fashion-mnist`) or a benchmark file path. */
 export const BenchmarkRef = Schema.NonEmptyString;
@@ -161,7 +113,9 @@ export function expandGrids(grids: ReadonlyArray<AblationGrid>): ReadonlyArray<A
 }
 
 /** The GROOD detector spec of one ablation variant. */
-export function variantSpec(params: AblationParams): typeof GroodSpec.Type {
+export function variantSpec(
+  params: AblationParams,
+): typeof GroodOptionsSpec.Type & { readonly kind: "grood"; readonly name: string } {
   const oodPrototype: typeof OodPrototypeSpec.Type = params.oodPrototype === "mixup"
     ? { kind: "mixup", lambda: params.lambda, samples: params.samples, seed: params.seed }
     : params.oodPrototype === "noise"

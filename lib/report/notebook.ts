@@ -63,12 +63,15 @@ export const METRIC_COLUMNS: ReadonlyArray<string> = [
   "auroc",
   "auprIn",
   "auprOut",
-  "fpr95",
+  "fpr95IdKept",
+  "fpr95OpenOod",
   "idAccuracy",
   "nearAuroc",
   "farAuroc",
-  "nearFpr95",
-  "farFpr95",
+  "nearFpr95IdKept",
+  "farFpr95IdKept",
+  "nearFpr95OpenOod",
+  "farFpr95OpenOod",
   "meanAuroc",
 ];
 

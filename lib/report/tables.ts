@@ -24,7 +24,8 @@ export function resultsTable(runs: ReadonlyArray<DetectorRun>): Table {
         auroc: r.auroc,
         auprIn: r.auprIn,
         auprOut: r.auprOut,
-        fpr95: r.fpr95,
+        fpr95IdKept: r.fpr95IdKept,
+        fpr95OpenOod: r.fpr95OpenOod,
         idAccuracy: r.idAccuracy,
       }))
     ),
@@ -32,7 +33,8 @@ export function resultsTable(runs: ReadonlyArray<DetectorRun>): Table {
 }
 
 /**
- * One row per (benchmark, detector): near- and far-OOD mean AUROC and FPR@95, ID accuracy, fit
+ * One row per (benchmark, detector): near- and far-OOD mean AUROC and FPR@95 (both
+ * conventions: `…Fpr95IdKept`, `…Fpr95OpenOod`, see `lib/stages/evaluate.ts`), ID accuracy, fit
  * time and scoring throughput; ranked by the mean of near and far AUROC.
  */
 export function summaryTable(runs: ReadonlyArray<DetectorRun>): Table {
@@ -47,8 +49,10 @@ export function summaryTable(runs: ReadonlyArray<DetectorRun>): Table {
       detector: run.detector,
       nearAuroc,
       farAuroc,
-      nearFpr95: mean(near.map((r) => r.fpr95)),
-      farFpr95: mean(far.map((r) => r.fpr95)),
+      nearFpr95IdKept: mean(near.map((r) => r.fpr95IdKept)),
+      farFpr95IdKept: mean(far.map((r) => r.fpr95IdKept)),
+      nearFpr95OpenOod: mean(near.map((r) => r.fpr95OpenOod)),
+      farFpr95OpenOod: mean(far.map((r) => r.fpr95OpenOod)),
       meanAuroc: (nearAuroc + farAuroc) / 2,
       idAccuracy: run.rows[0]?.idAccuracy ?? NaN,
       fitSeconds: run.fitSeconds,
@@ -67,8 +71,10 @@ export function summaryMarkdown(summary: Table): string {
     "detector",
     "nearAuroc",
     "farAuroc",
-    "nearFpr95",
-    "farFpr95",
+    "nearFpr95IdKept",
+    "farFpr95IdKept",
+    "nearFpr95OpenOod",
+    "farFpr95OpenOod",
     "idAccuracy",
     "fitSeconds",
     "scoredPerSecond",
@@ -76,8 +82,10 @@ export function summaryMarkdown(summary: Table): string {
     format: {
       nearAuroc: percent,
       farAuroc: percent,
-      nearFpr95: percent,
-      farFpr95: percent,
+      nearFpr95IdKept: percent,
+      farFpr95IdKept: percent,
+      nearFpr95OpenOod: percent,
+      farFpr95OpenOod: percent,
       idAccuracy: percent,
       fitSeconds: seconds,
       scoredPerSecond: rate,
@@ -85,12 +93,29 @@ export function summaryMarkdown(summary: Table): string {
   });
 }
 
-/** Markdown of the per-set results (AUROC and FPR@95 per detector and set), in percent. */
+/**
+ * Markdown of the per-set results (AUROC, AUPR and both FPR@95 conventions per detector and
+ * set), in percent.
+ */
 export function perSetMarkdown(results: Table): string {
-  return results.select("detector", "set", "group", "auroc", "auprIn", "auprOut", "fpr95")
-    .toMarkdown({
-      format: { auroc: percent, auprIn: percent, auprOut: percent, fpr95: percent },
-    });
+  return results.select(
+    "detector",
+    "set",
+    "group",
+    "auroc",
+    "auprIn",
+    "auprOut",
+    "fpr95IdKept",
+    "fpr95OpenOod",
+  ).toMarkdown({
+    format: {
+      auroc: percent,
+      auprIn: percent,
+      auprOut: percent,
+      fpr95IdKept: percent,
+      fpr95OpenOod: percent,
+    },
+  });
 }
 
 /** Write `results.json`, `results.csv`, `summary.csv` and `results.md` into `dir`. */
@@ -124,6 +149,9 @@ export async function writeResults(
     ),
     "",
     "## Summary (ranked by mean of near and far AUROC; metrics in %)",
+    "",
+    "FPR@95 IdKept = share of OOD accepted when 95% of ID is kept; FPR@95 OpenOod = share of ID " +
+    "flagged when 95% of OOD is caught (OpenOOD v1.5's metrics.py).",
     "",
     summaryMarkdown(summary),
     "",

@@ -10,11 +10,20 @@
  *   where at threshold t every sample with score ≥ t is called positive (so tied samples enter
  *   together), Pₙ and Rₙ are precision and recall at the n-th threshold and R₀ = 0. This is a
  *   step-wise sum, not a trapezoid, so it is not optimistic.
- * - **FPR@95**: fraction of OOD samples accepted as ID when the threshold keeps 95% of the ID
- *   test data as ID. Precisely: t* = the smallest threshold t with #(ID ≤ t) ≥ 0.95 · #ID
- *   (t* is always one of the ID scores); a sample is called ID when its score ≤ t*. So OOD
- *   samples *tied* with t* count as accepted (false positives of the ID class), and when ID
- *   scores tie at t* more than 95% of ID may be kept.
+ * - **FPR@95**, in two conventions that give different numbers (both are reported):
+ *   - `fpr95IdKept`: the share of OOD samples accepted as ID when the threshold keeps 95% of
+ *     the ID test data (the convention of most OOD papers, ID as the positive class at 95%
+ *     TPR). Precisely: t* = the smallest threshold t with #(ID ≤ t) ≥ 0.95 · #ID (t* is always
+ *     one of the ID scores); a sample is called ID when its score ≤ t*. So OOD samples *tied*
+ *     with t* count as accepted, and when ID scores tie at t* more than 95% of ID may be kept.
+ *   - `fpr95OpenOod`: the share of ID samples flagged as OOD when the threshold catches 95% of
+ *     the OOD samples (OOD as the positive class at 95% TPR), as OpenOOD v1.5's
+ *     `openood/evaluators/metrics.py` computes it (`roc_curve(ood_indicator, -conf)`, then the
+ *     FPR of the first ROC point with TPR ≥ 0.95). Precisely: t° = the largest threshold t with
+ *     #(OOD ≥ t) ≥ 0.95 · #OOD (t° is always one of the OOD scores); a sample is flagged when
+ *     its score ≥ t°, so ID samples tied with t° count as flagged. (scikit-learn's
+ *     `drop_intermediate` can skip the first such ROC point only when consecutive thresholds
+ *     add ID and OOD samples in equal steps, i.e. with ties; we do not drop points.)
  *
  * Every score must be finite: NaN/±Infinity fail with {@link NonFiniteScore} (naming the set
  * and the first bad index) rather than silently sorting somewhere.
@@ -23,12 +32,15 @@
  */
 import { Data, Effect } from "effect";
 
-/** The four OOD metrics reported per (ID set, OOD set) pair; all in [0, 1]. */
+/** The OOD metrics reported per (ID set, OOD set) pair; all in [0, 1]. */
 export interface OodMetrics {
   readonly auroc: number;
   readonly auprIn: number;
   readonly auprOut: number;
-  readonly fpr95: number;
+  /** Share of OOD accepted when 95% of ID is kept (see the module doc). */
+  readonly fpr95IdKept: number;
+  /** Share of ID flagged when 95% of OOD is caught, as OpenOOD v1.5 (see the module doc). */
+  readonly fpr95OpenOod: number;
 }
 
 /** A score is NaN or infinite: names the set and the index of the first bad value. */
@@ -150,13 +162,35 @@ function upperBound(a: Float64Array, v: number): number {
   return lo;
 }
 
-/** FPR@95 from ascending arrays (definition in the module doc). */
-function fpr95Sorted(id: Float64Array, ood: Float64Array): number {
-  // Smallest count c with c / n ≥ 0.95, i.e. 20c ≥ 19n, in integer arithmetic (0.95 is not
-  // exact in binary floating point, and ceil(0.95 · n) can be off by one).
-  const needed = Math.floor((19 * id.length + 19) / 20);
-  const threshold = id[Math.max(needed, 1) - 1]!;
+/** Index of the first element ≥ v in an ascending array (= #elements < v). */
+function lowerBound(a: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Smallest count c with c / n ≥ 0.95, i.e. 20c ≥ 19n, in integer arithmetic (0.95 is not
+ * exact in binary floating point, and ceil(0.95 · n) can be off by one); at least 1.
+ */
+const count95 = (n: number) => Math.max(Math.floor((19 * n + 19) / 20), 1);
+
+/** FPR@95, 95% of ID kept, from ascending arrays (definition in the module doc). */
+function fpr95IdKeptSorted(id: Float64Array, ood: Float64Array): number {
+  const threshold = id[count95(id.length) - 1]!;
   return upperBound(ood, threshold) / ood.length;
+}
+
+/** FPR@95, 95% of OOD caught (OpenOOD), from ascending arrays (definition in the module doc). */
+function fpr95OpenOodSorted(id: Float64Array, ood: Float64Array): number {
+  // The count95-th largest OOD score: the largest t with #(OOD ≥ t) ≥ 0.95·#OOD.
+  const threshold = ood[ood.length - count95(ood.length)]!;
+  return (id.length - lowerBound(id, threshold)) / id.length;
 }
 
 /**
@@ -201,18 +235,37 @@ export const auprIn = (
  *
  * @example
  * ```ts
- * import { fpr95 } from "./evaluate.ts";
+ * import { fpr95IdKept } from "./evaluate.ts";
  * import { Effect } from "effect";
  * const id = Array.from({ length: 20 }, (_, i) => i); // t* = 18 (19 of 20 ID are ≤ 18)
- * if (Effect.runSync(fpr95(id, [18, 18.5, 30, 40])) !== 0.25) throw new Error("wrong FPR");
+ * if (Effect.runSync(fpr95IdKept(id, [18, 18.5, 30, 40])) !== 0.25) throw new Error("wrong");
  * ```
  */
-export const fpr95 = (
+export const fpr95IdKept = (
   id: ArrayLike<number>,
   ood: ArrayLike<number>,
   names: SetNames = DEFAULT_NAMES,
 ): Effect.Effect<number, ScoreError> =>
-  Effect.map(bothSorted(id, ood, names), ([i, o]) => fpr95Sorted(i, o));
+  Effect.map(bothSorted(id, ood, names), ([i, o]) => fpr95IdKeptSorted(i, o));
+
+/**
+ * Fraction of ID flagged as OOD at the threshold catching 95% of OOD, as OpenOOD v1.5's
+ * `metrics.py` (see module doc for ties).
+ *
+ * @example
+ * ```ts
+ * import { fpr95OpenOod } from "./evaluate.ts";
+ * import { Effect } from "effect";
+ * const ood = Array.from({ length: 20 }, (_, i) => 10 + i); // t° = 11 (19 of 20 OOD ≥ 11)
+ * if (Effect.runSync(fpr95OpenOod([0, 11, 12, 10.5], ood)) !== 0.5) throw new Error("wrong");
+ * ```
+ */
+export const fpr95OpenOod = (
+  id: ArrayLike<number>,
+  ood: ArrayLike<number>,
+  names: SetNames = DEFAULT_NAMES,
+): Effect.Effect<number, ScoreError> =>
+  Effect.map(bothSorted(id, ood, names), ([i, o]) => fpr95OpenOodSorted(i, o));
 
 /**
  * All four metrics for one ID/OOD pair (each set is checked and sorted once).
@@ -222,7 +275,7 @@ export const fpr95 = (
  * import { evaluateOod } from "./evaluate.ts";
  * import { Effect } from "effect";
  * const m = Effect.runSync(evaluateOod({ id: [0, 1, 2], ood: [5, 6] }));
- * if (m.auroc !== 1 || m.fpr95 !== 0) throw new Error("perfect separation expected");
+ * if (m.auroc !== 1 || m.fpr95IdKept !== 0 || m.fpr95OpenOod !== 0) throw new Error("perfect");
  * ```
  */
 export const evaluateOod = Effect.fn("evaluateOod")(function* (input: {
@@ -235,7 +288,8 @@ export const evaluateOod = Effect.fn("evaluateOod")(function* (input: {
     auroc: aurocSorted(id, ood),
     auprIn: averagePrecisionSorted(negatedAscending(id), negatedAscending(ood)),
     auprOut: averagePrecisionSorted(ood, id),
-    fpr95: fpr95Sorted(id, ood),
+    fpr95IdKept: fpr95IdKeptSorted(id, ood),
+    fpr95OpenOod: fpr95OpenOodSorted(id, ood),
   };
   return metrics;
 });
@@ -288,7 +342,7 @@ export interface GroupSummary extends OodMetrics {
  * @example
  * ```ts
  * import { summarise } from "./evaluate.ts";
- * const m = { auprIn: 1, auprOut: 1, fpr95: 0 };
+ * const m = { auprIn: 1, auprOut: 1, fpr95IdKept: 0, fpr95OpenOod: 0 };
  * const [near] = summarise([
  *   { set: "a", group: "near", auroc: 0.8, ...m },
  *   { set: "b", group: "near", auroc: 0.6, ...m },
@@ -309,7 +363,8 @@ export function summarise(rows: ReadonlyArray<OodSetMetrics>): ReadonlyArray<Gro
       auroc: mean("auroc"),
       auprIn: mean("auprIn"),
       auprOut: mean("auprOut"),
-      fpr95: mean("fpr95"),
+      fpr95IdKept: mean("fpr95IdKept"),
+      fpr95OpenOod: mean("fpr95OpenOod"),
     }];
   });
 }

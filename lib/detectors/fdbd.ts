@@ -1,0 +1,160 @@
+/**
+ * fDBD, fast decision boundary distance (Liu & Qin, "Fast Decision Boundary based
+ * Out-of-Distribution Detector", ICML 2024), as OpenOOD v1.5's `fdbd` postprocessor.
+ *
+ * With ŷ = argmax z and w_j the head's weight vector of class j, the feature-space distance
+ * from h to the boundary between ŷ and j is estimated as |z_ŷ − z_j| / ‖w_ŷ − w_j‖. The score
+ * averages these (up to the constant 1/(C − 1)) and regularises by the feature's distance to
+ * the training mean (or its norm):
+ *   conf(x) = Σ_{j ≠ ŷ} |z_ŷ − z_j| / ‖w_ŷ − w_j‖  /  ‖h − μ_train‖   (or / ‖h‖)
+ * and score(x) = −conf(x) (higher = more OOD).
+ *
+ * Default: the normaliser is **tuned on validation data** over OpenOOD's grid
+ * [distance to the training mean, norm] (`configs/postprocessors/fdbd.yml`:
+ * `distance_as_normalizer: [True, False]`, `APS_mode: True`; True is its untuned default).
+ * Pass `distanceAsNormalizer` to fix it.
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import type { Matrix } from "../matrix.ts";
+import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
+import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
+import { defineDetector } from "./entry.ts";
+import { type Head, readHead } from "./logits.ts";
+import { tuneParameter } from "./tune.ts";
+
+/** Options of {@link fdbd}. */
+export interface FdbdOptions {
+  /** Normalise by ‖h − μ_train‖ (true) or ‖h‖ (false); absent: tuned on validation. */
+  readonly distanceAsNormalizer?: boolean;
+}
+
+/** D-vector mean of the rows. */
+export function columnMeans(m: Matrix): Float64Array {
+  const out = new Float64Array(m.cols);
+  for (let i = 0; i < m.rows; i++) {
+    for (let j = 0; j < m.cols; j++) out[j]! += m.data[i * m.cols + j]!;
+  }
+  return out.map((v) => v / m.rows);
+}
+
+/** ‖w_p − w_j‖ for every class pair (C × C; the diagonal is 1, as the reference sets it). */
+export function boundaryDenominators(head: Head): Float64Array {
+  const { inputSize: d, numClasses: c, kernel } = head;
+  const out = new Float64Array(c * c);
+  for (let p = 0; p < c; p++) {
+    for (let j = 0; j < c; j++) {
+      if (p === j) {
+        out[p * c + j] = 1;
+        continue;
+      }
+      let sum = 0;
+      for (let k = 0; k < d; k++) sum += (kernel[k * c + j]! - kernel[k * c + p]!) ** 2;
+      out[p * c + j] = Math.sqrt(sum);
+    }
+  }
+  return out;
+}
+
+/** fDBD scores −Σ_j |z_ŷ − z_j| / ‖w_ŷ − w_j‖ / ‖h − centre‖ of every row. */
+export function fdbdScores(
+  features: Matrix,
+  logits: Matrix,
+  denominators: Float64Array,
+  centre: Float64Array | undefined,
+): Float32Array {
+  const { rows, cols: d } = features;
+  const c = logits.cols;
+  const out = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let top = 0;
+    for (let j = 1; j < c; j++) if (logits.data[i * c + j]! > logits.data[i * c + top]!) top = j;
+    const zTop = logits.data[i * c + top]!;
+    let sum = 0;
+    for (let j = 0; j < c; j++) {
+      sum += Math.abs(zTop - logits.data[i * c + j]!) / denominators[top * c + j]!;
+    }
+    let norm = 0;
+    for (let k = 0; k < d; k++) norm += (features.data[i * d + k]! - (centre?.[k] ?? 0)) ** 2;
+    out[i] = -sum / Math.sqrt(norm);
+  }
+  return out;
+}
+
+/** The fDBD detector. */
+export function fdbd(options: FdbdOptions = {}): Detector {
+  const name = "fDBD";
+  const fixed = options.distanceAsNormalizer;
+  return {
+    name,
+    description: "fDBD: summed logit gaps to the top class over the weight-vector distances, " +
+      `divided by ${
+        fixed === undefined
+          ? "‖h − μ_train‖ or ‖h‖ (tuned on validation)"
+          : fixed
+          ? "‖h − μ_train‖"
+          : "‖h‖"
+      } (Liu & Qin, ICML 2024)`,
+    fit: (inputs) =>
+      Effect.gen(function* () {
+        const { trainFeatures } = inputs;
+        const head = yield* readHead(name, inputs.net);
+        const d = head.inputSize;
+        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {
+          penultimate: d,
+        });
+        yield* finiteMatrix(
+          name,
+          trainFeatures.name,
+          "the penultimate features",
+          trainFeatures.penultimate,
+        );
+        yield* requireSetting(head.numClasses >= 2, name, "classes", head.numClasses, "≥ 2");
+        const trainMean = columnMeans(trainFeatures.penultimate);
+        const denominators = boundaryDenominators(head);
+        const expected = { penultimate: d, classes: head.numClasses };
+        const scoreWith = (distance: boolean) => (set: ExtractedSet) =>
+          scoreChecked(name, set, expected, () =>
+            fdbdScores(
+              set.features.penultimate,
+              set.features.logits,
+              denominators,
+              distance ? trainMean : undefined,
+            ));
+        const tuned: Array<TunedParameter> = [];
+        if (fixed === undefined) {
+          // 1 = distance to the training mean, 0 = norm (OpenOOD's order: True first).
+          tuned.push(
+            yield* tuneParameter({
+              detector: name,
+              parameter: "distanceAsNormalizer",
+              grid: [1, 0],
+              validation: inputs.validation,
+              candidate: (value) => Effect.succeed({ score: scoreWith(value === 1) }),
+              ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
+            }),
+          );
+        }
+        const distance = fixed ?? tuned[0]!.chosen === 1;
+        const fitted: FittedDetector = {
+          score: scoreWith(distance),
+          settings: { distanceAsNormalizer: distance },
+          tuned,
+          dispose: () => {},
+        };
+        return fitted;
+      }),
+  };
+}
+
+/** Registration of {@link fdbd}. */
+export const fdbdEntry = defineDetector({
+  kind: "fdbd",
+  title: "fDBD",
+  family: "baseline",
+  source: "Liu & Qin, ICML 2024; OpenOOD `fdbd`",
+  reproduce: true,
+  options: Schema.Struct({ distanceAsNormalizer: Schema.optionalKey(Schema.Boolean) }),
+  make: (options, name) => ({ ...fdbd(options), name }),
+});

@@ -1,0 +1,113 @@
+/**
+ * KLM, KL matching (Hendrycks, Basart, Mazeika, Zou, Kwon, Mostajabi, Steinhardt & Song,
+ * "Scaling Out-of-Distribution Detection for Real-World Settings", ICML 2022), as OpenOOD
+ * v1.5's `klm` postprocessor (`kl_matching_postprocessor.py`).
+ *
+ * Fit on the **ID validation** images (as the reference, which reads its `val` split; never
+ * test OOD): for every class c, the template q_c = the mean softmax of the validation images
+ * predicted as c; a class no validation image is predicted as gets the one-hot vector e_c.
+ * Score: with p = softmax(z), score(x) = min_c KL(p ‖ q_c), KL(p ‖ q) = Σ_j p_j log(p_j / q_j)
+ * (`scipy.stats.entropy(p, q)`: terms with p_j = 0 are 0; a q_j = 0 under p_j > 0 makes that
+ * template's divergence +∞). OpenOOD's confidence is its negation; higher = more OOD here.
+ * No hyper-parameters.
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import type { Matrix } from "../matrix.ts";
+import { predictedClasses } from "../stages/features.ts";
+import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
+import type { Detector, FittedDetector } from "./detector.ts";
+import { defineDetector } from "./entry.ts";
+import { softmaxRow } from "./logits.ts";
+
+/** Options of {@link klm} (none). */
+export type KlmOptions = Record<never, never>;
+
+/** KL(p ‖ q) = Σ p_j log(p_j / q_j), with 0·log(0/q) = 0 and p > 0 = q giving +∞. */
+export function klDivergence(p: ArrayLike<number>, q: ArrayLike<number>): number {
+  let sum = 0;
+  for (let j = 0; j < p.length; j++) {
+    const pj = p[j]!;
+    if (pj === 0) continue;
+    if (q[j]! === 0) return Infinity;
+    sum += pj * Math.log(pj / q[j]!);
+  }
+  return sum;
+}
+
+/** Mean softmax per predicted class (C × C, row c = template q_c; one-hot when none). */
+export function softmaxTemplates(logits: Matrix): Float64Array {
+  const c = logits.cols;
+  const templates = new Float64Array(c * c);
+  const counts = new Float64Array(c);
+  const predicted = predictedClasses(logits);
+  for (let i = 0; i < logits.rows; i++) {
+    const p = softmaxRow(logits.data, i * c, c);
+    const top = predicted[i]!;
+    counts[top]! += 1;
+    for (let j = 0; j < c; j++) templates[top * c + j]! += p[j]!;
+  }
+  for (let k = 0; k < c; k++) {
+    for (let j = 0; j < c; j++) {
+      templates[k * c + j] = counts[k] === 0
+        ? (j === k ? 1 : 0)
+        : templates[k * c + j]! / counts[k]!;
+    }
+  }
+  return templates;
+}
+
+/** The KLM detector: smallest KL divergence of the softmax to a class template. */
+export function klm(_options: KlmOptions = {}): Detector {
+  const name = "KLM";
+  return {
+    name,
+    description: "KLM: min over classes of KL(softmax ‖ mean softmax of the ID validation images " +
+      "predicted as that class) (Hendrycks et al., ICML 2022; OpenOOD v1.5)",
+    fit: (inputs) =>
+      Effect.gen(function* () {
+        const validation = inputs.validation.id;
+        const c = inputs.trainFeatures.logits.cols;
+        yield* checkSet(name, validation, { classes: c });
+        yield* finiteMatrix(
+          name,
+          validation.features.name,
+          "the logits",
+          validation.features.logits,
+        );
+        const templates = softmaxTemplates(validation.features.logits);
+        const fitted: FittedDetector = {
+          score: (set) =>
+            scoreChecked(name, set, { classes: c }, () => {
+              const z = set.features.logits;
+              return Float32Array.from({ length: z.rows }, (_, i) => {
+                const p = softmaxRow(z.data, i * c, c);
+                let best = Infinity;
+                for (let k = 0; k < c; k++) {
+                  best = Math.min(best, klDivergence(p, templates.subarray(k * c, (k + 1) * c)));
+                }
+                return best;
+              });
+            }),
+          settings: {
+            templates: `mean softmax per predicted class of "${validation.features.name}"`,
+          },
+          tuned: [],
+          dispose: () => {},
+        };
+        return fitted;
+      }),
+  };
+}
+
+/** Registration of {@link klm}. */
+export const klmEntry = defineDetector({
+  kind: "klm",
+  title: "KLM",
+  family: "baseline",
+  source: "Hendrycks et al., ICML 2022; OpenOOD `klm`",
+  reproduce: true,
+  options: Schema.Struct({}),
+  make: (options, name) => ({ ...klm(options), name }),
+});

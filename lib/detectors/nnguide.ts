@@ -1,0 +1,134 @@
+/**
+ * NNGuide, nearest-neighbour guidance (Park, Jung & Teoh, "Nearest Neighbor Guidance for
+ * Out-of-Distribution Detection", ICCV 2023), as OpenOOD v1.5's `nnguide` postprocessor.
+ *
+ * Fit: a bank of the first ⌈α·N⌉ training images (OpenOOD fills it batch by batch from its
+ * unshuffled evaluator loader, until it holds more than int(α·N) images): each bank entry is
+ * g_b = n(h_b) · logsumexp(z_b), with the reference's normaliser n(h) = h/‖h‖ + 1e-10 (the
+ * 1e-10 is added to every component, after the division; a zero feature gives the vector of
+ * 1e-10s here, where the reference would give NaN).
+ * Score: conf(x) = the mean of the K largest inner products ⟨n(h), g_b⟩ over the bank (faiss
+ * `IndexFlatIP`, exact), times logsumexp(z); score(x) = −conf(x) (higher = more OOD).
+ *
+ * Defaults (`configs/postprocessors/nnguide.yml`, `APS_mode: False`): **K = 100**, **α = 0.01**
+ * (600 of our 60,000 training images).
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import { type Matrix, matrix } from "../matrix.ts";
+import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
+import type { Detector, FittedDetector } from "./detector.ts";
+import { defineDetector, PositiveInt, Probability, withDefault } from "./entry.ts";
+import { rowLogSumExp } from "./logits.ts";
+
+/** Options of {@link nnGuide}. */
+export interface NnGuideOptions {
+  /** Neighbours averaged (default 100). */
+  readonly k?: number;
+  /** Share of the training set in the bank (default 0.01). */
+  readonly alpha?: number;
+}
+
+/** h/‖h‖ + 1e-10 per row (the reference's normaliser; float64 norms). */
+export function nnGuideNormalise(features: Matrix): Matrix {
+  const { rows, cols, data } = features;
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
+    const norm = Math.sqrt(sum);
+    for (let j = 0; j < cols; j++) {
+      out[i * cols + j] = (norm === 0 ? 0 : data[i * cols + j]! / norm) + 1e-10;
+    }
+  }
+  return matrix(rows, cols, out);
+}
+
+/** Mean of the k largest inner products of each query row with the bank rows. */
+export function meanTopInnerProducts(queries: Matrix, bank: Matrix, k: number): Float64Array {
+  const { rows, cols: d } = queries;
+  const out = new Float64Array(rows);
+  const products = new Float64Array(bank.rows);
+  for (let i = 0; i < rows; i++) {
+    for (let b = 0; b < bank.rows; b++) {
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += queries.data[i * d + j]! * bank.data[b * d + j]!;
+      products[b] = dot;
+    }
+    products.sort();
+    let sum = 0;
+    for (let r = bank.rows - k; r < bank.rows; r++) sum += products[r]!;
+    out[i] = sum / k;
+  }
+  return out;
+}
+
+/** The NNGuide detector. */
+export function nnGuide(options: NnGuideOptions = {}): Detector {
+  const name = "NNGuide";
+  const k = options.k ?? 100;
+  const alpha = options.alpha ?? 0.01;
+  return {
+    name,
+    description: `NNGuide: energy times the mean of the ${k} largest inner products with an ` +
+      `energy-weighted bank of ${100 * alpha}% of the training features (Park et al., ICCV 2023)`,
+    fit: (inputs) =>
+      Effect.gen(function* () {
+        const { trainFeatures } = inputs;
+        const d = trainFeatures.penultimate.cols;
+        const c = trainFeatures.logits.cols;
+        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {});
+        yield* requireSetting(alpha > 0 && alpha <= 1, name, "alpha", alpha, "a share in (0, 1]");
+        const size = Math.ceil(alpha * trainFeatures.count);
+        yield* requireSetting(
+          Number.isInteger(k) && k >= 1 && k <= size,
+          name,
+          "k",
+          k,
+          `an integer in [1, ${size}] (the bank holds ⌈α·N⌉ = ${size} training images)`,
+        );
+        const bankFeatures = matrix(size, d, trainFeatures.penultimate.data.slice(0, size * d));
+        const bankLogits = matrix(size, c, trainFeatures.logits.data.slice(0, size * c));
+        yield* finiteMatrix(name, trainFeatures.name, "the penultimate features", bankFeatures);
+        yield* finiteMatrix(name, trainFeatures.name, "the logits", bankLogits);
+        const energy = rowLogSumExp(bankLogits);
+        const normalised = nnGuideNormalise(bankFeatures);
+        const bank = matrix(
+          size,
+          d,
+          Float32Array.from(normalised.data, (v, i) => v * energy[Math.floor(i / d)]!),
+        );
+        const fitted: FittedDetector = {
+          score: (set) =>
+            scoreChecked(name, set, { penultimate: d, classes: c }, () => {
+              const guidance = meanTopInnerProducts(
+                nnGuideNormalise(set.features.penultimate),
+                bank,
+                k,
+              );
+              const lse = rowLogSumExp(set.features.logits);
+              return Float32Array.from(guidance, (g, i) => -g * lse[i]!);
+            }),
+          settings: { k, alpha, bank: size },
+          tuned: [],
+          dispose: () => {},
+        };
+        return fitted;
+      }),
+  };
+}
+
+/** Registration of {@link nnGuide}. */
+export const nnGuideEntry = defineDetector({
+  kind: "nnguide",
+  title: "NNGuide",
+  family: "baseline",
+  source: "Park et al., ICCV 2023; OpenOOD `nnguide`",
+  reproduce: true,
+  options: Schema.Struct({
+    k: withDefault(PositiveInt, 100),
+    alpha: withDefault(Probability, 0.01),
+  }),
+  make: (options, name) => ({ ...nnGuide(options), name }),
+});

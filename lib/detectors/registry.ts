@@ -1,0 +1,172 @@
+/**
+ * The detector registry: one table of every detector grood ships. The spec union
+ * ({@link DetectorSpec}), the baseline list, the detectors `deno task reproduce` runs, the
+ * CLI's `--detector` choices and the docs' detector table are all derived from it.
+ *
+ * Adding a detector: write `lib/detectors/<name>.ts` exporting the detector and its
+ * `defineDetector({...})` entry, and add the entry to {@link DETECTORS} (one line).
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import type { StageCacheShape } from "../pipeline/cache.ts";
+import { ashEntry } from "./ash.ts";
+import type { Detector } from "./detector.ts";
+import { energyEntry } from "./energy.ts";
+import type { AnyDetectorEntry, DetectorEntry } from "./entry.ts";
+import { gradNormEntry } from "./gradnorm.ts";
+import {
+  groodDistanceEntry,
+  groodEntry,
+  groodNoMixupEntry,
+  groodTunedTemperatureEntry,
+  groodValidationBatchEntry,
+  groodValidationEntry,
+} from "./grood.ts";
+import { knnEntry } from "./knn.ts";
+import { mahalanobisEntry } from "./mahalanobis.ts";
+import { maxLogitEntry } from "./maxlogit.ts";
+import { mspEntry } from "./msp.ts";
+import { odinEntry } from "./odin.ts";
+import { reactEntry } from "./react.ts";
+import { vimEntry } from "./vim.ts";
+import { genEntry } from "./gen.ts";
+import { rmdsEntry } from "./rmds.ts";
+import { scaleEntry } from "./scale.ts";
+import { fdbdEntry } from "./fdbd.ts";
+import { nnGuideEntry } from "./nnguide.ts";
+import { sheEntry } from "./she.ts";
+import { klmEntry } from "./klm.ts";
+import { diceEntry } from "./dice.ts";
+
+/** Every registered detector, in report order. */
+export const DETECTORS = [
+  groodEntry,
+  groodNoMixupEntry,
+  groodDistanceEntry,
+  groodTunedTemperatureEntry,
+  groodValidationBatchEntry,
+  groodValidationEntry,
+  mspEntry,
+  maxLogitEntry,
+  energyEntry,
+  odinEntry,
+  mahalanobisEntry,
+  knnEntry,
+  vimEntry,
+  reactEntry,
+  gradNormEntry,
+  ashEntry,
+  genEntry,
+  rmdsEntry,
+  scaleEntry,
+  fdbdEntry,
+  nnGuideEntry,
+  sheEntry,
+  klmEntry,
+  diceEntry,
+] as const;
+
+type Entries = typeof DETECTORS;
+
+/** The spec schema of one entry: its kind, an optional table name, and its options. */
+type SpecSchemaOf<E> = E extends DetectorEntry<infer K, infer F> ? Schema.Struct<
+    { readonly kind: Schema.Literal<K>; readonly name: Schema.optionalKey<Schema.String> } & F
+  >
+  : never;
+
+/** `{ kind, name?, ...options }` for one registered detector. */
+export function specSchema<K extends string, F extends Schema.Struct.Fields>(
+  entry: DetectorEntry<K, F>,
+): SpecSchemaOf<DetectorEntry<K, F>> {
+  return Schema.Struct({
+    kind: Schema.Literal(entry.kind),
+    name: Schema.optionalKey(Schema.String),
+    ...entry.options.fields,
+  }) as unknown as SpecSchemaOf<DetectorEntry<K, F>>;
+}
+
+/** Any detector with its options, as a spec (options left out take their defaults). */
+export const DetectorSpec = Schema.Union(
+  DETECTORS.map((entry) => specSchema(entry as AnyDetectorEntry)) as unknown as {
+    readonly [I in keyof Entries]: SpecSchemaOf<Entries[I]>;
+  },
+);
+/** A decoded detector spec: every option with a default is filled in. */
+export type DetectorSpec = typeof DetectorSpec.Type;
+/** A detector spec as written (options may be left out). */
+export type DetectorSpecInput = typeof DetectorSpec.Encoded;
+/** The kind of a registered detector. */
+export type DetectorKind = Entries[number]["kind"];
+
+/** Every registered kind, in report order (the CLI's `--detector` choices). */
+export const DETECTOR_KINDS: ReadonlyArray<DetectorKind> = DETECTORS.map((e) => e.kind);
+
+/** The baselines (other methods than GROOD and its variants), by kind. */
+export const BASELINES: ReadonlyArray<DetectorKind> = DETECTORS
+  .filter((e) => e.family === "baseline").map((e) => e.kind);
+
+/** The detectors `deno task reproduce` runs, each with its defaults. */
+export const REPRODUCE_DETECTORS: ReadonlyArray<DetectorSpecInput> = DETECTORS
+  .filter((e) => e.reproduce).map((e) => ({ kind: e.kind }) as DetectorSpecInput);
+
+/** The registry entry of a kind. */
+export function detectorEntry(kind: DetectorKind): AnyDetectorEntry {
+  return DETECTORS.find((e) => e.kind === kind)! as AnyDetectorEntry;
+}
+
+/** Build the detector a decoded spec describes; GROOD stages store their outputs in `cache`. */
+export function makeDetector(spec: DetectorSpec, cache?: StageCacheShape): Detector {
+  const { kind, name, ...options } = spec as DetectorSpec & { readonly name?: string };
+  const entry = detectorEntry(kind);
+  return entry.make(options, name ?? entry.title, cache === undefined ? {} : { cache });
+}
+
+/** Decode a detector spec (defaults filled in) or fail with a SchemaError naming the field. */
+export const decodeDetector = Schema.decodeUnknownEffect(DetectorSpec);
+
+/**
+ * Decode a spec and build its detector.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect";
+ * import { buildDetector } from "./registry.ts";
+ * const knn = Effect.runSync(buildDetector({ kind: "knn", k: 5, name: "KNN k=5" }));
+ * if (knn.name !== "KNN k=5" || !knn.description.includes("k = 5")) throw new Error("wrong");
+ * ```
+ */
+export const buildDetector = (
+  input: unknown,
+  cache?: StageCacheShape,
+): Effect.Effect<Detector, Schema.SchemaError> =>
+  Effect.map(decodeDetector(input), (spec) => makeDetector(spec, cache));
+
+/** The defaults of an entry's options (decoding an empty object fills them in). */
+export function optionDefaults(entry: AnyDetectorEntry): Readonly<Record<string, unknown>> {
+  const options = entry.options as unknown as Schema.Struct<Record<never, never>>;
+  return Schema.decodeUnknownSync(options)({}) as Record<string, unknown>;
+}
+
+/**
+ * The docs' detector table (Markdown): kind, table name, family, source, and every option
+ * with its default (`—` when it has none; "optional" when it may be left out).
+ */
+export function detectorTableMarkdown(): string {
+  const format = (value: unknown) => JSON.stringify(value).replaceAll("|", "\\|");
+  const rows = DETECTORS.map((e) => {
+    const entry = e as AnyDetectorEntry;
+    const defaults = optionDefaults(entry);
+    const options = Object.keys(entry.options.fields).map((key) =>
+      key in defaults ? `\`${key}\` = \`${format(defaults[key])}\`` : `\`${key}\` (optional)`
+    );
+    return `| \`${entry.kind}\` | ${entry.title} | ${entry.family} | ${entry.source} | ${
+      options.length === 0 ? "—" : options.join(", ")
+    } |`;
+  });
+  return [
+    "| kind | name | family | source | options (defaults) |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
+}

@@ -1,0 +1,130 @@
+/**
+ * SCALE (Xu, Chen, Franchi & Aodha, "Scaling for Training Time and Post-hoc
+ * Out-of-distribution Detection Enhancement", ICLR 2024), as OpenOOD v1.5's `scale`
+ * postprocessor (`openood/networks/scale_net.py`).
+ *
+ * Per sample, with n = D penultimate activations h: s1 = Σ h; k = n − round(n·p/100) (numpy
+ * rounding, as ASH); s2 = the sum of the k largest activations; h' = h · exp(s1 / s2) (the
+ * *whole* vector is scaled, nothing is pruned: the difference from ASH-S). Then z' = h'·W + b
+ * and score(x) = −logsumexp(z') (Energy, T = 1; higher = more OOD). If s2 = 0 (every kept
+ * activation is 0, so with ReLU features h = 0 and s1 = 0) the factor is exp(0) = 1, where the
+ * reference would divide 0 by 0.
+ *
+ * Defaults (`configs/postprocessors/scale.yml`): **p tuned on validation data** over OpenOOD's
+ * grid [65, 70, 75, 80, 85, 90, 95] (its `APS_mode: True`; 85 is its untuned default). Pass
+ * `percentile` to fix p.
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import { type Matrix, matrix } from "../matrix.ts";
+import { ashKeptCount } from "./ash.ts";
+import { requireSetting, scoreChecked } from "./checks.ts";
+import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
+import { defineDetector, Grid, Percentile, withDefault } from "./entry.ts";
+import { applyHead, energyScores, readHead } from "./logits.ts";
+import { tuneParameter } from "./tune.ts";
+
+/** OpenOOD v1.5's percentile grid for SCALE (and ASH). */
+export const SCALE_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 90, 95];
+
+/** Options of {@link scale}. */
+export interface ScaleOptions {
+  /** A fixed percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
+  readonly percentile?: number;
+  readonly percentileGrid?: ReadonlyArray<number>;
+}
+
+/** h · exp(s1 / s2) for every row (s2 = sum of the k largest activations at percentile p). */
+export function scaleFeatures(features: Matrix, p: number): Matrix {
+  const { rows, cols: n, data } = features;
+  const k = ashKeptCount(n, p);
+  const out = new Float32Array(rows * n);
+  const sorted = new Float64Array(n);
+  for (let i = 0; i < rows; i++) {
+    const h = data.subarray(i * n, (i + 1) * n);
+    let s1 = 0;
+    for (let j = 0; j < n; j++) {
+      s1 += h[j]!;
+      sorted[j] = h[j]!;
+    }
+    sorted.sort();
+    let s2 = 0;
+    for (let r = n - k; r < n; r++) s2 += sorted[r]!;
+    const factor = s2 === 0 ? 1 : Math.exp(s1 / s2);
+    for (let j = 0; j < n; j++) out[i * n + j] = h[j]! * factor;
+  }
+  return matrix(rows, n, out);
+}
+
+/** The SCALE detector: Energy of the logits recomputed from scaled penultimate features. */
+export function scale(options: ScaleOptions = {}): Detector {
+  const name = "SCALE";
+  const grid = options.percentile === undefined
+    ? options.percentileGrid ?? SCALE_PERCENTILE_GRID
+    : [options.percentile];
+  return {
+    name,
+    description: `SCALE: scale each penultimate feature by exp(s1/s2), s2 the sum of its top ` +
+      `(100 − p)%, p ${
+        options.percentile === undefined ? "tuned on validation" : `= ${options.percentile}`
+      }, then Energy −logsumexp(z) (Xu et al., ICLR 2024)`,
+    fit: (inputs) =>
+      Effect.gen(function* () {
+        yield* requireSetting(
+          grid.length > 0 && grid.every((p) => Number.isFinite(p) && p >= 0 && p < 100),
+          name,
+          options.percentile === undefined ? "percentileGrid" : "percentile",
+          options.percentile ?? grid,
+          "numbers in [0, 100)",
+        );
+        const head = yield* readHead(name, inputs.net);
+        const d = head.inputSize;
+        const scoreAt = (p: number) => (set: ExtractedSet) =>
+          scoreChecked(
+            name,
+            set,
+            { penultimate: d },
+            () => energyScores(applyHead(scaleFeatures(set.features.penultimate, p), head)),
+          );
+        const tuned: Array<TunedParameter> = [];
+        if (options.percentile === undefined) {
+          tuned.push(
+            yield* tuneParameter({
+              detector: name,
+              parameter: "percentile",
+              grid,
+              validation: inputs.validation,
+              candidate: (p) => Effect.succeed({ score: scoreAt(p) }),
+              ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
+            }),
+          );
+        }
+        const p = tuned[0]?.chosen ?? grid[0]!;
+        const fitted: FittedDetector = {
+          score: scoreAt(p),
+          settings: { percentile: p, kept: ashKeptCount(d, p), temperature: 1 },
+          tuned,
+          dispose: () => {},
+        };
+        return fitted;
+      }),
+  };
+}
+
+/** Registration of {@link scale}. */
+export const scaleEntry = defineDetector({
+  kind: "scale",
+  title: "SCALE",
+  family: "baseline",
+  source: "Xu et al., ICLR 2024; OpenOOD `scale`",
+  reproduce: true,
+  options: Schema.Struct({
+    percentile: Schema.optionalKey(Percentile),
+    percentileGrid: withDefault(
+      Grid(Percentile),
+      [...SCALE_PERCENTILE_GRID] as [number, ...number[]],
+    ),
+  }),
+  make: (options, name) => ({ ...scale(options), name }),
+});

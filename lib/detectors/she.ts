@@ -1,0 +1,91 @@
+/**
+ * SHE, simplified Hopfield energy (Zhang, Fu, Chen, Xia & Zhao, "Out-of-Distribution Detection
+ * based on In-Distribution Data Patterns Memorization with Modern Hopfield Energy", ICLR 2023),
+ * as OpenOOD v1.5's `she` postprocessor.
+ *
+ * Fit: for every class c, the stored pattern m_c = the mean penultimate feature of the training
+ * images of class c that the classifier also predicts as c (correctly classified).
+ * Score: with ŷ = argmax z, score(x) = −⟨h, m_ŷ⟩ (OpenOOD's default `metric: inner_product`;
+ * its confidence is ⟨h, m_ŷ⟩; higher = more OOD here). No hyper-parameters.
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import { predictedClasses } from "../stages/features.ts";
+import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
+import type { Detector, FittedDetector } from "./detector.ts";
+import { defineDetector } from "./entry.ts";
+import { EmptyClass } from "./mahalanobis.ts";
+
+/** Options of {@link she} (none). */
+export type SheOptions = Record<never, never>;
+
+/** The SHE detector: −⟨h, mean correct-training feature of the predicted class⟩. */
+export function she(_options: SheOptions = {}): Detector {
+  const name = "SHE";
+  return {
+    name,
+    description: "SHE: −inner product of the feature with the mean feature of the correctly " +
+      "classified training images of its predicted class (Zhang et al., ICLR 2023; OpenOOD v1.5)",
+    fit: (inputs) =>
+      Effect.gen(function* () {
+        const { trainFeatures } = inputs;
+        const setName = trainFeatures.name;
+        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {});
+        yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
+        const labels = trainFeatures.labels ?? inputs.train.labels;
+        const c = trainFeatures.logits.cols;
+        const d = trainFeatures.penultimate.cols;
+        const predicted = predictedClasses(trainFeatures.logits);
+        const patterns = new Float64Array(c * d);
+        const counts = new Float64Array(c);
+        for (let i = 0; i < trainFeatures.count; i++) {
+          const label = labels[i]!;
+          if (predicted[i] !== label) continue;
+          counts[label]! += 1;
+          for (let k = 0; k < d; k++) {
+            patterns[label * d + k]! += trainFeatures.penultimate.data[i * d + k]!;
+          }
+        }
+        const empty = counts.findIndex((n) => n === 0);
+        if (empty >= 0) {
+          return yield* new EmptyClass({ detector: name, set: setName, label: empty });
+        }
+        for (let j = 0; j < c; j++) for (let k = 0; k < d; k++) patterns[j * d + k]! /= counts[j]!;
+        const fitted: FittedDetector = {
+          score: (set) =>
+            scoreChecked(name, set, { penultimate: d, classes: c }, () => {
+              const h = set.features.penultimate;
+              const top = predictedClasses(set.features.logits);
+              return Float32Array.from({ length: h.rows }, (_, i) => {
+                let dot = 0;
+                for (let k = 0; k < d; k++) dot += h.data[i * d + k]! * patterns[top[i]! * d + k]!;
+                return -dot;
+              });
+            }),
+          settings: { metric: "inner_product", patterns: "correct training images" },
+          tuned: [],
+          artefacts: [{
+            name: "she-patterns",
+            description:
+              "C × D mean penultimate feature of the correctly classified training images",
+            data: Float32Array.from(patterns),
+            shape: [c, d],
+          }],
+          dispose: () => {},
+        };
+        return fitted;
+      }),
+  };
+}
+
+/** Registration of {@link she}. */
+export const sheEntry = defineDetector({
+  kind: "she",
+  title: "SHE",
+  family: "baseline",
+  source: "Zhang et al., ICLR 2023; OpenOOD `she`",
+  reproduce: true,
+  options: Schema.Struct({}),
+  make: (options, name) => ({ ...she(options), name }),
+});

@@ -1,0 +1,177 @@
+/// <reference lib="dom" />
+/**
+ * The results page in a real headless browser (Debian chromium through playwright-core): it
+ * loads without console errors or any network request, its tables hold the numbers of the
+ * results, and its plots and galleries render.
+ */
+import assert from "node:assert/strict";
+import { Effect } from "effect";
+import { chromium } from "playwright-core";
+import { IMAGE_SIZE, type ImageSet } from "../lib/data/images.ts";
+import type { DetectorRun, ResultRow } from "../lib/pipeline/run.ts";
+import { mulberry32 } from "../lib/random.ts";
+import { benchmarkPage, extremeIndices, reportHtml } from "../lib/report/page.ts";
+import { summaryTable } from "../lib/report/tables.ts";
+import { evaluateOod } from "../lib/stages/evaluate.ts";
+
+const random = mulberry32(11);
+const SETS = [["letters", "near", 0.8], ["textures", "far", 2]] as const;
+
+/** Random 28×28 images whose brightness follows the set. */
+function images(name: string, count: number, brightness: number): ImageSet {
+  const pixels = Uint8Array.from(
+    { length: count * IMAGE_SIZE },
+    () => Math.min(255, Math.floor(random() * 128 * brightness)),
+  );
+  return { name, count, pixels };
+}
+
+/** A small results fixture: two detectors, an ID set of 60 and two OOD sets of 40. */
+function fixtureRuns(): { runs: DetectorRun[]; byName: Map<string, ImageSet> } {
+  const byName = new Map<string, ImageSet>([["id", images("id", 60, 0.5)]]);
+  for (const [set] of SETS) byName.set(set, images(set, 40, 1));
+  const runs = ["GROOD", "MSP"].map((detector, d): DetectorRun => {
+    const scores = new Map<string, Float32Array>();
+    scores.set("id", Float32Array.from({ length: 60 }, () => random()));
+    for (const [set, , shift] of SETS) {
+      scores.set(set, Float32Array.from({ length: 40 }, () => random() + shift / (d + 1)));
+    }
+    const rows: ResultRow[] = SETS.map(([set, group]) => ({
+      benchmark: "toy",
+      detector,
+      set,
+      group,
+      idAccuracy: 0.99,
+      ...Effect.runSync(evaluateOod({ id: scores.get("id")!, ood: scores.get(set)! })),
+    }));
+    return {
+      benchmark: "toy",
+      detector,
+      description: detector,
+      settings: {},
+      tuned: [],
+      fitSeconds: 0,
+      scoreSeconds: 0,
+      scoredPerSecond: 0,
+      rows,
+      scores,
+      artefacts: [],
+    };
+  });
+  return { runs, byName };
+}
+
+Deno.test("extremeIndices() takes the largest or smallest scores, ties by index", () => {
+  assert.deepEqual(extremeIndices([0.5, 0.9, 0.1, 0.9], 2, true), [1, 3]);
+  assert.deepEqual(extremeIndices([0.5, 0.9, 0.1, 0.9], 2, false), [2, 0]);
+});
+
+Deno.test("report.html loads in chromium: tables hold the results, plots and galleries render", async () => {
+  const { runs, byName } = fixtureRuns();
+  const page = await benchmarkPage(runs, byName, { galleryCount: 8 });
+  const html = reportHtml("grood results (test fixture)", [page]);
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/report.html`;
+  await Deno.writeTextFile(path, html);
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--headless",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  try {
+    const tab = await browser.newPage();
+    const problems: string[] = [];
+    const requests: string[] = [];
+    tab.on("console", (m) => {
+      if (m.type() === "error") problems.push(m.text());
+    });
+    tab.on("pageerror", (e) => problems.push(String(e)));
+    tab.on("request", (r) => requests.push(r.url()));
+    await tab.goto(`file://${path}`, { waitUntil: "load" });
+    assert.deepEqual(problems, []);
+    // Only the page itself and its inline data: URLs, never the network.
+    assert.deepEqual(
+      requests.filter((url) => !url.startsWith("data:") && url !== `file://${path}`),
+      [],
+    );
+
+    // The ranked table: the summary's order and numbers, in percent.
+    const expected = summaryTable(runs).objects() as Array<Record<string, number | string>>;
+    const rows = await tab.$$eval(
+      "table.summary tbody tr",
+      (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
+    );
+    assert.equal(rows.length, expected.length);
+    expected.forEach((d, i) => {
+      const keys = [
+        "nearAuroc",
+        "farAuroc",
+        "nearFpr95IdKept",
+        "farFpr95IdKept",
+        "nearFpr95OpenOod",
+        "farFpr95OpenOod",
+      ];
+      assert.deepEqual(rows[i], [
+        d.detector,
+        ...keys.map((k) => (100 * (d[k] as number)).toFixed(2)),
+      ]);
+    });
+    // The per-set table: every (detector, set) AUROC.
+    const perSet = await tab.$$eval(
+      "table.per-set tbody tr",
+      (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
+    );
+    assert.equal(perSet.length, runs.length * SETS.length);
+    for (const run of runs) {
+      for (const row of run.rows) {
+        assert.ok(
+          perSet.some((r) =>
+            r[0] === run.detector && r[1] === row.set && r[3] === (100 * row.auroc).toFixed(2)
+          ),
+          `${run.detector} ${row.set}`,
+        );
+      }
+    }
+
+    // The plots rendered: marks drawn, with a size.
+    for (const figure of ["figure.roc", "figure.histogram"]) {
+      const { paths, width } = await tab.$eval(figure, (f) => ({
+        paths: f.querySelectorAll("svg path").length,
+        width: f.querySelector("svg")!.getBoundingClientRect().width,
+      }));
+      assert.ok(paths > 3 && width > 100, `${figure}: ${paths} paths, ${width}px`);
+    }
+    // Galleries: ID + one per OOD set, 8 decoded tiles each.
+    const galleries = await tab.$$eval(
+      "figure.gallery",
+      (figures) => figures.map((f) => f.querySelectorAll("svg image").length),
+    );
+    assert.deepEqual(galleries, [8, 8, 8]);
+    const decoded = await tab.evaluate(async () => {
+      const hrefs = Array.from(
+        document.querySelectorAll("figure.gallery svg image"),
+        (i) => i.getAttribute("href")!,
+      );
+      const sizes = await Promise.all(hrefs.map((href) =>
+        new Promise<number>((resolve) => {
+          const img = new Image();
+          img.onload = () => resolve(img.naturalWidth);
+          img.onerror = () => resolve(0);
+          img.src = href;
+        })
+      ));
+      return sizes;
+    });
+    assert.ok(decoded.every((w) => w === 56), `tile widths ${decoded}`);
+  } finally {
+    await browser.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
