@@ -20,7 +20,7 @@
  * @module
  */
 export * from "./lib/compute/compute.ts";
-export * from "./lib/data/idx.ts";
+export * from "./lib/io/idx.ts";
 export * from "./lib/data/images.ts";
 export * from "./lib/data/datasets.ts";
 export * from "./lib/sources/mod.ts";
@@ -40,13 +40,13 @@ export * from "./lib/stages/score.ts";
 export * from "./lib/stages/evaluate.ts";
 export * from "./lib/detectors/mod.ts";
 export * from "./lib/detectors/grood.ts";
-export * from "./lib/pipeline/cache.ts";
+export * from "./lib/cache/cache.ts";
 export * from "./lib/pipeline/extract.ts";
 export * from "./lib/pipeline/run.ts";
 export * from "./lib/pipeline/spec.ts";
 export * from "./lib/pipeline/pipeline.ts";
 export * from "./lib/report/tables.ts";
-export * from "./lib/report/npy.ts";
+export * from "./lib/io/npy.ts";
 export * from "./lib/report/progress.ts";
 export * from "./lib/matrix.ts";
 export * from "./lib/random.ts";

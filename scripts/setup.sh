@@ -2,7 +2,7 @@
 # Set-up for a fresh Debian 12 machine with Node 20, as root. Idempotent, and quiet when
 # everything is in place: installs the apt packages that are missing, runs `npm ci` when the
 # lockfile changed since the last install (it brings Deno itself, from the npm package `deno`),
-# registers the Deno Jupyter kernel, and builds the OOD sets (skipping those that match their
+# registers this checkout's Deno Jupyter kernel (in .jupyter/), and builds the OOD sets (skipping those that match their
 # manifests). Called by `npm test` and `npm run reproduce`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,13 +35,8 @@ if [ ! -f "$stamp" ] || ! sha256sum --check --status "$stamp" 2>/dev/null; then
 fi
 deno="node_modules/.bin/deno"
 
-# The kernelspec holds an absolute path to a deno binary: (re)register when it is missing or
-# points at a binary that no longer exists (another checkout, a removed node_modules).
-kernel="${HOME}/.local/share/jupyter/kernels/deno/kernel.json"
-kernel_deno="$(sed -n '3s/^ *"\(.*\)",$/\1/p' "$kernel" 2>/dev/null || true)"
-if [ -z "$kernel_deno" ] || [ ! -x "$kernel_deno" ] || [[ "$kernel_deno" != "$PWD"/* ]]; then
-  echo "setup: deno jupyter --install" >&2
-  "$deno" jupyter --install --force >/dev/null 2>&1
-fi
+# The Deno Jupyter kernel is registered per checkout, in .jupyter/ (never the user-wide
+# ~/.local/share/jupyter/kernels, where two checkouts would overwrite each other's deno path).
+"$deno" run -A tasks/notebooks.ts --kernel-only >/dev/null
 
 "$deno" run -A tasks/data.ts --quiet

@@ -13,8 +13,14 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatSeconds, invocationPath, runTask } from "../lib/cli.ts";
 import { BUILTIN_BENCHMARKS } from "../lib/benchmarks/load.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
-import { StageCache } from "../lib/pipeline/cache.ts";
+import {
+  ensureWritable,
+  tryIo,
+  writeDirAtomic,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../lib/io/files.ts";
+import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
 import { runAblation } from "../lib/pipeline/pipeline.ts";
 import { readSpecFile } from "../lib/pipeline/spec.ts";
 import { ablationChart, writePlot } from "../lib/report/plots.ts";
@@ -38,12 +44,15 @@ const percent = (v: unknown) => (typeof v === "number" ? (100 * v).toFixed(2) : 
 
 const program = Effect.gen(function* () {
   const started = performance.now();
+  const cache = yield* StageCache;
   const raw = yield* readSpecFile(specFile, (input) => Effect.succeed(input));
   // A benchmark file named in an ablation spec is relative to the spec file.
   const spec = isRecord(raw) && typeof raw.benchmark === "string" &&
       !(BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(raw.benchmark)
     ? { ...raw, benchmark: resolve(dirname(specFile), raw.benchmark) }
     : raw;
+  // A folder that cannot be written fails now, not after the whole computation.
+  yield* ensureWritable(values.out);
   const result = yield* runAblation(spec, {
     log: (line) => console.log(line),
     progress: consoleProgress(),
@@ -77,39 +86,42 @@ const program = Effect.gen(function* () {
       farFpr95OpenOod: percent,
     },
   });
-  yield* Effect.promise(async () => {
-    await writeFileAtomic(join(dir, "summary.csv"), summary.toCSV() + "\n");
-    await writeFileAtomic(join(dir, "results.csv"), result.results.toCSV() + "\n");
-    await writeFileAtomic(
-      join(dir, "summary.md"),
-      `# Ablation "${result.spec.name}" on ${result.spec.benchmark}\n\n` +
-        `${result.spec.description ?? ""}\n\nMetrics in %.\n\n${markdown}\n`,
-    );
-    await writeJsonAtomic(join(dir, "ablation.json"), {
-      spec: result.spec,
-      variants: result.variants,
-      summary: summary.objects(),
-      seconds: Math.round((performance.now() - started) / 1000),
-    });
-    const sweep = result.summary.filter((
-      d: { oodPrototype: string; samples: unknown; k: number },
-    ) => d.oodPrototype === "mixup" && d.samples === 10000 && d.k === 1);
-    if (sweep.numRows() > 1) {
-      await writePlot(
-        join(dir, "auroc-vs-lambda.png"),
-        ablationChart(sweep, "lambda", "nearAuroc", "earlyBoundary"),
+  // The ablation's folder is written as a unit: a failure leaves the previous results.
+  yield* writeDirAtomic(dir, (tmp) =>
+    tryIo(tmp, "write results into", async () => {
+      await writeFileAtomic(join(tmp, "summary.csv"), summary.toCSV() + "\n");
+      await writeFileAtomic(join(tmp, "results.csv"), result.results.toCSV() + "\n");
+      await writeFileAtomic(
+        join(tmp, "summary.md"),
+        `# Ablation "${result.spec.name}" on ${result.spec.benchmark}\n\n` +
+          `${result.spec.description ?? ""}\n\nMetrics in %.\n\n${markdown}\n`,
       );
-    }
-  });
+      await writeJsonAtomic(join(tmp, "ablation.json"), {
+        spec: result.spec,
+        variants: result.variants,
+        summary: summary.objects(),
+        seconds: Math.round((performance.now() - started) / 1000),
+      });
+      const sweep = result.summary.filter((
+        d: { oodPrototype: string; samples: unknown; k: number },
+      ) => d.oodPrototype === "mixup" && d.samples === 10000 && d.k === 1);
+      if (sweep.numRows() > 1) {
+        await writePlot(
+          join(tmp, "auroc-vs-lambda.png"),
+          ablationChart(sweep, "lambda", "nearAuroc", "earlyBoundary"),
+        );
+      }
+    }));
   console.log(`\n${markdown}\n`);
   console.log(
     `ablation "${result.spec.name}": ${result.variants.length} variants in ${
       formatSeconds((performance.now() - started) / 1000)
     }; results in ${dir}/`,
   );
+  console.log(cacheSummary(cache.stats()));
 });
 
 await runTask(
-  Effect.provide(program, StageCache.layer(values["no-cache"] ? undefined : "cache")),
+  Effect.provide(program, StageCache.layer(values["no-cache"] ? undefined : DEFAULT_CACHE_DIR)),
   values.backend,
 );

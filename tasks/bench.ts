@@ -44,7 +44,7 @@ import { grood } from "../lib/detectors/grood.ts";
 import { msp } from "../lib/detectors/msp.ts";
 import { rowMaxSoftmax } from "../lib/detectors/logits.ts";
 import type { FitInputs } from "../lib/detectors/detector.ts";
-import { exists, writeJsonAtomic } from "../lib/files.ts";
+import { exists, tryIo, writeJson } from "../lib/io/files.ts";
 import { concatRows, type Matrix, takeRows } from "../lib/matrix.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import {
@@ -256,7 +256,11 @@ function effectVersion(): string {
 
 /** A random-init classifier saved to a temp folder: the quick run's model without fixtures. */
 const randomModel = Effect.fn("randomModel")(function* (tf: typeof tfType) {
-  const dir = yield* Effect.promise(() => Deno.makeTempDir({ prefix: "grood-bench-model-" }));
+  const dir = yield* tryIo(
+    "grood-bench-model-*",
+    "create a temporary folder",
+    () => Deno.makeTempDir({ prefix: "grood-bench-model-" }),
+  );
   yield* saveUntrainedClassifier(tf, dir);
   return dir;
 });
@@ -313,7 +317,7 @@ const program = Effect.gen(function* () {
   let modelDir = modelFolder;
   let modelKind = "fixture";
   let tempModel: string | undefined;
-  if (!(yield* Effect.promise(() => exists(join(modelFolder, "metadata.json"))))) {
+  if (!(yield* tryIo(modelFolder, "read", () => exists(join(modelFolder, "metadata.json"))))) {
     if (plan.mode === "full") {
       return yield* Effect.fail(
         new Error(
@@ -710,7 +714,7 @@ const program = Effect.gen(function* () {
     );
     const inputs: FitInputs = {
       tf,
-      modelKey: model.metadata.weightsSha256,
+      modelKey: model.key,
       trainKey: "bench",
       net,
       train,
@@ -939,7 +943,7 @@ const program = Effect.gen(function* () {
   memory.stop();
   net.dispose();
   if (tempModel !== undefined) {
-    yield* Effect.promise(() => Deno.remove(tempModel!, { recursive: true }));
+    yield* tryIo(tempModel, "remove", () => Deno.remove(tempModel!, { recursive: true }));
   }
   const benchSeconds = (performance.now() - benchStarted) / 1000;
   const results: BenchResults = {
@@ -959,7 +963,7 @@ const program = Effect.gen(function* () {
     details,
     benchSeconds,
   };
-  yield* Effect.promise(() => writeJsonAtomic(out, results));
+  yield* writeJson(out, results);
   console.log(`\n## targets`);
   for (const f of figures) if (f.target !== null) console.log(formatFigure(f));
   const missed = figures.filter((f) => f.met === false).length;

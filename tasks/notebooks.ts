@@ -1,9 +1,13 @@
 /**
- * `deno task notebooks [--dir notebooks] [--out results/notebooks] [--timeout 900] [name…]`:
+ * `deno task notebooks [--dir notebooks] [--out results/notebooks] [--timeout 900] [--kernel-only]
+ * [name…]`:
  * execute every notebook headless with the Deno Jupyter kernel and check what it shows.
  *
- * 1. Registers the kernel with this very deno binary (`deno jupyter --install --force`): the
- *    kernelspec holds an absolute path, so a fresh checkout or CI machine needs it again.
+ * 1. Registers a kernel of this checkout's own: `.jupyter/kernels/deno/kernel.json` (git-ignored)
+ *    pointing at this very deno binary, found by Jupyter through `JUPYTER_PATH=<checkout>/.jupyter`
+ *    set for nbconvert only. The user-wide `~/.local/share/jupyter/kernels/deno` is never
+ *    written, so two checkouts on one machine never run each other's deno. (`--kernel-only`
+ *    stops here and prints the `JUPYTER_PATH` to use with an interactive `jupyter lab`.)
  * 2. Runs `jupyter nbconvert --to notebook --execute` on each `<dir>/*.ipynb` (or those whose
  *    name contains one of the given names), writing the executed copy to `--out`, never over
  *    the source.
@@ -18,6 +22,7 @@ import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatSeconds } from "../lib/cli.ts";
+import { writeJsonAtomic } from "../lib/io/files.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -27,8 +32,26 @@ const { values, positionals } = parseArgs({
     dir: { type: "string", default: "notebooks" },
     out: { type: "string", default: "results/notebooks" },
     timeout: { type: "string", default: "900" },
+    "kernel-only": { type: "boolean", default: false },
   },
 });
+
+/** Where this checkout's kernelspec lives: Jupyter finds it through `JUPYTER_PATH`. */
+const JUPYTER_DIR = join(ROOT, ".jupyter");
+
+/**
+ * Write this checkout's Deno kernelspec (what `deno jupyter --install` writes, but into the
+ * checkout instead of the user-wide folder).
+ */
+async function registerKernel(): Promise<string> {
+  const dir = join(JUPYTER_DIR, "kernels", "deno");
+  await writeJsonAtomic(join(dir, "kernel.json"), {
+    argv: [Deno.execPath(), "jupyter", "--kernel", "--conn", "{connection_file}"],
+    display_name: "Deno",
+    language: "typescript",
+  });
+  return dir;
+}
 
 /** Run a command, capturing its output. */
 async function run(
@@ -41,8 +64,12 @@ async function run(
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",
-      // Plain text in the notebooks' outputs: the kernel inherits this environment.
-      env: { NO_COLOR: "1" },
+      // Plain text in the notebooks' outputs (the kernel inherits this environment), and this
+      // checkout's kernelspec ahead of any user-wide one.
+      env: {
+        NO_COLOR: "1",
+        JUPYTER_PATH: [JUPYTER_DIR, Deno.env.get("JUPYTER_PATH")].filter(Boolean).join(":"),
+      },
     }).output();
     const decoder = new TextDecoder();
     return {
@@ -99,6 +126,20 @@ async function main(): Promise<number> {
     return 1;
   }
 
+  let kernel: string;
+  try {
+    kernel = await registerKernel();
+  } catch (error) {
+    console.error(
+      `error: cannot write the Deno kernelspec into "${JUPYTER_DIR}": ${String(error)}`,
+    );
+    return 1;
+  }
+  console.log(`Deno kernel registered in ${kernel} (${Deno.execPath()})`);
+  if (values["kernel-only"]) {
+    console.log(`Use it with: JUPYTER_PATH=${JUPYTER_DIR} jupyter lab`);
+    return 0;
+  }
   const version = await run("jupyter", ["nbconvert", "--version"]);
   if (version.code !== 0) {
     console.error(
@@ -109,15 +150,7 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const install = await run(Deno.execPath(), ["jupyter", "--install", "--force"]);
-  if (install.code !== 0) {
-    console.error(
-      `error: cannot register the Deno Jupyter kernel (${Deno.execPath()} jupyter --install ` +
-        `--force):\n${tail(install.stdout + install.stderr, 10)}`,
-    );
-    return 1;
-  }
-  console.log(`Deno kernel registered (${Deno.execPath()}); nbconvert ${version.stdout.trim()}`);
+  console.log(`nbconvert ${version.stdout.trim()}`);
 
   let notebooks: Array<string>;
   try {

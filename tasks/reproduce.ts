@@ -33,9 +33,17 @@ import {
   REPRODUCE_DETECTORS,
 } from "../lib/detectors/registry.ts";
 import { GROOD_DEFAULTS } from "../lib/detectors/grood.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
+import {
+  ensureWritable,
+  tryIo,
+  writeDirAtomic,
+  writeFile,
+  writeFileAtomic,
+  writeJson,
+  writeJsonAtomic,
+} from "../lib/io/files.ts";
 import { fixtureDir, fixtureSeeds, trainFixture } from "../lib/model/fixture.ts";
-import { StageCache } from "../lib/pipeline/cache.ts";
+import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
 import { runPipeline } from "../lib/pipeline/pipeline.ts";
 import { hnswRecall } from "../lib/pipeline/recall.ts";
 import { writeExports } from "../lib/report/exports.ts";
@@ -92,10 +100,13 @@ const program = Effect.gen(function* () {
   const unknown = chosen?.find((kind) => !(DETECTOR_KINDS as ReadonlyArray<string>).includes(kind));
   if (unknown !== undefined) return yield* new UnknownDetector({ kind: unknown });
   const { tf, backend } = yield* Compute;
+  const cache = yield* StageCache;
   const started = performance.now();
   const log = (line: string) => console.log(line);
   const specs = [];
   for (const ref of refs) specs.push(yield* readBenchmark(ref));
+  // A folder that cannot be written fails now, not after the whole computation.
+  yield* ensureWritable(values.out);
   if (values.retrain) {
     for (const spec of specs) {
       const train = spec.id.train;
@@ -130,26 +141,34 @@ const program = Effect.gen(function* () {
     );
     const dir = join(values.out, name);
     const seconds = (performance.now() - benchmarkStart) / 1000;
-    const { summary, results } = yield* Effect.promise(() =>
-      writeResults(dir, runs, {
-        benchmark: name,
-        model: prepared.model.path,
-        modelTestAccuracy: prepared.model.metadata.testAccuracy,
-        idTestImages: prepared.idTest.images.count,
-        groodDefaults: GROOD_DEFAULTS,
-        hnswRecall: recall,
-        backend,
-        seconds: Math.round(seconds),
-        date: new Date().toISOString(),
-      })
-    );
-    yield* Effect.promise(() => writeReportPlots(join(dir, "plots"), runs));
-    if (!values["no-export"]) {
-      const entries = yield* writeExports(join(dir, "exports"), prepared, runs, {
-        ...(values["export-early"] ? { tf, earlyBoundary: GROOD_DEFAULTS.earlyBoundary } : {}),
-      });
-      log(`exports: ${entries.length} .npy files in ${join(dir, "exports")} (manifest.json)`);
-    }
+    // The benchmark's folder is written as a unit: a failure leaves the previous results.
+    const { summary, results } = yield* writeDirAtomic(dir, (tmp) =>
+      Effect.gen(function* () {
+        const tables = yield* tryIo(tmp, "write results into", () =>
+          writeResults(tmp, runs, {
+            benchmark: name,
+            model: prepared.model.path,
+            modelTestAccuracy: prepared.model.metadata.testAccuracy,
+            idTestImages: prepared.idTest.images.count,
+            groodDefaults: GROOD_DEFAULTS,
+            hnswRecall: recall,
+            backend,
+            seconds: Math.round(seconds),
+            date: new Date().toISOString(),
+          }));
+        yield* tryIo(
+          join(tmp, "plots"),
+          "write plots into",
+          () => writeReportPlots(join(tmp, "plots"), runs),
+        );
+        if (!values["no-export"]) {
+          const entries = yield* writeExports(join(tmp, "exports"), prepared, runs, {
+            ...(values["export-early"] ? { tf, earlyBoundary: GROOD_DEFAULTS.earlyBoundary } : {}),
+          });
+          log(`exports: ${entries.length} .npy files in ${join(dir, "exports")} (manifest.json)`);
+        }
+        return tables;
+      }));
     console.log(`\n${name}: ranked by mean of near and far AUROC (%)\n`);
     console.log(summaryMarkdown(summary));
     console.log(`\n${name}: GROOD per OOD set (%)\n`);
@@ -184,16 +203,19 @@ const program = Effect.gen(function* () {
         { benchmark: refs[i]!, model: fixtureDir(dataset!, seed), detectors },
         { log, progress: consoleProgress() },
       );
-      const seedSummary = yield* Effect.promise(() =>
-        writeResults(join(dir, `seed${seed}`), other.runs, {
-          benchmark: name,
-          seed,
-          model: other.prepared.model.path,
-          modelTestAccuracy: other.prepared.model.metadata.testAccuracy,
-          idTestImages: other.prepared.idTest.images.count,
-          backend,
-          date: new Date().toISOString(),
-        })
+      const seedSummary = yield* tryIo(
+        join(dir, `seed${seed}`),
+        "write results into",
+        () =>
+          writeResults(join(dir, `seed${seed}`), other.runs, {
+            benchmark: name,
+            seed,
+            model: other.prepared.model.path,
+            modelTestAccuracy: other.prepared.model.metadata.testAccuracy,
+            idTestImages: other.prepared.idTest.images.count,
+            backend,
+            date: new Date().toISOString(),
+          }),
       );
       seedRows.push(
         ...(seedSummary.summary.objects() as Array<Omit<SeedRow, "seed">>)
@@ -204,7 +226,7 @@ const program = Effect.gen(function* () {
     if (seeds.length > 1) {
       const spread = seedSpread(seedRows);
       const paired = pairedDifferences(seedRows);
-      yield* Effect.promise(async () => {
+      yield* tryIo(dir, "write the seed spread into", async () => {
         await writeJsonAtomic(join(dir, "seeds.json"), {
           benchmark: name,
           seeds,
@@ -227,25 +249,22 @@ const program = Effect.gen(function* () {
     const total = (performance.now() - benchmarkStart) / 1000;
     console.log(`\n${name} done in ${formatSeconds(total)}; results in ${dir}/`);
   }
-  yield* Effect.promise(() =>
-    writeFileAtomic(
-      join(values.out, "report.html"),
-      reportHtml(`grood: ${names.join(", ")} (backend ${backend})`, pages),
-    )
+  yield* writeFile(
+    join(values.out, "report.html"),
+    reportHtml(`grood: ${names.join(", ")} (backend ${backend})`, pages),
   );
   log(`results page: ${join(values.out, "report.html")}`);
-  yield* Effect.promise(() =>
-    writeJsonAtomic(join(values.out, "reproduce.json"), {
-      benchmarks: names,
-      seconds: Math.round((performance.now() - started) / 1000),
-      backend,
-      date: new Date().toISOString(),
-    })
-  );
+  yield* writeJson(join(values.out, "reproduce.json"), {
+    benchmarks: names,
+    seconds: Math.round((performance.now() - started) / 1000),
+    backend,
+    date: new Date().toISOString(),
+  });
+  console.log(cacheSummary(cache.stats()));
   console.log(`\nreproduce finished in ${formatSeconds((performance.now() - started) / 1000)}`);
 });
 
 await runTask(
-  Effect.provide(program, StageCache.layer(values["no-cache"] ? undefined : "cache")),
+  Effect.provide(program, StageCache.layer(values["no-cache"] ? undefined : DEFAULT_CACHE_DIR)),
   values.backend,
 );

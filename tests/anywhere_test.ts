@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
-import { writeNpyAtomic } from "../lib/report/npy.ts";
+import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { GREY_28, openSource, readSource } from "../lib/sources/mod.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));

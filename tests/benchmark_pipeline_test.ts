@@ -6,7 +6,7 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { loadOodSet } from "../lib/data/ood/mod.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { GroodLive, runPipeline } from "../lib/pipeline/pipeline.ts";
-import { writeNpyAtomic } from "../lib/report/npy.ts";
+import { writeNpyAtomic } from "../lib/io/npy.ts";
 
 const failure = <E>(effect: Effect.Effect<unknown, E>) => Effect.runPromise(Effect.flip(effect));
 

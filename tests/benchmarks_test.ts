@@ -8,10 +8,10 @@ import {
   readBenchmark,
   splitIdTest,
 } from "../lib/benchmarks/load.ts";
-import { encodeIdx } from "../lib/data/idx.ts";
+import { encodeIdx } from "../lib/io/idx.ts";
 import type { LabelledSet } from "../lib/data/images.ts";
 import { oodSets } from "../lib/data/ood/mod.ts";
-import { sha256Hex } from "../lib/files.ts";
+import { sha256Hex } from "../lib/io/files.ts";
 
 const failure = <E>(effect: Effect.Effect<unknown, E>) => Effect.runPromise(Effect.flip(effect));
 

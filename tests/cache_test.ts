@@ -6,13 +6,25 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import { grood } from "../lib/detectors/grood.ts";
 import { matrix } from "../lib/matrix.ts";
-import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import {
+  defaultSpec,
+  initialWeights,
+  INPUT_PREPROCESSING,
+  makeClassifier,
+} from "../lib/model/classifier.ts";
+import {
+  CACHE_MARKER,
+  cacheSummary,
+  canonicalJson,
   type Codec,
   makeStageCache,
+  StageCache,
   type StageCacheShape,
   stageKey,
-} from "../lib/pipeline/cache.ts";
+} from "../lib/cache/cache.ts";
+import { STAGE_SOURCES, stageVersion } from "../lib/cache/key.ts";
+import { sha256Hex } from "../lib/io/files.ts";
+import { loadClassifier, saveUntrainedClassifier } from "../lib/model/store.ts";
 import { extractCached } from "../lib/pipeline/extract.ts";
 
 const { tf } = await Effect.runPromise(startCompute("wasm"));
@@ -27,8 +39,9 @@ function recording(inner: StageCacheShape) {
   const events: Array<string> = [];
   const cache: StageCacheShape = {
     root: inner.root,
-    cached: (stage, parts, codec, compute) =>
-      Effect.map(inner.cached(stage, parts, codec, compute), (r) => {
+    stats: inner.stats,
+    cached: (stage, parts, codec, compute, request) =>
+      Effect.map(inner.cached(stage, parts, codec, compute, request), (r) => {
         events.push(`${stage}:${r.hit ? "hit" : "computed"}`);
         return r;
       }),
@@ -157,4 +170,273 @@ Deno.test("a cache without a root computes every time", async () => {
   await Effect.runPromise(cache.cached("x", {}, codec, compute));
   await Effect.runPromise(cache.cached("x", {}, codec, compute));
   assert.equal(computed, 2);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Trust (issue 10): keys cover everything, entries are checked, faults never stop a run.
+
+const CHECKOUT = new URL("../", import.meta.url);
+
+/** Run a task of this checkout as a real process. */
+async function runTaskProcess(args: ReadonlyArray<string>) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...args],
+    cwd: CHECKOUT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: text.decode(output.stdout),
+    stderr: text.decode(output.stderr),
+  };
+}
+
+Deno.test("editing model.json (stem stride 1 → 2) gives a new model key: no stale features", async () => {
+  const dir = await Deno.makeTempDir();
+  const root = await Deno.makeTempDir();
+  await Effect.runPromise(saveUntrainedClassifier(tf, dir, 0));
+  const test = await Effect.runPromise(loadSplit("mnist", "test"));
+  const images = subset(test, Array.from({ length: 40 }, (_, i) => i), "mnist/40");
+  const { cache, events } = recording(makeStageCache(root));
+  const extractWith = async () => {
+    const model = await Effect.runPromise(loadClassifier(tf, dir));
+    const { extraction } = await Effect.runPromise(
+      extractCached(cache, tf, model.net, model.key, images),
+    );
+    model.net.dispose();
+    return { key: model.key, weights: model.metadata.weightsSha256, extraction };
+  };
+  const before = await extractWith();
+  const modelJson = JSON.parse(await Deno.readTextFile(join(dir, "model.json")));
+  assert.equal(modelJson.spec.blocks[0].stride, 1);
+  modelJson.spec.blocks[0].stride = 2; // same weight shapes, different network
+  await Deno.writeTextFile(join(dir, "model.json"), JSON.stringify(modelJson));
+  const after = await extractWith();
+  assert.equal(after.weights, before.weights, "the weights did not change");
+  assert.notEqual(after.key, before.key, "the architecture is part of the model key");
+  assert.deepEqual(events, ["features:computed", "features:computed"]);
+  assert.notDeepEqual(
+    after.extraction.features.penultimate.data,
+    before.extraction.features.penultimate.data,
+  );
+  // The key is the hash of the canonical spec, the weights' hash and the preprocessing.
+  assert.equal(
+    after.key,
+    sha256Hex(new TextEncoder().encode(canonicalJson({
+      spec: modelJson.spec,
+      weights: after.weights,
+      preprocessing: INPUT_PREPROCESSING,
+    }))),
+  );
+});
+
+Deno.test("stage code versions are the hashes of their source files", async () => {
+  for (const [stage, files] of Object.entries(STAGE_SOURCES)) {
+    const lines: Array<string> = [];
+    for (const file of files) {
+      const bytes = await Deno.readFile(new URL(`../lib/${file}`, import.meta.url));
+      lines.push(`${file}:${sha256Hex(bytes)}`);
+    }
+    assert.equal(stageVersion(stage), sha256Hex(new TextEncoder().encode(lines.join("\n"))));
+  }
+  // Every stage the library caches has its sources listed (else its entries live one process).
+  const used = new Set<string>();
+  for await (const entry of Deno.readDir(new URL("../lib/detectors/", import.meta.url))) {
+    const text = await Deno.readTextFile(
+      new URL(`../lib/detectors/${entry.name}`, import.meta.url),
+    );
+    for (const m of text.matchAll(/cache\.cached\(\s*"([^"]+)"/g)) used.add(m[1]!);
+  }
+  const extract = await Deno.readTextFile(new URL("../lib/pipeline/extract.ts", import.meta.url));
+  for (const m of extract.matchAll(/cache\.cached\(\s*"([^"]+)"/g)) used.add(m[1]!);
+  assert.ok(used.size >= 4, `found the cached stages: ${[...used]}`);
+  for (const stage of used) assert.ok(stage in STAGE_SOURCES, `stage "${stage}" lists its sources`);
+});
+
+Deno.test("an entry copied under another key (objects' features as photos') is rejected, logged, counted and recomputed", async () => {
+  const root = await Deno.makeTempDir();
+  const warnings: Array<string> = [];
+  const cache = makeStageCache(root, { warn: (line) => warnings.push(line) });
+  const spec = defaultSpec(10);
+  const net = makeClassifier(tf, spec, initialWeights(spec, 0));
+  const test = await Effect.runPromise(loadSplit("mnist", "test"));
+  const objects = subset(test, Array.from({ length: 20 }, (_, i) => i), "objects");
+  const photos = subset(test, Array.from({ length: 30 }, (_, i) => 100 + i), "photos");
+  const extract = (set: typeof objects) =>
+    Effect.runPromise(extractCached(cache, tf, net, "model", set));
+  const objectsFirst = await extract(objects);
+  const photosFirst = await extract(photos);
+  // The careless user's copy: objects' entry folder over photos' entry folder.
+  const photosDir = join(root, "features", photosFirst.key);
+  await Deno.remove(photosDir, { recursive: true });
+  await copyDir(join(root, "features", objectsFirst.key), photosDir);
+  const again = await extract(photos);
+  assert.deepEqual(
+    again.extraction.features.penultimate,
+    photosFirst.extraction.features.penultimate,
+  );
+  assert.equal(cache.stats().rejected, 1);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /features entry .* rejected \(it records key .*\); recomputing/);
+  // A forged entry.json (key rewritten to photos') is still caught by its row count.
+  await Deno.remove(photosDir, { recursive: true });
+  await copyDir(join(root, "features", objectsFirst.key), photosDir);
+  const entryPath = join(photosDir, "entry.json");
+  const entry = JSON.parse(await Deno.readTextFile(entryPath));
+  await Deno.writeTextFile(entryPath, JSON.stringify({ ...entry, key: photosFirst.key }));
+  const third = await extract(photos);
+  assert.equal(third.extraction.features.count, 30);
+  assert.equal(cache.stats().rejected, 2);
+  assert.match(warnings[1]!, /records 20 rows, 30 were asked for/);
+  assert.match(cacheSummary(cache.stats()), /2 damaged or mismatched entries recomputed/);
+  net.dispose();
+});
+
+async function copyDir(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const entry of Deno.readDir(from)) {
+    await Deno.copyFile(join(from, entry.name), join(to, entry.name));
+  }
+}
+
+Deno.test("8 concurrent writer processes of the same entries all succeed (80 of 80)", async () => {
+  const root = await Deno.makeTempDir();
+  const go = join(root, "go");
+  // Inside the checkout, so that the script resolves "effect" from its node_modules.
+  const scratch = new URL(
+    `../.scratch/writers-${crypto.randomUUID().slice(0, 8)}/`,
+    import.meta.url,
+  );
+  await Deno.mkdir(scratch, { recursive: true });
+  const script = join(scratch.pathname, "writer.ts");
+  await Deno.writeTextFile(
+    script,
+    `import { Effect } from "effect";
+import { makeStageCache } from "${new URL("../lib/cache/cache.ts", import.meta.url).href}";
+const codec = {
+  encode: (v: Float32Array) => ({ arrays: { v: { data: v, shape: [v.length] } }, meta: null }),
+  decode: (a: ReadonlyMap<string, { data: unknown }>) => a.get("v")!.data as Float32Array,
+};
+const cache = makeStageCache(${
+      JSON.stringify(join(root, "cache"))
+    }, { warn: (l) => console.log("WARN " + l) });
+while (true) { try { Deno.statSync(${
+      JSON.stringify(go)
+    }); break; } catch { await new Promise((r) => setTimeout(r, 5)); } }
+let ok = 0;
+for (let round = 0; round < 10; round++) {
+  const value = new Float32Array(50000).fill(round);
+  const got = await Effect.runPromise(cache.cached("descriptors", { round }, codec, Effect.succeed(value)));
+  if (got.value[0] === round && got.value.length === 50000) ok++;
+}
+console.log("OK " + ok + " unwritten " + cache.stats().unwritten);
+`,
+  );
+  const writers = Array.from({ length: 8 }, () =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script],
+      cwd: CHECKOUT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output());
+  await new Promise((r) => setTimeout(r, 1500));
+  await Deno.writeFile(go, new Uint8Array());
+  const outputs = await Promise.all(writers);
+  let succeeded = 0;
+  for (const output of outputs) {
+    const stdout = new TextDecoder().decode(output.stdout);
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    assert.doesNotMatch(stdout, /WARN/);
+    const match = /OK (\d+) unwritten 0/.exec(stdout);
+    assert.ok(match, stdout);
+    succeeded += Number(match[1]);
+  }
+  await Deno.remove(scratch, { recursive: true });
+  assert.equal(succeeded, 80);
+  const entries = [...Deno.readDirSync(join(root, "cache", "descriptors"))].map((e) => e.name);
+  assert.equal(entries.length, 10, `only complete entries remain: ${entries}`);
+});
+
+Deno.test("a cache that cannot be written warns once and the run goes on without caching", async () => {
+  const file = await Deno.makeTempFile(); // a regular file where a folder is expected: fails even for root
+  const warnings: Array<string> = [];
+  const cache = makeStageCache(join(file, "cache"), { warn: (line) => warnings.push(line) });
+  let computed = 0;
+  const compute = Effect.sync(() => new Float32Array([++computed]));
+  const a = await Effect.runPromise(cache.cached("scores", { a: 1 }, vectorCodec, compute));
+  const b = await Effect.runPromise(cache.cached("scores", { a: 2 }, vectorCodec, compute));
+  assert.deepEqual([a.value[0], b.value[0]], [1, 2]);
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(
+    warnings[0]!,
+    new RegExp(`Cannot write cache entry "${file}/cache/.*": .*ENOTDIR|Not a directory`),
+  );
+  assert.match(warnings[0]!, /the run goes on without caching/);
+  assert.equal(cache.stats().unwritten, 2);
+});
+
+Deno.test("--no-cache (StageCache.layer(undefined)) writes nothing anywhere", async () => {
+  const cwd = Deno.cwd();
+  const scratch = await Deno.makeTempDir();
+  Deno.chdir(scratch);
+  try {
+    let computed = 0;
+    const program = Effect.gen(function* () {
+      const cache = yield* StageCache;
+      assert.equal(cache.root, undefined);
+      for (let i = 0; i < 2; i++) {
+        yield* cache.cached(
+          "scores",
+          { a: 1 },
+          vectorCodec,
+          Effect.sync(() => new Float32Array([++computed])),
+        );
+      }
+    });
+    await Effect.runPromise(Effect.provide(program, StageCache.layer(undefined)));
+    assert.equal(computed, 2);
+    assert.deepEqual([...Deno.readDirSync(scratch)], [], "no cache folder was created");
+  } finally {
+    Deno.chdir(cwd);
+  }
+});
+
+Deno.test("cache:clear removes only cache entries and refuses any other folder", async () => {
+  // A user's folder (no marker): refused, untouched.
+  const user = await Deno.makeTempDir();
+  await Deno.writeTextFile(join(user, "thesis.tex"), "precious");
+  await Deno.mkdir(join(user, "features", "abc"), { recursive: true });
+  const refused = await runTaskProcess(["tasks/cache_clear.ts", "--dir", user]);
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    new RegExp(`Refusing to clear "${user}": it is not a grood stage cache`),
+  );
+  assert.equal(await Deno.readTextFile(join(user, "thesis.tex")), "precious");
+  assert.ok((await Deno.stat(join(user, "features", "abc"))).isDirectory);
+  // A real cache with a stray file of the user's: entries go, the file stays.
+  const root = join(await Deno.makeTempDir(), "cache");
+  const cache = makeStageCache(root);
+  await Effect.runPromise(
+    cache.cached("scores", { a: 1 }, vectorCodec, Effect.succeed(new Float32Array([1]))),
+  );
+  await Effect.runPromise(
+    cache.cached("scores", { a: 2 }, vectorCodec, Effect.succeed(new Float32Array([2]))),
+  );
+  await Deno.mkdir(join(root, "scores", "x.tmp-1-dead"), { recursive: true }); // an interrupted write
+  await Deno.writeTextFile(join(root, "notes.txt"), "mine");
+  const cleared = await runTaskProcess(["tasks/cache_clear.ts", "--dir", root]);
+  assert.equal(cleared.code, 0, cleared.stderr);
+  assert.match(cleared.stdout, /removed 3 entries/);
+  assert.deepEqual([...Deno.readDirSync(root)].map((e) => e.name).sort(), [
+    CACHE_MARKER,
+    "notes.txt",
+  ]);
+  // Unknown flags are refused with the usage, exit code 2.
+  const bad = await runTaskProcess(["tasks/cache_clear.ts", "--dri", root]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /usage: deno task cache:clear/);
 });

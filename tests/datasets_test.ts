@@ -7,9 +7,9 @@ import {
   loadSplitOf,
   readDataFile,
 } from "../lib/data/datasets.ts";
-import { CorruptDataset, DatasetFileMissing, decodeIdx, encodeIdx } from "../lib/data/idx.ts";
+import { CorruptDataset, DatasetFileMissing, decodeIdx, encodeIdx } from "../lib/io/idx.ts";
 import { batches, IMAGE_SIZE } from "../lib/data/images.ts";
-import { sha256Hex } from "../lib/files.ts";
+import { sha256Hex } from "../lib/io/files.ts";
 
 const fixture = (name: string) => new URL(`../fixtures/idx/${name}`, import.meta.url).pathname;
 const goodImagesSha = sha256Hex(await Deno.readFile(fixture("good-images.idx")));

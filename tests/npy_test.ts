@@ -9,8 +9,8 @@ import {
   readNpy,
   writeExportManifest,
   writeNpyAtomic,
-} from "../lib/report/npy.ts";
-import { sha256Hex } from "../lib/files.ts";
+} from "../lib/io/npy.ts";
+import { sha256Hex } from "../lib/io/files.ts";
 
 const failureOf = <A, E>(effect: Effect.Effect<A, E>): E => {
   const exit = Effect.runSyncExit(Effect.flip(effect));

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Effect, Exit } from "effect";
 import { encode } from "fast-png";
-import { sha256Hex } from "../lib/files.ts";
+import { sha256Hex } from "../lib/io/files.ts";
 import { parseDebFileName } from "../lib/data/sources.ts";
 import {
   areaResize,
@@ -18,7 +19,14 @@ import { flattenPath, type PathCommand, rasterizeGlyph } from "../lib/data/ood/g
 import { contactSheet } from "../lib/data/ood/contact.ts";
 import { fontGroup } from "../lib/data/ood/letters.ts";
 import type { OodManifest } from "../lib/data/ood/manifest.ts";
-import { loadOodSet, OOD_SET_NAMES, oodSets, projectPath } from "../lib/data/ood/mod.ts";
+import {
+  loadOodSet,
+  OOD_SET_NAMES,
+  OodSetCorrupt,
+  oodSets,
+  projectPath,
+  readOodSetFile,
+} from "../lib/data/ood/mod.ts";
 
 const run = <A, E>(effect: Effect.Effect<A, E>): A => Effect.runSync(effect);
 const failureOf = <A, E>(effect: Effect.Effect<A, E>): E => {
@@ -291,3 +299,43 @@ for (const name of OOD_SET_NAMES) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "an OOD set corrupted without changing its size fails on load with OodSetCorrupt naming the set",
+  ignore: !existsSync(projectPath(oodSets.photos.path)),
+  fn: async () => {
+    // A copy of the real photos set and its manifest (the shared .data stays untouched).
+    const set = oodSets.photos;
+    const dir = await Deno.makeTempDir();
+    const path = join(dir, "photos-images-idx3-ubyte");
+    const manifestPath = join(dir, "photos.json");
+    const memo = join(dir, "verified.json");
+    const source = projectPath(set.path);
+    await Deno.copyFile(source, path);
+    await Deno.copyFile(projectPath(set.manifestPath), manifestPath);
+    const good = await Effect.runPromise(readOodSetFile("photos", path, manifestPath, memo));
+    assert.equal(good.dims[1], 28);
+    // Same size, one byte changed, after a verified load was remembered in the memo.
+    const bytes = await Deno.readFile(path);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0x01;
+    await new Promise((r) => setTimeout(r, 20));
+    await Deno.writeFile(path, bytes);
+    const error = await Effect.runPromise(
+      Effect.flip(readOodSetFile("photos", path, manifestPath, memo)),
+    );
+    assert.ok(error instanceof OodSetCorrupt, String(error));
+    assert.equal(error.set, "photos");
+    assert.match(
+      error.message,
+      /OOD set "photos" is corrupt: .* has sha256 [0-9a-f]{64}, its manifest records/,
+    );
+    assert.equal(error.actual, sha256Hex(bytes));
+    // A set without a manifest is refused, not trusted.
+    await Deno.remove(manifestPath);
+    const missing = await Effect.runPromise(
+      Effect.flip(readOodSetFile("photos", path, manifestPath, memo)),
+    );
+    assert.equal(missing._tag, "OodManifestMissing");
+  },
+});

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Stream } from "effect";
 import sharp from "sharp";
-import { encodeIdx } from "../lib/data/idx.ts";
+import { encodeIdx } from "../lib/io/idx.ts";
 import { loadGeneratedSet, loadOodSet } from "../lib/data/ood/mod.ts";
-import { writeNpyAtomic } from "../lib/report/npy.ts";
+import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { mulberry32 } from "../lib/random.ts";
 import {
   GREY_28,

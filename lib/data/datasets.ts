@@ -9,8 +9,9 @@
 import { Data, Effect } from "effect";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { sha256Hex } from "../files.ts";
-import { CorruptDataset, DatasetFileMissing, decodeIdx } from "./idx.ts";
+import { sha256Hex } from "../io/files.ts";
+import { memoDigest } from "../io/verified.ts";
+import { CorruptDataset, decodeIdx, readDatasetBytes } from "../io/idx.ts";
 import { IMAGE_SIDE, type LabelledSet } from "./images.ts";
 
 /** One IDX file of a dataset, with what it must contain. */
@@ -153,10 +154,7 @@ export const readDataFile = Effect.fn("readDataFile")(function* (
   installHint: string,
   verify = true,
 ) {
-  const bytes = yield* Effect.tryPromise({
-    try: () => Deno.readFile(file.path),
-    catch: () => new DatasetFileMissing({ path: file.path, hint: installHint }),
-  });
+  const bytes = yield* readDatasetBytes(file.path, installHint);
   const idx = yield* decodeIdx(bytes, file.path);
   const fail = (problem: string) => Effect.fail(new CorruptDataset({ path: file.path, problem }));
   const expectedRank = kind === "images" ? 3 : 1;
@@ -170,7 +168,8 @@ export const readDataFile = Effect.fn("readDataFile")(function* (
     return yield* fail(`holds ${idx.dims[0]} ${kind}, expected ${file.count}`);
   }
   if (verify) {
-    const digest = sha256Hex(idx.decoded);
+    // Hashed on every load, unless this very file (same size and mtime) was hashed before.
+    const digest = yield* memoDigest(file.path, bytes, "idx", () => sha256Hex(idx.decoded));
     if (digest !== file.sha256) {
       return yield* fail(`sha256 ${digest} differs from the recorded ${file.sha256}`);
     }

@@ -12,7 +12,7 @@
  */
 import { join } from "node:path";
 import { Data, Effect } from "effect";
-import { exists, writeFileAtomic } from "../files.ts";
+import { exists, osReason, writeFileAtomic } from "../io/files.ts";
 
 /** Where downloaded `.deb` files and their extracted trees live (gitignored). */
 export const DATA_DIR = ".data";
@@ -108,7 +108,14 @@ export const ensurePackages = (
     const unique = [...new Set(names)];
     const missing: string[] = [];
     for (const name of unique) {
-      const debs = yield* Effect.promise(() => debsOf(debDir, name));
+      const debs = yield* Effect.tryPromise({
+        try: () => debsOf(debDir, name),
+        catch: (cause) =>
+          new SourceDownloadFailed({
+            packages: [name],
+            detail: `cannot list "${debDir}" (${osReason(cause)})`,
+          }),
+      });
       if (debs.length === 0) missing.push(name);
     }
     if (missing.length > 0) {

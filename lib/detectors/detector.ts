@@ -37,7 +37,7 @@ export interface ValidationData {
 /** Everything a detector may fit on. Test OOD data is not part of it. */
 export interface FitInputs {
   readonly tf: Tf;
-  /** Content key of the model (its weights' sha256): the root of every cache key. */
+  /** Content key of the model (architecture, weights, preprocessing): the root of every cache key. */
   readonly modelKey: string;
   /** Cache key of the training extraction. */
   readonly trainKey: string;

@@ -8,7 +8,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import type { StageCacheShape } from "../pipeline/cache.ts";
+import type { StageCacheShape } from "../cache/cache.ts";
 import type { Detector } from "./detector.ts";
 
 /** What a detector constructor may use besides its options. */

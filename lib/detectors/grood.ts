@@ -21,7 +21,7 @@
 import { Effect, Schema } from "effect";
 import { concatSets, subset } from "../data/images.ts";
 import { type Matrix, matrix, takeRows } from "../matrix.ts";
-import { type Codec, makeStageCache, type StageCacheShape } from "../pipeline/cache.ts";
+import { type Codec, makeStageCache, type StageCacheShape } from "../cache/cache.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { groodDescriptors } from "../stages/gradient.ts";
 import { exactIndex, HNSW_DEFAULTS, hnswIndex, type NearestNeighbourIndex } from "../knn/mod.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import type { StageCacheShape } from "../pipeline/cache.ts";
+import type { StageCacheShape } from "../cache/cache.ts";
 import { ashEntry } from "./ash.ts";
 import type { Detector } from "./detector.ts";
 import { energyEntry } from "./energy.ts";

@@ -7,8 +7,8 @@
 import { Effect } from "effect";
 import { join } from "node:path";
 import type { Matrix } from "../matrix.ts";
-import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.ts";
-import { decodeNpy, encodeNpy } from "../report/npy.ts";
+import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../io/files.ts";
+import { decodeNpy, encodeNpy } from "../io/npy.ts";
 import {
   CorruptIndex,
   type HnswUnavailable,

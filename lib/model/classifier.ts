@@ -244,11 +244,12 @@ export function makeClassifier(
     if (values === undefined) {
       throw new Error(`Cannot build the classifier: weight "${name}" is missing`);
     }
-    variables.set(
-      name,
-      // No explicit name: tfjs names must be unique per process, and tests hold several nets.
-      tf.variable(tf.tensor(values, [...shape]), !isMovingStatistic(name)),
-    );
+    // No explicit name: tfjs names must be unique per process, and tests hold several nets.
+    // The variable shares the initial tensor's data; the tensor itself is released, or each
+    // model would leave one tensor per weight behind after its dispose().
+    const initial = tf.tensor(values, [...shape]);
+    variables.set(name, tf.variable(initial, !isMovingStatistic(name)));
+    initial.dispose();
   }
   const v = (name: string) => variables.get(name)!;
   const boundaries = [INPUT, ...spec.blocks.map((b) => b.name)];
@@ -362,6 +363,17 @@ export function makeClassifier(
     },
   };
 }
+
+/**
+ * What {@link toInput} does to pixels before the first block: part of every model's cache key,
+ * so a change here can never serve features computed the old way. Keep it in step with
+ * `toInput`.
+ */
+export const INPUT_PREPROCESSING = {
+  from: "uint8 NHWC",
+  to: "float32 NHWC",
+  scale: "x / 255",
+} as const;
 
 /** Turn uint8 28×28 pixels into a float32 NHWC batch in [0, 1]. */
 export function toInput(

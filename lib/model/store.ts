@@ -11,12 +11,14 @@
 import type * as tfType from "@tensorflow/tfjs";
 import { Data, Effect } from "effect";
 import { join } from "node:path";
-import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { hashJson } from "../cache/key.ts";
+import { osReason, sha256Hex, tryIo, writeFileAtomic, writeJsonAtomic } from "../io/files.ts";
 import {
   type Classifier,
   type ClassifierSpec,
   defaultSpec,
   initialWeights,
+  INPUT_PREPROCESSING,
   makeClassifier,
   weightLayout,
 } from "./classifier.ts";
@@ -98,11 +100,21 @@ export const saveClassifier = Effect.fn("saveClassifier")(function* (
     }],
   };
   const full: ClassifierMetadata = { ...metadata, weightsSha256: sha256Hex(bytes) };
-  yield* Effect.promise(async () => {
-    await writeFileAtomic(join(dir, "weights.bin"), bytes);
-    await writeJsonAtomic(join(dir, "model.json"), model);
-    await writeJsonAtomic(join(dir, "metadata.json"), full);
-  });
+  yield* tryIo(
+    join(dir, "weights.bin"),
+    "write",
+    () => writeFileAtomic(join(dir, "weights.bin"), bytes),
+  );
+  yield* tryIo(
+    join(dir, "model.json"),
+    "write",
+    () => writeJsonAtomic(join(dir, "model.json"), model),
+  );
+  yield* tryIo(
+    join(dir, "metadata.json"),
+    "write",
+    () => writeJsonAtomic(join(dir, "metadata.json"), full),
+  );
   return full;
 });
 
@@ -111,6 +123,18 @@ export interface LoadedClassifier {
   readonly net: Classifier;
   readonly metadata: ClassifierMetadata;
   readonly path: string;
+  /** Cache key of everything the model's outputs depend on (see {@link modelKey}). */
+  readonly key: string;
+}
+
+/**
+ * The cache key of a model: sha256 of its canonical architecture (the `model.json` spec), its
+ * weights' sha256 and the input preprocessing. Editing any of the three (e.g. a stem's stride
+ * in `model.json`, which leaves the weights as they were) gives a new key, so no feature of the
+ * old model is served for the new one.
+ */
+export function modelKey(spec: ClassifierSpec, weightsSha256: string): string {
+  return hashJson({ spec, weights: weightsSha256, preprocessing: INPUT_PREPROCESSING });
 }
 
 /** Load a classifier saved by `saveClassifier`, verifying the weights against the metadata. */
@@ -119,7 +143,8 @@ export const loadClassifier = Effect.fn("loadClassifier")(function* (tf: Tf, dir
   const read = (name: string) =>
     Effect.tryPromise({
       try: () => Deno.readFile(join(dir, name)),
-      catch: () => new ModelLoadError({ path: dir, problem: `${name} is missing` }),
+      catch: (cause) =>
+        new ModelLoadError({ path: dir, problem: `cannot read ${name} (${osReason(cause)})` }),
     });
   const parse = <T>(name: string, bytes: Uint8Array) =>
     Effect.try({
@@ -152,7 +177,12 @@ export const loadClassifier = Effect.fn("loadClassifier")(function* (tf: Tf, dir
     offset += size;
   }
   const net = makeClassifier(tf, model.spec, weights);
-  const loaded: LoadedClassifier = { net, metadata, path: dir };
+  const loaded: LoadedClassifier = {
+    net,
+    metadata,
+    path: dir,
+    key: modelKey(model.spec, digest),
+  };
   return loaded;
 });
 
@@ -168,22 +198,18 @@ export const saveUntrainedClassifier = Effect.fn("saveUntrainedClassifier")(func
 ) {
   const spec = defaultSpec(numClasses);
   const net = makeClassifier(tf, spec, initialWeights(spec, seed));
-  try {
-    return yield* saveClassifier(net, dir, {
-      dataset: "untrained",
-      seed,
-      epochs: 0,
-      batchSize: 0,
-      learningRate: 0,
-      testAccuracy: 0,
-      blocks: spec.blocks.map((b) => b.name),
-      featureSizes: {},
-      backend: tf.getBackend(),
-      tfjsVersion: tf.version.tfjs,
-      trainingSeconds: 0,
-      createdAt: new Date(0).toISOString(),
-    });
-  } finally {
-    net.dispose();
-  }
+  return yield* saveClassifier(net, dir, {
+    dataset: "untrained",
+    seed,
+    epochs: 0,
+    batchSize: 0,
+    learningRate: 0,
+    testAccuracy: 0,
+    blocks: spec.blocks.map((b) => b.name),
+    featureSizes: {},
+    backend: tf.getBackend(),
+    tfjsVersion: tf.version.tfjs,
+    trainingSeconds: 0,
+    createdAt: new Date(0).toISOString(),
+  }).pipe(Effect.ensuring(Effect.sync(() => net.dispose())));
 });

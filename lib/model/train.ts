@@ -5,7 +5,7 @@
  * @module
  */
 import type * as tfType from "@tensorflow/tfjs";
-import { Effect } from "effect";
+import { Effect, Exit } from "effect";
 import { IMAGE_SIZE, type LabelledSet } from "../data/images.ts";
 import { permutation } from "../random.ts";
 import {
@@ -60,7 +60,9 @@ export const trainClassifier = Effect.fn("trainClassifier")(function* (
   const batchPixels = new Uint8Array(options.batchSize * IMAGE_SIZE);
   const batchLabels = new Int32Array(options.batchSize);
   let globalStep = 0;
-  try {
+  // Released by Effect (not try/finally, which a failing or interrupted yield* skips): the
+  // optimizer always, the network when training does not finish.
+  yield* Effect.gen(function* () {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       const order = permutation(train.count, options.seed * 1000 + epoch);
       let lossSum = 0;
@@ -120,11 +122,9 @@ export const trainClassifier = Effect.fn("trainClassifier")(function* (
         yield* Effect.yieldNow;
       }
     }
-  } catch (error) {
-    net.dispose();
-    throw error;
-  } finally {
-    optimizer.dispose();
-  }
+  }).pipe(
+    Effect.onExit((exit) => Exit.isFailure(exit) ? Effect.sync(() => net.dispose()) : Effect.void),
+    Effect.ensuring(Effect.sync(() => optimizer.dispose())),
+  );
   return net;
 });

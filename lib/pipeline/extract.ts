@@ -7,11 +7,11 @@
 import type * as tfType from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import type { ImageSet } from "../data/images.ts";
-import { sha256Hex } from "../files.ts";
+import { sha256Hex } from "../io/files.ts";
 import { matrix } from "../matrix.ts";
 import type { Classifier } from "../model/classifier.ts";
 import { type ClassSums, extractFeatures, type Extraction } from "../stages/features.ts";
-import type { Codec, StageCacheShape } from "./cache.ts";
+import type { Codec, StageCacheShape } from "../cache/cache.ts";
 
 type Tf = typeof tfType;
 
@@ -75,6 +75,7 @@ const extractionCodec: Codec<Extraction> = {
       classSums,
     };
   },
+  rows: ({ features }) => features.penultimate.rows,
 };
 
 /** A cached extraction and the key it is stored under (the input key of later stages). */
@@ -113,6 +114,7 @@ export const extractCached = Effect.fn("extractCached")(function* (
       ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     }),
+    { rows: set.count },
   );
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   options.log?.(

@@ -21,7 +21,7 @@ import { type BackendName, Compute } from "../compute/compute.ts";
 import { makeDetector } from "../detectors/registry.ts";
 import type { ProgressReporter } from "../report/progress.ts";
 import { resultsTable, summaryTable, type Table } from "../report/tables.ts";
-import { StageCache } from "./cache.ts";
+import { DEFAULT_CACHE_DIR, StageCache } from "../cache/cache.ts";
 import { type DetectorRun, prepareBenchmark, type PreparedBenchmark, runDetectors } from "./run.ts";
 import {
   type AblationParams,
@@ -32,13 +32,18 @@ import {
   variantSpec,
 } from "./spec.ts";
 
-/** The services a pipeline needs: tfjs (`Compute`) and the stage cache. */
+/**
+ * The services a pipeline needs: tfjs (`Compute`) and the stage cache (at `cacheDir`, default
+ * `cache/`; `null` turns caching off).
+ */
 export function GroodLive(
   options: { readonly backend?: BackendName | "auto"; readonly cacheDir?: string | null } = {},
 ): Layer.Layer<Compute | StageCache, unknown> {
   return Layer.mergeAll(
     Compute.layer(options.backend),
-    StageCache.layer(options.cacheDir === null ? undefined : options.cacheDir),
+    StageCache.layer(
+      options.cacheDir === null ? undefined : options.cacheDir ?? DEFAULT_CACHE_DIR,
+    ),
   );
 }
 

@@ -40,14 +40,13 @@ export const hnswRecall = Effect.fn("hnswRecall")(function* (
 ) {
   const artefact = (name: string) => {
     const found = run.artefacts?.find((a) => a.name === name);
-    if (found === undefined) {
-      throw new Error(`Cannot measure recall: ${run.detector} has no ${name}`);
-    }
-    return found;
+    return found === undefined
+      ? Effect.fail(new MissingArtefact({ detector: run.detector, artefact: name }))
+      : Effect.succeed(found);
   };
-  const descriptors = artefact("train-descriptors");
-  const classes = artefact("class-prototypes-penultimate");
-  const ood = artefact("ood-prototype");
+  const descriptors = yield* artefact("train-descriptors");
+  const classes = yield* artefact("class-prototypes-penultimate");
+  const ood = yield* artefact("ood-prototype");
   const points = matrix(descriptors.shape[0]!, descriptors.shape[1]!, descriptors.data);
   const prototypes = {
     classes: matrix(classes.shape[0]!, classes.shape[1]!, classes.data),
@@ -64,18 +63,28 @@ export const hnswRecall = Effect.fn("hnswRecall")(function* (
         ),
     ),
   );
-  const exact = yield* exactIndex(points);
-  const exactStart = performance.now();
-  const truth = yield* exact.search(queries, 10);
-  const exactSeconds = (performance.now() - exactStart) / 1000;
-  const buildStart = performance.now();
-  const hnsw = yield* hnswIndex(points, { seed: 0 });
-  const hnswBuildSeconds = (performance.now() - buildStart) / 1000;
-  const queryStart = performance.now();
-  const found = yield* hnsw.search(queries, 10);
-  const hnswQuerySeconds = (performance.now() - queryStart) / 1000;
-  exact.dispose();
-  hnsw.dispose();
+  // Each index is released by its scope, also when a search fails or the run is interrupted.
+  const { truth, exactSeconds, found, hnswBuildSeconds, hnswQuerySeconds } = yield* Effect.scoped(
+    Effect.gen(function* () {
+      const exact = yield* Effect.acquireRelease(
+        exactIndex(points),
+        (index) => Effect.sync(() => index.dispose()),
+      );
+      const exactStart = performance.now();
+      const truth = yield* exact.search(queries, 10);
+      const exactSeconds = (performance.now() - exactStart) / 1000;
+      const buildStart = performance.now();
+      const hnsw = yield* Effect.acquireRelease(
+        hnswIndex(points, { seed: 0 }),
+        (index) => Effect.sync(() => index.dispose()),
+      );
+      const hnswBuildSeconds = (performance.now() - buildStart) / 1000;
+      const queryStart = performance.now();
+      const found = yield* hnsw.search(queries, 10);
+      const hnswQuerySeconds = (performance.now() - queryStart) / 1000;
+      return { truth, exactSeconds, found, hnswBuildSeconds, hnswQuerySeconds };
+    }),
+  );
   const report: RecallReport = {
     indexed: points.rows,
     queries: queries.rows,

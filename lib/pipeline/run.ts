@@ -24,7 +24,7 @@ import { type ProgressReporter, quietProgress } from "../report/progress.ts";
 import { accuracy, evaluateOod, type OodMetrics } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
 import type { ClassSums } from "../stages/features.ts";
-import { StageCache } from "./cache.ts";
+import { StageCache } from "../cache/cache.ts";
 import { extractCached } from "./extract.ts";
 
 /** Everything detectors are fitted and scored on, extracted once. */
@@ -92,7 +92,7 @@ export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options
     });
   }
   const data = yield* loadBenchmark(spec, { shape: { height, width, channels } });
-  const modelKey = model.metadata.weightsSha256;
+  const modelKey = model.key;
   const extract = (set: ImageSet, classSumsAt?: ReadonlyArray<string>) =>
     Effect.map(
       extractCached(cache, tf, net, modelKey, set, {
@@ -186,7 +186,8 @@ export const runDetectors = Effect.fn("runDetectors")(function* (
       ...(options.progress === undefined ? {} : { progress: options.progress }),
     });
     const fitSeconds = (performance.now() - fitStart) / 1000;
-    try {
+    // Released by Effect (not try/finally, which a failing or interrupted yield* skips).
+    yield* Effect.gen(function* () {
       const scoreStart = performance.now();
       const scores = new Map<string, Float32Array>();
       scores.set("id", yield* fitted.score(prepared.idTest));
@@ -232,9 +233,7 @@ export const runDetectors = Effect.fn("runDetectors")(function* (
         scores,
         artefacts: fitted.artefacts,
       });
-    } finally {
-      fitted.dispose();
-    }
+    }).pipe(Effect.ensuring(Effect.sync(() => fitted.dispose())));
   }
   return runs;
 });

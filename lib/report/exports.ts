@@ -14,7 +14,7 @@ import { batches, type ImageSet } from "../data/images.ts";
 import type { Classifier } from "../model/classifier.ts";
 import { toInput } from "../model/classifier.ts";
 import type { DetectorRun, PreparedBenchmark } from "../pipeline/run.ts";
-import { type ExportRequest, writeExportManifest, writeNpyAtomic } from "./npy.ts";
+import { type ExportRequest, writeExportManifest, writeNpyAtomic } from "../io/npy.ts";
 
 type Tf = typeof tfType;
 

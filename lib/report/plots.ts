@@ -34,7 +34,7 @@ import * as vega from "vega";
 import * as vl from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
 import { IMAGE_SIDE, IMAGE_SIZE } from "../data/images.ts";
-import { writeFileAtomic } from "../files.ts";
+import { writeFileAtomic } from "../io/files.ts";
 import type { DetectorRun } from "../pipeline/run.ts";
 import type { Table } from "./tables.ts";
 

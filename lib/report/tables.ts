@@ -6,7 +6,7 @@
  */
 import * as aq from "arquero";
 import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../io/files.ts";
 import type { DetectorRun } from "../pipeline/run.ts";
 
 /** An arquero table. */

@@ -12,7 +12,7 @@
  */
 import { dirname, join } from "node:path";
 import { Effect, Schema, Stream } from "effect";
-import { CorruptDataset, DatasetFileMissing } from "../data/idx.ts";
+import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import { conformRaw } from "./conform.ts";
 import {
   batchStarts,

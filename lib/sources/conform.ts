@@ -8,7 +8,7 @@
  */
 import sharp from "sharp";
 import { Effect } from "effect";
-import { CorruptDataset } from "../data/idx.ts";
+import { CorruptDataset } from "../io/idx.ts";
 import { type ImageShape, imageValues, sameShape } from "./source.ts";
 
 /** A sharp pipeline (the default export's namespace types are not visible through Deno's import). */

@@ -20,7 +20,7 @@
  */
 import { join } from "node:path";
 import { Effect, Schema, Stream } from "effect";
-import { CorruptDataset, DatasetFileMissing } from "../data/idx.ts";
+import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import { listFiles } from "../data/sources.ts";
 import { decodeImage } from "./conform.ts";
 import {

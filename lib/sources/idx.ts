@@ -1,12 +1,12 @@
 /**
- * IDX files (MNIST's format; raw or gzip), read by grood's IDX codec (`lib/data/idx.ts`):
+ * IDX files (MNIST's format; raw or gzip), read by grood's IDX codec (`lib/io/idx.ts`):
  * images of rank 3 (N, H, W: grey) or rank 4 (N, H, W, C), optional labels of rank 1. The file
  * is decoded once; batches are views of it, converted only when the model wants another shape.
  *
  * @module
  */
 import { Effect, Schema } from "effect";
-import { CorruptDataset, readIdx } from "../data/idx.ts";
+import { CorruptDataset, readIdx } from "../io/idx.ts";
 import { conformRaw } from "./conform.ts";
 import {
   type ImageShape,

@@ -7,14 +7,14 @@
  * int32 class indices.
  *
  * The image file is streamed: the header is decoded by grood's `.npy` reader
- * (`lib/report/npy.ts`), then each batch's bytes are read at their offset, so a float32 set is
+ * (`lib/io/npy.ts`), then each batch's bytes are read at their offset, so a float32 set is
  * never in memory whole.
  *
  * @module
  */
 import { Effect, Schema, Stream } from "effect";
-import { CorruptDataset, DatasetFileMissing } from "../data/idx.ts";
-import { decodeNpyHeader, type NpyHeader, readNpy } from "../report/npy.ts";
+import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
+import { decodeNpyHeader, type NpyHeader, readNpy } from "../io/npy.ts";
 import { conformRaw } from "./conform.ts";
 import {
   batchStarts,

@@ -12,9 +12,11 @@
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { Data, Effect, type Schema, Stream } from "effect";
-import type { CorruptNpy, NpyIoError } from "../report/npy.ts";
-import type { CorruptDataset, DatasetFileMissing } from "../data/idx.ts";
+import type { CorruptNpy, NpyIoError } from "../io/npy.ts";
+import type { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import type { DatasetNotFound } from "../data/datasets.ts";
+import type { LoadOodSetError } from "../data/ood/mod.ts";
+import type { IoError } from "../io/files.ts";
 
 /** Height, width and channels of one image (NHWC, uint8). */
 export interface ImageShape {
@@ -51,6 +53,8 @@ export type SourceError =
   | CorruptNpy
   | NpyIoError
   | DatasetNotFound
+  | IoError
+  | LoadOodSetError
   | SourceUnlabelled;
 
 /** A labelled source was needed (an ID split), but this one has no labels. */

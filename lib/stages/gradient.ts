@@ -166,7 +166,8 @@ export const autogradDescriptors = Effect.fn("autogradDescriptors")(function* (
       tf.Reduction.SUM,
     ) as tfType.Scalar;
   };
-  try {
+  // Released by Effect (not try/finally, which a failing or interrupted yield* skips).
+  yield* Effect.gen(function* () {
     const step = mode === "per-sample" ? 1 : batchSize;
     for (let start = 0; start < rows; start += step) {
       const size = Math.min(step, rows - start);
@@ -183,8 +184,6 @@ export const autogradDescriptors = Effect.fn("autogradDescriptors")(function* (
       out.set(grads, start * cols);
       if (mode === "batched") yield* Effect.yieldNow;
     }
-  } finally {
-    classes.dispose();
-  }
+  }).pipe(Effect.ensuring(Effect.sync(() => classes.dispose())));
   return matrix(rows, cols, out);
 });

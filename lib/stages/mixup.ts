@@ -105,33 +105,35 @@ export const mixupOodPrototype = Effect.fn("mixupOodPrototype")(function* (
   const dim = net.shapeAt(pen).reduce((a, b) => a * b, 1);
   const sums = new Float64Array(dim);
   const mixSet = subset(train, chosen, `${train.name}/mixup`);
-  const earlyPrototypes = tf.tensor2d(prototypes.early.data, [
-    prototypes.early.rows,
-    prototypes.early.cols,
-  ]);
-  try {
-    for (const batch of batches(mixSet, options.batchSize ?? 500)) {
-      const batchTargets = Int32Array.from(
-        { length: batch.size },
-        (_, i) => targets[chosen[batch.start + i]!]!,
-      );
-      const batchSum = tf.tidy(() => {
-        const x = toInput(tf, batch.pixels, batch.size, net.spec.inputShape);
-        const early = net.forward(x, { to: prototypes.earlyBoundary });
-        const target = tf.reshape(
-          tf.gather(earlyPrototypes, tf.tensor1d(batchTargets, "int32")),
-          early.shape,
-        );
-        const mixed = tf.add(tf.mul(early, lambda), tf.mul(target, 1 - lambda));
-        const h = net.forward(mixed, { from: prototypes.earlyBoundary, to: pen });
-        return tf.sum(h, 0).dataSync() as Float32Array;
-      });
-      for (let j = 0; j < dim; j++) sums[j]! += batchSum[j]!;
-      yield* Effect.yieldNow;
-    }
-  } finally {
-    earlyPrototypes.dispose();
-  }
+  // Released by Effect (not try/finally, which a failing or interrupted yield* skips).
+  yield* Effect.acquireUseRelease(
+    Effect.sync(() =>
+      tf.tensor2d(prototypes.early.data, [prototypes.early.rows, prototypes.early.cols])
+    ),
+    (earlyPrototypes) =>
+      Effect.gen(function* () {
+        for (const batch of batches(mixSet, options.batchSize ?? 500)) {
+          const batchTargets = Int32Array.from(
+            { length: batch.size },
+            (_, i) => targets[chosen[batch.start + i]!]!,
+          );
+          const batchSum = tf.tidy(() => {
+            const x = toInput(tf, batch.pixels, batch.size, net.spec.inputShape);
+            const early = net.forward(x, { to: prototypes.earlyBoundary });
+            const target = tf.reshape(
+              tf.gather(earlyPrototypes, tf.tensor1d(batchTargets, "int32")),
+              early.shape,
+            );
+            const mixed = tf.add(tf.mul(early, lambda), tf.mul(target, 1 - lambda));
+            const h = net.forward(mixed, { from: prototypes.earlyBoundary, to: pen });
+            return tf.sum(h, 0).dataSync() as Float32Array;
+          });
+          for (let j = 0; j < dim; j++) sums[j]! += batchSum[j]!;
+          yield* Effect.yieldNow;
+        }
+      }),
+    (earlyPrototypes) => Effect.sync(() => earlyPrototypes.dispose()),
+  );
   return Float32Array.from(sums, (s) => s / count);
 });
 

@@ -13,16 +13,17 @@
  */
 import opentype from "opentype.js";
 import { Effect } from "effect";
-import { sha256Hex } from "../../files.ts";
+import { sha256Hex } from "../../io/files.ts";
 import { permutation } from "../../random.ts";
-import {
-  ensurePackages,
-  listFiles,
-  type SourceDownloadFailed,
-  type SourceExtractFailed,
-} from "../sources.ts";
+import { ensurePackages, type SourceDownloadFailed, type SourceExtractFailed } from "../sources.ts";
 import { GLYPH_RASTER, type PathCommand, rasterizeGlyph } from "./glyph.ts";
-import { type BuildContext, type BuiltSet, type OodSourceFailed, readSource } from "./manifest.ts";
+import {
+  type BuildContext,
+  type BuiltSet,
+  listSource,
+  type OodSourceFailed,
+  readSource,
+} from "./manifest.ts";
 
 /** The letters rendered, in label order (A = 0 … J = 9), as in notMNIST. */
 export const LETTERS = "ABCDEFGHIJ";
@@ -238,7 +239,7 @@ export const buildLetters = (
     const dropped = { unparseable: 0, missingGlyph: 0, duplicate: 0 };
     const seen = new Set<string>();
     for (const pkg of packages) {
-      const files = (yield* Effect.promise(() => listFiles(pkg.root)))
+      const files = (yield* listSource("letters", pkg.root))
         .filter((f) => /\.(ttf|otf)$/i.test(f));
       for (const file of files) {
         const bytes = yield* readSource("letters", `${pkg.root}/${file}`);

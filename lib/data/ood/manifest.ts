@@ -9,8 +9,8 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import { writeJsonAtomic } from "../../files.ts";
-import type { DebianSource } from "../sources.ts";
+import { osReason, writeJsonAtomic } from "../../io/files.ts";
+import { type DebianSource, listFiles } from "../sources.ts";
 
 /** Role of an OOD set: scored in a benchmark (`test`) or used for tuning (`validation`). */
 export type OodRole = "test" | "validation";
@@ -65,6 +65,22 @@ export class OodSetMismatch extends Data.TaggedError("OodSetMismatch")<{
   override get message(): string {
     return `OOD set "${this.set}" does not match its manifest: sha256 ${this.actual}, ` +
       `manifest says ${this.expected}. ${this.detail}`;
+  }
+}
+
+/**
+ * A built set's file no longer matches its manifest when loaded (damaged or replaced since it
+ * was built): names the set, its file and both checksums.
+ */
+export class OodSetCorrupt extends Data.TaggedError("OodSetCorrupt")<{
+  readonly set: string;
+  readonly path: string;
+  readonly expected: string;
+  readonly actual: string;
+}> {
+  override get message(): string {
+    return `OOD set "${this.set}" is corrupt: "${this.path}" has sha256 ${this.actual}, its ` +
+      `manifest records ${this.expected}; rebuild it with: deno task data`;
   }
 }
 
@@ -153,6 +169,16 @@ export const readSource = (set: string, path: string): Effect.Effect<Uint8Array,
   Effect.tryPromise({
     try: () => Deno.readFile(path),
     catch: (error) => new OodSourceFailed({ set, path, problem: String(error) }),
+  });
+
+/** List a source folder's files, failing with a typed error that names the set and the folder. */
+export const listSource = (
+  set: string,
+  dir: string,
+): Effect.Effect<ReadonlyArray<string>, OodSourceFailed> =>
+  Effect.tryPromise({
+    try: () => listFiles(dir),
+    catch: (error) => new OodSourceFailed({ set, path: dir, problem: osReason(error) }),
   });
 
 /** The `{name, version}` list of a manifest, from the extracted packages. */

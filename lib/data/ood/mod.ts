@@ -11,8 +11,17 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { Effect } from "effect";
-import { exists, sha256Hex, writeFileAtomic } from "../../files.ts";
-import { CorruptDataset, DatasetFileMissing, encodeIdx, type Idx, readIdx } from "../idx.ts";
+import { exists, IoError, sha256Hex, tryIo, writeFileAtomic } from "../../io/files.ts";
+import {
+  CorruptDataset,
+  DatasetFileMissing,
+  decodeIdx,
+  encodeIdx,
+  type Idx,
+  readDatasetBytes,
+  readIdx,
+} from "../../io/idx.ts";
+import { memoDigest } from "../../io/verified.ts";
 import type { SourceDownloadFailed, SourceExtractFailed } from "../sources.ts";
 import type { ImageSet } from "../images.ts";
 import { contactSheet } from "./contact.ts";
@@ -25,6 +34,7 @@ import {
   OodManifestInvalid,
   OodManifestMissing,
   type OodRole,
+  OodSetCorrupt,
   OodSetMismatch,
   OodSetTooSmall,
   OodSourceFailed,
@@ -43,6 +53,7 @@ export {
   OodManifestInvalid,
   OodManifestMissing,
   type OodRole,
+  OodSetCorrupt,
   OodSetMismatch,
   OodSetTooSmall,
   OodSourceFailed,
@@ -157,16 +168,46 @@ export const OOD_SET_NAMES: ReadonlyArray<OodSetName> = Object.keys(oodSets) as 
 /** Absolute path of a registry path. */
 export const projectPath = (relative: string): string => join(PROJECT_ROOT, relative);
 
-/** Load a built OOD set (28×28 IDX) by name. */
-export const loadOodSet = (
-  name: OodSetName,
-): Effect.Effect<Idx, DatasetFileMissing | CorruptDataset> =>
-  readIdx(projectPath(oodSets[name].path), "build it with: npx deno run -A tasks/data.ts");
+/** Failures of loading an OOD set. */
+export type LoadOodSetError =
+  | DatasetFileMissing
+  | CorruptDataset
+  | IoError
+  | OodSetCorrupt
+  | OodManifestMissing
+  | OodManifestInvalid;
+
+/**
+ * Read an OOD set file and check it against its manifest's sha256 on every load (the digest is
+ * remembered by size and mtime in `memo`, so an unchanged file is not hashed twice).
+ */
+export const readOodSetFile = (
+  set: string,
+  path: string,
+  manifestPath: string,
+  memo?: string,
+): Effect.Effect<Idx, LoadOodSetError> =>
+  Effect.gen(function* () {
+    const manifest = yield* readManifest(manifestPath);
+    if (manifest === undefined) {
+      return yield* new OodManifestMissing({ set, path: manifestPath });
+    }
+    const bytes = yield* readDatasetBytes(path, "build it with: deno task data");
+    const actual = yield* memoDigest(path, bytes, "raw", sha256Hex, memo);
+    if (actual !== manifest.sha256) {
+      return yield* new OodSetCorrupt({ set, path, expected: manifest.sha256, actual });
+    }
+    return yield* decodeIdx(bytes, path);
+  });
+
+/** Load a built OOD set (28×28 IDX) by name, checked against its manifest. */
+export const loadOodSet = (name: OodSetName): Effect.Effect<Idx, LoadOodSetError> =>
+  readOodSetFile(name, projectPath(oodSets[name].path), projectPath(oodSets[name].manifestPath));
 
 /** Load a built OOD set as an (unlabelled) image set named after it. */
 export const loadGeneratedSet = (
   name: OodSetName,
-): Effect.Effect<ImageSet, DatasetFileMissing | CorruptDataset> =>
+): Effect.Effect<ImageSet, LoadOodSetError> =>
   Effect.map(
     loadOodSet(name),
     (idx): ImageSet => ({ name, count: idx.dims[0]!, pixels: idx.data }),
@@ -201,7 +242,8 @@ export type BuildOodSetsError =
   | OodManifestInvalid
   | OodSetTooSmall
   | DatasetFileMissing
-  | CorruptDataset;
+  | CorruptDataset
+  | IoError;
 
 type Builder = (
   ctx: BuildContext,
@@ -220,11 +262,7 @@ const BUILDERS: ReadonlyArray<{ file: string; sets: OodSetName[]; build: Builder
 
 const CREATED_WITH = "grood lib/data/ood (opentype.js 2.0.0, fast-png 8.0.0, jpeg-js 0.4.4)";
 
-const fileIo = <A>(path: string, f: () => Promise<A>) =>
-  Effect.tryPromise({
-    try: f,
-    catch: (error) => new CorruptDataset({ path, problem: String(error) }),
-  });
+const fileIo = <A>(path: string, f: () => Promise<A>) => tryIo(path, "access", f);
 
 /** sha256 of a file, or undefined when it does not exist. */
 const hashFile = (path: string) =>

@@ -20,11 +20,10 @@
  * @module
  */
 import { Effect } from "effect";
-import { sha256Hex } from "../../files.ts";
+import { sha256Hex } from "../../io/files.ts";
 import {
   type DebianSource,
   ensurePackages,
-  listFiles,
   type SourceDownloadFailed,
   type SourceExtractFailed,
 } from "../sources.ts";
@@ -41,7 +40,13 @@ import {
   SIDE,
   toUint8,
 } from "./image.ts";
-import { type BuildContext, type BuiltSet, OodSourceFailed, readSource } from "./manifest.ts";
+import {
+  type BuildContext,
+  type BuiltSet,
+  listSource,
+  OodSourceFailed,
+  readSource,
+} from "./manifest.ts";
 
 const TUX = "usr/share/tuxpaint/stamps/";
 const CLIPART = "usr/share/openclipart/png/";
@@ -121,12 +126,12 @@ export const buildObjects = (
     });
     const [tux, clip] = packages as [DebianSource, DebianSource];
     const jobs: Array<{ pkg: DebianSource; file: string; ink: "luma" | "inverted" }> = [];
-    const tuxFiles = yield* Effect.promise(() => listFiles(tux.root));
+    const tuxFiles = yield* listSource("objects", tux.root);
     const tuxSet = new Set(tuxFiles);
     for (const f of tuxFiles) {
       if (isTuxStamp(f, tuxSet)) jobs.push({ pkg: tux, file: f, ink: "luma" });
     }
-    for (const f of yield* Effect.promise(() => listFiles(clip.root))) {
+    for (const f of yield* listSource("objects", clip.root)) {
       if (isClipartObject(f)) jobs.push({ pkg: clip, file: f, ink: "inverted" });
     }
     const dropped = { tooLarge: 0, duplicateFile: 0, noInk: 0, duplicateImage: 0 };

@@ -13,17 +13,22 @@
  * @module
  */
 import { Effect } from "effect";
-import { sha256Hex } from "../../files.ts";
+import { sha256Hex } from "../../io/files.ts";
 import { mulberry32, permutation } from "../../random.ts";
 import {
   type DebianSource,
   ensurePackages,
-  listFiles,
   type SourceDownloadFailed,
   type SourceExtractFailed,
 } from "../sources.ts";
 import { cropTo28, decodeImage, type GrayImage, lumaOverBlack, SIDE } from "./image.ts";
-import { type BuildContext, type BuiltSet, OodSourceFailed, readSource } from "./manifest.ts";
+import {
+  type BuildContext,
+  type BuiltSet,
+  listSource,
+  OodSourceFailed,
+  readSource,
+} from "./manifest.ts";
 
 /** Texture packages and which of their files are textures. */
 export const TEXTURE_SOURCES: ReadonlyArray<{ readonly pkg: string; readonly match: RegExp }> = [
@@ -83,9 +88,7 @@ export const buildTextures = (
     let duplicates = 0;
     for (const [i, spec] of TEXTURE_SOURCES.entries()) {
       const pkg = packages[i]!;
-      const files = (yield* Effect.promise(() => listFiles(pkg.root))).filter((f) =>
-        spec.match.test(f)
-      );
+      const files = (yield* listSource("textures", pkg.root)).filter((f) => spec.match.test(f));
       for (const file of files) {
         const path = `${pkg.root}/${file}`;
         const bytes = yield* readSource("textures", path);

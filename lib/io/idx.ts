@@ -9,6 +9,7 @@
  */
 import { gunzipSync } from "node:zlib";
 import { Data, Effect } from "effect";
+import { IoError, osReason } from "./files.ts";
 
 /** A decoded IDX file: its dimensions and its values (uint8). */
 export interface Idx {
@@ -87,15 +88,28 @@ export const decodeIdx = (bytes: Uint8Array, path: string): Effect.Effect<Idx, C
     return Effect.succeed({ dims, data: raw.subarray(headerLength), decoded: raw });
   });
 
+/**
+ * Read a data file's bytes: a missing file is a {@link DatasetFileMissing} with `hint` (how to
+ * get it), any other failure an {@link IoError} with the OS reason.
+ */
+export const readDatasetBytes = (
+  path: string,
+  hint: string,
+): Effect.Effect<Uint8Array, DatasetFileMissing | IoError> =>
+  Effect.tryPromise({
+    try: () => Deno.readFile(path),
+    catch: (cause) =>
+      cause instanceof Deno.errors.NotFound
+        ? new DatasetFileMissing({ path, hint })
+        : new IoError({ path, operation: "read", reason: osReason(cause) }),
+  });
+
 /** Read and decode an IDX file (raw or gzip). */
 export const readIdx = (
   path: string,
   hint = "run the setup command",
-): Effect.Effect<Idx, DatasetFileMissing | CorruptDataset> =>
-  Effect.tryPromise({
-    try: () => Deno.readFile(path),
-    catch: () => new DatasetFileMissing({ path, hint }),
-  }).pipe(Effect.flatMap((bytes) => decodeIdx(bytes, path)));
+): Effect.Effect<Idx, DatasetFileMissing | CorruptDataset | IoError> =>
+  readDatasetBytes(path, hint).pipe(Effect.flatMap((bytes) => decodeIdx(bytes, path)));
 
 /** Encode uint8 values with the given dims as raw (uncompressed) IDX bytes. */
 export function encodeIdx(dims: ReadonlyArray<number>, data: Uint8Array): Uint8Array {

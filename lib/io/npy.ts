@@ -24,7 +24,7 @@
  */
 import { Data, Effect } from "effect";
 import { join } from "node:path";
-import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.ts";
+import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "./files.ts";
 
 /** The NumPy dtype strings grood reads and writes. */
 export type NpyDtype = "<f8" | "<f4" | "<i4" | "|u1";

@@ -1,0 +1,366 @@
+/**
+ * The stage cache: each stage's output stored on disk under a key derived from everything that
+ * determines it (the model key: architecture, weights and preprocessing; data checksums; the
+ * stage's parameters; the stage's code version from its source files; the keys of its inputs).
+ * A grid over k reuses features, prototypes and descriptors; a changed parameter changes the
+ * key, so a stale result is never reused.
+ *
+ * An entry is a folder `<root>/<stage>/<key>/` of `.npy` arrays plus `entry.json` (stage, key,
+ * parts, row count, meta data and each array's shape and sha256). It is written in a temporary
+ * sibling folder and renamed into place in one step. Every read re-checks the recorded stage,
+ * key and row count against the request and the checksums against the bytes: a damaged or
+ * mismatched entry is reported with its reason, counted, and recomputed.
+ *
+ * Faults never stop a run: when an entry cannot be written (read-only or full disk) the cache
+ * warns once and the run goes on without storing; when another process finished the same entry
+ * first, its entry is kept ("another writer won" is success).
+ *
+ * The root holds a `CACHEDIR.TAG` marker (the Cache Directory Tagging convention), so
+ * {@link clearStageCache} can recognise a cache and refuse any other folder.
+ *
+ * @module
+ */
+import { Context, Data, Effect, Layer } from "effect";
+import { join } from "node:path";
+import { exists, IoError, osReason, sha256Hex, tryIo, writeFileAtomic } from "../io/files.ts";
+import { decodeNpy, encodeNpy, type NpyData } from "../io/npy.ts";
+import { canonicalJson, stageKey } from "./key.ts";
+
+export { canonicalJson, stageKey } from "./key.ts";
+
+/** How a stage output is stored: named arrays plus JSON meta data. */
+export interface Codec<A> {
+  readonly encode: (value: A) => {
+    readonly arrays: Readonly<Record<string, { data: NpyData; shape: ReadonlyArray<number> }>>;
+    readonly meta: unknown;
+  };
+  readonly decode: (
+    arrays: ReadonlyMap<string, { data: NpyData; shape: ReadonlyArray<number> }>,
+    meta: unknown,
+  ) => A;
+  /** The number of rows (images, samples) a value holds, checked against the request. */
+  readonly rows?: (value: A) => number;
+}
+
+/** A cache hit or a freshly computed value, with its key. */
+export interface Cached<A> {
+  readonly value: A;
+  readonly key: string;
+  readonly hit: boolean;
+}
+
+/** What a request may add to its key: the row count the output must have. */
+export interface CacheRequest {
+  readonly rows?: number;
+}
+
+/** Counts of what the cache did in a run (for the run's summary). */
+export interface CacheStats {
+  readonly hits: number;
+  readonly computed: number;
+  /** Entries found damaged or mismatched, reported and recomputed. */
+  readonly rejected: number;
+  /** Entries that could not be stored (the run went on without caching them). */
+  readonly unwritten: number;
+}
+
+interface EntryJson {
+  readonly stage: string;
+  readonly key: string;
+  readonly parts: unknown;
+  readonly rows?: number;
+  readonly meta: unknown;
+  readonly arrays: Readonly<
+    Record<string, { file: string; shape: ReadonlyArray<number>; sha256: string }>
+  >;
+}
+
+/** The file that marks a folder as a grood stage cache. */
+export const CACHE_MARKER = "CACHEDIR.TAG";
+const MARKER_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n" +
+  "# This file marks a grood stage cache (https://bford.info/cachedir/).\n" +
+  "# `deno task cache:clear` removes only the entries of folders holding it.\n";
+
+/** The stage cache service. */
+export interface StageCacheShape {
+  /** Root folder, or undefined when caching is off (`--no-cache`). */
+  readonly root: string | undefined;
+  /**
+   * Return the cached output of `stage` for `parts`, or compute, store and return it.
+   * A damaged or mismatched entry is reported (with its reason) and recomputed.
+   */
+  readonly cached: <A, E, R>(
+    stage: string,
+    parts: unknown,
+    codec: Codec<A>,
+    compute: Effect.Effect<A, E, R>,
+    request?: CacheRequest,
+  ) => Effect.Effect<Cached<A>, E, R>;
+  /** What the cache did so far. */
+  readonly stats: () => CacheStats;
+}
+
+/** Why an entry on disk cannot be served. */
+class Rejected extends Data.TaggedError("Rejected")<{ readonly reason: string }> {}
+
+const readEntry = <A>(
+  dir: string,
+  stage: string,
+  key: string,
+  codec: Codec<A>,
+  request: CacheRequest,
+): Effect.Effect<A | undefined, Rejected> =>
+  Effect.gen(function* () {
+    const entryPath = join(dir, "entry.json");
+    const reject = (reason: string) => Effect.fail(new Rejected({ reason }));
+    const text = yield* Effect.tryPromise({
+      try: () =>
+        Deno.readTextFile(entryPath).catch((error) => {
+          // No entry yet (or no cache folder yet): a miss, not a damaged entry.
+          if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+            return undefined;
+          }
+          throw error;
+        }),
+      catch: (cause) => new Rejected({ reason: `entry.json unreadable (${osReason(cause)})` }),
+    });
+    if (text === undefined) return undefined;
+    const entry = yield* Effect.try({
+      try: () => JSON.parse(text) as EntryJson,
+      catch: () => new Rejected({ reason: "entry.json is not valid JSON" }),
+    });
+    if (entry.stage !== stage) return yield* reject(`it records stage "${entry.stage}"`);
+    if (entry.key !== key) return yield* reject(`it records key ${entry.key}`);
+    if (request.rows !== undefined && entry.rows !== request.rows) {
+      return yield* reject(`it records ${entry.rows} rows, ${request.rows} were asked for`);
+    }
+    const arrays = new Map<string, { data: NpyData; shape: ReadonlyArray<number> }>();
+    for (const [name, { file, shape, sha256 }] of Object.entries(entry.arrays ?? {})) {
+      const path = join(dir, file);
+      const bytes = yield* Effect.tryPromise({
+        try: () => Deno.readFile(path),
+        catch: (cause) => new Rejected({ reason: `${file} unreadable (${osReason(cause)})` }),
+      });
+      if (sha256Hex(bytes) !== sha256) return yield* reject(`${file} fails its sha256 check`);
+      const array = yield* decodeNpy(bytes, path).pipe(
+        Effect.mapError((error) => new Rejected({ reason: error.message })),
+      );
+      if (canonicalJson(array.shape) !== canonicalJson(shape)) {
+        return yield* reject(`${file} has shape [${array.shape}], entry.json says [${shape}]`);
+      }
+      arrays.set(name, { data: array.data, shape: array.shape });
+    }
+    const value = yield* Effect.try({
+      try: () => codec.decode(arrays, entry.meta),
+      catch: (cause) => new Rejected({ reason: `cannot decode: ${String(cause)}` }),
+    });
+    const rows = codec.rows?.(value);
+    if (request.rows !== undefined && rows !== undefined && rows !== request.rows) {
+      return yield* reject(`it holds ${rows} rows, ${request.rows} were asked for`);
+    }
+    return value;
+  });
+
+/** Is `dir` a complete entry for `key` (written by another process)? */
+const isComplete = async (dir: string, key: string): Promise<boolean> => {
+  try {
+    const entry = JSON.parse(await Deno.readTextFile(join(dir, "entry.json"))) as EntryJson;
+    return entry.key === key;
+  } catch {
+    return false;
+  }
+};
+
+const writeEntry = <A>(
+  root: string,
+  dir: string,
+  entry: Omit<EntryJson, "arrays" | "meta">,
+  codec: Codec<A>,
+  value: A,
+): Effect.Effect<void, IoError> =>
+  tryIo(dir, "write cache entry", async () => {
+    const marker = join(root, CACHE_MARKER);
+    if (!(await exists(marker))) await writeFileAtomic(marker, MARKER_TEXT);
+    const tmp = `${dir}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    await Deno.mkdir(tmp, { recursive: true });
+    try {
+      const { arrays, meta } = codec.encode(value);
+      const listed: Record<string, { file: string; shape: ReadonlyArray<number>; sha256: string }> =
+        {};
+      for (const [name, { data, shape }] of Object.entries(arrays)) {
+        const file = `${name}.npy`;
+        const bytes = Effect.runSync(encodeNpy(data, shape, join(tmp, file)));
+        await writeFileAtomic(join(tmp, file), bytes);
+        listed[name] = { file, shape, sha256: sha256Hex(bytes) };
+      }
+      const full: EntryJson = { ...entry, meta, arrays: listed };
+      await writeFileAtomic(join(tmp, "entry.json"), JSON.stringify(full, null, 2) + "\n");
+      try {
+        await Deno.rename(tmp, dir);
+      } catch (error) {
+        // Another writer finished the same entry first: its entry is as good as ours.
+        if (await isComplete(dir, entry.key)) return;
+        throw error;
+      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    }
+  });
+
+/** Move a rejected entry out of the way (another process may be doing the same). */
+const discard = (dir: string): Promise<void> => {
+  const trash = `${dir}.tmp-rejected-${crypto.randomUUID().slice(0, 8)}`;
+  return Deno.rename(dir, trash).then(
+    () => Deno.remove(trash, { recursive: true }),
+    () => {},
+  ).catch(() => {});
+};
+
+/** Options of {@link makeStageCache}. */
+export interface StageCacheOptions {
+  /** Where warnings go (a rejected entry, a cache that cannot be written); default stderr. */
+  readonly warn?: (line: string) => void;
+}
+
+/** A cache rooted at `root` (or no caching when `root` is undefined). */
+export function makeStageCache(
+  root: string | undefined,
+  options: StageCacheOptions = {},
+): StageCacheShape {
+  const warn = options.warn ?? ((line: string) => console.warn(line));
+  const stats = { hits: 0, computed: 0, rejected: 0, unwritten: 0 };
+  let writable = true;
+  return {
+    root,
+    stats: () => ({ ...stats }),
+    cached: (stage, parts, codec, compute, request = {}) =>
+      Effect.gen(function* () {
+        const key = stageKey(stage, parts);
+        if (root === undefined) {
+          stats.computed++;
+          return { value: yield* compute, key, hit: false };
+        }
+        const dir = join(root, stage, key);
+        const found = yield* readEntry(dir, stage, key, codec, request).pipe(
+          Effect.catchTag("Rejected", ({ reason }) =>
+            Effect.gen(function* () {
+              stats.rejected++;
+              warn(`cache: ${stage} entry ${key.slice(0, 12)} rejected (${reason}); recomputing`);
+              yield* Effect.promise(() => discard(dir));
+              return undefined;
+            })),
+        );
+        if (found !== undefined) {
+          stats.hits++;
+          return { value: found, key, hit: true };
+        }
+        const value = yield* compute;
+        stats.computed++;
+        if (writable) {
+          const entry = {
+            stage,
+            key,
+            parts,
+            ...(codec.rows === undefined ? {} : { rows: codec.rows(value) }),
+          };
+          yield* writeEntry(root, dir, entry, codec, value).pipe(
+            Effect.catchTag("IoError", (error) =>
+              Effect.sync(() => {
+                stats.unwritten++;
+                if (!writable) return;
+                writable = false;
+                warn(`cache: ${error.message}; the run goes on without caching`);
+              })),
+          );
+        } else {
+          stats.unwritten++;
+        }
+        return { value, key, hit: false };
+      }),
+  };
+}
+
+/** `clearStageCache` was pointed at a folder that is not a grood stage cache. */
+export class NotACache extends Data.TaggedError("NotACache")<{ readonly path: string }> {
+  override get message(): string {
+    return `Refusing to clear "${this.path}": it is not a grood stage cache (no ${CACHE_MARKER}; ` +
+      "a cache written before grood marked its caches must be removed by hand)";
+  }
+}
+
+/** What {@link clearStageCache} removed and left. */
+export interface ClearReport {
+  readonly removed: number;
+  /** Paths that are not cache entries, left in place. */
+  readonly kept: ReadonlyArray<string>;
+}
+
+/**
+ * Remove every entry (and any temporary folder an interrupted run left) under `root`, and
+ * nothing else: `root` must hold the {@link CACHE_MARKER} the cache writes, and only folders
+ * shaped as entries (`<stage>/<key>` with an `entry.json`, or `*.tmp-*`) are removed; anything
+ * else is reported as kept. A missing root is already clear.
+ */
+export const clearStageCache = (
+  root: string,
+): Effect.Effect<ClearReport, NotACache | IoError> =>
+  Effect.gen(function* () {
+    if (!(yield* tryIo(root, "read", () => exists(root)))) return { removed: 0, kept: [] };
+    const marked = yield* tryIo(root, "read", () => exists(join(root, CACHE_MARKER)));
+    if (!marked) return yield* new NotACache({ path: root });
+    let removed = 0;
+    const kept: Array<string> = [];
+    const list = (dir: string) => tryIo(dir, "list", () => Array.fromAsync(Deno.readDir(dir)));
+    for (const stage of yield* list(root)) {
+      const stageDir = join(root, stage.name);
+      if (stage.name === CACHE_MARKER) continue;
+      if (!stage.isDirectory) {
+        kept.push(stageDir);
+        continue;
+      }
+      let left = 0;
+      for (const entry of yield* list(stageDir)) {
+        const path = join(stageDir, entry.name);
+        const isEntry = entry.isDirectory &&
+          (/\.tmp-/.test(entry.name) ||
+            (yield* tryIo(path, "read", () => exists(join(path, "entry.json")))));
+        if (isEntry) {
+          yield* tryIo(path, "remove", () => Deno.remove(path, { recursive: true }));
+          removed++;
+        } else {
+          kept.push(path);
+          left++;
+        }
+      }
+      if (left === 0) yield* tryIo(stageDir, "remove", () => Deno.remove(stageDir));
+    }
+    if (kept.length === 0) {
+      yield* tryIo(root, "remove", async () => {
+        await Deno.remove(join(root, CACHE_MARKER));
+        await Deno.remove(root);
+      });
+    }
+    return { removed, kept };
+  });
+
+/** The default cache folder (relative to the working directory). */
+export const DEFAULT_CACHE_DIR = "cache";
+
+/** The stage cache every pipeline stage stores its outputs in. */
+export class StageCache extends Context.Service<StageCache, StageCacheShape>()("grood/StageCache") {
+  /** A disk cache at `root`, or none at all when `root` is `undefined` (`--no-cache`). */
+  static layer(
+    root: string | undefined,
+    options: StageCacheOptions = {},
+  ): Layer.Layer<StageCache> {
+    return Layer.sync(StageCache, () => makeStageCache(root, options));
+  }
+}
+
+/** One line for a run's summary: what the cache served, computed and rejected. */
+export function cacheSummary(stats: CacheStats): string {
+  const parts = [`${stats.hits} from cache`, `${stats.computed} computed`];
+  if (stats.rejected > 0) parts.push(`${stats.rejected} damaged or mismatched entries recomputed`);
+  if (stats.unwritten > 0) parts.push(`${stats.unwritten} not stored (cache not writable)`);
+  return `cache: ${parts.join(", ")}`;
+}

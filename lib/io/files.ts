@@ -1,0 +1,181 @@
+/**
+ * File helpers shared by every stage: atomic writes, folders written as a unit, checksums and
+ * a typed error for every fallible file operation.
+ *
+ * Why atomic: a run killed mid-write must never leave a file that a later run trusts, so
+ * every artefact is written to a temporary sibling and renamed into place (rename is atomic
+ * on POSIX file systems). A result folder is filled as a temporary sibling folder and renamed
+ * into place the same way ({@link writeDirAtomic}), so a failed run leaves the previous
+ * complete results or none.
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import { createHash } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+
+/**
+ * A file operation failed: names the path, what was attempted and the operating system's
+ * reason (e.g. `EACCES`, `ENOSPC`, `ENOTDIR`), so the user can act on it.
+ */
+export class IoError extends Data.TaggedError("IoError")<{
+  readonly path: string;
+  readonly operation: string;
+  readonly reason: string;
+}> {
+  override get message(): string {
+    return `Cannot ${this.operation} "${this.path}": ${this.reason}`;
+  }
+}
+
+/** The OS reason of a thrown file error: its code (when it has one) and its message. */
+export function osReason(cause: unknown): string {
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    // Deno appends the call and path ("…: mkdir '/x'"); the path is already in our message.
+    const text = cause.message.replace(/[:,]?\s*[a-z]+\s+'[^']*'(\s*->\s*'[^']*')?$/i, "");
+    return typeof code === "string" && !text.includes(code) ? `${code}: ${text}` : text;
+  }
+  return String(cause);
+}
+
+/**
+ * Run a fallible file operation as an Effect that fails with an {@link IoError} naming `path`.
+ *
+ * @example A missing file is a typed error with the path and the reason
+ * ```ts
+ * import { Effect } from "effect";
+ * import { tryIo } from "./files.ts";
+ * const error = await Effect.runPromise(
+ *   Effect.flip(tryIo("/no/such/file", "read", () => Deno.readFile("/no/such/file"))),
+ * );
+ * if (error._tag !== "IoError" || !error.message.includes("/no/such/file")) throw error;
+ * ```
+ */
+export const tryIo = <A>(
+  path: string,
+  operation: string,
+  run: () => Promise<A>,
+): Effect.Effect<A, IoError> =>
+  Effect.tryPromise({
+    try: run,
+    catch: (cause) => new IoError({ path, operation, reason: osReason(cause) }),
+  });
+
+/**
+ * Write `data` to `path` atomically: temp file in the same folder, fsync, then rename.
+ *
+ * @example Write and read back
+ * ```ts
+ * import { writeFileAtomic } from "./files.ts";
+ * const path = await Deno.makeTempFile();
+ * await writeFileAtomic(path, new TextEncoder().encode("hello"));
+ * if (await Deno.readTextFile(path) !== "hello") throw new Error("not written");
+ * ```
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  try {
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
+}
+
+/** Write a JSON value atomically, pretty-printed with a trailing newline. */
+export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
+}
+
+/** {@link writeFileAtomic} as an Effect with a typed {@link IoError}. */
+export const writeFile = (path: string, data: Uint8Array | string): Effect.Effect<void, IoError> =>
+  tryIo(path, "write", () => writeFileAtomic(path, data));
+
+/** {@link writeJsonAtomic} as an Effect with a typed {@link IoError}. */
+export const writeJson = (path: string, value: unknown): Effect.Effect<void, IoError> =>
+  tryIo(path, "write", () => writeJsonAtomic(path, value));
+
+/** Read a whole file, failing with an {@link IoError} naming the path. */
+export const readFile = (path: string): Effect.Effect<Uint8Array, IoError> =>
+  tryIo(path, "read", () => Deno.readFile(path));
+
+/** Hex sha256 of some bytes. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** True when `path` exists (file or folder). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Check that `dir` can be created and written, before any computation is spent on what will
+ * be written there: creates it (and its parents) and writes and removes a probe file.
+ *
+ * @example A folder under a regular file cannot be written, even by root
+ * ```ts
+ * import { Effect } from "effect";
+ * import { ensureWritable } from "./files.ts";
+ * const file = await Deno.makeTempFile();
+ * const error = await Effect.runPromise(Effect.flip(ensureWritable(`${file}/results`)));
+ * if (error._tag !== "IoError") throw error;
+ * ```
+ */
+export const ensureWritable = (dir: string): Effect.Effect<void, IoError> =>
+  tryIo(dir, "write into", async () => {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = join(dir, `.write-probe-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+    await Deno.writeFile(probe, new Uint8Array(1));
+    await Deno.remove(probe);
+  });
+
+/**
+ * Write a folder as a unit: `fill` writes into a fresh temporary sibling of `dir`, which then
+ * replaces `dir` by renames. If `fill` fails or is interrupted, the temporary folder is removed
+ * and `dir` keeps its previous complete contents (or stays absent).
+ */
+export const writeDirAtomic = <A, E, R>(
+  dir: string,
+  fill: (tmp: string) => Effect.Effect<A, E, R>,
+): Effect.Effect<A, E | IoError, R> => {
+  const suffix = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${suffix}`);
+  const old = join(dirname(dir), `.${basename(dir)}.old-${suffix}`);
+  return Effect.acquireUseRelease(
+    tryIo(tmp, "create folder", () => Deno.mkdir(tmp, { recursive: true })),
+    () =>
+      Effect.gen(function* () {
+        const value = yield* fill(tmp);
+        const had = yield* tryIo(dir, "read", () => exists(dir));
+        if (had) yield* tryIo(dir, "move aside", () => Deno.rename(dir, old));
+        yield* tryIo(dir, "rename into place", () => Deno.rename(tmp, dir)).pipe(
+          // Put the previous results back when the new ones cannot take their place.
+          Effect.tapError(() =>
+            had ? Effect.promise(() => Deno.rename(old, dir).catch(() => {})) : Effect.void
+          ),
+        );
+        if (had) yield* Effect.promise(() => Deno.remove(old, { recursive: true }).catch(() => {}));
+        return value;
+      }),
+    // Nothing to keep after a failure; after success the folder is already renamed away.
+    () => Effect.promise(() => Deno.remove(tmp, { recursive: true }).catch(() => {})),
+  );
+};
