@@ -1,0 +1,81 @@
+/**
+ * The errors a model can give, each naming the model (its path or label) and the tensor or
+ * file at fault, so a user can fix the model, its taps or its preprocessing.
+ *
+ * @module
+ */
+import { Data } from "effect";
+
+/** The model file cannot be read or parsed (missing, unreadable, not this format). */
+export class ModelUnreadable extends Data.TaggedError("ModelUnreadable")<{
+  readonly model: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot read the model "${this.model}": ${this.problem}`;
+  }
+}
+
+/** A tap names a tensor (or layer, or block) the model does not have. */
+export class MissingTap extends Data.TaggedError("MissingTap")<{
+  readonly model: string;
+  readonly tap: string;
+  readonly tensor: string;
+  /** A few of the names the model does have, to help the user pick. */
+  readonly known: ReadonlyArray<string>;
+}> {
+  override get message(): string {
+    const known = this.known.slice(0, 12).join(", ") + (this.known.length > 12 ? ", …" : "");
+    return `Model "${this.model}" has no tensor "${this.tensor}" for tap "${this.tap}" ` +
+      `(it has: ${known})`;
+  }
+}
+
+/** A tensor fed to the model does not have the shape the model declares. */
+export class InputShapeMismatch extends Data.TaggedError("InputShapeMismatch")<{
+  readonly model: string;
+  readonly tensor: string;
+  /** Declared shape (−1 = any size, e.g. the batch axis). */
+  readonly expected: ReadonlyArray<number>;
+  readonly actual: ReadonlyArray<number>;
+}> {
+  override get message(): string {
+    return `Model "${this.model}" expects tensor "${this.tensor}" of shape ` +
+      `[${this.expected.join(", ")}], got [${this.actual.join(", ")}]`;
+  }
+}
+
+/**
+ * A forward pass between two points cannot be cut out of the graph: the target still depends
+ * on the model input (or another tensor) when starting from `from`.
+ */
+export class TapDoesNotCut extends Data.TaggedError("TapDoesNotCut")<{
+  readonly model: string;
+  readonly from: string;
+  readonly to: string;
+  /** The tensor the sub-graph would still need. */
+  readonly tensor: string;
+}> {
+  override get message(): string {
+    return `Model "${this.model}": cannot run from "${this.from}" to "${this.to}": ` +
+      `"${this.to}" also depends on "${this.tensor}", which "${this.from}" does not provide`;
+  }
+}
+
+/** The engine failed while running the model (names the model and the engine's reason). */
+export class ModelRunFailed extends Data.TaggedError("ModelRunFailed")<{
+  readonly model: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Running the model "${this.model}" failed: ${this.problem}`;
+  }
+}
+
+/** Any error a model can give. */
+export type ModelError =
+  | ModelUnreadable
+  | MissingTap
+  | InputShapeMismatch
+  | TapDoesNotCut
+  | ModelRunFailed;

@@ -1,0 +1,123 @@
+/**
+ * grood's own residual CNN (`lib/model/classifier.ts`) behind the `FeatureModel` interface:
+ * taps are block boundaries (default: early = block1, penultimate = the pooling block,
+ * logits = the last block), run by tfjs on the `Compute` backend.
+ *
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { Effect, type Scope } from "effect";
+import { Compute } from "../compute/compute.ts";
+import { type Classifier, INPUT, penultimate } from "../model/classifier.ts";
+import { loadClassifier } from "../model/store.ts";
+import { MissingTap, ModelRunFailed, ModelUnreadable } from "./errors.ts";
+import {
+  checkShape,
+  type FeatureModel,
+  type FeatureTensor,
+  type ForwardPoint,
+  type InputSpec,
+  TAP_NAMES,
+  type TapName,
+  type Taps,
+} from "./model.ts";
+
+/** What grood's CNN takes: 28×28 grey NHWC images in [0, 1], no normalisation. */
+export function groodInputSpec(net: Classifier): InputSpec {
+  const [height, width, channels] = net.spec.inputShape;
+  return { height, width, channels, layout: "NHWC", scale: 1 / 255, mean: [0], std: [1] };
+}
+
+/** The default taps of grood's CNN. */
+export function groodTaps(net: Classifier): Taps {
+  return {
+    early: "block1",
+    penultimate: penultimate(net.spec),
+    logits: net.boundaries[net.boundaries.length - 1]!,
+  };
+}
+
+/**
+ * A classifier already in memory as a `FeatureModel` (the caller keeps owning `net`).
+ * Fails with `MissingTap` when a tap is not a block boundary.
+ */
+export const groodFeatureModel = (
+  tf: typeof tfType,
+  net: Classifier,
+  name: string,
+  taps: Taps = groodTaps(net),
+): Effect.Effect<FeatureModel, MissingTap> =>
+  Effect.gen(function* () {
+    for (const tap of TAP_NAMES) {
+      if (!net.boundaries.includes(taps[tap]) || taps[tap] === INPUT) {
+        return yield* new MissingTap({
+          model: name,
+          tap,
+          tensor: taps[tap],
+          known: net.boundaries,
+        });
+      }
+    }
+    const boundaryOf = (p: ForwardPoint) => p === "input" ? INPUT : taps[p];
+    const shapes = {
+      input: net.shapeAt(INPUT),
+      ...Object.fromEntries(TAP_NAMES.map((t) => [t, net.shapeAt(taps[t])])),
+    } as Record<ForwardPoint, ReadonlyArray<number>>;
+    const run = (x: FeatureTensor, from: ForwardPoint, to: ReadonlyArray<TapName>) =>
+      Effect.try({
+        try: (): ReadonlyArray<FeatureTensor> => {
+          const values = new Map<string, FeatureTensor>();
+          tf.tidy(() => {
+            const start = net.boundaries.indexOf(boundaryOf(from));
+            const order = [...new Set(to.map((t) => taps[t]))]
+              .sort((a, b) => net.boundaries.indexOf(a) - net.boundaries.indexOf(b));
+            let at = boundaryOf(from);
+            let value: tfType.Tensor = tf.tensor(x.data, [...x.shape]);
+            for (const boundary of order) {
+              if (net.boundaries.indexOf(boundary) < start) {
+                throw new Error(`tap "${boundary}" comes before "${at}" in the network`);
+              }
+              value = net.forward(value, { from: at, to: boundary });
+              at = boundary;
+              values.set(boundary, {
+                data: value.dataSync() as Float32Array,
+                shape: value.shape,
+              });
+            }
+          });
+          return to.map((t) => values.get(taps[t])!);
+        },
+        catch: (error) =>
+          new ModelRunFailed({
+            model: name,
+            problem: error instanceof Error ? error.message : String(error),
+          }),
+      });
+    const model: FeatureModel = {
+      name,
+      kind: "grood",
+      input: groodInputSpec(net),
+      taps,
+      shapes,
+      forward: (x, from, to) =>
+        Effect.flatMap(checkShape(name, boundaryOf(from), shapes[from], x), () => run(x, from, to)),
+    };
+    return model;
+  });
+
+/** Open a saved grood classifier folder as a `FeatureModel`; the weights are freed with the scope. */
+export const openGroodModel = (
+  dir: string,
+  taps?: Taps,
+): Effect.Effect<FeatureModel, MissingTap | ModelUnreadable, Scope.Scope | Compute> =>
+  Effect.gen(function* () {
+    const { tf } = yield* Compute;
+    const loaded = yield* Effect.acquireRelease(
+      Effect.mapError(
+        loadClassifier(tf, dir),
+        (error) => new ModelUnreadable({ model: dir, problem: error.problem }),
+      ),
+      (l) => Effect.sync(() => l.net.dispose()),
+    );
+    return yield* groodFeatureModel(tf, loaded.net, dir, taps ?? groodTaps(loaded.net));
+  });

@@ -1,0 +1,166 @@
+/**
+ * One interface for every classifier grood can run (its own CNN, ONNX models, tfjs models):
+ * what input it takes (size, channels, layout, value scale, mean/std), where its three taps
+ * are (early, penultimate, logits), and forward passes from the input or from one tap to
+ * others. GROOD's targeted mix-up reads early features, edits them and feeds them to the rest
+ * of the network: that is the tap-to-tap forward.
+ *
+ * Values cross this interface as plain float32 arrays with shapes (batch axis first), so every
+ * engine (tfjs, onnxruntime) and every stage can be mixed and tested alone.
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import { InputShapeMismatch, type ModelError } from "./errors.ts";
+
+/** A batch of values: row-major float32 data and its shape (batch axis first). */
+export interface FeatureTensor {
+  readonly data: Float32Array;
+  readonly shape: ReadonlyArray<number>;
+}
+
+/** The three taps GROOD (and the other detectors) read. */
+export const TAP_NAMES = ["early", "penultimate", "logits"] as const;
+/** A tap name. */
+export type TapName = typeof TAP_NAMES[number];
+/** Where a forward pass can start: the model input or a tap. */
+export type ForwardPoint = "input" | TapName;
+
+/** How images become the model's input tensor (declared next to the model). */
+export const InputSpecSchema = Schema.Struct({
+  height: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))),
+  width: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))),
+  channels: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))),
+  layout: Schema.Literals(["NHWC", "NCHW"]),
+  /** Multiplies the uint8 pixel values first (1/255 maps them to [0, 1]). */
+  scale: Schema.Finite,
+  /** Per-channel mean subtracted after scaling (one value = every channel). */
+  mean: Schema.Array(Schema.Finite),
+  /** Per-channel standard deviation divided by after the mean. */
+  std: Schema.Array(Schema.Finite.pipe(Schema.check(Schema.isGreaterThan(0)))),
+});
+/** The input spec of a model. */
+export type InputSpec = typeof InputSpecSchema.Type;
+
+/** Tap name → the engine's name for it (ONNX tensor, tfjs layer or node, grood block). */
+export const TapsSchema = Schema.Struct({
+  early: Schema.String,
+  penultimate: Schema.String,
+  logits: Schema.String,
+});
+/** The taps of a model. */
+export type Taps = typeof TapsSchema.Type;
+
+/** What a user declares next to a model file (`<model>.spec.json`, see `registry.ts`). */
+export const ModelSpecSchema = Schema.Struct({
+  kind: Schema.optional(Schema.Literals(["grood", "onnx", "tfjs-layers", "tfjs-graph"])),
+  input: InputSpecSchema,
+  taps: TapsSchema,
+  /** Free-form facts about the model (training, accuracy), kept for reports. */
+  metadata: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
+});
+/** A decoded model spec. */
+export type ModelSpec = typeof ModelSpecSchema.Type;
+
+/** A model ready to run. Created inside a scope that releases its engine resources. */
+export interface FeatureModel {
+  /** The model's path or label (named by every error). */
+  readonly name: string;
+  readonly kind: string;
+  readonly input: InputSpec;
+  readonly taps: Taps;
+  /** Shape (without the batch axis) of the input and of each tap. */
+  readonly shapes: Readonly<Record<ForwardPoint, ReadonlyArray<number>>>;
+  /**
+   * Run from `from` (the input, or a tap whose values are given, e.g. edited early features)
+   * to each of `to`, in one pass. Returns one tensor per entry of `to`, in order.
+   */
+  readonly forward: (
+    x: FeatureTensor,
+    from: ForwardPoint,
+    to: ReadonlyArray<TapName>,
+  ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
+}
+
+/** Number of values of a shape. */
+export const sizeOf = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1);
+
+/** The input tensor shape (without batch) an input spec declares, in its layout. */
+export function inputShape(spec: InputSpec): ReadonlyArray<number> {
+  return spec.layout === "NHWC"
+    ? [spec.height, spec.width, spec.channels]
+    : [spec.channels, spec.height, spec.width];
+}
+
+/**
+ * Turn `count` uint8 images (NHWC, `height × width × sourceChannels`) into the model's input:
+ * scaled, normalised per channel, in the model's layout. Grey images are repeated to three
+ * channels when the model wants three; other channel or size mismatches are an error (resizing
+ * is the data source's job).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect";
+ * import { preprocess } from "./model.ts";
+ * const spec = { height: 1, width: 2, channels: 1, layout: "NCHW" as const, scale: 1 / 255,
+ *   mean: [0.5], std: [0.5] };
+ * const x = await Effect.runPromise(preprocess("m", spec, new Uint8Array([0, 255]), 1, 1));
+ * console.assert(x.data[0] === -1 && x.data[1] === 1);
+ * ```
+ */
+export const preprocess = (
+  model: string,
+  spec: InputSpec,
+  pixels: Uint8Array,
+  count: number,
+  sourceChannels: number,
+): Effect.Effect<FeatureTensor, InputShapeMismatch> => {
+  const { height, width, channels } = spec;
+  const plane = height * width;
+  const sourceShape = [count, height, width, sourceChannels];
+  if (
+    pixels.length !== count * plane * sourceChannels ||
+    (sourceChannels !== channels && !(sourceChannels === 1 && channels === 3))
+  ) {
+    return Effect.fail(
+      new InputShapeMismatch({
+        model,
+        tensor: "input",
+        expected: [-1, height, width, channels],
+        actual: pixels.length === count * plane * sourceChannels ? sourceShape : [pixels.length],
+      }),
+    );
+  }
+  const mean = Array.from({ length: channels }, (_, c) => spec.mean[c] ?? spec.mean[0] ?? 0);
+  const inv = Array.from({ length: channels }, (_, c) => 1 / (spec.std[c] ?? spec.std[0] ?? 1));
+  const out = new Float32Array(count * plane * channels);
+  for (let n = 0; n < count; n++) {
+    for (let p = 0; p < plane; p++) {
+      const src = (n * plane + p) * sourceChannels;
+      for (let c = 0; c < channels; c++) {
+        const raw = pixels[src + (sourceChannels === 1 ? 0 : c)]! * spec.scale;
+        const at = spec.layout === "NHWC"
+          ? (n * plane + p) * channels + c
+          : (n * channels + c) * plane + p;
+        out[at] = (raw - mean[c]!) * inv[c]!;
+      }
+    }
+  }
+  return Effect.succeed({ data: out, shape: [count, ...inputShape(spec)] });
+};
+
+/** Check a tensor's shape (after the batch axis) against the shape a model declares. */
+export const checkShape = (
+  model: string,
+  tensor: string,
+  expected: ReadonlyArray<number>,
+  x: FeatureTensor,
+): Effect.Effect<void, InputShapeMismatch> => {
+  const actual = x.shape.slice(1);
+  const ok = actual.length === expected.length &&
+    actual.every((d, i) => expected[i]! < 0 || d === expected[i]) &&
+    x.data.length === sizeOf(x.shape);
+  return ok ? Effect.void : Effect.fail(
+    new InputShapeMismatch({ model, tensor, expected: [-1, ...expected], actual: x.shape }),
+  );
+};

@@ -1,0 +1,187 @@
+/**
+ * ONNX models run by onnxruntime-node on its CPU execution provider. Taps are tensor names of
+ * the graph; a forward pass between two points runs the sub-graph cut at those tensors
+ * (`onnx_graph.ts`), one onnxruntime session per (from, to…) pair, made on first use and
+ * released with the scope that opened the model.
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+import { Effect, Scope } from "effect";
+import { InputShapeMismatch, type ModelError, ModelRunFailed, ModelUnreadable } from "./errors.ts";
+import {
+  checkShape,
+  type FeatureModel,
+  type FeatureTensor,
+  type ForwardPoint,
+  inputShape,
+  type InputSpec,
+  TAP_NAMES,
+  type TapName,
+  type Taps,
+} from "./model.ts";
+import {
+  checkTensors,
+  declaredShape,
+  decodeOnnx,
+  encodeOnnx,
+  extractSubgraph,
+  type OnnxModel,
+  realInputs,
+} from "./onnx_graph.ts";
+
+/** Engine settings of an ONNX model. */
+export interface OnnxOptions {
+  /** onnxruntime intra-op threads (default 1: the machine is shared, and batches run in turn). */
+  readonly threads?: number;
+}
+
+const message = (error: unknown): string => error instanceof Error ? error.message : String(error);
+
+/** Read and decode an ONNX file; a typed error names the file when it cannot. */
+export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnreadable> =>
+  Effect.flatMap(
+    Effect.tryPromise({
+      try: () => Deno.readFile(path),
+      catch: (error) => new ModelUnreadable({ model: path, problem: message(error) }),
+    }),
+    (bytes) => decodeOnnx(path, bytes),
+  );
+
+/** One onnxruntime session over ONNX bytes, released with the scope. */
+export const onnxSession = (
+  name: string,
+  bytes: Uint8Array,
+  options: OnnxOptions = {},
+): Effect.Effect<ort.InferenceSession, ModelUnreadable, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () =>
+        ort.InferenceSession.create(bytes, {
+          executionProviders: ["cpu"],
+          intraOpNumThreads: options.threads ?? 1,
+          interOpNumThreads: 1,
+          graphOptimizationLevel: "all",
+        }),
+      catch: (error) =>
+        new ModelUnreadable({ model: name, problem: `onnxruntime: ${message(error)}` }),
+    }),
+    (session) => Effect.promise(() => session.release()),
+  );
+
+/** Run a session on one float32 feed; the input tensor is released after the run. */
+export const runSession = (
+  name: string,
+  session: ort.InferenceSession,
+  feed: string,
+  x: FeatureTensor,
+  outputs: ReadonlyArray<string>,
+): Effect.Effect<ReadonlyArray<FeatureTensor>, ModelRunFailed> =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => new ort.Tensor("float32", x.data, [...x.shape])),
+    (tensor) =>
+      Effect.tryPromise({
+        try: async () => {
+          const result = await session.run({ [feed]: tensor }, [...outputs]);
+          return outputs.map((o) => {
+            const t = result[o]!;
+            const out = { data: t.data as Float32Array, shape: t.dims.map(Number) };
+            return out;
+          });
+        },
+        catch: (error) => new ModelRunFailed({ model: name, problem: message(error) }),
+      }),
+    (tensor) => Effect.sync(() => tensor.dispose()),
+  );
+
+/**
+ * Open an ONNX model with its input spec and taps. Fails with `MissingTap` when a tap names no
+ * tensor of the graph, `InputShapeMismatch` when the graph's declared input disagrees with the
+ * spec, `ModelUnreadable` when the file is not a usable ONNX model. Shapes of the taps are
+ * measured by one forward pass of a zero image.
+ */
+export const openOnnxModel = (
+  path: string,
+  spec: { readonly input: InputSpec; readonly taps: Taps },
+  options: OnnxOptions = {},
+): Effect.Effect<FeatureModel, ModelError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const model = yield* readOnnxFile(path);
+    yield* checkTensors(path, model, spec.taps);
+    const inputs = realInputs(model.graph!);
+    if (inputs.length !== 1) {
+      return yield* new ModelUnreadable({
+        model: path,
+        problem: `grood runs image classifiers with one input; this graph has ${inputs.length} ` +
+          `(${inputs.map((i) => i.name).join(", ")})`,
+      });
+    }
+    const feedName = inputs[0]!.name ?? "";
+    const wanted = inputShape(spec.input);
+    const declared = declaredShape(inputs[0]);
+    if (
+      declared !== undefined &&
+      (declared.length !== wanted.length + 1 ||
+        declared.slice(1).some((d, i) => d >= 0 && d !== wanted[i]))
+    ) {
+      return yield* new InputShapeMismatch({
+        model: path,
+        tensor: feedName,
+        expected: declared,
+        actual: [-1, ...wanted],
+      });
+    }
+    const scope = yield* Effect.scope;
+    const sessions = new Map<string, ort.InferenceSession>();
+    const sessionFor = (from: ForwardPoint, to: ReadonlyArray<string>) =>
+      Effect.gen(function* () {
+        const feed = from === "input" ? feedName : spec.taps[from];
+        const key = `${feed}->${to.join(",")}`;
+        const known = sessions.get(key);
+        if (known !== undefined) return { session: known, feed };
+        const sub = yield* extractSubgraph(path, model, [feed], to);
+        const session = yield* Effect.provideService(
+          onnxSession(path, encodeOnnx(sub), options),
+          Scope.Scope,
+          scope,
+        );
+        sessions.set(key, session);
+        return { session, feed };
+      });
+    const run = (x: FeatureTensor, from: ForwardPoint, to: ReadonlyArray<TapName>) =>
+      Effect.gen(function* () {
+        // A target equal to the start is the input itself; the engine runs the others.
+        const tensors = [...new Set(to.map((t) => spec.taps[t]))];
+        const start = from === "input" ? feedName : spec.taps[from];
+        const engineOutputs = tensors.filter((t) => t !== start);
+        const values = new Map<string, FeatureTensor>([[start, x]]);
+        if (engineOutputs.length > 0) {
+          const { session, feed } = yield* sessionFor(from, engineOutputs);
+          const results = yield* runSession(path, session, feed, x, engineOutputs);
+          engineOutputs.forEach((t, i) => values.set(t, results[i]!));
+        }
+        return to.map((t) => values.get(spec.taps[t])!);
+      });
+    const zero: FeatureTensor = {
+      data: new Float32Array(wanted.reduce((a, b) => a * b, 1)),
+      shape: [1, ...wanted],
+    };
+    const probed = yield* run(zero, "input", TAP_NAMES);
+    const shapes = {
+      input: wanted,
+      ...Object.fromEntries(TAP_NAMES.map((t, i) => [t, probed[i]!.shape.slice(1)])),
+    } as Record<ForwardPoint, ReadonlyArray<number>>;
+    const featureModel: FeatureModel = {
+      name: path,
+      kind: "onnx",
+      input: spec.input,
+      taps: spec.taps,
+      shapes,
+      forward: (x, from, to) =>
+        Effect.flatMap(
+          checkShape(path, from === "input" ? feedName : spec.taps[from], shapes[from], x),
+          () => run(x, from, to),
+        ),
+    };
+    return featureModel;
+  });

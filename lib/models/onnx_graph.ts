@@ -1,0 +1,198 @@
+/**
+ * ONNX graphs as data (npm `onnx-proto`): read a model, list its tensors, and cut a sub-graph
+ * between named tensors. The sub-graph's inputs are the given tensors (e.g. a tap whose values
+ * were edited), its outputs the requested tensors, and it keeps only the nodes and weights
+ * those outputs need, so onnxruntime can run "from one tap to another".
+ *
+ * @module
+ */
+import onnxProto from "onnx-proto";
+import { Effect } from "effect";
+import { MissingTap, ModelUnreadable, TapDoesNotCut } from "./errors.ts";
+
+const { onnx } = onnxProto;
+/** The decoded ONNX model type. */
+export type OnnxModel = onnxProto.onnx.IModelProto;
+type Graph = onnxProto.onnx.IGraphProto;
+type ValueInfo = onnxProto.onnx.IValueInfoProto;
+
+/** ONNX's float element type. */
+export const FLOAT = 1;
+
+/** A protobuf int64 (a `Long` when decoded) as a number. */
+export const toNumber = (v: unknown): number =>
+  typeof v === "number" ? v : v === null || v === undefined ? 0 : Number(String(v));
+
+/** Decode ONNX bytes; a typed error names the model when they are not an ONNX model. */
+export const decodeOnnx = (
+  model: string,
+  bytes: Uint8Array,
+): Effect.Effect<OnnxModel, ModelUnreadable> =>
+  Effect.try({
+    try: () => {
+      const decoded = onnx.ModelProto.decode(bytes);
+      if (!decoded.graph || (decoded.graph.node ?? []).length === 0) {
+        throw new Error("no graph or an empty graph");
+      }
+      return decoded;
+    },
+    catch: (error) =>
+      new ModelUnreadable({
+        model,
+        problem: `not an ONNX model (${error instanceof Error ? error.message : String(error)})`,
+      }),
+  });
+
+/** Encode a model to bytes (for onnxruntime or a file). */
+export const encodeOnnx = (model: OnnxModel): Uint8Array => onnx.ModelProto.encode(model).finish();
+
+/** The declared shape of a value (−1 for a symbolic or unknown dimension), if any. */
+export function declaredShape(info: ValueInfo | undefined): ReadonlyArray<number> | undefined {
+  const dims = info?.type?.tensorType?.shape?.dim;
+  if (!dims) return undefined;
+  return dims.map((
+    d,
+  ) => (d.dimValue !== null && d.dimValue !== undefined && !d.dimParam
+    ? toNumber(d.dimValue)
+    : -1)
+  );
+}
+
+/** One tensor of a graph: its name, the op that makes it, its declared shape. */
+export interface TensorInfo {
+  readonly name: string;
+  /** `Input` for graph inputs, else the producing node's op type. */
+  readonly op: string;
+  /** Declared shape, when the file has one (−1 = dynamic). */
+  readonly shape?: ReadonlyArray<number>;
+}
+
+const initializerNames = (graph: Graph): Set<string> =>
+  new Set((graph.initializer ?? []).map((t) => t.name ?? ""));
+
+/** The graph inputs that are real inputs (not weights listed as inputs by old exporters). */
+export function realInputs(graph: Graph): ReadonlyArray<ValueInfo> {
+  const weights = initializerNames(graph);
+  return (graph.input ?? []).filter((i) => !weights.has(i.name ?? ""));
+}
+
+/** Every tensor a graph computes (inputs, then node outputs in graph order). */
+export function listTensors(model: OnnxModel): ReadonlyArray<TensorInfo> {
+  const graph = model.graph!;
+  const infos = new Map<string, ValueInfo>();
+  for (const v of [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...(graph.input ?? [])]) {
+    infos.set(v.name ?? "", v);
+  }
+  const out: Array<TensorInfo> = [];
+  const push = (name: string, op: string) => {
+    const shape = declaredShape(infos.get(name));
+    out.push(shape === undefined ? { name, op } : { name, op, shape });
+  };
+  for (const input of realInputs(graph)) push(input.name ?? "", "Input");
+  for (const node of graph.node ?? []) {
+    for (const name of node.output ?? []) if (name !== "") push(name, node.opType ?? "?");
+  }
+  return out;
+}
+
+/** Check that every named tensor exists in the graph; the error names the tap and tensor. */
+export const checkTensors = (
+  modelName: string,
+  model: OnnxModel,
+  wanted: Readonly<Record<string, string>>,
+): Effect.Effect<void, MissingTap> => {
+  const names = listTensors(model).map((t) => t.name);
+  const known = new Set(names);
+  for (const [tap, tensor] of Object.entries(wanted)) {
+    if (!known.has(tensor)) {
+      return Effect.fail(new MissingTap({ model: modelName, tap, tensor, known: names }));
+    }
+  }
+  return Effect.void;
+};
+
+/**
+ * The sub-graph that computes `outputs` from `inputs`: only the nodes those outputs need
+ * (walking back from them, stopping at `inputs` and weights), in the original order. Fails
+ * with `TapDoesNotCut` when an output still needs a tensor that is neither given nor a weight.
+ */
+export const extractSubgraph = (
+  modelName: string,
+  model: OnnxModel,
+  inputs: ReadonlyArray<string>,
+  outputs: ReadonlyArray<string>,
+): Effect.Effect<OnnxModel, TapDoesNotCut | MissingTap> =>
+  Effect.gen(function* () {
+    const graph = model.graph!;
+    yield* checkTensors(
+      modelName,
+      model,
+      Object.fromEntries([...inputs, ...outputs].map((t) => [t, t])),
+    );
+    const producer = new Map<string, number>();
+    (graph.node ?? []).forEach((node, i) => {
+      for (const o of node.output ?? []) producer.set(o, i);
+    });
+    const weights = initializerNames(graph);
+    const given = new Set(inputs);
+    const keep = new Set<number>();
+    const usedWeights = new Set<string>();
+    for (const target of outputs) {
+      const stack = [target];
+      const seen = new Set<string>();
+      while (stack.length > 0) {
+        const name = stack.pop()!;
+        if (name === "" || seen.has(name)) continue;
+        seen.add(name);
+        if (given.has(name)) continue;
+        if (weights.has(name)) {
+          usedWeights.add(name);
+          continue;
+        }
+        const i = producer.get(name);
+        if (i === undefined) {
+          return yield* new TapDoesNotCut({
+            model: modelName,
+            from: inputs.join(", "),
+            to: target,
+            tensor: name,
+          });
+        }
+        if (keep.has(i)) continue;
+        keep.add(i);
+        stack.push(...(graph.node![i]!.input ?? []));
+      }
+    }
+    const infos = new Map<string, ValueInfo>();
+    for (const v of [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...(graph.input ?? [])]) {
+      infos.set(v.name ?? "", v);
+    }
+    // Keep the element type, drop declared shapes: an export with a fixed batch size must not
+    // pin the sub-graph to it (the adapter checks shapes itself).
+    const valueOf = (name: string): ValueInfo =>
+      onnx.ValueInfoProto.create({
+        name,
+        type: { tensorType: { elemType: infos.get(name)?.type?.tensorType?.elemType ?? FLOAT } },
+      });
+    const sub: Graph = onnx.GraphProto.create({
+      name: `${graph.name ?? "graph"}:${inputs.join("+")}->${outputs.join("+")}`,
+      node: (graph.node ?? []).filter((_, i) => keep.has(i)),
+      initializer: (graph.initializer ?? []).filter((t) => usedWeights.has(t.name ?? "")),
+      input: inputs.map(valueOf),
+      output: outputs.map(valueOf),
+      valueInfo: (graph.valueInfo ?? []).filter((v) => !given.has(v.name ?? "")),
+    });
+    return onnx.ModelProto.create({ ...model, graph: sub });
+  });
+
+/** The whole graph with extra outputs (for measuring every tensor's shape, as inspect does). */
+export function withOutputs(model: OnnxModel, names: ReadonlyArray<string>): OnnxModel {
+  const graph = model.graph!;
+  const outputs = names.map((name) =>
+    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: FLOAT } } })
+  );
+  return onnx.ModelProto.create({
+    ...model,
+    graph: onnx.GraphProto.create({ ...graph, output: outputs }),
+  });
+}
