@@ -1,0 +1,150 @@
+/**
+ * The model kinds grood can open, one line each, and `openModel`: find a model's kind and its
+ * spec (input preprocessing and taps, from `<model>.spec.json` next to a model file or
+ * `model-spec.json` inside a model folder), then open it in the caller's scope.
+ *
+ * To add a kind: write its adapter (one file returning a `FeatureModel`) and add a line to
+ * `MODEL_KINDS`.
+ *
+ * @module
+ */
+import { Effect, Schema, type Scope } from "effect";
+import { basename, dirname, extname, join } from "node:path";
+import type { Compute } from "../compute/compute.ts";
+import { type ModelError, ModelUnreadable } from "./errors.ts";
+import { openGroodModel } from "./grood_cnn.ts";
+import { type FeatureModel, type ModelSpec, ModelSpecSchema } from "./model.ts";
+import { type OnnxOptions, openOnnxModel } from "./onnx.ts";
+import { openTfjsModel } from "./tfjs.ts";
+
+/** The kinds a model spec can name. */
+export type ModelKind = NonNullable<ModelSpec["kind"]>;
+
+/** What `openModel` needs to know beyond the path. */
+export interface OpenOptions extends OnnxOptions {
+  /** The spec, when not read from the file next to the model. */
+  readonly spec?: ModelSpec;
+}
+
+/** How each kind is recognised and opened. */
+export interface ModelKindEntry {
+  readonly kind: ModelKind;
+  readonly description: string;
+  /** Whether `path` holds a model of this kind (`json` = its model.json, when it has one). */
+  readonly recognises: (path: string, json: unknown) => boolean;
+  /** Whether the kind can run without a spec file (grood's own models know their taps). */
+  readonly specOptional: boolean;
+  readonly open: (
+    path: string,
+    spec: ModelSpec | undefined,
+    options: OpenOptions,
+  ) => Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute>;
+}
+
+const format = (json: unknown) =>
+  typeof json === "object" && json !== null ? (json as { format?: unknown }).format : undefined;
+
+/** The registry: one line per model kind. */
+export const MODEL_KINDS: ReadonlyArray<ModelKindEntry> = [
+  {
+    kind: "grood",
+    description: "grood's residual CNN (a folder saved by `deno task train`)",
+    recognises: (_, json) => format(json) === "grood-classifier",
+    specOptional: true,
+    open: (path, spec) => openGroodModel(path, spec?.taps),
+  },
+  {
+    kind: "onnx",
+    description: "an ONNX model (e.g. torch.onnx.export), run by onnxruntime-node",
+    recognises: (path) => extname(path) === ".onnx",
+    specOptional: false,
+    open: (path, spec, options) => openOnnxModel(path, spec!, options),
+  },
+  {
+    kind: "tfjs-layers",
+    description: "a tfjs LayersModel (model.json); taps are layer names",
+    recognises: (_, json) => format(json) === "layers-model",
+    specOptional: false,
+    open: (path, spec) => openTfjsModel(modelJsonPath(path), "layers", spec!),
+  },
+  {
+    kind: "tfjs-graph",
+    description: "a tfjs GraphModel (model.json); taps are node names",
+    recognises: (_, json) => format(json) === "graph-model",
+    specOptional: false,
+    open: (path, spec) => openTfjsModel(modelJsonPath(path), "graph", spec!),
+  },
+];
+
+/** `model.json` of a folder model, or the path itself when it names the file. */
+const modelJsonPath = (path: string) => extname(path) === ".json" ? path : join(path, "model.json");
+
+/** Where a model's spec lives: `x.onnx` → `x.spec.json`; a folder → `folder/model-spec.json`. */
+export const specPathFor = (path: string, isDirectory: boolean): string =>
+  isDirectory
+    ? join(path, "model-spec.json")
+    : basename(path) === "model.json"
+    ? join(dirname(path), "model-spec.json")
+    : join(dirname(path), `${basename(path, extname(path))}.spec.json`);
+
+const readJson = (path: string) =>
+  Effect.tryPromise({
+    try: async () => JSON.parse(await Deno.readTextFile(path)) as unknown,
+    catch: (error) =>
+      new ModelUnreadable({
+        model: path,
+        problem: error instanceof Deno.errors.NotFound ? "no such file" : String(error),
+      }),
+  });
+
+/** Read and check a model spec file (a wrong field is named in the error). */
+export const readModelSpec = (path: string): Effect.Effect<ModelSpec, ModelUnreadable> =>
+  Effect.flatMap(readJson(path), (json) =>
+    Effect.mapError(
+      Schema.decodeUnknownEffect(ModelSpecSchema)(json),
+      (error) =>
+        new ModelUnreadable({ model: path, problem: `invalid model spec: ${error.message}` }),
+    ));
+
+/** Find the kind of the model at `path` (and its spec, when there is one). */
+export const resolveModel = (path: string, options: OpenOptions = {}) =>
+  Effect.gen(function* () {
+    const info = yield* Effect.tryPromise({
+      try: () => Deno.stat(path),
+      catch: () => new ModelUnreadable({ model: path, problem: "no such file or folder" }),
+    });
+    const specPath = specPathFor(path, info.isDirectory);
+    // A spec file that exists must be valid; a missing one is only an error for kinds that
+    // cannot run without it.
+    const specExists = yield* Effect.promise(() =>
+      Deno.stat(specPath).then(() => true, () => false)
+    );
+    const spec = options.spec ?? (specExists ? yield* readModelSpec(specPath) : undefined);
+    const json = info.isDirectory || extname(path) === ".json"
+      ? yield* Effect.orElseSucceed(readJson(modelJsonPath(path)), () => undefined)
+      : undefined;
+    const entry = spec?.kind !== undefined
+      ? MODEL_KINDS.find((k) => k.kind === spec.kind)
+      : MODEL_KINDS.find((k) => k.recognises(path, json));
+    if (entry === undefined) {
+      return yield* new ModelUnreadable({
+        model: path,
+        problem: `not a model grood knows (kinds: ${MODEL_KINDS.map((k) => k.kind).join(", ")})`,
+      });
+    }
+    if (spec === undefined && !entry.specOptional) {
+      return yield* new ModelUnreadable({
+        model: path,
+        problem: `a ${entry.kind} model needs its input spec and taps in ${specPath} ` +
+          "(`deno task inspect --model` proposes the taps)",
+      });
+    }
+    return { entry, spec, specPath };
+  });
+
+/** Open any model grood knows, in the caller's scope (engine resources freed when it closes). */
+export const openModel = (
+  path: string,
+  options: OpenOptions = {},
+): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
+  Effect.flatMap(resolveModel(path, options), ({ entry, spec }) => entry.open(path, spec, options));

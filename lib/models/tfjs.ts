@@ -1,0 +1,217 @@
+/**
+ * tfjs models saved as `model.json` + weight files: LayersModel (taps are layer names) and
+ * GraphModel (taps are node names), read from disk (tfjs's own `file://` loader needs
+ * tfjs-node, which cannot be installed offline) and run on the `Compute` backend.
+ *
+ * Tap-to-tap forward: a GraphModel executes from any fed node (`execute` with the tap's node
+ * as input); a LayersModel re-applies the layers after the tap in topological order, each on
+ * its inbound layers' outputs, so it works for functional models with branches and merges.
+ *
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { Effect, type Scope } from "effect";
+import { dirname, join } from "node:path";
+import { Compute } from "../compute/compute.ts";
+import {
+  InputShapeMismatch,
+  MissingTap,
+  type ModelError,
+  ModelRunFailed,
+  ModelUnreadable,
+  TapDoesNotCut,
+} from "./errors.ts";
+import {
+  checkShape,
+  type FeatureModel,
+  type FeatureTensor,
+  type ForwardPoint,
+  inputShape,
+  type InputSpec,
+  TAP_NAMES,
+  type TapName,
+  type Taps,
+} from "./model.ts";
+
+type Tf = typeof tfType;
+const message = (error: unknown): string => error instanceof Error ? error.message : String(error);
+
+/** A tfjs IO handler reading `model.json` and its weight files from disk. */
+export function fileHandler(tf: Tf, path: string): tfType.io.IOHandler {
+  return {
+    load: async () => {
+      const json = JSON.parse(await Deno.readTextFile(path)) as tfType.io.ModelJSON;
+      return await tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+        const specs = manifest.flatMap((group) => group.weights);
+        const buffers: Array<ArrayBuffer> = [];
+        for (const group of manifest) {
+          for (const file of group.paths) {
+            buffers.push((await Deno.readFile(join(dirname(path), file))).slice().buffer);
+          }
+        }
+        return [specs, tf.io.concatenateArrayBuffers(buffers)];
+      });
+    },
+  };
+}
+
+/** What a tfjs model is: a Layers or a Graph model. */
+export type TfjsFormat = "layers" | "graph";
+
+/** Run `f` in a tidy scope and copy the results out as plain arrays. */
+const readOut = (tf: Tf, f: () => ReadonlyArray<tfType.Tensor>): ReadonlyArray<FeatureTensor> => {
+  const out: Array<FeatureTensor> = [];
+  tf.tidy(() => {
+    for (const t of f()) out.push({ data: t.dataSync() as Float32Array, shape: t.shape });
+  });
+  return out;
+};
+
+/** Forward functions of a LayersModel: whole-model sub-models, and layer re-application. */
+function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
+  const subModels = new Map<string, tfType.LayersModel>();
+  const fromInput = (x: tfType.Tensor, layers: ReadonlyArray<string>) => {
+    const key = layers.join(",");
+    let sub = subModels.get(key);
+    if (sub === undefined) {
+      sub = tf.model({
+        inputs: model.inputs,
+        outputs: layers.map((l) => model.getLayer(l).output as tfType.SymbolicTensor),
+      });
+      subModels.set(key, sub);
+    }
+    const result = sub.predict(x);
+    return Array.isArray(result) ? result : [result as tfType.Tensor];
+  };
+  const fromLayer = (x: tfType.Tensor, start: string, layers: ReadonlyArray<string>) => {
+    const values = new Map<string, tfType.Tensor>([[start, x]]);
+    for (const layer of model.layers) {
+      if (values.has(layer.name) || layer.inboundNodes.length === 0) continue;
+      const inbound = layer.inboundNodes[0]!.inboundLayers;
+      if (inbound.length === 0) continue;
+      const inputs = inbound.map((l) => values.get(l.name));
+      if (inputs.some((v) => v === undefined)) continue;
+      const out = layer.apply(inputs.length === 1 ? inputs[0]! : inputs as Array<tfType.Tensor>);
+      values.set(layer.name, out as tfType.Tensor);
+    }
+    return layers.map((l) => {
+      const v = values.get(l);
+      if (v === undefined) {
+        throw new TapDoesNotCut({
+          model: name,
+          from: start,
+          to: l,
+          tensor: model.inputNames[0] ?? "input",
+        });
+      }
+      return v;
+    });
+  };
+  return { fromInput, fromLayer, dispose: () => model.dispose() };
+}
+
+/**
+ * Open a tfjs model (`model.json`) with its input spec and taps. Fails with `ModelUnreadable`
+ * (file), `MissingTap` (a layer or node the model lacks) or `InputShapeMismatch`.
+ */
+export const openTfjsModel = (
+  path: string,
+  format: TfjsFormat,
+  spec: { readonly input: InputSpec; readonly taps: Taps },
+): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
+  Effect.gen(function* () {
+    const { tf } = yield* Compute;
+    const handler = fileHandler(tf, path);
+    const engine = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          if (format === "layers") {
+            const model = await tf.loadLayersModel(handler);
+            return { kind: "layers" as const, model, names: model.layers.map((l) => l.name) };
+          }
+          const model = await tf.loadGraphModel(handler);
+          // The node names are the GraphDef's, in model.json (tfjs keeps its graph private).
+          const json = JSON.parse(await Deno.readTextFile(path)) as {
+            modelTopology?: { node?: ReadonlyArray<{ name: string }> };
+          };
+          const names = (json.modelTopology?.node ?? []).map((n) => n.name);
+          return { kind: "graph" as const, model, names };
+        },
+        catch: (error) => new ModelUnreadable({ model: path, problem: message(error) }),
+      }),
+      (e) => Effect.sync(() => e.model.dispose()),
+    );
+    for (const tap of TAP_NAMES) {
+      if (!engine.names.includes(spec.taps[tap])) {
+        return yield* new MissingTap({
+          model: path,
+          tap,
+          tensor: spec.taps[tap],
+          known: engine.names,
+        });
+      }
+    }
+    const inputName = engine.kind === "layers"
+      ? engine.model.inputNames[0]!
+      : engine.model.inputs[0]!.name;
+    const layers = engine.kind === "layers" ? layersForward(tf, engine.model, path) : undefined;
+    const run = (x: FeatureTensor, from: ForwardPoint, to: ReadonlyArray<TapName>) =>
+      Effect.try({
+        try: () =>
+          readOut(tf, () => {
+            const input = tf.tensor(x.data, [...x.shape]);
+            const targets = to.map((t) => spec.taps[t]);
+            if (layers !== undefined) {
+              return from === "input"
+                ? layers.fromInput(input, targets)
+                : layers.fromLayer(input, spec.taps[from], targets);
+            }
+            const graph = engine.model as tfType.GraphModel;
+            const feed = from === "input" ? inputName : spec.taps[from];
+            const result = graph.execute({ [feed]: input }, targets);
+            return Array.isArray(result) ? result : [result];
+          }),
+        catch: (error): ModelError =>
+          error instanceof TapDoesNotCut
+            ? error
+            : /Cannot compute the outputs/.test(message(error))
+            ? new TapDoesNotCut({ model: path, from, to: to.join(", "), tensor: inputName })
+            : new ModelRunFailed({ model: path, problem: message(error) }),
+      });
+    const wanted = inputShape(spec.input);
+    if (engine.kind === "layers") {
+      const declared = engine.model.inputs[0]!.shape.slice(1);
+      if (
+        declared.some((d, i) => d !== null && d !== wanted[i]) || declared.length !== wanted.length
+      ) {
+        return yield* new InputShapeMismatch({
+          model: path,
+          tensor: inputName,
+          expected: [-1, ...declared.map((d) => d ?? -1)],
+          actual: [-1, ...wanted],
+        });
+      }
+    }
+    const probed = yield* run(
+      { data: new Float32Array(wanted.reduce((a, b) => a * b, 1)), shape: [1, ...wanted] },
+      "input",
+      TAP_NAMES,
+    );
+    const shapes = {
+      input: wanted,
+      ...Object.fromEntries(TAP_NAMES.map((t, i) => [t, probed[i]!.shape.slice(1)])),
+    } as Record<ForwardPoint, ReadonlyArray<number>>;
+    const featureModel: FeatureModel = {
+      name: path,
+      kind: engine.kind === "layers" ? "tfjs-layers" : "tfjs-graph",
+      input: spec.input,
+      taps: spec.taps,
+      shapes,
+      forward: (x, from, to) =>
+        Effect.flatMap(
+          checkShape(path, from === "input" ? inputName : spec.taps[from], shapes[from], x),
+          () => run(x, from, to),
+        ),
+    };
+    return featureModel;
+  });

@@ -1,0 +1,65 @@
+/**
+ * `deno task inspect --model M [--layout NCHW|NHWC] [--json]`: list a model's tensors (name,
+ * op, shape; the batch axis shows as -1) and propose its early, penultimate and logits taps,
+ * with the spec file to write next to it. ONNX files and grood model folders.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { parseArgs } from "node:util";
+import { runTask } from "../lib/cli.ts";
+import { ModelUnreadable } from "../lib/models/errors.ts";
+import { inspectGrood, type Inspection, inspectOnnx } from "../lib/models/inspect.ts";
+import { resolveModel, specPathFor } from "../lib/models/registry.ts";
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    layout: { type: "string", default: "NCHW" },
+    json: { type: "boolean", default: false },
+  },
+});
+
+const print = (inspection: Inspection, specPath: string) => {
+  if (values.json) {
+    console.log(JSON.stringify(inspection, null, 2));
+    return;
+  }
+  const width = Math.max(...inspection.tensors.map((t) => t.name.length), 4);
+  console.log(`${inspection.model} (${inspection.kind}): ${inspection.tensors.length} tensors\n`);
+  console.log(`${"name".padEnd(width)}  ${"op".padEnd(18)}  shape`);
+  for (const t of inspection.tensors) {
+    const tap = Object.entries(inspection.proposed).find(([, name]) => name === t.name)?.[0];
+    console.log(
+      `${t.name.padEnd(width)}  ${t.op.padEnd(18)}  ${t.shape ? `[${t.shape.join(", ")}]` : "?"}` +
+        (tap === undefined ? "" : `   ← ${tap}`),
+    );
+  }
+  console.log(`\nproposed taps: ${JSON.stringify(inspection.proposed)}`);
+  console.log(`declare them (and the input preprocessing) in ${specPath}`);
+};
+
+const program = Effect.scoped(Effect.gen(function* () {
+  const path = values.model;
+  if (path === undefined) {
+    return yield* new ModelUnreadable({ model: "(none)", problem: "pass --model PATH" });
+  }
+  const layout = values.layout === "NHWC" ? "NHWC" : "NCHW";
+  const isDirectory = (yield* Effect.promise(() => Deno.stat(path).catch(() => undefined)))
+    ?.isDirectory ?? false;
+  const specPath = specPathFor(path, isDirectory);
+  if (path.endsWith(".onnx")) {
+    print(yield* inspectOnnx(path, layout), specPath);
+    return;
+  }
+  const { entry } = yield* resolveModel(path);
+  if (entry.kind !== "grood") {
+    return yield* new ModelUnreadable({
+      model: path,
+      problem: `inspect lists ONNX and grood models; this is a ${entry.kind} model`,
+    });
+  }
+  print(yield* inspectGrood(path), specPath);
+}));
+
+await runTask(program);
