@@ -1,0 +1,77 @@
+/**
+ * GROOD's targeted mix-up (see `mixup.ts` for the method) over any `FeatureModel`: early
+ * features from the input, mixed with the early prototype of each sample's second-most-likely
+ * class, then forwarded from the early tap to the penultimate one (a cut of the model's graph).
+ * Plugged into GROOD as a custom OOD-prototype source, it makes GROOD run on ONNX and tfjs
+ * models.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { batches, type LabelledSet, subset } from "../data/images.ts";
+import { InvalidParameter } from "../errors.ts";
+import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
+import { permutation } from "../random.ts";
+import type { SetFeatures } from "./features.ts";
+import { type MixupOptions, secondLargest } from "./mixup.ts";
+import type { Prototypes } from "./prototype.ts";
+
+/** The OOD prototype by targeted mix-up at the model's early tap. */
+export const mixupWithModel = Effect.fn("mixupWithModel")(function* (
+  model: FeatureModel,
+  train: LabelledSet,
+  trainFeatures: SetFeatures,
+  prototypes: Prototypes,
+  options: MixupOptions,
+) {
+  const { lambda } = options;
+  if (!(lambda >= 0 && lambda <= 1)) {
+    return yield* new InvalidParameter({ name: "lambda", value: lambda, expected: "0 ≤ λ ≤ 1" });
+  }
+  const wanted = options.samples === "all" ? train.count : options.samples;
+  if (!(Number.isInteger(wanted) && wanted >= 1)) {
+    return yield* new InvalidParameter({
+      name: "samples",
+      value: options.samples,
+      expected: `"all" or a whole number ≥ 1`,
+    });
+  }
+  const earlySize = sizeOf(model.shapes.early);
+  if (prototypes.early.cols !== earlySize) {
+    return yield* new InvalidParameter({
+      name: "prototypes.early",
+      value: prototypes.early.cols,
+      expected: `${earlySize} values per class (the size of tap "${model.taps.early}")`,
+    });
+  }
+  // The same subset and targets as `mixupOodPrototype`, so both engines mix the same pairs.
+  const count = Math.min(wanted, train.count);
+  const chosen = count === train.count
+    ? Uint32Array.from({ length: count }, (_, i) => i)
+    : permutation(train.count, options.seed).subarray(0, count);
+  const targets = secondLargest(trainFeatures.logits);
+  const dim = sizeOf(model.shapes.penultimate);
+  const sums = new Float64Array(dim);
+  const mixSet = subset(train, chosen, `${train.name}/mixup`);
+  for (const batch of batches(mixSet, options.batchSize ?? 500)) {
+    const x = yield* preprocess(model.name, model.input, batch.pixels, batch.size, 1);
+    const [early] = yield* model.forward(x, "input", ["early"]);
+    const mixed = new Float32Array(early!.data.length);
+    for (let i = 0; i < batch.size; i++) {
+      const target = targets[chosen[batch.start + i]!]!;
+      const proto = prototypes.early.data.subarray(target * earlySize, (target + 1) * earlySize);
+      const offset = i * earlySize;
+      for (let j = 0; j < earlySize; j++) {
+        mixed[offset + j] = lambda * early!.data[offset + j]! + (1 - lambda) * proto[j]!;
+      }
+    }
+    const [h] = yield* model.forward({ data: mixed, shape: early!.shape }, "early", [
+      "penultimate",
+    ]);
+    for (let i = 0; i < batch.size; i++) {
+      for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
+    }
+    yield* Effect.yieldNow;
+  }
+  return Float32Array.from(sums, (s) => s / count);
+});

@@ -1,0 +1,208 @@
+/**
+ * `deno task engines [--model DIR] [--batch 500] [--runs 3] [--skip-grood] [--out FILE]`:
+ * grood's classifier on tfjs (wasm) against the same classifier exported to ONNX and run by
+ * onnxruntime, on the `mnist` benchmark:
+ *
+ * 1. agreement: the largest difference of early features, penultimate features and logits
+ *    over the 10,000 test images;
+ * 2. GROOD (defaults: mix-up λ 0.5 on 10,000 training images, exact 1-NN) fitted and scored
+ *    on each engine's features, its AUROC per OOD test set on each, and the difference;
+ * 3. feature throughput (penultimate + logits, images/s, same batch; best of `--runs`):
+ *    tfjs wasm (the pipeline's `extractFeatures`), onnxruntime with 1 and 2 intra-op threads
+ *    (through the `FeatureModel` interface, preprocessing included).
+ *
+ * Results go to `results/engines.json` (atomically) with the load average, since the machine
+ * may be shared.
+ *
+ * @module
+ */
+import { Effect, type Scope } from "effect";
+import { join } from "node:path";
+import { loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { runTask } from "../lib/cli.ts";
+import { Compute } from "../lib/compute/compute.ts";
+import { loadBenchmark } from "../lib/data/benchmarks.ts";
+import type { ImageSet } from "../lib/data/images.ts";
+import type { Detector, ExtractedSet } from "../lib/detectors/detector.ts";
+import { grood } from "../lib/detectors/grood.ts";
+import { writeJsonAtomic } from "../lib/files.ts";
+import { fixtureDir } from "../lib/model/fixture.ts";
+import { loadClassifier } from "../lib/model/store.ts";
+import { classifierToOnnx } from "../lib/models/export_onnx.ts";
+import type { FeatureModel } from "../lib/models/model.ts";
+import { openOnnxModel } from "../lib/models/onnx.ts";
+import { encodeOnnx } from "../lib/models/onnx_graph.ts";
+import { auroc } from "../lib/stages/evaluate.ts";
+import { extractFeatures, type Extraction } from "../lib/stages/features.ts";
+import { MIXUP_DEFAULTS } from "../lib/stages/mixup.ts";
+import { extractWithModel } from "../lib/stages/model_features.ts";
+import { mixupWithModel } from "../lib/stages/model_mixup.ts";
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    batch: { type: "string", default: "500" },
+    runs: { type: "string", default: "3" },
+    "skip-grood": { type: "boolean", default: false },
+    out: { type: "string", default: "results/engines.json" },
+  },
+});
+const batchSize = Number(values.batch);
+const runs = Number(values.runs);
+const log = (line: string) => console.log(line);
+const maxDiff = (a: Float32Array, b: Float32Array) =>
+  a.reduce((d, v, i) => Math.max(d, Math.abs(v - b[i]!)), 0);
+
+/** Best-of-`runs` images/s of an extraction pass over `set`. */
+const throughput = <E, R>(set: ImageSet, pass: () => Effect.Effect<unknown, E, R>) =>
+  Effect.gen(function* () {
+    const rates: Array<number> = [];
+    for (let r = 0; r < runs; r++) {
+      const started = performance.now();
+      yield* pass();
+      rates.push(set.count / ((performance.now() - started) / 1000));
+    }
+    return { best: Math.max(...rates), runs: rates.map(Math.round), load: loadavg()[0] };
+  });
+
+const program = Effect.scoped(Effect.gen(function* () {
+  const { tf } = yield* Compute;
+  const modelDir = values.model ?? fixtureDir("mnist");
+  const { net } = yield* Effect.acquireRelease(
+    loadClassifier(tf, modelDir),
+    (l) => Effect.sync(() => l.net.dispose()),
+  );
+  const exported = classifierToOnnx(net);
+  const onnxPath = join(yield* Effect.promise(() => Deno.makeTempDir()), "model.onnx");
+  yield* Effect.promise(() => Deno.writeFile(onnxPath, encodeOnnx(exported.model)));
+  const onnx = (threads: number): Effect.Effect<FeatureModel, unknown, Scope.Scope> =>
+    openOnnxModel(onnxPath, exported.spec, { threads });
+  const onnx1 = yield* onnx(1);
+  const bench = yield* loadBenchmark("mnist");
+  const test = bench.idTest;
+  log(
+    `model ${modelDir}; ${test.count} ID test images, batch ${batchSize}, load ${
+      loadavg()[0]!.toFixed(1)
+    }`,
+  );
+
+  // 1. Agreement on the test images (the early tap is compared in tests/models_onnx_test.ts).
+  const tfjsTest = yield* extractFeatures(tf, net, test, { batchSize });
+  const onnxTest = yield* extractWithModel(onnx1, test, { batchSize });
+  const agreement = {
+    penultimate: maxDiff(tfjsTest.features.penultimate.data, onnxTest.features.penultimate.data),
+    logits: maxDiff(tfjsTest.features.logits.data, onnxTest.features.logits.data),
+  };
+  log(
+    `max |tfjs − onnx|: penultimate ${agreement.penultimate.toExponential(2)}, logits ${
+      agreement.logits.toExponential(2)
+    }`,
+  );
+
+  // 2. GROOD on each engine.
+  let groodResult: unknown = "skipped";
+  if (!values["skip-grood"]) {
+    const fitAndScore = (
+      detector: Detector,
+      train: Extraction,
+      extract: (set: ImageSet) => Effect.Effect<Extraction, unknown>,
+    ) =>
+      Effect.gen(function* () {
+        const idTest: ExtractedSet = { images: test, features: (yield* extract(test)).features };
+        const fitted = yield* detector.fit({
+          tf,
+          modelKey: "engines",
+          trainKey: "engines",
+          net,
+          train: bench.train,
+          trainFeatures: train.features,
+          trainClassSums: train.classSums,
+          validation: { id: idTest, ood: [] },
+        });
+        const idScores = yield* fitted.score(idTest);
+        const out: Record<string, number> = {};
+        for (const ood of bench.oodTest) {
+          const scores = yield* fitted.score({
+            images: ood.images,
+            features: (yield* extract(ood.images)).features,
+          });
+          out[ood.images.name] = yield* auroc(idScores, scores);
+        }
+        fitted.dispose();
+        return out;
+      });
+    const started = performance.now();
+    const tfjsTrain = yield* extractFeatures(tf, net, bench.train, {
+      batchSize,
+      classSumsAt: ["block1"],
+    });
+    const tfjsAuroc = yield* fitAndScore(
+      grood(),
+      tfjsTrain,
+      (set) => extractFeatures(tf, net, set, { batchSize }),
+    );
+    log(`GROOD on tfjs done (${((performance.now() - started) / 1000).toFixed(0)}s)`);
+    const onnxTrain = yield* extractWithModel(onnx1, bench.train, {
+      batchSize,
+      earlyClassSums: true,
+    });
+    const onnxGrood = grood({
+      earlyBoundary: onnx1.taps.early,
+      oodPrototype: {
+        kind: "custom",
+        name: "mixup-onnx",
+        compute: (inputs, prototypes) =>
+          mixupWithModel(onnx1, inputs.train, inputs.trainFeatures, prototypes, MIXUP_DEFAULTS),
+      },
+    });
+    const onnxAuroc = yield* fitAndScore(
+      onnxGrood,
+      onnxTrain,
+      (set) => extractWithModel(onnx1, set, { batchSize }),
+    );
+    const rows = Object.keys(tfjsAuroc).map((set) => ({
+      set,
+      tfjs: 100 * tfjsAuroc[set]!,
+      onnx: 100 * onnxAuroc[set]!,
+      difference: 100 * Math.abs(tfjsAuroc[set]! - onnxAuroc[set]!),
+    }));
+    for (const r of rows) {
+      log(
+        `GROOD AUROC ${r.set.padEnd(24)} tfjs ${r.tfjs.toFixed(2)}  onnx ${
+          r.onnx.toFixed(2)
+        }  |Δ| ${r.difference.toFixed(3)} points`,
+      );
+    }
+    groodResult = rows;
+  }
+
+  // 3. Throughput, same set and batch.
+  const onnx2 = yield* onnx(2);
+  const speed = {
+    tfjsWasm: yield* throughput(test, () => extractFeatures(tf, net, test, { batchSize })),
+    onnx1Thread: yield* throughput(test, () => extractWithModel(onnx1, test, { batchSize })),
+    onnx2Threads: yield* throughput(test, () => extractWithModel(onnx2, test, { batchSize })),
+  };
+  for (const [name, s] of Object.entries(speed)) {
+    log(
+      `features ${name.padEnd(13)} ${s.best.toFixed(0)} images/s (runs ${s.runs.join(", ")}; load ${
+        s.load!.toFixed(1)
+      })`,
+    );
+  }
+  yield* Effect.promise(() =>
+    writeJsonAtomic(values.out!, {
+      model: modelDir,
+      batchSize,
+      images: test.count,
+      agreement,
+      grood: groodResult,
+      throughput: speed,
+      createdAt: new Date().toISOString(),
+    })
+  );
+  log(`wrote ${values.out}`);
+}));
+
+await runTask(program);
