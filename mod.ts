@@ -3,7 +3,8 @@
  * prototype) as Effect-typed stages, declarative pipelines and ablations, on tfjs.
  *
  * Stages, each in its own module: load (`lib/data`), prototype, mix-up, gradient, index, score,
- * evaluate (`lib/stages`); detectors behind one interface (`lib/detectors`); pipelines, the
+ * evaluate (`lib/stages`); models of any kind (grood's CNN, ONNX, tfjs) behind one interface
+ * (`lib/models`); detectors behind one interface (`lib/detectors`); pipelines, the
  * stage cache and ablations (`lib/pipeline`); tables, plots and `.npy` exports (`lib/report`).
  *
  * @example Score the MNIST benchmark with GROOD and MSP
@@ -31,7 +32,10 @@ export * from "./lib/model/classifier.ts";
 export * from "./lib/model/store.ts";
 export * from "./lib/model/train.ts";
 export * from "./lib/model/predict.ts";
+export * from "./lib/models/mod.ts";
 export * from "./lib/stages/features.ts";
+export * from "./lib/stages/model_features.ts";
+export * from "./lib/stages/model_mixup.ts";
 export * from "./lib/stages/prototype.ts";
 export * from "./lib/stages/mixup.ts";
 export * from "./lib/stages/gradient.ts";

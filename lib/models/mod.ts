@@ -1,0 +1,17 @@
+/**
+ * Models behind one interface (`FeatureModel`): grood's CNN, ONNX models on onnxruntime-node,
+ * tfjs Layers and Graph models; opening by path (`openModel`), inspecting and proposing taps,
+ * exporting grood's classifier to ONNX.
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./model.ts";
+export * from "./registry.ts";
+export { type OnnxOptions, openOnnxModel, readOnnxFile } from "./onnx.ts";
+export { groodFeatureModel, groodInputSpec, groodTaps, openGroodModel } from "./grood_cnn.ts";
+export { openTfjsModel, type TfjsFormat } from "./tfjs.ts";
+export { classifierToOnnx, UnsupportedBlock } from "./export_onnx.ts";
+export { inspectGrood, type Inspection, inspectOnnx, proposeOnnxTaps } from "./inspect.ts";
+export { collectTaps, forEachBatch } from "./batches.ts";
+export { encodeOnnx, extractSubgraph, listTensors, type TensorInfo } from "./onnx_graph.ts";
