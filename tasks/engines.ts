@@ -22,7 +22,7 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { runTask } from "../lib/cli.ts";
 import { Compute } from "../lib/compute/compute.ts";
-import { loadBenchmark } from "../lib/data/benchmarks.ts";
+import { loadBenchmark } from "../lib/benchmarks/load.ts";
 import type { ImageSet } from "../lib/data/images.ts";
 import type { Detector, ExtractedSet } from "../lib/detectors/detector.ts";
 import { grood } from "../lib/detectors/grood.ts";

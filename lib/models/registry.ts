@@ -4,7 +4,7 @@
  * `model-spec.json` inside a model folder), then open it in the caller's scope.
  *
  * To add a kind: write its adapter (one file returning a `FeatureModel`) and add a line to
- * `MODEL_KINDS`.
+ * `MODEL_REGISTRY`.
  *
  * @module
  */
@@ -45,7 +45,7 @@ const format = (json: unknown) =>
   typeof json === "object" && json !== null ? (json as { format?: unknown }).format : undefined;
 
 /** The registry: one line per model kind. */
-export const MODEL_KINDS: ReadonlyArray<ModelKindEntry> = [
+export const MODEL_REGISTRY: ReadonlyArray<ModelKindEntry> = [
   {
     kind: "grood",
     description: "grood's residual CNN (a folder saved by `deno task train`)",
@@ -124,12 +124,12 @@ export const resolveModel = (path: string, options: OpenOptions = {}) =>
       ? yield* Effect.orElseSucceed(readJson(modelJsonPath(path)), () => undefined)
       : undefined;
     const entry = spec?.kind !== undefined
-      ? MODEL_KINDS.find((k) => k.kind === spec.kind)
-      : MODEL_KINDS.find((k) => k.recognises(path, json));
+      ? MODEL_REGISTRY.find((k) => k.kind === spec.kind)
+      : MODEL_REGISTRY.find((k) => k.recognises(path, json));
     if (entry === undefined) {
       return yield* new ModelUnreadable({
         model: path,
-        problem: `not a model grood knows (kinds: ${MODEL_KINDS.map((k) => k.kind).join(", ")})`,
+        problem: `not a model grood knows (kinds: ${MODEL_REGISTRY.map((k) => k.kind).join(", ")})`,
       });
     }
     if (spec === undefined && !entry.specOptional) {
