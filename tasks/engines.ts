@@ -26,7 +26,7 @@ import { loadBenchmark } from "../lib/benchmarks/load.ts";
 import type { ImageSet } from "../lib/data/images.ts";
 import type { Detector, ExtractedSet } from "../lib/detectors/detector.ts";
 import { grood } from "../lib/detectors/grood.ts";
-import { writeJsonAtomic } from "../lib/files.ts";
+import { writeJsonAtomic } from "../lib/io/files.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { classifierToOnnx } from "../lib/models/export_onnx.ts";

@@ -10,7 +10,7 @@ import { basename, dirname, extname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { runTask } from "../lib/cli.ts";
 import { Compute } from "../lib/compute/compute.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/files.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { ModelUnreadable } from "../lib/models/errors.ts";
