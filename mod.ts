@@ -23,6 +23,7 @@
 export * from "./lib/compute/compute.ts";
 export * from "./lib/io/idx.ts";
 export * from "./lib/data/images.ts";
+export * from "./lib/data/checks.ts";
 export * from "./lib/data/datasets.ts";
 export * from "./lib/sources/mod.ts";
 export * from "./lib/benchmarks/spec.ts";
@@ -53,6 +54,7 @@ export * from "./lib/report/tables.ts";
 export * from "./lib/io/npy.ts";
 export * from "./lib/report/progress.ts";
 export * from "./lib/matrix.ts";
+export * from "./lib/decode.ts";
 export * from "./lib/random.ts";
 export * from "./lib/model/fixture.ts";
 export * from "./lib/report/plots.ts";

@@ -15,3 +15,22 @@ export class InvalidParameter extends Data.TaggedError("InvalidParameter")<{
     return `Cannot use ${this.name} = ${JSON.stringify(this.value)}: expected ${this.expected}`;
   }
 }
+
+/** A stage's input holds a NaN or infinite value: names the stage, the input and the row. */
+export class NonFiniteInput extends Data.TaggedError("NonFiniteInput")<{
+  readonly stage: string;
+  readonly what: string;
+  readonly row: number;
+}> {
+  override get message(): string {
+    return `Cannot run ${this.stage}: row ${this.row} of ${this.what} holds a NaN or infinite value`;
+  }
+}
+
+/** The first row of a row-major `cols`-wide array holding a NaN or infinity, or −1. */
+export function firstNonFiniteRow(data: ArrayLike<number>, cols: number): number {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) return Math.floor(i / Math.max(cols, 1));
+  }
+  return -1;
+}

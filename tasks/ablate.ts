@@ -1,17 +1,25 @@
 /**
- * `deno task ablate <spec.json> [--out results/ablations] [--no-cache]`: expand an ablation
- * spec (GROOD parameters given as lists; its `benchmark` a built-in name or a benchmark file,
- * relative to the spec file) into pipelines, run them on one prepared benchmark
+ * `deno task ablate <spec.json> [--out results/ablations] [--no-cache] [--allow-large-grid]`:
+ * expand an ablation spec (GROOD parameters given as lists; its `benchmark` a built-in name or a
+ * benchmark file, relative to the spec file) into pipelines, run them on one prepared benchmark
  * (features extracted once; every stage cached), and write one table with a column per
  * parameter: `<out>/<name>/{summary,results}.{csv,md}`, `ablation.json` and a plot of AUROC
- * against λ per early layer.
+ * against λ per early layer. The spec is checked strictly (every problem at once, with the
+ * file's name) and against the data and model before any computation; a grid of more than
+ * 1,000 variants needs `--allow-large-grid`.
  *
  * @module
  */
 import { Effect } from "effect";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { formatSeconds, invocationPath, runTask } from "../lib/cli.ts";
+import {
+  backendFlag,
+  flag,
+  formatSeconds,
+  invocationPath,
+  parseCommandLine,
+  runTask,
+} from "../lib/cli.ts";
 import { BUILTIN_BENCHMARKS } from "../lib/benchmarks/load.ts";
 import {
   ensureWritable,
@@ -22,22 +30,35 @@ import {
 } from "../lib/io/files.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
 import { runAblation } from "../lib/pipeline/pipeline.ts";
-import { readSpecFile } from "../lib/pipeline/spec.ts";
+import { MAX_GRID_VARIANTS, readSpecFile } from "../lib/pipeline/spec.ts";
 import { ablationChart, writePlot } from "../lib/report/plots.ts";
 import { consoleProgress } from "../lib/report/progress.ts";
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    out: { type: "string", default: join("results", "ablations") },
-    "no-cache": { type: "boolean", default: false },
-    backend: { type: "string" },
+const { values, positionals } = parseCommandLine({
+  command: "deno task ablate",
+  summary: "Run every variant of an ablation spec (GROOD parameters as lists) on one benchmark " +
+    "and write a table with a column per parameter.",
+  positionals: {
+    usage: "<spec.json>",
+    min: 1,
+    max: 1,
+    description: "The spec: see ablations/paper.json (the paper's grid: " +
+      "deno task ablate ablations/paper.json).",
+  },
+  flags: {
+    out: flag.string("results folder", {
+      default: join("results", "ablations"),
+      placeholder: "DIR",
+    }),
+    "no-cache": flag.boolean("compute every stage again and store nothing"),
+    "allow-large-grid": flag.boolean(
+      `run a grid of more than ${MAX_GRID_VARIANTS.toLocaleString("en")} variants`,
+    ),
+    backend: backendFlag,
   },
 });
 
-const specFile = positionals[0] === undefined
-  ? "ablations/paper.json"
-  : invocationPath(positionals[0]);
+const specFile = invocationPath(positionals[0]!);
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 const percent = (v: unknown) => (typeof v === "number" ? (100 * v).toFixed(2) : String(v));
@@ -56,6 +77,8 @@ const program = Effect.gen(function* () {
   const result = yield* runAblation(spec, {
     log: (line) => console.log(line),
     progress: consoleProgress(),
+    source: specFile,
+    allowLargeGrid: values["allow-large-grid"],
   });
   const dir = join(values.out, result.spec.name);
   const columns = [

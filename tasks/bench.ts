@@ -30,7 +30,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { Effect } from "effect";
 import type * as tfType from "@tensorflow/tfjs";
@@ -66,7 +65,7 @@ import { searchStats } from "../lib/knn/exact.ts";
 import { MIXUP_DEFAULTS, mixupOodPrototype } from "../lib/stages/mixup.ts";
 import { computePrototypes } from "../lib/stages/prototype.ts";
 import { knnScore } from "../lib/stages/score.ts";
-import { formatSeconds, runTask } from "../lib/cli.ts";
+import { flag, formatSeconds, parseCommandLine, runTask, usageError } from "../lib/cli.ts";
 import { collectGarbage, median, repeat, timed, trackPeakMemory } from "../lib/bench/measure.ts";
 import { busyCores, type LoadSample, loadSample, machineInfo } from "../lib/bench/machine.ts";
 import { parallelCeiling } from "../lib/bench/parallel.ts";
@@ -151,42 +150,41 @@ const GB = 1e9;
 
 // ───────────────────────────── arguments ─────────────────────────────
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: "boolean", default: false },
-    runs: { type: "string" },
-    out: { type: "string" },
-    model: { type: "string" },
-    only: { type: "string" },
-    sizes: { type: "string" },
-  },
-});
 const SECTIONS = ["fit", "descriptors", "knn", "scoring", "forward"] as const;
 type Section = typeof SECTIONS[number];
-const only = values.only?.split(",").map((x) => x.trim()).filter((x) => x !== "");
-if (only !== undefined && !only.every((x) => (SECTIONS as ReadonlyArray<string>).includes(x))) {
-  console.error(`error: --only takes sections from ${SECTIONS.join(", ")}; got "${values.only}"`);
-  Deno.exit(2);
-}
-const sections = new Set<Section>((only ?? SECTIONS) as ReadonlyArray<Section>);
+const cli = {
+  command: "deno task bench",
+  summary: "Measure fit, descriptor, k-NN, scoring and forward speed on mnist; write the " +
+    "figures to a JSON file.",
+  flags: {
+    quick: flag.boolean("smoke run on small sizes (writes bench/results-quick.json)"),
+    runs: flag.integer("timed runs per figure (default: 5, or 2 with --quick)", { min: 1 }),
+    out: flag.string("results file (default: bench/results.json, or -<sections> with --only)", {
+      placeholder: "FILE",
+    }),
+    model: flag.string("model folder (default: the mnist fixture)", { placeholder: "DIR" }),
+    only: flag.choices(SECTIONS, "sections to run (default: every one)"),
+    sizes: flag.string("k-NN scaling sizes to run, by label, comma-separated (default: all)", {
+      placeholder: "LABELS",
+    }),
+  },
+};
+const { values } = parseCommandLine(cli);
+const only = values.only;
+const sections = new Set<Section>(only ?? SECTIONS);
 if (sections.has("forward") && !sections.has("scoring")) {
-  console.error("error: --only forward needs scoring too (it reuses its forward-pass runs)");
-  Deno.exit(2);
+  usageError(cli, "--only forward needs scoring too (it reuses its forward-pass runs)");
 }
 const base = values.quick ? QUICK : FULL;
-const runs = Number(values.runs ?? (values.quick ? 2 : 5));
-if (!(Number.isInteger(runs) && runs >= 1)) {
-  console.error(`error: --runs must be a whole number ≥ 1, got "${values.runs}"`);
-  Deno.exit(2);
-}
+const runs = values.runs ?? (values.quick ? 2 : 5);
 const sizes = values.sizes?.split(",").map((x) => x.trim());
 if (sizes !== undefined && !sizes.every((x) => base.scaling.some((step) => step.label === x))) {
-  console.error(
-    `error: --sizes takes k-NN sizes from ${
+  usageError(
+    cli,
+    `--sizes takes k-NN sizes from ${
       base.scaling.map((step) => step.label).join(", ")
     }; got "${values.sizes}"`,
   );
-  Deno.exit(2);
 }
 const plan: Plan = {
   ...base,
@@ -322,7 +320,7 @@ const program = Effect.gen(function* () {
       return yield* Effect.fail(
         new Error(
           `Cannot run the bench: no trained model in "${modelFolder}" (metadata.json is missing); ` +
-            `train it with \`deno task train --dataset ${BENCHMARK}\`, or use --quick`,
+            `train it with \`deno task train --dataset ${BENCHMARK} --out ${modelFolder}\`, or use --quick`,
         ),
       );
     }

@@ -1,7 +1,7 @@
 /**
  * `data` task: build the offline OOD sets into `.data/ood/` (idempotent).
  *
- *     npx deno run -A tasks/data.ts [--only <set>[,<set>…]] [--update-manifests] [--quiet]
+ *     deno task data [--only <set>[,<set>…]] [--update-manifests] [--quiet]
  *
  * Downloads the Debian source packages into `.data/debs/` (apt-get download) when missing,
  * extracts them into `.data/src/`, builds each set that is missing or stale, checks it against
@@ -11,49 +11,26 @@
  * @module
  */
 import { Cause, Effect, Exit } from "effect";
-import { buildOodSets, OOD_SET_NAMES, type OodSetName } from "../lib/data/ood/mod.ts";
+import { flag, parseCommandLine } from "../lib/cli.ts";
+import { buildOodSets, OOD_SET_NAMES } from "../lib/data/ood/mod.ts";
 
-/** Parsed command line. */
-interface Args {
-  readonly only?: ReadonlyArray<OodSetName>;
-  readonly updateManifests: boolean;
-  /** Print only when a set is built (the setup script's second run stays silent). */
-  readonly quiet: boolean;
-}
-
-function usage(problem: string): never {
-  console.error(
-    `${problem}\nusage: npx deno run -A tasks/data.ts [--only <set>[,<set>…]] ` +
-      `[--update-manifests]\nsets: ${OOD_SET_NAMES.join(", ")}`,
-  );
-  Deno.exit(2);
-}
-
-function parseArgs(argv: ReadonlyArray<string>): Args {
-  let only: OodSetName[] | undefined;
-  let updateManifests = false;
-  let quiet = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--update-manifests") updateManifests = true;
-    else if (arg === "--quiet") quiet = true;
-    else if (arg === "--only" || arg.startsWith("--only=")) {
-      const value = arg === "--only" ? argv[++i] : arg.slice("--only=".length);
-      if (!value) usage("--only needs a set name");
-      only ??= [];
-      for (const name of value.split(",")) {
-        if (!(OOD_SET_NAMES as ReadonlyArray<string>).includes(name)) {
-          usage(`unknown set "${name}"`);
-        }
-        only.push(name as OodSetName);
-      }
-    } else usage(`unknown argument "${arg}"`);
-  }
-  return only ? { only, updateManifests, quiet } : { updateManifests, quiet };
-}
+const cli = {
+  command: "deno task data",
+  summary: "Build the offline OOD sets into .data/ood/ (idempotent: a second run only hashes).",
+  flags: {
+    only: flag.choices(OOD_SET_NAMES, "sets to build (default: every one)"),
+    "update-manifests": flag.boolean("record the built sets' hashes in fixtures/ood/<set>.json"),
+    quiet: flag.boolean("print only the sets that are built"),
+  },
+};
 
 if (import.meta.main) {
-  const args = parseArgs(Deno.args);
+  const { values } = parseCommandLine(cli);
+  const args = {
+    ...(values.only === undefined ? {} : { only: values.only }),
+    updateManifests: values["update-manifests"],
+    quiet: values.quiet,
+  };
   const started = performance.now();
   const exit = await Effect.runPromiseExit(
     buildOodSets({

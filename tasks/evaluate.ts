@@ -6,20 +6,22 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import { parseArgs } from "node:util";
-import { runTask } from "../lib/cli.ts";
+import { backendFlag, flag, parseCommandLine, runTask } from "../lib/cli.ts";
 import { Compute } from "../lib/compute/compute.ts";
-import { loadSplit } from "../lib/data/datasets.ts";
+import { datasets, loadSplit } from "../lib/data/datasets.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { predictClasses } from "../lib/model/predict.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { accuracy } from "../lib/stages/evaluate.ts";
 
-const { values } = parseArgs({
-  options: {
-    dataset: { type: "string", multiple: true },
-    model: { type: "string" },
-    backend: { type: "string" },
+const { values } = parseCommandLine({
+  command: "deno task evaluate",
+  summary: "Measure saved classifiers' test accuracy and compare it with their metadata " +
+    "(exit 1 if they differ by more than 0.05 points).",
+  flags: {
+    dataset: flag.choices(Object.keys(datasets), "dataset (default: every one)"),
+    model: flag.string("model folder (default: the dataset's fixture)", { placeholder: "DIR" }),
+    backend: backendFlag,
   },
 });
 

@@ -20,19 +20,28 @@
  */
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { formatSeconds } from "../lib/cli.ts";
+import { flag, formatSeconds, parseCommandLine } from "../lib/cli.ts";
 import { writeJsonAtomic } from "../lib/io/files.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    dir: { type: "string", default: "notebooks" },
-    out: { type: "string", default: "results/notebooks" },
-    timeout: { type: "string", default: "900" },
-    "kernel-only": { type: "boolean", default: false },
+const { values, positionals } = parseCommandLine({
+  command: "deno task notebooks",
+  summary: "Execute the notebooks headless with the Deno Jupyter kernel and check what they show.",
+  positionals: {
+    usage: "[name…]",
+    min: 0,
+    max: Infinity,
+    description: "Run only the notebooks whose file name contains one of the names.",
+  },
+  flags: {
+    dir: flag.string("notebooks folder", { default: "notebooks", placeholder: "DIR" }),
+    out: flag.string("folder for the executed copies", {
+      default: "results/notebooks",
+      placeholder: "DIR",
+    }),
+    timeout: flag.integer("seconds per notebook", { min: 1, default: 900, placeholder: "S" }),
+    "kernel-only": flag.boolean("only register the Deno kernel for this checkout, run nothing"),
   },
 });
 
@@ -120,11 +129,7 @@ function outputsOf(notebook: unknown): { mimes: Set<string>; errors: Array<strin
 async function main(): Promise<number> {
   const dir = resolve(ROOT, values.dir);
   const out = resolve(ROOT, values.out);
-  const timeout = Number(values.timeout);
-  if (!(Number.isInteger(timeout) && timeout > 0)) {
-    console.error(`error: --timeout must be a whole number of seconds, got "${values.timeout}"`);
-    return 1;
-  }
+  const timeout = values.timeout;
 
   let kernel: string;
   try {

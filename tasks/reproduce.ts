@@ -22,11 +22,16 @@
  */
 import { Data, Effect } from "effect";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { formatSeconds, runTask } from "../lib/cli.ts";
+import {
+  backendFlag,
+  flag,
+  formatSeconds,
+  invocationPath,
+  parseCommandLine,
+  runTask,
+} from "../lib/cli.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
-import { invocationPath } from "../lib/cli.ts";
 import {
   DETECTOR_KINDS,
   type DetectorSpecInput,
@@ -59,16 +64,23 @@ import {
 } from "../lib/report/seeds.ts";
 import { perSetMarkdown, summaryMarkdown, writeResults } from "../lib/report/tables.ts";
 
-const { values } = parseArgs({
-  options: {
-    benchmark: { type: "string", multiple: true },
-    retrain: { type: "boolean", default: false },
-    "no-cache": { type: "boolean", default: false },
-    "no-export": { type: "boolean", default: false },
-    "export-early": { type: "boolean", default: false },
-    out: { type: "string", default: "results" },
-    backend: { type: "string" },
-    detector: { type: "string", multiple: true },
+const { values } = parseCommandLine({
+  command: "deno task reproduce",
+  summary: "GROOD, its ablations and every baseline on the benchmarks with the fixture models: " +
+    "tables, plots and .npy exports in <out>/<benchmark>/.",
+  flags: {
+    benchmark: flag.strings(
+      `a built-in benchmark (${BUILTIN_BENCHMARKS.join(", ")}) or a benchmark file (default: ` +
+        "the built-in ones)",
+      { placeholder: "NAME|FILE" },
+    ),
+    retrain: flag.boolean("train the fixture models again first (writes fixtures/models/)"),
+    "no-cache": flag.boolean("compute every stage again and store nothing"),
+    "no-export": flag.boolean("skip the .npy exports"),
+    "export-early": flag.boolean("also export the test sets' early features (~250 MB each)"),
+    out: flag.string("results folder", { default: "results", placeholder: "DIR" }),
+    backend: backendFlag,
+    detector: flag.choices(DETECTOR_KINDS, "detectors to run (default: every one; GROOD always)"),
   },
 });
 

@@ -1,35 +1,49 @@
 /**
- * `deno task train --dataset mnist --seed 0 [--epochs N] [--out DIR]`: train a classifier
- * deterministically (same seed, same weights on the same backend), report progress, evaluate
- * it on the test split and save it with its metadata. The committed fixtures under
- * `fixtures/models/` were made with this task.
+ * `deno task train --out DIR [--dataset mnist] [--seed 0] [--epochs N] [--batch-size 128]
+ * [--lr 0.002]`: train a classifier deterministically (same seed, same weights on the same
+ * backend), report progress, evaluate it on the test split and save it with its metadata.
+ * The committed fixtures under `fixtures/models/` were made with this task; writing over one
+ * takes `--overwrite-fixture` instead of `--out`.
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { runTask } from "../lib/cli.ts";
-import { trainFixture } from "../lib/model/fixture.ts";
+import { backendFlag, flag, parseCommandLine, runTask, usageError } from "../lib/cli.ts";
+import { datasets } from "../lib/data/datasets.ts";
+import { fixtureDir, trainFixture } from "../lib/model/fixture.ts";
 
-const { values } = parseArgs({
-  options: {
-    dataset: { type: "string", default: "mnist" },
-    seed: { type: "string", default: "0" },
-    epochs: { type: "string" },
-    "batch-size": { type: "string", default: "128" },
-    lr: { type: "string", default: "0.002" },
-    out: { type: "string" },
-    backend: { type: "string" },
+const cli = {
+  command: "deno task train",
+  summary: "Train a classifier and save it (weights, architecture, metadata) to a folder.",
+  flags: {
+    out: flag.string("folder to save the model in (required unless --overwrite-fixture)", {
+      placeholder: "DIR",
+    }),
+    "overwrite-fixture": flag.boolean("save over the committed fixture fixtures/models/<dataset>"),
+    dataset: flag.choice(Object.keys(datasets), "ID dataset to train on", { default: "mnist" }),
+    seed: flag.integer("random seed (weights, batch order)", { min: 0, default: 0 }),
+    epochs: flag.integer("epochs (default: 3 for mnist, 6 for fashion-mnist)", { min: 1 }),
+    "batch-size": flag.integer("images per step", { min: 1, max: 60_000, default: 128 }),
+    lr: flag.number("Adam learning rate", { positive: true, default: 0.002 }),
+    backend: backendFlag,
   },
-});
+};
+
+const { values } = parseCommandLine(cli);
+if (values.out === undefined && !values["overwrite-fixture"]) {
+  usageError(cli, "say where to save the model: --out DIR (or --overwrite-fixture)");
+}
+if (values.out !== undefined && values["overwrite-fixture"]) {
+  usageError(cli, "--out and --overwrite-fixture exclude each other");
+}
 
 await runTask(
   trainFixture({
     dataset: values.dataset,
-    seed: Number(values.seed),
-    ...(values.epochs === undefined ? {} : { epochs: Number(values.epochs) }),
-    batchSize: Number(values["batch-size"]),
-    learningRate: Number(values.lr),
-    ...(values.out === undefined ? {} : { out: values.out }),
+    seed: values.seed,
+    ...(values.epochs === undefined ? {} : { epochs: values.epochs }),
+    batchSize: values["batch-size"],
+    learningRate: values.lr,
+    out: values.out ?? fixtureDir(values.dataset),
   }),
   values.backend,
 );

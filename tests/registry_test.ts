@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { InvalidInput } from "../lib/decode.ts";
 import { Effect, Schema } from "effect";
 import { GROOD_DEFAULTS } from "../lib/detectors/grood.ts";
 import { ODIN_EPSILON_GRID } from "../lib/detectors/odin.ts";
@@ -82,7 +83,9 @@ Deno.test("registry: a bad option or kind fails decoding, naming it", async () =
   const error = await Effect.runPromise(
     Effect.flip(decodePipeline({ benchmark: "mnist", detectors: [{ kind: "oracle" }] })),
   );
-  assert.ok(Schema.isSchemaError(error));
+  // A pipeline spec is decoded strictly: every problem, with the nearest valid kind.
+  assert.ok(error instanceof InvalidInput);
+  assert.match(error.message, /unknown kind "oracle"/);
 });
 
 /** A Markdown table's cells, trimmed (deno fmt pads them). */

@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
-import { Effect, Schema } from "effect";
+import { Effect } from "effect";
+import { InvalidInput } from "../lib/decode.ts";
 import {
   ABLATION_DEFAULTS,
+  type AblationGrid,
+  checkAblation,
+  checkPipeline,
   decodeAblation,
   decodePipeline,
   expandGrids,
+  gridSize,
+  GridTooLarge,
+  MAX_GRID_VARIANTS,
   readSpecFile,
   SpecFileError,
   variantSpec,
@@ -30,8 +37,8 @@ Deno.test("decodePipeline() rejects a bad λ, naming the field", async () => {
       oodPrototype: { kind: "mixup", lambda: 1.5, samples: 10, seed: 0 },
     }],
   })));
-  assert.ok(Schema.isSchemaError(error));
-  assert.match(error.message, /lambda/);
+  assert.ok(error instanceof InvalidInput);
+  assert.match(error.message, /detectors\[0\]\.oodPrototype\.lambda/);
 });
 
 Deno.test("decodePipeline() rejects an unknown detector, an empty benchmark and no detectors", async () => {
@@ -43,7 +50,7 @@ Deno.test("decodePipeline() rejects an unknown detector, an empty benchmark and 
     ]
   ) {
     const error = await Effect.runPromise(Effect.flip(decodePipeline(input)));
-    assert.ok(Schema.isSchemaError(error), JSON.stringify(input));
+    assert.ok(error instanceof InvalidInput, JSON.stringify(input));
   }
 });
 
@@ -83,4 +90,108 @@ Deno.test("readSpecFile() names a missing file", async () => {
   );
   assert.ok(error instanceof SpecFileError);
   assert.match(error.message, /"\/nonexistent.json"/);
+});
+
+// issue 10, "What went wrong" 3: `{"lamda": [0.3]}` ran the default GROOD and exited 0.
+Deno.test("readSpecFile() names an unknown key, the file, where, and the nearest valid key", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/x.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ name: "x", benchmark: "mnist", grids: [{ lamda: [0.3] }] }),
+  );
+  const error = await Effect.runPromise(Effect.flip(readSpecFile(path, decodeAblation)));
+  assert.ok(error instanceof InvalidInput);
+  assert.equal(
+    error.message,
+    `unknown key lamda in ${path} at grids[0]; did you mean lambda?`,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("every problem of a spec is reported at once", async () => {
+  const error = await Effect.runPromise(Effect.flip(decodeAblation({
+    name: "x",
+    benchmark: 7,
+    extra: true,
+    grids: [{ lamda: [0.3], k: [0] }, { index: ["hnws"] }],
+  }, "bad.json")));
+  assert.ok(error instanceof InvalidInput);
+  assert.deepEqual(error.problems.map((p) => p.path).sort(), [
+    "",
+    "benchmark",
+    "grids[0]",
+    "grids[0].k[0]",
+    "grids[1].index[0]",
+  ]);
+  assert.match(error.message, /^bad\.json has 5 problems:/);
+});
+
+Deno.test("an unknown detector kind suggests the nearest", async () => {
+  const error = await Effect.runPromise(Effect.flip(decodePipeline({
+    benchmark: "mnist",
+    detectors: [{ kind: "grod" }, { kind: "grood", oodPrototype: { kind: "mixpu" } }],
+  })));
+  assert.ok(error instanceof InvalidInput);
+  assert.match(error.message, /unknown kind "grod".*did you mean grood\?/);
+  assert.match(error.message, /unknown kind "mixpu".*detectors\[1\]\.oodPrototype\.kind.*mixup/);
+});
+
+const context = { trainCount: 60_000, earlyBoundaries: ["stem", "block1", "block2", "block3"] };
+
+// issue 10, 3: `samples: 100000000` was capped at 60,000 while the table said 100000000.
+Deno.test("checkAblation() rejects more samples than images and a layer the model lacks", async () => {
+  const spec = await Effect.runPromise(decodeAblation({
+    name: "x",
+    benchmark: "mnist",
+    grids: [{ samples: [100, 100_000_000] }, { earlyBoundary: ["block1", "block9"] }],
+  }));
+  const error = await Effect.runPromise(Effect.flip(checkAblation(spec, context, "x.json")));
+  assert.deepEqual(error.problems.map((p) => p.path), [
+    "grids[0].samples[1]",
+    "grids[1].earlyBoundary[1]",
+  ]);
+  assert.match(error.message, /samples 100000000 is more than the 60000 training images/);
+  assert.match(error.message, /no layer block9 \(it has stem, block1, block2, block3\)/);
+  await Effect.runPromise(checkAblation(
+    await Effect.runPromise(decodeAblation({ name: "y", benchmark: "mnist", grids: [{ k: [5] }] })),
+    context,
+  ));
+});
+
+Deno.test("checkPipeline() checks GROOD detectors' samples, layer and k", async () => {
+  const spec = await Effect.runPromise(decodePipeline({
+    benchmark: "mnist",
+    detectors: [
+      { kind: "msp" },
+      {
+        kind: "grood",
+        earlyBoundary: "block4",
+        k: 70_000,
+        oodPrototype: { kind: "mixup", lambda: 0.5, samples: 60_001, seed: 0 },
+      },
+    ],
+  }));
+  const error = await Effect.runPromise(Effect.flip(checkPipeline(spec, context)));
+  assert.deepEqual(error.problems.map((p) => p.path).sort(), [
+    "detectors[1].earlyBoundary",
+    "detectors[1].k",
+    "detectors[1].oodPrototype.samples",
+  ]);
+});
+
+// issue 10, 3: a 270,000-variant grid was accepted without a word.
+Deno.test("gridSize() counts variants without expanding; the limit is 1,000", () => {
+  const grid = {
+    lambda: Array.from({ length: 99 }, (_, i) => (i + 1) / 100),
+    k: Array.from({ length: 30 }, (_, i) => i + 1),
+    seed: Array.from({ length: 10 }, (_, i) => i),
+    temperature: [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  };
+  assert.equal(gridSize([grid as unknown as AblationGrid, { k: [1, 2] }]), 99 * 30 * 10 * 9 + 2);
+  assert.equal(MAX_GRID_VARIANTS, 1000);
+  assert.match(
+    new GridTooLarge({ source: "g.json", variants: 267_300, limit: 1000 }).message,
+    /g\.json has 267,300 variants.*--allow-large-grid/,
+  );
 });

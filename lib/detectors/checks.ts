@@ -6,7 +6,13 @@
  */
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
-import type { ExtractedSet } from "./detector.ts";
+import type {
+  Detector,
+  DetectorError,
+  ExtractedSet,
+  FitInputs,
+  FittedDetector,
+} from "./detector.ts";
 
 /** A detector produced a NaN or infinite score (never passed on silently). */
 export class NonFiniteDetectorScore extends Data.TaggedError("NonFiniteDetectorScore")<{
@@ -185,3 +191,80 @@ export const scoreChecked = <E = never>(
     const scores = computed instanceof Float32Array ? computed : yield* computed;
     return yield* finiteScores(detector, name, scores);
   });
+
+/** The training inputs of a detector do not agree with each other. */
+export class InconsistentFitInputs extends Data.TaggedError("InconsistentFitInputs")<{
+  readonly detector: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot fit ${this.detector}: ${this.problem}`;
+  }
+}
+
+/** Problems of a detector's training inputs, as one line each (empty when consistent). */
+function fitProblems(inputs: FitInputs): Array<string> {
+  const { train, trainFeatures } = inputs;
+  const problems: Array<string> = [];
+  const n = trainFeatures.count;
+  if (train.count !== n) {
+    problems.push(`"${train.name}" has ${train.count} images but ${n} feature rows`);
+  }
+  if (trainFeatures.penultimate.rows !== n || trainFeatures.logits.rows !== n) {
+    problems.push(
+      `"${trainFeatures.name}" has ${trainFeatures.penultimate.rows} penultimate rows and ` +
+        `${trainFeatures.logits.rows} logit rows for ${n} images`,
+    );
+  }
+  const classes = trainFeatures.logits.cols;
+  const labels = trainFeatures.labels ?? train.labels;
+  if (labels.length !== n) problems.push(`${labels.length} labels for ${n} training images`);
+  const bad = labels.findIndex((label) => label >= classes);
+  if (bad >= 0) {
+    problems.push(`label ${labels[bad]} of training image ${bad} is not one of ${classes} classes`);
+  }
+  return problems;
+}
+
+/**
+ * Guard any detector at the library's edge: its training features must agree with the images
+ * and labels and be finite; every set it scores must have one feature row per image, the
+ * feature and class sizes it was fitted on, and finite values; and every score it returns must
+ * be finite. A detector's own code can then assume consistent, finite inputs.
+ */
+export function withInputChecks<E extends DetectorError>(
+  detector: Detector<E>,
+): Detector<E | InputCheckError> {
+  const name = detector.name;
+  return {
+    ...detector,
+    fit: (inputs) =>
+      Effect.gen(function* () {
+        const problems = fitProblems(inputs);
+        if (problems.length > 0) {
+          return yield* new InconsistentFitInputs({ detector: name, problem: problems.join("; ") });
+        }
+        const train = inputs.trainFeatures;
+        yield* finiteMatrix(name, train.name, "the penultimate features", train.penultimate);
+        yield* finiteMatrix(name, train.name, "the logits", train.logits);
+        const fitted = yield* detector.fit(inputs);
+        const expected = {
+          penultimate: train.penultimate.cols,
+          classes: train.logits.cols,
+          images: true,
+        };
+        const guarded: FittedDetector<E | InputCheckError> = {
+          ...fitted,
+          score: (set) => scoreChecked(name, set, expected, () => fitted.score(set)),
+        };
+        return guarded;
+      }),
+  };
+}
+
+/** Errors `withInputChecks` adds to a detector's. */
+export type InputCheckError =
+  | InconsistentFitInputs
+  | FeatureSizeMismatch
+  | NonFiniteFeatures
+  | NonFiniteDetectorScore;

@@ -60,10 +60,19 @@ export interface TunedParameter {
   readonly validationAuroc: ReadonlyArray<number>;
 }
 
+/**
+ * What a detector may fail with: a tagged error (`Data.TaggedError`) whose message names the
+ * input and what is wrong, so callers can match on `_tag` (`Effect.catchTag`) and print it.
+ * A detector with a narrower set of errors says so with `Detector<ItsErrors>`.
+ */
+export interface DetectorError extends Error {
+  readonly _tag: string;
+}
+
 /** A fitted detector: scores sets, and says which settings it used. */
-export interface FittedDetector {
+export interface FittedDetector<E extends DetectorError = DetectorError> {
   /** One score per image of the set; higher = more likely OOD. */
-  readonly score: (set: ExtractedSet) => Effect.Effect<Float32Array, unknown>;
+  readonly score: (set: ExtractedSet) => Effect.Effect<Float32Array, E>;
   /** The settings in force (defaults and tuned values), for the report. */
   readonly settings: Readonly<Record<string, string | number | boolean>>;
   readonly tuned: ReadonlyArray<TunedParameter>;
@@ -82,9 +91,9 @@ export interface Artefact {
 }
 
 /** A detector: a name, what it is, and how to fit it. */
-export interface Detector {
+export interface Detector<E extends DetectorError = DetectorError> {
   readonly name: string;
   /** One line on the method and its source (paper, defaults). */
   readonly description: string;
-  readonly fit: (inputs: FitInputs) => Effect.Effect<FittedDetector, unknown>;
+  readonly fit: (inputs: FitInputs) => Effect.Effect<FittedDetector<E>, E>;
 }

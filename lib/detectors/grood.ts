@@ -34,7 +34,13 @@ import {
 } from "../stages/mixup.ts";
 import { computePrototypes, type Prototypes } from "../stages/prototype.ts";
 import { knnScore } from "../stages/score.ts";
-import type { Detector, ExtractedSet, FitInputs, FittedDetector } from "./detector.ts";
+import type {
+  Detector,
+  DetectorError,
+  ExtractedSet,
+  FitInputs,
+  FittedDetector,
+} from "./detector.ts";
 import { tuneParameter } from "./tune.ts";
 import {
   defineDetector,
@@ -49,7 +55,8 @@ import {
 
 /**
  * A user's own OOD-prototype source: a name (part of the cache key: change it when the code
- * changes) and how to compute the prototype from what GROOD fits on.
+ * changes) and how to compute the prototype from what GROOD fits on; it fails only with
+ * tagged errors (`DetectorError`).
  */
 export interface CustomOodPrototype {
   readonly kind: "custom";
@@ -57,13 +64,13 @@ export interface CustomOodPrototype {
   readonly compute: (
     inputs: FitInputs,
     prototypes: Prototypes,
-  ) => Effect.Effect<Float32Array, unknown>;
+  ) => Effect.Effect<Float32Array, DetectorError>;
 }
 
 /** A user's own k-NN index (a sharded, on-disk or remote one, …). */
 export interface IndexBuilder {
   readonly name: string;
-  readonly build: (points: Matrix) => Effect.Effect<NearestNeighbourIndex, unknown>;
+  readonly build: (points: Matrix) => Effect.Effect<NearestNeighbourIndex, DetectorError>;
 }
 
 /** Where GROOD's OOD prototype comes from. */

@@ -4,7 +4,14 @@
  *
  * @module
  */
-export type { Detector, ExtractedSet, FitInputs, FittedDetector } from "./detector.ts";
+export type {
+  Detector,
+  DetectorError,
+  ExtractedSet,
+  FitInputs,
+  FittedDetector,
+} from "./detector.ts";
+export { withInputChecks } from "./checks.ts";
 export { defineDetector, type DetectorContext, type DetectorEntry } from "./entry.ts";
 export {
   BASELINES,

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { withInputChecks } from "./checks.ts";
 import { Effect, Schema } from "effect";
 import type { StageCacheShape } from "../cache/cache.ts";
 import { ashEntry } from "./ash.ts";
@@ -115,11 +116,16 @@ export function detectorEntry(kind: DetectorKind): AnyDetectorEntry {
   return DETECTORS.find((e) => e.kind === kind)! as AnyDetectorEntry;
 }
 
-/** Build the detector a decoded spec describes; GROOD stages store their outputs in `cache`. */
+/**
+ * Build the detector a decoded spec describes; GROOD stages store their outputs in `cache`. Its
+ * inputs are checked at the edge (`withInputChecks`): consistent counts and sizes, finite values.
+ */
 export function makeDetector(spec: DetectorSpec, cache?: StageCacheShape): Detector {
   const { kind, name, ...options } = spec as DetectorSpec & { readonly name?: string };
   const entry = detectorEntry(kind);
-  return entry.make(options, name ?? entry.title, cache === undefined ? {} : { cache });
+  return withInputChecks(
+    entry.make(options, name ?? entry.title, cache === undefined ? {} : { cache }),
+  );
 }
 
 /** Decode a detector spec (defaults filled in) or fail with a SchemaError naming the field. */

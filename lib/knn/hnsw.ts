@@ -8,6 +8,7 @@
  */
 import { Effect } from "effect";
 import type { HierarchicalNSW } from "hnswlib-node";
+import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { HnswUnavailable, NonFiniteVector } from "./errors.ts";
 import { bruteForceRow, checkSearch, firstNonFiniteRow, writeReranked } from "./rerank.ts";
@@ -106,7 +107,7 @@ export const hnswIndex = (
     readonly efSearch?: number;
     readonly name?: string;
   },
-): Effect.Effect<NearestNeighbourIndex, NonFiniteVector | HnswUnavailable> =>
+): Effect.Effect<NearestNeighbourIndex, NonFiniteVector | HnswUnavailable | InvalidParameter> =>
   Effect.gen(function* () {
     const indexName = options.name ?? `HNSW index (${points.rows}×${points.cols}, in memory)`;
     const bad = firstNonFiniteRow(points);
@@ -119,6 +120,7 @@ export const hnswIndex = (
       efSearch: options.efSearch ?? HNSW_DEFAULTS.efSearch,
       seed: options.seed,
     };
+    yield* checkHnswParams(params);
     const hnsw = yield* loadHnsw;
     const graph = new hnsw.HierarchicalNSW("l2", points.cols);
     // maxElements ≥ 1: hnswlib cannot allocate an empty index (searches then fail IndexTooSmall).
@@ -131,3 +133,25 @@ export const hnswIndex = (
     graph.setEf(params.efSearch);
     return wrapHnsw(graph, points, params, indexName);
   });
+
+/**
+ * HNSW parameters hnswlib accepts: M ≥ 2 links per node (M = 0 or 1 makes it exit the process
+ * with no message), efConstruction and efSearch ≥ 1, and a seed, all whole numbers.
+ */
+export const checkHnswParams = (params: HnswParams): Effect.Effect<void, InvalidParameter> => {
+  const rules: ReadonlyArray<readonly [keyof HnswParams, number]> = [
+    ["M", 2],
+    ["efConstruction", 1],
+    ["efSearch", 1],
+    ["seed", 0],
+  ];
+  for (const [name, min] of rules) {
+    const value = params[name];
+    if (!(Number.isSafeInteger(value) && value >= min)) {
+      return Effect.fail(
+        new InvalidParameter({ name: `HNSW ${name}`, value, expected: `a whole number ≥ ${min}` }),
+      );
+    }
+  }
+  return Effect.void;
+};

@@ -16,6 +16,6 @@
 export * from "./errors.ts";
 export * from "./types.ts";
 export { exactIndex, type ExactIndexOptions } from "./exact.ts";
-export { HNSW_DEFAULTS, hnswIndex } from "./hnsw.ts";
+export { checkHnswParams, HNSW_DEFAULTS, hnswIndex } from "./hnsw.ts";
 export { type IndexMetadata, loadIndex, saveIndex } from "./persist.ts";
 export { recallAtK } from "./recall.ts";

@@ -28,8 +28,8 @@ export interface FixtureOptions {
   readonly epochs?: number;
   readonly batchSize?: number;
   readonly learningRate?: number;
-  /** Output folder; default `fixtures/models/<dataset>`. */
-  readonly out?: string;
+  /** Output folder (`fixtureDir(dataset)` to replace a committed fixture: never a default). */
+  readonly out: string;
   readonly log?: (line: string) => void;
 }
 
@@ -70,7 +70,7 @@ export const trainFixture = Effect.fn("trainFixture")(function* (options: Fixtur
   const epochs = options.epochs ?? DEFAULT_EPOCHS[dataset] ?? 5;
   const batchSize = options.batchSize ?? 128;
   const learningRate = options.learningRate ?? 0.002;
-  const out = options.out ?? fixtureDir(dataset);
+  const out = options.out;
   const train = yield* loadSplit(dataset, "train");
   const test = yield* loadSplit(dataset, "test");
   log(

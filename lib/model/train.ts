@@ -7,6 +7,7 @@
 import type * as tfType from "@tensorflow/tfjs";
 import { Effect, Exit } from "effect";
 import { IMAGE_SIZE, type LabelledSet } from "../data/images.ts";
+import { InvalidParameter } from "../errors.ts";
 import { permutation } from "../random.ts";
 import {
   applyUpdates,
@@ -52,6 +53,35 @@ export const trainClassifier = Effect.fn("trainClassifier")(function* (
   onProgress: (progress: TrainProgress) => void = () => {},
   reportEvery = 50,
 ) {
+  const checks: ReadonlyArray<readonly [string, number, boolean, string]> = [
+    [
+      "seed",
+      options.seed,
+      Number.isInteger(options.seed) && options.seed >= 0,
+      "a whole number ≥ 0",
+    ],
+    [
+      "epochs",
+      options.epochs,
+      Number.isInteger(options.epochs) && options.epochs >= 1,
+      "a whole number ≥ 1",
+    ],
+    [
+      "batchSize",
+      options.batchSize,
+      Number.isInteger(options.batchSize) && options.batchSize >= 1,
+      "a whole number ≥ 1",
+    ],
+    [
+      "learningRate",
+      options.learningRate,
+      Number.isFinite(options.learningRate) && options.learningRate > 0,
+      "a finite number > 0",
+    ],
+  ];
+  for (const [name, value, ok, expected] of checks) {
+    if (!ok) return yield* new InvalidParameter({ name, value, expected });
+  }
   const spec = options.spec ?? defaultSpec(train.classNames.length);
   const net: Classifier = makeClassifier(tf, spec, initialWeights(spec, options.seed));
   const stepsPerEpoch = Math.ceil(train.count / options.batchSize);

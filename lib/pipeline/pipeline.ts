@@ -26,9 +26,14 @@ import { type DetectorRun, prepareBenchmark, type PreparedBenchmark, runDetector
 import {
   type AblationParams,
   type AblationSpec,
+  checkAblation,
+  checkPipeline,
   decodeAblation,
   decodePipeline,
   expandGrids,
+  gridSize,
+  GridTooLarge,
+  MAX_GRID_VARIANTS,
   variantSpec,
 } from "./spec.ts";
 
@@ -57,23 +62,38 @@ export interface PipelineResult {
   readonly summary: Table;
 }
 
-/** Logging and progress hooks of a run. */
+/** Logging and progress hooks of a run, and how to name its spec in errors. */
 export interface RunHooks {
   readonly log?: (line: string) => void;
   readonly progress?: ProgressReporter;
+  /** What the spec came from (a file name), for error messages. */
+  readonly source?: string;
 }
 
-/** Run a pipeline spec (validated here: a bad spec fails with a SchemaError naming the field). */
+/** Options of `runAblation`. */
+export interface AblationHooks extends RunHooks {
+  /** Run a grid of more than `MAX_GRID_VARIANTS` variants (`--allow-large-grid`). */
+  readonly allowLargeGrid?: boolean;
+}
+
+/**
+ * Run a pipeline spec. It is validated here, strictly (unknown keys, bad values: an
+ * `InvalidInput` listing every problem), then against the data and the model before any
+ * feature is extracted.
+ */
 export const runPipeline = Effect.fn("runPipeline")(function* (
   input: unknown,
   hooks: RunHooks = {},
 ) {
-  const spec = yield* decodePipeline(input);
+  const source = hooks.source ?? "pipeline spec";
+  const spec = yield* decodePipeline(input, source);
   const cache = yield* StageCache;
   const prepared = yield* prepareBenchmark({
     benchmark: spec.benchmark,
     ...(spec.model === undefined ? {} : { modelDir: spec.model }),
-    ...hooks,
+    ...(hooks.log === undefined ? {} : { log: hooks.log }),
+    ...(hooks.progress === undefined ? {} : { progress: hooks.progress }),
+    check: (context) => checkPipeline(spec, context, source),
   });
   const detectors = spec.detectors.map((d) => makeDetector(d, cache));
   const runs = yield* runDetectors(prepared, detectors, hooks);
@@ -97,17 +117,28 @@ export interface AblationResult {
   readonly summary: Table;
 }
 
-/** Expand and run an ablation spec on one prepared benchmark. */
+/**
+ * Expand and run an ablation spec on one prepared benchmark. The spec is validated as in
+ * `runPipeline`; a grid of more than `MAX_GRID_VARIANTS` variants fails with `GridTooLarge`
+ * unless `allowLargeGrid` is set.
+ */
 export const runAblation = Effect.fn("runAblation")(function* (
   input: unknown,
-  hooks: RunHooks = {},
+  hooks: AblationHooks = {},
 ) {
-  const spec = yield* decodeAblation(input);
+  const source = hooks.source ?? "ablation spec";
+  const spec = yield* decodeAblation(input, source);
+  const size = gridSize(spec.grids);
+  if (size > MAX_GRID_VARIANTS && hooks.allowLargeGrid !== true) {
+    return yield* new GridTooLarge({ source, variants: size, limit: MAX_GRID_VARIANTS });
+  }
   const cache = yield* StageCache;
   const prepared = yield* prepareBenchmark({
     benchmark: spec.benchmark,
     ...(spec.model === undefined ? {} : { modelDir: spec.model }),
-    ...hooks,
+    ...(hooks.log === undefined ? {} : { log: hooks.log }),
+    ...(hooks.progress === undefined ? {} : { progress: hooks.progress }),
+    check: (context) => checkAblation(spec, context, source),
   });
   const variants = expandGrids(spec.grids);
   const runs: Array<DetectorRun> = [];

@@ -26,6 +26,8 @@ import { predictedClasses } from "../stages/features.ts";
 import type { ClassSums } from "../stages/features.ts";
 import { StageCache } from "../cache/cache.ts";
 import { extractCached } from "./extract.ts";
+import type { SpecContext } from "./spec.ts";
+import type { InvalidInput } from "../decode.ts";
 
 /** Everything detectors are fitted and scored on, extracted once. */
 export interface PreparedBenchmark {
@@ -62,6 +64,11 @@ export interface PrepareOptions {
   readonly modelDir?: string;
   readonly log?: (line: string) => void;
   readonly progress?: ProgressReporter;
+  /**
+   * Runs once data and model are loaded, before any feature is extracted: a spec that does not
+   * fit them (a layer the model lacks, more samples than images) fails here, not after minutes.
+   */
+  readonly check?: (context: SpecContext) => Effect.Effect<void, InvalidInput>;
 }
 
 /** Load data and model, and extract features of every set once (or from the cache). */
@@ -92,6 +99,16 @@ export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options
     });
   }
   const data = yield* loadBenchmark(spec, { shape: { height, width, channels } });
+  // Class sums at every convolutional boundary: any early layer can then be chosen for the
+  // prototypes without another pass over the training set.
+  const convBoundaries = net.spec.blocks
+    .filter((b) => b.kind === "conv" || b.kind === "residual")
+    .map((b) => b.name);
+  if (options.check !== undefined) {
+    yield* options.check({ trainCount: data.train.count, earlyBoundaries: convBoundaries }).pipe(
+      Effect.tapError(() => Effect.sync(() => net.dispose())),
+    );
+  }
   const modelKey = model.key;
   const extract = (set: ImageSet, classSumsAt?: ReadonlyArray<string>) =>
     Effect.map(
@@ -102,11 +119,6 @@ export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options
       }),
       ({ extraction, key }) => ({ images: set, features: extraction.features, key, extraction }),
     );
-  // Class sums at every convolutional boundary: any early layer can then be chosen for the
-  // prototypes without another pass over the training set.
-  const convBoundaries = net.spec.blocks
-    .filter((b) => b.kind === "conv" || b.kind === "residual")
-    .map((b) => b.name);
   const train = yield* extract(data.train, convBoundaries);
   const idTest = yield* extract(data.idTest);
   const idValidation = yield* extract(data.idValidation);

@@ -10,6 +10,7 @@
 import { Data, Effect, Schema } from "effect";
 import { DetectorSpec } from "../detectors/registry.ts";
 import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood.ts";
+import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
 
 const Probability = Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 })));
 const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
@@ -57,10 +58,19 @@ export const AblationSpec = Schema.Struct({
 });
 export type AblationSpec = typeof AblationSpec.Type;
 
-/** Decode a pipeline spec (from JSON, a notebook, …) into a typed value or a SchemaError. */
-export const decodePipeline = Schema.decodeUnknownEffect(PipelineSpec);
-/** Decode an ablation spec into a typed value or a SchemaError. */
-export const decodeAblation = Schema.decodeUnknownEffect(AblationSpec);
+/**
+ * Decode a pipeline spec (from JSON, a notebook, …) strictly: an unknown key, a bad value, a
+ * missing field are all reported at once in an `InvalidInput` naming `source`.
+ */
+export const decodePipeline = (
+  input: unknown,
+  source = "pipeline spec",
+): Effect.Effect<PipelineSpec, InvalidInput> => decodeStrict(PipelineSpec, source)(input);
+/** Decode an ablation spec strictly (see `decodePipeline`). */
+export const decodeAblation = (
+  input: unknown,
+  source = "ablation spec",
+): Effect.Effect<AblationSpec, InvalidInput> => decodeStrict(AblationSpec, source)(input);
 
 /** The parameter values of one expanded ablation variant. */
 export type AblationParams = {
@@ -139,6 +149,133 @@ export function variantSpec(
   };
 }
 
+/** Grids above this many variants need `allowLargeGrid` (`--allow-large-grid`). */
+export const MAX_GRID_VARIANTS = 1000;
+
+/** Number of combinations the grids spell out before duplicates are dropped (no expansion). */
+export function gridSize(grids: ReadonlyArray<AblationGrid>): number {
+  return grids.reduce(
+    (total, grid) =>
+      total +
+      Object.values(grid).reduce(
+        (n: number, values) => n * ((values as ReadonlyArray<unknown> | undefined)?.length ?? 1),
+        1,
+      ),
+    0,
+  );
+}
+
+/** An ablation grid spells out more variants than the limit, and no one asked for that. */
+export class GridTooLarge extends Data.TaggedError("GridTooLarge")<{
+  readonly source: string;
+  readonly variants: number;
+  readonly limit: number;
+}> {
+  override get message(): string {
+    return `${this.source} has ${this.variants.toLocaleString("en")} variants, more than the ` +
+      `limit of ${this.limit.toLocaleString("en")}: pass --allow-large-grid ` +
+      `(allowLargeGrid: true) to run it anyway`;
+  }
+}
+
+/** What a spec is checked against before any computation: the data and the model. */
+export interface SpecContext {
+  /** Images in the benchmark's training split. */
+  readonly trainCount: number;
+  /** Block boundaries the model has where GROOD's early prototypes may be taken. */
+  readonly earlyBoundaries: ReadonlyArray<string>;
+}
+
+/** Problems of one GROOD setting against the data and model (`at` prefixes the paths). */
+function groodProblems(
+  at: string,
+  values: {
+    readonly earlyBoundary?: string | undefined;
+    readonly samples?: number | "all" | undefined;
+    readonly k?: number | undefined;
+  },
+  context: SpecContext,
+): Array<InputProblem> {
+  const problems: Array<InputProblem> = [];
+  if (
+    values.earlyBoundary !== undefined && !context.earlyBoundaries.includes(values.earlyBoundary)
+  ) {
+    problems.push({
+      path: `${at}earlyBoundary`,
+      problem: `the model has no layer ${values.earlyBoundary} (it has ${
+        context.earlyBoundaries.join(", ")
+      })`,
+    });
+  }
+  if (typeof values.samples === "number" && values.samples > context.trainCount) {
+    problems.push({
+      path: `${at}samples`,
+      problem: `samples ${values.samples} is more than the ${context.trainCount} training ` +
+        `images (use "all" for every one)`,
+    });
+  }
+  if (values.k !== undefined && values.k > context.trainCount) {
+    problems.push({
+      path: `${at}k`,
+      problem: `k ${values.k} is more than the ${context.trainCount} training images`,
+    });
+  }
+  return problems;
+}
+
+/**
+ * Check a decoded pipeline spec against the benchmark's data and the model before anything is
+ * computed: values a run would otherwise change or fail on late are rejected, all at once.
+ */
+export const checkPipeline = (
+  spec: PipelineSpec,
+  context: SpecContext,
+  source = "pipeline spec",
+): Effect.Effect<void, InvalidInput> => {
+  const problems = spec.detectors.flatMap((d, i) =>
+    d.kind !== "grood" ? [] : groodProblems(
+      `detectors[${i}].`,
+      {
+        earlyBoundary: d.earlyBoundary,
+        samples: d.oodPrototype?.kind === "mixup" ? d.oodPrototype.samples : undefined,
+        k: d.k,
+      },
+      context,
+    ).map((p) =>
+      p.path.endsWith("samples")
+        ? { ...p, path: p.path.replace("samples", "oodPrototype.samples") }
+        : p
+    )
+  );
+  return problems.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ source, problems }));
+};
+
+/** Check a decoded ablation spec against the data and model (see `checkPipeline`). */
+export const checkAblation = (
+  spec: AblationSpec,
+  context: SpecContext,
+  source = "ablation spec",
+): Effect.Effect<void, InvalidInput> => {
+  const problems = spec.grids.flatMap((grid, g) => [
+    ...(grid.earlyBoundary ?? []).flatMap((earlyBoundary, i) =>
+      groodProblems("", { earlyBoundary }, context).map((p) => ({
+        ...p,
+        path: `grids[${g}].earlyBoundary[${i}]`,
+      }))
+    ),
+    ...(grid.samples ?? []).flatMap((samples, i) =>
+      groodProblems("", { samples }, context).map((p) => ({
+        ...p,
+        path: `grids[${g}].samples[${i}]`,
+      }))
+    ),
+    ...(grid.k ?? []).flatMap((k, i) =>
+      groodProblems("", { k }, context).map((p) => ({ ...p, path: `grids[${g}].k[${i}]` }))
+    ),
+  ]);
+  return problems.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ source, problems }));
+};
+
 /** A spec file cannot be read or is not JSON. */
 export class SpecFileError extends Data.TaggedError("SpecFileError")<{
   readonly path: string;
@@ -149,12 +286,19 @@ export class SpecFileError extends Data.TaggedError("SpecFileError")<{
   }
 }
 
-/** Read a JSON spec file and decode it (a SchemaError names every invalid field). */
-export const readSpecFile = <A>(
+/**
+ * Read a JSON spec file and decode it; `decode` gets the path as the source to name, so an
+ * `InvalidInput` lists every problem with the file's name.
+ */
+export const readSpecFile = <A, E>(
   path: string,
-  decode: (input: unknown) => Effect.Effect<A, Schema.SchemaError>,
-): Effect.Effect<A, SpecFileError | Schema.SchemaError> =>
+  decode: (input: unknown, source: string) => Effect.Effect<A, E>,
+): Effect.Effect<A, SpecFileError | E> =>
   Effect.tryPromise({
     try: async () => JSON.parse(await Deno.readTextFile(path)) as unknown,
-    catch: (error) => new SpecFileError({ path, problem: String(error) }),
-  }).pipe(Effect.flatMap(decode));
+    catch: (error) =>
+      new SpecFileError({
+        path,
+        problem: error instanceof Error ? error.message : String(error),
+      }),
+  }).pipe(Effect.flatMap((input) => decode(input, path)));

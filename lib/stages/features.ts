@@ -8,8 +8,10 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { Data, Effect } from "effect";
+import { checkImageSet } from "../data/checks.ts";
 import { batches, type ImageSet } from "../data/images.ts";
 import { type Classifier, penultimate, toInput } from "../model/classifier.ts";
+import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 
 type Tf = typeof tfType;
@@ -18,6 +20,18 @@ type Tf = typeof tfType;
 export class MissingLabels extends Data.TaggedError("MissingLabels")<{ readonly set: string }> {
   override get message(): string {
     return `Cannot compute per-class feature sums on "${this.set}": it has no labels`;
+  }
+}
+
+/** The model produced a NaN or infinite feature (broken weights): never passed on. */
+export class NonFiniteOutput extends Data.TaggedError("NonFiniteOutput")<{
+  readonly set: string;
+  readonly what: string;
+  readonly image: number;
+}> {
+  override get message(): string {
+    return `The model's ${this.what} of image ${this.image} of "${this.set}" hold a NaN or ` +
+      `infinite value (check the model's weights)`;
   }
 }
 
@@ -67,6 +81,10 @@ export const extractFeatures = Effect.fn("extractFeatures")(function* (
   options: ExtractOptions = {},
 ) {
   const batchSize = options.batchSize ?? 500;
+  yield* checkImageSet(set, { inputShape: net.spec.inputShape, numClasses: net.numClasses });
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) {
+    return yield* new InvalidParameter({ name: "batchSize", value: batchSize, expected: "≥ 1" });
+  }
   const pen = penultimate(net.spec);
   const dim = net.shapeAt(pen).reduce((a, b) => a * b, 1);
   const numClasses = net.numClasses;
@@ -128,6 +146,18 @@ export const extractFeatures = Effect.fn("extractFeatures")(function* (
     }
     options.onProgress?.(batch.start + batch.size, set.count);
     yield* Effect.yieldNow;
+  }
+  for (
+    const [what, data, cols] of [["penultimate features", penData, dim], [
+      "logits",
+      logitData,
+      numClasses,
+    ]] as const
+  ) {
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      return yield* new NonFiniteOutput({ set: set.name, what, image: Math.floor(bad / cols) });
+    }
   }
   const features: SetFeatures = {
     name: set.name,

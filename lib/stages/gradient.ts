@@ -20,7 +20,7 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { Data, Effect } from "effect";
-import { InvalidParameter } from "../errors.ts";
+import { firstNonFiniteRow, InvalidParameter, NonFiniteInput } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 
 type Tf = typeof tfType;
@@ -84,6 +84,16 @@ export const groodDescriptors = Effect.fn("groodDescriptors")(function* (
   temperature = 1,
 ) {
   yield* checkShapes(features, prototypes);
+  for (
+    const [what, data] of [
+      ["the features", features.data],
+      ["the class prototypes", prototypes.classes.data],
+      ["the OOD prototype", prototypes.ood],
+    ] as const
+  ) {
+    const row = firstNonFiniteRow(data, what === "the OOD prototype" ? data.length : features.cols);
+    if (row >= 0) return yield* new NonFiniteInput({ stage: "GROOD descriptors", what, row });
+  }
   if (!(temperature > 0 && Number.isFinite(temperature))) {
     return yield* new InvalidParameter({
       name: "temperature",

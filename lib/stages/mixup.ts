@@ -96,6 +96,9 @@ export const mixupOodPrototype = Effect.fn("mixupOodPrototype")(function* (
       expected: `"all" or a whole number ≥ 1`,
     });
   }
+  // The default (10,000) on a smaller set means every image. Specs asking for more samples than
+  // the training set has are rejected before any computation (`checkPipeline`/`checkAblation`),
+  // so a results table never shows a sample count that was not used.
   const count = Math.min(wanted, train.count);
   const chosen = count === train.count
     ? Uint32Array.from({ length: count }, (_, i) => i)

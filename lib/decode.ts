@@ -1,0 +1,230 @@
+/**
+ * Strict decoding of untrusted input (spec files, notebook cells, command-line values) with any
+ * Effect Schema: keys the schema does not declare are errors, every problem of the input is
+ * reported at once, each with where it is, and an unknown key comes with the nearest valid one.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect";
+ * import { decodeStrict } from "./decode.ts";
+ * const Grid = Schema.Struct({ lambda: Schema.optional(Schema.Array(Schema.Number)) });
+ * const exit = Effect.runSyncExit(decodeStrict(Grid, "x.json")({ lamda: [0.3] }));
+ * if (exit._tag !== "Failure" || !String(exit.cause).includes("did you mean lambda?")) {
+ *   throw new Error("expected a suggestion");
+ * }
+ * ```
+ *
+ * @module
+ */
+import { Data, Effect, Schema, SchemaAST, SchemaIssue } from "effect";
+
+/** One problem of an input: where (a path like `grids[0].k`) and what. */
+export interface InputProblem {
+  readonly path: string;
+  readonly problem: string;
+}
+
+/** An input does not match its schema: names the input and lists every problem. */
+export class InvalidInput extends Data.TaggedError("InvalidInput")<{
+  /** What was decoded: a file name, "pipeline spec", "--seed". */
+  readonly source: string;
+  readonly problems: ReadonlyArray<InputProblem>;
+}> {
+  override get message(): string {
+    // "<problem> in <source> at <path>", the location before a "; did you mean …" suggestion.
+    const lines = this.problems.map((p) => {
+      const at = ` in ${this.source}${p.path === "" ? "" : ` at ${p.path}`}`;
+      const cut = p.problem.indexOf("; ");
+      return cut < 0 ? p.problem + at : p.problem.slice(0, cut) + at + p.problem.slice(cut);
+    });
+    return lines.length === 1
+      ? lines[0]!
+      : `${this.source} has ${lines.length} problems:\n  ${lines.join("\n  ")}`;
+  }
+}
+
+/**
+ * A decoder for `schema` that rejects undeclared keys and collects every problem, failing with
+ * an `InvalidInput` that names `source`.
+ */
+export const decodeStrict = <S extends Schema.Top & { readonly DecodingServices: never }>(
+  schema: S,
+  source: string,
+) => {
+  const decode = Schema.decodeUnknownEffect(schema);
+  return (input: unknown): Effect.Effect<S["Type"], InvalidInput> =>
+    decode(input, { errors: "all", onExcessProperty: "error", reportInput: true }).pipe(
+      Effect.mapError((error) =>
+        new InvalidInput({ source, problems: describeIssue(error.issue) })
+      ),
+    ) as Effect.Effect<S["Type"], InvalidInput>;
+};
+
+const formatLeaf = SchemaIssue.makeFormatterDefault();
+
+/** Flatten an issue tree into one problem per leaf, with its path. */
+export function describeIssue(
+  issue: SchemaIssue.Issue,
+  path: ReadonlyArray<PropertyKey> = [],
+): Array<InputProblem> {
+  switch (issue._tag) {
+    case "Pointer":
+      return describeIssue(issue.issue, [...path, ...issue.path]);
+    case "Composite":
+      return issue.issues.flatMap((i) => describeIssue(i, path));
+    case "AnyOf":
+      return describeUnion(issue, path);
+    case "Encoding":
+      return describeIssue(issue.issue, path);
+    case "UnexpectedKey": {
+      const key = path[path.length - 1];
+      const parent = path.slice(0, -1);
+      const near = nearest(String(key), declaredKeys(issue.ast));
+      return [{
+        path: formatPath(parent),
+        problem: `unknown key ${String(key)}${near === undefined ? "" : `; did you mean ${near}?`}`,
+      }];
+    }
+    case "MissingKey":
+      return [{ path: formatPath(path), problem: "missing required key" }];
+    default:
+      return [{ path: formatPath(path), problem: formatLeaf(issue) }];
+  }
+}
+
+/**
+ * A union that matched no member. Members rejected by a discriminating literal (a `kind` of
+ * another value) are left out; when every member is, the discriminator itself is the problem.
+ */
+function describeUnion(
+  issue: SchemaIssue.AnyOf,
+  path: ReadonlyArray<PropertyKey>,
+): Array<InputProblem> {
+  const candidates = issue.issues.filter((i) => !rejectedByLiteral(i));
+  if (candidates.length > 0) return dedupe(candidates.flatMap((i) => describeIssue(i, path)));
+  const tag = discriminator(issue.ast);
+  const input = issue.input;
+  if (tag === undefined || typeof input !== "object" || input === null) {
+    return issue.issues.length === 0
+      ? [{ path: formatPath(path), problem: formatLeaf(issue) }]
+      : dedupe(issue.issues.flatMap((i) => describeIssue(i, path)));
+  }
+  const got = (input as Record<string, unknown>)[tag.key];
+  if (got === undefined) {
+    return [{
+      path: formatPath(path),
+      problem: `missing key ${tag.key} (one of ${tag.allowed.join(", ")})`,
+    }];
+  }
+  const near = typeof got === "string" ? nearest(got, tag.allowed) : undefined;
+  return [{
+    path: formatPath([...path, tag.key]),
+    problem: `unknown ${tag.key} ${JSON.stringify(got)}${
+      near === undefined ? "" : `; did you mean ${near}?`
+    } (one of ${tag.allowed.join(", ")})`,
+  }];
+}
+
+/** The literal field every object member of a union has (`kind`), with all its values. */
+function discriminator(
+  union: SchemaAST.Union,
+): { key: string; allowed: Array<string> } | undefined {
+  const members = union.types.filter(SchemaAST.isObjects);
+  if (members.length === 0 || members.length !== union.types.length) return undefined;
+  for (const p of members[0]!.propertySignatures) {
+    const key = String(p.name);
+    const values = members.map((m) =>
+      literalValues(m.propertySignatures.find((q) => q.name === p.name)?.type)
+    );
+    if (values.every((v) => v.length > 0)) return { key, allowed: [...new Set(values.flat())] };
+  }
+  return undefined;
+}
+
+/** Whether `issue` rejects an object for a literal field (`kind` of another value). */
+function rejectedByLiteral(issue: SchemaIssue.Issue): boolean {
+  const children = issue._tag === "Composite" ? issue.issues : [issue];
+  for (const child of children) {
+    if (child._tag !== "Pointer" || child.path.length !== 1) continue;
+    const leaf = child.issue;
+    if (leaf._tag !== "InvalidType" && !(leaf._tag === "AnyOf" && leaf.issues.length === 0)) {
+      continue;
+    }
+    if (literalValues(leaf.ast).length > 0) return true;
+  }
+  return false;
+}
+
+/** The values of a literal or a union of literals (none for other schemas). */
+function literalValues(ast: SchemaAST.AST | undefined): Array<string> {
+  if (ast === undefined) return [];
+  if (SchemaAST.isLiteral(ast)) return [String(ast.literal)];
+  if (SchemaAST.isUnion(ast)) {
+    return ast.types.filter(SchemaAST.isLiteral).map((l) => String(l.literal));
+  }
+  return [];
+}
+
+function dedupe(problems: ReadonlyArray<InputProblem>): Array<InputProblem> {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const id = `${p.path}\u0000${p.problem}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+/** The keys an object schema declares (none for other schemas). */
+function declaredKeys(ast: SchemaAST.AST): ReadonlyArray<string> {
+  return SchemaAST.isObjects(ast) ? ast.propertySignatures.map((p) => String(p.name)) : [];
+}
+
+/** `grids[0].lambda` from `["grids", 0, "lambda"]`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((k, i) =>
+    typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`
+  ).join("");
+}
+
+/**
+ * The candidate closest to `key` by edit distance (insertions, deletions, substitutions and
+ * swaps of neighbours), if it is close enough to be a plausible typo.
+ *
+ * @example
+ * ```ts
+ * import { nearest } from "./decode.ts";
+ * if (nearest("lamda", ["lambda", "k"]) !== "lambda") throw new Error("no suggestion");
+ * if (nearest("zzzzzz", ["lambda", "k"]) !== undefined) throw new Error("bad suggestion");
+ * ```
+ */
+export function nearest(key: string, candidates: ReadonlyArray<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+/** Optimal-string-alignment distance. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => {
+    const row = new Array<number>(b.length + 1).fill(0);
+    row[0] = i;
+    return row;
+  });
+  for (let j = 0; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      }
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
