@@ -6,22 +6,20 @@
  * @module
  */
 import { Cause, Effect, Exit } from "effect";
-import { parseArgs } from "node:util";
 import { clearStageCache, DEFAULT_CACHE_DIR } from "../lib/cache/cache.ts";
+import { flag, parseCommandLine } from "../lib/cli.ts";
 
-const usage = "usage: deno task cache:clear [--dir FOLDER]   (default: cache)";
-let dir: string;
-try {
-  const { values } = parseArgs({
-    strict: true,
-    allowPositionals: false,
-    options: { dir: { type: "string", default: DEFAULT_CACHE_DIR } },
-  });
-  dir = values.dir;
-} catch (error) {
-  console.error(`error: ${error instanceof Error ? error.message : String(error)}\n${usage}`);
-  Deno.exit(2);
-}
+const { values } = parseCommandLine({
+  command: "deno task cache:clear",
+  summary: "Remove every stage-cache entry from a folder the cache marked as its own.",
+  flags: {
+    dir: flag.string("stage-cache folder (must hold CACHEDIR.TAG)", {
+      default: DEFAULT_CACHE_DIR,
+      placeholder: "FOLDER",
+    }),
+  },
+});
+const dir = values.dir;
 
 const exit = await Effect.runPromiseExit(clearStageCache(dir));
 if (Exit.isFailure(exit)) {

@@ -124,6 +124,7 @@ for (
     ["data.ts", "data"],
     ["bench.ts", "bench"],
     ["notebooks.ts", "notebooks"],
+    ["cache_clear.ts", "cache:clear"],
   ] as const
 ) {
   Deno.test(`deno task ${command} --no-such-flag: usage, exit 2, no stack trace`, async () => {
