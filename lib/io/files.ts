@@ -128,7 +128,8 @@ export async function exists(path: string): Promise<boolean> {
 
 /**
  * Check that `dir` can be created and written, before any computation is spent on what will
- * be written there: creates it (and its parents) and writes and removes a probe file.
+ * be written there: creates it (and its parents), writes and removes a probe file, then removes
+ * the folders it created, so a run that fails later (a bad spec) leaves nothing behind.
  *
  * @example A folder under a regular file cannot be written, even by root
  * ```ts
@@ -141,10 +142,18 @@ export async function exists(path: string): Promise<boolean> {
  */
 export const ensureWritable = (dir: string): Effect.Effect<void, IoError> =>
   tryIo(dir, "write into", async () => {
+    // The folders that do not exist yet, deepest first: removed again after the probe.
+    const created: Array<string> = [];
+    for (let d = dir; !(await exists(d)) && dirname(d) !== d; d = dirname(d)) created.push(d);
     await Deno.mkdir(dir, { recursive: true });
-    const probe = join(dir, `.write-probe-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
-    await Deno.writeFile(probe, new Uint8Array(1));
-    await Deno.remove(probe);
+    try {
+      const probe = join(dir, `.write-probe-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+      await Deno.writeFile(probe, new Uint8Array(1));
+      await Deno.remove(probe);
+    } finally {
+      // A folder another process filled meanwhile is not empty: leave it.
+      for (const d of created) await Deno.remove(d).catch(() => {});
+    }
   });
 
 /**
