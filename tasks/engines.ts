@@ -19,14 +19,13 @@
 import { Effect, type Scope } from "effect";
 import { join } from "node:path";
 import { loadavg } from "node:os";
-import { parseArgs } from "node:util";
-import { runTask } from "../lib/cli.ts";
+import { flag, invocationPath, parseCommandLine, runTask } from "../lib/cli.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { loadBenchmark } from "../lib/benchmarks/load.ts";
 import type { ImageSet } from "../lib/data/images.ts";
 import type { Detector, ExtractedSet } from "../lib/detectors/detector.ts";
 import { grood } from "../lib/detectors/grood.ts";
-import { writeJsonAtomic } from "../lib/io/files.ts";
+import { tryIo, writeFile, writeJson } from "../lib/io/files.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { classifierToOnnx } from "../lib/models/export_onnx.ts";
@@ -39,17 +38,26 @@ import { MIXUP_DEFAULTS } from "../lib/stages/mixup.ts";
 import { extractWithModel } from "../lib/stages/model_features.ts";
 import { mixupWithModel } from "../lib/stages/model_mixup.ts";
 
-const { values } = parseArgs({
-  options: {
-    model: { type: "string" },
-    batch: { type: "string", default: "500" },
-    runs: { type: "string", default: "3" },
-    "skip-grood": { type: "boolean", default: false },
-    out: { type: "string", default: "results/engines.json" },
+const cli = {
+  command: "deno task engines",
+  summary: "Compare tfjs (wasm) and onnxruntime on the mnist benchmark: agreement of the " +
+    "features, GROOD's AUROCs on each, feature throughput.",
+  flags: {
+    model: flag.string("grood model folder (default: the mnist fixture)", { placeholder: "DIR" }),
+    batch: flag.integer("images per forward pass", { min: 1, max: 60_000, default: 500 }),
+    runs: flag.integer("throughput runs (the best counts)", { min: 1, default: 3 }),
+    "skip-grood": flag.boolean("skip fitting and scoring GROOD on each engine"),
+    out: flag.string("where to write the results", {
+      default: "results/engines.json",
+      placeholder: "FILE",
+    }),
   },
-});
-const batchSize = Number(values.batch);
-const runs = Number(values.runs);
+};
+
+const { values } = parseCommandLine(cli);
+const batchSize = values.batch;
+const runs = values.runs;
+const out = invocationPath(values.out);
 const log = (line: string) => console.log(line);
 const maxDiff = (a: Float32Array, b: Float32Array) =>
   a.reduce((d, v, i) => Math.max(d, Math.abs(v - b[i]!)), 0);
@@ -68,14 +76,15 @@ const throughput = <E, R>(set: ImageSet, pass: () => Effect.Effect<unknown, E, R
 
 const program = Effect.scoped(Effect.gen(function* () {
   const { tf } = yield* Compute;
-  const modelDir = values.model ?? fixtureDir("mnist");
+  const modelDir = values.model === undefined ? fixtureDir("mnist") : invocationPath(values.model);
   const { net } = yield* Effect.acquireRelease(
     loadClassifier(tf, modelDir),
     (l) => Effect.sync(() => l.net.dispose()),
   );
   const exported = classifierToOnnx(net);
-  const onnxPath = join(yield* Effect.promise(() => Deno.makeTempDir()), "model.onnx");
-  yield* Effect.promise(() => Deno.writeFile(onnxPath, encodeOnnx(exported.model)));
+  const tempDir = yield* tryIo("(a temporary folder)", "create", () => Deno.makeTempDir());
+  const onnxPath = join(tempDir, "model.onnx");
+  yield* writeFile(onnxPath, encodeOnnx(exported.model));
   const onnx = (threads: number): Effect.Effect<FeatureModel, unknown, Scope.Scope> =>
     openOnnxModel(onnxPath, exported.spec, { threads });
   const onnx1 = yield* onnx(1);
@@ -191,18 +200,16 @@ const program = Effect.scoped(Effect.gen(function* () {
       })`,
     );
   }
-  yield* Effect.promise(() =>
-    writeJsonAtomic(values.out!, {
-      model: modelDir,
-      batchSize,
-      images: test.count,
-      agreement,
-      grood: groodResult,
-      throughput: speed,
-      createdAt: new Date().toISOString(),
-    })
-  );
-  log(`wrote ${values.out}`);
+  yield* writeJson(out, {
+    model: modelDir,
+    batchSize,
+    images: test.count,
+    agreement,
+    grood: groodResult,
+    throughput: speed,
+    createdAt: new Date().toISOString(),
+  });
+  log(`wrote ${out}`);
 }));
 
 await runTask(program);

@@ -7,39 +7,40 @@
  */
 import { Effect } from "effect";
 import { basename, dirname, extname, join } from "node:path";
-import { parseArgs } from "node:util";
-import { runTask } from "../lib/cli.ts";
+import { flag, invocationPath, parseCommandLine, runTask, usageError } from "../lib/cli.ts";
 import { Compute } from "../lib/compute/compute.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
+import { writeFile, writeJson } from "../lib/io/files.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
-import { ModelUnreadable } from "../lib/models/errors.ts";
 import { classifierToOnnx } from "../lib/models/export_onnx.ts";
 import { encodeOnnx } from "../lib/models/onnx_graph.ts";
 
-const { values } = parseArgs({
-  options: { model: { type: "string" }, out: { type: "string" } },
-});
+const cli = {
+  command: "deno task export-onnx",
+  summary: "Export a grood classifier folder to ONNX, with its model spec next to it.",
+  flags: {
+    model: flag.string("grood model folder (default: the mnist fixture)", { placeholder: "DIR" }),
+    out: flag.string("the ONNX file to write", { placeholder: "FILE.onnx" }),
+  },
+};
+
+const { values } = parseCommandLine(cli);
+const out = invocationPath(values.out ?? usageError(cli, "say where to write: --out FILE.onnx"));
+if (extname(out) !== ".onnx") usageError(cli, `--out must name a .onnx file, not "${values.out}"`);
+const dir = values.model === undefined ? fixtureDir("mnist") : invocationPath(values.model);
 
 const program = Effect.gen(function* () {
   const { tf } = yield* Compute;
-  const out = values.out;
-  if (out === undefined || extname(out) !== ".onnx") {
-    return yield* new ModelUnreadable({ model: String(out), problem: "pass --out FILE.onnx" });
-  }
-  const dir = values.model ?? fixtureDir("mnist");
   const loaded = yield* Effect.acquireRelease(
     loadClassifier(tf, dir),
     (l) => Effect.sync(() => l.net.dispose()),
   );
   const { model, spec } = classifierToOnnx(loaded.net);
   const specPath = join(dirname(out), `${basename(out, ".onnx")}.spec.json`);
-  yield* Effect.promise(async () => {
-    await writeFileAtomic(out, encodeOnnx(model));
-    await writeJsonAtomic(specPath, {
-      ...spec,
-      metadata: { exportedFrom: dir, weightsSha256: loaded.metadata.weightsSha256 },
-    });
+  yield* writeFile(out, encodeOnnx(model));
+  yield* writeJson(specPath, {
+    ...spec,
+    metadata: { exportedFrom: dir, weightsSha256: loaded.metadata.weightsSha256 },
   });
   console.log(`wrote ${out} and ${specPath}`);
 });

@@ -6,19 +6,26 @@
  * @module
  */
 import { Effect } from "effect";
-import { parseArgs } from "node:util";
-import { runTask } from "../lib/cli.ts";
+import { flag, invocationPath, parseCommandLine, runTask, usageError } from "../lib/cli.ts";
 import { ModelUnreadable } from "../lib/models/errors.ts";
 import { inspectGrood, type Inspection, inspectOnnx } from "../lib/models/inspect.ts";
 import { resolveModel, specPathFor } from "../lib/models/registry.ts";
 
-const { values } = parseArgs({
-  options: {
-    model: { type: "string" },
-    layout: { type: "string", default: "NCHW" },
-    json: { type: "boolean", default: false },
+const cli = {
+  command: "deno task inspect",
+  summary: "List a model's tensors (name, op, shape) and propose its early, penultimate and " +
+    "logits taps.",
+  flags: {
+    model: flag.string("ONNX file or grood model folder", { placeholder: "PATH" }),
+    layout: flag.choice(["NCHW", "NHWC"] as const, "input layout of an ONNX model", {
+      default: "NCHW",
+    }),
+    json: flag.boolean("print the inspection as JSON"),
   },
-});
+};
+
+const { values } = parseCommandLine(cli);
+const path = invocationPath(values.model ?? usageError(cli, "say which model: --model PATH"));
 
 const print = (inspection: Inspection, specPath: string) => {
   if (values.json) {
@@ -40,11 +47,7 @@ const print = (inspection: Inspection, specPath: string) => {
 };
 
 const program = Effect.scoped(Effect.gen(function* () {
-  const path = values.model;
-  if (path === undefined) {
-    return yield* new ModelUnreadable({ model: "(none)", problem: "pass --model PATH" });
-  }
-  const layout = values.layout === "NHWC" ? "NHWC" : "NCHW";
+  const layout = values.layout;
   const isDirectory = (yield* Effect.promise(() => Deno.stat(path).catch(() => undefined)))
     ?.isDirectory ?? false;
   const specPath = specPathFor(path, isDirectory);

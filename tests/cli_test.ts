@@ -125,6 +125,9 @@ for (
     ["bench.ts", "bench"],
     ["notebooks.ts", "notebooks"],
     ["cache_clear.ts", "cache:clear"],
+    ["inspect.ts", "inspect"],
+    ["export_onnx.ts", "export-onnx"],
+    ["engines.ts", "engines"],
   ] as const
 ) {
   Deno.test(`deno task ${command} --no-such-flag: usage, exit 2, no stack trace`, async () => {
