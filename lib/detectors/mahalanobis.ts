@@ -52,6 +52,41 @@ export class BadLabels extends Data.TaggedError("BadLabels")<{
   }
 }
 
+/**
+ * Check the training labels of a class-conditional detector: one per feature row, each below
+ * `numClasses`, and no class without a sample.
+ */
+export const checkClassLabels = (
+  detector: string,
+  set: string,
+  labels: ArrayLike<number>,
+  rows: number,
+  numClasses: number,
+): Effect.Effect<void, BadLabels | EmptyClass> =>
+  Effect.gen(function* () {
+    if (labels.length !== rows) {
+      return yield* new BadLabels({
+        detector,
+        set,
+        problem: `${labels.length} labels for ${rows} feature rows`,
+      });
+    }
+    const counts = new Array<number>(numClasses).fill(0);
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i]!;
+      if (label >= numClasses) {
+        return yield* new BadLabels({
+          detector,
+          set,
+          problem: `label ${label} is not below the ${numClasses} classes of the logits`,
+        });
+      }
+      counts[label]! += 1;
+    }
+    const empty = counts.findIndex((count) => count === 0);
+    if (empty >= 0) return yield* new EmptyClass({ detector, set, label: empty });
+  });
+
 /** Class means (C × D) and the tied covariance (D × D), both float64. */
 export interface ClassGaussians {
   readonly numClasses: number;
@@ -145,28 +180,7 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
         const labels = trainFeatures.labels ?? inputs.train.labels;
         yield* checkSet(name, train, {});
         yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
-        if (labels.length !== trainFeatures.count) {
-          return yield* new BadLabels({
-            detector: name,
-            set: setName,
-            problem: `${labels.length} labels for ${trainFeatures.count} feature rows`,
-          });
-        }
-        const counts = new Array<number>(numClasses).fill(0);
-        for (const label of labels) {
-          if (label >= numClasses) {
-            return yield* new BadLabels({
-              detector: name,
-              set: setName,
-              problem: `label ${label} is not below the ${numClasses} classes of the logits`,
-            });
-          }
-          counts[label]! += 1;
-        }
-        const empty = counts.findIndex((count) => count === 0);
-        if (empty >= 0) {
-          return yield* new EmptyClass({ detector: name, set: setName, label: empty });
-        }
+        yield* checkClassLabels(name, setName, labels, trainFeatures.count, numClasses);
 
         const gaussians = classGaussians(trainFeatures.penultimate, labels, numClasses);
         const d = gaussians.dim;

@@ -21,7 +21,7 @@ import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
 import type { Detector, FittedDetector } from "./detector.ts";
 import { defineDetector } from "./entry.ts";
 import { pseudoInverseFactor } from "./linalg.ts";
-import { BadLabels, classGaussians, EmptyClass } from "./mahalanobis.ts";
+import { checkClassLabels, classGaussians } from "./mahalanobis.ts";
 
 /** Options of {@link rmds} (none). */
 export type RmdsOptions = Record<never, never>;
@@ -75,28 +75,7 @@ export function rmds(_options: RmdsOptions = {}): Detector {
         const labels = trainFeatures.labels ?? inputs.train.labels;
         yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {});
         yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
-        if (labels.length !== trainFeatures.count) {
-          return yield* new BadLabels({
-            detector: name,
-            set: setName,
-            problem: `${labels.length} labels for ${trainFeatures.count} feature rows`,
-          });
-        }
-        const counts = new Array<number>(numClasses).fill(0);
-        for (const label of labels) {
-          if (label >= numClasses) {
-            return yield* new BadLabels({
-              detector: name,
-              set: setName,
-              problem: `label ${label} is not below the ${numClasses} classes of the logits`,
-            });
-          }
-          counts[label]! += 1;
-        }
-        const empty = counts.findIndex((count) => count === 0);
-        if (empty >= 0) {
-          return yield* new EmptyClass({ detector: name, set: setName, label: empty });
-        }
+        yield* checkClassLabels(name, setName, labels, trainFeatures.count, numClasses);
 
         const d = trainFeatures.penultimate.cols;
         const perClass = classGaussians(trainFeatures.penultimate, labels, numClasses);
