@@ -72,6 +72,46 @@ export function secondLargest(logits: Matrix): Uint8Array {
   return out;
 }
 
+/** Which training images a mix-up mixes, and the class each one is pulled towards. */
+export interface MixupPlan {
+  /** Indices into the training set, in mixing order. */
+  readonly chosen: Uint32Array;
+  /** Each training image's second-most-likely class (from its logits). */
+  readonly targets: Uint8Array;
+}
+
+/**
+ * Check λ and the sample count, then choose the images to mix (seeded) and their targets: one
+ * plan for every engine, so the tfjs and the `FeatureModel` mix-ups mix the same pairs.
+ */
+export const mixupPlan = (
+  train: LabelledSet,
+  trainFeatures: SetFeatures,
+  options: MixupOptions,
+): Effect.Effect<MixupPlan, InvalidParameter> =>
+  Effect.gen(function* () {
+    const { lambda } = options;
+    if (!(lambda >= 0 && lambda <= 1)) {
+      return yield* new InvalidParameter({ name: "lambda", value: lambda, expected: "0 ≤ λ ≤ 1" });
+    }
+    const wanted = options.samples === "all" ? train.count : options.samples;
+    if (!(Number.isInteger(wanted) && wanted >= 1)) {
+      return yield* new InvalidParameter({
+        name: "samples",
+        value: options.samples,
+        expected: `"all" or a whole number ≥ 1`,
+      });
+    }
+    // The default (10,000) on a smaller set means every image. Specs asking for more samples than
+    // the training set has are rejected before any computation (`checkPipeline`/`checkAblation`),
+    // so a results table never shows a sample count that was not used.
+    const count = Math.min(wanted, train.count);
+    const chosen = count === train.count
+      ? Uint32Array.from({ length: count }, (_, i) => i)
+      : permutation(train.count, options.seed).subarray(0, count);
+    return { chosen, targets: secondLargest(trainFeatures.logits) };
+  });
+
 /**
  * GROOD's OOD prototype by targeted mix-up at `prototypes.earlyBoundary`. `trainFeatures` must
  * be the extraction of `train` (its logits give each sample's second-most-likely class).
@@ -85,25 +125,7 @@ export const mixupOodPrototype = Effect.fn("mixupOodPrototype")(function* (
   options: MixupOptions,
 ) {
   const { lambda } = options;
-  if (!(lambda >= 0 && lambda <= 1)) {
-    return yield* new InvalidParameter({ name: "lambda", value: lambda, expected: "0 ≤ λ ≤ 1" });
-  }
-  const wanted = options.samples === "all" ? train.count : options.samples;
-  if (!(Number.isInteger(wanted) && wanted >= 1)) {
-    return yield* new InvalidParameter({
-      name: "samples",
-      value: options.samples,
-      expected: `"all" or a whole number ≥ 1`,
-    });
-  }
-  // The default (10,000) on a smaller set means every image. Specs asking for more samples than
-  // the training set has are rejected before any computation (`checkPipeline`/`checkAblation`),
-  // so a results table never shows a sample count that was not used.
-  const count = Math.min(wanted, train.count);
-  const chosen = count === train.count
-    ? Uint32Array.from({ length: count }, (_, i) => i)
-    : permutation(train.count, options.seed).subarray(0, count);
-  const targets = secondLargest(trainFeatures.logits);
+  const { chosen, targets } = yield* mixupPlan(train, trainFeatures, options);
   const pen = penultimate(net.spec);
   const dim = net.shapeAt(pen).reduce((a, b) => a * b, 1);
   const sums = new Float64Array(dim);
@@ -137,7 +159,7 @@ export const mixupOodPrototype = Effect.fn("mixupOodPrototype")(function* (
       }),
     (earlyPrototypes) => Effect.sync(() => earlyPrototypes.dispose()),
   );
-  return Float32Array.from(sums, (s) => s / count);
+  return Float32Array.from(sums, (s) => s / chosen.length);
 });
 
 /** Ablation: the OOD prototype is the mean of the class prototypes (no mix-up). */

@@ -11,9 +11,8 @@ import { Effect } from "effect";
 import { batches, type LabelledSet, subset } from "../data/images.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
-import { permutation } from "../random.ts";
 import type { SetFeatures } from "./features.ts";
-import { type MixupOptions, secondLargest } from "./mixup.ts";
+import { type MixupOptions, mixupPlan } from "./mixup.ts";
 import type { Prototypes } from "./prototype.ts";
 
 /** The OOD prototype by targeted mix-up at the model's early tap. */
@@ -25,17 +24,8 @@ export const mixupWithModel = Effect.fn("mixupWithModel")(function* (
   options: MixupOptions,
 ) {
   const { lambda } = options;
-  if (!(lambda >= 0 && lambda <= 1)) {
-    return yield* new InvalidParameter({ name: "lambda", value: lambda, expected: "0 ≤ λ ≤ 1" });
-  }
-  const wanted = options.samples === "all" ? train.count : options.samples;
-  if (!(Number.isInteger(wanted) && wanted >= 1)) {
-    return yield* new InvalidParameter({
-      name: "samples",
-      value: options.samples,
-      expected: `"all" or a whole number ≥ 1`,
-    });
-  }
+  // The same subset and targets as `mixupOodPrototype`, so both engines mix the same pairs.
+  const { chosen, targets } = yield* mixupPlan(train, trainFeatures, options);
   const earlySize = sizeOf(model.shapes.early);
   if (prototypes.early.cols !== earlySize) {
     return yield* new InvalidParameter({
@@ -44,12 +34,6 @@ export const mixupWithModel = Effect.fn("mixupWithModel")(function* (
       expected: `${earlySize} values per class (the size of tap "${model.taps.early}")`,
     });
   }
-  // The same subset and targets as `mixupOodPrototype`, so both engines mix the same pairs.
-  const count = Math.min(wanted, train.count);
-  const chosen = count === train.count
-    ? Uint32Array.from({ length: count }, (_, i) => i)
-    : permutation(train.count, options.seed).subarray(0, count);
-  const targets = secondLargest(trainFeatures.logits);
   const dim = sizeOf(model.shapes.penultimate);
   const sums = new Float64Array(dim);
   const mixSet = subset(train, chosen, `${train.name}/mixup`);
@@ -73,5 +57,5 @@ export const mixupWithModel = Effect.fn("mixupWithModel")(function* (
     }
     yield* Effect.yieldNow;
   }
-  return Float32Array.from(sums, (s) => s / count);
+  return Float32Array.from(sums, (s) => s / chosen.length);
 });
