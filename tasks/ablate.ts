@@ -19,7 +19,7 @@ import {
   invocationPath,
   parseCommandLine,
   runTask,
-} from "../lib/cli.ts";
+} from "../lib/cli/command_line.ts";
 import { BUILTIN_BENCHMARKS } from "../lib/benchmarks/load.ts";
 import {
   ensureWritable,
@@ -31,8 +31,9 @@ import {
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
 import { runAblation } from "../lib/pipeline/pipeline.ts";
 import { MAX_GRID_VARIANTS, readSpecFile } from "../lib/pipeline/spec.ts";
-import { ablationChart, writePlot } from "../lib/report/plots.ts";
-import { consoleProgress } from "../lib/report/progress.ts";
+import { ablationChart } from "../lib/report/ablation_chart.ts";
+import { writePlot } from "../lib/report/plot_files.ts";
+import { consoleProgress } from "../lib/pipeline/progress.ts";
 
 const { values, positionals } = parseCommandLine({
   command: "deno task ablate",

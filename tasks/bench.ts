@@ -35,7 +35,7 @@ import { Effect } from "effect";
 import type * as tfType from "@tensorflow/tfjs";
 import { createRequire } from "node:module";
 import { Compute } from "../lib/compute/compute.ts";
-import { forwardPool, type PoolExtractOptions } from "../lib/compute/workers.ts";
+import { forwardPool, type PoolExtractOptions } from "../lib/stages/features_pool.ts";
 import { loadBenchmark } from "../lib/benchmarks/load.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { type ImageSet, type LabelledSet, subset } from "../lib/data/images.ts";
@@ -65,7 +65,13 @@ import { searchStats } from "../lib/knn/exact.ts";
 import { MIXUP_DEFAULTS, mixupOodPrototype } from "../lib/stages/mixup.ts";
 import { computePrototypes } from "../lib/stages/prototype.ts";
 import { knnScore } from "../lib/stages/score.ts";
-import { flag, formatSeconds, parseCommandLine, runTask, usageError } from "../lib/cli.ts";
+import {
+  flag,
+  formatSeconds,
+  parseCommandLine,
+  runTask,
+  usageError,
+} from "../lib/cli/command_line.ts";
 import { collectGarbage, median, repeat, timed, trackPeakMemory } from "../lib/bench/measure.ts";
 import { busyCores, type LoadSample, loadSample, machineInfo } from "../lib/bench/machine.ts";
 import { parallelCeiling } from "../lib/bench/parallel.ts";

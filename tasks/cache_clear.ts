@@ -7,7 +7,7 @@
  */
 import { Cause, Effect, Exit } from "effect";
 import { clearStageCache, DEFAULT_CACHE_DIR } from "../lib/cache/cache.ts";
-import { flag, parseCommandLine } from "../lib/cli.ts";
+import { flag, parseCommandLine } from "../lib/cli/command_line.ts";
 
 const { values } = parseCommandLine({
   command: "deno task cache:clear",

@@ -11,7 +11,7 @@
  * @module
  */
 import { Cause, Effect, Exit } from "effect";
-import { flag, parseCommandLine } from "../lib/cli.ts";
+import { flag, parseCommandLine } from "../lib/cli/command_line.ts";
 import { buildOodSets, OOD_SET_NAMES } from "../lib/data/ood/mod.ts";
 
 const cli = {

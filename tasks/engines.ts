@@ -19,7 +19,7 @@
 import { Effect, type Scope } from "effect";
 import { join } from "node:path";
 import { loadavg } from "node:os";
-import { flag, invocationPath, parseCommandLine, runTask } from "../lib/cli.ts";
+import { flag, invocationPath, parseCommandLine, runTask } from "../lib/cli/command_line.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { loadBenchmark } from "../lib/benchmarks/load.ts";
 import type { ImageSet } from "../lib/data/images.ts";

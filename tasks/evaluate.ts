@@ -6,7 +6,7 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import { backendFlag, flag, parseCommandLine, runTask } from "../lib/cli.ts";
+import { backendFlag, flag, parseCommandLine, runTask } from "../lib/cli/command_line.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { datasets, loadSplit } from "../lib/data/datasets.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";

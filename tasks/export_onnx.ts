@@ -7,7 +7,13 @@
  */
 import { Effect } from "effect";
 import { basename, dirname, extname, join } from "node:path";
-import { flag, invocationPath, parseCommandLine, runTask, usageError } from "../lib/cli.ts";
+import {
+  flag,
+  invocationPath,
+  parseCommandLine,
+  runTask,
+  usageError,
+} from "../lib/cli/command_line.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { writeFile, writeJson } from "../lib/io/files.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";

@@ -6,7 +6,13 @@
  * @module
  */
 import { Effect } from "effect";
-import { flag, invocationPath, parseCommandLine, runTask, usageError } from "../lib/cli.ts";
+import {
+  flag,
+  invocationPath,
+  parseCommandLine,
+  runTask,
+  usageError,
+} from "../lib/cli/command_line.ts";
 import { ModelUnreadable } from "../lib/models/errors.ts";
 import { inspectGrood, type Inspection, inspectOnnx } from "../lib/models/inspect.ts";
 import { resolveModel, specPathFor } from "../lib/models/registry.ts";

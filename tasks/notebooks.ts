@@ -20,7 +20,7 @@
  */
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { flag, formatSeconds, parseCommandLine } from "../lib/cli.ts";
+import { flag, formatSeconds, parseCommandLine } from "../lib/cli/command_line.ts";
 import { writeJsonAtomic } from "../lib/io/files.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));

@@ -29,7 +29,7 @@ import {
   invocationPath,
   parseCommandLine,
   runTask,
-} from "../lib/cli.ts";
+} from "../lib/cli/command_line.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
 import {
@@ -47,14 +47,15 @@ import {
   writeJson,
   writeJsonAtomic,
 } from "../lib/io/files.ts";
-import { fixtureDir, fixtureSeeds, trainFixture } from "../lib/model/fixture.ts";
+import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
+import { trainFixture } from "../lib/pipeline/train_fixture.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
 import { runPipeline } from "../lib/pipeline/pipeline.ts";
 import { hnswRecall } from "../lib/pipeline/recall.ts";
 import { writeExports } from "../lib/report/exports.ts";
-import { writeReportPlots } from "../lib/report/plots.ts";
+import { writeReportPlots } from "../lib/report/plot_files.ts";
 import { type BenchmarkPage, benchmarkPage, reportHtml } from "../lib/report/page.ts";
-import { consoleProgress } from "../lib/report/progress.ts";
+import { consoleProgress } from "../lib/pipeline/progress.ts";
 import {
   pairedDifferences,
   pairedMarkdown,
@@ -62,7 +63,7 @@ import {
   seedSpread,
   seedSpreadMarkdown,
 } from "../lib/report/seeds.ts";
-import { perSetMarkdown, summaryMarkdown, writeResults } from "../lib/report/tables.ts";
+import { perSetMarkdown, summaryMarkdown, writeResults } from "../lib/pipeline/tables.ts";
 
 const { values } = parseCommandLine({
   command: "deno task reproduce",

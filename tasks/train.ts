@@ -7,9 +7,16 @@
  *
  * @module
  */
-import { backendFlag, flag, parseCommandLine, runTask, usageError } from "../lib/cli.ts";
+import {
+  backendFlag,
+  flag,
+  parseCommandLine,
+  runTask,
+  usageError,
+} from "../lib/cli/command_line.ts";
 import { datasets } from "../lib/data/datasets.ts";
-import { fixtureDir, trainFixture } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/model/fixture.ts";
+import { trainFixture } from "../lib/pipeline/train_fixture.ts";
 
 const cli = {
   command: "deno task train",

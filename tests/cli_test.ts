@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { flag, parseArgv, usage } from "../lib/cli.ts";
+import { flag, parseArgv, usage } from "../lib/cli/command_line.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 

@@ -4,7 +4,8 @@ import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import type { FitInputs } from "../lib/detectors/detector.ts";
-import { grood, TEMPERATURE_GRID } from "../lib/detectors/grood.ts";
+import { grood } from "../lib/detectors/grood.ts";
+import { TEMPERATURE_GRID } from "../lib/detectors/grood_variants.ts";
 import { buildDetector } from "../lib/detectors/registry.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
@@ -130,7 +131,7 @@ Deno.test("GROOD-τ chooses its temperature on validation data and reports the g
 
 Deno.test("the validation-OOD variants average the first batch or the whole split", async () => {
   const { smoothedNoiseImages } = await import("../lib/stages/mixup.ts");
-  const { REFERENCE_FIRST_BATCH } = await import("../lib/detectors/grood.ts");
+  const { REFERENCE_FIRST_BATCH } = await import("../lib/detectors/grood_variants.ts");
   // Two validation-OOD sets; the first batch (200) takes all of the first and 50 of the second.
   const first = smoothedNoiseImages(150, 5);
   const second = smoothedNoiseImages(120, 6);

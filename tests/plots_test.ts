@@ -20,7 +20,7 @@ import {
   svgToPng,
   writePlot,
   writeReportPlots,
-} from "../lib/report/plots.ts";
+} from "../lib/report/mod.ts";
 import { display, JUPYTER_DISPLAY, show } from "../lib/report/notebook.ts";
 import type { DetectorRun } from "../lib/pipeline/run.ts";
 import { mulberry32 } from "../lib/random.ts";

@@ -11,7 +11,7 @@ import { IMAGE_SIZE, type ImageSet } from "../lib/data/images.ts";
 import type { DetectorRun, ResultRow } from "../lib/pipeline/run.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { benchmarkPage, extremeIndices, reportHtml } from "../lib/report/page.ts";
-import { summaryTable } from "../lib/report/tables.ts";
+import { summaryTable } from "../lib/pipeline/tables.ts";
 import { evaluateOod } from "../lib/stages/evaluate.ts";
 
 const random = mulberry32(11);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Cause, Effect, Exit } from "effect";
 import { join } from "node:path";
 import { startCompute } from "../lib/compute/compute.ts";
-import { forwardPool, ForwardWorkerError, startForwardPool } from "../lib/compute/workers.ts";
+import { forwardPool, ForwardWorkerError, startForwardPool } from "../lib/stages/features_pool.ts";
 import { IMAGE_SIZE, type LabelledSet } from "../lib/data/images.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { saveUntrainedClassifier } from "../lib/model/store.ts";

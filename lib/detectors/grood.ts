@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { Effect, Schema } from "effect";
+import { Effect } from "effect";
 import { concatSets, subset } from "../data/images.ts";
 import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { type Codec, makeStageCache, type StageCacheShape } from "../cache/cache.ts";
@@ -42,16 +42,6 @@ import type {
   FittedDetector,
 } from "./detector.ts";
 import { tuneParameter } from "./tune.ts";
-import {
-  defineDetector,
-  type DetectorEntry,
-  Grid,
-  PositiveInt,
-  PositiveNumber,
-  Probability,
-  Seed,
-  withDefault,
-} from "./entry.ts";
 
 /**
  * A user's own OOD-prototype source: a name (part of the cache key: change it when the code
@@ -369,135 +359,3 @@ export function grood(
       }),
   };
 }
-
-/** The τ grid of the `grood-tuned-temperature` extension. */
-export const TEMPERATURE_GRID: ReadonlyArray<number> = [1, 3, 10, 30, 100];
-
-/**
- * The reference's first validation-OOD batch: OpenOOD's loaders give 200 images a batch (its
- * `n_noise_samples` asks for at least 100, so one batch is taken).
- */
-export const REFERENCE_FIRST_BATCH = 200;
-
-/** Where GROOD's OOD prototype comes from, as a spec (a tagged union, never a flag soup). */
-export const OodPrototypeSpec = Schema.Union([
-  Schema.Struct({
-    kind: Schema.Literal("mixup"),
-    lambda: Probability,
-    samples: Schema.Union([PositiveInt, Schema.Literal("all")]),
-    seed: Seed,
-  }),
-  Schema.Struct({ kind: Schema.Literal("mean") }),
-  Schema.Struct({ kind: Schema.Literal("noise"), count: PositiveInt, seed: Seed }),
-  Schema.Struct({
-    kind: Schema.Literal("validation"),
-    firstImages: Schema.optionalKey(PositiveInt),
-  }),
-]);
-
-/** GROOD's options in a spec except the OOD-prototype source (the variants fix it). */
-const groodFields = {
-  earlyBoundary: withDefault(Schema.String, GROOD_DEFAULTS.earlyBoundary),
-  descriptor: withDefault(Schema.Literals(["gradient", "distance"]), GROOD_DEFAULTS.descriptor),
-  index: withDefault(Schema.Literals(["exact", "hnsw"]), "exact"),
-  k: withDefault(PositiveInt, GROOD_DEFAULTS.k),
-  temperature: withDefault(PositiveNumber, GROOD_DEFAULTS.temperature),
-  temperatureGrid: Schema.optionalKey(Grid(PositiveNumber)),
-  hnsw: Schema.optionalKey(Schema.Struct({
-    M: PositiveInt,
-    efConstruction: PositiveInt,
-    efSearch: PositiveInt,
-  })),
-  seed: withDefault(Seed, GROOD_DEFAULTS.seed),
-};
-
-/** GROOD's spec options. */
-export const GroodOptionsSpec = Schema.Struct({
-  ...groodFields,
-  oodPrototype: withDefault(OodPrototypeSpec, { kind: "mixup", ...MIXUP_DEFAULTS }),
-});
-
-/** The options of a GROOD variant whose OOD prototype is fixed. */
-const VariantOptions = Schema.Struct(groodFields);
-type VariantOptions = typeof VariantOptions.Type;
-
-/** Register a GROOD variant: GROOD's options with some fixed (`fixed` wins). */
-const variant = <const K extends string>(
-  kind: K,
-  title: string,
-  family: "grood-ablation" | "grood-extension",
-  source: string,
-  fixed: (options: VariantOptions) => Partial<GroodOptions>,
-): DetectorEntry<K, typeof groodFields> =>
-  defineDetector({
-    kind,
-    title,
-    family,
-    source,
-    reproduce: true,
-    options: VariantOptions,
-    make: (options, name, context) => grood({ ...options, ...fixed(options) }, name, context.cache),
-  });
-
-/** Registration of {@link grood}. */
-export const groodEntry = defineDetector({
-  kind: "grood",
-  title: "GROOD",
-  family: "grood",
-  source: "ElAraby et al., TMLR 2025; OpenOOD `grood`",
-  reproduce: true,
-  options: GroodOptionsSpec,
-  make: (options, name, context) => grood(options, name, context.cache),
-});
-
-/** Ablation: GROOD without mix-up (the OOD prototype is the mean of the class prototypes). */
-export const groodNoMixupEntry = variant(
-  "grood-no-mixup",
-  "GROOD-no-mixup",
-  "grood-ablation",
-  "OOD prototype = mean of the class prototypes (the reference's `use_proto_mean`)",
-  () => ({ oodPrototype: { kind: "mean" } }),
-);
-
-/** Ablation: distance to the OOD prototype, without gradients or index. */
-export const groodDistanceEntry = variant(
-  "grood-distance",
-  "GROOD-distance",
-  "grood-ablation",
-  "score −‖h − p_ood‖: no gradient, no index",
-  () => ({ descriptor: "distance" }),
-);
-
-/**
- * Extension (not in the paper): GROOD with the NCP-logit temperature chosen on the
- * validation data (ID validation vs validation-OOD), from `TEMPERATURE_GRID` by default.
- */
-export const groodTunedTemperatureEntry = variant(
-  "grood-tuned-temperature",
-  "GROOD-τ (extension)",
-  "grood-extension",
-  "NCP temperature τ tuned on validation data (our extension)",
-  (options) => ({ temperatureGrid: options.temperatureGrid ?? TEMPERATURE_GRID }),
-);
-
-/**
- * The reference's default: the OOD prototype is the mean penultimate feature of the first
- * validation-OOD batch ({@link REFERENCE_FIRST_BATCH} images). Uses validation OOD images.
- */
-export const groodValidationBatchEntry = variant(
-  "grood-val-ood-batch",
-  "GROOD-valOOD-batch (uses val-OOD)",
-  "grood-ablation",
-  "OOD prototype = mean feature of the first 200 validation-OOD images (the reference's " +
-    "default `use_val_ood`); uses validation OOD images",
-  () => ({ oodPrototype: { kind: "validation", firstImages: REFERENCE_FIRST_BATCH } }),
-);
-
-/** The OOD prototype from the whole validation-OOD split. Uses validation OOD images. */
-export const groodValidationEntry = variant(
-  "grood-val-ood",
-  "GROOD-valOOD-all (uses val-OOD)",
-  "grood-ablation",
-  "OOD prototype = mean feature of every validation-OOD image; uses validation OOD images",
-  () => ({ oodPrototype: { kind: "validation" } }),
-);

@@ -23,7 +23,7 @@ import {
   groodTunedTemperatureEntry,
   groodValidationBatchEntry,
   groodValidationEntry,
-} from "./grood.ts";
+} from "./grood_variants.ts";
 import { knnEntry } from "./knn.ts";
 import { mahalanobisEntry } from "./mahalanobis.ts";
 import { maxLogitEntry } from "./maxlogit.ts";

@@ -1,37 +1,11 @@
 /**
- * Train a classifier on an ID dataset, evaluate it on the test split and save it with its
- * metadata: how the committed fixtures under `fixtures/models/` were made (`deno task train`,
- * or `deno task reproduce --retrain`).
+ * Where the committed fixture models live: `fixtures/models/<dataset>` (seed 0) and
+ * `fixtures/models/<dataset>-seed<N>`. How they are trained is `trainFixture`
+ * (`lib/pipeline/train_fixture.ts`).
  *
  * @module
  */
-import { Effect } from "effect";
 import { fileURLToPath } from "node:url";
-import { Compute } from "../compute/compute.ts";
-import { loadSplit } from "../data/datasets.ts";
-import { accuracy } from "../stages/evaluate.ts";
-import { boundaryShapes } from "./classifier.ts";
-import { predictClasses } from "./predict.ts";
-import { saveClassifier } from "./store.ts";
-import { trainClassifier, type TrainProgress } from "./train.ts";
-
-/** Epochs per dataset: enough for MNIST ≥ 99% and Fashion-MNIST ≥ 91% test accuracy. */
-export const DEFAULT_EPOCHS: Readonly<Record<string, number>> = {
-  "mnist": 3,
-  "fashion-mnist": 6,
-};
-
-/** Training settings of a fixture (defaults: seed 0, batch 128, Adam 0.002, cosine decay). */
-export interface FixtureOptions {
-  readonly dataset: string;
-  readonly seed?: number;
-  readonly epochs?: number;
-  readonly batchSize?: number;
-  readonly learningRate?: number;
-  /** Output folder (`fixtureDir(dataset)` to replace a committed fixture: never a default). */
-  readonly out: string;
-  readonly log?: (line: string) => void;
-}
 
 /**
  * The folder of a dataset's fixture model (absolute, so scripts and notebooks run anywhere):
@@ -60,56 +34,3 @@ export async function fixtureSeeds(dataset: string, maxSeed = 9): Promise<Readon
   }
   return seeds;
 }
-
-/** Train, evaluate on the test split, save; returns the saved metadata. */
-export const trainFixture = Effect.fn("trainFixture")(function* (options: FixtureOptions) {
-  const { tf, backend } = yield* Compute;
-  const log = options.log ?? console.log;
-  const dataset = options.dataset;
-  const seed = options.seed ?? 0;
-  const epochs = options.epochs ?? DEFAULT_EPOCHS[dataset] ?? 5;
-  const batchSize = options.batchSize ?? 128;
-  const learningRate = options.learningRate ?? 0.002;
-  const out = options.out;
-  const train = yield* loadSplit(dataset, "train");
-  const test = yield* loadSplit(dataset, "test");
-  log(
-    `training on ${dataset} (${train.count} images), seed ${seed}, ${epochs} epochs, ` +
-      `batch ${batchSize}, lr ${learningRate}, backend ${backend}`,
-  );
-  const started = performance.now();
-  const net = yield* trainClassifier(
-    tf,
-    train,
-    { seed, epochs, batchSize, learningRate },
-    (p: TrainProgress) =>
-      log(
-        `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} ` +
-          `loss ${p.loss.toFixed(4)} acc ${(100 * p.accuracy).toFixed(2)}% ` +
-          `${p.imagesPerSecond.toFixed(0)} img/s`,
-      ),
-  );
-  const trainingSeconds = (performance.now() - started) / 1000;
-  const testAccuracy = yield* accuracy(predictClasses(tf, net, test), test.labels);
-  log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% after ${trainingSeconds.toFixed(0)}s`);
-  const shapes = boundaryShapes(net.spec);
-  const metadata = yield* saveClassifier(net, out, {
-    dataset,
-    seed,
-    epochs,
-    batchSize,
-    learningRate,
-    testAccuracy,
-    blocks: net.spec.blocks.map((b) => b.name),
-    featureSizes: Object.fromEntries(
-      [...shapes].map(([name, shape]) => [name, shape.reduce((a, b) => a * b, 1)]),
-    ),
-    backend,
-    tfjsVersion: tf.version.tfjs,
-    trainingSeconds: Math.round(trainingSeconds),
-    createdAt: new Date().toISOString(),
-  });
-  net.dispose();
-  log(`saved ${out} (weights sha256 ${metadata.weightsSha256.slice(0, 16)}…)`);
-  return metadata;
-});

@@ -19,8 +19,8 @@ import * as aq from "arquero";
 import { Effect, Layer } from "effect";
 import { type BackendName, Compute } from "../compute/compute.ts";
 import { makeDetector } from "../detectors/registry.ts";
-import type { ProgressReporter } from "../report/progress.ts";
-import { resultsTable, summaryTable, type Table } from "../report/tables.ts";
+import type { ProgressReporter } from "./progress.ts";
+import { resultsTable, summaryTable, type Table } from "./tables.ts";
 import { DEFAULT_CACHE_DIR, StageCache } from "../cache/cache.ts";
 import { type DetectorRun, prepareBenchmark, type PreparedBenchmark, runDetectors } from "./run.ts";
 import {

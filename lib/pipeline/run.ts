@@ -20,7 +20,7 @@ import type {
 } from "../detectors/detector.ts";
 import type { LoadedClassifier } from "../model/store.ts";
 import { loadClassifier } from "../model/store.ts";
-import { type ProgressReporter, quietProgress } from "../report/progress.ts";
+import { type ProgressReporter, quietProgress } from "./progress.ts";
 import { accuracy, evaluateOod, type OodMetrics } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
 import type { ClassSums } from "../stages/features.ts";

@@ -9,7 +9,7 @@
  */
 import { Data, Effect, Schema } from "effect";
 import { DetectorSpec } from "../detectors/registry.ts";
-import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood.ts";
+import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood_variants.ts";
 import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
 
 const Probability = Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 })));

@@ -16,8 +16,9 @@
  * @module
  */
 import type { TopLevelSpec } from "vega-lite";
-import { escapeXml, renderSvg } from "./plots.ts";
-import type { Table } from "./tables.ts";
+import { renderSvg } from "./render.ts";
+import { escapeXml } from "./xml.ts";
+import type { Table } from "../pipeline/tables.ts";
 
 /** The symbol the Deno Jupyter kernel looks for (same as `Deno.jupyter.$display`). */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;

@@ -11,8 +11,12 @@
 import type { ImageSet } from "../data/images.ts";
 import { IMAGE_SIZE } from "../data/images.ts";
 import type { DetectorRun } from "../pipeline/run.ts";
-import { escapeXml, imageGridSvg, renderSvg, rocCurves, scoreHistograms } from "./plots.ts";
-import { resultsTable, summaryTable } from "./tables.ts";
+import { scoreHistograms } from "./histogram_chart.ts";
+import { imageGridSvg } from "./image_grid.ts";
+import { renderSvg } from "./render.ts";
+import { rocCurves } from "./roc_chart.ts";
+import { escapeXml } from "./xml.ts";
+import { resultsTable, summaryTable } from "../pipeline/tables.ts";
 
 /** One gallery: a title and its image grid (SVG with PNG tiles). */
 export interface Gallery {

@@ -10,7 +10,7 @@
  * @module
  */
 import * as aq from "arquero";
-import type { Table } from "./tables.ts";
+import type { Table } from "../pipeline/tables.ts";
 
 /** The metrics of a summary row that are aggregated over seeds. */
 export const SEED_METRICS = [

@@ -1,5 +1,5 @@
 /**
- * Data-parallel forward passes: a pool of Web Workers (`forward_worker.ts`), each with its own
+ * Data-parallel forward passes: a pool of Web Workers (`features_worker.ts`), each with its own
  * tfjs engine on the wasm backend and its own copy of the classifier, loaded from the model's
  * folder. The wasm backend runs single-threaded, so this is how a forward pass uses more than
  * one core.
@@ -13,7 +13,7 @@
  * @example Features of a set on two workers
  * ```ts ignore
  * import { Effect } from "effect";
- * import { forwardPool } from "./workers.ts";
+ * import { forwardPool } from "./features_pool.ts";
  * const features = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
  *   const pool = yield* forwardPool({ modelDir: "fixtures/models/mnist", workers: 2 });
  *   return yield* pool.extract(set);
@@ -26,8 +26,8 @@ import { Data, Effect } from "effect";
 import type { Scope } from "effect";
 import { IMAGE_SIZE, type ImageSet } from "../data/images.ts";
 import { matrix } from "../matrix.ts";
-import type { SetFeatures } from "../stages/features.ts";
-import type { WorkerReply, WorkerRequest } from "./forward_worker.ts";
+import type { SetFeatures } from "./features.ts";
+import type { WorkerReply, WorkerRequest } from "./features_worker.ts";
 
 /** A forward worker could not start, failed on a shard, or crashed. */
 export class ForwardWorkerError extends Data.TaggedError("ForwardWorkerError")<{
@@ -125,7 +125,7 @@ const send = (
   });
 
 const spawn = (index: number): Slot => {
-  const worker = new Worker(new URL("./forward_worker.ts", import.meta.url).href, {
+  const worker = new Worker(new URL("./features_worker.ts", import.meta.url).href, {
     type: "module",
   });
   const slot: Slot = { index, worker, waiting: undefined, dead: undefined };

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { flag, parseArgv } from "./cli.ts";
+ * import { flag, parseArgv } from "./command_line.ts";
  * const cli = {
  *   command: "deno task demo",
  *   summary: "A demo.",
@@ -26,8 +26,8 @@
 import { resolve } from "node:path";
 import { Cause, Effect, Exit, Layer, Schema, SchemaAST } from "effect";
 import { parseArgs } from "node:util";
-import { type BackendName, Compute, parseBackend } from "./compute/compute.ts";
-import { describeIssue, nearest } from "./decode.ts";
+import { type BackendName, Compute, parseBackend } from "../compute/compute.ts";
+import { describeIssue, nearest } from "../decode.ts";
 
 /** One flag: how it is written, what it means, and how its value is checked. */
 export interface Flag<A> {

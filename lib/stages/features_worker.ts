@@ -1,5 +1,5 @@
 /**
- * The Web Worker behind `workers.ts`: its own tfjs engine on the wasm backend (one per worker,
+ * The Web Worker behind `features_pool.ts`: its own tfjs engine on the wasm backend (one per worker,
  * so N workers use N cores; the wasm backend itself runs single-threaded), the classifier
  * loaded from its folder, and forward passes over the shards of pixels the main thread sends.
  *
@@ -13,11 +13,11 @@
  * @module
  */
 import { Effect } from "effect";
-import { startCompute } from "./compute.ts";
+import { startCompute } from "../compute/compute.ts";
 import { loadClassifier } from "../model/store.ts";
 import { penultimate } from "../model/classifier.ts";
 import type { Classifier } from "../model/classifier.ts";
-import { extractFeatures } from "../stages/features.ts";
+import { extractFeatures } from "./features.ts";
 
 /** Messages from the main thread to a worker. */
 export type WorkerRequest =

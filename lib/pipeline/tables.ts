@@ -7,7 +7,7 @@
 import * as aq from "arquero";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/files.ts";
-import type { DetectorRun } from "../pipeline/run.ts";
+import type { DetectorRun } from "./run.ts";
 
 /** An arquero table. */
 export type Table = ReturnType<typeof aq.from>;
