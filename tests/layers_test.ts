@@ -20,6 +20,7 @@ export const LAYERS: ReadonlyArray<string> = [
   "knn", // nearest-neighbour indexes
   "stages", // features, prototype, mix-up, gradient, score, evaluate
   "detectors", // GROOD and the baselines behind one interface, their registry
+  "fitted", // fitted-detector folders: fit on any model and data, save, load, score
   "pipeline", // prepare a benchmark, run detectors, ablations, tables
   "report", // plots, notebook display, the results page, exports
   "bench", // measurements of `deno task bench`

@@ -10,11 +10,23 @@ export const IMAGE_SIDE = 28;
 /** Values per image. */
 export const IMAGE_SIZE = IMAGE_SIDE * IMAGE_SIDE;
 
-/** `count` 28×28 uint8 images (ink bright on dark), optionally labelled. */
+/** Height, width and channels of the images of a set (NHWC). */
+export interface SetShape {
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+}
+
+/**
+ * `count` uint8 images, NHWC, optionally labelled: 28×28 grey (grood's own benchmarks) unless
+ * `shape` says otherwise (a user's model and data).
+ */
 export interface ImageSet {
   readonly name: string;
   readonly count: number;
   readonly pixels: Uint8Array;
+  /** Shape of one image; absent = 28×28×1. */
+  readonly shape?: SetShape;
   /** Class index per image, for labelled (ID) sets. */
   readonly labels?: Uint8Array;
 }
@@ -32,24 +44,34 @@ export interface Batch {
   readonly pixels: Uint8Array;
 }
 
+/** Values per image of a set (height × width × channels). */
+export function valuesPerImage(set: ImageSet): number {
+  return set.shape === undefined
+    ? IMAGE_SIZE
+    : set.shape.height * set.shape.width * set.shape.channels;
+}
+
+/** Channels per pixel of a set. */
+export function channelsOf(set: ImageSet): number {
+  return set.shape?.channels ?? 1;
+}
+
 /** Yield consecutive batches of `set` (views, no copies). */
 export function* batches(set: ImageSet, batchSize: number): Generator<Batch> {
+  const per = valuesPerImage(set);
   for (let start = 0; start < set.count; start += batchSize) {
     const size = Math.min(batchSize, set.count - start);
-    yield {
-      start,
-      size,
-      pixels: set.pixels.subarray(start * IMAGE_SIZE, (start + size) * IMAGE_SIZE),
-    };
+    yield { start, size, pixels: set.pixels.subarray(start * per, (start + size) * per) };
   }
 }
 
 /** The images at `indices`, copied into a new set (labels too when present). */
 export function subset<S extends ImageSet>(set: S, indices: ArrayLike<number>, name?: string): S {
-  const pixels = new Uint8Array(indices.length * IMAGE_SIZE);
+  const per = valuesPerImage(set);
+  const pixels = new Uint8Array(indices.length * per);
   for (let i = 0; i < indices.length; i++) {
     const j = indices[i]!;
-    pixels.set(set.pixels.subarray(j * IMAGE_SIZE, (j + 1) * IMAGE_SIZE), i * IMAGE_SIZE);
+    pixels.set(set.pixels.subarray(j * per, (j + 1) * per), i * per);
   }
   const labels = set.labels === undefined
     ? undefined
@@ -63,14 +85,15 @@ export function subset<S extends ImageSet>(set: S, indices: ArrayLike<number>, n
   };
 }
 
-/** Concatenate image sets (labels dropped) into one set called `name`. */
+/** Concatenate image sets of one shape (labels dropped) into one set called `name`. */
 export function concatSets(sets: ReadonlyArray<ImageSet>, name: string): ImageSet {
   const count = sets.reduce((n, s) => n + s.count, 0);
-  const pixels = new Uint8Array(count * IMAGE_SIZE);
+  const shape = sets[0]?.shape;
+  const pixels = new Uint8Array(count * (sets[0] === undefined ? 0 : valuesPerImage(sets[0])));
   let offset = 0;
   for (const s of sets) {
     pixels.set(s.pixels, offset);
     offset += s.pixels.length;
   }
-  return { name, count, pixels };
+  return { name, count, pixels, ...(shape === undefined ? {} : { shape }) };
 }

@@ -10,9 +10,10 @@
  * @module
  */
 import type * as tfType from "@tensorflow/tfjs";
-import type { Effect } from "effect";
+import { Data, type Effect } from "effect";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { Classifier } from "../model/classifier.ts";
+import type { FeatureModel } from "../models/model.ts";
 import type { ClassSums, SetFeatures } from "../stages/features.ts";
 
 type Tf = typeof tfType;
@@ -41,7 +42,16 @@ export interface FitInputs {
   readonly modelKey: string;
   /** Cache key of the training extraction. */
   readonly trainKey: string;
-  readonly net: Classifier;
+  /**
+   * grood's own tfjs network, when the model is one: detectors that differentiate through it
+   * (ODIN) or read its dense head (ReAct, ASH, ViM, …) need it.
+   */
+  readonly net?: Classifier;
+  /**
+   * The model behind one interface (any kind: ONNX, tfjs, grood's CNN), when the features came
+   * from it: GROOD's mix-up runs on it when there is no `net`.
+   */
+  readonly model?: FeatureModel;
   readonly train: LabelledSet;
   readonly trainFeatures: SetFeatures;
   /** Per-class feature sums at the network's block boundaries (for early prototypes). */
@@ -49,6 +59,21 @@ export interface FitInputs {
   readonly validation: ValidationData;
   /** Reports a stage's progress (done of total). */
   readonly progress?: (stage: string, done: number, total: number) => void;
+}
+
+/**
+ * A detector needs grood's own tfjs network (`FitInputs.net`: its autograd or its dense head)
+ * and was fitted on another model's features.
+ */
+export class NeedsClassifier extends Data.TaggedError("NeedsClassifier")<{
+  readonly detector: string;
+  /** What it needs the network for. */
+  readonly need: string;
+}> {
+  override get message(): string {
+    return `${this.detector} needs ${this.need}, which only grood's own classifier provides: ` +
+      "fit it on a grood model, or pick a detector that needs only features and logits";
+  }
 }
 
 /** A hyper-parameter a detector chose on validation data: the grid, the pick, the criterion. */

@@ -19,7 +19,7 @@
  * @module
  */
 import { Effect } from "effect";
-import { concatSets, subset } from "../data/images.ts";
+import { concatSets, type ImageSet, subset } from "../data/images.ts";
 import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { type Codec, makeStageCache, type StageCacheShape } from "../cache/cache.ts";
 import { predictedClasses } from "../stages/features.ts";
@@ -32,14 +32,16 @@ import {
   mixupOodPrototype,
   smoothedNoiseImages,
 } from "../stages/mixup.ts";
+import { meanPenultimateWithModel, mixupWithModel } from "../stages/model_mixup.ts";
 import { computePrototypes, type Prototypes } from "../stages/prototype.ts";
 import { knnScore } from "../stages/score.ts";
-import type {
-  Detector,
-  DetectorError,
-  ExtractedSet,
-  FitInputs,
-  FittedDetector,
+import {
+  type Detector,
+  type DetectorError,
+  type ExtractedSet,
+  type FitInputs,
+  type FittedDetector,
+  NeedsClassifier,
 } from "./detector.ts";
 import { tuneParameter } from "./tune.ts";
 
@@ -206,25 +208,39 @@ export function grood(
           ),
         );
         const source = o.oodPrototype;
+        // The mix-up and the mean features run on grood's own tfjs network when there is one
+        // (the built-in pipeline), else on the model behind the FeatureModel interface.
+        const { model } = inputs;
+        const needsNetwork = (what: string) =>
+          Effect.fail(new NeedsClassifier({ detector: name, need: `a network to run (${what})` }));
+        const meanOf = (images: ImageSet, what: string) =>
+          net !== undefined
+            ? meanPenultimate(tf, net, images)
+            : model !== undefined
+            ? meanPenultimateWithModel(model, images)
+            : needsNetwork(what);
         const oodCompute = (() => {
           switch (source.kind) {
             case "mixup":
-              return mixupOodPrototype(tf, net, train, trainFeatures, prototypes.value, source);
+              return net !== undefined
+                ? mixupOodPrototype(tf, net, train, trainFeatures, prototypes.value, source)
+                : model !== undefined
+                ? mixupWithModel(model, train, trainFeatures, prototypes.value, source)
+                : needsNetwork("the mix-up");
             case "mean":
               return Effect.succeed(meanOfPrototypes(prototypes.value));
             case "noise":
-              return meanPenultimate(tf, net, smoothedNoiseImages(source.count, source.seed));
+              return meanOf(smoothedNoiseImages(source.count, source.seed), "noise images");
             case "custom":
               return source.compute(inputs, prototypes.value);
             case "validation": {
               const all = concatSets(inputs.validation.ood.map((s) => s.images), "validation-ood");
               const n = source.firstImages;
-              return meanPenultimate(
-                tf,
-                net,
+              return meanOf(
                 n === undefined || n >= all.count
                   ? all
                   : subset(all, Array.from({ length: n }, (_, i) => i), `validation-ood[:${n}]`),
+                "validation-OOD images",
               );
             }
           }

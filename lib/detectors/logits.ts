@@ -94,8 +94,21 @@ export class MissingHead extends Data.TaggedError("MissingHead")<{
  * Copy the weights of the network's last block (it must be the dense head right after the
  * penultimate pooling, as in `defaultSpec`).
  */
-export const readHead = (detector: string, net: Classifier): Effect.Effect<Head, MissingHead> =>
+export const readHead = (
+  detector: string,
+  net: Classifier | undefined,
+): Effect.Effect<Head, MissingHead> =>
   Effect.suspend(() => {
+    if (net === undefined) {
+      return Effect.fail(
+        new MissingHead({
+          detector,
+          reason: "it reads the dense head of grood's own classifier, and this model is " +
+            "another kind (fit it on a grood model, or pick a detector that needs only " +
+            "features and logits)",
+        }),
+      );
+    }
     const last = net.spec.blocks[net.spec.blocks.length - 1];
     const beforeLast = net.spec.blocks[net.spec.blocks.length - 2];
     if (last?.kind !== "dense" || beforeLast?.kind !== "globalAvgPool") {

@@ -34,7 +34,13 @@ import { Effect } from "effect";
 import { batches, IMAGE_SIZE, type ImageSet } from "../data/images.ts";
 import { type Classifier, toInput } from "../model/classifier.ts";
 import { matrix } from "../matrix.ts";
-import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
+import {
+  type Detector,
+  type ExtractedSet,
+  type FittedDetector,
+  NeedsClassifier,
+  type TunedParameter,
+} from "./detector.ts";
 import { requireSetting, scoreChecked } from "./checks.ts";
 import { rowMaxSoftmax } from "./logits.ts";
 import { tuneParameter } from "./tune.ts";
@@ -166,7 +172,14 @@ export function odin(options: OdinOptions = {}): Detector {
       }), score −max softmax(f(x̃)/T) (Liang et al., ICLR 2018)`,
     fit: (inputs) =>
       Effect.gen(function* () {
-        const { tf, net } = inputs;
+        const { tf } = inputs;
+        if (inputs.net === undefined) {
+          return yield* new NeedsClassifier({
+            detector: name,
+            need: "the network's input gradient (its perturbation step)",
+          });
+        }
+        const net = inputs.net;
         yield* requireSetting(
           Number.isFinite(temperature) && temperature > 0,
           name,

@@ -6,7 +6,7 @@
  * @module
  */
 import { Effect } from "effect";
-import { batches, type ImageSet } from "../data/images.ts";
+import { batches, channelsOf, type ImageSet } from "../data/images.ts";
 import type { ModelError } from "./errors.ts";
 import { type FeatureModel, type FeatureTensor, preprocess, type TapName } from "./model.ts";
 
@@ -16,7 +16,7 @@ export interface TapPassOptions {
 }
 
 /**
- * For each batch of `set` (grey uint8 images), the model's values at `taps`; `onBatch`
+ * For each batch of `set` (uint8 NHWC images at the model's size), the model's values at `taps`; `onBatch`
  * receives the batch start, size and the outputs (in `taps` order).
  */
 export const forEachBatch = <E>(
@@ -32,7 +32,13 @@ export const forEachBatch = <E>(
 ): Effect.Effect<void, ModelError | E> =>
   Effect.gen(function* () {
     for (const batch of batches(set, options.batchSize ?? 500)) {
-      const x = yield* preprocess(model.name, model.input, batch.pixels, batch.size, 1);
+      const x = yield* preprocess(
+        model.name,
+        model.input,
+        batch.pixels,
+        batch.size,
+        channelsOf(set),
+      );
       const outputs = yield* model.forward(x, "input", taps);
       yield* onBatch(batch.start, batch.size, outputs);
       yield* Effect.yieldNow;

@@ -118,6 +118,7 @@ const open = Effect.fn("openFolder")(function* (
     description: root,
     count: files.length,
     shape: ctx.shape,
+    itemNames: files,
     ...(classNames === undefined ? {} : { classNames }),
     batches: (batchSize) =>
       Stream.fromIterable(batchStarts(files.length, batchSize)).pipe(

@@ -76,6 +76,8 @@ export interface OpenedSource {
   readonly shape: ImageShape;
   /** Class names in label order, for labelled sources. */
   readonly classNames?: ReadonlyArray<string>;
+  /** A name per image in order (a folder's file paths, relative to it), when it has them. */
+  readonly itemNames?: ReadonlyArray<string>;
   /** Read the images in order, `batchSize` at a time (the last batch may be smaller). */
   readonly batches: (batchSize: number) => Stream.Stream<SourceBatch, SourceError>;
   /**

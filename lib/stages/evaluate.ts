@@ -194,6 +194,25 @@ function fpr95OpenOodSorted(id: Float64Array, ood: Float64Array): number {
 }
 
 /**
+ * The threshold t* of `fpr95IdKept`: the smallest score with #(ID ≤ t*) ≥ 95% of the ID set.
+ * A sample is called OOD when its score is above it (higher score = more OOD), so on `id`
+ * itself at least 95% are kept.
+ *
+ * @example
+ * ```ts
+ * import { idKeptThreshold } from "./evaluate.ts";
+ * import { Effect } from "effect";
+ * const id = Array.from({ length: 20 }, (_, i) => i); // 19 of 20 are ≤ 18
+ * if (Effect.runSync(idKeptThreshold(id)) !== 18) throw new Error("wrong threshold");
+ * ```
+ */
+export const idKeptThreshold = (
+  id: ArrayLike<number>,
+  set = "id",
+): Effect.Effect<number, ScoreError> =>
+  Effect.map(sortedScores(id, set), (sorted) => sorted[count95(sorted.length) - 1]!);
+
+/**
  * AUROC with OOD as positive (ties count ½). 1 = every OOD scores above every ID.
  *
  * @example

@@ -8,7 +8,8 @@
  * @module
  */
 import { Effect } from "effect";
-import { batches, type LabelledSet, subset } from "../data/images.ts";
+import { batches, channelsOf, type ImageSet, type LabelledSet, subset } from "../data/images.ts";
+import { forEachBatch } from "../models/batches.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
 import type { SetFeatures } from "./features.ts";
@@ -38,7 +39,13 @@ export const mixupWithModel = Effect.fn("mixupWithModel")(function* (
   const sums = new Float64Array(dim);
   const mixSet = subset(train, chosen, `${train.name}/mixup`);
   for (const batch of batches(mixSet, options.batchSize ?? 500)) {
-    const x = yield* preprocess(model.name, model.input, batch.pixels, batch.size, 1);
+    const x = yield* preprocess(
+      model.name,
+      model.input,
+      batch.pixels,
+      batch.size,
+      channelsOf(mixSet),
+    );
     const [early] = yield* model.forward(x, "input", ["early"]);
     const mixed = new Float32Array(early!.data.length);
     for (let i = 0; i < batch.size; i++) {
@@ -58,4 +65,21 @@ export const mixupWithModel = Effect.fn("mixupWithModel")(function* (
     yield* Effect.yieldNow;
   }
   return Float32Array.from(sums, (s) => s / chosen.length);
+});
+
+/** Mean penultimate feature of a set of images (validation-OOD or noise images) on `model`. */
+export const meanPenultimateWithModel = Effect.fn("meanPenultimateWithModel")(function* (
+  model: FeatureModel,
+  images: ImageSet,
+  batchSize = 500,
+) {
+  const dim = sizeOf(model.shapes.penultimate);
+  const sums = new Float64Array(dim);
+  yield* forEachBatch(model, images, ["penultimate"], (_start, size, [h]) =>
+    Effect.sync(() => {
+      for (let i = 0; i < size; i++) {
+        for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
+      }
+    }), { batchSize });
+  return Float32Array.from(sums, (s) => s / images.count);
 });

@@ -1,0 +1,73 @@
+/**
+ * What a loaded detector scores: a batch of images already decoded to its model's input size,
+ * as raw uint8 pixels (NHWC, 0–255), the form `lib/sources/conform.ts`'s `decodeImage` returns
+ * for one image. `imageBatch` stacks such decoded images into one batch.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import type { ImageShape } from "../sources/source.ts";
+import { ImageBatchMismatch } from "./errors.ts";
+
+/** `count` images of `shape`, NHWC uint8 (0–255), one after another in `pixels`. */
+export interface ImageBatch {
+  readonly count: number;
+  readonly shape: ImageShape;
+  readonly pixels: Uint8Array;
+}
+
+/**
+ * What `scoreImages` takes: uint8 NHWC images of this height, width and channels, 0–255. Pass
+ * `shape` to `decodeImage(bytes, name, shape)` to decode an uploaded PNG/JPEG/WebP to it; the
+ * model's own preprocessing (layout, scale, mean, std) is applied by the detector.
+ */
+export interface ScoreInputSpec {
+  readonly height: number;
+  readonly width: number;
+  readonly channels: 1 | 3;
+  readonly shape: ImageShape;
+  readonly dtype: "uint8";
+  readonly layout: "NHWC";
+  readonly range: readonly [0, 255];
+}
+
+/** Describe a shape for errors: `28×28×1 uint8`. */
+export const describeShape = (shape: ImageShape): string =>
+  `${shape.height}×${shape.width}×${shape.channels} uint8`;
+
+/**
+ * Stack decoded images (each `shape`, as `decodeImage` returns them) into one batch. An image
+ * of another size fails with `ImageBatchMismatch` naming its position; `name` names the
+ * detector or request in the error.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect";
+ * import { imageBatch } from "./batch.ts";
+ * const shape = { height: 2, width: 2, channels: 1 } as const;
+ * const batch = Effect.runSync(imageBatch([new Uint8Array(4), new Uint8Array(4)], shape));
+ * if (batch.count !== 2 || batch.pixels.length !== 8) throw new Error("not stacked");
+ * const bad = Effect.runSync(Effect.flip(imageBatch([new Uint8Array(3)], shape)));
+ * if (bad._tag !== "ImageBatchMismatch") throw new Error("accepted 3 values");
+ * ```
+ */
+export const imageBatch = (
+  images: ReadonlyArray<Uint8Array>,
+  shape: ImageShape,
+  name = "images",
+): Effect.Effect<ImageBatch, ImageBatchMismatch> => {
+  const per = shape.height * shape.width * shape.channels;
+  const bad = images.findIndex((image) => image.length !== per);
+  if (bad >= 0) {
+    return Effect.fail(
+      new ImageBatchMismatch({
+        detector: name,
+        expected: `images of ${describeShape(shape)} (${per} values each)`,
+        actual: `${images[bad]!.length} values for image ${bad}`,
+      }),
+    );
+  }
+  const pixels = new Uint8Array(images.length * per);
+  images.forEach((image, i) => pixels.set(image, i * per));
+  return Effect.succeed({ count: images.length, shape, pixels });
+};

@@ -1,0 +1,53 @@
+/**
+ * The errors of fitted-detector folders: each names the folder (and the file) and what is
+ * wrong, so a user can refit, restore the file or pick another detector.
+ *
+ * @module
+ */
+import { Data } from "effect";
+
+/** A fitted-detector folder is incomplete or was changed after it was written. */
+export class FittedFolderDamaged extends Data.TaggedError("FittedFolderDamaged")<{
+  readonly folder: string;
+  /** The file at fault, relative to the folder. */
+  readonly file: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `The fitted detector "${this.folder}" is damaged: ${this.file}: ${this.problem} ` +
+      "(fit it again with `deno task fit`)";
+  }
+}
+
+/** `fit` cannot save this detector kind (its state is not a set of arrays grood can reload). */
+export class UnsupportedFittedDetector extends Data.TaggedError("UnsupportedFittedDetector")<{
+  readonly detector: string;
+  readonly problem: string;
+  readonly supported: ReadonlyArray<string>;
+}> {
+  override get message(): string {
+    return `Cannot fit "${this.detector}" into a detector folder: ${this.problem} ` +
+      `(supported: ${this.supported.join(", ")})`;
+  }
+}
+
+/** A batch handed to `scoreImages` does not have the shape the detector's model takes. */
+export class ImageBatchMismatch extends Data.TaggedError("ImageBatchMismatch")<{
+  readonly detector: string;
+  readonly expected: string;
+  readonly actual: string;
+}> {
+  override get message(): string {
+    return `The fitted detector "${this.detector}" takes ${this.expected}; got ${this.actual}`;
+  }
+}
+
+/** The data given to `fit` cannot serve (too few images, wrong shape, no labels…). */
+export class FitDataInvalid extends Data.TaggedError("FitDataInvalid")<{
+  readonly source: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot fit on "${this.source}": ${this.problem}`;
+  }
+}

@@ -1,0 +1,397 @@
+/**
+ * Fit a detector on any model and data and write it as a fitted-detector folder (see
+ * `manifest.ts`): open the model, read the training, validation and validation-OOD sources at
+ * its input size, extract features once, fit the detector with its own code, pick the
+ * threshold that keeps 95 % of the ID validation images, measure the validation metrics, and
+ * write model copy + state + manifest atomically (`writeDirAtomic`).
+ *
+ * Without a validation source, a seeded 10 % of the training images (at most 10,000) is held
+ * out as ID validation data and the detector is fitted on the rest.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { Effect, Schema } from "effect";
+import { Compute } from "../compute/compute.ts";
+import type { ImageSet, LabelledSet } from "../data/images.ts";
+import type { ExtractedSet, FitInputs } from "../detectors/detector.ts";
+import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/registry.ts";
+import { canonicalJson } from "../cache/cache.ts";
+import { ensureWritable, sha256Hex, tryIo, writeDirAtomic } from "../io/files.ts";
+import { encodeNpy } from "../io/npy.ts";
+import { type FeatureModel, type Taps } from "../models/model.ts";
+import { openModel, resolveModel } from "../models/registry.ts";
+import { permutation } from "../random.ts";
+import type { SourceArgument } from "../sources/argument.ts";
+import { openSource } from "../sources/mod.ts";
+import {
+  type ImageShape,
+  numberedClasses,
+  type ReadSource,
+  readSource,
+  SourceUnlabelled,
+} from "../sources/source.ts";
+import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
+import { predictedClasses } from "../stages/features.ts";
+import { extractWithModel } from "../stages/model_features.ts";
+import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
+import {
+  FITTED_FORMAT,
+  FITTED_MANIFEST_FILE,
+  FITTED_VERSION,
+  FittedManifest,
+  type ScoreDistribution,
+  type StateEntry,
+  type ValidationMetrics,
+} from "./manifest.ts";
+import { copyModel } from "./model_files.ts";
+import { persistenceOf, SUPPORTED_KINDS } from "./persist.ts";
+
+/** What `fitDetectorFolder` needs. */
+export interface FitOptions {
+  /** Path of the model (any kind `openModel` knows). */
+  readonly model: string;
+  /** Taps that replace the model spec's. */
+  readonly taps?: Partial<Taps>;
+  readonly train: SourceArgument;
+  readonly validation?: SourceArgument;
+  readonly validationOod?: ReadonlyArray<SourceArgument>;
+  /** The detector spec (`{ kind, …options }`); default GROOD with its defaults. */
+  readonly detector?: unknown;
+  /** The folder to write (replaced as a whole when it exists). */
+  readonly out: string;
+  /** Seed of the held-out validation split (default 0). */
+  readonly seed?: number;
+  readonly batchSize?: number;
+  readonly progress?: (stage: string, done: number, total: number) => void;
+}
+
+/** Share of the training images held out as ID validation when none is given. */
+export const HELD_OUT_SHARE = 0.1;
+/** Most images held out. */
+export const HELD_OUT_MAX = 10_000;
+/** Bins of the score histograms. */
+export const HISTOGRAM_BINS = 40;
+
+const toShape = (model: FeatureModel): Effect.Effect<ImageShape, FitDataInvalid> => {
+  const { height, width, channels } = model.input;
+  return channels === 1 || channels === 3
+    ? Effect.succeed({ height, width, channels })
+    : Effect.fail(
+      new FitDataInvalid({
+        source: model.name,
+        problem: `the model takes ${channels} channels; image sources give 1 or 3`,
+      }),
+    );
+};
+
+const readArgument = (argument: SourceArgument, shape: ImageShape) =>
+  Effect.flatMap(
+    openSource(argument.spec, { baseDir: argument.baseDir, shape }),
+    (opened) => readSource(opened),
+  );
+
+const asSet = (read: ReadSource, name: string, shape: ImageShape): ImageSet => ({
+  name,
+  count: read.count,
+  pixels: read.pixels,
+  shape,
+  ...(read.labels === undefined ? {} : { labels: read.labels }),
+});
+
+const labelled = (
+  read: ReadSource,
+  name: string,
+  shape: ImageShape,
+  role: string,
+): Effect.Effect<LabelledSet, SourceUnlabelled> =>
+  read.labels === undefined
+    ? Effect.fail(new SourceUnlabelled({ source: name, role }))
+    : Effect.succeed({
+      ...asSet(read, name, shape),
+      labels: read.labels,
+      classNames: read.classNames ?? numberedClasses(Math.max(...read.labels) + 1),
+    });
+
+/** Split a labelled set into the images at `indices` (sorted) and the others. */
+const split = (set: LabelledSet, held: ReadonlySet<number>) => {
+  const per = set.pixels.length / set.count;
+  const take = (keep: boolean, name: string): LabelledSet => {
+    const rows = Array.from({ length: set.count }, (_, i) => i).filter((i) => held.has(i) === keep);
+    const pixels = new Uint8Array(rows.length * per);
+    rows.forEach((r, i) => pixels.set(set.pixels.subarray(r * per, (r + 1) * per), i * per));
+    return {
+      ...set,
+      name,
+      count: rows.length,
+      pixels,
+      labels: Uint8Array.from(rows, (r) => set.labels[r]!),
+    };
+  };
+  return { rest: take(false, set.name), heldOut: take(true, `${set.name} (held out)`) };
+};
+
+/** Histogram counts of `scores` over `edges` (values outside fall in the end bins). */
+export const histogram = (scores: ArrayLike<number>, edges: ReadonlyArray<number>) => {
+  const bins = edges.length - 1;
+  const counts = new Array<number>(bins).fill(0);
+  const lo = edges[0]!;
+  const width = (edges[bins]! - lo) / bins;
+  for (let i = 0; i < scores.length; i++) {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor((scores[i]! - lo) / width)));
+    counts[b]! += 1;
+  }
+  return counts;
+};
+
+const distribution = (
+  source: string,
+  scores: Float32Array,
+  edges: ReadonlyArray<number>,
+): ScoreDistribution => {
+  const sorted = Float64Array.from(scores).sort();
+  const n = sorted.length;
+  const quantiles = Array.from(
+    { length: Math.min(101, n) },
+    (_, q, all = Math.min(101, n)) => sorted[Math.round((q * (n - 1)) / Math.max(1, all - 1))]!,
+  );
+  return {
+    source,
+    counts: histogram(scores, edges),
+    quantiles,
+    min: sorted[0]!,
+    max: sorted[n - 1]!,
+    mean: sorted.reduce((a, b) => a + b, 0) / n,
+  };
+};
+
+const edgesOf = (sets: ReadonlyArray<Float32Array>): ReadonlyArray<number> => {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of sets) for (const v of s) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  if (!(hi > lo)) (lo -= 0.5), (hi += 0.5);
+  return Array.from(
+    { length: HISTOGRAM_BINS + 1 },
+    (_, i) => lo + ((hi - lo) * i) / HISTOGRAM_BINS,
+  );
+};
+
+/** The model opened with the taps the user gave (the spec's otherwise). */
+const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
+  Effect.gen(function* () {
+    const model = yield* openModel(path);
+    const { entry } = yield* resolveModel(path);
+    if (taps === undefined || Object.keys(taps).length === 0) return { model, kind: entry.kind };
+    const spec = { kind: entry.kind, input: model.input, taps: { ...model.taps, ...taps } };
+    return { model: yield* openModel(path, { spec }), kind: entry.kind };
+  });
+
+/**
+ * Fit the detector `options.detector` (GROOD by default) on `options.model` and write the
+ * fitted folder `options.out`. Returns the manifest written.
+ */
+export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
+  const decoded = yield* decodeDetector(options.detector ?? { kind: "grood" });
+  const persistence = persistenceOf(decoded.kind);
+  if (persistence === undefined) {
+    return yield* new UnsupportedFittedDetector({
+      detector: decoded.kind,
+      problem: "it needs more than the model's features and logits at scoring time",
+      supported: SUPPORTED_KINDS,
+    });
+  }
+  yield* ensureWritable(options.out);
+  const { tf } = yield* Compute;
+  const { model, kind } = yield* openWithTaps(options.model, options.taps);
+  // GROOD's early prototypes come from the model's early tap.
+  const spec = (decoded.kind.startsWith("grood")
+    ? { ...decoded, earlyBoundary: model.taps.early }
+    : decoded) as DetectorSpec;
+  const shape = yield* toShape(model);
+  const progress = options.progress ?? (() => {});
+  const batch = options.batchSize === undefined ? {} : { batchSize: options.batchSize };
+
+  const trainRead = yield* readArgument(options.train, shape);
+  const fullTrain = yield* labelled(trainRead, options.train.argument, shape, "training data");
+  let train = fullTrain;
+  let validation: LabelledSet;
+  let validationChecksum: string;
+  let heldOut = false;
+  if (options.validation !== undefined) {
+    const read = yield* readArgument(options.validation, shape);
+    validation = yield* labelled(read, options.validation.argument, shape, "ID validation data");
+    validationChecksum = read.checksum;
+  } else {
+    const count = Math.min(HELD_OUT_MAX, Math.floor(fullTrain.count * HELD_OUT_SHARE));
+    if (count < 20) {
+      return yield* new FitDataInvalid({
+        source: options.train.argument,
+        problem: `${fullTrain.count} images are too few to hold out an ID validation split ` +
+          "(give one with --val)",
+      });
+    }
+    const held = new Set(permutation(fullTrain.count, options.seed ?? 0).subarray(0, count));
+    const parts = split(fullTrain, held);
+    train = parts.rest;
+    validation = parts.heldOut;
+    validationChecksum = sha256Hex(
+      new TextEncoder().encode(`${trainRead.checksum}:held-out:${options.seed ?? 0}:${count}`),
+    );
+    heldOut = true;
+  }
+  const oodArguments = options.validationOod ?? [];
+  const oodReads: Array<ReadSource> = [];
+  for (const argument of oodArguments) {
+    oodReads.push(yield* readArgument(argument, shape));
+  }
+
+  const extract = (set: ImageSet, sums: boolean) =>
+    extractWithModel(model, set, {
+      ...batch,
+      earlyClassSums: sums,
+      onProgress: (done, total) =>
+        progress(`features of ${set.name}`, done, total),
+    });
+  const trainExtraction = yield* extract(train, true);
+  const extracted = (set: ImageSet) =>
+    Effect.map(extract(set, false), (e): ExtractedSet => ({ images: set, features: e.features }));
+  const validationSet = yield* extracted(validation);
+  const oodSets: Array<ExtractedSet> = [];
+  for (const [i, read] of oodReads.entries()) {
+    oodSets.push(yield* extracted(asSet(read, oodArguments[i]!.argument, shape)));
+  }
+
+  const modelCopy = yield* copyModel(options.model, undefined, "model");
+  const modelKey = sha256Hex(
+    new TextEncoder().encode(canonicalJson({
+      model: modelCopy.sha256,
+      input: model.input,
+      taps: model.taps,
+    })),
+  );
+  const inputs: FitInputs = {
+    tf,
+    modelKey,
+    trainKey: sha256Hex(new TextEncoder().encode(`${modelKey}:${trainRead.checksum}:${heldOut}`)),
+    model,
+    train,
+    trainFeatures: trainExtraction.features,
+    trainClassSums: trainExtraction.classSums,
+    validation: { id: validationSet, ood: oodSets },
+    progress,
+  };
+  const detector = makeDetector(spec);
+  const fitted = yield* Effect.acquireRelease(
+    detector.fit(inputs),
+    (f) => Effect.sync(() => f.dispose()),
+  );
+  const arrays = yield* persistence.save(detector.name, fitted, trainExtraction.features);
+
+  const idScores = yield* fitted.score(validationSet);
+  const oodScores: Array<Float32Array> = [];
+  for (const set of oodSets) oodScores.push(yield* fitted.score(set));
+  const threshold = yield* idKeptThreshold(idScores, validation.name);
+  const flagged = (scores: Float32Array) =>
+    scores.reduce((n, s) => n + (s > threshold ? 1 : 0), 0) / scores.length;
+  const metrics: Array<ValidationMetrics> = [];
+  for (const [i, scores] of oodScores.entries()) {
+    const m = yield* evaluateOod({
+      id: idScores,
+      ood: scores,
+      names: { id: validation.name, ood: oodSets[i]!.images.name },
+    });
+    metrics.push({ source: oodSets[i]!.images.name, ...m, flaggedAtThreshold: flagged(scores) });
+  }
+  const predicted = predictedClasses(validationSet.features.logits);
+  const accuracy = predicted.reduce((n, p, i) => n + (p === validation.labels[i] ? 1 : 0), 0) /
+    validation.count;
+  const edges = edgesOf([idScores, ...oodScores]);
+
+  const settings = Object.fromEntries(
+    Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
+  );
+  const manifestOf = (state: ReadonlyArray<StateEntry>): FittedManifest => ({
+    format: FITTED_FORMAT,
+    version: FITTED_VERSION,
+    createdAt: new Date().toISOString(),
+    detector: {
+      kind: spec.kind,
+      name: detector.name,
+      spec: spec as unknown as Record<string, unknown>,
+      settings,
+    },
+    model: {
+      kind,
+      source: options.model,
+      path: modelCopy.path,
+      sha256: modelCopy.sha256,
+      files: modelCopy.files,
+      input: model.input,
+      taps: model.taps,
+      shapes: {
+        input: [...model.shapes.input],
+        early: [...model.shapes.early],
+        penultimate: [...model.shapes.penultimate],
+        logits: [...model.shapes.logits],
+      },
+      classNames: fullTrain.classNames,
+    },
+    data: {
+      train: { source: options.train.argument, count: train.count, checksum: trainRead.checksum },
+      validation: {
+        source: options.validation?.argument ?? `${options.train.argument} (held out)`,
+        count: validation.count,
+        checksum: validationChecksum,
+        heldOut,
+      },
+      validationOod: oodReads.map((read, i) => ({
+        source: oodArguments[i]!.argument,
+        count: read.count,
+        checksum: read.checksum,
+      })),
+    },
+    state,
+    threshold,
+    validation: { accuracy, idKept: 1 - flagged(idScores), metrics },
+    scores: {
+      edges,
+      id: distribution(validation.name, idScores, edges),
+      ood: oodScores.map((s, i) => distribution(oodSets[i]!.images.name, s, edges)),
+    },
+  });
+
+  return yield* writeDirAtomic(options.out, (tmp) =>
+    Effect.gen(function* () {
+      const copy = yield* copyModel(options.model, join(tmp, "model"), "model");
+      if (copy.sha256 !== modelCopy.sha256) {
+        return yield* new FitDataInvalid({
+          source: options.model,
+          problem: "the model's files changed while fitting",
+        });
+      }
+      yield* tryIo(join(tmp, "state"), "create", () => Deno.mkdir(join(tmp, "state")));
+      const state: Array<StateEntry> = [];
+      for (const array of arrays) {
+        const file = `state/${array.name}.npy`;
+        const bytes = yield* Effect.orDie(encodeNpy(array.data, array.shape, file));
+        yield* tryIo(join(tmp, file), "write", () => Deno.writeFile(join(tmp, file), bytes));
+        state.push({
+          name: array.name,
+          description: array.description,
+          shape: [...array.shape],
+          file: { path: file, bytes: bytes.length, sha256: sha256Hex(bytes) },
+        });
+      }
+      const manifest = Schema.decodeUnknownSync(FittedManifest)(manifestOf(state));
+      yield* tryIo(
+        join(tmp, FITTED_MANIFEST_FILE),
+        "write",
+        () =>
+          Deno.writeTextFile(
+            join(tmp, FITTED_MANIFEST_FILE),
+            JSON.stringify(manifest, null, 2) + "\n",
+          ),
+      );
+      return manifest;
+    }));
+});

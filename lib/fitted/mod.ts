@@ -1,0 +1,22 @@
+/**
+ * Fitted-detector folders: `fitDetectorFolder` fits a detector on any model and data and writes
+ * a self-contained, versioned folder (model copy, state, `detector.json` with threshold,
+ * validation metrics and score distributions); `openFittedDetector` loads one and scores
+ * decoded images with it (`deno task fit`, `deno task score`, the HTTP service).
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./manifest.ts";
+export * from "./batch.ts";
+export { fitDetectorFolder, type FitOptions, HELD_OUT_MAX, HELD_OUT_SHARE } from "./fit.ts";
+export {
+  type LoadedDetector,
+  openFittedDetector,
+  type OpenFittedError,
+  readManifest,
+  type ScoredImages,
+  type ScoreImagesError,
+} from "./open.ts";
+export { PERSISTENCE, persistenceOf, SUPPORTED_KINDS } from "./persist.ts";
+export { type ScoredSource, scoreSource } from "./score_source.ts";

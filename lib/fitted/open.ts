@@ -1,0 +1,254 @@
+/**
+ * Open a fitted-detector folder: decode and check its manifest, verify every file against the
+ * sha256 it lists (model copy and state), open the model and rebuild the scorer, once. The
+ * model's engine and the index are freed when the caller's scope closes.
+ *
+ * @example Score one PNG with a fitted folder
+ * ```ts ignore
+ * import { Effect } from "effect";
+ * import { decodeImage, imageBatch, openFittedDetector } from "grood";
+ * const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+ *   const detector = yield* openFittedDetector("my-detector");
+ *   const shape = detector.inputSpec.shape;
+ *   const pixels = yield* decodeImage(await Deno.readFile("x.png"), "x.png", shape);
+ *   return yield* detector.scoreImages(yield* imageBatch([pixels], shape));
+ * })));
+ * console.log(result.scores[0], result.isOod[0], result.predicted[0]);
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { Effect, Schema, type Scope } from "effect";
+import { type BackendUnavailable, Compute, startCompute } from "../compute/compute.ts";
+import { sha256Hex } from "../io/files.ts";
+import { decodeNpy } from "../io/npy.ts";
+import { matrix } from "../matrix.ts";
+import type { ModelError } from "../models/errors.ts";
+import { type FeatureModel, type InputSpec, preprocess, sizeOf } from "../models/model.ts";
+import { openModel } from "../models/registry.ts";
+import { predictedClasses } from "../stages/features.ts";
+import { describeShape, type ImageBatch, type ScoreInputSpec } from "./batch.ts";
+import { FittedFolderDamaged, ImageBatchMismatch } from "./errors.ts";
+import { type FileEntry, FITTED_MANIFEST_FILE, FittedManifest } from "./manifest.ts";
+import { contentKey } from "./model_files.ts";
+import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts";
+
+/** What `scoreImages` returns: one entry per image, in batch order. */
+export interface ScoredImages {
+  /** Detector score (higher = more OOD). */
+  readonly scores: Float32Array;
+  /** The model's predicted class (argmax of its logits); names in `manifest.model.classNames`. */
+  readonly predicted: Int32Array;
+  /** `score > manifest.threshold`. */
+  readonly isOod: ReadonlyArray<boolean>;
+}
+
+/** Why scoring a batch failed: a batch of the wrong shape, the model, or the scorer. */
+export type ScoreImagesError =
+  | ImageBatchMismatch
+  | ModelError
+  | { readonly _tag: string; readonly message: string };
+
+/** A fitted detector, loaded and ready to score. */
+export interface LoadedDetector {
+  /** The folder it was loaded from. */
+  readonly folder: string;
+  /** The decoded, checked `detector.json`. */
+  readonly manifest: FittedManifest;
+  /** What `scoreImages` takes (decode images to `inputSpec.shape`). */
+  readonly inputSpec: ScoreInputSpec;
+  /** The model's own preprocessing (applied inside `scoreImages`). */
+  readonly modelInput: InputSpec;
+  /** Score a batch of images already decoded to `inputSpec.shape`. */
+  readonly scoreImages: (
+    images: ImageBatch,
+  ) => Effect.Effect<ScoredImages, ScoreImagesError>;
+}
+
+/** Any error of `openFittedDetector`. */
+export type OpenFittedError = FittedFolderDamaged | ModelError | BackendUnavailable;
+
+/** Images per forward pass inside `scoreImages`. */
+const SCORE_BATCH = 256;
+
+const damaged = (folder: string, file: string, problem: string) =>
+  new FittedFolderDamaged({ folder, file, problem });
+
+const readChecked = (folder: string, entry: FileEntry) =>
+  Effect.gen(function* () {
+    const bytes = yield* Effect.tryPromise({
+      try: () => Deno.readFile(join(folder, entry.path)),
+      catch: (error) =>
+        damaged(
+          folder,
+          entry.path,
+          error instanceof Deno.errors.NotFound ? "missing" : `unreadable (${error})`,
+        ),
+    });
+    if (bytes.length !== entry.bytes || sha256Hex(bytes) !== entry.sha256) {
+      return yield* damaged(
+        folder,
+        entry.path,
+        `content differs from the manifest (sha256 ${sha256Hex(bytes).slice(0, 12)}…, ` +
+          `${bytes.length} bytes; expected ${entry.sha256.slice(0, 12)}…, ${entry.bytes} bytes)`,
+      );
+    }
+    return bytes;
+  });
+
+/** Read and decode `detector.json` (a wrong field is named). */
+export const readManifest = (folder: string): Effect.Effect<FittedManifest, FittedFolderDamaged> =>
+  Effect.gen(function* () {
+    const text = yield* Effect.tryPromise({
+      try: () => Deno.readTextFile(join(folder, FITTED_MANIFEST_FILE)),
+      catch: (error) =>
+        damaged(
+          folder,
+          FITTED_MANIFEST_FILE,
+          error instanceof Deno.errors.NotFound
+            ? "missing (is this a folder written by `deno task fit`?)"
+            : `unreadable (${error})`,
+        ),
+    });
+    const json = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (error) => damaged(folder, FITTED_MANIFEST_FILE, `not JSON (${error})`),
+    });
+    return yield* Effect.mapError(
+      Schema.decodeUnknownEffect(FittedManifest)(json),
+      (error) => damaged(folder, FITTED_MANIFEST_FILE, error.message),
+    );
+  });
+
+const checkShapes = (folder: string, manifest: FittedManifest, model: FeatureModel) =>
+  Effect.gen(function* () {
+    for (const point of ["input", "early", "penultimate", "logits"] as const) {
+      const recorded = manifest.model.shapes[point].join(",");
+      const actual = model.shapes[point].join(",");
+      if (recorded !== actual) {
+        return yield* damaged(
+          folder,
+          manifest.model.path,
+          `the model's ${point} shape is [${actual}], the manifest says [${recorded}]`,
+        );
+      }
+    }
+  });
+
+/** The scorer over a batch of images: preprocess, forward to the taps, score, threshold. */
+const scoreWith = (
+  name: string,
+  model: FeatureModel,
+  scorer: FeatureScorer,
+  inputSpec: ScoreInputSpec,
+  threshold: number,
+) =>
+(images: ImageBatch): Effect.Effect<ScoredImages, ScoreImagesError> =>
+  Effect.gen(function* () {
+    const { shape } = inputSpec;
+    const per = sizeOf([shape.height, shape.width, shape.channels]);
+    if (
+      images.shape.height !== shape.height || images.shape.width !== shape.width ||
+      images.shape.channels !== shape.channels || images.pixels.length !== images.count * per
+    ) {
+      return yield* new ImageBatchMismatch({
+        detector: name,
+        expected: `images of ${describeShape(shape)} (${per} values each)`,
+        actual: `${images.count} images of ${describeShape(images.shape)} in ` +
+          `${images.pixels.length} values`,
+      });
+    }
+    const scores = new Float32Array(images.count);
+    const predicted = new Int32Array(images.count);
+    const penSize = sizeOf(model.shapes.penultimate);
+    const classes = sizeOf(model.shapes.logits);
+    for (let start = 0; start < images.count; start += SCORE_BATCH) {
+      const size = Math.min(SCORE_BATCH, images.count - start);
+      const pixels = images.pixels.subarray(start * per, (start + size) * per);
+      const x = yield* preprocess(model.name, model.input, pixels, size, shape.channels);
+      const [h, z] = yield* model.forward(x, "input", ["penultimate", "logits"]);
+      const logits = matrix(size, classes, z!.data);
+      const batchScores = yield* scorer({ penultimate: matrix(size, penSize, h!.data), logits });
+      scores.set(batchScores, start);
+      predicted.set(predictedClasses(logits), start);
+    }
+    return { scores, predicted, isOod: Array.from(scores, (s) => s > threshold) };
+  });
+
+/**
+ * Load the fitted detector in `folder`: every file is checked against the manifest before use;
+ * the model and the scorer's index live until the caller's scope closes.
+ */
+export const openFittedDetector = (
+  folder: string,
+): Effect.Effect<LoadedDetector, OpenFittedError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const manifest = yield* readManifest(folder);
+    const persistence = persistenceOf(manifest.detector.kind);
+    if (persistence === undefined) {
+      return yield* damaged(
+        folder,
+        FITTED_MANIFEST_FILE,
+        `detector kind "${manifest.detector.kind}" cannot be loaded by this version of grood`,
+      );
+    }
+    for (const file of manifest.model.files) yield* readChecked(folder, file);
+    if (contentKey(manifest.model.files) !== manifest.model.sha256) {
+      return yield* damaged(
+        folder,
+        FITTED_MANIFEST_FILE,
+        "model.sha256 does not match model.files",
+      );
+    }
+    const arrays = new Map<string, StateArray>();
+    for (const entry of manifest.state) {
+      const bytes = yield* readChecked(folder, entry.file);
+      const npy = yield* Effect.mapError(
+        decodeNpy(bytes, join(folder, entry.file.path)),
+        (error) => damaged(folder, entry.file.path, error.message),
+      );
+      if (!(npy.data instanceof Float32Array) || npy.shape.join(",") !== entry.shape.join(",")) {
+        return yield* damaged(
+          folder,
+          entry.file.path,
+          `expected float32 [${entry.shape.join(", ")}], found ${npy.dtype} [${
+            npy.shape.join(", ")
+          }]`,
+        );
+      }
+      arrays.set(entry.name, { ...entry, data: npy.data, shape: npy.shape });
+    }
+    const { kind, input, taps } = manifest.model;
+    // grood's and tfjs models run on tfjs: started once per process (`startCompute`).
+    const model = yield* Effect.provideServiceEffect(
+      openModel(join(folder, manifest.model.path), { spec: { kind, input, taps } }),
+      Compute,
+      startCompute(),
+    );
+    yield* checkShapes(folder, manifest, model);
+    const scorer = yield* Effect.mapError(
+      persistence.load(manifest.detector.settings, arrays),
+      (problem) => damaged(folder, `state/${problem.array}`, problem.problem),
+    );
+    const channels = input.channels;
+    if (channels !== 1 && channels !== 3) {
+      return yield* damaged(folder, FITTED_MANIFEST_FILE, `the model takes ${channels} channels`);
+    }
+    const shape = { height: input.height, width: input.width, channels } as const;
+    const inputSpec: ScoreInputSpec = {
+      ...shape,
+      shape,
+      dtype: "uint8",
+      layout: "NHWC",
+      range: [0, 255],
+    };
+    const loaded: LoadedDetector = {
+      folder,
+      manifest,
+      inputSpec,
+      modelInput: input,
+      scoreImages: scoreWith(folder, model, scorer, inputSpec, manifest.threshold),
+    };
+    return loaded;
+  });

@@ -1,0 +1,215 @@
+/**
+ * Which detectors a fitted folder can hold, and how each one's state is saved and scored again:
+ * one entry per family of kinds. The detector is always fitted in process by its own code
+ * (`makeDetector(spec).fit`); an entry only says which arrays to keep and how the scores follow
+ * from them and the model's penultimate features and logits. `tests/fitted_test.ts` checks
+ * that the reloaded scores equal the in-process ones.
+ *
+ * To support another feature-only detector: add an entry here (its arrays and its score).
+ *
+ * @module
+ */
+import { Effect, type Scope } from "effect";
+import type { FittedDetector } from "../detectors/detector.ts";
+import { kthDistance, l2Normalise } from "../detectors/knn.ts";
+import { energyScores, rowMax, rowMaxSoftmax } from "../detectors/logits.ts";
+import { exactIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
+import { type Matrix, matrix } from "../matrix.ts";
+import type { SetFeatures } from "../stages/features.ts";
+import { groodDescriptors } from "../stages/gradient.ts";
+import { knnScore } from "../stages/score.ts";
+import { UnsupportedFittedDetector } from "./errors.ts";
+
+/** What a reloaded detector scores: the model's penultimate features and logits of a batch. */
+export interface ScoredFeatures {
+  readonly penultimate: Matrix;
+  readonly logits: Matrix;
+}
+
+/** A named float32 array of the fitted state. */
+export interface StateArray {
+  readonly name: string;
+  readonly description: string;
+  readonly data: Float32Array;
+  readonly shape: ReadonlyArray<number>;
+}
+
+/** A state array that is missing or has the wrong shape. */
+export interface StateProblem {
+  readonly array: string;
+  readonly problem: string;
+}
+
+/** The scores of a batch from its features (higher = more OOD). */
+export type FeatureScorer = (
+  features: ScoredFeatures,
+) => Effect.Effect<Float32Array, { readonly _tag: string; readonly message: string }>;
+
+/** How one family of detector kinds is saved and reloaded. */
+export interface Persistence {
+  readonly kinds: ReadonlyArray<string>;
+  /** The arrays to keep, from the detector fitted in process and its training features. */
+  readonly save: (
+    detector: string,
+    fitted: FittedDetector,
+    train: SetFeatures,
+  ) => Effect.Effect<ReadonlyArray<StateArray>, UnsupportedFittedDetector>;
+  /** The scorer from the saved settings and arrays (resources freed with the scope). */
+  readonly load: (
+    settings: Readonly<Record<string, string | number | boolean>>,
+    arrays: ReadonlyMap<string, StateArray>,
+  ) => Effect.Effect<FeatureScorer, StateProblem, Scope.Scope>;
+}
+
+const numberSetting = (
+  settings: Readonly<Record<string, string | number | boolean>>,
+  key: string,
+): Effect.Effect<number, StateProblem> => {
+  const value = settings[key];
+  return typeof value === "number" && Number.isFinite(value)
+    ? Effect.succeed(value)
+    : Effect.fail({ array: `settings.${key}`, problem: `expected a number, found ${value}` });
+};
+
+const arrayOf = (
+  arrays: ReadonlyMap<string, StateArray>,
+  name: string,
+  rank: number,
+): Effect.Effect<StateArray, StateProblem> => {
+  const array = arrays.get(name);
+  if (array === undefined) return Effect.fail({ array: name, problem: "missing" });
+  if (array.shape.length !== rank) {
+    return Effect.fail({
+      array: name,
+      problem: `expected ${rank} dimensions, found [${array.shape.join(", ")}]`,
+    });
+  }
+  return Effect.succeed(array);
+};
+
+const toMatrix = (a: StateArray): Matrix => matrix(a.shape[0]!, a.shape[1]!, a.data);
+
+/** An exact index over `points`, disposed when the scope closes. */
+const scopedIndex = (points: Matrix, name: string) =>
+  Effect.acquireRelease(
+    Effect.mapError(
+      exactIndex(points, { name }),
+      (error): StateProblem => ({ array: name, problem: error.message }),
+    ),
+    (index: NearestNeighbourIndex) => Effect.sync(() => index.dispose()),
+  );
+
+const GROOD_ARRAYS = ["class-prototypes-penultimate", "ood-prototype", "train-descriptors"];
+
+/** GROOD and its gradient variants: class and OOD prototypes, training descriptors, exact k-NN. */
+const groodPersistence: Persistence = {
+  kinds: [
+    "grood",
+    "grood-no-mixup",
+    "grood-tuned-temperature",
+    "grood-val-ood-batch",
+    "grood-val-ood",
+  ],
+  save: (detector, fitted) => {
+    const { settings } = fitted;
+    if (settings.descriptor !== "gradient" || settings.index !== "exact") {
+      return Effect.fail(
+        new UnsupportedFittedDetector({
+          detector,
+          problem: `only the gradient descriptor with the exact index is saved (this one: ` +
+            `descriptor ${settings.descriptor}, index ${settings.index})`,
+          supported: SUPPORTED_KINDS,
+        }),
+      );
+    }
+    const arrays = (fitted.artefacts ?? []).filter((a) => GROOD_ARRAYS.includes(a.name));
+    return arrays.length === GROOD_ARRAYS.length ? Effect.succeed(arrays) : Effect.fail(
+      new UnsupportedFittedDetector({
+        detector,
+        problem: `its fitted state lacks ${GROOD_ARRAYS.join(", ")}`,
+        supported: SUPPORTED_KINDS,
+      }),
+    );
+  },
+  load: (settings, arrays) =>
+    Effect.gen(function* () {
+      const k = yield* numberSetting(settings, "k");
+      const temperature = yield* numberSetting(settings, "temperature");
+      const classes = toMatrix(yield* arrayOf(arrays, "class-prototypes-penultimate", 2));
+      const ood = (yield* arrayOf(arrays, "ood-prototype", 1)).data;
+      const descriptors = toMatrix(yield* arrayOf(arrays, "train-descriptors", 2));
+      if (ood.length !== classes.cols || descriptors.cols !== classes.cols) {
+        return yield* Effect.fail<StateProblem>({
+          array: "ood-prototype",
+          problem: `sizes disagree: class prototypes ${classes.rows}×${classes.cols}, OOD ` +
+            `prototype ${ood.length}, descriptors ${descriptors.rows}×${descriptors.cols}`,
+        });
+      }
+      const index = yield* scopedIndex(descriptors, "GROOD training descriptors");
+      const scorer: FeatureScorer = (features) =>
+        Effect.flatMap(
+          groodDescriptors(features.penultimate, { classes, ood }, temperature),
+          (queries) => knnScore(index, queries, k),
+        );
+      return scorer;
+    }),
+};
+
+/** Scorers of the logits alone: no arrays. */
+const logitPersistence = (
+  kind: string,
+  score: (
+    logits: Matrix,
+    settings: Readonly<Record<string, string | number | boolean>>,
+  ) => Float32Array,
+): Persistence => ({
+  kinds: [kind],
+  save: () => Effect.succeed([]),
+  load: (settings) =>
+    Effect.succeed((features: ScoredFeatures) => Effect.succeed(score(features.logits, settings))),
+});
+
+/** KNN: the L2-normalised training features, exact k-NN, distance to the k-th neighbour. */
+const knnPersistence: Persistence = {
+  kinds: ["knn"],
+  save: (_detector, _fitted, train) => {
+    const normalised = l2Normalise(train.penultimate);
+    return Effect.succeed([{
+      name: "train-features-normalised",
+      description: "N × D L2-normalised penultimate features of the training split",
+      data: normalised.data,
+      shape: [normalised.rows, normalised.cols],
+    }]);
+  },
+  load: (settings, arrays) =>
+    Effect.gen(function* () {
+      const k = yield* numberSetting(settings, "k");
+      const points = toMatrix(yield* arrayOf(arrays, "train-features-normalised", 2));
+      const index = yield* scopedIndex(points, "KNN training features");
+      const scorer: FeatureScorer = (features) =>
+        Effect.map(
+          index.search(l2Normalise(features.penultimate), k),
+          (neighbours) => kthDistance(neighbours, k),
+        );
+      return scorer;
+    }),
+};
+
+/** Every family of kinds a fitted folder can hold. */
+export const PERSISTENCE: ReadonlyArray<Persistence> = [
+  groodPersistence,
+  logitPersistence("msp", (logits) => Float32Array.from(rowMaxSoftmax(logits), (p) => -p)),
+  logitPersistence("maxlogit", (logits) => Float32Array.from(rowMax(logits), (z) => -z)),
+  logitPersistence(
+    "energy",
+    (logits, settings) => energyScores(logits, Number(settings.temperature ?? 1)),
+  ),
+  knnPersistence,
+];
+
+/** The detector kinds `fit` can save. */
+export const SUPPORTED_KINDS: ReadonlyArray<string> = PERSISTENCE.flatMap((p) => p.kinds);
+
+/** The persistence of a kind, if it has one. */
+export const persistenceOf = (kind: string): Persistence | undefined =>
+  PERSISTENCE.find((p) => p.kinds.includes(kind));

@@ -1,0 +1,60 @@
+/**
+ * Score a whole data source with a loaded detector, streamed in batches (the source is never
+ * held in memory whole): what `deno task score` and `deno task evaluate-ood` run.
+ *
+ * @module
+ */
+import { Effect, Stream } from "effect";
+import type { SourceArgument } from "../sources/argument.ts";
+import { openSource } from "../sources/mod.ts";
+import type { SourceError } from "../sources/source.ts";
+import type { LoadedDetector, ScoreImagesError } from "./open.ts";
+
+/** The scores of every image of a source, with a name per image. */
+export interface ScoredSource {
+  readonly source: string;
+  /** The image's file (folder sources) or its index. */
+  readonly images: ReadonlyArray<string>;
+  readonly scores: Float32Array;
+  readonly predicted: Int32Array;
+  readonly isOod: ReadonlyArray<boolean>;
+  /** Labels, when the source has them. */
+  readonly labels?: Uint8Array;
+}
+
+/** Images per batch read from the source. */
+const BATCH = 512;
+
+/** Score every image of `source` with `detector`. */
+export const scoreSource = (
+  detector: LoadedDetector,
+  source: SourceArgument,
+): Effect.Effect<ScoredSource, SourceError | ScoreImagesError> =>
+  Effect.gen(function* () {
+    const shape = detector.inputSpec.shape;
+    const opened = yield* openSource(source.spec, { baseDir: source.baseDir, shape });
+    const scores = new Float32Array(opened.count);
+    const predicted = new Int32Array(opened.count);
+    const isOod = new Array<boolean>(opened.count).fill(false);
+    const labels = opened.classNames === undefined ? undefined : new Uint8Array(opened.count);
+    yield* Stream.runForEach(opened.batches(BATCH), (batch) =>
+      Effect.map(
+        detector.scoreImages({ count: batch.size, shape, pixels: batch.pixels }),
+        (scored) => {
+          scores.set(scored.scores, batch.start);
+          predicted.set(scored.predicted, batch.start);
+          scored.isOod.forEach((flag, i) => (isOod[batch.start + i] = flag));
+          if (labels !== undefined && batch.labels !== undefined) {
+            labels.set(batch.labels, batch.start);
+          }
+        },
+      ));
+    return {
+      source: source.argument,
+      images: opened.itemNames ?? Array.from({ length: opened.count }, (_, i) => String(i)),
+      scores,
+      predicted,
+      isOod,
+      ...(labels === undefined ? {} : { labels }),
+    };
+  });

@@ -1,0 +1,119 @@
+/**
+ * A data source as written on a command line (`--train`, `--val-ood`, `score`'s arguments):
+ *
+ * | written | source |
+ * | --- | --- |
+ * | a folder | image folder (`folder`); labelled (one subfolder per class) where labels are needed |
+ * | `x.npy` | NumPy images (`npy`); labels from `x.labels.npy` next to it when that file exists |
+ * | `x-idx3-ubyte`, `x.idx` | IDX images (`idx`); labels from `x-idx1-ubyte` likewise |
+ * | `x.json` | any source spec (`{"kind": …}`, the benchmark files' Schema), paths relative to it |
+ * | `dataset:mnist:test` | a built-in ID split (`dataset`) |
+ * | `ood-set:NAME` | a built-in generated OOD set (`ood-set`) |
+ *
+ * Every form decodes through the sources' own Schemas, so a wrong field is named the same way
+ * as in a benchmark file.
+ *
+ * @module
+ */
+import { basename, dirname, extname, resolve } from "node:path";
+import { Data, Effect, Schema } from "effect";
+import { SourceSpec } from "./mod.ts";
+
+/** A source argument that names no readable source. */
+export class SourceArgumentInvalid extends Data.TaggedError("SourceArgumentInvalid")<{
+  readonly argument: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot read the data source "${this.argument}": ${this.problem}`;
+  }
+}
+
+/** A decoded source argument: the spec and the folder its relative paths start from. */
+export interface SourceArgument {
+  readonly argument: string;
+  readonly spec: SourceSpec;
+  readonly baseDir: string;
+}
+
+const statOf = (path: string) => Effect.promise(() => Deno.stat(path).catch(() => undefined));
+
+const decode = (argument: string, json: unknown, baseDir: string) =>
+  Effect.mapError(
+    Schema.decodeUnknownEffect(SourceSpec)(json),
+    (error) => new SourceArgumentInvalid({ argument, problem: error.message }),
+  ).pipe(Effect.map((spec): SourceArgument => ({ argument, spec, baseDir })));
+
+/**
+ * Decode one source argument; relative paths are taken from `cwd`. `labelled` asks for a
+ * labelled folder (the training and validation splits).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect";
+ * import { parseSourceArgument } from "./argument.ts";
+ * const { spec } = Effect.runSync(parseSourceArgument("dataset:mnist:test", "/"));
+ * if (spec.kind !== "dataset" || spec.split !== "test") throw new Error("not decoded");
+ * ```
+ */
+export const parseSourceArgument = (
+  argument: string,
+  cwd: string,
+  options: { readonly labelled?: boolean } = {},
+): Effect.Effect<SourceArgument, SourceArgumentInvalid> =>
+  Effect.gen(function* () {
+    const builtIn = /^(dataset|ood-set):(.+)$/.exec(argument);
+    if (builtIn !== null) {
+      const [, kind, rest] = builtIn;
+      if (kind === "ood-set") return yield* decode(argument, { kind, name: rest }, cwd);
+      const [name, split] = rest!.split(":");
+      return yield* decode(argument, { kind, name, split }, cwd);
+    }
+    const path = resolve(cwd, argument);
+    const info = yield* statOf(path);
+    if (info === undefined) {
+      return yield* new SourceArgumentInvalid({
+        argument,
+        problem: `no such file or folder (${path}); built-in sets are written ` +
+          "dataset:NAME:SPLIT or ood-set:NAME",
+      });
+    }
+    if (info.isDirectory) {
+      return yield* decode(
+        argument,
+        { kind: "folder", path, labelled: options.labelled ?? false },
+        cwd,
+      );
+    }
+    const extension = extname(path).toLowerCase();
+    if (extension === ".json") {
+      const json = yield* Effect.tryPromise({
+        try: async () => JSON.parse(await Deno.readTextFile(path)) as unknown,
+        catch: (error) =>
+          new SourceArgumentInvalid({ argument, problem: `not a JSON source spec: ${error}` }),
+      });
+      return yield* decode(argument, json, dirname(path));
+    }
+    if (extension === ".npy") {
+      const labels = path.slice(0, -4) + ".labels.npy";
+      const hasLabels = (yield* statOf(labels)) !== undefined;
+      return yield* decode(
+        argument,
+        { kind: "npy", images: path, ...(hasLabels ? { labels } : {}) },
+        cwd,
+      );
+    }
+    if (extension === ".idx" || /-idx3-ubyte$/.test(basename(path))) {
+      const labels = path.replace(/-idx3-ubyte$/, "-idx1-ubyte").replace(/\.idx$/, ".labels.idx");
+      const hasLabels = labels !== path && (yield* statOf(labels)) !== undefined;
+      return yield* decode(
+        argument,
+        { kind: "idx", images: path, ...(hasLabels ? { labels } : {}) },
+        cwd,
+      );
+    }
+    return yield* new SourceArgumentInvalid({
+      argument,
+      problem: "not a folder, .npy, IDX or .json source spec (see `deno task fit --help`)",
+    });
+  });
