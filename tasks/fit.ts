@@ -41,7 +41,7 @@ const cli = {
     val: flag.string("labelled ID validation data (default: 10% of --train held out)", {
       placeholder: "SRC",
     }),
-    "val-ood": flag.strings("validation OOD data (metrics in detector.json), repeatable", {
+    "val-ood": flag.strings("validation OOD data (metrics in detector.json)", {
       placeholder: "SRC",
     }),
     detector: flag.strings(
@@ -54,7 +54,7 @@ const cli = {
   },
   notes: [
     "Example: deno task fit --model foreign.onnx --train dataset:mnist:train " +
-    "--val-ood ood-set:emnist-letters --out my-detector",
+    "--val-ood ood-set:letters-val --out my-detector",
   ],
 };
 

@@ -88,4 +88,4 @@ const program = Effect.scoped(Effect.gen(function* () {
   console.error(`${rows.length} images scored, ${flagged} flagged OOD → ${out}`);
 }));
 
-await runTask(program);
+await runTask(program, undefined, { logs: "stderr" });

@@ -60,7 +60,7 @@ function handSet(
 function fitInputs(
   train: ExtractedSet,
   validation: ValidationData = { id: train, ood: [] },
-  net = undefined as unknown as FitInputs["net"],
+  net?: FitInputs["net"],
 ): FitInputs {
   const labels = train.features.labels ?? new Uint8Array(train.features.count);
   const labelled: LabelledSet = {
@@ -72,7 +72,7 @@ function fitInputs(
     tf,
     modelKey: "test-model",
     trainKey: "test-train",
-    net,
+    ...(net === undefined ? {} : { net }),
     train: labelled,
     trainFeatures: { ...train.features, labels },
     trainClassSums: [],

@@ -128,6 +128,9 @@ for (
     ["inspect.ts", "inspect"],
     ["export_onnx.ts", "export-onnx"],
     ["engines.ts", "engines"],
+    ["fit.ts", "fit"],
+    ["score.ts", "score"],
+    ["evaluate_ood.ts", "evaluate-ood"],
   ] as const
 ) {
   Deno.test(`deno task ${command} --no-such-flag: usage, exit 2, no stack trace`, async () => {

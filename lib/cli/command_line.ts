@@ -24,7 +24,7 @@
  * @module
  */
 import { resolve } from "node:path";
-import { Cause, Effect, Exit, Layer, Schema, SchemaAST } from "effect";
+import { Cause, Effect, Exit, Layer, Logger, Schema, SchemaAST } from "effect";
 import { parseArgs } from "node:util";
 import { type BackendName, Compute, parseBackend } from "../compute/compute.ts";
 import { describeIssue, nearest } from "../decode.ts";
@@ -378,16 +378,25 @@ export function usageError<F extends Record<string, Flag<unknown>>>(
   Deno.exit(2);
 }
 
-/** Run a task's program; on failure print the error's message and exit with code 1. */
+/**
+ * Run a task's program; on failure print the error's message and exit with code 1.
+ * `logs: "stderr"` sends the log lines to stderr, for tasks whose stdout is data (`score`).
+ */
 export async function runTask<A, E>(
   program: Effect.Effect<A, E, Compute>,
   backend?: string,
+  options: { readonly logs?: "stdout" | "stderr" } = {},
 ): Promise<A> {
   const parsed = parseBackend(backend);
   const layer: Layer.Layer<Compute, unknown> = Compute.layer(
     parsed === undefined ? (backend as BackendName) : parsed,
   );
-  const exit = await Effect.runPromiseExit(Effect.provide(program, layer));
+  const provided = Effect.provide(program, layer);
+  const exit = await Effect.runPromiseExit(
+    options.logs === "stderr"
+      ? Effect.provide(provided, Logger.layer([Logger.withConsoleError(Logger.formatSimple)]))
+      : provided,
+  );
   if (Exit.isSuccess(exit)) return exit.value;
   const failure = exit.cause.reasons.find(Cause.isFailReason);
   const error = failure?.error;
