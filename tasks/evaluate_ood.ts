@@ -8,7 +8,13 @@
  * @module
  */
 import { Effect } from "effect";
-import { flag, invocationPath, parseCommandLine, runTask, usageError } from "../lib/cli.ts";
+import {
+  flag,
+  invocationPath,
+  parseCommandLine,
+  runTask,
+  usageError,
+} from "../lib/cli/command_line.ts";
 import { openFittedDetector } from "../lib/fitted/open.ts";
 import { scoreSource } from "../lib/fitted/score_source.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
