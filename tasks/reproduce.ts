@@ -11,12 +11,15 @@
  * `--detector KIND` (repeatable; any registered kind, see `lib/detectors/registry.ts`; GROOD
  * always runs).
  *
- * Also writes `results/report.html`, one self-contained results page. When fixtures of further
- * training seeds exist (`fixtures/models/<dataset>-seed<N>/`, same files as
- * `fixtures/models/<dataset>/`), every detector also runs on each, results go to
- * `results/<benchmark>/seed<N>/`, and `results/<benchmark>/seeds.{json,md}` hold mean ± sd per
- * detector, the per-seed rows and the paired differences (GROOD vs GROOD-no-mixup, GROOD vs
- * KNN, GROOD-τ vs KNN).
+ * When fixtures of further training seeds exist (`fixtures/models/<dataset>-seed<N>/`, same
+ * files as `fixtures/models/<dataset>/`), every detector also runs on each, results go to
+ * `results/<benchmark>/seed<N>/`, and `results/<benchmark>/seeds.{json,md}` (and the
+ * `trainingSeeds` member of `results.json`) hold mean ± sd per detector, the per-seed rows and
+ * the paired differences (GROOD vs GROOD-no-mixup, GROOD vs KNN, GROOD-τ vs KNN).
+ *
+ * Also writes `results/report.html`, one self-contained results page gathering the latest
+ * results of every benchmark in the results folder (each benchmark's part is its
+ * `section.html`), so benchmarks run separately still share one page.
  *
  * @module
  */
@@ -54,7 +57,7 @@ import { runPipeline } from "../lib/pipeline/pipeline.ts";
 import { hnswRecall } from "../lib/pipeline/recall.ts";
 import { writeExports } from "../lib/report/exports.ts";
 import { writeReportPlots } from "../lib/report/plot_files.ts";
-import { type BenchmarkPage, benchmarkPage, reportHtml } from "../lib/report/page.ts";
+import { benchmarkPage, benchmarkSection, pageSections, reportHtml } from "../lib/report/page.ts";
 import { consoleProgress } from "../lib/pipeline/progress.ts";
 import {
   pairedDifferences,
@@ -63,7 +66,13 @@ import {
   seedSpread,
   seedSpreadMarkdown,
 } from "../lib/report/seeds.ts";
-import { perSetMarkdown, summaryMarkdown, writeResults } from "../lib/pipeline/tables.ts";
+import {
+  perSetMarkdown,
+  resultsTable,
+  summaryMarkdown,
+  summaryTable,
+  writeResults,
+} from "../lib/pipeline/tables.ts";
 
 const { values } = parseCommandLine({
   command: "deno task reproduce",
@@ -84,6 +93,9 @@ const { values } = parseCommandLine({
     detector: flag.choices(DETECTOR_KINDS, "detectors to run (default: every one; GROOD always)"),
   },
 });
+
+/** The command line, recorded with the results. */
+const command = ["deno task reproduce", ...Deno.args].join(" ");
 
 /** `--detector` names no registered detector. */
 class UnknownDetector extends Data.TaggedError("UnknownDetector")<{ readonly kind: string }> {
@@ -135,7 +147,6 @@ const program = Effect.gen(function* () {
     }
   }
   const names = specs.map((s) => s.name);
-  const pages: Array<BenchmarkPage> = [];
   for (const [i, spec] of specs.entries()) {
     const name = spec.name;
     const benchmarkStart = performance.now();
@@ -154,21 +165,118 @@ const program = Effect.gen(function* () {
     );
     const dir = join(values.out, name);
     const seconds = (performance.now() - benchmarkStart) / 1000;
+    const summaryRows = summaryTable(runs).objects() as Array<Omit<SeedRow, "seed">>;
+    console.log(`\n${name}: ranked by mean of near and far AUROC (%)\n`);
+    console.log(summaryMarkdown(summaryTable(runs)));
+    console.log(`\n${name}: GROOD per OOD set (%)\n`);
+    console.log(perSetMarkdown(resultsTable(runs.filter((r) => r.detector === "GROOD"))));
+    const testImages = new Map([
+      ["id", prepared.idTest.images],
+      ...prepared.oodTest.map((set) => [set.images.name, set.images] as const),
+    ]);
+
+    // Every further fixture seed of grood's own models (fixtures/models/<dataset>-seed<N>/):
+    // the same detectors, and the spread over seeds with the paired differences. Looked for
+    // only now, so a fixture that lands while seed 0 runs is still included.
+    const train = spec.id.train;
+    const dataset = spec.model.kind === "grood" && train.kind === "dataset"
+      ? train.name
+      : undefined;
+    const seeds = dataset === undefined ? [0] : yield* Effect.promise(() => fixtureSeeds(dataset));
+    const seedRows: Array<SeedRow> = summaryRows.map((d) => ({ ...d, seed: 0 }));
+    const seedRuns: Array<{ seed: number; runs: typeof runs; model: string; accuracy: number }> =
+      [];
+    for (const seed of seeds.filter((s) => s !== 0)) {
+      console.log(`\n== benchmark ${name}, model of training seed ${seed} ==`);
+      const other = yield* runPipeline(
+        { benchmark: refs[i]!, model: fixtureDir(dataset!, seed), detectors },
+        { log, progress: consoleProgress() },
+      );
+      seedRuns.push({
+        seed,
+        runs: other.runs,
+        model: other.prepared.model.path,
+        accuracy: other.prepared.model.metadata.testAccuracy,
+      });
+      seedRows.push(
+        ...(summaryTable(other.runs).objects() as Array<Omit<SeedRow, "seed">>)
+          .map((d) => ({ ...d, seed })),
+      );
+      other.prepared.model.net.dispose();
+    }
+    const models = [
+      { seed: 0, model: prepared.model.path, testAccuracy: prepared.model.metadata.testAccuracy },
+      ...seedRuns.map((r) => ({ seed: r.seed, model: r.model, testAccuracy: r.accuracy })),
+    ];
+    const spread = seeds.length > 1 ? seedSpread(seedRows) : undefined;
+    const seedSection = spread === undefined ? undefined : {
+      seeds,
+      spread: spread.objects() as Array<Record<string, unknown>>,
+      paired: pairedDifferences(seedRows),
+    };
+    const section = benchmarkSection(
+      yield* Effect.promise(() =>
+        benchmarkPage(runs, testImages, seedSection === undefined ? {} : { seeds: seedSection })
+      ),
+    );
+    const date = new Date().toISOString();
+
     // The benchmark's folder is written as a unit: a failure leaves the previous results.
-    const { summary, results } = yield* writeDirAtomic(dir, (tmp) =>
+    yield* writeDirAtomic(dir, (tmp) =>
       Effect.gen(function* () {
-        const tables = yield* tryIo(tmp, "write results into", () =>
-          writeResults(tmp, runs, {
+        yield* tryIo(tmp, "write results into", async () => {
+          await writeResults(
+            tmp,
+            runs,
+            {
+              benchmark: name,
+              model: prepared.model.path,
+              modelTestAccuracy: prepared.model.metadata.testAccuracy,
+              idTestImages: prepared.idTest.images.count,
+              groodDefaults: GROOD_DEFAULTS,
+              hnswRecall: recall,
+              backend,
+              seconds: Math.round(seconds),
+              command,
+              date,
+            },
+            seedSection === undefined
+              ? {}
+              : { trainingSeeds: { ...seedSection, models, perSeed: seedRows } },
+          );
+          for (const other of seedRuns) {
+            await writeResults(join(tmp, `seed${other.seed}`), other.runs, {
+              benchmark: name,
+              seed: other.seed,
+              model: other.model,
+              modelTestAccuracy: other.accuracy,
+              idTestImages: prepared.idTest.images.count,
+              backend,
+              date,
+            });
+          }
+          await writeFileAtomic(join(tmp, "section.html"), section);
+          if (seedSection === undefined || spread === undefined) return;
+          await writeJsonAtomic(join(tmp, "seeds.json"), {
             benchmark: name,
-            model: prepared.model.path,
-            modelTestAccuracy: prepared.model.metadata.testAccuracy,
-            idTestImages: prepared.idTest.images.count,
-            groodDefaults: GROOD_DEFAULTS,
-            hnswRecall: recall,
-            backend,
-            seconds: Math.round(seconds),
-            date: new Date().toISOString(),
-          }));
+            seeds,
+            command,
+            date,
+            models,
+            perSeed: seedRows,
+            spread: seedSection.spread,
+            paired: seedSection.paired,
+          });
+          await writeFileAtomic(
+            join(tmp, "seeds.md"),
+            `# ${name}: spread over training seeds ${seeds.join(", ")} (metrics in %)\n\n` +
+              `\`${command}\`, ${date}; models (test accuracy on the full test split): ${
+                models.map((m) => `seed ${m.seed} ${(100 * m.testAccuracy).toFixed(2)}%`)
+                  .join(", ")
+              }\n\n${seedSpreadMarkdown(spread)}\n\n## Paired differences\n\n` +
+              `${pairedMarkdown(seedSection.paired)}\n`,
+          );
+        });
         yield* tryIo(
           join(tmp, "plots"),
           "write plots into",
@@ -180,93 +288,32 @@ const program = Effect.gen(function* () {
           });
           log(`exports: ${entries.length} .npy files in ${join(dir, "exports")} (manifest.json)`);
         }
-        return tables;
       }));
-    console.log(`\n${name}: ranked by mean of near and far AUROC (%)\n`);
-    console.log(summaryMarkdown(summary));
-    console.log(`\n${name}: GROOD per OOD set (%)\n`);
-    console.log(
-      perSetMarkdown(results.filter((d: { detector: string }) => d.detector === "GROOD")),
-    );
-    pages.push(
-      yield* Effect.promise(() =>
-        benchmarkPage(
-          runs,
-          new Map([
-            ["id", prepared.idTest.images],
-            ...prepared.oodTest.map((set) => [set.images.name, set.images] as const),
-          ]),
-        )
-      ),
-    );
     prepared.model.net.dispose();
-
-    // Every further fixture seed of grood's own models (fixtures/models/<dataset>-seed<N>/):
-    // the same detectors, and the spread over seeds with the paired differences.
-    const train = spec.id.train;
-    const dataset = spec.model.kind === "grood" && train.kind === "dataset"
-      ? train.name
-      : undefined;
-    const seeds = dataset === undefined ? [0] : yield* Effect.promise(() => fixtureSeeds(dataset));
-    const seedRows: Array<SeedRow> = (summary.objects() as Array<Omit<SeedRow, "seed">>)
-      .map((d) => ({ ...d, seed: 0 }));
-    for (const seed of seeds.filter((s) => s !== 0)) {
-      console.log(`\n== benchmark ${name}, model of training seed ${seed} ==`);
-      const other = yield* runPipeline(
-        { benchmark: refs[i]!, model: fixtureDir(dataset!, seed), detectors },
-        { log, progress: consoleProgress() },
-      );
-      const seedSummary = yield* tryIo(
-        join(dir, `seed${seed}`),
-        "write results into",
-        () =>
-          writeResults(join(dir, `seed${seed}`), other.runs, {
-            benchmark: name,
-            seed,
-            model: other.prepared.model.path,
-            modelTestAccuracy: other.prepared.model.metadata.testAccuracy,
-            idTestImages: other.prepared.idTest.images.count,
-            backend,
-            date: new Date().toISOString(),
-          }),
-      );
-      seedRows.push(
-        ...(seedSummary.summary.objects() as Array<Omit<SeedRow, "seed">>)
-          .map((d) => ({ ...d, seed })),
-      );
-      other.prepared.model.net.dispose();
-    }
-    if (seeds.length > 1) {
-      const spread = seedSpread(seedRows);
-      const paired = pairedDifferences(seedRows);
-      yield* tryIo(dir, "write the seed spread into", async () => {
-        await writeJsonAtomic(join(dir, "seeds.json"), {
-          benchmark: name,
-          seeds,
-          perSeed: seedRows,
-          spread: spread.objects(),
-          paired,
-        });
-        await writeFileAtomic(
-          join(dir, "seeds.md"),
-          `# ${name}: spread over training seeds ${seeds.join(", ")} (metrics in %)\n\n` +
-            `${seedSpreadMarkdown(spread)}\n\n## Paired differences\n\n` +
-            `${pairedMarkdown(paired)}\n`,
-        );
-      });
+    if (spread !== undefined && seedSection !== undefined) {
       console.log(`\n${name}: mean ± sd over seeds ${seeds.join(", ")} (%)\n`);
       console.log(seedSpreadMarkdown(spread));
       console.log(`\n${name}: paired differences (AUROC points)\n`);
-      console.log(pairedMarkdown(paired));
+      console.log(pairedMarkdown(seedSection.paired));
     }
     const total = (performance.now() - benchmarkStart) / 1000;
     console.log(`\n${name} done in ${formatSeconds(total)}; results in ${dir}/`);
   }
+  // The page gathers the latest section of every benchmark in the results folder: this run's
+  // first, then any others (from earlier runs of other benchmarks), by name.
+  const sections = yield* tryIo(
+    values.out,
+    "gather the results page's sections from",
+    () => pageSections(values.out, names),
+  );
   yield* writeFile(
     join(values.out, "report.html"),
-    reportHtml(`grood: ${names.join(", ")} (backend ${backend})`, pages),
+    reportHtml(
+      `grood: ${sections.map((x) => x.benchmark).join(", ")} (backend ${backend})`,
+      sections.map((x) => x.html),
+    ),
   );
-  log(`results page: ${join(values.out, "report.html")}`);
+  log(`results page: ${join(values.out, "report.html")} (${sections.length} benchmarks)`);
   yield* writeJson(join(values.out, "reproduce.json"), {
     benchmarks: names,
     seconds: Math.round((performance.now() - started) / 1000),

@@ -10,7 +10,14 @@ import { chromium } from "playwright-core";
 import { IMAGE_SIZE, type ImageSet } from "../lib/data/images.ts";
 import type { DetectorRun, ResultRow } from "../lib/pipeline/run.ts";
 import { mulberry32 } from "../lib/random.ts";
-import { benchmarkPage, extremeIndices, reportHtml } from "../lib/report/page.ts";
+import {
+  benchmarkPage,
+  benchmarkSection,
+  extremeIndices,
+  pageSections,
+  reportHtml,
+} from "../lib/report/page.ts";
+import { pairedDifferences, SEED_METRICS, type SeedRow, seedSpread } from "../lib/report/seeds.ts";
 import { summaryTable } from "../lib/pipeline/tables.ts";
 import { evaluateOod } from "../lib/stages/evaluate.ts";
 
@@ -66,10 +73,43 @@ Deno.test("extremeIndices() takes the largest or smallest scores, ties by index"
   assert.deepEqual(extremeIndices([0.5, 0.9, 0.1, 0.9], 2, false), [2, 0]);
 });
 
+Deno.test("pageSections() gathers every benchmark's section: this run's first, then by name", async () => {
+  const out = await Deno.makeTempDir();
+  for (const [name, html] of [["zeta", "<z>"], ["alpha", "<a>"], ["mnist", "<m>"]]) {
+    await Deno.mkdir(`${out}/${name}`);
+    await Deno.writeTextFile(`${out}/${name}/section.html`, html!);
+  }
+  await Deno.mkdir(`${out}/no-section`); // a folder without a section is skipped
+  await Deno.mkdir(`${out}/.mnist.tmp-1`); // so is a half-written (hidden) one
+  await Deno.writeTextFile(`${out}/.mnist.tmp-1/section.html`, "<stale>");
+  await Deno.writeTextFile(`${out}/report.html`, "<old>"); // files are not benchmarks
+  const sections = await pageSections(out, ["mnist", "absent"]);
+  assert.deepEqual(sections.map((x) => [x.benchmark, x.html]), [
+    ["mnist", "<m>"],
+    ["alpha", "<a>"],
+    ["zeta", "<z>"],
+  ]);
+  await Deno.remove(out, { recursive: true });
+});
+
+/** Three "training seeds" of the fixture: their summary rows, spread and paired differences. */
+function fixtureSeeds() {
+  const rows: Array<SeedRow> = [0, 1, 2].flatMap((seed) =>
+    (summaryTable(fixtureRuns().runs).objects() as Array<Omit<SeedRow, "seed">>)
+      .map((d) => ({ ...d, seed }))
+  );
+  return {
+    seeds: [0, 1, 2],
+    spread: seedSpread(rows).objects() as Array<Record<string, unknown>>,
+    paired: pairedDifferences(rows, [{ first: "GROOD", second: "MSP" }]),
+  };
+}
+
 Deno.test("report.html loads in chromium: tables hold the results, plots and galleries render", async () => {
   const { runs, byName } = fixtureRuns();
-  const page = await benchmarkPage(runs, byName, { galleryCount: 8 });
-  const html = reportHtml("grood results (test fixture)", [page]);
+  const seeds = fixtureSeeds();
+  const page = await benchmarkPage(runs, byName, { galleryCount: 8, seeds });
+  const html = reportHtml("grood results (test fixture)", [benchmarkSection(page)]);
   const dir = await Deno.makeTempDir();
   const path = `${dir}/report.html`;
   await Deno.writeTextFile(path, html);
@@ -123,6 +163,36 @@ Deno.test("report.html loads in chromium: tables hold the results, plots and gal
         ...keys.map((k) => (100 * (d[k] as number)).toFixed(2)),
       ]);
     });
+    // The spread over seeds: mean ± sd of every metric, in the spread's (ranked) order.
+    const spreadRows = await tab.$$eval(
+      "table.spread tbody tr",
+      (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
+    );
+    assert.equal(spreadRows.length, 2);
+    seeds.spread.forEach((d, i) => {
+      assert.deepEqual(spreadRows[i], [
+        d.detector,
+        "3",
+        ...SEED_METRICS.map((m) =>
+          `${(100 * (d[`${m}Mean`] as number)).toFixed(2)} ± ${
+            (100 * (d[`${m}Sd`] as number)).toFixed(2)
+          }`
+        ),
+      ]);
+    });
+    const pairedRows = await tab.$$eval(
+      "table.paired tbody tr",
+      (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
+    );
+    assert.deepEqual(
+      pairedRows.map((r) => [r[0], r[1], r[2], r[7]]),
+      seeds.paired.map((d) => [
+        "GROOD − MSP",
+        d.metric === "nearAuroc" ? "near AUROC" : "far AUROC",
+        (100 * d.mean).toFixed(2),
+        d.holdsOnAllSeeds ? "yes" : "no",
+      ]),
+    );
     // The per-set table: every (detector, set) AUROC.
     const perSet = await tab.$$eval(
       "table.per-set tbody tr",

@@ -118,16 +118,21 @@ export function perSetMarkdown(results: Table): string {
   });
 }
 
-/** Write `results.json`, `results.csv`, `summary.csv` and `results.md` into `dir`. */
+/**
+ * Write `results.json`, `results.csv`, `summary.csv` and `results.md` into `dir`. `header` goes
+ * into `results.json` and the head of `results.md`; `extra` only into `results.json`.
+ */
 export async function writeResults(
   dir: string,
   runs: ReadonlyArray<DetectorRun>,
   header: Readonly<Record<string, unknown>>,
+  extra: Readonly<Record<string, unknown>> = {},
 ): Promise<{ summary: Table; results: Table }> {
   const results = resultsTable(runs);
   const summary = summaryTable(runs);
   await writeJsonAtomic(join(dir, "results.json"), {
     ...header,
+    ...extra,
     detectors: runs.map((run) => ({
       detector: run.detector,
       description: run.description,

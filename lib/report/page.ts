@@ -1,13 +1,19 @@
 /**
  * The results page, `results/report.html`: one self-contained HTML file (inline CSS and inline
- * SVG, images as PNG data URLs; nothing is fetched) holding, per benchmark, the ranked table of
- * every detector, the per-set table, the focus detector's ROC curves and score histograms
- * (vega-lite rendered to SVG here, so the page needs no script), and for each OOD set a gallery
- * of the images the focus detector (GROOD) finds most ID-like, and for ID the images it finds
- * most OOD-like: where it fails, and on what.
+ * SVG, images as PNG data URLs; nothing is fetched) holding, per benchmark, the mean ± sd of
+ * every detector over the training seeds with the paired differences (when several seeds ran),
+ * the ranked table of every detector, the per-set table, the focus detector's ROC curves and
+ * score histograms (vega-lite rendered to SVG here, so the page needs no script), and for each
+ * OOD set a gallery of the images the focus detector (GROOD) finds most ID-like, and for ID the
+ * images it finds most OOD-like: where it fails, and on what.
+ *
+ * Each benchmark's part is one `<section>` ({@link benchmarkSection}), written next to its
+ * results (`results/<benchmark>/section.html`), so the page can gather the latest results of
+ * every benchmark even when they come from separate runs ({@link reportHtml}).
  *
  * @module
  */
+import { join } from "node:path";
 import type { ImageSet } from "../data/images.ts";
 import { IMAGE_SIZE } from "../data/images.ts";
 import type { DetectorRun } from "../pipeline/run.ts";
@@ -15,6 +21,7 @@ import { scoreHistograms } from "./histogram_chart.ts";
 import { imageGridSvg } from "./image_grid.ts";
 import { renderSvg } from "./render.ts";
 import { rocCurves } from "./roc_chart.ts";
+import { type PairedDifference, SEED_METRICS } from "./seeds.ts";
 import { escapeXml } from "./xml.ts";
 import { resultsTable, summaryTable } from "../pipeline/tables.ts";
 
@@ -35,6 +42,16 @@ export interface BenchmarkPage {
   readonly rocSvg: string;
   readonly histogramSvg: string;
   readonly galleries: ReadonlyArray<Gallery>;
+  /** The spread over training seeds, when more than one seed ran. */
+  readonly seeds?: SeedSection;
+}
+
+/** What the page shows of a benchmark's spread over training seeds. */
+export interface SeedSection {
+  readonly seeds: ReadonlyArray<number>;
+  /** Rows of `seedSpread` (ranked): `<metric>Mean`, `<metric>Sd`, `seeds` per detector. */
+  readonly spread: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  readonly paired: ReadonlyArray<PairedDifference>;
 }
 
 /** The indices of the `count` largest (`largest`) or smallest scores, in that order. */
@@ -75,7 +92,11 @@ function galleryOf(
 export async function benchmarkPage(
   runs: ReadonlyArray<DetectorRun>,
   images: ReadonlyMap<string, ImageSet>,
-  options: { readonly focus?: string; readonly galleryCount?: number } = {},
+  options: {
+    readonly focus?: string;
+    readonly galleryCount?: number;
+    readonly seeds?: SeedSection;
+  } = {},
 ): Promise<BenchmarkPage> {
   const focusName = options.focus ?? "GROOD";
   const focus = runs.find((r) => r.detector === focusName) ?? runs[0]!;
@@ -103,10 +124,12 @@ export async function benchmarkPage(
     rocSvg: await renderSvg(rocCurves(focus)),
     histogramSvg: await renderSvg(scoreHistograms(focus)),
     galleries,
+    ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
   };
 }
 
-const percent = (v: unknown) => (typeof v === "number" ? (100 * v).toFixed(2) : "–");
+const percent = (v: unknown) =>
+  typeof v === "number" && !Number.isNaN(v) ? (100 * v).toFixed(2) : "–";
 
 function table(
   rows: ReadonlyArray<Readonly<Record<string, unknown>>>,
@@ -152,9 +175,98 @@ table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:
 td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}
 figure{margin:1em 0}figcaption{font-weight:bold;margin-bottom:.3em}.plots{display:flex;flex-wrap:wrap;gap:1em}`;
 
+/** Metric labels, both FPR@95 conventions named. */
+const METRIC_LABELS: Readonly<Record<(typeof SEED_METRICS)[number], string>> = {
+  nearAuroc: "near AUROC",
+  farAuroc: "far AUROC",
+  nearFpr95IdKept: "near FPR@95 (ID kept)",
+  farFpr95IdKept: "far FPR@95 (ID kept)",
+  nearFpr95OpenOod: "near FPR@95 (OpenOOD)",
+  farFpr95OpenOod: "far FPR@95 (OpenOOD)",
+};
+
+/** The mean ± sd table: one cell per metric, `data-key` names the metric. */
+function spreadTable(spread: SeedSection["spread"]): string {
+  const head = ["detector", "seeds", ...SEED_METRICS.map((m) => METRIC_LABELS[m])]
+    .map((label) => `<th>${escapeXml(label)}</th>`).join("");
+  const body = spread.map((row) =>
+    `<tr><td data-key="detector">${escapeXml(String(row.detector))}</td>` +
+    `<td data-key="seeds" class="num">${escapeXml(String(row.seeds))}</td>${
+      SEED_METRICS.map((m) =>
+        `<td data-key="${m}" class="num">${percent(row[`${m}Mean`])} ± ${
+          percent(row[`${m}Sd`])
+        }</td>`
+      ).join("")
+    }</tr>`
+  ).join("\n");
+  return `<table class="spread"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+/** The paired differences: first − second per seed, mean, sd, and whether the sign holds. */
+function pairedTable(paired: SeedSection["paired"]): string {
+  const head = [
+    "comparison",
+    "metric",
+    "mean",
+    "sd",
+    "min",
+    "max",
+    "per seed",
+    "holds on all seeds",
+  ]
+    .map((label) => `<th>${escapeXml(label)}</th>`).join("");
+  const body = paired.map((d) =>
+    `<tr><td data-key="comparison">${escapeXml(`${d.first} − ${d.second}`)}</td>` +
+    `<td data-key="metric">${escapeXml(METRIC_LABELS[d.metric])}</td>` +
+    `<td data-key="mean" class="num">${percent(d.mean)}</td>` +
+    `<td data-key="sd" class="num">${percent(d.sd)}</td>` +
+    `<td data-key="min" class="num">${percent(d.min)}</td>` +
+    `<td data-key="max" class="num">${percent(d.max)}</td>` +
+    `<td data-key="perSeed">${
+      escapeXml(d.perSeed.map((p) => `${p.seed}: ${percent(p.difference)}`).join(", "))
+    }</td>` +
+    `<td data-key="holds">${d.holdsOnAllSeeds ? "yes" : "no"}</td></tr>`
+  ).join("\n");
+  return `<table class="paired"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
 /**
- * The whole page: a title, the metric definitions, and each benchmark's tables, plots and
- * galleries. Self-contained (no external resource, no script).
+ * One benchmark's `<section>`: the spread over seeds (when present), the ranked table of the
+ * first seed's model, plots, galleries and the per-set table.
+ */
+export function benchmarkSection(page: BenchmarkPage): string {
+  const seeds = page.seeds;
+  return [
+    `<section id="${escapeXml(page.benchmark)}">`,
+    `<h2>${escapeXml(page.benchmark)}</h2>`,
+    ...(seeds === undefined ? [] : [
+      `<h3>Mean ± sd over the models of training seeds ${
+        escapeXml(seeds.seeds.join(", "))
+      } (%), ranked by the mean of near and far AUROC</h3>`,
+      spreadTable(seeds.spread),
+      `<h3>Paired differences (first − second, same seed; points)</h3>`,
+      pairedTable(seeds.paired),
+    ]),
+    `<h3>${
+      seeds === undefined ? "" : "Model of training seed 0: "
+    }ranked by the mean of near and far AUROC (%)</h3>`,
+    table(page.summary, SUMMARY_COLUMNS, "summary"),
+    `<h3>${escapeXml(page.focus)}: ROC curves and score histograms</h3>`,
+    `<div class="plots"><figure class="roc">${page.rocSvg}</figure>`,
+    `<figure class="histogram">${page.histogramSvg}</figure></div>`,
+    `<h3>${escapeXml(page.focus)}: where it fails</h3>`,
+    ...page.galleries.map((g) =>
+      `<figure class="gallery"><figcaption>${escapeXml(g.title)}</figcaption>${g.svg}</figure>`
+    ),
+    `<h3>Per OOD set (%)</h3>`,
+    table(page.perSet, PER_SET_COLUMNS, "per-set"),
+    `</section>`,
+  ].join("\n");
+}
+
+/**
+ * The whole page: a title, the metric definitions, and each benchmark's section (from
+ * {@link benchmarkSection}). Self-contained (no external resource, no script).
  *
  * @example
  * ```ts
@@ -163,25 +275,7 @@ figure{margin:1em 0}figcaption{font-weight:bold;margin-bottom:.3em}.plots{displa
  * if (!html.startsWith("<!DOCTYPE html>") || html.includes("http")) throw new Error("bad page");
  * ```
  */
-export function reportHtml(title: string, pages: ReadonlyArray<BenchmarkPage>): string {
-  const sections = pages.map((page) =>
-    [
-      `<section id="${escapeXml(page.benchmark)}">`,
-      `<h2>${escapeXml(page.benchmark)}</h2>`,
-      `<h3>Ranked by the mean of near and far AUROC (%)</h3>`,
-      table(page.summary, SUMMARY_COLUMNS, "summary"),
-      `<h3>${escapeXml(page.focus)}: ROC curves and score histograms</h3>`,
-      `<div class="plots"><figure class="roc">${page.rocSvg}</figure>`,
-      `<figure class="histogram">${page.histogramSvg}</figure></div>`,
-      `<h3>${escapeXml(page.focus)}: where it fails</h3>`,
-      ...page.galleries.map((g) =>
-        `<figure class="gallery"><figcaption>${escapeXml(g.title)}</figcaption>${g.svg}</figure>`
-      ),
-      `<h3>Per OOD set (%)</h3>`,
-      table(page.perSet, PER_SET_COLUMNS, "per-set"),
-      `</section>`,
-    ].join("\n")
-  );
+export function reportHtml(title: string, sections: ReadonlyArray<string>): string {
   return [
     "<!DOCTYPE html>",
     `<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title>`,
@@ -189,9 +283,46 @@ export function reportHtml(title: string, pages: ReadonlyArray<BenchmarkPage>): 
     `<h1>${escapeXml(title)}</h1>`,
     "<p>Scores: higher = more OOD. FPR@95 (ID kept): share of OOD accepted when 95% of ID is " +
     "kept. FPR@95 (OpenOOD): share of ID flagged when 95% of OOD is caught (OpenOOD v1.5's " +
-    "metrics.py). Galleries show the focus detector's failures: the OOD images it scores " +
+    "metrics.py). Mean ± sd: over the classifiers trained with each seed (sample sd). " +
+    "Galleries show the focus detector's failures: the OOD images it scores " +
     "lowest, the ID images it scores highest (image index, label, score).</p>",
     ...sections,
     "</body></html>",
   ].join("\n");
+}
+
+/** One benchmark's section as read back from a results folder. */
+export interface PageSection {
+  readonly benchmark: string;
+  readonly html: string;
+}
+
+/**
+ * The sections of every benchmark in a results folder (`<out>/<benchmark>/section.html`): those
+ * named in `first` in that order, then the others by name. Folders without a section (or
+ * hidden ones, such as a half-written folder) are skipped.
+ */
+export async function pageSections(
+  out: string,
+  first: ReadonlyArray<string>,
+): Promise<ReadonlyArray<PageSection>> {
+  const found: Array<string> = [];
+  for await (const entry of Deno.readDir(out)) {
+    if (entry.isDirectory && !entry.name.startsWith(".")) found.push(entry.name);
+  }
+  const order = [
+    ...first.filter((name) => found.includes(name)),
+    ...found.filter((name) => !first.includes(name)).sort(),
+  ];
+  const sections: Array<PageSection> = [];
+  for (const benchmark of order) {
+    const html = await Deno.readTextFile(join(out, benchmark, "section.html")).catch(
+      (e: unknown) => {
+        if (e instanceof Deno.errors.NotFound) return undefined;
+        throw e;
+      },
+    );
+    if (html !== undefined) sections.push({ benchmark, html });
+  }
+  return sections;
 }
