@@ -1,7 +1,8 @@
 /**
- * The committed classifiers: they load, verify, and score at least the issue's thresholds on a
- * sample of the test split; GROOD's closed form matches autograd on their real features; and
- * training is deterministic for a given seed.
+ * The committed classifiers (every training seed): one recipe, distinct weights matching their
+ * recorded sha256; they load, verify, and score at least the issue's thresholds on a sample of
+ * the test split; GROOD's closed form matches autograd on their real features; and training is
+ * deterministic for a given seed.
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
@@ -9,7 +10,7 @@ import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import { type Matrix } from "../lib/matrix.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { DEFAULT_EPOCHS, fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
 import { predictClasses } from "../lib/model/predict.ts";
 import { loadClassifier, ModelLoadError, weightBytes } from "../lib/model/store.ts";
 import { trainClassifier } from "../lib/model/train.ts";
@@ -24,20 +25,65 @@ const { tf } = await Effect.runPromise(startCompute("wasm"));
 
 const THRESHOLDS = { "mnist": 0.99, "fashion-mnist": 0.91 } as const;
 const SAMPLE = 3000;
+/**
+ * The committed fixture models per dataset, by training seed: seed 0 in `<dataset>/`, seeds 1
+ * and 2 (the same recipe, for spreads over seeds) in `<dataset>-seed<N>/`.
+ */
+const COMMITTED_SEEDS: Readonly<Record<keyof typeof THRESHOLDS, ReadonlyArray<number>>> = {
+  "mnist": [0, 1, 2],
+  "fashion-mnist": [0, 1, 2],
+};
 
 for (const [dataset, threshold] of Object.entries(THRESHOLDS)) {
-  Deno.test(`the ${dataset} fixture scores ≥ ${100 * threshold}% on ${SAMPLE} test images`, async () => {
-    const { net, metadata } = await Effect.runPromise(loadClassifier(tf, fixtureDir(dataset)));
-    assert.equal(metadata.dataset, dataset);
-    assert.ok(metadata.testAccuracy >= threshold, `recorded ${metadata.testAccuracy}`);
-    const test = await Effect.runPromise(loadSplit(dataset, "test"));
-    const sample = subset(test, permutation(test.count, 11).subarray(0, SAMPLE));
-    const measured = await Effect.runPromise(
-      accuracy(predictClasses(tf, net, sample), sample.labels),
-    );
-    net.dispose();
-    assert.ok(measured >= threshold, `${dataset}: ${measured} on the sample`);
+  const seeds = COMMITTED_SEEDS[dataset as keyof typeof THRESHOLDS];
+  Deno.test(`the ${dataset} fixtures are seeds ${seeds.join(", ")}, one recipe, distinct weights`, async () => {
+    assert.deepEqual(await fixtureSeeds(dataset), seeds);
+    const all = await Promise.all(seeds.map(async (seed) => {
+      const metadata = JSON.parse(
+        await Deno.readTextFile(`${fixtureDir(dataset, seed)}/metadata.json`),
+      );
+      const sha = await crypto.subtle.digest(
+        "SHA-256",
+        await Deno.readFile(`${fixtureDir(dataset, seed)}/weights.bin`),
+      );
+      const hex = Array.from(new Uint8Array(sha), (b) => b.toString(16).padStart(2, "0")).join("");
+      return { seed, metadata, hex };
+    }));
+    for (const { seed, metadata, hex } of all) {
+      assert.equal(metadata.dataset, dataset);
+      assert.equal(
+        metadata.seed,
+        seed,
+        `${fixtureDir(dataset, seed)} records seed ${metadata.seed}`,
+      );
+      assert.equal(metadata.weightsSha256, hex, `${dataset} seed ${seed}: weights.bin sha256`);
+      // Same recipe as seed 0: only the seed differs.
+      for (const key of ["epochs", "batchSize", "learningRate", "backend", "tfjsVersion"]) {
+        assert.deepEqual(metadata[key], all[0]!.metadata[key], `${dataset} seed ${seed}: ${key}`);
+      }
+      assert.equal(metadata.epochs, DEFAULT_EPOCHS[dataset]);
+      assert.deepEqual(metadata.featureSizes, all[0]!.metadata.featureSizes);
+    }
+    assert.equal(new Set(all.map((m) => m.hex)).size, seeds.length, "every seed's weights differ");
   });
+
+  for (const seed of seeds) {
+    Deno.test(`the ${dataset} fixture of seed ${seed} scores ≥ ${100 * threshold}% on ${SAMPLE} test images`, async () => {
+      // loadClassifier also checks weights.bin against the sha256 in metadata.json.
+      const { net, metadata } = await Effect.runPromise(
+        loadClassifier(tf, fixtureDir(dataset, seed)),
+      );
+      assert.equal(metadata.dataset, dataset);
+      assert.ok(metadata.testAccuracy >= threshold, `recorded ${metadata.testAccuracy}`);
+      const test = await Effect.runPromise(loadSplit(dataset, "test"));
+      const sample = subset(test, permutation(test.count, 11).subarray(0, SAMPLE));
+      const measured = await Effect.runPromise(
+        accuracy(predictClasses(tf, net, sample), sample.labels),
+      );
+      net.dispose();
+      assert.ok(measured >= threshold, `${dataset} seed ${seed}: ${measured} on the sample`);
+    });
+  }
 }
 
 Deno.test("loadClassifier() refuses weights that do not match the metadata", async () => {

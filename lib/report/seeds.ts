@@ -177,15 +177,15 @@ export function seedSpreadMarkdown(spread: Table): string {
   return lines.join("\n");
 }
 
-/** Markdown of paired differences (in AUROC points). */
+/** Markdown of paired differences (in points of the metric): mean ± sd, range, per seed. */
 export function pairedMarkdown(differences: ReadonlyArray<PairedDifference>): string {
   const lines = [
-    "| comparison | metric | mean difference | sd | min | max | per seed | holds on all seeds |",
-    "| :-- | :-- | --: | --: | --: | --: | :-- | :-- |",
+    "| comparison | metric | mean ± sd | min | max | per seed | holds on all seeds |",
+    "| :-- | :-- | --: | --: | --: | :-- | :-- |",
   ];
   for (const d of differences) {
     lines.push(
-      `| ${d.first} − ${d.second} | ${d.metric} | ${percent(d.mean)} | ${percent(d.sd)} | ${
+      `| ${d.first} − ${d.second} | ${d.metric} | ${percent(d.mean)} ± ${percent(d.sd)} | ${
         percent(d.min)
       } | ${percent(d.max)} | ${
         d.perSeed.map((p) => `${p.seed}: ${percent(p.difference)}`).join(", ")
