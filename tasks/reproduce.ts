@@ -177,19 +177,24 @@ const program = Effect.gen(function* () {
 
     // Every further fixture seed of grood's own models (fixtures/models/<dataset>-seed<N>/):
     // the same detectors, and the spread over seeds with the paired differences. Looked for
-    // only now, so a fixture that lands while seed 0 runs is still included.
+    // again after each seed, so a fixture that lands while the run goes on is included.
     const train = spec.id.train;
-    const dataset = spec.model.kind === "grood" && train.kind === "dataset"
+    // Only a benchmark on a fixture model has fixture seeds (not one naming a model of its own).
+    const dataset = spec.model.kind === "grood" && train.kind === "dataset" &&
+        resolve(spec.baseDir, spec.model.path) === fixtureDir(train.name)
       ? train.name
       : undefined;
-    const seeds = dataset === undefined ? [0] : yield* Effect.promise(() => fixtureSeeds(dataset));
     const seedRows: Array<SeedRow> = summaryRows.map((d) => ({ ...d, seed: 0 }));
     const seedRuns: Array<{ seed: number; runs: typeof runs; model: string; accuracy: number }> =
       [];
-    for (const seed of seeds.filter((s) => s !== 0)) {
+    while (dataset !== undefined) {
+      const ran = [0, ...seedRuns.map((r) => r.seed)];
+      const seed = (yield* Effect.promise(() => fixtureSeeds(dataset)))
+        .find((s) => !ran.includes(s));
+      if (seed === undefined) break;
       console.log(`\n== benchmark ${name}, model of training seed ${seed} ==`);
       const other = yield* runPipeline(
-        { benchmark: refs[i]!, model: fixtureDir(dataset!, seed), detectors },
+        { benchmark: refs[i]!, model: fixtureDir(dataset, seed), detectors },
         { log, progress: consoleProgress() },
       );
       seedRuns.push({
@@ -204,6 +209,9 @@ const program = Effect.gen(function* () {
       );
       other.prepared.model.net.dispose();
     }
+    seedRuns.sort((a, b) => a.seed - b.seed);
+    seedRows.sort((a, b) => a.seed - b.seed);
+    const seeds = [0, ...seedRuns.map((r) => r.seed)];
     const models = [
       { seed: 0, model: prepared.model.path, testAccuracy: prepared.model.metadata.testAccuracy },
       ...seedRuns.map((r) => ({ seed: r.seed, model: r.model, testAccuracy: r.accuracy })),
