@@ -1,0 +1,185 @@
+/**
+ * The service's routes, as one `Request → Response` function:
+ *
+ * | route | answer |
+ * | --- | --- |
+ * | `GET /`, `/app.js`, `/style.css` | the web page (open, no token) |
+ * | `GET /healthz` | `{status: "ok", version}`, 503 while shutting down (open) |
+ * | `GET /v1/detector` | the detector's metadata, input shape and the limits |
+ * | `POST /v1/score` | per image: score, OOD flag, threshold, predicted class, version |
+ * | `GET /metrics` | Prometheus text |
+ *
+ * Every refusal is a 4xx (or 503) JSON `{code, message}`; a failure of the detector itself is a
+ * 500 `{code: "scoring_failed", message}`. Each answer is counted in the metrics.
+ *
+ * @module
+ */
+import { Cause, Effect, Exit } from "effect";
+import type { Batcher } from "./batcher.ts";
+import { decodeBody, readBody } from "./decode.ts";
+import type { ServedDetector } from "./detector.ts";
+import { type Limits, Refusal, refusalResponse } from "./limits.ts";
+import type { ServiceMetrics } from "./metrics.ts";
+import type { StaticFile } from "./page.ts";
+
+/** What the routes work with. */
+export interface RouteContext<E> {
+  readonly detector: ServedDetector<E>;
+  readonly batcher: Batcher<E>;
+  readonly metrics: ServiceMetrics;
+  readonly limits: Limits;
+  readonly page: ReadonlyMap<string, StaticFile>;
+  /** True when the `Authorization` header is acceptable (always, without a token). */
+  readonly authorized: (header: string | null) => boolean;
+  /** True once shutdown has begun: new requests are refused with 503. */
+  readonly draining: () => boolean;
+}
+
+/** One image's answer. */
+export interface ImageResult {
+  readonly score: number;
+  readonly isOod: boolean;
+  readonly threshold: number;
+  readonly predicted: number;
+  readonly className?: string;
+  readonly detectorVersion: string;
+}
+
+/** The answer of `POST /v1/score`. */
+export interface ScoreAnswer {
+  readonly detector: { readonly version: string; readonly kind: string };
+  readonly threshold: number;
+  readonly results: ReadonlyArray<ImageResult>;
+}
+
+const METHODS: Readonly<Record<string, string>> = {
+  "/v1/score": "POST",
+  "/v1/detector": "GET",
+  "/healthz": "GET",
+  "/metrics": "GET",
+};
+
+const refusal = (code: Refusal["code"], problem: string) => new Refusal({ code, problem });
+
+/** Build the service's request handler. */
+export function makeHandler<E>(
+  context: RouteContext<E>,
+): (request: Request) => Promise<Response> {
+  const { detector, batcher, metrics, limits, page } = context;
+  const info = detector.info;
+
+  const score = (request: Request) =>
+    Effect.gen(function* () {
+      const body = yield* readBody(request, limits.maxBodyBytes);
+      const images = yield* decodeBody(
+        request.headers.get("content-type"),
+        body,
+        detector.input,
+        limits,
+      );
+      const scored = yield* batcher.submit(images.pixels, images.count);
+      const results: Array<ImageResult> = Array.from({ length: images.count }, (_, i) => {
+        const predicted = scored.predicted[i]!;
+        const className = info.classNames?.[predicted];
+        return {
+          score: scored.scores[i]!,
+          isOod: scored.isOod[i]!,
+          threshold: info.threshold,
+          predicted,
+          ...(className === undefined ? {} : { className }),
+          detectorVersion: info.version,
+        };
+      });
+      const answer: ScoreAnswer = {
+        detector: { version: info.version, kind: info.kind },
+        threshold: info.threshold,
+        results,
+      };
+      return Response.json(answer);
+    });
+
+  const describe = () => Response.json({ ...info, input: detector.input, limits });
+
+  const route = (request: Request, path: string): Promise<Response> | Response => {
+    const file = request.method === "GET" ? page.get(path) : undefined;
+    if (file !== undefined) {
+      return new Response(file.body, {
+        headers: { "content-type": file.contentType, "cache-control": "no-cache" },
+      });
+    }
+    const method = METHODS[path];
+    if (method === undefined) {
+      throw refusal("not_found", `no route ${request.method} ${path}`);
+    }
+    if (request.method !== method) {
+      throw refusal("method_not_allowed", `${path} takes ${method}, not ${request.method}`);
+    }
+    if (context.draining()) {
+      throw refusal("shutting_down", "the service is shutting down");
+    }
+    if (path === "/healthz") return Response.json({ status: "ok", version: info.version });
+    if (!context.authorized(request.headers.get("authorization"))) {
+      throw refusal("unauthorized", `${path} needs an "Authorization: Bearer <token>" header`);
+    }
+    switch (path) {
+      case "/v1/detector":
+        return describe();
+      case "/metrics":
+        return new Response(
+          metrics.render({
+            grood_engine_tensors: {
+              help: "Tensors alive in the engine.",
+              value: detector.tensors?.() ?? 0,
+            },
+            grood_resident_memory_bytes: {
+              help: "Resident set size of the process.",
+              value: Deno.memoryUsage().rss,
+            },
+            grood_queued_images: {
+              help: "Images waiting for a micro-batch.",
+              value: batcher.queued(),
+            },
+          }),
+          { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
+        );
+      default:
+        return Effect.runPromiseExit(score(request)).then((exit) => {
+          if (Exit.isSuccess(exit)) return exit.value;
+          const error = exit.cause.reasons.find(Cause.isFailReason)?.error;
+          if (error instanceof Refusal) throw error;
+          throw new ScoringFailed(
+            error instanceof Error ? error.message : Cause.pretty(exit.cause),
+          );
+        });
+    }
+  };
+
+  return async (request) => {
+    const started = performance.now();
+    const path = new URL(request.url).pathname;
+    let response: Response;
+    try {
+      response = await route(request, path);
+    } catch (error) {
+      if (error instanceof Refusal) {
+        metrics.error(error.code);
+        response = refusalResponse(
+          error,
+          error.code === "unauthorized" ? { "www-authenticate": "Bearer" } : {},
+        );
+      } else {
+        metrics.error("scoring_failed");
+        response = Response.json({
+          code: "scoring_failed",
+          message: error instanceof Error ? error.message : String(error),
+        }, { status: 500 });
+      }
+    }
+    const known = page.has(path) || METHODS[path] !== undefined;
+    metrics.request(known ? path : "other", response.status, (performance.now() - started) / 1000);
+    return response;
+  };
+}
+
+/** The detector failed on images it accepted (a bug or a broken detector, never the input). */
+class ScoringFailed extends Error {}

@@ -1,0 +1,283 @@
+/**
+ * The scoring service over real HTTP on a free port, serving GROOD fitted in this process:
+ * answers equal offline scoring within 1e-6 in every body form, concurrent requests share
+ * micro-batches, every malformed input gets its 4xx and the service goes on serving, the token
+ * is enforced, metrics count what happened, and shutdown lets requests in flight finish.
+ */
+import assert from "node:assert/strict";
+import { Effect, Exit, Scope } from "effect";
+import sharp from "sharp";
+import { IMAGE_SIZE } from "../lib/data/images.ts";
+import { encodeNpy } from "../lib/io/npy.ts";
+import { type RunningService, serveDetector, type ServeOptions } from "../lib/serve/server.ts";
+import type { ScoreAnswer } from "../lib/serve/routes.ts";
+import { decodeImage } from "../lib/sources/conform.ts";
+import { GREY_28 } from "../lib/sources/source.ts";
+import {
+  closeDetector,
+  detector,
+  mnistTest,
+  offlineScores,
+  pngImage,
+  rawImage,
+} from "./serve_detector.ts";
+
+/** Run `body` against a service started with `options`, closed afterwards. */
+async function withService(
+  options: ServeOptions,
+  body: (service: RunningService) => Promise<void>,
+): Promise<void> {
+  const scope = await Effect.runPromise(Scope.make());
+  const service = await Effect.runPromise(
+    serveDetector(detector, { port: 0, ...options }).pipe(Scope.provide(scope)),
+  );
+  try {
+    await body(service);
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+  }
+}
+
+const post = (
+  service: RunningService,
+  type: string,
+  body: string | Uint8Array,
+  headers = {},
+) =>
+  fetch(`${service.url}/v1/score`, {
+    method: "POST",
+    headers: { "content-type": type, ...headers },
+    body: body as BodyInit,
+  });
+
+const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6;
+
+/** Assert a refusal: status, JSON `{code, message}`. */
+async function assertRefused(response: Response, status: number, code: string, what: string) {
+  const body = await response.json();
+  assert.equal(response.status, status, `${what}: ${JSON.stringify(body)}`);
+  assert.equal(body.code, code, what);
+  assert.equal(typeof body.message, "string", what);
+  assert.ok(body.message.length > 10, what);
+}
+
+Deno.test("PNG, JPEG, JSON and .npy bodies get the offline scores within 1e-6", async () => {
+  const indices = Array.from({ length: 24 }, (_, i) => 100 + i * 7);
+  const offline = await offlineScores(indices);
+  const pngs = await Promise.all(indices.map(pngImage));
+  await withService({}, async (service) => {
+    // One PNG per request, all at once: they share micro-batches.
+    const answers = await Promise.all(
+      pngs.map((png) =>
+        post(service, "image/png", png).then((r) => r.json() as Promise<ScoreAnswer>)
+      ),
+    );
+    answers.forEach((answer, k) => {
+      const result = answer.results[0]!;
+      assert.equal(answer.results.length, 1);
+      assert.ok(close(result.score, offline.scores[k]!), `image ${indices[k]}`);
+      assert.equal(result.predicted, offline.predicted[k]);
+      assert.equal(result.isOod, offline.isOod[k]);
+      assert.equal(result.isOod, result.score > detector.info.threshold);
+      assert.equal(result.threshold, detector.info.threshold);
+      assert.equal(result.detectorVersion, detector.info.version);
+      assert.equal(result.className, String(result.predicted));
+    });
+    // The classifier is right on most of these digits (it is 99% accurate).
+    const right = answers.filter((a, k) =>
+      a.results[0]!.predicted === mnistTest.labels[indices[k]!]
+    );
+    assert.ok(right.length >= 22, `${right.length} of 24 right`);
+
+    // JSON: base64 and data: URLs, in order.
+    const images = pngs.map((png, k) => {
+      const text = btoa(String.fromCharCode(...png));
+      return k % 2 === 0 ? text : `data:image/png;base64,${text}`;
+    });
+    const json = await post(service, "application/json", JSON.stringify({ images }));
+    const jsonAnswer = await json.json() as ScoreAnswer;
+    assert.equal(json.status, 200);
+    assert.deepEqual(
+      jsonAnswer.results.map((r, k) => close(r.score, offline.scores[k]!)),
+      indices.map(() => true),
+    );
+
+    // .npy: uint8 (N, 28, 28) and (N, 28, 28, 1).
+    const pixels = new Uint8Array(indices.length * IMAGE_SIZE);
+    indices.forEach((i, k) => pixels.set(rawImage(i), k * IMAGE_SIZE));
+    for (const shape of [[indices.length, 28, 28], [indices.length, 28, 28, 1]]) {
+      const npy = await Effect.runPromise(encodeNpy(pixels, shape, "test"));
+      const answer = await post(service, "application/x-npy", npy).then((r) =>
+        r.json()
+      ) as ScoreAnswer;
+      assert.deepEqual(
+        answer.results.map((r, k) => close(r.score, offline.scores[k]!)),
+        indices.map(() => true),
+        `npy ${shape}`,
+      );
+    }
+
+    // JPEG is lossy: its answer is the offline score of the JPEG's decoded pixels.
+    const jpeg = new Uint8Array(
+      await sharp(rawImage(5), { raw: { width: 28, height: 28, channels: 1 } }).jpeg().toBuffer(),
+    );
+    const decoded = await Effect.runPromise(decodeImage(jpeg, "jpeg", GREY_28));
+    const expected = await Effect.runPromise(detector.scoreImages(decoded, 1));
+    const jpegAnswer = await post(service, "image/jpeg", jpeg).then((r) => r.json()) as ScoreAnswer;
+    assert.ok(close(jpegAnswer.results[0]!.score, expected.scores[0]!));
+
+    // A larger RGB PNG is resized and converted as lib/sources does.
+    const big = await sharp(rawImage(7), { raw: { width: 28, height: 28, channels: 1 } })
+      .resize(112, 112).toColourspace("srgb").png().toBuffer();
+    const bigPixels = await Effect.runPromise(decodeImage(new Uint8Array(big), "big", GREY_28));
+    const bigExpected = await Effect.runPromise(detector.scoreImages(bigPixels, 1));
+    const bigAnswer = await post(service, "image/png", big).then((r) => r.json()) as ScoreAnswer;
+    assert.ok(close(bigAnswer.results[0]!.score, bigExpected.scores[0]!));
+
+    // The concurrent PNGs were batched: fewer batches than requests.
+    const metrics = await fetch(`${service.url}/metrics`).then((r) => r.text());
+    const batches = Number(/^grood_batch_images_count (\d+)$/m.exec(metrics)![1]);
+    const scored = Number(/^grood_images_scored_total (\d+)$/m.exec(metrics)![1]);
+    assert.equal(scored, 24 + 24 + 2 * 24 + 1 + 1);
+    assert.ok(batches < 24 + 4, `${batches} batches for 28 requests`);
+  });
+});
+
+Deno.test("every malformed request gets its 4xx {code, message}; the next valid one succeeds", async () => {
+  const png = await pngImage(3);
+  const [expected] = (await offlineScores([3])).scores;
+  const huge = png.slice(0, 33); // a real signature and IHDR, then 20000×20000
+  new DataView(huge.buffer).setUint32(16, 20000);
+  new DataView(huge.buffer).setUint32(20, 20000);
+  const random = Uint8Array.from({ length: 500 }, (_, i) => (i * 7919 + 13) % 256);
+  const many = { images: Array.from({ length: 17 }, () => btoa(String.fromCharCode(...png))) };
+  const npyFloat = await Effect.runPromise(encodeNpy(new Float32Array(784), [1, 28, 28], "t"));
+  const cases: ReadonlyArray<[string, () => Promise<Response>, number, string]> = [
+    ["random bytes", () => post(s, "image/png", random), 400, "undecodable_image"],
+    [
+      "truncated PNG",
+      () => post(s, "image/png", png.slice(0, png.length - 20)),
+      400,
+      "undecodable_image",
+    ],
+    ["20000×20000 header", () => post(s, "image/png", huge), 413, "image_too_large"],
+    [
+      "bad base64",
+      () => post(s, "application/json", '{"images": ["not base64!"]}'),
+      400,
+      "bad_base64",
+    ],
+    ["bad JSON", () => post(s, "application/json", '{"images": ['), 400, "bad_json"],
+    ["JSON of another shape", () => post(s, "application/json", '{"image": "x"}'), 400, "bad_json"],
+    ["wrong content type", () => post(s, "text/plain", "hello"), 415, "unsupported_media_type"],
+    [
+      "no content type",
+      () => fetch(`${s.url}/v1/score`, { method: "POST", body: png as BodyInit }),
+      415,
+      "unsupported_media_type",
+    ],
+    ["empty body", () => post(s, "image/png", new Uint8Array(0)), 400, "empty_body"],
+    ["empty list", () => post(s, "application/json", '{"images": []}'), 400, "empty_body"],
+    [
+      "too many images",
+      () => post(s, "application/json", JSON.stringify(many)),
+      413,
+      "too_many_images",
+    ],
+    ["body too large", () => post(s, "image/png", new Uint8Array(70_000)), 413, "body_too_large"],
+    ["float .npy", () => post(s, "application/x-npy", npyFloat), 400, "bad_npy"],
+    ["corrupt .npy", () => post(s, "application/x-npy", random), 400, "bad_npy"],
+    ["unknown route", () => fetch(`${s.url}/v2/score`), 404, "not_found"],
+    ["wrong method", () => fetch(`${s.url}/v1/score`), 405, "method_not_allowed"],
+  ];
+  let s!: RunningService;
+  await withService(
+    { limits: { maxImagesPerRequest: 16, maxBodyBytes: 64_000 } },
+    async (service) => {
+      s = service;
+      for (const [what, request, status, code] of cases) {
+        const started = performance.now();
+        await assertRefused(await request(), status, code, what);
+        if (what === "20000×20000 header") {
+          assert.ok(performance.now() - started < 1000, "refused from the header, not decoded");
+        }
+        const ok = await post(s, "image/png", png);
+        assert.equal(ok.status, 200, `after ${what}`);
+        const answer = await ok.json() as ScoreAnswer;
+        assert.ok(close(answer.results[0]!.score, expected!), `after ${what}`);
+      }
+      // Each refusal is counted by its code.
+      const metrics = await fetch(`${s.url}/metrics`).then((r) => r.text());
+      assert.match(metrics, /^grood_errors_total\{code="undecodable_image"\} 2$/m);
+      assert.match(metrics, /^grood_errors_total\{code="image_too_large"\} 1$/m);
+      assert.match(metrics, /^grood_requests_total\{route="\/v1\/score",status="200"\} 16$/m);
+    },
+  );
+});
+
+Deno.test("with a token, /v1/* and /metrics need it; health and the page stay open", async () => {
+  const png = await pngImage(1);
+  await withService({ token: "s3cret-token" }, async (s) => {
+    await assertRefused(await post(s, "image/png", png), 401, "unauthorized", "no token");
+    await assertRefused(
+      await post(s, "image/png", png, { authorization: "Bearer s3cret-tokeN" }),
+      401,
+      "unauthorized",
+      "wrong token",
+    );
+    await assertRefused(await fetch(`${s.url}/v1/detector`), 401, "unauthorized", "detector");
+    await assertRefused(await fetch(`${s.url}/metrics`), 401, "unauthorized", "metrics");
+    const ok = await post(s, "image/png", png, { authorization: "Bearer s3cret-token" });
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+    const health = await fetch(`${s.url}/healthz`);
+    assert.deepEqual(await health.json(), { status: "ok", version: detector.info.version });
+    const page = await fetch(`${s.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<html/);
+  });
+});
+
+Deno.test("GET /v1/detector describes the detector; /metrics is Prometheus text", async () => {
+  await withService({}, async (s) => {
+    const info = await fetch(`${s.url}/v1/detector`).then((r) => r.json());
+    assert.equal(info.version, detector.info.version);
+    assert.equal(info.kind, "grood");
+    assert.equal(info.threshold, detector.info.threshold);
+    assert.deepEqual(info.input, { height: 28, width: 28, channels: 1 });
+    assert.ok(info.validation.auroc > 0.5 && info.validation.auroc <= 1);
+    assert.ok(Math.abs(info.validation.idKeptAtThreshold - 0.95) < 0.01);
+    const h = info.histogram;
+    assert.equal(h.edges.length, h.id.length + 1);
+    assert.equal(h.id.reduce((a: number, b: number) => a + b, 0), 500);
+    const response = await fetch(`${s.url}/metrics`);
+    assert.match(response.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    // Every sample line is `name{labels} value` and every family is typed.
+    for (const line of text.split("\n").filter((l) => l !== "" && !l.startsWith("#"))) {
+      assert.match(line, /^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[\d.e+-]+$/, line);
+      const family = line.split(/[{ ]/)[0]!.replace(/_(bucket|sum|count)$/, "");
+      assert.match(text, new RegExp(`^# TYPE ${family} `, "m"), family);
+    }
+    assert.match(text, /^grood_requests_total\{route="\/v1\/detector",status="200"\} 1$/m);
+    assert.match(text, /^grood_engine_tensors \d+$/m);
+  });
+});
+
+Deno.test("shutdown answers the requests in flight, then refuses new connections", async () => {
+  const png = await pngImage(2);
+  const scope = await Effect.runPromise(Scope.make());
+  const s = await Effect.runPromise(
+    serveDetector(detector, { port: 0, batch: { maxWaitMs: 50 } }).pipe(Scope.provide(scope)),
+  );
+  const inFlight = Array.from({ length: 12 }, () => post(s, "image/png", png));
+  // Let the requests reach the server (they wait up to 50 ms for their batch), then close.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const closed = Effect.runPromise(Scope.close(scope, Exit.void));
+  const statuses = await Promise.all(inFlight.map((r) => r.then((x) => x.status)));
+  await closed;
+  assert.deepEqual(statuses, statuses.map(() => 200));
+  await assert.rejects(post(s, "image/png", png));
+});
+
+Deno.test("cleanup", () => closeDetector());
