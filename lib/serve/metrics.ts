@@ -83,6 +83,11 @@ export class ServiceMetrics {
     this.imagesScored += images;
   }
 
+  /** Batches scored and images in them so far (mean batch size = images / batches). */
+  batchTotals(): { readonly batches: number; readonly images: number } {
+    return { batches: this.batches.count, images: this.imagesScored };
+  }
+
   /** The Prometheus text; `gauges` are sampled now (tensors, memory). */
   render(gauges: Readonly<Record<string, { help: string; value: number }>> = {}): string {
     const counter = (name: string, help: string, values: Map<string, number>) => [
