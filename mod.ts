@@ -62,3 +62,4 @@ export * from "./lib/report/mod.ts";
 export * from "./lib/pipeline/recall.ts";
 export { trainFixture } from "./lib/pipeline/train_fixture.ts";
 export * from "./lib/fitted/mod.ts";
+export * from "./lib/serve/mod.ts";

@@ -11,7 +11,7 @@
  */
 import { Buffer } from "node:buffer";
 import { fileURLToPath } from "node:url";
-import { Effect } from "effect";
+import { Data, Effect } from "effect";
 import sharp from "sharp";
 import { backendFlag, flag, invocationPath, parseCommandLine, runTask } from "../lib/cli.ts";
 import { Compute } from "../lib/compute/compute.ts";
@@ -42,17 +42,34 @@ const cli = {
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const LOAD_SCRIPT = fileURLToPath(new URL("../lib/bench/http_load.ts", import.meta.url));
 
+/** The load generator's process failed (its stderr is shown above). */
+class LoadGeneratorFailed extends Data.TaggedError("LoadGeneratorFailed")<{
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `The load generator (${LOAD_SCRIPT}) failed: ${this.problem}`;
+  }
+}
+
 /** Run autocannon in its own process. */
 const load = (options: LoadOptions) =>
-  Effect.promise(async () => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", LOAD_SCRIPT, JSON.stringify(options)],
-      stdout: "piped",
-      stderr: "inherit",
-      cwd: HERE,
-    }).output();
-    if (!output.success) throw new Error("the load generator failed");
-    return JSON.parse(new TextDecoder().decode(output.stdout)) as LoadResult;
+  Effect.tryPromise({
+    catch: (error) => new LoadGeneratorFailed({ problem: String(error) }),
+    try: async () => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", LOAD_SCRIPT],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "inherit",
+        cwd: HERE,
+      }).spawn();
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(JSON.stringify(options)));
+      await writer.close();
+      const output = await child.output();
+      if (!output.success) throw new Error(`exit code ${output.code}`);
+      return JSON.parse(new TextDecoder().decode(output.stdout)) as LoadResult;
+    },
   });
 
 /** Offline: decode the PNGs and score them in batches of 256, as the `score` task does. */

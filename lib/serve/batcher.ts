@@ -20,7 +20,7 @@ export interface BatchOptions {
 }
 
 /** Defaults: up to 64 images a batch, 2 ms of waiting. */
-export const DEFAULT_BATCH: BatchOptions = { maxBatchImages: 64, maxWaitMs: 2 };
+export const DEFAULT_MICRO_BATCH: BatchOptions = { maxBatchImages: 64, maxWaitMs: 2 };
 
 /** A scorer that batches concurrent submissions. */
 export interface Batcher<E> {
@@ -54,7 +54,7 @@ function slice(scores: ImageScores, from: number, count: number): ImageScores {
  */
 export const makeBatcher = <E>(
   detector: ServedDetector<E>,
-  options: BatchOptions = DEFAULT_BATCH,
+  options: BatchOptions = DEFAULT_MICRO_BATCH,
   onBatch: (images: number, seconds: number) => void = () => {},
 ) =>
   Effect.gen(function* () {

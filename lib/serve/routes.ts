@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { Cause, Effect, Exit } from "effect";
+import { Cause, Data, Effect, Exit } from "effect";
 import type { Batcher } from "./batcher.ts";
 import { decodeBody, readBody } from "./decode.ts";
 import type { ServedDetector } from "./detector.ts";
@@ -147,9 +147,9 @@ export function makeHandler<E>(
           if (Exit.isSuccess(exit)) return exit.value;
           const error = exit.cause.reasons.find(Cause.isFailReason)?.error;
           if (error instanceof Refusal) throw error;
-          throw new ScoringFailed(
-            error instanceof Error ? error.message : Cause.pretty(exit.cause),
-          );
+          throw new ScoringFailed({
+            problem: error instanceof Error ? error.message : Cause.pretty(exit.cause),
+          });
         });
     }
   };
@@ -181,5 +181,9 @@ export function makeHandler<E>(
   };
 }
 
-/** The detector failed on images it accepted (a bug or a broken detector, never the input). */
-class ScoringFailed extends Error {}
+/** The detector failed on images it accepted (a broken detector or engine, not the input). */
+export class ScoringFailed extends Data.TaggedError("ScoringFailed")<{ readonly problem: string }> {
+  override get message(): string {
+    return `The detector failed to score the request's images: ${this.problem}`;
+  }
+}

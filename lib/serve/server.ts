@@ -19,7 +19,7 @@
  */
 import { Effect } from "effect";
 import { bearerCheck } from "./auth.ts";
-import { type BatchOptions, DEFAULT_BATCH, makeBatcher } from "./batcher.ts";
+import { type BatchOptions, DEFAULT_MICRO_BATCH, makeBatcher } from "./batcher.ts";
 import type { ServedDetector } from "./detector.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { ServiceMetrics } from "./metrics.ts";
@@ -58,7 +58,7 @@ export const serveDetector = Effect.fn("serveDetector")(function* <E>(
   const page = yield* loadPage();
   const batcher = yield* makeBatcher(
     detector,
-    { ...DEFAULT_BATCH, ...options.batch },
+    { ...DEFAULT_MICRO_BATCH, ...options.batch },
     (images) => metrics.batch(images),
   );
   let draining = false;
