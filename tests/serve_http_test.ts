@@ -181,6 +181,7 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
       "undecodable_image",
     ],
     ["20000×20000 header", () => post(s, "image/png", huge), 413, "image_too_large"],
+    ["20000×20000 JPEG header", () => post(s, "image/jpeg", hugeJpeg), 413, "image_too_large"],
     [
       "bad base64",
       () => post(s, "application/json", '{"images": ["not base64!"]}'),
@@ -216,7 +217,7 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
     async (service) => {
       s = service;
       for (const [what, request, status, code] of cases) {
-          await assertRefused(await request(), status, code, what);
+        await assertRefused(await request(), status, code, what);
         const ok = await post(s, "image/png", png);
         assert.equal(ok.status, 200, `after ${what}`);
         const answer = await ok.json() as ScoreAnswer;
@@ -282,13 +283,18 @@ Deno.test("GET /v1/detector describes the detector; /metrics is Prometheus text"
 
 Deno.test("shutdown answers the requests in flight, then refuses new connections", async () => {
   const png = await pngImage(2);
+  // The real detector, slowed down so that requests are surely in flight when shutdown begins.
+  const slow = {
+    ...detector,
+    scoreImages: (pixels: Uint8Array, count: number) =>
+      Effect.delay(detector.scoreImages(pixels, count), "150 millis"),
+  };
   const scope = await Effect.runPromise(Scope.make());
   const s = await Effect.runPromise(
-    serveDetector(detector, { port: 0, batch: { maxWaitMs: 50 } }).pipe(Scope.provide(scope)),
+    serveDetector(slow, { port: 0 }).pipe(Scope.provide(scope)),
   );
   const inFlight = Array.from({ length: 12 }, () => post(s, "image/png", png));
-  // Let the requests reach the server (they wait up to 50 ms for their batch), then close.
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setTimeout(resolve, 50));
   const closed = Effect.runPromise(Scope.close(scope, Exit.void));
   const statuses = await Promise.all(inFlight.map((r) => r.then((x) => x.status)));
   await closed;

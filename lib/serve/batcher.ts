@@ -1,9 +1,11 @@
 /**
- * Micro-batching: images of concurrent requests are scored together. A request waits at most
- * `maxWaitMs` for others to join it; a batch holds at most `maxBatchImages` images (a single
- * request with more goes alone, whole). While a batch is being scored, new requests queue, and
- * the next batch starts as soon as the current one ends. Each request gets back exactly its own
- * images' scores, in order.
+ * Micro-batching: images of concurrent requests are scored together. A batch holds at most
+ * `maxBatchImages` images (a single request with more goes alone, whole). Requests announce
+ * themselves when they arrive (`arrive()`), before their bodies are read and decoded: queued
+ * images wait (at most `maxWaitMs`) only while other announced requests are still decoding, so
+ * a lone request is scored at once and a burst is scored together. While a batch is being
+ * scored, new requests queue, and the next batch starts when the current one ends. Each request
+ * gets back exactly its own images' scores, in order.
  *
  * @module
  */
@@ -19,12 +21,25 @@ export interface BatchOptions {
   readonly maxWaitMs: number;
 }
 
-/** Defaults: up to 64 images a batch, 2 ms of waiting. */
-export const DEFAULT_MICRO_BATCH: BatchOptions = { maxBatchImages: 64, maxWaitMs: 2 };
+/** Defaults: up to 64 images a batch, at most 5 ms of waiting for requests being decoded. */
+export const DEFAULT_MICRO_BATCH: BatchOptions = { maxBatchImages: 64, maxWaitMs: 5 };
+
+/** A request known to the batcher from its arrival: it submits its images once, or leaves. */
+export interface Arrival<E> {
+  /** Score `count` images (NHWC uint8 at the detector's shape) within some batch. */
+  readonly submit: (
+    pixels: Uint8Array,
+    count: number,
+  ) => Effect.Effect<ImageScores, E | Refusal>;
+  /** The request will submit nothing (refused, or done); idempotent. */
+  readonly leave: () => void;
+}
 
 /** A scorer that batches concurrent submissions. */
 export interface Batcher<E> {
-  /** Score `count` images (NHWC uint8 at the detector's shape) within some batch. */
+  /** Announce a request whose images are on their way (call before reading its body). */
+  readonly arrive: () => Arrival<E>;
+  /** Score `count` images within some batch (`arrive().submit` for a request not announced). */
   readonly submit: (
     pixels: Uint8Array,
     count: number,
@@ -60,6 +75,8 @@ export const makeBatcher = <E>(
   Effect.gen(function* () {
     const pending: Array<Job<E>> = [];
     let pendingImages = 0;
+    /** Announced requests that have not submitted or left yet. */
+    let arriving = 0;
     let running = false;
     let closed = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -103,22 +120,56 @@ export const makeBatcher = <E>(
         from += job.count;
       }
       running = false;
-      if (pending.length > 0) {
-        // Let the requests that arrived meanwhile join, then run at once: they have waited.
-        timer = setTimeout(run, 0);
-      } else {
-        idle?.();
-      }
+      if (pending.length > 0) schedule();
+      else idle?.();
     };
 
+    /** Run now when the batch is full or nobody else is on the way; else wait for them. */
     const schedule = () => {
-      if (running) return;
-      if (pendingImages >= options.maxBatchImages) {
+      if (running || pending.length === 0) return;
+      if (pendingImages >= options.maxBatchImages || arriving === 0 || closed) {
         if (timer !== undefined) clearTimeout(timer);
         timer = setTimeout(run, 0);
       } else if (timer === undefined) {
         timer = setTimeout(run, options.maxWaitMs);
       }
+    };
+
+    const enqueue = (
+      pixels: Uint8Array,
+      count: number,
+      done: (result: Effect.Effect<ImageScores, E | Refusal>) => void,
+    ) => {
+      if (closed) {
+        done(
+          Effect.fail(
+            new Refusal({ code: "shutting_down", problem: "the service is shutting down" }),
+          ),
+        );
+        return;
+      }
+      pending.push({ pixels, count, done });
+      pendingImages += count;
+    };
+
+    const arrive = (): Arrival<E> => {
+      arriving += 1;
+      let here = true;
+      const leave = () => {
+        if (!here) return;
+        here = false;
+        arriving -= 1;
+        schedule();
+      };
+      return {
+        submit: (pixels, count) =>
+          Effect.callback<ImageScores, E | Refusal>((resume) => {
+            enqueue(pixels, count, resume);
+            leave();
+            schedule();
+          }),
+        leave,
+      };
     };
 
     yield* Effect.addFinalizer(() =>
@@ -133,20 +184,8 @@ export const makeBatcher = <E>(
     );
 
     const batcher: Batcher<E> = {
-      submit: (pixels, count) =>
-        Effect.callback<ImageScores, E | Refusal>((resume) => {
-          if (closed) {
-            resume(
-              Effect.fail(
-                new Refusal({ code: "shutting_down", problem: "the service is shutting down" }),
-              ),
-            );
-            return;
-          }
-          pending.push({ pixels, count, done: resume });
-          pendingImages += count;
-          schedule();
-        }),
+      arrive,
+      submit: (pixels, count) => Effect.suspend(() => arrive().submit(pixels, count)),
       queued: () => pendingImages,
     };
     return batcher;

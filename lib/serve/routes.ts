@@ -15,7 +15,7 @@
  * @module
  */
 import { Cause, Data, Effect, Exit } from "effect";
-import type { Batcher } from "./batcher.ts";
+import type { Arrival, Batcher } from "./batcher.ts";
 import { decodeBody, readBody } from "./decode.ts";
 import type { ServedDetector } from "./detector.ts";
 import { type Limits, Refusal, refusalResponse } from "./limits.ts";
@@ -68,7 +68,7 @@ export function makeHandler<E>(
   const { detector, batcher, metrics, limits, page } = context;
   const info = detector.info;
 
-  const score = (request: Request) =>
+  const score = (request: Request, arrival: Arrival<E>) =>
     Effect.gen(function* () {
       const body = yield* readBody(request, limits.maxBodyBytes);
       const images = yield* decodeBody(
@@ -77,7 +77,7 @@ export function makeHandler<E>(
         detector.input,
         limits,
       );
-      const scored = yield* batcher.submit(images.pixels, images.count);
+      const scored = yield* arrival.submit(images.pixels, images.count);
       const results: Array<ImageResult> = Array.from({ length: images.count }, (_, i) => {
         const predicted = scored.predicted[i]!;
         const className = info.classNames?.[predicted];
@@ -143,7 +143,10 @@ export function makeHandler<E>(
           { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
         );
       default:
-        return Effect.runPromiseExit(score(request)).then((exit) => {
+        const arrival = batcher.arrive();
+        return Effect.runPromiseExit(
+          score(request, arrival).pipe(Effect.ensuring(Effect.sync(arrival.leave))),
+        ).then((exit) => {
           if (Exit.isSuccess(exit)) return exit.value;
           const error = exit.cause.reasons.find(Cause.isFailReason)?.error;
           if (error instanceof Refusal) throw error;
