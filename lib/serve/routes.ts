@@ -142,7 +142,7 @@ export function makeHandler<E>(
           }),
           { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
         );
-      default:
+      default: {
         const arrival = batcher.arrive();
         return Effect.runPromiseExit(
           score(request, arrival).pipe(Effect.ensuring(Effect.sync(arrival.leave))),
@@ -154,6 +154,7 @@ export function makeHandler<E>(
             problem: error instanceof Error ? error.message : Cause.pretty(exit.cause),
           });
         });
+      }
     }
   };
 
