@@ -13,7 +13,13 @@ import { Buffer } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { Data, Effect } from "effect";
 import sharp from "sharp";
-import { backendFlag, flag, invocationPath, parseCommandLine, runTask } from "../lib/cli.ts";
+import {
+  backendFlag,
+  flag,
+  invocationPath,
+  parseCommandLine,
+  runTask,
+} from "../lib/cli/command_line.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { IMAGE_SIZE } from "../lib/data/images.ts";

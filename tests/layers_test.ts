@@ -24,6 +24,7 @@ export const LAYERS: ReadonlyArray<string> = [
   "pipeline", // prepare a benchmark, run detectors, ablations, tables
   "report", // plots, notebook display, the results page, exports
   "bench", // measurements of `deno task bench`
+  "serve", // the HTTP scoring service and its page
   "cli", // command lines of the tasks
 ];
 
@@ -127,16 +128,16 @@ Deno.test("the import parser sees every form of import, and not doc examples", (
 Deno.test("the layer check fails on an import up the order, a new folder, an escape", () => {
   const lib = Deno.makeTempDirSync({ prefix: "grood-layers-" }) + "/";
   try {
-    for (const folder of ["stages", "pipeline", "serve"]) Deno.mkdirSync(join(lib, folder));
+    for (const folder of ["stages", "pipeline", "new"]) Deno.mkdirSync(join(lib, folder));
     Deno.writeTextFileSync(join(lib, "pipeline/run.ts"), 'import { x } from "../stages/a.ts";');
     assert.deepEqual(violations(lib), []);
     Deno.writeTextFileSync(
       join(lib, "stages/a.ts"),
       'import type { Run } from "../pipeline/run.ts";\nimport "../../tasks/t.ts";',
     );
-    Deno.writeTextFileSync(join(lib, "serve/s.ts"), "");
+    Deno.writeTextFileSync(join(lib, "new/s.ts"), "");
     assert.deepEqual([...violations(lib)].sort(), [
-      "lib/serve/ is not in LAYERS (tests/layers_test.ts): place it there",
+      "lib/new/ is not in LAYERS (tests/layers_test.ts): place it there",
       "lib/stages/a.ts (layer stages) imports ../pipeline/run.ts (layer pipeline, above it)",
       "lib/stages/a.ts imports ../../tasks/t.ts, outside lib/",
     ]);
