@@ -27,7 +27,12 @@ import { writeJson } from "../lib/io/files.ts";
 import { loadSample, machineInfo } from "../lib/bench/machine.ts";
 import type { LoadOptions, LoadResult } from "../lib/bench/http_load.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
-import { fitServedGrood, type ServedDetector, serveDetector } from "../lib/serve/mod.ts";
+import {
+  fitServedGrood,
+  openServedFitted,
+  type ServedDetector,
+  serveDetector,
+} from "../lib/serve/mod.ts";
 import { decodeImage } from "../lib/sources/conform.ts";
 
 const cli = {
@@ -35,6 +40,10 @@ const cli = {
   summary: "Throughput, latency and memory of the scoring service under load; writes " +
     "bench/serve.json.",
   flags: {
+    detector: flag.string(
+      "a fitted detector folder (`deno task fit`); default: GROOD fitted here on 3,000 MNIST images",
+      { placeholder: "DIR" },
+    ),
     seconds: flag.integer("seconds of load per concurrency level", { min: 1, default: 20 }),
     requests: flag.integer("requests of the memory run (at 64 connections)", {
       min: 1000,
@@ -97,27 +106,32 @@ const offlineThroughput = (detector: ServedDetector, pngs: ReadonlyArray<Uint8Ar
     return pngs.length / ((performance.now() - started) / 1000);
   });
 
-const program = (values: { seconds: number; requests: number; out: string }) =>
+const program = (
+  values: { detector: string | undefined; seconds: number; requests: number; out: string },
+) =>
   Effect.scoped(Effect.gen(function* () {
     const { tf, backend } = yield* Compute;
     const loadBefore = loadSample("start");
-    console.log("fitting GROOD on 3,000 MNIST training images (the served detector)…");
-    const detector = yield* fitServedGrood({
-      tf,
-      classifierDir: fixtureDir("mnist"),
-      dataset: "mnist",
-      trainImages: 3000,
-      idValidationImages: 1000,
-    });
+    const folder = values.detector === undefined ? undefined : invocationPath(values.detector);
+    if (folder === undefined) {
+      console.log("fitting GROOD on 3,000 MNIST training images (the served detector)…");
+    }
+    const detector = folder === undefined
+      ? yield* fitServedGrood({
+        tf,
+        classifierDir: fixtureDir("mnist"),
+        dataset: "mnist",
+        trainImages: 3000,
+        idValidationImages: 1000,
+      })
+      : yield* openServedFitted(folder, () => tf.memory().numTensors);
     const test = yield* loadSplit("mnist", "test");
     const pngs = yield* Effect.promise(() =>
       Promise.all(
         Array.from({ length: 2048 }, (_, i) =>
           sharp(test.pixels.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), {
             raw: { width: 28, height: 28, channels: 1 },
-          }).png().toBuffer().then((b) =>
-            new Uint8Array(b)
-          )),
+          }).png().toBuffer().then((b) => new Uint8Array(b))),
       )
     );
     yield* offlineThroughput(detector, pngs.slice(0, 256)); // warm-up
@@ -125,7 +139,9 @@ const program = (values: { seconds: number; requests: number; out: string }) =>
     console.log(`offline (decode + score, batches of 256): ${offline.toFixed(0)} images/s`);
 
     const service = yield* serveDetector(detector, { port: 0 });
-    const bodies = pngs.slice(0, 256).map((png) => Buffer.from(png).toString("base64"));
+    const bodies = pngs.slice(0, 256).map((png) =>
+      Buffer.from(png).toString("base64")
+    );
     const base = { url: `${service.url}/v1/score`, contentType: "image/png", bodies };
     yield* load({ ...base, connections: 16, seconds: 3 }); // warm-up
     const levels: Array<
@@ -201,7 +217,8 @@ const program = (values: { seconds: number; requests: number; out: string }) =>
       detector: {
         kind: detector.info.kind,
         version: detector.info.version,
-        note: "GROOD fitted in-process on 3,000 MNIST training images, fixtures/models/mnist",
+        note: folder ??
+          "GROOD fitted in-process on 3,000 MNIST training images, fixtures/models/mnist",
       },
       body: "one 28×28 grey PNG per request (256 distinct MNIST test digits, cycled)",
       loadGenerator: "autocannon (separate process), pipelining 1",

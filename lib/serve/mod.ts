@@ -15,3 +15,4 @@ export * from "./auth.ts";
 export * from "./page.ts";
 export * from "./routes.ts";
 export * from "./server.ts";
+export * from "./fitted.ts";
