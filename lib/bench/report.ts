@@ -9,7 +9,7 @@ import { median } from "./measure.ts";
 
 /** A target a figure must reach. */
 export interface Target {
-  readonly op: ">=" | "<";
+  readonly op: ">=" | "<" | "<=";
   readonly value: number;
 }
 
@@ -55,6 +55,8 @@ export function figure(
     ? null
     : target.op === ">="
     ? value >= target.value
+    : target.op === "<="
+    ? value <= target.value
     : value < target.value;
   return {
     id,
@@ -96,7 +98,7 @@ export function formatFigure(f: Figure): string {
   const runs = f.runs.length > 1 ? ` (median of ${f.runs.length})` : "";
   const head = `${f.label.padEnd(52)} ${formatValue(f.median, f.unit).padStart(22)}${runs}`;
   if (f.target === null) return head;
-  const op = f.target.op === ">=" ? "≥" : "<";
+  const op = { ">=": "≥", "<=": "≤", "<": "<" }[f.target.op];
   return `${head.padEnd(92)}  target ${op} ${formatValue(f.target.value, f.unit)}: ${
     f.met ? "met" : "NOT MET"
   }`;

@@ -106,6 +106,8 @@ export const hnswIndex = (
     readonly efConstruction?: number;
     readonly efSearch?: number;
     readonly name?: string;
+    /** Called after every 10,000 points added (and after the last): points added so far. */
+    readonly onProgress?: (added: number) => void;
   },
 ): Effect.Effect<NearestNeighbourIndex, NonFiniteVector | HnswUnavailable | InvalidParameter> =>
   Effect.gen(function* () {
@@ -129,6 +131,7 @@ export const hnswIndex = (
     for (let i = 0; i < points.rows; i++) {
       // The addon accepts only plain arrays (it checks IsArray), not Float32Array.
       graph.addPoint(Array.from(points.data.subarray(i * d, (i + 1) * d)), i);
+      if ((i + 1) % 10_000 === 0 || i + 1 === points.rows) options.onProgress?.(i + 1);
     }
     graph.setEf(params.efSearch);
     return wrapHnsw(graph, points, params, indexName);

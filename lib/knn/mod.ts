@@ -7,6 +7,8 @@
  * - **hnsw** ({@link hnswIndex}): approximate, hnswlib-node's `HierarchicalNSW`; distances
  *   recomputed the same way, so both kinds agree whenever they find the same neighbours.
  *
+ * {@link workerIndex} runs the exact index in a Web Worker, so a search can overlap other work.
+ *
  * Distances are Euclidean (not squared). Indexes can be saved and loaded ({@link saveIndex},
  * {@link loadIndex}); checksums guard the files. {@link recallAtK} compares an approximate
  * search with an exact one.
@@ -19,3 +21,4 @@ export { exactIndex, type ExactIndexOptions } from "./exact.ts";
 export { checkHnswParams, HNSW_DEFAULTS, hnswIndex } from "./hnsw.ts";
 export { type IndexMetadata, loadIndex, saveIndex } from "./persist.ts";
 export { recallAtK } from "./recall.ts";
+export { SearchWorkerError, workerIndex } from "./worker_index.ts";

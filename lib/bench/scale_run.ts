@@ -1,0 +1,272 @@
+/**
+ * One configuration of the k-NN scale table (`scale.ts`), run alone in its own process so its
+ * peak resident memory is its own: `deno run -A lib/bench/scale_run.ts '<config JSON>'`
+ * prints progress lines (`progress <points added>`) on stderr and one JSON
+ * {@link ScaleMeasurement} as the last line of stdout.
+ *
+ * What it does: make the index points (synthetic, generated in chunks; or the real
+ * descriptors from a `.npy`), build the index (timed), search a sample of queries for k = 1
+ * (timed, median of runs) and k = 10, and compare with the exact search's neighbours:
+ *
+ * - **exact**: `exactIndex` (norm-pruned) over the whole set; its k = 10 neighbours are the
+ *   ground truth of the other methods, written to `truthFile`;
+ * - **hnsw**: `hnswIndex` (hnswlib-node, grood's HNSW option, default parameters);
+ * - **usearch-f16** / **usearch-i8**: npm `usearch` HNSW with half-precision or 8-bit
+ *   storage, filled chunk by chunk (the float32 set is never held whole), built with every
+ *   core. Not a grood index kind: measured here as the compressed option.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { exactIndex, hnswIndex, type Neighbours, recallAtK } from "../knn/mod.ts";
+import type { Matrix } from "../matrix.ts";
+import { readNpy, writeNpyAtomic } from "../io/npy.ts";
+import { median } from "./measure.ts";
+import type { DescriptorStats } from "./descriptor_stats.ts";
+import { syntheticDescriptors } from "./synthetic_descriptors.ts";
+
+/** Index methods of the scale table. */
+export const SCALE_METHODS = ["exact", "hnsw", "usearch-f16", "usearch-i8"] as const;
+export type ScaleMethod = typeof SCALE_METHODS[number];
+
+/** Where the points and queries of a configuration come from. */
+export type ScaleData =
+  | {
+    readonly kind: "synthetic";
+    /** JSON file of the {@link DescriptorStats} to match. */
+    readonly statsFile: string;
+    readonly rows: number;
+    readonly dim: number;
+    readonly world: number;
+  }
+  | { readonly kind: "real"; readonly trainFile: string; readonly queriesFile: string };
+
+/** One configuration. */
+export interface ScaleConfig {
+  readonly method: ScaleMethod;
+  readonly data: ScaleData;
+  /** Queries searched (a seeded sample; synthetic queries come from their own stream). */
+  readonly queries: number;
+  /** The exact k = 10 neighbours of the queries (.npy): written by exact, read by the others. */
+  readonly truthFile: string;
+  /** Timed runs of the k = 1 search. */
+  readonly runs: number;
+  /** usearch parameters. */
+  readonly usearch: {
+    readonly connectivity: number;
+    readonly expansionAdd: number;
+    readonly expansionSearch: number;
+    readonly threads: number;
+  };
+}
+
+/** What one configuration measured. */
+export interface ScaleMeasurement {
+  readonly points: number;
+  readonly dim: number;
+  readonly queries: number;
+  /** Seconds to generate or read the points (not part of the build). */
+  readonly dataSeconds: number;
+  readonly buildSeconds: number;
+  /** k = 1 searches of the query sample: queries per second, per timed run. */
+  readonly queriesPerSecond: ReadonlyArray<number>;
+  readonly recall1: number;
+  readonly recall10: number;
+  /** Peak RSS of this process (kernel high-water mark, VmHWM). */
+  readonly peakRssBytes: number;
+  /** RSS after the points were made, before the build. */
+  readonly dataRssBytes: number;
+}
+
+const CHUNK = 65_536;
+const K = 10;
+
+/** The kernel's high-water mark of this process, or the current RSS off Linux. */
+export function peakRss(): number {
+  try {
+    const line = Deno.readTextFileSync("/proc/self/status").split("\n")
+      .find((l) => l.startsWith("VmHWM:"));
+    if (line !== undefined) return Number(line.replace(/[^0-9]/g, "")) * 1024;
+  } catch {
+    // not Linux
+  }
+  return Deno.memoryUsage().rss;
+}
+
+const readMatrix = (path: string) =>
+  Effect.map(readNpy(path), (a): Matrix => ({
+    rows: a.shape[0]!,
+    cols: a.shape[1]!,
+    data: a.data instanceof Float32Array ? a.data : Float32Array.from(a.data),
+  }));
+
+/** The first `n` rows of a seeded permutation-free sample: every (rows/n)-th row. */
+function spread(m: Matrix, n: number): Matrix {
+  if (n >= m.rows) return m;
+  const data = new Float32Array(n * m.cols);
+  for (let i = 0; i < n; i++) {
+    const r = Math.floor((i * m.rows) / n);
+    data.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols);
+  }
+  return { rows: n, cols: m.cols, data };
+}
+
+/** Points of a synthetic set, `CHUNK` rows at a time, into `sink`. */
+function streamPoints(
+  data: Extract<ScaleData, { kind: "synthetic" }>,
+  stats: DescriptorStats,
+  sink: (chunk: Float32Array, first: number, rows: number) => void,
+): void {
+  const stream = syntheticDescriptors(stats, data.dim, { world: data.world, stream: 1 });
+  const buffer = new Float32Array(CHUNK * data.dim);
+  for (let first = 0; first < data.rows; first += CHUNK) {
+    const rows = Math.min(CHUNK, data.rows - first);
+    stream.fill(buffer, rows);
+    sink(buffer.subarray(0, rows * data.dim), first, rows);
+  }
+}
+
+function firstColumn(n: Neighbours): Neighbours {
+  const pick = (a: Int32Array) => Int32Array.from({ length: n.rows }, (_, q) => a[q * n.k]!);
+  return {
+    rows: n.rows,
+    k: 1,
+    indices: pick(n.indices),
+    distances: Float32Array.from({ length: n.rows }, (_, q) => n.distances[q * n.k]!),
+  };
+}
+
+/** Measure one configuration (see the module doc). */
+export const runScaleConfig = (config: ScaleConfig) =>
+  Effect.gen(function* () {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    const data = config.data;
+    const stats: DescriptorStats | undefined = data.kind === "synthetic"
+      ? JSON.parse(yield* Effect.promise(() => Deno.readTextFile(data.statsFile)))
+      : undefined;
+    // Queries: the real query descriptors (a spread sample), or a synthetic stream of their own.
+    let queries: Matrix;
+    let full: Matrix | undefined;
+    if (data.kind === "real") {
+      full = yield* readMatrix(data.trainFile);
+      queries = spread(yield* readMatrix(data.queriesFile), config.queries);
+    } else {
+      const q = new Float32Array(config.queries * data.dim);
+      syntheticDescriptors(stats!, data.dim, { world: data.world, stream: 2 }).fill(
+        q,
+        config.queries,
+      );
+      queries = { rows: config.queries, cols: data.dim, data: q };
+    }
+    const rows = data.kind === "real" ? full!.rows : data.rows;
+    const dim = queries.cols;
+    const usearch = config.method.startsWith("usearch");
+    // Exact and hnswlib keep the float32 points (re-ranking, saving): make them whole.
+    if (!usearch && full === undefined && data.kind === "synthetic") {
+      const all = new Float32Array(rows * dim);
+      streamPoints(data, stats!, (chunk, first) => all.set(chunk, first * dim));
+      full = { rows, cols: dim, data: all };
+    }
+    const dataSeconds = seconds();
+    const dataRssBytes = Deno.memoryUsage().rss;
+    const progress = (added: number) => console.error(`progress ${added} ${seconds().toFixed(1)}`);
+
+    let search: (q: Matrix, k: number) => Effect.Effect<Neighbours, unknown>;
+    let buildSeconds: number;
+    const buildStart = performance.now();
+    if (config.method === "exact" || config.method === "hnsw") {
+      const index = config.method === "exact"
+        ? yield* exactIndex(full!)
+        : yield* hnswIndex(full!, { seed: 0, onProgress: progress });
+      buildSeconds = (performance.now() - buildStart) / 1000;
+      search = (q, k) => index.search(q, k);
+    } else {
+      const { Index, MetricKind, ScalarKind } = yield* Effect.promise(() => loadUsearch());
+      const index = new Index({
+        dimensions: dim,
+        metric: MetricKind.L2sq,
+        quantization: config.method === "usearch-f16" ? ScalarKind.F16 : ScalarKind.I8,
+        connectivity: config.usearch.connectivity,
+        expansion_add: config.usearch.expansionAdd,
+        expansion_search: config.usearch.expansionSearch,
+        multi: false,
+      });
+      const add = (chunk: Float32Array, first: number, n: number) => {
+        index.add(
+          BigUint64Array.from({ length: n }, (_, i) => BigInt(first + i)),
+          chunk,
+          config.usearch.threads,
+        );
+        progress(first + n);
+      };
+      if (full !== undefined) {
+        for (let first = 0; first < rows; first += CHUNK) {
+          const n = Math.min(CHUNK, rows - first);
+          add(full.data.subarray(first * dim, (first + n) * dim), first, n);
+        }
+      } else if (data.kind === "synthetic") {
+        streamPoints(data, stats!, add);
+      }
+      buildSeconds = (performance.now() - buildStart) / 1000;
+      search = (q, k) =>
+        Effect.sync(() => {
+          const found = index.search(q.data, k, config.usearch.threads);
+          return {
+            rows: q.rows,
+            k,
+            indices: Int32Array.from(found.keys as BigUint64Array, (key) => Number(key)),
+            distances: Float32Array.from(found.distances as Float32Array, Math.sqrt),
+          };
+        });
+    }
+
+    const rates: Array<number> = [];
+    let one: Neighbours | undefined;
+    // Warm-up (JIT, caches) on a few queries: a full extra pass would cost minutes at 1.28M.
+    const few = Math.min(50, queries.rows);
+    yield* search({ rows: few, cols: dim, data: queries.data.subarray(0, few * dim) }, 1);
+    for (let run = 0; run < config.runs; run++) {
+      const t = performance.now();
+      one = yield* search(queries, 1);
+      rates.push(queries.rows / ((performance.now() - t) / 1000));
+    }
+    const ten = yield* search(queries, K);
+    let truth: Neighbours;
+    if (config.method === "exact") {
+      truth = ten;
+      yield* writeNpyAtomic(config.truthFile, ten.indices, [ten.rows, K]);
+    } else {
+      const stored = yield* readNpy(config.truthFile);
+      truth = {
+        rows: stored.shape[0]!,
+        k: K,
+        indices: Int32Array.from(stored.data),
+        distances: new Float32Array(stored.data.length),
+      };
+    }
+    return {
+      points: rows,
+      dim,
+      queries: queries.rows,
+      dataSeconds,
+      buildSeconds,
+      queriesPerSecond: rates,
+      recall1: recallAtK(one!, firstColumn(truth), 1),
+      recall10: recallAtK(ten, truth, K),
+      peakRssBytes: peakRss(),
+      dataRssBytes,
+    } satisfies ScaleMeasurement;
+  });
+
+/** The usearch module (its exports as one default object). */
+async function loadUsearch() {
+  return (await import("usearch")).default;
+}
+
+if (import.meta.main) {
+  const config = JSON.parse(Deno.args[0]!) as ScaleConfig;
+  const result = await Effect.runPromise(runScaleConfig(config));
+  console.log(JSON.stringify({ ...result, median: median(result.queriesPerSecond) }));
+  Deno.exit(0);
+}

@@ -1,0 +1,119 @@
+/**
+ * Bench section 6, the k-NN scale table (`scale.ts`): measures the real descriptors'
+ * statistics, checks that the generator reproduces them, runs every configuration in its own
+ * process, and writes `bench/scale.json` (the rows with the load each ran under, the
+ * statistics, the figures) and a Markdown table for docs/performance.md.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { writeJson } from "../io/files.ts";
+import type { Matrix } from "../matrix.ts";
+import type { Bench } from "./context.ts";
+import { type DescriptorStats, descriptorStats } from "./descriptor_stats.ts";
+import { machineInfo } from "./machine.ts";
+import { formatValue } from "./report.ts";
+import { runScale, SCALE_TARGET, scaleFigures, type ScaleRow } from "./scale.ts";
+import { syntheticMatrix } from "./synthetic_descriptors.ts";
+
+/** The real descriptors the table starts from. */
+export interface ScaleInputs {
+  readonly train: Matrix;
+  readonly classes: Uint8Array;
+  readonly queries: Matrix;
+}
+
+/** The generator check: the statistics of synthetic sets next to the real ones. */
+function summary(s: DescriptorStats) {
+  const q = (p: number) => 10 ** s.logNormQuantiles[p]!;
+  return {
+    normP1: q(1),
+    normP50: q(50),
+    normP99: q(99),
+    medianCosineToClass: s.medianCosineToClass,
+    medianCosineBetweenClasses: s.medianCosineBetweenClasses,
+    leadingEigenvalues: s.spectrum.slice(0, 12),
+    withinClassVariance: s.spectrum.reduce((a, b) => a + b, 0),
+  };
+}
+
+/** One Markdown line per row: the scale table. */
+export function scaleTable(rows: ReadonlyArray<ScaleRow>): string {
+  const lines = [
+    "| set | method | build | 1-NN queries/s | recall@1 | recall@10 | peak RSS | load |",
+    "| --- | --- | --: | --: | --: | --: | --: | --- |",
+  ];
+  for (const row of rows) {
+    const o = row.outcome;
+    const load = `${row.load.loaded ? "loaded" : "quiet"} (${
+      row.load.before.loadavg[0].toFixed(1)
+    })`;
+    if (o.status === "done") {
+      const m = o.measurement;
+      const qps = [...m.queriesPerSecond].sort((a, b) => a - b)[m.queriesPerSecond.length >> 1]!;
+      lines.push(
+        `| ${row.label} | ${row.method} | ${formatValue(m.buildSeconds, "s")} | ${
+          Math.round(qps).toLocaleString("en-US")
+        } | ${m.recall1.toFixed(4)} | ${m.recall10.toFixed(4)} | ${
+          formatValue(m.peakRssBytes, "bytes")
+        } | ${load} |`,
+      );
+    } else if (o.status === "stopped") {
+      lines.push(
+        `| ${row.label} | ${row.method} | stopped at ${o.seconds.toFixed(0)} s (${
+          o.pointsAdded.toLocaleString("en-US")
+        } of ${row.rows.toLocaleString("en-US")} added) | | | | | ${load} |`,
+      );
+    } else {
+      lines.push(`| ${row.label} | ${row.method} | failed: ${o.message} | | | | | ${load} |`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** Run the scale table on `inputs` and write it to `outFile`. */
+export const scaleSection = Effect.fn("scaleSection")(function* (
+  bench: Pick<Bench, "plan" | "emit" | "section">,
+  inputs: ScaleInputs,
+  outFile: string,
+) {
+  const plan = bench.plan.scale;
+  bench.section("k-NN scale table (each configuration in its own process)");
+  const real = descriptorStats(inputs.train, inputs.classes);
+  const check = [64, 512].map((dim) => {
+    // 10,000 rows: enough for the statistics, and the 512 × 512 scatter stays quick.
+    const s = syntheticMatrix(real, dim, Math.min(10_000, inputs.train.rows), {
+      world: 1,
+      stream: 1,
+    });
+    return { dim, ...summary(descriptorStats(s.descriptors, s.classes)) };
+  });
+  const workDir = yield* Effect.promise(() => Deno.makeTempDir({ prefix: "grood-scale-" }));
+  const started = new Date().toISOString();
+  const rows = yield* Effect.ensuring(
+    runScale(plan, inputs, real, workDir, (row) => {
+      for (const f of scaleFigures(row)) bench.emit(f);
+      if (row.outcome.status !== "done") {
+        console.log(`scale ${row.label} ${row.method}: ${JSON.stringify(row.outcome)}`);
+      }
+    }),
+    Effect.promise(() => Deno.remove(workDir, { recursive: true }).catch(() => {})),
+  );
+  const table = scaleTable(rows);
+  console.log(`\n${table}`);
+  yield* writeJson(outFile, {
+    format: "grood-bench-scale",
+    version: 1,
+    started,
+    ended: new Date().toISOString(),
+    machine: machineInfo(),
+    plan,
+    target: SCALE_TARGET,
+    realStats: real,
+    generatorCheck: { real: summary(real), synthetic: check },
+    rows,
+    figures: rows.flatMap(scaleFigures),
+    markdown: table,
+  });
+  return rows;
+});

@@ -1,0 +1,81 @@
+/**
+ * The Web Worker behind `worker_index.ts`: it holds its own exact index over a copy of the
+ * points and answers searches, so a search runs on another core while the main thread goes on
+ * (with the next batch's forward pass, say).
+ *
+ * Protocol: `build` (the points, transferred) → `ready` | `failed`; `search` (an id, the
+ * queries, k; transferred) → `found` (distances and indices, transferred) | `failed`.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { exactIndex } from "./exact.ts";
+import type { NearestNeighbourIndex } from "./types.ts";
+
+/** Messages to the worker. */
+export type SearchRequest =
+  | {
+    readonly type: "build";
+    readonly rows: number;
+    readonly cols: number;
+    readonly data: Float32Array;
+    readonly name: string;
+  }
+  | {
+    readonly type: "search";
+    readonly id: number;
+    readonly rows: number;
+    readonly data: Float32Array;
+    readonly k: number;
+  };
+
+/** Messages from the worker. */
+export type SearchReply =
+  | { readonly type: "ready" }
+  | {
+    readonly type: "found";
+    readonly id: number;
+    readonly distances: Float32Array;
+    readonly indices: Int32Array;
+  }
+  | { readonly type: "failed"; readonly id: number; readonly reason: string };
+
+/** What the worker's scope looks like from here (`self` in a module worker). */
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<SearchRequest>) => void) | null;
+  postMessage(message: SearchReply, transfer?: Array<ArrayBuffer>): void;
+}
+
+if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined") {
+  const scope = globalThis as unknown as WorkerScope;
+  let index: NearestNeighbourIndex | undefined;
+  const reason = (cause: unknown) => cause instanceof Error ? cause.message : String(cause);
+  scope.onmessage = (event) => {
+    const request = event.data;
+    if (request.type === "build") {
+      const built = Effect.runSyncExit(
+        exactIndex({ rows: request.rows, cols: request.cols, data: request.data }, {
+          name: request.name,
+        }),
+      );
+      if (built._tag === "Success") {
+        index = built.value;
+        scope.postMessage({ type: "ready" });
+      } else {
+        scope.postMessage({ type: "failed", id: -1, reason: String(built.cause) });
+      }
+      return;
+    }
+    try {
+      const found = Effect.runSync(
+        index!.search({ rows: request.rows, cols: index!.dim, data: request.data }, request.k),
+      );
+      scope.postMessage(
+        { type: "found", id: request.id, distances: found.distances, indices: found.indices },
+        [found.distances.buffer as ArrayBuffer, found.indices.buffer as ArrayBuffer],
+      );
+    } catch (cause) {
+      scope.postMessage({ type: "failed", id: request.id, reason: reason(cause) });
+    }
+  };
+}

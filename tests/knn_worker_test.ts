@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { Effect } from "effect";
+import { startCompute } from "../lib/compute/compute.ts";
+import { loadSplit } from "../lib/data/datasets.ts";
+import { subset } from "../lib/data/images.ts";
+import type { FitInputs } from "../lib/detectors/detector.ts";
+import { grood } from "../lib/detectors/grood.ts";
+import { scoreOverlapped } from "../lib/detectors/overlapped.ts";
+import { exactIndex, workerIndex } from "../lib/knn/mod.ts";
+import { matrix } from "../lib/matrix.ts";
+import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
+import { mulberry32 } from "../lib/random.ts";
+import { extractFeatures } from "../lib/stages/features.ts";
+
+const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect);
+
+/** Points whose norms span decades (as GROOD's), with duplicates: pruning and ties at work. */
+function points(n: number, d: number, seed: number) {
+  const random = mulberry32(seed);
+  const data = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const scale = 10 ** (-3 + 3 * random());
+    for (let j = 0; j < d; j++) data[i * d + j] = scale * (random() - 0.5);
+  }
+  data.copyWithin(5 * d, 0, d); // row 5 = row 0
+  return matrix(n, d, data);
+}
+
+Deno.test("workerIndex finds the exact index's neighbours and distances, bit for bit", async () => {
+  const base = points(3000, 24, 1);
+  const queries = points(300, 24, 2);
+  const exact = await run(exactIndex(base));
+  const inWorker = await run(workerIndex(base));
+  try {
+    for (const k of [1, 7]) {
+      const a = await run(exact.search(queries, k));
+      const b = await run(inWorker.search(queries, k));
+      assert.deepEqual(b.indices, a.indices, `k = ${k}: indices`);
+      assert.deepEqual(b.distances, a.distances, `k = ${k}: distances`);
+    }
+    // Several searches in flight at once come back to the right callers.
+    const parts = [0, 100, 200].map((s) =>
+      matrix(100, 24, queries.data.slice(s * 24, (s + 100) * 24))
+    );
+    const together = await Promise.all(parts.map((q) => run(inWorker.search(q, 1))));
+    const whole = await run(exact.search(queries, 1));
+    assert.deepEqual(
+      Int32Array.from(together.flatMap((t) => Array.from(t.indices))),
+      whole.indices,
+    );
+  } finally {
+    inWorker.dispose();
+    exact.dispose();
+  }
+});
+
+Deno.test("workerIndex: typed errors for bad points and searches, a defect after dispose", async () => {
+  const bad = matrix(2, 2, [0, NaN, 1, 1]);
+  const error = await run(Effect.flip(workerIndex(bad)));
+  assert.equal(error._tag, "NonFiniteVector");
+  const index = await run(workerIndex(points(10, 3, 3)));
+  assert.equal(
+    (await run(Effect.flip(index.search(matrix(1, 2, [0, 0]), 1))))._tag,
+    "DimensionMismatch",
+  );
+  assert.equal(
+    (await run(Effect.flip(index.search(matrix(1, 3, [0, 0, 0]), 11))))._tag,
+    "IndexTooSmall",
+  );
+  index.dispose();
+  const exit = await Effect.runPromiseExit(index.search(matrix(1, 3, [0, 0, 0]), 1));
+  assert.equal(exit._tag, "Failure");
+});
+
+Deno.test("scoreOverlapped gives GROOD's scores, bit for bit, with the search in a worker", async () => {
+  const { tf } = await run(startCompute("wasm"));
+  const spec = defaultSpec(10);
+  const net = makeClassifier(tf, spec, initialWeights(spec, 2));
+  const test = await run(loadSplit("mnist", "test"));
+  const train = subset(test, Array.from({ length: 300 }, (_, i) => i), "tiny-train");
+  const images = subset(test, Array.from({ length: 250 }, (_, i) => 500 + i), "queries");
+  const ex = await run(extractFeatures(tf, net, train, { classSumsAt: ["block1"] }));
+  const queryFeatures = (await run(extractFeatures(tf, net, images))).features;
+  const inputs: FitInputs = {
+    tf,
+    modelKey: "random",
+    trainKey: "tiny",
+    net,
+    train,
+    trainFeatures: ex.features,
+    trainClassSums: ex.classSums,
+    validation: { id: { images, features: queryFeatures }, ood: [] },
+  };
+  const plain = await run(grood().fit(inputs));
+  const overlapped = await run(
+    grood({ index: { name: "exact (worker)", build: (p) => workerIndex(p) } }).fit(inputs),
+  );
+  try {
+    const expected = await run(plain.score({ images, features: queryFeatures }));
+    // Chunks of 60 images in batches of 25: uneven last chunk and batch.
+    const got = await run(
+      scoreOverlapped(tf, net, images, overlapped, { batchSize: 25, chunkSize: 60 }),
+    );
+    assert.deepEqual(got, expected);
+  } finally {
+    plain.dispose();
+    overlapped.dispose();
+    net.dispose();
+  }
+});
