@@ -90,30 +90,36 @@ export const scaleSection = Effect.fn("scaleSection")(function* (
   });
   const workDir = yield* Effect.promise(() => Deno.makeTempDir({ prefix: "grood-scale-" }));
   const started = new Date().toISOString();
+  const done: Array<ScaleRow> = [];
+  /** The file as it stands: rewritten after every row, so a stopped run keeps what it measured. */
+  const write = (complete: boolean) =>
+    writeJson(outFile, {
+      format: "grood-bench-scale",
+      version: 1,
+      started,
+      updated: new Date().toISOString(),
+      complete,
+      machine: machineInfo(),
+      plan,
+      target: SCALE_TARGET,
+      realStats: real,
+      generatorCheck: { real: summary(real), synthetic: check },
+      rows: done,
+      figures: done.flatMap(scaleFigures),
+      markdown: scaleTable(done),
+    });
   const rows = yield* Effect.ensuring(
     runScale(plan, inputs, real, workDir, (row) => {
+      done.push(row);
       for (const f of scaleFigures(row)) bench.emit(f);
       if (row.outcome.status !== "done") {
         console.log(`scale ${row.label} ${row.method}: ${JSON.stringify(row.outcome)}`);
       }
+      Effect.runFork(Effect.ignore(write(false)));
     }),
     Effect.promise(() => Deno.remove(workDir, { recursive: true }).catch(() => {})),
   );
-  const table = scaleTable(rows);
-  console.log(`\n${table}`);
-  yield* writeJson(outFile, {
-    format: "grood-bench-scale",
-    version: 1,
-    started,
-    ended: new Date().toISOString(),
-    machine: machineInfo(),
-    plan,
-    target: SCALE_TARGET,
-    realStats: real,
-    generatorCheck: { real: summary(real), synthetic: check },
-    rows,
-    figures: rows.flatMap(scaleFigures),
-    markdown: table,
-  });
+  console.log(`\n${scaleTable(rows)}`);
+  yield* write(true);
   return rows;
 });
