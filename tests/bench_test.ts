@@ -1,0 +1,52 @@
+/**
+ * The quick bench runs as a user runs it (`deno task bench --quick`), in a subprocess, on the
+ * scale section: the untimed fit, the real query descriptors, the scale table's child
+ * processes, and both result files.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+
+Deno.test("deno task bench --quick --only scale writes its figures and the scale table", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-bench-test-" });
+  try {
+    const out = join(dir, "results.json");
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "bench", "--quick", "--runs", "1", "--only", "scale", "--out", out],
+      cwd: new URL("..", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(result.stdout);
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 0, `${stdout}\n${stderr}`);
+    const results = JSON.parse(await Deno.readTextFile(out));
+    assert.equal(results.format, "grood-bench");
+    assert.equal(results.mode, "quick");
+    assert.ok(
+      results.load.length >= 2 &&
+        results.load.every((l: { loadavg: number[] }) => l.loadavg.length === 3),
+    );
+    const scale = JSON.parse(await Deno.readTextFile(join(dir, "results-scale.json")));
+    assert.equal(scale.format, "grood-bench-scale");
+    assert.equal(scale.complete, true);
+    // Every set of the quick plan (the real descriptors, 2 sizes × 2 dimensions), each method.
+    const labels = new Set(scale.rows.map((r: { label: string }) => r.label));
+    assert.equal(labels.size, 5, [...labels].join(", "));
+    for (const row of scale.rows) {
+      assert.equal(
+        row.outcome.status,
+        "done",
+        `${row.label} ${row.method}: ${JSON.stringify(row.outcome)}`,
+      );
+      if (row.method === "exact") assert.equal(row.outcome.measurement.recall1, 1);
+      if (row.method === "hnsw" || row.method === "usearch-f16") {
+        assert.ok(row.outcome.measurement.recall1 >= 0.9, `${row.label} ${row.method}`);
+      }
+      assert.ok(typeof row.load.loaded === "boolean");
+    }
+    assert.match(scale.markdown, /\| set \| method \| build/);
+    assert.equal(results.figures.length, scale.figures.length);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
