@@ -46,6 +46,11 @@ Deno.test("deno task bench --quick --only scale writes its figures and the scale
     }
     assert.match(scale.markdown, /\| set \| method \| build/);
     assert.equal(results.figures.length, scale.figures.length);
+    // Every figure carries the load it was measured under.
+    for (const f of [...results.figures, ...scale.figures]) {
+      assert.equal(f.loadavg.length, 3, f.id);
+      assert.equal(typeof f.loaded, "boolean", f.id);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -39,6 +39,24 @@ export interface Figure {
   readonly met: boolean | null;
   /** How it was measured, when the label does not say (sizes, caveats). */
   readonly note?: string;
+  /** The load average (1, 5, 15 min) when the figure was recorded (see {@link withLoad}). */
+  readonly loadavg?: readonly [number, number, number];
+  /** Whether the machine was busier than its cores when it was recorded (see {@link withLoad}). */
+  readonly loaded?: boolean;
+}
+
+/**
+ * The figure with the load average at the moment it was recorded, and `loaded` when the
+ * 1-minute load exceeded the number of cores (more runnable work than cores: some of it, this
+ * bench's included, waited). Every figure of `bench/*.json` carries both, so a timing from a
+ * busy machine cannot pass for a quiet one.
+ */
+export function withLoad(
+  f: Figure,
+  loadavg: readonly [number, number, number],
+  cores: number,
+): Figure {
+  return { ...f, loadavg, loaded: loadavg[0] > cores };
 }
 
 /** Make a figure from its runs (the median is computed here). */

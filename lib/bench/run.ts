@@ -28,7 +28,7 @@ import { knnSection, realQueries } from "./knn_section.ts";
 import { busyCores, type LoadSample, loadSample, machineInfo } from "./machine.ts";
 import { trackPeakMemory } from "./measure.ts";
 import { BENCHMARK, type Plan, type Section } from "./plan.ts";
-import { type BenchResults, type Figure, formatFigure, formatValue } from "./report.ts";
+import { type BenchResults, type Figure, formatFigure, formatValue, withLoad } from "./report.ts";
 import { scaleSection } from "./scale_section.ts";
 import { scoringSection } from "./scoring_section.ts";
 
@@ -72,7 +72,7 @@ export const runBench = ({ plan, sections, out, scaleOut, modelFolder }: BenchRu
     const details: Record<string, unknown> = {};
     const load: Array<LoadSample> = [loadSample("start")];
     const emit = (f: Figure) => {
-      figures.push(f);
+      figures.push(withLoad(f, loadSample("figure").loadavg, navigator.hardwareConcurrency));
       console.log(formatFigure(f));
     };
     const section = (name: string) => {

@@ -12,7 +12,7 @@ import type { Matrix } from "../matrix.ts";
 import type { Bench } from "./context.ts";
 import { type DescriptorStats, descriptorStats } from "./descriptor_stats.ts";
 import { machineInfo } from "./machine.ts";
-import { formatValue } from "./report.ts";
+import { formatValue, withLoad } from "./report.ts";
 import { runScale, SCALE_TARGET, scaleFigures, type ScaleRow } from "./scale.ts";
 import { syntheticMatrix } from "./synthetic_descriptors.ts";
 
@@ -105,7 +105,9 @@ export const scaleSection = Effect.fn("scaleSection")(function* (
       realStats: real,
       generatorCheck: { real: summary(real), synthetic: check },
       rows: done,
-      figures: done.flatMap(scaleFigures),
+      figures: done.flatMap((row) =>
+        scaleFigures(row).map((f) => withLoad(f, row.load.before.loadavg, machineInfo().cores))
+      ),
       markdown: scaleTable(done),
     });
   const rows = yield* Effect.ensuring(
