@@ -153,7 +153,11 @@ Deno.test("runScale: each configuration in its own process, recall against exact
       ),
     );
     assert.equal(stopped.length, 1);
-    assert.equal(stopped[0]!.outcome.status, "stopped");
+    const outcome = stopped[0]!.outcome;
+    assert.equal(outcome.status, "stopped");
+    if (outcome.status === "stopped") assert.equal(outcome.phase, "data");
+    // A stop before the build does not count as a missed build target.
+    assert.equal(scaleFigures(stopped[0]!)[0]!.target, null);
   } finally {
     await Deno.remove(workDir, { recursive: true });
   }

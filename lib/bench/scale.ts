@@ -33,8 +33,8 @@ export interface ScalePlan {
   /** Timed runs of the k = 1 search. */
   readonly runs: number;
   /**
-   * Seconds a configuration may take to make its data and build its index before it is
-   * stopped (its searches get {@link SEARCH_BUDGET_FACTOR} times as long again).
+   * Seconds a configuration may take to make its points, and again to build its index,
+   * before it is stopped (its searches get {@link SEARCH_BUDGET_FACTOR} times as long).
    */
   readonly budgetSeconds: number;
   readonly usearch: ScaleConfig["usearch"];
@@ -97,6 +97,8 @@ export type ScaleOutcome =
   | { readonly status: "done"; readonly measurement: ScaleMeasurement }
   | {
     readonly status: "stopped";
+    /** What it was doing: making its points (for exact and hnswlib, before the build), building, or searching. */
+    readonly phase: "data" | "build" | "search";
     /** Points the build had added when the budget ran out. */
     readonly pointsAdded: number;
     readonly seconds: number;
@@ -126,9 +128,10 @@ export const SEARCH_BUDGET_FACTOR = 4;
 const CHILD = fileURLToPath(new URL("./scale_run.ts", import.meta.url));
 
 /**
- * Run one configuration in a child process. Its data and build must be done within
- * `budgetSeconds`, and the searches within {@link SEARCH_BUDGET_FACTOR} times as long again;
- * otherwise it is stopped (and the row says how far the build got).
+ * Run one configuration in a child process. Making its points and building its index must
+ * each be done within `budgetSeconds`, and the searches within {@link SEARCH_BUDGET_FACTOR}
+ * times as long; otherwise it is stopped (the row says in which phase, and how far the build
+ * got).
  */
 async function runChild(config: ScaleConfig, budgetSeconds: number): Promise<ScaleOutcome> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -140,6 +143,7 @@ async function runChild(config: ScaleConfig, budgetSeconds: number): Promise<Sca
   let pointsAdded = 0;
   let stderrTail = "";
   let stopped = false;
+  let phase: "data" | "build" | "search" = "data";
   const stop = () => {
     stopped = true;
     child.kill("SIGKILL");
@@ -151,7 +155,14 @@ async function runChild(config: ScaleConfig, budgetSeconds: number): Promise<Sca
       const text = decoder.decode(bytes, { stream: true });
       stderrTail = (stderrTail + text).slice(-4000);
       for (const match of text.matchAll(/progress (\d+)/g)) pointsAdded = Number(match[1]);
+      // The budget restarts when the points are made (usearch makes them as it builds).
+      if (/^data /m.test(text) && !stopped && phase === "data") {
+        phase = "build";
+        clearTimeout(timer);
+        timer = setTimeout(stop, budgetSeconds * 1000);
+      }
       if (/^built /m.test(text) && !stopped) {
+        phase = "search";
         clearTimeout(timer);
         timer = setTimeout(stop, SEARCH_BUDGET_FACTOR * budgetSeconds * 1000);
       }
@@ -164,7 +175,7 @@ async function runChild(config: ScaleConfig, budgetSeconds: number): Promise<Sca
   ]);
   clearTimeout(timer);
   const seconds = (performance.now() - started) / 1000;
-  if (stopped) return { status: "stopped", pointsAdded, seconds };
+  if (stopped) return { status: "stopped", phase, pointsAdded, seconds };
   const last = stdout.trim().split("\n").at(-1) ?? "";
   if (!status.success || !last.startsWith("{")) {
     return {
@@ -188,11 +199,13 @@ export function scaleFigures(row: ScaleRow): Array<Figure> {
   const withNote = (o: object) => (note === undefined ? o : { ...o, note });
   const o = row.outcome;
   if (o.status === "stopped") {
+    // Only a stop in the build says the build target was missed.
+    const missed = o.phase === "build";
     return [
-      figure(`${id}.build`, `${name}: build (stopped at the budget)`, "s", [o.seconds], {
-        ...t({ op: "<" as const, value: SCALE_TARGET.buildSeconds }),
-        note: `stopped after ${o.seconds.toFixed(0)} s (data and build) with ${o.pointsAdded} ` +
-          `of ${row.rows} points added${note === undefined ? "" : `; ${note}`}`,
+      figure(`${id}.build`, `${name}: stopped in its ${o.phase} phase`, "s", [o.seconds], {
+        ...(missed ? t({ op: "<" as const, value: SCALE_TARGET.buildSeconds }) : {}),
+        note: `stopped after ${o.seconds.toFixed(0)} s in total, ${o.phase} phase, with ` +
+          `${o.pointsAdded} of ${row.rows} points added${note === undefined ? "" : `; ${note}`}`,
       }),
     ];
   }

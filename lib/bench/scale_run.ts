@@ -1,7 +1,8 @@
 /**
  * One configuration of the k-NN scale table (`scale.ts`), run alone in its own process so its
  * peak resident memory is its own: `deno run -A lib/bench/scale_run.ts '<config JSON>'`
- * prints progress lines (`progress <points added>`, then `built <seconds>`) on stderr and one JSON
+ * prints `data <seconds>` when the points are made, `progress <points added>` while building,
+ * and `built <seconds>` on stderr, and one JSON
  * {@link ScaleMeasurement} as the last line of stdout.
  *
  * What it does: make the index points (synthetic, generated in chunks; or the real
@@ -176,6 +177,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
       full = { rows, cols: dim, data: all };
     }
     const dataSeconds = seconds();
+    console.error(`data ${dataSeconds.toFixed(1)}`);
     const dataRssBytes = Deno.memoryUsage().rss;
     const progress = (added: number) => console.error(`progress ${added} ${seconds().toFixed(1)}`);
 

@@ -60,9 +60,11 @@ export function scaleTable(rows: ReadonlyArray<ScaleRow>): string {
       );
     } else if (o.status === "stopped") {
       lines.push(
-        `| ${row.label} | ${row.method} | stopped at ${o.seconds.toFixed(0)} s (${
-          o.pointsAdded.toLocaleString("en-US")
-        } of ${row.rows.toLocaleString("en-US")} added) | | | | | ${load} |`,
+        `| ${row.label} | ${row.method} | stopped at ${
+          o.seconds.toFixed(0)
+        } s in its ${o.phase} phase (${o.pointsAdded.toLocaleString("en-US")} of ${
+          row.rows.toLocaleString("en-US")
+        } added) | | | | | ${load} |`,
       );
     } else {
       lines.push(`| ${row.label} | ${row.method} | failed: ${o.message} | | | | | ${load} |`);
