@@ -11,6 +11,7 @@ import {
   writeNpyAtomic,
 } from "../lib/io/npy.ts";
 import { sha256Hex } from "../lib/io/files.ts";
+import { openSource, readSource } from "../lib/sources/mod.ts";
 
 const failureOf = <A, E>(effect: Effect.Effect<A, E>): E => {
   const exit = Effect.runSyncExit(Effect.flip(effect));
@@ -150,4 +151,41 @@ Deno.test("writeNpyAtomic() and writeExportManifest() write files that describe 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A 1-D int64 `.npy` as NumPy writes it (`np.save(path, np.array(values))`). */
+const int64Npy = (values: ReadonlyArray<bigint>): Uint8Array => {
+  const header = npyHeader("<i8", [values.length]);
+  const bytes = new Uint8Array(header.length + 8 * values.length);
+  bytes.set(header);
+  bytes.set(new Uint8Array(BigInt64Array.from(values).buffer), header.length);
+  return bytes;
+};
+
+Deno.test("int64 labels (NumPy's default integer dtype) are read into 32-bit integers", async () => {
+  const decoded = await Effect.runPromise(decodeNpy(int64Npy([0n, 9n, 3n]), "labels.npy"));
+  assert.equal(decoded.dtype, "<i8");
+  assert.deepEqual(Array.from(decoded.data), [0, 9, 3]);
+  assert.ok(decoded.data instanceof Int32Array);
+  const tooWide = failureOf(decodeNpy(int64Npy([1n, 2n ** 40n]), "big.npy"));
+  assert.equal(tooWide._tag, "CorruptNpy");
+  assert.match(tooWide.message, /big\.npy/);
+  assert.match(tooWide.message, /1099511627776 at index 1 does not fit in 32 bits/);
+
+  // Through the npy source: images with int64 labels next to them.
+  const dir = await Deno.makeTempDir();
+  await Effect.runPromise(
+    writeNpyAtomic(join(dir, "x.npy"), new Uint8Array(3 * 4), [3, 2, 2]),
+  );
+  await Deno.writeFile(join(dir, "y.npy"), int64Npy([2n, 0n, 1n]));
+  const read = await Effect.runPromise(Effect.flatMap(
+    openSource({ kind: "npy", images: "x.npy", labels: "y.npy" }, {
+      baseDir: dir,
+      shape: { height: 2, width: 2, channels: 1 },
+    }),
+    readSource,
+  ));
+  assert.deepEqual(Array.from(read.labels!), [2, 0, 1]);
+  assert.deepEqual(read.classNames, ["0", "1", "2"]);
+  await Deno.remove(dir, { recursive: true });
 });

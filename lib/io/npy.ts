@@ -26,8 +26,12 @@ import { Data, Effect } from "effect";
 import { join } from "node:path";
 import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "./files.ts";
 
-/** The NumPy dtype strings grood reads and writes. */
-export type NpyDtype = "<f8" | "<f4" | "<i4" | "|u1";
+/**
+ * The NumPy dtype strings grood reads and writes. `<i8` (int64, what NumPy writes for integer
+ * arrays by default, e.g. class labels) is read only: into an `Int32Array`, every value checked
+ * to fit in 32 bits.
+ */
+export type NpyDtype = "<f8" | "<f4" | "<i4" | "<i8" | "|u1";
 
 /** The typed arrays that map onto {@link NpyDtype}s. */
 export type NpyData = Float64Array | Float32Array | Int32Array | Uint8Array;
@@ -221,45 +225,71 @@ export const decodeNpyHeader = (
       ? "<f4"
       : header.descr === "<i4"
       ? "<i4"
+      : header.descr === "<i8"
+      ? "<i8"
       : header.descr === "|u1" || header.descr === "<u1"
       ? "|u1"
       : undefined;
     if (dtype === undefined) {
-      return fail(`dtype '${header.descr}' is not one of '<f8', '<f4', '<i4', '|u1'`);
+      return fail(`dtype '${header.descr}' is not one of '<f8', '<f4', '<i4', '<i8', '|u1'`);
     }
-    const itemSize = dtype === "|u1" ? 1 : dtype === "<f8" ? 8 : 4;
+    const itemSize = dtype === "|u1" ? 1 : dtype === "<f8" || dtype === "<i8" ? 8 : 4;
     return Effect.succeed({ dtype, shape: header.shape, dataOffset, itemSize });
   });
 
 /**
- * Decode `.npy` bytes (versions 1.0, 2.0 and 3.0; dtypes `<f8`, `<f4`, `<i4`, `|u1`/`<u1`, C order).
+ * Decode `.npy` bytes (versions 1.0, 2.0 and 3.0; dtypes `<f8`, `<f4`, `<i4`, `<i8` (into an
+ * `Int32Array`), `|u1`/`<u1`, C order).
  * `path` only names the source in errors. The data is copied, so the result owns its buffer.
  */
 export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArray, CorruptNpy> =>
-  Effect.flatMap(decodeNpyHeader(bytes, path), ({ dtype, shape, dataOffset, itemSize }) => {
-    const count = shape.reduce((a, b) => a * b, 1);
-    const actual = bytes.length - dataOffset;
-    if (actual !== count * itemSize) {
-      return Effect.fail(
-        new CorruptNpy({
-          path,
-          problem: `shape (${shape.join(", ")}) needs ${
-            count * itemSize
-          } data bytes, file has ${actual}`,
-        }),
-      );
-    }
-    // slice() copies into a fresh, aligned buffer (the data offset need not be aligned in v2/v3).
-    const raw = bytes.slice(dataOffset).buffer;
-    const data = dtype === "<f8"
-      ? new Float64Array(raw)
-      : dtype === "<f4"
-      ? new Float32Array(raw)
-      : dtype === "<i4"
-      ? new Int32Array(raw)
-      : new Uint8Array(raw);
-    return Effect.succeed({ dtype, shape, data });
-  });
+  Effect.flatMap(
+    decodeNpyHeader(bytes, path),
+    ({ dtype, shape, dataOffset, itemSize }): Effect.Effect<
+      NpyArray,
+      CorruptNpy
+    > => {
+      const count = shape.reduce((a, b) => a * b, 1);
+      const actual = bytes.length - dataOffset;
+      if (actual !== count * itemSize) {
+        return Effect.fail(
+          new CorruptNpy({
+            path,
+            problem: `shape (${shape.join(", ")}) needs ${
+              count * itemSize
+            } data bytes, file has ${actual}`,
+          }),
+        );
+      }
+      // slice() copies into a fresh, aligned buffer (the data offset need not be aligned in v2/v3).
+      const raw = bytes.slice(dataOffset).buffer;
+      if (dtype === "<i8") {
+        const wide = new BigInt64Array(raw);
+        const data = new Int32Array(wide.length);
+        for (let i = 0; i < wide.length; i++) {
+          const value = wide[i]!;
+          if (value < -2147483648n || value > 2147483647n) {
+            return Effect.fail(
+              new CorruptNpy({
+                path,
+                problem: `int64 value ${value} at index ${i} does not fit in 32 bits`,
+              }),
+            );
+          }
+          data[i] = Number(value);
+        }
+        return Effect.succeed({ dtype, shape, data });
+      }
+      const data = dtype === "<f8"
+        ? new Float64Array(raw)
+        : dtype === "<f4"
+        ? new Float32Array(raw)
+        : dtype === "<i4"
+        ? new Int32Array(raw)
+        : new Uint8Array(raw);
+      return Effect.succeed({ dtype, shape, data });
+    },
+  );
 
 /** Read and decode a `.npy` file. */
 export const readNpy = (path: string): Effect.Effect<NpyArray, CorruptNpy | NpyIoError> =>

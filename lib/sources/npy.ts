@@ -3,8 +3,8 @@
  * (grey), declared in the spec or inferred from the shape (a last axis of 1 or 3 means NHWC,
  * else a second axis of 1 or 3 means NCHW). Float values are read as `[0, 1]` (`range: "unit"`,
  * the default) or `[0, 255]` (`range: "byte"`) and rounded to uint8; a value outside the range
- * or not finite fails naming the file and the index. Optional labels: a 1-D `.npy` of uint8 or
- * int32 class indices.
+ * or not finite fails naming the file and the index. Optional labels: a 1-D `.npy` of uint8,
+ * int32 or int64 (NumPy's default) class indices.
  *
  * The image file is streamed: the header is decoded by grood's `.npy` reader
  * (`lib/io/npy.ts`), then each batch's bytes are read at their offset, so a float32 set is
@@ -165,8 +165,8 @@ const readLabels = (path: string, count: number, classes: ReadonlyArray<string> 
   Effect.gen(function* () {
     const array = yield* readNpy(path);
     const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
-    if (array.dtype !== "|u1" && array.dtype !== "<i4") {
-      return yield* fail(`labels have dtype ${array.dtype}; save them as uint8 or int32`);
+    if (array.dtype !== "|u1" && array.dtype !== "<i4" && array.dtype !== "<i8") {
+      return yield* fail(`labels have dtype ${array.dtype}; save them as uint8, int32 or int64`);
     }
     if (array.shape.length !== 1 || array.shape[0] !== count) {
       return yield* fail(`labels have shape (${array.shape.join(", ")}), expected (${count},)`);
