@@ -16,10 +16,10 @@ import { evaluateOod } from "../lib/stages/evaluate.ts";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const foreign = join(root, "fixtures/models/foreign/foreign.onnx");
 
-/** Run a task file of the checkout from `cwd`, as `deno run -A --config <grood>/deno.json`. */
-const task = async (cwd: string, file: string, args: ReadonlyArray<string>) => {
+/** Run a task from `cwd` as the README says: `deno task --config <grood>/deno.json NAME …`. */
+const task = async (cwd: string, name: string, args: ReadonlyArray<string>) => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", join(root, "deno.json"), join(root, "tasks", file), ...args],
+    args: ["task", "--config", join(root, "deno.json"), name, ...args],
     cwd,
     env: { NO_COLOR: "1" },
     stdout: "piped",
@@ -54,10 +54,18 @@ Deno.test("fit and score from a folder outside the checkout, with a PNG folder a
     writeNpyAtomic(join(dir, "digits.labels.npy"), mnist.labels.slice(0, 2000), [2000]),
   );
   await writePngs(join(dir, "letters-png"), 40);
+  // The user's model: an ONNX file and its spec (input preprocessing, taps) beside it.
+  await Deno.copyFile(foreign, join(dir, "foreign.onnx"));
+  await Deno.copyFile(foreign.replace(/\.onnx$/, ".spec.json"), join(dir, "foreign.spec.json"));
 
-  const fit = await task(dir, "fit.ts", [
+  const inspect = await task(dir, "inspect", ["--model", "foreign.onnx"]);
+  assert.equal(inspect.code, 0, inspect.stderr);
+  assert.match(inspect.stdout, /early\s+MaxPool\s+\[-1, 16, 14, 14\]\s+← early/);
+  assert.match(inspect.stdout, /proposed taps: \{"early":"early","penultimate":"penultimate"/);
+
+  const fit = await task(dir, "fit", [
     "--model",
-    foreign,
+    "foreign.onnx",
     "--train",
     "digits.npy",
     "--val-ood",
@@ -66,7 +74,7 @@ Deno.test("fit and score from a folder outside the checkout, with a PNG folder a
     "my-detector",
   ]);
   assert.equal(fit.code, 0, fit.stderr);
-  assert.match(fit.stdout, /GROOD on .*foreign\.onnx/);
+  assert.match(fit.stdout, /GROOD on .*foreign\.onnx → .*my-detector/);
   assert.match(fit.stdout, /letters-png: AUROC \d+\.\d\d/);
   const manifest = JSON.parse(await Deno.readTextFile(join(dir, "my-detector/detector.json")));
   assert.equal(manifest.data.validation.heldOut, true);
@@ -74,7 +82,7 @@ Deno.test("fit and score from a folder outside the checkout, with a PNG folder a
   assert.equal(manifest.data.train.count, 1800);
   assert.equal(manifest.data.validationOod[0].count, 40);
 
-  const json = await task(dir, "score.ts", [
+  const json = await task(dir, "score", [
     "--detector",
     "my-detector",
     "letters-png",
@@ -91,7 +99,7 @@ Deno.test("fit and score from a folder outside the checkout, with a PNG folder a
   const flagged = scored.rows.filter((r: { ood: boolean }) => r.ood).length;
   assert.equal(flagged / 40, manifest.validation.metrics[0].flaggedAtThreshold);
 
-  const csv = await task(dir, "score.ts", ["--detector", "my-detector", "digits.npy"]);
+  const csv = await task(dir, "score", ["--detector", "my-detector", "digits.npy"]);
   assert.equal(csv.code, 0, csv.stderr);
   const lines = csv.stdout.trim().split("\n");
   assert.equal(lines[0], "source,image,score,ood,predicted");
@@ -99,7 +107,7 @@ Deno.test("fit and score from a folder outside the checkout, with a PNG folder a
   assert.match(lines[1]!, /^digits\.npy,0,[0-9.e-]+,(true|false),[0-9]$/);
 
   // evaluate-ood's metrics are those of the scores `score` wrote for the same sets.
-  const evaluated = await task(dir, "evaluate_ood.ts", [
+  const evaluated = await task(dir, "evaluate-ood", [
     "--detector",
     "my-detector",
     "--id",
@@ -124,10 +132,10 @@ Deno.test("fit and score from a folder outside the checkout, with a PNG folder a
 
 Deno.test("fit and score refuse bad command lines with the usage (exit 2)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-fit-cli-" });
-  const noModel = await task(dir, "fit.ts", ["--train", "x.npy", "--out", "d"]);
+  const noModel = await task(dir, "fit", ["--train", "x.npy", "--out", "d"]);
   assert.equal(noModel.code, 2);
   assert.match(noModel.stderr, /--model PATH/);
-  const badTaps = await task(dir, "fit.ts", [
+  const badTaps = await task(dir, "fit", [
     "--model",
     foreign,
     "--train",
@@ -139,12 +147,12 @@ Deno.test("fit and score refuse bad command lines with the usage (exit 2)", asyn
   ]);
   assert.equal(badTaps.code, 2);
   assert.match(badTaps.stderr, /middle=x/);
-  const noSource = await task(dir, "score.ts", ["--detector", "d"]);
+  const noSource = await task(dir, "score", ["--detector", "d"]);
   assert.equal(noSource.code, 2);
-  const noOod = await task(dir, "evaluate_ood.ts", ["--detector", "d", "--id", "x.npy"]);
+  const noOod = await task(dir, "evaluate-ood", ["--detector", "d", "--id", "x.npy"]);
   assert.equal(noOod.code, 2);
   assert.match(noOod.stderr, /--ood SRC/);
-  const notFitted = await task(dir, "score.ts", ["--detector", "nowhere", "x.npy"]);
+  const notFitted = await task(dir, "score", ["--detector", "nowhere", "x.npy"]);
   assert.equal(notFitted.code, 1);
   assert.match(notFitted.stderr, /detector\.json: missing/);
   await Deno.remove(dir, { recursive: true });
