@@ -3,12 +3,14 @@ import { Effect } from "effect";
 import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
-import type { FitInputs } from "../lib/detectors/detector.ts";
+import type { FitInputs, FittedDetector } from "../lib/detectors/detector.ts";
 import { grood } from "../lib/detectors/grood.ts";
 import { TEMPERATURE_GRID } from "../lib/detectors/grood_variants.ts";
 import { buildDetector } from "../lib/detectors/registry.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
+import { groodDescriptors } from "../lib/stages/gradient.ts";
+import type { Matrix } from "../lib/matrix.ts";
 import { exactIndex } from "../lib/knn/exact.ts";
 import { meanOfPrototypes } from "../lib/stages/mixup.ts";
 
@@ -86,16 +88,72 @@ Deno.test("GROOD takes a user's own index and OOD-prototype source without other
   assert.equal(ours.fitted.settings.index, "counting exact index");
 });
 
-Deno.test("GROOD with k > 1 averages the k nearest distances", async () => {
-  const one = await scoreWith(grood({ k: 1 }));
-  const five = await scoreWith(grood({ k: 5 }));
-  for (let i = 0; i < one.scores.length; i++) assert.ok(five.scores[i]! >= one.scores[i]! - 1e-6);
+/** Euclidean distances from each query descriptor to every training descriptor, sorted. */
+const sortedDistances = (queries: Matrix, points: Float32Array, cols: number) =>
+  Array.from({ length: queries.rows }, (_, q) => {
+    const out: Array<number> = [];
+    for (let p = 0; p < points.length / cols; p++) {
+      let squared = 0;
+      for (let j = 0; j < cols; j++) {
+        const d = queries.data[q * cols + j]! - points[p * cols + j]!;
+        squared += d * d;
+      }
+      out.push(Math.sqrt(squared));
+    }
+    return out.sort((a, b) => a - b);
+  });
+
+const artefact = (fitted: FittedDetector, name: string) =>
+  fitted.artefacts!.find((a) => a.name === name)!;
+
+Deno.test("GROOD with k > 1 scores the mean of the k nearest distances (not the k-th, not the largest)", async () => {
+  const fitted = await Effect.runPromise(grood({ k: 5 }).fit(inputs));
+  const scores = await Effect.runPromise(
+    fitted.score({ images: queries, features: queryFeatures }),
+  );
+  // The query descriptors by the same stage, the distances by brute force in float64.
+  const classes = artefact(fitted, "class-prototypes-penultimate");
+  const descriptors = await Effect.runPromise(groodDescriptors(queryFeatures.penultimate, {
+    classes: {
+      rows: classes.shape[0]!,
+      cols: classes.shape[1]!,
+      data: classes.data as Float32Array,
+    },
+    ood: artefact(fitted, "ood-prototype").data as Float32Array,
+  }));
+  const train = artefact(fitted, "train-descriptors");
+  const sorted = sortedDistances(descriptors, train.data as Float32Array, train.shape[1]!);
+  let kthDiffers = 0;
+  let largestDiffers = 0;
+  for (let q = 0; q < queries.count; q++) {
+    const d = sorted[q]!;
+    const mean = (d[0]! + d[1]! + d[2]! + d[3]! + d[4]!) / 5;
+    assert.ok(
+      Math.abs(scores[q]! - mean) <= 1e-4 * Math.max(1, mean),
+      `query ${q}: ${scores[q]} vs ${mean}`,
+    );
+    // The alternatives the score must not be: the 5th distance, the largest of all.
+    if (Math.abs(d[4]! - mean) > 1e-3 * Math.max(1, mean)) kthDiffers++;
+    if (Math.abs(d[d.length - 1]! - mean) > 1e-3 * Math.max(1, mean)) largestDiffers++;
+  }
+  assert.ok(kthDiffers > queries.count / 2, `the 5th distance differs on ${kthDiffers} queries`);
+  assert.equal(largestDiffers, queries.count);
+  fitted.dispose();
 });
 
 Deno.test("GROOD-distance scores −‖h − p_ood‖ and GROOD exposes its artefacts", async () => {
   const { scores } = await scoreWith(registered({ kind: "grood-distance" }));
-  assert.ok(scores.every((s) => s <= 0));
   const fitted = await Effect.runPromise(grood().fit(inputs));
+  // The same (seeded) mix-up OOD prototype as GROOD's, and −‖h − p_ood‖ by hand in float64.
+  const ood = artefact(fitted, "ood-prototype").data as Float32Array;
+  const { rows, cols, data } = queryFeatures.penultimate;
+  for (let q = 0; q < rows; q++) {
+    let squared = 0;
+    for (let j = 0; j < cols; j++) squared += (data[q * cols + j]! - ood[j]!) ** 2;
+    const expected = -Math.sqrt(squared);
+    assert.ok(Math.abs(scores[q]! - expected) <= 1e-5 * Math.max(1, -expected), `query ${q}`);
+  }
+  assert.ok(new Set(scores).size > rows / 2, "scores vary with the query");
   const names = (fitted.artefacts ?? []).map((a) => a.name);
   assert.deepEqual(names, [
     "class-prototypes-penultimate",

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Exit } from "effect";
 import { concatSets, type ImageSet, subset } from "../data/images.ts";
 import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { type Codec, makeStageCache, type StageCacheShape } from "../cache/cache.ts";
@@ -195,7 +195,7 @@ export function grood(
     description: "GROOD: k-NN distance in the gradient space of a nearest-prototype loss " +
       "w.r.t. an OOD prototype made by targeted mix-up (ElAraby et al., TMLR 2025)",
     fit: (inputs: FitInputs) =>
-      Effect.gen(function* () {
+      Effect.scoped(Effect.gen(function* () {
         const { tf, net, train, trainFeatures } = inputs;
         const base = { model: inputs.modelKey, train: inputs.trainKey };
         const prototypes = yield* cache.cached(
@@ -284,37 +284,37 @@ export function grood(
           if (predicted[i] === trainFeatures.labels![i]) correct.push(i);
         }
         const hnswParams = { ...HNSW_DEFAULTS, ...o.hnsw };
-        const fitAt = (temperature: number) =>
+        const descriptorsAt = (temperature: number) =>
+          cache.cached(
+            "descriptors",
+            { prototypes: prototypes.key, ood: ood.key, rows: "correct", temperature },
+            matrixCodec,
+            groodDescriptors(
+              takeRows(trainFeatures.penultimate, correct),
+              gradientPrototypes,
+              temperature,
+            ),
+          );
+        const indexOf = (
+          descriptors: Matrix,
+        ): Effect.Effect<NearestNeighbourIndex, DetectorError> =>
+          o.index === "exact"
+            ? exactIndex(descriptors, { name: "GROOD training descriptors" })
+            : o.index === "hnsw"
+            ? hnswIndex(descriptors, {
+              ...hnswParams,
+              seed: o.seed,
+              name: "GROOD training descriptors",
+            })
+            : o.index.build(descriptors);
+        const scorer = (index: NearestNeighbourIndex, temperature: number) => (set: ExtractedSet) =>
           Effect.gen(function* () {
-            const descriptors = yield* cache.cached(
-              "descriptors",
-              { prototypes: prototypes.key, ood: ood.key, rows: "correct", temperature },
-              matrixCodec,
-              groodDescriptors(
-                takeRows(trainFeatures.penultimate, correct),
-                gradientPrototypes,
-                temperature,
-              ),
+            const queries = yield* groodDescriptors(
+              set.features.penultimate,
+              gradientPrototypes,
+              temperature,
             );
-            const index: NearestNeighbourIndex = o.index === "exact"
-              ? yield* exactIndex(descriptors.value, { name: "GROOD training descriptors" })
-              : o.index === "hnsw"
-              ? yield* hnswIndex(descriptors.value, {
-                ...hnswParams,
-                seed: o.seed,
-                name: "GROOD training descriptors",
-              })
-              : yield* o.index.build(descriptors.value);
-            const score = (set: ExtractedSet) =>
-              Effect.gen(function* () {
-                const queries = yield* groodDescriptors(
-                  set.features.penultimate,
-                  gradientPrototypes,
-                  temperature,
-                );
-                return yield* knnScore(index, queries, o.k);
-              });
-            return { descriptors: descriptors.value, index, score };
+            return yield* knnScore(index, queries, o.k);
           });
         // The temperature extension may be chosen on validation data (never on test OOD).
         const tuned = o.temperatureGrid === undefined ? [] : [
@@ -323,16 +323,24 @@ export function grood(
             parameter: "temperature",
             grid: o.temperatureGrid,
             validation: inputs.validation,
+            // Each candidate's index is released by tuneParameter once its scores are in.
             candidate: (temperature) =>
-              Effect.map(fitAt(temperature), (c) => ({
-                score: c.score,
-                dispose: () => c.index.dispose(),
-              })),
+              Effect.gen(function* () {
+                const index = yield* indexOf((yield* descriptorsAt(temperature)).value);
+                return { score: scorer(index, temperature), dispose: () => index.dispose() };
+              }),
             ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
           }),
         ];
         const temperature = tuned[0]?.chosen ?? o.temperature;
-        const { descriptors, index, score } = yield* fitAt(temperature);
+        const descriptors = (yield* descriptorsAt(temperature)).value;
+        // The kept index belongs to this fit's scope until the fit returns: a failure or an
+        // interruption from its build on releases it; on success the fitted detector owns it.
+        const index = yield* Effect.acquireRelease(
+          indexOf(descriptors),
+          (built, exit) => Exit.isFailure(exit) ? Effect.sync(() => built.dispose()) : Effect.void,
+        );
+        const score = scorer(index, temperature);
         const fitted: FittedDetector = {
           score,
           settings: {
@@ -372,6 +380,6 @@ export function grood(
           dispose: () => index.dispose(),
         };
         return fitted;
-      }),
+      })),
   };
 }
