@@ -21,7 +21,9 @@ const command = (cwd: string, file: string, args: ReadonlyArray<string>) =>
   new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--config", join(root, "deno.json"), join(root, "tasks", file), ...args],
     cwd,
-    env: { NO_COLOR: "1" },
+    // A shell in `cwd` has no INIT_CWD, or `deno task` sets it to `cwd`; under `npm test` the
+    // inherited one names the checkout, and relative paths would resolve there.
+    env: { NO_COLOR: "1", INIT_CWD: cwd },
     stdout: "piped",
     stderr: "piped",
   });
