@@ -87,6 +87,15 @@ const load = (options: LoadOptions) =>
     },
   });
 
+/**
+ * Resident memory after a full garbage collection (the task runs with `--expose-gc`), so the
+ * growth compares live memory, not how far the collector happened to lag at each sample.
+ */
+function settledRss(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return Deno.memoryUsage().rss;
+}
+
 /** Offline: decode the PNGs and score them in batches of 256, as the `score` task does. */
 const offlineThroughput = (detector: ServedDetector, pngs: ReadonlyArray<Uint8Array>) =>
   Effect.gen(function* () {
@@ -163,10 +172,10 @@ const program = (
       );
     }
     const tensorsBefore = tf.memory().numTensors;
-    const rssBefore = Deno.memoryUsage().rss;
+    const rssBefore = settledRss();
     const memorySample = loadSample("memory");
     const memory = yield* load({ ...base, connections: 64, amount: values.requests });
-    const rssAfter = Deno.memoryUsage().rss;
+    const rssAfter = settledRss();
     const growth = rssAfter / rssBefore - 1;
     console.log(
       `${memory.requests} requests at c=64: RSS ${(rssBefore / 2 ** 20).toFixed(0)} → ` +
