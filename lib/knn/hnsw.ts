@@ -56,7 +56,11 @@ export function wrapHnsw(
     points,
     params,
     dispose: () => {
-      live = undefined; // hnswlib-node frees the native graph when the object is collected
+      // hnswlib-node frees a graph only when V8 collects its object, and when that happens
+      // depends on the collector (measured: 40 disposed 5,000-point graphs kept 95 MiB
+      // resident). Re-initialising it to one element deletes the graph's native memory now.
+      live?.initIndex(1, 2, 1, 0);
+      live = undefined;
       graphs.delete(index);
     },
     search: (queries, k) =>
