@@ -1,7 +1,8 @@
 /**
  * `docs/claims.md` stays honest: every claim has one of the three verdicts, every measured
- * number it quotes (a `mean ± sd` over seeds) is one the README's results tables hold, and, in a
- * checkout where `deno task reproduce` ran, every `mean ± sd` of the README's results section is
+ * number it quotes (a `mean ± sd` over seeds) is one the README's results tables hold (a
+ * benchmark's column, one of that benchmark's tables), and, in a checkout where `deno task
+ * reproduce` ran for a benchmark, every `mean ± sd` of the README's section of that benchmark is
  * one the run wrote into `results/<benchmark>/seeds.md`.
  */
 import assert from "node:assert/strict";
@@ -21,12 +22,35 @@ const results = readme.slice(
 );
 /** Normalise the minus sign, so `−1.20` in prose matches `-1.20` in a table. */
 const norm = (text: string) => text.replaceAll("−", "-");
+const spreads = (text: string) => (norm(text).match(SPREAD) ?? []).map(norm);
+
+/**
+ * The results section's per-benchmark subsections, `### <benchmark>: …` up to the next
+ * third-level heading, by benchmark name.
+ */
+const benchmarkSections = new Map(
+  results.split(/\n(?=### )/).flatMap((part) => {
+    const name = /^### ([\w-]+):/.exec(part)?.[1];
+    return name === undefined ? [] : [[name, part] as const];
+  }),
+);
+
+Deno.test("README's results section has a subsection for each benchmark with seeds", () => {
+  assert.deepEqual([...benchmarkSections.keys()].sort(), ["fashion-mnist", "mnist"]);
+  for (const [name, section] of benchmarkSections) {
+    assert.ok(spreads(section).length >= 50, `${name}: ${spreads(section).length} spreads`);
+  }
+});
+
+/** The claims table's rows as trimmed cells, header first. */
+const claimRows = claims.split("\n")
+  .filter((line) => /^\| *(#|C\d+) /.test(line))
+  .map((line) => line.split("|").slice(1, -1).map((cell) => cell.trim()));
 
 Deno.test("docs/claims.md: every claim row ends in one of the three verdicts", () => {
-  const rows = claims.split("\n").filter((line) => /^\| *C\d+/.test(line));
+  const rows = claimRows.slice(1);
   assert.ok(rows.length >= 8, `${rows.length} claim rows`);
-  for (const row of rows) {
-    const cells = row.split("|").map((c) => c.trim()).filter((c) => c !== "");
+  for (const cells of rows) {
     const verdict = cells.at(-1)!.replaceAll("*", "");
     assert.ok(
       VERDICTS.some((v) => verdict.startsWith(v)),
@@ -36,40 +60,63 @@ Deno.test("docs/claims.md: every claim row ends in one of the three verdicts", (
 });
 
 Deno.test("docs/claims.md quotes only spreads the README's results tables hold", () => {
-  const quoted = claims.match(SPREAD) ?? [];
+  const quoted = spreads(claims);
   assert.ok(quoted.length >= 8, `${quoted.length} spreads quoted`);
-  const held = new Set((norm(results).match(SPREAD) ?? []).map(norm));
+  const held = new Set(spreads(results));
   for (const spread of quoted) {
-    assert.ok(held.has(norm(spread)), `${spread} is not in the README's results section`);
+    assert.ok(held.has(spread), `${spread} is not in the README's results section`);
   }
 });
 
-const seedFiles = [...Deno.readDirSync(root("."))].some((e) => e.name === "results")
-  ? [...Deno.readDirSync(root("results"))]
-    .filter((e) => e.isDirectory)
-    .map((e) => root(`results/${e.name}/seeds.md`))
-    .filter((path) => {
-      try {
-        return Deno.statSync(path).isFile;
-      } catch {
-        return false;
-      }
-    })
-  : [];
-
-Deno.test({
-  name: "README's spreads are those of this checkout's last `deno task reproduce`",
-  // results/ is not committed: only a checkout that ran reproduce can check this.
-  ignore: seedFiles.length === 0,
-  fn: async () => {
-    const written = new Set<string>();
-    for (const path of seedFiles) {
-      for (const spread of norm(await Deno.readTextFile(path)).match(SPREAD) ?? []) {
-        written.add(spread);
-      }
+Deno.test("docs/claims.md: a benchmark's column quotes that benchmark's README section", () => {
+  const header = claimRows[0] ?? [];
+  const columns = header.flatMap((cell, i) => {
+    const name = /^([\w-]+):/.exec(cell)?.[1];
+    return name !== undefined && benchmarkSections.has(name) ? [[name, i] as const] : [];
+  });
+  assert.deepEqual(columns.map(([name]) => name).sort(), ["fashion-mnist", "mnist"]);
+  for (const [name, i] of columns) {
+    const held = new Set(spreads(benchmarkSections.get(name)!));
+    const quoted = claimRows.slice(1).flatMap((cells) => spreads(cells[i] ?? ""));
+    assert.ok(quoted.length >= 8, `${name}: ${quoted.length} spreads quoted`);
+    for (const spread of quoted) {
+      assert.ok(
+        held.has(spread),
+        `${name} column's ${spread} is not in the README's ${name} section`,
+      );
     }
-    for (const spread of norm(results).match(SPREAD) ?? []) {
-      assert.ok(written.has(spread), `README's ${spread} is in no results/*/seeds.md`);
-    }
-  },
+  }
 });
+
+Deno.test("README's commentary quotes only spreads its benchmark sections hold", () => {
+  const held = new Set([...benchmarkSections.values()].flatMap(spreads));
+  const commentary = results.split(/\n(?=### )/)
+    .filter((part) => !/^### [\w-]+:/.test(part))
+    .join("\n");
+  for (const spread of spreads(commentary)) {
+    assert.ok(held.has(spread), `${spread} is in no benchmark section of the README`);
+  }
+});
+
+/** Benchmarks whose `deno task reproduce` ran in this checkout (results/ is not committed). */
+const reproduced = [...benchmarkSections.keys()].filter((name) => {
+  try {
+    return Deno.statSync(root(`results/${name}/seeds.md`)).isFile;
+  } catch {
+    return false;
+  }
+});
+
+for (const name of benchmarkSections.keys()) {
+  Deno.test({
+    name: `README's ${name} spreads are those of this checkout's last reproduce of ${name}`,
+    // Only a checkout that ran reproduce for this benchmark can check this.
+    ignore: !reproduced.includes(name),
+    fn: async () => {
+      const written = new Set(spreads(await Deno.readTextFile(root(`results/${name}/seeds.md`))));
+      for (const spread of spreads(benchmarkSections.get(name)!)) {
+        assert.ok(written.has(spread), `README's ${spread} is in no results/${name}/seeds.md`);
+      }
+    },
+  });
+}
