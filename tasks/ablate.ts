@@ -34,6 +34,7 @@ import { MAX_GRID_VARIANTS, readSpecFile } from "../lib/pipeline/spec.ts";
 import { ablationChart } from "../lib/report/ablation_chart.ts";
 import { writePlot } from "../lib/report/plot_files.ts";
 import { consoleProgress } from "../lib/pipeline/progress.ts";
+import { ENGINES } from "../lib/pipeline/model.ts";
 
 const { values, positionals } = parseCommandLine({
   command: "deno task ablate",
@@ -56,6 +57,10 @@ const { values, positionals } = parseCommandLine({
       `run a grid of more than ${MAX_GRID_VARIANTS.toLocaleString("en")} variants`,
     ),
     backend: backendFlag,
+    engine: flag.choice(
+      ENGINES,
+      "engine of the feature pass (default: the spec's, else tfjs for grood's CNN, onnx for ONNX)",
+    ),
   },
 });
 
@@ -69,10 +74,13 @@ const program = Effect.gen(function* () {
   const cache = yield* StageCache;
   const raw = yield* readSpecFile(specFile, (input) => Effect.succeed(input));
   // A benchmark file named in an ablation spec is relative to the spec file.
-  const spec = isRecord(raw) && typeof raw.benchmark === "string" &&
+  const located = isRecord(raw) && typeof raw.benchmark === "string" &&
       !(BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(raw.benchmark)
     ? { ...raw, benchmark: resolve(dirname(specFile), raw.benchmark) }
     : raw;
+  const spec = isRecord(located) && values.engine !== undefined
+    ? { ...located, engine: values.engine }
+    : located;
   // A folder that cannot be written fails now, not after the whole computation.
   yield* ensureWritable(values.out);
   const result = yield* runAblation(spec, {

@@ -53,7 +53,8 @@ import {
 import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
 import { trainFixture } from "../lib/pipeline/train_fixture.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
-import { runPipeline } from "../lib/pipeline/pipeline.ts";
+import { runPipeline, runPipelineScoped } from "../lib/pipeline/pipeline.ts";
+import { ENGINES } from "../lib/pipeline/model.ts";
 import { hnswRecall } from "../lib/pipeline/recall.ts";
 import { writeExports } from "../lib/report/exports.ts";
 import { writeReportPlots } from "../lib/report/plot_files.ts";
@@ -90,6 +91,10 @@ const { values } = parseCommandLine({
     "export-early": flag.boolean("also export the test sets' early features (~250 MB each)"),
     out: flag.string("results folder", { default: "results", placeholder: "DIR" }),
     backend: backendFlag,
+    engine: flag.choice(
+      ENGINES,
+      "engine of the feature pass (default: tfjs for grood's CNN, onnx for an ONNX model)",
+    ),
     detector: flag.choices(DETECTOR_KINDS, "detectors to run (default: every one; GROOD always)"),
   },
 });
@@ -115,6 +120,7 @@ const refs = (values.benchmark ?? [...BUILTIN_BENCHMARKS]).map((ref) =>
  * with `--detector`, only those (GROOD is always run: the HNSW recall is measured on it).
  */
 const chosen = values.detector;
+const engine = values.engine === undefined ? {} : { engine: values.engine };
 const detectors: ReadonlyArray<DetectorSpecInput> = [
   REPRODUCE_DETECTORS[0]!,
   { kind: "grood", index: "hnsw", name: "GROOD (HNSW)" } as const,
@@ -151,8 +157,9 @@ const program = Effect.gen(function* () {
     const name = spec.name;
     const benchmarkStart = performance.now();
     console.log(`\n== benchmark ${name} (backend ${backend}) ==`);
-    const result = yield* runPipeline(
-      { benchmark: refs[i]!, detectors },
+    // The model stays open (scoped to the whole run) for the early-feature exports below.
+    const result = yield* runPipelineScoped(
+      { benchmark: refs[i]!, detectors, ...engine },
       { log, progress: consoleProgress() },
     );
     const { prepared, runs } = result;
@@ -194,26 +201,27 @@ const program = Effect.gen(function* () {
       if (seed === undefined) break;
       console.log(`\n== benchmark ${name}, model of training seed ${seed} ==`);
       const other = yield* runPipeline(
-        { benchmark: refs[i]!, model: fixtureDir(dataset, seed), detectors },
+        { benchmark: refs[i]!, model: fixtureDir(dataset, seed), detectors, ...engine },
         { log, progress: consoleProgress() },
       );
       seedRuns.push({
         seed,
         runs: other.runs,
         model: other.prepared.model.path,
-        accuracy: other.prepared.model.metadata.testAccuracy,
+        accuracy: other.prepared.model.metadata?.testAccuracy ?? other.prepared.idAccuracy,
       });
       seedRows.push(
         ...(summaryTable(other.runs).objects() as Array<Omit<SeedRow, "seed">>)
           .map((d) => ({ ...d, seed })),
       );
-      other.prepared.model.net.dispose();
     }
     seedRuns.sort((a, b) => a.seed - b.seed);
     seedRows.sort((a, b) => a.seed - b.seed);
     const seeds = [0, ...seedRuns.map((r) => r.seed)];
+    // grood's models record their test accuracy; another model's is measured on the ID test set.
+    const testAccuracy = prepared.model.metadata?.testAccuracy ?? prepared.idAccuracy;
     const models = [
-      { seed: 0, model: prepared.model.path, testAccuracy: prepared.model.metadata.testAccuracy },
+      { seed: 0, model: prepared.model.path, testAccuracy },
       ...seedRuns.map((r) => ({ seed: r.seed, model: r.model, testAccuracy: r.accuracy })),
     ];
     const spread = seeds.length > 1 ? seedSpread(seedRows) : undefined;
@@ -239,7 +247,7 @@ const program = Effect.gen(function* () {
             {
               benchmark: name,
               model: prepared.model.path,
-              modelTestAccuracy: prepared.model.metadata.testAccuracy,
+              modelTestAccuracy: testAccuracy,
               idTestImages: prepared.idTest.images.count,
               groodDefaults: GROOD_DEFAULTS,
               hnswRecall: recall,
@@ -297,7 +305,6 @@ const program = Effect.gen(function* () {
           log(`exports: ${entries.length} .npy files in ${join(dir, "exports")} (manifest.json)`);
         }
       }));
-    prepared.model.net.dispose();
     if (spread !== undefined && seedSection !== undefined) {
       console.log(`\n${name}: mean ± sd over seeds ${seeds.join(", ")} (%)\n`);
       console.log(seedSpreadMarkdown(spread));
@@ -333,6 +340,9 @@ const program = Effect.gen(function* () {
 });
 
 await runTask(
-  Effect.provide(program, StageCache.layer(values["no-cache"] ? undefined : DEFAULT_CACHE_DIR)),
+  Effect.provide(
+    Effect.scoped(program),
+    StageCache.layer(values["no-cache"] ? undefined : DEFAULT_CACHE_DIR),
+  ),
   values.backend,
 );

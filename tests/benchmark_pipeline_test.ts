@@ -7,6 +7,10 @@ import { loadOodSet } from "../lib/data/ood/mod.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { GroodLive, runPipeline } from "../lib/pipeline/pipeline.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
+import { startCompute } from "../lib/compute/compute.ts";
+import { loadClassifier } from "../lib/model/store.ts";
+import { classifierToOnnx } from "../lib/models/export_onnx.ts";
+import { encodeOnnx } from "../lib/models/onnx_graph.ts";
 
 const failure = <E>(effect: Effect.Effect<unknown, E>) => Effect.runPromise(Effect.flip(effect));
 
@@ -89,13 +93,139 @@ Deno.test("runPipeline() runs GROOD and MSP on a user's benchmark file of .npy a
   await Deno.remove(join(path, ".."), { recursive: true });
 });
 
-Deno.test("runPipeline() names a model kind the runner cannot load yet", async () => {
-  const path = await smallBenchmark({ kind: "onnx", path: "model.onnx" });
-  const error = await failure(
-    runPipeline({ benchmark: path, detectors: [{ kind: "msp" }] })
-      .pipe(Effect.provide(GroodLive({ backend: "wasm", cacheDir: null }))),
+/** grood's MNIST fixture exported to ONNX in `dir` (`model.onnx` + `model.spec.json`). */
+async function exportFixture(dir: string, input: Record<string, unknown> = {}) {
+  const { tf } = await Effect.runPromise(startCompute("wasm"));
+  const { net } = await Effect.runPromise(loadClassifier(tf, fixtureDir("mnist")));
+  const { model, spec } = classifierToOnnx(net);
+  net.dispose();
+  await Deno.writeFile(join(dir, "model.onnx"), encodeOnnx(model));
+  await Deno.writeTextFile(
+    join(dir, "model.spec.json"),
+    JSON.stringify({ ...spec, input: { ...spec.input, ...input } }),
   );
-  assert.equal((error as { _tag?: string })._tag, "UnsupportedModelKind");
-  assert.match(String((error as Error).message), /model\.onnx.*onnx/);
+}
+
+const live = GroodLive({ backend: "wasm", cacheDir: null });
+const detectors = [
+  { kind: "grood", oodPrototype: { kind: "mixup", lambda: 0.5, samples: 300, seed: 0 } },
+  { kind: "msp" },
+];
+const maxDiff = (a: Float32Array, b: Float32Array) => {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
+};
+
+Deno.test("a benchmark file with an ONNX model runs through the pipeline like tfjs (features within 1e-4, AUROCs within 0.05 points)", async () => {
+  const path = await smallBenchmark({ kind: "grood", path: fixtureDir("mnist") });
+  const dir = join(path, "..");
+  await exportFixture(dir);
+  const onnxPath = join(dir, "onnx.json");
+  const spec = JSON.parse(await Deno.readTextFile(path));
+  await Deno.writeTextFile(
+    onnxPath,
+    JSON.stringify({ ...spec, model: { kind: "onnx", path: "model.onnx" } }),
+  );
+  const tfjs = await Effect.runPromise(
+    runPipeline({ benchmark: path, detectors }).pipe(Effect.provide(live)),
+  );
+  const onnx = await Effect.runPromise(
+    runPipeline({ benchmark: onnxPath, detectors }).pipe(Effect.provide(live)),
+  );
+  // grood's own folder, features on onnxruntime (exported in process), tfjs kept for autograd.
+  const engine = await Effect.runPromise(
+    runPipeline({ benchmark: path, detectors, engine: "onnx" }).pipe(Effect.provide(live)),
+  );
+  assert.equal(tfjs.prepared.model.engine, "tfjs");
+  assert.equal(onnx.prepared.model.kind, "onnx");
+  assert.equal(onnx.prepared.model.engine, "onnx");
+  assert.equal(onnx.prepared.model.net, undefined);
+  assert.equal(engine.prepared.model.engine, "onnx");
+  // Three different feature passes: three different cache keys.
+  assert.equal(
+    new Set([tfjs, onnx, engine].map((r) => r.prepared.modelKey)).size,
+    3,
+    "model keys differ by kind and engine",
+  );
+  for (const other of [onnx, engine]) {
+    for (const part of ["penultimate", "logits"] as const) {
+      const d = maxDiff(
+        tfjs.prepared.idTest.features[part].data,
+        other.prepared.idTest.features[part].data,
+      );
+      assert.ok(d < 1e-4, `${other.prepared.model.path} ${part}: max difference ${d}`);
+    }
+    assert.equal(other.prepared.idAccuracy, tfjs.prepared.idAccuracy);
+    for (const run of tfjs.runs) {
+      const mirror = other.runs.find((r) => r.detector === run.detector)!;
+      for (const row of run.rows) {
+        const twin = mirror.rows.find((r) => r.set === row.set)!;
+        assert.ok(
+          Math.abs(100 * (twin.auroc - row.auroc)) <= 0.05,
+          `${run.detector} on ${row.set}: tfjs ${row.auroc}, ${other.prepared.model.path} ${twin.auroc}`,
+        );
+      }
+    }
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("on an ONNX model, detectors needing grood's network fail typed, naming detector and model kind", async () => {
+  const path = await smallBenchmark({ kind: "onnx", path: "model.onnx" });
+  await exportFixture(join(path, ".."));
+  for (
+    const [kind, tag, name] of [["odin", "NeedsClassifier", "ODIN"], [
+      "react",
+      "MissingHead",
+      "ReAct",
+    ]]
+  ) {
+    const error = await failure(
+      runPipeline({ benchmark: path, detectors: [{ kind }] }).pipe(Effect.provide(live)),
+    ) as { _tag?: string; message?: string };
+    assert.equal(error._tag, tag);
+    assert.match(String(error.message), new RegExp(`${name}.*"onnx"`));
+  }
+  await Deno.remove(join(path, ".."), { recursive: true });
+});
+
+Deno.test("a benchmark's missing tap and a spec of the wrong input size give typed errors naming the model and tensor", async () => {
+  const path = await smallBenchmark({
+    kind: "onnx",
+    path: "model.onnx",
+    taps: { early: "no-such-tensor" },
+  });
+  const dir = join(path, "..");
+  await exportFixture(dir);
+  const missing = await failure(
+    runPipeline({ benchmark: path, detectors: [{ kind: "msp" }] }).pipe(Effect.provide(live)),
+  ) as { _tag?: string; message?: string };
+  assert.equal(missing._tag, "MissingTap");
+  assert.match(String(missing.message), /model\.onnx.*no-such-tensor/);
+  await exportFixture(dir, { height: 32, width: 32 });
+  const spec = JSON.parse(await Deno.readTextFile(path));
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ ...spec, model: { kind: "onnx", path: "model.onnx" } }),
+  );
+  const shape = await failure(
+    runPipeline({ benchmark: path, detectors: [{ kind: "msp" }] }).pipe(Effect.provide(live)),
+  ) as { _tag?: string; message?: string };
+  assert.equal(shape._tag, "InputShapeMismatch");
+  assert.match(String(shape.message), /model\.onnx.*"input".*28, 28.*32, 32/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("an engine that cannot run the model's kind is a typed error", async () => {
+  const path = await smallBenchmark({ kind: "onnx", path: "model.onnx" });
+  await exportFixture(join(path, ".."));
+  const error = await failure(
+    runPipeline({ benchmark: path, detectors: [{ kind: "msp" }], engine: "tfjs" })
+      .pipe(Effect.provide(live)),
+  ) as { _tag?: string; message?: string };
+  assert.equal(error._tag, "EngineUnavailable");
+  assert.match(String(error.message), /model\.onnx.*"onnx".*tfjs/);
   await Deno.remove(join(path, ".."), { recursive: true });
 });

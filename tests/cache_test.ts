@@ -26,6 +26,7 @@ import { STAGE_SOURCES, stageVersion } from "../lib/cache/key.ts";
 import { sha256Hex } from "../lib/io/files.ts";
 import { loadClassifier, saveUntrainedClassifier } from "../lib/model/store.ts";
 import { extractCached } from "../lib/pipeline/extract.ts";
+import { tfjsExtractor } from "../lib/pipeline/model.ts";
 
 const { tf } = await Effect.runPromise(startCompute("wasm"));
 
@@ -107,7 +108,9 @@ Deno.test("changing λ recomputes the mix-up and what follows it, not the featur
   const fitOnce = async (lambda: number) => {
     events.length = 0;
     const { extraction, key } = await Effect.runPromise(
-      extractCached(cache, tf, net, "random-init", train, { classSumsAt: ["block1"] }),
+      extractCached(cache, tfjsExtractor(tf, net, "random-init"), train, {
+        classSumsAt: ["block1"],
+      }),
     );
     const detector = grood(
       { oodPrototype: { kind: "mixup", lambda, samples: 100, seed: 0 } },
@@ -204,7 +207,7 @@ Deno.test("editing model.json (stem stride 1 → 2) gives a new model key: no st
   const extractWith = async () => {
     const model = await Effect.runPromise(loadClassifier(tf, dir));
     const { extraction } = await Effect.runPromise(
-      extractCached(cache, tf, model.net, model.key, images),
+      extractCached(cache, tfjsExtractor(tf, model.net, model.key), images),
     );
     model.net.dispose();
     return { key: model.key, weights: model.metadata.weightsSha256, extraction };
@@ -266,7 +269,7 @@ Deno.test("an entry copied under another key (objects' features as photos') is r
   const objects = subset(test, Array.from({ length: 20 }, (_, i) => i), "objects");
   const photos = subset(test, Array.from({ length: 30 }, (_, i) => 100 + i), "photos");
   const extract = (set: typeof objects) =>
-    Effect.runPromise(extractCached(cache, tf, net, "model", set));
+    Effect.runPromise(extractCached(cache, tfjsExtractor(tf, net, "model"), set));
   const objectsFirst = await extract(objects);
   const photosFirst = await extract(photos);
   // The careless user's copy: objects' entry folder over photos' entry folder.

@@ -137,7 +137,11 @@ Deno.test("an unknown detector kind suggests the nearest", async () => {
   assert.match(error.message, /unknown kind "mixpu".*detectors\[1\]\.oodPrototype\.kind.*mixup/);
 });
 
-const context = { trainCount: 60_000, earlyBoundaries: ["stem", "block1", "block2", "block3"] };
+const context = {
+  trainCount: 60_000,
+  earlyBoundaries: ["stem", "block1", "block2", "block3"],
+  earlyTap: "block1",
+};
 
 // issue 10, 3: `samples: 100000000` was capped at 60,000 while the table said 100000000.
 Deno.test("checkAblation() rejects more samples than images and a layer the model lacks", async () => {

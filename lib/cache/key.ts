@@ -38,10 +38,25 @@ export const hashJson = (value: unknown): string =>
  * stage itself, what it calls to compute, and the codec that stores it.
  */
 export const STAGE_SOURCES: Readonly<Record<string, ReadonlyArray<string>>> = {
-  features: ["stages/features.ts", "model/classifier.ts", "pipeline/extract.ts", "matrix.ts"],
+  features: [
+    "stages/features.ts",
+    "stages/model_features.ts",
+    "model/classifier.ts",
+    "pipeline/extract.ts",
+    "pipeline/model.ts",
+    "models/model.ts",
+    "models/batches.ts",
+    "models/grood_cnn.ts",
+    "models/onnx.ts",
+    "models/onnx_graph.ts",
+    "models/export_onnx.ts",
+    "models/tfjs.ts",
+    "matrix.ts",
+  ],
   prototypes: ["stages/prototype.ts", "detectors/grood.ts", "matrix.ts"],
   "ood-prototype": [
     "stages/mixup.ts",
+    "stages/model_mixup.ts",
     "stages/prototype.ts",
     "model/classifier.ts",
     "detectors/grood.ts",

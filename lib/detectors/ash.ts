@@ -81,7 +81,7 @@ export function ash(options: AshOptions = {}): Detector {
           p,
           "a number in [0, 100)",
         );
-        const head = yield* readHead(name, inputs.net);
+        const head = yield* readHead(name, inputs);
         const d = head.inputSize;
         const fitted: FittedDetector = {
           score: (set) =>

@@ -69,12 +69,19 @@ export class NeedsClassifier extends Data.TaggedError("NeedsClassifier")<{
   readonly detector: string;
   /** What it needs the network for. */
   readonly need: string;
+  /** The kind of the model it was fitted on (`onnx`, `tfjs-layers`, …). */
+  readonly modelKind: string;
 }> {
   override get message(): string {
-    return `${this.detector} needs ${this.need}, which only grood's own classifier provides: ` +
-      "fit it on a grood model, or pick a detector that needs only features and logits";
+    return `${this.detector} needs ${this.need}, which only grood's own classifier provides, ` +
+      `and the model is of kind "${this.modelKind}": fit it on a grood model, or pick a ` +
+      "detector that needs only features and logits";
   }
 }
+
+/** The kind of model a detector is fitted on, for errors (`unknown` when no model is given). */
+export const modelKindOf = (inputs: Pick<FitInputs, "model">): string =>
+  inputs.model?.kind ?? "unknown";
 
 /** A hyper-parameter a detector chose on validation data: the grid, the pick, the criterion. */
 export interface TunedParameter {

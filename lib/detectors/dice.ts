@@ -57,7 +57,7 @@ export function dice(options: DiceOptions = {}): Detector {
           "a number in [0, 100)",
         );
         const { trainFeatures } = inputs;
-        const head = yield* readHead(name, inputs.net);
+        const head = yield* readHead(name, inputs);
         const d = head.inputSize;
         yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {
           penultimate: d,

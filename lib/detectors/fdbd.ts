@@ -99,7 +99,7 @@ export function fdbd(options: FdbdOptions = {}): Detector {
     fit: (inputs) =>
       Effect.gen(function* () {
         const { trainFeatures } = inputs;
-        const head = yield* readHead(name, inputs.net);
+        const head = yield* readHead(name, inputs);
         const d = head.inputSize;
         yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {
           penultimate: d,

@@ -41,6 +41,7 @@ import {
   type ExtractedSet,
   type FitInputs,
   type FittedDetector,
+  modelKindOf,
   NeedsClassifier,
 } from "./detector.ts";
 import { tuneParameter } from "./tune.ts";
@@ -212,7 +213,13 @@ export function grood(
         // (the built-in pipeline), else on the model behind the FeatureModel interface.
         const { model } = inputs;
         const needsNetwork = (what: string) =>
-          Effect.fail(new NeedsClassifier({ detector: name, need: `a network to run (${what})` }));
+          Effect.fail(
+            new NeedsClassifier({
+              detector: name,
+              need: `a network to run (${what})`,
+              modelKind: modelKindOf(inputs),
+            }),
+          );
         const meanOf = (images: ImageSet, what: string) =>
           net !== undefined
             ? meanPenultimate(tf, net, images)

@@ -6,7 +6,7 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import type { Classifier } from "../model/classifier.ts";
+import { type FitInputs, modelKindOf } from "./detector.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 
 /**
@@ -84,9 +84,12 @@ export interface Head {
 export class MissingHead extends Data.TaggedError("MissingHead")<{
   readonly detector: string;
   readonly reason: string;
+  /** The kind of the model it was fitted on. */
+  readonly modelKind: string;
 }> {
   override get message(): string {
-    return `Cannot read the classifier head for ${this.detector}: ${this.reason}`;
+    return `Cannot read the classifier head for ${this.detector} (model of kind ` +
+      `"${this.modelKind}"): ${this.reason}`;
   }
 }
 
@@ -96,13 +99,16 @@ export class MissingHead extends Data.TaggedError("MissingHead")<{
  */
 export const readHead = (
   detector: string,
-  net: Classifier | undefined,
+  inputs: Pick<FitInputs, "net" | "model">,
 ): Effect.Effect<Head, MissingHead> =>
   Effect.suspend(() => {
+    const net = inputs.net;
+    const modelKind = net !== undefined ? "grood" : modelKindOf(inputs);
     if (net === undefined) {
       return Effect.fail(
         new MissingHead({
           detector,
+          modelKind,
           reason: "it reads the dense head of grood's own classifier, and this model is " +
             "another kind (fit it on a grood model, or pick a detector that needs only " +
             "features and logits)",
@@ -115,6 +121,7 @@ export const readHead = (
       return Effect.fail(
         new MissingHead({
           detector,
+          modelKind,
           reason: "the last block must be a dense head right after the global pooling",
         }),
       );
@@ -123,7 +130,11 @@ export const readHead = (
     const bias = net.variables.get(`${last.name}/bias`);
     if (kernel === undefined || bias === undefined || kernel.shape.length !== 2) {
       return Effect.fail(
-        new MissingHead({ detector, reason: `weights "${last.name}/kernel|bias" are missing` }),
+        new MissingHead({
+          detector,
+          modelKind,
+          reason: `weights "${last.name}/kernel|bias" are missing`,
+        }),
       );
     }
     const head: Head = {

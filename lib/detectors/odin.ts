@@ -38,6 +38,7 @@ import {
   type Detector,
   type ExtractedSet,
   type FittedDetector,
+  modelKindOf,
   NeedsClassifier,
   type TunedParameter,
 } from "./detector.ts";
@@ -177,6 +178,7 @@ export function odin(options: OdinOptions = {}): Detector {
           return yield* new NeedsClassifier({
             detector: name,
             need: "the network's input gradient (its perturbation step)",
+            modelKind: modelKindOf(inputs),
           });
         }
         const net = inputs.net;

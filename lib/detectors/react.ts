@@ -53,7 +53,7 @@ export function react(options: ReactOptions = {}): Detector {
           p,
           "a number in (0, 100]",
         );
-        const head = yield* readHead(name, inputs.net);
+        const head = yield* readHead(name, inputs);
         const d = head.inputSize;
         yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {
           penultimate: d,

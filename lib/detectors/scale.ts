@@ -78,7 +78,7 @@ export function scale(options: ScaleOptions = {}): Detector {
           options.percentile ?? grid,
           "numbers in [0, 100)",
         );
-        const head = yield* readHead(name, inputs.net);
+        const head = yield* readHead(name, inputs);
         const d = head.inputSize;
         const scoreAt = (p: number) => (set: ExtractedSet) =>
           scoreChecked(

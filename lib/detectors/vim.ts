@@ -147,7 +147,7 @@ export function vim(options: VimOptions = {}): Detector {
       Effect.gen(function* () {
         const { trainFeatures } = inputs;
         const setName = trainFeatures.name;
-        const head = yield* readHead(name, inputs.net);
+        const head = yield* readHead(name, inputs);
         const d = head.inputSize;
         const principalDim = options.principalDim ?? Math.floor(d / 2);
         yield* requireSetting(

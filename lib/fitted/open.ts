@@ -31,7 +31,7 @@ import { predictedClasses } from "../stages/features.ts";
 import { describeShape, type ImageBatch, type ScoreInputSpec } from "./batch.ts";
 import { FittedFolderDamaged, ImageBatchMismatch } from "./errors.ts";
 import { type FileEntry, FITTED_MANIFEST_FILE, FittedManifest } from "./manifest.ts";
-import { contentKey } from "./model_files.ts";
+import { contentKey } from "../models/files.ts";
 import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts";
 
 /** What `scoreImages` returns: one entry per image, in batch order. */

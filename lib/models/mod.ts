@@ -8,7 +8,7 @@
 export * from "./errors.ts";
 export * from "./model.ts";
 export * from "./registry.ts";
-export { type OnnxOptions, openOnnxModel, readOnnxFile } from "./onnx.ts";
+export { type OnnxOptions, openOnnxGraph, openOnnxModel, readOnnxFile } from "./onnx.ts";
 export { groodFeatureModel, groodInputSpec, groodTaps, openGroodModel } from "./grood_cnn.ts";
 export { openTfjsModel, type TfjsFormat } from "./tfjs.ts";
 export { classifierToOnnx, UnsupportedBlock } from "./export_onnx.ts";

@@ -105,8 +105,19 @@ export const openOnnxModel = (
   spec: { readonly input: InputSpec; readonly taps: Taps },
   options: OnnxOptions = {},
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope> =>
+  Effect.flatMap(readOnnxFile(path), (model) => openOnnxGraph(path, model, spec, options));
+
+/**
+ * Open a decoded ONNX graph (read from a file, or made in memory by `classifierToOnnx`) as a
+ * `FeatureModel` named `path` (see `openOnnxModel`).
+ */
+export const openOnnxGraph = (
+  path: string,
+  model: OnnxModel,
+  spec: { readonly input: InputSpec; readonly taps: Taps },
+  options: OnnxOptions = {},
+): Effect.Effect<FeatureModel, ModelError, Scope.Scope> =>
   Effect.gen(function* () {
-    const model = yield* readOnnxFile(path);
     yield* checkTensors(path, model, spec.taps);
     const inputs = realInputs(model.graph!);
     if (inputs.length !== 1) {

@@ -1,19 +1,16 @@
 /**
- * The feature stage as the pipeline runs it: one forward pass per (model, image set), cached
- * on disk and logged once, shared by every detector.
+ * The feature stage as the pipeline runs it: one forward pass per (model, image set), on the
+ * model's engine, cached on disk and logged once, shared by every detector.
  *
  * @module
  */
-import type * as tfType from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import type { ImageSet } from "../data/images.ts";
 import { sha256Hex } from "../io/files.ts";
 import { matrix } from "../matrix.ts";
-import type { Classifier } from "../model/classifier.ts";
-import { type ClassSums, extractFeatures, type Extraction } from "../stages/features.ts";
+import type { ClassSums, Extraction } from "../stages/features.ts";
 import type { Codec, StageCacheShape } from "../cache/cache.ts";
-
-type Tf = typeof tfType;
+import type { PipelineModel } from "./model.ts";
 
 /** A content fingerprint of an image set (pixels and labels). */
 export function setFingerprint(set: ImageSet): string {
@@ -85,14 +82,14 @@ export interface KeyedExtraction {
 }
 
 /**
- * Extract (or load from the cache) the features of `set` under model `modelKey`. `log` is
- * called once per call, saying whether the pass ran or came from the cache.
+ * Extract (or load from the cache) the features of `set` with `model` (any kind, on its
+ * engine). The key covers the model's key (bytes, kind, taps, preprocessing, engine), the
+ * set's content and the class-sum boundaries. `log` is called once per call, saying whether
+ * the pass ran or came from the cache.
  */
 export const extractCached = Effect.fn("extractCached")(function* (
   cache: StageCacheShape,
-  tf: Tf,
-  net: Classifier,
-  modelKey: string,
+  model: Pick<PipelineModel, "key" | "extract">,
   set: ImageSet,
   options: {
     readonly classSumsAt?: ReadonlyArray<string>;
@@ -101,7 +98,7 @@ export const extractCached = Effect.fn("extractCached")(function* (
   } = {},
 ) {
   const parts = {
-    model: modelKey,
+    model: model.key,
     set: setFingerprint(set),
     classSumsAt: [...(options.classSumsAt ?? [])].sort(),
   };
@@ -110,7 +107,7 @@ export const extractCached = Effect.fn("extractCached")(function* (
     "features",
     parts,
     extractionCodec,
-    extractFeatures(tf, net, set, {
+    model.extract(set, {
       ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     }),

@@ -16,14 +16,21 @@
  * @module
  */
 import * as aq from "arquero";
-import { Effect, Layer } from "effect";
+import { Effect, Layer, type Scope } from "effect";
 import { type BackendName, Compute } from "../compute/compute.ts";
 import { makeDetector } from "../detectors/registry.ts";
 import type { ProgressReporter } from "./progress.ts";
 import { resultsTable, summaryTable, type Table } from "./tables.ts";
 import { DEFAULT_CACHE_DIR, StageCache } from "../cache/cache.ts";
-import { type DetectorRun, prepareBenchmark, type PreparedBenchmark, runDetectors } from "./run.ts";
 import {
+  type DetectorRun,
+  prepareBenchmark,
+  type PreparedBenchmark,
+  runDetectors,
+  withModelDefaults,
+} from "./run.ts";
+import {
+  ABLATION_DEFAULTS,
   type AblationParams,
   type AblationSpec,
   checkAblation,
@@ -79,9 +86,20 @@ export interface AblationHooks extends RunHooks {
 /**
  * Run a pipeline spec. It is validated here, strictly (unknown keys, bad values: an
  * `InvalidInput` listing every problem), then against the data and the model before any
- * feature is extracted.
+ * feature is extracted. The model is released when the run returns (its features, scores and
+ * tables stay); `runPipelineScoped` keeps it open for the caller's scope.
  */
-export const runPipeline = Effect.fn("runPipeline")(function* (
+export const runPipeline = (
+  input: unknown,
+  hooks: RunHooks = {},
+): Effect.Effect<
+  PipelineResult,
+  Effect.Error<ReturnType<typeof runPipelineScoped>>,
+  Exclude<Effect.Services<ReturnType<typeof runPipelineScoped>>, Scope.Scope>
+> => Effect.scoped(runPipelineScoped(input, hooks));
+
+/** `runPipeline` with the model open in the caller's scope (e.g. to export early features). */
+export const runPipelineScoped = Effect.fn("runPipeline")(function* (
   input: unknown,
   hooks: RunHooks = {},
 ) {
@@ -91,11 +109,14 @@ export const runPipeline = Effect.fn("runPipeline")(function* (
   const prepared = yield* prepareBenchmark({
     benchmark: spec.benchmark,
     ...(spec.model === undefined ? {} : { modelDir: spec.model }),
+    ...(spec.engine === undefined ? {} : { engine: spec.engine }),
     ...(hooks.log === undefined ? {} : { log: hooks.log }),
     ...(hooks.progress === undefined ? {} : { progress: hooks.progress }),
     check: (context) => checkPipeline(spec, context, source),
   });
-  const detectors = spec.detectors.map((d) => makeDetector(d, cache));
+  const detectors = spec.detectors.map((d) =>
+    makeDetector(withModelDefaults(d, prepared.model), cache)
+  );
   const runs = yield* runDetectors(prepared, detectors, hooks);
   const result: PipelineResult = {
     prepared,
@@ -122,9 +143,18 @@ export interface AblationResult {
  * `runPipeline`; a grid of more than `MAX_GRID_VARIANTS` variants fails with `GridTooLarge`
  * unless `allowLargeGrid` is set.
  */
-export const runAblation = Effect.fn("runAblation")(function* (
+export const runAblation = (
   input: unknown,
   hooks: AblationHooks = {},
+): Effect.Effect<
+  AblationResult,
+  Effect.Error<ReturnType<typeof runAblationIn>>,
+  Exclude<Effect.Services<ReturnType<typeof runAblationIn>>, Scope.Scope>
+> => Effect.scoped(runAblationIn(input, hooks));
+
+const runAblationIn = Effect.fn("runAblation")(function* (
+  input: unknown,
+  hooks: AblationHooks,
 ) {
   const source = hooks.source ?? "ablation spec";
   const spec = yield* decodeAblation(input, source);
@@ -136,15 +166,20 @@ export const runAblation = Effect.fn("runAblation")(function* (
   const prepared = yield* prepareBenchmark({
     benchmark: spec.benchmark,
     ...(spec.model === undefined ? {} : { modelDir: spec.model }),
+    ...(spec.engine === undefined ? {} : { engine: spec.engine }),
     ...(hooks.log === undefined ? {} : { log: hooks.log }),
     ...(hooks.progress === undefined ? {} : { progress: hooks.progress }),
     check: (context) => checkAblation(spec, context, source),
   });
-  const variants = expandGrids(spec.grids);
+  // Variants that leave the early boundary alone take the model's early tap.
+  const defaults = { ...ABLATION_DEFAULTS, earlyBoundary: prepared.model.earlyTap };
+  const variants = expandGrids(spec.grids, defaults);
   const runs: Array<DetectorRun> = [];
   for (const [i, params] of variants.entries()) {
     hooks.log?.(`variant ${i + 1}/${variants.length}: ${JSON.stringify(params)}`);
-    const [run] = yield* runDetectors(prepared, [makeDetector(variantSpec(params), cache)], hooks);
+    const [run] = yield* runDetectors(prepared, [
+      makeDetector(variantSpec(params, defaults), cache),
+    ], hooks);
     runs.push(run!);
   }
   const withParams = (table: Table, key: "detector") =>

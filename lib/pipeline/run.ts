@@ -8,7 +8,7 @@
  * @module
  */
 import { resolve } from "node:path";
-import { Data, Effect } from "effect";
+import { Effect } from "effect";
 import { Compute } from "../compute/compute.ts";
 import { loadBenchmark, type LoadedBenchmark, readBenchmark } from "../benchmarks/load.ts";
 import type { ImageSet } from "../data/images.ts";
@@ -18,21 +18,23 @@ import type {
   FittedDetector,
   TunedParameter,
 } from "../detectors/detector.ts";
-import type { LoadedClassifier } from "../model/store.ts";
-import { loadClassifier } from "../model/store.ts";
+import { ModelUnreadable } from "../models/errors.ts";
+import { resolveModel } from "../models/registry.ts";
 import { type ProgressReporter, quietProgress } from "./progress.ts";
 import { accuracy, evaluateOod, type OodMetrics } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
 import type { ClassSums } from "../stages/features.ts";
 import { StageCache } from "../cache/cache.ts";
 import { extractCached } from "./extract.ts";
+import { type Engine, openPipelineModel, type PipelineModel } from "./model.ts";
 import type { SpecContext } from "./spec.ts";
 import type { InvalidInput } from "../decode.ts";
 
 /** Everything detectors are fitted and scored on, extracted once. */
 export interface PreparedBenchmark {
   readonly data: LoadedBenchmark;
-  readonly model: LoadedClassifier;
+  /** The model (any kind) and its engine; its resources live as long as the preparing scope. */
+  readonly model: PipelineModel;
   readonly modelKey: string;
   readonly train: ExtractedSet & { readonly key: string };
   readonly trainClassSums: ReadonlyArray<ClassSums>;
@@ -44,24 +46,14 @@ export interface PreparedBenchmark {
   readonly idAccuracy: number;
 }
 
-/** The benchmark names a model kind this runner cannot load yet. */
-export class UnsupportedModelKind extends Data.TaggedError("UnsupportedModelKind")<{
-  readonly benchmark: string;
-  readonly kind: string;
-  readonly path: string;
-}> {
-  override get message(): string {
-    return `Cannot run benchmark "${this.benchmark}": its model "${this.path}" is of kind ` +
-      `"${this.kind}", and this runner loads grood's own classifier folders only (kind "grood")`;
-  }
-}
-
 /** Options of `prepareBenchmark`. */
 export interface PrepareOptions {
   /** A built-in benchmark name (`mnist`, `fashion-mnist`) or the path of a benchmark file. */
   readonly benchmark: string;
-  /** Model folder; default: the benchmark file's model. */
+  /** Model path (any kind); default: the benchmark file's model. */
   readonly modelDir?: string;
+  /** The engine that extracts features (default: tfjs, or onnx for an ONNX model). */
+  readonly engine?: Engine;
   readonly log?: (line: string) => void;
   readonly progress?: ProgressReporter;
   /**
@@ -71,55 +63,53 @@ export interface PrepareOptions {
   readonly check?: (context: SpecContext) => Effect.Effect<void, InvalidInput>;
 }
 
-/** Load data and model, and extract features of every set once (or from the cache). */
+/**
+ * Load data and model, and extract features of every set once (or from the cache). The model
+ * is opened in the caller's scope (its tensors and sessions are released when it closes).
+ */
 export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options: PrepareOptions) {
-  const { tf } = yield* Compute;
   const cache = yield* StageCache;
   const log = options.log ?? (() => {});
   const progress = options.progress ?? quietProgress;
   const spec = yield* readBenchmark(options.benchmark);
-  if (options.modelDir === undefined && spec.model.kind !== "grood") {
-    return yield* new UnsupportedModelKind({
-      benchmark: spec.name,
-      kind: spec.model.kind,
-      path: spec.model.path,
-    });
-  }
-  const model = yield* loadClassifier(
-    tf,
-    options.modelDir ?? resolve(spec.baseDir, spec.model.path),
-  );
-  const net = model.net;
-  const [height, width, channels] = net.spec.inputShape;
+  const path = options.modelDir ?? resolve(spec.baseDir, spec.model.path);
+  const kind = options.modelDir === undefined
+    ? spec.model.kind
+    : (yield* resolveModel(options.modelDir)).entry.kind;
+  const model = yield* openPipelineModel({
+    path,
+    kind,
+    ...(spec.model.taps === undefined ? {} : { taps: spec.model.taps }),
+    ...(options.engine === undefined ? {} : { engine: options.engine }),
+  });
+  const { height, width, channels } = model.features.input;
   if (channels !== 1 && channels !== 3) {
-    return yield* new UnsupportedModelKind({
-      benchmark: spec.name,
-      kind: `${channels}-channel input`,
-      path: model.path,
+    return yield* new ModelUnreadable({
+      model: path,
+      problem: `it takes ${channels}-channel images; benchmark sources give 1 or 3 channels`,
     });
   }
   const data = yield* loadBenchmark(spec, { shape: { height, width, channels } });
-  // Class sums at every convolutional boundary: any early layer can then be chosen for the
-  // prototypes without another pass over the training set.
-  const convBoundaries = net.spec.blocks
-    .filter((b) => b.kind === "conv" || b.kind === "residual")
-    .map((b) => b.name);
+  // Class sums at every boundary the model can sum at (grood's CNN on tfjs: each convolutional
+  // block), so any early layer can be chosen for the prototypes without another pass.
+  const sumsAt = model.earlyBoundaries;
   if (options.check !== undefined) {
-    yield* options.check({ trainCount: data.train.count, earlyBoundaries: convBoundaries }).pipe(
-      Effect.tapError(() => Effect.sync(() => net.dispose())),
-    );
+    yield* options.check({
+      trainCount: data.train.count,
+      earlyBoundaries: sumsAt,
+      earlyTap: model.earlyTap,
+    });
   }
-  const modelKey = model.key;
   const extract = (set: ImageSet, classSumsAt?: ReadonlyArray<string>) =>
     Effect.map(
-      extractCached(cache, tf, net, modelKey, set, {
+      extractCached(cache, model, set, {
         log,
         onProgress: (done, total) => progress(`features ${set.name}`, done, total),
         ...(classSumsAt === undefined ? {} : { classSumsAt }),
       }),
       ({ extraction, key }) => ({ images: set, features: extraction.features, key, extraction }),
     );
-  const train = yield* extract(data.train, convBoundaries);
+  const train = yield* extract(data.train, sumsAt);
   const idTest = yield* extract(data.idTest);
   const idValidation = yield* extract(data.idValidation);
   const oodTest = [];
@@ -135,7 +125,7 @@ export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options
   const prepared: PreparedBenchmark = {
     data,
     model,
-    modelKey,
+    modelKey: model.key,
     train,
     trainClassSums: train.extraction.classSums,
     idTest,
@@ -146,6 +136,19 @@ export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options
   };
   return prepared;
 });
+
+/**
+ * A detector spec with the model's defaults filled in: GROOD's early boundary, when the spec
+ * names none, is the model's early tap (`block1` on grood's CNN, a tensor name elsewhere).
+ */
+export const withModelDefaults = <S extends { readonly kind: string }>(
+  spec: S,
+  model: Pick<PipelineModel, "earlyTap">,
+): S =>
+  spec.kind.startsWith("grood") &&
+    (spec as { readonly earlyBoundary?: string }).earlyBoundary === undefined
+    ? { ...spec, earlyBoundary: model.earlyTap }
+    : spec;
 
 /** One row of results: a detector on one OOD set. */
 export interface ResultRow extends OodMetrics {
@@ -183,6 +186,7 @@ export const runDetectors = Effect.fn("runDetectors")(function* (
   const { tf } = yield* Compute;
   const log = options.log ?? (() => {});
   const benchmark = prepared.data.spec.name;
+  const { net, features: model } = prepared.model;
   const runs: Array<DetectorRun> = [];
   for (const detector of detectors) {
     const fitStart = performance.now();
@@ -190,7 +194,8 @@ export const runDetectors = Effect.fn("runDetectors")(function* (
       tf,
       modelKey: prepared.modelKey,
       trainKey: prepared.train.key,
-      net: prepared.model.net,
+      ...(net === undefined ? {} : { net }),
+      model,
       train: prepared.data.train,
       trainFeatures: prepared.train.features,
       trainClassSums: prepared.trainClassSums,

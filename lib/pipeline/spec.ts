@@ -11,6 +11,7 @@ import { Data, Effect, Schema } from "effect";
 import { DetectorSpec } from "../detectors/registry.ts";
 import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood_variants.ts";
 import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
+import { EngineSchema } from "./model.ts";
 
 const Probability = Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 })));
 const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
@@ -24,10 +25,14 @@ export { DetectorSpec, type DetectorSpecInput } from "../detectors/registry.ts";
 /** The benchmark a spec runs: a built-in name (`mnist`, `fashion-mnist`) or a benchmark file path. */
 export const BenchmarkRef = Schema.NonEmptyString;
 
-/** A pipeline: benchmark, model folder (default: the benchmark file's model), detectors. */
+/**
+ * A pipeline: benchmark, model path (default: the benchmark file's model), the engine that
+ * extracts features (default: tfjs, or onnx for an ONNX model), detectors.
+ */
 export const PipelineSpec = Schema.Struct({
   benchmark: BenchmarkRef,
   model: Schema.optional(Schema.String),
+  engine: Schema.optional(EngineSchema),
   detectors: Schema.NonEmptyArray(DetectorSpec),
 });
 export type PipelineSpec = typeof PipelineSpec.Type;
@@ -54,6 +59,7 @@ export const AblationSpec = Schema.Struct({
   description: Schema.optional(Schema.String),
   benchmark: BenchmarkRef,
   model: Schema.optional(Schema.String),
+  engine: Schema.optional(EngineSchema),
   grids: Schema.NonEmptyArray(AblationGrid),
 });
 export type AblationSpec = typeof AblationSpec.Type;
@@ -77,7 +83,10 @@ export type AblationParams = {
   readonly [K in keyof AblationGrid]-?: NonNullable<AblationGrid[K]>[number];
 };
 
-/** Defaults of the varied parameters (those of GROOD_DEFAULTS and MIXUP_DEFAULTS). */
+/**
+ * Defaults of the varied parameters (those of GROOD_DEFAULTS and MIXUP_DEFAULTS). The early
+ * boundary is grood's CNN's; a run on another model takes its early tap instead.
+ */
 export const ABLATION_DEFAULTS: AblationParams = {
   lambda: 0.5,
   earlyBoundary: "block1",
@@ -101,11 +110,14 @@ export const ABLATION_DEFAULTS: AblationParams = {
  * if (variants.length !== 4 || variants[3]!.k !== 5) throw new Error("wrong expansion");
  * ```
  */
-export function expandGrids(grids: ReadonlyArray<AblationGrid>): ReadonlyArray<AblationParams> {
+export function expandGrids(
+  grids: ReadonlyArray<AblationGrid>,
+  defaults: AblationParams = ABLATION_DEFAULTS,
+): ReadonlyArray<AblationParams> {
   const seen = new Set<string>();
   const out: Array<AblationParams> = [];
   for (const grid of grids) {
-    let combos: Array<Record<string, unknown>> = [{ ...ABLATION_DEFAULTS }];
+    let combos: Array<Record<string, unknown>> = [{ ...defaults }];
     for (const [key, values] of Object.entries(grid)) {
       if (values === undefined) continue;
       combos = combos.flatMap((c) =>
@@ -122,9 +134,10 @@ export function expandGrids(grids: ReadonlyArray<AblationGrid>): ReadonlyArray<A
   return out;
 }
 
-/** The GROOD detector spec of one ablation variant. */
+/** The GROOD detector spec of one ablation variant (named by what differs from `defaults`). */
 export function variantSpec(
   params: AblationParams,
+  defaults: AblationParams = ABLATION_DEFAULTS,
 ): typeof GroodOptionsSpec.Type & { readonly kind: "grood"; readonly name: string } {
   const oodPrototype: typeof OodPrototypeSpec.Type = params.oodPrototype === "mixup"
     ? { kind: "mixup", lambda: params.lambda, samples: params.samples, seed: params.seed }
@@ -135,7 +148,7 @@ export function variantSpec(
     kind: "grood",
     name: `GROOD[${
       Object.entries(params)
-        .filter(([k, v]) => (ABLATION_DEFAULTS as Record<string, unknown>)[k] !== v)
+        .filter(([k, v]) => (defaults as Record<string, unknown>)[k] !== v)
         .map(([k, v]) => `${k}=${v}`)
         .join(",")
     }]`,
@@ -184,6 +197,8 @@ export interface SpecContext {
   readonly trainCount: number;
   /** Block boundaries the model has where GROOD's early prototypes may be taken. */
   readonly earlyBoundaries: ReadonlyArray<string>;
+  /** The early boundary a GROOD spec without one gets (the model's early tap). */
+  readonly earlyTap: string;
 }
 
 /** Problems of one GROOD setting against the data and model (`at` prefixes the paths). */

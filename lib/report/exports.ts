@@ -106,11 +106,13 @@ export const writeExports = Effect.fn("writeExports")(function* (
       );
     }
   }
-  if (options.tf !== undefined && options.earlyBoundary !== undefined) {
+  // Early features are read from grood's own tfjs network (other models export none).
+  const net = prepared.model.net;
+  if (options.tf !== undefined && options.earlyBoundary !== undefined && net !== undefined) {
     for (const { label, set } of sets.filter((s) => s.label !== "train")) {
       const early = earlyFeatures(
         options.tf,
-        prepared.model.net,
+        net,
         set.images,
         options.earlyBoundary,
       );
@@ -119,7 +121,7 @@ export const writeExports = Effect.fn("writeExports")(function* (
         early.data,
         early.shape,
         `${options.earlyBoundary} features of ${set.images.name}, flattened from [${
-          prepared.model.net.shapeAt(options.earlyBoundary).join(", ")
+          net.shapeAt(options.earlyBoundary).join(", ")
         }]`,
       );
     }

@@ -1,0 +1,106 @@
+/**
+ * What files a model consists of and its content hash: a file (`x.onnx`), a folder (grood's
+ * own, a tfjs model folder) or a tfjs `model.json` with the weight files its manifest lists.
+ * The hash is the model's identity in every cache key and fitted folder, so a changed byte
+ * never serves stale features.
+ *
+ * @module
+ */
+import { basename, dirname, join, relative } from "node:path";
+import { Effect } from "effect";
+import { type IoError, sha256Hex, tryIo } from "../io/files.ts";
+import { ModelUnreadable } from "./errors.ts";
+
+/** One file of a model: its path (relative to the model's root), size and sha256. */
+export interface ModelFileEntry {
+  readonly path: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** sha256 over the sorted file list (path and sha256 of each): the model's content key. */
+export const contentKey = (files: ReadonlyArray<ModelFileEntry>): string =>
+  sha256Hex(
+    new TextEncoder().encode(
+      [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+        .map((f) => `${f.path}:${f.sha256}\n`).join(""),
+    ),
+  );
+
+const walk = async (root: string): Promise<Array<string>> => {
+  const out: Array<string> = [];
+  for await (const entry of Deno.readDir(root)) {
+    const path = join(root, entry.name);
+    if (entry.isDirectory) out.push(...(await walk(path)));
+    else if (entry.isFile) out.push(path);
+  }
+  return out.sort();
+};
+
+/**
+ * The files a model consists of (absolute, sorted), their common root, and the path to open
+ * relative to that root (`""`: the root itself, a folder model).
+ */
+export const modelFiles = (
+  model: string,
+): Effect.Effect<
+  { readonly root: string; readonly files: ReadonlyArray<string>; readonly open: string },
+  ModelUnreadable | IoError
+> =>
+  Effect.gen(function* () {
+    const info = yield* Effect.tryPromise({
+      try: () => Deno.stat(model),
+      catch: () => new ModelUnreadable({ model, problem: "no such file or folder" }),
+    });
+    if (info.isDirectory) {
+      const files = yield* tryIo(model, "list", () => walk(model));
+      return { root: model, files, open: "" };
+    }
+    if (basename(model) === "model.json") {
+      // A tfjs model.json: itself and the weight files its manifest names, nothing else.
+      const json = yield* Effect.tryPromise({
+        try: async () => JSON.parse(await Deno.readTextFile(model)) as unknown,
+        catch: (error) => new ModelUnreadable({ model, problem: `not JSON: ${error}` }),
+      });
+      const manifest = (json as { weightsManifest?: ReadonlyArray<{ paths?: Array<string> }> })
+        .weightsManifest ?? [];
+      const weights = manifest.flatMap((group) => group.paths ?? []);
+      return {
+        root: dirname(model),
+        files: [model, ...weights.map((w) => join(dirname(model), w))],
+        open: "model.json",
+      };
+    }
+    return { root: dirname(model), files: [model], open: basename(model) };
+  });
+
+/**
+ * Read every file of the model at `model`, hash each and the whole; `onFile` sees each file's
+ * bytes (to copy them). Entries' paths are relative to the model's root.
+ */
+export const hashModel = (
+  model: string,
+  onFile: (relativePath: string, bytes: Uint8Array) => Effect.Effect<void, IoError> = () =>
+    Effect.void,
+): Effect.Effect<
+  {
+    readonly files: ReadonlyArray<ModelFileEntry>;
+    readonly sha256: string;
+    readonly open: string;
+  },
+  ModelUnreadable | IoError
+> =>
+  Effect.gen(function* () {
+    const { root, files, open } = yield* modelFiles(model);
+    const entries: Array<ModelFileEntry> = [];
+    for (const file of files) {
+      const rel = relative(root, file);
+      const bytes = yield* Effect.tryPromise({
+        try: () => Deno.readFile(file),
+        catch: () => new ModelUnreadable({ model, problem: `cannot read its file ${file}` }),
+      });
+      yield* onFile(rel, bytes);
+      entries.push({ path: rel, bytes: bytes.length, sha256: sha256Hex(bytes) });
+    }
+    return { files: entries, sha256: contentKey(entries), open };
+  });

@@ -1,0 +1,257 @@
+/**
+ * The model a benchmark runs, as the pipeline needs it: any kind `lib/models` opens (grood's
+ * CNN, ONNX, tfjs Layers or Graph) behind the `FeatureModel` interface, the engine that
+ * extracts its features, and the cache key of everything those features depend on.
+ *
+ * Engines: an ONNX model runs on onnxruntime, a tfjs model on tfjs. grood's own CNN runs on
+ * tfjs by default (the built-in benchmarks' published numbers), or on onnxruntime
+ * (`engine: "onnx"`: exported by `classifierToOnnx`, once per model hash in a process) where
+ * its forward pass is faster; tfjs stays loaded for what needs autograd or the dense head
+ * (ODIN, ReAct, …) and for GROOD's mix-up.
+ *
+ * On tfjs, grood's CNN sums class features at every convolutional boundary in one pass (any
+ * early layer can then be ablated); other engines and kinds sum them at the early tap only.
+ *
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { Data, Effect, Schema, type Scope } from "effect";
+import { hashJson } from "../cache/key.ts";
+import { Compute } from "../compute/compute.ts";
+import type { ImageSet } from "../data/images.ts";
+import { type Classifier, penultimate } from "../model/classifier.ts";
+import { type ClassifierMetadata, loadClassifier } from "../model/store.ts";
+import { classifierToOnnx } from "../models/export_onnx.ts";
+import { hashModel } from "../models/files.ts";
+import { groodFeatureModel, groodTaps } from "../models/grood_cnn.ts";
+import type { FeatureModel, Taps } from "../models/model.ts";
+import { openOnnxGraph } from "../models/onnx.ts";
+import { type ModelKind, openModel, resolveModel } from "../models/registry.ts";
+import { ModelUnreadable } from "../models/errors.ts";
+import { type ClassSums, extractFeatures, type Extraction } from "../stages/features.ts";
+import { extractWithModel } from "../stages/model_features.ts";
+
+/** The engines a pipeline can extract features with. */
+export const ENGINES = ["tfjs", "onnx"] as const;
+/** An engine name. */
+export type Engine = typeof ENGINES[number];
+/** The engine choice in a pipeline or ablation spec. */
+export const EngineSchema = Schema.Literals(ENGINES);
+
+/** The engine asked for cannot run this kind of model. */
+export class EngineUnavailable extends Data.TaggedError("EngineUnavailable")<{
+  readonly model: string;
+  readonly kind: string;
+  readonly engine: string;
+}> {
+  override get message(): string {
+    return `Model "${this.model}" is of kind "${this.kind}", which the ${this.engine} engine ` +
+      `cannot run (grood's CNN runs on tfjs or onnx; an ONNX model on onnx; a tfjs model on tfjs)`;
+  }
+}
+
+/** What extracting one set may fail with (either engine's pass). */
+export type ExtractionError =
+  | Effect.Error<ReturnType<typeof extractFeatures>>
+  | Effect.Error<ReturnType<typeof extractWithModel>>;
+
+/** Options of one extraction. */
+export interface ModelExtractOptions {
+  /** Boundaries at which to sum features per class (each one of `earlyBoundaries`). */
+  readonly classSumsAt?: ReadonlyArray<string>;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** A model opened for the pipeline (its engine resources belong to the opening scope). */
+export interface PipelineModel {
+  /** The model's path (named by errors and reports). */
+  readonly path: string;
+  readonly kind: ModelKind;
+  readonly engine: Engine;
+  /** The model behind one interface: what features are extracted with, and GROOD's mix-up. */
+  readonly features: FeatureModel;
+  /** grood's own tfjs network, when the model is one (autograd, dense head). */
+  readonly net?: Classifier;
+  /** grood's own training metadata (accuracy, seed), when the model is one. */
+  readonly metadata?: ClassifierMetadata;
+  /** Cache key: the model's bytes, kind, taps, input preprocessing and engine. */
+  readonly key: string;
+  /** Where per-class feature sums (GROOD's early prototypes) can be taken. */
+  readonly earlyBoundaries: ReadonlyArray<string>;
+  /** The early boundary GROOD uses when its spec names none (the model's early tap). */
+  readonly earlyTap: string;
+  /** One forward pass over a set: penultimate features, logits, class sums. */
+  readonly extract: (
+    set: ImageSet,
+    options?: ModelExtractOptions,
+  ) => Effect.Effect<Extraction, ExtractionError>;
+}
+
+/** What `openPipelineModel` opens. */
+export interface PipelineModelOptions {
+  readonly path: string;
+  readonly kind: ModelKind;
+  /** Taps that replace the model's own (the benchmark file's `model.taps`). */
+  readonly taps?: { readonly [T in keyof Taps]?: string | undefined };
+  /** Default: onnx for an ONNX model, tfjs otherwise. */
+  readonly engine?: Engine;
+}
+
+const defined = (taps: PipelineModelOptions["taps"]): Partial<Taps> =>
+  Object.fromEntries(Object.entries(taps ?? {}).filter(([, v]) => v !== undefined));
+
+/** grood's classifiers exported to ONNX in this process, by model key and early tap. */
+const exported = new Map<string, ReturnType<typeof classifierToOnnx>>();
+
+const exportOnce = (net: Classifier, key: string, early: string) => {
+  const id = `${key}:${early}`;
+  const known = exported.get(id) ?? classifierToOnnx(net, early);
+  exported.set(id, known);
+  return known;
+};
+
+/** NCHW class sums (C × [ch, h, w] per class) laid out NHWC, grood's own layout. */
+const sumsToNhwc = (sums: ClassSums, nhwcShape: ReadonlyArray<number>): ClassSums => {
+  const [h, w, ch] = nhwcShape as [number, number, number];
+  const size = h * w * ch;
+  const out = new Float64Array(sums.sums.length);
+  for (let c = 0; c < sums.counts.length; c++) {
+    for (let k = 0; k < ch; k++) {
+      for (let p = 0; p < h * w; p++) {
+        out[c * size + p * ch + k] = sums.sums[c * size + k * h * w + p]!;
+      }
+    }
+  }
+  return { ...sums, featureShape: nhwcShape, sums: out };
+};
+
+/**
+ * grood's CNN's own pass on tfjs under `key` (class sums at any block boundary, in one pass):
+ * what the pipeline runs on grood's models by default.
+ */
+export const tfjsExtractor = (
+  tf: typeof tfType,
+  net: Classifier,
+  key: string,
+): Pick<PipelineModel, "key" | "extract"> => ({
+  key,
+  extract: (set, o = {}) =>
+    extractFeatures(tf, net, set, {
+      ...(o.classSumsAt === undefined ? {} : { classSumsAt: o.classSumsAt }),
+      ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+    }),
+});
+
+const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractOptions = {}) =>
+  extractWithModel(model, set, {
+    earlyClassSums: (options.classSumsAt ?? []).includes(model.taps.early),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+
+const openGrood = (
+  tf: typeof tfType,
+  options: PipelineModelOptions,
+  engine: Engine,
+) =>
+  Effect.gen(function* () {
+    const { path } = options;
+    const loaded = yield* Effect.acquireRelease(
+      Effect.mapError(
+        loadClassifier(tf, path),
+        (error) => new ModelUnreadable({ model: path, problem: error.problem }),
+      ),
+      (l) => Effect.sync(() => l.net.dispose()),
+    );
+    const { net } = loaded;
+    const defaults = groodTaps(net);
+    const taps: Taps = { ...defaults, ...defined(options.taps) };
+    const tfjsModel = yield* groodFeatureModel(tf, net, path, taps);
+    const key = hashJson({ model: loaded.key, kind: "grood", taps, engine });
+    const base = { path, kind: "grood" as const, engine, net, metadata: loaded.metadata, key };
+    if (engine === "onnx") {
+      const { model: graph, spec } = exportOnce(net, loaded.key, taps.early);
+      const features = yield* openOnnxGraph(`${path} (exported to ONNX)`, graph, {
+        input: spec.input,
+        taps,
+      });
+      // The exported graph is NCHW; early class sums go back to grood's NHWC layout, so the
+      // prototypes match what GROOD's mix-up on the tfjs network reads.
+      const early = net.shapeAt(taps.early);
+      const model: PipelineModel = {
+        ...base,
+        features,
+        earlyBoundaries: [taps.early],
+        earlyTap: taps.early,
+        extract: (set, o) =>
+          Effect.map(withSums(features)(set, o), (extraction) => ({
+            ...extraction,
+            classSums: extraction.classSums.map((s) => sumsToNhwc(s, early)),
+          })),
+      };
+      return model;
+    }
+    // The built-in pass: class sums at every convolutional boundary, bit for bit the features
+    // the published results were computed from.
+    const builtIn = taps.penultimate === penultimate(net.spec) &&
+      taps.logits === defaults.logits;
+    const conv = net.spec.blocks
+      .filter((b) => b.kind === "conv" || b.kind === "residual")
+      .map((b) => b.name);
+    const model: PipelineModel = {
+      ...base,
+      features: tfjsModel,
+      earlyBoundaries: builtIn ? conv : [taps.early],
+      earlyTap: taps.early,
+      extract: builtIn ? tfjsExtractor(tf, net, key).extract : withSums(tfjsModel),
+    };
+    return model;
+  });
+
+/**
+ * Open the model at `options.path` for the pipeline, in the caller's scope. Fails with
+ * `EngineUnavailable` when the engine cannot run the kind, and with the model's own typed
+ * errors (a missing tap, a spec that does not fit, an unreadable file).
+ */
+export const openPipelineModel = (
+  options: PipelineModelOptions,
+): Effect.Effect<
+  PipelineModel,
+  | EngineUnavailable
+  | Effect.Error<ReturnType<typeof openModel>>
+  | ModelUnreadable
+  | Effect.Error<ReturnType<typeof hashModel>>,
+  Scope.Scope | Compute
+> =>
+  Effect.gen(function* () {
+    const { tf } = yield* Compute;
+    const { path, kind } = options;
+    const native: Engine = kind === "onnx" ? "onnx" : "tfjs";
+    const engine = options.engine ?? native;
+    if (kind === "grood") return yield* openGrood(tf, options, engine);
+    if (engine !== native) return yield* new EngineUnavailable({ model: path, kind, engine });
+    const { spec } = yield* resolveModel(path);
+    if (spec === undefined) {
+      return yield* new ModelUnreadable({ model: path, problem: "its model spec is missing" });
+    }
+    const features = yield* openModel(path, {
+      spec: { ...spec, kind, taps: { ...spec.taps, ...defined(options.taps) } },
+    });
+    const hashed = yield* hashModel(path);
+    const model: PipelineModel = {
+      path,
+      kind,
+      engine,
+      features,
+      key: hashJson({
+        model: hashed.sha256,
+        kind,
+        taps: features.taps,
+        input: features.input,
+        engine,
+      }),
+      earlyBoundaries: [features.taps.early],
+      earlyTap: features.taps.early,
+      extract: withSums(features),
+    };
+    return model;
+  });
