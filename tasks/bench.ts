@@ -19,7 +19,9 @@
  *    with a breakdown of GROOD's time;
  * 5. forward throughput of the classifier alone: main thread, one worker, two workers, and
  *    the speed-up of two workers over one;
- * 6. the k-NN scale table (issue 13): exact, HNSW and a compressed HNSW (usearch, f16/i8) at
+ * 6. engines (issue 13): the feature pass on tfjs wasm, on onnxruntime alone and through the
+ *    pipeline's ONNX engine, side by side (target: the pipeline ≥ 0.9× onnxruntime alone);
+ * 7. the k-NN scale table (issue 13): exact, HNSW and a compressed HNSW (usearch, f16/i8) at
  *    60k, 600k and 1.28M descriptors × D = 64 and 512 (synthetic, matched to the real
  *    descriptors' statistics) and on the real ones; each configuration in its own process;
  *    written to `bench/scale.json` (`bench/scale-quick.json` with `--quick`). The longest

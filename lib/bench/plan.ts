@@ -7,7 +7,15 @@
 import { SCALE_FULL, SCALE_QUICK, type ScalePlan } from "./scale.ts";
 
 /** The sections of the bench, in the order they run. */
-export const SECTIONS = ["fit", "descriptors", "knn", "scoring", "forward", "scale"] as const;
+export const SECTIONS = [
+  "fit",
+  "descriptors",
+  "knn",
+  "scoring",
+  "forward",
+  "engines",
+  "scale",
+] as const;
 export type Section = typeof SECTIONS[number];
 
 /** One index size of the k-NN scaling study. */

@@ -22,6 +22,7 @@ import { loadClassifier, type LoadedClassifier, saveUntrainedClassifier } from "
 import { extractFeatures } from "../stages/features.ts";
 import { type Bench, firstImages } from "./context.ts";
 import { descriptorsSection } from "./descriptors_section.ts";
+import { enginesSection } from "./engines_section.ts";
 import { fitSection } from "./fit_section.ts";
 import { forwardSection } from "./forward_section.ts";
 import { knnSection, realQueries } from "./knn_section.ts";
@@ -156,6 +157,9 @@ export const runBench = ({ plan, sections, out, scaleOut, modelFolder }: BenchRu
     fit.index.dispose();
     if (sections.has("forward")) {
       yield* forwardSection(bench, { modelDir, test, testExtraction, forwardSeconds });
+    }
+    if (sections.has("engines")) {
+      yield* enginesSection(bench, { modelDir, test, tfjs: testExtraction });
     }
     if (sections.has("scale")) {
       yield* scaleSection(bench, {

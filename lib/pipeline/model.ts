@@ -59,6 +59,8 @@ export type ExtractionError =
 export interface ModelExtractOptions {
   /** Boundaries at which to sum features per class (each one of `earlyBoundaries`). */
   readonly classSumsAt?: ReadonlyArray<string>;
+  /** Images per forward batch (default 500). */
+  readonly batchSize?: number;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -138,6 +140,7 @@ export const tfjsExtractor = (
   extract: (set, o = {}) =>
     extractFeatures(tf, net, set, {
       ...(o.classSumsAt === undefined ? {} : { classSumsAt: o.classSumsAt }),
+      ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
       ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
     }),
 });
@@ -145,6 +148,7 @@ export const tfjsExtractor = (
 const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractOptions = {}) =>
   extractWithModel(model, set, {
     earlyClassSums: (options.classSumsAt ?? []).includes(model.taps.early),
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
 
