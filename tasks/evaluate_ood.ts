@@ -9,6 +9,8 @@
  */
 import { Effect } from "effect";
 import {
+  detectorFolder,
+  detectorFolderFlag,
   flag,
   invocationPath,
   parseCommandLine,
@@ -17,29 +19,22 @@ import {
 } from "../lib/cli/command_line.ts";
 import { openFittedDetector } from "../lib/fitted/open.ts";
 import { scoreSource } from "../lib/fitted/score_source.ts";
-import { parseSourceArgument } from "../lib/sources/argument.ts";
+import { parseSourceArgument, SOURCE_ARGUMENT_HELP } from "../lib/sources/argument.ts";
 import { evaluateOod } from "../lib/stages/evaluate.ts";
-
-const SOURCE_HELP = "an image folder, x.npy, an IDX file, a source spec .json, " +
-  "dataset:NAME:SPLIT or ood-set:NAME";
 
 const cli = {
   command: "deno task evaluate-ood",
   summary: "Evaluate a fitted detector folder: AUROC, AUPR and FPR@95 per OOD source.",
   flags: {
-    detector: flag.string("the fitted detector folder (written by `deno task fit`)", {
-      placeholder: "DIR",
-    }),
-    id: flag.string(`ID test data: ${SOURCE_HELP}`, { placeholder: "SRC" }),
+    detector: detectorFolderFlag,
+    id: flag.string(`ID test data: ${SOURCE_ARGUMENT_HELP}`, { placeholder: "SRC" }),
     ood: flag.strings("OOD test data, repeatable", { placeholder: "SRC" }),
     json: flag.boolean("print the results as JSON"),
   },
 };
 
 const { values } = parseCommandLine(cli);
-const folder = invocationPath(
-  values.detector ?? usageError(cli, "say which fitted detector: --detector DIR"),
-);
+const folder = detectorFolder(cli, values.detector);
 const id = values.id ?? usageError(cli, "say which ID test data: --id SRC");
 const oods = values.ood ?? usageError(cli, "say which OOD data: --ood SRC (repeatable)");
 

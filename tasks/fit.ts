@@ -22,10 +22,7 @@ import { fitDetectorFolder } from "../lib/fitted/fit.ts";
 import { SUPPORTED_KINDS } from "../lib/fitted/persist.ts";
 import { TAP_NAMES, type Taps } from "../lib/models/model.ts";
 import { consoleProgress } from "../lib/pipeline/progress.ts";
-import { parseSourceArgument } from "../lib/sources/argument.ts";
-
-const SOURCE_HELP = "a folder (labelled: one subfolder per class), x.npy (labels from " +
-  "x.labels.npy), an IDX file, a source spec .json, dataset:NAME:SPLIT or ood-set:NAME";
+import { parseSourceArgument, SOURCE_ARGUMENT_HELP } from "../lib/sources/argument.ts";
 
 const cli = {
   command: "deno task fit",
@@ -37,7 +34,9 @@ const cli = {
     taps: flag.string("taps replacing the model spec's: early=NAME,penultimate=NAME,logits=NAME", {
       placeholder: "TAPS",
     }),
-    train: flag.string(`labelled ID training data: ${SOURCE_HELP}`, { placeholder: "SRC" }),
+    train: flag.string(`labelled ID training data: ${SOURCE_ARGUMENT_HELP}`, {
+      placeholder: "SRC",
+    }),
     val: flag.string("labelled ID validation data (default: 10% of --train held out)", {
       placeholder: "SRC",
     }),

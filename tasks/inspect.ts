@@ -1,7 +1,8 @@
 /**
  * `deno task inspect --model M [--layout NCHW|NHWC] [--json]`: list a model's tensors (name,
  * op, shape; the batch axis shows as -1) and propose its early, penultimate and logits taps,
- * with the spec file to write next to it. ONNX files and grood model folders.
+ * with the spec file to write next to it. Any kind grood opens: ONNX files, grood model folders,
+ * tfjs LayersModel and GraphModel (`model.json` or its folder).
  *
  * @module
  */
@@ -13,16 +14,17 @@ import {
   runTask,
   usageError,
 } from "../lib/cli/command_line.ts";
-import { ModelUnreadable } from "../lib/models/errors.ts";
-import { inspectGrood, type Inspection, inspectOnnx } from "../lib/models/inspect.ts";
-import { resolveModel, specPathFor } from "../lib/models/registry.ts";
+import type { Inspection } from "../lib/models/inspect.ts";
+import { inspectModel } from "../lib/models/registry.ts";
 
 const cli = {
   command: "deno task inspect",
   summary: "List a model's tensors (name, op, shape) and propose its early, penultimate and " +
     "logits taps.",
   flags: {
-    model: flag.string("ONNX file or grood model folder", { placeholder: "PATH" }),
+    model: flag.string("ONNX file, grood model folder, or tfjs model.json (or its folder)", {
+      placeholder: "PATH",
+    }),
     layout: flag.choice(["NCHW", "NHWC"] as const, "input layout of an ONNX model", {
       default: "NCHW",
     }),
@@ -53,22 +55,8 @@ const print = (inspection: Inspection, specPath: string) => {
 };
 
 const program = Effect.scoped(Effect.gen(function* () {
-  const layout = values.layout;
-  const isDirectory = (yield* Effect.promise(() => Deno.stat(path).catch(() => undefined)))
-    ?.isDirectory ?? false;
-  const specPath = specPathFor(path, isDirectory);
-  if (path.endsWith(".onnx")) {
-    print(yield* inspectOnnx(path, layout), specPath);
-    return;
-  }
-  const { entry } = yield* resolveModel(path);
-  if (entry.kind !== "grood") {
-    return yield* new ModelUnreadable({
-      model: path,
-      problem: `inspect lists ONNX and grood models; this is a ${entry.kind} model`,
-    });
-  }
-  print(yield* inspectGrood(path), specPath);
+  const { inspection, specPath } = yield* inspectModel(path, { layout: values.layout });
+  print(inspection, specPath);
 }));
 
 await runTask(program);

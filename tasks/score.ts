@@ -9,24 +9,23 @@
  */
 import { Effect } from "effect";
 import {
+  detectorFolder,
+  detectorFolderFlag,
   flag,
   invocationPath,
   parseCommandLine,
   runTask,
-  usageError,
 } from "../lib/cli/command_line.ts";
 import { scoreSource } from "../lib/fitted/score_source.ts";
 import { openFittedDetector } from "../lib/fitted/open.ts";
 import { tryIo, writeFile } from "../lib/io/files.ts";
-import { parseSourceArgument } from "../lib/sources/argument.ts";
+import { parseSourceArgument, SOURCE_ARGUMENT_HELP } from "../lib/sources/argument.ts";
 
 const cli = {
   command: "deno task score",
   summary: "Score images with a fitted detector folder: score, OOD flag, predicted class.",
   flags: {
-    detector: flag.string("the fitted detector folder (written by `deno task fit`)", {
-      placeholder: "DIR",
-    }),
+    detector: detectorFolderFlag,
     out: flag.string("write the rows here (.json: JSON, else CSV); default: CSV on stdout", {
       placeholder: "FILE",
     }),
@@ -35,15 +34,12 @@ const cli = {
     usage: "SRC…",
     min: 1,
     max: Infinity,
-    description: "data to score: an image folder, x.npy, an IDX file, a source spec .json, " +
-      "dataset:NAME:SPLIT or ood-set:NAME",
+    description: `data to score: ${SOURCE_ARGUMENT_HELP}`,
   },
 };
 
 const { values, positionals } = parseCommandLine(cli);
-const folder = invocationPath(
-  values.detector ?? usageError(cli, "say which fitted detector: --detector DIR"),
-);
+const folder = detectorFolder(cli, values.detector);
 
 const csvField = (text: string) => /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 

@@ -11,11 +11,12 @@
 import { Effect } from "effect";
 import {
   backendFlag,
+  detectorFolder,
+  detectorFolderFlag,
   flag,
   invocationPath,
   parseCommandLine,
   runTask,
-  usageError,
 } from "../lib/cli/command_line.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { IoError, osReason } from "../lib/io/files.ts";
@@ -27,9 +28,7 @@ const cli = {
   command: "deno task serve",
   summary: "Serve a fitted detector over HTTP: scoring API, metrics and a web page.",
   flags: {
-    detector: flag.string("the fitted detector folder (written by `deno task fit`)", {
-      placeholder: "DIR",
-    }),
+    detector: detectorFolderFlag,
     host: flag.string("address to listen on", { default: "127.0.0.1", placeholder: "H" }),
     port: flag.integer("port to listen on (0: any free port)", {
       min: 0,
@@ -60,9 +59,7 @@ const cli = {
 };
 
 const { values } = parseCommandLine(cli);
-const folder = invocationPath(
-  values.detector ?? usageError(cli, "say which fitted detector: --detector DIR"),
-);
+const folder = detectorFolder(cli, values.detector);
 
 /** The token in `path` (surrounding whitespace removed); an empty file is an error. */
 const readToken = (path: string) =>

@@ -218,7 +218,7 @@ Deno.test("a benchmark's missing tap and a spec of the wrong input size give typ
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("an engine that cannot run the model's kind is a typed error", async () => {
+Deno.test("an engine that cannot run the model's kind, or an unknown kind, is a typed error", async () => {
   const path = await smallBenchmark({ kind: "onnx", path: "model.onnx" });
   await exportFixture(join(path, ".."));
   const error = await failure(
@@ -227,5 +227,13 @@ Deno.test("an engine that cannot run the model's kind is a typed error", async (
   ) as { _tag?: string; message?: string };
   assert.equal(error._tag, "EngineUnavailable");
   assert.match(String(error.message), /model\.onnx.*"onnx".*tfjs/);
+  // A kind no registry line knows is refused when the model is opened, naming the kinds.
+  const spec = JSON.parse(await Deno.readTextFile(path));
+  await Deno.writeTextFile(path, JSON.stringify({ ...spec, model: { kind: "keras", path: "m" } }));
+  const unknown = await failure(
+    runPipeline({ benchmark: path, detectors: [{ kind: "msp" }] }).pipe(Effect.provide(live)),
+  ) as { _tag?: string; message?: string };
+  assert.equal(unknown._tag, "ModelUnreadable");
+  assert.match(String(unknown.message), /"keras".*grood, onnx, tfjs-layers, tfjs-graph/);
   await Deno.remove(join(path, ".."), { recursive: true });
 });

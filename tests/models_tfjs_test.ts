@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Cause, Effect, Exit, type Scope } from "effect";
 import { Compute, startCompute } from "../lib/compute/compute.ts";
 import type { FeatureTensor, ModelSpec } from "../lib/models/model.ts";
-import { openModel } from "../lib/models/registry.ts";
+import { inspectModel, openModel } from "../lib/models/registry.ts";
 
 const { tf } = await Effect.runPromise(startCompute("wasm"));
 const dir = await Deno.makeTempDir();
@@ -216,6 +216,34 @@ Deno.test("a tfjs GraphModel: forward from the input and from a fed node, checke
     openModel(graphDir, { spec: { ...graphSpec, taps: { ...graphSpec.taps, early: "relu9" } } }),
   );
   assert.equal(missing._tag, "MissingTap");
+});
+
+Deno.test("inspect lists a tfjs model's layers or nodes with shapes and proposes its taps", async () => {
+  const layers = await run(inspectModel(layersDir));
+  assert.equal(layers.inspection.kind, "tfjs-layers");
+  assert.equal(layers.specPath, join(layersDir, "model-spec.json"));
+  const shapes = Object.fromEntries(layers.inspection.tensors.map((t) => [t.name, t.shape]));
+  assert.deepEqual(shapes["image"], [-1, 8, 8, 1]);
+  assert.deepEqual(shapes["early_block"], [-1, 4, 4, 4]);
+  assert.deepEqual(shapes["scores"], [-1, 3]);
+  // The end of the first downsampled stage (after the residual merge), the pooled features
+  // feeding the last Dense layer, and the output.
+  assert.deepEqual(layers.inspection.proposed, {
+    early: "residual",
+    penultimate: "features",
+    logits: "scores",
+  });
+  const graph = await run(inspectModel(graphDir));
+  assert.equal(graph.inspection.kind, "tfjs-graph");
+  const graphShapes = Object.fromEntries(graph.inspection.tensors.map((t) => [t.name, t.shape]));
+  assert.deepEqual(graphShapes["pool"], [-1, 1]);
+  assert.deepEqual(graphShapes["logits"], [-1, 3]);
+  // No tensor is smaller than the input: the early tap is the last 4-D one before the head.
+  assert.deepEqual(graph.inspection.proposed, {
+    early: "early",
+    penultimate: "pool",
+    logits: "logits",
+  });
 });
 
 Deno.test("cleanup", () => {

@@ -32,12 +32,14 @@ import { SourceSpec } from "../sources/mod.ts";
 const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
 const Seed = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 
-/** The model kinds a benchmark may name (resolved by `lib/models`). */
-export const MODEL_KINDS = ["grood", "onnx", "tfjs-layers", "tfjs-graph"] as const;
-
-/** Where the model is and which tensors to tap: a plain reference, resolved by the model layer. */
+/**
+ * Where the model is and which tensors to tap: a plain reference, resolved by the model layer.
+ * `kind` names an entry of `lib/models`' registry (`grood`, `onnx`, `tfjs-layers`,
+ * `tfjs-graph`); an unknown kind is refused, naming the known ones, when the model is opened
+ * (before any data is read).
+ */
 export const ModelRef = Schema.Struct({
-  kind: Schema.Literals(MODEL_KINDS),
+  kind: Schema.NonEmptyString,
   path: Schema.String,
   taps: Schema.optional(Schema.Struct({
     early: Schema.optional(Schema.String),

@@ -253,6 +253,12 @@ export const flag = {
   },
 };
 
+/** The `--detector DIR` flag of the tasks that use a fitted-detector folder. */
+export const detectorFolderFlag = flag.string(
+  "the fitted detector folder (written by `deno task fit`)",
+  { placeholder: "DIR" },
+);
+
 /** The `--backend` flag every computing task takes. */
 export const backendFlag = flag.choice(
   ["auto", "tensorflow", "wasm", "cpu", "webgpu"] as const,
@@ -376,6 +382,14 @@ export function usageError<F extends Record<string, Flag<unknown>>>(
 ): never {
   console.error(`error: ${problem}\n\n${usage(cli)}`);
   Deno.exit(2);
+}
+
+/** The `--detector DIR` folder, absolute; a usage error (exit 2) when it is missing. */
+export function detectorFolder<F extends Record<string, Flag<unknown>>>(
+  cli: CommandLine<F>,
+  value: string | undefined,
+): string {
+  return invocationPath(value ?? usageError(cli, "say which fitted detector: --detector DIR"));
 }
 
 /**

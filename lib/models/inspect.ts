@@ -12,15 +12,21 @@
  * Shapes are measured by running one zero image with every float tensor as an output, so they
  * are known even where the file declares none.
  *
+ * tfjs models (NHWC): logits = the model's output; penultimate = the input of the last dense
+ * layer (`Dense`, or a GraphModel's last `MatMul`); early = the last 4-D tensor at the first
+ * resolution below the input's (the last 4-D tensor before the head when none is smaller).
+ * LayersModel shapes are the layers' declared output shapes; GraphModel shapes are measured.
+ *
  * @module
  */
 import { Effect, type Scope } from "effect";
 import { Compute } from "../compute/compute.ts";
 import { loadClassifier } from "../model/store.ts";
-import { type ModelError, ModelUnreadable } from "./errors.ts";
+import { type ModelError, ModelRunFailed, ModelUnreadable } from "./errors.ts";
 import { groodTaps } from "./grood_cnn.ts";
 import type { Taps } from "./model.ts";
 import { onnxSession, readOnnxFile, runSession } from "./onnx.ts";
+import { fileHandler, type TfjsFormat } from "./tfjs.ts";
 import {
   declaredShape,
   encodeOnnx,
@@ -166,4 +172,115 @@ export const inspectGrood = (
       shape: [-1, ...net.shapeAt(b)],
     }));
     return { model: path, kind: "grood", tensors, proposed: groodTaps(net) };
+  });
+
+/** The early tap of NHWC tensors (see the module doc). */
+const nhwcEarly = (tensors: ReadonlyArray<TensorInfo>): string | undefined => {
+  const spatial = tensors.filter((t) => t.shape?.length === 4);
+  const area = (t: TensorInfo) => t.shape![1]! * t.shape![2]!;
+  const input = spatial.find((t) => t.op === "Input");
+  const full = input === undefined ? Math.max(...spatial.map(area)) : area(input);
+  const firstReduced = spatial.find((t) => area(t) < full);
+  return firstReduced === undefined
+    ? spatial.filter((t) => t.op !== "Input").at(-1)?.name
+    : spatial.filter((t) => area(t) === area(firstReduced)).at(-1)?.name;
+};
+
+const taps = (
+  early: string | undefined,
+  penultimate: string | undefined,
+  logits: string | undefined,
+): Partial<Taps> => ({
+  ...(early === undefined ? {} : { early }),
+  ...(penultimate === undefined ? {} : { penultimate }),
+  ...(logits === undefined ? {} : { logits }),
+});
+
+const batchFirst = (shape: ReadonlyArray<number | null>) =>
+  shape.map((d, i) => (i === 0 || d === null ? -1 : d));
+
+/** Inspect a tfjs LayersModel or GraphModel (`model.json`): layers or nodes, and taps. */
+export const inspectTfjs = (
+  path: string,
+  format: TfjsFormat,
+): Effect.Effect<Inspection, ModelError, Scope.Scope | Compute> =>
+  Effect.gen(function* () {
+    const { tf } = yield* Compute;
+    const fail = (error: unknown) =>
+      new ModelUnreadable({
+        model: path,
+        problem: error instanceof Error ? error.message : String(error),
+      });
+    if (format === "layers") {
+      const model = yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: () => tf.loadLayersModel(fileHandler(tf, path)), catch: fail }),
+        (m) => Effect.sync(() => m.dispose()),
+      );
+      const tensors = model.layers.map((layer): TensorInfo => {
+        const shape = layer.outputShape;
+        const single = Array.isArray(shape[0]) ? undefined : shape as Array<number | null>;
+        const op = layer.getClassName() === "InputLayer" ? "Input" : layer.getClassName();
+        return single === undefined
+          ? { name: layer.name, op }
+          : { name: layer.name, op, shape: batchFirst(single) };
+      });
+      const dense = model.layers.filter((l) => l.getClassName() === "Dense").at(-1);
+      const last = tensors.at(-1);
+      return {
+        model: path,
+        kind: "tfjs-layers",
+        tensors,
+        proposed: taps(
+          nhwcEarly(tensors),
+          dense?.inboundNodes[0]?.inboundLayers[0]?.name,
+          last?.shape?.length === 2 ? last.name : undefined,
+        ),
+      };
+    }
+    const model = yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => tf.loadGraphModel(fileHandler(tf, path)), catch: fail }),
+      (m) => Effect.sync(() => m.dispose()),
+    );
+    const json = yield* Effect.tryPromise({
+      try: async () =>
+        JSON.parse(await Deno.readTextFile(path)) as {
+          modelTopology?: {
+            node?: ReadonlyArray<
+              { name: string; op: string; input?: ReadonlyArray<string> }
+            >;
+          };
+        },
+      catch: fail,
+    });
+    const nodes = (json.modelTopology?.node ?? []).filter((n) => n.op !== "Const");
+    const input = model.inputs[0]!;
+    const dims = (input.shape ?? []).map((d) => (d === null || d < 0 ? 1 : d));
+    const measured = nodes.filter((n) => n.op !== "Placeholder").map((n) => n.name);
+    const shapes = yield* Effect.try({
+      try: () =>
+        tf.tidy(() => {
+          const out = model.execute({ [input.name]: tf.zeros(dims) }, measured);
+          return (Array.isArray(out) ? out : [out]).map((t) => t.shape);
+        }),
+      catch: (error) => new ModelRunFailed({ model: path, problem: String(error) }),
+    });
+    const byName = new Map(measured.map((name, i) => [name, shapes[i]!]));
+    const tensors = nodes.map((n): TensorInfo => {
+      const shape = n.op === "Placeholder" ? dims : byName.get(n.name);
+      const op = n.op === "Placeholder" ? "Input" : n.op;
+      return shape === undefined
+        ? { name: n.name, op }
+        : { name: n.name, op, shape: batchFirst(shape) };
+    });
+    const matmul = nodes.filter((n) => n.op === "MatMul").at(-1);
+    return {
+      model: path,
+      kind: "tfjs-graph",
+      tensors,
+      proposed: taps(
+        nhwcEarly(tensors),
+        matmul?.input?.[0]?.replace(/^\^/, "").replace(/:\d+$/, ""),
+        model.outputNodes[0]?.replace(/:\d+$/, ""),
+      ),
+    };
   });

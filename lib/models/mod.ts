@@ -12,6 +12,12 @@ export { type OnnxOptions, openOnnxGraph, openOnnxModel, readOnnxFile } from "./
 export { groodFeatureModel, groodInputSpec, groodTaps, openGroodModel } from "./grood_cnn.ts";
 export { openTfjsModel, type TfjsFormat } from "./tfjs.ts";
 export { classifierToOnnx, UnsupportedBlock } from "./export_onnx.ts";
-export { inspectGrood, type Inspection, inspectOnnx, proposeOnnxTaps } from "./inspect.ts";
+export {
+  inspectGrood,
+  type Inspection,
+  inspectOnnx,
+  inspectTfjs,
+  proposeOnnxTaps,
+} from "./inspect.ts";
 export { collectTaps, forEachBatch } from "./batches.ts";
 export { encodeOnnx, extractSubgraph, listTensors, type TensorInfo } from "./onnx_graph.ts";

@@ -13,6 +13,10 @@
 import { Effect, Schema } from "effect";
 import { InputShapeMismatch, type ModelError } from "./errors.ts";
 
+/** An engine's exception as text (for `ModelUnreadable` and `ModelRunFailed`). */
+export const describeError = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
+
 /** A batch of values: row-major float32 data and its shape (batch axis first). */
 export interface FeatureTensor {
   readonly data: Float32Array;
@@ -164,3 +168,41 @@ export const checkShape = (
     new InputShapeMismatch({ model, tensor, expected: [-1, ...expected], actual: x.shape }),
   );
 };
+
+/**
+ * The `FeatureModel` around an engine's forward function, shared by the adapters: the taps'
+ * shapes are measured by one forward pass of a zero image, and every forward checks its input
+ * against the shape of its start point first (the error names `feedName(from)`).
+ */
+export const probedFeatureModel = (model: {
+  readonly name: string;
+  readonly kind: string;
+  readonly spec: { readonly input: InputSpec; readonly taps: Taps };
+  readonly feedName: (from: ForwardPoint) => string;
+  readonly run: FeatureModel["forward"];
+}): Effect.Effect<FeatureModel, ModelError> =>
+  Effect.gen(function* () {
+    const wanted = inputShape(model.spec.input);
+    const probed = yield* model.run(
+      { data: new Float32Array(sizeOf(wanted)), shape: [1, ...wanted] },
+      "input",
+      TAP_NAMES,
+    );
+    const shapes = {
+      input: wanted,
+      ...Object.fromEntries(TAP_NAMES.map((t, i) => [t, probed[i]!.shape.slice(1)])),
+    } as Record<ForwardPoint, ReadonlyArray<number>>;
+    const featureModel: FeatureModel = {
+      name: model.name,
+      kind: model.kind,
+      input: model.spec.input,
+      taps: model.spec.taps,
+      shapes,
+      forward: (x, from, to) =>
+        Effect.flatMap(
+          checkShape(model.name, model.feedName(from), shapes[from], x),
+          () => model.run(x, from, to),
+        ),
+    };
+    return featureModel;
+  });

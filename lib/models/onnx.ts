@@ -10,13 +10,13 @@ import * as ort from "onnxruntime-node";
 import { Effect, Scope } from "effect";
 import { InputShapeMismatch, type ModelError, ModelRunFailed, ModelUnreadable } from "./errors.ts";
 import {
-  checkShape,
+  describeError,
   type FeatureModel,
   type FeatureTensor,
   type ForwardPoint,
   inputShape,
   type InputSpec,
-  TAP_NAMES,
+  probedFeatureModel,
   type TapName,
   type Taps,
 } from "./model.ts";
@@ -36,14 +36,12 @@ export interface OnnxOptions {
   readonly threads?: number;
 }
 
-const message = (error: unknown): string => error instanceof Error ? error.message : String(error);
-
 /** Read and decode an ONNX file; a typed error names the file when it cannot. */
 export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnreadable> =>
   Effect.flatMap(
     Effect.tryPromise({
       try: () => Deno.readFile(path),
-      catch: (error) => new ModelUnreadable({ model: path, problem: message(error) }),
+      catch: (error) => new ModelUnreadable({ model: path, problem: describeError(error) }),
     }),
     (bytes) => decodeOnnx(path, bytes),
   );
@@ -64,7 +62,7 @@ export const onnxSession = (
           graphOptimizationLevel: "all",
         }),
       catch: (error) =>
-        new ModelUnreadable({ model: name, problem: `onnxruntime: ${message(error)}` }),
+        new ModelUnreadable({ model: name, problem: `onnxruntime: ${describeError(error)}` }),
     }),
     (session) => Effect.promise(() => session.release()),
   );
@@ -89,7 +87,7 @@ export const runSession = (
             return out;
           });
         },
-        catch: (error) => new ModelRunFailed({ model: name, problem: message(error) }),
+        catch: (error) => new ModelRunFailed({ model: name, problem: describeError(error) }),
       }),
     (tensor) => Effect.sync(() => tensor.dispose()),
   );
@@ -173,26 +171,11 @@ export const openOnnxGraph = (
         }
         return to.map((t) => values.get(spec.taps[t])!);
       });
-    const zero: FeatureTensor = {
-      data: new Float32Array(wanted.reduce((a, b) => a * b, 1)),
-      shape: [1, ...wanted],
-    };
-    const probed = yield* run(zero, "input", TAP_NAMES);
-    const shapes = {
-      input: wanted,
-      ...Object.fromEntries(TAP_NAMES.map((t, i) => [t, probed[i]!.shape.slice(1)])),
-    } as Record<ForwardPoint, ReadonlyArray<number>>;
-    const featureModel: FeatureModel = {
+    return yield* probedFeatureModel({
       name: path,
       kind: "onnx",
-      input: spec.input,
-      taps: spec.taps,
-      shapes,
-      forward: (x, from, to) =>
-        Effect.flatMap(
-          checkShape(path, from === "input" ? feedName : spec.taps[from], shapes[from], x),
-          () => run(x, from, to),
-        ),
-    };
-    return featureModel;
+      spec,
+      feedName: (from) => from === "input" ? feedName : spec.taps[from],
+      run,
+    });
   });

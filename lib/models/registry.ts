@@ -16,6 +16,7 @@ import { openGroodModel } from "./grood_cnn.ts";
 import { type FeatureModel, type ModelSpec, ModelSpecSchema } from "./model.ts";
 import { type OnnxOptions, openOnnxModel } from "./onnx.ts";
 import { openTfjsModel } from "./tfjs.ts";
+import { inspectGrood, type Inspection, inspectOnnx, inspectTfjs } from "./inspect.ts";
 
 /** The kinds a model spec can name. */
 export type ModelKind = NonNullable<ModelSpec["kind"]>;
@@ -39,6 +40,17 @@ export interface ModelKindEntry {
     spec: ModelSpec | undefined,
     options: OpenOptions,
   ) => Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute>;
+  /** List the model's tensors and propose its taps (needs no spec). */
+  readonly inspect: (
+    path: string,
+    options: InspectOptions,
+  ) => Effect.Effect<Inspection, ModelError, Scope.Scope | Compute>;
+}
+
+/** What `inspect` needs beyond the path. */
+export interface InspectOptions {
+  /** Input layout of an ONNX model (its tensors' shapes say how to read them). */
+  readonly layout?: "NCHW" | "NHWC";
 }
 
 const format = (json: unknown) =>
@@ -52,6 +64,7 @@ export const MODEL_REGISTRY: ReadonlyArray<ModelKindEntry> = [
     recognises: (_, json) => format(json) === "grood-classifier",
     specOptional: true,
     open: (path, spec) => openGroodModel(path, spec?.taps),
+    inspect: (path) => inspectGrood(path),
   },
   {
     kind: "onnx",
@@ -59,6 +72,7 @@ export const MODEL_REGISTRY: ReadonlyArray<ModelKindEntry> = [
     recognises: (path) => extname(path) === ".onnx",
     specOptional: false,
     open: (path, spec, options) => openOnnxModel(path, spec!, options),
+    inspect: (path, options) => inspectOnnx(path, options.layout),
   },
   {
     kind: "tfjs-layers",
@@ -66,6 +80,7 @@ export const MODEL_REGISTRY: ReadonlyArray<ModelKindEntry> = [
     recognises: (_, json) => format(json) === "layers-model",
     specOptional: false,
     open: (path, spec) => openTfjsModel(modelJsonPath(path), "layers", spec!),
+    inspect: (path) => inspectTfjs(modelJsonPath(path), "layers"),
   },
   {
     kind: "tfjs-graph",
@@ -73,6 +88,7 @@ export const MODEL_REGISTRY: ReadonlyArray<ModelKindEntry> = [
     recognises: (_, json) => format(json) === "graph-model",
     specOptional: false,
     open: (path, spec) => openTfjsModel(modelJsonPath(path), "graph", spec!),
+    inspect: (path) => inspectTfjs(modelJsonPath(path), "graph"),
   },
 ];
 
@@ -106,6 +122,26 @@ export const readModelSpec = (path: string): Effect.Effect<ModelSpec, ModelUnrea
         new ModelUnreadable({ model: path, problem: `invalid model spec: ${error.message}` }),
     ));
 
+/** The kind of the model at `path`, by its file (no spec needed): a typed error otherwise. */
+export const recogniseModel = (path: string) =>
+  Effect.gen(function* () {
+    const info = yield* Effect.tryPromise({
+      try: () => Deno.stat(path),
+      catch: () => new ModelUnreadable({ model: path, problem: "no such file or folder" }),
+    });
+    const json = info.isDirectory || extname(path) === ".json"
+      ? yield* Effect.orElseSucceed(readJson(modelJsonPath(path)), () => undefined)
+      : undefined;
+    const entry = MODEL_REGISTRY.find((k) => k.recognises(path, json));
+    if (entry === undefined) {
+      return yield* new ModelUnreadable({
+        model: path,
+        problem: `not a model grood knows (kinds: ${MODEL_REGISTRY.map((k) => k.kind).join(", ")})`,
+      });
+    }
+    return { entry, isDirectory: info.isDirectory };
+  });
+
 /** Find the kind of the model at `path` (and its spec, when there is one). */
 export const resolveModel = (path: string, options: OpenOptions = {}) =>
   Effect.gen(function* () {
@@ -120,18 +156,9 @@ export const resolveModel = (path: string, options: OpenOptions = {}) =>
       Deno.stat(specPath).then(() => true, () => false)
     );
     const spec = options.spec ?? (specExists ? yield* readModelSpec(specPath) : undefined);
-    const json = info.isDirectory || extname(path) === ".json"
-      ? yield* Effect.orElseSucceed(readJson(modelJsonPath(path)), () => undefined)
-      : undefined;
     const entry = spec?.kind !== undefined
-      ? MODEL_REGISTRY.find((k) => k.kind === spec.kind)
-      : MODEL_REGISTRY.find((k) => k.recognises(path, json));
-    if (entry === undefined) {
-      return yield* new ModelUnreadable({
-        model: path,
-        problem: `not a model grood knows (kinds: ${MODEL_REGISTRY.map((k) => k.kind).join(", ")})`,
-      });
-    }
+      ? MODEL_REGISTRY.find((k) => k.kind === spec.kind)!
+      : (yield* recogniseModel(path)).entry;
     if (spec === undefined && !entry.specOptional) {
       return yield* new ModelUnreadable({
         model: path,
@@ -140,6 +167,17 @@ export const resolveModel = (path: string, options: OpenOptions = {}) =>
       });
     }
     return { entry, spec, specPath };
+  });
+
+/** Inspect any model grood knows: its tensors (name, op, shape) and the proposed taps. */
+export const inspectModel = (
+  path: string,
+  options: InspectOptions = {},
+) =>
+  Effect.gen(function* () {
+    const { entry, isDirectory } = yield* recogniseModel(path);
+    const inspection = yield* entry.inspect(path, options);
+    return { inspection, specPath: specPathFor(path, isDirectory) };
   });
 
 /** Open any model grood knows, in the caller's scope (engine resources freed when it closes). */

@@ -22,19 +22,19 @@ import {
   TapDoesNotCut,
 } from "./errors.ts";
 import {
-  checkShape,
+  describeError,
   type FeatureModel,
   type FeatureTensor,
   type ForwardPoint,
   inputShape,
   type InputSpec,
+  probedFeatureModel,
   TAP_NAMES,
   type TapName,
   type Taps,
 } from "./model.ts";
 
 type Tf = typeof tfType;
-const message = (error: unknown): string => error instanceof Error ? error.message : String(error);
 
 /** A tfjs IO handler reading `model.json` and its weight files from disk. */
 export function fileHandler(tf: Tf, path: string): tfType.io.IOHandler {
@@ -137,7 +137,7 @@ export const openTfjsModel = (
           const names = (json.modelTopology?.node ?? []).map((n) => n.name);
           return { kind: "graph" as const, model, names };
         },
-        catch: (error) => new ModelUnreadable({ model: path, problem: message(error) }),
+        catch: (error) => new ModelUnreadable({ model: path, problem: describeError(error) }),
       }),
       (e) => Effect.sync(() => e.model.dispose()),
     );
@@ -174,9 +174,9 @@ export const openTfjsModel = (
         catch: (error): ModelError =>
           error instanceof TapDoesNotCut
             ? error
-            : /Cannot compute the outputs/.test(message(error))
+            : /Cannot compute the outputs/.test(describeError(error))
             ? new TapDoesNotCut({ model: path, from, to: to.join(", "), tensor: inputName })
-            : new ModelRunFailed({ model: path, problem: message(error) }),
+            : new ModelRunFailed({ model: path, problem: describeError(error) }),
       });
     const wanted = inputShape(spec.input);
     if (engine.kind === "layers") {
@@ -192,26 +192,11 @@ export const openTfjsModel = (
         });
       }
     }
-    const probed = yield* run(
-      { data: new Float32Array(wanted.reduce((a, b) => a * b, 1)), shape: [1, ...wanted] },
-      "input",
-      TAP_NAMES,
-    );
-    const shapes = {
-      input: wanted,
-      ...Object.fromEntries(TAP_NAMES.map((t, i) => [t, probed[i]!.shape.slice(1)])),
-    } as Record<ForwardPoint, ReadonlyArray<number>>;
-    const featureModel: FeatureModel = {
+    return yield* probedFeatureModel({
       name: path,
       kind: engine.kind === "layers" ? "tfjs-layers" : "tfjs-graph",
-      input: spec.input,
-      taps: spec.taps,
-      shapes,
-      forward: (x, from, to) =>
-        Effect.flatMap(
-          checkShape(path, from === "input" ? inputName : spec.taps[from], shapes[from], x),
-          () => run(x, from, to),
-        ),
-    };
-    return featureModel;
+      spec,
+      feedName: (from) => from === "input" ? inputName : spec.taps[from],
+      run,
+    });
   });

@@ -26,7 +26,7 @@ import { hashModel } from "../models/files.ts";
 import { groodFeatureModel, groodTaps } from "../models/grood_cnn.ts";
 import type { FeatureModel, Taps } from "../models/model.ts";
 import { openOnnxGraph } from "../models/onnx.ts";
-import { type ModelKind, openModel, resolveModel } from "../models/registry.ts";
+import { MODEL_REGISTRY, type ModelKind, openModel, resolveModel } from "../models/registry.ts";
 import { ModelUnreadable } from "../models/errors.ts";
 import { type ClassSums, extractFeatures, type Extraction } from "../stages/features.ts";
 import { extractWithModel } from "../stages/model_features.ts";
@@ -92,7 +92,8 @@ export interface PipelineModel {
 /** What `openPipelineModel` opens. */
 export interface PipelineModelOptions {
   readonly path: string;
-  readonly kind: ModelKind;
+  /** A kind of `MODEL_REGISTRY` (a benchmark file's `model.kind`). */
+  readonly kind: string;
   /** Taps that replace the model's own (the benchmark file's `model.taps`). */
   readonly taps?: { readonly [T in keyof Taps]?: string | undefined };
   /** Default: onnx for an ONNX model, tfjs otherwise. */
@@ -228,7 +229,17 @@ export const openPipelineModel = (
 > =>
   Effect.gen(function* () {
     const { tf } = yield* Compute;
-    const { path, kind } = options;
+    const { path } = options;
+    const entry = MODEL_REGISTRY.find((k) => k.kind === options.kind);
+    if (entry === undefined) {
+      return yield* new ModelUnreadable({
+        model: path,
+        problem: `its kind "${options.kind}" is none grood knows (kinds: ${
+          MODEL_REGISTRY.map((k) => k.kind).join(", ")
+        })`,
+      });
+    }
+    const kind = entry.kind;
     const native: Engine = kind === "onnx" ? "onnx" : "tfjs";
     const engine = options.engine ?? native;
     if (kind === "grood") return yield* openGrood(tf, options, engine);

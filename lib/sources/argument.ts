@@ -19,6 +19,11 @@ import { basename, dirname, extname, resolve } from "node:path";
 import { Data, Effect, Schema } from "effect";
 import { SourceSpec } from "./mod.ts";
 
+/** How a source argument is written, for the help of the tasks that take one. */
+export const SOURCE_ARGUMENT_HELP = "an image folder (labelled: one subfolder per class), " +
+  "x.npy (labels from x.labels.npy), an IDX file, a source spec .json, dataset:NAME:SPLIT or " +
+  "ood-set:NAME";
+
 /** A source argument that names no readable source. */
 export class SourceArgumentInvalid extends Data.TaggedError("SourceArgumentInvalid")<{
   readonly argument: string;
