@@ -18,7 +18,7 @@ import {
   runTask,
   usageError,
 } from "../lib/cli/command_line.ts";
-import { fitDetectorFolder } from "../lib/fitted/fit.ts";
+import { type FeatureMemo, fitDetectorFolder } from "../lib/fitted/fit.ts";
 import { SUPPORTED_KINDS } from "../lib/fitted/persist.ts";
 import { TAP_NAMES, type Taps } from "../lib/models/model.ts";
 import { consoleProgress } from "../lib/pipeline/progress.ts";
@@ -96,6 +96,8 @@ const program = Effect.gen(function* () {
     values["val-ood"] ?? [],
     (a) => parseSourceArgument(a, cwd),
   );
+  // Every detector is fitted on the same forward passes.
+  const features: FeatureMemo = new Map();
   for (const detector of detectors) {
     const kind = Schema.is(Schema.Struct({ kind: Schema.String }))(detector)
       ? detector.kind
@@ -111,6 +113,7 @@ const program = Effect.gen(function* () {
       out: folder,
       seed: values.seed,
       progress: consoleProgress(),
+      features,
     }));
     console.log(
       `${manifest.detector.name} on ${manifest.model.source} → ${folder}\n` +

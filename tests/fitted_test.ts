@@ -12,6 +12,7 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
 import {
+  type FeatureMemo,
   fitDetectorFolder,
   type FitOptions,
   FITTED_MANIFEST_FILE,
@@ -154,10 +155,19 @@ Deno.test("a batch of the wrong shape is refused, naming both shapes", async () 
   assert.match(error.message, /32×32×3/);
 });
 
-Deno.test("MSP, energy and KNN fit and reload with the same scores", async () => {
+Deno.test("MSP, energy and KNN fit and reload with the same scores, on one forward pass per set", async () => {
+  // One memo for the three fits, as `deno task fit --detector msp --detector energy …` does.
+  const features: FeatureMemo = new Map();
+  const passes: Array<string> = [];
   for (const kind of ["msp", "energy", "knn"]) {
     const out = join(data, kind);
-    const m = await run(fitDetectorFolder(fitOptions(out, { detector: { kind } })));
+    const m = await run(fitDetectorFolder(fitOptions(out, {
+      detector: { kind },
+      features,
+      progress: (stage, done, total) => {
+        if (done === total) passes.push(stage);
+      },
+    })));
     assert.equal(m.detector.kind, kind);
     const scored = await run(
       Effect.flatMap(openFittedDetector(out), (d) => scoreSource(d, validation)),
@@ -171,6 +181,11 @@ Deno.test("MSP, energy and KNN fit and reload with the same scores", async () =>
       `${kind} AUROC ${m.validation.metrics[0]!.auroc}`,
     );
   }
+  // Training, validation and validation-OOD sets, each extracted by the first fit only.
+  assert.deepEqual(
+    passes.filter((p) => p.startsWith("features of")).sort(),
+    ["features of ood-set:letters-val", "features of train.npy", "features of val.npy"],
+  );
 });
 
 Deno.test("a detector that needs grood's own network is refused by name", async () => {

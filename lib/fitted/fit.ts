@@ -32,7 +32,7 @@ import {
   SourceUnlabelled,
 } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
-import { predictedClasses } from "../stages/features.ts";
+import { type Extraction, predictedClasses } from "../stages/features.ts";
 import { extractWithModel } from "../stages/model_features.ts";
 import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import {
@@ -64,7 +64,15 @@ export interface FitOptions {
   readonly seed?: number;
   readonly batchSize?: number;
   readonly progress?: (stage: string, done: number, total: number) => void;
+  /**
+   * Extractions shared by several fits of one model on the same sources (one memo per
+   * multi-detector `deno task fit`): each set's forward pass runs once, not once per detector.
+   */
+  readonly features?: FeatureMemo;
 }
+
+/** Extractions by model, taps, batch size, set (name, count) and class sums: see `FitOptions`. */
+export type FeatureMemo = Map<string, Extraction>;
 
 /** Share of the training images held out as ID validation when none is given. */
 export const HELD_OUT_SHARE = 0.1;
@@ -245,13 +253,26 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     oodReads.push(yield* readArgument(argument, shape));
   }
 
-  const extract = (set: ImageSet, sums: boolean) =>
-    extractWithModel(model, set, {
-      ...batch,
-      earlyClassSums: sums,
-      onProgress: (done, total) =>
-        progress(`features of ${set.name}`, done, total),
+  const extract = (set: ImageSet, sums: boolean) => {
+    const key = canonicalJson({
+      model: options.model,
+      taps: model.taps,
+      batch,
+      set: set.name,
+      count: set.count,
+      sums,
     });
+    const known = options.features?.get(key);
+    return known !== undefined ? Effect.succeed(known) : Effect.tap(
+      extractWithModel(model, set, {
+        ...batch,
+        earlyClassSums: sums,
+        onProgress: (done, total) =>
+          progress(`features of ${set.name}`, done, total),
+      }),
+      (extraction) => Effect.sync(() => options.features?.set(key, extraction)),
+    );
+  };
   const trainExtraction = yield* extract(train, true);
   const extracted = (set: ImageSet) =>
     Effect.map(extract(set, false), (e): ExtractedSet => ({ images: set, features: e.features }));

@@ -9,7 +9,13 @@
 export * from "./errors.ts";
 export * from "./manifest.ts";
 export * from "./batch.ts";
-export { fitDetectorFolder, type FitOptions, HELD_OUT_MAX, HELD_OUT_SHARE } from "./fit.ts";
+export {
+  type FeatureMemo,
+  fitDetectorFolder,
+  type FitOptions,
+  HELD_OUT_MAX,
+  HELD_OUT_SHARE,
+} from "./fit.ts";
 export {
   type LoadedDetector,
   openFittedDetector,
