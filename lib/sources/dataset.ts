@@ -7,15 +7,8 @@
  */
 import { Effect, Schema } from "effect";
 import { type DatasetName, datasets, loadSplit } from "../data/datasets.ts";
-import { conformRaw } from "./conform.ts";
-import {
-  GREY_28,
-  memoryBatches,
-  type OpenContext,
-  type OpenedSource,
-  sameShape,
-  type SourceKind,
-} from "./source.ts";
+import { inMemorySource } from "./in_memory.ts";
+import { GREY_28, type OpenContext, type SourceKind } from "./source.ts";
 
 /** The spec of a registered dataset's split. */
 export const DatasetSourceSpec = Schema.Struct({
@@ -29,25 +22,14 @@ const open = Effect.fn("openDataset")(function* (
   ctx: OpenContext,
 ) {
   const set = yield* loadSplit(spec.name, spec.split);
-  const opened: OpenedSource = {
+  return inMemorySource({
     description: set.name,
     count: set.count,
-    shape: ctx.shape,
+    shape: GREY_28,
+    pixels: set.pixels,
+    labels: set.labels,
     classNames: set.classNames,
-    ...(sameShape(GREY_28, ctx.shape)
-      ? { inMemory: { pixels: set.pixels, labels: set.labels } }
-      : {}),
-    batches: (batchSize) =>
-      memoryBatches(
-        set.count,
-        GREY_28.height * GREY_28.width,
-        set.pixels,
-        set.labels,
-        batchSize,
-        (pixels, size) => conformRaw(pixels, size, GREY_28, ctx.shape, set.name),
-      ),
-  };
-  return opened;
+  }, ctx);
 });
 
 /** A registered ID dataset's split (checksummed by the registry). */

@@ -7,15 +7,8 @@
  */
 import { Effect, Schema } from "effect";
 import { loadOodSet, OOD_SET_NAMES, type OodSetName } from "../data/ood/mod.ts";
-import { conformRaw } from "./conform.ts";
-import {
-  GREY_28,
-  memoryBatches,
-  type OpenContext,
-  type OpenedSource,
-  sameShape,
-  type SourceKind,
-} from "./source.ts";
+import { inMemorySource } from "./in_memory.ts";
+import { GREY_28, type OpenContext, type SourceKind } from "./source.ts";
 
 /** The spec of a generated OOD set. */
 export const OodSetSourceSpec = Schema.Struct({
@@ -28,23 +21,10 @@ const open = Effect.fn("openOodSet")(function* (
   ctx: OpenContext,
 ) {
   const idx = yield* loadOodSet(spec.name);
-  const count = idx.dims[0]!;
-  const opened: OpenedSource = {
-    description: spec.name,
-    count,
-    shape: ctx.shape,
-    ...(sameShape(GREY_28, ctx.shape) ? { inMemory: { pixels: idx.data } } : {}),
-    batches: (batchSize) =>
-      memoryBatches(
-        count,
-        GREY_28.height * GREY_28.width,
-        idx.data,
-        undefined,
-        batchSize,
-        (pixels, size) => conformRaw(pixels, size, GREY_28, ctx.shape, spec.name),
-      ),
-  };
-  return opened;
+  return inMemorySource(
+    { description: spec.name, count: idx.dims[0]!, shape: GREY_28, pixels: idx.data },
+    ctx,
+  );
 });
 
 /** A generated OOD set, by name. */

@@ -7,15 +7,12 @@
  */
 import { Effect, Schema } from "effect";
 import { CorruptDataset, readIdx } from "../io/idx.ts";
-import { conformRaw } from "./conform.ts";
+import { inMemorySource } from "./in_memory.ts";
 import {
   type ImageShape,
-  memoryBatches,
   numberedClasses,
   type OpenContext,
-  type OpenedSource,
   resolvePath,
-  sameShape,
   type SourceKind,
 } from "./source.ts";
 
@@ -64,26 +61,14 @@ const open = Effect.fn("openIdx")(function* (spec: typeof IdxSpec.Type, ctx: Ope
     }
     classNames = spec.classes ?? numberedClasses(max + 1);
   }
-  const per = source.height * source.width * source.channels;
-  const opened: OpenedSource = {
+  return inMemorySource({
     description: path,
     count,
-    shape: ctx.shape,
+    shape: source,
+    pixels: images.data,
+    ...(labels === undefined ? {} : { labels }),
     ...(classNames === undefined ? {} : { classNames }),
-    ...(sameShape(source, ctx.shape)
-      ? { inMemory: { pixels: images.data, ...(labels === undefined ? {} : { labels }) } }
-      : {}),
-    batches: (batchSize) =>
-      memoryBatches(
-        count,
-        per,
-        images.data,
-        labels,
-        batchSize,
-        (pixels, size) => conformRaw(pixels, size, source, ctx.shape, path),
-      ),
-  };
-  return opened;
+  }, ctx);
 });
 
 /** IDX image files with optional labels. */
