@@ -207,6 +207,25 @@ Deno.test("a missing tap is a typed error naming the model and the tensor", asyn
   assert.match(error.message, /no-such-tensor/);
 });
 
+Deno.test("a spec of the wrong input size is a typed error at fit, naming the model and tensor", async () => {
+  // The foreign model with a spec declaring 32×32 images: its graph takes 28×28.
+  const dir = join(data, "wrong-input");
+  await Deno.mkdir(dir);
+  await Deno.copyFile(foreign, join(dir, "foreign.onnx"));
+  const spec = JSON.parse(await Deno.readTextFile(foreign.replace(/\.onnx$/, ".spec.json")));
+  await Deno.writeTextFile(
+    join(dir, "foreign.spec.json"),
+    JSON.stringify({ ...spec, input: { ...spec.input, height: 32, width: 32 } }),
+  );
+  const error = await failure(fitDetectorFolder(fitOptions(join(data, "wrong-input-out"), {
+    model: join(dir, "foreign.onnx"),
+  })));
+  assert.equal(error._tag, "InputShapeMismatch");
+  assert.match(error.message, /wrong-input\/foreign\.onnx/);
+  assert.match(error.message, /tensor "image".*28, 28.*32, 32/);
+  assert.ok(!(await Deno.stat(join(data, "wrong-input-out")).then(() => true, () => false)));
+});
+
 /** A copy of the fitted GROOD folder, damaged by `damage`; the error of opening it. */
 const openDamaged = async (damage: (dir: string) => Promise<void>) => {
   const dir = join(data, `damaged-${crypto.randomUUID().slice(0, 8)}`);
