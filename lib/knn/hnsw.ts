@@ -30,14 +30,28 @@ export const loadHnsw: Effect.Effect<HnswModule, HnswUnavailable> = Effect.tryPr
 /** Default HNSW parameters; see {@link hnswIndex} for why. */
 export const HNSW_DEFAULTS = { M: 16, efConstruction: 200, efSearch: 200 } as const;
 
-/** The live hnswlib graph of each HNSW index, for saving (kept out of the public interface). */
-const graphs = new WeakMap<NearestNeighbourIndex, HierarchicalNSW>();
+/**
+ * How to write the live graph of each HNSW index, for saving (kept out of the public
+ * interface): the graph may live on this thread (`wrapHnsw`) or in a worker (`workerIndex`).
+ */
+const graphWriters = new WeakMap<NearestNeighbourIndex, (path: string) => Promise<void>>();
 
-/** Write the live graph of an HNSW index to `path` (hnswlib's format); throws if disposed. */
-export function writeHnswGraph(index: NearestNeighbourIndex, path: string): void {
-  const graph = graphs.get(index);
-  if (graph === undefined) throw new Error(`${index.name} has no HNSW graph (disposed?)`);
-  graph.writeIndexSync(path);
+/** Register how `index` writes its graph (used by `wrapHnsw` and `workerIndex`). */
+export function registerGraphWriter(
+  index: NearestNeighbourIndex,
+  write: ((path: string) => Promise<void>) | undefined,
+): void {
+  if (write === undefined) graphWriters.delete(index);
+  else graphWriters.set(index, write);
+}
+
+/** Write the live graph of an HNSW index to `path` (hnswlib's format); rejects if disposed. */
+export function writeHnswGraph(index: NearestNeighbourIndex, path: string): Promise<void> {
+  const write = graphWriters.get(index);
+  if (write === undefined) {
+    return Promise.reject(new Error(`${index.name} has no HNSW graph (disposed?)`));
+  }
+  return write(path);
 }
 
 /** An index over `points` searched through a built or loaded hnswlib `graph`. */
@@ -61,7 +75,7 @@ export function wrapHnsw(
       // resident). Re-initialising it to one element deletes the graph's native memory now.
       live?.initIndex(1, 2, 1, 0);
       live = undefined;
-      graphs.delete(index);
+      registerGraphWriter(index, undefined);
     },
     search: (queries, k) =>
       Effect.flatMap(checkSearch(index, queries, k), () => {
@@ -81,7 +95,14 @@ export function wrapHnsw(
         return Effect.succeed({ rows, k, ...result });
       }),
   };
-  graphs.set(index, graph);
+  registerGraphWriter(index, (path) => {
+    try {
+      graph.writeIndexSync(path);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  });
   return index;
 }
 

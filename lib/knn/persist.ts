@@ -70,7 +70,7 @@ export const saveIndex = (
       const tmp = `${graphPath}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
       yield* io(graphPath, async () => {
         try {
-          writeHnswGraph(index, tmp);
+          await writeHnswGraph(index, tmp);
           const file = await Deno.open(tmp, { write: true });
           try {
             await file.sync(); // as writeFileAtomic: data on disk before the rename

@@ -1,16 +1,20 @@
 /**
- * The Web Worker behind `worker_index.ts`: it holds its own exact index over a copy of the
- * points and answers searches, so a search runs on another core while the main thread goes on
- * (with the next batch's forward pass, say).
+ * The Web Worker behind `worker_index.ts`: it holds its own index (exact, or an HNSW graph
+ * built with hnswlib-node, whose addon loads in a worker as on the main thread) over a copy of
+ * the points and answers searches, so a search runs on another core while the main thread goes
+ * on (with the next batch's forward pass, say).
  *
- * Protocol: `build` (the points, transferred) → `ready` | `failed`; `search` (an id, the
- * queries, k; transferred) → `found` (distances and indices, transferred) | `failed`.
+ * Protocol: `build` (the points, transferred; HNSW parameters or none for exact) → `ready` |
+ * `failed`; `search` (an id, the queries, k; transferred) → `found` (distances and indices,
+ * transferred) | `failed`; `write` (an id, a path: the HNSW graph in hnswlib's format) →
+ * `written` | `failed`.
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Exit } from "effect";
 import { exactIndex } from "./exact.ts";
-import type { NearestNeighbourIndex } from "./types.ts";
+import { hnswIndex, writeHnswGraph } from "./hnsw.ts";
+import type { HnswParams, NearestNeighbourIndex } from "./types.ts";
 
 /** Messages to the worker. */
 export type SearchRequest =
@@ -20,7 +24,10 @@ export type SearchRequest =
     readonly cols: number;
     readonly data: Float32Array;
     readonly name: string;
+    /** Build an HNSW graph with these parameters; absent = the exact index. */
+    readonly hnsw?: HnswParams;
   }
+  | { readonly type: "write"; readonly id: number; readonly path: string }
   | {
     readonly type: "search";
     readonly id: number;
@@ -32,6 +39,7 @@ export type SearchRequest =
 /** Messages from the worker. */
 export type SearchReply =
   | { readonly type: "ready" }
+  | { readonly type: "written"; readonly id: number }
   | {
     readonly type: "found";
     readonly id: number;
@@ -53,17 +61,25 @@ if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
   scope.onmessage = (event) => {
     const request = event.data;
     if (request.type === "build") {
-      const built = Effect.runSyncExit(
-        exactIndex({ rows: request.rows, cols: request.cols, data: request.data }, {
-          name: request.name,
-        }),
+      const points = { rows: request.rows, cols: request.cols, data: request.data };
+      const build: Effect.Effect<NearestNeighbourIndex, unknown> = request.hnsw === undefined
+        ? exactIndex(points, { name: request.name })
+        : hnswIndex(points, { ...request.hnsw, name: request.name });
+      void Effect.runPromiseExit(build).then((built) => {
+        if (Exit.isSuccess(built)) {
+          index = built.value;
+          scope.postMessage({ type: "ready" });
+        } else {
+          scope.postMessage({ type: "failed", id: -1, reason: String(built.cause) });
+        }
+      });
+      return;
+    }
+    if (request.type === "write") {
+      writeHnswGraph(index!, request.path).then(
+        () => scope.postMessage({ type: "written", id: request.id }),
+        (cause) => scope.postMessage({ type: "failed", id: request.id, reason: reason(cause) }),
       );
-      if (built._tag === "Success") {
-        index = built.value;
-        scope.postMessage({ type: "ready" });
-      } else {
-        scope.postMessage({ type: "failed", id: -1, reason: String(built.cause) });
-      }
       return;
     }
     try {

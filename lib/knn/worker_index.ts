@@ -1,8 +1,10 @@
 /**
- * An exact index searched in a Web Worker (`search_worker.ts`): the same neighbours and
- * distances as {@link exactIndex} (the same code runs there), but a search does not block the
- * calling thread, so the caller can run the next batch's forward pass while the previous
- * batch's queries are searched: on two cores, the search leaves the critical path.
+ * An index searched in a Web Worker (`search_worker.ts`): exact, or HNSW when `options.hnsw`
+ * is given. The same neighbours and distances as {@link exactIndex} or {@link hnswIndex} with
+ * the same parameters (the same code runs there; an HNSW build is deterministic for its
+ * seed), but a search does not block the calling thread, so the caller can run the next
+ * batch's forward pass while the previous batch's queries are searched: on two cores, the
+ * search leaves the critical path. The HNSW graph is built in the worker too.
  *
  * The worker holds its own copy of the points (the caller keeps `points`, for saving and for
  * the interface). Searches are checked here first (k, dimension, finite queries: the same
@@ -21,12 +23,14 @@
  *
  * @module
  */
-import { Data, Effect } from "effect";
+import { Data, Effect, Exit } from "effect";
+import type { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { NonFiniteVector } from "./errors.ts";
+import { checkHnswParams, HNSW_DEFAULTS, registerGraphWriter } from "./hnsw.ts";
 import { checkSearch, firstNonFiniteRow } from "./rerank.ts";
 import type { SearchReply, SearchRequest } from "./search_worker.ts";
-import type { NearestNeighbourIndex, Neighbours } from "./types.ts";
+import type { HnswParams, NearestNeighbourIndex, Neighbours } from "./types.ts";
 
 /** The search worker could not start or build its index. */
 export class SearchWorkerError extends Data.TaggedError("SearchWorkerError")<{
@@ -38,15 +42,32 @@ export class SearchWorkerError extends Data.TaggedError("SearchWorkerError")<{
   }
 }
 
-/** Build an exact index over a copy of `points` in a new worker (see the module doc). */
+/** Options of {@link workerIndex}. */
+export interface WorkerIndexOptions {
+  readonly name?: string;
+  /** Build an HNSW graph (missing fields: `HNSW_DEFAULTS`, seed 0); absent = exact. */
+  readonly hnsw?: Partial<HnswParams>;
+}
+
+type WorkerIndexError = NonFiniteVector | SearchWorkerError | InvalidParameter;
+
+/** Build an index over a copy of `points` in a new worker (see the module doc). */
 export const workerIndex = (
   points: Matrix,
-  options: { readonly name?: string } = {},
-): Effect.Effect<NearestNeighbourIndex, NonFiniteVector | SearchWorkerError> =>
-  Effect.suspend((): Effect.Effect<NearestNeighbourIndex, NonFiniteVector | SearchWorkerError> => {
-    const name = options.name ?? `exact index in a worker (${points.rows}×${points.cols})`;
+  options: WorkerIndexOptions = {},
+): Effect.Effect<NearestNeighbourIndex, WorkerIndexError> =>
+  Effect.suspend((): Effect.Effect<NearestNeighbourIndex, WorkerIndexError> => {
+    const hnsw: HnswParams | undefined = options.hnsw === undefined
+      ? undefined
+      : { ...HNSW_DEFAULTS, seed: 0, ...options.hnsw };
+    const kind = hnsw === undefined ? "exact" : "HNSW";
+    const name = options.name ?? `${kind} index in a worker (${points.rows}×${points.cols})`;
     const bad = firstNonFiniteRow(points);
     if (bad >= 0) return Effect.fail(new NonFiniteVector({ index: name, what: "point", row: bad }));
+    if (hnsw !== undefined) {
+      const checked = Effect.runSyncExit(checkHnswParams(hnsw));
+      if (Exit.isFailure(checked)) return Effect.failCause(checked.cause);
+    }
     const worker = new Worker(new URL("./search_worker.ts", import.meta.url), { type: "module" });
     const pending = new Map<number, (reply: SearchReply) => void>();
     let nextId = 0;
@@ -58,7 +79,7 @@ export const workerIndex = (
         if (reply.type === "failed" && reply.id === -1) {
           return resume(Effect.fail(new SearchWorkerError({ index: name, reason: reply.reason })));
         }
-        if (reply.type === "found" || reply.type === "failed") {
+        if (reply.type === "found" || reply.type === "failed" || reply.type === "written") {
           const done = pending.get(reply.id);
           pending.delete(reply.id);
           done?.(reply);
@@ -78,18 +99,20 @@ export const workerIndex = (
         cols: points.cols,
         data,
         name,
+        ...(hnsw === undefined ? {} : { hnsw }),
       };
       worker.postMessage(request, [data.buffer]);
     });
     const index: NearestNeighbourIndex = {
-      kind: "exact",
+      kind: hnsw === undefined ? "exact" : "hnsw",
       size: points.rows,
       dim: points.cols,
       name,
       points,
-      params: undefined,
+      params: hnsw,
       dispose: () => {
         closed = true;
+        registerGraphWriter(index, undefined);
         worker.terminate();
       },
       search: (queries, k) =>
@@ -119,6 +142,20 @@ export const workerIndex = (
               }),
         ),
     };
+    if (hnsw !== undefined) {
+      // `saveIndex` writes the graph through this: the worker writes it (hnswlib's format).
+      registerGraphWriter(index, (path) =>
+        new Promise<void>((resolve, reject) => {
+          if (closed) return reject(new Error(`${name} was disposed`));
+          const id = nextId++;
+          pending.set(id, (reply) =>
+            reply.type === "written"
+              ? resolve()
+              : reject(new Error(reply.type === "failed" ? reply.reason : "no reply")));
+          const request: SearchRequest = { type: "write", id, path };
+          worker.postMessage(request);
+        }));
+    }
     return Effect.as(
       Effect.onError(ready, () => Effect.sync(() => worker.terminate())),
       index,
