@@ -14,6 +14,7 @@ export const SECTIONS = [
   "scoring",
   "forward",
   "engines",
+  "fit-memory",
   "scale",
 ] as const;
 export type Section = typeof SECTIONS[number];
@@ -51,6 +52,12 @@ export interface Plan {
   readonly tileNoise: number;
   /** The k-NN scale table (synthetic and real descriptors, each configuration a process). */
   readonly scale: ScalePlan;
+  /** The bounded-memory fit: synthetic training-set sizes (small first), noise and seed. */
+  readonly fitMemory: {
+    readonly sizes: ReadonlyArray<{ readonly label: string; readonly images: number }>;
+    readonly noise: number;
+    readonly seed: number;
+  };
 }
 
 export const FULL: Omit<Plan, "runs"> = {
@@ -73,6 +80,11 @@ export const FULL: Omit<Plan, "runs"> = {
   ],
   tileNoise: 0.5,
   scale: SCALE_FULL,
+  fitMemory: {
+    sizes: [{ label: "60k", images: 60_000 }, { label: "600k", images: 600_000 }],
+    noise: 8,
+    seed: 0,
+  },
 };
 
 export const QUICK: Omit<Plan, "runs"> = {
@@ -90,6 +102,11 @@ export const QUICK: Omit<Plan, "runs"> = {
   ],
   tileNoise: 0.5,
   scale: SCALE_QUICK,
+  fitMemory: {
+    sizes: [{ label: "3k", images: 3_000 }, { label: "30k", images: 30_000 }],
+    noise: 8,
+    seed: 0,
+  },
 };
 
 /** The early boundary of GROOD's prototypes and mix-up (GROOD_DEFAULTS.earlyBoundary). */

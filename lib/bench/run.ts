@@ -23,6 +23,7 @@ import { extractFeatures } from "../stages/features.ts";
 import { type Bench, firstImages } from "./context.ts";
 import { descriptorsSection } from "./descriptors_section.ts";
 import { enginesSection } from "./engines_section.ts";
+import { fitMemorySection } from "./fit_memory_section.ts";
 import { fitSection } from "./fit_section.ts";
 import { forwardSection } from "./forward_section.ts";
 import { knnSection, realQueries } from "./knn_section.ts";
@@ -144,30 +145,41 @@ export const runBench = ({ plan, sections, out, scaleOut, modelFolder }: BenchRu
       section,
       details,
     };
-    const fit = yield* fitSection(bench, train, sections.has("fit"));
-    if (sections.has("descriptors")) yield* descriptorsSection(bench, fit, train);
-    const testExtraction = yield* extractFeatures(tf, net, test, { batchSize: plan.batchSize });
-    const queries = sections.has("knn") || sections.has("scale")
-      ? yield* realQueries(bench, fit, testExtraction, oodImages)
-      : undefined;
-    if (sections.has("knn")) yield* knnSection(bench, fit, queries!);
-    const forwardSeconds = sections.has("scoring")
-      ? yield* scoringSection(bench, fit, { modelKey: model.key, train, test, testExtraction })
-      : [];
-    fit.index.dispose();
-    if (sections.has("forward")) {
-      yield* forwardSection(bench, { modelDir, test, testExtraction, forwardSeconds });
+    // The in-memory fit feeds the sections that use its results; the bounded-memory fit runs
+    // in child processes of its own and needs none of it.
+    const needsFit = (
+      ["fit", "descriptors", "knn", "scoring", "forward", "engines", "scale"] as const
+    )
+      .some((s) => sections.has(s));
+    const fit = needsFit ? yield* fitSection(bench, train, sections.has("fit")) : undefined;
+    let scaleInputs: Parameters<typeof scaleSection>[1] | undefined;
+    if (fit !== undefined) {
+      if (sections.has("descriptors")) yield* descriptorsSection(bench, fit, train);
+      const testExtraction = yield* extractFeatures(tf, net, test, { batchSize: plan.batchSize });
+      const queries = sections.has("knn") || sections.has("scale")
+        ? yield* realQueries(bench, fit, testExtraction, oodImages)
+        : undefined;
+      if (sections.has("knn")) yield* knnSection(bench, fit, queries!);
+      const forwardSeconds = sections.has("scoring")
+        ? yield* scoringSection(bench, fit, { modelKey: model.key, train, test, testExtraction })
+        : [];
+      fit.index.dispose();
+      if (sections.has("forward")) {
+        yield* forwardSection(bench, { modelDir, test, testExtraction, forwardSeconds });
+      }
+      if (sections.has("engines")) {
+        yield* enginesSection(bench, { modelDir, test, tfjs: testExtraction });
+      }
+      if (sections.has("scale")) {
+        scaleInputs = {
+          train: fit.descriptors,
+          classes: Uint8Array.from(fit.correctRows, (i) => train.labels[i]!),
+          queries: queries!.queries,
+        };
+      }
     }
-    if (sections.has("engines")) {
-      yield* enginesSection(bench, { modelDir, test, tfjs: testExtraction });
-    }
-    if (sections.has("scale")) {
-      yield* scaleSection(bench, {
-        train: fit.descriptors,
-        classes: Uint8Array.from(fit.correctRows, (i) => train.labels[i]!),
-        queries: queries!.queries,
-      }, scaleOut);
-    }
+    if (sections.has("fit-memory")) yield* fitMemorySection(bench);
+    if (scaleInputs !== undefined) yield* scaleSection(bench, scaleInputs, scaleOut);
 
     load.push(loadSample("end"));
     memory.stop();

@@ -1,27 +1,56 @@
 /**
- * Bench section 4, scoring throughput: GROOD end to end (forward pass, descriptors, exact 1-NN)
- * against MSP (forward pass, softmax) on the same ID test images and batch size, GROOD with
- * its HNSW option too, against issue 13's ratios, with a breakdown of GROOD's time.
+ * Bench section 4, scoring throughput: GROOD end to end (forward pass, descriptors, 1-NN)
+ * against MSP (forward pass, softmax) on the same ID test images and batch size, on each
+ * engine (tfjs wasm, and onnxruntime running the same network exported to ONNX), with the
+ * exact index and with HNSW, each plain (search after the forward pass) and overlapped (the
+ * index in a worker, each chunk's search running during the next chunk's forward pass),
+ * against issue 13's ratios; the HNSW recall@1 of the scored queries; and a breakdown of
+ * GROOD's time.
+ *
+ * Every detector is fitted once on the tfjs features (the index does not depend on the
+ * engine); each engine then scores with the same fitted detectors.
  *
  * @module
  */
+import { join } from "node:path";
 import { Effect } from "effect";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
-import type { FitInputs } from "../detectors/detector.ts";
+import type { FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { grood } from "../detectors/grood.ts";
 import { rowMaxSoftmax } from "../detectors/logits.ts";
 import { msp } from "../detectors/msp.ts";
-import { scoreOverlapped } from "../detectors/overlapped.ts";
+import { scoreOverlappedWith } from "../detectors/overlapped.ts";
+import { tryIo, writeFile } from "../io/files.ts";
+import { HNSW_DEFAULTS, hnswIndex, recallAtK } from "../knn/mod.ts";
 import { workerIndex } from "../knn/worker_index.ts";
-import { extractFeatures, type Extraction } from "../stages/features.ts";
+import { classifierToOnnx } from "../models/export_onnx.ts";
+import { openOnnxModel } from "../models/onnx.ts";
+import { encodeOnnx } from "../models/onnx_graph.ts";
+import { extractFeatures, type Extraction, type SetFeatures } from "../stages/features.ts";
 import { groodDescriptors } from "../stages/gradient.ts";
+import { extractWithModel } from "../stages/model_features.ts";
 import { knnScore } from "../stages/score.ts";
 import { type Bench, progress, sameBits } from "./context.ts";
 import type { FitState } from "./fit_section.ts";
-import { collectGarbage, repeat, timed } from "./measure.ts";
+import { collectGarbage, median, repeat, timed } from "./measure.ts";
 import { figure } from "./report.ts";
 
-/** Measure GROOD's and MSP's scoring throughput; returns the forward-only run times. */
+/** onnxruntime's intra-op threads here: one, so the search has the other core. */
+export const ONNX_THREADS = 1;
+
+/** One engine of the scoring comparison and issue 13's targets on it. */
+interface Engine {
+  readonly id: "tfjs" | "onnx";
+  readonly label: string;
+  readonly extract: (set: ImageSet) => Effect.Effect<SetFeatures, unknown>;
+  /** GROOD/MSP targets: exact index, HNSW index. */
+  readonly targets: { readonly exact: number; readonly hnsw: number };
+}
+
+const WAYS = ["msp", "exact", "exactOverlap", "hnsw", "hnswOverlap"] as const;
+type Way = typeof WAYS[number];
+
+/** Measure GROOD's and MSP's scoring throughput; returns the tfjs forward-only run times. */
 export const scoringSection = Effect.fn("scoringSection")(function* (
   bench: Bench,
   fit: FitState,
@@ -36,7 +65,6 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
   const { test, testExtraction, train } = data;
   const { gp, index, descriptors } = fit;
   const features = fit.extraction.features;
-  let forwardSeconds: ReadonlyArray<number> = [];
   section(
     `scoring throughput, GROOD vs MSP (${test.count} ID test images, batch ${plan.batchSize})`,
   );
@@ -50,121 +78,136 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
     trainClassSums: fit.extraction.classSums,
     validation: { id: { images: test, features: testExtraction.features }, ood: [] },
   };
-  // GROOD as the pipeline runs it (exact index), its HNSW option, GROOD with its exact index
-  // in a worker scored chunk by chunk (search overlapped with the next forward pass), and MSP.
-  const fitted = {
-    msp: yield* msp().fit(inputs),
-    grood: yield* grood().fit(inputs),
-    groodHnsw: yield* grood({ index: "hnsw" }).fit(inputs),
-    groodOverlap: yield* grood({
+  const hnsw = { ...HNSW_DEFAULTS, seed: 0 };
+  // Each fitted detector's index is released with the section's scope.
+  const fitOf = (detector: ReturnType<typeof grood>) =>
+    Effect.acquireRelease(detector.fit(inputs), (f) => Effect.sync(() => f.dispose()));
+  const fitted: Record<Way, FittedDetector> = {
+    msp: yield* fitOf(msp()),
+    exact: yield* fitOf(grood()),
+    exactOverlap: yield* fitOf(grood({
       index: { name: "exact (worker)", build: (points) => workerIndex(points) },
-    }).fit(inputs),
+    })),
+    hnsw: yield* fitOf(grood({ index: "hnsw", seed: hnsw.seed })),
+    hnswOverlap: yield* fitOf(grood({
+      index: { name: "HNSW (worker)", build: (points) => workerIndex(points, { hnsw }) },
+    })),
   };
-  type Scored = keyof typeof fitted;
-  const names: ReadonlyArray<Scored> = ["msp", "grood", "groodHnsw", "groodOverlap"];
-  const scoreSeconds: Record<Scored, Array<number>> = {
-    msp: [],
-    grood: [],
-    groodHnsw: [],
-    groodOverlap: [],
-  };
-  const lastScores: Partial<Record<Scored, Float32Array>> = {};
-  for (let run = -plan.warmup; run < plan.runs; run++) {
-    progress(run < 0 ? "scoring warm-up" : `scoring run ${run + 1}/${plan.runs}`);
-    // Rotate which goes first, so a drift in machine load hits all alike.
-    const shift = ((run % names.length) + names.length) % names.length;
-    for (const which of [...names.slice(shift), ...names.slice(0, shift)]) {
-      const detector = fitted[which];
-      collectGarbage();
-      const t = yield* timed(
-        which === "groodOverlap"
-          ? scoreOverlapped(tf, net, test, detector, { batchSize: plan.batchSize })
-          : Effect.gen(function* () {
-            const ex = yield* extractFeatures(tf, net, test, { batchSize: plan.batchSize });
-            return yield* detector.score({ images: test, features: ex.features });
-          }),
+
+  // The same network on onnxruntime: exported to ONNX, opened as a FeatureModel.
+  const folder = yield* Effect.acquireRelease(
+    tryIo("grood-bench-onnx-*", "create", () => Deno.makeTempDir({ prefix: "grood-bench-onnx-" })),
+    (dir) => Effect.promise(() => Deno.remove(dir, { recursive: true }).catch(() => {})),
+  );
+  const exported = classifierToOnnx(net);
+  const onnxPath = join(folder, "model.onnx");
+  yield* writeFile(onnxPath, encodeOnnx(exported.model));
+  const onnxModel = yield* openOnnxModel(onnxPath, exported.spec, { threads: ONNX_THREADS });
+  const engines: ReadonlyArray<Engine> = [
+    {
+      id: "tfjs",
+      label: "tfjs wasm",
+      extract: (set) =>
+        Effect.map(extractFeatures(tf, net, set, { batchSize: plan.batchSize }), (e) => e.features),
+      targets: { exact: 0.95, hnsw: 0.98 },
+    },
+    {
+      id: "onnx",
+      label: `onnxruntime (${ONNX_THREADS} thread)`,
+      extract: (set) =>
+        Effect.map(
+          extractWithModel(onnxModel, set, { batchSize: plan.batchSize }),
+          (e) => e.features,
+        ),
+      targets: { exact: 0.8, hnsw: 0.9 },
+    },
+  ];
+
+  let tfjsForward: ReadonlyArray<number> = [];
+  for (const engine of engines) {
+    const seconds: Record<Way, Array<number>> = {
+      msp: [],
+      exact: [],
+      exactOverlap: [],
+      hnsw: [],
+      hnswOverlap: [],
+    };
+    const last: Partial<Record<Way, Float32Array>> = {};
+    for (let run = -plan.warmup; run < plan.runs; run++) {
+      progress(
+        `${engine.label}: scoring ${run < 0 ? "warm-up" : `run ${run + 1}/${plan.runs}`}`,
       );
-      if (run >= 0) scoreSeconds[which].push(t.seconds);
-      lastScores[which] = t.value;
+      // Rotate which goes first, so a drift in machine load hits all alike.
+      const shift = ((run % WAYS.length) + WAYS.length) % WAYS.length;
+      for (const way of [...WAYS.slice(shift), ...WAYS.slice(0, shift)]) {
+        const detector = fitted[way];
+        collectGarbage();
+        const t = yield* timed(
+          way === "exactOverlap" || way === "hnswOverlap"
+            ? scoreOverlappedWith(engine.extract, test, detector, { batchSize: plan.batchSize })
+            : Effect.flatMap(
+              engine.extract(test),
+              (f) => detector.score({ images: test, features: f }),
+            ),
+        );
+        if (run >= 0) seconds[way].push(t.seconds);
+        last[way] = t.value;
+      }
     }
+    // The overlapped paths must give the plain paths' scores, bit for bit.
+    for (const [plain, overlapped] of [["exact", "exactOverlap"], ["hnsw", "hnswOverlap"]]) {
+      if (!sameBits(last[plain as Way]!, last[overlapped as Way]!)) {
+        return yield* Effect.die(
+          new Error(`${engine.label}: ${overlapped} scores differ from ${plain} scores`),
+        );
+      }
+    }
+    const rates = (way: Way) => seconds[way].map((s) => test.count / s);
+    const ratio = (way: Way) => rates(way).map((r, i) => r / rates("msp")[i]!);
+    const e = engine.id;
+    const on = engine.label;
+    emit(figure(`score.${e}.msp`, `${on}: MSP end to end`, "images/s", rates("msp"), {
+      note: "forward + max softmax",
+    }));
+    const ways: ReadonlyArray<readonly [Way, string, string]> = [
+      ["exact", "GROOD, exact 1-NN", `exact index over ${descriptors.rows} descriptors`],
+      ["exactOverlap", "GROOD, exact 1-NN overlapped", "exact index in a worker"],
+      ["hnsw", "GROOD, HNSW", `hnswlib M ${hnsw.M}, ef ${hnsw.efSearch}`],
+      ["hnswOverlap", "GROOD, HNSW overlapped", "the same graph in a worker"],
+    ];
+    for (const [way, label, note] of ways) {
+      emit(figure(`score.${e}.${way}`, `${on}: ${label}`, "images/s", rates(way), { note }));
+    }
+    // The targets are read on the overlapped paths (the ones scoring uses for speed); the
+    // plain paths are reported next to them.
+    emit(figure(`score.${e}.ratio_exact`, `${on}: GROOD exact / MSP`, "x", ratio("exact")));
+    emit(figure(
+      `score.${e}.ratio_exact_overlap`,
+      `${on}: GROOD exact overlapped / MSP`,
+      "x",
+      ratio("exactOverlap"),
+      { target: { op: ">=", value: engine.targets.exact }, note: "issue 13, exact index" },
+    ));
+    emit(figure(`score.${e}.ratio_hnsw`, `${on}: GROOD HNSW / MSP`, "x", ratio("hnsw")));
+    emit(figure(
+      `score.${e}.ratio_hnsw_overlap`,
+      `${on}: GROOD HNSW overlapped / MSP`,
+      "x",
+      ratio("hnswOverlap"),
+      { target: { op: ">=", value: engine.targets.hnsw }, note: "issue 13, HNSW index" },
+    ));
+    const forwardOnly = yield* repeat(timedRuns, () => engine.extract(test));
+    if (engine.id === "tfjs") tfjsForward = forwardOnly.seconds;
+    emit(figure(
+      `score.${e}.breakdown.forward`,
+      `${on}: scoring breakdown, forward pass`,
+      "s",
+      forwardOnly.seconds,
+    ));
   }
-  fitted.grood.dispose();
-  fitted.groodHnsw.dispose();
-  fitted.groodOverlap.dispose();
-  // The overlapped path must give GROOD's scores, bit for bit.
-  const overlapSame = sameBits(lastScores.grood!, lastScores.groodOverlap!);
-  if (!overlapSame) {
-    return yield* Effect.die(new Error("overlapped GROOD scores differ from GROOD's scores"));
-  }
-  const overlapRates = scoreSeconds.groodOverlap.map((s) => test.count / s);
-  const rates = (which: Scored) => scoreSeconds[which].map((s) => test.count / s);
-  const mspRates = rates("msp");
-  const groodRates = rates("grood");
-  const hnswRates = rates("groodHnsw");
-  emit(figure("score.msp", "scoring: MSP end to end (forward + softmax)", "images/s", mspRates));
-  emit(
-    figure(
-      "score.grood",
-      "scoring: GROOD end to end (forward + descriptor + 1-NN)",
-      "images/s",
-      groodRates,
-      { note: `exact 1-NN over ${descriptors.rows} descriptors (GROOD's default index)` },
-    ),
-  );
-  emit(
-    figure(
-      "score.ratio",
-      "scoring: GROOD throughput / MSP throughput",
-      "x",
-      groodRates.map((r, i) => r / mspRates[i]!),
-      { target: { op: ">=", value: 0.95 }, note: "issue 13, tfjs wasm, exact index" },
-    ),
-  );
-  emit(
-    figure(
-      "score.grood_hnsw",
-      "scoring: GROOD with the HNSW index option",
-      "images/s",
-      hnswRates,
-      { note: "approximate: see the k-NN recall figures" },
-    ),
-  );
-  emit(
-    figure(
-      "score.ratio_hnsw",
-      "scoring: GROOD (HNSW) throughput / MSP throughput",
-      "x",
-      hnswRates.map((r, i) => r / mspRates[i]!),
-      { target: { op: ">=", value: 0.98 }, note: "issue 13, tfjs wasm, HNSW index" },
-    ),
-  );
-  emit(
-    figure(
-      "score.grood_overlap",
-      "scoring: GROOD, search in a worker overlapped",
-      "images/s",
-      overlapRates,
-      {
-        note: "exact index in a worker; chunks of 2 batches, each chunk's search runs during " +
-          "the next chunk's forward pass; scores bit-identical to GROOD's",
-      },
-    ),
-  );
-  emit(
-    figure(
-      "score.ratio_overlap",
-      "scoring: GROOD (overlapped) throughput / MSP",
-      "x",
-      overlapRates.map((r, i) => r / mspRates[i]!),
-      { target: { op: ">=", value: 0.95 }, note: "issue 13, tfjs wasm, exact index" },
-    ),
-  );
-  // Where GROOD's scoring time goes: each step alone, on the same inputs.
-  const forwardOnly = yield* repeat(
-    timedRuns,
-    () => extractFeatures(tf, net, test, { batchSize: plan.batchSize }),
-  );
-  forwardSeconds = forwardOnly.seconds;
+
+  // Where GROOD's scoring time goes besides the forward pass, and the HNSW recall on the
+  // scored queries (the index both engines searched).
   const testDescriptors = yield* repeat(
     timedRuns,
     () => groodDescriptors(testExtraction.features.penultimate, gp),
@@ -174,32 +217,44 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
     timedRuns,
     () => Effect.sync(() => rowMaxSoftmax(testExtraction.features.logits)),
   );
-  emit(
-    figure(
-      "score.breakdown.forward",
-      "scoring breakdown: forward pass",
-      "s",
-      forwardOnly.seconds,
-    ),
+  const hnswAlone = yield* Effect.acquireRelease(
+    hnswIndex(descriptors, hnsw),
+    (i) => Effect.sync(() => i.dispose()),
   );
-  emit(
-    figure(
-      "score.breakdown.descriptors",
-      "scoring breakdown: GROOD descriptors",
-      "s",
-      testDescriptors.seconds,
-    ),
-  );
-  emit(
-    figure(
-      "score.breakdown.knn",
-      "scoring breakdown: GROOD exact 1-NN search",
-      "s",
-      search.seconds,
-    ),
-  );
+  const hnswSearch = yield* repeat(timedRuns, () => knnScore(hnswAlone, testDescriptors.last, 1));
+  const truth = yield* index.search(testDescriptors.last, 1);
+  const found = yield* hnswAlone.search(testDescriptors.last, 1);
+  emit(figure(
+    "score.hnsw_recall1",
+    "scoring: HNSW recall@1 against exact on the scored queries",
+    "ratio",
+    [recallAtK(found, truth)],
+    {
+      target: { op: ">=", value: 0.99 },
+      note: `${test.count} ID test descriptors; graph as scored (M ${hnsw.M}, ef ${hnsw.efSearch})`,
+    },
+  ));
+  emit(figure(
+    "score.breakdown.descriptors",
+    "scoring breakdown: GROOD descriptors",
+    "s",
+    testDescriptors.seconds,
+  ));
+  emit(figure(
+    "score.breakdown.knn",
+    "scoring breakdown: GROOD exact 1-NN search (norm-pruned)",
+    "s",
+    search.seconds,
+  ));
+  emit(figure(
+    "score.breakdown.knn_hnsw",
+    "scoring breakdown: GROOD HNSW 1-NN search",
+    "s",
+    hnswSearch.seconds,
+  ));
   emit(
     figure("score.breakdown.softmax", "scoring breakdown: MSP max softmax", "s", softmax.seconds),
   );
-  return forwardSeconds;
-});
+  progress(`scoring: tfjs forward median ${median(tfjsForward).toFixed(2)} s`);
+  return tfjsForward;
+}, Effect.scoped);

@@ -5,6 +5,11 @@
  * then runs while the next forward pass computes: with two cores, the search leaves the
  * critical path and GROOD costs about what MSP costs.
  *
+ * The forward pass is any engine's: {@link scoreOverlappedWith} takes the extraction as a
+ * function (onnxruntime's `extractWithModel`, say); {@link scoreOverlapped} is it with grood's
+ * tfjs network. With onnxruntime the forward pass itself runs off the main thread, and a
+ * search in a worker then runs beside it all the same.
+ *
  * The scores are those of `detector.score` on the whole set (a detector scores each image on
  * its own), in the set's order.
  *
@@ -14,7 +19,7 @@ import { Effect, Fiber } from "effect";
 import { subset } from "../data/images.ts";
 import type { ImageSet } from "../data/images.ts";
 import type { Classifier } from "../model/classifier.ts";
-import { extractFeatures } from "../stages/features.ts";
+import { extractFeatures, type SetFeatures } from "../stages/features.ts";
 import type * as tfType from "@tensorflow/tfjs";
 import type { FittedDetector } from "./detector.ts";
 
@@ -26,36 +31,57 @@ export interface OverlapOptions {
   readonly chunkSize?: number;
 }
 
-/** Score `images` with `detector`, overlapping each chunk's score with the next forward pass. */
-export const scoreOverlapped = Effect.fn("scoreOverlapped")(function* (
+/**
+ * Score `images` with `detector`, overlapping each chunk's score with the next chunk's
+ * forward pass; `extract` is the forward pass of one chunk (features and logits).
+ */
+export const scoreOverlappedWith = <E, R>(
+  extract: (chunk: ImageSet) => Effect.Effect<SetFeatures, E, R>,
+  images: ImageSet,
+  detector: FittedDetector,
+  options: OverlapOptions = {},
+) =>
+  Effect.gen(function* () {
+    const chunkSize = options.chunkSize ?? 2 * (options.batchSize ?? 500);
+    const fibers = [];
+    for (let start = 0; start < images.count; start += chunkSize) {
+      const end = Math.min(images.count, start + chunkSize);
+      const chunk = start === 0 && end === images.count ? images : subset(
+        images,
+        Array.from({ length: end - start }, (_, i) => start + i),
+        images.name,
+      );
+      const features = yield* extract(chunk);
+      fibers.push(yield* Effect.forkChild(detector.score({ images: chunk, features })));
+      // Let the new fiber run up to its first asynchronous step (a search posted to a worker)
+      // before this one blocks the thread with the next forward pass.
+      yield* Effect.yieldNow;
+    }
+    const scores = new Float32Array(images.count);
+    let at = 0;
+    for (const fiber of fibers) {
+      const part = yield* Fiber.join(fiber);
+      scores.set(part, at);
+      at += part.length;
+    }
+    return scores;
+  }).pipe(Effect.withSpan("scoreOverlappedWith"));
+
+/** {@link scoreOverlappedWith} with grood's tfjs network as the forward pass. */
+export const scoreOverlapped = (
   tf: typeof tfType,
   net: Classifier,
   images: ImageSet,
   detector: FittedDetector,
   options: OverlapOptions = {},
-) {
-  const batchSize = options.batchSize ?? 500;
-  const chunkSize = options.chunkSize ?? 2 * batchSize;
-  const fibers = [];
-  for (let start = 0; start < images.count; start += chunkSize) {
-    const end = Math.min(images.count, start + chunkSize);
-    const chunk = start === 0 && end === images.count ? images : subset(
-      images,
-      Array.from({ length: end - start }, (_, i) => start + i),
-      images.name,
-    );
-    const { features } = yield* extractFeatures(tf, net, chunk, { batchSize });
-    fibers.push(yield* Effect.forkChild(detector.score({ images: chunk, features })));
-    // Let the new fiber run up to its first asynchronous step (a search posted to a worker)
-    // before this one blocks the thread with the next forward pass.
-    yield* Effect.yieldNow;
-  }
-  const scores = new Float32Array(images.count);
-  let at = 0;
-  for (const fiber of fibers) {
-    const part = yield* Fiber.join(fiber);
-    scores.set(part, at);
-    at += part.length;
-  }
-  return scores;
-});
+) =>
+  scoreOverlappedWith(
+    (chunk) =>
+      Effect.map(
+        extractFeatures(tf, net, chunk, { batchSize: options.batchSize ?? 500 }),
+        (e) => e.features,
+      ),
+    images,
+    detector,
+    options,
+  ).pipe(Effect.withSpan("scoreOverlapped"));

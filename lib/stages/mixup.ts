@@ -81,20 +81,19 @@ export interface MixupPlan {
 }
 
 /**
- * Check λ and the sample count, then choose the images to mix (seeded) and their targets: one
- * plan for every engine, so the tfjs and the `FeatureModel` mix-ups mix the same pairs.
+ * Check λ and the sample count, then choose which of `total` training images to mix (seeded):
+ * the same choice whether the training set is in memory or streamed (`grood_streamed.ts`).
  */
-export const mixupPlan = (
-  train: LabelledSet,
-  trainFeatures: SetFeatures,
+export const mixupChoice = (
+  total: number,
   options: MixupOptions,
-): Effect.Effect<MixupPlan, InvalidParameter> =>
+): Effect.Effect<Uint32Array, InvalidParameter> =>
   Effect.gen(function* () {
     const { lambda } = options;
     if (!(lambda >= 0 && lambda <= 1)) {
       return yield* new InvalidParameter({ name: "lambda", value: lambda, expected: "0 ≤ λ ≤ 1" });
     }
-    const wanted = options.samples === "all" ? train.count : options.samples;
+    const wanted = options.samples === "all" ? total : options.samples;
     if (!(Number.isInteger(wanted) && wanted >= 1)) {
       return yield* new InvalidParameter({
         name: "samples",
@@ -105,12 +104,25 @@ export const mixupPlan = (
     // The default (10,000) on a smaller set means every image. Specs asking for more samples than
     // the training set has are rejected before any computation (`checkPipeline`/`checkAblation`),
     // so a results table never shows a sample count that was not used.
-    const count = Math.min(wanted, train.count);
-    const chosen = count === train.count
+    const count = Math.min(wanted, total);
+    return count === total
       ? Uint32Array.from({ length: count }, (_, i) => i)
-      : permutation(train.count, options.seed).subarray(0, count);
-    return { chosen, targets: secondLargest(trainFeatures.logits) };
+      : permutation(total, options.seed).subarray(0, count);
   });
+
+/**
+ * Check λ and the sample count, then choose the images to mix (seeded) and their targets: one
+ * plan for every engine, so the tfjs and the `FeatureModel` mix-ups mix the same pairs.
+ */
+export const mixupPlan = (
+  train: LabelledSet,
+  trainFeatures: SetFeatures,
+  options: MixupOptions,
+): Effect.Effect<MixupPlan, InvalidParameter> =>
+  Effect.map(
+    mixupChoice(train.count, options),
+    (chosen) => ({ chosen, targets: secondLargest(trainFeatures.logits) }),
+  );
 
 /**
  * GROOD's OOD prototype by targeted mix-up at `prototypes.earlyBoundary`. `trainFeatures` must

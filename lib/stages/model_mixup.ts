@@ -24,9 +24,31 @@ export const mixupWithModel = Effect.fn("mixupWithModel")(function* (
   prototypes: Prototypes,
   options: MixupOptions,
 ) {
-  const { lambda } = options;
   // The same subset and targets as `mixupOodPrototype`, so both engines mix the same pairs.
   const { chosen, targets } = yield* mixupPlan(train, trainFeatures, options);
+  return yield* mixupImages(
+    model,
+    subset(train, chosen, `${train.name}/mixup`),
+    Uint8Array.from(chosen, (i) => targets[i]!),
+    prototypes,
+    options,
+  );
+});
+
+/**
+ * The mix-up itself: the mean penultimate feature of `images` (in order) with their early
+ * features mixed with the early prototype of `targets[i]` (one class per image). Batches
+ * start at image 0, so any caller that gathers the same images in the same order (the
+ * streamed fit) gets the same bits.
+ */
+export const mixupImages = Effect.fn("mixupImages")(function* (
+  model: FeatureModel,
+  images: ImageSet,
+  targets: Uint8Array,
+  prototypes: Prototypes,
+  options: Pick<MixupOptions, "lambda" | "batchSize">,
+) {
+  const { lambda } = options;
   const earlySize = sizeOf(model.shapes.early);
   if (prototypes.early.cols !== earlySize) {
     return yield* new InvalidParameter({
@@ -37,19 +59,18 @@ export const mixupWithModel = Effect.fn("mixupWithModel")(function* (
   }
   const dim = sizeOf(model.shapes.penultimate);
   const sums = new Float64Array(dim);
-  const mixSet = subset(train, chosen, `${train.name}/mixup`);
-  for (const batch of batches(mixSet, options.batchSize ?? 500)) {
+  for (const batch of batches(images, options.batchSize ?? 500)) {
     const x = yield* preprocess(
       model.name,
       model.input,
       batch.pixels,
       batch.size,
-      channelsOf(mixSet),
+      channelsOf(images),
     );
     const [early] = yield* model.forward(x, "input", ["early"]);
     const mixed = new Float32Array(early!.data.length);
     for (let i = 0; i < batch.size; i++) {
-      const target = targets[chosen[batch.start + i]!]!;
+      const target = targets[batch.start + i]!;
       const proto = prototypes.early.data.subarray(target * earlySize, (target + 1) * earlySize);
       const offset = i * earlySize;
       for (let j = 0; j < earlySize; j++) {
@@ -64,7 +85,7 @@ export const mixupWithModel = Effect.fn("mixupWithModel")(function* (
     }
     yield* Effect.yieldNow;
   }
-  return Float32Array.from(sums, (s) => s / chosen.length);
+  return Float32Array.from(sums, (s) => s / images.count);
 });
 
 /** Mean penultimate feature of a set of images (validation-OOD or noise images) on `model`. */

@@ -1,0 +1,146 @@
+/**
+ * The streamed GROOD fit (`fitGroodStreamed`) against the in-memory one (`grood().fit` on the
+ * extraction of the same images): the same prototypes, OOD prototype, descriptors and index
+ * results, bit for bit, on the mnist fixture; and its typed errors.
+ */
+import assert from "node:assert/strict";
+import { Effect, Stream } from "effect";
+import { startCompute } from "../lib/compute/compute.ts";
+import { loadSplit } from "../lib/data/datasets.ts";
+import { batches, type LabelledSet, subset } from "../lib/data/images.ts";
+import type { Artefact, FitInputs } from "../lib/detectors/detector.ts";
+import { grood } from "../lib/detectors/grood.ts";
+import {
+  fitGroodStreamed,
+  type StreamedGroodOptions,
+  type TrainingStream,
+} from "../lib/detectors/grood_streamed.ts";
+import { fixtureDir } from "../lib/model/fixture.ts";
+import { loadClassifier } from "../lib/model/store.ts";
+import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
+import { groodDescriptors } from "../lib/stages/gradient.ts";
+import { extractWithModel } from "../lib/stages/model_features.ts";
+import { knnScore } from "../lib/stages/score.ts";
+
+const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect);
+
+/** A labelled set as a stream of batches (views), as a source streams it. */
+const streamOf = (set: LabelledSet, labels = set.labels): TrainingStream<never> => ({
+  description: set.name,
+  count: set.count,
+  shape: { height: 28, width: 28, channels: 1 },
+  batches: (size) =>
+    Stream.fromIterable(
+      Array.from(batches(set, size), (b) => ({
+        ...b,
+        labels: labels.subarray(b.start, b.start + b.size),
+      })),
+    ),
+});
+
+const { tf } = await run(startCompute("wasm"));
+const { net } = await run(loadClassifier(tf, fixtureDir("mnist")));
+const model = await run(groodFeatureModel(tf, net, "mnist fixture"));
+const all = await run(loadSplit("mnist", "train"));
+// 1,234 images: an uneven last batch of 234 (batch 500), every class present.
+const train = subset(all, Array.from({ length: 1234 }, (_, i) => 7 * i), "mnist-train[::7]");
+const queries = subset(all, Array.from({ length: 300 }, (_, i) => 7 * i + 3), "queries");
+
+const artefact = (artefacts: ReadonlyArray<Artefact> | undefined, name: string) =>
+  artefacts!.find((a) => a.name.startsWith(name))!.data;
+
+for (
+  const [label, options] of [
+    ["mix-up of 700 chosen images, exact index", {
+      oodPrototype: { kind: "mixup", lambda: 0.5, samples: 700, seed: 3 },
+    }],
+    ["mean of prototypes, temperature 0.5, batch 128", {
+      oodPrototype: { kind: "mean" },
+      temperature: 0.5,
+      batchSize: 128,
+      descriptorChunk: 100,
+    }],
+  ] as const satisfies ReadonlyArray<readonly [string, StreamedGroodOptions]>
+) {
+  Deno.test(`streamed GROOD fit equals the in-memory fit, bit for bit: ${label}`, async () => {
+    const batchSize = options.batchSize ?? 500;
+    const extraction = await run(
+      extractWithModel(model, train, { earlyClassSums: true, batchSize }),
+    );
+    const queryFeatures = (await run(extractWithModel(model, queries, { batchSize }))).features;
+    const inputs: FitInputs = {
+      tf,
+      modelKey: "fixture",
+      trainKey: "streamed-test",
+      model,
+      train,
+      trainFeatures: extraction.features,
+      trainClassSums: extraction.classSums,
+      validation: { id: { images: queries, features: queryFeatures }, ood: [] },
+    };
+    const inMemory = await run(
+      grood({
+        earlyBoundary: model.taps.early,
+        oodPrototype: options.oodPrototype,
+        ...("temperature" in options ? { temperature: options.temperature } : {}),
+      }).fit(inputs),
+    );
+    const streamed = await run(fitGroodStreamed(model, streamOf(train), options));
+    try {
+      const a = inMemory.artefacts;
+      assert.deepEqual(streamed.prototypes.penultimate.data, artefact(a, "class-prototypes-pen"));
+      assert.deepEqual(streamed.prototypes.early.data, artefact(a, "class-prototypes-block1"));
+      assert.deepEqual(streamed.oodPrototype, artefact(a, "ood-prototype"));
+      assert.deepEqual(streamed.descriptors.data, artefact(a, "train-descriptors"));
+      assert.equal(streamed.descriptors.rows, inMemory.settings.indexed);
+      assert.ok(streamed.descriptors.rows > 0.9 * train.count, "the fixture classifies most");
+      // Each descriptor row belongs to a correctly classified image, in image order.
+      assert.ok(streamed.indexedImages.every((v, i, all) => i === 0 || v > all[i - 1]!));
+      // The same index: scoring the queries through either gives the same scores.
+      const expected = await run(inMemory.score({ images: queries, features: queryFeatures }));
+      const queryDescriptors = await run(groodDescriptors(
+        queryFeatures.penultimate,
+        { classes: streamed.prototypes.penultimate, ood: streamed.oodPrototype },
+        "temperature" in options ? options.temperature : 1,
+      ));
+      assert.deepEqual(await run(knnScore(streamed.index, queryDescriptors, 1)), expected);
+      assert.equal(streamed.index.size, streamed.descriptors.rows);
+    } finally {
+      inMemory.dispose();
+      streamed.index.dispose();
+    }
+  });
+}
+
+Deno.test("streamed GROOD fit: typed errors for missing labels, labels beyond the classes, empty classes, disordered batches", async () => {
+  const small = subset(train, Array.from({ length: 40 }, (_, i) => i), "small");
+  const unlabelled: TrainingStream<never> = {
+    ...streamOf(small),
+    batches: (size) => Stream.map(streamOf(small).batches(size), ({ labels: _, ...b }) => b),
+  };
+  const missing = await run(Effect.flip(fitGroodStreamed(model, unlabelled)));
+  assert.equal(missing._tag, "MissingLabels");
+  const beyond = await run(
+    Effect.flip(fitGroodStreamed(model, streamOf(small, new Uint8Array(40).fill(12)))),
+  );
+  assert.equal(beyond._tag, "TrainingStreamInvalid");
+  assert.match(beyond.message, /label 12; the model has 10 classes/);
+  const empty = await run(
+    Effect.flip(fitGroodStreamed(model, streamOf(small, new Uint8Array(40)))),
+  );
+  assert.equal(empty._tag, "EmptyClass");
+  const reversed: TrainingStream<never> = {
+    ...streamOf(small),
+    batches: (size) =>
+      Stream.fromIterable(
+        Array.from(batches(small, size), (b) => ({
+          ...b,
+          labels: small.labels.subarray(b.start, b.start + b.size),
+        })).reverse(),
+      ),
+  };
+  const disordered = await run(
+    Effect.flip(fitGroodStreamed(model, reversed, { batchSize: 16 })),
+  );
+  assert.equal(disordered._tag, "TrainingStreamInvalid");
+});
