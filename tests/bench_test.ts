@@ -55,3 +55,56 @@ Deno.test("deno task bench --quick --only scale writes its figures and the scale
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task bench --quick --only scoring,fit-memory: both engines, both indexes, the bounded-memory fit, each target written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-bench-test-" });
+  try {
+    const out = join(dir, "results.json");
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "bench",
+        "--quick",
+        "--runs",
+        "1",
+        "--only",
+        "scoring,fit-memory",
+        "--out",
+        out,
+      ],
+      cwd: new URL("..", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(result.stdout);
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 0, `${stdout}\n${stderr}`);
+    const results = JSON.parse(await Deno.readTextFile(out));
+    const byId = new Map<string, { target: unknown; met: boolean | null; median: number }>(
+      results.figures.map((f: { id: string }) => [f.id, f]),
+    );
+    // Every issue-13 ratio of the scoring section, on each engine, carries its target.
+    for (const engine of ["tfjs", "onnx"]) {
+      for (const way of ["msp", "exact", "exactOverlap", "hnsw", "hnswOverlap"]) {
+        assert.ok(byId.get(`score.${engine}.${way}`)!.median > 0, `${engine} ${way}`);
+      }
+      for (const ratio of ["ratio_exact_overlap", "ratio_hnsw_overlap"]) {
+        const f = byId.get(`score.${engine}.${ratio}`)!;
+        assert.notEqual(f.target, null, ratio);
+        assert.equal(typeof f.met, "boolean", ratio);
+      }
+    }
+    assert.ok(byId.get("score.hnsw_recall1")!.median > 0.9);
+    // The bounded-memory fit: both sizes measured, the growth figure with its target.
+    for (const label of ["3k", "30k"]) {
+      assert.ok(byId.get(`fit_memory.${label}.peak_rss`)!.median > 0);
+    }
+    const growth = byId.get("fit_memory.growth_over_index")!;
+    assert.notEqual(growth.target, null);
+    assert.ok(Number.isFinite(growth.median));
+    assert.equal(results.details.fitMemory.length, 2);
+    assert.ok(results.details.fitMemory[1].indexed > 0.9 * 30_000, "most synthetic images indexed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

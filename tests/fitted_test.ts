@@ -272,6 +272,42 @@ Deno.test("a damaged folder is refused, naming the file and what is wrong", asyn
   assert.match(noManifest.message, /detector\.json: missing/);
 });
 
+Deno.test("GROOD fits streaming (bounded memory) to the same folder as in memory: state files, threshold and metrics", async () => {
+  // With --val, and with a held-out split of the training images (the default); batch 256:
+  // an uneven last batch, and held-out images falling in every batch.
+  for (const held of [false, true]) {
+    const extra: Partial<FitOptions> = held ? { batchSize: 256, seed: 5 } : { batchSize: 256 };
+    const stages = { streamed: new Set<string>(), inMemory: new Set<string>() };
+    const options = (out: string, inMemory: boolean) => {
+      const seen = inMemory ? stages.inMemory : stages.streamed;
+      const progress = (stage: string) => void seen.add(stage);
+      const { validation: _, ...rest } = fitOptions(join(data, out), {
+        ...extra,
+        inMemory,
+        progress,
+      });
+      return held ? rest : { ...rest, validation };
+    };
+    const streamed = await run(fitDetectorFolder(options(`streamed-${held}`, false)));
+    const inMemory = await run(fitDetectorFolder(options(`in-memory-${held}`, true)));
+    // The streamed fit reports its chunked descriptor stage; the in-memory one has none.
+    assert.ok(stages.streamed.has("descriptors") && !stages.inMemory.has("descriptors"));
+    const what = held ? "held-out split" : "--val";
+    assert.deepEqual(
+      streamed.state.map((s) => [s.name, s.file.sha256]),
+      inMemory.state.map((s) => [s.name, s.file.sha256]),
+      `${what}: state files`,
+    );
+    assert.equal(streamed.threshold, inMemory.threshold, what);
+    assert.deepEqual(streamed.validation, inMemory.validation, what);
+    assert.deepEqual(streamed.data, inMemory.data, what);
+    assert.deepEqual(streamed.detector.settings, inMemory.detector.settings, what);
+    assert.deepEqual(streamed.scores, inMemory.scores, what);
+    assert.equal(streamed.data.validation.heldOut, held);
+    assert.equal(streamed.data.train.count, held ? 2700 : 3000);
+  }
+});
+
 Deno.test("cleanup", async () => {
   await Deno.remove(data, { recursive: true });
 });

@@ -43,6 +43,7 @@ import {
   type FittedDetector,
   modelKindOf,
   NeedsClassifier,
+  type TunedParameter,
 } from "./detector.ts";
 import { tuneParameter } from "./tune.ts";
 
@@ -347,46 +348,90 @@ export function grood(
           indexOf(descriptors),
           (built, exit) => Exit.isFailure(exit) ? Effect.sync(() => built.dispose()) : Effect.void,
         );
-        const score = scorer(index, temperature);
-        const fitted: FittedDetector = {
-          score,
-          settings: {
-            ...settings,
-            temperature,
-            indexed: descriptors.rows,
-            ...(o.index === "hnsw" ? hnswParams : {}),
-          },
+        return groodFitted(o, {
+          prototypes: prototypes.value,
+          ood: ood.value,
+          descriptors,
+          index,
+          temperature,
           tuned,
-          artefacts: [
-            {
-              name: "class-prototypes-penultimate",
-              description: "C × D mean penultimate feature per class (training split)",
-              data: prototypes.value.penultimate.data,
-              shape: [prototypes.value.penultimate.rows, prototypes.value.penultimate.cols],
-            },
-            {
-              name: `class-prototypes-${o.earlyBoundary}`,
-              description: `C × F mean ${o.earlyBoundary} feature per class, flattened ` +
-                `from [${prototypes.value.earlyShape.join(", ")}]`,
-              data: prototypes.value.early.data,
-              shape: [prototypes.value.early.rows, prototypes.value.early.cols],
-            },
-            {
-              name: "ood-prototype",
-              description: `D-vector OOD prototype (${describeSource(source)})`,
-              data: ood.value,
-              shape: [ood.value.length],
-            },
-            {
-              name: "train-descriptors",
-              description: "GROOD descriptors of the correctly classified training samples",
-              data: descriptors.data,
-              shape: [descriptors.rows, descriptors.cols],
-            },
-          ],
-          dispose: () => index.dispose(),
-        };
-        return fitted;
+        });
       })),
+  };
+}
+
+/** What a GROOD fit computed: the parts its fitted detector scores with. */
+export interface GroodParts {
+  readonly prototypes: Prototypes;
+  readonly ood: Float32Array;
+  /** Descriptors of the correctly classified training images. */
+  readonly descriptors: Matrix;
+  /** The index over `descriptors`; the fitted detector owns it (its `dispose` frees it). */
+  readonly index: NearestNeighbourIndex;
+  /** The temperature in force (given or tuned). */
+  readonly temperature: number;
+  readonly tuned: ReadonlyArray<TunedParameter>;
+}
+
+/**
+ * GROOD's fitted detector over its parts (`options` say how they were made): the one place
+ * that says how GROOD scores, what settings it reports and what it exports, whether the parts
+ * came from `grood().fit` or from the streamed fit (`grood_streamed.ts`).
+ */
+export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): FittedDetector {
+  const o: GroodOptions = { ...GROOD_DEFAULTS, ...options };
+  const { prototypes, ood, descriptors, index, temperature } = parts;
+  const gradientPrototypes = { classes: prototypes.penultimate, ood };
+  const source = o.oodPrototype;
+  const hnswParams = { ...HNSW_DEFAULTS, ...o.hnsw };
+  return {
+    score: (set: ExtractedSet) =>
+      Effect.gen(function* () {
+        const queries = yield* groodDescriptors(
+          set.features.penultimate,
+          gradientPrototypes,
+          temperature,
+        );
+        return yield* knnScore(index, queries, o.k);
+      }),
+    settings: {
+      earlyBoundary: o.earlyBoundary,
+      oodPrototype: describeSource(source),
+      descriptor: o.descriptor,
+      index: typeof o.index === "string" ? o.index : o.index.name,
+      k: o.k,
+      temperature,
+      indexed: descriptors.rows,
+      ...(o.index === "hnsw" ? hnswParams : {}),
+    },
+    tuned: parts.tuned,
+    artefacts: [
+      {
+        name: "class-prototypes-penultimate",
+        description: "C × D mean penultimate feature per class (training split)",
+        data: prototypes.penultimate.data,
+        shape: [prototypes.penultimate.rows, prototypes.penultimate.cols],
+      },
+      {
+        name: `class-prototypes-${o.earlyBoundary}`,
+        description: `C × F mean ${o.earlyBoundary} feature per class, flattened ` +
+          `from [${prototypes.earlyShape.join(", ")}]`,
+        data: prototypes.early.data,
+        shape: [prototypes.early.rows, prototypes.early.cols],
+      },
+      {
+        name: "ood-prototype",
+        description: `D-vector OOD prototype (${describeSource(source)})`,
+        data: ood,
+        shape: [ood.length],
+      },
+      {
+        name: "train-descriptors",
+        description: "GROOD descriptors of the correctly classified training samples",
+        data: descriptors.data,
+        shape: [descriptors.rows, descriptors.cols],
+      },
+    ],
+    dispose: () => index.dispose(),
   };
 }

@@ -11,10 +11,13 @@
  * @module
  */
 import { join } from "node:path";
-import { Effect, Schema } from "effect";
+import { Effect, Exit, Schema } from "effect";
 import { Compute } from "../compute/compute.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
-import type { ExtractedSet, FitInputs } from "../detectors/detector.ts";
+import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
+import { groodFitted, type GroodOptions } from "../detectors/grood.ts";
+import { fitGroodStreamed, type StreamedGroodOptions } from "../detectors/grood_streamed.ts";
+import { matrix } from "../matrix.ts";
 import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/registry.ts";
 import { canonicalJson } from "../cache/cache.ts";
 import { ensureWritable, sha256Hex, tryIo, writeDirAtomic } from "../io/files.ts";
@@ -32,7 +35,7 @@ import {
   SourceUnlabelled,
 } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
-import { type Extraction, predictedClasses } from "../stages/features.ts";
+import { type Extraction, predictedClasses, type SetFeatures } from "../stages/features.ts";
 import { extractWithModel } from "../stages/model_features.ts";
 import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import {
@@ -46,6 +49,7 @@ import {
 } from "./manifest.ts";
 import { copyModel } from "./model_files.ts";
 import { persistenceOf, SUPPORTED_KINDS } from "./persist.ts";
+import { trainStream } from "./train_stream.ts";
 
 /** What `fitDetectorFolder` needs. */
 export interface FitOptions {
@@ -69,6 +73,12 @@ export interface FitOptions {
    * multi-detector `deno task fit`): each set's forward pass runs once, not once per detector.
    */
   readonly features?: FeatureMemo;
+  /**
+   * Hold the training set and its features in memory even for GROOD (which by default fits
+   * streaming, in memory that grows with its index only): the reference path the streamed
+   * fit is tested against.
+   */
+  readonly inMemory?: boolean;
 }
 
 /** Extractions by model, taps, batch size, set (name, count) and class sums: see `FitOptions`. */
@@ -184,6 +194,24 @@ const edgesOf = (sets: ReadonlyArray<Float32Array>): ReadonlyArray<number> => {
   );
 };
 
+/**
+ * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor,
+ * exact index, OOD prototype by mix-up or as the mean of the prototypes, no temperature grid),
+ * else undefined (the detector then fits in memory).
+ */
+const streamedGroodOptions = (
+  spec: DetectorSpec,
+): (StreamedGroodOptions & { readonly temperature: number }) | undefined => {
+  if (spec.kind !== "grood") return undefined;
+  const o = spec as unknown as GroodOptions;
+  const source = o.oodPrototype;
+  if (
+    o.descriptor !== "gradient" || o.index !== "exact" || o.temperatureGrid !== undefined ||
+    (source.kind !== "mixup" && source.kind !== "mean")
+  ) return undefined;
+  return { oodPrototype: source, temperature: o.temperature };
+};
+
 /** The model opened with the taps the user gave (the spec's otherwise). */
 const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
   Effect.gen(function* () {
@@ -219,40 +247,14 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   const progress = options.progress ?? (() => {});
   const batch = options.batchSize === undefined ? {} : { batchSize: options.batchSize };
 
-  const trainRead = yield* readArgument(options.train, shape);
-  const fullTrain = yield* labelled(trainRead, options.train.argument, shape, "training data");
-  let train = fullTrain;
-  let validation: LabelledSet;
-  let validationChecksum: string;
-  let heldOut = false;
-  if (options.validation !== undefined) {
-    const read = yield* readArgument(options.validation, shape);
-    validation = yield* labelled(read, options.validation.argument, shape, "ID validation data");
-    validationChecksum = read.checksum;
-  } else {
-    const count = Math.min(HELD_OUT_MAX, Math.floor(fullTrain.count * HELD_OUT_SHARE));
-    if (count < 20) {
-      return yield* new FitDataInvalid({
-        source: options.train.argument,
-        problem: `${fullTrain.count} images are too few to hold out an ID validation split ` +
-          "(give one with --val)",
-      });
-    }
-    const held = new Set(permutation(fullTrain.count, options.seed ?? 0).subarray(0, count));
-    const parts = split(fullTrain, held);
-    train = parts.rest;
-    validation = parts.heldOut;
-    validationChecksum = sha256Hex(
-      new TextEncoder().encode(`${trainRead.checksum}:held-out:${options.seed ?? 0}:${count}`),
-    );
-    heldOut = true;
-  }
-  const oodArguments = options.validationOod ?? [];
-  const oodReads: Array<ReadSource> = [];
-  for (const argument of oodArguments) {
-    oodReads.push(yield* readArgument(argument, shape));
-  }
-
+  const modelCopy = yield* copyModel(options.model, undefined, "model");
+  const modelKey = sha256Hex(
+    new TextEncoder().encode(canonicalJson({
+      model: modelCopy.sha256,
+      input: model.input,
+      taps: model.taps,
+    })),
+  );
   const extract = (set: ImageSet, sums: boolean) => {
     const key = canonicalJson({
       model: options.model,
@@ -273,40 +275,158 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       (extraction) => Effect.sync(() => options.features?.set(key, extraction)),
     );
   };
-  const trainExtraction = yield* extract(train, true);
   const extracted = (set: ImageSet) =>
     Effect.map(extract(set, false), (e): ExtractedSet => ({ images: set, features: e.features }));
-  const validationSet = yield* extracted(validation);
-  const oodSets: Array<ExtractedSet> = [];
-  for (const [i, read] of oodReads.entries()) {
-    oodSets.push(yield* extracted(asSet(read, oodArguments[i]!.argument, shape)));
-  }
+  const oodArguments = options.validationOod ?? [];
+  const readOod = Effect.gen(function* () {
+    const reads: Array<ReadSource> = [];
+    for (const argument of oodArguments) reads.push(yield* readArgument(argument, shape));
+    return reads;
+  });
+  const extractOod = (reads: ReadonlyArray<ReadSource>) =>
+    Effect.gen(function* () {
+      const sets: Array<ExtractedSet> = [];
+      for (const [i, read] of reads.entries()) {
+        sets.push(yield* extracted(asSet(read, oodArguments[i]!.argument, shape)));
+      }
+      return sets;
+    });
+  const heldOutCount = (count: number) =>
+    Effect.gen(function* () {
+      const held = Math.min(HELD_OUT_MAX, Math.floor(count * HELD_OUT_SHARE));
+      if (held < 20) {
+        return yield* new FitDataInvalid({
+          source: options.train.argument,
+          problem: `${count} images are too few to hold out an ID validation split ` +
+            "(give one with --val)",
+        });
+      }
+      return held;
+    });
+  const heldOutChecksum = (trainChecksum: string, count: number) =>
+    sha256Hex(
+      new TextEncoder().encode(`${trainChecksum}:held-out:${options.seed ?? 0}:${count}`),
+    );
 
-  const modelCopy = yield* copyModel(options.model, undefined, "model");
-  const modelKey = sha256Hex(
-    new TextEncoder().encode(canonicalJson({
-      model: modelCopy.sha256,
-      input: model.input,
-      taps: model.taps,
-    })),
-  );
-  const inputs: FitInputs = {
-    tf,
-    modelKey,
-    trainKey: sha256Hex(new TextEncoder().encode(`${modelKey}:${trainRead.checksum}:${heldOut}`)),
-    model,
-    train,
-    trainFeatures: trainExtraction.features,
-    trainClassSums: trainExtraction.classSums,
-    validation: { id: validationSet, ood: oodSets },
-    progress,
-  };
+  let classNames: ReadonlyArray<string>;
+  let trainData: { readonly count: number; readonly checksum: string };
+  let validation: LabelledSet;
+  let validationChecksum: string;
+  let heldOut = false;
+  let validationSet: ExtractedSet;
+  let oodReads: ReadonlyArray<ReadSource>;
+  let oodSets: ReadonlyArray<ExtractedSet>;
+  let fitted: FittedDetector;
+  let trainFeatures: SetFeatures;
   const detector = makeDetector(spec);
-  const fitted = yield* Effect.acquireRelease(
-    detector.fit(inputs),
-    (f) => Effect.sync(() => f.dispose()),
-  );
-  const arrays = yield* persistence.save(detector.name, fitted, trainExtraction.features);
+  const streamedOptions = options.inMemory === true ? undefined : streamedGroodOptions(spec);
+  if (streamedOptions !== undefined) {
+    // GROOD in bounded memory: the training images stream through one pass and are dropped.
+    const opened = yield* openSource(options.train.spec, {
+      baseDir: options.train.baseDir,
+      shape,
+    });
+    if (opened.classNames === undefined) {
+      return yield* new SourceUnlabelled({
+        source: options.train.argument,
+        role: "training data",
+      });
+    }
+    classNames = opened.classNames;
+    const held = new Set<number>();
+    if (options.validation === undefined) {
+      const count = yield* heldOutCount(opened.count);
+      for (const i of permutation(opened.count, options.seed ?? 0).subarray(0, count)) held.add(i);
+    }
+    const { stream, finish } = trainStream(opened, held);
+    const parts = yield* Effect.acquireRelease(
+      fitGroodStreamed(model, stream, {
+        ...streamedOptions,
+        ...batch,
+        progress,
+      }),
+      (f, exit) => Exit.isFailure(exit) ? Effect.sync(() => f.index.dispose()) : Effect.void,
+    );
+    const { checksum, heldOut: heldImages } = finish();
+    trainData = { count: stream.count, checksum };
+    fitted = groodFitted(spec as Partial<GroodOptions>, {
+      prototypes: parts.prototypes,
+      ood: parts.oodPrototype,
+      descriptors: parts.descriptors,
+      index: parts.index,
+      temperature: streamedOptions.temperature,
+      tuned: [],
+    });
+    yield* Effect.addFinalizer(() => Effect.sync(() => fitted.dispose()));
+    // GROOD saves its own state; it reads no training features.
+    trainFeatures = {
+      name: options.train.argument,
+      count: 0,
+      penultimate: matrix(0, parts.descriptors.cols),
+      logits: matrix(0, classNames.length),
+    };
+    if (options.validation !== undefined) {
+      const read = yield* readArgument(options.validation, shape);
+      validation = yield* labelled(read, options.validation.argument, shape, "ID validation data");
+      validationChecksum = read.checksum;
+    } else {
+      validation = {
+        name: `${options.train.argument} (held out)`,
+        count: held.size,
+        pixels: heldImages.pixels,
+        shape,
+        labels: heldImages.labels,
+        classNames,
+      };
+      validationChecksum = heldOutChecksum(checksum, held.size);
+      heldOut = true;
+    }
+    oodReads = yield* readOod;
+    validationSet = yield* extracted(validation);
+    oodSets = yield* extractOod(oodReads);
+  } else {
+    const trainRead = yield* readArgument(options.train, shape);
+    const fullTrain = yield* labelled(trainRead, options.train.argument, shape, "training data");
+    classNames = fullTrain.classNames;
+    let train = fullTrain;
+    if (options.validation !== undefined) {
+      const read = yield* readArgument(options.validation, shape);
+      validation = yield* labelled(read, options.validation.argument, shape, "ID validation data");
+      validationChecksum = read.checksum;
+    } else {
+      const count = yield* heldOutCount(fullTrain.count);
+      const held = new Set(permutation(fullTrain.count, options.seed ?? 0).subarray(0, count));
+      const parts = split(fullTrain, held);
+      train = parts.rest;
+      validation = parts.heldOut;
+      validationChecksum = heldOutChecksum(trainRead.checksum, count);
+      heldOut = true;
+    }
+    trainData = { count: train.count, checksum: trainRead.checksum };
+    oodReads = yield* readOod;
+    const trainExtraction = yield* extract(train, true);
+    validationSet = yield* extracted(validation);
+    oodSets = yield* extractOod(oodReads);
+    const inputs: FitInputs = {
+      tf,
+      modelKey,
+      trainKey: sha256Hex(
+        new TextEncoder().encode(`${modelKey}:${trainRead.checksum}:${heldOut}`),
+      ),
+      model,
+      train,
+      trainFeatures: trainExtraction.features,
+      trainClassSums: trainExtraction.classSums,
+      validation: { id: validationSet, ood: oodSets },
+      progress,
+    };
+    fitted = yield* Effect.acquireRelease(
+      detector.fit(inputs),
+      (f) => Effect.sync(() => f.dispose()),
+    );
+    trainFeatures = trainExtraction.features;
+  }
+  const arrays = yield* persistence.save(detector.name, fitted, trainFeatures);
 
   const idScores = yield* fitted.score(validationSet);
   const oodScores: Array<Float32Array> = [];
@@ -355,10 +475,10 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
         penultimate: [...model.shapes.penultimate],
         logits: [...model.shapes.logits],
       },
-      classNames: fullTrain.classNames,
+      classNames,
     },
     data: {
-      train: { source: options.train.argument, count: train.count, checksum: trainRead.checksum },
+      train: { source: options.train.argument, ...trainData },
       validation: {
         source: options.validation?.argument ?? `${options.train.argument} (held out)`,
         count: validation.count,

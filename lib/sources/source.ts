@@ -123,35 +123,30 @@ export const readSource = (
   Effect.gen(function* () {
     const per = imageValues(source.shape);
     const labelled = source.classNames !== undefined;
-    const pixelHash = createHash("sha256");
-    const labelHash = createHash("sha256");
     let pixels: Uint8Array;
     let labels: Uint8Array | undefined;
+    let hasher: ReturnType<typeof sourceHasher>;
     if (source.inMemory !== undefined) {
       pixels = source.inMemory.pixels;
       labels = labelled ? source.inMemory.labels : undefined;
-      pixelHash.update(pixels);
-      if (labels !== undefined) labelHash.update(labels);
+      hasher = sourceHasher(source.shape, labels !== undefined);
+      hasher.update(pixels, labels);
     } else {
       const into = new Uint8Array(source.count * per);
       const intoLabels = labelled ? new Uint8Array(source.count) : undefined;
+      hasher = sourceHasher(source.shape, labelled);
       yield* Stream.runForEach(source.batches(options.batchSize ?? DEFAULT_BATCH), (batch) =>
         Effect.sync(() => {
           into.set(batch.pixels, batch.start * per);
-          pixelHash.update(batch.pixels);
-          if (intoLabels !== undefined && batch.labels !== undefined) {
-            intoLabels.set(batch.labels, batch.start);
-            labelHash.update(batch.labels);
+          const batchLabels = intoLabels !== undefined ? batch.labels : undefined;
+          if (intoLabels !== undefined && batchLabels !== undefined) {
+            intoLabels.set(batchLabels, batch.start);
           }
+          hasher.update(batch.pixels, batchLabels);
         }));
       pixels = into;
       labels = intoLabels;
     }
-    const { height, width, channels } = source.shape;
-    const checksum = createHash("sha256")
-      .update(`${height}x${width}x${channels}:${pixelHash.digest("hex")}`)
-      .update(labels === undefined ? "" : `:${labelHash.digest("hex")}`)
-      .digest("hex");
     const read: ReadSource = {
       description: source.description,
       count: source.count,
@@ -159,10 +154,31 @@ export const readSource = (
       pixels,
       ...(labels === undefined ? {} : { labels }),
       ...(source.classNames === undefined ? {} : { classNames: source.classNames }),
-      checksum,
+      checksum: hasher.digest(),
     };
     return read;
   });
+
+/**
+ * The content checksum of a source (`ReadSource.checksum`), taken as its images go by: feed
+ * every batch in order (pixels, and labels for a labelled source), then `digest`. The result
+ * does not depend on how the images were batched; `labelled` says whether the labels count.
+ */
+export const sourceHasher = (shape: ImageShape, labelled: boolean) => {
+  const pixelHash = createHash("sha256");
+  const labelHash = createHash("sha256");
+  return {
+    update: (pixels: Uint8Array, labels: Uint8Array | undefined): void => {
+      pixelHash.update(pixels);
+      if (labelled && labels !== undefined) labelHash.update(labels);
+    },
+    digest: (): string =>
+      createHash("sha256")
+        .update(`${shape.height}x${shape.width}x${shape.channels}:${pixelHash.digest("hex")}`)
+        .update(labelled ? `:${labelHash.digest("hex")}` : "")
+        .digest("hex"),
+  };
+};
 
 /**
  * Batches over arrays already in memory (views, no copies): how the in-memory kinds stream.

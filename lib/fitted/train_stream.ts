@@ -1,0 +1,110 @@
+/**
+ * The training source of a fit as a stream for the bounded-memory GROOD fit: the images held
+ * out as ID validation (a seeded subset, at most `HELD_OUT_MAX`) are copied aside as they pass,
+ * the others are regrouped into batches of the fit's batch size (numbered from 0, as if the
+ * rest were a set of its own: the same batches as the in-memory fit's), and the source's
+ * checksum is taken on the way. `finish()` returns the checksum and the held-out images once
+ * the stream has been run.
+ *
+ * @module
+ */
+import { Effect, Stream } from "effect";
+import type { TrainingBatch, TrainingStream } from "../detectors/grood_streamed.ts";
+import {
+  imageValues,
+  type OpenedSource,
+  type SourceError,
+  sourceHasher,
+} from "../sources/source.ts";
+
+/** What a run of the stream leaves behind. */
+export interface TrainStreamResult {
+  /** The source's content checksum (as `readSource` gives it). */
+  readonly checksum: string;
+  /** The held-out images in source order, with their labels. */
+  readonly heldOut: { readonly pixels: Uint8Array; readonly labels: Uint8Array };
+}
+
+/**
+ * The training stream of `source` without the images in `held` (see the module doc). Run its
+ * `batches` once, then call `finish`.
+ */
+export const trainStream = (
+  source: OpenedSource,
+  held: ReadonlySet<number>,
+): {
+  readonly stream: TrainingStream<SourceError>;
+  readonly finish: () => TrainStreamResult;
+} => {
+  const per = imageValues(source.shape);
+  const hasher = sourceHasher(source.shape, true);
+  const heldPixels = new Uint8Array(held.size * per);
+  const heldLabels = new Uint8Array(held.size);
+  let heldSeen = 0;
+  let done = false;
+  const stream: TrainingStream<SourceError> = {
+    description: source.description,
+    count: source.count - held.size,
+    shape: source.shape,
+    batches: (size) => {
+      let pixels = new Uint8Array(size * per);
+      let labels = new Uint8Array(size);
+      let filled = 0;
+      let emitted = 0;
+      const take = (): TrainingBatch => {
+        const batch = {
+          start: emitted,
+          size: filled,
+          pixels: pixels.subarray(0, filled * per),
+          labels: labels.subarray(0, filled),
+        };
+        emitted += filled;
+        pixels = new Uint8Array(size * per);
+        labels = new Uint8Array(size);
+        filled = 0;
+        return batch;
+      };
+      const regroup = (
+        batch: { start: number; size: number; pixels: Uint8Array; labels?: Uint8Array },
+      ) => {
+        hasher.update(batch.pixels, batch.labels);
+        const out: Array<TrainingBatch> = [];
+        for (let i = 0; i < batch.size; i++) {
+          const image = pixelsOf(batch.pixels, i, per);
+          const label = batch.labels?.[i] ?? 0;
+          if (held.has(batch.start + i)) {
+            heldPixels.set(image, heldSeen * per);
+            heldLabels[heldSeen++] = label;
+            continue;
+          }
+          pixels.set(image, filled * per);
+          labels[filled++] = label;
+          if (filled === size) out.push(take());
+        }
+        return out;
+      };
+      return source.batches(size).pipe(
+        Stream.flatMap((batch) =>
+          batch.labels === undefined
+            // Unlabelled: pass the batch on as it is; the fit fails with MissingLabels.
+            ? Stream.make({ start: batch.start, size: batch.size, pixels: batch.pixels })
+            : Stream.fromIterable(regroup(batch), { chunkSize: 1 })
+        ),
+        Stream.concat(Stream.suspend(() => filled > 0 ? Stream.make(take()) : Stream.empty)),
+        Stream.ensuring(Effect.sync(() => {
+          done = true;
+        })),
+      );
+    },
+  };
+  return {
+    stream,
+    finish: () => {
+      if (!done) throw new Error("trainStream: finish() before the stream was run");
+      return { checksum: hasher.digest(), heldOut: { pixels: heldPixels, labels: heldLabels } };
+    },
+  };
+};
+
+const pixelsOf = (pixels: Uint8Array, i: number, per: number) =>
+  pixels.subarray(i * per, (i + 1) * per);
