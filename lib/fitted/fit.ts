@@ -11,7 +11,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Effect, Exit, Schema } from "effect";
+import { Effect, Schema } from "effect";
 import { Compute } from "../compute/compute.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
@@ -345,7 +345,8 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
         ...batch,
         progress,
       }),
-      (f, exit) => Exit.isFailure(exit) ? Effect.sync(() => f.index.dispose()) : Effect.void,
+      // The fitted detector's index lives until the fit returns, as the in-memory path's.
+      (f) => Effect.sync(() => f.index.dispose()),
     );
     const { checksum, heldOut: heldImages } = finish();
     trainData = { count: stream.count, checksum };
@@ -357,7 +358,6 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       temperature: streamedOptions.temperature,
       tuned: [],
     });
-    yield* Effect.addFinalizer(() => Effect.sync(() => fitted.dispose()));
     // GROOD saves its own state; it reads no training features.
     trainFeatures = {
       name: options.train.argument,
