@@ -95,16 +95,23 @@ export function wrapHnsw(
         return Effect.succeed({ rows, k, ...result });
       }),
   };
-  registerGraphWriter(index, (path) => {
-    try {
-      graph.writeIndexSync(path);
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  });
+  registerGraphWriter(index, graphWriter(graph));
   return index;
 }
+
+/**
+ * A writer of `graph`, made outside `wrapHnsw` so its closure holds the graph alone: made
+ * inside, it kept about 1.5 MiB an index alive after `dispose` (measured by
+ * tests/hnsw_memory_test.ts, which then failed).
+ */
+const graphWriter = (graph: HierarchicalNSW) => (path: string): Promise<void> => {
+  try {
+    graph.writeIndexSync(path);
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+};
 
 /**
  * Approximate k-NN index: an HNSW graph built with hnswlib-node (L2 space), one point at a

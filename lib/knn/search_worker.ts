@@ -7,7 +7,8 @@
  * Protocol: `build` (the points, transferred; HNSW parameters or none for exact) → `ready` |
  * `failed`; `search` (an id, the queries, k; transferred) → `found` (distances and indices,
  * transferred) | `failed`; `write` (an id, a path: the HNSW graph in hnswlib's format) →
- * `written` | `failed`.
+ * `written` | `failed`; `dispose` → the worker disposes its index (an HNSW graph's native memory
+ * is freed at once, see `hnsw.ts`) and closes itself.
  *
  * @module
  */
@@ -28,6 +29,7 @@ export type SearchRequest =
     readonly hnsw?: HnswParams;
   }
   | { readonly type: "write"; readonly id: number; readonly path: string }
+  | { readonly type: "dispose" }
   | {
     readonly type: "search";
     readonly id: number;
@@ -73,6 +75,12 @@ if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
           scope.postMessage({ type: "failed", id: -1, reason: String(built.cause) });
         }
       });
+      return;
+    }
+    if (request.type === "dispose") {
+      index?.dispose();
+      index = undefined;
+      (globalThis as unknown as { close: () => void }).close();
       return;
     }
     if (request.type === "write") {

@@ -8,7 +8,7 @@
  *
  * The worker holds its own copy of the points (the caller keeps `points`, for saving and for
  * the interface). Searches are checked here first (k, dimension, finite queries: the same
- * typed errors as the exact index); `dispose()` terminates the worker.
+ * typed errors as the exact index); `dispose()` has the worker free its index and close.
  *
  * @example
  * ```ts
@@ -111,9 +111,13 @@ export const workerIndex = (
       points,
       params: hnsw,
       dispose: () => {
+        if (closed) return;
         closed = true;
         registerGraphWriter(index, undefined);
-        worker.terminate();
+        // The worker frees its index (an HNSW graph's native memory at once) and closes; the
+        // messages before this one (searches in flight) are answered first.
+        const request: SearchRequest = { type: "dispose" };
+        worker.postMessage(request);
       },
       search: (queries, k) =>
         Effect.flatMap(
