@@ -27,7 +27,10 @@ const hash = (seed: number, image: number): number => {
  * ```ts
  * import { Effect, Stream } from "effect";
  * import { syntheticImages } from "./synthetic_images.ts";
- * const base = { name: "b", count: 2, pixels: new Uint8Array(2 * 784).fill(100), labels: Uint8Array.of(0, 1) };
+ * const base = {
+ *   name: "b", count: 2, pixels: new Uint8Array(2 * 784).fill(100),
+ *   labels: Uint8Array.of(0, 1), classNames: ["0", "1"],
+ * };
  * const all = (size: number) =>
  *   Effect.runSync(Stream.runCollect(syntheticImages(base, 5, 8, 1).batches(size)));
  * const a = Array.from(all(2)).flatMap((b) => Array.from(b.pixels));
