@@ -2,17 +2,23 @@
  * grood: GROOD out-of-distribution detection (gradient-aware, with a targeted mix-up OOD
  * prototype) as Effect-typed stages, declarative pipelines and ablations, on tfjs.
  *
- * Stages, each in its own module: load (`lib/data`), prototype, mix-up, gradient, index, score,
- * evaluate (`lib/stages`); models of any kind (grood's CNN, ONNX, tfjs) behind one interface
- * (`lib/models`); detectors behind one interface (`lib/detectors`); pipelines, the
- * stage cache and ablations (`lib/pipeline`); tables, plots and `.npy` exports (`lib/report`).
+ * The API is grouped in namespaces, from the bottom up: `Io` (files, `.npy`, IDX), `Cache`
+ * (the stage cache service), `Data` (image sets, datasets, the generated OOD sets), `Sources`
+ * (image folders, `.npy`, IDX, CIFAR), `Benchmarks` (benchmark files), `Classifier` (grood's own
+ * CNN), `Models` (models of any kind: grood's CNN, ONNX, tfjs), `Knn` (nearest-neighbour
+ * indexes), `Stages` (features, prototype, mix-up, gradient, score, evaluate), `Detectors` (GROOD,
+ * the baselines and their registry), `Fitted` (fitted-detector folders: fit on any model and
+ * data, save, open, score), `Pipeline` (benchmarks run end to end, ablations, tables), `Report`
+ * (plots, notebook display, the results page, exports) and `Serve` (the HTTP scoring service). The services read from
+ * the Effect context, `Compute` (tfjs and its backend) and `StageCache`, are provided together
+ * by `GroodLive`.
  *
  * @example Score the MNIST benchmark with GROOD and MSP
  * ```ts ignore
  * import { Effect } from "effect";
- * import { GroodLive, runPipeline } from "./mod.ts";
+ * import { GroodLive, Pipeline } from "./mod.ts";
  * const { summary } = await Effect.runPromise(
- *   runPipeline({ benchmark: "mnist", detectors: [{ kind: "grood" }, { kind: "msp" }] })
+ *   Pipeline.runPipeline({ benchmark: "mnist", detectors: [{ kind: "grood" }, { kind: "msp" }] })
  *     .pipe(Effect.provide(GroodLive())),
  * );
  * console.log(summary.toMarkdown());
@@ -20,46 +26,34 @@
  *
  * @module
  */
-export * from "./lib/compute/compute.ts";
-export * from "./lib/io/idx.ts";
-export * from "./lib/data/images.ts";
-export * from "./lib/data/checks.ts";
-export * from "./lib/data/datasets.ts";
-export * from "./lib/sources/mod.ts";
-export * from "./lib/sources/argument.ts";
-export * from "./lib/benchmarks/spec.ts";
-export * from "./lib/benchmarks/load.ts";
-export { loadGeneratedSet, loadOodSet, type OodSetName, oodSets } from "./lib/data/ood/mod.ts";
-export * from "./lib/model/classifier.ts";
-export * from "./lib/model/store.ts";
-export * from "./lib/model/train.ts";
-export * from "./lib/model/predict.ts";
-export * from "./lib/models/mod.ts";
-export * from "./lib/stages/features.ts";
-export * from "./lib/stages/model_features.ts";
-export * from "./lib/stages/model_mixup.ts";
-export * from "./lib/stages/prototype.ts";
-export * from "./lib/stages/mixup.ts";
-export * from "./lib/stages/gradient.ts";
-export * from "./lib/knn/mod.ts";
-export * from "./lib/stages/score.ts";
-export * from "./lib/stages/evaluate.ts";
-export * from "./lib/detectors/mod.ts";
-export * from "./lib/detectors/grood.ts";
-export * from "./lib/cache/cache.ts";
-export * from "./lib/pipeline/extract.ts";
-export * from "./lib/pipeline/run.ts";
-export * from "./lib/pipeline/spec.ts";
-export * from "./lib/pipeline/pipeline.ts";
-export * from "./lib/pipeline/tables.ts";
-export * from "./lib/io/npy.ts";
-export * from "./lib/pipeline/progress.ts";
-export * from "./lib/matrix.ts";
-export * from "./lib/decode.ts";
-export * from "./lib/random.ts";
-export * from "./lib/model/fixture.ts";
-export * from "./lib/report/mod.ts";
-export * from "./lib/pipeline/recall.ts";
-export { trainFixture } from "./lib/pipeline/train_fixture.ts";
-export * from "./lib/fitted/mod.ts";
-export * from "./lib/serve/mod.ts";
+export {
+  type BackendName,
+  BackendUnavailable,
+  Compute,
+  type ComputeShape,
+  startCompute,
+} from "./lib/compute/compute.ts";
+export {
+  type Cached,
+  type CacheRequest,
+  type CacheStats,
+  type Codec,
+  StageCache,
+  type StageCacheShape,
+} from "./lib/cache/cache.ts";
+export type { NpyData } from "./lib/io/npy.ts";
+export { GroodLive } from "./lib/pipeline/pipeline.ts";
+export * as Io from "./lib/io/mod.ts";
+export * as Cache from "./lib/cache/mod.ts";
+export * as Data from "./lib/data/mod.ts";
+export * as Sources from "./lib/sources/mod.ts";
+export * as Benchmarks from "./lib/benchmarks/mod.ts";
+export * as Classifier from "./lib/model/mod.ts";
+export * as Models from "./lib/models/mod.ts";
+export * as Knn from "./lib/knn/mod.ts";
+export * as Stages from "./lib/stages/mod.ts";
+export * as Detectors from "./lib/detectors/mod.ts";
+export * as Pipeline from "./lib/pipeline/mod.ts";
+export * as Report from "./lib/report/mod.ts";
+export * as Fitted from "./lib/fitted/mod.ts";
+export * as Serve from "./lib/serve/mod.ts";

@@ -41,10 +41,16 @@ const program = Effect.gen(function* () {
   const { tf, backend } = yield* Compute;
   for (const dataset of values.dataset ?? ["mnist", "fashion-mnist"]) {
     const dir = values.model ?? fixtureDir(dataset);
-    const { net, metadata } = yield* loadClassifier(tf, dir);
-    const test = yield* loadSplit(metadata.dataset, "test");
-    const measured = yield* accuracy(predictClasses(tf, net, test), test.labels);
-    net.dispose();
+    // The classifier's weights are released however the measurement ends.
+    const { measured, metadata } = yield* Effect.scoped(Effect.gen(function* () {
+      const { net, metadata } = yield* Effect.acquireRelease(
+        loadClassifier(tf, dir),
+        ({ net }) => Effect.sync(() => net.dispose()),
+      );
+      const test = yield* loadSplit(metadata.dataset, "test");
+      const measured = yield* accuracy(predictClasses(tf, net, test), test.labels);
+      return { measured, metadata };
+    }));
     console.log(
       `${dir}: ${metadata.dataset} test accuracy ${(100 * measured).toFixed(2)}% on ${backend} ` +
         `(recorded ${(100 * metadata.testAccuracy).toFixed(2)}% on ${metadata.backend})`,

@@ -41,15 +41,7 @@ import {
   REPRODUCE_DETECTORS,
 } from "../lib/detectors/registry.ts";
 import { GROOD_DEFAULTS } from "../lib/detectors/grood.ts";
-import {
-  ensureWritable,
-  tryIo,
-  writeDirAtomic,
-  writeFile,
-  writeFileAtomic,
-  writeJson,
-  writeJsonAtomic,
-} from "../lib/io/files.ts";
+import { ensureWritable, tryIo, writeFile, writeJson } from "../lib/io/files.ts";
 import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
 import { trainFixture } from "../lib/pipeline/train_fixture.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
@@ -57,22 +49,15 @@ import { runPipeline, runPipelineScoped } from "../lib/pipeline/pipeline.ts";
 import { ENGINES } from "../lib/pipeline/model.ts";
 import { hnswRecall } from "../lib/pipeline/recall.ts";
 import { writeExports } from "../lib/report/exports.ts";
-import { writeReportPlots } from "../lib/report/plot_files.ts";
+import { type SeedRuns, writeBenchmarkFolder } from "../lib/report/benchmark_folder.ts";
 import { benchmarkPage, benchmarkSection, pageSections, reportHtml } from "../lib/report/page.ts";
 import { consoleProgress } from "../lib/pipeline/progress.ts";
-import {
-  pairedDifferences,
-  pairedMarkdown,
-  type SeedRow,
-  seedSpread,
-  seedSpreadMarkdown,
-} from "../lib/report/seeds.ts";
+import { pairedMarkdown, seedSpreadMarkdown } from "../lib/report/seeds.ts";
 import {
   perSetMarkdown,
   resultsTable,
   summaryMarkdown,
   summaryTable,
-  writeResults,
 } from "../lib/pipeline/tables.ts";
 
 const { values } = parseCommandLine({
@@ -172,7 +157,6 @@ const program = Effect.gen(function* () {
     );
     const dir = join(values.out, name);
     const seconds = (performance.now() - benchmarkStart) / 1000;
-    const summaryRows = summaryTable(runs).objects() as Array<Omit<SeedRow, "seed">>;
     console.log(`\n${name}: ranked by mean of near and far AUROC (%)\n`);
     console.log(summaryMarkdown(summaryTable(runs)));
     console.log(`\n${name}: GROOD per OOD set (%)\n`);
@@ -181,7 +165,6 @@ const program = Effect.gen(function* () {
       ["id", prepared.idTest.images],
       ...prepared.oodTest.map((set) => [set.images.name, set.images] as const),
     ]);
-
     // Every further fixture seed of grood's own models (fixtures/models/<dataset>-seed<N>/):
     // the same detectors, and the spread over seeds with the paired differences. Looked for
     // again after each seed, so a fixture that lands while the run goes on is included.
@@ -191,125 +174,80 @@ const program = Effect.gen(function* () {
         resolve(spec.baseDir, spec.model.path) === fixtureDir(train.name)
       ? train.name
       : undefined;
-    const seedRows: Array<SeedRow> = summaryRows.map((d) => ({ ...d, seed: 0 }));
-    const seedRuns: Array<{ seed: number; runs: typeof runs; model: string; accuracy: number }> =
-      [];
+    const others: Array<Omit<SeedRuns, "header">> = [];
     while (dataset !== undefined) {
-      const ran = [0, ...seedRuns.map((r) => r.seed)];
-      const seed = (yield* Effect.promise(() => fixtureSeeds(dataset)))
-        .find((s) => !ran.includes(s));
+      const ran = [0, ...others.map((r) => r.seed)];
+      const seed = (yield* fixtureSeeds(dataset)).find((s) => !ran.includes(s));
       if (seed === undefined) break;
       console.log(`\n== benchmark ${name}, model of training seed ${seed} ==`);
       const other = yield* runPipeline(
         { benchmark: refs[i]!, model: fixtureDir(dataset, seed), detectors, ...engine },
         { log, progress: consoleProgress() },
       );
-      seedRuns.push({
+      others.push({
         seed,
         runs: other.runs,
         model: other.prepared.model.path,
-        accuracy: other.prepared.model.metadata?.testAccuracy ?? other.prepared.idAccuracy,
+        testAccuracy: other.prepared.model.metadata?.testAccuracy ?? other.prepared.idAccuracy,
       });
-      seedRows.push(
-        ...(summaryTable(other.runs).objects() as Array<Omit<SeedRow, "seed">>)
-          .map((d) => ({ ...d, seed })),
-      );
     }
-    seedRuns.sort((a, b) => a.seed - b.seed);
-    seedRows.sort((a, b) => a.seed - b.seed);
-    const seeds = [0, ...seedRuns.map((r) => r.seed)];
+    const date = new Date().toISOString();
     // grood's models record their test accuracy; another model's is measured on the ID test set.
     const testAccuracy = prepared.model.metadata?.testAccuracy ?? prepared.idAccuracy;
-    const models = [
-      { seed: 0, model: prepared.model.path, testAccuracy },
-      ...seedRuns.map((r) => ({ seed: r.seed, model: r.model, testAccuracy: r.accuracy })),
-    ];
-    const spread = seeds.length > 1 ? seedSpread(seedRows) : undefined;
-    const seedSection = spread === undefined ? undefined : {
-      seeds,
-      spread: spread.objects() as Array<Record<string, unknown>>,
-      paired: pairedDifferences(seedRows),
+    const main: SeedRuns = {
+      seed: 0,
+      runs,
+      model: prepared.model.path,
+      testAccuracy,
+      header: {
+        benchmark: name,
+        model: prepared.model.path,
+        modelTestAccuracy: testAccuracy,
+        idTestImages: prepared.idTest.images.count,
+        groodDefaults: GROOD_DEFAULTS,
+        hnswRecall: recall,
+        backend,
+        seconds: Math.round(seconds),
+        command,
+        date,
+      },
     };
-    const section = benchmarkSection(
-      yield* Effect.promise(() =>
-        benchmarkPage(runs, testImages, seedSection === undefined ? {} : { seeds: seedSection })
-      ),
-    );
-    const date = new Date().toISOString();
 
-    // The benchmark's folder is written as a unit: a failure leaves the previous results.
-    yield* writeDirAtomic(dir, (tmp) =>
-      Effect.gen(function* () {
-        yield* tryIo(tmp, "write results into", async () => {
-          await writeResults(
-            tmp,
-            runs,
-            {
-              benchmark: name,
-              model: prepared.model.path,
-              modelTestAccuracy: testAccuracy,
-              idTestImages: prepared.idTest.images.count,
-              groodDefaults: GROOD_DEFAULTS,
-              hnswRecall: recall,
-              backend,
-              seconds: Math.round(seconds),
-              command,
-              date,
-            },
-            seedSection === undefined
-              ? {}
-              : { trainingSeeds: { ...seedSection, models, perSeed: seedRows } },
-          );
-          for (const other of seedRuns) {
-            await writeResults(join(tmp, `seed${other.seed}`), other.runs, {
-              benchmark: name,
-              seed: other.seed,
-              model: other.model,
-              modelTestAccuracy: other.accuracy,
-              idTestImages: prepared.idTest.images.count,
-              backend,
-              date,
-            });
-          }
-          await writeFileAtomic(join(tmp, "section.html"), section);
-          if (seedSection === undefined || spread === undefined) return;
-          await writeJsonAtomic(join(tmp, "seeds.json"), {
-            benchmark: name,
-            seeds,
-            command,
-            date,
-            models,
-            perSeed: seedRows,
-            spread: seedSection.spread,
-            paired: seedSection.paired,
-          });
-          await writeFileAtomic(
-            join(tmp, "seeds.md"),
-            `# ${name}: spread over training seeds ${seeds.join(", ")} (metrics in %)\n\n` +
-              `\`${command}\`, ${date}; models (test accuracy on the full test split): ${
-                models.map((m) => `seed ${m.seed} ${(100 * m.testAccuracy).toFixed(2)}%`)
-                  .join(", ")
-              }\n\n${seedSpreadMarkdown(spread)}\n\n## Paired differences\n\n` +
-              `${pairedMarkdown(seedSection.paired)}\n`,
-          );
-        });
-        yield* tryIo(
-          join(tmp, "plots"),
-          "write plots into",
-          () => writeReportPlots(join(tmp, "plots"), runs),
-        );
-        if (!values["no-export"]) {
+    const seedRuns = others.map((other): SeedRuns => ({
+      ...other,
+      header: {
+        benchmark: name,
+        seed: other.seed,
+        model: other.model,
+        modelTestAccuracy: other.testAccuracy,
+        idTestImages: prepared.idTest.images.count,
+        backend,
+        date,
+      },
+    }));
+
+    // The benchmark's folder, every seed's included, is written as a unit once all its runs
+    // are done: a failure or an interruption leaves the previous complete results, or none.
+    const folder = yield* writeBenchmarkFolder(dir, name, main, seedRuns, {
+      command,
+      date,
+      section: (seeds) =>
+        benchmarkPage(runs, testImages, seeds === undefined ? {} : { seeds }).pipe(
+          Effect.map(benchmarkSection),
+        ),
+      extra: (tmp) =>
+        values["no-export"] ? Effect.void : Effect.gen(function* () {
           const entries = yield* writeExports(join(tmp, "exports"), prepared, runs, {
             ...(values["export-early"] ? { tf, earlyBoundary: GROOD_DEFAULTS.earlyBoundary } : {}),
           });
           log(`exports: ${entries.length} .npy files in ${join(dir, "exports")} (manifest.json)`);
-        }
-      }));
-    if (spread !== undefined && seedSection !== undefined) {
-      console.log(`\n${name}: mean ± sd over seeds ${seeds.join(", ")} (%)\n`);
-      console.log(seedSpreadMarkdown(spread));
+        }),
+    });
+    if (folder.spread !== undefined && folder.paired !== undefined) {
+      console.log(`\n${name}: mean ± sd over seeds ${folder.seeds.join(", ")} (%)\n`);
+      console.log(seedSpreadMarkdown(folder.spread));
       console.log(`\n${name}: paired differences (AUROC points)\n`);
-      console.log(pairedMarkdown(seedSection.paired));
+      console.log(pairedMarkdown(folder.paired));
     }
     const total = (performance.now() - benchmarkStart) / 1000;
     console.log(`\n${name} done in ${formatSeconds(total)}; results in ${dir}/`);

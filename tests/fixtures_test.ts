@@ -38,7 +38,7 @@ const COMMITTED_SEEDS: Readonly<Record<keyof typeof THRESHOLDS, ReadonlyArray<nu
 for (const [dataset, threshold] of Object.entries(THRESHOLDS)) {
   const seeds = COMMITTED_SEEDS[dataset as keyof typeof THRESHOLDS];
   Deno.test(`the ${dataset} fixtures are seeds ${seeds.join(", ")}, one recipe, distinct weights`, async () => {
-    assert.deepEqual(await fixtureSeeds(dataset), seeds);
+    assert.deepEqual(await Effect.runPromise(fixtureSeeds(dataset)), seeds);
     const all = await Promise.all(seeds.map(async (seed) => {
       const metadata = JSON.parse(
         await Deno.readTextFile(`${fixtureDir(dataset, seed)}/metadata.json`),

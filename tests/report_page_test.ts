@@ -108,7 +108,7 @@ function fixtureSeeds() {
 Deno.test("report.html loads in chromium: tables hold the results, plots and galleries render", async () => {
   const { runs, byName } = fixtureRuns();
   const seeds = fixtureSeeds();
-  const page = await benchmarkPage(runs, byName, { galleryCount: 8, seeds });
+  const page = await Effect.runPromise(benchmarkPage(runs, byName, { galleryCount: 8, seeds }));
   const html = reportHtml("grood results (test fixture)", [benchmarkSection(page)]);
   const dir = await Deno.makeTempDir();
   const path = `${dir}/report.html`;
@@ -244,4 +244,15 @@ Deno.test("report.html loads in chromium: tables hold the results, plots and gal
     await browser.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("benchmarkPage() fails with a typed error naming the set when a score is NaN", async () => {
+  const { runs, byName } = fixtureRuns();
+  const scores = new Map(runs[0]!.scores);
+  scores.set("letters", scores.get("letters")!.map((v, i) => (i === 3 ? Number.NaN : v)));
+  const error = await Effect.runPromise(
+    Effect.flip(benchmarkPage([{ ...runs[0]!, scores }, runs[1]!], byName)),
+  );
+  assert.equal(error._tag, "NonFinitePlotData");
+  assert.match(error.message, /letters/);
 });

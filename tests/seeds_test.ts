@@ -1,3 +1,4 @@
+import { Effect } from "effect";
 import assert from "node:assert/strict";
 import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
 import {
@@ -84,8 +85,8 @@ Deno.test("pairedDifferences() pairs by seed and says whether the sign holds on 
 Deno.test("fixture seeds: seed 0 is the committed fixture, seed N sits beside it", async () => {
   assert.ok(fixtureDir("mnist").endsWith("fixtures/models/mnist"));
   assert.ok(fixtureDir("mnist", 2).endsWith("fixtures/models/mnist-seed2"));
-  const seeds = await fixtureSeeds("mnist");
+  const seeds = await Effect.runPromise(fixtureSeeds("mnist"));
   assert.equal(seeds[0], 0);
   assert.deepEqual([...seeds].sort((a, b) => a - b), seeds);
-  assert.deepEqual(await fixtureSeeds("no-such-dataset"), []);
+  assert.deepEqual(await Effect.runPromise(fixtureSeeds("no-such-dataset")), []);
 });

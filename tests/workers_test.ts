@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Cause, Effect, Exit } from "effect";
 import { join } from "node:path";
 import { startCompute } from "../lib/compute/compute.ts";
+import { ModelLoadError } from "../lib/model/store.ts";
 import { forwardPool, ForwardWorkerError, startForwardPool } from "../lib/stages/features_pool.ts";
 import { IMAGE_SIZE, type LabelledSet } from "../lib/data/images.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
@@ -97,6 +98,10 @@ Deno.test("startForwardPool() on a missing model fails with a ForwardWorkerError
     assert.ok(error instanceof ForwardWorkerError);
     assert.equal(error.stage, "start");
     assert.match(error.message, /nowhere/);
+    // The worker's own typed error comes back typed, naming the folder and the OS reason.
+    assert.ok(error.error instanceof ModelLoadError, `${error.error}`);
+    assert.equal(error.error.path, missing);
+    assert.match(error.error.problem, /NotFound|No such file/);
   } finally {
     await Deno.remove(join(missing, ".."), { recursive: true });
   }

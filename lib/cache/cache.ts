@@ -30,10 +30,12 @@ export { canonicalJson, stageKey } from "./key.ts";
 
 /** How a stage output is stored: named arrays plus JSON meta data. */
 export interface Codec<A> {
+  /** The value as named arrays (stored as `.npy` files) and JSON meta data. */
   readonly encode: (value: A) => {
     readonly arrays: Readonly<Record<string, { data: NpyData; shape: ReadonlyArray<number> }>>;
     readonly meta: unknown;
   };
+  /** The value back from what `encode` stored. */
   readonly decode: (
     arrays: ReadonlyMap<string, { data: NpyData; shape: ReadonlyArray<number> }>,
     meta: unknown,
@@ -44,19 +46,25 @@ export interface Codec<A> {
 
 /** A cache hit or a freshly computed value, with its key. */
 export interface Cached<A> {
+  /** The stage output. */
   readonly value: A;
+  /** Its cache key (sha256 over the stage, its code version and its inputs). */
   readonly key: string;
+  /** True when read from the cache, false when computed in this run. */
   readonly hit: boolean;
 }
 
 /** What a request may add to its key: the row count the output must have. */
 export interface CacheRequest {
+  /** Rows (images, samples) the output must hold; an entry with another count is rejected. */
   readonly rows?: number;
 }
 
 /** Counts of what the cache did in a run (for the run's summary). */
 export interface CacheStats {
+  /** Outputs read from the cache. */
   readonly hits: number;
+  /** Outputs computed in this run. */
   readonly computed: number;
   /** Entries found damaged or mismatched, reported and recomputed. */
   readonly rejected: number;

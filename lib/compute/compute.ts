@@ -23,7 +23,9 @@ const BACKENDS: ReadonlyArray<BackendName> = ["tensorflow", "wasm", "cpu", "webg
 
 /** The tfjs module plus the backend it runs on. */
 export interface ComputeShape {
+  /** The tfjs module, its backend set and ready. */
   readonly tf: typeof tf;
+  /** The backend tfjs runs on. */
   readonly backend: BackendName;
 }
 
@@ -32,6 +34,7 @@ export class BackendUnavailable extends Data.TaggedError("BackendUnavailable")<{
   readonly backend: string;
   readonly reason: string;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot start tfjs backend "${this.backend}": ${this.reason}`;
   }

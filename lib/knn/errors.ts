@@ -12,6 +12,7 @@ export class IndexTooSmall extends Data.TaggedError("IndexTooSmall")<{
   readonly size: number;
   readonly k: number;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot search ${this.index}: ${this.k} neighbours requested but it holds ${this.size} points`;
   }
@@ -22,6 +23,7 @@ export class InvalidNeighbourCount extends Data.TaggedError("InvalidNeighbourCou
   readonly index: string;
   readonly k: number;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot search ${this.index}: k = ${this.k} is not a positive integer`;
   }
@@ -33,6 +35,7 @@ export class DimensionMismatch extends Data.TaggedError("DimensionMismatch")<{
   readonly expected: number;
   readonly actual: number;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot search ${this.index}: queries have ${this.actual} columns, the index has ${this.expected}`;
   }
@@ -44,6 +47,7 @@ export class NonFiniteVector extends Data.TaggedError("NonFiniteVector")<{
   readonly what: "point" | "query";
   readonly row: number;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot use ${this.index}: ${this.what} ${this.row} holds a NaN or infinite value`;
   }
@@ -54,6 +58,7 @@ export class IndexTooLarge extends Data.TaggedError("IndexTooLarge")<{
   readonly index: string;
   readonly bytes: number;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot build ${this.index}: it needs ${this.bytes} bytes of WebAssembly memory (max 4 GiB)`;
   }
@@ -64,6 +69,7 @@ export class CorruptIndex extends Data.TaggedError("CorruptIndex")<{
   readonly path: string;
   readonly problem: string;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot load index "${this.path}": ${this.problem}`;
   }
@@ -74,6 +80,7 @@ export class IndexIoError extends Data.TaggedError("IndexIoError")<{
   readonly path: string;
   readonly cause: unknown;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot access index file "${this.path}": ${String(this.cause)}`;
   }
@@ -83,6 +90,7 @@ export class IndexIoError extends Data.TaggedError("IndexIoError")<{
 export class HnswUnavailable extends Data.TaggedError("HnswUnavailable")<{
   readonly cause: unknown;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot load hnswlib-node (run deno with --allow-ffi --allow-sys --allow-env --allow-read, and install it with npm so its addon is built): ${
       String(this.cause)

@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { Effect } from "effect";
 import { fileURLToPath } from "node:url";
+import { type IoError, tryIo } from "../io/files.ts";
 
 /**
  * The folder of a dataset's fixture model (absolute, so scripts and notebooks run anywhere):
@@ -19,18 +21,34 @@ export const fixtureDir = (dataset: string, seed = 0): string =>
 
 /**
  * The training seeds with a fixture model of `dataset` (a folder holding `model.json` and
- * `metadata.json`), ascending; seed 0 first. Seeds 0..`maxSeed` are looked for.
+ * `metadata.json`), ascending; seed 0 first. Seeds 0..`maxSeed` are looked for. A file that is
+ * absent means no fixture; any other failure to look (permissions, I/O) is an `IoError`.
  */
-export async function fixtureSeeds(dataset: string, maxSeed = 9): Promise<ReadonlyArray<number>> {
-  const seeds: Array<number> = [];
-  for (let seed = 0; seed <= maxSeed; seed++) {
-    const dir = fixtureDir(dataset, seed);
-    const present = await Promise.all(
-      ["model.json", "metadata.json"].map((file) =>
-        Deno.stat(`${dir}/${file}`).then((info) => info.isFile, () => false)
-      ),
-    );
-    if (present.every(Boolean)) seeds.push(seed);
-  }
-  return seeds;
-}
+export const fixtureSeeds = (
+  dataset: string,
+  maxSeed = 9,
+): Effect.Effect<ReadonlyArray<number>, IoError> =>
+  Effect.gen(function* () {
+    const seeds: Array<number> = [];
+    for (let seed = 0; seed <= maxSeed; seed++) {
+      const dir = fixtureDir(dataset, seed);
+      let complete = true;
+      for (const file of ["model.json", "metadata.json"]) {
+        const path = `${dir}/${file}`;
+        complete &&= yield* tryIo(path, "look for the fixture file", async () => {
+          try {
+            return (await Deno.stat(path)).isFile;
+          } catch (error) {
+            if (
+              error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory
+            ) {
+              return false;
+            }
+            throw error;
+          }
+        });
+      }
+      if (complete) seeds.push(seed);
+    }
+    return seeds;
+  });

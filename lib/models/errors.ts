@@ -11,6 +11,7 @@ export class ModelUnreadable extends Data.TaggedError("ModelUnreadable")<{
   readonly model: string;
   readonly problem: string;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot read the model "${this.model}": ${this.problem}`;
   }
@@ -24,6 +25,7 @@ export class MissingTap extends Data.TaggedError("MissingTap")<{
   /** A few of the names the model does have, to help the user pick. */
   readonly known: ReadonlyArray<string>;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     const known = this.known.slice(0, 12).join(", ") + (this.known.length > 12 ? ", …" : "");
     return `Model "${this.model}" has no tensor "${this.tensor}" for tap "${this.tap}" ` +
@@ -39,6 +41,7 @@ export class InputShapeMismatch extends Data.TaggedError("InputShapeMismatch")<{
   readonly expected: ReadonlyArray<number>;
   readonly actual: ReadonlyArray<number>;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Model "${this.model}" expects tensor "${this.tensor}" of shape ` +
       `[${this.expected.join(", ")}], got [${this.actual.join(", ")}]`;
@@ -56,6 +59,7 @@ export class TapDoesNotCut extends Data.TaggedError("TapDoesNotCut")<{
   /** The tensor the sub-graph would still need. */
   readonly tensor: string;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Model "${this.model}": cannot run from "${this.from}" to "${this.to}": ` +
       `"${this.to}" also depends on "${this.tensor}", which "${this.from}" does not provide`;
@@ -67,6 +71,7 @@ export class ModelRunFailed extends Data.TaggedError("ModelRunFailed")<{
   readonly model: string;
   readonly problem: string;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Running the model "${this.model}" failed: ${this.problem}`;
   }

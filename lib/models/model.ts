@@ -19,7 +19,9 @@ export const describeError = (error: unknown): string =>
 
 /** A batch of values: row-major float32 data and its shape (batch axis first). */
 export interface FeatureTensor {
+  /** Row-major float32 values. */
   readonly data: Float32Array;
+  /** Shape of `data`, batch axis first. */
   readonly shape: ReadonlyArray<number>;
 }
 
@@ -31,7 +33,15 @@ export type TapName = typeof TAP_NAMES[number];
 export type ForwardPoint = "input" | TapName;
 
 /** How images become the model's input tensor (declared next to the model). */
-export const InputSpecSchema = Schema.Struct({
+export const InputSpecSchema: Schema.Struct<{
+  readonly height: Schema.Int;
+  readonly width: Schema.Int;
+  readonly channels: Schema.Int;
+  readonly layout: Schema.Literals<readonly ["NHWC", "NCHW"]>;
+  readonly scale: Schema.Finite;
+  readonly mean: Schema.$Array<Schema.Finite>;
+  readonly std: Schema.$Array<Schema.Finite>;
+}> = Schema.Struct({
   height: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))),
   width: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))),
   channels: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))),
@@ -47,7 +57,11 @@ export const InputSpecSchema = Schema.Struct({
 export type InputSpec = typeof InputSpecSchema.Type;
 
 /** Tap name → the engine's name for it (ONNX tensor, tfjs layer or node, grood block). */
-export const TapsSchema = Schema.Struct({
+export const TapsSchema: Schema.Struct<{
+  readonly early: Schema.String;
+  readonly penultimate: Schema.String;
+  readonly logits: Schema.String;
+}> = Schema.Struct({
   early: Schema.String,
   penultimate: Schema.String,
   logits: Schema.String,
@@ -56,7 +70,14 @@ export const TapsSchema = Schema.Struct({
 export type Taps = typeof TapsSchema.Type;
 
 /** What a user declares next to a model file (`<model>.spec.json`, see `registry.ts`). */
-export const ModelSpecSchema = Schema.Struct({
+export const ModelSpecSchema: Schema.Struct<{
+  readonly kind: Schema.optional<
+    Schema.Literals<readonly ["grood", "onnx", "tfjs-layers", "tfjs-graph"]>
+  >;
+  readonly input: typeof InputSpecSchema;
+  readonly taps: typeof TapsSchema;
+  readonly metadata: Schema.optional<Schema.$Record<Schema.String, Schema.Unknown>>;
+}> = Schema.Struct({
   kind: Schema.optional(Schema.Literals(["grood", "onnx", "tfjs-layers", "tfjs-graph"])),
   input: InputSpecSchema,
   taps: TapsSchema,
@@ -70,8 +91,11 @@ export type ModelSpec = typeof ModelSpecSchema.Type;
 export interface FeatureModel {
   /** The model's path or label (named by every error). */
   readonly name: string;
+  /** The model kind (`grood`, `onnx`, `tfjs-layers`, `tfjs-graph`). */
   readonly kind: string;
+  /** How images become its input tensor. */
   readonly input: InputSpec;
+  /** The engine's names of the early, penultimate and logits taps. */
   readonly taps: Taps;
   /** Shape (without the batch axis) of the input and of each tap. */
   readonly shapes: Readonly<Record<ForwardPoint, ReadonlyArray<number>>>;

@@ -29,12 +29,15 @@ export interface OpenOptions extends OnnxOptions {
 
 /** How each kind is recognised and opened. */
 export interface ModelKindEntry {
+  /** The kind's name, as in a model spec's `kind`. */
   readonly kind: ModelKind;
+  /** One line on what the kind is, for usage texts. */
   readonly description: string;
   /** Whether `path` holds a model of this kind (`json` = its model.json, when it has one). */
   readonly recognises: (path: string, json: unknown) => boolean;
   /** Whether the kind can run without a spec file (grood's own models know their taps). */
   readonly specOptional: boolean;
+  /** Open the model at `path` in the current scope (its engine released with it). */
   readonly open: (
     path: string,
     spec: ModelSpec | undefined,
@@ -143,7 +146,13 @@ export const recogniseModel = (path: string) =>
   });
 
 /** Find the kind of the model at `path` (and its spec, when there is one). */
-export const resolveModel = (path: string, options: OpenOptions = {}) =>
+export const resolveModel = (
+  path: string,
+  options: OpenOptions = {},
+): Effect.Effect<
+  { entry: ModelKindEntry; spec: ModelSpec | undefined; specPath: string },
+  ModelUnreadable
+> =>
   Effect.gen(function* () {
     const info = yield* Effect.tryPromise({
       try: () => Deno.stat(path),

@@ -28,7 +28,7 @@
  * @module
  */
 export { PLOT_FONT, type PlotInput, type ScoresBySet, type TopLevelSpec } from "./chart.ts";
-export { NonFinitePlotData, PlotInputError } from "./plot_errors.ts";
+export { NonFinitePlotData, PlotInputError, PlotRenderError } from "./plot_errors.ts";
 export { areaUnder, downsampleCurve, type RocPoint, rocPoints } from "./roc.ts";
 export { ROC_AXES, rocCurves, type RocOptions } from "./roc_chart.ts";
 export { densityHistogram } from "./histogram.ts";
@@ -65,3 +65,11 @@ export {
   seedSpreadMarkdown,
 } from "./seeds.ts";
 export { earlyFeatures, writeExports } from "./exports.ts";
+export {
+  type BenchmarkFolder,
+  type BenchmarkFolderOptions,
+  folderMarkdown,
+  NonFiniteResult,
+  type SeedRuns,
+  writeBenchmarkFolder,
+} from "./benchmark_folder.ts";

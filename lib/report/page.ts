@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { Effect } from "effect";
 import { join } from "node:path";
 import type { ImageSet } from "../data/images.ts";
 import { IMAGE_SIZE } from "../data/images.ts";
@@ -23,6 +24,8 @@ import { renderSvg } from "./render.ts";
 import { rocCurves } from "./roc_chart.ts";
 import { type PairedDifference, SEED_METRICS } from "./seeds.ts";
 import { escapeXml } from "./xml.ts";
+import type { TopLevelSpec } from "./chart.ts";
+import { NonFinitePlotData, PlotInputError, PlotRenderError } from "./plot_errors.ts";
 import { resultsTable, summaryTable } from "../pipeline/tables.ts";
 
 /** One gallery: a title and its image grid (SVG with PNG tiles). */
@@ -85,11 +88,35 @@ function galleryOf(
   return { title, svg: imageGridSvg(pixels, captions, { columns: 8, scale: 2 }) };
 }
 
+/** A chart spec built (its input checked) and rendered to SVG, every failure typed. */
+const chartSvg = (
+  plot: string,
+  spec: () => TopLevelSpec,
+): Effect.Effect<string, PlotRenderError | NonFinitePlotData | PlotInputError> =>
+  Effect.try({
+    try: spec,
+    catch: (error) =>
+      error instanceof NonFinitePlotData || error instanceof PlotInputError
+        ? error
+        : new PlotRenderError({ plot, reason: String(error) }),
+  }).pipe(
+    Effect.flatMap((built) =>
+      Effect.tryPromise({
+        try: () => renderSvg(built),
+        catch: (error) =>
+          new PlotRenderError({
+            plot,
+            reason: error instanceof Error ? error.message : String(error),
+          }),
+      })
+    ),
+  );
+
 /**
  * Build one benchmark's page content from its runs and the test images by set (`id` = the ID
  * test set, as in `DetectorRun.scores`).
  */
-export async function benchmarkPage(
+export const benchmarkPage = (
   runs: ReadonlyArray<DetectorRun>,
   images: ReadonlyMap<string, ImageSet>,
   options: {
@@ -97,36 +124,41 @@ export async function benchmarkPage(
     readonly galleryCount?: number;
     readonly seeds?: SeedSection;
   } = {},
-): Promise<BenchmarkPage> {
-  const focusName = options.focus ?? "GROOD";
-  const focus = runs.find((r) => r.detector === focusName) ?? runs[0]!;
-  const count = options.galleryCount ?? 16;
-  const galleries: Array<Gallery> = [];
-  const id = images.get("id");
-  if (id !== undefined) {
-    galleries.push(
-      galleryOf(id, focus.scores.get("id")!, count, true, `ID test: most OOD-like`),
-    );
-  }
-  for (const row of focus.rows) {
-    const set = images.get(row.set);
-    const scores = focus.scores.get(row.set);
-    if (set === undefined || scores === undefined) continue;
-    galleries.push(
-      galleryOf(set, scores, count, false, `${row.set} (${row.group}-OOD): most ID-like`),
-    );
-  }
-  return {
-    benchmark: focus.benchmark,
-    summary: summaryTable(runs).objects() as Array<Record<string, unknown>>,
-    perSet: resultsTable(runs).objects() as Array<Record<string, unknown>>,
-    focus: focus.detector,
-    rocSvg: await renderSvg(rocCurves(focus)),
-    histogramSvg: await renderSvg(scoreHistograms(focus)),
-    galleries,
-    ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
-  };
-}
+): Effect.Effect<BenchmarkPage, PlotRenderError | NonFinitePlotData | PlotInputError> =>
+  Effect.gen(function* () {
+    const focusName = options.focus ?? "GROOD";
+    const focus = runs.find((r) => r.detector === focusName) ?? runs[0]!;
+    const count = options.galleryCount ?? 16;
+    const galleries: Array<Gallery> = [];
+    const id = images.get("id");
+    if (id !== undefined) {
+      galleries.push(
+        galleryOf(id, focus.scores.get("id")!, count, true, `ID test: most OOD-like`),
+      );
+    }
+    for (const row of focus.rows) {
+      const set = images.get(row.set);
+      const scores = focus.scores.get(row.set);
+      if (set === undefined || scores === undefined) continue;
+      galleries.push(
+        galleryOf(set, scores, count, false, `${row.set} (${row.group}-OOD): most ID-like`),
+      );
+    }
+    const title = `${focus.benchmark}: ${focus.detector}`;
+    return {
+      benchmark: focus.benchmark,
+      summary: summaryTable(runs).objects() as Array<Record<string, unknown>>,
+      perSet: resultsTable(runs).objects() as Array<Record<string, unknown>>,
+      focus: focus.detector,
+      rocSvg: yield* chartSvg(`the ROC curves of ${title}`, () => rocCurves(focus)),
+      histogramSvg: yield* chartSvg(
+        `the score histograms of ${title}`,
+        () => scoreHistograms(focus),
+      ),
+      galleries,
+      ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
+    };
+  });
 
 const percent = (v: unknown) =>
   typeof v === "number" && !Number.isNaN(v) ? (100 * v).toFixed(2) : "–";

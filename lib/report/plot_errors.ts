@@ -27,6 +27,16 @@ export class PlotInputError extends Data.TaggedError("PlotInputError")<{
   }
 }
 
+/** vega could not render a plot (a spec it rejects); names the plot and vega's reason. */
+export class PlotRenderError extends Data.TaggedError("PlotRenderError")<{
+  readonly plot: string;
+  readonly reason: string;
+}> {
+  override get message(): string {
+    return `Cannot render ${this.plot}: ${this.reason}`;
+  }
+}
+
 /** Throw `NonFinitePlotData` at the first NaN or infinite value of `values`. */
 export function checkFinite(set: string, values: ArrayLike<number>): void {
   for (let i = 0; i < values.length; i++) {

@@ -28,6 +28,7 @@ import type { OpenContext, OpenedSource, SourceError } from "./source.ts";
 
 export * from "./source.ts";
 export * from "./conform.ts";
+export { parseSourceArgument, type SourceArgument, SourceArgumentInvalid } from "./argument.ts";
 export { folderSource, FolderSpec } from "./folder.ts";
 export { npySource, NpySpec } from "./npy.ts";
 export { idxSource, IdxSpec } from "./idx.ts";
@@ -46,7 +47,10 @@ export const SOURCE_KINDS = [
 ] as const;
 
 /** Any source spec: a JSON object whose `kind` picks the source kind. */
-export const SourceSpec = Schema.Union(SOURCE_KINDS.map((k) => k.schema));
+export const SourceSpec: Schema.Union<
+  Array<(typeof SOURCE_KINDS)[number]["schema"]>
+> = Schema.Union(SOURCE_KINDS.map((k) => k.schema));
+/** A decoded source spec. */
 export type SourceSpec = typeof SourceSpec.Type;
 
 /** Open a source spec (already decoded) with the kind its `kind` names. */

@@ -20,8 +20,11 @@ import type { IoError } from "../io/files.ts";
 
 /** Height, width and channels of one image (NHWC, uint8). */
 export interface ImageShape {
+  /** Rows of pixels. */
   readonly height: number;
+  /** Columns of pixels. */
   readonly width: number;
+  /** 1 (grey) or 3 (RGB). */
   readonly channels: 1 | 3;
 }
 
@@ -38,7 +41,9 @@ export const imageValues = (shape: ImageShape): number =>
 
 /** Consecutive images of a source: where they start, how many, pixels and labels. */
 export interface SourceBatch {
+  /** Index of the batch's first image in the source. */
   readonly start: number;
+  /** Images in the batch. */
   readonly size: number;
   /** `size` images, NHWC uint8, at the source's shape. */
   readonly pixels: Uint8Array;
@@ -62,6 +67,7 @@ export class SourceUnlabelled extends Data.TaggedError("SourceUnlabelled")<{
   readonly source: string;
   readonly role: string;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot use "${this.source}" as ${this.role}: it has no labels (give a labels file, ` +
       "or a folder with one subfolder per class)";
@@ -72,7 +78,9 @@ export class SourceUnlabelled extends Data.TaggedError("SourceUnlabelled")<{
 export interface OpenedSource {
   /** What the source is, for logs and errors (a path, or a built-in set's name). */
   readonly description: string;
+  /** Number of images. */
   readonly count: number;
+  /** Shape of each image. */
   readonly shape: ImageShape;
   /** Class names in label order, for labelled sources. */
   readonly classNames?: ReadonlyArray<string>;
@@ -89,7 +97,9 @@ export interface OpenedSource {
 
 /** What opening a source needs: where relative paths start, and the shape the model wants. */
 export interface OpenContext {
+  /** Folder that relative paths of the spec start from. */
   readonly baseDir: string;
+  /** Shape of each image. */
   readonly shape: ImageShape;
 }
 
@@ -98,11 +108,17 @@ export const resolvePath = (ctx: OpenContext, path: string): string => resolve(c
 
 /** A whole source in memory: what `readSource` returns. */
 export interface ReadSource {
+  /** What the source is, for logs and errors. */
   readonly description: string;
+  /** Number of images. */
   readonly count: number;
+  /** Shape of each image. */
   readonly shape: ImageShape;
+  /** `count` images, NHWC uint8. */
   readonly pixels: Uint8Array;
+  /** Class index per image, for labelled sources. */
   readonly labels?: Uint8Array;
+  /** Class names in label order, for labelled sources. */
   readonly classNames?: ReadonlyArray<string>;
   /** sha256 of the shape, the decoded pixels and the labels, taken while streaming. */
   readonly checksum: string;
@@ -226,7 +242,10 @@ export const numberedClasses = (count: number): ReadonlyArray<string> =>
  * open it. A new kind is one file exporting one of these, plus one line in `mod.ts`.
  */
 export interface SourceKind<S extends Schema.Codec<{ readonly kind: string }, unknown>> {
+  /** The kind's name, as in a source spec's `kind`. */
   readonly kind: S["Type"]["kind"];
+  /** The Schema of its spec (strict: unknown keys are errors). */
   readonly schema: S;
+  /** Open a decoded spec of this kind. */
   readonly open: (spec: S["Type"], ctx: OpenContext) => Effect.Effect<OpenedSource, SourceError>;
 }

@@ -27,7 +27,9 @@ import type { Scope } from "effect";
 import { IMAGE_SIZE, type ImageSet } from "../data/images.ts";
 import { matrix } from "../matrix.ts";
 import type { SetFeatures } from "./features.ts";
-import type { WorkerReply, WorkerRequest } from "./features_worker.ts";
+import type { WorkerIoError, WorkerReply, WorkerRequest } from "./features_worker.ts";
+import { IoError } from "../io/files.ts";
+import { ModelLoadError } from "../model/store.ts";
 
 /** A forward worker could not start, failed on a shard, or crashed. */
 export class ForwardWorkerError extends Data.TaggedError("ForwardWorkerError")<{
@@ -35,6 +37,8 @@ export class ForwardWorkerError extends Data.TaggedError("ForwardWorkerError")<{
   readonly worker: number;
   readonly stage: "start" | "forward" | "crash" | "closed";
   readonly reason: string;
+  /** The worker's typed I/O error (e.g. its model folder cannot be read), when there is one. */
+  readonly error?: ModelLoadError | IoError;
 }> {
   override get message(): string {
     const what = {
@@ -46,6 +50,12 @@ export class ForwardWorkerError extends Data.TaggedError("ForwardWorkerError")<{
     return `Forward worker ${this.worker} ${what}: ${this.reason}`;
   }
 }
+
+/** The typed error a worker sent as fields. */
+const reviveIoError = (fields: WorkerIoError): ModelLoadError | IoError =>
+  fields._tag === "ModelLoadError"
+    ? new ModelLoadError({ path: fields.path, problem: fields.problem })
+    : new IoError({ path: fields.path, operation: fields.operation, reason: fields.reason });
 
 /** Options of a pool. */
 export interface ForwardPoolOptions {
@@ -207,6 +217,9 @@ export const startForwardPool = (
         worker: failedAt,
         stage: "start",
         reason: reply.type === "failed" ? reply.message : `unexpected reply "${reply.type}"`,
+        ...(reply.type === "failed" && reply.error !== undefined
+          ? { error: reviveIoError(reply.error) }
+          : {}),
       });
     }
     const ready = replies[0] as Extract<WorkerReply, { type: "ready" }>;

@@ -12,9 +12,10 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Cause, Effect, Exit } from "effect";
+import { IoError } from "../io/files.ts";
 import { startCompute } from "../compute/compute.ts";
-import { loadClassifier } from "../model/store.ts";
+import { loadClassifier, ModelLoadError } from "../model/store.ts";
 import { penultimate } from "../model/classifier.ts";
 import type { Classifier } from "../model/classifier.ts";
 import { extractFeatures } from "./features.ts";
@@ -52,8 +53,28 @@ export type WorkerReply =
     /** The shard that failed; undefined when starting the worker failed. */
     readonly id: number | undefined;
     readonly message: string;
+    /** The typed error behind the failure, field by field, when it is one of the I/O errors. */
+    readonly error?: WorkerIoError;
   }
   | { readonly type: "closed" };
+
+/** A typed I/O error of a worker (loading its model), as plain fields that survive a message. */
+export type WorkerIoError =
+  | { readonly _tag: "ModelLoadError"; readonly path: string; readonly problem: string }
+  | {
+    readonly _tag: "IoError";
+    readonly path: string;
+    readonly operation: string;
+    readonly reason: string;
+  };
+
+/** The fields of a typed I/O error, to send to the main thread; undefined for other failures. */
+const ioFields = (error: unknown): WorkerIoError | undefined =>
+  error instanceof ModelLoadError
+    ? { _tag: "ModelLoadError", path: error.path, problem: error.problem }
+    : error instanceof IoError
+    ? { _tag: "IoError", path: error.path, operation: error.operation, reason: error.reason }
+    : undefined;
 
 /** The worker's global scope, typed narrowly (the project compiles with the window lib). */
 interface WorkerScope {
@@ -71,8 +92,17 @@ let net: Classifier | undefined;
 
 const init = async (modelDir: string): Promise<WorkerReply> => {
   const { tf, backend } = await Effect.runPromise(startCompute("wasm"));
-  const loaded = await Effect.runPromise(loadClassifier(tf, modelDir));
-  net = loaded.net;
+  const exit = await Effect.runPromiseExit(loadClassifier(tf, modelDir));
+  if (Exit.isFailure(exit)) {
+    const error = exit.cause.reasons.find(Cause.isFailReason)?.error;
+    return {
+      type: "failed",
+      id: undefined,
+      message: error === undefined ? Cause.pretty(exit.cause) : describe(error),
+      ...(ioFields(error) === undefined ? {} : { error: ioFields(error)! }),
+    };
+  }
+  net = exit.value.net;
   const dim = net.shapeAt(penultimate(net.spec)).reduce((a, b) => a * b, 1);
   return { type: "ready", backend, penultimateDim: dim, numClasses: net.numClasses };
 };

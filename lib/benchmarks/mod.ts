@@ -1,0 +1,22 @@
+/**
+ * Benchmarks: files naming the ID dataset and its splits, the model, and the near- and
+ * far-OOD sets (the built-ins are `benchmarks/mnist.json` and `benchmarks/fashion-mnist.json`),
+ * read strictly and loaded with every set checked.
+ *
+ * @module
+ */
+export {
+  type Benchmark,
+  BenchmarkFileInvalid,
+  BenchmarkNotFound,
+  BUILTIN_BENCHMARKS,
+  ClassNamesDiffer,
+  loadBenchmark,
+  type LoadBenchmarkOptions,
+  type LoadedBenchmark,
+  type LoadedOodSet,
+  readBenchmark,
+  splitIdTest,
+  TestSetInValidation,
+} from "./load.ts";
+export { BenchmarkFile, decodeBenchmark, MODEL_KINDS, ModelRef } from "./spec.ts";

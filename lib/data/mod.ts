@@ -1,0 +1,37 @@
+/**
+ * Data: image sets (28×28 greyscale, image-major), the registered ID datasets and their
+ * splits, the generated OOD sets, checks of an image set against a model's input, seeded
+ * permutations and the float matrices every stage passes on.
+ *
+ * @module
+ */
+export {
+  type Batch,
+  batches,
+  concatSets,
+  IMAGE_SIDE,
+  IMAGE_SIZE,
+  type ImageSet,
+  type LabelledSet,
+  subset,
+} from "./images.ts";
+export {
+  type DatasetName,
+  DatasetNotFound,
+  datasets,
+  type DatasetSpec,
+  loadSplit,
+  type SplitName,
+} from "./datasets.ts";
+export { checkImageSet, InvalidImageSet, type ModelInput } from "./checks.ts";
+export {
+  loadGeneratedSet,
+  loadOodSet,
+  type LoadOodSetError,
+  OOD_SET_NAMES,
+  type OodSetInfo,
+  type OodSetName,
+  oodSets,
+} from "./ood/mod.ts";
+export { permutation } from "../random.ts";
+export { type Matrix, matrix } from "../matrix.ts";

@@ -1,0 +1,29 @@
+/**
+ * grood's own classifier (a small residual CNN on tfjs): its spec, weights, forward pass to
+ * any block boundary, training, saving and loading (the model key covers architecture,
+ * weights and preprocessing), predictions, and where the committed fixtures live.
+ *
+ * @module
+ */
+export {
+  type BlockSpec,
+  boundaryShapes,
+  type Classifier,
+  type ClassifierSpec,
+  defaultSpec,
+  initialWeights,
+  makeClassifier,
+  penultimate,
+  toInput,
+  UnknownBoundary,
+} from "./classifier.ts";
+export {
+  type ClassifierMetadata,
+  loadClassifier,
+  type LoadedClassifier,
+  ModelLoadError,
+  saveClassifier,
+} from "./store.ts";
+export { trainClassifier, type TrainOptions, type TrainProgress } from "./train.ts";
+export { predictClasses } from "./predict.ts";
+export { fixtureDir, fixtureSeeds } from "./fixture.ts";

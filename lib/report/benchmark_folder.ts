@@ -1,0 +1,202 @@
+/**
+ * A benchmark's whole results folder as one unit: the tables of the main model's run (with the
+ * spread over training seeds in its `results.json` when several seeds ran), its plots, its
+ * part of the results page (`section.html`) and its exports, a `seed<N>/` folder of tables for
+ * every further training seed, and the spread over seeds (`seeds.json`, `seeds.md`).
+ * Everything is written into a temporary sibling folder that replaces the previous one by
+ * renames only once it is complete, so a run that fails or is interrupted anywhere (a seed's
+ * run, a plot, a full disk) leaves the previous complete results, or none: never a folder
+ * whose seeds come from two different runs.
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import { join } from "node:path";
+import {
+  type IoError,
+  tryIo,
+  writeDirAtomic,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../io/files.ts";
+import { summaryTable, type Table, writeResults } from "../pipeline/tables.ts";
+import type { DetectorRun } from "../pipeline/run.ts";
+import type { SeedSection } from "./page.ts";
+import { writeReportPlots } from "./plot_files.ts";
+import {
+  type PairedDifference,
+  pairedDifferences,
+  pairedMarkdown,
+  type SeedRow,
+  seedSpread,
+  seedSpreadMarkdown,
+} from "./seeds.ts";
+
+/** A metric of a run that is not a finite number: a bug upstream, never written as a result. */
+export class NonFiniteResult extends Data.TaggedError("NonFiniteResult")<{
+  readonly benchmark: string;
+  readonly seed: number;
+  readonly detector: string;
+  readonly set: string;
+  readonly metric: string;
+  readonly value: number;
+}> {
+  override get message(): string {
+    return `Refusing to write the results of benchmark "${this.benchmark}" (seed ${this.seed}): ` +
+      `${this.detector} on "${this.set}" has ${this.metric} = ${this.value}`;
+  }
+}
+
+/** One model's runs on the benchmark, with the header its `results.json` records. */
+export interface SeedRuns {
+  /** Training seed of the model (the first `SeedRuns` given is written at the folder's top). */
+  readonly seed: number;
+  readonly runs: ReadonlyArray<DetectorRun>;
+  /** The model's path and its test accuracy on the full test split. */
+  readonly model: string;
+  readonly testAccuracy: number;
+  /** What `results.json` and `results.md` record above the results. */
+  readonly header: Readonly<Record<string, unknown>>;
+}
+
+/** What the folder records besides the tables, and what more it holds. */
+export interface BenchmarkFolderOptions<E = never> {
+  /** The command line and the date recorded with the spread over seeds. */
+  readonly command: string;
+  readonly date: string;
+  /** Write the ROC and histogram plots of the main model's GROOD run (default true). */
+  readonly plots?: boolean;
+  /** The benchmark's part of the results page, given the spread when several seeds ran. */
+  readonly section?: (seeds: SeedSection | undefined) => Effect.Effect<string, E>;
+  /** Write more into the temporary folder before it takes its place (e.g. the `.npy` exports). */
+  readonly extra?: (tmp: string) => Effect.Effect<void, E>;
+}
+
+/** The tables written, and the spread over seeds when there are several. */
+export interface BenchmarkFolder {
+  readonly summary: Table;
+  readonly results: Table;
+  readonly seeds: ReadonlyArray<number>;
+  readonly spread?: Table;
+  readonly paired?: ReadonlyArray<PairedDifference>;
+}
+
+const METRICS = ["auroc", "auprIn", "auprOut", "fpr95IdKept", "fpr95OpenOod"] as const;
+
+/** Fail on the first metric of `runs` that is not finite. */
+const checkFinite = (benchmark: string, seed: number, runs: ReadonlyArray<DetectorRun>) =>
+  Effect.forEach(
+    runs,
+    (run) =>
+      Effect.forEach(
+        run.rows,
+        (row) =>
+          Effect.forEach(METRICS, (metric) =>
+            Number.isFinite(row[metric]) ? Effect.void : Effect.fail(
+              new NonFiniteResult({
+                benchmark,
+                seed,
+                detector: run.detector,
+                set: row.set,
+                metric,
+                value: row[metric],
+              }),
+            )),
+      ),
+    { discard: true },
+  );
+
+/**
+ * Write a benchmark's results into `dir` as one unit: `main` at the top (tables, plots, the
+ * page section, extras), every run of `others` into `seed<N>/`, and with several seeds the
+ * spread and paired differences (`seeds.json`, `seeds.md`, `trainingSeeds` in `results.json`).
+ * Every metric is checked finite before anything is written.
+ */
+export const writeBenchmarkFolder = <E = never>(
+  dir: string,
+  benchmark: string,
+  main: SeedRuns,
+  others: ReadonlyArray<SeedRuns>,
+  options: BenchmarkFolderOptions<E>,
+): Effect.Effect<BenchmarkFolder, NonFiniteResult | IoError | E> =>
+  Effect.gen(function* () {
+    const all = [main, ...others].sort((a, b) => a.seed - b.seed);
+    // Checked before anything is written: a wrong number never reaches the folder.
+    for (const seed of all) yield* checkFinite(benchmark, seed.seed, seed.runs);
+    const seeds = all.map((s) => s.seed);
+    const perSeed: Array<SeedRow> = all.flatMap((s) =>
+      (summaryTable(s.runs).objects() as Array<Omit<SeedRow, "seed">>)
+        .map((d) => ({ ...d, seed: s.seed }))
+    );
+    const spread = others.length > 0 ? seedSpread(perSeed) : undefined;
+    const seedSection: SeedSection | undefined = spread === undefined ? undefined : {
+      seeds,
+      spread: spread.objects() as Array<Record<string, unknown>>,
+      paired: pairedDifferences(perSeed),
+    };
+    const models = all.map((s) => ({ seed: s.seed, model: s.model, testAccuracy: s.testAccuracy }));
+    const section = options.section === undefined ? undefined : yield* options.section(seedSection);
+    return yield* writeDirAtomic(dir, (tmp) =>
+      Effect.gen(function* () {
+        const { summary, results } = yield* tryIo(
+          tmp,
+          "write results into",
+          () =>
+            writeResults(
+              tmp,
+              main.runs,
+              main.header,
+              seedSection === undefined
+                ? {}
+                : { trainingSeeds: { ...seedSection, models, perSeed } },
+            ),
+        );
+        if (options.plots !== false) {
+          yield* tryIo(
+            join(tmp, "plots"),
+            "write plots into",
+            () => writeReportPlots(join(tmp, "plots"), main.runs),
+          );
+        }
+        for (const other of others) {
+          const seedDir = join(tmp, `seed${other.seed}`);
+          yield* tryIo(
+            seedDir,
+            "write results into",
+            () => writeResults(seedDir, other.runs, other.header),
+          );
+        }
+        if (section !== undefined) {
+          yield* tryIo(
+            tmp,
+            "write the page section into",
+            () => writeFileAtomic(join(tmp, "section.html"), section),
+          );
+        }
+        if (options.extra !== undefined) yield* options.extra(tmp);
+        if (spread === undefined || seedSection === undefined) return { summary, results, seeds };
+        const { command, date } = options;
+        yield* tryIo(tmp, "write the seed spread into", async () => {
+          await writeJsonAtomic(join(tmp, "seeds.json"), {
+            benchmark,
+            seeds,
+            command,
+            date,
+            models,
+            perSeed,
+            spread: seedSection.spread,
+            paired: seedSection.paired,
+          });
+          await writeFileAtomic(
+            join(tmp, "seeds.md"),
+            `# ${benchmark}: spread over training seeds ${seeds.join(", ")} (metrics in %)\n\n` +
+              `\`${command}\`, ${date}; models (test accuracy on the full test split): ${
+                models.map((m) => `seed ${m.seed} ${(100 * m.testAccuracy).toFixed(2)}%`)
+                  .join(", ")
+              }\n\n${seedSpreadMarkdown(spread)}\n\n## Paired differences\n\n` +
+              `${pairedMarkdown(seedSection.paired)}\n`,
+          );
+        });
+        return { summary, results, seeds, spread, paired: seedSection.paired };
+      }));
+  });

@@ -1,0 +1,58 @@
+/**
+ * The stages of GROOD, each an `Effect.fn` over plain data: features (of grood's CNN, of any
+ * `FeatureModel`, or over a pool of workers), class prototypes, the mix-up OOD prototype, the
+ * gradient descriptors, the k-NN score, and the evaluation metrics.
+ *
+ * @module
+ */
+export {
+  type ClassSums,
+  extractFeatures,
+  type Extraction,
+  type ExtractOptions,
+  MissingLabels,
+  NonFiniteOutput,
+  predictedClasses,
+  type SetFeatures,
+} from "./features.ts";
+export { extractWithModel, type ModelExtractOptions } from "./model_features.ts";
+export { mixupWithModel } from "./model_mixup.ts";
+export {
+  type ForwardPool,
+  forwardPool,
+  type ForwardPoolOptions,
+  ForwardWorkerError,
+  type PoolExtractOptions,
+  startForwardPool,
+} from "./features_pool.ts";
+export { computePrototypes, EmptyClass, MissingFeatures, type Prototypes } from "./prototype.ts";
+export {
+  meanOfPrototypes,
+  meanPenultimate,
+  MIXUP_DEFAULTS,
+  mixupOodPrototype,
+  type MixupOptions,
+  smoothedNoiseImages,
+} from "./mixup.ts";
+export {
+  autogradDescriptors,
+  type GradientPrototypes,
+  groodDescriptors,
+  ShapeMismatch,
+} from "./gradient.ts";
+export { knnScore } from "./score.ts";
+export {
+  accuracy,
+  auprIn,
+  auprOut,
+  auroc,
+  EmptyScores,
+  evaluateOod,
+  fpr95IdKept,
+  fpr95OpenOod,
+  LengthMismatch,
+  NonFiniteScore,
+  type OodGroup,
+  type OodMetrics,
+  type OodSetMetrics,
+} from "./evaluate.ts";
