@@ -28,7 +28,6 @@ import type { OpenContext, OpenedSource, SourceError } from "./source.ts";
 
 export * from "./source.ts";
 export * from "./conform.ts";
-export { parseSourceArgument, type SourceArgument, SourceArgumentInvalid } from "./argument.ts";
 export { folderSource, FolderSpec } from "./folder.ts";
 export { npySource, NpySpec } from "./npy.ts";
 export { idxSource, IdxSpec } from "./idx.ts";
