@@ -11,8 +11,11 @@ import { ImageBatchMismatch } from "./errors.ts";
 
 /** `count` images of `shape`, NHWC uint8 (0–255), one after another in `pixels`. */
 export interface ImageBatch {
+  /** Number of images. */
   readonly count: number;
+  /** Height, width and channels of every image. */
   readonly shape: ImageShape;
+  /** `count × height × width × channels` values, image after image. */
   readonly pixels: Uint8Array;
 }
 
@@ -22,12 +25,19 @@ export interface ImageBatch {
  * model's own preprocessing (layout, scale, mean, std) is applied by the detector.
  */
 export interface ScoreInputSpec {
+  /** Image height in pixels. */
   readonly height: number;
+  /** Image width in pixels. */
   readonly width: number;
+  /** 1 (greyscale) or 3 (RGB). */
   readonly channels: 1 | 3;
+  /** The three above as one `ImageShape` (what `decodeImage` takes). */
   readonly shape: ImageShape;
+  /** Pixel type. */
   readonly dtype: "uint8";
+  /** Axis order of a batch: images, rows, columns, channels. */
   readonly layout: "NHWC";
+  /** Pixel value range. */
   readonly range: readonly [0, 255];
 }
 

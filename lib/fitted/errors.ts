@@ -13,6 +13,7 @@ export class FittedFolderDamaged extends Data.TaggedError("FittedFolderDamaged")
   readonly file: string;
   readonly problem: string;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `The fitted detector "${this.folder}" is damaged: ${this.file}: ${this.problem} ` +
       "(fit it again with `deno task fit`)";
@@ -25,6 +26,7 @@ export class UnsupportedFittedDetector extends Data.TaggedError("UnsupportedFitt
   readonly problem: string;
   readonly supported: ReadonlyArray<string>;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot fit "${this.detector}" into a detector folder: ${this.problem} ` +
       `(supported: ${this.supported.join(", ")})`;
@@ -37,6 +39,7 @@ export class ImageBatchMismatch extends Data.TaggedError("ImageBatchMismatch")<{
   readonly expected: string;
   readonly actual: string;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `The fitted detector "${this.detector}" takes ${this.expected}; got ${this.actual}`;
   }
@@ -47,6 +50,7 @@ export class FitDataInvalid extends Data.TaggedError("FitDataInvalid")<{
   readonly source: string;
   readonly problem: string;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `Cannot fit on "${this.source}": ${this.problem}`;
   }

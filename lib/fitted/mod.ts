@@ -6,9 +6,14 @@
  *
  * @module
  */
-export * from "./errors.ts";
-export * from "./manifest.ts";
-export * from "./batch.ts";
+export {
+  FitDataInvalid,
+  FittedFolderDamaged,
+  ImageBatchMismatch,
+  UnsupportedFittedDetector,
+} from "./errors.ts";
+export { FITTED_MANIFEST_FILE, type FittedManifest } from "./manifest.ts";
+export { type ImageBatch, imageBatch, type ScoreInputSpec } from "./batch.ts";
 export {
   type FeatureMemo,
   fitDetectorFolder,
@@ -24,5 +29,5 @@ export {
   type ScoredImages,
   type ScoreImagesError,
 } from "./open.ts";
-export { PERSISTENCE, persistenceOf, SUPPORTED_KINDS } from "./persist.ts";
+export { SUPPORTED_KINDS } from "./persist.ts";
 export { type ScoredSource, scoreSource } from "./score_source.ts";

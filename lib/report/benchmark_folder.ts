@@ -60,16 +60,16 @@ export interface SeedRuns {
 }
 
 /** What the folder records besides the tables, and what more it holds. */
-export interface BenchmarkFolderOptions<E = never> {
+export interface BenchmarkFolderOptions<ES = never, EX = never> {
   /** The command line and the date recorded with the spread over seeds. */
   readonly command: string;
   readonly date: string;
   /** Write the ROC and histogram plots of the main model's GROOD run (default true). */
   readonly plots?: boolean;
   /** The benchmark's part of the results page, given the spread when several seeds ran. */
-  readonly section?: (seeds: SeedSection | undefined) => Effect.Effect<string, E>;
+  readonly section?: (seeds: SeedSection | undefined) => Effect.Effect<string, ES>;
   /** Write more into the temporary folder before it takes its place (e.g. the `.npy` exports). */
-  readonly extra?: (tmp: string) => Effect.Effect<void, E>;
+  readonly extra?: (tmp: string) => Effect.Effect<void, EX>;
 }
 
 /** The tables written, and the spread over seeds when there are several. */
@@ -112,13 +112,13 @@ const checkFinite = (benchmark: string, seed: number, runs: ReadonlyArray<Detect
  * spread and paired differences (`seeds.json`, `seeds.md`, `trainingSeeds` in `results.json`).
  * Every metric is checked finite before anything is written.
  */
-export const writeBenchmarkFolder = <E = never>(
+export const writeBenchmarkFolder = <ES = never, EX = never>(
   dir: string,
   benchmark: string,
   main: SeedRuns,
   others: ReadonlyArray<SeedRuns>,
-  options: BenchmarkFolderOptions<E>,
-): Effect.Effect<BenchmarkFolder, NonFiniteResult | IoError | E> =>
+  options: BenchmarkFolderOptions<ES, EX>,
+): Effect.Effect<BenchmarkFolder, NonFiniteResult | IoError | ES | EX> =>
   Effect.gen(function* () {
     const all = [main, ...others].sort((a, b) => a.seed - b.seed);
     // Checked before anything is written: a wrong number never reaches the folder.

@@ -68,7 +68,6 @@ export { earlyFeatures, writeExports } from "./exports.ts";
 export {
   type BenchmarkFolder,
   type BenchmarkFolderOptions,
-  folderMarkdown,
   NonFiniteResult,
   type SeedRuns,
   writeBenchmarkFolder,

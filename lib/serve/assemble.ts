@@ -9,19 +9,27 @@
  * @module
  */
 import type * as tfType from "@tensorflow/tfjs";
-import { Effect } from "effect";
-import { loadSplit } from "../data/datasets.ts";
+import { Effect, type Scope } from "effect";
+import type { InvalidImageSet } from "../data/checks.ts";
+import { type DatasetNotFound, loadSplit } from "../data/datasets.ts";
 import { concatSets, type ImageSet, subset } from "../data/images.ts";
-import { loadGeneratedSet, type OodSetName } from "../data/ood/mod.ts";
-import type { FitInputs, FittedDetector } from "../detectors/detector.ts";
+import { loadGeneratedSet, type LoadOodSetError, type OodSetName } from "../data/ood/mod.ts";
+import type { DetectorError, FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { grood, type GroodOptions } from "../detectors/grood.ts";
-import { sha256Hex } from "../io/files.ts";
+import { type IoError, sha256Hex } from "../io/files.ts";
+import type { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import type { Classifier } from "../model/classifier.ts";
-import { loadClassifier } from "../model/store.ts";
+import { loadClassifier, type ModelLoadError } from "../model/store.ts";
+import type { InvalidParameter } from "../errors.ts";
 import { mulberry32 } from "../random.ts";
 import { GREY_28 } from "../sources/source.ts";
-import { evaluateOod } from "../stages/evaluate.ts";
-import { extractFeatures, predictedClasses } from "../stages/features.ts";
+import { evaluateOod, type ScoreError } from "../stages/evaluate.ts";
+import {
+  extractFeatures,
+  type MissingLabels,
+  type NonFiniteOutput,
+  predictedClasses,
+} from "../stages/features.ts";
 import { type ImageScores, scoreHistogram, type ServedDetector } from "./detector.ts";
 
 type Tf = typeof tfType;
@@ -44,23 +52,42 @@ export function keep95Threshold(idScores: ArrayLike<number>): number {
 
 /** What `serveFitted` needs: the network, the fitted detector and validation images. */
 export interface ServeFittedOptions {
+  /** The tfjs module (from `Compute`). */
   readonly tf: Tf;
+  /** grood's classifier the detector was fitted on. */
   readonly net: Classifier;
+  /** The classifier's content key (architecture, weights, preprocessing). */
   readonly modelKey: string;
+  /** The fitted detector. */
   readonly fitted: FittedDetector;
+  /** Its registry kind (`grood`, `msp`…). */
   readonly kind: string;
   /** Held-out ID images (never trained on): fix the threshold. */
   readonly idValidation: ImageSet;
   /** Validation-OOD images: with the ID ones, the validation metrics and the histogram. */
   readonly oodValidation: ImageSet;
+  /** Class names in label order, when known. */
   readonly classNames?: ReadonlyArray<string>;
 }
+
+/** How `serveFitted` can fail: the validation images' features or scores. */
+export type ServeFittedError =
+  | InvalidImageSet
+  | InvalidParameter
+  | MissingLabels
+  | NonFiniteOutput
+  | DetectorError
+  | ScoreError;
 
 /**
  * Serve a detector fitted in this process on grood's classifier (28×28 grey inputs): scores
  * the validation images once for the threshold, metrics and histogram.
  */
-export const serveFitted = Effect.fn("serveFitted")(function* (options: ServeFittedOptions) {
+export const serveFitted: (
+  options: ServeFittedOptions,
+) => Effect.Effect<ServedDetector, ServeFittedError> = Effect.fn("serveFitted")(function* (
+  options: ServeFittedOptions,
+) {
   const { tf, net, fitted } = options;
   const scoreSet = (set: ImageSet) =>
     Effect.gen(function* () {
@@ -119,6 +146,7 @@ export const serveFitted = Effect.fn("serveFitted")(function* (options: ServeFit
 
 /** Settings of `fitServedGrood`. */
 export interface FitServedGroodOptions {
+  /** The tfjs module (from `Compute`). */
   readonly tf: Tf;
   /** A saved grood classifier (`fixtures/models/mnist`). */
   readonly classifierDir: string;
@@ -128,72 +156,89 @@ export interface FitServedGroodOptions {
   readonly trainImages: number;
   /** Held-out ID images (from the test split) for the threshold. */
   readonly idValidationImages: number;
+  /** Generated OOD sets for the validation metrics and histogram (default `letters-val`, `textures-val`). */
   readonly oodValidationSets?: ReadonlyArray<OodSetName>;
+  /** Seed of the training and validation subsets (default 0). */
   readonly seed?: number;
+  /** GROOD's options over its defaults. */
   readonly grood?: Partial<GroodOptions>;
 }
+
+/** How `fitServedGrood` can fail: loading the classifier or the data, fitting, scoring. */
+export type FitServedGroodError =
+  | ServeFittedError
+  | ModelLoadError
+  | CorruptDataset
+  | DatasetFileMissing
+  | DatasetNotFound
+  | IoError
+  | LoadOodSetError;
 
 /**
  * Fit GROOD on a subset of a dataset's training split with a saved classifier and serve it.
  * The classifier and the detector are released when the scope closes.
  */
-export const fitServedGrood = Effect.fn("fitServedGrood")(function* (
+export const fitServedGrood: (
   options: FitServedGroodOptions,
-) {
-  const { tf } = options;
-  const loaded = yield* Effect.acquireRelease(
-    loadClassifier(tf, options.classifierDir),
-    (l) => Effect.sync(() => l.net.dispose()),
-  );
-  const random = mulberry32(options.seed ?? 0);
-  const pick = (total: number, count: number) => {
-    const order = Array.from({ length: total }, (_, i) => i);
-    for (let i = total - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    return order.slice(0, Math.min(count, total)).sort((a, b) => a - b);
-  };
-  const fullTrain = yield* loadSplit(options.dataset, "train");
-  const train = subset(fullTrain, pick(fullTrain.count, options.trainImages), "train-subset");
-  const test = yield* loadSplit(options.dataset, "test");
-  const idValidation = subset(
-    test,
-    pick(test.count, options.idValidationImages),
-    "id-validation",
-  );
-  const oodSets = yield* Effect.forEach(
-    options.oodValidationSets ?? (["letters-val", "textures-val"] as const),
-    (name) => loadGeneratedSet(name),
-  );
-  const oodValidation = concatSets(oodSets, "ood-validation");
-  const detectorOptions = { ...options.grood };
-  const detector = grood(detectorOptions);
-  const early = detectorOptions.earlyBoundary ?? "block1";
-  const extraction = yield* extractFeatures(tf, loaded.net, train, { classSumsAt: [early] });
-  const idFeatures = (yield* extractFeatures(tf, loaded.net, idValidation)).features;
-  const inputs: FitInputs = {
-    tf,
-    modelKey: loaded.key,
-    trainKey: `${loaded.key}:${options.dataset}:${options.trainImages}:${options.seed ?? 0}`,
-    net: loaded.net,
-    train,
-    trainFeatures: extraction.features,
-    trainClassSums: extraction.classSums,
-    validation: { id: { images: idValidation, features: idFeatures }, ood: [] },
-  };
-  const fitted = yield* Effect.acquireRelease(
-    detector.fit(inputs),
-    (f) => Effect.sync(() => f.dispose()),
-  );
-  return yield* serveFitted({
-    tf,
-    net: loaded.net,
-    modelKey: loaded.key,
-    fitted,
-    kind: "grood",
-    idValidation,
-    oodValidation,
-    classNames: train.classNames,
-  });
-});
+) => Effect.Effect<ServedDetector, FitServedGroodError, Scope.Scope> = Effect.fn("fitServedGrood")(
+  function* (
+    options: FitServedGroodOptions,
+  ) {
+    const { tf } = options;
+    const loaded = yield* Effect.acquireRelease(
+      loadClassifier(tf, options.classifierDir),
+      (l) => Effect.sync(() => l.net.dispose()),
+    );
+    const random = mulberry32(options.seed ?? 0);
+    const pick = (total: number, count: number) => {
+      const order = Array.from({ length: total }, (_, i) => i);
+      for (let i = total - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      return order.slice(0, Math.min(count, total)).sort((a, b) => a - b);
+    };
+    const fullTrain = yield* loadSplit(options.dataset, "train");
+    const train = subset(fullTrain, pick(fullTrain.count, options.trainImages), "train-subset");
+    const test = yield* loadSplit(options.dataset, "test");
+    const idValidation = subset(
+      test,
+      pick(test.count, options.idValidationImages),
+      "id-validation",
+    );
+    const oodSets = yield* Effect.forEach(
+      options.oodValidationSets ?? (["letters-val", "textures-val"] as const),
+      (name) => loadGeneratedSet(name),
+    );
+    const oodValidation = concatSets(oodSets, "ood-validation");
+    const detectorOptions = { ...options.grood };
+    const detector = grood(detectorOptions);
+    const early = detectorOptions.earlyBoundary ?? "block1";
+    const extraction = yield* extractFeatures(tf, loaded.net, train, { classSumsAt: [early] });
+    const idFeatures = (yield* extractFeatures(tf, loaded.net, idValidation)).features;
+    const inputs: FitInputs = {
+      tf,
+      modelKey: loaded.key,
+      trainKey: `${loaded.key}:${options.dataset}:${options.trainImages}:${options.seed ?? 0}`,
+      net: loaded.net,
+      train,
+      trainFeatures: extraction.features,
+      trainClassSums: extraction.classSums,
+      validation: { id: { images: idValidation, features: idFeatures }, ood: [] },
+    };
+    const fitted = yield* Effect.acquireRelease(
+      detector.fit(inputs),
+      (f) => Effect.sync(() => f.dispose()),
+    );
+    return yield* serveFitted({
+      tf,
+      net: loaded.net,
+      modelKey: loaded.key,
+      fitted,
+      kind: "grood",
+      idValidation,
+      oodValidation,
+      classNames: train.classNames,
+    });
+  },
+);

@@ -11,6 +11,7 @@ import type { ImageShape } from "../sources/source.ts";
 
 /** Scores of a batch, one entry per image, in order. Higher score = more likely OOD. */
 export interface ImageScores {
+  /** One OOD score per image. */
   readonly scores: Float32Array;
   /** The classifier's predicted class per image. */
   readonly predicted: Int32Array;
@@ -20,6 +21,7 @@ export interface ImageScores {
 
 /** Counts of validation scores per bin (`edges.length = counts.length + 1`, shared by both sets). */
 export interface ScoreHistogram {
+  /** Bin edges, ascending. */
   readonly edges: ReadonlyArray<number>;
   /** Held-out ID images per bin. */
   readonly id: ReadonlyArray<number>;
@@ -39,14 +41,17 @@ export interface DetectorInfo {
   readonly threshold: number;
   /** Class names in label order, when known. */
   readonly classNames?: ReadonlyArray<string>;
+  /** The detector's settings in force (tuned values included). */
   readonly settings: Readonly<Record<string, unknown>>;
   /** Validation metrics (ID validation vs validation OOD): AUROC, FPR@95, … */
   readonly validation: Readonly<Record<string, number>>;
+  /** Validation score histogram (ID and OOD), drawn by the page with the threshold. */
   readonly histogram: ScoreHistogram;
 }
 
 /** A detector a scoring service can run. */
 export interface ServedDetector<E = unknown> {
+  /** What `GET /v1/detector` answers. */
   readonly info: DetectorInfo;
   /** The image shape the model takes; requests are decoded and resized to it. */
   readonly input: ImageShape;

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, type Scope } from "effect";
 import { sha256Hex } from "../io/files.ts";
 import { canonicalJson } from "../cache/cache.ts";
-import { type LoadedDetector, openFittedDetector } from "../fitted/mod.ts";
+import { type LoadedDetector, openFittedDetector, type OpenFittedError } from "../fitted/mod.ts";
 import type { DetectorInfo, ServedDetector } from "./detector.ts";
 
 /** The metadata `GET /v1/detector` answers for a loaded folder. */
@@ -62,5 +62,8 @@ export function servedFitted(loaded: LoadedDetector, tensors?: () => number): Se
 }
 
 /** Open a fitted-detector folder for serving (released with the scope). */
-export const openServedFitted = (folder: string, tensors?: () => number) =>
+export const openServedFitted = (
+  folder: string,
+  tensors?: () => number,
+): Effect.Effect<ServedDetector, OpenFittedError, Scope.Scope> =>
   Effect.map(openFittedDetector(folder), (loaded) => servedFitted(loaded, tensors));

@@ -5,14 +5,25 @@
  *
  * @module
  */
-export * from "./detector.ts";
-export * from "./assemble.ts";
-export * from "./limits.ts";
-export * from "./decode.ts";
-export * from "./batcher.ts";
-export * from "./metrics.ts";
-export * from "./auth.ts";
-export * from "./page.ts";
-export * from "./routes.ts";
-export * from "./server.ts";
-export * from "./fitted.ts";
+export {
+  type DetectorInfo,
+  type ImageScores,
+  type ScoreHistogram,
+  scoreHistogram,
+  type ServedDetector,
+} from "./detector.ts";
+export {
+  fitServedGrood,
+  type FitServedGroodError,
+  type FitServedGroodOptions,
+  keep95Threshold,
+  serveFitted,
+  type ServeFittedError,
+  type ServeFittedOptions,
+} from "./assemble.ts";
+export { DEFAULT_LIMITS, type Limits, Refusal, type RefusalCode, REFUSALS } from "./limits.ts";
+export { type BatchOptions, DEFAULT_MICRO_BATCH } from "./batcher.ts";
+export { type ImageResult, type ScoreAnswer, ScoringFailed } from "./routes.ts";
+export { ServiceMetrics } from "./metrics.ts";
+export { type RunningService, serveDetector, type ServeOptions } from "./server.ts";
+export { fittedInfo, openServedFitted, servedFitted } from "./fitted.ts";

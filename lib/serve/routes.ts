@@ -24,10 +24,15 @@ import type { StaticFile } from "./page.ts";
 
 /** What the routes work with. */
 export interface RouteContext<E> {
+  /** The detector served. */
   readonly detector: ServedDetector<E>;
+  /** Groups concurrent requests' images into batches. */
   readonly batcher: Batcher<E>;
+  /** Counters and histograms exported at `/metrics`. */
   readonly metrics: ServiceMetrics;
+  /** The limits every request is checked against. */
   readonly limits: Limits;
+  /** The scoring page's files by URL path. */
   readonly page: ReadonlyMap<string, StaticFile>;
   /** True when the `Authorization` header is acceptable (always, without a token). */
   readonly authorized: (header: string | null) => boolean;
@@ -37,18 +42,27 @@ export interface RouteContext<E> {
 
 /** One image's answer. */
 export interface ImageResult {
+  /** OOD score (higher = more likely OOD). */
   readonly score: number;
+  /** `score > threshold`. */
   readonly isOod: boolean;
+  /** The detector's threshold. */
   readonly threshold: number;
+  /** The classifier's predicted class. */
   readonly predicted: number;
+  /** Its name, when the detector knows class names. */
   readonly className?: string;
+  /** Content hash of the detector that scored the image. */
   readonly detectorVersion: string;
 }
 
 /** The answer of `POST /v1/score`. */
 export interface ScoreAnswer {
+  /** The detector's content hash and kind. */
   readonly detector: { readonly version: string; readonly kind: string };
+  /** The detector's threshold. */
   readonly threshold: number;
+  /** One result per image, in request order. */
   readonly results: ReadonlyArray<ImageResult>;
 }
 
@@ -187,6 +201,7 @@ export function makeHandler<E>(
 
 /** The detector failed on images it accepted (a broken detector or engine, not the input). */
 export class ScoringFailed extends Data.TaggedError("ScoringFailed")<{ readonly problem: string }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `The detector failed to score the request's images: ${this.problem}`;
   }

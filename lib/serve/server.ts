@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, type Scope } from "effect";
+import type { IoError } from "../io/files.ts";
 import { bearerCheck } from "./auth.ts";
 import { type BatchOptions, DEFAULT_MICRO_BATCH, makeBatcher } from "./batcher.ts";
 import type { ServedDetector } from "./detector.ts";
@@ -34,7 +35,9 @@ export interface ServeOptions {
   readonly port?: number;
   /** When set, `/v1/*` and `/metrics` need `Authorization: Bearer <token>`. */
   readonly token?: string;
+  /** Limits over `DEFAULT_LIMITS`. */
   readonly limits?: Partial<Limits>;
+  /** Micro-batching over `DEFAULT_MICRO_BATCH`. */
   readonly batch?: Partial<BatchOptions>;
 }
 
@@ -42,14 +45,21 @@ export interface ServeOptions {
 export interface RunningService {
   /** Base URL (`http://127.0.0.1:8080`). */
   readonly url: string;
+  /** The host name it listens on. */
   readonly hostname: string;
+  /** The port it listens on (the one picked when 0 was asked). */
   readonly port: number;
+  /** Counters and histograms exported at `/metrics`. */
   readonly metrics: ServiceMetrics;
+  /** The limits in force. */
   readonly limits: Limits;
 }
 
 /** Serve `detector` over HTTP for the life of the scope. */
-export const serveDetector = Effect.fn("serveDetector")(function* <E>(
+export const serveDetector: <E>(
+  detector: ServedDetector<E>,
+  options?: ServeOptions,
+) => Effect.Effect<RunningService, IoError, Scope.Scope> = Effect.fn("serveDetector")(function* <E>(
   detector: ServedDetector<E>,
   options: ServeOptions = {},
 ) {
