@@ -7,10 +7,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Exit } from "effect";
 import { writeFile } from "../lib/io/files.ts";
-import type { DetectorRun, ResultRow } from "../lib/pipeline/run.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { type SeedRuns, writeBenchmarkFolder } from "../lib/report/benchmark_folder.ts";
-import { evaluateOod } from "../lib/stages/evaluate.ts";
+import { toyRuns } from "./toy_runs.ts";
 
 /** What the folder records with the spread. */
 const RECORD = { command: "deno task reproduce --benchmark toy", date: "2026-12-01T00:00:00Z" };
@@ -20,34 +19,7 @@ const SETS = [["letters", "near", 0.6], ["textures", "far", 1.5]] as const;
 /** GROOD and MSP runs of one seed on two OOD sets (random scores, OOD shifted up). */
 function seedRuns(seed: number, run: string): SeedRuns {
   const random = mulberry32(100 + seed);
-  const runs = ["GROOD", "MSP"].map((detector, d): DetectorRun => {
-    const scores = new Map<string, Float32Array>();
-    scores.set("id", Float32Array.from({ length: 50 }, () => random()));
-    for (const [set, , shift] of SETS) {
-      scores.set(set, Float32Array.from({ length: 30 }, () => random() + shift / (d + 1)));
-    }
-    const rows: Array<ResultRow> = SETS.map(([set, group]) => ({
-      benchmark: "toy",
-      detector,
-      set,
-      group,
-      idAccuracy: 0.99,
-      ...Effect.runSync(evaluateOod({ id: scores.get("id")!, ood: scores.get(set)! })),
-    }));
-    return {
-      benchmark: "toy",
-      detector,
-      description: detector,
-      settings: {},
-      tuned: [],
-      fitSeconds: 0,
-      scoreSeconds: 0,
-      scoredPerSecond: 0,
-      rows,
-      scores,
-      artefacts: [],
-    };
-  });
+  const runs = toyRuns(random, SETS, 50, 30);
   return {
     seed,
     runs,

@@ -112,22 +112,20 @@ Deno.test("changing λ recomputes the mix-up and what follows it, not the featur
         classSumsAt: ["block1"],
       }),
     );
-    const detector = grood(
-      { oodPrototype: { kind: "mixup", lambda, samples: 100, seed: 0 } },
-      "GROOD",
-      cache,
-    );
+    const detector = grood({ oodPrototype: { kind: "mixup", lambda, samples: 100, seed: 0 } });
     const extracted = { images: validation, features: extraction.features };
-    const fitted = await Effect.runPromise(detector.fit({
-      tf,
-      modelKey: "random-init",
-      trainKey: key,
-      net,
-      train,
-      trainFeatures: extraction.features,
-      trainClassSums: extraction.classSums,
-      validation: { id: extracted, ood: [] },
-    }));
+    const fitted = await Effect.runPromise(
+      detector.fit({
+        tf,
+        modelKey: "random-init",
+        trainKey: key,
+        net,
+        train,
+        trainFeatures: extraction.features,
+        trainClassSums: extraction.classSums,
+        validation: { id: extracted, ood: [] },
+      }).pipe(Effect.provideService(StageCache, cache)),
+    );
     const scores = await Effect.runPromise(
       fitted.score({ images: train, features: extraction.features }),
     );

@@ -8,8 +8,6 @@ import {
   evaluateOod,
   fpr95IdKept,
   fpr95OpenOod,
-  type OodSetMetrics,
-  summarise,
 } from "../lib/stages/evaluate.ts";
 import { mulberry32 } from "../lib/random.ts";
 
@@ -195,37 +193,4 @@ Deno.test("accuracy() counts matches and rejects mismatched lengths", () => {
   assert.equal(mismatch._tag, "LengthMismatch");
   assert.match(mismatch.message, /2 predictions but 1 labels/);
   assert.equal(failure(accuracy([], []))._tag, "EmptyScores");
-});
-
-Deno.test("summarise() averages metrics per near/far group", () => {
-  const row = (set: string, group: "near" | "far", auroc: number, fpr95: number) => ({
-    set,
-    group,
-    auroc,
-    auprIn: 0.5,
-    auprOut: auroc,
-    fpr95IdKept: fpr95,
-    fpr95OpenOod: 1 - fpr95,
-  } satisfies OodSetMetrics);
-  const summary = summarise([
-    row("far-a", "far", 0.9, 0.2),
-    row("near-a", "near", 0.6, 0.8),
-    row("far-b", "far", 0.7, 0.4),
-  ]);
-  assert.equal(summary.length, 2);
-  const [near, far] = summary;
-  assert.deepEqual(near, {
-    group: "near",
-    sets: 1,
-    auroc: 0.6,
-    auprIn: 0.5,
-    auprOut: 0.6,
-    fpr95IdKept: 0.8,
-    fpr95OpenOod: 1 - 0.8,
-  });
-  assert.equal(far?.sets, 2);
-  close(far!.auroc, 0.8, "far auroc");
-  close(far!.fpr95IdKept, 0.3, "far fpr95IdKept");
-  close(far!.fpr95OpenOod, 0.7, "far fpr95OpenOod");
-  assert.deepEqual(summarise([]), []);
 });

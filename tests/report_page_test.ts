@@ -6,9 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { chromium } from "playwright-core";
 import { IMAGE_SIZE, type ImageSet } from "../lib/data/images.ts";
-import type { DetectorRun, ResultRow } from "../lib/pipeline/run.ts";
+import type { DetectorRun } from "../lib/pipeline/run.ts";
 import { mulberry32 } from "../lib/random.ts";
 import {
   benchmarkPage,
@@ -19,7 +18,8 @@ import {
 } from "../lib/report/page.ts";
 import { pairedDifferences, SEED_METRICS, type SeedRow, seedSpread } from "../lib/report/seeds.ts";
 import { summaryTable } from "../lib/pipeline/tables.ts";
-import { evaluateOod } from "../lib/stages/evaluate.ts";
+import { withTab } from "./browser.ts";
+import { toyRuns } from "./toy_runs.ts";
 
 const random = mulberry32(11);
 const SETS = [["letters", "near", 0.8], ["textures", "far", 2]] as const;
@@ -37,34 +37,7 @@ function images(name: string, count: number, brightness: number): ImageSet {
 function fixtureRuns(): { runs: DetectorRun[]; byName: Map<string, ImageSet> } {
   const byName = new Map<string, ImageSet>([["id", images("id", 60, 0.5)]]);
   for (const [set] of SETS) byName.set(set, images(set, 40, 1));
-  const runs = ["GROOD", "MSP"].map((detector, d): DetectorRun => {
-    const scores = new Map<string, Float32Array>();
-    scores.set("id", Float32Array.from({ length: 60 }, () => random()));
-    for (const [set, , shift] of SETS) {
-      scores.set(set, Float32Array.from({ length: 40 }, () => random() + shift / (d + 1)));
-    }
-    const rows: ResultRow[] = SETS.map(([set, group]) => ({
-      benchmark: "toy",
-      detector,
-      set,
-      group,
-      idAccuracy: 0.99,
-      ...Effect.runSync(evaluateOod({ id: scores.get("id")!, ood: scores.get(set)! })),
-    }));
-    return {
-      benchmark: "toy",
-      detector,
-      description: detector,
-      settings: {},
-      tuned: [],
-      fitSeconds: 0,
-      scoreSeconds: 0,
-      scoredPerSecond: 0,
-      rows,
-      scores,
-      artefacts: [],
-    };
-  });
+  const runs = toyRuns(random, SETS, 60, 40);
   return { runs, byName };
 }
 
@@ -113,135 +86,116 @@ Deno.test("report.html loads in chromium: tables hold the results, plots and gal
   const dir = await Deno.makeTempDir();
   const path = `${dir}/report.html`;
   await Deno.writeTextFile(path, html);
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--headless",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
   try {
-    const tab = await browser.newPage();
-    const problems: string[] = [];
-    const requests: string[] = [];
-    tab.on("console", (m) => {
-      if (m.type() === "error") problems.push(m.text());
-    });
-    tab.on("pageerror", (e) => problems.push(String(e)));
-    tab.on("request", (r) => requests.push(r.url()));
-    await tab.goto(`file://${path}`, { waitUntil: "load" });
-    assert.deepEqual(problems, []);
-    // Only the page itself and its inline data: URLs, never the network.
-    assert.deepEqual(
-      requests.filter((url) => !url.startsWith("data:") && url !== `file://${path}`),
-      [],
-    );
-
-    // The ranked table: the summary's order and numbers, in percent.
-    const expected = summaryTable(runs).objects() as Array<Record<string, number | string>>;
-    const rows = await tab.$$eval(
-      "table.summary tbody tr",
-      (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
-    );
-    assert.equal(rows.length, expected.length);
-    expected.forEach((d, i) => {
-      const keys = [
-        "nearAuroc",
-        "farAuroc",
-        "nearFpr95IdKept",
-        "farFpr95IdKept",
-        "nearFpr95OpenOod",
-        "farFpr95OpenOod",
-      ];
-      assert.deepEqual(rows[i], [
-        d.detector,
-        ...keys.map((k) => (100 * (d[k] as number)).toFixed(2)),
-      ]);
-    });
-    // The spread over seeds: mean ± sd of every metric, in the spread's (ranked) order.
-    const spreadRows = await tab.$$eval(
-      "table.spread tbody tr",
-      (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
-    );
-    assert.equal(spreadRows.length, 2);
-    seeds.spread.forEach((d, i) => {
-      assert.deepEqual(spreadRows[i], [
-        d.detector,
-        "3",
-        ...SEED_METRICS.map((m) =>
-          `${(100 * (d[`${m}Mean`] as number)).toFixed(2)} ± ${
-            (100 * (d[`${m}Sd`] as number)).toFixed(2)
-          }`
-        ),
-      ]);
-    });
-    const pairedRows = await tab.$$eval(
-      "table.paired tbody tr",
-      (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
-    );
-    assert.deepEqual(
-      pairedRows.map((r) => [r[0], r[1], r[2], r[7]]),
-      seeds.paired.map((d) => [
-        "GROOD − MSP",
-        d.metric === "nearAuroc" ? "near AUROC" : "far AUROC",
-        (100 * d.mean).toFixed(2),
-        d.holdsOnAllSeeds ? "yes" : "no",
-      ]),
-    );
-    // The per-set table: every (detector, set) AUROC.
-    const perSet = await tab.$$eval(
-      "table.per-set tbody tr",
-      (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
-    );
-    assert.equal(perSet.length, runs.length * SETS.length);
-    for (const run of runs) {
-      for (const row of run.rows) {
-        assert.ok(
-          perSet.some((r) =>
-            r[0] === run.detector && r[1] === row.set && r[3] === (100 * row.auroc).toFixed(2)
-          ),
-          `${run.detector} ${row.set}`,
-        );
-      }
-    }
-
-    // The plots rendered: marks drawn, with a size.
-    for (const figure of ["figure.roc", "figure.histogram"]) {
-      const { paths, width } = await tab.$eval(figure, (f) => ({
-        paths: f.querySelectorAll("svg path").length,
-        width: f.querySelector("svg")!.getBoundingClientRect().width,
-      }));
-      assert.ok(paths > 3 && width > 100, `${figure}: ${paths} paths, ${width}px`);
-    }
-    // Galleries: ID + one per OOD set, 8 decoded tiles each.
-    const galleries = await tab.$$eval(
-      "figure.gallery",
-      (figures) => figures.map((f) => f.querySelectorAll("svg image").length),
-    );
-    assert.deepEqual(galleries, [8, 8, 8]);
-    const decoded = await tab.evaluate(async () => {
-      const hrefs = Array.from(
-        document.querySelectorAll("figure.gallery svg image"),
-        (i) => i.getAttribute("href")!,
+    await withTab(async ({ tab, problems, requests }) => {
+      await tab.goto(`file://${path}`, { waitUntil: "load" });
+      assert.deepEqual(problems, []);
+      // Only the page itself and its inline data: URLs, never the network.
+      assert.deepEqual(
+        requests.filter((url) => !url.startsWith("data:") && url !== `file://${path}`),
+        [],
       );
-      const sizes = await Promise.all(hrefs.map((href) =>
-        new Promise<number>((resolve) => {
-          const img = new Image();
-          img.onload = () => resolve(img.naturalWidth);
-          img.onerror = () => resolve(0);
-          img.src = href;
-        })
-      ));
-      return sizes;
+
+      // The ranked table: the summary's order and numbers, in percent.
+      const expected = summaryTable(runs).objects() as Array<Record<string, number | string>>;
+      const rows = await tab.$$eval(
+        "table.summary tbody tr",
+        (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
+      );
+      assert.equal(rows.length, expected.length);
+      expected.forEach((d, i) => {
+        const keys = [
+          "nearAuroc",
+          "farAuroc",
+          "nearFpr95IdKept",
+          "farFpr95IdKept",
+          "nearFpr95OpenOod",
+          "farFpr95OpenOod",
+        ];
+        assert.deepEqual(rows[i], [
+          d.detector,
+          ...keys.map((k) => (100 * (d[k] as number)).toFixed(2)),
+        ]);
+      });
+      // The spread over seeds: mean ± sd of every metric, in the spread's (ranked) order.
+      const spreadRows = await tab.$$eval(
+        "table.spread tbody tr",
+        (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
+      );
+      assert.equal(spreadRows.length, 2);
+      seeds.spread.forEach((d, i) => {
+        assert.deepEqual(spreadRows[i], [
+          d.detector,
+          "3",
+          ...SEED_METRICS.map((m) =>
+            `${(100 * (d[`${m}Mean`] as number)).toFixed(2)} ± ${
+              (100 * (d[`${m}Sd`] as number)).toFixed(2)
+            }`
+          ),
+        ]);
+      });
+      const pairedRows = await tab.$$eval(
+        "table.paired tbody tr",
+        (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
+      );
+      assert.deepEqual(
+        pairedRows.map((r) => [r[0], r[1], r[2], r[7]]),
+        seeds.paired.map((d) => [
+          "GROOD − MSP",
+          d.metric === "nearAuroc" ? "near AUROC" : "far AUROC",
+          (100 * d.mean).toFixed(2),
+          d.holdsOnAllSeeds ? "yes" : "no",
+        ]),
+      );
+      // The per-set table: every (detector, set) AUROC.
+      const perSet = await tab.$$eval(
+        "table.per-set tbody tr",
+        (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)),
+      );
+      assert.equal(perSet.length, runs.length * SETS.length);
+      for (const run of runs) {
+        for (const row of run.rows) {
+          assert.ok(
+            perSet.some((r) =>
+              r[0] === run.detector && r[1] === row.set && r[3] === (100 * row.auroc).toFixed(2)
+            ),
+            `${run.detector} ${row.set}`,
+          );
+        }
+      }
+
+      // The plots rendered: marks drawn, with a size.
+      for (const figure of ["figure.roc", "figure.histogram"]) {
+        const { paths, width } = await tab.$eval(figure, (f) => ({
+          paths: f.querySelectorAll("svg path").length,
+          width: f.querySelector("svg")!.getBoundingClientRect().width,
+        }));
+        assert.ok(paths > 3 && width > 100, `${figure}: ${paths} paths, ${width}px`);
+      }
+      // Galleries: ID + one per OOD set, 8 decoded tiles each.
+      const galleries = await tab.$$eval(
+        "figure.gallery",
+        (figures) => figures.map((f) => f.querySelectorAll("svg image").length),
+      );
+      assert.deepEqual(galleries, [8, 8, 8]);
+      const decoded = await tab.evaluate(async () => {
+        const hrefs = Array.from(
+          document.querySelectorAll("figure.gallery svg image"),
+          (i) => i.getAttribute("href")!,
+        );
+        const sizes = await Promise.all(hrefs.map((href) =>
+          new Promise<number>((resolve) => {
+            const img = new Image();
+            img.onload = () => resolve(img.naturalWidth);
+            img.onerror = () => resolve(0);
+            img.src = href;
+          })
+        ));
+        return sizes;
+      });
+      assert.ok(decoded.every((w) => w === 56), `tile widths ${decoded}`);
     });
-    assert.ok(decoded.every((w) => w === 56), `tile widths ${decoded}`);
   } finally {
-    await browser.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

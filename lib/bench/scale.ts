@@ -59,16 +59,19 @@ const USEARCH = {
   threads: navigator.hardwareConcurrency,
 } as const;
 
+/** Every method on every size, but usearch's i8 index only up to `i8Rows` rows. */
+const everyMethod = (i8Rows: number): ScalePlan["methods"] => [
+  { method: "exact", maxRows: Infinity },
+  { method: "usearch-f16", maxRows: Infinity },
+  { method: "usearch-i8", maxRows: i8Rows },
+  { method: "hnsw", maxRows: Infinity },
+];
+
 /** The full table: 60k, 600k and 1.28M rows × D = 64 and 512. */
 export const SCALE_FULL: ScalePlan = {
   sizes: [60_000, 600_000, 1_280_000],
   dims: [64, 512],
-  methods: [
-    { method: "exact", maxRows: Infinity },
-    { method: "usearch-f16", maxRows: Infinity },
-    { method: "usearch-i8", maxRows: 60_000 },
-    { method: "hnsw", maxRows: Infinity },
-  ],
+  methods: everyMethod(60_000),
   queries: 500,
   runs: 2,
   // The build target: an index not built by then has missed it; stopping it saves the hour.
@@ -80,12 +83,7 @@ export const SCALE_FULL: ScalePlan = {
 export const SCALE_QUICK: ScalePlan = {
   sizes: [2_000, 8_000],
   dims: [16, 64],
-  methods: [
-    { method: "exact", maxRows: Infinity },
-    { method: "usearch-f16", maxRows: Infinity },
-    { method: "usearch-i8", maxRows: 2_000 },
-    { method: "hnsw", maxRows: Infinity },
-  ],
+  methods: everyMethod(2_000),
   queries: 200,
   runs: 2,
   budgetSeconds: 300,

@@ -62,7 +62,7 @@ export const STAGE_SOURCES: Readonly<Record<string, ReadonlyArray<string>>> = {
     "detectors/grood.ts",
     "random.ts",
   ],
-  descriptors: ["stages/gradient.ts", "detectors/grood.ts", "matrix.ts"],
+  descriptors: ["stages/gradient.ts", "detectors/grood.ts", "matrix.ts", "distance.ts"],
 };
 
 const LIB = new URL("../", import.meta.url);

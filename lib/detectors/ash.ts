@@ -19,9 +19,10 @@
  */
 import { Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { requireSetting, scoreChecked } from "./checks.ts";
-import { applyHead, energyScores, readHead } from "./logits.ts";
+import type { Detector } from "./detector.ts";
+import { requireSetting } from "./checks.ts";
+import { headEnergy } from "./head_energy.ts";
+import { readHead } from "./logits.ts";
 import { defineDetector, Percentile, withDefault } from "./entry.ts";
 import { Schema } from "effect";
 
@@ -82,20 +83,11 @@ export function ash(options: AshOptions = {}): Detector {
           "a number in [0, 100)",
         );
         const head = yield* readHead(name, inputs);
-        const d = head.inputSize;
-        const fitted: FittedDetector = {
-          score: (set) =>
-            scoreChecked(
-              name,
-              set,
-              { penultimate: d },
-              () => energyScores(applyHead(ashS(set.features.penultimate, p), head)),
-            ),
-          settings: { variant: "ASH-S", percentile: p, kept: ashKeptCount(d, p), temperature: 1 },
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
+        return headEnergy(name, head, (h) => ashS(h, p), {
+          variant: "ASH-S",
+          percentile: p,
+          kept: ashKeptCount(head.inputSize, p),
+        });
       }),
   };
 }

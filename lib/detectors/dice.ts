@@ -13,11 +13,12 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
+import { requireSetting } from "./checks.ts";
+import type { Detector } from "./detector.ts";
 import { defineDetector, Percentile, withDefault } from "./entry.ts";
 import { columnMeans } from "./fdbd.ts";
-import { applyHead, energyScores, type Head, percentile, readHead } from "./logits.ts";
+import { checkTrainPenultimate, headEnergy } from "./head_energy.ts";
+import { type Head, percentile, readHead } from "./logits.ts";
 
 /** Options of {@link dice}. */
 export interface DiceOptions {
@@ -58,31 +59,10 @@ export function dice(options: DiceOptions = {}): Detector {
         );
         const { trainFeatures } = inputs;
         const head = yield* readHead(name, inputs);
-        const d = head.inputSize;
-        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {
-          penultimate: d,
-        });
-        yield* finiteMatrix(
-          name,
-          trainFeatures.name,
-          "the penultimate features",
-          trainFeatures.penultimate,
-        );
+        yield* checkTrainPenultimate(name, inputs, head.inputSize);
         const sparse = sparsifiedHead(head, columnMeans(trainFeatures.penultimate), p);
         const kept = sparse.kernel.filter((w) => w !== 0).length;
-        const fitted: FittedDetector = {
-          score: (set) =>
-            scoreChecked(
-              name,
-              set,
-              { penultimate: d },
-              () => energyScores(applyHead(set.features.penultimate, sparse)),
-            ),
-          settings: { percentile: p, keptWeights: kept, temperature: 1 },
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
+        return headEnergy(name, sparse, (h) => h, { percentile: p, keptWeights: kept });
       }),
   };
 }

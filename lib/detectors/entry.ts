@@ -8,14 +8,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import type { StageCacheShape } from "../cache/cache.ts";
 import type { Detector } from "./detector.ts";
-
-/** What a detector constructor may use besides its options. */
-export interface DetectorContext {
-  /** Where stage outputs are cached (GROOD's prototypes, descriptors …); optional. */
-  readonly cache?: StageCacheShape;
-}
 
 /** The role a detector plays in the reports. */
 export type DetectorFamily = "grood" | "grood-ablation" | "grood-extension" | "baseline";
@@ -34,11 +27,7 @@ export interface DetectorEntry<K extends string, F extends Schema.Struct.Fields>
   /** The options; a field with a default decodes to it when the spec leaves it out. */
   readonly options: Schema.Struct<F>;
   /** Build the detector from decoded options. */
-  readonly make: (
-    options: Schema.Struct<F>["Type"],
-    name: string,
-    context: DetectorContext,
-  ) => Detector;
+  readonly make: (options: Schema.Struct<F>["Type"], name: string) => Detector;
 }
 
 /** Any registered detector. */

@@ -18,13 +18,19 @@
  *
  * @module
  */
-import { Effect, Exit } from "effect";
+import { Effect, Exit, Option } from "effect";
 import { concatSets, type ImageSet, subset } from "../data/images.ts";
+import { squaredDistance } from "../distance.ts";
 import { type Matrix, matrix, takeRows } from "../matrix.ts";
-import { type Codec, makeStageCache, type StageCacheShape } from "../cache/cache.ts";
+import { type Codec, makeStageCache, StageCache } from "../cache/cache.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { groodDescriptors } from "../stages/gradient.ts";
-import { exactIndex, HNSW_DEFAULTS, hnswIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
+import {
+  buildIndex,
+  HNSW_DEFAULTS,
+  type IndexKindName,
+  type NearestNeighbourIndex,
+} from "../knn/mod.ts";
 import {
   meanOfPrototypes,
   meanPenultimate,
@@ -93,7 +99,8 @@ export interface GroodOptions {
   readonly oodPrototype: OodPrototypeSource;
   /** `gradient`: GROOD; `distance`: ablation, score = −‖h − p_ood‖ (no gradient, no index). */
   readonly descriptor: "gradient" | "distance";
-  readonly index: "exact" | "hnsw" | IndexBuilder;
+  /** A registered index kind (`lib/knn/registry.ts`) or a user's own builder. */
+  readonly index: IndexKindName | IndexBuilder;
   readonly k: number;
   /** NCP-logit temperature τ (an extension; 1 = the paper). */
   readonly temperature: number;
@@ -170,27 +177,19 @@ export function describeSource(source: OodPrototypeSource): string {
 
 /** Distance of each row to a vector, negated (ablation score: far from p_ood = ID). */
 function negativeDistanceTo(features: Matrix, vector: Float32Array): Float32Array {
-  const out = new Float32Array(features.rows);
-  for (let i = 0; i < features.rows; i++) {
-    let squared = 0;
-    for (let j = 0; j < features.cols; j++) {
-      const d = features.data[i * features.cols + j]! - vector[j]!;
-      squared += d * d;
-    }
-    out[i] = -Math.sqrt(squared);
-  }
-  return out;
+  const { rows, cols, data } = features;
+  return Float32Array.from(
+    { length: rows },
+    (_, i) => -Math.sqrt(squaredDistance(data, i * cols, vector, 0, cols)),
+  );
 }
 
 /**
- * The GROOD detector. `cache` stores each stage's output (default: none); `keys` name the
- * model and training extraction so cache keys follow their content.
+ * The GROOD detector. Its fit stores each stage's output in the `StageCache` of the context it
+ * runs in (read with `Effect.serviceOption`: without one, nothing is cached); the inputs'
+ * `modelKey` and `trainKey` root the cache keys, so they follow the content.
  */
-export function grood(
-  options: Partial<GroodOptions> = {},
-  name = "GROOD",
-  cache: StageCacheShape = makeStageCache(undefined),
-): Detector {
+export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Detector {
   const o: GroodOptions = { ...GROOD_DEFAULTS, ...options };
   return {
     name,
@@ -199,6 +198,10 @@ export function grood(
     fit: (inputs: FitInputs) =>
       Effect.scoped(Effect.gen(function* () {
         const { tf, net, train, trainFeatures } = inputs;
+        const cache = Option.getOrElse(
+          yield* Effect.serviceOption(StageCache),
+          () => makeStageCache(undefined),
+        );
         const base = { model: inputs.modelKey, train: inputs.trainKey };
         const prototypes = yield* cache.cached(
           "prototypes",
@@ -306,13 +309,11 @@ export function grood(
         const indexOf = (
           descriptors: Matrix,
         ): Effect.Effect<NearestNeighbourIndex, DetectorError> =>
-          o.index === "exact"
-            ? exactIndex(descriptors, { name: "GROOD training descriptors" })
-            : o.index === "hnsw"
-            ? hnswIndex(descriptors, {
-              ...hnswParams,
-              seed: o.seed,
+          typeof o.index === "string"
+            ? buildIndex(o.index, descriptors, {
               name: "GROOD training descriptors",
+              seed: o.seed,
+              hnsw: hnswParams,
             })
             : o.index.build(descriptors);
         const scorer = (index: NearestNeighbourIndex, temperature: number) => (set: ExtractedSet) =>

@@ -6,6 +6,7 @@
  * @module
  */
 import { Schema } from "effect";
+import { INDEX_KIND_NAMES } from "../knn/registry.ts";
 import { MIXUP_DEFAULTS } from "../stages/mixup.ts";
 import {
   defineDetector,
@@ -48,7 +49,7 @@ export const OodPrototypeSpec = Schema.Union([
 const groodFields = {
   earlyBoundary: withDefault(Schema.String, GROOD_DEFAULTS.earlyBoundary),
   descriptor: withDefault(Schema.Literals(["gradient", "distance"]), GROOD_DEFAULTS.descriptor),
-  index: withDefault(Schema.Literals(["exact", "hnsw"]), "exact"),
+  index: withDefault(Schema.Literals(INDEX_KIND_NAMES), "exact"),
   k: withDefault(PositiveInt, GROOD_DEFAULTS.k),
   temperature: withDefault(PositiveNumber, GROOD_DEFAULTS.temperature),
   temperatureGrid: Schema.optionalKey(Grid(PositiveNumber)),
@@ -85,7 +86,7 @@ const variant = <const K extends string>(
     source,
     reproduce: true,
     options: VariantOptions,
-    make: (options, name, context) => grood({ ...options, ...fixed(options) }, name, context.cache),
+    make: (options, name) => grood({ ...options, ...fixed(options) }, name),
   });
 
 /** Registration of {@link grood}. */
@@ -96,7 +97,7 @@ export const groodEntry = defineDetector({
   source: "ElAraby et al., TMLR 2025; OpenOOD `grood`",
   reproduce: true,
   options: GroodOptionsSpec,
-  make: (options, name, context) => grood(options, name, context.cache),
+  make: (options, name) => grood(options, name),
 });
 
 /** Ablation: GROOD without mix-up (the OOD prototype is the mean of the class prototypes). */

@@ -9,6 +9,8 @@
  *
  * @module
  */
+import { squaredDistance } from "../distance.ts";
+import type { Matrix } from "../matrix.ts";
 
 /** Eigenvalues (descending) and eigenvectors (column k of `vectors` belongs to `values[k]`). */
 export interface SymmetricEigen {
@@ -124,4 +126,52 @@ export function pseudoInverseSymmetric(a: Float64Array, n: number): Float64Array
     }
   }
   return out;
+}
+
+/** ‖Lᵀ(h − μ)‖² for every row and every mean (C × D) → N × C, with L the whitening factor. */
+export function whitenedDistances(
+  features: Matrix,
+  means: Float64Array,
+  numMeans: number,
+  factor: Float64Array,
+  rank: number,
+): Float64Array {
+  const { rows: n, cols: d, data } = features;
+  const whiteMeans = new Float64Array(numMeans * rank);
+  for (let c = 0; c < numMeans; c++) {
+    for (let k = 0; k < d; k++) {
+      const mu = means[c * d + k]!;
+      for (let r = 0; r < rank; r++) whiteMeans[c * rank + r]! += mu * factor[k * rank + r]!;
+    }
+  }
+  const out = new Float64Array(n * numMeans);
+  const white = new Float64Array(rank);
+  for (let i = 0; i < n; i++) {
+    white.fill(0);
+    for (let k = 0; k < d; k++) {
+      const h = data[i * d + k]!;
+      if (h === 0) continue;
+      for (let r = 0; r < rank; r++) white[r]! += h * factor[k * rank + r]!;
+    }
+    for (let c = 0; c < numMeans; c++) {
+      out[i * numMeans + c] = squaredDistance(white, 0, whiteMeans, c * rank, rank);
+    }
+  }
+  return out;
+}
+
+/** min over the means of ‖Lᵀ(h − μ)‖² for every row (see {@link whitenedDistances}). */
+export function nearestWhitenedDistance(
+  features: Matrix,
+  means: Float64Array,
+  numMeans: number,
+  factor: Float64Array,
+  rank: number,
+): Float64Array {
+  const all = whitenedDistances(features, means, numMeans, factor, rank);
+  return Float64Array.from({ length: features.rows }, (_, i) => {
+    let best = Infinity;
+    for (let c = 0; c < numMeans; c++) best = Math.min(best, all[i * numMeans + c]!);
+    return best;
+  });
 }

@@ -23,7 +23,7 @@ import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
 import type { Detector, FittedDetector } from "./detector.ts";
 import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
-import { pseudoInverseFactor } from "./linalg.ts";
+import { nearestWhitenedDistance, pseudoInverseFactor } from "./linalg.ts";
 import { defineDetector } from "./entry.ts";
 import { Schema } from "effect";
 
@@ -134,35 +134,6 @@ export function classGaussians(
   return { numClasses, dim: d, means, covariance };
 }
 
-/** min_c ‖Lᵀ(h − μ_c)‖² for every row, with whitened class means `whiteMeans` (C × r). */
-function minWhitenedDistance(
-  features: Matrix,
-  factor: Float64Array,
-  rank: number,
-  whiteMeans: Float64Array,
-  numClasses: number,
-): Float32Array {
-  const { rows: n, cols: d, data } = features;
-  const out = new Float32Array(n);
-  const white = new Float64Array(rank);
-  for (let i = 0; i < n; i++) {
-    white.fill(0);
-    for (let k = 0; k < d; k++) {
-      const h = data[i * d + k]!;
-      if (h === 0) continue;
-      for (let r = 0; r < rank; r++) white[r]! += h * factor[k * rank + r]!;
-    }
-    let best = Infinity;
-    for (let c = 0; c < numClasses; c++) {
-      let sum = 0;
-      for (let r = 0; r < rank; r++) sum += (white[r]! - whiteMeans[c * rank + r]!) ** 2;
-      best = Math.min(best, sum);
-    }
-    out[i] = best;
-  }
-  return out;
-}
-
 /** The Mahalanobis (MDS) detector: squared distance to the closest class Gaussian. */
 export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
   const name = "Mahalanobis";
@@ -185,13 +156,6 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
         const gaussians = classGaussians(trainFeatures.penultimate, labels, numClasses);
         const d = gaussians.dim;
         const { rank, factor } = pseudoInverseFactor(gaussians.covariance, d);
-        const whiteMeans = new Float64Array(numClasses * rank);
-        for (let c = 0; c < numClasses; c++) {
-          for (let k = 0; k < d; k++) {
-            const mu = gaussians.means[c * d + k]!;
-            for (let r = 0; r < rank; r++) whiteMeans[c * rank + r]! += mu * factor[k * rank + r]!;
-          }
-        }
         const fitted: FittedDetector = {
           score: (set) =>
             scoreChecked(
@@ -199,7 +163,15 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
               set,
               { penultimate: d },
               () =>
-                minWhitenedDistance(set.features.penultimate, factor, rank, whiteMeans, numClasses),
+                Float32Array.from(
+                  nearestWhitenedDistance(
+                    set.features.penultimate,
+                    gaussians.means,
+                    numClasses,
+                    factor,
+                    rank,
+                  ),
+                ),
             ),
           settings: { covariance: "tied", inverse: "pinvh", precisionRank: rank, dim: d },
           tuned: [],

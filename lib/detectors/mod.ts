@@ -12,7 +12,7 @@ export type {
   FittedDetector,
 } from "./detector.ts";
 export { withInputChecks } from "./checks.ts";
-export { defineDetector, type DetectorContext, type DetectorEntry } from "./entry.ts";
+export { defineDetector, type DetectorEntry } from "./entry.ts";
 export {
   BASELINES,
   buildDetector,

@@ -14,9 +14,10 @@
  */
 import { Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
-import { applyHead, energyScores, percentile, readHead } from "./logits.ts";
+import type { Detector } from "./detector.ts";
+import { requireSetting } from "./checks.ts";
+import { checkTrainPenultimate, headEnergy } from "./head_energy.ts";
+import { percentile, readHead } from "./logits.ts";
 import { defineDetector, Percentile, withDefault } from "./entry.ts";
 import { Schema } from "effect";
 
@@ -54,31 +55,12 @@ export function react(options: ReactOptions = {}): Detector {
           "a number in (0, 100]",
         );
         const head = yield* readHead(name, inputs);
-        const d = head.inputSize;
-        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {
-          penultimate: d,
-        });
-        yield* finiteMatrix(
-          name,
-          trainFeatures.name,
-          "the penultimate features",
-          trainFeatures.penultimate,
-        );
+        yield* checkTrainPenultimate(name, inputs, head.inputSize);
         const threshold = percentile(trainFeatures.penultimate.data, p);
-        const fitted: FittedDetector = {
-          score: (set) =>
-            scoreChecked(
-              name,
-              set,
-              { penultimate: d },
-              () =>
-                energyScores(applyHead(clipActivations(set.features.penultimate, threshold), head)),
-            ),
-          settings: { percentile: p, threshold, temperature: 1 },
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
+        return headEnergy(name, head, (h) => clipActivations(h, threshold), {
+          percentile: p,
+          threshold,
+        });
       }),
   };
 }

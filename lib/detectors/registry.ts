@@ -10,7 +10,6 @@
  */
 import { withInputChecks } from "./checks.ts";
 import { Effect, Schema } from "effect";
-import type { StageCacheShape } from "../cache/cache.ts";
 import { ashEntry } from "./ash.ts";
 import type { Detector } from "./detector.ts";
 import { energyEntry } from "./energy.ts";
@@ -117,15 +116,14 @@ export function detectorEntry(kind: DetectorKind): AnyDetectorEntry {
 }
 
 /**
- * Build the detector a decoded spec describes; GROOD stages store their outputs in `cache`. Its
- * inputs are checked at the edge (`withInputChecks`): consistent counts and sizes, finite values.
+ * Build the detector a decoded spec describes. Its inputs are checked at the edge
+ * (`withInputChecks`): consistent counts and sizes, finite values. GROOD's stages store their
+ * outputs in the `StageCache` of the context its fit runs in, when there is one.
  */
-export function makeDetector(spec: DetectorSpec, cache?: StageCacheShape): Detector {
+export function makeDetector(spec: DetectorSpec): Detector {
   const { kind, name, ...options } = spec as DetectorSpec & { readonly name?: string };
   const entry = detectorEntry(kind);
-  return withInputChecks(
-    entry.make(options, name ?? entry.title, cache === undefined ? {} : { cache }),
-  );
+  return withInputChecks(entry.make(options, name ?? entry.title));
 }
 
 /** Decode a detector spec (defaults filled in) or fail with a SchemaError naming the field. */
@@ -142,11 +140,8 @@ export const decodeDetector = Schema.decodeUnknownEffect(DetectorSpec);
  * if (knn.name !== "KNN k=5" || !knn.description.includes("k = 5")) throw new Error("wrong");
  * ```
  */
-export const buildDetector = (
-  input: unknown,
-  cache?: StageCacheShape,
-): Effect.Effect<Detector, Schema.SchemaError> =>
-  Effect.map(decodeDetector(input), (spec) => makeDetector(spec, cache));
+export const buildDetector = (input: unknown): Effect.Effect<Detector, Schema.SchemaError> =>
+  Effect.map(decodeDetector(input), makeDetector);
 
 /** The defaults of an entry's options (decoding an empty object fills them in). */
 export function optionDefaults(entry: AnyDetectorEntry): Readonly<Record<string, unknown>> {

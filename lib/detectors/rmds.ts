@@ -16,49 +16,14 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import type { Matrix } from "../matrix.ts";
 import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
 import type { Detector, FittedDetector } from "./detector.ts";
 import { defineDetector } from "./entry.ts";
-import { pseudoInverseFactor } from "./linalg.ts";
+import { nearestWhitenedDistance, pseudoInverseFactor, whitenedDistances } from "./linalg.ts";
 import { checkClassLabels, classGaussians } from "./mahalanobis.ts";
 
 /** Options of {@link rmds} (none). */
 export type RmdsOptions = Record<never, never>;
-
-/** ‖Lᵀ(h − μ)‖² for every row and every mean (C × D) → N × C, with L the whitening factor. */
-export function whitenedDistances(
-  features: Matrix,
-  means: Float64Array,
-  numMeans: number,
-  factor: Float64Array,
-  rank: number,
-): Float64Array {
-  const { rows: n, cols: d, data } = features;
-  const whiteMeans = new Float64Array(numMeans * rank);
-  for (let c = 0; c < numMeans; c++) {
-    for (let k = 0; k < d; k++) {
-      const mu = means[c * d + k]!;
-      for (let r = 0; r < rank; r++) whiteMeans[c * rank + r]! += mu * factor[k * rank + r]!;
-    }
-  }
-  const out = new Float64Array(n * numMeans);
-  const white = new Float64Array(rank);
-  for (let i = 0; i < n; i++) {
-    white.fill(0);
-    for (let k = 0; k < d; k++) {
-      const h = data[i * d + k]!;
-      if (h === 0) continue;
-      for (let r = 0; r < rank; r++) white[r]! += h * factor[k * rank + r]!;
-    }
-    for (let c = 0; c < numMeans; c++) {
-      let sum = 0;
-      for (let r = 0; r < rank; r++) sum += (white[r]! - whiteMeans[c * rank + r]!) ** 2;
-      out[i * numMeans + c] = sum;
-    }
-  }
-  return out;
-}
 
 /** The RMDS detector: min over classes of the class Mahalanobis distance minus the background's. */
 export function rmds(_options: RmdsOptions = {}): Detector {
@@ -91,7 +56,7 @@ export function rmds(_options: RmdsOptions = {}): Detector {
           score: (set) =>
             scoreChecked(name, set, { penultimate: d }, () => {
               const h = set.features.penultimate;
-              const classes = whitenedDistances(
+              const classes = nearestWhitenedDistance(
                 h,
                 perClass.means,
                 numClasses,
@@ -105,13 +70,7 @@ export function rmds(_options: RmdsOptions = {}): Detector {
                 backgroundFactor.factor,
                 backgroundFactor.rank,
               );
-              return Float32Array.from({ length: h.rows }, (_, i) => {
-                let best = Infinity;
-                for (let c = 0; c < numClasses; c++) {
-                  best = Math.min(best, classes[i * numClasses + c]!);
-                }
-                return best - back[i]!;
-              });
+              return Float32Array.from(classes, (best, i) => best - back[i]!);
             }),
           settings: {
             covariance: "tied + background",

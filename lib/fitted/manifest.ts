@@ -18,6 +18,7 @@
  */
 import { Schema } from "effect";
 import { InputSpecSchema, TapsSchema } from "../models/model.ts";
+import { OOD_METRICS } from "../stages/evaluate.ts";
 
 /** The manifest's file name. */
 export const FITTED_MANIFEST_FILE = "detector.json";
@@ -31,6 +32,10 @@ const Sha256 = Schema.String.pipe(
 );
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 const Setting = Schema.Union([Schema.String, Schema.Finite, Schema.Boolean]);
+/** Each metric of `evaluateOod` (AUROC, AUPR in and out, FPR@95 both ways): a finite number. */
+const metricFields = Object.fromEntries(OOD_METRICS.map((m) => [m, Schema.Finite])) as {
+  readonly [M in (typeof OOD_METRICS)[number]]: typeof Schema.Finite;
+};
 
 /** One file of the folder, with its size and sha256 (checked on load). */
 export const FileEntry = Schema.Struct({
@@ -61,11 +66,7 @@ export type DataEntry = typeof DataEntry.Type;
 /** AUROC, AUPR, FPR@95 of the ID validation set against one validation-OOD set. */
 export const ValidationMetrics = Schema.Struct({
   source: Schema.String,
-  auroc: Schema.Finite,
-  auprIn: Schema.Finite,
-  auprOut: Schema.Finite,
-  fpr95IdKept: Schema.Finite,
-  fpr95OpenOod: Schema.Finite,
+  ...metricFields,
   /** Share of this set flagged OOD at the folder's threshold. */
   flaggedAtThreshold: Schema.Finite,
 });

@@ -21,4 +21,13 @@ export { exactIndex, type ExactIndexOptions } from "./exact.ts";
 export { checkHnswParams, HNSW_DEFAULTS, hnswIndex } from "./hnsw.ts";
 export { type IndexMetadata, loadIndex, saveIndex } from "./persist.ts";
 export { recallAtK } from "./recall.ts";
+export {
+  buildIndex,
+  INDEX_KIND_NAMES,
+  INDEX_KINDS,
+  type IndexBuildError,
+  type IndexBuildOptions,
+  type IndexKind,
+  type IndexKindName,
+} from "./registry.ts";
 export { SearchWorkerError, workerIndex } from "./worker_index.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 import { Effect } from "effect";
+import { squaredDistance } from "../distance.ts";
 import type { Matrix } from "../matrix.ts";
 import {
   DimensionMismatch,
@@ -48,21 +49,6 @@ export const checkSearch = (
   return Effect.void;
 };
 
-/** Σ (q − p)² in float64 between query row `qi` and point row `pi`. */
-export function squaredDistance(queries: Matrix, qi: number, points: Matrix, pi: number): number {
-  const d = points.cols;
-  const q = queries.data;
-  const p = points.data;
-  const qo = qi * d;
-  const po = pi * d;
-  let sum = 0;
-  for (let j = 0; j < d; j++) {
-    const diff = q[qo + j]! - p[po + j]!;
-    sum += diff * diff;
-  }
-  return sum;
-}
-
 /**
  * Write the k nearest of `candidates` (point indices, -1 = none) into row `qi` of the output,
  * ranked by exact float64 distance then index. False if fewer than k valid candidates.
@@ -75,10 +61,13 @@ export function writeReranked(
   k: number,
   out: { distances: Float32Array; indices: Int32Array },
 ): boolean {
+  const d = points.cols;
   const ranked: Array<{ d2: number; i: number }> = [];
   for (let c = 0; c < candidates.length; c++) {
     const i = candidates[c]!;
-    if (i >= 0) ranked.push({ d2: squaredDistance(queries, qi, points, i), i });
+    if (i >= 0) {
+      ranked.push({ d2: squaredDistance(queries.data, qi * d, points.data, i * d, d), i });
+    }
   }
   if (ranked.length < k) return false;
   ranked.sort((a, b) => a.d2 - b.d2 || a.i - b.i);

@@ -105,7 +105,6 @@ export const runPipelineScoped = Effect.fn("runPipeline")(function* (
 ) {
   const source = hooks.source ?? "pipeline spec";
   const spec = yield* decodePipeline(input, source);
-  const cache = yield* StageCache;
   const prepared = yield* prepareBenchmark({
     benchmark: spec.benchmark,
     ...(spec.model === undefined ? {} : { modelDir: spec.model }),
@@ -114,9 +113,7 @@ export const runPipelineScoped = Effect.fn("runPipeline")(function* (
     ...(hooks.progress === undefined ? {} : { progress: hooks.progress }),
     check: (context) => checkPipeline(spec, context, source),
   });
-  const detectors = spec.detectors.map((d) =>
-    makeDetector(withModelDefaults(d, prepared.model), cache)
-  );
+  const detectors = spec.detectors.map((d) => makeDetector(withModelDefaults(d, prepared.model)));
   const runs = yield* runDetectors(prepared, detectors, hooks);
   const result: PipelineResult = {
     prepared,
@@ -134,7 +131,7 @@ export interface AblationResult {
   readonly runs: ReadonlyArray<DetectorRun>;
   /** Per set: parameters, detector, set, group, metrics. */
   readonly results: Table;
-  /** Per variant: parameters, near/far mean AUROC and FPR@95. */
+  /** Per variant: parameters, near/far mean AUROC and FPR@95; ranked by mean AUROC. */
   readonly summary: Table;
 }
 
@@ -162,7 +159,6 @@ const runAblationIn = Effect.fn("runAblation")(function* (
   if (size > MAX_GRID_VARIANTS && hooks.allowLargeGrid !== true) {
     return yield* new GridTooLarge({ source, variants: size, limit: MAX_GRID_VARIANTS });
   }
-  const cache = yield* StageCache;
   const prepared = yield* prepareBenchmark({
     benchmark: spec.benchmark,
     ...(spec.model === undefined ? {} : { modelDir: spec.model }),
@@ -177,9 +173,11 @@ const runAblationIn = Effect.fn("runAblation")(function* (
   const runs: Array<DetectorRun> = [];
   for (const [i, params] of variants.entries()) {
     hooks.log?.(`variant ${i + 1}/${variants.length}: ${JSON.stringify(params)}`);
-    const [run] = yield* runDetectors(prepared, [
-      makeDetector(variantSpec(params, defaults), cache),
-    ], hooks);
+    const [run] = yield* runDetectors(
+      prepared,
+      [makeDetector(variantSpec(params, defaults))],
+      hooks,
+    );
     runs.push(run!);
   }
   const withParams = (table: Table, key: "detector") =>
@@ -192,7 +190,8 @@ const runAblationIn = Effect.fn("runAblation")(function* (
     variants,
     runs,
     results: withParams(resultsTable(runs), "detector"),
-    summary: withParams(summaryTable(runs), "detector"),
+    // A join does not keep the order: ranked again, as `summaryTable` is.
+    summary: withParams(summaryTable(runs), "detector").orderby("benchmark", aq.desc("meanAuroc")),
   };
   return result;
 });

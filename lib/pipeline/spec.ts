@@ -8,6 +8,7 @@
  * @module
  */
 import { Data, Effect, Schema } from "effect";
+import { INDEX_KIND_NAMES } from "../knn/registry.ts";
 import { DetectorSpec } from "../detectors/registry.ts";
 import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood_variants.ts";
 import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
@@ -45,7 +46,7 @@ export const AblationGrid = Schema.Struct({
   oodPrototype: Schema.optional(
     Schema.NonEmptyArray(Schema.Literals(["mixup", "mean", "noise", "validation"])),
   ),
-  index: Schema.optional(Schema.NonEmptyArray(Schema.Literals(["exact", "hnsw"]))),
+  index: Schema.optional(Schema.NonEmptyArray(Schema.Literals(INDEX_KIND_NAMES))),
   descriptor: Schema.optional(Schema.NonEmptyArray(Schema.Literals(["gradient", "distance"]))),
   samples: Schema.optional(Schema.NonEmptyArray(Samples)),
   temperature: Schema.optional(Schema.NonEmptyArray(PositiveNumber)),

@@ -21,6 +21,7 @@ import {
 } from "../io/files.ts";
 import { summaryTable, type Table, writeResults } from "../pipeline/tables.ts";
 import type { DetectorRun } from "../pipeline/run.ts";
+import { OOD_METRICS } from "../stages/evaluate.ts";
 import type { SeedSection } from "./page.ts";
 import { writeReportPlots } from "./plot_files.ts";
 import {
@@ -81,8 +82,6 @@ export interface BenchmarkFolder {
   readonly paired?: ReadonlyArray<PairedDifference>;
 }
 
-const METRICS = ["auroc", "auprIn", "auprOut", "fpr95IdKept", "fpr95OpenOod"] as const;
-
 /** Fail on the first metric of `runs` that is not finite. */
 const checkFinite = (benchmark: string, seed: number, runs: ReadonlyArray<DetectorRun>) =>
   Effect.forEach(
@@ -91,7 +90,7 @@ const checkFinite = (benchmark: string, seed: number, runs: ReadonlyArray<Detect
       Effect.forEach(
         run.rows,
         (row) =>
-          Effect.forEach(METRICS, (metric) =>
+          Effect.forEach(OOD_METRICS, (metric) =>
             Number.isFinite(row[metric]) ? Effect.void : Effect.fail(
               new NonFiniteResult({
                 benchmark,

@@ -29,7 +29,7 @@
  */
 export { PLOT_FONT, type PlotInput, type ScoresBySet, type TopLevelSpec } from "./chart.ts";
 export { NonFinitePlotData, PlotInputError, PlotRenderError } from "./plot_errors.ts";
-export { areaUnder, downsampleCurve, type RocPoint, rocPoints } from "./roc.ts";
+export { downsampleCurve, type RocPoint, rocPoints } from "./roc.ts";
 export { ROC_AXES, rocCurves, type RocOptions } from "./roc_chart.ts";
 export { densityHistogram } from "./histogram.ts";
 export {

@@ -1,6 +1,8 @@
 /**
- * ROC maths: the vertices of an ROC curve (ties grouped), the area under it, and a downsampling
- * that keeps the curve's shape.
+ * ROC maths: the vertices of an ROC curve (ties grouped) and a downsampling that keeps the
+ * curve's shape. The area under it is the evaluation's `auroc` (`lib/stages/evaluate.ts`), the
+ * one AUROC of grood; `tests/plots_test.ts` checks that it equals the trapezoids under these
+ * vertices.
  *
  * @module
  */
@@ -59,17 +61,6 @@ export function rocPoints(
     points.push({ fpr: fp / id.length, tpr: tp / ood.length, threshold });
   }
   return points;
-}
-
-/** Area under a curve given by its vertices (trapezoids; exact for ROC vertices). */
-export function areaUnder(points: ReadonlyArray<RocPoint>): number {
-  let area = 0;
-  for (let i = 1; i < points.length; i++) {
-    const a = points[i - 1]!;
-    const b = points[i]!;
-    area += (b.fpr - a.fpr) * (a.tpr + b.tpr) / 2;
-  }
-  return area;
 }
 
 /**

@@ -4,8 +4,10 @@
  *
  * @module
  */
+import { Effect } from "effect";
+import { auroc } from "../stages/evaluate.ts";
 import { CONFIG, normalise, type PlotInput, type TopLevelSpec } from "./chart.ts";
-import { areaUnder, downsampleCurve, rocPoints } from "./roc.ts";
+import { downsampleCurve, rocPoints } from "./roc.ts";
 
 /** Options of `rocCurves`. */
 export interface RocOptions {
@@ -24,17 +26,21 @@ export const ROC_AXES = {
 
 /**
  * ROC curves of one detector, one per OOD set, in one chart. The legend gives each set's AUROC
- * (computed from the full curve, before downsampling) and its near/far group when known.
+ * (the evaluation's own, `lib/stages/evaluate.ts`, so it matches the tables) and its near/far
+ * group when known.
  */
 export function rocCurves(input: PlotInput, options: RocOptions = {}): TopLevelSpec {
   const { detector, id, scores, groups, oodSets } = normalise(input, "ROC curves");
   const values: Array<Record<string, string | number>> = [];
   const labels: Array<string> = [];
   for (const set of oodSets) {
-    const full = rocPoints(id, scores.get(set)!, { id: `${detector} on ID test`, ood: set });
+    const ood = scores.get(set)!;
+    // rocPoints checks the scores (finite, non-empty) and throws typed errors before auroc runs.
+    const full = rocPoints(id, ood, { id: `${detector} on ID test`, ood: set });
+    const area = Effect.runSync(auroc(id, ood));
     const group = groups.get(set);
     const label = `${set}${group === undefined ? "" : ` (${group})`}: AUROC ${
-      (100 * areaUnder(full)).toFixed(1)
+      (100 * area).toFixed(1)
     }`;
     labels.push(label);
     downsampleCurve(full, options.maxPoints ?? 500).forEach((p, order) =>

@@ -43,6 +43,15 @@ export interface OodMetrics {
   readonly fpr95OpenOod: number;
 }
 
+/** The names of the {@link OodMetrics}, in the order the tables show them. */
+export const OOD_METRICS = [
+  "auroc",
+  "auprIn",
+  "auprOut",
+  "fpr95IdKept",
+  "fpr95OpenOod",
+] as const satisfies ReadonlyArray<keyof OodMetrics>;
+
 /** A score is NaN or infinite: names the set and the index of the first bad value. */
 export class NonFiniteScore extends Data.TaggedError("NonFiniteScore")<{
   readonly set: string;
@@ -341,49 +350,3 @@ export const accuracy = (
 
 /** How far an OOD set is from the ID set (OpenOOD's near-/far-OOD split). */
 export type OodGroup = "near" | "far";
-
-/** Metrics for one OOD set, tagged with its group. */
-export interface OodSetMetrics extends OodMetrics {
-  readonly set: string;
-  readonly group: OodGroup;
-}
-
-/** Mean metrics over the OOD sets of one group. */
-export interface GroupSummary extends OodMetrics {
-  readonly group: OodGroup;
-  readonly sets: number;
-}
-
-/**
- * Mean of each metric per group (unweighted over sets, as OpenOOD reports near/far), in the
- * order near, far; groups without rows are left out.
- *
- * @example
- * ```ts
- * import { summarise } from "./evaluate.ts";
- * const m = { auprIn: 1, auprOut: 1, fpr95IdKept: 0, fpr95OpenOod: 0 };
- * const [near] = summarise([
- *   { set: "a", group: "near", auroc: 0.8, ...m },
- *   { set: "b", group: "near", auroc: 0.6, ...m },
- * ]);
- * if (near?.sets !== 2 || Math.abs(near.auroc - 0.7) > 1e-12) throw new Error("wrong mean");
- * ```
- */
-export function summarise(rows: ReadonlyArray<OodSetMetrics>): ReadonlyArray<GroupSummary> {
-  const groups: ReadonlyArray<OodGroup> = ["near", "far"];
-  return groups.flatMap((group) => {
-    const members = rows.filter((r) => r.group === group);
-    if (members.length === 0) return [];
-    const mean = (key: keyof OodMetrics) =>
-      members.reduce((sum, r) => sum + r[key], 0) / members.length;
-    return [{
-      group,
-      sets: members.length,
-      auroc: mean("auroc"),
-      auprIn: mean("auprIn"),
-      auprOut: mean("auprOut"),
-      fpr95IdKept: mean("fpr95IdKept"),
-      fpr95OpenOod: mean("fpr95OpenOod"),
-    }];
-  });
-}

@@ -21,6 +21,7 @@
 import type * as tfType from "@tensorflow/tfjs";
 import { Data, Effect } from "effect";
 import { firstNonFiniteRow, InvalidParameter, NonFiniteInput } from "../errors.ts";
+import { squaredDistance } from "../distance.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 
 type Tf = typeof tfType;
@@ -109,22 +110,12 @@ export const groodDescriptors = Effect.fn("groodDescriptors")(function* (
   const distances = new Float64Array(numClasses);
   for (let i = 0; i < rows; i++) {
     const offset = i * cols;
-    let oodSquared = 0;
-    for (let j = 0; j < cols; j++) {
-      const d = features.data[offset + j]! - ood[j]!;
-      oodSquared += d * d;
-    }
-    const oodDistance = Math.sqrt(oodSquared);
+    const oodDistance = Math.sqrt(squaredDistance(features.data, offset, ood, 0, cols));
     if (oodDistance === 0) continue; // h on p_ood: zero subgradient
     // Softmax over s = −d, shifted by the smallest distance for stability.
     let smallest = oodDistance;
     for (let c = 0; c < numClasses; c++) {
-      let squared = 0;
-      for (let j = 0; j < cols; j++) {
-        const d = features.data[offset + j]! - p[c * cols + j]!;
-        squared += d * d;
-      }
-      distances[c] = Math.sqrt(squared);
+      distances[c] = Math.sqrt(squaredDistance(features.data, offset, p, c * cols, cols));
       if (distances[c]! < smallest) smallest = distances[c]!;
     }
     let partition = Math.exp((smallest - oodDistance) / temperature);

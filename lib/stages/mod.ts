@@ -52,7 +52,7 @@ export {
   fpr95OpenOod,
   LengthMismatch,
   NonFiniteScore,
+  OOD_METRICS,
   type OodGroup,
   type OodMetrics,
-  type OodSetMetrics,
 } from "./evaluate.ts";

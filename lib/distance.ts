@@ -1,0 +1,34 @@
+/**
+ * The one squared Euclidean distance kernel of grood's TypeScript.
+ *
+ * @module
+ */
+
+/**
+ * Squared Euclidean distance between `length` values of `a` from `aOffset` and of `b` from
+ * `bOffset`, summed in float64 in index order: the one distance kernel of grood's TypeScript
+ * (k-NN re-ranking, the gradient descriptors, GROOD's distance ablation, the Mahalanobis
+ * detectors). The exact k-NN index's wasm SIMD kernel (`lib/knn/simd_kernel.ts`) is its float32
+ * counterpart for bulk search, and its candidates are re-ranked by this one.
+ *
+ * @example
+ * ```ts
+ * import { squaredDistance } from "./distance.ts";
+ * // Rows 1 of [[0, 0], [3, 4]] and 0 of [[0, 0]]: 3² + 4².
+ * if (squaredDistance([0, 0, 3, 4], 2, [0, 0], 0, 2) !== 25) throw new Error("wrong distance");
+ * ```
+ */
+export function squaredDistance(
+  a: ArrayLike<number>,
+  aOffset: number,
+  b: ArrayLike<number>,
+  bOffset: number,
+  length: number,
+): number {
+  let sum = 0;
+  for (let j = 0; j < length; j++) {
+    const diff = a[aOffset + j]! - b[bOffset + j]!;
+    sum += diff * diff;
+  }
+  return sum;
+}

@@ -1,0 +1,71 @@
+/**
+ * The k-NN index kinds a spec can name (GROOD's `index` option, the ablation grid's `index`):
+ * one line each in {@link INDEX_KINDS}. The specs' choices derive from this list. A user's own
+ * index needs no entry: pass an `IndexBuilder` value as GROOD's `index` instead.
+ *
+ * @module
+ */
+import type { Effect } from "effect";
+import type { InvalidParameter } from "../errors.ts";
+import type { Matrix } from "../matrix.ts";
+import type { HnswUnavailable, IndexTooLarge, NonFiniteVector } from "./errors.ts";
+import { exactIndex } from "./exact.ts";
+import { hnswIndex } from "./hnsw.ts";
+import type { HnswParams, NearestNeighbourIndex } from "./types.ts";
+
+/** What building an index of a registered kind can fail with. */
+export type IndexBuildError = NonFiniteVector | IndexTooLarge | HnswUnavailable | InvalidParameter;
+
+/** What every kind's build is given besides the points. */
+export interface IndexBuildOptions {
+  /** Names the index in errors. */
+  readonly name: string;
+  /** Seed of a randomised build (HNSW's levels); ignored by deterministic kinds. */
+  readonly seed: number;
+  /** HNSW's graph parameters (defaults: `HNSW_DEFAULTS`); ignored by other kinds. */
+  readonly hnsw?: Partial<Omit<HnswParams, "seed">>;
+}
+
+/** One registered index kind. */
+export interface IndexKind {
+  /** The name a spec uses. */
+  readonly kind: string;
+  /** What it is, for the docs. */
+  readonly description: string;
+  /** Build an index over the rows of `points`. */
+  readonly build: (
+    points: Matrix,
+    options: IndexBuildOptions,
+  ) => Effect.Effect<NearestNeighbourIndex, IndexBuildError>;
+}
+
+/** Every index kind a spec can name. */
+export const INDEX_KINDS = [
+  {
+    kind: "exact",
+    description: "brute force over a WebAssembly SIMD kernel, norm-pruned, float64 re-ranking",
+    build: (points, options) => exactIndex(points, { name: options.name }),
+  },
+  {
+    kind: "hnsw",
+    description: "hnswlib-node's HNSW graph (approximate), float64 re-ranking",
+    build: (points, options) =>
+      hnswIndex(points, { ...options.hnsw, seed: options.seed, name: options.name }),
+  },
+] as const satisfies ReadonlyArray<IndexKind>;
+
+/** The name of a registered index kind. */
+export type IndexKindName = (typeof INDEX_KINDS)[number]["kind"];
+
+/** The registered kinds' names, for spec Schemas (`Schema.Literals(INDEX_KIND_NAMES)`). */
+export const INDEX_KIND_NAMES: readonly [IndexKindName, ...Array<IndexKindName>] = INDEX_KINDS.map((
+  k,
+) => k.kind) as unknown as readonly [IndexKindName, ...Array<IndexKindName>];
+
+/** Build an index of a registered kind. */
+export const buildIndex = (
+  kind: IndexKindName,
+  points: Matrix,
+  options: IndexBuildOptions,
+): Effect.Effect<NearestNeighbourIndex, IndexBuildError> =>
+  INDEX_KINDS.find((k) => k.kind === kind)!.build(points, options);
