@@ -237,6 +237,5 @@ Deno.test("exports: features, labels and every detector's scores read back as wr
 });
 
 Deno.test("cleanup", async () => {
-  pipeline.prepared.model.net.dispose();
   await Deno.remove(dir, { recursive: true });
 });

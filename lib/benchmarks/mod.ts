@@ -19,4 +19,4 @@ export {
   splitIdTest,
   TestSetInValidation,
 } from "./load.ts";
-export { BenchmarkFile, decodeBenchmark, MODEL_KINDS, ModelRef } from "./spec.ts";
+export { BenchmarkFile, decodeBenchmark, ModelRef } from "./spec.ts";

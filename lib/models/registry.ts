@@ -126,7 +126,9 @@ export const readModelSpec = (path: string): Effect.Effect<ModelSpec, ModelUnrea
     ));
 
 /** The kind of the model at `path`, by its file (no spec needed): a typed error otherwise. */
-export const recogniseModel = (path: string) =>
+export const recogniseModel = (
+  path: string,
+): Effect.Effect<{ entry: ModelKindEntry; isDirectory: boolean }, ModelUnreadable> =>
   Effect.gen(function* () {
     const info = yield* Effect.tryPromise({
       try: () => Deno.stat(path),
@@ -182,7 +184,11 @@ export const resolveModel = (
 export const inspectModel = (
   path: string,
   options: InspectOptions = {},
-) =>
+): Effect.Effect<
+  { inspection: Inspection; specPath: string },
+  ModelError,
+  Scope.Scope | Compute
+> =>
   Effect.gen(function* () {
     const { entry, isDirectory } = yield* recogniseModel(path);
     const inspection = yield* entry.inspect(path, options);

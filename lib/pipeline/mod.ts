@@ -12,7 +12,19 @@ export {
   runAblation,
   type RunHooks,
   runPipeline,
+  runPipelineScoped,
 } from "./pipeline.ts";
+export {
+  type Engine,
+  ENGINES,
+  EngineSchema,
+  EngineUnavailable,
+  type ExtractionError,
+  type ModelExtractOptions,
+  openPipelineModel,
+  type PipelineModel,
+  type PipelineModelOptions,
+} from "./model.ts";
 export {
   type DetectorRun,
   prepareBenchmark,
@@ -20,7 +32,6 @@ export {
   type PrepareOptions,
   type ResultRow,
   runDetectors,
-  UnsupportedModelKind,
 } from "./run.ts";
 export {
   ABLATION_DEFAULTS,
