@@ -24,7 +24,12 @@
  */
 import { Data, Effect, Stream } from "effect";
 import type { ImageSet } from "../data/images.ts";
-import { exactIndex, HNSW_DEFAULTS, hnswIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
+import {
+  buildIndex,
+  HNSW_DEFAULTS,
+  type IndexKindName,
+  type NearestNeighbourIndex,
+} from "../knn/mod.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
@@ -84,7 +89,8 @@ export interface StreamedGroodOptions {
     | { readonly kind: "mean" };
   /** NCP-logit temperature (default 1, the paper). */
   readonly temperature?: number;
-  readonly index?: "exact" | "hnsw" | IndexBuilder;
+  /** A registered index kind (`lib/knn/registry.ts`, default `exact`) or a user's own builder. */
+  readonly index?: IndexKindName | IndexBuilder;
   readonly hnsw?: {
     readonly M: number;
     readonly efConstruction: number;
@@ -253,14 +259,11 @@ export const fitGroodStreamed = <E>(
     const descriptors = matrix(nKept, dim, kept.subarray(0, nKept * dim));
     const name = "GROOD training descriptors";
     const which = options.index ?? "exact";
-    const index: NearestNeighbourIndex = which === "exact"
-      ? yield* exactIndex(descriptors, { name })
-      : which === "hnsw"
-      ? yield* hnswIndex(descriptors, {
-        ...HNSW_DEFAULTS,
-        ...options.hnsw,
-        seed: options.seed ?? 0,
+    const index: NearestNeighbourIndex = typeof which === "string"
+      ? yield* buildIndex(which, descriptors, {
         name,
+        seed: options.seed ?? 0,
+        hnsw: { ...HNSW_DEFAULTS, ...options.hnsw },
       })
       : yield* which.build(descriptors);
     const fit: StreamedGroodFit = {

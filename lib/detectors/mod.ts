@@ -30,6 +30,15 @@ export { ash } from "./ash.ts";
 export { energy } from "./energy.ts";
 export { gradNorm } from "./gradnorm.ts";
 export { grood } from "./grood.ts";
+export {
+  fitGroodStreamed,
+  type StreamedGroodError,
+  type StreamedGroodFit,
+  type StreamedGroodOptions,
+  type TrainingBatch,
+  type TrainingStream,
+  TrainingStreamInvalid,
+} from "./grood_streamed.ts";
 export { knn } from "./knn.ts";
 export { mahalanobis } from "./mahalanobis.ts";
 export { maxLogit } from "./maxlogit.ts";

@@ -175,12 +175,20 @@ export const readSource = (
     return read;
   });
 
+/** What `sourceHasher` returns: a running checksum fed batch by batch. */
+export interface SourceHasher {
+  /** Feed one batch: its pixels, and its labels (counted only for a labelled source). */
+  readonly update: (pixels: Uint8Array, labels: Uint8Array | undefined) => void;
+  /** The checksum of everything fed so far (call once, after the last batch). */
+  readonly digest: () => string;
+}
+
 /**
  * The content checksum of a source (`ReadSource.checksum`), taken as its images go by: feed
  * every batch in order (pixels, and labels for a labelled source), then `digest`. The result
  * does not depend on how the images were batched; `labelled` says whether the labels count.
  */
-export const sourceHasher = (shape: ImageShape, labelled: boolean) => {
+export const sourceHasher = (shape: ImageShape, labelled: boolean): SourceHasher => {
   const pixelHash = createHash("sha256");
   const labelHash = createHash("sha256");
   return {
