@@ -25,6 +25,7 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { IMAGE_SIZE } from "../lib/data/images.ts";
 import { writeJson } from "../lib/io/files.ts";
 import { loadSample, machineInfo } from "../lib/bench/machine.ts";
+import { collectGarbage } from "../lib/bench/measure.ts";
 import type { LoadOptions, LoadResult } from "../lib/bench/http_load.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import {
@@ -92,7 +93,7 @@ const load = (options: LoadOptions) =>
  * growth compares live memory, not how far the collector happened to lag at each sample.
  */
 function settledRss(): number {
-  (globalThis as { gc?: () => void }).gc?.();
+  collectGarbage();
   return Deno.memoryUsage().rss;
 }
 
