@@ -1,13 +1,19 @@
 /**
- * Run by tests/hnsw_memory_test.ts in a process of its own (with `--expose-gc`): builds
- * `rounds` HNSW indexes of 5,000 × 64 points one after another, each disposed or kept, with a
- * full collection and an event-loop turn after each (napi finalizers, which free the native
- * graphs, run then), and prints the resident memory (MiB) after round `warmUp` and after the
- * last, as JSON.
+ * Run by tests/hnsw_memory_test.ts in a process of its own (with `--expose-gc`): makes
+ * `rounds` HNSW graphs one after another and holds every graph object to the end, so no napi
+ * finalizer runs and only `dispose` can free native memory (an unreachable graph is freed
+ * whenever the collector gets to it, which would hide a `dispose` that frees nothing). Modes:
+ * `dispose` builds 5,000 × 64 points, wraps the graph as grood does (`wrapHnsw`) and disposes
+ * it; `keep` builds the same and keeps it; `empty` makes a graph of one point, the floor every
+ * live hnswlib graph costs (its 65,536 label locks, 2.5 MiB, which only the finalizer frees).
+ * After each round a full collection and an event-loop turn settle the process; it prints the
+ * resident memory outside V8's heap (MiB) after round `warmUp` and after the last, as JSON.
+ * V8's heap is left out because it grows in steps of about 16 MiB when the collector chooses
+ * to, which made the whole resident size too noisy (it failed a CI run).
  */
 import { Effect } from "effect";
-import { hnswIndex } from "../lib/knn/hnsw.ts";
-import type { NearestNeighbourIndex } from "../lib/knn/types.ts";
+import type { HierarchicalNSW } from "hnswlib-node";
+import { loadHnsw, wrapHnsw } from "../lib/knn/hnsw.ts";
 
 const [roundsArg, warmUpArg, mode] = Deno.args;
 const rounds = Number(roundsArg), warmUp = Number(warmUpArg);
@@ -20,21 +26,34 @@ const points = {
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
 
-async function settledRss(): Promise<number> {
+async function settledNativeRss(): Promise<number> {
   gc!();
   await new Promise((resolve) => setTimeout(resolve, 50));
   gc!();
-  return Deno.memoryUsage().rss / 2 ** 20;
+  const { rss, heapTotal } = Deno.memoryUsage();
+  return (rss - heapTotal) / 2 ** 20;
 }
 
-const kept: NearestNeighbourIndex[] = [];
+const hnsw = await Effect.runPromise(loadHnsw);
+const held: HierarchicalNSW[] = [];
 const rss: Record<string, number> = {};
 for (let round = 0; round < rounds; round++) {
-  const index = await Effect.runPromise(hnswIndex(points, { seed: round, efConstruction: 40 }));
-  if (mode === "keep") kept.push(index);
-  else index.dispose();
-  if (round === warmUp || round === rounds - 1) {
-    rss[round === warmUp ? "afterWarmUp" : "end"] = await settledRss();
+  const graph = new hnsw.HierarchicalNSW("l2", cols);
+  held.push(graph);
+  if (mode === "empty") {
+    graph.initIndex(1, 16, 40, round);
+    graph.addPoint(Array.from(points.data.subarray(0, cols)), 0);
+  } else {
+    graph.initIndex(rows, 16, 40, round);
+    for (let i = 0; i < rows; i++) {
+      graph.addPoint(Array.from(points.data.subarray(i * cols, (i + 1) * cols)), i);
+    }
+    const params = { M: 16, efConstruction: 40, efSearch: 40, seed: round };
+    const index = wrapHnsw(graph, points, params, `churn ${round}`);
+    if (mode === "dispose") index.dispose();
   }
+  const resident = await settledNativeRss();
+  if (round === warmUp) rss.afterWarmUp = resident;
+  if (round === rounds - 1) rss.end = resident;
 }
-console.log(JSON.stringify({ ...rss, kept: kept.length }));
+console.log(JSON.stringify({ ...rss, held: held.length }));
