@@ -41,7 +41,7 @@ import {
   REPRODUCE_DETECTORS,
 } from "../lib/detectors/registry.ts";
 import { GROOD_DEFAULTS } from "../lib/detectors/grood.ts";
-import { ensureWritable, tryIo, writeFile, writeJson } from "../lib/io/files.ts";
+import { ensureWritable, portablePath, tryIo, writeFile, writeJson } from "../lib/io/files.ts";
 import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
 import { trainFixture } from "../lib/pipeline/train_fixture.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
@@ -187,7 +187,7 @@ const program = Effect.gen(function* () {
       others.push({
         seed,
         runs: other.runs,
-        model: other.prepared.model.path,
+        model: portablePath(other.prepared.model.path),
         testAccuracy: other.prepared.model.metadata?.testAccuracy ?? other.prepared.idAccuracy,
       });
     }
@@ -197,11 +197,11 @@ const program = Effect.gen(function* () {
     const main: SeedRuns = {
       seed: 0,
       runs,
-      model: prepared.model.path,
+      model: portablePath(prepared.model.path),
       testAccuracy,
       header: {
         benchmark: name,
-        model: prepared.model.path,
+        model: portablePath(prepared.model.path),
         modelTestAccuracy: testAccuracy,
         idTestImages: prepared.idTest.images.count,
         groodDefaults: GROOD_DEFAULTS,

@@ -17,7 +17,7 @@ import { Compute } from "../compute/compute.ts";
 import { loadBenchmark } from "../benchmarks/load.ts";
 import { loadSplit } from "../data/datasets.ts";
 import type { LabelledSet } from "../data/images.ts";
-import { exists, tryIo, writeJson } from "../io/files.ts";
+import { exists, portablePath, tryIo, writeJson } from "../io/files.ts";
 import { loadClassifier, type LoadedClassifier, saveUntrainedClassifier } from "../model/store.ts";
 import { extractFeatures } from "../stages/features.ts";
 import { type Bench, firstImages } from "./context.ts";
@@ -194,7 +194,11 @@ export const runBench = ({ plan, sections, out, scaleOut, modelFolder }: BenchRu
       date: new Date().toISOString(),
       mode: plan.mode,
       benchmark: BENCHMARK,
-      model: { path: modelDir, weightsSha256: model.metadata.weightsSha256, kind: modelKind },
+      model: {
+        path: portablePath(modelDir),
+        weightsSha256: model.metadata.weightsSha256,
+        kind: modelKind,
+      },
       machine,
       versions: { deno: Deno.version.deno, tfjs: tf.version.tfjs, effect: effectVersion() },
       backend,

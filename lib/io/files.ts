@@ -12,7 +12,7 @@
  */
 import { Data, Effect } from "effect";
 import { createHash } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 
 /**
  * A file operation failed: names the path, what was attempted and the operating system's
@@ -113,6 +113,24 @@ export const readFile = (path: string): Effect.Effect<Uint8Array, IoError> =>
 /** Hex sha256 of some bytes. */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * `path` as a results file should record it: relative to `root` (the working folder, which
+ * `deno task` sets to the checkout) when it lies inside, so results read the same on every
+ * machine and in every clone; absolute otherwise.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { portablePath } from "./files.ts";
+ * strictEqual(portablePath("/repo/fixtures/models/mnist", "/repo"), "fixtures/models/mnist");
+ * strictEqual(portablePath("/repo-2/model.onnx", "/repo"), "/repo-2/model.onnx");
+ * ```
+ */
+export function portablePath(path: string, root: string = Deno.cwd()): string {
+  const inside = relative(resolve(root), resolve(path));
+  return inside === "" || inside.startsWith("..") || isAbsolute(inside) ? resolve(path) : inside;
 }
 
 /** True when `path` exists (file or folder). */
