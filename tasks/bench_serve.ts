@@ -128,7 +128,6 @@ const program = (
     }
     const detector = folder === undefined
       ? yield* fitServedGrood({
-        tf,
         classifierDir: fixtureDir("mnist"),
         dataset: "mnist",
         trainImages: 3000,

@@ -97,7 +97,7 @@ const program = Effect.scoped(Effect.gen(function* () {
   );
 
   // 1. Agreement on the test images (the early tap is compared in tests/models_onnx_test.ts).
-  const tfjsTest = yield* extractFeatures(tf, net, test, { batchSize });
+  const tfjsTest = yield* extractFeatures(net, test, { batchSize });
   const onnxTest = yield* extractWithModel(onnx1, test, { batchSize });
   const agreement = {
     penultimate: maxDiff(tfjsTest.features.penultimate.data, onnxTest.features.penultimate.data),
@@ -115,12 +115,11 @@ const program = Effect.scoped(Effect.gen(function* () {
     const fitAndScore = (
       detector: Detector,
       train: Extraction,
-      extract: (set: ImageSet) => Effect.Effect<Extraction, unknown>,
+      extract: (set: ImageSet) => Effect.Effect<Extraction, unknown, Compute>,
     ) =>
       Effect.gen(function* () {
         const idTest: ExtractedSet = { images: test, features: (yield* extract(test)).features };
         const fitted = yield* detector.fit({
-          tf,
           modelKey: "engines",
           trainKey: "engines",
           net,
@@ -142,14 +141,14 @@ const program = Effect.scoped(Effect.gen(function* () {
         return out;
       });
     const started = performance.now();
-    const tfjsTrain = yield* extractFeatures(tf, net, bench.train, {
+    const tfjsTrain = yield* extractFeatures(net, bench.train, {
       batchSize,
       classSumsAt: ["block1"],
     });
     const tfjsAuroc = yield* fitAndScore(
       grood(),
       tfjsTrain,
-      (set) => extractFeatures(tf, net, set, { batchSize }),
+      (set) => extractFeatures(net, set, { batchSize }),
     );
     log(`GROOD on tfjs done (${((performance.now() - started) / 1000).toFixed(0)}s)`);
     const onnxTrain = yield* extractWithModel(onnx1, bench.train, {
@@ -189,7 +188,7 @@ const program = Effect.scoped(Effect.gen(function* () {
   // 3. Throughput, same set and batch.
   const onnx2 = yield* onnx(2);
   const speed = {
-    tfjsWasm: yield* throughput(test, () => extractFeatures(tf, net, test, { batchSize })),
+    tfjsWasm: yield* throughput(test, () => extractFeatures(net, test, { batchSize })),
     onnx1Thread: yield* throughput(test, () => extractWithModel(onnx1, test, { batchSize })),
     onnx2Threads: yield* throughput(test, () => extractWithModel(onnx2, test, { batchSize })),
   };

@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { IMAGE_SIZE, type ImageSet, type LabelledSet } from "../lib/data/images.ts";
 import type {
   Detector,
@@ -24,9 +23,9 @@ import { she } from "../lib/detectors/she.ts";
 import { type ClassifierSpec, makeClassifier } from "../lib/model/classifier.ts";
 import { matrix } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
+import { runPromise, tf } from "./with_compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
-const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect);
+const run = runPromise;
 const close = (actual: number, expected: number, what: string, tolerance = 1e-5) =>
   assert.ok(
     Math.abs(actual - expected) <= tolerance * Math.max(1, Math.abs(expected)),
@@ -69,7 +68,6 @@ function fitInputs(
     classNames: Array.from({ length: train.features.logits.cols }, (_, i) => `c${i}`),
   };
   return {
-    tf,
     modelKey: "test-model",
     trainKey: "test-train",
     ...(net === undefined ? {} : { net }),

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { join } from "node:path";
-import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import { grood } from "../lib/detectors/grood.ts";
@@ -27,8 +26,7 @@ import { sha256Hex } from "../lib/io/files.ts";
 import { loadClassifier, saveUntrainedClassifier } from "../lib/model/store.ts";
 import { extractCached } from "../lib/pipeline/extract.ts";
 import { tfjsExtractor } from "../lib/pipeline/model.ts";
-
-const { tf } = await Effect.runPromise(startCompute("wasm"));
+import { runPromise, tf } from "./with_compute.ts";
 
 const vectorCodec: Codec<Float32Array> = {
   encode: (v) => ({ arrays: { v: { data: v, shape: [v.length] } }, meta: { length: v.length } }),
@@ -58,8 +56,8 @@ Deno.test("cached() computes once, then serves the stored value", async () => {
     computed++;
     return new Float32Array([1, 2, 3]);
   });
-  const first = await Effect.runPromise(cache.cached("scores", { a: 1 }, vectorCodec, compute));
-  const second = await Effect.runPromise(cache.cached("scores", { a: 1 }, vectorCodec, compute));
+  const first = await runPromise(cache.cached("scores", { a: 1 }, vectorCodec, compute));
+  const second = await runPromise(cache.cached("scores", { a: 1 }, vectorCodec, compute));
   assert.equal(computed, 1);
   assert.equal(first.hit, false);
   assert.equal(second.hit, true);
@@ -82,18 +80,18 @@ Deno.test("cached() ignores an interrupted write and a damaged entry", async () 
     computed++;
     return new Float32Array([4, 5]);
   });
-  const first = await Effect.runPromise(cache.cached("scores", { run: 1 }, vectorCodec, compute));
+  const first = await runPromise(cache.cached("scores", { run: 1 }, vectorCodec, compute));
   assert.equal(first.hit, false, "the partial write is not trusted");
   // Damage the stored array: the checksum in entry.json no longer matches, so it is recomputed.
   const stored = join(root, "scores", key, "v.npy");
   const bytes = await Deno.readFile(stored);
   bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
   await Deno.writeFile(stored, bytes);
-  const second = await Effect.runPromise(cache.cached("scores", { run: 1 }, vectorCodec, compute));
+  const second = await runPromise(cache.cached("scores", { run: 1 }, vectorCodec, compute));
   assert.equal(second.hit, false, "a damaged entry is recomputed");
   assert.equal(computed, 2);
   assert.deepEqual(Array.from(second.value), [4, 5]);
-  const third = await Effect.runPromise(cache.cached("scores", { run: 1 }, vectorCodec, compute));
+  const third = await runPromise(cache.cached("scores", { run: 1 }, vectorCodec, compute));
   assert.equal(third.hit, true, "the rewritten entry is served");
 });
 
@@ -102,21 +100,21 @@ Deno.test("changing λ recomputes the mix-up and what follows it, not the featur
   const { cache, events } = recording(makeStageCache(root));
   const spec = defaultSpec(10);
   const net = makeClassifier(tf, spec, initialWeights(spec, 0));
-  const test = await Effect.runPromise(loadSplit("mnist", "test"));
+  const test = await runPromise(loadSplit("mnist", "test"));
   const train = subset(test, Array.from({ length: 300 }, (_, i) => i), "mnist/tiny");
   const validation = subset(test, Array.from({ length: 50 }, (_, i) => 300 + i), "val");
   const fitOnce = async (lambda: number) => {
     events.length = 0;
-    const { extraction, key } = await Effect.runPromise(
-      extractCached(cache, tfjsExtractor(tf, net, "random-init"), train, {
-        classSumsAt: ["block1"],
-      }),
+    const { extraction, key } = await runPromise(
+      Effect.flatMap(
+        tfjsExtractor(net, "random-init"),
+        (model) => extractCached(cache, model, train, { classSumsAt: ["block1"] }),
+      ),
     );
     const detector = grood({ oodPrototype: { kind: "mixup", lambda, samples: 100, seed: 0 } });
     const extracted = { images: validation, features: extraction.features };
-    const fitted = await Effect.runPromise(
+    const fitted = await runPromise(
       detector.fit({
-        tf,
         modelKey: "random-init",
         trainKey: key,
         net,
@@ -126,7 +124,7 @@ Deno.test("changing λ recomputes the mix-up and what follows it, not the featur
         validation: { id: extracted, ood: [] },
       }).pipe(Effect.provideService(StageCache, cache)),
     );
-    const scores = await Effect.runPromise(
+    const scores = await runPromise(
       fitted.score({ images: train, features: extraction.features }),
     );
     fitted.dispose();
@@ -168,8 +166,8 @@ Deno.test("a cache without a root computes every time", async () => {
     encode: (m) => ({ arrays: { m: { data: m.data, shape: [1, 1] } }, meta: null }),
     decode: (a) => matrix(1, 1, a.get("m")!.data as Float32Array),
   };
-  await Effect.runPromise(cache.cached("x", {}, codec, compute));
-  await Effect.runPromise(cache.cached("x", {}, codec, compute));
+  await runPromise(cache.cached("x", {}, codec, compute));
+  await runPromise(cache.cached("x", {}, codec, compute));
   assert.equal(computed, 2);
 });
 
@@ -198,14 +196,17 @@ async function runTaskProcess(args: ReadonlyArray<string>) {
 Deno.test("editing model.json (stem stride 1 → 2) gives a new model key: no stale features", async () => {
   const dir = await Deno.makeTempDir();
   const root = await Deno.makeTempDir();
-  await Effect.runPromise(saveUntrainedClassifier(tf, dir, 0));
-  const test = await Effect.runPromise(loadSplit("mnist", "test"));
+  await runPromise(saveUntrainedClassifier(tf, dir, 0));
+  const test = await runPromise(loadSplit("mnist", "test"));
   const images = subset(test, Array.from({ length: 40 }, (_, i) => i), "mnist/40");
   const { cache, events } = recording(makeStageCache(root));
   const extractWith = async () => {
-    const model = await Effect.runPromise(loadClassifier(tf, dir));
-    const { extraction } = await Effect.runPromise(
-      extractCached(cache, tfjsExtractor(tf, model.net, model.key), images),
+    const model = await runPromise(loadClassifier(tf, dir));
+    const { extraction } = await runPromise(
+      Effect.flatMap(
+        tfjsExtractor(model.net, model.key),
+        (extractor) => extractCached(cache, extractor, images),
+      ),
     );
     model.net.dispose();
     return { key: model.key, weights: model.metadata.weightsSha256, extraction };
@@ -263,11 +264,13 @@ Deno.test("an entry copied under another key (objects' features as photos') is r
   const cache = makeStageCache(root, { warn: (line) => warnings.push(line) });
   const spec = defaultSpec(10);
   const net = makeClassifier(tf, spec, initialWeights(spec, 0));
-  const test = await Effect.runPromise(loadSplit("mnist", "test"));
+  const test = await runPromise(loadSplit("mnist", "test"));
   const objects = subset(test, Array.from({ length: 20 }, (_, i) => i), "objects");
   const photos = subset(test, Array.from({ length: 30 }, (_, i) => 100 + i), "photos");
   const extract = (set: typeof objects) =>
-    Effect.runPromise(extractCached(cache, tfjsExtractor(tf, net, "model"), set));
+    runPromise(
+      Effect.flatMap(tfjsExtractor(net, "model"), (model) => extractCached(cache, model, set)),
+    );
   const objectsFirst = await extract(objects);
   const photosFirst = await extract(photos);
   // The careless user's copy: objects' entry folder over photos' entry folder.
@@ -367,8 +370,8 @@ Deno.test("a cache that cannot be written warns once and the run goes on without
   const cache = makeStageCache(join(file, "cache"), { warn: (line) => warnings.push(line) });
   let computed = 0;
   const compute = Effect.sync(() => new Float32Array([++computed]));
-  const a = await Effect.runPromise(cache.cached("scores", { a: 1 }, vectorCodec, compute));
-  const b = await Effect.runPromise(cache.cached("scores", { a: 2 }, vectorCodec, compute));
+  const a = await runPromise(cache.cached("scores", { a: 1 }, vectorCodec, compute));
+  const b = await runPromise(cache.cached("scores", { a: 2 }, vectorCodec, compute));
   assert.deepEqual([a.value[0], b.value[0]], [1, 2]);
   assert.equal(warnings.length, 1, warnings.join("\n"));
   assert.match(
@@ -397,7 +400,7 @@ Deno.test("--no-cache (StageCache.layer(undefined)) writes nothing anywhere", as
         );
       }
     });
-    await Effect.runPromise(Effect.provide(program, StageCache.layer(undefined)));
+    await runPromise(Effect.provide(program, StageCache.layer(undefined)));
     assert.equal(computed, 2);
     assert.deepEqual([...Deno.readDirSync(scratch)], [], "no cache folder was created");
   } finally {
@@ -421,10 +424,10 @@ Deno.test("cache:clear removes only cache entries and refuses any other folder",
   // A real cache with a stray file of the user's: entries go, the file stays.
   const root = join(await Deno.makeTempDir(), "cache");
   const cache = makeStageCache(root);
-  await Effect.runPromise(
+  await runPromise(
     cache.cached("scores", { a: 1 }, vectorCodec, Effect.succeed(new Float32Array([1]))),
   );
-  await Effect.runPromise(
+  await runPromise(
     cache.cached("scores", { a: 2 }, vectorCodec, Effect.succeed(new Float32Array([2]))),
   );
   await Deno.mkdir(join(root, "scores", "x.tmp-1-dead"), { recursive: true }); // an interrupted write

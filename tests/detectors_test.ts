@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import type * as tfType from "@tensorflow/tfjs";
 import { Effect } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { IMAGE_SIZE, type ImageSet, type LabelledSet } from "../lib/data/images.ts";
 import type {
   Detector,
@@ -39,12 +38,12 @@ import {
 import { extractFeatures } from "../lib/stages/features.ts";
 import { matrix } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
+import { runPromise, tf } from "./with_compute.ts";
+import type { Compute } from "../lib/compute/compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
-
-const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect);
-const failure = <A, E>(effect: Effect.Effect<A, E>): Promise<E> =>
-  Effect.runPromise(Effect.flip(effect));
+const run = runPromise;
+const failure = <A, E>(effect: Effect.Effect<A, E, Compute>): Promise<E> =>
+  runPromise(Effect.flip(effect));
 const close = (actual: number, expected: number, what: string, tolerance = 1e-6) =>
   assert.ok(
     Math.abs(actual - expected) <= tolerance * Math.max(1, Math.abs(expected)),
@@ -100,7 +99,6 @@ function fitInputs(
     classNames: Array.from({ length: train.features.logits.cols }, (_, i) => `c${i}`),
   };
   return {
-    tf,
     modelKey: "test-model",
     trainKey: "test-train",
     net,
@@ -241,9 +239,9 @@ Deno.test("odin: ε = 0 through the network is temperature-scaled MSP", async ()
   const net = odinNet();
   try {
     const images = constantImages("val", [200, 20, 128]);
-    const { features } = await run(extractFeatures(tf, net, images));
-    const signs = await run(odinGradientSigns(tf, net, images, PASS));
-    const scores = await run(odinPerturbedScores(tf, net, images, signs, 0, PASS));
+    const { features } = await run(extractFeatures(net, images));
+    const signs = await run(odinGradientSigns(net, images, PASS));
+    const scores = await run(odinPerturbedScores(net, images, signs, 0, PASS));
     const expected = Array.from({ length: 3 }, (_, i) => {
       const z = Array.from(features.logits.data.subarray(i * 3, i * 3 + 3));
       const e = z.map((v) => exp(v / 1000));
@@ -269,14 +267,14 @@ Deno.test("odin: ε > 0 raises the max softmax (lowers the score) as computed by
     const values = [200, 20, 128];
     const images = constantImages("val", values);
     const before = tf.memory().numTensors;
-    const signs = await run(odinGradientSigns(tf, net, images, PASS));
+    const signs = await run(odinGradientSigns(net, images, PASS));
     // Constant images: every pixel of an image gets the same sign.
     for (let i = 0; i < values.length; i++) {
       const first = signs[i * IMAGE_SIZE]!;
       assert.ok(signs.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE).every((s) => s === first));
     }
-    const plain = await run(odinPerturbedScores(tf, net, images, signs, 0, PASS));
-    const perturbed = await run(odinPerturbedScores(tf, net, images, signs, 0.004, PASS));
+    const plain = await run(odinPerturbedScores(net, images, signs, 0, PASS));
+    const perturbed = await run(odinPerturbedScores(net, images, signs, 0.004, PASS));
     assert.equal(tf.memory().numTensors, before, "ODIN passes leak no tensor");
     values.forEach((v, i) => {
       assert.ok(perturbed[i]! < plain[i]!, `image ${i}: ${perturbed[i]} !< ${plain[i]}`);
@@ -285,8 +283,8 @@ Deno.test("odin: ε > 0 raises the max softmax (lowers the score) as computed by
     // At T = 1 the effect is large enough to check a big step by hand too (ε = 0.05 moves the
     // score by ~1e-2; 1e-5 allows for float32 summation of 784 pixels in the mean pooling).
     const coolPass = { ...PASS, temperature: 1 };
-    const coolSigns = await run(odinGradientSigns(tf, net, images, coolPass));
-    const cool = await run(odinPerturbedScores(tf, net, images, coolSigns, 0.05, coolPass));
+    const coolSigns = await run(odinGradientSigns(net, images, coolPass));
+    const cool = await run(odinPerturbedScores(net, images, coolSigns, 0.05, coolPass));
     values.forEach((v, i) =>
       close(cool[i]!, odinByHand(v / 255, 0.05, 1), `odin image ${i} at T = 1`, 1e-5)
     );
@@ -300,7 +298,7 @@ Deno.test("odin() tunes ε on the validation data over its grid", async () => {
   try {
     const extracted = async (name: string, values: ReadonlyArray<number>) => {
       const images = constantImages(name, values);
-      return { images, features: (await run(extractFeatures(tf, net, images))).features };
+      return { images, features: (await run(extractFeatures(net, images))).features };
     };
     const id = await extracted("val-id", [200, 220, 240]);
     const ood = await extracted("val-ood", [60, 90, 110]);
@@ -327,7 +325,7 @@ Deno.test("odinGradientSigns() runs through the default residual CNN without lea
       pixels: Uint8Array.from({ length: 2 * IMAGE_SIZE }, () => Math.floor(random() * 256)),
     };
     const before = tf.memory().numTensors;
-    const signs = await run(odinGradientSigns(tf, net, images, PASS));
+    const signs = await run(odinGradientSigns(net, images, PASS));
     assert.equal(tf.memory().numTensors, before);
     assert.ok(signs.every((s) => s === 1 || s === -1));
     assert.ok(signs.some((s) => s === 1) && signs.some((s) => s === -1));

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { Deferred, Effect, Exit, Fiber } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import type { ExtractedSet, FitInputs } from "../lib/detectors/detector.ts";
@@ -15,19 +14,19 @@ import type { Matrix } from "../lib/matrix.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
 import { smoothedNoiseImages } from "../lib/stages/mixup.ts";
+import { runPromise, runPromiseExit, tf } from "./with_compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
 const spec = defaultSpec(10);
 const net = makeClassifier(tf, spec, initialWeights(spec, 4));
-const test = await Effect.runPromise(loadSplit("mnist", "test"));
+const test = await runPromise(loadSplit("mnist", "test"));
 const train = subset(test, Array.from({ length: 2000 }, (_, i) => i), "train-2000");
 const queries = subset(test, Array.from({ length: 60 }, (_, i) => 3000 + i), "queries");
-const extraction = await Effect.runPromise(
-  extractFeatures(tf, net, train, { classSumsAt: ["block1"] }),
+const extraction = await runPromise(
+  extractFeatures(net, train, { classSumsAt: ["block1"] }),
 );
-const queryFeatures = (await Effect.runPromise(extractFeatures(tf, net, queries))).features;
+const queryFeatures = (await runPromise(extractFeatures(net, queries))).features;
 const noise = smoothedNoiseImages(60, 9);
-const noiseFeatures = (await Effect.runPromise(extractFeatures(tf, net, noise))).features;
+const noiseFeatures = (await runPromise(extractFeatures(net, noise))).features;
 
 /** A validation-OOD set whose features hold a NaN: scoring it fails after the index exists. */
 const poisoned: ExtractedSet = {
@@ -42,7 +41,6 @@ const poisoned: ExtractedSet = {
 };
 
 const inputs = (ood: ReadonlyArray<ExtractedSet>): FitInputs => ({
-  tf,
   modelKey: "random",
   trainKey: "train-2000",
   net,
@@ -79,7 +77,7 @@ const exact = (points: Matrix) => Effect.orDie(exactIndex(points));
 Deno.test("a GROOD fit failing after its indexes are built releases every one", async () => {
   const { state, builder } = counting(exact);
   const before = tf.memory().numTensors;
-  const exit = await Effect.runPromiseExit(
+  const exit = await runPromiseExit(
     grood({ oodPrototype: { kind: "mean" }, index: builder, temperatureGrid: [1, 3, 10] })
       .fit(inputs([poisoned])),
   );
@@ -112,7 +110,7 @@ Deno.test("an interrupted GROOD fit releases the index it had just built", async
         };
       }),
   };
-  const exit = await Effect.runPromise(Effect.gen(function* () {
+  const exit = await runPromise(Effect.gen(function* () {
     const fiber = yield* Effect.forkChild(
       grood({ oodPrototype: { kind: "mean" }, index: builder }).fit(inputs([])),
     );

@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import { type Matrix } from "../lib/matrix.ts";
@@ -21,8 +20,7 @@ import { extractFeatures } from "../lib/stages/features.ts";
 import { autogradDescriptors, groodDescriptors } from "../lib/stages/gradient.ts";
 import { computePrototypes } from "../lib/stages/prototype.ts";
 import { meanOfPrototypes } from "../lib/stages/mixup.ts";
-
-const { tf } = await Effect.runPromise(startCompute("wasm"));
+import { runPromise, tf } from "./with_compute.ts";
 
 const THRESHOLDS = { "mnist": 0.99, "fashion-mnist": 0.91 } as const;
 const SAMPLE = 3000;
@@ -38,7 +36,7 @@ const COMMITTED_SEEDS: Readonly<Record<keyof typeof THRESHOLDS, ReadonlyArray<nu
 for (const [dataset, threshold] of Object.entries(THRESHOLDS)) {
   const seeds = COMMITTED_SEEDS[dataset as keyof typeof THRESHOLDS];
   Deno.test(`the ${dataset} fixtures are seeds ${seeds.join(", ")}, one recipe, distinct weights`, async () => {
-    assert.deepEqual(await Effect.runPromise(fixtureSeeds(dataset)), seeds);
+    assert.deepEqual(await runPromise(fixtureSeeds(dataset)), seeds);
     const all = await Promise.all(seeds.map(async (seed) => {
       const metadata = JSON.parse(
         await Deno.readTextFile(`${fixtureDir(dataset, seed)}/metadata.json`),
@@ -71,14 +69,14 @@ for (const [dataset, threshold] of Object.entries(THRESHOLDS)) {
   for (const seed of seeds) {
     Deno.test(`the ${dataset} fixture of seed ${seed} scores ≥ ${100 * threshold}% on ${SAMPLE} test images`, async () => {
       // loadClassifier also checks weights.bin against the sha256 in metadata.json.
-      const { net, metadata } = await Effect.runPromise(
+      const { net, metadata } = await runPromise(
         loadClassifier(tf, fixtureDir(dataset, seed)),
       );
       assert.equal(metadata.dataset, dataset);
       assert.ok(metadata.testAccuracy >= threshold, `recorded ${metadata.testAccuracy}`);
-      const test = await Effect.runPromise(loadSplit(dataset, "test"));
+      const test = await runPromise(loadSplit(dataset, "test"));
       const sample = subset(test, permutation(test.count, 11).subarray(0, SAMPLE));
-      const measured = await Effect.runPromise(
+      const measured = await runPromise(
         accuracy(predictClasses(tf, net, sample), sample.labels),
       );
       net.dispose();
@@ -95,28 +93,28 @@ Deno.test("loadClassifier() refuses weights that do not match the metadata", asy
   const weights = await Deno.readFile(`${dir}/weights.bin`);
   weights[100] = weights[100]! ^ 1;
   await Deno.writeFile(`${dir}/weights.bin`, weights);
-  const error = await Effect.runPromise(Effect.flip(loadClassifier(tf, dir)));
+  const error = await runPromise(Effect.flip(loadClassifier(tf, dir)));
   assert.ok(error instanceof ModelLoadError);
   assert.match(error.message, /weights.bin has sha256 .* metadata.json records/);
   await Deno.remove(`${dir}/metadata.json`);
-  const missing = await Effect.runPromise(Effect.flip(loadClassifier(tf, dir)));
+  const missing = await runPromise(Effect.flip(loadClassifier(tf, dir)));
   assert.match(missing.message, /cannot read metadata.json \(.*No such file/);
 });
 
 Deno.test("groodDescriptors() equals autograd on the fixture model's real features", async () => {
-  const { net } = await Effect.runPromise(loadClassifier(tf, fixtureDir("mnist")));
-  const test = await Effect.runPromise(loadSplit("mnist", "test"));
+  const { net } = await runPromise(loadClassifier(tf, fixtureDir("mnist")));
+  const test = await runPromise(loadSplit("mnist", "test"));
   const sample = subset(test, Array.from({ length: 1000 }, (_, i) => i));
-  const extraction = await Effect.runPromise(
-    extractFeatures(tf, net, sample, { classSumsAt: ["block1"] }),
+  const extraction = await runPromise(
+    extractFeatures(net, sample, { classSumsAt: ["block1"] }),
   );
-  const prototypes = await Effect.runPromise(computePrototypes(extraction, "block1"));
+  const prototypes = await runPromise(computePrototypes(extraction, "block1"));
   const gradientPrototypes = { classes: prototypes.penultimate, ood: meanOfPrototypes(prototypes) };
   const features: Matrix = extraction.features.penultimate;
   const predicted = predictClasses(tf, net, sample);
-  const closed = await Effect.runPromise(groodDescriptors(features, gradientPrototypes));
-  const auto = await Effect.runPromise(
-    autogradDescriptors(tf, features, gradientPrototypes, predicted, "batched"),
+  const closed = await runPromise(groodDescriptors(features, gradientPrototypes));
+  const auto = await runPromise(
+    autogradDescriptors(features, gradientPrototypes, predicted, "batched"),
   );
   let diff = 0;
   let scale = 0;
@@ -130,12 +128,12 @@ Deno.test("groodDescriptors() equals autograd on the fixture model's real featur
 });
 
 Deno.test("trainClassifier() gives the same weights for the same seed", async () => {
-  const test = await Effect.runPromise(loadSplit("mnist", "test"));
+  const test = await runPromise(loadSplit("mnist", "test"));
   const tiny = subset(test, Array.from({ length: 256 }, (_, i) => i));
   const options = { seed: 5, epochs: 1, batchSize: 64, learningRate: 0.002 };
-  const a = await Effect.runPromise(trainClassifier(tf, tiny, options));
-  const b = await Effect.runPromise(trainClassifier(tf, tiny, options));
-  const c = await Effect.runPromise(trainClassifier(tf, tiny, { ...options, seed: 6 }));
+  const a = await runPromise(trainClassifier(tf, tiny, options));
+  const b = await runPromise(trainClassifier(tf, tiny, options));
+  const c = await runPromise(trainClassifier(tf, tiny, { ...options, seed: 6 }));
   assert.deepEqual(weightBytes(a), weightBytes(b));
   assert.notDeepEqual(weightBytes(a), weightBytes(c));
   for (const net of [a, b, c]) net.dispose();

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { type Matrix, matrix, row } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
 import {
@@ -9,8 +8,7 @@ import {
   groodDescriptors,
   ShapeMismatch,
 } from "../lib/stages/gradient.ts";
-
-const { tf } = await Effect.runPromise(startCompute("wasm"));
+import { runPromise, tf } from "./with_compute.ts";
 
 function randomMatrix(rows: number, cols: number, seed: number, scale = 3): Matrix {
   const random = mulberry32(seed);
@@ -51,10 +49,10 @@ Deno.test("groodDescriptors() equals tf.grad of the NCP loss on random features"
     ood: randomMatrix(1, 16, 3).data,
   };
   const predicted = argminDistance(features, prototypes.classes);
-  const closed = await Effect.runPromise(groodDescriptors(features, prototypes));
+  const closed = await runPromise(groodDescriptors(features, prototypes));
   for (const mode of ["batched", "per-sample"] as const) {
-    const auto = await Effect.runPromise(
-      autogradDescriptors(tf, features, prototypes, predicted, mode),
+    const auto = await runPromise(
+      autogradDescriptors(features, prototypes, predicted, mode),
     );
     const error = relativeError(closed, auto);
     assert.ok(error < 1e-5, `${mode}: relative error ${error}`);
@@ -66,23 +64,23 @@ Deno.test("groodDescriptors() with a temperature equals tf.grad of the tempered 
   const prototypes = { classes: randomMatrix(4, 8, 22, 30), ood: randomMatrix(1, 8, 23, 30).data };
   const predicted = argminDistance(features, prototypes.classes);
   for (const temperature of [0.5, 3, 20]) {
-    const closed = await Effect.runPromise(groodDescriptors(features, prototypes, temperature));
-    const auto = await Effect.runPromise(
-      autogradDescriptors(tf, features, prototypes, predicted, "batched", 1000, temperature),
+    const closed = await runPromise(groodDescriptors(features, prototypes, temperature));
+    const auto = await runPromise(
+      autogradDescriptors(features, prototypes, predicted, "batched", 1000, temperature),
     );
     const error = relativeError(closed, auto);
     assert.ok(error < 1e-5, `τ = ${temperature}: relative error ${error}`);
   }
-  const bad = await Effect.runPromise(Effect.flip(groodDescriptors(features, prototypes, 0)));
+  const bad = await runPromise(Effect.flip(groodDescriptors(features, prototypes, 0)));
   assert.match(bad.message, /temperature = 0/);
 });
 
 Deno.test("groodDescriptors() does not depend on the predicted class", async () => {
   const features = randomMatrix(20, 8, 4);
   const prototypes = { classes: randomMatrix(4, 8, 5), ood: randomMatrix(1, 8, 6).data };
-  const closed = await Effect.runPromise(groodDescriptors(features, prototypes));
+  const closed = await runPromise(groodDescriptors(features, prototypes));
   const otherLabels = Uint8Array.from({ length: 20 }, (_, i) => i % 4);
-  const auto = await Effect.runPromise(autogradDescriptors(tf, features, prototypes, otherLabels));
+  const auto = await runPromise(autogradDescriptors(features, prototypes, otherLabels));
   assert.ok(relativeError(closed, auto) < 1e-5);
 });
 
@@ -94,12 +92,12 @@ Deno.test("groodDescriptors() is finite for a sample sitting on a prototype", as
     ...prototypes.ood,
     ...randomMatrix(1, 6, 9).data,
   ]);
-  const closed = await Effect.runPromise(groodDescriptors(features, prototypes));
+  const closed = await runPromise(groodDescriptors(features, prototypes));
   assert.ok(closed.data.every(Number.isFinite), "no NaN or infinity");
   // On a class prototype the descriptor is regular and autograd agrees.
   const onClass = matrix(1, 6, row(features, 0));
-  const auto = await Effect.runPromise(
-    autogradDescriptors(tf, onClass, prototypes, new Uint8Array([1])),
+  const auto = await runPromise(
+    autogradDescriptors(onClass, prototypes, new Uint8Array([1])),
   );
   assert.ok(relativeError(matrix(1, 6, row(closed, 0)), auto) < 1e-5);
   // On the OOD prototype the direction is undefined: we return the zero subgradient.
@@ -109,7 +107,7 @@ Deno.test("groodDescriptors() is finite for a sample sitting on a prototype", as
 Deno.test("groodDescriptors() has norm π_ood and points away from p_ood", async () => {
   const features = randomMatrix(10, 4, 10);
   const prototypes = { classes: randomMatrix(3, 4, 11), ood: randomMatrix(1, 4, 12).data };
-  const closed = await Effect.runPromise(groodDescriptors(features, prototypes));
+  const closed = await runPromise(groodDescriptors(features, prototypes));
   for (let i = 0; i < 10; i++) {
     const h = row(features, i);
     const distance = (p: ArrayLike<number>) =>
@@ -128,7 +126,7 @@ Deno.test("groodDescriptors() has norm π_ood and points away from p_ood", async
 });
 
 Deno.test("groodDescriptors() rejects features of the wrong size with ShapeMismatch", async () => {
-  const result = await Effect.runPromise(
+  const result = await runPromise(
     Effect.flip(groodDescriptors(randomMatrix(2, 5, 1), {
       classes: randomMatrix(3, 4, 2),
       ood: new Float32Array(4),
@@ -142,8 +140,8 @@ Deno.test("autogradDescriptors() leaks no tensor", async () => {
   const features = randomMatrix(30, 8, 13);
   const prototypes = { classes: randomMatrix(3, 8, 14), ood: randomMatrix(1, 8, 15).data };
   const before = tf.memory().numTensors;
-  await Effect.runPromise(
-    autogradDescriptors(tf, features, prototypes, new Uint8Array(30), "batched", 7),
+  await runPromise(
+    autogradDescriptors(features, prototypes, new Uint8Array(30), "batched", 7),
   );
   assert.equal(tf.memory().numTensors, before);
 });

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { Effect, Stream } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { batches, type LabelledSet, subset } from "../lib/data/images.ts";
 import type { Artefact, FitInputs } from "../lib/detectors/detector.ts";
@@ -21,8 +20,9 @@ import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
 import { groodDescriptors } from "../lib/stages/gradient.ts";
 import { extractWithModel } from "../lib/stages/model_features.ts";
 import { knnScore } from "../lib/stages/score.ts";
+import { runPromise, tf } from "./with_compute.ts";
 
-const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect);
+const run = runPromise;
 
 /** A labelled set as a stream of batches (views), as a source streams it. */
 const streamOf = (set: LabelledSet, labels = set.labels): TrainingStream<never> => ({
@@ -38,7 +38,6 @@ const streamOf = (set: LabelledSet, labels = set.labels): TrainingStream<never> 
     ),
 });
 
-const { tf } = await run(startCompute("wasm"));
 const { net } = await run(loadClassifier(tf, fixtureDir("mnist")));
 const model = await run(groodFeatureModel(tf, net, "mnist fixture"));
 const all = await run(loadSplit("mnist", "train"));
@@ -69,7 +68,6 @@ for (
     );
     const queryFeatures = (await run(extractWithModel(model, queries, { batchSize }))).features;
     const inputs: FitInputs = {
-      tf,
       modelKey: "fixture",
       trainKey: "streamed-test",
       model,

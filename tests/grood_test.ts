@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import type { FitInputs, FittedDetector } from "../lib/detectors/detector.ts";
@@ -13,21 +12,20 @@ import { groodDescriptors } from "../lib/stages/gradient.ts";
 import type { Matrix } from "../lib/matrix.ts";
 import { exactIndex } from "../lib/knn/exact.ts";
 import { meanOfPrototypes } from "../lib/stages/mixup.ts";
+import { runPromise, tf } from "./with_compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
 /** A registered detector built from its spec, as pipelines build it. */
 const registered = (spec: unknown) => Effect.runSync(buildDetector(spec));
 const spec = defaultSpec(10);
 const net = makeClassifier(tf, spec, initialWeights(spec, 2));
-const test = await Effect.runPromise(loadSplit("mnist", "test"));
+const test = await runPromise(loadSplit("mnist", "test"));
 const train = subset(test, Array.from({ length: 300 }, (_, i) => i), "tiny-train");
 const queries = subset(test, Array.from({ length: 40 }, (_, i) => 500 + i), "queries");
-const { features, classSums } = await Effect.runPromise(
-  extractFeatures(tf, net, train, { classSumsAt: ["block1"] }),
+const { features, classSums } = await runPromise(
+  extractFeatures(net, train, { classSumsAt: ["block1"] }),
 );
-const queryFeatures = (await Effect.runPromise(extractFeatures(tf, net, queries))).features;
+const queryFeatures = (await runPromise(extractFeatures(net, queries))).features;
 const inputs: FitInputs = {
-  tf,
   modelKey: "random",
   trainKey: "tiny",
   net,
@@ -38,8 +36,8 @@ const inputs: FitInputs = {
 };
 const scoreWith = async (detector: ReturnType<typeof grood>) => {
   const before = tf.memory().numTensors;
-  const fitted = await Effect.runPromise(detector.fit(inputs));
-  const scores = await Effect.runPromise(
+  const fitted = await runPromise(detector.fit(inputs));
+  const scores = await runPromise(
     fitted.score({ images: queries, features: queryFeatures }),
   );
   fitted.dispose();
@@ -48,8 +46,8 @@ const scoreWith = async (detector: ReturnType<typeof grood>) => {
 };
 
 Deno.test("GROOD scores a training image it indexed at distance zero", async () => {
-  const fitted = await Effect.runPromise(grood().fit(inputs));
-  const scores = await Effect.runPromise(fitted.score({ images: train, features }));
+  const fitted = await runPromise(grood().fit(inputs));
+  const scores = await runPromise(fitted.score({ images: train, features }));
   const predicted = features.logits;
   let checked = 0;
   for (let i = 0; i < train.count; i++) {
@@ -107,13 +105,13 @@ const artefact = (fitted: FittedDetector, name: string) =>
   fitted.artefacts!.find((a) => a.name === name)!;
 
 Deno.test("GROOD with k > 1 scores the mean of the k nearest distances (not the k-th, not the largest)", async () => {
-  const fitted = await Effect.runPromise(grood({ k: 5 }).fit(inputs));
-  const scores = await Effect.runPromise(
+  const fitted = await runPromise(grood({ k: 5 }).fit(inputs));
+  const scores = await runPromise(
     fitted.score({ images: queries, features: queryFeatures }),
   );
   // The query descriptors by the same stage, the distances by brute force in float64.
   const classes = artefact(fitted, "class-prototypes-penultimate");
-  const descriptors = await Effect.runPromise(groodDescriptors(queryFeatures.penultimate, {
+  const descriptors = await runPromise(groodDescriptors(queryFeatures.penultimate, {
     classes: {
       rows: classes.shape[0]!,
       cols: classes.shape[1]!,
@@ -143,7 +141,7 @@ Deno.test("GROOD with k > 1 scores the mean of the k nearest distances (not the 
 
 Deno.test("GROOD-distance scores −‖h − p_ood‖ and GROOD exposes its artefacts", async () => {
   const { scores } = await scoreWith(registered({ kind: "grood-distance" }));
-  const fitted = await Effect.runPromise(grood().fit(inputs));
+  const fitted = await runPromise(grood().fit(inputs));
   // The same (seeded) mix-up OOD prototype as GROOD's, and −‖h − p_ood‖ by hand in float64.
   const ood = artefact(fitted, "ood-prototype").data as Float32Array;
   const { rows, cols, data } = queryFeatures.penultimate;
@@ -167,8 +165,8 @@ Deno.test("GROOD-distance scores −‖h − p_ood‖ and GROOD exposes its arte
 Deno.test("GROOD-τ chooses its temperature on validation data and reports the grid", async () => {
   const { smoothedNoiseImages } = await import("../lib/stages/mixup.ts");
   const noise = smoothedNoiseImages(40, 3);
-  const noiseFeatures = (await Effect.runPromise(extractFeatures(tf, net, noise))).features;
-  const fitted = await Effect.runPromise(
+  const noiseFeatures = (await runPromise(extractFeatures(net, noise))).features;
+  const fitted = await runPromise(
     registered({ kind: "grood-tuned-temperature" }).fit({
       ...inputs,
       validation: {
@@ -194,7 +192,7 @@ Deno.test("the validation-OOD variants average the first batch or the whole spli
   const first = smoothedNoiseImages(150, 5);
   const second = smoothedNoiseImages(120, 6);
   const featuresOf = async (images: typeof first) =>
-    (await Effect.runPromise(extractFeatures(tf, net, images))).features;
+    (await runPromise(extractFeatures(net, images))).features;
   const [f1, f2] = [await featuresOf(first), await featuresOf(second)];
   const withValidation = {
     ...inputs,
@@ -204,7 +202,7 @@ Deno.test("the validation-OOD variants average the first batch or the whole spli
     },
   };
   const prototypeOf = async (kind: string) => {
-    const fitted = await Effect.runPromise(registered({ kind }).fit(withValidation));
+    const fitted = await runPromise(registered({ kind }).fit(withValidation));
     const artefact = fitted.artefacts!.find((a) => a.name === "ood-prototype")!;
     fitted.dispose();
     return { prototype: artefact.data, source: fitted.settings.oodPrototype };

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { InvalidImageSet } from "../lib/data/checks.ts";
 import { IMAGE_SIZE, type ImageSet, type LabelledSet } from "../lib/data/images.ts";
 import type { ExtractedSet, FitInputs } from "../lib/detectors/detector.ts";
@@ -19,10 +18,11 @@ import { mulberry32 } from "../lib/random.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
 import { groodDescriptors } from "../lib/stages/gradient.ts";
 import { hnswIndex } from "../lib/knn/mod.ts";
+import { runPromise, tf } from "./with_compute.ts";
+import type { Compute } from "../lib/compute/compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
-const failure = <A, E>(effect: Effect.Effect<A, E>): Promise<E> =>
-  Effect.runPromise(Effect.flip(effect));
+const failure = <A, E>(effect: Effect.Effect<A, E, Compute>): Promise<E> =>
+  runPromise(Effect.flip(effect));
 
 /** A registered detector with its default options, input checks included. */
 const detectorOf = (kind: string) => Effect.runSync(buildDetector({ kind }));
@@ -44,7 +44,7 @@ function images(name: string, count: number, seed = 1): ImageSet {
 
 Deno.test("32×32×3 images are refused, not read as 28×28×1 from their first bytes", async () => {
   const set: ImageSet = { name: "cifar-like", count: 2, pixels: new Uint8Array(2 * 32 * 32 * 3) };
-  const error = await failure(extractFeatures(tf, net, set));
+  const error = await failure(extractFeatures(net, set));
   assert.ok(error instanceof InvalidImageSet);
   assert.match(error.message, /"cifar-like".*3072 per image.*28×28×1 = 784/);
 });
@@ -55,7 +55,7 @@ Deno.test("float pixels in 0..1 are refused, not read as near-black images", asy
     count: 1,
     pixels: new Float32Array(IMAGE_SIZE).fill(0.5),
   } as unknown as ImageSet;
-  const error = await failure(extractFeatures(tf, net, floats));
+  const error = await failure(extractFeatures(net, floats));
   assert.ok(error instanceof InvalidImageSet);
   assert.match(error.message, /"floats".*Float32Array.*scale floats in 0\.\.1 by 255/);
   // The same values already copied into a Uint8Array: every pixel 0 or 1.
@@ -64,23 +64,23 @@ Deno.test("float pixels in 0..1 are refused, not read as near-black images", asy
     count: 2,
     pixels: Uint8Array.from({ length: 2 * IMAGE_SIZE }, (_, i) => i % 2),
   };
-  const again = await failure(extractFeatures(tf, net, rounded));
+  const again = await failure(extractFeatures(net, rounded));
   assert.ok(again instanceof InvalidImageSet);
   assert.match(again.message, /"rounded".*every pixel is 0 or 1/);
   // All-black images are legitimate input.
-  const black = await Effect.runPromise(
-    extractFeatures(tf, net, { name: "black", count: 1, pixels: new Uint8Array(IMAGE_SIZE) }),
+  const black = await runPromise(
+    extractFeatures(net, { name: "black", count: 1, pixels: new Uint8Array(IMAGE_SIZE) }),
   );
   assert.equal(black.features.count, 1);
 });
 
 Deno.test("labels out of range are an error, not silently dropped from class sums", async () => {
   const set = { ...images("labelled", 3), labels: Uint8Array.of(0, 12, 3) };
-  const error = await failure(extractFeatures(tf, net, set, { classSumsAt: ["block1"] }));
+  const error = await failure(extractFeatures(net, set, { classSumsAt: ["block1"] }));
   assert.ok(error instanceof InvalidImageSet);
   assert.match(error.message, /"labelled".*label 12 of image 1.*\(0\.\.9\)/);
   const short = { ...images("short-labels", 3), labels: Uint8Array.of(0, 1) };
-  assert.match((await failure(extractFeatures(tf, net, short))).message, /2 labels for 3 images/);
+  assert.match((await failure(extractFeatures(net, short))).message, /2 labels for 3 images/);
 });
 
 Deno.test("a model producing NaN is stopped at extraction, naming the set", async () => {
@@ -88,7 +88,7 @@ Deno.test("a model producing NaN is stopped at extraction, naming the set", asyn
   const [first] = [...weights.keys()];
   weights.get(first!)!.fill(NaN);
   const broken = makeClassifier(tf, spec, weights);
-  const error = await failure(extractFeatures(tf, broken, images("digits", 2)));
+  const error = await failure(extractFeatures(broken, images("digits", 2)));
   assert.equal(error._tag, "NonFiniteOutput");
   assert.match(error.message, /image 0 of "digits"/);
   broken.dispose();
@@ -119,7 +119,6 @@ function fitInputs(train: ExtractedSet): FitInputs {
     classNames: ["a", "b", "c"],
   };
   return {
-    tf,
     modelKey: "m",
     trainKey: "t",
     net,
@@ -132,7 +131,7 @@ function fitInputs(train: ExtractedSet): FitInputs {
 
 Deno.test("KNN refuses 3 feature rows for 10 images instead of giving 3 scores", async () => {
   const train = extracted("train", 30, 30, 1);
-  const fitted = await Effect.runPromise(detectorOf("knn").fit(fitInputs(train)));
+  const fitted = await runPromise(detectorOf("knn").fit(fitInputs(train)));
   const error = await failure(fitted.score(extracted("mismatched", 10, 3, 2)));
   assert.equal(error._tag, "FeatureSizeMismatch");
   assert.match(error.message, /"mismatched".*number of images is 10, expected 3/);
@@ -149,7 +148,7 @@ Deno.test("NaN features are refused by every detector at fit and at score", asyn
     assert.equal(atFit._tag, "NonFiniteFeatures", kind);
     assert.match(atFit.message, /"poisoned".*image 2/, kind);
     if (kind === "grood") continue; // fitting GROOD needs a real training extraction
-    const fitted = await Effect.runPromise(detector.fit(fitInputs(train)));
+    const fitted = await runPromise(detector.fit(fitInputs(train)));
     const atScore = await failure(fitted.score(poisoned));
     assert.match(atScore._tag, /NonFinite/, kind);
     fitted.dispose();
@@ -193,7 +192,7 @@ Deno.test("HNSW with M = 0 is a typed error, not a silent exit of the process", 
     assert.ok(error instanceof InvalidParameter);
     assert.match(error.message, new RegExp(`HNSW ${name}`));
   }
-  const index = await Effect.runPromise(hnswIndex(points, { seed: 0, M: 2 }));
+  const index = await runPromise(hnswIndex(points, { seed: 0, M: 2 }));
   index.dispose();
 });
 

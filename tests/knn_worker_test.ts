@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import type { FitInputs } from "../lib/detectors/detector.ts";
@@ -11,8 +10,9 @@ import { matrix } from "../lib/matrix.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
+import { runPromise, runPromiseExit, tf } from "./with_compute.ts";
 
-const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect);
+const run = runPromise;
 
 /** Points whose norms span decades (as GROOD's), with duplicates: pruning and ties at work. */
 function points(n: number, d: number, seed: number) {
@@ -109,21 +109,19 @@ Deno.test("workerIndex: typed errors for bad points and searches, a defect after
     "IndexTooSmall",
   );
   index.dispose();
-  const exit = await Effect.runPromiseExit(index.search(matrix(1, 3, [0, 0, 0]), 1));
+  const exit = await runPromiseExit(index.search(matrix(1, 3, [0, 0, 0]), 1));
   assert.equal(exit._tag, "Failure");
 });
 
 Deno.test("scoreOverlapped gives GROOD's scores, bit for bit, with the search in a worker", async () => {
-  const { tf } = await run(startCompute("wasm"));
   const spec = defaultSpec(10);
   const net = makeClassifier(tf, spec, initialWeights(spec, 2));
   const test = await run(loadSplit("mnist", "test"));
   const train = subset(test, Array.from({ length: 300 }, (_, i) => i), "tiny-train");
   const images = subset(test, Array.from({ length: 250 }, (_, i) => 500 + i), "queries");
-  const ex = await run(extractFeatures(tf, net, train, { classSumsAt: ["block1"] }));
-  const queryFeatures = (await run(extractFeatures(tf, net, images))).features;
+  const ex = await run(extractFeatures(net, train, { classSumsAt: ["block1"] }));
+  const queryFeatures = (await run(extractFeatures(net, images))).features;
   const inputs: FitInputs = {
-    tf,
     modelKey: "random",
     trainKey: "tiny",
     net,
@@ -140,7 +138,7 @@ Deno.test("scoreOverlapped gives GROOD's scores, bit for bit, with the search in
     const expected = await run(plain.score({ images, features: queryFeatures }));
     // Chunks of 60 images in batches of 25: uneven last chunk and batch.
     const got = await run(
-      scoreOverlapped(tf, net, images, overlapped, { batchSize: 25, chunkSize: 60 }),
+      scoreOverlapped(net, images, overlapped, { batchSize: 25, chunkSize: 60 }),
     );
     assert.deepEqual(got, expected);
   } finally {

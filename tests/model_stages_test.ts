@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
@@ -14,11 +13,11 @@ import { mixupOodPrototype } from "../lib/stages/mixup.ts";
 import { extractWithModel } from "../lib/stages/model_features.ts";
 import { mixupWithModel } from "../lib/stages/model_mixup.ts";
 import { computePrototypes } from "../lib/stages/prototype.ts";
+import { runPromise, runPromiseExit, tf } from "./with_compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
 const spec = defaultSpec(10);
 const net = makeClassifier(tf, spec, initialWeights(spec, 5));
-const test = await Effect.runPromise(loadSplit("mnist", "test"));
+const test = await runPromise(loadSplit("mnist", "test"));
 const train = subset(test, Array.from({ length: 240 }, (_, i) => i * 3), "tiny-train");
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   assert.equal(a.length, b.length);
@@ -29,22 +28,22 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 const options = { lambda: 0.5, samples: 100, seed: 3, batchSize: 64 };
 
 Deno.test("the model stages on grood's CNN reproduce the built-in feature and mix-up stages", async () => {
-  const model = await Effect.runPromise(groodFeatureModel(tf, net, "random net"));
-  const builtIn = await Effect.runPromise(
-    extractFeatures(tf, net, train, { classSumsAt: ["block1"], batchSize: 64 }),
+  const model = await runPromise(groodFeatureModel(tf, net, "random net"));
+  const builtIn = await runPromise(
+    extractFeatures(net, train, { classSumsAt: ["block1"], batchSize: 64 }),
   );
-  const viaModel = await Effect.runPromise(
+  const viaModel = await runPromise(
     extractWithModel(model, train, { earlyClassSums: true, batchSize: 64 }),
   );
   assert.ok(maxDiff(builtIn.features.penultimate.data, viaModel.features.penultimate.data) < 1e-6);
   assert.ok(maxDiff(builtIn.features.logits.data, viaModel.features.logits.data) < 1e-6);
   assert.deepEqual([...viaModel.classSums[0]!.counts], [...builtIn.classSums[0]!.counts]);
   assert.ok(maxDiff(builtIn.classSums[0]!.sums, viaModel.classSums[0]!.sums) < 1e-3);
-  const prototypes = await Effect.runPromise(computePrototypes(builtIn, "block1"));
-  const expected = await Effect.runPromise(
-    mixupOodPrototype(tf, net, train, builtIn.features, prototypes, options),
+  const prototypes = await runPromise(computePrototypes(builtIn, "block1"));
+  const expected = await runPromise(
+    mixupOodPrototype(net, train, builtIn.features, prototypes, options),
   );
-  const actual = await Effect.runPromise(
+  const actual = await runPromise(
     mixupWithModel(model, train, builtIn.features, prototypes, options),
   );
   assert.ok(maxDiff(expected, actual) < 1e-5);
@@ -56,7 +55,7 @@ Deno.test("mix-up through the ONNX export matches tfjs's (NCHW early prototypes)
   const dir = await Deno.makeTempDir();
   const path = join(dir, "net.onnx");
   await Deno.writeFile(path, encodeOnnx(exported.model));
-  const [viaOnnx, mixed] = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+  const [viaOnnx, mixed] = await runPromise(Effect.scoped(Effect.gen(function* () {
     const model = yield* openOnnxModel(path, exported.spec);
     const extraction = yield* extractWithModel(model, train, { earlyClassSums: true });
     const prototypes = yield* computePrototypes(extraction, model.taps.early);
@@ -65,12 +64,12 @@ Deno.test("mix-up through the ONNX export matches tfjs's (NCHW early prototypes)
       yield* mixupWithModel(model, train, extraction.features, prototypes, options),
     ] as const;
   })));
-  const builtIn = await Effect.runPromise(
-    extractFeatures(tf, net, train, { classSumsAt: ["block1"] }),
+  const builtIn = await runPromise(
+    extractFeatures(net, train, { classSumsAt: ["block1"] }),
   );
-  const prototypes = await Effect.runPromise(computePrototypes(builtIn, "block1"));
-  const expected = await Effect.runPromise(
-    mixupOodPrototype(tf, net, train, builtIn.features, prototypes, options),
+  const prototypes = await runPromise(computePrototypes(builtIn, "block1"));
+  const expected = await runPromise(
+    mixupOodPrototype(net, train, builtIn.features, prototypes, options),
   );
   assert.ok(maxDiff(viaOnnx.features.logits.data, builtIn.features.logits.data) < 1e-4);
   assert.ok(maxDiff(expected, mixed) < 1e-4);
@@ -78,12 +77,12 @@ Deno.test("mix-up through the ONNX export matches tfjs's (NCHW early prototypes)
 });
 
 Deno.test("mix-up refuses early prototypes of another tap's size", async () => {
-  const model = await Effect.runPromise(groodFeatureModel(tf, net, "random net"));
-  const extraction = await Effect.runPromise(
-    extractFeatures(tf, net, train, { classSumsAt: ["block2"] }),
+  const model = await runPromise(groodFeatureModel(tf, net, "random net"));
+  const extraction = await runPromise(
+    extractFeatures(net, train, { classSumsAt: ["block2"] }),
   );
-  const prototypes = await Effect.runPromise(computePrototypes(extraction, "block2"));
-  const exit = await Effect.runPromiseExit(
+  const prototypes = await runPromise(computePrototypes(extraction, "block2"));
+  const exit = await runPromiseExit(
     mixupWithModel(model, train, extraction.features, prototypes, options),
   );
   assert.equal(exit._tag, "Failure");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Data, Effect, Exit } from "effect";
-import { Compute, startCompute } from "../lib/compute/compute.ts";
+import { Compute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import type { Detector, ExtractedSet } from "../lib/detectors/detector.ts";
@@ -10,31 +10,31 @@ import { type PreparedBenchmark, runDetectors } from "../lib/pipeline/run.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
 import { mixupOodPrototype } from "../lib/stages/mixup.ts";
 import { computePrototypes } from "../lib/stages/prototype.ts";
+import { runPromise, runPromiseExit, tf } from "./with_compute.ts";
 
 // Resources are released by Effect (acquireRelease / ensuring), so a stage that fails or is
 // interrupted midway frees its tensors: tf.memory().numTensors is the same before and after.
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
-const test = await Effect.runPromise(loadSplit("mnist", "test"));
+const test = await runPromise(loadSplit("mnist", "test"));
 
 Deno.test("an interrupted mix-up stage releases its tensors", async () => {
   const spec = defaultSpec(10);
   const net = makeClassifier(tf, spec, initialWeights(spec, 0));
   const train = subset(test, Array.from({ length: 1000 }, (_, i) => i), "mnist/1000");
-  const extraction = await Effect.runPromise(
-    extractFeatures(tf, net, train, { classSumsAt: ["block1"] }),
+  const extraction = await runPromise(
+    extractFeatures(net, train, { classSumsAt: ["block1"] }),
   );
-  const prototypes = await Effect.runPromise(computePrototypes(extraction, "block1"));
+  const prototypes = await runPromise(computePrototypes(extraction, "block1"));
   const before = tf.memory().numTensors;
   let batches = 0;
-  const stage = mixupOodPrototype(tf, net, train, extraction.features, prototypes, {
+  const stage = mixupOodPrototype(net, train, extraction.features, prototypes, {
     lambda: 0.5,
     samples: 1000,
     seed: 0,
     batchSize: 5,
   }).pipe(Effect.ensuring(Effect.sync(() => batches++)));
   // Cut off long before its 200 batches are done (a timeout interrupts the stage).
-  const exit = await Effect.runPromiseExit(stage.pipe(Effect.timeout("150 millis")));
+  const exit = await runPromiseExit(stage.pipe(Effect.timeout("150 millis")));
   assert.ok(Exit.isFailure(exit), "the stage was cut off midway");
   assert.equal(batches, 1);
   assert.equal(tf.memory().numTensors, before, "no tensor leaked");
@@ -45,7 +45,7 @@ Deno.test("interrupted training releases the network and the optimizer", async (
   const train = subset(test, Array.from({ length: 2000 }, (_, i) => i), "mnist/2000");
   const before = tf.memory().numTensors;
   let steps = 0;
-  const exit = await Effect.runPromiseExit(
+  const exit = await runPromiseExit(
     trainClassifier(tf, train, { seed: 0, epochs: 1, batchSize: 20, learningRate: 0.001 }, () => {
       steps++;
     }, 1).pipe(Effect.timeout("1500 millis")),
@@ -101,7 +101,7 @@ Deno.test("a detector whose scoring fails midway is disposed (its tensors releas
         };
       }),
   };
-  const exit = await Effect.runPromiseExit(
+  const exit = await runPromiseExit(
     runDetectors(prepared, [detector]).pipe(Effect.provide(Compute.layer("wasm"))),
   );
   assert.ok(Exit.isFailure(exit));

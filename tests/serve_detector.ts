@@ -5,23 +5,22 @@
  */
 import { Effect, Exit, Scope } from "effect";
 import sharp from "sharp";
-import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { IMAGE_SIZE } from "../lib/data/images.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { fitServedGrood } from "../lib/serve/assemble.ts";
+import { tf, withCompute } from "./with_compute.ts";
 
-export const { tf } = await Effect.runPromise(startCompute("wasm"));
+export { tf };
 /** Closed by `closeDetector()` (the classifier and the index are freed with it). */
 const scope = await Effect.runPromise(Scope.make());
 export const detector = await Effect.runPromise(
   fitServedGrood({
-    tf,
     classifierDir: fixtureDir("mnist"),
     dataset: "mnist",
     trainImages: 2000,
     idValidationImages: 500,
-  }).pipe(Scope.provide(scope)),
+  }).pipe(Scope.provide(scope), withCompute),
 );
 export const closeDetector = () => Effect.runPromise(Scope.close(scope, Exit.void));
 

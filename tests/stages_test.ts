@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import type * as tfType from "@tensorflow/tfjs";
 import { Effect } from "effect";
-import { startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import { matrix, row } from "../lib/matrix.ts";
@@ -15,11 +14,11 @@ import {
   smoothedNoiseImages,
 } from "../lib/stages/mixup.ts";
 import { computePrototypes, EmptyClass } from "../lib/stages/prototype.ts";
+import { runPromise, tf } from "./with_compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
 const spec = defaultSpec(10);
 const net = makeClassifier(tf, spec, initialWeights(spec, 7));
-const test = await Effect.runPromise(loadSplit("mnist", "test"));
+const test = await runPromise(loadSplit("mnist", "test"));
 const train = subset(test, Array.from({ length: 400 }, (_, i) => i), "mnist/tiny");
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tolerance: number, what: string) => {
@@ -39,16 +38,16 @@ async function noLeak<A>(what: string, f: () => Promise<A>): Promise<A> {
   return result;
 }
 
-const { features, classSums } = await Effect.runPromise(
-  extractFeatures(tf, net, train, { classSumsAt: ["stem", "block1", "block2"], batchSize: 128 }),
+const { features, classSums } = await runPromise(
+  extractFeatures(net, train, { classSumsAt: ["stem", "block1", "block2"], batchSize: 128 }),
 );
 
 Deno.test("extractFeatures() matches a direct forward pass and leaks nothing", async () => {
   await noLeak(
     "extractFeatures",
     () =>
-      Effect.runPromise(
-        extractFeatures(tf, net, train, { classSumsAt: ["block1"], batchSize: 64 }),
+      runPromise(
+        extractFeatures(net, train, { classSumsAt: ["block1"], batchSize: 64 }),
       ),
   );
   const direct = tf.tidy(() => {
@@ -60,7 +59,7 @@ Deno.test("extractFeatures() matches a direct forward pass and leaks nothing", a
 });
 
 Deno.test("computePrototypes() gives per-class means at both layers", async () => {
-  const prototypes = await Effect.runPromise(computePrototypes({ features, classSums }, "block1"));
+  const prototypes = await runPromise(computePrototypes({ features, classSums }, "block1"));
   assert.equal(prototypes.early.rows, 10);
   assert.equal(prototypes.early.cols, 14 * 14 * 32);
   const label = 3;
@@ -89,13 +88,13 @@ Deno.test("computePrototypes() fails with EmptyClass when a class has no sample"
     train,
     Array.from(train.labels.entries()).filter(([, l]) => l !== 9).map(([i]) => i),
   );
-  const extraction = await Effect.runPromise(
-    extractFeatures(tf, net, noNines, { classSumsAt: ["block1"] }),
+  const extraction = await runPromise(
+    extractFeatures(net, noNines, { classSumsAt: ["block1"] }),
   );
-  const error = await Effect.runPromise(Effect.flip(computePrototypes(extraction, "block1")));
+  const error = await runPromise(Effect.flip(computePrototypes(extraction, "block1")));
   assert.ok(error instanceof EmptyClass);
   assert.match(error.message, /class 9/);
-  const missing = await Effect.runPromise(Effect.flip(computePrototypes(extraction, "block3")));
+  const missing = await runPromise(Effect.flip(computePrototypes(extraction, "block3")));
   assert.match(missing.message, /no class sums .* "block3"/);
 });
 
@@ -104,10 +103,10 @@ Deno.test("secondLargest() picks the runner-up class", () => {
 });
 
 Deno.test("mixupOodPrototype() with λ = 1 is the mean penultimate feature of the samples", async () => {
-  const prototypes = await Effect.runPromise(computePrototypes({ features, classSums }, "block1"));
+  const prototypes = await runPromise(computePrototypes({ features, classSums }, "block1"));
   const ood = await noLeak("mixupOodPrototype", () =>
-    Effect.runPromise(
-      mixupOodPrototype(tf, net, train, features, prototypes, {
+    runPromise(
+      mixupOodPrototype(net, train, features, prototypes, {
         lambda: 1,
         samples: "all",
         seed: 0,
@@ -121,10 +120,10 @@ Deno.test("mixupOodPrototype() with λ = 1 is the mean penultimate feature of th
 });
 
 Deno.test("mixupOodPrototype() with λ = 0 forwards the runner-up class's early prototype", async () => {
-  const prototypes = await Effect.runPromise(computePrototypes({ features, classSums }, "block1"));
+  const prototypes = await runPromise(computePrototypes({ features, classSums }, "block1"));
   const subsetSize = 50;
-  const ood = await Effect.runPromise(
-    mixupOodPrototype(tf, net, train, features, prototypes, {
+  const ood = await runPromise(
+    mixupOodPrototype(net, train, features, prototypes, {
       lambda: 0,
       samples: subsetSize,
       seed: 3,
@@ -144,10 +143,10 @@ Deno.test("mixupOodPrototype() with λ = 0 forwards the runner-up class's early 
 });
 
 Deno.test("mixupOodPrototype() rejects λ outside [0, 1] and a zero sample count", async () => {
-  const prototypes = await Effect.runPromise(computePrototypes({ features, classSums }, "block1"));
+  const prototypes = await runPromise(computePrototypes({ features, classSums }, "block1"));
   for (const options of [{ lambda: 1.2, samples: 10 }, { lambda: 0.5, samples: 0 }]) {
-    const error = await Effect.runPromise(
-      Effect.flip(mixupOodPrototype(tf, net, train, features, prototypes, { ...options, seed: 0 })),
+    const error = await runPromise(
+      Effect.flip(mixupOodPrototype(net, train, features, prototypes, { ...options, seed: 0 })),
     );
     assert.ok(error instanceof InvalidParameter, String(error));
   }
@@ -164,7 +163,7 @@ Deno.test("smoothedNoiseImages() is seeded, smooth, and scored without leaks", a
   assert.ok(step / 27 < 40, `mean neighbour difference ${step / 27}`);
   const mean = await noLeak(
     "meanPenultimate",
-    () => Effect.runPromise(meanPenultimate(tf, net, a)),
+    () => runPromise(meanPenultimate(net, a)),
   );
   assert.equal(mean.length, 64);
   assert.ok(mean.every(Number.isFinite));

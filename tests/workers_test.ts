@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { Cause, Effect, Exit } from "effect";
 import { join } from "node:path";
-import { startCompute } from "../lib/compute/compute.ts";
 import { ModelLoadError } from "../lib/model/store.ts";
 import { forwardPool, ForwardWorkerError, startForwardPool } from "../lib/stages/features_pool.ts";
 import { IMAGE_SIZE, type LabelledSet } from "../lib/data/images.ts";
@@ -9,13 +8,12 @@ import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classi
 import { saveUntrainedClassifier } from "../lib/model/store.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
-
-const { tf } = await Effect.runPromise(startCompute("wasm"));
+import { runPromise, runPromiseExit, tf } from "./with_compute.ts";
 
 /** A random-init classifier saved to a fresh temp folder (the workers load it from there). */
 async function savedRandomModel(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "grood-workers-" });
-  await Effect.runPromise(saveUntrainedClassifier(tf, dir));
+  await runPromise(saveUntrainedClassifier(tf, dir));
   return dir;
 }
 
@@ -50,9 +48,9 @@ Deno.test("forwardPool() gives the features and logits of single-threaded extrac
     const pixelsBefore = set.pixels.slice();
     const spec = defaultSpec(10);
     const net = makeClassifier(tf, spec, initialWeights(spec, 0));
-    const single = await Effect.runPromise(extractFeatures(tf, net, set, { batchSize: 100 }));
+    const single = await runPromise(extractFeatures(net, set, { batchSize: 100 }));
     net.dispose();
-    const pooled = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+    const pooled = await runPromise(Effect.scoped(Effect.gen(function* () {
       const pool = yield* forwardPool({ modelDir: dir, workers: 2 });
       assert.equal(pool.size, 2);
       return yield* pool.extract(set, { batchSize: 100, shardSize: 300 });
@@ -72,14 +70,14 @@ Deno.test("forwardPool() gives the features and logits of single-threaded extrac
 Deno.test("ForwardPool.dispose() terminates the workers; later passes fail as closed", async () => {
   const dir = await savedRandomModel();
   try {
-    const pool = await Effect.runPromise(startForwardPool({ modelDir: dir, workers: 2 }));
+    const pool = await runPromise(startForwardPool({ modelDir: dir, workers: 2 }));
     const set = randomSet(40, 2);
-    const features = await Effect.runPromise(pool.extract(set, { batchSize: 20 }));
+    const features = await runPromise(pool.extract(set, { batchSize: 20 }));
     assert.equal(features.count, 40);
     assert.equal(pool.lastTimings().length, 2, "one shard per worker by default");
     await pool.dispose();
     await pool.dispose(); // idempotent
-    const exit = await Effect.runPromiseExit(pool.extract(set));
+    const exit = await runPromiseExit(pool.extract(set));
     assert.ok(Exit.isFailure(exit));
     const error = exit.cause.reasons.find(Cause.isFailReason)?.error;
     assert.ok(error instanceof ForwardWorkerError);
@@ -92,7 +90,7 @@ Deno.test("ForwardPool.dispose() terminates the workers; later passes fail as cl
 Deno.test("startForwardPool() on a missing model fails with a ForwardWorkerError naming it", async () => {
   const missing = join(await Deno.makeTempDir({ prefix: "grood-workers-" }), "nowhere");
   try {
-    const exit = await Effect.runPromiseExit(startForwardPool({ modelDir: missing, workers: 1 }));
+    const exit = await runPromiseExit(startForwardPool({ modelDir: missing, workers: 1 }));
     assert.ok(Exit.isFailure(exit));
     const error = exit.cause.reasons.find(Cause.isFailReason)?.error;
     assert.ok(error instanceof ForwardWorkerError);

@@ -20,7 +20,7 @@ export const descriptorsSection = Effect.fn("descriptorsSection")(function* (
   fit: FitState,
   train: LabelledSet,
 ) {
-  const { tf, plan, timedRuns, emit, section, details } = bench;
+  const { plan, timedRuns, emit, section, details } = bench;
   const { gp, correctRows } = fit;
   const features = fit.extraction.features;
   section("descriptor throughput (real training penultimate features)");
@@ -31,11 +31,11 @@ export const descriptorsSection = Effect.fn("descriptorsSection")(function* (
   const sub = takeRows(rows, range(subRows));
   const perSample = yield* repeat(
     timedRuns,
-    () => autogradDescriptors(tf, sub, gp, labels.subarray(0, subRows), "per-sample"),
+    () => autogradDescriptors(sub, gp, labels.subarray(0, subRows), "per-sample"),
   );
   const batched = yield* repeat(
     timedRuns,
-    () => autogradDescriptors(tf, rows, gp, labels, "batched"),
+    () => autogradDescriptors(rows, gp, labels, "batched"),
   );
   const rate = (count: number, seconds: ReadonlyArray<number>) => seconds.map((s) => count / s);
   const closedRates = rate(rows.rows, closed.seconds);

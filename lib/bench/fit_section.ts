@@ -36,7 +36,7 @@ export const fitSection = Effect.fn("fitSection")(function* (
   train: LabelledSet,
   measured: boolean,
 ) {
-  const { tf, net, plan, memory, emit, section, details } = bench;
+  const { net, plan, memory, emit, section, details } = bench;
   if (measured) section("fit on the training images");
   collectGarbage();
   memory.reset();
@@ -61,7 +61,7 @@ export const fitSection = Effect.fn("fitSection")(function* (
     collectGarbage();
     progress(run < 0 ? "fit warm-up" : `fit run ${run + 1}/${fitRuns}`);
     const a = yield* timed(Effect.gen(function* () {
-      const ex = yield* extractFeatures(tf, net, train, {
+      const ex = yield* extractFeatures(net, train, {
         batchSize: plan.batchSize,
         classSumsAt: [EARLY],
       });
@@ -69,7 +69,7 @@ export const fitSection = Effect.fn("fitSection")(function* (
     }));
     memory.sample();
     const b = yield* timed(
-      mixupOodPrototype(tf, net, train, a.value.ex.features, a.value.prototypes, {
+      mixupOodPrototype(net, train, a.value.ex.features, a.value.prototypes, {
         ...MIXUP_DEFAULTS,
         batchSize: plan.batchSize,
       }),

@@ -50,13 +50,13 @@ export const realQueries = Effect.fn("realQueries")(function* (
   test: Extraction,
   oodImages: ReadonlyArray<ImageSet>,
 ) {
-  const { tf, net, plan } = bench;
+  const { net, plan } = bench;
   const gp = fit.gp;
   const testExtraction = test;
   const oodPenultimate: Array<Matrix> = [];
   for (const set of oodImages) {
     oodPenultimate.push(
-      (yield* extractFeatures(tf, net, set, { batchSize: plan.batchSize })).features.penultimate,
+      (yield* extractFeatures(net, set, { batchSize: plan.batchSize })).features.penultimate,
     );
   }
   const queries: Matrix = yield* groodDescriptors(

@@ -155,7 +155,7 @@ export const runBench = ({ plan, sections, out, scaleOut, modelFolder }: BenchRu
     let scaleInputs: Parameters<typeof scaleSection>[1] | undefined;
     if (fit !== undefined) {
       if (sections.has("descriptors")) yield* descriptorsSection(bench, fit, train);
-      const testExtraction = yield* extractFeatures(tf, net, test, { batchSize: plan.batchSize });
+      const testExtraction = yield* extractFeatures(net, test, { batchSize: plan.batchSize });
       const queries = sections.has("knn") || sections.has("scale")
         ? yield* realQueries(bench, fit, testExtraction, oodImages)
         : undefined;

@@ -14,6 +14,7 @@
  */
 import { join } from "node:path";
 import { Effect } from "effect";
+import type { Compute } from "../compute/compute.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { grood } from "../detectors/grood.ts";
@@ -42,7 +43,7 @@ export const ONNX_THREADS = 1;
 interface Engine {
   readonly id: "tfjs" | "onnx";
   readonly label: string;
-  readonly extract: (set: ImageSet) => Effect.Effect<SetFeatures, unknown>;
+  readonly extract: (set: ImageSet) => Effect.Effect<SetFeatures, unknown, Compute>;
   /** GROOD/MSP targets: exact index, HNSW index. */
   readonly targets: { readonly exact: number; readonly hnsw: number };
 }
@@ -61,7 +62,7 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
     readonly testExtraction: Extraction;
   },
 ) {
-  const { tf, net, plan, timedRuns, emit, section } = bench;
+  const { net, plan, timedRuns, emit, section } = bench;
   const { test, testExtraction, train } = data;
   const { gp, index, descriptors } = fit;
   const features = fit.extraction.features;
@@ -69,7 +70,6 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
     `scoring throughput, GROOD vs MSP (${test.count} ID test images, batch ${plan.batchSize})`,
   );
   const inputs: FitInputs = {
-    tf,
     modelKey: data.modelKey,
     trainKey: "bench",
     net,
@@ -108,7 +108,7 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
       id: "tfjs",
       label: "tfjs wasm",
       extract: (set) =>
-        Effect.map(extractFeatures(tf, net, set, { batchSize: plan.batchSize }), (e) => e.features),
+        Effect.map(extractFeatures(net, set, { batchSize: plan.batchSize }), (e) => e.features),
       targets: { exact: 0.95, hnsw: 0.98 },
     },
     {

@@ -9,14 +9,12 @@
  *
  * @module
  */
-import type * as tfType from "@tensorflow/tfjs";
 import { Data, type Effect } from "effect";
+import type { Compute } from "../compute/compute.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { Classifier } from "../model/classifier.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { ClassSums, SetFeatures } from "../stages/features.ts";
-
-type Tf = typeof tfType;
 
 /** An image set together with its extracted features (the unit every detector scores). */
 export interface ExtractedSet {
@@ -37,7 +35,6 @@ export interface ValidationData {
 
 /** Everything a detector may fit on. Test OOD data is not part of it. */
 export interface FitInputs {
-  readonly tf: Tf;
   /** Content key of the model (architecture, weights, preprocessing): the root of every cache key. */
   readonly modelKey: string;
   /** Cache key of the training extraction. */
@@ -127,5 +124,9 @@ export interface Detector<E extends DetectorError = DetectorError> {
   readonly name: string;
   /** One line on the method and its source (paper, defaults). */
   readonly description: string;
-  readonly fit: (inputs: FitInputs) => Effect.Effect<FittedDetector<E>, E>;
+  /**
+   * Fit on `inputs`. The tfjs it computes with (ODIN's input gradient, GROOD's mix-up) is the
+   * `Compute` service of the context; a detector that needs none ignores it.
+   */
+  readonly fit: (inputs: FitInputs) => Effect.Effect<FittedDetector<E>, E, Compute>;
 }

@@ -197,7 +197,7 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
       "w.r.t. an OOD prototype made by targeted mix-up (ElAraby et al., TMLR 2025)",
     fit: (inputs: FitInputs) =>
       Effect.scoped(Effect.gen(function* () {
-        const { tf, net, train, trainFeatures } = inputs;
+        const { net, train, trainFeatures } = inputs;
         const cache = Option.getOrElse(
           yield* Effect.serviceOption(StageCache),
           () => makeStageCache(undefined),
@@ -226,7 +226,7 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           );
         const meanOf = (images: ImageSet, what: string) =>
           net !== undefined
-            ? meanPenultimate(tf, net, images)
+            ? meanPenultimate(net, images)
             : model !== undefined
             ? meanPenultimateWithModel(model, images)
             : needsNetwork(what);
@@ -234,7 +234,7 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           switch (source.kind) {
             case "mixup":
               return net !== undefined
-                ? mixupOodPrototype(tf, net, train, trainFeatures, prototypes.value, source)
+                ? mixupOodPrototype(net, train, trainFeatures, prototypes.value, source)
                 : model !== undefined
                 ? mixupWithModel(model, train, trainFeatures, prototypes.value, source)
                 : needsNetwork("the mix-up");

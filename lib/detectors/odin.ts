@@ -31,6 +31,7 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { Effect } from "effect";
+import { Compute } from "../compute/compute.ts";
 import { batches, IMAGE_SIZE, type ImageSet } from "../data/images.ts";
 import { type Classifier, toInput } from "../model/classifier.ts";
 import { matrix } from "../matrix.ts";
@@ -54,8 +55,6 @@ import {
   withDefault,
 } from "./entry.ts";
 import { Schema } from "effect";
-
-type Tf = typeof tfType;
 
 /** The ε grid tuned over by default (see the module doc). */
 export const ODIN_EPSILON_GRID: ReadonlyArray<number> = [0, 0.0005, 0.001, 0.0014, 0.002, 0.005];
@@ -86,13 +85,13 @@ export interface OdinPass {
  * (sign(0) = +1), `count × 784` values. The perturbation is x̃ = x − ε·sign.
  */
 export const odinGradientSigns = (
-  tf: Tf,
   net: Classifier,
   images: ImageSet,
   pass: OdinPass,
   onBatch?: (done: number, total: number) => void,
-): Effect.Effect<Int8Array> =>
+): Effect.Effect<Int8Array, never, Compute> =>
   Effect.gen(function* () {
+    const { tf } = yield* Compute;
     const signs = new Int8Array(images.count * IMAGE_SIZE);
     for (const batch of batches(images, pass.batchSize)) {
       const batchSigns = tf.tidy(() => {
@@ -122,14 +121,14 @@ export const odinGradientSigns = (
 
 /** ODIN scores −max softmax(f(x − ε·sign)/T) of every image, given the gradient signs. */
 export const odinPerturbedScores = (
-  tf: Tf,
   net: Classifier,
   images: ImageSet,
   signs: Int8Array,
   epsilon: number,
   pass: OdinPass,
-): Effect.Effect<Float32Array> =>
+): Effect.Effect<Float32Array, never, Compute> =>
   Effect.gen(function* () {
+    const { tf } = yield* Compute;
     const logits = new Float32Array(images.count * net.numClasses);
     for (const batch of batches(images, pass.batchSize)) {
       const batchLogits = tf.tidy(() => {
@@ -173,7 +172,8 @@ export function odin(options: OdinOptions = {}): Detector {
       }), score −max softmax(f(x̃)/T) (Liang et al., ICLR 2018)`,
     fit: (inputs) =>
       Effect.gen(function* () {
-        const { tf } = inputs;
+        // Read once at fit: the fitted detector's scores run with the same tfjs.
+        const compute = yield* Compute;
         if (inputs.net === undefined) {
           return yield* new NeedsClassifier({
             detector: name,
@@ -213,13 +213,12 @@ export function odin(options: OdinOptions = {}): Detector {
             const cached = signCache.get(set);
             if (cached !== undefined) return cached;
             const signs = yield* odinGradientSigns(
-              tf,
               net,
               set.images,
               pass,
               (done, total) =>
                 inputs.progress?.(`${name}: input gradients of "${set.images.name}"`, done, total),
-            );
+            ).pipe(Effect.provideService(Compute, compute));
             return signs;
           });
         const scoreAt = (epsilon: number, set: ExtractedSet, keepSigns: boolean) =>
@@ -235,7 +234,9 @@ export function odin(options: OdinOptions = {}): Detector {
                 : Effect.gen(function* () {
                   const signs = yield* signsOf(set);
                   if (keepSigns) signCache.set(set, signs);
-                  return yield* odinPerturbedScores(tf, net, set.images, signs, epsilon, pass);
+                  return yield* odinPerturbedScores(net, set.images, signs, epsilon, pass).pipe(
+                    Effect.provideService(Compute, compute),
+                  );
                 }),
           );
 

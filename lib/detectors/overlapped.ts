@@ -20,7 +20,6 @@ import { subset } from "../data/images.ts";
 import type { ImageSet } from "../data/images.ts";
 import type { Classifier } from "../model/classifier.ts";
 import { extractFeatures, type SetFeatures } from "../stages/features.ts";
-import type * as tfType from "@tensorflow/tfjs";
 import type { FittedDetector } from "./detector.ts";
 
 /** Options of {@link scoreOverlapped}. */
@@ -69,7 +68,6 @@ export const scoreOverlappedWith = <E, R>(
 
 /** {@link scoreOverlappedWith} with grood's tfjs network as the forward pass. */
 export const scoreOverlapped = (
-  tf: typeof tfType,
   net: Classifier,
   images: ImageSet,
   detector: FittedDetector,
@@ -78,7 +76,7 @@ export const scoreOverlapped = (
   scoreOverlappedWith(
     (chunk) =>
       Effect.map(
-        extractFeatures(tf, net, chunk, { batchSize: options.batchSize ?? 500 }),
+        extractFeatures(net, chunk, { batchSize: options.batchSize ?? 500 }),
         (e) => e.features,
       ),
     images,

@@ -12,7 +12,6 @@
  */
 import { join } from "node:path";
 import { Effect, Schema } from "effect";
-import { Compute } from "../compute/compute.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { groodFitted, type GroodOptions } from "../detectors/grood.ts";
@@ -237,7 +236,6 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     });
   }
   yield* ensureWritable(options.out);
-  const { tf } = yield* Compute;
   const { model, kind } = yield* openWithTaps(options.model, options.taps);
   // GROOD's early prototypes come from the model's early tap.
   const spec = (decoded.kind.startsWith("grood")
@@ -408,7 +406,6 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     validationSet = yield* extracted(validation);
     oodSets = yield* extractOod(oodReads);
     const inputs: FitInputs = {
-      tf,
       modelKey,
       trainKey: sha256Hex(
         new TextEncoder().encode(`${modelKey}:${trainRead.checksum}:${heldOut}`),

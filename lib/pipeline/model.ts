@@ -130,21 +130,22 @@ const sumsToNhwc = (sums: ClassSums, nhwcShape: ReadonlyArray<number>): ClassSum
 
 /**
  * grood's CNN's own pass on tfjs under `key` (class sums at any block boundary, in one pass):
- * what the pipeline runs on grood's models by default.
+ * what the pipeline runs on grood's models by default. Its passes run on the context's
+ * `Compute`, read once here, as a model opened on it would.
  */
 export const tfjsExtractor = (
-  tf: typeof tfType,
   net: Classifier,
   key: string,
-): Pick<PipelineModel, "key" | "extract"> => ({
-  key,
-  extract: (set, o = {}) =>
-    extractFeatures(tf, net, set, {
-      ...(o.classSumsAt === undefined ? {} : { classSumsAt: o.classSumsAt }),
-      ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
-      ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
-    }),
-});
+): Effect.Effect<Pick<PipelineModel, "key" | "extract">, never, Compute> =>
+  Compute.useSync((compute) => ({
+    key,
+    extract: (set, o = {}) =>
+      extractFeatures(net, set, {
+        ...(o.classSumsAt === undefined ? {} : { classSumsAt: o.classSumsAt }),
+        ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
+        ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+      }).pipe(Effect.provideService(Compute, compute)),
+  }));
 
 const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractOptions = {}) =>
   extractWithModel(model, set, {
@@ -207,7 +208,7 @@ const openGrood = (
       features: tfjsModel,
       earlyBoundaries: builtIn ? conv : [taps.early],
       earlyTap: taps.early,
-      extract: builtIn ? tfjsExtractor(tf, net, key).extract : withSums(tfjsModel),
+      extract: builtIn ? (yield* tfjsExtractor(net, key)).extract : withSums(tfjsModel),
     };
     return model;
   });

@@ -9,7 +9,6 @@
  */
 import { resolve } from "node:path";
 import { Effect } from "effect";
-import { Compute } from "../compute/compute.ts";
 import { loadBenchmark, type LoadedBenchmark, readBenchmark } from "../benchmarks/load.ts";
 import type { ImageSet } from "../data/images.ts";
 import type {
@@ -183,7 +182,6 @@ export const runDetectors = Effect.fn("runDetectors")(function* (
   detectors: ReadonlyArray<Detector>,
   options: { readonly log?: (line: string) => void; readonly progress?: ProgressReporter } = {},
 ) {
-  const { tf } = yield* Compute;
   const log = options.log ?? (() => {});
   const benchmark = prepared.data.spec.name;
   const { net, features: model } = prepared.model;
@@ -191,7 +189,6 @@ export const runDetectors = Effect.fn("runDetectors")(function* (
   for (const detector of detectors) {
     const fitStart = performance.now();
     const fitted = yield* detector.fit({
-      tf,
       modelKey: prepared.modelKey,
       trainKey: prepared.train.key,
       ...(net === undefined ? {} : { net }),

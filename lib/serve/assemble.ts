@@ -8,8 +8,8 @@
  *
  * @module
  */
-import type * as tfType from "@tensorflow/tfjs";
 import { Effect, type Scope } from "effect";
+import { Compute } from "../compute/compute.ts";
 import type { InvalidImageSet } from "../data/checks.ts";
 import { type DatasetNotFound, loadSplit } from "../data/datasets.ts";
 import { concatSets, type ImageSet, subset } from "../data/images.ts";
@@ -32,8 +32,6 @@ import {
 } from "../stages/features.ts";
 import { type ImageScores, scoreHistogram, type ServedDetector } from "./detector.ts";
 
-type Tf = typeof tfType;
-
 /**
  * The threshold keeping 95% of ID: the smallest validation score `t` with at least 95% of the
  * ID validation scores `≤ t` (scores above it are flagged OOD).
@@ -52,8 +50,6 @@ export function keep95Threshold(idScores: ArrayLike<number>): number {
 
 /** What `serveFitted` needs: the network, the fitted detector and validation images. */
 export interface ServeFittedOptions {
-  /** The tfjs module (from `Compute`). */
-  readonly tf: Tf;
   /** grood's classifier the detector was fitted on. */
   readonly net: Classifier;
   /** The classifier's content key (architecture, weights, preprocessing). */
@@ -81,20 +77,23 @@ export type ServeFittedError =
 
 /**
  * Serve a detector fitted in this process on grood's classifier (28×28 grey inputs): scores
- * the validation images once for the threshold, metrics and histogram.
+ * the validation images once for the threshold, metrics and histogram. Requests are scored on
+ * the context's `Compute`, read once here.
  */
 export const serveFitted: (
   options: ServeFittedOptions,
-) => Effect.Effect<ServedDetector, ServeFittedError> = Effect.fn("serveFitted")(function* (
+) => Effect.Effect<ServedDetector, ServeFittedError, Compute> = Effect.fn("serveFitted")(function* (
   options: ServeFittedOptions,
 ) {
-  const { tf, net, fitted } = options;
+  const { net, fitted } = options;
+  const compute = yield* Compute;
+  const { tf } = compute;
   const scoreSet = (set: ImageSet) =>
     Effect.gen(function* () {
-      const { features } = yield* extractFeatures(tf, net, set, { batchSize: 256 });
+      const { features } = yield* extractFeatures(net, set, { batchSize: 256 });
       const scores = yield* fitted.score({ images: set, features });
       return { scores, predicted: predictedClasses(features.logits) };
-    });
+    }).pipe(Effect.provideService(Compute, compute));
   const id = yield* scoreSet(options.idValidation);
   const ood = yield* scoreSet(options.oodValidation);
   const threshold = keep95Threshold(id.scores);
@@ -146,8 +145,6 @@ export const serveFitted: (
 
 /** Settings of `fitServedGrood`. */
 export interface FitServedGroodOptions {
-  /** The tfjs module (from `Compute`). */
-  readonly tf: Tf;
   /** A saved grood classifier (`fixtures/models/mnist`). */
   readonly classifierDir: string;
   /** The ID dataset the classifier was trained on (`mnist`). */
@@ -180,11 +177,13 @@ export type FitServedGroodError =
  */
 export const fitServedGrood: (
   options: FitServedGroodOptions,
-) => Effect.Effect<ServedDetector, FitServedGroodError, Scope.Scope> = Effect.fn("fitServedGrood")(
+) => Effect.Effect<ServedDetector, FitServedGroodError, Scope.Scope | Compute> = Effect.fn(
+  "fitServedGrood",
+)(
   function* (
     options: FitServedGroodOptions,
   ) {
-    const { tf } = options;
+    const { tf } = yield* Compute;
     const loaded = yield* Effect.acquireRelease(
       loadClassifier(tf, options.classifierDir),
       (l) => Effect.sync(() => l.net.dispose()),
@@ -214,10 +213,9 @@ export const fitServedGrood: (
     const detectorOptions = { ...options.grood };
     const detector = grood(detectorOptions);
     const early = detectorOptions.earlyBoundary ?? "block1";
-    const extraction = yield* extractFeatures(tf, loaded.net, train, { classSumsAt: [early] });
-    const idFeatures = (yield* extractFeatures(tf, loaded.net, idValidation)).features;
+    const extraction = yield* extractFeatures(loaded.net, train, { classSumsAt: [early] });
+    const idFeatures = (yield* extractFeatures(loaded.net, idValidation)).features;
     const inputs: FitInputs = {
-      tf,
       modelKey: loaded.key,
       trainKey: `${loaded.key}:${options.dataset}:${options.trainImages}:${options.seed ?? 0}`,
       net: loaded.net,
@@ -231,7 +229,6 @@ export const fitServedGrood: (
       (f) => Effect.sync(() => f.dispose()),
     );
     return yield* serveFitted({
-      tf,
       net: loaded.net,
       modelKey: loaded.key,
       fitted,

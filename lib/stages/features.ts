@@ -8,13 +8,12 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { Data, Effect } from "effect";
+import { Compute } from "../compute/compute.ts";
 import { checkImageSet } from "../data/checks.ts";
 import { batches, type ImageSet } from "../data/images.ts";
 import { type Classifier, penultimate, toInput } from "../model/classifier.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
-
-type Tf = typeof tfType;
 
 /** Class sums were asked of a set without labels. */
 export class MissingLabels extends Data.TaggedError("MissingLabels")<{ readonly set: string }> {
@@ -75,11 +74,11 @@ export interface Extraction {
  * accumulating per-class sums at `classSumsAt` boundaries.
  */
 export const extractFeatures = Effect.fn("extractFeatures")(function* (
-  tf: Tf,
   net: Classifier,
   set: ImageSet,
   options: ExtractOptions = {},
 ) {
+  const { tf } = yield* Compute;
   const batchSize = options.batchSize ?? 500;
   yield* checkImageSet(set, { inputShape: net.spec.inputShape, numClasses: net.numClasses });
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) {

@@ -14,7 +14,7 @@
  */
 import { Cause, Effect, Exit } from "effect";
 import { IoError } from "../io/files.ts";
-import { startCompute } from "../compute/compute.ts";
+import { Compute, startCompute } from "../compute/compute.ts";
 import { loadClassifier, ModelLoadError } from "../model/store.ts";
 import { penultimate } from "../model/classifier.ts";
 import type { Classifier } from "../model/classifier.ts";
@@ -111,14 +111,15 @@ const forward = async (
   request: Extract<WorkerRequest, { type: "forward" }>,
 ): Promise<WorkerReply> => {
   if (net === undefined) throw new Error("the worker got a shard before its model was loaded");
-  const { tf } = await Effect.runPromise(startCompute("wasm"));
+  // The worker's own tfjs (started when the model loaded) is the pass's Compute service.
+  const compute = await Effect.runPromise(startCompute("wasm"));
   const started = performance.now();
   const { features } = await Effect.runPromise(
-    extractFeatures(tf, net, {
+    extractFeatures(net, {
       name: `shard ${request.id}`,
       count: request.count,
       pixels: request.pixels,
-    }, { batchSize: request.batchSize }),
+    }, { batchSize: request.batchSize }).pipe(Effect.provideService(Compute, compute)),
   );
   return {
     type: "result",

@@ -20,11 +20,10 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { Data, Effect } from "effect";
+import { Compute } from "../compute/compute.ts";
 import { firstNonFiniteRow, InvalidParameter, NonFiniteInput } from "../errors.ts";
 import { squaredDistance } from "../distance.ts";
 import { type Matrix, matrix } from "../matrix.ts";
-
-type Tf = typeof tfType;
 
 /** What the gradient stage needs besides the features: class prototypes and the OOD one. */
 export interface GradientPrototypes {
@@ -139,7 +138,6 @@ export type AutogradMode = "per-sample" | "batched";
  * `tf.grad` of the summed loss yields all per-row gradients at once.
  */
 export const autogradDescriptors = Effect.fn("autogradDescriptors")(function* (
-  tf: Tf,
   features: Matrix,
   prototypes: GradientPrototypes,
   predicted: Uint8Array,
@@ -147,6 +145,7 @@ export const autogradDescriptors = Effect.fn("autogradDescriptors")(function* (
   batchSize = 1000,
   temperature = 1,
 ) {
+  const { tf } = yield* Compute;
   yield* checkShapes(features, prototypes);
   const { rows, cols } = features;
   const numClasses = prototypes.classes.rows;

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import type * as tfType from "@tensorflow/tfjs";
 import { Effect } from "effect";
+import { Compute } from "../compute/compute.ts";
 import { InvalidParameter } from "../errors.ts";
 import {
   batches,
@@ -30,8 +30,6 @@ import type { SetFeatures } from "./features.ts";
 import type { Prototypes } from "./prototype.ts";
 
 export { InvalidParameter };
-
-type Tf = typeof tfType;
 
 /**
  * Defaults of the targeted mix-up.
@@ -129,13 +127,13 @@ export const mixupPlan = (
  * be the extraction of `train` (its logits give each sample's second-most-likely class).
  */
 export const mixupOodPrototype = Effect.fn("mixupOodPrototype")(function* (
-  tf: Tf,
   net: Classifier,
   train: LabelledSet,
   trainFeatures: SetFeatures,
   prototypes: Prototypes,
   options: MixupOptions,
 ) {
+  const { tf } = yield* Compute;
   const { lambda } = options;
   const { chosen, targets } = yield* mixupPlan(train, trainFeatures, options);
   const pen = penultimate(net.spec);
@@ -181,11 +179,11 @@ export function meanOfPrototypes(prototypes: Prototypes): Float32Array {
 
 /** Mean penultimate feature of a set of images (validation-OOD or noise images). */
 export const meanPenultimate = Effect.fn("meanPenultimate")(function* (
-  tf: Tf,
   net: Classifier,
   images: ImageSet,
   batchSize = 500,
 ) {
+  const { tf } = yield* Compute;
   const pen = penultimate(net.spec);
   const dim = net.shapeAt(pen).reduce((a, b) => a * b, 1);
   const sums = new Float64Array(dim);

@@ -1,0 +1,28 @@
+/**
+ * Tests' `Compute`: tfjs on wasm, started once per test process, and runners that provide it
+ * to an effect (stages and detectors read tfjs from the Effect context).
+ *
+ * @module
+ */
+import { Effect, type Exit } from "effect";
+import { Compute, type ComputeShape, startCompute } from "../lib/compute/compute.ts";
+
+/** tfjs on wasm with grood's kernels. */
+export const compute: ComputeShape = await Effect.runPromise(startCompute("wasm"));
+
+/** The tfjs module of {@link compute}. */
+export const tf: ComputeShape["tf"] = compute.tf;
+
+/** `effect` with {@link compute} provided. */
+export const withCompute = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+): Effect.Effect<A, E, Exclude<R, Compute>> => Effect.provideService(effect, Compute, compute);
+
+/** `Effect.runPromise` with {@link compute} provided. */
+export const runPromise = <A, E>(effect: Effect.Effect<A, E, Compute>): Promise<A> =>
+  Effect.runPromise(withCompute(effect));
+
+/** `Effect.runPromiseExit` with {@link compute} provided. */
+export const runPromiseExit = <A, E>(
+  effect: Effect.Effect<A, E, Compute>,
+): Promise<Exit.Exit<A, E>> => Effect.runPromiseExit(withCompute(effect));
