@@ -669,7 +669,7 @@ Deno.test("fit sees only FitInputs: no test OOD set reaches a detector before sc
   await run(recorder.fit(inputs));
   assert.deepEqual(
     Object.keys(received!).sort(),
-    ["modelKey", "net", "tf", "train", "trainClassSums", "trainFeatures", "trainKey", "validation"],
+    ["modelKey", "net", "train", "trainClassSums", "trainFeatures", "trainKey", "validation"],
   );
   assert.deepEqual(received!.validation.ood.map((s) => s.features.name), ["val-ood"]);
 

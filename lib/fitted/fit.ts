@@ -21,28 +21,31 @@ import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/re
 import { canonicalJson } from "../cache/cache.ts";
 import { ensureWritable, sha256Hex, tryIo, writeDirAtomic } from "../io/files.ts";
 import { encodeNpy } from "../io/npy.ts";
-import { type FeatureModel, type Taps } from "../models/model.ts";
+import type { Taps } from "../models/model.ts";
 import { openModel, resolveModel } from "../models/registry.ts";
 import { permutation } from "../random.ts";
 import type { SourceArgument } from "../sources/argument.ts";
 import { openSource } from "../sources/mod.ts";
-import {
-  type ImageShape,
-  numberedClasses,
-  type ReadSource,
-  readSource,
-  SourceUnlabelled,
-} from "../sources/source.ts";
+import { type ReadSource, SourceUnlabelled } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
 import { type Extraction, predictedClasses, type SetFeatures } from "../stages/features.ts";
 import { extractWithModel } from "../stages/model_features.ts";
+import { distribution, edgesOf } from "./distribution.ts";
 import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
+import {
+  asSet,
+  HELD_OUT_MAX,
+  HELD_OUT_SHARE,
+  labelled,
+  readArgument,
+  splitHeldOut,
+  toShape,
+} from "./fit_data.ts";
 import {
   FITTED_FORMAT,
   FITTED_MANIFEST_FILE,
   FITTED_VERSION,
   FittedManifest,
-  type ScoreDistribution,
   type StateEntry,
   type ValidationMetrics,
 } from "./manifest.ts";
@@ -82,116 +85,6 @@ export interface FitOptions {
 
 /** Extractions by model, taps, batch size, set (name, count) and class sums: see `FitOptions`. */
 export type FeatureMemo = Map<string, Extraction>;
-
-/** Share of the training images held out as ID validation when none is given. */
-export const HELD_OUT_SHARE = 0.1;
-/** Most images held out. */
-export const HELD_OUT_MAX = 10_000;
-/** Bins of the score histograms. */
-export const HISTOGRAM_BINS = 40;
-
-const toShape = (model: FeatureModel): Effect.Effect<ImageShape, FitDataInvalid> => {
-  const { height, width, channels } = model.input;
-  return channels === 1 || channels === 3
-    ? Effect.succeed({ height, width, channels })
-    : Effect.fail(
-      new FitDataInvalid({
-        source: model.name,
-        problem: `the model takes ${channels} channels; image sources give 1 or 3`,
-      }),
-    );
-};
-
-const readArgument = (argument: SourceArgument, shape: ImageShape) =>
-  Effect.flatMap(
-    openSource(argument.spec, { baseDir: argument.baseDir, shape }),
-    (opened) => readSource(opened),
-  );
-
-const asSet = (read: ReadSource, name: string, shape: ImageShape): ImageSet => ({
-  name,
-  count: read.count,
-  pixels: read.pixels,
-  shape,
-  ...(read.labels === undefined ? {} : { labels: read.labels }),
-});
-
-const labelled = (
-  read: ReadSource,
-  name: string,
-  shape: ImageShape,
-  role: string,
-): Effect.Effect<LabelledSet, SourceUnlabelled> =>
-  read.labels === undefined
-    ? Effect.fail(new SourceUnlabelled({ source: name, role }))
-    : Effect.succeed({
-      ...asSet(read, name, shape),
-      labels: read.labels,
-      classNames: read.classNames ?? numberedClasses(Math.max(...read.labels) + 1),
-    });
-
-/** Split a labelled set into the images at `indices` (sorted) and the others. */
-const split = (set: LabelledSet, held: ReadonlySet<number>) => {
-  const per = set.pixels.length / set.count;
-  const take = (keep: boolean, name: string): LabelledSet => {
-    const rows = Array.from({ length: set.count }, (_, i) => i).filter((i) => held.has(i) === keep);
-    const pixels = new Uint8Array(rows.length * per);
-    rows.forEach((r, i) => pixels.set(set.pixels.subarray(r * per, (r + 1) * per), i * per));
-    return {
-      ...set,
-      name,
-      count: rows.length,
-      pixels,
-      labels: Uint8Array.from(rows, (r) => set.labels[r]!),
-    };
-  };
-  return { rest: take(false, set.name), heldOut: take(true, `${set.name} (held out)`) };
-};
-
-/** Histogram counts of `scores` over `edges` (values outside fall in the end bins). */
-export const histogram = (scores: ArrayLike<number>, edges: ReadonlyArray<number>) => {
-  const bins = edges.length - 1;
-  const counts = new Array<number>(bins).fill(0);
-  const lo = edges[0]!;
-  const width = (edges[bins]! - lo) / bins;
-  for (let i = 0; i < scores.length; i++) {
-    const b = Math.min(bins - 1, Math.max(0, Math.floor((scores[i]! - lo) / width)));
-    counts[b]! += 1;
-  }
-  return counts;
-};
-
-const distribution = (
-  source: string,
-  scores: Float32Array,
-  edges: ReadonlyArray<number>,
-): ScoreDistribution => {
-  const sorted = Float64Array.from(scores).sort();
-  const n = sorted.length;
-  const quantiles = Array.from(
-    { length: Math.min(101, n) },
-    (_, q, all = Math.min(101, n)) => sorted[Math.round((q * (n - 1)) / Math.max(1, all - 1))]!,
-  );
-  return {
-    source,
-    counts: histogram(scores, edges),
-    quantiles,
-    min: sorted[0]!,
-    max: sorted[n - 1]!,
-    mean: sorted.reduce((a, b) => a + b, 0) / n,
-  };
-};
-
-const edgesOf = (sets: ReadonlyArray<Float32Array>): ReadonlyArray<number> => {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const s of sets) for (const v of s) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-  if (!(hi > lo)) (lo -= 0.5), (hi += 0.5);
-  return Array.from(
-    { length: HISTOGRAM_BINS + 1 },
-    (_, i) => lo + ((hi - lo) * i) / HISTOGRAM_BINS,
-  );
-};
 
 /**
  * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor,
@@ -394,7 +287,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     } else {
       const count = yield* heldOutCount(fullTrain.count);
       const held = new Set(permutation(fullTrain.count, options.seed ?? 0).subarray(0, count));
-      const parts = split(fullTrain, held);
+      const parts = splitHeldOut(fullTrain, held);
       train = parts.rest;
       validation = parts.heldOut;
       validationChecksum = heldOutChecksum(trainRead.checksum, count);

@@ -1,0 +1,61 @@
+/**
+ * Score distributions a fitted-detector manifest records (`scores` of `detector.json`): one
+ * histogram grid for the ID validation and every validation-OOD set, plus quantiles, so a
+ * reader can draw them or place a new score without the images.
+ *
+ * @module
+ */
+import type { ScoreDistribution } from "./manifest.ts";
+
+/** Bins of the score histograms. */
+export const HISTOGRAM_BINS = 40;
+
+/** Histogram counts of `scores` over `edges` (values outside fall in the end bins). */
+export const histogram = (scores: ArrayLike<number>, edges: ReadonlyArray<number>) => {
+  const bins = edges.length - 1;
+  const counts = new Array<number>(bins).fill(0);
+  const lo = edges[0]!;
+  const width = (edges[bins]! - lo) / bins;
+  for (let i = 0; i < scores.length; i++) {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor((scores[i]! - lo) / width)));
+    counts[b]! += 1;
+  }
+  return counts;
+};
+
+/**
+ * The manifest's summary of one set's scores: histogram over `edges`, 101 quantiles, range
+ * and mean.
+ */
+export const distribution = (
+  source: string,
+  scores: Float32Array,
+  edges: ReadonlyArray<number>,
+): ScoreDistribution => {
+  const sorted = Float64Array.from(scores).sort();
+  const n = sorted.length;
+  const quantiles = Array.from(
+    { length: Math.min(101, n) },
+    (_, q, all = Math.min(101, n)) => sorted[Math.round((q * (n - 1)) / Math.max(1, all - 1))]!,
+  );
+  return {
+    source,
+    counts: histogram(scores, edges),
+    quantiles,
+    min: sorted[0]!,
+    max: sorted[n - 1]!,
+    mean: sorted.reduce((a, b) => a + b, 0) / n,
+  };
+};
+
+/** {@link HISTOGRAM_BINS} equal bins spanning every score of `sets`. */
+export const edgesOf = (sets: ReadonlyArray<Float32Array>): ReadonlyArray<number> => {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of sets) for (const v of s) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  if (!(hi > lo)) (lo -= 0.5), (hi += 0.5);
+  return Array.from(
+    { length: HISTOGRAM_BINS + 1 },
+    (_, i) => lo + ((hi - lo) * i) / HISTOGRAM_BINS,
+  );
+};
