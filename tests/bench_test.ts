@@ -6,12 +6,19 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 
-Deno.test("deno task bench --quick --only scale writes its figures and the scale table", async () => {
+/**
+ * Run `deno task bench --quick --runs 1 --only <sections>` into a temporary folder, assert it
+ * succeeded, hand its `results.json` (parsed) and the folder to `check`, then remove the folder.
+ */
+const quickBench = async (
+  sections: string,
+  check: (results: ReturnType<typeof JSON.parse>, dir: string) => Promise<void> | void,
+) => {
   const dir = await Deno.makeTempDir({ prefix: "grood-bench-test-" });
   try {
     const out = join(dir, "results.json");
     const result = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "bench", "--quick", "--runs", "1", "--only", "scale", "--out", out],
+      args: ["task", "bench", "--quick", "--runs", "1", "--only", sections, "--out", out],
       cwd: new URL("..", import.meta.url),
       stdout: "piped",
       stderr: "piped",
@@ -19,7 +26,14 @@ Deno.test("deno task bench --quick --only scale writes its figures and the scale
     const stdout = new TextDecoder().decode(result.stdout);
     const stderr = new TextDecoder().decode(result.stderr);
     assert.equal(result.code, 0, `${stdout}\n${stderr}`);
-    const results = JSON.parse(await Deno.readTextFile(out));
+    await check(JSON.parse(await Deno.readTextFile(out)), dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+};
+
+Deno.test("deno task bench --quick --only scale writes its figures and the scale table", () =>
+  quickBench("scale", async (results, dir) => {
     assert.equal(results.format, "grood-bench");
     assert.equal(results.mode, "quick");
     assert.ok(
@@ -51,35 +65,10 @@ Deno.test("deno task bench --quick --only scale writes its figures and the scale
       assert.equal(f.loadavg.length, 3, f.id);
       assert.equal(typeof f.loaded, "boolean", f.id);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("deno task bench --quick --only scoring,fit-memory: both engines, both indexes, the bounded-memory fit, each target written", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "grood-bench-test-" });
-  try {
-    const out = join(dir, "results.json");
-    const result = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "task",
-        "bench",
-        "--quick",
-        "--runs",
-        "1",
-        "--only",
-        "scoring,fit-memory",
-        "--out",
-        out,
-      ],
-      cwd: new URL("..", import.meta.url),
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(result.stdout);
-    const stderr = new TextDecoder().decode(result.stderr);
-    assert.equal(result.code, 0, `${stdout}\n${stderr}`);
-    const results = JSON.parse(await Deno.readTextFile(out));
+Deno.test("deno task bench --quick --only scoring,fit-memory: both engines, both indexes, the bounded-memory fit, each target written", () =>
+  quickBench("scoring,fit-memory", (results) => {
     const byId = new Map<string, { target: unknown; met: boolean | null; median: number }>(
       results.figures.map((f: { id: string }) => [f.id, f]),
     );
@@ -104,7 +93,4 @@ Deno.test("deno task bench --quick --only scoring,fit-memory: both engines, both
     assert.ok(Number.isFinite(growth.median));
     assert.equal(results.details.fitMemory.length, 2);
     assert.ok(results.details.fitMemory[1].indexed > 0.9 * 30_000, "most synthetic images indexed");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

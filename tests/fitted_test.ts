@@ -6,8 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Cause, Effect, Exit, type Scope } from "effect";
-import { Compute, startCompute } from "../lib/compute/compute.ts";
+import { Effect } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
@@ -23,19 +22,11 @@ import {
 } from "../lib/fitted/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { decodeImage } from "../lib/sources/conform.ts";
+import { runScoped, scopedFailure } from "./with_compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
-const compute = { tf, backend: "wasm" as const };
 const foreign = join(fixtureDir("foreign"), "foreign.onnx");
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Compute>) =>
-  Effect.runPromise(Effect.scoped(effect).pipe(Effect.provideService(Compute, compute)));
-const failure = async <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Compute>) => {
-  const exit = await Effect.runPromiseExit(
-    Effect.scoped(effect).pipe(Effect.provideService(Compute, compute)),
-  );
-  assert.ok(Exit.isFailure(exit), "expected a failure");
-  return Cause.squash(exit.cause) as { _tag: string; message: string };
-};
+const run = runScoped;
+const failure = scopedFailure;
 
 // Real files: MNIST subsets as .npy arrays (uint8 images, uint8 labels) in a temp folder.
 const data = await Deno.makeTempDir({ prefix: "grood-fitted-" });

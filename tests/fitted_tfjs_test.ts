@@ -6,18 +6,15 @@
 import assert from "node:assert/strict";
 import type * as tfType from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { Effect, type Scope } from "effect";
-import { Compute, startCompute } from "../lib/compute/compute.ts";
+import { Effect } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { fitDetectorFolder, openFittedDetector, scoreSource } from "../lib/fitted/mod.ts";
 import type { ModelSpec } from "../lib/models/model.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
+import { runScoped, tf } from "./with_compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
-const compute = { tf, backend: "wasm" as const };
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Compute>) =>
-  Effect.runPromise(Effect.scoped(effect).pipe(Effect.provideService(Compute, compute)));
+const run = runScoped;
 
 const dir = await Deno.makeTempDir({ prefix: "grood-fitted-tfjs-" });
 const modelDir = join(dir, "rgb16");

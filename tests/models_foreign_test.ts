@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Cause, Effect, Exit, type Scope } from "effect";
-import { Compute, startCompute } from "../lib/compute/compute.ts";
+import { Effect } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
@@ -12,20 +11,12 @@ import { encodeOnnx, withOutputs } from "../lib/models/onnx_graph.ts";
 import { openModel, readModelSpec } from "../lib/models/registry.ts";
 import { predictedClasses } from "../lib/stages/features.ts";
 import { matrix } from "../lib/matrix.ts";
+import { runScoped, scopedFailure, tf } from "./with_compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
-const compute = { tf, backend: "wasm" as const };
 const foreign = join(fixtureDir("foreign"), "foreign.onnx");
 const specPath = join(fixtureDir("foreign"), "foreign.spec.json");
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Compute>) =>
-  Effect.runPromise(Effect.scoped(effect).pipe(Effect.provideService(Compute, compute)));
-const failure = async <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Compute>) => {
-  const exit = await Effect.runPromiseExit(
-    Effect.scoped(effect).pipe(Effect.provideService(Compute, compute)),
-  );
-  assert.ok(Exit.isFailure(exit), "expected a failure");
-  return Cause.squash(exit.cause) as { _tag: string; message: string };
-};
+const run = runScoped;
+const failure = scopedFailure;
 
 Deno.test("the foreign fixture is small and its spec is valid", async () => {
   assert.ok((await Deno.stat(foreign)).size < 1_000_000);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { Cause, Effect, Exit, type Scope } from "effect";
-import { Compute, startCompute } from "../lib/compute/compute.ts";
+import { Cause, Effect, Exit } from "effect";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { checkShape, type InputSpec, preprocess } from "../lib/models/model.ts";
 import { openModel } from "../lib/models/registry.ts";
+import { runScoped, tf } from "./with_compute.ts";
 
 const rgb: InputSpec = {
   height: 1,
@@ -49,11 +49,7 @@ Deno.test("checkShape accepts any batch and names the tensor when a dimension di
 });
 
 Deno.test("openModel opens grood's own model folder without a spec file", async () => {
-  const { tf } = await Effect.runPromise(startCompute("wasm"));
-  const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Compute>) =>
-    Effect.runPromise(
-      Effect.scoped(effect).pipe(Effect.provideService(Compute, { tf, backend: "wasm" })),
-    );
+  const run = runScoped;
   const before = tf.memory().numTensors;
   const shapes = await run(Effect.gen(function* () {
     const model = yield* openModel(fixtureDir("mnist"));

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Cause, Effect, Exit } from "effect";
-import { Compute, startCompute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
@@ -12,8 +11,8 @@ import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
 import type { FeatureTensor, ModelSpec } from "../lib/models/model.ts";
 import { openOnnxModel } from "../lib/models/onnx.ts";
 import { encodeOnnx, extractSubgraph, listTensors } from "../lib/models/onnx_graph.ts";
+import { runScoped, scopedFailure, tf } from "./with_compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
 const { net } = await Effect.runPromise(loadClassifier(tf, fixtureDir("mnist")));
 const exported = classifierToOnnx(net);
 const dir = await Deno.makeTempDir();
@@ -22,15 +21,8 @@ await Deno.writeFile(onnxPath, encodeOnnx(exported.model));
 const test = await Effect.runPromise(loadSplit("mnist", "test"));
 const images = subset(test, Array.from({ length: 300 }, (_, i) => i * 7), "mnist-300");
 
-const run = <A, E>(effect: Effect.Effect<A, E, import("effect").Scope.Scope | Compute>) =>
-  Effect.runPromise(
-    Effect.scoped(effect).pipe(Effect.provideService(Compute, { tf, backend: "wasm" })),
-  );
-const failure = async <A, E>(effect: Effect.Effect<A, E, import("effect").Scope.Scope>) => {
-  const exit = await Effect.runPromiseExit(Effect.scoped(effect));
-  assert.ok(Exit.isFailure(exit), "expected a failure");
-  return Cause.squash(exit.cause) as { _tag: string; message: string };
-};
+const run = runScoped;
+const failure = scopedFailure;
 const maxDiff = (a: Float32Array, b: Float32Array) => {
   assert.equal(a.length, b.length);
   let d = 0;

@@ -1,23 +1,14 @@
 import assert from "node:assert/strict";
 import type * as tfType from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { Cause, Effect, Exit, type Scope } from "effect";
-import { Compute, startCompute } from "../lib/compute/compute.ts";
+import { Effect } from "effect";
 import type { FeatureTensor, ModelSpec } from "../lib/models/model.ts";
 import { inspectModel, openModel } from "../lib/models/registry.ts";
+import { runScoped, scopedFailure, tf } from "./with_compute.ts";
 
-const { tf } = await Effect.runPromise(startCompute("wasm"));
 const dir = await Deno.makeTempDir();
-const compute = { tf, backend: "wasm" as const };
-const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Compute>) =>
-  Effect.runPromise(Effect.scoped(effect).pipe(Effect.provideService(Compute, compute)));
-const failure = async <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Compute>) => {
-  const exit = await Effect.runPromiseExit(
-    Effect.scoped(effect).pipe(Effect.provideService(Compute, compute)),
-  );
-  assert.ok(Exit.isFailure(exit), "expected a failure");
-  return Cause.squash(exit.cause) as { _tag: string; message: string };
-};
+const run = runScoped;
+const failure = scopedFailure;
 const maxDiff = (a: Float32Array, b: Float32Array) => {
   assert.equal(a.length, b.length);
   return a.reduce((d, v, i) => Math.max(d, Math.abs(v - b[i]!)), 0);

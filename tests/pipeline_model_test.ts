@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect } from "effect";
-import { Compute, startCompute } from "../lib/compute/compute.ts";
+import { Compute } from "../lib/compute/compute.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { classifierToOnnx } from "../lib/models/export_onnx.ts";
 import { encodeOnnx } from "../lib/models/onnx_graph.ts";
 import { openPipelineModel, type PipelineModelOptions } from "../lib/pipeline/model.ts";
+import { compute } from "./with_compute.ts";
 
-const compute = await Effect.runPromise(startCompute("wasm"));
 const { net } = await Effect.runPromise(loadClassifier(compute.tf, fixtureDir("mnist")));
 const { model, spec } = classifierToOnnx(net);
 net.dispose();

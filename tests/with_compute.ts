@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { Effect, type Exit } from "effect";
+import assert from "node:assert/strict";
+import { Cause, Effect, Exit, type Scope } from "effect";
 import { Compute, type ComputeShape, startCompute } from "../lib/compute/compute.ts";
 
 /** tfjs on wasm with grood's kernels. */
@@ -26,3 +27,19 @@ export const runPromise = <A, E>(effect: Effect.Effect<A, E, Compute>): Promise<
 export const runPromiseExit = <A, E>(
   effect: Effect.Effect<A, E, Compute>,
 ): Promise<Exit.Exit<A, E>> => Effect.runPromiseExit(withCompute(effect));
+
+/** Run `effect` in a scope of its own with {@link compute} provided. */
+export const runScoped = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | Compute>): Promise<A> =>
+  Effect.runPromise(withCompute(Effect.scoped(effect)));
+
+/**
+ * The error `effect` (run as {@link runScoped} runs it) fails with; asserts that it fails.
+ * Defects count too: `Cause.squash` picks the failure, else the defect.
+ */
+export const scopedFailure = async <A, E>(
+  effect: Effect.Effect<A, E, Scope.Scope | Compute>,
+): Promise<{ readonly _tag: string; readonly message: string }> => {
+  const exit = await Effect.runPromiseExit(withCompute(Effect.scoped(effect)));
+  assert.ok(Exit.isFailure(exit), "expected a failure");
+  return Cause.squash(exit.cause) as { _tag: string; message: string };
+};
