@@ -60,10 +60,19 @@ export interface Plan {
   };
 }
 
+/**
+ * What the full and the quick run measure alike (only their sizes differ): the repetitions'
+ * warm-up, the forward batch, the tiles' noise, and the synthetic fit's noise and seed.
+ */
+const ALIKE = { warmup: 1, batchSize: 500, tileNoise: 0.5 } as const;
+const fitMemoryAt = (
+  sizes: ReadonlyArray<{ readonly label: string; readonly images: number }>,
+): Plan["fitMemory"] => ({ sizes, noise: 8, seed: 0 });
+
+/** The full run (`bench/results.json`). */
 export const FULL: Omit<Plan, "runs"> = {
+  ...ALIKE,
   mode: "full",
-  warmup: 1,
-  batchSize: 500,
   train: "all",
   test: 10_000,
   oodPerSet: 1_000,
@@ -78,19 +87,14 @@ export const FULL: Omit<Plan, "runs"> = {
     { label: "60k", points: { kind: "all" }, queries: "all", hnswBuildOnce: false },
     { label: "600k", points: { kind: "tiled", copies: 10 }, queries: 2_000, hnswBuildOnce: true },
   ],
-  tileNoise: 0.5,
   scale: SCALE_FULL,
-  fitMemory: {
-    sizes: [{ label: "60k", images: 60_000 }, { label: "600k", images: 600_000 }],
-    noise: 8,
-    seed: 0,
-  },
+  fitMemory: fitMemoryAt([{ label: "60k", images: 60_000 }, { label: "600k", images: 600_000 }]),
 };
 
+/** The quick smoke run (`--quick`). */
 export const QUICK: Omit<Plan, "runs"> = {
+  ...ALIKE,
   mode: "quick",
-  warmup: 1,
-  batchSize: 500,
   train: 3_000,
   test: 1_000,
   oodPerSet: 100,
@@ -100,13 +104,8 @@ export const QUICK: Omit<Plan, "runs"> = {
     { label: "3k", points: { kind: "all" }, queries: "all", hnswBuildOnce: false },
     { label: "30k", points: { kind: "tiled", copies: 10 }, queries: 300, hnswBuildOnce: true },
   ],
-  tileNoise: 0.5,
   scale: SCALE_QUICK,
-  fitMemory: {
-    sizes: [{ label: "3k", images: 3_000 }, { label: "30k", images: 30_000 }],
-    noise: 8,
-    seed: 0,
-  },
+  fitMemory: fitMemoryAt([{ label: "3k", images: 3_000 }, { label: "30k", images: 30_000 }]),
 };
 
 /** The early boundary of GROOD's prototypes and mix-up (GROOD_DEFAULTS.earlyBoundary). */

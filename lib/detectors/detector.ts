@@ -119,14 +119,15 @@ export interface Artefact {
   readonly shape: ReadonlyArray<number>;
 }
 
-/** A detector: a name, what it is, and how to fit it. */
-export interface Detector<E extends DetectorError = DetectorError> {
+/**
+ * A detector: a name, what it is, and how to fit it. `R` is what its fit reads from the Effect
+ * context: by default `Compute`, the tfjs that ODIN's input gradient and GROOD's mix-up run on;
+ * a detector that reads nothing (`Detector<E, never>`) is a `Detector` all the same.
+ */
+export interface Detector<E extends DetectorError = DetectorError, R = Compute> {
   readonly name: string;
   /** One line on the method and its source (paper, defaults). */
   readonly description: string;
-  /**
-   * Fit on `inputs`. The tfjs it computes with (ODIN's input gradient, GROOD's mix-up) is the
-   * `Compute` service of the context; a detector that needs none ignores it.
-   */
-  readonly fit: (inputs: FitInputs) => Effect.Effect<FittedDetector<E>, E, Compute>;
+  /** Fit on `inputs`, with the services `R` from the context. */
+  readonly fit: (inputs: FitInputs) => Effect.Effect<FittedDetector<E>, E, R>;
 }

@@ -8,9 +8,8 @@
  *
  * @module
  */
-import { Effect } from "effect";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { requireSetting, scoreChecked } from "./checks.ts";
+import type { Detector } from "./detector.ts";
+import { pointwiseDetector, positiveTemperature } from "./pointwise.ts";
 import { energyScores } from "./logits.ts";
 import { defineDetector, PositiveNumber, withDefault } from "./entry.ts";
 import { Schema } from "effect";
@@ -25,34 +24,13 @@ export interface EnergyOptions {
 export function energy(options: EnergyOptions = {}): Detector {
   const name = "Energy";
   const temperature = options.temperature ?? 1;
-  return {
+  return pointwiseDetector({
     name,
     description: `Energy score −T·logsumexp(z/T), T = ${temperature} (Liu et al., NeurIPS 2020)`,
-    fit: (inputs) =>
-      Effect.gen(function* () {
-        yield* requireSetting(
-          Number.isFinite(temperature) && temperature > 0,
-          name,
-          "temperature",
-          temperature,
-          "a positive number",
-        );
-        const classes = inputs.trainFeatures.logits.cols;
-        const fitted: FittedDetector = {
-          score: (set) =>
-            scoreChecked(
-              name,
-              set,
-              { classes },
-              () => energyScores(set.features.logits, temperature),
-            ),
-          settings: { temperature },
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
-      }),
-  };
+    settings: { temperature },
+    check: positiveTemperature(name, temperature),
+    score: (features) => energyScores(features.logits, temperature),
+  });
 }
 
 /** Registration of {@link energy}. */

@@ -18,10 +18,9 @@
  *
  * @module
  */
-import { Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { requireSetting, scoreChecked } from "./checks.ts";
+import type { Detector } from "./detector.ts";
+import { pointwiseDetector, positiveTemperature } from "./pointwise.ts";
 import { softmaxRow } from "./logits.ts";
 import { defineDetector, PositiveNumber, withDefault } from "./entry.ts";
 import { Schema } from "effect";
@@ -52,38 +51,19 @@ export function gradNorms(penultimate: Matrix, logits: Matrix, temperature = 1):
 export function gradNorm(options: GradNormOptions = {}): Detector {
   const name = "GradNorm";
   const temperature = options.temperature ?? 1;
-  return {
+  return pointwiseDetector({
     name,
     description: "GradNorm: −L1 norm of the head-weight gradient of KL(uniform ‖ softmax(z/T)), " +
       `T = ${temperature}, in closed form ‖h‖₁·‖p − 1/C‖₁ (Huang et al., NeurIPS 2021)`,
-    fit: (inputs) =>
-      Effect.gen(function* () {
-        yield* requireSetting(
-          Number.isFinite(temperature) && temperature > 0,
-          name,
-          "temperature",
-          temperature,
-          "a positive number",
-        );
-        const { trainFeatures } = inputs;
-        const expected = {
-          penultimate: trainFeatures.penultimate.cols,
-          classes: trainFeatures.logits.cols,
-        };
-        const fitted: FittedDetector = {
-          score: (set) =>
-            scoreChecked(name, set, expected, () =>
-              Float32Array.from(
-                gradNorms(set.features.penultimate, set.features.logits, temperature),
-                (norm) => -norm,
-              )),
-          settings: { temperature, scale: "KL (reference code: × C)" },
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
-      }),
-  };
+    settings: { temperature, scale: "KL (reference code: × C)" },
+    readsPenultimate: true,
+    check: positiveTemperature(name, temperature),
+    score: (features) =>
+      Float32Array.from(
+        gradNorms(features.penultimate, features.logits, temperature),
+        (norm) => -norm,
+      ),
+  });
 }
 
 /** Registration of {@link gradNorm}. */

@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { Effect } from "effect";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { scoreChecked } from "./checks.ts";
+import type { Detector } from "./detector.ts";
+import { pointwiseDetector } from "./pointwise.ts";
 import { rowMax } from "./logits.ts";
 import { defineDetector } from "./entry.ts";
 import { Schema } from "effect";
@@ -19,27 +18,12 @@ export type MaxLogitOptions = Record<never, never>;
 
 /** The MaxLogit detector: −max logit. */
 export function maxLogit(_options: MaxLogitOptions = {}): Detector {
-  const name = "MaxLogit";
-  return {
-    name,
+  return pointwiseDetector({
+    name: "MaxLogit",
     description: "Maximum logit, score −max z (Hendrycks et al., ICML 2022)",
-    fit: (inputs) =>
-      Effect.sync((): FittedDetector => {
-        const classes = inputs.trainFeatures.logits.cols;
-        return {
-          score: (set) =>
-            scoreChecked(
-              name,
-              set,
-              { classes },
-              () => Float32Array.from(rowMax(set.features.logits), (z) => -z),
-            ),
-          settings: {},
-          tuned: [],
-          dispose: () => {},
-        };
-      }),
-  };
+    settings: {},
+    score: (features) => Float32Array.from(rowMax(features.logits), (z) => -z),
+  });
 }
 
 /** Registration of {@link maxLogit}. */

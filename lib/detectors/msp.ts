@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { Effect } from "effect";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { scoreChecked } from "./checks.ts";
+import type { Detector } from "./detector.ts";
+import { pointwiseDetector } from "./pointwise.ts";
 import { rowMaxSoftmax } from "./logits.ts";
 import { defineDetector } from "./entry.ts";
 import { Schema } from "effect";
@@ -19,28 +18,13 @@ export type MspOptions = Record<never, never>;
 
 /** The MSP detector: −max softmax of the logits. */
 export function msp(_options: MspOptions = {}): Detector {
-  const name = "MSP";
-  return {
-    name,
+  return pointwiseDetector({
+    name: "MSP",
     description:
       "Maximum softmax probability, score −max softmax(z) (Hendrycks & Gimpel, ICLR 2017)",
-    fit: (inputs) =>
-      Effect.sync((): FittedDetector => {
-        const classes = inputs.trainFeatures.logits.cols;
-        return {
-          score: (set) =>
-            scoreChecked(
-              name,
-              set,
-              { classes },
-              () => Float32Array.from(rowMaxSoftmax(set.features.logits), (p) => -p),
-            ),
-          settings: { temperature: 1 },
-          tuned: [],
-          dispose: () => {},
-        };
-      }),
-  };
+    settings: { temperature: 1 },
+    score: (features) => Float32Array.from(rowMaxSoftmax(features.logits), (p) => -p),
+  });
 }
 
 /** Registration of {@link msp}. */

@@ -22,10 +22,12 @@ import { makeDetector } from "../detectors/registry.ts";
 import type { ProgressReporter } from "./progress.ts";
 import { resultsTable, summaryTable, type Table } from "./tables.ts";
 import { DEFAULT_CACHE_DIR, StageCache } from "../cache/cache.ts";
+import type { Engine } from "./model.ts";
 import {
   type DetectorRun,
   prepareBenchmark,
   type PreparedBenchmark,
+  type PrepareOptions,
   runDetectors,
   withModelDefaults,
 } from "./run.ts";
@@ -83,6 +85,24 @@ export interface AblationHooks extends RunHooks {
   readonly allowLargeGrid?: boolean;
 }
 
+/** What `prepareBenchmark` takes from a decoded spec (benchmark, model, engine) and the hooks. */
+const prepareOptions = (
+  spec: {
+    readonly benchmark: string;
+    readonly model?: string | undefined;
+    readonly engine?: Engine | undefined;
+  },
+  hooks: RunHooks,
+  check: NonNullable<PrepareOptions["check"]>,
+): PrepareOptions => ({
+  benchmark: spec.benchmark,
+  ...(spec.model === undefined ? {} : { modelDir: spec.model }),
+  ...(spec.engine === undefined ? {} : { engine: spec.engine }),
+  ...(hooks.log === undefined ? {} : { log: hooks.log }),
+  ...(hooks.progress === undefined ? {} : { progress: hooks.progress }),
+  check,
+});
+
 /**
  * Run a pipeline spec. It is validated here, strictly (unknown keys, bad values: an
  * `InvalidInput` listing every problem), then against the data and the model before any
@@ -105,14 +125,9 @@ export const runPipelineScoped = Effect.fn("runPipeline")(function* (
 ) {
   const source = hooks.source ?? "pipeline spec";
   const spec = yield* decodePipeline(input, source);
-  const prepared = yield* prepareBenchmark({
-    benchmark: spec.benchmark,
-    ...(spec.model === undefined ? {} : { modelDir: spec.model }),
-    ...(spec.engine === undefined ? {} : { engine: spec.engine }),
-    ...(hooks.log === undefined ? {} : { log: hooks.log }),
-    ...(hooks.progress === undefined ? {} : { progress: hooks.progress }),
-    check: (context) => checkPipeline(spec, context, source),
-  });
+  const prepared = yield* prepareBenchmark(
+    prepareOptions(spec, hooks, (context) => checkPipeline(spec, context, source)),
+  );
   const detectors = spec.detectors.map((d) => makeDetector(withModelDefaults(d, prepared.model)));
   const runs = yield* runDetectors(prepared, detectors, hooks);
   const result: PipelineResult = {
@@ -159,14 +174,9 @@ const runAblationIn = Effect.fn("runAblation")(function* (
   if (size > MAX_GRID_VARIANTS && hooks.allowLargeGrid !== true) {
     return yield* new GridTooLarge({ source, variants: size, limit: MAX_GRID_VARIANTS });
   }
-  const prepared = yield* prepareBenchmark({
-    benchmark: spec.benchmark,
-    ...(spec.model === undefined ? {} : { modelDir: spec.model }),
-    ...(spec.engine === undefined ? {} : { engine: spec.engine }),
-    ...(hooks.log === undefined ? {} : { log: hooks.log }),
-    ...(hooks.progress === undefined ? {} : { progress: hooks.progress }),
-    check: (context) => checkAblation(spec, context, source),
-  });
+  const prepared = yield* prepareBenchmark(
+    prepareOptions(spec, hooks, (context) => checkAblation(spec, context, source)),
+  );
   // Variants that leave the early boundary alone take the model's early tap.
   const defaults = { ...ABLATION_DEFAULTS, earlyBoundary: prepared.model.earlyTap };
   const variants = expandGrids(spec.grids, defaults);

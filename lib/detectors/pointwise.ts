@@ -1,0 +1,101 @@
+/**
+ * Detectors that learn nothing from the training set: an image's score is a function of its own
+ * logits (and penultimate features), as in MSP, MaxLogit, Energy and GradNorm. What fitting one
+ * means is the same for all: check the settings, record the sizes every scored set must have,
+ * and score each set with its inputs and its scores checked.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import type { SetFeatures } from "../stages/features.ts";
+import { type ExpectedSizes, type InvalidSetting, requireSetting, scoreChecked } from "./checks.ts";
+import type { Detector, DetectorError, FittedDetector } from "./detector.ts";
+
+/** What a pointwise detector is: its name, its settings and its score function. */
+export interface PointwiseSpec {
+  readonly name: string;
+  readonly description: string;
+  /** The settings in force, for the report. */
+  readonly settings: FittedDetector["settings"];
+  /** The score reads the penultimate features too (their width is then checked). */
+  readonly readsPenultimate?: boolean;
+  /** Checks of the settings, run when the detector is fitted. */
+  readonly check?: Effect.Effect<void, InvalidSetting>;
+  /** One score per image of `features` (higher = more likely OOD). */
+  readonly score: (features: SetFeatures) => Float32Array;
+}
+
+/**
+ * A detector whose score is `spec.score` of each set's features. It reads no service (its
+ * fit needs no `Compute`).
+ *
+ * @example Negated max logit
+ * ```ts
+ * import { Effect } from "effect";
+ * import { pointwiseDetector } from "./pointwise.ts";
+ * import { rowMax } from "./logits.ts";
+ * import { matrix } from "../matrix.ts";
+ * const detector = pointwiseDetector({
+ *   name: "MaxLogit",
+ *   description: "−max z",
+ *   settings: {},
+ *   score: (features) => Float32Array.from(rowMax(features.logits), (z) => -z),
+ * });
+ * const features = {
+ *   name: "two",
+ *   count: 2,
+ *   penultimate: matrix(2, 1, [0, 0]),
+ *   logits: matrix(2, 2, [1, 3, 2, 0]),
+ * };
+ * const images = { name: "two", count: 2, pixels: new Uint8Array(2) };
+ * const scores = Effect.runSync(Effect.flatMap(
+ *   detector.fit({
+ *     modelKey: "m",
+ *     trainKey: "t",
+ *     train: { ...images, labels: new Uint8Array(2), classNames: ["a", "b"] },
+ *     trainFeatures: features,
+ *     trainClassSums: [],
+ *     validation: { id: { images, features }, ood: [] },
+ *   }),
+ *   (fitted) => fitted.score({ images, features }),
+ * ));
+ * if (scores[0] !== -3 || scores[1] !== -2) throw new Error("wrong scores");
+ * ```
+ */
+export function pointwiseDetector(spec: PointwiseSpec): Detector<DetectorError, never> {
+  return {
+    name: spec.name,
+    description: spec.description,
+    fit: (inputs) =>
+      Effect.gen(function* () {
+        if (spec.check !== undefined) yield* spec.check;
+        const { trainFeatures } = inputs;
+        const expected: ExpectedSizes = {
+          classes: trainFeatures.logits.cols,
+          ...(spec.readsPenultimate === true
+            ? { penultimate: trainFeatures.penultimate.cols }
+            : {}),
+        };
+        const fitted: FittedDetector = {
+          score: (set) => scoreChecked(spec.name, set, expected, () => spec.score(set.features)),
+          settings: spec.settings,
+          tuned: [],
+          dispose: () => {},
+        };
+        return fitted;
+      }),
+  };
+}
+
+/** The check of a softmax or energy temperature: a positive finite number. */
+export const positiveTemperature = (
+  detector: string,
+  temperature: number,
+): Effect.Effect<void, InvalidSetting> =>
+  requireSetting(
+    Number.isFinite(temperature) && temperature > 0,
+    detector,
+    "temperature",
+    temperature,
+    "a positive number",
+  );
