@@ -4,14 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { IMAGE_SIZE, type ImageSet, type LabelledSet } from "../lib/data/images.ts";
-import type {
-  Detector,
-  ExtractedSet,
-  FitInputs,
-  FittedDetector,
-  ValidationData,
-} from "../lib/detectors/detector.ts";
 import { dice } from "../lib/detectors/dice.ts";
 import { fdbd } from "../lib/detectors/fdbd.ts";
 import { gen, GEN_GAMMA_GRID } from "../lib/detectors/gen.ts";
@@ -20,10 +12,9 @@ import { nnGuide } from "../lib/detectors/nnguide.ts";
 import { rmds } from "../lib/detectors/rmds.ts";
 import { scale, SCALE_PERCENTILE_GRID } from "../lib/detectors/scale.ts";
 import { she } from "../lib/detectors/she.ts";
-import { type ClassifierSpec, makeClassifier } from "../lib/model/classifier.ts";
-import { matrix } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
-import { runPromise, tf } from "./with_compute.ts";
+import { runPromise } from "./with_compute.ts";
+import { fitAndScore, fitInputs, handSet, headOnlyNet } from "./hand_sets.ts";
 
 const run = runPromise;
 const close = (actual: number, expected: number, what: string, tolerance = 1e-5) =>
@@ -32,80 +23,6 @@ const close = (actual: number, expected: number, what: string, tolerance = 1e-5)
     `${what}: ${actual} != ${expected}`,
   );
 const { exp, log, sqrt } = Math;
-
-/** A set of blank images with the given penultimate features and logits. */
-function handSet(
-  name: string,
-  penultimate: ReadonlyArray<ReadonlyArray<number>>,
-  logits: ReadonlyArray<ReadonlyArray<number>>,
-  labels?: ReadonlyArray<number>,
-): ExtractedSet {
-  const count = Math.max(penultimate.length, logits.length);
-  const pen = penultimate.length === 0 ? logits.map(() => [0]) : penultimate;
-  const images: ImageSet = { name, count, pixels: new Uint8Array(count * IMAGE_SIZE) };
-  return {
-    images,
-    features: {
-      name,
-      count,
-      penultimate: matrix(count, pen[0]!.length, pen.flat()),
-      logits: matrix(count, logits[0]!.length, logits.flat()),
-      ...(labels === undefined ? {} : { labels: Uint8Array.from(labels) }),
-    },
-  };
-}
-
-/** FitInputs around a training set and validation data. */
-function fitInputs(
-  train: ExtractedSet,
-  validation: ValidationData = { id: train, ood: [] },
-  net?: FitInputs["net"],
-): FitInputs {
-  const labels = train.features.labels ?? new Uint8Array(train.features.count);
-  const labelled: LabelledSet = {
-    ...train.images,
-    labels,
-    classNames: Array.from({ length: train.features.logits.cols }, (_, i) => `c${i}`),
-  };
-  return {
-    modelKey: "test-model",
-    trainKey: "test-train",
-    ...(net === undefined ? {} : { net }),
-    train: labelled,
-    trainFeatures: { ...train.features, labels },
-    trainClassSums: [],
-    validation,
-  };
-}
-
-/** A classifier that is only a head: kernel is D × C (rows = features), then the bias. */
-function headOnlyNet(kernel: ReadonlyArray<ReadonlyArray<number>>, bias: ReadonlyArray<number>) {
-  const spec: ClassifierSpec = {
-    inputShape: [1, 1, kernel.length],
-    blocks: [{ name: "pool", kind: "globalAvgPool" }, {
-      name: "head",
-      kind: "dense",
-      units: bias.length,
-    }],
-  };
-  return makeClassifier(
-    tf,
-    spec,
-    new Map([
-      ["head/kernel", Float32Array.from(kernel.flat())],
-      ["head/bias", Float32Array.from(bias)],
-    ]),
-  );
-}
-
-const fitAndScore = async (
-  detector: Detector,
-  inputs: FitInputs,
-  set: ExtractedSet,
-): Promise<{ fitted: FittedDetector; scores: Float32Array }> => {
-  const fitted = await run(detector.fit(inputs));
-  return { fitted, scores: await run(fitted.score(set)) };
-};
 
 const softmax = (z: ReadonlyArray<number>) => {
   const e = z.map((v) => exp(v));

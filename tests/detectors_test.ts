@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import type * as tfType from "@tensorflow/tfjs";
 import { Effect } from "effect";
-import { IMAGE_SIZE, type ImageSet, type LabelledSet } from "../lib/data/images.ts";
-import type {
-  Detector,
-  ExtractedSet,
-  FitInputs,
-  FittedDetector,
-  ValidationData,
-} from "../lib/detectors/detector.ts";
+import { IMAGE_SIZE, type ImageSet } from "../lib/data/images.ts";
+import type { Detector, ExtractedSet, FitInputs } from "../lib/detectors/detector.ts";
 import { msp } from "../lib/detectors/msp.ts";
 import { maxLogit } from "../lib/detectors/maxlogit.ts";
 import { energy } from "../lib/detectors/energy.ts";
@@ -39,6 +33,7 @@ import { extractFeatures } from "../lib/stages/features.ts";
 import { matrix } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { runPromise, tf } from "./with_compute.ts";
+import { fitAndScore, fitInputs, handSet, headOnlyNet } from "./hand_sets.ts";
 import type { Compute } from "../lib/compute/compute.ts";
 
 const run = runPromise;
@@ -62,85 +57,6 @@ const closeAll = (
 };
 
 // ───────────────────────────── fixtures ─────────────────────────────
-
-/** A set of blank images with the given penultimate features and logits (rows of numbers). */
-function handSet(
-  name: string,
-  penultimate: ReadonlyArray<ReadonlyArray<number>>,
-  logits: ReadonlyArray<ReadonlyArray<number>>,
-  labels?: ReadonlyArray<number>,
-): ExtractedSet {
-  const count = Math.max(penultimate.length, logits.length);
-  const pen = penultimate.length === 0 ? Array.from({ length: count }, () => []) : penultimate;
-  const log = logits.length === 0 ? Array.from({ length: count }, () => []) : logits;
-  const images: ImageSet = { name, count, pixels: new Uint8Array(count * IMAGE_SIZE) };
-  return {
-    images,
-    features: {
-      name,
-      count,
-      penultimate: matrix(count, pen[0]!.length, pen.flat()),
-      logits: matrix(count, log[0]!.length, log.flat()),
-      ...(labels === undefined ? {} : { labels: Uint8Array.from(labels) }),
-    },
-  };
-}
-
-/** FitInputs around a training set (labels required) and validation data. */
-function fitInputs(
-  train: ExtractedSet,
-  validation: ValidationData = { id: train, ood: [] },
-  net: Classifier = undefined as unknown as Classifier, // detectors that need no network
-): FitInputs {
-  const labels = train.features.labels ?? new Uint8Array(train.features.count);
-  const labelled: LabelledSet = {
-    ...train.images,
-    labels,
-    classNames: Array.from({ length: train.features.logits.cols }, (_, i) => `c${i}`),
-  };
-  return {
-    modelKey: "test-model",
-    trainKey: "test-train",
-    net,
-    train: labelled,
-    trainFeatures: { ...train.features, labels },
-    trainClassSums: [],
-    validation,
-  };
-}
-
-/**
- * A classifier that is only a head on D "pixels": input [1, 1, D] → pool (identity) → dense.
- * Head-based detectors read its `head/kernel` (D × C) and `head/bias`.
- */
-function headOnlyNet(kernel: ReadonlyArray<ReadonlyArray<number>>, bias: ReadonlyArray<number>) {
-  const spec: ClassifierSpec = {
-    inputShape: [1, 1, kernel.length],
-    blocks: [{ name: "pool", kind: "globalAvgPool" }, {
-      name: "head",
-      kind: "dense",
-      units: bias.length,
-    }],
-  };
-  return makeClassifier(
-    tf,
-    spec,
-    new Map([["head/kernel", Float32Array.from(kernel.flat())], [
-      "head/bias",
-      Float32Array.from(bias),
-    ]]),
-  );
-}
-
-const fitAndScore = async (
-  detector: Detector,
-  inputs: FitInputs,
-  set: ExtractedSet,
-): Promise<{ fitted: FittedDetector; scores: Float32Array }> => {
-  const fitted = await run(detector.fit(inputs));
-  const scores = await run(fitted.score(set));
-  return { fitted, scores };
-};
 
 const exp = Math.exp;
 const log = Math.log;
