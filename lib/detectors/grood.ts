@@ -24,7 +24,7 @@ import { squaredDistance } from "../distance.ts";
 import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { type Codec, makeStageCache, StageCache } from "../cache/cache.ts";
 import { predictedClasses } from "../stages/features.ts";
-import { groodDescriptors } from "../stages/gradient.ts";
+import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
 import {
   buildIndex,
   HNSW_DEFAULTS,
@@ -317,14 +317,7 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
             })
             : o.index.build(descriptors);
         const scorer = (index: NearestNeighbourIndex, temperature: number) => (set: ExtractedSet) =>
-          Effect.gen(function* () {
-            const queries = yield* groodDescriptors(
-              set.features.penultimate,
-              gradientPrototypes,
-              temperature,
-            );
-            return yield* knnScore(index, queries, o.k);
-          });
+          groodScores(set, gradientPrototypes, index, temperature, o.k);
         // The temperature extension may be chosen on validation data (never on test OOD).
         const tuned = o.temperatureGrid === undefined ? [] : [
           yield* tuneParameter({
@@ -361,6 +354,22 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
   };
 }
 
+/**
+ * GROOD's scores of a set: each image's descriptor (at `temperature`) and its mean distance to
+ * the `k` nearest training descriptors in `index`.
+ */
+const groodScores = (
+  set: ExtractedSet,
+  prototypes: GradientPrototypes,
+  index: NearestNeighbourIndex,
+  temperature: number,
+  k: number,
+) =>
+  Effect.flatMap(
+    groodDescriptors(set.features.penultimate, prototypes, temperature),
+    (queries) => knnScore(index, queries, k),
+  );
+
 /** What a GROOD fit computed: the parts its fitted detector scores with. */
 export interface GroodParts {
   readonly prototypes: Prototypes;
@@ -386,15 +395,7 @@ export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): 
   const source = o.oodPrototype;
   const hnswParams = { ...HNSW_DEFAULTS, ...o.hnsw };
   return {
-    score: (set: ExtractedSet) =>
-      Effect.gen(function* () {
-        const queries = yield* groodDescriptors(
-          set.features.penultimate,
-          gradientPrototypes,
-          temperature,
-        );
-        return yield* knnScore(index, queries, o.k);
-      }),
+    score: (set: ExtractedSet) => groodScores(set, gradientPrototypes, index, temperature, o.k),
     settings: {
       earlyBoundary: o.earlyBoundary,
       oodPrototype: describeSource(source),
