@@ -20,7 +20,7 @@
 import { Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
-import { requireSetting } from "./checks.ts";
+import { requirePercentile } from "./checks.ts";
 import { headEnergy } from "./head_energy.ts";
 import { readHead } from "./logits.ts";
 import { defineDetector, Percentile, withDefault } from "./entry.ts";
@@ -75,13 +75,7 @@ export function ash(options: AshOptions = {}): Detector {
       "rest by exp(s1/s2), then Energy −logsumexp(z) (Djurisic et al., ICLR 2023)",
     fit: (inputs) =>
       Effect.gen(function* () {
-        yield* requireSetting(
-          Number.isFinite(p) && p >= 0 && p < 100,
-          name,
-          "percentile",
-          p,
-          "a number in [0, 100)",
-        );
+        yield* requirePercentile(name, p);
         const head = yield* readHead(name, inputs);
         return headEnergy(name, head, (h) => ashS(h, p), {
           variant: "ASH-S",

@@ -164,6 +164,32 @@ export const requireSetting = (
 ): Effect.Effect<void, InvalidSetting> =>
   ok ? Effect.void : Effect.fail(new InvalidSetting({ detector, setting, value, expected }));
 
+/** Fail with {@link InvalidSetting} unless `temperature` is a finite number > 0. */
+export const requirePositiveTemperature = (
+  detector: string,
+  temperature: number,
+): Effect.Effect<void, InvalidSetting> =>
+  requireSetting(
+    Number.isFinite(temperature) && temperature > 0,
+    detector,
+    "temperature",
+    temperature,
+    "a positive number",
+  );
+
+/** Fail with {@link InvalidSetting} unless the percentile `p` is in [0, 100). */
+export const requirePercentile = (
+  detector: string,
+  p: number,
+): Effect.Effect<void, InvalidSetting> =>
+  requireSetting(
+    Number.isFinite(p) && p >= 0 && p < 100,
+    detector,
+    "percentile",
+    p,
+    "a number in [0, 100)",
+  );
+
 /**
  * Score a set the way every baseline does: check its sizes, check that the inputs the
  * detector reads (penultimate features when `expected.penultimate` is set, logits when

@@ -13,7 +13,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { requireSetting } from "./checks.ts";
+import { requirePercentile } from "./checks.ts";
 import type { Detector } from "./detector.ts";
 import { defineDetector, Percentile, withDefault } from "./entry.ts";
 import { columnMeans } from "./fdbd.ts";
@@ -50,13 +50,7 @@ export function dice(options: DiceOptions = {}): Detector {
       "percentile, then Energy −logsumexp(z) (Sun & Li, ECCV 2022)",
     fit: (inputs) =>
       Effect.gen(function* () {
-        yield* requireSetting(
-          Number.isFinite(p) && p >= 0 && p < 100,
-          name,
-          "percentile",
-          p,
-          "a number in [0, 100)",
-        );
+        yield* requirePercentile(name, p);
         const { trainFeatures } = inputs;
         const head = yield* readHead(name, inputs);
         yield* checkTrainPenultimate(name, inputs, head.inputSize);

@@ -9,7 +9,8 @@
  * @module
  */
 import type { Detector } from "./detector.ts";
-import { pointwiseDetector, positiveTemperature } from "./pointwise.ts";
+import { requirePositiveTemperature } from "./checks.ts";
+import { pointwiseDetector } from "./pointwise.ts";
 import { energyScores } from "./logits.ts";
 import { defineDetector, PositiveNumber, withDefault } from "./entry.ts";
 import { Schema } from "effect";
@@ -28,7 +29,7 @@ export function energy(options: EnergyOptions = {}): Detector {
     name,
     description: `Energy score −T·logsumexp(z/T), T = ${temperature} (Liu et al., NeurIPS 2020)`,
     settings: { temperature },
-    check: positiveTemperature(name, temperature),
+    check: requirePositiveTemperature(name, temperature),
     score: (features) => energyScores(features.logits, temperature),
   });
 }

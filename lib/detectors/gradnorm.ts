@@ -20,7 +20,8 @@
  */
 import type { Matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
-import { pointwiseDetector, positiveTemperature } from "./pointwise.ts";
+import { requirePositiveTemperature } from "./checks.ts";
+import { pointwiseDetector } from "./pointwise.ts";
 import { softmaxRow } from "./logits.ts";
 import { defineDetector, PositiveNumber, withDefault } from "./entry.ts";
 import { Schema } from "effect";
@@ -57,7 +58,7 @@ export function gradNorm(options: GradNormOptions = {}): Detector {
       `T = ${temperature}, in closed form ‖h‖₁·‖p − 1/C‖₁ (Huang et al., NeurIPS 2021)`,
     settings: { temperature, scale: "KL (reference code: × C)" },
     readsPenultimate: true,
-    check: positiveTemperature(name, temperature),
+    check: requirePositiveTemperature(name, temperature),
     score: (features) =>
       Float32Array.from(
         gradNorms(features.penultimate, features.logits, temperature),

@@ -43,7 +43,7 @@ import {
   NeedsClassifier,
   type TunedParameter,
 } from "./detector.ts";
-import { requireSetting, scoreChecked } from "./checks.ts";
+import { requirePositiveTemperature, requireSetting, scoreChecked } from "./checks.ts";
 import { rowMaxSoftmax } from "./logits.ts";
 import { tuneParameter } from "./tune.ts";
 import {
@@ -182,13 +182,7 @@ export function odin(options: OdinOptions = {}): Detector {
           });
         }
         const net = inputs.net;
-        yield* requireSetting(
-          Number.isFinite(temperature) && temperature > 0,
-          name,
-          "temperature",
-          temperature,
-          "a positive number",
-        );
+        yield* requirePositiveTemperature(name, temperature);
         yield* requireSetting(
           Number.isInteger(pass.batchSize) && pass.batchSize > 0,
           name,

@@ -8,7 +8,7 @@
  */
 import { Effect } from "effect";
 import type { SetFeatures } from "../stages/features.ts";
-import { type ExpectedSizes, type InvalidSetting, requireSetting, scoreChecked } from "./checks.ts";
+import { type ExpectedSizes, type InvalidSetting, scoreChecked } from "./checks.ts";
 import type { Detector, DetectorError, FittedDetector } from "./detector.ts";
 
 /** What a pointwise detector is: its name, its settings and its score function. */
@@ -86,16 +86,3 @@ export function pointwiseDetector(spec: PointwiseSpec): Detector<DetectorError, 
       }),
   };
 }
-
-/** The check of a softmax or energy temperature: a positive finite number. */
-export const positiveTemperature = (
-  detector: string,
-  temperature: number,
-): Effect.Effect<void, InvalidSetting> =>
-  requireSetting(
-    Number.isFinite(temperature) && temperature > 0,
-    detector,
-    "temperature",
-    temperature,
-    "a positive number",
-  );
