@@ -115,7 +115,8 @@ const detectors: ReadonlyArray<DetectorSpecInput> = [
 const program = Effect.gen(function* () {
   const unknown = chosen?.find((kind) => !(DETECTOR_KINDS as ReadonlyArray<string>).includes(kind));
   if (unknown !== undefined) return yield* new UnknownDetector({ kind: unknown });
-  const { tf, backend } = yield* Compute;
+  const compute = yield* Compute;
+  const { backend } = compute;
   const cache = yield* StageCache;
   const started = performance.now();
   const log = (line: string) => console.log(line);
@@ -238,8 +239,8 @@ const program = Effect.gen(function* () {
       extra: (tmp) =>
         values["no-export"] ? Effect.void : Effect.gen(function* () {
           const entries = yield* writeExports(join(tmp, "exports"), prepared, runs, {
-            ...(values["export-early"] ? { tf, earlyBoundary: GROOD_DEFAULTS.earlyBoundary } : {}),
-          });
+            ...(values["export-early"] ? { earlyBoundary: GROOD_DEFAULTS.earlyBoundary } : {}),
+          }).pipe(Effect.provideService(Compute, compute));
           log(`exports: ${entries.length} .npy files in ${join(dir, "exports")} (manifest.json)`);
         }),
     });

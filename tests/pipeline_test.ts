@@ -27,6 +27,7 @@ import {
   writeResults,
 } from "../lib/pipeline/tables.ts";
 import { writeExports } from "../lib/report/exports.ts";
+import { runPromise } from "./with_compute.ts";
 
 const TRAIN = 400;
 const TEST = 120;
@@ -216,7 +217,7 @@ Deno.test("tables: summary and per-set Markdown, and the written results files",
 Deno.test("exports: features, labels and every detector's scores read back as written", async () => {
   const { prepared, runs } = pipeline;
   const out = join(dir, "exports");
-  const entries = await Effect.runPromise(writeExports(out, prepared, runs));
+  const entries = await runPromise(writeExports(out, prepared, runs));
   const manifest = JSON.parse(await Deno.readTextFile(join(out, "manifest.json")));
   const files = new Set(entries.map((e) => e.file));
   assert.equal(JSON.stringify(manifest).includes("scores/GROOD/blank.npy"), true);

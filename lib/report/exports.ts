@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type * as tfType from "@tensorflow/tfjs";
 import { Effect } from "effect";
+import { Compute } from "../compute/compute.ts";
 import { join } from "node:path";
 import { batches, type ImageSet } from "../data/images.ts";
 import type { Classifier } from "../model/classifier.ts";
@@ -16,37 +16,38 @@ import { toInput } from "../model/classifier.ts";
 import type { DetectorRun, PreparedBenchmark } from "../pipeline/run.ts";
 import { type ExportRequest, writeExportManifest, writeNpyAtomic } from "../io/npy.ts";
 
-type Tf = typeof tfType;
-
 /** A file-system-safe form of a name. */
 const slug = (name: string) => name.replace(/[^A-Za-z0-9._-]+/g, "_");
 
-/** Early features (flattened) of every image of `set` at `boundary`, N × F. */
-export function earlyFeatures(
-  tf: Tf,
+/** Early features (flattened) of every image of `set` at `boundary`, N × F, on `Compute`. */
+export const earlyFeatures = (
   net: Classifier,
   set: ImageSet,
   boundary: string,
   batchSize = 250,
-): { data: Float32Array; shape: [number, number] } {
-  const size = net.shapeAt(boundary).reduce((a, b) => a * b, 1);
-  const data = new Float32Array(set.count * size);
-  for (const batch of batches(set, batchSize)) {
-    const values = tf.tidy(() =>
-      net.forward(toInput(tf, batch.pixels, batch.size, net.spec.inputShape), { to: boundary })
-        .dataSync() as Float32Array
-    );
-    data.set(values, batch.start * size);
-  }
-  return { data, shape: [set.count, size] };
-}
+): Effect.Effect<{ data: Float32Array; shape: [number, number] }, never, Compute> =>
+  Compute.useSync(({ tf }) => {
+    const size = net.shapeAt(boundary).reduce((a, b) => a * b, 1);
+    const data = new Float32Array(set.count * size);
+    for (const batch of batches(set, batchSize)) {
+      const values = tf.tidy(() =>
+        net.forward(toInput(tf, batch.pixels, batch.size, net.spec.inputShape), { to: boundary })
+          .dataSync() as Float32Array
+      );
+      data.set(values, batch.start * size);
+    }
+    return { data, shape: [set.count, size] };
+  });
 
-/** Write the exports of a benchmark run into `dir` (plus `dir/manifest.json`). */
+/**
+ * Write the exports of a benchmark run into `dir` (plus `dir/manifest.json`); with
+ * `earlyBoundary`, the test sets' features at that boundary too (computed on `Compute`).
+ */
 export const writeExports = Effect.fn("writeExports")(function* (
   dir: string,
   prepared: PreparedBenchmark,
   runs: ReadonlyArray<DetectorRun>,
-  options: { readonly tf?: Tf; readonly earlyBoundary?: string } = {},
+  options: { readonly earlyBoundary?: string } = {},
 ) {
   const requests: Array<ExportRequest> = [];
   const write = (
@@ -108,14 +109,9 @@ export const writeExports = Effect.fn("writeExports")(function* (
   }
   // Early features are read from grood's own tfjs network (other models export none).
   const net = prepared.model.net;
-  if (options.tf !== undefined && options.earlyBoundary !== undefined && net !== undefined) {
+  if (options.earlyBoundary !== undefined && net !== undefined) {
     for (const { label, set } of sets.filter((s) => s.label !== "train")) {
-      const early = earlyFeatures(
-        options.tf,
-        net,
-        set.images,
-        options.earlyBoundary,
-      );
+      const early = yield* earlyFeatures(net, set.images, options.earlyBoundary);
       yield* write(
         `features/${slug(label)}-${slug(options.earlyBoundary)}.npy`,
         early.data,
