@@ -35,6 +35,7 @@ import { ablationChart } from "../lib/report/ablation_chart.ts";
 import { writePlot } from "../lib/report/plot_files.ts";
 import { consoleProgress } from "../lib/pipeline/progress.ts";
 import { ENGINES } from "../lib/pipeline/model.ts";
+import { inPercent, SUMMARY_METRICS } from "../lib/pipeline/tables.ts";
 
 const { values, positionals } = parseCommandLine({
   command: "deno task ablate",
@@ -67,7 +68,6 @@ const { values, positionals } = parseCommandLine({
 const specFile = invocationPath(positionals[0]!);
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
-const percent = (v: unknown) => (typeof v === "number" ? (100 * v).toFixed(2) : String(v));
 
 const program = Effect.gen(function* () {
   const started = performance.now();
@@ -100,24 +100,10 @@ const program = Effect.gen(function* () {
     "temperature",
     "descriptor",
     "index",
-    "nearAuroc",
-    "farAuroc",
-    "nearFpr95IdKept",
-    "farFpr95IdKept",
-    "nearFpr95OpenOod",
-    "farFpr95OpenOod",
+    ...SUMMARY_METRICS,
   ];
   const summary = result.summary.select(...columns);
-  const markdown = summary.toMarkdown({
-    format: {
-      nearAuroc: percent,
-      farAuroc: percent,
-      nearFpr95IdKept: percent,
-      farFpr95IdKept: percent,
-      nearFpr95OpenOod: percent,
-      farFpr95OpenOod: percent,
-    },
-  });
+  const markdown = summary.toMarkdown({ format: inPercent(SUMMARY_METRICS) });
   // The ablation's folder is written as a unit: a failure leaves the previous results.
   yield* writeDirAtomic(dir, (tmp) =>
     tryIo(tmp, "write results into", async () => {

@@ -61,7 +61,25 @@ export function summaryTable(runs: ReadonlyArray<DetectorRun>): Table {
   })).orderby("benchmark", aq.desc("meanAuroc"));
 }
 
+/** A detector's near- and far-OOD summary metrics (means over each group's sets), as fractions. */
+export const SUMMARY_METRICS = [
+  "nearAuroc",
+  "farAuroc",
+  "nearFpr95IdKept",
+  "farFpr95IdKept",
+  "nearFpr95OpenOod",
+  "farFpr95OpenOod",
+] as const;
+
+/** A fraction as a percentage with two decimals (anything else as it is). */
 const percent = (v: unknown) => typeof v === "number" ? (100 * v).toFixed(2) : String(v);
+
+/** Markdown formats that show `columns` in percent (`Table.toMarkdown`'s `format`). */
+export const inPercent = (
+  columns: ReadonlyArray<string>,
+): Record<string, (value: unknown) => string> =>
+  Object.fromEntries(columns.map((column) => [column, percent]));
+
 const seconds = (v: unknown) => typeof v === "number" ? v.toFixed(1) : String(v);
 const rate = (v: unknown) => typeof v === "number" ? v.toFixed(0) : String(v);
 
@@ -69,28 +87,18 @@ const rate = (v: unknown) => typeof v === "number" ? v.toFixed(0) : String(v);
 export function summaryMarkdown(summary: Table): string {
   return summary.select(
     "detector",
-    "nearAuroc",
-    "farAuroc",
-    "nearFpr95IdKept",
-    "farFpr95IdKept",
-    "nearFpr95OpenOod",
-    "farFpr95OpenOod",
+    ...SUMMARY_METRICS,
     "idAccuracy",
     "fitSeconds",
     "scoredPerSecond",
-  ).toMarkdown({
-    format: {
-      nearAuroc: percent,
-      farAuroc: percent,
-      nearFpr95IdKept: percent,
-      farFpr95IdKept: percent,
-      nearFpr95OpenOod: percent,
-      farFpr95OpenOod: percent,
-      idAccuracy: percent,
-      fitSeconds: seconds,
-      scoredPerSecond: rate,
-    },
-  });
+  )
+    .toMarkdown({
+      format: {
+        ...inPercent([...SUMMARY_METRICS, "idAccuracy"]),
+        fitSeconds: seconds,
+        scoredPerSecond: rate,
+      },
+    });
 }
 
 /**
@@ -98,24 +106,9 @@ export function summaryMarkdown(summary: Table): string {
  * set), in percent.
  */
 export function perSetMarkdown(results: Table): string {
-  return results.select(
-    "detector",
-    "set",
-    "group",
-    "auroc",
-    "auprIn",
-    "auprOut",
-    "fpr95IdKept",
-    "fpr95OpenOod",
-  ).toMarkdown({
-    format: {
-      auroc: percent,
-      auprIn: percent,
-      auprOut: percent,
-      fpr95IdKept: percent,
-      fpr95OpenOod: percent,
-    },
-  });
+  const metrics = ["auroc", "auprIn", "auprOut", "fpr95IdKept", "fpr95OpenOod"];
+  return results.select("detector", "set", "group", ...metrics)
+    .toMarkdown({ format: inPercent(metrics) });
 }
 
 /**

@@ -10,17 +10,10 @@
  * @module
  */
 import * as aq from "arquero";
-import type { Table } from "../pipeline/tables.ts";
+import { SUMMARY_METRICS, type Table } from "../pipeline/tables.ts";
 
-/** The metrics of a summary row that are aggregated over seeds. */
-export const SEED_METRICS = [
-  "nearAuroc",
-  "farAuroc",
-  "nearFpr95IdKept",
-  "farFpr95IdKept",
-  "nearFpr95OpenOod",
-  "farFpr95OpenOod",
-] as const;
+/** The metrics of a summary row that are aggregated over seeds: the near/far summary metrics. */
+export const SEED_METRICS: typeof SUMMARY_METRICS = SUMMARY_METRICS;
 /** One aggregated metric. */
 export type SeedMetric = (typeof SEED_METRICS)[number];
 
