@@ -234,3 +234,22 @@ Deno.test("the validation-OOD variants average the first batch or the whole spli
   }
   assert.ok(batch.prototype.some((v, j) => Math.abs(v - whole.prototype[j]!) > 1e-4));
 });
+
+Deno.test("GROOD's HNSW reports its calibrated efSearch, or the one a spec sets", async () => {
+  const calibrated = await Effect.runPromise(grood({ index: "hnsw" }).fit(inputs));
+  const s = calibrated.settings;
+  assert.equal(s.efSearchCalibrated, true);
+  assert.equal(s.efSearchRecallTarget, 0.995);
+  assert.equal(typeof s.efSearch, "number");
+  assert.ok(Number(s.efSearchRecall1) >= 0 && Number(s.efSearchRecall1) <= 1);
+  assert.equal(s.efSearchTargetMet, Number(s.efSearchRecall1) >= 0.995);
+  calibrated.dispose();
+  const given = await Effect.runPromise(
+    registered({ kind: "grood", index: "hnsw", hnsw: { M: 8, efConstruction: 50, efSearch: 30 } })
+      .fit(inputs),
+  );
+  assert.equal(given.settings.efSearch, 30);
+  assert.equal(given.settings.M, 8);
+  assert.equal(given.settings.efSearchCalibrated, undefined);
+  given.dispose();
+});

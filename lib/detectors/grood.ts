@@ -106,10 +106,12 @@ export interface GroodOptions {
   readonly temperature: number;
   /** When given, τ is chosen from this grid on the validation data (overrides `temperature`). */
   readonly temperatureGrid?: ReadonlyArray<number>;
+  /** HNSW's graph; without `efSearch`, it is calibrated to reach `recallTarget` (default 0.995). */
   readonly hnsw?: {
     readonly M: number;
     readonly efConstruction: number;
-    readonly efSearch: number;
+    readonly efSearch?: number;
+    readonly recallTarget?: number;
   };
   /** Seed of the HNSW graph. */
   readonly seed: number;
@@ -294,7 +296,11 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
         for (let i = 0; i < trainFeatures.count; i++) {
           if (predicted[i] === trainFeatures.labels![i]) correct.push(i);
         }
-        const hnswParams = { ...HNSW_DEFAULTS, ...o.hnsw };
+        const hnswParams = {
+          M: HNSW_DEFAULTS.M,
+          efConstruction: HNSW_DEFAULTS.efConstruction,
+          ...o.hnsw,
+        };
         const descriptorsAt = (temperature: number) =>
           cache.cached(
             "descriptors",
@@ -370,6 +376,27 @@ const groodScores = (
     (queries) => knnScore(index, queries, k),
   );
 
+/**
+ * An HNSW index's graph parameters as settings, with how its efSearch was calibrated (target,
+ * sample, measured recall@1) when it was.
+ */
+function hnswSettings(index: NearestNeighbourIndex): Record<string, number | boolean> {
+  const { M, efConstruction, efSearch } = index.params ?? HNSW_DEFAULTS;
+  const c = index.calibration;
+  return {
+    M,
+    efConstruction,
+    efSearch,
+    ...(c === undefined ? {} : {
+      efSearchCalibrated: true,
+      efSearchRecallTarget: c.recallTarget,
+      efSearchRecall1: c.recall1,
+      efSearchSample: c.sample,
+      efSearchTargetMet: c.met,
+    }),
+  };
+}
+
 /** What a GROOD fit computed: the parts its fitted detector scores with. */
 export interface GroodParts {
   readonly prototypes: Prototypes;
@@ -393,7 +420,6 @@ export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): 
   const { prototypes, ood, descriptors, index, temperature } = parts;
   const gradientPrototypes = { classes: prototypes.penultimate, ood };
   const source = o.oodPrototype;
-  const hnswParams = { ...HNSW_DEFAULTS, ...o.hnsw };
   return {
     score: (set: ExtractedSet) => groodScores(set, gradientPrototypes, index, temperature, o.k),
     settings: {
@@ -404,7 +430,7 @@ export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): 
       k: o.k,
       temperature,
       indexed: descriptors.rows,
-      ...(o.index === "hnsw" ? hnswParams : {}),
+      ...(o.index === "hnsw" ? hnswSettings(index) : {}),
     },
     tuned: parts.tuned,
     artefacts: [

@@ -91,10 +91,12 @@ export interface StreamedGroodOptions {
   readonly temperature?: number;
   /** A registered index kind (`lib/knn/registry.ts`, default `exact`) or a user's own builder. */
   readonly index?: IndexKindName | IndexBuilder;
+  /** HNSW's graph; without `efSearch`, it is calibrated to reach `recallTarget` (default 0.995). */
   readonly hnsw?: {
     readonly M: number;
     readonly efConstruction: number;
-    readonly efSearch: number;
+    readonly efSearch?: number;
+    readonly recallTarget?: number;
   };
   /** Seed of the HNSW graph. */
   readonly seed?: number;
@@ -263,7 +265,11 @@ export const fitGroodStreamed = <E>(
       ? yield* buildIndex(which, descriptors, {
         name,
         seed: options.seed ?? 0,
-        hnsw: { ...HNSW_DEFAULTS, ...options.hnsw },
+        hnsw: {
+          M: HNSW_DEFAULTS.M,
+          efConstruction: HNSW_DEFAULTS.efConstruction,
+          ...options.hnsw,
+        },
       })
       : yield* which.build(descriptors);
     const fit: StreamedGroodFit = {

@@ -56,7 +56,8 @@ const groodFields = {
   hnsw: Schema.optionalKey(Schema.Struct({
     M: PositiveInt,
     efConstruction: PositiveInt,
-    efSearch: PositiveInt,
+    efSearch: Schema.optionalKey(PositiveInt),
+    recallTarget: Schema.optionalKey(PositiveNumber),
   })),
   seed: withDefault(Seed, GROOD_DEFAULTS.seed),
 };

@@ -9,8 +9,16 @@
 import { Effect } from "effect";
 import type { HierarchicalNSW } from "hnswlib-node";
 import { InvalidParameter } from "../errors.ts";
-import type { Matrix } from "../matrix.ts";
-import { HnswUnavailable, NonFiniteVector } from "./errors.ts";
+import { type Matrix, takeRows } from "../matrix.ts";
+import {
+  calibrationSettings,
+  chooseEfSearch,
+  type EfCalibration,
+  type EfCalibrationOptions,
+  heldOutRows,
+} from "./calibrate.ts";
+import { HnswUnavailable, type IndexTooLarge, NonFiniteVector } from "./errors.ts";
+import { exactIndex } from "./exact.ts";
 import { bruteForceRow, checkSearch, firstNonFiniteRow, writeReranked } from "./rerank.ts";
 import type { HnswParams, NearestNeighbourIndex } from "./types.ts";
 
@@ -60,6 +68,7 @@ export function wrapHnsw(
   points: Matrix,
   params: HnswParams,
   indexName: string,
+  calibration?: EfCalibration,
 ): NearestNeighbourIndex {
   let live: HierarchicalNSW | undefined = graph;
   const index: NearestNeighbourIndex = {
@@ -69,6 +78,7 @@ export function wrapHnsw(
     name: indexName,
     points,
     params,
+    calibration,
     dispose: () => {
       // hnswlib-node frees a graph only when V8 collects its object, and when that happens
       // depends on the collector (measured: 20 disposed 5,000-point graphs still held 93 MiB
@@ -120,16 +130,19 @@ const graphWriter = (graph: HierarchicalNSW) => (path: string): Promise<void> =>
  *
  * Defaults: **M = 16** links per node and **efConstruction = 200**, hnswlib's recommended
  * values (graph quality saturates around there; larger only slows the build), and
- * **efSearch = 200**, chosen by measurement on clustered data like GROOD's per-class gradients
- * (60,000 points + 10,000 queries, D = 64, 10 Gaussian clusters, noise σ = 1 around centres
- * of spread 4): recall@1 against the exact index was 0.960 at ef = 64, 0.9935 at ef = 128 (too
- * close to the 0.99 target), 0.998 at ef = 200 and 0.999 at ef = 256; query time grows about
- * linearly with ef. tests/knn_test.ts asserts recall@1 ≥ 0.99 on 5,000 × 32 clustered
- * points. Uniform random data is much harder for HNSW (recall@1 ≈ 0.97 at ef = 256 for
- * 50,000 × 64). At these sizes the exact index is faster than building the
- * graph (60,000 × 64: ~4 s exact search of 10,000 queries vs ~15 s build + ~3 s search), so
- * HNSW pays off only for much larger sets or an index reused across many query sets. The
- * search list is max(efSearch, k).
+ * **efSearch = 200** unless `calibrate` is given, chosen by measurement on clustered data like
+ * GROOD's per-class gradients (60,000 points + 10,000 queries, D = 64, 10 Gaussian clusters,
+ * noise σ = 1 around centres of spread 4): recall@1 against the exact index was 0.960 at
+ * ef = 64, 0.9935 at ef = 128, 0.998 at ef = 200 and 0.999 at ef = 256; query time grows about
+ * linearly with ef. Uniform random data is much harder for HNSW (recall@1 ≈ 0.97 at ef = 256
+ * for 50,000 × 64). The search list is max(efSearch, k).
+ *
+ * **Calibrated efSearch** (`calibrate`, used only when `efSearch` is not given: a user's value
+ * wins): the graph is built over all points but a seeded held-out sample (`calibrate.ts`), the
+ * sample's exact nearest neighbours among the other points are found with the exact index,
+ * and efSearch is the smallest ladder value whose recall@1 on the sample reaches the target;
+ * then the sample is added, so every point is indexed. The result is on `index.calibration`
+ * and `params.efSearch`. Deterministic for a seed (the same sample, the same insertion order).
  */
 export const hnswIndex = (
   points: Matrix,
@@ -138,21 +151,29 @@ export const hnswIndex = (
     readonly M?: number;
     readonly efConstruction?: number;
     readonly efSearch?: number;
+    /** Choose efSearch by measurement when `efSearch` is absent (see above). */
+    readonly calibrate?: EfCalibrationOptions;
     readonly name?: string;
     /** Called after every 10,000 points added (and after the last): points added so far. */
     readonly onProgress?: (added: number) => void;
   },
-): Effect.Effect<NearestNeighbourIndex, NonFiniteVector | HnswUnavailable | InvalidParameter> =>
+): Effect.Effect<
+  NearestNeighbourIndex,
+  NonFiniteVector | HnswUnavailable | InvalidParameter | IndexTooLarge
+> =>
   Effect.gen(function* () {
     const indexName = options.name ?? `HNSW index (${points.rows}×${points.cols}, in memory)`;
     const bad = firstNonFiniteRow(points);
     if (bad >= 0) {
       return yield* Effect.fail(new NonFiniteVector({ index: indexName, what: "point", row: bad }));
     }
+    const calibrate = options.efSearch === undefined && options.calibrate !== undefined
+      ? yield* calibrationSettings(options.calibrate)
+      : undefined;
     const params: HnswParams = {
       M: options.M ?? HNSW_DEFAULTS.M,
       efConstruction: options.efConstruction ?? HNSW_DEFAULTS.efConstruction,
-      efSearch: options.efSearch ?? HNSW_DEFAULTS.efSearch,
+      efSearch: options.efSearch ?? calibrate?.ladder[0] ?? HNSW_DEFAULTS.efSearch,
       seed: options.seed,
     };
     yield* checkHnswParams(params);
@@ -161,14 +182,60 @@ export const hnswIndex = (
     // maxElements ≥ 1: hnswlib cannot allocate an empty index (searches then fail IndexTooSmall).
     graph.initIndex(Math.max(points.rows, 1), params.M, params.efConstruction, params.seed);
     const d = points.cols;
-    for (let i = 0; i < points.rows; i++) {
+    let added = 0;
+    const add = (i: number) => {
       // The addon accepts only plain arrays (it checks IsArray), not Float32Array.
       graph.addPoint(Array.from(points.data.subarray(i * d, (i + 1) * d)), i);
-      if ((i + 1) % 10_000 === 0 || i + 1 === points.rows) options.onProgress?.(i + 1);
+      added++;
+      if (added % 10_000 === 0 || added === points.rows) options.onProgress?.(added);
+    };
+    if (calibrate === undefined) {
+      for (let i = 0; i < points.rows; i++) add(i);
+      graph.setEf(params.efSearch);
+      return wrapHnsw(graph, points, params, indexName);
     }
-    graph.setEf(params.efSearch);
-    return wrapHnsw(graph, points, params, indexName);
+    const held = heldOutRows(points.rows, calibrate.sample, params.seed);
+    const isHeld = new Uint8Array(points.rows);
+    for (const i of held) isHeld[i] = 1;
+    const rest = new Int32Array(points.rows - held.length);
+    for (let i = 0, r = 0; i < points.rows; i++) if (isHeld[i] === 0) rest[r++] = i;
+    for (const i of rest) add(i);
+    const queries = takeRows(points, held);
+    const truth = yield* exactTruth(takeRows(points, rest), rest, queries, indexName);
+    const nearest = {
+      distances: new Float32Array(queries.rows),
+      indices: new Int32Array(queries.rows),
+    };
+    let ef = -1;
+    const calibration = chooseEfSearch(queries, truth, (efSearch, q) => {
+      if (efSearch !== ef) graph.setEf(ef = efSearch);
+      const query = Array.from(queries.data.subarray(q * d, (q + 1) * d));
+      // Ranked as a search ranks them (float64 distance, then row).
+      const found = graph.searchKnn(query, 1).neighbors;
+      return writeReranked(queries, q, points, found, 1, nearest) ? nearest.indices[q]! : -1;
+    }, calibrate);
+    for (const i of held) add(i);
+    const calibrated = { ...params, efSearch: calibration.efSearch };
+    graph.setEf(calibrated.efSearch);
+    return wrapHnsw(graph, points, calibrated, indexName, calibration);
   });
+
+/** Each query's exact nearest row of `points` (rows of `rest`, named by their original row). */
+const exactTruth = (
+  restPoints: Matrix,
+  rest: Int32Array,
+  queries: Matrix,
+  indexName: string,
+): Effect.Effect<Int32Array, NonFiniteVector | IndexTooLarge> =>
+  Effect.scoped(Effect.gen(function* () {
+    if (queries.rows === 0) return new Int32Array(0);
+    const exact = yield* Effect.acquireRelease(
+      exactIndex(restPoints, { name: `${indexName} (efSearch calibration)` }),
+      (index) => Effect.sync(() => index.dispose()),
+    );
+    const found = yield* exact.search(queries, 1).pipe(Effect.orDie);
+    return found.indices.map((r) => rest[r]!);
+  }));
 
 /**
  * HNSW parameters hnswlib accepts: M ≥ 2 links per node (M = 0 or 1 makes it exit the process

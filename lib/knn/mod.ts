@@ -19,6 +19,12 @@ export * from "./errors.ts";
 export * from "./types.ts";
 export { exactIndex, type ExactIndexOptions } from "./exact.ts";
 export { checkHnswParams, HNSW_DEFAULTS, hnswIndex } from "./hnsw.ts";
+export {
+  CALIBRATION_DEFAULTS,
+  EF_LADDER,
+  type EfCalibration,
+  type EfCalibrationOptions,
+} from "./calibrate.ts";
 export { type IndexMetadata, loadIndex, saveIndex } from "./persist.ts";
 export { recallAtK } from "./recall.ts";
 export {

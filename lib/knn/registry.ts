@@ -22,8 +22,11 @@ export interface IndexBuildOptions {
   readonly name: string;
   /** Seed of a randomised build (HNSW's levels); ignored by deterministic kinds. */
   readonly seed: number;
-  /** HNSW's graph parameters (defaults: `HNSW_DEFAULTS`); ignored by other kinds. */
-  readonly hnsw?: Partial<Omit<HnswParams, "seed">>;
+  /**
+   * HNSW's graph parameters (defaults: `HNSW_DEFAULTS`; without `efSearch`, efSearch is
+   * calibrated to reach `recallTarget`, default 0.995, see `calibrate.ts`); ignored by other kinds.
+   */
+  readonly hnsw?: Partial<Omit<HnswParams, "seed">> & { readonly recallTarget?: number };
 }
 
 /** One registered index kind. */
@@ -48,9 +51,19 @@ export const INDEX_KINDS = [
   },
   {
     kind: "hnsw",
-    description: "hnswlib-node's HNSW graph (approximate), float64 re-ranking",
-    build: (points, options) =>
-      hnswIndex(points, { ...options.hnsw, seed: options.seed, name: options.name }),
+    description:
+      "hnswlib-node's HNSW graph (approximate), efSearch calibrated to a recall@1 target, float64 re-ranking",
+    build: (points, options) => {
+      const { recallTarget, ...graph } = options.hnsw ?? {};
+      return hnswIndex(points, {
+        ...graph,
+        ...(graph.efSearch === undefined
+          ? { calibrate: recallTarget === undefined ? {} : { recallTarget } }
+          : {}),
+        seed: options.seed,
+        name: options.name,
+      });
+    },
   },
 ] as const satisfies ReadonlyArray<IndexKind>;
 

@@ -4,7 +4,8 @@
  * the points and answers searches, so a search runs on another core while the main thread goes
  * on (with the next batch's forward pass, say).
  *
- * Protocol: `build` (the points, transferred; HNSW parameters or none for exact) → `ready` |
+ * Protocol: `build` (the points, transferred; HNSW parameters or none for exact; how to calibrate
+ * efSearch) → `ready` (the index's parameters and calibration) |
  * `failed`; `search` (an id, the queries, k; transferred) → `found` (distances and indices,
  * transferred) | `failed`; `write` (an id, a path: the HNSW graph in hnswlib's format) →
  * `written` | `failed`; `dispose` → the worker disposes its index (an HNSW graph's native memory
@@ -14,6 +15,7 @@
  */
 import { Effect, Exit } from "effect";
 import { exactIndex } from "./exact.ts";
+import type { EfCalibration, EfCalibrationOptions } from "./calibrate.ts";
 import { hnswIndex, writeHnswGraph } from "./hnsw.ts";
 import type { HnswParams, NearestNeighbourIndex } from "./types.ts";
 
@@ -26,7 +28,9 @@ export type SearchRequest =
     readonly data: Float32Array;
     readonly name: string;
     /** Build an HNSW graph with these parameters; absent = the exact index. */
-    readonly hnsw?: HnswParams;
+    readonly hnsw?: Omit<HnswParams, "efSearch"> & { readonly efSearch?: number };
+    /** Calibrate the HNSW graph's efSearch (when `hnsw.efSearch` is absent). */
+    readonly calibrate?: EfCalibrationOptions;
   }
   | { readonly type: "write"; readonly id: number; readonly path: string }
   | { readonly type: "dispose" }
@@ -40,7 +44,12 @@ export type SearchRequest =
 
 /** Messages from the worker. */
 export type SearchReply =
-  | { readonly type: "ready" }
+  | {
+    readonly type: "ready";
+    /** The built index's parameters (HNSW: with its efSearch, calibrated or given). */
+    readonly params: HnswParams | undefined;
+    readonly calibration: EfCalibration | undefined;
+  }
   | { readonly type: "written"; readonly id: number }
   | {
     readonly type: "found";
@@ -66,11 +75,19 @@ if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
       const points = { rows: request.rows, cols: request.cols, data: request.data };
       const build: Effect.Effect<NearestNeighbourIndex, unknown> = request.hnsw === undefined
         ? exactIndex(points, { name: request.name })
-        : hnswIndex(points, { ...request.hnsw, name: request.name });
+        : hnswIndex(points, {
+          ...request.hnsw,
+          ...(request.calibrate === undefined ? {} : { calibrate: request.calibrate }),
+          name: request.name,
+        });
       void Effect.runPromiseExit(build).then((built) => {
         if (Exit.isSuccess(built)) {
           index = built.value;
-          scope.postMessage({ type: "ready" });
+          scope.postMessage({
+            type: "ready",
+            params: index.params,
+            calibration: index.calibration,
+          });
         } else {
           scope.postMessage({ type: "failed", id: -1, reason: String(built.cause) });
         }

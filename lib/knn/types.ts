@@ -6,6 +6,7 @@
  */
 import type { Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
+import type { EfCalibration } from "./calibrate.ts";
 import type { SearchError } from "./errors.ts";
 
 /** The k nearest neighbours of each query, nearest first: row q occupies `[q·k, (q+1)·k)`. */
@@ -46,6 +47,8 @@ export interface NearestNeighbourIndex {
   readonly points: Matrix;
   /** HNSW parameters; undefined for the exact index. */
   readonly params: HnswParams | undefined;
+  /** How an HNSW index's efSearch was chosen by measurement (`hnswIndex`'s `calibrate`), if it was. */
+  readonly calibration?: EfCalibration | undefined;
   /** The `k` nearest points of each query row. A search after {@link dispose} is a defect. */
   search(queries: Matrix, k: number): Effect.Effect<Neighbours, SearchError>;
   /** Release the native/WebAssembly memory. */

@@ -27,6 +27,7 @@ import { Data, Effect, Exit } from "effect";
 import type { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { NonFiniteVector } from "./errors.ts";
+import { calibrationSettings, type EfCalibration, type EfCalibrationOptions } from "./calibrate.ts";
 import { checkHnswParams, HNSW_DEFAULTS, registerGraphWriter } from "./hnsw.ts";
 import { checkSearch, firstNonFiniteRow } from "./rerank.ts";
 import type { SearchReply, SearchRequest } from "./search_worker.ts";
@@ -47,6 +48,11 @@ export interface WorkerIndexOptions {
   readonly name?: string;
   /** Build an HNSW graph (missing fields: `HNSW_DEFAULTS`, seed 0); absent = exact. */
   readonly hnsw?: Partial<HnswParams>;
+  /**
+   * Calibrate the HNSW graph's efSearch as `hnswIndex` does (only when `hnsw.efSearch` is
+   * absent): the same graph and efSearch as `hnswIndex` with the same options.
+   */
+  readonly calibrate?: EfCalibrationOptions;
 }
 
 type WorkerIndexError = NonFiniteVector | SearchWorkerError | InvalidParameter;
@@ -57,6 +63,9 @@ export const workerIndex = (
   options: WorkerIndexOptions = {},
 ): Effect.Effect<NearestNeighbourIndex, WorkerIndexError> =>
   Effect.suspend((): Effect.Effect<NearestNeighbourIndex, WorkerIndexError> => {
+    const calibrate = options.hnsw !== undefined && options.hnsw.efSearch === undefined
+      ? options.calibrate
+      : undefined;
     const hnsw: HnswParams | undefined = options.hnsw === undefined
       ? undefined
       : { ...HNSW_DEFAULTS, seed: 0, ...options.hnsw };
@@ -68,6 +77,13 @@ export const workerIndex = (
       const checked = Effect.runSyncExit(checkHnswParams(hnsw));
       if (Exit.isFailure(checked)) return Effect.failCause(checked.cause);
     }
+    if (calibrate !== undefined) {
+      const checked = Effect.runSyncExit(calibrationSettings(calibrate));
+      if (Exit.isFailure(checked)) return Effect.failCause(checked.cause);
+    }
+    // Known once the worker has built the index (a calibrated efSearch is chosen there).
+    let params = hnsw;
+    let calibration: EfCalibration | undefined;
     const worker = new Worker(new URL("./search_worker.ts", import.meta.url), { type: "module" });
     const pending = new Map<number, (reply: SearchReply) => void>();
     let nextId = 0;
@@ -75,7 +91,11 @@ export const workerIndex = (
     const ready = Effect.callback<void, SearchWorkerError>((resume) => {
       worker.onmessage = (event: MessageEvent<SearchReply>) => {
         const reply = event.data;
-        if (reply.type === "ready") return resume(Effect.void);
+        if (reply.type === "ready") {
+          params = reply.params;
+          calibration = reply.calibration;
+          return resume(Effect.void);
+        }
         if (reply.type === "failed" && reply.id === -1) {
           return resume(Effect.fail(new SearchWorkerError({ index: name, reason: reply.reason })));
         }
@@ -99,7 +119,12 @@ export const workerIndex = (
         cols: points.cols,
         data,
         name,
-        ...(hnsw === undefined ? {} : { hnsw }),
+        ...(hnsw === undefined ? {} : {
+          hnsw: calibrate === undefined
+            ? hnsw
+            : { M: hnsw.M, efConstruction: hnsw.efConstruction, seed: hnsw.seed },
+        }),
+        ...(calibrate === undefined ? {} : { calibrate }),
       };
       worker.postMessage(request, [data.buffer]);
     });
@@ -109,7 +134,12 @@ export const workerIndex = (
       dim: points.cols,
       name,
       points,
-      params: hnsw,
+      get params() {
+        return params;
+      },
+      get calibration() {
+        return calibration;
+      },
       dispose: () => {
         if (closed) return;
         closed = true;

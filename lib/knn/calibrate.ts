@@ -1,0 +1,129 @@
+/**
+ * efSearch calibrated by measurement: the smallest search breadth on a ladder whose recall@1
+ * against exact search reaches a target on held-out points. `hnswIndex` uses it when no
+ * efSearch is given and `calibrate` is: it builds the graph over all points but a seeded
+ * held-out sample, measures each ladder value on the sample (queries the graph has never
+ * seen, like the descriptors it will score), then adds the sample, so every point is indexed.
+ *
+ * Why held out and not the indexed points themselves: a point in the graph is found through
+ * its own links, so its neighbours come almost for free and the recall would flatter a small
+ * efSearch.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { InvalidParameter } from "../errors.ts";
+import type { Matrix } from "../matrix.ts";
+import { permutation } from "../random.ts";
+
+/** The efSearch values tried, ascending (the first whose recall reaches the target wins). */
+export const EF_LADDER: ReadonlyArray<number> = [16, 24, 32, 48, 64, 96, 128, 200, 256, 384, 512];
+
+/** Calibration defaults: the recall@1 target and the held-out sample's size. */
+export const CALIBRATION_DEFAULTS = { recallTarget: 0.995, sample: 1000 } as const;
+
+/** How to calibrate efSearch (missing fields: {@link CALIBRATION_DEFAULTS}, {@link EF_LADDER}). */
+export interface EfCalibrationOptions {
+  /** recall@1 against exact search the chosen efSearch must reach on the sample. */
+  readonly recallTarget?: number;
+  /** Held-out points (at most a tenth of the points are held out). */
+  readonly sample?: number;
+  /** Candidate efSearch values, ascending whole numbers ≥ 1. */
+  readonly ladder?: ReadonlyArray<number>;
+}
+
+/** What a calibration measured (kept on the index and in GROOD's settings). */
+export interface EfCalibration {
+  /** The recall@1 target. */
+  readonly recallTarget: number;
+  /** Held-out points used as queries. */
+  readonly sample: number;
+  /** The chosen efSearch: the first ladder value reaching the target, else the last tried. */
+  readonly efSearch: number;
+  /** Its recall@1 on the sample. */
+  readonly recall1: number;
+  /** Whether the chosen efSearch reached the target. */
+  readonly met: boolean;
+  /** Every value tried, in order, with its recall@1 on the sample. */
+  readonly tried: ReadonlyArray<{ readonly efSearch: number; readonly recall1: number }>;
+}
+
+/** The options with defaults, checked (a typed error names the bad one). */
+export const calibrationSettings = (
+  options: EfCalibrationOptions,
+): Effect.Effect<Required<EfCalibrationOptions>, InvalidParameter> => {
+  const recallTarget = options.recallTarget ?? CALIBRATION_DEFAULTS.recallTarget;
+  const sample = options.sample ?? CALIBRATION_DEFAULTS.sample;
+  const ladder = options.ladder ?? EF_LADDER;
+  if (!(recallTarget > 0 && recallTarget <= 1)) {
+    return Effect.fail(
+      new InvalidParameter({
+        name: "HNSW recallTarget",
+        value: recallTarget,
+        expected: "a number in (0, 1]",
+      }),
+    );
+  }
+  if (!(Number.isSafeInteger(sample) && sample >= 1)) {
+    return Effect.fail(
+      new InvalidParameter({
+        name: "HNSW calibration sample",
+        value: sample,
+        expected: "a whole number ≥ 1",
+      }),
+    );
+  }
+  const ascending = ladder.length > 0 &&
+    ladder.every((ef, i) =>
+      Number.isSafeInteger(ef) && ef >= 1 && (i === 0 || ef > ladder[i - 1]!)
+    );
+  if (!ascending) {
+    return Effect.fail(
+      new InvalidParameter({
+        name: "HNSW efSearch ladder",
+        value: ladder.join(", "),
+        expected: "whole numbers ≥ 1, strictly ascending, at least one",
+      }),
+    );
+  }
+  return Effect.succeed({ recallTarget, sample, ladder });
+};
+
+/**
+ * The held-out rows of an `n`-point calibration: `min(sample, ⌊n / 10⌋)` rows drawn by a
+ * seeded permutation, ascending (empty when n < 10: too few points to hold any out).
+ */
+export function heldOutRows(n: number, sample: number, seed: number): Int32Array {
+  const size = Math.min(sample, Math.floor(n / 10));
+  return Int32Array.from(permutation(n, seed).subarray(0, size)).sort();
+}
+
+/**
+ * Pick efSearch: walk `ladder` up, measuring recall@1 of `nearestAt(ef)` (the graph's nearest
+ * row for each query at that breadth) against `truth` (the exact nearest row of each query),
+ * and stop at the first value reaching `recallTarget`.
+ */
+export function chooseEfSearch(
+  queries: Matrix,
+  truth: Int32Array,
+  nearestAt: (efSearch: number, query: number) => number,
+  settings: Required<EfCalibrationOptions>,
+): EfCalibration {
+  const tried: Array<{ efSearch: number; recall1: number }> = [];
+  for (const efSearch of settings.ladder) {
+    let hits = 0;
+    for (let q = 0; q < queries.rows; q++) if (nearestAt(efSearch, q) === truth[q]) hits++;
+    const recall1 = queries.rows === 0 ? 1 : hits / queries.rows;
+    tried.push({ efSearch, recall1 });
+    if (recall1 >= settings.recallTarget) break;
+  }
+  const last = tried[tried.length - 1]!;
+  return {
+    recallTarget: settings.recallTarget,
+    sample: queries.rows,
+    efSearch: last.efSearch,
+    recall1: last.recall1,
+    met: last.recall1 >= settings.recallTarget,
+    tried,
+  };
+}
