@@ -192,7 +192,7 @@ async function assertRoundTrip(index: NearestNeighbourIndex, dir: string, querie
   assert.equal(loaded.kind, index.kind);
   assert.equal(loaded.name, dir);
   assert.deepEqual(loaded.params, index.params);
-  assert.deepEqual(loaded.points.data, index.points.data);
+  assert.deepEqual(loaded.points?.data, index.points?.data);
   assert.deepEqual(run(loaded.search(queries, 3)), run(index.search(queries, 3)));
   return loaded;
 }

@@ -98,6 +98,18 @@ export class HnswUnavailable extends Data.TaggedError("HnswUnavailable")<{
   }
 }
 
+/** The usearch addon could not be loaded. */
+export class UsearchUnavailable extends Data.TaggedError("UsearchUnavailable")<{
+  readonly cause: unknown;
+}> {
+  /** The error as one line: what failed and why. */
+  override get message(): string {
+    return `Cannot load usearch (run deno with --allow-ffi --allow-sys --allow-env --allow-read, and install it with npm): ${
+      String(this.cause)
+    }`;
+  }
+}
+
 /** Errors of {@link NearestNeighbourIndex.search}. */
 export type SearchError =
   | IndexTooSmall

@@ -1,11 +1,13 @@
 /**
  * k-nearest-neighbour indexes over descriptors (the rows of a `Matrix`), L2 distance.
  *
- * Two kinds behind one interface, {@link NearestNeighbourIndex}:
+ * Three kinds behind one interface, {@link NearestNeighbourIndex}:
  * - **exact** ({@link exactIndex}): brute force over a WebAssembly SIMD kernel, pruned by
  *   norms without changing a single result; distances re-ranked in float64.
  * - **hnsw** ({@link hnswIndex}): approximate, hnswlib-node's `HierarchicalNSW`; distances
  *   recomputed the same way, so both kinds agree whenever they find the same neighbours.
+ * - **usearch** ({@link usearchIndex}): approximate, npm `usearch`'s HNSW over float32 built on
+ *   every core, for large sets; it holds the only copy of the points (float32 distances).
  *
  * {@link workerIndex} runs the exact index in a Web Worker, so a search can overlap other work.
  *
@@ -26,6 +28,14 @@ export {
   type EfCalibrationOptions,
 } from "./calibrate.ts";
 export { type IndexMetadata, loadIndex, saveIndex } from "./persist.ts";
+export {
+  USEARCH_DEFAULTS,
+  type UsearchBuilder,
+  usearchBuilder,
+  usearchIndex,
+  type UsearchOptions,
+  type UsearchParams,
+} from "./usearch.ts";
 export { recallAtK } from "./recall.ts";
 export {
   buildIndex,

@@ -1,6 +1,7 @@
 /**
- * Save and load indexes: the points as `.npy`, the HNSW graph in hnswlib's format, and an
- * `index.json` with the kind, shape, parameters and a sha256 of each file, checked on load.
+ * Save and load indexes: the points as `.npy` (exact, HNSW), the HNSW graph in hnswlib's
+ * format, a usearch index in usearch's (vectors included), and an `index.json` with the kind,
+ * shape, parameters and a sha256 of each file, checked on load.
  *
  * @module
  */
@@ -15,14 +16,17 @@ import {
   IndexIoError,
   type IndexTooLarge,
   type NonFiniteVector,
+  type UsearchUnavailable,
 } from "./errors.ts";
 import { exactIndex } from "./exact.ts";
 import { loadHnsw, wrapHnsw, writeHnswGraph } from "./hnsw.ts";
 import type { HnswParams, NearestNeighbourIndex } from "./types.ts";
+import { loadUsearch, wrapUsearch } from "./usearch.ts";
 
 const METADATA_FILE = "index.json";
 const POINTS_FILE = "points.npy";
 const GRAPH_FILE = "graph.hnsw";
+const USEARCH_FILE = "index.usearch";
 const FORMAT = "grood-knn-index";
 
 /** The metadata written next to a saved index. */
@@ -32,16 +36,16 @@ export interface IndexMetadata {
   /** Format version. */
   readonly version: 1;
   /** Which index the folder holds. */
-  readonly kind: "exact" | "hnsw";
+  readonly kind: "exact" | "hnsw" | "usearch";
   /** Number of points. */
   readonly size: number;
   /** Columns of each point. */
   readonly dim: number;
-  /** HNSW parameters; null for the exact index. */
+  /** HNSW parameters (usearch's as HNSW's); null for the exact index. */
   readonly params: HnswParams | null;
-  /** The points file (`.npy`, float32) and its sha256. */
-  readonly points: { readonly file: string; readonly sha256: string };
-  /** The HNSW graph file and its sha256; null for the exact index. */
+  /** The points file (`.npy`, float32) and its sha256; null for usearch (in its own file). */
+  readonly points: { readonly file: string; readonly sha256: string } | null;
+  /** The graph file (hnswlib's or usearch's format) and its sha256; null for the exact index. */
   readonly graph: { readonly file: string; readonly sha256: string } | null;
 }
 
@@ -60,13 +64,17 @@ export const saveIndex = (
 ): Effect.Effect<IndexMetadata, IndexIoError> =>
   Effect.gen(function* () {
     yield* io(dir, () => Deno.mkdir(dir, { recursive: true }));
-    const pointsPath = join(dir, POINTS_FILE);
-    const pointsBytes = yield* encodeNpy(index.points.data, [index.size, index.dim], pointsPath)
-      .pipe(Effect.mapError((cause) => new IndexIoError({ path: pointsPath, cause })));
-    yield* io(pointsPath, () => writeFileAtomic(pointsPath, pointsBytes));
+    let pointsEntry: IndexMetadata["points"] = null;
+    if (index.points !== undefined) {
+      const pointsPath = join(dir, POINTS_FILE);
+      const pointsBytes = yield* encodeNpy(index.points.data, [index.size, index.dim], pointsPath)
+        .pipe(Effect.mapError((cause) => new IndexIoError({ path: pointsPath, cause })));
+      yield* io(pointsPath, () => writeFileAtomic(pointsPath, pointsBytes));
+      pointsEntry = { file: POINTS_FILE, sha256: sha256Hex(pointsBytes) };
+    }
     let graphEntry: IndexMetadata["graph"] = null;
-    if (index.kind === "hnsw") {
-      const graphPath = join(dir, GRAPH_FILE);
+    if (index.kind !== "exact") {
+      const graphPath = join(dir, index.kind === "usearch" ? USEARCH_FILE : GRAPH_FILE);
       const tmp = `${graphPath}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
       yield* io(graphPath, async () => {
         try {
@@ -84,7 +92,10 @@ export const saveIndex = (
         }
       });
       const bytes = yield* io(graphPath, () => Deno.readFile(graphPath));
-      graphEntry = { file: GRAPH_FILE, sha256: sha256Hex(bytes) };
+      graphEntry = {
+        file: index.kind === "usearch" ? USEARCH_FILE : GRAPH_FILE,
+        sha256: sha256Hex(bytes),
+      };
     }
     const metadata: IndexMetadata = {
       format: FORMAT,
@@ -93,7 +104,7 @@ export const saveIndex = (
       size: index.size,
       dim: index.dim,
       params: index.params ?? null,
-      points: { file: POINTS_FILE, sha256: sha256Hex(pointsBytes) },
+      points: pointsEntry,
       graph: graphEntry,
     };
     const metadataPath = join(dir, METADATA_FILE);
@@ -108,24 +119,26 @@ function checkMetadata(value: unknown): IndexMetadata | string {
   if (m.format !== FORMAT || m.version !== 1) {
     return `index.json format is ${JSON.stringify(m.format)} v${m.version}, expected ${FORMAT} v1`;
   }
-  if (m.kind !== "exact" && m.kind !== "hnsw") return `unknown kind ${JSON.stringify(m.kind)}`;
+  if (m.kind !== "exact" && m.kind !== "hnsw" && m.kind !== "usearch") {
+    return `unknown kind ${JSON.stringify(m.kind)}`;
+  }
   const count = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
   if (!count(m.size) || !count(m.dim)) return "size and dim must be non-negative integers";
   const file = (v: unknown) =>
     typeof v === "object" && v !== null &&
     typeof (v as Record<string, unknown>).file === "string" &&
     /^[0-9a-f]{64}$/.test(String((v as Record<string, unknown>).sha256));
-  if (!file(m.points)) return "points entry needs a file name and a sha256";
-  if (m.kind === "hnsw") {
+  if (m.kind !== "usearch" && !file(m.points)) return "points entry needs a file name and a sha256";
+  if (m.kind !== "exact") {
     const p = m.params as Record<string, unknown> | null;
     if (
       p === null || typeof p !== "object" ||
       !["M", "efConstruction", "efSearch"].every((key) => count(p[key])) ||
       !Number.isSafeInteger(p.seed)
     ) {
-      return "hnsw params need integer M, efConstruction, efSearch and seed";
+      return `${m.kind} params need integer M, efConstruction, efSearch and seed`;
     }
-    if (!file(m.graph)) return "hnsw graph entry needs a file name and a sha256";
+    if (!file(m.graph)) return `${m.kind} graph entry needs a file name and a sha256`;
   }
   return m as unknown as IndexMetadata;
 }
@@ -138,7 +151,12 @@ export const loadIndex = (
   dir: string,
 ): Effect.Effect<
   NearestNeighbourIndex,
-  CorruptIndex | IndexIoError | HnswUnavailable | NonFiniteVector | IndexTooLarge
+  | CorruptIndex
+  | IndexIoError
+  | HnswUnavailable
+  | UsearchUnavailable
+  | NonFiniteVector
+  | IndexTooLarge
 > =>
   Effect.gen(function* () {
     const corrupt = (problem: string) => Effect.fail(new CorruptIndex({ path: dir, problem }));
@@ -152,11 +170,12 @@ export const loadIndex = (
     }
     const metadata = checkMetadata(parsed);
     if (typeof metadata === "string") return yield* corrupt(metadata);
+    if (metadata.kind === "usearch") return yield* loadUsearchFile(dir, metadata);
 
-    const pointsPath = join(dir, metadata.points.file);
+    const pointsPath = join(dir, metadata.points!.file);
     const pointsBytes = yield* io(pointsPath, () => Deno.readFile(pointsPath));
-    if (sha256Hex(pointsBytes) !== metadata.points.sha256) {
-      return yield* corrupt(`${metadata.points.file} does not match its sha256 in index.json`);
+    if (sha256Hex(pointsBytes) !== metadata.points!.sha256) {
+      return yield* corrupt(`${metadata.points!.file} does not match its sha256 in index.json`);
     }
     const array = yield* decodeNpy(pointsBytes, pointsPath).pipe(
       Effect.mapError((error) => new CorruptIndex({ path: dir, problem: error.message })),
@@ -166,7 +185,7 @@ export const loadIndex = (
       array.shape[1] !== metadata.dim
     ) {
       return yield* corrupt(
-        `${metadata.points.file} is ${array.dtype} (${
+        `${metadata.points!.file} is ${array.dtype} (${
           array.shape.join(", ")
         }), index.json says <f4 (${metadata.size}, ${metadata.dim})`,
       );
@@ -199,4 +218,47 @@ export const loadIndex = (
     }
     graph.setEf(params.efSearch);
     return wrapHnsw(graph, points, params, dir);
+  });
+
+/** Load a saved usearch index (its file holds the vectors and the graph). */
+const loadUsearchFile = (
+  dir: string,
+  metadata: IndexMetadata,
+): Effect.Effect<NearestNeighbourIndex, CorruptIndex | IndexIoError | UsearchUnavailable> =>
+  Effect.gen(function* () {
+    const corrupt = (problem: string) => Effect.fail(new CorruptIndex({ path: dir, problem }));
+    const entry = metadata.graph!;
+    const params = metadata.params!;
+    const path = join(dir, entry.file);
+    const bytes = yield* io(path, () => Deno.readFile(path));
+    if (sha256Hex(bytes) !== entry.sha256) {
+      return yield* corrupt(`${entry.file} does not match its sha256 in index.json`);
+    }
+    const { Index, MetricKind, ScalarKind } = yield* loadUsearch;
+    const native = new Index({
+      dimensions: Math.max(metadata.dim, 1),
+      metric: MetricKind.L2sq,
+      quantization: ScalarKind.F32,
+      connectivity: params.M,
+      expansion_add: params.efConstruction,
+      expansion_search: params.efSearch,
+      multi: false,
+    });
+    try {
+      native.load(path);
+    } catch (error) {
+      return yield* corrupt(`${entry.file} is not a readable usearch index (${String(error)})`);
+    }
+    if (native.size() !== metadata.size || native.dimensions() !== metadata.dim) {
+      return yield* corrupt(
+        `${entry.file} holds ${native.size()} points of dim ${native.dimensions()}, index.json says ${metadata.size} of ${metadata.dim}`,
+      );
+    }
+    const usearch = {
+      connectivity: params.M,
+      expansionAdd: params.efConstruction,
+      expansionSearch: params.efSearch,
+      threads: 0,
+    };
+    return wrapUsearch(native, metadata.size, metadata.dim, usearch, dir);
   });

@@ -8,13 +8,24 @@
 import type { Effect } from "effect";
 import type { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import type { HnswUnavailable, IndexTooLarge, NonFiniteVector } from "./errors.ts";
+import type {
+  HnswUnavailable,
+  IndexTooLarge,
+  NonFiniteVector,
+  UsearchUnavailable,
+} from "./errors.ts";
 import { exactIndex } from "./exact.ts";
 import { hnswIndex } from "./hnsw.ts";
 import type { HnswParams, NearestNeighbourIndex } from "./types.ts";
+import { usearchIndex, type UsearchOptions } from "./usearch.ts";
 
 /** What building an index of a registered kind can fail with. */
-export type IndexBuildError = NonFiniteVector | IndexTooLarge | HnswUnavailable | InvalidParameter;
+export type IndexBuildError =
+  | NonFiniteVector
+  | IndexTooLarge
+  | HnswUnavailable
+  | UsearchUnavailable
+  | InvalidParameter;
 
 /** What every kind's build is given besides the points. */
 export interface IndexBuildOptions {
@@ -27,6 +38,8 @@ export interface IndexBuildOptions {
    * calibrated to reach `recallTarget`, default 0.995, see `calibrate.ts`); ignored by other kinds.
    */
   readonly hnsw?: Partial<Omit<HnswParams, "seed">> & { readonly recallTarget?: number };
+  /** usearch's graph parameters and threads (defaults: `USEARCH_DEFAULTS`, every core). */
+  readonly usearch?: Omit<UsearchOptions, "name">;
 }
 
 /** One registered index kind. */
@@ -64,6 +77,12 @@ export const INDEX_KINDS = [
         name: options.name,
       });
     },
+  },
+  {
+    kind: "usearch",
+    description:
+      "npm usearch's HNSW graph over float32, built on every core (for large sets), float32 distances",
+    build: (points, options) => usearchIndex(points, { ...options.usearch, name: options.name }),
   },
 ] as const satisfies ReadonlyArray<IndexKind>;
 

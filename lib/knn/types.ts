@@ -35,16 +35,19 @@ export interface HnswParams {
 
 /** A k-NN index over the rows of a matrix. */
 export interface NearestNeighbourIndex {
-  /** Exact (brute force, norm-pruned) or HNSW (approximate). */
-  readonly kind: "exact" | "hnsw";
+  /** Exact (brute force, norm-pruned), HNSW (hnswlib) or usearch (approximate, both). */
+  readonly kind: "exact" | "hnsw" | "usearch";
   /** Number of indexed points. */
   readonly size: number;
   /** Number of columns of each point. */
   readonly dim: number;
   /** Names the index in errors: its folder when loaded, else a description. */
   readonly name: string;
-  /** The indexed points (kept to save the index and to compute exact distances). */
-  readonly points: Matrix;
+  /**
+   * The indexed points, kept to save the index and to compute exact distances (exact, HNSW);
+   * undefined for usearch, which holds the only copy.
+   */
+  readonly points: Matrix | undefined;
   /** HNSW parameters; undefined for the exact index. */
   readonly params: HnswParams | undefined;
   /** How an HNSW index's efSearch was chosen by measurement (`hnswIndex`'s `calibrate`), if it was. */
