@@ -61,6 +61,11 @@ const cli = {
       "scale table sets to run, comma-separated, e.g. synthetic-1.28Mx512 (default: all)",
       { placeholder: "LABELS" },
     ),
+    "scale-methods": flag.string(
+      "scale table methods to run besides exact (its neighbours are the ground truth), " +
+        "comma-separated, e.g. usearch (default: all)",
+      { placeholder: "METHODS" },
+    ),
   },
 };
 const { values } = parseCommandLine(cli);
@@ -81,11 +86,29 @@ if (sizes !== undefined && !sizes.every((x) => base.scaling.some((step) => step.
   );
 }
 const scaleSets = values["scale-sets"]?.split(",").map((x) => x.trim());
+const scaleMethods = values["scale-methods"]?.split(",").map((x) => x.trim());
+if (
+  scaleMethods !== undefined &&
+  !scaleMethods.every((m) => base.scale.methods.some((entry) => entry.method === m))
+) {
+  usageError(
+    cli,
+    `--scale-methods takes methods from ${
+      base.scale.methods.map((entry) => entry.method).join(", ")
+    }; got "${values["scale-methods"]}"`,
+  );
+}
 const plan: Plan = {
   ...base,
   runs,
   scaling: base.scaling.filter((step) => sizes === undefined || sizes.includes(step.label)),
-  scale: scaleSets === undefined ? base.scale : { ...base.scale, sets: scaleSets },
+  scale: {
+    ...base.scale,
+    ...(scaleSets === undefined ? {} : { sets: scaleSets }),
+    methods: base.scale.methods.filter((entry) =>
+      scaleMethods === undefined || entry.method === "exact" || scaleMethods.includes(entry.method)
+    ),
+  },
 };
 const partial = only === undefined ? "" : `-${[...sections].join("-")}`;
 const out = values.out ??

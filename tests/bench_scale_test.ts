@@ -110,6 +110,7 @@ Deno.test("runScale: each configuration in its own process, recall against exact
       runs: 1,
       methods: [
         { method: "exact", maxRows: Infinity },
+        { method: "usearch", maxRows: Infinity },
         { method: "usearch-f16", maxRows: Infinity },
         { method: "hnsw", maxRows: 1000 },
       ],
@@ -118,11 +119,13 @@ Deno.test("runScale: each configuration in its own process, recall against exact
       runScale(plan, { train: real.descriptors, queries }, stats, workDir, (r) => seen.push(r)),
     );
     assert.deepEqual(rows, seen);
-    // real: exact, usearch, hnsw (1500 > 1000: skipped); synthetic 1200: exact, usearch.
+    // real: exact, both usearch, hnsw (1500 > 1000: skipped); synthetic 1200: exact, usearch.
     assert.deepEqual(rows.map((r) => `${r.label} ${r.method}`), [
       "real-1.5kx8 exact",
+      "real-1.5kx8 usearch",
       "real-1.5kx8 usearch-f16",
       "synthetic-1.2kx8 exact",
+      "synthetic-1.2kx8 usearch",
       "synthetic-1.2kx8 usearch-f16",
     ]);
     for (const row of rows) {

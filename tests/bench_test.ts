@@ -53,7 +53,7 @@ Deno.test("deno task bench --quick --only scale writes its figures and the scale
         `${row.label} ${row.method}: ${JSON.stringify(row.outcome)}`,
       );
       if (row.method === "exact") assert.equal(row.outcome.measurement.recall1, 1);
-      if (row.method === "hnsw" || row.method === "usearch-f16") {
+      if (["hnsw", "usearch", "usearch-f16"].includes(row.method)) {
         assert.ok(row.outcome.measurement.recall1 >= 0.9, `${row.label} ${row.method}`);
       }
       assert.ok(typeof row.load.loaded === "boolean");

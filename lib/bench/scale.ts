@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { writeNpyAtomic } from "../io/npy.ts";
 import type { Matrix } from "../matrix.ts";
+import { USEARCH_DEFAULTS } from "../knn/mod.ts";
 import { busyCores, type LoadSample, loadSample } from "./machine.ts";
 import type { DescriptorStats } from "./descriptor_stats.ts";
 import { type Figure, figure } from "./report.ts";
@@ -52,16 +53,13 @@ export const SCALE_TARGET = {
   peakRssBytes: 4e9,
 } as const;
 
-const USEARCH = {
-  connectivity: 16,
-  expansionAdd: 128,
-  expansionSearch: 256,
-  threads: navigator.hardwareConcurrency,
-} as const;
+/** Every usearch method's parameters: grood's usearch kind's defaults, on every core. */
+const USEARCH = { ...USEARCH_DEFAULTS, threads: navigator.hardwareConcurrency } as const;
 
 /** Every method on every size, but usearch's i8 index only up to `i8Rows` rows. */
 const everyMethod = (i8Rows: number): ScalePlan["methods"] => [
   { method: "exact", maxRows: Infinity },
+  { method: "usearch", maxRows: Infinity },
   { method: "usearch-f16", maxRows: Infinity },
   { method: "usearch-i8", maxRows: i8Rows },
   { method: "hnsw", maxRows: Infinity },
@@ -147,17 +145,28 @@ async function runChild(config: ScaleConfig, budgetSeconds: number): Promise<Sca
     child.kill("SIGKILL");
   };
   let timer = setTimeout(stop, budgetSeconds * 1000);
+  let buildStarted = 0;
   const decoder = new TextDecoder();
   const readErr = (async () => {
     for await (const bytes of child.stderr) {
       const text = decoder.decode(bytes, { stream: true });
       stderrTail = (stderrTail + text).slice(-4000);
-      for (const match of text.matchAll(/progress (\d+)/g)) pointsAdded = Number(match[1]);
       // The budget restarts when the points are made (usearch makes them as it builds).
       if (/^data /m.test(text) && !stopped && phase === "data") {
         phase = "build";
+        buildStarted = performance.now();
         clearTimeout(timer);
         timer = setTimeout(stop, budgetSeconds * 1000);
+      }
+      for (const match of text.matchAll(/progress (\d+) [\d.]+(?: ([\d.]+))?/g)) {
+        pointsAdded = Number(match[1]);
+        // A build fed chunk by chunk reports the seconds spent making its points: not build time.
+        if (match[2] !== undefined && phase === "build" && !stopped) {
+          clearTimeout(timer);
+          const left = budgetSeconds * 1000 - (performance.now() - buildStarted) +
+            Number(match[2]) * 1000;
+          timer = setTimeout(stop, Math.max(0, left));
+        }
       }
       if (/^built /m.test(text) && !stopped) {
         phase = "search";

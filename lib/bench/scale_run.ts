@@ -1,7 +1,9 @@
 /**
  * One configuration of the k-NN scale table (`scale.ts`), run alone in its own process so its
  * peak resident memory is its own: `deno run -A lib/bench/scale_run.ts '<config JSON>'`
- * prints `data <seconds>` when the points are made, `progress <points added>` while building,
+ * prints `data <seconds>` when the points are made, `progress <points added> <seconds>
+ * [<seconds generating points so far>]` while building (the last for a build fed chunk by chunk:
+ * the parent leaves that time out of the build's budget),
  * and `built <seconds>` on stderr, and one JSON
  * {@link ScaleMeasurement} as the last line of stdout.
  *
@@ -11,15 +13,28 @@
  *
  * - **exact**: `exactIndex` (norm-pruned) over the whole set; its k = 10 neighbours are the
  *   ground truth of the other methods, written to `truthFile`;
- * - **hnsw**: `hnswIndex` (hnswlib-node, grood's HNSW option, default parameters);
+ * - **hnsw**: `hnswIndex` (hnswlib-node, grood's HNSW option, default parameters, efSearch
+ *   200: the scale table measures the graph, not the calibration);
+ * - **usearch**: grood's `usearch` index kind (`usearchBuilder`: float32, built with every
+ *   core), filled chunk by chunk, so the float32 set is never held whole: usearch's copy is
+ *   the only one;
  * - **usearch-f16** / **usearch-i8**: npm `usearch` HNSW with half-precision or 8-bit
- *   storage, filled chunk by chunk (the float32 set is never held whole), built with every
- *   core. Not a grood index kind: measured here as the compressed option.
+ *   storage, filled the same way. Not grood index kinds: measured here as the compressed
+ *   options.
+ *
+ * Every usearch method uses the plan's `usearch` parameters (connectivity, expansions, threads).
  *
  * @module
  */
 import { Effect } from "effect";
-import { exactIndex, hnswIndex, type Neighbours, recallAtK } from "../knn/mod.ts";
+import {
+  exactIndex,
+  hnswIndex,
+  type Neighbours,
+  recallAtK,
+  type UsearchBuilder,
+  usearchBuilder,
+} from "../knn/mod.ts";
 import type { Matrix } from "../matrix.ts";
 import { readNpy, writeNpyAtomic } from "../io/npy.ts";
 import { median } from "./measure.ts";
@@ -27,7 +42,7 @@ import type { DescriptorStats } from "./descriptor_stats.ts";
 import { syntheticDescriptors } from "./synthetic_descriptors.ts";
 
 /** Index methods of the scale table. */
-export const SCALE_METHODS = ["exact", "hnsw", "usearch-f16", "usearch-i8"] as const;
+export const SCALE_METHODS = ["exact", "hnsw", "usearch", "usearch-f16", "usearch-i8"] as const;
 export type ScaleMethod = typeof SCALE_METHODS[number];
 
 /** Where the points and queries of a configuration come from. */
@@ -119,7 +134,7 @@ function spread(m: Matrix, n: number): Matrix {
 function streamPoints(
   data: Extract<ScaleData, { kind: "synthetic" }>,
   stats: DescriptorStats,
-  sink: (chunk: Float32Array, first: number, rows: number) => void,
+  sink: (chunk: Float32Array, first: number, rows: number, generating: number) => void,
 ): number {
   const stream = syntheticDescriptors(stats, data.dim, { world: data.world, stream: 1 });
   const buffer = new Float32Array(CHUNK * data.dim);
@@ -129,7 +144,7 @@ function streamPoints(
     const t = performance.now();
     stream.fill(buffer, rows);
     generating += (performance.now() - t) / 1000;
-    sink(buffer.subarray(0, rows * data.dim), first, rows);
+    sink(buffer.subarray(0, rows * data.dim), first, rows, generating);
   }
   return generating;
 }
@@ -179,7 +194,12 @@ export const runScaleConfig = (config: ScaleConfig) =>
     const dataSeconds = seconds();
     console.error(`data ${dataSeconds.toFixed(1)}`);
     const dataRssBytes = Deno.memoryUsage().rss;
-    const progress = (added: number) => console.error(`progress ${added} ${seconds().toFixed(1)}`);
+    const progress = (added: number, generating?: number) =>
+      console.error(
+        `progress ${added} ${seconds().toFixed(1)}${
+          generating === undefined ? "" : ` ${generating.toFixed(1)}`
+        }`,
+      );
 
     let search: (q: Matrix, k: number) => Effect.Effect<Neighbours, unknown>;
     // Seconds generating synthetic points inside a chunk-by-chunk build (usearch): data time.
@@ -192,6 +212,23 @@ export const runScaleConfig = (config: ScaleConfig) =>
         : yield* hnswIndex(full!, { seed: 0, onProgress: progress });
       buildSeconds = (performance.now() - buildStart) / 1000;
       search = (q, k) => index.search(q, k);
+    } else if (config.method === "usearch") {
+      const builder: UsearchBuilder = yield* usearchBuilder(dim, config.usearch);
+      const add = (chunk: Float32Array, first: number, n: number, generating?: number) => {
+        Effect.runSync(builder.add({ rows: n, cols: dim, data: chunk }));
+        progress(first + n, generating);
+      };
+      if (full !== undefined) {
+        for (let first = 0; first < rows; first += CHUNK) {
+          const n = Math.min(CHUNK, rows - first);
+          add(full.data.subarray(first * dim, (first + n) * dim), first, n);
+        }
+      } else if (data.kind === "synthetic") {
+        generating = streamPoints(data, stats!, add);
+      }
+      const index = builder.finish();
+      buildSeconds = (performance.now() - buildStart) / 1000 - generating;
+      search = (q, k) => index.search(q, k);
     } else {
       const { Index, MetricKind, ScalarKind } = yield* Effect.promise(() => loadUsearch());
       const index = new Index({
@@ -203,13 +240,13 @@ export const runScaleConfig = (config: ScaleConfig) =>
         expansion_search: config.usearch.expansionSearch,
         multi: false,
       });
-      const add = (chunk: Float32Array, first: number, n: number) => {
+      const add = (chunk: Float32Array, first: number, n: number, generating?: number) => {
         index.add(
           BigUint64Array.from({ length: n }, (_, i) => BigInt(first + i)),
           chunk,
           config.usearch.threads,
         );
-        progress(first + n);
+        progress(first + n, generating);
       };
       if (full !== undefined) {
         for (let first = 0; first < rows; first += CHUNK) {
