@@ -42,7 +42,7 @@ Deno.test("usearchIndex() reaches recall@1 ≥ 0.99 against exact search, float3
   assert.equal(index.kind, "usearch");
   assert.equal(index.size, 5000);
   assert.equal(index.points, undefined); // usearch holds the only copy
-  assert.deepEqual(index.params, { M: 16, efConstruction: 128, efSearch: 256, seed: 0 });
+  assert.deepEqual(index.params, { M: 16, efConstruction: 64, efSearch: 128, seed: 0 });
   const exact = await run(exactIndex(points));
   const truth = await run(exact.search(queries, 5));
   const found = await run(index.search(queries, 5));
