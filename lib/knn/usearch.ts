@@ -16,7 +16,12 @@
  * - **Determinism**: a build with `threads: 1` adds the points in row order and is
  *   deterministic (usearch draws node levels from a generator with a fixed seed); a
  *   multi-threaded build (the default: all cores) inserts concurrently, so its graph may
- *   differ from run to run (searches of one built index are deterministic).
+ *   differ from run to run (searches of one built index are deterministic). Concurrent
+ *   insertion also costs recall: usearch 2.25.3 can leave a node unreachable when two inserts
+ *   race (an open upstream fix, unum-cloud/USearch PR #772); measured at 150k × 512 (expansion
+ *   128 adding, 64 searching), recall@1 0.966 built on two threads against 0.988 on one, which
+ *   took 99 s instead of 58 s. `threads: 1` is the choice when recall matters more than the
+ *   build time.
  *
  * `dispose()` frees the native memory at once: usearch frees its index only when V8 collects
  * the object, so dispose resets it (a load from an empty file, which clears the index first).
