@@ -236,7 +236,7 @@ Deno.test("the validation-OOD variants average the first batch or the whole spli
 });
 
 Deno.test("GROOD's HNSW reports its calibrated efSearch, or the one a spec sets", async () => {
-  const calibrated = await Effect.runPromise(grood({ index: "hnsw" }).fit(inputs));
+  const calibrated = await runPromise(grood({ index: "hnsw" }).fit(inputs));
   const s = calibrated.settings;
   assert.equal(s.efSearchCalibrated, true);
   assert.equal(s.efSearchRecallTarget, 0.995);
@@ -244,7 +244,7 @@ Deno.test("GROOD's HNSW reports its calibrated efSearch, or the one a spec sets"
   assert.ok(Number(s.efSearchRecall1) >= 0 && Number(s.efSearchRecall1) <= 1);
   assert.equal(s.efSearchTargetMet, Number(s.efSearchRecall1) >= 0.995);
   calibrated.dispose();
-  const given = await Effect.runPromise(
+  const given = await runPromise(
     registered({ kind: "grood", index: "hnsw", hnsw: { M: 8, efConstruction: 50, efSearch: 30 } })
       .fit(inputs),
   );
