@@ -7,9 +7,11 @@
  * it; `keep` builds the same and keeps it; `empty` makes a graph of one point, the floor every
  * live hnswlib graph costs (its 65,536 label locks, 2.5 MiB, which only the finalizer frees).
  * After each round a full collection and an event-loop turn settle the process; it prints the
- * resident memory outside V8's heap (MiB) after round `warmUp` and after the last, as JSON.
- * V8's heap is left out because it grows in steps of about 16 MiB when the collector chooses
- * to, which made the whole resident size too noisy (it failed a CI run).
+ * anonymous resident memory outside V8's heap (MiB) after round `warmUp` and after the last,
+ * as JSON. V8's heap is left out because it grows in steps of about 16 MiB when the collector
+ * chooses to; file-backed pages (the deno binary's code) are left out because the kernel's
+ * DAMON reclaimer (kdamond, action `pageout`) drops cold ones at any time. Both made the whole
+ * resident size too noisy (they failed CI runs).
  */
 import { Effect } from "effect";
 import type { HierarchicalNSW } from "hnswlib-node";
@@ -26,12 +28,15 @@ const points = {
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
 
+/** Anonymous resident memory (MiB) from /proc/self/status, less V8's heap. */
 async function settledNativeRss(): Promise<number> {
   gc!();
   await new Promise((resolve) => setTimeout(resolve, 50));
   gc!();
-  const { rss, heapTotal } = Deno.memoryUsage();
-  return (rss - heapTotal) / 2 ** 20;
+  const status = await Deno.readTextFile("/proc/self/status");
+  const anonKiB = Number(/^RssAnon:\s+(\d+) kB$/m.exec(status)?.[1]);
+  if (!Number.isFinite(anonKiB)) throw new Error("no RssAnon in /proc/self/status");
+  return anonKiB / 1024 - Deno.memoryUsage().heapTotal / 2 ** 20;
 }
 
 const hnsw = await Effect.runPromise(loadHnsw);

@@ -3,8 +3,8 @@
  * are still reachable (`dispose` deletes the native graph instead of waiting for V8 to collect
  * its object, which, measured, may not happen). With tests/fit_resources_test.ts (a failing or
  * interrupted fit disposes every index it built), this shows a failed fit leaves no graph
- * behind. Measured in child processes with `--expose-gc` (tests/hnsw_churn.ts), as resident
- * memory outside V8's heap, against two controls: graphs kept alive (the leak the measurement
+ * behind. Measured in child processes with `--expose-gc` (tests/hnsw_churn.ts), as anonymous
+ * resident memory outside V8's heap, against two controls: graphs kept alive (the leak the measurement
  * must see, about 5 MiB a graph) and one-point graphs (the 2.5 MiB every live hnswlib graph
  * object costs until its finalizer runs, which `dispose` cannot free).
  */
@@ -36,5 +36,6 @@ Deno.test("disposed HNSW indexes release their graphs' native memory; kept ones 
   }, one-point +${empty.toFixed(1)}`;
   // Measured: kept ≈ 97 MiB, disposed ≈ one-point ≈ 50 MiB.
   assert.ok(kept - empty > 2 * GRAPHS, `the measurement sees no kept graph: ${report}`);
-  assert.ok(Math.abs(disposed - empty) < (kept - empty) / 5, `disposed graphs stay: ${report}`);
+  // One-sided, with room for noise: a dispose that frees nothing leaves disposed ≈ kept.
+  assert.ok(disposed - empty < (kept - empty) / 2, `disposed graphs stay: ${report}`);
 });
