@@ -12,30 +12,14 @@ import {
 } from "../lib/knn/mod.ts";
 import { type Matrix, takeRows } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
+import { clusteredMatrix } from "./clustered.ts";
 
 const run = <A, E>(effect: Effect.Effect<A, E>): A => Effect.runSync(effect);
 const failure = <A, E>(effect: Effect.Effect<A, E>): E => Effect.runSync(Effect.flip(effect));
 
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
-
 function uniformMatrix(rows: number, cols: number, seed: number, offset = 0): Matrix {
   const random = mulberry32(seed);
   return { rows, cols, data: Float32Array.from({ length: rows * cols }, () => offset + random()) };
-}
-
-/** Rows drawn around `clusters` Gaussian centres (spread 4, noise 1), like per-class features. */
-function clusteredMatrix(rows: number, cols: number, clusters: number, seed: number): Matrix {
-  const centreRandom = mulberry32(99);
-  const centres = Array.from({ length: clusters * cols }, () => 4 * gaussian(centreRandom));
-  const random = mulberry32(seed);
-  const data = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    const c = Math.floor(random() * clusters);
-    for (let j = 0; j < cols; j++) data[i * cols + j] = centres[c * cols + j]! + gaussian(random);
-  }
-  return { rows, cols, data };
 }
 
 /** Naive double loop: every distance in float64, sorted by (distance, index). */

@@ -10,29 +10,13 @@ import {
   usearchBuilder,
   usearchIndex,
 } from "../lib/knn/mod.ts";
-import { type Matrix, takeRows } from "../lib/matrix.ts";
+import { takeRows } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
+import { clusteredMatrix } from "./clustered.ts";
 
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect);
 const failure = <A, E>(effect: Effect.Effect<A, E>): Promise<E> =>
   Effect.runPromise(Effect.flip(effect));
-
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
-
-/** Rows drawn around `clusters` Gaussian centres (spread 4, noise 1), like per-class features. */
-function clusteredMatrix(rows: number, cols: number, clusters: number, seed: number): Matrix {
-  const centreRandom = mulberry32(99);
-  const centres = Array.from({ length: clusters * cols }, () => 4 * gaussian(centreRandom));
-  const random = mulberry32(seed);
-  const data = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    const c = Math.floor(random() * clusters);
-    for (let j = 0; j < cols; j++) data[i * cols + j] = centres[c * cols + j]! + gaussian(random);
-  }
-  return { rows, cols, data };
-}
 
 const points = clusteredMatrix(5000, 32, 10, 1);
 const queries = clusteredMatrix(500, 32, 10, 2);
