@@ -127,6 +127,9 @@ function spread(m: Matrix, n: number): Matrix {
   return { rows: n, cols: m.cols, data };
 }
 
+/** Takes `rows` points starting at row `first`, with the seconds spent generating so far. */
+type AddChunk = (chunk: Float32Array, first: number, rows: number, generating?: number) => void;
+
 /**
  * Points of a synthetic set, `CHUNK` rows at a time, into `sink`; returns the seconds spent
  * generating them (not in `sink`), so a build fed chunk by chunk can leave them out.
@@ -134,7 +137,7 @@ function spread(m: Matrix, n: number): Matrix {
 function streamPoints(
   data: Extract<ScaleData, { kind: "synthetic" }>,
   stats: DescriptorStats,
-  sink: (chunk: Float32Array, first: number, rows: number, generating: number) => void,
+  sink: AddChunk,
 ): number {
   const stream = syntheticDescriptors(stats, data.dim, { world: data.world, stream: 1 });
   const buffer = new Float32Array(CHUNK * data.dim);
@@ -206,6 +209,17 @@ export const runScaleConfig = (config: ScaleConfig) =>
     let generating = 0;
     let buildSeconds: number;
     const buildStart = performance.now();
+    /** Hand the points to `add` chunk by chunk; the seconds spent generating them. */
+    const feed = (add: AddChunk): number => {
+      if (full !== undefined) {
+        for (let first = 0; first < rows; first += CHUNK) {
+          const n = Math.min(CHUNK, rows - first);
+          add(full.data.subarray(first * dim, (first + n) * dim), first, n);
+        }
+        return 0;
+      }
+      return data.kind === "synthetic" ? streamPoints(data, stats!, add) : 0;
+    };
     if (config.method === "exact" || config.method === "hnsw") {
       const index = config.method === "exact"
         ? yield* exactIndex(full!)
@@ -218,14 +232,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
         Effect.runSync(builder.add({ rows: n, cols: dim, data: chunk }));
         progress(first + n, generating);
       };
-      if (full !== undefined) {
-        for (let first = 0; first < rows; first += CHUNK) {
-          const n = Math.min(CHUNK, rows - first);
-          add(full.data.subarray(first * dim, (first + n) * dim), first, n);
-        }
-      } else if (data.kind === "synthetic") {
-        generating = streamPoints(data, stats!, add);
-      }
+      generating = feed(add);
       const index = builder.finish();
       buildSeconds = (performance.now() - buildStart) / 1000 - generating;
       search = (q, k) => index.search(q, k);
@@ -248,14 +255,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
         );
         progress(first + n, generating);
       };
-      if (full !== undefined) {
-        for (let first = 0; first < rows; first += CHUNK) {
-          const n = Math.min(CHUNK, rows - first);
-          add(full.data.subarray(first * dim, (first + n) * dim), first, n);
-        }
-      } else if (data.kind === "synthetic") {
-        generating = streamPoints(data, stats!, add);
-      }
+      generating = feed(add);
       buildSeconds = (performance.now() - buildStart) / 1000 - generating;
       search = (q, k) =>
         Effect.sync(() => {
