@@ -63,6 +63,7 @@ const everyMethod = (i8Rows: number): ScalePlan["methods"] => [
   { method: "usearch-f16", maxRows: Infinity },
   { method: "usearch-i8", maxRows: i8Rows },
   { method: "hnsw", maxRows: Infinity },
+  { method: "ivf", maxRows: Infinity },
 ];
 
 /** The full table: 60k, 600k and 1.28M rows × D = 64 and 512. */

@@ -21,6 +21,9 @@
  * - **usearch-f16** / **usearch-i8**: npm `usearch` HNSW with half-precision or 8-bit
  *   storage, filled the same way. Not grood index kinds: measured here as the compressed
  *   options.
+ * - **ivf**: grood's `ivf` index kind (`ivfBuilder`: k-means lists searched exactly, nprobe
+ *   calibrated at build, which is timed with it), filled chunk by chunk like usearch: its
+ *   WebAssembly copy is the only one.
  *
  * Every usearch method uses the plan's `usearch` parameters (connectivity, expansions, threads).
  *
@@ -30,6 +33,7 @@ import { Effect } from "effect";
 import {
   exactIndex,
   hnswIndex,
+  ivfBuilder,
   type Neighbours,
   recallAtK,
   type UsearchBuilder,
@@ -42,7 +46,14 @@ import type { DescriptorStats } from "./descriptor_stats.ts";
 import { syntheticDescriptors } from "./synthetic_descriptors.ts";
 
 /** Index methods of the scale table. */
-export const SCALE_METHODS = ["exact", "hnsw", "usearch", "usearch-f16", "usearch-i8"] as const;
+export const SCALE_METHODS = [
+  "exact",
+  "hnsw",
+  "usearch",
+  "usearch-f16",
+  "usearch-i8",
+  "ivf",
+] as const;
 export type ScaleMethod = typeof SCALE_METHODS[number];
 
 /** Where the points and queries of a configuration come from. */
@@ -187,9 +198,9 @@ export const runScaleConfig = (config: ScaleConfig) =>
     }
     const rows = data.kind === "real" ? full!.rows : data.rows;
     const dim = queries.cols;
-    const usearch = config.method.startsWith("usearch");
+    const streamed = config.method.startsWith("usearch") || config.method === "ivf";
     // Exact and hnswlib keep the float32 points (re-ranking, saving): make them whole.
-    if (!usearch && full === undefined && data.kind === "synthetic") {
+    if (!streamed && full === undefined && data.kind === "synthetic") {
       const all = new Float32Array(rows * dim);
       streamPoints(data, stats!, (chunk, first) => all.set(chunk, first * dim));
       full = { rows, cols: dim, data: all };
@@ -205,7 +216,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
       );
 
     let search: (q: Matrix, k: number) => Effect.Effect<Neighbours, unknown>;
-    // Seconds generating synthetic points inside a chunk-by-chunk build (usearch): data time.
+    // Seconds generating synthetic points inside a chunk-by-chunk build (usearch, ivf): data time.
     let generating = 0;
     let buildSeconds: number;
     const buildStart = performance.now();
@@ -235,6 +246,21 @@ export const runScaleConfig = (config: ScaleConfig) =>
       generating = feed(add);
       const index = builder.finish();
       buildSeconds = (performance.now() - buildStart) / 1000 - generating;
+      search = (q, k) => index.search(q, k);
+    } else if (config.method === "ivf") {
+      const builder = yield* ivfBuilder(rows, dim);
+      const add = (chunk: Float32Array, first: number, n: number, generating?: number) => {
+        Effect.runSync(builder.add({ rows: n, cols: dim, data: chunk }));
+        progress(first + n, generating);
+      };
+      generating = feed(add);
+      const index = yield* builder.finish();
+      buildSeconds = (performance.now() - buildStart) / 1000 - generating;
+      const c = index.calibration;
+      console.error(
+        `ivf lists ${index.ivf!.lists} nprobe ${index.ivf!.nprobe}` +
+          (c === undefined ? "" : ` (calibrated: recall@1 ${c.recall1} on ${c.sample})`),
+      );
       search = (q, k) => index.search(q, k);
     } else {
       const { Index, MetricKind, ScalarKind } = yield* Effect.promise(() => loadUsearch());

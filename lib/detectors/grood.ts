@@ -113,7 +113,13 @@ export interface GroodOptions {
     readonly efSearch?: number;
     readonly recallTarget?: number;
   };
-  /** Seed of the HNSW graph. */
+  /** IVF's lists (default √n) and nprobe (without it, calibrated to `recallTarget`, 0.995). */
+  readonly ivf?: {
+    readonly lists?: number;
+    readonly nprobe?: number;
+    readonly recallTarget?: number;
+  };
+  /** Seed of the HNSW graph and of IVF's k-means. */
   readonly seed: number;
 }
 
@@ -320,6 +326,7 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
               name: "GROOD training descriptors",
               seed: o.seed,
               hnsw: hnswParams,
+              ...(o.ivf === undefined ? {} : { ivf: o.ivf }),
             })
             : o.index.build(descriptors);
         const scorer = (index: NearestNeighbourIndex, temperature: number) => (set: ExtractedSet) =>
@@ -397,6 +404,22 @@ function hnswSettings(index: NearestNeighbourIndex): Record<string, number | boo
   };
 }
 
+/** An IVF index's lists and nprobe as settings, with how nprobe was calibrated when it was. */
+function ivfSettings(index: NearestNeighbourIndex): Record<string, number | boolean> {
+  const c = index.calibration;
+  return {
+    lists: index.ivf?.lists ?? 0,
+    nprobe: index.ivf?.nprobe ?? 0,
+    ...(c === undefined ? {} : {
+      nprobeCalibrated: true,
+      nprobeRecallTarget: c.recallTarget,
+      nprobeRecall1: c.recall1,
+      nprobeSample: c.sample,
+      nprobeTargetMet: c.met,
+    }),
+  };
+}
+
 /** What a GROOD fit computed: the parts its fitted detector scores with. */
 export interface GroodParts {
   readonly prototypes: Prototypes;
@@ -431,6 +454,7 @@ export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): 
       temperature,
       indexed: descriptors.rows,
       ...(o.index === "hnsw" ? hnswSettings(index) : {}),
+      ...(o.index === "ivf" ? ivfSettings(index) : {}),
     },
     tuned: parts.tuned,
     artefacts: [

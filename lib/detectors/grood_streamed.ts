@@ -45,7 +45,7 @@ import {
 import { mixupImages } from "../stages/model_mixup.ts";
 import { EmptyClass, type Prototypes } from "../stages/prototype.ts";
 import type { DetectorError } from "./detector.ts";
-import type { IndexBuilder } from "./grood.ts";
+import type { GroodOptions, IndexBuilder } from "./grood.ts";
 
 /** One batch of a labelled training stream (an `OpenedSource`'s `SourceBatch` is one). */
 export interface TrainingBatch {
@@ -92,13 +92,10 @@ export interface StreamedGroodOptions {
   /** A registered index kind (`lib/knn/registry.ts`, default `exact`) or a user's own builder. */
   readonly index?: IndexKindName | IndexBuilder;
   /** HNSW's graph; without `efSearch`, it is calibrated to reach `recallTarget` (default 0.995). */
-  readonly hnsw?: {
-    readonly M: number;
-    readonly efConstruction: number;
-    readonly efSearch?: number;
-    readonly recallTarget?: number;
-  };
-  /** Seed of the HNSW graph. */
+  readonly hnsw?: GroodOptions["hnsw"];
+  /** IVF's lists and nprobe (as GROOD's `ivf` option). */
+  readonly ivf?: GroodOptions["ivf"];
+  /** Seed of the HNSW graph and of IVF's k-means. */
   readonly seed?: number;
   /** Images per forward batch of the pass (default 500, as `extractWithModel`). */
   readonly batchSize?: number;
@@ -270,6 +267,7 @@ export const fitGroodStreamed = <E>(
           efConstruction: HNSW_DEFAULTS.efConstruction,
           ...options.hnsw,
         },
+        ...(options.ivf === undefined ? {} : { ivf: options.ivf }),
       })
       : yield* which.build(descriptors);
     const fit: StreamedGroodFit = {

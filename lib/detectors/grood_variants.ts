@@ -59,6 +59,11 @@ const groodFields = {
     efSearch: Schema.optionalKey(PositiveInt),
     recallTarget: Schema.optionalKey(PositiveNumber),
   })),
+  ivf: Schema.optionalKey(Schema.Struct({
+    lists: Schema.optionalKey(PositiveInt),
+    nprobe: Schema.optionalKey(PositiveInt),
+    recallTarget: Schema.optionalKey(PositiveNumber),
+  })),
   seed: withDefault(Seed, GROOD_DEFAULTS.seed),
 };
 

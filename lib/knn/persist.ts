@@ -1,5 +1,5 @@
 /**
- * Save and load indexes: the points as `.npy` (exact, HNSW), the HNSW graph in hnswlib's
+ * Save and load indexes: the points as `.npy` (exact, HNSW, IVF), the HNSW graph in hnswlib's
  * format, a usearch index in usearch's (vectors included), and an `index.json` with the kind,
  * shape, parameters and a sha256 of each file, checked on load.
  *
@@ -20,7 +20,8 @@ import {
 } from "./errors.ts";
 import { exactIndex } from "./exact.ts";
 import { loadHnsw, wrapHnsw, writeHnswGraph } from "./hnsw.ts";
-import type { HnswParams, NearestNeighbourIndex } from "./types.ts";
+import { ivfIndex } from "./ivf.ts";
+import type { HnswParams, IvfSettings, NearestNeighbourIndex } from "./types.ts";
 import { loadUsearch, wrapUsearch } from "./usearch.ts";
 
 const METADATA_FILE = "index.json";
@@ -36,7 +37,7 @@ export interface IndexMetadata {
   /** Format version. */
   readonly version: 1;
   /** Which index the folder holds. */
-  readonly kind: "exact" | "hnsw" | "usearch";
+  readonly kind: "exact" | "hnsw" | "usearch" | "ivf";
   /** Number of points. */
   readonly size: number;
   /** Columns of each point. */
@@ -45,8 +46,10 @@ export interface IndexMetadata {
   readonly params: HnswParams | null;
   /** The points file (`.npy`, float32) and its sha256; null for usearch (in its own file). */
   readonly points: { readonly file: string; readonly sha256: string } | null;
-  /** The graph file (hnswlib's or usearch's format) and its sha256; null for the exact index. */
+  /** The graph file (hnswlib's or usearch's format) and its sha256; null for exact and IVF. */
   readonly graph: { readonly file: string; readonly sha256: string } | null;
+  /** An IVF index's settings: loading rebuilds the same lists from the points (deterministic). */
+  readonly ivf?: IvfSettings;
 }
 
 const io = <A>(path: string, run: () => Promise<A>): Effect.Effect<A, IndexIoError> =>
@@ -63,6 +66,14 @@ export const saveIndex = (
   dir: string,
 ): Effect.Effect<IndexMetadata, IndexIoError> =>
   Effect.gen(function* () {
+    if (index.kind === "ivf" && index.points === undefined) {
+      return yield* Effect.fail(
+        new IndexIoError({
+          path: dir,
+          cause: new Error(`${index.name} was built from chunks and keeps no points to save`),
+        }),
+      );
+    }
     yield* io(dir, () => Deno.mkdir(dir, { recursive: true }));
     let pointsEntry: IndexMetadata["points"] = null;
     if (index.points !== undefined) {
@@ -73,7 +84,7 @@ export const saveIndex = (
       pointsEntry = { file: POINTS_FILE, sha256: sha256Hex(pointsBytes) };
     }
     let graphEntry: IndexMetadata["graph"] = null;
-    if (index.kind !== "exact") {
+    if (index.kind === "hnsw" || index.kind === "usearch") {
       const graphPath = join(dir, index.kind === "usearch" ? USEARCH_FILE : GRAPH_FILE);
       const tmp = `${graphPath}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
       yield* io(graphPath, async () => {
@@ -106,6 +117,7 @@ export const saveIndex = (
       params: index.params ?? null,
       points: pointsEntry,
       graph: graphEntry,
+      ...(index.ivf === undefined ? {} : { ivf: index.ivf }),
     };
     const metadataPath = join(dir, METADATA_FILE);
     yield* io(metadataPath, () => writeJsonAtomic(metadataPath, metadata));
@@ -119,7 +131,7 @@ function checkMetadata(value: unknown): IndexMetadata | string {
   if (m.format !== FORMAT || m.version !== 1) {
     return `index.json format is ${JSON.stringify(m.format)} v${m.version}, expected ${FORMAT} v1`;
   }
-  if (m.kind !== "exact" && m.kind !== "hnsw" && m.kind !== "usearch") {
+  if (m.kind !== "exact" && m.kind !== "hnsw" && m.kind !== "usearch" && m.kind !== "ivf") {
     return `unknown kind ${JSON.stringify(m.kind)}`;
   }
   const count = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
@@ -129,7 +141,16 @@ function checkMetadata(value: unknown): IndexMetadata | string {
     typeof (v as Record<string, unknown>).file === "string" &&
     /^[0-9a-f]{64}$/.test(String((v as Record<string, unknown>).sha256));
   if (m.kind !== "usearch" && !file(m.points)) return "points entry needs a file name and a sha256";
-  if (m.kind !== "exact") {
+  if (m.kind === "ivf") {
+    const v = m.ivf as Record<string, unknown> | undefined;
+    if (
+      typeof v !== "object" || v === null ||
+      !["lists", "nprobe", "iterations"].every((key) => count(v[key])) ||
+      !Number.isSafeInteger(v.seed)
+    ) {
+      return "ivf settings need integer lists, nprobe, iterations and seed";
+    }
+  } else if (m.kind !== "exact") {
     const p = m.params as Record<string, unknown> | null;
     if (
       p === null || typeof p !== "object" ||
@@ -196,6 +217,14 @@ export const loadIndex = (
       data: array.data as Float32Array,
     };
     if (metadata.kind === "exact") return yield* exactIndex(points, { name: dir });
+    if (metadata.kind === "ivf") {
+      return yield* ivfIndex(points, { ...metadata.ivf!, name: dir }).pipe(
+        Effect.catchTag(
+          "InvalidParameter",
+          (error) => corrupt(`index.json's ivf settings: ${error.message}`),
+        ),
+      );
+    }
 
     const graphEntry = metadata.graph!;
     const params = metadata.params!;

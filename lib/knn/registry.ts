@@ -16,6 +16,7 @@ import type {
 } from "./errors.ts";
 import { exactIndex } from "./exact.ts";
 import { hnswIndex } from "./hnsw.ts";
+import { ivfIndex, type IvfOptions } from "./ivf.ts";
 import type { HnswParams, NearestNeighbourIndex } from "./types.ts";
 import { usearchIndex, type UsearchOptions } from "./usearch.ts";
 
@@ -40,6 +41,8 @@ export interface IndexBuildOptions {
   readonly hnsw?: Partial<Omit<HnswParams, "seed">> & { readonly recallTarget?: number };
   /** usearch's graph parameters and threads (defaults: `USEARCH_DEFAULTS`, every core). */
   readonly usearch?: Omit<UsearchOptions, "name">;
+  /** IVF's lists and nprobe (defaults: √n lists, nprobe calibrated; see `ivf.ts`). */
+  readonly ivf?: Omit<IvfOptions, "name" | "seed">;
 }
 
 /** One registered index kind. */
@@ -83,6 +86,13 @@ export const INDEX_KINDS = [
     description:
       "npm usearch's HNSW graph over float32, built on every core (for large sets), float32 distances",
     build: (points, options) => usearchIndex(points, { ...options.usearch, name: options.name }),
+  },
+  {
+    kind: "ivf",
+    description:
+      "k-means lists searched exactly by the SIMD kernel (approximate), nprobe calibrated to a recall@1 target",
+    build: (points, options) =>
+      ivfIndex(points, { ...options.ivf, seed: options.seed, name: options.name }),
   },
 ] as const satisfies ReadonlyArray<IndexKind>;
 

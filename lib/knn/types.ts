@@ -33,10 +33,25 @@ export interface HnswParams {
   readonly seed: number;
 }
 
+/** An IVF index's lists and search breadth (see `ivf.ts`). */
+export interface IvfSettings {
+  /** Number of lists (k-means centroids). */
+  readonly lists: number;
+  /** Lists each query visits. */
+  readonly nprobe: number;
+  /** Lloyd iterations of the k-means. */
+  readonly iterations: number;
+  /** Seed of the k-means sample and of the calibration sample (the build is deterministic). */
+  readonly seed: number;
+}
+
 /** A k-NN index over the rows of a matrix. */
 export interface NearestNeighbourIndex {
-  /** Exact (brute force, norm-pruned), HNSW (hnswlib) or usearch (approximate, both). */
-  readonly kind: "exact" | "hnsw" | "usearch";
+  /**
+   * Exact (brute force, norm-pruned), HNSW (hnswlib), usearch (approximate, both) or IVF
+   * (k-means lists searched exactly).
+   */
+  readonly kind: "exact" | "hnsw" | "usearch" | "ivf";
   /** Number of indexed points. */
   readonly size: number;
   /** Number of columns of each point. */
@@ -45,12 +60,17 @@ export interface NearestNeighbourIndex {
   readonly name: string;
   /**
    * The indexed points, kept to save the index and to compute exact distances (exact, HNSW);
-   * undefined for usearch, which holds the only copy.
+   * undefined for usearch, which holds the only copy, and for an IVF index built from chunks.
    */
   readonly points: Matrix | undefined;
-  /** HNSW parameters; undefined for the exact index. */
+  /** HNSW parameters; undefined for the exact and IVF indexes. */
   readonly params: HnswParams | undefined;
-  /** How an HNSW index's efSearch was chosen by measurement (`hnswIndex`'s `calibrate`), if it was. */
+  /** An IVF index's lists and nprobe. */
+  readonly ivf?: IvfSettings | undefined;
+  /**
+   * How an HNSW index's efSearch (`hnswIndex`'s `calibrate`) or an IVF index's nprobe (its
+   * `efSearch` field) was chosen by measurement, if it was.
+   */
   readonly calibration?: EfCalibration | undefined;
   /** The `k` nearest points of each query row. A search after {@link dispose} is a defect. */
   search(queries: Matrix, k: number): Effect.Effect<Neighbours, SearchError>;

@@ -1,0 +1,202 @@
+/**
+ * The IVF index's search: queries grouped by the lists they probe, the SIMD kernel per list,
+ * the best k + 3 candidates re-ranked in float64; and the calibration of nprobe.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { type EfCalibration, heldOutRows } from "./calibrate.ts";
+import { at, type Layout, orDie, POINT_BLOCK, QUERY_BLOCK } from "./ivf_layout.ts";
+import type { instantiateKernel } from "./simd_kernel.ts";
+
+/** Extra candidates kept per query before the float64 re-ranking. */
+const EXTRA_CANDIDATES = 3;
+
+/** The k nearest slots of each centred query over `nprobe` lists (−1 where fewer were found). */
+export type SlotSearch = (
+  centred: Float32Array,
+  rows: number,
+  k: number,
+  nprobe: number,
+) => Effect.Effect<{ readonly slots: Int32Array; readonly d2: Float64Array }>;
+
+/** The search over a layout, through the kernel instantiated on its memory. */
+export const slotSearch = (
+  layout: Layout,
+  kernel: ReturnType<typeof instantiateKernel>,
+): SlotSearch => {
+  const { dim, slots, transposed, rowOf, listStart, listEnd, centroids, memory } = layout;
+  const ptBytes = slots * dim * 4;
+  const qOffset = ptBytes + slots * 4;
+  const outOffset = qOffset + QUERY_BLOCK * dim * 4;
+  const queryBuffer = new Float32Array(memory.buffer, qOffset, QUERY_BLOCK * dim);
+  const out = new Float32Array(memory.buffer, outOffset, QUERY_BLOCK * POINT_BLOCK);
+  const lists = listStart.length;
+  return (centred, rows, k, nprobe) =>
+    Effect.gen(function* () {
+      const probe = Math.min(nprobe, lists);
+      const m = Math.min(layout.rows, k + EXTRA_CANDIDATES);
+      const bestV = new Float64Array(rows * m).fill(Infinity);
+      const bestS = new Int32Array(rows * m).fill(-1);
+      if (rows > 0) {
+        const probed = yield* orDie(centroids.search({ rows, cols: dim, data: centred }, probe));
+        // Queries of each list (CSR).
+        const start = new Int32Array(lists + 1);
+        for (let i = 0; i < rows * probe; i++) start[probed.indices[i]! + 1]!++;
+        for (let c = 0; c < lists; c++) start[c + 1]! += start[c]!;
+        const queriesOf = new Int32Array(rows * probe);
+        const fill = start.slice(0, lists);
+        for (let q = 0; q < rows; q++) {
+          for (let p = 0; p < probe; p++) queriesOf[fill[probed.indices[q * probe + p]!]!++] = q;
+        }
+        for (let c = 0; c < lists; c++) {
+          const first = listStart[c]!;
+          const realEnd = listEnd[c]!;
+          if (realEnd === first) continue;
+          const paddedEnd = first + Math.ceil((realEnd - first) / 8) * 8;
+          for (let q0 = start[c]!; q0 < start[c + 1]!; q0 += QUERY_BLOCK) {
+            const nq = Math.min(QUERY_BLOCK, start[c + 1]! - q0);
+            const nq4 = Math.ceil(nq / 4) * 4;
+            for (let r = 0; r < nq; r++) {
+              const q = queriesOf[q0 + r]!;
+              queryBuffer.set(centred.subarray(q * dim, (q + 1) * dim), r * dim);
+            }
+            queryBuffer.fill(0, nq * dim, nq4 * dim);
+            for (let p0 = first; p0 < paddedEnd; p0 += POINT_BLOCK) {
+              const length = Math.min(POINT_BLOCK, paddedEnd - p0);
+              kernel(
+                qOffset,
+                nq4,
+                p0 * dim * 4,
+                ptBytes + p0 * 4,
+                length / 8,
+                dim,
+                outOffset,
+                POINT_BLOCK * 4,
+              );
+              const real = Math.min(length, realEnd - p0);
+              for (let r = 0; r < nq; r++) {
+                const base = queriesOf[q0 + r]! * m;
+                const last = base + m - 1;
+                const row = r * POINT_BLOCK;
+                let worst = bestV[last]!;
+                let worstRow = bestS[last]! < 0 ? -1 : rowOf[bestS[last]!]!;
+                for (let p = 0; p < real; p++) {
+                  const v = out[row + p]!;
+                  if (v > worst || !(v <= worst)) continue; // also skips NaN
+                  const slot = p0 + p;
+                  const i = rowOf[slot]!;
+                  // The m smallest by (value, point index), whatever order the lists come in.
+                  if (v === worst && (worstRow < 0 || i > worstRow)) continue;
+                  let s = last;
+                  while (
+                    s > base &&
+                    (bestV[s - 1]! > v || (bestV[s - 1]! === v && rowOf[bestS[s - 1]!]! > i))
+                  ) {
+                    bestV[s] = bestV[s - 1]!;
+                    bestS[s] = bestS[s - 1]!;
+                    s--;
+                  }
+                  bestV[s] = v;
+                  bestS[s] = slot;
+                  worst = bestV[last]!;
+                  worstRow = bestS[last]! < 0 ? -1 : rowOf[bestS[last]!]!;
+                }
+              }
+            }
+          }
+        }
+      }
+      // Re-rank the candidates by float64 distance (then point index); keep k.
+      const slotsOut = new Int32Array(rows * k).fill(-1);
+      const d2Out = new Float64Array(rows * k).fill(Infinity);
+      const ranked: Array<{ d2: number; slot: number; row: number }> = [];
+      for (let q = 0; q < rows; q++) {
+        ranked.length = 0;
+        for (let c = 0; c < m; c++) {
+          const slot = bestS[q * m + c]!;
+          if (slot < 0) continue;
+          let d2 = 0;
+          for (let j = 0; j < dim; j++) {
+            const diff = centred[q * dim + j]! - transposed[at(slot, j, dim)]!;
+            d2 += diff * diff;
+          }
+          ranked.push({ d2, slot, row: rowOf[slot]! });
+        }
+        ranked.sort((a, b) => a.d2 - b.d2 || a.row - b.row);
+        for (let r = 0; r < Math.min(k, ranked.length); r++) {
+          slotsOut[q * k + r] = ranked[r]!.slot;
+          d2Out[q * k + r] = ranked[r]!.d2;
+        }
+      }
+      return { slots: slotsOut, d2: d2Out };
+    });
+};
+
+/** Centre query rows on the index's mean (float32, as the kernel sees them). */
+export function centreRows(data: Float32Array, rows: number, mean: Float64Array): Float32Array {
+  const dim = mean.length;
+  const out = new Float32Array(rows * dim);
+  for (let i = 0; i < rows * dim; i++) out[i] = data[i]! - mean[i % dim]!;
+  return out;
+}
+
+/** The calibration of nprobe (see the module doc), as HNSW's efSearch calibration reports it. */
+export const calibrateNprobe = (
+  layout: Layout,
+  search: SlotSearch,
+  options: {
+    readonly ladder: ReadonlyArray<number>;
+    readonly recallTarget: number;
+    readonly sample: number;
+    readonly seed: number;
+  },
+): Effect.Effect<EfCalibration> =>
+  Effect.gen(function* () {
+    const { ladder: steps, recallTarget, sample, seed } = options;
+    const { dim, transposed, rowOf } = layout;
+    const lists = layout.listStart.length;
+    const sampleRows = heldOutRows(layout.rows, sample, seed + 1);
+    const ladder = [...steps.filter((n) => n < lists), lists];
+    if (sampleRows.length === 0) {
+      return { recallTarget, sample: 0, efSearch: lists, recall1: 1, met: true, tried: [] };
+    }
+    // The sampled points (centred float32, read back from their slots).
+    const n = sampleRows.length;
+    const queries = new Float32Array(n * dim);
+    sampleRows.forEach((row, q) => {
+      const slot = layout.slotOf[row]!;
+      for (let j = 0; j < dim; j++) queries[q * dim + j] = transposed[at(slot, j, dim)]!;
+    });
+    // The nearest point other than the query itself, at a given nprobe.
+    const nearestOther = (nprobe: number) =>
+      Effect.map(search(queries, n, 2, nprobe), ({ slots }) =>
+        Int32Array.from({ length: n }, (_, q) => {
+          const first = rowOf[slots[q * 2]!] ?? -1;
+          return first === sampleRows[q] ? (rowOf[slots[q * 2 + 1]!] ?? -1) : first;
+        }));
+    const truth = yield* nearestOther(lists);
+    const tried: Array<{ efSearch: number; recall1: number }> = [];
+    for (const nprobe of ladder) {
+      const found = nprobe === lists ? truth : yield* nearestOther(nprobe);
+      let hits = 0;
+      for (let q = 0; q < n; q++) {
+        if (found[q] === truth[q]) {
+          hits++;
+        }
+      }
+      tried.push({ efSearch: nprobe, recall1: hits / n });
+      if (hits / n >= recallTarget) {
+        break;
+      }
+    }
+    const last = tried[tried.length - 1]!;
+    return {
+      recallTarget,
+      sample: n,
+      efSearch: last.efSearch,
+      recall1: last.recall1,
+      met: last.recall1 >= recallTarget,
+      tried,
+    };
+  });

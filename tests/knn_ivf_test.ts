@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { Effect } from "effect";
+import {
+  buildIndex,
+  exactIndex,
+  ivfBuilder,
+  ivfIndex,
+  loadIndex,
+  type Neighbours,
+  recallAtK,
+  saveIndex,
+} from "../lib/knn/mod.ts";
+import { matrix, takeRows } from "../lib/matrix.ts";
+import { clusteredMatrix } from "./clustered.ts";
+
+const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect);
+const failure = <A, E>(effect: Effect.Effect<A, E>): Promise<E> =>
+  Effect.runPromise(Effect.flip(effect));
+
+const points = clusteredMatrix(6000, 24, 12, 1);
+const queries = clusteredMatrix(400, 24, 12, 2);
+
+/** Same neighbours as `truth`, and distances within float32 rounding of its float64 ones. */
+function assertSameAsExact(found: Neighbours, truth: Neighbours): void {
+  assert.deepEqual(found.indices, truth.indices);
+  for (let i = 0; i < truth.distances.length; i++) {
+    const relative = Math.abs(found.distances[i]! - truth.distances[i]!) /
+      Math.max(truth.distances[i]!, 1e-30);
+    assert.ok(relative < 1e-5, `slot ${i}: ${found.distances[i]} vs ${truth.distances[i]}`);
+  }
+}
+
+Deno.test("ivfIndex() probing every list returns the exact index's neighbours", async () => {
+  const exact = await run(exactIndex(points));
+  const truth = await run(exact.search(queries, 7));
+  const index = await run(ivfIndex(points, { lists: 40, nprobe: 40 }));
+  assert.equal(index.kind, "ivf");
+  assert.deepEqual(index.ivf, { lists: 40, nprobe: 40, iterations: 10, seed: 0 });
+  assert.equal(index.calibration, undefined); // nprobe given: nothing measured
+  assertSameAsExact(await run(index.search(queries, 7)), truth);
+  // Queries that are indexed points find themselves at distance 0.
+  const self = await run(index.search(takeRows(points, [0, 17, 5999]), 1));
+  assert.deepEqual([...self.indices], [0, 17, 5999]);
+  assert.deepEqual([...self.distances], [0, 0, 0]);
+  exact.dispose();
+  index.dispose();
+});
+
+Deno.test("ivfIndex() calibrates nprobe to its recall target, and the target holds on new queries", async () => {
+  const exact = await run(exactIndex(points));
+  const truth = await run(exact.search(queries, 1));
+  const index = await run(ivfIndex(points, { lists: 80, recallTarget: 0.99 }));
+  const c = index.calibration!;
+  assert.ok(c.met && c.recall1 >= 0.99, JSON.stringify(c));
+  assert.equal(c.sample, 600); // a tenth of the points, at most 1,000
+  assert.equal(index.ivf!.nprobe, c.efSearch);
+  assert.ok(index.ivf!.nprobe < 80, `nprobe ${index.ivf!.nprobe}: no saving over a full scan`);
+  // Each value tried below the chosen one missed the target.
+  for (const step of c.tried.slice(0, -1)) assert.ok(step.recall1 < 0.99);
+  const recall1 = recallAtK(await run(index.search(queries, 1)), truth, 1);
+  assert.ok(recall1 >= 0.98, `recall@1 on unseen queries ${recall1}`);
+  // A tight budget (one list) finds fewer true neighbours: the breadth matters.
+  const narrow = await run(ivfIndex(points, { lists: 80, nprobe: 1 }));
+  assert.ok(recallAtK(await run(narrow.search(queries, 1)), truth, 1) < recall1);
+  for (const i of [exact, index, narrow]) i.dispose();
+});
+
+Deno.test("an IVF build is deterministic, chunked or whole; a seed changes the lists", async () => {
+  const whole = await run(ivfIndex(points, { lists: 50, nprobe: 3 }));
+  const builder = await run(ivfBuilder(points.rows, points.cols, { lists: 50, nprobe: 3 }));
+  for (let first = 0; first < points.rows; first += 777) {
+    const rows = Array.from({ length: Math.min(777, points.rows - first) }, (_, i) => first + i);
+    await run(builder.add(takeRows(points, rows)));
+  }
+  const chunked = await run(builder.finish());
+  assert.equal(chunked.points, undefined); // a streamed build keeps no JavaScript copy
+  const expected = await run(whole.search(queries, 4));
+  assert.deepEqual(await run(chunked.search(queries, 4)), expected);
+  const again = await run(ivfIndex(points, { lists: 50, nprobe: 3 }));
+  assert.deepEqual(await run(again.search(queries, 4)), expected);
+  const reseeded = await run(ivfIndex(points, { lists: 50, nprobe: 3, seed: 5 }));
+  assert.notDeepEqual(await run(reseeded.search(queries, 4)), expected);
+  for (const i of [whole, chunked, again, reseeded]) i.dispose();
+});
+
+Deno.test("IVF: ties go to the lower point index; short lists fall back to every list", async () => {
+  // Four copies of one point and a far one: k = 3 must give the three lowest copies.
+  const tied = matrix(6, 2, [5, 5, 1, 1, 1, 1, 9, 9, 1, 1, 1, 1]);
+  const index = await run(ivfIndex(tied, { lists: 3, nprobe: 1 }));
+  const found = await run(index.search(matrix(1, 2, [1, 1]), 3));
+  assert.deepEqual([...found.indices], [1, 2, 4]);
+  // k larger than any list: the probed list is too short, every list is searched instead.
+  const all = await run(index.search(matrix(1, 2, [9, 9]), 6));
+  assert.deepEqual([...all.indices].sort(), [0, 1, 2, 3, 4, 5]);
+  assert.equal(all.indices[0], 3);
+  index.dispose();
+});
+
+Deno.test("IVF indexes save and load (rebuilt from the points) with identical searches", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const index = await run(buildIndex("ivf", points, { name: "test", seed: 3 }));
+    assert.equal(index.ivf!.seed, 3);
+    const metadata = await run(saveIndex(index, dir));
+    assert.equal(metadata.kind, "ivf");
+    assert.equal(metadata.graph, null);
+    assert.deepEqual(metadata.ivf, index.ivf);
+    const loaded = await run(loadIndex(dir));
+    assert.deepEqual(loaded.ivf, index.ivf);
+    assert.deepEqual(await run(loaded.search(queries, 3)), await run(index.search(queries, 3)));
+    // Settings that cannot be rebuilt are a corrupt index, not a crash.
+    const json = JSON.parse(await Deno.readTextFile(`${dir}/index.json`));
+    await Deno.writeTextFile(
+      `${dir}/index.json`,
+      JSON.stringify({ ...json, ivf: { ...json.ivf, lists: points.rows + 1 } }),
+    );
+    const error = await failure(loadIndex(dir));
+    assert.equal(error._tag, "CorruptIndex");
+    assert.match(error.message, /lists/);
+    loaded.dispose();
+    index.dispose();
+    // A streamed build keeps no points: saving it is refused, with the reason.
+    const builder = await run(ivfBuilder(10, 2, { lists: 2 }));
+    await run(builder.add(matrix(10, 2, Array.from({ length: 20 }, (_, i) => i))));
+    const streamed = await run(builder.finish());
+    const refused = await failure(saveIndex(streamed, `${dir}/streamed`));
+    assert.equal(refused._tag, "IndexIoError");
+    assert.match(String(refused.cause), /keeps no points/);
+    streamed.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("IVF rejects bad input with typed errors naming it", async () => {
+  const nonFinite = matrix(3, 2, [0, 0, NaN, 1, 2, 2]);
+  const bad = await failure(ivfIndex(nonFinite));
+  assert.equal(bad._tag, "NonFiniteVector");
+  assert.match(bad.message, /point 1 /);
+  const tooMany = await failure(ivfIndex(points, { lists: points.rows + 1 }));
+  assert.equal(tooMany._tag, "InvalidParameter");
+  assert.match(tooMany.message, /ivf lists/);
+  for (const options of [{ nprobe: 0 }, { recallTarget: 1.5 }, { iterations: -1 }]) {
+    assert.equal((await failure(ivfIndex(points, options)))._tag, "InvalidParameter");
+  }
+  const builder = await run(ivfBuilder(10, 2));
+  const wrongWidth = await failure(builder.add(matrix(1, 3, [1, 2, 3])));
+  assert.equal(wrongWidth._tag, "InvalidParameter");
+  const short = await failure(builder.finish());
+  assert.match(short.message, /rows added/);
+  const index = await run(ivfIndex(points, { nprobe: 2 }));
+  assert.equal((await failure(index.search(matrix(1, 3, [1, 2, 3]), 1)))._tag, "DimensionMismatch");
+  index.dispose();
+});
