@@ -7,6 +7,7 @@ import {
   syntheticMatrix,
 } from "../lib/bench/synthetic_descriptors.ts";
 import { runScale, SCALE_QUICK, scaleFigures, type ScaleRow } from "../lib/bench/scale.ts";
+import { mergeScaleRows } from "../lib/bench/scale_section.ts";
 import { matrix } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
 
@@ -113,20 +114,23 @@ Deno.test("runScale: each configuration in its own process, recall against exact
         { method: "usearch", maxRows: Infinity },
         { method: "usearch-f16", maxRows: Infinity },
         { method: "hnsw", maxRows: 1000 },
+        { method: "ivf", maxRows: Infinity },
       ],
     } as const;
     const rows = await Effect.runPromise(
       runScale(plan, { train: real.descriptors, queries }, stats, workDir, (r) => seen.push(r)),
     );
     assert.deepEqual(rows, seen);
-    // real: exact, both usearch, hnsw (1500 > 1000: skipped); synthetic 1200: exact, usearch.
+    // real: exact, both usearch, ivf, hnsw (1500 > 1000: skipped); synthetic 1200 likewise.
     assert.deepEqual(rows.map((r) => `${r.label} ${r.method}`), [
       "real-1.5kx8 exact",
       "real-1.5kx8 usearch",
       "real-1.5kx8 usearch-f16",
+      "real-1.5kx8 ivf",
       "synthetic-1.2kx8 exact",
       "synthetic-1.2kx8 usearch",
       "synthetic-1.2kx8 usearch-f16",
+      "synthetic-1.2kx8 ivf",
     ]);
     for (const row of rows) {
       assert.equal(row.outcome.status, "done", JSON.stringify(row.outcome));
@@ -140,6 +144,11 @@ Deno.test("runScale: each configuration in its own process, recall against exact
       assert.ok(typeof row.load.loaded === "boolean");
       assert.equal(scaleFigures(row).length, 5);
     }
+    // A run of some rows updates a table instead of erasing it: replaced in place, new ones last.
+    const [a, b, c] = rows;
+    const rerun = { ...b!, outcome: { status: "failed", message: "re-run" } } as const;
+    assert.deepEqual(mergeScaleRows([a!, b!], [rerun, c!]), [a, rerun, c]);
+    assert.deepEqual(mergeScaleRows([], [c!]), [c]);
     // A budget too short for anything: the child is stopped and the row says so.
     const stopped = await Effect.runPromise(
       runScale(

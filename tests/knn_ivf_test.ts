@@ -10,6 +10,7 @@ import {
   recallAtK,
   saveIndex,
 } from "../lib/knn/mod.ts";
+import { mergeCandidates } from "../lib/knn/ivf_scan.ts";
 import { matrix, takeRows } from "../lib/matrix.ts";
 import { clusteredMatrix } from "./clustered.ts";
 
@@ -81,6 +82,60 @@ Deno.test("an IVF build is deterministic, chunked or whole; a seed changes the l
   const reseeded = await run(ivfIndex(points, { lists: 50, nprobe: 3, seed: 5 }));
   assert.notDeepEqual(await run(reseeded.search(queries, 4)), expected);
   for (const i of [whole, chunked, again, reseeded]) i.dispose();
+});
+
+Deno.test("IVF searches on 2 and 3 threads return one thread's neighbours and distances, bit for bit", async () => {
+  // Ties across lists too: duplicated points land in different ranges of lists.
+  const doubled = matrix(points.rows * 2, points.cols, [...points.data, ...points.data]);
+  const one = await run(ivfIndex(doubled, { lists: 60, recallTarget: 0.99 }));
+  for (const threads of [2, 3]) {
+    const many = await run(ivfIndex(doubled, { lists: 60, recallTarget: 0.99, threads }));
+    // The calibration searches on the threads too, and chooses the same nprobe.
+    assert.deepEqual(many.calibration, one.calibration);
+    assert.deepEqual(many.ivf, one.ivf);
+    for (const k of [1, 4, 10]) {
+      assert.deepEqual(await run(many.search(queries, k)), await run(one.search(queries, k)));
+    }
+    // Probing every list on every thread: the exact neighbours, ties to the lower index.
+    const everyList = await run(ivfIndex(doubled, { lists: 60, nprobe: 60, threads }));
+    const exact = await run(exactIndex(doubled));
+    assertSameAsExact(
+      await run(everyList.search(queries, 6)),
+      await run(exact.search(queries, 6)),
+    );
+    many.dispose();
+    everyList.dispose();
+    exact.dispose();
+    // After dispose the workers are gone: a search is a defect, not a hang.
+    const exit = await Effect.runPromiseExit(many.search(queries, 1));
+    assert.equal(exit._tag, "Failure");
+  }
+  one.dispose();
+  assert.equal((await failure(ivfIndex(points, { threads: 0 })))._tag, "InvalidParameter");
+});
+
+Deno.test("mergeCandidates keeps the m smallest by (value, point index) across scans", () => {
+  // Slots 0..3 hold points 3, 0, 2, 1; two scans with a tie at 1.5 (points 2 and 0).
+  const rowOf = Int32Array.from([3, 0, 2, 1]);
+  const first = {
+    values: Float64Array.from([1, 1.5, Infinity]),
+    slots: Int32Array.from([0, 2, -1]),
+  };
+  const second = {
+    values: Float64Array.from([1.5, 4, Infinity]),
+    slots: Int32Array.from([1, 3, -1]),
+  };
+  const merged = mergeCandidates([first, second], 1, 3, rowOf);
+  assert.deepEqual([...merged.slots], [0, 1, 2]); // 1.5 at point 0 (slot 1) before point 2
+  assert.deepEqual([...merged.values], [1, 1.5, 1.5]);
+  // Fewer candidates than m: the rest stay empty.
+  const few = mergeCandidates(
+    [first, { values: first.values, slots: Int32Array.of(-1, -1, -1) }],
+    1,
+    3,
+    rowOf,
+  );
+  assert.deepEqual([...few.slots], [0, 2, -1]);
 });
 
 Deno.test("IVF: ties go to the lower point index; short lists fall back to every list", async () => {

@@ -39,6 +39,8 @@ export interface ScalePlan {
    */
   readonly budgetSeconds: number;
   readonly usearch: ScaleConfig["usearch"];
+  /** Search threads of grood's IVF kind. */
+  readonly ivfThreads: number;
   /** Run only the sets with these labels (e.g. `synthetic-1.28Mx512`, `real-59.9kx64`). */
   readonly sets?: ReadonlyArray<string>;
 }
@@ -53,7 +55,7 @@ export const SCALE_TARGET = {
   peakRssBytes: 4e9,
 } as const;
 
-/** Every usearch method's parameters: grood's usearch kind's defaults, on every core. */
+/** Every usearch method's parameters: grood's usearch kind's defaults, on every core (IVF too). */
 const USEARCH = { ...USEARCH_DEFAULTS, threads: navigator.hardwareConcurrency } as const;
 
 /** Every method on every size, but usearch's i8 index only up to `i8Rows` rows. */
@@ -76,6 +78,7 @@ export const SCALE_FULL: ScalePlan = {
   // The build target: an index not built by then has missed it; stopping it saves the hour.
   budgetSeconds: 600,
   usearch: USEARCH,
+  ivfThreads: navigator.hardwareConcurrency,
 };
 
 /** A smoke run on small sizes. */
@@ -87,6 +90,7 @@ export const SCALE_QUICK: ScalePlan = {
   runs: 2,
   budgetSeconds: 300,
   usearch: USEARCH,
+  ivfThreads: navigator.hardwareConcurrency,
 };
 
 /** How one configuration ended. */
@@ -315,6 +319,7 @@ export const runScale = (
               truthFile,
               runs: plan.runs,
               usearch: plan.usearch,
+              ivfThreads: plan.ivfThreads,
             }, plan.budgetSeconds)
           );
         if (method === "exact" && outcome.status === "done") truthWritten = true;

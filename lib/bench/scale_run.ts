@@ -23,7 +23,7 @@
  *   options.
  * - **ivf**: grood's `ivf` index kind (`ivfBuilder`: k-means lists searched exactly, nprobe
  *   calibrated at build, which is timed with it), filled chunk by chunk like usearch: its
- *   WebAssembly copy is the only one.
+ *   WebAssembly copy is the only one; searched on the plan's `ivfThreads` (every core).
  *
  * Every usearch method uses the plan's `usearch` parameters (connectivity, expansions, threads).
  *
@@ -85,6 +85,8 @@ export interface ScaleConfig {
     readonly expansionSearch: number;
     readonly threads: number;
   };
+  /** Search threads of grood's IVF kind. */
+  readonly ivfThreads: number;
 }
 
 /** What one configuration measured. */
@@ -248,7 +250,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
       buildSeconds = (performance.now() - buildStart) / 1000 - generating;
       search = (q, k) => index.search(q, k);
     } else if (config.method === "ivf") {
-      const builder = yield* ivfBuilder(rows, dim);
+      const builder = yield* ivfBuilder(rows, dim, { threads: config.ivfThreads });
       const add = (chunk: Float32Array, first: number, n: number, generating?: number) => {
         Effect.runSync(builder.add({ rows: n, cols: dim, data: chunk }));
         progress(first + n, generating);

@@ -12,6 +12,7 @@ import type { Matrix } from "../matrix.ts";
 import type { Bench } from "./context.ts";
 import { type DescriptorStats, descriptorStats } from "./descriptor_stats.ts";
 import { machineInfo } from "./machine.ts";
+import { median } from "./measure.ts";
 import { formatValue, withLoad } from "./report.ts";
 import { runScale, SCALE_TARGET, scaleFigures, type ScaleRow } from "./scale.ts";
 import { syntheticMatrix } from "./synthetic_descriptors.ts";
@@ -50,7 +51,8 @@ export function scaleTable(rows: ReadonlyArray<ScaleRow>): string {
     })`;
     if (o.status === "done") {
       const m = o.measurement;
-      const qps = [...m.queriesPerSecond].sort((a, b) => a - b)[m.queriesPerSecond.length >> 1]!;
+      // The same median as the target line's.
+      const qps = median(m.queriesPerSecond);
       lines.push(
         `| ${row.label} | ${row.method} | ${formatValue(m.buildSeconds, "s")} | ${
           Math.round(qps).toLocaleString("en-US")
@@ -73,7 +75,41 @@ export function scaleTable(rows: ReadonlyArray<ScaleRow>): string {
   return lines.join("\n");
 }
 
-/** Run the scale table on `inputs` and write it to `outFile`. */
+/**
+ * The rows of the file as it stands after this run: the earlier rows of `previous` (the file
+ * before it) in their order, each replaced by this run's row of the same set and method, then
+ * this run's new rows. A run of some sets or methods (`--scale-sets`, `--scale-methods`) thus
+ * updates the table instead of erasing it; every row keeps the load and the time it ran at.
+ */
+export function mergeScaleRows(
+  previous: ReadonlyArray<ScaleRow>,
+  done: ReadonlyArray<ScaleRow>,
+): Array<ScaleRow> {
+  const key = (row: ScaleRow) => `${row.label} ${row.method}`;
+  const fresh = new Map(done.map((row) => [key(row), row]));
+  const merged = previous.map((row) => fresh.get(key(row)) ?? row);
+  const kept = new Set(previous.map(key));
+  return [...merged, ...done.filter((row) => !kept.has(key(row)))];
+}
+
+/** The rows of an earlier scale file at `path`, or none (no file, another format, unreadable). */
+const previousRows = (path: string): Effect.Effect<ReadonlyArray<ScaleRow>> =>
+  Effect.promise(async () => {
+    try {
+      const file = JSON.parse(await Deno.readTextFile(path));
+      const ok = file?.format === "grood-bench-scale" && file.version === 1 &&
+        Array.isArray(file.rows);
+      if (!ok) console.log(`${path}: not a scale table of this version; starting a new one`);
+      return ok ? file.rows as ReadonlyArray<ScaleRow> : [];
+    } catch (cause) {
+      if (!(cause instanceof Deno.errors.NotFound)) {
+        console.log(`${path}: unreadable (${String(cause)}); starting a new one`);
+      }
+      return [];
+    }
+  });
+
+/** Run the scale table on `inputs` and write it to `outFile`, merged with its earlier rows. */
 export const scaleSection = Effect.fn("scaleSection")(function* (
   bench: Pick<Bench, "plan" | "emit" | "section">,
   inputs: ScaleInputs,
@@ -92,10 +128,12 @@ export const scaleSection = Effect.fn("scaleSection")(function* (
   });
   const workDir = yield* Effect.promise(() => Deno.makeTempDir({ prefix: "grood-scale-" }));
   const started = new Date().toISOString();
+  const earlier = yield* previousRows(outFile);
   const done: Array<ScaleRow> = [];
   /** The file as it stands: rewritten after every row, so a stopped run keeps what it measured. */
-  const write = (complete: boolean) =>
-    writeJson(outFile, {
+  const write = (complete: boolean) => {
+    const rows = mergeScaleRows(earlier, done);
+    return writeJson(outFile, {
       format: "grood-bench-scale",
       version: 1,
       started,
@@ -106,12 +144,15 @@ export const scaleSection = Effect.fn("scaleSection")(function* (
       target: SCALE_TARGET,
       realStats: real,
       generatorCheck: { real: summary(real), synthetic: check },
-      rows: done,
-      figures: done.flatMap((row) =>
+      // This run's rows among `rows` (the others are kept from earlier runs).
+      thisRun: done.map((row) => `${row.label} ${row.method}`),
+      rows,
+      figures: rows.flatMap((row) =>
         scaleFigures(row).map((f) => withLoad(f, row.load.before.loadavg, machineInfo().cores))
       ),
-      markdown: scaleTable(done),
+      markdown: scaleTable(rows),
     });
+  };
   const rows = yield* Effect.ensuring(
     runScale(plan, inputs, real, workDir, (row) => {
       done.push(row);

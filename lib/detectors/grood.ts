@@ -113,11 +113,15 @@ export interface GroodOptions {
     readonly efSearch?: number;
     readonly recallTarget?: number;
   };
-  /** IVF's lists (default √n) and nprobe (without it, calibrated to `recallTarget`, 0.995). */
+  /**
+   * IVF's lists (default √n), nprobe (without it, calibrated to `recallTarget`, 0.995) and
+   * search threads (default 1).
+   */
   readonly ivf?: {
     readonly lists?: number;
     readonly nprobe?: number;
     readonly recallTarget?: number;
+    readonly threads?: number;
   };
   /** Seed of the HNSW graph and of IVF's k-means. */
   readonly seed: number;

@@ -63,6 +63,7 @@ const groodFields = {
     lists: Schema.optionalKey(PositiveInt),
     nprobe: Schema.optionalKey(PositiveInt),
     recallTarget: Schema.optionalKey(PositiveNumber),
+    threads: Schema.optionalKey(PositiveInt),
   })),
   seed: withDefault(Seed, GROOD_DEFAULTS.seed),
 };

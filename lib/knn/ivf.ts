@@ -25,6 +25,10 @@
  *   for bit. Ties are broken by the lower point index. With `nprobe = lists` the search is
  *   exact.
  * - **Deterministic**: the same points, options and seed give the same lists and results.
+ * - **Threads** (`threads`, default 1): a search's lists are split into ranges of about equal
+ *   work, scanned by the calling thread and `threads − 1` Web Workers over one shared copy of
+ *   the points, and their candidates merged (`ivf_threads.ts`); the results are the same bit
+ *   for bit whatever the number of threads. `dispose()` terminates the workers.
  *
  * @module
  */
@@ -32,10 +36,11 @@ import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { IndexTooLarge, NonFiniteVector } from "./errors.ts";
-import { type Layout, layOut, POINT_BLOCK, QUERY_BLOCK } from "./ivf_layout.ts";
+import { type Layout, layOut } from "./ivf_layout.ts";
+import { scratchBytes } from "./ivf_scan.ts";
 import { calibrateNprobe, centreRows, type SlotSearch, slotSearch } from "./ivf_search.ts";
+import { type ScanPool, scanPool, scratchBase } from "./ivf_threads.ts";
 import { checkSearch, firstNonFiniteRow } from "./rerank.ts";
-import { instantiateKernel } from "./simd_kernel.ts";
 import type { IvfSettings, NearestNeighbourIndex } from "./types.ts";
 
 /** WebAssembly pages are 64 KiB; a 32-bit memory holds at most 65,536 of them (4 GiB). */
@@ -72,6 +77,8 @@ export const IVF_DEFAULTS = {
   recallTarget: 0.995,
   /** Points searched by the calibration. */
   calibrationSample: 1000,
+  /** Threads a search runs on. */
+  threads: 1,
 } as const;
 
 /** Options of {@link ivfIndex} and {@link ivfBuilder}. */
@@ -88,6 +95,11 @@ export interface IvfOptions {
   readonly iterations?: number;
   /** Seed of the k-means sample and initial centroids and of the calibration sample. */
   readonly seed?: number;
+  /**
+   * Threads a search runs on (default 1): the calling thread and `threads − 1` Web Workers
+   * scanning disjoint lists over one shared copy of the points. Results do not depend on it.
+   */
+  readonly threads?: number;
 }
 
 /** An IVF index being filled chunk by chunk (see {@link ivfBuilder}). */
@@ -141,17 +153,20 @@ export const ivfBuilder = (
       );
     }
     const seed = options.seed ?? 0;
+    const threads = options.threads ?? IVF_DEFAULTS.threads;
+    yield* wholeAtLeast("ivf threads", threads, 1);
     // Each list is padded to a unit of 8 points: at most 7 pads a list.
     const slots = Math.ceil(rows / 8) * 8 + 8 * lists;
-    const ptBytes = slots * dim * 4;
-    const pnBytes = slots * 4;
-    const qBytes = QUERY_BLOCK * dim * 4;
-    const totalBytes = ptBytes + pnBytes + qBytes + QUERY_BLOCK * POINT_BLOCK * 4;
+    // The points, their norms, then one scratch per thread.
+    const totalBytes = scratchBase(slots, dim) + threads * scratchBytes(dim);
     const pages = Math.ceil(totalBytes / PAGE);
     if (pages > MAX_PAGES) {
       return yield* Effect.fail(new IndexTooLarge({ index: name, bytes: totalBytes }));
     }
-    const memory = new WebAssembly.Memory({ initial: pages });
+    // Threads share one copy of the points: the memory is shared when there are several.
+    const memory = threads > 1
+      ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+      : new WebAssembly.Memory({ initial: pages });
     // Row-major staging of the added rows; laid out in place by `finish`.
     const store = new Float32Array(memory.buffer, 0, slots * dim);
     const sum = new Float64Array(dim);
@@ -225,6 +240,7 @@ export const ivfBuilder = (
                 recallTarget,
                 seed,
                 iterations,
+                threads,
               })
             ),
           );
@@ -266,10 +282,12 @@ const makeIndex = (
     readonly recallTarget: number;
     readonly seed: number;
     readonly iterations: number;
+    readonly threads: number;
   },
 ): Effect.Effect<NearestNeighbourIndex> =>
   Effect.gen(function* () {
-    const search = slotSearch(layout, instantiateKernel(layout.memory));
+    const pool = scanPool(layout, options.threads, name);
+    const search = slotSearch(layout, pool);
     const size = layout.rows;
     const dim = layout.dim;
     const lists = layout.listStart.length;
@@ -279,15 +297,14 @@ const makeIndex = (
         recallTarget: options.recallTarget,
         sample: IVF_DEFAULTS.calibrationSample,
         seed: options.seed,
-      })
+      }).pipe(Effect.onError(() => Effect.sync(() => pool.dispose())))
       : undefined;
     const nprobe = Math.min(lists, options.nprobe ?? calibration!.efSearch);
     const ivf: IvfSettings = { lists, nprobe, iterations: options.iterations, seed: options.seed };
     // Everything holding the WebAssembly memory, so dispose() drops it in one go.
-    let state: { readonly layout: Layout; readonly search: SlotSearch } | undefined = {
-      layout,
-      search,
-    };
+    let state:
+      | { readonly layout: Layout; readonly search: SlotSearch; readonly pool: ScanPool }
+      | undefined = { layout, search, pool };
     const index: NearestNeighbourIndex = {
       kind: "ivf",
       size,
@@ -299,6 +316,7 @@ const makeIndex = (
       ...(calibration === undefined ? {} : { calibration }),
       dispose: () => {
         state?.layout.centroids.dispose();
+        state?.pool.dispose();
         state = undefined;
       },
       search: (queries, k) =>

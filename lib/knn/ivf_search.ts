@@ -1,13 +1,15 @@
 /**
- * The IVF index's search: queries grouped by the lists they probe, the SIMD kernel per list,
- * the best k + 3 candidates re-ranked in float64; and the calibration of nprobe.
+ * The IVF index's search: each query's nearest centroids, the lists they name scanned by the
+ * index's threads (`ivf_threads.ts`), the best k + 3 candidates re-ranked in float64; and the
+ * calibration of nprobe.
  *
  * @module
  */
 import { Effect } from "effect";
 import { type EfCalibration, heldOutRows } from "./calibrate.ts";
-import { at, type Layout, orDie, POINT_BLOCK, QUERY_BLOCK } from "./ivf_layout.ts";
-import type { instantiateKernel } from "./simd_kernel.ts";
+import { at, type Layout, orDie } from "./ivf_layout.ts";
+import type { Candidates } from "./ivf_scan.ts";
+import type { ScanPool } from "./ivf_threads.ts";
 
 /** Extra candidates kept per query before the float64 re-ranking. */
 const EXTRA_CANDIDATES = 3;
@@ -20,93 +22,23 @@ export type SlotSearch = (
   nprobe: number,
 ) => Effect.Effect<{ readonly slots: Int32Array; readonly d2: Float64Array }>;
 
-/** The search over a layout, through the kernel instantiated on its memory. */
-export const slotSearch = (
-  layout: Layout,
-  kernel: ReturnType<typeof instantiateKernel>,
-): SlotSearch => {
-  const { dim, slots, transposed, rowOf, listStart, listEnd, centroids, memory } = layout;
-  const ptBytes = slots * dim * 4;
-  const qOffset = ptBytes + slots * 4;
-  const outOffset = qOffset + QUERY_BLOCK * dim * 4;
-  const queryBuffer = new Float32Array(memory.buffer, qOffset, QUERY_BLOCK * dim);
-  const out = new Float32Array(memory.buffer, outOffset, QUERY_BLOCK * POINT_BLOCK);
-  const lists = listStart.length;
+/** The search over a layout, its lists scanned by `pool`'s threads. */
+export const slotSearch = (layout: Layout, pool: ScanPool): SlotSearch => {
+  const { dim, transposed, rowOf, centroids } = layout;
+  const lists = layout.listStart.length;
   return (centred, rows, k, nprobe) =>
     Effect.gen(function* () {
       const probe = Math.min(nprobe, lists);
       const m = Math.min(layout.rows, k + EXTRA_CANDIDATES);
-      const bestV = new Float64Array(rows * m).fill(Infinity);
-      const bestS = new Int32Array(rows * m).fill(-1);
+      let found: Candidates = {
+        values: new Float64Array(rows * m).fill(Infinity),
+        slots: new Int32Array(rows * m).fill(-1),
+      };
       if (rows > 0) {
         const probed = yield* orDie(centroids.search({ rows, cols: dim, data: centred }, probe));
-        // Queries of each list (CSR).
-        const start = new Int32Array(lists + 1);
-        for (let i = 0; i < rows * probe; i++) start[probed.indices[i]! + 1]!++;
-        for (let c = 0; c < lists; c++) start[c + 1]! += start[c]!;
-        const queriesOf = new Int32Array(rows * probe);
-        const fill = start.slice(0, lists);
-        for (let q = 0; q < rows; q++) {
-          for (let p = 0; p < probe; p++) queriesOf[fill[probed.indices[q * probe + p]!]!++] = q;
-        }
-        for (let c = 0; c < lists; c++) {
-          const first = listStart[c]!;
-          const realEnd = listEnd[c]!;
-          if (realEnd === first) continue;
-          const paddedEnd = first + Math.ceil((realEnd - first) / 8) * 8;
-          for (let q0 = start[c]!; q0 < start[c + 1]!; q0 += QUERY_BLOCK) {
-            const nq = Math.min(QUERY_BLOCK, start[c + 1]! - q0);
-            const nq4 = Math.ceil(nq / 4) * 4;
-            for (let r = 0; r < nq; r++) {
-              const q = queriesOf[q0 + r]!;
-              queryBuffer.set(centred.subarray(q * dim, (q + 1) * dim), r * dim);
-            }
-            queryBuffer.fill(0, nq * dim, nq4 * dim);
-            for (let p0 = first; p0 < paddedEnd; p0 += POINT_BLOCK) {
-              const length = Math.min(POINT_BLOCK, paddedEnd - p0);
-              kernel(
-                qOffset,
-                nq4,
-                p0 * dim * 4,
-                ptBytes + p0 * 4,
-                length / 8,
-                dim,
-                outOffset,
-                POINT_BLOCK * 4,
-              );
-              const real = Math.min(length, realEnd - p0);
-              for (let r = 0; r < nq; r++) {
-                const base = queriesOf[q0 + r]! * m;
-                const last = base + m - 1;
-                const row = r * POINT_BLOCK;
-                let worst = bestV[last]!;
-                let worstRow = bestS[last]! < 0 ? -1 : rowOf[bestS[last]!]!;
-                for (let p = 0; p < real; p++) {
-                  const v = out[row + p]!;
-                  if (v > worst || !(v <= worst)) continue; // also skips NaN
-                  const slot = p0 + p;
-                  const i = rowOf[slot]!;
-                  // The m smallest by (value, point index), whatever order the lists come in.
-                  if (v === worst && (worstRow < 0 || i > worstRow)) continue;
-                  let s = last;
-                  while (
-                    s > base &&
-                    (bestV[s - 1]! > v || (bestV[s - 1]! === v && rowOf[bestS[s - 1]!]! > i))
-                  ) {
-                    bestV[s] = bestV[s - 1]!;
-                    bestS[s] = bestS[s - 1]!;
-                    s--;
-                  }
-                  bestV[s] = v;
-                  bestS[s] = slot;
-                  worst = bestV[last]!;
-                  worstRow = bestS[last]! < 0 ? -1 : rowOf[bestS[last]!]!;
-                }
-              }
-            }
-          }
-        }
+        found = yield* pool.scan({ centred, rows, probed: probed.indices, probe, m });
       }
+      const bestS = found.slots;
       // Re-rank the candidates by float64 distance (then point index); keep k.
       const slotsOut = new Int32Array(rows * k).fill(-1);
       const d2Out = new Float64Array(rows * k).fill(Infinity);

@@ -113,8 +113,11 @@ const PLAIN_OPCODES: Record<string, number[]> = {
   "f32x4.mul": [0xfd, 0xe6, 0x01],
 };
 
-/** Assemble the kernel text (the subset of WebAssembly text above) into a module. */
-function assembleKernel(): Uint8Array {
+/**
+ * Assemble the kernel text (the subset of WebAssembly text above) into a module importing a
+ * plain memory, or a shared one (what threads searching one copy of the points need).
+ */
+function assembleKernel(shared: boolean): Uint8Array {
   const locals = [...KERNEL_PARAMS, ...KERNEL_I32_LOCALS, ...KERNEL_V128_LOCALS];
   const tokens = KERNEL_TEXT.replace(/;;[^\n]*/g, "").split(/\s+/).filter((t) => t !== "");
   const code: number[] = [];
@@ -147,14 +150,23 @@ function assembleKernel(): Uint8Array {
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
     ...section(1, vector([[0x60, ...vector(KERNEL_PARAMS.map(() => [I32])), 0x00]])), // type
-    ...section(2, vector([[...utf8("env"), ...utf8("memory"), 0x02, 0x00, 0x01]])), // import
+    // import env.memory: limits min 1 (plain), or min 1 max 65,536 pages, shared
+    ...section(
+      2,
+      vector([[
+        ...utf8("env"),
+        ...utf8("memory"),
+        0x02,
+        ...(shared ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01]),
+      ]]),
+    ),
     ...section(3, vector([[0x00]])), // function 0 has type 0
     ...section(7, vector([[...utf8("block"), 0x00, 0x00]])), // export "block" = function 0
     ...section(10, vector([[...uleb(body.length), ...body]])), // code
   ]);
 }
 
-let kernelModule: WebAssembly.Module | undefined;
+const kernelModules: { plain?: WebAssembly.Module; shared?: WebAssembly.Module } = {};
 
 /**
  * The kernel's `block` function (see the module doc), running on `memory` (which holds its
@@ -171,8 +183,17 @@ export type KernelBlock = (
   outStride: number,
 ) => void;
 
-/** Instantiate the kernel over `memory` (compiled on first use, then reused). */
+/**
+ * Instantiate the kernel over `memory`, plain or shared (each variant compiled on first use,
+ * then reused).
+ */
 export function instantiateKernel(memory: WebAssembly.Memory): KernelBlock {
-  kernelModule ??= new WebAssembly.Module(assembleKernel().buffer as ArrayBuffer);
-  return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports.block as KernelBlock;
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const module = shared
+    ? kernelModules.shared ??= compile(true)
+    : kernelModules.plain ??= compile(false);
+  return new WebAssembly.Instance(module, { env: { memory } }).exports.block as KernelBlock;
 }
+
+const compile = (shared: boolean) =>
+  new WebAssembly.Module(assembleKernel(shared).buffer as ArrayBuffer);

@@ -1,0 +1,113 @@
+/**
+ * The threads of an IVF index's search: the calling thread and `threads − 1` Web Workers
+ * (`ivf_worker.ts`) scan disjoint ranges of lists over one shared WebAssembly memory, ranges
+ * of about equal work, and their candidates are merged. The merge keeps each query's m best by
+ * (value, point index), so any number of threads gives the same neighbours and distances as
+ * one (`ivf_scan.ts`).
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import type { Layout } from "./ivf_layout.ts";
+import {
+  type Candidates,
+  listScanner,
+  mergeCandidates,
+  type ScanJob,
+  type ScanView,
+  scratchBytes,
+  splitLists,
+} from "./ivf_scan.ts";
+import type { IvfWorkerReply, IvfWorkerRequest } from "./ivf_worker.ts";
+import { SearchWorkerError } from "./worker_index.ts";
+
+/** A scan of every list, split across threads. */
+export interface ScanPool {
+  readonly threads: number;
+  /** Every list scanned for the job's queries; the merged candidates. */
+  scan(job: Omit<ScanJob, "first" | "end">): Effect.Effect<Candidates>;
+  /** Terminate the workers (a scan still waiting on one dies). */
+  dispose(): void;
+}
+
+/** Byte offset of the first thread's scratch: after the transposed points and their norms. */
+export const scratchBase = (slots: number, dim: number): number => slots * dim * 4 + slots * 4;
+
+/** The scan pool of a layout (its memory must be shared when `threads` > 1). */
+export function scanPool(layout: Layout, threads: number, name: string): ScanPool {
+  const { memory, dim, slots, rowOf, listStart, listEnd } = layout;
+  const lists = listStart.length;
+  const view = (thread: number): ScanView => ({
+    memory,
+    dim,
+    slots,
+    rowOf,
+    listStart,
+    listEnd,
+    scratch: scratchBase(slots, dim) + thread * scratchBytes(dim),
+  });
+  const local = listScanner(view(0));
+  if (threads === 1) {
+    return {
+      threads,
+      scan: (job) => Effect.sync(() => local({ ...job, first: 0, end: lists })),
+      dispose: () => {},
+    };
+  }
+  const pending = new Map<number, { resolve: (c: Candidates) => void; fail: (e: Error) => void }>();
+  let nextId = 0;
+  let closed = false;
+  const failAll = (reason: string) => {
+    for (const { fail } of pending.values()) fail(new SearchWorkerError({ index: name, reason }));
+    pending.clear();
+  };
+  const workers = Array.from({ length: threads - 1 }, (_, i) => {
+    const worker = new Worker(new URL("./ivf_worker.ts", import.meta.url), { type: "module" });
+    worker.onmessage = (event: MessageEvent<IvfWorkerReply>) => {
+      const reply = event.data;
+      const done = pending.get(reply.id);
+      pending.delete(reply.id);
+      if (reply.type === "scanned") done?.resolve(reply.found);
+      else done?.fail(new SearchWorkerError({ index: name, reason: reply.reason }));
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      failAll(event.message);
+    };
+    const init: IvfWorkerRequest = { type: "init", view: view(i + 1) };
+    worker.postMessage(init);
+    return worker;
+  });
+  return {
+    threads,
+    scan: (job) =>
+      Effect.suspend(() => {
+        if (closed) return Effect.die(new Error(`${name} was disposed`));
+        const bounds = splitLists(job.probed, listStart, listEnd, threads);
+        const replies = workers.map((worker, i) =>
+          new Promise<Candidates>((resolve, fail) => {
+            const id = nextId++;
+            pending.set(id, { resolve, fail });
+            const request: IvfWorkerRequest = {
+              type: "scan",
+              id,
+              job: { ...job, first: bounds[i + 1]!, end: bounds[i + 2]! },
+            };
+            worker.postMessage(request);
+          })
+        );
+        // The calling thread scans the first range while the workers scan theirs.
+        const mine = local({ ...job, first: bounds[0]!, end: bounds[1]! });
+        return Effect.map(
+          Effect.promise(() => Promise.all(replies)),
+          (theirs) => mergeCandidates([mine, ...theirs], job.rows, job.m, rowOf),
+        );
+      }),
+    dispose: () => {
+      if (closed) return;
+      closed = true;
+      for (const worker of workers) worker.terminate();
+      failAll("the index was disposed");
+    },
+  };
+}
