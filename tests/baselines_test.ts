@@ -30,15 +30,15 @@ const softmax = (z: ReadonlyArray<number>) => {
   return e.map((v) => v / sum);
 };
 
-Deno.test("gen() scores Σ p^γ(1−p)^γ and tunes γ on validation over OpenOOD's grid", async () => {
+Deno.test("gen() scores log Σ p^γ(1−p)^γ and tunes γ on validation over OpenOOD's grid", async () => {
   const z = [1, 2, 3];
   const set = handSet("q", [], [z]);
   const { scores } = await fitAndScore(gen({ gamma: 0.5 }), fitInputs(set), set);
   const p = softmax(z);
-  close(scores[0]!, p.reduce((s, pj) => s + sqrt(pj * (1 - pj)), 0), "gen γ=0.5");
+  close(scores[0]!, log(p.reduce((s, pj) => s + sqrt(pj * (1 - pj)), 0)), "gen γ=0.5");
   // topM = 1 keeps only the largest probability.
   const top = await fitAndScore(gen({ gamma: 1, topM: 1 }), fitInputs(set), set);
-  close(top.scores[0]!, p[2]! * (1 - p[2]!), "gen top 1");
+  close(top.scores[0]!, log(p[2]! * (1 - p[2]!)), "gen top 1");
   // Tuning: confident ID logits vs flat OOD logits.
   const id = handSet("val-id", [], [[8, 0, 0], [0, 7, 0], [0, 0, 9]]);
   const ood = handSet("val-ood", [], [[1, 0.5, 0], [0.2, 0, 0.1], [0, 0, 0.3]]);

@@ -96,7 +96,7 @@ export const fitAndScore = async (
   detector: Detector,
   inputs: FitInputs,
   set: ExtractedSet,
-): Promise<{ fitted: FittedDetector; scores: Float32Array }> => {
+): Promise<{ fitted: FittedDetector; scores: Float64Array }> => {
   const fitted = await runPromise(detector.fit(inputs));
   return { fitted, scores: await runPromise(fitted.score(set)) };
 };

@@ -35,7 +35,8 @@ function rowsScaled(
   return { rows, cols, data };
 }
 
-const bits = (a: Float32Array | Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const bits = (a: Float64Array | Float32Array | Int32Array) =>
+  new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 interface Compared {
   readonly pruned: Neighbours;

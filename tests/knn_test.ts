@@ -24,7 +24,7 @@ function uniformMatrix(rows: number, cols: number, seed: number, offset = 0): Ma
 
 /** Naive double loop: every distance in float64, sorted by (distance, index). */
 function naiveSearch(points: Matrix, queries: Matrix, k: number): Neighbours {
-  const distances = new Float32Array(queries.rows * k);
+  const distances = new Float64Array(queries.rows * k);
   const indices = new Int32Array(queries.rows * k);
   for (let q = 0; q < queries.rows; q++) {
     const all: Array<[number, number]> = [];
@@ -129,7 +129,7 @@ Deno.test("recallAtK() counts exact neighbours found by the approximate search",
   const exact = {
     rows: 2,
     k: 2,
-    distances: new Float32Array(4),
+    distances: new Float64Array(4),
     indices: Int32Array.of(1, 2, 3, 4),
   };
   const approx = { ...exact, indices: Int32Array.of(2, 1, 3, 9) };

@@ -33,9 +33,9 @@ function pngSize(png: Uint8Array): { width: number; height: number } {
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
 
-function randomScores(n: number, shift: number, seed: number): Float32Array {
+function randomScores(n: number, shift: number, seed: number): Float64Array {
   const random = mulberry32(seed);
-  return Float32Array.from({ length: n }, () => random() + random() + shift);
+  return Float64Array.from({ length: n }, () => random() + random() + shift);
 }
 
 /**
@@ -50,7 +50,7 @@ function trapezoids(points: ReadonlyArray<{ fpr: number; tpr: number }>): number
   return area;
 }
 
-const demoScores = new Map<string, Float32Array>([
+const demoScores = new Map<string, Float64Array>([
   ["id", randomScores(900, 0, 1)],
   ["letters", randomScores(700, 0.6, 2)],
   ["textures", randomScores(500, 1.5, 3)],

@@ -43,7 +43,27 @@ Deno.test("registry: defaults decode to the detectors' documented defaults", () 
   );
   assert.deepEqual({ ...decode({ kind: "knn" }) }, { kind: "knn", k: 50 });
   assert.deepEqual({ ...decode({ kind: "ash" }) }, { kind: "ash", percentile: 90 });
-  assert.deepEqual({ ...decode({ kind: "react" }) }, { kind: "react", percentile: 90 });
+  assert.deepEqual({ ...decode({ kind: "ash-p" }) }, { kind: "ash-p", percentile: 90 });
+  assert.deepEqual({ ...decode({ kind: "ash-b" }) }, {
+    kind: "ash-b",
+    percentileGrid: [65, 70, 75, 80, 85, 90, 95],
+  });
+  assert.deepEqual({ ...decode({ kind: "react" }) }, {
+    kind: "react",
+    percentile: 90,
+    thresholdFrom: "train",
+  });
+  assert.deepEqual({ ...decode({ kind: "react-val" }) }, {
+    kind: "react-val",
+    percentile: 90,
+    thresholdFrom: "validation",
+  });
+  assert.deepEqual({ ...decode({ kind: "nnguide" }) }, {
+    kind: "nnguide",
+    k: 100,
+    alpha: 0.01,
+    seed: 0,
+  });
   assert.deepEqual({ ...decode({ kind: "odin" }) }, {
     kind: "odin",
     temperature: 1000,
@@ -58,7 +78,12 @@ Deno.test("registry: every baseline option can be set from a spec", () => {
   assert.match(build({ kind: "knn", k: 7 }).description, /k = 7/);
   assert.match(build({ kind: "knn", kGrid: [1, 5] }).description, /tuned on validation/);
   assert.match(build({ kind: "ash", percentile: 65 }).description, /ASH-S@65/);
+  assert.equal(build({ kind: "ash", percentile: 65 }).name, "ASH-S@65");
+  assert.equal(build({ kind: "ash-b", percentile: 80 }).name, "ASH-B@80");
+  assert.match(build({ kind: "ash-b" }).description, /ASH-B: .*s1\/k.*tuned on validation/);
   assert.match(build({ kind: "react", percentile: 80 }).description, /80th percentile/);
+  assert.equal(build({ kind: "react", thresholdFrom: "validation" }).name, "ReAct (ID val)");
+  assert.match(build({ kind: "nnguide", seed: 3 }).description, /random 1% .*seed 3/);
   assert.match(
     build({ kind: "odin", temperature: 10, epsilon: 0.001 }).description,
     /T = 10 .*= 0\.001/,

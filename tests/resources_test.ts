@@ -91,7 +91,7 @@ Deno.test("a detector whose scoring fails midway is disposed (its tensors releas
           score: (s: ExtractedSet) =>
             s.images.name === "ood-2"
               ? Effect.fail(new ScoreFailed({ set: s.images.name }))
-              : Effect.succeed(new Float32Array(s.images.count)),
+              : Effect.succeed(new Float64Array(s.images.count)),
           settings: {},
           tuned: [],
           dispose: () => {

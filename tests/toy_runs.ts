@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect";
 import type { DetectorRun, ResultRow } from "../lib/pipeline/run.ts";
-import { evaluateOod } from "../lib/stages/evaluate.ts";
+import { evaluateOod, scoreTies } from "../lib/stages/evaluate.ts";
 
 /** An OOD set of the toy benchmark: name, group and how far its scores are shifted up. */
 export type ToySet = readonly [name: string, group: "near" | "far", shift: number];
@@ -18,10 +18,10 @@ export function toyRuns(
   oodCount: number,
 ): Array<DetectorRun> {
   return ["GROOD", "MSP"].map((detector, d): DetectorRun => {
-    const scores = new Map<string, Float32Array>();
-    scores.set("id", Float32Array.from({ length: idCount }, () => random()));
+    const scores = new Map<string, Float64Array>();
+    scores.set("id", Float64Array.from({ length: idCount }, () => random()));
     for (const [set, , shift] of sets) {
-      scores.set(set, Float32Array.from({ length: oodCount }, () => random() + shift / (d + 1)));
+      scores.set(set, Float64Array.from({ length: oodCount }, () => random() + shift / (d + 1)));
     }
     const rows: Array<ResultRow> = sets.map(([set, group]) => ({
       benchmark: "toy",
@@ -30,6 +30,7 @@ export function toyRuns(
       group,
       idAccuracy: 0.99,
       ...Effect.runSync(evaluateOod({ id: scores.get("id")!, ood: scores.get(set)! })),
+      ...Effect.runSync(scoreTies({ id: scores.get("id")!, ood: scores.get(set)! })),
     }));
     return {
       benchmark: "toy",

@@ -50,7 +50,10 @@ export function maxAbsDifference(a: Float32Array, b: Float32Array): number {
 }
 
 /** Whether two typed arrays hold the same bytes (bit-identical results). */
-export function sameBits(a: Float32Array | Int32Array, b: Float32Array | Int32Array): boolean {
+export function sameBits(
+  a: Float64Array | Float32Array | Int32Array,
+  b: Float64Array | Float32Array | Int32Array,
+): boolean {
   const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   return x.length === y.length && x.every((v, i) => v === y[i]);

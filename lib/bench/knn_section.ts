@@ -216,7 +216,7 @@ export const knnSection = Effect.fn("knnSection")(function* (
       );
       const part = (from: number, to: number) => {
         const slice = (
-          r: { rows: number; k: number; distances: Float32Array; indices: Int32Array },
+          r: { rows: number; k: number; distances: Float64Array; indices: Int32Array },
         ) => ({
           rows: to - from,
           k: r.k,

@@ -171,7 +171,7 @@ function firstColumn(n: Neighbours): Neighbours {
     rows: n.rows,
     k: 1,
     indices: pick(n.indices),
-    distances: Float32Array.from({ length: n.rows }, (_, q) => n.distances[q * n.k]!),
+    distances: Float64Array.from({ length: n.rows }, (_, q) => n.distances[q * n.k]!),
   };
 }
 
@@ -292,7 +292,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
             rows: q.rows,
             k,
             indices: Int32Array.from(found.keys as BigUint64Array, (key) => Number(key)),
-            distances: Float32Array.from(found.distances as Float32Array, Math.sqrt),
+            distances: Float64Array.from(found.distances as Float32Array, Math.sqrt),
           };
         });
     }
@@ -319,7 +319,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
         rows: stored.shape[0]!,
         k: K,
         indices: Int32Array.from(stored.data),
-        distances: new Float32Array(stored.data.length),
+        distances: new Float64Array(stored.data.length),
       };
     }
     return {

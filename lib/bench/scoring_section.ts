@@ -137,7 +137,7 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
       hnsw: [],
       hnswOverlap: [],
     };
-    const last: Partial<Record<Way, Float32Array>> = {};
+    const last: Partial<Record<Way, Float64Array>> = {};
     for (let run = -plan.warmup; run < plan.runs; run++) {
       progress(
         `${engine.label}: scoring ${run < 0 ? "warm-up" : `run ${run + 1}/${plan.runs}`}`,

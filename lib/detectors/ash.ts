@@ -1,35 +1,46 @@
 /**
  * ASH, activation shaping (Djurisic, Bozanic, Ashok & Liu, "Extremely Simple Activation
- * Shaping for Out-of-Distribution Detection", ICLR 2023), variant **ASH-S** on the penultimate
- * features, with the Energy score.
+ * Shaping for Out-of-Distribution Detection", ICLR 2023), on the penultimate features, with the
+ * Energy score. Three variants of the paper, each registered under its own name, because they
+ * give different numbers:
  *
- * Per sample, with n = D activations h:
- *   s1 = Σ h;  keep the k = n − round(n·p/100) largest activations, zero the rest (the lowest
- *   p%);  s2 = Σ of the kept activations;  h' = h_kept · exp(s1 / s2).
- * Then z' = h'·W + b and score(x) = −logsumexp(z') (Energy, T = 1; higher = more OOD).
- * This is the reference `ash_s` (top-k by `torch.topk`, `round` as numpy's) applied, as OpenOOD
- * v1.5 does, to the pooled feature. Ties at the k-th value keep the lower feature index.
- * If s2 = 0 (every kept activation is 0, so with ReLU features the whole vector is 0), the
- * pruned vector is used unscaled: the reference would divide 0 by 0.
+ * Per sample, with n = D activations h, k = n − round(n·p/100) (numpy rounding) and the k
+ * largest activations kept (the lowest p% zeroed):
+ * - **ASH-S** (`ash`): s1 = Σ h, s2 = Σ of the kept activations, h' = h_kept · exp(s1 / s2);
+ * - **ASH-B** (`ash-b`): every kept activation set to s1 / k (a binary mask carrying the sum);
+ * - **ASH-P** (`ash-p`): the kept activations as they are (pruning only).
+ * Then z' = h'·W + b and score(x) = −logsumexp(z') (Energy, T = 1; higher = more OOD). These
+ * are the reference `ash_s`, `ash_b`, `ash_p` (top-k by `torch.topk`, `round` as numpy's)
+ * applied, as OpenOOD v1.5 does, to the pooled feature. Ties at the k-th value keep the lower
+ * feature index. ASH-S with s2 = 0 (every kept activation is 0) uses the pruned vector unscaled,
+ * where the reference would divide 0 by 0.
  *
- * Default **p = 90** (OpenOOD v1.5's ASH setting and the paper's ASH-S@90 CIFAR result). With
- * D = 64 this keeps the k = 64 − round(57.6) = 6 largest activations.
+ * Defaults: ASH-S at a fixed **p = 90** (the paper's ASH-S@90 CIFAR result; with D = 64 it keeps
+ * 6 activations), as grood ran "ASH" before; ASH-B as **OpenOOD v1.5's `ash`**
+ * (`openood/networks/ash_net.py` calls `ash_b`; `configs/postprocessors/ash.yml`: p tuned on
+ * validation data over [65, 70, 75, 80, 85, 90, 95], `APS_mode: True`); ASH-P at p = 90.
  *
  * @module
  */
-import { Effect } from "effect";
+import { Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
-import { requirePercentile } from "./checks.ts";
-import { headEnergy } from "./head_energy.ts";
-import { readHead } from "./logits.ts";
-import { defineDetector, Percentile, withDefault } from "./entry.ts";
-import { Schema } from "effect";
+import { defineDetector, Grid, Percentile, withDefault } from "./entry.ts";
+import { fitPercentileHeadEnergy } from "./head_energy.ts";
+
+/** The ASH variants: how the kept activations are rewritten. */
+export type AshVariant = "s" | "b" | "p";
+
+/** OpenOOD v1.5's percentile grid for ASH (`ash.yml`), shared with SCALE. */
+export const ASH_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 90, 95];
 
 /** Options of {@link ash}. */
 export interface AshOptions {
-  /** Pruning percentile p in [0, 100) (default 90). */
+  /** The variant (default `"s"`, ASH-S). */
+  readonly variant?: AshVariant;
+  /** A fixed pruning percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
   readonly percentile?: number;
+  readonly percentileGrid?: ReadonlyArray<number>;
 }
 
 /** Number of activations ASH keeps out of `n` at percentile `p` (numpy round-half-even). */
@@ -43,8 +54,11 @@ export function ashKeptCount(n: number, p: number): number {
   return n - rounded;
 }
 
-/** ASH-S of every row: keep the top k, scale by exp(s1 / s2). */
-export function ashS(features: Matrix, p: number): Matrix {
+/**
+ * The shaped features of every row: keep the top k (ties: lower index), rewrite them as the
+ * variant says (see the module doc), zero the rest.
+ */
+export function ashShape(features: Matrix, p: number, variant: AshVariant): Matrix {
   const { rows, cols: n, data } = features;
   const k = ashKeptCount(n, p);
   const out = new Float32Array(rows * n);
@@ -59,40 +73,108 @@ export function ashS(features: Matrix, p: number): Matrix {
     order.sort((a, b) => h[b]! - h[a]! || a - b);
     let s2 = 0;
     for (let r = 0; r < k; r++) s2 += h[order[r]!]!;
-    const scale = s2 === 0 ? 1 : Math.exp(s1 / s2);
-    for (let r = 0; r < k; r++) out[i * n + order[r]!] = h[order[r]!]! * scale;
+    const scale = variant === "s" && s2 !== 0 ? Math.exp(s1 / s2) : 1;
+    for (let r = 0; r < k; r++) {
+      const j = order[r]!;
+      out[i * n + j] = variant === "b" ? s1 / k : h[j]! * scale;
+    }
   }
   return matrix(rows, n, out);
 }
 
-/** The ASH-S detector: Energy of the logits recomputed from shaped penultimate features. */
+/** ASH-S of every row: keep the top k, scale by exp(s1 / s2). */
+export const ashS = (features: Matrix, p: number): Matrix => ashShape(features, p, "s");
+
+/** The name a variant goes by in tables: `ASH-S@90`, `ASH-B` (tuned), `ASH-P@90`. */
+export function ashName(variant: AshVariant, percentile: number | undefined): string {
+  const base = `ASH-${variant.toUpperCase()}`;
+  return percentile === undefined ? base : `${base}@${percentile}`;
+}
+
+/** The ASH detector of one variant: Energy of the logits recomputed from shaped features. */
 export function ash(options: AshOptions = {}): Detector {
-  const name = "ASH";
-  const p = options.percentile ?? 90;
+  const variant = options.variant ?? "s";
+  const name = ashName(variant, options.percentile);
+  const grid = options.percentileGrid ?? ASH_PERCENTILE_GRID;
+  const shaping = {
+    s: "keep the top (100 − p)% of each penultimate feature, scale them by exp(s1/s2)",
+    b: "keep the top (100 − p)% of each penultimate feature, set them to s1/k",
+    p: "keep the top (100 − p)% of each penultimate feature as they are",
+  }[variant];
   return {
     name,
-    description: `ASH-S@${p}: prune the lowest ${p}% of each penultimate feature, scale the ` +
-      "rest by exp(s1/s2), then Energy −logsumexp(z) (Djurisic et al., ICLR 2023)",
+    description: `${name}: ${shaping}, zero the rest, p ${
+      options.percentile === undefined ? "tuned on validation" : `= ${options.percentile}`
+    }, then Energy −logsumexp(z) (Djurisic et al., ICLR 2023)`,
     fit: (inputs) =>
-      Effect.gen(function* () {
-        yield* requirePercentile(name, p);
-        const head = yield* readHead(name, inputs);
-        return headEnergy(name, head, (h) => ashS(h, p), {
-          variant: "ASH-S",
-          percentile: p,
+      fitPercentileHeadEnergy({
+        detector: name,
+        percentile: options.percentile,
+        grid,
+        transform: (h, p) => ashShape(h, p, variant),
+        settings: (p, head) => ({
+          variant: name.split("@")[0]!,
           kept: ashKeptCount(head.inputSize, p),
-        });
-      }),
+        }),
+      }, inputs),
   };
 }
 
-/** Registration of {@link ash}. */
-export const ashEntry = defineDetector({
+/** The options of an ASH variant at a fixed percentile (default `percentile`). */
+const fixedPercentile = (percentile: number) =>
+  Schema.Struct({ percentile: withDefault(Percentile, percentile) });
+
+/** The options of an ASH variant whose percentile is tuned unless given. */
+const tunedPercentile = Schema.Struct({
+  percentile: Schema.optionalKey(Percentile),
+  percentileGrid: withDefault(Grid(Percentile), [...ASH_PERCENTILE_GRID] as [number, ...number[]]),
+});
+
+/** The registry entry of one ASH variant (its table name is `title` unless a spec names it). */
+const ashVariantEntry = <const K extends string, F extends Schema.Struct.Fields>(entry: {
+  readonly kind: K;
+  readonly variant: AshVariant;
+  readonly title: string;
+  readonly options: Schema.Struct<F>;
+  readonly source: string;
+}) =>
+  defineDetector({
+    kind: entry.kind,
+    title: entry.title,
+    family: "baseline",
+    source: entry.source,
+    reproduce: true,
+    options: entry.options,
+    make: (options, name) => {
+      const detector = ash({ ...(options as AshOptions), variant: entry.variant });
+      // The default name says the percentile in force (a user's `percentile` changes it).
+      return name === entry.title ? detector : { ...detector, name };
+    },
+  });
+
+/** Registration of ASH-S at p = 90 ({@link ash}). */
+export const ashEntry = ashVariantEntry({
   kind: "ash",
-  title: "ASH",
-  family: "baseline",
-  source: "Djurisic et al., ICLR 2023, variant ASH-S (OpenOOD v1.5's `ash` runs ASH-B)",
-  reproduce: true,
-  options: Schema.Struct({ percentile: withDefault(Percentile, 90) }),
-  make: (options, name) => ({ ...ash(options), name }),
+  variant: "s",
+  title: "ASH-S@90",
+  options: fixedPercentile(90),
+  source: "Djurisic et al., ICLR 2023, variant ASH-S at the paper's p = 90",
+});
+
+/** Registration of ASH-B with p tuned, as OpenOOD v1.5's `ash` ({@link ash}). */
+export const ashBinaryEntry = ashVariantEntry({
+  kind: "ash-b",
+  variant: "b",
+  title: "ASH-B",
+  options: tunedPercentile,
+  source: "Djurisic et al., ICLR 2023, variant ASH-B; OpenOOD `ash` (p tuned)",
+});
+
+/** Registration of ASH-P (pruning only) at p = 90 ({@link ash}). */
+export const ashPruneEntry = ashVariantEntry({
+  kind: "ash-p",
+  variant: "p",
+  title: "ASH-P@90",
+  options: fixedPercentile(90),
+  source: "Djurisic et al., ICLR 2023, variant ASH-P (pruning only) at p = 90",
 });

@@ -76,8 +76,8 @@ export type CheckError =
 export const finiteScores = (
   detector: string,
   set: string,
-  scores: Float32Array,
-): Effect.Effect<Float32Array, NonFiniteDetectorScore> => {
+  scores: Float64Array,
+): Effect.Effect<Float64Array, NonFiniteDetectorScore> => {
   for (let i = 0; i < scores.length; i++) {
     const value = scores[i]!;
     if (!Number.isFinite(value)) {
@@ -199,9 +199,9 @@ export const scoreChecked = <E = never>(
   detector: string,
   set: ExtractedSet,
   expected: ExpectedSizes,
-  compute: () => Float32Array | Effect.Effect<Float32Array, E>,
+  compute: () => Float64Array | Effect.Effect<Float64Array, E>,
 ): Effect.Effect<
-  Float32Array,
+  Float64Array,
   E | FeatureSizeMismatch | NonFiniteFeatures | NonFiniteDetectorScore
 > =>
   Effect.gen(function* () {
@@ -214,7 +214,7 @@ export const scoreChecked = <E = never>(
       yield* finiteMatrix(detector, name, "the logits", set.features.logits);
     }
     const computed = compute();
-    const scores = computed instanceof Float32Array ? computed : yield* computed;
+    const scores = computed instanceof Float64Array ? computed : yield* computed;
     return yield* finiteScores(detector, name, scores);
   });
 

@@ -87,6 +87,11 @@ export interface TunedParameter {
   readonly chosen: number;
   /** Mean validation AUROC of each grid value, in grid order. */
   readonly validationAuroc: ReadonlyArray<number>;
+  /**
+   * Mean share of validation scores tied across ID and OOD (`TieShares.tiedAcross`) of each
+   * grid value, in grid order: a value above 1% is not chosen while another is below it.
+   */
+  readonly validationTiedAcross: ReadonlyArray<number>;
 }
 
 /**
@@ -101,7 +106,7 @@ export interface DetectorError extends Error {
 /** A fitted detector: scores sets, and says which settings it used. */
 export interface FittedDetector<E extends DetectorError = DetectorError> {
   /** One score per image of the set; higher = more likely OOD. */
-  readonly score: (set: ExtractedSet) => Effect.Effect<Float32Array, E>;
+  readonly score: (set: ExtractedSet) => Effect.Effect<Float64Array, E>;
   /** The settings in force (defaults and tuned values), for the report. */
   readonly settings: Readonly<Record<string, string | number | boolean>>;
   readonly tuned: ReadonlyArray<TunedParameter>;

@@ -63,10 +63,10 @@ export function fdbdScores(
   logits: Matrix,
   denominators: Float64Array,
   centre: Float64Array | undefined,
-): Float32Array {
+): Float64Array {
   const { rows, cols: d } = features;
   const c = logits.cols;
-  const out = new Float32Array(rows);
+  const out = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     let top = 0;
     for (let j = 1; j < c; j++) if (logits.data[i * c + j]! > logits.data[i * c + top]!) top = j;

@@ -4,7 +4,17 @@
  *
  * With p = softmax(z) and p₍₁₎ ≥ … the M largest probabilities,
  *   G_γ(p) = Σ_{j ≤ M} p₍ⱼ₎^γ (1 − p₍ⱼ₎)^γ,
- * and score(x) = G_γ(p) (OpenOOD's confidence is −G_γ; higher = more OOD here).
+ * and score(x) = **log** G_γ(p) (OpenOOD's confidence is −G_γ; higher = more OOD here; the log
+ * is monotone, so every metric and every threshold decision equals G_γ's).
+ *
+ * Computed in log space, in float64: log pⱼ = zⱼ − logsumexp(z) and
+ * log(1 − pⱼ) = logsumexp(z without zⱼ) − logsumexp(z), so
+ * log G_γ = logsumexp over the M largest pⱼ of γ·(log pⱼ + log(1 − pⱼ)). A direct evaluation
+ * underflows: at γ = 10 on a confident softmax, G_γ is below float32's smallest subnormal
+ * (1.4e-45) and, for logit gaps above about 75, below float64's (5e-324), so confident images
+ * all tie at 0 and the tie block, not the maths, decides the tuned γ (measured on the seed-0
+ * mnist model: 1,150 of 9,000 ID images and 1,720 of 1,908 textures scored exactly 0 in
+ * float32). Here two images get equal scores only when their log G_γ are equal in float64.
  *
  * Defaults (OpenOOD's `configs/postprocessors/gen.yml`): **M = 100** (so with C = 10 classes all
  * probabilities enter; M ≥ C for every value of OpenOOD's M grid, which is why only γ is tuned
@@ -18,7 +28,7 @@ import type { Matrix } from "../matrix.ts";
 import { requireSetting, scoreChecked } from "./checks.ts";
 import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
 import { defineDetector, Grid, PositiveInt, PositiveNumber, withDefault } from "./entry.ts";
-import { softmaxRow } from "./logits.ts";
+import { logSumExp } from "./logits.ts";
 import { tuneParameter } from "./tune.ts";
 
 /** OpenOOD v1.5's γ grid for GEN. */
@@ -33,16 +43,44 @@ export interface GenOptions {
   readonly topM?: number;
 }
 
-/** Σ over the M largest pⱼ of pⱼ^γ (1 − pⱼ)^γ, for every row of logits. */
-export function generalizedEntropy(logits: Matrix, gamma: number, topM: number): Float32Array {
+/**
+ * log Σ over the M largest pⱼ of pⱼ^γ (1 − pⱼ)^γ, for every row of logits, in log space
+ * (see the module doc): no underflow, whatever the logit gaps.
+ *
+ * @example
+ * ```ts
+ * import { logGeneralizedEntropy } from "./gen.ts";
+ * import { matrix } from "../matrix.ts";
+ * // Two classes, equal logits: p = (½, ½), G₁ = 2 · ¼ = ½.
+ * const [score] = logGeneralizedEntropy(matrix(1, 2, [3, 3]), 1, 100);
+ * if (Math.abs(score! - Math.log(0.5)) > 1e-15) throw new Error("wrong");
+ * ```
+ */
+export function logGeneralizedEntropy(
+  logits: Matrix,
+  gamma: number,
+  topM: number,
+): Float64Array {
   const { rows, cols: c } = logits;
-  const out = new Float32Array(rows);
+  const out = new Float64Array(rows);
   const m = Math.min(topM, c);
+  const z = new Float64Array(c);
+  const others = new Float64Array(Math.max(c - 1, 0));
+  const terms = new Float64Array(m);
   for (let i = 0; i < rows; i++) {
-    const p = softmaxRow(logits.data, i * c, c).sort();
-    let sum = 0;
-    for (let j = c - m; j < c; j++) sum += p[j]! ** gamma * (1 - p[j]!) ** gamma;
-    out[i] = sum;
+    for (let j = 0; j < c; j++) z[j] = logits.data[i * c + j]!;
+    // The M largest probabilities are those of the M largest logits.
+    const order = Array.from({ length: c }, (_, j) => j).sort((a, b) => z[b]! - z[a]! || a - b);
+    const lse = logSumExp(z);
+    for (let r = 0; r < m; r++) {
+      const j = order[r]!;
+      let o = 0;
+      for (let k = 0; k < c; k++) if (k !== j) others[o++] = z[k]!;
+      const logP = z[j]! - lse;
+      const logOneMinusP = c === 1 ? -Infinity : logSumExp(others) - lse;
+      terms[r] = gamma * (logP + logOneMinusP);
+    }
+    out[i] = logSumExp(terms);
   }
   return out;
 }
@@ -54,8 +92,8 @@ export function gen(options: GenOptions = {}): Detector {
   const topM = options.topM ?? 100;
   return {
     name,
-    description: `GEN: generalized entropy Σ p^γ(1−p)^γ over the top ${topM} softmax ` +
-      `probabilities, γ ${
+    description: `GEN: log of the generalized entropy Σ p^γ(1−p)^γ over the top ${topM} ` +
+      `softmax probabilities (in log space), γ ${
         options.gamma === undefined ? "tuned on validation" : `= ${options.gamma}`
       } (Liu et al., CVPR 2023)`,
     fit: (inputs) =>
@@ -74,7 +112,7 @@ export function gen(options: GenOptions = {}): Detector {
             name,
             set,
             { classes },
-            () => generalizedEntropy(set.features.logits, gamma, topM),
+            () => logGeneralizedEntropy(set.features.logits, gamma, topM),
           );
         const tuned: Array<TunedParameter> = [];
         if (options.gamma === undefined) {

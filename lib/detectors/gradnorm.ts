@@ -60,7 +60,7 @@ export function gradNorm(options: GradNormOptions = {}): Detector {
     readsPenultimate: true,
     check: requirePositiveTemperature(name, temperature),
     score: (features) =>
-      Float32Array.from(
+      Float64Array.from(
         gradNorms(features.penultimate, features.logits, temperature),
         (norm) => -norm,
       ),

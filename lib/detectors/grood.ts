@@ -188,9 +188,9 @@ export function describeSource(source: OodPrototypeSource): string {
 }
 
 /** Distance of each row to a vector, negated (ablation score: far from p_ood = ID). */
-function negativeDistanceTo(features: Matrix, vector: Float32Array): Float32Array {
+function negativeDistanceTo(features: Matrix, vector: Float32Array): Float64Array {
   const { rows, cols, data } = features;
-  return Float32Array.from(
+  return Float64Array.from(
     { length: rows },
     (_, i) => -Math.sqrt(squaredDistance(data, i * cols, vector, 0, cols)),
   );

@@ -13,10 +13,12 @@ import {
   type FeatureSizeMismatch,
   finiteMatrix,
   type NonFiniteFeatures,
+  requireSetting,
   scoreChecked,
 } from "./checks.ts";
-import type { FitInputs, FittedDetector } from "./detector.ts";
-import { applyHead, energyScores, type Head } from "./logits.ts";
+import type { ExtractedSet, FitInputs, FittedDetector, TunedParameter } from "./detector.ts";
+import { applyHead, energyScores, type Head, readHead } from "./logits.ts";
+import { tuneParameter } from "./tune.ts";
 
 /** The training penultimate features: one row per image, `size` columns, every value finite. */
 export const checkTrainPenultimate = (
@@ -61,3 +63,63 @@ export function headEnergy(
     dispose: () => {},
   };
 }
+
+/** What {@link fitPercentileHeadEnergy} needs. */
+export interface PercentileHeadEnergy {
+  readonly detector: string;
+  /** A fixed percentile; when absent, p is tuned over `grid` on validation data. */
+  readonly percentile: number | undefined;
+  readonly grid: ReadonlyArray<number>;
+  /** The feature transform at percentile p (ASH's shaping, SCALE's scaling). */
+  readonly transform: (penultimate: Matrix, p: number) => Matrix;
+  /** The settings to record for the chosen p (`percentile` and `temperature` are added). */
+  readonly settings: (p: number, head: Head) => FittedDetector["settings"];
+}
+
+/**
+ * Fit a detector that scores by the Energy of the head's logits over percentile-transformed
+ * penultimate features, with p fixed or tuned on validation data (ASH's variants, SCALE): the
+ * grid is checked to hold percentiles in [0, 100), the head is read, and the tuned choice
+ * follows `tuneParameter`'s rules.
+ */
+export const fitPercentileHeadEnergy = (spec: PercentileHeadEnergy, inputs: FitInputs) =>
+  Effect.gen(function* () {
+    const { detector, percentile } = spec;
+    const grid = percentile === undefined ? spec.grid : [percentile];
+    yield* requireSetting(
+      grid.length > 0 && grid.every((p) => Number.isFinite(p) && p >= 0 && p < 100),
+      detector,
+      percentile === undefined ? "percentileGrid" : "percentile",
+      percentile ?? grid,
+      "numbers in [0, 100)",
+    );
+    const head = yield* readHead(detector, inputs);
+    const scoreAt = (p: number) => (set: ExtractedSet) =>
+      scoreChecked(
+        detector,
+        set,
+        { penultimate: head.inputSize },
+        () => energyScores(applyHead(spec.transform(set.features.penultimate, p), head)),
+      );
+    const tuned: Array<TunedParameter> = [];
+    if (percentile === undefined) {
+      tuned.push(
+        yield* tuneParameter({
+          detector,
+          parameter: "percentile",
+          grid,
+          validation: inputs.validation,
+          candidate: (p) => Effect.succeed({ score: scoreAt(p) }),
+          ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
+        }),
+      );
+    }
+    const p = tuned[0]?.chosen ?? grid[0]!;
+    const fitted: FittedDetector = {
+      score: scoreAt(p),
+      settings: { ...spec.settings(p, head), percentile: p, temperature: 1 },
+      tuned,
+      dispose: () => {},
+    };
+    return fitted;
+  });

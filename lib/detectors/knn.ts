@@ -51,8 +51,8 @@ export function l2Normalise(features: Matrix): Matrix {
 }
 
 /** The distance to the k-th neighbour (1-based) of every query, from a search with ≥ k. */
-export function kthDistance(neighbours: Neighbours, k: number): Float32Array {
-  return Float32Array.from(
+export function kthDistance(neighbours: Neighbours, k: number): Float64Array {
+  return Float64Array.from(
     { length: neighbours.rows },
     (_, q) => neighbours.distances[q * neighbours.k + k - 1]!,
   );

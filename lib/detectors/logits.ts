@@ -170,10 +170,10 @@ export function applyHead(features: Matrix, head: Head): Matrix {
   return matrix(rows, c, out);
 }
 
-/** Energy score −T·logsumexp(z/T) of every row (higher = more OOD), as float32 scores. */
-export function energyScores(logits: Matrix, temperature = 1): Float32Array {
+/** Energy score −T·logsumexp(z/T) of every row (higher = more OOD), as float64 scores. */
+export function energyScores(logits: Matrix, temperature = 1): Float64Array {
   const lse = rowLogSumExp(logits, temperature);
-  return Float32Array.from(lse, (l) => -temperature * l);
+  return Float64Array.from(lse, (l) => -temperature * l);
 }
 
 /**

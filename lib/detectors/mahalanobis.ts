@@ -163,7 +163,7 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
               set,
               { penultimate: d },
               () =>
-                Float32Array.from(
+                Float64Array.from(
                   nearestWhitenedDistance(
                     set.features.penultimate,
                     gaussians.means,

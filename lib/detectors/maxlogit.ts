@@ -22,7 +22,7 @@ export function maxLogit(_options: MaxLogitOptions = {}): Detector {
     name: "MaxLogit",
     description: "Maximum logit, score −max z (Hendrycks et al., ICML 2022)",
     settings: {},
-    score: (features) => Float32Array.from(rowMax(features.logits), (z) => -z),
+    score: (features) => Float64Array.from(rowMax(features.logits), (z) => -z),
   });
 }
 

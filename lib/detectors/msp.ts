@@ -23,7 +23,7 @@ export function msp(_options: MspOptions = {}): Detector {
     description:
       "Maximum softmax probability, score −max softmax(z) (Hendrycks & Gimpel, ICLR 2017)",
     settings: { temperature: 1 },
-    score: (features) => Float32Array.from(rowMaxSoftmax(features.logits), (p) => -p),
+    score: (features) => Float64Array.from(rowMaxSoftmax(features.logits), (p) => -p),
   });
 }
 

@@ -2,24 +2,28 @@
  * NNGuide, nearest-neighbour guidance (Park, Jung & Teoh, "Nearest Neighbor Guidance for
  * Out-of-Distribution Detection", ICCV 2023), as OpenOOD v1.5's `nnguide` postprocessor.
  *
- * Fit: a bank of the first ⌈α·N⌉ training images (OpenOOD fills it batch by batch from its
- * unshuffled evaluator loader, until it holds more than int(α·N) images): each bank entry is
- * g_b = n(h_b) · logsumexp(z_b), with the reference's normaliser n(h) = h/‖h‖ + 1e-10 (the
+ * Fit: a bank of ⌈α·N⌉ training images drawn at random with a recorded seed. OpenOOD v1.5
+ * fills its bank batch by batch from its evaluator's training loader (`shuffle=False` by
+ * default, so in the order of its image list) until it holds more than int(α·N) images; a
+ * seeded draw makes the bank a random α share whatever order the training file has (the first
+ * images of a file may follow its class order), and the seed makes it reproducible. Each bank
+ * entry is g_b = n(h_b) · logsumexp(z_b), with the reference's normaliser n(h) = h/‖h‖ + 1e-10 (the
  * 1e-10 is added to every component, after the division; a zero feature gives the vector of
  * 1e-10s here, where the reference would give NaN).
  * Score: conf(x) = the mean of the K largest inner products ⟨n(h), g_b⟩ over the bank (faiss
  * `IndexFlatIP`, exact), times logsumexp(z); score(x) = −conf(x) (higher = more OOD).
  *
  * Defaults (`configs/postprocessors/nnguide.yml`, `APS_mode: False`): **K = 100**, **α = 0.01**
- * (600 of our 60,000 training images).
+ * (600 of our 60,000 training images), bank **seed 0**.
  *
  * @module
  */
 import { Effect, Schema } from "effect";
-import { type Matrix, matrix } from "../matrix.ts";
+import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import type { Detector, FittedDetector } from "./detector.ts";
-import { defineDetector, PositiveInt, Probability, withDefault } from "./entry.ts";
+import { defineDetector, PositiveInt, Probability, Seed, withDefault } from "./entry.ts";
+import { permutation } from "../random.ts";
 import { rowLogSumExp } from "./logits.ts";
 
 /** Options of {@link nnGuide}. */
@@ -28,6 +32,8 @@ export interface NnGuideOptions {
   readonly k?: number;
   /** Share of the training set in the bank (default 0.01). */
   readonly alpha?: number;
+  /** Seed of the random draw of the bank (default 0). */
+  readonly seed?: number;
 }
 
 /** h/‖h‖ + 1e-10 per row (the reference's normaliser; float64 norms). */
@@ -69,10 +75,12 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
   const name = "NNGuide";
   const k = options.k ?? 100;
   const alpha = options.alpha ?? 0.01;
+  const seed = options.seed ?? 0;
   return {
     name,
     description: `NNGuide: energy times the mean of the ${k} largest inner products with an ` +
-      `energy-weighted bank of ${100 * alpha}% of the training features (Park et al., ICCV 2023)`,
+      `energy-weighted bank of a random ${100 * alpha}% of the training features (seed ${seed}; ` +
+      "Park et al., ICCV 2023)",
     fit: (inputs) =>
       Effect.gen(function* () {
         const { trainFeatures } = inputs;
@@ -88,8 +96,10 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
           k,
           `an integer in [1, ${size}] (the bank holds ⌈α·N⌉ = ${size} training images)`,
         );
-        const bankFeatures = matrix(size, d, trainFeatures.penultimate.data.slice(0, size * d));
-        const bankLogits = matrix(size, c, trainFeatures.logits.data.slice(0, size * c));
+        // The first `size` entries of a seeded permutation, in index order.
+        const rows = permutation(trainFeatures.count, seed).slice(0, size).sort();
+        const bankFeatures = takeRows(trainFeatures.penultimate, rows);
+        const bankLogits = takeRows(trainFeatures.logits, rows);
         yield* finiteMatrix(name, trainFeatures.name, "the penultimate features", bankFeatures);
         yield* finiteMatrix(name, trainFeatures.name, "the logits", bankLogits);
         const energy = rowLogSumExp(bankLogits);
@@ -108,9 +118,9 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
                 k,
               );
               const lse = rowLogSumExp(set.features.logits);
-              return Float32Array.from(guidance, (g, i) => -g * lse[i]!);
+              return Float64Array.from(guidance, (g, i) => -g * lse[i]!);
             }),
-          settings: { k, alpha, bank: size },
+          settings: { k, alpha, bank: size, bankDraw: "random", seed },
           tuned: [],
           dispose: () => {},
         };
@@ -129,6 +139,7 @@ export const nnGuideEntry = defineDetector({
   options: Schema.Struct({
     k: withDefault(PositiveInt, 100),
     alpha: withDefault(Probability, 0.01),
+    seed: withDefault(Seed, 0),
   }),
   make: (options, name) => ({ ...nnGuide(options), name }),
 });

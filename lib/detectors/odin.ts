@@ -126,7 +126,7 @@ export const odinPerturbedScores = (
   signs: Int8Array,
   epsilon: number,
   pass: OdinPass,
-): Effect.Effect<Float32Array, never, Compute> =>
+): Effect.Effect<Float64Array, never, Compute> =>
   Effect.gen(function* () {
     const { tf } = yield* Compute;
     const logits = new Float32Array(images.count * net.numClasses);
@@ -151,7 +151,7 @@ export const odinPerturbedScores = (
       matrix(images.count, net.numClasses, logits),
       pass.temperature,
     );
-    return Float32Array.from(probabilities, (p) => -p);
+    return Float64Array.from(probabilities, (p) => -p);
   });
 
 /** The ODIN detector (temperature T = 1000, ε tuned on validation data by default). */
@@ -223,7 +223,7 @@ export function odin(options: OdinOptions = {}): Detector {
             () =>
               epsilon === 0
                 ? Effect.succeed(
-                  Float32Array.from(rowMaxSoftmax(set.features.logits, temperature), (p) => -p),
+                  Float64Array.from(rowMaxSoftmax(set.features.logits, temperature), (p) => -p),
                 )
                 : Effect.gen(function* () {
                   const signs = yield* signsOf(set);

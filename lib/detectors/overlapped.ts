@@ -56,7 +56,7 @@ export const scoreOverlappedWith = <E, R>(
       // before this one blocks the thread with the next forward pass.
       yield* Effect.yieldNow;
     }
-    const scores = new Float32Array(images.count);
+    const scores = new Float64Array(images.count);
     let at = 0;
     for (const fiber of fibers) {
       const part = yield* Fiber.join(fiber);

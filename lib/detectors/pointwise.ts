@@ -22,7 +22,7 @@ export interface PointwiseSpec {
   /** Checks of the settings, run when the detector is fitted. */
   readonly check?: Effect.Effect<void, InvalidSetting>;
   /** One score per image of `features` (higher = more likely OOD). */
-  readonly score: (features: SetFeatures) => Float32Array;
+  readonly score: (features: SetFeatures) => Float64Array;
 }
 
 /**
@@ -39,7 +39,7 @@ export interface PointwiseSpec {
  *   name: "MaxLogit",
  *   description: "−max z",
  *   settings: {},
- *   score: (features) => Float32Array.from(rowMax(features.logits), (z) => -z),
+ *   score: (features) => Float64Array.from(rowMax(features.logits), (z) => -z),
  * });
  * const features = {
  *   name: "two",

@@ -2,20 +2,24 @@
  * ReAct, rectified activations (Sun, Guo & Li, "ReAct: Out-of-distribution Detection With
  * Rectified Activations", NeurIPS 2021), with the Energy score.
  *
- * Fit: c = the p-th percentile of all penultimate activation values of the ID training split
- * (every value of the N × D matrix, as `np.percentile(activations.flatten(), p)` in the
- * reference code; linear interpolation). Score: clip the penultimate features,
+ * Fit: c = the p-th percentile of all penultimate activation values of an ID split (every value
+ * of the N × D matrix, as `np.percentile(activations.flatten(), p)` in the reference code;
+ * linear interpolation). Which split is an option, and each choice is registered under its
+ * own name: the **training** split, as the ReAct paper (`react`, "ReAct (train)"), or the **ID
+ * validation** split, as OpenOOD v1.5's `react_postprocessor.py` (`setup` reads
+ * `id_loader_dict['val']`; `react-val`, "ReAct (ID val)"). Score: clip the penultimate features,
  * h̄ = min(h, c), recompute the logits with the head, z̄ = h̄·W + b, and take the Energy score
  * −logsumexp(z̄) (T = 1; higher = more OOD).
  *
- * Default **p = 90**, the paper's default percentile and OpenOOD v1.5's.
+ * Default **p = 90**, the paper's default percentile and OpenOOD v1.5's untuned one (OpenOOD
+ * also tunes p over [85, 90, 95, 99] in its `APS_mode`; here p is fixed).
  *
  * @module
  */
 import { Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
-import { requireSetting } from "./checks.ts";
+import { finiteMatrix, requireSetting } from "./checks.ts";
 import { checkTrainPenultimate, headEnergy } from "./head_energy.ts";
 import { percentile, readHead } from "./logits.ts";
 import { defineDetector, Percentile, withDefault } from "./entry.ts";
@@ -23,9 +27,17 @@ import { Schema } from "effect";
 
 /** Options of {@link react}. */
 export interface ReactOptions {
-  /** Percentile p (0–100] of the training activations used as the clipping threshold (90). */
+  /** Percentile p (0–100] of the activations used as the clipping threshold (90). */
   readonly percentile?: number;
+  /** Which ID split's activations set the threshold (default `"train"`). */
+  readonly thresholdFrom?: ThresholdSource;
 }
+
+/** The ID split whose activations give ReAct's clipping threshold. */
+export type ThresholdSource = "train" | "validation";
+
+/** What each threshold source is called in names and descriptions. */
+const SOURCE_LABEL: Record<ThresholdSource, string> = { train: "train", validation: "ID val" };
 
 /** min(h, threshold) element-wise. */
 export function clipActivations(features: Matrix, threshold: number): Matrix {
@@ -38,15 +50,16 @@ export function clipActivations(features: Matrix, threshold: number): Matrix {
 
 /** The ReAct detector: Energy of the logits recomputed from clipped penultimate features. */
 export function react(options: ReactOptions = {}): Detector {
-  const name = "ReAct";
+  const from = options.thresholdFrom ?? "train";
+  const name = `ReAct (${SOURCE_LABEL[from]})`;
   const p = options.percentile ?? 90;
   return {
     name,
-    description: `ReAct: clip penultimate features at the ${p}th percentile of the training ` +
-      "activations, then Energy −logsumexp(z) (Sun et al., NeurIPS 2021)",
+    description: `ReAct: clip penultimate features at the ${p}th percentile of the ` +
+      `${from === "train" ? "training" : "ID validation"} activations, then Energy ` +
+      "−logsumexp(z) (Sun et al., NeurIPS 2021)",
     fit: (inputs) =>
       Effect.gen(function* () {
-        const { trainFeatures } = inputs;
         yield* requireSetting(
           Number.isFinite(p) && p > 0 && p <= 100,
           name,
@@ -56,22 +69,51 @@ export function react(options: ReactOptions = {}): Detector {
         );
         const head = yield* readHead(name, inputs);
         yield* checkTrainPenultimate(name, inputs, head.inputSize);
-        const threshold = percentile(trainFeatures.penultimate.data, p);
+        const source = from === "train" ? inputs.trainFeatures : inputs.validation.id.features;
+        yield* finiteMatrix(name, source.name, "the penultimate features", source.penultimate);
+        const threshold = percentile(source.penultimate.data, p);
         return headEnergy(name, head, (h) => clipActivations(h, threshold), {
           percentile: p,
+          thresholdFrom: from,
           threshold,
         });
       }),
   };
 }
 
-/** Registration of {@link react}. */
-export const reactEntry = defineDetector({
-  kind: "react",
-  title: "ReAct",
-  family: "baseline",
-  source: "Sun et al., NeurIPS 2021; OpenOOD `react`",
-  reproduce: true,
-  options: Schema.Struct({ percentile: withDefault(Percentile, 90) }),
-  make: (options, name) => ({ ...react(options), name }),
-});
+/** The options of a registered ReAct, with its default threshold source. */
+const reactOptions = (from: ThresholdSource) =>
+  Schema.Struct({
+    percentile: withDefault(Percentile, 90),
+    thresholdFrom: withDefault(Schema.Literals(["train", "validation"]), from),
+  });
+
+/** The registry entry of ReAct with one default threshold source. */
+const reactEntryFrom = <const K extends string>(kind: K, from: ThresholdSource, source: string) =>
+  defineDetector({
+    kind,
+    title: `ReAct (${SOURCE_LABEL[from]})`,
+    family: "baseline",
+    source,
+    reproduce: true,
+    options: reactOptions(from),
+    make: (options, name) => {
+      const detector = react(options);
+      // The default name says the threshold source in force.
+      return name === `ReAct (${SOURCE_LABEL[from]})` ? detector : { ...detector, name };
+    },
+  });
+
+/** Registration of {@link react} with the threshold from training activations (the paper). */
+export const reactEntry = reactEntryFrom(
+  "react",
+  "train",
+  "Sun et al., NeurIPS 2021 (threshold from training activations)",
+);
+
+/** Registration of {@link react} with the threshold from ID validation (OpenOOD v1.5). */
+export const reactValidationEntry = reactEntryFrom(
+  "react-val",
+  "validation",
+  "Sun et al., NeurIPS 2021; OpenOOD `react` (threshold from ID validation activations)",
+);

@@ -10,7 +10,7 @@
  */
 import { withInputChecks } from "./checks.ts";
 import { Effect, Schema } from "effect";
-import { ashEntry } from "./ash.ts";
+import { ashBinaryEntry, ashEntry, ashPruneEntry } from "./ash.ts";
 import type { Detector } from "./detector.ts";
 import { energyEntry } from "./energy.ts";
 import type { AnyDetectorEntry, DetectorEntry } from "./entry.ts";
@@ -28,7 +28,7 @@ import { mahalanobisEntry } from "./mahalanobis.ts";
 import { maxLogitEntry } from "./maxlogit.ts";
 import { mspEntry } from "./msp.ts";
 import { odinEntry } from "./odin.ts";
-import { reactEntry } from "./react.ts";
+import { reactEntry, reactValidationEntry } from "./react.ts";
 import { vimEntry } from "./vim.ts";
 import { genEntry } from "./gen.ts";
 import { rmdsEntry } from "./rmds.ts";
@@ -55,8 +55,11 @@ export const DETECTORS = [
   knnEntry,
   vimEntry,
   reactEntry,
+  reactValidationEntry,
   gradNormEntry,
   ashEntry,
+  ashBinaryEntry,
+  ashPruneEntry,
   genEntry,
   rmdsEntry,
   scaleEntry,

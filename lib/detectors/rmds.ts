@@ -70,7 +70,7 @@ export function rmds(_options: RmdsOptions = {}): Detector {
                 backgroundFactor.factor,
                 backgroundFactor.rank,
               );
-              return Float32Array.from(classes, (best, i) => best - back[i]!);
+              return Float64Array.from(classes, (best, i) => best - back[i]!);
             }),
           settings: {
             covariance: "tied + background",

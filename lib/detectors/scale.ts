@@ -16,14 +16,12 @@
  *
  * @module
  */
-import { Effect, Schema } from "effect";
+import { Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import { ashKeptCount } from "./ash.ts";
-import { requireSetting, scoreChecked } from "./checks.ts";
-import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
+import type { Detector } from "./detector.ts";
 import { defineDetector, Grid, Percentile, withDefault } from "./entry.ts";
-import { applyHead, energyScores, readHead } from "./logits.ts";
-import { tuneParameter } from "./tune.ts";
+import { fitPercentileHeadEnergy } from "./head_energy.ts";
 
 /** OpenOOD v1.5's percentile grid for SCALE (and ASH). */
 export const SCALE_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 90, 95];
@@ -60,9 +58,7 @@ export function scaleFeatures(features: Matrix, p: number): Matrix {
 /** The SCALE detector: Energy of the logits recomputed from scaled penultimate features. */
 export function scale(options: ScaleOptions = {}): Detector {
   const name = "SCALE";
-  const grid = options.percentile === undefined
-    ? options.percentileGrid ?? SCALE_PERCENTILE_GRID
-    : [options.percentile];
+  const grid = options.percentileGrid ?? SCALE_PERCENTILE_GRID;
   return {
     name,
     description: `SCALE: scale each penultimate feature by exp(s1/s2), s2 the sum of its top ` +
@@ -70,45 +66,13 @@ export function scale(options: ScaleOptions = {}): Detector {
         options.percentile === undefined ? "tuned on validation" : `= ${options.percentile}`
       }, then Energy −logsumexp(z) (Xu et al., ICLR 2024)`,
     fit: (inputs) =>
-      Effect.gen(function* () {
-        yield* requireSetting(
-          grid.length > 0 && grid.every((p) => Number.isFinite(p) && p >= 0 && p < 100),
-          name,
-          options.percentile === undefined ? "percentileGrid" : "percentile",
-          options.percentile ?? grid,
-          "numbers in [0, 100)",
-        );
-        const head = yield* readHead(name, inputs);
-        const d = head.inputSize;
-        const scoreAt = (p: number) => (set: ExtractedSet) =>
-          scoreChecked(
-            name,
-            set,
-            { penultimate: d },
-            () => energyScores(applyHead(scaleFeatures(set.features.penultimate, p), head)),
-          );
-        const tuned: Array<TunedParameter> = [];
-        if (options.percentile === undefined) {
-          tuned.push(
-            yield* tuneParameter({
-              detector: name,
-              parameter: "percentile",
-              grid,
-              validation: inputs.validation,
-              candidate: (p) => Effect.succeed({ score: scoreAt(p) }),
-              ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
-            }),
-          );
-        }
-        const p = tuned[0]?.chosen ?? grid[0]!;
-        const fitted: FittedDetector = {
-          score: scoreAt(p),
-          settings: { percentile: p, kept: ashKeptCount(d, p), temperature: 1 },
-          tuned,
-          dispose: () => {},
-        };
-        return fitted;
-      }),
+      fitPercentileHeadEnergy({
+        detector: name,
+        percentile: options.percentile,
+        grid,
+        transform: scaleFeatures,
+        settings: (p, head) => ({ kept: ashKeptCount(head.inputSize, p) }),
+      }, inputs),
   };
 }
 

@@ -57,7 +57,7 @@ export function she(_options: SheOptions = {}): Detector {
             scoreChecked(name, set, { penultimate: d, classes: c }, () => {
               const h = set.features.penultimate;
               const top = predictedClasses(set.features.logits);
-              return Float32Array.from({ length: h.rows }, (_, i) => {
+              return Float64Array.from({ length: h.rows }, (_, i) => {
                 let dot = 0;
                 for (let k = 0; k < d; k++) dot += h.data[i * d + k]! * patterns[top[i]! * d + k]!;
                 return -dot;

@@ -4,17 +4,23 @@
  * mean AUROC over the OOD sets (each against validation ID). The value with the highest mean
  * wins; ties go to the first grid value (so listing the paper default first makes it win ties).
  *
+ * No choice is made by a tie block: a grid value whose validation scores tie across ID and
+ * OOD on more than `TIE_REPORT_LIMIT` (1%) of them on average is passed over while some value
+ * stays within it (AUROC counts tied pairs as ½, so a block of tied scores, from underflow or
+ * lost resolution, can lift a value's AUROC without any ranking behind it); among values of
+ * equal AUROC the one with fewer ties wins, then the earlier one.
+ *
  * Only {@link ValidationData} enters here, so a tuned value can never depend on test OOD data.
  *
  * @module
  */
 import { Data, Effect } from "effect";
-import { auroc, type ScoreError } from "../stages/evaluate.ts";
+import { auroc, type ScoreError, scoreTies, TIE_REPORT_LIMIT } from "../stages/evaluate.ts";
 import type { ExtractedSet, TunedParameter, ValidationData } from "./detector.ts";
 
 /** The scorer for one grid value (and what to free when it is done). */
 export interface TuningCandidate<E> {
-  readonly score: (set: ExtractedSet) => Effect.Effect<Float32Array, E>;
+  readonly score: (set: ExtractedSet) => Effect.Effect<Float64Array, E>;
   readonly dispose?: () => void;
 }
 
@@ -62,21 +68,62 @@ export type TuneError = InvalidGrid | NoValidationOod | ScoreError;
  * Mean validation AUROC (OOD sets vs validation ID) of one scorer.
  */
 export const meanValidationAuroc = <E>(
-  score: (set: ExtractedSet) => Effect.Effect<Float32Array, E>,
+  score: (set: ExtractedSet) => Effect.Effect<Float64Array, E>,
   validation: ValidationData,
 ): Effect.Effect<number, E | ScoreError> =>
+  Effect.map(validationSummary(score, validation), (summary) => summary.auroc);
+
+/** Mean validation AUROC and mean share of scores tied across ID and OOD of one scorer. */
+const validationSummary = <E>(
+  score: (set: ExtractedSet) => Effect.Effect<Float64Array, E>,
+  validation: ValidationData,
+): Effect.Effect<{ readonly auroc: number; readonly tiedAcross: number }, E | ScoreError> =>
   Effect.gen(function* () {
     const idScores = yield* score(validation.id);
-    let sum = 0;
+    let aurocSum = 0;
+    let tiedSum = 0;
     for (const ood of validation.ood) {
-      const oodScores = yield* score(ood);
-      sum += yield* auroc(idScores, oodScores, {
-        id: validation.id.features.name,
-        ood: ood.features.name,
-      });
+      const pair = {
+        id: idScores,
+        ood: yield* score(ood),
+        names: { id: validation.id.features.name, ood: ood.features.name },
+      };
+      aurocSum += yield* auroc(pair.id, pair.ood, pair.names);
+      tiedSum += (yield* scoreTies(pair)).tiedAcross;
     }
-    return sum / validation.ood.length;
+    const sets = validation.ood.length;
+    return { auroc: aurocSum / sets, tiedAcross: tiedSum / sets };
   });
+
+/**
+ * The index of the grid value to choose (see the module doc): the highest AUROC among the
+ * values within the tie limit (all values when none is), fewer ties breaking equal AUROCs,
+ * then grid order.
+ *
+ * @example
+ * ```ts
+ * import { chooseByValidation } from "./tune.ts";
+ * // The second value's higher AUROC comes with 30% tied scores: the first is chosen.
+ * if (chooseByValidation([0.8, 0.9], [0, 0.3]) !== 0) throw new Error("chose the tie block");
+ * if (chooseByValidation([0.8, 0.8], [0.005, 0]) !== 1) throw new Error("more ties won");
+ * ```
+ */
+export function chooseByValidation(
+  aurocs: ReadonlyArray<number>,
+  tiedAcross: ReadonlyArray<number>,
+): number {
+  const within = aurocs.map((_, i) => tiedAcross[i]! <= TIE_REPORT_LIMIT);
+  const eligible = within.some((ok) => ok) ? within : within.map(() => true);
+  let best = -1;
+  for (let i = 0; i < aurocs.length; i++) {
+    if (!eligible[i]) continue;
+    if (
+      best < 0 || aurocs[i]! > aurocs[best]! ||
+      (aurocs[i] === aurocs[best] && tiedAcross[i]! < tiedAcross[best]!)
+    ) best = i;
+  }
+  return best;
+}
 
 /**
  * Choose `parameter` from `grid` by mean validation AUROC (max; ties → first grid value).
@@ -95,7 +142,7 @@ export const meanValidationAuroc = <E>(
  * const tuned = Effect.runSync(tuneParameter({
  *   detector: "toy", parameter: "v", grid: [0, 1], validation,
  *   candidate: (v) => Effect.succeed({
- *     score: (s) => Effect.succeed(new Float32Array(s.features.count).fill(s === validation.id ? 0 : v)),
+ *     score: (s) => Effect.succeed(new Float64Array(s.features.count).fill(s === validation.id ? 0 : v)),
  *   }),
  * }));
  * if (tuned.chosen !== 1) throw new Error("should pick 1");
@@ -117,24 +164,24 @@ export const tuneParameter = <E>(
       });
     }
     const validationAuroc: Array<number> = [];
-    let best = 0;
+    const validationTiedAcross: Array<number> = [];
     for (const [i, value] of grid.entries()) {
-      const mean = yield* Effect.acquireUseRelease(
+      const summary = yield* Effect.acquireUseRelease(
         options.candidate(value),
-        (candidate) => meanValidationAuroc(candidate.score, validation),
+        (candidate) => validationSummary(candidate.score, validation),
         (candidate) => Effect.sync(() => candidate.dispose?.()),
       );
-      validationAuroc.push(mean);
-      // Strictly greater: a tie keeps the earlier grid value.
-      if (mean > validationAuroc[best]!) best = i;
+      validationAuroc.push(summary.auroc);
+      validationTiedAcross.push(summary.tiedAcross);
       options.progress?.(`${detector}: tuning ${parameter}`, i + 1, grid.length);
       yield* Effect.yieldNow;
     }
     const tuned: TunedParameter = {
       name: parameter,
       grid: [...grid],
-      chosen: grid[best]!,
+      chosen: grid[chooseByValidation(validationAuroc, validationTiedAcross)]!,
       validationAuroc,
+      validationTiedAcross,
     };
     return tuned;
   });

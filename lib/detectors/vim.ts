@@ -172,7 +172,7 @@ export function vim(options: VimOptions = {}): Detector {
             scoreChecked(name, set, { penultimate: d, classes: head.numClasses }, () => {
               const residual = residualNorms(set.features.penultimate, model);
               const energy = rowLogSumExp(set.features.logits);
-              return Float32Array.from(residual, (r, i) => model.alpha * r - energy[i]!);
+              return Float64Array.from(residual, (r, i) => model.alpha * r - energy[i]!);
             }),
           settings: { principalDim, residualDim: model.residualDim, alpha: model.alpha },
           tuned: [],

@@ -29,7 +29,7 @@ export const histogram = (scores: ArrayLike<number>, edges: ReadonlyArray<number
  */
 export const distribution = (
   source: string,
-  scores: Float32Array,
+  scores: Float64Array,
   edges: ReadonlyArray<number>,
 ): ScoreDistribution => {
   const sorted = Float64Array.from(scores).sort();
@@ -49,7 +49,7 @@ export const distribution = (
 };
 
 /** {@link HISTOGRAM_BINS} equal bins spanning every score of `sets`. */
-export const edgesOf = (sets: ReadonlyArray<Float32Array>): ReadonlyArray<number> => {
+export const edgesOf = (sets: ReadonlyArray<Float64Array>): ReadonlyArray<number> => {
   let lo = Infinity;
   let hi = -Infinity;
   for (const s of sets) for (const v of s) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));

@@ -319,10 +319,10 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   const arrays = yield* persistence.save(detector.name, fitted, trainFeatures);
 
   const idScores = yield* fitted.score(validationSet);
-  const oodScores: Array<Float32Array> = [];
+  const oodScores: Array<Float64Array> = [];
   for (const set of oodSets) oodScores.push(yield* fitted.score(set));
   const threshold = yield* idKeptThreshold(idScores, validation.name);
-  const flagged = (scores: Float32Array) =>
+  const flagged = (scores: Float64Array) =>
     scores.reduce((n, s) => n + (s > threshold ? 1 : 0), 0) / scores.length;
   const metrics: Array<ValidationMetrics> = [];
   for (const [i, scores] of oodScores.entries()) {

@@ -37,7 +37,7 @@ import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts
 /** What `scoreImages` returns: one entry per image, in batch order. */
 export interface ScoredImages {
   /** Detector score (higher = more OOD). */
-  readonly scores: Float32Array;
+  readonly scores: Float64Array;
   /** The model's predicted class (argmax of its logits); names in `manifest.model.classNames`. */
   readonly predicted: Int32Array;
   /** `score > manifest.threshold`. */
@@ -159,7 +159,7 @@ const scoreWith = (
           `${images.pixels.length} values`,
       });
     }
-    const scores = new Float32Array(images.count);
+    const scores = new Float64Array(images.count);
     const predicted = new Int32Array(images.count);
     const penSize = sizeOf(model.shapes.penultimate);
     const classes = sizeOf(model.shapes.logits);

@@ -43,7 +43,7 @@ export interface StateProblem {
 /** The scores of a batch from its features (higher = more OOD). */
 export type FeatureScorer = (
   features: ScoredFeatures,
-) => Effect.Effect<Float32Array, { readonly _tag: string; readonly message: string }>;
+) => Effect.Effect<Float64Array, { readonly _tag: string; readonly message: string }>;
 
 /** How one family of detector kinds is saved and reloaded. */
 export interface Persistence {
@@ -161,7 +161,7 @@ const logitPersistence = (
   score: (
     logits: Matrix,
     settings: Readonly<Record<string, string | number | boolean>>,
-  ) => Float32Array,
+  ) => Float64Array,
 ): Persistence => ({
   kinds: [kind],
   save: () => Effect.succeed([]),
@@ -198,8 +198,8 @@ const knnPersistence: Persistence = {
 /** Every family of kinds a fitted folder can hold. */
 export const PERSISTENCE: ReadonlyArray<Persistence> = [
   groodPersistence,
-  logitPersistence("msp", (logits) => Float32Array.from(rowMaxSoftmax(logits), (p) => -p)),
-  logitPersistence("maxlogit", (logits) => Float32Array.from(rowMax(logits), (z) => -z)),
+  logitPersistence("msp", (logits) => Float64Array.from(rowMaxSoftmax(logits), (p) => -p)),
+  logitPersistence("maxlogit", (logits) => Float64Array.from(rowMax(logits), (z) => -z)),
   logitPersistence(
     "energy",
     (logits, settings) => energyScores(logits, Number(settings.temperature ?? 1)),

@@ -15,7 +15,7 @@ export interface ScoredSource {
   readonly source: string;
   /** The image's file (folder sources) or its index. */
   readonly images: ReadonlyArray<string>;
-  readonly scores: Float32Array;
+  readonly scores: Float64Array;
   readonly predicted: Int32Array;
   readonly isOod: ReadonlyArray<boolean>;
   /** Labels, when the source has them. */
@@ -33,7 +33,7 @@ export const scoreSource = (
   Effect.gen(function* () {
     const shape = detector.inputSpec.shape;
     const opened = yield* openSource(source.spec, { baseDir: source.baseDir, shape });
-    const scores = new Float32Array(opened.count);
+    const scores = new Float64Array(opened.count);
     const predicted = new Int32Array(opened.count);
     const isOod = new Array<boolean>(opened.count).fill(false);
     const labels = opened.classNames === undefined ? undefined : new Uint8Array(opened.count);

@@ -188,7 +188,7 @@ export const exactIndex = (
           const { block, queries: queryBuffer, out } = kernelState;
           const rows = queries.rows;
           const result = {
-            distances: new Float32Array(rows * k),
+            distances: new Float64Array(rows * k),
             indices: new Int32Array(rows * k),
           };
           if (d === 0) {

@@ -92,7 +92,7 @@ export function wrapHnsw(
       Effect.flatMap(checkSearch(index, queries, k), () => {
         if (live === undefined) return Effect.die(new Error(`${indexName} was disposed`));
         const rows = queries.rows;
-        const result = { distances: new Float32Array(rows * k), indices: new Int32Array(rows * k) };
+        const result = { distances: new Float64Array(rows * k), indices: new Int32Array(rows * k) };
         const d = points.cols;
         for (let q = 0; q < rows; q++) {
           const query = Array.from(queries.data.subarray(q * d, (q + 1) * d));
@@ -203,7 +203,7 @@ export const hnswIndex = (
     const queries = takeRows(points, held);
     const truth = yield* exactTruth(takeRows(points, rest), rest, queries, indexName);
     const nearest = {
-      distances: new Float32Array(queries.rows),
+      distances: new Float64Array(queries.rows),
       indices: new Int32Array(queries.rows),
     };
     let ef = -1;

@@ -343,7 +343,7 @@ const makeIndex = (
               found = { slots, d2 };
             }
             const indices = Int32Array.from(found.slots, (slot) => layout.rowOf[slot]!);
-            const distances = Float32Array.from(found.d2, Math.sqrt);
+            const distances = Float64Array.from(found.d2, Math.sqrt);
             return { rows, k, indices, distances };
           });
         }),

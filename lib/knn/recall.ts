@@ -13,7 +13,7 @@ import type { Neighbours } from "./types.ts";
  * @example
  * ```ts
  * import { recallAtK } from "./recall.ts";
- * const exact = { rows: 2, k: 1, distances: new Float32Array(2), indices: Int32Array.of(4, 7) };
+ * const exact = { rows: 2, k: 1, distances: new Float64Array(2), indices: Int32Array.of(4, 7) };
  * const approx = { ...exact, indices: Int32Array.of(4, 9) };
  * if (recallAtK(approx, exact) !== 0.5) throw new Error("wrong recall");
  * ```

@@ -59,7 +59,7 @@ export function writeReranked(
   points: Matrix,
   candidates: ArrayLike<number>,
   k: number,
-  out: { distances: Float32Array; indices: Int32Array },
+  out: { distances: Float64Array; indices: Int32Array },
 ): boolean {
   const d = points.cols;
   const ranked: Array<{ d2: number; i: number }> = [];
@@ -84,7 +84,7 @@ export function bruteForceRow(
   qi: number,
   points: Matrix,
   k: number,
-  out: { distances: Float32Array; indices: Int32Array },
+  out: { distances: Float64Array; indices: Int32Array },
 ): void {
   const all = Int32Array.from({ length: points.rows }, (_, i) => i);
   writeReranked(queries, qi, points, all, k, out);

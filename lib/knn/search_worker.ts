@@ -54,7 +54,7 @@ export type SearchReply =
   | {
     readonly type: "found";
     readonly id: number;
-    readonly distances: Float32Array;
+    readonly distances: Float64Array;
     readonly indices: Int32Array;
   }
   | { readonly type: "failed"; readonly id: number; readonly reason: string };

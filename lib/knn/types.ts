@@ -16,7 +16,7 @@ export interface Neighbours {
   /** Neighbours per query. */
   readonly k: number;
   /** Euclidean distances (not squared). */
-  readonly distances: Float32Array;
+  readonly distances: Float64Array;
   /** Row indices into the indexed points. */
   readonly indices: Int32Array;
 }

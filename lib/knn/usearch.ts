@@ -244,7 +244,7 @@ export function wrapUsearch(
       Effect.flatMap(checkSearch(index, queries, k), () => {
         if (live === undefined) return Effect.die(new Error(`${indexName} was disposed`));
         const rows = queries.rows;
-        const distances = new Float32Array(rows * k);
+        const distances = new Float64Array(rows * k);
         const indices = new Int32Array(rows * k);
         if (rows === 0) return Effect.succeed({ rows, k, distances, indices });
         const found = live.search(queries.data.subarray(0, rows * dim), k, params.threads);

@@ -54,6 +54,9 @@ export {
   summaryMarkdown,
   summaryTable,
   type Table,
+  type TieFlag,
+  tieFlags,
+  tieReportMarkdown,
   writeResults,
 } from "./tables.ts";
 export { consoleProgress, type ProgressReporter, quietProgress } from "./progress.ts";

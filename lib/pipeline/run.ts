@@ -20,7 +20,13 @@ import type {
 import { ModelUnreadable } from "../models/errors.ts";
 import { resolveModel } from "../models/registry.ts";
 import { type ProgressReporter, quietProgress } from "./progress.ts";
-import { accuracy, evaluateOod, type OodMetrics } from "../stages/evaluate.ts";
+import {
+  accuracy,
+  evaluateOod,
+  type OodMetrics,
+  scoreTies,
+  type TieShares,
+} from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
 import type { ClassSums } from "../stages/features.ts";
 import { StageCache } from "../cache/cache.ts";
@@ -149,8 +155,8 @@ export const withModelDefaults = <S extends { readonly kind: string }>(
     ? { ...spec, earlyBoundary: model.earlyTap }
     : spec;
 
-/** One row of results: a detector on one OOD set. */
-export interface ResultRow extends OodMetrics {
+/** One row of results: a detector on one OOD set, with its metrics and its tie report. */
+export interface ResultRow extends OodMetrics, TieShares {
   readonly benchmark: string;
   readonly detector: string;
   readonly set: string;
@@ -172,7 +178,7 @@ export interface DetectorRun {
   readonly scoredPerSecond: number;
   readonly rows: ReadonlyArray<ResultRow>;
   /** Scores by set name (`id` for the ID test set). */
-  readonly scores: ReadonlyMap<string, Float32Array>;
+  readonly scores: ReadonlyMap<string, Float64Array>;
   readonly artefacts: FittedDetector["artefacts"];
 }
 
@@ -203,7 +209,7 @@ export const runDetectors = Effect.fn("runDetectors")(function* (
     // Released by Effect (not try/finally, which a failing or interrupted yield* skips).
     yield* Effect.gen(function* () {
       const scoreStart = performance.now();
-      const scores = new Map<string, Float32Array>();
+      const scores = new Map<string, Float64Array>();
       scores.set("id", yield* fitted.score(prepared.idTest));
       for (const set of prepared.oodTest) scores.set(set.images.name, yield* fitted.score(set));
       const scoreSeconds = (performance.now() - scoreStart) / 1000;
@@ -211,20 +217,23 @@ export const runDetectors = Effect.fn("runDetectors")(function* (
         prepared.oodTest.reduce((n, s) => n + s.images.count, 0);
       const rows: Array<ResultRow> = [];
       for (const set of prepared.oodTest) {
-        const metrics = yield* evaluateOod({
+        const pair = {
           id: scores.get("id")!,
           ood: scores.get(set.images.name)!,
           names: {
             id: `${detector.name} on ID test`,
             ood: `${detector.name} on ${set.images.name}`,
           },
-        });
+        };
+        const metrics = yield* evaluateOod(pair);
+        const ties = yield* scoreTies(pair);
         rows.push({
           benchmark,
           detector: detector.name,
           set: set.images.name,
           group: set.group,
           ...metrics,
+          ...ties,
           idAccuracy: prepared.idAccuracy,
         });
       }

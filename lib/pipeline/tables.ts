@@ -7,12 +7,13 @@
 import * as aq from "arquero";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/files.ts";
+import { TIE_REPORT_LIMIT } from "../stages/evaluate.ts";
 import type { DetectorRun } from "./run.ts";
 
 /** An arquero table. */
 export type Table = ReturnType<typeof aq.from>;
 
-/** One row per (detector, OOD set) with all four metrics, fit and score times. */
+/** One row per (detector, OOD set) with every metric and the tie report. */
 export function resultsTable(runs: ReadonlyArray<DetectorRun>): Table {
   return aq.from(
     runs.flatMap((run) =>
@@ -26,6 +27,9 @@ export function resultsTable(runs: ReadonlyArray<DetectorRun>): Table {
         auprOut: r.auprOut,
         fpr95IdKept: r.fpr95IdKept,
         fpr95OpenOod: r.fpr95OpenOod,
+        tiedId: r.tiedId,
+        tiedOod: r.tiedOod,
+        tiedAcross: r.tiedAcross,
         idAccuracy: r.idAccuracy,
       }))
     ),
@@ -111,6 +115,43 @@ export function perSetMarkdown(results: Table): string {
     .toMarkdown({ format: inPercent(metrics) });
 }
 
+/** A detector whose metrics on some OOD set depend on ties across ID and OOD. */
+export interface TieFlag {
+  readonly detector: string;
+  /** The sets where more than {@link TIE_REPORT_LIMIT} of the scores tie across, with the share. */
+  readonly sets: ReadonlyArray<{ readonly set: string; readonly tiedAcross: number }>;
+}
+
+/**
+ * The detectors whose AUROC on some set depends on ties of more than {@link TIE_REPORT_LIMIT}
+ * of its scores (ID and OOD tied with each other), for the results page and `results.md`.
+ */
+export function tieFlags(runs: ReadonlyArray<DetectorRun>): ReadonlyArray<TieFlag> {
+  return runs.flatMap((run) => {
+    const sets = run.rows.filter((r) => r.tiedAcross > TIE_REPORT_LIMIT)
+      .map((r) => ({ set: r.set, tiedAcross: r.tiedAcross }));
+    return sets.length === 0 ? [] : [{ detector: run.detector, sets }];
+  });
+}
+
+/** One line per flagged detector, or a line saying that no result depends on ties. */
+export function tieReportMarkdown(runs: ReadonlyArray<DetectorRun>): string {
+  const flags = tieFlags(runs);
+  const limit = `${100 * TIE_REPORT_LIMIT}%`;
+  if (flags.length === 0) {
+    return `No detector has more than ${limit} of its scores tied across ID and OOD on any set.`;
+  }
+  return [
+    `These detectors have more than ${limit} of their scores tied across ID and OOD (their ` +
+    "AUROC counts those pairs as ½, so it depends on the ties, not only on the ranking):",
+    "",
+    ...flags.map((f) =>
+      `- ${f.detector}: ` +
+      f.sets.map((s) => `${s.set} ${(100 * s.tiedAcross).toFixed(2)}%`).join(", ")
+    ),
+  ].join("\n");
+}
+
 /**
  * Write `results.json`, `results.csv`, `summary.csv` and `results.md` into `dir`. `header` goes
  * into `results.json` and the head of `results.md`; `extra` only into `results.json`.
@@ -156,6 +197,10 @@ export async function writeResults(
     "## Per OOD set (%)",
     "",
     perSetMarkdown(results),
+    "",
+    "## Tie report",
+    "",
+    tieReportMarkdown(runs),
     "",
   ].join("\n");
   await writeFileAtomic(join(dir, "results.md"), md);

@@ -52,7 +52,7 @@ export const writeExports = Effect.fn("writeExports")(function* (
   const requests: Array<ExportRequest> = [];
   const write = (
     file: string,
-    data: Float32Array | Uint8Array,
+    data: Float64Array | Float32Array | Uint8Array,
     shape: ReadonlyArray<number>,
     description: string,
   ) =>

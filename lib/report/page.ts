@@ -26,7 +26,8 @@ import { type PairedDifference, SEED_METRICS } from "./seeds.ts";
 import { escapeXml } from "./xml.ts";
 import type { TopLevelSpec } from "./chart.ts";
 import { NonFinitePlotData, PlotInputError, PlotRenderError } from "./plot_errors.ts";
-import { resultsTable, summaryTable } from "../pipeline/tables.ts";
+import { resultsTable, summaryTable, type TieFlag, tieFlags } from "../pipeline/tables.ts";
+import { TIE_REPORT_LIMIT } from "../stages/evaluate.ts";
 
 /** One gallery: a title and its image grid (SVG with PNG tiles). */
 export interface Gallery {
@@ -45,6 +46,8 @@ export interface BenchmarkPage {
   readonly rocSvg: string;
   readonly histogramSvg: string;
   readonly galleries: ReadonlyArray<Gallery>;
+  /** Detectors whose AUROC depends on ties across ID and OOD (`tieFlags`). */
+  readonly tieFlags: ReadonlyArray<TieFlag>;
   /** The spread over training seeds, when more than one seed ran. */
   readonly seeds?: SeedSection;
 }
@@ -156,6 +159,7 @@ export const benchmarkPage = (
         () => scoreHistograms(focus),
       ),
       galleries,
+      tieFlags: tieFlags(runs),
       ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
     };
   });
@@ -200,6 +204,7 @@ const PER_SET_COLUMNS = [
   ["auprOut", "AUPR-Out", true],
   ["fpr95IdKept", "FPR@95 (ID kept)", true],
   ["fpr95OpenOod", "FPR@95 (OpenOOD)", true],
+  ["tiedAcross", "tied across ID/OOD", true],
 ] as const;
 
 const STYLE = `body{font-family:"DejaVu Sans",sans-serif;margin:2em;max-width:1200px;color:#222}
@@ -262,6 +267,24 @@ function pairedTable(paired: SeedSection["paired"]): string {
   return `<table class="paired"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
+/** The tie flags as a warning under the ranked table (a quiet note when nothing is flagged). */
+function tieWarning(flags: ReadonlyArray<TieFlag>): string {
+  const limit = `${100 * TIE_REPORT_LIMIT}%`;
+  if (flags.length === 0) {
+    return `<p class="ties" data-flagged="0">No detector has more than ${limit} of its scores ` +
+      "tied across ID and OOD on any set: every AUROC here is decided by the ranking alone.</p>";
+  }
+  const items = flags.map((f) =>
+    `<li data-detector="${escapeXml(f.detector)}">${escapeXml(f.detector)}: ${
+      escapeXml(f.sets.map((s) => `${s.set} ${(100 * s.tiedAcross).toFixed(2)}%`).join(", "))
+    }</li>`
+  ).join("");
+  return `<div class="ties" data-flagged="${flags.length}"><p><strong>Tie-dependent ` +
+    `results:</strong> more than ${limit} of these detectors' scores are tied across ID and ` +
+    `OOD (AUROC counts such pairs as ½), so their metrics depend on the ties:</p><ul>${items}` +
+    "</ul></div>";
+}
+
 /**
  * One benchmark's `<section>`: the spread over seeds (when present), the ranked table of the
  * first seed's model, plots, galleries and the per-set table.
@@ -283,6 +306,7 @@ export function benchmarkSection(page: BenchmarkPage): string {
       seeds === undefined ? "" : "Model of training seed 0: "
     }ranked by the mean of near and far AUROC (%)</h3>`,
     table(page.summary, SUMMARY_COLUMNS, "summary"),
+    tieWarning(page.tieFlags),
     `<h3>${escapeXml(page.focus)}: ROC curves and score histograms</h3>`,
     `<div class="plots"><figure class="roc">${page.rocSvg}</figure>`,
     `<figure class="histogram">${page.histogramSvg}</figure></div>`,

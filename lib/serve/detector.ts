@@ -12,7 +12,7 @@ import type { ImageShape } from "../sources/source.ts";
 /** Scores of a batch, one entry per image, in order. Higher score = more likely OOD. */
 export interface ImageScores {
   /** One OOD score per image. */
-  readonly scores: Float32Array;
+  readonly scores: Float64Array;
   /** The classifier's predicted class per image. */
   readonly predicted: Int32Array;
   /** `score > threshold` per image. */

@@ -323,6 +323,96 @@ export const evaluateOod = Effect.fn("evaluateOod")(function* (input: {
 });
 
 /**
+ * How many scores are tied, as shares in [0, 1]: `tiedId` and `tiedOod` are the shares of the
+ * ID and OOD scores equal to at least one other score (of either set); `tiedAcross` is the
+ * share of all ID and OOD scores equal to a score of the other set. Only the latter enter
+ * AUROC's ½ counts (and the FPR@95 tie rules), so a `tiedAcross` above
+ * {@link TIE_REPORT_LIMIT} means the metrics depend on how ties are counted, not only on the
+ * ranking: a sign of scores that lost their resolution (float32 storage, underflow).
+ */
+export interface TieShares {
+  readonly tiedId: number;
+  readonly tiedOod: number;
+  readonly tiedAcross: number;
+}
+
+/** Above this share of tied scores across ID and OOD, reports flag a result as tie-dependent. */
+export const TIE_REPORT_LIMIT = 0.01;
+
+/** Tie shares from ascending arrays, by one merge pass over the distinct values. */
+function tieSharesSorted(id: Float64Array, ood: Float64Array): TieShares {
+  let i = 0;
+  let j = 0;
+  let tiedId = 0;
+  let tiedOod = 0;
+  let tiedAcross = 0;
+  while (i < id.length || j < ood.length) {
+    const v = j >= ood.length || (i < id.length && id[i]! <= ood[j]!) ? id[i]! : ood[j]!;
+    let a = 0;
+    let b = 0;
+    while (i < id.length && id[i] === v) {
+      i++;
+      a++;
+    }
+    while (j < ood.length && ood[j] === v) {
+      j++;
+      b++;
+    }
+    if (a + b >= 2) {
+      tiedId += a;
+      tiedOod += b;
+    }
+    if (a > 0 && b > 0) tiedAcross += a + b;
+  }
+  return {
+    tiedId: tiedId / id.length,
+    tiedOod: tiedOod / ood.length,
+    tiedAcross: tiedAcross / (id.length + ood.length),
+  };
+}
+
+/**
+ * The tie report of one ID/OOD pair ({@link TieShares}).
+ *
+ * @example
+ * ```ts
+ * import { scoreTies } from "./evaluate.ts";
+ * import { Effect } from "effect";
+ * // 0.5 stands in both sets: 2 of the 5 scores are tied across.
+ * const t = Effect.runSync(scoreTies({ id: [0.1, 0.5, 0.7], ood: [0.5, 0.9] }));
+ * if (t.tiedAcross !== 0.4 || t.tiedId !== 1 / 3 || t.tiedOod !== 0.5) throw new Error("wrong");
+ * ```
+ */
+export const scoreTies = (input: {
+  readonly id: ArrayLike<number>;
+  readonly ood: ArrayLike<number>;
+  readonly names?: SetNames;
+}): Effect.Effect<TieShares, ScoreError> =>
+  Effect.map(
+    bothSorted(input.id, input.ood, input.names ?? DEFAULT_NAMES),
+    ([id, ood]) => tieSharesSorted(id, ood),
+  );
+
+/**
+ * The share of `scores` equal to at least one other of them (0 for fewer than two scores).
+ *
+ * @example
+ * ```ts
+ * import { tiedShare } from "./evaluate.ts";
+ * if (tiedShare([1, 2, 2, 3]) !== 0.5) throw new Error("wrong");
+ * ```
+ */
+export function tiedShare(scores: ArrayLike<number>): number {
+  if (scores.length < 2) return 0;
+  const sorted = Float64Array.from(scores).sort();
+  let tied = 0;
+  for (let k = 0; k < sorted.length; k++) {
+    if (sorted[k] === sorted[k - 1] || sorted[k] === sorted[k + 1]) tied++;
+  }
+  return tied / sorted.length;
+}
+
+/**
  * Fraction of predictions equal to their labels.
  *
  * @example

@@ -55,4 +55,8 @@ export {
   OOD_METRICS,
   type OodGroup,
   type OodMetrics,
+  scoreTies,
+  TIE_REPORT_LIMIT,
+  tiedShare,
+  type TieShares,
 } from "./evaluate.ts";

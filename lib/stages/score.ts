@@ -35,9 +35,9 @@ export const knnScore = (
   index: NearestNeighbourIndex,
   descriptors: Matrix,
   k = 1,
-): Effect.Effect<Float32Array, SearchError | NonFiniteScore> =>
+): Effect.Effect<Float64Array, SearchError | NonFiniteScore> =>
   Effect.flatMap(index.search(descriptors, k), ({ rows, distances }) => {
-    const scores = new Float32Array(rows);
+    const scores = new Float64Array(rows);
     for (let q = 0; q < rows; q++) {
       let sum = 0;
       for (let r = 0; r < k; r++) sum += distances[q * k + r]!;
