@@ -2,12 +2,15 @@
  * `deno task reproduce`: GROOD, its ablations and every baseline on both benchmarks with the
  * fixture models. Prints the ranked table and GROOD's per-set numbers, measures HNSW's recall
  * against exact search on the real descriptors, and writes `results/<benchmark>/`: results
- * (JSON, CSV, Markdown), plots (PNG), and `.npy` exports with a manifest.
+ * (JSON, CSV, Markdown), plots (PNG), the activation-ratio analysis behind the explanation of
+ * ASH-S's and SCALE's results (`activation-ratio.{json,md}`), and `.npy` exports with a manifest
+ * for every training seed's model (`exports/`, `seed<N>/exports/`).
  *
  * Flags: `--benchmark NAME|FILE` (repeatable: a built-in benchmark, `mnist` or `fashion-mnist`,
  * or a benchmark file such as `my.json`; default both built-ins), `--retrain` (train the
- * fixture models of the built-in benchmarks again first), `--no-cache`, `--no-export`, `--export-early` (also the early features of
- * the test sets: ~250 MB per 10,000 images), `--out DIR` (default `results`), `--backend`,
+ * fixture models of the built-in benchmarks again first), `--no-cache`, `--no-export`,
+ * `--export-early` (also the early features of the seed-0 model's test sets: ~250 MB per 10,000
+ * images), `--out DIR` (default `results`), `--backend`,
  * `--detector KIND` (repeatable; any registered kind, see `lib/detectors/registry.ts`; GROOD
  * always runs).
  *
@@ -41,7 +44,22 @@ import {
   REPRODUCE_DETECTORS,
 } from "../lib/detectors/registry.ts";
 import { GROOD_DEFAULTS } from "../lib/detectors/grood.ts";
-import { ensureWritable, portablePath, tryIo, writeFile, writeJson } from "../lib/io/files.ts";
+import {
+  ensureWritable,
+  portablePath,
+  tryIo,
+  writeFile,
+  writeFileAtomic,
+  writeJson,
+  writeJsonAtomic,
+} from "../lib/io/files.ts";
+import {
+  activationRatioChart,
+  activationRatioMarkdown,
+  activationRatioRows,
+} from "../lib/report/activation_ratio.ts";
+import { writePlot } from "../lib/report/plot_files.ts";
+import type { PreparedBenchmark } from "../lib/pipeline/run.ts";
 import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
 import { trainFixture } from "../lib/pipeline/train_fixture.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
@@ -73,7 +91,9 @@ const { values } = parseCommandLine({
     retrain: flag.boolean("train the fixture models again first (writes fixtures/models/)"),
     "no-cache": flag.boolean("compute every stage again and store nothing"),
     "no-export": flag.boolean("skip the .npy exports"),
-    "export-early": flag.boolean("also export the test sets' early features (~250 MB each)"),
+    "export-early": flag.boolean(
+      "also export the test sets' early features of the seed-0 model (~250 MB each)",
+    ),
     out: flag.string("results folder", { default: "results", placeholder: "DIR" }),
     backend: backendFlag,
     engine: flag.choice(
@@ -111,6 +131,55 @@ const detectors: ReadonlyArray<DetectorSpecInput> = [
   { kind: "grood", index: "hnsw", name: "GROOD (HNSW)" } as const,
   ...REPRODUCE_DETECTORS.slice(1),
 ].filter((spec) => chosen === undefined || spec.kind === "grood" || chosen.includes(spec.kind));
+
+/** The percentile of ASH-S's default, at which the activation ratios are analysed. */
+const RATIO_PERCENTILE = 90;
+
+/**
+ * `activation-ratio.{json,md}` (every seed) and `plots/activation-ratio.png` (seed 0): the
+ * distribution of s1/s2 per test set, the measurement behind the README's explanation of
+ * ASH-S's and SCALE's results (`lib/report/activation_ratio.ts`).
+ */
+const writeActivationRatios = (
+  tmp: string,
+  benchmark: string,
+  models: ReadonlyArray<{ readonly seed: number; readonly prepared: PreparedBenchmark }>,
+) =>
+  tryIo(tmp, "write the activation-ratio analysis into", async () => {
+    const perSeed = models.map(({ seed, prepared }) => ({
+      seed,
+      rows: activationRatioRows([
+        { name: "id", group: "id", penultimate: prepared.idTest.features.penultimate },
+        ...prepared.oodTest.map((set) => ({
+          name: set.images.name,
+          group: set.group,
+          penultimate: set.features.penultimate,
+        })),
+      ], RATIO_PERCENTILE),
+    }));
+    await writeJsonAtomic(join(tmp, "activation-ratio.json"), {
+      benchmark,
+      percentile: RATIO_PERCENTILE,
+      measure: "s1/s2: sum of all penultimate activations over the sum of the kept top " +
+        "(100 − p)% (ASH-S's and SCALE's exponent)",
+      seeds: perSeed,
+    });
+    await writeFileAtomic(
+      join(tmp, "activation-ratio.md"),
+      `# ${benchmark}: activation ratio s1/s2 at p = ${RATIO_PERCENTILE}\n\n` +
+        perSeed.map((s) =>
+          `## Model of training seed ${s.seed}\n\n${activationRatioMarkdown(s.rows)}`
+        )
+          .join("\n\n") +
+        "\n",
+    );
+    await writePlot(
+      join(tmp, "plots", "activation-ratio.png"),
+      activationRatioChart(perSeed[0]!.rows, {
+        title: `${benchmark}: s1/s2 at p = ${RATIO_PERCENTILE} (seed ${perSeed[0]!.seed})`,
+      }),
+    );
+  });
 
 const program = Effect.gen(function* () {
   const unknown = chosen?.find((kind) => !(DETECTOR_KINDS as ReadonlyArray<string>).includes(kind));
@@ -175,7 +244,7 @@ const program = Effect.gen(function* () {
         resolve(spec.baseDir, spec.model.path) === fixtureDir(train.name)
       ? train.name
       : undefined;
-    const others: Array<Omit<SeedRuns, "header">> = [];
+    const others: Array<Omit<SeedRuns, "header"> & { readonly prepared: PreparedBenchmark }> = [];
     while (dataset !== undefined) {
       const ran = [0, ...others.map((r) => r.seed)];
       const seed = (yield* fixtureSeeds(dataset)).find((s) => !ran.includes(s));
@@ -187,6 +256,7 @@ const program = Effect.gen(function* () {
       );
       others.push({
         seed,
+        prepared: other.prepared,
         runs: other.runs,
         model: portablePath(other.prepared.model.path),
         testAccuracy: other.prepared.model.metadata?.testAccuracy ?? other.prepared.idAccuracy,
@@ -214,7 +284,7 @@ const program = Effect.gen(function* () {
       },
     };
 
-    const seedRuns = others.map((other): SeedRuns => ({
+    const seedRuns = others.map(({ prepared: _, ...other }): SeedRuns => ({
       ...other,
       header: {
         benchmark: name,
@@ -237,11 +307,25 @@ const program = Effect.gen(function* () {
           Effect.map(benchmarkSection),
         ),
       extra: (tmp) =>
-        values["no-export"] ? Effect.void : Effect.gen(function* () {
-          const entries = yield* writeExports(join(tmp, "exports"), prepared, runs, {
-            ...(values["export-early"] ? { earlyBoundary: GROOD_DEFAULTS.earlyBoundary } : {}),
-          }).pipe(Effect.provideService(Compute, compute));
-          log(`exports: ${entries.length} .npy files in ${join(dir, "exports")} (manifest.json)`);
+        Effect.gen(function* () {
+          const models = [{ seed: 0, prepared, runs }, ...others];
+          yield* writeActivationRatios(tmp, name, models);
+          if (values["no-export"]) return;
+          // Every seed's exports (seed 0 at the top, the others in seed<N>/), so an outside
+          // check can cover each model as it covers the first.
+          for (const model of models) {
+            const exportDir = join(
+              tmp,
+              ...(model.seed === 0 ? [] : [`seed${model.seed}`]),
+              "exports",
+            );
+            // Early features need the open network: only seed 0's stays open for the run.
+            const early = values["export-early"] && model.seed === 0;
+            const entries = yield* writeExports(exportDir, model.prepared, model.runs, {
+              ...(early ? { earlyBoundary: GROOD_DEFAULTS.earlyBoundary } : {}),
+            }).pipe(Effect.provideService(Compute, compute));
+            log(`exports (seed ${model.seed}): ${entries.length} .npy files (manifest.json)`);
+          }
         }),
     });
     if (folder.spread !== undefined && folder.paired !== undefined) {

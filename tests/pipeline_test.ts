@@ -17,6 +17,7 @@ import { Effect } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { readNpy, writeNpyAtomic } from "../lib/io/npy.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
+import { DETECTOR_KINDS } from "../lib/detectors/registry.ts";
 import { GroodLive, runAblation, runPipeline } from "../lib/pipeline/pipeline.ts";
 import type { DetectorRun } from "../lib/pipeline/run.ts";
 import {
@@ -226,6 +227,7 @@ Deno.test("exports: features, labels and every detector's scores read back as wr
       const file = `scores/${run.detector}/${set}.npy`;
       assert.ok(files.has(file), file);
       const read = await Effect.runPromise(readNpy(join(out, file)));
+      assert.equal(read.dtype, "<f8", `${file}: scores are exported in float64`);
       assert.deepEqual(read.shape, [scores.length]);
       assert.deepEqual([...read.data], [...scores], file);
     }
@@ -235,6 +237,39 @@ Deno.test("exports: features, labels and every detector's scores read back as wr
   assert.deepEqual([...logits.data], [...prepared.idTest.features.logits.data]);
   const labels = await Effect.runPromise(readNpy(join(out, "features/train-labels.npy")));
   assert.equal(labels.shape[0], TRAIN);
+});
+
+Deno.test("every registered detector runs in a pipeline, scores in float64 with a tie report", async () => {
+  // Settings that fit 400 training images (the defaults are sized for 60,000).
+  const small: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
+    grood: { oodPrototype: { kind: "mixup", lambda: 0.5, samples: 200, seed: 0 } },
+    nnguide: { k: 5, alpha: 0.05 },
+  };
+  // GROOD's variants score through GROOD's code; their fixed mix-up settings ask for 10,000
+  // training images, more than this benchmark has, and are refused as such.
+  const kinds = DETECTOR_KINDS.filter((kind) => !kind.startsWith("grood") || kind === "grood");
+  const { runs } = await Effect.runPromise(
+    runPipeline({
+      benchmark: path,
+      detectors: kinds.map((kind) => ({ kind, ...small[kind] })) as never,
+    }).pipe(Effect.provide(services)),
+  );
+  assert.equal(runs.length, kinds.length);
+  for (const run of runs) {
+    checkByHand(run);
+    for (const row of run.rows) {
+      // copy is the ID set itself: every score ties across; blank is one score 30 times.
+      assert.equal(row.tiedAcross, row.set === "copy" ? 1 : row.tiedAcross, run.detector);
+      assert.equal(row.tiedOod, 1, `${run.detector} on ${row.set}`);
+    }
+    const id = run.scores.get("id")!;
+    assert.ok(id instanceof Float64Array, run.detector);
+    // Computed in float64 and kept so: some score is not a float32 number. MaxLogit's score
+    // is a logit itself, which the model gives in float32.
+    if (run.detector !== "MaxLogit") {
+      assert.ok(id.some((v) => Math.fround(v) !== v), `${run.detector}: float32-rounded scores`);
+    }
+  }
 });
 
 Deno.test("cleanup", async () => {

@@ -1,0 +1,158 @@
+/**
+ * The activation-ratio analysis behind the README's explanation of ASH-S and SCALE: both
+ * multiply an image's penultimate features by exp(s1 / s2), where s1 = Σ h and s2 = the sum of
+ * its k largest activations (k = n − round(n·p/100), as `ashKeptCount`). The ratio s1/s2 ≥ 1
+ * measures how flat the activation profile is: 1 when the top k hold everything, larger when
+ * mass sits outside them. A larger factor raises every logit, so the Energy score
+ * −logsumexp(z) falls (looks more ID). An OOD set with flatter profiles than the ID set is then
+ * pushed towards ID by the scaling, whatever the pruning does.
+ *
+ * Per set (ID test and every OOD test set) this gives the distribution of s1/s2 (quartiles and
+ * mean) and the share of the set whose ratio is above the ID median: the numbers the README's
+ * "because" rests on, written by `deno task reproduce` as `activation-ratio.{json,md}` and
+ * plotted as `plots/activation-ratio.png`.
+ *
+ * @module
+ */
+import type { Matrix } from "../matrix.ts";
+import { ashKeptCount } from "../detectors/ash.ts";
+import type { TopLevelSpec } from "./chart.ts";
+import { CONFIG } from "./chart.ts";
+
+/** s1/s2 per row at percentile `p` (1 when every kept activation is 0, as ASH's s2 = 0 rule). */
+export function activationRatios(features: Matrix, p: number): Float64Array {
+  const { rows, cols: n, data } = features;
+  const k = ashKeptCount(n, p);
+  const out = new Float64Array(rows);
+  const sorted = new Float64Array(n);
+  for (let i = 0; i < rows; i++) {
+    let s1 = 0;
+    for (let j = 0; j < n; j++) {
+      sorted[j] = data[i * n + j]!;
+      s1 += sorted[j]!;
+    }
+    sorted.sort();
+    let s2 = 0;
+    for (let r = n - k; r < n; r++) s2 += sorted[r]!;
+    out[i] = s2 === 0 ? 1 : s1 / s2;
+  }
+  return out;
+}
+
+/** One set's distribution of s1/s2. */
+export interface ActivationRatioRow {
+  readonly set: string;
+  /** `id` for the ID test set, else the OOD set's group. */
+  readonly group: "id" | "near" | "far";
+  readonly count: number;
+  readonly q1: number;
+  readonly median: number;
+  readonly q3: number;
+  readonly mean: number;
+  /** Share of the set whose ratio is above the ID test set's median. */
+  readonly aboveIdMedian: number;
+}
+
+/** The value at quantile `q` of ascending `sorted` (linear interpolation, numpy's default). */
+const quantile = (sorted: Float64Array, q: number): number => {
+  const position = q * (sorted.length - 1);
+  const lower = Math.floor(position);
+  const upper = Math.min(lower + 1, sorted.length - 1);
+  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
+};
+
+/** A set whose penultimate features enter the analysis. */
+export interface RatioSet {
+  readonly name: string;
+  readonly group: "id" | "near" | "far";
+  readonly penultimate: Matrix;
+}
+
+/**
+ * The distribution of s1/s2 at percentile `p` for each set; the first set is the ID reference
+ * of `aboveIdMedian`.
+ *
+ * @example
+ * ```ts
+ * import { activationRatioRows } from "./activation_ratio.ts";
+ * import { matrix } from "../matrix.ts";
+ * // 10 features, p = 90 keeps 1: a peaked row has ratio 1, a flat row ratio 10.
+ * const peaked = matrix(1, 10, [5, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+ * const flat = matrix(1, 10, Array(10).fill(1));
+ * const [id, ood] = activationRatioRows([
+ *   { name: "id", group: "id", penultimate: peaked },
+ *   { name: "letters", group: "near", penultimate: flat },
+ * ], 90);
+ * if (id!.median !== 1 || ood!.median !== 10 || ood!.aboveIdMedian !== 1) throw new Error("wrong");
+ * ```
+ */
+export function activationRatioRows(
+  sets: ReadonlyArray<RatioSet>,
+  p: number,
+): ReadonlyArray<ActivationRatioRow> {
+  const ratios = sets.map((set) => activationRatios(set.penultimate, p).sort());
+  const idMedian = ratios[0] === undefined ? NaN : quantile(ratios[0], 0.5);
+  return sets.map((set, s) => {
+    const sorted = ratios[s]!;
+    let above = 0;
+    let sum = 0;
+    for (const r of sorted) {
+      sum += r;
+      if (r > idMedian) above++;
+    }
+    return {
+      set: set.name,
+      group: set.group,
+      count: sorted.length,
+      q1: quantile(sorted, 0.25),
+      median: quantile(sorted, 0.5),
+      q3: quantile(sorted, 0.75),
+      mean: sum / sorted.length,
+      aboveIdMedian: above / sorted.length,
+    };
+  });
+}
+
+/** The rows as a Markdown table (ratios with two decimals, the share in %). */
+export function activationRatioMarkdown(rows: ReadonlyArray<ActivationRatioRow>): string {
+  return [
+    "| set | group | images | q1 | median s1/s2 | q3 | mean | above the ID median |",
+    "| :-- | :-- | --: | --: | --: | --: | --: | --: |",
+    ...rows.map((r) =>
+      `| ${r.set} | ${r.group} | ${r.count} | ${r.q1.toFixed(2)} | ${r.median.toFixed(2)} | ` +
+      `${r.q3.toFixed(2)} | ${r.mean.toFixed(2)} | ${(100 * r.aboveIdMedian).toFixed(1)}% |`
+    ),
+  ].join("\n");
+}
+
+/** A chart of each set's quartiles of s1/s2 (bar from q1 to q3, tick at the median). */
+export function activationRatioChart(
+  rows: ReadonlyArray<ActivationRatioRow>,
+  options: { readonly title: string },
+): TopLevelSpec {
+  const order = rows.map((r) => r.set);
+  const y = { field: "set", type: "nominal", sort: order, title: null } as const;
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: options.title,
+    width: 420,
+    height: 28 * rows.length,
+    data: { values: rows.map((r) => ({ ...r })) },
+    layer: [
+      {
+        mark: { type: "bar", height: 14, opacity: 0.5 },
+        encoding: {
+          y,
+          x: { field: "q1", type: "quantitative", title: "s1/s2 (quartiles, median tick)" },
+          x2: { field: "q3" },
+          color: { field: "group", type: "nominal", title: "group" },
+        },
+      },
+      {
+        mark: { type: "tick", thickness: 2, size: 18, color: "black" },
+        encoding: { y, x: { field: "median", type: "quantitative" } },
+      },
+    ],
+    config: CONFIG,
+  } as TopLevelSpec;
+}
