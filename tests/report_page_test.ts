@@ -17,7 +17,7 @@ import {
   reportHtml,
 } from "../lib/report/page.ts";
 import { pairedDifferences, SEED_METRICS, type SeedRow, seedSpread } from "../lib/report/seeds.ts";
-import { summaryTable } from "../lib/pipeline/tables.ts";
+import { summaryTable, tieReportMarkdown } from "../lib/pipeline/tables.ts";
 import { withTab } from "./browser.ts";
 import { toyRuns } from "./toy_runs.ts";
 
@@ -209,4 +209,20 @@ Deno.test("benchmarkPage() fails with a typed error naming the set when a score 
   );
   assert.equal(error._tag, "NonFinitePlotData");
   assert.match(error.message, /letters/);
+});
+
+Deno.test("the page and results.md flag a detector whose AUROC depends on ties across ID and OOD", async () => {
+  const { runs, byName } = fixtureRuns();
+  const clean = await Effect.runPromise(benchmarkPage(runs, byName));
+  assert.deepEqual(clean.tieFlags, []);
+  assert.match(benchmarkSection(clean), /data-flagged="0"/);
+  // A tie report of 40% on every set for the second detector (as from scores with few values).
+  const rounded = runs[1]!.rows.map((row) => ({ ...row, tiedAcross: 0.4 }));
+  const tied = [runs[0]!, { ...runs[1]!, rows: rounded }];
+  const page = await Effect.runPromise(benchmarkPage(tied, byName));
+  assert.deepEqual(page.tieFlags.map((f) => f.detector), [runs[1]!.detector]);
+  const html = benchmarkSection(page);
+  assert.match(html, new RegExp(`data-detector="${runs[1]!.detector}">.*letters 40\\.00%`));
+  assert.match(tieReportMarkdown(tied), /letters 40\.00%, textures 40\.00%/);
+  assert.match(tieReportMarkdown(runs), /No detector has more than 1%/);
 });
