@@ -7,10 +7,11 @@
  * measured). Points are centred on their mean first (distances are translation invariant, and
  * smaller norms mean less float32 cancellation). The kernel keeps the best k + 3 candidates
  * per query, which are then re-ranked with distances recomputed directly as Σ(qᵢ − pᵢ)² in
- * float64 from the original values. So returned distances are exact to float32 rounding, and
- * the ranking is that of an exact float64 search except when the float32 ranking error
- * exceeds the gap between the k-th and (k+3)-th neighbour. Ties are broken by the lower point
- * index.
+ * float64 from the original values. Then each query's result is either certified or redone:
+ * `exact_certificate.ts` proves from the kernel's error bound that no other point can be as near
+ * as the k-th re-ranked neighbour, or else ranks in float64 every point whose norm lies within
+ * that neighbour's distance of the query's norm. So the result is that of an exact float64
+ * search at any scale (descriptors 10⁻¹³ apart included), ties broken by the lower point index.
  *
  * **Norm pruning** (on by default): points are stored sorted by norm, queries are searched in
  * blocks of similar norm, and each block of queries visits the point blocks nearest its norms
@@ -29,6 +30,7 @@ import type { Matrix } from "../matrix.ts";
 import { IndexTooLarge, NonFiniteVector } from "./errors.ts";
 import { type BlockNorms, lowerBound, pruningIsSafe, pruningMargin } from "./norm_bound.ts";
 import { bruteForceRow, checkSearch, firstNonFiniteRow, writeReranked } from "./rerank.ts";
+import { bandSearch, certified, kthSquaredDistance, normOrder } from "./exact_certificate.ts";
 import { instantiateKernel, type KernelBlock } from "./simd_kernel.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
@@ -54,6 +56,10 @@ export interface SearchStats {
   readonly blocksVisited: number;
   /** Point blocks a full scan computes: blocks × query blocks. */
   readonly blocksTotal: number;
+  /** Queries whose candidates could not be certified, searched in their norm band instead. */
+  readonly bandSearches: number;
+  /** Points those band searches ranked in float64, in all. */
+  readonly bandPoints: number;
 }
 
 const lastStats = new WeakMap<NearestNeighbourIndex, SearchStats>();
@@ -139,8 +145,8 @@ export const exactIndex = (
       centredNorms[i] = Math.sqrt(sum);
     }
     const rawNorms = rowNorms(points.data, n, d);
-    const order = Int32Array.from({ length: n }, (_, i) => i);
-    if (pruning) order.sort((a, b) => rawNorms[a]! - rawNorms[b]! || a - b);
+    const byNorm = normOrder(rawNorms);
+    const order = pruning ? byNorm.indices : Int32Array.from({ length: n }, (_, i) => i);
     for (let s = 0; s < n; s++) {
       const i = order[s]!;
       const base = (s >> 2) * d * 4 + (s & 3);
@@ -216,6 +222,8 @@ export const exactIndex = (
           const blockOrder = Int32Array.from({ length: blocks }, (_, b) => b);
           const blockGap = new Float64Array(blocks);
           let blocksVisited = 0;
+          let bandSearches = 0;
+          let bandPoints = 0;
           for (let q0 = 0; q0 < rows; q0 += QUERY_BLOCK) {
             const nq = Math.min(QUERY_BLOCK, rows - q0);
             const nq4 = Math.ceil(nq / 4) * 4;
@@ -308,12 +316,39 @@ export const exactIndex = (
               // Fewer than k candidates only if float32 overflowed to NaN: redo in float64.
               if (!writeReranked(queries, q, points, candidates, k, result)) {
                 bruteForceRow(queries, q, points, k, result);
+                continue;
+              }
+              // Exact at any scale: certify the candidates, else search the norm band.
+              const u = kthSquaredDistance(queries, q, points, k, result.indices);
+              const bound = {
+                mthValue: m < n ? bestD[r * m + m - 1]! : Infinity,
+                queryCentredNorm: queryCentred[q]!,
+                maxPointNorm,
+              };
+              if (
+                !pruningIsSafe(queryCentred[q]!, maxPointNorm, margin) ||
+                !certified(bound, u, margin)
+              ) {
+                bandSearches++;
+                bandPoints += bandSearch(
+                  queries,
+                  q,
+                  points,
+                  k,
+                  result,
+                  byNorm,
+                  queryRaw[q]!,
+                  u,
+                  margin,
+                );
               }
             }
           }
           lastStats.set(index, {
             blocksVisited,
             blocksTotal: blocks * Math.ceil(rows / QUERY_BLOCK),
+            bandSearches,
+            bandPoints,
           });
           return Effect.succeed({ rows, k, ...result });
         }),

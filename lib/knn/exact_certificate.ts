@@ -1,0 +1,132 @@
+/**
+ * What makes the exact index exact at any scale: a per-query certificate that the float64
+ * re-ranking of the kernel's candidates is the true k nearest, and, where it cannot be given,
+ * an exact float64 search over the band of points whose norms could be that near.
+ *
+ * The kernel ranks in float32 (`norm_bound.ts` bounds its error): it keeps the m = k + 3
+ * smallest kernel values v̂, which are re-ranked in float64. When the data's distances are far
+ * below the float32 error of the centred coordinates (GROOD's descriptors of well-classified
+ * images are 10⁻¹³ to 10⁻¹¹ apart, while the index centres them on a mean dominated by the
+ * large ones), the true neighbours need not be among the m candidates. So after the re-ranking:
+ *
+ * **Certificate.** Every other point p has v̂_p ≥ v̂_m (the m-th candidate's value; points of
+ * skipped blocks too, by the pruning bound). With the kernel's error bound
+ * E = c(R² + 2r̃R) + 2η (c, η from `pruningMargin`, R the largest centred point norm,
+ * r̃ = ‖q̃‖), ‖q̃ − p̃‖² = v_p + r̃² ≥ v̂_m − E + r̃², and the centring moves distances by at most
+ * ε = centring·(r̃ + R) + centringAbsolute, so ‖q − p‖ ≥ √max(0, v̂_m − E + r̃²) − ε = L. If
+ * L² > U·(1 + 10⁻¹²), U the k-th re-ranked squared distance, no other point can be nearer than
+ * the k-th neighbour or tie it, and the re-ranked candidates are the exact answer (ties by
+ * index included).
+ *
+ * **Band search.** Otherwise every point within √U of q has |‖p‖ − ‖q‖| ≤ √U (triangle
+ * inequality): the points whose float64 norms lie in [‖q‖ − ρ, ‖q‖ + ρ], ρ = √U(1 + 10⁻¹²)
+ * plus the norms' rounding, are ranked in float64, which is exact. Where most points are far
+ * from q in norm (GROOD's descriptors span seven decades) the band is a small share of them.
+ *
+ * @module
+ */
+import { squaredDistance } from "../distance.ts";
+import type { Matrix } from "../matrix.ts";
+import type { PruningMargin } from "./norm_bound.ts";
+import { writeReranked } from "./rerank.ts";
+
+/** Relative slack for float64 evaluation of the certificate and of the band's radius. */
+const SLACK = 1e-12;
+
+/** Points sorted by their float64 norm from the origin (ties by index). */
+export interface NormOrder {
+  /** Point indices in ascending norm. */
+  readonly indices: Int32Array;
+  /** Their norms, ascending. */
+  readonly norms: Float64Array;
+}
+
+/** The norm order of `rawNorms` (float64 norms of the points from the origin). */
+export function normOrder(rawNorms: Float64Array): NormOrder {
+  const indices = Int32Array.from({ length: rawNorms.length }, (_, i) => i);
+  indices.sort((a, b) => rawNorms[a]! - rawNorms[b]! || a - b);
+  return { indices, norms: Float64Array.from(indices, (i) => rawNorms[i]!) };
+}
+
+/** What the certificate needs of one query's search. */
+export interface CandidateBound {
+  /** The m-th smallest kernel value (the largest kept; +∞ when every point is a candidate). */
+  readonly mthValue: number;
+  /** ‖q̃‖, the centred float32 query's norm. */
+  readonly queryCentredNorm: number;
+  /** R, the largest centred point norm. */
+  readonly maxPointNorm: number;
+}
+
+/**
+ * Whether no point outside the candidates can be nearer than, or as near as, the k-th
+ * re-ranked neighbour at squared distance `u` (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { certified } from "./exact_certificate.ts";
+ * import { pruningMargin } from "./norm_bound.ts";
+ * const margin = pruningMargin(2);
+ * // Kernel values ≥ 100 outside the candidates, a k-th neighbour at squared distance 1.
+ * const bound = { mthValue: 100, queryCentredNorm: 1, maxPointNorm: 10 };
+ * if (!certified(bound, 1, margin)) throw new Error("should be certified");
+ * if (certified({ ...bound, mthValue: 1 }, 1, margin)) throw new Error("should not be");
+ * ```
+ */
+export function certified(bound: CandidateBound, u: number, margin: PruningMargin): boolean {
+  const { mthValue, queryCentredNorm: r, maxPointNorm: R } = bound;
+  if (mthValue === Infinity) return true;
+  if (!Number.isFinite(mthValue)) return false;
+  const kernelError = margin.relative * (R * R + 2 * r * R) + margin.absolute;
+  const centred = Math.sqrt(Math.max(0, mthValue - kernelError + r * r));
+  const lower = Math.max(0, centred - (margin.centring * (r + R) + margin.centringAbsolute));
+  return lower * lower * (1 - SLACK) > u * (1 + SLACK);
+}
+
+/** The k-th smallest float64 squared distance of row `qi`'s written neighbours. */
+export function kthSquaredDistance(
+  queries: Matrix,
+  qi: number,
+  points: Matrix,
+  k: number,
+  indices: Int32Array,
+): number {
+  const d = points.cols;
+  return squaredDistance(queries.data, qi * d, points.data, indices[qi * k + k - 1]! * d, d);
+}
+
+/**
+ * The exact k nearest of row `qi` among the points whose norms lie within √u (plus rounding)
+ * of the query's norm `queryNorm`, written into the output (ranked by float64 distance, then
+ * index). `u` is a squared distance some k points reach, so the band holds the answer.
+ */
+export function bandSearch(
+  queries: Matrix,
+  qi: number,
+  points: Matrix,
+  k: number,
+  out: { distances: Float64Array; indices: Int32Array },
+  order: NormOrder,
+  queryNorm: number,
+  u: number,
+  margin: PruningMargin,
+): number {
+  const reach = Math.sqrt(u) * (1 + SLACK);
+  const radius = reach + margin.norms * (2 * queryNorm + reach) + Number.MIN_VALUE;
+  const lo = firstAbove(order.norms, queryNorm - radius, false);
+  const hi = firstAbove(order.norms, queryNorm + radius, true);
+  writeReranked(queries, qi, points, order.indices.subarray(lo, hi), k, out);
+  return hi - lo;
+}
+
+/** Index of the first value > v (`strictly`) or ≥ v in an ascending array. */
+function firstAbove(a: Float64Array, v: number, strictly: boolean): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < v || (strictly && a[mid] === v)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
