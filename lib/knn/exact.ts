@@ -82,6 +82,47 @@ function rowNorms(data: Float32Array, rows: number, d: number): Float64Array {
   return norms;
 }
 
+/** Norms of the rows of `points` after subtracting `centre` and rounding to float32. */
+function centredRowNorms(points: Matrix, centre: Float64Array): Float64Array {
+  const { rows: n, cols: d, data } = points;
+  const norms = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let j = 0; j < d; j++) {
+      const v = Math.fround(data[i * d + j]! - centre[j]!);
+      sum += v * v;
+    }
+    norms[i] = Math.sqrt(sum);
+  }
+  return norms;
+}
+
+/** The median of a copy of `values`. */
+const median = (values: Float64Array): number => {
+  const sorted = Float64Array.from(values).sort();
+  return sorted.length === 0 ? 0 : sorted[sorted.length >> 1]!;
+};
+
+/**
+ * Where the kernel's coordinates start: the points' mean where centring shrinks their typical
+ * (median) norm, so float32 cancellation is smaller (features with a common offset), else the
+ * origin (GROOD's descriptors: mostly tiny beside a few large ones, whose mean would make every
+ * tiny one as large as the mean and its float32 error as large as that).
+ */
+function kernelCentre(
+  points: Matrix,
+  rawNorms: Float64Array,
+): { readonly centre: Float64Array; readonly norms: Float64Array } {
+  const { rows: n, cols: d, data } = points;
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j]! += data[i * d + j]!;
+  for (let j = 0; j < d; j++) mean[j]! /= Math.max(n, 1);
+  const centred = centredRowNorms(points, mean);
+  if (median(centred) < median(rawNorms)) return { centre: mean, norms: centred };
+  const origin = new Float64Array(d);
+  return { centre: origin, norms: centredRowNorms(points, origin) };
+}
+
 /**
  * Exact k-NN index (brute force, WebAssembly SIMD, norm-pruned; see the module doc for
  * accuracy and for why pruning does not change results).
@@ -130,21 +171,12 @@ export const exactIndex = (
         out: new Float32Array(memory.buffer, ptBytes + pnBytes + qBytes, QUERY_BLOCK * POINT_BLOCK),
       };
 
-    const mean = new Float64Array(d);
-    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j]! += points.data[i * d + j]!;
-    for (let j = 0; j < d; j++) mean[j]! /= Math.max(n, 1);
-    // Norms of the centred float32 points, as the kernel sees them (they bound its rounding),
-    // and from the origin (they order the points when pruning; ties by index).
-    const centredNorms = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let sum = 0;
-      for (let j = 0; j < d; j++) {
-        const v = Math.fround(points.data[i * d + j]! - mean[j]!);
-        sum += v * v;
-      }
-      centredNorms[i] = Math.sqrt(sum);
-    }
     const rawNorms = rowNorms(points.data, n, d);
+    const centre = kernelCentre(points, rawNorms);
+    const mean = centre.centre;
+    // Norms of the centred float32 points, as the kernel sees them (they bound its rounding);
+    // the raw norms, from the origin, order the points when pruning (ties by index).
+    const centredNorms = centre.norms;
     const byNorm = normOrder(rawNorms);
     const order = pruning ? byNorm.indices : Int32Array.from({ length: n }, (_, i) => i);
     for (let s = 0; s < n; s++) {
@@ -164,15 +196,18 @@ export const exactIndex = (
     const blockNorms: Array<BlockNorms> = Array.from({ length: blocks }, (_, b) => {
       const first = b * POINT_BLOCK;
       const end = Math.min(n, first + POINT_BLOCK);
+      // The range of raw norms of the block's points (sorted when pruning; any order else,
+      // where the exactness certificate still reads the range).
       let centredHigh = 0;
+      let rawLow = Infinity;
+      let rawHigh = 0;
       for (let s = first; s < end; s++) {
-        centredHigh = Math.max(centredHigh, centredNorms[order[s]!]!);
+        const i = order[s]!;
+        centredHigh = Math.max(centredHigh, centredNorms[i]!);
+        rawLow = Math.min(rawLow, rawNorms[i]!);
+        rawHigh = Math.max(rawHigh, rawNorms[i]!);
       }
-      return {
-        rawLow: rawNorms[order[first]!]!,
-        rawHigh: rawNorms[order[end - 1]!]!,
-        centredHigh,
-      };
+      return { rawLow, rawHigh, centredHigh };
     });
     const maxPointNorm = blockNorms.reduce((max, b) => Math.max(max, b.centredHigh), 0);
 
@@ -322,13 +357,10 @@ export const exactIndex = (
               const u = kthSquaredDistance(queries, q, points, k, result.indices);
               const bound = {
                 mthValue: m < n ? bestD[r * m + m - 1]! : Infinity,
-                queryCentredNorm: queryCentred[q]!,
-                maxPointNorm,
+                query: { raw: queryRaw[q]!, centred: queryCentred[q]! },
+                kernelSafe: pruningIsSafe(queryCentred[q]!, maxPointNorm, margin),
               };
-              if (
-                !pruningIsSafe(queryCentred[q]!, maxPointNorm, margin) ||
-                !certified(bound, u, margin)
-              ) {
+              if (!certified(bound, blockNorms, u, margin)) {
                 bandSearches++;
                 bandPoints += bandSearch(
                   queries,

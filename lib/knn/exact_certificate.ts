@@ -10,13 +10,16 @@
  * large ones), the true neighbours need not be among the m candidates. So after the re-ranking:
  *
  * **Certificate.** Every other point p has v̂_p ≥ v̂_m (the m-th candidate's value; points of
- * skipped blocks too, by the pruning bound). With the kernel's error bound
- * E = c(R² + 2r̃R) + 2η (c, η from `pruningMargin`, R the largest centred point norm,
- * r̃ = ‖q̃‖), ‖q̃ − p̃‖² = v_p + r̃² ≥ v̂_m − E + r̃², and the centring moves distances by at most
- * ε = centring·(r̃ + R) + centringAbsolute, so ‖q − p‖ ≥ √max(0, v̂_m − E + r̃²) − ε = L. If
- * L² > U·(1 + 10⁻¹²), U the k-th re-ranked squared distance, no other point can be nearer than
- * the k-th neighbour or tie it, and the re-ranked candidates are the exact answer (ties by
- * index included).
+ * skipped blocks too, by the pruning bound). Block by block, with ã the block's largest centred
+ * norm and r̃ = ‖q̃‖, the kernel's error bound E = c(ã² + 2r̃ã) + 2η (c, η from `pruningMargin`)
+ * gives ‖q̃ − p̃‖² = v_p + r̃² ≥ v̂_m − E + r̃², and the centring moves distances by at most
+ * ε = centring·(r̃ + ã) + centringAbsolute, so ‖q − p‖ ≥ √max(0, v̂_m − E + r̃²) − ε; the gap
+ * between ‖q‖ and the block's norms is a second bound. If, for every block, the larger of the two
+ * squared exceeds U·(1 + 10⁻¹²), U the k-th re-ranked squared distance, no other point can be
+ * nearer than the k-th neighbour or tie it, and the re-ranked candidates are the exact answer
+ * (ties by index included). (The index centres its points only where that shrinks their typical
+ * norm: GROOD's descriptors, mostly tiny beside a few large ones, are left uncentred, so the
+ * kernel's error on the tiny ones stays relative to their own norms.)
  *
  * **Band search.** Otherwise every point within √U of q has |‖p‖ − ‖q‖| ≤ √U (triangle
  * inequality): the points whose float64 norms lie in [‖q‖ − ρ, ‖q‖ + ρ], ρ = √U(1 + 10⁻¹²)
@@ -27,8 +30,7 @@
  */
 import { squaredDistance } from "../distance.ts";
 import type { Matrix } from "../matrix.ts";
-import type { PruningMargin } from "./norm_bound.ts";
-import { writeReranked } from "./rerank.ts";
+import type { BlockNorms, PruningMargin, QueryNorms } from "./norm_bound.ts";
 
 /** Relative slack for float64 evaluation of the certificate and of the band's radius. */
 const SLACK = 1e-12;
@@ -52,35 +54,55 @@ export function normOrder(rawNorms: Float64Array): NormOrder {
 export interface CandidateBound {
   /** The m-th smallest kernel value (the largest kept; +∞ when every point is a candidate). */
   readonly mthValue: number;
-  /** ‖q̃‖, the centred float32 query's norm. */
-  readonly queryCentredNorm: number;
-  /** R, the largest centred point norm. */
-  readonly maxPointNorm: number;
+  /** The query's norms: from the origin, and centred as the kernel sees it. */
+  readonly query: QueryNorms;
+  /** Whether the kernel's values can be trusted for this query (no float32 overflow). */
+  readonly kernelSafe: boolean;
 }
 
 /**
  * Whether no point outside the candidates can be nearer than, or as near as, the k-th
- * re-ranked neighbour at squared distance `u` (see the module doc).
+ * re-ranked neighbour at squared distance `u`. Block by block, a point is at least as far as
+ * the larger of two lower bounds: the gap between the query's norm and the block's range of
+ * norms, and (points outside the candidates, whose kernel values are ≥ the m-th candidate's)
+ * the kernel value's bound with the block's largest centred norm (see the module doc).
  *
  * @example
  * ```ts
  * import { certified } from "./exact_certificate.ts";
  * import { pruningMargin } from "./norm_bound.ts";
  * const margin = pruningMargin(2);
+ * const blocks = [{ rawLow: 0, rawHigh: 10, centredHigh: 10 }];
  * // Kernel values ≥ 100 outside the candidates, a k-th neighbour at squared distance 1.
- * const bound = { mthValue: 100, queryCentredNorm: 1, maxPointNorm: 10 };
- * if (!certified(bound, 1, margin)) throw new Error("should be certified");
- * if (certified({ ...bound, mthValue: 1 }, 1, margin)) throw new Error("should not be");
+ * const bound = { mthValue: 100, query: { raw: 1, centred: 1 }, kernelSafe: true };
+ * if (!certified(bound, blocks, 1, margin)) throw new Error("should be certified");
+ * if (certified({ ...bound, mthValue: 1 }, blocks, 1, margin)) throw new Error("should not be");
  * ```
  */
-export function certified(bound: CandidateBound, u: number, margin: PruningMargin): boolean {
-  const { mthValue, queryCentredNorm: r, maxPointNorm: R } = bound;
+export function certified(
+  bound: CandidateBound,
+  blocks: ReadonlyArray<BlockNorms>,
+  u: number,
+  margin: PruningMargin,
+): boolean {
+  const { mthValue, query, kernelSafe } = bound;
   if (mthValue === Infinity) return true;
-  if (!Number.isFinite(mthValue)) return false;
-  const kernelError = margin.relative * (R * R + 2 * r * R) + margin.absolute;
-  const centred = Math.sqrt(Math.max(0, mthValue - kernelError + r * r));
-  const lower = Math.max(0, centred - (margin.centring * (r + R) + margin.centringAbsolute));
-  return lower * lower * (1 - SLACK) > u * (1 + SLACK);
+  const useKernel = kernelSafe && Number.isFinite(mthValue);
+  const r = query.centred;
+  const needed = u * (1 + SLACK) / (1 - SLACK);
+  for (const block of blocks) {
+    const gap = Math.max(0, block.rawLow - query.raw, query.raw - block.rawHigh) -
+      margin.norms * (query.raw + block.rawHigh);
+    let lower = Math.max(0, gap);
+    if (useKernel && lower * lower <= needed) {
+      const a = block.centredHigh;
+      const kernelError = margin.relative * (a * a + 2 * r * a) + margin.absolute;
+      const centred = Math.sqrt(Math.max(0, mthValue - kernelError + r * r));
+      lower = Math.max(lower, centred - (margin.centring * (r + a) + margin.centringAbsolute));
+    }
+    if (!(lower * lower > needed)) return false;
+  }
+  return true;
 }
 
 /** The k-th smallest float64 squared distance of row `qi`'s written neighbours. */
@@ -98,7 +120,8 @@ export function kthSquaredDistance(
 /**
  * The exact k nearest of row `qi` among the points whose norms lie within √u (plus rounding)
  * of the query's norm `queryNorm`, written into the output (ranked by float64 distance, then
- * index). `u` is a squared distance some k points reach, so the band holds the answer.
+ * index). `u` is a squared distance some k points reach, so the band holds the answer. Returns
+ * how many points the band held.
  */
 export function bandSearch(
   queries: Matrix,
@@ -115,7 +138,32 @@ export function bandSearch(
   const radius = reach + margin.norms * (2 * queryNorm + reach) + Number.MIN_VALUE;
   const lo = firstAbove(order.norms, queryNorm - radius, false);
   const hi = firstAbove(order.norms, queryNorm + radius, true);
-  writeReranked(queries, qi, points, order.indices.subarray(lo, hi), k, out);
+  // The k smallest (d², index), kept sorted by insertion: no allocation per point.
+  const d = points.cols;
+  const bestD = new Float64Array(k).fill(Infinity);
+  const bestI = new Int32Array(k).fill(-1);
+  const limit = u * (1 + SLACK);
+  for (let s = lo; s < hi; s++) {
+    const i = order.indices[s]!;
+    const d2 = squaredDistance(queries.data, qi * d, points.data, i * d, d);
+    if (d2 > limit) continue;
+    const last = k - 1;
+    if (d2 > bestD[last]! || (d2 === bestD[last] && i > bestI[last]!)) continue;
+    let slot = last;
+    while (
+      slot > 0 && (bestD[slot - 1]! > d2 || (bestD[slot - 1] === d2 && bestI[slot - 1]! > i))
+    ) {
+      bestD[slot] = bestD[slot - 1]!;
+      bestI[slot] = bestI[slot - 1]!;
+      slot--;
+    }
+    bestD[slot] = d2;
+    bestI[slot] = i;
+  }
+  for (let r = 0; r < k; r++) {
+    out.distances[qi * k + r] = Math.sqrt(bestD[r]!);
+    out.indices[qi * k + r] = bestI[r]!;
+  }
   return hi - lo;
 }
 
