@@ -17,12 +17,14 @@ export { type ImageBatch, imageBatch, type ScoreInputSpec } from "./batch.ts";
 export { type FeatureMemo, fitDetectorFolder, type FitOptions } from "./fit.ts";
 export { HELD_OUT_MAX, HELD_OUT_SHARE } from "./fit_data.ts";
 export {
+  type InvalidImage,
   type LoadedDetector,
   openFittedDetector,
   type OpenFittedError,
   readManifest,
   type ScoredImages,
   type ScoreImagesError,
+  type Verdict,
 } from "./open.ts";
 export { SUPPORTED_KINDS } from "./persist.ts";
 export { type ScoredSource, scoreSource } from "./score_source.ts";

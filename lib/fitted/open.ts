@@ -25,6 +25,7 @@ import { sha256Hex } from "../io/files.ts";
 import { decodeNpy } from "../io/npy.ts";
 import { matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
+import { nonFiniteRows } from "../models/finite.ts";
 import { type FeatureModel, type InputSpec, preprocess, sizeOf } from "../models/model.ts";
 import { openModel } from "../models/registry.ts";
 import { predictedClasses } from "../stages/features.ts";
@@ -34,14 +35,35 @@ import { type FileEntry, FITTED_MANIFEST_FILE, FittedManifest } from "./manifest
 import { contentKey } from "../models/files.ts";
 import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts";
 
+/**
+ * The verdict on one image: `in` (score at or below the threshold), `ood` (above it), or
+ * `invalid`: the model gave a NaN or infinite output for it (or its score is not finite), so
+ * it has no score and is never called in-distribution.
+ */
+export type Verdict = "in" | "ood" | "invalid";
+
+/** An image that could not be scored, and why. */
+export interface InvalidImage {
+  /** Its index in the batch (or source). */
+  readonly index: number;
+  readonly problem: string;
+}
+
 /** What `scoreImages` returns: one entry per image, in batch order. */
 export interface ScoredImages {
-  /** Detector score (higher = more OOD). */
+  /** Detector score (higher = more OOD); NaN for an `invalid` image (check `verdicts`). */
   readonly scores: Float32Array;
-  /** The model's predicted class (argmax of its logits); names in `manifest.model.classNames`. */
+  /**
+   * The model's predicted class (argmax of its logits; names in `manifest.model.classNames`);
+   * −1 for an `invalid` image.
+   */
   readonly predicted: Int32Array;
-  /** `score > manifest.threshold`. */
+  /** `score > manifest.threshold`; `true` for an `invalid` image (never in-distribution). */
   readonly isOod: ReadonlyArray<boolean>;
+  /** Each image's verdict: `in`, `ood` or `invalid`. */
+  readonly verdicts: ReadonlyArray<Verdict>;
+  /** The `invalid` images with the reason (empty when every image was scored). */
+  readonly invalid: ReadonlyArray<InvalidImage>;
 }
 
 /** Why scoring a batch failed: a batch of the wrong shape, the model, or the scorer. */
@@ -159,8 +181,9 @@ const scoreWith = (
           `${images.pixels.length} values`,
       });
     }
-    const scores = new Float32Array(images.count);
-    const predicted = new Int32Array(images.count);
+    const scores = new Float32Array(images.count).fill(NaN);
+    const predicted = new Int32Array(images.count).fill(-1);
+    const invalid: Array<InvalidImage> = [];
     const penSize = sizeOf(model.shapes.penultimate);
     const classes = sizeOf(model.shapes.logits);
     for (let start = 0; start < images.count; start += SCORE_BATCH) {
@@ -168,13 +191,56 @@ const scoreWith = (
       const pixels = images.pixels.subarray(start * per, (start + size) * per);
       const x = yield* preprocess(model.name, model.input, pixels, size, shape.channels);
       const [h, z] = yield* model.forward(x, "input", ["penultimate", "logits"]);
-      const logits = matrix(size, classes, z!.data);
-      const batchScores = yield* scorer({ penultimate: matrix(size, penSize, h!.data), logits });
-      scores.set(batchScores, start);
-      predicted.set(predictedClasses(logits), start);
+      // The model's outputs are checked as they come in (`lib/models/finite.ts`): an image with
+      // a NaN or infinite output is invalid and left out, so it cannot touch the others' scores.
+      const problems = new Map<number, string>();
+      for (const [what, t] of [["penultimate features", h!], ["logits", z!]] as const) {
+        for (const row of nonFiniteRows(t.data, size)) {
+          if (!problems.has(row)) {
+            problems.set(row, `the model gave a NaN or infinite value in its ${what}`);
+          }
+        }
+      }
+      const rows = Array.from({ length: size }, (_, i) => i).filter((i) => !problems.has(i));
+      if (rows.length > 0) {
+        const pen = rows.length === size ? h!.data : pickRows(h!.data, penSize, rows);
+        const logits = matrix(
+          rows.length,
+          classes,
+          rows.length === size ? z!.data : pickRows(z!.data, classes, rows),
+        );
+        const batchScores = yield* scorer({
+          penultimate: matrix(rows.length, penSize, pen),
+          logits,
+        });
+        const batchPredicted = predictedClasses(logits);
+        rows.forEach((row, j) => {
+          if (!Number.isFinite(batchScores[j]!)) {
+            problems.set(row, "its score is not a finite number");
+            return;
+          }
+          scores[start + row] = batchScores[j]!;
+          predicted[start + row] = batchPredicted[j]!;
+        });
+      }
+      for (const [row, problem] of [...problems].sort((a, b) => a[0] - b[0])) {
+        invalid.push({ index: start + row, problem });
+      }
     }
-    return { scores, predicted, isOod: Array.from(scores, (s) => s > threshold) };
+    const bad = new Set(invalid.map((i) => i.index));
+    const verdicts = Array.from(
+      scores,
+      (s, i): Verdict => bad.has(i) ? "invalid" : s > threshold ? "ood" : "in",
+    );
+    return { scores, predicted, isOod: verdicts.map((v) => v !== "in"), verdicts, invalid };
   });
+
+/** The rows `rows` of a row-major array of `cols` columns, stacked. */
+const pickRows = (data: Float32Array, cols: number, rows: ReadonlyArray<number>) => {
+  const out = new Float32Array(rows.length * cols);
+  rows.forEach((r, i) => out.set(data.subarray(r * cols, (r + 1) * cols), i * cols));
+  return out;
+};
 
 /**
  * Load the fitted detector in `folder`: every file is checked against the manifest before use;
