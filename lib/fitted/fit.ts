@@ -46,6 +46,7 @@ import {
   FITTED_MANIFEST_FILE,
   FITTED_VERSION,
   FittedManifest,
+  sealManifest,
   type StateEntry,
   type ValidationMetrics,
 } from "./manifest.ts";
@@ -344,6 +345,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   const manifestOf = (state: ReadonlyArray<StateEntry>): FittedManifest => ({
     format: FITTED_FORMAT,
     version: FITTED_VERSION,
+    digest: "0".repeat(64),
     createdAt: new Date().toISOString(),
     detector: {
       kind: spec.kind,
@@ -413,16 +415,12 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
           file: { path: file, bytes: bytes.length, sha256: sha256Hex(bytes) },
         });
       }
-      const manifest = Schema.decodeUnknownSync(FittedManifest)(manifestOf(state));
+      const sealed = sealManifest(Schema.decodeUnknownSync(FittedManifest)(manifestOf(state)));
       yield* tryIo(
         join(tmp, FITTED_MANIFEST_FILE),
         "write",
-        () =>
-          Deno.writeTextFile(
-            join(tmp, FITTED_MANIFEST_FILE),
-            JSON.stringify(manifest, null, 2) + "\n",
-          ),
+        () => Deno.writeTextFile(join(tmp, FITTED_MANIFEST_FILE), sealed.text),
       );
-      return manifest;
+      return sealed.manifest;
     }));
 });

@@ -1,6 +1,7 @@
 /**
- * Open a fitted-detector folder: decode and check its manifest, verify every file against the
- * sha256 it lists (model copy and state), open the model and rebuild the scorer, once. The
+ * Open a fitted-detector folder: decode and check its manifest and its digest, refuse any file
+ * it does not list, verify every file against the sha256 it lists (model copy and state), open
+ * the model and rebuild the scorer, once. The
  * model's engine and the index are freed when the caller's scope closes.
  *
  * @example Score one PNG with a fitted folder
@@ -19,7 +20,8 @@
  * @module
  */
 import { join } from "node:path";
-import { Effect, Schema, type Scope } from "effect";
+import { Effect, type Scope } from "effect";
+import { decodeStrict } from "../decode.ts";
 import { type BackendUnavailable, Compute, startCompute } from "../compute/compute.ts";
 import { sha256Hex } from "../io/files.ts";
 import { decodeNpy } from "../io/npy.ts";
@@ -31,7 +33,13 @@ import { openModel } from "../models/registry.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { describeShape, type ImageBatch, type ScoreInputSpec } from "./batch.ts";
 import { FittedFolderDamaged, ImageBatchMismatch } from "./errors.ts";
-import { type FileEntry, FITTED_MANIFEST_FILE, FittedManifest } from "./manifest.ts";
+import {
+  digestProblem,
+  type FileEntry,
+  FITTED_MANIFEST_FILE,
+  FITTED_VERSION,
+  FittedManifest,
+} from "./manifest.ts";
 import { contentKey } from "../models/files.ts";
 import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts";
 
@@ -78,6 +86,8 @@ export interface LoadedDetector {
   readonly folder: string;
   /** The decoded, checked `detector.json`. */
   readonly manifest: FittedManifest;
+  /** The folder's version: the digest of its `detector.json`, which covers every file. */
+  readonly version: string;
   /** What `scoreImages` takes (decode images to `inputSpec.shape`). */
   readonly inputSpec: ScoreInputSpec;
   /** The model's own preprocessing (applied inside `scoreImages`). */
@@ -119,7 +129,10 @@ const readChecked = (folder: string, entry: FileEntry) =>
     return bytes;
   });
 
-/** Read and decode `detector.json` (a wrong field is named). */
+/**
+ * Read, decode and check `detector.json`: strict Schema (a wrong field or a key it does not
+ * declare is named), then its digest (any edit of any byte is refused, see `manifest.ts`).
+ */
 export const readManifest = (folder: string): Effect.Effect<FittedManifest, FittedFolderDamaged> =>
   Effect.gen(function* () {
     const text = yield* Effect.tryPromise({
@@ -137,10 +150,61 @@ export const readManifest = (folder: string): Effect.Effect<FittedManifest, Fitt
       try: () => JSON.parse(text) as unknown,
       catch: (error) => damaged(folder, FITTED_MANIFEST_FILE, `not JSON (${error})`),
     });
-    return yield* Effect.mapError(
-      Schema.decodeUnknownEffect(FittedManifest)(json),
+    const version = (json as { version?: unknown } | null)?.version;
+    if (typeof version === "number" && version !== FITTED_VERSION) {
+      return yield* damaged(
+        folder,
+        FITTED_MANIFEST_FILE,
+        `folder version ${version}; this grood reads version ${FITTED_VERSION} only`,
+      );
+    }
+    const manifest = yield* Effect.mapError(
+      decodeStrict(FittedManifest, FITTED_MANIFEST_FILE)(json),
       (error) => damaged(folder, FITTED_MANIFEST_FILE, error.message),
     );
+    const problem = digestProblem(text);
+    if (problem !== undefined) return yield* damaged(folder, FITTED_MANIFEST_FILE, problem);
+    return manifest;
+  });
+
+/** Every file and link under `folder` (relative paths), for the check that each is listed. */
+const listEntries = (folder: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const out: Array<{ readonly path: string; readonly link: boolean }> = [];
+      const walk = async (rel: string): Promise<void> => {
+        for await (const entry of Deno.readDir(rel === "" ? folder : join(folder, rel))) {
+          const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+          if (entry.isDirectory) await walk(path);
+          else out.push({ path, link: entry.isSymlink });
+        }
+      };
+      await walk("");
+      return out;
+    },
+    catch: (error) => damaged(folder, ".", `cannot be listed (${error})`),
+  });
+
+/** Refuse a file the manifest does not list (added after fit) and a link in place of a file. */
+const checkListed = (folder: string, manifest: FittedManifest) =>
+  Effect.gen(function* () {
+    const listed = new Set([
+      FITTED_MANIFEST_FILE,
+      ...manifest.model.files.map((f) => f.path),
+      ...manifest.state.map((s) => s.file.path),
+    ]);
+    for (const entry of yield* listEntries(folder)) {
+      if (!listed.has(entry.path)) {
+        return yield* damaged(
+          folder,
+          entry.path,
+          "not listed in detector.json (added after the folder was written)",
+        );
+      }
+      if (entry.link) {
+        return yield* damaged(folder, entry.path, "a link; a fitted folder holds regular files");
+      }
+    }
   });
 
 const checkShapes = (folder: string, manifest: FittedManifest, model: FeatureModel) =>
@@ -251,6 +315,7 @@ export const openFittedDetector = (
 ): Effect.Effect<LoadedDetector, OpenFittedError, Scope.Scope> =>
   Effect.gen(function* () {
     const manifest = yield* readManifest(folder);
+    yield* checkListed(folder, manifest);
     const persistence = persistenceOf(manifest.detector.kind);
     if (persistence === undefined) {
       return yield* damaged(
@@ -312,6 +377,7 @@ export const openFittedDetector = (
     const loaded: LoadedDetector = {
       folder,
       manifest,
+      version: manifest.digest,
       inputSpec,
       modelInput: input,
       scoreImages: scoreWith(folder, model, scorer, inputSpec, manifest.threshold),
