@@ -19,6 +19,7 @@ import { fitGroodStreamed, type StreamedGroodOptions } from "../detectors/grood_
 import { matrix } from "../matrix.ts";
 import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/registry.ts";
 import { canonicalJson } from "../cache/cache.ts";
+import { type InputProblem, InvalidInput } from "../decode.ts";
 import { ensureWritable, sha256Hex, tryIo, writeDirAtomic } from "../io/files.ts";
 import { encodeNpy } from "../io/npy.ts";
 import type { Taps } from "../models/model.ts";
@@ -105,6 +106,47 @@ const streamedGroodOptions = (
   return { oodPrototype: source, temperature: o.temperature };
 };
 
+/**
+ * The spec with the values that depend on the training set checked against its `count` images
+ * (never capped): a `k` or mix-up `samples` the user asked for beyond them is refused, naming
+ * the key; the default mix-up sample count (10,000) on a smaller set becomes the count that
+ * runs, so `detector.json` records what ran.
+ */
+const honoured = (
+  spec: DetectorSpec,
+  raw: unknown,
+  count: number,
+): Effect.Effect<DetectorSpec, InvalidInput> => {
+  const asked = (raw ?? {}) as { readonly oodPrototype?: { readonly samples?: unknown } };
+  const options = spec as unknown as {
+    readonly k?: number;
+    readonly oodPrototype?: { readonly kind: string; readonly samples?: number | "all" };
+  };
+  const problems: Array<InputProblem> = [];
+  if (typeof options.k === "number" && options.k > count) {
+    problems.push({
+      path: "k",
+      problem: `k ${options.k} is more than the ${count} training images the fit uses`,
+    });
+  }
+  const source = options.oodPrototype;
+  let adjusted = spec;
+  if (source?.kind === "mixup" && typeof source.samples === "number" && source.samples > count) {
+    if (typeof asked.oodPrototype?.samples === "number") {
+      problems.push({
+        path: "oodPrototype.samples",
+        problem: `samples ${source.samples} is more than the ${count} training images the fit ` +
+          `uses (ask for at most ${count}, or "all")`,
+      });
+    } else {
+      adjusted = { ...spec, oodPrototype: { ...source, samples: count } } as DetectorSpec;
+    }
+  }
+  return problems.length > 0
+    ? Effect.fail(new InvalidInput({ source: "the detector spec", problems }))
+    : Effect.succeed(adjusted);
+};
+
 /** The model opened with the taps the user gave (the spec's otherwise). */
 const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
   Effect.gen(function* () {
@@ -132,7 +174,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   yield* ensureWritable(options.out);
   const { model, kind } = yield* openWithTaps(options.model, options.taps);
   // GROOD's early prototypes come from the model's early tap.
-  const spec = (decoded.kind.startsWith("grood")
+  let spec = (decoded.kind.startsWith("grood")
     ? { ...decoded, earlyBoundary: model.taps.early }
     : decoded) as DetectorSpec;
   const shape = yield* toShape(model);
@@ -210,7 +252,6 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   let oodSets: ReadonlyArray<ExtractedSet>;
   let fitted: FittedDetector;
   let trainFeatures: SetFeatures;
-  const detector = makeDetector(spec);
   const streamedOptions = options.inMemory === true ? undefined : streamedGroodOptions(spec);
   if (streamedOptions !== undefined) {
     // GROOD in bounded memory: the training images stream through one pass and are dropped.
@@ -230,10 +271,11 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       const count = yield* heldOutCount(opened.count);
       for (const i of permutation(opened.count, options.seed ?? 0).subarray(0, count)) held.add(i);
     }
+    spec = yield* honoured(spec, options.detector, opened.count - held.size);
     const { stream, finish } = trainStream(opened, held);
     const parts = yield* Effect.acquireRelease(
       fitGroodStreamed(model, stream, {
-        ...streamedOptions,
+        ...streamedGroodOptions(spec)!,
         ...batch,
         progress,
       }),
@@ -295,6 +337,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       heldOut = true;
     }
     trainData = { count: train.count, checksum: trainRead.checksum };
+    spec = yield* honoured(spec, options.detector, train.count);
     oodReads = yield* readOod;
     const trainExtraction = yield* extract(train, true);
     validationSet = yield* extracted(validation);
@@ -312,11 +355,12 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       progress,
     };
     fitted = yield* Effect.acquireRelease(
-      detector.fit(inputs),
+      makeDetector(spec).fit(inputs),
       (f) => Effect.sync(() => f.dispose()),
     );
     trainFeatures = trainExtraction.features;
   }
+  const detector = makeDetector(spec);
   const arrays = yield* persistence.save(detector.name, fitted, trainFeatures);
 
   const idScores = yield* fitted.score(validationSet);
