@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Stream } from "effect";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { SourceArgument } from "../sources/argument.ts";
@@ -13,11 +13,18 @@ import { openSource } from "../sources/mod.ts";
 import {
   type ImageShape,
   numberedClasses,
+  type OpenedSource,
   type ReadSource,
   readSource,
   SourceUnlabelled,
 } from "../sources/source.ts";
 import { FitDataInvalid } from "./errors.ts";
+
+/**
+ * Fewest ID validation images of each class: the threshold is set on the validation scores, so
+ * a validation set missing a class, or with a handful of images, cannot set it.
+ */
+export const VALIDATION_MIN_PER_CLASS = 5;
 
 /** Share of the training images held out as ID validation when none is given. */
 export const HELD_OUT_SHARE = 0.1;
@@ -84,4 +91,130 @@ export const splitHeldOut = (set: LabelledSet, held: ReadonlySet<number>) => {
     };
   };
   return { rest: take(false, set.name), heldOut: take(true, `${set.name} (held out)`) };
+};
+
+/** A class folder name that is a number (its order is then the numbers'). */
+const isNumber = (name: string) => /^\d+$/.test(name);
+
+/**
+ * The class order of a fit, index = the model's output: the model spec's `classes` when it has
+ * them (as many as its outputs), else the training data's class names, which must then be
+ * explicit (a `classes` list, numbered labels, or class folders named by numbers) and as many
+ * as the model's outputs, so no class can shift the others.
+ */
+export const fitClassOrder = (
+  model: { readonly name: string; readonly classes: ReadonlyArray<string> | undefined },
+  outputs: number,
+  train: SourceArgument,
+  opened: OpenedSource,
+): Effect.Effect<ReadonlyArray<string>, FitDataInvalid | SourceUnlabelled> =>
+  Effect.gen(function* () {
+    if (model.classes !== undefined) {
+      if (model.classes.length !== outputs) {
+        return yield* new FitDataInvalid({
+          source: model.name,
+          problem: `its spec lists ${model.classes.length} classes but the model has ${outputs} ` +
+            "outputs",
+        });
+      }
+      return model.classes;
+    }
+    const names = opened.classNames;
+    if (names === undefined) {
+      return yield* new SourceUnlabelled({ source: train.argument, role: "training data" });
+    }
+    const spec = train.spec;
+    if (spec.kind === "folder" && spec.classes === undefined && !names.every(isNumber)) {
+      return yield* new FitDataInvalid({
+        source: train.argument,
+        problem: `the order of its class folders (${names.join(", ")}) is not given, and the ` +
+          "model's outputs are in some order: list the classes in the model's spec (`classes`) " +
+          `or give a source spec {"kind": "folder", "path": …, "labelled": true, "classes": […]}`,
+      });
+    }
+    if (names.length !== outputs) {
+      return yield* new FitDataInvalid({
+        source: train.argument,
+        problem: `it has ${names.length} classes (${names.join(", ")}) but the model has ` +
+          `${outputs} outputs; list the model's classes in its spec (\`classes\`) to fit on ` +
+          "some of them",
+      });
+    }
+    return names;
+  });
+
+/**
+ * Open a labelled source with its labels in the fit's class order, by name: a class name of
+ * the source that is not in `classes` is refused (a folder source is given `classes` and maps
+ * its subfolders itself).
+ */
+export const openInClassOrder = (
+  argument: SourceArgument,
+  shape: ImageShape,
+  classes: ReadonlyArray<string> | undefined,
+) =>
+  Effect.flatMap(
+    openSource(argument.spec, {
+      baseDir: argument.baseDir,
+      shape,
+      ...(classes === undefined ? {} : { classes }),
+    }),
+    (opened) => inClassOrder(argument.argument, opened, classes),
+  );
+
+/** `opened` with its labels renumbered by name into `classes` (see `openInClassOrder`). */
+export const inClassOrder = (
+  argument: string,
+  opened: OpenedSource,
+  classes: ReadonlyArray<string> | undefined,
+): Effect.Effect<OpenedSource, FitDataInvalid> => {
+  const names = opened.classNames;
+  if (classes === undefined || names === undefined) return Effect.succeed(opened);
+  const index = new Map(classes.map((name, i) => [name, i]));
+  const unknown = names.filter((name) => !index.has(name));
+  if (unknown.length > 0) {
+    return Effect.fail(
+      new FitDataInvalid({
+        source: argument,
+        problem: `its class${unknown.length > 1 ? "es" : ""} ` +
+          `${unknown.map((n) => JSON.stringify(n)).join(", ")} ` +
+          `${unknown.length > 1 ? "are" : "is"} not among the fit's classes (${classes.join(", ")})`,
+      }),
+    );
+  }
+  const map = Uint8Array.from(names, (name) => index.get(name)!);
+  if (map.every((to, from) => to === from)) return Effect.succeed({ ...opened, classNames: classes });
+  return Effect.succeed({
+    ...opened,
+    classNames: classes,
+    batches: (size) =>
+      opened.batches(size).pipe(Stream.map((batch) =>
+        batch.labels === undefined
+          ? batch
+          : { ...batch, labels: Uint8Array.from(batch.labels, (l) => map[l]!) }
+      )),
+  });
+};
+
+/**
+ * Refuse ID validation data that misses a class of the fit, or holds fewer than
+ * {@link VALIDATION_MIN_PER_CLASS} images of one, naming the classes.
+ */
+export const checkValidationCoverage = (
+  source: string,
+  labels: Uint8Array,
+  classes: ReadonlyArray<string>,
+): Effect.Effect<void, FitDataInvalid> => {
+  const counts = new Array<number>(classes.length).fill(0);
+  for (const label of labels) counts[label] = (counts[label] ?? 0) + 1;
+  const short = classes.flatMap((name, c) =>
+    counts[c]! < VALIDATION_MIN_PER_CLASS ? [`${JSON.stringify(name)} (${counts[c]})`] : []
+  );
+  return short.length === 0 ? Effect.void : Effect.fail(
+    new FitDataInvalid({
+      source,
+      problem: `ID validation data needs at least ${VALIDATION_MIN_PER_CLASS} images of every ` +
+        `class, and has too few of class ${short.join(", ")}`,
+    }),
+  );
 };
