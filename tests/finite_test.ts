@@ -122,6 +122,31 @@ Deno.test("score writes an invalid image as invalid, with no score, in CSV and J
   );
 });
 
+Deno.test("evaluate-ood refuses a source with an invalid image, naming it, instead of a metric", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "task",
+      "--config",
+      join(root, "deno.json"),
+      "evaluate-ood",
+      "--detector",
+      "nan-on-black-msp",
+      "--id",
+      "val.npy",
+      "--ood",
+      "mixed.npy",
+    ],
+    cwd: dir,
+    env: { NO_COLOR: "1", INIT_CWD: dir },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 1, stderr);
+  assert.match(stderr, /1 image of "mixed\.npy" could not be scored \(first: 1: the model gave/);
+  assert.doesNotMatch(stderr, /\n\s+at /);
+});
+
 Deno.test("cleanup", async () => {
   await Deno.remove(dir, { recursive: true });
 });

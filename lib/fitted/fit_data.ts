@@ -178,21 +178,27 @@ export const inClassOrder = (
         source: argument,
         problem: `its class${unknown.length > 1 ? "es" : ""} ` +
           `${unknown.map((n) => JSON.stringify(n)).join(", ")} ` +
-          `${unknown.length > 1 ? "are" : "is"} not among the fit's classes (${classes.join(", ")})`,
+          `${unknown.length > 1 ? "are" : "is"} not among the fit's classes (${
+            classes.join(", ")
+          })`,
       }),
     );
   }
   const map = Uint8Array.from(names, (name) => index.get(name)!);
-  if (map.every((to, from) => to === from)) return Effect.succeed({ ...opened, classNames: classes });
+  if (map.every((to, from) => to === from)) {
+    return Effect.succeed({ ...opened, classNames: classes });
+  }
   return Effect.succeed({
     ...opened,
     classNames: classes,
     batches: (size) =>
-      opened.batches(size).pipe(Stream.map((batch) =>
-        batch.labels === undefined
-          ? batch
-          : { ...batch, labels: Uint8Array.from(batch.labels, (l) => map[l]!) }
-      )),
+      opened.batches(size).pipe(
+        Stream.map((batch) =>
+          batch.labels === undefined
+            ? batch
+            : { ...batch, labels: Uint8Array.from(batch.labels, (l) => map[l]!) }
+        ),
+      ),
   });
 };
 

@@ -10,6 +10,7 @@ export {
   FitDataInvalid,
   FittedFolderDamaged,
   ImageBatchMismatch,
+  UnscoredImages,
   UnsupportedFittedDetector,
 } from "./errors.ts";
 export { FITTED_MANIFEST_FILE, type FittedManifest } from "./manifest.ts";
@@ -27,4 +28,4 @@ export {
   type Verdict,
 } from "./open.ts";
 export { SUPPORTED_KINDS } from "./persist.ts";
-export { type ScoredSource, scoreSource } from "./score_source.ts";
+export { requireAllScored, type ScoredSource, scoreSource } from "./score_source.ts";

@@ -8,6 +8,7 @@ import { Effect, Stream } from "effect";
 import type { SourceArgument } from "../sources/argument.ts";
 import { openSource } from "../sources/mod.ts";
 import type { SourceError } from "../sources/source.ts";
+import { UnscoredImages } from "./errors.ts";
 import type { InvalidImage, LoadedDetector, ScoreImagesError, Verdict } from "./open.ts";
 
 /** The scores of every image of a source, with a name per image. */
@@ -70,3 +71,21 @@ export const scoreSource = (
       ...(labels === undefined ? {} : { labels }),
     };
   });
+
+/**
+ * `scored` when every image has a score; else `UnscoredImages` naming the first invalid image
+ * (what a metric over the whole source needs: `evaluate-ood`).
+ */
+export const requireAllScored = (
+  scored: ScoredSource,
+): Effect.Effect<ScoredSource, UnscoredImages> => {
+  const first = scored.invalid[0];
+  return first === undefined ? Effect.succeed(scored) : Effect.fail(
+    new UnscoredImages({
+      source: scored.source,
+      count: scored.invalid.length,
+      image: scored.images[first.index] ?? String(first.index),
+      problem: first.problem,
+    }),
+  );
+};
