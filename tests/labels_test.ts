@@ -13,6 +13,7 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { fitDetectorFolder, type FitOptions } from "../lib/fitted/mod.ts";
 import { VALIDATION_MIN_PER_CLASS } from "../lib/fitted/fit_data.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
+import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { openSource, readSource } from "../lib/sources/mod.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
@@ -121,6 +122,23 @@ Deno.test("class folders whose order is not given are refused, naming the folder
   );
   assert.equal(unknown._tag, "CorruptDataset");
   assert.match(unknown.message, /train-1-10\/10.*class folder "10" is not among the classes/);
+});
+
+Deno.test(".npy labels are output indices: they keep their numbers under the model's class names", async () => {
+  const write = async (name: string, start: number, count: number) => {
+    const images = mnist.pixels.slice(start * 784, (start + count) * 784);
+    await Effect.runPromise(writeNpyAtomic(join(dir, `${name}.npy`), images, [count, 28, 28]));
+    const labels = mnist.labels.slice(start, start + count);
+    await Effect.runPromise(writeNpyAtomic(join(dir, `${name}.labels.npy`), labels, [count]));
+  };
+  await write("train", 0, 300);
+  await write("val", 300, 200);
+  const named = await modelWithClasses("named-npy", DIGITS);
+  const manifest = await runScoped(
+    fitDetectorFolder(await options("train.npy", "val.npy", "n", named)),
+  );
+  assert.deepEqual(manifest.model.classNames, DIGITS);
+  assert.ok(manifest.validation.accuracy > 0.9, String(manifest.validation.accuracy));
 });
 
 Deno.test("a --val folder missing a class is refused, naming the class", async () => {

@@ -167,17 +167,25 @@ Deno.test("a benchmark with one group writes no NaN means and ranks by the group
 Deno.test("property: a random detector spec decodes exactly or fails with InvalidInput naming the unknown key", () => {
   const kinds = DETECTOR_KINDS;
   const value = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.constant(null));
+  // Keys drawn from the kind's own options (random values: wrong types, out of range) and from
+  // random strings (unknown keys).
+  const spec = fc.constantFrom(...kinds).chain((kind) => {
+    const options = Object.keys(detectorEntry(kind).options.fields);
+    const key = options.length === 0
+      ? fc.string({ minLength: 1, maxLength: 8 })
+      : fc.oneof(fc.constantFrom(...options), fc.string({ minLength: 1, maxLength: 8 }));
+    return fc.tuple(fc.constant(kind), fc.dictionary(key, value, { maxKeys: 3 }));
+  });
   fc.assert(
     fc.property(
-      fc.constantFrom(...kinds),
-      fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), value, { maxKeys: 3 }),
-      (kind, extra) => {
+      spec,
+      ([kind, extra]) => {
         const declared = new Set([
           "kind",
           "name",
           ...Object.keys(detectorEntry(kind).options.fields),
         ]);
-        const input = { kind, ...extra };
+        const input = { ...extra, kind };
         const exit = Effect.runSyncExit(decodeDetector(input));
         const unknown = Object.keys(extra).filter((k) => !declared.has(k));
         if (Exit.isSuccess(exit)) {

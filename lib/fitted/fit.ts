@@ -19,7 +19,6 @@ import { fitGroodStreamed, type StreamedGroodOptions } from "../detectors/grood_
 import { matrix } from "../matrix.ts";
 import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/registry.ts";
 import { canonicalJson } from "../cache/cache.ts";
-import { type InputProblem, InvalidInput } from "../decode.ts";
 import { ensureWritable, sha256Hex, tryIo, writeDirAtomic } from "../io/files.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { sizeOf, type Taps } from "../models/model.ts";
@@ -39,6 +38,7 @@ import {
   fitClassOrder,
   HELD_OUT_MAX,
   HELD_OUT_SHARE,
+  honoured,
   inClassOrder,
   labelled,
   openInClassOrder,
@@ -108,47 +108,6 @@ const streamedGroodOptions = (
     (source.kind !== "mixup" && source.kind !== "mean")
   ) return undefined;
   return { oodPrototype: source, temperature: o.temperature };
-};
-
-/**
- * The spec with the values that depend on the training set checked against its `count` images
- * (never capped): a `k` or mix-up `samples` the user asked for beyond them is refused, naming
- * the key; the default mix-up sample count (10,000) on a smaller set becomes the count that
- * runs, so `detector.json` records what ran.
- */
-const honoured = (
-  spec: DetectorSpec,
-  raw: unknown,
-  count: number,
-): Effect.Effect<DetectorSpec, InvalidInput> => {
-  const asked = (raw ?? {}) as { readonly oodPrototype?: { readonly samples?: unknown } };
-  const options = spec as unknown as {
-    readonly k?: number;
-    readonly oodPrototype?: { readonly kind: string; readonly samples?: number | "all" };
-  };
-  const problems: Array<InputProblem> = [];
-  if (typeof options.k === "number" && options.k > count) {
-    problems.push({
-      path: "k",
-      problem: `k ${options.k} is more than the ${count} training images the fit uses`,
-    });
-  }
-  const source = options.oodPrototype;
-  let adjusted = spec;
-  if (source?.kind === "mixup" && typeof source.samples === "number" && source.samples > count) {
-    if (typeof asked.oodPrototype?.samples === "number") {
-      problems.push({
-        path: "oodPrototype.samples",
-        problem: `samples ${source.samples} is more than the ${count} training images the fit ` +
-          `uses (ask for at most ${count}, or "all")`,
-      });
-    } else {
-      adjusted = { ...spec, oodPrototype: { ...source, samples: count } } as DetectorSpec;
-    }
-  }
-  return problems.length > 0
-    ? Effect.fail(new InvalidInput({ source: "the detector spec", problems }))
-    : Effect.succeed(adjusted);
 };
 
 /** The model opened with the taps the user gave (the spec's otherwise). */
@@ -271,7 +230,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     options.train,
     trainOpened,
   );
-  const opened = yield* inClassOrder(options.train.argument, trainOpened, classNames);
+  const opened = yield* inClassOrder(options.train, trainOpened, classNames);
   // --val is read (and checked: every class, VALIDATION_MIN_PER_CLASS images each) before any fit.
   const given = options.validation;
   const givenValidation = given === undefined ? undefined : yield* Effect.gen(function* () {

@@ -6,6 +6,8 @@
  * @module
  */
 import { Effect, Stream } from "effect";
+import { type InputProblem, InvalidInput } from "../decode.ts";
+import type { DetectorSpec } from "../detectors/registry.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { SourceArgument } from "../sources/argument.ts";
@@ -97,6 +99,15 @@ export const splitHeldOut = (set: LabelledSet, held: ReadonlySet<number>) => {
 const isNumber = (name: string) => /^\d+$/.test(name);
 
 /**
+ * Whether a source's labels are output indices with no names of their own (`.npy` or IDX
+ * labels without a `classes` list): they map to the model's outputs by number, and may cover
+ * some of them only.
+ */
+const indexLabels = (argument: SourceArgument) =>
+  (argument.spec.kind === "npy" || argument.spec.kind === "idx") &&
+  argument.spec.classes === undefined;
+
+/**
  * The class order of a fit, index = the model's output: the model spec's `classes` when it has
  * them (as many as its outputs), else the training data's class names, which must then be
  * explicit (a `classes` list, numbered labels, or class folders named by numbers) and as many
@@ -123,6 +134,7 @@ export const fitClassOrder = (
     if (names === undefined) {
       return yield* new SourceUnlabelled({ source: train.argument, role: "training data" });
     }
+    if (indexLabels(train) && names.length <= outputs) return numberedClasses(outputs);
     const spec = train.spec;
     if (spec.kind === "folder" && spec.classes === undefined && !names.every(isNumber)) {
       return yield* new FitDataInvalid({
@@ -159,17 +171,32 @@ export const openInClassOrder = (
       shape,
       ...(classes === undefined ? {} : { classes }),
     }),
-    (opened) => inClassOrder(argument.argument, opened, classes),
+    (opened) => inClassOrder(argument, opened, classes),
   );
 
-/** `opened` with its labels renumbered by name into `classes` (see `openInClassOrder`). */
+/**
+ * `opened` with its labels renumbered by name into `classes` (see `openInClassOrder`); labels
+ * that are output indices (`.npy`, IDX without `classes`) keep their numbers.
+ */
 export const inClassOrder = (
-  argument: string,
+  source: SourceArgument,
   opened: OpenedSource,
   classes: ReadonlyArray<string> | undefined,
 ): Effect.Effect<OpenedSource, FitDataInvalid> => {
+  const argument = source.argument;
   const names = opened.classNames;
   if (classes === undefined || names === undefined) return Effect.succeed(opened);
+  if (indexLabels(source)) {
+    return names.length <= classes.length
+      ? Effect.succeed({ ...opened, classNames: classes })
+      : Effect.fail(
+        new FitDataInvalid({
+          source: argument,
+          problem: `its labels go up to ${names.length - 1}, but the fit has ${classes.length} ` +
+            `classes (${classes.join(", ")})`,
+        }),
+      );
+  }
   const index = new Map(classes.map((name, i) => [name, i]));
   const unknown = names.filter((name) => !index.has(name));
   if (unknown.length > 0) {
@@ -223,4 +250,45 @@ export const checkValidationCoverage = (
         `class, and has too few of class ${short.join(", ")}`,
     }),
   );
+};
+
+/**
+ * The spec with the values that depend on the training set checked against its `count` images
+ * (never capped): a `k` or mix-up `samples` the user asked for beyond them is refused, naming
+ * the key; the default mix-up sample count (10,000) on a smaller set becomes the count that
+ * runs, so `detector.json` records what ran.
+ */
+export const honoured = (
+  spec: DetectorSpec,
+  raw: unknown,
+  count: number,
+): Effect.Effect<DetectorSpec, InvalidInput> => {
+  const asked = (raw ?? {}) as { readonly oodPrototype?: { readonly samples?: unknown } };
+  const options = spec as unknown as {
+    readonly k?: number;
+    readonly oodPrototype?: { readonly kind: string; readonly samples?: number | "all" };
+  };
+  const problems: Array<InputProblem> = [];
+  if (typeof options.k === "number" && options.k > count) {
+    problems.push({
+      path: "k",
+      problem: `k ${options.k} is more than the ${count} training images the fit uses`,
+    });
+  }
+  const source = options.oodPrototype;
+  let adjusted = spec;
+  if (source?.kind === "mixup" && typeof source.samples === "number" && source.samples > count) {
+    if (typeof asked.oodPrototype?.samples === "number") {
+      problems.push({
+        path: "oodPrototype.samples",
+        problem: `samples ${source.samples} is more than the ${count} training images the fit ` +
+          `uses (ask for at most ${count}, or "all")`,
+      });
+    } else {
+      adjusted = { ...spec, oodPrototype: { ...source, samples: count } } as DetectorSpec;
+    }
+  }
+  return problems.length > 0
+    ? Effect.fail(new InvalidInput({ source: "the detector spec", problems }))
+    : Effect.succeed(adjusted);
 };
