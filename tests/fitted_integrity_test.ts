@@ -145,7 +145,7 @@ Deno.test("an unknown key, an added file and a link are refused by name", async 
   assert.match((await openError(old)).message, /folder version 1; this grood reads version 2/);
 });
 
-Deno.test("property: a mutated fitted folder (byte flipped, JSON value edited, file deleted or added) loads exactly or is FittedFolderDamaged naming the file", async () => {
+Deno.test("property: a mutated or random fitted folder (byte flipped, JSON value edited, random detector.json or keys, file deleted or added) loads exactly or is FittedFolderDamaged naming the file", async () => {
   const folder = join(dir, "mutated");
   const files = [
     "detector.json",
@@ -168,6 +168,15 @@ Deno.test("property: a mutated fitted folder (byte flipped, JSON value edited, f
       value: fc.oneof(fc.double(), fc.string(), fc.boolean(), fc.constant(null)),
     }),
     fc.record({ kind: fc.constant("delete" as const), file: fc.constantFrom(...files) }),
+    // A random detector.json: any JSON text, or the real one with random keys at the top.
+    fc.record({ kind: fc.constant("random" as const), text: fc.json() }),
+    fc.record({
+      kind: fc.constant("keys" as const),
+      extra: fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.jsonValue(), {
+        minKeys: 1,
+        maxKeys: 3,
+      }),
+    }),
     fc.record({
       kind: fc.constant("add" as const),
       name: fc.constantFrom("notes.txt", "state/more.npy", "model/extra.bin", ".hidden"),
@@ -201,6 +210,12 @@ Deno.test("property: a mutated fitted folder (byte flipped, JSON value edited, f
           for (const key of path.slice(0, -1)) parent = parent[key];
           parent[path[path.length - 1]!] = m.value;
         });
+      } else if (m.kind === "random") {
+        file = FITTED_MANIFEST_FILE;
+        await Deno.writeTextFile(join(folder, FITTED_MANIFEST_FILE), m.text);
+      } else if (m.kind === "keys") {
+        file = FITTED_MANIFEST_FILE;
+        await editManifest(folder, (json) => Object.assign(json, m.extra));
       } else if (m.kind === "delete") {
         file = m.file;
         await Deno.remove(join(folder, m.file));
@@ -223,7 +238,7 @@ Deno.test("property: a mutated fitted folder (byte flipped, JSON value edited, f
       // The file named is the one changed, or detector.json when the list no longer fits.
       assert.ok([file, FITTED_MANIFEST_FILE].includes(failure.file), `${failure.file} for ${file}`);
     }),
-    { seed: 24, numRuns: 60 },
+    { seed: 24, numRuns: 80 },
   );
 });
 
