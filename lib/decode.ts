@@ -34,7 +34,7 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
     // "<problem> in <source> at <path>", the location before a "; did you mean …" suggestion.
     const lines = this.problems.map((p) => {
       const at = ` in ${this.source}${p.path === "" ? "" : ` at ${p.path}`}`;
-      const cut = p.problem.indexOf("; ");
+      const cut = p.problem.indexOf("; did you mean");
       return cut < 0 ? p.problem + at : p.problem.slice(0, cut) + at + p.problem.slice(cut);
     });
     return lines.length === 1
@@ -82,7 +82,9 @@ export function describeIssue(
       const near = nearest(String(key), declaredKeys(issue.ast));
       return [{
         path: formatPath(parent),
-        problem: `unknown key ${String(key)}${near === undefined ? "" : `; did you mean ${near}?`}`,
+        problem: `unknown key ${keyName(key)}${
+          near === undefined ? "" : `; did you mean ${near}?`
+        }`,
       }];
     }
     case "MissingKey":
@@ -173,6 +175,12 @@ function dedupe(problems: ReadonlyArray<InputProblem>): Array<InputProblem> {
     seen.add(id);
     return true;
   });
+}
+
+/** A key as written in messages: bare when it is a plain name, else quoted (`"a b"`, `""`). */
+function keyName(key: PropertyKey | undefined): string {
+  const text = String(key);
+  return /^[A-Za-z_$][\w$-]*$/.test(text) ? text : JSON.stringify(text);
 }
 
 /** The keys an object schema declares (none for other schemas). */

@@ -18,7 +18,7 @@ import {
   usageError,
 } from "../lib/cli/command_line.ts";
 import { openFittedDetector } from "../lib/fitted/open.ts";
-import { scoreSource } from "../lib/fitted/score_source.ts";
+import { requireAllScored, scoreSource } from "../lib/fitted/score_source.ts";
 import { parseSourceArgument, SOURCE_ARGUMENT_HELP } from "../lib/sources/argument.ts";
 import { evaluateOod } from "../lib/stages/evaluate.ts";
 
@@ -43,11 +43,16 @@ const percent = (x: number) => (100 * x).toFixed(2).padStart(6);
 const program = Effect.scoped(Effect.gen(function* () {
   const cwd = invocationPath(".");
   const detector = yield* openFittedDetector(folder);
-  const idScored = yield* scoreSource(detector, yield* parseSourceArgument(id, cwd));
+  // An image without a score (non-finite model output) is refused by name, never left out.
+  const idScored = yield* requireAllScored(
+    yield* scoreSource(detector, yield* parseSourceArgument(id, cwd)),
+  );
   const share = (flags: ReadonlyArray<boolean>) => flags.filter((x) => x).length / flags.length;
   const rows = [];
   for (const ood of oods) {
-    const scored = yield* scoreSource(detector, yield* parseSourceArgument(ood, cwd));
+    const scored = yield* requireAllScored(
+      yield* scoreSource(detector, yield* parseSourceArgument(ood, cwd)),
+    );
     const metrics = yield* evaluateOod({
       id: idScored.scores,
       ood: scored.scores,

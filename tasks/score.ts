@@ -1,8 +1,10 @@
 /**
  * `deno task score --detector DIR SRC… [--out FILE]`: score data with a fitted-detector folder
  * (`deno task fit`). Writes one row per image: the source, the image (its file for folder
- * sources, else its index), the score (higher = more OOD), the OOD flag at the folder's
- * threshold and the predicted class. `--out x.json` writes JSON, any other name CSV; without
+ * sources, else its index), the verdict (`in`, `ood`, or `invalid` when the model's output for
+ * the image is NaN or infinite), the score (higher = more OOD), the OOD flag at the folder's
+ * threshold, the predicted class, and for an invalid image the problem (no score, flag or
+ * class). `--out x.json` writes JSON, any other name CSV; without
  * `--out` the CSV goes to stdout.
  *
  * @module
@@ -17,7 +19,7 @@ import {
   runTask,
 } from "../lib/cli/command_line.ts";
 import { scoreSource } from "../lib/fitted/score_source.ts";
-import { openFittedDetector } from "../lib/fitted/open.ts";
+import { openFittedDetector, type Verdict } from "../lib/fitted/open.ts";
 import { tryIo, writeFile } from "../lib/io/files.ts";
 import { parseSourceArgument, SOURCE_ARGUMENT_HELP } from "../lib/sources/argument.ts";
 
@@ -49,26 +51,53 @@ const program = Effect.scoped(Effect.gen(function* () {
   const rows: Array<{
     source: string;
     image: string;
-    score: number;
-    ood: boolean;
-    predicted: string;
+    verdict: Verdict;
+    /** Absent (null) for an invalid image: it has no score. */
+    score: number | null;
+    ood: boolean | null;
+    predicted: string | null;
+    problem?: string;
   }> = [];
   for (const argument of positionals) {
     const source = yield* parseSourceArgument(argument, invocationPath("."));
     const scored = yield* scoreSource(detector, source);
+    const problems = new Map(scored.invalid.map((bad) => [bad.index, bad.problem]));
     for (let i = 0; i < scored.scores.length; i++) {
-      rows.push({
-        source: argument,
-        image: scored.images[i]!,
-        score: scored.scores[i]!,
-        ood: scored.isOod[i]!,
-        predicted: classNames[scored.predicted[i]!] ?? String(scored.predicted[i]),
-      });
+      const verdict = scored.verdicts[i]!;
+      rows.push(
+        verdict === "invalid"
+          ? {
+            source: argument,
+            image: scored.images[i]!,
+            verdict,
+            score: null,
+            ood: null,
+            predicted: null,
+            problem: problems.get(i) ?? "not scored",
+          }
+          : {
+            source: argument,
+            image: scored.images[i]!,
+            verdict,
+            score: scored.scores[i]!,
+            ood: verdict === "ood",
+            predicted: classNames[scored.predicted[i]!] ?? String(scored.predicted[i]),
+          },
+      );
     }
   }
-  const csv = ["source,image,score,ood,predicted"].concat(
+  // An invalid image has an empty score, OOD flag and class, and says why in `problem`.
+  const csv = ["source,image,verdict,score,ood,predicted,problem"].concat(
     rows.map((r) =>
-      [csvField(r.source), csvField(r.image), r.score, r.ood, csvField(r.predicted)].join(",")
+      [
+        csvField(r.source),
+        csvField(r.image),
+        r.verdict,
+        r.score ?? "",
+        r.ood ?? "",
+        csvField(r.predicted ?? ""),
+        csvField(r.problem ?? ""),
+      ].join(",")
     ),
   ).join("\n") + "\n";
   if (values.out === undefined) {
@@ -86,8 +115,13 @@ const program = Effect.scoped(Effect.gen(function* () {
       ) + "\n"
       : csv,
   );
-  const flagged = rows.filter((r) => r.ood).length;
-  console.error(`${rows.length} images scored, ${flagged} flagged OOD → ${out}`);
+  const flagged = rows.filter((r) => r.verdict === "ood").length;
+  const invalid = rows.filter((r) => r.verdict === "invalid").length;
+  console.error(
+    `${rows.length} images scored, ${flagged} flagged OOD` +
+      (invalid === 0 ? "" : `, ${invalid} invalid (no score: the model's output is not finite)`) +
+      ` → ${out}`,
+  );
 }));
 
 await runTask(program, undefined, { logs: "stderr" });

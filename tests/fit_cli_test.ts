@@ -104,9 +104,9 @@ Deno.test("fit and score from a folder outside the checkout, with a PNG folder a
   const csv = await task(dir, "score", ["--detector", "my-detector", "digits.npy"]);
   assert.equal(csv.code, 0, csv.stderr);
   const lines = csv.stdout.trim().split("\n");
-  assert.equal(lines[0], "source,image,score,ood,predicted");
+  assert.equal(lines[0], "source,image,verdict,score,ood,predicted,problem");
   assert.equal(lines.length, 2001);
-  assert.match(lines[1]!, /^digits\.npy,0,[0-9.e-]+,(true|false),[0-9]$/);
+  assert.match(lines[1]!, /^digits\.npy,0,(in|ood),[0-9.e-]+,(true|false),[0-9],$/);
 
   // evaluate-ood's metrics are those of the scores `score` wrote for the same sets.
   const evaluated = await task(dir, "evaluate-ood", [
@@ -121,7 +121,7 @@ Deno.test("fit and score from a folder outside the checkout, with a PNG folder a
   assert.equal(evaluated.code, 0, evaluated.stderr);
   const result = JSON.parse(evaluated.stdout);
   const expected = await Effect.runPromise(evaluateOod({
-    id: lines.slice(1).map((l) => Number(l.split(",")[2])),
+    id: lines.slice(1).map((l) => Number(l.split(",")[3])),
     ood: scored.rows.map((r: { score: number }) => r.score),
   }));
   assert.equal(result.ood[0].ood, "letters-png");

@@ -32,6 +32,7 @@ import {
 } from "../knn/mod.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
+import { requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
 import { MissingLabels, predictedClasses } from "../stages/features.ts";
 import { groodDescriptors } from "../stages/gradient.ts";
@@ -181,6 +182,10 @@ export const fitGroodStreamed = <E>(
           "logits",
           "early",
         ]);
+        yield* requireFiniteOutputs(
+          { model: model.name, set: train.description, start: batch.start, rows: batch.size },
+          [["penultimate features", pen!], ["logits", logits!]],
+        );
         const logitRows = matrix(batch.size, classes, logits!.data);
         const predicted = predictedClasses(logitRows);
         const second = rankOf.size > 0 ? secondLargest(logitRows) : undefined;

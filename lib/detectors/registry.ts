@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { decodeStrict, type InvalidInput } from "../decode.ts";
 import { withInputChecks } from "./checks.ts";
 import { Effect, Schema } from "effect";
 import { ashBinaryEntry, ashEntry, ashPruneEntry } from "./ash.ts";
@@ -129,8 +130,15 @@ export function makeDetector(spec: DetectorSpec): Detector {
   return withInputChecks(entry.make(options, name ?? entry.title));
 }
 
-/** Decode a detector spec (defaults filled in) or fail with a SchemaError naming the field. */
-export const decodeDetector = Schema.decodeUnknownEffect(DetectorSpec);
+/**
+ * Decode a detector spec (defaults filled in), strictly: a wrong value or a key the detector
+ * does not declare (`{"kind":"grood","kk":5}`) fails with an `InvalidInput` naming it, with
+ * the nearest valid key or kind. `source` names the input in the error.
+ */
+export const decodeDetector = (
+  input: unknown,
+  source = "the detector spec",
+): Effect.Effect<DetectorSpec, InvalidInput> => decodeStrict(DetectorSpec, source)(input);
 
 /**
  * Decode a spec and build its detector.
@@ -143,7 +151,7 @@ export const decodeDetector = Schema.decodeUnknownEffect(DetectorSpec);
  * if (knn.name !== "KNN k=5" || !knn.description.includes("k = 5")) throw new Error("wrong");
  * ```
  */
-export const buildDetector = (input: unknown): Effect.Effect<Detector, Schema.SchemaError> =>
+export const buildDetector = (input: unknown): Effect.Effect<Detector, InvalidInput> =>
   Effect.map(decodeDetector(input), makeDetector);
 
 /** The defaults of an entry's options (decoding an empty object fills them in). */

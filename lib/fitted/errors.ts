@@ -55,3 +55,19 @@ export class FitDataInvalid extends Data.TaggedError("FitDataInvalid")<{
     return `Cannot fit on "${this.source}": ${this.problem}`;
   }
 }
+
+/** Some images of a source have no score (their model outputs are not finite): no metric. */
+export class UnscoredImages extends Data.TaggedError("UnscoredImages")<{
+  readonly source: string;
+  /** How many images are invalid. */
+  readonly count: number;
+  /** The first one (its file or index) and why. */
+  readonly image: string;
+  readonly problem: string;
+}> {
+  /** The error as one line: what failed and why. */
+  override get message(): string {
+    return `${this.count} image${this.count === 1 ? "" : "s"} of "${this.source}" could not be ` +
+      `scored (first: ${this.image}: ${this.problem}); metrics need a score for every image`;
+  }
+}

@@ -21,12 +21,12 @@ import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/re
 import { canonicalJson } from "../cache/cache.ts";
 import { ensureWritable, sha256Hex, tryIo, writeDirAtomic } from "../io/files.ts";
 import { encodeNpy } from "../io/npy.ts";
-import type { Taps } from "../models/model.ts";
+import { sizeOf, type Taps } from "../models/model.ts";
 import { openModel, resolveModel } from "../models/registry.ts";
 import { permutation } from "../random.ts";
 import type { SourceArgument } from "../sources/argument.ts";
 import { openSource } from "../sources/mod.ts";
-import { type ReadSource, SourceUnlabelled } from "../sources/source.ts";
+import { type ReadSource, readSource } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
 import { type Extraction, predictedClasses, type SetFeatures } from "../stages/features.ts";
 import { extractWithModel } from "../stages/model_features.ts";
@@ -34,9 +34,14 @@ import { distribution, edgesOf } from "./distribution.ts";
 import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import {
   asSet,
+  checkValidationCoverage,
+  fitClassOrder,
   HELD_OUT_MAX,
   HELD_OUT_SHARE,
+  honoured,
+  inClassOrder,
   labelled,
+  openInClassOrder,
   readArgument,
   splitHeldOut,
   toShape,
@@ -46,6 +51,7 @@ import {
   FITTED_MANIFEST_FILE,
   FITTED_VERSION,
   FittedManifest,
+  sealManifest,
   type StateEntry,
   type ValidationMetrics,
 } from "./manifest.ts";
@@ -108,10 +114,13 @@ const streamedGroodOptions = (
 const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
   Effect.gen(function* () {
     const model = yield* openModel(path);
-    const { entry } = yield* resolveModel(path);
-    if (taps === undefined || Object.keys(taps).length === 0) return { model, kind: entry.kind };
+    const { entry, spec: declared } = yield* resolveModel(path);
+    const classes = declared?.classes;
+    if (taps === undefined || Object.keys(taps).length === 0) {
+      return { model, kind: entry.kind, classes };
+    }
     const spec = { kind: entry.kind, input: model.input, taps: { ...model.taps, ...taps } };
-    return { model: yield* openModel(path, { spec }), kind: entry.kind };
+    return { model: yield* openModel(path, { spec }), kind: entry.kind, classes };
   });
 
 /**
@@ -129,9 +138,9 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     });
   }
   yield* ensureWritable(options.out);
-  const { model, kind } = yield* openWithTaps(options.model, options.taps);
+  const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
   // GROOD's early prototypes come from the model's early tap.
-  const spec = (decoded.kind.startsWith("grood")
+  let spec = (decoded.kind.startsWith("grood")
     ? { ...decoded, earlyBoundary: model.taps.early }
     : decoded) as DetectorSpec;
   const shape = yield* toShape(model);
@@ -199,7 +208,6 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       new TextEncoder().encode(`${trainChecksum}:held-out:${options.seed ?? 0}:${count}`),
     );
 
-  let classNames: ReadonlyArray<string>;
   let trainData: { readonly count: number; readonly checksum: string };
   let validation: LabelledSet;
   let validationChecksum: string;
@@ -209,30 +217,50 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   let oodSets: ReadonlyArray<ExtractedSet>;
   let fitted: FittedDetector;
   let trainFeatures: SetFeatures;
-  const detector = makeDetector(spec);
+  // Labels are explicit: the class order is the model's (its spec's `classes`) or the training
+  // data's, and every labelled source is renumbered into it by name (`fit_data.ts`).
+  const trainOpened = yield* openSource(options.train.spec, {
+    baseDir: options.train.baseDir,
+    shape,
+    ...(modelClasses === undefined ? {} : { classes: modelClasses }),
+  });
+  const classNames = yield* fitClassOrder(
+    { name: options.model, classes: modelClasses },
+    sizeOf(model.shapes.logits),
+    options.train,
+    trainOpened,
+  );
+  const opened = yield* inClassOrder(options.train, trainOpened, classNames);
+  // --val is read (and checked: every class, VALIDATION_MIN_PER_CLASS images each) before any fit.
+  const given = options.validation;
+  const givenValidation = given === undefined ? undefined : yield* Effect.gen(function* () {
+    const read = yield* readSource(yield* openInClassOrder(given, shape, classNames));
+    const set = yield* labelled(read, given.argument, shape, "ID validation data");
+    yield* checkValidationCoverage(given.argument, set.labels, classNames);
+    return { set, checksum: read.checksum };
+  });
+  const checkHeldOut = (labels: Uint8Array) =>
+    Effect.mapError(
+      checkValidationCoverage(`${options.train.argument} (held out)`, labels, classNames),
+      (error) =>
+        new FitDataInvalid({
+          source: error.source,
+          problem: `${error.problem} (give more training images, or ID validation data with --val)`,
+        }),
+    );
   const streamedOptions = options.inMemory === true ? undefined : streamedGroodOptions(spec);
   if (streamedOptions !== undefined) {
     // GROOD in bounded memory: the training images stream through one pass and are dropped.
-    const opened = yield* openSource(options.train.spec, {
-      baseDir: options.train.baseDir,
-      shape,
-    });
-    if (opened.classNames === undefined) {
-      return yield* new SourceUnlabelled({
-        source: options.train.argument,
-        role: "training data",
-      });
-    }
-    classNames = opened.classNames;
     const held = new Set<number>();
     if (options.validation === undefined) {
       const count = yield* heldOutCount(opened.count);
       for (const i of permutation(opened.count, options.seed ?? 0).subarray(0, count)) held.add(i);
     }
+    spec = yield* honoured(spec, options.detector, opened.count - held.size);
     const { stream, finish } = trainStream(opened, held);
     const parts = yield* Effect.acquireRelease(
       fitGroodStreamed(model, stream, {
-        ...streamedOptions,
+        ...streamedGroodOptions(spec)!,
         ...batch,
         progress,
       }),
@@ -256,11 +284,11 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       penultimate: matrix(0, parts.descriptors.cols),
       logits: matrix(0, classNames.length),
     };
-    if (options.validation !== undefined) {
-      const read = yield* readArgument(options.validation, shape);
-      validation = yield* labelled(read, options.validation.argument, shape, "ID validation data");
-      validationChecksum = read.checksum;
+    if (givenValidation !== undefined) {
+      validation = givenValidation.set;
+      validationChecksum = givenValidation.checksum;
     } else {
+      yield* checkHeldOut(heldImages.labels);
       validation = {
         name: `${options.train.argument} (held out)`,
         count: held.size,
@@ -276,24 +304,24 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     validationSet = yield* extracted(validation);
     oodSets = yield* extractOod(oodReads);
   } else {
-    const trainRead = yield* readArgument(options.train, shape);
+    const trainRead = yield* readSource(opened);
     const fullTrain = yield* labelled(trainRead, options.train.argument, shape, "training data");
-    classNames = fullTrain.classNames;
     let train = fullTrain;
-    if (options.validation !== undefined) {
-      const read = yield* readArgument(options.validation, shape);
-      validation = yield* labelled(read, options.validation.argument, shape, "ID validation data");
-      validationChecksum = read.checksum;
+    if (givenValidation !== undefined) {
+      validation = givenValidation.set;
+      validationChecksum = givenValidation.checksum;
     } else {
       const count = yield* heldOutCount(fullTrain.count);
       const held = new Set(permutation(fullTrain.count, options.seed ?? 0).subarray(0, count));
       const parts = splitHeldOut(fullTrain, held);
+      yield* checkHeldOut(parts.heldOut.labels);
       train = parts.rest;
       validation = parts.heldOut;
       validationChecksum = heldOutChecksum(trainRead.checksum, count);
       heldOut = true;
     }
     trainData = { count: train.count, checksum: trainRead.checksum };
+    spec = yield* honoured(spec, options.detector, train.count);
     oodReads = yield* readOod;
     const trainExtraction = yield* extract(train, true);
     validationSet = yield* extracted(validation);
@@ -311,11 +339,12 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       progress,
     };
     fitted = yield* Effect.acquireRelease(
-      detector.fit(inputs),
+      makeDetector(spec).fit(inputs),
       (f) => Effect.sync(() => f.dispose()),
     );
     trainFeatures = trainExtraction.features;
   }
+  const detector = makeDetector(spec);
   const arrays = yield* persistence.save(detector.name, fitted, trainFeatures);
 
   const idScores = yield* fitted.score(validationSet);
@@ -344,6 +373,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   const manifestOf = (state: ReadonlyArray<StateEntry>): FittedManifest => ({
     format: FITTED_FORMAT,
     version: FITTED_VERSION,
+    digest: "0".repeat(64),
     createdAt: new Date().toISOString(),
     detector: {
       kind: spec.kind,
@@ -413,16 +443,12 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
           file: { path: file, bytes: bytes.length, sha256: sha256Hex(bytes) },
         });
       }
-      const manifest = Schema.decodeUnknownSync(FittedManifest)(manifestOf(state));
+      const sealed = sealManifest(Schema.decodeUnknownSync(FittedManifest)(manifestOf(state)));
       yield* tryIo(
         join(tmp, FITTED_MANIFEST_FILE),
         "write",
-        () =>
-          Deno.writeTextFile(
-            join(tmp, FITTED_MANIFEST_FILE),
-            JSON.stringify(manifest, null, 2) + "\n",
-          ),
+        () => Deno.writeTextFile(join(tmp, FITTED_MANIFEST_FILE), sealed.text),
       );
-      return manifest;
+      return sealed.manifest;
     }));
 });

@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Stream } from "effect";
+import { type InputProblem, InvalidInput } from "../decode.ts";
+import type { DetectorSpec } from "../detectors/registry.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { SourceArgument } from "../sources/argument.ts";
@@ -13,11 +15,18 @@ import { openSource } from "../sources/mod.ts";
 import {
   type ImageShape,
   numberedClasses,
+  type OpenedSource,
   type ReadSource,
   readSource,
   SourceUnlabelled,
 } from "../sources/source.ts";
 import { FitDataInvalid } from "./errors.ts";
+
+/**
+ * Fewest ID validation images of each class: the threshold is set on the validation scores, so
+ * a validation set missing a class, or with a handful of images, cannot set it.
+ */
+export const VALIDATION_MIN_PER_CLASS = 5;
 
 /** Share of the training images held out as ID validation when none is given. */
 export const HELD_OUT_SHARE = 0.1;
@@ -84,4 +93,202 @@ export const splitHeldOut = (set: LabelledSet, held: ReadonlySet<number>) => {
     };
   };
   return { rest: take(false, set.name), heldOut: take(true, `${set.name} (held out)`) };
+};
+
+/** A class folder name that is a number (its order is then the numbers'). */
+const isNumber = (name: string) => /^\d+$/.test(name);
+
+/**
+ * Whether a source's labels are output indices with no names of their own (`.npy` or IDX
+ * labels without a `classes` list): they map to the model's outputs by number, and may cover
+ * some of them only.
+ */
+const indexLabels = (argument: SourceArgument) =>
+  (argument.spec.kind === "npy" || argument.spec.kind === "idx") &&
+  argument.spec.classes === undefined;
+
+/**
+ * The class order of a fit, index = the model's output: the model spec's `classes` when it has
+ * them (as many as its outputs), else the training data's class names, which must then be
+ * explicit (a `classes` list, numbered labels, or class folders named by numbers) and as many
+ * as the model's outputs, so no class can shift the others.
+ */
+export const fitClassOrder = (
+  model: { readonly name: string; readonly classes: ReadonlyArray<string> | undefined },
+  outputs: number,
+  train: SourceArgument,
+  opened: OpenedSource,
+): Effect.Effect<ReadonlyArray<string>, FitDataInvalid | SourceUnlabelled> =>
+  Effect.gen(function* () {
+    if (model.classes !== undefined) {
+      if (model.classes.length !== outputs) {
+        return yield* new FitDataInvalid({
+          source: model.name,
+          problem: `its spec lists ${model.classes.length} classes but the model has ${outputs} ` +
+            "outputs",
+        });
+      }
+      return model.classes;
+    }
+    const names = opened.classNames;
+    if (names === undefined) {
+      return yield* new SourceUnlabelled({ source: train.argument, role: "training data" });
+    }
+    if (indexLabels(train) && names.length <= outputs) return numberedClasses(outputs);
+    const spec = train.spec;
+    if (spec.kind === "folder" && spec.classes === undefined && !names.every(isNumber)) {
+      return yield* new FitDataInvalid({
+        source: train.argument,
+        problem: `the order of its class folders (${names.join(", ")}) is not given, and the ` +
+          "model's outputs are in some order: list the classes in the model's spec (`classes`) " +
+          `or give a source spec {"kind": "folder", "path": …, "labelled": true, "classes": […]}`,
+      });
+    }
+    if (names.length !== outputs) {
+      return yield* new FitDataInvalid({
+        source: train.argument,
+        problem: `it has ${names.length} classes (${names.join(", ")}) but the model has ` +
+          `${outputs} outputs; list the model's classes in its spec (\`classes\`) to fit on ` +
+          "some of them",
+      });
+    }
+    return names;
+  });
+
+/**
+ * Open a labelled source with its labels in the fit's class order, by name: a class name of
+ * the source that is not in `classes` is refused (a folder source is given `classes` and maps
+ * its subfolders itself).
+ */
+export const openInClassOrder = (
+  argument: SourceArgument,
+  shape: ImageShape,
+  classes: ReadonlyArray<string> | undefined,
+) =>
+  Effect.flatMap(
+    openSource(argument.spec, {
+      baseDir: argument.baseDir,
+      shape,
+      ...(classes === undefined ? {} : { classes }),
+    }),
+    (opened) => inClassOrder(argument, opened, classes),
+  );
+
+/**
+ * `opened` with its labels renumbered by name into `classes` (see `openInClassOrder`); labels
+ * that are output indices (`.npy`, IDX without `classes`) keep their numbers.
+ */
+export const inClassOrder = (
+  source: SourceArgument,
+  opened: OpenedSource,
+  classes: ReadonlyArray<string> | undefined,
+): Effect.Effect<OpenedSource, FitDataInvalid> => {
+  const argument = source.argument;
+  const names = opened.classNames;
+  if (classes === undefined || names === undefined) return Effect.succeed(opened);
+  if (indexLabels(source)) {
+    return names.length <= classes.length
+      ? Effect.succeed({ ...opened, classNames: classes })
+      : Effect.fail(
+        new FitDataInvalid({
+          source: argument,
+          problem: `its labels go up to ${names.length - 1}, but the fit has ${classes.length} ` +
+            `classes (${classes.join(", ")})`,
+        }),
+      );
+  }
+  const index = new Map(classes.map((name, i) => [name, i]));
+  const unknown = names.filter((name) => !index.has(name));
+  if (unknown.length > 0) {
+    return Effect.fail(
+      new FitDataInvalid({
+        source: argument,
+        problem: `its class${unknown.length > 1 ? "es" : ""} ` +
+          `${unknown.map((n) => JSON.stringify(n)).join(", ")} ` +
+          `${unknown.length > 1 ? "are" : "is"} not among the fit's classes (${
+            classes.join(", ")
+          })`,
+      }),
+    );
+  }
+  const map = Uint8Array.from(names, (name) => index.get(name)!);
+  if (map.every((to, from) => to === from)) {
+    return Effect.succeed({ ...opened, classNames: classes });
+  }
+  return Effect.succeed({
+    ...opened,
+    classNames: classes,
+    batches: (size) =>
+      opened.batches(size).pipe(
+        Stream.map((batch) =>
+          batch.labels === undefined
+            ? batch
+            : { ...batch, labels: Uint8Array.from(batch.labels, (l) => map[l]!) }
+        ),
+      ),
+  });
+};
+
+/**
+ * Refuse ID validation data that misses a class of the fit, or holds fewer than
+ * {@link VALIDATION_MIN_PER_CLASS} images of one, naming the classes.
+ */
+export const checkValidationCoverage = (
+  source: string,
+  labels: Uint8Array,
+  classes: ReadonlyArray<string>,
+): Effect.Effect<void, FitDataInvalid> => {
+  const counts = new Array<number>(classes.length).fill(0);
+  for (const label of labels) counts[label] = (counts[label] ?? 0) + 1;
+  const short = classes.flatMap((name, c) =>
+    counts[c]! < VALIDATION_MIN_PER_CLASS ? [`${JSON.stringify(name)} (${counts[c]})`] : []
+  );
+  return short.length === 0 ? Effect.void : Effect.fail(
+    new FitDataInvalid({
+      source,
+      problem: `ID validation data needs at least ${VALIDATION_MIN_PER_CLASS} images of every ` +
+        `class, and has too few of class ${short.join(", ")}`,
+    }),
+  );
+};
+
+/**
+ * The spec with the values that depend on the training set checked against its `count` images
+ * (never capped): a `k` or mix-up `samples` the user asked for beyond them is refused, naming
+ * the key; the default mix-up sample count (10,000) on a smaller set becomes the count that
+ * runs, so `detector.json` records what ran.
+ */
+export const honoured = (
+  spec: DetectorSpec,
+  raw: unknown,
+  count: number,
+): Effect.Effect<DetectorSpec, InvalidInput> => {
+  const asked = (raw ?? {}) as { readonly oodPrototype?: { readonly samples?: unknown } };
+  const options = spec as unknown as {
+    readonly k?: number;
+    readonly oodPrototype?: { readonly kind: string; readonly samples?: number | "all" };
+  };
+  const problems: Array<InputProblem> = [];
+  if (typeof options.k === "number" && options.k > count) {
+    problems.push({
+      path: "k",
+      problem: `k ${options.k} is more than the ${count} training images the fit uses`,
+    });
+  }
+  const source = options.oodPrototype;
+  let adjusted = spec;
+  if (source?.kind === "mixup" && typeof source.samples === "number" && source.samples > count) {
+    if (typeof asked.oodPrototype?.samples === "number") {
+      problems.push({
+        path: "oodPrototype.samples",
+        problem: `samples ${source.samples} is more than the ${count} training images the fit ` +
+          `uses (ask for at most ${count}, or "all")`,
+      });
+    } else {
+      adjusted = { ...spec, oodPrototype: { ...source, samples: count } } as DetectorSpec;
+    }
+  }
+  return problems.length > 0
+    ? Effect.fail(new InvalidInput({ source: "the detector spec", problems }))
+    : Effect.succeed(adjusted);
 };

@@ -3,10 +3,17 @@
  * and settings), on which model (kind, content hash, taps, input preprocessing) and data
  * (checksums), the files of its state (each with its sha256), the decision threshold, the
  * validation metrics, and the validation score distributions (histograms and quantile samples,
- * for a UI to draw). Decoded with a strict Schema: a folder whose manifest does not decode is
- * refused, not half-read.
+ * for a UI to draw). Decoded with a strict Schema (a key it does not declare is refused by
+ * name): a folder whose manifest does not decode is refused, not half-read.
  *
- * Folder layout (version 1):
+ * Integrity: the manifest lists every other file of the folder with its size and sha256, and
+ * its own `digest` is the sha256 of `detector.json` as written, with the digest's 64 hex digits
+ * replaced by zeros ({@link sealManifest}, {@link digestProblem}). The digest is the folder's
+ * version: any edit of any byte of any file (threshold, k, temperature, preprocessing, taps,
+ * class names, a state array, the model) is refused on load as `FittedFolderDamaged`, naming
+ * the file; so is a file the manifest does not list.
+ *
+ * Folder layout (version 2):
  *
  * ```text
  * detector.json          this manifest
@@ -17,6 +24,7 @@
  * @module
  */
 import { Schema } from "effect";
+import { sha256Hex } from "../io/files.ts";
 import { InputSpecSchema, TapsSchema } from "../models/model.ts";
 import { OOD_METRICS } from "../stages/evaluate.ts";
 
@@ -24,8 +32,8 @@ import { OOD_METRICS } from "../stages/evaluate.ts";
 export const FITTED_MANIFEST_FILE = "detector.json";
 /** The value of `format`. */
 export const FITTED_FORMAT = "grood-fitted-detector";
-/** The folder layout version this code writes and reads. */
-export const FITTED_VERSION = 1;
+/** The folder layout version this code writes and reads (2: `detector.json` has a digest). */
+export const FITTED_VERSION = 2;
 
 const Sha256 = Schema.String.pipe(
   Schema.check(Schema.isPattern(/^[0-9a-f]{64}$/, { message: "Expected a hex sha256" })),
@@ -89,6 +97,8 @@ export type ScoreDistribution = typeof ScoreDistribution.Type;
 export const FittedManifest = Schema.Struct({
   format: Schema.Literal(FITTED_FORMAT),
   version: Schema.Literal(FITTED_VERSION),
+  /** sha256 of this file as written, with these 64 digits zeroed: the folder's version. */
+  digest: Sha256,
   createdAt: Schema.String,
   detector: Schema.Struct({
     /** Registry kind (`grood`, `msp`, `knn`…). */
@@ -145,3 +155,51 @@ export const FittedManifest = Schema.Struct({
 });
 /** A decoded manifest. */
 export type FittedManifest = typeof FittedManifest.Type;
+
+/** The digest's value while the file is hashed. */
+const UNSEALED = "0".repeat(64);
+/** The digest's line: a top-level key (nested keys are indented deeper). */
+const digestLine = (hex: string) => `\n  "digest": "${hex}"`;
+const encoder = new TextEncoder();
+
+/**
+ * The text of `detector.json` for `manifest`, with its digest: the sha256 of the text written
+ * with a zero digest. Returns the text and the manifest with the digest filled in.
+ *
+ * @example
+ * ```ts ignore
+ * const { text } = sealManifest(manifest);
+ * if (digestProblem(text) !== undefined) throw new Error("not sealed");
+ * if (digestProblem(text.replace('"threshold": 1', '"threshold": 2')) === undefined) {
+ *   throw new Error("an edit went unnoticed");
+ * }
+ * ```
+ */
+export function sealManifest(
+  manifest: FittedManifest,
+): { readonly text: string; readonly manifest: FittedManifest } {
+  const unsealed = JSON.stringify({ ...manifest, digest: UNSEALED }, null, 2) + "\n";
+  const digest = sha256Hex(encoder.encode(unsealed));
+  return {
+    text: unsealed.replace(digestLine(UNSEALED), digestLine(digest)),
+    manifest: { ...manifest, digest },
+  };
+}
+
+/**
+ * Why the text of a `detector.json` does not match its own digest (undefined when it does):
+ * a byte changed anywhere in the file, or the digest line is missing or doubled.
+ */
+export function digestProblem(text: string): string | undefined {
+  const found = [...text.matchAll(/\n {2}"digest": "([0-9a-f]{64})"/g)];
+  if (found.length !== 1) {
+    return "it was changed after it was written (" +
+      (found.length === 0
+        ? "rewritten: the digest is not on its own line where grood writes it)"
+        : "it has more than one digest line)");
+  }
+  const digest = found[0]![1]!;
+  const actual = sha256Hex(encoder.encode(text.replace(digestLine(digest), digestLine(UNSEALED))));
+  return actual === digest ? undefined : `it was changed after it was written (its digest ` +
+    `${digest.slice(0, 12)}… does not match its content, ${actual.slice(0, 12)}…)`;
+}

@@ -10,6 +10,7 @@ export {
   FitDataInvalid,
   FittedFolderDamaged,
   ImageBatchMismatch,
+  UnscoredImages,
   UnsupportedFittedDetector,
 } from "./errors.ts";
 export { FITTED_MANIFEST_FILE, type FittedManifest } from "./manifest.ts";
@@ -17,12 +18,14 @@ export { type ImageBatch, imageBatch, type ScoreInputSpec } from "./batch.ts";
 export { type FeatureMemo, fitDetectorFolder, type FitOptions } from "./fit.ts";
 export { HELD_OUT_MAX, HELD_OUT_SHARE } from "./fit_data.ts";
 export {
+  type InvalidImage,
   type LoadedDetector,
   openFittedDetector,
   type OpenFittedError,
   readManifest,
   type ScoredImages,
   type ScoreImagesError,
+  type Verdict,
 } from "./open.ts";
 export { SUPPORTED_KINDS } from "./persist.ts";
-export { type ScoredSource, scoreSource } from "./score_source.ts";
+export { requireAllScored, type ScoredSource, scoreSource } from "./score_source.ts";

@@ -1,6 +1,7 @@
 /**
- * Open a fitted-detector folder: decode and check its manifest, verify every file against the
- * sha256 it lists (model copy and state), open the model and rebuild the scorer, once. The
+ * Open a fitted-detector folder: decode and check its manifest and its digest, refuse any file
+ * it does not list, verify every file against the sha256 it lists (model copy and state), open
+ * the model and rebuild the scorer, once. The
  * model's engine and the index are freed when the caller's scope closes.
  *
  * @example Score one PNG with a fitted folder
@@ -19,29 +20,58 @@
  * @module
  */
 import { join } from "node:path";
-import { Effect, Schema, type Scope } from "effect";
+import { Effect, type Scope } from "effect";
+import { decodeStrict } from "../decode.ts";
 import { type BackendUnavailable, Compute, startCompute } from "../compute/compute.ts";
 import { sha256Hex } from "../io/files.ts";
 import { decodeNpy } from "../io/npy.ts";
 import { matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
+import { nonFiniteRows } from "../models/finite.ts";
 import { type FeatureModel, type InputSpec, preprocess, sizeOf } from "../models/model.ts";
 import { openModel } from "../models/registry.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { describeShape, type ImageBatch, type ScoreInputSpec } from "./batch.ts";
 import { FittedFolderDamaged, ImageBatchMismatch } from "./errors.ts";
-import { type FileEntry, FITTED_MANIFEST_FILE, FittedManifest } from "./manifest.ts";
+import {
+  digestProblem,
+  type FileEntry,
+  FITTED_MANIFEST_FILE,
+  FITTED_VERSION,
+  FittedManifest,
+} from "./manifest.ts";
 import { contentKey } from "../models/files.ts";
 import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts";
 
+/**
+ * The verdict on one image: `in` (score at or below the threshold), `ood` (above it), or
+ * `invalid`: the model gave a NaN or infinite output for it (or its score is not finite), so
+ * it has no score and is never called in-distribution.
+ */
+export type Verdict = "in" | "ood" | "invalid";
+
+/** An image that could not be scored, and why. */
+export interface InvalidImage {
+  /** Its index in the batch (or source). */
+  readonly index: number;
+  readonly problem: string;
+}
+
 /** What `scoreImages` returns: one entry per image, in batch order. */
 export interface ScoredImages {
-  /** Detector score (higher = more OOD). */
+  /** Detector score (higher = more OOD); NaN for an `invalid` image (check `verdicts`). */
   readonly scores: Float64Array;
-  /** The model's predicted class (argmax of its logits); names in `manifest.model.classNames`. */
+  /**
+   * The model's predicted class (argmax of its logits; names in `manifest.model.classNames`);
+   * −1 for an `invalid` image.
+   */
   readonly predicted: Int32Array;
-  /** `score > manifest.threshold`. */
+  /** `score > manifest.threshold`; `true` for an `invalid` image (never in-distribution). */
   readonly isOod: ReadonlyArray<boolean>;
+  /** Each image's verdict: `in`, `ood` or `invalid`. */
+  readonly verdicts: ReadonlyArray<Verdict>;
+  /** The `invalid` images with the reason (empty when every image was scored). */
+  readonly invalid: ReadonlyArray<InvalidImage>;
 }
 
 /** Why scoring a batch failed: a batch of the wrong shape, the model, or the scorer. */
@@ -56,6 +86,8 @@ export interface LoadedDetector {
   readonly folder: string;
   /** The decoded, checked `detector.json`. */
   readonly manifest: FittedManifest;
+  /** The folder's version: the digest of its `detector.json`, which covers every file. */
+  readonly version: string;
   /** What `scoreImages` takes (decode images to `inputSpec.shape`). */
   readonly inputSpec: ScoreInputSpec;
   /** The model's own preprocessing (applied inside `scoreImages`). */
@@ -97,7 +129,10 @@ const readChecked = (folder: string, entry: FileEntry) =>
     return bytes;
   });
 
-/** Read and decode `detector.json` (a wrong field is named). */
+/**
+ * Read, decode and check `detector.json`: strict Schema (a wrong field or a key it does not
+ * declare is named), then its digest (any edit of any byte is refused, see `manifest.ts`).
+ */
 export const readManifest = (folder: string): Effect.Effect<FittedManifest, FittedFolderDamaged> =>
   Effect.gen(function* () {
     const text = yield* Effect.tryPromise({
@@ -115,10 +150,61 @@ export const readManifest = (folder: string): Effect.Effect<FittedManifest, Fitt
       try: () => JSON.parse(text) as unknown,
       catch: (error) => damaged(folder, FITTED_MANIFEST_FILE, `not JSON (${error})`),
     });
-    return yield* Effect.mapError(
-      Schema.decodeUnknownEffect(FittedManifest)(json),
+    const version = (json as { version?: unknown } | null)?.version;
+    if (typeof version === "number" && version !== FITTED_VERSION) {
+      return yield* damaged(
+        folder,
+        FITTED_MANIFEST_FILE,
+        `folder version ${version}; this grood reads version ${FITTED_VERSION} only`,
+      );
+    }
+    const manifest = yield* Effect.mapError(
+      decodeStrict(FittedManifest, FITTED_MANIFEST_FILE)(json),
       (error) => damaged(folder, FITTED_MANIFEST_FILE, error.message),
     );
+    const problem = digestProblem(text);
+    if (problem !== undefined) return yield* damaged(folder, FITTED_MANIFEST_FILE, problem);
+    return manifest;
+  });
+
+/** Every file and link under `folder` (relative paths), for the check that each is listed. */
+const listEntries = (folder: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const out: Array<{ readonly path: string; readonly link: boolean }> = [];
+      const walk = async (rel: string): Promise<void> => {
+        for await (const entry of Deno.readDir(rel === "" ? folder : join(folder, rel))) {
+          const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+          if (entry.isDirectory) await walk(path);
+          else out.push({ path, link: entry.isSymlink });
+        }
+      };
+      await walk("");
+      return out;
+    },
+    catch: (error) => damaged(folder, ".", `cannot be listed (${error})`),
+  });
+
+/** Refuse a file the manifest does not list (added after fit) and a link in place of a file. */
+const checkListed = (folder: string, manifest: FittedManifest) =>
+  Effect.gen(function* () {
+    const listed = new Set([
+      FITTED_MANIFEST_FILE,
+      ...manifest.model.files.map((f) => f.path),
+      ...manifest.state.map((s) => s.file.path),
+    ]);
+    for (const entry of yield* listEntries(folder)) {
+      if (!listed.has(entry.path)) {
+        return yield* damaged(
+          folder,
+          entry.path,
+          "not listed in detector.json (added after the folder was written)",
+        );
+      }
+      if (entry.link) {
+        return yield* damaged(folder, entry.path, "a link; a fitted folder holds regular files");
+      }
+    }
   });
 
 const checkShapes = (folder: string, manifest: FittedManifest, model: FeatureModel) =>
@@ -159,8 +245,9 @@ const scoreWith = (
           `${images.pixels.length} values`,
       });
     }
-    const scores = new Float64Array(images.count);
-    const predicted = new Int32Array(images.count);
+    const scores = new Float64Array(images.count).fill(NaN);
+    const predicted = new Int32Array(images.count).fill(-1);
+    const invalid: Array<InvalidImage> = [];
     const penSize = sizeOf(model.shapes.penultimate);
     const classes = sizeOf(model.shapes.logits);
     for (let start = 0; start < images.count; start += SCORE_BATCH) {
@@ -168,13 +255,56 @@ const scoreWith = (
       const pixels = images.pixels.subarray(start * per, (start + size) * per);
       const x = yield* preprocess(model.name, model.input, pixels, size, shape.channels);
       const [h, z] = yield* model.forward(x, "input", ["penultimate", "logits"]);
-      const logits = matrix(size, classes, z!.data);
-      const batchScores = yield* scorer({ penultimate: matrix(size, penSize, h!.data), logits });
-      scores.set(batchScores, start);
-      predicted.set(predictedClasses(logits), start);
+      // The model's outputs are checked as they come in (`lib/models/finite.ts`): an image with
+      // a NaN or infinite output is invalid and left out, so it cannot touch the others' scores.
+      const problems = new Map<number, string>();
+      for (const [what, t] of [["penultimate features", h!], ["logits", z!]] as const) {
+        for (const row of nonFiniteRows(t.data, size)) {
+          if (!problems.has(row)) {
+            problems.set(row, `the model gave a NaN or infinite value in its ${what}`);
+          }
+        }
+      }
+      const rows = Array.from({ length: size }, (_, i) => i).filter((i) => !problems.has(i));
+      if (rows.length > 0) {
+        const pen = rows.length === size ? h!.data : pickRows(h!.data, penSize, rows);
+        const logits = matrix(
+          rows.length,
+          classes,
+          rows.length === size ? z!.data : pickRows(z!.data, classes, rows),
+        );
+        const batchScores = yield* scorer({
+          penultimate: matrix(rows.length, penSize, pen),
+          logits,
+        });
+        const batchPredicted = predictedClasses(logits);
+        rows.forEach((row, j) => {
+          if (!Number.isFinite(batchScores[j]!)) {
+            problems.set(row, "its score is not a finite number");
+            return;
+          }
+          scores[start + row] = batchScores[j]!;
+          predicted[start + row] = batchPredicted[j]!;
+        });
+      }
+      for (const [row, problem] of [...problems].sort((a, b) => a[0] - b[0])) {
+        invalid.push({ index: start + row, problem });
+      }
     }
-    return { scores, predicted, isOod: Array.from(scores, (s) => s > threshold) };
+    const bad = new Set(invalid.map((i) => i.index));
+    const verdicts = Array.from(
+      scores,
+      (s, i): Verdict => bad.has(i) ? "invalid" : s > threshold ? "ood" : "in",
+    );
+    return { scores, predicted, isOod: verdicts.map((v) => v !== "in"), verdicts, invalid };
   });
+
+/** The rows `rows` of a row-major array of `cols` columns, stacked. */
+const pickRows = (data: Float32Array, cols: number, rows: ReadonlyArray<number>) => {
+  const out = new Float32Array(rows.length * cols);
+  rows.forEach((r, i) => out.set(data.subarray(r * cols, (r + 1) * cols), i * cols));
+  return out;
+};
 
 /**
  * Load the fitted detector in `folder`: every file is checked against the manifest before use;
@@ -185,6 +315,7 @@ export const openFittedDetector = (
 ): Effect.Effect<LoadedDetector, OpenFittedError, Scope.Scope> =>
   Effect.gen(function* () {
     const manifest = yield* readManifest(folder);
+    yield* checkListed(folder, manifest);
     const persistence = persistenceOf(manifest.detector.kind);
     if (persistence === undefined) {
       return yield* damaged(
@@ -246,6 +377,7 @@ export const openFittedDetector = (
     const loaded: LoadedDetector = {
       folder,
       manifest,
+      version: manifest.digest,
       inputSpec,
       modelInput: input,
       scoreImages: scoreWith(folder, model, scorer, inputSpec, manifest.threshold),

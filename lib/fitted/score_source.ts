@@ -8,7 +8,8 @@ import { Effect, Stream } from "effect";
 import type { SourceArgument } from "../sources/argument.ts";
 import { openSource } from "../sources/mod.ts";
 import type { SourceError } from "../sources/source.ts";
-import type { LoadedDetector, ScoreImagesError } from "./open.ts";
+import { UnscoredImages } from "./errors.ts";
+import type { InvalidImage, LoadedDetector, ScoreImagesError, Verdict } from "./open.ts";
 
 /** The scores of every image of a source, with a name per image. */
 export interface ScoredSource {
@@ -18,6 +19,10 @@ export interface ScoredSource {
   readonly scores: Float64Array;
   readonly predicted: Int32Array;
   readonly isOod: ReadonlyArray<boolean>;
+  /** Each image's verdict: `in`, `ood`, or `invalid` (no score: see `invalid`). */
+  readonly verdicts: ReadonlyArray<Verdict>;
+  /** The images that could not be scored (index in the source) and why. */
+  readonly invalid: ReadonlyArray<InvalidImage>;
   /** Labels, when the source has them. */
   readonly labels?: Uint8Array;
 }
@@ -36,6 +41,8 @@ export const scoreSource = (
     const scores = new Float64Array(opened.count);
     const predicted = new Int32Array(opened.count);
     const isOod = new Array<boolean>(opened.count).fill(false);
+    const verdicts = new Array<Verdict>(opened.count).fill("invalid");
+    const invalid: Array<InvalidImage> = [];
     const labels = opened.classNames === undefined ? undefined : new Uint8Array(opened.count);
     yield* Stream.runForEach(opened.batches(BATCH), (batch) =>
       Effect.map(
@@ -44,6 +51,10 @@ export const scoreSource = (
           scores.set(scored.scores, batch.start);
           predicted.set(scored.predicted, batch.start);
           scored.isOod.forEach((flag, i) => (isOod[batch.start + i] = flag));
+          scored.verdicts.forEach((verdict, i) => (verdicts[batch.start + i] = verdict));
+          for (const bad of scored.invalid) {
+            invalid.push({ index: batch.start + bad.index, problem: bad.problem });
+          }
           if (labels !== undefined && batch.labels !== undefined) {
             labels.set(batch.labels, batch.start);
           }
@@ -55,6 +66,26 @@ export const scoreSource = (
       scores,
       predicted,
       isOod,
+      verdicts,
+      invalid,
       ...(labels === undefined ? {} : { labels }),
     };
   });
+
+/**
+ * `scored` when every image has a score; else `UnscoredImages` naming the first invalid image
+ * (what a metric over the whole source needs: `evaluate-ood`).
+ */
+export const requireAllScored = (
+  scored: ScoredSource,
+): Effect.Effect<ScoredSource, UnscoredImages> => {
+  const first = scored.invalid[0];
+  return first === undefined ? Effect.succeed(scored) : Effect.fail(
+    new UnscoredImages({
+      source: scored.source,
+      count: scored.invalid.length,
+      image: scored.images[first.index] ?? String(first.index),
+      problem: first.problem,
+    }),
+  );
+};

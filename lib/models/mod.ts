@@ -7,6 +7,7 @@
  */
 export * from "./errors.ts";
 export * from "./model.ts";
+export * from "./finite.ts";
 export * from "./registry.ts";
 export { type OnnxOptions, openOnnxGraph, openOnnxModel, readOnnxFile } from "./onnx.ts";
 export { groodFeatureModel, groodInputSpec, groodTaps, openGroodModel } from "./grood_cnn.ts";

@@ -76,11 +76,17 @@ export const ModelSpecSchema: Schema.Struct<{
   >;
   readonly input: typeof InputSpecSchema;
   readonly taps: typeof TapsSchema;
+  readonly classes: Schema.optional<Schema.$Array<Schema.String>>;
   readonly metadata: Schema.optional<Schema.$Record<Schema.String, Schema.Unknown>>;
 }> = Schema.Struct({
   kind: Schema.optional(Schema.Literals(["grood", "onnx", "tfjs-layers", "tfjs-graph"])),
   input: InputSpecSchema,
   taps: TapsSchema,
+  /**
+   * The class names in the order of the model's logits. `fit` then labels the training and
+   * validation data by these names (a class folder or class name not among them is refused).
+   */
+  classes: Schema.optional(Schema.Array(Schema.String)),
   /** Free-form facts about the model (training, accuracy), kept for reports. */
   metadata: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
 });

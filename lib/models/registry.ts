@@ -8,9 +8,10 @@
  *
  * @module
  */
-import { Effect, Schema, type Scope } from "effect";
+import { Effect, type Scope } from "effect";
 import { basename, dirname, extname, join } from "node:path";
 import type { Compute } from "../compute/compute.ts";
+import { decodeStrict } from "../decode.ts";
 import { type ModelError, ModelUnreadable } from "./errors.ts";
 import { openGroodModel } from "./grood_cnn.ts";
 import { type FeatureModel, type ModelSpec, ModelSpecSchema } from "./model.ts";
@@ -116,11 +117,11 @@ const readJson = (path: string) =>
       }),
   });
 
-/** Read and check a model spec file (a wrong field is named in the error). */
+/** Read and check a model spec file, strictly (a wrong field or an unknown key is named). */
 export const readModelSpec = (path: string): Effect.Effect<ModelSpec, ModelUnreadable> =>
   Effect.flatMap(readJson(path), (json) =>
     Effect.mapError(
-      Schema.decodeUnknownEffect(ModelSpecSchema)(json),
+      decodeStrict(ModelSpecSchema, path)(json),
       (error) =>
         new ModelUnreadable({ model: path, problem: `invalid model spec: ${error.message}` }),
     ));

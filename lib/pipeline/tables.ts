@@ -37,12 +37,29 @@ export function resultsTable(runs: ReadonlyArray<DetectorRun>): Table {
 }
 
 /**
+ * The mean of `values`, or null when there are none: a group without sets has no mean (it is
+ * absent from the tables, never NaN).
+ *
+ * @example
+ * ```ts
+ * import { groupMean } from "./tables.ts";
+ * if (groupMean([0.5, 1]) !== 0.75 || groupMean([]) !== null) throw new Error("wrong");
+ * ```
+ */
+export function groupMean(values: ReadonlyArray<number | null | undefined>): number | null {
+  const present = values.filter((v): v is number => typeof v === "number");
+  return present.length === 0 ? null : present.reduce((a, b) => a + b, 0) / present.length;
+}
+
+/**
  * One row per (benchmark, detector): near- and far-OOD mean AUROC and FPR@95 (both
  * conventions: `…Fpr95IdKept`, `…Fpr95OpenOod`, see `lib/stages/evaluate.ts`), ID accuracy, fit
- * time and scoring throughput; ranked by the mean of near and far AUROC.
+ * time and scoring throughput; ranked by the mean of near and far AUROC. A group without sets
+ * (a benchmark with near-OOD sets only) has null means, and the ranking uses the group that
+ * exists.
  */
 export function summaryTable(runs: ReadonlyArray<DetectorRun>): Table {
-  const mean = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0) / values.length;
+  const mean = groupMean;
   return aq.from(runs.map((run) => {
     const near = run.rows.filter((r) => r.group === "near");
     const far = run.rows.filter((r) => r.group === "far");
@@ -57,8 +74,8 @@ export function summaryTable(runs: ReadonlyArray<DetectorRun>): Table {
       farFpr95IdKept: mean(far.map((r) => r.fpr95IdKept)),
       nearFpr95OpenOod: mean(near.map((r) => r.fpr95OpenOod)),
       farFpr95OpenOod: mean(far.map((r) => r.fpr95OpenOod)),
-      meanAuroc: (nearAuroc + farAuroc) / 2,
-      idAccuracy: run.rows[0]?.idAccuracy ?? NaN,
+      meanAuroc: groupMean([nearAuroc, farAuroc]),
+      idAccuracy: run.rows[0]?.idAccuracy ?? null,
       fitSeconds: run.fitSeconds,
       scoredPerSecond: run.scoredPerSecond,
     };
@@ -75,8 +92,9 @@ export const SUMMARY_METRICS = [
   "farFpr95OpenOod",
 ] as const;
 
-/** A fraction as a percentage with two decimals (anything else as it is). */
-const percent = (v: unknown) => typeof v === "number" ? (100 * v).toFixed(2) : String(v);
+/** A fraction as a percentage with two decimals; an absent value (an empty group) as "–". */
+const percent = (v: unknown) =>
+  typeof v === "number" ? (100 * v).toFixed(2) : v === null || v === undefined ? "–" : String(v);
 
 /** Markdown formats that show `columns` in percent (`Table.toMarkdown`'s `format`). */
 export const inPercent = (

@@ -61,8 +61,11 @@ export function seedSpread(rows: ReadonlyArray<SeedRow>): Table {
       ),
     )
     .derive({
-      meanAuroc: (d: { nearAurocMean: number; farAurocMean: number }) =>
-        (d.nearAurocMean + d.farAurocMean) / 2,
+      // The mean of the groups that exist (a benchmark may have near-OOD sets only).
+      meanAuroc: aq.escape((d: { nearAurocMean?: number; farAurocMean?: number }) => {
+        const present = [d.nearAurocMean, d.farAurocMean].filter((v) => typeof v === "number");
+        return present.length === 0 ? null : present.reduce((a, b) => a + b, 0) / present.length;
+      }),
     })
     .orderby(aq.desc("meanAuroc"));
 }
@@ -127,17 +130,21 @@ export function pairedDifferences(
     const b = bySeed(second);
     const seeds = [...a.keys()].filter((seed) => b.has(seed)).sort((x, y) => x - y);
     if (seeds.length === 0) return [];
-    return metrics.map((metric): PairedDifference => {
-      const perSeed = seeds.map((seed) => ({
+    return metrics.flatMap((metric): Array<PairedDifference> => {
+      // Seeds where a group has no sets (its mean is absent) are not compared.
+      const perSeed = seeds.filter((seed) =>
+        typeof a.get(seed)![metric] === "number" && typeof b.get(seed)![metric] === "number"
+      ).map((seed) => ({
         seed,
         difference: a.get(seed)![metric] - b.get(seed)![metric],
       }));
+      if (perSeed.length === 0) return [];
       const values = perSeed.map((p) => p.difference);
       const mean = values.reduce((s, v) => s + v, 0) / values.length;
       const sd = values.length > 1
         ? Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (values.length - 1))
         : NaN;
-      return {
+      return [{
         first,
         second,
         metric,
@@ -147,12 +154,13 @@ export function pairedDifferences(
         min: Math.min(...values),
         max: Math.max(...values),
         holdsOnAllSeeds: mean !== 0 && values.every((v) => Math.sign(v) === Math.sign(mean)),
-      };
+      }];
     });
   });
 }
 
-const percent = (v: number) => (Number.isNaN(v) ? "–" : (100 * v).toFixed(2));
+const percent = (v: number | null | undefined) =>
+  typeof v !== "number" || Number.isNaN(v) ? "–" : (100 * v).toFixed(2);
 
 /** Markdown: detector, seeds, near/far AUROC and FPR@95 as mean ± sd (in %). */
 export function seedSpreadMarkdown(spread: Table): string {

@@ -10,13 +10,14 @@
  * | `dataset:mnist:test` | a built-in ID split (`dataset`) |
  * | `ood-set:NAME` | a built-in generated OOD set (`ood-set`) |
  *
- * Every form decodes through the sources' own Schemas, so a wrong field is named the same way
- * as in a benchmark file.
+ * Every form decodes through the sources' own Schemas, strictly, so a wrong field or an unknown
+ * key is named the same way as in a benchmark file.
  *
  * @module
  */
 import { basename, dirname, extname, resolve } from "node:path";
-import { Data, Effect, Schema } from "effect";
+import { Data, Effect } from "effect";
+import { decodeStrict } from "../decode.ts";
 import { SourceSpec } from "./mod.ts";
 
 /** How a source argument is written, for the help of the tasks that take one. */
@@ -43,9 +44,10 @@ export interface SourceArgument {
 
 const statOf = (path: string) => Effect.promise(() => Deno.stat(path).catch(() => undefined));
 
+/** Strict, as a benchmark file: a key the source kind does not declare is refused by name. */
 const decode = (argument: string, json: unknown, baseDir: string) =>
   Effect.mapError(
-    Schema.decodeUnknownEffect(SourceSpec)(json),
+    decodeStrict(SourceSpec, argument)(json),
     (error) => new SourceArgumentInvalid({ argument, problem: error.message }),
   ).pipe(Effect.map((spec): SourceArgument => ({ argument, spec, baseDir })));
 

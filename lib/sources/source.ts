@@ -101,6 +101,12 @@ export interface OpenContext {
   readonly baseDir: string;
   /** Shape of each image. */
   readonly shape: ImageShape;
+  /**
+   * The class order the reader expects (the model's classes, or the training data's for its
+   * validation data): a labelled image folder without a `classes` list of its own labels its
+   * class subfolders by these names, and refuses a subfolder that is not one of them.
+   */
+  readonly classes?: ReadonlyArray<string>;
 }
 
 /** A path of a spec, resolved against the spec's folder. */

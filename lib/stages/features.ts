@@ -14,23 +14,14 @@ import { batches, type ImageSet } from "../data/images.ts";
 import { type Classifier, penultimate, toInput } from "../model/classifier.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
+import { requireFiniteOutputs } from "../models/finite.ts";
+
+export { NonFiniteOutput } from "../models/finite.ts";
 
 /** Class sums were asked of a set without labels. */
 export class MissingLabels extends Data.TaggedError("MissingLabels")<{ readonly set: string }> {
   override get message(): string {
     return `Cannot compute per-class feature sums on "${this.set}": it has no labels`;
-  }
-}
-
-/** The model produced a NaN or infinite feature (broken weights): never passed on. */
-export class NonFiniteOutput extends Data.TaggedError("NonFiniteOutput")<{
-  readonly set: string;
-  readonly what: string;
-  readonly image: number;
-}> {
-  override get message(): string {
-    return `The model's ${this.what} of image ${this.image} of "${this.set}" hold a NaN or ` +
-      `infinite value (check the model's weights)`;
   }
 }
 
@@ -61,6 +52,8 @@ export interface ExtractOptions {
   readonly classSumsAt?: ReadonlyArray<string>;
   /** Called after each batch with the number of images done. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** The model's name in errors (default "grood's classifier"). */
+  readonly modelName?: string;
 }
 
 /** The output of the extraction pass. */
@@ -146,18 +139,10 @@ export const extractFeatures = Effect.fn("extractFeatures")(function* (
     options.onProgress?.(batch.start + batch.size, set.count);
     yield* Effect.yieldNow;
   }
-  for (
-    const [what, data, cols] of [["penultimate features", penData, dim], [
-      "logits",
-      logitData,
-      numClasses,
-    ]] as const
-  ) {
-    const bad = data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      return yield* new NonFiniteOutput({ set: set.name, what, image: Math.floor(bad / cols) });
-    }
-  }
+  yield* requireFiniteOutputs(
+    { model: options.modelName ?? "grood's classifier", set: set.name, start: 0, rows: set.count },
+    [["penultimate features", { data: penData }], ["logits", { data: logitData }]],
+  );
   const features: SetFeatures = {
     name: set.name,
     count: set.count,

@@ -14,6 +14,7 @@ import { Effect } from "effect";
 import type { ImageSet } from "../data/images.ts";
 import { matrix } from "../matrix.ts";
 import { forEachBatch } from "../models/batches.ts";
+import { requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, sizeOf } from "../models/model.ts";
 import { type ClassSums, type Extraction, MissingLabels, type SetFeatures } from "./features.ts";
 
@@ -25,7 +26,10 @@ export interface ModelExtractOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** Run `model` once over `set`: penultimate features, logits, optional early class sums. */
+/**
+ * Run `model` once over `set`: penultimate features, logits, optional early class sums. A NaN or
+ * infinite output fails with `NonFiniteOutput` naming the model, the set and the image.
+ */
 export const extractWithModel = Effect.fn("extractWithModel")(function* (
   model: FeatureModel,
   set: ImageSet,
@@ -48,7 +52,11 @@ export const extractWithModel = Effect.fn("extractWithModel")(function* (
     ? (["penultimate", "logits", "early"] as const)
     : (["penultimate", "logits"] as const);
   yield* forEachBatch(model, set, taps, (start, size, outputs) =>
-    Effect.sync(() => {
+    // Every value the model gives is checked here, as it comes in (`lib/models/finite.ts`).
+    requireFiniteOutputs({ model: model.name, set: set.name, start, rows: size }, [
+      ["penultimate features", outputs[0]!],
+      ["logits", outputs[1]!],
+    ]).pipe(Effect.map(() => {
       penData.set(outputs[0]!.data, start * dim);
       logitData.set(outputs[1]!.data, start * numClasses);
       if (withSums) {
@@ -62,7 +70,7 @@ export const extractWithModel = Effect.fn("extractWithModel")(function* (
         }
       }
       options.onProgress?.(start + size, set.count);
-    }), options.batchSize === undefined ? {} : { batchSize: options.batchSize });
+    })), options.batchSize === undefined ? {} : { batchSize: options.batchSize });
   const features: SetFeatures = {
     name: set.name,
     count: set.count,

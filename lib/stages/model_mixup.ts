@@ -10,6 +10,7 @@
 import { Effect } from "effect";
 import { batches, channelsOf, type ImageSet, type LabelledSet, subset } from "../data/images.ts";
 import { forEachBatch } from "../models/batches.ts";
+import { requireFiniteOutputs } from "../models/finite.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
 import type { SetFeatures } from "./features.ts";
@@ -80,6 +81,10 @@ export const mixupImages = Effect.fn("mixupImages")(function* (
     const [h] = yield* model.forward({ data: mixed, shape: early!.shape }, "early", [
       "penultimate",
     ]);
+    yield* requireFiniteOutputs(
+      { model: model.name, set: `${images.name} (mixed)`, start: batch.start, rows: batch.size },
+      [["penultimate features", h!]],
+    );
     for (let i = 0; i < batch.size; i++) {
       for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
     }
@@ -96,11 +101,19 @@ export const meanPenultimateWithModel = Effect.fn("meanPenultimateWithModel")(fu
 ) {
   const dim = sizeOf(model.shapes.penultimate);
   const sums = new Float64Array(dim);
-  yield* forEachBatch(model, images, ["penultimate"], (_start, size, [h]) =>
-    Effect.sync(() => {
-      for (let i = 0; i < size; i++) {
-        for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
-      }
-    }), { batchSize });
+  yield* forEachBatch(
+    model,
+    images,
+    ["penultimate"],
+    (start, size, [h]) =>
+      requireFiniteOutputs({ model: model.name, set: images.name, start, rows: size }, [
+        ["penultimate features", h!],
+      ]).pipe(Effect.map(() => {
+        for (let i = 0; i < size; i++) {
+          for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
+        }
+      })),
+    { batchSize },
+  );
   return Float32Array.from(sums, (s) => s / images.count);
 });

@@ -1,0 +1,54 @@
+/**
+ * Broken copies of the foreign ONNX fixture for the "finite or refused" tests: one whose
+ * classifier head is NaN (every logit NaN), one that gives NaN logits for some images only
+ * (all-black ones: `logits + log(max pixel)`, and the log of a negative preprocessed value is
+ * NaN), each written with the fixture's spec beside it.
+ */
+import { join } from "node:path";
+import { Effect } from "effect";
+import onnxProto from "onnx-proto";
+import { fixtureDir } from "../lib/model/fixture.ts";
+import { decodeOnnx, encodeOnnx } from "../lib/models/onnx_graph.ts";
+
+const { onnx } = onnxProto;
+const foreign = join(fixtureDir("foreign"), "foreign.onnx");
+
+const write = async (dir: string, name: string, model: onnxProto.onnx.IModelProto) => {
+  const path = join(dir, `${name}.onnx`);
+  await Deno.writeFile(path, encodeOnnx(model));
+  await Deno.copyFile(foreign.replace(/\.onnx$/, ".spec.json"), join(dir, `${name}.spec.json`));
+  return path;
+};
+
+const original = async () =>
+  await Effect.runPromise(decodeOnnx(foreign, await Deno.readFile(foreign)));
+
+/** The fixture with a NaN classifier bias: every logit of every image is NaN. */
+export async function nanHeadModel(dir: string): Promise<string> {
+  const model = await original();
+  const bias = model.graph!.initializer!.find((t) => t.name === "classifier.bias")!;
+  const values = new Float32Array(10).fill(NaN);
+  bias.rawData = new Uint8Array(values.buffer);
+  bias.floatData = [];
+  return await write(dir, "nan-head", model);
+}
+
+/** The fixture whose logits are NaN for an all-black image and finite otherwise. */
+export async function nanOnBlackModel(dir: string): Promise<string> {
+  const model = await original();
+  const graph = model.graph!;
+  const gemm = graph.node!.find((n) => n.output?.[0] === "logits")!;
+  gemm.output = ["logits_raw"];
+  const node = (opType: string, input: string[], output: string, attribute: unknown[] = []) =>
+    onnx.NodeProto.create({ opType, input, output: [output], name: output, attribute } as never);
+  graph.node!.push(
+    node("Flatten", ["image"], "flat", [{ name: "axis", type: 2, i: 1 }]),
+    node("ReduceMax", ["flat"], "peak", [
+      { name: "axes", type: 7, ints: [1] },
+      { name: "keepdims", type: 2, i: 1 },
+    ]),
+    node("Log", ["peak"], "log_peak"),
+    node("Add", ["logits_raw", "log_peak"], "logits"),
+  );
+  return await write(dir, "nan-on-black", model);
+}

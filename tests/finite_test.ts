@@ -1,0 +1,152 @@
+/**
+ * Finite or refused (issue 24, class 4): every model output is checked where it enters
+ * (`lib/models/finite.ts`). At fit a NaN or infinite feature or logit is a typed error naming
+ * the model and the image; at scoring an image whose outputs are not finite gets the verdict
+ * `invalid` (never in-distribution), has no score in `score`'s CSV or JSON, and leaves the
+ * other images of its batch exactly as they score alone.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Effect } from "effect";
+import { loadSplit } from "../lib/data/datasets.ts";
+import { writeNpyAtomic } from "../lib/io/npy.ts";
+import { fitDetectorFolder, type FitOptions, openFittedDetector } from "../lib/fitted/mod.ts";
+import { parseSourceArgument } from "../lib/sources/argument.ts";
+import { nanHeadModel, nanOnBlackModel } from "./broken_models.ts";
+import { runScoped, scopedFailure } from "./with_compute.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const dir = await Deno.makeTempDir({ prefix: "grood-finite-" });
+const mnist = await Effect.runPromise(loadSplit("mnist", "train"));
+const writeSet = async (name: string, pixels: Uint8Array, labels?: Uint8Array) => {
+  const count = pixels.length / 784;
+  await Effect.runPromise(writeNpyAtomic(join(dir, `${name}.npy`), pixels, [count, 28, 28]));
+  if (labels !== undefined) {
+    await Effect.runPromise(writeNpyAtomic(join(dir, `${name}.labels.npy`), labels, [count]));
+  }
+};
+await writeSet("train", mnist.pixels.slice(0, 600 * 784), mnist.labels.slice(0, 600));
+await writeSet("val", mnist.pixels.slice(600 * 784, 800 * 784), mnist.labels.slice(600, 800));
+// Three digits with an all-black image between them.
+const mixed = new Uint8Array(4 * 784);
+mixed.set(mnist.pixels.subarray(800 * 784, 801 * 784), 0);
+mixed.set(mnist.pixels.subarray(801 * 784, 803 * 784), 2 * 784);
+await writeSet("mixed", mixed);
+
+const source = (argument: string, labelled = false) =>
+  Effect.runPromise(parseSourceArgument(argument, dir, { labelled }));
+const options = async (model: string, detector: unknown, out: string): Promise<FitOptions> => ({
+  model,
+  train: await source("train.npy", true),
+  validation: await source("val.npy", true),
+  detector,
+  out: join(dir, out),
+});
+
+Deno.test("a model whose classifier head is NaN is refused at fit, naming the model and the image", async () => {
+  const model = await nanHeadModel(dir);
+  // GROOD fits streaming, MSP in memory: both paths go through the one check.
+  for (const detector of [{ kind: "grood" }, { kind: "msp" }]) {
+    const error = await scopedFailure(
+      fitDetectorFolder(await options(model, detector, `nan-head-${detector.kind}`)),
+    );
+    assert.equal(error._tag, "NonFiniteOutput", detector.kind);
+    assert.match(error.message, /nan-head\.onnx.*logits for image 0 of/, detector.kind);
+    await assert.rejects(Deno.stat(join(dir, `nan-head-${detector.kind}`)));
+  }
+});
+
+Deno.test("an image whose model output is NaN is invalid, never in-distribution, and leaves the rest of the batch unchanged", async () => {
+  const model = await nanOnBlackModel(dir);
+  for (const kind of ["msp", "energy", "maxlogit", "grood"]) {
+    const out = `nan-on-black-${kind}`;
+    await runScoped(fitDetectorFolder(await options(model, { kind }, out)));
+    await runScoped(Effect.gen(function* () {
+      const detector = yield* openFittedDetector(join(dir, out));
+      const shape = detector.inputSpec.shape;
+      const all = yield* detector.scoreImages({ count: 4, shape, pixels: mixed });
+      const digits = new Uint8Array(3 * 784);
+      digits.set(mixed.subarray(0, 784), 0);
+      digits.set(mixed.subarray(2 * 784), 784);
+      const alone = yield* detector.scoreImages({ count: 3, shape, pixels: digits });
+      assert.deepEqual(all.verdicts[1], "invalid", kind);
+      assert.equal(all.isOod[1], true, kind);
+      assert.equal(all.predicted[1], -1, kind);
+      assert.deepEqual(all.invalid.map((i) => i.index), [1], kind);
+      assert.match(all.invalid[0]!.problem, /NaN or infinite value in its logits/);
+      // The others score exactly as without the broken image.
+      assert.deepEqual([all.scores[0], all.scores[2], all.scores[3]], Array.from(alone.scores));
+      assert.deepEqual(
+        [all.verdicts[0], all.verdicts[2], all.verdicts[3]],
+        alone.verdicts,
+        kind,
+      );
+      assert.ok(alone.verdicts.every((v) => v !== "invalid"), kind);
+    }));
+  }
+});
+
+Deno.test("score writes an invalid image as invalid, with no score, in CSV and JSON", async () => {
+  const run = async (args: ReadonlyArray<string>) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--config", join(root, "deno.json"), "score", ...args],
+      cwd: dir,
+      env: { NO_COLOR: "1", INIT_CWD: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, stderr);
+    return { stdout: new TextDecoder().decode(output.stdout), stderr };
+  };
+  const folder = "nan-on-black-msp";
+  const csv = (await run(["--detector", folder, "mixed.npy"])).stdout.trim().split("\n");
+  assert.equal(csv[0], "source,image,verdict,score,ood,predicted,problem");
+  assert.match(csv[2]!, /^mixed\.npy,1,invalid,,,,the model gave a NaN or infinite value/);
+  for (const i of [1, 3, 4]) {
+    assert.match(csv[i]!, /^mixed\.npy,\d,(in|ood),-?[0-9.e-]+,(true|false),\d,$/);
+  }
+  assert.ok(!csv.join("\n").includes("NaN,"));
+  const json = await run(["--detector", folder, "mixed.npy", "--out", "scores.json"]);
+  assert.match(json.stderr, /4 images scored, \d flagged OOD, 1 invalid/);
+  const rows = JSON.parse(await Deno.readTextFile(join(dir, "scores.json"))).rows;
+  assert.deepEqual(
+    { verdict: rows[1].verdict, score: rows[1].score, ood: rows[1].ood },
+    { verdict: "invalid", score: null, ood: null },
+  );
+  assert.ok(
+    rows.filter((_: unknown, i: number) => i !== 1).every((r: { score: unknown }) =>
+      typeof r.score === "number"
+    ),
+  );
+});
+
+Deno.test("evaluate-ood refuses a source with an invalid image, naming it, instead of a metric", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "task",
+      "--config",
+      join(root, "deno.json"),
+      "evaluate-ood",
+      "--detector",
+      "nan-on-black-msp",
+      "--id",
+      "val.npy",
+      "--ood",
+      "mixed.npy",
+    ],
+    cwd: dir,
+    env: { NO_COLOR: "1", INIT_CWD: dir },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 1, stderr);
+  assert.match(stderr, /1 image of "mixed\.npy" could not be scored \(first: 1: the model gave/);
+  assert.doesNotMatch(stderr, /\n\s+at /);
+});
+
+Deno.test("cleanup", async () => {
+  await Deno.remove(dir, { recursive: true });
+});
