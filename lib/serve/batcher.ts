@@ -1,11 +1,21 @@
 /**
- * Micro-batching: images of concurrent requests are scored together. A batch holds at most
- * `maxBatchImages` images (a single request with more goes alone, whole). Requests announce
- * themselves when they arrive (`arrive()`), before their bodies are read and decoded: queued
- * images wait (at most `maxWaitMs`) only while other announced requests are still decoding, so
- * a lone request is scored at once and a burst is scored together. While a batch is being
- * scored, new requests queue, and the next batch starts when the current one ends. Each request
- * gets back exactly its own images' scores, in order.
+ * Micro-batching with admission control: images of concurrent requests are scored together. A
+ * batch holds at most `maxBatchImages` images (a single request with more goes alone, whole).
+ * Requests announce themselves once their bodies are read (`arrive()`), before decoding: queued
+ * images wait (at most `maxWaitMs`) only while other announced requests are still decoding, so a
+ * lone request is scored at once, a burst is scored together, and a stalled upload (not yet
+ * announced) delays nobody. While a batch is being scored, new requests queue, and the next batch
+ * starts when the current one ends. Each request gets back exactly its own images' scores.
+ *
+ * Admission: the queue holds at most `maxQueuedImages` images; a request that would overflow it is
+ * refused at once (`overloaded`, 503 + `Retry-After`). A queued request whose deadline passes
+ * (`deadline_exceeded`) or whose client has gone (its `AbortSignal`, `client_disconnected`) leaves
+ * the queue and is never scored.
+ *
+ * Isolation: when a batch of several requests fails, each request is scored again alone, and a
+ * request failing alone with a non-finite-output error is scored image by image, so one client's
+ * bad image never fails another's request. A non-finite score is an `invalid` verdict for that
+ * image (`invalid[i]` says why), never an in-distribution one.
  *
  * @module
  */
@@ -13,59 +23,98 @@ import { Cause, Effect, Exit } from "effect";
 import type { ImageScores, ServedDetector } from "./detector.ts";
 import { Refusal } from "./limits.ts";
 
-/** Bounds of a micro-batch. */
+/** Bounds of a micro-batch and of the queue. */
 export interface BatchOptions {
   /** Most images scored in one call (requests are never split). */
   readonly maxBatchImages: number;
   /** Longest a request waits for others before its batch runs. */
   readonly maxWaitMs: number;
+  /** Most images waiting for a batch; a request that would exceed it is refused (503). */
+  readonly maxQueuedImages: number;
+  /** Longest a request may wait in the queue (from its arrival) before it is refused (503). */
+  readonly deadlineMs: number;
 }
 
-/** Defaults: up to 64 images a batch, at most 5 ms of waiting for requests being decoded. */
-export const DEFAULT_MICRO_BATCH: BatchOptions = { maxBatchImages: 64, maxWaitMs: 5 };
+/**
+ * Defaults: batches of up to 64 images, at most 5 ms of waiting for requests being decoded, a
+ * queue of 1,024 images, a 10 s deadline.
+ */
+export const DEFAULT_MICRO_BATCH: BatchOptions = {
+  maxBatchImages: 64,
+  maxWaitMs: 5,
+  maxQueuedImages: 1024,
+  deadlineMs: 10_000,
+};
+
+/** A request's scores, with why any image has no valid score. */
+export interface RequestScores extends ImageScores {
+  /** Per image: undefined, or why its score is not valid (verdict `invalid`). */
+  readonly invalid: ReadonlyArray<string | undefined>;
+}
 
 /** A request known to the batcher from its arrival: it submits its images once, or leaves. */
 export interface Arrival<E> {
-  /** Score `count` images (NHWC uint8 at the detector's shape) within some batch. */
+  /**
+   * Score `count` images (NHWC uint8 at the detector's shape) within some batch; `signal`
+   * aborting (the client went away) takes them out of the queue unscored.
+   */
   readonly submit: (
     pixels: Uint8Array,
     count: number,
-  ) => Effect.Effect<ImageScores, E | Refusal>;
+    signal?: AbortSignal,
+  ) => Effect.Effect<RequestScores, E | Refusal>;
   /** The request will submit nothing (refused, or done); idempotent. */
   readonly leave: () => void;
 }
 
 /** A scorer that batches concurrent submissions. */
 export interface Batcher<E> {
-  /** Announce a request whose images are on their way (call before reading its body). */
-  readonly arrive: () => Arrival<E>;
+  /** Announce a request whose images are being decoded (call once its body is read). */
+  readonly arrive: (arrivedAt?: number) => Arrival<E>;
   /** Score `count` images within some batch (`arrive().submit` for a request not announced). */
   readonly submit: (
     pixels: Uint8Array,
     count: number,
-  ) => Effect.Effect<ImageScores, E | Refusal>;
+    signal?: AbortSignal,
+  ) => Effect.Effect<RequestScores, E | Refusal>;
   /** Images waiting for a batch. */
   readonly queued: () => number;
+  /** True when the queue is full: a new request would be refused. */
+  readonly full: () => boolean;
 }
 
 interface Job<E> {
   readonly pixels: Uint8Array;
   readonly count: number;
-  readonly done: (result: Effect.Effect<ImageScores, E | Refusal>) => void;
+  readonly done: (result: Effect.Effect<RequestScores, E | Refusal>) => void;
+  /** Take the job out of the queue's timers and listeners. */
+  readonly forget: () => void;
 }
 
 /** Take rows `[from, from + count)` of a batch's scores. */
-function slice(scores: ImageScores, from: number, count: number): ImageScores {
+function slice(scores: ImageScores, from: number, count: number): RequestScores {
+  const s = scores.scores.slice(from, from + count);
   return {
-    scores: scores.scores.slice(from, from + count),
+    scores: s,
     predicted: scores.predicted.slice(from, from + count),
     isOod: scores.isOod.slice(from, from + count),
+    invalid: Array.from(s, (x) => Number.isFinite(x) ? undefined : `its score is ${x}`),
   };
 }
 
+/** An error of the detector that says its output was not finite (the image's fault). */
+function nonFinite(cause: Cause.Cause<unknown>): string | undefined {
+  const error = cause.reasons.find(Cause.isFailReason)?.error;
+  const tag = typeof error === "object" && error !== null && "_tag" in error
+    ? String(error._tag)
+    : "";
+  if (!/NonFinite/i.test(tag)) return undefined;
+  return error instanceof Error ? error.message : tag;
+}
+
 /**
- * A batcher over `detector`, open for the life of the scope; `onBatch` sees each batch's size and
- * duration. Closing the scope scores what is queued, then refuses new submissions (503).
+ * A batcher over `detector`, open for the life of the scope; `onBatch` sees each scoring call's
+ * size and duration. Closing the scope scores what is queued, then refuses new submissions (503).
  */
 export const makeBatcher = <E>(
   detector: ServedDetector<E>,
@@ -82,6 +131,47 @@ export const makeBatcher = <E>(
     let timer: ReturnType<typeof setTimeout> | undefined;
     let idle: (() => void) | undefined;
 
+    const score = async (pixels: Uint8Array, count: number) => {
+      const started = performance.now();
+      const exit = await Effect.runPromiseExit(detector.scoreImages(pixels, count));
+      onBatch(count, (performance.now() - started) / 1000);
+      return exit;
+    };
+
+    /** One request scored alone; image by image when it fails on a non-finite output. */
+    const scoreAlone = async (
+      job: Job<E>,
+    ): Promise<Effect.Effect<RequestScores, E | Refusal>> => {
+      const exit = await score(job.pixels, job.count);
+      if (Exit.isSuccess(exit)) return Effect.succeed(slice(exit.value, 0, job.count));
+      const problem = nonFinite(exit.cause);
+      if (problem === undefined) return Effect.failCause(exit.cause);
+      const per = job.pixels.length / job.count;
+      const scores = new Float32Array(job.count).fill(NaN);
+      const predicted = new Int32Array(job.count).fill(-1);
+      const invalid: Array<string | undefined> = [];
+      for (let i = 0; i < job.count; i++) {
+        const one = job.count === 1
+          ? exit
+          : await score(job.pixels.subarray(i * per, (i + 1) * per), 1);
+        if (Exit.isSuccess(one)) {
+          scores[i] = one.value.scores[0]!;
+          predicted[i] = one.value.predicted[0]!;
+          invalid.push(Number.isFinite(scores[i]) ? undefined : `its score is ${scores[i]}`);
+        } else {
+          const why = nonFinite(one.cause);
+          if (why === undefined) return Effect.failCause(one.cause);
+          invalid.push(why);
+        }
+      }
+      return Effect.succeed({
+        scores,
+        predicted,
+        isOod: Array.from(scores, () => false),
+        invalid,
+      });
+    };
+
     const run = async () => {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
@@ -94,6 +184,7 @@ export const makeBatcher = <E>(
         (jobs.length === 0 || images + pending[0]!.count <= options.maxBatchImages)
       ) {
         const job = pending.shift()!;
+        job.forget();
         jobs.push(job);
         images += job.count;
       }
@@ -107,17 +198,20 @@ export const makeBatcher = <E>(
           offset += job.pixels.length;
         }
       }
-      const started = performance.now();
-      const exit = await Effect.runPromiseExit(detector.scoreImages(pixels, images));
-      onBatch(images, (performance.now() - started) / 1000);
-      let from = 0;
-      for (const job of jobs) {
-        job.done(
-          Exit.isSuccess(exit)
-            ? Effect.succeed(slice(exit.value, from, job.count))
-            : Effect.failCause(exit.cause as Cause.Cause<E>),
-        );
-        from += job.count;
+      if (jobs.length === 1) {
+        jobs[0]!.done(await scoreAlone(jobs[0]!));
+      } else {
+        const exit = await score(pixels, images);
+        if (Exit.isSuccess(exit)) {
+          let from = 0;
+          for (const job of jobs) {
+            job.done(Effect.succeed(slice(exit.value, from, job.count)));
+            from += job.count;
+          }
+        } else {
+          // One request's images may have failed the batch: each is scored alone.
+          for (const job of jobs) job.done(await scoreAlone(job));
+        }
       }
       running = false;
       if (pending.length > 0) schedule();
@@ -135,24 +229,60 @@ export const makeBatcher = <E>(
       }
     };
 
+    const refuse = (code: Refusal["code"], problem: string) =>
+      Effect.fail(new Refusal({ code, problem }));
+
     const enqueue = (
       pixels: Uint8Array,
       count: number,
-      done: (result: Effect.Effect<ImageScores, E | Refusal>) => void,
+      arrivedAt: number,
+      signal: AbortSignal | undefined,
+      done: (result: Effect.Effect<RequestScores, E | Refusal>) => void,
     ) => {
-      if (closed) {
-        done(
-          Effect.fail(
-            new Refusal({ code: "shutting_down", problem: "the service is shutting down" }),
-          ),
-        );
-        return;
+      if (closed) return done(refuse("shutting_down", "the service is shutting down"));
+      if (signal?.aborted) {
+        return done(refuse("client_disconnected", "the client went away before scoring"));
       }
-      pending.push({ pixels, count, done });
+      if (pending.length > 0 && pendingImages + count > options.maxQueuedImages) {
+        return done(refuse(
+          "overloaded",
+          `the queue holds ${pendingImages} images and takes at most ${options.maxQueuedImages}; ` +
+            `retry later`,
+        ));
+      }
+      /** Take the job out of the queue (unscored) with `result`, if it is still there. */
+      const drop = (result: Effect.Effect<RequestScores, Refusal>) => {
+        const at = pending.indexOf(job);
+        if (at < 0) return;
+        pending.splice(at, 1);
+        pendingImages -= count;
+        job.forget();
+        done(result);
+        if (pending.length === 0 && !running) idle?.();
+      };
+      const onAbort = () =>
+        drop(refuse("client_disconnected", "the client went away before scoring"));
+      const wait = Math.max(0, arrivedAt + options.deadlineMs - performance.now());
+      const deadline = setTimeout(() =>
+        drop(refuse(
+          "deadline_exceeded",
+          `the request was not scored within its ${options.deadlineMs} ms deadline; retry later`,
+        )), wait);
+      const job: Job<E> = {
+        pixels,
+        count,
+        done,
+        forget: () => {
+          clearTimeout(deadline);
+          signal?.removeEventListener("abort", onAbort);
+        },
+      };
+      signal?.addEventListener("abort", onAbort);
+      pending.push(job);
       pendingImages += count;
     };
 
-    const arrive = (): Arrival<E> => {
+    const arrive = (arrivedAt = performance.now()): Arrival<E> => {
       arriving += 1;
       let here = true;
       const leave = () => {
@@ -162,9 +292,9 @@ export const makeBatcher = <E>(
         schedule();
       };
       return {
-        submit: (pixels, count) =>
-          Effect.callback<ImageScores, E | Refusal>((resume) => {
-            enqueue(pixels, count, resume);
+        submit: (pixels, count, signal) =>
+          Effect.callback<RequestScores, E | Refusal>((resume) => {
+            enqueue(pixels, count, arrivedAt, signal, resume);
             leave();
             schedule();
           }),
@@ -185,8 +315,10 @@ export const makeBatcher = <E>(
 
     const batcher: Batcher<E> = {
       arrive,
-      submit: (pixels, count) => Effect.suspend(() => arrive().submit(pixels, count)),
+      submit: (pixels, count, signal) =>
+        Effect.suspend(() => arrive().submit(pixels, count, signal)),
       queued: () => pendingImages,
+      full: () => pendingImages >= options.maxQueuedImages,
     };
     return batcher;
   });

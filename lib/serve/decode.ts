@@ -37,11 +37,14 @@ const refuse = (code: Refusal["code"], problem: string) => new Refusal({ code, p
 
 /**
  * Read a request's body, refusing (413) as soon as it exceeds `maxBytes`: first by its declared
- * `Content-Length`, then while it streams (a chunked upload declares none).
+ * `Content-Length`, then while it streams (a chunked upload declares none). A body not complete
+ * within `timeoutMs` is cut (`body_timeout`, 408); a body cut by the client going away
+ * (`request.signal` aborted) is `client_disconnected`, not a malformed request.
  */
 export const readBody = (
   request: Request,
   maxBytes: number,
+  timeoutMs = 0,
 ): Effect.Effect<Uint8Array, Refusal> =>
   Effect.gen(function* () {
     const tooLarge = (size: string) =>
@@ -50,12 +53,25 @@ export const readBody = (
     if (declared > maxBytes) return yield* Effect.fail(tooLarge(String(declared)));
     if (request.body === null) return new Uint8Array(0);
     const reader = request.body.getReader();
+    let timedOut = false;
+    let size = 0;
+    const timer = timeoutMs > 0
+      ? setTimeout(() => {
+        timedOut = true;
+        reader.cancel().catch(() => {});
+      }, timeoutMs)
+      : undefined;
+    const timeout = () =>
+      refuse(
+        "body_timeout",
+        `the body was not received within ${timeoutMs} ms (${size} bytes arrived)`,
+      );
     return yield* Effect.tryPromise({
       try: async () => {
         const chunks: Array<Uint8Array> = [];
-        let size = 0;
         for (;;) {
           const { done, value } = await reader.read();
+          if (timedOut) throw timeout();
           if (done) break;
           size += value.length;
           if (size > maxBytes) {
@@ -75,8 +91,12 @@ export const readBody = (
       catch: (error) =>
         error instanceof Refusal
           ? error
+          : timedOut
+          ? timeout()
+          : request.signal.aborted
+          ? refuse("client_disconnected", `the client went away after ${size} bytes of the body`)
           : refuse("empty_body", `the body could not be read (${String(error)})`),
-    });
+    }).pipe(Effect.ensuring(Effect.sync(() => clearTimeout(timer))));
   });
 
 /** An encoded image's format and size, read from its header. */
