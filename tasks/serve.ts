@@ -190,3 +190,5 @@ const program = Effect.scoped(
 );
 
 await runTask(program, values.backend);
+// Stopped and released: the listeners kept for a second signal must not keep the process alive.
+Deno.exit(0);

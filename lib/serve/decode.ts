@@ -38,8 +38,8 @@ const refuse = (code: Refusal["code"], problem: string) => new Refusal({ code, p
 /**
  * Read a request's body, refusing (413) as soon as it exceeds `maxBytes`: first by its declared
  * `Content-Length`, then while it streams (a chunked upload declares none). A body not complete
- * within `timeoutMs` is cut (`body_timeout`, 408); a body cut by the client going away
- * (`request.signal` aborted) is `client_disconnected`, not a malformed request.
+ * within `timeoutMs` is cut (`body_timeout`, 408); a body broken off (the client went away) is
+ * `client_disconnected`, not a malformed request.
  */
 export const readBody = (
   request: Request,
@@ -89,13 +89,13 @@ export const readBody = (
         return body;
       },
       catch: (error) =>
-        error instanceof Refusal
-          ? error
-          : timedOut
+        error instanceof Refusal ? error : timedOut
           ? timeout()
-          : request.signal.aborted
-          ? refuse("client_disconnected", `the client went away after ${size} bytes of the body`)
-          : refuse("empty_body", `the body could not be read (${String(error)})`),
+          // A body stops short only when its connection breaks: the client went away.
+          : refuse(
+            "client_disconnected",
+            `the body broke off after ${size} bytes (${String(error).split("\n")[0]})`,
+          ),
     }).pipe(Effect.ensuring(Effect.sync(() => clearTimeout(timer))));
   });
 

@@ -93,6 +93,8 @@ class AnswerTracker {
   private head = "";
   private remaining = 0;
   private inBody = false;
+  /** The last answer said `Connection: close` (Deno's server does not close by itself). */
+  closeAfter = false;
 
   /** Take the next bytes; true when an answer ended within them. */
   feed(bytes: Uint8Array): boolean {
@@ -124,6 +126,7 @@ class AnswerTracker {
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 200);
       if (status >= 100 && status < 200) continue; // an interim answer: the real one follows
       const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+      this.closeAfter = /\r\nconnection: *close/i.test(head);
       const bodiless = status === 204 || status === 304;
       this.remaining = bodiless ? 0 : length !== null ? Number(length[1]) : -1;
       this.inBody = this.remaining !== 0;
@@ -235,6 +238,7 @@ export const openFront = (
           await writeAll(client, buffer.subarray(0, n));
           // An answer ends the request; the idle time counts from its last byte. While the
           // service drains, a connection ends with its answer.
+          if (ended && answers.closeAfter) return;
           if (ended && state !== "headers") {
             if (draining) return;
             state = "idle";
