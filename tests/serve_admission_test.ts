@@ -188,6 +188,10 @@ Deno.test("a full queue answers 503 overloaded with Retry-After; what it admitte
       // Never more than the bound waited: every scored request's images were scored once.
       assert.equal(probe.calls.flat().length - 1, scored.length * 4); // the warm-up image
       assert.equal(counter(await metricsOf(s), "overloaded"), refused.length);
+      // Nothing stays counted against the bound: the next burst is admitted again.
+      const after = await Promise.all([post(s, body), post(s, body)]);
+      assert.deepEqual(after.map((r) => r.status), [200, 200]);
+      await Promise.all(after.map((r) => r.body?.cancel()));
     },
   );
 });
@@ -331,6 +335,10 @@ Deno.test("no error body names an absolute path of the server", async () => {
       assert.doesNotMatch(body, /\/home\/|\/tmp\/|\/work\/|\/root\/|file:\/\//, body);
       assert.equal(typeof JSON.parse(body).code, "string");
     }
+    // Refused and failed requests hold no room in the queue.
+    const ok = await post(s, await jsonOf([1, 2]));
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
   });
 });
 

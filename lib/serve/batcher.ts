@@ -7,8 +7,9 @@
  * announced) delays nobody. While a batch is being scored, new requests queue, and the next batch
  * starts when the current one ends. Each request gets back exactly its own images' scores.
  *
- * Admission: the queue holds at most `maxQueuedImages` images; a request that would overflow it is
- * refused at once (`overloaded`, 503 + `Retry-After`). A queued request whose deadline passes
+ * Admission: at most `maxQueuedImages` images may be admitted and not yet scored (being decoded or
+ * waiting for a batch); a request that would exceed it is refused as soon as its image count is
+ * known, before any decoding (`overloaded`, 503 + `Retry-After`). A queued request whose deadline passes
  * (`deadline_exceeded`) or whose client has gone (its `AbortSignal`, `client_disconnected`) leaves
  * the queue and is never scored.
  *
@@ -29,7 +30,7 @@ export interface BatchOptions {
   readonly maxBatchImages: number;
   /** Longest a request waits for others before its batch runs. */
   readonly maxWaitMs: number;
-  /** Most images waiting for a batch; a request that would exceed it is refused (503). */
+  /** Most images admitted and not yet in a batch (decoding or queued); beyond, 503. */
   readonly maxQueuedImages: number;
   /** Longest a request may wait in the queue (from its arrival) before it is refused (503). */
   readonly deadlineMs: number;
@@ -55,6 +56,11 @@ export interface RequestScores extends ImageScores {
 /** A request known to the batcher from its arrival: it submits its images once, or leaves. */
 export interface Arrival<E> {
   /**
+   * Admit `count` images before decoding them: fails with `overloaded` when they would take the
+   * images admitted and not yet scored beyond the bound.
+   */
+  readonly admit: (count: number) => Effect.Effect<void, Refusal>;
+  /**
    * Score `count` images (NHWC uint8 at the detector's shape) within some batch; `signal`
    * aborting (the client went away) takes them out of the queue unscored.
    */
@@ -79,7 +85,7 @@ export interface Batcher<E> {
   ) => Effect.Effect<RequestScores, E | Refusal>;
   /** Images waiting for a batch. */
   readonly queued: () => number;
-  /** True when the queue is full: a new request would be refused. */
+  /** True when the bound is reached: a new request would be refused. */
   readonly full: () => boolean;
 }
 
@@ -124,6 +130,8 @@ export const makeBatcher = <E>(
   Effect.gen(function* () {
     const pending: Array<Job<E>> = [];
     let pendingImages = 0;
+    /** Images admitted and not yet taken into a batch: being decoded, or queued. */
+    let held = 0;
     /** Announced requests that have not submitted or left yet. */
     let arriving = 0;
     let running = false;
@@ -189,6 +197,7 @@ export const makeBatcher = <E>(
         images += job.count;
       }
       pendingImages -= images;
+      held -= images;
       const per = jobs[0]!.pixels.length / jobs[0]!.count;
       const pixels = jobs.length === 1 ? jobs[0]!.pixels : new Uint8Array(images * per);
       if (jobs.length > 1) {
@@ -232,30 +241,43 @@ export const makeBatcher = <E>(
     const refuse = (code: Refusal["code"], problem: string) =>
       Effect.fail(new Refusal({ code, problem }));
 
+    const overloaded = (count: number) =>
+      refuse(
+        "overloaded",
+        `${held} images are waiting to be scored and at most ${options.maxQueuedImages} may; ` +
+          `${count} more cannot be taken now, retry later`,
+      );
+    /** Count `count` more images as held, unless that would exceed the bound. */
+    const hold = (count: number) => {
+      if (held > 0 && held + count > options.maxQueuedImages) return false;
+      held += count;
+      return true;
+    };
+
     const enqueue = (
       pixels: Uint8Array,
       count: number,
       arrivedAt: number,
       signal: AbortSignal | undefined,
       done: (result: Effect.Effect<RequestScores, E | Refusal>) => void,
+      admitted: boolean,
     ) => {
-      if (closed) return done(refuse("shutting_down", "the service is shutting down"));
-      if (signal?.aborted) {
-        return done(refuse("client_disconnected", "the client went away before scoring"));
+      if (closed || signal?.aborted) {
+        if (admitted) held -= count;
+        return done(
+          closed
+            ? refuse("shutting_down", "the service is shutting down")
+            : refuse("client_disconnected", "the client went away before scoring"),
+        );
       }
-      if (pending.length > 0 && pendingImages + count > options.maxQueuedImages) {
-        return done(refuse(
-          "overloaded",
-          `the queue holds ${pendingImages} images and takes at most ${options.maxQueuedImages}; ` +
-            `retry later`,
-        ));
-      }
+      if (!admitted && !hold(count)) return done(overloaded(count));
       /** Take the job out of the queue (unscored) with `result`, if it is still there. */
       const drop = (result: Effect.Effect<RequestScores, Refusal>) => {
         const at = pending.indexOf(job);
         if (at < 0) return;
         pending.splice(at, 1);
         pendingImages -= count;
+        held -= count;
         job.forget();
         done(result);
         if (pending.length === 0 && !running) idle?.();
@@ -285,16 +307,32 @@ export const makeBatcher = <E>(
     const arrive = (arrivedAt = performance.now()): Arrival<E> => {
       arriving += 1;
       let here = true;
+      /** Images admitted by `admit` and not yet handed to the queue. */
+      let reserved = 0;
       const leave = () => {
         if (!here) return;
         here = false;
         arriving -= 1;
+        held -= reserved;
+        reserved = 0;
         schedule();
       };
       return {
+        admit: (count) =>
+          Effect.suspend(() => {
+            if (closed) return refuse("shutting_down", "the service is shutting down");
+            if (reserved > 0 || !hold(count)) return overloaded(count);
+            reserved = count;
+            return Effect.void;
+          }),
         submit: (pixels, count, signal) =>
           Effect.callback<RequestScores, E | Refusal>((resume) => {
-            enqueue(pixels, count, arrivedAt, signal, resume);
+            const admitted = reserved === count;
+            if (!admitted) {
+              held -= reserved;
+            }
+            reserved = 0;
+            enqueue(pixels, count, arrivedAt, signal, resume, admitted);
             leave();
             schedule();
           }),
@@ -318,7 +356,7 @@ export const makeBatcher = <E>(
       submit: (pixels, count, signal) =>
         Effect.suspend(() => arrive().submit(pixels, count, signal)),
       queued: () => pendingImages,
-      full: () => pendingImages >= options.maxQueuedImages,
+      full: () => held >= options.maxQueuedImages,
     };
     return batcher;
   });

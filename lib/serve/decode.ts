@@ -205,8 +205,11 @@ function fromBase64(text: string, what: string): Uint8Array | Refusal {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
+/** Admission of a request's images once their number is known, before any is decoded. */
+export type Admit = (count: number) => Effect.Effect<void, Refusal>;
+
 /** The images of a JSON body `{"images": [base64, …]}`. */
-const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits) =>
+const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits, admit: Admit) =>
   Effect.gen(function* () {
     let parsed: unknown;
     try {
@@ -239,6 +242,7 @@ const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits) =>
       if (bytes instanceof Refusal) return yield* Effect.fail(bytes);
       encoded.push(bytes);
     }
+    yield* admit(encoded.length);
     const per = imageValues(shape);
     const pixels = new Uint8Array(encoded.length * per);
     yield* Effect.forEach(
@@ -255,7 +259,7 @@ const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits) =>
   });
 
 /** The images of a `.npy` batch: uint8, (N, H, W) or (N, H, W, C), resized to `shape`. */
-const decodeNpyBatch = (body: Uint8Array, shape: ImageShape, limits: Limits) =>
+const decodeNpyBatch = (body: Uint8Array, shape: ImageShape, limits: Limits, admit: Admit) =>
   Effect.gen(function* () {
     const what = "the .npy body";
     const header = yield* decodeNpyHeader(body, what).pipe(
@@ -293,6 +297,7 @@ const decodeNpyBatch = (body: Uint8Array, shape: ImageShape, limits: Limits) =>
         refuse("image_too_large", `${what} holds ${width}×${height} images; too large`),
       );
     }
+    yield* admit(count);
     const array = yield* decodeNpy(body, what).pipe(
       Effect.mapError((e) => refuse("bad_npy", `${what}: ${e.problem}`)),
     );
@@ -314,13 +319,14 @@ export function mediaType(contentType: string | null): string {
 
 /**
  * Decode a scoring request's body by its media type. An unknown media type is refused (415)
- * before the body is looked at.
+ * before the body is looked at; `admit` sees the number of images before any is decoded.
  */
 export const decodeBody = (
   contentType: string | null,
   body: Uint8Array,
   shape: ImageShape,
   limits: Limits,
+  admit: Admit = () => Effect.void,
 ): Effect.Effect<DecodedImages, Refusal> =>
   Effect.suspend(() => {
     const type = mediaType(contentType);
@@ -338,13 +344,16 @@ export const decodeBody = (
     if (body.length === 0) return Effect.fail(refuse("empty_body", "the request body is empty"));
     switch (form) {
       case "image":
-        return Effect.map(
-          decodeOne(body, `the ${type} body`, shape, limits),
-          (pixels): DecodedImages => ({ pixels, count: 1 }),
+        return Effect.andThen(
+          admit(1),
+          Effect.map(
+            decodeOne(body, `the ${type} body`, shape, limits),
+            (pixels): DecodedImages => ({ pixels, count: 1 }),
+          ),
         );
       case "json":
-        return decodeJson(body, shape, limits);
+        return decodeJson(body, shape, limits, admit);
       case "npy":
-        return decodeNpyBatch(body, shape, limits);
+        return decodeNpyBatch(body, shape, limits, admit);
     }
   });

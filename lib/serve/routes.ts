@@ -142,6 +142,7 @@ export function makeHandler<E>(
         body,
         detector.input,
         limits,
+        arrival.admit,
       );
       const scored = yield* arrival.submit(images.pixels, images.count, request.signal);
       const results: Array<ImageResult> = Array.from({ length: images.count }, (_, i) => {
