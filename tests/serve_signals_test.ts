@@ -315,6 +315,39 @@ Deno.test("a stalled upload is cut by the body timeout and does not hold the exi
   }
 });
 
+Deno.test("the drain deadline cuts a client stalled mid-upload: the process exits with code 0", async () => {
+  const server = await start(launcher, [
+    "--detector",
+    detector,
+    "--port",
+    "0",
+    "--body-timeout-seconds",
+    "60",
+    "--drain-seconds",
+    "1",
+  ]);
+  try {
+    const [stalled] = await halfUploads(server.port, 1, many(4));
+    const answered = fetch(`${server.url}/v1/score`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: many(8),
+    }).then((r) => r.status);
+    await inFlightReaches(server.url, 2);
+    const signalled = performance.now();
+    server.child.kill("SIGTERM");
+    assert.equal(await answered, 200);
+    const status = await exitWithin(server, 10_000);
+    const seconds = (performance.now() - signalled) / 1000;
+    assert.equal(status.code, 0, server.output());
+    assert.ok(seconds > 0.9 && seconds < 5, `exited ${seconds} s after SIGTERM`);
+    // The stalled client's connection was closed under it.
+    assert.equal(await answerOf(stalled!.conn, 2000), "");
+  } finally {
+    kill(server.child.pid);
+  }
+});
+
 Deno.test("a busy port or a bad --host is one typed line on stderr and exit code 1", async () => {
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
