@@ -160,14 +160,23 @@ async function answerOf(conn: Deno.Conn, ms: number): Promise<string> {
   return text;
 }
 
-/** Poll `/metrics` until `grood_requests_in_flight` reaches `n` (the poll itself included). */
+/**
+ * Poll `/metrics` until `n` requests have reached the handler: in flight now (the poll itself
+ * included) or already answered on `/v1/score`.
+ */
 async function inFlightReaches(url: string, n: number, ms = 10_000) {
   const deadline = Date.now() + ms;
   for (;;) {
     const text = await fetch(`${url}/metrics`).then((r) => r.text());
     const now = Number(/^grood_requests_in_flight (\d+)$/m.exec(text)?.[1] ?? 0);
-    if (now >= n) return;
-    if (Date.now() > deadline) throw new Error(`in flight ${now}, never ${n}`);
+    const answered = [
+      ...text.matchAll(/^grood_requests_total\{route="\/v1\/score",[^}]*\} (\d+)$/gm),
+    ]
+      .reduce((sum, m) => sum + Number(m[1]), 0);
+    if (now + answered >= n) return;
+    if (Date.now() > deadline) {
+      throw new Error(`in flight ${now}, answered ${answered}, never ${n}`);
+    }
     await sleep(25);
   }
 }
@@ -175,15 +184,17 @@ async function inFlightReaches(url: string, n: number, ms = 10_000) {
 Deno.test("SIGTERM with requests in flight: every one answered 200, then a clean exit", async () => {
   const server = await start(launcher, ["--detector", detector, "--port", "0"]);
   try {
-    // Four uploads half sent, and eight whole requests of 64 images each.
+    // Four uploads half sent, and eight whole requests of 64 images each: all of them have
+    // reached the handler (the uploads are mid-body) when SIGTERM comes.
     const uploads = await halfUploads(server.port, 4, many(16));
+    await inFlightReaches(server.url, 5);
     const whole = Array.from({ length: 8 }, () =>
       fetch(`${server.url}/v1/score`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: many(64),
       }).then(async (r) => ({ status: r.status, body: await r.text() })));
-    await inFlightReaches(server.url, 5);
+    await inFlightReaches(server.url, 13);
     server.child.kill("SIGTERM");
     await sleep(200);
     // The uploads finish after the signal: they were accepted, so they are answered.

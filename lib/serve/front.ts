@@ -203,7 +203,7 @@ export const openFront = (
       idle();
       const up = server;
       const fromClient = async () => {
-        const buffer = new Uint8Array(64 * 1024);
+        const buffer = new Uint8Array(16 * 1024);
         for (;;) {
           const n = await client.read(buffer);
           if (n === null) return;
@@ -229,7 +229,7 @@ export const openFront = (
       };
       const answers = new AnswerTracker();
       const fromServer = async () => {
-        const buffer = new Uint8Array(64 * 1024);
+        const buffer = new Uint8Array(16 * 1024);
         for (;;) {
           const n = await up.read(buffer);
           if (n === null) return;
