@@ -58,15 +58,15 @@ const cli = {
       min: 1,
       default: DEFAULT_MICRO_BATCH.maxBatchImages,
     }),
-    "batch-window-ms": flag.number(
+    "batch-window-ms": flag.integer(
       "longest a request waits for others being decoded before its batch runs",
-      { default: DEFAULT_MICRO_BATCH.maxWaitMs, placeholder: "MS" },
+      { min: 0, default: DEFAULT_MICRO_BATCH.maxWaitMs, placeholder: "MS" },
     ),
-    "queue-images": flag.integer("most images waiting for a batch; beyond, 503 + Retry-After", {
+    "queue-images": flag.integer("most images admitted and not yet scored; beyond, 503", {
       min: 1,
       default: DEFAULT_MICRO_BATCH.maxQueuedImages,
     }),
-    "deadline-seconds": flag.number("longest a request may wait in the queue (then 503)", {
+    "deadline-seconds": flag.number("longest a request may wait for its batch (then 503)", {
       positive: true,
       default: DEFAULT_MICRO_BATCH.deadlineMs / 1000,
       placeholder: "S",
