@@ -32,7 +32,7 @@ export interface BatchOptions {
   readonly maxWaitMs: number;
   /** Most images admitted and not yet in a batch (decoding or queued); beyond, 503. */
   readonly maxQueuedImages: number;
-  /** Longest a request may wait in the queue (from its arrival) before it is refused (503). */
+  /** Longest from a request's arrival (its body read) to its batch; then it is refused (503). */
   readonly deadlineMs: number;
 }
 

@@ -131,11 +131,12 @@ export function makeHandler<E>(
   const { detector, batcher, metrics, limits, page } = context;
   const info = detector.info;
 
-  const score = (request: Request, arrivedAt: number, arrivals: Array<Arrival<E>>) =>
+  const score = (request: Request, arrivals: Array<Arrival<E>>) =>
     Effect.gen(function* () {
       const body = yield* readBody(request, limits.maxBodyBytes, context.bodyTimeoutMs ?? 0);
-      // Announced once the body is in: a stalled upload holds back nobody's batch.
-      const arrival = batcher.arrive(arrivedAt);
+      // Announced once the body is in: a stalled upload holds back nobody's batch, and its
+      // deadline counts from here.
+      const arrival = batcher.arrive();
       arrivals.push(arrival);
       const images = yield* decodeBody(
         request.headers.get("content-type"),
@@ -245,7 +246,7 @@ export function makeHandler<E>(
         }
         const arrivals: Array<Arrival<E>> = [];
         return Effect.runPromiseExit(
-          score(request, performance.now(), arrivals).pipe(
+          score(request, arrivals).pipe(
             Effect.ensuring(Effect.sync(() => arrivals.forEach((a) => a.leave()))),
           ),
         ).then((exit) => {

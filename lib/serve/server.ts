@@ -95,8 +95,9 @@ export const serveDetector: <E>(
   // Warm-up: engines build their sessions on first use, into the detector's scope. Built now,
   // before the service's own finalizers, they are released after the drain, never during it
   // (a session first built while draining was released at once: "Session already disposed").
+  // Its outcome does not matter (a detector may refuse a blank image).
   const { height, width, channels } = detector.input;
-  yield* Effect.ignore(detector.scoreImages(new Uint8Array(height * width * channels), 1));
+  yield* Effect.exit(detector.scoreImages(new Uint8Array(height * width * channels), 1));
   const batcher = yield* makeBatcher(
     detector,
     { ...DEFAULT_MICRO_BATCH, ...options.batch },
