@@ -1,7 +1,10 @@
 /**
- * `deno task serve --detector DIR [--host H] [--port P] [--token-file F]`: serve a fitted
- * detector folder (`deno task fit … --out DIR`) over HTTP until stopped (Ctrl-C or SIGTERM:
- * requests in flight are answered, then the model and the index are released).
+ * `deno task serve --detector DIR [--host H] [--port P] [--token-file F] …`: serve a fitted
+ * detector folder (`deno task fit … --out DIR`) over HTTP until stopped. Ctrl-C, SIGTERM or the
+ * death of the wrapper that started it (`npm`, `deno task`, which do not pass signals on) drains
+ * the service: no new connections, requests in flight answered for at most `--drain-seconds`,
+ * stalled clients cut, then the model and the index are released; a second signal exits at once.
+ * `scripts/serve.sh` starts it on the real Deno binary, so signals reach it directly.
  *
  * Routes: `POST /v1/score` (PNG/JPEG body, JSON `{"images": [base64…]}` or a `.npy` batch),
  * `GET /v1/detector`, `GET /healthz`, `GET /metrics`, and the web page at `GET /`.
@@ -19,10 +22,13 @@ import {
   runTask,
 } from "../lib/cli/command_line.ts";
 import { Compute } from "../lib/compute/compute.ts";
+import { wrapperGone } from "../lib/cli/parent.ts";
 import { IoError, osReason } from "../lib/io/files.ts";
+import { DEFAULT_MICRO_BATCH } from "../lib/serve/batcher.ts";
+import { DEFAULT_TIMEOUTS } from "../lib/serve/front.ts";
 import { DEFAULT_LIMITS } from "../lib/serve/limits.ts";
 import { openServedFitted } from "../lib/serve/fitted.ts";
-import { serveDetector } from "../lib/serve/server.ts";
+import { DEFAULT_DRAIN_MS, serveDetector } from "../lib/serve/server.ts";
 
 const cli = {
   command: "deno task serve",
@@ -48,12 +54,48 @@ const cli = {
       positive: true,
       default: DEFAULT_LIMITS.maxBodyBytes / 2 ** 20,
     }),
+    "batch-size": flag.integer("most images scored in one micro-batch", {
+      min: 1,
+      default: DEFAULT_MICRO_BATCH.maxBatchImages,
+    }),
+    "batch-window-ms": flag.integer(
+      "longest a request waits for others being decoded before its batch runs",
+      { min: 0, default: DEFAULT_MICRO_BATCH.maxWaitMs, placeholder: "MS" },
+    ),
+    "queue-images": flag.integer("most images admitted and not yet scored; beyond, 503", {
+      min: 1,
+      default: DEFAULT_MICRO_BATCH.maxQueuedImages,
+    }),
+    "deadline-seconds": flag.number("longest a request may wait for its batch (then 503)", {
+      positive: true,
+      default: DEFAULT_MICRO_BATCH.deadlineMs / 1000,
+      placeholder: "S",
+    }),
+    "header-timeout-seconds": flag.number("longest a request's headers may take to arrive", {
+      positive: true,
+      default: DEFAULT_TIMEOUTS.headerMs / 1000,
+      placeholder: "S",
+    }),
+    "body-timeout-seconds": flag.number("longest a request's body may take to arrive", {
+      positive: true,
+      default: DEFAULT_TIMEOUTS.bodyMs / 1000,
+      placeholder: "S",
+    }),
+    "idle-timeout-seconds": flag.number("an idle kept-alive connection is closed after", {
+      positive: true,
+      default: DEFAULT_TIMEOUTS.idleMs / 1000,
+      placeholder: "S",
+    }),
+    "drain-seconds": flag.number(
+      "at shutdown, longest wait for requests in flight before open connections are cut",
+      { positive: true, default: DEFAULT_DRAIN_MS / 1000, placeholder: "S" },
+    ),
     backend: backendFlag,
   },
   notes: [
     "example:",
     "  deno task fit --model fixtures/models/mnist --train dataset:mnist:train --out my-detector",
-    "  deno task serve --detector my-detector --port 8080",
+    "  scripts/serve.sh --detector my-detector --port 8080   # or: deno task serve …",
     "  curl -s -H 'content-type: image/png' --data-binary @digit.png localhost:8080/v1/score",
   ],
 };
@@ -77,16 +119,31 @@ const readToken = (path: string) =>
     ),
   );
 
-/** Resolves on the first SIGINT or SIGTERM. */
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * Resolves on the first SIGINT or SIGTERM; from then on, a second one ends the process at once
+ * (exit code 128 + its number), whatever is still draining.
+ */
+let stopping = false;
 const stopSignal = Effect.callback<string>((resume) => {
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  const handlers = signals.map((signal) => {
-    const handler = () => resume(Effect.succeed(signal));
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
-  return Effect.sync(() => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h)));
+  for (const signal of SIGNALS) {
+    Deno.addSignalListener(signal, () => {
+      if (!stopping) return resume(Effect.succeed(signal));
+      say(`${signal} again: exiting without waiting for requests in flight`);
+      Deno.exit(signal === "SIGINT" ? 130 : 143);
+    });
+  }
 });
+
+/** Print a line; a closed stdout (the wrapper that read it is gone) is not an error. */
+const say = (line: string) => {
+  try {
+    console.log(line);
+  } catch {
+    // nobody reads stdout any more
+  }
+};
 
 const program = Effect.scoped(
   Effect.gen(function* () {
@@ -102,17 +159,36 @@ const program = Effect.scoped(
         maxImagesPerRequest: values["max-images"],
         maxBodyBytes: Math.round(values["max-body-mb"] * 2 ** 20),
       },
+      batch: {
+        maxBatchImages: values["batch-size"],
+        maxWaitMs: values["batch-window-ms"],
+        maxQueuedImages: values["queue-images"],
+        deadlineMs: values["deadline-seconds"] * 1000,
+      },
+      timeouts: {
+        headerMs: values["header-timeout-seconds"] * 1000,
+        bodyMs: values["body-timeout-seconds"] * 1000,
+        idleMs: values["idle-timeout-seconds"] * 1000,
+      },
+      drainMs: values["drain-seconds"] * 1000,
     });
     const info = detector.info;
-    console.log(
+    say(
       `serving ${info.kind} detector ${info.version} (threshold ${
         info.threshold.toPrecision(6)
       }) ` +
         `at ${service.url}/${token === undefined ? "" : " (bearer token required)"}`,
     );
-    const signal = yield* stopSignal;
-    console.log(`${signal}: finishing requests in flight, then stopping`);
-  }).pipe(Effect.ensuring(Effect.sync(() => console.log("stopped")))),
+    const signal = yield* Effect.raceFirst(stopSignal, wrapperGone());
+    stopping = true;
+    say(
+      `${signal}: finishing requests in flight (at most ${
+        values["drain-seconds"]
+      } s), then stopping`,
+    );
+  }).pipe(Effect.ensuring(Effect.sync(() => say("stopped")))),
 );
 
 await runTask(program, values.backend);
+// Stopped and released: the listeners kept for a second signal must not keep the process alive.
+Deno.exit(0);

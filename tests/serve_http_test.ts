@@ -50,7 +50,7 @@ const post = (
     body: body as BodyInit,
   });
 
-const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6;
+const close = (a: number | null, b: number) => a !== null && Math.abs(a - b) <= 1e-6;
 
 /** Assert a refusal: status, JSON `{code, message}`. */
 async function assertRefused(response: Response, status: number, code: string, what: string) {
@@ -78,7 +78,8 @@ Deno.test("PNG, JPEG, JSON and .npy bodies get the offline scores within 1e-6", 
       assert.ok(close(result.score, offline.scores[k]!), `image ${indices[k]}`);
       assert.equal(result.predicted, offline.predicted[k]);
       assert.equal(result.isOod, offline.isOod[k]);
-      assert.equal(result.isOod, result.score > detector.info.threshold);
+      assert.equal(result.isOod, result.score! > detector.info.threshold);
+      assert.equal(result.verdict, result.isOod ? "ood" : "in");
       assert.equal(result.threshold, detector.info.threshold);
       assert.equal(result.detectorVersion, detector.info.version);
       assert.equal(result.className, String(result.predicted));

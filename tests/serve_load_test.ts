@@ -50,7 +50,7 @@ Deno.test("10,000 requests: every answer right, no tensor growth, bounded memory
   const offline = await offlineScores(indices);
   let checked = 0;
   const check = (k: number, answer: ScoreAnswer) => {
-    assert.ok(Math.abs(answer.results[0]!.score - offline.scores[k]!) <= 1e-6);
+    assert.ok(Math.abs(answer.results[0]!.score! - offline.scores[k]!) <= 1e-6);
     checked++;
   };
   const scope = await Effect.runPromise(Scope.make());

@@ -1,11 +1,22 @@
 /**
- * Micro-batching: images of concurrent requests are scored together. A batch holds at most
- * `maxBatchImages` images (a single request with more goes alone, whole). Requests announce
- * themselves when they arrive (`arrive()`), before their bodies are read and decoded: queued
- * images wait (at most `maxWaitMs`) only while other announced requests are still decoding, so
- * a lone request is scored at once and a burst is scored together. While a batch is being
- * scored, new requests queue, and the next batch starts when the current one ends. Each request
- * gets back exactly its own images' scores, in order.
+ * Micro-batching with admission control: images of concurrent requests are scored together. A
+ * batch holds at most `maxBatchImages` images (a single request with more goes alone, whole).
+ * Requests announce themselves once their bodies are read (`arrive()`), before decoding: queued
+ * images wait (at most `maxWaitMs`) only while other announced requests are still decoding, so a
+ * lone request is scored at once, a burst is scored together, and a stalled upload (not yet
+ * announced) delays nobody. While a batch is being scored, new requests queue, and the next batch
+ * starts when the current one ends. Each request gets back exactly its own images' scores.
+ *
+ * Admission: at most `maxQueuedImages` images may be admitted and not yet scored (being decoded or
+ * waiting for a batch); a request that would exceed it is refused as soon as its image count is
+ * known, before any decoding (`overloaded`, 503 + `Retry-After`). A queued request whose deadline passes
+ * (`deadline_exceeded`) or whose client has gone (its `AbortSignal`, `client_disconnected`) leaves
+ * the queue and is never scored.
+ *
+ * Isolation: when a batch of several requests fails, each request is scored again alone, and a
+ * request failing alone with a non-finite-output error is scored image by image, so one client's
+ * bad image never fails another's request. A non-finite score is an `invalid` verdict for that
+ * image (`invalid[i]` says why), never an in-distribution one.
  *
  * @module
  */
@@ -13,59 +24,103 @@ import { Cause, Effect, Exit } from "effect";
 import type { ImageScores, ServedDetector } from "./detector.ts";
 import { Refusal } from "./limits.ts";
 
-/** Bounds of a micro-batch. */
+/** Bounds of a micro-batch and of the queue. */
 export interface BatchOptions {
   /** Most images scored in one call (requests are never split). */
   readonly maxBatchImages: number;
   /** Longest a request waits for others before its batch runs. */
   readonly maxWaitMs: number;
+  /** Most images admitted and not yet in a batch (decoding or queued); beyond, 503. */
+  readonly maxQueuedImages: number;
+  /** Longest from a request's arrival (its body read) to its batch; then it is refused (503). */
+  readonly deadlineMs: number;
 }
 
-/** Defaults: up to 64 images a batch, at most 5 ms of waiting for requests being decoded. */
-export const DEFAULT_MICRO_BATCH: BatchOptions = { maxBatchImages: 64, maxWaitMs: 5 };
+/**
+ * Defaults: batches of up to 64 images, at most 5 ms of waiting for requests being decoded, a
+ * queue of 1,024 images, a 10 s deadline.
+ */
+export const DEFAULT_MICRO_BATCH: BatchOptions = {
+  maxBatchImages: 64,
+  maxWaitMs: 5,
+  maxQueuedImages: 1024,
+  deadlineMs: 10_000,
+};
+
+/** A request's scores, with why any image has no valid score. */
+export interface RequestScores extends ImageScores {
+  /** Per image: undefined, or why its score is not valid (verdict `invalid`). */
+  readonly invalid: ReadonlyArray<string | undefined>;
+}
 
 /** A request known to the batcher from its arrival: it submits its images once, or leaves. */
 export interface Arrival<E> {
-  /** Score `count` images (NHWC uint8 at the detector's shape) within some batch. */
+  /**
+   * Admit `count` images before decoding them: fails with `overloaded` when they would take the
+   * images admitted and not yet scored beyond the bound.
+   */
+  readonly admit: (count: number) => Effect.Effect<void, Refusal>;
+  /**
+   * Score `count` images (NHWC uint8 at the detector's shape) within some batch; `signal`
+   * aborting (the client went away) takes them out of the queue unscored.
+   */
   readonly submit: (
     pixels: Uint8Array,
     count: number,
-  ) => Effect.Effect<ImageScores, E | Refusal>;
+    signal?: AbortSignal,
+  ) => Effect.Effect<RequestScores, E | Refusal>;
   /** The request will submit nothing (refused, or done); idempotent. */
   readonly leave: () => void;
 }
 
 /** A scorer that batches concurrent submissions. */
 export interface Batcher<E> {
-  /** Announce a request whose images are on their way (call before reading its body). */
-  readonly arrive: () => Arrival<E>;
+  /** Announce a request whose images are being decoded (call once its body is read). */
+  readonly arrive: (arrivedAt?: number) => Arrival<E>;
   /** Score `count` images within some batch (`arrive().submit` for a request not announced). */
   readonly submit: (
     pixels: Uint8Array,
     count: number,
-  ) => Effect.Effect<ImageScores, E | Refusal>;
+    signal?: AbortSignal,
+  ) => Effect.Effect<RequestScores, E | Refusal>;
   /** Images waiting for a batch. */
   readonly queued: () => number;
+  /** True when the bound is reached: a new request would be refused. */
+  readonly full: () => boolean;
 }
 
 interface Job<E> {
   readonly pixels: Uint8Array;
   readonly count: number;
-  readonly done: (result: Effect.Effect<ImageScores, E | Refusal>) => void;
+  readonly done: (result: Effect.Effect<RequestScores, E | Refusal>) => void;
+  /** Take the job out of the queue's timers and listeners. */
+  readonly forget: () => void;
 }
 
 /** Take rows `[from, from + count)` of a batch's scores. */
-function slice(scores: ImageScores, from: number, count: number): ImageScores {
+function slice(scores: ImageScores, from: number, count: number): RequestScores {
+  const s = scores.scores.slice(from, from + count);
   return {
-    scores: scores.scores.slice(from, from + count),
+    scores: s,
     predicted: scores.predicted.slice(from, from + count),
     isOod: scores.isOod.slice(from, from + count),
+    invalid: Array.from(s, (x) => Number.isFinite(x) ? undefined : `its score is ${x}`),
   };
 }
 
+/** An error of the detector that says its output was not finite (the image's fault). */
+function nonFinite(cause: Cause.Cause<unknown>): string | undefined {
+  const error = cause.reasons.find(Cause.isFailReason)?.error;
+  const tag = typeof error === "object" && error !== null && "_tag" in error
+    ? String(error._tag)
+    : "";
+  if (!/NonFinite/i.test(tag)) return undefined;
+  return error instanceof Error ? error.message : tag;
+}
+
 /**
- * A batcher over `detector`, open for the life of the scope; `onBatch` sees each batch's size and
- * duration. Closing the scope scores what is queued, then refuses new submissions (503).
+ * A batcher over `detector`, open for the life of the scope; `onBatch` sees each scoring call's
+ * size and duration. Closing the scope scores what is queued, then refuses new submissions (503).
  */
 export const makeBatcher = <E>(
   detector: ServedDetector<E>,
@@ -75,12 +130,55 @@ export const makeBatcher = <E>(
   Effect.gen(function* () {
     const pending: Array<Job<E>> = [];
     let pendingImages = 0;
+    /** Images admitted and not yet taken into a batch: being decoded, or queued. */
+    let held = 0;
     /** Announced requests that have not submitted or left yet. */
     let arriving = 0;
     let running = false;
     let closed = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let idle: (() => void) | undefined;
+
+    const score = async (pixels: Uint8Array, count: number) => {
+      const started = performance.now();
+      const exit = await Effect.runPromiseExit(detector.scoreImages(pixels, count));
+      onBatch(count, (performance.now() - started) / 1000);
+      return exit;
+    };
+
+    /** One request scored alone; image by image when it fails on a non-finite output. */
+    const scoreAlone = async (
+      job: Job<E>,
+    ): Promise<Effect.Effect<RequestScores, E | Refusal>> => {
+      const exit = await score(job.pixels, job.count);
+      if (Exit.isSuccess(exit)) return Effect.succeed(slice(exit.value, 0, job.count));
+      const problem = nonFinite(exit.cause);
+      if (problem === undefined) return Effect.failCause(exit.cause);
+      const per = job.pixels.length / job.count;
+      const scores = new Float64Array(job.count).fill(NaN);
+      const predicted = new Int32Array(job.count).fill(-1);
+      const invalid: Array<string | undefined> = [];
+      for (let i = 0; i < job.count; i++) {
+        const one = job.count === 1
+          ? exit
+          : await score(job.pixels.subarray(i * per, (i + 1) * per), 1);
+        if (Exit.isSuccess(one)) {
+          scores[i] = one.value.scores[0]!;
+          predicted[i] = one.value.predicted[0]!;
+          invalid.push(Number.isFinite(scores[i]) ? undefined : `its score is ${scores[i]}`);
+        } else {
+          const why = nonFinite(one.cause);
+          if (why === undefined) return Effect.failCause(one.cause);
+          invalid.push(why);
+        }
+      }
+      return Effect.succeed({
+        scores,
+        predicted,
+        isOod: Array.from(scores, () => false),
+        invalid,
+      });
+    };
 
     const run = async () => {
       if (timer !== undefined) clearTimeout(timer);
@@ -94,10 +192,12 @@ export const makeBatcher = <E>(
         (jobs.length === 0 || images + pending[0]!.count <= options.maxBatchImages)
       ) {
         const job = pending.shift()!;
+        job.forget();
         jobs.push(job);
         images += job.count;
       }
       pendingImages -= images;
+      held -= images;
       const per = jobs[0]!.pixels.length / jobs[0]!.count;
       const pixels = jobs.length === 1 ? jobs[0]!.pixels : new Uint8Array(images * per);
       if (jobs.length > 1) {
@@ -107,17 +207,20 @@ export const makeBatcher = <E>(
           offset += job.pixels.length;
         }
       }
-      const started = performance.now();
-      const exit = await Effect.runPromiseExit(detector.scoreImages(pixels, images));
-      onBatch(images, (performance.now() - started) / 1000);
-      let from = 0;
-      for (const job of jobs) {
-        job.done(
-          Exit.isSuccess(exit)
-            ? Effect.succeed(slice(exit.value, from, job.count))
-            : Effect.failCause(exit.cause as Cause.Cause<E>),
-        );
-        from += job.count;
+      if (jobs.length === 1) {
+        jobs[0]!.done(await scoreAlone(jobs[0]!));
+      } else {
+        const exit = await score(pixels, images);
+        if (Exit.isSuccess(exit)) {
+          let from = 0;
+          for (const job of jobs) {
+            job.done(Effect.succeed(slice(exit.value, from, job.count)));
+            from += job.count;
+          }
+        } else {
+          // One request's images may have failed the batch: each is scored alone.
+          for (const job of jobs) job.done(await scoreAlone(job));
+        }
       }
       running = false;
       if (pending.length > 0) schedule();
@@ -135,36 +238,101 @@ export const makeBatcher = <E>(
       }
     };
 
+    const refuse = (code: Refusal["code"], problem: string) =>
+      Effect.fail(new Refusal({ code, problem }));
+
+    const overloaded = (count: number) =>
+      refuse(
+        "overloaded",
+        `${held} images are waiting to be scored and at most ${options.maxQueuedImages} may; ` +
+          `${count} more cannot be taken now, retry later`,
+      );
+    /** Count `count` more images as held, unless that would exceed the bound. */
+    const hold = (count: number) => {
+      if (held > 0 && held + count > options.maxQueuedImages) return false;
+      held += count;
+      return true;
+    };
+
     const enqueue = (
       pixels: Uint8Array,
       count: number,
-      done: (result: Effect.Effect<ImageScores, E | Refusal>) => void,
+      arrivedAt: number,
+      signal: AbortSignal | undefined,
+      done: (result: Effect.Effect<RequestScores, E | Refusal>) => void,
+      admitted: boolean,
     ) => {
-      if (closed) {
-        done(
-          Effect.fail(
-            new Refusal({ code: "shutting_down", problem: "the service is shutting down" }),
-          ),
+      if (closed || signal?.aborted) {
+        if (admitted) held -= count;
+        return done(
+          closed
+            ? refuse("shutting_down", "the service is shutting down")
+            : refuse("client_disconnected", "the client went away before scoring"),
         );
-        return;
       }
-      pending.push({ pixels, count, done });
+      if (!admitted && !hold(count)) return done(overloaded(count));
+      /** Take the job out of the queue (unscored) with `result`, if it is still there. */
+      const drop = (result: Effect.Effect<RequestScores, Refusal>) => {
+        const at = pending.indexOf(job);
+        if (at < 0) return;
+        pending.splice(at, 1);
+        pendingImages -= count;
+        held -= count;
+        job.forget();
+        done(result);
+        if (pending.length === 0 && !running) idle?.();
+      };
+      const onAbort = () =>
+        drop(refuse("client_disconnected", "the client went away before scoring"));
+      const wait = Math.max(0, arrivedAt + options.deadlineMs - performance.now());
+      const deadline = setTimeout(() =>
+        drop(refuse(
+          "deadline_exceeded",
+          `the request was not scored within its ${options.deadlineMs} ms deadline; retry later`,
+        )), wait);
+      const job: Job<E> = {
+        pixels,
+        count,
+        done,
+        forget: () => {
+          clearTimeout(deadline);
+          signal?.removeEventListener("abort", onAbort);
+        },
+      };
+      signal?.addEventListener("abort", onAbort);
+      pending.push(job);
       pendingImages += count;
     };
 
-    const arrive = (): Arrival<E> => {
+    const arrive = (arrivedAt = performance.now()): Arrival<E> => {
       arriving += 1;
       let here = true;
+      /** Images admitted by `admit` and not yet handed to the queue. */
+      let reserved = 0;
       const leave = () => {
         if (!here) return;
         here = false;
         arriving -= 1;
+        held -= reserved;
+        reserved = 0;
         schedule();
       };
       return {
-        submit: (pixels, count) =>
-          Effect.callback<ImageScores, E | Refusal>((resume) => {
-            enqueue(pixels, count, resume);
+        admit: (count) =>
+          Effect.suspend(() => {
+            if (closed) return refuse("shutting_down", "the service is shutting down");
+            if (reserved > 0 || !hold(count)) return overloaded(count);
+            reserved = count;
+            return Effect.void;
+          }),
+        submit: (pixels, count, signal) =>
+          Effect.callback<RequestScores, E | Refusal>((resume) => {
+            const admitted = reserved === count;
+            if (!admitted) {
+              held -= reserved;
+            }
+            reserved = 0;
+            enqueue(pixels, count, arrivedAt, signal, resume, admitted);
             leave();
             schedule();
           }),
@@ -185,8 +353,10 @@ export const makeBatcher = <E>(
 
     const batcher: Batcher<E> = {
       arrive,
-      submit: (pixels, count) => Effect.suspend(() => arrive().submit(pixels, count)),
+      submit: (pixels, count, signal) =>
+        Effect.suspend(() => arrive().submit(pixels, count, signal)),
       queued: () => pendingImages,
+      full: () => held >= options.maxQueuedImages,
     };
     return batcher;
   });

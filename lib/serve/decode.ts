@@ -37,11 +37,14 @@ const refuse = (code: Refusal["code"], problem: string) => new Refusal({ code, p
 
 /**
  * Read a request's body, refusing (413) as soon as it exceeds `maxBytes`: first by its declared
- * `Content-Length`, then while it streams (a chunked upload declares none).
+ * `Content-Length`, then while it streams (a chunked upload declares none). A body not complete
+ * within `timeoutMs` is cut (`body_timeout`, 408); a body broken off (the client went away) is
+ * `client_disconnected`, not a malformed request.
  */
 export const readBody = (
   request: Request,
   maxBytes: number,
+  timeoutMs = 0,
 ): Effect.Effect<Uint8Array, Refusal> =>
   Effect.gen(function* () {
     const tooLarge = (size: string) =>
@@ -50,12 +53,25 @@ export const readBody = (
     if (declared > maxBytes) return yield* Effect.fail(tooLarge(String(declared)));
     if (request.body === null) return new Uint8Array(0);
     const reader = request.body.getReader();
+    let timedOut = false;
+    let size = 0;
+    const timer = timeoutMs > 0
+      ? setTimeout(() => {
+        timedOut = true;
+        reader.cancel().catch(() => {});
+      }, timeoutMs)
+      : undefined;
+    const timeout = () =>
+      refuse(
+        "body_timeout",
+        `the body was not received within ${timeoutMs} ms (${size} bytes arrived)`,
+      );
     return yield* Effect.tryPromise({
       try: async () => {
         const chunks: Array<Uint8Array> = [];
-        let size = 0;
         for (;;) {
           const { done, value } = await reader.read();
+          if (timedOut) throw timeout();
           if (done) break;
           size += value.length;
           if (size > maxBytes) {
@@ -73,10 +89,14 @@ export const readBody = (
         return body;
       },
       catch: (error) =>
-        error instanceof Refusal
-          ? error
-          : refuse("empty_body", `the body could not be read (${String(error)})`),
-    });
+        error instanceof Refusal ? error : timedOut
+          ? timeout()
+          // A body stops short only when its connection breaks: the client went away.
+          : refuse(
+            "client_disconnected",
+            `the body broke off after ${size} bytes (${String(error).split("\n")[0]})`,
+          ),
+    }).pipe(Effect.ensuring(Effect.sync(() => clearTimeout(timer))));
   });
 
 /** An encoded image's format and size, read from its header. */
@@ -185,8 +205,11 @@ function fromBase64(text: string, what: string): Uint8Array | Refusal {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
+/** Admission of a request's images once their number is known, before any is decoded. */
+export type Admit = (count: number) => Effect.Effect<void, Refusal>;
+
 /** The images of a JSON body `{"images": [base64, …]}`. */
-const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits) =>
+const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits, admit: Admit) =>
   Effect.gen(function* () {
     let parsed: unknown;
     try {
@@ -219,6 +242,7 @@ const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits) =>
       if (bytes instanceof Refusal) return yield* Effect.fail(bytes);
       encoded.push(bytes);
     }
+    yield* admit(encoded.length);
     const per = imageValues(shape);
     const pixels = new Uint8Array(encoded.length * per);
     yield* Effect.forEach(
@@ -235,7 +259,7 @@ const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits) =>
   });
 
 /** The images of a `.npy` batch: uint8, (N, H, W) or (N, H, W, C), resized to `shape`. */
-const decodeNpyBatch = (body: Uint8Array, shape: ImageShape, limits: Limits) =>
+const decodeNpyBatch = (body: Uint8Array, shape: ImageShape, limits: Limits, admit: Admit) =>
   Effect.gen(function* () {
     const what = "the .npy body";
     const header = yield* decodeNpyHeader(body, what).pipe(
@@ -273,6 +297,7 @@ const decodeNpyBatch = (body: Uint8Array, shape: ImageShape, limits: Limits) =>
         refuse("image_too_large", `${what} holds ${width}×${height} images; too large`),
       );
     }
+    yield* admit(count);
     const array = yield* decodeNpy(body, what).pipe(
       Effect.mapError((e) => refuse("bad_npy", `${what}: ${e.problem}`)),
     );
@@ -294,13 +319,14 @@ export function mediaType(contentType: string | null): string {
 
 /**
  * Decode a scoring request's body by its media type. An unknown media type is refused (415)
- * before the body is looked at.
+ * before the body is looked at; `admit` sees the number of images before any is decoded.
  */
 export const decodeBody = (
   contentType: string | null,
   body: Uint8Array,
   shape: ImageShape,
   limits: Limits,
+  admit: Admit = () => Effect.void,
 ): Effect.Effect<DecodedImages, Refusal> =>
   Effect.suspend(() => {
     const type = mediaType(contentType);
@@ -318,13 +344,16 @@ export const decodeBody = (
     if (body.length === 0) return Effect.fail(refuse("empty_body", "the request body is empty"));
     switch (form) {
       case "image":
-        return Effect.map(
-          decodeOne(body, `the ${type} body`, shape, limits),
-          (pixels): DecodedImages => ({ pixels, count: 1 }),
+        return Effect.andThen(
+          admit(1),
+          Effect.map(
+            decodeOne(body, `the ${type} body`, shape, limits),
+            (pixels): DecodedImages => ({ pixels, count: 1 }),
+          ),
         );
       case "json":
-        return decodeJson(body, shape, limits);
+        return decodeJson(body, shape, limits, admit);
       case "npy":
-        return decodeNpyBatch(body, shape, limits);
+        return decodeNpyBatch(body, shape, limits, admit);
     }
   });

@@ -1,8 +1,8 @@
 /**
  * What the scoring service accepts, and how it says no. Every refusal is a `Refusal`: an HTTP
- * status (4xx, or 503 while shutting down), a stable machine-readable `code` and a message that
- * names the input and what is wrong; the service answers it as JSON `{code, message}` and goes on
- * serving.
+ * status (4xx, or 503 while overloaded or shutting down), a stable machine-readable `code` and a
+ * message that names the input and what is wrong; the service answers it as JSON
+ * `{code, message}` (never with a server path in it, `redactPaths`) and goes on serving.
  *
  * @module
  */
@@ -42,8 +42,17 @@ export const REFUSALS = {
   too_many_images: 413,
   image_too_large: 413,
   unsupported_media_type: 415,
+  body_timeout: 408,
+  misdirected_host: 421,
+  /** The client went away before its answer (nginx's 499): counted, never delivered. */
+  client_disconnected: 499,
+  overloaded: 503,
+  deadline_exceeded: 503,
   shutting_down: 503,
 } as const;
+
+/** Seconds a client is told to wait (`Retry-After`) after a 503. */
+export const RETRY_AFTER_SECONDS = 1;
 
 /** A refusal code. */
 export type RefusalCode = keyof typeof REFUSALS;
@@ -62,9 +71,31 @@ export class Refusal extends Data.TaggedError("Refusal")<{
   }
 }
 
-/** The JSON answer of a refusal. */
+/**
+ * `text` with every absolute path cut to its last component (`/home/u/det/model.onnx` →
+ * `…/model.onnx`), so an error body never shows where the server keeps its files.
+ *
+ * @example
+ * ```ts
+ * import { redactPaths } from "./limits.ts";
+ * const text = redactPaths('Running the model "/tmp/x/det/model/net.onnx" failed');
+ * if (text !== 'Running the model "…/net.onnx" failed') throw new Error(text);
+ * if (redactPaths("no route GET /v2/score") !== "no route GET /v2/score") throw new Error();
+ * if (redactPaths("C:\\Users\\u\\det\\m.onnx: gone") !== "…\\m.onnx: gone") throw new Error();
+ * ```
+ */
+export function redactPaths(text: string): string {
+  return text
+    .replace(
+      /(?:file:\/\/)?(?<![\w.])(?!\/v\d+\/)(?:\/[^\s"'`:,;()<>\/]+)+\/([^\s"'`:,;()<>\/]+)/g,
+      "…/$1",
+    )
+    .replace(/[A-Za-z]:\\(?:[^\s"'`:,;()<>\\]+\\)+([^\s"'`:,;()<>\\]+)/g, "…\\$1");
+}
+
+/** The JSON answer of a refusal (paths redacted). */
 export function refusalResponse(refusal: Refusal, headers: HeadersInit = {}): Response {
-  return Response.json({ code: refusal.code, message: refusal.problem }, {
+  return Response.json({ code: refusal.code, message: redactPaths(refusal.problem) }, {
     status: refusal.status,
     headers,
   });

@@ -1,6 +1,7 @@
 /**
  * Serve a fitted detector over HTTP: scoring (`POST /v1/score`, micro-batched), metadata,
- * health, Prometheus metrics and a web page, with limits on every input and an optional bearer
+ * health, Prometheus metrics and a web page, with limits on every input, admission control
+ * (a bounded queue, deadlines), connection timeouts, a graceful drain and an optional bearer
  * token (`deno task serve`).
  *
  * @module
@@ -21,9 +22,23 @@ export {
   type ServeFittedError,
   type ServeFittedOptions,
 } from "./assemble.ts";
-export { DEFAULT_LIMITS, type Limits, Refusal, type RefusalCode, REFUSALS } from "./limits.ts";
-export { type BatchOptions, DEFAULT_MICRO_BATCH } from "./batcher.ts";
-export { type ImageResult, type ScoreAnswer, ScoringFailed } from "./routes.ts";
+export {
+  DEFAULT_LIMITS,
+  type Limits,
+  redactPaths,
+  Refusal,
+  type RefusalCode,
+  REFUSALS,
+  RETRY_AFTER_SECONDS,
+} from "./limits.ts";
+export { type BatchOptions, DEFAULT_MICRO_BATCH, type RequestScores } from "./batcher.ts";
+export { DEFAULT_TIMEOUTS, ListenFailed, type Timeouts } from "./front.ts";
+export { hostCheck, type ImageResult, type ScoreAnswer, ScoringFailed } from "./routes.ts";
 export { ServiceMetrics } from "./metrics.ts";
-export { type RunningService, serveDetector, type ServeOptions } from "./server.ts";
+export {
+  DEFAULT_DRAIN_MS,
+  type RunningService,
+  serveDetector,
+  type ServeOptions,
+} from "./server.ts";
 export { fittedInfo, openServedFitted, servedFitted } from "./fitted.ts";

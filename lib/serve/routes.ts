@@ -9,8 +9,12 @@
  * | `POST /v1/score` | per image: score, OOD flag, threshold, predicted class, version |
  * | `GET /metrics` | Prometheus text |
  *
- * Every refusal is a 4xx (or 503) JSON `{code, message}`; a failure of the detector itself is a
- * 500 `{code: "scoring_failed", message}`. Each answer is counted in the metrics.
+ * Every refusal is a 4xx (or 503, with `Retry-After`) JSON `{code, message}`; a failure of the
+ * detector itself is a 500 `{code: "scoring_failed", message}`; no error body names a server path
+ * (`redactPaths`). On a loopback bind a request whose `Host` is not a loopback name is refused
+ * (421, against DNS rebinding). An image whose score is not finite gets the verdict `invalid`
+ * (`score: null`, `isOod: null`), never an in-distribution answer. A client that went away is
+ * counted as `client_disconnected`. Each answer is counted in the metrics.
  *
  * @module
  */
@@ -18,7 +22,13 @@ import { Cause, Data, Effect, Exit } from "effect";
 import type { Arrival, Batcher } from "./batcher.ts";
 import { decodeBody, readBody } from "./decode.ts";
 import type { ServedDetector } from "./detector.ts";
-import { type Limits, Refusal, refusalResponse } from "./limits.ts";
+import {
+  type Limits,
+  redactPaths,
+  Refusal,
+  refusalResponse,
+  RETRY_AFTER_SECONDS,
+} from "./limits.ts";
 import type { ServiceMetrics } from "./metrics.ts";
 import type { StaticFile } from "./page.ts";
 
@@ -36,16 +46,55 @@ export interface RouteContext<E> {
   readonly page: ReadonlyMap<string, StaticFile>;
   /** True when the `Authorization` header is acceptable (always, without a token). */
   readonly authorized: (header: string | null) => boolean;
-  /** True once shutdown has begun: new requests are refused with 503. */
+  /** True once shutdown has begun: `/healthz` answers 503, connections close after answers. */
   readonly draining: () => boolean;
+  /** True when a request's `Host` header may be answered (always, off a loopback bind). */
+  readonly hostAllowed?: (host: string | null) => boolean;
+  /** The body timeout in milliseconds (0: none). */
+  readonly bodyTimeoutMs?: number;
+  /** Requests being handled now (this one included). */
+  readonly inFlight?: () => number;
+}
+
+/** Loopback host names: `localhost` (and `*.localhost`), `127.0.0.0/8`, `::1`. */
+const LOOPBACK = /^(localhost|[\w.-]+\.localhost|127(\.\d{1,3}){3}|\[::1\]|::1)$/i;
+
+/** True when `hostname` (a listen address) is a loopback one. */
+export const isLoopback = (hostname: string): boolean => LOOPBACK.test(hostname);
+
+/**
+ * The `Host` check of a service bound to `hostname`: on a loopback bind only loopback names (any
+ * port) are answered, so a web page on another site cannot reach the service through a DNS name
+ * rebound to 127.0.0.1; on any other bind every `Host` is.
+ *
+ * @example
+ * ```ts
+ * import { hostCheck } from "./routes.ts";
+ * const allowed = hostCheck("127.0.0.1");
+ * if (!allowed("localhost:8080") || !allowed("127.0.0.1") || !allowed("[::1]:80")) throw new Error();
+ * if (allowed("evil.example:8080") || allowed(null)) throw new Error("rebinding allowed");
+ * if (!hostCheck("0.0.0.0")("evil.example")) throw new Error("a public bind answers any host");
+ * ```
+ */
+export function hostCheck(hostname: string): (host: string | null) => boolean {
+  if (!isLoopback(hostname)) return () => true;
+  return (host) => {
+    if (host === null) return false;
+    const name = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]!;
+    return LOOPBACK.test(name);
+  };
 }
 
 /** One image's answer. */
 export interface ImageResult {
-  /** OOD score (higher = more likely OOD). */
-  readonly score: number;
-  /** `score > threshold`. */
-  readonly isOod: boolean;
+  /** `ood` (score above the threshold), `in`, or `invalid` (no finite score: see `problem`). */
+  readonly verdict: "in" | "ood" | "invalid";
+  /** OOD score (higher = more likely OOD); null when `invalid`. */
+  readonly score: number | null;
+  /** `score > threshold`; null when `invalid`. */
+  readonly isOod: boolean | null;
+  /** Why the image has no valid score (only when `invalid`). */
+  readonly problem?: string;
   /** The detector's threshold. */
   readonly threshold: number;
   /** The classifier's predicted class. */
@@ -82,22 +131,43 @@ export function makeHandler<E>(
   const { detector, batcher, metrics, limits, page } = context;
   const info = detector.info;
 
-  const score = (request: Request, arrival: Arrival<E>) =>
+  const score = (request: Request, arrivals: Array<Arrival<E>>) =>
     Effect.gen(function* () {
-      const body = yield* readBody(request, limits.maxBodyBytes);
+      const body = yield* readBody(request, limits.maxBodyBytes, context.bodyTimeoutMs ?? 0);
+      // Announced once the body is in: a stalled upload holds back nobody's batch, and its
+      // deadline counts from here.
+      const arrival = batcher.arrive();
+      arrivals.push(arrival);
       const images = yield* decodeBody(
         request.headers.get("content-type"),
         body,
         detector.input,
         limits,
+        arrival.admit,
       );
-      const scored = yield* arrival.submit(images.pixels, images.count);
+      const scored = yield* arrival.submit(images.pixels, images.count, request.signal);
       const results: Array<ImageResult> = Array.from({ length: images.count }, (_, i) => {
         const predicted = scored.predicted[i]!;
         const className = info.classNames?.[predicted];
+        const value = scored.scores[i]!;
+        const problem = scored.invalid[i] ??
+          (Number.isFinite(value) ? undefined : `its score is ${value}`);
+        if (problem !== undefined) {
+          return {
+            verdict: "invalid",
+            score: null,
+            isOod: null,
+            problem: redactPaths(problem),
+            threshold: info.threshold,
+            predicted,
+            detectorVersion: info.version,
+          };
+        }
+        const isOod = value > info.threshold;
         return {
-          score: scored.scores[i]!,
-          isOod: scored.isOod[i]!,
+          verdict: isOod ? "ood" : "in",
+          score: value,
+          isOod,
           threshold: info.threshold,
           predicted,
           ...(className === undefined ? {} : { className }),
@@ -115,6 +185,13 @@ export function makeHandler<E>(
   const describe = () => Response.json({ ...info, input: detector.input, limits });
 
   const route = (request: Request, path: string): Promise<Response> | Response => {
+    if (context.hostAllowed !== undefined && !context.hostAllowed(request.headers.get("host"))) {
+      throw refusal(
+        "misdirected_host",
+        `Host ${JSON.stringify(request.headers.get("host"))} is not a loopback name; this ` +
+          "service listens on a loopback address and answers only localhost, 127.0.0.1 or [::1]",
+      );
+    }
     const file = request.method === "GET" ? page.get(path) : undefined;
     if (file !== undefined) {
       return new Response(file.body, {
@@ -128,10 +205,10 @@ export function makeHandler<E>(
     if (request.method !== method) {
       throw refusal("method_not_allowed", `${path} takes ${method}, not ${request.method}`);
     }
-    if (context.draining()) {
-      throw refusal("shutting_down", "the service is shutting down");
+    if (path === "/healthz") {
+      if (context.draining()) throw refusal("shutting_down", "the service is shutting down");
+      return Response.json({ status: "ok", version: info.version });
     }
-    if (path === "/healthz") return Response.json({ status: "ok", version: info.version });
     if (!context.authorized(request.headers.get("authorization"))) {
       throw refusal("unauthorized", `${path} needs an "Authorization: Bearer <token>" header`);
     }
@@ -153,13 +230,25 @@ export function makeHandler<E>(
               help: "Images waiting for a micro-batch.",
               value: batcher.queued(),
             },
+            grood_requests_in_flight: {
+              help: "Requests being handled (this one included).",
+              value: context.inFlight?.() ?? 0,
+            },
           }),
           { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
         );
       default: {
-        const arrival = batcher.arrive();
+        if (batcher.full()) {
+          throw refusal(
+            "overloaded",
+            `the queue is full (${batcher.queued()} images waiting); retry later`,
+          );
+        }
+        const arrivals: Array<Arrival<E>> = [];
         return Effect.runPromiseExit(
-          score(request, arrival).pipe(Effect.ensuring(Effect.sync(arrival.leave))),
+          score(request, arrivals).pipe(
+            Effect.ensuring(Effect.sync(() => arrivals.forEach((a) => a.leave()))),
+          ),
         ).then((exit) => {
           if (Exit.isSuccess(exit)) return exit.value;
           const error = exit.cause.reasons.find(Cause.isFailReason)?.error;
@@ -178,25 +267,48 @@ export function makeHandler<E>(
     let response: Response;
     try {
       response = await route(request, path);
-    } catch (error) {
+    } catch (caught) {
+      // A client that went away is a disconnect, whatever its cut-off body looked like.
+      const error = request.signal.aborted && !(caught instanceof Refusal &&
+          caught.code === "client_disconnected")
+        ? refusal("client_disconnected", "the client went away before its answer")
+        : caught;
       if (error instanceof Refusal) {
         metrics.error(error.code);
-        response = refusalResponse(
-          error,
-          error.code === "unauthorized" ? { "www-authenticate": "Bearer" } : {},
-        );
+        response = refusalResponse(error, refusalHeaders(error));
       } else {
+        const message = error instanceof Error ? error.message : String(error);
+        console.error(`scoring failed: ${message}`);
         metrics.error("scoring_failed");
-        response = Response.json({
-          code: "scoring_failed",
-          message: error instanceof Error ? error.message : String(error),
-        }, { status: 500 });
+        response = Response.json({ code: "scoring_failed", message: redactPaths(message) }, {
+          status: 500,
+        });
       }
     }
+    // While draining, each connection ends with its answer.
+    if (context.draining()) response.headers.set("connection", "close");
     const known = page.has(path) || METHODS[path] !== undefined;
     metrics.request(known ? path : "other", response.status, (performance.now() - started) / 1000);
     return response;
   };
+}
+
+/** Headers of a refusal: how to authenticate, when to retry, when the connection must end. */
+function refusalHeaders(error: Refusal): Record<string, string> {
+  switch (error.code) {
+    case "unauthorized":
+      return { "www-authenticate": "Bearer" };
+    case "overloaded":
+    case "deadline_exceeded":
+      return { "retry-after": String(RETRY_AFTER_SECONDS) };
+    case "shutting_down":
+      return { "retry-after": String(RETRY_AFTER_SECONDS), connection: "close" };
+    case "body_timeout":
+    case "client_disconnected":
+      return { connection: "close" };
+    default:
+      return {};
+  }
 }
 
 /** The detector failed on images it accepted (a broken detector or engine, not the input). */

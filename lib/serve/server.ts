@@ -1,8 +1,18 @@
 /**
- * The scoring service on `Deno.serve`, as a scoped resource: opening it starts the micro-batcher
- * and the listener; closing the scope shuts down gracefully (new requests refused with 503 and no
- * new connections accepted, requests in flight answered, queued images scored), then releases
- * the batcher. The detector itself belongs to the caller's scope and outlives the service.
+ * The scoring service as a scoped resource: opening it starts the micro-batcher, the HTTP server
+ * (`Deno.serve` on a private Unix socket) and the public listener in front of it (`front.ts`:
+ * header and idle timeouts); closing the scope drains gracefully:
+ *
+ * 1. the listener closes (new connections are refused), connections with no request in progress
+ *    are closed, `/healthz` answers 503;
+ * 2. every request already sent on an open connection is answered as usual (uploads finish,
+ *    queued images are scored), with `Connection: close`, for at most `drainMs`;
+ * 3. then every connection still open (a stalled client) is cut, the HTTP server and the batcher
+ *    are closed.
+ *
+ * The detector belongs to the caller's scope and outlives the service, so the model is freed only
+ * after the last answer. One blank image is scored before listening (a warm-up), so that an
+ * engine's lazily built sessions exist before the service's finalizers and outlive the drain.
  *
  * @example Serve a detector until the process is stopped
  * ```ts ignore
@@ -17,15 +27,20 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { Effect, type Scope } from "effect";
-import type { IoError } from "../io/files.ts";
+import { IoError, osReason } from "../io/files.ts";
 import { bearerCheck } from "./auth.ts";
 import { type BatchOptions, DEFAULT_MICRO_BATCH, makeBatcher } from "./batcher.ts";
 import type { ServedDetector } from "./detector.ts";
+import { DEFAULT_TIMEOUTS, type ListenFailed, openFront, type Timeouts } from "./front.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { ServiceMetrics } from "./metrics.ts";
 import { loadPage } from "./page.ts";
-import { makeHandler } from "./routes.ts";
+import { hostCheck, makeHandler } from "./routes.ts";
+
+/** Default longest drain at shutdown: 10 s. */
+export const DEFAULT_DRAIN_MS = 10_000;
 
 /** Where and how to serve. */
 export interface ServeOptions {
@@ -37,8 +52,12 @@ export interface ServeOptions {
   readonly token?: string;
   /** Limits over `DEFAULT_LIMITS`. */
   readonly limits?: Partial<Limits>;
-  /** Micro-batching over `DEFAULT_MICRO_BATCH`. */
+  /** Micro-batching and admission over `DEFAULT_MICRO_BATCH`. */
   readonly batch?: Partial<BatchOptions>;
+  /** Connection timeouts over `DEFAULT_TIMEOUTS`. */
+  readonly timeouts?: Partial<Timeouts>;
+  /** Longest drain at shutdown before open connections are cut (default `DEFAULT_DRAIN_MS`). */
+  readonly drainMs?: number;
 }
 
 /** A running service. */
@@ -53,25 +72,50 @@ export interface RunningService {
   readonly metrics: ServiceMetrics;
   /** The limits in force. */
   readonly limits: Limits;
+  /** Requests being handled now. */
+  readonly inFlight: () => number;
 }
 
 /** Serve `detector` over HTTP for the life of the scope. */
 export const serveDetector: <E>(
   detector: ServedDetector<E>,
   options?: ServeOptions,
-) => Effect.Effect<RunningService, IoError, Scope.Scope> = Effect.fn("serveDetector")(function* <E>(
+) => Effect.Effect<RunningService, IoError | ListenFailed, Scope.Scope> = Effect.fn(
+  "serveDetector",
+)(function* <E>(
   detector: ServedDetector<E>,
   options: ServeOptions = {},
 ) {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
+  const listenHost = options.hostname ?? "127.0.0.1";
   const metrics = new ServiceMetrics();
   const page = yield* loadPage();
+  // Warm-up: engines build their sessions on first use, into the detector's scope. Built now,
+  // before the service's own finalizers, they are released after the drain, never during it
+  // (a session first built while draining was released at once: "Session already disposed").
+  // Its outcome does not matter (a detector may refuse a blank image).
+  const { height, width, channels } = detector.input;
+  yield* Effect.exit(detector.scoreImages(new Uint8Array(height * width * channels), 1));
   const batcher = yield* makeBatcher(
     detector,
     { ...DEFAULT_MICRO_BATCH, ...options.batch },
     (images) => metrics.batch(images),
   );
+  // The HTTP server listens on a Unix socket in a private folder; only the front reaches it.
+  const dir = yield* Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => Deno.makeTempDir({ prefix: "grood-serve-" }),
+      catch: (cause) =>
+        new IoError({ path: "(temporary folder)", operation: "create", reason: osReason(cause) }),
+    }),
+    (path) => Effect.promise(() => Deno.remove(path, { recursive: true }).catch(() => {})),
+  );
+  const socket = join(dir, "http.sock");
   let draining = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
   const handler = makeHandler({
     detector,
     batcher,
@@ -80,28 +124,65 @@ export const serveDetector: <E>(
     page,
     authorized: bearerCheck(options.token),
     draining: () => draining,
+    hostAllowed: hostCheck(listenHost),
+    bodyTimeoutMs: timeouts.bodyMs,
+    inFlight: () => inFlight,
   });
   const server = yield* Effect.acquireRelease(
-    Effect.sync(() =>
-      Deno.serve({
-        hostname: options.hostname ?? "127.0.0.1",
-        port: options.port ?? 8080,
-        onListen: () => {},
-      }, handler)
-    ),
-    (s) =>
-      Effect.promise(() => {
-        draining = true;
-        return s.shutdown();
-      }),
+    Effect.try({
+      try: () =>
+        Deno.serve({ transport: "unix", path: socket, onListen: () => {} }, (request, info) => {
+          inFlight += 1;
+          const done = () => {
+            inFlight -= 1;
+            if (inFlight === 0) drained?.();
+          };
+          // Counted until the answer is delivered (or the client is gone).
+          info.completed.then(done, done);
+          return handler(request);
+        }),
+      catch: (cause) =>
+        new IoError({ path: socket, operation: "listen on", reason: osReason(cause) }),
+    }),
+    (s) => Effect.promise(() => withTimeout(s.shutdown(), 1000)),
   );
-  const { hostname, port } = server.addr;
+  const front = yield* openFront(listenHost, options.port ?? 8080, socket, timeouts);
+  // Runs first at release: stop accepting, answer what was accepted, then cut the rest.
+  yield* Effect.addFinalizer(() =>
+    Effect.promise(async () => {
+      draining = true;
+      front.stopAccepting();
+      front.closeIdle();
+      // Each connection closes once its request is answered (`Connection: close`).
+      const started = performance.now();
+      while (front.open() > 0 && performance.now() - started < drainMs) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // What is still open now is stalled: cut it, then let the handlers it leaves end.
+      front.closeAll();
+      if (inFlight > 0) {
+        await withTimeout(new Promise<void>((resolve) => (drained = resolve)), 1000);
+      }
+      await withTimeout(server.shutdown(), 1000);
+    })
+  );
+  const { hostname, port } = front.addr;
   const service: RunningService = {
     url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
     hostname,
     port,
     metrics,
     limits,
+    inFlight: () => inFlight,
   };
   return service;
 });
+
+/** `promise`, or nothing after `ms`. */
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]).finally(() => clearTimeout(timer));
+}

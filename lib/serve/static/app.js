@@ -155,6 +155,18 @@ async function score(file) {
   }
   const result = answer.results[0];
   const verdict = $("verdict");
+  if (result.verdict === "invalid") {
+    // No finite score: never shown as in distribution, and not placed on the histogram.
+    verdict.textContent = `No valid score (${result.problem}): do not trust the classifier on ` +
+      "this image";
+    verdict.className = "ood";
+    $("score").textContent = "none";
+    $("score").dataset.score = "";
+    $("threshold").textContent = result.threshold.toPrecision(6);
+    $("class").textContent = "n/a";
+    $("result").hidden = false;
+    return;
+  }
   verdict.textContent = result.isOod
     ? "Out of distribution: do not trust the classifier on this image"
     : "In distribution";

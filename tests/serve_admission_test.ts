@@ -1,0 +1,368 @@
+/**
+ * The service under faults, in process over real HTTP on 127.0.0.1 (port 0), with a stand-in
+ * detector whose speed and failures the tests choose (class 8 of issue 24, admission control of
+ * issue 25): a full queue answers 503 with `Retry-After`, a request past its deadline is refused,
+ * a cancelled request is never scored, a lone request does not wait for the batch window, a
+ * non-finite score is an `invalid` verdict and one client's bad image fails nobody else's request,
+ * a foreign `Host` is refused, error bodies carry no server path, a client that leaves is counted
+ * as `client_disconnected`, and stalled clients are cut by the header, body and idle timeouts.
+ */
+import assert from "node:assert/strict";
+import { Data, Effect, Exit, Scope } from "effect";
+import sharp from "sharp";
+import type { ImageScores, ServedDetector } from "../lib/serve/detector.ts";
+import type { ScoreAnswer } from "../lib/serve/routes.ts";
+import { type RunningService, serveDetector, type ServeOptions } from "../lib/serve/server.ts";
+import { GREY_28 } from "../lib/sources/source.ts";
+
+/** An error of the stand-in detector, tagged like the real non-finite checks. */
+class NonFiniteDetectorScore extends Data.TaggedError("NonFiniteDetectorScore")<{
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return this.problem;
+  }
+}
+class EngineBroken extends Data.TaggedError("EngineBroken")<{ readonly problem: string }> {
+  override get message(): string {
+    return this.problem;
+  }
+}
+
+/** What a stand-in detector saw: the first pixel of every image it scored, call by call. */
+interface Probe {
+  readonly calls: Array<Array<number>>;
+}
+
+/**
+ * A detector scoring an image as its first pixel / 255 (threshold 0.5) after `delayMs`. A first
+ * pixel of 255 is a "broken" image: with `failOnBad` the whole batch fails with a non-finite
+ * error (as `withInputChecks` does), else its score is NaN. A first pixel of 254 fails the batch
+ * with an engine error whose message names an absolute path.
+ */
+function standIn(
+  probe: Probe,
+  options: { delayMs?: number; failOnBad?: boolean } = {},
+): ServedDetector<NonFiniteDetectorScore | EngineBroken> {
+  return {
+    info: {
+      version: "0123456789abcdef",
+      kind: "stand-in",
+      modelKey: "none",
+      threshold: 0.5,
+      settings: {},
+      validation: {},
+      histogram: { edges: [0, 1], id: [1], ood: [1] },
+    },
+    input: GREY_28,
+    scoreImages: (pixels, count) =>
+      Effect.gen(function* () {
+        const first = Array.from({ length: count }, (_, i) => pixels[i * 784]!);
+        probe.calls.push(first);
+        if (options.delayMs) yield* Effect.sleep(options.delayMs);
+        if (first.includes(254)) {
+          return yield* new EngineBroken({
+            problem: 'Running the model "/home/secret/det/model/net.onnx" failed: out of memory',
+          });
+        }
+        if (options.failOnBad && first.includes(255)) {
+          return yield* new NonFiniteDetectorScore({ problem: "the detector's score is NaN" });
+        }
+        const scores = Float64Array.from(first, (p) => p === 255 ? NaN : p / 255);
+        const result: ImageScores = {
+          scores,
+          predicted: new Int32Array(count),
+          isOod: Array.from(scores, (s) => s > 0.5),
+        };
+        return result;
+      }),
+  };
+}
+
+/** A 28×28 grey PNG whose first pixel is `first` (the rest 0). */
+const png = async (first: number) => {
+  const pixels = new Uint8Array(784);
+  pixels[0] = first;
+  return new Uint8Array(
+    await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer(),
+  );
+};
+const jsonOf = async (firsts: ReadonlyArray<number>) => {
+  const images = await Promise.all(
+    firsts.map(async (f) => btoa(String.fromCharCode(...await png(f)))),
+  );
+  return JSON.stringify({ images });
+};
+
+async function withService(
+  detector: ServedDetector<unknown>,
+  options: ServeOptions,
+  body: (service: RunningService) => Promise<void>,
+): Promise<void> {
+  const scope = await Effect.runPromise(Scope.make());
+  const service = await Effect.runPromise(
+    serveDetector(detector, { port: 0, ...options }).pipe(Scope.provide(scope)),
+  );
+  try {
+    await body(service);
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+  }
+}
+
+const post = (s: RunningService, body: string | Uint8Array, init: RequestInit = {}) =>
+  fetch(`${s.url}/v1/score`, {
+    method: "POST",
+    headers: {
+      "content-type": typeof body === "string" ? "application/json" : "image/png",
+    },
+    body: body as BodyInit,
+    ...init,
+  });
+
+const metricsOf = (s: RunningService) => fetch(`${s.url}/metrics`).then((r) => r.text());
+const counter = (text: string, code: string) =>
+  Number(new RegExp(`^grood_errors_total\\{code="${code}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+
+/** Open a raw connection and send `text`; returns it. */
+async function raw(s: RunningService, text: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await conn.write(new TextEncoder().encode(text));
+  return conn;
+}
+
+/** Everything the server sends on `conn` until it closes it, or `null` after `ms`. */
+async function readUntilClosed(conn: Deno.Conn, ms: number): Promise<string | null> {
+  let text = "";
+  const buffer = new Uint8Array(4096);
+  const deadline = Date.now() + ms;
+  for (;;) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buffer).catch(() => null),
+      new Promise<"late">((
+        resolve,
+      ) => (timer = setTimeout(() => resolve("late"), deadline - Date.now()))),
+    ]);
+    clearTimeout(timer);
+    if (n === "late") {
+      conn.close();
+      return null;
+    }
+    if (n === null) {
+      try {
+        conn.close();
+      } catch {
+        // closed
+      }
+      return text;
+    }
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+}
+
+const half = (s: RunningService, length: number, sent: string) =>
+  `POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\ncontent-type: application/json\r\n` +
+  `content-length: ${length}\r\n\r\n${sent}`;
+
+Deno.test("a full queue answers 503 overloaded with Retry-After; what it admitted is scored", async () => {
+  const probe: Probe = { calls: [] };
+  const body = await jsonOf([10, 20, 30, 40]);
+  await withService(
+    standIn(probe, { delayMs: 150 }),
+    { batch: { maxQueuedImages: 8, maxBatchImages: 4 } },
+    async (s) => {
+      const answers = await Promise.all(Array.from({ length: 12 }, async () => {
+        const r = await post(s, body);
+        return { status: r.status, retry: r.headers.get("retry-after"), body: await r.json() };
+      }));
+      const refused = answers.filter((a) => a.status === 503);
+      const scored = answers.filter((a) => a.status === 200);
+      assert.ok(refused.length >= 1, `statuses ${answers.map((a) => a.status)}`);
+      assert.ok(scored.length >= 2, `statuses ${answers.map((a) => a.status)}`);
+      assert.equal(refused.length + scored.length, 12);
+      for (const a of refused) {
+        assert.equal(a.body.code, "overloaded");
+        assert.equal(a.retry, "1");
+      }
+      // Never more than the bound waited: every scored request's images were scored once.
+      assert.equal(probe.calls.flat().length - 1, scored.length * 4); // the warm-up image
+      assert.equal(counter(await metricsOf(s), "overloaded"), refused.length);
+      // Nothing stays counted against the bound: the next burst is admitted again.
+      const after = await Promise.all([post(s, body), post(s, body)]);
+      assert.deepEqual(after.map((r) => r.status), [200, 200]);
+      await Promise.all(after.map((r) => r.body?.cancel()));
+    },
+  );
+});
+
+Deno.test("a request still queued at its deadline is refused with 503 deadline_exceeded", async () => {
+  const probe: Probe = { calls: [] };
+  await withService(
+    standIn(probe, { delayMs: 600 }),
+    { batch: { deadlineMs: 200, maxBatchImages: 1 } },
+    async (s) => {
+      const first = post(s, await png(10));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const second = await post(s, await png(20));
+      assert.equal(second.status, 503);
+      assert.equal(second.headers.get("retry-after"), "1");
+      assert.equal((await second.json()).code, "deadline_exceeded");
+      assert.equal((await first).status, 200);
+      await (await first).body?.cancel();
+      // The refused image was never scored.
+      assert.ok(!probe.calls.flat().includes(20), JSON.stringify(probe.calls));
+    },
+  );
+});
+
+Deno.test("a request whose client has gone is dropped from the queue, not scored, counted", async () => {
+  const probe: Probe = { calls: [] };
+  await withService(
+    standIn(probe, { delayMs: 500 }),
+    { batch: { maxBatchImages: 1 } },
+    async (s) => {
+      const first = post(s, await png(10));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const controller = new AbortController();
+      const cancelled = post(s, await png(77), { signal: controller.signal });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      controller.abort();
+      await assert.rejects(cancelled);
+      assert.equal((await first).status, 200);
+      await (await first).body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      assert.ok(!probe.calls.flat().includes(77), `scored: ${JSON.stringify(probe.calls)}`);
+      const metrics = await metricsOf(s);
+      assert.equal(counter(metrics, "client_disconnected"), 1, metrics);
+    },
+  );
+});
+
+Deno.test("a client that leaves mid-upload is counted as client_disconnected, not empty_body", async () => {
+  await withService(standIn({ calls: [] }), {}, async (s) => {
+    const conn = await raw(s, half(s, 5000, '{"images": ["'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    conn.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const metrics = await metricsOf(s);
+    assert.equal(counter(metrics, "client_disconnected"), 1, metrics);
+    assert.equal(counter(metrics, "empty_body"), 0, metrics);
+  });
+});
+
+Deno.test("a lone request is scored at once, not after the batch window", async () => {
+  await withService(standIn({ calls: [] }), { batch: { maxWaitMs: 3000 } }, async (s) => {
+    const started = performance.now();
+    const r = await post(s, await png(10));
+    assert.equal(r.status, 200);
+    await r.body?.cancel();
+    assert.ok(performance.now() - started < 1500, `${performance.now() - started} ms`);
+  });
+});
+
+Deno.test("a non-finite score is verdict invalid; one client's bad image fails no other request", async () => {
+  for (const failOnBad of [false, true]) {
+    const probe: Probe = { calls: [] };
+    await withService(
+      standIn(probe, { failOnBad }),
+      // A long window and a slow first batch: the concurrent requests share the next batch.
+      { batch: { maxWaitMs: 200, maxBatchImages: 64 } },
+      async (s) => {
+        const bodies = [
+          await jsonOf([10, 255, 200]),
+          ...await Promise.all([1, 2, 3, 4].map((k) => jsonOf([k * 50]))),
+        ];
+        const answers = await Promise.all(bodies.map(async (b) => {
+          const r = await post(s, b);
+          return { status: r.status, body: await r.json() as ScoreAnswer };
+        }));
+        const what = `failOnBad ${failOnBad}: ${JSON.stringify(answers)}`;
+        assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200], what);
+        const mixed = answers[0]!.body.results;
+        assert.deepEqual(mixed.map((r) => r.verdict), ["in", "invalid", "ood"], what);
+        assert.equal(mixed[1]!.score, null);
+        assert.equal(mixed[1]!.isOod, null);
+        assert.match(mixed[1]!.problem!, /NaN/);
+        assert.deepEqual(
+          answers.slice(1).map((a) => a.body.results[0]!.verdict),
+          ["in", "in", "ood", "ood"],
+          what,
+        );
+        // The bad image did share a batch with other clients' images.
+        assert.ok(probe.calls.some((c) => c.includes(255) && c.length > 3), what);
+      },
+    );
+  }
+});
+
+Deno.test("on a loopback bind a foreign Host is refused with 421 JSON; loopback names pass", async () => {
+  await withService(standIn({ calls: [] }), {}, async (s) => {
+    for (const host of ["evil.example", `attacker.test:${s.port}`, "127.0.0.1.nip.io"]) {
+      const conn = await raw(
+        s,
+        `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nconnection: close\r\n\r\n`,
+      );
+      const text = await readUntilClosed(conn, 5000);
+      assert.match(text ?? "", /^HTTP\/1\.1 421/, host);
+      assert.match(text ?? "", /"code":"misdirected_host"/, host);
+    }
+    for (const host of [`localhost:${s.port}`, `127.0.0.1:${s.port}`, "[::1]"]) {
+      const conn = await raw(
+        s,
+        `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nconnection: close\r\n\r\n`,
+      );
+      assert.match(await readUntilClosed(conn, 5000) ?? "", /^HTTP\/1\.1 200/, host);
+    }
+  });
+});
+
+Deno.test("no error body names an absolute path of the server", async () => {
+  const probe: Probe = { calls: [] };
+  await withService(standIn(probe), { limits: { maxImagesPerRequest: 2 } }, async (s) => {
+    const responses = [
+      await post(s, await png(254)), // the engine fails naming its model file
+      await post(s, "{"),
+      await post(s, await jsonOf([1, 2, 3])),
+      await post(s, new Uint8Array(100)),
+      await fetch(`${s.url}/nowhere`),
+      await fetch(`${s.url}/v1/score`),
+    ];
+    const bodies = await Promise.all(responses.map((r) => r.text()));
+    assert.equal(responses[0]!.status, 500);
+    assert.match(bodies[0]!, /net\.onnx/);
+    for (const body of bodies) {
+      assert.doesNotMatch(body, /\/home\/|\/tmp\/|\/work\/|\/root\/|file:\/\//, body);
+      assert.equal(typeof JSON.parse(body).code, "string");
+    }
+    // Refused and failed requests hold no room in the queue.
+    const ok = await post(s, await jsonOf([1, 2]));
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+  });
+});
+
+Deno.test("timeouts: half-sent headers, a stalled upload and an idle connection are cut", async () => {
+  await withService(
+    standIn({ calls: [] }),
+    { timeouts: { headerMs: 300, bodyMs: 300, idleMs: 300 } },
+    async (s) => {
+      const started = performance.now();
+      const headers = await raw(s, "POST /v1/score HTTP/1.1\r\nHost: localhost\r\n");
+      const body = await raw(s, half(s, 5000, '{"images": ["'));
+      const idle = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+      const [h, b, i] = await Promise.all([
+        readUntilClosed(headers, 5000),
+        readUntilClosed(body, 5000),
+        readUntilClosed(idle, 5000),
+      ]);
+      const seconds = (performance.now() - started) / 1000;
+      assert.match(h ?? "still open", /^HTTP\/1\.1 408[\s\S]*header_timeout/);
+      assert.match(b ?? "still open", /^HTTP\/1\.1 408[\s\S]*body_timeout/);
+      assert.equal(i, "", "the idle connection is closed without an answer");
+      assert.ok(seconds < 3, `${seconds} s`);
+      const metrics = await metricsOf(s);
+      assert.equal(counter(metrics, "body_timeout"), 1, metrics);
+    },
+  );
+});
