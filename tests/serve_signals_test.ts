@@ -20,14 +20,14 @@ const launcher = join(root, "scripts/serve.sh");
 const dir = await Deno.makeTempDir({ prefix: "grood-serve-signals-" });
 const detector = join(dir, "detector");
 
-// MSP on 600 MNIST training digits with the committed ONNX model: fitted once for every test.
+// MSP on 2,000 MNIST training digits (a held-out share of them is ID validation, ≥ 5 per class) with the committed ONNX model: fitted once for every test.
 {
   const train = await Effect.runPromise(loadSplit("mnist", "train"));
   await Effect.runPromise(
-    writeNpyAtomic(join(dir, "digits.npy"), train.pixels.slice(0, 600 * 784), [600, 28, 28]),
+    writeNpyAtomic(join(dir, "digits.npy"), train.pixels.slice(0, 2000 * 784), [2000, 28, 28]),
   );
   await Effect.runPromise(
-    writeNpyAtomic(join(dir, "digits.labels.npy"), train.labels.slice(0, 600), [600]),
+    writeNpyAtomic(join(dir, "digits.labels.npy"), train.labels.slice(0, 2000), [2000]),
   );
   const fit = await new Deno.Command(Deno.execPath(), {
     args: [
