@@ -9,29 +9,23 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
-import { loadSplit } from "../lib/data/datasets.ts";
-import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { fitDetectorFolder, type FitOptions, openFittedDetector } from "../lib/fitted/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { nanHeadModel, nanOnBlackModel } from "./broken_models.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
+import { mnistTrain, writeDigitSet, writeImageSet } from "./digit_sets.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = await Deno.makeTempDir({ prefix: "grood-finite-" });
-const mnist = await Effect.runPromise(loadSplit("mnist", "train"));
-const writeSet = async (name: string, pixels: Uint8Array, labels?: Uint8Array) => {
-  const count = pixels.length / 784;
-  await Effect.runPromise(writeNpyAtomic(join(dir, `${name}.npy`), pixels, [count, 28, 28]));
-  if (labels !== undefined) {
-    await Effect.runPromise(writeNpyAtomic(join(dir, `${name}.labels.npy`), labels, [count]));
-  }
-};
-await writeSet("train", mnist.pixels.slice(0, 600 * 784), mnist.labels.slice(0, 600));
-await writeSet("val", mnist.pixels.slice(600 * 784, 800 * 784), mnist.labels.slice(600, 800));
+
+const writeSet = (name: string, pixels: Uint8Array, labels?: Uint8Array) =>
+  writeImageSet(dir, name, pixels, labels);
+await writeDigitSet(dir, "train", 0, 600);
+await writeDigitSet(dir, "val", 600, 200);
 // Three digits with an all-black image between them.
 const mixed = new Uint8Array(4 * 784);
-mixed.set(mnist.pixels.subarray(800 * 784, 801 * 784), 0);
-mixed.set(mnist.pixels.subarray(801 * 784, 803 * 784), 2 * 784);
+mixed.set(mnistTrain.pixels.subarray(800 * 784, 801 * 784), 0);
+mixed.set(mnistTrain.pixels.subarray(801 * 784, 803 * 784), 2 * 784);
 await writeSet("mixed", mixed);
 
 const source = (argument: string, labelled = false) =>

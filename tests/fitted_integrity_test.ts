@@ -9,8 +9,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect, Exit } from "effect";
 import fc from "fast-check";
-import { loadSplit } from "../lib/data/datasets.ts";
-import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import {
   fitDetectorFolder,
@@ -20,6 +18,7 @@ import {
 } from "../lib/fitted/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure, withCompute } from "./with_compute.ts";
+import { writeDigitSet } from "./digit_sets.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -27,15 +26,8 @@ type Json = any;
 const root = fileURLToPath(new URL("..", import.meta.url));
 const foreign = join(fixtureDir("foreign"), "foreign.onnx");
 const dir = await Deno.makeTempDir({ prefix: "grood-integrity-" });
-const mnist = await Effect.runPromise(loadSplit("mnist", "train"));
-const writeSet = async (name: string, start: number, count: number) => {
-  const images = mnist.pixels.slice(start * 784, (start + count) * 784);
-  await Effect.runPromise(writeNpyAtomic(join(dir, `${name}.npy`), images, [count, 28, 28]));
-  const labels = mnist.labels.slice(start, start + count);
-  await Effect.runPromise(writeNpyAtomic(join(dir, `${name}.labels.npy`), labels, [count]));
-};
-await writeSet("train", 0, 600);
-await writeSet("val", 600, 200);
+await writeDigitSet(dir, "train", 0, 600);
+await writeDigitSet(dir, "val", 600, 200);
 const source = (argument: string) =>
   Effect.runPromise(parseSourceArgument(argument, dir, { labelled: true }));
 const train = await source("train.npy");

@@ -10,12 +10,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect, Exit } from "effect";
 import fc from "fast-check";
-import { loadSplit } from "../lib/data/datasets.ts";
 import { InvalidInput } from "../lib/decode.ts";
 import { decodeDetector, DETECTOR_KINDS, optionDefaults } from "../lib/detectors/registry.ts";
 import { detectorEntry } from "../lib/detectors/registry.ts";
 import { fitDetectorFolder } from "../lib/fitted/mod.ts";
-import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { readModelSpec } from "../lib/models/registry.ts";
 import { summaryTable, writeResults } from "../lib/pipeline/tables.ts";
@@ -23,19 +21,13 @@ import { pairedDifferences, seedSpread } from "../lib/report/seeds.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { toyRuns } from "./toy_runs.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
+import { writeDigitSet } from "./digit_sets.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const foreign = join(fixtureDir("foreign"), "foreign.onnx");
 const dir = await Deno.makeTempDir({ prefix: "grood-strict-" });
-const mnist = await Effect.runPromise(loadSplit("mnist", "train"));
-const writeSet = async (name: string, start: number, count: number) => {
-  const images = mnist.pixels.slice(start * 784, (start + count) * 784);
-  await Effect.runPromise(writeNpyAtomic(join(dir, `${name}.npy`), images, [count, 28, 28]));
-  const labels = mnist.labels.slice(start, start + count);
-  await Effect.runPromise(writeNpyAtomic(join(dir, `${name}.labels.npy`), labels, [count]));
-};
-await writeSet("train", 0, 600);
-await writeSet("val", 600, 200);
+await writeDigitSet(dir, "train", 0, 600);
+await writeDigitSet(dir, "val", 600, 200);
 /** A key as the errors write it: bare when it is a plain name, else quoted. */
 const keyName = (key: string) => /^[A-Za-z_$][\w$-]*$/.test(key) ? key : JSON.stringify(key);
 const source = (argument: string) =>
