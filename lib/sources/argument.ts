@@ -122,3 +122,26 @@ export const parseSourceArgument = (
       problem: "not a folder, .npy, IDX or .json source spec (see `deno task fit --help`)",
     });
   });
+
+/**
+ * The files and folders a source spec reads (absolute; none for the built-in sets): what an
+ * output folder must never be, hold or lie inside.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { sourcePaths } from "./argument.ts";
+ * deepStrictEqual(sourcePaths({ kind: "folder", path: "imgs" }, "/data"), ["/data/imgs"]);
+ * ```
+ */
+export function sourcePaths(spec: SourceSpec, baseDir: string): ReadonlyArray<string> {
+  const record = spec as unknown as Record<string, unknown>;
+  const paths: Array<string> = [];
+  for (const key of ["path", "images", "labels", "features", "files"]) {
+    const value = record[key];
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item === "string") paths.push(resolve(baseDir, item));
+    }
+  }
+  return paths;
+}
