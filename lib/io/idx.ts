@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { gunzipSync } from "node:zlib";
 import { Data, Effect } from "effect";
-import { IoError, osReason } from "./files.ts";
+import { assertRegularFile, IoError, osReason } from "./files.ts";
 
 /** A decoded IDX file: its dimensions and its values (uint8). */
 export interface Idx {
@@ -56,37 +55,115 @@ const UBYTE = 0x08;
 export const decodeIdx = (bytes: Uint8Array, path: string): Effect.Effect<Idx, CorruptDataset> =>
   Effect.suspend(() => {
     const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
-    let raw = bytes;
     if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      try {
-        raw = new Uint8Array(gunzipSync(bytes));
-      } catch (error) {
-        return fail(`gzip stream is damaged (${String(error)})`);
-      }
-    }
-    if (raw.length < 4) return fail(`file has ${raw.length} bytes, fewer than an IDX header`);
-    if (raw[0] !== 0 || raw[1] !== 0) {
-      return fail(`wrong magic: first bytes are ${raw[0]},${raw[1]}, expected 0,0`);
-    }
-    if (raw[2] !== UBYTE) {
-      return fail(`element type 0x${raw[2]!.toString(16)} is not uint8 (0x08)`);
-    }
-    const rank = raw[3]!;
-    const headerLength = 4 + 4 * rank;
-    if (rank === 0) return fail("rank is 0");
-    if (raw.length < headerLength) return fail(`header of rank ${rank} is truncated`);
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
-    const expected = dims.reduce((a, b) => a * b, 1);
-    const actual = raw.length - headerLength;
-    if (actual !== expected) {
-      return fail(
-        `dims [${dims.join(", ")}] need ${expected} values but the file holds ${actual}` +
-          (actual < expected ? " (truncated)" : " (trailing bytes)"),
+      return Effect.flatMap(
+        Effect.tryPromise({
+          try: () => gunzipBounded(bytes),
+          catch: (error) =>
+            new CorruptDataset({
+              path,
+              problem: error instanceof Error ? error.message : String(error),
+            }),
+        }),
+        (raw) => decodeRaw(raw, fail),
       );
     }
-    return Effect.succeed({ dims, data: raw.subarray(headerLength), decoded: raw });
+    return decodeRaw(bytes, fail);
   });
+
+/** Bytes of an IDX header's declared size, when `raw` holds the whole header. */
+const declaredSize = (raw: Uint8Array): number | undefined => {
+  if (raw.length < 4) return undefined;
+  const headerLength = 4 + 4 * raw[3]!;
+  if (raw.length < headerLength) return undefined;
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  let values = 1;
+  for (let i = 0; i < raw[3]!; i++) values *= view.getUint32(4 + 4 * i);
+  return headerLength + values;
+};
+
+/**
+ * Inflate a gzip IDX file as a stream, never past what its header declares: a file that would
+ * inflate to more (a decompression bomb, or trailing data) is refused as soon as it does, after
+ * at most one chunk more than the declared size.
+ */
+async function gunzipBounded(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new DecompressionStream("gzip"));
+  const reader = stream.getReader();
+  const chunks: Array<Uint8Array> = [];
+  let total = 0;
+  let head = new Uint8Array(0);
+  let limit: number | undefined;
+  try {
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        throw new Error(`gzip stream is damaged (${String(error)})`);
+      }
+      if (next.done) break;
+      chunks.push(next.value);
+      total += next.value.length;
+      if (limit === undefined && head.length < 4 + 4 * 255) {
+        const joined = new Uint8Array(Math.min(total, 4 + 4 * 255));
+        let at = 0;
+        for (const c of chunks) {
+          if (at >= joined.length) break;
+          const part = c.subarray(0, joined.length - at);
+          joined.set(part, at);
+          at += part.length;
+        }
+        head = joined;
+        limit = declaredSize(head);
+      }
+      if (limit !== undefined && total > limit) {
+        throw new Error(
+          `gzip stream inflates to more than the ${limit} bytes its header declares ` +
+            `(trailing bytes, or not an IDX file); stopped after ${total} bytes`,
+        );
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const raw = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    raw.set(c, at);
+    at += c.length;
+  }
+  return raw;
+}
+
+const decodeRaw = (
+  raw: Uint8Array,
+  fail: (problem: string) => Effect.Effect<never, CorruptDataset>,
+): Effect.Effect<Idx, CorruptDataset> => {
+  if (raw.length < 4) return fail(`file has ${raw.length} bytes, fewer than an IDX header`);
+  if (raw[0] !== 0 || raw[1] !== 0) {
+    return fail(`wrong magic: first bytes are ${raw[0]},${raw[1]}, expected 0,0`);
+  }
+  if (raw[2] !== UBYTE) {
+    return fail(`element type 0x${raw[2]!.toString(16)} is not uint8 (0x08)`);
+  }
+  const rank = raw[3]!;
+  const headerLength = 4 + 4 * rank;
+  if (rank === 0) return fail("rank is 0");
+  if (raw.length < headerLength) return fail(`header of rank ${rank} is truncated`);
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
+  const expected = dims.reduce((a, b) => a * b, 1);
+  const actual = raw.length - headerLength;
+  if (actual !== expected) {
+    return fail(
+      `dims [${dims.join(", ")}] need ${expected} values but the file holds ${actual}` +
+        (actual < expected ? " (truncated)" : " (trailing bytes)"),
+    );
+  }
+  return Effect.succeed({ dims, data: raw.subarray(headerLength), decoded: raw });
+};
 
 /**
  * Read a data file's bytes: a missing file is a {@link DatasetFileMissing} with `hint` (how to
@@ -97,7 +174,8 @@ export const readDatasetBytes = (
   hint: string,
 ): Effect.Effect<Uint8Array, DatasetFileMissing | IoError> =>
   Effect.tryPromise({
-    try: () => Deno.readFile(path),
+    // A named pipe is refused, not waited on.
+    try: async () => (await assertRegularFile(path), await Deno.readFile(path)),
     catch: (cause) =>
       cause instanceof Deno.errors.NotFound
         ? new DatasetFileMissing({ path, hint })

@@ -94,7 +94,10 @@ const refusal = async (dir: string, options: OutputFolderOptions): Promise<strin
   try {
     info = await Deno.lstat(dir);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
+    // Absent, or under a file: nothing of anyone's to lose (the write reports the latter).
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
     throw error;
   }
   if (info.isSymlink) return "it is a symbolic link; give the folder it points to";

@@ -8,7 +8,7 @@
  * @module
  */
 import { Data, Effect, Schema } from "effect";
-import { isAbsolute, relative, resolve, sep } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
 /** Longest identifier accepted (file systems take 255 bytes per name; suffixes are added). */
 export const MAX_IDENTIFIER_LENGTH = 100;
@@ -97,7 +97,27 @@ export function isWithin(base: string, path: string): boolean {
 
 /**
  * Resolve `path` (read from a file, at `key`) against `base` and check it stays inside:
- * lexically, and once links are followed when it exists. Returns the absolute path.
+ * lexically, and once links are followed when it exists. Returns the absolute path; throws a
+ * {@link PathOutsideBase} otherwise (for readers that are plain promises, e.g. a tfjs IO
+ * handler). {@link insideBase} is the same as an Effect.
+ */
+export async function resolveInside(base: string, path: string, key: string): Promise<string> {
+  const root = resolve(base);
+  const target = resolve(root, path);
+  const refused = new PathOutsideBase({ key, path, base: root });
+  if (path === "" || !isWithin(root, target)) throw refused;
+  let real: { root: string; target: string } | undefined;
+  try {
+    real = { root: await Deno.realPath(root), target: await Deno.realPath(target) };
+  } catch {
+    real = undefined; // Missing: the reader reports that, naming the file.
+  }
+  if (real !== undefined && !isWithin(real.root, real.target)) throw refused;
+  return target;
+}
+
+/**
+ * {@link resolveInside} as an Effect failing with a typed {@link PathOutsideBase}.
  *
  * @example A weight path leading out of the model's folder is refused
  * ```ts
@@ -114,18 +134,57 @@ export const insideBase = (
   path: string,
   key: string,
 ): Effect.Effect<string, PathOutsideBase> =>
-  Effect.gen(function* () {
-    const root = resolve(base);
-    const target = resolve(root, path);
-    const refused = new PathOutsideBase({ key, path, base: root });
-    if (path === "" || !isWithin(root, target)) return yield* Effect.fail(refused);
-    const real = yield* Effect.promise(async () => {
-      try {
-        return { root: await Deno.realPath(root), target: await Deno.realPath(target) };
-      } catch {
-        return undefined; // Missing: the reader reports that, naming the file.
-      }
-    });
-    if (real !== undefined && !isWithin(real.root, real.target)) return yield* Effect.fail(refused);
-    return target;
+  Effect.tryPromise({
+    try: () => resolveInside(base, path, key),
+    catch: (error) =>
+      error instanceof PathOutsideBase
+        ? error
+        : new PathOutsideBase({ key, path, base: resolve(base) }),
   });
+
+/** A symbolic link inside a folder grood walks points outside that folder. */
+export class LinkLeavesRoot extends Data.TaggedError("LinkLeavesRoot")<{
+  readonly link: string;
+  readonly target: string;
+  readonly root: string;
+}> {
+  override get message(): string {
+    return `The link "${this.link}" points to "${this.target}", outside "${this.root}": ` +
+      "links inside a model folder must stay inside it (copy the file in instead)";
+  }
+}
+
+/**
+ * Every regular file under `root` (absolute paths as seen through `root`, sorted), following
+ * symbolic links whose target stays inside `root` (so reading a listed path reads the target's
+ * content, and a content key covers it); a link leading outside fails with
+ * {@link LinkLeavesRoot}, a dangling link with an `IoError`-like rejection from `Deno.realPath`.
+ * Other kinds of files (pipes, sockets) are not listed.
+ */
+export async function walkFiles(root: string): Promise<Array<string>> {
+  const realRoot = await Deno.realPath(root);
+  const seen = new Set<string>([realRoot]);
+  const out: Array<string> = [];
+  const visit = async (dir: string): Promise<void> => {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      let isDirectory = entry.isDirectory;
+      let isFile = entry.isFile;
+      if (entry.isSymlink) {
+        const target = await Deno.realPath(path);
+        if (!isWithin(realRoot, target)) throw new LinkLeavesRoot({ link: path, target, root });
+        const info = await Deno.stat(target);
+        isDirectory = info.isDirectory;
+        isFile = info.isFile;
+        if (isDirectory) {
+          if (seen.has(target)) continue; // A link back up: its files are listed already.
+          seen.add(target);
+        }
+      }
+      if (isDirectory) await visit(path);
+      else if (isFile) out.push(path);
+    }
+  };
+  await visit(root);
+  return out.sort();
+}

@@ -5,7 +5,7 @@
  * | --- | --- |
  * | a folder | image folder (`folder`); labelled (one subfolder per class) where labels are needed |
  * | `x.npy` | NumPy images (`npy`); labels from `x.labels.npy` next to it when that file exists |
- * | `x-idx3-ubyte`, `x.idx` | IDX images (`idx`); labels from `x-idx1-ubyte` likewise |
+ * | `x-idx3-ubyte`, `x.idx` (or `.gz`) | IDX images (`idx`); labels from `x-idx1-ubyte` likewise |
  * | `x.json` | any source spec (`{"kind": …}`, the benchmark files' Schema), paths relative to it |
  * | `dataset:mnist:test` | a built-in ID split (`dataset`) |
  * | `ood-set:NAME` | a built-in generated OOD set (`ood-set`) |
@@ -108,8 +108,10 @@ export const parseSourceArgument = (
         cwd,
       );
     }
-    if (extension === ".idx" || /-idx3-ubyte$/.test(basename(path))) {
-      const labels = path.replace(/-idx3-ubyte$/, "-idx1-ubyte").replace(/\.idx$/, ".labels.idx");
+    // Raw or gzip (`.gz`, as Debian ships them).
+    if (/(\.idx|-idx3-ubyte)(\.gz)?$/.test(basename(path))) {
+      const labels = path.replace(/-idx3-ubyte(\.gz)?$/, "-idx1-ubyte$1")
+        .replace(/\.idx(\.gz)?$/, ".labels.idx$1");
       const hasLabels = labels !== path && (yield* statOf(labels)) !== undefined;
       return yield* decode(
         argument,
