@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { createGunzip } from "node:zlib";
 import { Data, Effect } from "effect";
 import { assertRegularFile, IoError, osReason } from "./files.ts";
 
@@ -87,55 +88,65 @@ const declaredSize = (raw: Uint8Array): number | undefined => {
  * inflate to more (a decompression bomb, or trailing data) is refused as soon as it does, after
  * at most one chunk more than the declared size.
  */
-async function gunzipBounded(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new DecompressionStream("gzip"));
-  const reader = stream.getReader();
-  const chunks: Array<Uint8Array> = [];
-  let total = 0;
-  let head = new Uint8Array(0);
-  let limit: number | undefined;
-  try {
-    for (;;) {
-      let next: ReadableStreamReadResult<Uint8Array>;
-      try {
-        next = await reader.read();
-      } catch (error) {
-        throw new Error(`gzip stream is damaged (${String(error)})`);
+function gunzipBounded(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip({ chunkSize: 64 * 1024 });
+    const chunks: Array<Uint8Array> = [];
+    let total = 0;
+    let limit: number | undefined;
+    let done = false;
+    const finish = (error?: Error) => {
+      if (done) return;
+      done = true;
+      if (error !== undefined) {
+        gunzip.destroy();
+        return reject(error);
       }
-      if (next.done) break;
-      chunks.push(next.value);
-      total += next.value.length;
-      if (limit === undefined && head.length < 4 + 4 * 255) {
-        const joined = new Uint8Array(Math.min(total, 4 + 4 * 255));
-        let at = 0;
-        for (const c of chunks) {
-          if (at >= joined.length) break;
-          const part = c.subarray(0, joined.length - at);
-          joined.set(part, at);
-          at += part.length;
-        }
-        head = joined;
+      const raw = new Uint8Array(total);
+      let at = 0;
+      for (const c of chunks) {
+        raw.set(c, at);
+        at += c.length;
+      }
+      resolve(raw);
+    };
+    gunzip.on("data", (chunk: Uint8Array) => {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (limit === undefined) {
+        const head = chunks.length === 1 ? chunk : concatHead(chunks, total);
         limit = declaredSize(head);
       }
       if (limit !== undefined && total > limit) {
-        throw new Error(
-          `gzip stream inflates to more than the ${limit} bytes its header declares ` +
-            `(trailing bytes, or not an IDX file); stopped after ${total} bytes`,
+        finish(
+          new Error(
+            `gzip stream inflates to more than the ${limit} bytes its header declares ` +
+              `(trailing bytes, or not an IDX file); stopped after ${total} bytes`,
+          ),
         );
       }
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  const raw = new Uint8Array(total);
+    });
+    gunzip.on("end", () => finish());
+    gunzip.on(
+      "error",
+      (error: Error) => finish(new Error(`gzip stream is damaged (${String(error)})`)),
+    );
+    gunzip.end(bytes);
+  });
+}
+
+/** The first bytes of `chunks` (up to the longest IDX header), joined. */
+const concatHead = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
+  const head = new Uint8Array(Math.min(total, 4 + 4 * 255));
   let at = 0;
   for (const c of chunks) {
-    raw.set(c, at);
-    at += c.length;
+    if (at >= head.length) break;
+    const part = c.subarray(0, head.length - at);
+    head.set(part, at);
+    at += part.length;
   }
-  return raw;
-}
+  return head;
+};
 
 const decodeRaw = (
   raw: Uint8Array,
