@@ -155,6 +155,32 @@ Deno.test("class 1: two --detector specs of one kind are refused before anything
   assert.doesNotMatch(r.stdout, /→/); // nothing reported as written
 });
 
+Deno.test("class 1: score --out over the images it scores, train --out into a user's folder and export-onnx into the model's folder are refused", async () => {
+  const dir = await scratch();
+  await Deno.copyFile(join(data, "val.npy"), join(dir, "val.npy"));
+  const before = await Deno.readFile(join(dir, "val.npy"));
+  const score = await task(dir, "score", ["--detector", "det", "val.npy", "--out", "val.npy"]);
+  assert.equal(score.code, 1, score.stderr);
+  assert.match(score.stderr, /Refusing to write ".*val\.npy": it is an input of this run/);
+  assert.deepEqual(await Deno.readFile(join(dir, "val.npy")), before);
+  const train = await task(dir, "train", ["--out", "mydocs", "--epochs", "1"]);
+  assert.equal(train.code, 1, train.stderr);
+  assert.match(train.stderr, /Refusing to write ".*mydocs": it holds files grood did not write/);
+  await Deno.mkdir(join(dir, "model"));
+  for (const file of ["model.json", "weights.bin", "metadata.json"]) {
+    await Deno.copyFile(join(mnistModel, file), join(dir, "model", file));
+  }
+  const exported = await task(dir, "export-onnx", ["--model", "model", "--out", "model/x.onnx"]);
+  assert.equal(exported.code, 1, exported.stderr);
+  assert.match(exported.stderr, /x\.onnx": it lies inside an input of this run/);
+  assert.equal(await Deno.readTextFile(join(dir, "mydocs", "thesis.txt")), "thesis");
+  assert.deepEqual([...Deno.readDirSync(join(dir, "model"))].map((e) => e.name).sort(), [
+    "metadata.json",
+    "model.json",
+    "weights.bin",
+  ]);
+});
+
 Deno.test("class 1: a folder grood wrote is replaced whole; nothing else of the user's is touched", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-doors-replace-" });
   const out = join(dir, "out");

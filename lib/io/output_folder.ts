@@ -17,7 +17,10 @@
  *   was killed between its two renames (the old folder moved aside, the new one not yet in
  *   place), the old folder is put back first.
  *
- * Every refusal is an {@link OutputFolderRefused} naming the folder and the reason.
+ * A task writing one file (`score --out`, `export-onnx --out`) checks it with
+ * {@link checkOutputFile}: never one of its inputs, nor inside an input folder, nor a folder.
+ *
+ * Every refusal is an {@link OutputFolderRefused} naming the path and the reason.
  *
  * @module
  */
@@ -135,6 +138,49 @@ export const checkOutputFolder = (
   Effect.gen(function* () {
     const reason = yield* tryIo(dir, "inspect", () => refusal(dir, options));
     if (reason !== undefined) return yield* new OutputFolderRefused({ path: dir, reason });
+  });
+
+/**
+ * Check that a task may write the file `path`: it is not one of `inputs` (a `score --out` over
+ * the images it scores), nor inside an input folder, nor a folder, pipe or device; fails with an
+ * {@link OutputFolderRefused} naming the file and the reason. An existing regular file that is
+ * no input is replaced (atomically, by the file writers), as `--out FILE` asks.
+ *
+ * @example An input is never an output
+ * ```ts
+ * import { Effect } from "effect";
+ * import { checkOutputFile } from "./output_folder.ts";
+ * const input = await Deno.makeTempFile({ suffix: ".npy" });
+ * const error = await Effect.runPromise(
+ *   Effect.flip(checkOutputFile(input, { inputs: [input] })),
+ * );
+ * if (error._tag !== "OutputFolderRefused") throw error;
+ * ```
+ */
+export const checkOutputFile = (
+  path: string,
+  options: { readonly inputs: ReadonlyArray<string> },
+): Effect.Effect<void, OutputFolderRefused | IoError> =>
+  Effect.gen(function* () {
+    const reason = yield* tryIo(path, "inspect", async () => {
+      const real = await realish(path);
+      for (const input of options.inputs) {
+        const at = await realish(input);
+        if (at === real) return `it is an input of this run ("${input}")`;
+        if (isWithin(at, real)) return `it lies inside an input of this run ("${input}")`;
+      }
+      try {
+        const info = await Deno.stat(path);
+        if (!info.isFile) return "it exists and is not a regular file";
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+          return undefined;
+        }
+        throw error;
+      }
+      return undefined;
+    });
+    if (reason !== undefined) return yield* new OutputFolderRefused({ path, reason });
   });
 
 /** True when process `pid` still runs (Linux: `/proc`; elsewhere assumed, unless it is old). */
