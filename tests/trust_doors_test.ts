@@ -15,6 +15,7 @@ import { decodeIdx, encodeIdx } from "../lib/io/idx.ts";
 import { readNpy, writeNpyAtomic } from "../lib/io/npy.ts";
 import { checkOutputFolder, OUTPUT_MARKER, writeOutputFolder } from "../lib/io/output_folder.ts";
 import { hashModel } from "../lib/models/files.ts";
+import { benchmarkFolderRules } from "../lib/report/benchmark_folder.ts";
 import { GREY_28, openSource } from "../lib/sources/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped } from "./with_compute.ts";
@@ -207,6 +208,19 @@ Deno.test("class 1: a folder grood wrote is replaced whole; nothing else of the 
   await Deno.symlink(out, join(dir, "link"));
   const error = await flip(writeOutputFolder(join(dir, "link"), rules, () => Effect.void));
   assert.match(error.message, /symbolic link/);
+});
+
+Deno.test("class 1: result folders written before the marker existed are still grood's; others are not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-doors-legacy-" });
+  const old = join(dir, "mnist");
+  await Deno.mkdir(old);
+  for (const file of ["results.json", "results.md"]) {
+    await Deno.writeTextFile(join(old, file), "{}");
+  }
+  await Effect.runPromise(checkOutputFolder(old, benchmarkFolderRules()));
+  await Deno.remove(join(old, "results.md"));
+  const error = await flip(checkOutputFolder(old, benchmarkFolderRules()));
+  assert.match(error.message, /no \.grood-output marker/);
 });
 
 Deno.test("class 9: leftover temporary folders of a killed run are removed at the next write", async () => {

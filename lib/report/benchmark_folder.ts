@@ -76,14 +76,14 @@ export interface BenchmarkFolderOptions<ES = never, EX = never> {
 
 /**
  * The output-folder rules of a benchmark's results folder; one written before the marker
- * existed is recognised by its `results.json` and `summary.md`.
+ * existed is recognised by its `results.json` and `results.md`.
  */
 export const benchmarkFolderRules = (
   inputs: ReadonlyArray<string> = [],
 ): OutputFolderOptions => ({
   kind: "benchmark results",
   inputs,
-  recognise: ["results.json", "summary.md"],
+  recognise: ["results.json", "results.md"],
 });
 
 /** The tables written, and the spread over seeds when there are several. */
