@@ -52,6 +52,8 @@ const program = Effect.scoped(Effect.gen(function* () {
     ood: boolean;
     predicted: string;
   }> = [];
+  const detector = yield* openFittedDetector(folder);
+  const classNames = detector.manifest.model.classNames;
   const sources = yield* Effect.forEach(
     positionals,
     (argument) => parseSourceArgument(argument, invocationPath(".")),
@@ -63,8 +65,6 @@ const program = Effect.scoped(Effect.gen(function* () {
       inputs: [folder, ...sources.flatMap((s) => sourcePaths(s.spec, s.baseDir))],
     });
   }
-  const detector = yield* openFittedDetector(folder);
-  const classNames = detector.manifest.model.classNames;
   for (const [k, argument] of positionals.entries()) {
     const source = sources[k]!;
     const scored = yield* scoreSource(detector, source);

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Effect } from "effect";
 import { readBenchmark } from "../lib/benchmarks/load.ts";
+import { type Codec, makeStageCache, stageKey } from "../lib/cache/cache.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { fitDetectorFolder, openFittedDetector, scoreSource } from "../lib/fitted/mod.ts";
 import { decodeIdx, encodeIdx } from "../lib/io/idx.ts";
@@ -160,7 +161,8 @@ Deno.test("class 1: score --out over the images it scores, train --out into a us
   const dir = await scratch();
   await Deno.copyFile(join(data, "val.npy"), join(dir, "val.npy"));
   const before = await Deno.readFile(join(dir, "val.npy"));
-  const score = await task(dir, "score", ["--detector", "det", "val.npy", "--out", "val.npy"]);
+  const det = await fittedFromLinkedModel();
+  const score = await task(dir, "score", ["--detector", det, "val.npy", "--out", "val.npy"]);
   assert.equal(score.code, 1, score.stderr);
   assert.match(score.stderr, /Refusing to write ".*val\.npy": it is an input of this run/);
   assert.deepEqual(await Deno.readFile(join(dir, "val.npy")), before);
@@ -337,28 +339,62 @@ Deno.test("class 5: a link leaving the model's folder is refused, saying so", as
   assert.match(error.message, /extra\.bin" points to .*outside\.bin", outside/);
 });
 
+/** An MSP folder fitted on grood's MNIST model whose weights are behind a link (made once). */
+let fittedOnce: Promise<string> | undefined;
+const fittedFromLinkedModel = () =>
+  fittedOnce ??= (async () => {
+    const { dir, model } = await linkedModel();
+    const out = join(dir, "det");
+    await runScoped(fitDetectorFolder({
+      model,
+      train: await source("train.npy", true),
+      validation: await source("val.npy", true),
+      validationOod: [await source("ood-set:letters-val")],
+      detector: { kind: "msp" },
+      out,
+    }));
+    return out;
+  })();
+const source = (argument: string, labelled = false) =>
+  Effect.runPromise(parseSourceArgument(argument, data, { labelled }));
+
 Deno.test("class 5: a fitted folder made from a model with a symlinked weight file loads and scores", async () => {
-  const { dir, model } = await linkedModel();
-  const source = (argument: string, labelled = false) =>
-    Effect.runPromise(parseSourceArgument(argument, data, { labelled }));
-  const train = await source("train.npy", true);
-  const validation = await source("val.npy", true);
-  const out = join(dir, "det");
-  await runScoped(fitDetectorFolder({
-    model,
-    train,
-    validation,
-    validationOod: [await source("ood-set:letters-val")],
-    detector: { kind: "msp" },
-    out,
-  }));
+  const out = await fittedFromLinkedModel();
   assert.ok((await Deno.lstat(join(out, "model", "weights.bin"))).isFile, "copied as a file");
+  const validation = await source("val.npy", true);
   const scored = await runScoped(Effect.gen(function* () {
     const detector = yield* openFittedDetector(out);
     return yield* scoreSource(detector, validation);
   }));
   assert.equal(scored.scores.length, 300);
   assert.ok(scored.scores.every(Number.isFinite));
+});
+
+Deno.test("class 2/9: a cache entry whose entry.json points outside it, or at a named pipe, is recomputed", async () => {
+  const root = await Deno.makeTempDir({ prefix: "grood-doors-cache-" });
+  const cache = makeStageCache(root);
+  const codec: Codec<Float32Array> = {
+    encode: (v) => ({ arrays: { v: { data: v, shape: [v.length] } }, meta: {} }),
+    decode: (arrays) => arrays.get("v")!.data as Float32Array,
+  };
+  let computed = 0;
+  const compute = Effect.sync(() => (computed++, new Float32Array([4, 5])));
+  const get = () => Effect.runPromise(cache.cached("scores", { run: 1 }, codec, compute));
+  await get();
+  const dir = join(root, "scores", stageKey("scores", { run: 1 }));
+  // The same bytes outside the entry, and entry.json re-pointed at them: never read.
+  await Deno.copyFile(join(dir, "v.npy"), join(root, "outside.npy"));
+  const entryPath = join(dir, "entry.json");
+  const entry = JSON.parse(await Deno.readTextFile(entryPath));
+  entry.arrays.v.file = "../../outside.npy";
+  await Deno.writeTextFile(entryPath, JSON.stringify(entry));
+  assert.equal((await get()).hit, false, "a path leaving the entry is not followed");
+  // A named pipe in place of the array: refused at once, not waited on.
+  await Deno.remove(join(dir, "v.npy"));
+  assert.equal((await new Deno.Command("mkfifo", { args: [join(dir, "v.npy")] }).output()).code, 0);
+  assert.equal((await get()).hit, false, "a pipe is not read");
+  assert.equal(computed, 3);
+  assert.equal((await get()).hit, true);
 });
 
 // ─────────────────────────── class 9: small ones ───────────────────────────
