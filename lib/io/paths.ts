@@ -26,17 +26,17 @@ const IDENTIFIER_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
  * import { strictEqual } from "node:assert/strict";
  * import { identifierProblem } from "./paths.ts";
  * strictEqual(identifierProblem("fashion-mnist"), undefined);
- * strictEqual(identifierProblem("../victim"), "it starts with a dot");
+ * strictEqual(identifierProblem("../victim"), "it contains a path separator");
  * ```
  */
 export function identifierProblem(name: string): string | undefined {
   if (name.length === 0) return "it is empty";
+  if (/[/\\]/.test(name)) return "it contains a path separator";
+  if (name.includes("..")) return "it contains ..";
+  if (name.startsWith(".")) return "it starts with a dot";
   if (name.length > MAX_IDENTIFIER_LENGTH) {
     return `it is longer than ${MAX_IDENTIFIER_LENGTH} characters`;
   }
-  if (name.startsWith(".")) return "it starts with a dot";
-  if (/[/\\]/.test(name)) return "it contains a path separator";
-  if (name.includes("..")) return "it contains ..";
   if (!IDENTIFIER_PATTERN.test(name)) {
     return "it may hold only letters, digits, _, -, + and . (and start with a letter, digit or _)";
   }
@@ -51,7 +51,9 @@ export const Identifier = Schema.String.pipe(
   Schema.check(
     Schema.makeFilter((name: string) => {
       const problem = identifierProblem(name);
-      return problem === undefined ? true : `Expected a name usable as a folder name: ${problem}`;
+      return problem === undefined
+        ? true
+        : `Expected a name usable as a folder name, not ${JSON.stringify(name)}: ${problem}`;
     }),
   ),
 );
