@@ -8,13 +8,19 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Effect } from "effect";
+import fc from "fast-check";
 import { readBenchmark } from "../lib/benchmarks/load.ts";
 import { type Codec, makeStageCache, stageKey } from "../lib/cache/cache.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { fitDetectorFolder, openFittedDetector, scoreSource } from "../lib/fitted/mod.ts";
 import { decodeIdx, encodeIdx } from "../lib/io/idx.ts";
 import { readNpy, writeNpyAtomic } from "../lib/io/npy.ts";
-import { checkOutputFolder, OUTPUT_MARKER, writeOutputFolder } from "../lib/io/output_folder.ts";
+import {
+  checkOutputFolder,
+  OUTPUT_MARKER,
+  recoverOutputFolder,
+  writeOutputFolder,
+} from "../lib/io/output_folder.ts";
 import { hashModel } from "../lib/models/files.ts";
 import { benchmarkFolderRules } from "../lib/report/benchmark_folder.ts";
 import { GREY_28, openSource } from "../lib/sources/mod.ts";
@@ -238,6 +244,57 @@ Deno.test("class 9: leftover temporary folders of a killed run are removed at th
     `.other.tmp-${dead}-0123abcd`,
     "det",
   ]);
+});
+
+Deno.test("class 1/9: kill -9 of fit replacing a fitted folder, at random moments: the folder still loads", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-doors-killfit-" });
+  const args = [
+    "run",
+    "-A",
+    join(root, "tasks/fit.ts"),
+    "--model",
+    foreign,
+    "--train",
+    join(data, "train.npy"),
+    "--detector",
+    "msp",
+    "--out",
+    "det",
+  ];
+  const fit = () =>
+    new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: dir,
+      env: { NO_COLOR: "1", INIT_CWD: dir },
+      stdout: "null",
+      stderr: "null",
+    });
+  const started = performance.now();
+  assert.equal((await fit().output()).code, 0);
+  // Kill points spread over the later part of a run (where it writes), as a share of its time.
+  const duration = performance.now() - started;
+  const seen: Array<string> = [];
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 50, max: 105 }), async (percent) => {
+      const delay = Math.round((duration * percent) / 100);
+      const child = fit().spawn();
+      const ended = await Promise.race([
+        child.status.then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), delay)),
+      ]);
+      if (!ended) child.kill("SIGKILL");
+      await child.status;
+      const leftovers = await Effect.runPromise(recoverOutputFolder(join(dir, "det")));
+      const manifest = await runScoped(
+        Effect.map(openFittedDetector(join(dir, "det")), (d) => d.manifest),
+      );
+      assert.equal(manifest.detector.kind, "msp");
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["det"]);
+      seen.push(`+${delay} ms: ${ended ? "finished" : "killed"}, ${leftovers.length} tidied`);
+    }),
+    { seed: 24, numRuns: 8 },
+  );
+  console.log(seen.join("\n"));
 });
 
 // ─────────────────────────── class 2: names become paths ───────────────────────────
