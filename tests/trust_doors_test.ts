@@ -16,6 +16,7 @@ import { fitDetectorFolder, openFittedDetector, scoreSource } from "../lib/fitte
 import { decodeIdx, encodeIdx } from "../lib/io/idx.ts";
 import { readNpy, writeNpyAtomic } from "../lib/io/npy.ts";
 import {
+  checkOutputFile,
   checkOutputFolder,
   OUTPUT_MARKER,
   recoverOutputFolder,
@@ -231,7 +232,7 @@ Deno.test("class 1: result folders written before the marker existed are still g
   assert.match(error.message, /no \.grood-output marker/);
 });
 
-Deno.test("class 9: leftover temporary folders of a killed run are removed at the next write", async () => {
+Deno.test("class 9: leftover temporary folders and files of a killed run are removed at the next write", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-doors-leftover-" });
   const out = join(dir, "det");
   // pid 2^22 + 1 is above Linux's pid_max: no process runs with it.
@@ -244,6 +245,12 @@ Deno.test("class 9: leftover temporary folders of a killed run are removed at th
     `.other.tmp-${dead}-0123abcd`,
     "det",
   ]);
+  // And a killed atomic write of an output file (`score --out s.csv`).
+  await Deno.writeTextFile(join(dir, `s.csv.${dead}.0123abcd.tmp`), "half");
+  await Deno.writeTextFile(join(dir, `s.csv.${Deno.pid}.0123abcd.tmp`), "a live writer's");
+  await Effect.runPromise(checkOutputFile(join(dir, "s.csv"), { inputs: [] }));
+  assert.ok(!(await exists(join(dir, `s.csv.${dead}.0123abcd.tmp`))));
+  assert.ok(await exists(join(dir, `s.csv.${Deno.pid}.0123abcd.tmp`)));
 });
 
 Deno.test("class 1/9: kill -9 of fit replacing a fitted folder, at random moments: the folder still loads", async () => {

@@ -144,7 +144,8 @@ export const checkOutputFolder = (
  * Check that a task may write the file `path`: it is not one of `inputs` (a `score --out` over
  * the images it scores), nor inside an input folder, nor a folder, pipe or device; fails with an
  * {@link OutputFolderRefused} naming the file and the reason. An existing regular file that is
- * no input is replaced (atomically, by the file writers), as `--out FILE` asks.
+ * no input is replaced (atomically, by the file writers), as `--out FILE` asks. Temporary files
+ * that killed writes of this file left beside it are removed.
  *
  * @example An input is never an output
  * ```ts
@@ -181,7 +182,20 @@ export const checkOutputFile = (
       return undefined;
     });
     if (reason !== undefined) return yield* new OutputFolderRefused({ path, reason });
+    // Temporary files of killed writes of this file (`writeFileAtomic`'s `NAME.PID.ID.tmp`).
+    yield* tryIo(dirname(path), "tidy leftovers in", async () => {
+      const pattern = new RegExp(`^${literal(basename(path))}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
+      const entries = await Array.fromAsync(Deno.readDir(dirname(path))).catch(() => []);
+      for (const entry of entries) {
+        const m = pattern.exec(entry.name);
+        const leftover = join(dirname(path), entry.name);
+        if (m !== null && !(await alive(Number(m[1]), leftover))) await Deno.remove(leftover);
+      }
+    });
   });
+
+/** `text` as a literal inside a regular expression. */
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** True when process `pid` still runs (Linux: `/proc`; elsewhere assumed, unless it is old). */
 const alive = async (pid: number, leftover: string): Promise<boolean> => {
@@ -200,9 +214,7 @@ const alive = async (pid: number, leftover: string): Promise<boolean> => {
 export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<string>, IoError> =>
   tryIo(dirname(dir), "tidy leftovers in", async () => {
     const parent = dirname(dir);
-    const pattern = new RegExp(
-      `^\\.${basename(dir).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(tmp|old)-(\\d+)-[0-9a-f]{8}$`,
-    );
+    const pattern = new RegExp(`^\\.${literal(basename(dir))}\\.(tmp|old)-(\\d+)-[0-9a-f]{8}$`);
     let entries: Array<Deno.DirEntry>;
     try {
       entries = await Array.fromAsync(Deno.readDir(parent));
