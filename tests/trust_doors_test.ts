@@ -13,7 +13,7 @@ import { readBenchmark } from "../lib/benchmarks/load.ts";
 import { type Codec, makeStageCache, stageKey } from "../lib/cache/cache.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { fitDetectorFolder, openFittedDetector, scoreSource } from "../lib/fitted/mod.ts";
-import { decodeIdx, encodeIdx } from "../lib/io/idx.ts";
+import { decodeIdx, encodeIdx, readIdx } from "../lib/io/idx.ts";
 import { readNpy, writeNpyAtomic } from "../lib/io/npy.ts";
 import {
   checkOutputFile,
@@ -532,6 +532,23 @@ Deno.test("class 9: a gzip IDX inflating past its header's size is refused witho
   // A well-formed gzip IDX still decodes.
   const good = await Effect.runPromise(decodeIdx(new Uint8Array(gzipSync(header)), "good.gz"));
   assert.deepEqual(good.dims, [10, 2, 2]);
+});
+
+Deno.test("class 9: a raw IDX file larger than its header declares (8 GiB, sparse) is refused before it is read", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-doors-sparse-" });
+  const path = join(dir, "big-idx3-ubyte");
+  const file = await Deno.open(path, { write: true, create: true });
+  await file.write(encodeIdx([10, 28, 28], new Uint8Array(7840)));
+  await file.truncate(8 * 1024 ** 3);
+  file.close();
+  const started = performance.now();
+  const error = await flip(readIdx(path));
+  assert.match(
+    error.message,
+    /declares 7856 bytes but the file holds 8589934592 \(trailing bytes\)/,
+  );
+  assert.ok(performance.now() - started < 2000);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("class 9: .gz IDX files are accepted on the command line, with their labels", async () => {

@@ -193,12 +193,57 @@ export const readDatasetBytes = (
         : new IoError({ path, operation: "read", reason: osReason(cause) }),
   });
 
-/** Read and decode an IDX file (raw or gzip). */
+/**
+ * The first bytes of a file (up to the longest IDX header) and its size, or undefined when it
+ * cannot be read (the whole read then reports why).
+ */
+const readHead = (path: string): Promise<{ head: Uint8Array; size: number } | undefined> =>
+  (async () => {
+    await assertRegularFile(path);
+    const file = await Deno.open(path);
+    try {
+      const size = (await file.stat()).size;
+      const head = new Uint8Array(Math.min(size, 4 + 4 * 255));
+      let got = 0;
+      while (got < head.length) {
+        const n = await file.read(head.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      return { head: head.subarray(0, got), size };
+    } finally {
+      file.close();
+    }
+  })().catch(() => undefined);
+
+/**
+ * Read and decode an IDX file (raw or gzip). A raw file whose size differs from what its
+ * header declares is refused before it is read whole; a gzip file is inflated no further than
+ * its header declares.
+ */
 export const readIdx = (
   path: string,
   hint = "run the setup command",
 ): Effect.Effect<Idx, DatasetFileMissing | CorruptDataset | IoError> =>
-  readDatasetBytes(path, hint).pipe(Effect.flatMap((bytes) => decodeIdx(bytes, path)));
+  Effect.gen(function* () {
+    const first = yield* Effect.promise(() => readHead(path));
+    const head = first?.head;
+    if (
+      first !== undefined && head !== undefined && head[0] === 0 && head[1] === 0 &&
+      head[2] === UBYTE && (head[3] ?? 0) > 0
+    ) {
+      const declared = declaredSize(first.head);
+      if (declared !== undefined && declared !== first.size) {
+        return yield* new CorruptDataset({
+          path,
+          problem: `its header declares ${declared} bytes but the file holds ${first.size}` +
+            (first.size < declared ? " (truncated)" : " (trailing bytes)"),
+        });
+      }
+    }
+    const bytes = yield* readDatasetBytes(path, hint);
+    return yield* decodeIdx(bytes, path);
+  });
 
 /** Encode uint8 values with the given dims as raw (uncompressed) IDX bytes. */
 export function encodeIdx(dims: ReadonlyArray<number>, data: Uint8Array): Uint8Array {
