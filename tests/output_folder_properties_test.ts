@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { Identifier, identifierProblem } from "../lib/io/paths.ts";
 import { OUTPUT_MARKER, recoverOutputFolder, writeOutputFolder } from "../lib/io/output_folder.ts";
 import { decodeAblation } from "../lib/pipeline/spec.ts";
+import { hashModel } from "../lib/models/files.ts";
 import { WRITER_BYTES, WRITER_FILES } from "./output_folder_writer.ts";
 
 const params = (seed: number, numRuns = 200) => ({ seed, numRuns });
@@ -253,4 +254,93 @@ Deno.test("every output folder is written through lib/io/output_folder.ts", () =
     walk(join(root, folder));
   }
   assert.deepEqual(callers.sort(), ["lib/io/output_folder.ts"]);
+});
+
+Deno.test("a tfjs model.json with random weight paths is hashed inside its folder, or refused by a typed error", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "grood-manifest-prop-" });
+  await Deno.writeTextFile(join(parent, "secret.bin"), "outside");
+  const model = join(parent, "m");
+  await Deno.mkdir(join(model, "sub"), { recursive: true });
+  await Deno.writeTextFile(join(model, "w.bin"), "w");
+  await Deno.writeTextFile(join(model, "sub", "v.bin"), "v");
+  await Deno.symlink(join(parent, "secret.bin"), join(model, "escape.bin"));
+  const segment = fc.constantFrom("..", ".", "sub", "w.bin", "v.bin", "escape.bin", "secret.bin");
+  const weightPath = fc.oneof(
+    fc.array(segment, { minLength: 1, maxLength: 4 }).map((parts) => parts.join("/")),
+    fc.constantFrom("/etc/hostname", join(parent, "secret.bin"), "", "w.bin", "sub/v.bin"),
+    fc.string({ maxLength: 8 }),
+  );
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(weightPath, { minLength: 1, maxLength: 3 }), async (paths) => {
+      const json = join(model, `model-${run++}.json`);
+      await Deno.writeTextFile(
+        json,
+        JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths, weights: [] }] }),
+      );
+      const exit = await Effect.runPromiseExit(hashModel(json));
+      if (Exit.isSuccess(exit)) {
+        // Every file hashed lies inside the model's folder, links followed.
+        for (const file of exit.value.files) {
+          const real = await Deno.realPath(join(model, file.path));
+          assert.ok(real.startsWith(`${await Deno.realPath(model)}/`), `${paths} → ${real}`);
+        }
+      } else {
+        const error = await Effect.runPromise(Effect.flip(hashModel(json)));
+        assert.ok(
+          ["PathOutsideBase", "ModelUnreadable"].includes(error._tag),
+          `${JSON.stringify(paths)}: ${error._tag} ${error.message}`,
+        );
+      }
+      await Deno.remove(json);
+    }),
+    params(5, 150),
+  );
+});
+
+Deno.test("a model folder with random links is walked inside it, or refused by a typed error", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "grood-links-prop-" });
+  await Deno.writeTextFile(join(parent, "outside.bin"), "outside");
+  let run = 0;
+  const target = fc.constantFrom(
+    "a.bin",
+    "sub/b.bin",
+    "sub",
+    ".",
+    "..",
+    "../outside.bin",
+    "missing.bin",
+    "../../etc",
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.constantFrom("l1", "l2", "sub/l3"), target), { maxLength: 3 }),
+      async (links) => {
+        const model = join(parent, `m${run++}`);
+        await Deno.mkdir(join(model, "sub"), { recursive: true });
+        await Deno.writeTextFile(join(model, "a.bin"), "a");
+        await Deno.writeTextFile(join(model, "sub", "b.bin"), "b");
+        for (const [name, to] of links) {
+          await Deno.symlink(to, join(model, name)).catch(() => {}); // one name, one link
+        }
+        const exit = await Effect.runPromiseExit(hashModel(model));
+        const realModel = await Deno.realPath(model);
+        if (Exit.isSuccess(exit)) {
+          for (const file of exit.value.files) {
+            const real = await Deno.realPath(join(model, file.path));
+            assert.ok(real.startsWith(`${realModel}/`), `${JSON.stringify(links)} → ${real}`);
+          }
+          assert.ok(exit.value.files.some((f) => f.path === "a.bin"));
+        } else {
+          const error = await Effect.runPromise(Effect.flip(hashModel(model)));
+          assert.ok(
+            ["LinkLeavesRoot", "IoError", "ModelUnreadable"].includes(error._tag),
+            `${JSON.stringify(links)}: ${error._tag}`,
+          );
+          if (error._tag === "LinkLeavesRoot") assert.match(error.message, /outside/);
+        }
+      },
+    ),
+    params(9, 120),
+  );
 });
