@@ -20,14 +20,15 @@ import {
   parseCommandLine,
   runTask,
 } from "../lib/cli/command_line.ts";
-import { BUILTIN_BENCHMARKS } from "../lib/benchmarks/load.ts";
+import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
+import { ensureWritable, tryIo, writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
 import {
-  ensureWritable,
-  tryIo,
-  writeDirAtomic,
-  writeFileAtomic,
-  writeJsonAtomic,
-} from "../lib/io/files.ts";
+  checkOutputFolder,
+  type OutputFolderOptions,
+  prepareOutputRoot,
+  writeOutputFolder,
+} from "../lib/io/output_folder.ts";
+import { identifierProblem } from "../lib/io/paths.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
 import { runAblation } from "../lib/pipeline/pipeline.ts";
 import { MAX_GRID_VARIANTS, readSpecFile } from "../lib/pipeline/spec.ts";
@@ -66,6 +67,8 @@ const { values, positionals } = parseCommandLine({
 });
 
 const specFile = invocationPath(positionals[0]!);
+// Relative to where the command was typed, as the spec file is.
+const out = invocationPath(values.out);
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -81,15 +84,33 @@ const program = Effect.gen(function* () {
   const spec = isRecord(located) && values.engine !== undefined
     ? { ...located, engine: values.engine }
     : located;
-  // A folder that cannot be written fails now, not after the whole computation.
-  yield* ensureWritable(values.out);
+  // The folders written may be written (absent, empty or grood's; never an input or the
+  // current folder) and can be: checked now, not after the whole computation. A name that is
+  // not an identifier is refused by the spec's decoding below, before any computation.
+  const benchmark = isRecord(located) && typeof located.benchmark === "string"
+    ? yield* readBenchmark(located.benchmark)
+    : undefined;
+  const inputs = [
+    specFile,
+    ...(benchmark === undefined ? [] : benchmarkInputs(benchmark)),
+    ...(isRecord(located) && typeof located.model === "string"
+      ? [resolve(dirname(specFile), located.model)]
+      : []),
+  ];
+  const rootRules: OutputFolderOptions = { kind: "ablation results", inputs };
+  const folderRules: OutputFolderOptions = { ...rootRules, recognise: ["ablation.json"] };
+  yield* checkOutputFolder(out, rootRules);
+  if (
+    isRecord(raw) && typeof raw.name === "string" && identifierProblem(raw.name) === undefined
+  ) yield* checkOutputFolder(join(out, raw.name), folderRules);
+  yield* ensureWritable(out);
   const result = yield* runAblation(spec, {
     log: (line) => console.log(line),
     progress: consoleProgress(),
     source: specFile,
     allowLargeGrid: values["allow-large-grid"],
   });
-  const dir = join(values.out, result.spec.name);
+  const dir = join(out, result.spec.name);
   const columns = [
     "detector",
     "oodPrototype",
@@ -105,7 +126,8 @@ const program = Effect.gen(function* () {
   const summary = result.summary.select(...columns);
   const markdown = summary.toMarkdown({ format: inPercent(SUMMARY_METRICS) });
   // The ablation's folder is written as a unit: a failure leaves the previous results.
-  yield* writeDirAtomic(dir, (tmp) =>
+  yield* prepareOutputRoot(out, rootRules);
+  yield* writeOutputFolder(dir, folderRules, (tmp) =>
     tryIo(tmp, "write results into", async () => {
       await writeFileAtomic(join(tmp, "summary.csv"), summary.toCSV() + "\n");
       await writeFileAtomic(join(tmp, "results.csv"), result.results.toCSV() + "\n");

@@ -37,7 +37,13 @@
  *
  * @module
  */
-import { flag, parseCommandLine, runTask, usageError } from "../lib/cli/command_line.ts";
+import {
+  flag,
+  invocationPath,
+  parseCommandLine,
+  runTask,
+  usageError,
+} from "../lib/cli/command_line.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { BENCHMARK, FULL, type Plan, QUICK, type Section, SECTIONS } from "../lib/bench/plan.ts";
 import { runBench } from "../lib/bench/run.ts";
@@ -111,13 +117,17 @@ const plan: Plan = {
   },
 };
 const partial = only === undefined ? "" : `-${[...sections].join("-")}`;
-const out = values.out ??
-  (values.quick ? `bench/results-quick${partial}.json` : `bench/results${partial}.json`);
-const modelFolder = values.model ?? fixtureDir(BENCHMARK);
+// A path given is relative to where the command was typed; the defaults are the checkout's.
+const out = values.out !== undefined
+  ? invocationPath(values.out)
+  : (values.quick ? `bench/results-quick${partial}.json` : `bench/results${partial}.json`);
+const modelFolder = values.model !== undefined
+  ? invocationPath(values.model)
+  : fixtureDir(BENCHMARK);
 
 // The scale table's own file: next to --out when given, else bench/scale(-quick).json.
 const scaleOut = values.out !== undefined
-  ? values.out.replace(/(\.json)?$/, "-scale.json")
+  ? out.replace(/(\.json)?$/, "-scale.json")
   : values.quick
   ? "bench/scale-quick.json"
   : "bench/scale.json";

@@ -7,7 +7,7 @@
  */
 import { Cause, Effect, Exit } from "effect";
 import { clearStageCache, DEFAULT_CACHE_DIR } from "../lib/cache/cache.ts";
-import { flag, parseCommandLine } from "../lib/cli/command_line.ts";
+import { flag, invocationPath, parseCommandLine } from "../lib/cli/command_line.ts";
 
 const { values } = parseCommandLine({
   command: "deno task cache:clear",
@@ -19,7 +19,8 @@ const { values } = parseCommandLine({
     }),
   },
 });
-const dir = values.dir;
+// A folder given is relative to where the command was typed; the default is the checkout's.
+const dir = values.dir === DEFAULT_CACHE_DIR ? values.dir : invocationPath(values.dir);
 
 const exit = await Effect.runPromiseExit(clearStageCache(dir));
 if (Exit.isFailure(exit)) {

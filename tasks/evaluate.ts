@@ -6,7 +6,13 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import { backendFlag, flag, parseCommandLine, runTask } from "../lib/cli/command_line.ts";
+import {
+  backendFlag,
+  flag,
+  invocationPath,
+  parseCommandLine,
+  runTask,
+} from "../lib/cli/command_line.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { datasets, loadSplit } from "../lib/data/datasets.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
@@ -40,7 +46,8 @@ class AccuracyMismatch extends Data.TaggedError("AccuracyMismatch")<{
 const program = Effect.gen(function* () {
   const { tf, backend } = yield* Compute;
   for (const dataset of values.dataset ?? ["mnist", "fashion-mnist"]) {
-    const dir = values.model ?? fixtureDir(dataset);
+    // Relative to where the command was typed (deno task runs in the checkout).
+    const dir = values.model === undefined ? fixtureDir(dataset) : invocationPath(values.model);
     // The classifier's weights are released however the measurement ends.
     const { measured, metadata } = yield* Effect.scoped(Effect.gen(function* () {
       const { net, metadata } = yield* Effect.acquireRelease(

@@ -16,6 +16,7 @@ import {
 } from "../lib/cli/command_line.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { writeFile, writeJson } from "../lib/io/files.ts";
+import { checkOutputFile } from "../lib/io/output_folder.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { classifierToOnnx } from "../lib/models/export_onnx.ts";
@@ -43,6 +44,8 @@ const program = Effect.gen(function* () {
   );
   const { model, spec } = classifierToOnnx(loaded.net);
   const specPath = join(dirname(out), `${basename(out, ".onnx")}.spec.json`);
+  // Never over the model exported, nor inside its folder.
+  for (const file of [out, specPath]) yield* checkOutputFile(file, { inputs: [dir] });
   yield* writeFile(out, encodeOnnx(model));
   yield* writeJson(specPath, {
     ...spec,

@@ -18,7 +18,13 @@ import {
   runTask,
   usageError,
 } from "../lib/cli/command_line.ts";
-import { type FeatureMemo, fitDetectorFolder } from "../lib/fitted/fit.ts";
+import { type FeatureMemo, fitDetectorFolder, fittedFolderRules } from "../lib/fitted/fit.ts";
+import { checkIdentifier } from "../lib/io/paths.ts";
+import {
+  checkOutputFolder,
+  OutputFolderRefused,
+  prepareOutputRoot,
+} from "../lib/io/output_folder.ts";
 import { SUPPORTED_KINDS } from "../lib/fitted/persist.ts";
 import { TAP_NAMES, type Taps } from "../lib/models/model.ts";
 import { consoleProgress } from "../lib/pipeline/progress.ts";
@@ -98,11 +104,41 @@ const program = Effect.gen(function* () {
   );
   // Every detector is fitted on the same forward passes.
   const features: FeatureMemo = new Map();
-  for (const detector of detectors) {
+  // Where each detector goes: DIR itself, or DIR/<kind> for several; two specs of one kind
+  // would write one folder, so they are refused before anything runs.
+  const folders: Array<string> = [];
+  for (const [i, detector] of detectors.entries()) {
+    if (detectors.length === 1) {
+      folders.push(out);
+      continue;
+    }
     const kind = Schema.is(Schema.Struct({ kind: Schema.String }))(detector)
       ? detector.kind
       : "detector";
-    const folder = detectors.length === 1 ? out : join(out, kind);
+    const folder = join(out, yield* checkIdentifier(kind, `--detector ${i + 1} (its kind)`));
+    const first = folders.indexOf(folder);
+    if (first >= 0) {
+      return yield* new OutputFolderRefused({
+        path: folder,
+        reason: `--detector ${first + 1} and --detector ${i + 1} are both of kind "${kind}" ` +
+          "and would write this one folder; fit them in two runs with different --out",
+      });
+    }
+    folders.push(folder);
+  }
+  const rules = fittedFolderRules({
+    model,
+    train: trainSource,
+    ...(validation === undefined ? {} : { validation }),
+    validationOod,
+    out,
+  });
+  // Every folder is checked before any detector is fitted.
+  yield* checkOutputFolder(out, rules);
+  for (const folder of folders) yield* checkOutputFolder(folder, rules);
+  if (detectors.length > 1) yield* prepareOutputRoot(out, rules);
+  for (const [i, detector] of detectors.entries()) {
+    const folder = folders[i]!;
     const manifest = yield* Effect.scoped(fitDetectorFolder({
       model,
       taps,

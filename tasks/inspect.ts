@@ -59,4 +59,5 @@ const program = Effect.scoped(Effect.gen(function* () {
   print(inspection, specPath);
 }));
 
-await runTask(program);
+// With --json, stdout is the JSON only: log lines go to stderr.
+await runTask(program, undefined, { logs: values.json ? "stderr" : "stdout" });

@@ -37,7 +37,7 @@ import {
   runTask,
 } from "../lib/cli/command_line.ts";
 import { Compute } from "../lib/compute/compute.ts";
-import { BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
+import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
 import {
   DETECTOR_KINDS,
   type DetectorSpecInput,
@@ -67,7 +67,17 @@ import { runPipeline, runPipelineScoped } from "../lib/pipeline/pipeline.ts";
 import { ENGINES } from "../lib/pipeline/model.ts";
 import { hnswRecall } from "../lib/pipeline/recall.ts";
 import { writeExports } from "../lib/report/exports.ts";
-import { type SeedRuns, writeBenchmarkFolder } from "../lib/report/benchmark_folder.ts";
+import {
+  benchmarkFolderRules,
+  type SeedRuns,
+  writeBenchmarkFolder,
+} from "../lib/report/benchmark_folder.ts";
+import {
+  checkOutputFolder,
+  type OutputFolderOptions,
+  OutputFolderRefused,
+  prepareOutputRoot,
+} from "../lib/io/output_folder.ts";
 import { benchmarkPage, benchmarkSection, pageSections, reportHtml } from "../lib/report/page.ts";
 import { consoleProgress } from "../lib/pipeline/progress.ts";
 import { pairedMarkdown, seedSpreadMarkdown } from "../lib/report/seeds.ts";
@@ -116,7 +126,8 @@ class UnknownDetector extends Data.TaggedError("UnknownDetector")<{ readonly kin
   }
 }
 
-// A file path is relative to where `deno task` was typed, not to the checkout.
+// A file path is relative to where `deno task` was typed, not to the checkout; so is --out.
+const out = invocationPath(values.out);
 const refs = (values.benchmark ?? [...BUILTIN_BENCHMARKS]).map((ref) =>
   (BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(ref) ? ref : invocationPath(ref)
 );
@@ -191,8 +202,27 @@ const program = Effect.gen(function* () {
   const log = (line: string) => console.log(line);
   const specs = [];
   for (const ref of refs) specs.push(yield* readBenchmark(ref));
-  // A folder that cannot be written fails now, not after the whole computation.
-  yield* ensureWritable(values.out);
+  // The folders this run writes may be written (absent, empty or grood's; never an input, the
+  // current folder or a folder of the user's) and can be: checked before any computation.
+  const inputs = specs.flatMap(benchmarkInputs);
+  const rootRules: OutputFolderOptions = {
+    kind: "results",
+    inputs,
+    recognise: ["reproduce.json"],
+  };
+  yield* checkOutputFolder(out, rootRules);
+  for (const [i, spec] of specs.entries()) {
+    const other = specs.findIndex((s) => s.name === spec.name);
+    if (other !== i) {
+      return yield* new OutputFolderRefused({
+        path: join(out, spec.name),
+        reason: `benchmarks ${refs[other]} and ${refs[i]} are both named "${spec.name}" and ` +
+          "would write this one folder",
+      });
+    }
+    yield* checkOutputFolder(join(out, spec.name), benchmarkFolderRules(inputs));
+  }
+  yield* ensureWritable(out);
   if (values.retrain) {
     for (const spec of specs) {
       const train = spec.id.train;
@@ -225,7 +255,7 @@ const program = Effect.gen(function* () {
         `vs exact on ${recall.indexed} real training descriptors, ${recall.queries} queries: ` +
         `recall@1 ${recall.recallAt1.toFixed(4)}, recall@10 ${recall.recallAt10.toFixed(4)}`,
     );
-    const dir = join(values.out, name);
+    const dir = join(out, name);
     const seconds = (performance.now() - benchmarkStart) / 1000;
     console.log(`\n${name}: ranked by mean of near and far AUROC (%)\n`);
     console.log(summaryMarkdown(summaryTable(runs)));
@@ -299,9 +329,11 @@ const program = Effect.gen(function* () {
 
     // The benchmark's folder, every seed's included, is written as a unit once all its runs
     // are done: a failure or an interruption leaves the previous complete results, or none.
+    yield* prepareOutputRoot(out, rootRules);
     const folder = yield* writeBenchmarkFolder(dir, name, main, seedRuns, {
       command,
       date,
+      inputs,
       section: (seeds) =>
         benchmarkPage(runs, testImages, seeds === undefined ? {} : { seeds }).pipe(
           Effect.map(benchmarkSection),
@@ -340,19 +372,19 @@ const program = Effect.gen(function* () {
   // The page gathers the latest section of every benchmark in the results folder: this run's
   // first, then any others (from earlier runs of other benchmarks), by name.
   const sections = yield* tryIo(
-    values.out,
+    out,
     "gather the results page's sections from",
-    () => pageSections(values.out, names),
+    () => pageSections(out, names),
   );
   yield* writeFile(
-    join(values.out, "report.html"),
+    join(out, "report.html"),
     reportHtml(
       `grood: ${sections.map((x) => x.benchmark).join(", ")} (backend ${backend})`,
       sections.map((x) => x.html),
     ),
   );
-  log(`results page: ${join(values.out, "report.html")} (${sections.length} benchmarks)`);
-  yield* writeJson(join(values.out, "reproduce.json"), {
+  log(`results page: ${join(out, "report.html")} (${sections.length} benchmarks)`);
+  yield* writeJson(join(out, "reproduce.json"), {
     benchmarks: names,
     seconds: Math.round((performance.now() - started) / 1000),
     backend,

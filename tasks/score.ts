@@ -21,7 +21,8 @@ import {
 import { scoreSource } from "../lib/fitted/score_source.ts";
 import { openFittedDetector, type Verdict } from "../lib/fitted/open.ts";
 import { tryIo, writeFile } from "../lib/io/files.ts";
-import { parseSourceArgument, SOURCE_ARGUMENT_HELP } from "../lib/sources/argument.ts";
+import { parseSourceArgument, SOURCE_ARGUMENT_HELP, sourcePaths } from "../lib/sources/argument.ts";
+import { checkOutputFile } from "../lib/io/output_folder.ts";
 
 const cli = {
   command: "deno task score",
@@ -46,8 +47,6 @@ const folder = detectorFolder(cli, values.detector);
 const csvField = (text: string) => /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 
 const program = Effect.scoped(Effect.gen(function* () {
-  const detector = yield* openFittedDetector(folder);
-  const classNames = detector.manifest.model.classNames;
   const rows: Array<{
     source: string;
     image: string;
@@ -58,8 +57,21 @@ const program = Effect.scoped(Effect.gen(function* () {
     predicted: string | null;
     problem?: string;
   }> = [];
-  for (const argument of positionals) {
-    const source = yield* parseSourceArgument(argument, invocationPath("."));
+  const detector = yield* openFittedDetector(folder);
+  const classNames = detector.manifest.model.classNames;
+  const sources = yield* Effect.forEach(
+    positionals,
+    (argument) => parseSourceArgument(argument, invocationPath(".")),
+  );
+  const out = values.out === undefined ? undefined : invocationPath(values.out);
+  // The rows never replace what is scored, nor a file of the detector: checked before scoring.
+  if (out !== undefined) {
+    yield* checkOutputFile(out, {
+      inputs: [folder, ...sources.flatMap((s) => sourcePaths(s.spec, s.baseDir))],
+    });
+  }
+  for (const [k, argument] of positionals.entries()) {
+    const source = sources[k]!;
     const scored = yield* scoreSource(detector, source);
     const problems = new Map(scored.invalid.map((bad) => [bad.index, bad.problem]));
     for (let i = 0; i < scored.scores.length; i++) {
@@ -100,11 +112,10 @@ const program = Effect.scoped(Effect.gen(function* () {
       ].join(",")
     ),
   ).join("\n") + "\n";
-  if (values.out === undefined) {
+  if (out === undefined) {
     yield* tryIo("stdout", "write", () => Deno.stdout.write(new TextEncoder().encode(csv)));
     return;
   }
-  const out = invocationPath(values.out);
   yield* writeFile(
     out,
     out.toLowerCase().endsWith(".json")

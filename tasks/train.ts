@@ -10,6 +10,7 @@
 import {
   backendFlag,
   flag,
+  invocationPath,
   parseCommandLine,
   runTask,
   usageError,
@@ -50,7 +51,8 @@ await runTask(
     ...(values.epochs === undefined ? {} : { epochs: values.epochs }),
     batchSize: values["batch-size"],
     learningRate: values.lr,
-    out: values.out ?? fixtureDir(values.dataset),
+    // Relative to where the command was typed (deno task runs in the checkout).
+    out: values.out === undefined ? fixtureDir(values.dataset) : invocationPath(values.out),
   }),
   values.backend,
 );

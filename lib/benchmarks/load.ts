@@ -35,6 +35,7 @@ import {
   SourceUnlabelled,
 } from "../sources/mod.ts";
 import { type BenchmarkFile, decodeBenchmark } from "./spec.ts";
+import { sourcePaths } from "../sources/argument.ts";
 
 /** The folder of the built-in benchmark files. */
 export const BENCHMARKS_DIR: string = fileURLToPath(new URL("../../benchmarks/", import.meta.url));
@@ -293,3 +294,22 @@ export const loadBenchmark = Effect.fn("loadBenchmark")(function* (
 /** A short label for a benchmark reference: its name for built-ins, the file name otherwise. */
 export const benchmarkLabel = (ref: string): string =>
   (BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(ref) ? ref : basename(ref, ".json");
+
+/**
+ * Every file and folder a benchmark reads: the benchmark file, its model and each source's
+ * files (built-in sets have none). A results folder may never be, hold or lie inside one.
+ */
+export function benchmarkInputs(benchmark: Benchmark): ReadonlyArray<string> {
+  const sources = [
+    benchmark.id.train,
+    benchmark.id.test,
+    ...(benchmark.id.validation.kind === "held-out-of-test" ? [] : [benchmark.id.validation]),
+    ...benchmark.oodTest.map((s) => s.source),
+    ...benchmark.oodValidation.map((s) => s.source),
+  ];
+  return [
+    benchmark.path,
+    resolve(benchmark.baseDir, benchmark.model.path),
+    ...sources.flatMap((s) => sourcePaths(s as SourceSpec, benchmark.baseDir)),
+  ];
+}

@@ -28,6 +28,7 @@
 import type { Effect } from "effect";
 import { Schema } from "effect";
 import { SourceSpec } from "../sources/mod.ts";
+import { Identifier } from "../io/paths.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
 const Seed = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
@@ -58,20 +59,21 @@ export const HeldOutOfTest = Schema.Struct({
 
 /** An OOD test set: a name (the results' `set` column), its group and its source. */
 export const OodTestEntry = Schema.Struct({
-  name: Schema.String,
+  name: Identifier,
   group: Schema.Literals(["near", "far"]),
   source: SourceSpec,
 });
 
 /** A validation-OOD set: may shape a detector (prototypes, hyper-parameters), never scored. */
 export const OodValidationEntry = Schema.Struct({
-  name: Schema.String,
+  name: Identifier,
   source: SourceSpec,
 });
 
 /** A benchmark file. */
 export const BenchmarkFile = Schema.Struct({
-  name: Schema.String,
+  /** The results folder's name (`<out>/<name>/`): an identifier, never a path. */
+  name: Identifier,
   description: Schema.optional(Schema.String),
   model: ModelRef,
   id: Schema.Struct({

@@ -22,7 +22,16 @@
  */
 import { Context, Data, Effect, Layer } from "effect";
 import { join } from "node:path";
-import { exists, IoError, osReason, sha256Hex, tryIo, writeFileAtomic } from "../io/files.ts";
+import {
+  assertRegularFile,
+  exists,
+  IoError,
+  osReason,
+  sha256Hex,
+  tryIo,
+  writeFileAtomic,
+} from "../io/files.ts";
+import { insideBase } from "../io/paths.ts";
 import { decodeNpy, encodeNpy, type NpyData } from "../io/npy.ts";
 import { canonicalJson, stageKey } from "./key.ts";
 
@@ -144,9 +153,13 @@ const readEntry = <A>(
     }
     const arrays = new Map<string, { data: NpyData; shape: ReadonlyArray<number> }>();
     for (const [name, { file, shape, sha256 }] of Object.entries(entry.arrays ?? {})) {
-      const path = join(dir, file);
+      // A path from entry.json stays inside the entry, and is a regular file (never a pipe).
+      const path = yield* Effect.mapError(
+        insideBase(dir, String(file), `${dir}/entry.json`),
+        () => new Rejected({ reason: `${file} leads outside the entry` }),
+      );
       const bytes = yield* Effect.tryPromise({
-        try: () => Deno.readFile(path),
+        try: async () => (await assertRegularFile(path), await Deno.readFile(path)),
         catch: (cause) => new Rejected({ reason: `${file} unreadable (${osReason(cause)})` }),
       });
       if (sha256Hex(bytes) !== sha256) return yield* reject(`${file} fails its sha256 check`);

@@ -19,12 +19,17 @@ import { fitGroodStreamed, type StreamedGroodOptions } from "../detectors/grood_
 import { matrix } from "../matrix.ts";
 import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/registry.ts";
 import { canonicalJson } from "../cache/cache.ts";
-import { ensureWritable, sha256Hex, tryIo, writeDirAtomic } from "../io/files.ts";
+import { ensureWritable, sha256Hex, tryIo } from "../io/files.ts";
+import {
+  checkOutputFolder,
+  type OutputFolderOptions,
+  writeOutputFolder,
+} from "../io/output_folder.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { sizeOf, type Taps } from "../models/model.ts";
 import { openModel, resolveModel } from "../models/registry.ts";
 import { permutation } from "../random.ts";
-import type { SourceArgument } from "../sources/argument.ts";
+import { type SourceArgument, sourcePaths } from "../sources/argument.ts";
 import { openSource } from "../sources/mod.ts";
 import { type ReadSource, readSource } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
@@ -124,6 +129,21 @@ const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
   });
 
 /**
+ * The output-folder rules of a fitted folder: its inputs (the model, every source's files) are
+ * never replaced, and a folder holding `detector.json` (written before the marker) is grood's.
+ */
+export const fittedFolderRules = (options: FitOptions): OutputFolderOptions => ({
+  kind: "fitted detector",
+  inputs: [
+    options.model,
+    ...[options.train, options.validation, ...(options.validationOod ?? [])].flatMap((s) =>
+      s === undefined ? [] : sourcePaths(s.spec, s.baseDir)
+    ),
+  ],
+  recognise: [FITTED_MANIFEST_FILE],
+});
+
+/**
  * Fit the detector `options.detector` (GROOD by default) on `options.model` and write the
  * fitted folder `options.out`. Returns the manifest written.
  */
@@ -137,6 +157,10 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       supported: SUPPORTED_KINDS,
     });
   }
+  // The folder may be written (absent, empty or grood's, no input inside) and can be: checked
+  // before any computation.
+  const folderRules = fittedFolderRules(options);
+  yield* checkOutputFolder(options.out, folderRules);
   yield* ensureWritable(options.out);
   const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
   // GROOD's early prototypes come from the model's early tap.
@@ -421,7 +445,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     },
   });
 
-  return yield* writeDirAtomic(options.out, (tmp) =>
+  return yield* writeOutputFolder(options.out, folderRules, (tmp) =>
     Effect.gen(function* () {
       const copy = yield* copyModel(options.model, join(tmp, "model"), "model");
       if (copy.sha256 !== modelCopy.sha256) {

@@ -9,6 +9,7 @@
 import { dirname, join } from "node:path";
 import { Effect } from "effect";
 import { type IoError, tryIo } from "../io/files.ts";
+import type { LinkLeavesRoot, PathOutsideBase } from "../io/paths.ts";
 import type { ModelUnreadable } from "../models/errors.ts";
 import { contentKey, hashModel } from "../models/files.ts";
 import type { FileEntry } from "./manifest.ts";
@@ -28,7 +29,7 @@ export const copyModel = (
   model: string,
   into: string | undefined,
   prefix: string,
-): Effect.Effect<CopiedModel, ModelUnreadable | IoError> =>
+): Effect.Effect<CopiedModel, ModelUnreadable | IoError | LinkLeavesRoot | PathOutsideBase> =>
   Effect.gen(function* () {
     const hashed = yield* hashModel(model, (rel, bytes) => {
       if (into === undefined) return Effect.void;

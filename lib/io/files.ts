@@ -206,3 +206,52 @@ export const writeDirAtomic = <A, E, R>(
     () => Effect.promise(() => Deno.remove(tmp, { recursive: true }).catch(() => {})),
   );
 };
+
+/**
+ * Why `path` is not a regular file grood may read, or undefined when it is one (a missing
+ * file is left to the reader, which names it). A named pipe, socket or device is refused
+ * before it is opened: opening a pipe would wait for a writer forever.
+ *
+ * @example
+ * ```ts
+ * import { regularFileProblem } from "./files.ts";
+ * if (await regularFileProblem("/dev/null") === undefined) throw new Error("a device passed");
+ * ```
+ */
+export async function regularFileProblem(path: string): Promise<string | undefined> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return undefined;
+  }
+  if (info.isFile) return undefined;
+  const kind = info.isDirectory
+    ? "a folder"
+    : info.isFifo
+    ? "a named pipe"
+    : info.isSocket
+    ? "a socket"
+    : info.isCharDevice || info.isBlockDevice
+    ? "a device"
+    : "not a regular file";
+  return `it is ${kind}, not a regular file`;
+}
+
+/** A file a reader needs is not a regular file (a named pipe, a device, a folder). */
+export class NotRegularFile extends Error {
+  constructor(readonly path: string, readonly problem: string) {
+    super(problem);
+    this.name = "NotRegularFile";
+  }
+
+  override toString(): string {
+    return this.problem;
+  }
+}
+
+/** Fail (throw a {@link NotRegularFile}) unless `path` is a regular file or missing. */
+export async function assertRegularFile(path: string): Promise<void> {
+  const problem = await regularFileProblem(path);
+  if (problem !== undefined) throw new NotRegularFile(path, problem);
+}

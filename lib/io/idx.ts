@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { gunzipSync } from "node:zlib";
+import { createGunzip } from "node:zlib";
 import { Data, Effect } from "effect";
-import { IoError, osReason } from "./files.ts";
+import { assertRegularFile, IoError, osReason } from "./files.ts";
 
 /** A decoded IDX file: its dimensions and its values (uint8). */
 export interface Idx {
@@ -56,37 +56,125 @@ const UBYTE = 0x08;
 export const decodeIdx = (bytes: Uint8Array, path: string): Effect.Effect<Idx, CorruptDataset> =>
   Effect.suspend(() => {
     const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
-    let raw = bytes;
     if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      try {
-        raw = new Uint8Array(gunzipSync(bytes));
-      } catch (error) {
-        return fail(`gzip stream is damaged (${String(error)})`);
-      }
-    }
-    if (raw.length < 4) return fail(`file has ${raw.length} bytes, fewer than an IDX header`);
-    if (raw[0] !== 0 || raw[1] !== 0) {
-      return fail(`wrong magic: first bytes are ${raw[0]},${raw[1]}, expected 0,0`);
-    }
-    if (raw[2] !== UBYTE) {
-      return fail(`element type 0x${raw[2]!.toString(16)} is not uint8 (0x08)`);
-    }
-    const rank = raw[3]!;
-    const headerLength = 4 + 4 * rank;
-    if (rank === 0) return fail("rank is 0");
-    if (raw.length < headerLength) return fail(`header of rank ${rank} is truncated`);
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
-    const expected = dims.reduce((a, b) => a * b, 1);
-    const actual = raw.length - headerLength;
-    if (actual !== expected) {
-      return fail(
-        `dims [${dims.join(", ")}] need ${expected} values but the file holds ${actual}` +
-          (actual < expected ? " (truncated)" : " (trailing bytes)"),
+      return Effect.flatMap(
+        Effect.tryPromise({
+          try: () => gunzipBounded(bytes),
+          catch: (error) =>
+            new CorruptDataset({
+              path,
+              problem: error instanceof Error ? error.message : String(error),
+            }),
+        }),
+        (raw) => decodeRaw(raw, fail),
       );
     }
-    return Effect.succeed({ dims, data: raw.subarray(headerLength), decoded: raw });
+    return decodeRaw(bytes, fail);
   });
+
+/** Bytes of an IDX header's declared size, when `raw` holds the whole header. */
+const declaredSize = (raw: Uint8Array): number | undefined => {
+  if (raw.length < 4) return undefined;
+  const headerLength = 4 + 4 * raw[3]!;
+  if (raw.length < headerLength) return undefined;
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  let values = 1;
+  for (let i = 0; i < raw[3]!; i++) values *= view.getUint32(4 + 4 * i);
+  return headerLength + values;
+};
+
+/**
+ * Inflate a gzip IDX file as a stream, never past what its header declares: a file that would
+ * inflate to more (a decompression bomb, or trailing data) is refused as soon as it does, after
+ * at most one chunk more than the declared size.
+ */
+function gunzipBounded(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip({ chunkSize: 64 * 1024 });
+    const chunks: Array<Uint8Array> = [];
+    let total = 0;
+    let limit: number | undefined;
+    let done = false;
+    const finish = (error?: Error) => {
+      if (done) return;
+      done = true;
+      if (error !== undefined) {
+        gunzip.destroy();
+        return reject(error);
+      }
+      const raw = new Uint8Array(total);
+      let at = 0;
+      for (const c of chunks) {
+        raw.set(c, at);
+        at += c.length;
+      }
+      resolve(raw);
+    };
+    gunzip.on("data", (chunk: Uint8Array) => {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (limit === undefined) {
+        const head = chunks.length === 1 ? chunk : concatHead(chunks, total);
+        limit = declaredSize(head);
+      }
+      if (limit !== undefined && total > limit) {
+        finish(
+          new Error(
+            `gzip stream inflates to more than the ${limit} bytes its header declares ` +
+              `(trailing bytes, or not an IDX file); stopped after ${total} bytes`,
+          ),
+        );
+      }
+    });
+    gunzip.on("end", () => finish());
+    gunzip.on(
+      "error",
+      (error: Error) => finish(new Error(`gzip stream is damaged (${String(error)})`)),
+    );
+    gunzip.end(bytes);
+  });
+}
+
+/** The first bytes of `chunks` (up to the longest IDX header), joined. */
+const concatHead = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
+  const head = new Uint8Array(Math.min(total, 4 + 4 * 255));
+  let at = 0;
+  for (const c of chunks) {
+    if (at >= head.length) break;
+    const part = c.subarray(0, head.length - at);
+    head.set(part, at);
+    at += part.length;
+  }
+  return head;
+};
+
+const decodeRaw = (
+  raw: Uint8Array,
+  fail: (problem: string) => Effect.Effect<never, CorruptDataset>,
+): Effect.Effect<Idx, CorruptDataset> => {
+  if (raw.length < 4) return fail(`file has ${raw.length} bytes, fewer than an IDX header`);
+  if (raw[0] !== 0 || raw[1] !== 0) {
+    return fail(`wrong magic: first bytes are ${raw[0]},${raw[1]}, expected 0,0`);
+  }
+  if (raw[2] !== UBYTE) {
+    return fail(`element type 0x${raw[2]!.toString(16)} is not uint8 (0x08)`);
+  }
+  const rank = raw[3]!;
+  const headerLength = 4 + 4 * rank;
+  if (rank === 0) return fail("rank is 0");
+  if (raw.length < headerLength) return fail(`header of rank ${rank} is truncated`);
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
+  const expected = dims.reduce((a, b) => a * b, 1);
+  const actual = raw.length - headerLength;
+  if (actual !== expected) {
+    return fail(
+      `dims [${dims.join(", ")}] need ${expected} values but the file holds ${actual}` +
+        (actual < expected ? " (truncated)" : " (trailing bytes)"),
+    );
+  }
+  return Effect.succeed({ dims, data: raw.subarray(headerLength), decoded: raw });
+};
 
 /**
  * Read a data file's bytes: a missing file is a {@link DatasetFileMissing} with `hint` (how to
@@ -97,19 +185,65 @@ export const readDatasetBytes = (
   hint: string,
 ): Effect.Effect<Uint8Array, DatasetFileMissing | IoError> =>
   Effect.tryPromise({
-    try: () => Deno.readFile(path),
+    // A named pipe is refused, not waited on.
+    try: async () => (await assertRegularFile(path), await Deno.readFile(path)),
     catch: (cause) =>
       cause instanceof Deno.errors.NotFound
         ? new DatasetFileMissing({ path, hint })
         : new IoError({ path, operation: "read", reason: osReason(cause) }),
   });
 
-/** Read and decode an IDX file (raw or gzip). */
+/**
+ * The first bytes of a file (up to the longest IDX header) and its size, or undefined when it
+ * cannot be read (the whole read then reports why).
+ */
+const readHead = (path: string): Promise<{ head: Uint8Array; size: number } | undefined> =>
+  (async () => {
+    await assertRegularFile(path);
+    const file = await Deno.open(path);
+    try {
+      const size = (await file.stat()).size;
+      const head = new Uint8Array(Math.min(size, 4 + 4 * 255));
+      let got = 0;
+      while (got < head.length) {
+        const n = await file.read(head.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      return { head: head.subarray(0, got), size };
+    } finally {
+      file.close();
+    }
+  })().catch(() => undefined);
+
+/**
+ * Read and decode an IDX file (raw or gzip). A raw file whose size differs from what its
+ * header declares is refused before it is read whole; a gzip file is inflated no further than
+ * its header declares.
+ */
 export const readIdx = (
   path: string,
   hint = "run the setup command",
 ): Effect.Effect<Idx, DatasetFileMissing | CorruptDataset | IoError> =>
-  readDatasetBytes(path, hint).pipe(Effect.flatMap((bytes) => decodeIdx(bytes, path)));
+  Effect.gen(function* () {
+    const first = yield* Effect.promise(() => readHead(path));
+    const head = first?.head;
+    if (
+      first !== undefined && head !== undefined && head[0] === 0 && head[1] === 0 &&
+      head[2] === UBYTE && (head[3] ?? 0) > 0
+    ) {
+      const declared = declaredSize(first.head);
+      if (declared !== undefined && declared !== first.size) {
+        return yield* new CorruptDataset({
+          path,
+          problem: `its header declares ${declared} bytes but the file holds ${first.size}` +
+            (first.size < declared ? " (truncated)" : " (trailing bytes)"),
+        });
+      }
+    }
+    const bytes = yield* readDatasetBytes(path, hint);
+    return yield* decodeIdx(bytes, path);
+  });
 
 /** Encode uint8 values with the given dims as raw (uncompressed) IDX bytes. */
 export function encodeIdx(dims: ReadonlyArray<number>, data: Uint8Array): Uint8Array {

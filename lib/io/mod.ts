@@ -1,10 +1,29 @@
 /**
- * Files: typed I/O errors naming the path and the OS reason, atomic writes, NumPy `.npy`
- * and IDX readers and writers.
+ * Files: typed I/O errors naming the path and the OS reason, atomic writes, output folders
+ * (what a task may write or replace), names and paths from files, NumPy `.npy` and IDX readers
+ * and writers.
  *
  * @module
  */
 export { IoError, writeFileAtomic, writeJsonAtomic } from "./files.ts";
+export {
+  checkOutputFolder,
+  OUTPUT_MARKER,
+  type OutputFolderOptions,
+  OutputFolderRefused,
+  prepareOutputRoot,
+  recoverOutputFolder,
+  writeOutputFolder,
+} from "./output_folder.ts";
+export {
+  checkIdentifier,
+  Identifier,
+  identifierProblem,
+  insideBase,
+  InvalidName,
+  isWithin,
+  PathOutsideBase,
+} from "./paths.ts";
 export {
   CorruptNpy,
   decodeNpy,

@@ -24,7 +24,7 @@
  */
 import { Data, Effect } from "effect";
 import { join } from "node:path";
-import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "./files.ts";
+import { assertRegularFile, sha256Hex, writeFileAtomic, writeJsonAtomic } from "./files.ts";
 
 /**
  * The NumPy dtype strings grood reads and writes. `<i8` (int64, what NumPy writes for integer
@@ -294,7 +294,8 @@ export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArr
 /** Read and decode a `.npy` file. */
 export const readNpy = (path: string): Effect.Effect<NpyArray, CorruptNpy | NpyIoError> =>
   Effect.tryPromise({
-    try: () => Deno.readFile(path),
+    // A named pipe called `x.npy` is refused, not waited on.
+    try: async () => (await assertRegularFile(path), await Deno.readFile(path)),
     catch: (cause) => new NpyIoError({ path, cause }),
   }).pipe(Effect.flatMap((bytes) => decodeNpy(bytes, path)));
 

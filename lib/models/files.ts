@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { basename, dirname, join, relative } from "node:path";
+import { basename, dirname, relative } from "node:path";
 import { Effect } from "effect";
-import { type IoError, sha256Hex, tryIo } from "../io/files.ts";
+import { IoError, osReason, sha256Hex } from "../io/files.ts";
+import { insideBase, LinkLeavesRoot, PathOutsideBase, walkFiles } from "../io/paths.ts";
 import { ModelUnreadable } from "./errors.ts";
 
 /** One file of a model: its path (relative to the model's root), size and sha256. */
@@ -27,16 +28,6 @@ export const contentKey = (files: ReadonlyArray<ModelFileEntry>): string =>
     ),
   );
 
-const walk = async (root: string): Promise<Array<string>> => {
-  const out: Array<string> = [];
-  for await (const entry of Deno.readDir(root)) {
-    const path = join(root, entry.name);
-    if (entry.isDirectory) out.push(...(await walk(path)));
-    else if (entry.isFile) out.push(path);
-  }
-  return out.sort();
-};
-
 /**
  * The files a model consists of (absolute, sorted), their common root, and the path to open
  * relative to that root (`""`: the root itself, a folder model).
@@ -45,7 +36,7 @@ export const modelFiles = (
   model: string,
 ): Effect.Effect<
   { readonly root: string; readonly files: ReadonlyArray<string>; readonly open: string },
-  ModelUnreadable | IoError
+  ModelUnreadable | IoError | LinkLeavesRoot | PathOutsideBase
 > =>
   Effect.gen(function* () {
     const info = yield* Effect.tryPromise({
@@ -53,7 +44,15 @@ export const modelFiles = (
       catch: () => new ModelUnreadable({ model, problem: "no such file or folder" }),
     });
     if (info.isDirectory) {
-      const files = yield* tryIo(model, "list", () => walk(model));
+      // Links inside the folder are followed (their targets' content is hashed and copied);
+      // one leading outside is refused.
+      const files = yield* Effect.tryPromise({
+        try: () => walkFiles(model),
+        catch: (error) =>
+          error instanceof LinkLeavesRoot
+            ? error
+            : new IoError({ path: model, operation: "list", reason: osReason(error) }),
+      });
       return { root: model, files, open: "" };
     }
     if (basename(model) === "model.json") {
@@ -64,12 +63,14 @@ export const modelFiles = (
       });
       const manifest = (json as { weightsManifest?: ReadonlyArray<{ paths?: Array<string> }> })
         .weightsManifest ?? [];
-      const weights = manifest.flatMap((group) => group.paths ?? []);
-      return {
-        root: dirname(model),
-        files: [model, ...weights.map((w) => join(dirname(model), w))],
-        open: "model.json",
-      };
+      // Every weight path stays inside the model's folder (never `../../x/weights.bin`).
+      const weights = yield* Effect.forEach(
+        manifest.flatMap((group, g) =>
+          (group.paths ?? []).map((path, i) => ({ path, key: `weightsManifest[${g}].paths[${i}]` }))
+        ),
+        ({ path, key }) => insideBase(dirname(model), String(path), `${model} at ${key}`),
+      );
+      return { root: dirname(model), files: [model, ...weights], open: "model.json" };
     }
     return { root: dirname(model), files: [model], open: basename(model) };
   });
@@ -88,7 +89,7 @@ export const hashModel = (
     readonly sha256: string;
     readonly open: string;
   },
-  ModelUnreadable | IoError
+  ModelUnreadable | IoError | LinkLeavesRoot | PathOutsideBase
 > =>
   Effect.gen(function* () {
     const { root, files, open } = yield* modelFiles(model);

@@ -11,7 +11,8 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { Effect, type Scope } from "effect";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
+import { resolveInside } from "../io/paths.ts";
 import { Compute } from "../compute/compute.ts";
 import {
   InputShapeMismatch,
@@ -44,9 +45,15 @@ export function fileHandler(tf: Tf, path: string): tfType.io.IOHandler {
       return await tf.io.getModelArtifactsForJSON(json, async (manifest) => {
         const specs = manifest.flatMap((group) => group.weights);
         const buffers: Array<ArrayBuffer> = [];
-        for (const group of manifest) {
-          for (const file of group.paths) {
-            buffers.push((await Deno.readFile(join(dirname(path), file))).slice().buffer);
+        for (const [g, group] of manifest.entries()) {
+          for (const [i, file] of group.paths.entries()) {
+            // A weight path stays inside the model's folder (never `../../x/weights.bin`).
+            const at = await resolveInside(
+              dirname(path),
+              file,
+              `${path} at weightsManifest[${g}].paths[${i}]`,
+            );
+            buffers.push((await Deno.readFile(at)).slice().buffer);
           }
         }
         return [specs, tf.io.concatenateArrayBuffers(buffers)];

@@ -12,6 +12,7 @@ import { INDEX_KIND_NAMES } from "../knn/registry.ts";
 import { DetectorSpec } from "../detectors/registry.ts";
 import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood_variants.ts";
 import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
+import { Identifier } from "../io/paths.ts";
 import { EngineSchema } from "./model.ts";
 
 const Probability = Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 })));
@@ -56,7 +57,8 @@ export type AblationGrid = typeof AblationGrid.Type;
 
 /** An ablation: a benchmark, a model, and one or more GROOD grids (their union is run). */
 export const AblationSpec = Schema.Struct({
-  name: Schema.String,
+  /** The results folder's name (`<out>/<name>/`): an identifier, never a path. */
+  name: Identifier,
   description: Schema.optional(Schema.String),
   benchmark: BenchmarkRef,
   model: Schema.optional(Schema.String),

@@ -13,6 +13,7 @@ import { predictClasses } from "../model/predict.ts";
 import { saveClassifier } from "../model/store.ts";
 import { trainClassifier, type TrainProgress } from "../model/train.ts";
 import { accuracy } from "../stages/evaluate.ts";
+import { checkOutputFolder } from "../io/output_folder.ts";
 
 /** Epochs per dataset: enough for MNIST ≥ 99% and Fashion-MNIST ≥ 91% test accuracy. */
 export const DEFAULT_EPOCHS: Readonly<Record<string, number>> = {
@@ -42,6 +43,9 @@ export const trainFixture = Effect.fn("trainFixture")(function* (options: Fixtur
   const batchSize = options.batchSize ?? 128;
   const learningRate = options.learningRate ?? 0.002;
   const out = options.out;
+  // A model is saved only into a folder that is new, empty, grood's or a model grood saved
+  // (its files are replaced one by one, nothing else is touched): checked before training.
+  yield* checkOutputFolder(out, { kind: "model", recognise: ["model.json", "weights.bin"] });
   const train = yield* loadSplit(dataset, "train");
   const test = yield* loadSplit(dataset, "test");
   log(

@@ -12,13 +12,12 @@
  */
 import { Data, Effect } from "effect";
 import { join } from "node:path";
+import { type IoError, tryIo, writeFileAtomic, writeJsonAtomic } from "../io/files.ts";
 import {
-  type IoError,
-  tryIo,
-  writeDirAtomic,
-  writeFileAtomic,
-  writeJsonAtomic,
-} from "../io/files.ts";
+  type OutputFolderOptions,
+  type OutputFolderRefused,
+  writeOutputFolder,
+} from "../io/output_folder.ts";
 import { summaryTable, type Table, writeResults } from "../pipeline/tables.ts";
 import type { DetectorRun } from "../pipeline/run.ts";
 import { OOD_METRICS } from "../stages/evaluate.ts";
@@ -71,7 +70,21 @@ export interface BenchmarkFolderOptions<ES = never, EX = never> {
   readonly section?: (seeds: SeedSection | undefined) => Effect.Effect<string, ES>;
   /** Write more into the temporary folder before it takes its place (e.g. the `.npy` exports). */
   readonly extra?: (tmp: string) => Effect.Effect<void, EX>;
+  /** The files and folders the run read: the folder may never be, hold or lie inside one. */
+  readonly inputs?: ReadonlyArray<string>;
 }
+
+/**
+ * The output-folder rules of a benchmark's results folder; one written before the marker
+ * existed is recognised by its `results.json` and `results.md`.
+ */
+export const benchmarkFolderRules = (
+  inputs: ReadonlyArray<string> = [],
+): OutputFolderOptions => ({
+  kind: "benchmark results",
+  inputs,
+  recognise: ["results.json", "results.md"],
+});
 
 /** The tables written, and the spread over seeds when there are several. */
 export interface BenchmarkFolder {
@@ -117,7 +130,7 @@ export const writeBenchmarkFolder = <ES = never, EX = never>(
   main: SeedRuns,
   others: ReadonlyArray<SeedRuns>,
   options: BenchmarkFolderOptions<ES, EX>,
-): Effect.Effect<BenchmarkFolder, NonFiniteResult | IoError | ES | EX> =>
+): Effect.Effect<BenchmarkFolder, NonFiniteResult | OutputFolderRefused | IoError | ES | EX> =>
   Effect.gen(function* () {
     const all = [main, ...others].sort((a, b) => a.seed - b.seed);
     // Checked before anything is written: a wrong number never reaches the folder.
@@ -135,67 +148,71 @@ export const writeBenchmarkFolder = <ES = never, EX = never>(
     };
     const models = all.map((s) => ({ seed: s.seed, model: s.model, testAccuracy: s.testAccuracy }));
     const section = options.section === undefined ? undefined : yield* options.section(seedSection);
-    return yield* writeDirAtomic(dir, (tmp) =>
-      Effect.gen(function* () {
-        const { summary, results } = yield* tryIo(
-          tmp,
-          "write results into",
-          () =>
-            writeResults(
-              tmp,
-              main.runs,
-              main.header,
-              seedSection === undefined
-                ? {}
-                : { trainingSeeds: { ...seedSection, models, perSeed } },
-            ),
-        );
-        if (options.plots !== false) {
-          yield* tryIo(
-            join(tmp, "plots"),
-            "write plots into",
-            () => writeReportPlots(join(tmp, "plots"), main.runs),
-          );
-        }
-        for (const other of others) {
-          const seedDir = join(tmp, `seed${other.seed}`);
-          yield* tryIo(
-            seedDir,
-            "write results into",
-            () => writeResults(seedDir, other.runs, other.header),
-          );
-        }
-        if (section !== undefined) {
-          yield* tryIo(
+    return yield* writeOutputFolder(
+      dir,
+      benchmarkFolderRules(options.inputs),
+      (tmp) =>
+        Effect.gen(function* () {
+          const { summary, results } = yield* tryIo(
             tmp,
-            "write the page section into",
-            () => writeFileAtomic(join(tmp, "section.html"), section),
+            "write results into",
+            () =>
+              writeResults(
+                tmp,
+                main.runs,
+                main.header,
+                seedSection === undefined
+                  ? {}
+                  : { trainingSeeds: { ...seedSection, models, perSeed } },
+              ),
           );
-        }
-        if (options.extra !== undefined) yield* options.extra(tmp);
-        if (spread === undefined || seedSection === undefined) return { summary, results, seeds };
-        const { command, date } = options;
-        yield* tryIo(tmp, "write the seed spread into", async () => {
-          await writeJsonAtomic(join(tmp, "seeds.json"), {
-            benchmark,
-            seeds,
-            command,
-            date,
-            models,
-            perSeed,
-            spread: seedSection.spread,
-            paired: seedSection.paired,
+          if (options.plots !== false) {
+            yield* tryIo(
+              join(tmp, "plots"),
+              "write plots into",
+              () => writeReportPlots(join(tmp, "plots"), main.runs),
+            );
+          }
+          for (const other of others) {
+            const seedDir = join(tmp, `seed${other.seed}`);
+            yield* tryIo(
+              seedDir,
+              "write results into",
+              () => writeResults(seedDir, other.runs, other.header),
+            );
+          }
+          if (section !== undefined) {
+            yield* tryIo(
+              tmp,
+              "write the page section into",
+              () => writeFileAtomic(join(tmp, "section.html"), section),
+            );
+          }
+          if (options.extra !== undefined) yield* options.extra(tmp);
+          if (spread === undefined || seedSection === undefined) return { summary, results, seeds };
+          const { command, date } = options;
+          yield* tryIo(tmp, "write the seed spread into", async () => {
+            await writeJsonAtomic(join(tmp, "seeds.json"), {
+              benchmark,
+              seeds,
+              command,
+              date,
+              models,
+              perSeed,
+              spread: seedSection.spread,
+              paired: seedSection.paired,
+            });
+            await writeFileAtomic(
+              join(tmp, "seeds.md"),
+              `# ${benchmark}: spread over training seeds ${seeds.join(", ")} (metrics in %)\n\n` +
+                `\`${command}\`, ${date}; models (test accuracy on the full test split): ${
+                  models.map((m) => `seed ${m.seed} ${(100 * m.testAccuracy).toFixed(2)}%`)
+                    .join(", ")
+                }\n\n${seedSpreadMarkdown(spread)}\n\n## Paired differences\n\n` +
+                `${pairedMarkdown(seedSection.paired)}\n`,
+            );
           });
-          await writeFileAtomic(
-            join(tmp, "seeds.md"),
-            `# ${benchmark}: spread over training seeds ${seeds.join(", ")} (metrics in %)\n\n` +
-              `\`${command}\`, ${date}; models (test accuracy on the full test split): ${
-                models.map((m) => `seed ${m.seed} ${(100 * m.testAccuracy).toFixed(2)}%`)
-                  .join(", ")
-              }\n\n${seedSpreadMarkdown(spread)}\n\n## Paired differences\n\n` +
-              `${pairedMarkdown(seedSection.paired)}\n`,
-          );
-        });
-        return { summary, results, seeds, spread, paired: seedSection.paired };
-      }));
+          return { summary, results, seeds, spread, paired: seedSection.paired };
+        }),
+    );
   });

@@ -5,7 +5,7 @@
  * | --- | --- |
  * | a folder | image folder (`folder`); labelled (one subfolder per class) where labels are needed |
  * | `x.npy` | NumPy images (`npy`); labels from `x.labels.npy` next to it when that file exists |
- * | `x-idx3-ubyte`, `x.idx` | IDX images (`idx`); labels from `x-idx1-ubyte` likewise |
+ * | `x-idx3-ubyte`, `x.idx` (or `.gz`) | IDX images (`idx`); labels from `x-idx1-ubyte` likewise |
  * | `x.json` | any source spec (`{"kind": …}`, the benchmark files' Schema), paths relative to it |
  * | `dataset:mnist:test` | a built-in ID split (`dataset`) |
  * | `ood-set:NAME` | a built-in generated OOD set (`ood-set`) |
@@ -110,8 +110,10 @@ export const parseSourceArgument = (
         cwd,
       );
     }
-    if (extension === ".idx" || /-idx3-ubyte$/.test(basename(path))) {
-      const labels = path.replace(/-idx3-ubyte$/, "-idx1-ubyte").replace(/\.idx$/, ".labels.idx");
+    // Raw or gzip (`.gz`, as Debian ships them).
+    if (/(\.idx|-idx3-ubyte)(\.gz)?$/.test(basename(path))) {
+      const labels = path.replace(/-idx3-ubyte(\.gz)?$/, "-idx1-ubyte$1")
+        .replace(/\.idx(\.gz)?$/, ".labels.idx$1");
       const hasLabels = labels !== path && (yield* statOf(labels)) !== undefined;
       return yield* decode(
         argument,
@@ -124,3 +126,26 @@ export const parseSourceArgument = (
       problem: "not a folder, .npy, IDX or .json source spec (see `deno task fit --help`)",
     });
   });
+
+/**
+ * The files and folders a source spec reads (absolute; none for the built-in sets): what an
+ * output folder must never be, hold or lie inside.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { sourcePaths } from "./argument.ts";
+ * deepStrictEqual(sourcePaths({ kind: "folder", path: "imgs" }, "/data"), ["/data/imgs"]);
+ * ```
+ */
+export function sourcePaths(spec: SourceSpec, baseDir: string): ReadonlyArray<string> {
+  const record = spec as unknown as Record<string, unknown>;
+  const paths: Array<string> = [];
+  for (const key of ["path", "images", "labels", "features", "files"]) {
+    const value = record[key];
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item === "string") paths.push(resolve(baseDir, item));
+    }
+  }
+  return paths;
+}

@@ -13,6 +13,7 @@
  * @module
  */
 import { Effect, Schema, Stream } from "effect";
+import { assertRegularFile, NotRegularFile } from "../io/files.ts";
 import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import { decodeNpyHeader, type NpyHeader, readNpy } from "../io/npy.ts";
 import { conformRaw } from "./conform.ts";
@@ -46,6 +47,8 @@ const HEADER_PROBE = 4096;
 const readHead = (path: string) =>
   Effect.tryPromise({
     try: async () => {
+      // A named pipe called `x.npy` is refused, not waited on.
+      await assertRegularFile(path);
       const file = await Deno.open(path);
       try {
         const size = (await file.stat()).size;
@@ -64,7 +67,10 @@ const readHead = (path: string) =>
     catch: (error) =>
       error instanceof Deno.errors.NotFound
         ? new DatasetFileMissing({ path, hint: "check the path in the spec" })
-        : new CorruptDataset({ path, problem: `cannot read: ${error}` }),
+        : new CorruptDataset({
+          path,
+          problem: error instanceof NotRegularFile ? error.problem : `cannot read: ${error}`,
+        }),
   });
 
 /** Read `length` bytes at `offset` (exactly, or fail naming the file). */

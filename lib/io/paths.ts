@@ -1,0 +1,192 @@
+/**
+ * Names and paths that come from files: a name that becomes a path is an identifier
+ * ({@link Identifier}), and a path read from a file stays inside its base ({@link insideBase}).
+ * These are the only two ways a spec's text turns into a place on disk, so a hostile or
+ * careless file (`"name": "../victim"`, a weight path `../../x/weights.bin`) is refused where
+ * it enters, with a typed error naming the key and what is wrong.
+ *
+ * @module
+ */
+import { Data, Effect, Schema } from "effect";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+
+/** Longest identifier accepted (file systems take 255 bytes per name; suffixes are added). */
+export const MAX_IDENTIFIER_LENGTH = 100;
+
+const IDENTIFIER_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
+
+/**
+ * Why `name` is not an identifier, or undefined when it is one: a letter, digit or `_` first,
+ * then letters, digits, `_`, `-`, `+` and `.`, never `..`, at most
+ * {@link MAX_IDENTIFIER_LENGTH} characters. So no separator, no leading dot (hidden files, `.`,
+ * `..`), no empty name, no space or control character.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { identifierProblem } from "./paths.ts";
+ * strictEqual(identifierProblem("fashion-mnist"), undefined);
+ * strictEqual(identifierProblem("../victim"), "it contains a path separator");
+ * ```
+ */
+export function identifierProblem(name: string): string | undefined {
+  if (name.length === 0) return "it is empty";
+  if (/[/\\]/.test(name)) return "it contains a path separator";
+  if (name.includes("..")) return "it contains ..";
+  if (name.startsWith(".")) return "it starts with a dot";
+  if (name.length > MAX_IDENTIFIER_LENGTH) {
+    return `it is longer than ${MAX_IDENTIFIER_LENGTH} characters`;
+  }
+  if (!IDENTIFIER_PATTERN.test(name)) {
+    return "it may hold only letters, digits, _, -, + and . (and start with a letter, digit or _)";
+  }
+  return undefined;
+}
+
+/**
+ * A name that becomes a file or folder name (a benchmark's, an ablation's, an OOD set's):
+ * decoding refuses anything {@link identifierProblem} finds wrong, with its reason.
+ */
+export const Identifier = Schema.String.pipe(
+  Schema.check(
+    Schema.makeFilter((name: string) => {
+      const problem = identifierProblem(name);
+      return problem === undefined
+        ? true
+        : `Expected a name usable as a folder name, not ${JSON.stringify(name)}: ${problem}`;
+    }),
+  ),
+);
+
+/** A name that is not an identifier: names the key it came from and what is wrong. */
+export class InvalidName extends Data.TaggedError("InvalidName")<{
+  /** Where the name comes from, e.g. `ablations/x.json at name`. */
+  readonly key: string;
+  readonly name: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Invalid name ${JSON.stringify(this.name)} in ${this.key}: ${this.problem}`;
+  }
+}
+
+/** `name` when it is an identifier, else an {@link InvalidName} naming `key`. */
+export const checkIdentifier = (name: string, key: string): Effect.Effect<string, InvalidName> => {
+  const problem = identifierProblem(name);
+  return problem === undefined
+    ? Effect.succeed(name)
+    : Effect.fail(new InvalidName({ key, name, problem }));
+};
+
+/** A path read from a file leads outside the folder it must stay in. */
+export class PathOutsideBase extends Data.TaggedError("PathOutsideBase")<{
+  /** Where the path comes from, e.g. `model.json weightsManifest[0].paths[1]`. */
+  readonly key: string;
+  readonly path: string;
+  readonly base: string;
+}> {
+  override get message(): string {
+    return `The path ${JSON.stringify(this.path)} in ${this.key} leads outside "${this.base}"; ` +
+      "paths read from a file must stay inside its folder";
+  }
+}
+
+/** True when `path` is `base` or lies under it (both absolute, lexically). */
+export function isWithin(base: string, path: string): boolean {
+  const rel = relative(base, path);
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+/**
+ * Resolve `path` (read from a file, at `key`) against `base` and check it stays inside:
+ * lexically, and once links are followed when it exists. Returns the absolute path; throws a
+ * {@link PathOutsideBase} otherwise (for readers that are plain promises, e.g. a tfjs IO
+ * handler). {@link insideBase} is the same as an Effect.
+ */
+export async function resolveInside(base: string, path: string, key: string): Promise<string> {
+  const root = resolve(base);
+  const target = resolve(root, path);
+  const refused = new PathOutsideBase({ key, path, base: root });
+  if (path === "" || !isWithin(root, target)) throw refused;
+  let real: { root: string; target: string } | undefined;
+  try {
+    real = { root: await Deno.realPath(root), target: await Deno.realPath(target) };
+  } catch {
+    real = undefined; // Missing: the reader reports that, naming the file.
+  }
+  if (real !== undefined && !isWithin(real.root, real.target)) throw refused;
+  return target;
+}
+
+/**
+ * {@link resolveInside} as an Effect failing with a typed {@link PathOutsideBase}.
+ *
+ * @example A weight path leading out of the model's folder is refused
+ * ```ts
+ * import { Effect } from "effect";
+ * import { insideBase } from "./paths.ts";
+ * const error = await Effect.runPromise(
+ *   Effect.flip(insideBase("/models/m", "../../x/weights.bin", "model.json paths[0]")),
+ * );
+ * if (error._tag !== "PathOutsideBase") throw error;
+ * ```
+ */
+export const insideBase = (
+  base: string,
+  path: string,
+  key: string,
+): Effect.Effect<string, PathOutsideBase> =>
+  Effect.tryPromise({
+    try: () => resolveInside(base, path, key),
+    catch: (error) =>
+      error instanceof PathOutsideBase
+        ? error
+        : new PathOutsideBase({ key, path, base: resolve(base) }),
+  });
+
+/** A symbolic link inside a folder grood walks points outside that folder. */
+export class LinkLeavesRoot extends Data.TaggedError("LinkLeavesRoot")<{
+  readonly link: string;
+  readonly target: string;
+  readonly root: string;
+}> {
+  override get message(): string {
+    return `The link "${this.link}" points to "${this.target}", outside "${this.root}": ` +
+      "links inside a model folder must stay inside it (copy the file in instead)";
+  }
+}
+
+/**
+ * Every regular file under `root` (absolute paths as seen through `root`, sorted), following
+ * symbolic links whose target stays inside `root` (so reading a listed path reads the target's
+ * content, and a content key covers it); a link leading outside fails with
+ * {@link LinkLeavesRoot}, a dangling link with an `IoError`-like rejection from `Deno.realPath`.
+ * Other kinds of files (pipes, sockets) are not listed.
+ */
+export async function walkFiles(root: string): Promise<Array<string>> {
+  const realRoot = await Deno.realPath(root);
+  const seen = new Set<string>([realRoot]);
+  const out: Array<string> = [];
+  const visit = async (dir: string): Promise<void> => {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      let isDirectory = entry.isDirectory;
+      let isFile = entry.isFile;
+      if (entry.isSymlink) {
+        const target = await Deno.realPath(path);
+        if (!isWithin(realRoot, target)) throw new LinkLeavesRoot({ link: path, target, root });
+        const info = await Deno.stat(target);
+        isDirectory = info.isDirectory;
+        isFile = info.isFile;
+        if (isDirectory) {
+          if (seen.has(target)) continue; // A link back up: its files are listed already.
+          seen.add(target);
+        }
+      }
+      if (isDirectory) await visit(path);
+      else if (isFile) out.push(path);
+    }
+  };
+  await visit(root);
+  return out.sort();
+}
