@@ -11,10 +11,9 @@ import { Effect } from "effect";
 import fc from "fast-check";
 import { readBenchmark } from "../lib/benchmarks/load.ts";
 import { type Codec, makeStageCache, stageKey } from "../lib/cache/cache.ts";
-import { loadSplit } from "../lib/data/datasets.ts";
 import { fitDetectorFolder, openFittedDetector, scoreSource } from "../lib/fitted/mod.ts";
 import { decodeIdx, encodeIdx, readIdx } from "../lib/io/idx.ts";
-import { readNpy, writeNpyAtomic } from "../lib/io/npy.ts";
+import { readNpy } from "../lib/io/npy.ts";
 import {
   checkOutputFile,
   checkOutputFolder,
@@ -27,6 +26,7 @@ import { benchmarkFolderRules } from "../lib/report/benchmark_folder.ts";
 import { GREY_28, openSource } from "../lib/sources/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped } from "./with_compute.ts";
+import { mnistTrain, writeDigitSet } from "./digit_sets.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const foreign = join(root, "fixtures/models/foreign/foreign.onnx");
@@ -61,21 +61,8 @@ const scratch = async () => {
 
 // A small MNIST training set as .npy, and a folder of training images (an input).
 const data = await Deno.makeTempDir({ prefix: "grood-doors-data-" });
-const mnist = await Effect.runPromise(loadSplit("mnist", "train"));
-const writeSubset = async (name: string, start: number, count: number) => {
-  await Effect.runPromise(writeNpyAtomic(
-    join(data, `${name}.npy`),
-    mnist.pixels.slice(start * 784, (start + count) * 784),
-    [count, 28, 28],
-  ));
-  await Effect.runPromise(writeNpyAtomic(
-    join(data, `${name}.labels.npy`),
-    mnist.labels.slice(start, start + count),
-    [count],
-  ));
-};
-await writeSubset("train", 0, 600);
-await writeSubset("val", 600, 300);
+await writeDigitSet(data, "train", 0, 600);
+await writeDigitSet(data, "val", 600, 300);
 
 // ─────────────────────────── class 1: output folders ───────────────────────────
 
@@ -263,6 +250,8 @@ Deno.test("class 1/9: kill -9 of fit replacing a fitted folder, at random moment
     foreign,
     "--train",
     join(data, "train.npy"),
+    "--val",
+    join(data, "val.npy"),
     "--detector",
     "msp",
     "--out",
@@ -553,8 +542,8 @@ Deno.test("class 9: a raw IDX file larger than its header declares (8 GiB, spars
 
 Deno.test("class 9: .gz IDX files are accepted on the command line, with their labels", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-doors-gz-" });
-  const images = encodeIdx([3, 28, 28], mnist.pixels.slice(0, 3 * 784));
-  const labels = encodeIdx([3], mnist.labels.slice(0, 3));
+  const images = encodeIdx([3, 28, 28], mnistTrain.pixels.slice(0, 3 * 784));
+  const labels = encodeIdx([3], mnistTrain.labels.slice(0, 3));
   await Deno.writeFile(join(dir, "t-images-idx3-ubyte.gz"), gzipSync(images));
   await Deno.writeFile(join(dir, "t-images-idx1-ubyte.gz"), gzipSync(labels));
   const parsed = await Effect.runPromise(

@@ -25,6 +25,7 @@ import { decodeStrict } from "../decode.ts";
 import { type BackendUnavailable, Compute, startCompute } from "../compute/compute.ts";
 import { sha256Hex } from "../io/files.ts";
 import { decodeNpy } from "../io/npy.ts";
+import { OUTPUT_MARKER } from "../io/output_folder.ts";
 import { matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
 import { nonFiniteRows } from "../models/finite.ts";
@@ -185,10 +186,15 @@ const listEntries = (folder: string) =>
     catch: (error) => damaged(folder, ".", `cannot be listed (${error})`),
   });
 
-/** Refuse a file the manifest does not list (added after fit) and a link in place of a file. */
+/**
+ * Refuse a file the manifest does not list (added after fit; the output-folder marker aside) and
+ * a link in place of a file.
+ */
 const checkListed = (folder: string, manifest: FittedManifest) =>
   Effect.gen(function* () {
+    // The output-folder marker says only that grood wrote the folder; it steers nothing.
     const listed = new Set([
+      OUTPUT_MARKER,
       FITTED_MANIFEST_FILE,
       ...manifest.model.files.map((f) => f.path),
       ...manifest.state.map((s) => s.file.path),
