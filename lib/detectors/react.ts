@@ -89,10 +89,11 @@ const reactOptions = (from: ThresholdSource) =>
   });
 
 /** The registry entry of ReAct with one default threshold source. */
-const reactEntryFrom = <const K extends string>(kind: K, from: ThresholdSource, source: string) =>
-  defineDetector({
+const reactEntryFrom = <const K extends string>(kind: K, from: ThresholdSource, source: string) => {
+  const title = `ReAct (${SOURCE_LABEL[from]})`;
+  return defineDetector({
     kind,
-    title: `ReAct (${SOURCE_LABEL[from]})`,
+    title,
     family: "baseline",
     source,
     reproduce: true,
@@ -100,9 +101,10 @@ const reactEntryFrom = <const K extends string>(kind: K, from: ThresholdSource, 
     make: (options, name) => {
       const detector = react(options);
       // The default name says the threshold source in force.
-      return name === `ReAct (${SOURCE_LABEL[from]})` ? detector : { ...detector, name };
+      return name === title ? detector : { ...detector, name };
     },
   });
+};
 
 /** Registration of {@link react} with the threshold from training activations (the paper). */
 export const reactEntry = reactEntryFrom(
