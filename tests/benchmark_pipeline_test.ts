@@ -19,7 +19,10 @@ const failure = <E>(effect: Effect.Effect<unknown, E>) => Effect.runPromise(Effe
  * A user's benchmark in a temporary folder: MNIST images as `.npy` arrays (ID), 150 letters as
  * PNG files (near-OOD), and the generated textures (far-OOD), run with the MNIST fixture model.
  */
-async function smallBenchmark(model: Record<string, unknown>): Promise<string> {
+async function smallBenchmark(
+  model: Record<string, unknown>,
+  trainCount = 1000,
+): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "grood-pipeline-" });
   const train = await Effect.runPromise(loadSplit("mnist", "train"));
   const test = await Effect.runPromise(loadSplit("mnist", "test"));
@@ -31,7 +34,7 @@ async function smallBenchmark(model: Record<string, unknown>): Promise<string> {
       writeNpyAtomic(join(dir, `${name}-labels.npy`), labels.slice(0, n), [n]),
     );
   };
-  await npy("train", train.pixels, train.labels, 1000);
+  await npy("train", train.pixels, train.labels, trainCount);
   await npy("test", test.pixels, test.labels, 400);
   const letters = await Effect.runPromise(loadOodSet("letters"));
   await Deno.mkdir(join(dir, "letters"));
@@ -202,6 +205,47 @@ Deno.test("on an ONNX model, ODIN (an input gradient) fails typed, naming detect
       `ReAct on ${row.set}: tfjs ${row.auroc}, onnx ${twin.auroc}`,
     );
   }
+  await Deno.remove(join(path, ".."), { recursive: true });
+});
+
+Deno.test("GROOD's defaults adapt to an ONNX model and 2,000 training images (early tap, min(10,000, N) mixes); explicit values that cannot be honoured are refused", async () => {
+  const path = await smallBenchmark(
+    { kind: "onnx", path: join(fixtureDir("foreign"), "foreign.onnx") },
+    2000,
+  );
+  const { prepared, runs } = await Effect.runPromise(
+    runPipeline({ benchmark: path, detectors: [{ kind: "grood" }] }).pipe(Effect.provide(live)),
+  );
+  assert.equal(prepared.train.images.count, 2000);
+  const [run] = runs;
+  // What ran is recorded: the model's early tap and every one of the 2,000 training images.
+  assert.equal(run!.settings["earlyBoundary"], "early");
+  assert.equal(run!.settings["oodPrototype"], "mixup(λ=0.5, n=2000)");
+  const early = run!.artefacts!.find((a) => a.name === "class-prototypes-early")!;
+  assert.deepEqual(early.shape, [10, 16 * 14 * 14]);
+  for (const row of run!.rows) {
+    assert.ok(row.auroc >= 0 && row.auroc <= 1 && Number.isFinite(row.fpr95IdKept), row.set);
+  }
+  // Values the user sets are still checked against the model and the data, naming the key.
+  const refused = await failure(
+    runPipeline({
+      benchmark: path,
+      detectors: [{
+        kind: "grood",
+        earlyBoundary: "block1",
+        oodPrototype: { kind: "mixup", lambda: 0.5, samples: 10_000, seed: 0 },
+      }],
+    }).pipe(Effect.provide(live)),
+  ) as { _tag?: string; message?: string };
+  assert.equal(refused._tag, "InvalidInput");
+  assert.match(
+    String(refused.message),
+    /no layer block1 \(it has early\) .* at detectors\[0\]\.earlyBoundary/,
+  );
+  assert.match(
+    String(refused.message),
+    /samples 10000 is more than the 2000 .* at detectors\[0\]\.oodPrototype\.samples/,
+  );
   await Deno.remove(join(path, ".."), { recursive: true });
 });
 

@@ -32,7 +32,6 @@ Deno.test("registry: defaults decode to the detectors' documented defaults", () 
     { ...groodSpec },
     {
       kind: "grood",
-      earlyBoundary: GROOD_DEFAULTS.earlyBoundary,
       oodPrototype: GROOD_DEFAULTS.oodPrototype,
       descriptor: GROOD_DEFAULTS.descriptor,
       index: GROOD_DEFAULTS.index,
