@@ -354,7 +354,7 @@ const program = Effect.gen(function* () {
             // Early features need the open network: only seed 0's stays open for the run.
             const early = values["export-early"] && model.seed === 0;
             const entries = yield* writeExports(exportDir, model.prepared, model.runs, {
-              ...(early ? { earlyBoundary: GROOD_DEFAULTS.earlyBoundary } : {}),
+              ...(early ? { earlyBoundary: model.prepared.model.earlyTap } : {}),
             }).pipe(Effect.provideService(Compute, compute));
             log(`exports (seed ${model.seed}): ${entries.length} .npy files (manifest.json)`);
           }

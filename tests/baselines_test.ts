@@ -172,6 +172,10 @@ Deno.test("nnGuide() averages the top-K inner products with an energy-weighted b
   // α = 0.5 keeps only the first image; k = 2 then exceeds the bank.
   const error = await run(Effect.flip(nnGuide({ k: 2, alpha: 0.5 }).fit(fitInputs(train))));
   assert.match(String((error as Error).message), /k = 2.*\[1, 1\]/);
+  // Without k, K = min(100, bank): the bank of one image here, recorded in the settings.
+  const fitted = await run(nnGuide({ alpha: 0.5 }).fit(fitInputs(train)));
+  assert.equal(fitted.settings.k, 1);
+  assert.equal(fitted.settings.bank, 1);
 });
 
 Deno.test("she() uses the mean of correctly classified training features of ŷ", async () => {

@@ -202,6 +202,10 @@ Deno.test("a tfjs GraphModel: forward from the input and from a fed node, checke
       ["logits"],
     );
     assert.deepEqual([...fromEarly!.data], [4, -8, 2]);
+    // The head is the MatMul's constant (no bias node: b = 0); h·W + b gives the logits.
+    const head = yield* model.head!;
+    assert.deepEqual([...head.kernel], [1, -2, 0.5]);
+    assert.deepEqual([...head.bias], [0, 0, 0]);
   }));
   const missing = await failure(
     openModel(graphDir, { spec: { ...graphSpec, taps: { ...graphSpec.taps, early: "relu9" } } }),

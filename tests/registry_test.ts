@@ -32,7 +32,6 @@ Deno.test("registry: defaults decode to the detectors' documented defaults", () 
     { ...groodSpec },
     {
       kind: "grood",
-      earlyBoundary: GROOD_DEFAULTS.earlyBoundary,
       oodPrototype: GROOD_DEFAULTS.oodPrototype,
       descriptor: GROOD_DEFAULTS.descriptor,
       index: GROOD_DEFAULTS.index,
@@ -58,9 +57,9 @@ Deno.test("registry: defaults decode to the detectors' documented defaults", () 
     percentile: 90,
     thresholdFrom: "validation",
   });
+  // NNGuide's k stays absent: min(100, bank size), resolved at fit.
   assert.deepEqual({ ...decode({ kind: "nnguide" }) }, {
     kind: "nnguide",
-    k: 100,
     alpha: 0.01,
     seed: 0,
   });

@@ -116,6 +116,15 @@ Deno.test("samples or k beyond the training images are refused, not capped; the 
   }
   const k = await scopedFailure(fitDetectorFolder(options({ kind: "knn", k: 601 }, "k")));
   assert.match(k.message, /k 601 is more than the 600 training images .* at k/);
+  // The fit sums class features at the model's early tap only: another boundary is refused.
+  const early = await scopedFailure(
+    fitDetectorFolder(options({ kind: "grood", earlyBoundary: "block1" }, "early")),
+  );
+  assert.ok(early instanceof InvalidInput);
+  assert.match(
+    early.message,
+    /early tap "early", not "block1" \(make it the early tap: --taps early=block1\) .* at earlyBoundary/,
+  );
 
   // Default samples (10,000) on 600 images: every image is mixed, and the manifest says 600.
   const fitted = await runScoped(fitDetectorFolder(options({ kind: "grood" }, "default")));
@@ -123,6 +132,8 @@ Deno.test("samples or k beyond the training images are refused, not capped; the 
   assert.equal(prototype.samples, 600);
   const written = JSON.parse(await Deno.readTextFile(join(dir, "default/detector.json")));
   assert.equal(written.detector.spec.oodPrototype.samples, 600);
+  assert.equal(written.detector.spec.earlyBoundary, "early");
+  assert.equal(written.detector.settings.oodPrototype, "mixup(λ=0.5, n=600)");
 });
 
 Deno.test("a benchmark with one group writes no NaN means and ranks by the group it has", async () => {

@@ -41,12 +41,14 @@ export interface FitInputs {
   readonly trainKey: string;
   /**
    * grood's own tfjs network, when the model is one: detectors that differentiate through it
-   * (ODIN) or read its dense head (ReAct, ASH, ViM, …) need it.
+   * (ODIN) need it. The head detectors (ReAct, ASH, ViM, …) read the head from `model`, and from
+   * this network's dense block only when no `model` is given.
    */
   readonly net?: Classifier;
   /**
    * The model behind one interface (any kind: ONNX, tfjs, grood's CNN), when the features came
-   * from it: GROOD's mix-up runs on it when there is no `net`.
+   * from it: GROOD's mix-up runs on it when there is no `net`, and the head detectors read its
+   * classifier head (`FeatureModel.head`).
    */
   readonly model?: FeatureModel;
   readonly train: LabelledSet;

@@ -5,10 +5,10 @@
  * samples) → index → score (distance to the k nearest training descriptors).
  *
  * Defaults and why:
- * - early boundary `block1` (the first residual stage, 14×14×32): an early layer, as the paper
- *   asks, with enough spatial structure for mixes to stay image-like;
- * - OOD prototype by targeted mix-up, λ = 0.5 on a seeded subset of 10,000 training images
- *   (`MIXUP_DEFAULTS`);
+ * - early boundary: the model's early tap (grood's CNN: `block1`, 14×14×32): an early layer, as
+ *   the paper asks, with enough spatial structure for mixes to stay image-like;
+ * - OOD prototype by targeted mix-up, λ = 0.5 on a seeded subset of min(10,000, N) of the N
+ *   training images (`MIXUP_DEFAULTS`, `mixupSamples`);
  * - exact k-NN with k = 1 (the reference's k; its approximate IVF index with nprobe = 4 makes
  *   the score depend on the index, so exact is our default and HNSW an option).
  *
@@ -38,6 +38,7 @@ import {
   mixupOodPrototype,
   smoothedNoiseImages,
 } from "../stages/mixup.ts";
+import { earlyTapOf, resolveGroodOptions } from "./grood_defaults.ts";
 import { meanPenultimateWithModel, mixupWithModel } from "../stages/model_mixup.ts";
 import { computePrototypes, type Prototypes } from "../stages/prototype.ts";
 import { knnScore } from "../stages/score.ts";
@@ -79,7 +80,8 @@ export type OodPrototypeSource =
   | {
     readonly kind: "mixup";
     readonly lambda: number;
-    readonly samples: number | "all";
+    /** Images to mix; absent: min(10,000, training images). */
+    readonly samples?: number | "all";
     readonly seed: number;
   }
   | { readonly kind: "mean" }
@@ -95,7 +97,8 @@ export type OodPrototypeSource =
 
 /** GROOD's parameters. */
 export interface GroodOptions {
-  readonly earlyBoundary: string;
+  /** Where the early prototypes and the mix-up are taken; absent: the model's early tap. */
+  readonly earlyBoundary?: string;
   readonly oodPrototype: OodPrototypeSource;
   /** `gradient`: GROOD; `distance`: ablation, score = −‖h − p_ood‖ (no gradient, no index). */
   readonly descriptor: "gradient" | "distance";
@@ -129,8 +132,7 @@ export interface GroodOptions {
 
 /** GROOD's defaults (see the module doc for the reasons). */
 export const GROOD_DEFAULTS: GroodOptions = {
-  earlyBoundary: "block1",
-  oodPrototype: { kind: "mixup", ...MIXUP_DEFAULTS },
+  oodPrototype: { kind: "mixup", lambda: MIXUP_DEFAULTS.lambda, seed: MIXUP_DEFAULTS.seed },
   descriptor: "gradient",
   index: "exact",
   k: 1,
@@ -173,7 +175,7 @@ const prototypesCodec: Codec<Prototypes> = {
 export function describeSource(source: OodPrototypeSource): string {
   switch (source.kind) {
     case "mixup":
-      return `mixup(λ=${source.lambda}, n=${source.samples})`;
+      return `mixup(λ=${source.lambda}, n=${source.samples ?? "default"})`;
     case "mean":
       return "mean";
     case "noise":
@@ -202,7 +204,7 @@ function negativeDistanceTo(features: Matrix, vector: Float32Array): Float64Arra
  * `modelKey` and `trainKey` root the cache keys, so they follow the content.
  */
 export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Detector {
-  const o: GroodOptions = { ...GROOD_DEFAULTS, ...options };
+  const given: GroodOptions = { ...GROOD_DEFAULTS, ...options };
   return {
     name,
     description: "GROOD: k-NN distance in the gradient space of a nearest-prototype loss " +
@@ -210,6 +212,8 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
     fit: (inputs: FitInputs) =>
       Effect.scoped(Effect.gen(function* () {
         const { net, train, trainFeatures } = inputs;
+        const context = { earlyTap: earlyTapOf(inputs), trainCount: train.count };
+        const o = resolveGroodOptions(given, context);
         const cache = Option.getOrElse(
           yield* Effect.serviceOption(StageCache),
           () => makeStageCache(undefined),
@@ -443,8 +447,9 @@ export interface GroodParts {
  * came from `grood().fit` or from the streamed fit (`grood_streamed.ts`).
  */
 export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): FittedDetector {
-  const o: GroodOptions = { ...GROOD_DEFAULTS, ...options };
   const { prototypes, ood, descriptors, index, temperature } = parts;
+  // The early boundary is the prototypes' own: what ran.
+  const o = { ...GROOD_DEFAULTS, ...options, earlyBoundary: prototypes.earlyBoundary };
   const gradientPrototypes = { classes: prototypes.penultimate, ood };
   const source = o.oodPrototype;
   return {

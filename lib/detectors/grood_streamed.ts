@@ -84,7 +84,8 @@ export interface StreamedGroodOptions {
     | {
       readonly kind: "mixup";
       readonly lambda: number;
-      readonly samples: number | "all";
+      /** Absent: min(10,000, training images). */
+      readonly samples?: number | "all";
       readonly seed: number;
     }
     | { readonly kind: "mean" };

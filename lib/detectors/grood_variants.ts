@@ -34,7 +34,8 @@ export const OodPrototypeSpec = Schema.Union([
   Schema.Struct({
     kind: Schema.Literal("mixup"),
     lambda: Probability,
-    samples: Schema.Union([PositiveInt, Schema.Literal("all")]),
+    /** Absent: min(10,000, training images), resolved when the fit knows the data. */
+    samples: Schema.optionalKey(Schema.Union([PositiveInt, Schema.Literal("all")])),
     seed: Seed,
   }),
   Schema.Struct({ kind: Schema.Literal("mean") }),
@@ -47,7 +48,8 @@ export const OodPrototypeSpec = Schema.Union([
 
 /** GROOD's options in a spec except the OOD-prototype source (the variants fix it). */
 const groodFields = {
-  earlyBoundary: withDefault(Schema.String, GROOD_DEFAULTS.earlyBoundary),
+  /** Absent: the model's early tap, resolved when the fit knows the model. */
+  earlyBoundary: Schema.optionalKey(Schema.String),
   descriptor: withDefault(Schema.Literals(["gradient", "distance"]), GROOD_DEFAULTS.descriptor),
   index: withDefault(Schema.Literals(INDEX_KIND_NAMES), "exact"),
   k: withDefault(PositiveInt, GROOD_DEFAULTS.k),
@@ -71,7 +73,11 @@ const groodFields = {
 /** GROOD's spec options. */
 export const GroodOptionsSpec = Schema.Struct({
   ...groodFields,
-  oodPrototype: withDefault(OodPrototypeSpec, { kind: "mixup", ...MIXUP_DEFAULTS }),
+  oodPrototype: withDefault(OodPrototypeSpec, {
+    kind: "mixup",
+    lambda: MIXUP_DEFAULTS.lambda,
+    seed: MIXUP_DEFAULTS.seed,
+  }),
 });
 
 /** The options of a GROOD variant whose OOD prototype is fixed. */

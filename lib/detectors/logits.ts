@@ -2,12 +2,15 @@
  * Logit math shared by the baseline detectors, in plain TypeScript with float64 accumulation:
  * log-sum-exp, softmax, and the classifier head applied to a feature matrix (z = h·W + b), so
  * detectors that edit the penultimate features (ReAct, ASH) can recompute logits without tfjs.
+ * The head itself comes from the model (`FeatureModel.head`, any kind), read by `readHead`.
  *
  * @module
  */
 import { Data, Effect } from "effect";
 import { type FitInputs, modelKindOf } from "./detector.ts";
 import { type Matrix, matrix } from "../matrix.ts";
+import type { Head } from "../models/head.ts";
+import { groodHead, groodTaps } from "../models/grood_cnn.ts";
 
 /**
  * log Σⱼ exp(zⱼ / T) over `length` values of `values` from `offset`, computed stably as
@@ -85,82 +88,57 @@ export function rowMax(m: Matrix): Float64Array {
   return out;
 }
 
-/** The classifier's last dense layer, as plain arrays: z = h·kernel + bias. */
-export interface Head {
-  /** Penultimate feature size D. */
-  readonly inputSize: number;
-  /** Number of classes C. */
-  readonly numClasses: number;
-  /** D × C, row-major (the tfjs `head/kernel` layout). */
-  readonly kernel: Float32Array;
-  readonly bias: Float32Array;
-}
+/** The classifier's last dense layer, as plain arrays: z = h·kernel + bias (`lib/models/head.ts`). */
+export type { Head } from "../models/head.ts";
 
-/** The classifier has no dense last block whose weights a detector can read. */
+/** The model has no classifier head whose weights a detector can read. */
 export class MissingHead extends Data.TaggedError("MissingHead")<{
   readonly detector: string;
   readonly reason: string;
   /** The kind of the model it was fitted on. */
   readonly modelKind: string;
+  /** The model's path or label (empty when the detector was given no model). */
+  readonly model: string;
 }> {
   override get message(): string {
-    return `Cannot read the classifier head for ${this.detector} (model of kind ` +
+    const model = this.model === "" ? "" : ` "${this.model}"`;
+    return `Cannot read the classifier head for ${this.detector} (model${model} of kind ` +
       `"${this.modelKind}"): ${this.reason}`;
   }
 }
 
 /**
- * Copy the weights of the network's last block (it must be the dense head right after the
- * penultimate pooling, as in `defaultSpec`).
+ * The classifier head z = h·W + b of the model the detector is fitted on: the model's own
+ * (`FeatureModel.head`, every kind), else, for inputs that carry only grood's network, its dense
+ * block. Fails with `MissingHead` naming the detector and the model when there is none.
  */
 export const readHead = (
   detector: string,
   inputs: Pick<FitInputs, "net" | "model">,
 ): Effect.Effect<Head, MissingHead> =>
   Effect.suspend(() => {
-    const net = inputs.net;
-    const modelKind = net !== undefined ? "grood" : modelKindOf(inputs);
-    if (net === undefined) {
-      return Effect.fail(
-        new MissingHead({
-          detector,
-          modelKind,
-          reason: "it reads the dense head of grood's own classifier, and this model is " +
-            "another kind (fit it on a grood model, or pick a detector that needs only " +
-            "features and logits)",
-        }),
+    const { model, net } = inputs;
+    const missing = (modelName: string, modelKind: string) => (reason: string) =>
+      new MissingHead({ detector, modelKind, model: modelName, reason });
+    if (model?.head !== undefined) {
+      return Effect.mapError(
+        model.head,
+        (error) => missing(model.name, model.kind)(error.reason),
       );
     }
-    const last = net.spec.blocks[net.spec.blocks.length - 1];
-    const beforeLast = net.spec.blocks[net.spec.blocks.length - 2];
-    if (last?.kind !== "dense" || beforeLast?.kind !== "globalAvgPool") {
-      return Effect.fail(
-        new MissingHead({
-          detector,
-          modelKind,
-          reason: "the last block must be a dense head right after the global pooling",
-        }),
+    if (net !== undefined) {
+      return Effect.mapError(
+        groodHead(net, model?.name ?? "grood classifier", groodTaps(net)),
+        (error) => missing(error.model, "grood")(error.reason),
       );
     }
-    const kernel = net.variables.get(`${last.name}/kernel`);
-    const bias = net.variables.get(`${last.name}/bias`);
-    if (kernel === undefined || bias === undefined || kernel.shape.length !== 2) {
-      return Effect.fail(
-        new MissingHead({
-          detector,
-          modelKind,
-          reason: `weights "${last.name}/kernel|bias" are missing`,
-        }),
-      );
-    }
-    const head: Head = {
-      inputSize: kernel.shape[0]!,
-      numClasses: kernel.shape[1]!,
-      // Copies: the detector must not see later changes to (or disposal of) the variables.
-      kernel: Float32Array.from(kernel.dataSync() as Float32Array),
-      bias: Float32Array.from(bias.dataSync() as Float32Array),
-    };
-    return Effect.succeed(head);
+    return Effect.fail(
+      missing(model?.name ?? "", modelKindOf(inputs))(
+        model === undefined
+          ? "it was given no model to read the head from"
+          : "this model's adapter cannot read classifier heads",
+      ),
+    );
   });
 
 /** z = h·W + b for every row of `features` (N × D) → N × C logits (float64 sums). */

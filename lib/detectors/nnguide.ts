@@ -14,7 +14,8 @@
  * `IndexFlatIP`, exact), times logsumexp(z); score(x) = −conf(x) (higher = more OOD).
  *
  * Defaults (`configs/postprocessors/nnguide.yml`, `APS_mode: False`): **K = 100**, **α = 0.01**
- * (600 of our 60,000 training images), bank **seed 0**.
+ * (600 of our 60,000 training images), bank **seed 0**; on a training set whose bank holds
+ * fewer than 100 images, K is the bank size (the fit's settings record the K used).
  *
  * @module
  */
@@ -28,7 +29,10 @@ import { rowLogSumExp } from "./logits.ts";
 
 /** Options of {@link nnGuide}. */
 export interface NnGuideOptions {
-  /** Neighbours averaged (default 100). */
+  /**
+   * Neighbours averaged; absent: min(100, bank size), so the reference's K = 100 adapts to a
+   * training set whose bank ⌈α·N⌉ holds fewer images (a K given beyond the bank is refused).
+   */
   readonly k?: number;
   /** Share of the training set in the bank (default 0.01). */
   readonly alpha?: number;
@@ -70,15 +74,20 @@ export function meanTopInnerProducts(queries: Matrix, bank: Matrix, k: number): 
   return out;
 }
 
+/** The reference's K (`configs/postprocessors/nnguide.yml`). */
+const NNGUIDE_K = 100;
+
 /** The NNGuide detector. */
 export function nnGuide(options: NnGuideOptions = {}): Detector {
   const name = "NNGuide";
-  const k = options.k ?? 100;
   const alpha = options.alpha ?? 0.01;
   const seed = options.seed ?? 0;
   return {
     name,
-    description: `NNGuide: energy times the mean of the ${k} largest inner products with an ` +
+    description:
+      `NNGuide: energy times the mean of the ${
+        options.k ?? "min(100, bank)"
+      } largest inner products with an ` +
       `energy-weighted bank of a random ${100 * alpha}% of the training features (seed ${seed}; ` +
       "Park et al., ICCV 2023)",
     fit: (inputs) =>
@@ -89,6 +98,7 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
         yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {});
         yield* requireSetting(alpha > 0 && alpha <= 1, name, "alpha", alpha, "a share in (0, 1]");
         const size = Math.ceil(alpha * trainFeatures.count);
+        const k = options.k ?? Math.min(NNGUIDE_K, size);
         yield* requireSetting(
           Number.isInteger(k) && k >= 1 && k <= size,
           name,
@@ -137,7 +147,8 @@ export const nnGuideEntry = defineDetector({
   source: "Park et al., ICCV 2023; OpenOOD `nnguide`",
   reproduce: true,
   options: Schema.Struct({
-    k: withDefault(PositiveInt, 100),
+    /** Absent: min(100, ⌈α·N⌉), resolved at fit. */
+    k: Schema.optionalKey(PositiveInt),
     alpha: withDefault(Probability, 0.01),
     seed: withDefault(Seed, 0),
   }),

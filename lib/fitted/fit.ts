@@ -41,6 +41,7 @@ import {
   asSet,
   checkValidationCoverage,
   fitClassOrder,
+  fitEarlyBoundary,
   HELD_OUT_MAX,
   HELD_OUT_SHARE,
   honoured,
@@ -163,9 +164,10 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   yield* checkOutputFolder(options.out, folderRules);
   yield* ensureWritable(options.out);
   const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
-  // GROOD's early prototypes come from the model's early tap.
+  // GROOD's early prototypes come from the model's early tap (the one boundary the extraction
+  // sums at): the default, and the only value a spec may name.
   let spec = (decoded.kind.startsWith("grood")
-    ? { ...decoded, earlyBoundary: model.taps.early }
+    ? { ...decoded, earlyBoundary: yield* fitEarlyBoundary(decoded, model.taps.early) }
     : decoded) as DetectorSpec;
   const shape = yield* toShape(model);
   const progress = options.progress ?? (() => {});
@@ -280,7 +282,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       const count = yield* heldOutCount(opened.count);
       for (const i of permutation(opened.count, options.seed ?? 0).subarray(0, count)) held.add(i);
     }
-    spec = yield* honoured(spec, options.detector, opened.count - held.size);
+    spec = yield* honoured(spec, opened.count - held.size);
     const { stream, finish } = trainStream(opened, held);
     const parts = yield* Effect.acquireRelease(
       fitGroodStreamed(model, stream, {
@@ -345,7 +347,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       heldOut = true;
     }
     trainData = { count: train.count, checksum: trainRead.checksum };
-    spec = yield* honoured(spec, options.detector, train.count);
+    spec = yield* honoured(spec, train.count);
     oodReads = yield* readOod;
     const trainExtraction = yield* extract(train, true);
     validationSet = yield* extracted(validation);

@@ -12,6 +12,7 @@ import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { SourceArgument } from "../sources/argument.ts";
 import { openSource } from "../sources/mod.ts";
+import { mixupSamples } from "../stages/mixup.ts";
 import {
   type ImageShape,
   numberedClasses,
@@ -255,15 +256,13 @@ export const checkValidationCoverage = (
 /**
  * The spec with the values that depend on the training set checked against its `count` images
  * (never capped): a `k` or mix-up `samples` the user asked for beyond them is refused, naming
- * the key; the default mix-up sample count (10,000) on a smaller set becomes the count that
- * runs, so `detector.json` records what ran.
+ * the key; an absent mix-up `samples` becomes the default that runs, min(10,000, count), so
+ * `detector.json` records what ran.
  */
 export const honoured = (
   spec: DetectorSpec,
-  raw: unknown,
   count: number,
 ): Effect.Effect<DetectorSpec, InvalidInput> => {
-  const asked = (raw ?? {}) as { readonly oodPrototype?: { readonly samples?: unknown } };
   const options = spec as unknown as {
     readonly k?: number;
     readonly oodPrototype?: { readonly kind: string; readonly samples?: number | "all" };
@@ -277,18 +276,42 @@ export const honoured = (
   }
   const source = options.oodPrototype;
   let adjusted = spec;
-  if (source?.kind === "mixup" && typeof source.samples === "number" && source.samples > count) {
-    if (typeof asked.oodPrototype?.samples === "number") {
+  if (source?.kind === "mixup") {
+    if (typeof source.samples === "number" && source.samples > count) {
       problems.push({
         path: "oodPrototype.samples",
         problem: `samples ${source.samples} is more than the ${count} training images the fit ` +
           `uses (ask for at most ${count}, or "all")`,
       });
-    } else {
-      adjusted = { ...spec, oodPrototype: { ...source, samples: count } } as DetectorSpec;
     }
+    adjusted = {
+      ...spec,
+      oodPrototype: { ...source, samples: mixupSamples(source.samples, count) },
+    } as DetectorSpec;
   }
   return problems.length > 0
     ? Effect.fail(new InvalidInput({ source: "the detector spec", problems }))
     : Effect.succeed(adjusted);
+};
+
+/**
+ * GROOD's early boundary in a fit: the model's early tap, the one boundary the fit's feature
+ * pass sums class features at. A spec naming another is refused (it cannot be honoured), with
+ * the way to get it: make that layer the early tap.
+ */
+export const fitEarlyBoundary = (
+  spec: DetectorSpec,
+  earlyTap: string,
+): Effect.Effect<string, InvalidInput> => {
+  const asked = (spec as { readonly earlyBoundary?: string }).earlyBoundary;
+  return asked === undefined || asked === earlyTap ? Effect.succeed(earlyTap) : Effect.fail(
+    new InvalidInput({
+      source: "the detector spec",
+      problems: [{
+        path: "earlyBoundary",
+        problem: `fit takes GROOD's early prototypes at the model's early tap "${earlyTap}", ` +
+          `not "${asked}" (make it the early tap: --taps early=${asked})`,
+      }],
+    }),
+  );
 };

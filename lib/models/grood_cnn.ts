@@ -11,7 +11,9 @@ import { Compute } from "../compute/compute.ts";
 import { type Classifier, INPUT, penultimate } from "../model/classifier.ts";
 import { loadClassifier } from "../model/store.ts";
 import { MissingTap, ModelRunFailed, ModelUnreadable } from "./errors.ts";
+import { type Head, headFrom, HeadUnreadable } from "./head.ts";
 import {
+  checkedHead,
   checkShape,
   type FeatureModel,
   type FeatureTensor,
@@ -36,6 +38,41 @@ export function groodTaps(net: Classifier): Taps {
     logits: net.boundaries[net.boundaries.length - 1]!,
   };
 }
+
+/**
+ * The dense block of `net` that makes the logits tap from the penultimate tap (z = h·W + b with
+ * the block's `kernel`, D × C, and `bias`), copied out of its variables.
+ */
+export const groodHead = (
+  net: Classifier,
+  name: string,
+  taps: Pick<Taps, "penultimate" | "logits">,
+): Effect.Effect<Head, HeadUnreadable> =>
+  Effect.suspend(() => {
+    const fail = (reason: string) => Effect.fail(new HeadUnreadable({ model: name, reason }));
+    const at = net.spec.blocks.findIndex((b) => b.name === taps.logits);
+    const block = net.spec.blocks[at];
+    if (block?.kind !== "dense") {
+      return fail(`the logits tap "${taps.logits}" is not a dense block`);
+    }
+    const before = at === 0 ? INPUT : net.spec.blocks[at - 1]!.name;
+    if (before !== taps.penultimate) {
+      return fail(
+        `the dense block "${block.name}" reads "${before}", not the penultimate tap ` +
+          `"${taps.penultimate}"`,
+      );
+    }
+    const kernel = net.variables.get(`${block.name}/kernel`);
+    const bias = net.variables.get(`${block.name}/bias`);
+    if (kernel === undefined || bias === undefined || kernel.shape.length !== 2) {
+      return fail(`the weights "${block.name}/kernel|bias" are missing`);
+    }
+    return Effect.succeed(
+      headFrom(kernel.dataSync() as Float32Array, kernel.shape[0]!, kernel.shape[1]!, {
+        bias: bias.dataSync() as Float32Array,
+      }),
+    );
+  });
 
 /**
  * A classifier already in memory as a `FeatureModel` (the caller keeps owning `net`).
@@ -101,6 +138,7 @@ export const groodFeatureModel = (
       shapes,
       forward: (x, from, to) =>
         Effect.flatMap(checkShape(name, boundaryOf(from), shapes[from], x), () => run(x, from, to)),
+      head: checkedHead(name, shapes, groodHead(net, name, taps)),
     };
     return model;
   });

@@ -8,9 +8,18 @@
 export * from "./errors.ts";
 export * from "./model.ts";
 export * from "./finite.ts";
+export * from "./head.ts";
+export { onnxHead } from "./onnx_head.ts";
+export { graphHead, layersHead } from "./tfjs_head.ts";
 export * from "./registry.ts";
 export { type OnnxOptions, openOnnxGraph, openOnnxModel, readOnnxFile } from "./onnx.ts";
-export { groodFeatureModel, groodInputSpec, groodTaps, openGroodModel } from "./grood_cnn.ts";
+export {
+  groodFeatureModel,
+  groodHead,
+  groodInputSpec,
+  groodTaps,
+  openGroodModel,
+} from "./grood_cnn.ts";
 export { openTfjsModel, type TfjsFormat } from "./tfjs.ts";
 export { classifierToOnnx, UnsupportedBlock } from "./export_onnx.ts";
 export {

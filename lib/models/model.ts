@@ -12,6 +12,7 @@
  */
 import { Effect, Schema } from "effect";
 import { InputShapeMismatch, type ModelError } from "./errors.ts";
+import { type Head, HeadUnreadable } from "./head.ts";
 
 /** An engine's exception as text (for `ModelUnreadable` and `ModelRunFailed`). */
 export const describeError = (error: unknown): string =>
@@ -114,7 +115,40 @@ export interface FeatureModel {
     from: ForwardPoint,
     to: ReadonlyArray<TapName>,
   ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
+  /**
+   * The classifier head z = h·W + b from the penultimate tap h to the logits tap z, read from
+   * the model's weights (see `head.ts`); fails with `HeadUnreadable` when the logits are not
+   * such a map of the penultimate features. Absent: the adapter cannot read heads at all.
+   */
+  readonly head?: Effect.Effect<Head, HeadUnreadable>;
 }
+
+/**
+ * Check a head read from an engine against the model's tap shapes: W must be D × C with D the
+ * penultimate size and C the logits size, and every weight finite.
+ */
+export const checkedHead = (
+  model: string,
+  shapes: Readonly<Record<ForwardPoint, ReadonlyArray<number>>>,
+  head: Effect.Effect<Head, HeadUnreadable>,
+): Effect.Effect<Head, HeadUnreadable> =>
+  Effect.flatMap(head, (h) => {
+    const d = sizeOf(shapes.penultimate);
+    const c = sizeOf(shapes.logits);
+    if (h.inputSize !== d || h.numClasses !== c) {
+      return Effect.fail(
+        new HeadUnreadable({
+          model,
+          reason: `its head maps ${h.inputSize} features to ${h.numClasses} logits, and the ` +
+            `taps have ${d} penultimate features and ${c} logits`,
+        }),
+      );
+    }
+    if (!h.kernel.every(Number.isFinite) || !h.bias.every(Number.isFinite)) {
+      return Effect.fail(new HeadUnreadable({ model, reason: "its head has non-finite weights" }));
+    }
+    return Effect.succeed(h);
+  });
 
 /** Number of values of a shape. */
 export const sizeOf = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1);
@@ -210,6 +244,8 @@ export const probedFeatureModel = (model: {
   readonly spec: { readonly input: InputSpec; readonly taps: Taps };
   readonly feedName: (from: ForwardPoint) => string;
   readonly run: FeatureModel["forward"];
+  /** How to read the head (checked against the measured tap shapes by `checkedHead`). */
+  readonly head?: Effect.Effect<Head, HeadUnreadable>;
 }): Effect.Effect<FeatureModel, ModelError> =>
   Effect.gen(function* () {
     const wanted = inputShape(model.spec.input);
@@ -233,6 +269,7 @@ export const probedFeatureModel = (model: {
           checkShape(model.name, model.feedName(from), shapes[from], x),
           () => model.run(x, from, to),
         ),
+      ...(model.head === undefined ? {} : { head: checkedHead(model.name, shapes, model.head) }),
     };
     return featureModel;
   });

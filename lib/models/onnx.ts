@@ -29,6 +29,7 @@ import {
   type OnnxModel,
   realInputs,
 } from "./onnx_graph.ts";
+import { onnxHead } from "./onnx_head.ts";
 
 /** Engine settings of an ONNX model. */
 export interface OnnxOptions {
@@ -177,5 +178,6 @@ export const openOnnxGraph = (
       spec,
       feedName: (from) => from === "input" ? feedName : spec.taps[from],
       run,
+      head: onnxHead(path, model, spec.taps),
     });
   });

@@ -34,6 +34,7 @@ import {
   type TapName,
   type Taps,
 } from "./model.ts";
+import { graphHead, type GraphNode, layersHead } from "./tfjs_head.ts";
 
 type Tf = typeof tfType;
 
@@ -139,10 +140,10 @@ export const openTfjsModel = (
           const model = await tf.loadGraphModel(handler);
           // The node names are the GraphDef's, in model.json (tfjs keeps its graph private).
           const json = JSON.parse(await Deno.readTextFile(path)) as {
-            modelTopology?: { node?: ReadonlyArray<{ name: string }> };
+            modelTopology?: { node?: ReadonlyArray<GraphNode> };
           };
-          const names = (json.modelTopology?.node ?? []).map((n) => n.name);
-          return { kind: "graph" as const, model, names };
+          const nodes = json.modelTopology?.node ?? [];
+          return { kind: "graph" as const, model, names: nodes.map((n) => n.name), nodes };
         },
         catch: (error) => new ModelUnreadable({ model: path, problem: describeError(error) }),
       }),
@@ -205,5 +206,8 @@ export const openTfjsModel = (
       spec,
       feedName: (from) => from === "input" ? inputName : spec.taps[from],
       run,
+      head: engine.kind === "layers"
+        ? layersHead(path, engine.model, spec.taps)
+        : graphHead(path, engine.model, engine.nodes, spec.taps),
     });
   });

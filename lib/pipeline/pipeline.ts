@@ -19,6 +19,7 @@ import * as aq from "arquero";
 import { Effect, Layer, type Scope } from "effect";
 import { type BackendName, Compute } from "../compute/compute.ts";
 import { makeDetector } from "../detectors/registry.ts";
+import { mixupSamples } from "../stages/mixup.ts";
 import type { ProgressReporter } from "./progress.ts";
 import { resultsTable, summaryTable, type Table } from "./tables.ts";
 import { DEFAULT_CACHE_DIR, StageCache } from "../cache/cache.ts";
@@ -177,8 +178,13 @@ const runAblationIn = Effect.fn("runAblation")(function* (
   const prepared = yield* prepareBenchmark(
     prepareOptions(spec, hooks, (context) => checkAblation(spec, context, source)),
   );
-  // Variants that leave the early boundary alone take the model's early tap.
-  const defaults = { ...ABLATION_DEFAULTS, earlyBoundary: prepared.model.earlyTap };
+  // Variants that leave the early boundary alone take the model's early tap, and those that
+  // leave the mix-up count alone mix min(10,000, training images).
+  const defaults = {
+    ...ABLATION_DEFAULTS,
+    earlyBoundary: prepared.model.earlyTap,
+    samples: mixupSamples(undefined, prepared.data.train.count),
+  };
   const variants = expandGrids(spec.grids, defaults);
   const runs: Array<DetectorRun> = [];
   for (const [i, params] of variants.entries()) {

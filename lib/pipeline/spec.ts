@@ -88,7 +88,8 @@ export type AblationParams = {
 
 /**
  * Defaults of the varied parameters (those of GROOD_DEFAULTS and MIXUP_DEFAULTS). The early
- * boundary is grood's CNN's; a run on another model takes its early tap instead.
+ * boundary is grood's CNN's and the mix-up count 10,000; a run takes its model's early tap and
+ * min(10,000, training images) instead (`runAblation`).
  */
 export const ABLATION_DEFAULTS: AblationParams = {
   lambda: 0.5,

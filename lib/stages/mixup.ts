@@ -44,11 +44,24 @@ export const MIXUP_DEFAULTS = { lambda: 0.5, samples: 10_000, seed: 0 } as const
 export interface MixupOptions {
   /** Weight of the sample's own early features, in [0, 1]. */
   readonly lambda: number;
-  /** Number of training samples to mix (a seeded subset), or "all". */
-  readonly samples: number | "all";
+  /**
+   * Number of training samples to mix (a seeded subset), or "all"; absent: the default,
+   * min(10,000, training images) (`mixupSamples`).
+   */
+  readonly samples?: number | "all" | undefined;
   readonly seed: number;
   readonly batchSize?: number;
 }
+
+/**
+ * The number of images the mix-up mixes out of `total` training images when `samples` is
+ * absent: min(`MIXUP_DEFAULTS.samples`, total), so the default adapts to a small training set;
+ * a value given is kept (a count above `total` is the caller's to refuse or cap).
+ */
+export const mixupSamples = (
+  samples: number | "all" | undefined,
+  total: number,
+): number | "all" => samples ?? Math.min(MIXUP_DEFAULTS.samples, total);
 
 /** The index of the second-largest value of each row. */
 export function secondLargest(logits: Matrix): Uint8Array {
@@ -91,17 +104,18 @@ export const mixupChoice = (
     if (!(lambda >= 0 && lambda <= 1)) {
       return yield* new InvalidParameter({ name: "lambda", value: lambda, expected: "0 ≤ λ ≤ 1" });
     }
-    const wanted = options.samples === "all" ? total : options.samples;
+    const samples = mixupSamples(options.samples, total);
+    const wanted = samples === "all" ? total : samples;
     if (!(Number.isInteger(wanted) && wanted >= 1)) {
       return yield* new InvalidParameter({
         name: "samples",
-        value: options.samples,
+        value: samples,
         expected: `"all" or a whole number ≥ 1`,
       });
     }
-    // The default (10,000) on a smaller set means every image. Specs asking for more samples than
-    // the training set has are rejected before any computation (`checkPipeline`/`checkAblation`),
-    // so a results table never shows a sample count that was not used.
+    // The default is min(10,000, total). Specs asking for more samples than the training set has
+    // are rejected before any computation (`checkPipeline`/`checkAblation`, `fit`); a count
+    // above `total` given in code mixes every image (GROOD's settings report the count used).
     const count = Math.min(wanted, total);
     return count === total
       ? Uint32Array.from({ length: count }, (_, i) => i)
