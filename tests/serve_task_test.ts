@@ -32,7 +32,7 @@ const run = async (cwd: string, file: string, args: ReadonlyArray<string>) => {
   return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
 };
 
-/** Read a child's stdout until `pattern` matches; returns the match. */
+/** Read a child's output until `pattern` matches; returns the match. */
 async function waitFor(stream: ReadableStream<Uint8Array>, pattern: RegExp) {
   const reader = stream.pipeThrough(new TextDecoderStream() as TransformStream<Uint8Array, string>)
     .getReader();
@@ -105,7 +105,9 @@ Deno.test("deno task serve scores as deno task score does, enforces its token, s
     "token.txt",
   ]).spawn();
   try {
-    const { match, rest } = await waitFor(child.stdout, /at (http:\/\/[\d.]+:\d+)\//);
+    // Logs (start-up included) are JSON lines on stderr; nothing is written on stdout.
+    void child.stdout.cancel().catch(() => {});
+    const { match, rest } = await waitFor(child.stderr, /at (http:\/\/[\d.]+:\d+)\//);
     const url = match[1]!;
     const auth = { authorization: "Bearer correct-horse" };
 
@@ -157,7 +159,6 @@ Deno.test("deno task serve scores as deno task score does, enforces its token, s
     } catch {
       // already stopped
     }
-    await child.stderr.cancel().catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
 });
