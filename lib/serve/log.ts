@@ -29,8 +29,18 @@ export type LogLine = (
   fields?: Readonly<Record<string, unknown>>,
 ) => void;
 
-/** A `LogLine` on the current context's loggers (capture it once, call it anywhere). */
-export const logLine: Effect.Effect<LogLine> = Effect.map(Effect.context<never>(), (context) => {
+/**
+ * A `LogLine` on the current context's loggers (capture it once, call it anywhere); where the
+ * context has only Effect's default logger, on `serviceLogger()`.
+ */
+export const logLine: Effect.Effect<LogLine> = Effect.gen(function* () {
+  const loggers = yield* Logger.CurrentLoggers;
+  const onlyDefault = loggers.has(Logger.defaultLogger) &&
+    [...loggers].every((l) => l === Logger.defaultLogger || l === Logger.tracerLogger);
+  return onlyDefault
+    ? yield* Effect.provide(Effect.context<never>(), serviceLogger())
+    : yield* Effect.context<never>();
+}).pipe(Effect.map((context) => {
   const run = Effect.runSyncWith(context);
   return (level, message, fields = {}) => {
     const log = level === "Error"
@@ -44,4 +54,4 @@ export const logLine: Effect.Effect<LogLine> = Effect.map(Effect.context<never>(
       // a closed stderr: nobody reads the log any more
     }
   };
-});
+}));
