@@ -26,7 +26,9 @@ import { wrapperGone } from "../lib/cli/parent.ts";
 import { IoError, osReason } from "../lib/io/files.ts";
 import { DEFAULT_MICRO_BATCH } from "../lib/serve/batcher.ts";
 import { DEFAULT_TIMEOUTS } from "../lib/serve/front.ts";
+import { DEFAULT_OOD_WINDOW_SECONDS } from "../lib/serve/drift.ts";
 import { DEFAULT_LIMITS } from "../lib/serve/limits.ts";
+import { type LogLine, logLine, serviceLogger } from "../lib/serve/log.ts";
 import { openServedFitted } from "../lib/serve/fitted.ts";
 import { DEFAULT_DRAIN_MS, serveDetector } from "../lib/serve/server.ts";
 
@@ -90,6 +92,11 @@ const cli = {
       "at shutdown, longest wait for requests in flight before open connections are cut",
       { positive: true, default: DEFAULT_DRAIN_MS / 1000, placeholder: "S" },
     ),
+    "ood-window-seconds": flag.number("sliding window of the OOD share (grood_ood_share)", {
+      positive: true,
+      default: DEFAULT_OOD_WINDOW_SECONDS,
+      placeholder: "S",
+    }),
     backend: backendFlag,
   },
   notes: [
@@ -97,6 +104,7 @@ const cli = {
     "  deno task fit --model fixtures/models/mnist --train dataset:mnist:train --out my-detector",
     "  scripts/serve.sh --detector my-detector --port 8080   # or: deno task serve …",
     "  curl -s -H 'content-type: image/png' --data-binary @digit.png localhost:8080/v1/score",
+    "logs: JSON lines on stderr (pretty in a terminal); routes, metrics and flags: docs/serve.md",
   ],
 };
 
@@ -130,23 +138,18 @@ const stopSignal = Effect.callback<string>((resume) => {
   for (const signal of SIGNALS) {
     Deno.addSignalListener(signal, () => {
       if (!stopping) return resume(Effect.succeed(signal));
-      say(`${signal} again: exiting without waiting for requests in flight`);
+      say("Warn", `${signal} again: exiting without waiting for requests in flight`);
       Deno.exit(signal === "SIGINT" ? 130 : 143);
     });
   }
 });
 
-/** Print a line; a closed stdout (the wrapper that read it is gone) is not an error. */
-const say = (line: string) => {
-  try {
-    console.log(line);
-  } catch {
-    // nobody reads stdout any more
-  }
-};
+/** The service's log (set once the program runs; a closed stderr is not an error). */
+let say: LogLine = () => {};
 
 const program = Effect.scoped(
   Effect.gen(function* () {
+    say = yield* logLine;
     const { tf } = yield* Compute;
     const tokenFile = values["token-file"];
     const token = tokenFile === undefined ? undefined : yield* readToken(invocationPath(tokenFile));
@@ -171,24 +174,30 @@ const program = Effect.scoped(
         idleMs: values["idle-timeout-seconds"] * 1000,
       },
       drainMs: values["drain-seconds"] * 1000,
+      oodWindowSeconds: values["ood-window-seconds"],
     });
     const info = detector.info;
     say(
+      "Info",
       `serving ${info.kind} detector ${info.version} (threshold ${
         info.threshold.toPrecision(6)
-      }) ` +
-        `at ${service.url}/${token === undefined ? "" : " (bearer token required)"}`,
+      }) at ${service.url}/${token === undefined ? "" : " (bearer token required)"}`,
+      { url: service.url, detector: info.kind, version: info.version },
     );
     const signal = yield* Effect.raceFirst(stopSignal, wrapperGone());
     stopping = true;
     say(
+      "Info",
       `${signal}: finishing requests in flight (at most ${
         values["drain-seconds"]
       } s), then stopping`,
     );
-  }).pipe(Effect.ensuring(Effect.sync(() => say("stopped")))),
+  }),
+).pipe(
+  // After the scope: the drain is over and the model released.
+  Effect.ensuring(Effect.sync(() => say("Info", "stopped"))),
 );
 
-await runTask(program, values.backend);
+await runTask(program, values.backend, { logger: serviceLogger() });
 // Stopped and released: the listeners kept for a second signal must not keep the process alive.
 Deno.exit(0);

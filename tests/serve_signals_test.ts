@@ -103,6 +103,17 @@ async function start(command: string, args: ReadonlyArray<string>): Promise<Serv
   }
 }
 
+/** Every non-empty line of `text` as a JSON log object (fails on any other line or ANSI). */
+function jsonLines(text: string): Array<Record<string, unknown>> {
+  assert.ok(!text.includes("\u001b["), "ANSI escape in piped logs");
+  return text.split("\n").filter((l) => l.trim() !== "").map((line) => {
+    const parsed = JSON.parse(line);
+    assert.equal(typeof parsed.level, "string", line);
+    assert.ok("message" in parsed, line);
+    return parsed;
+  });
+}
+
 const sleep = (ms: number) =>
   new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));
 
@@ -214,6 +225,19 @@ Deno.test("SIGTERM with requests in flight: every one answered 200, then a clean
     assert.equal(status.code, 0, server.output());
     assert.match(server.output(), /SIGTERM: finishing requests in flight/);
     assert.doesNotMatch(server.output(), /disposed|scoring failed/i);
+    // Piped, every line is a JSON log object without ANSI colours: start-up, one access line
+    // per request (the 12 scored ones among them), the drain and the stop.
+    // (The pipes may still hold the last lines when the exit status arrives: bounded wait.)
+    for (let i = 0; i < 40 && !server.output().includes('"message":"stopped"'); i++) {
+      await sleep(50);
+    }
+    const logs = jsonLines(server.output());
+    const scored = logs.filter((l) =>
+      l.message === "request" && (l.annotations as Record<string, unknown>).route === "/v1/score"
+    );
+    assert.equal(scored.length, 12, server.output());
+    assert.ok(logs.some((l) => /^serving msp detector/.test(String(l.message))));
+    assert.equal(logs.at(-1)!.message, "stopped", JSON.stringify(logs.slice(-4)));
     // New connections are refused once it has stopped.
     await assert.rejects(fetch(`${server.url}/healthz`));
   } finally {
@@ -384,9 +408,13 @@ Deno.test("a busy port or a bad --host is one typed line on stderr and exit code
       }).output();
       const stderr = new TextDecoder().decode(out.stderr).trim();
       assert.equal(out.code, 1, stderr);
-      const errors = stderr.split("\n").filter((line) => !/ INFO /.test(line));
+      assert.equal(new TextDecoder().decode(out.stdout), "", "nothing on stdout");
+      // One log format: JSON lines (stderr is not a terminal); one of them is the error.
+      const lines = jsonLines(stderr);
+      const errors = lines.filter((line) => line.level !== "INFO");
       assert.equal(errors.length, 1, stderr);
-      assert.ok(errors[0]!.startsWith(expected), stderr);
+      assert.equal(errors[0]!.level, "ERROR");
+      assert.ok(String(errors[0]!.message).startsWith(expected), stderr);
       assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
     }
   } finally {

@@ -32,7 +32,7 @@ const run = async (cwd: string, file: string, args: ReadonlyArray<string>) => {
   return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
 };
 
-/** Read a child's stdout until `pattern` matches; returns the match. */
+/** Read a child's output until `pattern` matches; returns the match. */
 async function waitFor(stream: ReadableStream<Uint8Array>, pattern: RegExp) {
   const reader = stream.pipeThrough(new TextDecoderStream() as TransformStream<Uint8Array, string>)
     .getReader();
@@ -103,9 +103,13 @@ Deno.test("deno task serve scores as deno task score does, enforces its token, s
     "0",
     "--token-file",
     "token.txt",
+    "--ood-window-seconds",
+    "120",
   ]).spawn();
   try {
-    const { match, rest } = await waitFor(child.stdout, /at (http:\/\/[\d.]+:\d+)\//);
+    // Logs (start-up included) are JSON lines on stderr; nothing is written on stdout.
+    void child.stdout.cancel().catch(() => {});
+    const { match, rest } = await waitFor(child.stderr, /at (http:\/\/[\d.]+:\d+)\//);
     const url = match[1]!;
     const auth = { authorization: "Bearer correct-horse" };
 
@@ -141,6 +145,25 @@ Deno.test("deno task serve scores as deno task score does, enforces its token, s
     // Some letters are flagged, most digits are not: the folder's threshold is in force.
     assert.ok(answers.slice(10).some((a) => a.isOod));
 
+    // The verdicts returned are the ones counted: in the counters, the OOD share over the
+    // window (--ood-window-seconds 120) and the per-minute buckets of /drift.
+    const returned = { in: 0, ood: 0, invalid: 0 };
+    for (const answer of answers) returned[answer.verdict as keyof typeof returned] += 1;
+    const metrics = await fetch(`${url}/metrics`, { headers: auth }).then((r) => r.text());
+    for (const [verdict, n] of Object.entries(returned)) {
+      assert.match(
+        metrics,
+        new RegExp(`^grood_verdicts_total\\{verdict="${verdict}"\\} ${n}$`, "m"),
+      );
+    }
+    assert.match(metrics, /^grood_build_info\{[^}]*model_kind="grood",detector="grood"\} 1$/m);
+    const drift = await fetch(`${url}/drift`, { headers: auth }).then((r) => r.json());
+    assert.equal(drift.windowSeconds, 120);
+    assert.equal(drift.oodShare, returned.ood / (returned.in + returned.ood));
+    const summed = { in: 0, ood: 0, invalid: 0 };
+    for (const b of drift.buckets) for (const k of Object.keys(summed)) summed[k as "in"] += b[k];
+    assert.deepEqual(summed, returned);
+
     child.kill("SIGTERM");
     const status = await child.status;
     let text = "";
@@ -157,7 +180,6 @@ Deno.test("deno task serve scores as deno task score does, enforces its token, s
     } catch {
       // already stopped
     }
-    await child.stderr.cancel().catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -399,7 +399,11 @@ export function detectorFolder<F extends Record<string, Flag<unknown>>>(
 export async function runTask<A, E>(
   program: Effect.Effect<A, E, Compute>,
   backend?: string,
-  options: { readonly logs?: "stdout" | "stderr" } = {},
+  options: {
+    readonly logs?: "stdout" | "stderr";
+    /** The task's loggers (over `logs`); a failure is logged through them too. */
+    readonly logger?: Layer.Layer<never>;
+  } = {},
 ): Promise<A> {
   const parsed = parseBackend(backend);
   const layer: Layer.Layer<Compute, unknown> = Compute.layer(
@@ -407,7 +411,9 @@ export async function runTask<A, E>(
   );
   const provided = Effect.provide(program, layer);
   const exit = await Effect.runPromiseExit(
-    options.logs === "stderr"
+    options.logger !== undefined
+      ? Effect.provide(provided, options.logger)
+      : options.logs === "stderr"
       ? Effect.provide(provided, Logger.layer([Logger.withConsoleError(Logger.formatSimple)]))
       : provided,
   );
@@ -415,7 +421,9 @@ export async function runTask<A, E>(
   const failure = exit.cause.reasons.find(Cause.isFailReason);
   const error = failure?.error;
   const text = error instanceof Error ? error.message : Cause.pretty(exit.cause);
-  console.error(`error: ${text}`);
+  if (options.logger !== undefined) {
+    await Effect.runPromise(Effect.logError(`error: ${text}`).pipe(Effect.provide(options.logger)));
+  } else console.error(`error: ${text}`);
   Deno.exit(1);
 }
 

@@ -116,6 +116,7 @@ export const serveFitted: (
       version,
       kind: options.kind,
       modelKey: options.modelKey,
+      modelKind: "grood",
       threshold,
       ...(options.classNames === undefined ? {} : { classNames: options.classNames }),
       settings: fitted.settings,

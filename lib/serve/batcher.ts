@@ -51,6 +51,10 @@ export const DEFAULT_MICRO_BATCH: BatchOptions = {
 export interface RequestScores extends ImageScores {
   /** Per image: undefined, or why its score is not valid (verdict `invalid`). */
   readonly invalid: ReadonlyArray<string | undefined>;
+  /** Milliseconds from the images' entry into the queue to the start of their batch. */
+  readonly queueMs?: number;
+  /** Milliseconds from the start of their batch to their scores. */
+  readonly computeMs?: number;
 }
 
 /** A request known to the batcher from its arrival: it submits its images once, or leaves. */
@@ -92,6 +96,8 @@ export interface Batcher<E> {
 interface Job<E> {
   readonly pixels: Uint8Array;
   readonly count: number;
+  /** When it entered the queue (`performance.now()`). */
+  readonly enqueuedAt: number;
   readonly done: (result: Effect.Effect<RequestScores, E | Refusal>) => void;
   /** Take the job out of the queue's timers and listeners. */
   readonly forget: () => void;
@@ -198,6 +204,14 @@ export const makeBatcher = <E>(
       }
       pendingImages -= images;
       held -= images;
+      const batchStart = performance.now();
+      /** Hand a job its result, with its queue wait and compute time. */
+      const finish = (job: Job<E>, result: Effect.Effect<RequestScores, E | Refusal>) =>
+        job.done(Effect.map(result, (scores) => ({
+          ...scores,
+          queueMs: batchStart - job.enqueuedAt,
+          computeMs: performance.now() - batchStart,
+        })));
       const per = jobs[0]!.pixels.length / jobs[0]!.count;
       const pixels = jobs.length === 1 ? jobs[0]!.pixels : new Uint8Array(images * per);
       if (jobs.length > 1) {
@@ -208,18 +222,18 @@ export const makeBatcher = <E>(
         }
       }
       if (jobs.length === 1) {
-        jobs[0]!.done(await scoreAlone(jobs[0]!));
+        finish(jobs[0]!, await scoreAlone(jobs[0]!));
       } else {
         const exit = await score(pixels, images);
         if (Exit.isSuccess(exit)) {
           let from = 0;
           for (const job of jobs) {
-            job.done(Effect.succeed(slice(exit.value, from, job.count)));
+            finish(job, Effect.succeed(slice(exit.value, from, job.count)));
             from += job.count;
           }
         } else {
           // One request's images may have failed the batch: each is scored alone.
-          for (const job of jobs) job.done(await scoreAlone(job));
+          for (const job of jobs) finish(job, await scoreAlone(job));
         }
       }
       running = false;
@@ -293,6 +307,7 @@ export const makeBatcher = <E>(
       const job: Job<E> = {
         pixels,
         count,
+        enqueuedAt: performance.now(),
         done,
         forget: () => {
           clearTimeout(deadline);

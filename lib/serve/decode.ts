@@ -13,11 +13,12 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { Effect } from "effect";
+import { Effect, Exit, Schema } from "effect";
 import { decodeNpy, decodeNpyHeader } from "../io/npy.ts";
 import { conformRaw, decodeImage } from "../sources/conform.ts";
 import { type ImageShape, imageValues } from "../sources/source.ts";
 import { type Limits, Refusal } from "./limits.ts";
+import { ScoreJsonBody } from "./route_table.ts";
 
 /** Decoded images of one request, NHWC uint8 at the detector's shape. */
 export interface DecodedImages {
@@ -219,12 +220,14 @@ const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits, admit: 
         refuse("bad_json", `the body is not JSON (${(error as Error).message})`),
       );
     }
-    const images = (parsed as { images?: unknown } | null)?.images;
-    if (!Array.isArray(images) || !images.every((i) => typeof i === "string")) {
+    // The Schema the OpenAPI document describes the body with (`route_table.ts`).
+    const checked = Schema.decodeUnknownExit(ScoreJsonBody)(parsed);
+    if (Exit.isFailure(checked)) {
       return yield* Effect.fail(
         refuse("bad_json", 'expected {"images": [base64 string, …]}'),
       );
     }
+    const images = checked.value.images;
     if (images.length === 0) {
       return yield* Effect.fail(refuse("empty_body", '"images" is an empty list'));
     }
@@ -237,7 +240,7 @@ const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits, admit: 
       );
     }
     const encoded: Array<Uint8Array> = [];
-    for (const [i, text] of (images as Array<string>).entries()) {
+    for (const [i, text] of images.entries()) {
       const bytes = fromBase64(text, `images[${i}]`);
       if (bytes instanceof Refusal) return yield* Effect.fail(bytes);
       encoded.push(bytes);

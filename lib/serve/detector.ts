@@ -37,6 +37,8 @@ export interface DetectorInfo {
   readonly kind: string;
   /** Content key of the classifier (architecture, weights, preprocessing). */
   readonly modelKey: string;
+  /** The model's format (`onnx`, `tfjs-layers`, `grood`…), when known. */
+  readonly modelKind?: string;
   /** Scores above it are flagged OOD (chosen to keep 95% of the ID validation images). */
   readonly threshold: number;
   /** Class names in label order, when known. */

@@ -37,6 +37,7 @@ export function fittedInfo(loaded: LoadedDetector): DetectorInfo {
     version: sha256Hex(new TextEncoder().encode(canonicalJson(m))).slice(0, 16),
     kind: m.detector.kind,
     modelKey: m.model.sha256,
+    modelKind: m.model.kind,
     threshold: m.threshold,
     classNames: m.model.classNames,
     settings: {

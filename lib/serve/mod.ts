@@ -1,8 +1,9 @@
 /**
  * Serve a fitted detector over HTTP: scoring (`POST /v1/score`, micro-batched), metadata,
- * health, Prometheus metrics and a web page, with limits on every input, admission control
- * (a bounded queue, deadlines), connection timeouts, a graceful drain and an optional bearer
- * token (`deno task serve`).
+ * health, liveness and readiness, Prometheus metrics (verdicts and the OOD share included), the
+ * verdicts over time (`/drift`), an OpenAPI document and a web page, with limits on every input,
+ * admission control (a bounded queue, deadlines), connection timeouts, a graceful drain, request
+ * ids, a JSON access log and an optional bearer token (`deno task serve`; `docs/serve.md`).
  *
  * @module
  */
@@ -34,9 +35,30 @@ export {
 export { type BatchOptions, DEFAULT_MICRO_BATCH, type RequestScores } from "./batcher.ts";
 export { DEFAULT_TIMEOUTS, ListenFailed, type Timeouts } from "./front.ts";
 export { hostCheck, type ImageResult, type ScoreAnswer, ScoringFailed } from "./routes.ts";
-export { ServiceMetrics } from "./metrics.ts";
+export { type BuildInfo, type MetricsOptions, ServiceMetrics } from "./metrics.ts";
+export {
+  DEFAULT_OOD_WINDOW_SECONDS,
+  type MinuteBucket,
+  type Verdict,
+  type VerdictCounts,
+  VerdictLog,
+} from "./drift.ts";
+export { type LogLevel, type LogLine, logLine, serviceLogger } from "./log.ts";
+export { requestId } from "./conventions.ts";
+export {
+  allowedMethods,
+  ErrorBody,
+  findRoute,
+  ImageResultSchema,
+  openApiDocument,
+  type Route,
+  ROUTES,
+  ScoreAnswerSchema,
+  ScoreJsonBody,
+} from "./route_table.ts";
 export {
   DEFAULT_DRAIN_MS,
+  GROOD_VERSION,
   type RunningService,
   serveDetector,
   type ServeOptions,

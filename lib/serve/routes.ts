@@ -1,13 +1,10 @@
 /**
  * The service's routes, as one `Request → Response` function:
  *
- * | route | answer |
- * | --- | --- |
- * | `GET /`, `/app.js`, `/style.css` | the web page (open, no token) |
- * | `GET /healthz` | `{status: "ok", version}`, 503 while shutting down (open) |
- * | `GET /v1/detector` | the detector's metadata, input shape and the limits |
- * | `POST /v1/score` | per image: score, OOD flag, threshold, predicted class, version |
- * | `GET /metrics` | Prometheus text |
+ * the routes of `route_table.ts` (scoring, metadata, health, liveness, readiness, metrics, drift,
+ * the OpenAPI document and the page). `HEAD` is answered wherever `GET` is, `OPTIONS` with
+ * `Allow`, and a 405 always carries `Allow`. Every answer echoes the request's id
+ * (`X-Request-Id`, `conventions.ts`), and every request is one access-log line.
  *
  * Every refusal is a 4xx (or 503, with `Retry-After`) JSON `{code, message}`; a failure of the
  * detector itself is a 500 `{code: "scoring_failed", message}`; no error body names a server path
@@ -20,6 +17,7 @@
  */
 import { Cause, Data, Effect, Exit } from "effect";
 import type { Arrival, Batcher } from "./batcher.ts";
+import { accessFields, headAnswer, type RequestFacts, requestId } from "./conventions.ts";
 import { decodeBody, readBody } from "./decode.ts";
 import type { ServedDetector } from "./detector.ts";
 import {
@@ -29,8 +27,16 @@ import {
   refusalResponse,
   RETRY_AFTER_SECONDS,
 } from "./limits.ts";
+import type { LogLine } from "./log.ts";
 import type { ServiceMetrics } from "./metrics.ts";
 import type { StaticFile } from "./page.ts";
+import {
+  allowedMethods,
+  findRoute,
+  type ImageResultSchema,
+  openApiDocument,
+  type ScoreAnswerSchema,
+} from "./route_table.ts";
 
 /** What the routes work with. */
 export interface RouteContext<E> {
@@ -54,6 +60,10 @@ export interface RouteContext<E> {
   readonly bodyTimeoutMs?: number;
   /** Requests being handled now (this one included). */
   readonly inFlight?: () => number;
+  /** Where the access log and failures go (default: nowhere). */
+  readonly log?: LogLine;
+  /** The version the OpenAPI document states. */
+  readonly version?: string;
 }
 
 /** Loopback host names: `localhost` (and `*.localhost`), `127.0.0.0/8`, `::1`. */
@@ -85,42 +95,11 @@ export function hostCheck(hostname: string): (host: string | null) => boolean {
   };
 }
 
-/** One image's answer. */
-export interface ImageResult {
-  /** `ood` (score above the threshold), `in`, or `invalid` (no finite score: see `problem`). */
-  readonly verdict: "in" | "ood" | "invalid";
-  /** OOD score (higher = more likely OOD); null when `invalid`. */
-  readonly score: number | null;
-  /** `score > threshold`; null when `invalid`. */
-  readonly isOod: boolean | null;
-  /** Why the image has no valid score (only when `invalid`). */
-  readonly problem?: string;
-  /** The detector's threshold. */
-  readonly threshold: number;
-  /** The classifier's predicted class. */
-  readonly predicted: number;
-  /** Its name, when the detector knows class names. */
-  readonly className?: string;
-  /** Content hash of the detector that scored the image. */
-  readonly detectorVersion: string;
-}
+/** One image's answer (`ImageResultSchema`). */
+export type ImageResult = typeof ImageResultSchema.Type;
 
-/** The answer of `POST /v1/score`. */
-export interface ScoreAnswer {
-  /** The detector's content hash and kind. */
-  readonly detector: { readonly version: string; readonly kind: string };
-  /** The detector's threshold. */
-  readonly threshold: number;
-  /** One result per image, in request order. */
-  readonly results: ReadonlyArray<ImageResult>;
-}
-
-const METHODS: Readonly<Record<string, string>> = {
-  "/v1/score": "POST",
-  "/v1/detector": "GET",
-  "/healthz": "GET",
-  "/metrics": "GET",
-};
+/** The answer of `POST /v1/score` (`ScoreAnswerSchema`). */
+export type ScoreAnswer = typeof ScoreAnswerSchema.Type;
 
 const refusal = (code: Refusal["code"], problem: string) => new Refusal({ code, problem });
 
@@ -130,8 +109,10 @@ export function makeHandler<E>(
 ): (request: Request) => Promise<Response> {
   const { detector, batcher, metrics, limits, page } = context;
   const info = detector.info;
+  const log = context.log ?? (() => {});
+  const openApi = JSON.stringify(openApiDocument(context.version ?? "unknown"));
 
-  const score = (request: Request, arrivals: Array<Arrival<E>>) =>
+  const score = (request: Request, arrivals: Array<Arrival<E>>, facts: RequestFacts) =>
     Effect.gen(function* () {
       const body = yield* readBody(request, limits.maxBodyBytes, context.bodyTimeoutMs ?? 0);
       // Announced once the body is in: a stalled upload holds back nobody's batch, and its
@@ -143,9 +124,16 @@ export function makeHandler<E>(
         body,
         detector.input,
         limits,
-        arrival.admit,
+        (count) => {
+          facts.images = count;
+          return arrival.admit(count);
+        },
       );
+      facts.images = images.count;
       const scored = yield* arrival.submit(images.pixels, images.count, request.signal);
+      facts.queueMs = scored.queueMs;
+      facts.computeMs = scored.computeMs;
+      if (scored.queueMs !== undefined) metrics.waited(scored.queueMs / 1000);
       const results: Array<ImageResult> = Array.from({ length: images.count }, (_, i) => {
         const predicted = scored.predicted[i]!;
         const className = info.classNames?.[predicted];
@@ -174,6 +162,7 @@ export function makeHandler<E>(
           detectorVersion: info.version,
         };
       });
+      metrics.verdict(results.map((r) => r.verdict));
       const answer: ScoreAnswer = {
         detector: { version: info.version, kind: info.kind },
         threshold: info.threshold,
@@ -184,7 +173,53 @@ export function makeHandler<E>(
 
   const describe = () => Response.json({ ...info, input: detector.input, limits });
 
-  const route = (request: Request, path: string): Promise<Response> | Response => {
+  const drift = () => {
+    const window = metrics.verdicts.oodShare();
+    return Response.json({
+      start: new Date(metrics.verdicts.start).toISOString(),
+      windowSeconds: metrics.verdicts.windowSeconds,
+      oodShare: window.share,
+      windowVerdicts: window.verdicts,
+      bucketSeconds: 60,
+      buckets: metrics.verdicts.buckets().map((b) => ({
+        time: new Date(b.start).toISOString(),
+        in: b.in,
+        ood: b.ood,
+        invalid: b.invalid,
+      })),
+    });
+  };
+
+  const prometheus = () =>
+    new Response(
+      metrics.render({
+        grood_engine_tensors: {
+          help: "Tensors alive in the engine.",
+          value: detector.tensors?.() ?? 0,
+        },
+        grood_resident_memory_bytes: {
+          help: "Resident set size of the process (also process_resident_memory_bytes).",
+          value: Deno.memoryUsage().rss,
+        },
+        grood_queued_images: {
+          help: "Images waiting for a micro-batch.",
+          value: batcher.queued(),
+        },
+        grood_requests_in_flight: {
+          help: "Requests being handled (this one included).",
+          value: context.inFlight?.() ?? 0,
+        },
+      }),
+      { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
+    );
+
+  const health = () => Response.json({ status: "ok", version: info.version });
+
+  const route = (
+    request: Request,
+    path: string,
+    facts: RequestFacts,
+  ): Promise<Response> | Response => {
     if (context.hostAllowed !== undefined && !context.hostAllowed(request.headers.get("host"))) {
       throw refusal(
         "misdirected_host",
@@ -192,51 +227,45 @@ export function makeHandler<E>(
           "service listens on a loopback address and answers only localhost, 127.0.0.1 or [::1]",
       );
     }
-    const file = request.method === "GET" ? page.get(path) : undefined;
+    const allow = allowedMethods(path);
+    if (allow.length === 0) throw refusal("not_found", `no route ${request.method} ${path}`);
+    if (request.method === "OPTIONS") {
+      return new Response(null, { status: 204, headers: { allow: allow.join(", ") } });
+    }
+    const spec = findRoute(path, request.method);
+    if (spec === undefined) {
+      throw refusal(
+        "method_not_allowed",
+        `${path} takes ${allow.join(", ")}, not ${request.method}`,
+      );
+    }
+    if (spec.token && !context.authorized(request.headers.get("authorization"))) {
+      throw refusal("unauthorized", `${path} needs an "Authorization: Bearer <token>" header`);
+    }
+    const file = page.get(path);
     if (file !== undefined) {
       return new Response(file.body, {
         headers: { "content-type": file.contentType, "cache-control": "no-cache" },
       });
     }
-    const method = METHODS[path];
-    if (method === undefined) {
-      throw refusal("not_found", `no route ${request.method} ${path}`);
-    }
-    if (request.method !== method) {
-      throw refusal("method_not_allowed", `${path} takes ${method}, not ${request.method}`);
-    }
-    if (path === "/healthz") {
-      if (context.draining()) throw refusal("shutting_down", "the service is shutting down");
-      return Response.json({ status: "ok", version: info.version });
-    }
-    if (!context.authorized(request.headers.get("authorization"))) {
-      throw refusal("unauthorized", `${path} needs an "Authorization: Bearer <token>" header`);
-    }
     switch (path) {
+      case "/healthz":
+      case "/readyz":
+        // Ready: the model is loaded (it is, before the service listens) and not draining.
+        if (context.draining()) throw refusal("shutting_down", "the service is shutting down");
+        return health();
+      case "/livez":
+        return health();
+      case "/openapi.json":
+        return new Response(openApi, {
+          headers: { "content-type": "application/json; charset=utf-8" },
+        });
       case "/v1/detector":
         return describe();
       case "/metrics":
-        return new Response(
-          metrics.render({
-            grood_engine_tensors: {
-              help: "Tensors alive in the engine.",
-              value: detector.tensors?.() ?? 0,
-            },
-            grood_resident_memory_bytes: {
-              help: "Resident set size of the process.",
-              value: Deno.memoryUsage().rss,
-            },
-            grood_queued_images: {
-              help: "Images waiting for a micro-batch.",
-              value: batcher.queued(),
-            },
-            grood_requests_in_flight: {
-              help: "Requests being handled (this one included).",
-              value: context.inFlight?.() ?? 0,
-            },
-          }),
-          { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
-        );
+        return prometheus();
+      case "/drift":
+        return drift();
       default: {
         if (batcher.full()) {
           throw refusal(
@@ -246,7 +275,7 @@ export function makeHandler<E>(
         }
         const arrivals: Array<Arrival<E>> = [];
         return Effect.runPromiseExit(
-          score(request, arrivals).pipe(
+          score(request, arrivals, facts).pipe(
             Effect.ensuring(Effect.sync(() => arrivals.forEach((a) => a.leave()))),
           ),
         ).then((exit) => {
@@ -264,9 +293,11 @@ export function makeHandler<E>(
   return async (request) => {
     const started = performance.now();
     const path = new URL(request.url).pathname;
+    const id = requestId(request.headers.get("x-request-id"));
+    const facts: RequestFacts = {};
     let response: Response;
     try {
-      response = await route(request, path);
+      response = await route(request, path, facts);
     } catch (caught) {
       // A client that went away is a disconnect, whatever its cut-off body looked like.
       const error = request.signal.aborted && !(caught instanceof Refusal &&
@@ -274,21 +305,39 @@ export function makeHandler<E>(
         ? refusal("client_disconnected", "the client went away before its answer")
         : caught;
       if (error instanceof Refusal) {
+        facts.code = error.code;
         metrics.error(error.code);
-        response = refusalResponse(error, refusalHeaders(error));
+        const headers = refusalHeaders(error);
+        if (error.code === "method_not_allowed") headers.allow = allowedMethods(path).join(", ");
+        response = refusalResponse(error, headers);
       } else {
         const message = error instanceof Error ? error.message : String(error);
-        console.error(`scoring failed: ${message}`);
+        facts.code = "scoring_failed";
+        log("Error", `scoring failed: ${message}`, { requestId: id.id });
         metrics.error("scoring_failed");
         response = Response.json({ code: "scoring_failed", message: redactPaths(message) }, {
           status: 500,
         });
       }
     }
+    if (request.method === "HEAD") response = headAnswer(response);
+    response.headers.set("x-request-id", id.id);
     // While draining, each connection ends with its answer.
     if (context.draining()) response.headers.set("connection", "close");
-    const known = page.has(path) || METHODS[path] !== undefined;
-    metrics.request(known ? path : "other", response.status, (performance.now() - started) / 1000);
+    const routeLabel = allowedMethods(path).length > 0 ? path : "other";
+    const totalMs = performance.now() - started;
+    metrics.request(routeLabel, response.status, totalMs / 1000);
+    log(
+      "Info",
+      "request",
+      accessFields(
+        { method: request.method, path, route: routeLabel },
+        id,
+        response.status,
+        totalMs,
+        facts,
+      ),
+    );
     return response;
   };
 }

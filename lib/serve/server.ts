@@ -35,9 +35,16 @@ import { type BatchOptions, DEFAULT_MICRO_BATCH, makeBatcher } from "./batcher.t
 import type { ServedDetector } from "./detector.ts";
 import { DEFAULT_TIMEOUTS, type ListenFailed, openFront, type Timeouts } from "./front.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { logLine } from "./log.ts";
 import { ServiceMetrics } from "./metrics.ts";
 import { loadPage } from "./page.ts";
 import { hostCheck, makeHandler } from "./routes.ts";
+
+/**
+ * grood's version, in `grood_build_info` and the OpenAPI document (`deno.json` states the same;
+ * `tests/serve_conventions_test.ts` checks that they agree).
+ */
+export const GROOD_VERSION = "0.1.0";
 
 /** Default longest drain at shutdown: 10 s. */
 export const DEFAULT_DRAIN_MS = 10_000;
@@ -58,6 +65,8 @@ export interface ServeOptions {
   readonly timeouts?: Partial<Timeouts>;
   /** Longest drain at shutdown before open connections are cut (default `DEFAULT_DRAIN_MS`). */
   readonly drainMs?: number;
+  /** Sliding window of the OOD share (`grood_ood_share`, `/drift`), seconds (default 300). */
+  readonly oodWindowSeconds?: number;
 }
 
 /** A running service. */
@@ -90,7 +99,18 @@ export const serveDetector: <E>(
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
   const listenHost = options.hostname ?? "127.0.0.1";
-  const metrics = new ServiceMetrics();
+  const metrics = new ServiceMetrics({
+    ...(options.oodWindowSeconds === undefined
+      ? {}
+      : { oodWindowSeconds: options.oodWindowSeconds }),
+    build: {
+      version: GROOD_VERSION,
+      deno: Deno.version.deno,
+      model_kind: detector.info.modelKind ?? "unknown",
+      detector: detector.info.kind,
+    },
+  });
+  const log = yield* logLine;
   const page = yield* loadPage();
   // Warm-up: engines build their sessions on first use, into the detector's scope. Built now,
   // before the service's own finalizers, they are released after the drain, never during it
@@ -101,7 +121,7 @@ export const serveDetector: <E>(
   const batcher = yield* makeBatcher(
     detector,
     { ...DEFAULT_MICRO_BATCH, ...options.batch },
-    (images) => metrics.batch(images),
+    (images, seconds) => metrics.batch(images, seconds),
   );
   // The HTTP server listens on a Unix socket in a private folder; only the front reaches it.
   const dir = yield* Effect.acquireRelease(
@@ -127,6 +147,8 @@ export const serveDetector: <E>(
     hostAllowed: hostCheck(listenHost),
     bodyTimeoutMs: timeouts.bodyMs,
     inFlight: () => inFlight,
+    log,
+    version: GROOD_VERSION,
   });
   const server = yield* Effect.acquireRelease(
     Effect.try({
