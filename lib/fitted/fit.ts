@@ -56,7 +56,8 @@ import {
   type ValidationMetrics,
 } from "./manifest.ts";
 import { copyModel } from "./model_files.ts";
-import { persistenceOf, SUPPORTED_KINDS } from "./persist.ts";
+import { persistenceOf, refusalOf, SUPPORTED_KINDS } from "./persist.ts";
+import { groodNetOf } from "./refit.ts";
 import { trainStream } from "./train_stream.ts";
 
 /** What `fitDetectorFolder` needs. */
@@ -129,16 +130,25 @@ const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
  */
 export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
   const decoded = yield* decodeDetector(options.detector ?? { kind: "grood" });
+  // Refused before any work: a folder scores from the model's features and logits.
   const persistence = persistenceOf(decoded.kind);
   if (persistence === undefined) {
+    const why = refusalOf(decoded.kind);
     return yield* new UnsupportedFittedDetector({
       detector: decoded.kind,
-      problem: "it needs more than the model's features and logits at scoring time",
+      problem: why === undefined
+        ? "it needs more than the model's features and logits at scoring time"
+        : `${why}, and a fitted folder scores from the model's features and logits alone`,
       supported: SUPPORTED_KINDS,
     });
   }
   yield* ensureWritable(options.out);
   const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
+  // grood's own network, for the detectors that read its dense head (ReAct, ASH, ViM, …).
+  const net = yield* Effect.mapError(
+    groodNetOf(options.model, kind),
+    (error) => new FitDataInvalid({ source: options.model, problem: error.message }),
+  );
   // GROOD's early prototypes come from the model's early tap.
   let spec = (decoded.kind.startsWith("grood")
     ? { ...decoded, earlyBoundary: model.taps.early }
@@ -331,6 +341,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       trainKey: sha256Hex(
         new TextEncoder().encode(`${modelKey}:${trainRead.checksum}:${heldOut}`),
       ),
+      ...(net === undefined ? {} : { net }),
       model,
       train,
       trainFeatures: trainExtraction.features,
@@ -345,7 +356,12 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     trainFeatures = trainExtraction.features;
   }
   const detector = makeDetector(spec);
-  const arrays = yield* persistence.save(detector.name, fitted, trainFeatures);
+  const arrays = yield* persistence.save({
+    detector: detector.name,
+    fitted,
+    train: trainFeatures,
+    validation: { id: validationSet, ood: oodSets },
+  });
 
   const idScores = yield* fitted.score(validationSet);
   const oodScores: Array<Float64Array> = [];
