@@ -19,7 +19,11 @@ import {
   makeDetector,
 } from "../lib/detectors/registry.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
-import { writeNpyAtomic } from "../lib/io/npy.ts";
+import { encodeNpy, writeNpyAtomic } from "../lib/io/npy.ts";
+import { openServedFitted } from "../lib/serve/fitted.ts";
+import type { ScoreAnswer } from "../lib/serve/routes.ts";
+import { serveDetector } from "../lib/serve/server.ts";
+import { evaluateOod } from "../lib/stages/evaluate.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { openModel } from "../lib/models/registry.ts";
@@ -296,20 +300,47 @@ for (const modelKind of ["grood", "onnx"] as const) {
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
-/** A Mahalanobis folder on grood's CNN (the one the every-detector test wrote, or a new one). */
-const mahalanobisFolder = async () => {
-  const out = join(dir, "grood-mahalanobis");
+/** A folder of `kind` on grood's CNN (the one the every-detector test wrote, or a new one). */
+const groodFolder = async (kind: string) => {
+  const out = join(dir, `grood-${kind}`);
   if (!(await exists(out))) {
     await runScoped(fitDetectorFolder({
       model: MODELS.grood,
       train,
       validation,
       validationOod: [ood],
-      detector: { kind: "mahalanobis" },
+      detector: { kind },
       out,
     }));
   }
   return out;
+};
+const mahalanobisFolder = () => groodFolder("mahalanobis");
+
+/** The in-process scores of `kind` (fitted on grood's CNN) on the test images. */
+const inProcessScores = (kind: string) =>
+  runScoped(Effect.gen(function* () {
+    const { model, inputs, test } = yield* inProcess(MODELS.grood, "grood");
+    const { spec } = yield* specOf(kind, model);
+    const fitted = yield* Effect.acquireRelease(
+      makeDetector(spec).fit(inputs),
+      (f) => Effect.sync(() => f.dispose()),
+    );
+    return yield* fitted.score(test);
+  }));
+
+/** `deno task NAME …args` run from the data folder. */
+const task = async (name: string, args: ReadonlyArray<string>) => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--config", join(root, "deno.json"), name, ...args],
+    cwd: dir,
+    env: { NO_COLOR: "1", INIT_CWD: dir },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  return new TextDecoder().decode(out.stdout);
 };
 
 Deno.test("a refitted folder whose saved training features were edited and re-hashed is refused on load", async () => {
@@ -369,35 +400,61 @@ const rehash = async (folder: string) => {
   await Deno.writeTextFile(join(folder, "detector.json"), text);
 };
 
-Deno.test("deno task score on a Mahalanobis folder gives the in-process scores", async () => {
+Deno.test("deno task score and evaluate-ood on a Mahalanobis folder give the in-process scores", async () => {
   const out = await mahalanobisFolder();
-  const run = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "task",
-      "--config",
-      join(root, "deno.json"),
-      "score",
-      "--detector",
-      out,
-      "test.npy",
-      "--out",
-      "scores.json",
-    ],
-    cwd: dir,
-    env: { NO_COLOR: "1", INIT_CWD: dir },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+  await task("score", ["--detector", out, "test.npy", "--out", "scores.json"]);
   const scored = JSON.parse(await Deno.readTextFile(join(dir, "scores.json")));
   assert.equal(scored.rows.length, TEST.count);
-  const expected = await runScoped(Effect.gen(function* () {
-    const { model, inputs, test } = yield* inProcess(MODELS.grood, "grood");
-    const { spec } = yield* specOf("mahalanobis", model);
-    const fitted = yield* makeDetector(spec).fit(inputs);
-    return yield* fitted.score(test);
-  }));
+  const expected = await inProcessScores("mahalanobis");
   scored.rows.forEach((row: { score: number }, i: number) =>
     assert.equal(row.score, expected[i], `image ${i}`)
+  );
+  // evaluate-ood: the metrics of the in-process scores of the same two sets.
+  const evaluated = JSON.parse(
+    await task("evaluate-ood", [
+      "--detector",
+      out,
+      "--id",
+      "test.npy",
+      "--ood",
+      "ood.npy",
+      "--json",
+    ]),
+  );
+  const oodExpected = await runScoped(Effect.gen(function* () {
+    const { model, inputs } = yield* inProcess(MODELS.grood, "grood");
+    const { spec } = yield* specOf("mahalanobis", model);
+    const fitted = yield* makeDetector(spec).fit(inputs);
+    return yield* fitted.score(inputs.validation.ood[0]!);
+  }));
+  const metrics = await Effect.runPromise(evaluateOod({ id: expected, ood: oodExpected }));
+  assert.equal(evaluated.ood[0].ood, "ood.npy");
+  for (const key of ["auroc", "auprIn", "auprOut", "fpr95IdKept", "fpr95OpenOod"] as const) {
+    assert.equal(evaluated.ood[0][key], metrics[key], key);
+  }
+  assert.ok(metrics.auroc > 0.5, `Mahalanobis AUROC on inverted digits ${metrics.auroc}`);
+});
+
+Deno.test("the service answers a ViM folder's in-process scores", async () => {
+  const served = await groodFolder("vim");
+  const expected = await inProcessScores("vim");
+  const count = 32;
+  const npy = await Effect.runPromise(
+    encodeNpy(imagesOf(TEST.start, count), [count, 28, 28], "test"),
+  );
+  const answer = await runScoped(Effect.gen(function* () {
+    const service = yield* serveDetector(yield* openServedFitted(served), { port: 0 });
+    return yield* Effect.promise(() =>
+      fetch(`${service.url}/v1/score`, {
+        method: "POST",
+        headers: { "content-type": "application/x-npy" },
+        body: npy as BodyInit,
+      }).then((r) => r.json() as Promise<ScoreAnswer>)
+    );
+  }));
+  assert.equal(answer.detector.kind, "vim");
+  assert.deepEqual(
+    answer.results.map((r) => r.score),
+    Array.from(expected.subarray(0, count)),
   );
 });
