@@ -4,7 +4,9 @@
  * on MNIST digits written as `.npy`, `openFittedDetector`, score a test set, and compare with a
  * second, in-process fit of the same detector on the same features: equal bit for bit. ODIN
  * (its score perturbs the images) is refused at fit, before any work, with a typed error. Then
- * `deno task score` on a Mahalanobis folder gives the in-process scores too.
+ * `deno task score` and `evaluate-ood` on a Mahalanobis folder and the service on a ViM folder
+ * give the in-process scores too, a folder with a NaN feature is refused on load, and `fit`'s
+ * own check (the state, loaded back, reproduces the scores) refuses a one-ulp difference.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -36,6 +38,7 @@ import {
   readManifest,
 } from "../lib/fitted/mod.ts";
 import { honoured } from "../lib/fitted/fit_data.ts";
+import { checkReproduced } from "../lib/fitted/reproduce.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure, tf } from "./with_compute.ts";
 
@@ -457,4 +460,35 @@ Deno.test("the service answers a ViM folder's in-process scores", async () => {
     answer.results.map((r) => r.score),
     Array.from(expected.subarray(0, count)),
   );
+});
+
+Deno.test("fit refuses state that does not reproduce its in-process scores, naming the image", async () => {
+  const penultimate = { rows: 2, cols: 1, data: Float32Array.of(0, 1) };
+  const logits = { rows: 2, cols: 1, data: Float32Array.of(0, 0) };
+  const set = {
+    images: { name: "val", count: 2, pixels: new Uint8Array(0) },
+    features: { name: "val", count: 2, penultimate, logits },
+  };
+  // A scorer one ulp off on the second image, as a fit that is not deterministic would be.
+  const persistence = {
+    kinds: ["fake"],
+    save: () => Effect.succeed([]),
+    load: () => Effect.succeed(() => Effect.succeed(Float64Array.of(1, 2.0000000000000004))),
+  };
+  const check = (scores: Float64Array) =>
+    checkReproduced("fake", persistence, [], {
+      spec: { kind: "fake" },
+      settings: {},
+      model: {} as FeatureModel,
+      modelKey: "0",
+      classNames: [],
+      names: { train: "train", validation: "val", ood: [] },
+    }, [{ set, scores }]);
+  const error = await scopedFailure(check(Float64Array.of(1, 2)));
+  assert.equal(error._tag, "UnsupportedFittedDetector");
+  assert.match(
+    error.message,
+    /"fake".*image 1 of "val" scores 2 in process and 2\.0000000000000004/,
+  );
+  await runScoped(check(Float64Array.of(1, 2.0000000000000004)));
 });

@@ -58,6 +58,7 @@ import {
 import { copyModel } from "./model_files.ts";
 import { persistenceOf, refusalOf, SUPPORTED_KINDS } from "./persist.ts";
 import { groodNetOf } from "./refit.ts";
+import { checkReproduced } from "./reproduce.ts";
 import { trainStream } from "./train_stream.ts";
 
 /** What `fitDetectorFolder` needs. */
@@ -110,6 +111,12 @@ const streamedGroodOptions = (
   ) return undefined;
   return { oodPrototype: source, temperature: o.temperature };
 };
+
+/** The settings a manifest keeps: every one but non-finite numbers. */
+const settingsOf = (fitted: FittedDetector) =>
+  Object.fromEntries(
+    Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
+  );
 
 /** The model opened with the taps the user gave (the spec's otherwise). */
 const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
@@ -188,6 +195,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   const extracted = (set: ImageSet) =>
     Effect.map(extract(set, false), (e): ExtractedSet => ({ images: set, features: e.features }));
   const oodArguments = options.validationOod ?? [];
+  const validationSource = options.validation?.argument ?? `${options.train.argument} (held out)`;
   const readOod = Effect.gen(function* () {
     const reads: Array<ReadSource> = [];
     for (const argument of oodArguments) reads.push(yield* readArgument(argument, shape));
@@ -366,6 +374,20 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   const idScores = yield* fitted.score(validationSet);
   const oodScores: Array<Float64Array> = [];
   for (const set of oodSets) oodScores.push(yield* fitted.score(set));
+  // Nothing is written unless the saved state, loaded back, gives these scores exactly.
+  yield* checkReproduced(spec.kind, persistence, arrays, {
+    spec: spec as unknown as Record<string, unknown>,
+    settings: settingsOf(fitted),
+    model,
+    ...(net === undefined ? {} : { net }),
+    modelKey: modelCopy.sha256,
+    classNames,
+    names: {
+      train: options.train.argument,
+      validation: validationSource,
+      ood: oodArguments.map((a) => a.argument),
+    },
+  }, [validationSet, ...oodSets].map((set, i) => ({ set, scores: [idScores, ...oodScores][i]! })));
   const threshold = yield* idKeptThreshold(idScores, validation.name);
   const flagged = (scores: Float64Array) =>
     scores.reduce((n, s) => n + (s > threshold ? 1 : 0), 0) / scores.length;
@@ -383,9 +405,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     validation.count;
   const edges = edgesOf([idScores, ...oodScores]);
 
-  const settings = Object.fromEntries(
-    Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
-  );
+  const settings = settingsOf(fitted);
   const manifestOf = (state: ReadonlyArray<StateEntry>): FittedManifest => ({
     format: FITTED_FORMAT,
     version: FITTED_VERSION,
@@ -416,7 +436,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     data: {
       train: { source: options.train.argument, ...trainData },
       validation: {
-        source: options.validation?.argument ?? `${options.train.argument} (held out)`,
+        source: validationSource,
         count: validation.count,
         checksum: validationChecksum,
         heldOut,
