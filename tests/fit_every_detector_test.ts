@@ -44,6 +44,7 @@ import { runScoped, scopedFailure, tf } from "./with_compute.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = await Deno.makeTempDir({ prefix: "grood-every-detector-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 const mnist = await Effect.runPromise(loadSplit("mnist", "train"));
 const shape = { height: 28, width: 28, channels: 1 } as const;
 

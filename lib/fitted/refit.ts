@@ -8,6 +8,10 @@
  * same model and (on grood's CNN) the same network: same inputs, same state, same scores, bit
  * for bit. No detector needs a persistence of its own; a new one is saved by this one.
  *
+ * What a folder does not keep (the images' pixels, the class sums at block boundaries) reaches
+ * the refit empty; a detector whose fit read them would not reproduce, and `fit` refuses to
+ * write a folder whose reloaded scores differ from the in-process ones (`reproduce.ts`).
+ *
  * Everything that steers the refit is hashed: the arrays are state files listed with their
  * sha256 in `detector.json`, and the spec is part of `detector.json`'s own digest.
  *
