@@ -26,6 +26,12 @@ export interface DetectorEntry<K extends string, F extends Schema.Struct.Fields>
   readonly reproduce: boolean;
   /** The options; a field with a default decodes to it when the spec leaves it out. */
   readonly options: Schema.Struct<F>;
+  /**
+   * Why its scores need each image itself, not only the model's features and logits (ODIN: the
+   * input gradient), when they do: such a detector runs in a pipeline but cannot be saved into
+   * a fitted-detector folder, which scores from features and logits.
+   */
+  readonly scoresImages?: string;
   /** Build the detector from decoded options. */
   readonly make: (options: Schema.Struct<F>["Type"], name: string) => Detector;
 }

@@ -190,7 +190,7 @@ export function describeSource(source: OodPrototypeSource): string {
 }
 
 /** Distance of each row to a vector, negated (ablation score: far from p_ood = ID). */
-function negativeDistanceTo(features: Matrix, vector: Float32Array): Float64Array {
+export function negativeDistanceTo(features: Matrix, vector: Float32Array): Float64Array {
   const { rows, cols, data } = features;
   return Float64Array.from(
     { length: rows },
@@ -300,6 +300,12 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
               Effect.succeed(negativeDistanceTo(set.features.penultimate, ood.value)),
             settings,
             tuned: [],
+            artefacts: [{
+              name: "ood-prototype",
+              description: `D-vector OOD prototype (${describeSource(source)})`,
+              data: ood.value,
+              shape: [ood.value.length],
+            }],
             dispose: () => {},
           };
           return fitted;

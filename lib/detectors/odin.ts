@@ -272,6 +272,8 @@ export const odinEntry = defineDetector({
   family: "baseline",
   source: "Liang et al., ICLR 2018; OpenOOD `odin`",
   reproduce: true,
+  scoresImages: "its score perturbs every image along the network's input gradient and runs " +
+    "the network again on the perturbed image",
   options: Schema.Struct({
     temperature: withDefault(PositiveNumber, 1000),
     epsilon: Schema.optionalKey(NonNegativeNumber),

@@ -62,7 +62,9 @@ import {
   type ValidationMetrics,
 } from "./manifest.ts";
 import { copyModel } from "./model_files.ts";
-import { persistenceOf, SUPPORTED_KINDS } from "./persist.ts";
+import { persistenceOf, refusalOf, SUPPORTED_KINDS } from "./persist.ts";
+import { groodNetOf } from "./refit.ts";
+import { checkReproduced } from "./reproduce.ts";
 import { trainStream } from "./train_stream.ts";
 
 /** What `fitDetectorFolder` needs. */
@@ -116,6 +118,12 @@ const streamedGroodOptions = (
   return { oodPrototype: source, temperature: o.temperature };
 };
 
+/** The settings a manifest keeps: every one but non-finite numbers. */
+const settingsOf = (fitted: FittedDetector) =>
+  Object.fromEntries(
+    Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
+  );
+
 /** The model opened with the taps the user gave (the spec's otherwise). */
 const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
   Effect.gen(function* () {
@@ -150,11 +158,15 @@ export const fittedFolderRules = (options: FitOptions): OutputFolderOptions => (
  */
 export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
   const decoded = yield* decodeDetector(options.detector ?? { kind: "grood" });
+  // Refused before any work: a folder scores from the model's features and logits.
   const persistence = persistenceOf(decoded.kind);
   if (persistence === undefined) {
+    const why = refusalOf(decoded.kind);
     return yield* new UnsupportedFittedDetector({
       detector: decoded.kind,
-      problem: "it needs more than the model's features and logits at scoring time",
+      problem: why === undefined
+        ? "it needs more than the model's features and logits at scoring time"
+        : `${why}, and a fitted folder scores from the model's features and logits alone`,
       supported: SUPPORTED_KINDS,
     });
   }
@@ -164,6 +176,11 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   yield* checkOutputFolder(options.out, folderRules);
   yield* ensureWritable(options.out);
   const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
+  // grood's own network, for the detectors that read its dense head (ReAct, ASH, ViM, …).
+  const net = yield* Effect.mapError(
+    groodNetOf(options.model, kind),
+    (error) => new FitDataInvalid({ source: options.model, problem: error.message }),
+  );
   // GROOD's early prototypes come from the model's early tap (the one boundary the extraction
   // sums at): the default, and the only value a spec may name.
   let spec = (decoded.kind.startsWith("grood")
@@ -204,6 +221,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   const extracted = (set: ImageSet) =>
     Effect.map(extract(set, false), (e): ExtractedSet => ({ images: set, features: e.features }));
   const oodArguments = options.validationOod ?? [];
+  const validationSource = options.validation?.argument ?? `${options.train.argument} (held out)`;
   const readOod = Effect.gen(function* () {
     const reads: Array<ReadSource> = [];
     for (const argument of oodArguments) reads.push(yield* readArgument(argument, shape));
@@ -357,6 +375,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       trainKey: sha256Hex(
         new TextEncoder().encode(`${modelKey}:${trainRead.checksum}:${heldOut}`),
       ),
+      ...(net === undefined ? {} : { net }),
       model,
       train,
       trainFeatures: trainExtraction.features,
@@ -371,11 +390,30 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     trainFeatures = trainExtraction.features;
   }
   const detector = makeDetector(spec);
-  const arrays = yield* persistence.save(detector.name, fitted, trainFeatures);
+  const arrays = yield* persistence.save({
+    detector: detector.name,
+    fitted,
+    train: trainFeatures,
+    validation: { id: validationSet, ood: oodSets },
+  });
 
   const idScores = yield* fitted.score(validationSet);
   const oodScores: Array<Float64Array> = [];
   for (const set of oodSets) oodScores.push(yield* fitted.score(set));
+  // Nothing is written unless the saved state, loaded back, gives these scores exactly.
+  yield* checkReproduced(spec.kind, persistence, arrays, {
+    spec: spec as unknown as Record<string, unknown>,
+    settings: settingsOf(fitted),
+    model,
+    ...(net === undefined ? {} : { net }),
+    modelKey: modelCopy.sha256,
+    classNames,
+    names: {
+      train: options.train.argument,
+      validation: validationSource,
+      ood: oodArguments.map((a) => a.argument),
+    },
+  }, [validationSet, ...oodSets].map((set, i) => ({ set, scores: [idScores, ...oodScores][i]! })));
   const threshold = yield* idKeptThreshold(idScores, validation.name);
   const flagged = (scores: Float64Array) =>
     scores.reduce((n, s) => n + (s > threshold ? 1 : 0), 0) / scores.length;
@@ -393,9 +431,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     validation.count;
   const edges = edgesOf([idScores, ...oodScores]);
 
-  const settings = Object.fromEntries(
-    Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
-  );
+  const settings = settingsOf(fitted);
   const manifestOf = (state: ReadonlyArray<StateEntry>): FittedManifest => ({
     format: FITTED_FORMAT,
     version: FITTED_VERSION,
@@ -426,7 +462,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     data: {
       train: { source: options.train.argument, ...trainData },
       validation: {
-        source: options.validation?.argument ?? `${options.train.argument} (held out)`,
+        source: validationSource,
         count: validation.count,
         checksum: validationChecksum,
         heldOut,

@@ -43,6 +43,7 @@ import {
 } from "./manifest.ts";
 import { contentKey } from "../models/files.ts";
 import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts";
+import { groodNetOf } from "./refit.ts";
 
 /**
  * The verdict on one image: `in` (score at or below the threshold), `ood` (above it), or
@@ -357,16 +358,51 @@ export const openFittedDetector = (
       arrays.set(entry.name, { ...entry, data: npy.data, shape: npy.shape });
     }
     const { kind, input, taps } = manifest.model;
+    const modelPath = join(folder, manifest.model.path);
     // grood's and tfjs models run on tfjs: started once per process (`startCompute`).
     const model = yield* Effect.provideServiceEffect(
-      openModel(join(folder, manifest.model.path), { spec: { kind, input, taps } }),
+      openModel(modelPath, { spec: { kind, input, taps } }),
       Compute,
       startCompute(),
     );
     yield* checkShapes(folder, manifest, model);
-    const scorer = yield* Effect.mapError(
-      persistence.load(manifest.detector.settings, arrays),
-      (problem) => damaged(folder, `state/${problem.array}`, problem.problem),
+    const net = yield* Effect.provideServiceEffect(
+      Effect.mapError(
+        groodNetOf(modelPath, kind),
+        (error) => damaged(folder, manifest.model.path, error.message),
+      ),
+      Compute,
+      startCompute(),
+    );
+    const { data } = manifest;
+    const scorer = yield* Effect.provideServiceEffect(
+      Effect.mapError(
+        persistence.load({
+          spec: manifest.detector.spec,
+          settings: manifest.detector.settings,
+          arrays,
+          model,
+          ...(net === undefined ? {} : { net }),
+          modelKey: manifest.model.sha256,
+          classNames: manifest.model.classNames,
+          names: {
+            train: data.train.source,
+            validation: data.validation.source,
+            ood: data.validationOod.map((set) => set.source),
+          },
+        }),
+        (problem) =>
+          damaged(
+            folder,
+            problem.array === "spec"
+              ? FITTED_MANIFEST_FILE
+              : manifest.state.find((s) => s.name === problem.array)?.file.path ??
+                `state/${problem.array}`,
+            problem.problem,
+          ),
+      ),
+      Compute,
+      startCompute(),
     );
     const channels = input.channels;
     if (channels !== 1 && channels !== 3) {

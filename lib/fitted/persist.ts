@@ -1,17 +1,24 @@
 /**
  * Which detectors a fitted folder can hold, and how each one's state is saved and scored again:
  * one entry per family of kinds. The detector is always fitted in process by its own code
- * (`makeDetector(spec).fit`); an entry only says which arrays to keep and how the scores follow
- * from them and the model's penultimate features and logits. `tests/fitted_test.ts` checks
- * that the reloaded scores equal the in-process ones.
- *
- * To support another feature-only detector: add an entry here (its arrays and its score).
+ * (`makeDetector(spec).fit`); an entry says which arrays to keep and how the scores follow from
+ * them and the model's penultimate features and logits. GROOD and its variants, MSP, MaxLogit,
+ * Energy and KNN keep their state; every other registered detector keeps what its fit read
+ * and is fitted again on load (`refit.ts`). A detector whose scores need the images themselves
+ * (its entry's `scoresImages`: ODIN) is refused. `tests/fit_every_detector_test.ts` checks that
+ * the reloaded scores equal the in-process ones, bit for bit, for every registered kind.
  *
  * @module
  */
 import { Effect, type Scope } from "effect";
-import type { FittedDetector } from "../detectors/detector.ts";
+import type { Compute } from "../compute/compute.ts";
+import type { FittedDetector, ValidationData } from "../detectors/detector.ts";
+import { negativeDistanceTo } from "../detectors/grood.ts";
 import { kthDistance, l2Normalise } from "../detectors/knn.ts";
+import { DETECTORS } from "../detectors/registry.ts";
+import type { AnyDetectorEntry } from "../detectors/entry.ts";
+import type { Classifier } from "../model/classifier.ts";
+import type { FeatureModel } from "../models/model.ts";
 import { energyScores, rowMax, rowMaxSoftmax } from "../detectors/logits.ts";
 import { exactIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
 import { type Matrix, matrix } from "../matrix.ts";
@@ -19,6 +26,7 @@ import type { SetFeatures } from "../stages/features.ts";
 import { groodDescriptors } from "../stages/gradient.ts";
 import { knnScore } from "../stages/score.ts";
 import { UnsupportedFittedDetector } from "./errors.ts";
+import { refitPersistence } from "./refit.ts";
 
 /** What a reloaded detector scores: the model's penultimate features and logits of a batch. */
 export interface ScoredFeatures {
@@ -34,7 +42,7 @@ export interface StateArray {
   readonly shape: ReadonlyArray<number>;
 }
 
-/** A state array that is missing or has the wrong shape. */
+/** A state array (or the spec, `array: "spec"`) that is missing, of the wrong shape, or unusable. */
 export interface StateProblem {
   readonly array: string;
   readonly problem: string;
@@ -45,20 +53,49 @@ export type FeatureScorer = (
   features: ScoredFeatures,
 ) => Effect.Effect<Float64Array, { readonly _tag: string; readonly message: string }>;
 
+/** What `save` reads: the detector fitted in process and what it was fitted on. */
+export interface SaveInputs {
+  /** The detector's display name. */
+  readonly detector: string;
+  readonly fitted: FittedDetector;
+  /** The training features (empty for GROOD's streamed fit, which keeps none). */
+  readonly train: SetFeatures;
+  /** The ID validation and validation-OOD features the fit tuned on. */
+  readonly validation: ValidationData;
+}
+
+/** What `load` reads: the manifest's detector, the checked state arrays, the opened model. */
+export interface LoadInputs {
+  /** The decoded detector spec as written in `detector.json` (defaults filled in). */
+  readonly spec: Readonly<Record<string, unknown>>;
+  readonly settings: Readonly<Record<string, string | number | boolean>>;
+  readonly arrays: ReadonlyMap<string, StateArray>;
+  /** The folder's model copy, opened. */
+  readonly model: FeatureModel;
+  /** grood's own network, when the model copy is one (its head, for head-based detectors). */
+  readonly net?: Classifier;
+  /** The model's content key (`detector.json` `model.sha256`). */
+  readonly modelKey: string;
+  readonly classNames: ReadonlyArray<string>;
+  /** Names of the sets the detector saw: training, ID validation, each validation-OOD set. */
+  readonly names: {
+    readonly train: string;
+    readonly validation: string;
+    readonly ood: ReadonlyArray<string>;
+  };
+}
+
 /** How one family of detector kinds is saved and reloaded. */
 export interface Persistence {
   readonly kinds: ReadonlyArray<string>;
   /** The arrays to keep, from the detector fitted in process and its training features. */
   readonly save: (
-    detector: string,
-    fitted: FittedDetector,
-    train: SetFeatures,
+    inputs: SaveInputs,
   ) => Effect.Effect<ReadonlyArray<StateArray>, UnsupportedFittedDetector>;
   /** The scorer from the saved settings and arrays (resources freed with the scope). */
   readonly load: (
-    settings: Readonly<Record<string, string | number | boolean>>,
-    arrays: ReadonlyMap<string, StateArray>,
-  ) => Effect.Effect<FeatureScorer, StateProblem, Scope.Scope>;
+    inputs: LoadInputs,
+  ) => Effect.Effect<FeatureScorer, StateProblem, Scope.Scope | Compute>;
 }
 
 const numberSetting = (
@@ -101,38 +138,59 @@ const scopedIndex = (points: Matrix, name: string) =>
 
 const GROOD_ARRAYS = ["class-prototypes-penultimate", "ood-prototype", "train-descriptors"];
 
-/** GROOD and its gradient variants: class and OOD prototypes, training descriptors, exact k-NN. */
+/**
+ * GROOD and its variants: class and OOD prototypes, training descriptors, exact k-NN; the
+ * distance ablation (`descriptor: "distance"`) keeps the OOD prototype alone.
+ */
 const groodPersistence: Persistence = {
   kinds: [
     "grood",
     "grood-no-mixup",
+    "grood-distance",
     "grood-tuned-temperature",
     "grood-val-ood-batch",
     "grood-val-ood",
   ],
-  save: (detector, fitted) => {
+  save: ({ detector, fitted }) => {
     const { settings } = fitted;
-    if (settings.descriptor !== "gradient" || settings.index !== "exact") {
+    const distance = settings.descriptor === "distance";
+    if (!distance && (settings.descriptor !== "gradient" || settings.index !== "exact")) {
       return Effect.fail(
         new UnsupportedFittedDetector({
           detector,
-          problem: `only the gradient descriptor with the exact index is saved (this one: ` +
-            `descriptor ${settings.descriptor}, index ${settings.index})`,
+          problem: `only the gradient descriptor with the exact index, or the distance ` +
+            `descriptor, is saved (this one: descriptor ${settings.descriptor}, index ` +
+            `${settings.index})`,
           supported: SUPPORTED_KINDS,
         }),
       );
     }
-    const arrays = (fitted.artefacts ?? []).filter((a) => GROOD_ARRAYS.includes(a.name));
-    return arrays.length === GROOD_ARRAYS.length ? Effect.succeed(arrays) : Effect.fail(
+    const wanted = distance ? ["ood-prototype"] : GROOD_ARRAYS;
+    const arrays = (fitted.artefacts ?? []).filter((a) => wanted.includes(a.name));
+    return arrays.length === wanted.length ? Effect.succeed(arrays) : Effect.fail(
       new UnsupportedFittedDetector({
         detector,
-        problem: `its fitted state lacks ${GROOD_ARRAYS.join(", ")}`,
+        problem: `its fitted state lacks ${wanted.join(", ")}`,
         supported: SUPPORTED_KINDS,
       }),
     );
   },
-  load: (settings, arrays) =>
+  load: ({ settings, arrays, model }) =>
     Effect.gen(function* () {
+      if (settings.descriptor === "distance") {
+        const ood = (yield* arrayOf(arrays, "ood-prototype", 1)).data;
+        const size = model.shapes.penultimate.reduce((a, b) => a * b, 1);
+        if (ood.length !== size || !ood.every(Number.isFinite)) {
+          return yield* Effect.fail<StateProblem>({
+            array: "ood-prototype",
+            problem: `expected ${size} finite values (the model's penultimate size), found ` +
+              `${ood.length}${ood.every(Number.isFinite) ? "" : ", not all finite"}`,
+          });
+        }
+        const scorer: FeatureScorer = (features) =>
+          Effect.succeed(negativeDistanceTo(features.penultimate, ood));
+        return scorer;
+      }
       const k = yield* numberSetting(settings, "k");
       const temperature = yield* numberSetting(settings, "temperature");
       const classes = toMatrix(yield* arrayOf(arrays, "class-prototypes-penultimate", 2));
@@ -165,14 +223,14 @@ const logitPersistence = (
 ): Persistence => ({
   kinds: [kind],
   save: () => Effect.succeed([]),
-  load: (settings) =>
+  load: ({ settings }) =>
     Effect.succeed((features: ScoredFeatures) => Effect.succeed(score(features.logits, settings))),
 });
 
 /** KNN: the L2-normalised training features, exact k-NN, distance to the k-th neighbour. */
 const knnPersistence: Persistence = {
   kinds: ["knn"],
-  save: (_detector, _fitted, train) => {
+  save: ({ train }) => {
     const normalised = l2Normalise(train.penultimate);
     return Effect.succeed([{
       name: "train-features-normalised",
@@ -181,7 +239,7 @@ const knnPersistence: Persistence = {
       shape: [normalised.rows, normalised.cols],
     }]);
   },
-  load: (settings, arrays) =>
+  load: ({ settings, arrays }) =>
     Effect.gen(function* () {
       const k = yield* numberSetting(settings, "k");
       const points = toMatrix(yield* arrayOf(arrays, "train-features-normalised", 2));
@@ -195,8 +253,8 @@ const knnPersistence: Persistence = {
     }),
 };
 
-/** Every family of kinds a fitted folder can hold. */
-export const PERSISTENCE: ReadonlyArray<Persistence> = [
+/** The families that keep their own state (every other kind is refitted on load). */
+const STATE_PERSISTENCE: ReadonlyArray<Persistence> = [
   groodPersistence,
   logitPersistence("msp", (logits) => Float64Array.from(rowMaxSoftmax(logits), (p) => -p)),
   logitPersistence("maxlogit", (logits) => Float64Array.from(rowMax(logits), (z) => -z)),
@@ -207,9 +265,24 @@ export const PERSISTENCE: ReadonlyArray<Persistence> = [
   knnPersistence,
 ];
 
-/** The detector kinds `fit` can save. */
+const entries = DETECTORS as ReadonlyArray<AnyDetectorEntry>;
+const kept = new Set(STATE_PERSISTENCE.flatMap((p) => p.kinds));
+
+/** Every family of kinds a fitted folder can hold. */
+export const PERSISTENCE: ReadonlyArray<Persistence> = [
+  ...STATE_PERSISTENCE,
+  refitPersistence(
+    entries.filter((e) => !kept.has(e.kind) && e.scoresImages === undefined).map((e) => e.kind),
+  ),
+];
+
+/** The detector kinds `fit` can save: every registered kind whose scores need no images. */
 export const SUPPORTED_KINDS: ReadonlyArray<string> = PERSISTENCE.flatMap((p) => p.kinds);
 
 /** The persistence of a kind, if it has one. */
 export const persistenceOf = (kind: string): Persistence | undefined =>
   PERSISTENCE.find((p) => p.kinds.includes(kind));
+
+/** Why a registered kind cannot be saved into a folder (undefined when it can, or is unknown). */
+export const refusalOf = (kind: string): string | undefined =>
+  entries.find((e) => e.kind === kind)?.scoresImages;

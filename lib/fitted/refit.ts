@@ -1,0 +1,252 @@
+/**
+ * The general persistence of a fitted folder: keep what the detector's fit read, fit it again
+ * on load. Saved: the penultimate features, logits and labels of the training split, of the ID
+ * validation split and of each validation-OOD set (every detector tunes on these and nothing
+ * else, `FitInputs`); the decoded spec is in `detector.json`. On load the arrays are checked
+ * (shapes against the model, finite values, labels among the model's classes), the spec is
+ * decoded again, and the detector's own deterministic `fit` runs on the same features, with the
+ * same model and (on grood's CNN) the same network: same inputs, same state, same scores, bit
+ * for bit. No detector needs a persistence of its own; a new one is saved by this one.
+ *
+ * What a folder does not keep (the images' pixels, the class sums at block boundaries) reaches
+ * the refit empty; a detector whose fit read them would not reproduce, and `fit` refuses to
+ * write a folder whose reloaded scores differ from the in-process ones (`reproduce.ts`).
+ *
+ * Everything that steers the refit is hashed: the arrays are state files listed with their
+ * sha256 in `detector.json`, and the spec is part of `detector.json`'s own digest.
+ *
+ * @module
+ */
+import { Effect, type Scope } from "effect";
+import { Compute } from "../compute/compute.ts";
+import type { ImageSet } from "../data/images.ts";
+import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
+import { decodeDetector, makeDetector } from "../detectors/registry.ts";
+import { type Matrix, matrix } from "../matrix.ts";
+import type { Classifier } from "../model/classifier.ts";
+import { loadClassifier } from "../model/store.ts";
+import { sizeOf } from "../models/model.ts";
+import type { SetFeatures } from "../stages/features.ts";
+import type {
+  FeatureScorer,
+  LoadInputs,
+  Persistence,
+  StateArray,
+  StateProblem,
+} from "./persist.ts";
+
+/** The state arrays' name prefix of the training split. */
+const TRAIN = "fit-train";
+/** The state arrays' name prefix of the ID validation split. */
+const VALIDATION = "fit-validation-id";
+/** The state arrays' name prefix of the i-th validation-OOD set. */
+const oodPrefix = (i: number) => `fit-validation-ood-${i}`;
+
+/** One set's arrays: penultimate features, logits, and labels when it has them. */
+const setArrays = (prefix: string, what: string, f: SetFeatures): Array<StateArray> => [
+  {
+    name: `${prefix}-penultimate`,
+    description: `N × D penultimate features of ${what} ("${f.name}"), as the fit read them`,
+    data: f.penultimate.data,
+    shape: [f.penultimate.rows, f.penultimate.cols],
+  },
+  {
+    name: `${prefix}-logits`,
+    description: `N × C logits of ${what} ("${f.name}"), as the fit read them`,
+    data: f.logits.data,
+    shape: [f.logits.rows, f.logits.cols],
+  },
+  ...(f.labels === undefined ? [] : [{
+    name: `${prefix}-labels`,
+    description: `N class indices of ${what} ("${f.name}"), in the model's class order`,
+    data: Float32Array.from(f.labels),
+    shape: [f.labels.length],
+  }]),
+];
+
+const problem = (array: string, text: string): Effect.Effect<never, StateProblem> =>
+  Effect.fail({ array, problem: text });
+
+/** A checked rows × cols matrix of finite values. */
+const checkedMatrix = (
+  arrays: ReadonlyMap<string, StateArray>,
+  name: string,
+  cols: number,
+  what: string,
+): Effect.Effect<Matrix, StateProblem> =>
+  Effect.gen(function* () {
+    const array = arrays.get(name);
+    if (array === undefined) return yield* problem(name, "missing");
+    const [rows, width] = array.shape;
+    if (array.shape.length !== 2 || width !== cols || array.data.length !== rows! * cols) {
+      return yield* problem(
+        name,
+        `expected N × ${cols} (the model's ${what} size), found [${array.shape.join(", ")}]`,
+      );
+    }
+    const bad = array.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      return yield* problem(name, `value ${bad} is ${array.data[bad]}, not a finite number`);
+    }
+    return matrix(rows!, cols, array.data);
+  });
+
+/** A checked set: penultimate and logits of equal rows, labels (when saved) among the classes. */
+const checkedSet = (
+  inputs: LoadInputs,
+  prefix: string,
+  name: string,
+  needLabels: boolean,
+): Effect.Effect<ExtractedSet, StateProblem> =>
+  Effect.gen(function* () {
+    const { arrays, model } = inputs;
+    const classes = sizeOf(model.shapes.logits);
+    const penultimate = yield* checkedMatrix(
+      arrays,
+      `${prefix}-penultimate`,
+      sizeOf(model.shapes.penultimate),
+      "penultimate",
+    );
+    const logits = yield* checkedMatrix(arrays, `${prefix}-logits`, classes, "logits");
+    const count = penultimate.rows;
+    if (logits.rows !== count) {
+      return yield* problem(
+        `${prefix}-logits`,
+        `${logits.rows} rows for the ${count} rows of ${prefix}-penultimate`,
+      );
+    }
+    const saved = arrays.get(`${prefix}-labels`);
+    if (saved === undefined && needLabels) return yield* problem(`${prefix}-labels`, "missing");
+    let labels: Uint8Array | undefined;
+    if (saved !== undefined) {
+      if (saved.shape.length !== 1 || saved.shape[0] !== count) {
+        return yield* problem(
+          `${prefix}-labels`,
+          `expected [${count}] (one per feature row), found [${saved.shape.join(", ")}]`,
+        );
+      }
+      const bad = saved.data.findIndex((v) => !Number.isInteger(v) || v < 0 || v >= classes);
+      if (bad >= 0) {
+        return yield* problem(
+          `${prefix}-labels`,
+          `label ${bad} is ${saved.data[bad]}, not a class index below ${classes}`,
+        );
+      }
+      labels = Uint8Array.from(saved.data);
+    }
+    const input = inputs.model.input;
+    const images: ImageSet = {
+      name,
+      count,
+      // The features stand for the images: no detector saved this way reads pixels.
+      pixels: new Uint8Array(0),
+      shape: { height: input.height, width: input.width, channels: input.channels },
+      ...(labels === undefined ? {} : { labels }),
+    };
+    const features: SetFeatures = {
+      name,
+      count,
+      penultimate,
+      logits,
+      ...(labels === undefined ? {} : { labels }),
+    };
+    return { images, features };
+  });
+
+/** The detector fitted again on the saved features (disposed when the scope closes). */
+const refit = (inputs: LoadInputs): Effect.Effect<
+  FittedDetector,
+  StateProblem,
+  Scope.Scope | Compute
+> =>
+  Effect.gen(function* () {
+    const spec = yield* Effect.mapError(
+      decodeDetector(inputs.spec, "detector.json detector.spec"),
+      (error): StateProblem => ({ array: "spec", problem: error.message }),
+    );
+    const train = yield* checkedSet(inputs, TRAIN, inputs.names.train, true);
+    const id = yield* checkedSet(inputs, VALIDATION, inputs.names.validation, false);
+    const ood: Array<ExtractedSet> = [];
+    for (const [i, name] of inputs.names.ood.entries()) {
+      ood.push(yield* checkedSet(inputs, oodPrefix(i), name, false));
+    }
+    if (inputs.arrays.has(`${oodPrefix(ood.length)}-penultimate`)) {
+      return yield* problem(
+        oodPrefix(ood.length),
+        `a validation-OOD set beyond the ${ood.length} that detector.json lists`,
+      );
+    }
+    const fitInputs: FitInputs = {
+      modelKey: inputs.modelKey,
+      trainKey: `${inputs.modelKey}:${train.features.name}`,
+      ...(inputs.net === undefined ? {} : { net: inputs.net }),
+      model: inputs.model,
+      train: { ...train.images, labels: train.features.labels!, classNames: inputs.classNames },
+      trainFeatures: train.features,
+      trainClassSums: [],
+      validation: { id, ood },
+    };
+    return yield* Effect.acquireRelease(
+      Effect.mapError(
+        makeDetector(spec).fit(fitInputs),
+        (error): StateProblem => ({
+          array: "spec",
+          problem: `fitting ${spec.kind} again on the saved features failed: ${error.message}`,
+        }),
+      ),
+      (fitted) => Effect.sync(() => fitted.dispose()),
+    );
+  });
+
+/**
+ * The persistence of `kinds` that keeps what their fit read and fits them again on load (see
+ * the module's comment).
+ */
+export const refitPersistence = (kinds: ReadonlyArray<string>): Persistence => ({
+  kinds,
+  save: ({ train, validation }) =>
+    Effect.succeed([
+      ...setArrays(TRAIN, "the training split", train),
+      ...setArrays(VALIDATION, "the ID validation split", validation.id.features),
+      ...validation.ood.flatMap((set, i) =>
+        setArrays(oodPrefix(i), `validation-OOD set ${i}`, set.features)
+      ),
+    ]),
+  load: (inputs) =>
+    Effect.map(refit(inputs), (fitted): FeatureScorer => {
+      const { height, width, channels } = inputs.model.input;
+      return (features) => {
+        const count = features.penultimate.rows;
+        return fitted.score({
+          images: {
+            name: "batch",
+            count,
+            pixels: new Uint8Array(0),
+            shape: { height, width, channels },
+          },
+          features: { name: "batch", count, ...features },
+        });
+      };
+    }),
+});
+
+/**
+ * grood's own network in the model `path` when its kind is `grood` (head-based detectors read
+ * its dense head), else undefined; freed when the scope closes.
+ */
+export const groodNetOf = (
+  path: string,
+  kind: string,
+): Effect.Effect<
+  Classifier | undefined,
+  { readonly _tag: string; readonly message: string },
+  Scope.Scope | Compute
+> =>
+  kind !== "grood" ? Effect.succeed(undefined) : Effect.gen(function* () {
+    const { tf } = yield* Compute;
+    const loaded = yield* Effect.acquireRelease(
+      loadClassifier(tf, path),
+      (l) => Effect.sync(() => l.net.dispose()),
+    );
+    return loaded.net;
+  });
