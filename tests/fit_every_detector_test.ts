@@ -168,7 +168,7 @@ const specOf = (kind: string, model: FeatureModel) =>
     const spec = (kind.startsWith("grood")
       ? { ...decoded, earlyBoundary: model.taps.early }
       : decoded) as DetectorSpec;
-    return { input, spec: yield* honoured(spec, input, TRAIN.count) };
+    return { input, spec: yield* honoured(spec, TRAIN.count) };
   });
 
 /** A folder's scores of `count` images from `start` (inverted when `invert`). */
