@@ -83,23 +83,6 @@ const MODELS = {
   onnx: join(root, "fixtures/models/foreign/foreign.onnx"),
 } as const;
 
-/**
- * The detectors that read the dense head (`readHead`). On the ONNX model they fail with
- * `MissingHead` until the head is read from every model kind (issue 23 item 1, another change):
- * that typed error is accepted for the ONNX model only.
- */
-const HEAD_KINDS = new Set([
-  "vim",
-  "react",
-  "react-val",
-  "ash",
-  "ash-b",
-  "ash-p",
-  "scale",
-  "fdbd",
-  "dice",
-]);
-
 /** Small settings where the defaults exceed 400 training digits. */
 const SMALL: Readonly<Record<string, Record<string, unknown>>> = {
   nnguide: { k: 5, alpha: 0.1 },
@@ -230,15 +213,8 @@ for (const modelKind of ["grood", "onnx"] as const) {
           outcomes.push(`${kind}: refused`);
           continue;
         }
-        if (Exit.isFailure(exit)) {
-          const cause = exit.cause.toString();
-          assert.ok(
-            modelKind === "onnx" && HEAD_KINDS.has(kind) && /MissingHead/.test(cause),
-            `${kind} on ${modelKind}: ${cause}`,
-          );
-          outcomes.push(`${kind}: MissingHead`);
-          continue;
-        }
+        // Every other kind fits, on both models (the head-based ones read the ONNX graph's head).
+        assert.ok(Exit.isSuccess(exit), `${kind} on ${modelKind}: ${exit}`);
         const manifest = exit.value;
         assert.equal(manifest.detector.kind, kind);
         assert.deepEqual(
@@ -294,9 +270,9 @@ for (const modelKind of ["grood", "onnx"] as const) {
     }));
     console.log(`${modelKind}: ${outcomes.join("; ")}`);
     assert.deepEqual(mismatches, [], `on ${modelKind}`);
-    // Every kind was tried, and on grood's CNN every kind but ODIN was saved and reloaded.
+    // Every kind was tried, and on both models every kind but ODIN was saved and reloaded.
     const saved = outcomes.filter((o) => / arrays$/.test(o)).length;
-    assert.equal(saved + outcomes.filter((o) => /refused|MissingHead/.test(o)).length, 27);
+    assert.equal(saved + outcomes.filter((o) => /refused/.test(o)).length, 27);
     assert.equal(DETECTOR_KINDS.length, 27);
     if (modelKind === "grood") assert.equal(saved, DETECTOR_KINDS.length - 1);
   });
