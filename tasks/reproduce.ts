@@ -40,6 +40,7 @@ import { Compute } from "../lib/compute/compute.ts";
 import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
 import {
   DETECTOR_KINDS,
+  detectorEntry,
   type DetectorSpecInput,
   REPRODUCE_DETECTORS,
 } from "../lib/detectors/registry.ts";
@@ -143,6 +144,24 @@ const detectors: ReadonlyArray<DetectorSpecInput> = [
   ...REPRODUCE_DETECTORS.slice(1),
 ].filter((spec) => chosen === undefined || spec.kind === "grood" || chosen.includes(spec.kind));
 
+/**
+ * The detectors to run on a model of `kind`. A detector whose scores need each image and the
+ * network's input gradient (ODIN; its registry entry's `scoresImages`) runs on grood's own CNN
+ * only: on another kind it is left out of the default list, saying so. Named with `--detector`,
+ * it runs, and fails with a typed error naming it and the model.
+ */
+function runnableOn(kind: string): ReadonlyArray<DetectorSpecInput> {
+  if (kind === "grood" || chosen !== undefined) return detectors;
+  const skipped = detectors.filter((d) => detectorEntry(d.kind).scoresImages !== undefined);
+  for (const d of skipped) {
+    console.log(
+      `${detectorEntry(d.kind).title} left out: ${detectorEntry(d.kind).scoresImages}; ` +
+        `this model is of kind "${kind}"`,
+    );
+  }
+  return detectors.filter((d) => !skipped.includes(d));
+}
+
 /** The percentile of ASH-S's default, at which the activation ratios are analysed. */
 const RATIO_PERCENTILE = 90;
 
@@ -242,9 +261,10 @@ const program = Effect.gen(function* () {
     const name = spec.name;
     const benchmarkStart = performance.now();
     console.log(`\n== benchmark ${name} (backend ${backend}) ==`);
+    const runnable = runnableOn(spec.model.kind);
     // The model stays open (scoped to the whole run) for the early-feature exports below.
     const result = yield* runPipelineScoped(
-      { benchmark: refs[i]!, detectors, ...engine },
+      { benchmark: refs[i]!, detectors: runnable, ...engine },
       { log, progress: consoleProgress() },
     );
     const { prepared, runs } = result;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import sharp from "sharp";
 import { loadSplit } from "../lib/data/datasets.ts";
@@ -341,4 +342,39 @@ Deno.test("an engine that cannot run the model's kind, or an unknown kind, is a 
   assert.equal(unknown._tag, "ModelUnreadable");
   assert.match(String(unknown.message), /"keras".*grood, onnx, tfjs-layers, tfjs-graph/);
   await Deno.remove(join(path, ".."), { recursive: true });
+});
+
+Deno.test("deno task reproduce on a user's ONNX benchmark runs every default detector but ODIN, which it leaves out saying why", async () => {
+  const path = await smallBenchmark(
+    { kind: "onnx", path: join(fixtureDir("foreign"), "foreign.onnx") },
+    2000,
+  );
+  const dir = join(path, "..");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      fileURLToPath(new URL("../tasks/reproduce.ts", import.meta.url)),
+      "--benchmark",
+      path,
+      "--no-cache",
+      "--no-export",
+      "--out",
+      join(dir, "results"),
+    ],
+    cwd: dir,
+    env: { NO_COLOR: "1", INIT_CWD: dir },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.match(stdout, /ODIN left out: its score perturbs every image.*kind "onnx"/);
+  const results = JSON.parse(await Deno.readTextFile(join(dir, "results/small/results.json")));
+  const ran = results.detectors.map((d: { detector: string }) => d.detector);
+  assert.ok(!ran.includes("ODIN"));
+  for (const name of ["GROOD", "Mahalanobis", "ViM", "ReAct (train)", "ASH-B", "NNGuide"]) {
+    assert.ok(ran.includes(name), `${name} did not run: ${ran}`);
+  }
+  await Deno.remove(dir, { recursive: true });
 });
