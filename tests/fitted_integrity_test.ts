@@ -15,6 +15,7 @@ import {
   FITTED_MANIFEST_FILE,
   openFittedDetector,
   readManifest,
+  sealManifest,
 } from "../lib/fitted/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure, withCompute } from "./with_compute.ts";
@@ -232,6 +233,31 @@ Deno.test("property: a mutated or random fitted folder (byte flipped, JSON value
     }),
     { seed: 24, numRuns: 80 },
   );
+});
+
+Deno.test("a re-sealed detector.json whose paths leave the folder is refused before anything is read", async () => {
+  const reference = await Effect.runPromise(readManifest(join(dir, "grood")));
+  for (
+    const [what, forged] of [
+      ["model path", { ...reference, model: { ...reference.model, path: "../../outside" } }],
+      [
+        "state file",
+        {
+          ...reference,
+          state: reference.state.map((s, i) =>
+            i === 0 ? { ...s, file: { ...s.file, path: "/etc/passwd" } } : s
+          ),
+        },
+      ],
+    ] as const
+  ) {
+    const folder = await copyOf("grood", `forged-${what.replace(" ", "-")}`);
+    // A forger can recompute the digest: the paths themselves must be checked.
+    await Deno.writeTextFile(join(folder, FITTED_MANIFEST_FILE), sealManifest(forged).text);
+    const error = await openError(folder);
+    assert.equal(error._tag, "FittedFolderDamaged", what);
+    assert.match(error.message, /Expected a path inside the folder/, what);
+  }
 });
 
 Deno.test("cleanup", async () => {

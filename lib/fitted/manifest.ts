@@ -25,6 +25,7 @@
  */
 import { Schema } from "effect";
 import { sha256Hex } from "../io/files.ts";
+import { InsidePath } from "../io/paths.ts";
 import { InputSpecSchema, TapsSchema } from "../models/model.ts";
 import { OOD_METRICS } from "../stages/evaluate.ts";
 
@@ -47,7 +48,7 @@ const metricFields = Object.fromEntries(OOD_METRICS.map((m) => [m, Schema.Finite
 
 /** One file of the folder, with its size and sha256 (checked on load). */
 export const FileEntry = Schema.Struct({
-  path: Schema.String,
+  path: InsidePath,
   bytes: Count,
   sha256: Sha256,
 });
@@ -115,7 +116,7 @@ export const FittedManifest = Schema.Struct({
     /** What the user gave to `fit` (informational; the copy below is what runs). */
     source: Schema.String,
     /** Path of the copy inside the folder (the file or folder `openModel` opens). */
-    path: Schema.String,
+    path: InsidePath,
     /** sha256 over the copied files (sorted paths and their sha256s): the model's content key. */
     sha256: Sha256,
     files: Schema.Array(FileEntry),

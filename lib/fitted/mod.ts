@@ -13,7 +13,7 @@ export {
   UnscoredImages,
   UnsupportedFittedDetector,
 } from "./errors.ts";
-export { FITTED_MANIFEST_FILE, type FittedManifest } from "./manifest.ts";
+export { FITTED_MANIFEST_FILE, type FittedManifest, sealManifest } from "./manifest.ts";
 export { type ImageBatch, imageBatch, type ScoreInputSpec } from "./batch.ts";
 export { type FeatureMemo, fitDetectorFolder, type FitOptions } from "./fit.ts";
 export { HELD_OUT_MAX, HELD_OUT_SHARE } from "./fit_data.ts";

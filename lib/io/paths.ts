@@ -58,6 +58,37 @@ export const Identifier = Schema.String.pipe(
   ),
 );
 
+/**
+ * What is wrong with `path` as a path a file records for something inside its own folder
+ * (absolute, a `..` segment, a backslash, empty), or undefined when it is one.
+ *
+ * @example
+ * ```ts
+ * import { relativePathProblem } from "./paths.ts";
+ * if (relativePathProblem("state/train.npy") !== undefined) throw new Error("refused");
+ * if (relativePathProblem("../../etc/passwd") === undefined) throw new Error("accepted");
+ * ```
+ */
+export function relativePathProblem(path: string): string | undefined {
+  if (path === "") return "it is empty";
+  if (path.startsWith("/") || /^[A-Za-z]:/.test(path)) return "it is absolute";
+  if (path.includes("\\")) return "it contains a backslash";
+  if (path.split("/").some((part) => part === "..")) return "it leaves its folder (..)";
+  return undefined;
+}
+
+/** A path a file records for something inside its own folder (see {@link relativePathProblem}). */
+export const InsidePath = Schema.String.pipe(
+  Schema.check(
+    Schema.makeFilter((path: string) => {
+      const problem = relativePathProblem(path);
+      return problem === undefined
+        ? true
+        : `Expected a path inside the folder, not ${JSON.stringify(path)}: ${problem}`;
+    }),
+  ),
+);
+
 /** A name that is not an identifier: names the key it came from and what is wrong. */
 export class InvalidName extends Data.TaggedError("InvalidName")<{
   /** Where the name comes from, e.g. `ablations/x.json at name`. */
