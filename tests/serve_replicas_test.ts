@@ -295,10 +295,15 @@ Deno.test({
   fn: async () => {
     const s = await start(2);
     const pids = [s.haproxyPid, ...s.replicas().values()];
-    const folder = /config (\/[^\s")]+)\/haproxy\.cfg/.exec(s.output())?.[1];
-    assert.ok(folder !== undefined && Deno.statSync(folder).isDirectory, s.output());
-    assert.equal(pids.length, 3);
-    assert.ok(pids.every(alive));
+    const folder = /config (\/[^\s")]+)\/haproxy\.cfg/.exec(s.output())?.[1] ?? "";
+    try {
+      assert.ok(folder !== "" && Deno.statSync(folder).isDirectory, s.output());
+      assert.equal(pids.length, 3);
+      assert.ok(pids.every(alive));
+    } catch (error) {
+      await stop(s).catch(() => {});
+      throw error;
+    }
     const status = await stop(s);
     assert.equal(status.code, 0, s.output());
     const deadline = Date.now() + 5000;
@@ -332,26 +337,35 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const rates: Record<string, number> = {};
-    for (const n of [1, 2]) {
-      const s = await start(n);
-      try {
-        await load(s.url, 50, 8); // warm-up
-        const { outcomes, seconds } = await load(s.url, 600, 8);
-        assert.ok(outcomes.every((o) => o.status === 200));
-        rates[`replicas_${n}`] = Math.round(outcomes.length / seconds);
-      } finally {
-        await stop(s);
+    // Both set-ups run at once; 3 rounds of 1,000 requests each, interleaved, so that the
+    // machine's other work weighs on both alike; the median round of each is kept.
+    const setups = [await start(1)];
+    const runs: Record<string, Array<number>> = { replicas_1: [], replicas_2: [] };
+    try {
+      setups.push(await start(2));
+      for (const s of setups) await load(s.url, 50, 8); // warm-up
+      for (let round = 0; round < 3; round++) {
+        for (const [i, s] of setups.entries()) {
+          const { outcomes, seconds } = await load(s.url, 1000, 8);
+          assert.ok(outcomes.every((o) => o.status === 200));
+          runs[`replicas_${i + 1}`]!.push(Math.round(outcomes.length / seconds));
+        }
       }
+    } finally {
+      for (const s of setups) await stop(s);
     }
+    const median = (xs: ReadonlyArray<number>) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+    const rates = { replicas_1: median(runs.replicas_1!), replicas_2: median(runs.replicas_2!) };
     assert.ok(rates.replicas_1! > 0 && rates.replicas_2! > 0);
     if (Deno.env.get("GROOD_WRITE_BENCH") === "1") {
       const report = {
         measured: new Date().toISOString(),
         cores: navigator.hardwareConcurrency,
         load_average: Deno.loadavg(),
-        load: "single 28x28 PNG per request, concurrency 8, 600 requests after 50 warm-up",
+        load:
+          "single 28x28 PNG per request, concurrency 8; 3 interleaved rounds of 1,000 requests per set-up after 50 warm-up, median round",
         images_per_second: rates,
+        rounds: runs,
         speed_up: Math.round((rates.replicas_2! / rates.replicas_1!) * 100) / 100,
         ...bench,
       };
