@@ -237,6 +237,12 @@ Deno.test({
       // Requests that started after the kill completed: all answered by the surviving replica.
       const later = outcomes.slice(130);
       assert.ok(later.every((o) => o.status === 200), JSON.stringify(failed));
+      // The supervisor starts the killed replica again (at most 60 s).
+      const deadline = Date.now() + 60_000;
+      while (s.replicas().get("r1") === victim && Date.now() < deadline) await sleep(100);
+      const again = s.replicas().get("r1")!;
+      assert.ok(again !== victim && alive(again), `r1 not started again: ${s.output()}`);
+      assert.match(s.output(), new RegExp(`replica r1 \\(pid ${victim}\\) exited`));
       const latencies = outcomes.map((o) => o.end - o.start).sort((a, b) => a - b);
       bench.failover = {
         requests: outcomes.length,
@@ -311,6 +317,28 @@ Deno.test({
     assert.deepEqual(pids.filter(alive), [], "processes left after SIGTERM");
     assert.throws(() => Deno.statSync(folder), Deno.errors.NotFound, "temporary folder left");
     assert.match(s.output(), /"stopped"|stopped/);
+  },
+});
+
+Deno.test({
+  name: `kill -9 of the supervisor: HAProxy and the replicas stop by themselves${reason}`,
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await start(2);
+    const pids = [s.haproxyPid, ...s.replicas().values()];
+    const folder = /config (\/[^\s")]+)\/haproxy\.cfg/.exec(s.output())?.[1] ?? "";
+    s.child.kill("SIGKILL");
+    await Promise.race([s.child.status, sleep(5000)]);
+    // HAProxy gets SIGTERM as its parent-death signal; the replicas see their parent gone.
+    const deadline = Date.now() + 20_000;
+    while (pids.some(alive) && Date.now() < deadline) await sleep(100);
+    const left = pids.filter(alive);
+    for (const pid of left) Deno.kill(pid, "SIGKILL");
+    // Nobody is left to remove the supervisor's folder: the test does.
+    if (folder !== "") Deno.removeSync(folder, { recursive: true });
+    assert.deepEqual(left, [], "processes left 20 s after the supervisor was killed");
   },
 });
 

@@ -104,6 +104,8 @@ interface Slot {
   child: Deno.ChildProcess | undefined;
   /** Stopped on purpose (no restart when it exits). */
   retiring: boolean;
+  /** Exits in a row within a minute of starting (the restart waits longer each time). */
+  crashes: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -162,6 +164,23 @@ async function readyWithin(url: string, child: Deno.ChildProcess, ms: number): P
   return false;
 }
 
+/**
+ * How HAProxy is started: in the foreground (`-db`), and, through util-linux's `setpriv` when it
+ * is there (always on Debian), with SIGTERM as its parent-death signal, so that it stops even when
+ * the supervisor is killed outright (SIGKILL) and cannot stop it. (The replicas notice that
+ * themselves: a service watches the processes that started it, `lib/cli/parent.ts`.)
+ */
+function haproxyCommandLine(haproxy: string, config: string): [string, Deno.CommandOptions] {
+  const io = { stdin: "null", stdout: "inherit", stderr: "inherit" } as const;
+  const own = ["-db", "-f", config];
+  try {
+    Deno.statSync("/usr/bin/setpriv");
+    return ["/usr/bin/setpriv", { args: ["--pdeathsig", "TERM", "--", haproxy, ...own], ...io }];
+  } catch {
+    return [haproxy, { args: own, ...io }];
+  }
+}
+
 /** Start N replicas and HAProxy in front of them, for the life of the scope. */
 export const runReplicas = (
   options: ReplicasOptions,
@@ -183,6 +202,7 @@ export const runReplicas = (
       port: freePort(),
       child: undefined,
       retiring: false,
+      crashes: 0,
     }));
     let closing = false;
 
@@ -197,13 +217,20 @@ export const runReplicas = (
       }).spawn();
       slot.child = child;
       slot.retiring = false;
+      const started = Date.now();
       child.status.then((status) => {
         if (closing || slot.retiring || slot.child !== child) return;
-        log("Warn", `replica ${slot.name} (pid ${child.pid}) exited (${status.code}): restarting`, {
-          replica: slot.name,
-          pid: child.pid,
-        });
-        void sleep(500).then(() => {
+        // 0.5 s, then twice as long after each exit within a minute of its start, at most 30 s.
+        slot.crashes = Date.now() - started < 60_000 ? slot.crashes + 1 : 1;
+        const delay = Math.min(30_000, 500 * 2 ** (slot.crashes - 1));
+        log(
+          "Warn",
+          `replica ${slot.name} (pid ${child.pid}) exited (${status.code}): restarting in ${
+            delay / 1000
+          } s`,
+          { replica: slot.name, pid: child.pid },
+        );
+        void sleep(delay).then(() => {
           if (!closing && slot.child === child) launch(slot).catch(() => {});
         });
       });
@@ -251,13 +278,7 @@ export const runReplicas = (
     });
     const proxy = yield* Effect.acquireRelease(
       Effect.try({
-        try: () =>
-          new Deno.Command(haproxy, {
-            args: ["-db", "-f", config],
-            stdin: "null",
-            stdout: "inherit",
-            stderr: "inherit",
-          }).spawn(),
+        try: () => new Deno.Command(...haproxyCommandLine(haproxy, config)).spawn(),
         catch: (cause) =>
           new HaproxyError({ operation: `start ${haproxy}`, reason: osReason(cause) }),
       }),
