@@ -328,6 +328,31 @@ Deno.test({
 });
 
 Deno.test({
+  name: `Ctrl-C (SIGINT to every process at once) stops everything, nothing restarted${reason}`,
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await start(2);
+    const pids = [s.haproxyPid, ...s.replicas().values()];
+    for (const pid of [s.child.pid, ...pids]) Deno.kill(pid, "SIGINT");
+    const status = await Promise.race([s.child.status, sleep(40_000)]);
+    const deadline = Date.now() + 5000;
+    while (pids.some(alive) && Date.now() < deadline) await sleep(50);
+    const left = pids.filter(alive);
+    if (status === undefined) await stop(s).catch(() => {});
+    assert.ok(status !== undefined && status.code === 0, s.output());
+    assert.deepEqual(left, [], "processes left after SIGINT");
+    assert.doesNotMatch(s.output(), /restarting/);
+    assert.equal(
+      s.output().match(/replica r\d+ \(pid \d+\) ready/g)?.length,
+      2,
+      "none started again",
+    );
+  },
+});
+
+Deno.test({
   name: `kill -9 of the supervisor: HAProxy and the replicas stop by themselves${reason}`,
   ignore,
   sanitizeOps: false,

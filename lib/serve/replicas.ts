@@ -285,6 +285,9 @@ export const runReplicas = (
       // Soft stop (SIGUSR1): stop listening, finish the requests held, then exit.
       (child) => Effect.promise(() => stopChild(child, drainMs + 5000, "SIGUSR1")),
     );
+    // Runs first at release: from now on a replica that exits (a Ctrl-C in a terminal reaches
+    // every process of the group) is not started again.
+    yield* Effect.addFinalizer(() => Effect.sync(() => (closing = true)));
     // Up when its admin socket answers and it sees every replica up (at most 30 s).
     const upWithin = async (names: ReadonlyArray<string>, ms: number) => {
       const deadline = Date.now() + ms;
