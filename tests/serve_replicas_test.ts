@@ -16,7 +16,8 @@ import { Effect } from "effect";
 import sharp from "sharp";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
-import { haproxyInstalled, serverStats } from "../lib/serve/haproxy.ts";
+import { haproxyInstalled, parseStat, serverStats } from "../lib/serve/haproxy.ts";
+import { replicaArgv } from "../tasks/serve_replicas.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const launcher = join(root, "scripts/serve.sh");
@@ -435,6 +436,25 @@ Deno.test({
       );
     }
   },
+});
+
+Deno.test("a replica gets the user's flags but its own --host and --port; show stat is read", () => {
+  assert.deepEqual(
+    replicaArgv(["--detector", "d", "--replicas", "2", "--port=80", "--host", "0.0.0.0", "-x"]),
+    ["--detector", "d", "-x"],
+  );
+  assert.deepEqual(replicaArgv(["--replicas=3", "--batch-size", "8"]), ["--batch-size", "8"]);
+  const csv = [
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status",
+    "grood,FRONTEND,,,3,5,4096,10,0,0,0,0,0,,,,,OPEN",
+    "replicas,r1,0,0,2,4,,9,0,0,,0,,0,0,0,0,UP",
+    "replicas,r2,0,0,0,4,,9,0,0,,0,,0,0,0,0,MAINT",
+    "replicas,BACKEND,0,0,2,5,410,18,0,0,0,0,,0,0,0,0,UP",
+  ].join("\n");
+  assert.deepEqual(parseStat(csv), [
+    { name: "r1", status: "UP", current: 2 },
+    { name: "r2", status: "MAINT", current: 0 },
+  ]);
 });
 
 globalThis.addEventListener("unload", () => {

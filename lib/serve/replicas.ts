@@ -310,11 +310,12 @@ export const runReplicas = (
     const url = `http://${bind}`;
     log(
       "Info",
-      `HAProxy (pid ${proxy.pid}) at ${url}/ in front of ${slots.length} replicas (config ${config})`,
+      `HAProxy (pid ${proxy.pid}) at ${url}/ in front of ${slots.length} replicas (config ${config}); rolling restart: kill -HUP ${Deno.pid}`,
       {
         url,
         config,
         pid: proxy.pid,
+        supervisor: Deno.pid,
         replicas: slots.length,
       },
     );
