@@ -6,6 +6,8 @@
  * stalled clients cut, then the model and the index are released; a second signal exits at once.
  * `scripts/serve.sh` starts it on the real Deno binary, so signals reach it directly.
  *
+ * With `--replicas N` it runs N such processes behind HAProxy instead (`serve_replicas.ts`).
+ *
  * Routes: `POST /v1/score` (PNG/JPEG body, JSON `{"images": [base64…]}` or a `.npy` batch),
  * `GET /v1/detector`, `GET /healthz`, `GET /metrics`, and the web page at `GET /`.
  *
@@ -24,6 +26,7 @@ import {
 import { Compute } from "../lib/compute/compute.ts";
 import { wrapperGone } from "../lib/cli/parent.ts";
 import { IoError, osReason } from "../lib/io/files.ts";
+import { serveReplicas } from "./serve_replicas.ts";
 import { DEFAULT_MICRO_BATCH } from "../lib/serve/batcher.ts";
 import { DEFAULT_TIMEOUTS } from "../lib/serve/front.ts";
 import { DEFAULT_OOD_WINDOW_SECONDS } from "../lib/serve/drift.ts";
@@ -97,6 +100,10 @@ const cli = {
       default: DEFAULT_OOD_WINDOW_SECONDS,
       placeholder: "S",
     }),
+    replicas: flag.string(
+      "run N service processes on free loopback ports behind HAProxy (on --host/--port); SIGHUP: rolling restart",
+      { placeholder: "N" },
+    ),
     backend: backendFlag,
   },
   notes: [
@@ -104,12 +111,21 @@ const cli = {
     "  deno task fit --model fixtures/models/mnist --train dataset:mnist:train --out my-detector",
     "  scripts/serve.sh --detector my-detector --port 8080   # or: deno task serve …",
     "  curl -s -H 'content-type: image/png' --data-binary @digit.png localhost:8080/v1/score",
+    "  scripts/serve.sh --detector my-detector --replicas 2   # HAProxy in front; kill -HUP: rolling restart",
     "logs: JSON lines on stderr (pretty in a terminal); routes, metrics and flags: docs/serve.md",
   ],
 };
 
 const { values } = parseCommandLine(cli);
 const folder = detectorFolder(cli, values.detector);
+if (values.replicas !== undefined) {
+  await serveReplicas(values.replicas, {
+    host: values.host,
+    port: values.port,
+    drainMs: values["drain-seconds"] * 1000,
+  });
+  Deno.exit(0);
+}
 
 /** The token in `path` (surrounding whitespace removed); an empty file is an error. */
 const readToken = (path: string) =>

@@ -64,3 +64,22 @@ export {
   type ServeOptions,
 } from "./server.ts";
 export { fittedInfo, openServedFitted, servedFitted } from "./fitted.ts";
+export {
+  findHaproxy,
+  haproxyConfig,
+  type HaproxyConfigOptions,
+  HaproxyError,
+  haproxyInstalled,
+  type HaproxyServer,
+  parseStat,
+  type ServerStat,
+} from "./haproxy.ts";
+export {
+  MAX_REPLICAS,
+  parseReplicas,
+  ReplicaFailed,
+  ReplicasFlagError,
+  type ReplicasOptions,
+  type RunningReplicas,
+  runReplicas,
+} from "./replicas.ts";

@@ -1,0 +1,462 @@
+/**
+ * Replicas behind HAProxy (item 6 of issue 25), on loopback: `scripts/serve.sh --replicas N`
+ * (the real Deno binary, so signals reach the supervisor) serving an MSP detector fitted on 2,000
+ * MNIST digits with the committed ONNX model. Under bounded load (a few hundred single-image
+ * requests, 8 at a time): a `kill -9` of one replica fails no request beyond those in flight at
+ * the kill and every later one is 200; a rolling restart (SIGHUP) fails none; SIGTERM to the
+ * supervisor leaves no HAProxy and no replica running. Every wait is bounded.
+ *
+ * With `GROOD_WRITE_BENCH=1` the throughput of 1 and 2 replicas and the failover pause are written
+ * to `bench/serve_replicas.json`.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Effect } from "effect";
+import sharp from "sharp";
+import { loadSplit } from "../lib/data/datasets.ts";
+import { writeNpyAtomic } from "../lib/io/npy.ts";
+import { haproxyInstalled, parseStat, serverStats } from "../lib/serve/haproxy.ts";
+import { replicaArgv } from "../tasks/serve_replicas.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const launcher = join(root, "scripts/serve.sh");
+const ignore = !haproxyInstalled();
+const reason = ignore ? " (ignored: haproxy is not installed; scripts/setup.sh installs it)" : "";
+const dir = ignore ? "" : await Deno.makeTempDir({ prefix: "grood-serve-replicas-" });
+
+if (!ignore) {
+  const train = await Effect.runPromise(loadSplit("mnist", "train"));
+  await Effect.runPromise(
+    writeNpyAtomic(join(dir, "digits.npy"), train.pixels.slice(0, 2000 * 784), [2000, 28, 28]),
+  );
+  await Effect.runPromise(
+    writeNpyAtomic(join(dir, "digits.labels.npy"), train.labels.slice(0, 2000), [2000]),
+  );
+  const fit = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      join(root, "deno.json"),
+      join(root, "tasks/fit.ts"),
+      "--model",
+      join(root, "fixtures/models/foreign/foreign.onnx"),
+      "--train",
+      "digits.npy",
+      "--detector",
+      "msp",
+      "--out",
+      "detector",
+    ],
+    cwd: dir,
+    env: { NO_COLOR: "1", INIT_CWD: dir },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(fit.code, 0, new TextDecoder().decode(fit.stderr));
+}
+
+const digit = ignore ? new Uint8Array() : new Uint8Array(
+  await sharp(
+    (await Effect.runPromise(loadSplit("mnist", "test"))).pixels.slice(0, 784),
+    { raw: { width: 28, height: 28, channels: 1 } },
+  ).png().toBuffer(),
+);
+
+const sleep = (ms: number) =>
+  new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));
+
+function alive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The supervisor, HAProxy's URL and pid, and the replicas' pids by name. */
+interface Supervisor {
+  readonly child: Deno.ChildProcess;
+  readonly url: string;
+  readonly haproxyPid: number;
+  readonly replicas: () => Map<string, number>;
+  readonly output: () => string;
+}
+
+/** Start `scripts/serve.sh --replicas n` and wait (at most 120 s) for HAProxy's address. */
+async function start(n: number): Promise<Supervisor> {
+  const child = new Deno.Command(launcher, {
+    args: [
+      "--detector",
+      "detector",
+      "--replicas",
+      String(n),
+      "--port",
+      "0",
+      "--drain-seconds",
+      "5",
+    ],
+    cwd: dir,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoderStream() as TransformStream<Uint8Array, string>;
+    for await (const chunk of stream.pipeThrough(decoder)) text += chunk;
+  };
+  void Promise.all([drain(child.stdout), drain(child.stderr)]).catch(() => {});
+  const replicas = () => {
+    const found = new Map<string, number>();
+    for (const m of text.matchAll(/replica (r\d+) \(pid (\d+)\) ready/g)) {
+      found.set(m[1]!, Number(m[2]));
+    }
+    return found;
+  };
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const match = /HAProxy \(pid (\d+)\) at (http:\/\/127\.0\.0\.1:\d+)\//.exec(text);
+    if (match !== null) {
+      return {
+        child,
+        url: match[2]!,
+        haproxyPid: Number(match[1]),
+        replicas,
+        output: () => text,
+      };
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`no HAProxy address within 120 s: ${text}`);
+    }
+    const done = await Promise.race([child.status, sleep(100)]);
+    if (done !== undefined) throw new Error(`the supervisor exited: ${text}`);
+  }
+}
+
+/** SIGTERM the supervisor and wait (at most 40 s) for it to exit. */
+async function stop(s: Supervisor): Promise<Deno.CommandStatus> {
+  try {
+    s.child.kill("SIGTERM");
+  } catch {
+    // gone
+  }
+  const status = await Promise.race([s.child.status, sleep(40_000)]);
+  if (status === undefined) {
+    for (const pid of [s.child.pid, s.haproxyPid, ...s.replicas().values()]) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    throw new Error(`still running 40 s after SIGTERM: ${s.output()}`);
+  }
+  return status;
+}
+
+/** One request's outcome: when it started and ended (ms since the load began), its status. */
+interface Outcome {
+  readonly start: number;
+  readonly end: number;
+  readonly status: number;
+}
+
+/**
+ * `total` scoring requests, `concurrency` at a time, each bounded to 15 s (status 0 when it
+ * failed); `during(done)` runs once, when `at` of them have completed.
+ */
+async function load(
+  url: string,
+  total: number,
+  concurrency: number,
+  at = -1,
+  during: (inFlight: number, so: ReadonlyArray<Outcome>) => Promise<void> | void = () => {},
+  until: (so: ReadonlyArray<Outcome>) => boolean = () => false,
+) {
+  const t0 = performance.now();
+  const outcomes: Array<Outcome> = [];
+
+  let next = 0;
+  let act: Promise<void> | undefined;
+  let inFlight = 0;
+  const worker = async () => {
+    while (next < total && !until(outcomes)) {
+      next++;
+      const start = performance.now() - t0;
+      let status = 0;
+      inFlight++;
+      try {
+        const response = await fetch(`${url}/v1/score`, {
+          method: "POST",
+          headers: { "content-type": "image/png" },
+          body: digit,
+          signal: AbortSignal.timeout(15_000),
+        });
+        await response.arrayBuffer();
+        status = response.status;
+      } catch {
+        status = 0;
+      }
+      inFlight--;
+      outcomes.push({ start, end: performance.now() - t0, status });
+      if (outcomes.length === at) act = Promise.resolve(during(inFlight, outcomes));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  await act;
+  return { outcomes, seconds: (performance.now() - t0) / 1000 };
+}
+
+const bench: Record<string, unknown> = {};
+
+Deno.test({
+  name: `kill -9 of one of 2 replicas under load fails only requests in flight on it${reason}`,
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await start(2);
+    try {
+      const victim = s.replicas().get("r1")!;
+      assert.ok(victim > 0 && alive(victim));
+      let inFlightAtKill = 0;
+      // In flight on the victim: HAProxy's open sessions to r1 just before the kill.
+      const socket = join(/config (\/[^\s")]+)\/haproxy\.cfg/.exec(s.output())![1]!, "admin.sock");
+      let onVictim = -1;
+      const { outcomes } = await load(s.url, 400, 8, 120, async (inFlight) => {
+        const stats = await Effect.runPromise(serverStats(socket));
+        onVictim = stats.find((x) => x.name === "r1")?.current ?? -1;
+        Deno.kill(victim, "SIGKILL");
+        inFlightAtKill = inFlight;
+      });
+      const failed = outcomes.filter((o) => o.status !== 200);
+      assert.equal(outcomes.length, 400);
+      assert.ok(inFlightAtKill > 0, "the kill happened during the load");
+      assert.ok(onVictim >= 0, "HAProxy's stats name r1");
+      assert.ok(
+        failed.length <= Math.min(onVictim, inFlightAtKill),
+        `${failed.length} failed, more than the ${onVictim} in flight on r1 at the kill`,
+      );
+      // Requests that started after the kill completed: all answered by the surviving replica.
+      const later = outcomes.slice(130);
+      assert.ok(later.every((o) => o.status === 200), JSON.stringify(failed));
+      // The supervisor starts the killed replica again (at most 60 s).
+      const deadline = Date.now() + 60_000;
+      while (s.replicas().get("r1") === victim && Date.now() < deadline) await sleep(100);
+      const again = s.replicas().get("r1")!;
+      assert.ok(again !== victim && alive(again), `r1 not started again: ${s.output()}`);
+      assert.match(s.output(), new RegExp(`replica r1 \\(pid ${victim}\\) exited`));
+      const latencies = outcomes.map((o) => o.end - o.start).sort((a, b) => a - b);
+      bench.failover = {
+        requests: outcomes.length,
+        failed: failed.length,
+        in_flight_on_killed_replica: onVictim,
+        median_ms: Math.round(latencies[latencies.length >> 1]!),
+        worst_ms: Math.round(latencies[latencies.length - 1]!),
+      };
+    } finally {
+      const status = await stop(s);
+      assert.equal(status.code, 0, s.output());
+    }
+  },
+});
+
+Deno.test({
+  name: `a rolling restart (SIGHUP) under load fails no request${reason}`,
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await start(2);
+    try {
+      const before = [...s.replicas().values()];
+      let restarted = false;
+      let doneAt = 0;
+      const done = () => (s.output().match(/rolling restart done/g) ?? []).length;
+      // The load runs from before the SIGHUP until 100 requests after the restart is over (or
+      // 120 s, or 20,000 requests).
+      const { outcomes } = await load(s.url, 20_000, 8, 50, async (_, so) => {
+        s.child.kill("SIGHUP");
+        const deadline = Date.now() + 120_000;
+        while (done() === 0 && Date.now() < deadline) await sleep(50);
+        restarted = done() === 1;
+        doneAt = so.length;
+      }, (so) => doneAt > 0 && so.length > doneAt + 100);
+      assert.ok(restarted, `the rolling restart did not finish: ${s.output()}`);
+      assert.ok(outcomes.length > doneAt + 100, "the load outlasted the restart");
+      const failed = outcomes.filter((o) => o.status !== 200);
+      assert.deepEqual(failed, [], `${failed.length} of ${outcomes.length} failed`);
+      const after = [...s.replicas().values()];
+      assert.equal(after.length, 2);
+      for (const pid of before) assert.ok(!after.includes(pid) && !alive(pid), "old replica gone");
+      assert.ok(after.every(alive));
+      bench.rolling_restart = { requests: outcomes.length, failed: failed.length };
+    } finally {
+      await stop(s);
+    }
+  },
+});
+
+Deno.test({
+  name: `SIGTERM to the supervisor stops HAProxy and every replica${reason}`,
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await start(2);
+    const pids = [s.haproxyPid, ...s.replicas().values()];
+    const folder = /config (\/[^\s")]+)\/haproxy\.cfg/.exec(s.output())?.[1] ?? "";
+    try {
+      assert.ok(folder !== "" && Deno.statSync(folder).isDirectory, s.output());
+      assert.equal(pids.length, 3);
+      assert.ok(pids.every(alive));
+    } catch (error) {
+      await stop(s).catch(() => {});
+      throw error;
+    }
+    const status = await stop(s);
+    assert.equal(status.code, 0, s.output());
+    const deadline = Date.now() + 5000;
+    while (pids.some(alive) && Date.now() < deadline) await sleep(50);
+    assert.deepEqual(pids.filter(alive), [], "processes left after SIGTERM");
+    assert.throws(() => Deno.statSync(folder), Deno.errors.NotFound, "temporary folder left");
+    assert.match(s.output(), /"stopped"|stopped/);
+  },
+});
+
+Deno.test({
+  name: `Ctrl-C (SIGINT to every process at once) stops everything, nothing restarted${reason}`,
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await start(2);
+    const pids = [s.haproxyPid, ...s.replicas().values()];
+    for (const pid of [s.child.pid, ...pids]) Deno.kill(pid, "SIGINT");
+    const status = await Promise.race([s.child.status, sleep(40_000)]);
+    const deadline = Date.now() + 5000;
+    while (pids.some(alive) && Date.now() < deadline) await sleep(50);
+    const left = pids.filter(alive);
+    if (status === undefined) await stop(s).catch(() => {});
+    assert.ok(status !== undefined && status.code === 0, s.output());
+    assert.deepEqual(left, [], "processes left after SIGINT");
+    assert.doesNotMatch(s.output(), /restarting/);
+    assert.equal(
+      s.output().match(/replica r\d+ \(pid \d+\) ready/g)?.length,
+      2,
+      "none started again",
+    );
+  },
+});
+
+Deno.test({
+  name: `kill -9 of the supervisor: HAProxy and the replicas stop by themselves${reason}`,
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await start(2);
+    const pids = [s.haproxyPid, ...s.replicas().values()];
+    const folder = /config (\/[^\s")]+)\/haproxy\.cfg/.exec(s.output())?.[1] ?? "";
+    s.child.kill("SIGKILL");
+    await Promise.race([s.child.status, sleep(5000)]);
+    // HAProxy gets SIGTERM as its parent-death signal; the replicas see their parent gone.
+    const deadline = Date.now() + 20_000;
+    while (pids.some(alive) && Date.now() < deadline) await sleep(100);
+    const left = pids.filter(alive);
+    for (const pid of left) Deno.kill(pid, "SIGKILL");
+    // Nobody is left to remove the supervisor's folder: the test does.
+    if (folder !== "") Deno.removeSync(folder, { recursive: true });
+    assert.deepEqual(left, [], "processes left 20 s after the supervisor was killed");
+  },
+});
+
+Deno.test({
+  name: `a bad --replicas is one typed line naming the flag${reason}`,
+  ignore,
+  fn: async () => {
+    const out = await new Deno.Command(launcher, {
+      args: ["--detector", "detector", "--replicas", "0", "--port", "0"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    assert.equal(out.code, 1);
+    assert.match(new TextDecoder().decode(out.stderr), /bad value \\?"0\\?" for --replicas/);
+  },
+});
+
+Deno.test({
+  name: `throughput of 1 and 2 replicas at concurrency 8${reason}`,
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // Both set-ups run at once; 3 rounds of 1,000 requests each, interleaved, so that the
+    // machine's other work weighs on both alike; the median round of each is kept.
+    const setups = [await start(1)];
+    const runs: Record<string, Array<number>> = { replicas_1: [], replicas_2: [] };
+    try {
+      setups.push(await start(2));
+      for (const s of setups) await load(s.url, 50, 8); // warm-up
+      for (let round = 0; round < 3; round++) {
+        for (const [i, s] of setups.entries()) {
+          const { outcomes, seconds } = await load(s.url, 1000, 8);
+          assert.ok(outcomes.every((o) => o.status === 200));
+          runs[`replicas_${i + 1}`]!.push(Math.round(outcomes.length / seconds));
+        }
+      }
+    } finally {
+      for (const s of setups) await stop(s);
+    }
+    const median = (xs: ReadonlyArray<number>) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+    const rates = { replicas_1: median(runs.replicas_1!), replicas_2: median(runs.replicas_2!) };
+    assert.ok(rates.replicas_1! > 0 && rates.replicas_2! > 0);
+    if (Deno.env.get("GROOD_WRITE_BENCH") === "1") {
+      const report = {
+        measured: new Date().toISOString(),
+        cores: navigator.hardwareConcurrency,
+        load_average: Deno.loadavg(),
+        load:
+          "single 28x28 PNG per request, concurrency 8; 3 interleaved rounds of 1,000 requests per set-up after 50 warm-up, median round",
+        images_per_second: rates,
+        rounds: runs,
+        speed_up: Math.round((rates.replicas_2! / rates.replicas_1!) * 100) / 100,
+        ...bench,
+      };
+      await Deno.writeTextFile(
+        join(root, "bench/serve_replicas.json"),
+        JSON.stringify(report, null, 2) + "\n",
+      );
+    }
+  },
+});
+
+Deno.test("a replica gets the user's flags but its own --host and --port; show stat is read", () => {
+  assert.deepEqual(
+    replicaArgv(["--detector", "d", "--replicas", "2", "--port=80", "--host", "0.0.0.0", "-x"]),
+    ["--detector", "d", "-x"],
+  );
+  assert.deepEqual(replicaArgv(["--replicas=3", "--batch-size", "8"]), ["--batch-size", "8"]);
+  const csv = [
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status",
+    "grood,FRONTEND,,,3,5,4096,10,0,0,0,0,0,,,,,OPEN",
+    "replicas,r1,0,0,2,4,,9,0,0,,0,,0,0,0,0,UP",
+    "replicas,r2,0,0,0,4,,9,0,0,,0,,0,0,0,0,MAINT",
+    "replicas,BACKEND,0,0,2,5,410,18,0,0,0,0,,0,0,0,0,UP",
+  ].join("\n");
+  assert.deepEqual(parseStat(csv), [
+    { name: "r1", status: "UP", current: 2 },
+    { name: "r2", status: "MAINT", current: 0 },
+  ]);
+});
+
+globalThis.addEventListener("unload", () => {
+  if (dir !== "") Deno.removeSync(dir, { recursive: true });
+});
