@@ -14,8 +14,14 @@ export interface WatchedTab {
   readonly requests: Array<string>;
 }
 
-/** Run `use` with a fresh tab of a new headless chromium; the browser is closed afterwards. */
-export async function withTab<A>(use: (watched: WatchedTab) => Promise<A>): Promise<A> {
+/**
+ * Run `use` with a fresh tab of a new headless chromium (at `viewport`, default 1280×720); the
+ * browser is closed afterwards.
+ */
+export async function withTab<A>(
+  use: (watched: WatchedTab) => Promise<A>,
+  viewport?: { readonly width: number; readonly height: number },
+): Promise<A> {
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: [
@@ -29,7 +35,7 @@ export async function withTab<A>(use: (watched: WatchedTab) => Promise<A>): Prom
     ],
   });
   try {
-    const tab = await browser.newPage();
+    const tab = await browser.newPage(viewport === undefined ? {} : { viewport });
     const problems: Array<string> = [];
     const requests: Array<string> = [];
     tab.on("console", (m) => {
