@@ -262,4 +262,38 @@ Deno.test("the page at 360 px: empty drop zone, bad-file message, verdicts on th
 Deno.test("the page at 1280 px: empty drop zone, bad-file message, verdicts on the histogram and the drift chart, labels inside", () =>
   checkPage(1280));
 
+Deno.test("with a token: the page asks for it, does not poll /drift without it, then shows both charts", async () => {
+  const scope = await Effect.runPromise(Scope.make());
+  const service = await Effect.runPromise(
+    serveDetector(detector, { port: 0, token: "page-token" }).pipe(Scope.provide(scope)),
+  );
+  try {
+    await withTab(async ({ tab, problems, requests }) => {
+      tab.setDefaultTimeout(WAIT.timeout);
+      await tab.goto(`${service.url}/`, { waitUntil: "load", ...WAIT });
+      await tab.waitForSelector("#auth:not([hidden])", WAIT);
+      // Longer than one polling period (5 s): no /drift request goes out without the token.
+      await tab.waitForTimeout(6000);
+      assert.deepEqual(requests.filter((url) => url.endsWith("/drift")), []);
+      assert.equal(await tab.$$eval("#histogram-chart rect", (r) => r.length), 0);
+
+      await tab.fill("#token", "page-token", WAIT);
+      await tab.click("#use-token", WAIT);
+      await tab.waitForSelector("#histogram-chart .threshold", { state: "attached", ...WAIT });
+      await tab.waitForSelector("#auth", { state: "hidden", ...WAIT });
+      await tab.waitForFunction(
+        () => /^No image scored/.test(document.getElementById("drift-summary")!.textContent ?? ""),
+        undefined,
+        WAIT,
+      );
+      await pickFile(tab, "digit.png", "image/png", digit);
+      await tab.waitForSelector("#drift-chart .point", { state: "attached", ...WAIT });
+      assert.equal(await tab.getAttribute("#drift-chart .point", "data-in"), "1");
+      assert.deepEqual(problems.filter((p) => !/status of 401/.test(p)), []);
+    }, { width: 1280, height: 900 });
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+  }
+});
+
 Deno.test("cleanup", () => closeDetector());
