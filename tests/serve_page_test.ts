@@ -296,4 +296,81 @@ Deno.test("with a token: the page asks for it, does not poll /drift without it, 
   }
 });
 
+Deno.test("the drift chart merges minutes when it has no room for each (days at 360 px), keeping every count", async () => {
+  const scope = await Effect.runPromise(Scope.make());
+  const service = await Effect.runPromise(
+    serveDetector(detector, { port: 0 }).pipe(Scope.provide(scope)),
+  );
+  try {
+    await withTab(async ({ tab, problems }) => {
+      tab.setDefaultTimeout(WAIT.timeout);
+      await tab.goto(`${service.url}/`, { waitUntil: "load", ...WAIT });
+      await tab.waitForSelector("#drift-chart text", { state: "attached", ...WAIT });
+      const seen = await tab.evaluate(async (module) => {
+        const { drawDrift } = await import(module);
+        // Three days of minutes, some without verdicts, some with only invalid ones.
+        const t0 = Date.parse("2026-12-01T00:00:00Z");
+        const buckets: Array<Record<string, unknown>> = [];
+        for (let m = 0; m < 3 * 1440; m += m % 7 === 0 ? 4 : 1) {
+          buckets.push({
+            time: new Date(t0 + m * 60_000).toISOString(),
+            in: m % 5,
+            ood: m % 3,
+            invalid: m % 11 === 0 ? 1 : 0,
+          });
+        }
+        const svg = document.getElementById("drift-chart")!;
+        drawDrift(svg, {
+          start: new Date(t0 + 30_000).toISOString(),
+          windowSeconds: 300,
+          oodShare: 0,
+          windowVerdicts: 0,
+          bucketSeconds: 60,
+          buckets,
+        }, t0 + 3 * 86_400_000);
+        const sum = (xs: Array<Record<string, unknown>>, k: string) =>
+          xs.reduce((n, x) => n + Number(x[k]), 0);
+        const points = [...svg.querySelectorAll(".point")].map((p) => ({
+          in: p.getAttribute("data-in"),
+          ood: p.getAttribute("data-ood"),
+          invalid: p.getAttribute("data-invalid"),
+          share: p.getAttribute("data-share"),
+          cx: Number(p.getAttribute("cx")),
+        }));
+        return {
+          width: Number(svg.getAttribute("width")),
+          step: Number(svg.dataset.minutesPerPoint),
+          points: points.length,
+          buckets: ["in", "ood", "invalid"].map((k) => sum(buckets, k)),
+          drawn: ["in", "ood", "invalid"].map((k) => sum(points, k)),
+          shares: points.every((p) =>
+            Number(p.in) + Number(p.ood) === 0
+              ? p.share === ""
+              : Math.abs(Number(p.share) - Number(p.ood) / (Number(p.in) + Number(p.ood))) < 1e-12
+          ),
+          xs: [Math.min(...points.map((p) => p.cx)), Math.max(...points.map((p) => p.cx))],
+          labels: [...svg.querySelectorAll("text")].map((t) => t.textContent),
+        };
+      }, "/charts.js");
+      assert.ok(seen.width <= 360 && seen.width >= 240, `width ${seen.width}`);
+      assert.ok(seen.step > 1, `${seen.step} minutes per point`);
+      assert.ok(seen.points <= (seen.width - 50) / 6, `${seen.points} points`);
+      assert.ok(seen.points >= (seen.width - 50) / 6 / 2, `${seen.points} points`);
+      assert.deepEqual(seen.drawn, seen.buckets);
+      assert.ok(seen.shares);
+      assert.ok(seen.xs[0]! >= 40 && seen.xs[1]! <= seen.width - 10, `x from ${seen.xs}`);
+      assert.ok(seen.labels.some((l) => /Dec/.test(l ?? "")), `dated labels: ${seen.labels}`);
+      const labels = await labelsOutside(tab, "#drift-chart");
+      assert.deepEqual(labels.outside, []);
+      assert.deepEqual(await overflowing(tab), []);
+      assert.deepEqual(problems, []);
+      if (SHOTS !== undefined) {
+        await tab.screenshot({ path: join(SHOTS, "page-360-drift-days.png"), fullPage: true });
+      }
+    }, { width: 360, height: 900 });
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+  }
+});
+
 Deno.test("cleanup", () => closeDetector());

@@ -161,12 +161,40 @@ export function drawHistogram(svg, detector, score) {
   keepLabelsInside(svg, width, height);
 }
 
-const clock = (ms) =>
-  new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+const clock = (ms, long = false) =>
+  new Date(ms).toLocaleString([], {
+    ...(long ? { month: "short", day: "numeric" } : {}),
+    hour: "2-digit",
+    minute: "2-digit",
+    hour12: false,
+  });
 
 /**
- * Draw `/drift`'s answer into `svg`: one point per minute with verdicts, at its OOD share
- * (ood / (in + ood)), over the time since start (`now`, ms since the epoch, closes the axis).
+ * Merge consecutive minutes into spans of `step` minutes (aligned on `t0`), `step` the smallest
+ * that leaves at most `most` points; counts are summed, so they still add up to `/drift`'s.
+ */
+function grouped(buckets, t0, t1, minute, most) {
+  const step = Math.max(1, Math.ceil((t1 - t0) / minute / Math.max(1, most)));
+  const groups = new Map();
+  for (const b of buckets) {
+    const time = Date.parse(b.time);
+    const start = step === 1
+      ? time
+      : t0 + Math.floor((time - t0) / (step * minute)) * step * minute;
+    const g = groups.get(start) ??
+      { time: new Date(start).toISOString(), start, in: 0, ood: 0, invalid: 0 };
+    g.in += b.in;
+    g.ood += b.ood;
+    g.invalid += b.invalid;
+    groups.set(start, g);
+  }
+  return { step, groups: [...groups.values()] };
+}
+
+/**
+ * Draw `/drift`'s answer into `svg`: one point per minute with verdicts (per span of minutes when
+ * there are more minutes than room), at its OOD share (ood / (in + ood)), over the time since
+ * start (`now`, ms since the epoch, closes the axis).
  */
 export function drawDrift(svg, drift, now) {
   const height = 180;
@@ -175,6 +203,7 @@ export function drawDrift(svg, drift, now) {
   const minute = drift.bucketSeconds * 1000;
   const t0 = Math.floor(Date.parse(drift.start) / minute) * minute;
   const t1 = Math.max(t0 + minute, Math.floor(now / minute) * minute + minute);
+  const long = t1 - t0 > 86_400_000;
   const xOf = (t) => pad.left + ((t - t0) / (t1 - t0)) * (width - pad.left - pad.right);
   const base = height - pad.bottom;
   const yOf = (share) => base - share * (base - pad.top);
@@ -185,15 +214,22 @@ export function drawDrift(svg, drift, now) {
     svgElement("line", { class: "grid", x1: pad.left, x2: width - pad.right, y1: y, y2: y }, svg);
     label(svg, `${share * 100}%`, { x: pad.left - 4, y: y + 4, "text-anchor": "end" });
   }
-  label(svg, clock(t0), { x: pad.left, y: base + 16, "text-anchor": "start" });
-  label(svg, clock(t1), { x: width - pad.right, y: base + 16, "text-anchor": "end" });
-  const points = drift.buckets.map((b) => {
-    const time = Date.parse(b.time);
-    const scored = b.in + b.ood;
+  label(svg, clock(t0, long), { x: pad.left, y: base + 16, "text-anchor": "start" });
+  label(svg, clock(t1, long), { x: width - pad.right, y: base + 16, "text-anchor": "end" });
+  const { step, groups } = grouped(
+    drift.buckets,
+    t0,
+    t1,
+    minute,
+    Math.floor((width - pad.left - pad.right) / 6),
+  );
+  svg.dataset.minutesPerPoint = String(step);
+  const points = groups.map((g) => {
+    const scored = g.in + g.ood;
     return {
-      ...b,
-      x: xOf(Math.min(t1, time + minute / 2)),
-      share: scored === 0 ? null : b.ood / scored,
+      ...g,
+      x: xOf(Math.min(t1, Date.parse(g.time) + (step * minute) / 2)),
+      share: scored === 0 ? null : g.ood / scored,
     };
   });
   if (points.length === 0) {
@@ -211,12 +247,12 @@ export function drawDrift(svg, drift, now) {
     }, svg);
   }
   for (const p of points) {
-    // A minute with only invalid verdicts has no share: a hollow mark on the baseline.
+    // A span with only invalid verdicts has no share: a hollow mark on the baseline.
     const point = svgElement("circle", {
       class: p.share === null ? "point none" : "point",
       cx: p.x,
       cy: yOf(p.share ?? 0),
-      r: 4,
+      r: points.length > 60 ? 2.5 : 4,
       "data-time": p.time,
       "data-in": p.in,
       "data-ood": p.ood,
@@ -224,8 +260,10 @@ export function drawDrift(svg, drift, now) {
       "data-share": p.share ?? "",
     }, svg);
     const title = svgElement("title", {}, point);
-    title.textContent = `${clock(Date.parse(p.time))}: ${p.ood} OOD of ${p.in + p.ood}` +
-      (p.invalid > 0 ? `, ${p.invalid} invalid` : "");
+    const from = Date.parse(p.time);
+    title.textContent = `${clock(from, long)}` +
+      (step > 1 ? `–${clock(from + step * minute, long)}` : "") +
+      `: ${p.ood} OOD of ${p.in + p.ood}` + (p.invalid > 0 ? `, ${p.invalid} invalid` : "");
   }
   keepLabelsInside(svg, width, height);
 }
