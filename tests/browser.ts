@@ -15,8 +15,8 @@ export interface WatchedTab {
 }
 
 /**
- * Run `use` with a fresh tab of a new headless chromium (at `viewport`, default 1280×720); the
- * browser is closed afterwards.
+ * Run `use` with a fresh tab of a new headless chromium (at `viewport`, default 1280×720; locale
+ * en-US, time zone UTC); the browser is closed afterwards.
  */
 export async function withTab<A>(
   use: (watched: WatchedTab) => Promise<A>,
@@ -35,7 +35,12 @@ export async function withTab<A>(
     ],
   });
   try {
-    const tab = await browser.newPage(viewport === undefined ? {} : { viewport });
+    // A fixed locale and time zone: the pages' dates and times read the same on every machine.
+    const tab = await browser.newPage({
+      locale: "en-US",
+      timezoneId: "UTC",
+      ...(viewport === undefined ? {} : { viewport }),
+    });
     const problems: Array<string> = [];
     const requests: Array<string> = [];
     tab.on("console", (m) => {
