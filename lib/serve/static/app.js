@@ -69,9 +69,15 @@ async function loadDetector() {
 const percent = (share) => `${(100 * share).toFixed(share > 0 && share < 0.1 ? 1 : 0)}%`;
 
 let polling = false;
-/** Ask `/drift` once (skipped while a request is out or a token is missing). */
+/** Asked for while a request was out: ask again when it is answered. */
+let pollAgain = false;
+/** Ask `/drift` once (skipped while a token is missing; repeated once after one in flight). */
 async function pollDrift() {
-  if (polling || !authorised) return;
+  if (!authorised) return;
+  if (polling) {
+    pollAgain = true;
+    return;
+  }
   polling = true;
   try {
     lastDrift = await call("/drift");
@@ -79,6 +85,10 @@ async function pollDrift() {
     return;
   } finally {
     polling = false;
+    if (pollAgain) {
+      pollAgain = false;
+      setTimeout(pollDrift, 0);
+    }
   }
   const d = lastDrift;
   const totals = d.buckets.reduce(
@@ -133,7 +143,11 @@ const refusal = (file, error) => {
   return `${name} could not be scored: ${error.message}`;
 };
 
+/** Counts the images picked: only the latest one's answer is shown. */
+let picked = 0;
+
 async function score(file) {
+  const mine = ++picked;
   problem("");
   clearImage();
   showPreview(file);
@@ -145,12 +159,14 @@ async function score(file) {
       body: file,
     });
   } catch (error) {
+    if (mine !== picked) return;
     clearImage();
     problem(refusal(file, error));
     return;
   } finally {
     pollDrift();
   }
+  if (mine !== picked) return;
   const result = answer.results[0];
   const verdict = $("verdict");
   $("threshold").textContent = result.threshold.toPrecision(6);
