@@ -14,8 +14,14 @@ export interface WatchedTab {
   readonly requests: Array<string>;
 }
 
-/** Run `use` with a fresh tab of a new headless chromium; the browser is closed afterwards. */
-export async function withTab<A>(use: (watched: WatchedTab) => Promise<A>): Promise<A> {
+/**
+ * Run `use` with a fresh tab of a new headless chromium (at `viewport`, default 1280×720; locale
+ * en-US, time zone UTC); the browser is closed afterwards.
+ */
+export async function withTab<A>(
+  use: (watched: WatchedTab) => Promise<A>,
+  viewport?: { readonly width: number; readonly height: number },
+): Promise<A> {
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: [
@@ -29,7 +35,12 @@ export async function withTab<A>(use: (watched: WatchedTab) => Promise<A>): Prom
     ],
   });
   try {
-    const tab = await browser.newPage();
+    // A fixed locale and time zone: the pages' dates and times read the same on every machine.
+    const tab = await browser.newPage({
+      locale: "en-US",
+      timezoneId: "UTC",
+      ...(viewport === undefined ? {} : { viewport }),
+    });
     const problems: Array<string> = [];
     const requests: Array<string> = [];
     tab.on("console", (m) => {

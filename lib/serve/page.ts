@@ -13,6 +13,7 @@ import { IoError, osReason } from "../io/files.ts";
 const FILES = {
   "/": ["index.html", "text/html; charset=utf-8"],
   "/app.js": ["app.js", "text/javascript; charset=utf-8"],
+  "/charts.js": ["charts.js", "text/javascript; charset=utf-8"],
   "/style.css": ["style.css", "text/css; charset=utf-8"],
 } as const;
 

@@ -184,14 +184,18 @@ export const ROUTES: ReadonlyArray<Route> = [
     token: false,
     answers: { 200: { description: "the OpenAPI document" } },
   },
-  ...([["/", "text/html"], ["/app.js", "text/javascript"], ["/style.css", "text/css"]] as const)
-    .map(([path, media]): Route => ({
-      path,
-      method: "GET",
-      summary: "The scoring page.",
-      token: false,
-      answers: { 200: { description: "a static file", body: { media, text: "the file" } } },
-    })),
+  ...([
+    ["/", "text/html"],
+    ["/app.js", "text/javascript"],
+    ["/charts.js", "text/javascript"],
+    ["/style.css", "text/css"],
+  ] as const).map(([path, media]): Route => ({
+    path,
+    method: "GET",
+    summary: "The scoring page.",
+    token: false,
+    answers: { 200: { description: "a static file", body: { media, text: "the file" } } },
+  })),
 ];
 
 /** The methods `path` answers (`HEAD` with `GET`, always `OPTIONS`); empty for no route. */

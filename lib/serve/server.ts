@@ -55,7 +55,7 @@ export interface ServeOptions {
   readonly hostname?: string;
   /** Default 8080; 0 picks a free port. */
   readonly port?: number;
-  /** When set, `/v1/*` and `/metrics` need `Authorization: Bearer <token>`. */
+  /** When set, `/v1/*`, `/metrics` and `/drift` need `Authorization: Bearer <token>`. */
   readonly token?: string;
   /** Limits over `DEFAULT_LIMITS`. */
   readonly limits?: Partial<Limits>;

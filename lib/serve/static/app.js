@@ -1,15 +1,19 @@
-// The scoring page: reads the detector's metadata, draws its validation histogram, and scores a
-// picked or dropped image through POST /v1/score. Plain ES module, no dependencies, no network
-// beyond this service.
+// The scoring page: reads the detector's metadata, draws its validation histogram, scores a
+// picked or dropped image through POST /v1/score, and polls GET /drift for the OOD share per
+// minute since start. Plain ES modules, no dependencies, no network beyond this service.
+import { drawDrift, drawHistogram } from "./charts.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-const WIDTH = 640;
-const HEIGHT = 260;
-const PAD = { left: 40, right: 12, top: 12, bottom: 34 };
+/** How often the drift chart asks the service, in milliseconds. */
+const DRIFT_POLL_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 let detector;
+/** The last finite score shown (kept across redraws of the histogram). */
+let lastScore;
+let lastDrift;
 let token = sessionStorage.getItem("grood-token") ?? "";
+/** False while the service wants a token the page does not have (polling stops). */
+let authorised = true;
 
 const authHeaders = () => (token === "" ? {} : { authorization: `Bearer ${token}` });
 
@@ -24,7 +28,10 @@ async function call(path, init = {}) {
   const response = await fetch(path, { ...init, headers: { ...init.headers, ...authHeaders() } });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
-    if (response.status === 401) $("auth").hidden = false;
+    if (response.status === 401) {
+      authorised = false;
+      $("auth").hidden = false;
+    }
     const error = new Error(body.message ?? `HTTP ${response.status}`);
     error.code = body.code;
     throw error;
@@ -32,90 +39,12 @@ async function call(path, init = {}) {
   return body;
 }
 
-function svgElement(name, attributes, parent) {
-  const element = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  parent.append(element);
-  return element;
+function redrawHistogram() {
+  if (detector !== undefined) drawHistogram($("histogram-chart"), detector, lastScore);
 }
 
-/** x position of a score (clamped to the plotted range). */
-function xOf(score) {
-  const edges = detector.histogram.edges;
-  const lo = edges[0];
-  const hi = edges[edges.length - 1];
-  const t = Math.min(1, Math.max(0, (score - lo) / (hi - lo)));
-  return PAD.left + t * (WIDTH - PAD.left - PAD.right);
-}
-
-function drawHistogram() {
-  const svg = document.querySelector("#histogram svg");
-  svg.replaceChildren();
-  const { edges, id, ood } = detector.histogram;
-  const total = (counts) => counts.reduce((a, b) => a + b, 0) || 1;
-  const shares = [
-    ["bar-id", id.map((c) => c / total(id))],
-    ["bar-ood", ood.map((c) => c / total(ood))],
-  ];
-  const top = Math.max(...shares.flatMap(([, s]) => s)) || 1;
-  const base = HEIGHT - PAD.bottom;
-  const yOf = (share) => base - (share / top) * (base - PAD.top);
-  for (const [cls, values] of shares) {
-    values.forEach((share, i) => {
-      if (share === 0) return;
-      const x0 = xOf(edges[i]);
-      const x1 = xOf(edges[i + 1]);
-      svgElement("rect", {
-        class: cls,
-        x: x0,
-        y: yOf(share),
-        width: Math.max(1, x1 - x0 - 1),
-        height: base - yOf(share),
-      }, svg);
-    });
-  }
-  svgElement("line", {
-    class: "axis-line",
-    x1: PAD.left,
-    x2: WIDTH - PAD.right,
-    y1: base,
-    y2: base,
-    stroke: "#9aa5b1",
-  }, svg);
-  for (const at of [edges[0], edges[edges.length - 1]]) {
-    const label = svgElement("text", {
-      class: "axis",
-      x: xOf(at),
-      y: base + 16,
-      "text-anchor": "middle",
-    }, svg);
-    label.textContent = at.toPrecision(3);
-  }
-  const t = xOf(detector.threshold);
-  svgElement("line", { class: "threshold", x1: t, x2: t, y1: PAD.top, y2: base }, svg);
-  const label = svgElement("text", { class: "axis", x: t + 4, y: PAD.top + 10 }, svg);
-  label.textContent = `threshold ${detector.threshold.toPrecision(3)}`;
-  const caption = svgElement("text", {
-    class: "axis",
-    x: WIDTH / 2,
-    y: HEIGHT - 4,
-    "text-anchor": "middle",
-  }, svg);
-  caption.textContent = "score (higher = more likely out of distribution)";
-}
-
-function placeMarker(score) {
-  const svg = document.querySelector("#histogram svg");
-  svg.querySelector(".marker")?.remove();
-  const x = xOf(score);
-  svgElement("line", {
-    class: "marker",
-    x1: x,
-    x2: x,
-    y1: PAD.top,
-    y2: HEIGHT - PAD.bottom,
-    "data-score": score,
-  }, svg);
+function redrawDrift() {
+  if (lastDrift !== undefined) drawDrift($("drift-chart"), lastDrift, Date.now());
 }
 
 async function loadDetector() {
@@ -127,21 +56,101 @@ async function loadDetector() {
     return;
   }
   problem("");
+  authorised = true;
   $("auth").hidden = true;
   const auroc = detector.validation.auroc;
   $("detector").textContent = `${detector.kind} detector ${detector.version} · input ` +
     `${detector.input.width}×${detector.input.height}×${detector.input.channels} · ` +
     `validation AUROC ${auroc === undefined ? "n/a" : (100 * auroc).toFixed(1) + "%"}`;
-  drawHistogram();
+  redrawHistogram();
+  pollDrift();
 }
 
-async function score(file) {
-  problem("");
+const percent = (share) => `${(100 * share).toFixed(share > 0 && share < 0.1 ? 1 : 0)}%`;
+
+let polling = false;
+/** Asked for while a request was out: ask again when it is answered. */
+let pollAgain = false;
+/** Ask `/drift` once (skipped while a token is missing; repeated once after one in flight). */
+async function pollDrift() {
+  if (!authorised) return;
+  if (polling) {
+    pollAgain = true;
+    return;
+  }
+  polling = true;
+  try {
+    lastDrift = await call("/drift");
+  } catch {
+    return;
+  } finally {
+    polling = false;
+    if (pollAgain) {
+      pollAgain = false;
+      setTimeout(pollDrift, 0);
+    }
+  }
+  const d = lastDrift;
+  const totals = d.buckets.reduce(
+    (t, b) => ({ in: t.in + b.in, ood: t.ood + b.ood, invalid: t.invalid + b.invalid }),
+    { in: 0, ood: 0, invalid: 0 },
+  );
+  const since = new Date(d.start).toLocaleTimeString([], { hour12: false });
+  const minutes = Math.round(d.windowSeconds / 60);
+  $("drift-summary").textContent = d.windowVerdicts === 0
+    ? `No image scored in the last ${minutes} min. Since ${since}: ${totals.in} in, ` +
+      `${totals.ood} OOD, ${totals.invalid} invalid.`
+    : `${percent(d.oodShare)} OOD over the last ${minutes} min (${d.windowVerdicts} ` +
+      `verdict${
+        d.windowVerdicts === 1 ? "" : "s"
+      }). Since ${since}: ${totals.in} in, ${totals.ood} OOD, ${totals.invalid} invalid.`;
+  $("drift-summary").dataset.share = String(d.oodShare);
+  redrawDrift();
+}
+
+/** Forget the previous image: no preview, no verdict, no marker. */
+function clearImage() {
   const preview = $("preview");
   if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
-  preview.src = URL.createObjectURL(file);
-  preview.hidden = false;
+  preview.removeAttribute("src");
+  preview.hidden = true;
+  $("drop").classList.remove("has-image");
   $("result").hidden = true;
+  lastScore = undefined;
+  redrawHistogram();
+}
+
+/** Show `file` in the drop zone once the browser has decoded it (never a broken image). */
+function showPreview(file) {
+  const preview = $("preview");
+  preview.onload = () => {
+    preview.hidden = false;
+    $("drop").classList.add("has-image");
+  };
+  preview.onerror = () => {
+    preview.removeAttribute("src");
+    preview.hidden = true;
+  };
+  preview.src = URL.createObjectURL(file);
+}
+
+const refusal = (file, error) => {
+  const name = file.name === "" ? "This file" : `“${file.name}”`;
+  if (["unsupported_media_type", "undecodable_image", "empty_body"].includes(error.code)) {
+    return `${name} is not an image the service can read: pick a PNG or JPEG image. ` +
+      `(The service said: ${error.message})`;
+  }
+  return `${name} could not be scored: ${error.message}`;
+};
+
+/** Counts the images picked: only the latest one's answer is shown. */
+let picked = 0;
+
+async function score(file) {
+  const mine = ++picked;
+  problem("");
+  clearImage();
+  showPreview(file);
   let answer;
   try {
     answer = await call("/v1/score", {
@@ -150,11 +159,18 @@ async function score(file) {
       body: file,
     });
   } catch (error) {
-    problem(error.message);
+    if (mine !== picked) return;
+    clearImage();
+    problem(refusal(file, error));
     return;
+  } finally {
+    pollDrift();
   }
+  if (mine !== picked) return;
   const result = answer.results[0];
   const verdict = $("verdict");
+  $("threshold").textContent = result.threshold.toPrecision(6);
+  $("result").hidden = false;
   if (result.verdict === "invalid") {
     // No finite score: never shown as in distribution, and not placed on the histogram.
     verdict.textContent = `No valid score (${result.problem}): do not trust the classifier on ` +
@@ -162,9 +178,7 @@ async function score(file) {
     verdict.className = "ood";
     $("score").textContent = "none";
     $("score").dataset.score = "";
-    $("threshold").textContent = result.threshold.toPrecision(6);
     $("class").textContent = "n/a";
-    $("result").hidden = false;
     return;
   }
   verdict.textContent = result.isOod
@@ -173,15 +187,15 @@ async function score(file) {
   verdict.className = result.isOod ? "ood" : "id";
   $("score").textContent = result.score.toPrecision(6);
   $("score").dataset.score = String(result.score);
-  $("threshold").textContent = result.threshold.toPrecision(6);
   $("class").textContent = result.className ?? String(result.predicted);
-  $("result").hidden = false;
-  if (detector !== undefined) placeMarker(result.score);
+  lastScore = result.score;
+  redrawHistogram();
 }
 
 $("file").addEventListener("change", (event) => {
   const file = event.target.files?.[0];
   if (file !== undefined) score(file);
+  event.target.value = "";
 });
 const drop = $("drop");
 drop.addEventListener("dragover", (event) => {
@@ -195,10 +209,27 @@ drop.addEventListener("drop", (event) => {
   const file = event.dataTransfer?.files?.[0];
   if (file !== undefined) score(file);
 });
+drop.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    $("file").click();
+  }
+});
 $("use-token").addEventListener("click", () => {
   token = $("token").value.trim();
   sessionStorage.setItem("grood-token", token);
   loadDetector();
 });
 
+// The charts are drawn at their box's width: redraw them when it changes.
+let lastWidth = 0;
+new ResizeObserver(() => {
+  const width = $("histogram").clientWidth;
+  if (width === lastWidth) return;
+  lastWidth = width;
+  redrawHistogram();
+  redrawDrift();
+}).observe(document.querySelector("main"));
+
+setInterval(pollDrift, DRIFT_POLL_MS);
 loadDetector();
