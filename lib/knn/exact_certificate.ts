@@ -73,10 +73,11 @@ export interface CandidateBound {
  * import { pruningMargin } from "./norm_bound.ts";
  * const margin = pruningMargin(2);
  * const blocks = [{ rawLow: 0, rawHigh: 10, centredHigh: 10 }];
- * // Kernel values ≥ 100 outside the candidates, a k-th neighbour at squared distance 1.
+ * // Kernel values ≥ 100 outside the candidates (so squared distances ≥ 100 + ‖q̃‖² − error),
+ * // a k-th neighbour at squared distance 1: certified. Kernel values ≥ 0 allow a tie: not.
  * const bound = { mthValue: 100, query: { raw: 1, centred: 1 }, kernelSafe: true };
  * if (!certified(bound, blocks, 1, margin)) throw new Error("should be certified");
- * if (certified({ ...bound, mthValue: 1 }, blocks, 1, margin)) throw new Error("should not be");
+ * if (certified({ ...bound, mthValue: 0 }, blocks, 1, margin)) throw new Error("should not be");
  * ```
  */
 export function certified(
