@@ -14,6 +14,7 @@ import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { nanHeadModel, nanOnBlackModel } from "./broken_models.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
 import { mnistTrain, writeDigitSet, writeImageSet } from "./digit_sets.ts";
+import { denoTask } from "./deno_task.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = await Deno.makeTempDir({ prefix: "grood-finite-" });
@@ -83,16 +84,9 @@ Deno.test("an image whose model output is NaN is invalid, never in-distribution,
 
 Deno.test("score writes an invalid image as invalid, with no score, in CSV and JSON", async () => {
   const run = async (args: ReadonlyArray<string>) => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "--config", join(root, "deno.json"), "score", ...args],
-      cwd: dir,
-      env: { NO_COLOR: "1", INIT_CWD: dir },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(output.stderr);
-    assert.equal(output.code, 0, stderr);
-    return { stdout: new TextDecoder().decode(output.stdout), stderr };
+    const output = await denoTask(dir, "score", args);
+    assert.equal(output.code, 0, output.stderr);
+    return output;
   };
   const folder = "nan-on-black-msp";
   const csv = (await run(["--detector", folder, "mixed.npy"])).stdout.trim().split("\n");

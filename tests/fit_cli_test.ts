@@ -12,27 +12,12 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { loadOodSet } from "../lib/data/ood/mod.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { evaluateOod } from "../lib/stages/evaluate.ts";
+import { denoTask } from "./deno_task.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const foreign = join(root, "fixtures/models/foreign/foreign.onnx");
 
-/** Run a task from `cwd` as the README says: `deno task --config <grood>/deno.json NAME …`. */
-const task = async (cwd: string, name: string, args: ReadonlyArray<string>) => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--config", join(root, "deno.json"), name, ...args],
-    cwd,
-    // A shell in `cwd` has no INIT_CWD, or `deno task` sets it to `cwd`; under `npm test` the
-    // inherited one names the checkout, and relative paths would resolve there.
-    env: { NO_COLOR: "1", INIT_CWD: cwd },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-};
+const task = denoTask;
 
 /** `count` images of an IDX OOD set as PNG files in `dir`. */
 const writePngs = async (dir: string, count: number) => {

@@ -41,6 +41,7 @@ import { honoured } from "../lib/fitted/fit_data.ts";
 import { checkReproduced } from "../lib/fitted/reproduce.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure, tf } from "./with_compute.ts";
+import { denoTask } from "./deno_task.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = await Deno.makeTempDir({ prefix: "grood-every-detector-" });
@@ -309,18 +310,11 @@ const inProcessScores = (kind: string) =>
     return yield* fitted.score(test);
   }));
 
-/** `deno task NAME …args` run from the data folder. */
+/** `deno task NAME …args` run from the data folder; its standard output. */
 const task = async (name: string, args: ReadonlyArray<string>) => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--config", join(root, "deno.json"), name, ...args],
-    cwd: dir,
-    env: { NO_COLOR: "1", INIT_CWD: dir },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, stderr);
-  return new TextDecoder().decode(out.stdout);
+  const out = await denoTask(dir, name, args);
+  assert.equal(out.code, 0, out.stderr);
+  return out.stdout;
 };
 
 Deno.test("a refitted folder whose saved training features were edited and re-hashed is refused on load", async () => {

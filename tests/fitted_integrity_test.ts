@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Effect, Exit } from "effect";
 import fc from "fast-check";
 import { fixtureDir } from "../lib/model/fixture.ts";
@@ -20,11 +19,11 @@ import {
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure, withCompute } from "./with_compute.ts";
 import { writeDigitSet } from "./digit_sets.ts";
+import { denoTask } from "./deno_task.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const foreign = join(fixtureDir("foreign"), "foreign.onnx");
 const dir = await Deno.makeTempDir({ prefix: "grood-integrity-" });
 await writeDigitSet(dir, "train", 0, 600);
@@ -73,16 +72,10 @@ Deno.test("reproduction 2: score refuses a detector.json whose threshold was edi
   const edited = text.replace(/"threshold": -0\./, '"threshold": -1.');
   assert.notEqual(edited, text);
   await Deno.writeTextFile(path, edited);
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--config", join(root, "deno.json"), "score", "--detector", folder, "val.npy"],
-    cwd: dir,
-    env: { NO_COLOR: "1", INIT_CWD: dir },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
+  const output = await denoTask(dir, "score", ["--detector", folder, "val.npy"]);
+  const stderr = output.stderr;
   assert.equal(output.code, 1, stderr);
-  assert.equal(new TextDecoder().decode(output.stdout), "");
+  assert.equal(output.stdout, "");
   assert.match(stderr, /is damaged: detector\.json: it was changed after it was written/);
   assert.doesNotMatch(stderr, /\n\s+at /);
 });

@@ -15,9 +15,9 @@ import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import sharp from "sharp";
 import { loadSplit } from "../lib/data/datasets.ts";
-import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { haproxyInstalled, parseStat, serverStats } from "../lib/serve/haproxy.ts";
 import { replicaArgv } from "../tasks/serve_replicas.ts";
+import { fitMspFolder } from "./msp_folder.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const launcher = join(root, "scripts/serve.sh");
@@ -25,37 +25,7 @@ const ignore = !haproxyInstalled();
 const reason = ignore ? " (ignored: haproxy is not installed; scripts/setup.sh installs it)" : "";
 const dir = ignore ? "" : await Deno.makeTempDir({ prefix: "grood-serve-replicas-" });
 
-if (!ignore) {
-  const train = await Effect.runPromise(loadSplit("mnist", "train"));
-  await Effect.runPromise(
-    writeNpyAtomic(join(dir, "digits.npy"), train.pixels.slice(0, 2000 * 784), [2000, 28, 28]),
-  );
-  await Effect.runPromise(
-    writeNpyAtomic(join(dir, "digits.labels.npy"), train.labels.slice(0, 2000), [2000]),
-  );
-  const fit = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      join(root, "deno.json"),
-      join(root, "tasks/fit.ts"),
-      "--model",
-      join(root, "fixtures/models/foreign/foreign.onnx"),
-      "--train",
-      "digits.npy",
-      "--detector",
-      "msp",
-      "--out",
-      "detector",
-    ],
-    cwd: dir,
-    env: { NO_COLOR: "1", INIT_CWD: dir },
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(fit.code, 0, new TextDecoder().decode(fit.stderr));
-}
+if (!ignore) await fitMspFolder(dir);
 
 const digit = ignore ? new Uint8Array() : new Uint8Array(
   await sharp(

@@ -13,45 +13,15 @@ import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import sharp from "sharp";
 import { loadSplit } from "../lib/data/datasets.ts";
-import { writeNpyAtomic } from "../lib/io/npy.ts";
+import { fitMspFolder } from "./msp_folder.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const launcher = join(root, "scripts/serve.sh");
 const dir = await Deno.makeTempDir({ prefix: "grood-serve-signals-" });
 const detector = join(dir, "detector");
 
-// MSP on 2,000 MNIST training digits (a held-out share of them is ID validation, ≥ 5 per class) with the committed ONNX model: fitted once for every test.
-{
-  const train = await Effect.runPromise(loadSplit("mnist", "train"));
-  await Effect.runPromise(
-    writeNpyAtomic(join(dir, "digits.npy"), train.pixels.slice(0, 2000 * 784), [2000, 28, 28]),
-  );
-  await Effect.runPromise(
-    writeNpyAtomic(join(dir, "digits.labels.npy"), train.labels.slice(0, 2000), [2000]),
-  );
-  const fit = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      join(root, "deno.json"),
-      join(root, "tasks/fit.ts"),
-      "--model",
-      join(root, "fixtures/models/foreign/foreign.onnx"),
-      "--train",
-      "digits.npy",
-      "--detector",
-      "msp",
-      "--out",
-      "detector",
-    ],
-    cwd: dir,
-    env: { NO_COLOR: "1", INIT_CWD: dir },
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(fit.code, 0, new TextDecoder().decode(fit.stderr));
-}
+// MSP with the committed ONNX model (tests/msp_folder.ts): fitted once for every test.
+await fitMspFolder(dir);
 
 const digit = new Uint8Array(
   await sharp(

@@ -27,26 +27,13 @@ import { GREY_28, openSource } from "../lib/sources/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped } from "./with_compute.ts";
 import { mnistTrain, writeDigitSet } from "./digit_sets.ts";
+import { denoTask } from "./deno_task.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const foreign = join(root, "fixtures/models/foreign/foreign.onnx");
 const mnistModel = join(root, "fixtures/models/mnist");
 
-/** Run a task from `cwd` as the README says: `deno task --config <grood>/deno.json NAME …`. */
-const task = async (cwd: string, name: string, args: ReadonlyArray<string>) => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--config", join(root, "deno.json"), name, ...args],
-    cwd,
-    env: { NO_COLOR: "1", INIT_CWD: cwd },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-};
+const task = denoTask;
 
 const flip = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(Effect.flip(effect));
 const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
