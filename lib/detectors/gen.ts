@@ -7,8 +7,8 @@
  * and score(x) = **log** G_γ(p) (OpenOOD's confidence is −G_γ; higher = more OOD here; the log
  * is monotone, so every metric and every threshold decision equals G_γ's).
  *
- * Computed in log space, in float64: log pⱼ = zⱼ − logsumexp(z) and
- * log(1 − pⱼ) = logsumexp(z without zⱼ) − logsumexp(z), so
+ * Computed in log space, in float64: log pⱼ = zⱼ − logsumexp(z) and log(1 − pⱼ) =
+ * log1p(−pⱼ) below ½, logsumexp(z without zⱼ) − logsumexp(z) above (no cancellation), so
  * log G_γ = logsumexp over the M largest pⱼ of γ·(log pⱼ + log(1 − pⱼ)). A direct evaluation
  * underflows: at γ = 10 on a confident softmax, G_γ is below float32's smallest subnormal
  * (1.4e-45) and, for logit gaps above about 75, below float64's (5e-324), so confident images
@@ -75,15 +75,32 @@ export function logGeneralizedEntropy(
     const lse = logSumExp(z);
     for (let r = 0; r < m; r++) {
       const j = order[r]!;
-      let o = 0;
-      for (let k = 0; k < c; k++) if (k !== j) others[o++] = z[k]!;
       const logP = z[j]! - lse;
-      const logOneMinusP = c === 1 ? -Infinity : logSumExp(others) - lse;
-      terms[r] = gamma * (logP + logOneMinusP);
+      terms[r] = gamma * (logP + logOneMinus(z, j, logP, lse, others));
     }
     out[i] = logSumExp(terms);
   }
   return out;
+}
+
+/**
+ * log(1 − pⱼ) to float64's last bits. Below p = ½, log1p(−p) is exact to rounding; at or above
+ * it (only the largest probability can be there) 1 − p would cancel, so it is the
+ * log-sum-exp of the other logits minus logsumexp(z). Per row that is one O(C) pass, not one
+ * per term.
+ */
+function logOneMinus(
+  z: Float64Array,
+  j: number,
+  logP: number,
+  lse: number,
+  others: Float64Array,
+): number {
+  if (logP < -Math.LN2) return Math.log1p(-Math.exp(logP));
+  if (z.length === 1) return -Infinity;
+  let o = 0;
+  for (let k = 0; k < z.length; k++) if (k !== j) others[o++] = z[k]!;
+  return logSumExp(others) - lse;
 }
 
 /** The GEN detector: generalized entropy of the softmax. */
