@@ -18,6 +18,7 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { readNpy, writeNpyAtomic } from "../lib/io/npy.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { DETECTOR_KINDS } from "../lib/detectors/registry.ts";
+import { tiedShare } from "../lib/stages/evaluate.ts";
 import { GroodLive, runAblation, runPipeline } from "../lib/pipeline/pipeline.ts";
 import type { DetectorRun } from "../lib/pipeline/run.ts";
 import {
@@ -255,6 +256,7 @@ Deno.test("every registered detector runs in a pipeline, scores in float64 with 
     }).pipe(Effect.provide(services)),
   );
   assert.equal(runs.length, kinds.length);
+  const float32Ties = new Map<string, number>();
   for (const run of runs) {
     checkByHand(run);
     for (const row of run.rows) {
@@ -264,12 +266,17 @@ Deno.test("every registered detector runs in a pipeline, scores in float64 with 
     }
     const id = run.scores.get("id")!;
     assert.ok(id instanceof Float64Array, run.detector);
-    // Computed in float64 and kept so: some score is not a float32 number. MaxLogit's score
-    // is a logit itself, which the model gives in float32.
+    // Computed in float64 and kept so: some score is not a float32 number, and no two of the
+    // 120 distinct ID digits tie (float64 tells every image apart). MaxLogit's score is a
+    // logit itself, which the model gives in float32.
     if (run.detector !== "MaxLogit") {
       assert.ok(id.some((v) => Math.fround(v) !== v), `${run.detector}: float32-rounded scores`);
+      assert.equal(tiedShare(id), 0, `${run.detector}: ID scores tie in float64`);
     }
+    float32Ties.set(run.detector, tiedShare(Float32Array.from(id)));
   }
+  // Not vacuous: stored in float32, confident digits' MSP scores tie.
+  assert.ok(float32Ties.get("MSP")! > 0, `MSP float32 ties ${float32Ties.get("MSP")}`);
 });
 
 Deno.test("cleanup", async () => {
