@@ -98,6 +98,10 @@ Deno.test("registry: a bad option or kind fails decoding, naming it", async () =
       [{ kind: "ash", percentile: 120 }, "percentile"],
       [{ kind: "odin", epsilonGrid: [] }, "epsilonGrid"],
       [{ kind: "grood", oodPrototype: { kind: "validation", firstImages: -1 } }, "firstImages"],
+      [{ kind: "react", thresholdFrom: "test" }, "thresholdFrom"],
+      [{ kind: "ash-b", percentileGrid: [] }, "percentileGrid"],
+      [{ kind: "ash-p", percentileGrid: [65] }, "percentileGrid"],
+      [{ kind: "nnguide", seed: -1 }, "seed"],
     ] as const
   ) {
     const error = await Effect.runPromise(Effect.flip(decodeDetector(input)));
