@@ -1,11 +1,11 @@
 /**
  * Toy detector runs for the report tests: GROOD and MSP on a benchmark "toy" with an ID test
  * set and OOD sets of random scores (the OOD ones shifted up, MSP's by half as much), evaluated
- * by the real `evaluateOod`.
+ * by the real `evaluateOodWithTies`.
  */
 import { Effect } from "effect";
 import type { DetectorRun, ResultRow } from "../lib/pipeline/run.ts";
-import { evaluateOod, scoreTies } from "../lib/stages/evaluate.ts";
+import { evaluateOodWithTies } from "../lib/stages/evaluate.ts";
 
 /** An OOD set of the toy benchmark: name, group and how far its scores are shifted up. */
 export type ToySet = readonly [name: string, group: "near" | "far", shift: number];
@@ -29,8 +29,7 @@ export function toyRuns(
       set,
       group,
       idAccuracy: 0.99,
-      ...Effect.runSync(evaluateOod({ id: scores.get("id")!, ood: scores.get(set)! })),
-      ...Effect.runSync(scoreTies({ id: scores.get("id")!, ood: scores.get(set)! })),
+      ...Effect.runSync(evaluateOodWithTies({ id: scores.get("id")!, ood: scores.get(set)! })),
     }));
     return {
       benchmark: "toy",

@@ -15,7 +15,7 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import { auroc, type ScoreError, scoreTies, TIE_REPORT_LIMIT } from "../stages/evaluate.ts";
+import { evaluateOodWithTies, type ScoreError, TIE_REPORT_LIMIT } from "../stages/evaluate.ts";
 import type { ExtractedSet, TunedParameter, ValidationData } from "./detector.ts";
 
 /** The scorer for one grid value (and what to free when it is done). */
@@ -88,8 +88,9 @@ const validationSummary = <E>(
         ood: yield* score(ood),
         names: { id: validation.id.features.name, ood: ood.features.name },
       };
-      aurocSum += yield* auroc(pair.id, pair.ood, pair.names);
-      tiedSum += (yield* scoreTies(pair)).tiedAcross;
+      const evaluated = yield* evaluateOodWithTies(pair);
+      aurocSum += evaluated.auroc;
+      tiedSum += evaluated.tiedAcross;
     }
     const sets = validation.ood.length;
     return { auroc: aurocSum / sets, tiedAcross: tiedSum / sets };

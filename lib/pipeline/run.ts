@@ -22,9 +22,8 @@ import { resolveModel } from "../models/registry.ts";
 import { type ProgressReporter, quietProgress } from "./progress.ts";
 import {
   accuracy,
-  evaluateOod,
+  evaluateOodWithTies,
   type OodMetrics,
-  scoreTies,
   type TieShares,
 } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
@@ -225,15 +224,13 @@ export const runDetectors = Effect.fn("runDetectors")(function* (
             ood: `${detector.name} on ${set.images.name}`,
           },
         };
-        const metrics = yield* evaluateOod(pair);
-        const ties = yield* scoreTies(pair);
+        const evaluated = yield* evaluateOodWithTies(pair);
         rows.push({
           benchmark,
           detector: detector.name,
           set: set.images.name,
           group: set.group,
-          ...metrics,
-          ...ties,
+          ...evaluated,
           idAccuracy: prepared.idAccuracy,
         });
       }

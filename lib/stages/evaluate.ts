@@ -312,15 +312,19 @@ export const evaluateOod = Effect.fn("evaluateOod")(function* (input: {
   readonly names?: SetNames;
 }) {
   const [id, ood] = yield* bothSorted(input.id, input.ood, input.names ?? DEFAULT_NAMES);
-  const metrics: OodMetrics = {
+  return metricsSorted(id, ood);
+});
+
+/** Every {@link OodMetrics} from ascending arrays. */
+function metricsSorted(id: Float64Array, ood: Float64Array): OodMetrics {
+  return {
     auroc: aurocSorted(id, ood),
     auprIn: averagePrecisionSorted(negatedAscending(id), negatedAscending(ood)),
     auprOut: averagePrecisionSorted(ood, id),
     fpr95IdKept: fpr95IdKeptSorted(id, ood),
     fpr95OpenOod: fpr95OpenOodSorted(id, ood),
   };
-  return metrics;
-});
+}
 
 /**
  * How many scores are tied, as shares in [0, 1]: `tiedId` and `tiedOod` are the shares of the
@@ -391,6 +395,28 @@ export const scoreTies = (input: {
   Effect.map(
     bothSorted(input.id, input.ood, input.names ?? DEFAULT_NAMES),
     ([id, ood]) => tieSharesSorted(id, ood),
+  );
+
+/**
+ * The metrics and the tie report of one ID/OOD pair, each set checked and sorted once
+ * ({@link evaluateOod} and {@link scoreTies} together).
+ *
+ * @example
+ * ```ts
+ * import { evaluateOodWithTies } from "./evaluate.ts";
+ * import { Effect } from "effect";
+ * const r = Effect.runSync(evaluateOodWithTies({ id: [0.1, 0.5], ood: [0.5] }));
+ * if (r.auroc !== 0.75 || r.tiedAcross !== 2 / 3) throw new Error("wrong");
+ * ```
+ */
+export const evaluateOodWithTies = (input: {
+  readonly id: ArrayLike<number>;
+  readonly ood: ArrayLike<number>;
+  readonly names?: SetNames;
+}): Effect.Effect<OodMetrics & TieShares, ScoreError> =>
+  Effect.map(
+    bothSorted(input.id, input.ood, input.names ?? DEFAULT_NAMES),
+    ([id, ood]) => ({ ...metricsSorted(id, ood), ...tieSharesSorted(id, ood) }),
   );
 
 /**

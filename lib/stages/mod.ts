@@ -48,6 +48,7 @@ export {
   auroc,
   EmptyScores,
   evaluateOod,
+  evaluateOodWithTies,
   fpr95IdKept,
   fpr95OpenOod,
   LengthMismatch,
