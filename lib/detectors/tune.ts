@@ -64,15 +64,6 @@ export class NoValidationOod extends Data.TaggedError("NoValidationOod")<{
 /** Errors of {@link tuneParameter} besides the candidate's own. */
 export type TuneError = InvalidGrid | NoValidationOod | ScoreError;
 
-/**
- * Mean validation AUROC (OOD sets vs validation ID) of one scorer.
- */
-export const meanValidationAuroc = <E>(
-  score: (set: ExtractedSet) => Effect.Effect<Float64Array, E>,
-  validation: ValidationData,
-): Effect.Effect<number, E | ScoreError> =>
-  Effect.map(validationSummary(score, validation), (summary) => summary.auroc);
-
 /** Mean validation AUROC and mean share of scores tied across ID and OOD of one scorer. */
 const validationSummary = <E>(
   score: (set: ExtractedSet) => Effect.Effect<Float64Array, E>,
