@@ -304,7 +304,7 @@ Deno.test("activation ratios s1/s2 per set, against a direct computation", () =>
     0,
   ]];
   const ratios = activationRatios(matrix(3, 10, h.flat()), 80);
-  assert.deepEqual([...ratios], [10 / 8, 10 / 2, 1]);
+  assert.deepEqual([...ratios], [10 / 8, 10 / 2, 0]);
   const rows = activationRatioRows([
     { name: "id", group: "id", penultimate: matrix(2, 10, [...h[0]!, ...h[0]!]) },
     { name: "flat", group: "far", penultimate: matrix(1, 10, h[1]!) },

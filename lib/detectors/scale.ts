@@ -33,24 +33,47 @@ export interface ScaleOptions {
   readonly percentileGrid?: ReadonlyArray<number>;
 }
 
-/** h · exp(s1 / s2) for every row (s2 = sum of the k largest activations at percentile p). */
-export function scaleFeatures(features: Matrix, p: number): Matrix {
+/**
+ * s1 / s2 for every row: the sum of its activations over the sum of its k largest at
+ * percentile p (k = `ashKeptCount`), the exponent of SCALE's and ASH-S's factor exp(s1 / s2);
+ * 0 (no scaling) when s2 = 0, where the reference would divide 0 by 0.
+ *
+ * @example
+ * ```ts
+ * import { scaleExponents } from "./scale.ts";
+ * import { matrix } from "../matrix.ts";
+ * // 10 activations, p = 90 keeps 1: (5 + 1·9) / 5.
+ * const [e] = scaleExponents(matrix(1, 10, [5, 1, 1, 1, 1, 1, 1, 1, 1, 1]), 90);
+ * if (e !== 14 / 5) throw new Error("wrong");
+ * ```
+ */
+export function scaleExponents(features: Matrix, p: number): Float64Array {
   const { rows, cols: n, data } = features;
   const k = ashKeptCount(n, p);
-  const out = new Float32Array(rows * n);
+  const out = new Float64Array(rows);
   const sorted = new Float64Array(n);
   for (let i = 0; i < rows; i++) {
-    const h = data.subarray(i * n, (i + 1) * n);
     let s1 = 0;
     for (let j = 0; j < n; j++) {
-      s1 += h[j]!;
-      sorted[j] = h[j]!;
+      s1 += data[i * n + j]!;
+      sorted[j] = data[i * n + j]!;
     }
     sorted.sort();
     let s2 = 0;
     for (let r = n - k; r < n; r++) s2 += sorted[r]!;
-    const factor = s2 === 0 ? 1 : Math.exp(s1 / s2);
-    for (let j = 0; j < n; j++) out[i * n + j] = h[j]! * factor;
+    out[i] = s2 === 0 ? 0 : s1 / s2;
+  }
+  return out;
+}
+
+/** h · exp(s1 / s2) for every row (s2 = sum of the k largest activations at percentile p). */
+export function scaleFeatures(features: Matrix, p: number): Matrix {
+  const { rows, cols: n, data } = features;
+  const exponents = scaleExponents(features, p);
+  const out = new Float32Array(rows * n);
+  for (let i = 0; i < rows; i++) {
+    const factor = Math.exp(exponents[i]!);
+    for (let j = 0; j < n; j++) out[i * n + j] = data[i * n + j]! * factor;
   }
   return matrix(rows, n, out);
 }

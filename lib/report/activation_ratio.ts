@@ -3,7 +3,7 @@
  * multiply an image's penultimate features by exp(s1 / s2), where s1 = Σ h and s2 = the sum of
  * its k largest activations (k = n − round(n·p/100), as `ashKeptCount`). The ratio s1/s2 ≥ 1
  * measures how flat the activation profile is: 1 when the top k hold everything, larger when
- * mass sits outside them. A larger factor raises every logit, so the Energy score
+ * mass sits outside them (0 for a row whose kept activations are all 0: nothing is scaled). A larger factor raises every logit, so the Energy score
  * −logsumexp(z) falls (looks more ID). An OOD set with flatter profiles than the ID set is then
  * pushed towards ID by the scaling, whatever the pruning does.
  *
@@ -15,29 +15,16 @@
  * @module
  */
 import type { Matrix } from "../matrix.ts";
-import { ashKeptCount } from "../detectors/ash.ts";
+import { scaleExponents } from "../detectors/scale.ts";
 import type { TopLevelSpec } from "./chart.ts";
 import { CONFIG } from "./chart.ts";
 
-/** s1/s2 per row at percentile `p` (1 when every kept activation is 0, as ASH's s2 = 0 rule). */
-export function activationRatios(features: Matrix, p: number): Float64Array {
-  const { rows, cols: n, data } = features;
-  const k = ashKeptCount(n, p);
-  const out = new Float64Array(rows);
-  const sorted = new Float64Array(n);
-  for (let i = 0; i < rows; i++) {
-    let s1 = 0;
-    for (let j = 0; j < n; j++) {
-      sorted[j] = data[i * n + j]!;
-      s1 += sorted[j]!;
-    }
-    sorted.sort();
-    let s2 = 0;
-    for (let r = n - k; r < n; r++) s2 += sorted[r]!;
-    out[i] = s2 === 0 ? 1 : s1 / s2;
-  }
-  return out;
-}
+/**
+ * s1/s2 per row at percentile `p`: SCALE's and ASH-S's exponent (`scaleExponents`; 0 where
+ * every kept activation is 0, so nothing is scaled).
+ */
+export const activationRatios = (features: Matrix, p: number): Float64Array =>
+  scaleExponents(features, p);
 
 /** One set's distribution of s1/s2. */
 export interface ActivationRatioRow {
