@@ -9,8 +9,10 @@
  * @module
  */
 
-/** A verdict of one image. */
-export type Verdict = "in" | "ood" | "invalid";
+import type { Verdict } from "../fitted/open.ts";
+
+/** A verdict of one image: the one a fitted detector gives (`lib/fitted`). */
+export type { Verdict };
 
 /** Counts of verdicts. */
 export interface VerdictCounts {
