@@ -119,8 +119,8 @@ function kernelCentre(
   for (let j = 0; j < d; j++) mean[j]! /= Math.max(n, 1);
   const centred = centredRowNorms(points, mean);
   if (median(centred) < median(rawNorms)) return { centre: mean, norms: centred };
-  const origin = new Float64Array(d);
-  return { centre: origin, norms: centredRowNorms(points, origin) };
+  // From the origin the float32 points are their own centred values: their norms are the raw ones.
+  return { centre: new Float64Array(d), norms: rawNorms };
 }
 
 /**
