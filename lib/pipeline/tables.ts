@@ -59,21 +59,20 @@ export function groupMean(values: ReadonlyArray<number | null | undefined>): num
  * exists.
  */
 export function summaryTable(runs: ReadonlyArray<DetectorRun>): Table {
-  const mean = groupMean;
   return aq.from(runs.map((run) => {
     const near = run.rows.filter((r) => r.group === "near");
     const far = run.rows.filter((r) => r.group === "far");
-    const nearAuroc = mean(near.map((r) => r.auroc));
-    const farAuroc = mean(far.map((r) => r.auroc));
+    const nearAuroc = groupMean(near.map((r) => r.auroc));
+    const farAuroc = groupMean(far.map((r) => r.auroc));
     return {
       benchmark: run.benchmark,
       detector: run.detector,
       nearAuroc,
       farAuroc,
-      nearFpr95IdKept: mean(near.map((r) => r.fpr95IdKept)),
-      farFpr95IdKept: mean(far.map((r) => r.fpr95IdKept)),
-      nearFpr95OpenOod: mean(near.map((r) => r.fpr95OpenOod)),
-      farFpr95OpenOod: mean(far.map((r) => r.fpr95OpenOod)),
+      nearFpr95IdKept: groupMean(near.map((r) => r.fpr95IdKept)),
+      farFpr95IdKept: groupMean(far.map((r) => r.fpr95IdKept)),
+      nearFpr95OpenOod: groupMean(near.map((r) => r.fpr95OpenOod)),
+      farFpr95OpenOod: groupMean(far.map((r) => r.fpr95OpenOod)),
       meanAuroc: groupMean([nearAuroc, farAuroc]),
       idAccuracy: run.rows[0]?.idAccuracy ?? null,
       fitSeconds: run.fitSeconds,
@@ -152,6 +151,10 @@ export function tieFlags(runs: ReadonlyArray<DetectorRun>): ReadonlyArray<TieFla
   });
 }
 
+/** A flag's sets and shares as one line: `letters 40.00%, textures 12.50%`. */
+export const tieFlagSets = (flag: TieFlag): string =>
+  flag.sets.map((s) => `${s.set} ${(100 * s.tiedAcross).toFixed(2)}%`).join(", ");
+
 /** One line per flagged detector, or a line saying that no result depends on ties. */
 export function tieReportMarkdown(runs: ReadonlyArray<DetectorRun>): string {
   const flags = tieFlags(runs);
@@ -163,10 +166,7 @@ export function tieReportMarkdown(runs: ReadonlyArray<DetectorRun>): string {
     `These detectors have more than ${limit} of their scores tied across ID and OOD (their ` +
     "AUROC counts those pairs as ½, so it depends on the ties, not only on the ranking):",
     "",
-    ...flags.map((f) =>
-      `- ${f.detector}: ` +
-      f.sets.map((s) => `${s.set} ${(100 * s.tiedAcross).toFixed(2)}%`).join(", ")
-    ),
+    ...flags.map((f) => `- ${f.detector}: ${tieFlagSets(f)}`),
   ].join("\n");
 }
 

@@ -26,7 +26,13 @@ import { type PairedDifference, SEED_METRICS } from "./seeds.ts";
 import { escapeXml } from "./xml.ts";
 import type { TopLevelSpec } from "./chart.ts";
 import { NonFinitePlotData, PlotInputError, PlotRenderError } from "./plot_errors.ts";
-import { resultsTable, summaryTable, type TieFlag, tieFlags } from "../pipeline/tables.ts";
+import {
+  resultsTable,
+  summaryTable,
+  type TieFlag,
+  tieFlags,
+  tieFlagSets,
+} from "../pipeline/tables.ts";
 import { TIE_REPORT_LIMIT } from "../stages/evaluate.ts";
 
 /** One gallery: a title and its image grid (SVG with PNG tiles). */
@@ -276,7 +282,7 @@ function tieWarning(flags: ReadonlyArray<TieFlag>): string {
   }
   const items = flags.map((f) =>
     `<li data-detector="${escapeXml(f.detector)}">${escapeXml(f.detector)}: ${
-      escapeXml(f.sets.map((s) => `${s.set} ${(100 * s.tiedAcross).toFixed(2)}%`).join(", "))
+      escapeXml(tieFlagSets(f))
     }</li>`
   ).join("");
   return `<div class="ties" data-flagged="${flags.length}"><p><strong>Tie-dependent ` +
