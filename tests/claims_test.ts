@@ -1,9 +1,10 @@
 /**
  * `docs/claims.md` stays honest: every claim has one of the three verdicts, every measured
- * number it quotes (a `mean ± sd` over seeds) is one the README's results tables hold (a
- * benchmark's column, one of that benchmark's tables), and, in a checkout where `deno task
- * reproduce` ran for a benchmark, every `mean ± sd` of the README's section of that benchmark is
- * one the run wrote into `results/<benchmark>/seeds.md`.
+ * number it quotes (a `mean ± sd` over seeds) is one the results tables of `docs/results.md` hold
+ * (a benchmark's column, one of that benchmark's tables), the README's summary quotes only
+ * spreads those tables hold, and, in a checkout where `deno task reproduce` ran for a benchmark,
+ * every `mean ± sd` of that benchmark's section of `docs/results.md` is one the run wrote into
+ * `results/<benchmark>/seeds.md`.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -15,10 +16,11 @@ const SPREAD = /[−-]?\d+\.\d{2} ± (?:\d+\.\d{2}|–)/g;
 
 const claims = await Deno.readTextFile(root("docs/claims.md"));
 const readme = await Deno.readTextFile(root("README.md"));
-/** The README's results section: from its heading to the next second-level heading. */
-const results = readme.slice(
-  readme.indexOf("## Results"),
-  readme.indexOf("\n## ", readme.indexOf("## Results") + 1),
+const resultsPage = await Deno.readTextFile(root("docs/results.md"));
+/** The results section of `docs/results.md`: from its heading to the next second-level heading. */
+const results = resultsPage.slice(
+  resultsPage.indexOf("## Results"),
+  resultsPage.indexOf("\n## ", resultsPage.indexOf("## Results") + 1),
 );
 /** Normalise the minus sign, so `−1.20` in prose matches `-1.20` in a table. */
 const norm = (text: string) => text.replaceAll("−", "-");
@@ -35,7 +37,7 @@ const benchmarkSections = new Map(
   }),
 );
 
-Deno.test("README's results section has a subsection for each benchmark with seeds", () => {
+Deno.test("docs/results.md's results section has a subsection for each benchmark with seeds", () => {
   assert.deepEqual([...benchmarkSections.keys()].sort(), ["fashion-mnist", "mnist"]);
   for (const [name, section] of benchmarkSections) {
     assert.ok(spreads(section).length >= 50, `${name}: ${spreads(section).length} spreads`);
@@ -59,16 +61,16 @@ Deno.test("docs/claims.md: every claim row ends in one of the three verdicts", (
   }
 });
 
-Deno.test("docs/claims.md quotes only spreads the README's results tables hold", () => {
+Deno.test("docs/claims.md quotes only spreads the results tables hold", () => {
   const quoted = spreads(claims);
   assert.ok(quoted.length >= 8, `${quoted.length} spreads quoted`);
   const held = new Set(spreads(results));
   for (const spread of quoted) {
-    assert.ok(held.has(spread), `${spread} is not in the README's results section`);
+    assert.ok(held.has(spread), `${spread} is not in docs/results.md's results section`);
   }
 });
 
-Deno.test("docs/claims.md: a benchmark's column quotes that benchmark's README section", () => {
+Deno.test("docs/claims.md: a benchmark's column quotes that benchmark's results section", () => {
   const header = claimRows[0] ?? [];
   const columns = header.flatMap((cell, i) => {
     const name = /^([\w-]+):/.exec(cell)?.[1];
@@ -82,19 +84,28 @@ Deno.test("docs/claims.md: a benchmark's column quotes that benchmark's README s
     for (const spread of quoted) {
       assert.ok(
         held.has(spread),
-        `${name} column's ${spread} is not in the README's ${name} section`,
+        `${name} column's ${spread} is not in docs/results.md's ${name} section`,
       );
     }
   }
 });
 
-Deno.test("README's commentary quotes only spreads its benchmark sections hold", () => {
+Deno.test("docs/results.md's commentary quotes only spreads its benchmark sections hold", () => {
   const held = new Set([...benchmarkSections.values()].flatMap(spreads));
   const commentary = results.split(/\n(?=### )/)
     .filter((part) => !/^### [\w-]+:/.test(part))
     .join("\n");
   for (const spread of spreads(commentary)) {
-    assert.ok(held.has(spread), `${spread} is in no benchmark section of the README`);
+    assert.ok(held.has(spread), `${spread} is in no benchmark section of docs/results.md`);
+  }
+});
+
+Deno.test("README's headline table quotes only spreads of docs/results.md's benchmark sections", () => {
+  const held = new Set([...benchmarkSections.values()].flatMap(spreads));
+  const quoted = spreads(readme);
+  assert.ok(quoted.length >= 8, `${quoted.length} spreads in the README`);
+  for (const spread of quoted) {
+    assert.ok(held.has(spread), `README's ${spread} is in no benchmark section of docs/results.md`);
   }
 });
 
@@ -109,13 +120,13 @@ const reproduced = [...benchmarkSections.keys()].filter((name) => {
 
 for (const name of benchmarkSections.keys()) {
   Deno.test({
-    name: `README's ${name} spreads are those of this checkout's last reproduce of ${name}`,
+    name: `docs/results.md's ${name} spreads are those of this checkout's last reproduce of ${name}`,
     // Only a checkout that ran reproduce for this benchmark can check this.
     ignore: !reproduced.includes(name),
     fn: async () => {
       const written = new Set(spreads(await Deno.readTextFile(root(`results/${name}/seeds.md`))));
       for (const spread of spreads(benchmarkSections.get(name)!)) {
-        assert.ok(written.has(spread), `README's ${spread} is in no results/${name}/seeds.md`);
+        assert.ok(written.has(spread), `docs/results.md's ${spread} is in no results/${name}/seeds.md`);
       }
     },
   });
