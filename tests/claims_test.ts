@@ -120,13 +120,17 @@ const reproduced = [...benchmarkSections.keys()].filter((name) => {
 
 for (const name of benchmarkSections.keys()) {
   Deno.test({
-    name: `docs/results.md's ${name} spreads are those of this checkout's last reproduce of ${name}`,
+    name:
+      `docs/results.md's ${name} spreads are those of this checkout's last reproduce of ${name}`,
     // Only a checkout that ran reproduce for this benchmark can check this.
     ignore: !reproduced.includes(name),
     fn: async () => {
       const written = new Set(spreads(await Deno.readTextFile(root(`results/${name}/seeds.md`))));
       for (const spread of spreads(benchmarkSections.get(name)!)) {
-        assert.ok(written.has(spread), `docs/results.md's ${spread} is in no results/${name}/seeds.md`);
+        assert.ok(
+          written.has(spread),
+          `docs/results.md's ${spread} is in no results/${name}/seeds.md`,
+        );
       }
     },
   });

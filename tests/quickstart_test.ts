@@ -1,8 +1,9 @@
 /**
- * The README's library example (`docs/examples/quickstart.ts`) and the guide's image writer
- * (`docs/examples/mnist_pngs.ts`) run as a reader runs them: from a folder outside the checkout,
- * with the checkout's config, after `deno task fit` (on the foreign ONNX fixture, small sets).
- * The example's scores are those the library gives for the same folder.
+ * The README's library example (`docs/examples/quickstart.ts`, which is the README's `ts` block)
+ * and the guide's image writer (`docs/examples/mnist_pngs.ts`) type-check and run as a reader
+ * runs them: from a folder outside the checkout, with the checkout's config, after `deno task
+ * fit` (on the foreign ONNX fixture, small sets). The example's scores are those the library
+ * gives for the same folder.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -34,6 +35,22 @@ const runExample = async (cwd: string, name: string, args: ReadonlyArray<string>
   assert.equal(out.code, 0, `${name}: ${stderr}`);
   return new TextDecoder().decode(out.stdout);
 };
+
+Deno.test("the README's library example is docs/examples/quickstart.ts, and the examples type-check", async () => {
+  const readme = await Deno.readTextFile(join(root, "README.md"));
+  const blocks = [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
+  const example = await Deno.readTextFile(join(root, "docs/examples/quickstart.ts"));
+  assert.ok(blocks.includes(example), "no ```ts block of README.md is docs/examples/quickstart.ts");
+  assert.ok(example.trim().split("\n").length <= 15, "the README's example is over 15 lines");
+  const check = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--config", join(root, "deno.json"), "docs/examples/"],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(check.code, 0, new TextDecoder().decode(check.stderr));
+});
 
 Deno.test("docs/examples: mnist_pngs writes class folders, quickstart scores a folder as the library does", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-quickstart-" });
