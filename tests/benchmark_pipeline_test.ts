@@ -90,7 +90,7 @@ Deno.test("runPipeline() runs GROOD and MSP on a user's benchmark file of .npy a
       assert.ok(row.auroc >= 0 && row.auroc <= 1 && Number.isFinite(row.fpr95IdKept), run.detector);
     }
   }
-  // On the full benchmark GROOD reaches 94.0% AUROC on letters (README); on 1,000 training
+  // On the full benchmark GROOD reaches 94.0% AUROC on letters (docs/results.md); on 1,000 training
   // images it must still separate the user's PNG letters from the digits.
   const grood = runs.find((r) => r.detector === "GROOD")!;
   const letters = grood.rows.find((r) => r.set === "my-letters")!;
