@@ -57,14 +57,14 @@ export function reExportsOf(
   ) {
     found.push({ specifier: match[1]!, names: "all" });
   }
-  for (
-    const match of code.matchAll(/\bexport\s+(?:type\s+)?\{([^}]*)\}\s*from\s*["'](\.[^"']+)["']/g)
-  ) {
-    const names = match[1]!.split(",").map((part) => part.trim()).filter((part) => part !== "")
-      // `type X` exports a type only; `a as b` exports the local `a`.
-      .filter((part) => !part.startsWith("type "))
+  const named = /\bexport\s+(type\s+)?\{([^}]*)\}\s*from\s*["'](\.[^"']+)["']/g;
+  for (const match of code.matchAll(named)) {
+    // `export type { … }` and `type X` inside the braces export types only; `a as b` exports
+    // the local `a`.
+    const names = match[1] !== undefined ? [] : match[2]!.split(",").map((part) => part.trim())
+      .filter((part) => part !== "" && !part.startsWith("type "))
       .map((part) => part.split(/\s+as\s+/)[0]!.trim());
-    found.push({ specifier: match[2]!, names });
+    found.push({ specifier: match[3]!, names });
   }
   return found;
 }
