@@ -5,7 +5,8 @@
  * parameters, no result, no errors, no services.
  *
  * Flagged, in a file the public API re-exports the name from:
- * - `export const name = Effect.fn(…)` (or `Effect.fnUntraced`) without `: (…) => Effect.Effect<…>`;
+ * - `export const name = Effect.fn(…)` (or `Effect.fnUntraced`) without a type such as
+ *   `: (…) => Effect.Effect<A, E, R>`;
  * - `export const name = Layer.…` without `: Layer.Layer<…>`;
  * - a class's `static name = Layer.…` without `: Layer.Layer<…>` in an exported class.
  *

@@ -5,12 +5,27 @@
  * @example Run GROOD and MSP on the MNIST benchmark (needs the setup's data)
  * ```ts ignore
  * import { Effect } from "effect";
- * import { GroodLive, runPipeline } from "../../mod.ts";
+ * import { GroodLive, Pipeline } from "../../mod.ts";
+ * const spec = { benchmark: "mnist", detectors: [{ kind: "grood" }, { kind: "msp" }] } as const;
  * const result = await Effect.runPromise(
- *   runPipeline({ benchmark: "mnist", detectors: [{ kind: "grood" }, { kind: "msp" }] })
- *     .pipe(Effect.provide(GroodLive())),
+ *   Pipeline.runPipeline(spec).pipe(
+ *     Effect.provide(GroodLive()),
+ *     // The program's errors keep their tags after `provide`: handle one by name.
+ *     Effect.catchTag("BenchmarkNotFound", (error) => Effect.die(error.message)),
+ *   ),
  * );
  * console.log(result.summary.toMarkdown());
+ * ```
+ *
+ * @example Run a spec read from a JSON file (decoded strictly: unknown keys are refused)
+ * ```ts ignore
+ * import { Effect } from "effect";
+ * import { GroodLive, Pipeline } from "../../mod.ts";
+ * const spec: unknown = JSON.parse(await Deno.readTextFile("my-pipeline.json"));
+ * const result = await Effect.runPromise(
+ *   Pipeline.runPipelineJson(spec, { source: "my-pipeline.json" })
+ *     .pipe(Effect.provide(GroodLive())),
+ * );
  * ```
  *
  * @module

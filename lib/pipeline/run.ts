@@ -84,8 +84,9 @@ export interface PrepareOptions {
 
 /**
  * What preparing a benchmark may fail with: its file or data (`LoadBenchmarkError`), the model
- * (`ModelError`, `EngineUnavailable`, a model file leaving its folder), the spec's check against them (`InvalidInput`), the
- * feature pass (`ExtractionError`), or the ID accuracy (no or mismatched predictions).
+ * (`ModelError`, `EngineUnavailable`, a model file leaving its folder), the spec's check
+ * against them (`InvalidInput`), the feature pass (`ExtractionError`), or the ID accuracy (no
+ * or mismatched predictions).
  */
 export type PrepareError =
   | LoadBenchmarkError
