@@ -16,6 +16,8 @@ import { InvalidGrid } from "../lib/detectors/tune.ts";
 import {
   GroodLive,
   type PipelineError,
+  runAblation,
+  runAblationJson,
   runPipeline,
   runPipelineJson,
 } from "../lib/pipeline/pipeline.ts";
@@ -78,6 +80,11 @@ Deno.test("types: the typed entry refuses a misspelt kind or option at compile t
   runPipeline({ detectors: [{ kind: "msp" }] });
   // The JSON entry takes anything and decodes it at run time.
   runPipelineJson({ benchmark: "mnist", detectors: [{ kind: "gorod" }] });
+  // The same for ablations: a misspelt grid parameter does not compile.
+  runAblation({ name: "lambda", benchmark: "mnist", grids: [{ lambda: [0.3, 0.7] }] });
+  // @ts-expect-error: "lamda" is no ablation parameter
+  runAblation({ name: "lambda", benchmark: "mnist", grids: [{ lamda: [0.3, 0.7] }] });
+  runAblationJson({ name: "lambda", benchmark: "mnist", grids: [{ lamda: [0.3, 0.7] }] });
 });
 
 Deno.test("runPipelineJson() and runPipeline() refuse a misspelt kind at run time, naming it", async () => {
