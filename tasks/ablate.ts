@@ -30,7 +30,7 @@ import {
 } from "../lib/io/output_folder.ts";
 import { identifierProblem } from "../lib/io/paths.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
-import { runAblation } from "../lib/pipeline/pipeline.ts";
+import { runAblationJson } from "../lib/pipeline/pipeline.ts";
 import { MAX_GRID_VARIANTS, readSpecFile } from "../lib/pipeline/spec.ts";
 import { ablationChart } from "../lib/report/ablation_chart.ts";
 import { writePlot } from "../lib/report/plot_files.ts";
@@ -104,7 +104,7 @@ const program = Effect.gen(function* () {
     isRecord(raw) && typeof raw.name === "string" && identifierProblem(raw.name) === undefined
   ) yield* checkOutputFolder(join(out, raw.name), folderRules);
   yield* ensureWritable(out);
-  const result = yield* runAblation(spec, {
+  const result = yield* runAblationJson(spec, {
     log: (line) => console.log(line),
     progress: consoleProgress(),
     source: specFile,

@@ -7,6 +7,7 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { loadOodSet } from "../lib/data/ood/mod.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { GroodLive, runPipeline } from "../lib/pipeline/pipeline.ts";
+import type { DetectorSpecInput } from "../lib/detectors/registry.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { startCompute } from "../lib/compute/compute.ts";
 import { loadClassifier } from "../lib/model/store.ts";
@@ -112,7 +113,7 @@ async function exportFixture(dir: string, input: Record<string, unknown> = {}) {
 }
 
 const live = GroodLive({ backend: "wasm", cacheDir: null });
-const detectors = [
+const detectors: ReadonlyArray<DetectorSpecInput> = [
   { kind: "grood", oodPrototype: { kind: "mixup", lambda: 0.5, samples: 300, seed: 0 } },
   { kind: "msp" },
 ];
@@ -186,7 +187,7 @@ Deno.test("on an ONNX model, ODIN (an input gradient) fails typed, naming detect
   assert.equal(error._tag, "NeedsClassifier");
   assert.match(String(error.message), /ODIN.*"onnx"/);
   // ReAct reads the head from the ONNX graph (its Gemm) and scores like on grood's network.
-  const detectors = [{ kind: "react" }];
+  const detectors: ReadonlyArray<DetectorSpecInput> = [{ kind: "react" }];
   const onnx = await Effect.runPromise(
     runPipeline({ benchmark: path, detectors }).pipe(Effect.provide(live)),
   );
@@ -268,7 +269,10 @@ Deno.test("the head detectors run on the PyTorch-trained ONNX fixture and on a t
   );
   for (const [benchmark, kind] of [[path, "onnx"], [layersPath, "tfjs-layers"]] as const) {
     const { prepared, runs } = await Effect.runPromise(
-      runPipeline({ benchmark, detectors: HEAD_DETECTORS.map((kind) => ({ kind })) })
+      runPipeline({
+        benchmark,
+        detectors: HEAD_DETECTORS.map((kind): DetectorSpecInput => ({ kind })),
+      })
         .pipe(Effect.provide(live)),
     );
     assert.equal(prepared.model.kind, kind);

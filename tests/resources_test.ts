@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { Data, Effect, Exit } from "effect";
+import { Effect, Exit } from "effect";
 import { Compute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
+import { NonFiniteDetectorScore } from "../lib/detectors/checks.ts";
 import type { Detector, ExtractedSet } from "../lib/detectors/detector.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { trainClassifier } from "../lib/model/train.ts";
@@ -55,8 +56,6 @@ Deno.test("interrupted training releases the network and the optimizer", async (
   assert.equal(tf.memory().numTensors, before, "no tensor leaked");
 });
 
-class ScoreFailed extends Data.TaggedError("ScoreFailed")<{ readonly set: string }> {}
-
 Deno.test("a detector whose scoring fails midway is disposed (its tensors released)", async () => {
   const set = (name: string): ExtractedSet => ({
     images: { name, count: 1, pixels: new Uint8Array(784) },
@@ -90,7 +89,14 @@ Deno.test("a detector whose scoring fails midway is disposed (its tensors releas
         return {
           score: (s: ExtractedSet) =>
             s.images.name === "ood-2"
-              ? Effect.fail(new ScoreFailed({ set: s.images.name }))
+              ? Effect.fail(
+                new NonFiniteDetectorScore({
+                  detector: "holds-a-tensor",
+                  set: s.images.name,
+                  index: 0,
+                  value: NaN,
+                }),
+              )
               : Effect.succeed(new Float64Array(s.images.count)),
           settings: {},
           tuned: [],

@@ -31,6 +31,7 @@ import {
   openSource,
   type ReadSource,
   readSource,
+  type SourceError,
   type SourceSpec,
   SourceUnlabelled,
 } from "../sources/mod.ts";
@@ -103,8 +104,13 @@ export const benchmarkPath = (ref: string): string =>
     ? resolve(BENCHMARKS_DIR, `${ref}.json`)
     : resolve(ref);
 
+/** Why a benchmark file cannot be read: it is not there, or not a valid benchmark file. */
+export type ReadBenchmarkError = BenchmarkNotFound | BenchmarkFileInvalid;
+
 /** Read and strictly decode a benchmark file (by built-in name or path). */
-export const readBenchmark = Effect.fn("readBenchmark")(function* (ref: string) {
+export const readBenchmark: (
+  ref: string,
+) => Effect.Effect<Benchmark, ReadBenchmarkError> = Effect.fn("readBenchmark")(function* (ref) {
   const path = benchmarkPath(ref);
   const text = yield* Effect.tryPromise({
     try: () => Deno.readTextFile(path),
@@ -187,8 +193,21 @@ export interface LoadBenchmarkOptions {
   readonly batchSize?: number;
 }
 
+/**
+ * Why a benchmark cannot be loaded: its file (`ReadBenchmarkError`), a source of its sets
+ * (`SourceError`), a test set also used for validation, or class names that differ.
+ */
+export type LoadBenchmarkError =
+  | ReadBenchmarkError
+  | SourceError
+  | TestSetInValidation
+  | ClassNamesDiffer;
+
 /** Load every set of a benchmark (a built-in name, a path, or a benchmark already read). */
-export const loadBenchmark = Effect.fn("loadBenchmark")(function* (
+export const loadBenchmark: (
+  benchmark: string | Benchmark,
+  options?: LoadBenchmarkOptions,
+) => Effect.Effect<LoadedBenchmark, LoadBenchmarkError> = Effect.fn("loadBenchmark")(function* (
   benchmark: string | Benchmark,
   options: LoadBenchmarkOptions = {},
 ) {

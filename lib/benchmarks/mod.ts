@@ -12,10 +12,12 @@ export {
   BUILTIN_BENCHMARKS,
   ClassNamesDiffer,
   loadBenchmark,
+  type LoadBenchmarkError,
   type LoadBenchmarkOptions,
   type LoadedBenchmark,
   type LoadedOodSet,
   readBenchmark,
+  type ReadBenchmarkError,
   splitIdTest,
   TestSetInValidation,
 } from "./load.ts";

@@ -11,7 +11,14 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { sha256Hex } from "../io/files.ts";
 import { memoDigest } from "../io/verified.ts";
-import { CorruptDataset, decodeIdx, readDatasetBytes } from "../io/idx.ts";
+import type { IoError } from "../io/files.ts";
+import {
+  CorruptDataset,
+  type DatasetFileMissing,
+  decodeIdx,
+  type Idx,
+  readDatasetBytes,
+} from "../io/idx.ts";
 import { IMAGE_SIDE, type LabelledSet } from "./images.ts";
 
 /** One IDX file of a dataset, with what it must contain. */
@@ -143,12 +150,23 @@ export const datasetSpec = (name: string): Effect.Effect<DatasetSpec, DatasetNot
     ? Effect.succeed(datasets[name as DatasetName])
     : Effect.fail(new DatasetNotFound({ name }));
 
+/** Why a dataset file cannot be read: missing, unreadable, or not what its record says. */
+export type ReadDataFileError = DatasetFileMissing | IoError | CorruptDataset;
+
+/** Why a split cannot be loaded: an unknown dataset, or one of its files (`ReadDataFileError`). */
+export type LoadSplitError = DatasetNotFound | ReadDataFileError;
+
 /**
  * Read one IDX data file and check it against its record: sha256 of the decoded bytes, rank
  * (3 for images of 28×28, 1 for labels) and count. `verify: false` skips the hash (tests of
  * hand-made files).
  */
-export const readDataFile = Effect.fn("readDataFile")(function* (
+export const readDataFile: (
+  file: DataFile,
+  kind: "images" | "labels",
+  installHint: string,
+  verify?: boolean,
+) => Effect.Effect<Idx, ReadDataFileError> = Effect.fn("readDataFile")(function* (
   file: DataFile,
   kind: "images" | "labels",
   installHint: string,
@@ -188,14 +206,20 @@ export const readDataFile = Effect.fn("readDataFile")(function* (
  * console.log(test.count, test.classNames[test.labels[0]!]); // 10000 "7"
  * ```
  */
-export const loadSplit = Effect.fn("loadSplit")(function* (name: string, split: SplitName) {
+export const loadSplit: (
+  name: string,
+  split: SplitName,
+) => Effect.Effect<LabelledSet, LoadSplitError> = Effect.fn("loadSplit")(function* (name, split) {
   return yield* loadSplitOf(yield* datasetSpec(name), split);
 });
 
 /** Load a labelled split of any dataset spec (a registry entry or a user's own dataset). */
-export const loadSplitOf = Effect.fn("loadSplitOf")(function* (
+export const loadSplitOf: (
   spec: DatasetSpec,
   split: SplitName,
+) => Effect.Effect<LabelledSet, ReadDataFileError> = Effect.fn("loadSplitOf")(function* (
+  spec,
+  split,
 ) {
   const files = spec.splits[split];
   const images = yield* readDataFile(files.images, "images", spec.installHint);

@@ -21,6 +21,8 @@ export {
   datasets,
   type DatasetSpec,
   loadSplit,
+  type LoadSplitError,
+  type ReadDataFileError,
   type SplitName,
 } from "./datasets.ts";
 export { checkImageSet, InvalidImageSet, type ModelInput } from "./checks.ts";

@@ -15,6 +15,7 @@ import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { Classifier } from "../model/classifier.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { ClassSums, SetFeatures } from "../stages/features.ts";
+import type { DetectorError } from "./errors.ts";
 
 /** An image set together with its extracted features (the unit every detector scores). */
 export interface ExtractedSet {
@@ -97,13 +98,12 @@ export interface TunedParameter {
 }
 
 /**
- * What a detector may fail with: a tagged error (`Data.TaggedError`) whose message names the
- * input and what is wrong, so callers can match on `_tag` (`Effect.catchTag`) and print it.
- * A detector with a narrower set of errors says so with `Detector<ItsErrors>`.
+ * What a detector may fail with: a closed union of tagged errors (`Data.TaggedError`), each
+ * naming the input and what is wrong, so callers can match on `_tag` (`Effect.catchTag`, an
+ * exhaustive `switch`) and print it. A detector with a narrower set says so with
+ * `Detector<ItsErrors>`.
  */
-export interface DetectorError extends Error {
-  readonly _tag: string;
-}
+export type { DetectorError } from "./errors.ts";
 
 /** A fitted detector: scores sets, and says which settings it used. */
 export interface FittedDetector<E extends DetectorError = DetectorError> {

@@ -5,13 +5,18 @@
  * @module
  */
 export {
+  type AblationError,
   type AblationHooks,
   type AblationResult,
   GroodLive,
+  type PipelineError,
   type PipelineResult,
+  type PipelineServices,
   runAblation,
+  runAblationJson,
   type RunHooks,
   runPipeline,
+  runPipelineJson,
   runPipelineScoped,
 } from "./pipeline.ts";
 export {
@@ -29,15 +34,18 @@ export {
   type DetectorRun,
   prepareBenchmark,
   type PreparedBenchmark,
+  type PrepareError,
   type PrepareOptions,
   type ResultRow,
   runDetectors,
+  type RunDetectorsOptions,
 } from "./run.ts";
 export {
   ABLATION_DEFAULTS,
   type AblationGrid,
   type AblationParams,
   AblationSpec,
+  type AblationSpecInput,
   decodeAblation,
   decodePipeline,
   expandGrids,
@@ -45,6 +53,7 @@ export {
   GridTooLarge,
   MAX_GRID_VARIANTS,
   PipelineSpec,
+  type PipelineSpecInput,
   readSpecFile,
   SpecFileError,
 } from "./spec.ts";
@@ -60,5 +69,10 @@ export {
   writeResults,
 } from "./tables.ts";
 export { consoleProgress, type ProgressReporter, quietProgress } from "./progress.ts";
-export { hnswRecall, MissingArtefact, type RecallReport } from "./recall.ts";
-export { DEFAULT_EPOCHS, type FixtureOptions, trainFixture } from "./train_fixture.ts";
+export { hnswRecall, MissingArtefact, type RecallError, type RecallReport } from "./recall.ts";
+export {
+  DEFAULT_EPOCHS,
+  type FixtureOptions,
+  trainFixture,
+  type TrainFixtureError,
+} from "./train_fixture.ts";

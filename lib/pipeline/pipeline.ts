@@ -5,20 +5,37 @@
  * @example Run GROOD and MSP on the MNIST benchmark (needs the setup's data)
  * ```ts ignore
  * import { Effect } from "effect";
- * import { GroodLive, runPipeline } from "../../mod.ts";
+ * import { GroodLive, Pipeline } from "../../mod.ts";
+ * const spec = { benchmark: "mnist", detectors: [{ kind: "grood" }, { kind: "msp" }] } as const;
  * const result = await Effect.runPromise(
- *   runPipeline({ benchmark: "mnist", detectors: [{ kind: "grood" }, { kind: "msp" }] })
- *     .pipe(Effect.provide(GroodLive())),
+ *   Pipeline.runPipeline(spec).pipe(
+ *     Effect.provide(GroodLive()),
+ *     // The program's errors keep their tags after `provide`: handle one by name.
+ *     Effect.catchTag("BenchmarkNotFound", (error) => Effect.die(error.message)),
+ *   ),
  * );
  * console.log(result.summary.toMarkdown());
+ * ```
+ *
+ * @example Run a spec read from a JSON file (decoded strictly: unknown keys are refused)
+ * ```ts ignore
+ * import { Effect } from "effect";
+ * import { GroodLive, Pipeline } from "../../mod.ts";
+ * const spec: unknown = JSON.parse(await Deno.readTextFile("my-pipeline.json"));
+ * const result = await Effect.runPromise(
+ *   Pipeline.runPipelineJson(spec, { source: "my-pipeline.json" })
+ *     .pipe(Effect.provide(GroodLive())),
+ * );
  * ```
  *
  * @module
  */
 import * as aq from "arquero";
 import { Effect, Layer, type Scope } from "effect";
-import { type BackendName, Compute } from "../compute/compute.ts";
+import { type BackendName, type BackendUnavailable, Compute } from "../compute/compute.ts";
+import type { DetectorError } from "../detectors/detector.ts";
 import { makeDetector } from "../detectors/registry.ts";
+import type { ScoreError } from "../stages/evaluate.ts";
 import { mixupSamples } from "../stages/mixup.ts";
 import type { ProgressReporter } from "./progress.ts";
 import { resultsTable, summaryTable, type Table } from "./tables.ts";
@@ -28,6 +45,7 @@ import {
   type DetectorRun,
   prepareBenchmark,
   type PreparedBenchmark,
+  type PrepareError,
   type PrepareOptions,
   runDetectors,
   withModelDefaults,
@@ -36,6 +54,7 @@ import {
   ABLATION_DEFAULTS,
   type AblationParams,
   type AblationSpec,
+  type AblationSpecInput,
   checkAblation,
   checkPipeline,
   decodeAblation,
@@ -44,16 +63,18 @@ import {
   gridSize,
   GridTooLarge,
   MAX_GRID_VARIANTS,
+  type PipelineSpecInput,
   variantSpec,
 } from "./spec.ts";
 
 /**
  * The services a pipeline needs: tfjs (`Compute`) and the stage cache (at `cacheDir`, default
- * `cache/`; `null` turns caching off).
+ * `cache/`; `null` turns caching off). Building it fails only when the backend cannot start
+ * (`BackendUnavailable`), so a program provided with it keeps its own errors plus that one.
  */
 export function GroodLive(
   options: { readonly backend?: BackendName | "auto"; readonly cacheDir?: string | null } = {},
-): Layer.Layer<Compute | StageCache, unknown> {
+): Layer.Layer<Compute | StageCache, BackendUnavailable> {
   return Layer.mergeAll(
     Compute.layer(options.backend),
     StageCache.layer(
@@ -105,25 +126,46 @@ const prepareOptions = (
 });
 
 /**
- * Run a pipeline spec. It is validated here, strictly (unknown keys, bad values: an
- * `InvalidInput` listing every problem), then against the data and the model before any
- * feature is extracted. The model is released when the run returns (its features, scores and
- * tables stay); `runPipelineScoped` keeps it open for the caller's scope.
+ * What a pipeline run may fail with: the spec, the benchmark's data and model, or the feature
+ * pass (`PrepareError`), a detector's fit or score (`DetectorError`), the evaluation of its
+ * scores (`ScoreError`).
+ */
+export type PipelineError = PrepareError | DetectorError | ScoreError;
+
+/** What a pipeline run reads from the context (`GroodLive` provides both). */
+export type PipelineServices = Compute | StageCache;
+
+/**
+ * Run a pipeline spec written in code: its shape is checked by the compiler (`kind: "gorod"`
+ * does not compile) and its values here, strictly (an `InvalidInput` listing every problem),
+ * then against the data and the model before any feature is extracted. The model is released
+ * when the run returns (its features, scores and tables stay); `runPipelineScoped` keeps it
+ * open for the caller's scope. A spec of unknown shape (parsed JSON) goes to `runPipelineJson`.
  */
 export const runPipeline = (
+  spec: PipelineSpecInput,
+  hooks: RunHooks = {},
+): Effect.Effect<PipelineResult, PipelineError, PipelineServices> =>
+  Effect.scoped(runPipelineIn(spec, hooks));
+
+/**
+ * `runPipeline` for a spec of unknown shape (parsed JSON, a notebook value): decoded strictly,
+ * so an unknown key, a misspelt kind or a bad value fails with an `InvalidInput` naming each.
+ */
+export const runPipelineJson = (
   input: unknown,
   hooks: RunHooks = {},
-): Effect.Effect<
-  PipelineResult,
-  Effect.Error<ReturnType<typeof runPipelineScoped>>,
-  Exclude<Effect.Services<ReturnType<typeof runPipelineScoped>>, Scope.Scope>
-> => Effect.scoped(runPipelineScoped(input, hooks));
+): Effect.Effect<PipelineResult, PipelineError, PipelineServices> =>
+  Effect.scoped(runPipelineIn(input, hooks));
 
 /** `runPipeline` with the model open in the caller's scope (e.g. to export early features). */
-export const runPipelineScoped = Effect.fn("runPipeline")(function* (
-  input: unknown,
+export const runPipelineScoped = (
+  spec: PipelineSpecInput,
   hooks: RunHooks = {},
-) {
+): Effect.Effect<PipelineResult, PipelineError, PipelineServices | Scope.Scope> =>
+  runPipelineIn(spec, hooks);
+
+const runPipelineIn = Effect.fn("runPipeline")(function* (input: unknown, hooks: RunHooks) {
   const source = hooks.source ?? "pipeline spec";
   const spec = yield* decodePipeline(input, source);
   const prepared = yield* prepareBenchmark(
@@ -151,19 +193,27 @@ export interface AblationResult {
   readonly summary: Table;
 }
 
+/** What an ablation may fail with: what a pipeline may, or a grid too large (`GridTooLarge`). */
+export type AblationError = PipelineError | GridTooLarge;
+
 /**
- * Expand and run an ablation spec on one prepared benchmark. The spec is validated as in
- * `runPipeline`; a grid of more than `MAX_GRID_VARIANTS` variants fails with `GridTooLarge`
- * unless `allowLargeGrid` is set.
+ * Expand and run an ablation spec written in code on one prepared benchmark. The spec is
+ * validated as in `runPipeline`; a grid of more than `MAX_GRID_VARIANTS` variants fails with
+ * `GridTooLarge` unless `allowLargeGrid` is set. A spec of unknown shape goes to
+ * `runAblationJson`.
  */
 export const runAblation = (
+  spec: AblationSpecInput,
+  hooks: AblationHooks = {},
+): Effect.Effect<AblationResult, AblationError, PipelineServices> =>
+  Effect.scoped(runAblationIn(spec, hooks));
+
+/** `runAblation` for a spec of unknown shape (parsed JSON), decoded strictly. */
+export const runAblationJson = (
   input: unknown,
   hooks: AblationHooks = {},
-): Effect.Effect<
-  AblationResult,
-  Effect.Error<ReturnType<typeof runAblationIn>>,
-  Exclude<Effect.Services<ReturnType<typeof runAblationIn>>, Scope.Scope>
-> => Effect.scoped(runAblationIn(input, hooks));
+): Effect.Effect<AblationResult, AblationError, PipelineServices> =>
+  Effect.scoped(runAblationIn(input, hooks));
 
 const runAblationIn = Effect.fn("runAblation")(function* (
   input: unknown,

@@ -7,8 +7,16 @@
  */
 import { Data, Effect } from "effect";
 import { concatRows, matrix } from "../matrix.ts";
-import { groodDescriptors } from "../stages/gradient.ts";
-import { exactIndex, HNSW_DEFAULTS, hnswIndex, recallAtK } from "../knn/mod.ts";
+import type { InvalidParameter, NonFiniteInput } from "../errors.ts";
+import { groodDescriptors, type ShapeMismatch } from "../stages/gradient.ts";
+import {
+  exactIndex,
+  HNSW_DEFAULTS,
+  hnswIndex,
+  type IndexBuildError,
+  recallAtK,
+} from "../knn/mod.ts";
+import type { SearchError } from "../knn/errors.ts";
 import type { DetectorRun, PreparedBenchmark } from "./run.ts";
 
 /** The run did not expose what the measurement needs (it is not a gradient GROOD run). */
@@ -33,8 +41,23 @@ export interface RecallReport {
   readonly hnswQuerySeconds: number;
 }
 
+/**
+ * Why HNSW's recall cannot be measured: the run lacks an artefact, the descriptors cannot be
+ * computed, or an index cannot be built or searched.
+ */
+export type RecallError =
+  | MissingArtefact
+  | InvalidParameter
+  | NonFiniteInput
+  | ShapeMismatch
+  | IndexBuildError
+  | SearchError;
+
 /** Measure HNSW's recall on the descriptors a GROOD run exposes as artefacts. */
-export const hnswRecall = Effect.fn("hnswRecall")(function* (
+export const hnswRecall: (
+  prepared: PreparedBenchmark,
+  run: DetectorRun,
+) => Effect.Effect<RecallReport, RecallError> = Effect.fn("hnswRecall")(function* (
   prepared: PreparedBenchmark,
   run: DetectorRun,
 ) {

@@ -11,8 +11,14 @@ import { resolve } from "node:path";
 import { Effect } from "effect";
 import { loadBenchmark, type LoadedBenchmark, readBenchmark } from "../benchmarks/load.ts";
 import type { ImageSet } from "../data/images.ts";
+import type { Scope } from "effect";
+import type { Compute } from "../compute/compute.ts";
+import type { LoadBenchmarkError } from "../benchmarks/load.ts";
+import type { ModelError } from "../models/errors.ts";
+import type { LinkLeavesRoot, PathOutsideBase } from "../io/paths.ts";
 import type {
   Detector,
+  DetectorError,
   ExtractedSet,
   FittedDetector,
   TunedParameter,
@@ -22,15 +28,24 @@ import { resolveModel } from "../models/registry.ts";
 import { type ProgressReporter, quietProgress } from "./progress.ts";
 import {
   accuracy,
+  type EmptyScores,
   evaluateOodWithTies,
+  type LengthMismatch,
   type OodMetrics,
+  type ScoreError,
   type TieShares,
 } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
 import type { ClassSums } from "../stages/features.ts";
 import { StageCache } from "../cache/cache.ts";
 import { extractCached } from "./extract.ts";
-import { type Engine, openPipelineModel, type PipelineModel } from "./model.ts";
+import {
+  type Engine,
+  type EngineUnavailable,
+  type ExtractionError,
+  openPipelineModel,
+  type PipelineModel,
+} from "./model.ts";
 import type { SpecContext } from "./spec.ts";
 import type { InvalidInput } from "../decode.ts";
 
@@ -68,10 +83,31 @@ export interface PrepareOptions {
 }
 
 /**
+ * What preparing a benchmark may fail with: its file or data (`LoadBenchmarkError`), the model
+ * (`ModelError`, `EngineUnavailable`, a model file leaving its folder), the spec's check
+ * against them (`InvalidInput`), the feature pass (`ExtractionError`), or the ID accuracy (no
+ * or mismatched predictions).
+ */
+export type PrepareError =
+  | LoadBenchmarkError
+  | ModelError
+  | EngineUnavailable
+  | InvalidInput
+  | ExtractionError
+  | LengthMismatch
+  | EmptyScores
+  | PathOutsideBase
+  | LinkLeavesRoot;
+
+/**
  * Load data and model, and extract features of every set once (or from the cache). The model
  * is opened in the caller's scope (its tensors and sessions are released when it closes).
  */
-export const prepareBenchmark = Effect.fn("prepareBenchmark")(function* (options: PrepareOptions) {
+export const prepareBenchmark: (
+  options: PrepareOptions,
+) => Effect.Effect<PreparedBenchmark, PrepareError, Compute | StageCache | Scope.Scope> = Effect.fn(
+  "prepareBenchmark",
+)(function* (options: PrepareOptions) {
   const cache = yield* StageCache;
   const log = options.log ?? (() => {});
   const progress = options.progress ?? quietProgress;
@@ -181,11 +217,26 @@ export interface DetectorRun {
   readonly artefacts: FittedDetector["artefacts"];
 }
 
-/** Fit, score and evaluate each detector on a prepared benchmark. */
-export const runDetectors = Effect.fn("runDetectors")(function* (
+/** Hooks of `runDetectors`: where its log lines and progress go. */
+export interface RunDetectorsOptions {
+  readonly log?: (line: string) => void;
+  readonly progress?: ProgressReporter;
+}
+
+/**
+ * Fit, score and evaluate each detector on a prepared benchmark. Fails with the first
+ * detector's error (`DetectorError`) or a score that cannot be evaluated (`ScoreError`).
+ */
+export const runDetectors: (
   prepared: PreparedBenchmark,
   detectors: ReadonlyArray<Detector>,
-  options: { readonly log?: (line: string) => void; readonly progress?: ProgressReporter } = {},
+  options?: RunDetectorsOptions,
+) => Effect.Effect<Array<DetectorRun>, DetectorError | ScoreError, Compute> = Effect.fn(
+  "runDetectors",
+)(function* (
+  prepared: PreparedBenchmark,
+  detectors: ReadonlyArray<Detector>,
+  options: RunDetectorsOptions = {},
 ) {
   const log = options.log ?? (() => {});
   const benchmark = prepared.data.spec.name;

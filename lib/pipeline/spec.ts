@@ -9,7 +9,7 @@
  */
 import { Data, Effect, Schema } from "effect";
 import { INDEX_KIND_NAMES } from "../knn/registry.ts";
-import { DetectorSpec } from "../detectors/registry.ts";
+import { DetectorSpec, type DetectorSpecInput } from "../detectors/registry.ts";
 import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood_variants.ts";
 import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
 import { Identifier } from "../io/paths.ts";
@@ -38,6 +38,14 @@ export const PipelineSpec = Schema.Struct({
   detectors: Schema.NonEmptyArray(DetectorSpec),
 });
 export type PipelineSpec = typeof PipelineSpec.Type;
+/**
+ * A pipeline spec as written (what `runPipeline` takes): options with defaults may be left out,
+ * and a detector's `kind` must be a registered one (`kind: "gorod"` does not compile).
+ */
+export type PipelineSpecInput = Omit<typeof PipelineSpec.Encoded, "detectors"> & {
+  /** The detectors to run (a list built in code may be empty here; decoding refuses that). */
+  readonly detectors: ReadonlyArray<DetectorSpecInput>;
+};
 
 /** The GROOD parameters an ablation may vary, each as a list of values. */
 export const AblationGrid = Schema.Struct({
@@ -66,6 +74,8 @@ export const AblationSpec = Schema.Struct({
   grids: Schema.NonEmptyArray(AblationGrid),
 });
 export type AblationSpec = typeof AblationSpec.Type;
+/** An ablation spec as written (what `runAblation` takes). */
+export type AblationSpecInput = typeof AblationSpec.Encoded;
 
 /**
  * Decode a pipeline spec (from JSON, a notebook, …) strictly: an unknown key, a bad value, a

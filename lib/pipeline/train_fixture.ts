@@ -7,13 +7,14 @@
  */
 import { Effect } from "effect";
 import { Compute } from "../compute/compute.ts";
-import { loadSplit } from "../data/datasets.ts";
+import { loadSplit, type LoadSplitError } from "../data/datasets.ts";
+import type { InvalidParameter } from "../errors.ts";
 import { boundaryShapes } from "../model/classifier.ts";
 import { predictClasses } from "../model/predict.ts";
-import { saveClassifier } from "../model/store.ts";
+import { type ClassifierMetadata, saveClassifier } from "../model/store.ts";
 import { trainClassifier, type TrainProgress } from "../model/train.ts";
-import { accuracy } from "../stages/evaluate.ts";
-import { checkOutputFolder } from "../io/output_folder.ts";
+import { accuracy, type EmptyScores, type LengthMismatch } from "../stages/evaluate.ts";
+import { checkOutputFolder, type OutputFolderRefused } from "../io/output_folder.ts";
 
 /** Epochs per dataset: enough for MNIST ≥ 99% and Fashion-MNIST ≥ 91% test accuracy. */
 export const DEFAULT_EPOCHS: Readonly<Record<string, number>> = {
@@ -33,8 +34,23 @@ export interface FixtureOptions {
   readonly log?: (line: string) => void;
 }
 
+/**
+ * Why a fixture cannot be trained: its dataset (`LoadSplitError`), a bad setting, an empty or
+ * mismatched evaluation, or an output folder grood may not write.
+ */
+export type TrainFixtureError =
+  | LoadSplitError
+  | InvalidParameter
+  | EmptyScores
+  | LengthMismatch
+  | OutputFolderRefused;
+
 /** Train, evaluate on the test split, save; returns the saved metadata. */
-export const trainFixture = Effect.fn("trainFixture")(function* (options: FixtureOptions) {
+export const trainFixture: (
+  options: FixtureOptions,
+) => Effect.Effect<ClassifierMetadata, TrainFixtureError, Compute> = Effect.fn(
+  "trainFixture",
+)(function* (options: FixtureOptions) {
   const { tf, backend } = yield* Compute;
   const log = options.log ?? console.log;
   const dataset = options.dataset;

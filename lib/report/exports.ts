@@ -14,7 +14,15 @@ import { batches, type ImageSet } from "../data/images.ts";
 import type { Classifier } from "../model/classifier.ts";
 import { toInput } from "../model/classifier.ts";
 import type { DetectorRun, PreparedBenchmark } from "../pipeline/run.ts";
-import { type ExportRequest, writeExportManifest, writeNpyAtomic } from "../io/npy.ts";
+import {
+  type CorruptNpy,
+  type ExportEntry,
+  type ExportRequest,
+  type NpyIoError,
+  type NpyShapeMismatch,
+  writeExportManifest,
+  writeNpyAtomic,
+} from "../io/npy.ts";
 
 /** A file-system-safe form of a name. */
 const slug = (name: string) => name.replace(/[^A-Za-z0-9._-]+/g, "_");
@@ -43,7 +51,16 @@ export const earlyFeatures = (
  * Write the exports of a benchmark run into `dir` (plus `dir/manifest.json`); with
  * `earlyBoundary`, the test sets' features at that boundary too (computed on `Compute`).
  */
-export const writeExports = Effect.fn("writeExports")(function* (
+export const writeExports: (
+  dir: string,
+  prepared: PreparedBenchmark,
+  runs: ReadonlyArray<DetectorRun>,
+  options?: { readonly earlyBoundary?: string },
+) => Effect.Effect<
+  ReadonlyArray<ExportEntry>,
+  NpyShapeMismatch | CorruptNpy | NpyIoError,
+  Compute
+> = Effect.fn("writeExports")(function* (
   dir: string,
   prepared: PreparedBenchmark,
   runs: ReadonlyArray<DetectorRun>,
