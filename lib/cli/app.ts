@@ -1,8 +1,8 @@
 /**
  * The one `grood` command: every task (`commands/mod.ts`) as a subcommand, placed by its path
  * (`bench serve` under `bench`, `cache clear` under `cache`). `effect/cli` gives the help of
- * every level (`--help`, `-h`), `--version`, shell completions (`--completions bash|zsh|fish`),
- * `--log-level`, and the usage errors: an unknown subcommand or flag is refused by name with the
+ * every level (`--help`, `-h`), `--version`, shell completions (`--completions bash|zsh|fish`)
+ * and the usage errors: an unknown subcommand or flag is refused by name with the
  * nearest known one ("Did you mean this?"), a bad value names the flag and what it expects.
  *
  * {@link runGrood} runs a command line and returns the exit code: 0 after a task or the help,
@@ -91,13 +91,12 @@ const presenter: CliOutput.Presenter = {
     }),
 };
 
-/** The built-in flags: help, version, completions, log level (no interactive wizard). */
-const BUILT_INS = [
-  GlobalFlag.Help,
-  GlobalFlag.Version,
-  GlobalFlag.Completions,
-  GlobalFlag.LogLevel,
-];
+/**
+ * The built-in flags: help, version, completions. Not the interactive wizard (grood never
+ * prompts), nor `--log-level`: a task runs its own Effect runtime (`runTask`), which that
+ * setting would not reach, and a flag that does nothing is not offered.
+ */
+const BUILT_INS = [GlobalFlag.Help, GlobalFlag.Version, GlobalFlag.Completions];
 
 /** What {@link runGrood} needs: the tasks, the version shown, and what runs a chosen task. */
 export interface GroodCli {
