@@ -14,14 +14,15 @@ import { ChildProcessSpawner } from "effect/process";
 
 const encoder = new TextEncoder();
 
-/** A sink writing every chunk to `file` (`Deno.stdout` or `Deno.stderr`), synchronously. */
+/** Write all of `chunk` to `file` (`Deno.stdout` or `Deno.stderr`), synchronously. */
+const writeAll = (file: typeof Deno.stdout | typeof Deno.stderr, chunk: string | Uint8Array) => {
+  let bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+  while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
+};
+
+/** A sink writing every chunk to `file`. */
 const writer = (file: typeof Deno.stdout | typeof Deno.stderr) => () =>
-  Sink.forEach((chunk: string | Uint8Array) =>
-    Effect.sync(() => {
-      let bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
-      while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
-    })
-  );
+  Sink.forEach((chunk: string | Uint8Array) => Effect.sync(() => writeAll(file, chunk)));
 
 /** grood's command line asks nothing interactively: these fail loudly if that ever changes. */
 const noPrompt = Effect.die(
@@ -55,7 +56,7 @@ export const denoCliEnvironment = (
         size: noPrompt,
         readInput: noPrompt,
         readLine: noPrompt,
-        display: (text) => Effect.sync(() => void Deno.stdout.writeSync(encoder.encode(text))),
+        display: (text) => Effect.sync(() => writeAll(Deno.stdout, text)),
       }),
     ),
     Layer.succeed(
