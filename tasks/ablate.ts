@@ -12,14 +12,9 @@
  */
 import { Effect } from "effect";
 import { dirname, join, resolve } from "node:path";
-import {
-  backendFlag,
-  flag,
-  formatSeconds,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-} from "../lib/cli/command_line.ts";
+import { ablateTask } from "../lib/cli/commands/ablate.ts";
+import { formatSeconds, invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
 import { ensureWritable, tryIo, writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
 import {
@@ -31,40 +26,13 @@ import {
 import { identifierProblem } from "../lib/io/paths.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
 import { runAblationJson } from "../lib/pipeline/pipeline.ts";
-import { MAX_GRID_VARIANTS, readSpecFile } from "../lib/pipeline/spec.ts";
+import { readSpecFile } from "../lib/pipeline/spec.ts";
 import { ablationChart } from "../lib/report/ablation_chart.ts";
 import { writePlot } from "../lib/report/plot_files.ts";
 import { consoleProgress } from "../lib/pipeline/progress.ts";
-import { ENGINES } from "../lib/pipeline/model.ts";
 import { inPercent, SUMMARY_METRICS } from "../lib/pipeline/tables.ts";
 
-const { values, positionals } = parseCommandLine({
-  command: "deno task ablate",
-  summary: "Run every variant of an ablation spec (GROOD parameters as lists) on one benchmark " +
-    "and write a table with a column per parameter.",
-  positionals: {
-    usage: "<spec.json>",
-    min: 1,
-    max: 1,
-    description: "The spec: see ablations/paper.json (the paper's grid: " +
-      "deno task ablate ablations/paper.json).",
-  },
-  flags: {
-    out: flag.string("results folder", {
-      default: join("results", "ablations"),
-      placeholder: "DIR",
-    }),
-    "no-cache": flag.boolean("compute every stage again and store nothing"),
-    "allow-large-grid": flag.boolean(
-      `run a grid of more than ${MAX_GRID_VARIANTS.toLocaleString("en")} variants`,
-    ),
-    backend: backendFlag,
-    engine: flag.choice(
-      ENGINES,
-      "engine of the feature pass (default: the spec's, else tfjs for grood's CNN, onnx for ONNX)",
-    ),
-  },
-});
+const { values, positionals } = await taskInput(ablateTask);
 
 const specFile = invocationPath(positionals[0]!);
 // Relative to where the command was typed, as the spec file is.

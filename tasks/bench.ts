@@ -37,73 +37,21 @@
  *
  * @module
  */
-import {
-  flag,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-  usageError,
-} from "../lib/cli/command_line.ts";
+import { benchTask } from "../lib/cli/commands/bench.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { BENCHMARK, FULL, type Plan, QUICK, type Section, SECTIONS } from "../lib/bench/plan.ts";
 import { runBench } from "../lib/bench/run.ts";
 
-const cli = {
-  command: "deno task bench",
-  summary: "Measure fit, descriptor, k-NN, scoring and forward speed on mnist and the k-NN " +
-    "scale table; write the figures to JSON files.",
-  flags: {
-    quick: flag.boolean("smoke run on small sizes (writes bench/results-quick.json)"),
-    runs: flag.integer("timed runs per figure (default: 5, or 2 with --quick)", { min: 1 }),
-    out: flag.string("results file (default: bench/results.json, or -<sections> with --only)", {
-      placeholder: "FILE",
-    }),
-    model: flag.string("model folder (default: the mnist fixture)", { placeholder: "DIR" }),
-    only: flag.choices(SECTIONS, "sections to run (default: every one)"),
-    sizes: flag.string("k-NN scaling sizes to run, by label, comma-separated (default: all)", {
-      placeholder: "LABELS",
-    }),
-    "scale-sets": flag.string(
-      "scale table sets to run, comma-separated, e.g. synthetic-1.28Mx512 (default: all)",
-      { placeholder: "LABELS" },
-    ),
-    "scale-methods": flag.string(
-      "scale table methods to run besides exact (its neighbours are the ground truth), " +
-        "comma-separated, e.g. usearch (default: all)",
-      { placeholder: "METHODS" },
-    ),
-  },
-};
-const { values } = parseCommandLine(cli);
+const { values } = await taskInput(benchTask);
 const only = values.only;
 const sections = new Set<Section>(only ?? SECTIONS);
-if (sections.has("forward") && !sections.has("scoring")) {
-  usageError(cli, "--only forward needs scoring too (it reuses its forward-pass runs)");
-}
 const base = values.quick ? QUICK : FULL;
 const runs = values.runs ?? (values.quick ? 2 : 5);
 const sizes = values.sizes?.split(",").map((x) => x.trim());
-if (sizes !== undefined && !sizes.every((x) => base.scaling.some((step) => step.label === x))) {
-  usageError(
-    cli,
-    `--sizes takes k-NN sizes from ${
-      base.scaling.map((step) => step.label).join(", ")
-    }; got "${values.sizes}"`,
-  );
-}
 const scaleSets = values["scale-sets"]?.split(",").map((x) => x.trim());
 const scaleMethods = values["scale-methods"]?.split(",").map((x) => x.trim());
-if (
-  scaleMethods !== undefined &&
-  !scaleMethods.every((m) => base.scale.methods.some((entry) => entry.method === m))
-) {
-  usageError(
-    cli,
-    `--scale-methods takes methods from ${
-      base.scale.methods.map((entry) => entry.method).join(", ")
-    }; got "${values["scale-methods"]}"`,
-  );
-}
 const plan: Plan = {
   ...base,
   runs,
@@ -132,6 +80,4 @@ const scaleOut = values.out !== undefined
   ? "bench/scale-quick.json"
   : "bench/scale.json";
 
-if (import.meta.main) {
-  await runTask(runBench({ plan, sections, out, scaleOut, modelFolder }), "wasm");
-}
+await runTask(runBench({ plan, sections, out, scaleOut, modelFolder }), "wasm");

@@ -13,13 +13,9 @@ import { Buffer } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { Data, Effect } from "effect";
 import sharp from "sharp";
-import {
-  backendFlag,
-  flag,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-} from "../lib/cli/command_line.ts";
+import { benchServeTask } from "../lib/cli/commands/bench_serve.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { IMAGE_SIZE } from "../lib/data/images.ts";
@@ -35,25 +31,6 @@ import {
   serveDetector,
 } from "../lib/serve/mod.ts";
 import { decodeImage } from "../lib/sources/conform.ts";
-
-const cli = {
-  command: "deno task bench:serve",
-  summary: "Throughput, latency and memory of the scoring service under load; writes " +
-    "bench/serve.json.",
-  flags: {
-    detector: flag.string(
-      "a fitted detector folder (`deno task fit`); default: GROOD fitted here on 3,000 MNIST images",
-      { placeholder: "DIR" },
-    ),
-    seconds: flag.integer("seconds of load per concurrency level", { min: 1, default: 20 }),
-    requests: flag.integer("requests of the memory run (at 64 connections)", {
-      min: 1000,
-      default: 100_000,
-    }),
-    out: flag.string("where to write the results", { default: "bench/serve.json" }),
-    backend: backendFlag,
-  },
-} as const;
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const LOAD_SCRIPT = fileURLToPath(new URL("../lib/bench/http_load.ts", import.meta.url));
@@ -248,7 +225,5 @@ const program = (
     console.log(`wrote ${values.out}`);
   }));
 
-if (import.meta.main) {
-  const { values } = parseCommandLine(cli);
-  await runTask(program(values), values.backend);
-}
+const { values } = await taskInput(benchServeTask);
+await runTask(program(values), values.backend);

@@ -1,5 +1,5 @@
 /**
- * `deno task cache:clear [--dir cache]`: remove every stage-cache entry (and any temporary
+ * `grood cache clear [--dir cache]` (`deno task cache:clear`): remove every stage-cache entry (and any temporary
  * folder an interrupted run left). Only a folder the cache marked as its own (`CACHEDIR.TAG`)
  * is touched, and in it only cache entries; any other folder is refused.
  *
@@ -7,18 +7,11 @@
  */
 import { Cause, Effect, Exit } from "effect";
 import { clearStageCache, DEFAULT_CACHE_DIR } from "../lib/cache/cache.ts";
-import { flag, invocationPath, parseCommandLine } from "../lib/cli/command_line.ts";
+import { cacheClearTask } from "../lib/cli/commands/cache_clear.ts";
+import { invocationPath } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 
-const { values } = parseCommandLine({
-  command: "deno task cache:clear",
-  summary: "Remove every stage-cache entry from a folder the cache marked as its own.",
-  flags: {
-    dir: flag.string("stage-cache folder (must hold CACHEDIR.TAG)", {
-      default: DEFAULT_CACHE_DIR,
-      placeholder: "FOLDER",
-    }),
-  },
-});
+const { values } = await taskInput(cacheClearTask);
 // A folder given is relative to where the command was typed; the default is the checkout's.
 const dir = values.dir === DEFAULT_CACHE_DIR ? values.dir : invocationPath(values.dir);
 

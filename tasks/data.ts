@@ -11,46 +11,35 @@
  * @module
  */
 import { Cause, Effect, Exit } from "effect";
-import { flag, parseCommandLine } from "../lib/cli/command_line.ts";
-import { buildOodSets, OOD_SET_NAMES } from "../lib/data/ood/mod.ts";
+import { dataTask } from "../lib/cli/commands/data.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
+import { buildOodSets } from "../lib/data/ood/mod.ts";
 
-const cli = {
-  command: "deno task data",
-  summary: "Build the offline OOD sets into .data/ood/ (idempotent: a second run only hashes).",
-  flags: {
-    only: flag.choices(OOD_SET_NAMES, "sets to build (default: every one)"),
-    "update-manifests": flag.boolean("record the built sets' hashes in fixtures/ood/<set>.json"),
-    quiet: flag.boolean("print only the sets that are built"),
-  },
+const { values } = await taskInput(dataTask);
+const args = {
+  ...(values.only === undefined ? {} : { only: values.only }),
+  updateManifests: values["update-manifests"],
+  quiet: values.quiet,
 };
-
-if (import.meta.main) {
-  const { values } = parseCommandLine(cli);
-  const args = {
-    ...(values.only === undefined ? {} : { only: values.only }),
-    updateManifests: values["update-manifests"],
-    quiet: values.quiet,
-  };
-  const started = performance.now();
-  const exit = await Effect.runPromiseExit(
-    buildOodSets({
-      ...args,
-      log: (line) => {
-        if (!args.quiet || !line.endsWith("(skipped)")) console.log(line);
-      },
-    }),
-  );
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  if (Exit.isSuccess(exit)) {
-    const built = exit.value.filter((r) => r.status === "built").length;
-    if (!args.quiet || built > 0) {
-      console.log(`data: ${exit.value.length} sets (${built} built) in ${seconds} s`);
-    }
-  } else {
-    const error = Cause.squash(exit.cause);
-    console.error(
-      `data: failed after ${seconds} s: ${error instanceof Error ? error.message : String(error)}`,
-    );
-    Deno.exit(1);
+const started = performance.now();
+const exit = await Effect.runPromiseExit(
+  buildOodSets({
+    ...args,
+    log: (line) => {
+      if (!args.quiet || !line.endsWith("(skipped)")) console.log(line);
+    },
+  }),
+);
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+if (Exit.isSuccess(exit)) {
+  const built = exit.value.filter((r) => r.status === "built").length;
+  if (!args.quiet || built > 0) {
+    console.log(`data: ${exit.value.length} sets (${built} built) in ${seconds} s`);
   }
+} else {
+  const error = Cause.squash(exit.cause);
+  console.error(
+    `data: failed after ${seconds} s: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  Deno.exit(1);
 }

@@ -19,7 +19,9 @@
 import { Effect, type Scope } from "effect";
 import { join } from "node:path";
 import { loadavg } from "node:os";
-import { flag, invocationPath, parseCommandLine, runTask } from "../lib/cli/command_line.ts";
+import { enginesTask } from "../lib/cli/commands/engines.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { loadBenchmark } from "../lib/benchmarks/load.ts";
 import type { ImageSet } from "../lib/data/images.ts";
@@ -38,23 +40,7 @@ import { MIXUP_DEFAULTS } from "../lib/stages/mixup.ts";
 import { extractWithModel } from "../lib/stages/model_features.ts";
 import { mixupWithModel } from "../lib/stages/model_mixup.ts";
 
-const cli = {
-  command: "deno task engines",
-  summary: "Compare tfjs (wasm) and onnxruntime on the mnist benchmark: agreement of the " +
-    "features, GROOD's AUROCs on each, feature throughput.",
-  flags: {
-    model: flag.string("grood model folder (default: the mnist fixture)", { placeholder: "DIR" }),
-    batch: flag.integer("images per forward pass", { min: 1, max: 60_000, default: 500 }),
-    runs: flag.integer("throughput runs (the best counts)", { min: 1, default: 3 }),
-    "skip-grood": flag.boolean("skip fitting and scoring GROOD on each engine"),
-    out: flag.string("where to write the results", {
-      default: "results/engines.json",
-      placeholder: "FILE",
-    }),
-  },
-};
-
-const { values } = parseCommandLine(cli);
+const { values } = await taskInput(enginesTask);
 const batchSize = values.batch;
 const runs = values.runs;
 const out = invocationPath(values.out);

@@ -6,30 +6,17 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import {
-  backendFlag,
-  flag,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-} from "../lib/cli/command_line.ts";
+import { evaluateTask } from "../lib/cli/commands/evaluate.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { Compute } from "../lib/compute/compute.ts";
-import { datasets, loadSplit } from "../lib/data/datasets.ts";
+import { loadSplit } from "../lib/data/datasets.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { predictClasses } from "../lib/model/predict.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { accuracy } from "../lib/stages/evaluate.ts";
 
-const { values } = parseCommandLine({
-  command: "deno task evaluate",
-  summary: "Measure saved classifiers' test accuracy and compare it with their metadata " +
-    "(exit 1 if they differ by more than 0.05 points).",
-  flags: {
-    dataset: flag.choices(Object.keys(datasets), "dataset (default: every one)"),
-    model: flag.string("model folder (default: the dataset's fixture)", { placeholder: "DIR" }),
-    backend: backendFlag,
-  },
-});
+const { values } = await taskInput(evaluateTask);
 
 /** The measured accuracy disagrees with the recorded one. */
 class AccuracyMismatch extends Data.TaggedError("AccuracyMismatch")<{

@@ -8,35 +8,18 @@
  * @module
  */
 import { Effect } from "effect";
-import {
-  detectorFolder,
-  detectorFolderFlag,
-  flag,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-  usageError,
-} from "../lib/cli/command_line.ts";
+import { evaluateOodTask } from "../lib/cli/commands/evaluate_ood.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { openFittedDetector } from "../lib/fitted/open.ts";
 import { requireAllScored, scoreSource } from "../lib/fitted/score_source.ts";
-import { parseSourceArgument, SOURCE_ARGUMENT_HELP } from "../lib/sources/argument.ts";
+import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { evaluateOod } from "../lib/stages/evaluate.ts";
 
-const cli = {
-  command: "deno task evaluate-ood",
-  summary: "Evaluate a fitted detector folder: AUROC, AUPR and FPR@95 per OOD source.",
-  flags: {
-    detector: detectorFolderFlag,
-    id: flag.string(`ID test data: ${SOURCE_ARGUMENT_HELP}`, { placeholder: "SRC" }),
-    ood: flag.strings("OOD test data, repeatable", { placeholder: "SRC" }),
-    json: flag.boolean("print the results as JSON"),
-  },
-};
-
-const { values } = parseCommandLine(cli);
-const folder = detectorFolder(cli, values.detector);
-const id = values.id ?? usageError(cli, "say which ID test data: --id SRC");
-const oods = values.ood ?? usageError(cli, "say which OOD data: --ood SRC (repeatable)");
+const { values } = await taskInput(evaluateOodTask);
+const folder = invocationPath(values.detector);
+const id = values.id;
+const oods = values.ood;
 
 const percent = (x: number) => (100 * x).toFixed(2).padStart(6);
 

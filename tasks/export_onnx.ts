@@ -6,14 +6,10 @@
  * @module
  */
 import { Effect } from "effect";
-import { basename, dirname, extname, join } from "node:path";
-import {
-  flag,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-  usageError,
-} from "../lib/cli/command_line.ts";
+import { basename, dirname, join } from "node:path";
+import { exportOnnxTask } from "../lib/cli/commands/export_onnx.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { writeFile, writeJson } from "../lib/io/files.ts";
 import { checkOutputFile } from "../lib/io/output_folder.ts";
@@ -22,18 +18,9 @@ import { loadClassifier } from "../lib/model/store.ts";
 import { classifierToOnnx } from "../lib/models/export_onnx.ts";
 import { encodeOnnx } from "../lib/models/onnx_graph.ts";
 
-const cli = {
-  command: "deno task export-onnx",
-  summary: "Export a grood classifier folder to ONNX, with its model spec next to it.",
-  flags: {
-    model: flag.string("grood model folder (default: the mnist fixture)", { placeholder: "DIR" }),
-    out: flag.string("the ONNX file to write", { placeholder: "FILE.onnx" }),
-  },
-};
-
-const { values } = parseCommandLine(cli);
-const out = invocationPath(values.out ?? usageError(cli, "say where to write: --out FILE.onnx"));
-if (extname(out) !== ".onnx") usageError(cli, `--out must name a .onnx file, not "${values.out}"`);
+const { values } = await taskInput(exportOnnxTask);
+// A .onnx file: checked with the command line.
+const out = invocationPath(values.out);
 const dir = values.model === undefined ? fixtureDir("mnist") : invocationPath(values.model);
 
 const program = Effect.gen(function* () {

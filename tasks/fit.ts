@@ -10,14 +10,9 @@
  */
 import { join } from "node:path";
 import { Effect, Schema } from "effect";
-import {
-  backendFlag,
-  flag,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-  usageError,
-} from "../lib/cli/command_line.ts";
+import { fitTask } from "../lib/cli/commands/fit.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { type FeatureMemo, fitDetectorFolder, fittedFolderRules } from "../lib/fitted/fit.ts";
 import { checkIdentifier } from "../lib/io/paths.ts";
 import {
@@ -25,72 +20,16 @@ import {
   OutputFolderRefused,
   prepareOutputRoot,
 } from "../lib/io/output_folder.ts";
-import { SUPPORTED_KINDS } from "../lib/fitted/persist.ts";
-import { TAP_NAMES, type Taps } from "../lib/models/model.ts";
 import { consoleProgress } from "../lib/pipeline/progress.ts";
-import { parseSourceArgument, SOURCE_ARGUMENT_HELP } from "../lib/sources/argument.ts";
+import { parseSourceArgument } from "../lib/sources/argument.ts";
 
-const cli = {
-  command: "deno task fit",
-  summary: "Fit an OOD detector on a model and data; write a fitted-detector folder.",
-  flags: {
-    model: flag.string("the model (ONNX file, tfjs model folder or model.json, grood folder)", {
-      placeholder: "PATH",
-    }),
-    taps: flag.string("taps replacing the model spec's: early=NAME,penultimate=NAME,logits=NAME", {
-      placeholder: "TAPS",
-    }),
-    train: flag.string(`labelled ID training data: ${SOURCE_ARGUMENT_HELP}`, {
-      placeholder: "SRC",
-    }),
-    val: flag.string("labelled ID validation data (default: 10% of --train held out)", {
-      placeholder: "SRC",
-    }),
-    "val-ood": flag.strings("validation OOD data (metrics in detector.json)", {
-      placeholder: "SRC",
-    }),
-    detector: flag.strings(
-      `detector kind (${SUPPORTED_KINDS.join(", ")}) or a JSON spec; default grood`,
-      { placeholder: "NAME" },
-    ),
-    out: flag.string("the folder to write", { placeholder: "DIR" }),
-    seed: flag.integer("seed of the held-out validation split", { default: 0, min: 0 }),
-    backend: backendFlag,
-  },
-  notes: [
-    "Example: deno task fit --model foreign.onnx --train dataset:mnist:train " +
-    "--val-ood ood-set:letters-val --out my-detector",
-  ],
-};
-
-const { values } = parseCommandLine(cli);
-const model = invocationPath(values.model ?? usageError(cli, "say which model: --model PATH"));
-const out = invocationPath(values.out ?? usageError(cli, "say where to write: --out DIR"));
-const train = values.train ?? usageError(cli, "say which training data: --train SRC");
-
-const parseTaps = (text: string | undefined): Partial<Taps> => {
-  if (text === undefined) return {};
-  const taps: Record<string, string> = {};
-  for (const part of text.split(",")) {
-    const [tap, name] = part.split("=");
-    if (!(TAP_NAMES as ReadonlyArray<string>).includes(tap ?? "") || !name) {
-      usageError(cli, `--taps: "${part}" is not TAP=NAME with TAP one of ${TAP_NAMES.join(", ")}`);
-    }
-    taps[tap!] = name!;
-  }
-  return taps as Partial<Taps>;
-};
-const taps = parseTaps(values.taps);
-
-const detectorSpec = (text: string): unknown => {
-  if (!text.trimStart().startsWith("{")) return { kind: text };
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    return usageError(cli, `--detector: not a JSON spec (${error})`);
-  }
-};
-const detectors = (values.detector ?? ["grood"]).map(detectorSpec);
+const { values } = await taskInput(fitTask);
+const model = invocationPath(values.model);
+const out = invocationPath(values.out);
+const train = values.train;
+// Decoded with the command line: `TAP=NAME` pairs, and kinds or JSON specs (default GROOD).
+const taps = values.taps;
+const detectors = values.detector;
 
 const program = Effect.gen(function* () {
   const cwd = invocationPath(".");

@@ -7,33 +7,14 @@
  * @module
  */
 import { Effect } from "effect";
-import {
-  flag,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-  usageError,
-} from "../lib/cli/command_line.ts";
+import { inspectTask } from "../lib/cli/commands/inspect.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import type { Inspection } from "../lib/models/inspect.ts";
 import { inspectModel } from "../lib/models/registry.ts";
 
-const cli = {
-  command: "deno task inspect",
-  summary: "List a model's tensors (name, op, shape) and propose its early, penultimate and " +
-    "logits taps.",
-  flags: {
-    model: flag.string("ONNX file, grood model folder, or tfjs model.json (or its folder)", {
-      placeholder: "PATH",
-    }),
-    layout: flag.choice(["NCHW", "NHWC"] as const, "input layout of an ONNX model", {
-      default: "NCHW",
-    }),
-    json: flag.boolean("print the inspection as JSON"),
-  },
-};
-
-const { values } = parseCommandLine(cli);
-const path = invocationPath(values.model ?? usageError(cli, "say which model: --model PATH"));
+const { values } = await taskInput(inspectTask);
+const path = invocationPath(values.model);
 
 const print = (inspection: Inspection, specPath: string) => {
   if (values.json) {

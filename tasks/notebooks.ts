@@ -20,30 +20,14 @@
  */
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { flag, formatSeconds, parseCommandLine } from "../lib/cli/command_line.ts";
+import { notebooksTask } from "../lib/cli/commands/notebooks.ts";
+import { formatSeconds } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { writeJsonAtomic } from "../lib/io/files.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-const { values, positionals } = parseCommandLine({
-  command: "deno task notebooks",
-  summary: "Execute the notebooks headless with the Deno Jupyter kernel and check what they show.",
-  positionals: {
-    usage: "[name…]",
-    min: 0,
-    max: Infinity,
-    description: "Run only the notebooks whose file name contains one of the names.",
-  },
-  flags: {
-    dir: flag.string("notebooks folder", { default: "notebooks", placeholder: "DIR" }),
-    out: flag.string("folder for the executed copies", {
-      default: "results/notebooks",
-      placeholder: "DIR",
-    }),
-    timeout: flag.integer("seconds per notebook", { min: 1, default: 900, placeholder: "S" }),
-    "kernel-only": flag.boolean("only register the Deno kernel for this checkout, run nothing"),
-  },
-});
+const { values, positionals } = await taskInput(notebooksTask);
 
 /** Where this checkout's kernelspec lives: Jupyter finds it through `JUPYTER_PATH`. */
 const JUPYTER_DIR = join(ROOT, ".jupyter");

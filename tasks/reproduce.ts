@@ -28,14 +28,9 @@
  */
 import { Data, Effect } from "effect";
 import { join, resolve } from "node:path";
-import {
-  backendFlag,
-  flag,
-  formatSeconds,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-} from "../lib/cli/command_line.ts";
+import { reproduceTask } from "../lib/cli/commands/reproduce.ts";
+import { formatSeconds, invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskArgs, taskInput } from "../lib/cli/task_input.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
 import {
@@ -65,7 +60,6 @@ import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
 import { trainFixture } from "../lib/pipeline/train_fixture.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
 import { runPipeline, runPipelineScoped } from "../lib/pipeline/pipeline.ts";
-import { ENGINES } from "../lib/pipeline/model.ts";
 import { hnswRecall } from "../lib/pipeline/recall.ts";
 import { writeExports } from "../lib/report/exports.ts";
 import {
@@ -89,34 +83,10 @@ import {
   summaryTable,
 } from "../lib/pipeline/tables.ts";
 
-const { values } = parseCommandLine({
-  command: "deno task reproduce",
-  summary: "GROOD, its ablations and every baseline on the benchmarks with the fixture models: " +
-    "tables, plots and .npy exports in <out>/<benchmark>/.",
-  flags: {
-    benchmark: flag.strings(
-      `a built-in benchmark (${BUILTIN_BENCHMARKS.join(", ")}) or a benchmark file (default: ` +
-        "the built-in ones)",
-      { placeholder: "NAME|FILE" },
-    ),
-    retrain: flag.boolean("train the fixture models again first (writes fixtures/models/)"),
-    "no-cache": flag.boolean("compute every stage again and store nothing"),
-    "no-export": flag.boolean("skip the .npy exports"),
-    "export-early": flag.boolean(
-      "also export the test sets' early features of the seed-0 model (~250 MB each)",
-    ),
-    out: flag.string("results folder", { default: "results", placeholder: "DIR" }),
-    backend: backendFlag,
-    engine: flag.choice(
-      ENGINES,
-      "engine of the feature pass (default: tfjs for grood's CNN, onnx for an ONNX model)",
-    ),
-    detector: flag.choices(DETECTOR_KINDS, "detectors to run (default: every one; GROOD always)"),
-  },
-});
+const { values } = await taskInput(reproduceTask);
 
 /** The command line, recorded with the results. */
-const command = ["deno task reproduce", ...Deno.args].join(" ");
+const command = ["grood reproduce", ...taskArgs()].join(" ");
 
 /** `--detector` names no registered detector. */
 class UnknownDetector extends Data.TaggedError("UnknownDetector")<{ readonly kind: string }> {

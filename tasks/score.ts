@@ -10,39 +10,17 @@
  * @module
  */
 import { Effect } from "effect";
-import {
-  detectorFolder,
-  detectorFolderFlag,
-  flag,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-} from "../lib/cli/command_line.ts";
+import { scoreTask } from "../lib/cli/commands/score.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { scoreSource } from "../lib/fitted/score_source.ts";
 import { openFittedDetector, type Verdict } from "../lib/fitted/open.ts";
 import { tryIo, writeFile } from "../lib/io/files.ts";
-import { parseSourceArgument, SOURCE_ARGUMENT_HELP, sourcePaths } from "../lib/sources/argument.ts";
+import { parseSourceArgument, sourcePaths } from "../lib/sources/argument.ts";
 import { checkOutputFile } from "../lib/io/output_folder.ts";
 
-const cli = {
-  command: "deno task score",
-  summary: "Score images with a fitted detector folder: score, OOD flag, predicted class.",
-  flags: {
-    detector: detectorFolderFlag,
-    out: flag.string("write the rows here (.json: JSON, else CSV); default: CSV on stdout", {
-      placeholder: "FILE",
-    }),
-  },
-  positionals: {
-    usage: "SRC…",
-    min: 1,
-    max: Infinity,
-    description: `data to score: ${SOURCE_ARGUMENT_HELP}`,
-  },
-};
-
-const { values, positionals } = parseCommandLine(cli);
-const folder = detectorFolder(cli, values.detector);
+const { values, positionals } = await taskInput(scoreTask);
+const folder = invocationPath(values.detector);
 
 const csvField = (text: string) => /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 

@@ -14,110 +14,19 @@
  * @module
  */
 import { Effect } from "effect";
-import {
-  backendFlag,
-  detectorFolder,
-  detectorFolderFlag,
-  flag,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-} from "../lib/cli/command_line.ts";
+import { serveTask } from "../lib/cli/commands/serve.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { Compute } from "../lib/compute/compute.ts";
 import { wrapperGone } from "../lib/cli/parent.ts";
 import { IoError, osReason } from "../lib/io/files.ts";
 import { serveReplicas } from "./serve_replicas.ts";
-import { DEFAULT_MICRO_BATCH } from "../lib/serve/batcher.ts";
-import { DEFAULT_TIMEOUTS } from "../lib/serve/front.ts";
-import { DEFAULT_OOD_WINDOW_SECONDS } from "../lib/serve/drift.ts";
-import { DEFAULT_LIMITS } from "../lib/serve/limits.ts";
 import { type LogLine, logLine, serviceLogger } from "../lib/serve/log.ts";
 import { openServedFitted } from "../lib/serve/fitted.ts";
-import { DEFAULT_DRAIN_MS, serveDetector } from "../lib/serve/server.ts";
+import { serveDetector } from "../lib/serve/server.ts";
 
-const cli = {
-  command: "deno task serve",
-  summary: "Serve a fitted detector over HTTP: scoring API, metrics and a web page.",
-  flags: {
-    detector: detectorFolderFlag,
-    host: flag.string("address to listen on", { default: "127.0.0.1", placeholder: "H" }),
-    port: flag.integer("port to listen on (0: any free port)", {
-      min: 0,
-      max: 65535,
-      default: 8080,
-      placeholder: "P",
-    }),
-    "token-file": flag.string(
-      "file holding a bearer token; when given, /v1/* and /metrics need it",
-      { placeholder: "F" },
-    ),
-    "max-images": flag.integer("most images in one request", {
-      min: 1,
-      default: DEFAULT_LIMITS.maxImagesPerRequest,
-    }),
-    "max-body-mb": flag.number("largest request body in MiB", {
-      positive: true,
-      default: DEFAULT_LIMITS.maxBodyBytes / 2 ** 20,
-    }),
-    "batch-size": flag.integer("most images scored in one micro-batch", {
-      min: 1,
-      default: DEFAULT_MICRO_BATCH.maxBatchImages,
-    }),
-    "batch-window-ms": flag.integer(
-      "longest a request waits for others being decoded before its batch runs",
-      { min: 0, default: DEFAULT_MICRO_BATCH.maxWaitMs, placeholder: "MS" },
-    ),
-    "queue-images": flag.integer("most images admitted and not yet scored; beyond, 503", {
-      min: 1,
-      default: DEFAULT_MICRO_BATCH.maxQueuedImages,
-    }),
-    "deadline-seconds": flag.number("longest a request may wait for its batch (then 503)", {
-      positive: true,
-      default: DEFAULT_MICRO_BATCH.deadlineMs / 1000,
-      placeholder: "S",
-    }),
-    "header-timeout-seconds": flag.number("longest a request's headers may take to arrive", {
-      positive: true,
-      default: DEFAULT_TIMEOUTS.headerMs / 1000,
-      placeholder: "S",
-    }),
-    "body-timeout-seconds": flag.number("longest a request's body may take to arrive", {
-      positive: true,
-      default: DEFAULT_TIMEOUTS.bodyMs / 1000,
-      placeholder: "S",
-    }),
-    "idle-timeout-seconds": flag.number("an idle kept-alive connection is closed after", {
-      positive: true,
-      default: DEFAULT_TIMEOUTS.idleMs / 1000,
-      placeholder: "S",
-    }),
-    "drain-seconds": flag.number(
-      "at shutdown, longest wait for requests in flight before open connections are cut",
-      { positive: true, default: DEFAULT_DRAIN_MS / 1000, placeholder: "S" },
-    ),
-    "ood-window-seconds": flag.number("sliding window of the OOD share (grood_ood_share)", {
-      positive: true,
-      default: DEFAULT_OOD_WINDOW_SECONDS,
-      placeholder: "S",
-    }),
-    replicas: flag.string(
-      "run N service processes on free loopback ports behind HAProxy (on --host/--port); SIGHUP: rolling restart",
-      { placeholder: "N" },
-    ),
-    backend: backendFlag,
-  },
-  notes: [
-    "example:",
-    "  deno task fit --model fixtures/models/mnist --train dataset:mnist:train --out my-detector",
-    "  scripts/serve.sh --detector my-detector --port 8080   # or: deno task serve …",
-    "  curl -s -H 'content-type: image/png' --data-binary @digit.png localhost:8080/v1/score",
-    "  scripts/serve.sh --detector my-detector --replicas 2   # HAProxy in front; kill -HUP: rolling restart",
-    "logs: JSON lines on stderr (pretty in a terminal); routes, metrics and flags: docs/serve.md",
-  ],
-};
-
-const { values } = parseCommandLine(cli);
-const folder = detectorFolder(cli, values.detector);
+const { values } = await taskInput(serveTask);
+const folder = invocationPath(values.detector);
 if (values.replicas !== undefined) {
   await serveReplicas(values.replicas, {
     host: values.host,

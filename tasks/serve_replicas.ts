@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import { wrapperGone } from "../lib/cli/parent.ts";
 import { type LogLine, logLine, serviceLogger } from "../lib/serve/log.ts";
-import { parseReplicas, runReplicas } from "../lib/serve/replicas.ts";
+import { runReplicas } from "../lib/serve/replicas.ts";
+import { taskArgs } from "../lib/cli/task_input.ts";
 
 /** Where HAProxy listens and how long a replica drains. */
 export interface ReplicaTaskOptions {
@@ -35,8 +36,8 @@ export function replicaArgv(argv: ReadonlyArray<string>): Array<string> {
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 /** Run the replicas until SIGINT/SIGTERM; exits the process with 1 on a failure. */
-export async function serveReplicas(count: string, options: ReplicaTaskOptions): Promise<void> {
-  const forwarded = replicaArgv(Deno.args);
+export async function serveReplicas(count: number, options: ReplicaTaskOptions): Promise<void> {
+  const forwarded = replicaArgv(taskArgs());
   let say: LogLine = () => {};
   let stopping = false;
   const stopSignal = Effect.callback<string>((resume) => {
@@ -49,9 +50,8 @@ export async function serveReplicas(count: string, options: ReplicaTaskOptions):
   });
   const program = Effect.scoped(Effect.gen(function* () {
     say = yield* logLine;
-    const n = yield* parseReplicas(count);
     const replicas = yield* runReplicas({
-      count: n,
+      count,
       host: options.host,
       port: options.port,
       drainMs: options.drainMs,
@@ -64,7 +64,8 @@ export async function serveReplicas(count: string, options: ReplicaTaskOptions):
           "--unstable-no-legacy-abort",
           "--config",
           `${root}deno.json`,
-          `${root}tasks/serve.ts`,
+          `${root}apps/cli/main.ts`,
+          "serve",
           ...forwarded,
           "--host",
           "127.0.0.1",

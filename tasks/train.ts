@@ -7,42 +7,13 @@
  *
  * @module
  */
-import {
-  backendFlag,
-  flag,
-  invocationPath,
-  parseCommandLine,
-  runTask,
-  usageError,
-} from "../lib/cli/command_line.ts";
-import { datasets } from "../lib/data/datasets.ts";
+import { trainTask } from "../lib/cli/commands/train.ts";
+import { invocationPath, runTask } from "../lib/cli/run_task.ts";
+import { taskInput } from "../lib/cli/task_input.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { trainFixture } from "../lib/pipeline/train_fixture.ts";
 
-const cli = {
-  command: "deno task train",
-  summary: "Train a classifier and save it (weights, architecture, metadata) to a folder.",
-  flags: {
-    out: flag.string("folder to save the model in (required unless --overwrite-fixture)", {
-      placeholder: "DIR",
-    }),
-    "overwrite-fixture": flag.boolean("save over the committed fixture fixtures/models/<dataset>"),
-    dataset: flag.choice(Object.keys(datasets), "ID dataset to train on", { default: "mnist" }),
-    seed: flag.integer("random seed (weights, batch order)", { min: 0, default: 0 }),
-    epochs: flag.integer("epochs (default: 3 for mnist, 6 for fashion-mnist)", { min: 1 }),
-    "batch-size": flag.integer("images per step", { min: 1, max: 60_000, default: 128 }),
-    lr: flag.number("Adam learning rate", { positive: true, default: 0.002 }),
-    backend: backendFlag,
-  },
-};
-
-const { values } = parseCommandLine(cli);
-if (values.out === undefined && !values["overwrite-fixture"]) {
-  usageError(cli, "say where to save the model: --out DIR (or --overwrite-fixture)");
-}
-if (values.out !== undefined && values["overwrite-fixture"]) {
-  usageError(cli, "--out and --overwrite-fixture exclude each other");
-}
+const { values } = await taskInput(trainTask);
 
 await runTask(
   trainFixture({

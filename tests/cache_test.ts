@@ -439,8 +439,10 @@ Deno.test("cache:clear removes only cache entries and refuses any other folder",
     CACHE_MARKER,
     "notes.txt",
   ]);
-  // Unknown flags are refused with the usage, exit code 2.
+  // Unknown flags are refused by name with the nearest one and the help, exit code 2.
   const bad = await runTaskProcess(["tasks/cache_clear.ts", "--dri", root]);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /usage: deno task cache:clear/);
+  assert.match(bad.stderr, /Unrecognized flag: --dri in command grood cache clear/);
+  assert.match(bad.stderr, /Did you mean this\?\s+--dir/);
+  assert.match(bad.stderr, /USAGE\s+grood cache clear/);
 });

@@ -1,97 +1,131 @@
 /**
- * The command-line helper on its own (parseArgv) and through the real tasks, run as
- * subprocesses: every bad command line prints the problem and the task's usage and exits 2,
- * with no stack trace and before any computation.
+ * The one `grood` command (`lib/cli/`, `apps/cli/main.ts`, the `./grood` launcher): its flags
+ * decoded strictly in process, and every task's command line as a user runs it, in a
+ * subprocess: every help comes from `effect/cli`, a misspelt subcommand or flag is refused by
+ * name with the nearest one, every bad command line exits 2 with the problem and the help and no
+ * stack trace, before any computation; the launcher runs from any folder without `deno` on PATH.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { flag, parseArgv, usage } from "../lib/cli/command_line.ts";
+import { Effect } from "effect";
+import { runGrood } from "../lib/cli/app.ts";
+import { TASKS } from "../lib/cli/commands/mod.ts";
+import { flag } from "../lib/cli/flags.ts";
+import { type AnyTask, task, type TaskInput } from "../lib/cli/task.ts";
+import { argsAfterPath } from "../lib/cli/task_input.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const GROOD = join(ROOT, "grood");
 
-const demo = {
-  command: "deno task demo",
+const demo = task("demo", {
   summary: "A demo task.",
-  positionals: { usage: "<file>", min: 1, max: 1 },
+  positionals: { name: "file", description: "a file", min: 1, max: 1 },
   flags: {
     seed: flag.integer("seed", { min: 0, default: 0 }),
     lr: flag.number("learning rate", { positive: true, default: 0.1 }),
-    "batch-size": flag.integer("batch", { min: 1, default: 128 }),
+    "batch-size": flag.integer("batch", { min: 1, max: 100, default: 128 }),
     set: flag.choices(["letters", "textures"] as const, "sets"),
     quiet: flag.boolean("quiet"),
+    out: flag.string("a path"),
   },
-};
+}, ({ values }) => values.quiet && values.out !== undefined ? "--quiet and --out" : undefined);
 
-Deno.test("parseArgv() decodes typed values, defaults and comma lists", () => {
-  const parsed = parseArgv(demo, ["f.json", "--seed", "7", "--set", "letters,textures"]);
-  assert.equal(parsed._tag, "Parsed");
-  if (parsed._tag !== "Parsed") return;
-  assert.equal(parsed.values.seed, 7);
-  assert.equal(parsed.values.lr, 0.1);
-  assert.equal(parsed.values["batch-size"], 128);
-  assert.deepEqual(parsed.values.set, ["letters", "textures"]);
-  assert.equal(parsed.values.quiet, false);
-  assert.deepEqual(parsed.positionals, ["f.json"]);
-});
-
-Deno.test("parseArgv() reports every bad number at once", () => {
-  const parsed = parseArgv(demo, [
-    "f.json",
-    "--seed",
-    "abc",
-    "--lr",
-    "xyz",
-    "--batch-size",
-    "0",
-  ]);
-  assert.equal(parsed._tag, "UsageError");
-  if (parsed._tag !== "UsageError") return;
-  assert.match(parsed.problem, /"abc" for --seed/);
-  assert.match(parsed.problem, /"xyz" for --lr/);
-  assert.match(parsed.problem, /"0" for --batch-size: .*greater than or equal to 1/);
-});
-
-Deno.test("parseArgv() rejects what Number() would accept: empty, hex, Infinity, 2.5 as int", () => {
-  for (const [name, raw] of [["seed", ""], ["seed", "0x10"], ["lr", "Infinity"], ["seed", "2.5"]]) {
-    const parsed = parseArgv(demo, ["f.json", `--${name}`, raw!]);
-    assert.equal(parsed._tag, "UsageError", `${name} ${raw}`);
+/** Decode `argv` as `grood demo …` in process: the exit code and the input handed over. */
+async function decode(argv: ReadonlyArray<string>) {
+  let input: TaskInput<unknown> | undefined;
+  // The help and the problems are printed: kept out of the test's output.
+  const { log, error } = console;
+  console.log = console.error = () => {};
+  try {
+    const code = await runGrood(["demo", ...argv], {
+      tasks: [demo as AnyTask],
+      version: "test",
+      runner: { run: (_, given) => Effect.sync(() => void (input = given)) },
+    });
+    return { code, input: input as typeof demo.input };
+  } finally {
+    Object.assign(console, { log, error });
   }
-});
+}
 
-Deno.test("parseArgv() names an unknown flag with the nearest known one", () => {
-  const parsed = parseArgv(demo, ["f.json", "--sede", "1"]);
-  assert.deepEqual(parsed, {
-    _tag: "UsageError",
-    problem: "unknown flag --sede; did you mean --seed?",
+Deno.test("flags decode to typed values, defaults and comma lists", async () => {
+  const { code, input } = await decode(["f.json", "--seed", "7", "--set", "letters,textures"]);
+  assert.equal(code, 0);
+  assert.deepEqual(input, {
+    values: {
+      seed: 7,
+      lr: 0.1,
+      "batch-size": 128,
+      set: ["letters", "textures"],
+      quiet: false,
+      out: undefined,
+    },
+    positionals: ["f.json"],
   });
+  const repeated = await decode(["f", "--set", "letters", "--set", "textures", "--quiet"]);
+  assert.deepEqual(repeated.input?.values.set, ["letters", "textures"]);
+  assert.equal(repeated.input?.values.quiet, true);
 });
 
-Deno.test("parseArgv() checks the number of arguments and choices", () => {
-  assert.deepEqual(parseArgv(demo, []), { _tag: "UsageError", problem: "missing <file>" });
-  assert.equal(parseArgv(demo, ["a", "b"])._tag, "UsageError");
-  const parsed = parseArgv(demo, ["a", "--set", "leters"]);
-  assert.equal(parsed._tag, "UsageError");
-  if (parsed._tag === "UsageError") assert.match(parsed.problem, /did you mean letters\?/);
-  assert.deepEqual(parseArgv(demo, ["--help"]), { _tag: "Help" });
-});
-
-Deno.test("usage() lists every flag with its default", () => {
-  const text = usage(demo);
-  assert.match(text, /^usage: deno task demo <file> \[flags\]/);
-  for (const name of ["--seed N", "--lr X", "--batch-size N", "--quiet", "--help"]) {
-    assert.ok(text.includes(name), name);
+Deno.test("a value Number() would accept, or out of bounds, is refused, never clamped", async () => {
+  for (
+    const argv of [
+      ["--seed", ""],
+      ["--seed", "0x10"],
+      ["--lr", "Infinity"],
+      ["--seed", "2.5"],
+      ["--seed", "-1"],
+      ["--seed", "9007199254740993"],
+      ["--batch-size", "0"],
+      ["--batch-size", "101"],
+      ["--lr", "0"],
+      ["--set", "letters,leters"],
+      ["--out", ""],
+    ]
+  ) {
+    const { code, input } = await decode(["f.json", ...argv]);
+    assert.equal(code, 2, argv.join(" "));
+    assert.equal(input, undefined, `${argv.join(" ")} reached the task`);
   }
-  assert.match(text, /\(default 128\)/);
 });
 
-/** Run a task as the user would (`deno run -A tasks/<file>`), capturing its output. */
-async function runTaskFile(file: string, args: ReadonlyArray<string>) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `tasks/${file}`, ...args],
-    cwd: ROOT,
+Deno.test("unknown flags, missing and extra arguments, and checks across flags exit 2", async () => {
+  for (
+    const argv of [
+      ["f.json", "--sede", "1"],
+      [],
+      ["a", "b"],
+      ["f.json", "--quiet", "--out", "x"],
+    ]
+  ) {
+    const { code, input } = await decode(argv);
+    assert.equal(code, 2, argv.join(" "));
+    assert.equal(input, undefined);
+  }
+  assert.equal((await decode(["--help"])).code, 0);
+});
+
+Deno.test("a task's own arguments are what follows its path", () => {
+  assert.deepEqual(argsAfterPath(["bench", "serve", "--out", "x"], "bench serve"), ["--out", "x"]);
+  assert.deepEqual(argsAfterPath(["serve", "--port", "0", "--host", "serve"], "serve"), [
+    "--port",
+    "0",
+    "--host",
+    "serve",
+  ]);
+});
+
+/** Run the `grood` launcher from `cwd` with a PATH that holds no `deno`. */
+async function grood(args: ReadonlyArray<string>, cwd = ROOT, command = GROOD) {
+  const output = await new Deno.Command(command, {
+    args: [...args],
+    cwd,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    // No `deno` on PATH; HOME for Deno's module cache.
+    env: { NO_COLOR: "1", PATH: "/usr/bin:/bin", HOME: Deno.env.get("HOME") ?? "/tmp" },
+    clearEnv: true,
   }).output();
   const decoder = new TextDecoder();
   return {
@@ -101,80 +135,132 @@ async function runTaskFile(file: string, args: ReadonlyArray<string>) {
   };
 }
 
-/** Exit 2, the problem, the task's usage, and no stack trace. */
+/** Exit 2, the problem, the command's help (effect/cli's), and no stack trace. */
 function assertUsageError(
   result: { code: number; stdout: string; stderr: string },
-  command: string,
+  path: string,
   problem: RegExp,
 ) {
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, problem);
-  assert.ok(result.stderr.includes(`usage: deno task ${command}`), result.stderr);
+  assert.match(result.stderr, new RegExp(`USAGE\\s+grood ${path}`));
   assert.doesNotMatch(result.stderr, /^\s+at /m, "a stack trace was printed");
   assert.doesNotMatch(result.stderr, /Uncaught|TypeError/);
 }
 
-// issue 10, "What went wrong" 7: an unknown flag printed an uncaught stack trace in every task.
-for (
-  const [file, command] of [
-    ["train.ts", "train"],
-    ["evaluate.ts", "evaluate"],
-    ["reproduce.ts", "reproduce"],
-    ["ablate.ts", "ablate"],
-    ["data.ts", "data"],
-    ["bench.ts", "bench"],
-    ["notebooks.ts", "notebooks"],
-    ["cache_clear.ts", "cache:clear"],
-    ["inspect.ts", "inspect"],
-    ["export_onnx.ts", "export-onnx"],
-    ["engines.ts", "engines"],
-    ["fit.ts", "fit"],
-    ["score.ts", "score"],
-    ["evaluate_ood.ts", "evaluate-ood"],
-  ] as const
-) {
-  Deno.test(`deno task ${command} --no-such-flag: usage, exit 2, no stack trace`, async () => {
+Deno.test("the launcher runs from any folder, through a symlink, without deno on PATH", async () => {
+  const elsewhere = await Deno.makeTempDir({ prefix: "grood-cli-" });
+  try {
+    const help = await grood(["--help"], elsewhere);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /USAGE\s+grood <subcommand>/);
+    for (const t of TASKS) assert.ok(help.stdout.includes(t.path.split(" ")[0]!), t.path);
+    await Deno.symlink(GROOD, join(elsewhere, "grood"));
+    const linked = await grood(["score", "--help"], elsewhere, join(elsewhere, "grood"));
+    assert.equal(linked.code, 0, linked.stderr);
+    assert.match(linked.stdout, /USAGE\s+grood score \[flags\] <SRC\.\.\.>/);
+  } finally {
+    await Deno.remove(elsewhere, { recursive: true });
+  }
+});
+
+for (const t of TASKS) {
+  Deno.test(`grood ${t.path} --help is effect/cli's help; an unknown flag is refused by name`, async () => {
+    const help = await grood([...t.path.split(" "), "--help"]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(`USAGE\\s+grood ${t.path}`));
+    assert.match(help.stdout, /GLOBAL FLAGS\s+--help, -h\s+Show help information/);
+    assert.ok(help.stdout.includes(t.summary), "the summary");
     assertUsageError(
-      await runTaskFile(file, ["--no-such-flag"]),
-      command,
-      /error: unknown flag --no-such-flag/,
+      await grood([...t.path.split(" "), "--no-such-flag"]),
+      t.path,
+      new RegExp(`Unrecognized flag: --no-such-flag in command grood ${t.path}`),
     );
   });
 }
 
+Deno.test("a misspelt subcommand or flag gets a did-you-mean", async () => {
+  const sub = await grood(["scroe", "--detector", "d", "x.npy"]);
+  assert.equal(sub.code, 2);
+  assert.match(sub.stderr, /Unknown subcommand "scroe" for "grood"\s+Did you mean this\?\s+score/);
+  assertUsageError(
+    await grood(["fit", "--modle", "m"]),
+    "fit",
+    /Unrecognized flag: --modle in command grood fit\s+Did you mean this\?\s+--model/,
+  );
+  assertUsageError(
+    await grood(["data", "--only", "leters"]),
+    "data",
+    /Invalid value for flag --only: "leters"\. Expected: one of .*; did you mean letters\?/,
+  );
+});
+
+Deno.test("deno task <name> --help and a task file run on its own print the same help", async () => {
+  const viaTask = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--config", join(ROOT, "deno.json"), "cache:clear", "--help"],
+    cwd: await Deno.makeTempDir(),
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const direct = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "tasks/cache_clear.ts", "--help"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  assert.equal(viaTask.code, 0, text(viaTask.stderr));
+  assert.equal(direct.code, 0, text(direct.stderr));
+  assert.match(text(viaTask.stdout), /USAGE\s+grood cache clear \[flags\]/);
+  assert.equal(text(direct.stdout), text(viaTask.stdout));
+});
+
+Deno.test("grood --completions prints effect/cli's shell completions of every subcommand", async () => {
+  for (const shell of ["bash", "zsh", "fish"]) {
+    const out = await grood(["--completions", shell]);
+    assert.equal(out.code, 0, out.stderr);
+    for (const word of ["evaluate-ood", "export-onnx", "--detector", "--allow-large-grid"]) {
+      assert.ok(out.stdout.includes(word), `${shell}: ${word}`);
+    }
+  }
+});
+
 // issue 10, 3: `deno task ablate` with no file ran the whole paper grid.
-Deno.test("deno task ablate without a spec file prints its usage and exits 2", async () => {
-  assertUsageError(await runTaskFile("ablate.ts", []), "ablate", /error: missing <spec\.json>/);
+Deno.test("grood ablate without a spec file prints its usage and exits 2", async () => {
+  assertUsageError(await grood(["ablate"]), "ablate", /Missing required argument: spec\.json/);
 });
 
 // issue 10, 6: `train --seed abc --lr xyz` trained (NaN seed and rate) and saved over the fixture.
-Deno.test("deno task train --seed abc --lr xyz is a usage error naming both", async () => {
-  const result = await runTaskFile("train.ts", ["--seed", "abc", "--lr", "xyz", "--out", "x"]);
-  assertUsageError(result, "train", /bad value "abc" for --seed/);
-  assert.match(result.stderr, /bad value "xyz" for --lr/);
+Deno.test("grood train --seed abc is a usage error naming the flag", async () => {
+  assertUsageError(
+    await grood(["train", "--seed", "abc", "--lr", "0.1", "--out", "x"]),
+    "train",
+    /Invalid value for flag --seed: "abc"/,
+  );
+  assertUsageError(
+    await grood(["train", "--lr", "xyz", "--out", "x"]),
+    "train",
+    /Invalid value for flag --lr: "xyz"/,
+  );
 });
 
 // issue 10, 7: `--batch-size 0` died in wasm with "divide by zero".
-Deno.test("deno task train --batch-size 0 is a usage error", async () => {
+Deno.test("grood train --batch-size 0 is a usage error", async () => {
   assertUsageError(
-    await runTaskFile("train.ts", ["--batch-size", "0", "--out", "x"]),
+    await grood(["train", "--batch-size", "0", "--out", "x"]),
     "train",
-    /bad value "0" for --batch-size/,
+    /Invalid value for flag --batch-size: "0"\. Expected: a number from 1 to 60000/,
   );
 });
 
 // issue 10, 6: train wrote over the committed fixture by default.
-Deno.test("deno task train without --out refuses, and leaves the fixture alone", async () => {
+Deno.test("grood train without --out refuses, and leaves the fixture alone", async () => {
   const weights = `${ROOT}fixtures/models/mnist/weights.bin`;
   const before = (await Deno.stat(weights)).mtime?.getTime();
-  assertUsageError(await runTaskFile("train.ts", ["--epochs", "1"]), "train", /--out DIR/);
+  assertUsageError(await grood(["train", "--epochs", "1"]), "train", /--out DIR/);
   assert.equal((await Deno.stat(weights)).mtime?.getTime(), before);
-});
-
-Deno.test("--help prints the usage and exits 0", async () => {
-  const result = await runTaskFile("train.ts", ["--help"]);
-  assert.equal(result.code, 0);
-  assert.match(result.stdout, /usage: deno task train/);
 });
 
 // issue 10, 3: typos ran the default GROOD; samples beyond the training set were capped while
@@ -203,11 +289,11 @@ for (
     ],
   ] as const
 ) {
-  Deno.test(`deno task ablate with ${what} fails before computing and writes nothing`, async () => {
+  Deno.test(`grood ablate with ${what} fails before computing and writes nothing`, async () => {
     const dir = await Deno.makeTempDir();
     const spec = `${dir}/x.json`;
     await Deno.writeTextFile(spec, JSON.stringify({ name: "x", benchmark: "mnist", grids }));
-    const result = await runTaskFile("ablate.ts", [spec, "--out", `${dir}/out`]);
+    const result = await grood(["ablate", spec, "--out", `${dir}/out`]);
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, problem);
     assert.doesNotMatch(result.stdout, /features /);

@@ -346,7 +346,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: `a bad --replicas is one typed line naming the flag${reason}`,
+  name: `a bad --replicas is a usage error naming the flag${reason}`,
   ignore,
   fn: async () => {
     const out = await new Deno.Command(launcher, {
@@ -357,8 +357,11 @@ Deno.test({
       stderr: "piped",
       signal: AbortSignal.timeout(60_000),
     }).output();
-    assert.equal(out.code, 1);
-    assert.match(new TextDecoder().decode(out.stderr), /bad value \\?"0\\?" for --replicas/);
+    assert.equal(out.code, 2);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /Invalid value for flag --replicas: "0"\. Expected: a number from 1 to 64/,
+    );
   },
 });
 

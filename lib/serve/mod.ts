@@ -76,9 +76,7 @@ export {
 } from "./haproxy.ts";
 export {
   MAX_REPLICAS,
-  parseReplicas,
   ReplicaFailed,
-  ReplicasFlagError,
   type ReplicasOptions,
   type RunningReplicas,
   runReplicas,

@@ -12,15 +12,6 @@
  * drains what it still holds, the replacement starts on the same port, and it is put back once
  * it answers `/readyz` and HAProxy's own check sees it up. Then the next one.
  *
- * @example A bad `--replicas` is a typed error naming the flag
- * ```ts
- * import { Effect } from "effect";
- * import { parseReplicas } from "./replicas.ts";
- * const bad = Effect.runSync(Effect.flip(parseReplicas("0")));
- * if (bad._tag !== "ReplicasFlagError" || !bad.message.includes("--replicas")) throw new Error();
- * if (Effect.runSync(parseReplicas("3")) !== 3) throw new Error();
- * ```
- *
  * @module
  */
 import { join } from "node:path";
@@ -36,19 +27,8 @@ import {
 } from "./haproxy.ts";
 import type { LogLine } from "./log.ts";
 
-/** Most replicas one machine may start. */
+/** Most replicas one machine may start (`--replicas` is checked against it). */
 export const MAX_REPLICAS = 64;
-
-/** A bad value of a replicas flag. */
-export class ReplicasFlagError extends Data.TaggedError("ReplicasFlagError")<{
-  readonly flag: string;
-  readonly value: string;
-  readonly problem: string;
-}> {
-  override get message(): string {
-    return `bad value ${JSON.stringify(this.value)} for --${this.flag}: ${this.problem}`;
-  }
-}
 
 /** A replica did not start, or did not become ready in time. */
 export class ReplicaFailed extends Data.TaggedError("ReplicaFailed")<{
@@ -59,18 +39,6 @@ export class ReplicaFailed extends Data.TaggedError("ReplicaFailed")<{
     return `replica ${this.replica}: ${this.reason}`;
   }
 }
-
-/** `--replicas N`: a whole number from 1 to `MAX_REPLICAS`. */
-export const parseReplicas = (value: string): Effect.Effect<number, ReplicasFlagError> => {
-  const n = Number(value);
-  return /^\s*\d+\s*$/.test(value) && n >= 1 && n <= MAX_REPLICAS ? Effect.succeed(n) : Effect.fail(
-    new ReplicasFlagError({
-      flag: "replicas",
-      value,
-      problem: `a whole number of service processes from 1 to ${MAX_REPLICAS}`,
-    }),
-  );
-};
 
 /** How to run the replicas. */
 export interface ReplicasOptions {

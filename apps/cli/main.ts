@@ -1,0 +1,46 @@
+/**
+ * `grood`: the one command of the toolkit (`./grood …` at the checkout's root, `npx grood …`,
+ * `deno task <name> …`). Decodes the command line with `effect/cli` (`lib/cli/app.ts`), then
+ * loads the chosen task's module from `tasks/`, which reads its decoded input and runs. Loading a
+ * task only once it is chosen keeps `grood --help` from starting tfjs, onnxruntime or a server.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import denoJson from "../../deno.json" with { type: "json" };
+import { runGrood } from "../../lib/cli/app.ts";
+import { type TaskPath, TASKS } from "../../lib/cli/commands/mod.ts";
+import { argsAfterPath, provideTaskInput } from "../../lib/cli/task_input.ts";
+
+/** The module of every task; a task missing here does not type-check. */
+const MODULES: Readonly<Record<TaskPath, () => Promise<unknown>>> = {
+  inspect: () => import("../../tasks/inspect.ts"),
+  fit: () => import("../../tasks/fit.ts"),
+  score: () => import("../../tasks/score.ts"),
+  "evaluate-ood": () => import("../../tasks/evaluate_ood.ts"),
+  serve: () => import("../../tasks/serve.ts"),
+  "export-onnx": () => import("../../tasks/export_onnx.ts"),
+  reproduce: () => import("../../tasks/reproduce.ts"),
+  ablate: () => import("../../tasks/ablate.ts"),
+  train: () => import("../../tasks/train.ts"),
+  evaluate: () => import("../../tasks/evaluate.ts"),
+  data: () => import("../../tasks/data.ts"),
+  "cache clear": () => import("../../tasks/cache_clear.ts"),
+  engines: () => import("../../tasks/engines.ts"),
+  bench: () => import("../../tasks/bench.ts"),
+  "bench serve": () => import("../../tasks/bench_serve.ts"),
+  notebooks: () => import("../../tasks/notebooks.ts"),
+};
+
+const code = await runGrood(Deno.args, {
+  tasks: TASKS,
+  version: denoJson.version,
+  runner: {
+    run: (path, input) =>
+      Effect.promise(async () => {
+        provideTaskInput(path, input, argsAfterPath(Deno.args, path));
+        await MODULES[path as TaskPath]();
+      }),
+  },
+});
+if (code !== 0) Deno.exit(code);
