@@ -44,6 +44,15 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
 }
 
 /**
+ * The problems of an `InvalidInput` as one line, each with where it is (`at.path: problem`),
+ * for an error of its own that already names the input.
+ */
+export function problemsText(error: InvalidInput): string {
+  return error.problems.map((p) => (p.path === "" ? p.problem : `${p.path}: ${p.problem}`))
+    .join("; ");
+}
+
+/**
  * A decoder for `schema` that rejects undeclared keys and collects every problem, failing with
  * an `InvalidInput` that names `source`.
  */

@@ -34,7 +34,8 @@ import {
   type SourceSpec,
   SourceUnlabelled,
 } from "../sources/mod.ts";
-import { type BenchmarkFile, decodeBenchmark } from "./spec.ts";
+import { BenchmarkFile } from "./spec.ts";
+import { decodeJsonText, problemsText } from "../decode.ts";
 import { sourcePaths } from "../sources/argument.ts";
 
 /** The folder of the built-in benchmark files. */
@@ -113,12 +114,8 @@ export const readBenchmark = Effect.fn("readBenchmark")(function* (ref: string) 
         ? new BenchmarkNotFound({ name: ref })
         : new BenchmarkFileInvalid({ path, problem: `cannot read it (${error})` }),
   });
-  const json = yield* Effect.try({
-    try: () => JSON.parse(text) as unknown,
-    catch: (error) => new BenchmarkFileInvalid({ path, problem: `not JSON (${error})` }),
-  });
-  const file = yield* decodeBenchmark(json).pipe(
-    Effect.mapError((error) => new BenchmarkFileInvalid({ path, problem: error.message })),
+  const file = yield* decodeJsonText(BenchmarkFile, path)(text).pipe(
+    Effect.mapError((error) => new BenchmarkFileInvalid({ path, problem: problemsText(error) })),
   );
   const names = file.oodTest.map((s) => s.name).concat(file.oodValidation.map((s) => s.name));
   const twice = names.find((n, i) => names.indexOf(n) !== i || n === "id");

@@ -9,7 +9,7 @@
  * @module
  */
 import { Data, Effect, Schema } from "effect";
-import { decodeJsonText } from "../../decode.ts";
+import { decodeJsonText, problemsText } from "../../decode.ts";
 import { osReason, writeJsonAtomic } from "../../io/files.ts";
 import { type DebianSource, listFiles } from "../sources.ts";
 
@@ -156,15 +156,7 @@ export const readManifest = (
   }).pipe(
     Effect.flatMap((text) =>
       text === undefined ? Effect.succeed(undefined) : decodeJsonText(OodManifest, path)(text).pipe(
-        Effect.mapError((error) =>
-          new OodManifestInvalid({
-            path,
-            problem: error.problems.map((p) =>
-              p.path === "" ? p.problem : `${p.path}: ${p.problem}`
-            )
-              .join("; "),
-          })
-        ),
+        Effect.mapError((error) => new OodManifestInvalid({ path, problem: problemsText(error) })),
       )
     ),
   );
