@@ -13,6 +13,8 @@ import { sha256Hex } from "../lib/io/files.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { readBenchmark } from "../lib/benchmarks/load.ts";
+import { readDescriptorStats } from "../lib/bench/descriptor_stats.ts";
+import { decodeChildMeasurement, decodeScaleTableRows } from "../lib/bench/scale_files.ts";
 import { runPromise, tf } from "./with_compute.ts";
 
 type Json = Record<string, unknown>;
@@ -186,5 +188,59 @@ Deno.test("a benchmark file that is not JSON, or mistyped, gives BenchmarkFileIn
     assert.ok(error.message.includes(path), `${name}: ${error.message}`);
     assert.match(error.message, name === "not JSON" ? /not JSON/ : says, name);
   }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the scale bench's stats file, child measurement and earlier table are decoded strictly", async () => {
+  const dir = await Deno.makeTempDir();
+  const statsFile = join(dir, "stats.json");
+  const stats = {
+    rows: 10,
+    dim: 4,
+    logNormQuantiles: [0, 1],
+    classShares: [0.5, 0.5],
+    medianCosineToClass: 0.9,
+    medianCosineBetweenClasses: 0.1,
+    spectrum: [2, 1],
+    spectrumExponent: 1,
+  };
+  const good = JSON.stringify(stats);
+  await Deno.writeTextFile(statsFile, good);
+  assert.deepEqual(await Effect.runPromise(readDescriptorStats(statsFile)), stats);
+  for (const { name, damage, says } of damages) {
+    await Deno.writeTextFile(statsFile, damage(good, (json) => (json.spectrum = "2,1")));
+    const error = await errorOf(readDescriptorStats(statsFile));
+    assert.equal(error._tag, "InvalidInput", name);
+    assert.ok(error.message.includes(statsFile), `${name}: ${error.message}`);
+    assert.match(error.message, says, name);
+  }
+  const table = await Deno.readTextFile(new URL("../bench/scale.json", import.meta.url));
+  const rows = await Effect.runPromise(decodeScaleTableRows(table, "scale.json"));
+  assert.equal(rows.length, JSON.parse(table).rows.length);
+  const rowEdit = (edit: (row: Json) => void) =>
+    edited(table, (json) => edit((json.rows as Array<Json>)[0]!));
+  for (
+    const [text, says] of [
+      [table.slice(0, 100), /not JSON/],
+      [rowEdit((row) => (row.surplus = 1)), /unknown key surplus in scale\.json at \[0\]/],
+      [rowEdit((row) => (row.rows = "many")), /Expected .* at \[0\]\.rows/],
+      [edited(table, (json) => (json.version = 2)), /at version/],
+    ] as const
+  ) {
+    const error = await errorOf(decodeScaleTableRows(text, "scale.json"));
+    assert.match(error.message, says);
+  }
+  const done = rows.map((r) => r.outcome).find((o) => o.status === "done");
+  assert.ok(done?.status === "done", "the table has a finished row");
+  const line = JSON.stringify({ ...done.measurement, surplus: 1 });
+  assert.equal(
+    (await Effect.runPromise(decodeChildMeasurement(JSON.stringify(done.measurement), "c")))
+      .points,
+    done.measurement.points,
+  );
+  assert.match(
+    (await errorOf(decodeChildMeasurement(line, "ivf child"))).message,
+    /unknown key surplus in ivf child/,
+  );
   await Deno.remove(dir, { recursive: true });
 });
