@@ -44,6 +44,15 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
 }
 
 /**
+ * The problems of an `InvalidInput` as one line, each with where it is (`at.path: problem`),
+ * for an error of its own that already names the input.
+ */
+export function problemsText(error: InvalidInput): string {
+  return error.problems.map((p) => (p.path === "" ? p.problem : `${p.path}: ${p.problem}`))
+    .join("; ");
+}
+
+/**
  * A decoder for `schema` that rejects undeclared keys and collects every problem, failing with
  * an `InvalidInput` that names `source`.
  */
@@ -58,6 +67,40 @@ export const decodeStrict = <S extends Schema.Top & { readonly DecodingServices:
         new InvalidInput({ source, problems: describeIssue(error.issue) })
       ),
     ) as Effect.Effect<S["Type"], InvalidInput>;
+};
+
+/**
+ * A decoder of JSON text (a file's content) for `schema`: text that is not JSON and a value
+ * that does not match (unknown keys included) both fail with an `InvalidInput` naming `source`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect";
+ * import { decodeJsonText } from "./decode.ts";
+ * const Memo = Schema.Struct({ size: Schema.Number });
+ * const exit = Effect.runSyncExit(decodeJsonText(Memo, "memo.json")('{"size": "3"}'));
+ * if (exit._tag !== "Failure" || !String(exit.cause).includes("memo.json")) {
+ *   throw new Error("expected the file named");
+ * }
+ * ```
+ */
+export const decodeJsonText = <S extends Schema.Top & { readonly DecodingServices: never }>(
+  schema: S,
+  source: string,
+) => {
+  const decode = decodeStrict(schema, source);
+  return (text: string): Effect.Effect<S["Type"], InvalidInput> =>
+    Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (error) =>
+        new InvalidInput({
+          source,
+          problems: [{
+            path: "",
+            problem: `not JSON (${error instanceof Error ? error.message : String(error)})`,
+          }],
+        }),
+    }).pipe(Effect.flatMap(decode));
 };
 
 const formatLeaf = SchemaIssue.makeFormatterDefault();

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { Schema } from "effect";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { notebooksTask } from "../lib/cli/commands/notebooks.ts";
@@ -90,21 +91,33 @@ function cellError(stderr: string): string {
   return at < 0 ? tail(stderr) : tail(stderr.slice(at), 60);
 }
 
-/** MIME types of every rich output of an executed notebook, and its error outputs. */
-function outputsOf(notebook: unknown): { mimes: Set<string>; errors: Array<string> } {
+/**
+ * The part of an executed notebook (nbformat 4) this check reads. It is Jupyter's format, not
+ * grood's: keys it does not name are allowed, but what it names must have its type.
+ */
+const ExecutedNotebook = Schema.Struct({
+  cells: Schema.Array(Schema.Struct({
+    outputs: Schema.optionalKey(Schema.Array(Schema.Struct({
+      output_type: Schema.String,
+      ename: Schema.optionalKey(Schema.String),
+      evalue: Schema.optionalKey(Schema.String),
+      data: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
+    }))),
+  })),
+});
+
+/**
+ * MIME types of every rich output of the executed notebook `text`, and its error outputs;
+ * throws (naming the problem) when it is not JSON or not a notebook.
+ */
+function outputsOf(text: string): { mimes: Set<string>; errors: Array<string> } {
+  const notebook = Schema.decodeUnknownSync(ExecutedNotebook)(JSON.parse(text));
   const mimes = new Set<string>();
   const errors: Array<string> = [];
-  const cells = (notebook as { cells?: Array<{ outputs?: Array<Record<string, unknown>> }> })
-    .cells ?? [];
-  for (const cell of cells) {
+  for (const cell of notebook.cells) {
     for (const output of cell.outputs ?? []) {
-      if (output.output_type === "error") {
-        errors.push(`${String(output.ename)}: ${String(output.evalue)}`);
-      }
-      const data = output.data;
-      if (data !== null && typeof data === "object") {
-        for (const mime of Object.keys(data)) mimes.add(mime);
-      }
+      if (output.output_type === "error") errors.push(`${output.ename}: ${output.evalue}`);
+      for (const mime of Object.keys(output.data ?? {})) mimes.add(mime);
     }
   }
   return { mimes, errors };
@@ -186,7 +199,7 @@ async function main(): Promise<number> {
       }
       const executed = join(out, name);
       try {
-        const { mimes, errors } = outputsOf(JSON.parse(await Deno.readTextFile(executed)));
+        const { mimes, errors } = outputsOf(await Deno.readTextFile(executed));
         const missing: Array<string> = [];
         if (!mimes.has("text/html")) missing.push("no table (no text/html output)");
         if (!mimes.has("image/svg+xml") && !mimes.has("image/png")) {

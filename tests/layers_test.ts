@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { importsOf } from "../lib/cache/imports.ts";
 
 /** `lib/`'s folders from the bottom up; `.` stands for the files directly in `lib/`. */
 export const LAYERS: ReadonlyArray<string> = [
@@ -29,22 +30,6 @@ export const LAYERS: ReadonlyArray<string> = [
 ];
 
 const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
-
-/** Relative specifiers a module imports: static, type-only, re-exports, dynamic, workers. */
-export function importsOf(source: string): ReadonlyArray<string> {
-  const found: Array<string> = [];
-  const patterns = [
-    /\b(?:import|export)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?["'](\.{1,2}\/[^"']+)["']/g,
-    /\bimport\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g,
-    /\bnew\s+URL\s*\(\s*["'](\.{1,2}\/[^"']+\.ts)["']\s*,\s*import\.meta\.url/g,
-  ];
-  // Doc comments hold runnable examples importing `./mod.ts`: not imports of the module.
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-  for (const pattern of patterns) {
-    for (const match of code.matchAll(pattern)) found.push(match[1]!);
-  }
-  return found;
-}
 
 /** The layer (a `LAYERS` entry) of a path under `lib/`. */
 function layerOf(path: string, lib = LIB): string {

@@ -299,7 +299,7 @@ Deno.test('class 2: a benchmark file\'s "name": "../victim" is refused naming th
   const error = await flip(readBenchmark(file));
   assert.match(
     error.message,
-    /bench\.json.*not "\.\.\/victim": it contains a path separator\n\s+at \["name"\]/s,
+    /bench\.json": name: .*not "\.\.\/victim": it contains a path separator/,
   );
 });
 

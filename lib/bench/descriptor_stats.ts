@@ -13,7 +13,10 @@
  *
  * @module
  */
+import { Effect, Schema } from "effect";
+import { decodeJsonText, InvalidInput } from "../decode.ts";
 import { symmetricEigen } from "../detectors/linalg.ts";
+import { osReason } from "../io/files.ts";
 import type { Matrix } from "../matrix.ts";
 
 /** Measured statistics of a descriptor set (see the module doc). */
@@ -33,6 +36,34 @@ export interface DescriptorStats {
   /** Exponent α of the power law λⱼ ∝ j^(−α) fitted to the spectrum (see {@link fitPowerLaw}). */
   readonly spectrumExponent: number;
 }
+
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
+const Real = Schema.Finite;
+
+/** {@link DescriptorStats} as a Schema (a parent writes them to a file for a child to match). */
+export const DescriptorStatsJson = Schema.Struct({
+  rows: Count,
+  dim: Count,
+  logNormQuantiles: Schema.Array(Real),
+  classShares: Schema.Array(Real),
+  medianCosineToClass: Real,
+  medianCosineBetweenClasses: Real,
+  spectrum: Schema.Array(Real),
+  spectrumExponent: Real,
+});
+
+/** Read the {@link DescriptorStats} a parent wrote to `path` for a child to match. */
+export const readDescriptorStats = (
+  path: string,
+): Effect.Effect<DescriptorStats, InvalidInput> =>
+  Effect.tryPromise({
+    try: () => Deno.readTextFile(path),
+    catch: (error) =>
+      new InvalidInput({
+        source: path,
+        problems: [{ path: "", problem: `cannot read it (${osReason(error)})` }],
+      }),
+  }).pipe(Effect.flatMap(decodeJsonText(DescriptorStatsJson, path)));
 
 /** The q-quantile of sorted values (linear interpolation between order statistics). */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {

@@ -13,7 +13,8 @@
  * @module
  */
 import { join } from "node:path";
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
+import { decodeJsonText } from "../decode.ts";
 import { tryIo, writeFile } from "../io/files.ts";
 import { classifierToOnnx } from "../models/export_onnx.ts";
 import { encodeOnnx } from "../models/onnx_graph.ts";
@@ -22,6 +23,19 @@ import type { FitMemoryConfig, FitMemoryMeasurement } from "./fit_memory_run.ts"
 import { figure } from "./report.ts";
 
 const CHILD = new URL("./fit_memory_run.ts", import.meta.url).pathname;
+
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
+
+/** {@link FitMemoryMeasurement} as a Schema (a child prints it as its last line). */
+const FitMemoryMeasurementJson = Schema.Struct({
+  images: Count,
+  indexed: Count,
+  dim: Count,
+  startRssBytes: Count,
+  peakRssBytes: Count,
+  indexBytes: Count,
+  seconds: Schema.Finite,
+});
 
 /** Allowed peak-RSS growth per byte of index growth. */
 export const GROWTH_TARGET = 1.25;
@@ -54,7 +68,12 @@ const runChild = (config: FitMemoryConfig) =>
       if (!status.success) {
         throw new Error(`exit code ${status.code}: ${stderrTail.slice(-1500)}`);
       }
-      return JSON.parse(output.trim().split("\n").at(-1)!) as FitMemoryMeasurement;
+      // Strict: a line that is not this measurement is an error, never numbers read from it.
+      const line = output.trim().split("\n").at(-1) ?? "";
+      const measurement: FitMemoryMeasurement = Effect.runSync(
+        decodeJsonText(FitMemoryMeasurementJson, "the child's last line")(line),
+      );
+      return measurement;
     },
     catch: (cause) =>
       new Error(`the bounded-memory fit of ${config.images} images failed: ${String(cause)}`),

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Cause, Effect } from "effect";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { writeNpyAtomic } from "../io/npy.ts";
@@ -20,6 +20,7 @@ import { USEARCH_DEFAULTS } from "../knn/mod.ts";
 import { busyCores, type LoadSample, loadSample } from "./machine.ts";
 import type { DescriptorStats } from "./descriptor_stats.ts";
 import { type Figure, figure } from "./report.ts";
+import { decodeChildMeasurement } from "./scale_files.ts";
 import type { ScaleConfig, ScaleData, ScaleMeasurement, ScaleMethod } from "./scale_run.ts";
 
 /** Sizes, dimensions and methods of a scale run. */
@@ -195,7 +196,11 @@ async function runChild(config: ScaleConfig, budgetSeconds: number): Promise<Sca
       message: `exit ${status.code}: ${stderrTail.trim().split("\n").slice(-5).join(" | ")}`,
     };
   }
-  return { status: "done", measurement: JSON.parse(last) as ScaleMeasurement };
+  // A child that printed something else than a measurement failed, whatever its exit code.
+  const decoded = Effect.runSyncExit(decodeChildMeasurement(last, `${config.method} child`));
+  return decoded._tag === "Success"
+    ? { status: "done", measurement: decoded.value }
+    : { status: "failed", message: String(Cause.squash(decoded.cause)) };
 }
 
 /** The figures of one row (targets on the target size and dimension only). */

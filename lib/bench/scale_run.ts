@@ -42,7 +42,7 @@ import {
 import type { Matrix } from "../matrix.ts";
 import { readNpy, writeNpyAtomic } from "../io/npy.ts";
 import { median } from "./measure.ts";
-import type { DescriptorStats } from "./descriptor_stats.ts";
+import { type DescriptorStats, readDescriptorStats } from "./descriptor_stats.ts";
 import { syntheticDescriptors } from "./synthetic_descriptors.ts";
 
 /** Index methods of the scale table. */
@@ -182,7 +182,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
     const seconds = () => (performance.now() - started) / 1000;
     const data = config.data;
     const stats: DescriptorStats | undefined = data.kind === "synthetic"
-      ? JSON.parse(yield* Effect.promise(() => Deno.readTextFile(data.statsFile)))
+      ? yield* readDescriptorStats(data.statsFile)
       : undefined;
     // Queries: the real query descriptors (a spread sample), or a synthetic stream of their own.
     let queries: Matrix;

@@ -7,7 +7,8 @@
  * @module
  */
 import { Effect } from "effect";
-import { writeJson } from "../io/files.ts";
+import { InvalidInput } from "../decode.ts";
+import { osReason, writeJson } from "../io/files.ts";
 import type { Matrix } from "../matrix.ts";
 import type { Bench } from "./context.ts";
 import { type DescriptorStats, descriptorStats } from "./descriptor_stats.ts";
@@ -15,6 +16,7 @@ import { machineInfo } from "./machine.ts";
 import { median } from "./measure.ts";
 import { formatValue, withLoad } from "./report.ts";
 import { runScale, SCALE_TARGET, scaleFigures, type ScaleRow } from "./scale.ts";
+import { decodeScaleTableRows } from "./scale_files.ts";
 import { syntheticMatrix } from "./synthetic_descriptors.ts";
 
 /** The real descriptors the table starts from. */
@@ -92,22 +94,33 @@ export function mergeScaleRows(
   return [...merged, ...done.filter((row) => !kept.has(key(row)))];
 }
 
-/** The rows of an earlier scale file at `path`, or none (no file, another format, unreadable). */
+/**
+ * The rows of an earlier scale file at `path`, or none (no file, another format, a damaged
+ * row: each is said, and the table starts anew).
+ */
 const previousRows = (path: string): Effect.Effect<ReadonlyArray<ScaleRow>> =>
-  Effect.promise(async () => {
-    try {
-      const file = JSON.parse(await Deno.readTextFile(path));
-      const ok = file?.format === "grood-bench-scale" && file.version === 1 &&
-        Array.isArray(file.rows);
-      if (!ok) console.log(`${path}: not a scale table of this version; starting a new one`);
-      return ok ? file.rows as ReadonlyArray<ScaleRow> : [];
-    } catch (cause) {
-      if (!(cause instanceof Deno.errors.NotFound)) {
-        console.log(`${path}: unreadable (${String(cause)}); starting a new one`);
-      }
-      return [];
-    }
-  });
+  Effect.tryPromise({
+    try: () =>
+      Deno.readTextFile(path).catch((error) => {
+        if (error instanceof Deno.errors.NotFound) return undefined;
+        throw error;
+      }),
+    catch: (error) =>
+      new InvalidInput({
+        source: path,
+        problems: [{ path: "", problem: `cannot read it (${osReason(error)})` }],
+      }),
+  }).pipe(
+    Effect.flatMap((text) =>
+      text === undefined ? Effect.succeed([]) : decodeScaleTableRows(text, path)
+    ),
+    Effect.catch((error) =>
+      Effect.sync(() => {
+        console.log(`${error.message}; starting a new scale table`);
+        return [];
+      })
+    ),
+  );
 
 /** Run the scale table on `inputs` and write it to `outFile`, merged with its earlier rows. */
 export const scaleSection = Effect.fn("scaleSection")(function* (

@@ -35,7 +35,8 @@ import {
   type SourceSpec,
   SourceUnlabelled,
 } from "../sources/mod.ts";
-import { type BenchmarkFile, decodeBenchmark } from "./spec.ts";
+import { BenchmarkFile } from "./spec.ts";
+import { decodeJsonText, problemsText } from "../decode.ts";
 import { sourcePaths } from "../sources/argument.ts";
 
 /** The folder of the built-in benchmark files. */
@@ -119,12 +120,8 @@ export const readBenchmark: (
         ? new BenchmarkNotFound({ name: ref })
         : new BenchmarkFileInvalid({ path, problem: `cannot read it (${error})` }),
   });
-  const json = yield* Effect.try({
-    try: () => JSON.parse(text) as unknown,
-    catch: (error) => new BenchmarkFileInvalid({ path, problem: `not JSON (${error})` }),
-  });
-  const file = yield* decodeBenchmark(json).pipe(
-    Effect.mapError((error) => new BenchmarkFileInvalid({ path, problem: error.message })),
+  const file = yield* decodeJsonText(BenchmarkFile, path)(text).pipe(
+    Effect.mapError((error) => new BenchmarkFileInvalid({ path, problem: problemsText(error) })),
   );
   const names = file.oodTest.map((s) => s.name).concat(file.oodValidation.map((s) => s.name));
   const twice = names.find((n, i) => names.indexOf(n) !== i || n === "id");

@@ -29,6 +29,7 @@ import type { Effect } from "effect";
 import { Schema } from "effect";
 import { SourceSpec } from "../sources/mod.ts";
 import { Identifier } from "../io/paths.ts";
+import { decodeStrict, type InvalidInput } from "../decode.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
 const Seed = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
@@ -89,5 +90,5 @@ export type BenchmarkFile = typeof BenchmarkFile.Type;
 /** Decode a benchmark (strict: unknown keys are errors; every problem is reported). */
 export const decodeBenchmark = (
   input: unknown,
-): Effect.Effect<BenchmarkFile, Schema.SchemaError> =>
-  Schema.decodeUnknownEffect(BenchmarkFile)(input, { onExcessProperty: "error", errors: "all" });
+  source = "benchmark file",
+): Effect.Effect<BenchmarkFile, InvalidInput> => decodeStrict(BenchmarkFile, source)(input);

@@ -34,6 +34,7 @@ import {
 import { insideBase } from "../io/paths.ts";
 import { decodeNpy, encodeNpy, type NpyData } from "../io/npy.ts";
 import { canonicalJson, stageKey } from "./key.ts";
+import { type CacheEntry, decodeEntryJson } from "./entry.ts";
 
 export { canonicalJson, stageKey } from "./key.ts";
 
@@ -79,17 +80,6 @@ export interface CacheStats {
   readonly rejected: number;
   /** Entries that could not be stored (the run went on without caching them). */
   readonly unwritten: number;
-}
-
-interface EntryJson {
-  readonly stage: string;
-  readonly key: string;
-  readonly parts: unknown;
-  readonly rows?: number;
-  readonly meta: unknown;
-  readonly arrays: Readonly<
-    Record<string, { file: string; shape: ReadonlyArray<number>; sha256: string }>
-  >;
 }
 
 /** The file that marks a folder as a grood stage cache. */
@@ -142,20 +132,19 @@ const readEntry = <A>(
       catch: (cause) => new Rejected({ reason: `entry.json unreadable (${osReason(cause)})` }),
     });
     if (text === undefined) return undefined;
-    const entry = yield* Effect.try({
-      try: () => JSON.parse(text) as EntryJson,
-      catch: () => new Rejected({ reason: "entry.json is not valid JSON" }),
-    });
+    const entry = yield* decodeEntryJson(entryPath)(text).pipe(
+      Effect.mapError((error) => new Rejected({ reason: error.message })),
+    );
     if (entry.stage !== stage) return yield* reject(`it records stage "${entry.stage}"`);
     if (entry.key !== key) return yield* reject(`it records key ${entry.key}`);
     if (request.rows !== undefined && entry.rows !== request.rows) {
       return yield* reject(`it records ${entry.rows} rows, ${request.rows} were asked for`);
     }
     const arrays = new Map<string, { data: NpyData; shape: ReadonlyArray<number> }>();
-    for (const [name, { file, shape, sha256 }] of Object.entries(entry.arrays ?? {})) {
+    for (const [name, { file, shape, sha256 }] of Object.entries(entry.arrays)) {
       // A path from entry.json stays inside the entry, and is a regular file (never a pipe).
       const path = yield* Effect.mapError(
-        insideBase(dir, String(file), `${dir}/entry.json`),
+        insideBase(dir, file, entryPath),
         () => new Rejected({ reason: `${file} leads outside the entry` }),
       );
       const bytes = yield* Effect.tryPromise({
@@ -184,18 +173,17 @@ const readEntry = <A>(
 
 /** Is `dir` a complete entry for `key` (written by another process)? */
 const isComplete = async (dir: string, key: string): Promise<boolean> => {
-  try {
-    const entry = JSON.parse(await Deno.readTextFile(join(dir, "entry.json"))) as EntryJson;
-    return entry.key === key;
-  } catch {
-    return false;
-  }
+  const path = join(dir, "entry.json");
+  const text = await Deno.readTextFile(path).catch(() => undefined);
+  if (text === undefined) return false;
+  const exit = Effect.runSyncExit(decodeEntryJson(path)(text));
+  return exit._tag === "Success" && exit.value.key === key;
 };
 
 const writeEntry = <A>(
   root: string,
   dir: string,
-  entry: Omit<EntryJson, "arrays" | "meta">,
+  entry: Omit<CacheEntry, "arrays" | "meta">,
   codec: Codec<A>,
   value: A,
 ): Effect.Effect<void, IoError> =>
@@ -214,7 +202,7 @@ const writeEntry = <A>(
         await writeFileAtomic(join(tmp, file), bytes);
         listed[name] = { file, shape, sha256: sha256Hex(bytes) };
       }
-      const full: EntryJson = { ...entry, meta, arrays: listed };
+      const full: CacheEntry = { ...entry, meta, arrays: listed };
       await writeFileAtomic(join(tmp, "entry.json"), JSON.stringify(full, null, 2) + "\n");
       try {
         await Deno.rename(tmp, dir);

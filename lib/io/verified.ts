@@ -4,34 +4,74 @@
  * and mtime still match its memo line is not hashed again; any write to the file (which
  * changes its mtime) makes it hashed afresh, so a corrupted file is caught on its next load.
  *
- * The memo is only an accelerator: if it cannot be read or written, files are hashed every
- * time and nothing else changes.
+ * The memo is only an accelerator: if it cannot be read, is not a memo (decoded strictly, so a
+ * mistyped line is never trusted) or cannot be written, files are hashed and nothing else
+ * changes.
  *
  * @module
  */
-import { Effect } from "effect";
+import { Data, Effect, Schema } from "effect";
+import { decodeJsonText } from "../decode.ts";
 import { fileURLToPath } from "node:url";
-import { writeJsonAtomic } from "./files.ts";
+import { osReason, writeJsonAtomic } from "./files.ts";
 
 /** The default memo file: `.data/verified.json` at the project root. */
 export const DEFAULT_VERIFIED_MEMO: string = fileURLToPath(
   new URL("../../.data/verified.json", import.meta.url),
 );
 
-interface MemoLine {
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly digest: string;
+const MemoLine = Schema.Struct({
+  size: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0))),
+  mtimeMs: Schema.Finite,
+  digest: Schema.String,
+});
+
+/** The memo file: for each `<kind>:<path>`, the file's size, mtime and digest. */
+export const VerifiedMemo = Schema.Record(Schema.String, MemoLine);
+/** The memo file: for each `<kind>:<path>`, the file's size, mtime and digest. */
+export type VerifiedMemo = typeof VerifiedMemo.Type;
+
+/** A memo file that cannot be read or is not a memo: names the file and what is wrong. */
+export class VerifiedMemoInvalid extends Data.TaggedError("VerifiedMemoInvalid")<{
+  readonly path: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot use the checksum memo "${this.path}": ${this.problem}`;
+  }
 }
 
-const readMemo = async (memo: string): Promise<Record<string, MemoLine>> => {
-  try {
-    const value = JSON.parse(await Deno.readTextFile(memo));
-    return value !== null && typeof value === "object" ? value : {};
-  } catch {
-    return {};
-  }
-};
+/**
+ * Read and strictly decode the memo at `path` (grood's own format: a mistyped line or an
+ * unknown key is refused); a missing memo is empty.
+ */
+export const readVerifiedMemo = (
+  path: string,
+): Effect.Effect<VerifiedMemo, VerifiedMemoInvalid> =>
+  Effect.tryPromise({
+    try: () =>
+      Deno.readTextFile(path).catch((error) => {
+        if (error instanceof Deno.errors.NotFound) return undefined;
+        throw error;
+      }),
+    catch: (error) =>
+      new VerifiedMemoInvalid({ path, problem: `cannot read it (${osReason(error)})` }),
+  }).pipe(
+    Effect.flatMap((text) =>
+      text === undefined ? Effect.succeed({}) : decodeJsonText(VerifiedMemo, path)(text).pipe(
+        Effect.mapError((error) => new VerifiedMemoInvalid({ path, problem: error.message })),
+      )
+    ),
+  );
+
+/** The memo's lines to start from: none when it cannot be used (then every file is hashed). */
+const readMemo = (memo: string): Promise<Record<string, VerifiedMemo[string]>> =>
+  Effect.runPromise(
+    readVerifiedMemo(memo).pipe(
+      Effect.map((lines) => ({ ...lines })),
+      Effect.orElseSucceed(() => ({})),
+    ),
+  );
 
 /**
  * The digest of the file at `path` whose content is `bytes`, computed by `digest` unless the
@@ -40,7 +80,8 @@ const readMemo = async (memo: string): Promise<Record<string, MemoLine>> => {
  *
  * @example The second call is served from the memo
  * ```ts
- * import { Effect } from "effect";
+ * import { Data, Effect, Schema } from "effect";
+import { decodeJsonText } from "../decode.ts";
  * import { sha256Hex } from "./files.ts";
  * import { memoDigest } from "./verified.ts";
  * const dir = await Deno.makeTempDir();

@@ -9,7 +9,8 @@
  * @module
  */
 import type * as tfType from "@tensorflow/tfjs";
-import { Data, Effect } from "effect";
+import { Data, Effect, Schema } from "effect";
+import { decodeJsonText } from "../decode.ts";
 import { join } from "node:path";
 import { hashJson } from "../cache/key.ts";
 import { osReason, sha256Hex, tryIo, writeFileAtomic, writeJsonAtomic } from "../io/files.ts";
@@ -25,23 +26,29 @@ import {
 
 type Tf = typeof tfType;
 
-/** What `metadata.json` records about a trained classifier. */
-export interface ClassifierMetadata {
-  readonly dataset: string;
-  readonly seed: number;
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly learningRate: number;
-  readonly testAccuracy: number;
-  readonly blocks: ReadonlyArray<string>;
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
+const Positive = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
+const Real = Schema.Finite;
+
+/** What `metadata.json` records about a trained classifier (decoded strictly on load). */
+export const ClassifierMetadata = Schema.Struct({
+  dataset: Schema.String,
+  seed: Count,
+  epochs: Count,
+  batchSize: Count,
+  learningRate: Real,
+  testAccuracy: Real,
+  blocks: Schema.Array(Schema.String),
   /** Flattened feature size at each block boundary. */
-  readonly featureSizes: Readonly<Record<string, number>>;
-  readonly backend: string;
-  readonly tfjsVersion: string;
-  readonly trainingSeconds: number;
-  readonly weightsSha256: string;
-  readonly createdAt: string;
-}
+  featureSizes: Schema.Record(Schema.String, Count),
+  backend: Schema.String,
+  tfjsVersion: Schema.String,
+  trainingSeconds: Real,
+  weightsSha256: Schema.String,
+  createdAt: Schema.String,
+});
+/** What `metadata.json` records about a trained classifier. */
+export type ClassifierMetadata = typeof ClassifierMetadata.Type;
 
 /** A saved model cannot be read: names the folder and what is wrong. */
 export class ModelLoadError extends Data.TaggedError("ModelLoadError")<{
@@ -53,17 +60,42 @@ export class ModelLoadError extends Data.TaggedError("ModelLoadError")<{
   }
 }
 
-interface ModelJson {
-  readonly format: "grood-classifier";
-  readonly version: 1;
-  readonly spec: ClassifierSpec;
-  readonly weightsManifest: ReadonlyArray<{
-    readonly paths: ReadonlyArray<string>;
-    readonly weights: ReadonlyArray<
-      { name: string; shape: ReadonlyArray<number>; dtype: "float32" }
-    >;
-  }>;
-}
+/** A block of the architecture in `model.json` (the `BlockSpec` union of `classifier.ts`). */
+const BlockSpecSchema = Schema.Union([
+  Schema.Struct({
+    name: Schema.String,
+    kind: Schema.Literal("conv"),
+    filters: Positive,
+    stride: Positive,
+  }),
+  Schema.Struct({
+    name: Schema.String,
+    kind: Schema.Literal("residual"),
+    filters: Positive,
+    stride: Positive,
+  }),
+  Schema.Struct({ name: Schema.String, kind: Schema.Literal("globalAvgPool") }),
+  Schema.Struct({ name: Schema.String, kind: Schema.Literal("dense"), units: Positive }),
+]);
+
+/** `model.json`: the architecture plus a tfjs `weightsManifest` (decoded strictly on load). */
+const ModelJson = Schema.Struct({
+  format: Schema.Literal("grood-classifier"),
+  version: Schema.Literal(1),
+  spec: Schema.Struct({
+    inputShape: Schema.Tuple([Positive, Positive, Positive]),
+    blocks: Schema.Array(BlockSpecSchema),
+  }),
+  weightsManifest: Schema.Array(Schema.Struct({
+    paths: Schema.Array(Schema.String),
+    weights: Schema.Array(Schema.Struct({
+      name: Schema.String,
+      shape: Schema.Array(Count),
+      dtype: Schema.Literal("float32"),
+    })),
+  })),
+});
+type ModelJson = typeof ModelJson.Type;
 
 /** The weights of a classifier as one float32 buffer, in layout order. */
 export function weightBytes(net: Classifier): Uint8Array {
@@ -146,16 +178,18 @@ export const loadClassifier = Effect.fn("loadClassifier")(function* (tf: Tf, dir
       catch: (cause) =>
         new ModelLoadError({ path: dir, problem: `cannot read ${name} (${osReason(cause)})` }),
     });
-  const parse = <T>(name: string, bytes: Uint8Array) =>
-    Effect.try({
-      try: () => JSON.parse(new TextDecoder().decode(bytes)) as T,
-      catch: (error) => new ModelLoadError({ path: dir, problem: `${name}: ${String(error)}` }),
-    });
-  const metadata = yield* parse<ClassifierMetadata>("metadata.json", yield* read("metadata.json"));
-  const model = yield* parse<ModelJson>("model.json", yield* read("model.json"));
-  if (model.format !== "grood-classifier" || model.version !== 1) {
-    return yield* fail(`model.json is not a grood classifier (format ${model.format})`);
-  }
+  // Both files are grood's own format: a key they do not declare, a mistyped value or text
+  // that is not JSON is refused, naming the file and every problem.
+  const parse = <S extends typeof ClassifierMetadata | typeof ModelJson>(
+    schema: S,
+    name: string,
+    bytes: Uint8Array,
+  ) =>
+    decodeJsonText(schema, name)(new TextDecoder().decode(bytes)).pipe(
+      Effect.mapError((error) => new ModelLoadError({ path: dir, problem: error.message })),
+    );
+  const metadata = yield* parse(ClassifierMetadata, "metadata.json", yield* read("metadata.json"));
+  const model = yield* parse(ModelJson, "model.json", yield* read("model.json"));
   const bytes = yield* read("weights.bin");
   const digest = sha256Hex(bytes);
   if (digest !== metadata.weightsSha256) {

@@ -8,34 +8,43 @@
  *
  * @module
  */
-import { Data, Effect } from "effect";
+import { Data, Effect, Schema } from "effect";
+import { decodeJsonText, problemsText } from "../../decode.ts";
 import { osReason, writeJsonAtomic } from "../../io/files.ts";
 import { type DebianSource, listFiles } from "../sources.ts";
 
 /** Role of an OOD set: scored in a benchmark (`test`) or used for tuning (`validation`). */
-export type OodRole = "test" | "validation";
+export const OodRole = Schema.Literals(["test", "validation"]);
+/** Role of an OOD set: scored in a benchmark (`test`) or used for tuning (`validation`). */
+export type OodRole = typeof OodRole.Type;
 
 /** A Debian package a set was built from. */
-export interface SourcePackage {
-  readonly name: string;
-  readonly version: string;
-}
+export const SourcePackage = Schema.Struct({ name: Schema.String, version: Schema.String });
+/** A Debian package a set was built from. */
+export type SourcePackage = typeof SourcePackage.Type;
 
-/** Contents of `fixtures/ood/<set>.json`. */
-export interface OodManifest {
-  readonly name: string;
-  readonly role: OodRole;
-  readonly count: number;
-  readonly dims: ReadonlyArray<number>;
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
+
+/**
+ * Contents of `fixtures/ood/<set>.json`: grood's own format, decoded strictly (an unknown key
+ * is refused by name).
+ */
+export const OodManifest = Schema.Struct({
+  name: Schema.String,
+  role: OodRole,
+  count: Count,
+  dims: Schema.Array(Count),
   /** sha256 (hex) of the raw IDX file. */
-  readonly sha256: string;
-  readonly sourcePackages: ReadonlyArray<SourcePackage>;
+  sha256: Schema.String.pipe(Schema.check(Schema.isPattern(/^[0-9a-f]{64}$/))),
+  sourcePackages: Schema.Array(SourcePackage),
   /** Source files used, relative to `.data/src/` (first segment = package name). */
-  readonly sources: ReadonlyArray<string>;
+  sources: Schema.Array(Schema.String),
   /** Seed and every parameter of the recipe, plus counts of what was dropped and why. */
-  readonly recipe: Readonly<Record<string, unknown>>;
-  readonly createdWith: string;
-}
+  recipe: Schema.Record(Schema.String, Schema.Unknown),
+  createdWith: Schema.String,
+});
+/** Contents of `fixtures/ood/<set>.json`. */
+export type OodManifest = typeof OodManifest.Type;
 
 /** What a set builder produces, before it is written and checked. */
 export interface BuiltSet {
@@ -128,31 +137,29 @@ export class OodSourceFailed extends Data.TaggedError("OodSourceFailed")<{
   }
 }
 
-/** Read a manifest; undefined when the file does not exist. */
+/**
+ * Read a manifest; undefined when the file does not exist. A file that cannot be read, is not
+ * JSON or is not a manifest (a missing, unknown or mistyped key) fails with
+ * {@link OodManifestInvalid} naming it and every problem.
+ */
 export const readManifest = (
   path: string,
 ): Effect.Effect<OodManifest | undefined, OodManifestInvalid> =>
   Effect.tryPromise({
-    try: async () => {
-      let text: string;
-      try {
-        text = await Deno.readTextFile(path);
-      } catch (error) {
+    try: () =>
+      Deno.readTextFile(path).catch((error) => {
         if (error instanceof Deno.errors.NotFound) return undefined;
         throw error;
-      }
-      const value = JSON.parse(text) as OodManifest;
-      if (typeof value.sha256 !== "string" || !Array.isArray(value.sources)) {
-        throw new Error("missing sha256 or sources");
-      }
-      return value;
-    },
-    catch: (error) =>
-      new OodManifestInvalid({
-        path,
-        problem: error instanceof Error ? error.message : String(error),
       }),
-  });
+    catch: (error) =>
+      new OodManifestInvalid({ path, problem: `cannot read it (${osReason(error)})` }),
+  }).pipe(
+    Effect.flatMap((text) =>
+      text === undefined ? Effect.succeed(undefined) : decodeJsonText(OodManifest, path)(text).pipe(
+        Effect.mapError((error) => new OodManifestInvalid({ path, problem: problemsText(error) })),
+      )
+    ),
+  );
 
 /** Write a manifest (pretty JSON, atomic). */
 export const writeManifest = (
