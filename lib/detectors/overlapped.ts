@@ -7,7 +7,7 @@
  * The forward pass is any engine's: {@link scoreOverlappedWith} takes the extraction as a
  * function (onnxruntime's `extractWithModel`, say); {@link scoreOverlapped} is it with grood's
  * tfjs network. With onnxruntime the forward pass itself runs off the main thread, so a search
- * on the main thread runs beside it.
+ * on the main thread can run beside it (a guess: not measured since the worker index went).
  *
  * The scores are those of `detector.score` on the whole set (a detector scores each image on
  * its own), in the set's order.
