@@ -14,6 +14,7 @@ import {
   MAX_GRID_VARIANTS,
   readSpecFile,
   SpecFileError,
+  variantColumns,
   variantSpec,
 } from "../lib/pipeline/spec.ts";
 
@@ -83,6 +84,15 @@ Deno.test("variantSpec() names a variant by what differs from the defaults", () 
   assert.deepEqual(variantSpec({ ...ABLATION_DEFAULTS, oodPrototype: "mean" }).oodPrototype, {
     kind: "mean",
   });
+});
+
+Deno.test("variantColumns() gives the results tables a number or a string per parameter", () => {
+  const columns = variantColumns({ ...ABLATION_DEFAULTS, index: { kind: "ivf", nprobe: 4 } });
+  assert.equal(columns.index, "ivf(nprobe=4)");
+  assert.equal(columns.k, ABLATION_DEFAULTS.k);
+  for (const value of Object.values(columns)) {
+    assert.ok(typeof value === "string" || typeof value === "number");
+  }
 });
 
 Deno.test("the shipped ablation spec decodes", async () => {

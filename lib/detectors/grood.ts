@@ -366,7 +366,7 @@ const groodScores = (
   );
 
 /** How settings and reports name an index option: the kind, or a user's builder's name. */
-export const indexLabel = (index: IndexSpec | IndexBuilder): string =>
+const indexLabel = (index: IndexSpec | IndexBuilder): string =>
   "kind" in index ? index.kind : index.name;
 
 /** What a GROOD fit computed: the parts its fitted detector scores with. */

@@ -44,6 +44,7 @@ import {
   gridSize,
   GridTooLarge,
   MAX_GRID_VARIANTS,
+  variantColumns,
   variantSpec,
 } from "./spec.ts";
 
@@ -198,7 +199,7 @@ const runAblationIn = Effect.fn("runAblation")(function* (
   }
   const withParams = (table: Table, key: "detector") =>
     table.join(
-      aq.from(runs.map((run, i) => ({ [key]: run.detector, ...variants[i]! }))),
+      aq.from(runs.map((run, i) => ({ [key]: run.detector, ...variantColumns(variants[i]!) }))),
       key,
     );
   const result: AblationResult = {

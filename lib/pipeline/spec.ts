@@ -169,6 +169,18 @@ export function variantSpec(
   };
 }
 
+/**
+ * A variant's parameters as the columns of the results tables: each a number or a string (an
+ * index spec as in the variant's name, `ivf(nprobe=4)`), so a CSV or markdown cell never reads
+ * `[object Object]`.
+ */
+export const variantColumns = (
+  params: AblationParams,
+): Readonly<Record<string, string | number>> =>
+  Object.fromEntries(
+    Object.entries(params).map(([k, v]) => [k, typeof v === "number" ? v : valueLabel(v)]),
+  );
+
 /** A varied value in a variant's name: an index spec as `ivf` or `ivf(nprobe=4)`. */
 function valueLabel(value: unknown): string {
   if (typeof value !== "object" || value === null) return String(value);
