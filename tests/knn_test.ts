@@ -7,12 +7,14 @@ import {
   type HnswIndex,
   hnswIndex,
   INDEX_KINDS,
+  IndexSpec,
   loadIndex,
   type NearestNeighbourIndex,
   type Neighbours,
   recallAtK,
   saveIndex,
 } from "../lib/knn/mod.ts";
+import { decodeStrict } from "../lib/decode.ts";
 import { type Matrix, takeRows } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { clusteredMatrix } from "./clustered.ts";
@@ -297,4 +299,20 @@ Deno.test("search results do not depend on query batching", () => {
   );
   assert.deepEqual(firstHalf.indices, all.indices.subarray(0, 260));
   assert.deepEqual(firstHalf.distances, all.distances.subarray(0, 260));
+});
+
+Deno.test("IndexSpec is a closed tagged union: a misspelt kind or option neither compiles nor decodes", () => {
+  // @ts-expect-error: no such kind
+  const misspelt: IndexSpec = { kind: "hnws" };
+  // @ts-expect-error: IVF has no `m`
+  const foreign: IndexSpec = { kind: "ivf", m: 8 };
+  const decode = (input: unknown) => Effect.runSyncExit(decodeStrict(IndexSpec, "spec")(input));
+  assert.ok(Exit.isFailure(decode(misspelt)));
+  assert.ok(Exit.isFailure(decode(foreign)));
+  assert.ok(Exit.isFailure(decode({ kind: "hnsw", m: 1 }))); // hnswlib needs M ≥ 2
+  assert.ok(Exit.isFailure(decode({ kind: "ivf", recallTarget: 1.5 })));
+  const ok = decode({ kind: "hnsw", m: 8, efSearch: 30 });
+  assert.ok(Exit.isSuccess(ok));
+  assert.deepEqual(ok.value, { kind: "hnsw", m: 8, efSearch: 30 });
+  assert.deepEqual(INDEX_KINDS.map((k) => k.kind), ["exact", "ivf", "hnsw"]);
 });

@@ -56,11 +56,4 @@ export type {
 } from "./kind.ts";
 export { defineIndexKind } from "./kind.ts";
 export { FileEntry } from "./files.ts";
-export {
-  buildIndex,
-  INDEX_KIND_NAMES,
-  INDEX_KINDS,
-  indexKind,
-  type IndexKindName,
-  IndexSpec,
-} from "./registry.ts";
+export { buildIndex, INDEX_KINDS, indexKind, IndexSpec } from "./registry.ts";

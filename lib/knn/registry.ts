@@ -40,14 +40,6 @@ export const IndexSpec = Schema.Union(
 /** A registered index kind and its options. */
 export type IndexSpec = typeof IndexSpec.Type;
 
-/** The name of a registered index kind. */
-export type IndexKindName = IndexSpec["kind"];
-
-/** The registered kinds' names, in registry order. */
-export const INDEX_KIND_NAMES: ReadonlyArray<IndexKindName> = INDEX_KINDS.map((k) =>
-  k.kind as IndexKindName
-);
-
 /** The registered kind named `kind`, if any. */
 export const indexKind = (kind: string): AnyIndexKind | undefined =>
   INDEX_KINDS.find((k) => k.kind === kind);
