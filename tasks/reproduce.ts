@@ -110,7 +110,7 @@ const chosen = values.detector;
 const engine = values.engine === undefined ? {} : { engine: values.engine };
 const detectors: ReadonlyArray<DetectorSpecInput> = [
   REPRODUCE_DETECTORS[0]!,
-  { kind: "grood", index: "hnsw", name: "GROOD (HNSW)" } as const,
+  { kind: "grood", index: { kind: "hnsw" }, name: "GROOD (HNSW)" } as const,
   ...REPRODUCE_DETECTORS.slice(1),
 ].filter((spec) => chosen === undefined || spec.kind === "grood" || chosen.includes(spec.kind));
 

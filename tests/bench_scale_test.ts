@@ -111,8 +111,6 @@ Deno.test("runScale: each configuration in its own process, recall against exact
       runs: 1,
       methods: [
         { method: "exact", maxRows: Infinity },
-        { method: "usearch", maxRows: Infinity },
-        { method: "usearch-f16", maxRows: Infinity },
         { method: "hnsw", maxRows: 1000 },
         { method: "ivf", maxRows: Infinity },
       ],
@@ -121,15 +119,11 @@ Deno.test("runScale: each configuration in its own process, recall against exact
       runScale(plan, { train: real.descriptors, queries }, stats, workDir, (r) => seen.push(r)),
     );
     assert.deepEqual(rows, seen);
-    // real: exact, both usearch, ivf, hnsw (1500 > 1000: skipped); synthetic 1200 likewise.
+    // real: exact, ivf, hnsw (1500 > 1000: skipped); synthetic 1200 likewise.
     assert.deepEqual(rows.map((r) => `${r.label} ${r.method}`), [
       "real-1.5kx8 exact",
-      "real-1.5kx8 usearch",
-      "real-1.5kx8 usearch-f16",
       "real-1.5kx8 ivf",
       "synthetic-1.2kx8 exact",
-      "synthetic-1.2kx8 usearch",
-      "synthetic-1.2kx8 usearch-f16",
       "synthetic-1.2kx8 ivf",
     ]);
     for (const row of rows) {

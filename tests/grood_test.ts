@@ -236,7 +236,7 @@ Deno.test("the validation-OOD variants average the first batch or the whole spli
 });
 
 Deno.test("GROOD's HNSW reports its calibrated efSearch, or the one a spec sets", async () => {
-  const calibrated = await runPromise(grood({ index: "hnsw" }).fit(inputs));
+  const calibrated = await runPromise(grood({ index: { kind: "hnsw" } }).fit(inputs));
   const s = calibrated.settings;
   assert.equal(s.efSearchCalibrated, true);
   assert.equal(s.efSearchRecallTarget, 0.995);
@@ -245,11 +245,46 @@ Deno.test("GROOD's HNSW reports its calibrated efSearch, or the one a spec sets"
   assert.equal(s.efSearchTargetMet, Number(s.efSearchRecall1) >= 0.995);
   calibrated.dispose();
   const given = await runPromise(
-    registered({ kind: "grood", index: "hnsw", hnsw: { M: 8, efConstruction: 50, efSearch: 30 } })
-      .fit(inputs),
+    registered({
+      kind: "grood",
+      index: { kind: "hnsw", m: 8, efConstruction: 50, efSearch: 30 },
+    }).fit(inputs),
   );
+  assert.equal(given.settings.index, "hnsw");
   assert.equal(given.settings.efSearch, 30);
   assert.equal(given.settings.M, 8);
   assert.equal(given.settings.efSearchCalibrated, undefined);
   given.dispose();
+});
+
+Deno.test("GROOD's IVF index from a spec reports its lists and nprobe; exact scores equal at nprobe = lists", async () => {
+  const ivf = await runPromise(
+    registered({ kind: "grood", index: { kind: "ivf", lists: 4, nprobe: 4 } }).fit(inputs),
+  );
+  assert.equal(ivf.settings.index, "ivf");
+  assert.equal(ivf.settings.lists, 4);
+  assert.equal(ivf.settings.nprobe, 4);
+  const exact = await runPromise(registered({ kind: "grood" }).fit(inputs));
+  assert.equal(exact.settings.index, "exact");
+  const set = { images: queries, features: queryFeatures };
+  // Every list probed: the search is exact (distances to float32 rounding of the IVF copy).
+  const a = await runPromise(ivf.score(set));
+  const b = await runPromise(exact.score(set));
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-5 * Math.max(1, Math.abs(b[i]!)), `score ${i}`);
+  }
+  ivf.dispose();
+  exact.dispose();
+});
+
+Deno.test("GROOD's old index fields are refused by name (index is a tagged union)", () => {
+  const problems = (spec: unknown) => Effect.runSync(Effect.flip(buildDetector(spec))).message;
+  assert.match(
+    problems({ kind: "grood", index: { kind: "hnsw" }, hnsw: { M: 8, efConstruction: 50 } }),
+    /unknown key hnsw/,
+  );
+  assert.match(problems({ kind: "grood", ivf: { nprobe: 4 } }), /unknown key ivf/);
+  assert.match(problems({ kind: "grood", index: { kind: "ivf", M: 8 } }), /unknown key M/);
+  assert.match(problems({ kind: "grood", index: { kind: "usearch" } }), /unknown kind "usearch"/);
+  assert.match(problems({ kind: "grood", index: "hnsw" }), /index/);
 });

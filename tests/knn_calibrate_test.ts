@@ -7,7 +7,6 @@ import {
   exactIndex,
   hnswIndex,
   recallAtK,
-  workerIndex,
 } from "../lib/knn/mod.ts";
 import { heldOutRows } from "../lib/knn/calibrate.ts";
 import { type Matrix, takeRows } from "../lib/matrix.ts";
@@ -49,7 +48,7 @@ Deno.test("calibrated efSearch: the smallest ladder value reaching the target on
   const c = index.calibration!;
   assert.equal(c.sample, 300);
   assert.equal(c.recallTarget, 0.99);
-  assert.equal(index.params!.efSearch, c.efSearch);
+  assert.equal(index.params.efSearch, c.efSearch);
   assert.ok(c.met);
   assert.ok(c.recall1 >= 0.99, `recall@1 ${c.recall1}`);
   // Minimal on the ladder: every value before it was tried and fell short.
@@ -68,38 +67,39 @@ Deno.test("calibrated efSearch: the smallest ladder value reaching the target on
   index.dispose();
 });
 
-Deno.test("calibrated efSearch is deterministic for a seed and equal in a worker", async () => {
+Deno.test("calibrated efSearch is deterministic for a seed", async () => {
   const queries = uniformMatrix(200, 16, 9);
   const a = await Effect.runPromise(hnswIndex(points, { ...graph, calibrate }));
   const b = await Effect.runPromise(hnswIndex(points, { ...graph, calibrate }));
-  const w = await Effect.runPromise(workerIndex(points, { hnsw: graph, calibrate }));
   assert.deepEqual(b.calibration, a.calibration);
-  assert.deepEqual(w.calibration, a.calibration);
-  assert.deepEqual(w.params, a.params);
+  assert.deepEqual(b.params, a.params);
+  assert.deepEqual(b.settings, a.settings);
   const expected = Effect.runSync(a.search(queries, 3));
   assert.deepEqual(Effect.runSync(b.search(queries, 3)), expected);
-  assert.deepEqual(await Effect.runPromise(w.search(queries, 3)), expected);
-  for (const index of [a, b, w]) index.dispose();
+  for (const index of [a, b]) index.dispose();
 });
 
 Deno.test("a user's efSearch wins over calibration; the registry calibrates by default", async () => {
   const given = await Effect.runPromise(hnswIndex(points, { ...graph, efSearch: 40, calibrate }));
-  assert.equal(given.params!.efSearch, 40);
+  assert.equal(given.params.efSearch, 40);
   assert.equal(given.calibration, undefined);
   given.dispose();
   const options = { name: "test", seed: graph.seed };
+  // Through the registry, the index reports its calibration in its settings.
   const byKind = await Effect.runPromise(
-    buildIndex("hnsw", points, { ...options, hnsw: { M: 8, efConstruction: 40 } }),
+    buildIndex({ kind: "hnsw", m: 8, efConstruction: 40 }, points, options),
   );
-  assert.equal(byKind.calibration!.recallTarget, CALIBRATION_DEFAULTS.recallTarget);
-  assert.equal(byKind.calibration!.sample, 400); // a tenth of 4,000 points
-  assert.equal(byKind.params!.efSearch, byKind.calibration!.efSearch);
+  assert.equal(byKind.kind, "hnsw");
+  assert.equal(byKind.settings.M, 8);
+  assert.equal(byKind.settings.efSearchCalibrated, true);
+  assert.equal(byKind.settings.efSearchRecallTarget, CALIBRATION_DEFAULTS.recallTarget);
+  assert.equal(byKind.settings.efSearchSample, 400); // a tenth of 4,000 points
+  assert.ok(EF_LADDER.includes(byKind.settings.efSearch as number));
   byKind.dispose();
   const fixed = await Effect.runPromise(
-    buildIndex("hnsw", points, { ...options, hnsw: { M: 8, efConstruction: 40, efSearch: 32 } }),
+    buildIndex({ kind: "hnsw", m: 8, efConstruction: 40, efSearch: 32 }, points, options),
   );
-  assert.equal(fixed.params!.efSearch, 32);
-  assert.equal(fixed.calibration, undefined);
+  assert.deepEqual(fixed.settings, { M: 8, efConstruction: 40, efSearch: 32 });
   fixed.dispose();
 });
 

@@ -54,8 +54,8 @@ Deno.test("ivfIndex() calibrates nprobe to its recall target, and the target hol
   const c = index.calibration!;
   assert.ok(c.met && c.recall1 >= 0.99, JSON.stringify(c));
   assert.equal(c.sample, 600); // a tenth of the points, at most 1,000
-  assert.equal(index.ivf!.nprobe, c.efSearch);
-  assert.ok(index.ivf!.nprobe < 80, `nprobe ${index.ivf!.nprobe}: no saving over a full scan`);
+  assert.equal(index.ivf.nprobe, c.efSearch);
+  assert.ok(index.ivf.nprobe < 80, `nprobe ${index.ivf.nprobe}: no saving over a full scan`);
   // Each value tried below the chosen one missed the target.
   for (const step of c.tried.slice(0, -1)) assert.ok(step.recall1 < 0.99);
   const recall1 = recallAtK(await run(index.search(queries, 1)), truth, 1);
@@ -154,20 +154,31 @@ Deno.test("IVF: ties go to the lower point index; short lists fall back to every
 Deno.test("IVF indexes save and load (rebuilt from the points) with identical searches", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const index = await run(buildIndex("ivf", points, { name: "test", seed: 3 }));
-    assert.equal(index.ivf!.seed, 3);
+    const index = await run(buildIndex({ kind: "ivf" }, points, { name: "test", seed: 3 }));
+    assert.equal(index.kind, "ivf");
     const metadata = await run(saveIndex(index, dir));
     assert.equal(metadata.kind, "ivf");
-    assert.equal(metadata.graph, null);
-    assert.deepEqual(metadata.ivf, index.ivf);
+    const { points: file, ...settings } = metadata.contents as Record<string, unknown>;
+    assert.deepEqual(Object.keys(file as object), ["file", "sha256"]);
+    assert.deepEqual(settings, {
+      lists: index.settings.lists,
+      nprobe: index.settings.nprobe,
+      iterations: 10,
+      seed: 3,
+    });
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "index.json",
+      "points.npy",
+    ]);
     const loaded = await run(loadIndex(dir));
-    assert.deepEqual(loaded.ivf, index.ivf);
+    assert.equal(loaded.settings.lists, index.settings.lists);
+    assert.equal(loaded.settings.nprobe, index.settings.nprobe);
     assert.deepEqual(await run(loaded.search(queries, 3)), await run(index.search(queries, 3)));
     // Settings that cannot be rebuilt are a corrupt index, not a crash.
     const json = JSON.parse(await Deno.readTextFile(`${dir}/index.json`));
     await Deno.writeTextFile(
       `${dir}/index.json`,
-      JSON.stringify({ ...json, ivf: { ...json.ivf, lists: points.rows + 1 } }),
+      JSON.stringify({ ...json, contents: { ...json.contents, lists: points.rows + 1 } }),
     );
     const error = await failure(loadIndex(dir));
     assert.equal(error._tag, "CorruptIndex");

@@ -2,14 +2,19 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Cause, Effect, Exit } from "effect";
 import {
+  type ExactIndex,
   exactIndex,
+  type HnswIndex,
   hnswIndex,
+  INDEX_KINDS,
+  IndexSpec,
   loadIndex,
   type NearestNeighbourIndex,
   type Neighbours,
   recallAtK,
   saveIndex,
 } from "../lib/knn/mod.ts";
+import { decodeStrict } from "../lib/decode.ts";
 import { type Matrix, takeRows } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { clusteredMatrix } from "./clustered.ts";
@@ -167,7 +172,7 @@ async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> 
   }
 }
 
-async function assertRoundTrip(index: NearestNeighbourIndex, dir: string, queries: Matrix) {
+async function assertRoundTrip(index: ExactIndex | HnswIndex, dir: string, queries: Matrix) {
   const metadata = await Effect.runPromise(saveIndex(index, dir));
   assert.equal(metadata.kind, index.kind);
   assert.equal(metadata.size, index.size);
@@ -175,8 +180,11 @@ async function assertRoundTrip(index: NearestNeighbourIndex, dir: string, querie
   const loaded = await Effect.runPromise(loadIndex(dir));
   assert.equal(loaded.kind, index.kind);
   assert.equal(loaded.name, dir);
-  assert.deepEqual(loaded.params, index.params);
-  assert.deepEqual(loaded.points?.data, index.points?.data);
+  assert.deepEqual(loaded.settings, index.settings);
+  // The loaded index is its kind's own (so it can be saved again), over the same points.
+  const kind = INDEX_KINDS.find((k) => k.owns(loaded))!;
+  assert.equal(kind.kind, index.kind);
+  assert.deepEqual((loaded as ExactIndex | HnswIndex).points.data, index.points.data);
   assert.deepEqual(run(loaded.search(queries, 3)), run(index.search(queries, 3)));
   return loaded;
 }
@@ -234,6 +242,53 @@ Deno.test("loadIndex() rejects tampered or missing files with typed errors", asy
   });
 });
 
+Deno.test("loadIndex() decodes index.json strictly: a typed error names the file and the key", async () => {
+  const points = uniformMatrix(40, 3, 2);
+  await withTempDir(async (dir) => {
+    await Effect.runPromise(saveIndex(run(exactIndex(points)), dir));
+    const metadataPath = join(dir, "index.json");
+    const saved = JSON.parse(await Deno.readTextFile(metadataPath));
+    const loadWith = async (json: unknown) => {
+      await Deno.writeTextFile(metadataPath, JSON.stringify(json));
+      const error = await Effect.runPromise(Effect.flip(loadIndex(dir)));
+      assert.equal(error._tag, "CorruptIndex");
+      assert.ok(error.message.includes(metadataPath), error.message);
+      return error.message;
+    };
+    assert.match(await loadWith({ ...saved, extra: 1 }), /unknown key extra/);
+    assert.match(
+      await loadWith({ ...saved, contents: { ...saved.contents, graph: null } }),
+      /unknown key graph.*contents/,
+    );
+    assert.match(
+      await loadWith({
+        ...saved,
+        contents: { points: { ...saved.contents.points, file: "../x" } },
+      }),
+      /contents\.points\.file/,
+    );
+    assert.match(await loadWith({ ...saved, kind: "usearch" }), /unknown kind "usearch"/);
+    assert.match(await loadWith({ ...saved, version: 1 }), /version/);
+    const { size: _, ...noSize } = saved;
+    assert.match(await loadWith(noSize), /missing required key.*size/);
+    // Restored, it loads again.
+    await Deno.writeTextFile(metadataPath, JSON.stringify(saved));
+    (await Effect.runPromise(loadIndex(dir))).dispose();
+  });
+});
+
+Deno.test("saveIndex() refuses an index no registered kind made (a user's own)", async () => {
+  const inner = run(exactIndex(uniformMatrix(10, 2, 3)));
+  const mine: NearestNeighbourIndex = { ...inner, kind: "exact", name: "mine" };
+  await withTempDir(async (dir) => {
+    const error = await Effect.runPromise(Effect.flip(saveIndex(mine, join(dir, "mine"))));
+    assert.equal(error._tag, "IndexIoError");
+    assert.match(String(error.cause), /mine \(kind exact\) was not made by a registered kind/);
+    assert.deepEqual([...Deno.readDirSync(dir)], []); // nothing written
+  });
+  inner.dispose();
+});
+
 Deno.test("search results do not depend on query batching", () => {
   const points = uniformMatrix(600, 8, 11);
   const queries = uniformMatrix(260, 8, 12);
@@ -244,4 +299,20 @@ Deno.test("search results do not depend on query batching", () => {
   );
   assert.deepEqual(firstHalf.indices, all.indices.subarray(0, 260));
   assert.deepEqual(firstHalf.distances, all.distances.subarray(0, 260));
+});
+
+Deno.test("IndexSpec is a closed tagged union: a misspelt kind or option neither compiles nor decodes", () => {
+  // @ts-expect-error: no such kind
+  const misspelt: IndexSpec = { kind: "hnws" };
+  // @ts-expect-error: IVF has no `m`
+  const foreign: IndexSpec = { kind: "ivf", m: 8 };
+  const decode = (input: unknown) => Effect.runSyncExit(decodeStrict(IndexSpec, "spec")(input));
+  assert.ok(Exit.isFailure(decode(misspelt)));
+  assert.ok(Exit.isFailure(decode(foreign)));
+  assert.ok(Exit.isFailure(decode({ kind: "hnsw", m: 1 }))); // hnswlib needs M ≥ 2
+  assert.ok(Exit.isFailure(decode({ kind: "ivf", recallTarget: 1.5 })));
+  const ok = decode({ kind: "hnsw", m: 8, efSearch: 30 });
+  assert.ok(Exit.isSuccess(ok));
+  assert.deepEqual(ok.value, { kind: "hnsw", m: 8, efSearch: 30 });
+  assert.deepEqual(INDEX_KINDS.map((k) => k.kind), ["exact", "ivf", "hnsw"]);
 });

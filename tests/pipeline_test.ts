@@ -173,6 +173,8 @@ Deno.test("runAblation(): one run per variant, hand-checked, ranked, with the pa
     ["mean,1", "mean,3", "mixup,1", "mixup,3"],
   );
   assert.ok(summary.every((r) => r.samples === 200));
+  // An index spec is a column like any other: its label, never an object.
+  assert.ok(summary.every((r) => (r as { index?: unknown }).index === "exact"));
   // The variant with the pipeline's GROOD settings (mix-up, k = 1) gives the pipeline's scores.
   const same = ablation
     .runs[ablation.variants.findIndex((v) => v.oodPrototype === "mixup" && v.k === 1)]!;

@@ -14,6 +14,7 @@ import {
   MAX_GRID_VARIANTS,
   readSpecFile,
   SpecFileError,
+  variantColumns,
   variantSpec,
 } from "../lib/pipeline/spec.ts";
 
@@ -71,9 +72,27 @@ Deno.test("variantSpec() names a variant by what differs from the defaults", () 
     "GROOD[lambda=0.9,k=5]",
   );
   assert.equal(variantSpec(ABLATION_DEFAULTS).name, "GROOD[]");
+  // An index spec: named by its kind and options; equal to the default's, not named at all.
+  const ivf = variantSpec({ ...ABLATION_DEFAULTS, index: { kind: "ivf", nprobe: 4 } });
+  assert.equal(ivf.name, "GROOD[index=ivf(nprobe=4)]");
+  assert.deepEqual(ivf.index, { kind: "ivf", nprobe: 4 });
+  assert.equal(
+    variantSpec({ ...ABLATION_DEFAULTS, index: { kind: "hnsw" } }).name,
+    "GROOD[index=hnsw]",
+  );
+  assert.equal(variantSpec({ ...ABLATION_DEFAULTS, index: { kind: "exact" } }).name, "GROOD[]");
   assert.deepEqual(variantSpec({ ...ABLATION_DEFAULTS, oodPrototype: "mean" }).oodPrototype, {
     kind: "mean",
   });
+});
+
+Deno.test("variantColumns() gives the results tables a number or a string per parameter", () => {
+  const columns = variantColumns({ ...ABLATION_DEFAULTS, index: { kind: "ivf", nprobe: 4 } });
+  assert.equal(columns.index, "ivf(nprobe=4)");
+  assert.equal(columns.k, ABLATION_DEFAULTS.k);
+  for (const value of Object.values(columns)) {
+    assert.ok(typeof value === "string" || typeof value === "number");
+  }
 });
 
 Deno.test("the shipped ablation spec decodes", async () => {
@@ -114,7 +133,7 @@ Deno.test("every problem of a spec is reported at once", async () => {
     name: "x",
     benchmark: 7,
     extra: true,
-    grids: [{ lamda: [0.3], k: [0] }, { index: ["hnws"] }],
+    grids: [{ lamda: [0.3], k: [0] }, { index: [{ kind: "hnws" }] }],
   }, "bad.json")));
   assert.ok(error instanceof InvalidInput);
   assert.deepEqual(error.problems.map((p) => p.path).sort(), [
@@ -122,8 +141,9 @@ Deno.test("every problem of a spec is reported at once", async () => {
     "benchmark",
     "grids[0]",
     "grids[0].k[0]",
-    "grids[1].index[0]",
+    "grids[1].index[0].kind",
   ]);
+  assert.match(error.message, /unknown kind "hnws" in bad\.json at .*; did you mean hnsw\?/);
   assert.match(error.message, /^bad\.json has 5 problems:/);
 });
 

@@ -134,7 +134,6 @@ function family(error: DetectorError): "input" | "model" | "tuning" | "statistic
     case "NonFiniteVector":
     case "IndexTooLarge":
     case "HnswUnavailable":
-    case "UsearchUnavailable":
     case "IndexTooSmall":
     case "InvalidNeighbourCount":
     case "DimensionMismatch":

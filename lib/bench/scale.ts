@@ -16,7 +16,6 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { writeNpyAtomic } from "../io/npy.ts";
 import type { Matrix } from "../matrix.ts";
-import { USEARCH_DEFAULTS } from "../knn/mod.ts";
 import { busyCores, type LoadSample, loadSample } from "./machine.ts";
 import type { DescriptorStats } from "./descriptor_stats.ts";
 import { type Figure, figure } from "./report.ts";
@@ -39,7 +38,6 @@ export interface ScalePlan {
    * before it is stopped (its searches get {@link SEARCH_BUDGET_FACTOR} times as long).
    */
   readonly budgetSeconds: number;
-  readonly usearch: ScaleConfig["usearch"];
   /** Search threads of grood's IVF kind. */
   readonly ivfThreads: number;
   /** Run only the sets with these labels (e.g. `synthetic-1.28Mx512`, `real-59.9kx64`). */
@@ -56,15 +54,9 @@ export const SCALE_TARGET = {
   peakRssBytes: 4e9,
 } as const;
 
-/** Every usearch method's parameters: grood's usearch kind's defaults, on every core (IVF too). */
-const USEARCH = { ...USEARCH_DEFAULTS, threads: navigator.hardwareConcurrency } as const;
-
-/** Every method on every size, but usearch's i8 index only up to `i8Rows` rows. */
-const everyMethod = (i8Rows: number): ScalePlan["methods"] => [
+/** Every method on every size. */
+const everyMethod = (): ScalePlan["methods"] => [
   { method: "exact", maxRows: Infinity },
-  { method: "usearch", maxRows: Infinity },
-  { method: "usearch-f16", maxRows: Infinity },
-  { method: "usearch-i8", maxRows: i8Rows },
   { method: "hnsw", maxRows: Infinity },
   { method: "ivf", maxRows: Infinity },
 ];
@@ -73,12 +65,11 @@ const everyMethod = (i8Rows: number): ScalePlan["methods"] => [
 export const SCALE_FULL: ScalePlan = {
   sizes: [60_000, 600_000, 1_280_000],
   dims: [64, 512],
-  methods: everyMethod(60_000),
+  methods: everyMethod(),
   queries: 500,
   runs: 2,
   // The build target: an index not built by then has missed it; stopping it saves the hour.
   budgetSeconds: 600,
-  usearch: USEARCH,
   ivfThreads: navigator.hardwareConcurrency,
 };
 
@@ -86,11 +77,10 @@ export const SCALE_FULL: ScalePlan = {
 export const SCALE_QUICK: ScalePlan = {
   sizes: [2_000, 8_000],
   dims: [16, 64],
-  methods: everyMethod(2_000),
+  methods: everyMethod(),
   queries: 200,
   runs: 2,
   budgetSeconds: 300,
-  usearch: USEARCH,
   ivfThreads: navigator.hardwareConcurrency,
 };
 
@@ -157,7 +147,7 @@ async function runChild(config: ScaleConfig, budgetSeconds: number): Promise<Sca
     for await (const bytes of child.stderr) {
       const text = decoder.decode(bytes, { stream: true });
       stderrTail = (stderrTail + text).slice(-4000);
-      // The budget restarts when the points are made (usearch makes them as it builds).
+      // The budget restarts when the points are made (IVF makes them as it builds).
       if (/^data /m.test(text) && !stopped && phase === "data") {
         phase = "build";
         buildStarted = performance.now();
@@ -323,7 +313,6 @@ export const runScale = (
               queries: plan.queries,
               truthFile,
               runs: plan.runs,
-              usearch: plan.usearch,
               ivfThreads: plan.ivfThreads,
             }, plan.budgetSeconds)
           );

@@ -15,30 +15,15 @@
  *   ground truth of the other methods, written to `truthFile`;
  * - **hnsw**: `hnswIndex` (hnswlib-node, grood's HNSW option, default parameters, efSearch
  *   200: the scale table measures the graph, not the calibration);
- * - **usearch**: grood's `usearch` index kind (`usearchBuilder`: float32, built with every
- *   core), filled chunk by chunk, so the float32 set is never held whole: usearch's copy is
- *   the only one;
- * - **usearch-f16** / **usearch-i8**: npm `usearch` HNSW with half-precision or 8-bit
- *   storage, filled the same way. Not grood index kinds: measured here as the compressed
- *   options.
  * - **ivf**: grood's `ivf` index kind (`ivfBuilder`: k-means lists searched exactly, nprobe
- *   calibrated at build, which is timed with it), filled chunk by chunk like usearch: its
- *   WebAssembly copy is the only one; searched on the plan's `ivfThreads` (every core).
- *
- * Every usearch method uses the plan's `usearch` parameters (connectivity, expansions, threads).
+ *   calibrated at build, which is timed with it), filled chunk by chunk, so the float32 set is
+ *   never held whole: its WebAssembly copy is the only one; searched on the plan's
+ *   `ivfThreads` (every core).
  *
  * @module
  */
 import { Effect } from "effect";
-import {
-  exactIndex,
-  hnswIndex,
-  ivfBuilder,
-  type Neighbours,
-  recallAtK,
-  type UsearchBuilder,
-  usearchBuilder,
-} from "../knn/mod.ts";
+import { exactIndex, hnswIndex, ivfBuilder, type Neighbours, recallAtK } from "../knn/mod.ts";
 import type { Matrix } from "../matrix.ts";
 import { readNpy, writeNpyAtomic } from "../io/npy.ts";
 import { median } from "./measure.ts";
@@ -49,9 +34,6 @@ import { syntheticDescriptors } from "./synthetic_descriptors.ts";
 export const SCALE_METHODS = [
   "exact",
   "hnsw",
-  "usearch",
-  "usearch-f16",
-  "usearch-i8",
   "ivf",
 ] as const;
 export type ScaleMethod = typeof SCALE_METHODS[number];
@@ -78,13 +60,6 @@ export interface ScaleConfig {
   readonly truthFile: string;
   /** Timed runs of the k = 1 search. */
   readonly runs: number;
-  /** usearch parameters. */
-  readonly usearch: {
-    readonly connectivity: number;
-    readonly expansionAdd: number;
-    readonly expansionSearch: number;
-    readonly threads: number;
-  };
   /** Search threads of grood's IVF kind. */
   readonly ivfThreads: number;
 }
@@ -200,7 +175,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
     }
     const rows = data.kind === "real" ? full!.rows : data.rows;
     const dim = queries.cols;
-    const streamed = config.method.startsWith("usearch") || config.method === "ivf";
+    const streamed = config.method === "ivf";
     // Exact and hnswlib keep the float32 points (re-ranking, saving): make them whole.
     if (!streamed && full === undefined && data.kind === "synthetic") {
       const all = new Float32Array(rows * dim);
@@ -218,7 +193,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
       );
 
     let search: (q: Matrix, k: number) => Effect.Effect<Neighbours, unknown>;
-    // Seconds generating synthetic points inside a chunk-by-chunk build (usearch, ivf): data time.
+    // Seconds generating synthetic points inside a chunk-by-chunk build (ivf): data time.
     let generating = 0;
     let buildSeconds: number;
     const buildStart = performance.now();
@@ -239,17 +214,7 @@ export const runScaleConfig = (config: ScaleConfig) =>
         : yield* hnswIndex(full!, { seed: 0, onProgress: progress });
       buildSeconds = (performance.now() - buildStart) / 1000;
       search = (q, k) => index.search(q, k);
-    } else if (config.method === "usearch") {
-      const builder: UsearchBuilder = yield* usearchBuilder(dim, config.usearch);
-      const add = (chunk: Float32Array, first: number, n: number, generating?: number) => {
-        Effect.runSync(builder.add({ rows: n, cols: dim, data: chunk }));
-        progress(first + n, generating);
-      };
-      generating = feed(add);
-      const index = builder.finish();
-      buildSeconds = (performance.now() - buildStart) / 1000 - generating;
-      search = (q, k) => index.search(q, k);
-    } else if (config.method === "ivf") {
+    } else {
       const builder = yield* ivfBuilder(rows, dim, { threads: config.ivfThreads });
       const add = (chunk: Float32Array, first: number, n: number, generating?: number) => {
         Effect.runSync(builder.add({ rows: n, cols: dim, data: chunk }));
@@ -260,41 +225,10 @@ export const runScaleConfig = (config: ScaleConfig) =>
       buildSeconds = (performance.now() - buildStart) / 1000 - generating;
       const c = index.calibration;
       console.error(
-        `ivf lists ${index.ivf!.lists} nprobe ${index.ivf!.nprobe}` +
+        `ivf lists ${index.ivf.lists} nprobe ${index.ivf.nprobe}` +
           (c === undefined ? "" : ` (calibrated: recall@1 ${c.recall1} on ${c.sample})`),
       );
       search = (q, k) => index.search(q, k);
-    } else {
-      const { Index, MetricKind, ScalarKind } = yield* Effect.promise(() => loadUsearch());
-      const index = new Index({
-        dimensions: dim,
-        metric: MetricKind.L2sq,
-        quantization: config.method === "usearch-f16" ? ScalarKind.F16 : ScalarKind.I8,
-        connectivity: config.usearch.connectivity,
-        expansion_add: config.usearch.expansionAdd,
-        expansion_search: config.usearch.expansionSearch,
-        multi: false,
-      });
-      const add = (chunk: Float32Array, first: number, n: number, generating?: number) => {
-        index.add(
-          BigUint64Array.from({ length: n }, (_, i) => BigInt(first + i)),
-          chunk,
-          config.usearch.threads,
-        );
-        progress(first + n, generating);
-      };
-      generating = feed(add);
-      buildSeconds = (performance.now() - buildStart) / 1000 - generating;
-      search = (q, k) =>
-        Effect.sync(() => {
-          const found = index.search(q.data, k, config.usearch.threads);
-          return {
-            rows: q.rows,
-            k,
-            indices: Int32Array.from(found.keys as BigUint64Array, (key) => Number(key)),
-            distances: Float64Array.from(found.distances as Float32Array, Math.sqrt),
-          };
-        });
     }
 
     console.error(`built ${buildSeconds.toFixed(1)}`);
@@ -335,11 +269,6 @@ export const runScaleConfig = (config: ScaleConfig) =>
       dataRssBytes,
     } satisfies ScaleMeasurement;
   });
-
-/** The usearch module (its exports as one default object). */
-async function loadUsearch() {
-  return (await import("usearch")).default;
-}
 
 if (import.meta.main) {
   const config = JSON.parse(Deno.args[0]!) as ScaleConfig;

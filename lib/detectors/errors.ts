@@ -6,9 +6,8 @@
  * @module
  */
 import type { InvalidParameter, NonFiniteInput } from "../errors.ts";
-import type { IndexBuildError } from "../knn/registry.ts";
-import type { SearchError } from "../knn/errors.ts";
-import type { SearchWorkerError } from "../knn/worker_index.ts";
+import type { IndexBuildError } from "../knn/kind.ts";
+import type { SearchError, SearchWorkerError } from "../knn/errors.ts";
 import type { ModelError } from "../models/errors.ts";
 import type { NonFiniteOutput } from "../models/finite.ts";
 import type { ScoreError } from "../stages/evaluate.ts";

@@ -25,12 +25,7 @@ import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { type Codec, makeStageCache, StageCache } from "../cache/cache.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
-import {
-  buildIndex,
-  HNSW_DEFAULTS,
-  type IndexKindName,
-  type NearestNeighbourIndex,
-} from "../knn/mod.ts";
+import { buildIndex, type IndexSpec, type NearestNeighbourIndex } from "../knn/mod.ts";
 import {
   meanOfPrototypes,
   meanPenultimate,
@@ -102,30 +97,13 @@ export interface GroodOptions {
   readonly oodPrototype: OodPrototypeSource;
   /** `gradient`: GROOD; `distance`: ablation, score = −‖h − p_ood‖ (no gradient, no index). */
   readonly descriptor: "gradient" | "distance";
-  /** A registered index kind (`lib/knn/registry.ts`) or a user's own builder. */
-  readonly index: IndexKindName | IndexBuilder;
+  /** A registered index kind with its options (`lib/knn/registry.ts`) or a user's own builder. */
+  readonly index: IndexSpec | IndexBuilder;
   readonly k: number;
   /** NCP-logit temperature τ (an extension; 1 = the paper). */
   readonly temperature: number;
   /** When given, τ is chosen from this grid on the validation data (overrides `temperature`). */
   readonly temperatureGrid?: ReadonlyArray<number>;
-  /** HNSW's graph; without `efSearch`, it is calibrated to reach `recallTarget` (default 0.995). */
-  readonly hnsw?: {
-    readonly M: number;
-    readonly efConstruction: number;
-    readonly efSearch?: number;
-    readonly recallTarget?: number;
-  };
-  /**
-   * IVF's lists (default √n), nprobe (without it, calibrated to `recallTarget`, 0.995) and
-   * search threads (default 1).
-   */
-  readonly ivf?: {
-    readonly lists?: number;
-    readonly nprobe?: number;
-    readonly recallTarget?: number;
-    readonly threads?: number;
-  };
   /** Seed of the HNSW graph and of IVF's k-means. */
   readonly seed: number;
 }
@@ -134,7 +112,7 @@ export interface GroodOptions {
 export const GROOD_DEFAULTS: GroodOptions = {
   oodPrototype: { kind: "mixup", lambda: MIXUP_DEFAULTS.lambda, seed: MIXUP_DEFAULTS.seed },
   descriptor: "gradient",
-  index: "exact",
+  index: { kind: "exact" },
   k: 1,
   temperature: 1,
   seed: 0,
@@ -285,7 +263,7 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           oodCompute,
         );
         const gradientPrototypes = { classes: prototypes.value.penultimate, ood: ood.value };
-        const indexName = typeof o.index === "string" ? o.index : o.index.name;
+        const indexName = indexLabel(o.index);
         const settings = {
           earlyBoundary: o.earlyBoundary,
           oodPrototype: describeSource(source),
@@ -316,11 +294,6 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
         for (let i = 0; i < trainFeatures.count; i++) {
           if (predicted[i] === trainFeatures.labels![i]) correct.push(i);
         }
-        const hnswParams = {
-          M: HNSW_DEFAULTS.M,
-          efConstruction: HNSW_DEFAULTS.efConstruction,
-          ...o.hnsw,
-        };
         const descriptorsAt = (temperature: number) =>
           cache.cached(
             "descriptors",
@@ -335,13 +308,8 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
         const indexOf = (
           descriptors: Matrix,
         ): Effect.Effect<NearestNeighbourIndex, DetectorError> =>
-          typeof o.index === "string"
-            ? buildIndex(o.index, descriptors, {
-              name: "GROOD training descriptors",
-              seed: o.seed,
-              hnsw: hnswParams,
-              ...(o.ivf === undefined ? {} : { ivf: o.ivf }),
-            })
+          "kind" in o.index
+            ? buildIndex(o.index, descriptors, { name: "GROOD training descriptors", seed: o.seed })
             : o.index.build(descriptors);
         const scorer = (index: NearestNeighbourIndex, temperature: number) => (set: ExtractedSet) =>
           groodScores(set, gradientPrototypes, index, temperature, o.k);
@@ -397,42 +365,9 @@ const groodScores = (
     (queries) => knnScore(index, queries, k),
   );
 
-/**
- * An HNSW index's graph parameters as settings, with how its efSearch was calibrated (target,
- * sample, measured recall@1) when it was.
- */
-function hnswSettings(index: NearestNeighbourIndex): Record<string, number | boolean> {
-  const { M, efConstruction, efSearch } = index.params ?? HNSW_DEFAULTS;
-  const c = index.calibration;
-  return {
-    M,
-    efConstruction,
-    efSearch,
-    ...(c === undefined ? {} : {
-      efSearchCalibrated: true,
-      efSearchRecallTarget: c.recallTarget,
-      efSearchRecall1: c.recall1,
-      efSearchSample: c.sample,
-      efSearchTargetMet: c.met,
-    }),
-  };
-}
-
-/** An IVF index's lists and nprobe as settings, with how nprobe was calibrated when it was. */
-function ivfSettings(index: NearestNeighbourIndex): Record<string, number | boolean> {
-  const c = index.calibration;
-  return {
-    lists: index.ivf?.lists ?? 0,
-    nprobe: index.ivf?.nprobe ?? 0,
-    ...(c === undefined ? {} : {
-      nprobeCalibrated: true,
-      nprobeRecallTarget: c.recallTarget,
-      nprobeRecall1: c.recall1,
-      nprobeSample: c.sample,
-      nprobeTargetMet: c.met,
-    }),
-  };
-}
+/** How settings and reports name an index option: the kind, or a user's builder's name. */
+const indexLabel = (index: IndexSpec | IndexBuilder): string =>
+  "kind" in index ? index.kind : index.name;
 
 /** What a GROOD fit computed: the parts its fitted detector scores with. */
 export interface GroodParts {
@@ -464,12 +399,11 @@ export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): 
       earlyBoundary: o.earlyBoundary,
       oodPrototype: describeSource(source),
       descriptor: o.descriptor,
-      index: typeof o.index === "string" ? o.index : o.index.name,
+      index: indexLabel(o.index),
       k: o.k,
       temperature,
       indexed: descriptors.rows,
-      ...(o.index === "hnsw" ? hnswSettings(index) : {}),
-      ...(o.index === "ivf" ? ivfSettings(index) : {}),
+      ...index.settings,
     },
     tuned: parts.tuned,
     artefacts: [

@@ -24,12 +24,7 @@
  */
 import { Data, Effect, Stream } from "effect";
 import type { ImageSet } from "../data/images.ts";
-import {
-  buildIndex,
-  HNSW_DEFAULTS,
-  type IndexKindName,
-  type NearestNeighbourIndex,
-} from "../knn/mod.ts";
+import { buildIndex, type IndexSpec, type NearestNeighbourIndex } from "../knn/mod.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
 import { requireFiniteOutputs } from "../models/finite.ts";
@@ -46,7 +41,7 @@ import {
 import { mixupImages } from "../stages/model_mixup.ts";
 import { EmptyClass, type Prototypes } from "../stages/prototype.ts";
 import type { DetectorError } from "./detector.ts";
-import type { GroodOptions, IndexBuilder } from "./grood.ts";
+import type { IndexBuilder } from "./grood.ts";
 
 /** One batch of a labelled training stream (an `OpenedSource`'s `SourceBatch` is one). */
 export interface TrainingBatch {
@@ -91,12 +86,8 @@ export interface StreamedGroodOptions {
     | { readonly kind: "mean" };
   /** NCP-logit temperature (default 1, the paper). */
   readonly temperature?: number;
-  /** A registered index kind (`lib/knn/registry.ts`, default `exact`) or a user's own builder. */
-  readonly index?: IndexKindName | IndexBuilder;
-  /** HNSW's graph; without `efSearch`, it is calibrated to reach `recallTarget` (default 0.995). */
-  readonly hnsw?: GroodOptions["hnsw"];
-  /** IVF's lists and nprobe (as GROOD's `ivf` option). */
-  readonly ivf?: GroodOptions["ivf"];
+  /** A registered index kind with its options (default `{ kind: "exact" }`) or a user's own builder. */
+  readonly index?: IndexSpec | IndexBuilder;
   /** Seed of the HNSW graph and of IVF's k-means. */
   readonly seed?: number;
   /** Images per forward batch of the pass (default 500, as `extractWithModel`). */
@@ -263,18 +254,9 @@ export const fitGroodStreamed = <E>(
     }
     const descriptors = matrix(nKept, dim, kept.subarray(0, nKept * dim));
     const name = "GROOD training descriptors";
-    const which = options.index ?? "exact";
-    const index: NearestNeighbourIndex = typeof which === "string"
-      ? yield* buildIndex(which, descriptors, {
-        name,
-        seed: options.seed ?? 0,
-        hnsw: {
-          M: HNSW_DEFAULTS.M,
-          efConstruction: HNSW_DEFAULTS.efConstruction,
-          ...options.hnsw,
-        },
-        ...(options.ivf === undefined ? {} : { ivf: options.ivf }),
-      })
+    const which = options.index ?? { kind: "exact" };
+    const index: NearestNeighbourIndex = "kind" in which
+      ? yield* buildIndex(which, descriptors, { name, seed: options.seed ?? 0 })
       : yield* which.build(descriptors);
     const fit: StreamedGroodFit = {
       prototypes,

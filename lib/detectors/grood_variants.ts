@@ -6,7 +6,7 @@
  * @module
  */
 import { Schema } from "effect";
-import { INDEX_KIND_NAMES } from "../knn/registry.ts";
+import { IndexSpec } from "../knn/registry.ts";
 import { MIXUP_DEFAULTS } from "../stages/mixup.ts";
 import {
   defineDetector,
@@ -51,22 +51,11 @@ const groodFields = {
   /** Absent: the model's early tap, resolved when the fit knows the model. */
   earlyBoundary: Schema.optionalKey(Schema.String),
   descriptor: withDefault(Schema.Literals(["gradient", "distance"]), GROOD_DEFAULTS.descriptor),
-  index: withDefault(Schema.Literals(INDEX_KIND_NAMES), "exact"),
+  /** `{ "kind": "exact" }`, `{ "kind": "ivf", "nprobe"?, … }`, `{ "kind": "hnsw", "m"?, … }`. */
+  index: withDefault(IndexSpec, { kind: "exact" }),
   k: withDefault(PositiveInt, GROOD_DEFAULTS.k),
   temperature: withDefault(PositiveNumber, GROOD_DEFAULTS.temperature),
   temperatureGrid: Schema.optionalKey(Grid(PositiveNumber)),
-  hnsw: Schema.optionalKey(Schema.Struct({
-    M: PositiveInt,
-    efConstruction: PositiveInt,
-    efSearch: Schema.optionalKey(PositiveInt),
-    recallTarget: Schema.optionalKey(PositiveNumber),
-  })),
-  ivf: Schema.optionalKey(Schema.Struct({
-    lists: Schema.optionalKey(PositiveInt),
-    nprobe: Schema.optionalKey(PositiveInt),
-    recallTarget: Schema.optionalKey(PositiveNumber),
-    threads: Schema.optionalKey(PositiveInt),
-  })),
   seed: withDefault(Seed, GROOD_DEFAULTS.seed),
 };
 

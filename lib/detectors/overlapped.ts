@@ -1,14 +1,13 @@
 /**
  * Scoring a set chunk by chunk with a fitted detector, starting each chunk's score as soon as
  * its forward pass is done and going straight on to the next chunk's forward pass. Whatever a
- * score waits for off the main thread (GROOD's k-NN search in a worker index, `workerIndex`)
- * then runs while the next forward pass computes: with two cores, the search leaves the
- * critical path and GROOD costs about what MSP costs.
+ * score waits for off the main thread (an IVF index's worker threads, a user's remote index)
+ * then runs while the next forward pass computes.
  *
  * The forward pass is any engine's: {@link scoreOverlappedWith} takes the extraction as a
  * function (onnxruntime's `extractWithModel`, say); {@link scoreOverlapped} is it with grood's
- * tfjs network. With onnxruntime the forward pass itself runs off the main thread, and a
- * search in a worker then runs beside it all the same.
+ * tfjs network. With onnxruntime the forward pass itself runs off the main thread, so a search
+ * on the main thread can run beside it (a guess: not measured since the worker index went).
  *
  * The scores are those of `detector.score` on the whole set (a detector scores each image on
  * its own), in the set's order.

@@ -112,7 +112,8 @@ const streamedGroodOptions = (
   const o = spec as unknown as GroodOptions;
   const source = o.oodPrototype;
   if (
-    o.descriptor !== "gradient" || o.index !== "exact" || o.temperatureGrid !== undefined ||
+    o.descriptor !== "gradient" || !("kind" in o.index && o.index.kind === "exact") ||
+    o.temperatureGrid !== undefined ||
     (source.kind !== "mixup" && source.kind !== "mean")
   ) return undefined;
   return { oodPrototype: source, temperature: o.temperature };

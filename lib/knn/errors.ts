@@ -98,15 +98,14 @@ export class HnswUnavailable extends Data.TaggedError("HnswUnavailable")<{
   }
 }
 
-/** The usearch addon could not be loaded. */
-export class UsearchUnavailable extends Data.TaggedError("UsearchUnavailable")<{
-  readonly cause: unknown;
+/** A worker of a multi-threaded IVF search failed or was terminated mid-search. */
+export class SearchWorkerError extends Data.TaggedError("SearchWorkerError")<{
+  readonly index: string;
+  readonly reason: string;
 }> {
   /** The error as one line: what failed and why. */
   override get message(): string {
-    return `Cannot load usearch (run deno with --allow-ffi --allow-sys --allow-env --allow-read, and install it with npm): ${
-      String(this.cause)
-    }`;
+    return `A search worker of ${this.index} failed: ${this.reason}`;
   }
 }
 

@@ -31,6 +31,7 @@ import { IndexTooLarge, NonFiniteVector } from "./errors.ts";
 import { type BlockNorms, lowerBound, pruningIsSafe, pruningMargin } from "./norm_bound.ts";
 import { bruteForceRow, checkSearch, firstNonFiniteRow, writeReranked } from "./rerank.ts";
 import { bandSearch, certified, kthSquaredDistance, normOrder } from "./exact_certificate.ts";
+import { owner } from "./owner.ts";
 import { instantiateKernel, type KernelBlock } from "./simd_kernel.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
@@ -49,6 +50,15 @@ export interface ExactIndexOptions {
   /** Skip point blocks ruled out by the norm bound (default true; same results either way). */
   readonly pruning?: boolean;
 }
+
+/** An exact index: it keeps its points (for saving, and for the float64 re-ranking). */
+export interface ExactIndex extends NearestNeighbourIndex {
+  readonly kind: "exact";
+  readonly points: Matrix;
+}
+
+/** The indexes {@link exactIndex} made (what the exact kind may save). */
+export const exactIndexes = owner<ExactIndex>();
 
 /** How much of the index the last search of an exact index computed (see {@link searchStats}). */
 export interface SearchStats {
@@ -140,8 +150,8 @@ function kernelCentre(
 export const exactIndex = (
   points: Matrix,
   options: ExactIndexOptions = {},
-): Effect.Effect<NearestNeighbourIndex, NonFiniteVector | IndexTooLarge> =>
-  Effect.suspend((): Effect.Effect<NearestNeighbourIndex, NonFiniteVector | IndexTooLarge> => {
+): Effect.Effect<ExactIndex, NonFiniteVector | IndexTooLarge> =>
+  Effect.suspend((): Effect.Effect<ExactIndex, NonFiniteVector | IndexTooLarge> => {
     const indexName = options.name ?? `exact index (${points.rows}×${points.cols}, in memory)`;
     const pruning = options.pruning ?? true;
     const bad = firstNonFiniteRow(points);
@@ -211,13 +221,13 @@ export const exactIndex = (
     });
     const maxPointNorm = blockNorms.reduce((max, b) => Math.max(max, b.centredHigh), 0);
 
-    const index: NearestNeighbourIndex = {
+    const index: ExactIndex = {
       kind: "exact",
       size: n,
       dim: d,
       name: indexName,
       points,
-      params: undefined,
+      settings: {},
       dispose: () => {
         kernelState = undefined;
       },
@@ -385,5 +395,5 @@ export const exactIndex = (
           return Effect.succeed({ rows, k, ...result });
         }),
     };
-    return Effect.succeed(index);
+    return Effect.succeed(exactIndexes.mark(index));
   });

@@ -19,8 +19,33 @@ import {
 } from "./calibrate.ts";
 import { HnswUnavailable, type IndexTooLarge, NonFiniteVector } from "./errors.ts";
 import { exactIndex } from "./exact.ts";
+import { owner } from "./owner.ts";
 import { bruteForceRow, checkSearch, firstNonFiniteRow, writeReranked } from "./rerank.ts";
-import type { HnswParams, NearestNeighbourIndex } from "./types.ts";
+import type { NearestNeighbourIndex } from "./types.ts";
+
+/** HNSW graph parameters (see {@link hnswIndex}). */
+export interface HnswParams {
+  /** Links per node. */
+  readonly M: number;
+  /** Candidate list size while building. */
+  readonly efConstruction: number;
+  /** Candidate list size while searching (at least k is used). */
+  readonly efSearch: number;
+  /** Seed of the level generator (the build is deterministic for a seed). */
+  readonly seed: number;
+}
+
+/** An HNSW index: its points (for the float64 re-ranking and saving) and its graph's parameters. */
+export interface HnswIndex extends NearestNeighbourIndex {
+  readonly kind: "hnsw";
+  readonly points: Matrix;
+  readonly params: HnswParams;
+  /** How efSearch was chosen by measurement, if it was (`hnswIndex`'s `calibrate`). */
+  readonly calibration: EfCalibration | undefined;
+}
+
+/** The indexes {@link wrapHnsw} made (what the hnsw kind may save). */
+export const hnswIndexes = owner<HnswIndex>();
 
 /** The hnswlib-node module. */
 export type HnswModule = typeof import("hnswlib-node");
@@ -40,18 +65,9 @@ export const HNSW_DEFAULTS = { M: 16, efConstruction: 200, efSearch: 200 } as co
 
 /**
  * How to write the live graph of each HNSW index, for saving (kept out of the public
- * interface): the graph may live on this thread (`wrapHnsw`) or in a worker (`workerIndex`).
+ * interface, and out of the index's own closure: see {@link graphWriter}).
  */
 const graphWriters = new WeakMap<NearestNeighbourIndex, (path: string) => Promise<void>>();
-
-/** Register how `index` writes its graph (used by `wrapHnsw` and `workerIndex`). */
-export function registerGraphWriter(
-  index: NearestNeighbourIndex,
-  write: ((path: string) => Promise<void>) | undefined,
-): void {
-  if (write === undefined) graphWriters.delete(index);
-  else graphWriters.set(index, write);
-}
 
 /** Write the live graph of an HNSW index to `path` (hnswlib's format); rejects if disposed. */
 export function writeHnswGraph(index: NearestNeighbourIndex, path: string): Promise<void> {
@@ -69,9 +85,9 @@ export function wrapHnsw(
   params: HnswParams,
   indexName: string,
   calibration?: EfCalibration,
-): NearestNeighbourIndex {
+): HnswIndex {
   let live: HierarchicalNSW | undefined = graph;
-  const index: NearestNeighbourIndex = {
+  const index: HnswIndex = {
     kind: "hnsw",
     size: points.rows,
     dim: points.cols,
@@ -79,6 +95,7 @@ export function wrapHnsw(
     points,
     params,
     calibration,
+    settings: hnswSettings(params, calibration),
     dispose: () => {
       // hnswlib-node frees a graph only when V8 collects its object, and when that happens
       // depends on the collector (measured: 20 disposed 5,000-point graphs still held 93 MiB
@@ -86,7 +103,7 @@ export function wrapHnsw(
       // all but the 2.5 MiB of label locks every hnswlib graph object holds until collected.
       live?.initIndex(1, 2, 1, 0);
       live = undefined;
-      registerGraphWriter(index, undefined);
+      graphWriters.delete(index);
     },
     search: (queries, k) =>
       Effect.flatMap(checkSearch(index, queries, k), () => {
@@ -106,9 +123,26 @@ export function wrapHnsw(
         return Effect.succeed({ rows, k, ...result });
       }),
   };
-  registerGraphWriter(index, graphWriter(graph));
-  return index;
+  graphWriters.set(index, graphWriter(graph));
+  return hnswIndexes.mark(index);
 }
+
+/** The graph's parameters as settings, with how efSearch was calibrated when it was. */
+const hnswSettings = (
+  params: HnswParams,
+  c: EfCalibration | undefined,
+): Record<string, number | boolean> => ({
+  M: params.M,
+  efConstruction: params.efConstruction,
+  efSearch: params.efSearch,
+  ...(c === undefined ? {} : {
+    efSearchCalibrated: true,
+    efSearchRecallTarget: c.recallTarget,
+    efSearchRecall1: c.recall1,
+    efSearchSample: c.sample,
+    efSearchTargetMet: c.met,
+  }),
+});
 
 /**
  * A writer of `graph`, made outside `wrapHnsw` so its closure holds the graph alone: made
@@ -157,10 +191,7 @@ export const hnswIndex = (
     /** Called after every 10,000 points added (and after the last): points added so far. */
     readonly onProgress?: (added: number) => void;
   },
-): Effect.Effect<
-  NearestNeighbourIndex,
-  NonFiniteVector | HnswUnavailable | InvalidParameter | IndexTooLarge
-> =>
+): Effect.Effect<HnswIndex, NonFiniteVector | HnswUnavailable | InvalidParameter | IndexTooLarge> =>
   Effect.gen(function* () {
     const indexName = options.name ?? `HNSW index (${points.rows}×${points.cols}, in memory)`;
     const bad = firstNonFiniteRow(points);

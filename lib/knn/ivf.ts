@@ -40,8 +40,35 @@ import { type Layout, layOut } from "./ivf_layout.ts";
 import { scratchBytes } from "./ivf_scan.ts";
 import { calibrateNprobe, centreRows, type SlotSearch, slotSearch } from "./ivf_search.ts";
 import { type ScanPool, scanPool, scratchBase } from "./ivf_threads.ts";
+import type { EfCalibration } from "./calibrate.ts";
+import { owner } from "./owner.ts";
 import { checkSearch, firstNonFiniteRow } from "./rerank.ts";
-import type { IvfSettings, NearestNeighbourIndex } from "./types.ts";
+import type { NearestNeighbourIndex } from "./types.ts";
+
+/** An IVF index's lists and search breadth. */
+export interface IvfSettings {
+  /** Number of lists (k-means centroids). */
+  readonly lists: number;
+  /** Lists each query visits. */
+  readonly nprobe: number;
+  /** Lloyd iterations of the k-means. */
+  readonly iterations: number;
+  /** Seed of the k-means sample and of the calibration sample (the build is deterministic). */
+  readonly seed: number;
+}
+
+/** An IVF index: its lists and nprobe, and how nprobe was calibrated when it was. */
+export interface IvfIndex extends NearestNeighbourIndex {
+  readonly kind: "ivf";
+  /** The indexed points, kept for saving; undefined for an index built from chunks. */
+  readonly points: Matrix | undefined;
+  readonly ivf: IvfSettings;
+  /** How nprobe (its `efSearch` field) was chosen by measurement, if it was. */
+  readonly calibration: EfCalibration | undefined;
+}
+
+/** The indexes {@link ivfIndex} and {@link ivfBuilder} made (what the ivf kind may save). */
+export const ivfIndexes = owner<IvfIndex>();
 
 /** WebAssembly pages are 64 KiB; a 32-bit memory holds at most 65,536 of them (4 GiB). */
 const PAGE = 65536;
@@ -110,7 +137,7 @@ export interface IvfBuilder {
    * Cluster, lay out and calibrate: the index over every row added (all `rows` of them).
    * `points`, if given, are those rows, kept on the index for saving it.
    */
-  finish(points?: Matrix): Effect.Effect<NearestNeighbourIndex, InvalidParameter>;
+  finish(points?: Matrix): Effect.Effect<IvfIndex, InvalidParameter>;
 }
 
 const wholeAtLeast = (name: string, value: number, min: number) =>
@@ -265,7 +292,7 @@ export const ivfBuilder = (
 export const ivfIndex = (
   points: Matrix,
   options: IvfOptions = {},
-): Effect.Effect<NearestNeighbourIndex, NonFiniteVector | InvalidParameter | IndexTooLarge> =>
+): Effect.Effect<IvfIndex, NonFiniteVector | InvalidParameter | IndexTooLarge> =>
   Effect.gen(function* () {
     const name = options.name ?? `ivf index (${points.rows}×${points.cols}, in memory)`;
     const builder = yield* ivfBuilder(points.rows, points.cols, { ...options, name });
@@ -284,7 +311,7 @@ const makeIndex = (
     readonly iterations: number;
     readonly threads: number;
   },
-): Effect.Effect<NearestNeighbourIndex> =>
+): Effect.Effect<IvfIndex> =>
   Effect.gen(function* () {
     const pool = scanPool(layout, options.threads, name);
     const search = slotSearch(layout, pool);
@@ -305,15 +332,25 @@ const makeIndex = (
     let state:
       | { readonly layout: Layout; readonly search: SlotSearch; readonly pool: ScanPool }
       | undefined = { layout, search, pool };
-    const index: NearestNeighbourIndex = {
+    const index: IvfIndex = {
       kind: "ivf",
       size,
       dim,
       name,
       points,
-      params: undefined,
       ivf,
-      ...(calibration === undefined ? {} : { calibration }),
+      calibration,
+      settings: {
+        lists,
+        nprobe,
+        ...(calibration === undefined ? {} : {
+          nprobeCalibrated: true,
+          nprobeRecallTarget: calibration.recallTarget,
+          nprobeRecall1: calibration.recall1,
+          nprobeSample: calibration.sample,
+          nprobeTargetMet: calibration.met,
+        }),
+      },
       dispose: () => {
         state?.layout.centroids.dispose();
         state?.pool.dispose();
@@ -348,5 +385,5 @@ const makeIndex = (
           });
         }),
     };
-    return index;
+    return ivfIndexes.mark(index);
   });

@@ -19,7 +19,7 @@ import {
   splitLists,
 } from "./ivf_scan.ts";
 import type { IvfWorkerReply, IvfWorkerRequest } from "./ivf_worker.ts";
-import { SearchWorkerError } from "./worker_index.ts";
+import { SearchWorkerError } from "./errors.ts";
 
 /** A scan of every list, split across threads. */
 export interface ScanPool {

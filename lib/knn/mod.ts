@@ -1,59 +1,59 @@
 /**
  * k-nearest-neighbour indexes over descriptors (the rows of a `Matrix`), L2 distance.
  *
- * Four kinds behind one interface, {@link NearestNeighbourIndex}:
+ * Three registered kinds behind one interface, {@link NearestNeighbourIndex}, each one file in
+ * `kinds/` and one line in {@link INDEX_KINDS} (its spec, build, save, load and `index.json`
+ * Schema):
  * - **exact** ({@link exactIndex}): brute force over a WebAssembly SIMD kernel, pruned by
  *   norms without changing a single result; distances re-ranked in float64.
+ * - **ivf** ({@link ivfIndex}): approximate, k-means lists each searched exactly by the same
+ *   SIMD kernel, nprobe calibrated to a recall target; for large sets (float32 distances).
  * - **hnsw** ({@link hnswIndex}): approximate, hnswlib-node's `HierarchicalNSW`; distances
- *   recomputed the same way, so both kinds agree whenever they find the same neighbours.
- * - **usearch** ({@link usearchIndex}): approximate, npm `usearch`'s HNSW over float32 built on
- *   every core, for large sets; it holds the only copy of the points (float32 distances).
- * - **ivf** ({@link ivfIndex}): approximate, k-means lists each searched exactly by the SIMD
- *   kernel, nprobe calibrated to a recall target; for large sets (float32 distances).
+ *   recomputed as the exact index's, so both kinds agree whenever they find the same neighbours.
  *
- * {@link workerIndex} runs the exact index in a Web Worker, so a search can overlap other work.
- *
- * Distances are Euclidean (not squared). Indexes can be saved and loaded ({@link saveIndex},
- * {@link loadIndex}); checksums guard the files. {@link recallAtK} compares an approximate
- * search with an exact one.
+ * A spec names a kind with a tagged {@link IndexSpec} (`{ "kind": "ivf", "nprobe": 4 }`);
+ * {@link buildIndex} builds it. Distances are Euclidean (not squared). Indexes can be saved
+ * and loaded ({@link saveIndex}, {@link loadIndex}); checksums guard the files. {@link recallAtK}
+ * compares an approximate search with an exact one.
  *
  * @module
  */
 export * from "./errors.ts";
 export * from "./types.ts";
-export { exactIndex, type ExactIndexOptions } from "./exact.ts";
-export { checkHnswParams, HNSW_DEFAULTS, hnswIndex } from "./hnsw.ts";
+export { type ExactIndex, exactIndex, type ExactIndexOptions } from "./exact.ts";
+export {
+  checkHnswParams,
+  HNSW_DEFAULTS,
+  type HnswIndex,
+  hnswIndex,
+  type HnswParams,
+} from "./hnsw.ts";
 export {
   CALIBRATION_DEFAULTS,
   EF_LADDER,
   type EfCalibration,
   type EfCalibrationOptions,
 } from "./calibrate.ts";
-export { type IndexMetadata, loadIndex, saveIndex } from "./persist.ts";
-export {
-  USEARCH_DEFAULTS,
-  type UsearchBuilder,
-  usearchBuilder,
-  usearchIndex,
-  type UsearchOptions,
-  type UsearchParams,
-} from "./usearch.ts";
+export { IndexMetadata, loadIndex, saveIndex } from "./persist.ts";
 export {
   IVF_DEFAULTS,
   type IvfBuilder,
   ivfBuilder,
+  type IvfIndex,
   ivfIndex,
   type IvfOptions,
+  type IvfSettings,
   NPROBE_LADDER,
 } from "./ivf.ts";
 export { recallAtK } from "./recall.ts";
-export {
-  buildIndex,
-  INDEX_KIND_NAMES,
-  INDEX_KINDS,
-  type IndexBuildError,
-  type IndexBuildOptions,
-  type IndexKind,
-  type IndexKindName,
-} from "./registry.ts";
-export { SearchWorkerError, workerIndex } from "./worker_index.ts";
+export type {
+  AnyIndexKind,
+  BuildContext,
+  IndexBuildError,
+  IndexKind,
+  IndexLoadError,
+  SavedShape,
+} from "./kind.ts";
+export { defineIndexKind } from "./kind.ts";
+export { FileEntry } from "./files.ts";
+export { buildIndex, INDEX_KINDS, indexKind, IndexSpec } from "./registry.ts";

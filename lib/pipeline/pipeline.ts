@@ -64,6 +64,7 @@ import {
   GridTooLarge,
   MAX_GRID_VARIANTS,
   type PipelineSpecInput,
+  variantColumns,
   variantSpec,
 } from "./spec.ts";
 
@@ -248,7 +249,7 @@ const runAblationIn = Effect.fn("runAblation")(function* (
   }
   const withParams = (table: Table, key: "detector") =>
     table.join(
-      aq.from(runs.map((run, i) => ({ [key]: run.detector, ...variants[i]! }))),
+      aq.from(runs.map((run, i) => ({ [key]: run.detector, ...variantColumns(variants[i]!) }))),
       key,
     );
   const result: AblationResult = {

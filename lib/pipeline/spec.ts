@@ -8,7 +8,7 @@
  * @module
  */
 import { Data, Effect, Schema } from "effect";
-import { INDEX_KIND_NAMES } from "../knn/registry.ts";
+import { IndexSpec } from "../knn/registry.ts";
 import { DetectorSpec, type DetectorSpecInput } from "../detectors/registry.ts";
 import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood_variants.ts";
 import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
@@ -55,7 +55,8 @@ export const AblationGrid = Schema.Struct({
   oodPrototype: Schema.optional(
     Schema.NonEmptyArray(Schema.Literals(["mixup", "mean", "noise", "validation"])),
   ),
-  index: Schema.optional(Schema.NonEmptyArray(Schema.Literals(INDEX_KIND_NAMES))),
+  /** Index specs (`{ "kind": "hnsw" }`, `{ "kind": "ivf", "nprobe": 4 }`, …). */
+  index: Schema.optional(Schema.NonEmptyArray(IndexSpec)),
   descriptor: Schema.optional(Schema.NonEmptyArray(Schema.Literals(["gradient", "distance"]))),
   samples: Schema.optional(Schema.NonEmptyArray(Samples)),
   temperature: Schema.optional(Schema.NonEmptyArray(PositiveNumber)),
@@ -106,7 +107,7 @@ export const ABLATION_DEFAULTS: AblationParams = {
   earlyBoundary: "block1",
   k: 1,
   oodPrototype: "mixup",
-  index: "exact",
+  index: { kind: "exact" },
   descriptor: "gradient",
   samples: 10_000,
   temperature: 1,
@@ -162,8 +163,10 @@ export function variantSpec(
     kind: "grood",
     name: `GROOD[${
       Object.entries(params)
-        .filter(([k, v]) => (defaults as Record<string, unknown>)[k] !== v)
-        .map(([k, v]) => `${k}=${v}`)
+        .filter(([k, v]) =>
+          JSON.stringify((defaults as Record<string, unknown>)[k]) !== JSON.stringify(v)
+        )
+        .map(([k, v]) => `${k}=${valueLabel(v)}`)
         .join(",")
     }]`,
     earlyBoundary: params.earlyBoundary,
@@ -174,6 +177,26 @@ export function variantSpec(
     temperature: params.temperature,
     seed: params.seed,
   };
+}
+
+/**
+ * A variant's parameters as the columns of the results tables: each a number or a string (an
+ * index spec as in the variant's name, `ivf(nprobe=4)`), so a CSV or markdown cell never reads
+ * `[object Object]`.
+ */
+export const variantColumns = (
+  params: AblationParams,
+): Readonly<Record<string, string | number>> =>
+  Object.fromEntries(
+    Object.entries(params).map(([k, v]) => [k, typeof v === "number" ? v : valueLabel(v)]),
+  );
+
+/** A varied value in a variant's name: an index spec as `ivf` or `ivf(nprobe=4)`. */
+function valueLabel(value: unknown): string {
+  if (typeof value !== "object" || value === null) return String(value);
+  const { kind, ...options } = value as Record<string, unknown>;
+  const shown = Object.entries(options).map(([k, v]) => `${k}=${v}`).join(",");
+  return shown === "" ? String(kind) : `${kind}(${shown})`;
 }
 
 /** Grids above this many variants need `allowLargeGrid` (`--allow-large-grid`). */

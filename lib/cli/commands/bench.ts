@@ -28,7 +28,7 @@ export const benchTask = task("bench", {
     ),
     "scale-methods": flag.string(
       "scale table methods to run besides exact (its neighbours are the ground truth), " +
-        "comma-separated, e.g. usearch (default: all)",
+        "comma-separated, e.g. ivf (default: all)",
       { placeholder: "METHODS" },
     ),
   },

@@ -1,0 +1,122 @@
+/**
+ * The files of a saved index: each written atomically and recorded in `index.json` with its
+ * sha256 ({@link FileEntry}), each checked against it on load. Shared by every kind: the points
+ * as `.npy` (float32, size × dim) and any file a kind writes itself (HNSW's graph).
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import { join } from "node:path";
+import { sha256Hex, writeFileAtomic } from "../io/files.ts";
+import { decodeNpy, encodeNpy } from "../io/npy.ts";
+import type { Matrix } from "../matrix.ts";
+import { CorruptIndex, IndexIoError } from "./errors.ts";
+
+/** A file of a saved index: its name inside the index folder and its sha256 (lower-case hex). */
+export const FileEntry = Schema.Struct({
+  /** A plain file name (no folder: a saved index never points outside its folder). */
+  file: Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^(?!\.\.?$)[A-Za-z0-9._-]+$/)),
+  ),
+  sha256: Schema.String.pipe(Schema.check(Schema.isPattern(/^[0-9a-f]{64}$/))),
+});
+/** A file of a saved index. */
+export type FileEntry = typeof FileEntry.Type;
+
+/** The points' file name. */
+const POINTS_FILE = "points.npy";
+
+/** Run a file-system call, failing with an {@link IndexIoError} naming `path`. */
+export const io = <A>(path: string, run: () => Promise<A>): Effect.Effect<A, IndexIoError> =>
+  Effect.tryPromise({ try: run, catch: (cause) => new IndexIoError({ path, cause }) });
+
+/** Write `points` as `points.npy` (float32, rows × cols) into `dir`; its entry. */
+export const writePoints = (
+  points: Matrix,
+  dir: string,
+): Effect.Effect<FileEntry, IndexIoError> =>
+  Effect.gen(function* () {
+    const path = join(dir, POINTS_FILE);
+    const bytes = yield* encodeNpy(points.data, [points.rows, points.cols], path).pipe(
+      Effect.mapError((cause) => new IndexIoError({ path, cause })),
+    );
+    yield* io(path, () => writeFileAtomic(path, bytes));
+    return { file: POINTS_FILE, sha256: sha256Hex(bytes) };
+  });
+
+/**
+ * Write the file `name` into `dir` with `write` (a writer that only takes a path, such as
+ * hnswlib's): to a temporary name, synced, then renamed, so the file is whole or absent.
+ */
+export const writeFileWith = (
+  dir: string,
+  name: string,
+  write: (path: string) => Promise<void>,
+): Effect.Effect<FileEntry, IndexIoError> =>
+  Effect.gen(function* () {
+    const path = join(dir, name);
+    const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    yield* io(path, async () => {
+      try {
+        await write(tmp);
+        const file = await Deno.open(tmp, { write: true });
+        try {
+          await file.sync(); // as writeFileAtomic: data on disk before the rename
+        } finally {
+          file.close();
+        }
+        await Deno.rename(tmp, path);
+      } catch (error) {
+        await Deno.remove(tmp).catch(() => {});
+        throw error;
+      }
+    });
+    const bytes = yield* io(path, () => Deno.readFile(path));
+    return { file: name, sha256: sha256Hex(bytes) };
+  });
+
+/** Read the file of `entry` in `dir`, checked against its sha256; its path and bytes. */
+export const readChecked = (
+  dir: string,
+  entry: FileEntry,
+): Effect.Effect<
+  { readonly path: string; readonly bytes: Uint8Array },
+  CorruptIndex | IndexIoError
+> =>
+  Effect.gen(function* () {
+    const path = join(dir, entry.file);
+    const bytes = yield* io(path, () => Deno.readFile(path));
+    if (sha256Hex(bytes) !== entry.sha256) {
+      return yield* new CorruptIndex({
+        path: dir,
+        problem: `${entry.file} does not match its sha256 in index.json`,
+      });
+    }
+    return { path, bytes };
+  });
+
+/** Read the points saved by {@link writePoints}, checked against `entry` and the shape. */
+export const readPoints = (
+  dir: string,
+  entry: FileEntry,
+  size: number,
+  dim: number,
+): Effect.Effect<Matrix, CorruptIndex | IndexIoError> =>
+  Effect.gen(function* () {
+    const { path, bytes } = yield* readChecked(dir, entry);
+    const array = yield* decodeNpy(bytes, path).pipe(
+      Effect.mapError((error) => new CorruptIndex({ path: dir, problem: error.message })),
+    );
+    if (
+      array.dtype !== "<f4" || array.shape.length !== 2 || array.shape[0] !== size ||
+      array.shape[1] !== dim
+    ) {
+      return yield* new CorruptIndex({
+        path: dir,
+        problem: `${entry.file} is ${array.dtype} (${
+          array.shape.join(", ")
+        }), index.json says <f4 (${size}, ${dim})`,
+      });
+    }
+    return { rows: size, cols: dim, data: array.data as Float32Array };
+  });
