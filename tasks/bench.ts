@@ -37,10 +37,10 @@
  *
  * @module
  */
-import { benchTask } from "../lib/cli/commands/bench.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { benchTask } from "../apps/cli/commands/bench.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { fixtureDir } from "../lib/model/mod.ts";
 import { BENCHMARK, FULL, type Plan, QUICK, type Section, SECTIONS } from "../lib/bench/plan.ts";
 import { runBench } from "../lib/bench/run.ts";
 

@@ -25,8 +25,6 @@ export const LAYERS: ReadonlyArray<string> = [
   "pipeline", // prepare a benchmark, run detectors, ablations, tables
   "report", // plots, notebook display, the results page, exports
   "bench", // measurements of `deno task bench`
-  "serve", // the HTTP scoring service and its page
-  "cli", // command lines of the tasks
 ];
 
 const LIB = fileURLToPath(new URL("../lib/", import.meta.url));

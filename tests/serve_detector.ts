@@ -8,7 +8,7 @@ import sharp from "sharp";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { IMAGE_SIZE } from "../lib/data/images.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
-import { fitServedGrood } from "../lib/serve/assemble.ts";
+import { fitServedGrood } from "../apps/serve/assemble.ts";
 import { tf, withCompute } from "./with_compute.ts";
 
 export { tf };

@@ -9,8 +9,8 @@ import { Effect, Exit, Scope } from "effect";
 import sharp from "sharp";
 import { IMAGE_SIZE } from "../lib/data/images.ts";
 import { encodeNpy } from "../lib/io/npy.ts";
-import { type RunningService, serveDetector, type ServeOptions } from "../lib/serve/server.ts";
-import type { ScoreAnswer } from "../lib/serve/routes.ts";
+import { type RunningService, serveDetector, type ServeOptions } from "../apps/serve/server.ts";
+import type { ScoreAnswer } from "../apps/serve/routes.ts";
 import { decodeImage } from "../lib/sources/conform.ts";
 import { GREY_28 } from "../lib/sources/source.ts";
 import {

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import sharp from "sharp";
 import { loadSplit } from "../lib/data/datasets.ts";
-import { haproxyInstalled, parseStat, serverStats } from "../lib/serve/haproxy.ts";
+import { haproxyInstalled, parseStat, serverStats } from "../apps/serve/haproxy.ts";
 import { replicaArgv } from "../tasks/serve_replicas.ts";
 import { fitMspFolder } from "./msp_folder.ts";
 

@@ -27,6 +27,8 @@ export {
 } from "./datasets.ts";
 export { checkImageSet, InvalidImageSet, type ModelInput } from "./checks.ts";
 export {
+  buildOodSets,
+  type BuildOodSetsOptions,
   loadGeneratedSet,
   loadOodSet,
   type LoadOodSetError,
@@ -35,5 +37,5 @@ export {
   type OodSetName,
   oodSets,
 } from "./ood/mod.ts";
-export { permutation } from "../random.ts";
+export { mulberry32, permutation } from "../random.ts";
 export { type Matrix, matrix } from "../matrix.ts";

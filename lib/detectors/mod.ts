@@ -29,7 +29,7 @@ export {
 export { ash } from "./ash.ts";
 export { energy } from "./energy.ts";
 export { gradNorm } from "./gradnorm.ts";
-export { grood } from "./grood.ts";
+export { grood, GROOD_DEFAULTS, type GroodOptions } from "./grood.ts";
 export {
   fitGroodStreamed,
   type StreamedGroodError,

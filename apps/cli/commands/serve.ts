@@ -4,12 +4,14 @@
  *
  * @module
  */
-import { DEFAULT_MICRO_BATCH } from "../../serve/batcher.ts";
-import { DEFAULT_OOD_WINDOW_SECONDS } from "../../serve/drift.ts";
-import { DEFAULT_TIMEOUTS } from "../../serve/front.ts";
-import { DEFAULT_LIMITS } from "../../serve/limits.ts";
-import { MAX_REPLICAS } from "../../serve/replicas.ts";
-import { DEFAULT_DRAIN_MS } from "../../serve/server.ts";
+import {
+  DEFAULT_DRAIN_MS,
+  DEFAULT_LIMITS,
+  DEFAULT_MICRO_BATCH,
+  DEFAULT_OOD_WINDOW_SECONDS,
+  DEFAULT_TIMEOUTS,
+  MAX_REPLICAS,
+} from "../../serve/mod.ts";
 import { flag } from "../flags.ts";
 import { backendFlag, detectorFolderFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";

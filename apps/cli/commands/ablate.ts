@@ -4,8 +4,7 @@
  * @module
  */
 import { join } from "node:path";
-import { ENGINES } from "../../pipeline/model.ts";
-import { MAX_GRID_VARIANTS } from "../../pipeline/spec.ts";
+import { ENGINES, MAX_GRID_VARIANTS } from "../../../lib/pipeline/mod.ts";
 import { flag } from "../flags.ts";
 import { backendFlag, noCacheFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";

@@ -8,7 +8,7 @@
  */
 import { resolve } from "node:path";
 import { Cause, Effect, Exit, Layer, Logger } from "effect";
-import { type BackendName, Compute, parseBackend } from "../compute/compute.ts";
+import { type BackendName, Compute, parseBackend } from "../../mod.ts";
 
 /**
  * Run a task's program; on failure print the error's message and exit with code 1.

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { datasets } from "../../data/datasets.ts";
+import { datasets } from "../../../lib/data/mod.ts";
 import { flag } from "../flags.ts";
 import { backendFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";

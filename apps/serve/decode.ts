@@ -14,9 +14,8 @@
  */
 import { Buffer } from "node:buffer";
 import { Effect, Exit, Schema } from "effect";
-import { decodeNpy, decodeNpyHeader } from "../io/npy.ts";
-import { conformRaw, decodeImage } from "../sources/conform.ts";
-import { type ImageShape, imageValues } from "../sources/source.ts";
+import { decodeNpy, decodeNpyHeader } from "../../lib/io/mod.ts";
+import { conformRaw, decodeImage, type ImageShape, imageValues } from "../../lib/sources/mod.ts";
 import { type Limits, Refusal } from "./limits.ts";
 import { ScoreJsonBody } from "./route_table.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Verdict } from "../fitted/open.ts";
+import type { Verdict } from "../../lib/fitted/mod.ts";
 
 /** A verdict of one image: the one a fitted detector gives (`lib/fitted`). */
 export type { Verdict };

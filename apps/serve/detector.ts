@@ -7,7 +7,7 @@
  * @module
  */
 import type { Effect } from "effect";
-import type { ImageShape } from "../sources/source.ts";
+import type { ImageShape } from "../../lib/sources/mod.ts";
 
 /** Scores of a batch, one entry per image, in order. Higher score = more likely OOD. */
 export interface ImageScores {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { OOD_SET_NAMES } from "../../data/ood/mod.ts";
+import { OOD_SET_NAMES } from "../../../lib/data/mod.ts";
 import { flag } from "../flags.ts";
 import { task } from "../task.ts";
 

@@ -20,7 +20,7 @@
  */
 import { Option } from "effect";
 import { Flag } from "effect/cli";
-import { nearest } from "../decode.ts";
+import { nearest } from "../../mod.ts";
 
 /** A flag still to be named: {@link flagsConfig} gives it its key as its name. */
 export type FlagSpec<A> = (name: string) => Flag.Flag<A>;

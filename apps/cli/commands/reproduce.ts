@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { BUILTIN_BENCHMARKS } from "../../benchmarks/load.ts";
-import { DETECTOR_KINDS } from "../../detectors/registry.ts";
-import { ENGINES } from "../../pipeline/model.ts";
+import { BUILTIN_BENCHMARKS } from "../../../lib/benchmarks/mod.ts";
+import { DETECTOR_KINDS } from "../../../lib/detectors/mod.ts";
+import { ENGINES } from "../../../lib/pipeline/mod.ts";
 import { flag } from "../flags.ts";
 import { backendFlag, noCacheFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";

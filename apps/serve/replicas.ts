@@ -16,7 +16,7 @@
  */
 import { join } from "node:path";
 import { Data, Effect, type Scope } from "effect";
-import { IoError, osReason } from "../io/files.ts";
+import { IoError, osReason } from "../../lib/io/mod.ts";
 import {
   BACKEND,
   findHaproxy,
@@ -136,7 +136,7 @@ async function readyWithin(url: string, child: Deno.ChildProcess, ms: number): P
  * How HAProxy is started: in the foreground (`-db`), and, through util-linux's `setpriv` when it
  * is there (always on Debian), with SIGTERM as its parent-death signal, so that it stops even when
  * the supervisor is killed outright (SIGKILL) and cannot stop it. (The replicas notice that
- * themselves: a service watches the processes that started it, `lib/cli/parent.ts`.)
+ * themselves: a service watches the processes that started it, `apps/cli/parent.ts`.)
  */
 function haproxyCommandLine(haproxy: string, config: string): [string, Deno.CommandOptions] {
   const io = { stdin: "null", stdout: "inherit", stderr: "inherit" } as const;

@@ -7,7 +7,7 @@
 import { Effect } from "effect";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { IoError, osReason } from "../io/files.ts";
+import { IoError, osReason } from "../../lib/io/mod.ts";
 
 /** URL path → the file served for it. */
 const FILES = {

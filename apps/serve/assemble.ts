@@ -9,27 +9,42 @@
  * @module
  */
 import { Effect, type Scope } from "effect";
-import { Compute } from "../compute/compute.ts";
-import type { InvalidImageSet } from "../data/checks.ts";
-import { type DatasetNotFound, loadSplit } from "../data/datasets.ts";
-import { concatSets, type ImageSet, subset } from "../data/images.ts";
-import { loadGeneratedSet, type LoadOodSetError, type OodSetName } from "../data/ood/mod.ts";
-import type { DetectorError, FitInputs, FittedDetector } from "../detectors/detector.ts";
-import { grood, type GroodOptions } from "../detectors/grood.ts";
-import { type IoError, sha256Hex } from "../io/files.ts";
-import type { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
-import type { Classifier } from "../model/classifier.ts";
-import { loadClassifier, type ModelLoadError } from "../model/store.ts";
-import type { InvalidParameter } from "../errors.ts";
-import { mulberry32 } from "../random.ts";
-import { GREY_28 } from "../sources/source.ts";
-import { evaluateOod, type ScoreError } from "../stages/evaluate.ts";
+import { Compute, type InvalidParameter } from "../../mod.ts";
 import {
+  concatSets,
+  type DatasetNotFound,
+  type ImageSet,
+  type InvalidImageSet,
+  loadGeneratedSet,
+  type LoadOodSetError,
+  loadSplit,
+  mulberry32,
+  type OodSetName,
+  subset,
+} from "../../lib/data/mod.ts";
+import {
+  type DetectorError,
+  type FitInputs,
+  type FittedDetector,
+  grood,
+  type GroodOptions,
+} from "../../lib/detectors/mod.ts";
+import {
+  type CorruptDataset,
+  type DatasetFileMissing,
+  type IoError,
+  sha256Hex,
+} from "../../lib/io/mod.ts";
+import { type Classifier, loadClassifier, type ModelLoadError } from "../../lib/model/mod.ts";
+import { GREY_28 } from "../../lib/sources/mod.ts";
+import {
+  evaluateOod,
   extractFeatures,
   type MissingLabels,
   type NonFiniteOutput,
   predictedClasses,
-} from "../stages/features.ts";
+  type ScoreError,
+} from "../../lib/stages/mod.ts";
 import { type ImageScores, scoreHistogram, type ServedDetector } from "./detector.ts";
 
 /**

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { SOURCE_ARGUMENT_HELP } from "../../sources/argument.ts";
+import { SOURCE_ARGUMENT_HELP } from "../../../lib/sources/mod.ts";
 import { flag } from "../flags.ts";
 import { detectorFolderFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";

@@ -6,9 +6,13 @@
  * @module
  */
 import { Effect, type Scope } from "effect";
-import { sha256Hex } from "../io/files.ts";
-import { canonicalJson } from "../cache/cache.ts";
-import { type LoadedDetector, openFittedDetector, type OpenFittedError } from "../fitted/mod.ts";
+import { sha256Hex } from "../../lib/io/mod.ts";
+import { canonicalJson } from "../../lib/cache/mod.ts";
+import {
+  type LoadedDetector,
+  openFittedDetector,
+  type OpenFittedError,
+} from "../../lib/fitted/mod.ts";
 import type { DetectorInfo, ServedDetector } from "./detector.ts";
 
 /** The metadata `GET /v1/detector` answers for a loaded folder. */

@@ -29,7 +29,7 @@
  */
 import { join } from "node:path";
 import { Effect, type Scope } from "effect";
-import { IoError, osReason } from "../io/files.ts";
+import { IoError, osReason } from "../../lib/io/mod.ts";
 import { bearerCheck } from "./auth.ts";
 import { type BatchOptions, DEFAULT_MICRO_BATCH, makeBatcher } from "./batcher.ts";
 import type { ServedDetector } from "./detector.ts";

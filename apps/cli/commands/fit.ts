@@ -6,9 +6,9 @@
  */
 import { Option } from "effect";
 import { Flag } from "effect/cli";
-import { SUPPORTED_KINDS } from "../../fitted/persist.ts";
-import { TAP_NAMES, type Taps } from "../../models/model.ts";
-import { SOURCE_ARGUMENT_HELP } from "../../sources/argument.ts";
+import { SUPPORTED_KINDS } from "../../../lib/fitted/mod.ts";
+import { TAP_NAMES, type Taps } from "../../../lib/models/mod.ts";
+import { SOURCE_ARGUMENT_HELP } from "../../../lib/sources/mod.ts";
 import { flag, type FlagSpec } from "../flags.ts";
 import { backendFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";

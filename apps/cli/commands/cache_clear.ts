@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DEFAULT_CACHE_DIR } from "../../cache/cache.ts";
+import { DEFAULT_CACHE_DIR } from "../../../lib/cache/mod.ts";
 import { flag } from "../flags.ts";
 import { task } from "../task.ts";
 
