@@ -45,7 +45,14 @@ export {
 export type { NpyData } from "./lib/io/npy.ts";
 export { GroodLive } from "./lib/pipeline/pipeline.ts";
 export { InvalidParameter } from "./lib/errors.ts";
-export { nearest } from "./lib/decode.ts";
+export {
+  decodeJsonText,
+  decodeStrict,
+  describeIssue,
+  type InputProblem,
+  InvalidInput,
+  nearest,
+} from "./lib/decode.ts";
 export * as Io from "./lib/io/mod.ts";
 export * as Cache from "./lib/cache/mod.ts";
 export * as Data from "./lib/data/mod.ts";

@@ -19,9 +19,9 @@ import { taskInput } from "../apps/cli/task_input.ts";
 import { Compute } from "../mod.ts";
 import { IMAGE_SIZE, loadSplit } from "../lib/data/mod.ts";
 import { writeJson } from "../lib/io/mod.ts";
-import { loadSample, machineInfo } from "../lib/bench/machine.ts";
-import { collectGarbage } from "../lib/bench/measure.ts";
-import type { LoadOptions, LoadResult } from "../lib/bench/http_load.ts";
+import { loadSample, machineInfo } from "../bench/harness/machine.ts";
+import { collectGarbage } from "../bench/harness/measure.ts";
+import type { LoadOptions, LoadResult } from "../bench/harness/http_load.ts";
 import { fixtureDir } from "../lib/model/mod.ts";
 import {
   fitServedGrood,
@@ -32,7 +32,7 @@ import {
 import { decodeImage } from "../lib/sources/mod.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
-const LOAD_SCRIPT = fileURLToPath(new URL("../lib/bench/http_load.ts", import.meta.url));
+const LOAD_SCRIPT = fileURLToPath(new URL("../bench/harness/http_load.ts", import.meta.url));
 
 /** The load generator's process failed (its stderr is shown above). */
 class LoadGeneratorFailed extends Data.TaggedError("LoadGeneratorFailed")<{

@@ -8,6 +8,7 @@
 export {
   type Batch,
   batches,
+  channelsOf,
   concatSets,
   IMAGE_SIDE,
   IMAGE_SIZE,
@@ -38,4 +39,4 @@ export {
   oodSets,
 } from "./ood/mod.ts";
 export { mulberry32, permutation } from "../random.ts";
-export { type Matrix, matrix } from "../matrix.ts";
+export { concatRows, type Matrix, matrix, takeRows } from "../matrix.ts";

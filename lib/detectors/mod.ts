@@ -12,6 +12,10 @@ export type {
   FittedDetector,
 } from "./detector.ts";
 export { withInputChecks } from "./checks.ts";
+export { rowMaxSoftmax } from "./logits.ts";
+export { type SymmetricEigen, symmetricEigen } from "./linalg.ts";
+// Benchmark-only (bench/harness/scoring_section.ts); goes with scoreOverlapped.
+export { scoreOverlappedWith } from "./overlapped.ts";
 export { defineDetector, type DetectorEntry } from "./entry.ts";
 export {
   BASELINES,

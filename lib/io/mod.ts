@@ -7,6 +7,7 @@
  */
 export {
   ensureWritable,
+  exists,
   IoError,
   osReason,
   portablePath,

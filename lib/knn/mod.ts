@@ -21,7 +21,7 @@
  */
 export * from "./errors.ts";
 export * from "./types.ts";
-export { exactIndex, type ExactIndexOptions } from "./exact.ts";
+export { exactIndex, type ExactIndexOptions, type SearchStats, searchStats } from "./exact.ts";
 export { checkHnswParams, HNSW_DEFAULTS, hnswIndex } from "./hnsw.ts";
 export {
   CALIBRATION_DEFAULTS,

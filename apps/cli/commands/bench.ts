@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { FULL, QUICK, SECTIONS } from "../../../lib/bench/plan.ts";
+import { FULL, QUICK, SECTIONS } from "../../../bench/harness/plan.ts";
 import { flag } from "../flags.ts";
 import { task } from "../task.ts";
 

@@ -14,10 +14,10 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { decodeJsonText, InvalidInput } from "../decode.ts";
-import { symmetricEigen } from "../detectors/linalg.ts";
-import { osReason } from "../io/files.ts";
-import type { Matrix } from "../matrix.ts";
+import { decodeJsonText, InvalidInput } from "../../mod.ts";
+import { type Matrix } from "../../lib/data/mod.ts";
+import { symmetricEigen } from "../../lib/detectors/mod.ts";
+import { osReason } from "../../lib/io/mod.ts";
 
 /** Measured statistics of a descriptor set (see the module doc). */
 export interface DescriptorStats {

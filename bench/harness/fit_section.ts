@@ -7,13 +7,18 @@
  * @module
  */
 import { Effect } from "effect";
-import type { LabelledSet } from "../data/images.ts";
-import { exactIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
-import { type Matrix, takeRows } from "../matrix.ts";
-import { extractFeatures, type Extraction, predictedClasses } from "../stages/features.ts";
-import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
-import { MIXUP_DEFAULTS, mixupOodPrototype } from "../stages/mixup.ts";
-import { computePrototypes } from "../stages/prototype.ts";
+import { type LabelledSet, type Matrix, takeRows } from "../../lib/data/mod.ts";
+import { exactIndex, type NearestNeighbourIndex } from "../../lib/knn/mod.ts";
+import {
+  computePrototypes,
+  extractFeatures,
+  type Extraction,
+  type GradientPrototypes,
+  groodDescriptors,
+  MIXUP_DEFAULTS,
+  mixupOodPrototype,
+  predictedClasses,
+} from "../../lib/stages/mod.ts";
 import { type Bench, progress } from "./context.ts";
 import { collectGarbage, timed } from "./measure.ts";
 import { EARLY, GB } from "./plan.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { decodeJsonText, decodeStrict, describeIssue, InvalidInput } from "../decode.ts";
+import { decodeJsonText, decodeStrict, describeIssue, InvalidInput } from "../../mod.ts";
 import type { ScaleRow } from "./scale.ts";
 import { SCALE_METHODS, type ScaleMeasurement } from "./scale_run.ts";
 

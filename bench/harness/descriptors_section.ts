@@ -6,9 +6,8 @@
  * @module
  */
 import { Effect } from "effect";
-import type { LabelledSet } from "../data/images.ts";
-import { takeRows } from "../matrix.ts";
-import { autogradDescriptors, groodDescriptors } from "../stages/gradient.ts";
+import { type LabelledSet, takeRows } from "../../lib/data/mod.ts";
+import { autogradDescriptors, groodDescriptors } from "../../lib/stages/mod.ts";
 import { type Bench, maxAbsDifference, range } from "./context.ts";
 import type { FitState } from "./fit_section.ts";
 import { repeat } from "./measure.ts";

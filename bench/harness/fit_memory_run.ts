@@ -1,6 +1,6 @@
 /**
  * One bounded-memory fit, alone in its own process so its peak resident memory is its own:
- * `deno run -A lib/bench/fit_memory_run.ts '<config JSON>'` fits GROOD (streamed, exact index)
+ * `deno run -A bench/harness/fit_memory_run.ts '<config JSON>'` fits GROOD (streamed, exact index)
  * on `images` synthetic 28×28 images (`synthetic_images.ts`, made batch by batch) with an
  * ONNX model run by onnxruntime, and prints one JSON {@link FitMemoryMeasurement} as the last
  * line of stdout (progress on stderr).
@@ -8,11 +8,9 @@
  * @module
  */
 import { Effect } from "effect";
-import { loadSplit } from "../data/datasets.ts";
-import { fitGroodStreamed } from "../detectors/grood_streamed.ts";
-import { openOnnxModel } from "../models/onnx.ts";
-import type { InputSpec, Taps } from "../models/model.ts";
-import { sizeOf } from "../models/model.ts";
+import { loadSplit } from "../../lib/data/mod.ts";
+import { fitGroodStreamed } from "../../lib/detectors/mod.ts";
+import { type InputSpec, openOnnxModel, sizeOf, type Taps } from "../../lib/models/mod.ts";
 import { peakRss } from "./scale_run.ts";
 import { syntheticImages } from "./synthetic_images.ts";
 

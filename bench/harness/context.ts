@@ -5,10 +5,8 @@
  * @module
  */
 import type * as tfType from "@tensorflow/tfjs";
-import type { Classifier } from "../model/classifier.ts";
-import { type ImageSet, subset } from "../data/images.ts";
-import { type Matrix, takeRows } from "../matrix.ts";
-import { permutation } from "../random.ts";
+import type { Classifier } from "../../lib/model/mod.ts";
+import { type ImageSet, type Matrix, permutation, subset, takeRows } from "../../lib/data/mod.ts";
 import type { PeakMemory, RunPlan } from "./measure.ts";
 import type { Plan } from "./plan.ts";
 import type { Figure } from "./report.ts";

@@ -9,8 +9,8 @@
  * @module
  */
 import { Stream } from "effect";
-import type { LabelledSet } from "../data/images.ts";
-import type { TrainingStream } from "../detectors/grood_streamed.ts";
+import type { LabelledSet } from "../../lib/data/mod.ts";
+import type { TrainingStream } from "../../lib/detectors/mod.ts";
 
 /** Per-image generator state: a 32-bit hash of (seed, image). */
 const hash = (seed: number, image: number): number => {

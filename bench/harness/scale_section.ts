@@ -7,9 +7,9 @@
  * @module
  */
 import { Effect } from "effect";
-import { InvalidInput } from "../decode.ts";
-import { osReason, writeJson } from "../io/files.ts";
-import type { Matrix } from "../matrix.ts";
+import { InvalidInput } from "../../mod.ts";
+import { type Matrix } from "../../lib/data/mod.ts";
+import { osReason, writeJson } from "../../lib/io/mod.ts";
 import type { Bench } from "./context.ts";
 import { type DescriptorStats, descriptorStats } from "./descriptor_stats.ts";
 import { machineInfo } from "./machine.ts";

@@ -14,9 +14,9 @@
 import { Cause, Effect } from "effect";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { writeNpyAtomic } from "../io/npy.ts";
-import type { Matrix } from "../matrix.ts";
-import { USEARCH_DEFAULTS } from "../knn/mod.ts";
+import { writeNpyAtomic } from "../../lib/io/mod.ts";
+import type { Matrix } from "../../lib/data/mod.ts";
+import { USEARCH_DEFAULTS } from "../../lib/knn/mod.ts";
 import { busyCores, type LoadSample, loadSample } from "./machine.ts";
 import type { DescriptorStats } from "./descriptor_stats.ts";
 import { type Figure, figure } from "./report.ts";

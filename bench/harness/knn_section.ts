@@ -6,13 +6,9 @@
  * @module
  */
 import { Effect } from "effect";
-import type { ImageSet } from "../data/images.ts";
-import { exactIndex, HNSW_DEFAULTS, hnswIndex, recallAtK } from "../knn/mod.ts";
-import { searchStats } from "../knn/exact.ts";
-import { concatRows, type Matrix } from "../matrix.ts";
-import { mulberry32 } from "../random.ts";
-import { extractFeatures, type Extraction } from "../stages/features.ts";
-import { groodDescriptors } from "../stages/gradient.ts";
+import { concatRows, type ImageSet, type Matrix, mulberry32 } from "../../lib/data/mod.ts";
+import { exactIndex, HNSW_DEFAULTS, hnswIndex, recallAtK, searchStats } from "../../lib/knn/mod.ts";
+import { extractFeatures, type Extraction, groodDescriptors } from "../../lib/stages/mod.ts";
 import { type Bench, progress, sameBits, sampleRows } from "./context.ts";
 import type { FitState } from "./fit_section.ts";
 import { collectGarbage, median, repeat } from "./measure.ts";

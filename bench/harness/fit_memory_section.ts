@@ -14,10 +14,9 @@
  */
 import { join } from "node:path";
 import { Effect, Schema } from "effect";
-import { decodeJsonText } from "../decode.ts";
-import { tryIo, writeFile } from "../io/files.ts";
-import { classifierToOnnx } from "../models/export_onnx.ts";
-import { encodeOnnx } from "../models/onnx_graph.ts";
+import { decodeJsonText } from "../../mod.ts";
+import { tryIo, writeFile } from "../../lib/io/mod.ts";
+import { classifierToOnnx, encodeOnnx } from "../../lib/models/mod.ts";
 import { type Bench, progress } from "./context.ts";
 import type { FitMemoryConfig, FitMemoryMeasurement } from "./fit_memory_run.ts";
 import { figure } from "./report.ts";

@@ -6,10 +6,8 @@
  * @module
  */
 import { Effect } from "effect";
-import { forwardPool, type PoolExtractOptions } from "../stages/features_pool.ts";
-import type { ImageSet } from "../data/images.ts";
-import type { Matrix } from "../matrix.ts";
-import type { Extraction } from "../stages/features.ts";
+import { type Extraction, forwardPool, type PoolExtractOptions } from "../../lib/stages/mod.ts";
+import type { ImageSet, Matrix } from "../../lib/data/mod.ts";
 import { type Bench, maxAbsDifference, progress } from "./context.ts";
 import { collectGarbage, median, timed } from "./measure.ts";
 import { parallelCeiling } from "./parallel.ts";

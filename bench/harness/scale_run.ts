@@ -1,6 +1,6 @@
 /**
  * One configuration of the k-NN scale table (`scale.ts`), run alone in its own process so its
- * peak resident memory is its own: `deno run -A lib/bench/scale_run.ts '<config JSON>'`
+ * peak resident memory is its own: `deno run -A bench/harness/scale_run.ts '<config JSON>'`
  * prints `data <seconds>` when the points are made, `progress <points added> <seconds>
  * [<seconds generating points so far>]` while building (the last for a build fed chunk by chunk:
  * the parent leaves that time out of the build's budget),
@@ -38,9 +38,9 @@ import {
   recallAtK,
   type UsearchBuilder,
   usearchBuilder,
-} from "../knn/mod.ts";
-import type { Matrix } from "../matrix.ts";
-import { readNpy, writeNpyAtomic } from "../io/npy.ts";
+} from "../../lib/knn/mod.ts";
+import type { Matrix } from "../../lib/data/mod.ts";
+import { readNpy, writeNpyAtomic } from "../../lib/io/mod.ts";
 import { median } from "./measure.ts";
 import { type DescriptorStats, readDescriptorStats } from "./descriptor_stats.ts";
 import { syntheticDescriptors } from "./synthetic_descriptors.ts";

@@ -13,13 +13,16 @@ import { join } from "node:path";
 import { createRequire } from "node:module";
 import { Effect } from "effect";
 import type * as tfType from "@tensorflow/tfjs";
-import { Compute } from "../compute/compute.ts";
-import { loadBenchmark } from "../benchmarks/load.ts";
-import { loadSplit } from "../data/datasets.ts";
-import type { LabelledSet } from "../data/images.ts";
-import { exists, portablePath, tryIo, writeJson } from "../io/files.ts";
-import { loadClassifier, type LoadedClassifier, saveUntrainedClassifier } from "../model/store.ts";
-import { extractFeatures } from "../stages/features.ts";
+import { Compute } from "../../mod.ts";
+import { loadBenchmark } from "../../lib/benchmarks/mod.ts";
+import { type LabelledSet, loadSplit } from "../../lib/data/mod.ts";
+import { exists, portablePath, tryIo, writeJson } from "../../lib/io/mod.ts";
+import {
+  loadClassifier,
+  type LoadedClassifier,
+  saveUntrainedClassifier,
+} from "../../lib/model/mod.ts";
+import { extractFeatures } from "../../lib/stages/mod.ts";
 import { type Bench, firstImages } from "./context.ts";
 import { descriptorsSection } from "./descriptors_section.ts";
 import { enginesSection } from "./engines_section.ts";

@@ -14,23 +14,27 @@
  */
 import { join } from "node:path";
 import { Effect } from "effect";
-import type { Compute } from "../compute/compute.ts";
-import type { ImageSet, LabelledSet } from "../data/images.ts";
-import type { FitInputs, FittedDetector } from "../detectors/detector.ts";
-import { grood } from "../detectors/grood.ts";
-import { rowMaxSoftmax } from "../detectors/logits.ts";
-import { msp } from "../detectors/msp.ts";
-import { scoreOverlappedWith } from "../detectors/overlapped.ts";
-import { tryIo, writeFile } from "../io/files.ts";
-import { HNSW_DEFAULTS, hnswIndex, recallAtK } from "../knn/mod.ts";
-import { workerIndex } from "../knn/worker_index.ts";
-import { classifierToOnnx } from "../models/export_onnx.ts";
-import { openOnnxModel } from "../models/onnx.ts";
-import { encodeOnnx } from "../models/onnx_graph.ts";
-import { extractFeatures, type Extraction, type SetFeatures } from "../stages/features.ts";
-import { groodDescriptors } from "../stages/gradient.ts";
-import { extractWithModel } from "../stages/model_features.ts";
-import { knnScore } from "../stages/score.ts";
+import type { Compute } from "../../mod.ts";
+import type { ImageSet, LabelledSet } from "../../lib/data/mod.ts";
+import {
+  type FitInputs,
+  type FittedDetector,
+  grood,
+  msp,
+  rowMaxSoftmax,
+  scoreOverlappedWith,
+} from "../../lib/detectors/mod.ts";
+import { tryIo, writeFile } from "../../lib/io/mod.ts";
+import { HNSW_DEFAULTS, hnswIndex, recallAtK, workerIndex } from "../../lib/knn/mod.ts";
+import { classifierToOnnx, encodeOnnx, openOnnxModel } from "../../lib/models/mod.ts";
+import {
+  extractFeatures,
+  type Extraction,
+  extractWithModel,
+  groodDescriptors,
+  knnScore,
+  type SetFeatures,
+} from "../../lib/stages/mod.ts";
 import { type Bench, progress, sameBits } from "./context.ts";
 import type { FitState } from "./fit_section.ts";
 import { collectGarbage, median, repeat, timed } from "./measure.ts";

@@ -15,17 +15,20 @@
  */
 import * as ort from "onnxruntime-node";
 import { Effect } from "effect";
-import { Compute } from "../compute/compute.ts";
-import { channelsOf, type ImageSet } from "../data/images.ts";
-import { penultimate } from "../model/classifier.ts";
-import { classifierToOnnx } from "../models/export_onnx.ts";
-import { preprocess, sizeOf } from "../models/model.ts";
-import { encodeOnnx, extractSubgraph } from "../models/onnx_graph.ts";
-import { onnxSession } from "../models/onnx.ts";
-import { ModelRunFailed } from "../models/errors.ts";
-import { openPipelineModel } from "../pipeline/model.ts";
-import type { Extraction } from "../stages/features.ts";
-import { extractFeatures } from "../stages/features.ts";
+import { Compute } from "../../mod.ts";
+import { channelsOf, type ImageSet } from "../../lib/data/mod.ts";
+import { penultimate } from "../../lib/model/mod.ts";
+import {
+  classifierToOnnx,
+  encodeOnnx,
+  extractSubgraph,
+  ModelRunFailed,
+  onnxSession,
+  preprocess,
+  sizeOf,
+} from "../../lib/models/mod.ts";
+import { openPipelineModel } from "../../lib/pipeline/mod.ts";
+import { extractFeatures, type Extraction } from "../../lib/stages/mod.ts";
 import { type Bench, maxAbsDifference, progress } from "./context.ts";
 import { collectGarbage, timed } from "./measure.ts";
 import { figure } from "./report.ts";

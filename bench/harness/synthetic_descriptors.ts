@@ -22,8 +22,7 @@
  *
  * @module
  */
-import type { Matrix } from "../matrix.ts";
-import { mulberry32 } from "../random.ts";
+import { type Matrix, mulberry32 } from "../../lib/data/mod.ts";
 import { type DescriptorStats, fitPowerLaw } from "./descriptor_stats.ts";
 
 /** A seeded stream of standard normal numbers (Box–Muller, both outputs used). */

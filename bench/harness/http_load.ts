@@ -1,7 +1,7 @@
 /**
  * HTTP load with npm `autocannon` (HdrHistogram latencies): `count` or `seconds` of POSTs of the
  * given bodies (cycled) at a fixed number of connections. Run in its own process by the serve
- * benchmark (`deno run -A lib/bench/http_load.ts < options.json` prints the result as JSON), so
+ * benchmark (`deno run -A bench/harness/http_load.ts < options.json` prints the result as JSON), so
  * the load generator never shares the served process's event loop.
  *
  * @module
