@@ -10,8 +10,10 @@
  * the baselines and their registry), `Fitted` (fitted-detector folders: fit on any model and
  * data, save, open, score), `Pipeline` (benchmarks run end to end, ablations, tables), `Report`
  * (plots, notebook display, the results page, exports). The HTTP scoring service is an app built
- * on these: `grood/serve` (`apps/serve/mod.ts`). The services read from the Effect context, `Compute` (tfjs and its backend) and `StageCache`, are provided together
- * by `GroodLive`.
+ * on these: `grood/serve` (`apps/serve/mod.ts`). The services read from the Effect context,
+ * `Compute` (tfjs and its backend) and `StageCache`, are provided together by `GroodLive`. Also
+ * here: the errors shared by several namespaces (`InvalidParameter`, `InvalidInput`) and the
+ * strict Schema decoders behind every file read (`decodeStrict`, `decodeJsonText`).
  *
  * @example Score the MNIST benchmark with GROOD and MSP
  * ```ts ignore

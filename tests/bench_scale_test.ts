@@ -8,8 +8,7 @@ import {
 } from "../bench/harness/synthetic_descriptors.ts";
 import { runScale, SCALE_QUICK, scaleFigures, type ScaleRow } from "../bench/harness/scale.ts";
 import { mergeScaleRows } from "../bench/harness/scale_section.ts";
-import { matrix } from "../lib/matrix.ts";
-import { mulberry32 } from "../lib/random.ts";
+import { matrix, mulberry32 } from "../lib/data/mod.ts";
 
 /** GROOD-like descriptors: 4 classes around unit directions, norms over 2.5 decades. */
 function groodLike(n: number, d: number, seed: number) {
