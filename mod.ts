@@ -9,9 +9,11 @@
  * indexes), `Stages` (features, prototype, mix-up, gradient, score, evaluate), `Detectors` (GROOD,
  * the baselines and their registry), `Fitted` (fitted-detector folders: fit on any model and
  * data, save, open, score), `Pipeline` (benchmarks run end to end, ablations, tables), `Report`
- * (plots, notebook display, the results page, exports) and `Serve` (the HTTP scoring service). The services read from
- * the Effect context, `Compute` (tfjs and its backend) and `StageCache`, are provided together
- * by `GroodLive`.
+ * (plots, notebook display, the results page, exports). The HTTP scoring service is an app built
+ * on these: `grood/serve` (`apps/serve/mod.ts`). The services read from the Effect context,
+ * `Compute` (tfjs and its backend) and `StageCache`, are provided together by `GroodLive`. Also
+ * here: the errors shared by several namespaces (`InvalidParameter`, `InvalidInput`) and the
+ * strict Schema decoders behind every file read (`decodeStrict`, `decodeJsonText`).
  *
  * @example Score the MNIST benchmark with GROOD and MSP
  * ```ts ignore
@@ -31,6 +33,7 @@ export {
   BackendUnavailable,
   Compute,
   type ComputeShape,
+  parseBackend,
   startCompute,
 } from "./lib/compute/compute.ts";
 export {
@@ -43,6 +46,15 @@ export {
 } from "./lib/cache/cache.ts";
 export type { NpyData } from "./lib/io/npy.ts";
 export { GroodLive } from "./lib/pipeline/pipeline.ts";
+export { InvalidParameter } from "./lib/errors.ts";
+export {
+  decodeJsonText,
+  decodeStrict,
+  describeIssue,
+  type InputProblem,
+  InvalidInput,
+  nearest,
+} from "./lib/decode.ts";
 export * as Io from "./lib/io/mod.ts";
 export * as Cache from "./lib/cache/mod.ts";
 export * as Data from "./lib/data/mod.ts";
@@ -56,4 +68,3 @@ export * as Detectors from "./lib/detectors/mod.ts";
 export * as Pipeline from "./lib/pipeline/mod.ts";
 export * as Report from "./lib/report/mod.ts";
 export * as Fitted from "./lib/fitted/mod.ts";
-export * as Serve from "./lib/serve/mod.ts";

@@ -20,7 +20,9 @@ import { Data, Effect, Schema, SchemaAST, SchemaIssue } from "effect";
 
 /** One problem of an input: where (a path like `grids[0].k`) and what. */
 export interface InputProblem {
+  /** Where in the input, e.g. `grids[0].k`; empty for the input as a whole. */
   readonly path: string;
+  /** What is wrong there. */
   readonly problem: string;
 }
 
@@ -30,6 +32,7 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
   readonly source: string;
   readonly problems: ReadonlyArray<InputProblem>;
 }> {
+  /** Every problem, each with the input and where in it. */
   override get message(): string {
     // "<problem> in <source> at <path>", the location before a "; did you mean …" suggestion.
     const lines = this.problems.map((p) => {
@@ -59,7 +62,7 @@ export function problemsText(error: InvalidInput): string {
 export const decodeStrict = <S extends Schema.Top & { readonly DecodingServices: never }>(
   schema: S,
   source: string,
-) => {
+): (input: unknown) => Effect.Effect<S["Type"], InvalidInput> => {
   const decode = Schema.decodeUnknownEffect(schema);
   return (input: unknown): Effect.Effect<S["Type"], InvalidInput> =>
     decode(input, { errors: "all", onExcessProperty: "error", reportInput: true }).pipe(
@@ -87,7 +90,7 @@ export const decodeStrict = <S extends Schema.Top & { readonly DecodingServices:
 export const decodeJsonText = <S extends Schema.Top & { readonly DecodingServices: never }>(
   schema: S,
   source: string,
-) => {
+): (text: string) => Effect.Effect<S["Type"], InvalidInput> => {
   const decode = decodeStrict(schema, source);
   return (text: string): Effect.Effect<S["Type"], InvalidInput> =>
     Effect.try({

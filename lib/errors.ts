@@ -11,6 +11,7 @@ export class InvalidParameter extends Data.TaggedError("InvalidParameter")<{
   readonly value: unknown;
   readonly expected: string;
 }> {
+  /** "Cannot use name = value: expected …". */
   override get message(): string {
     return `Cannot use ${this.name} = ${JSON.stringify(this.value)}: expected ${this.expected}`;
   }

@@ -12,25 +12,31 @@
  */
 import { Effect } from "effect";
 import { dirname, join, resolve } from "node:path";
-import { ablateTask } from "../lib/cli/commands/ablate.ts";
-import { formatSeconds, invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
-import { ensureWritable, tryIo, writeFileAtomic, writeJsonAtomic } from "../lib/io/files.ts";
+import { ablateTask } from "../apps/cli/commands/ablate.ts";
+import { formatSeconds, invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/mod.ts";
 import {
   checkOutputFolder,
+  ensureWritable,
+  identifierProblem,
   type OutputFolderOptions,
   prepareOutputRoot,
+  tryIo,
+  writeFileAtomic,
+  writeJsonAtomic,
   writeOutputFolder,
-} from "../lib/io/output_folder.ts";
-import { identifierProblem } from "../lib/io/paths.ts";
-import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
-import { runAblationJson } from "../lib/pipeline/pipeline.ts";
-import { readSpecFile } from "../lib/pipeline/spec.ts";
-import { ablationChart } from "../lib/report/ablation_chart.ts";
-import { writePlot } from "../lib/report/plot_files.ts";
-import { consoleProgress } from "../lib/pipeline/progress.ts";
-import { inPercent, SUMMARY_METRICS } from "../lib/pipeline/tables.ts";
+} from "../lib/io/mod.ts";
+import { cacheSummary, DEFAULT_CACHE_DIR } from "../lib/cache/mod.ts";
+import { StageCache } from "../mod.ts";
+import {
+  consoleProgress,
+  inPercent,
+  readSpecFile,
+  runAblationJson,
+  SUMMARY_METRICS,
+} from "../lib/pipeline/mod.ts";
+import { ablationChart, writePlot } from "../lib/report/mod.ts";
 
 const { values, positionals } = await taskInput(ablateTask);
 

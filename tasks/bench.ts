@@ -32,16 +32,23 @@
  * Every timed figure is the median of `--runs` runs (default 5) after one untimed warm-up
  * run. `--quick` is a smoke run on small sizes (2 runs by default, a seeded random-init model
  * when the fixture is missing, results to `bench/results-quick.json`). The sections live in
- * `lib/bench/` (`run.ts` runs them); this file reads the command line.
+ * `bench/harness/` (`run.ts` runs them); this file reads the command line.
  *
  * @module
  */
-import { benchTask } from "../lib/cli/commands/bench.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
-import { BENCHMARK, FULL, type Plan, QUICK, type Section, SECTIONS } from "../lib/bench/plan.ts";
-import { runBench } from "../lib/bench/run.ts";
+import { benchTask } from "../apps/cli/commands/bench.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { fixtureDir } from "../lib/model/mod.ts";
+import {
+  BENCHMARK,
+  FULL,
+  type Plan,
+  QUICK,
+  type Section,
+  SECTIONS,
+} from "../bench/harness/plan.ts";
+import { runBench } from "../bench/harness/run.ts";
 
 const { values } = await taskInput(benchTask);
 const only = values.only;

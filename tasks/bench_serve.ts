@@ -13,27 +13,26 @@ import { Buffer } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { Data, Effect } from "effect";
 import sharp from "sharp";
-import { benchServeTask } from "../lib/cli/commands/bench_serve.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { Compute } from "../lib/compute/compute.ts";
-import { loadSplit } from "../lib/data/datasets.ts";
-import { IMAGE_SIZE } from "../lib/data/images.ts";
-import { writeJson } from "../lib/io/files.ts";
-import { loadSample, machineInfo } from "../lib/bench/machine.ts";
-import { collectGarbage } from "../lib/bench/measure.ts";
-import type { LoadOptions, LoadResult } from "../lib/bench/http_load.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { benchServeTask } from "../apps/cli/commands/bench_serve.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { Compute } from "../mod.ts";
+import { IMAGE_SIZE, loadSplit } from "../lib/data/mod.ts";
+import { writeJson } from "../lib/io/mod.ts";
+import { loadSample, machineInfo } from "../bench/harness/machine.ts";
+import { collectGarbage } from "../bench/harness/measure.ts";
+import type { LoadOptions, LoadResult } from "../bench/harness/http_load.ts";
+import { fixtureDir } from "../lib/model/mod.ts";
 import {
   fitServedGrood,
   openServedFitted,
   type ServedDetector,
   serveDetector,
-} from "../lib/serve/mod.ts";
-import { decodeImage } from "../lib/sources/conform.ts";
+} from "../apps/serve/mod.ts";
+import { decodeImage } from "../lib/sources/mod.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
-const LOAD_SCRIPT = fileURLToPath(new URL("../lib/bench/http_load.ts", import.meta.url));
+const LOAD_SCRIPT = fileURLToPath(new URL("../bench/harness/http_load.ts", import.meta.url));
 
 /** The load generator's process failed (its stderr is shown above). */
 class LoadGeneratorFailed extends Data.TaggedError("LoadGeneratorFailed")<{

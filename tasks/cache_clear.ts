@@ -6,10 +6,10 @@
  * @module
  */
 import { Cause, Effect, Exit } from "effect";
-import { clearStageCache, DEFAULT_CACHE_DIR } from "../lib/cache/cache.ts";
-import { cacheClearTask } from "../lib/cli/commands/cache_clear.ts";
-import { invocationPath } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
+import { clearStageCache, DEFAULT_CACHE_DIR } from "../lib/cache/mod.ts";
+import { cacheClearTask } from "../apps/cli/commands/cache_clear.ts";
+import { invocationPath } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
 
 const { values } = await taskInput(cacheClearTask);
 // A folder given is relative to where the command was typed; the default is the checkout's.

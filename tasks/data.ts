@@ -11,9 +11,9 @@
  * @module
  */
 import { Cause, Effect, Exit } from "effect";
-import { dataTask } from "../lib/cli/commands/data.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { buildOodSets } from "../lib/data/ood/mod.ts";
+import { dataTask } from "../apps/cli/commands/data.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { buildOodSets } from "../lib/data/mod.ts";
 
 const { values } = await taskInput(dataTask);
 const args = {

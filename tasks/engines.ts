@@ -19,26 +19,29 @@
 import { Effect, type Scope } from "effect";
 import { join } from "node:path";
 import { loadavg } from "node:os";
-import { enginesTask } from "../lib/cli/commands/engines.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { Compute } from "../lib/compute/compute.ts";
-import { loadBenchmark } from "../lib/benchmarks/load.ts";
-import type { ImageSet } from "../lib/data/images.ts";
-import type { Detector, ExtractedSet } from "../lib/detectors/detector.ts";
-import { grood } from "../lib/detectors/grood.ts";
-import { tryIo, writeFile, writeJson } from "../lib/io/files.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
-import { loadClassifier } from "../lib/model/store.ts";
-import { classifierToOnnx } from "../lib/models/export_onnx.ts";
-import type { FeatureModel } from "../lib/models/model.ts";
-import { openOnnxModel } from "../lib/models/onnx.ts";
-import { encodeOnnx } from "../lib/models/onnx_graph.ts";
-import { auroc } from "../lib/stages/evaluate.ts";
-import { extractFeatures, type Extraction } from "../lib/stages/features.ts";
-import { MIXUP_DEFAULTS } from "../lib/stages/mixup.ts";
-import { extractWithModel } from "../lib/stages/model_features.ts";
-import { mixupWithModel } from "../lib/stages/model_mixup.ts";
+import { enginesTask } from "../apps/cli/commands/engines.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { Compute } from "../mod.ts";
+import { loadBenchmark } from "../lib/benchmarks/mod.ts";
+import type { ImageSet } from "../lib/data/mod.ts";
+import { type Detector, type ExtractedSet, grood } from "../lib/detectors/mod.ts";
+import { tryIo, writeFile, writeJson } from "../lib/io/mod.ts";
+import { fixtureDir, loadClassifier } from "../lib/model/mod.ts";
+import {
+  classifierToOnnx,
+  encodeOnnx,
+  type FeatureModel,
+  openOnnxModel,
+} from "../lib/models/mod.ts";
+import {
+  auroc,
+  extractFeatures,
+  type Extraction,
+  extractWithModel,
+  MIXUP_DEFAULTS,
+  mixupWithModel,
+} from "../lib/stages/mod.ts";
 
 const { values } = await taskInput(enginesTask);
 const batchSize = values.batch;

@@ -6,15 +6,13 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import { evaluateTask } from "../lib/cli/commands/evaluate.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { Compute } from "../lib/compute/compute.ts";
-import { loadSplit } from "../lib/data/datasets.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
-import { predictClasses } from "../lib/model/predict.ts";
-import { loadClassifier } from "../lib/model/store.ts";
-import { accuracy } from "../lib/stages/evaluate.ts";
+import { evaluateTask } from "../apps/cli/commands/evaluate.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { Compute } from "../mod.ts";
+import { loadSplit } from "../lib/data/mod.ts";
+import { fixtureDir, loadClassifier, predictClasses } from "../lib/model/mod.ts";
+import { accuracy } from "../lib/stages/mod.ts";
 
 const { values } = await taskInput(evaluateTask);
 

@@ -8,13 +8,12 @@
  * @module
  */
 import { Effect } from "effect";
-import { evaluateOodTask } from "../lib/cli/commands/evaluate_ood.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { openFittedDetector } from "../lib/fitted/open.ts";
-import { requireAllScored, scoreSource } from "../lib/fitted/score_source.ts";
-import { parseSourceArgument } from "../lib/sources/argument.ts";
-import { evaluateOod } from "../lib/stages/evaluate.ts";
+import { evaluateOodTask } from "../apps/cli/commands/evaluate_ood.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { openFittedDetector, requireAllScored, scoreSource } from "../lib/fitted/mod.ts";
+import { parseSourceArgument } from "../lib/sources/mod.ts";
+import { evaluateOod } from "../lib/stages/mod.ts";
 
 const { values } = await taskInput(evaluateOodTask);
 const folder = invocationPath(values.detector);

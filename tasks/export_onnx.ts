@@ -7,16 +7,13 @@
  */
 import { Effect } from "effect";
 import { basename, dirname, join } from "node:path";
-import { exportOnnxTask } from "../lib/cli/commands/export_onnx.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { Compute } from "../lib/compute/compute.ts";
-import { writeFile, writeJson } from "../lib/io/files.ts";
-import { checkOutputFile } from "../lib/io/output_folder.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
-import { loadClassifier } from "../lib/model/store.ts";
-import { classifierToOnnx } from "../lib/models/export_onnx.ts";
-import { encodeOnnx } from "../lib/models/onnx_graph.ts";
+import { exportOnnxTask } from "../apps/cli/commands/export_onnx.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { Compute } from "../mod.ts";
+import { checkOutputFile, writeFile, writeJson } from "../lib/io/mod.ts";
+import { fixtureDir, loadClassifier } from "../lib/model/mod.ts";
+import { classifierToOnnx, encodeOnnx } from "../lib/models/mod.ts";
 
 const { values } = await taskInput(exportOnnxTask);
 // A .onnx file: checked with the command line.

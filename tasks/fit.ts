@@ -10,18 +10,18 @@
  */
 import { join } from "node:path";
 import { Effect, Schema } from "effect";
-import { fitTask } from "../lib/cli/commands/fit.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { type FeatureMemo, fitDetectorFolder, fittedFolderRules } from "../lib/fitted/fit.ts";
-import { checkIdentifier } from "../lib/io/paths.ts";
+import { fitTask } from "../apps/cli/commands/fit.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { type FeatureMemo, fitDetectorFolder, fittedFolderRules } from "../lib/fitted/mod.ts";
 import {
+  checkIdentifier,
   checkOutputFolder,
   OutputFolderRefused,
   prepareOutputRoot,
-} from "../lib/io/output_folder.ts";
-import { consoleProgress } from "../lib/pipeline/progress.ts";
-import { parseSourceArgument } from "../lib/sources/argument.ts";
+} from "../lib/io/mod.ts";
+import { consoleProgress } from "../lib/pipeline/mod.ts";
+import { parseSourceArgument } from "../lib/sources/mod.ts";
 
 const { values } = await taskInput(fitTask);
 const model = invocationPath(values.model);

@@ -7,11 +7,10 @@
  * @module
  */
 import { Effect } from "effect";
-import { inspectTask } from "../lib/cli/commands/inspect.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import type { Inspection } from "../lib/models/inspect.ts";
-import { inspectModel } from "../lib/models/registry.ts";
+import { inspectTask } from "../apps/cli/commands/inspect.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { type Inspection, inspectModel } from "../lib/models/mod.ts";
 
 const { values } = await taskInput(inspectTask);
 const path = invocationPath(values.model);

@@ -21,10 +21,10 @@
 import { Schema } from "effect";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { notebooksTask } from "../lib/cli/commands/notebooks.ts";
-import { formatSeconds } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { writeJsonAtomic } from "../lib/io/files.ts";
+import { notebooksTask } from "../apps/cli/commands/notebooks.ts";
+import { formatSeconds } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { writeJsonAtomic } from "../lib/io/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 

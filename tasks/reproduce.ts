@@ -28,60 +28,61 @@
  */
 import { Data, Effect } from "effect";
 import { join, resolve } from "node:path";
-import { reproduceTask } from "../lib/cli/commands/reproduce.ts";
-import { formatSeconds, invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskArgs, taskInput } from "../lib/cli/task_input.ts";
-import { Compute } from "../lib/compute/compute.ts";
-import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/load.ts";
+import { reproduceTask } from "../apps/cli/commands/reproduce.ts";
+import { formatSeconds, invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskArgs, taskInput } from "../apps/cli/task_input.ts";
+import { Compute, StageCache } from "../mod.ts";
+import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/mod.ts";
 import {
   DETECTOR_KINDS,
   detectorEntry,
   type DetectorSpecInput,
+  GROOD_DEFAULTS,
   REPRODUCE_DETECTORS,
-} from "../lib/detectors/registry.ts";
-import { GROOD_DEFAULTS } from "../lib/detectors/grood.ts";
+} from "../lib/detectors/mod.ts";
 import {
+  checkOutputFolder,
   ensureWritable,
+  type OutputFolderOptions,
+  OutputFolderRefused,
   portablePath,
+  prepareOutputRoot,
   tryIo,
   writeFile,
   writeFileAtomic,
   writeJson,
   writeJsonAtomic,
-} from "../lib/io/files.ts";
+} from "../lib/io/mod.ts";
 import {
   activationRatioChart,
   activationRatioMarkdown,
   activationRatioRows,
-} from "../lib/report/activation_ratio.ts";
-import { writePlot } from "../lib/report/plot_files.ts";
-import type { PreparedBenchmark } from "../lib/pipeline/run.ts";
-import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
-import { trainFixture } from "../lib/pipeline/train_fixture.ts";
-import { cacheSummary, DEFAULT_CACHE_DIR, StageCache } from "../lib/cache/cache.ts";
-import { runPipeline, runPipelineScoped } from "../lib/pipeline/pipeline.ts";
-import { hnswRecall } from "../lib/pipeline/recall.ts";
-import { writeExports } from "../lib/report/exports.ts";
-import {
   benchmarkFolderRules,
+  benchmarkPage,
+  benchmarkSection,
+  pageSections,
+  pairedMarkdown,
+  reportHtml,
   type SeedRuns,
+  seedSpreadMarkdown,
   writeBenchmarkFolder,
-} from "../lib/report/benchmark_folder.ts";
+  writeExports,
+  writePlot,
+} from "../lib/report/mod.ts";
 import {
-  checkOutputFolder,
-  type OutputFolderOptions,
-  OutputFolderRefused,
-  prepareOutputRoot,
-} from "../lib/io/output_folder.ts";
-import { benchmarkPage, benchmarkSection, pageSections, reportHtml } from "../lib/report/page.ts";
-import { consoleProgress } from "../lib/pipeline/progress.ts";
-import { pairedMarkdown, seedSpreadMarkdown } from "../lib/report/seeds.ts";
-import {
+  consoleProgress,
+  hnswRecall,
   perSetMarkdown,
+  type PreparedBenchmark,
   resultsTable,
+  runPipeline,
+  runPipelineScoped,
   summaryMarkdown,
   summaryTable,
-} from "../lib/pipeline/tables.ts";
+  trainFixture,
+} from "../lib/pipeline/mod.ts";
+import { fixtureDir, fixtureSeeds } from "../lib/model/mod.ts";
+import { cacheSummary, DEFAULT_CACHE_DIR } from "../lib/cache/mod.ts";
 
 const { values } = await taskInput(reproduceTask);
 

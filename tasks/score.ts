@@ -10,14 +10,12 @@
  * @module
  */
 import { Effect } from "effect";
-import { scoreTask } from "../lib/cli/commands/score.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { scoreSource } from "../lib/fitted/score_source.ts";
-import { openFittedDetector, type Verdict } from "../lib/fitted/open.ts";
-import { tryIo, writeFile } from "../lib/io/files.ts";
-import { parseSourceArgument, sourcePaths } from "../lib/sources/argument.ts";
-import { checkOutputFile } from "../lib/io/output_folder.ts";
+import { scoreTask } from "../apps/cli/commands/score.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { openFittedDetector, scoreSource, type Verdict } from "../lib/fitted/mod.ts";
+import { checkOutputFile, tryIo, writeFile } from "../lib/io/mod.ts";
+import { parseSourceArgument, sourcePaths } from "../lib/sources/mod.ts";
 
 const { values, positionals } = await taskInput(scoreTask);
 const folder = invocationPath(values.detector);

@@ -14,16 +14,20 @@
  * @module
  */
 import { Effect } from "effect";
-import { serveTask } from "../lib/cli/commands/serve.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { Compute } from "../lib/compute/compute.ts";
-import { wrapperGone } from "../lib/cli/parent.ts";
-import { IoError, osReason } from "../lib/io/files.ts";
+import { serveTask } from "../apps/cli/commands/serve.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { Compute } from "../mod.ts";
+import { wrapperGone } from "../apps/cli/parent.ts";
+import { IoError, osReason } from "../lib/io/mod.ts";
 import { serveReplicas } from "./serve_replicas.ts";
-import { type LogLine, logLine, serviceLogger } from "../lib/serve/log.ts";
-import { openServedFitted } from "../lib/serve/fitted.ts";
-import { serveDetector } from "../lib/serve/server.ts";
+import {
+  type LogLine,
+  logLine,
+  openServedFitted,
+  serveDetector,
+  serviceLogger,
+} from "../apps/serve/mod.ts";
 
 const { values } = await taskInput(serveTask);
 const folder = invocationPath(values.detector);

@@ -1,7 +1,7 @@
 /**
  * The supervisor of `deno task serve --replicas N` (and `scripts/serve.sh --replicas N`): N
  * service processes (this task's own `tasks/serve.ts`, with the same flags, on free loopback
- * ports) behind HAProxy on `--host`/`--port` (`lib/serve/replicas.ts`). SIGHUP replaces the
+ * ports) behind HAProxy on `--host`/`--port` (`apps/serve/replicas.ts`). SIGHUP replaces the
  * replicas one at a time (rolling restart, no request dropped); SIGINT or SIGTERM (or the death of
  * a wrapper that started it) stops HAProxy, then every replica, and removes the temporary folder.
  *
@@ -9,10 +9,9 @@
  */
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
-import { wrapperGone } from "../lib/cli/parent.ts";
-import { type LogLine, logLine, serviceLogger } from "../lib/serve/log.ts";
-import { runReplicas } from "../lib/serve/replicas.ts";
-import { taskArgs } from "../lib/cli/task_input.ts";
+import { wrapperGone } from "../apps/cli/parent.ts";
+import { type LogLine, logLine, runReplicas, serviceLogger } from "../apps/serve/mod.ts";
+import { taskArgs } from "../apps/cli/task_input.ts";
 
 /** Where HAProxy listens and how long a replica drains. */
 export interface ReplicaTaskOptions {

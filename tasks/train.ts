@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { trainTask } from "../lib/cli/commands/train.ts";
-import { invocationPath, runTask } from "../lib/cli/run_task.ts";
-import { taskInput } from "../lib/cli/task_input.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
-import { trainFixture } from "../lib/pipeline/train_fixture.ts";
+import { trainTask } from "../apps/cli/commands/train.ts";
+import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { taskInput } from "../apps/cli/task_input.ts";
+import { fixtureDir } from "../lib/model/mod.ts";
+import { trainFixture } from "../lib/pipeline/mod.ts";
 
 const { values } = await taskInput(trainTask);
 

@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { descriptorStats, fitPowerLaw, quantileSorted } from "../lib/bench/descriptor_stats.ts";
+import { descriptorStats, fitPowerLaw, quantileSorted } from "../bench/harness/descriptor_stats.ts";
 import {
   noiseScales,
   syntheticDescriptors,
   syntheticMatrix,
-} from "../lib/bench/synthetic_descriptors.ts";
-import { runScale, SCALE_QUICK, scaleFigures, type ScaleRow } from "../lib/bench/scale.ts";
-import { mergeScaleRows } from "../lib/bench/scale_section.ts";
-import { matrix } from "../lib/matrix.ts";
-import { mulberry32 } from "../lib/random.ts";
+} from "../bench/harness/synthetic_descriptors.ts";
+import { runScale, SCALE_QUICK, scaleFigures, type ScaleRow } from "../bench/harness/scale.ts";
+import { mergeScaleRows } from "../bench/harness/scale_section.ts";
+import { matrix, mulberry32 } from "../lib/data/mod.ts";
 
 /** GROOD-like descriptors: 4 classes around unit directions, norms over 2.5 decades. */
 function groodLike(n: number, d: number, seed: number) {

@@ -1,5 +1,5 @@
 /**
- * The one `grood` command (`lib/cli/`, `apps/cli/main.ts`, the `./grood` launcher): its flags
+ * The one `grood` command (`apps/cli/`, the `./grood` launcher): its flags
  * decoded strictly in process, and every task's command line as a user runs it, in a
  * subprocess: every help comes from `effect/cli`, a misspelt subcommand or flag is refused by
  * name with the nearest one, every bad command line exits 2 with the problem and the help and no
@@ -9,11 +9,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
-import { runGrood } from "../lib/cli/app.ts";
-import { TASKS } from "../lib/cli/commands/mod.ts";
-import { flag } from "../lib/cli/flags.ts";
-import { type AnyTask, task, type TaskInput } from "../lib/cli/task.ts";
-import { argsAfterPath } from "../lib/cli/task_input.ts";
+import { runGrood } from "../apps/cli/app.ts";
+import { TASKS } from "../apps/cli/commands/mod.ts";
+import { flag } from "../apps/cli/flags.ts";
+import { type AnyTask, task, type TaskInput } from "../apps/cli/task.ts";
+import { argsAfterPath } from "../apps/cli/task_input.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const GROOD = join(ROOT, "grood");

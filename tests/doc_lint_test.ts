@@ -60,7 +60,7 @@ Deno.test("publicNames() follows mod.ts through the barrels, by name", () => {
   // Exported by run.ts but not re-exported by the pipeline barrel: not public.
   assert.ok(!run.has("withModelDefaults"));
   // The benchmark harness is not part of the library's public API.
-  assert.equal(names.get(join(root, "lib/bench/run.ts")), undefined);
+  assert.equal(names.get(join(root, "bench/harness/run.ts")), undefined);
 });
 
 Deno.test("the repository has no unannotated public Effect.fn or Layer outside the allow-list", () => {

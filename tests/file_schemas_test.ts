@@ -13,8 +13,8 @@ import { sha256Hex } from "../lib/io/files.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { readBenchmark } from "../lib/benchmarks/load.ts";
-import { readDescriptorStats } from "../lib/bench/descriptor_stats.ts";
-import { decodeChildMeasurement, decodeScaleTableRows } from "../lib/bench/scale_files.ts";
+import { readDescriptorStats } from "../bench/harness/descriptor_stats.ts";
+import { decodeChildMeasurement, decodeScaleTableRows } from "../bench/harness/scale_files.ts";
 import { runPromise, tf } from "./with_compute.ts";
 
 type Json = Record<string, unknown>;

@@ -22,9 +22,9 @@ import {
 } from "../lib/detectors/registry.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { encodeNpy, writeNpyAtomic } from "../lib/io/npy.ts";
-import { openServedFitted } from "../lib/serve/fitted.ts";
-import type { ScoreAnswer } from "../lib/serve/routes.ts";
-import { serveDetector } from "../lib/serve/server.ts";
+import { openServedFitted } from "../apps/serve/fitted.ts";
+import type { ScoreAnswer } from "../apps/serve/routes.ts";
+import { serveDetector } from "../apps/serve/server.ts";
 import { evaluateOod } from "../lib/stages/evaluate.ts";
 import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";

@@ -1,6 +1,8 @@
 /**
  * Data flows one way: a folder of `lib/` imports only folders below it in this order (and the
  * files directly in `lib/`, the bottom layer). A new folder must be placed in the order here.
+ * The apps built on the library (`apps/`, the benchmark harness in `bench/`, the tasks in
+ * `tasks/`) import it only through its public exports.
  */
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
@@ -24,9 +26,6 @@ export const LAYERS: ReadonlyArray<string> = [
   "fitted", // fitted-detector folders: fit on any model and data, save, load, score
   "pipeline", // prepare a benchmark, run detectors, ablations, tables
   "report", // plots, notebook display, the results page, exports
-  "bench", // measurements of `deno task bench`
-  "serve", // the HTTP scoring service and its page
-  "cli", // command lines of the tasks
 ];
 
 const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
@@ -76,6 +75,107 @@ export function violations(lib = LIB): ReadonlyArray<string> {
 
 Deno.test("no folder of lib/ imports a folder above it", () => {
   assert.deepEqual(violations(), []);
+});
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/** The folders of app code: they use the library as a user would, through its exports. */
+export const APP_FOLDERS: ReadonlyArray<string> = ["apps", "bench", "tasks"];
+
+/**
+ * The modules an app may import from the checkout as the library: `mod.ts`, the barrels it
+ * re-exports as namespaces (`export * as Knn from "./lib/knn/mod.ts"`) and every module of
+ * `deno.json`'s `exports` (`grood/serve`), as paths relative to `root`.
+ */
+export function publicModules(root = ROOT): ReadonlySet<string> {
+  const found = new Set(["mod.ts"]);
+  const mod = Deno.readTextFileSync(join(root, "mod.ts"));
+  for (const match of mod.matchAll(/export\s+\*\s+as\s+\w+\s+from\s+"\.\/([^"]+)"/g)) {
+    found.add(match[1]!);
+  }
+  const exports = (JSON.parse(Deno.readTextFileSync(join(root, "deno.json"))) as {
+    exports?: Record<string, string>;
+  }).exports ?? {};
+  for (const path of Object.values(exports)) found.add(relative(root, resolve(root, path)));
+  return found;
+}
+
+/** Every import of app code (`APP_FOLDERS`) that reaches into `lib/` past the public exports. */
+export function appViolations(root = ROOT): ReadonlyArray<string> {
+  const lib = join(root, "lib") + "/";
+  const allowed = publicModules(root);
+  const problems: Array<string> = [];
+  for (const folder of APP_FOLDERS) {
+    let files: Array<string>;
+    try {
+      files = [...typescriptFiles(join(root, folder))];
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    for (const file of files) {
+      for (const specifier of importsOf(Deno.readTextFileSync(file))) {
+        const target = resolve(dirname(file), specifier);
+        if (target.startsWith(lib) && !allowed.has(relative(root, target))) {
+          problems.push(
+            `${relative(root, file)} imports ${specifier}: not a public export of the library`,
+          );
+        }
+      }
+    }
+  }
+  return [...new Set(problems)];
+}
+
+Deno.test("apps/, bench/ and tasks/ import the library only through its public exports", () => {
+  // Not vacuous: each folder holds code that imports the library.
+  for (const folder of APP_FOLDERS) {
+    const files = [...typescriptFiles(join(ROOT, folder))];
+    assert.ok(
+      files.some((f) => importsOf(Deno.readTextFileSync(f)).some((s) => s.includes("mod.ts"))),
+      `${folder}/ imports nothing through the barrels`,
+    );
+  }
+  assert.ok(publicModules().has("lib/knn/mod.ts"));
+  assert.ok(publicModules().has("apps/serve/mod.ts"));
+  assert.deepEqual(appViolations(), []);
+});
+
+Deno.test("the apps check fails on a lib/ internal, a worker or dynamic import, a private barrel", () => {
+  const root = Deno.makeTempDirSync({ prefix: "grood-apps-" });
+  try {
+    for (const folder of ["apps/a", "apps/serve", "bench/harness", "tasks", "lib/knn"]) {
+      Deno.mkdirSync(join(root, folder), { recursive: true });
+    }
+    Deno.writeTextFileSync(join(root, "mod.ts"), 'export * as Knn from "./lib/knn/mod.ts";');
+    Deno.writeTextFileSync(
+      join(root, "deno.json"),
+      JSON.stringify({ exports: { ".": "./mod.ts", "./serve": "./apps/serve/mod.ts" } }),
+    );
+    Deno.writeTextFileSync(
+      join(root, "apps/a/ok.ts"),
+      'import { x } from "../../mod.ts";\nimport { y } from "../../lib/knn/mod.ts";\n' +
+        'import { z } from "../serve/mod.ts";\nimport "../../tasks/t.ts";',
+    );
+    assert.deepEqual(appViolations(root), []);
+    Deno.writeTextFileSync(
+      join(root, "bench/harness/bad.ts"),
+      'import { searchStats } from "../../lib/knn/exact.ts";\n' +
+        'new Worker(new URL("../../lib/knn/worker.ts", import.meta.url));',
+    );
+    Deno.writeTextFileSync(
+      join(root, "tasks/t.ts"),
+      'const s = await import("../lib/stages/mod.ts");\nimport type { M } from "../lib/matrix.ts";',
+    );
+    assert.deepEqual([...appViolations(root)].sort(), [
+      "bench/harness/bad.ts imports ../../lib/knn/exact.ts: not a public export of the library",
+      "bench/harness/bad.ts imports ../../lib/knn/worker.ts: not a public export of the library",
+      "tasks/t.ts imports ../lib/matrix.ts: not a public export of the library",
+      "tasks/t.ts imports ../lib/stages/mod.ts: not a public export of the library",
+    ]);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
 });
 
 Deno.test("every folder of lib/ has its place in the layer order", () => {

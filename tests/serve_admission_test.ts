@@ -10,10 +10,10 @@
 import assert from "node:assert/strict";
 import { Data, Effect, Exit, Scope } from "effect";
 import sharp from "sharp";
-import type { ImageScores, ServedDetector } from "../lib/serve/detector.ts";
-import type { ScoreAnswer } from "../lib/serve/routes.ts";
-import { type RunningService, serveDetector, type ServeOptions } from "../lib/serve/server.ts";
-import { GREY_28 } from "../lib/sources/source.ts";
+import type { ImageScores, ServedDetector } from "../apps/serve/detector.ts";
+import type { ScoreAnswer } from "../apps/serve/routes.ts";
+import { type RunningService, serveDetector, type ServeOptions } from "../apps/serve/server.ts";
+import { GREY_28 } from "../lib/sources/mod.ts";
 
 /** An error of the stand-in detector, tagged like the real non-finite checks. */
 class NonFiniteDetectorScore extends Data.TaggedError("NonFiniteDetectorScore")<{

@@ -7,19 +7,18 @@
  * share and `/drift`) against the verdicts actually returned. Every wait is bounded.
  */
 import assert from "node:assert/strict";
-import { Effect, Exit, Logger, Scope } from "effect";
-import { encodeNpy } from "../lib/io/npy.ts";
-import { VerdictLog } from "../lib/serve/drift.ts";
-import type { ImageScores, ServedDetector } from "../lib/serve/detector.ts";
-import { DEFAULT_LIMITS } from "../lib/serve/limits.ts";
-import { ServiceMetrics } from "../lib/serve/metrics.ts";
-import { loadPage } from "../lib/serve/page.ts";
-import { ROUTES, ScoreJsonBody } from "../lib/serve/route_table.ts";
-import { makeHandler, type ScoreAnswer } from "../lib/serve/routes.ts";
-import { GROOD_VERSION, type RunningService, serveDetector } from "../lib/serve/server.ts";
-import { GREY_28 } from "../lib/sources/source.ts";
-import { makeBatcher } from "../lib/serve/batcher.ts";
-import { Schema } from "effect";
+import { Effect, Exit, Logger, Schema, Scope } from "effect";
+import { encodeNpy } from "../lib/io/mod.ts";
+import { VerdictLog } from "../apps/serve/drift.ts";
+import type { ImageScores, ServedDetector } from "../apps/serve/detector.ts";
+import { DEFAULT_LIMITS } from "../apps/serve/limits.ts";
+import { ServiceMetrics } from "../apps/serve/metrics.ts";
+import { loadPage } from "../apps/serve/page.ts";
+import { ROUTES, ScoreJsonBody } from "../apps/serve/route_table.ts";
+import { makeHandler, type ScoreAnswer } from "../apps/serve/routes.ts";
+import { GROOD_VERSION, type RunningService, serveDetector } from "../apps/serve/server.ts";
+import { GREY_28 } from "../lib/sources/mod.ts";
+import { makeBatcher } from "../apps/serve/batcher.ts";
 
 /** Scores an image as its first pixel / 255 (threshold 0.5); a first pixel of 255 is NaN. */
 const standIn: ServedDetector = {

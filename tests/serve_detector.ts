@@ -5,10 +5,9 @@
  */
 import { Effect, Exit, Scope } from "effect";
 import sharp from "sharp";
-import { loadSplit } from "../lib/data/datasets.ts";
-import { IMAGE_SIZE } from "../lib/data/images.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
-import { fitServedGrood } from "../lib/serve/assemble.ts";
+import { IMAGE_SIZE, loadSplit } from "../lib/data/mod.ts";
+import { fixtureDir } from "../lib/model/mod.ts";
+import { fitServedGrood } from "../apps/serve/assemble.ts";
 import { tf, withCompute } from "./with_compute.ts";
 
 export { tf };

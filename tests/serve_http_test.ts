@@ -7,12 +7,11 @@
 import assert from "node:assert/strict";
 import { Effect, Exit, Scope } from "effect";
 import sharp from "sharp";
-import { IMAGE_SIZE } from "../lib/data/images.ts";
-import { encodeNpy } from "../lib/io/npy.ts";
-import { type RunningService, serveDetector, type ServeOptions } from "../lib/serve/server.ts";
-import type { ScoreAnswer } from "../lib/serve/routes.ts";
-import { decodeImage } from "../lib/sources/conform.ts";
-import { GREY_28 } from "../lib/sources/source.ts";
+import { IMAGE_SIZE } from "../lib/data/mod.ts";
+import { encodeNpy } from "../lib/io/mod.ts";
+import { type RunningService, serveDetector, type ServeOptions } from "../apps/serve/server.ts";
+import type { ScoreAnswer } from "../apps/serve/routes.ts";
+import { decodeImage, GREY_28 } from "../lib/sources/mod.ts";
 import {
   closeDetector,
   detector,

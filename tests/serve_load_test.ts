@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { Effect, Exit, Scope } from "effect";
-import type { ScoreAnswer } from "../lib/serve/routes.ts";
-import { serveDetector } from "../lib/serve/server.ts";
+import type { ScoreAnswer } from "../apps/serve/routes.ts";
+import { serveDetector } from "../apps/serve/server.ts";
 import { closeDetector, detector, offlineScores, pngImage, tf } from "./serve_detector.ts";
 
 // A full garbage collection before each sample, so what is measured is what is kept.

@@ -17,8 +17,8 @@ import { Effect, Exit, Scope } from "effect";
 import sharp from "sharp";
 import type { Page } from "playwright-core";
 import { loadGeneratedSet } from "../lib/data/ood/mod.ts";
-import { IMAGE_SIZE } from "../lib/data/images.ts";
-import { serveDetector } from "../lib/serve/server.ts";
+import { IMAGE_SIZE } from "../lib/data/mod.ts";
+import { serveDetector } from "../apps/serve/server.ts";
 import { withTab } from "./browser.ts";
 import { closeDetector, detector, offlineScores, pngImage } from "./serve_detector.ts";
 

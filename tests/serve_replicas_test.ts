@@ -14,8 +14,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import sharp from "sharp";
-import { loadSplit } from "../lib/data/datasets.ts";
-import { haproxyInstalled, parseStat, serverStats } from "../lib/serve/haproxy.ts";
+import { loadSplit } from "../lib/data/mod.ts";
+import { haproxyInstalled, parseStat, serverStats } from "../apps/serve/haproxy.ts";
 import { replicaArgv } from "../tasks/serve_replicas.ts";
 import { fitMspFolder } from "./msp_folder.ts";
 

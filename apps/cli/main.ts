@@ -1,6 +1,6 @@
 /**
  * `grood`: the one command of the toolkit (`./grood …` at the checkout's root, `npx grood …`,
- * `deno task <name> …`). Decodes the command line with `effect/cli` (`lib/cli/app.ts`), then
+ * `deno task <name> …`). Decodes the command line with `effect/cli` (`app.ts`), then
  * loads the chosen task's module from `tasks/`, which reads its decoded input and runs. Loading a
  * task only once it is chosen keeps `grood --help` from starting tfjs, onnxruntime or a server.
  *
@@ -8,9 +8,9 @@
  */
 import { Effect } from "effect";
 import denoJson from "../../deno.json" with { type: "json" };
-import { runGrood } from "../../lib/cli/app.ts";
-import { type TaskPath, TASKS } from "../../lib/cli/commands/mod.ts";
-import { argsAfterPath, provideTaskInput } from "../../lib/cli/task_input.ts";
+import { runGrood } from "./app.ts";
+import { type TaskPath, TASKS } from "./commands/mod.ts";
+import { argsAfterPath, provideTaskInput } from "./task_input.ts";
 
 /** The module of every task; a task missing here does not type-check. */
 const MODULES: Readonly<Record<TaskPath, () => Promise<unknown>>> = {

@@ -8,6 +8,7 @@
 export {
   type Benchmark,
   BenchmarkFileInvalid,
+  benchmarkInputs,
   BenchmarkNotFound,
   BUILTIN_BENCHMARKS,
   ClassNamesDiffer,

@@ -14,3 +14,4 @@ export {
   NotACache,
   type StageCacheOptions,
 } from "./cache.ts";
+export { canonicalJson } from "./key.ts";

@@ -8,6 +8,7 @@
 export {
   type Batch,
   batches,
+  channelsOf,
   concatSets,
   IMAGE_SIDE,
   IMAGE_SIZE,
@@ -27,6 +28,8 @@ export {
 } from "./datasets.ts";
 export { checkImageSet, InvalidImageSet, type ModelInput } from "./checks.ts";
 export {
+  buildOodSets,
+  type BuildOodSetsOptions,
   loadGeneratedSet,
   loadOodSet,
   type LoadOodSetError,
@@ -35,5 +38,5 @@ export {
   type OodSetName,
   oodSets,
 } from "./ood/mod.ts";
-export { permutation } from "../random.ts";
-export { type Matrix, matrix } from "../matrix.ts";
+export { mulberry32, permutation } from "../random.ts";
+export { concatRows, type Matrix, matrix, takeRows } from "../matrix.ts";

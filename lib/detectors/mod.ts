@@ -12,6 +12,8 @@ export type {
   FittedDetector,
 } from "./detector.ts";
 export { withInputChecks } from "./checks.ts";
+export { rowMaxSoftmax } from "./logits.ts";
+export { type SymmetricEigen, symmetricEigen } from "./linalg.ts";
 export { defineDetector, type DetectorEntry } from "./entry.ts";
 export {
   BASELINES,
@@ -29,7 +31,7 @@ export {
 export { ash } from "./ash.ts";
 export { energy } from "./energy.ts";
 export { gradNorm } from "./gradnorm.ts";
-export { grood } from "./grood.ts";
+export { grood, GROOD_DEFAULTS, type GroodOptions } from "./grood.ts";
 export {
   fitGroodStreamed,
   type StreamedGroodError,

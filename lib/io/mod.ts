@@ -5,8 +5,21 @@
  *
  * @module
  */
-export { IoError, writeFileAtomic, writeJsonAtomic } from "./files.ts";
 export {
+  ensureWritable,
+  exists,
+  IoError,
+  osReason,
+  portablePath,
+  sha256Hex,
+  tryIo,
+  writeFile,
+  writeFileAtomic,
+  writeJson,
+  writeJsonAtomic,
+} from "./files.ts";
+export {
+  checkOutputFile,
   checkOutputFolder,
   OUTPUT_MARKER,
   type OutputFolderOptions,
@@ -27,6 +40,7 @@ export {
 export {
   CorruptNpy,
   decodeNpy,
+  decodeNpyHeader,
   encodeNpy,
   type NpyArray,
   type NpyDtype,

@@ -20,7 +20,13 @@
  */
 export * from "./errors.ts";
 export * from "./types.ts";
-export { type ExactIndex, exactIndex, type ExactIndexOptions } from "./exact.ts";
+export {
+  type ExactIndex,
+  exactIndex,
+  type ExactIndexOptions,
+  type SearchStats,
+  searchStats,
+} from "./exact.ts";
 export {
   checkHnswParams,
   HNSW_DEFAULTS,

@@ -23,6 +23,7 @@ export {
   type LoadedClassifier,
   ModelLoadError,
   saveClassifier,
+  saveUntrainedClassifier,
 } from "./store.ts";
 export { trainClassifier, type TrainOptions, type TrainProgress } from "./train.ts";
 export { predictClasses } from "./predict.ts";

@@ -12,7 +12,13 @@ export * from "./head.ts";
 export { onnxHead } from "./onnx_head.ts";
 export { graphHead, layersHead } from "./tfjs_head.ts";
 export * from "./registry.ts";
-export { type OnnxOptions, openOnnxGraph, openOnnxModel, readOnnxFile } from "./onnx.ts";
+export {
+  type OnnxOptions,
+  onnxSession,
+  openOnnxGraph,
+  openOnnxModel,
+  readOnnxFile,
+} from "./onnx.ts";
 export {
   groodFeatureModel,
   groodHead,

@@ -58,8 +58,10 @@ export {
   SpecFileError,
 } from "./spec.ts";
 export {
+  inPercent,
   perSetMarkdown,
   resultsTable,
+  SUMMARY_METRICS,
   summaryMarkdown,
   summaryTable,
   type Table,

@@ -51,7 +51,18 @@ export {
   type MimeBundle,
   show,
 } from "./notebook.ts";
-export { type BenchmarkPage, benchmarkPage, reportHtml } from "./page.ts";
+export {
+  type BenchmarkPage,
+  benchmarkPage,
+  benchmarkSection,
+  pageSections,
+  reportHtml,
+} from "./page.ts";
+export {
+  activationRatioChart,
+  activationRatioMarkdown,
+  activationRatioRows,
+} from "./activation_ratio.ts";
 export {
   CLAIM_PAIRS,
   type DetectorPair,
@@ -68,6 +79,7 @@ export { earlyFeatures, writeExports } from "./exports.ts";
 export {
   type BenchmarkFolder,
   type BenchmarkFolderOptions,
+  benchmarkFolderRules,
   NonFiniteResult,
   type SeedRuns,
   writeBenchmarkFolder,

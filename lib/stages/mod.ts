@@ -56,6 +56,7 @@ export {
   OOD_METRICS,
   type OodGroup,
   type OodMetrics,
+  type ScoreError,
   scoreTies,
   TIE_REPORT_LIMIT,
   tiedShare,

@@ -1,0 +1,91 @@
+/**
+ * `grood fit`: the flags of `tasks/fit.ts`, with `--taps` decoded into taps and each
+ * `--detector` into a detector spec (a kind, or a JSON spec the fit decodes strictly).
+ *
+ * @module
+ */
+import { Option } from "effect";
+import { Flag } from "effect/cli";
+import { SUPPORTED_KINDS } from "../../../lib/fitted/mod.ts";
+import { TAP_NAMES, type Taps } from "../../../lib/models/mod.ts";
+import { SOURCE_ARGUMENT_HELP } from "../../../lib/sources/mod.ts";
+import { flag, type FlagSpec } from "../flags.ts";
+import { backendFlag } from "../shared_flags.ts";
+import { task } from "../task.ts";
+
+/** `early=NAME,penultimate=NAME,logits=NAME` (any of them); none when the text is not that. */
+export function parseTaps(text: string): Option.Option<Partial<Taps>> {
+  const taps: Record<string, string> = {};
+  for (const part of text.split(",")) {
+    const [tap, name, ...rest] = part.split("=");
+    if (!(TAP_NAMES as ReadonlyArray<string>).includes(tap ?? "") || !name || rest.length > 0) {
+      return Option.none();
+    }
+    taps[tap!] = name;
+  }
+  return Option.some(taps as Partial<Taps>);
+}
+
+/** `--taps`: absent = the model spec's taps. */
+const tapsFlag: FlagSpec<Partial<Taps>> = (name) =>
+  Flag.String(name).pipe(
+    Flag.filterMap(
+      parseTaps,
+      () => `TAP=NAME pairs, comma-separated, with TAP one of ${TAP_NAMES.join(", ")}`,
+    ),
+    Flag.withDefault({}),
+    Flag.withDescription(
+      "taps replacing the model spec's: early=NAME,penultimate=NAME,logits=NAME",
+    ),
+    Flag.withMetavar("TAPS"),
+  );
+
+/** A detector kind (`{ kind }`), or a JSON object; none when it starts with `{` and is no JSON. */
+function detectorSpec(text: string): Option.Option<unknown> {
+  if (!text.trimStart().startsWith("{")) return Option.some({ kind: text });
+  try {
+    return Option.some(JSON.parse(text) as unknown);
+  } catch {
+    return Option.none();
+  }
+}
+
+/** `--detector` (repeatable): absent = GROOD. */
+const detectorsFlag: FlagSpec<ReadonlyArray<unknown>> = (name) =>
+  Flag.String(name).pipe(
+    Flag.filterMap(detectorSpec, () => 'a detector kind or a JSON spec ({"kind": …})'),
+    Flag.atLeast(0),
+    Flag.map((specs) => specs.length === 0 ? [{ kind: "grood" }] : specs),
+    Flag.withDescription(
+      `detector kind (${SUPPORTED_KINDS.join(", ")}) or a JSON spec; default grood (repeatable)`,
+    ),
+    Flag.withMetavar("NAME"),
+  );
+
+/** `grood fit`. */
+export const fitTask = task("fit", {
+  summary: "Fit an OOD detector on a model and data; write a fitted-detector folder.",
+  flags: {
+    model: flag.required("the model (ONNX file, tfjs model folder or model.json, grood folder)", {
+      placeholder: "PATH",
+    }),
+    taps: tapsFlag,
+    train: flag.required(`labelled ID training data: ${SOURCE_ARGUMENT_HELP}`, {
+      placeholder: "SRC",
+    }),
+    val: flag.string("labelled ID validation data (default: 10% of --train held out)", {
+      placeholder: "SRC",
+    }),
+    "val-ood": flag.strings("validation OOD data (metrics in detector.json)", {
+      placeholder: "SRC",
+    }),
+    detector: detectorsFlag,
+    out: flag.required("the folder to write", { placeholder: "DIR" }),
+    seed: flag.integer("seed of the held-out validation split", { default: 0, min: 0 }),
+    backend: backendFlag,
+  },
+  examples: [{
+    command: "grood fit --model foreign.onnx --train dataset:mnist:train " +
+      "--val-ood ood-set:letters-val --out my-detector",
+  }],
+});

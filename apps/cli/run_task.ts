@@ -1,0 +1,60 @@
+/**
+ * What every task shares once its command line is decoded: `runTask` runs its Effect program
+ * with the compute layer and prints a failure as one readable line (its tagged error's message,
+ * no stack trace), exit code 1; `invocationPath` resolves a path the user typed from where it was
+ * typed; `formatSeconds` formats a duration.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { Cause, Effect, Exit, Layer, Logger } from "effect";
+import { type BackendName, Compute, parseBackend } from "../../mod.ts";
+
+/**
+ * Run a task's program; on failure print the error's message and exit with code 1.
+ * `logs: "stderr"` sends the log lines to stderr, for tasks whose stdout is data (`score`).
+ */
+export async function runTask<A, E>(
+  program: Effect.Effect<A, E, Compute>,
+  backend?: string,
+  options: {
+    readonly logs?: "stdout" | "stderr";
+    /** The task's loggers (over `logs`); a failure is logged through them too. */
+    readonly logger?: Layer.Layer<never>;
+  } = {},
+): Promise<A> {
+  const parsed = parseBackend(backend);
+  const layer: Layer.Layer<Compute, unknown> = Compute.layer(
+    parsed === undefined ? (backend as BackendName) : parsed,
+  );
+  const provided = Effect.provide(program, layer);
+  const exit = await Effect.runPromiseExit(
+    options.logger !== undefined
+      ? Effect.provide(provided, options.logger)
+      : options.logs === "stderr"
+      ? Effect.provide(provided, Logger.layer([Logger.withConsoleError(Logger.formatSimple)]))
+      : provided,
+  );
+  if (Exit.isSuccess(exit)) return exit.value;
+  const failure = exit.cause.reasons.find(Cause.isFailReason);
+  const error = failure?.error;
+  const text = error instanceof Error ? error.message : Cause.pretty(exit.cause);
+  if (options.logger !== undefined) {
+    await Effect.runPromise(Effect.logError(`error: ${text}`).pipe(Effect.provide(options.logger)));
+  } else console.error(`error: ${text}`);
+  Deno.exit(1);
+}
+
+/** Format seconds as `1m 23s` / `4.2s`. */
+export function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  return `${Math.floor(seconds / 60)}m ${Math.round(seconds % 60)}s`;
+}
+
+/**
+ * A path the user typed, made absolute. `deno task` runs tasks in the checkout's folder and
+ * records where it was typed in `INIT_CWD`; relative paths are taken from there.
+ */
+export function invocationPath(path: string): string {
+  return resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), path);
+}
