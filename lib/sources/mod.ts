@@ -28,6 +28,13 @@ import type { OpenContext, OpenedSource, SourceError } from "./source.ts";
 
 export * from "./source.ts";
 export * from "./conform.ts";
+export {
+  parseSourceArgument,
+  SOURCE_ARGUMENT_HELP,
+  type SourceArgument,
+  SourceArgumentInvalid,
+  sourcePaths,
+} from "./argument.ts";
 export { folderSource, FolderSpec } from "./folder.ts";
 export { npySource, NpySpec } from "./npy.ts";
 export { idxSource, IdxSpec } from "./idx.ts";
