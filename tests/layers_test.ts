@@ -93,6 +93,69 @@ Deno.test("no folder of lib/ imports a folder above it", () => {
   assert.deepEqual(violations(), []);
 });
 
+const APPS = fileURLToPath(new URL("../apps/", import.meta.url));
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/**
+ * Imports of `apps/` that reach past the library's public exports: an app may import files of
+ * its own folder, the root `mod.ts` and the `mod.ts` barrels of `lib/`, nothing else of the
+ * checkout (not `lib/` internals, not `tasks/`, not another app).
+ */
+export function appViolations(apps = APPS, root = ROOT): ReadonlyArray<string> {
+  const problems: Array<string> = [];
+  let folders: Array<string>;
+  try {
+    folders = [...Deno.readDirSync(apps)].filter((e) => e.isDirectory).map((e) => e.name);
+  } catch {
+    return [];
+  }
+  for (const app of folders) {
+    for (const file of typescriptFiles(join(apps, app))) {
+      for (const specifier of importsOf(Deno.readTextFileSync(file))) {
+        const target = resolve(dirname(file), specifier);
+        const own = target.startsWith(join(apps, app) + "/");
+        const rel = relative(root, target);
+        const publicBarrel = rel === "mod.ts" || /^lib\/[^/]+\/mod\.ts$/.test(rel);
+        if (!own && !publicBarrel) {
+          problems.push(`${relative(root, file)} imports ${specifier}: not a public export`);
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+Deno.test("apps/ import the library only through its public mod.ts barrels", () => {
+  assert.deepEqual(appViolations(), []);
+});
+
+Deno.test("the apps check fails on an import of a lib/ internal, a task, another app", () => {
+  const root = Deno.makeTempDirSync({ prefix: "grood-apps-" }) + "/";
+  try {
+    for (const folder of ["apps/a", "apps/b", "lib/knn", "tasks"]) {
+      Deno.mkdirSync(join(root, folder), { recursive: true });
+    }
+    Deno.writeTextFileSync(
+      join(root, "apps/a/ok.ts"),
+      'import { x } from "../../mod.ts";\nimport { y } from "../../lib/knn/mod.ts";\n' +
+        'import { z } from "./own.ts";',
+    );
+    assert.deepEqual(appViolations(join(root, "apps"), root), []);
+    Deno.writeTextFileSync(
+      join(root, "apps/a/bad.ts"),
+      'import { x } from "../../lib/knn/exact.ts";\nimport "../../tasks/score.ts";\n' +
+        'import { b } from "../b/b.ts";',
+    );
+    assert.deepEqual([...appViolations(join(root, "apps"), root)].sort(), [
+      "apps/a/bad.ts imports ../../lib/knn/exact.ts: not a public export",
+      "apps/a/bad.ts imports ../../tasks/score.ts: not a public export",
+      "apps/a/bad.ts imports ../b/b.ts: not a public export",
+    ]);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
 Deno.test("every folder of lib/ has its place in the layer order", () => {
   const folders = [...Deno.readDirSync(LIB)].filter((e) => e.isDirectory).map((e) => e.name);
   assert.deepEqual(folders.filter((f) => !LAYERS.includes(f)), []);

@@ -1,5 +1,5 @@
 /**
- * What the cluster tests and `deno task bench:cluster` score: a GROOD detector fitted with
+ * What the cluster test (`tests/cluster_test.ts`) and `deno task bench:cluster` score: a GROOD detector fitted with
  * `deno task fit` on 2,000 MNIST training images (the committed classifier), and `count` images
  * as one `.npy` (MNIST test, then MNIST training images from 2,000 on: none trained on).
  *
@@ -8,9 +8,9 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
-import { Data, Io } from "../mod.ts";
+import { Data, Io } from "../../mod.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
+const root = fileURLToPath(new URL("../..", import.meta.url));
 
 /** The real deno binary (signals sent to it reach the program, unlike the npm wrapper's). */
 export const DENO: string = Deno.execPath();
