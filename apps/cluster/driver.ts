@@ -71,7 +71,12 @@ export interface DriverSummary {
   readonly resumed: number;
   readonly flagged: number;
   readonly invalid: number;
+  /** Wall time of the whole run (detector opened, plan, scoring, merge). */
   readonly seconds: number;
+  /** Wall time from the first chunk sent to the last reply. */
+  readonly scoringSeconds: number;
+  /** Sum over the chunks scored in this run of the runners' own reading and scoring time. */
+  readonly runnerSeconds: number;
 }
 
 /** Plan the job: every source opened once to count its images. */
@@ -143,7 +148,7 @@ const scoreChunks = (plan: JobPlan, options: DriverOptions, log: (line: string) 
     const finished = yield* finishedChunks(options.jobDir);
     const todo = chunks.filter((c) => !finished.has(partName(c)));
     const resumed = chunks.length - todo.length;
-    const done = yield* Ref.make({ chunks: resumed, images: 0 });
+    const done = yield* Ref.make({ chunks: resumed, images: 0, runnerSeconds: 0 });
     const began = performance.now();
     const makeClient = yield* ChunkScorer.client;
     if (resumed > 0) log(`resuming: ${resumed} of ${chunks.length} chunks already scored`);
@@ -186,6 +191,7 @@ const scoreChunks = (plan: JobPlan, options: DriverOptions, log: (line: string) 
             yield* Ref.update(done, (d) => ({
               chunks: d.chunks + 1,
               images: d.images + reply.images,
+              runnerSeconds: d.runnerSeconds + reply.seconds,
             }));
             return;
           }
@@ -198,8 +204,10 @@ const scoreChunks = (plan: JobPlan, options: DriverOptions, log: (line: string) 
       });
 
     yield* Effect.forEach(todo, sendChunk, { concurrency: options.inFlight, discard: true });
+    const scoringSeconds = (performance.now() - began) / 1000;
     yield* progress;
-    return { chunks: chunks.length, resumed };
+    const { runnerSeconds } = yield* Ref.get(done);
+    return { chunks: chunks.length, resumed, scoringSeconds, runnerSeconds };
   });
 
 /**
@@ -238,7 +246,10 @@ export const runDriver = (
       storage: "sql",
       shardingConfig: shardingSettings(options.failover),
     }).pipe(Layer.provideMerge(clusterStorage(options.pg)));
-    const { chunks, resumed } = yield* Effect.provide(scoreChunks(plan, options, log), cluster);
+    const { chunks, resumed, scoringSeconds, runnerSeconds } = yield* Effect.provide(
+      scoreChunks(plan, options, log),
+      cluster,
+    );
     const rows = yield* mergeParts(options.jobDir, plan, detector.manifest.model.classNames);
     const text = formatRows(rows, {
       ...(options.out === undefined ? {} : { out: options.out }),
@@ -260,5 +271,7 @@ export const runDriver = (
       flagged: rows.filter((r) => r.verdict === "ood").length,
       invalid: rows.filter((r) => r.verdict === "invalid").length,
       seconds: (performance.now() - began) / 1000,
+      scoringSeconds,
+      runnerSeconds,
     };
   }));

@@ -30,6 +30,8 @@ runMain(Effect.gen(function* () {
     `${summary.images} images scored in ${summary.chunks} chunks ` +
       `(${summary.resumed} found done), ${summary.flagged} flagged OOD` +
       (summary.invalid === 0 ? "" : `, ${summary.invalid} invalid`) +
-      ` in ${summary.seconds.toFixed(1)} s` + (driver.out === undefined ? "" : ` → ${driver.out}`),
+      ` in ${summary.seconds.toFixed(1)} s (scoring ${summary.scoringSeconds.toFixed(2)} s, ` +
+      `runners busy ${summary.runnerSeconds.toFixed(2)} s)` +
+      (driver.out === undefined ? "" : ` → ${driver.out}`),
   );
 }));
