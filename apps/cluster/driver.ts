@@ -10,7 +10,9 @@
  */
 import { resolve } from "node:path";
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket";
-import { Duration, Effect, Layer, Ref, Schedule } from "effect";
+import { type Cause, Duration, Effect, Layer, Ref, Schedule } from "effect";
+import type { ClusterError } from "effect/cluster";
+import type { ConfigError } from "effect/Config";
 import { SqlClient } from "effect/sql";
 import { Data } from "effect";
 import { Fitted, Io, Sources } from "../../mod.ts";
@@ -19,6 +21,7 @@ import {
   chunksOf,
   createOrResumeJob,
   finishedChunks,
+  type JobFolderInvalid,
   type JobPlan,
   partName,
   partPath,
@@ -62,6 +65,21 @@ export class ClusterJobRefused extends Data.TaggedError("ClusterJobRefused")<{
     return `Cannot run the cluster job (${this.what}): ${this.problem}`;
   }
 }
+
+/** Why a run stopped: the detector, a source, the job folder, a chunk, or the cluster. */
+export type DriverError =
+  | Fitted.OpenFittedError
+  | Sources.SourceArgumentInvalid
+  | Sources.SourceError
+  | ClusterJobRefused
+  | JobFolderInvalid
+  | ChunkFailed
+  | ConfigError
+  | Cause.TimeoutError
+  | ClusterError.MailboxFull
+  | ClusterError.AlreadyProcessingMessage
+  | ClusterError.PersistenceError
+  | ClusterError.EntityNotAssignedToRunner;
 
 /** How a run went, for the caller's summary and the benchmark. */
 export interface DriverSummary {
@@ -228,7 +246,7 @@ const scoreChunks = (plan: JobPlan, options: DriverOptions, log: (line: string) 
 export const runDriver = (
   options: DriverOptions,
   log: (line: string) => void,
-): Effect.Effect<DriverSummary, unknown> =>
+): Effect.Effect<DriverSummary, DriverError> =>
   Effect.scoped(Effect.gen(function* () {
     const began = performance.now();
     const detector = yield* Fitted.openFittedDetector(options.detector);
