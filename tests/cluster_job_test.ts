@@ -124,6 +124,10 @@ Deno.test("the command lines name what is missing or wrong", () => {
   assert.equal(driver.chunkSize, 512);
   assert.equal(driver.jobDir, "/w/j");
   assert.throws(() => parseDriverArgs(["--detector", "d", "a.npy"], env, "/w"), /--job DIR/);
+  assert.throws(
+    () => parseDriverArgs(["--detector", "d", "--job", "j", "--chunk", "100", "a.npy"], env, "/w"),
+    /--chunk must be a multiple of 512/,
+  );
   assert.throws(() => parseDriverArgs(["--job", "j", "--detector", "d"], env, "/w"), /SRC/);
   assert.throws(
     () => parseDriverArgs(["--detector", "d", "--job", "j", "--bogus", "a"], env, "/w"),

@@ -7,6 +7,7 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { Data } from "effect";
 import { Sources } from "../../mod.ts";
 import type { DriverOptions } from "./driver.ts";
 import { DEFAULT_FAILOVER, FAILOVER_FLAGS, type FailoverSettings } from "./failover.ts";
@@ -16,14 +17,19 @@ import type { RunnerOptions } from "./runner.ts";
 export const PG_ENV = "GROOD_CLUSTER_PG";
 
 /** A command line that cannot be run: the problem and the usage, for exit code 2. */
-export class UsageError extends Error {
-  constructor(readonly problem: string, readonly usage: string) {
-    super(`${problem}\n\n${usage}`);
+export class UsageError extends Data.TaggedError("UsageError")<{
+  readonly problem: string;
+  readonly usage: string;
+}> {
+  override get message(): string {
+    return `${this.problem}\n\n${this.usage}`;
   }
 }
 
+const usageError = (problem: string, usage: string) => new UsageError({ problem, usage });
+
 const failoverHelp = FAILOVER_FLAGS.map((f) =>
-  `  --${f.flag} SECONDS`.padEnd(30) + `${f.help} (default ${DEFAULT_FAILOVER[f.key]})`
+  `  --${f.flag} SECONDS`.padEnd(32) + `${f.help} (default ${DEFAULT_FAILOVER[f.key]})`
 ).join("\n");
 
 /** `deno task runner --help`. */
@@ -75,7 +81,7 @@ const number = (
   if (value === undefined) return fallback;
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed <= 0 || (integer && !Number.isInteger(parsed))) {
-    throw new UsageError(
+    throw usageError(
       `--${name} must be a positive ${integer ? "integer" : "number"}, not "${value}"`,
       usage,
     );
@@ -95,7 +101,7 @@ const failoverFrom = (values: Record<string, unknown>, usage: string): FailoverS
     );
   }
   if (settings.lockExpiration <= settings.lockRefresh) {
-    throw new UsageError("--lock-expiration must be longer than --lock-refresh", usage);
+    throw usageError("--lock-expiration must be longer than --lock-refresh", usage);
   }
   return settings;
 };
@@ -108,7 +114,7 @@ const parse = (
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error), usage);
+    throw usageError(error instanceof Error ? error.message : String(error), usage);
   }
 };
 
@@ -118,7 +124,7 @@ const pgFrom = (
   usage: string,
 ) => {
   const pg = value ?? env(PG_ENV);
-  if (pg === undefined || pg === "") throw new UsageError(`give --pg URL or $${PG_ENV}`, usage);
+  if (pg === undefined || pg === "") throw usageError(`give --pg URL or $${PG_ENV}`, usage);
   return pg;
 };
 
@@ -140,10 +146,10 @@ export const parseRunnerArgs = (
   }, RUNNER_USAGE);
   if (values.help === true) return "help";
   if (positionals.length > 0) {
-    throw new UsageError(`unexpected argument "${positionals[0]}"`, RUNNER_USAGE);
+    throw usageError(`unexpected argument "${positionals[0]}"`, RUNNER_USAGE);
   }
   if (typeof values.detector !== "string") {
-    throw new UsageError("give --detector DIR", RUNNER_USAGE);
+    throw usageError("give --detector DIR", RUNNER_USAGE);
   }
   const listen = values.listen as string | undefined;
   return {
@@ -184,11 +190,18 @@ export const parseDriverArgs = (
   }, DRIVER_USAGE);
   if (values.help === true) return "help";
   if (typeof values.detector !== "string") {
-    throw new UsageError("give --detector DIR", DRIVER_USAGE);
+    throw usageError("give --detector DIR", DRIVER_USAGE);
   }
-  if (typeof values.job !== "string") throw new UsageError("give --job DIR", DRIVER_USAGE);
-  if (positionals.length === 0) throw new UsageError("give at least one SRC", DRIVER_USAGE);
+  if (typeof values.job !== "string") throw usageError("give --job DIR", DRIVER_USAGE);
+  if (positionals.length === 0) throw usageError("give at least one SRC", DRIVER_USAGE);
   const out = values.out as string | undefined;
+  const chunkSize = number(values.chunk as string | undefined, "chunk", 512, DRIVER_USAGE);
+  if (chunkSize % 512 !== 0) {
+    throw usageError(
+      `--chunk must be a multiple of 512 (the model batch of deno task score), not ${chunkSize}`,
+      DRIVER_USAGE,
+    );
+  }
   return {
     detector: resolve(cwd, values.detector),
     sources: positionals,
@@ -196,7 +209,7 @@ export const parseDriverArgs = (
     jobDir: resolve(cwd, values.job),
     ...(out === undefined ? {} : { out: resolve(cwd, out) }),
     pg: pgFrom(values.pg as string | undefined, env, DRIVER_USAGE),
-    chunkSize: number(values.chunk as string | undefined, "chunk", 512, DRIVER_USAGE),
+    chunkSize,
     inFlight: number(values["in-flight"] as string | undefined, "in-flight", 256, DRIVER_USAGE),
     progressEvery: number(
       values.progress as string | undefined,

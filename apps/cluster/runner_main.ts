@@ -31,5 +31,6 @@ runMain(Effect.scoped(Effect.gen(function* () {
     `runner ${runner.host}:${runner.port} serving ${pool.folder} ` +
       `(version ${pool.version.slice(0, 12)}) on ${runner.concurrency} worker(s)`,
   );
-  return yield* Layer.launch(runnerLayer(pool, runner));
+  // A worker that stopped or hangs takes the runner out of the cluster (its shards move).
+  return yield* Effect.raceFirst(Layer.launch(runnerLayer(pool, runner)), pool.broken);
 })));

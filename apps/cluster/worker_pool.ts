@@ -29,7 +29,15 @@ export interface ScoringPool {
     chunk: Chunk,
     runner: string,
   ) => Effect.Effect<{ images: number; invalid: number; seconds: number }, ChunkFailed>;
+  /**
+   * Fails when a worker has stopped or hangs (no answer within `CHUNK_LIMIT`): the runner must
+   * then leave the cluster, so that its shards, and the chunk, move to a runner that works.
+   */
+  readonly broken: Effect.Effect<never, ScoringWorkerFailed>;
 }
+
+/** The longest a worker may take over one chunk before the runner counts it as hung. */
+const CHUNK_LIMIT = "30 minutes";
 
 interface Handle {
   readonly worker: Worker;
@@ -43,6 +51,8 @@ export const scoringPool = (
 ): Effect.Effect<ScoringPool, ScoringWorkerFailed, Scope.Scope> =>
   Effect.gen(function* () {
     const idle = yield* Queue.unbounded<Handle>();
+    let markBroken: (error: ScoringWorkerFailed) => void = () => {};
+    const brokenOnce = new Promise<ScoringWorkerFailed>((done) => (markBroken = done));
     let version = "";
     let opened = folder;
     let nextId = 0;
@@ -71,6 +81,7 @@ export const scoringPool = (
           event.preventDefault();
           const problem = `the worker stopped: ${event.message}`;
           resume(Effect.succeed({ type: "open-failed", problem }));
+          markBroken(new ScoringWorkerFailed({ folder, problem }));
           for (const [id, done] of handle.pending) {
             done({ type: "chunk-failed", id, chunk: "?", problem });
           }
@@ -105,7 +116,21 @@ export const scoringPool = (
             const id = nextId++;
             handle.pending.set(id, (reply) => resume(Effect.succeed(reply)));
             handle.worker.postMessage({ type: "score", id, chunk, runner } satisfies WorkerRequest);
-          }),
+          }).pipe(
+            Effect.timeoutOrElse({
+              duration: CHUNK_LIMIT,
+              orElse: () => {
+                const problem = `a scoring worker gave no answer within ${CHUNK_LIMIT}`;
+                markBroken(new ScoringWorkerFailed({ folder, problem }));
+                return Effect.succeed<WorkerReply>({
+                  type: "chunk-failed",
+                  id: -1,
+                  chunk: chunkKey(chunk),
+                  problem,
+                });
+              },
+            }),
+          ),
         (handle) => Queue.offer(idle, handle),
       ).pipe(
         Effect.flatMap((reply) =>
@@ -123,5 +148,9 @@ export const scoringPool = (
             )
         ),
       );
-    return { version, folder: opened, score };
+    const broken = Effect.flatMap(
+      Effect.promise(() => brokenOnce),
+      (error) => Effect.fail(error),
+    );
+    return { version, folder: opened, score, broken };
   });
