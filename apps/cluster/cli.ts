@@ -13,6 +13,12 @@ import type { DriverOptions } from "./driver.ts";
 import { DEFAULT_FAILOVER, FAILOVER_FLAGS, type FailoverSettings } from "./failover.ts";
 import type { RunnerOptions } from "./runner.ts";
 
+/**
+ * The folder the command was typed in: `deno task` runs tasks in the checkout's folder and
+ * records where it was typed in `INIT_CWD`, so relative paths are taken from there.
+ */
+export const invocationFolder = (): string => Deno.env.get("INIT_CWD") ?? Deno.cwd();
+
 /** The environment variable naming the cluster's PostgreSQL when `--pg` is not given. */
 export const PG_ENV = "GROOD_CLUSTER_PG";
 

@@ -33,7 +33,8 @@ export const startDeno = (
   const child = new Deno.Command("bash", {
     args: ["-c", `exec ${command} > ${quote(options.log)} 2>&1`],
     cwd: options.cwd,
-    env: { NO_COLOR: "1" },
+    // Relative paths are taken from INIT_CWD when it is set (as `deno task` and `npm test` set it).
+    env: { NO_COLOR: "1", INIT_CWD: options.cwd },
     stdin: "null",
     stdout: "null",
     stderr: "null",

@@ -7,13 +7,13 @@
  */
 import { runMain } from "@effect/platform-node/NodeRuntime";
 import { Effect, Layer } from "effect";
-import { parseRunnerArgs, RUNNER_USAGE, UsageError } from "./cli.ts";
+import { invocationFolder, parseRunnerArgs, RUNNER_USAGE, UsageError } from "./cli.ts";
 import { runnerLayer } from "./runner.ts";
 import { scoringPool } from "./worker_pool.ts";
 
 let parsed: ReturnType<typeof parseRunnerArgs>;
 try {
-  parsed = parseRunnerArgs(Deno.args, (name) => Deno.env.get(name), Deno.cwd());
+  parsed = parseRunnerArgs(Deno.args, (name) => Deno.env.get(name), invocationFolder());
 } catch (error) {
   if (!(error instanceof UsageError)) throw error;
   console.error(error.message);

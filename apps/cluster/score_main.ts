@@ -7,12 +7,12 @@
  */
 import { runMain } from "@effect/platform-node/NodeRuntime";
 import { Effect } from "effect";
-import { DRIVER_USAGE, parseDriverArgs, UsageError } from "./cli.ts";
+import { DRIVER_USAGE, invocationFolder, parseDriverArgs, UsageError } from "./cli.ts";
 import { runDriver } from "./driver.ts";
 
 let options: ReturnType<typeof parseDriverArgs>;
 try {
-  options = parseDriverArgs(Deno.args, (name) => Deno.env.get(name), Deno.cwd());
+  options = parseDriverArgs(Deno.args, (name) => Deno.env.get(name), invocationFolder());
 } catch (error) {
   if (!(error instanceof UsageError)) throw error;
   console.error(error.message);
