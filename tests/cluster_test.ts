@@ -5,12 +5,15 @@
  * finished chunks), a runner killed with SIGKILL (its chunks are delivered again to the others),
  * and PostgreSQL restarted. The merged output must be byte for byte the one-process output:
  * every image once, every score bit-identical. Every process is the real deno binary, so the
- * signals reach the programs. `GROOD_CLUSTER_TEST_IMAGES` sets the image count (default 20,000).
+ * signals reach the programs. Then a folder of 1,100 PNG files on the two runners left, against
+ * one-process `score` of the folder. `GROOD_CLUSTER_TEST_IMAGES` sets the image count of the
+ * first job (default 20,000).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect, Exit, Scope } from "effect";
+import sharp from "sharp";
 import {
   freePorts,
   partsIn,
@@ -26,6 +29,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const IMAGES = Number(Deno.env.get("GROOD_CLUSTER_TEST_IMAGES") ?? 20_000);
 const CHUNK = 512;
 const CHUNKS = Math.ceil(IMAGES / CHUNK);
+/** PNG files of the folder job (3 chunks, the last one short). */
+const FOLDER_IMAGES = 1100;
 
 /** What a process has logged so far (nothing before its shell has created the file). */
 const logOf = (started: Started) => {
@@ -144,6 +149,38 @@ Deno.test({
         const info = Deno.statSync(join(job, "parts", name));
         assert.equal(`${info.ino}/${info.mtime?.getTime()}`, stamp, `${name} was written again`);
       }
+      // A folder of PNG images (chunks read from their own files) on the two runners left.
+      const pngs = join(dir, "pngs");
+      await Deno.mkdir(pngs);
+      const file = await Deno.readFile(images);
+      // The fixture's .npy: a 128-byte header, then uint8 pixels.
+      assert.equal(file.length, 128 + IMAGES * 784);
+      const raw = file.subarray(128);
+      for (let i = 0; i < FOLDER_IMAGES; i++) {
+        await sharp(raw.subarray(i * 784, (i + 1) * 784), {
+          raw: { width: 28, height: 28, channels: 1 },
+        }).png().toFile(join(pngs, `digit-${String(i).padStart(4, "0")}.png`));
+      }
+      const folderReference = await new Deno.Command(DENO, {
+        args: ["run", "-A", join(root, "tasks/score.ts"), "--detector", detector, "pngs"],
+        cwd: dir,
+        env: { NO_COLOR: "1", INIT_CWD: dir },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(folderReference.success, new TextDecoder().decode(folderReference.stderr));
+      drivers.push(startDriver({
+        ...driverOptions(3),
+        job: join(dir, "folder-job"),
+        out: join(dir, "folder.csv"),
+        sources: ["pngs"],
+      }));
+      assert.equal((await drivers[2]!.exit(600)).code, 0, logOf(drivers[2]!));
+      assert.equal(
+        await Deno.readTextFile(join(dir, "folder.csv")),
+        new TextDecoder().decode(folderReference.stdout),
+      );
+
       // The surviving runners leave on SIGTERM.
       for (const runner of runners.slice(1)) runner.kill("SIGTERM");
       for (const runner of runners.slice(1)) {
