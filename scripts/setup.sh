@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(dataset-fashion-mnist jupyter-nbconvert python3-nbclient jupyter-client fonts-dejavu-core chromium haproxy)
+apt_packages=(dataset-fashion-mnist jupyter-nbconvert python3-nbclient jupyter-client fonts-dejavu-core chromium haproxy postgresql)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")

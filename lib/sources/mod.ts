@@ -32,6 +32,7 @@ export {
   parseSourceArgument,
   SOURCE_ARGUMENT_HELP,
   type SourceArgument,
+  SourceArgumentInvalid,
   sourcePaths,
 } from "./argument.ts";
 export { folderSource, FolderSpec } from "./folder.ts";

@@ -1,0 +1,228 @@
+/**
+ * A batch-scoring job on disk: the job folder holds `job.json` (the plan: detector version,
+ * sources with their image counts, chunk size) and `parts/`, one JSON file per finished chunk,
+ * each written atomically (temporary file, then rename) so a chunk scored twice (redelivery after
+ * a runner died) replaces its part instead of adding a second. What is finished is what is on
+ * disk: the driver resumes from it after its own restart.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { Data, Effect, Schema } from "effect";
+import { Io, Sources } from "../../mod.ts";
+
+/** The file naming a folder as a grood cluster job (and holding its plan). */
+export const JOB_FILE = "job.json";
+/** Images per model batch inside a chunk: the same batches as one-process `deno task score`. */
+export const SCORE_BATCH = 512;
+
+/** One source of a job: its spec (strict Schema of `lib/sources`), where paths start, its size. */
+const PlannedSource = Schema.Struct({
+  argument: Schema.String,
+  spec: Sources.SourceSpec,
+  baseDir: Schema.String,
+  count: Schema.Int,
+});
+
+/** `job.json`. */
+export const JobPlan = Schema.Struct({
+  format: Schema.Literal("grood-cluster-score-job"),
+  version: Schema.Literal(1),
+  /** sha256 of everything below: the messages' keys start with it. */
+  id: Schema.String,
+  /** Random, drawn when the folder is created: two job folders never share message keys. */
+  nonce: Schema.String,
+  detector: Schema.Struct({ folder: Schema.String, version: Schema.String }),
+  chunkSize: Schema.Int,
+  sources: Schema.Array(PlannedSource),
+});
+/** A decoded `job.json`. */
+export type JobPlan = typeof JobPlan.Type;
+
+/** One scored image in a part (the class as an index: names come from the detector). */
+const PartRow = Schema.Struct({
+  image: Schema.String,
+  verdict: Schema.Literals(["in", "ood", "invalid"]),
+  score: Schema.NullOr(Schema.Number),
+  predicted: Schema.NullOr(Schema.Int),
+  problem: Schema.optional(Schema.String),
+});
+/** A scored image as a part stores it. */
+export type PartRow = typeof PartRow.Type;
+
+/** `parts/s<source>-<start>.json`. */
+export const Part = Schema.Struct({
+  job: Schema.String,
+  detector: Schema.String,
+  source: Schema.Int,
+  start: Schema.Int,
+  end: Schema.Int,
+  runner: Schema.String,
+  rows: Schema.Array(PartRow),
+});
+/** A decoded part. */
+export type Part = typeof Part.Type;
+
+/** A job folder or one of its files that cannot be used, and why. */
+export class JobFolderInvalid extends Data.TaggedError("JobFolderInvalid")<{
+  readonly path: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot use the job folder file "${this.path}": ${this.problem}`;
+  }
+}
+
+const strict = { onExcessProperty: "error" } as const;
+
+const readRaw = (path: string): Effect.Effect<unknown, JobFolderInvalid> =>
+  Effect.tryPromise({
+    try: async () => JSON.parse(await Deno.readTextFile(path)) as unknown,
+    catch: (error) => new JobFolderInvalid({ path, problem: `not readable JSON: ${error}` }),
+  });
+
+const decodeAs = <A>(
+  schema: Schema.Codec<A, unknown>,
+  path: string,
+  json: unknown,
+): Effect.Effect<A, JobFolderInvalid> =>
+  Effect.mapError(
+    Schema.decodeUnknownEffect(schema)(json, strict),
+    (issue) => new JobFolderInvalid({ path, problem: String(issue) }),
+  );
+
+/** The chunks of a plan, in output order. */
+export const chunksOf = (
+  plan: JobPlan,
+): ReadonlyArray<{ readonly source: number; readonly start: number; readonly end: number }> =>
+  plan.sources.flatMap((source, s) =>
+    Array.from({ length: Math.ceil(source.count / plan.chunkSize) }, (_, k) => ({
+      source: s,
+      start: k * plan.chunkSize,
+      end: Math.min(source.count, (k + 1) * plan.chunkSize),
+    }))
+  );
+
+/** The part file of a chunk. */
+export const partPath = (jobDir: string, chunk: { source: number; start: number }): string =>
+  join(jobDir, "parts", `s${chunk.source}-${chunk.start}.json`);
+
+/** A plan with its id filled in (the id hashes every other field). */
+export const sealPlan = (plan: Omit<JobPlan, "id" | "nonce">): JobPlan => {
+  const withNonce = { ...plan, nonce: crypto.randomUUID() };
+  const id = createHash("sha256").update(JSON.stringify(withNonce)).digest("hex");
+  return { ...withNonce, id };
+};
+
+/** The plan without what differs between two runs of the same job (id and nonce). */
+const sameJob = (a: JobPlan, b: JobPlan): boolean => {
+  const strip = ({ id: _, nonce: __, ...rest }: JobPlan) => JSON.stringify(rest);
+  return strip(a) === strip(b);
+};
+
+/** Read `job.json` of a job folder, checked against its id. */
+export const readPlan = (jobDir: string): Effect.Effect<JobPlan, JobFolderInvalid> =>
+  Effect.gen(function* () {
+    const path = join(jobDir, JOB_FILE);
+    const raw = yield* readRaw(path);
+    const plan = yield* decodeAs(JobPlan as Schema.Codec<JobPlan, unknown>, path, raw);
+    // The id is checked on the file's own JSON (decoding could fill in a source's defaults).
+    const { id: _, ...rest } = raw as Record<string, unknown>;
+    if (createHash("sha256").update(JSON.stringify(rest)).digest("hex") !== plan.id) {
+      return yield* new JobFolderInvalid({ path, problem: "its id does not match its contents" });
+    }
+    return plan;
+  });
+
+/**
+ * Create the job folder with `plan`, or resume it: an existing folder must hold the same plan
+ * (same detector, sources and chunk size), and a folder that holds something else is refused,
+ * never overwritten. Returns the plan in force (the existing one when resuming).
+ */
+export const createOrResumeJob = (
+  jobDir: string,
+  plan: JobPlan,
+): Effect.Effect<
+  { readonly state: "created" | "resumed"; readonly plan: JobPlan },
+  JobFolderInvalid
+> =>
+  Effect.gen(function* () {
+    const entries = yield* Effect.promise(() =>
+      Array.fromAsync(Deno.readDir(jobDir)).catch(() => [] as Array<Deno.DirEntry>)
+    );
+    if (entries.some((e) => e.name === JOB_FILE)) {
+      const existing = yield* readPlan(jobDir);
+      if (!sameJob(existing, plan)) {
+        return yield* new JobFolderInvalid({
+          path: join(jobDir, JOB_FILE),
+          problem: "it holds another job (other detector, sources or chunk size): " +
+            "give another --job folder, or delete this one",
+        });
+      }
+      return { state: "resumed", plan: existing } as const;
+    }
+    if (entries.length > 0) {
+      return yield* new JobFolderInvalid({
+        path: jobDir,
+        problem: "the folder is not empty and is not a grood job folder",
+      });
+    }
+    yield* Effect.tryPromise({
+      try: () => Deno.mkdir(join(jobDir, "parts"), { recursive: true }),
+      catch: (error) => new JobFolderInvalid({ path: jobDir, problem: `cannot create: ${error}` }),
+    });
+    yield* Effect.tryPromise({
+      try: () => Io.writeJsonAtomic(join(jobDir, JOB_FILE), plan),
+      catch: (error) => new JobFolderInvalid({ path: jobDir, problem: `cannot write: ${error}` }),
+    });
+    return { state: "created", plan } as const;
+  });
+
+/** Write a part atomically (a chunk scored again replaces its part). */
+export const writePart = (jobDir: string, part: Part): Effect.Effect<void, JobFolderInvalid> =>
+  Effect.tryPromise({
+    try: () => Io.writeFileAtomic(partPath(jobDir, part), JSON.stringify(part)),
+    catch: (error) =>
+      new JobFolderInvalid({ path: partPath(jobDir, part), problem: `cannot write: ${error}` }),
+  });
+
+/** Read a part, checked against the plan and the chunk it must cover. */
+export const readPart = (
+  jobDir: string,
+  plan: JobPlan,
+  chunk: { readonly source: number; readonly start: number; readonly end: number },
+): Effect.Effect<Part, JobFolderInvalid> =>
+  Effect.gen(function* () {
+    const path = partPath(jobDir, chunk);
+    const part = yield* Effect.flatMap(
+      readRaw(path),
+      (raw) => decodeAs(Part as Schema.Codec<Part, unknown>, path, raw),
+    );
+    const problem = part.job !== plan.id
+      ? "it belongs to another job"
+      : part.detector !== plan.detector.version
+      ? "it was scored by another detector version"
+      : part.source !== chunk.source || part.start !== chunk.start || part.end !== chunk.end ||
+          part.rows.length !== chunk.end - chunk.start
+      ? `it does not cover images [${chunk.start}, ${chunk.end}) of source ${chunk.source}`
+      : undefined;
+    if (problem !== undefined) return yield* new JobFolderInvalid({ path, problem });
+    return part;
+  });
+
+/** The chunks whose part is on disk (named as `partPath` names them). */
+export const finishedChunks = (jobDir: string): Effect.Effect<ReadonlySet<string>> =>
+  Effect.promise(async () => {
+    const names = new Set<string>();
+    try {
+      for await (const entry of Deno.readDir(join(jobDir, "parts"))) {
+        if (entry.isFile && /^s\d+-\d+\.json$/.test(entry.name)) names.add(entry.name);
+      }
+    } catch { /* no parts folder yet: nothing finished */ }
+    return names;
+  });
+
+/** The name `finishedChunks` lists for a chunk. */
+export const partName = (chunk: { source: number; start: number }): string =>
+  `s${chunk.source}-${chunk.start}.json`;

@@ -1,0 +1,150 @@
+/**
+ * A cluster on one machine, for the tests and `deno task bench:cluster`: runners and drivers
+ * started as the real deno binary (through `exec`, so a signal sent to the process id reaches the
+ * program itself, not a wrapper), each logging to its own file.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const config = fileURLToPath(new URL("../../deno.json", import.meta.url));
+
+/** A started program: its process id, its log file, and how it ended. */
+export interface Started {
+  readonly pid: number;
+  readonly log: string;
+  /** Send a signal (`SIGKILL`, `SIGTERM`) to the program. */
+  readonly kill: (signal: Deno.Signal) => void;
+  /** Its exit, waited for at most `seconds` (then killed with SIGKILL). */
+  readonly exit: (seconds: number) => Promise<Deno.CommandStatus>;
+}
+
+/** Start `deno run -A <script> args…` in `cwd`, stdout and stderr into `log`. */
+export const startDeno = (
+  script: string,
+  args: ReadonlyArray<string>,
+  options: { readonly cwd: string; readonly log: string },
+): Started => {
+  const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+  const command = [Deno.execPath(), "run", "-A", "--config", config, join(here, script), ...args]
+    .map(quote).join(" ");
+  const child = new Deno.Command("bash", {
+    args: ["-c", `exec ${command} > ${quote(options.log)} 2>&1`],
+    cwd: options.cwd,
+    // Relative paths are taken from INIT_CWD when it is set (as `deno task` and `npm test` set it).
+    env: { NO_COLOR: "1", INIT_CWD: options.cwd },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const status = child.status;
+  return {
+    pid: child.pid,
+    log: options.log,
+    kill: (signal) => {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+    },
+    exit: async (seconds) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((
+        done,
+      ) => (timer = setTimeout(() => done("late"), seconds * 1000)));
+      const result = await Promise.race([status, late]);
+      clearTimeout(timer);
+      if (result !== "late") return result;
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone meanwhile */ }
+      return await status;
+    },
+  };
+};
+
+/** Start a runner on `port`. */
+export const startRunner = (
+  options: {
+    readonly detector: string;
+    readonly pg: string;
+    readonly port: number;
+    readonly cwd: string;
+    readonly log: string;
+    readonly extra?: ReadonlyArray<string>;
+  },
+): Started =>
+  startDeno("runner_main.ts", [
+    "--detector",
+    options.detector,
+    "--pg",
+    options.pg,
+    "--port",
+    String(options.port),
+    ...(options.extra ?? []),
+  ], options);
+
+/** Start the driver. */
+export const startDriver = (
+  options: {
+    readonly detector: string;
+    readonly pg: string;
+    readonly job: string;
+    readonly out: string;
+    readonly sources: ReadonlyArray<string>;
+    readonly cwd: string;
+    readonly log: string;
+    readonly extra?: ReadonlyArray<string>;
+  },
+): Started =>
+  startDeno("score_main.ts", [
+    "--detector",
+    options.detector,
+    "--pg",
+    options.pg,
+    "--job",
+    options.job,
+    "--out",
+    options.out,
+    "--progress",
+    "1",
+    ...(options.extra ?? []),
+    ...options.sources,
+  ], options);
+
+/** Resolve when `check()` holds (checked every 200 ms); fail naming `what` after `seconds`. */
+export const waitFor = async (
+  what: string,
+  seconds: number,
+  check: () => boolean | Promise<boolean>,
+): Promise<void> => {
+  const deadline = performance.now() + seconds * 1000;
+  while (!(await check())) {
+    if (performance.now() > deadline) {
+      throw new Error(`gave up after ${seconds} s waiting: ${what}`);
+    }
+    await new Promise((done) => setTimeout(done, 200));
+  }
+};
+
+/** Free TCP ports on loopback (probed, then released). */
+export const freePorts = (count: number): ReadonlyArray<number> => {
+  const listeners = Array.from(
+    { length: count },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
+};
+
+/** Part files in a job folder. */
+export const partsIn = (jobDir: string): ReadonlyArray<string> => {
+  try {
+    return [...Deno.readDirSync(join(jobDir, "parts"))]
+      .filter((e) => e.isFile && e.name.endsWith(".json")).map((e) => e.name);
+  } catch {
+    return [];
+  }
+};

@@ -1,0 +1,72 @@
+/**
+ * The cluster's one entity: `GroodScoreChunk` scores one chunk of a job (a source of the job's
+ * plan and an index range) and writes its part file. The message names the chunk, never pixels:
+ * a stored message is a few hundred bytes whatever the images are. Messages are persisted in
+ * PostgreSQL (`ClusterSchema.Persisted`), so a chunk whose runner dies is delivered again to the
+ * shard's next owner; delivery is at least once, and scoring a chunk again rewrites the same part.
+ *
+ * @module
+ */
+import { Schema } from "effect";
+import { ClusterSchema, Entity } from "effect/cluster";
+import { Rpc } from "effect/rpc";
+
+/** What a message names: the job (folder and id), a source of its plan, and images [start, end). */
+export const ChunkRequest = {
+  /** The job's id (`JobPlan.id`): a runner refuses a chunk of a job whose folder holds another. */
+  job: Schema.String,
+  /** The job folder (absolute, on storage every runner sees at the same path). */
+  jobDir: Schema.String,
+  /** Index of the source in the plan's `sources`. */
+  source: Schema.Int,
+  start: Schema.Int,
+  end: Schema.Int,
+  /**
+   * Raised by the driver only when a stored reply says a chunk was done but its part is missing
+   * (deleted by hand): a new primary key, so the chunk is scored again instead of deduplicated.
+   */
+  attempt: Schema.Int,
+};
+
+/** The chunk's primary key in PostgreSQL: a message sent twice is stored and answered once. */
+export const chunkKey = (
+  chunk: { readonly job: string; readonly source: number; readonly start: number },
+): string => `${chunk.job}/${chunk.source}/${chunk.start}`;
+
+/** What a runner answers once the part is written. */
+export const ChunkDone = Schema.Struct({
+  images: Schema.Int,
+  invalid: Schema.Int,
+  /** The runner that scored it (its address), for the driver's progress and logs. */
+  runner: Schema.String,
+  /** Seconds spent reading and scoring (not queueing). */
+  seconds: Schema.Number,
+});
+/** A runner's answer for a finished chunk. */
+export type ChunkDone = typeof ChunkDone.Type;
+
+/** A chunk that cannot be scored: the part is not written, and the driver stops with this. */
+export class ChunkFailed extends Schema.TaggedError<ChunkFailed>()("ChunkFailed", {
+  chunk: Schema.String,
+  problem: Schema.String,
+}) {
+  override get message(): string {
+    return `Cannot score chunk ${this.chunk}: ${this.problem}`;
+  }
+}
+
+/** The `Score` RPC: persisted, deduplicated by chunk (and attempt). */
+export const ScoreRpc = Rpc.make("Score", {
+  payload: ChunkRequest,
+  success: ChunkDone,
+  error: ChunkFailed,
+  primaryKey: (chunk) => `${chunkKey(chunk)}/${chunk.attempt}`,
+}).annotate(ClusterSchema.Persisted, true);
+
+/** The entity every runner serves; one entity id per chunk spreads chunks over the shards. */
+export const ChunkScorer = Entity.make("GroodScoreChunk", [ScoreRpc]);
+
+/** The entity id of a chunk. */
+export const chunkEntityId = (
+  chunk: { readonly job: string; readonly source: number; readonly start: number },
+): string => `${chunk.job.slice(0, 16)}-${chunk.source}-${chunk.start}`;

@@ -1,0 +1,84 @@
+/**
+ * A runner: joins the cluster (runner table, shard locks and stored messages in PostgreSQL,
+ * runner-to-runner traffic over TCP) and serves the `GroodScoreChunk` entity, scoring on workers
+ * that each opened the fitted detector once (`worker_pool.ts`: the runner's own thread stays free
+ * for the cluster's lock renewals and health checks). Closing its scope (SIGTERM through `runMain`) releases its shards,
+ * which the other runners take over at their next assignment refresh.
+ *
+ * @module
+ */
+import { PgClient } from "@effect/sql-pg";
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket";
+import { Effect, Layer, Option, Redacted } from "effect";
+import { RunnerAddress } from "effect/cluster";
+import type { ConfigError } from "effect/Config";
+import type { SqlClient } from "effect/sql";
+import type { SocketServerError } from "effect/socket/SocketServer";
+import { type FailoverSettings, shardingSettings } from "./failover.ts";
+import { ChunkScorer } from "./protocol.ts";
+import type { ScoringPool } from "./worker_pool.ts";
+
+/** Where a runner listens and what it tells the others to dial. */
+export interface RunnerOptions {
+  /** PostgreSQL URL of the cluster's storage. */
+  readonly pg: string;
+  /** The host name or address other runners and drivers reach this runner at. */
+  readonly host: string;
+  readonly port: number;
+  /** Address to listen on (default: `host`); `0.0.0.0` to listen on every interface. */
+  readonly listenHost?: string;
+  /** Scoring workers, hence chunks scored at once (each holds a detector and a model batch). */
+  readonly concurrency: number;
+  readonly failover: FailoverSettings;
+}
+
+/** The PostgreSQL client of the cluster's storage (a small pool: the cluster's own queries). */
+export const clusterStorage = (
+  url: string,
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, never> =>
+  Layer.orDie(
+    PgClient.layer({
+      url: Redacted.make(url),
+      maxConnections: 8,
+      connectTimeout: "10 seconds",
+      applicationName: "grood-cluster",
+    }),
+  );
+
+/** The runner, scoring on `pool`'s workers, as a layer to launch. */
+export const runnerLayer = (
+  pool: ScoringPool,
+  options: RunnerOptions,
+): Layer.Layer<never, ConfigError | SocketServerError> => {
+  const name = `${options.host}:${options.port}`;
+  const handlers = ChunkScorer.toLayer(
+    {
+      Score: (envelope) =>
+        pool.score(envelope.payload, name).pipe(
+          Effect.tap((done) =>
+            Effect.logInfo(
+              `chunk ${envelope.payload.source}:${envelope.payload.start} ` +
+                `${done.images} images in ${done.seconds.toFixed(2)} s`,
+            )
+          ),
+          Effect.map((done) => ({ ...done, runner: name })),
+        ),
+    },
+    { concurrency: 1 },
+  );
+  return handlers.pipe(
+    Layer.provide(
+      NodeClusterSocket.layer({
+        storage: "sql",
+        shardingConfig: {
+          ...shardingSettings(options.failover),
+          runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
+          runnerListenAddress: Option.some(
+            RunnerAddress.make(options.listenHost ?? options.host, options.port),
+          ),
+        },
+      }),
+    ),
+    Layer.provide(clusterStorage(options.pg)),
+  );
+};
