@@ -116,6 +116,20 @@ export interface FeatureModel {
     to: ReadonlyArray<TapName>,
   ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
   /**
+   * Points beyond the three taps whose features can be read (grood's CNN: every convolutional
+   * block boundary), in network order, with their shapes (the model's layout, batch axis
+   * dropped). Absent: only the taps can be read (per-class sums then only at the early tap).
+   */
+  readonly points?: ReadonlyArray<{ readonly name: string; readonly shape: ReadonlyArray<number> }>;
+  /**
+   * From the input to each named point (a name of `points` or a tap's engine name), in one
+   * pass; one tensor per name, in order. Present exactly when `points` is.
+   */
+  readonly forwardPoints?: (
+    x: FeatureTensor,
+    names: ReadonlyArray<string>,
+  ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
+  /**
    * The classifier head z = h·W + b from the penultimate tap h to the logits tap z, read from
    * the model's weights (see `head.ts`); fails with `HeadUnreadable` when the logits are not
    * such a map of the penultimate features. Absent: the adapter cannot read heads at all.
