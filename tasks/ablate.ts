@@ -61,7 +61,7 @@ const { values, positionals } = parseCommandLine({
     backend: backendFlag,
     engine: flag.choice(
       ENGINES,
-      "engine of the feature pass (default: the spec's, else tfjs for grood's CNN, onnx for ONNX)",
+      "engine of the feature pass (default: the spec's, else onnx; tfjs for a tfjs model)",
     ),
   },
 });

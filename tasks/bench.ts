@@ -18,13 +18,11 @@
  *    onnxruntime, with the exact and the HNSW index, each plain and overlapped (search in a
  *    worker during the next forward pass), against issue 13's targets, with the HNSW recall@1
  *    and a breakdown of GROOD's time;
- * 5. forward throughput of the classifier alone: main thread, one worker, two workers, and
- *    the speed-up of two workers over one;
- * 6. engines (issue 13): the feature pass on tfjs wasm, on onnxruntime alone and through the
+ * 5. engines (issue 13): the feature pass on tfjs wasm, on onnxruntime alone and through the
  *    pipeline's ONNX engine, side by side (target: the pipeline ≥ 0.9× onnxruntime alone);
- * 7. the bounded-memory fit (`fit-memory`): GROOD's streamed fit on 60k and 600k synthetic
+ * 6. the bounded-memory fit (`fit-memory`): GROOD's streamed fit on 60k and 600k synthetic
  *    images, each in its own process, peak RSS against the index's growth;
- * 8. the k-NN scale table (issue 13): exact, HNSW and a compressed HNSW (usearch, f16/i8) at
+ * 7. the k-NN scale table (issue 13): exact, HNSW and a compressed HNSW (usearch, f16/i8) at
  *    60k, 600k and 1.28M descriptors × D = 64 and 512 (synthetic, matched to the real
  *    descriptors' statistics) and on the real ones; each configuration in its own process;
  *    written to `bench/scale.json` (`bench/scale-quick.json` with `--quick`). The longest
@@ -77,9 +75,6 @@ const cli = {
 const { values } = parseCommandLine(cli);
 const only = values.only;
 const sections = new Set<Section>(only ?? SECTIONS);
-if (sections.has("forward") && !sections.has("scoring")) {
-  usageError(cli, "--only forward needs scoring too (it reuses its forward-pass runs)");
-}
 const base = values.quick ? QUICK : FULL;
 const runs = values.runs ?? (values.quick ? 2 : 5);
 const sizes = values.sizes?.split(",").map((x) => x.trim());

@@ -18,7 +18,6 @@ import {
   type ForwardPoint,
   type InputSpec,
   TAP_NAMES,
-  type TapName,
   type Taps,
 } from "./model.ts";
 

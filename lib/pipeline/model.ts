@@ -44,7 +44,7 @@ export class EngineUnavailable extends Data.TaggedError("EngineUnavailable")<{
 }> {
   override get message(): string {
     return `Model "${this.model}" is of kind "${this.kind}", which the ${this.engine} engine ` +
-      `cannot run (grood's CNN runs on tfjs or onnx; an ONNX model on onnx; a tfjs model on tfjs)`;
+      `cannot run (grood's CNN runs on onnx or tfjs; an ONNX model on onnx; a tfjs model on tfjs)`;
   }
 }
 
