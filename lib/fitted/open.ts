@@ -43,7 +43,6 @@ import {
 } from "./manifest.ts";
 import { contentKey } from "../models/files.ts";
 import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts";
-import { groodNetOf } from "./refit.ts";
 
 /**
  * The verdict on one image: `in` (score at or below the threshold), `ood` (above it), or
@@ -382,14 +381,8 @@ export const openFittedDetector = (
       startCompute(),
     );
     yield* checkShapes(folder, manifest, model);
-    const net = yield* Effect.provideServiceEffect(
-      Effect.mapError(
-        groodNetOf(modelPath, kind),
-        (error) => damaged(folder, manifest.model.path, error.message),
-      ),
-      Compute,
-      startCompute(),
-    );
+    // grood's own tfjs network (loaded once, with the model), for what needs its autograd.
+    const net = model.network;
     const { data } = manifest;
     const scorer = yield* Effect.provideServiceEffect(
       Effect.mapError(

@@ -153,6 +153,7 @@ export const groodFeatureModel = (
           checkShape(name, boundaryOf(from), shapes[from], x),
           () => runNamed(x, boundaryOf(from), to.map((t) => taps[t])),
         ),
+      network: net,
       points: groodPoints(net),
       forwardPoints: (x, names) =>
         Effect.flatMap(checkShape(name, INPUT, shapes.input, x), () => runNamed(x, INPUT, names)),

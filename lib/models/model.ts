@@ -12,6 +12,7 @@
  */
 import { Effect, Schema } from "effect";
 import { InputShapeMismatch, type ModelError } from "./errors.ts";
+import type { Classifier } from "../model/classifier.ts";
 import { type Head, HeadUnreadable } from "./head.ts";
 
 /** An engine's exception as text (for `ModelUnreadable` and `ModelRunFailed`). */
@@ -115,6 +116,11 @@ export interface FeatureModel {
     from: ForwardPoint,
     to: ReadonlyArray<TapName>,
   ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
+  /**
+   * grood's own tfjs network, when the model is grood's CNN (on either engine): what needs its
+   * autograd (ODIN's input gradient) runs on it. Owned by the model's scope.
+   */
+  readonly network?: Classifier;
   /**
    * Points beyond the three taps whose features can be read (grood's CNN: every convolutional
    * block boundary), in network order, with their shapes (the model's layout, batch axis
