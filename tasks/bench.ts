@@ -15,9 +15,9 @@
  *    speed-up, and a check that both give the same bits: the bench stops if not);
  * 4. scoring throughput of GROOD end to end (forward + descriptor + 1-NN) vs MSP (forward +
  *    softmax) on the same 10,000 ID test images and batch size, on tfjs wasm and on
- *    onnxruntime, with the exact and the HNSW index, each plain and overlapped (search in a
- *    worker during the next forward pass), against issue 13's targets, with the HNSW recall@1
- *    and a breakdown of GROOD's time;
+ *    onnxruntime, with the exact and the HNSW index, against issue 13's targets, with the HNSW
+ *    recall@1 and a breakdown of GROOD's time (the product paths' own figures, `fit` and
+ *    `score` as a user runs them, are `bench/product_paths.ts`);
  * 5. engines (issue 13): the feature pass on tfjs wasm, on onnxruntime alone and through the
  *    pipeline's ONNX engine, side by side (target: the pipeline ≥ 0.9× onnxruntime alone);
  * 6. the bounded-memory fit (`fit-memory`): GROOD's streamed fit on 60k and 600k synthetic

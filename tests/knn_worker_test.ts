@@ -1,16 +1,9 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { loadSplit } from "../lib/data/datasets.ts";
-import { subset } from "../lib/data/images.ts";
-import type { FitInputs } from "../lib/detectors/detector.ts";
-import { grood } from "../lib/detectors/grood.ts";
-import { scoreOverlapped } from "../lib/detectors/overlapped.ts";
 import { exactIndex, hnswIndex, loadIndex, saveIndex, workerIndex } from "../lib/knn/mod.ts";
 import { matrix } from "../lib/matrix.ts";
-import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { mulberry32 } from "../lib/random.ts";
-import { extractFeatures } from "../lib/stages/features.ts";
-import { runPromise, runPromiseExit, tf } from "./with_compute.ts";
+import { runPromise, runPromiseExit } from "./with_compute.ts";
 
 const run = runPromise;
 
@@ -111,39 +104,4 @@ Deno.test("workerIndex: typed errors for bad points and searches, a defect after
   index.dispose();
   const exit = await runPromiseExit(index.search(matrix(1, 3, [0, 0, 0]), 1));
   assert.equal(exit._tag, "Failure");
-});
-
-Deno.test("scoreOverlapped gives GROOD's scores, bit for bit, with the search in a worker", async () => {
-  const spec = defaultSpec(10);
-  const net = makeClassifier(tf, spec, initialWeights(spec, 2));
-  const test = await run(loadSplit("mnist", "test"));
-  const train = subset(test, Array.from({ length: 300 }, (_, i) => i), "tiny-train");
-  const images = subset(test, Array.from({ length: 250 }, (_, i) => 500 + i), "queries");
-  const ex = await run(extractFeatures(net, train, { classSumsAt: ["block1"] }));
-  const queryFeatures = (await run(extractFeatures(net, images))).features;
-  const inputs: FitInputs = {
-    modelKey: "random",
-    trainKey: "tiny",
-    net,
-    train,
-    trainFeatures: ex.features,
-    trainClassSums: ex.classSums,
-    validation: { id: { images, features: queryFeatures }, ood: [] },
-  };
-  const plain = await run(grood().fit(inputs));
-  const overlapped = await run(
-    grood({ index: { name: "exact (worker)", build: (p) => workerIndex(p) } }).fit(inputs),
-  );
-  try {
-    const expected = await run(plain.score({ images, features: queryFeatures }));
-    // Chunks of 60 images in batches of 25: uneven last chunk and batch.
-    const got = await run(
-      scoreOverlapped(net, images, overlapped, { batchSize: 25, chunkSize: 60 }),
-    );
-    assert.deepEqual(got, expected);
-  } finally {
-    plain.dispose();
-    overlapped.dispose();
-    net.dispose();
-  }
 });

@@ -2,9 +2,7 @@
  * Bench section 4, scoring throughput: GROOD end to end (forward pass, descriptors, 1-NN)
  * against MSP (forward pass, softmax) on the same ID test images and batch size, on each
  * engine (tfjs wasm, and onnxruntime running the same network exported to ONNX), with the
- * exact index and with HNSW, each plain (search after the forward pass) and overlapped (the
- * index in a worker, each chunk's search running during the next chunk's forward pass),
- * against issue 13's ratios; the HNSW recall@1 of the scored queries; and a breakdown of
+ * exact index and with HNSW (search after the forward pass), against issue 13's ratios; the HNSW recall@1 of the scored queries; and a breakdown of
  * GROOD's time.
  *
  * Every detector is fitted once on the tfjs features (the index does not depend on the
@@ -20,10 +18,8 @@ import type { FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { grood } from "../detectors/grood.ts";
 import { rowMaxSoftmax } from "../detectors/logits.ts";
 import { msp } from "../detectors/msp.ts";
-import { scoreOverlappedWith } from "../detectors/overlapped.ts";
 import { tryIo, writeFile } from "../io/files.ts";
 import { HNSW_DEFAULTS, hnswIndex, recallAtK } from "../knn/mod.ts";
-import { workerIndex } from "../knn/worker_index.ts";
 import { classifierToOnnx } from "../models/export_onnx.ts";
 import { openOnnxModel } from "../models/onnx.ts";
 import { encodeOnnx } from "../models/onnx_graph.ts";
@@ -31,7 +27,7 @@ import { extractFeatures, type Extraction, type SetFeatures } from "../stages/fe
 import { groodDescriptors } from "../stages/gradient.ts";
 import { extractWithModel } from "../stages/model_features.ts";
 import { knnScore } from "../stages/score.ts";
-import { type Bench, progress, sameBits } from "./context.ts";
+import { type Bench, progress } from "./context.ts";
 import type { FitState } from "./fit_section.ts";
 import { collectGarbage, median, repeat, timed } from "./measure.ts";
 import { figure } from "./report.ts";
@@ -48,7 +44,7 @@ interface Engine {
   readonly targets: { readonly exact: number; readonly hnsw: number };
 }
 
-const WAYS = ["msp", "exact", "exactOverlap", "hnsw", "hnswOverlap"] as const;
+const WAYS = ["msp", "exact", "hnsw"] as const;
 type Way = typeof WAYS[number];
 
 /** Measure GROOD's and MSP's scoring throughput; returns the tfjs forward-only run times. */
@@ -87,16 +83,7 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
   const fitted: Record<Way, FittedDetector> = {
     msp: yield* fitOf(msp()),
     exact: yield* fitOf(grood()),
-    exactOverlap: yield* fitOf(grood({
-      index: { name: "exact (worker)", build: (points) => workerIndex(points) },
-    })),
     hnsw: yield* fitOf(grood({ index: "hnsw", seed: hnsw.seed })),
-    hnswOverlap: yield* fitOf(grood({
-      index: {
-        name: "HNSW (worker)",
-        build: (points) => workerIndex(points, { hnsw, calibrate: {} }),
-      },
-    })),
   };
 
   // The same network on onnxruntime: exported to ONNX, opened as a FeatureModel.
@@ -133,11 +120,8 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
     const seconds: Record<Way, Array<number>> = {
       msp: [],
       exact: [],
-      exactOverlap: [],
       hnsw: [],
-      hnswOverlap: [],
     };
-    const last: Partial<Record<Way, Float64Array>> = {};
     for (let run = -plan.warmup; run < plan.runs; run++) {
       progress(
         `${engine.label}: scoring ${run < 0 ? "warm-up" : `run ${run + 1}/${plan.runs}`}`,
@@ -148,23 +132,12 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
         const detector = fitted[way];
         collectGarbage();
         const t = yield* timed(
-          way === "exactOverlap" || way === "hnswOverlap"
-            ? scoreOverlappedWith(engine.extract, test, detector, { batchSize: plan.batchSize })
-            : Effect.flatMap(
-              engine.extract(test),
-              (f) => detector.score({ images: test, features: f }),
-            ),
+          Effect.flatMap(
+            engine.extract(test),
+            (f) => detector.score({ images: test, features: f }),
+          ),
         );
         if (run >= 0) seconds[way].push(t.seconds);
-        last[way] = t.value;
-      }
-    }
-    // The overlapped paths must give the plain paths' scores, bit for bit.
-    for (const [plain, overlapped] of [["exact", "exactOverlap"], ["hnsw", "hnswOverlap"]]) {
-      if (!sameBits(last[plain as Way]!, last[overlapped as Way]!)) {
-        return yield* Effect.die(
-          new Error(`${engine.label}: ${overlapped} scores differ from ${plain} scores`),
-        );
       }
     }
     const rates = (way: Way) => seconds[way].map((s) => test.count / s);
@@ -176,29 +149,23 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
     }));
     const ways: ReadonlyArray<readonly [Way, string, string]> = [
       ["exact", "GROOD, exact 1-NN", `exact index over ${descriptors.rows} descriptors`],
-      ["exactOverlap", "GROOD, exact 1-NN overlapped", "exact index in a worker"],
       ["hnsw", "GROOD, HNSW", `hnswlib M ${hnsw.M}, ${describeEf(fitted.hnsw)}`],
-      ["hnswOverlap", "GROOD, HNSW overlapped", "the same graph in a worker"],
     ];
     for (const [way, label, note] of ways) {
       emit(figure(`score.${e}.${way}`, `${on}: ${label}`, "images/s", rates(way), { note }));
     }
-    // The targets are read on the overlapped paths (the ones scoring uses for speed); the
-    // plain paths are reported next to them.
-    emit(figure(`score.${e}.ratio_exact`, `${on}: GROOD exact / MSP`, "x", ratio("exact")));
     emit(figure(
-      `score.${e}.ratio_exact_overlap`,
-      `${on}: GROOD exact overlapped / MSP`,
+      `score.${e}.ratio_exact`,
+      `${on}: GROOD exact / MSP`,
       "x",
-      ratio("exactOverlap"),
+      ratio("exact"),
       { target: { op: ">=", value: engine.targets.exact }, note: "issue 13, exact index" },
     ));
-    emit(figure(`score.${e}.ratio_hnsw`, `${on}: GROOD HNSW / MSP`, "x", ratio("hnsw")));
     emit(figure(
-      `score.${e}.ratio_hnsw_overlap`,
-      `${on}: GROOD HNSW overlapped / MSP`,
+      `score.${e}.ratio_hnsw`,
+      `${on}: GROOD HNSW / MSP`,
       "x",
-      ratio("hnswOverlap"),
+      ratio("hnsw"),
       { target: { op: ">=", value: engine.targets.hnsw }, note: "issue 13, HNSW index" },
     ));
     const forwardOnly = yield* repeat(timedRuns, () => engine.extract(test));
