@@ -11,6 +11,12 @@
  * `bench/product_paths.json` under `--label`, with the machine's load average (`uptime`) before
  * and after, and the checkout's commit.
  *
+ * `--alternate-with BASE --label L`: after a `--label before --checkout BASE` and a
+ * `--label after` run (whose fitted folders it reuses), score the PNG folder with both
+ * checkouts' folders in turn (base GROOD, this GROOD, base MSP, this MSP), `--rounds` times
+ * (default 3), so a change in machine load hits both alike; best and median per checkout and
+ * detector, under `L`.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
@@ -25,6 +31,8 @@ const { values } = parseArgs({
     checkout: { type: "string" },
     images: { type: "string" },
     train: { type: "string" },
+    "alternate-with": { type: "string" },
+    rounds: { type: "string" },
   },
 });
 const label = values.label ?? "run";
@@ -89,6 +97,80 @@ const timed = async (args: ReadonlyArray<string>) => {
   }
   return seconds;
 };
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+};
+
+if (values["alternate-with"] !== undefined) {
+  const base = resolve(values["alternate-with"]);
+  const rounds = Number(values.rounds ?? 3);
+  const loadBefore = await uptime();
+  const times: Record<string, Array<number>> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const detector of ["grood", "msp"]) {
+      for (
+        const [who, dir, folder] of [
+          ["before", base, join(work, `before-${detector}`)],
+          ["after", here, join(work, `after-${detector}`)],
+        ] as const
+      ) {
+        const started = performance.now();
+        const out = await new Deno.Command(deno, {
+          args: ["task", "score", "--detector", folder, pngDir, "--out", `${folder}.csv`],
+          cwd: dir,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+        const seconds = (performance.now() - started) / 1000;
+        (times[`${who}.${detector}`] ??= []).push(seconds);
+        console.log(who, detector, (count / seconds).toFixed(0), "images/s");
+      }
+    }
+  }
+  const rates = Object.fromEntries(
+    Object.entries(times).map(([k, ts]) => [k, {
+      seconds: ts,
+      bestImagesPerSecond: count / Math.min(...ts),
+      medianImagesPerSecond: count / median(ts),
+    }]),
+  );
+  const best = (k: string) => (rates[k] as { bestImagesPerSecond: number }).bestImagesPerSecond;
+  const result = {
+    commits: {
+      before: new TextDecoder().decode(
+        (await new Deno.Command("git", { args: ["-C", base, "rev-parse", "--short", "HEAD"] })
+          .output()).stdout,
+      ).trim(),
+      after: new TextDecoder().decode(
+        (await new Deno.Command("git", { args: ["-C", here, "rev-parse", "--short", "HEAD"] })
+          .output()).stdout,
+      ).trim(),
+    },
+    loadBefore,
+    loadAfter: await uptime(),
+    images: count,
+    rounds,
+    rates,
+    groodOverMsp: {
+      before: best("before.grood") / best("before.msp"),
+      after: best("after.grood") / best("after.msp"),
+    },
+    speedUp: {
+      grood: best("after.grood") / best("before.grood"),
+      msp: best("after.msp") / best("before.msp"),
+    },
+    date: new Date().toISOString(),
+  };
+  const file = join(here, "bench/product_paths.json");
+  const all = (await exists(file)) ? JSON.parse(await Deno.readTextFile(file)) : {};
+  all[label] = result;
+  await Deno.writeTextFile(file, JSON.stringify(all, null, 2) + "\n");
+  console.log(JSON.stringify(result, null, 2));
+  Deno.exit(0);
+}
 
 await Deno.mkdir(work, { recursive: true });
 await writePngs(pngDir, count);
