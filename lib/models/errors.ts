@@ -87,6 +87,7 @@ export class OnnxExportMismatch extends Data.TaggedError("OnnxExportMismatch")<{
   /** The largest difference allowed (`EXPORT_TOLERANCE` of `grood_onnx.ts` at the values' scale). */
   readonly allowed: number;
 }> {
+  /** The error as one line: what failed and why. */
   override get message(): string {
     return `grood's CNN "${this.model}" exported to ONNX does not match its tfjs network: ` +
       `the ${this.output} differ by up to ${this.difference.toExponential(2)} on the check ` +

@@ -1,9 +1,9 @@
 /**
- * The feature stage over any `FeatureModel` (ONNX, tfjs, grood's CNN): the same `Extraction`
- * as `extractFeatures` (penultimate features and logits per image, per-class sums of the early
- * tap's features), so the detectors run unchanged on a model grood did not make. This is the
- * seam where the pipeline can switch engines; the built-in pipeline still runs
- * `extractFeatures` on grood's classifier.
+ * The feature stage over any `FeatureModel` (ONNX, tfjs, grood's CNN on onnxruntime or tfjs):
+ * the same `Extraction` as `extractFeatures` (penultimate features and logits per image,
+ * per-class sums of early features), so the detectors run unchanged on any model. It is the
+ * pass of the pipeline (every engine but grood's CNN on tfjs, which keeps `extractFeatures`),
+ * of `fit` and of GROOD's streamed fit's callers.
  *
  * The class sums are named after the point they are taken at: the early tap's engine name
  * (`model.taps.early`), or one of the model's `points` (grood's CNN: any convolutional block),
