@@ -6,7 +6,9 @@
  *   no copies, no checks): the engine's own speed;
  * - `extractOnnx`: `extractWithModel` on `openModel(mnist fixture)` (grood's CNN on its default
  *   engine, onnxruntime): what the pipeline, `fit`, `score` and the service run;
- * - `extractTfjs`: the same on the tfjs engine (the engine every product path used before).
+ * - `extractTfjs`: the same on the tfjs engine (the engine every product path used before);
+ * - `extractOnnx2Threads`: `extractOnnx` with two onnxruntime intra-op threads (the product
+ *   paths' parallel forward option; one thread is the default).
  *
  *   deno run -A bench/extraction_pass.ts [--runs 3]
  *
@@ -24,6 +26,8 @@ import { loadClassifier } from "../lib/model/store.ts";
 import { classifierToOnnx } from "../lib/models/export_onnx.ts";
 import { onnxSession, runSession } from "../lib/models/onnx.ts";
 import { encodeOnnx, extractSubgraph } from "../lib/models/onnx_graph.ts";
+import { groodTaps } from "../lib/models/grood_cnn.ts";
+import { groodOnnxModel } from "../lib/models/grood_onnx.ts";
 import { openModel } from "../lib/models/registry.ts";
 import { extractWithModel } from "../lib/stages/model_features.ts";
 
@@ -39,7 +43,7 @@ const program = Effect.scoped(Effect.gen(function* () {
   const { tf } = yield* Compute;
   const test = yield* loadSplit("mnist", "test");
   const set = { ...test, name: "mnist-test", count: COUNT };
-  const { net } = yield* loadClassifier(tf, fixtureDir("mnist"));
+  const { net, key } = yield* loadClassifier(tf, fixtureDir("mnist"));
   const { model: graph, spec } = classifierToOnnx(net);
   const sub = yield* extractSubgraph("m", graph, ["input"], [
     spec.taps.penultimate,
@@ -55,6 +59,7 @@ const program = Effect.scoped(Effect.gen(function* () {
   }));
   const onnxModel = yield* openModel(fixtureDir("mnist"), { groodEngine: "onnx" });
   const tfjsModel = yield* openModel(fixtureDir("mnist"), { groodEngine: "tfjs" });
+  const twoThreads = yield* groodOnnxModel(tf, net, "m", key, groodTaps(net), { threads: 2 });
   const ways = {
     onnxAlone: Effect.forEach(
       inputs,
@@ -63,6 +68,7 @@ const program = Effect.scoped(Effect.gen(function* () {
     ),
     extractOnnx: Effect.asVoid(extractWithModel(onnxModel, set, { batchSize: BATCH })),
     extractTfjs: Effect.asVoid(extractWithModel(tfjsModel, set, { batchSize: BATCH })),
+    extractOnnx2Threads: Effect.asVoid(extractWithModel(twoThreads, set, { batchSize: BATCH })),
   };
   const best: Record<string, number> = {};
   for (let run = -1; run < runs; run++) {
@@ -93,6 +99,7 @@ const result = {
   imagesPerSecond: best,
   extractOnnxOverOnnxAlone: best.extractOnnx! / best.onnxAlone!,
   extractOnnxOverTfjs: best.extractOnnx! / best.extractTfjs!,
+  twoThreadsOverOne: best.extractOnnx2Threads! / best.extractOnnx!,
   date: new Date().toISOString(),
 };
 const file = join(here, "bench/product_paths.json");

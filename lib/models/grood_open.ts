@@ -13,6 +13,7 @@ import { type ModelError, ModelUnreadable } from "./errors.ts";
 import { groodFeatureModel, groodTaps } from "./grood_cnn.ts";
 import { groodOnnxModel } from "./grood_onnx.ts";
 import type { FeatureModel, Taps } from "./model.ts";
+import type { OnnxOptions } from "./onnx.ts";
 
 /** The engines grood's CNN runs on. */
 export const GROOD_ENGINES = ["onnx", "tfjs"] as const;
@@ -45,21 +46,26 @@ export const groodModelOn = (
   loaded: LoadedClassifier,
   taps: Taps,
   engine: GroodEngine = DEFAULT_GROOD_ENGINE,
+  options: OnnxOptions = {},
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
   Effect.gen(function* () {
     const { tf } = yield* Compute;
     return yield* (engine === "onnx"
-      ? groodOnnxModel(tf, loaded.net, loaded.path, loaded.key, taps)
+      ? groodOnnxModel(tf, loaded.net, loaded.path, loaded.key, taps, options)
       : groodFeatureModel(tf, loaded.net, loaded.path, taps));
   });
 
-/** Open a saved grood classifier folder as a `FeatureModel` on `engine` (default onnxruntime). */
+/**
+ * Open a saved grood classifier folder as a `FeatureModel` on `engine` (default onnxruntime;
+ * `options.threads`: its intra-op threads, default 1).
+ */
 export const openGroodModel = (
   dir: string,
   taps?: Taps,
   engine: GroodEngine = DEFAULT_GROOD_ENGINE,
+  options: OnnxOptions = {},
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
   Effect.flatMap(
     loadGroodNet(dir),
-    (loaded) => groodModelOn(loaded, taps ?? groodTaps(loaded.net), engine),
+    (loaded) => groodModelOn(loaded, taps ?? groodTaps(loaded.net), engine, options),
   );

@@ -69,7 +69,7 @@ export const MODEL_REGISTRY: ReadonlyArray<ModelKindEntry> = [
     description: "grood's residual CNN (a folder saved by `deno task train`)",
     recognises: (_, json) => format(json) === "grood-classifier",
     specOptional: true,
-    open: (path, spec, options) => openGroodModel(path, spec?.taps, options.groodEngine),
+    open: (path, spec, options) => openGroodModel(path, spec?.taps, options.groodEngine, options),
     inspect: (path) => inspectGrood(path),
   },
   {
