@@ -16,14 +16,13 @@
  * 4. scoring throughput of GROOD end to end (forward + descriptor + 1-NN) vs MSP (forward +
  *    softmax) on the same 10,000 ID test images and batch size, on tfjs wasm and on
  *    onnxruntime, with the exact and the HNSW index, against issue 13's targets, with the HNSW
- *    recall@1 and a breakdown of GROOD's time;
- * 5. forward throughput of the classifier alone: main thread, one worker, two workers, and
- *    the speed-up of two workers over one;
- * 6. engines (issue 13): the feature pass on tfjs wasm, on onnxruntime alone and through the
+ *    recall@1 and a breakdown of GROOD's time (the product paths' own figures, `fit` and
+ *    `score` as a user runs them, are `bench/product_paths.ts`);
+ * 5. engines (issue 13): the feature pass on tfjs wasm, on onnxruntime alone and through the
  *    pipeline's ONNX engine, side by side (target: the pipeline ≥ 0.9× onnxruntime alone);
- * 7. the bounded-memory fit (`fit-memory`): GROOD's streamed fit on 60k and 600k synthetic
+ * 6. the bounded-memory fit (`fit-memory`): GROOD's streamed fit on 60k and 600k synthetic
  *    images, each in its own process, peak RSS against the index's growth;
- * 8. the k-NN scale table (issue 13): exact, HNSW (hnswlib) and IVF at
+ * 7. the k-NN scale table (issue 13): exact, HNSW (hnswlib) and IVF at
  *    60k, 600k and 1.28M descriptors × D = 64 and 512 (synthetic, matched to the real
  *    descriptors' statistics) and on the real ones; each configuration in its own process;
  *    written to `bench/scale.json` (`bench/scale-quick.json` with `--quick`). The longest

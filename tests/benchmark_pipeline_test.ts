@@ -135,14 +135,15 @@ Deno.test("a benchmark file with an ONNX model runs through the pipeline like tf
     JSON.stringify({ ...spec, model: { kind: "onnx", path: "model.onnx" } }),
   );
   const tfjs = await Effect.runPromise(
-    runPipeline({ benchmark: path, detectors }).pipe(Effect.provide(live)),
+    runPipeline({ benchmark: path, detectors, engine: "tfjs" }).pipe(Effect.provide(live)),
   );
   const onnx = await Effect.runPromise(
     runPipeline({ benchmark: onnxPath, detectors }).pipe(Effect.provide(live)),
   );
-  // grood's own folder, features on onnxruntime (exported in process), tfjs kept for autograd.
+  // grood's own folder, features on onnxruntime (its default engine: exported in process),
+  // tfjs kept for autograd.
   const engine = await Effect.runPromise(
-    runPipeline({ benchmark: path, detectors, engine: "onnx" }).pipe(Effect.provide(live)),
+    runPipeline({ benchmark: path, detectors }).pipe(Effect.provide(live)),
   );
   assert.equal(tfjs.prepared.model.engine, "tfjs");
   assert.equal(onnx.prepared.model.kind, "onnx");
@@ -198,7 +199,7 @@ Deno.test("on an ONNX model, ODIN (an input gradient) fails typed, naming detect
     JSON.stringify({ ...spec, model: { kind: "grood", path: fixtureDir("mnist") } }),
   );
   const tfjs = await Effect.runPromise(
-    runPipeline({ benchmark: groodPath, detectors }).pipe(Effect.provide(live)),
+    runPipeline({ benchmark: groodPath, detectors, engine: "tfjs" }).pipe(Effect.provide(live)),
   );
   for (const row of tfjs.runs[0]!.rows) {
     const twin = onnx.runs[0]!.rows.find((r) => r.set === row.set)!;

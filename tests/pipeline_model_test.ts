@@ -47,9 +47,14 @@ Deno.test("the pipeline's model key follows the model's bytes, taps, preprocessi
   assert.notEqual(await keyOf({ path: onnxPath, kind: "onnx" }), base, "preprocessing");
   await Deno.writeTextFile(join(dir, "m.spec.json"), JSON.stringify(spec));
   const grood = fixtureDir("mnist");
-  assert.notEqual(
+  assert.equal(
     await keyOf({ path: grood, kind: "grood" }),
     await keyOf({ path: grood, kind: "grood", engine: "onnx" }),
+    "grood's CNN runs on onnxruntime by default",
+  );
+  assert.notEqual(
+    await keyOf({ path: grood, kind: "grood" }),
+    await keyOf({ path: grood, kind: "grood", engine: "tfjs" }),
     "grood's CNN on tfjs and on onnxruntime have different feature keys",
   );
 });

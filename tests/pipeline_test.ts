@@ -116,6 +116,27 @@ const pipeline = await Effect.runPromise(
   }).pipe(Effect.provide(services)),
 );
 
+Deno.test("runPipeline(): onnxruntime (the default for grood's CNN) and tfjs give the same AUROCs to 0.05 points", async () => {
+  assert.equal(pipeline.prepared.model.engine, "onnx");
+  const onTfjs = await Effect.runPromise(
+    runPipeline({
+      benchmark: path,
+      engine: "tfjs",
+      detectors: [GROOD_SPEC, { kind: "msp" }, { kind: "knn", k: 5 }, { kind: "energy" }],
+    }).pipe(Effect.provide(services)),
+  );
+  assert.equal(onTfjs.prepared.model.engine, "tfjs");
+  const aurocs = (runs: ReadonlyArray<DetectorRun>) =>
+    runs.flatMap((r) => r.rows.map((row) => [`${r.detector} ${row.set}`, row.auroc] as const));
+  const expected = aurocs(onTfjs.runs);
+  const actual = aurocs(pipeline.runs);
+  assert.deepEqual(actual.map(([k]) => k), expected.map(([k]) => k));
+  actual.forEach(([name, auroc], i) => {
+    const gap = Math.abs(auroc - expected[i]![1]);
+    assert.ok(gap <= 0.0005, `${name}: onnx ${auroc}, tfjs ${expected[i]![1]}`);
+  });
+});
+
 Deno.test("runPipeline(): every detector's metrics as computed by hand", () => {
   const { prepared, runs } = pipeline;
   assert.equal(prepared.train.images.count, TRAIN);

@@ -8,12 +8,13 @@ import { defaultSpec, initialWeights, makeClassifier, toInput } from "../lib/mod
 import { extractFeatures, predictedClasses } from "../lib/stages/features.ts";
 import {
   InvalidParameter,
-  meanPenultimate,
   mixupOodPrototype,
   secondLargest,
   smoothedNoiseImages,
 } from "../lib/stages/mixup.ts";
 import { computePrototypes, EmptyClass } from "../lib/stages/prototype.ts";
+import { meanPenultimate } from "../lib/stages/model_mixup.ts";
+import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
 import { runPromise, tf } from "./with_compute.ts";
 
 const spec = defaultSpec(10);
@@ -163,7 +164,8 @@ Deno.test("smoothedNoiseImages() is seeded, smooth, and scored without leaks", a
   assert.ok(step / 27 < 40, `mean neighbour difference ${step / 27}`);
   const mean = await noLeak(
     "meanPenultimate",
-    () => runPromise(meanPenultimate(net, a)),
+    () =>
+      runPromise(Effect.flatMap(groodFeatureModel(tf, net, "net"), (m) => meanPenultimate(m, a))),
   );
   assert.equal(mean.length, 64);
   assert.ok(mean.every(Number.isFinite));

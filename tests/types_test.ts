@@ -119,6 +119,7 @@ function family(error: DetectorError): "input" | "model" | "tuning" | "statistic
     case "InputShapeMismatch":
     case "TapDoesNotCut":
     case "ModelRunFailed":
+    case "OnnxExportMismatch":
     case "NonFiniteOutput":
       return "model";
     case "InvalidGrid":

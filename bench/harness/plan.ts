@@ -12,7 +12,6 @@ export const SECTIONS = [
   "descriptors",
   "knn",
   "scoring",
-  "forward",
   "engines",
   "fit-memory",
   "scale",

@@ -28,7 +28,6 @@ import { descriptorsSection } from "./descriptors_section.ts";
 import { enginesSection } from "./engines_section.ts";
 import { fitMemorySection } from "./fit_memory_section.ts";
 import { fitSection } from "./fit_section.ts";
-import { forwardSection } from "./forward_section.ts";
 import { knnSection, realQueries } from "./knn_section.ts";
 import { busyCores, type LoadSample, loadSample, machineInfo } from "./machine.ts";
 import { trackPeakMemory } from "./measure.ts";
@@ -151,7 +150,7 @@ export const runBench = ({ plan, sections, out, scaleOut, modelFolder }: BenchRu
     // The in-memory fit feeds the sections that use its results; the bounded-memory fit runs
     // in child processes of its own and needs none of it.
     const needsFit = (
-      ["fit", "descriptors", "knn", "scoring", "forward", "engines", "scale"] as const
+      ["fit", "descriptors", "knn", "scoring", "engines", "scale"] as const
     )
       .some((s) => sections.has(s));
     const fit = needsFit ? yield* fitSection(bench, train, sections.has("fit")) : undefined;
@@ -163,13 +162,10 @@ export const runBench = ({ plan, sections, out, scaleOut, modelFolder }: BenchRu
         ? yield* realQueries(bench, fit, testExtraction, oodImages)
         : undefined;
       if (sections.has("knn")) yield* knnSection(bench, fit, queries!);
-      const forwardSeconds = sections.has("scoring")
-        ? yield* scoringSection(bench, fit, { modelKey: model.key, train, test, testExtraction })
-        : [];
-      fit.index.dispose();
-      if (sections.has("forward")) {
-        yield* forwardSection(bench, { modelDir, test, testExtraction, forwardSeconds });
+      if (sections.has("scoring")) {
+        yield* scoringSection(bench, fit, { modelKey: model.key, train, test, testExtraction });
       }
+      fit.index.dispose();
       if (sections.has("engines")) {
         yield* enginesSection(bench, { modelDir, test, tfjs: testExtraction });
       }

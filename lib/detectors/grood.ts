@@ -28,13 +28,14 @@ import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts
 import { buildIndex, type IndexSpec, type NearestNeighbourIndex } from "../knn/mod.ts";
 import {
   meanOfPrototypes,
-  meanPenultimate,
   MIXUP_DEFAULTS,
   mixupOodPrototype,
   smoothedNoiseImages,
 } from "../stages/mixup.ts";
 import { earlyTapOf, resolveGroodOptions } from "./grood_defaults.ts";
-import { meanPenultimateWithModel, mixupWithModel } from "../stages/model_mixup.ts";
+import { meanPenultimate, mixupWithModel } from "../stages/model_mixup.ts";
+import { Compute } from "../compute/compute.ts";
+import { groodFeatureModel } from "../models/grood_cnn.ts";
 import { computePrototypes, type Prototypes } from "../stages/prototype.ts";
 import { knnScore } from "../stages/score.ts";
 import {
@@ -207,8 +208,8 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           ),
         );
         const source = o.oodPrototype;
-        // The mix-up and the mean features run on grood's own tfjs network when there is one
-        // (the built-in pipeline), else on the model behind the FeatureModel interface.
+        // The mix-up runs on grood's own tfjs network when there is one (it mixes at any block,
+        // for the early-layer ablation), else on the model behind the FeatureModel interface.
         const { model } = inputs;
         const needsNetwork = (what: string) =>
           Effect.fail(
@@ -218,11 +219,16 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
               modelKind: modelKindOf(inputs),
             }),
           );
+        // One mean for every model: grood's tfjs network alone is wrapped as its FeatureModel.
         const meanOf = (images: ImageSet, what: string) =>
-          net !== undefined
-            ? meanPenultimate(net, images)
-            : model !== undefined
-            ? meanPenultimateWithModel(model, images)
+          model !== undefined
+            ? meanPenultimate(model, images)
+            : net !== undefined
+            ? Effect.gen(function* () {
+              const { tf } = yield* Compute;
+              const wrapped = yield* groodFeatureModel(tf, net, "grood's classifier");
+              return yield* meanPenultimate(wrapped, images);
+            })
             : needsNetwork(what);
         const oodCompute = (() => {
           switch (source.kind) {

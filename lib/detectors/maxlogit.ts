@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { Matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
 import { pointwiseDetector } from "./pointwise.ts";
 import { rowMax } from "./logits.ts";
@@ -16,13 +17,17 @@ import { Schema } from "effect";
 /** Options of {@link maxLogit} (none: the method has no hyper-parameters). */
 export type MaxLogitOptions = Record<never, never>;
 
+/** MaxLogit's scores of a batch: −max of each row of logits (the detector's and a fitted folder's). */
+export const maxLogitScores = (logits: Matrix): Float64Array =>
+  Float64Array.from(rowMax(logits), (z) => -z);
+
 /** The MaxLogit detector: −max logit. */
 export function maxLogit(_options: MaxLogitOptions = {}): Detector {
   return pointwiseDetector({
     name: "MaxLogit",
     description: "Maximum logit, score −max z (Hendrycks et al., ICML 2022)",
     settings: {},
-    score: (features) => Float64Array.from(rowMax(features.logits), (z) => -z),
+    score: (features) => maxLogitScores(features.logits),
   });
 }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { Matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
 import { pointwiseDetector } from "./pointwise.ts";
 import { rowMaxSoftmax } from "./logits.ts";
@@ -16,6 +17,10 @@ import { Schema } from "effect";
 /** Options of {@link msp} (none: the method has no hyper-parameters). */
 export type MspOptions = Record<never, never>;
 
+/** MSP's scores of a batch: −max softmax of each row of logits (the detector's and a fitted folder's). */
+export const mspScores = (logits: Matrix): Float64Array =>
+  Float64Array.from(rowMaxSoftmax(logits), (p) => -p);
+
 /** The MSP detector: −max softmax of the logits. */
 export function msp(_options: MspOptions = {}): Detector {
   return pointwiseDetector({
@@ -23,7 +28,7 @@ export function msp(_options: MspOptions = {}): Detector {
     description:
       "Maximum softmax probability, score −max softmax(z) (Hendrycks & Gimpel, ICLR 2017)",
     settings: { temperature: 1 },
-    score: (features) => Float64Array.from(rowMaxSoftmax(features.logits), (p) => -p),
+    score: (features) => mspScores(features.logits),
   });
 }
 

@@ -63,7 +63,6 @@ import {
 } from "./manifest.ts";
 import { copyModel } from "./model_files.ts";
 import { persistenceOf, refusalOf, SUPPORTED_KINDS } from "./persist.ts";
-import { groodNetOf } from "./refit.ts";
 import { checkReproduced } from "./reproduce.ts";
 import { trainStream } from "./train_stream.ts";
 
@@ -177,11 +176,8 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
   yield* checkOutputFolder(options.out, folderRules);
   yield* ensureWritable(options.out);
   const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
-  // grood's own network, for the detectors that read its dense head (ReAct, ASH, ViM, …).
-  const net = yield* Effect.mapError(
-    groodNetOf(options.model, kind),
-    (error) => new FitDataInvalid({ source: options.model, problem: error.message }),
-  );
+  // grood's own tfjs network (ODIN's input gradient), loaded once with the model.
+  const net = model.network;
   // GROOD's early prototypes come from the model's early tap (the one boundary the extraction
   // sums at): the default, and the only value a spec may name.
   let spec = (decoded.kind.startsWith("grood")

@@ -20,7 +20,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Effect, type Scope } from "effect";
+import { Effect, Fiber, type Scope } from "effect";
 import { decodeStrict } from "../decode.ts";
 import { type BackendUnavailable, Compute, startCompute } from "../compute/compute.ts";
 import { sha256Hex } from "../io/files.ts";
@@ -43,7 +43,6 @@ import {
 } from "./manifest.ts";
 import { contentKey } from "../models/files.ts";
 import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts";
-import { groodNetOf } from "./refit.ts";
 
 /**
  * The verdict on one image: `in` (score at or below the threshold), `ood` (above it), or
@@ -257,11 +256,26 @@ const scoreWith = (
     const invalid: Array<InvalidImage> = [];
     const penSize = sizeOf(model.shapes.penultimate);
     const classes = sizeOf(model.shapes.logits);
+    const forwardAt = (start: number) =>
+      Effect.flatMap(
+        preprocess(
+          model.name,
+          model.input,
+          images.pixels.subarray(start * per, Math.min(images.count, start + SCORE_BATCH) * per),
+          Math.min(SCORE_BATCH, images.count - start),
+          shape.channels,
+        ),
+        (x) => model.forward(x, "input", ["penultimate", "logits"]),
+      );
+    // The next batch's forward runs (on onnxruntime's thread) while this one is scored.
+    let next = yield* Effect.forkChild(forwardAt(0));
     for (let start = 0; start < images.count; start += SCORE_BATCH) {
       const size = Math.min(SCORE_BATCH, images.count - start);
-      const pixels = images.pixels.subarray(start * per, (start + size) * per);
-      const x = yield* preprocess(model.name, model.input, pixels, size, shape.channels);
-      const [h, z] = yield* model.forward(x, "input", ["penultimate", "logits"]);
+      const [h, z] = yield* Fiber.join(next);
+      if (start + SCORE_BATCH < images.count) {
+        next = yield* Effect.forkChild(forwardAt(start + SCORE_BATCH));
+        yield* Effect.yieldNow;
+      }
       // The model's outputs are checked as they come in (`lib/models/finite.ts`): an image with
       // a NaN or infinite output is invalid and left out, so it cannot touch the others' scores.
       const problems = new Map<number, string>();
@@ -359,21 +373,16 @@ export const openFittedDetector = (
     }
     const { kind, input, taps } = manifest.model;
     const modelPath = join(folder, manifest.model.path);
-    // grood's and tfjs models run on tfjs: started once per process (`startCompute`).
+    // tfjs (grood's CNN's tap-to-tap forwards and gradients, tfjs models) starts once per
+    // process (`startCompute`); grood's CNN's forward from the input runs on onnxruntime.
     const model = yield* Effect.provideServiceEffect(
       openModel(modelPath, { spec: { kind, input, taps } }),
       Compute,
       startCompute(),
     );
     yield* checkShapes(folder, manifest, model);
-    const net = yield* Effect.provideServiceEffect(
-      Effect.mapError(
-        groodNetOf(modelPath, kind),
-        (error) => damaged(folder, manifest.model.path, error.message),
-      ),
-      Compute,
-      startCompute(),
-    );
+    // grood's own tfjs network (loaded once, with the model), for what needs its autograd.
+    const net = model.network;
     const { data } = manifest;
     const scorer = yield* Effect.provideServiceEffect(
       Effect.mapError(

@@ -19,7 +19,9 @@ import { DETECTORS } from "../detectors/registry.ts";
 import type { AnyDetectorEntry } from "../detectors/entry.ts";
 import type { Classifier } from "../model/classifier.ts";
 import type { FeatureModel } from "../models/model.ts";
-import { energyScores, rowMax, rowMaxSoftmax } from "../detectors/logits.ts";
+import { energyScores } from "../detectors/logits.ts";
+import { maxLogitScores } from "../detectors/maxlogit.ts";
+import { mspScores } from "../detectors/msp.ts";
 import { exactIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { SetFeatures } from "../stages/features.ts";
@@ -256,8 +258,8 @@ const knnPersistence: Persistence = {
 /** The families that keep their own state (every other kind is refitted on load). */
 const STATE_PERSISTENCE: ReadonlyArray<Persistence> = [
   groodPersistence,
-  logitPersistence("msp", (logits) => Float64Array.from(rowMaxSoftmax(logits), (p) => -p)),
-  logitPersistence("maxlogit", (logits) => Float64Array.from(rowMax(logits), (z) => -z)),
+  logitPersistence("msp", mspScores),
+  logitPersistence("maxlogit", maxLogitScores),
   logitPersistence(
     "energy",
     (logits, settings) => energyScores(logits, Number(settings.temperature ?? 1)),

@@ -23,8 +23,6 @@ import type { ImageSet } from "../data/images.ts";
 import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { decodeDetector, makeDetector } from "../detectors/registry.ts";
 import { type Matrix, matrix } from "../matrix.ts";
-import type { Classifier } from "../model/classifier.ts";
-import { loadClassifier } from "../model/store.ts";
 import { sizeOf } from "../models/model.ts";
 import type { SetFeatures } from "../stages/features.ts";
 import type {
@@ -229,24 +227,3 @@ export const refitPersistence = (kinds: ReadonlyArray<string>): Persistence => (
       };
     }),
 });
-
-/**
- * grood's own network in the model `path` when its kind is `grood` (head-based detectors read
- * its dense head), else undefined; freed when the scope closes.
- */
-export const groodNetOf = (
-  path: string,
-  kind: string,
-): Effect.Effect<
-  Classifier | undefined,
-  { readonly _tag: string; readonly message: string },
-  Scope.Scope | Compute
-> =>
-  kind !== "grood" ? Effect.succeed(undefined) : Effect.gen(function* () {
-    const { tf } = yield* Compute;
-    const loaded = yield* Effect.acquireRelease(
-      loadClassifier(tf, path),
-      (l) => Effect.sync(() => l.net.dispose()),
-    );
-    return loaded.net;
-  });

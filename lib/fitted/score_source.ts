@@ -30,10 +30,21 @@ export interface ScoredSource {
 /** Images per batch read from the source. */
 const BATCH = 512;
 
+/** Options of `scoreSource`. */
+export interface ScoreSourceOptions {
+  /**
+   * Read (decode) the next batch while this one is scored (default true): the model's forward
+   * runs on onnxruntime's thread and decoding on sharp's, so the two overlap (measured in
+   * `docs/performance.md`). One batch more is held in memory.
+   */
+  readonly overlap?: boolean;
+}
+
 /** Score every image of `source` with `detector`. */
 export const scoreSource = (
   detector: LoadedDetector,
   source: SourceArgument,
+  options: ScoreSourceOptions = {},
 ): Effect.Effect<ScoredSource, SourceError | ScoreImagesError> =>
   Effect.gen(function* () {
     const shape = detector.inputSpec.shape;
@@ -44,7 +55,9 @@ export const scoreSource = (
     const verdicts = new Array<Verdict>(opened.count).fill("invalid");
     const invalid: Array<InvalidImage> = [];
     const labels = opened.classNames === undefined ? undefined : new Uint8Array(opened.count);
-    yield* Stream.runForEach(opened.batches(BATCH), (batch) =>
+    const read = opened.batches(BATCH);
+    const ahead = options.overlap === false ? read : read.pipe(Stream.buffer({ capacity: 1 }));
+    yield* Stream.runForEach(ahead, (batch) =>
       Effect.map(
         detector.scoreImages({ count: batch.size, shape, pixels: batch.pixels }),
         (scored) => {

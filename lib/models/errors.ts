@@ -77,10 +77,29 @@ export class ModelRunFailed extends Data.TaggedError("ModelRunFailed")<{
   }
 }
 
+/** The exported graph disagrees with the tfjs network it was exported from. */
+export class OnnxExportMismatch extends Data.TaggedError("OnnxExportMismatch")<{
+  readonly model: string;
+  /** Which output disagrees (`penultimate` or `logits`). */
+  readonly output: string;
+  /** The largest absolute difference on the check sample. */
+  readonly difference: number;
+  /** The largest difference allowed (`EXPORT_TOLERANCE` of `grood_onnx.ts` at the values' scale). */
+  readonly allowed: number;
+}> {
+  /** The error as one line: what failed and why. */
+  override get message(): string {
+    return `grood's CNN "${this.model}" exported to ONNX does not match its tfjs network: ` +
+      `the ${this.output} differ by up to ${this.difference.toExponential(2)} on the check ` +
+      `sample (allowed ${this.allowed.toExponential(2)}); run it with the tfjs engine`;
+  }
+}
+
 /** Any error a model can give. */
 export type ModelError =
   | ModelUnreadable
   | MissingTap
   | InputShapeMismatch
   | TapDoesNotCut
-  | ModelRunFailed;
+  | ModelRunFailed
+  | OnnxExportMismatch;

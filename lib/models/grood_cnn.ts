@@ -6,11 +6,9 @@
  * @module
  */
 import type * as tfType from "@tensorflow/tfjs";
-import { Effect, type Scope } from "effect";
-import { Compute } from "../compute/compute.ts";
+import { Effect } from "effect";
 import { type Classifier, INPUT, penultimate } from "../model/classifier.ts";
-import { loadClassifier } from "../model/store.ts";
-import { MissingTap, ModelRunFailed, ModelUnreadable } from "./errors.ts";
+import { MissingTap, ModelRunFailed } from "./errors.ts";
 import { type Head, headFrom, HeadUnreadable } from "./head.ts";
 import {
   checkedHead,
@@ -20,7 +18,6 @@ import {
   type ForwardPoint,
   type InputSpec,
   TAP_NAMES,
-  type TapName,
   type Taps,
 } from "./model.ts";
 
@@ -37,6 +34,15 @@ export function groodTaps(net: Classifier): Taps {
     penultimate: penultimate(net.spec),
     logits: net.boundaries[net.boundaries.length - 1]!,
   };
+}
+
+/** The convolutional block boundaries of `net` (where GROOD's early prototypes can be taken). */
+export function groodPoints(
+  net: Classifier,
+): ReadonlyArray<{ readonly name: string; readonly shape: ReadonlyArray<number> }> {
+  return net.spec.blocks
+    .filter((b) => b.kind === "conv" || b.kind === "residual")
+    .map((b) => ({ name: b.name, shape: net.shapeAt(b.name) }));
 }
 
 /**
@@ -100,15 +106,21 @@ export const groodFeatureModel = (
       input: net.shapeAt(INPUT),
       ...Object.fromEntries(TAP_NAMES.map((t) => [t, net.shapeAt(taps[t])])),
     } as Record<ForwardPoint, ReadonlyArray<number>>;
-    const run = (x: FeatureTensor, from: ForwardPoint, to: ReadonlyArray<TapName>) =>
+    // From a boundary to each named one (in network order), in one pass.
+    const runNamed = (x: FeatureTensor, from: string, names: ReadonlyArray<string>) =>
       Effect.try({
         try: (): ReadonlyArray<FeatureTensor> => {
           const values = new Map<string, FeatureTensor>();
           tf.tidy(() => {
-            const start = net.boundaries.indexOf(boundaryOf(from));
-            const order = [...new Set(to.map((t) => taps[t]))]
+            const start = net.boundaries.indexOf(from);
+            for (const name of names) {
+              if (!net.boundaries.includes(name) || name === INPUT) {
+                throw new Error(`"${name}" is not a block boundary (${net.boundaries.join(", ")})`);
+              }
+            }
+            const order = [...new Set(names)]
               .sort((a, b) => net.boundaries.indexOf(a) - net.boundaries.indexOf(b));
-            let at = boundaryOf(from);
+            let at = from;
             let value: tfType.Tensor = tf.tensor(x.data, [...x.shape]);
             for (const boundary of order) {
               if (net.boundaries.indexOf(boundary) < start) {
@@ -122,7 +134,7 @@ export const groodFeatureModel = (
               });
             }
           });
-          return to.map((t) => values.get(taps[t])!);
+          return names.map((name) => values.get(name)!);
         },
         catch: (error) =>
           new ModelRunFailed({
@@ -137,25 +149,15 @@ export const groodFeatureModel = (
       taps,
       shapes,
       forward: (x, from, to) =>
-        Effect.flatMap(checkShape(name, boundaryOf(from), shapes[from], x), () => run(x, from, to)),
+        Effect.flatMap(
+          checkShape(name, boundaryOf(from), shapes[from], x),
+          () => runNamed(x, boundaryOf(from), to.map((t) => taps[t])),
+        ),
+      network: net,
+      points: groodPoints(net),
+      forwardPoints: (x, names) =>
+        Effect.flatMap(checkShape(name, INPUT, shapes.input, x), () => runNamed(x, INPUT, names)),
       head: checkedHead(name, shapes, groodHead(net, name, taps)),
     };
     return model;
-  });
-
-/** Open a saved grood classifier folder as a `FeatureModel`; the weights are freed with the scope. */
-export const openGroodModel = (
-  dir: string,
-  taps?: Taps,
-): Effect.Effect<FeatureModel, MissingTap | ModelUnreadable, Scope.Scope | Compute> =>
-  Effect.gen(function* () {
-    const { tf } = yield* Compute;
-    const loaded = yield* Effect.acquireRelease(
-      Effect.mapError(
-        loadClassifier(tf, dir),
-        (error) => new ModelUnreadable({ model: dir, problem: error.problem }),
-      ),
-      (l) => Effect.sync(() => l.net.dispose()),
-    );
-    return yield* groodFeatureModel(tf, loaded.net, dir, taps ?? groodTaps(loaded.net));
   });

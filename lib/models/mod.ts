@@ -23,9 +23,19 @@ export {
   groodFeatureModel,
   groodHead,
   groodInputSpec,
+  groodPoints,
   groodTaps,
-  openGroodModel,
 } from "./grood_cnn.ts";
+export { EXPORT_TOLERANCE, exportDifference, groodOnnxModel } from "./grood_onnx.ts";
+export {
+  DEFAULT_GROOD_ENGINE,
+  GROOD_ENGINES,
+  type GroodEngine,
+  GroodEngineSchema,
+  groodModelOn,
+  loadGroodNet,
+  openGroodModel,
+} from "./grood_open.ts";
 export { openTfjsModel, type TfjsFormat } from "./tfjs.ts";
 export { classifierToOnnx, UnsupportedBlock } from "./export_onnx.ts";
 export {

@@ -12,6 +12,7 @@
  */
 import { Effect, Schema } from "effect";
 import { InputShapeMismatch, type ModelError } from "./errors.ts";
+import type { Classifier } from "../model/classifier.ts";
 import { type Head, HeadUnreadable } from "./head.ts";
 
 /** An engine's exception as text (for `ModelUnreadable` and `ModelRunFailed`). */
@@ -114,6 +115,25 @@ export interface FeatureModel {
     x: FeatureTensor,
     from: ForwardPoint,
     to: ReadonlyArray<TapName>,
+  ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
+  /**
+   * grood's own tfjs network, when the model is grood's CNN (on either engine): what needs its
+   * autograd (ODIN's input gradient) runs on it. Owned by the model's scope.
+   */
+  readonly network?: Classifier;
+  /**
+   * Points beyond the three taps whose features can be read (grood's CNN: every convolutional
+   * block boundary), in network order, with their shapes (the model's layout, batch axis
+   * dropped). Absent: only the taps can be read (per-class sums then only at the early tap).
+   */
+  readonly points?: ReadonlyArray<{ readonly name: string; readonly shape: ReadonlyArray<number> }>;
+  /**
+   * From the input to each named point (a name of `points` or a tap's engine name), in one
+   * pass; one tensor per name, in order. Present exactly when `points` is.
+   */
+  readonly forwardPoints?: (
+    x: FeatureTensor,
+    names: ReadonlyArray<string>,
   ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
   /**
    * The classifier head z = h·W + b from the penultimate tap h to the logits tap z, read from

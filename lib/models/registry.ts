@@ -13,7 +13,7 @@ import { basename, dirname, extname, join } from "node:path";
 import type { Compute } from "../compute/compute.ts";
 import { decodeStrict } from "../decode.ts";
 import { type ModelError, ModelUnreadable } from "./errors.ts";
-import { openGroodModel } from "./grood_cnn.ts";
+import { type GroodEngine, openGroodModel } from "./grood_open.ts";
 import { type FeatureModel, type ModelSpec, ModelSpecSchema } from "./model.ts";
 import { type OnnxOptions, openOnnxModel } from "./onnx.ts";
 import { openTfjsModel } from "./tfjs.ts";
@@ -26,6 +26,8 @@ export type ModelKind = NonNullable<ModelSpec["kind"]>;
 export interface OpenOptions extends OnnxOptions {
   /** The spec, when not read from the file next to the model. */
   readonly spec?: ModelSpec;
+  /** The engine of grood's CNN (default onnxruntime; tfjs for gradients or a check). */
+  readonly groodEngine?: GroodEngine;
 }
 
 /** How each kind is recognised and opened. */
@@ -67,7 +69,7 @@ export const MODEL_REGISTRY: ReadonlyArray<ModelKindEntry> = [
     description: "grood's residual CNN (a folder saved by `deno task train`)",
     recognises: (_, json) => format(json) === "grood-classifier",
     specOptional: true,
-    open: (path, spec) => openGroodModel(path, spec?.taps),
+    open: (path, spec, options) => openGroodModel(path, spec?.taps, options.groodEngine, options),
     inspect: (path) => inspectGrood(path),
   },
   {

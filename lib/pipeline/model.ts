@@ -4,31 +4,29 @@
  * extracts its features, and the cache key of everything those features depend on.
  *
  * Engines: an ONNX model runs on onnxruntime, a tfjs model on tfjs. grood's own CNN runs on
- * tfjs by default (the built-in benchmarks' published numbers), or on onnxruntime
- * (`engine: "onnx"`: exported by `classifierToOnnx`, once per model hash in a process) where
- * its forward pass is faster; tfjs stays loaded for what needs autograd or the dense head
- * (ODIN, ReAct, …) and for GROOD's mix-up.
+ * onnxruntime by default (exported by `classifierToOnnx`, checked against tfjs and cached by
+ * content key: `lib/models/grood_onnx.ts`), or on tfjs (`engine: "tfjs"`); its tfjs network
+ * stays loaded for what needs autograd (ODIN) and for GROOD's mix-up (a forward from the early
+ * tap).
  *
- * On tfjs, grood's CNN sums class features at every convolutional boundary in one pass (any
- * early layer can then be ablated); other engines and kinds sum them at the early tap only.
+ * grood's CNN sums class features at every convolutional boundary in one pass, on either
+ * engine (any early layer can then be ablated); other kinds sum them at the early tap only.
  *
  * @module
  */
-import type * as tfType from "@tensorflow/tfjs";
 import { Data, Effect, Schema, type Scope } from "effect";
 import { hashJson } from "../cache/key.ts";
 import { Compute } from "../compute/compute.ts";
 import type { ImageSet } from "../data/images.ts";
 import { type Classifier, penultimate } from "../model/classifier.ts";
-import { type ClassifierMetadata, loadClassifier } from "../model/store.ts";
-import { classifierToOnnx } from "../models/export_onnx.ts";
+import type { ClassifierMetadata } from "../model/store.ts";
 import { hashModel } from "../models/files.ts";
-import { groodFeatureModel, groodTaps } from "../models/grood_cnn.ts";
+import { groodTaps } from "../models/grood_cnn.ts";
+import { groodModelOn, loadGroodNet } from "../models/grood_open.ts";
 import type { FeatureModel, Taps } from "../models/model.ts";
-import { openOnnxGraph } from "../models/onnx.ts";
 import { MODEL_REGISTRY, type ModelKind, openModel, resolveModel } from "../models/registry.ts";
 import { ModelUnreadable } from "../models/errors.ts";
-import { type ClassSums, extractFeatures, type Extraction } from "../stages/features.ts";
+import { extractFeatures, type Extraction } from "../stages/features.ts";
 import { extractWithModel } from "../stages/model_features.ts";
 
 /** The engines a pipeline can extract features with. */
@@ -46,7 +44,7 @@ export class EngineUnavailable extends Data.TaggedError("EngineUnavailable")<{
 }> {
   override get message(): string {
     return `Model "${this.model}" is of kind "${this.kind}", which the ${this.engine} engine ` +
-      `cannot run (grood's CNN runs on tfjs or onnx; an ONNX model on onnx; a tfjs model on tfjs)`;
+      `cannot run (grood's CNN runs on onnx or tfjs; an ONNX model on onnx; a tfjs model on tfjs)`;
   }
 }
 
@@ -96,37 +94,12 @@ export interface PipelineModelOptions {
   readonly kind: string;
   /** Taps that replace the model's own (the benchmark file's `model.taps`). */
   readonly taps?: { readonly [T in keyof Taps]?: string | undefined };
-  /** Default: onnx for an ONNX model, tfjs otherwise. */
+  /** Default: onnx for grood's CNN and an ONNX model, tfjs for a tfjs model. */
   readonly engine?: Engine;
 }
 
 const defined = (taps: PipelineModelOptions["taps"]): Partial<Taps> =>
   Object.fromEntries(Object.entries(taps ?? {}).filter(([, v]) => v !== undefined));
-
-/** grood's classifiers exported to ONNX in this process, by model key and early tap. */
-const exported = new Map<string, ReturnType<typeof classifierToOnnx>>();
-
-const exportOnce = (net: Classifier, key: string, early: string) => {
-  const id = `${key}:${early}`;
-  const known = exported.get(id) ?? classifierToOnnx(net, early);
-  exported.set(id, known);
-  return known;
-};
-
-/** NCHW class sums (C × [ch, h, w] per class) laid out NHWC, grood's own layout. */
-const sumsToNhwc = (sums: ClassSums, nhwcShape: ReadonlyArray<number>): ClassSums => {
-  const [h, w, ch] = nhwcShape as [number, number, number];
-  const size = h * w * ch;
-  const out = new Float64Array(sums.sums.length);
-  for (let c = 0; c < sums.counts.length; c++) {
-    for (let k = 0; k < ch; k++) {
-      for (let p = 0; p < h * w; p++) {
-        out[c * size + p * ch + k] = sums.sums[c * size + k * h * w + p]!;
-      }
-    }
-  }
-  return { ...sums, featureShape: nhwcShape, sums: out };
-};
 
 /**
  * grood's CNN's own pass on tfjs under `key` (class sums at any block boundary, in one pass):
@@ -149,66 +122,45 @@ export const tfjsExtractor = (
 
 const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractOptions = {}) =>
   extractWithModel(model, set, {
-    earlyClassSums: (options.classSumsAt ?? []).includes(model.taps.early),
+    ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
 
-const openGrood = (
-  tf: typeof tfType,
-  options: PipelineModelOptions,
-  engine: Engine,
-) =>
+const openGrood = (options: PipelineModelOptions, engine: Engine) =>
   Effect.gen(function* () {
     const { path } = options;
-    const loaded = yield* Effect.acquireRelease(
-      Effect.mapError(
-        loadClassifier(tf, path),
-        (error) => new ModelUnreadable({ model: path, problem: error.problem }),
-      ),
-      (l) => Effect.sync(() => l.net.dispose()),
-    );
+    const loaded = yield* loadGroodNet(path);
     const { net } = loaded;
     const defaults = groodTaps(net);
     const taps: Taps = { ...defaults, ...defined(options.taps) };
-    const tfjsModel = yield* groodFeatureModel(tf, net, path, taps);
+    const features = yield* groodModelOn(loaded, taps, engine);
     const key = hashJson({ model: loaded.key, kind: "grood", taps, engine });
-    const base = { path, kind: "grood" as const, engine, net, metadata: loaded.metadata, key };
+    // Class sums at every convolutional block, in the one pass, so any early layer can be
+    // ablated without another.
+    const conv = (features.points ?? []).map((p) => p.name);
+    const base = {
+      path,
+      kind: "grood" as const,
+      engine,
+      net,
+      metadata: loaded.metadata,
+      key,
+      features,
+      earlyTap: taps.early,
+    };
     if (engine === "onnx") {
-      const { model: graph, spec } = exportOnce(net, loaded.key, taps.early);
-      const features = yield* openOnnxGraph(`${path} (exported to ONNX)`, graph, {
-        input: spec.input,
-        taps,
-      });
-      // The exported graph is NCHW; early class sums go back to grood's NHWC layout, so the
-      // prototypes match what GROOD's mix-up on the tfjs network reads.
-      const early = net.shapeAt(taps.early);
-      const model: PipelineModel = {
-        ...base,
-        features,
-        earlyBoundaries: [taps.early],
-        earlyTap: taps.early,
-        extract: (set, o) =>
-          Effect.map(withSums(features)(set, o), (extraction) => ({
-            ...extraction,
-            classSums: extraction.classSums.map((s) => sumsToNhwc(s, early)),
-          })),
-      };
+      const model: PipelineModel = { ...base, earlyBoundaries: conv, extract: withSums(features) };
       return model;
     }
-    // The built-in pass: class sums at every convolutional boundary, bit for bit the features
-    // the published results were computed from.
+    // tfjs: the built-in pass (class sums by a float32 product per batch), bit for bit the
+    // features the tfjs engine always computed.
     const builtIn = taps.penultimate === penultimate(net.spec) &&
       taps.logits === defaults.logits;
-    const conv = net.spec.blocks
-      .filter((b) => b.kind === "conv" || b.kind === "residual")
-      .map((b) => b.name);
     const model: PipelineModel = {
       ...base,
-      features: tfjsModel,
       earlyBoundaries: builtIn ? conv : [taps.early],
-      earlyTap: taps.early,
-      extract: builtIn ? (yield* tfjsExtractor(net, key)).extract : withSums(tfjsModel),
+      extract: builtIn ? (yield* tfjsExtractor(net, key)).extract : withSums(features),
     };
     return model;
   });
@@ -229,7 +181,6 @@ export const openPipelineModel = (
   Scope.Scope | Compute
 > =>
   Effect.gen(function* () {
-    const { tf } = yield* Compute;
     const { path } = options;
     const entry = MODEL_REGISTRY.find((k) => k.kind === options.kind);
     if (entry === undefined) {
@@ -241,9 +192,9 @@ export const openPipelineModel = (
       });
     }
     const kind = entry.kind;
-    const native: Engine = kind === "onnx" ? "onnx" : "tfjs";
+    const native: Engine = kind === "tfjs-layers" || kind === "tfjs-graph" ? "tfjs" : "onnx";
     const engine = options.engine ?? native;
-    if (kind === "grood") return yield* openGrood(tf, options, engine);
+    if (kind === "grood") return yield* openGrood(options, engine);
     if (engine !== native) return yield* new EngineUnavailable({ model: path, kind, engine });
     const { spec } = yield* resolveModel(path);
     if (spec === undefined) {

@@ -29,7 +29,7 @@ export const BenchmarkRef = Schema.NonEmptyString;
 
 /**
  * A pipeline: benchmark, model path (default: the benchmark file's model), the engine that
- * extracts features (default: tfjs, or onnx for an ONNX model), detectors.
+ * extracts features (default: onnx; tfjs for a tfjs model), detectors.
  */
 export const PipelineSpec = Schema.Struct({
   benchmark: BenchmarkRef,

@@ -191,30 +191,6 @@ export function meanOfPrototypes(prototypes: Prototypes): Float32Array {
   return meanRow(prototypes.penultimate);
 }
 
-/** Mean penultimate feature of a set of images (validation-OOD or noise images). */
-export const meanPenultimate = Effect.fn("meanPenultimate")(function* (
-  net: Classifier,
-  images: ImageSet,
-  batchSize = 500,
-) {
-  const { tf } = yield* Compute;
-  const pen = penultimate(net.spec);
-  const dim = net.shapeAt(pen).reduce((a, b) => a * b, 1);
-  const sums = new Float64Array(dim);
-  for (const batch of batches(images, batchSize)) {
-    const batchSum = tf.tidy(() =>
-      tf.sum(
-        net.forward(toInput(tf, batch.pixels, batch.size, net.spec.inputShape), { to: pen }),
-        0,
-      )
-        .dataSync() as Float32Array
-    );
-    for (let j = 0; j < dim; j++) sums[j]! += batchSum[j]!;
-    yield* Effect.yieldNow;
-  }
-  return Float32Array.from(sums, (s) => s / images.count);
-});
-
 /**
  * `count` smoothed uniform-noise images: uniform [0, 255] pixels blurred by a Gaussian whose σ
  * is drawn per image from [0.5, 3] (seeded). Blur gives the noise spatial structure at several

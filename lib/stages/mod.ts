@@ -16,19 +16,10 @@ export {
   type SetFeatures,
 } from "./features.ts";
 export { extractWithModel, type ModelExtractOptions } from "./model_features.ts";
-export { mixupWithModel } from "./model_mixup.ts";
-export {
-  type ForwardPool,
-  forwardPool,
-  type ForwardPoolOptions,
-  ForwardWorkerError,
-  type PoolExtractOptions,
-  startForwardPool,
-} from "./features_pool.ts";
+export { meanPenultimate, mixupWithModel } from "./model_mixup.ts";
 export { computePrototypes, EmptyClass, MissingFeatures, type Prototypes } from "./prototype.ts";
 export {
   meanOfPrototypes,
-  meanPenultimate,
   MIXUP_DEFAULTS,
   mixupOodPrototype,
   type MixupOptions,

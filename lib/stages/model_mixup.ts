@@ -93,8 +93,11 @@ export const mixupImages = Effect.fn("mixupImages")(function* (
   return Float32Array.from(sums, (s) => s / images.count);
 });
 
-/** Mean penultimate feature of a set of images (validation-OOD or noise images) on `model`. */
-export const meanPenultimateWithModel = Effect.fn("meanPenultimateWithModel")(function* (
+/**
+ * Mean penultimate feature of a set of images (validation-OOD or noise images) on `model`, any
+ * kind (grood's CNN too): float64 sums of the float32 features, divided once.
+ */
+export const meanPenultimate = Effect.fn("meanPenultimate")(function* (
   model: FeatureModel,
   images: ImageSet,
   batchSize = 500,

@@ -31,7 +31,7 @@ export const ablateTask = task("ablate", {
     backend: backendFlag,
     engine: flag.choice(
       ENGINES,
-      "engine of the feature pass (default: the spec's, else tfjs for grood's CNN, onnx for ONNX)",
+      "engine of the feature pass (default: the spec's, else onnx; tfjs for a tfjs model)",
     ),
   },
   examples: [{ command: "grood ablate ablations/paper.json", description: "the paper's grid" }],

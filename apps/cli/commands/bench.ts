@@ -9,7 +9,7 @@ import { task } from "../task.ts";
 
 /** `grood bench`. */
 export const benchTask = task("bench", {
-  summary: "Measure fit, descriptor, k-NN, scoring and forward speed on mnist and the k-NN " +
+  summary: "Measure fit, descriptor, k-NN, scoring and engine speed on mnist and the k-NN " +
     "scale table; write the figures to JSON files.",
   flags: {
     quick: flag.boolean("smoke run on small sizes (writes bench/results-quick.json)"),
@@ -33,10 +33,6 @@ export const benchTask = task("bench", {
     ),
   },
 }, ({ values }) => {
-  const sections = values.only ?? SECTIONS;
-  if (sections.includes("forward") && !sections.includes("scoring")) {
-    return "--only forward needs scoring too (it reuses its forward-pass runs)";
-  }
   const base = values.quick ? QUICK : FULL;
   const sizes = values.sizes?.split(",").map((x) => x.trim());
   if (sizes !== undefined && !sizes.every((x) => base.scaling.some((s) => s.label === x))) {

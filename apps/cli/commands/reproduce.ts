@@ -30,7 +30,7 @@ export const reproduceTask = task("reproduce", {
     backend: backendFlag,
     engine: flag.choice(
       ENGINES,
-      "engine of the feature pass (default: tfjs for grood's CNN, onnx for an ONNX model)",
+      "engine of the feature pass (default: onnx for grood's CNN and ONNX models, tfjs for tfjs)",
     ),
     detector: flag.choices(DETECTOR_KINDS, "detectors to run (default: every one; GROOD always)"),
   },

@@ -1,0 +1,182 @@
+/**
+ * grood's own CNN with its forward pass on onnxruntime: the default engine wherever grood runs
+ * its CNN (`openModel`, the pipeline, `fit`, `score`, `evaluate-ood`, the service), about 5×
+ * faster than tfjs on wasm (see `docs/performance.md`).
+ *
+ * The network is exported by `classifierToOnnx` (batch normalisation folded in, NCHW) once per
+ * model content key and early tap in a process, and the export is checked against the tfjs
+ * network when it is made: penultimate features and logits of a fixed sample of images must
+ * agree within `EXPORT_TOLERANCE`, else `OnnxExportMismatch`. The `FeatureModel` keeps grood's
+ * layout (NHWC input and spatial features): onnxruntime's NCHW outputs are transposed back.
+ *
+ * What stays on tfjs (the network remains loaded): every forward that starts at a tap (GROOD's
+ * targeted mix-up feeds edited early features to the rest of the network), input gradients
+ * (ODIN) and the dense head's weights (read from the tfjs variables).
+ *
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import type * as ort from "onnxruntime-node";
+import { Effect, Scope } from "effect";
+import { type Classifier, INPUT } from "../model/classifier.ts";
+import { mulberry32 } from "../random.ts";
+import { type ModelError, ModelRunFailed, OnnxExportMismatch } from "./errors.ts";
+import { classifierToOnnx } from "./export_onnx.ts";
+import { groodFeatureModel } from "./grood_cnn.ts";
+import { checkShape, type FeatureModel, type FeatureTensor, sizeOf, type Taps } from "./model.ts";
+import { type OnnxOptions, onnxSession, runSession } from "./onnx.ts";
+import { encodeOnnx, extractSubgraph, type OnnxModel } from "./onnx_graph.ts";
+
+/**
+ * How far the exported graph may stray from tfjs on the check sample, relative to the values'
+ * scale: |onnx − tfjs| ≤ `EXPORT_TOLERANCE` · (1 + max |tfjs|) for the penultimate features
+ * and for the logits. Both engines compute in float32 with different summation orders (and
+ * the export folds batch normalisation into the convolutions), which moves values by a few
+ * float32 ulps (about 1e-6 relative, measured on the mnist fixtures); a wrong export (padding,
+ * layout, weights) moves them by order one.
+ */
+export const EXPORT_TOLERANCE = 1e-4;
+
+/** Images in the export check's fixed sample (seeded noise, the same in every process). */
+const CHECK_IMAGES = 16;
+const CHECK_SEED = 2024;
+
+/** The largest |a − b| and the bound it must stay under. */
+export const exportDifference = (
+  onnx: Float32Array,
+  tfjs: Float32Array,
+): { readonly difference: number; readonly allowed: number } => {
+  let difference = onnx.length === tfjs.length ? 0 : Infinity;
+  let scale = 0;
+  for (let i = 0; i < tfjs.length; i++) {
+    difference = Math.max(difference, Math.abs(onnx[i]! - tfjs[i]!));
+    scale = Math.max(scale, Math.abs(tfjs[i]!));
+  }
+  if (Number.isNaN(difference)) difference = Infinity;
+  return { difference, allowed: EXPORT_TOLERANCE * (1 + scale) };
+};
+
+/** Exports made (and checked) in this process, by model content key. */
+const exports = new Map<string, OnnxModel>();
+
+/** NHWC → NCHW (or back, with `toNchw` false) of a batch of `h × w × c` feature maps. */
+const transpose = (
+  x: FeatureTensor,
+  nhwc: ReadonlyArray<number>,
+  toNchw: boolean,
+): FeatureTensor => {
+  const [h, w, c] = nhwc as [number, number, number];
+  const n = x.shape[0]!;
+  if (c === 1) return { data: x.data, shape: toNchw ? [n, c, h, w] : [n, h, w, c] };
+  const plane = h * w;
+  const out = new Float32Array(x.data.length);
+  for (let b = 0; b < n; b++) {
+    const base = b * plane * c;
+    for (let p = 0; p < plane; p++) {
+      for (let k = 0; k < c; k++) {
+        if (toNchw) out[base + k * plane + p] = x.data[base + p * c + k]!;
+        else out[base + p * c + k] = x.data[base + k * plane + p]!;
+      }
+    }
+  }
+  return { data: out, shape: toNchw ? [n, c, h, w] : [n, h, w, c] };
+};
+
+/** The fixed check sample: seeded uniform noise in [0, 1], NHWC at the network's input size. */
+const checkSample = (net: Classifier): FeatureTensor => {
+  const shape = net.spec.inputShape;
+  const random = mulberry32(CHECK_SEED);
+  const data = Float32Array.from(
+    { length: CHECK_IMAGES * sizeOf(shape) },
+    () => Math.floor(random() * 256) / 255,
+  );
+  return { data, shape: [CHECK_IMAGES, ...shape] };
+};
+
+/**
+ * grood's CNN `net` (loaded by the caller, who keeps owning it) as a `FeatureModel` whose
+ * forward passes from the input run on onnxruntime; sessions are released with the scope.
+ * `key` is the model's content key (`loadClassifier`'s), under which the export is cached.
+ */
+export const groodOnnxModel = (
+  tf: typeof tfType,
+  net: Classifier,
+  name: string,
+  key: string,
+  taps: Taps,
+  options: OnnxOptions = {},
+): Effect.Effect<FeatureModel, ModelError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const tfjs = yield* groodFeatureModel(tf, net, name, taps);
+    const label = `${name} (exported to ONNX)`;
+    const scope = yield* Effect.scope;
+    const known = exports.get(key);
+    const graph = known ?? classifierToOnnx(net, taps.early).model;
+    const sessions = new Map<string, ort.InferenceSession>();
+    const points = tfjs.points ?? [];
+    // Every block boundary (spatial ones NHWC in grood's layout) with its shape.
+    const shapeOf = (boundary: string) => net.shapeAt(boundary);
+    const run = (x: FeatureTensor, names: ReadonlyArray<string>) =>
+      Effect.gen(function* () {
+        for (const n of names) {
+          if (!net.boundaries.includes(n) || n === INPUT) {
+            return yield* new ModelRunFailed({
+              model: name,
+              problem: `"${n}" is not a block boundary (${net.boundaries.join(", ")})`,
+            });
+          }
+        }
+        const wanted = [...new Set(names)];
+        const id = wanted.join(",");
+        let session = sessions.get(id);
+        if (session === undefined) {
+          const sub = yield* extractSubgraph(label, graph, [INPUT], wanted);
+          session = yield* Effect.provideService(
+            onnxSession(label, encodeOnnx(sub), options),
+            Scope.Scope,
+            scope,
+          );
+          sessions.set(id, session);
+        }
+        const feed = transpose(x, net.spec.inputShape, true);
+        const outputs = yield* runSession(label, session, INPUT, feed, wanted);
+        const byName = new Map(wanted.map((n, i) => {
+          const shape = shapeOf(n);
+          const out = outputs[i]!;
+          return [n, shape.length === 3 ? transpose(out, shape, false) : out] as const;
+        }));
+        return names.map((n) => byName.get(n)!);
+      });
+    if (known === undefined) {
+      // Checked once, when made: the same sample through both engines.
+      const sample = checkSample(net);
+      const [pen, logits] = yield* tfjs.forward(sample, "input", ["penultimate", "logits"]);
+      const [onnxPen, onnxLogits] = yield* run(sample, [taps.penultimate, taps.logits]);
+      for (
+        const [output, a, b] of [
+          ["penultimate", onnxPen!, pen!],
+          ["logits", onnxLogits!, logits!],
+        ] as const
+      ) {
+        const { difference, allowed } = exportDifference(a.data, b.data);
+        if (!(difference <= allowed)) {
+          return yield* new OnnxExportMismatch({ model: name, output, difference, allowed });
+        }
+      }
+      exports.set(key, graph);
+    }
+    const model: FeatureModel = {
+      ...tfjs,
+      forward: (x, from, to) =>
+        from === "input"
+          ? Effect.flatMap(
+            checkShape(name, INPUT, tfjs.shapes.input, x),
+            () => run(x, to.map((t) => taps[t])),
+          )
+          : tfjs.forward(x, from, to),
+      points,
+      forwardPoints: (x, names) =>
+        Effect.flatMap(checkShape(name, INPUT, tfjs.shapes.input, x), () => run(x, names)),
+    };
+    return model;
+  });

@@ -1,0 +1,71 @@
+/**
+ * Open a saved grood classifier folder as a `FeatureModel`, on onnxruntime by default
+ * (`grood_onnx.ts`) or on tfjs (`engine: "tfjs"`, `grood_cnn.ts`). The tfjs network is loaded
+ * either way (training, the dense head, tap-to-tap forwards and input gradients run on it) and
+ * freed with the scope, as are the onnxruntime sessions.
+ *
+ * @module
+ */
+import { Effect, Schema, type Scope } from "effect";
+import { Compute } from "../compute/compute.ts";
+import { loadClassifier, type LoadedClassifier } from "../model/store.ts";
+import { type ModelError, ModelUnreadable } from "./errors.ts";
+import { groodFeatureModel, groodTaps } from "./grood_cnn.ts";
+import { groodOnnxModel } from "./grood_onnx.ts";
+import type { FeatureModel, Taps } from "./model.ts";
+import type { OnnxOptions } from "./onnx.ts";
+
+/** The engines grood's CNN runs on. */
+export const GROOD_ENGINES = ["onnx", "tfjs"] as const;
+/** An engine of grood's CNN. */
+export type GroodEngine = typeof GROOD_ENGINES[number];
+/** The engine choice in a spec. */
+export const GroodEngineSchema: Schema.Literals<readonly ["onnx", "tfjs"]> = Schema.Literals(
+  GROOD_ENGINES,
+);
+/** The engine grood's CNN runs on when nothing says otherwise. */
+export const DEFAULT_GROOD_ENGINE: GroodEngine = "onnx";
+
+/** Load grood's classifier in `dir` (weights checked), freed when the scope closes. */
+export const loadGroodNet = (
+  dir: string,
+): Effect.Effect<LoadedClassifier, ModelUnreadable, Scope.Scope | Compute> =>
+  Effect.gen(function* () {
+    const { tf } = yield* Compute;
+    return yield* Effect.acquireRelease(
+      Effect.mapError(
+        loadClassifier(tf, dir),
+        (error) => new ModelUnreadable({ model: dir, problem: error.problem }),
+      ),
+      (l) => Effect.sync(() => l.net.dispose()),
+    );
+  });
+
+/** A loaded classifier as a `FeatureModel` on `engine` (its sessions released with the scope). */
+export const groodModelOn = (
+  loaded: LoadedClassifier,
+  taps: Taps,
+  engine: GroodEngine = DEFAULT_GROOD_ENGINE,
+  options: OnnxOptions = {},
+): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
+  Effect.gen(function* () {
+    const { tf } = yield* Compute;
+    return yield* (engine === "onnx"
+      ? groodOnnxModel(tf, loaded.net, loaded.path, loaded.key, taps, options)
+      : groodFeatureModel(tf, loaded.net, loaded.path, taps));
+  });
+
+/**
+ * Open a saved grood classifier folder as a `FeatureModel` on `engine` (default onnxruntime;
+ * `options.threads`: its intra-op threads, default 1).
+ */
+export const openGroodModel = (
+  dir: string,
+  taps?: Taps,
+  engine: GroodEngine = DEFAULT_GROOD_ENGINE,
+  options: OnnxOptions = {},
+): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
+  Effect.flatMap(
+    loadGroodNet(dir),
+    (loaded) => groodModelOn(loaded, taps ?? groodTaps(loaded.net), engine, options),
+  );
