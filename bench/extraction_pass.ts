@@ -19,17 +19,17 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { Effect } from "effect";
-import { Compute } from "../lib/compute/compute.ts";
-import { loadSplit } from "../lib/data/datasets.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
-import { loadClassifier } from "../lib/model/store.ts";
-import { classifierToOnnx } from "../lib/models/export_onnx.ts";
-import { onnxSession, runSession } from "../lib/models/onnx.ts";
-import { encodeOnnx, extractSubgraph } from "../lib/models/onnx_graph.ts";
-import { groodTaps } from "../lib/models/grood_cnn.ts";
-import { groodOnnxModel } from "../lib/models/grood_onnx.ts";
-import { openModel } from "../lib/models/registry.ts";
-import { extractWithModel } from "../lib/stages/model_features.ts";
+import { Compute } from "../mod.ts";
+import { loadSplit } from "../lib/data/mod.ts";
+import { fixtureDir } from "../lib/model/mod.ts";
+import { loadClassifier } from "../lib/model/mod.ts";
+import { classifierToOnnx } from "../lib/models/mod.ts";
+import { onnxSession, runSession } from "../lib/models/mod.ts";
+import { encodeOnnx, extractSubgraph } from "../lib/models/mod.ts";
+import { groodTaps } from "../lib/models/mod.ts";
+import { groodOnnxModel } from "../lib/models/mod.ts";
+import { openModel } from "../lib/models/mod.ts";
+import { extractWithModel } from "../lib/stages/mod.ts";
 
 const { values } = parseArgs({ options: { runs: { type: "string" } } });
 const runs = Number(values.runs ?? 3);

@@ -14,8 +14,8 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { Effect } from "effect";
-import { GroodLive } from "../lib/pipeline/pipeline.ts";
-import { prepareBenchmark } from "../lib/pipeline/run.ts";
+import { GroodLive } from "../lib/pipeline/mod.ts";
+import { prepareBenchmark } from "../lib/pipeline/mod.ts";
 
 const { values } = parseArgs({ options: { rounds: { type: "string" } } });
 const rounds = Number(values.rounds ?? 1);

@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { encode } from "fast-png";
 import { Effect } from "effect";
-import { loadSplit } from "../lib/data/datasets.ts";
+import { loadSplit } from "../lib/data/mod.ts";
 
 const { values } = parseArgs({
   options: {
@@ -64,7 +64,7 @@ const trainSpec = async () => {
   const path = join(work, `train-${trainCount}.npy`);
   if (!(await exists(path))) {
     const train = await Effect.runPromise(loadSplit("mnist", "train"));
-    const npy = (await import("../lib/io/npy.ts")).encodeNpy;
+    const npy = (await import("../lib/io/mod.ts")).encodeNpy;
     const plane = 28 * 28;
     await Deno.writeFile(
       path,

@@ -13,9 +13,9 @@
 import { parseArgs } from "node:util";
 import { basename, join, resolve } from "node:path";
 import { Effect, Stream } from "effect";
-import { openFittedDetector } from "../lib/fitted/open.ts";
+import { openFittedDetector } from "../lib/fitted/mod.ts";
 import { openSource } from "../lib/sources/mod.ts";
-import { parseSourceArgument } from "../lib/sources/argument.ts";
+import { parseSourceArgument } from "../lib/sources/mod.ts";
 
 const { values, positionals } = parseArgs({
   options: { label: { type: "string" } },

@@ -15,6 +15,7 @@ export * from "./registry.ts";
 export {
   type OnnxOptions,
   onnxSession,
+  runSession,
   openOnnxGraph,
   openOnnxModel,
   readOnnxFile,
