@@ -1,0 +1,83 @@
+/**
+ * The PNG fast path of `decodeImage` (fast-png for plain 8-bit PNGs already at the model's shape)
+ * must give exactly the pixels sharp's pipeline gives, and must be taken only where it can.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import sharp from "sharp";
+import { encode } from "fast-png";
+import { Effect } from "effect";
+import { decodeImage, pngAlreadyAtShape, toShape } from "../lib/sources/conform.ts";
+import type { ImageShape } from "../lib/sources/source.ts";
+
+const viaSharp = async (
+  bytes: Uint8Array,
+  shape: ImageShape,
+) => new Uint8Array((await toShape(sharp(bytes), shape).toUint8Array()).data);
+
+const png = (
+  width: number,
+  height: number,
+  channels: number,
+  data: Uint8Array | Uint16Array,
+  depth: 8 | 16 = 8,
+) => encode({ width, height, channels, depth, data });
+
+Deno.test("plain 8-bit grey and RGB PNGs at the shape: the fast path is taken and equals sharp", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom<1 | 3>(1, 3),
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      async (channels, width, height, seed) => {
+        const data = new Uint8Array(width * height * channels);
+        let x = seed;
+        for (let i = 0; i < data.length; i++) {
+          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+          data[i] = x >>> 24;
+        }
+        const bytes = png(width, height, channels, data);
+        const shape = { height, width, channels };
+        assert.ok(pngAlreadyAtShape(bytes, shape) !== undefined, "fast path taken");
+        const fast = await Effect.runPromise(decodeImage(bytes, "x.png", shape));
+        assert.deepEqual(fast, await viaSharp(bytes, shape));
+        assert.deepEqual(fast, data);
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+Deno.test("PNGs sharp must still convert go through sharp, with sharp's pixels", async () => {
+  const grey = new Uint8Array(28 * 28).map((_, i) => (i * 37) % 256);
+  const palettePng = new Uint8Array(
+    await sharp(new Uint8Array(28 * 28 * 3).map((_, i) => (i % 3) * 100), {
+      raw: { width: 28, height: 28, channels: 3 },
+    }).png({ palette: true }).toBuffer(),
+  );
+  const cases: Array<[string, Uint8Array, ImageShape]> = [
+    ["another size", png(28, 28, 1, grey), { height: 14, width: 14, channels: 1 }],
+    ["grey to RGB", png(28, 28, 1, grey), { height: 28, width: 28, channels: 3 }],
+    ["grey with alpha", png(28, 28, 2, new Uint8Array(28 * 28 * 2).map((_, i) => i % 251)), {
+      height: 28,
+      width: 28,
+      channels: 1,
+    }],
+    ["palette", palettePng, { height: 28, width: 28, channels: 3 }],
+  ];
+  for (const [name, bytes, shape] of cases) {
+    assert.equal(pngAlreadyAtShape(bytes, shape), undefined, `${name}: no fast path`);
+    const decoded = new Uint8Array(await Effect.runPromise(decodeImage(bytes, "x.png", shape)));
+    assert.deepEqual(decoded, await viaSharp(bytes, shape), name);
+  }
+});
+
+Deno.test("a broken PNG still gets sharp's typed CorruptDataset naming the file", async () => {
+  const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4, 5]);
+  const error = await Effect.runPromise(
+    Effect.flip(decodeImage(bytes, "broken.png", { height: 28, width: 28, channels: 1 })),
+  );
+  assert.equal(error._tag, "CorruptDataset");
+  assert.match(error.message, /broken\.png/);
+});
