@@ -1,9 +1,12 @@
 /**
  * `deno task bench:serve`: the scoring service under load. Serves a detector in this process,
  * drives it with npm `autocannon` from a separate process (28×28 PNG bodies, one image a
- * request) at 1, 16 and 64 connections, then 100,000 requests at 64 to watch resident memory;
- * compares with the offline throughput of the same detector (decode + score in batches, as the
- * `score` task does) and writes `bench/serve.json` with the targets and whether each is met.
+ * request) at 1, 16 and 64 connections, then 100,000 requests at 64 to watch resident memory,
+ * then overload (32 images a request, as a JSON list, at 256 connections, with the service's
+ * default admission bounds); compares with the offline throughput of the same detector (decode +
+ * score in batches, as the `score` task does) and writes `bench/serve.json` with every target of
+ * issue 25 (`bench_serve_targets.ts`, the replica ones from `bench/serve_replicas.json`) and
+ * whether each is met.
  *
  * The machine's load average is recorded with the numbers: the service shares its cores.
  *
@@ -21,8 +24,9 @@ import { IMAGE_SIZE, loadSplit } from "../lib/data/mod.ts";
 import { writeJson } from "../lib/io/mod.ts";
 import { loadSample, machineInfo } from "../bench/harness/machine.ts";
 import { collectGarbage } from "../bench/harness/measure.ts";
-import type { LoadOptions, LoadResult } from "../bench/harness/http_load.ts";
+import { type LoadOptions, LoadResult } from "../bench/harness/http_load.ts";
 import { fixtureDir } from "../lib/model/mod.ts";
+import { decodeJsonText } from "../mod.ts";
 import {
   fitServedGrood,
   openServedFitted,
@@ -30,6 +34,7 @@ import {
   serveDetector,
 } from "../apps/serve/mod.ts";
 import { decodeImage } from "../lib/sources/mod.ts";
+import { readReplicaReport, serveTargets } from "./bench_serve_targets.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const LOAD_SCRIPT = fileURLToPath(new URL("../bench/harness/http_load.ts", import.meta.url));
@@ -45,6 +50,9 @@ class LoadGeneratorFailed extends Data.TaggedError("LoadGeneratorFailed")<{
 
 /** Run autocannon in its own process. */
 const load = (options: LoadOptions) =>
+  Effect.flatMap(runLoadChild(options), decodeJsonText(LoadResult, "the load generator's output"));
+
+const runLoadChild = (options: LoadOptions) =>
   Effect.tryPromise({
     catch: (error) => new LoadGeneratorFailed({ problem: String(error) }),
     try: async () => {
@@ -60,7 +68,7 @@ const load = (options: LoadOptions) =>
       await writer.close();
       const output = await child.output();
       if (!output.success) throw new Error(`exit code ${output.code}`);
-      return JSON.parse(new TextDecoder().decode(output.stdout)) as LoadResult;
+      return new TextDecoder().decode(output.stdout);
     },
   });
 
@@ -92,8 +100,43 @@ const offlineThroughput = (detector: ServedDetector, pngs: ReadonlyArray<Uint8Ar
     return pngs.length / ((performance.now() - started) / 1000);
   });
 
+/** `grood_errors_total` by code, read from the service's Prometheus text. */
+function refusalCounts(prometheus: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const m of prometheus.matchAll(/^grood_errors_total\{code="([^"]+)"\} (\d+)$/gm)) {
+    counts[m[1]!] = Number(m[2]);
+  }
+  return counts;
+}
+
+/** Status classes of a load run: 503s apart from other 5xx, answers apart from no answer. */
+function statusClasses(result: LoadResult) {
+  const entries = Object.entries(result.statusCodes).map(([code, n]) => [Number(code), n] as const);
+  const count = (keep: (code: number) => boolean) =>
+    entries.filter(([code]) => keep(code)).reduce((sum, [, n]) => sum + n, 0);
+  return {
+    ok2xx: result.ok2xx,
+    status503: count((c) => c === 503),
+    other5xx: count((c) => c >= 500 && c < 600 && c !== 503),
+    other: count((c) => (c < 200 || c >= 300) && (c < 500 || c >= 600)),
+    errors: result.errors - result.timeouts,
+    timeouts: result.timeouts,
+  };
+}
+
+/** Images in each overload request. */
+const OVERLOAD_IMAGES = 32;
+/** Connections of the overload level. */
+const OVERLOAD_CONNECTIONS = 256;
+
 const program = (
-  values: { detector: string | undefined; seconds: number; requests: number; out: string },
+  values: {
+    detector: string | undefined;
+    seconds: number;
+    requests: number;
+    out: string;
+    "replicas-report": string;
+  },
 ) =>
   Effect.scoped(Effect.gen(function* () {
     const { tf, backend } = yield* Compute;
@@ -130,7 +173,11 @@ const program = (
     const base = { url: `${service.url}/v1/score`, contentType: "image/png", bodies };
     yield* load({ ...base, connections: 16, seconds: 3 }); // warm-up
     const levels: Array<
-      LoadResult & { meanBatch: number; load: ReturnType<typeof loadSample> }
+      LoadResult & {
+        meanBatch: number;
+        load: ReturnType<typeof loadSample>;
+        loadEnd: ReturnType<typeof loadSample>;
+      }
     > = [];
     for (const connections of [1, 16, 64]) {
       const sample = loadSample(`c=${connections}`);
@@ -138,12 +185,13 @@ const program = (
       const result = yield* load({ ...base, connections, seconds: values.seconds });
       const after = service.metrics.batchTotals();
       const meanBatch = (after.images - before.images) / (after.batches - before.batches);
-      levels.push({ ...result, meanBatch, load: sample });
+      const end = loadSample(`c=${connections} end`);
+      levels.push({ ...result, meanBatch, load: sample, loadEnd: end });
       console.log(
         `c=${connections}: ${result.requestsPerSecond.toFixed(0)} requests/s, p50 ` +
           `${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, non-2xx ${result.non2xx}, ` +
           `errors ${result.errors}, mean batch ${meanBatch.toFixed(1)} (load ${
-            sample.loadavg.join(" ")
+            end.loadavg.join(" ")
           })`,
       );
     }
@@ -151,6 +199,7 @@ const program = (
     const rssBefore = settledRss();
     const memorySample = loadSample("memory");
     const memory = yield* load({ ...base, connections: 64, amount: values.requests });
+    const memoryEnd = loadSample("memory end");
     const rssAfter = settledRss();
     const growth = rssAfter / rssBefore - 1;
     console.log(
@@ -158,42 +207,74 @@ const program = (
         `${(rssAfter / 2 ** 20).toFixed(0)} MiB (${(100 * growth).toFixed(1)}%), tensors ` +
         `${tensorsBefore} → ${tf.memory().numTensors}, non-2xx ${memory.non2xx}`,
     );
+
+    // Overload: JSON lists of 32 PNGs (64 distinct lists, cycled) at 256 connections.
+    const overloadBodies = Array.from({ length: 64 }, (_, k) =>
+      Buffer.from(JSON.stringify({
+        images: Array.from(
+          { length: OVERLOAD_IMAGES },
+          (_, i) => bodies[(k * OVERLOAD_IMAGES + i) % bodies.length]!,
+        ),
+      })).toString("base64"));
+    const refusedBefore = refusalCounts(service.metrics.render());
+    const overloadSample = loadSample("overload");
+    const overloadRun = yield* load({
+      url: base.url,
+      contentType: "application/json",
+      bodies: overloadBodies,
+      connections: OVERLOAD_CONNECTIONS,
+      seconds: values.seconds,
+    });
+    const overloadEnd = loadSample("overload end");
+    const refusedAfter = refusalCounts(service.metrics.render());
+    const statuses = statusClasses(overloadRun);
+    const deadlineMs = service.batch.deadlineMs;
+    const overload = {
+      ...overloadRun,
+      imagesPerRequest: OVERLOAD_IMAGES,
+      statuses,
+      acceptedImagesPerSecond: (overloadRun.ok2xx * OVERLOAD_IMAGES) / overloadRun.seconds,
+      refusals: Object.fromEntries(
+        Object.entries(refusedAfter).map(([code, n]) => [code, n - (refusedBefore[code] ?? 0)]),
+      ),
+      batch: service.batch,
+      deadlineMs,
+      met: statuses.other5xx === 0 && overloadRun.ok2xx > 0 &&
+        overloadRun.latencyMs.p99 <= 2 * deadlineMs,
+      load: overloadSample,
+      loadEnd: overloadEnd,
+    };
+    console.log(
+      `overload (${OVERLOAD_IMAGES} images × ${OVERLOAD_CONNECTIONS} connections): ` +
+        `2xx ${statuses.ok2xx}, 503 ${statuses.status503}, other 5xx ${statuses.other5xx}, ` +
+        `other ${statuses.other}, errors ${statuses.errors}, timeouts ${statuses.timeouts}; ` +
+        `accepted p50 ${overloadRun.latencyMs.p50} ms, p99 ${overloadRun.latencyMs.p99} ms ` +
+        `(deadline ${deadlineMs} ms; load ${overloadEnd.loadavg.join(" ")})`,
+    );
+
     const at = (c: number) => levels.find((l) => l.connections === c)!;
-    const non2xx = [...levels, memory].reduce((n, l) => n + l.non2xx + l.errors + l.timeouts, 0);
-    const targets = [
-      {
-        id: "throughput.c64.share-of-offline",
-        label: "requests/s at 64 connections ÷ offline images/s",
-        value: at(64).requestsPerSecond / offline,
-        target: ">= 0.7",
-        met: at(64).requestsPerSecond / offline >= 0.7,
+    const failed = [...levels, memory].reduce((n, l) => n + l.non2xx + l.errors, 0);
+    const replicasPath = invocationPath(values["replicas-report"]);
+    const targets = serveTargets({
+      offlineImagesPerSecond: offline,
+      groodOnMnistFixture: folder === undefined,
+      c64: { imagesPerSecond: at(64).requestsPerSecond, load: at(64).loadEnd },
+      c1: { p99Ms: at(1).latencyMs.p99, load: at(1).loadEnd },
+      overload: {
+        other5xx: statuses.other5xx,
+        p99AcceptedMs: overloadRun.latencyMs.p99,
+        accepted: overloadRun.ok2xx,
+        deadlineMs,
+        load: overloadEnd,
       },
-      {
-        id: "latency.c1.p99",
-        label: "p99 latency at 1 connection (ms)",
-        value: at(1).latencyMs.p99,
-        target: "<= 50",
-        met: at(1).latencyMs.p99 <= 50,
-      },
-      {
-        id: "non2xx",
-        label: "non-2xx answers, errors and timeouts under valid load",
-        value: non2xx,
-        target: "== 0",
-        met: non2xx === 0,
-      },
-      {
-        id: "rss.growth",
-        label: `resident memory growth over ${memory.requests} requests`,
-        value: growth,
-        target: "< 0.1",
-        met: growth < 0.1,
-      },
-    ];
+      memory: { growth, requests: memory.requests, load: memoryEnd },
+      failedUnderValidLoad: { count: failed, load: memoryEnd },
+      replicas: yield* readReplicaReport(replicasPath),
+      replicasPath: values["replicas-report"],
+    });
     for (const t of targets) {
-      console.log(
-        `${t.met ? "met    " : "NOT MET"} ${t.label}: ${t.value.toPrecision(3)} (${t.target})`,
-      );
+      const value = t.value === null ? "not measured" : t.value.toPrecision(3);
+      console.log(`${t.met ? "met    " : "NOT MET"} ${t.name}: ${value} (${t.target})`);
     }
     yield* writeJson(invocationPath(values.out), {
       createdAt: new Date().toISOString(),
@@ -205,8 +286,9 @@ const program = (
         note: folder ??
           "GROOD fitted in-process on 3,000 MNIST training images, fixtures/models/mnist",
       },
-      body: "one 28×28 grey PNG per request (256 distinct MNIST test digits, cycled)",
-      loadGenerator: "autocannon (separate process), pipelining 1",
+      body: "one 28×28 grey PNG per request (256 distinct MNIST test digits, cycled); " +
+        `overload: a JSON list of ${OVERLOAD_IMAGES} of them per request`,
+      loadGenerator: "autocannon (separate process), pipelining 1; latencies of 2xx answers only",
       offline: { imagesPerSecond: offline, note: "decode + score, batches of 256, 2,048 PNGs" },
       levels,
       memory: {
@@ -217,7 +299,9 @@ const program = (
         tensorsBefore,
         tensorsAfter: tf.memory().numTensors,
         load: memorySample,
+        loadEnd: memoryEnd,
       },
+      overload,
       load: { start: loadBefore, end: loadSample("end") },
       targets,
     });

@@ -2,10 +2,11 @@
  * The service under faults, in process over real HTTP on 127.0.0.1 (port 0), with a stand-in
  * detector whose speed and failures the tests choose (class 8 of issue 24, admission control of
  * issue 25): a full queue answers 503 with `Retry-After`, a request past its deadline is refused,
- * a cancelled request is never scored, a lone request does not wait for the batch window, a
- * non-finite score is an `invalid` verdict and one client's bad image fails nobody else's request,
- * a foreign `Host` is refused, error bodies carry no server path, a client that leaves is counted
- * as `client_disconnected`, and stalled clients are cut by the header, body and idle timeouts.
+ * a cancelled request is never scored, a non-finite score is an `invalid` verdict and one client's
+ * bad image fails nobody else's request, a foreign `Host` is refused, error bodies carry no server
+ * path, a client that leaves is counted as `client_disconnected`, and stalled clients are cut by
+ * the header, body and idle timeouts. (That a lone request does not wait for the batch window is
+ * tested on a test clock in `serve_batcher_test.ts`.)
  */
 import assert from "node:assert/strict";
 import { Data, Effect, Exit, Scope } from "effect";
@@ -248,16 +249,6 @@ Deno.test("a client that leaves mid-upload is counted as client_disconnected, no
     const metrics = await metricsOf(s);
     assert.equal(counter(metrics, "client_disconnected"), 1, metrics);
     assert.equal(counter(metrics, "empty_body"), 0, metrics);
-  });
-});
-
-Deno.test("a lone request is scored at once, not after the batch window", async () => {
-  await withService(standIn({ calls: [] }), { batch: { maxWaitMs: 3000 } }, async (s) => {
-    const started = performance.now();
-    const r = await post(s, await png(10));
-    assert.equal(r.status, 200);
-    await r.body?.cancel();
-    assert.ok(performance.now() - started < 1500, `${performance.now() - started} ms`);
   });
 });
 

@@ -13,6 +13,9 @@
  * (`deadline_exceeded`) or whose client has gone (its `AbortSignal`, `client_disconnected`) leaves
  * the queue and is never scored.
  *
+ * Time: the window, the deadlines and the durations come from the `Clock` of the context
+ * (Effect's), so a test on a `TestClock` sees which batches go before any window could elapse.
+ *
  * Isolation: when a batch of several requests fails, each request is scored again alone, and a
  * request failing alone with a non-finite-output error is scored image by image, so one client's
  * bad image never fails another's request. A non-finite score is an `invalid` verdict for that
@@ -20,7 +23,7 @@
  *
  * @module
  */
-import { Cause, Effect, Exit } from "effect";
+import { Cause, Clock, Duration, Effect, Exit } from "effect";
 import type { ImageScores, ServedDetector } from "./detector.ts";
 import { Refusal } from "./limits.ts";
 
@@ -79,7 +82,10 @@ export interface Arrival<E> {
 
 /** A scorer that batches concurrent submissions. */
 export interface Batcher<E> {
-  /** Announce a request whose images are being decoded (call once its body is read). */
+  /**
+   * Announce a request whose images are being decoded (call once its body is read); `arrivedAt`
+   * (the clock's monotonic milliseconds, default now) starts its deadline.
+   */
   readonly arrive: (arrivedAt?: number) => Arrival<E>;
   /** Score `count` images within some batch (`arrive().submit` for a request not announced). */
   readonly submit: (
@@ -96,7 +102,7 @@ export interface Batcher<E> {
 interface Job<E> {
   readonly pixels: Uint8Array;
   readonly count: number;
-  /** When it entered the queue (`performance.now()`). */
+  /** When it entered the queue (the clock's monotonic milliseconds). */
   readonly enqueuedAt: number;
   readonly done: (result: Effect.Effect<RequestScores, E | Refusal>) => void;
   /** Take the job out of the queue's timers and listeners. */
@@ -142,13 +148,27 @@ export const makeBatcher = <E>(
     let arriving = 0;
     let running = false;
     let closed = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    /** Cancels the pending dispatch (the next turn, or the end of the window). */
+    let timer: (() => void) | undefined;
     let idle: (() => void) | undefined;
+    const clock = yield* Clock.Clock;
+    /** The context clock's monotonic time in milliseconds. */
+    const now = () => Number(clock.monotonicTimeNanosUnsafe()) / 1e6;
+    /** Run `f` once `ms` have passed on the context's clock; returns a cancel. */
+    const after = (ms: number, f: () => void): () => void => {
+      let fired = false;
+      const fiber = Effect.runFork(
+        Effect.andThen(clock.sleep(Duration.millis(ms)), Effect.sync(() => (fired = true, f()))),
+      );
+      return () => {
+        if (!fired) fiber.interruptUnsafe();
+      };
+    };
 
     const score = async (pixels: Uint8Array, count: number) => {
-      const started = performance.now();
+      const started = now();
       const exit = await Effect.runPromiseExit(detector.scoreImages(pixels, count));
-      onBatch(count, (performance.now() - started) / 1000);
+      onBatch(count, (now() - started) / 1000);
       return exit;
     };
 
@@ -187,7 +207,7 @@ export const makeBatcher = <E>(
     };
 
     const run = async () => {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.();
       timer = undefined;
       if (running || pending.length === 0) return;
       running = true;
@@ -204,13 +224,13 @@ export const makeBatcher = <E>(
       }
       pendingImages -= images;
       held -= images;
-      const batchStart = performance.now();
+      const batchStart = now();
       /** Hand a job its result, with its queue wait and compute time. */
       const finish = (job: Job<E>, result: Effect.Effect<RequestScores, E | Refusal>) =>
         job.done(Effect.map(result, (scores) => ({
           ...scores,
           queueMs: batchStart - job.enqueuedAt,
-          computeMs: performance.now() - batchStart,
+          computeMs: now() - batchStart,
         })));
       const per = jobs[0]!.pixels.length / jobs[0]!.count;
       const pixels = jobs.length === 1 ? jobs[0]!.pixels : new Uint8Array(images * per);
@@ -245,10 +265,11 @@ export const makeBatcher = <E>(
     const schedule = () => {
       if (running || pending.length === 0) return;
       if (pendingImages >= options.maxBatchImages || arriving === 0 || closed) {
-        if (timer !== undefined) clearTimeout(timer);
-        timer = setTimeout(run, 0);
+        timer?.();
+        const handle = setTimeout(run, 0); // the next turn of the event loop, not clock time
+        timer = () => clearTimeout(handle);
       } else if (timer === undefined) {
-        timer = setTimeout(run, options.maxWaitMs);
+        timer = after(options.maxWaitMs, run);
       }
     };
 
@@ -298,19 +319,19 @@ export const makeBatcher = <E>(
       };
       const onAbort = () =>
         drop(refuse("client_disconnected", "the client went away before scoring"));
-      const wait = Math.max(0, arrivedAt + options.deadlineMs - performance.now());
-      const deadline = setTimeout(() =>
+      const wait = Math.max(0, arrivedAt + options.deadlineMs - now());
+      const cancelDeadline = after(wait, () =>
         drop(refuse(
           "deadline_exceeded",
           `the request was not scored within its ${options.deadlineMs} ms deadline; retry later`,
-        )), wait);
+        )));
       const job: Job<E> = {
         pixels,
         count,
-        enqueuedAt: performance.now(),
+        enqueuedAt: now(),
         done,
         forget: () => {
-          clearTimeout(deadline);
+          cancelDeadline();
           signal?.removeEventListener("abort", onAbort);
         },
       };
@@ -319,7 +340,7 @@ export const makeBatcher = <E>(
       pendingImages += count;
     };
 
-    const arrive = (arrivedAt = performance.now()): Arrival<E> => {
+    const arrive = (arrivedAt = now()): Arrival<E> => {
       arriving += 1;
       let here = true;
       /** Images admitted by `admit` and not yet handed to the queue. */

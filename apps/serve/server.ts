@@ -81,6 +81,8 @@ export interface RunningService {
   readonly metrics: ServiceMetrics;
   /** The limits in force. */
   readonly limits: Limits;
+  /** The micro-batching and admission bounds in force (batch size, window, queue, deadline). */
+  readonly batch: BatchOptions;
   /** Requests being handled now. */
   readonly inFlight: () => number;
 }
@@ -118,9 +120,10 @@ export const serveDetector: <E>(
   // Its outcome does not matter (a detector may refuse a blank image).
   const { height, width, channels } = detector.input;
   yield* Effect.exit(detector.scoreImages(new Uint8Array(height * width * channels), 1));
+  const batch: BatchOptions = { ...DEFAULT_MICRO_BATCH, ...options.batch };
   const batcher = yield* makeBatcher(
     detector,
-    { ...DEFAULT_MICRO_BATCH, ...options.batch },
+    batch,
     (images, seconds) => metrics.batch(images, seconds),
   );
   // The HTTP server listens on a Unix socket in a private folder; only the front reaches it.
@@ -195,6 +198,7 @@ export const serveDetector: <E>(
     port,
     metrics,
     limits,
+    batch,
     inFlight: () => inFlight,
   };
   return service;

@@ -8,6 +8,7 @@
  */
 import { Buffer } from "node:buffer";
 import autocannon from "autocannon";
+import { Schema } from "effect";
 
 /** One load run. */
 export interface LoadOptions {
@@ -23,25 +24,39 @@ export interface LoadOptions {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+const Milliseconds = Schema.Number;
+
+/**
+ * What a load run measured (the child process prints it as JSON; the benchmark decodes it with
+ * this Schema). Latencies are autocannon's, of 2xx answers only: a refusal's latency is not in
+ * them.
+ */
+export const LoadResult = Schema.Struct({
+  connections: Schema.Number,
+  requests: Schema.Number,
+  seconds: Schema.Number,
+  /** Completed requests (any status) per second over the run. */
+  requestsPerSecond: Schema.Number,
+  /** Of 2xx answers. */
+  latencyMs: Schema.Struct({
+    p50: Milliseconds,
+    p90: Milliseconds,
+    p99: Milliseconds,
+    max: Milliseconds,
+    mean: Milliseconds,
+  }),
+  ok2xx: Schema.Number,
+  non2xx: Schema.Number,
+  /** Answers by HTTP status ("200", "503", …). */
+  statusCodes: Schema.Record(Schema.String, Schema.Number),
+  /** Requests with no answer: connection errors (refused, reset) and timeouts, both counted. */
+  errors: Schema.Number,
+  /** Requests unanswered after autocannon's 30 s timeout (also in `errors`). */
+  timeouts: Schema.Number,
+});
+
 /** What a load run measured. */
-export interface LoadResult {
-  readonly connections: number;
-  readonly requests: number;
-  readonly seconds: number;
-  /** Completed requests per second over the run. */
-  readonly requestsPerSecond: number;
-  readonly latencyMs: {
-    readonly p50: number;
-    readonly p90: number;
-    readonly p99: number;
-    readonly max: number;
-    readonly mean: number;
-  };
-  readonly ok2xx: number;
-  readonly non2xx: number;
-  readonly errors: number;
-  readonly timeouts: number;
-}
+export type LoadResult = typeof LoadResult.Type;
 
 /** Run one load with autocannon. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
@@ -76,6 +91,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     },
     ok2xx: result["2xx"],
     non2xx: result.non2xx,
+    statusCodes: Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map((
+        [code, stat],
+      ) => [code, (stat as { count: number }).count]),
+    ),
     errors: result.errors,
     timeouts: result.timeouts,
   };

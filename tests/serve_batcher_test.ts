@@ -1,0 +1,193 @@
+/**
+ * Micro-batching on a `TestClock` (issue 25, item 1): the batch window and the deadlines are read
+ * from Effect's `Clock`, and the test clock never moves unless a test adjusts it, so which
+ * batches are dispatched before the window could have elapsed is a matter of batch composition,
+ * not of timing:
+ *
+ * - a lone request is scored with the clock still at 0;
+ * - a request waits for the window only while another announced request is still decoding, and
+ *   goes when the clock reaches the window, alone; the latecomer then goes at once;
+ * - requests that all submit are scored together in one batch;
+ * - over HTTP, a stalled upload (headers and half a body sent) is not "arriving": a full request
+ *   sent after it is scored and answered with the clock still at 0.
+ *
+ * A wait that never ends (a request held for a window the test clock never reaches) fails by a
+ * bounded real-time wait, which names what did not happen; no assertion is on a duration.
+ */
+import assert from "node:assert/strict";
+import { Clock, Effect, Exit, Scope } from "effect";
+import { TestClock } from "effect/testing";
+import sharp from "sharp";
+import { type Batcher, makeBatcher } from "../apps/serve/batcher.ts";
+import type { ImageScores, ServedDetector } from "../apps/serve/detector.ts";
+import { serveDetector } from "../apps/serve/server.ts";
+import { GREY_28 } from "../lib/sources/source.ts";
+
+/** A detector scoring an image as its first pixel / 255; `calls` holds each call's first pixels. */
+function standIn(calls: Array<Array<number>>): ServedDetector<never> {
+  return {
+    info: {
+      version: "0123456789abcdef",
+      kind: "stand-in",
+      modelKey: "none",
+      threshold: 0.5,
+      settings: {},
+      validation: {},
+      histogram: { edges: [0, 1], id: [1], ood: [1] },
+    },
+    input: GREY_28,
+    scoreImages: (pixels, count) =>
+      Effect.sync(() => {
+        const first = Array.from({ length: count }, (_, i) => pixels[i * 784]!);
+        calls.push(first);
+        const scores = Float64Array.from(first, (p) => p / 255);
+        const result: ImageScores = {
+          scores,
+          predicted: new Int32Array(count),
+          isOod: Array.from(scores, (s) => s > 0.5),
+        };
+        return result;
+      }),
+  };
+}
+
+/** One 28×28 image whose first pixel is `first`. */
+const image = (first: number) => {
+  const pixels = new Uint8Array(784);
+  pixels[0] = first;
+  return pixels;
+};
+
+/** `promise`, or a failure saying `what` did not happen within `ms` of real time. */
+function within<A>(promise: Promise<A>, ms: number, what: string): Promise<A> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) =>
+      timer = setTimeout(() => reject(new Error(`${what} did not happen`)), ms)
+    ),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Let queued timers and promise callbacks run (turns of the event loop, no clock time). */
+const turns = async (n = 5) => {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+};
+
+const WINDOW_MS = 5_000;
+
+/** Run `body` with a batcher on a fresh `TestClock` (window 5 s, deadline 1 h). */
+async function withBatcher(
+  body: (
+    batcher: Batcher<never>,
+    calls: Array<Array<number>>,
+    clock: { readonly adjust: (ms: number) => Promise<void>; readonly nowMs: () => number },
+  ) => Promise<void>,
+): Promise<void> {
+  const scope = await Effect.runPromise(Scope.make());
+  try {
+    const testClock = await Effect.runPromise(
+      TestClock.make({ warningDelay: "1 hour" }).pipe(Scope.provide(scope)),
+    );
+    const calls: Array<Array<number>> = [];
+    const batcher = await Effect.runPromise(
+      makeBatcher(standIn(calls), {
+        maxBatchImages: 64,
+        maxWaitMs: WINDOW_MS,
+        maxQueuedImages: 1024,
+        deadlineMs: 3_600_000,
+      }).pipe(Effect.provideService(Clock.Clock, testClock), Scope.provide(scope)),
+    );
+    await body(batcher, calls, {
+      adjust: (ms) => Effect.runPromise(testClock.adjust(ms)),
+      nowMs: () => testClock.currentTimeMillisUnsafe(),
+    });
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+  }
+}
+
+Deno.test("a lone request is dispatched with the clock still at 0, alone", async () => {
+  await withBatcher(async (batcher, calls, clock) => {
+    const scored = await within(
+      Effect.runPromise(batcher.submit(image(10), 1)),
+      10_000,
+      "scoring a lone request without the clock reaching the batch window",
+    );
+    assert.deepEqual(calls, [[10]]);
+    assert.deepEqual(Array.from(scored.scores), [10 / 255]);
+    assert.equal(clock.nowMs(), 0);
+  });
+});
+
+Deno.test("a request waits for the window only while another is decoding; then goes alone", async () => {
+  await withBatcher(async (batcher, calls, clock) => {
+    const decoding = batcher.arrive(); // announced: its body is read, its images being decoded
+    const first = Effect.runPromise(batcher.submit(image(20), 1));
+    await turns();
+    assert.deepEqual(calls, [], "dispatched before the window while another was decoding");
+    await clock.adjust(WINDOW_MS);
+    await within(first, 10_000, "dispatching the waiting request at the end of the window");
+    assert.deepEqual(calls, [[20]]);
+    // The latecomer is now alone: it goes at once, without more clock time.
+    const late = decoding.submit(image(30), 1);
+    await within(Effect.runPromise(late), 10_000, "dispatching the latecomer at once");
+    assert.deepEqual(calls, [[20], [30]]);
+    assert.equal(clock.nowMs(), WINDOW_MS);
+  });
+});
+
+Deno.test("requests announced together are scored in one batch, before the window", async () => {
+  await withBatcher(async (batcher, calls, clock) => {
+    const arrivals = [40, 50, 60].map((first) => ({ first, arrival: batcher.arrive() }));
+    const answers = arrivals.map(({ first, arrival }) =>
+      Effect.runPromise(arrival.submit(image(first), 1))
+    );
+    await within(Promise.all(answers), 10_000, "scoring three announced requests at once");
+    assert.deepEqual(calls, [[40, 50, 60]]);
+    assert.equal(clock.nowMs(), 0);
+  });
+});
+
+Deno.test("over HTTP, a stalled upload does not hold back a lone request's batch", async () => {
+  const scope = await Effect.runPromise(Scope.make());
+  const calls: Array<Array<number>> = [];
+  let stalled: Deno.TcpConn | undefined;
+  try {
+    const testClock = await Effect.runPromise(
+      TestClock.make({ warningDelay: "1 hour" }).pipe(Scope.provide(scope)),
+    );
+    const service = await Effect.runPromise(
+      serveDetector(standIn(calls), { port: 0, batch: { maxWaitMs: WINDOW_MS } }).pipe(
+        Effect.provideService(Clock.Clock, testClock),
+        Scope.provide(scope),
+      ),
+    );
+    // Headers and half of a JSON body, then nothing more.
+    stalled = await Deno.connect({ hostname: "127.0.0.1", port: service.port });
+    await stalled.write(new TextEncoder().encode(
+      `POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1:${service.port}\r\n` +
+        `content-type: application/json\r\ncontent-length: 5000\r\n\r\n{"images": ["`,
+    ));
+    await turns();
+    const png = await sharp(image(70), { raw: { width: 28, height: 28, channels: 1 } })
+      .png().toBuffer();
+    const answer = await within(
+      fetch(`${service.url}/v1/score`, {
+        method: "POST",
+        headers: { "content-type": "image/png" },
+        body: new Uint8Array(png),
+      }),
+      10_000,
+      "answering a lone request while another upload is stalled",
+    );
+    assert.equal(answer.status, 200);
+    const body = await answer.json() as { results: Array<{ score: number }> };
+    assert.equal(body.results[0]!.score, 70 / 255);
+    assert.deepEqual(calls.slice(1), [[70]]); // after the warm-up's blank image
+    assert.equal(testClock.currentTimeMillisUnsafe(), 0);
+  } finally {
+    stalled?.close();
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+  }
+});
