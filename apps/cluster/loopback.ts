@@ -1,15 +1,33 @@
 /**
- * A cluster on one machine, for the tests and `deno task bench:cluster`: runners and drivers
- * started as the real deno binary (through `exec`, so a signal sent to the process id reaches the
- * program itself, not a wrapper), each logging to its own file.
+ * A cluster on one machine, for the tests and `grood bench cluster`: runners and drivers started
+ * as `grood cluster runner` and `grood cluster score` (`apps/cli/main.ts`) on the real Deno
+ * binary (through `exec`, so a signal sent to the process id reaches the program itself, not a
+ * wrapper), each logging to its own file.
  *
  * @module
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const here = fileURLToPath(new URL(".", import.meta.url));
 const config = fileURLToPath(new URL("../../deno.json", import.meta.url));
+const main = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+
+/**
+ * The real Deno binary running this program (`node_modules/deno/deno` when started through the
+ * npm package's wrapper or `./grood`): signals sent to it reach the program, unlike the
+ * wrapper's.
+ */
+export const DENO: string = Deno.execPath();
+
+/** The arguments of `DENO` that run `grood <args…>` as the `./grood` launcher does. */
+export const groodArgs = (args: ReadonlyArray<string>): Array<string> => [
+  "run",
+  "-A",
+  "--config",
+  config,
+  main,
+  ...args,
+];
 
 /** A started program: its process id, its log file, and how it ended. */
 export interface Started {
@@ -21,15 +39,13 @@ export interface Started {
   readonly exit: (seconds: number) => Promise<Deno.CommandStatus>;
 }
 
-/** Start `deno run -A <script> args…` in `cwd`, stdout and stderr into `log`. */
-export const startDeno = (
-  script: string,
+/** Start `grood <args…>` on the real binary in `cwd`, stdout and stderr into `log`. */
+export const startGrood = (
   args: ReadonlyArray<string>,
   options: { readonly cwd: string; readonly log: string },
 ): Started => {
   const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
-  const command = [Deno.execPath(), "run", "-A", "--config", config, join(here, script), ...args]
-    .map(quote).join(" ");
+  const command = [DENO, ...groodArgs(args)].map(quote).join(" ");
   const child = new Deno.Command("bash", {
     args: ["-c", `exec ${command} > ${quote(options.log)} 2>&1`],
     cwd: options.cwd,
@@ -75,7 +91,9 @@ export const startRunner = (
     readonly extra?: ReadonlyArray<string>;
   },
 ): Started =>
-  startDeno("runner_main.ts", [
+  startGrood([
+    "cluster",
+    "runner",
     "--detector",
     options.detector,
     "--pg",
@@ -98,7 +116,9 @@ export const startDriver = (
     readonly extra?: ReadonlyArray<string>;
   },
 ): Started =>
-  startDeno("score_main.ts", [
+  startGrood([
+    "cluster",
+    "score",
     "--detector",
     options.detector,
     "--pg",
