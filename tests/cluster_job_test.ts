@@ -226,7 +226,11 @@ for (
       { GROOD_CLUSTER_PG: "" },
       /give --pg URL or set \$GROOD_CLUSTER_PG/,
     ],
-    [["cluster", "runner", "--detector", "d", "--pg", ""], {}, /flag --pg\. Expected: a non-empty value/],
+    [
+      ["cluster", "runner", "--detector", "d", "--pg", ""],
+      {},
+      /flag --pg\. Expected: a non-empty value/,
+    ],
     [["cluster", "runner", "--pg", "p"], {}, /Missing required flag: --detector/],
     [
       ["cluster", "runner", "--detector", "d", "--lock-expiration", "1"],

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 
 const config = fileURLToPath(new URL("../../deno.json", import.meta.url));
 const main = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+const launcher = fileURLToPath(new URL("../../grood", import.meta.url));
 
 /**
  * The real Deno binary running this program (`node_modules/deno/deno` when started through the
@@ -39,13 +40,23 @@ export interface Started {
   readonly exit: (seconds: number) => Promise<Deno.CommandStatus>;
 }
 
+/** How a program is started, and where it logs. */
+export interface StartOptions {
+  readonly cwd: string;
+  readonly log: string;
+  /**
+   * Start it as a user would under a process manager: through the checkout's `./grood`
+   * launcher, which execs the real binary in its own place (the same process id), instead of
+   * `DENO run … apps/cli/main.ts` directly.
+   */
+  readonly viaLauncher?: boolean;
+}
+
 /** Start `grood <args…>` on the real binary in `cwd`, stdout and stderr into `log`. */
-export const startGrood = (
-  args: ReadonlyArray<string>,
-  options: { readonly cwd: string; readonly log: string },
-): Started => {
+export const startGrood = (args: ReadonlyArray<string>, options: StartOptions): Started => {
   const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
-  const command = [DENO, ...groodArgs(args)].map(quote).join(" ");
+  const command = (options.viaLauncher ? [launcher, ...args] : [DENO, ...groodArgs(args)])
+    .map(quote).join(" ");
   const child = new Deno.Command("bash", {
     args: ["-c", `exec ${command} > ${quote(options.log)} 2>&1`],
     cwd: options.cwd,
@@ -82,12 +93,10 @@ export const startGrood = (
 
 /** Start a runner on `port`. */
 export const startRunner = (
-  options: {
+  options: StartOptions & {
     readonly detector: string;
     readonly pg: string;
     readonly port: number;
-    readonly cwd: string;
-    readonly log: string;
     readonly extra?: ReadonlyArray<string>;
   },
 ): Started =>
@@ -105,14 +114,12 @@ export const startRunner = (
 
 /** Start the driver. */
 export const startDriver = (
-  options: {
+  options: StartOptions & {
     readonly detector: string;
     readonly pg: string;
     readonly job: string;
     readonly out: string;
     readonly sources: ReadonlyArray<string>;
-    readonly cwd: string;
-    readonly log: string;
     readonly extra?: ReadonlyArray<string>;
   },
 ): Started =>
