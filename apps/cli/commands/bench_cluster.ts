@@ -11,10 +11,11 @@ import { task } from "../task.ts";
 export const benchClusterTask = task("bench cluster", {
   summary: "Cluster scoring on this machine with 1, 2 and 3 runners, the coordination cost " +
     "and the failover pause; writes bench/cluster.json.",
-  description: "Cluster scoring on this machine: one-process score as the baseline, 1, 2 and 3 " +
-    "runners on loopback, the coordination cost per chunk, the failover pause after a runner " +
-    "is killed, and how long a runner takes to leave on SIGTERM. Starts its own throwaway " +
-    "PostgreSQL. Writes bench/cluster.json (see docs/scale.md).",
+  description: "Cluster scoring on this machine with 1, 2 and 3 runners, the coordination cost " +
+    "and the failover pause; writes bench/cluster.json. One-process score is the baseline; the " +
+    "runners run on loopback; the coordination cost is per chunk; the failover pause follows " +
+    "a runner killed with SIGKILL; it also times how long a runner takes to leave on SIGTERM. " +
+    "Starts its own throwaway PostgreSQL. See docs/scale.md.",
   flags: {
     images: flag.integer("MNIST images to score", {
       min: MIN_BENCH_IMAGES,

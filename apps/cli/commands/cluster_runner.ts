@@ -13,12 +13,12 @@ import { checkFailover, failoverFlags, pgFlag } from "./cluster_flags.ts";
 export const clusterRunnerTask = task("cluster runner", {
   summary: "Join the grood cluster (PostgreSQL) and score chunks with a fitted detector folder.",
   description:
-    "Join the grood cluster (PostgreSQL) and score chunks with a fitted detector folder, " +
-    "opened once per scoring worker. SIGTERM or Ctrl-C leaves the cluster cleanly: the " +
-    "runner's shards move to the others. Under a process manager start it as `grood cluster " +
-    "runner …` through the checkout's `grood` launcher, which execs the real Deno binary so " +
-    "the manager's SIGTERM reaches the runner (`deno task` and npm's deno wrapper do not pass " +
-    "it on). See docs/scale.md.",
+    "Join the grood cluster (PostgreSQL) and score chunks with a fitted detector folder. " +
+    "Each scoring worker opens the folder once. SIGTERM or Ctrl-C leaves the cluster " +
+    "cleanly: the runner's shards move to the others. Under a process manager start it by " +
+    "the path of the checkout's `grood` launcher, which execs the real Deno binary so the " +
+    "manager's SIGTERM reaches the runner (`deno task` and npm's deno wrapper do not pass it " +
+    "on). See docs/scale.md.",
   flags: {
     detector: detectorFolderFlag,
     pg: pgFlag,

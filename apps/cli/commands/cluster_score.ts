@@ -13,9 +13,11 @@ import { checkFailover, failoverFlags, pgFlag } from "./cluster_flags.ts";
 /** `grood cluster score`. */
 export const clusterScoreTask = task("cluster score", {
   summary: "Score data on the grood cluster's runners; writes what `grood score` writes.",
-  description: "Score data on the grood cluster's runners (`grood cluster runner`) and write " +
-    "the rows `grood score` writes, byte for byte. The job folder holds the plan and one part " +
-    "per chunk; run the same command again to resume a stopped job. See docs/scale.md.",
+  description:
+    "Score data on the grood cluster's runners; writes what `grood score` writes. The runners " +
+    "(`grood cluster runner`) score the chunks; the rows, their order and every score are " +
+    "those of `grood score`, byte for byte. The job folder holds the plan and one part per " +
+    "chunk; run the same command again to resume a stopped job. See docs/scale.md.",
   flags: {
     detector: detectorFolderFlag,
     job: flag.required(
