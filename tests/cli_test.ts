@@ -217,11 +217,63 @@ Deno.test("deno task <name> --help and a task file run on its own print the same
   assert.equal(text(direct.stdout), text(viaTask.stdout));
 });
 
+Deno.test("deno task runner, score-cluster and bench:cluster are aliases of grood's commands", async () => {
+  const cwd = await Deno.makeTempDir();
+  try {
+    for (
+      const [name, path] of [
+        ["runner", "cluster runner"],
+        ["score-cluster", "cluster score"],
+        ["bench:cluster", "bench cluster"],
+      ] as const
+    ) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "--config", join(ROOT, "deno.json"), name, "--help"],
+        cwd,
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      assert.match(text, new RegExp(`USAGE\\s+grood ${path}`), name);
+    }
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("grood cluster lists the runner and the driver; their failover flags are one declaration", async () => {
+  const group = await grood(["cluster", "--help"]);
+  assert.equal(group.code, 0, group.stderr);
+  assert.match(group.stdout, /SUBCOMMANDS\s+runner\s+.*\n\s+score\s+/);
+  const flagLines = async (path: ReadonlyArray<string>) =>
+    (await grood([...path, "--help"])).stdout.split("\n")
+      .filter((line) => /^\s+--(pg|lock-|health-|assignment-|message-)/.test(line));
+  const runner = await flagLines(["cluster", "runner"]);
+  assert.equal(runner.length, 6, runner.join("\n"));
+  assert.deepEqual(
+    (await flagLines(["cluster", "score"])).map((line) => line.trim()),
+    runner.map((line) => line.trim()),
+  );
+});
+
 Deno.test("grood --completions prints effect/cli's shell completions of every subcommand", async () => {
   for (const shell of ["bash", "zsh", "fish"]) {
     const out = await grood(["--completions", shell]);
     assert.equal(out.code, 0, out.stderr);
-    for (const word of ["evaluate-ood", "export-onnx", "--detector", "--allow-large-grid"]) {
+    for (
+      const word of [
+        "evaluate-ood",
+        "export-onnx",
+        "--detector",
+        "--allow-large-grid",
+        "cluster",
+        "runner",
+        "--lock-expiration",
+        "--chunk-timeout",
+      ]
+    ) {
       assert.ok(out.stdout.includes(word), `${shell}: ${word}`);
     }
   }

@@ -1,6 +1,7 @@
 /**
  * The cluster job folder and command lines without a cluster: chunking, resuming only the same
- * job, refusing folders and parts that are not this job's, the flags' checks, and the ranged
+ * job, refusing folders and parts that are not this job's, the command lines (`grood cluster
+ * runner`, `grood cluster score`: decoded by `effect/cli`, refused by name), and the ranged
  * read of a folder source.
  */
 import assert from "node:assert/strict";
@@ -9,8 +10,18 @@ import { Effect, Stream } from "effect";
 import sharp from "sharp";
 import { Sources } from "../mod.ts";
 import { chunkBatches } from "../apps/cluster/score_chunk.ts";
-import { parseDriverArgs, parseRunnerArgs, UsageError } from "../apps/cluster/cli.ts";
+import { runGrood } from "../apps/cli/app.ts";
+import { TASKS } from "../apps/cli/commands/mod.ts";
+import type { TaskInput } from "../apps/cli/task.ts";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
+import {
+  DRIVER_DEFAULTS,
+  type DriverFlags,
+  driverOptions,
+  RUNNER_DEFAULTS,
+  type RunnerFlags,
+  runnerOptions,
+} from "../apps/cluster/options.ts";
 import {
   chunksOf,
   createOrResumeJob,
@@ -109,35 +120,167 @@ Deno.test("parts are checked against the plan, and merge into score's rows", asy
   }
 });
 
-Deno.test("the command lines name what is missing or wrong", () => {
-  const env = (name: string) => name === "GROOD_CLUSTER_PG" ? "postgres://x/y" : undefined;
-  const none = () => undefined;
-  const runner = parseRunnerArgs(["--detector", "d"], env, "/w");
-  assert.ok(runner !== "help");
-  assert.equal(runner.detector, "/w/d");
-  assert.equal(runner.runner.pg, "postgres://x/y");
-  assert.deepEqual(runner.runner.failover, DEFAULT_FAILOVER);
-  assert.throws(() => parseRunnerArgs(["--detector", "d"], none, "/w"), /GROOD_CLUSTER_PG/);
-  assert.throws(
-    () => parseRunnerArgs(["--detector", "d", "--lock-expiration", "1"], env, "/w"),
-    /--lock-expiration must be longer than --lock-refresh/,
+/**
+ * Decode `argv` as `grood …` in process with `env` as the environment: the exit code, the input
+ * handed to the task, and what was printed on stderr (the help and the problem).
+ */
+async function decode(argv: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) {
+  let input: TaskInput<unknown> | undefined;
+  const printed: Array<string> = [];
+  const { log, error } = console;
+  console.log = () => {};
+  console.error = (...args: Array<unknown>) => void printed.push(args.join(" "));
+  try {
+    const code = await runGrood(argv, {
+      tasks: TASKS,
+      version: "test",
+      runner: { run: (_, given) => Effect.sync(() => void (input = given)) },
+      env,
+    });
+    return { code, input, stderr: printed.join("\n") };
+  } finally {
+    Object.assign(console, { log, error });
+  }
+}
+
+const PG = { GROOD_CLUSTER_PG: "postgres://x/y" };
+
+Deno.test("grood cluster runner: flags decode into the runner's options, defaults shown", async () => {
+  const { code, input } = await decode(["cluster", "runner", "--detector", "d"], PG);
+  assert.equal(code, 0);
+  const { detector, runner } = runnerOptions(input!.values as RunnerFlags, "/w");
+  assert.equal(detector, "/w/d");
+  assert.deepEqual(runner, {
+    pg: "postgres://x/y",
+    host: RUNNER_DEFAULTS.host,
+    port: RUNNER_DEFAULTS.port,
+    concurrency: RUNNER_DEFAULTS.concurrency,
+    failover: DEFAULT_FAILOVER,
+  });
+  const given = await decode([
+    "cluster",
+    "runner",
+    "--detector",
+    "/abs/d",
+    "--pg",
+    "postgres://flag/wins",
+    "--listen",
+    "0.0.0.0",
+    "--port",
+    "4000",
+    "--lock-refresh",
+    "2.5",
+    "--message-poll",
+    "0.5",
+  ], PG);
+  assert.equal(given.code, 0, given.stderr);
+  const options = runnerOptions(given.input!.values as RunnerFlags, "/w");
+  assert.equal(options.detector, "/abs/d");
+  assert.equal(options.runner.pg, "postgres://flag/wins");
+  assert.equal(options.runner.listenHost, "0.0.0.0");
+  assert.equal(options.runner.port, 4000);
+  assert.deepEqual(options.runner.failover, {
+    ...DEFAULT_FAILOVER,
+    lockRefresh: 2.5,
+    messagePoll: 0.5,
+  });
+});
+
+Deno.test("grood cluster score: flags and sources decode into the driver's options", async () => {
+  const { code, input } = await decode(
+    ["cluster", "score", "--detector", "d", "--job", "j", "--out", "o.csv", "a.npy", "b/"],
+    PG,
   );
-  assert.throws(() => parseRunnerArgs(["--detector", "d", "--port", "x"], env, "/w"), UsageError);
-  const driver = parseDriverArgs(["--detector", "d", "--job", "j", "a.npy"], env, "/w");
-  assert.ok(driver !== "help");
-  assert.equal(driver.chunkSize, 512);
-  assert.equal(driver.jobDir, "/w/j");
-  assert.throws(() => parseDriverArgs(["--detector", "d", "a.npy"], env, "/w"), /--job DIR/);
-  assert.throws(
-    () => parseDriverArgs(["--detector", "d", "--job", "j", "--chunk", "100", "a.npy"], env, "/w"),
-    /--chunk must be a multiple of 512/,
+  assert.equal(code, 0);
+  const driver = driverOptions(input!.values as DriverFlags, input!.positionals, "/w");
+  assert.deepEqual(driver, {
+    detector: "/w/d",
+    sources: ["a.npy", "b/"],
+    cwd: "/w",
+    jobDir: "/w/j",
+    out: "/w/o.csv",
+    pg: "postgres://x/y",
+    chunkSize: DRIVER_DEFAULTS.chunk,
+    inFlight: DRIVER_DEFAULTS["in-flight"],
+    progressEvery: DRIVER_DEFAULTS.progress,
+    chunkTimeout: DRIVER_DEFAULTS["chunk-timeout"],
+    failover: DEFAULT_FAILOVER,
+  });
+  const chunked = await decode(
+    ["cluster", "score", "--detector", "d", "--job", "j", "--chunk", "1024", "a.npy"],
+    PG,
   );
-  assert.throws(() => parseDriverArgs(["--job", "j", "--detector", "d"], env, "/w"), /SRC/);
-  assert.throws(
-    () => parseDriverArgs(["--detector", "d", "--job", "j", "--bogus", "a"], env, "/w"),
-    /bogus/,
+  assert.equal(chunked.code, 0, chunked.stderr);
+  assert.equal(
+    driverOptions(chunked.input!.values as DriverFlags, ["a.npy"], "/w").chunkSize,
+    1024,
   );
 });
+
+// Every bad command line exits 2 before the task runs, naming the problem.
+for (
+  const [argv, env, problem] of [
+    [["cluster", "runner", "--detector", "d"], {}, /give --pg URL or set \$GROOD_CLUSTER_PG/],
+    [
+      ["cluster", "runner", "--detector", "d"],
+      { GROOD_CLUSTER_PG: "" },
+      /give --pg URL or set \$GROOD_CLUSTER_PG/,
+    ],
+    [
+      ["cluster", "runner", "--detector", "d", "--pg", ""],
+      {},
+      /flag --pg\. Expected: a non-empty value/,
+    ],
+    [["cluster", "runner", "--pg", "p"], {}, /Missing required flag: --detector/],
+    [
+      ["cluster", "runner", "--detector", "d", "--lock-expiration", "1"],
+      PG,
+      /--lock-expiration must be longer than --lock-refresh/,
+    ],
+    [["cluster", "runner", "--detector", "d", "--port", "x"], PG, /flag --port: "x"/],
+    [["cluster", "runner", "--detector", "d", "--port", "0"], PG, /flag --port: "0"/],
+    [["cluster", "runner", "--detector", "d", "--concurrency", "1.5"], PG, /--concurrency/],
+    [["cluster", "runner", "--detector", "d", "--health-check", "0"], PG, /--health-check: "0"/],
+    [["cluster", "runner", "--detector", "d", "--message-poll", "0x1"], PG, /--message-poll/],
+    [["cluster", "runner", "--detector", "d", "extra"], PG, /extra/],
+    [["cluster", "score", "--detector", "d", "a.npy"], PG, /Missing required flag: --job/],
+    [
+      ["cluster", "score", "--detector", "d", "--job", "j", "--chunk", "1000", "a.npy"],
+      PG,
+      /--chunk must be a multiple of 512/,
+    ],
+    [
+      ["cluster", "score", "--detector", "d", "--job", "j", "--chunk", "256", "a.npy"],
+      PG,
+      /--chunk: "256"/,
+    ],
+    [["cluster", "score", "--job", "j", "--detector", "d"], PG, /Missing required argument: SRC/],
+    [
+      ["cluster", "score", "--detector", "d", "--job", "j", "--bogus", "a"],
+      PG,
+      /Unrecognized flag: --bogus in command grood cluster score/,
+    ],
+    [
+      ["cluster", "score", "--detector", "d", "--job", "j", "--in-flight", "0", "a.npy"],
+      PG,
+      /--in-flight: "0"/,
+    ],
+    [
+      ["cluster", "score", "--detector", "d", "--job", "j", "--progress", "-1", "a.npy"],
+      PG,
+      /--progress/,
+    ],
+    [["bench", "cluster", "--images", "100"], {}, /--images: "100"\. Expected: a number from 2560/],
+    [["cluster", "runer"], {}, /Did you mean this\?\s+runner/],
+  ] as const
+) {
+  Deno.test(`grood ${argv.join(" ")} is refused: exit 2, ${problem.source}`, async () => {
+    const { code, input, stderr } = await decode(argv, env);
+    assert.equal(code, 2, stderr);
+    assert.equal(input, undefined, "the task ran");
+    assert.match(stderr, problem);
+  });
+}
 
 Deno.test("a chunk of a folder source reads its own files, into the pixels the stream gives", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-cluster-folder-" });

@@ -1,21 +1,24 @@
 /**
  * Batch scoring on a three-runner cluster on loopback, with a throwaway PostgreSQL, against
- * one-process `deno task score` of the same images. One job goes through the three failures in
+ * one-process `grood score` of the same images. One job goes through the three failures in
  * turn: the driver killed with SIGKILL and started again (it must resume without rescoring the
  * finished chunks), a runner killed with SIGKILL (its chunks are delivered again to the others),
  * and PostgreSQL restarted. The merged output must be byte for byte the one-process output:
- * every image once, every score bit-identical. Every process is the real deno binary, so the
- * signals reach the programs. Then a folder of 1,100 PNG files on the two runners left, against
+ * every image once, every score bit-identical. Every process is `grood` (`apps/cli/main.ts`:
+ * `grood cluster runner`, `grood cluster score`) on the real deno binary, so the signals reach
+ * the programs; one runner is started through the `./grood` launcher, which must exec that
+ * binary in its place for the final SIGTERM to reach it. Then a folder of 1,100 PNG files on the two runners left, against
  * one-process `score` of the folder. `GROOD_CLUSTER_TEST_IMAGES` sets the image count of the
  * first job (default 20,000).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Effect, Exit, Scope } from "effect";
 import sharp from "sharp";
 import {
+  DENO,
   freePorts,
+  groodArgs,
   partsIn,
   startDriver,
   type Started,
@@ -23,9 +26,7 @@ import {
   waitFor,
 } from "../apps/cluster/loopback.ts";
 import { throwawayPostgres } from "../apps/cluster/throwaway_postgres.ts";
-import { clusterFixture, DENO } from "../apps/cluster/fixture.ts";
-
-const root = fileURLToPath(new URL("..", import.meta.url));
+import { clusterFixture } from "../apps/cluster/fixture.ts";
 const IMAGES = Number(Deno.env.get("GROOD_CLUSTER_TEST_IMAGES") ?? 20_000);
 const CHUNK = 512;
 const CHUNKS = Math.ceil(IMAGES / CHUNK);
@@ -52,9 +53,9 @@ Deno.test({
     const drivers: Array<Started> = [];
     try {
       const { detector, images } = await clusterFixture(dir, IMAGES);
-      // The reference: one process, `deno task score`'s program.
+      // The reference: one process, `grood score`.
       const reference = await new Deno.Command(DENO, {
-        args: ["run", "-A", join(root, "tasks/score.ts"), "--detector", detector, "images.npy"],
+        args: groodArgs(["score", "--detector", detector, "images.npy"]),
         cwd: dir,
         env: { NO_COLOR: "1", INIT_CWD: dir },
         stdout: "piped",
@@ -72,6 +73,9 @@ Deno.test({
           port,
           cwd: dir,
           log: join(dir, `runner-${k}.log`),
+          // The last runner as a process manager starts it (`./grood cluster runner`): the
+          // SIGTERM at the end must reach it through the launcher's exec.
+          viaLauncher: k === 2,
         }));
       }
       for (const runner of runners) {
@@ -162,7 +166,7 @@ Deno.test({
         }).png().toFile(join(pngs, `digit-${String(i).padStart(4, "0")}.png`));
       }
       const folderReference = await new Deno.Command(DENO, {
-        args: ["run", "-A", join(root, "tasks/score.ts"), "--detector", detector, "pngs"],
+        args: groodArgs(["score", "--detector", detector, "pngs"]),
         cwd: dir,
         env: { NO_COLOR: "1", INIT_CWD: dir },
         stdout: "piped",
@@ -181,11 +185,14 @@ Deno.test({
         new TextDecoder().decode(folderReference.stdout),
       );
 
-      // The surviving runners leave on SIGTERM.
+      // The surviving runners leave on SIGTERM: the program itself received it (runMain
+      // interrupts the runner, which releases its shards, and exits with 130), not a wrapper
+      // (killed by the signal, it would leave the runner running).
       for (const runner of runners.slice(1)) runner.kill("SIGTERM");
       for (const runner of runners.slice(1)) {
         const exit = await runner.exit(60);
-        assert.notEqual(exit.signal, "SIGKILL", `${runner.log} did not stop on SIGTERM`);
+        assert.equal(exit.signal, null, `${runner.log} was killed by ${exit.signal}`);
+        assert.equal(exit.code, 130, `${runner.log}: runMain's exit after an interruption`);
       }
     } finally {
       for (const started of [...drivers, ...runners]) started.kill("SIGKILL");

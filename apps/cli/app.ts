@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { Cause, Effect, Exit, Layer } from "effect";
+import { Cause, ConfigProvider, Effect, Exit, Layer } from "effect";
 import { CliConfig, CliError, CliOutput, Command, GlobalFlag } from "effect/cli";
 import { denoCliEnvironment } from "./environment.ts";
 import { type AnyTask, type TaskCommand, TaskRunner } from "./task.ts";
@@ -19,6 +19,8 @@ import { type AnyTask, type TaskCommand, TaskRunner } from "./task.ts";
 /** The one-line help of the folders of the tree that are not tasks themselves. */
 const GROUPS: Readonly<Record<string, string>> = {
   cache: "The stage cache (cache clear: remove every entry).",
+  cluster: "Batch scoring across machines on Effect Cluster with PostgreSQL (cluster runner: " +
+    "join and score chunks; cluster score: split a job into chunks and merge the rows).",
 };
 
 /** A level of the command tree: the task there (if any) and the levels below. */
@@ -103,6 +105,8 @@ export interface GroodCli {
   readonly tasks: ReadonlyArray<AnyTask>;
   readonly version: string;
   readonly runner: TaskRunner["Service"];
+  /** The environment flags fall back to (`--pg`: `$GROOD_CLUSTER_PG`); default: the process's. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Run the command line `argv`; the exit code (0 done, 2 usage error, 1 failure). */
@@ -114,6 +118,9 @@ export async function runGrood(argv: ReadonlyArray<string>, cli: GroodCli): Prom
       CliConfig.layer({ builtIns: BUILT_INS }),
       CliOutput.layerPresenter(presenter),
       Layer.succeed(TaskRunner, cli.runner),
+      cli.env === undefined
+        ? Layer.empty
+        : ConfigProvider.layer(ConfigProvider.fromEnv({ env: cli.env })),
     )),
   ));
   if (Exit.isSuccess(exit)) return 0;

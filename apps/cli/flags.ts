@@ -18,8 +18,8 @@
  *
  * @module
  */
-import { Option } from "effect";
-import { Flag } from "effect/cli";
+import { Config, Effect, Option } from "effect";
+import { CliError, Flag } from "effect/cli";
 import { nearest } from "../../mod.ts";
 
 /** A flag still to be named: {@link flagsConfig} gives it its key as its name. */
@@ -108,6 +108,34 @@ export const flag = {
       Flag.String(name).pipe(
         Flag.filter((s) => s !== "", () => "a non-empty value"),
         Flag.withDescription(`${description} (required)`),
+        Flag.withMetavar(options.placeholder ?? "VALUE"),
+      );
+  },
+  /**
+   * A compulsory, non-empty string that falls back to the environment variable `env` (read
+   * through Effect's `ConfigProvider`; an empty variable counts as unset). Neither given is a
+   * usage error naming both.
+   */
+  requiredOrEnv(
+    description: string,
+    env: string,
+    options: { readonly placeholder?: string } = {},
+  ): FlagSpec<string> {
+    return (name) =>
+      Flag.String(name).pipe(
+        Flag.filter((s) => s !== "", () => "a non-empty value"),
+        Flag.withFallbackConfig(Config.String(env)),
+        Flag.optional,
+        Flag.mapEffect(Option.match({
+          onSome: Effect.succeed,
+          onNone: () =>
+            Effect.fail(
+              new CliError.ValidationError({
+                message: `give --${name} ${options.placeholder ?? "VALUE"} or set $${env}`,
+              }),
+            ),
+        })),
+        Flag.withDescription(`${description} (default: $${env}; one of them is required)`),
         Flag.withMetavar(options.placeholder ?? "VALUE"),
       );
   },

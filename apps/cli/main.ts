@@ -19,6 +19,8 @@ const MODULES: Readonly<Record<TaskPath, () => Promise<unknown>>> = {
   score: () => import("../../tasks/score.ts"),
   "evaluate-ood": () => import("../../tasks/evaluate_ood.ts"),
   serve: () => import("../../tasks/serve.ts"),
+  "cluster runner": () => import("../../tasks/cluster_runner.ts"),
+  "cluster score": () => import("../../tasks/cluster_score.ts"),
   "export-onnx": () => import("../../tasks/export_onnx.ts"),
   reproduce: () => import("../../tasks/reproduce.ts"),
   ablate: () => import("../../tasks/ablate.ts"),
@@ -29,6 +31,7 @@ const MODULES: Readonly<Record<TaskPath, () => Promise<unknown>>> = {
   engines: () => import("../../tasks/engines.ts"),
   bench: () => import("../../tasks/bench.ts"),
   "bench serve": () => import("../../tasks/bench_serve.ts"),
+  "bench cluster": () => import("../../tasks/bench_cluster.ts"),
   notebooks: () => import("../../tasks/notebooks.ts"),
 };
 

@@ -33,28 +33,48 @@ export const DEFAULT_FAILOVER: FailoverSettings = {
   messagePoll: 1,
 };
 
-/** The flag name, help and key of each setting, for the command lines. */
-export const FAILOVER_FLAGS: ReadonlyArray<
-  { readonly flag: string; readonly key: keyof FailoverSettings; readonly help: string }
-> = [
-  { flag: "lock-refresh", key: "lockRefresh", help: "seconds between shard lock renewals" },
-  {
-    flag: "lock-expiration",
+/** The command-line flag of each setting (`--lock-refresh SECONDS`, …), by flag name. */
+export const FAILOVER_FLAGS = {
+  "lock-refresh": { key: "lockRefresh", help: "seconds between shard lock renewals" },
+  "lock-expiration": {
     key: "lockExpiration",
     help: "seconds an unrenewed shard lock lasts (a dead runner's shards move after it)",
   },
-  { flag: "health-check", key: "healthCheck", help: "seconds between runner health checks" },
-  {
-    flag: "assignment-refresh",
+  "health-check": { key: "healthCheck", help: "seconds between runner health checks" },
+  "assignment-refresh": {
     key: "assignmentRefresh",
     help: "seconds between reads of the shard assignments",
   },
-  {
-    flag: "message-poll",
+  "message-poll": {
     key: "messagePoll",
     help: "seconds between polls for stored (and redelivered) messages",
   },
-];
+} as const satisfies Readonly<
+  Record<string, { readonly key: keyof FailoverSettings; readonly help: string }>
+>;
+
+/** The name of a failover flag (`"lock-refresh"`, …). */
+export type FailoverFlag = keyof typeof FAILOVER_FLAGS;
+
+/** The settings of decoded failover flags (`values["lock-refresh"]` is `lockRefresh`). */
+export const failoverFromFlags = (
+  values: { readonly [F in FailoverFlag]: number },
+): FailoverSettings => ({
+  lockRefresh: values["lock-refresh"],
+  lockExpiration: values["lock-expiration"],
+  healthCheck: values["health-check"],
+  assignmentRefresh: values["assignment-refresh"],
+  messagePoll: values["message-poll"],
+});
+
+/**
+ * What is wrong with `settings` taken together, or undefined: a lock that expires before it is
+ * renewed would move every runner's shards all the time.
+ */
+export const failoverProblem = (settings: FailoverSettings): string | undefined =>
+  settings.lockExpiration <= settings.lockRefresh
+    ? "--lock-expiration must be longer than --lock-refresh"
+    : undefined;
 
 /** The sharding configuration for these settings. */
 export const shardingSettings = (

@@ -1,7 +1,8 @@
 /**
- * What the cluster test (`tests/cluster_test.ts`) and `deno task bench:cluster` score: a GROOD detector fitted with
- * `deno task fit` on 2,000 MNIST training images (the committed classifier), and `count` images
- * as one `.npy` (MNIST test, then MNIST training images from 2,000 on: none trained on).
+ * What the cluster test (`tests/cluster_test.ts`) and `grood bench cluster` score: a GROOD
+ * detector fitted with `grood fit` on 2,000 MNIST training images (the committed classifier),
+ * and `count` images as one `.npy` (MNIST test, then MNIST training images from 2,000 on: none
+ * trained on).
  *
  * @module
  */
@@ -9,11 +10,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import { Data, Io } from "../../mod.ts";
+import { DENO, groodArgs } from "./loopback.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-
-/** The real deno binary (signals sent to it reach the program, unlike the npm wrapper's). */
-export const DENO: string = Deno.execPath();
 
 /** Fit the detector into `dir/detector` and write `dir/images.npy`; returns their paths. */
 export const clusterFixture = async (
@@ -38,17 +37,15 @@ export const clusterFixture = async (
   }
   await Effect.runPromise(Io.writeNpyAtomic(join(dir, "images.npy"), pixels, [count, 28, 28]));
   const fit = await new Deno.Command(DENO, {
-    args: [
-      "run",
-      "-A",
-      join(root, "tasks/fit.ts"),
+    args: groodArgs([
+      "fit",
       "--model",
       join(root, "fixtures/models/mnist"),
       "--train",
       "train.npy",
       "--out",
       "detector",
-    ],
+    ]),
     cwd: dir,
     env: { NO_COLOR: "1", INIT_CWD: dir },
     stdout: "piped",

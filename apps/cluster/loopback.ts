@@ -1,15 +1,34 @@
 /**
- * A cluster on one machine, for the tests and `deno task bench:cluster`: runners and drivers
- * started as the real deno binary (through `exec`, so a signal sent to the process id reaches the
- * program itself, not a wrapper), each logging to its own file.
+ * A cluster on one machine, for the tests and `grood bench cluster`: runners and drivers started
+ * as `grood cluster runner` and `grood cluster score` (`apps/cli/main.ts`) on the real Deno
+ * binary (through `exec`, so a signal sent to the process id reaches the program itself, not a
+ * wrapper), each logging to its own file.
  *
  * @module
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const here = fileURLToPath(new URL(".", import.meta.url));
 const config = fileURLToPath(new URL("../../deno.json", import.meta.url));
+const main = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+const launcher = fileURLToPath(new URL("../../grood", import.meta.url));
+
+/**
+ * The real Deno binary running this program (`node_modules/deno/deno` when started through the
+ * npm package's wrapper or `./grood`): signals sent to it reach the program, unlike the
+ * wrapper's.
+ */
+export const DENO: string = Deno.execPath();
+
+/** The arguments of `DENO` that run `grood <args…>` as the `./grood` launcher does. */
+export const groodArgs = (args: ReadonlyArray<string>): Array<string> => [
+  "run",
+  "-A",
+  "--config",
+  config,
+  main,
+  ...args,
+];
 
 /** A started program: its process id, its log file, and how it ended. */
 export interface Started {
@@ -21,14 +40,22 @@ export interface Started {
   readonly exit: (seconds: number) => Promise<Deno.CommandStatus>;
 }
 
-/** Start `deno run -A <script> args…` in `cwd`, stdout and stderr into `log`. */
-export const startDeno = (
-  script: string,
-  args: ReadonlyArray<string>,
-  options: { readonly cwd: string; readonly log: string },
-): Started => {
+/** How a program is started, and where it logs. */
+export interface StartOptions {
+  readonly cwd: string;
+  readonly log: string;
+  /**
+   * Start it as a user would under a process manager: through the checkout's `./grood`
+   * launcher, which execs the real binary in its own place (the same process id), instead of
+   * `DENO run … apps/cli/main.ts` directly.
+   */
+  readonly viaLauncher?: boolean;
+}
+
+/** Start `grood <args…>` on the real binary in `cwd`, stdout and stderr into `log`. */
+export const startGrood = (args: ReadonlyArray<string>, options: StartOptions): Started => {
   const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
-  const command = [Deno.execPath(), "run", "-A", "--config", config, join(here, script), ...args]
+  const command = (options.viaLauncher ? [launcher, ...args] : [DENO, ...groodArgs(args)])
     .map(quote).join(" ");
   const child = new Deno.Command("bash", {
     args: ["-c", `exec ${command} > ${quote(options.log)} 2>&1`],
@@ -66,16 +93,16 @@ export const startDeno = (
 
 /** Start a runner on `port`. */
 export const startRunner = (
-  options: {
+  options: StartOptions & {
     readonly detector: string;
     readonly pg: string;
     readonly port: number;
-    readonly cwd: string;
-    readonly log: string;
     readonly extra?: ReadonlyArray<string>;
   },
 ): Started =>
-  startDeno("runner_main.ts", [
+  startGrood([
+    "cluster",
+    "runner",
     "--detector",
     options.detector,
     "--pg",
@@ -87,18 +114,18 @@ export const startRunner = (
 
 /** Start the driver. */
 export const startDriver = (
-  options: {
+  options: StartOptions & {
     readonly detector: string;
     readonly pg: string;
     readonly job: string;
     readonly out: string;
     readonly sources: ReadonlyArray<string>;
-    readonly cwd: string;
-    readonly log: string;
     readonly extra?: ReadonlyArray<string>;
   },
 ): Started =>
-  startDeno("score_main.ts", [
+  startGrood([
+    "cluster",
+    "score",
     "--detector",
     options.detector,
     "--pg",

@@ -1,17 +1,38 @@
 /**
  * grood on Effect Cluster with PostgreSQL: batch scoring across machines (`docs/scale.md`).
- * `runDriver` plans a job and merges its parts (`deno task score-cluster`), `runnerLayer` and
- * `scoringPool` make a runner (`deno task runner`), `throwawayPostgres` starts a temporary
- * database for tests and benchmarks. The command lines are parsed in `cli.ts`.
+ * `runDriver` plans a job and merges its parts (`grood cluster score`), `runnerLayer` and
+ * `scoringPool` make a runner (`grood cluster runner`), `throwawayPostgres` starts a temporary
+ * database for tests and benchmarks (`bench.ts`: `grood bench cluster`). The command lines are
+ * `effect/cli` commands of `grood` (`apps/cli/commands/cluster_*.ts`); `options.ts` turns their
+ * decoded flags into the programs' options.
  *
  * @module
  */
 export { ClusterJobRefused, type DriverError, type DriverOptions, runDriver } from "./driver.ts";
 export { type DriverSummary } from "./driver.ts";
-export { DEFAULT_FAILOVER, type FailoverSettings, shardingSettings } from "./failover.ts";
+export {
+  DEFAULT_FAILOVER,
+  FAILOVER_FLAGS,
+  type FailoverFlag,
+  failoverFromFlags,
+  failoverProblem,
+  type FailoverSettings,
+  shardingSettings,
+} from "./failover.ts";
 export { clusterStorage, runnerLayer, type RunnerOptions } from "./runner.ts";
 export { type ScoringPool, scoringPool, ScoringWorkerFailed } from "./worker_pool.ts";
 export { ChunkFailed, ChunkScorer } from "./protocol.ts";
 export { JobFolderInvalid, type JobPlan, readPlan } from "./job.ts";
-export { DRIVER_USAGE, parseDriverArgs, parseRunnerArgs, RUNNER_USAGE, UsageError } from "./cli.ts";
+export {
+  CHUNK_STEP,
+  chunkProblem,
+  DRIVER_DEFAULTS,
+  type DriverFlags,
+  driverOptions,
+  type FailoverFlagValues,
+  PG_ENV,
+  RUNNER_DEFAULTS,
+  type RunnerFlags,
+  runnerOptions,
+} from "./options.ts";
 export { type ThrowawayPostgres, throwawayPostgres } from "./throwaway_postgres.ts";

@@ -5,8 +5,11 @@
  */
 import { ablateTask } from "./ablate.ts";
 import { benchTask } from "./bench.ts";
+import { benchClusterTask } from "./bench_cluster.ts";
 import { benchServeTask } from "./bench_serve.ts";
 import { cacheClearTask } from "./cache_clear.ts";
+import { clusterRunnerTask } from "./cluster_runner.ts";
+import { clusterScoreTask } from "./cluster_score.ts";
 import { dataTask } from "./data.ts";
 import { enginesTask } from "./engines.ts";
 import { evaluateTask } from "./evaluate.ts";
@@ -22,9 +25,12 @@ import { trainTask } from "./train.ts";
 
 export {
   ablateTask,
+  benchClusterTask,
   benchServeTask,
   benchTask,
   cacheClearTask,
+  clusterRunnerTask,
+  clusterScoreTask,
   dataTask,
   enginesTask,
   evaluateOodTask,
@@ -39,13 +45,18 @@ export {
   trainTask,
 };
 
-/** Every task, the product's first (fit, score, serve), then the benchmark's, then tooling. */
+/**
+ * Every task, the product's first (fit, score, serve, the cluster), then the benchmark's, then
+ * tooling.
+ */
 export const TASKS = [
   inspectTask,
   fitTask,
   scoreTask,
   evaluateOodTask,
   serveTask,
+  clusterRunnerTask,
+  clusterScoreTask,
   exportOnnxTask,
   reproduceTask,
   ablateTask,
@@ -56,6 +67,7 @@ export const TASKS = [
   enginesTask,
   benchTask,
   benchServeTask,
+  benchClusterTask,
   notebooksTask,
 ] as const;
 
