@@ -13,6 +13,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Data, Effect } from "effect";
 import sharp from "sharp";
@@ -21,18 +22,13 @@ import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { Compute } from "../mod.ts";
 import { IMAGE_SIZE, loadSplit } from "../lib/data/mod.ts";
-import { writeJson } from "../lib/io/mod.ts";
+import { encodeNpy, writeJson } from "../lib/io/mod.ts";
 import { loadSample, machineInfo } from "../bench/harness/machine.ts";
 import { collectGarbage } from "../bench/harness/measure.ts";
 import { type LoadOptions, LoadResult } from "../bench/harness/http_load.ts";
 import { fixtureDir } from "../lib/model/mod.ts";
 import { decodeJsonText } from "../mod.ts";
-import {
-  fitServedGrood,
-  openServedFitted,
-  type ServedDetector,
-  serveDetector,
-} from "../apps/serve/mod.ts";
+import { openServedFitted, type ServedDetector, serveDetector } from "../apps/serve/mod.ts";
 import { decodeImage } from "../lib/sources/mod.ts";
 import { readReplicaReport, serveTargets } from "./bench_serve_targets.ts";
 
@@ -124,6 +120,57 @@ function statusClasses(result: LoadResult) {
   };
 }
 
+/** The product `fit` (`apps/cli/main.ts fit`) failed. */
+class BenchFitFailed extends Data.TaggedError("BenchFitFailed")<{ readonly stderr: string }> {
+  override get message(): string {
+    return `grood fit failed while preparing the served detector:\n${this.stderr}`;
+  }
+}
+
+/**
+ * Fit GROOD on the first `count` MNIST training images with `grood fit` in a child process, into
+ * a fresh temporary folder (removed with the scope), and return the folder.
+ */
+const fitWithProductFit = (count: number) =>
+  Effect.gen(function* () {
+    const dir = yield* Effect.acquireRelease(
+      Effect.promise(() => Deno.makeTempDir({ prefix: "grood-bench-serve-" })),
+      (d) => Effect.promise(() => Deno.remove(d, { recursive: true }).catch(() => {})),
+    );
+    const train = yield* loadSplit("mnist", "train");
+    const pixels = yield* encodeNpy(train.pixels.slice(0, count * IMAGE_SIZE), [count, 28, 28]);
+    const labels = yield* encodeNpy(train.labels.slice(0, count), [count]);
+    const npy = join(dir, "train.npy");
+    yield* Effect.promise(() => Deno.writeFile(npy, pixels));
+    yield* Effect.promise(() => Deno.writeFile(join(dir, "train.labels.npy"), labels));
+    const out = join(dir, "detector");
+    console.log(`grood fit: GROOD on the first ${count} MNIST training images…`);
+    const result = yield* Effect.promise(() =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          fileURLToPath(new URL("../apps/cli/main.ts", import.meta.url)),
+          "fit",
+          "--model",
+          fixtureDir("mnist"),
+          "--train",
+          npy,
+          "--out",
+          out,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output()
+    );
+    if (!result.success) {
+      return yield* Effect.fail(
+        new BenchFitFailed({ stderr: new TextDecoder().decode(result.stderr) }),
+      );
+    }
+    return out;
+  });
+
 /** Images in each overload request. */
 const OVERLOAD_IMAGES = 32;
 /** Connections of the overload level. */
@@ -142,17 +189,10 @@ const program = (
     const { tf, backend } = yield* Compute;
     const loadBefore = loadSample("start");
     const folder = values.detector === undefined ? undefined : invocationPath(values.detector);
-    if (folder === undefined) {
-      console.log("fitting GROOD on 3,000 MNIST training images (the served detector)…");
-    }
-    const detector = folder === undefined
-      ? yield* fitServedGrood({
-        classifierDir: fixtureDir("mnist"),
-        dataset: "mnist",
-        trainImages: 3000,
-        idValidationImages: 1000,
-      })
-      : yield* openServedFitted(folder, () => tf.memory().numTensors);
+    // Without --detector, the served folder is made as a user makes one: `grood fit` (a child
+    // process, the product path) on the first 3,000 MNIST training images.
+    const served = folder ?? (yield* fitWithProductFit(3000));
+    const detector = yield* openServedFitted(served, () => tf.memory().numTensors);
     const test = yield* loadSplit("mnist", "test");
     const pngs = yield* Effect.promise(() =>
       Promise.all(
@@ -284,7 +324,9 @@ const program = (
         kind: detector.info.kind,
         version: detector.info.version,
         note: folder ??
-          "GROOD fitted in-process on 3,000 MNIST training images, fixtures/models/mnist",
+          "GROOD fitted by `grood fit` on the first 3,000 MNIST training images, " +
+            "fixtures/models/mnist, served from its folder as `grood serve` does (grood's CNN on " +
+            "onnxruntime, its default engine)",
       },
       body: "one 28×28 grey PNG per request (256 distinct MNIST test digits, cycled); " +
         `overload: a JSON list of ${OVERLOAD_IMAGES} of them per request`,
