@@ -94,6 +94,9 @@ Deno.test({
         sources: [images.replace(`${dir}/`, "")],
         cwd: dir,
         log: join(dir, `driver-${n}.log`),
+        // Two chunks in flight at a time pace the job (about one PostgreSQL round trip a chunk),
+        // so each fault below lands while chunks remain however fast a chunk is scored.
+        extra: ["--in-flight", "2"],
       });
 
       // 1. The driver killed after a few chunks, then started again.
