@@ -63,6 +63,47 @@ for (const spec of [{ kind: "knn", k: 5 }, { kind: "mahalanobis" }, { kind: "ene
   });
 }
 
+/** The same images as `name.npy`, in memory. */
+const inMemory = (name: string, start: number, count: number, labelled: boolean) => ({
+  name,
+  count,
+  pixels: mnist.pixels.slice(start * 784, (start + count) * 784),
+  shape: { height: 28, width: 28, channels: 1 },
+  ...(labelled ? { labels: mnist.labels.slice(start, start + count) } : {}),
+});
+
+Deno.test("fitOn + scoreImages on image sets in memory give the scores of the same sources", async () => {
+  const spec = { kind: "mahalanobis" };
+  const scores = (sets: boolean) =>
+    runScoped(Effect.gen(function* () {
+      const model = yield* openModel(foreign);
+      const fitted = yield* fitOn(
+        yield* buildDetector(spec),
+        sets
+          ? {
+            model,
+            train: inMemory("train", 0, 600, true),
+            validation: inMemory("val", 600, 200, true),
+          }
+          : { model, train, validation },
+      );
+      return yield* fitted.scoreImages(sets ? inMemory("score", 800, 150, false) : toScore);
+    }));
+  const [fromSets, fromSources] = [await scores(true), await scores(false)];
+  assert.deepEqual([...fromSets], [...fromSources]);
+  // An image set at another size than the model's is refused, naming it.
+  const error = await scopedFailure(Effect.gen(function* () {
+    const model = yield* openModel(foreign);
+    const wrong = {
+      ...inMemory("small", 0, 600, true),
+      shape: { height: 14, width: 56, channels: 1 },
+    };
+    return yield* fitOn(yield* buildDetector(spec), { model, train: wrong, validation });
+  }));
+  assert.equal((error as { _tag?: string })._tag, "FitDataInvalid", String(error));
+  assert.match(String((error as { message?: string }).message), /small.*14×56×1/);
+});
+
 class Refused extends Data.TaggedError("Refused")<{ readonly why: string }> {}
 
 Deno.test("fitOn fails with a user's detector's own error, and with an unlabelled training source", async () => {

@@ -42,21 +42,34 @@ import { sha256Hex } from "../io/files.ts";
 import type { ModelError } from "../models/errors.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { SourceArgument } from "../sources/argument.ts";
-import type { SourceError } from "../sources/source.ts";
+import {
+  type ImageShape,
+  numberedClasses,
+  type SourceError,
+  SourceUnlabelled,
+} from "../sources/source.ts";
 import { extractWithModel } from "../stages/model_features.ts";
-import type { FitDataInvalid } from "./errors.ts";
+import type { ImageSet, LabelledSet } from "../data/images.ts";
+import { FitDataInvalid } from "./errors.ts";
 import { asSet, labelled, readArgument, toShape } from "./fit_data.ts";
 
-/** What `fitOn` fits on: an opened model and the data sources. */
+/**
+ * Images `fitOn` reads: a source (`Sources.parseSourceArgument`: a folder, `.npy`, IDX,
+ * `dataset:mnist:train`, …), read at the model's input size, or an image set already in
+ * memory, at that size.
+ */
+export type FitOnImages = SourceArgument | ImageSet;
+
+/** What `fitOn` fits on: an opened model and the data (sources or image sets). */
 export interface FitOnData {
   /** The model (any kind `Models.openModel` opens); it stays open in the caller's scope. */
   readonly model: FeatureModel;
   /** Labelled ID training images. */
-  readonly train: SourceArgument;
+  readonly train: FitOnImages;
   /** Labelled held-out ID images (hyper-parameter choices, thresholds). */
-  readonly validation: SourceArgument;
-  /** Validation-OOD sources (only detectors that tune on them read them). */
-  readonly validationOod?: ReadonlyArray<SourceArgument>;
+  readonly validation: FitOnImages;
+  /** Validation-OOD images (only detectors that tune on them read them). */
+  readonly validationOod?: ReadonlyArray<FitOnImages>;
   /**
    * The model's content key (`fitDetectorFolder` uses its files' hash), rooting the stage
    * cache's keys. Without one each fit gets a fresh key: nothing is shared through a
@@ -79,7 +92,7 @@ export interface FittedOn<E extends TaggedFailure = DetectorError> {
   };
   /** One score per image of `source` (higher = more likely OOD), in the source's order. */
   readonly scoreImages: (
-    source: SourceArgument,
+    source: FitOnImages,
   ) => Effect.Effect<Float64Array, E | ScoreImagesOnError, Compute>;
 }
 
@@ -92,6 +105,64 @@ export type ScoreImagesOnError =
 
 /** What `fitOn` may fail with: its detector's errors, the data's and the model's. */
 export type FitOnError<E> = E | ScoreImagesOnError;
+
+const isSource = (images: FitOnImages): images is SourceArgument => "argument" in images;
+
+/** `images` as a set at `shape`: a source read, a set checked to be at that size. */
+const readImages = (
+  images: FitOnImages,
+  shape: ImageShape,
+): Effect.Effect<
+  { readonly set: ImageSet; readonly checksum: string },
+  SourceError | FitDataInvalid
+> => {
+  if (isSource(images)) {
+    return Effect.map(readArgument(images, shape), (read) => ({
+      set: asSet(read, images.argument, shape),
+      checksum: read.checksum,
+    }));
+  }
+  const own = images.shape ?? { height: 28, width: 28, channels: 1 };
+  if (own.height !== shape.height || own.width !== shape.width || own.channels !== shape.channels) {
+    return Effect.fail(
+      new FitDataInvalid({
+        source: images.name,
+        problem: `its images are ${own.height}×${own.width}×${own.channels}; the model takes ` +
+          `${shape.height}×${shape.width}×${shape.channels} (give a source to have them resized)`,
+      }),
+    );
+  }
+  return Effect.succeed({
+    set: images,
+    checksum: sha256Hex(images.pixels),
+  });
+};
+
+/** `images` as a labelled set (for `role`), from a source or a labelled image set. */
+const readLabelled = (
+  images: FitOnImages,
+  shape: ImageShape,
+  role: string,
+): Effect.Effect<
+  { readonly set: LabelledSet; readonly checksum: string },
+  SourceError | FitDataInvalid
+> =>
+  isSource(images)
+    ? Effect.flatMap(readArgument(images, shape), (read) =>
+      Effect.map(
+        labelled(read, images.argument, shape, role),
+        (set) => ({ set, checksum: read.checksum }),
+      ))
+    : Effect.flatMap(readImages(images, shape), ({ set, checksum }) => {
+      const labels = set.labels;
+      if (labels === undefined) {
+        return Effect.fail(new SourceUnlabelled({ source: set.name, role }));
+      }
+      const classNames = "classNames" in set
+        ? (set as LabelledSet).classNames
+        : numberedClasses(Math.max(...labels) + 1);
+      return Effect.succeed({ set: { ...set, labels, classNames }, checksum });
+    });
 
 /**
  * Fit `detector` on `data.model`'s features of the training and validation sources (each read
@@ -113,30 +184,27 @@ export const fitOn = <E extends TaggedFailure>(
         earlyClassSums: sums,
         onProgress: (done, total) => progress(`features of ${set.name}`, done, total),
       });
-    const trainRead = yield* readArgument(data.train, shape);
-    const train = yield* labelled(trainRead, data.train.argument, shape, "training data");
-    const validationRead = yield* readArgument(data.validation, shape);
-    const validation = yield* labelled(
-      validationRead,
-      data.validation.argument,
+    const { set: train, checksum: trainChecksum } = yield* readLabelled(
+      data.train,
       shape,
-      "ID validation data",
+      "training data",
     );
+    const { set: validation } = yield* readLabelled(data.validation, shape, "ID validation data");
     const trainExtraction = yield* extracted(train, true);
     const validationSet: ExtractedSet = {
       images: validation,
       features: (yield* extracted(validation, false)).features,
     };
     const validationOod: Array<ExtractedSet> = [];
-    for (const argument of data.validationOod ?? []) {
-      const set = asSet(yield* readArgument(argument, shape), argument.argument, shape);
+    for (const images of data.validationOod ?? []) {
+      const { set } = yield* readImages(images, shape);
       validationOod.push({ images: set, features: (yield* extracted(set, false)).features });
     }
     const modelKey = data.modelKey ?? `fit-on:${crypto.randomUUID()}`;
     const fitted = yield* Effect.acquireRelease(
       detector.fit({
         modelKey,
-        trainKey: sha256Hex(new TextEncoder().encode(`${modelKey}:${trainRead.checksum}`)),
+        trainKey: sha256Hex(new TextEncoder().encode(`${modelKey}:${trainChecksum}`)),
         ...(model.network === undefined ? {} : { net: model.network }),
         model,
         train,
@@ -147,9 +215,9 @@ export const fitOn = <E extends TaggedFailure>(
       }),
       (f) => Effect.sync(() => f.dispose()),
     );
-    const scoreImages = (source: SourceArgument) =>
+    const scoreImages = (source: FitOnImages) =>
       Effect.gen(function* () {
-        const set = asSet(yield* readArgument(source, shape), source.argument, shape);
+        const { set } = yield* readImages(source, shape);
         const { features } = yield* extracted(set, false);
         return yield* fitted.score({ images: set, features });
       });
