@@ -50,18 +50,20 @@ export {
   type AblationSpecInput,
   decodeAblation,
   decodePipeline,
-  decodePipelineWith,
   expandGrids,
   gridSize,
   GridTooLarge,
   MAX_GRID_VARIANTS,
   PipelineSpec,
   type PipelineSpecInput,
-  type PipelineSpecInputOf,
-  type PipelineSpecOf,
   readSpecFile,
   SpecFileError,
 } from "./spec.ts";
+export {
+  decodePipelineWith,
+  type PipelineSpecInputOf,
+  type PipelineSpecOf,
+} from "./spec_entries.ts";
 export {
   inPercent,
   perSetMarkdown,

@@ -64,16 +64,15 @@ import {
   checkAblation,
   checkPipeline,
   decodeAblation,
-  decodePipelineWith,
   expandGrids,
   gridSize,
   GridTooLarge,
   MAX_GRID_VARIANTS,
   type PipelineSpec,
-  type PipelineSpecInputOf,
   variantColumns,
   variantSpec,
 } from "./spec.ts";
+import { decodePipelineWith, type PipelineSpecInputOf } from "./spec_entries.ts";
 
 /**
  * The services a pipeline needs: tfjs (`Compute`) and the stage cache (at `cacheDir`, default
@@ -211,9 +210,18 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
       (context) => checkPipeline(spec as PipelineSpec, context, source),
     ),
   );
-  const detectors = spec.detectors.map((d) =>
-    makeDetectorIn(entries, withModelDefaults(d as { readonly kind: string }, prepared.model))
-  );
+  // The model's defaults (GROOD's early boundary) go to grood's own kinds only: a user's entry
+  // gets exactly the options its spec decoded to, whatever its kind is called.
+  const builtIn = new Set<string>(DETECTORS.map((e) => e.kind));
+  const detectors = spec.detectors.map((d) => {
+    const detectorSpec = d as { readonly kind: string };
+    return makeDetectorIn(
+      entries,
+      builtIn.has(detectorSpec.kind)
+        ? withModelDefaults(detectorSpec, prepared.model)
+        : detectorSpec,
+    );
+  });
   const runs = yield* runDetectors(prepared, detectors, options);
   const result: PipelineResult = {
     prepared,

@@ -56,48 +56,6 @@ export type PipelineSpecInput = Omit<typeof PipelineSpec.Encoded, "detectors"> &
   readonly detectors: ReadonlyArray<DetectorSpecInput>;
 };
 
-/**
- * A pipeline spec as written for the detector entries `Es` (`runPipeline(spec, { detectors })`):
- * a detector's `kind` may be any one they register, a user's own included.
- */
-export type PipelineSpecInputOf<Es extends DetectorEntries> =
-  & Omit<typeof PipelineSpec.Encoded, "detectors">
-  & { readonly detectors: ReadonlyArray<DetectorSpecInputOf<Es>> };
-
-/** A decoded pipeline spec for the detector entries `Es`. */
-export type PipelineSpecOf<Es extends DetectorEntries> =
-  & Omit<PipelineSpec, "detectors">
-  & { readonly detectors: readonly [DetectorSpecOf<Es>, ...Array<DetectorSpecOf<Es>>] };
-
-/**
- * Decode a pipeline spec whose detectors are among `entries` (see `decodePipeline`); entries
- * that register one kind twice (a user's entry reusing a built-in kind) are refused by name.
- */
-export const decodePipelineWith = <Es extends DetectorEntries>(
-  entries: Es,
-  input: unknown,
-  source = "pipeline spec",
-): Effect.Effect<PipelineSpecOf<Es>, InvalidInput> => {
-  const twice = duplicateKinds(entries);
-  if (twice.length > 0) {
-    return Effect.fail(
-      new InvalidInput({
-        source: "the detector entries",
-        problems: twice.map((kind) => ({
-          path: "kind",
-          problem: `"${kind}" is registered by more than one entry: give yours another kind`,
-        })),
-      }),
-    );
-  }
-  if ((entries as DetectorEntries) === DETECTORS) return decodePipeline(input, source) as never;
-  const schema = Schema.Struct({
-    ...PipelineSpec.fields,
-    detectors: Schema.NonEmptyArray(detectorSpecSchema(entries)),
-  });
-  return decodeStrict(schema, source)(input) as never;
-};
-
 /** The GROOD parameters an ablation may vary, each as a list of values. */
 export const AblationGrid = Schema.Struct({
   lambda: Schema.optional(Schema.NonEmptyArray(Probability)),
