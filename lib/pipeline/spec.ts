@@ -9,16 +9,7 @@
  */
 import { Data, Effect, Schema } from "effect";
 import { IndexSpec } from "../knn/registry.ts";
-import {
-  type DetectorEntries,
-  DETECTORS,
-  DetectorSpec,
-  type DetectorSpecInput,
-  type DetectorSpecInputOf,
-  type DetectorSpecOf,
-  detectorSpecSchema,
-  duplicateKinds,
-} from "../detectors/registry.ts";
+import { DetectorSpec, type DetectorSpecInput } from "../detectors/registry.ts";
 import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood_variants.ts";
 import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
 import { Identifier } from "../io/paths.ts";
