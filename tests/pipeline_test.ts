@@ -14,9 +14,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect } from "effect";
-import { loadSplit } from "../lib/data/datasets.ts";
-import { readNpy, writeNpyAtomic } from "../lib/io/npy.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { readNpy } from "../lib/io/npy.ts";
 import { DETECTOR_KINDS } from "../lib/detectors/registry.ts";
 import { tiedShare } from "../lib/stages/evaluate.ts";
 import { GroodLive, runAblation, runPipeline } from "../lib/pipeline/pipeline.ts";
@@ -30,45 +28,9 @@ import {
 } from "../lib/pipeline/tables.ts";
 import { writeExports } from "../lib/report/exports.ts";
 import { runPromise } from "./with_compute.ts";
+import { TINY, tinyBenchmark } from "./tiny_benchmark.ts";
 
-const TRAIN = 400;
-const TEST = 120;
-const BLANK = 30;
-
-/** The tiny benchmark's folder and file (see the module doc). */
-async function tinyBenchmark(): Promise<{ dir: string; path: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "grood-pipeline-" });
-  const train = await Effect.runPromise(loadSplit("mnist", "train"));
-  const test = await Effect.runPromise(loadSplit("mnist", "test"));
-  const write = (name: string, data: Uint8Array, shape: ReadonlyArray<number>) =>
-    Effect.runPromise(writeNpyAtomic(join(dir, `${name}.npy`), data, shape));
-  await write("train", train.pixels.slice(0, TRAIN * 784), [TRAIN, 28, 28]);
-  await write("train-labels", train.labels.slice(0, TRAIN), [TRAIN]);
-  await write("test", test.pixels.slice(0, TEST * 784), [TEST, 28, 28]);
-  await write("test-labels", test.labels.slice(0, TEST), [TEST]);
-  // Validation: the next 60 test digits (never scored), and 60 other training digits as OOD
-  // validation (only GROOD-τ style tuning would use them; none of these detectors does).
-  await write("val", test.pixels.slice(TEST * 784, (TEST + 60) * 784), [60, 28, 28]);
-  await write("val-labels", test.labels.slice(TEST, TEST + 60), [60]);
-  await write("blank", new Uint8Array(BLANK * 784), [BLANK, 28, 28]);
-  const spec = {
-    name: "tiny",
-    model: { kind: "grood", path: fixtureDir("mnist") },
-    id: {
-      train: { kind: "npy", images: "train.npy", labels: "train-labels.npy" },
-      test: { kind: "npy", images: "test.npy", labels: "test-labels.npy" },
-      validation: { kind: "npy", images: "val.npy", labels: "val-labels.npy" },
-    },
-    oodTest: [
-      { name: "copy", group: "near", source: { kind: "npy", images: "test.npy" } },
-      { name: "blank", group: "far", source: { kind: "npy", images: "blank.npy" } },
-    ],
-    oodValidation: [{ name: "letters-val", source: { kind: "ood-set", name: "letters-val" } }],
-  };
-  const path = join(dir, "tiny.json");
-  await Deno.writeTextFile(path, JSON.stringify(spec));
-  return { dir, path };
-}
+const { TRAIN, TEST } = TINY;
 
 const services = GroodLive({ backend: "wasm", cacheDir: null });
 

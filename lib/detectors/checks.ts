@@ -8,10 +8,10 @@ import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
 import type {
   Detector,
-  DetectorError,
   ExtractedSet,
   FitInputs,
   FittedDetector,
+  TaggedFailure,
 } from "./detector.ts";
 
 /** A detector produced a NaN or infinite score (never passed on silently). */
@@ -258,7 +258,7 @@ function fitProblems(inputs: FitInputs): Array<string> {
  * feature and class sizes it was fitted on, and finite values; and every score it returns must
  * be finite. A detector's own code can then assume consistent, finite inputs.
  */
-export function withInputChecks<E extends DetectorError>(
+export function withInputChecks<E extends TaggedFailure>(
   detector: Detector<E>,
 ): Detector<E | InputCheckError> {
   const name = detector.name;

@@ -105,8 +105,18 @@ export interface TunedParameter {
  */
 export type { DetectorError } from "./errors.ts";
 
+/**
+ * Any tagged error (`Data.TaggedError`): what a user's own detector may fail with. grood's
+ * detectors keep to the closed `DetectorError` union (the default of `Detector`); a detector
+ * registered by a user (`defineDetector` with its own error type) widens only the error channel
+ * of the pipeline that runs it.
+ */
+export interface TaggedFailure {
+  readonly _tag: string;
+}
+
 /** A fitted detector: scores sets, and says which settings it used. */
-export interface FittedDetector<E extends DetectorError = DetectorError> {
+export interface FittedDetector<E extends TaggedFailure = DetectorError> {
   /** One score per image of the set; higher = more likely OOD. */
   readonly score: (set: ExtractedSet) => Effect.Effect<Float64Array, E>;
   /** The settings in force (defaults and tuned values), for the report. */
@@ -131,7 +141,7 @@ export interface Artefact {
  * context: by default `Compute`, the tfjs that ODIN's input gradient and GROOD's mix-up run on;
  * a detector that reads nothing (`Detector<E, never>`) is a `Detector` all the same.
  */
-export interface Detector<E extends DetectorError = DetectorError, R = Compute> {
+export interface Detector<E extends TaggedFailure = DetectorError, R = Compute> {
   readonly name: string;
   /** One line on the method and its source (paper, defaults). */
   readonly description: string;

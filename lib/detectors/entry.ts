@@ -8,13 +8,21 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import type { Detector } from "./detector.ts";
+import type { Detector, DetectorError, TaggedFailure } from "./detector.ts";
 
 /** The role a detector plays in the reports. */
 export type DetectorFamily = "grood" | "grood-ablation" | "grood-extension" | "baseline";
 
-/** One detector's registration. */
-export interface DetectorEntry<K extends string, F extends Schema.Struct.Fields> {
+/**
+ * One detector's registration. `E` is what its detector may fail with: grood's own keep to the
+ * closed `DetectorError` union; a user's entry may name its own tagged errors, and a pipeline
+ * given that entry (`runPipeline(spec, { detectors: [...DETECTORS, mine] })`) fails with them.
+ */
+export interface DetectorEntry<
+  K extends string,
+  F extends Schema.Struct.Fields,
+  E extends TaggedFailure = DetectorError,
+> {
   /** The spec's `kind` (kebab-case). */
   readonly kind: K;
   /** Name in tables (a spec's `name` overrides it). */
@@ -33,17 +41,64 @@ export interface DetectorEntry<K extends string, F extends Schema.Struct.Fields>
    */
   readonly scoresImages?: string;
   /** Build the detector from decoded options. */
-  readonly make: (options: Schema.Struct<F>["Type"], name: string) => Detector;
+  readonly make: (options: Schema.Struct<F>["Type"], name: string) => Detector<E>;
 }
 
-/** Any registered detector. */
+/** Any registered detector, grood's or a user's. */
 // deno-lint-ignore no-explicit-any
-export type AnyDetectorEntry = DetectorEntry<string, any>;
+export type AnyDetectorEntry = DetectorEntry<string, any, TaggedFailure>;
 
-/** Register a detector (an identity that keeps the option types). */
-export const defineDetector = <const K extends string, F extends Schema.Struct.Fields>(
-  entry: DetectorEntry<K, F>,
-): DetectorEntry<K, F> => entry;
+/** What the detector of an entry may fail with. */
+export type EntryError<Entry> = Entry extends DetectorEntry<string, infer _F, infer E> ? E
+  : never;
+
+/**
+ * Register a detector (an identity that keeps the option and error types). grood's detectors
+ * are listed in `DETECTORS`; a user's may be passed to a pipeline next to them.
+ *
+ * @example A user's detector: the negative max logit, plus one
+ * ```ts
+ * import { Effect, Schema } from "effect";
+ * import { defineDetector } from "./entry.ts";
+ * const shifted = defineDetector({
+ *   kind: "shifted-max-logit",
+ *   title: "MaxLogit + 1",
+ *   family: "baseline",
+ *   source: "a notebook",
+ *   reproduce: false,
+ *   options: Schema.Struct({ shift: Schema.optionalKey(Schema.Finite) }),
+ *   make: (options, name) => ({
+ *     name,
+ *     description: "the negative max logit plus a shift",
+ *     fit: () =>
+ *       Effect.succeed({
+ *         score: (set) =>
+ *           Effect.sync(() => {
+ *             const { rows, cols, data } = set.features.logits;
+ *             const out = new Float64Array(rows);
+ *             for (let i = 0; i < rows; i++) {
+ *               let max = -Infinity;
+ *               for (let j = 0; j < cols; j++) max = Math.max(max, data[i * cols + j]!);
+ *               out[i] = -max + (options.shift ?? 1);
+ *             }
+ *             return out;
+ *           }),
+ *         settings: {},
+ *         tuned: [],
+ *         dispose: () => {},
+ *       }),
+ *   }),
+ * });
+ * if (shifted.kind !== "shifted-max-logit") throw new Error("wrong kind");
+ * ```
+ */
+export const defineDetector = <
+  const K extends string,
+  F extends Schema.Struct.Fields,
+  E extends TaggedFailure = DetectorError,
+>(
+  entry: DetectorEntry<K, F, E>,
+): DetectorEntry<K, F, E> => entry;
 
 /** A field with a decoding default (absent in a spec → `value`). */
 export const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>

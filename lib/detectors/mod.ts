@@ -10,22 +10,34 @@ export type {
   ExtractedSet,
   FitInputs,
   FittedDetector,
+  TaggedFailure,
 } from "./detector.ts";
 export { withInputChecks } from "./checks.ts";
 export { rowMaxSoftmax } from "./logits.ts";
 export { type SymmetricEigen, symmetricEigen } from "./linalg.ts";
-export { defineDetector, type DetectorEntry } from "./entry.ts";
+export {
+  type AnyDetectorEntry,
+  defineDetector,
+  type DetectorEntry,
+  type EntryError,
+} from "./entry.ts";
 export {
   BASELINES,
   buildDetector,
   decodeDetector,
   DETECTOR_KINDS,
+  type DetectorEntries,
   detectorEntry,
   DETECTORS,
   DetectorSpec,
   type DetectorSpecInput,
+  type DetectorSpecInputOf,
+  type DetectorSpecOf,
+  detectorSpecSchema,
   detectorTableMarkdown,
+  duplicateKinds,
   makeDetector,
+  makeDetectorIn,
   REPRODUCE_DETECTORS,
 } from "./registry.ts";
 export { ash } from "./ash.ts";

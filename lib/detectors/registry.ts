@@ -9,12 +9,12 @@
  * @module
  */
 import { decodeStrict, type InvalidInput } from "../decode.ts";
-import { withInputChecks } from "./checks.ts";
+import { type InputCheckError, withInputChecks } from "./checks.ts";
 import { Effect, Schema } from "effect";
 import { ashBinaryEntry, ashEntry, ashPruneEntry } from "./ash.ts";
-import type { Detector } from "./detector.ts";
+import type { Detector, TaggedFailure } from "./detector.ts";
 import { energyEntry } from "./energy.ts";
-import type { AnyDetectorEntry, DetectorEntry } from "./entry.ts";
+import type { AnyDetectorEntry, DetectorEntry, EntryError } from "./entry.ts";
 import { gradNormEntry } from "./gradnorm.ts";
 import {
   groodDistanceEntry,
@@ -74,20 +74,24 @@ export const DETECTORS = [
 type Entries = typeof DETECTORS;
 
 /** The spec schema of one entry: its kind, an optional table name, and its options. */
-type SpecSchemaOf<E> = E extends DetectorEntry<infer K, infer F> ? Schema.Struct<
+type SpecSchemaOf<E> = E extends DetectorEntry<infer K, infer F, TaggedFailure> ? Schema.Struct<
     { readonly kind: Schema.Literal<K>; readonly name: Schema.optionalKey<Schema.String> } & F
   >
   : never;
 
 /** `{ kind, name?, ...options }` for one registered detector. */
-export function specSchema<K extends string, F extends Schema.Struct.Fields>(
-  entry: DetectorEntry<K, F>,
-): SpecSchemaOf<DetectorEntry<K, F>> {
+export function specSchema<
+  K extends string,
+  F extends Schema.Struct.Fields,
+  E extends TaggedFailure,
+>(
+  entry: DetectorEntry<K, F, E>,
+): SpecSchemaOf<DetectorEntry<K, F, E>> {
   return Schema.Struct({
     kind: Schema.Literal(entry.kind),
     name: Schema.optionalKey(Schema.String),
     ...entry.options.fields,
-  }) as unknown as SpecSchemaOf<DetectorEntry<K, F>>;
+  }) as unknown as SpecSchemaOf<DetectorEntry<K, F, E>>;
 }
 
 /** Any detector with its options, as a spec (options left out take their defaults). */
@@ -125,9 +129,46 @@ export function detectorEntry(kind: DetectorKind): AnyDetectorEntry {
  * outputs in the `StageCache` of the context its fit runs in, when there is one.
  */
 export function makeDetector(spec: DetectorSpec): Detector {
-  const { kind, name, ...options } = spec as DetectorSpec & { readonly name?: string };
-  const entry = detectorEntry(kind);
-  return withInputChecks(entry.make(options, name ?? entry.title));
+  return makeDetectorIn(DETECTORS, spec) as Detector;
+}
+
+/** A list of detector entries: `DETECTORS`, or `[...DETECTORS, mine]` with a user's own. */
+export type DetectorEntries = ReadonlyArray<AnyDetectorEntry>;
+
+/** A detector spec as written, for the entries `Es` (the kinds they register, their options). */
+export type DetectorSpecInputOf<Es extends DetectorEntries> = SpecSchemaOf<Es[number]>["Encoded"];
+
+/** A decoded detector spec for the entries `Es`. */
+export type DetectorSpecOf<Es extends DetectorEntries> = SpecSchemaOf<Es[number]>["Type"];
+
+/**
+ * The spec schema of any detector among `entries` (`DetectorSpec` for `DETECTORS`): decoded
+ * strictly, so a kind none of them registers is refused by name.
+ */
+export function detectorSpecSchema<Es extends DetectorEntries>(
+  entries: Es,
+): Schema.Codec<DetectorSpecOf<Es>, DetectorSpecInputOf<Es>> {
+  if ((entries as DetectorEntries) === DETECTORS) return DetectorSpec as never;
+  return Schema.Union(entries.map((entry) => specSchema(entry))) as never;
+}
+
+/** Kinds registered more than once among `entries` (a user's entry reusing a built-in kind). */
+export function duplicateKinds(entries: DetectorEntries): ReadonlyArray<string> {
+  const kinds = entries.map((e) => e.kind);
+  return [...new Set(kinds.filter((kind, i) => kinds.indexOf(kind) !== i))];
+}
+
+/**
+ * Build the detector a decoded spec describes, from the entry among `entries` that registers
+ * its kind, behind the same edge checks as grood's own (`withInputChecks`).
+ */
+export function makeDetectorIn<Es extends DetectorEntries>(
+  entries: Es,
+  spec: DetectorSpecOf<Es>,
+): Detector<EntryError<Es[number]> | InputCheckError> {
+  const { kind, name, ...options } = spec as { kind: string; readonly name?: string };
+  const entry = entries.find((e) => e.kind === kind)!;
+  return withInputChecks(entry.make(options, name ?? entry.title)) as never;
 }
 
 /**

@@ -18,6 +18,13 @@ export { type ImageBatch, imageBatch, type ScoreInputSpec } from "./batch.ts";
 export { type FeatureMemo, fitDetectorFolder, type FitOptions, fittedFolderRules } from "./fit.ts";
 export { HELD_OUT_MAX, HELD_OUT_SHARE } from "./fit_data.ts";
 export {
+  fitOn,
+  type FitOnData,
+  type FitOnError,
+  type FittedOn,
+  type ScoreImagesOnError,
+} from "./fit_on.ts";
+export {
   type InvalidImage,
   type LoadedDetector,
   openFittedDetector,

@@ -10,6 +10,8 @@ export {
   type AblationResult,
   GroodLive,
   type PipelineError,
+  type PipelineErrorOf,
+  type PipelineOptions,
   type PipelineResult,
   type PipelineServices,
   runAblation,
@@ -57,6 +59,11 @@ export {
   readSpecFile,
   SpecFileError,
 } from "./spec.ts";
+export {
+  decodePipelineWith,
+  type PipelineSpecInputOf,
+  type PipelineSpecOf,
+} from "./spec_entries.ts";
 export {
   inPercent,
   perSetMarkdown,

@@ -34,7 +34,13 @@ import * as aq from "arquero";
 import { Effect, Layer, type Scope } from "effect";
 import { type BackendName, type BackendUnavailable, Compute } from "../compute/compute.ts";
 import type { DetectorError } from "../detectors/detector.ts";
-import { makeDetector } from "../detectors/registry.ts";
+import type { EntryError } from "../detectors/entry.ts";
+import {
+  type DetectorEntries,
+  DETECTORS,
+  makeDetector,
+  makeDetectorIn,
+} from "../detectors/registry.ts";
 import type { ScoreError } from "../stages/evaluate.ts";
 import { mixupSamples } from "../stages/mixup.ts";
 import type { ProgressReporter } from "./progress.ts";
@@ -58,15 +64,15 @@ import {
   checkAblation,
   checkPipeline,
   decodeAblation,
-  decodePipeline,
   expandGrids,
   gridSize,
   GridTooLarge,
   MAX_GRID_VARIANTS,
-  type PipelineSpecInput,
+  type PipelineSpec,
   variantColumns,
   variantSpec,
 } from "./spec.ts";
+import { decodePipelineWith, type PipelineSpecInputOf } from "./spec_entries.ts";
 
 /**
  * The services a pipeline needs: tfjs (`Compute`) and the stage cache (at `cacheDir`, default
@@ -100,6 +106,14 @@ export interface RunHooks {
   readonly progress?: ProgressReporter;
   /** What the spec came from (a file name), for error messages. */
   readonly source?: string;
+}
+
+/**
+ * Options of `runPipeline`: its hooks, and the detector entries its spec may name (default
+ * `DETECTORS`; `[...DETECTORS, mine]` adds a user's own, made with `defineDetector`).
+ */
+export interface PipelineOptions<Es extends DetectorEntries = typeof DETECTORS> extends RunHooks {
+  readonly detectors?: Es;
 }
 
 /** Options of `runAblation`. */
@@ -136,44 +150,79 @@ export type PipelineError = PrepareError | DetectorError | ScoreError;
 /** What a pipeline run reads from the context (`GroodLive` provides both). */
 export type PipelineServices = Compute | StageCache;
 
+/** What a pipeline over the detector entries `Es` may fail with: `PipelineError` and theirs. */
+export type PipelineErrorOf<Es extends DetectorEntries> = PipelineError | EntryError<Es[number]>;
+
 /**
  * Run a pipeline spec written in code: its shape is checked by the compiler (`kind: "gorod"`
  * does not compile) and its values here, strictly (an `InvalidInput` listing every problem),
  * then against the data and the model before any feature is extracted. The model is released
  * when the run returns (its features, scores and tables stay); `runPipelineScoped` keeps it
  * open for the caller's scope. A spec of unknown shape (parsed JSON) goes to `runPipelineJson`.
+ *
+ * `options.detectors` lists the detectors the spec may name: a user's entry
+ * (`defineDetector`) passed as `[...DETECTORS, mine]` is named by its kind and runs like a
+ * built-in one; the spec's type and the run's errors follow the list.
  */
-export const runPipeline = (
-  spec: PipelineSpecInput,
-  hooks: RunHooks = {},
-): Effect.Effect<PipelineResult, PipelineError, PipelineServices> =>
-  Effect.scoped(runPipelineIn(spec, hooks));
+export const runPipeline = <const Es extends DetectorEntries = typeof DETECTORS>(
+  spec: PipelineSpecInputOf<Es>,
+  options: PipelineOptions<Es> = {},
+): Effect.Effect<PipelineResult, PipelineErrorOf<Es>, PipelineServices> =>
+  Effect.scoped(runPipelineIn(spec, options));
 
 /**
  * `runPipeline` for a spec of unknown shape (parsed JSON, a notebook value): decoded strictly,
  * so an unknown key, a misspelt kind or a bad value fails with an `InvalidInput` naming each.
  */
-export const runPipelineJson = (
+export const runPipelineJson = <const Es extends DetectorEntries = typeof DETECTORS>(
   input: unknown,
-  hooks: RunHooks = {},
-): Effect.Effect<PipelineResult, PipelineError, PipelineServices> =>
-  Effect.scoped(runPipelineIn(input, hooks));
+  options: PipelineOptions<Es> = {},
+): Effect.Effect<PipelineResult, PipelineErrorOf<Es>, PipelineServices> =>
+  Effect.scoped(runPipelineIn(input, options));
 
 /** `runPipeline` with the model open in the caller's scope (e.g. to export early features). */
-export const runPipelineScoped = (
-  spec: PipelineSpecInput,
-  hooks: RunHooks = {},
-): Effect.Effect<PipelineResult, PipelineError, PipelineServices | Scope.Scope> =>
-  runPipelineIn(spec, hooks);
+export const runPipelineScoped = <const Es extends DetectorEntries = typeof DETECTORS>(
+  spec: PipelineSpecInputOf<Es>,
+  options: PipelineOptions<Es> = {},
+): Effect.Effect<PipelineResult, PipelineErrorOf<Es>, PipelineServices | Scope.Scope> =>
+  runPipelineIn(spec, options);
 
-const runPipelineIn = Effect.fn("runPipeline")(function* (input: unknown, hooks: RunHooks) {
-  const source = hooks.source ?? "pipeline spec";
-  const spec = yield* decodePipeline(input, source);
+const runPipelineIn = <Es extends DetectorEntries>(
+  input: unknown,
+  options: PipelineOptions<Es>,
+): Effect.Effect<PipelineResult, PipelineErrorOf<Es>, PipelineServices | Scope.Scope> =>
+  runAnyPipeline(input, options) as never;
+
+// Effect.fn does not keep a generic signature: the body runs on any entries and the entries'
+// error types are restored by `runPipelineIn`.
+const runAnyPipeline = Effect.fn("runPipeline")(function* (
+  input: unknown,
+  options: PipelineOptions<DetectorEntries>,
+) {
+  const source = options.source ?? "pipeline spec";
+  const entries: DetectorEntries = options.detectors ?? DETECTORS;
+  const spec = yield* decodePipelineWith(entries, input, source);
+  // GROOD's settings are checked against the data and model; a user's kinds have none to check.
   const prepared = yield* prepareBenchmark(
-    prepareOptions(spec, hooks, (context) => checkPipeline(spec, context, source)),
+    prepareOptions(
+      spec,
+      options,
+      (context) => checkPipeline(spec as PipelineSpec, context, source),
+    ),
   );
-  const detectors = spec.detectors.map((d) => makeDetector(withModelDefaults(d, prepared.model)));
-  const runs = yield* runDetectors(prepared, detectors, hooks);
+  // The model's defaults (GROOD's early boundary) go to grood's own kinds only: a user's entry
+  // gets exactly the options its spec decoded to, whatever its kind is called.
+  const builtIn = new Set<string>(DETECTORS.map((e) => e.kind));
+  const detectors = spec.detectors.map((d) => {
+    const detectorSpec = d as { readonly kind: string };
+    return makeDetectorIn(
+      entries,
+      builtIn.has(detectorSpec.kind)
+        ? withModelDefaults(detectorSpec, prepared.model)
+        : detectorSpec,
+    );
+  });
+  const runs = yield* runDetectors(prepared, detectors, options);
   const result: PipelineResult = {
     prepared,
     runs,

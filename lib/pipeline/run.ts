@@ -21,6 +21,7 @@ import type {
   DetectorError,
   ExtractedSet,
   FittedDetector,
+  TaggedFailure,
   TunedParameter,
 } from "../detectors/detector.ts";
 import { ModelUnreadable } from "../models/errors.ts";
@@ -225,17 +226,25 @@ export interface RunDetectorsOptions {
 
 /**
  * Fit, score and evaluate each detector on a prepared benchmark. Fails with the first
- * detector's error (`DetectorError`) or a score that cannot be evaluated (`ScoreError`).
+ * detector's error (`DetectorError` for grood's, `E` for a user's) or a score that cannot be
+ * evaluated (`ScoreError`).
  */
-export const runDetectors: (
+export const runDetectors = <E extends TaggedFailure = DetectorError>(
   prepared: PreparedBenchmark,
-  detectors: ReadonlyArray<Detector>,
+  detectors: ReadonlyArray<Detector<E>>,
   options?: RunDetectorsOptions,
-) => Effect.Effect<Array<DetectorRun>, DetectorError | ScoreError, Compute> = Effect.fn(
-  "runDetectors",
-)(function* (
+): Effect.Effect<Array<DetectorRun>, E | ScoreError, Compute> =>
+  // Effect.fn does not keep a generic signature: the body runs on any tagged error, and the
+  // detectors' own error type `E` is restored here (it is all their fit and score can fail with).
+  runAnyDetectors(prepared, detectors, options) as Effect.Effect<
+    Array<DetectorRun>,
+    E | ScoreError,
+    Compute
+  >;
+
+const runAnyDetectors = Effect.fn("runDetectors")(function* (
   prepared: PreparedBenchmark,
-  detectors: ReadonlyArray<Detector>,
+  detectors: ReadonlyArray<Detector<TaggedFailure>>,
   options: RunDetectorsOptions = {},
 ) {
   const log = options.log ?? (() => {});
