@@ -40,9 +40,7 @@ export const PENDING_ANNOTATION_FILES: ReadonlyArray<string> = [
   "lib/model/train.ts",
   "lib/stages/features.ts",
   "lib/stages/gradient.ts",
-  "lib/stages/mixup.ts",
   "lib/stages/model_features.ts",
-  "lib/stages/model_mixup.ts",
   "lib/stages/prototype.ts",
   "lib/stages/evaluate.ts",
 ];

@@ -9,7 +9,8 @@ import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classi
 import { trainClassifier } from "../lib/model/train.ts";
 import { type PreparedBenchmark, runDetectors } from "../lib/pipeline/run.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
-import { mixupOodPrototype } from "../lib/stages/mixup.ts";
+import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
+import { mixupWithModel } from "../lib/stages/mixup.ts";
 import { computePrototypes } from "../lib/stages/prototype.ts";
 import { runPromise, runPromiseExit, tf } from "./with_compute.ts";
 
@@ -28,7 +29,8 @@ Deno.test("an interrupted mix-up stage releases its tensors", async () => {
   const prototypes = await runPromise(computePrototypes(extraction, "block1"));
   const before = tf.memory().numTensors;
   let batches = 0;
-  const stage = mixupOodPrototype(net, train, extraction.features, prototypes, {
+  const model = await runPromise(groodFeatureModel(tf, net, "random net"));
+  const stage = mixupWithModel(model, train, extraction.features, prototypes, {
     lambda: 0.5,
     samples: 1000,
     seed: 0,

@@ -53,7 +53,7 @@ export const STAGE_ROOTS: Readonly<Record<string, ReadonlyArray<string>>> = {
     "stages/model_features.ts",
   ],
   prototypes: ["detectors/grood.ts", "stages/prototype.ts"],
-  "ood-prototype": ["detectors/grood.ts", "stages/mixup.ts", "stages/model_mixup.ts"],
+  "ood-prototype": ["detectors/grood.ts", "stages/mixup.ts"],
   descriptors: ["detectors/grood.ts", "stages/gradient.ts"],
 };
 

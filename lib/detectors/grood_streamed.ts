@@ -35,10 +35,10 @@ import {
   meanOfPrototypes,
   MIXUP_DEFAULTS,
   mixupChoice,
+  mixupImages,
   type MixupOptions,
   secondLargest,
 } from "../stages/mixup.ts";
-import { mixupImages } from "../stages/model_mixup.ts";
 import { EmptyClass, type Prototypes } from "../stages/prototype.ts";
 import type { DetectorError } from "./detector.ts";
 import type { IndexBuilder } from "./grood.ts";

@@ -15,10 +15,10 @@ export * from "./registry.ts";
 export {
   type OnnxOptions,
   onnxSession,
-  runSession,
   openOnnxGraph,
   openOnnxModel,
   readOnnxFile,
+  runSession,
 } from "./onnx.ts";
 export {
   groodFeatureModel,
