@@ -38,11 +38,6 @@ export const PENDING_ANNOTATION_FILES: ReadonlyArray<string> = [
   "lib/fitted/fit.ts",
   "lib/model/store.ts",
   "lib/model/train.ts",
-  "lib/stages/features.ts",
-  "lib/stages/gradient.ts",
-  "lib/stages/model_features.ts",
-  "lib/stages/prototype.ts",
-  "lib/stages/evaluate.ts",
 ];
 
 /** The relative specifiers of a module's re-exports, each with the names it re-exports. */

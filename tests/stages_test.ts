@@ -41,7 +41,10 @@ async function noLeak<A>(what: string, f: () => Promise<A>): Promise<A> {
 }
 
 const { features, classSums } = await runPromise(
-  extractFeatures(net, train, { classSumsAt: ["stem", "block1", "block2"], batchSize: 128 }),
+  extractFeatures(model, train, {
+    classSumsAt: ["stem", "block1", "block2"],
+    batchSize: 128,
+  }),
 );
 
 Deno.test("extractFeatures() matches a direct forward pass and leaks nothing", async () => {
@@ -49,7 +52,7 @@ Deno.test("extractFeatures() matches a direct forward pass and leaks nothing", a
     "extractFeatures",
     () =>
       runPromise(
-        extractFeatures(net, train, { classSumsAt: ["block1"], batchSize: 64 }),
+        extractFeatures(model, train, { classSumsAt: ["block1"], batchSize: 64 }),
       ),
   );
   const direct = tf.tidy(() => {
@@ -91,7 +94,7 @@ Deno.test("computePrototypes() fails with EmptyClass when a class has no sample"
     Array.from(train.labels.entries()).filter(([, l]) => l !== 9).map(([i]) => i),
   );
   const extraction = await runPromise(
-    extractFeatures(net, noNines, { classSumsAt: ["block1"] }),
+    extractFeatures(model, noNines, { classSumsAt: ["block1"] }),
   );
   const error = await runPromise(Effect.flip(computePrototypes(extraction, "block1")));
   assert.ok(error instanceof EmptyClass);

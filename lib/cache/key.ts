@@ -50,7 +50,6 @@ export const STAGE_ROOTS: Readonly<Record<string, ReadonlyArray<string>>> = {
     "pipeline/extract.ts",
     "pipeline/model.ts",
     "stages/features.ts",
-    "stages/model_features.ts",
   ],
   prototypes: ["detectors/grood.ts", "stages/prototype.ts"],
   "ood-prototype": ["detectors/grood.ts", "stages/mixup.ts"],

@@ -33,8 +33,12 @@ import { type SourceArgument, sourcePaths } from "../sources/argument.ts";
 import { openSource } from "../sources/mod.ts";
 import { type ReadSource, readSource } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
-import { type Extraction, predictedClasses, type SetFeatures } from "../stages/features.ts";
-import { extractWithModel } from "../stages/model_features.ts";
+import {
+  extractFeatures,
+  type Extraction,
+  predictedClasses,
+  type SetFeatures,
+} from "../stages/features.ts";
 import { distribution, edgesOf } from "./distribution.ts";
 import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import {
@@ -206,7 +210,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     });
     const known = options.features?.get(key);
     return known !== undefined ? Effect.succeed(known) : Effect.tap(
-      extractWithModel(model, set, {
+      extractFeatures(model, set, {
         ...batch,
         earlyClassSums: sums,
         onProgress: (done, total) =>

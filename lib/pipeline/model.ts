@@ -18,16 +18,15 @@ import { Data, Effect, Schema, type Scope } from "effect";
 import { hashJson } from "../cache/key.ts";
 import { Compute } from "../compute/compute.ts";
 import type { ImageSet } from "../data/images.ts";
-import { type Classifier, penultimate } from "../model/classifier.ts";
+import type { Classifier } from "../model/classifier.ts";
 import type { ClassifierMetadata } from "../model/store.ts";
 import { hashModel } from "../models/files.ts";
-import { groodTaps } from "../models/grood_cnn.ts";
+import { groodFeatureModel, groodTaps } from "../models/grood_cnn.ts";
 import { groodModelOn, loadGroodNet } from "../models/grood_open.ts";
 import type { FeatureModel, Taps } from "../models/model.ts";
 import { MODEL_REGISTRY, type ModelKind, openModel, resolveModel } from "../models/registry.ts";
-import { ModelUnreadable } from "../models/errors.ts";
-import { extractFeatures, type Extraction } from "../stages/features.ts";
-import { extractWithModel } from "../stages/model_features.ts";
+import { type MissingTap, ModelUnreadable } from "../models/errors.ts";
+import { type ExtractError, extractFeatures, type Extraction } from "../stages/features.ts";
 
 /** The engines a pipeline can extract features with. */
 export const ENGINES = ["tfjs", "onnx"] as const;
@@ -48,10 +47,8 @@ export class EngineUnavailable extends Data.TaggedError("EngineUnavailable")<{
   }
 }
 
-/** What extracting one set may fail with (either engine's pass). */
-export type ExtractionError =
-  | Effect.Error<ReturnType<typeof extractFeatures>>
-  | Effect.Error<ReturnType<typeof extractWithModel>>;
+/** What extracting one set may fail with. */
+export type ExtractionError = ExtractError;
 
 /** Options of one extraction. */
 export interface ModelExtractOptions {
@@ -102,26 +99,21 @@ const defined = (taps: PipelineModelOptions["taps"]): Partial<Taps> =>
   Object.fromEntries(Object.entries(taps ?? {}).filter(([, v]) => v !== undefined));
 
 /**
- * grood's CNN's own pass on tfjs under `key` (class sums at any block boundary, in one pass):
- * what the pipeline runs on grood's models by default. Its passes run on the context's
- * `Compute`, read once here, as a model opened on it would.
+ * grood's CNN on tfjs (`groodFeatureModel`, class sums at any block boundary, in one pass)
+ * under `key`: its passes run on the context's `Compute`, read once here.
  */
 export const tfjsExtractor = (
   net: Classifier,
   key: string,
-): Effect.Effect<Pick<PipelineModel, "key" | "extract">, never, Compute> =>
-  Compute.useSync((compute) => ({
-    key,
-    extract: (set, o = {}) =>
-      extractFeatures(net, set, {
-        ...(o.classSumsAt === undefined ? {} : { classSumsAt: o.classSumsAt }),
-        ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
-        ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
-      }).pipe(Effect.provideService(Compute, compute)),
-  }));
+): Effect.Effect<Pick<PipelineModel, "key" | "extract">, MissingTap, Compute> =>
+  Effect.gen(function* () {
+    const { tf } = yield* Compute;
+    const model = yield* groodFeatureModel(tf, net, "grood's classifier");
+    return { key, extract: withSums(model) };
+  });
 
 const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractOptions = {}) =>
-  extractWithModel(model, set, {
+  extractFeatures(model, set, {
     ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
@@ -149,19 +141,7 @@ const openGrood = (options: PipelineModelOptions, engine: Engine) =>
       features,
       earlyTap: taps.early,
     };
-    if (engine === "onnx") {
-      const model: PipelineModel = { ...base, earlyBoundaries: conv, extract: withSums(features) };
-      return model;
-    }
-    // tfjs: the built-in pass (class sums by a float32 product per batch), bit for bit the
-    // features the tfjs engine always computed.
-    const builtIn = taps.penultimate === penultimate(net.spec) &&
-      taps.logits === defaults.logits;
-    const model: PipelineModel = {
-      ...base,
-      earlyBoundaries: builtIn ? conv : [taps.early],
-      extract: builtIn ? (yield* tfjsExtractor(net, key)).extract : withSums(features),
-    };
+    const model: PipelineModel = { ...base, earlyBoundaries: conv, extract: withSums(features) };
     return model;
   });
 

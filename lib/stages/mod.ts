@@ -7,6 +7,7 @@
  */
 export {
   type ClassSums,
+  type ExtractError,
   extractFeatures,
   type Extraction,
   type ExtractOptions,
@@ -15,7 +16,6 @@ export {
   predictedClasses,
   type SetFeatures,
 } from "./features.ts";
-export { extractWithModel, type ModelExtractOptions } from "./model_features.ts";
 export { computePrototypes, EmptyClass, MissingFeatures, type Prototypes } from "./prototype.ts";
 export {
   meanOfPrototypes,
