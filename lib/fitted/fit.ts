@@ -11,7 +11,8 @@
  * @module
  */
 import { join } from "node:path";
-import { Effect, Schema } from "effect";
+import { Effect, Schema, type Scope } from "effect";
+import type { Compute } from "../compute/compute.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { groodFitted, type GroodOptions } from "../detectors/grood.ts";
@@ -156,11 +157,8 @@ export const fittedFolderRules = (options: FitOptions): OutputFolderOptions => (
   recognise: [FITTED_MANIFEST_FILE],
 });
 
-/**
- * Fit the detector `options.detector` (GROOD by default) on `options.model` and write the
- * fitted folder `options.out`. Returns the manifest written.
- */
-export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
+// Typed by inference here; exported below with its signature spelled out.
+const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
   const decoded = yield* decodeDetector(options.detector ?? { kind: "grood" });
   // Refused before any work: a folder scores from the model's features and logits.
   const persistence = persistenceOf(decoded.kind);
@@ -515,3 +513,14 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       return sealed.manifest;
     }));
 });
+
+/** What `fitDetectorFolder` can fail with: the typed errors of every step it runs. */
+export type FitFolderError = Effect.Error<ReturnType<typeof fitFolder>>;
+
+/**
+ * Fit the detector `options.detector` (GROOD by default) on `options.model` and write the
+ * fitted folder `options.out`. Returns the manifest written.
+ */
+export const fitDetectorFolder: (
+  options: FitOptions,
+) => Effect.Effect<FittedManifest, FitFolderError, Scope.Scope | Compute> = fitFolder;
