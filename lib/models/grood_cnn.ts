@@ -33,9 +33,7 @@ export function groodInputSpec(net: Classifier): InputSpec {
  */
 export function groodTaps(net: Classifier): Taps {
   const pen = penultimate(net.spec);
-  const early = net.boundaries.includes("block1")
-    ? "block1"
-    : groodPoints(net)[0]?.name ?? pen;
+  const early = net.boundaries.includes("block1") ? "block1" : groodPoints(net)[0]?.name ?? pen;
   return {
     early,
     penultimate: pen,

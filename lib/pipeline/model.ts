@@ -1,7 +1,8 @@
 /**
  * The model a benchmark runs, as the pipeline needs it: any kind `lib/models` opens (grood's
- * CNN, ONNX, tfjs Layers or Graph) behind the `FeatureModel` interface, the engine that
- * extracts its features, and the cache key of everything those features depend on.
+ * CNN, ONNX, tfjs Layers or Graph), opened by the one `openModel` behind the `FeatureModel`
+ * interface, the engine that extracts its features, and the cache key of everything those
+ * features depend on (the model's files, kind, taps, input preprocessing and engine).
  *
  * Engines: an ONNX model runs on onnxruntime, a tfjs model on tfjs. grood's own CNN runs on
  * onnxruntime by default (exported by `classifierToOnnx`, checked against tfjs and cached by
@@ -21,10 +22,9 @@ import type { ImageSet } from "../data/images.ts";
 import type { Classifier } from "../model/classifier.ts";
 import type { ClassifierMetadata } from "../model/store.ts";
 import { hashModel } from "../models/files.ts";
-import { groodFeatureModel, groodTaps } from "../models/grood_cnn.ts";
-import { groodModelOn, loadGroodNet } from "../models/grood_open.ts";
+import { groodFeatureModel } from "../models/grood_cnn.ts";
 import type { FeatureModel, Taps } from "../models/model.ts";
-import { MODEL_REGISTRY, type ModelKind, openModel, resolveModel } from "../models/registry.ts";
+import { MODEL_REGISTRY, type ModelKind, openModel } from "../models/registry.ts";
 import { type MissingTap, ModelUnreadable } from "../models/errors.ts";
 import { type ExtractError, extractFeatures, type Extraction } from "../stages/features.ts";
 
@@ -98,6 +98,14 @@ export interface PipelineModelOptions {
 const defined = (taps: PipelineModelOptions["taps"]): Partial<Taps> =>
   Object.fromEntries(Object.entries(taps ?? {}).filter(([, v]) => v !== undefined));
 
+/** The one feature pass (`extractFeatures`) over `model`, with the pipeline's options. */
+const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractOptions = {}) =>
+  extractFeatures(model, set, {
+    ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+
 /**
  * grood's CNN on tfjs (`groodFeatureModel`, class sums at any block boundary, in one pass)
  * under `key`: its passes run on the context's `Compute`, read once here.
@@ -110,39 +118,6 @@ export const tfjsExtractor = (
     const { tf } = yield* Compute;
     const model = yield* groodFeatureModel(tf, net, "grood's classifier");
     return { key, extract: withSums(model) };
-  });
-
-const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractOptions = {}) =>
-  extractFeatures(model, set, {
-    ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
-    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-  });
-
-const openGrood = (options: PipelineModelOptions, engine: Engine) =>
-  Effect.gen(function* () {
-    const { path } = options;
-    const loaded = yield* loadGroodNet(path);
-    const { net } = loaded;
-    const defaults = groodTaps(net);
-    const taps: Taps = { ...defaults, ...defined(options.taps) };
-    const features = yield* groodModelOn(loaded, taps, engine);
-    const key = hashJson({ model: loaded.key, kind: "grood", taps, engine });
-    // Class sums at every convolutional block, in the one pass, so any early layer can be
-    // ablated without another.
-    const conv = (features.points ?? []).map((p) => p.name);
-    const base = {
-      path,
-      kind: "grood" as const,
-      engine,
-      net,
-      metadata: loaded.metadata,
-      key,
-      features,
-      earlyTap: taps.early,
-    };
-    const model: PipelineModel = { ...base, earlyBoundaries: conv, extract: withSums(features) };
-    return model;
   });
 
 /**
@@ -174,21 +149,30 @@ export const openPipelineModel = (
     const kind = entry.kind;
     const native: Engine = kind === "tfjs-layers" || kind === "tfjs-graph" ? "tfjs" : "onnx";
     const engine = options.engine ?? native;
-    if (kind === "grood") return yield* openGrood(options, engine);
-    if (engine !== native) return yield* new EngineUnavailable({ model: path, kind, engine });
-    const { spec } = yield* resolveModel(path);
-    if (spec === undefined) {
-      return yield* new ModelUnreadable({ model: path, problem: "its model spec is missing" });
+    if (kind !== "grood" && engine !== native) {
+      return yield* new EngineUnavailable({ model: path, kind, engine });
     }
     const features = yield* openModel(path, {
-      spec: { ...spec, kind, taps: { ...spec.taps, ...defined(options.taps) } },
+      taps: defined(options.taps),
+      ...(kind === "grood" ? { groodEngine: engine } : {}),
     });
+    if (features.kind !== kind) {
+      return yield* new ModelUnreadable({
+        model: path,
+        problem: `it is a ${features.kind} model, not the ${kind} model it is named as`,
+      });
+    }
     const hashed = yield* hashModel(path);
+    // grood's CNN sums class features at every convolutional block in the one pass, so any
+    // early layer can be ablated without another; other kinds at the early tap.
+    const points = (features.points ?? []).map((p) => p.name);
     const model: PipelineModel = {
       path,
       kind,
       engine,
       features,
+      ...(features.network === undefined ? {} : { net: features.network }),
+      ...(features.metadata === undefined ? {} : { metadata: features.metadata }),
       key: hashJson({
         model: hashed.sha256,
         kind,
@@ -196,7 +180,7 @@ export const openPipelineModel = (
         input: features.input,
         engine,
       }),
-      earlyBoundaries: [features.taps.early],
+      earlyBoundaries: points.length > 0 ? points : [features.taps.early],
       earlyTap: features.taps.early,
       extract: withSums(features),
     };
