@@ -4,7 +4,7 @@
  *
  * - `onnxAlone`: the exported graph's session run on pre-made input batches (no preprocessing,
  *   no copies, no checks): the engine's own speed;
- * - `extractOnnx`: `extractWithModel` on `openModel(mnist fixture)` (grood's CNN on its default
+ * - `extractOnnx`: `extractFeatures` on `openModel(mnist fixture)` (grood's CNN on its default
  *   engine, onnxruntime): what the pipeline, `fit`, `score` and the service run;
  * - `extractTfjs`: the same on the tfjs engine (the engine every product path used before);
  * - `extractOnnx2Threads`: `extractOnnx` with two onnxruntime intra-op threads (the product
@@ -29,7 +29,7 @@ import { encodeOnnx, extractSubgraph } from "../lib/models/mod.ts";
 import { groodTaps } from "../lib/models/mod.ts";
 import { groodOnnxModel } from "../lib/models/mod.ts";
 import { openModel } from "../lib/models/mod.ts";
-import { extractWithModel } from "../lib/stages/mod.ts";
+import { extractFeatures } from "../lib/stages/mod.ts";
 
 const { values } = parseArgs({ options: { runs: { type: "string" } } });
 const runs = Number(values.runs ?? 3);
@@ -66,9 +66,9 @@ const program = Effect.scoped(Effect.gen(function* () {
       (x) => runSession("m", session, "input", x, [spec.taps.penultimate, spec.taps.logits]),
       { discard: true },
     ),
-    extractOnnx: Effect.asVoid(extractWithModel(onnxModel, set, { batchSize: BATCH })),
-    extractTfjs: Effect.asVoid(extractWithModel(tfjsModel, set, { batchSize: BATCH })),
-    extractOnnx2Threads: Effect.asVoid(extractWithModel(twoThreads, set, { batchSize: BATCH })),
+    extractOnnx: Effect.asVoid(extractFeatures(onnxModel, set, { batchSize: BATCH })),
+    extractTfjs: Effect.asVoid(extractFeatures(tfjsModel, set, { batchSize: BATCH })),
+    extractOnnx2Threads: Effect.asVoid(extractFeatures(twoThreads, set, { batchSize: BATCH })),
   };
   const best: Record<string, number> = {};
   for (let run = -1; run < runs; run++) {

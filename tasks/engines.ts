@@ -32,13 +32,13 @@ import {
   classifierToOnnx,
   encodeOnnx,
   type FeatureModel,
+  groodFeatureModel,
   openOnnxModel,
 } from "../lib/models/mod.ts";
 import {
   auroc,
   extractFeatures,
   type Extraction,
-  extractWithModel,
   MIXUP_DEFAULTS,
   mixupWithModel,
 } from "../lib/stages/mod.ts";
@@ -70,6 +70,7 @@ const program = Effect.scoped(Effect.gen(function* () {
     loadClassifier(tf, modelDir),
     (l) => Effect.sync(() => l.net.dispose()),
   );
+  const tfjsModel = yield* groodFeatureModel(tf, net, modelDir);
   const exported = classifierToOnnx(net);
   const tempDir = yield* tryIo("(a temporary folder)", "create", () => Deno.makeTempDir());
   const onnxPath = join(tempDir, "model.onnx");
@@ -86,8 +87,8 @@ const program = Effect.scoped(Effect.gen(function* () {
   );
 
   // 1. Agreement on the test images (the early tap is compared in tests/models_onnx_test.ts).
-  const tfjsTest = yield* extractFeatures(net, test, { batchSize });
-  const onnxTest = yield* extractWithModel(onnx1, test, { batchSize });
+  const tfjsTest = yield* extractFeatures(tfjsModel, test, { batchSize });
+  const onnxTest = yield* extractFeatures(onnx1, test, { batchSize });
   const agreement = {
     penultimate: maxDiff(tfjsTest.features.penultimate.data, onnxTest.features.penultimate.data),
     logits: maxDiff(tfjsTest.features.logits.data, onnxTest.features.logits.data),
@@ -130,17 +131,17 @@ const program = Effect.scoped(Effect.gen(function* () {
         return out;
       });
     const started = performance.now();
-    const tfjsTrain = yield* extractFeatures(net, bench.train, {
+    const tfjsTrain = yield* extractFeatures(tfjsModel, bench.train, {
       batchSize,
       classSumsAt: ["block1"],
     });
     const tfjsAuroc = yield* fitAndScore(
       grood(),
       tfjsTrain,
-      (set) => extractFeatures(net, set, { batchSize }),
+      (set) => extractFeatures(tfjsModel, set, { batchSize }),
     );
     log(`GROOD on tfjs done (${((performance.now() - started) / 1000).toFixed(0)}s)`);
-    const onnxTrain = yield* extractWithModel(onnx1, bench.train, {
+    const onnxTrain = yield* extractFeatures(onnx1, bench.train, {
       batchSize,
       earlyClassSums: true,
     });
@@ -156,7 +157,7 @@ const program = Effect.scoped(Effect.gen(function* () {
     const onnxAuroc = yield* fitAndScore(
       onnxGrood,
       onnxTrain,
-      (set) => extractWithModel(onnx1, set, { batchSize }),
+      (set) => extractFeatures(onnx1, set, { batchSize }),
     );
     const rows = Object.keys(tfjsAuroc).map((set) => ({
       set,
@@ -177,9 +178,9 @@ const program = Effect.scoped(Effect.gen(function* () {
   // 3. Throughput, same set and batch.
   const onnx2 = yield* onnx(2);
   const speed = {
-    tfjsWasm: yield* throughput(test, () => extractFeatures(net, test, { batchSize })),
-    onnx1Thread: yield* throughput(test, () => extractWithModel(onnx1, test, { batchSize })),
-    onnx2Threads: yield* throughput(test, () => extractWithModel(onnx2, test, { batchSize })),
+    tfjsWasm: yield* throughput(test, () => extractFeatures(tfjsModel, test, { batchSize })),
+    onnx1Thread: yield* throughput(test, () => extractFeatures(onnx1, test, { batchSize })),
+    onnx2Threads: yield* throughput(test, () => extractFeatures(onnx2, test, { batchSize })),
   };
   for (const [name, s] of Object.entries(speed)) {
     log(

@@ -32,7 +32,7 @@ import {
 import { extractFeatures } from "../lib/stages/features.ts";
 import { matrix } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
-import { runPromise, tf } from "./with_compute.ts";
+import { groodModel, runPromise, tf } from "./with_compute.ts";
 import { fitAndScore, fitInputs, handSet, headOnlyNet } from "./hand_sets.ts";
 import type { Compute } from "../lib/compute/compute.ts";
 
@@ -155,7 +155,7 @@ Deno.test("odin: ε = 0 through the network is temperature-scaled MSP", async ()
   const net = odinNet();
   try {
     const images = constantImages("val", [200, 20, 128]);
-    const { features } = await run(extractFeatures(net, images));
+    const { features } = await run(extractFeatures(await groodModel(net), images));
     const signs = await run(odinGradientSigns(net, images, PASS));
     const scores = await run(odinPerturbedScores(net, images, signs, 0, PASS));
     const expected = Array.from({ length: 3 }, (_, i) => {
@@ -214,7 +214,10 @@ Deno.test("odin() tunes ε on the validation data over its grid", async () => {
   try {
     const extracted = async (name: string, values: ReadonlyArray<number>) => {
       const images = constantImages(name, values);
-      return { images, features: (await run(extractFeatures(net, images))).features };
+      return {
+        images,
+        features: (await run(extractFeatures(await groodModel(net), images))).features,
+      };
     };
     const id = await extracted("val-id", [200, 220, 240]);
     const ood = await extracted("val-ood", [60, 90, 110]);

@@ -30,7 +30,7 @@ import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { openModel } from "../lib/models/registry.ts";
 import type { FeatureModel } from "../lib/models/model.ts";
-import { extractWithModel } from "../lib/stages/model_features.ts";
+import { extractFeatures } from "../lib/stages/features.ts";
 import {
   type FeatureMemo,
   fitDetectorFolder,
@@ -109,9 +109,9 @@ const inProcess = (path: string, kind: "grood" | "onnx") =>
         Effect.sync(() => l.net.dispose()))).net
       : undefined;
     const trainSet = labelledSet("train.npy", TRAIN);
-    const trainExtraction = yield* extractWithModel(model, trainSet, { earlyClassSums: true });
+    const trainExtraction = yield* extractFeatures(model, trainSet, { earlyClassSums: true });
     const extracted = (set: LabelledSet | ExtractedSet["images"]) =>
-      Effect.map(extractWithModel(model, set), (e): ExtractedSet => ({
+      Effect.map(extractFeatures(model, set), (e): ExtractedSet => ({
         images: set,
         features: e.features,
       }));

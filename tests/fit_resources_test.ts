@@ -14,7 +14,7 @@ import type { Matrix } from "../lib/matrix.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
 import { smoothedNoiseImages } from "../lib/stages/mixup.ts";
-import { runPromise, runPromiseExit, tf } from "./with_compute.ts";
+import { groodModel, runPromise, runPromiseExit, tf } from "./with_compute.ts";
 
 const spec = defaultSpec(10);
 const net = makeClassifier(tf, spec, initialWeights(spec, 4));
@@ -22,11 +22,11 @@ const test = await runPromise(loadSplit("mnist", "test"));
 const train = subset(test, Array.from({ length: 2000 }, (_, i) => i), "train-2000");
 const queries = subset(test, Array.from({ length: 60 }, (_, i) => 3000 + i), "queries");
 const extraction = await runPromise(
-  extractFeatures(net, train, { classSumsAt: ["block1"] }),
+  extractFeatures(await groodModel(net), train, { classSumsAt: ["block1"] }),
 );
-const queryFeatures = (await runPromise(extractFeatures(net, queries))).features;
+const queryFeatures = (await runPromise(extractFeatures(await groodModel(net), queries))).features;
 const noise = smoothedNoiseImages(60, 9);
-const noiseFeatures = (await runPromise(extractFeatures(net, noise))).features;
+const noiseFeatures = (await runPromise(extractFeatures(await groodModel(net), noise))).features;
 
 /** A validation-OOD set whose features hold a NaN: scoring it fails after the index exists. */
 const poisoned: ExtractedSet = {

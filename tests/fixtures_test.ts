@@ -20,7 +20,7 @@ import { extractFeatures } from "../lib/stages/features.ts";
 import { autogradDescriptors, groodDescriptors } from "../lib/stages/gradient.ts";
 import { computePrototypes } from "../lib/stages/prototype.ts";
 import { meanOfPrototypes } from "../lib/stages/mixup.ts";
-import { runPromise, tf } from "./with_compute.ts";
+import { groodModel, runPromise, tf } from "./with_compute.ts";
 
 const THRESHOLDS = { "mnist": 0.99, "fashion-mnist": 0.91 } as const;
 const SAMPLE = 3000;
@@ -106,7 +106,7 @@ Deno.test("groodDescriptors() equals autograd on the fixture model's real featur
   const test = await runPromise(loadSplit("mnist", "test"));
   const sample = subset(test, Array.from({ length: 1000 }, (_, i) => i));
   const extraction = await runPromise(
-    extractFeatures(net, sample, { classSumsAt: ["block1"] }),
+    extractFeatures(await groodModel(net), sample, { classSumsAt: ["block1"] }),
   );
   const prototypes = await runPromise(computePrototypes(extraction, "block1"));
   const gradientPrototypes = { classes: prototypes.penultimate, ood: meanOfPrototypes(prototypes) };

@@ -12,7 +12,7 @@ import { loadClassifier } from "../lib/model/store.ts";
 import { groodTaps } from "../lib/models/grood_cnn.ts";
 import { EXPORT_TOLERANCE, exportDifference, groodOnnxModel } from "../lib/models/grood_onnx.ts";
 import { openModel } from "../lib/models/registry.ts";
-import { extractWithModel } from "../lib/stages/model_features.ts";
+import { extractFeatures } from "../lib/stages/features.ts";
 import { runPromise, tf } from "./with_compute.ts";
 
 const COUNT = 300;
@@ -28,7 +28,7 @@ const BLOCKS = ["stem", "block1", "block2", "block3"];
 const extractOn = (engine: "onnx" | "tfjs") =>
   runPromise(Effect.scoped(Effect.gen(function* () {
     const model = yield* openModel(fixtureDir("mnist"), { groodEngine: engine });
-    const extraction = yield* extractWithModel(model, set, { classSumsAt: BLOCKS, batchSize: 128 });
+    const extraction = yield* extractFeatures(model, set, { classSumsAt: BLOCKS, batchSize: 128 });
     // A forward from the early tap (GROOD's mix-up) on the same features.
     const shape = model.shapes.early;
     const early = yield* model.forward(

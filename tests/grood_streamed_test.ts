@@ -18,7 +18,7 @@ import { fixtureDir } from "../lib/model/fixture.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
 import { groodDescriptors } from "../lib/stages/gradient.ts";
-import { extractWithModel } from "../lib/stages/model_features.ts";
+import { extractFeatures } from "../lib/stages/features.ts";
 import { knnScore } from "../lib/stages/score.ts";
 import { runPromise, tf } from "./with_compute.ts";
 
@@ -64,9 +64,9 @@ for (
   Deno.test(`streamed GROOD fit equals the in-memory fit, bit for bit: ${label}`, async () => {
     const batchSize = options.batchSize ?? 500;
     const extraction = await run(
-      extractWithModel(model, train, { earlyClassSums: true, batchSize }),
+      extractFeatures(model, train, { earlyClassSums: true, batchSize }),
     );
-    const queryFeatures = (await run(extractWithModel(model, queries, { batchSize }))).features;
+    const queryFeatures = (await run(extractFeatures(model, queries, { batchSize }))).features;
     const inputs: FitInputs = {
       modelKey: "fixture",
       trainKey: "streamed-test",

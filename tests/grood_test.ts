@@ -12,7 +12,7 @@ import { groodDescriptors } from "../lib/stages/gradient.ts";
 import type { Matrix } from "../lib/matrix.ts";
 import { exactIndex } from "../lib/knn/exact.ts";
 import { meanOfPrototypes } from "../lib/stages/mixup.ts";
-import { runPromise, tf } from "./with_compute.ts";
+import { groodModel, runPromise, tf } from "./with_compute.ts";
 
 /** A registered detector built from its spec, as pipelines build it. */
 const registered = (spec: unknown) => Effect.runSync(buildDetector(spec));
@@ -22,9 +22,9 @@ const test = await runPromise(loadSplit("mnist", "test"));
 const train = subset(test, Array.from({ length: 300 }, (_, i) => i), "tiny-train");
 const queries = subset(test, Array.from({ length: 40 }, (_, i) => 500 + i), "queries");
 const { features, classSums } = await runPromise(
-  extractFeatures(net, train, { classSumsAt: ["block1"] }),
+  extractFeatures(await groodModel(net), train, { classSumsAt: ["block1"] }),
 );
-const queryFeatures = (await runPromise(extractFeatures(net, queries))).features;
+const queryFeatures = (await runPromise(extractFeatures(await groodModel(net), queries))).features;
 const inputs: FitInputs = {
   modelKey: "random",
   trainKey: "tiny",
@@ -165,7 +165,7 @@ Deno.test("GROOD-distance scores −‖h − p_ood‖ and GROOD exposes its arte
 Deno.test("GROOD-τ chooses its temperature on validation data and reports the grid", async () => {
   const { smoothedNoiseImages } = await import("../lib/stages/mixup.ts");
   const noise = smoothedNoiseImages(40, 3);
-  const noiseFeatures = (await runPromise(extractFeatures(net, noise))).features;
+  const noiseFeatures = (await runPromise(extractFeatures(await groodModel(net), noise))).features;
   const fitted = await runPromise(
     registered({ kind: "grood-tuned-temperature" }).fit({
       ...inputs,
@@ -192,7 +192,7 @@ Deno.test("the validation-OOD variants average the first batch or the whole spli
   const first = smoothedNoiseImages(150, 5);
   const second = smoothedNoiseImages(120, 6);
   const featuresOf = async (images: typeof first) =>
-    (await runPromise(extractFeatures(net, images))).features;
+    (await runPromise(extractFeatures(await groodModel(net), images))).features;
   const [f1, f2] = [await featuresOf(first), await featuresOf(second)];
   const withValidation = {
     ...inputs,

@@ -18,7 +18,7 @@ import { mulberry32 } from "../lib/random.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
 import { groodDescriptors } from "../lib/stages/gradient.ts";
 import { hnswIndex } from "../lib/knn/mod.ts";
-import { runPromise, tf } from "./with_compute.ts";
+import { groodModel, runPromise, tf } from "./with_compute.ts";
 import type { Compute } from "../lib/compute/compute.ts";
 
 const failure = <A, E>(effect: Effect.Effect<A, E, Compute>): Promise<E> =>
@@ -44,7 +44,7 @@ function images(name: string, count: number, seed = 1): ImageSet {
 
 Deno.test("32×32×3 images are refused, not read as 28×28×1 from their first bytes", async () => {
   const set: ImageSet = { name: "cifar-like", count: 2, pixels: new Uint8Array(2 * 32 * 32 * 3) };
-  const error = await failure(extractFeatures(net, set));
+  const error = await failure(extractFeatures(await groodModel(net), set));
   assert.ok(error instanceof InvalidImageSet);
   assert.match(error.message, /"cifar-like".*3072 per image.*28×28×1 = 784/);
 });
@@ -55,7 +55,7 @@ Deno.test("float pixels in 0..1 are refused, not read as near-black images", asy
     count: 1,
     pixels: new Float32Array(IMAGE_SIZE).fill(0.5),
   } as unknown as ImageSet;
-  const error = await failure(extractFeatures(net, floats));
+  const error = await failure(extractFeatures(await groodModel(net), floats));
   assert.ok(error instanceof InvalidImageSet);
   assert.match(error.message, /"floats".*Float32Array.*scale floats in 0\.\.1 by 255/);
   // The same values already copied into a Uint8Array: every pixel 0 or 1.
@@ -64,23 +64,32 @@ Deno.test("float pixels in 0..1 are refused, not read as near-black images", asy
     count: 2,
     pixels: Uint8Array.from({ length: 2 * IMAGE_SIZE }, (_, i) => i % 2),
   };
-  const again = await failure(extractFeatures(net, rounded));
+  const again = await failure(extractFeatures(await groodModel(net), rounded));
   assert.ok(again instanceof InvalidImageSet);
   assert.match(again.message, /"rounded".*every pixel is 0 or 1/);
   // All-black images are legitimate input.
   const black = await runPromise(
-    extractFeatures(net, { name: "black", count: 1, pixels: new Uint8Array(IMAGE_SIZE) }),
+    extractFeatures(await groodModel(net), {
+      name: "black",
+      count: 1,
+      pixels: new Uint8Array(IMAGE_SIZE),
+    }),
   );
   assert.equal(black.features.count, 1);
 });
 
 Deno.test("labels out of range are an error, not silently dropped from class sums", async () => {
   const set = { ...images("labelled", 3), labels: Uint8Array.of(0, 12, 3) };
-  const error = await failure(extractFeatures(net, set, { classSumsAt: ["block1"] }));
+  const error = await failure(
+    extractFeatures(await groodModel(net), set, { classSumsAt: ["block1"] }),
+  );
   assert.ok(error instanceof InvalidImageSet);
   assert.match(error.message, /"labelled".*label 12 of image 1.*\(0\.\.9\)/);
   const short = { ...images("short-labels", 3), labels: Uint8Array.of(0, 1) };
-  assert.match((await failure(extractFeatures(net, short))).message, /2 labels for 3 images/);
+  assert.match(
+    (await failure(extractFeatures(await groodModel(net), short))).message,
+    /2 labels for 3 images/,
+  );
 });
 
 Deno.test("a model producing NaN is stopped at extraction, naming the set", async () => {
@@ -88,7 +97,7 @@ Deno.test("a model producing NaN is stopped at extraction, naming the set", asyn
   const [first] = [...weights.keys()];
   weights.get(first!)!.fill(NaN);
   const broken = makeClassifier(tf, spec, weights);
-  const error = await failure(extractFeatures(broken, images("digits", 2)));
+  const error = await failure(extractFeatures(await groodModel(broken), images("digits", 2)));
   assert.equal(error._tag, "NonFiniteOutput");
   assert.match(error.message, /image 0 of "digits"/);
   broken.dispose();

@@ -9,9 +9,10 @@ import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classi
 import { trainClassifier } from "../lib/model/train.ts";
 import { type PreparedBenchmark, runDetectors } from "../lib/pipeline/run.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
-import { mixupOodPrototype } from "../lib/stages/mixup.ts";
+import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
+import { mixupWithModel } from "../lib/stages/mixup.ts";
 import { computePrototypes } from "../lib/stages/prototype.ts";
-import { runPromise, runPromiseExit, tf } from "./with_compute.ts";
+import { groodModel, runPromise, runPromiseExit, tf } from "./with_compute.ts";
 
 // Resources are released by Effect (acquireRelease / ensuring), so a stage that fails or is
 // interrupted midway frees its tensors: tf.memory().numTensors is the same before and after.
@@ -23,12 +24,13 @@ Deno.test("an interrupted mix-up stage releases its tensors", async () => {
   const net = makeClassifier(tf, spec, initialWeights(spec, 0));
   const train = subset(test, Array.from({ length: 1000 }, (_, i) => i), "mnist/1000");
   const extraction = await runPromise(
-    extractFeatures(net, train, { classSumsAt: ["block1"] }),
+    extractFeatures(await groodModel(net), train, { classSumsAt: ["block1"] }),
   );
   const prototypes = await runPromise(computePrototypes(extraction, "block1"));
   const before = tf.memory().numTensors;
   let batches = 0;
-  const stage = mixupOodPrototype(net, train, extraction.features, prototypes, {
+  const model = await runPromise(groodFeatureModel(tf, net, "random net"));
+  const stage = mixupWithModel(model, train, extraction.features, prototypes, {
     lambda: 0.5,
     samples: 1000,
     seed: 0,

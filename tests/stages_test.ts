@@ -8,12 +8,12 @@ import { defaultSpec, initialWeights, makeClassifier, toInput } from "../lib/mod
 import { extractFeatures, predictedClasses } from "../lib/stages/features.ts";
 import {
   InvalidParameter,
-  mixupOodPrototype,
+  meanPenultimate,
+  mixupWithModel,
   secondLargest,
   smoothedNoiseImages,
 } from "../lib/stages/mixup.ts";
 import { computePrototypes, EmptyClass } from "../lib/stages/prototype.ts";
-import { meanPenultimate } from "../lib/stages/model_mixup.ts";
 import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
 import { runPromise, tf } from "./with_compute.ts";
 
@@ -21,6 +21,7 @@ const spec = defaultSpec(10);
 const net = makeClassifier(tf, spec, initialWeights(spec, 7));
 const test = await runPromise(loadSplit("mnist", "test"));
 const train = subset(test, Array.from({ length: 400 }, (_, i) => i), "mnist/tiny");
+const model = await runPromise(groodFeatureModel(tf, net, "random net"));
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tolerance: number, what: string) => {
   for (let i = 0; i < a.length; i++) {
@@ -40,7 +41,10 @@ async function noLeak<A>(what: string, f: () => Promise<A>): Promise<A> {
 }
 
 const { features, classSums } = await runPromise(
-  extractFeatures(net, train, { classSumsAt: ["stem", "block1", "block2"], batchSize: 128 }),
+  extractFeatures(model, train, {
+    classSumsAt: ["stem", "block1", "block2"],
+    batchSize: 128,
+  }),
 );
 
 Deno.test("extractFeatures() matches a direct forward pass and leaks nothing", async () => {
@@ -48,7 +52,7 @@ Deno.test("extractFeatures() matches a direct forward pass and leaks nothing", a
     "extractFeatures",
     () =>
       runPromise(
-        extractFeatures(net, train, { classSumsAt: ["block1"], batchSize: 64 }),
+        extractFeatures(model, train, { classSumsAt: ["block1"], batchSize: 64 }),
       ),
   );
   const direct = tf.tidy(() => {
@@ -90,7 +94,7 @@ Deno.test("computePrototypes() fails with EmptyClass when a class has no sample"
     Array.from(train.labels.entries()).filter(([, l]) => l !== 9).map(([i]) => i),
   );
   const extraction = await runPromise(
-    extractFeatures(net, noNines, { classSumsAt: ["block1"] }),
+    extractFeatures(model, noNines, { classSumsAt: ["block1"] }),
   );
   const error = await runPromise(Effect.flip(computePrototypes(extraction, "block1")));
   assert.ok(error instanceof EmptyClass);
@@ -103,11 +107,11 @@ Deno.test("secondLargest() picks the runner-up class", () => {
   assert.deepEqual(Array.from(secondLargest(matrix(3, 3, [1, 5, 3, 9, 2, 8, 0, 0, 1]))), [2, 2, 0]);
 });
 
-Deno.test("mixupOodPrototype() with λ = 1 is the mean penultimate feature of the samples", async () => {
+Deno.test("mixupWithModel() with λ = 1 is the mean penultimate feature of the samples", async () => {
   const prototypes = await runPromise(computePrototypes({ features, classSums }, "block1"));
-  const ood = await noLeak("mixupOodPrototype", () =>
+  const ood = await noLeak("mixupWithModel", () =>
     runPromise(
-      mixupOodPrototype(net, train, features, prototypes, {
+      mixupWithModel(model, train, features, prototypes, {
         lambda: 1,
         samples: "all",
         seed: 0,
@@ -120,11 +124,11 @@ Deno.test("mixupOodPrototype() with λ = 1 is the mean penultimate feature of th
   close(ood, mean, 1e-5, "λ = 1");
 });
 
-Deno.test("mixupOodPrototype() with λ = 0 forwards the runner-up class's early prototype", async () => {
+Deno.test("mixupWithModel() with λ = 0 forwards the runner-up class's early prototype", async () => {
   const prototypes = await runPromise(computePrototypes({ features, classSums }, "block1"));
   const subsetSize = 50;
   const ood = await runPromise(
-    mixupOodPrototype(net, train, features, prototypes, {
+    mixupWithModel(model, train, features, prototypes, {
       lambda: 0,
       samples: subsetSize,
       seed: 3,
@@ -143,11 +147,11 @@ Deno.test("mixupOodPrototype() with λ = 0 forwards the runner-up class's early 
   close(ood, expected, 1e-4, "λ = 0");
 });
 
-Deno.test("mixupOodPrototype() rejects λ outside [0, 1] and a zero sample count", async () => {
+Deno.test("mixupWithModel() rejects λ outside [0, 1] and a zero sample count", async () => {
   const prototypes = await runPromise(computePrototypes({ features, classSums }, "block1"));
   for (const options of [{ lambda: 1.2, samples: 10 }, { lambda: 0.5, samples: 0 }]) {
     const error = await runPromise(
-      Effect.flip(mixupOodPrototype(net, train, features, prototypes, { ...options, seed: 0 })),
+      Effect.flip(mixupWithModel(model, train, features, prototypes, { ...options, seed: 0 })),
     );
     assert.ok(error instanceof InvalidParameter, String(error));
   }

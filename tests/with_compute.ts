@@ -7,6 +7,9 @@
 import assert from "node:assert/strict";
 import { Cause, Effect, Exit, type Scope } from "effect";
 import { Compute, type ComputeShape, startCompute } from "../lib/compute/compute.ts";
+import type { Classifier } from "../lib/model/classifier.ts";
+import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
+import type { FeatureModel } from "../lib/models/model.ts";
 
 /** tfjs on wasm with grood's kernels. */
 export const compute: ComputeShape = await Effect.runPromise(startCompute("wasm"));
@@ -43,3 +46,7 @@ export const scopedFailure = async <A, E>(
   assert.ok(Exit.isFailure(exit), "expected a failure");
   return Cause.squash(exit.cause) as { _tag: string; message: string };
 };
+
+/** grood's tfjs network `net` as a `FeatureModel` (the caller keeps owning `net`). */
+export const groodModel = (net: Classifier, name = "grood's classifier"): Promise<FeatureModel> =>
+  runPromise(groodFeatureModel(compute.tf, net, name));

@@ -9,12 +9,11 @@
  * @module
  */
 import { Effect, type Scope } from "effect";
-import { Compute, type InvalidParameter } from "../../mod.ts";
+import { Compute } from "../../mod.ts";
 import {
   concatSets,
   type DatasetNotFound,
   type ImageSet,
-  type InvalidImageSet,
   loadGeneratedSet,
   type LoadOodSetError,
   loadSplit,
@@ -36,12 +35,12 @@ import {
   sha256Hex,
 } from "../../lib/io/mod.ts";
 import { type Classifier, loadClassifier, type ModelLoadError } from "../../lib/model/mod.ts";
+import { groodFeatureModel } from "../../lib/models/mod.ts";
 import { GREY_28 } from "../../lib/sources/mod.ts";
 import {
   evaluateOod,
+  type ExtractError,
   extractFeatures,
-  type MissingLabels,
-  type NonFiniteOutput,
   predictedClasses,
   type ScoreError,
 } from "../../lib/stages/mod.ts";
@@ -83,10 +82,7 @@ export interface ServeFittedOptions {
 
 /** How `serveFitted` can fail: the validation images' features or scores. */
 export type ServeFittedError =
-  | InvalidImageSet
-  | InvalidParameter
-  | MissingLabels
-  | NonFiniteOutput
+  | ExtractError
   | DetectorError
   | ScoreError;
 
@@ -103,9 +99,10 @@ export const serveFitted: (
   const { net, fitted } = options;
   const compute = yield* Compute;
   const { tf } = compute;
+  const model = yield* groodFeatureModel(tf, net, "the served classifier");
   const scoreSet = (set: ImageSet) =>
     Effect.gen(function* () {
-      const { features } = yield* extractFeatures(net, set, { batchSize: 256 });
+      const { features } = yield* extractFeatures(model, set, { batchSize: 256 });
       const scores = yield* fitted.score({ images: set, features });
       return { scores, predicted: predictedClasses(features.logits) };
     }).pipe(Effect.provideService(Compute, compute));
@@ -229,8 +226,9 @@ export const fitServedGrood: (
     const detectorOptions = { ...options.grood };
     const detector = grood(detectorOptions);
     const early = detectorOptions.earlyBoundary ?? "block1";
-    const extraction = yield* extractFeatures(loaded.net, train, { classSumsAt: [early] });
-    const idFeatures = (yield* extractFeatures(loaded.net, idValidation)).features;
+    const model = yield* groodFeatureModel(tf, loaded.net, options.classifierDir);
+    const extraction = yield* extractFeatures(model, train, { classSumsAt: [early] });
+    const idFeatures = (yield* extractFeatures(model, idValidation)).features;
     const inputs: FitInputs = {
       modelKey: loaded.key,
       trainKey: `${loaded.key}:${options.dataset}:${options.trainImages}:${options.seed ?? 0}`,

@@ -6,6 +6,7 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import type { Classifier } from "../../lib/model/mod.ts";
+import type { FeatureModel } from "../../lib/models/mod.ts";
 import { type ImageSet, type Matrix, permutation, subset, takeRows } from "../../lib/data/mod.ts";
 import type { PeakMemory, RunPlan } from "./measure.ts";
 import type { Plan } from "./plan.ts";
@@ -15,6 +16,8 @@ import type { Figure } from "./report.ts";
 export interface Bench {
   readonly tf: typeof tfType;
   readonly net: Classifier;
+  /** `net` on tfjs as a `FeatureModel` (what the feature and mix-up stages run on). */
+  readonly model: FeatureModel;
   readonly plan: Plan;
   /** Warm-up and timed runs of every repeated figure. */
   readonly timedRuns: RunPlan;

@@ -81,7 +81,7 @@ export const enginesSection = Effect.fn("enginesSection")(function* (
       { tf, backend },
     );
     const pipeline = pipelineModel.extract(test, { batchSize: batch });
-    const tfjs = extractFeatures(net, test, { batchSize: batch });
+    const tfjs = extractFeatures(bench.model, test, { batchSize: batch });
 
     const rates = {
       tfjs: [] as Array<number>,

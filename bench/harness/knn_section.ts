@@ -46,13 +46,13 @@ export const realQueries = Effect.fn("realQueries")(function* (
   test: Extraction,
   oodImages: ReadonlyArray<ImageSet>,
 ) {
-  const { net, plan } = bench;
+  const { model, plan } = bench;
   const gp = fit.gp;
   const testExtraction = test;
   const oodPenultimate: Array<Matrix> = [];
   for (const set of oodImages) {
     oodPenultimate.push(
-      (yield* extractFeatures(net, set, { batchSize: plan.batchSize })).features.penultimate,
+      (yield* extractFeatures(model, set, { batchSize: plan.batchSize })).features.penultimate,
     );
   }
   const queries: Matrix = yield* groodDescriptors(

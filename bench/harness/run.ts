@@ -22,6 +22,7 @@ import {
   type LoadedClassifier,
   saveUntrainedClassifier,
 } from "../../lib/model/mod.ts";
+import { groodFeatureModel } from "../../lib/models/mod.ts";
 import { extractFeatures } from "../../lib/stages/mod.ts";
 import { type Bench, firstImages } from "./context.ts";
 import { descriptorsSection } from "./descriptors_section.ts";
@@ -140,6 +141,7 @@ export const runBench = ({ plan, sections, out, scaleOut, modelFolder }: BenchRu
     const bench: Bench = {
       tf,
       net,
+      model: yield* groodFeatureModel(tf, net, modelDir),
       plan,
       timedRuns: { warmup: plan.warmup, runs: plan.runs },
       memory,
@@ -157,7 +159,9 @@ export const runBench = ({ plan, sections, out, scaleOut, modelFolder }: BenchRu
     let scaleInputs: Parameters<typeof scaleSection>[1] | undefined;
     if (fit !== undefined) {
       if (sections.has("descriptors")) yield* descriptorsSection(bench, fit, train);
-      const testExtraction = yield* extractFeatures(net, test, { batchSize: plan.batchSize });
+      const testExtraction = yield* extractFeatures(bench.model, test, {
+        batchSize: plan.batchSize,
+      });
       const queries = sections.has("knn") || sections.has("scale")
         ? yield* realQueries(bench, fit, testExtraction, oodImages)
         : undefined;

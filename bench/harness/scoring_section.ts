@@ -27,7 +27,6 @@ import { classifierToOnnx, encodeOnnx, openOnnxModel } from "../../lib/models/mo
 import {
   extractFeatures,
   type Extraction,
-  extractWithModel,
   groodDescriptors,
   knnScore,
   type SetFeatures,
@@ -105,7 +104,10 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
       id: "tfjs",
       label: "tfjs wasm",
       extract: (set) =>
-        Effect.map(extractFeatures(net, set, { batchSize: plan.batchSize }), (e) => e.features),
+        Effect.map(
+          extractFeatures(bench.model, set, { batchSize: plan.batchSize }),
+          (e) => e.features,
+        ),
       targets: { exact: 0.95, hnsw: 0.98 },
     },
     {
@@ -113,7 +115,7 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
       label: `onnxruntime (${ONNX_THREADS} thread)`,
       extract: (set) =>
         Effect.map(
-          extractWithModel(onnxModel, set, { batchSize: plan.batchSize }),
+          extractFeatures(onnxModel, set, { batchSize: plan.batchSize }),
           (e) => e.features,
         ),
       targets: { exact: 0.8, hnsw: 0.9 },

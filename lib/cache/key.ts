@@ -50,10 +50,9 @@ export const STAGE_ROOTS: Readonly<Record<string, ReadonlyArray<string>>> = {
     "pipeline/extract.ts",
     "pipeline/model.ts",
     "stages/features.ts",
-    "stages/model_features.ts",
   ],
   prototypes: ["detectors/grood.ts", "stages/prototype.ts"],
-  "ood-prototype": ["detectors/grood.ts", "stages/mixup.ts", "stages/model_mixup.ts"],
+  "ood-prototype": ["detectors/grood.ts", "stages/mixup.ts"],
   descriptors: ["detectors/grood.ts", "stages/gradient.ts"],
 };
 

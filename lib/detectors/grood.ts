@@ -28,14 +28,14 @@ import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts
 import { buildIndex, type IndexSpec, type NearestNeighbourIndex } from "../knn/mod.ts";
 import {
   meanOfPrototypes,
+  meanPenultimate,
   MIXUP_DEFAULTS,
-  mixupOodPrototype,
+  mixupWithModel,
   smoothedNoiseImages,
 } from "../stages/mixup.ts";
 import { earlyTapOf, resolveGroodOptions } from "./grood_defaults.ts";
-import { meanPenultimate, mixupWithModel } from "../stages/model_mixup.ts";
 import { Compute } from "../compute/compute.ts";
-import { groodFeatureModel } from "../models/grood_cnn.ts";
+import { groodFeatureModel, groodTaps } from "../models/grood_cnn.ts";
 import { computePrototypes, type Prototypes } from "../stages/prototype.ts";
 import { knnScore } from "../stages/score.ts";
 import {
@@ -208,8 +208,10 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           ),
         );
         const source = o.oodPrototype;
-        // The mix-up runs on grood's own tfjs network when there is one (it mixes at any block,
-        // for the early-layer ablation), else on the model behind the FeatureModel interface.
+        // Every stage runs on a FeatureModel. The mix-up runs on grood's own tfjs network when
+        // there is one, wrapped with its early tap at the early boundary (it mixes at any block,
+        // for the early-layer ablation; onnxruntime cannot start a forward at a tap), else on
+        // the model the inputs carry.
         const { model } = inputs;
         const needsNetwork = (what: string) =>
           Effect.fail(
@@ -219,22 +221,28 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
               modelKind: modelKindOf(inputs),
             }),
           );
-        // One mean for every model: grood's tfjs network alone is wrapped as its FeatureModel.
+        const tfjsNetwork = (early: string) =>
+          Effect.gen(function* () {
+            const { tf } = yield* Compute;
+            return yield* groodFeatureModel(tf, net!, "grood's classifier", {
+              ...groodTaps(net!),
+              early,
+            });
+          });
         const meanOf = (images: ImageSet, what: string) =>
           model !== undefined
             ? meanPenultimate(model, images)
             : net !== undefined
-            ? Effect.gen(function* () {
-              const { tf } = yield* Compute;
-              const wrapped = yield* groodFeatureModel(tf, net, "grood's classifier");
-              return yield* meanPenultimate(wrapped, images);
-            })
+            ? Effect.flatMap(tfjsNetwork(groodTaps(net).early), (m) => meanPenultimate(m, images))
             : needsNetwork(what);
         const oodCompute = (() => {
           switch (source.kind) {
             case "mixup":
               return net !== undefined
-                ? mixupOodPrototype(net, train, trainFeatures, prototypes.value, source)
+                ? Effect.flatMap(
+                  tfjsNetwork(o.earlyBoundary),
+                  (m) => mixupWithModel(m, train, trainFeatures, prototypes.value, source),
+                )
                 : model !== undefined
                 ? mixupWithModel(model, train, trainFeatures, prototypes.value, source)
                 : needsNetwork("the mix-up");

@@ -4,7 +4,7 @@
  * of images. One pass of the model over the stream accumulates what every stage needs:
  *
  * - the class prototypes: float64 sums per class of the early and penultimate features, in
- *   image order (the same sums, so the same bits, as `extractWithModel` + `computePrototypes`);
+ *   image order (the same sums, so the same bits, as `extractFeatures` + `computePrototypes`);
  * - the mix-up's images: the seeded choice of `mixupChoice` is known before the pass (it only
  *   needs the image count), so the chosen images' pixels (10,000 by default, a fixed size) and
  *   their second-most-likely classes are copied out as they pass;
@@ -35,10 +35,10 @@ import {
   meanOfPrototypes,
   MIXUP_DEFAULTS,
   mixupChoice,
+  mixupImages,
   type MixupOptions,
   secondLargest,
 } from "../stages/mixup.ts";
-import { mixupImages } from "../stages/model_mixup.ts";
 import { EmptyClass, type Prototypes } from "../stages/prototype.ts";
 import type { DetectorError } from "./detector.ts";
 import type { IndexBuilder } from "./grood.ts";
@@ -90,7 +90,7 @@ export interface StreamedGroodOptions {
   readonly index?: IndexSpec | IndexBuilder;
   /** Seed of the HNSW graph and of IVF's k-means. */
   readonly seed?: number;
-  /** Images per forward batch of the pass (default 500, as `extractWithModel`). */
+  /** Images per forward batch of the pass (default 500, as `extractFeatures`). */
   readonly batchSize?: number;
   /** Training descriptors made per chunk (default 8,192 rows). */
   readonly descriptorChunk?: number;

@@ -11,7 +11,8 @@
  * @module
  */
 import { join } from "node:path";
-import { Effect, Schema } from "effect";
+import { Effect, Schema, type Scope } from "effect";
+import type { Compute } from "../compute/compute.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { groodFitted, type GroodOptions } from "../detectors/grood.ts";
@@ -33,8 +34,12 @@ import { type SourceArgument, sourcePaths } from "../sources/argument.ts";
 import { openSource } from "../sources/mod.ts";
 import { type ReadSource, readSource } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
-import { type Extraction, predictedClasses, type SetFeatures } from "../stages/features.ts";
-import { extractWithModel } from "../stages/model_features.ts";
+import {
+  extractFeatures,
+  type Extraction,
+  predictedClasses,
+  type SetFeatures,
+} from "../stages/features.ts";
 import { distribution, edgesOf } from "./distribution.ts";
 import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import {
@@ -152,11 +157,8 @@ export const fittedFolderRules = (options: FitOptions): OutputFolderOptions => (
   recognise: [FITTED_MANIFEST_FILE],
 });
 
-/**
- * Fit the detector `options.detector` (GROOD by default) on `options.model` and write the
- * fitted folder `options.out`. Returns the manifest written.
- */
-export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
+// Typed by inference here; exported below with its signature spelled out.
+const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
   const decoded = yield* decodeDetector(options.detector ?? { kind: "grood" });
   // Refused before any work: a folder scores from the model's features and logits.
   const persistence = persistenceOf(decoded.kind);
@@ -206,7 +208,7 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
     });
     const known = options.features?.get(key);
     return known !== undefined ? Effect.succeed(known) : Effect.tap(
-      extractWithModel(model, set, {
+      extractFeatures(model, set, {
         ...batch,
         earlyClassSums: sums,
         onProgress: (done, total) =>
@@ -511,3 +513,14 @@ export const fitDetectorFolder = Effect.fn("fitDetectorFolder")(function* (optio
       return sealed.manifest;
     }));
 });
+
+/** What `fitDetectorFolder` can fail with: the typed errors of every step it runs. */
+export type FitFolderError = Effect.Error<ReturnType<typeof fitFolder>>;
+
+/**
+ * Fit the detector `options.detector` (GROOD by default) on `options.model` and write the
+ * fitted folder `options.out`. Returns the manifest written.
+ */
+export const fitDetectorFolder: (
+  options: FitOptions,
+) => Effect.Effect<FittedManifest, FitFolderError, Scope.Scope | Compute> = fitFolder;

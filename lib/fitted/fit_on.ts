@@ -48,7 +48,7 @@ import {
   type SourceError,
   SourceUnlabelled,
 } from "../sources/source.ts";
-import { extractWithModel } from "../stages/model_features.ts";
+import { extractFeatures } from "../stages/features.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import { FitDataInvalid } from "./errors.ts";
 import { asSet, labelled, readArgument, toShape } from "./fit_data.ts";
@@ -101,7 +101,7 @@ export type ScoreImagesOnError =
   | SourceError
   | FitDataInvalid
   | ModelError
-  | Effect.Error<ReturnType<typeof extractWithModel>>;
+  | Effect.Error<ReturnType<typeof extractFeatures>>;
 
 /** What `fitOn` may fail with: its detector's errors, the data's and the model's. */
 export type FitOnError<E> = E | ScoreImagesOnError;
@@ -178,8 +178,8 @@ export const fitOn = <E extends TaggedFailure>(
     const shape = yield* toShape(model);
     const batch = data.batchSize === undefined ? {} : { batchSize: data.batchSize };
     const progress = data.progress ?? (() => {});
-    const extracted = (set: Parameters<typeof extractWithModel>[1], sums: boolean) =>
-      extractWithModel(model, set, {
+    const extracted = (set: Parameters<typeof extractFeatures>[1], sums: boolean) =>
+      extractFeatures(model, set, {
         ...batch,
         earlyClassSums: sums,
         onProgress: (done, total) => progress(`features of ${set.name}`, done, total),

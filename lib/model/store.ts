@@ -13,7 +13,14 @@ import { Data, Effect, Schema } from "effect";
 import { decodeJsonText } from "../decode.ts";
 import { join } from "node:path";
 import { hashJson } from "../cache/key.ts";
-import { osReason, sha256Hex, tryIo, writeFileAtomic, writeJsonAtomic } from "../io/files.ts";
+import {
+  type IoError,
+  osReason,
+  sha256Hex,
+  tryIo,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../io/files.ts";
 import {
   type Classifier,
   type ClassifierSpec,
@@ -112,7 +119,11 @@ export function weightBytes(net: Classifier): Uint8Array {
 }
 
 /** Save a classifier and its metadata (minus the weights hash, computed here) to `dir`. */
-export const saveClassifier = Effect.fn("saveClassifier")(function* (
+export const saveClassifier: (
+  net: Classifier,
+  dir: string,
+  metadata: Omit<ClassifierMetadata, "weightsSha256">,
+) => Effect.Effect<ClassifierMetadata, IoError> = Effect.fn("saveClassifier")(function* (
   net: Classifier,
   dir: string,
   metadata: Omit<ClassifierMetadata, "weightsSha256">,
@@ -170,7 +181,13 @@ export function modelKey(spec: ClassifierSpec, weightsSha256: string): string {
 }
 
 /** Load a classifier saved by `saveClassifier`, verifying the weights against the metadata. */
-export const loadClassifier = Effect.fn("loadClassifier")(function* (tf: Tf, dir: string) {
+export const loadClassifier: (
+  tf: Tf,
+  dir: string,
+) => Effect.Effect<LoadedClassifier, ModelLoadError> = Effect.fn("loadClassifier")(function* (
+  tf: Tf,
+  dir: string,
+) {
   const fail = (problem: string) => Effect.fail(new ModelLoadError({ path: dir, problem }));
   const read = (name: string) =>
     Effect.tryPromise({
@@ -224,7 +241,12 @@ export const loadClassifier = Effect.fn("loadClassifier")(function* (tf: Tf, dir
  * Save an untrained classifier (the default architecture with seeded initial weights) to
  * `dir`: a real model folder for tests and smoke runs that must not depend on the fixtures.
  */
-export const saveUntrainedClassifier = Effect.fn("saveUntrainedClassifier")(function* (
+export const saveUntrainedClassifier: (
+  tf: Tf,
+  dir: string,
+  seed?: number,
+  numClasses?: number,
+) => Effect.Effect<ClassifierMetadata, IoError> = Effect.fn("saveUntrainedClassifier")(function* (
   tf: Tf,
   dir: string,
   seed = 0,

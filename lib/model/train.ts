@@ -46,7 +46,13 @@ export interface TrainProgress {
  * Train a new classifier on `train`. The caller owns (and disposes) the result.
  * `onProgress` is called with running means over the current epoch.
  */
-export const trainClassifier = Effect.fn("trainClassifier")(function* (
+export const trainClassifier: (
+  tf: Tf,
+  train: LabelledSet,
+  options: TrainOptions,
+  onProgress?: (progress: TrainProgress) => void,
+  reportEvery?: number,
+) => Effect.Effect<Classifier, InvalidParameter> = Effect.fn("trainClassifier")(function* (
   tf: Tf,
   train: LabelledSet,
   options: TrainOptions,

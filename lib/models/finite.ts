@@ -3,7 +3,7 @@
  * must be finite. A NaN or infinite value means broken weights or an input the model cannot
  * handle; it is never passed on as a feature.
  *
- * - Where a fit extracts features (`extractFeatures`, `extractWithModel`, GROOD's streamed
+ * - Where a fit extracts features (`extractFeatures`, GROOD's streamed
  *   fit), `requireFiniteOutputs` fails with {@link NonFiniteOutput} naming the model, the set
  *   and the image: a model whose classifier head is NaN is refused, not fitted.
  * - Where a fitted detector scores (`lib/fitted/open.ts`), `nonFiniteRows` marks the images

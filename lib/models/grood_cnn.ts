@@ -27,11 +27,16 @@ export function groodInputSpec(net: Classifier): InputSpec {
   return { height, width, channels, layout: "NHWC", scale: 1 / 255, mean: [0], std: [1] };
 }
 
-/** The default taps of grood's CNN. */
+/**
+ * The default taps of grood's CNN: early is `block1` (else, in a network without one, its
+ * first convolutional block, else the penultimate block), so every network has a model.
+ */
 export function groodTaps(net: Classifier): Taps {
+  const pen = penultimate(net.spec);
+  const early = net.boundaries.includes("block1") ? "block1" : groodPoints(net)[0]?.name ?? pen;
   return {
-    early: "block1",
-    penultimate: penultimate(net.spec),
+    early,
+    penultimate: pen,
     logits: net.boundaries[net.boundaries.length - 1]!,
   };
 }

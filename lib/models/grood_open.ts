@@ -27,7 +27,7 @@ export const GroodEngineSchema: Schema.Literals<readonly ["onnx", "tfjs"]> = Sch
 export const DEFAULT_GROOD_ENGINE: GroodEngine = "onnx";
 
 /** Load grood's classifier in `dir` (weights checked), freed when the scope closes. */
-export const loadGroodNet = (
+const loadGroodNet = (
   dir: string,
 ): Effect.Effect<LoadedClassifier, ModelUnreadable, Scope.Scope | Compute> =>
   Effect.gen(function* () {
@@ -42,7 +42,7 @@ export const loadGroodNet = (
   });
 
 /** A loaded classifier as a `FeatureModel` on `engine` (its sessions released with the scope). */
-export const groodModelOn = (
+const groodModelOn = (
   loaded: LoadedClassifier,
   taps: Taps,
   engine: GroodEngine = DEFAULT_GROOD_ENGINE,
@@ -50,22 +50,23 @@ export const groodModelOn = (
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
   Effect.gen(function* () {
     const { tf } = yield* Compute;
-    return yield* (engine === "onnx"
+    const model = yield* (engine === "onnx"
       ? groodOnnxModel(tf, loaded.net, loaded.path, loaded.key, taps, options)
       : groodFeatureModel(tf, loaded.net, loaded.path, taps));
+    return { ...model, metadata: loaded.metadata };
   });
 
 /**
  * Open a saved grood classifier folder as a `FeatureModel` on `engine` (default onnxruntime;
- * `options.threads`: its intra-op threads, default 1).
+ * `options.threads`: its intra-op threads, default 1); `taps` replace its default taps.
  */
 export const openGroodModel = (
   dir: string,
-  taps?: Taps,
+  taps: Partial<Taps> = {},
   engine: GroodEngine = DEFAULT_GROOD_ENGINE,
   options: OnnxOptions = {},
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
   Effect.flatMap(
     loadGroodNet(dir),
-    (loaded) => groodModelOn(loaded, taps ?? groodTaps(loaded.net), engine, options),
+    (loaded) => groodModelOn(loaded, { ...groodTaps(loaded.net), ...taps }, engine, options),
   );

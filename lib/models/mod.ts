@@ -33,8 +33,6 @@ export {
   GROOD_ENGINES,
   type GroodEngine,
   GroodEngineSchema,
-  groodModelOn,
-  loadGroodNet,
   openGroodModel,
 } from "./grood_open.ts";
 export { openTfjsModel, type TfjsFormat } from "./tfjs.ts";

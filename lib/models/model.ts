@@ -13,6 +13,7 @@
 import { Effect, Schema } from "effect";
 import { InputShapeMismatch, type ModelError } from "./errors.ts";
 import type { Classifier } from "../model/classifier.ts";
+import type { ClassifierMetadata } from "../model/store.ts";
 import { type Head, HeadUnreadable } from "./head.ts";
 
 /** An engine's exception as text (for `ModelUnreadable` and `ModelRunFailed`). */
@@ -121,6 +122,8 @@ export interface FeatureModel {
    * autograd (ODIN's input gradient) runs on it. Owned by the model's scope.
    */
   readonly network?: Classifier;
+  /** grood's own training metadata (dataset, seed, accuracy), when the model is its saved CNN. */
+  readonly metadata?: ClassifierMetadata;
   /**
    * Points beyond the three taps whose features can be read (grood's CNN: every convolutional
    * block boundary), in network order, with their shapes (the model's layout, batch axis

@@ -14,7 +14,7 @@ import type { Compute } from "../compute/compute.ts";
 import { decodeStrict } from "../decode.ts";
 import { type ModelError, ModelUnreadable } from "./errors.ts";
 import { type GroodEngine, openGroodModel } from "./grood_open.ts";
-import { type FeatureModel, type ModelSpec, ModelSpecSchema } from "./model.ts";
+import { type FeatureModel, type ModelSpec, ModelSpecSchema, type Taps } from "./model.ts";
 import { type OnnxOptions, openOnnxModel } from "./onnx.ts";
 import { openTfjsModel } from "./tfjs.ts";
 import { inspectGrood, type Inspection, inspectOnnx, inspectTfjs } from "./inspect.ts";
@@ -28,6 +28,8 @@ export interface OpenOptions extends OnnxOptions {
   readonly spec?: ModelSpec;
   /** The engine of grood's CNN (default onnxruntime; tfjs for gradients or a check). */
   readonly groodEngine?: GroodEngine;
+  /** Taps that replace the spec's (or grood's CNN's defaults), e.g. a benchmark file's. */
+  readonly taps?: Partial<Taps>;
 }
 
 /** How each kind is recognised and opened. */
@@ -69,7 +71,8 @@ export const MODEL_REGISTRY: ReadonlyArray<ModelKindEntry> = [
     description: "grood's residual CNN (a folder saved by `deno task train`)",
     recognises: (_, json) => format(json) === "grood-classifier",
     specOptional: true,
-    open: (path, spec, options) => openGroodModel(path, spec?.taps, options.groodEngine, options),
+    open: (path, spec, options) =>
+      openGroodModel(path, { ...spec?.taps, ...options.taps }, options.groodEngine, options),
     inspect: (path) => inspectGrood(path),
   },
   {
@@ -198,9 +201,19 @@ export const inspectModel = (
     return { inspection, specPath: specPathFor(path, isDirectory) };
   });
 
-/** Open any model grood knows, in the caller's scope (engine resources freed when it closes). */
+/**
+ * Open any model grood knows, in the caller's scope (engine resources freed when it closes);
+ * `options.taps` replace the spec's taps (grood's CNN: its default taps).
+ */
 export const openModel = (
   path: string,
   options: OpenOptions = {},
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
-  Effect.flatMap(resolveModel(path, options), ({ entry, spec }) => entry.open(path, spec, options));
+  Effect.flatMap(resolveModel(path, options), ({ entry, spec }) =>
+    entry.open(
+      path,
+      spec === undefined || options.taps === undefined
+        ? spec
+        : { ...spec, taps: { ...spec.taps, ...options.taps } },
+      options,
+    ));

@@ -1,7 +1,8 @@
 /**
  * The model a benchmark runs, as the pipeline needs it: any kind `lib/models` opens (grood's
- * CNN, ONNX, tfjs Layers or Graph) behind the `FeatureModel` interface, the engine that
- * extracts its features, and the cache key of everything those features depend on.
+ * CNN, ONNX, tfjs Layers or Graph), opened by the one `openModel` behind the `FeatureModel`
+ * interface, the engine that extracts its features, and the cache key of everything those
+ * features depend on (the model's files, kind, taps, input preprocessing and engine).
  *
  * Engines: an ONNX model runs on onnxruntime, a tfjs model on tfjs. grood's own CNN runs on
  * onnxruntime by default (exported by `classifierToOnnx`, checked against tfjs and cached by
@@ -18,16 +19,14 @@ import { Data, Effect, Schema, type Scope } from "effect";
 import { hashJson } from "../cache/key.ts";
 import { Compute } from "../compute/compute.ts";
 import type { ImageSet } from "../data/images.ts";
-import { type Classifier, penultimate } from "../model/classifier.ts";
+import type { Classifier } from "../model/classifier.ts";
 import type { ClassifierMetadata } from "../model/store.ts";
 import { hashModel } from "../models/files.ts";
-import { groodTaps } from "../models/grood_cnn.ts";
-import { groodModelOn, loadGroodNet } from "../models/grood_open.ts";
+import { groodFeatureModel } from "../models/grood_cnn.ts";
 import type { FeatureModel, Taps } from "../models/model.ts";
-import { MODEL_REGISTRY, type ModelKind, openModel, resolveModel } from "../models/registry.ts";
-import { ModelUnreadable } from "../models/errors.ts";
-import { extractFeatures, type Extraction } from "../stages/features.ts";
-import { extractWithModel } from "../stages/model_features.ts";
+import { MODEL_REGISTRY, type ModelKind, openModel } from "../models/registry.ts";
+import { type MissingTap, ModelUnreadable } from "../models/errors.ts";
+import { type ExtractError, extractFeatures, type Extraction } from "../stages/features.ts";
 
 /** The engines a pipeline can extract features with. */
 export const ENGINES = ["tfjs", "onnx"] as const;
@@ -48,10 +47,8 @@ export class EngineUnavailable extends Data.TaggedError("EngineUnavailable")<{
   }
 }
 
-/** What extracting one set may fail with (either engine's pass). */
-export type ExtractionError =
-  | Effect.Error<ReturnType<typeof extractFeatures>>
-  | Effect.Error<ReturnType<typeof extractWithModel>>;
+/** What extracting one set may fail with. */
+export type ExtractionError = ExtractError;
 
 /** Options of one extraction. */
 export interface ModelExtractOptions {
@@ -101,68 +98,26 @@ export interface PipelineModelOptions {
 const defined = (taps: PipelineModelOptions["taps"]): Partial<Taps> =>
   Object.fromEntries(Object.entries(taps ?? {}).filter(([, v]) => v !== undefined));
 
-/**
- * grood's CNN's own pass on tfjs under `key` (class sums at any block boundary, in one pass):
- * what the pipeline runs on grood's models by default. Its passes run on the context's
- * `Compute`, read once here, as a model opened on it would.
- */
-export const tfjsExtractor = (
-  net: Classifier,
-  key: string,
-): Effect.Effect<Pick<PipelineModel, "key" | "extract">, never, Compute> =>
-  Compute.useSync((compute) => ({
-    key,
-    extract: (set, o = {}) =>
-      extractFeatures(net, set, {
-        ...(o.classSumsAt === undefined ? {} : { classSumsAt: o.classSumsAt }),
-        ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
-        ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
-      }).pipe(Effect.provideService(Compute, compute)),
-  }));
-
+/** The one feature pass (`extractFeatures`) over `model`, with the pipeline's options. */
 const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractOptions = {}) =>
-  extractWithModel(model, set, {
+  extractFeatures(model, set, {
     ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
 
-const openGrood = (options: PipelineModelOptions, engine: Engine) =>
+/**
+ * grood's CNN on tfjs (`groodFeatureModel`, class sums at any block boundary, in one pass)
+ * under `key`: its passes run on the context's `Compute`, read once here.
+ */
+export const tfjsExtractor = (
+  net: Classifier,
+  key: string,
+): Effect.Effect<Pick<PipelineModel, "key" | "extract">, MissingTap, Compute> =>
   Effect.gen(function* () {
-    const { path } = options;
-    const loaded = yield* loadGroodNet(path);
-    const { net } = loaded;
-    const defaults = groodTaps(net);
-    const taps: Taps = { ...defaults, ...defined(options.taps) };
-    const features = yield* groodModelOn(loaded, taps, engine);
-    const key = hashJson({ model: loaded.key, kind: "grood", taps, engine });
-    // Class sums at every convolutional block, in the one pass, so any early layer can be
-    // ablated without another.
-    const conv = (features.points ?? []).map((p) => p.name);
-    const base = {
-      path,
-      kind: "grood" as const,
-      engine,
-      net,
-      metadata: loaded.metadata,
-      key,
-      features,
-      earlyTap: taps.early,
-    };
-    if (engine === "onnx") {
-      const model: PipelineModel = { ...base, earlyBoundaries: conv, extract: withSums(features) };
-      return model;
-    }
-    // tfjs: the built-in pass (class sums by a float32 product per batch), bit for bit the
-    // features the tfjs engine always computed.
-    const builtIn = taps.penultimate === penultimate(net.spec) &&
-      taps.logits === defaults.logits;
-    const model: PipelineModel = {
-      ...base,
-      earlyBoundaries: builtIn ? conv : [taps.early],
-      extract: builtIn ? (yield* tfjsExtractor(net, key)).extract : withSums(features),
-    };
-    return model;
+    const { tf } = yield* Compute;
+    const model = yield* groodFeatureModel(tf, net, "grood's classifier");
+    return { key, extract: withSums(model) };
   });
 
 /**
@@ -194,21 +149,30 @@ export const openPipelineModel = (
     const kind = entry.kind;
     const native: Engine = kind === "tfjs-layers" || kind === "tfjs-graph" ? "tfjs" : "onnx";
     const engine = options.engine ?? native;
-    if (kind === "grood") return yield* openGrood(options, engine);
-    if (engine !== native) return yield* new EngineUnavailable({ model: path, kind, engine });
-    const { spec } = yield* resolveModel(path);
-    if (spec === undefined) {
-      return yield* new ModelUnreadable({ model: path, problem: "its model spec is missing" });
+    if (kind !== "grood" && engine !== native) {
+      return yield* new EngineUnavailable({ model: path, kind, engine });
     }
     const features = yield* openModel(path, {
-      spec: { ...spec, kind, taps: { ...spec.taps, ...defined(options.taps) } },
+      taps: defined(options.taps),
+      ...(kind === "grood" ? { groodEngine: engine } : {}),
     });
+    if (features.kind !== kind) {
+      return yield* new ModelUnreadable({
+        model: path,
+        problem: `it is a ${features.kind} model, not the ${kind} model it is named as`,
+      });
+    }
     const hashed = yield* hashModel(path);
+    // grood's CNN sums class features at every convolutional block in the one pass, so any
+    // early layer can be ablated without another; other kinds at the early tap.
+    const points = (features.points ?? []).map((p) => p.name);
     const model: PipelineModel = {
       path,
       kind,
       engine,
       features,
+      ...(features.network === undefined ? {} : { net: features.network }),
+      ...(features.metadata === undefined ? {} : { metadata: features.metadata }),
       key: hashJson({
         model: hashed.sha256,
         kind,
@@ -216,7 +180,7 @@ export const openPipelineModel = (
         input: features.input,
         engine,
       }),
-      earlyBoundaries: [features.taps.early],
+      earlyBoundaries: points.length > 0 ? points : [features.taps.early],
       earlyTap: features.taps.early,
       extract: withSums(features),
     };

@@ -306,7 +306,11 @@ export const fpr95OpenOod = (
  * if (m.auroc !== 1 || m.fpr95IdKept !== 0 || m.fpr95OpenOod !== 0) throw new Error("perfect");
  * ```
  */
-export const evaluateOod = Effect.fn("evaluateOod")(function* (input: {
+export const evaluateOod: (input: {
+  readonly id: ArrayLike<number>;
+  readonly ood: ArrayLike<number>;
+  readonly names?: SetNames;
+}) => Effect.Effect<OodMetrics, ScoreError> = Effect.fn("evaluateOod")(function* (input: {
   readonly id: ArrayLike<number>;
   readonly ood: ArrayLike<number>;
   readonly names?: SetNames;

@@ -1,20 +1,22 @@
 /**
- * The one forward pass every detector shares: for each image of a set, the penultimate
- * feature and the logits (kept, small), and optionally, per class, the sum of the features at
- * chosen block boundaries (for class prototypes at early layers, which are far too large to
- * keep per image: 60,000 × 6,272 floats at block1).
+ * The one forward pass every detector shares, over any `FeatureModel` (grood's CNN on
+ * onnxruntime or tfjs, ONNX, tfjs models): for each image of a set, the penultimate feature and
+ * the logits (kept, small), and optionally, per class, the sum of the features at the early tap
+ * or at any of the model's `points` (grood's CNN: every convolutional block), for class
+ * prototypes at early layers, which are far too large to keep per image (60,000 × 6,272 floats
+ * at block1). The class sums are named after the point they are taken at, which is what GROOD's
+ * `earlyBoundary` must then be.
  *
  * @module
  */
-import type * as tfType from "@tensorflow/tfjs";
 import { Data, Effect } from "effect";
-import { Compute } from "../compute/compute.ts";
-import { checkImageSet } from "../data/checks.ts";
-import { batches, type ImageSet } from "../data/images.ts";
-import { type Classifier, penultimate, toInput } from "../model/classifier.ts";
+import { checkImageSet, type InvalidImageSet } from "../data/checks.ts";
+import { batches, channelsOf, type ImageSet } from "../data/images.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
-import { requireFiniteOutputs } from "../models/finite.ts";
+import { MissingTap, type ModelError } from "../models/errors.ts";
+import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
+import { type FeatureModel, type FeatureTensor, preprocess, sizeOf } from "../models/model.ts";
 
 export { NonFiniteOutput } from "../models/finite.ts";
 
@@ -48,12 +50,16 @@ export interface ClassSums {
 /** Options of the extraction pass. */
 export interface ExtractOptions {
   readonly batchSize?: number;
-  /** Boundaries at which to accumulate per-class feature sums (needs a labelled set). */
+  /** Accumulate per-class sums of the early tap (needs a labelled set). */
+  readonly earlyClassSums?: boolean;
+  /**
+   * Accumulate per-class sums at these points (the early tap's engine name, or a name of the
+   * model's `points`: any convolutional block of grood's CNN), in the same pass (needs a
+   * labelled set).
+   */
   readonly classSumsAt?: ReadonlyArray<string>;
   /** Called after each batch with the number of images done. */
   readonly onProgress?: (done: number, total: number) => void;
-  /** The model's name in errors (default "grood's classifier"). */
-  readonly modelName?: string;
 }
 
 /** The output of the extraction pass. */
@@ -62,87 +68,104 @@ export interface Extraction {
   readonly classSums: ReadonlyArray<ClassSums>;
 }
 
+/** What the extraction pass can fail with. */
+export type ExtractError =
+  | InvalidImageSet
+  | InvalidParameter
+  | MissingLabels
+  | ModelError
+  | NonFiniteOutput;
+
 /**
- * Run the classifier once over `set`, in batches, keeping penultimate features and logits and
- * accumulating per-class sums at `classSumsAt` boundaries.
+ * Run `model` once over `set`, in batches: penultimate features, logits, optional per-class
+ * sums (float64). The set is checked against the model's input first (`InvalidImageSet`); a NaN
+ * or infinite output fails with `NonFiniteOutput` naming the model, the set and the image.
  */
-export const extractFeatures = Effect.fn("extractFeatures")(function* (
-  net: Classifier,
+export const extractFeatures: (
+  model: FeatureModel,
+  set: ImageSet,
+  options?: ExtractOptions,
+) => Effect.Effect<Extraction, ExtractError> = Effect.fn("extractFeatures")(function* (
+  model: FeatureModel,
   set: ImageSet,
   options: ExtractOptions = {},
 ) {
-  const { tf } = yield* Compute;
   const batchSize = options.batchSize ?? 500;
-  yield* checkImageSet(set, { inputShape: net.spec.inputShape, numClasses: net.numClasses });
+  const dim = sizeOf(model.shapes.penultimate);
+  const numClasses = sizeOf(model.shapes.logits);
+  yield* checkImageSet(set, {
+    inputShape: [model.input.height, model.input.width, channelsOf(set)],
+    numClasses,
+  });
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) {
     return yield* new InvalidParameter({ name: "batchSize", value: batchSize, expected: "≥ 1" });
   }
-  const pen = penultimate(net.spec);
-  const dim = net.shapeAt(pen).reduce((a, b) => a * b, 1);
-  const numClasses = net.numClasses;
   const penData = new Float32Array(set.count * dim);
   const logitData = new Float32Array(set.count * numClasses);
-  const sumsAt = options.classSumsAt ?? [];
-  if (sumsAt.length > 0 && set.labels === undefined) {
+  const points = model.points ?? [];
+  const order = points.map((p) => p.name);
+  const names = [
+    ...new Set([
+      ...(options.earlyClassSums === true ? [model.taps.early] : []),
+      ...(options.classSumsAt ?? []),
+    ]),
+  ].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  if (names.length > 0 && set.labels === undefined) {
     return yield* new MissingLabels({ set: set.name });
   }
-  // Order the boundaries as the network runs them, so one pass visits them all.
-  const order = [...new Set(sumsAt)].sort((a, b) =>
-    net.boundaries.indexOf(a) - net.boundaries.indexOf(b)
-  );
-  const sums = order.map((boundary) => {
-    const featureShape = net.shapeAt(boundary);
-    const size = featureShape.reduce((a, b) => a * b, 1);
-    return {
-      boundary,
-      featureShape,
-      sums: new Float64Array(numClasses * size),
-      counts: new Float64Array(numClasses),
-    };
-  });
-  for (const batch of batches(set, batchSize)) {
-    const outputs = tf.tidy(() => {
-      let x: tfType.Tensor = toInput(tf, batch.pixels, batch.size, net.spec.inputShape);
-      let at = "input";
-      const onehotT = set.labels === undefined || sums.length === 0 ? undefined : tf.transpose(
-        tf.oneHot(
-          tf.tensor1d(set.labels.subarray(batch.start, batch.start + batch.size), "int32"),
-          numClasses,
-        ),
-      );
-      const classSums: Array<Float32Array> = [];
-      for (const s of sums) {
-        x = net.forward(x, { from: at, to: s.boundary });
-        at = s.boundary;
-        const flat = tf.reshape(x, [batch.size, -1]);
-        classSums.push(tf.matMul(tf.cast(onehotT!, "float32"), flat).dataSync() as Float32Array);
-      }
-      const h = net.forward(x, { from: at, to: pen });
-      const logits = net.forward(h, { from: pen });
-      return {
-        h: h.dataSync() as Float32Array,
-        logits: logits.dataSync() as Float32Array,
-        classSums,
-      };
-    });
-    penData.set(outputs.h, batch.start * dim);
-    logitData.set(outputs.logits, batch.start * numClasses);
-    sums.forEach((s, k) => {
-      const batchSums = outputs.classSums[k]!;
-      for (let i = 0; i < batchSums.length; i++) s.sums[i]! += batchSums[i]!;
-    });
-    if (set.labels !== undefined && sums.length > 0) {
-      for (let i = batch.start; i < batch.start + batch.size; i++) {
-        for (const s of sums) s.counts[set.labels[i]!]! += 1;
-      }
+  const viaPoints = names.some((n) => n !== model.taps.early);
+  const shapeOf = (name: string) =>
+    name === model.taps.early ? model.shapes.early : points.find((p) => p.name === name)?.shape;
+  for (const name of names) {
+    if (shapeOf(name) === undefined || (viaPoints && model.forwardPoints === undefined)) {
+      return yield* new MissingTap({
+        model: model.name,
+        tap: "early",
+        tensor: name,
+        known: [model.taps.early, ...order],
+      });
     }
-    options.onProgress?.(batch.start + batch.size, set.count);
+  }
+  const sums: Array<ClassSums> = names.map((name) => ({
+    boundary: name,
+    featureShape: shapeOf(name)!,
+    sums: new Float64Array(numClasses * sizeOf(shapeOf(name)!)),
+    counts: new Float64Array(numClasses),
+  }));
+  // One pass: through the named points when any is not a tap, else through the taps.
+  const pass = (x: FeatureTensor) =>
+    viaPoints
+      ? model.forwardPoints!(x, [model.taps.penultimate, model.taps.logits, ...names])
+      : model.forward(
+        x,
+        "input",
+        names.length > 0 ? ["penultimate", "logits", "early"] : ["penultimate", "logits"],
+      );
+  for (const batch of batches(set, batchSize)) {
+    const { start, size } = batch;
+    const x = yield* preprocess(model.name, model.input, batch.pixels, size, channelsOf(set));
+    const outputs = yield* pass(x);
+    // Every value the model gives is checked here, as it comes in (`lib/models/finite.ts`).
+    yield* requireFiniteOutputs({ model: model.name, set: set.name, start, rows: size }, [
+      ["penultimate features", outputs[0]!],
+      ["logits", outputs[1]!],
+    ]);
+    penData.set(outputs[0]!.data, start * dim);
+    logitData.set(outputs[1]!.data, start * numClasses);
+    sums.forEach((s, k) => {
+      const values = outputs[2 + k]!.data;
+      const size1 = values.length / size;
+      for (let i = 0; i < size; i++) {
+        const c = set.labels![start + i]!;
+        s.counts[c]! += 1;
+        const row = values.subarray(i * size1, (i + 1) * size1);
+        const offset = c * size1;
+        for (let j = 0; j < size1; j++) s.sums[offset + j]! += row[j]!;
+      }
+    });
+    options.onProgress?.(start + size, set.count);
     yield* Effect.yieldNow;
   }
-  yield* requireFiniteOutputs(
-    { model: options.modelName ?? "grood's classifier", set: set.name, start: 0, rows: set.count },
-    [["penultimate features", { data: penData }], ["logits", { data: logitData }]],
-  );
   const features: SetFeatures = {
     name: set.name,
     count: set.count,

@@ -78,7 +78,13 @@ const checkShapes = (features: Matrix, prototypes: GradientPrototypes) =>
  * if (Math.abs(H.data[0]! - pi) > 1e-6 || H.data[1] !== 0) throw new Error("wrong descriptor");
  * ```
  */
-export const groodDescriptors = Effect.fn("groodDescriptors")(function* (
+export const groodDescriptors: (
+  features: Matrix,
+  prototypes: GradientPrototypes,
+  temperature?: number,
+) => Effect.Effect<Matrix, InvalidParameter | NonFiniteInput | ShapeMismatch> = Effect.fn(
+  "groodDescriptors",
+)(function* (
   features: Matrix,
   prototypes: GradientPrototypes,
   temperature = 1,
@@ -137,7 +143,14 @@ export type AutogradMode = "per-sample" | "batched";
  * `tf.grad` per row, as the reference; "batched" gives every row its own copy of p_ood so one
  * `tf.grad` of the summed loss yields all per-row gradients at once.
  */
-export const autogradDescriptors = Effect.fn("autogradDescriptors")(function* (
+export const autogradDescriptors: (
+  features: Matrix,
+  prototypes: GradientPrototypes,
+  predicted: Uint8Array,
+  mode?: AutogradMode,
+  batchSize?: number,
+  temperature?: number,
+) => Effect.Effect<Matrix, ShapeMismatch, Compute> = Effect.fn("autogradDescriptors")(function* (
   features: Matrix,
   prototypes: GradientPrototypes,
   predicted: Uint8Array,

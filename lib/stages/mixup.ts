@@ -13,17 +13,20 @@
  * @module
  */
 import { Effect } from "effect";
-import { Compute } from "../compute/compute.ts";
 import { InvalidParameter } from "../errors.ts";
 import {
   batches,
+  channelsOf,
   IMAGE_SIDE,
   IMAGE_SIZE,
   type ImageSet,
   type LabelledSet,
   subset,
 } from "../data/images.ts";
-import { type Classifier, penultimate, toInput } from "../model/classifier.ts";
+import { forEachBatch } from "../models/batches.ts";
+import type { ModelError } from "../models/errors.ts";
+import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
+import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
 import { type Matrix, meanRow, row } from "../matrix.ts";
 import { mulberry32, permutation } from "../random.ts";
 import type { SetFeatures } from "./features.ts";
@@ -123,8 +126,8 @@ export const mixupChoice = (
   });
 
 /**
- * Check λ and the sample count, then choose the images to mix (seeded) and their targets: one
- * plan for every engine, so the tfjs and the `FeatureModel` mix-ups mix the same pairs.
+ * Check λ and the sample count, then choose the images to mix (seeded) and their targets: the
+ * in-memory fit (`mixupWithModel`) and the streamed one (`grood_streamed.ts`) mix the same pairs.
  */
 export const mixupPlan = (
   train: LabelledSet,
@@ -135,56 +138,6 @@ export const mixupPlan = (
     mixupChoice(train.count, options),
     (chosen) => ({ chosen, targets: secondLargest(trainFeatures.logits) }),
   );
-
-/**
- * GROOD's OOD prototype by targeted mix-up at `prototypes.earlyBoundary`. `trainFeatures` must
- * be the extraction of `train` (its logits give each sample's second-most-likely class).
- */
-export const mixupOodPrototype = Effect.fn("mixupOodPrototype")(function* (
-  net: Classifier,
-  train: LabelledSet,
-  trainFeatures: SetFeatures,
-  prototypes: Prototypes,
-  options: MixupOptions,
-) {
-  const { tf } = yield* Compute;
-  const { lambda } = options;
-  const { chosen, targets } = yield* mixupPlan(train, trainFeatures, options);
-  const pen = penultimate(net.spec);
-  const dim = net.shapeAt(pen).reduce((a, b) => a * b, 1);
-  const sums = new Float64Array(dim);
-  const mixSet = subset(train, chosen, `${train.name}/mixup`);
-  // Released by Effect (not try/finally, which a failing or interrupted yield* skips).
-  yield* Effect.acquireUseRelease(
-    Effect.sync(() =>
-      tf.tensor2d(prototypes.early.data, [prototypes.early.rows, prototypes.early.cols])
-    ),
-    (earlyPrototypes) =>
-      Effect.gen(function* () {
-        for (const batch of batches(mixSet, options.batchSize ?? 500)) {
-          const batchTargets = Int32Array.from(
-            { length: batch.size },
-            (_, i) => targets[chosen[batch.start + i]!]!,
-          );
-          const batchSum = tf.tidy(() => {
-            const x = toInput(tf, batch.pixels, batch.size, net.spec.inputShape);
-            const early = net.forward(x, { to: prototypes.earlyBoundary });
-            const target = tf.reshape(
-              tf.gather(earlyPrototypes, tf.tensor1d(batchTargets, "int32")),
-              early.shape,
-            );
-            const mixed = tf.add(tf.mul(early, lambda), tf.mul(target, 1 - lambda));
-            const h = net.forward(mixed, { from: prototypes.earlyBoundary, to: pen });
-            return tf.sum(h, 0).dataSync() as Float32Array;
-          });
-          for (let j = 0; j < dim; j++) sums[j]! += batchSum[j]!;
-          yield* Effect.yieldNow;
-        }
-      }),
-    (earlyPrototypes) => Effect.sync(() => earlyPrototypes.dispose()),
-  );
-  return Float32Array.from(sums, (s) => s / chosen.length);
-});
 
 /** Ablation: the OOD prototype is the mean of the class prototypes (no mix-up). */
 export function meanOfPrototypes(prototypes: Prototypes): Float32Array {
@@ -230,3 +183,128 @@ export function smoothedNoiseImages(count: number, seed: number): ImageSet {
   }
   return { name: `noise(seed ${seed})`, count, pixels };
 }
+
+/** The OOD prototype by targeted mix-up at the model's early tap. */
+export const mixupWithModel: (
+  model: FeatureModel,
+  train: LabelledSet,
+  trainFeatures: SetFeatures,
+  prototypes: Prototypes,
+  options: MixupOptions,
+) => Effect.Effect<Float32Array, InvalidParameter | ModelError | NonFiniteOutput> = Effect.fn(
+  "mixupWithModel",
+)(function* (
+  model: FeatureModel,
+  train: LabelledSet,
+  trainFeatures: SetFeatures,
+  prototypes: Prototypes,
+  options: MixupOptions,
+) {
+  const { chosen, targets } = yield* mixupPlan(train, trainFeatures, options);
+  return yield* mixupImages(
+    model,
+    subset(train, chosen, `${train.name}/mixup`),
+    Uint8Array.from(chosen, (i) => targets[i]!),
+    prototypes,
+    options,
+  );
+});
+
+/**
+ * The mix-up itself: the mean penultimate feature of `images` (in order) with their early
+ * features mixed with the early prototype of `targets[i]` (one class per image). Batches
+ * start at image 0, so any caller that gathers the same images in the same order (the
+ * streamed fit) gets the same bits.
+ */
+export const mixupImages: (
+  model: FeatureModel,
+  images: ImageSet,
+  targets: Uint8Array,
+  prototypes: Prototypes,
+  options: Pick<MixupOptions, "lambda" | "batchSize">,
+) => Effect.Effect<Float32Array, InvalidParameter | ModelError | NonFiniteOutput> = Effect.fn(
+  "mixupImages",
+)(function* (
+  model: FeatureModel,
+  images: ImageSet,
+  targets: Uint8Array,
+  prototypes: Prototypes,
+  options: Pick<MixupOptions, "lambda" | "batchSize">,
+) {
+  const { lambda } = options;
+  const earlySize = sizeOf(model.shapes.early);
+  if (prototypes.early.cols !== earlySize) {
+    return yield* new InvalidParameter({
+      name: "prototypes.early",
+      value: prototypes.early.cols,
+      expected: `${earlySize} values per class (the size of tap "${model.taps.early}")`,
+    });
+  }
+  const dim = sizeOf(model.shapes.penultimate);
+  const sums = new Float64Array(dim);
+  for (const batch of batches(images, options.batchSize ?? 500)) {
+    const x = yield* preprocess(
+      model.name,
+      model.input,
+      batch.pixels,
+      batch.size,
+      channelsOf(images),
+    );
+    const [early] = yield* model.forward(x, "input", ["early"]);
+    const mixed = new Float32Array(early!.data.length);
+    for (let i = 0; i < batch.size; i++) {
+      const target = targets[batch.start + i]!;
+      const proto = prototypes.early.data.subarray(target * earlySize, (target + 1) * earlySize);
+      const offset = i * earlySize;
+      for (let j = 0; j < earlySize; j++) {
+        mixed[offset + j] = lambda * early!.data[offset + j]! + (1 - lambda) * proto[j]!;
+      }
+    }
+    const [h] = yield* model.forward({ data: mixed, shape: early!.shape }, "early", [
+      "penultimate",
+    ]);
+    yield* requireFiniteOutputs(
+      { model: model.name, set: `${images.name} (mixed)`, start: batch.start, rows: batch.size },
+      [["penultimate features", h!]],
+    );
+    for (let i = 0; i < batch.size; i++) {
+      for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
+    }
+    yield* Effect.yieldNow;
+  }
+  return Float32Array.from(sums, (s) => s / images.count);
+});
+
+/**
+ * Mean penultimate feature of a set of images (validation-OOD or noise images) on `model`, any
+ * kind (grood's CNN too): float64 sums of the float32 features, divided once.
+ */
+export const meanPenultimate: (
+  model: FeatureModel,
+  images: ImageSet,
+  batchSize?: number,
+) => Effect.Effect<Float32Array, ModelError | NonFiniteOutput> = Effect.fn("meanPenultimate")(
+  function* (
+    model: FeatureModel,
+    images: ImageSet,
+    batchSize = 500,
+  ) {
+    const dim = sizeOf(model.shapes.penultimate);
+    const sums = new Float64Array(dim);
+    yield* forEachBatch(
+      model,
+      images,
+      ["penultimate"],
+      (start, size, [h]) =>
+        requireFiniteOutputs({ model: model.name, set: images.name, start, rows: size }, [
+          ["penultimate features", h!],
+        ]).pipe(Effect.map(() => {
+          for (let i = 0; i < size; i++) {
+            for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
+          }
+        })),
+      { batchSize },
+    );
+    return Float32Array.from(sums, (s) => s / images.count);
+  },
+);

@@ -7,6 +7,7 @@
  */
 export {
   type ClassSums,
+  type ExtractError,
   extractFeatures,
   type Extraction,
   type ExtractOptions,
@@ -15,14 +16,13 @@ export {
   predictedClasses,
   type SetFeatures,
 } from "./features.ts";
-export { extractWithModel, type ModelExtractOptions } from "./model_features.ts";
-export { meanPenultimate, mixupWithModel } from "./model_mixup.ts";
 export { computePrototypes, EmptyClass, MissingFeatures, type Prototypes } from "./prototype.ts";
 export {
   meanOfPrototypes,
+  meanPenultimate,
   MIXUP_DEFAULTS,
-  mixupOodPrototype,
   type MixupOptions,
+  mixupWithModel,
   smoothedNoiseImages,
 } from "./mixup.ts";
 export {

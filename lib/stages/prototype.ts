@@ -61,48 +61,53 @@ export class MissingFeatures extends Data.TaggedError("MissingFeatures")<{
  * if (p.penultimate.data[1] !== 15 || p.early.data[0] !== 1) throw new Error("wrong means");
  * ```
  */
-export const computePrototypes = Effect.fn("computePrototypes")(function* (
+export const computePrototypes: (
   extraction: Extraction,
   earlyBoundary: string,
-) {
-  const { features } = extraction;
-  const labels = features.labels;
-  if (labels === undefined) {
-    return yield* new MissingFeatures({ set: features.name, what: "it has no labels" });
-  }
-  const early = extraction.classSums.find((s) => s.boundary === earlyBoundary);
-  if (early === undefined) {
-    return yield* new MissingFeatures({
-      set: features.name,
-      what: `no class sums were accumulated at boundary "${earlyBoundary}"`,
-    });
-  }
-  const numClasses = features.logits.cols;
-  const dim = features.penultimate.cols;
-  const sums = new Float64Array(numClasses * dim);
-  const counts = new Array<number>(numClasses).fill(0);
-  for (let i = 0; i < features.count; i++) {
-    const c = labels[i]!;
-    counts[c]!++;
-    for (let j = 0; j < dim; j++) sums[c * dim + j]! += features.penultimate.data[i * dim + j]!;
-  }
-  const empty = counts.findIndex((n) => n === 0);
-  if (empty >= 0) return yield* new EmptyClass({ set: features.name, classIndex: empty });
-  const size = early.sums.length / numClasses;
-  const prototypes: Prototypes = {
-    earlyBoundary,
-    earlyShape: early.featureShape,
-    early: matrix(
-      numClasses,
-      size,
-      Float32Array.from(early.sums, (s, i) => s / early.counts[Math.floor(i / size)]!),
-    ),
-    penultimate: matrix(
-      numClasses,
-      dim,
-      Float32Array.from(sums, (s, i) => s / counts[Math.floor(i / dim)]!),
-    ),
-    counts,
-  };
-  return prototypes;
-});
+) => Effect.Effect<Prototypes, EmptyClass | MissingFeatures> = Effect.fn("computePrototypes")(
+  function* (
+    extraction: Extraction,
+    earlyBoundary: string,
+  ) {
+    const { features } = extraction;
+    const labels = features.labels;
+    if (labels === undefined) {
+      return yield* new MissingFeatures({ set: features.name, what: "it has no labels" });
+    }
+    const early = extraction.classSums.find((s) => s.boundary === earlyBoundary);
+    if (early === undefined) {
+      return yield* new MissingFeatures({
+        set: features.name,
+        what: `no class sums were accumulated at boundary "${earlyBoundary}"`,
+      });
+    }
+    const numClasses = features.logits.cols;
+    const dim = features.penultimate.cols;
+    const sums = new Float64Array(numClasses * dim);
+    const counts = new Array<number>(numClasses).fill(0);
+    for (let i = 0; i < features.count; i++) {
+      const c = labels[i]!;
+      counts[c]!++;
+      for (let j = 0; j < dim; j++) sums[c * dim + j]! += features.penultimate.data[i * dim + j]!;
+    }
+    const empty = counts.findIndex((n) => n === 0);
+    if (empty >= 0) return yield* new EmptyClass({ set: features.name, classIndex: empty });
+    const size = early.sums.length / numClasses;
+    const prototypes: Prototypes = {
+      earlyBoundary,
+      earlyShape: early.featureShape,
+      early: matrix(
+        numClasses,
+        size,
+        Float32Array.from(early.sums, (s, i) => s / early.counts[Math.floor(i / size)]!),
+      ),
+      penultimate: matrix(
+        numClasses,
+        dim,
+        Float32Array.from(sums, (s, i) => s / counts[Math.floor(i / dim)]!),
+      ),
+      counts,
+    };
+    return prototypes;
+  },
+);
