@@ -30,10 +30,10 @@ export {
   type LoadedDetector,
   openFittedDetector,
   type OpenFittedError,
-  readManifest,
   type ScoredImages,
   type ScoreImagesError,
   type Verdict,
 } from "./open.ts";
 export { SUPPORTED_KINDS } from "./persist.ts";
+export { readManifest } from "./verify.ts";
 export { requireAllScored, type ScoredSource, scoreSource } from "./score_source.ts";
