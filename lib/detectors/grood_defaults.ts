@@ -8,7 +8,7 @@
  * @module
  */
 import type { FitInputs } from "./detector.ts";
-import type { GroodOptions } from "./grood.ts";
+import type { GroodOptions } from "./grood_options.ts";
 import { groodTaps } from "../models/grood_cnn.ts";
 import { mixupSamples } from "../stages/mixup.ts";
 

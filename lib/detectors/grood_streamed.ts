@@ -41,7 +41,7 @@ import {
 } from "../stages/mixup.ts";
 import { EmptyClass, type Prototypes } from "../stages/prototype.ts";
 import type { DetectorError } from "./detector.ts";
-import type { IndexBuilder } from "./grood.ts";
+import type { IndexBuilder } from "./grood_options.ts";
 
 /** One batch of a labelled training stream (an `OpenedSource`'s `SourceBatch` is one). */
 export interface TrainingBatch {

@@ -18,7 +18,8 @@ import {
   Seed,
   withDefault,
 } from "./entry.ts";
-import { grood, GROOD_DEFAULTS, type GroodOptions } from "./grood.ts";
+import { grood } from "./grood.ts";
+import { GROOD_DEFAULTS, type GroodOptions } from "./grood_options.ts";
 
 /** The τ grid of the `grood-tuned-temperature` extension. */
 export const TEMPERATURE_GRID: ReadonlyArray<number> = [1, 3, 10, 30, 100];

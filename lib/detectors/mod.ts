@@ -43,7 +43,8 @@ export {
 export { ash } from "./ash.ts";
 export { energy } from "./energy.ts";
 export { gradNorm } from "./gradnorm.ts";
-export { grood, GROOD_DEFAULTS, type GroodOptions } from "./grood.ts";
+export { grood } from "./grood.ts";
+export { GROOD_DEFAULTS, type GroodOptions } from "./grood_options.ts";
 export {
   fitGroodStreamed,
   type StreamedGroodError,

@@ -10,36 +10,23 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { Effect, Schema, type Scope } from "effect";
+import { Effect, type Scope } from "effect";
 import type { Compute } from "../compute/compute.ts";
-import type { ImageSet, LabelledSet } from "../data/images.ts";
+import type { LabelledSet } from "../data/images.ts";
 import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { groodFitted, type GroodOptions } from "../detectors/grood.ts";
-import { fitGroodStreamed, type StreamedGroodOptions } from "../detectors/grood_streamed.ts";
+import { fitGroodStreamed } from "../detectors/grood_streamed.ts";
 import { matrix } from "../matrix.ts";
 import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/registry.ts";
 import { canonicalJson } from "../cache/cache.ts";
-import { ensureWritable, sha256Hex, tryIo } from "../io/files.ts";
-import {
-  checkOutputFolder,
-  type OutputFolderOptions,
-  writeOutputFolder,
-} from "../io/output_folder.ts";
-import { encodeNpy } from "../io/npy.ts";
-import { sizeOf, type Taps } from "../models/model.ts";
-import { openModel, resolveModel } from "../models/registry.ts";
+import { ensureWritable, sha256Hex } from "../io/files.ts";
+import { checkOutputFolder, writeOutputFolder } from "../io/output_folder.ts";
+import { sizeOf } from "../models/model.ts";
 import { permutation } from "../random.ts";
-import { type SourceArgument, sourcePaths } from "../sources/argument.ts";
 import { openSource } from "../sources/mod.ts";
 import { type ReadSource, readSource } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
-import {
-  extractFeatures,
-  type Extraction,
-  predictedClasses,
-  type SetFeatures,
-} from "../stages/features.ts";
+import { predictedClasses, type SetFeatures } from "../stages/features.ts";
 import { distribution, edgesOf } from "./distribution.ts";
 import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import {
@@ -57,105 +44,26 @@ import {
   splitHeldOut,
   toShape,
 } from "./fit_data.ts";
+import { type FitOptions, fittedFolderRules } from "./fit_options.ts";
+import { memoisedExtraction, openWithTaps } from "./fit_model.ts";
+import { fillFittedFolder } from "./fit_write.ts";
 import {
   FITTED_FORMAT,
-  FITTED_MANIFEST_FILE,
   FITTED_VERSION,
-  FittedManifest,
-  sealManifest,
+  type FittedManifest,
   type StateEntry,
   type ValidationMetrics,
 } from "./manifest.ts";
 import { copyModel } from "./model_files.ts";
 import { persistenceOf, refusalOf, SUPPORTED_KINDS } from "./persist.ts";
 import { checkReproduced } from "./reproduce.ts";
-import { trainStream } from "./train_stream.ts";
-
-/** What `fitDetectorFolder` needs. */
-export interface FitOptions {
-  /** Path of the model (any kind `openModel` knows). */
-  readonly model: string;
-  /** Taps that replace the model spec's. */
-  readonly taps?: Partial<Taps>;
-  readonly train: SourceArgument;
-  readonly validation?: SourceArgument;
-  readonly validationOod?: ReadonlyArray<SourceArgument>;
-  /** The detector spec (`{ kind, …options }`); default GROOD with its defaults. */
-  readonly detector?: unknown;
-  /** The folder to write (replaced as a whole when it exists). */
-  readonly out: string;
-  /** Seed of the held-out validation split (default 0). */
-  readonly seed?: number;
-  readonly batchSize?: number;
-  readonly progress?: (stage: string, done: number, total: number) => void;
-  /**
-   * Extractions shared by several fits of one model on the same sources (one memo per
-   * multi-detector `deno task fit`): each set's forward pass runs once, not once per detector.
-   */
-  readonly features?: FeatureMemo;
-  /**
-   * Hold the training set and its features in memory even for GROOD (which by default fits
-   * streaming, in memory that grows with its index only): the reference path the streamed
-   * fit is tested against.
-   */
-  readonly inMemory?: boolean;
-}
-
-/** Extractions by model, taps, batch size, set (name, count) and class sums: see `FitOptions`. */
-export type FeatureMemo = Map<string, Extraction>;
-
-/**
- * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor,
- * exact index, OOD prototype by mix-up or as the mean of the prototypes, no temperature grid),
- * else undefined (the detector then fits in memory).
- */
-const streamedGroodOptions = (
-  spec: DetectorSpec,
-): (StreamedGroodOptions & { readonly temperature: number }) | undefined => {
-  if (spec.kind !== "grood") return undefined;
-  const o = spec as unknown as GroodOptions;
-  const source = o.oodPrototype;
-  if (
-    o.descriptor !== "gradient" || !("kind" in o.index && o.index.kind === "exact") ||
-    o.temperatureGrid !== undefined ||
-    (source.kind !== "mixup" && source.kind !== "mean")
-  ) return undefined;
-  return { oodPrototype: source, temperature: o.temperature };
-};
+import { streamedGroodOptions, trainStream } from "./train_stream.ts";
 
 /** The settings a manifest keeps: every one but non-finite numbers. */
 const settingsOf = (fitted: FittedDetector) =>
   Object.fromEntries(
     Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
   );
-
-/** The model opened with the taps the user gave (the spec's otherwise). */
-const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
-  Effect.gen(function* () {
-    const model = yield* openModel(path);
-    const { entry, spec: declared } = yield* resolveModel(path);
-    const classes = declared?.classes;
-    if (taps === undefined || Object.keys(taps).length === 0) {
-      return { model, kind: entry.kind, classes };
-    }
-    const spec = { kind: entry.kind, input: model.input, taps: { ...model.taps, ...taps } };
-    return { model: yield* openModel(path, { spec }), kind: entry.kind, classes };
-  });
-
-/**
- * The output-folder rules of a fitted folder: its inputs (the model, every source's files) are
- * never replaced, and a folder holding `detector.json` (written before the marker) is grood's.
- */
-export const fittedFolderRules = (options: FitOptions): OutputFolderOptions => ({
-  kind: "fitted detector",
-  inputs: [
-    options.model,
-    ...[options.train, options.validation, ...(options.validationOod ?? [])].flatMap((s) =>
-      s === undefined ? [] : sourcePaths(s.spec, s.baseDir)
-    ),
-  ],
-  recognise: [FITTED_MANIFEST_FILE],
-});
 
 // Typed by inference here; exported below with its signature spelled out.
 const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
@@ -197,33 +105,14 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
       taps: model.taps,
     })),
   );
-  const extract = (set: ImageSet, sums: boolean) => {
-    const key = canonicalJson({
-      model: options.model,
-      taps: model.taps,
-      batch,
-      set: set.name,
-      count: set.count,
-      sums,
-    });
-    const known = options.features?.get(key);
-    return known !== undefined ? Effect.succeed(known) : Effect.tap(
-      extractFeatures(model, set, {
-        ...batch,
-        earlyClassSums: sums,
-        onProgress: (done, total) =>
-          progress(`features of ${set.name}`, done, total),
-      }),
-      (extraction) => Effect.sync(() => options.features?.set(key, extraction)),
-    );
-  };
-  const extracted = (set: ImageSet) =>
-    Effect.map(extract(set, false), (e): ExtractedSet => ({ images: set, features: e.features }));
+  const { extract, extracted } = memoisedExtraction(model, options, batch, progress);
   const oodArguments = options.validationOod ?? [];
   const validationSource = options.validation?.argument ?? `${options.train.argument} (held out)`;
   const readOod = Effect.gen(function* () {
     const reads: Array<ReadSource> = [];
-    for (const argument of oodArguments) reads.push(yield* readArgument(argument, shape));
+    for (const argument of oodArguments) {
+      reads.push(yield* readArgument(argument, shape));
+    }
     return reads;
   });
   const extractOod = (reads: ReadonlyArray<ReadSource>) =>
@@ -297,7 +186,9 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     const held = new Set<number>();
     if (options.validation === undefined) {
       const count = yield* heldOutCount(opened.count);
-      for (const i of permutation(opened.count, options.seed ?? 0).subarray(0, count)) held.add(i);
+      for (const i of permutation(opened.count, options.seed ?? 0).subarray(0, count)) {
+        held.add(i);
+      }
     }
     spec = yield* honoured(spec, opened.count - held.size);
     const { stream, finish } = trainStream(opened, held);
@@ -308,7 +199,8 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
         progress,
       }),
       // The fitted detector's index lives until the fit returns, as the in-memory path's.
-      (f) => Effect.sync(() => f.index.dispose()),
+      (f) =>
+        Effect.sync(() => f.index.dispose()),
     );
     const { checksum, heldOut: heldImages } = finish();
     trainData = { count: stream.count, checksum };
@@ -482,36 +374,11 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     },
   });
 
-  return yield* writeOutputFolder(options.out, folderRules, (tmp) =>
-    Effect.gen(function* () {
-      const copy = yield* copyModel(options.model, join(tmp, "model"), "model");
-      if (copy.sha256 !== modelCopy.sha256) {
-        return yield* new FitDataInvalid({
-          source: options.model,
-          problem: "the model's files changed while fitting",
-        });
-      }
-      yield* tryIo(join(tmp, "state"), "create", () => Deno.mkdir(join(tmp, "state")));
-      const state: Array<StateEntry> = [];
-      for (const array of arrays) {
-        const file = `state/${array.name}.npy`;
-        const bytes = yield* Effect.orDie(encodeNpy(array.data, array.shape, file));
-        yield* tryIo(join(tmp, file), "write", () => Deno.writeFile(join(tmp, file), bytes));
-        state.push({
-          name: array.name,
-          description: array.description,
-          shape: [...array.shape],
-          file: { path: file, bytes: bytes.length, sha256: sha256Hex(bytes) },
-        });
-      }
-      const sealed = sealManifest(Schema.decodeUnknownSync(FittedManifest)(manifestOf(state)));
-      yield* tryIo(
-        join(tmp, FITTED_MANIFEST_FILE),
-        "write",
-        () => Deno.writeTextFile(join(tmp, FITTED_MANIFEST_FILE), sealed.text),
-      );
-      return sealed.manifest;
-    }));
+  return yield* writeOutputFolder(
+    options.out,
+    folderRules,
+    (tmp) => fillFittedFolder(tmp, options.model, modelCopy.sha256, arrays, manifestOf),
+  );
 });
 
 /** What `fitDetectorFolder` can fail with: the typed errors of every step it runs. */

@@ -15,13 +15,8 @@ export {
 } from "./errors.ts";
 export { FITTED_MANIFEST_FILE, type FittedManifest, sealManifest } from "./manifest.ts";
 export { type ImageBatch, imageBatch, type ScoreInputSpec } from "./batch.ts";
-export {
-  type FeatureMemo,
-  fitDetectorFolder,
-  type FitFolderError,
-  type FitOptions,
-  fittedFolderRules,
-} from "./fit.ts";
+export { fitDetectorFolder, type FitFolderError } from "./fit.ts";
+export { type FeatureMemo, type FitOptions, fittedFolderRules } from "./fit_options.ts";
 export { HELD_OUT_MAX, HELD_OUT_SHARE } from "./fit_data.ts";
 export {
   fitOn,
@@ -35,10 +30,10 @@ export {
   type LoadedDetector,
   openFittedDetector,
   type OpenFittedError,
-  readManifest,
   type ScoredImages,
   type ScoreImagesError,
   type Verdict,
 } from "./open.ts";
 export { SUPPORTED_KINDS } from "./persist.ts";
+export { readManifest } from "./verify.ts";
 export { requireAllScored, type ScoredSource, scoreSource } from "./score_source.ts";

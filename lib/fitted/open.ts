@@ -1,8 +1,8 @@
 /**
  * Open a fitted-detector folder: decode and check its manifest and its digest, refuse any file
- * it does not list, verify every file against the sha256 it lists (model copy and state), open
- * the model and rebuild the scorer, once. The
- * model's engine and the index are freed when the caller's scope closes.
+ * it does not list, verify every file against the sha256 it lists (model copy and state; the
+ * checks are `verify.ts`'s), open the model and rebuild the scorer, once. The model's engine
+ * and the index are freed when the caller's scope closes.
  *
  * @example Score one PNG with a fitted folder
  * ```ts ignore
@@ -21,11 +21,8 @@
  */
 import { join } from "node:path";
 import { Effect, Fiber, type Scope } from "effect";
-import { decodeStrict } from "../decode.ts";
 import { type BackendUnavailable, Compute, startCompute } from "../compute/compute.ts";
-import { sha256Hex } from "../io/files.ts";
 import { decodeNpy } from "../io/npy.ts";
-import { OUTPUT_MARKER } from "../io/output_folder.ts";
 import { matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
 import { nonFiniteRows } from "../models/finite.ts";
@@ -34,14 +31,9 @@ import { openModel } from "../models/registry.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { describeShape, type ImageBatch, type ScoreInputSpec } from "./batch.ts";
 import { FittedFolderDamaged, ImageBatchMismatch } from "./errors.ts";
-import {
-  digestProblem,
-  type FileEntry,
-  FITTED_MANIFEST_FILE,
-  FITTED_VERSION,
-  FittedManifest,
-} from "./manifest.ts";
+import { FITTED_MANIFEST_FILE, type FittedManifest } from "./manifest.ts";
 import { contentKey } from "../models/files.ts";
+import { checkListed, checkShapes, damaged, readChecked, readManifest } from "./verify.ts";
 import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts";
 
 /**
@@ -104,129 +96,6 @@ export type OpenFittedError = FittedFolderDamaged | ModelError | BackendUnavaila
 
 /** Images per forward pass inside `scoreImages`. */
 const SCORE_BATCH = 256;
-
-const damaged = (folder: string, file: string, problem: string) =>
-  new FittedFolderDamaged({ folder, file, problem });
-
-const readChecked = (folder: string, entry: FileEntry) =>
-  Effect.gen(function* () {
-    const bytes = yield* Effect.tryPromise({
-      try: () => Deno.readFile(join(folder, entry.path)),
-      catch: (error) =>
-        damaged(
-          folder,
-          entry.path,
-          error instanceof Deno.errors.NotFound ? "missing" : `unreadable (${error})`,
-        ),
-    });
-    if (bytes.length !== entry.bytes || sha256Hex(bytes) !== entry.sha256) {
-      return yield* damaged(
-        folder,
-        entry.path,
-        `content differs from the manifest (sha256 ${sha256Hex(bytes).slice(0, 12)}…, ` +
-          `${bytes.length} bytes; expected ${entry.sha256.slice(0, 12)}…, ${entry.bytes} bytes)`,
-      );
-    }
-    return bytes;
-  });
-
-/**
- * Read, decode and check `detector.json`: strict Schema (a wrong field or a key it does not
- * declare is named), then its digest (any edit of any byte is refused, see `manifest.ts`).
- */
-export const readManifest = (folder: string): Effect.Effect<FittedManifest, FittedFolderDamaged> =>
-  Effect.gen(function* () {
-    const text = yield* Effect.tryPromise({
-      try: () => Deno.readTextFile(join(folder, FITTED_MANIFEST_FILE)),
-      catch: (error) =>
-        damaged(
-          folder,
-          FITTED_MANIFEST_FILE,
-          error instanceof Deno.errors.NotFound
-            ? "missing (is this a folder written by `deno task fit`?)"
-            : `unreadable (${error})`,
-        ),
-    });
-    const json = yield* Effect.try({
-      try: () => JSON.parse(text) as unknown,
-      catch: (error) => damaged(folder, FITTED_MANIFEST_FILE, `not JSON (${error})`),
-    });
-    const version = (json as { version?: unknown } | null)?.version;
-    if (typeof version === "number" && version !== FITTED_VERSION) {
-      return yield* damaged(
-        folder,
-        FITTED_MANIFEST_FILE,
-        `folder version ${version}; this grood reads version ${FITTED_VERSION} only`,
-      );
-    }
-    const manifest = yield* Effect.mapError(
-      decodeStrict(FittedManifest, FITTED_MANIFEST_FILE)(json),
-      (error) => damaged(folder, FITTED_MANIFEST_FILE, error.message),
-    );
-    const problem = digestProblem(text);
-    if (problem !== undefined) return yield* damaged(folder, FITTED_MANIFEST_FILE, problem);
-    return manifest;
-  });
-
-/** Every file and link under `folder` (relative paths), for the check that each is listed. */
-const listEntries = (folder: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const out: Array<{ readonly path: string; readonly link: boolean }> = [];
-      const walk = async (rel: string): Promise<void> => {
-        for await (const entry of Deno.readDir(rel === "" ? folder : join(folder, rel))) {
-          const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
-          if (entry.isDirectory) await walk(path);
-          else out.push({ path, link: entry.isSymlink });
-        }
-      };
-      await walk("");
-      return out;
-    },
-    catch: (error) => damaged(folder, ".", `cannot be listed (${error})`),
-  });
-
-/**
- * Refuse a file the manifest does not list (added after fit; the output-folder marker aside) and
- * a link in place of a file.
- */
-const checkListed = (folder: string, manifest: FittedManifest) =>
-  Effect.gen(function* () {
-    // The output-folder marker says only that grood wrote the folder; it steers nothing.
-    const listed = new Set([
-      OUTPUT_MARKER,
-      FITTED_MANIFEST_FILE,
-      ...manifest.model.files.map((f) => f.path),
-      ...manifest.state.map((s) => s.file.path),
-    ]);
-    for (const entry of yield* listEntries(folder)) {
-      if (!listed.has(entry.path)) {
-        return yield* damaged(
-          folder,
-          entry.path,
-          "not listed in detector.json (added after the folder was written)",
-        );
-      }
-      if (entry.link) {
-        return yield* damaged(folder, entry.path, "a link; a fitted folder holds regular files");
-      }
-    }
-  });
-
-const checkShapes = (folder: string, manifest: FittedManifest, model: FeatureModel) =>
-  Effect.gen(function* () {
-    for (const point of ["input", "early", "penultimate", "logits"] as const) {
-      const recorded = manifest.model.shapes[point].join(",");
-      const actual = model.shapes[point].join(",");
-      if (recorded !== actual) {
-        return yield* damaged(
-          folder,
-          manifest.model.path,
-          `the model's ${point} shape is [${actual}], the manifest says [${recorded}]`,
-        );
-      }
-    }
-  });
 
 /** The scorer over a batch of images: preprocess, forward to the taps, score, threshold. */
 const scoreWith = (

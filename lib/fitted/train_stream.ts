@@ -4,12 +4,18 @@
  * the others are regrouped into batches of the fit's batch size (numbered from 0, as if the
  * rest were a set of its own: the same batches as the in-memory fit's), and the source's
  * checksum is taken on the way. `finish()` returns the checksum and the held-out images once
- * the stream has been run.
+ * the stream has been run. `streamedGroodOptions` says whether a GROOD spec fits this way.
  *
  * @module
  */
 import { Effect, Stream } from "effect";
-import type { TrainingBatch, TrainingStream } from "../detectors/grood_streamed.ts";
+import type { GroodOptions } from "../detectors/grood.ts";
+import type {
+  StreamedGroodOptions,
+  TrainingBatch,
+  TrainingStream,
+} from "../detectors/grood_streamed.ts";
+import type { DetectorSpec } from "../detectors/registry.ts";
 import {
   imageValues,
   type OpenedSource,
@@ -108,3 +114,22 @@ export const trainStream = (
 
 const pixelsOf = (pixels: Uint8Array, i: number, per: number) =>
   pixels.subarray(i * per, (i + 1) * per);
+
+/**
+ * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor,
+ * exact index, OOD prototype by mix-up or as the mean of the prototypes, no temperature grid),
+ * else undefined (the detector then fits in memory).
+ */
+export const streamedGroodOptions = (
+  spec: DetectorSpec,
+): (StreamedGroodOptions & { readonly temperature: number }) | undefined => {
+  if (spec.kind !== "grood") return undefined;
+  const o = spec as unknown as GroodOptions;
+  const source = o.oodPrototype;
+  if (
+    o.descriptor !== "gradient" || !("kind" in o.index && o.index.kind === "exact") ||
+    o.temperatureGrid !== undefined ||
+    (source.kind !== "mixup" && source.kind !== "mean")
+  ) return undefined;
+  return { oodPrototype: source, temperature: o.temperature };
+};

@@ -9,14 +9,13 @@ import { Effect, Exit } from "effect";
 import { IMAGE_SIZE, type LabelledSet } from "../data/images.ts";
 import { InvalidParameter } from "../errors.ts";
 import { permutation } from "../random.ts";
+import { applyUpdates, type StatisticUpdate } from "./batch_norm.ts";
 import {
-  applyUpdates,
   type Classifier,
   type ClassifierSpec,
   defaultSpec,
   initialWeights,
   makeClassifier,
-  type StatisticUpdate,
   toInput,
 } from "./classifier.ts";
 

@@ -25,7 +25,7 @@ import { memoDigest } from "../../io/verified.ts";
 import type { SourceDownloadFailed, SourceExtractFailed } from "../sources.ts";
 import type { ImageSet } from "../images.ts";
 import { contactSheet } from "./contact.ts";
-import { SIDE } from "./image.ts";
+import { SIDE } from "./geometry.ts";
 import { buildLetters } from "./letters.ts";
 import {
   type BuildContext,

@@ -27,18 +27,14 @@ import {
   type SourceDownloadFailed,
   type SourceExtractFailed,
 } from "../sources.ts";
+import { areaResize, inkBounds, padToSquare, SIDE, toUint8 } from "./geometry.ts";
 import {
-  areaResize,
   decodePng,
   decodeSvg,
   type GrayImage,
-  inkBounds,
   inkFromLineArt,
   lumaOverBlack,
-  padToSquare,
   pngSize,
-  SIDE,
-  toUint8,
 } from "./image.ts";
 import {
   type BuildContext,

@@ -20,7 +20,8 @@ import {
   type SourceDownloadFailed,
   type SourceExtractFailed,
 } from "../sources.ts";
-import { cropTo28, decodeImage, lumaOverBlack, SIDE } from "./image.ts";
+import { cropTo28, SIDE } from "./geometry.ts";
+import { decodeImage, lumaOverBlack } from "./image.ts";
 import { type BuildContext, type BuiltSet, OodSourceFailed, readSource } from "./manifest.ts";
 
 const OPENCV = "usr/share/doc/opencv-doc/examples/data/";

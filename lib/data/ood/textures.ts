@@ -21,7 +21,8 @@ import {
   type SourceDownloadFailed,
   type SourceExtractFailed,
 } from "../sources.ts";
-import { cropTo28, decodeImage, type GrayImage, lumaOverBlack, SIDE } from "./image.ts";
+import { cropTo28, SIDE } from "./geometry.ts";
+import { decodeImage, type GrayImage, lumaOverBlack } from "./image.ts";
 import {
   type BuildContext,
   type BuiltSet,

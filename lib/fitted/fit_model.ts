@@ -1,0 +1,66 @@
+/**
+ * The model a fit runs: opened with the user's taps, and its forward passes memoised by set in
+ * the fit's `FeatureMemo` (shared by the fits of one multi-detector `deno task fit`).
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { canonicalJson } from "../cache/cache.ts";
+import type { ImageSet } from "../data/images.ts";
+import type { ExtractedSet } from "../detectors/detector.ts";
+import type { FeatureModel, Taps } from "../models/model.ts";
+import { openModel, resolveModel } from "../models/registry.ts";
+import { type ExtractError, extractFeatures, type Extraction } from "../stages/features.ts";
+import type { FitOptions } from "./fit_options.ts";
+
+/** The model opened with the taps the user gave (the spec's otherwise). */
+export const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
+  Effect.gen(function* () {
+    const model = yield* openModel(path);
+    const { entry, spec: declared } = yield* resolveModel(path);
+    const classes = declared?.classes;
+    if (taps === undefined || Object.keys(taps).length === 0) {
+      return { model, kind: entry.kind, classes };
+    }
+    const spec = { kind: entry.kind, input: model.input, taps: { ...model.taps, ...taps } };
+    return { model: yield* openModel(path, { spec }), kind: entry.kind, classes };
+  });
+
+/**
+ * `extract(set, sums)`: the features of `set` (with the early tap's class sums when `sums`),
+ * taken from `options.features` when an earlier fit extracted them with the same model, taps,
+ * batch size and set, else extracted (reporting progress) and kept there; `extracted(set)`:
+ * the set with its features, as detectors take it.
+ */
+export const memoisedExtraction = (
+  model: FeatureModel,
+  options: FitOptions,
+  batch: { readonly batchSize?: number },
+  progress: (stage: string, done: number, total: number) => void,
+): {
+  readonly extract: (set: ImageSet, sums: boolean) => Effect.Effect<Extraction, ExtractError>;
+  readonly extracted: (set: ImageSet) => Effect.Effect<ExtractedSet, ExtractError>;
+} => {
+  const extract = (set: ImageSet, sums: boolean) => {
+    const key = canonicalJson({
+      model: options.model,
+      taps: model.taps,
+      batch,
+      set: set.name,
+      count: set.count,
+      sums,
+    });
+    const known = options.features?.get(key);
+    return known !== undefined ? Effect.succeed(known) : Effect.tap(
+      extractFeatures(model, set, {
+        ...batch,
+        earlyClassSums: sums,
+        onProgress: (done, total) => progress(`features of ${set.name}`, done, total),
+      }),
+      (extraction) => Effect.sync(() => options.features?.set(key, extraction)),
+    );
+  };
+  const extracted = (set: ImageSet) =>
+    Effect.map(extract(set, false), (e): ExtractedSet => ({ images: set, features: e.features }));
+  return { extract, extracted };
+};
