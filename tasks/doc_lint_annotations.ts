@@ -1,7 +1,8 @@
 /**
  * A rule of `deno task doc:lint` that `deno doc --lint` does not have: every exported
- * `Effect.fn` and every exported Layer of the public API (what `mod.ts` re-exports) carries an
- * explicit type annotation. Without one, `deno doc` shows the name as a bare `const`: no
+ * `Effect.fn` and every exported Layer of the public API (what an entry of `deno.json`'s
+ * `exports`, `mod.ts` or `apps/serve/mod.ts`, re-exports) carries an explicit type annotation.
+ * Without one, `deno doc` shows the name as a bare `const`: no
  * parameters, no result, no errors, no services.
  *
  * Flagged, in a file the public API re-exports the name from:
@@ -12,7 +13,7 @@
  *
  * The public API is read from the sources (the same way `tests/layers_test.ts` reads imports):
  * `export { a, b as c } from "./x.ts"`, `export * from "./x.ts"` and `export * as X from
- * "./x.ts"`, followed from `mod.ts`.
+ * "./x.ts"`, followed from each entry.
  *
  * @module
  */
@@ -117,22 +118,35 @@ export function unannotatedIn(
   return found;
 }
 
-/** Every exported `Effect.fn` and Layer of the public API (from `mod.ts`) without a type. */
-export function unannotatedExports(root: string): ReadonlyArray<Unannotated> {
+/**
+ * Every exported `Effect.fn` and Layer of the public API without a type: reached from each of
+ * `entries` (paths relative to `root`; `deno.json`'s `exports`, by default `mod.ts` alone).
+ */
+export function unannotatedExports(
+  root: string,
+  entries: ReadonlyArray<string> = ["mod.ts"],
+): ReadonlyArray<Unannotated> {
   const found: Array<Unannotated> = [];
-  for (const [file, names] of publicNames(join(root, "mod.ts"))) {
-    let source: string;
-    try {
-      source = Deno.readTextFileSync(file);
-    } catch {
-      continue;
-    }
-    for (const hit of unannotatedIn(source)) {
-      // A const is public when re-exported by name (or by `export *`); a static Layer with its
-      // class, which is not traced here: any public file's static Layers count.
-      const isStatic = /\bstatic\b/.test(source.split("\n")[hit.line - 1] ?? "");
-      if (!isStatic && names !== "all" && !names.has(hit.name)) continue;
-      found.push({ file: relative(root, file), ...hit });
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    for (const [file, names] of publicNames(join(root, entry))) {
+      let source: string;
+      try {
+        source = Deno.readTextFileSync(file);
+      } catch {
+        continue;
+      }
+      for (const hit of unannotatedIn(source)) {
+        // A const is public when re-exported by name (or by `export *`); a static Layer with its
+        // class, which is not traced here: any public file's static Layers count.
+        const isStatic = /\bstatic\b/.test(source.split("\n")[hit.line - 1] ?? "");
+        if (!isStatic && names !== "all" && !names.has(hit.name)) continue;
+        // A file reached from two entries is reported once.
+        const key = `${file}:${hit.line}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        found.push({ file: relative(root, file), ...hit });
+      }
     }
   }
   return found.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);

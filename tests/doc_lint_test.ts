@@ -1,6 +1,7 @@
 /**
  * The rule `deno task doc:lint` adds (`tasks/doc_lint_annotations.ts`): exported `Effect.fn`s
- * and Layers of the public API carry a type annotation.
+ * and Layers of the public API carry a type annotation; and how it reads its entries
+ * (`deno.json`'s `exports`) and which `private-type-ref` diagnostics it does not count.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -11,6 +12,12 @@ import {
   unannotatedExports,
   unannotatedIn,
 } from "../tasks/doc_lint_annotations.ts";
+import {
+  diagnosticFile,
+  exportEntries,
+  libraryTypeNames,
+  parseDiagnostics,
+} from "../tasks/doc_lint.ts";
 
 Deno.test("unannotatedIn() flags an exported Effect.fn or Layer without a type, not one with", () => {
   const source = [
@@ -65,11 +72,70 @@ Deno.test("publicNames() follows mod.ts through the barrels, by name", () => {
 
 Deno.test("the repository has no unannotated public Effect.fn or Layer outside the allow-list", () => {
   const root = new URL("../", import.meta.url).pathname;
-  const found = unannotatedExports(root);
+  const entries = exportEntries(Deno.readTextFileSync(join(root, "deno.json")));
+  const found = unannotatedExports(root, entries);
   const outside = found.filter((u) => !PENDING_ANNOTATION_FILES.includes(u.file));
   assert.deepEqual(outside, []);
   // Every allow-listed file still has something pending (else it must leave the list).
   for (const file of PENDING_ANNOTATION_FILES) {
     assert.ok(found.some((u) => u.file === file), `${file} has nothing pending`);
+  }
+});
+
+Deno.test("exportEntries() reads deno.json's exports, a map or a single string, each once", () => {
+  const map = JSON.stringify({
+    exports: { ".": "./mod.ts", "./serve": "./apps/serve/mod.ts", "./again": "./mod.ts" },
+  });
+  assert.deepEqual(exportEntries(map), ["mod.ts", "apps/serve/mod.ts"]);
+  assert.deepEqual(exportEntries(JSON.stringify({ exports: "./mod.ts" })), ["mod.ts"]);
+  assert.throws(() => exportEntries(JSON.stringify({ exports: 3 })));
+  // The repository's own deno.json: the library and the HTTP service.
+  const root = new URL("../", import.meta.url).pathname;
+  const entries = exportEntries(Deno.readTextFileSync(join(root, "deno.json")));
+  assert.ok(entries.includes("mod.ts") && entries.includes("apps/serve/mod.ts"));
+});
+
+Deno.test("libraryTypeNames() holds the library's exported types, not the apps' or private ones", () => {
+  const root = new URL("../", import.meta.url).pathname;
+  const names = libraryTypeNames(root);
+  for (const name of ["ImageSet", "FittedDetector", "Classifier", "Compute"]) {
+    assert.ok(names.has(name), name);
+  }
+  // Declared in apps/serve, not in the library.
+  assert.ok(!names.has("ServedDetector"));
+  assert.ok(!names.has("RunningReplicas"));
+});
+
+Deno.test("diagnosticFile() reads the file a diagnostic points at", () => {
+  const output = [
+    "error[private-type-ref]: public type 'X' references private type 'Y'",
+    "  --> /repo/apps/serve/x.ts:12:3",
+    "   |",
+    "error[missing-jsdoc]: exported symbol is missing JSDoc documentation",
+    "error: Found 2 documentation lint errors.",
+  ].join("\n");
+  const [first, second] = parseDiagnostics(output);
+  assert.equal(diagnosticFile(first!), "/repo/apps/serve/x.ts");
+  assert.equal(diagnosticFile(second!), undefined);
+});
+
+Deno.test("unannotatedExports() follows every entry given, each finding once", () => {
+  const root = Deno.makeTempDirSync();
+  try {
+    Deno.mkdirSync(join(root, "apps"));
+    Deno.writeTextFileSync(join(root, "mod.ts"), 'export { shared } from "./shared.ts";\n');
+    Deno.writeTextFileSync(
+      join(root, "apps/mod.ts"),
+      'export { appLayer } from "./app.ts";\nexport { shared } from "../shared.ts";\n',
+    );
+    Deno.writeTextFileSync(join(root, "shared.ts"), "export const shared = Layer.empty;\n");
+    Deno.writeTextFileSync(join(root, "apps/app.ts"), "export const appLayer = Layer.empty;\n");
+    assert.deepEqual(unannotatedExports(root).map((u) => u.name), ["shared"]);
+    assert.deepEqual(
+      unannotatedExports(root, ["mod.ts", "apps/mod.ts"]).map((u) => `${u.file} ${u.name}`),
+      ["apps/app.ts appLayer", "shared.ts shared"],
+    );
+  } finally {
+    Deno.removeSync(root, { recursive: true });
   }
 });

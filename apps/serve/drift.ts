@@ -16,13 +16,17 @@ export type { Verdict };
 
 /** Counts of verdicts. */
 export interface VerdictCounts {
+  /** Images in distribution (score at or below the threshold). */
   in: number;
+  /** Images out of distribution (score above the threshold). */
   ood: number;
+  /** Images without a finite score (the `invalid` verdict). */
   invalid: number;
 }
 
 /** One minute of verdicts: `start` in milliseconds since the epoch. */
 export interface MinuteBucket extends VerdictCounts {
+  /** The minute's start, in milliseconds since the epoch. */
   readonly start: number;
 }
 
@@ -50,6 +54,10 @@ export class VerdictLog {
   /** When the log started (ms since the epoch). */
   readonly start: number;
 
+  /**
+   * An empty log: the OOD share over the last `windowSeconds`, the time from `now`, at most
+   * `maxBuckets` minutes kept (a week).
+   */
   constructor(
     readonly windowSeconds: number = DEFAULT_OOD_WINDOW_SECONDS,
     private readonly now: () => number = Date.now,
@@ -82,6 +90,7 @@ export class VerdictLog {
     this.prune(second);
   }
 
+  /** Drop the seconds that left the window. */
   private prune(second: number): void {
     while (this.seconds.length > 0 && this.seconds[0]!.second <= second - this.windowSeconds) {
       this.seconds.shift();

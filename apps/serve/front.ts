@@ -33,6 +33,7 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
   readonly port: number;
   readonly reason: string;
 }> {
+  /** The error's one-line description (what failed and why). */
   override get message(): string {
     return `Cannot listen on ${this.hostname}:${this.port}: ${this.reason}`;
   }

@@ -25,6 +25,7 @@ export class HaproxyError extends Data.TaggedError("HaproxyError")<{
   readonly operation: string;
   readonly reason: string;
 }> {
+  /** The error's one-line description (what failed and why). */
   override get message(): string {
     return `HAProxy: cannot ${this.operation}: ${this.reason}`;
   }
@@ -68,6 +69,7 @@ export interface HaproxyConfigOptions {
   readonly bind: string;
   /** Path of the admin socket (runtime API). */
   readonly socket: string;
+  /** The replicas HAProxy balances over. */
   readonly servers: ReadonlyArray<HaproxyServer>;
   /** Longest a response may take (default 60 s: above the service's batch deadline). */
   readonly serverTimeoutMs?: number;
@@ -150,6 +152,7 @@ export const haproxyCommand = (socket: string, command: string) =>
 
 /** One server's line of `show stat`. */
 export interface ServerStat {
+  /** The server's name in the configuration (`HaproxyServer.name`). */
   readonly name: string;
   /** `UP`, `DOWN`, `MAINT`, `UP 1/2`… */
   readonly status: string;

@@ -62,6 +62,7 @@ export class Refusal extends Data.TaggedError("Refusal")<{
   readonly code: RefusalCode;
   readonly problem: string;
 }> {
+  /** The problem, as the `message` of the answer's body. */
   override get message(): string {
     return this.problem;
   }

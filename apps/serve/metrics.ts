@@ -66,6 +66,7 @@ export class ServiceMetrics {
   readonly verdicts: VerdictLog;
   private readonly build: BuildInfo | undefined;
 
+  /** Empty counters, the OOD share over `options.oodWindowSeconds` (default 5 minutes). */
   constructor(options: MetricsOptions = {}) {
     this.verdicts = new VerdictLog(options.oodWindowSeconds ?? DEFAULT_OOD_WINDOW_SECONDS);
     this.build = options.build;

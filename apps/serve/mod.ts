@@ -47,6 +47,7 @@ export { type LogLevel, type LogLine, logLine, serviceLogger } from "./log.ts";
 export { requestId } from "./conventions.ts";
 export {
   allowedMethods,
+  type Body,
   ErrorBody,
   findRoute,
   ImageResultSchema,

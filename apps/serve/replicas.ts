@@ -35,6 +35,7 @@ export class ReplicaFailed extends Data.TaggedError("ReplicaFailed")<{
   readonly replica: string;
   readonly reason: string;
 }> {
+  /** The error's one-line description (what failed and why). */
   override get message(): string {
     return `replica ${this.replica}: ${this.reason}`;
   }
@@ -42,6 +43,7 @@ export class ReplicaFailed extends Data.TaggedError("ReplicaFailed")<{
 
 /** How to run the replicas. */
 export interface ReplicasOptions {
+  /** How many replicas to start (at most `MAX_REPLICAS`). */
   readonly count: number;
   /** Address HAProxy listens on. */
   readonly host: string;
@@ -51,6 +53,7 @@ export interface ReplicasOptions {
   readonly replica: (port: number) => { readonly command: string; readonly args: string[] };
   /** A replica's longest drain (its `--drain-seconds`). */
   readonly drainMs: number;
+  /** Where the replicas' and HAProxy's events are logged. */
   readonly log: LogLine;
 }
 

@@ -10,10 +10,20 @@
 import { Schema } from "effect";
 
 /** The JSON body of `POST /v1/score`: base64 images (or `data:` URLs), PNG or JPEG each. */
-export const ScoreJsonBody = Schema.Struct({ images: Schema.Array(Schema.String) });
+export const ScoreJsonBody: Schema.Struct<{ readonly images: Schema.$Array<Schema.String> }> =
+  Schema.Struct({ images: Schema.Array(Schema.String) });
 
 /** One image's answer. */
-export const ImageResultSchema = Schema.Struct({
+export const ImageResultSchema: Schema.Struct<{
+  readonly verdict: Schema.Literals<readonly ["in", "ood", "invalid"]>;
+  readonly score: Schema.NullOr<Schema.Finite>;
+  readonly isOod: Schema.NullOr<Schema.Boolean>;
+  readonly problem: Schema.optionalKey<Schema.String>;
+  readonly threshold: Schema.Finite;
+  readonly predicted: Schema.Number;
+  readonly className: Schema.optionalKey<Schema.String>;
+  readonly detectorVersion: Schema.String;
+}> = Schema.Struct({
   verdict: Schema.Literals(["in", "ood", "invalid"]),
   score: Schema.NullOr(Schema.Finite),
   isOod: Schema.NullOr(Schema.Boolean),
@@ -25,14 +35,22 @@ export const ImageResultSchema = Schema.Struct({
 });
 
 /** The answer of `POST /v1/score`. */
-export const ScoreAnswerSchema = Schema.Struct({
+export const ScoreAnswerSchema: Schema.Struct<{
+  readonly detector: Schema.Struct<
+    { readonly version: Schema.String; readonly kind: Schema.String }
+  >;
+  readonly threshold: Schema.Finite;
+  readonly results: Schema.$Array<typeof ImageResultSchema>;
+}> = Schema.Struct({
   detector: Schema.Struct({ version: Schema.String, kind: Schema.String }),
   threshold: Schema.Finite,
   results: Schema.Array(ImageResultSchema),
 });
 
 /** Every refusal and failure. */
-export const ErrorBody = Schema.Struct({ code: Schema.String, message: Schema.String });
+export const ErrorBody: Schema.Struct<
+  { readonly code: Schema.String; readonly message: Schema.String }
+> = Schema.Struct({ code: Schema.String, message: Schema.String });
 
 /** `/healthz`, `/livez`, `/readyz`. */
 export const HealthBody = Schema.Struct({ status: Schema.String, version: Schema.String });
@@ -74,14 +92,19 @@ export const DetectorBody = Schema.Struct({
   limits: Schema.Record(Schema.String, Schema.Number),
 });
 
-/** What a route answers: a JSON Schema, or a media type with a plain description. */
-type Body = { readonly json: Schema.Top } | { readonly media: string; readonly text: string };
+/** What a route takes or answers: a JSON Schema, or a media type with a plain description. */
+export type Body = { readonly json: Schema.Top } | {
+  readonly media: string;
+  readonly text: string;
+};
 
 /** One route. */
 export interface Route {
+  /** The path it answers (`/v1/score`). */
   readonly path: string;
   /** The method it takes (`HEAD` comes with `GET`, `OPTIONS` with every route). */
   readonly method: "GET" | "POST";
+  /** One line on what it does (the OpenAPI `summary`). */
   readonly summary: string;
   /** Needs the bearer token when the service has one. */
   readonly token: boolean;
