@@ -49,8 +49,15 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
  * (or a PNG fast-png cannot read) returns `undefined` and goes through sharp.
  */
 export function pngAlreadyAtShape(bytes: Uint8Array, shape: ImageShape): Uint8Array | undefined {
-  if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) return undefined;
-  if (shape.channels !== 1 && shape.channels !== 3) return undefined;
+  if (bytes.length < 29 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) return undefined;
+  // The IHDR chunk comes first (PNG spec): read size, bit depth and colour type (0 grey, 2 RGB)
+  // from it, so a PNG that needs sharp anyway (a photo to shrink) is never decoded twice.
+  const header = new DataView(bytes.buffer, bytes.byteOffset, 29);
+  const colourType = shape.channels === 1 ? 0 : 2;
+  if (
+    header.getUint32(12) !== 0x49484452 || header.getUint32(16) !== shape.width ||
+    header.getUint32(20) !== shape.height || bytes[24] !== 8 || bytes[25] !== colourType
+  ) return undefined;
   let png: ReturnType<typeof decodePng>;
   try {
     png = decodePng(bytes);
