@@ -146,7 +146,7 @@ Deno.test("a folder write interrupted at a random moment leaves the complete old
         `after ${delay} ms: ${after}`,
       );
     }),
-    params(11, 40),
+    params(11, 200),
   );
 });
 

@@ -191,14 +191,20 @@ export const writeDirAtomic = <A, E, R>(
     () =>
       Effect.gen(function* () {
         const value = yield* fill(tmp);
-        const had = yield* tryIo(dir, "read", () => exists(dir));
-        if (had) yield* tryIo(dir, "move aside", () => Deno.rename(dir, old));
-        yield* tryIo(dir, "rename into place", () => Deno.rename(tmp, dir)).pipe(
-          // Put the previous results back when the new ones cannot take their place.
-          Effect.tapError(() =>
-            had ? Effect.promise(() => Deno.rename(old, dir).catch(() => {})) : Effect.void
-          ),
-        );
+        // The two renames run as one uninterruptible step: an interruption between them would
+        // leave neither the old folder nor the new one in place (seen in the interruption
+        // property test of tests/output_folder_properties_test.ts).
+        const had = yield* Effect.uninterruptible(Effect.gen(function* () {
+          const had = yield* tryIo(dir, "read", () => exists(dir));
+          if (had) yield* tryIo(dir, "move aside", () => Deno.rename(dir, old));
+          yield* tryIo(dir, "rename into place", () => Deno.rename(tmp, dir)).pipe(
+            // Put the previous results back when the new ones cannot take their place.
+            Effect.tapError(() =>
+              had ? Effect.promise(() => Deno.rename(old, dir).catch(() => {})) : Effect.void
+            ),
+          );
+          return had;
+        }));
         if (had) yield* Effect.promise(() => Deno.remove(old, { recursive: true }).catch(() => {}));
         return value;
       }),
