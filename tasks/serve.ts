@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Deferred, Effect } from "effect";
 import { serveTask } from "../apps/cli/commands/serve.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
@@ -63,15 +63,16 @@ const SIGNALS = ["SIGINT", "SIGTERM"] as const;
  * (exit code 128 + its number), whatever is still draining.
  */
 let stopping = false;
-const stopSignal = Effect.callback<string>((resume) => {
-  for (const signal of SIGNALS) {
-    Deno.addSignalListener(signal, () => {
-      if (!stopping) return resume(Effect.succeed(signal));
-      say("Warn", `${signal} again: exiting without waiting for requests in flight`);
-      Deno.exit(signal === "SIGINT" ? 130 : 143);
-    });
-  }
-});
+/** Listeners installed at start, so a signal before the "serving" line is kept, not fatal. */
+const stopped = Effect.runSync(Deferred.make<string>());
+for (const signal of SIGNALS) {
+  Deno.addSignalListener(signal, () => {
+    if (!stopping) return void Effect.runSync(Deferred.succeed(stopped, signal));
+    say("Warn", `${signal} again: exiting without waiting for requests in flight`);
+    Deno.exit(signal === "SIGINT" ? 130 : 143);
+  });
+}
+const stopSignal = Deferred.await(stopped);
 
 /** The service's log (set once the program runs; a closed stderr is not an error). */
 let say: LogLine = () => {};

@@ -8,7 +8,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { Effect } from "effect";
+import { Deferred, Effect } from "effect";
 import { wrapperGone } from "../apps/cli/parent.ts";
 import { type LogLine, logLine, runReplicas, serviceLogger } from "../apps/serve/mod.ts";
 import { taskArgs } from "../apps/cli/task_input.ts";
@@ -39,14 +39,16 @@ export async function serveReplicas(count: number, options: ReplicaTaskOptions):
   const forwarded = replicaArgv(taskArgs());
   let say: LogLine = () => {};
   let stopping = false;
-  const stopSignal = Effect.callback<string>((resume) => {
-    for (const name of ["SIGINT", "SIGTERM"] as const) {
-      Deno.addSignalListener(name, () => {
-        if (!stopping) return resume(Effect.succeed(name));
-        say("Warn", `${name} again: still stopping (HAProxy, then the replicas)`);
-      });
-    }
-  });
+  // The listeners are installed before anything starts: a SIGTERM that arrives while the
+  // replicas start (or right after the "HAProxy … at" line) is kept, never the default exit 143.
+  const stopped = Effect.runSync(Deferred.make<string>());
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => {
+      if (!stopping) return void Effect.runSync(Deferred.succeed(stopped, name));
+      say("Warn", `${name} again: still stopping (HAProxy, then the replicas)`);
+    });
+  }
+  const stopSignal = Deferred.await(stopped);
   const program = Effect.scoped(Effect.gen(function* () {
     say = yield* logLine;
     const replicas = yield* runReplicas({
