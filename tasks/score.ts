@@ -13,26 +13,20 @@ import { Effect } from "effect";
 import { scoreTask } from "../apps/cli/commands/score.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
-import { openFittedDetector, scoreSource, type Verdict } from "../lib/fitted/mod.ts";
+import {
+  formatScoreRows,
+  openFittedDetector,
+  type ScoreRow,
+  scoreSource,
+} from "../lib/fitted/mod.ts";
 import { checkOutputFile, tryIo, writeFile } from "../lib/io/mod.ts";
 import { parseSourceArgument, sourcePaths } from "../lib/sources/mod.ts";
 
 const { values, positionals } = await taskInput(scoreTask);
 const folder = invocationPath(values.detector);
 
-const csvField = (text: string) => /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-
 const program = Effect.scoped(Effect.gen(function* () {
-  const rows: Array<{
-    source: string;
-    image: string;
-    verdict: Verdict;
-    /** Absent (null) for an invalid image: it has no score. */
-    score: number | null;
-    ood: boolean | null;
-    predicted: string | null;
-    problem?: string;
-  }> = [];
+  const rows: Array<ScoreRow> = [];
   const detector = yield* openFittedDetector(folder);
   const classNames = detector.manifest.model.classNames;
   const sources = yield* Effect.forEach(
@@ -74,34 +68,16 @@ const program = Effect.scoped(Effect.gen(function* () {
       );
     }
   }
-  // An invalid image has an empty score, OOD flag and class, and says why in `problem`.
-  const csv = ["source,image,verdict,score,ood,predicted,problem"].concat(
-    rows.map((r) =>
-      [
-        csvField(r.source),
-        csvField(r.image),
-        r.verdict,
-        r.score ?? "",
-        r.ood ?? "",
-        csvField(r.predicted ?? ""),
-        csvField(r.problem ?? ""),
-      ].join(",")
-    ),
-  ).join("\n") + "\n";
+  const text = formatScoreRows(rows, {
+    ...(out === undefined ? {} : { out }),
+    detector: folder,
+    threshold: detector.manifest.threshold,
+  });
   if (out === undefined) {
-    yield* tryIo("stdout", "write", () => Deno.stdout.write(new TextEncoder().encode(csv)));
+    yield* tryIo("stdout", "write", () => Deno.stdout.write(new TextEncoder().encode(text)));
     return;
   }
-  yield* writeFile(
-    out,
-    out.toLowerCase().endsWith(".json")
-      ? JSON.stringify(
-        { detector: folder, threshold: detector.manifest.threshold, rows },
-        null,
-        2,
-      ) + "\n"
-      : csv,
-  );
+  yield* writeFile(out, text);
   const flagged = rows.filter((r) => r.verdict === "ood").length;
   const invalid = rows.filter((r) => r.verdict === "invalid").length;
   console.error(

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Stream } from "effect";
 import sharp from "sharp";
-import { Sources } from "../mod.ts";
+import { Fitted, Sources } from "../mod.ts";
 import { chunkBatches } from "../apps/cluster/score_chunk.ts";
 import { runGrood } from "../apps/cli/app.ts";
 import { TASKS } from "../apps/cli/commands/mod.ts";
@@ -31,7 +31,7 @@ import {
   sealPlan,
   writePart,
 } from "../apps/cluster/job.ts";
-import { formatRows, mergeParts } from "../apps/cluster/merge.ts";
+import { mergeParts } from "../apps/cluster/merge.ts";
 
 const planOf = (count: number, chunkSize = 512): JobPlan =>
   sealPlan({
@@ -101,13 +101,15 @@ Deno.test("parts are checked against the plan, and merge into score's rows", asy
     // Scored again (a redelivered chunk): the part is replaced, not added to.
     await run(writePart(dir, part));
     const merged = await run(mergeParts(dir, plan, ["zero", "one"]));
-    const csv = formatRows(merged, { detector: "/d", threshold: 0.5 });
+    const csv = Fitted.formatScoreRows(merged, { detector: "/d", threshold: 0.5 });
     assert.equal(
       csv,
       "source,image,verdict,score,ood,predicted,problem\n" +
         "x.npy,0,in,0.25,false,one,\nx.npy,1,ood,1e+300,true,zero,\nx.npy,2,invalid,,,,NaN\n",
     );
-    const json = JSON.parse(formatRows(merged, { out: "x.json", detector: "/d", threshold: 0.5 }));
+    const json = JSON.parse(
+      Fitted.formatScoreRows(merged, { out: "x.json", detector: "/d", threshold: 0.5 }),
+    );
     assert.equal(json.rows[1].score, 1e300);
     assert.equal(json.rows[2].problem, "NaN");
     await run(writePart(dir, { ...part, rows: rows.slice(0, 2) }));

@@ -28,7 +28,7 @@ import {
   SCORE_BATCH,
   sealPlan,
 } from "./job.ts";
-import { formatRows, mergeParts } from "./merge.ts";
+import { mergeParts } from "./merge.ts";
 import { chunkEntityId, ChunkFailed, ChunkScorer } from "./protocol.ts";
 import { clusterStorage } from "./runner.ts";
 
@@ -269,7 +269,7 @@ export const runDriver = (
       cluster,
     );
     const rows = yield* mergeParts(options.jobDir, plan, detector.manifest.model.classNames);
-    const text = formatRows(rows, {
+    const text = Fitted.formatScoreRows(rows, {
       ...(options.out === undefined ? {} : { out: options.out }),
       detector: detector.folder,
       threshold: detector.manifest.threshold,

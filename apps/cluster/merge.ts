@@ -5,19 +5,11 @@
  * @module
  */
 import { Effect } from "effect";
-import type { Fitted } from "../../mod.ts";
+import { Fitted } from "../../mod.ts";
 import { chunksOf, type JobFolderInvalid, type JobPlan, readPart } from "./job.ts";
 
-/** One output row, as `deno task score` writes it. */
-export interface ScoreRow {
-  readonly source: string;
-  readonly image: string;
-  readonly verdict: Fitted.Verdict;
-  readonly score: number | null;
-  readonly ood: boolean | null;
-  readonly predicted: string | null;
-  readonly problem?: string;
-}
+/** One output row, as `grood score` writes it. */
+export type ScoreRow = Fitted.ScoreRow;
 
 /** Every row of a job, read from its parts (each checked against the plan). */
 export const mergeParts = (
@@ -55,32 +47,3 @@ export const mergeParts = (
     }
     return rows;
   });
-
-const csvField = (text: string) => /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-
-/** The rows as `score` writes them: CSV, or JSON when `out` ends in `.json`. */
-export const formatRows = (
-  rows: ReadonlyArray<ScoreRow>,
-  options: { readonly out?: string; readonly detector: string; readonly threshold: number },
-): string => {
-  if (options.out?.toLowerCase().endsWith(".json") === true) {
-    return JSON.stringify(
-      { detector: options.detector, threshold: options.threshold, rows },
-      null,
-      2,
-    ) + "\n";
-  }
-  return ["source,image,verdict,score,ood,predicted,problem"].concat(
-    rows.map((r) =>
-      [
-        csvField(r.source),
-        csvField(r.image),
-        r.verdict,
-        r.score ?? "",
-        r.ood ?? "",
-        csvField(r.predicted ?? ""),
-        csvField(r.problem ?? ""),
-      ].join(",")
-    ),
-  ).join("\n") + "\n";
-};

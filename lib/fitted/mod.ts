@@ -37,3 +37,4 @@ export {
 export { SUPPORTED_KINDS } from "./persist.ts";
 export { readManifest } from "./verify.ts";
 export { requireAllScored, type ScoredSource, scoreSource } from "./score_source.ts";
+export { formatScoreRows, type ScoreRow } from "./score_rows.ts";
