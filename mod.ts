@@ -12,8 +12,9 @@
  * (plots, notebook display, the results page, exports). The HTTP scoring service is an app built
  * on these: `grood/serve` (`apps/serve/mod.ts`). The services read from the Effect context,
  * `Compute` (tfjs and its backend) and `StageCache`, are provided together by `GroodLive`. Also
- * here: the errors shared by several namespaces (`InvalidParameter`, `InvalidInput`) and the
- * strict Schema decoders behind every file read (`decodeStrict`, `decodeJsonText`).
+ * here: the errors shared by several namespaces (`InvalidParameter`, `NonFiniteInput`,
+ * `InvalidInput`) and the strict Schema decoders behind every file read (`decodeStrict`,
+ * `decodeJsonText`).
  *
  * @example Score the MNIST benchmark with GROOD and MSP
  * ```ts ignore
@@ -46,7 +47,7 @@ export {
 } from "./lib/cache/cache.ts";
 export type { NpyData } from "./lib/io/npy.ts";
 export { GroodLive } from "./lib/pipeline/pipeline.ts";
-export { InvalidParameter } from "./lib/errors.ts";
+export { InvalidParameter, NonFiniteInput } from "./lib/errors.ts";
 export {
   decodeJsonText,
   decodeStrict,

@@ -23,6 +23,7 @@ export class NonFiniteInput extends Data.TaggedError("NonFiniteInput")<{
   readonly what: string;
   readonly row: number;
 }> {
+  /** "Cannot run stage: row r of what holds a NaN or infinite value". */
   override get message(): string {
     return `Cannot run ${this.stage}: row ${this.row} of ${this.what} holds a NaN or infinite value`;
   }

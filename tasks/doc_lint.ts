@@ -4,17 +4,21 @@
  * referring to a private one of ours), printing its diagnostics and exiting non-zero on any. The
  * entries are read from `deno.json`, so a new public entry is linted as soon as it is exported.
  *
- * One kind of diagnostic is dropped: `private-type-ref` whose referenced type is declared in a
- * dependency (e.g. `Effect`, `TaggedError`, `Tensor`). Deno skips those for `npm:`/`jsr:`
- * specifiers (denoland/deno#27364, fixed by #34339), but with `"nodeModulesDir": "manual"` a
- * package resolves to a `file:` path under `node_modules/` and is linted as if it were ours.
- * A referenced type counts as ours when any file of `lib/` or `apps/` declares that name, so
- * a type of ours that is not exported is still an error. A second kind is dropped for the apps'
- * entries only: `private-type-ref` from a file of `apps/` to a type the library exports from a
- * file `mod.ts` reaches (`ImageSet`, `FittedDetector`): it is documented under `grood`, where
- * `deno doc` files it in a namespace (`Data.ImageSet`) that another entry cannot name. Re-exporting
- * it from the app instead would make `deno doc` lint the library's types a second time, as
- * top-level names, with stricter rules than inside a namespace.
+ * Two kinds of diagnostic are dropped, both `private-type-ref`:
+ * - to a type declared in a dependency (e.g. `Effect`, `TaggedError`, `Tensor`). Deno skips
+ *   those for `npm:`/`jsr:` specifiers (denoland/deno#27364, fixed by #34339), but with
+ *   `"nodeModulesDir": "manual"` a package resolves to a `file:` path under `node_modules/` and
+ *   is linted as if it were ours. A referenced type counts as ours when any file of `lib/` or
+ *   `apps/` declares that name;
+ * - to a type that an entry of `exports` makes public (`publicTypeNames`): it is documented
+ *   there. `deno doc` itself accepts a type another entry exports at its top level, but not one
+ *   it files in a namespace (`Data.ImageSet` under `grood`), which another entry cannot name.
+ *   A type of ours that no entry exports stays an error.
+ *
+ * Each namespace of `mod.ts` (`export * as Stages from "./lib/stages/mod.ts"`) has its own
+ * entry (`grood/stages`) because `deno doc` lists no members for a namespace whose barrel
+ * re-exports with named lists (`export { a, b } from "./x.ts"`): on `mod.ts` alone those members
+ * are neither shown nor linted (deno 2.9.6).
  *
  * One rule is added (`doc_lint_annotations.ts`): every exported `Effect.fn` and Layer of the
  * public API (reached from any entry of `exports`) has an explicit type annotation, so `deno doc` shows its parameters, result,
@@ -37,7 +41,7 @@ import {
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /** Names declared (exported or not) by our own sources. */
-function ourNames(): ReadonlySet<string> {
+function ourNames(root: string): ReadonlySet<string> {
   const names = new Set<string>();
   const visit = (dir: string) => {
     for (const entry of Deno.readDirSync(dir)) {
@@ -52,8 +56,13 @@ function ourNames(): ReadonlySet<string> {
       }
     }
   };
-  visit(join(ROOT, "lib"));
-  visit(join(ROOT, "apps"));
+  for (const folder of ["lib", "apps"]) {
+    try {
+      visit(join(root, folder));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
   return names;
 }
 
@@ -72,25 +81,34 @@ export function exportEntries(denoJsonText: string): ReadonlyArray<string> {
   return [...new Set(paths.map((path) => path.replace(/^\.\//, "")))];
 }
 
-/**
- * Type names the library exports from a file that `mod.ts` reaches through its barrels: the
- * `grood` entry documents them (`Sources.ImageShape`), so an app entry (`grood/serve`) may name
- * them in its signatures without re-exporting them. Read by name from the sources, like
- * `ourNames`.
- */
-export function libraryTypeNames(root: string): ReadonlySet<string> {
-  const names = new Set<string>();
+/** The type names (`class`, `interface`, `type`, `enum`) a source declares with `export`. */
+function exportedTypeDeclarations(source: string): ReadonlySet<string> {
   const declaration =
     /\bexport\s+(?:declare\s+)?(?:abstract\s+)?(?:class|interface|type|enum)\s+([A-Za-z_$][\w$]*)/g;
-  for (const file of publicNames(join(root, "mod.ts")).keys()) {
-    if (!file.startsWith(join(root, "lib"))) continue;
-    let source: string;
-    try {
-      source = Deno.readTextFileSync(file);
-    } catch {
-      continue;
+  return new Set([...source.matchAll(declaration)].map((match) => match[1]!));
+}
+
+/**
+ * Type names an entry of `entries` (paths relative to `root`) makes public, under any name or
+ * namespace: a type declared with `export` in a file the entry re-exports with `export *`, or
+ * one a re-export list names (`export { type A, B } from "./x.ts"`). Read by name from the
+ * sources, like `ourNames`; a type exported by its file but left out of every barrel's list is
+ * not public.
+ */
+export function publicTypeNames(root: string, entries: ReadonlyArray<string>): ReadonlySet<string> {
+  const names = new Set<string>();
+  for (const entry of entries) {
+    for (const [file, listed] of publicNames(join(root, entry), { types: true })) {
+      let source: string;
+      try {
+        source = Deno.readTextFileSync(file);
+      } catch {
+        continue;
+      }
+      for (const name of exportedTypeDeclarations(source)) {
+        if (listed === "all" || listed.has(name)) names.add(name);
+      }
     }
-    for (const match of source.matchAll(declaration)) names.add(match[1]!);
   }
   return names;
 }
@@ -132,23 +150,36 @@ export function referencedType(diagnostic: Diagnostic): string | undefined {
   return match?.[1];
 }
 
-if (import.meta.main) {
-  const entries = exportEntries(Deno.readTextFileSync(join(ROOT, "deno.json")));
+/** What `lintEntries` found: the diagnostics kept and how many of each kind were dropped. */
+export interface DocLintResult {
+  readonly kept: ReadonlyArray<Diagnostic>;
+  /** `private-type-ref` to a dependency's type. */
+  readonly dependencies: number;
+  /** `private-type-ref` to a type another entry documents (`publicTypeNames`). */
+  readonly documentedElsewhere: number;
+}
+
+/**
+ * `deno doc --lint` on `entries` (relative to `root`, run there), keeping every diagnostic but
+ * the two kinds of `private-type-ref` described in this module's doc.
+ */
+export async function lintEntries(
+  root: string,
+  entries: ReadonlyArray<string>,
+): Promise<DocLintResult> {
   const { stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["doc", "--lint", ...entries],
-    cwd: ROOT,
+    cwd: root,
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
   const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-  const ours = ourNames();
-  const library = libraryTypeNames(ROOT);
-  const appsDir = join(ROOT, "apps");
-  const all = parseDiagnostics(output);
+  const ours = ourNames(root);
+  const documented = publicTypeNames(root, entries);
   let dependencies = 0;
-  let libraryTypes = 0;
-  const kept = all.filter((d) => {
+  let documentedElsewhere = 0;
+  const kept = parseDiagnostics(output).filter((d) => {
     if (!d.header.startsWith("error[private-type-ref]")) return true;
     const name = referencedType(d);
     if (name === undefined) return true;
@@ -156,16 +187,24 @@ if (import.meta.main) {
       dependencies += 1;
       return false;
     }
-    if (library.has(name) && diagnosticFile(d)?.startsWith(appsDir) === true) {
-      libraryTypes += 1;
+    if (documented.has(name)) {
+      documentedElsewhere += 1;
       return false;
     }
     return true;
   });
+  return { kept, dependencies, documentedElsewhere };
+}
+
+if (import.meta.main) {
+  const entries = exportEntries(Deno.readTextFileSync(join(ROOT, "deno.json")));
+  const { kept, dependencies, documentedElsewhere } = await lintEntries(ROOT, entries);
   for (const d of kept) console.error(d.text.trimEnd() + "\n");
   const notCounted = [
     ...(dependencies > 0 ? [`${dependencies} references to dependencies' types`] : []),
-    ...(libraryTypes > 0 ? [`${libraryTypes} references from apps/ to types grood documents`] : []),
+    ...(documentedElsewhere > 0
+      ? [`${documentedElsewhere} references to types another entry documents`]
+      : []),
   ];
   console.log(
     `deno doc --lint ${entries.join(" ")}: ${kept.length} error(s)` +

@@ -37,9 +37,13 @@ export interface Unannotated {
  */
 export const PENDING_ANNOTATION_FILES: ReadonlyArray<string> = [];
 
-/** The relative specifiers of a module's re-exports, each with the names it re-exports. */
+/**
+ * The relative specifiers of a module's re-exports, each with the names it re-exports: values
+ * only, unless `options.types` (then `export type { A }` and `type A` in a list count too).
+ */
 export function reExportsOf(
   source: string,
+  options: { readonly types?: boolean } = {},
 ): ReadonlyArray<{ readonly specifier: string; readonly names: ReadonlyArray<string> | "all" }> {
   const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
   const found: Array<{ specifier: string; names: ReadonlyArray<string> | "all" }> = [];
@@ -52,9 +56,11 @@ export function reExportsOf(
   for (const match of code.matchAll(named)) {
     // `export type { … }` and `type X` inside the braces export types only; `a as b` exports
     // the local `a`.
-    const names = match[1] !== undefined ? [] : match[2]!.split(",").map((part) => part.trim())
-      .filter((part) => part !== "" && !part.startsWith("type "))
-      .map((part) => part.split(/\s+as\s+/)[0]!.trim());
+    const types = options.types === true;
+    const names = match[1] !== undefined && !types ? [] : match[2]!.split(",")
+      .map((part) => part.trim())
+      .filter((part) => part !== "" && (types || !part.startsWith("type ")))
+      .map((part) => part.replace(/^type\s+/, "").split(/\s+as\s+/)[0]!.trim());
     found.push({ specifier: match[3]!, names });
   }
   return found;
@@ -62,9 +68,12 @@ export function reExportsOf(
 
 /**
  * The public names of each file reachable from `entry` through re-exports: absolute path →
- * `"all"` (an `export *`) or the local names re-exported.
+ * `"all"` (an `export *`) or the local names re-exported (values only, unless `options.types`).
  */
-export function publicNames(entry: string): ReadonlyMap<string, ReadonlySet<string> | "all"> {
+export function publicNames(
+  entry: string,
+  options: { readonly types?: boolean } = {},
+): ReadonlyMap<string, ReadonlySet<string> | "all"> {
   const result = new Map<string, Set<string> | "all">();
   const visit = (file: string, names: ReadonlyArray<string> | "all") => {
     const seen = result.get(file);
@@ -83,11 +92,12 @@ export function publicNames(entry: string): ReadonlyMap<string, ReadonlySet<stri
     } catch {
       return;
     }
-    for (const re of reExportsOf(source)) {
+    for (const re of reExportsOf(source, options)) {
       const target = resolve(dirname(file), re.specifier);
-      // `export { a } from "./x.ts"` makes `a` of x public; `export *` makes all of x public
-      // only as far as this file's own names are public.
-      visit(target, re.names === "all" ? (names === "all" ? "all" : names) : re.names);
+      // `export { a } from "./x.ts"` makes `a` of x public if this file's `a` is; `export *`
+      // makes all of x public only as far as this file's own names are public.
+      if (re.names === "all") visit(target, names);
+      else visit(target, names === "all" ? re.names : re.names.filter((n) => names.includes(n)));
     }
   };
   visit(entry, "all");

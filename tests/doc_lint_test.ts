@@ -15,8 +15,9 @@ import {
 import {
   diagnosticFile,
   exportEntries,
-  libraryTypeNames,
+  lintEntries,
   parseDiagnostics,
+  publicTypeNames,
 } from "../tasks/doc_lint.ts";
 
 Deno.test("unannotatedIn() flags an exported Effect.fn or Layer without a type, not one with", () => {
@@ -95,15 +96,103 @@ Deno.test("exportEntries() reads deno.json's exports, a map or a single string, 
   assert.ok(entries.includes("mod.ts") && entries.includes("apps/serve/mod.ts"));
 });
 
-Deno.test("libraryTypeNames() holds the library's exported types, not the apps' or private ones", () => {
-  const root = new URL("../", import.meta.url).pathname;
-  const names = libraryTypeNames(root);
-  for (const name of ["ImageSet", "FittedDetector", "Classifier", "Compute"]) {
-    assert.ok(names.has(name), name);
+/** Write `files` (path relative to a new temporary folder → text) and return the folder. */
+function toyRepository(files: Readonly<Record<string, string>>): string {
+  const root = Deno.makeTempDirSync({ prefix: "grood-doc-lint-" });
+  for (const [path, text] of Object.entries(files)) {
+    Deno.mkdirSync(join(root, path, ".."), { recursive: true });
+    Deno.writeTextFileSync(join(root, path), text);
   }
-  // Declared in apps/serve, not in the library.
-  assert.ok(!names.has("ServedDetector"));
-  assert.ok(!names.has("RunningReplicas"));
+  return root;
+}
+
+Deno.test("reExportsOf() with types reads type names too", () => {
+  const source = 'export { a, type B } from "./one.ts";\nexport type { C as D } from "./two.ts";';
+  assert.deepEqual(reExportsOf(source, { types: true }), [
+    { specifier: "./one.ts", names: ["a", "B"] },
+    { specifier: "./two.ts", names: ["C"] },
+  ]);
+});
+
+Deno.test("publicTypeNames() holds the types an entry re-exports, not those its barrels leave out", () => {
+  const root = toyRepository({
+    "mod.ts": 'export * as X from "./lib/x/mod.ts";\n',
+    "lib/x/mod.ts": 'export { type Listed, make } from "./impl.ts";\nexport * from "./all.ts";\n',
+    "lib/x/impl.ts": [
+      'export { type Hidden as Again } from "./hidden.ts";',
+      "export interface Listed {}",
+      "export interface Unlisted {}",
+      "export class Error2 {}",
+      "export function make(): Listed { return {}; }",
+    ].join("\n"),
+    "lib/x/hidden.ts": "export interface Hidden {}\n",
+    "lib/x/all.ts": "export type Whole = number;\ninterface Local {}\n",
+  });
+  try {
+    const names = publicTypeNames(root, ["mod.ts"]);
+    assert.deepEqual([...names].sort(), ["Listed", "Whole"]);
+    // The repository's own entries: types filed under a namespace of `grood` count.
+    const repo = new URL("../", import.meta.url).pathname;
+    const ours = publicTypeNames(repo, ["mod.ts"]);
+    for (const name of ["ImageSet", "FittedDetector", "Classifier", "Compute"]) {
+      assert.ok(ours.has(name), name);
+    }
+    assert.ok(!ours.has("ServedDetector")); // declared in apps/serve, not reached from mod.ts
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("lintEntries() reports a barrel member without JSDoc and a type no entry exports", async () => {
+  const root = toyRepository({
+    "deno.json": "{}\n",
+    "mod.ts": [
+      "/** The toy. @module */",
+      'export * as X from "./lib/x/mod.ts";',
+      'export * as Y from "./lib/y/mod.ts";',
+    ].join("\n"),
+    "lib/x/mod.ts": '/** X. @module */\nexport { documented, undocumented } from "./impl.ts";\n',
+    // Its module doc on several lines: with a one-line `/** Y. @module */` (and a blank line
+    // after it) deno 2.9.6 reported the namespace `Y` of mod.ts as undocumented.
+    "lib/y/mod.ts": "/**\n * Y.\n *\n * @module\n */\n\n/** A shape. */\n" +
+      "export interface Shape {\n  /** Sides. */\n  n: number;\n}\n",
+    "lib/x/impl.ts": [
+      'import type { Shape } from "../y/mod.ts";',
+      "/** Not exported by any entry. */",
+      "export interface Hidden {",
+      "  /** Sides. */",
+      "  n: number;",
+      "}",
+      "/** Documented. */",
+      "export function documented(shape: Shape, hidden: Hidden): number {",
+      "  return shape.n + hidden.n;",
+      "}",
+      "export function undocumented(): number {",
+      "  return 1;",
+      "}",
+    ].join("\n"),
+  });
+  try {
+    const found = async (entries: ReadonlyArray<string>) =>
+      (await lintEntries(root, entries)).kept.map((d) =>
+        `${d.header.replace(/:.*/, "")} ${diagnosticFile(d)?.replace(root, "")}`
+      ).sort();
+    // With the barrel of X as an entry: its member without JSDoc, and `Hidden`, which no entry
+    // exports. `Shape` is documented under `Y` by the entry `mod.ts`: deno doc reports it (a
+    // namespaced type), the filter drops it.
+    const result = await lintEntries(root, ["mod.ts", "lib/x/mod.ts"]);
+    assert.deepEqual(
+      result.kept.map((d) => `${d.header.replace(/:.*/, "")} ${diagnosticFile(d)}`).sort(),
+      [
+        `error[missing-jsdoc] ${join(root, "lib/x/impl.ts")}`,
+        `error[private-type-ref] ${join(root, "lib/x/impl.ts")}`,
+      ],
+    );
+    assert.ok(result.kept.some((d) => d.text.includes("'Hidden'")));
+    assert.equal(result.documentedElsewhere, 1);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
 });
 
 Deno.test("diagnosticFile() reads the file a diagnostic points at", () => {

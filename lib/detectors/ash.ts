@@ -40,6 +40,7 @@ export interface AshOptions {
   readonly variant?: AshVariant;
   /** A fixed pruning percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
   readonly percentile?: number;
+  /** Percentiles tuned over when `percentile` is absent (default `ASH_PERCENTILE_GRID`). */
   readonly percentileGrid?: ReadonlyArray<number>;
 }
 

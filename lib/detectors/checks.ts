@@ -21,6 +21,7 @@ export class NonFiniteDetectorScore extends Data.TaggedError("NonFiniteDetectorS
   readonly index: number;
   readonly value: number;
 }> {
+  /** Names the detector, the set, the image index and the value. */
   override get message(): string {
     return `Cannot score "${this.set}" with ${this.detector}: the score of image ${this.index} is ${this.value} (scores must be finite)`;
   }
@@ -33,6 +34,7 @@ export class NonFiniteFeatures extends Data.TaggedError("NonFiniteFeatures")<{
   readonly what: string;
   readonly row: number;
 }> {
+  /** Names the detector, the set, what holds the value and the image. */
   override get message(): string {
     return `Cannot use "${this.set}" in ${this.detector}: ${this.what} of image ${this.row} hold a NaN or infinite value`;
   }
@@ -46,6 +48,7 @@ export class FeatureSizeMismatch extends Data.TaggedError("FeatureSizeMismatch")
   readonly expected: number;
   readonly actual: number;
 }> {
+  /** Names the detector, the set, what has the wrong size, and both sizes. */
   override get message(): string {
     return `Cannot use "${this.set}" in ${this.detector}: ${this.what} is ${this.actual}, expected ${this.expected}`;
   }
@@ -58,6 +61,7 @@ export class InvalidSetting extends Data.TaggedError("InvalidSetting")<{
   readonly value: unknown;
   readonly expected: string;
 }> {
+  /** Names the detector, the setting, its value and what was expected. */
   override get message(): string {
     return `Cannot configure ${this.detector}: ${this.setting} = ${
       JSON.stringify(this.value)
@@ -223,6 +227,7 @@ export class InconsistentFitInputs extends Data.TaggedError("InconsistentFitInpu
   readonly detector: string;
   readonly problem: string;
 }> {
+  /** Names the detector and the disagreement. */
   override get message(): string {
     return `Cannot fit ${this.detector}: ${this.problem}`;
   }

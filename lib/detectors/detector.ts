@@ -19,7 +19,9 @@ import type { DetectorError } from "./errors.ts";
 
 /** An image set together with its extracted features (the unit every detector scores). */
 export interface ExtractedSet {
+  /** The images (with labels, when the set has them). */
   readonly images: ImageSet;
+  /** Their features and logits, one row per image. */
   readonly features: SetFeatures;
   /** Cache key of the extraction (model + set content), when it came from the pipeline. */
   readonly key?: string;
@@ -30,7 +32,9 @@ export interface ExtractedSet {
  * construction (see `lib/benchmarks/load.ts`) these never include a test OOD set.
  */
 export interface ValidationData {
+  /** The held-out ID images (never used for training). */
   readonly id: ExtractedSet;
+  /** The validation-OOD sets (possibly none; never a test OOD set). */
   readonly ood: ReadonlyArray<ExtractedSet>;
 }
 
@@ -52,10 +56,13 @@ export interface FitInputs {
    * classifier head (`FeatureModel.head`).
    */
   readonly model?: FeatureModel;
+  /** The ID training images with their labels. */
   readonly train: LabelledSet;
+  /** Features and logits of `train`, one row per image. */
   readonly trainFeatures: SetFeatures;
   /** Per-class feature sums at the network's block boundaries (for early prototypes). */
   readonly trainClassSums: ReadonlyArray<ClassSums>;
+  /** Held-out ID and validation-OOD data for hyper-parameter choices. */
   readonly validation: ValidationData;
   /** Reports a stage's progress (done of total). */
   readonly progress?: (stage: string, done: number, total: number) => void;
@@ -72,6 +79,7 @@ export class NeedsClassifier extends Data.TaggedError("NeedsClassifier")<{
   /** The kind of the model it was fitted on (`onnx`, `tfjs-layers`, …). */
   readonly modelKind: string;
 }> {
+  /** What the detector needs, and the model's kind, with what to do instead. */
   override get message(): string {
     return `${this.detector} needs ${this.need}, which only grood's own classifier provides, ` +
       `and the model is of kind "${this.modelKind}": fit it on a grood model, or pick a ` +
@@ -85,8 +93,11 @@ export const modelKindOf = (inputs: Pick<FitInputs, "model">): string =>
 
 /** A hyper-parameter a detector chose on validation data: the grid, the pick, the criterion. */
 export interface TunedParameter {
+  /** The option's name (`percentile`, `temperature`, …). */
   readonly name: string;
+  /** The values tried, in the order tried. */
   readonly grid: ReadonlyArray<number>;
+  /** The value picked on validation data (see `validationAuroc`, `validationTiedAcross`). */
   readonly chosen: number;
   /** Mean validation AUROC of each grid value, in grid order. */
   readonly validationAuroc: ReadonlyArray<number>;
@@ -112,6 +123,7 @@ export type { DetectorError } from "./errors.ts";
  * of the pipeline that runs it.
  */
 export interface TaggedFailure {
+  /** The error's tag, what `Effect.catchTag` matches on. */
   readonly _tag: string;
 }
 
@@ -121,6 +133,7 @@ export interface FittedDetector<E extends TaggedFailure = DetectorError> {
   readonly score: (set: ExtractedSet) => Effect.Effect<Float64Array, E>;
   /** The settings in force (defaults and tuned values), for the report. */
   readonly settings: Readonly<Record<string, string | number | boolean>>;
+  /** The hyper-parameters chosen on validation data (empty when none were tuned). */
   readonly tuned: ReadonlyArray<TunedParameter>;
   /** Intermediate outputs worth exporting (GROOD: prototypes, OOD prototype, descriptors). */
   readonly artefacts?: ReadonlyArray<Artefact>;
@@ -130,9 +143,13 @@ export interface FittedDetector<E extends TaggedFailure = DetectorError> {
 
 /** A named array a fitted detector exposes for export (`.npy`). */
 export interface Artefact {
+  /** File-name stem of the export (`prototypes` → `prototypes.npy`). */
   readonly name: string;
+  /** One line on what the array holds. */
   readonly description: string;
+  /** The values, row-major. */
   readonly data: Float32Array;
+  /** The array's shape (its product is `data.length`). */
   readonly shape: ReadonlyArray<number>;
 }
 
@@ -142,6 +159,7 @@ export interface Artefact {
  * a detector that reads nothing (`Detector<E, never>`) is a `Detector` all the same.
  */
 export interface Detector<E extends TaggedFailure = DetectorError, R = Compute> {
+  /** Name in tables and errors. */
   readonly name: string;
   /** One line on the method and its source (paper, defaults). */
   readonly description: string;

@@ -27,6 +27,7 @@ export interface DetectorEntry<
   readonly kind: K;
   /** Name in tables (a spec's `name` overrides it). */
   readonly title: string;
+  /** The role it plays in the reports (GROOD, an ablation or extension of it, a baseline). */
   readonly family: DetectorFamily;
   /** Paper (and OpenOOD postprocessor, where it follows one), for the docs. */
   readonly source: string;

@@ -39,6 +39,7 @@ export const GEN_GAMMA_GRID: ReadonlyArray<number> = [0.01, 0.1, 0.5, 1, 2, 5, 1
 export interface GenOptions {
   /** A fixed γ; when absent, γ is tuned over `gammaGrid`. */
   readonly gamma?: number;
+  /** Values of γ tuned over when `gamma` is absent (default `GEN_GAMMA_GRID`). */
   readonly gammaGrid?: ReadonlyArray<number>;
   /** How many of the largest probabilities enter (default 100). */
   readonly topM?: number;

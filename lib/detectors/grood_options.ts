@@ -18,8 +18,11 @@ import type { DetectorError, FitInputs } from "./detector.ts";
  * tagged errors (`DetectorError`).
  */
 export interface CustomOodPrototype {
+  /** Marks a user's own source. */
   readonly kind: "custom";
+  /** Names the source in settings and cache keys: change it when the code changes. */
   readonly name: string;
+  /** The OOD prototype (D values, in the penultimate space) from the fit inputs and prototypes. */
   readonly compute: (
     inputs: FitInputs,
     prototypes: Prototypes,
@@ -28,7 +31,9 @@ export interface CustomOodPrototype {
 
 /** A user's own k-NN index (a sharded, on-disk or remote one, …). */
 export interface IndexBuilder {
+  /** Names the index in settings and reports. */
   readonly name: string;
+  /** Build an index over the training descriptors (one row per point). */
   readonly build: (points: Matrix) => Effect.Effect<NearestNeighbourIndex, DetectorError>;
 }
 
@@ -57,11 +62,13 @@ export type OodPrototypeSource =
 export interface GroodOptions {
   /** Where the early prototypes and the mix-up are taken; absent: the model's early tap. */
   readonly earlyBoundary?: string;
+  /** Where the OOD prototype comes from (default: the targeted mix-up). */
   readonly oodPrototype: OodPrototypeSource;
   /** `gradient`: GROOD; `distance`: ablation, score = −‖h − p_ood‖ (no gradient, no index). */
   readonly descriptor: "gradient" | "distance";
   /** A registered index kind with its options (`lib/knn/registry.ts`) or a user's own builder. */
   readonly index: IndexSpec | IndexBuilder;
+  /** Neighbours k of the nearest-neighbour score (default 1, the paper). */
   readonly k: number;
   /** NCP-logit temperature τ (an extension; 1 = the paper). */
   readonly temperature: number;

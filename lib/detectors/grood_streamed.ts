@@ -47,9 +47,11 @@ import type { IndexBuilder } from "./grood_options.ts";
 export interface TrainingBatch {
   /** Index of the batch's first image in the stream. */
   readonly start: number;
+  /** Number of images in the batch. */
   readonly size: number;
   /** `size` images, NHWC uint8, at the model's input size. */
   readonly pixels: Uint8Array;
+  /** `size` class labels (0-based), for a labelled stream. */
   readonly labels?: Uint8Array;
 }
 
@@ -57,7 +59,9 @@ export interface TrainingBatch {
 export interface TrainingStream<E> {
   /** Names the set in errors. */
   readonly description: string;
+  /** Number of images in the stream. */
   readonly count: number;
+  /** Every image's size (height × width × channels), the model's input size. */
   readonly shape: { readonly height: number; readonly width: number; readonly channels: number };
   /** The images in order, `batchSize` at a time. */
   readonly batches: (batchSize: number) => Stream.Stream<TrainingBatch, E>;
@@ -68,6 +72,7 @@ export class TrainingStreamInvalid extends Data.TaggedError("TrainingStreamInval
   readonly source: string;
   readonly problem: string;
 }> {
+  /** Names the source and the broken contract. */
   override get message(): string {
     return `Cannot fit GROOD on "${this.source}": ${this.problem}`;
   }
@@ -75,6 +80,7 @@ export class TrainingStreamInvalid extends Data.TaggedError("TrainingStreamInval
 
 /** Options of {@link fitGroodStreamed} (GROOD's defaults when absent). */
 export interface StreamedGroodOptions {
+  /** Where the OOD prototype comes from (default: the targeted mix-up with GROOD's defaults). */
   readonly oodPrototype?:
     | {
       readonly kind: "mixup";
@@ -94,18 +100,23 @@ export interface StreamedGroodOptions {
   readonly batchSize?: number;
   /** Training descriptors made per chunk (default 8,192 rows). */
   readonly descriptorChunk?: number;
+  /** Reports a stage's progress (done of total). */
   readonly progress?: (stage: string, done: number, total: number) => void;
 }
 
 /** What a streamed fit returns; the caller owns (and disposes) `index`. */
 export interface StreamedGroodFit {
+  /** Class prototypes (early and penultimate) of the training stream. */
   readonly prototypes: Prototypes;
+  /** The OOD prototype (D values, in the penultimate space). */
   readonly oodPrototype: Float32Array;
   /** Descriptors of the correctly classified training images, in image order. */
   readonly descriptors: Matrix;
   /** The training image behind each descriptor row. */
   readonly indexedImages: Int32Array;
+  /** Nearest-neighbour index over `descriptors`. */
   readonly index: NearestNeighbourIndex;
+  /** Number of training images read. */
   readonly images: number;
 }
 

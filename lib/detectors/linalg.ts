@@ -14,7 +14,9 @@ import type { Matrix } from "../matrix.ts";
 
 /** Eigenvalues (descending) and eigenvectors (column k of `vectors` belongs to `values[k]`). */
 export interface SymmetricEigen {
+  /** The matrix order n (`values` has n entries). */
   readonly size: number;
+  /** The n eigenvalues, descending. */
   readonly values: Float64Array;
   /** n × n, row-major; column k is the unit eigenvector of `values[k]`. */
   readonly vectors: Float64Array;

@@ -100,6 +100,7 @@ export class MissingHead extends Data.TaggedError("MissingHead")<{
   /** The model's path or label (empty when the detector was given no model). */
   readonly model: string;
 }> {
+  /** Names the detector, the model and its kind, and why the head cannot be read. */
   override get message(): string {
     const model = this.model === "" ? "" : ` "${this.model}"`;
     return `Cannot read the classifier head for ${this.detector} (model${model} of kind ` +

@@ -36,6 +36,7 @@ export class EmptyClass extends Data.TaggedError("EmptyClass")<{
   readonly set: string;
   readonly label: number;
 }> {
+  /** Names the detector, the set and the empty class. */
   override get message(): string {
     return `Cannot fit ${this.detector} on "${this.set}": class ${this.label} has no sample`;
   }
@@ -47,6 +48,7 @@ export class BadLabels extends Data.TaggedError("BadLabels")<{
   readonly set: string;
   readonly problem: string;
 }> {
+  /** Names the detector, the set and the problem with its labels. */
   override get message(): string {
     return `Cannot fit ${this.detector} on "${this.set}": ${this.problem}`;
   }

@@ -4,21 +4,37 @@
  *
  * @module
  */
-export type {
-  Detector,
-  DetectorError,
-  ExtractedSet,
-  FitInputs,
-  FittedDetector,
-  TaggedFailure,
+export {
+  type Artefact,
+  type Detector,
+  type DetectorError,
+  type ExtractedSet,
+  type FitInputs,
+  type FittedDetector,
+  NeedsClassifier,
+  type TaggedFailure,
+  type TunedParameter,
+  type ValidationData,
 } from "./detector.ts";
-export { withInputChecks } from "./checks.ts";
+export {
+  type CheckError,
+  FeatureSizeMismatch,
+  InconsistentFitInputs,
+  type InputCheckError,
+  InvalidSetting,
+  NonFiniteDetectorScore,
+  NonFiniteFeatures,
+  withInputChecks,
+} from "./checks.ts";
+export { InvalidGrid, NoValidationOod, type TuneError } from "./tune.ts";
+export { MissingHead } from "./logits.ts";
 export { rowMaxSoftmax } from "./logits.ts";
 export { type SymmetricEigen, symmetricEigen } from "./linalg.ts";
 export {
   type AnyDetectorEntry,
   defineDetector,
   type DetectorEntry,
+  type DetectorFamily,
   type EntryError,
 } from "./entry.ts";
 export {
@@ -28,6 +44,7 @@ export {
   DETECTOR_KINDS,
   type DetectorEntries,
   detectorEntry,
+  type DetectorKind,
   DETECTORS,
   DetectorSpec,
   type DetectorSpecInput,
@@ -39,12 +56,19 @@ export {
   makeDetector,
   makeDetectorIn,
   REPRODUCE_DETECTORS,
+  type SpecSchemaOf,
 } from "./registry.ts";
-export { ash } from "./ash.ts";
-export { energy } from "./energy.ts";
-export { gradNorm } from "./gradnorm.ts";
+export { ash, type AshOptions, type AshVariant } from "./ash.ts";
+export { energy, type EnergyOptions } from "./energy.ts";
+export { gradNorm, type GradNormOptions } from "./gradnorm.ts";
 export { grood } from "./grood.ts";
-export { GROOD_DEFAULTS, type GroodOptions } from "./grood_options.ts";
+export {
+  type CustomOodPrototype,
+  GROOD_DEFAULTS,
+  type GroodOptions,
+  type IndexBuilder,
+  type OodPrototypeSource,
+} from "./grood_options.ts";
 export {
   fitGroodStreamed,
   type StreamedGroodError,
@@ -54,18 +78,18 @@ export {
   type TrainingStream,
   TrainingStreamInvalid,
 } from "./grood_streamed.ts";
-export { knn } from "./knn.ts";
-export { mahalanobis } from "./mahalanobis.ts";
-export { maxLogit } from "./maxlogit.ts";
-export { msp } from "./msp.ts";
-export { odin } from "./odin.ts";
-export { react } from "./react.ts";
-export { vim } from "./vim.ts";
-export { gen } from "./gen.ts";
-export { rmds } from "./rmds.ts";
-export { scale } from "./scale.ts";
-export { fdbd } from "./fdbd.ts";
-export { nnGuide } from "./nnguide.ts";
-export { she } from "./she.ts";
-export { klm } from "./klm.ts";
-export { dice } from "./dice.ts";
+export { knn, type KnnOptions } from "./knn.ts";
+export { BadLabels, EmptyClass, mahalanobis, type MahalanobisOptions } from "./mahalanobis.ts";
+export { maxLogit, type MaxLogitOptions } from "./maxlogit.ts";
+export { msp, type MspOptions } from "./msp.ts";
+export { odin, type OdinOptions } from "./odin.ts";
+export { react, type ReactOptions, type ThresholdSource } from "./react.ts";
+export { DegenerateResidual, vim, type VimOptions } from "./vim.ts";
+export { gen, type GenOptions } from "./gen.ts";
+export { rmds, type RmdsOptions } from "./rmds.ts";
+export { scale, type ScaleOptions } from "./scale.ts";
+export { fdbd, type FdbdOptions } from "./fdbd.ts";
+export { nnGuide, type NnGuideOptions } from "./nnguide.ts";
+export { she, type SheOptions } from "./she.ts";
+export { klm, type KlmOptions } from "./klm.ts";
+export { dice, type DiceOptions } from "./dice.ts";

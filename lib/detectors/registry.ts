@@ -74,7 +74,8 @@ export const DETECTORS = [
 type Entries = typeof DETECTORS;
 
 /** The spec schema of one entry: its kind, an optional table name, and its options. */
-type SpecSchemaOf<E> = E extends DetectorEntry<infer K, infer F, TaggedFailure> ? Schema.Struct<
+export type SpecSchemaOf<E> = E extends DetectorEntry<infer K, infer F, TaggedFailure>
+  ? Schema.Struct<
     { readonly kind: Schema.Literal<K>; readonly name: Schema.optionalKey<Schema.String> } & F
   >
   : never;
@@ -95,7 +96,9 @@ export function specSchema<
 }
 
 /** Any detector with its options, as a spec (options left out take their defaults). */
-export const DetectorSpec = Schema.Union(
+export const DetectorSpec: Schema.Union<
+  { readonly [I in keyof typeof DETECTORS]: SpecSchemaOf<(typeof DETECTORS)[I]> }
+> = Schema.Union(
   DETECTORS.map((entry) => specSchema(entry as AnyDetectorEntry)) as unknown as {
     readonly [I in keyof Entries]: SpecSchemaOf<Entries[I]>;
   },
@@ -105,7 +108,7 @@ export type DetectorSpec = typeof DetectorSpec.Type;
 /** A detector spec as written (options may be left out). */
 export type DetectorSpecInput = typeof DetectorSpec.Encoded;
 /** The kind of a registered detector. */
-export type DetectorKind = Entries[number]["kind"];
+export type DetectorKind = (typeof DETECTORS)[number]["kind"];
 
 /** Every registered kind, in report order (the CLI's `--detector` choices). */
 export const DETECTOR_KINDS: ReadonlyArray<DetectorKind> = DETECTORS.map((e) => e.kind);

@@ -30,6 +30,7 @@ export const SCALE_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85,
 export interface ScaleOptions {
   /** A fixed percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
   readonly percentile?: number;
+  /** Percentiles tuned over when `percentile` is absent (default `SCALE_PERCENTILE_GRID`). */
   readonly percentileGrid?: ReadonlyArray<number>;
 }
 

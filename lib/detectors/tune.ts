@@ -43,6 +43,7 @@ export class InvalidGrid extends Data.TaggedError("InvalidGrid")<{
   readonly parameter: string;
   readonly grid: ReadonlyArray<number>;
 }> {
+  /** Names the parameter, the detector and the grid. */
   override get message(): string {
     return `Cannot tune ${this.parameter} of ${this.detector}: the grid [${
       this.grid.join(", ")
@@ -56,6 +57,7 @@ export class NoValidationOod extends Data.TaggedError("NoValidationOod")<{
   readonly parameter: string;
   readonly validationId: string;
 }> {
+  /** Names the parameter, the detector and the validation ID set. */
   override get message(): string {
     return `Cannot tune ${this.parameter} of ${this.detector}: no validation-OOD set was given (validation ID is "${this.validationId}")`;
   }

@@ -41,6 +41,7 @@ export class DegenerateResidual extends Data.TaggedError("DegenerateResidual")<{
   readonly set: string;
   readonly principalDim: number;
 }> {
+  /** Names the detector, the set and the principal subspace's dimension. */
   override get message(): string {
     return `Cannot fit ${this.detector} on "${this.set}": the training features have no residual outside the ${this.principalDim}-d principal subspace (mean residual norm is 0)`;
   }

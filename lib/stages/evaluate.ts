@@ -43,8 +43,11 @@ import {
 
 /** The OOD metrics reported per (ID set, OOD set) pair; all in [0, 1]. */
 export interface OodMetrics {
+  /** Area under the ROC curve, OOD as the positive class (tied scores count ½). */
   readonly auroc: number;
+  /** Average precision (AUPR) with ID as the positive class, on the negated scores. */
   readonly auprIn: number;
+  /** Average precision (AUPR) with OOD as the positive class. */
   readonly auprOut: number;
   /** Share of OOD accepted when 95% of ID is kept (see the module doc). */
   readonly fpr95IdKept: number;
@@ -67,6 +70,7 @@ export class NonFiniteScore extends Data.TaggedError("NonFiniteScore")<{
   readonly index: number;
   readonly value: number;
 }> {
+  /** The set, the index and the bad value, in one sentence. */
   override get message(): string {
     return `Cannot evaluate scores of "${this.set}": score at index ${this.index} is ${this.value} (scores must be finite)`;
   }
@@ -74,6 +78,7 @@ export class NonFiniteScore extends Data.TaggedError("NonFiniteScore")<{
 
 /** A score set has no values, so no metric is defined. */
 export class EmptyScores extends Data.TaggedError("EmptyScores")<{ readonly set: string }> {
+  /** Names the empty set. */
   override get message(): string {
     return `Cannot evaluate scores of "${this.set}": the set is empty`;
   }
@@ -84,6 +89,7 @@ export class LengthMismatch extends Data.TaggedError("LengthMismatch")<{
   readonly predictions: number;
   readonly labels: number;
 }> {
+  /** Both lengths, in one sentence. */
   override get message(): string {
     return `Cannot compute accuracy: ${this.predictions} predictions but ${this.labels} labels`;
   }
@@ -94,7 +100,9 @@ export type ScoreError = NonFiniteScore | EmptyScores;
 
 /** Names for the two score sets, used in error messages. */
 export interface SetNames {
+  /** Name of the ID set (default `"id"`). */
   readonly id: string;
+  /** Name of the OOD set (default `"ood"`). */
   readonly ood: string;
 }
 
@@ -245,8 +253,11 @@ export const evaluateOod: (input: {
  * ranking: a sign of scores that lost their resolution (float32 storage, underflow).
  */
 export interface TieShares {
+  /** Share of the ID scores equal to some other score (of either set), in [0, 1]. */
   readonly tiedId: number;
+  /** Share of the OOD scores equal to some other score (of either set), in [0, 1]. */
   readonly tiedOod: number;
+  /** Share of all ID and OOD scores equal to a score of the other set, in [0, 1]. */
   readonly tiedAcross: number;
 }
 

@@ -22,6 +22,7 @@ export { NonFiniteOutput } from "../models/finite.ts";
 
 /** Class sums were asked of a set without labels. */
 export class MissingLabels extends Data.TaggedError("MissingLabels")<{ readonly set: string }> {
+  /** Names the set without labels. */
   override get message(): string {
     return `Cannot compute per-class feature sums on "${this.set}": it has no labels`;
   }
@@ -29,7 +30,9 @@ export class MissingLabels extends Data.TaggedError("MissingLabels")<{ readonly 
 
 /** Penultimate features and logits of every image of a set. */
 export interface SetFeatures {
+  /** The set's name (from its `ImageSet`), used in errors and cache keys. */
   readonly name: string;
+  /** Number of images N (rows of `penultimate` and `logits`). */
   readonly count: number;
   /** N × D penultimate features (the global-pool output). */
   readonly penultimate: Matrix;
@@ -41,14 +44,19 @@ export interface SetFeatures {
 
 /** Per-class sums of flattened features at one boundary (C × F, float64) and class counts. */
 export interface ClassSums {
+  /** The point the sums were taken at (the early tap's engine name or a model point). */
   readonly boundary: string;
+  /** Shape of one image's feature map at `boundary` (F = its product). */
   readonly featureShape: ReadonlyArray<number>;
+  /** C × F sums of flattened features, row `c` over the images of class `c`. */
   readonly sums: Float64Array;
+  /** Images per class (C), the divisors that turn `sums` into means. */
   readonly counts: Float64Array;
 }
 
 /** Options of the extraction pass. */
 export interface ExtractOptions {
+  /** Images per forward pass (default 500, ≥ 1). */
   readonly batchSize?: number;
   /** Accumulate per-class sums of the early tap (needs a labelled set). */
   readonly earlyClassSums?: boolean;
@@ -64,7 +72,9 @@ export interface ExtractOptions {
 
 /** The output of the extraction pass. */
 export interface Extraction {
+  /** Penultimate features and logits of every image. */
   readonly features: SetFeatures;
+  /** Per-class sums, one per boundary asked for (`earlyClassSums`, `classSumsAt`). */
   readonly classSums: ReadonlyArray<ClassSums>;
 }
 

@@ -39,6 +39,7 @@ export class ShapeMismatch extends Data.TaggedError("ShapeMismatch")<{
   readonly expected: number;
   readonly actual: number;
 }> {
+  /** What has which size and which was expected, in one sentence. */
   override get message(): string {
     return `Cannot compute descriptors: ${this.what} has size ${this.actual}, expected ${this.expected}`;
   }

@@ -52,7 +52,9 @@ export interface MixupOptions {
    * min(10,000, training images) (`mixupSamples`).
    */
   readonly samples?: number | "all" | undefined;
+  /** Seed of the subset of training samples mixed (same seed, same subset). */
   readonly seed: number;
+  /** Images per forward pass (default 500). */
   readonly batchSize?: number;
 }
 

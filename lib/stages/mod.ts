@@ -27,6 +27,7 @@ export {
 } from "./mixup.ts";
 export {
   autogradDescriptors,
+  type AutogradMode,
   type GradientPrototypes,
   groodDescriptors,
   ShapeMismatch,
@@ -49,6 +50,7 @@ export {
   type OodMetrics,
   type ScoreError,
   scoreTies,
+  type SetNames,
   TIE_REPORT_LIMIT,
   tiedShare,
   type TieShares,

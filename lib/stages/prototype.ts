@@ -11,7 +11,9 @@ import type { Extraction } from "./features.ts";
 
 /** Class prototypes at the early boundary and at the penultimate layer. */
 export interface Prototypes {
+  /** The early block boundary the `early` prototypes were taken at. */
   readonly earlyBoundary: string;
+  /** Shape of one image's feature map at `earlyBoundary` (F = its product). */
   readonly earlyShape: ReadonlyArray<number>;
   /** C × F mean early features (flattened). */
   readonly early: Matrix;
@@ -26,6 +28,7 @@ export class EmptyClass extends Data.TaggedError("EmptyClass")<{
   readonly set: string;
   readonly classIndex: number;
 }> {
+  /** Names the class and the set. */
   override get message(): string {
     return `Cannot compute the prototype of class ${this.classIndex}: "${this.set}" has no sample of it`;
   }
@@ -36,6 +39,7 @@ export class MissingFeatures extends Data.TaggedError("MissingFeatures")<{
   readonly set: string;
   readonly what: string;
 }> {
+  /** Names the set and what is missing. */
   override get message(): string {
     return `Cannot compute prototypes from "${this.set}": ${this.what}`;
   }
