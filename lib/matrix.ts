@@ -8,8 +8,11 @@
 
 /** `rows × cols` float32 values, row-major. */
 export interface Matrix {
+  /** Number of rows. */
   readonly rows: number;
+  /** Number of columns. */
   readonly cols: number;
+  /** The `rows × cols` values, row-major (row r starts at `r × cols`). */
   readonly data: Float32Array;
 }
 

@@ -9,7 +9,7 @@
  *   those for `npm:`/`jsr:` specifiers (denoland/deno#27364, fixed by #34339), but with
  *   `"nodeModulesDir": "manual"` a package resolves to a `file:` path under `node_modules/` and
  *   is linted as if it were ours. A referenced type counts as ours when any file of `lib/` or
- *   `apps/` declares that name;
+ *   `apps/` declares that name at its top level;
  * - to a type that an entry of `exports` makes public (`publicTypeNames`): it is documented
  *   there. `deno doc` itself accepts a type another entry exports at its top level, but not one
  *   it files in a namespace (`Data.ImageSet` under `grood`), which another entry cannot name.
@@ -40,7 +40,7 @@ import {
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-/** Names declared (exported or not) by our own sources. */
+/** Names declared at the top level (exported or not) by our own sources. */
 function ourNames(root: string): ReadonlySet<string> {
   const names = new Set<string>();
   const visit = (dir: string) => {
@@ -50,8 +50,9 @@ function ourNames(root: string): ReadonlySet<string> {
       else if (entry.name.endsWith(".ts")) {
         // Import lists (`import { type Effect } from "effect"`) declare nothing of ours.
         const source = Deno.readTextFileSync(path).replace(/\bimport\s[^;]*?from\s*"[^"]*";/g, "");
+        // Top-level declarations only: a local `const from` is not the dependency's `from`.
         const declaration =
-          /\b(?:class|interface|type|enum|function\*?|const|let|var)\s+([A-Za-z_$][\w$]*)/g;
+          /^(?:export\s+)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?(?:class|interface|type|enum|function\*?|const|let|var)\s+([A-Za-z_$][\w$]*)/gm;
         for (const match of source.matchAll(declaration)) names.add(match[1]!);
       }
     }

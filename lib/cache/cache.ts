@@ -291,6 +291,7 @@ export function makeStageCache(
 
 /** `clearStageCache` was pointed at a folder that is not a grood stage cache. */
 export class NotACache extends Data.TaggedError("NotACache")<{ readonly path: string }> {
+  /** Names the folder and why it is refused. */
   override get message(): string {
     return `Refusing to clear "${this.path}": it is not a grood stage cache (no ${CACHE_MARKER}; ` +
       "a cache written before grood marked its caches must be removed by hand)";
@@ -299,6 +300,7 @@ export class NotACache extends Data.TaggedError("NotACache")<{ readonly path: st
 
 /** What {@link clearStageCache} removed and left. */
 export interface ClearReport {
+  /** Number of cache entries removed. */
   readonly removed: number;
   /** Paths that are not cache entries, left in place. */
   readonly kept: ReadonlyArray<string>;

@@ -22,6 +22,7 @@ export class InvalidImageSet extends Data.TaggedError("InvalidImageSet")<{
   readonly set: string;
   readonly problem: string;
 }> {
+  /** Names the set and the problem. */
   override get message(): string {
     return `Cannot use image set "${this.set}": ${this.problem}`;
   }
@@ -29,6 +30,7 @@ export class InvalidImageSet extends Data.TaggedError("InvalidImageSet")<{
 
 /** What the model takes: its input shape (height, width, channels) and number of classes. */
 export interface ModelInput {
+  /** The model's input shape: height, width, channels. */
   readonly inputShape: readonly [number, number, number];
   /** When given, labels (if the set has any) must be below it. */
   readonly numClasses?: number;

@@ -23,19 +23,25 @@ import { IMAGE_SIDE, type LabelledSet } from "./images.ts";
 
 /** One IDX file of a dataset, with what it must contain. */
 export interface DataFile {
+  /** Path of the IDX file (where the dataset is installed). */
   readonly path: string;
   /** sha256 of the decoded (gunzipped) IDX bytes. */
   readonly sha256: string;
+  /** Number of images (or labels) the file holds. */
   readonly count: number;
 }
 
 /** A labelled ID dataset with train and test splits. */
 export interface DatasetSpec {
+  /** The dataset's name (`mnist`, `fashion-mnist`). */
   readonly name: string;
+  /** Class names, by class index. */
   readonly classNames: ReadonlyArray<string>;
+  /** Where the files come from (the data set and the package it is installed from). */
   readonly source: string;
   /** How to install the files when they are missing. */
   readonly installHint: string;
+  /** The images and labels file of each split. */
   readonly splits: Readonly<Record<SplitName, { images: DataFile; labels: DataFile }>>;
 }
 
@@ -48,6 +54,7 @@ export type SplitName = "train" | "test";
 export class DatasetNotFound extends Data.TaggedError("DatasetNotFound")<{
   readonly name: string;
 }> {
+  /** Names the dataset and the known ones. */
   override get message(): string {
     return `Cannot find dataset "${this.name}": known datasets are ${
       Object.keys(datasets).join(", ")

@@ -12,8 +12,11 @@ export const IMAGE_SIZE = IMAGE_SIDE * IMAGE_SIDE;
 
 /** Height, width and channels of the images of a set (NHWC). */
 export interface SetShape {
+  /** Rows of pixels. */
   readonly height: number;
+  /** Columns of pixels. */
   readonly width: number;
+  /** Values per pixel (1 grey, 3 RGB). */
   readonly channels: number;
 }
 
@@ -22,8 +25,11 @@ export interface SetShape {
  * `shape` says otherwise (a user's model and data).
  */
 export interface ImageSet {
+  /** Names the set in errors, reports and cache keys. */
   readonly name: string;
+  /** Number of images N. */
   readonly count: number;
+  /** N × height × width × channels values (NHWC), row-major. */
   readonly pixels: Uint8Array;
   /** Shape of one image; absent = 28×28×1. */
   readonly shape?: SetShape;
@@ -33,14 +39,19 @@ export interface ImageSet {
 
 /** A labelled split of an ID dataset. */
 export interface LabelledSet extends ImageSet {
+  /** Class index per image (below `classNames.length`). */
   readonly labels: Uint8Array;
+  /** Class names, by class index. */
   readonly classNames: ReadonlyArray<string>;
 }
 
 /** One batch: where it starts in the set, how many images, and a view of their pixels. */
 export interface Batch {
+  /** Index of the batch's first image in the set. */
   readonly start: number;
+  /** Number of images in the batch. */
   readonly size: number;
+  /** Their values (a view of the set's `pixels`, no copy). */
   readonly pixels: Uint8Array;
 }
 

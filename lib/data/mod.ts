@@ -14,9 +14,11 @@ export {
   IMAGE_SIZE,
   type ImageSet,
   type LabelledSet,
+  type SetShape,
   subset,
 } from "./images.ts";
 export {
+  type DataFile,
   type DatasetName,
   DatasetNotFound,
   datasets,
@@ -34,6 +36,10 @@ export {
   loadOodSet,
   type LoadOodSetError,
   OOD_SET_NAMES,
+  OodManifestInvalid,
+  OodManifestMissing,
+  type OodRole,
+  OodSetCorrupt,
   type OodSetInfo,
   type OodSetName,
   oodSets,

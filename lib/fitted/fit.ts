@@ -11,6 +11,14 @@
  * @module
  */
 import { Effect, type Scope } from "effect";
+import type { InvalidImageSet } from "../data/checks.ts";
+import type { InvalidInput } from "../decode.ts";
+import type { DetectorError } from "../detectors/errors.ts";
+import type { TrainingStreamInvalid } from "../detectors/grood_streamed.ts";
+import type { OutputFolderRefused } from "../io/output_folder.ts";
+import type { LinkLeavesRoot, PathOutsideBase } from "../io/paths.ts";
+import type { SourceError } from "../sources/source.ts";
+import type { MissingLabels } from "../stages/features.ts";
 import type { Compute } from "../compute/compute.ts";
 import type { LabelledSet } from "../data/images.ts";
 import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
@@ -381,8 +389,23 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   );
 });
 
-/** What `fitDetectorFolder` can fail with: the typed errors of every step it runs. */
-export type FitFolderError = Effect.Error<ReturnType<typeof fitFolder>>;
+/**
+ * What `fitDetectorFolder` can fail with: the typed errors of every step it runs (reading the
+ * spec, the sources and the model, checking the data, fitting any registered detector, writing
+ * the folder). Spelled out so that `deno doc` shows it; `fitFolder` must fit it.
+ */
+export type FitFolderError =
+  | InvalidInput
+  | SourceError
+  | InvalidImageSet
+  | MissingLabels
+  | DetectorError
+  | TrainingStreamInvalid
+  | FitDataInvalid
+  | UnsupportedFittedDetector
+  | OutputFolderRefused
+  | PathOutsideBase
+  | LinkLeavesRoot;
 
 /**
  * Fit the detector `options.detector` (GROOD by default) on `options.model` and write the

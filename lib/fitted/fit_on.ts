@@ -76,13 +76,17 @@ export interface FitOnData {
    * `StageCache` between fits, so nothing stale can be.
    */
   readonly modelKey?: string;
+  /** Images per forward pass of the feature extraction (default 500). */
   readonly batchSize?: number;
+  /** Reports a stage's progress (done of total). */
   readonly progress?: (stage: string, done: number, total: number) => void;
 }
 
 /** A detector fitted by `fitOn`: its fit, and what scores images through the model. */
 export interface FittedOn<E extends TaggedFailure = DetectorError> {
+  /** The detector as built from its spec. */
   readonly detector: Detector<E>;
+  /** Its fit: scores sets of extracted features. */
   readonly fitted: FittedDetector<E>;
   /** The training, validation and validation-OOD sets with their features. */
   readonly sets: {

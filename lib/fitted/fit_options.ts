@@ -16,8 +16,11 @@ export interface FitOptions {
   readonly model: string;
   /** Taps that replace the model spec's. */
   readonly taps?: Partial<Taps>;
+  /** Labelled ID training images (a source argument: folder, `.npy`, IDX, `dataset:…`). */
   readonly train: SourceArgument;
+  /** Labelled held-out ID images; absent: a seeded share of `train` is held out. */
   readonly validation?: SourceArgument;
+  /** Validation-OOD sources (only detectors that tune on them read them). */
   readonly validationOod?: ReadonlyArray<SourceArgument>;
   /** The detector spec (`{ kind, …options }`); default GROOD with its defaults. */
   readonly detector?: unknown;
@@ -25,7 +28,9 @@ export interface FitOptions {
   readonly out: string;
   /** Seed of the held-out validation split (default 0). */
   readonly seed?: number;
+  /** Images per forward pass of the feature extraction (default 500). */
   readonly batchSize?: number;
+  /** Reports a stage's progress (done of total). */
   readonly progress?: (stage: string, done: number, total: number) => void;
   /**
    * Extractions shared by several fits of one model on the same sources (one memo per

@@ -94,7 +94,12 @@ export const ScoreDistribution = Schema.Struct({
 });
 export type ScoreDistribution = typeof ScoreDistribution.Type;
 
-/** The decoded `detector.json`. */
+/**
+ * The decoded `detector.json`.
+ *
+ * @ignore The schema is internal to writing and reading a fitted folder: the API is the type
+ * `FittedManifest` (`readManifest`, `LoadedDetector.manifest`).
+ */
 export const FittedManifest = Schema.Struct({
   format: Schema.Literal(FITTED_FORMAT),
   version: Schema.Literal(FITTED_VERSION),

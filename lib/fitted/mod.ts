@@ -22,6 +22,7 @@ export {
   fitOn,
   type FitOnData,
   type FitOnError,
+  type FitOnImages,
   type FittedOn,
   type ScoreImagesOnError,
 } from "./fit_on.ts";

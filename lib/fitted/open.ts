@@ -47,6 +47,7 @@ export type Verdict = "in" | "ood" | "invalid";
 export interface InvalidImage {
   /** Its index in the batch (or source). */
   readonly index: number;
+  /** Why it could not be scored. */
   readonly problem: string;
 }
 

@@ -9,13 +9,19 @@ import type { Verdict } from "./open.ts";
 
 /** One output row of `grood score`. */
 export interface ScoreRow {
+  /** The source the image was read from, as given. */
   readonly source: string;
+  /** The image's file (folder sources) or its index in the source. */
   readonly image: string;
+  /** `in`, `ood`, or `invalid` (not scored: see `problem`). */
   readonly verdict: Verdict;
   /** Absent (null) for an invalid image: it has no score. */
   readonly score: number | null;
+  /** Whether the score is above the fitted threshold; null for an invalid image. */
   readonly ood: boolean | null;
+  /** The predicted class's name (its index when the model has no class names); null if invalid. */
   readonly predicted: string | null;
+  /** Why an invalid image could not be scored. */
   readonly problem?: string;
 }
 

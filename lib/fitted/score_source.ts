@@ -13,11 +13,15 @@ import type { InvalidImage, LoadedDetector, ScoreImagesError, Verdict } from "./
 
 /** The scores of every image of a source, with a name per image. */
 export interface ScoredSource {
+  /** The source argument, as given. */
   readonly source: string;
   /** The image's file (folder sources) or its index. */
   readonly images: ReadonlyArray<string>;
+  /** One detector score per image (higher = more OOD); NaN for an invalid image. */
   readonly scores: Float64Array;
+  /** The model's predicted class per image; −1 for an invalid image. */
   readonly predicted: Int32Array;
+  /** Whether each image is flagged OOD (`true` for an invalid image). */
   readonly isOod: ReadonlyArray<boolean>;
   /** Each image's verdict: `in`, `ood`, or `invalid` (no score: see `invalid`). */
   readonly verdicts: ReadonlyArray<Verdict>;

@@ -23,6 +23,7 @@ export class IoError extends Data.TaggedError("IoError")<{
   readonly operation: string;
   readonly reason: string;
 }> {
+  /** "Cannot <operation> <path>: <reason>". */
   override get message(): string {
     return `Cannot ${this.operation} "${this.path}": ${this.reason}`;
   }

@@ -13,7 +13,9 @@ import { assertRegularFile, IoError, osReason } from "./files.ts";
 
 /** A decoded IDX file: its dimensions and its values (uint8). */
 export interface Idx {
+  /** Size of each dimension (images, rows, columns for an image file). */
   readonly dims: ReadonlyArray<number>;
+  /** The values, row-major (without the header). */
   readonly data: Uint8Array;
   /** The whole decoded file (header included, gunzipped): what checksums are taken of. */
   readonly decoded: Uint8Array;
@@ -24,6 +26,7 @@ export class DatasetFileMissing extends Data.TaggedError("DatasetFileMissing")<{
   readonly path: string;
   readonly hint: string;
 }> {
+  /** Names the file and how to get it. */
   override get message(): string {
     return `Cannot read dataset file "${this.path}": it does not exist (${this.hint})`;
   }
@@ -34,6 +37,7 @@ export class CorruptDataset extends Data.TaggedError("CorruptDataset")<{
   readonly path: string;
   readonly problem: string;
 }> {
+  /** Names the file and what is wrong. */
   override get message(): string {
     return `Cannot decode dataset file "${this.path}": ${this.problem}`;
   }

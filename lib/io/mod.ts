@@ -35,6 +35,7 @@ export {
   insideBase,
   InvalidName,
   isWithin,
+  LinkLeavesRoot,
   PathOutsideBase,
 } from "./paths.ts";
 export {

@@ -38,8 +38,11 @@ export type NpyData = Float64Array | Float32Array | Int32Array | Uint8Array;
 
 /** A decoded `.npy` array: dtype, shape (row-major) and values. */
 export interface NpyArray {
+  /** The element type, as `.npy` writes it (`<f4`, `|u1`, …). */
   readonly dtype: NpyDtype;
+  /** The array's shape (its product is `data.length`). */
   readonly shape: ReadonlyArray<number>;
+  /** The values, row-major. */
   readonly data: NpyData;
 }
 
@@ -49,6 +52,7 @@ export class NpyShapeMismatch extends Data.TaggedError("NpyShapeMismatch")<{
   readonly shape: ReadonlyArray<number>;
   readonly length: number;
 }> {
+  /** Names the file, the shape and the number of values. */
   override get message(): string {
     return `Cannot write "${this.path}": shape (${
       this.shape.join(", ")
@@ -61,6 +65,7 @@ export class CorruptNpy extends Data.TaggedError("CorruptNpy")<{
   readonly path: string;
   readonly problem: string;
 }> {
+  /** Names the file and what is wrong. */
   override get message(): string {
     return `Cannot decode .npy file "${this.path}": ${this.problem}`;
   }
@@ -71,6 +76,7 @@ export class NpyIoError extends Data.TaggedError("NpyIoError")<{
   readonly path: string;
   readonly cause: unknown;
 }> {
+  /** Names the file and the cause. */
   override get message(): string {
     return `Cannot access "${this.path}": ${String(this.cause)}`;
   }

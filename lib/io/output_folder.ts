@@ -37,6 +37,7 @@ export class OutputFolderRefused extends Data.TaggedError("OutputFolderRefused")
   readonly path: string;
   readonly reason: string;
 }> {
+  /** Names the folder and why it is refused. */
   override get message(): string {
     return `Refusing to write "${this.path}": ${this.reason}`;
   }

@@ -47,7 +47,7 @@ export function identifierProblem(name: string): string | undefined {
  * A name that becomes a file or folder name (a benchmark's, an ablation's, an OOD set's):
  * decoding refuses anything {@link identifierProblem} finds wrong, with its reason.
  */
-export const Identifier = Schema.String.pipe(
+export const Identifier: Schema.String = Schema.String.pipe(
   Schema.check(
     Schema.makeFilter((name: string) => {
       const problem = identifierProblem(name);
@@ -96,6 +96,7 @@ export class InvalidName extends Data.TaggedError("InvalidName")<{
   readonly name: string;
   readonly problem: string;
 }> {
+  /** Names the key, the name and the problem. */
   override get message(): string {
     return `Invalid name ${JSON.stringify(this.name)} in ${this.key}: ${this.problem}`;
   }
@@ -116,6 +117,7 @@ export class PathOutsideBase extends Data.TaggedError("PathOutsideBase")<{
   readonly path: string;
   readonly base: string;
 }> {
+  /** Names the key, the path and the folder it must stay in. */
   override get message(): string {
     return `The path ${JSON.stringify(this.path)} in ${this.key} leads outside "${this.base}"; ` +
       "paths read from a file must stay inside its folder";
@@ -181,6 +183,7 @@ export class LinkLeavesRoot extends Data.TaggedError("LinkLeavesRoot")<{
   readonly target: string;
   readonly root: string;
 }> {
+  /** Names the link, its target and the folder it must stay in. */
   override get message(): string {
     return `The link "${this.link}" points to "${this.target}", outside "${this.root}": ` +
       "links inside a model folder must stay inside it (copy the file in instead)";

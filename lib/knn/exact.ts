@@ -53,7 +53,9 @@ export interface ExactIndexOptions {
 
 /** An exact index: it keeps its points (for saving, and for the float64 re-ranking). */
 export interface ExactIndex extends NearestNeighbourIndex {
+  /** The registered kind that made it. */
   readonly kind: "exact";
+  /** The indexed points, one per row (N × D). */
   readonly points: Matrix;
 }
 

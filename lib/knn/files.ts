@@ -13,7 +13,10 @@ import type { Matrix } from "../matrix.ts";
 import { CorruptIndex, IndexIoError } from "./errors.ts";
 
 /** A file of a saved index: its name inside the index folder and its sha256 (lower-case hex). */
-export const FileEntry = Schema.Struct({
+export const FileEntry: Schema.Struct<{
+  readonly file: Schema.String;
+  readonly sha256: Schema.String;
+}> = Schema.Struct({
   /** A plain file name (no folder: a saved index never points outside its folder). */
   file: Schema.String.pipe(
     Schema.check(Schema.isPattern(/^(?!\.\.?$)[A-Za-z0-9._-]+$/)),

@@ -37,8 +37,11 @@ export interface HnswParams {
 
 /** An HNSW index: its points (for the float64 re-ranking and saving) and its graph's parameters. */
 export interface HnswIndex extends NearestNeighbourIndex {
+  /** The registered kind that made it. */
   readonly kind: "hnsw";
+  /** The indexed points, one per row (N × D). */
   readonly points: Matrix;
+  /** The graph's parameters (M, efConstruction, efSearch, seed). */
   readonly params: HnswParams;
   /** How efSearch was chosen by measurement, if it was (`hnswIndex`'s `calibrate`). */
   readonly calibration: EfCalibration | undefined;

@@ -59,9 +59,11 @@ export interface IvfSettings {
 
 /** An IVF index: its lists and nprobe, and how nprobe was calibrated when it was. */
 export interface IvfIndex extends NearestNeighbourIndex {
+  /** The registered kind that made it. */
   readonly kind: "ivf";
   /** The indexed points, kept for saving; undefined for an index built from chunks. */
   readonly points: Matrix | undefined;
+  /** Its lists' settings (number of lists, nprobe, k-means iterations, seed). */
   readonly ivf: IvfSettings;
   /** How nprobe (its `efSearch` field) was chosen by measurement, if it was. */
   readonly calibration: EfCalibration | undefined;

@@ -58,6 +58,7 @@ export type {
   IndexBuildError,
   IndexKind,
   IndexLoadError,
+  PlainSchema,
   SavedShape,
 } from "./kind.ts";
 export { defineIndexKind } from "./kind.ts";

@@ -21,7 +21,14 @@ import type { NearestNeighbourIndex } from "./types.ts";
 const METADATA_FILE = "index.json";
 
 /** The Schema of `index.json`; `contents` is decoded by the kind's own `metadata` Schema. */
-export const IndexMetadata = Schema.Struct({
+export const IndexMetadata: Schema.Struct<{
+  readonly format: Schema.Literal<"grood-knn-index">;
+  readonly version: Schema.Literal<2>;
+  readonly kind: Schema.String;
+  readonly size: Schema.Int;
+  readonly dim: Schema.Int;
+  readonly contents: Schema.Unknown;
+}> = Schema.Struct({
   /** Always `grood-knn-index`. */
   format: Schema.Literal("grood-knn-index"),
   /** Format version (2: `contents` per kind). */

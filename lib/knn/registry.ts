@@ -34,7 +34,12 @@ type SpecSchemas = {
  * `{ "kind": "ivf", "nprobe"?, … }`, `{ "kind": "hnsw", "m"?, "efConstruction"?, "efSearch"?,
  * … }`. Decode it strictly (`decodeStrict`): an unknown kind or option is refused by name.
  */
-export const IndexSpec = Schema.Union(
+export const IndexSpec: Schema.Union<
+  {
+    readonly [I in keyof typeof INDEX_KINDS]: (typeof INDEX_KINDS)[I] extends
+      { readonly spec: infer S } ? S : never;
+  }
+> = Schema.Union(
   INDEX_KINDS.map((kind) => kind.spec) as unknown as SpecSchemas,
 );
 /** A registered index kind and its options. */

@@ -37,6 +37,7 @@ export class UnsupportedBlock extends Data.TaggedError("UnsupportedBlock")<{
   readonly block: string;
   readonly kind: string;
 }> {
+  /** Names the block and its kind. */
   override get message(): string {
     return `Cannot export block "${this.block}" of kind "${this.kind}" to ONNX`;
   }

@@ -39,9 +39,13 @@ import {
 
 /** A model's tensors and the proposed taps (a tap is missing when no tensor fits). */
 export interface Inspection {
+  /** The model's path. */
   readonly model: string;
+  /** Its kind (`grood`, `onnx`, `tfjs-layers`, `tfjs-graph`). */
   readonly kind: string;
+  /** Every tensor of its graph, with its producing op and shape. */
   readonly tensors: ReadonlyArray<TensorInfo>;
+  /** The taps proposed for it (a tap is absent when no tensor fits it). */
   readonly proposed: Partial<Taps>;
 }
 

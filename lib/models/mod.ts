@@ -45,4 +45,10 @@ export {
   proposeOnnxTaps,
 } from "./inspect.ts";
 export { collectTaps, forEachBatch } from "./batches.ts";
-export { encodeOnnx, extractSubgraph, listTensors, type TensorInfo } from "./onnx_graph.ts";
+export {
+  encodeOnnx,
+  extractSubgraph,
+  listTensors,
+  type OnnxModel,
+  type TensorInfo,
+} from "./onnx_graph.ts";

@@ -60,6 +60,7 @@ export function declaredShape(info: ValueInfo | undefined): ReadonlyArray<number
 
 /** One tensor of a graph: its name, the op that makes it, its declared shape. */
 export interface TensorInfo {
+  /** The tensor's name in the graph (what a tap names). */
   readonly name: string;
   /** `Input` for graph inputs, else the producing node's op type. */
   readonly op: string;

@@ -57,6 +57,7 @@ export {
   PipelineSpec,
   type PipelineSpecInput,
   readSpecFile,
+  type SpecContext,
   SpecFileError,
 } from "./spec.ts";
 export {

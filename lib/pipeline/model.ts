@@ -33,7 +33,7 @@ export const ENGINES = ["tfjs", "onnx"] as const;
 /** An engine name. */
 export type Engine = typeof ENGINES[number];
 /** The engine choice in a pipeline or ablation spec. */
-export const EngineSchema = Schema.Literals(ENGINES);
+export const EngineSchema: Schema.Literals<typeof ENGINES> = Schema.Literals(ENGINES);
 
 /** The engine asked for cannot run this kind of model. */
 export class EngineUnavailable extends Data.TaggedError("EngineUnavailable")<{
@@ -41,6 +41,7 @@ export class EngineUnavailable extends Data.TaggedError("EngineUnavailable")<{
   readonly kind: string;
   readonly engine: string;
 }> {
+  /** Names the model, its kind and the engine, with which engines run what. */
   override get message(): string {
     return `Model "${this.model}" is of kind "${this.kind}", which the ${this.engine} engine ` +
       `cannot run (grood's CNN runs on onnx or tfjs; an ONNX model on onnx; a tfjs model on tfjs)`;
@@ -56,6 +57,7 @@ export interface ModelExtractOptions {
   readonly classSumsAt?: ReadonlyArray<string>;
   /** Images per forward batch (default 500). */
   readonly batchSize?: number;
+  /** Called after each batch with the number of images done. */
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -63,7 +65,9 @@ export interface ModelExtractOptions {
 export interface PipelineModel {
   /** The model's path (named by errors and reports). */
   readonly path: string;
+  /** Its kind in `MODEL_REGISTRY` (`grood`, `onnx`, `tfjs-layers`, `tfjs-graph`). */
   readonly kind: ModelKind;
+  /** The engine its features are extracted with. */
   readonly engine: Engine;
   /** The model behind one interface: what features are extracted with, and GROOD's mix-up. */
   readonly features: FeatureModel;
@@ -86,6 +90,7 @@ export interface PipelineModel {
 
 /** What `openPipelineModel` opens. */
 export interface PipelineModelOptions {
+  /** The model's path (a file or folder `openModel` opens). */
   readonly path: string;
   /** A kind of `MODEL_REGISTRY` (a benchmark file's `model.kind`). */
   readonly kind: string;

@@ -92,7 +92,9 @@ export function GroodLive(
 
 /** What a pipeline run returns. */
 export interface PipelineResult {
+  /** The benchmark's data and model with every set's features. */
   readonly prepared: PreparedBenchmark;
+  /** One run per detector of the spec, in spec order. */
   readonly runs: ReadonlyArray<DetectorRun>;
   /** One row per (detector, OOD set). */
   readonly results: Table;
@@ -102,7 +104,9 @@ export interface PipelineResult {
 
 /** Logging and progress hooks of a run, and how to name its spec in errors. */
 export interface RunHooks {
+  /** Where log lines go (default: nowhere). */
   readonly log?: (line: string) => void;
+  /** Where stage progress goes (default: nowhere). */
   readonly progress?: ProgressReporter;
   /** What the spec came from (a file name), for error messages. */
   readonly source?: string;
@@ -113,6 +117,7 @@ export interface RunHooks {
  * `DETECTORS`; `[...DETECTORS, mine]` adds a user's own, made with `defineDetector`).
  */
 export interface PipelineOptions<Es extends DetectorEntries = typeof DETECTORS> extends RunHooks {
+  /** The detector entries the spec may name (default `DETECTORS`). */
   readonly detectors?: Es;
 }
 
@@ -234,8 +239,11 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
 
 /** What an ablation returns: one row per (variant, OOD set), with a column per parameter. */
 export interface AblationResult {
+  /** The decoded ablation spec. */
   readonly spec: AblationSpec;
+  /** Every variant run: one value per varied parameter. */
   readonly variants: ReadonlyArray<AblationParams>;
+  /** One run per variant, in `variants` order. */
   readonly runs: ReadonlyArray<DetectorRun>;
   /** Per set: parameters, detector, set, group, metrics. */
   readonly results: Table;

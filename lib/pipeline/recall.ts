@@ -24,6 +24,7 @@ export class MissingArtefact extends Data.TaggedError("MissingArtefact")<{
   readonly detector: string;
   readonly artefact: string;
 }> {
+  /** Names the detector and the artefact it lacks. */
   override get message(): string {
     return `Cannot measure HNSW recall on "${this.detector}": it exposes no "${this.artefact}"`;
   }
@@ -31,13 +32,21 @@ export class MissingArtefact extends Data.TaggedError("MissingArtefact")<{
 
 /** Recall of HNSW (default parameters) against exact search. */
 export interface RecallReport {
+  /** Number of points indexed (the training descriptors). */
   readonly indexed: number;
+  /** Number of query points searched. */
   readonly queries: number;
+  /** Recall@1: share of queries whose exact nearest neighbour HNSW returns, in [0, 1]. */
   readonly recallAt1: number;
+  /** Recall@10: mean share of the exact 10 neighbours among HNSW's 10, in [0, 1]. */
   readonly recallAt10: number;
+  /** The HNSW parameters measured (the defaults). */
   readonly params: typeof HNSW_DEFAULTS;
+  /** Seconds of the exact search (wall clock). */
   readonly exactSeconds: number;
+  /** Seconds to build the HNSW index (wall clock). */
   readonly hnswBuildSeconds: number;
+  /** Seconds of the HNSW search (wall clock). */
   readonly hnswQuerySeconds: number;
 }
 

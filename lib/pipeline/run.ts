@@ -52,15 +52,25 @@ import type { InvalidInput } from "../decode.ts";
 
 /** Everything detectors are fitted and scored on, extracted once. */
 export interface PreparedBenchmark {
+  /**
+   * The benchmark's sets (train, ID test and validation, OOD test and validation) and its files.
+   */
   readonly data: LoadedBenchmark;
   /** The model (any kind) and its engine; its resources live as long as the preparing scope. */
   readonly model: PipelineModel;
+  /** Content key of the model: the root of every cache key. */
   readonly modelKey: string;
+  /** The ID training set with its features and the cache key of its extraction. */
   readonly train: ExtractedSet & { readonly key: string };
+  /** Per-class feature sums at the model's early boundaries (for early prototypes). */
   readonly trainClassSums: ReadonlyArray<ClassSums>;
+  /** The ID test set with its features. */
   readonly idTest: ExtractedSet;
+  /** The held-out ID validation set with its features. */
   readonly idValidation: ExtractedSet;
+  /** The OOD test sets with their features, each marked near or far. */
   readonly oodTest: ReadonlyArray<ExtractedSet & { readonly group: "near" | "far" }>;
+  /** The validation-OOD sets with their features (never a test OOD set). */
   readonly oodValidation: ReadonlyArray<ExtractedSet>;
   /** Classifier accuracy on the ID test set. */
   readonly idAccuracy: number;
@@ -74,7 +84,9 @@ export interface PrepareOptions {
   readonly modelDir?: string;
   /** The engine that extracts features (default: tfjs, or onnx for an ONNX model). */
   readonly engine?: Engine;
+  /** Where log lines go (default: nowhere). */
   readonly log?: (line: string) => void;
+  /** Where stage progress goes (default: nowhere). */
   readonly progress?: ProgressReporter;
   /**
    * Runs once data and model are loaded, before any feature is extracted: a spec that does not
@@ -193,34 +205,49 @@ export const withModelDefaults = <S extends { readonly kind: string }>(
 
 /** One row of results: a detector on one OOD set, with its metrics and its tie report. */
 export interface ResultRow extends OodMetrics, TieShares {
+  /** The benchmark's name. */
   readonly benchmark: string;
+  /** The detector's name in tables. */
   readonly detector: string;
+  /** The OOD test set's name. */
   readonly set: string;
+  /** Whether the OOD set is near or far from the ID data. */
   readonly group: "near" | "far";
+  /** Classifier accuracy on the ID test set, in [0, 1]. */
   readonly idAccuracy: number;
 }
 
 /** What one detector did on a benchmark. */
 export interface DetectorRun {
+  /** The benchmark's name. */
   readonly benchmark: string;
+  /** The detector's name in tables. */
   readonly detector: string;
+  /** One line on the method and its source. */
   readonly description: string;
+  /** The settings in force (defaults and tuned values). */
   readonly settings: FittedDetector["settings"];
+  /** The hyper-parameters chosen on validation data. */
   readonly tuned: ReadonlyArray<TunedParameter>;
+  /** Seconds to fit (wall clock). */
   readonly fitSeconds: number;
   /** Seconds to score the ID test set and every OOD test set. */
   readonly scoreSeconds: number;
   /** Images scored per second (ID test + OOD test). */
   readonly scoredPerSecond: number;
+  /** One row per OOD test set. */
   readonly rows: ReadonlyArray<ResultRow>;
   /** Scores by set name (`id` for the ID test set). */
   readonly scores: ReadonlyMap<string, Float64Array>;
+  /** Intermediate outputs the fitted detector exposes (GROOD: prototypes, descriptors). */
   readonly artefacts: FittedDetector["artefacts"];
 }
 
 /** Hooks of `runDetectors`: where its log lines and progress go. */
 export interface RunDetectorsOptions {
+  /** Where log lines go (default: nowhere). */
   readonly log?: (line: string) => void;
+  /** Where stage progress goes (default: nowhere). */
   readonly progress?: ProgressReporter;
 }
 

@@ -31,12 +31,18 @@ export const BenchmarkRef = Schema.NonEmptyString;
  * A pipeline: benchmark, model path (default: the benchmark file's model), the engine that
  * extracts features (default: onnx; tfjs for a tfjs model), detectors.
  */
-export const PipelineSpec = Schema.Struct({
+export const PipelineSpec: Schema.Struct<{
+  readonly benchmark: Schema.NonEmptyString;
+  readonly model: Schema.optional<Schema.String>;
+  readonly engine: Schema.optional<typeof EngineSchema>;
+  readonly detectors: Schema.NonEmptyArray<typeof DetectorSpec>;
+}> = Schema.Struct({
   benchmark: BenchmarkRef,
   model: Schema.optional(Schema.String),
   engine: Schema.optional(EngineSchema),
   detectors: Schema.NonEmptyArray(DetectorSpec),
 });
+/** A decoded pipeline spec (defaults filled in). */
 export type PipelineSpec = typeof PipelineSpec.Type;
 /**
  * A pipeline spec as written (what `runPipeline` takes): options with defaults may be left out,
@@ -48,7 +54,23 @@ export type PipelineSpecInput = Omit<typeof PipelineSpec.Encoded, "detectors"> &
 };
 
 /** The GROOD parameters an ablation may vary, each as a list of values. */
-export const AblationGrid = Schema.Struct({
+export const AblationGrid: Schema.Struct<{
+  readonly lambda: Schema.optional<Schema.NonEmptyArray<Schema.Number>>;
+  readonly earlyBoundary: Schema.optional<Schema.NonEmptyArray<Schema.String>>;
+  readonly k: Schema.optional<Schema.NonEmptyArray<Schema.Int>>;
+  readonly oodPrototype: Schema.optional<
+    Schema.NonEmptyArray<Schema.Literals<readonly ["mixup", "mean", "noise", "validation"]>>
+  >;
+  readonly index: Schema.optional<Schema.NonEmptyArray<typeof IndexSpec>>;
+  readonly descriptor: Schema.optional<
+    Schema.NonEmptyArray<Schema.Literals<readonly ["gradient", "distance"]>>
+  >;
+  readonly samples: Schema.optional<
+    Schema.NonEmptyArray<Schema.Union<readonly [Schema.Int, Schema.Literal<"all">]>>
+  >;
+  readonly temperature: Schema.optional<Schema.NonEmptyArray<Schema.Finite>>;
+  readonly seed: Schema.optional<Schema.NonEmptyArray<Schema.Int>>;
+}> = Schema.Struct({
   lambda: Schema.optional(Schema.NonEmptyArray(Probability)),
   earlyBoundary: Schema.optional(Schema.NonEmptyArray(Schema.String)),
   k: Schema.optional(Schema.NonEmptyArray(PositiveInt)),
@@ -62,10 +84,18 @@ export const AblationGrid = Schema.Struct({
   temperature: Schema.optional(Schema.NonEmptyArray(PositiveNumber)),
   seed: Schema.optional(Schema.NonEmptyArray(Seed)),
 });
+/** A decoded ablation grid. */
 export type AblationGrid = typeof AblationGrid.Type;
 
 /** An ablation: a benchmark, a model, and one or more GROOD grids (their union is run). */
-export const AblationSpec = Schema.Struct({
+export const AblationSpec: Schema.Struct<{
+  readonly name: Schema.String;
+  readonly description: Schema.optional<Schema.String>;
+  readonly benchmark: Schema.NonEmptyString;
+  readonly model: Schema.optional<Schema.String>;
+  readonly engine: Schema.optional<typeof EngineSchema>;
+  readonly grids: Schema.NonEmptyArray<typeof AblationGrid>;
+}> = Schema.Struct({
   /** The results folder's name (`<out>/<name>/`): an identifier, never a path. */
   name: Identifier,
   description: Schema.optional(Schema.String),
@@ -74,6 +104,7 @@ export const AblationSpec = Schema.Struct({
   engine: Schema.optional(EngineSchema),
   grids: Schema.NonEmptyArray(AblationGrid),
 });
+/** A decoded ablation spec (defaults filled in). */
 export type AblationSpec = typeof AblationSpec.Type;
 /** An ablation spec as written (what `runAblation` takes). */
 export type AblationSpecInput = typeof AblationSpec.Encoded;
@@ -221,6 +252,7 @@ export class GridTooLarge extends Data.TaggedError("GridTooLarge")<{
   readonly variants: number;
   readonly limit: number;
 }> {
+  /** Names the spec, the number of variants and the limit, and how to run it anyway. */
   override get message(): string {
     return `${this.source} has ${this.variants.toLocaleString("en")} variants, more than the ` +
       `limit of ${this.limit.toLocaleString("en")}: pass --allow-large-grid ` +
@@ -333,6 +365,7 @@ export class SpecFileError extends Data.TaggedError("SpecFileError")<{
   readonly path: string;
   readonly problem: string;
 }> {
+  /** Names the file and the problem. */
   override get message(): string {
     return `Cannot read spec file "${this.path}": ${this.problem}`;
   }

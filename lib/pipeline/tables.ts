@@ -134,6 +134,7 @@ export function perSetMarkdown(results: Table): string {
 
 /** A detector whose metrics on some OOD set depend on ties across ID and OOD. */
 export interface TieFlag {
+  /** The detector's name in tables. */
   readonly detector: string;
   /** The sets where more than {@link TIE_REPORT_LIMIT} of the scores tie across, with the share. */
   readonly sets: ReadonlyArray<{ readonly set: string; readonly tiedAcross: number }>;

@@ -24,13 +24,19 @@ export const DEFAULT_EPOCHS: Readonly<Record<string, number>> = {
 
 /** Training settings of a fixture (defaults: seed 0, batch 128, Adam 0.002, cosine decay). */
 export interface FixtureOptions {
+  /** The ID dataset to train on (`mnist`, `fashion-mnist`). */
   readonly dataset: string;
+  /** Seed of the initialisation and the shuffling (default 0). */
   readonly seed?: number;
+  /** Training epochs (default `DEFAULT_EPOCHS` of the dataset, else 5). */
   readonly epochs?: number;
+  /** Images per training batch (default 128). */
   readonly batchSize?: number;
+  /** Adam's initial learning rate (default 0.002, decayed by a cosine schedule). */
   readonly learningRate?: number;
   /** Output folder (`fixtureDir(dataset)` to replace a committed fixture: never a default). */
   readonly out: string;
+  /** Where log lines go (default: nowhere). */
   readonly log?: (line: string) => void;
 }
 

@@ -14,7 +14,10 @@ import { osReason, writeJsonAtomic } from "../../io/files.ts";
 import { type DebianSource, listFiles } from "../sources.ts";
 
 /** Role of an OOD set: scored in a benchmark (`test`) or used for tuning (`validation`). */
-export const OodRole = Schema.Literals(["test", "validation"]);
+export const OodRole: Schema.Literals<readonly ["test", "validation"]> = Schema.Literals([
+  "test",
+  "validation",
+]);
 /** Role of an OOD set: scored in a benchmark (`test`) or used for tuning (`validation`). */
 export type OodRole = typeof OodRole.Type;
 
@@ -87,6 +90,7 @@ export class OodSetCorrupt extends Data.TaggedError("OodSetCorrupt")<{
   readonly expected: string;
   readonly actual: string;
 }> {
+  /** Names the set, its file and both checksums, and how to rebuild it. */
   override get message(): string {
     return `OOD set "${this.set}" is corrupt: "${this.path}" has sha256 ${this.actual}, its ` +
       `manifest records ${this.expected}; rebuild it with: deno task data`;
@@ -98,6 +102,7 @@ export class OodManifestMissing extends Data.TaggedError("OodManifestMissing")<{
   readonly set: string;
   readonly path: string;
 }> {
+  /** Names the set and the missing manifest, and how to create it. */
   override get message(): string {
     return `OOD set "${this.set}" has no manifest at "${this.path}"; build it once with ` +
       `--update-manifests and commit the manifest`;
@@ -109,6 +114,7 @@ export class OodManifestInvalid extends Data.TaggedError("OodManifestInvalid")<{
   readonly path: string;
   readonly problem: string;
 }> {
+  /** Names the manifest file and the problem. */
   override get message(): string {
     return `Cannot read OOD manifest "${this.path}": ${this.problem}`;
   }

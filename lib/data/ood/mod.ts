@@ -70,7 +70,9 @@ export type OodSetName =
 
 /** Registry entry: what a set is and where it lives (paths relative to the project root). */
 export interface OodSetInfo {
+  /** The set's name. */
   readonly name: OodSetName;
+  /** Scored in a benchmark (`test`) or used for tuning (`validation`). */
   readonly role: OodRole;
   /** Near-OOD (semantically close to digits/clothes: glyphs) or far-OOD. */
   readonly distance: "near" | "far";
@@ -82,8 +84,11 @@ export interface OodSetInfo {
   readonly manifestPath: string;
   /** The build fails when a set comes out smaller than this. */
   readonly minCount: number;
+  /** What the set holds. */
   readonly description: string;
+  /** Where its images come from. */
   readonly source: string;
+  /** The licence of its sources. */
   readonly licence: string;
   /** Contact sheet PNG written by the build. */
   readonly contactSheet: string;
