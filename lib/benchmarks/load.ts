@@ -57,6 +57,7 @@ export interface Benchmark extends BenchmarkFile {
 export class BenchmarkNotFound extends Data.TaggedError("BenchmarkNotFound")<{
   readonly name: string;
 }> {
+  /** Names the benchmark and the built-in ones. */
   override get message(): string {
     return `Cannot find benchmark "${this.name}": it is not a file, and the built-in ` +
       `benchmarks are ${BUILTIN_BENCHMARKS.join(", ")}`;
@@ -68,6 +69,7 @@ export class BenchmarkFileInvalid extends Data.TaggedError("BenchmarkFileInvalid
   readonly path: string;
   readonly problem: string;
 }> {
+  /** Names the file and the problem. */
   override get message(): string {
     return `Cannot use benchmark file "${this.path}": ${this.problem}`;
   }
@@ -78,6 +80,7 @@ export class TestSetInValidation extends Data.TaggedError("TestSetInValidation")
   readonly benchmark: string;
   readonly set: string;
 }> {
+  /** Names the benchmark and the test set listed for validation. */
   override get message(): string {
     return `Cannot use benchmark "${this.benchmark}": it lists "${this.set}" for validation, ` +
       "but that set is a test set (test OOD data must never shape a detector)";
@@ -91,6 +94,7 @@ export class ClassNamesDiffer extends Data.TaggedError("ClassNamesDiffer")<{
   readonly expected: ReadonlyArray<string>;
   readonly actual: ReadonlyArray<string>;
 }> {
+  /** Names the benchmark, the split and both class lists. */
   override get message(): string {
     return `Cannot use benchmark "${this.benchmark}": its ID ${this.split} classes ` +
       `[${this.actual.join(", ")}] differ from the training classes [${
@@ -137,18 +141,27 @@ export const readBenchmark: (
 
 /** A loaded OOD set with its group. */
 export interface LoadedOodSet {
+  /** Whether the set is near or far from the ID data. */
   readonly group: "near" | "far";
+  /** Its images (unlabelled), at the model's input shape. */
   readonly images: ImageSet;
 }
 
 /** All the images of a benchmark, loaded and checked. */
 export interface LoadedBenchmark {
+  /** The benchmark as read (with its path and base folder). */
   readonly spec: Benchmark;
+  /** The input shape every set was read at. */
   readonly shape: ImageShape;
+  /** Labelled ID training images. */
   readonly train: LabelledSet;
+  /** Labelled ID test images (without those held out for validation). */
   readonly idTest: LabelledSet;
+  /** Labelled ID validation images (held out of the test source, or their own source). */
   readonly idValidation: LabelledSet;
+  /** The OOD test sets, each with its group. */
   readonly oodTest: ReadonlyArray<LoadedOodSet>;
+  /** The validation-OOD sets (never a test OOD set). */
   readonly oodValidation: ReadonlyArray<ImageSet>;
   /** sha256 of each loaded set's decoded content, by set name (from the source streams). */
   readonly checksums: Readonly<Record<string, string>>;
@@ -187,6 +200,7 @@ const sourceKey = (spec: SourceSpec, baseDir: string): string =>
 export interface LoadBenchmarkOptions {
   /** The model's input shape (default 28×28 grey, grood's own CNN). */
   readonly shape?: ImageShape;
+  /** Images per read batch of each source (default `DEFAULT_BATCH`, 512). */
   readonly batchSize?: number;
 }
 

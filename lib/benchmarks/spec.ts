@@ -40,7 +40,17 @@ const Seed = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
  * `tfjs-graph`); an unknown kind is refused, naming the known ones, when the model is opened
  * (before any data is read).
  */
-export const ModelRef = Schema.Struct({
+export const ModelRef: Schema.Struct<{
+  readonly kind: Schema.NonEmptyString;
+  readonly path: Schema.String;
+  readonly taps: Schema.optional<
+    Schema.Struct<{
+      readonly early: Schema.optional<Schema.String>;
+      readonly penultimate: Schema.optional<Schema.String>;
+      readonly logits: Schema.optional<Schema.String>;
+    }>
+  >;
+}> = Schema.Struct({
   kind: Schema.NonEmptyString,
   path: Schema.String,
   taps: Schema.optional(Schema.Struct({
@@ -49,6 +59,7 @@ export const ModelRef = Schema.Struct({
     logits: Schema.optional(Schema.String),
   })),
 });
+/** A decoded model reference. */
 export type ModelRef = typeof ModelRef.Type;
 
 /** ID validation images held out of the ID test source by a seeded draw. */
@@ -72,7 +83,35 @@ export const OodValidationEntry = Schema.Struct({
 });
 
 /** A benchmark file. */
-export const BenchmarkFile = Schema.Struct({
+export const BenchmarkFile: Schema.Struct<{
+  readonly name: Schema.String;
+  readonly description: Schema.optional<Schema.String>;
+  readonly model: typeof ModelRef;
+  readonly id: Schema.Struct<{
+    readonly train: typeof SourceSpec;
+    readonly test: typeof SourceSpec;
+    readonly validation: Schema.Union<
+      readonly [
+        Schema.Struct<{
+          readonly kind: Schema.Literal<"held-out-of-test">;
+          readonly count: Schema.Int;
+          readonly seed: Schema.Int;
+        }>,
+        typeof SourceSpec,
+      ]
+    >;
+  }>;
+  readonly oodTest: Schema.NonEmptyArray<
+    Schema.Struct<{
+      readonly name: Schema.String;
+      readonly group: Schema.Literals<readonly ["near", "far"]>;
+      readonly source: typeof SourceSpec;
+    }>
+  >;
+  readonly oodValidation: Schema.$Array<
+    Schema.Struct<{ readonly name: Schema.String; readonly source: typeof SourceSpec }>
+  >;
+}> = Schema.Struct({
   /** The results folder's name (`<out>/<name>/`): an identifier, never a path. */
   name: Identifier,
   description: Schema.optional(Schema.String),
@@ -85,6 +124,7 @@ export const BenchmarkFile = Schema.Struct({
   oodTest: Schema.NonEmptyArray(OodTestEntry),
   oodValidation: Schema.Array(OodValidationEntry),
 });
+/** A decoded benchmark file. */
 export type BenchmarkFile = typeof BenchmarkFile.Type;
 
 /** Decode a benchmark (strict: unknown keys are errors; every problem is reported). */

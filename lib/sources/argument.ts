@@ -21,7 +21,8 @@ import { decodeStrict } from "../decode.ts";
 import { SourceSpec } from "./mod.ts";
 
 /** How a source argument is written, for the help of the tasks that take one. */
-export const SOURCE_ARGUMENT_HELP = "an image folder (labelled: one subfolder per class), " +
+export const SOURCE_ARGUMENT_HELP: string =
+  "an image folder (labelled: one subfolder per class), " +
   "x.npy (labels from x.labels.npy), an IDX file, a source spec .json, dataset:NAME:SPLIT or " +
   "ood-set:NAME";
 
@@ -30,6 +31,7 @@ export class SourceArgumentInvalid extends Data.TaggedError("SourceArgumentInval
   readonly argument: string;
   readonly problem: string;
 }> {
+  /** Names the argument and why no source was found. */
   override get message(): string {
     return `Cannot read the data source "${this.argument}": ${this.problem}`;
   }
@@ -37,8 +39,11 @@ export class SourceArgumentInvalid extends Data.TaggedError("SourceArgumentInval
 
 /** A decoded source argument: the spec and the folder its relative paths start from. */
 export interface SourceArgument {
+  /** The argument as given (a path, `dataset:NAME:SPLIT`, …). */
   readonly argument: string;
+  /** The source spec it stands for. */
   readonly spec: SourceSpec;
+  /** The folder the spec's relative paths start from. */
   readonly baseDir: string;
 }
 

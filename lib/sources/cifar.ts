@@ -26,7 +26,13 @@ import {
 } from "./source.ts";
 
 /** The spec of CIFAR binary batch files. */
-export const CifarSpec = Schema.Struct({
+export const CifarSpec: Schema.Struct<{
+  readonly kind: Schema.Literal<"cifar">;
+  readonly variant: Schema.Literals<readonly ["cifar10", "cifar100"]>;
+  readonly files: Schema.NonEmptyArray<Schema.String>;
+  readonly label: Schema.optional<Schema.Literals<readonly ["fine", "coarse"]>>;
+  readonly classes: Schema.optional<Schema.$Array<Schema.String>>;
+}> = Schema.Struct({
   kind: Schema.Literal("cifar"),
   variant: Schema.Literals(["cifar10", "cifar100"]),
   files: Schema.NonEmptyArray(Schema.String),
@@ -34,6 +40,7 @@ export const CifarSpec = Schema.Struct({
   label: Schema.optional(Schema.Literals(["fine", "coarse"])),
   classes: Schema.optional(Schema.Array(Schema.String)),
 });
+/** A decoded CIFAR spec. */
 type CifarSpec = typeof CifarSpec.Type;
 
 const SIDE = 32;
@@ -42,7 +49,9 @@ const PIXELS = 3 * PLANE;
 const CIFAR_SHAPE: ImageShape = { height: SIDE, width: SIDE, channels: 3 };
 
 /** Record size and label layout of a variant. */
-export const cifarRecord = (variant: CifarSpec["variant"]) =>
+export const cifarRecord = (
+  variant: CifarSpec["variant"],
+): { readonly size: number; readonly labels: number } =>
   variant === "cifar10" ? { size: 1 + PIXELS, labels: 1 } : { size: 2 + PIXELS, labels: 2 };
 
 const fileSize = (path: string) =>

@@ -13,7 +13,7 @@ import { CorruptDataset } from "../io/idx.ts";
 import { type ImageShape, imageValues, sameShape } from "./source.ts";
 
 /** A sharp pipeline (the default export's namespace types are not visible through Deno's import). */
-type Sharp = ReturnType<typeof sharp>;
+export type Sharp = ReturnType<typeof sharp>;
 type OutputInfo = Awaited<ReturnType<Sharp["toUint8Array"]>>["info"];
 
 /** The sharp pipeline that turns any decodable input into `shape` (raw NHWC uint8). */

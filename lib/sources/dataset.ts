@@ -11,7 +11,11 @@ import { inMemorySource } from "./in_memory.ts";
 import { GREY_28, type OpenContext, type SourceKind } from "./source.ts";
 
 /** The spec of a registered dataset's split. */
-export const DatasetSourceSpec = Schema.Struct({
+export const DatasetSourceSpec: Schema.Struct<{
+  readonly kind: Schema.Literal<"dataset">;
+  readonly name: Schema.Literals<readonly [DatasetName, ...DatasetName[]]>;
+  readonly split: Schema.Literals<readonly ["train", "test"]>;
+}> = Schema.Struct({
   kind: Schema.Literal("dataset"),
   name: Schema.Literals(Object.keys(datasets) as [DatasetName, ...DatasetName[]]),
   split: Schema.Literals(["train", "test"]),

@@ -38,7 +38,12 @@ import {
 } from "./source.ts";
 
 /** The spec of an image folder. */
-export const FolderSpec = Schema.Struct({
+export const FolderSpec: Schema.Struct<{
+  readonly kind: Schema.Literal<"folder">;
+  readonly path: Schema.String;
+  readonly labelled: Schema.optional<Schema.Boolean>;
+  readonly classes: Schema.optional<Schema.$Array<Schema.String>>;
+}> = Schema.Struct({
   kind: Schema.Literal("folder"),
   path: Schema.String,
   /** One subfolder per class (default false: an unlabelled OOD folder). */

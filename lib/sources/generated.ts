@@ -11,7 +11,10 @@ import { inMemorySource } from "./in_memory.ts";
 import { GREY_28, type OpenContext, type SourceKind } from "./source.ts";
 
 /** The spec of a generated OOD set. */
-export const OodSetSourceSpec = Schema.Struct({
+export const OodSetSourceSpec: Schema.Struct<{
+  readonly kind: Schema.Literal<"ood-set">;
+  readonly name: Schema.Literals<readonly [OodSetName, ...OodSetName[]]>;
+}> = Schema.Struct({
   kind: Schema.Literal("ood-set"),
   name: Schema.Literals(OOD_SET_NAMES as [OodSetName, ...OodSetName[]]),
 });

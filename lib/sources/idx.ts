@@ -17,7 +17,12 @@ import {
 } from "./source.ts";
 
 /** The spec of an IDX image file and its optional labels file. */
-export const IdxSpec = Schema.Struct({
+export const IdxSpec: Schema.Struct<{
+  readonly kind: Schema.Literal<"idx">;
+  readonly images: Schema.String;
+  readonly labels: Schema.optional<Schema.String>;
+  readonly classes: Schema.optional<Schema.$Array<Schema.String>>;
+}> = Schema.Struct({
   kind: Schema.Literal("idx"),
   images: Schema.String,
   labels: Schema.optional(Schema.String),

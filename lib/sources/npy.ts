@@ -29,7 +29,14 @@ import {
 } from "./source.ts";
 
 /** The spec of a `.npy` image array. */
-export const NpySpec = Schema.Struct({
+export const NpySpec: Schema.Struct<{
+  readonly kind: Schema.Literal<"npy">;
+  readonly images: Schema.String;
+  readonly labels: Schema.optional<Schema.String>;
+  readonly layout: Schema.optional<Schema.Literals<readonly ["NHWC", "NCHW", "NHW"]>>;
+  readonly range: Schema.optional<Schema.Literals<readonly ["unit", "byte"]>>;
+  readonly classes: Schema.optional<Schema.$Array<Schema.String>>;
+}> = Schema.Struct({
   kind: Schema.Literal("npy"),
   images: Schema.String,
   labels: Schema.optional(Schema.String),
@@ -39,6 +46,7 @@ export const NpySpec = Schema.Struct({
   /** Class names in label order (default "0", "1", …). */
   classes: Schema.optional(Schema.Array(Schema.String)),
 });
+/** A decoded `.npy` spec. */
 type NpySpec = typeof NpySpec.Type;
 
 /** How many header bytes to read first (NumPy headers are 64–4096 bytes in practice). */
