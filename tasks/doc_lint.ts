@@ -8,8 +8,8 @@
  * - to a type declared in a dependency (e.g. `Effect`, `TaggedError`, `Tensor`). Deno skips
  *   those for `npm:`/`jsr:` specifiers (denoland/deno#27364, fixed by #34339), but with
  *   `"nodeModulesDir": "manual"` a package resolves to a `file:` path under `node_modules/` and
- *   is linted as if it were ours. A referenced type counts as ours when any file of `lib/` or
- *   `apps/` declares that name at its top level;
+ *   is linted as if it were ours. A referenced type counts as ours when the file of the
+ *   diagnostic declares it at its top level or imports it from a relative path (`isOurName`);
  * - to a type that an entry of `exports` makes public (`publicTypeNames`): it is documented
  *   there. `deno doc` itself accepts a type another entry exports at its top level, but not one
  *   it files in a namespace (`Data.ImageSet` under `grood`), which another entry cannot name.
@@ -40,31 +40,26 @@ import {
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-/** Names declared at the top level (exported or not) by our own sources. */
-function ourNames(root: string): ReadonlySet<string> {
-  const names = new Set<string>();
-  const visit = (dir: string) => {
-    for (const entry of Deno.readDirSync(dir)) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory) visit(path);
-      else if (entry.name.endsWith(".ts")) {
-        // Import lists (`import { type Effect } from "effect"`) declare nothing of ours.
-        const source = Deno.readTextFileSync(path).replace(/\bimport\s[^;]*?from\s*"[^"]*";/g, "");
-        // Top-level declarations only: a local `const from` is not the dependency's `from`.
-        const declaration =
-          /^(?:export\s+)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?(?:class|interface|type|enum|function\*?|const|let|var)\s+([A-Za-z_$][\w$]*)/gm;
-        for (const match of source.matchAll(declaration)) names.add(match[1]!);
-      }
-    }
-  };
-  for (const folder of ["lib", "apps"]) {
-    try {
-      visit(join(root, folder));
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
+/**
+ * Whether `name`, as a type referenced from `source`, is one of ours: declared at the top level
+ * of `source` (a local `const from` inside a function is not) or imported from a relative path.
+ * A name imported from a package (`import type { Effect } from "effect"`), or a member of a
+ * package's namespace (`tfType.Tensor`, which `deno doc` reports as `Tensor`), is a
+ * dependency's: a file of ours declaring its own `Tensor` elsewhere does not make it ours.
+ */
+export function isOurName(source: string, name: string): boolean {
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+  const declaration =
+    /^(?:export\s+)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?(?:class|interface|type|enum|function\*?|const|let|var)\s+([A-Za-z_$][\w$]*)/gm;
+  for (const match of code.matchAll(declaration)) if (match[1] === name) return true;
+  const imports = /\bimport\s+(?:type\s+)?\{([^}]*)\}\s*from\s*["'](\.[^"']*)["']/g;
+  for (const match of code.matchAll(imports)) {
+    const locals = match[1]!.split(",").map((part) =>
+      part.trim().replace(/^type\s+/, "").split(/\s+as\s+/).at(-1)!.trim()
+    );
+    if (locals.includes(name)) return true;
   }
-  return names;
+  return false;
 }
 
 /** The part of `deno.json` read here: its public entries (`"."` alone may be a string). */
@@ -93,7 +88,7 @@ function exportedTypeDeclarations(source: string): ReadonlySet<string> {
  * Type names an entry of `entries` (paths relative to `root`) makes public, under any name or
  * namespace: a type declared with `export` in a file the entry re-exports with `export *`, or
  * one a re-export list names (`export { type A, B } from "./x.ts"`). Read by name from the
- * sources, like `ourNames`; a type exported by its file but left out of every barrel's list is
+ * sources, like `isOurName`; a type exported by its file but left out of every barrel's list is
  * not public.
  */
 export function publicTypeNames(root: string, entries: ReadonlyArray<string>): ReadonlySet<string> {
@@ -176,15 +171,17 @@ export async function lintEntries(
     stderr: "piped",
   }).output();
   const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-  const ours = ourNames(root);
   const documented = publicTypeNames(root, entries);
   let dependencies = 0;
   let documentedElsewhere = 0;
   const kept = parseDiagnostics(output).filter((d) => {
     if (!d.header.startsWith("error[private-type-ref]")) return true;
     const name = referencedType(d);
-    if (name === undefined) return true;
-    if (!ours.has(name)) {
+    const file = diagnosticFile(d);
+    if (name === undefined || file === undefined) return true;
+    // A diagnostic inside a package (`node_modules/vega-lite/…`) is about its own types.
+    const inPackage = file.split(/[\\/]/).includes("node_modules");
+    if (inPackage || !isOurName(Deno.readTextFileSync(file), name)) {
       dependencies += 1;
       return false;
     }

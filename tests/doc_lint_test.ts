@@ -15,6 +15,7 @@ import {
 import {
   diagnosticFile,
   exportEntries,
+  isOurName,
   lintEntries,
   parseDiagnostics,
   publicTypeNames,
@@ -189,6 +190,28 @@ Deno.test("lintEntries() reports a barrel member without JSDoc and a type no ent
     assert.equal(result.documentedElsewhere, 1);
   } finally {
     Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("isOurName() tells a type of ours from a dependency's, in the scope of one file", () => {
+  const source = [
+    'import type * as tfType from "@tensorflow/tfjs";',
+    'import { type Effect, Schema } from "effect";',
+    'import { type Matrix, matrix as makeMatrix } from "../matrix.ts";',
+    'import type { Head as ModelHead } from "./head.ts";',
+    "/** `type Commented = 1` in a comment declares nothing. */",
+    "type Tf = typeof tfType;",
+    "export interface Shape {}",
+    "export function run(): void {",
+    "  const from = 1;",
+    "}",
+  ].join("\n");
+  for (const name of ["Tf", "Shape", "run", "Matrix", "makeMatrix", "ModelHead"]) {
+    assert.ok(isOurName(source, name), name);
+  }
+  // Imported from a package, a member of a package's namespace, a local, a comment.
+  for (const name of ["Effect", "Schema", "Tensor", "from", "Commented", "Head"]) {
+    assert.ok(!isOurName(source, name), name);
   }
 });
 

@@ -14,6 +14,7 @@ export const BN_EPSILON = 1e-3;
 
 /** A pending update of a moving statistic, produced by a training forward pass. */
 export interface StatisticUpdate {
+  /** The moving mean or variance to update. */
   readonly variable: tfType.Variable;
   /** The new value (kept out of tidy scopes; `applyUpdates` disposes it). */
   readonly value: tfType.Tensor;

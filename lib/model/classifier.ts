@@ -20,7 +20,8 @@ import { batchNormTraining, BN_EPSILON, BN_MOMENTUM, type StatisticUpdate } from
 // Batch normalisation lives in `batch_norm.ts`; exported here too, where callers have taken it.
 export { applyUpdates, batchNormTraining, type StatisticUpdate } from "./batch_norm.ts";
 
-type Tf = typeof tfType;
+/** The tfjs module a classifier runs on (the `Compute` service's `tf`). */
+export type Tf = typeof tfType;
 
 /** A block of the network. */
 export type BlockSpec =
@@ -41,7 +42,9 @@ export type BlockSpec =
 
 /** The architecture, as data (saved in `model.json`). */
 export interface ClassifierSpec {
+  /** Input image shape: height, width, channels. */
   readonly inputShape: readonly [number, number, number];
+  /** The blocks, in forward order. */
   readonly blocks: ReadonlyArray<BlockSpec>;
 }
 
@@ -72,6 +75,7 @@ export class UnknownBoundary extends Data.TaggedError("UnknownBoundary")<{
   readonly boundary: string;
   readonly known: ReadonlyArray<string>;
 }> {
+  /** Names the boundary and the known ones. */
   override get message(): string {
     return `Cannot use block boundary "${this.boundary}": known boundaries are ${
       this.known.join(", ")
@@ -81,7 +85,9 @@ export class UnknownBoundary extends Data.TaggedError("UnknownBoundary")<{
 
 /** Where to start and stop a forward pass (boundary names; defaults: input → last block). */
 export interface ForwardRange {
+  /** Start after this boundary (default `input`). */
   readonly from?: string;
+  /** Stop after this boundary, included (default: the last block). */
   readonly to?: string;
 }
 
@@ -195,10 +201,13 @@ export function initialWeights(spec: ClassifierSpec, seed: number): Map<string, 
 
 /** A classifier ready to run: spec, variables, and block-range forward passes. */
 export interface Classifier {
+  /** The architecture. */
   readonly spec: ClassifierSpec;
+  /** Number of classes C (units of the dense head). */
   readonly numClasses: number;
   /** `input`, then each block name, in order. */
   readonly boundaries: ReadonlyArray<string>;
+  /** The trainable weights and moving statistics, by name. */
   readonly variables: ReadonlyMap<string, tfType.Variable>;
   /** Run blocks after `from` up to and including `to` (tensors in, tensor out, no disposal). */
   readonly forward: (x: tfType.Tensor, range?: ForwardRange) => tfType.Tensor;
@@ -212,6 +221,7 @@ export interface Classifier {
   };
   /** Output shape (without batch axis) at a boundary. */
   readonly shapeAt: (boundary: string) => ReadonlyArray<number>;
+  /** Free the variables (the classifier is unusable after). */
   readonly dispose: () => void;
 }
 

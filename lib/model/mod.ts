@@ -11,9 +11,12 @@ export {
   type Classifier,
   type ClassifierSpec,
   defaultSpec,
+  type ForwardRange,
   initialWeights,
   makeClassifier,
   penultimate,
+  type StatisticUpdate,
+  type Tf,
   toInput,
   UnknownBoundary,
 } from "./classifier.ts";

@@ -3,11 +3,8 @@
  *
  * @module
  */
-import type * as tfType from "@tensorflow/tfjs";
 import { batches, type ImageSet } from "../data/images.ts";
-import { type Classifier, toInput } from "./classifier.ts";
-
-type Tf = typeof tfType;
+import { type Classifier, type Tf, toInput } from "./classifier.ts";
 
 /** The argmax class of every image of `set`. */
 export function predictClasses(

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import type * as tfType from "@tensorflow/tfjs";
 import { Data, Effect, Schema } from "effect";
 import { decodeJsonText } from "../decode.ts";
 import { join } from "node:path";
@@ -28,17 +27,30 @@ import {
   initialWeights,
   INPUT_PREPROCESSING,
   makeClassifier,
+  type Tf,
   weightLayout,
 } from "./classifier.ts";
-
-type Tf = typeof tfType;
 
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 const Positive = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
 const Real = Schema.Finite;
 
 /** What `metadata.json` records about a trained classifier (decoded strictly on load). */
-export const ClassifierMetadata = Schema.Struct({
+export const ClassifierMetadata: Schema.Struct<{
+  readonly dataset: Schema.String;
+  readonly seed: Schema.Int;
+  readonly epochs: Schema.Int;
+  readonly batchSize: Schema.Int;
+  readonly learningRate: Schema.Finite;
+  readonly testAccuracy: Schema.Finite;
+  readonly blocks: Schema.$Array<Schema.String>;
+  readonly featureSizes: Schema.$Record<Schema.String, Schema.Int>;
+  readonly backend: Schema.String;
+  readonly tfjsVersion: Schema.String;
+  readonly trainingSeconds: Schema.Finite;
+  readonly weightsSha256: Schema.String;
+  readonly createdAt: Schema.String;
+}> = Schema.Struct({
   dataset: Schema.String,
   seed: Count,
   epochs: Count,
@@ -62,6 +74,7 @@ export class ModelLoadError extends Data.TaggedError("ModelLoadError")<{
   readonly path: string;
   readonly problem: string;
 }> {
+  /** Names the folder and the problem. */
   override get message(): string {
     return `Cannot load the classifier in "${this.path}": ${this.problem}`;
   }
@@ -163,8 +176,11 @@ export const saveClassifier: (
 
 /** A loaded classifier with its metadata. */
 export interface LoadedClassifier {
+  /** The network, ready to run. */
   readonly net: Classifier;
+  /** What training recorded (`metadata.json`). */
   readonly metadata: ClassifierMetadata;
+  /** The folder it was loaded from. */
   readonly path: string;
   /** Cache key of everything the model's outputs depend on (see {@link modelKey}). */
   readonly key: string;

@@ -16,28 +16,39 @@ import {
   defaultSpec,
   initialWeights,
   makeClassifier,
+  type Tf,
   toInput,
 } from "./classifier.ts";
 
-type Tf = typeof tfType;
-
 /** Training settings (all recorded in the model's metadata). */
 export interface TrainOptions {
+  /** Seed of the initialisation and the shuffling. */
   readonly seed: number;
+  /** Passes over the training set. */
   readonly epochs: number;
+  /** Images per training batch. */
   readonly batchSize: number;
+  /** Adam's initial learning rate (decayed by a cosine schedule). */
   readonly learningRate: number;
+  /** The architecture (default `defaultSpec` for the training set's classes). */
   readonly spec?: ClassifierSpec;
 }
 
 /** A progress report, every `reportEvery` steps and at each epoch's end. */
 export interface TrainProgress {
+  /** The current epoch (1-based). */
   readonly epoch: number;
+  /** Total epochs. */
   readonly epochs: number;
+  /** Steps done so far in this epoch. */
   readonly step: number;
+  /** Steps per epoch (batches of the training set). */
   readonly stepsPerEpoch: number;
+  /** Mean cross-entropy loss over the epoch so far. */
   readonly loss: number;
+  /** Training accuracy over the epoch so far, in [0, 1]. */
   readonly accuracy: number;
+  /** Images per second over the epoch so far. */
   readonly imagesPerSecond: number;
 }
 
