@@ -43,6 +43,7 @@ export {
   decodeNpy,
   decodeNpyHeader,
   encodeNpy,
+  type ExportEntry,
   type NpyArray,
   type NpyDtype,
   NpyIoError,

@@ -340,10 +340,15 @@ export interface ExportRequest {
 
 /** One manifest entry: shape and dtype read back from the file itself, and its sha256. */
 export interface ExportEntry {
+  /** The file's name inside the folder. */
   readonly file: string;
+  /** Its array's shape, read from the file. */
   readonly shape: ReadonlyArray<number>;
+  /** Its element type, read from the file. */
   readonly dtype: NpyDtype;
+  /** sha256 of the file (lower-case hex). */
   readonly sha256: string;
+  /** What the array holds. */
   readonly description: string;
 }
 

@@ -10,8 +10,11 @@ import type { Table } from "../pipeline/tables.ts";
 
 /** Options of `ablationChart`. */
 export interface AblationChartOptions {
+  /** The chart's title (default: the metrics against the varied parameter). */
   readonly title?: string;
+  /** Width of one panel in pixels (default 300). */
   readonly width?: number;
+  /** Height of one panel in pixels (default 220). */
   readonly height?: number;
   /** Axis title of the metric (default: the column name, or "value" for several). */
   readonly yTitle?: string;

@@ -28,13 +28,19 @@ export const activationRatios = (features: Matrix, p: number): Float64Array =>
 
 /** One set's distribution of s1/s2. */
 export interface ActivationRatioRow {
+  /** The set's name. */
   readonly set: string;
   /** `id` for the ID test set, else the OOD set's group. */
   readonly group: "id" | "near" | "far";
+  /** Number of images in the set. */
   readonly count: number;
+  /** First quartile of s1/s2. */
   readonly q1: number;
+  /** Median of s1/s2. */
   readonly median: number;
+  /** Third quartile of s1/s2. */
   readonly q3: number;
+  /** Mean of s1/s2. */
   readonly mean: number;
   /** Share of the set whose ratio is above the ID test set's median. */
   readonly aboveIdMedian: number;
@@ -50,8 +56,11 @@ const quantile = (sorted: Float64Array, q: number): number => {
 
 /** A set whose penultimate features enter the analysis. */
 export interface RatioSet {
+  /** The set's name. */
   readonly name: string;
+  /** `id` for the ID reference set, else the OOD set's group. */
   readonly group: "id" | "near" | "far";
+  /** N × D penultimate features of its images. */
   readonly penultimate: Matrix;
 }
 

@@ -41,6 +41,7 @@ export class NonFiniteResult extends Data.TaggedError("NonFiniteResult")<{
   readonly metric: string;
   readonly value: number;
 }> {
+  /** Names the benchmark, the seed, the detector, the set, the metric and its value. */
   override get message(): string {
     return `Refusing to write the results of benchmark "${this.benchmark}" (seed ${this.seed}): ` +
       `${this.detector} on "${this.set}" has ${this.metric} = ${this.value}`;
@@ -51,9 +52,11 @@ export class NonFiniteResult extends Data.TaggedError("NonFiniteResult")<{
 export interface SeedRuns {
   /** Training seed of the model (the first `SeedRuns` given is written at the folder's top). */
   readonly seed: number;
+  /** The detectors' runs on this model. */
   readonly runs: ReadonlyArray<DetectorRun>;
   /** The model's path and its test accuracy on the full test split. */
   readonly model: string;
+  /** Its accuracy on the full ID test split, in [0, 1]. */
   readonly testAccuracy: number;
   /** What `results.json` and `results.md` record above the results. */
   readonly header: Readonly<Record<string, unknown>>;
@@ -63,6 +66,7 @@ export interface SeedRuns {
 export interface BenchmarkFolderOptions<ES = never, EX = never> {
   /** The command line and the date recorded with the spread over seeds. */
   readonly command: string;
+  /** The date recorded with the spread (ISO 8601). */
   readonly date: string;
   /** Write the ROC and histogram plots of the main model's GROOD run (default true). */
   readonly plots?: boolean;
@@ -88,10 +92,15 @@ export const benchmarkFolderRules = (
 
 /** The tables written, and the spread over seeds when there are several. */
 export interface BenchmarkFolder {
+  /** One row per detector, ranked (the main model's runs). */
   readonly summary: Table;
+  /** One row per (detector, OOD set) (the main model's runs). */
   readonly results: Table;
+  /** The training seeds written, ascending. */
   readonly seeds: ReadonlyArray<number>;
+  /** Mean and spread of each metric over the seeds, when several ran. */
   readonly spread?: Table;
+  /** Paired differences of `CLAIM_PAIRS`, when several seeds ran. */
   readonly paired?: ReadonlyArray<PairedDifference>;
 }
 

@@ -28,7 +28,9 @@ export const CONFIG = {
 
 /** Scores of one detector by set (`id` = the ID test set), as a `DetectorRun` holds them. */
 export interface ScoresBySet {
+  /** The detector's name, for titles. */
   readonly detector?: string;
+  /** Scores by set name; `id` is the ID test set. */
   readonly scores: ReadonlyMap<string, ArrayLike<number>>;
   /** Near/far group of each OOD set, for legends (taken from a run's rows when present). */
   readonly groups?: ReadonlyMap<string, "near" | "far">;

@@ -30,9 +30,11 @@ export interface HistogramOptions {
    * −MSP are: on a linear axis nearly all ID mass then falls into one bin.
    */
   readonly xScale?: "auto" | "linear" | "log";
+  /** The chart's title (default: the detector's score densities). */
   readonly title?: string;
   /** Width and height of one panel. */
   readonly width?: number;
+  /** Height of one panel in pixels. */
   readonly height?: number;
   /** Panels per row in the facet layout (default 3). */
   readonly columns?: number;

@@ -15,6 +15,7 @@ export interface ImageGridOptions {
   readonly columns?: number;
   /** Integer upscale of each 28×28 tile (default 3). */
   readonly scale?: number;
+  /** A heading above the grid (none when absent). */
   readonly title?: string;
 }
 

@@ -55,13 +55,18 @@ export {
   type BenchmarkPage,
   benchmarkPage,
   benchmarkSection,
+  type Gallery,
+  type PageSection,
   pageSections,
   reportHtml,
+  type SeedSection,
 } from "./page.ts";
 export {
   activationRatioChart,
   activationRatioMarkdown,
+  type ActivationRatioRow,
   activationRatioRows,
+  type RatioSet,
 } from "./activation_ratio.ts";
 export {
   CLAIM_PAIRS,

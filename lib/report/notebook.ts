@@ -28,6 +28,7 @@ export type MimeBundle = Readonly<Record<string, string>>;
 
 /** A value the Deno kernel renders richly. */
 export interface Displayable {
+  /** The MIME bundle the kernel renders. */
   readonly [JUPYTER_DISPLAY]: () => MimeBundle;
 }
 

@@ -37,20 +37,27 @@ import { TIE_REPORT_LIMIT } from "../stages/evaluate.ts";
 
 /** One gallery: a title and its image grid (SVG with PNG tiles). */
 export interface Gallery {
+  /** The gallery's heading. */
   readonly title: string;
+  /** The image grid, as SVG. */
   readonly svg: string;
 }
 
 /** Everything the page shows for one benchmark. */
 export interface BenchmarkPage {
+  /** The benchmark's name. */
   readonly benchmark: string;
   /** Rows of `summaryTable` (ranked). */
   readonly summary: ReadonlyArray<Readonly<Record<string, unknown>>>;
   /** Rows of `resultsTable`. */
   readonly perSet: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  /** The detector whose ROC curves, histograms and galleries are shown (default GROOD). */
   readonly focus: string;
+  /** The focus detector's ROC curves, as SVG. */
   readonly rocSvg: string;
+  /** The focus detector's score histograms, as SVG. */
   readonly histogramSvg: string;
+  /** Images the focus detector finds most ID-like (per OOD set) or most OOD-like (ID). */
   readonly galleries: ReadonlyArray<Gallery>;
   /** Detectors whose AUROC depends on ties across ID and OOD (`tieFlags`). */
   readonly tieFlags: ReadonlyArray<TieFlag>;
@@ -60,9 +67,11 @@ export interface BenchmarkPage {
 
 /** What the page shows of a benchmark's spread over training seeds. */
 export interface SeedSection {
+  /** The training seeds that ran, in order. */
   readonly seeds: ReadonlyArray<number>;
   /** Rows of `seedSpread` (ranked): `<metric>Mean`, `<metric>Sd`, `seeds` per detector. */
   readonly spread: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  /** Paired differences of the claimed comparisons (`CLAIM_PAIRS`). */
   readonly paired: ReadonlyArray<PairedDifference>;
 }
 
@@ -355,7 +364,9 @@ export function reportHtml(title: string, sections: ReadonlyArray<string>): stri
 
 /** One benchmark's section as read back from a results folder. */
 export interface PageSection {
+  /** The benchmark's name (its folder's name). */
   readonly benchmark: string;
+  /** Its `section.html`. */
   readonly html: string;
 }
 

@@ -11,6 +11,7 @@ export class NonFinitePlotData extends Data.TaggedError("NonFinitePlotData")<{
   readonly index: number;
   readonly value: number;
 }> {
+  /** Names the set, the value and its index. */
   override get message(): string {
     return `Cannot plot the scores of "${this.set}": value ${this.value} at index ${this.index} ` +
       "is not finite";
@@ -22,6 +23,7 @@ export class PlotInputError extends Data.TaggedError("PlotInputError")<{
   readonly plot: string;
   readonly problem: string;
 }> {
+  /** Names the plot and the problem. */
   override get message(): string {
     return `Cannot draw ${this.plot}: ${this.problem}`;
   }
@@ -32,6 +34,7 @@ export class PlotRenderError extends Data.TaggedError("PlotRenderError")<{
   readonly plot: string;
   readonly reason: string;
 }> {
+  /** Names the plot and vega's reason. */
   override get message(): string {
     return `Cannot render ${this.plot}: ${this.reason}`;
   }

@@ -10,7 +10,9 @@ import { checkFinite, PlotInputError } from "./plot_errors.ts";
 
 /** One vertex of an ROC curve: flag as OOD every image whose score is ≥ `threshold`. */
 export interface RocPoint {
+  /** False-positive rate: share of ID images flagged, in [0, 1]. */
   readonly fpr: number;
+  /** True-positive rate: share of OOD images flagged, in [0, 1]. */
   readonly tpr: number;
   /** `Infinity` for the first point (nothing flagged). */
   readonly threshold: number;

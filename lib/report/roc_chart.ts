@@ -13,8 +13,11 @@ import { downsampleCurve, rocPoints } from "./roc.ts";
 export interface RocOptions {
   /** Vertices kept per curve (default 500). */
   readonly maxPoints?: number;
+  /** The chart's title (default: the detector's ROC per OOD set). */
   readonly title?: string;
+  /** Width in pixels (default 360). */
   readonly width?: number;
+  /** Height in pixels (default 360). */
   readonly height?: number;
 }
 

@@ -72,7 +72,9 @@ export function seedSpread(rows: ReadonlyArray<SeedRow>): Table {
 
 /** A pair of detectors to compare seed by seed (`first − second`). */
 export interface DetectorPair {
+  /** The detector whose metric is subtracted from. */
   readonly first: string;
+  /** The detector subtracted. */
   readonly second: string;
 }
 
@@ -85,15 +87,21 @@ export const CLAIM_PAIRS: ReadonlyArray<DetectorPair> = [
 
 /** One paired difference of one metric over the seeds both detectors ran on. */
 export interface PairedDifference {
+  /** The first detector's name. */
   readonly first: string;
+  /** The second detector's name. */
   readonly second: string;
+  /** The metric compared. */
   readonly metric: SeedMetric;
   /** first − second on each seed, in seed order. */
   readonly perSeed: ReadonlyArray<{ readonly seed: number; readonly difference: number }>;
+  /** Mean of the per-seed differences. */
   readonly mean: number;
   /** Sample standard deviation (NaN with one seed). */
   readonly sd: number;
+  /** Smallest per-seed difference. */
   readonly min: number;
+  /** Largest per-seed difference. */
   readonly max: number;
   /** Every seed's difference has the sign of the mean (and none is 0). */
   readonly holdsOnAllSeeds: boolean;
