@@ -14,7 +14,8 @@
  * `Compute` (tfjs and its backend) and `StageCache`, are provided together by `GroodLive`. Also
  * here: the errors shared by several namespaces (`InvalidParameter`, `NonFiniteInput`,
  * `InvalidInput`) and the strict Schema decoders behind every file read (`decodeStrict`,
- * `decodeJsonText`).
+ * `decodeJsonText`). Each namespace is also an entry of its own (`grood/stages`,
+ * `grood/detectors`, …), where `deno doc` shows its members.
  *
  * @example Score the MNIST benchmark with GROOD and MSP
  * ```ts ignore

@@ -97,6 +97,23 @@ Deno.test("exportEntries() reads deno.json's exports, a map or a single string, 
   assert.ok(entries.includes("mod.ts") && entries.includes("apps/serve/mod.ts"));
 });
 
+Deno.test("every namespace of mod.ts is an entry of deno.json's exports, and the import map", () => {
+  // `deno doc` lists no members for a namespace whose barrel re-exports by name, so only an
+  // entry of its own gets the barrel's members shown and linted.
+  const root = new URL("../", import.meta.url).pathname;
+  const denoJson = Deno.readTextFileSync(join(root, "deno.json"));
+  const entries = exportEntries(denoJson);
+  const imports = (JSON.parse(denoJson) as { imports: Record<string, string> }).imports;
+  const mod = Deno.readTextFileSync(join(root, "mod.ts"));
+  const barrels = [...mod.matchAll(/export\s+\*\s+as\s+\w+\s+from\s+"\.\/([^"]+)"/g)]
+    .map((m) => m[1]!);
+  assert.ok(barrels.length >= 13, `${barrels.length} namespaces`);
+  for (const barrel of barrels) {
+    assert.ok(entries.includes(barrel), `${barrel} is not an entry of deno.json's exports`);
+    assert.ok(Object.values(imports).includes(`./${barrel}`), `${barrel} has no grood/… import`);
+  }
+});
+
 /** Write `files` (path relative to a new temporary folder → text) and return the folder. */
 function toyRepository(files: Readonly<Record<string, string>>): string {
   const root = Deno.makeTempDirSync({ prefix: "grood-doc-lint-" });
