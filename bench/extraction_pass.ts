@@ -21,7 +21,7 @@ import { join, resolve } from "node:path";
 import { Effect } from "effect";
 import { Compute } from "../mod.ts";
 import { loadSplit } from "../lib/data/mod.ts";
-import { fixtureDir } from "../lib/model/mod.ts";
+import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import { loadClassifier } from "../lib/model/mod.ts";
 import { classifierToOnnx } from "../lib/models/mod.ts";
 import { onnxSession, runSession } from "../lib/models/mod.ts";

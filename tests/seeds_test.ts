@@ -1,6 +1,6 @@
 import { Effect } from "effect";
 import assert from "node:assert/strict";
-import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
+import { fixtureDir, fixtureSeeds } from "../lib/benchmarks/fixtures.ts";
 import {
   pairedDifferences,
   pairedMarkdown,

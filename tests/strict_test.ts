@@ -14,7 +14,7 @@ import { InvalidInput } from "../lib/decode.ts";
 import { decodeDetector, DETECTOR_KINDS, optionDefaults } from "../lib/detectors/registry.ts";
 import { detectorEntry } from "../lib/detectors/registry.ts";
 import { fitDetectorFolder } from "../lib/fitted/mod.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { readModelSpec } from "../lib/models/registry.ts";
 import { summaryTable, writeResults } from "../lib/pipeline/tables.ts";
 import { pairedDifferences, seedSpread } from "../lib/report/seeds.ts";
