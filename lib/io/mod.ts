@@ -1,7 +1,7 @@
 /**
  * Files: typed I/O errors naming the path and the OS reason, atomic writes, output folders
- * (what a task may write or replace), names and paths from files, NumPy `.npy` and IDX readers
- * and writers.
+ * (what a task may write or replace), optional JSON files decoded strictly, names and paths
+ * from files, NumPy `.npy` and IDX readers and writers.
  *
  * @module
  */
@@ -18,6 +18,7 @@ export {
   writeJson,
   writeJsonAtomic,
 } from "./files.ts";
+export { readOptionalJson } from "./json_file.ts";
 export {
   checkOutputFile,
   checkOutputFolder,

@@ -9,7 +9,7 @@
  * @module
  */
 import { Data, Effect, Schema } from "effect";
-import { decodeJsonText, problemsText } from "../../decode.ts";
+import { readOptionalJson } from "../../io/json_file.ts";
 import { osReason, writeJsonAtomic } from "../../io/files.ts";
 import { type DebianSource, listFiles } from "../sources.ts";
 
@@ -145,21 +145,7 @@ export class OodSourceFailed extends Data.TaggedError("OodSourceFailed")<{
 export const readManifest = (
   path: string,
 ): Effect.Effect<OodManifest | undefined, OodManifestInvalid> =>
-  Effect.tryPromise({
-    try: () =>
-      Deno.readTextFile(path).catch((error) => {
-        if (error instanceof Deno.errors.NotFound) return undefined;
-        throw error;
-      }),
-    catch: (error) =>
-      new OodManifestInvalid({ path, problem: `cannot read it (${osReason(error)})` }),
-  }).pipe(
-    Effect.flatMap((text) =>
-      text === undefined ? Effect.succeed(undefined) : decodeJsonText(OodManifest, path)(text).pipe(
-        Effect.mapError((error) => new OodManifestInvalid({ path, problem: problemsText(error) })),
-      )
-    ),
-  );
+  readOptionalJson(OodManifest, path, (problem) => new OodManifestInvalid({ path, problem }));
 
 /** Write a manifest (pretty JSON, atomic). */
 export const writeManifest = (
