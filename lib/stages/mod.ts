@@ -45,7 +45,6 @@ export {
   LengthMismatch,
   NonFiniteScore,
   OOD_METRICS,
-  type OodGroup,
   type OodMetrics,
   type ScoreError,
   scoreTies,
