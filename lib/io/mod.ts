@@ -13,6 +13,7 @@ export {
   portablePath,
   sha256Hex,
   tryIo,
+  writeAtomicWith,
   writeFile,
   writeFileAtomic,
   writeJson,
