@@ -24,6 +24,5 @@ export {
   type LoadedClassifier,
   ModelLoadError,
   saveClassifier,
-  saveUntrainedClassifier,
 } from "./store.ts";
 export { trainClassifier, type TrainOptions, type TrainProgress } from "./train.ts";
