@@ -28,15 +28,22 @@ export {
 } from "./datasets.ts";
 export { checkImageSet, InvalidImageSet, type ModelInput } from "./checks.ts";
 export {
-  buildOodSets,
-  type BuildOodSetsOptions,
   loadGeneratedSet,
   loadOodSet,
   type LoadOodSetError,
   OOD_SET_NAMES,
+  OodManifest,
+  OodManifestInvalid,
+  OodManifestMissing,
+  OodRole,
+  OodSetCorrupt,
   type OodSetInfo,
   type OodSetName,
   oodSets,
+  projectPath,
+  readManifest,
+  readOodSetFile,
+  SourcePackage,
 } from "./ood/mod.ts";
 export { mulberry32, permutation } from "../random.ts";
 export { concatRows, type Matrix, matrix, takeRows } from "../matrix.ts";
