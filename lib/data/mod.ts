@@ -35,14 +35,12 @@ export {
   OodManifest,
   OodManifestInvalid,
   OodManifestMissing,
-  OodRole,
   OodSetCorrupt,
   type OodSetInfo,
   type OodSetName,
   oodSets,
   projectPath,
   readManifest,
-  readOodSetFile,
   SourcePackage,
 } from "./ood/mod.ts";
 export { mulberry32, permutation } from "../random.ts";

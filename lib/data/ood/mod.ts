@@ -35,7 +35,6 @@ export {
   OodManifest,
   OodManifestInvalid,
   OodManifestMissing,
-  OodRole,
   OodSetCorrupt,
   readManifest,
   SourcePackage,
