@@ -63,6 +63,10 @@ import {
   activationRatioChart,
   activationRatioMarkdown,
   activationRatioRows,
+  writeExports,
+  writePlot,
+} from "../lib/report/mod.ts";
+import {
   benchmarkFolderRules,
   benchmarkPage,
   benchmarkSection,
@@ -72,9 +76,7 @@ import {
   type SeedRuns,
   seedSpreadMarkdown,
   writeBenchmarkFolder,
-  writeExports,
-  writePlot,
-} from "../lib/report/mod.ts";
+} from "../apps/results/mod.ts";
 import {
   consoleProgress,
   hnswRecall,

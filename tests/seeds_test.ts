@@ -7,7 +7,7 @@ import {
   type SeedRow,
   seedSpread,
   seedSpreadMarkdown,
-} from "../lib/report/seeds.ts";
+} from "../apps/results/seeds.ts";
 
 const row = (seed: number, detector: string, nearAuroc: number, farAuroc: number): SeedRow => ({
   seed,

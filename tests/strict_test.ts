@@ -17,7 +17,7 @@ import { fitDetectorFolder } from "../lib/fitted/mod.ts";
 import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { readModelSpec } from "../lib/models/registry.ts";
 import { summaryTable, writeResults } from "../lib/pipeline/tables.ts";
-import { pairedDifferences, seedSpread } from "../lib/report/seeds.ts";
+import { pairedDifferences, seedSpread } from "../apps/results/seeds.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { toyRuns } from "./toy_runs.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";

@@ -74,6 +74,7 @@ export {
   type Table,
   type TieFlag,
   tieFlags,
+  tieFlagSets,
   tieReportMarkdown,
   writeResults,
 } from "./tables.ts";
