@@ -17,11 +17,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { join, resolve } from "node:path";
 import { Effect } from "effect";
 import { Compute } from "../mod.ts";
 import { loadSplit } from "../lib/data/mod.ts";
-import { fixtureDir } from "../lib/model/mod.ts";
+import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import { loadClassifier } from "../lib/model/mod.ts";
 import { classifierToOnnx } from "../lib/models/mod.ts";
 import { onnxSession, runSession } from "../lib/models/mod.ts";
@@ -30,14 +29,12 @@ import { groodTaps } from "../lib/models/mod.ts";
 import { groodOnnxModel } from "../lib/models/mod.ts";
 import { openModel } from "../lib/models/mod.ts";
 import { extractFeatures } from "../lib/stages/mod.ts";
+import { commitOf, mergeProductPaths, uptime } from "./product_paths_file.ts";
 
 const { values } = parseArgs({ options: { runs: { type: "string" } } });
 const runs = Number(values.runs ?? 3);
-const here = resolve(new URL("..", import.meta.url).pathname);
 const BATCH = 500;
 const COUNT = 10_000;
-const uptime = async () =>
-  new TextDecoder().decode((await new Deno.Command("uptime").output()).stdout).trim();
 
 const program = Effect.scoped(Effect.gen(function* () {
   const { tf } = yield* Compute;
@@ -85,12 +82,8 @@ const program = Effect.scoped(Effect.gen(function* () {
 
 const loadBefore = await uptime();
 const best = await Effect.runPromise(program.pipe(Effect.provide(Compute.layer("wasm"))));
-const commit = new TextDecoder().decode(
-  (await new Deno.Command("git", { args: ["-C", here, "rev-parse", "--short", "HEAD"] }).output())
-    .stdout,
-).trim();
 const result = {
-  commit,
+  commit: await commitOf(),
   loadBefore,
   loadAfter: await uptime(),
   images: COUNT,
@@ -102,8 +95,5 @@ const result = {
   twoThreadsOverOne: best.extractOnnx2Threads! / best.extractOnnx!,
   date: new Date().toISOString(),
 };
-const file = join(here, "bench/product_paths.json");
-const all = JSON.parse(await Deno.readTextFile(file).catch(() => "{}"));
-all.extraction = result;
-await Deno.writeTextFile(file, JSON.stringify(all, null, 2) + "\n");
+await mergeProductPaths("extraction", () => result);
 console.log(JSON.stringify(result, null, 2));

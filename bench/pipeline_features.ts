@@ -12,16 +12,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { join, resolve } from "node:path";
 import { Effect } from "effect";
 import { GroodLive } from "../lib/pipeline/mod.ts";
 import { prepareBenchmark } from "../lib/pipeline/mod.ts";
+import { commitOf, mergeProductPaths, uptime } from "./product_paths_file.ts";
 
 const { values } = parseArgs({ options: { rounds: { type: "string" } } });
 const rounds = Number(values.rounds ?? 1);
-const here = resolve(new URL("..", import.meta.url).pathname);
-const uptime = async () =>
-  new TextDecoder().decode((await new Deno.Command("uptime").output()).stdout).trim();
 
 const stage = (engine: "onnx" | "tfjs") =>
   Effect.scoped(Effect.gen(function* () {
@@ -53,12 +50,8 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const best = (engine: string) => Math.min(...runs[engine]!.map((r) => r.seconds));
-const commit = new TextDecoder().decode(
-  (await new Deno.Command("git", { args: ["-C", here, "rev-parse", "--short", "HEAD"] }).output())
-    .stdout,
-).trim();
 const result = {
-  commit,
+  commit: await commitOf(),
   loadBefore,
   loadAfter: await uptime(),
   rounds,
@@ -66,8 +59,5 @@ const result = {
   speedUp: best("tfjs") / best("onnx"),
   date: new Date().toISOString(),
 };
-const file = join(here, "bench/product_paths.json");
-const all = JSON.parse(await Deno.readTextFile(file).catch(() => "{}"));
-all.reproduceFeatureStage = result;
-await Deno.writeTextFile(file, JSON.stringify(all, null, 2) + "\n");
+await mergeProductPaths("reproduceFeatureStage", () => result);
 console.log(JSON.stringify(result, null, 2));

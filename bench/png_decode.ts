@@ -9,14 +9,12 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { decode } from "fast-png";
 import sharp from "sharp";
+import { mergeProductPaths, uptime } from "./product_paths_file.ts";
 
-const here = resolve(new URL("..", import.meta.url).pathname);
 const dir = "/tmp/grood-product-paths/mnist-test-10000";
-const uptime = async () =>
-  new TextDecoder().decode((await new Deno.Command("uptime").output()).stdout).trim();
 const loadBefore = await uptime();
 const files = [...Deno.readDirSync(dir)]
   .filter((e) => e.name.endsWith(".png"))
@@ -46,8 +44,5 @@ const result = {
   sharpImagesPerSecond: files.length / sharpSeconds,
   date: new Date().toISOString(),
 };
-const file = join(here, "bench/product_paths.json");
-const all = JSON.parse(await Deno.readTextFile(file).catch(() => "{}"));
-all.pngDecode = result;
-await Deno.writeTextFile(file, JSON.stringify(all, null, 2) + "\n");
+await mergeProductPaths("pngDecode", () => result);
 console.log(JSON.stringify(result, null, 2));

@@ -24,6 +24,7 @@ import { join, resolve } from "node:path";
 import { encode } from "fast-png";
 import { Effect } from "effect";
 import { loadSplit } from "../lib/data/mod.ts";
+import { CHECKOUT, commitOf, mergeProductPaths, uptime } from "./product_paths_file.ts";
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +37,7 @@ const { values } = parseArgs({
   },
 });
 const label = values.label ?? "run";
-const here = resolve(new URL("..", import.meta.url).pathname);
+const here = CHECKOUT;
 const checkout = resolve(values.checkout ?? here);
 const count = Number(values.images ?? 10_000);
 const trainCount = Number(values.train ?? 10_000);
@@ -77,9 +78,6 @@ const trainSpec = async () => {
   }
   return path;
 };
-
-const uptime = async () =>
-  new TextDecoder().decode((await new Deno.Command("uptime").output()).stdout).trim();
 
 const deno = join(here, "node_modules/.bin/deno");
 
@@ -139,16 +137,7 @@ if (values["alternate-with"] !== undefined) {
   );
   const best = (k: string) => (rates[k] as { bestImagesPerSecond: number }).bestImagesPerSecond;
   const result = {
-    commits: {
-      before: new TextDecoder().decode(
-        (await new Deno.Command("git", { args: ["-C", base, "rev-parse", "--short", "HEAD"] })
-          .output()).stdout,
-      ).trim(),
-      after: new TextDecoder().decode(
-        (await new Deno.Command("git", { args: ["-C", here, "rev-parse", "--short", "HEAD"] })
-          .output()).stdout,
-      ).trim(),
-    },
+    commits: { before: await commitOf(base), after: await commitOf() },
     loadBefore,
     loadAfter: await uptime(),
     images: count,
@@ -164,10 +153,7 @@ if (values["alternate-with"] !== undefined) {
     },
     date: new Date().toISOString(),
   };
-  const file = join(here, "bench/product_paths.json");
-  const all = (await exists(file)) ? JSON.parse(await Deno.readTextFile(file)) : {};
-  all[label] = result;
-  await Deno.writeTextFile(file, JSON.stringify(all, null, 2) + "\n");
+  await mergeProductPaths(label, () => result);
   console.log(JSON.stringify(result, null, 2));
   Deno.exit(0);
 }
@@ -215,8 +201,5 @@ result.groodOverMsp = g.imagesPerSecond / m.imagesPerSecond;
 result.groodOverMspMarginal = g.marginalImagesPerSecond / m.marginalImagesPerSecond;
 result.loadAfter = await uptime();
 result.date = new Date().toISOString();
-const file = join(here, "bench/product_paths.json");
-const all = (await exists(file)) ? JSON.parse(await Deno.readTextFile(file)) : {};
-all[label] = result;
-await Deno.writeTextFile(file, JSON.stringify(all, null, 2) + "\n");
+await mergeProductPaths(label, () => result);
 console.log(JSON.stringify(result, null, 2));

@@ -11,20 +11,18 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { basename, join, resolve } from "node:path";
+import { basename } from "node:path";
 import { Effect, Stream } from "effect";
 import { openFittedDetector } from "../lib/fitted/mod.ts";
 import { openSource } from "../lib/sources/mod.ts";
 import { parseSourceArgument } from "../lib/sources/mod.ts";
+import { mergeProductPaths, uptime } from "./product_paths_file.ts";
 
 const { values, positionals } = parseArgs({
   options: { label: { type: "string" } },
   allowPositionals: true,
 });
-const here = resolve(new URL("..", import.meta.url).pathname);
 const pngDir = "/tmp/grood-product-paths/mnist-test-10000";
-const uptime = async () =>
-  new TextDecoder().decode((await new Deno.Command("uptime").output()).stdout).trim();
 
 const measure = (folder: string) =>
   Effect.scoped(Effect.gen(function* () {
@@ -57,10 +55,8 @@ for (const folder of positionals) {
   results[basename(folder)] = await Effect.runPromise(measure(folder));
   console.log(basename(folder), results[basename(folder)]);
 }
-const file = join(here, "bench/product_paths.json");
-const all = JSON.parse(await Deno.readTextFile(file).catch(() => "{}"));
-all.scoreBatches = {
-  ...all.scoreBatches,
-  [values.label ?? "run"]: { loadBefore, loadAfter: await uptime(), results },
-};
-await Deno.writeTextFile(file, JSON.stringify(all, null, 2) + "\n");
+const measured = { loadBefore, loadAfter: await uptime(), results };
+await mergeProductPaths("scoreBatches", (previous) => ({
+  ...previous as object,
+  [values.label ?? "run"]: measured,
+}));

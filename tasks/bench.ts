@@ -38,7 +38,7 @@
 import { benchTask } from "../apps/cli/commands/bench.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
-import { fixtureDir } from "../lib/model/mod.ts";
+import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import {
   BENCHMARK,
   FULL,

@@ -26,7 +26,7 @@ import { encodeNpy, writeJson } from "../lib/io/mod.ts";
 import { loadSample, machineInfo } from "../bench/harness/machine.ts";
 import { collectGarbage } from "../bench/harness/measure.ts";
 import { type LoadOptions, LoadResult } from "../bench/harness/http_load.ts";
-import { fixtureDir } from "../lib/model/mod.ts";
+import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import { decodeJsonText } from "../mod.ts";
 import { openServedFitted, type ServedDetector, serveDetector } from "../apps/serve/mod.ts";
 import { decodeImage } from "../lib/sources/mod.ts";

@@ -13,7 +13,7 @@
 import { Cause, Effect, Exit } from "effect";
 import { dataTask } from "../apps/cli/commands/data.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
-import { buildOodSets } from "../lib/data/mod.ts";
+import { buildOodSets } from "../apps/data/build.ts";
 
 const { values } = await taskInput(dataTask);
 const args = {

@@ -27,7 +27,8 @@ import { loadBenchmark } from "../lib/benchmarks/mod.ts";
 import type { ImageSet } from "../lib/data/mod.ts";
 import { type Detector, type ExtractedSet, grood } from "../lib/detectors/mod.ts";
 import { tryIo, writeFile, writeJson } from "../lib/io/mod.ts";
-import { fixtureDir, loadClassifier } from "../lib/model/mod.ts";
+import { fixtureDir } from "../lib/benchmarks/mod.ts";
+import { loadClassifier } from "../lib/model/mod.ts";
 import {
   classifierToOnnx,
   encodeOnnx,

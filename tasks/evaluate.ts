@@ -11,7 +11,9 @@ import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { Compute } from "../mod.ts";
 import { loadSplit } from "../lib/data/mod.ts";
-import { fixtureDir, loadClassifier, predictClasses } from "../lib/model/mod.ts";
+import { fixtureDir } from "../lib/benchmarks/mod.ts";
+import { loadClassifier } from "../lib/model/mod.ts";
+import { groodFeatureModel, predictClasses } from "../lib/models/mod.ts";
 import { accuracy } from "../lib/stages/mod.ts";
 
 const { values } = await taskInput(evaluateTask);
@@ -40,7 +42,8 @@ const program = Effect.gen(function* () {
         ({ net }) => Effect.sync(() => net.dispose()),
       );
       const test = yield* loadSplit(metadata.dataset, "test");
-      const measured = yield* accuracy(predictClasses(tf, net, test), test.labels);
+      const predicted = yield* predictClasses(yield* groodFeatureModel(tf, net, dir), test);
+      const measured = yield* accuracy(predicted, test.labels);
       return { measured, metadata };
     }));
     console.log(

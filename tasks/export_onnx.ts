@@ -12,7 +12,8 @@ import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { Compute } from "../mod.ts";
 import { checkOutputFile, writeFile, writeJson } from "../lib/io/mod.ts";
-import { fixtureDir, loadClassifier } from "../lib/model/mod.ts";
+import { fixtureDir } from "../lib/benchmarks/mod.ts";
+import { loadClassifier } from "../lib/model/mod.ts";
 import { classifierToOnnx, encodeOnnx } from "../lib/models/mod.ts";
 
 const { values } = await taskInput(exportOnnxTask);

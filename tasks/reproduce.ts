@@ -32,7 +32,13 @@ import { reproduceTask } from "../apps/cli/commands/reproduce.ts";
 import { formatSeconds, invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskArgs, taskInput } from "../apps/cli/task_input.ts";
 import { Compute, StageCache } from "../mod.ts";
-import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/mod.ts";
+import {
+  benchmarkInputs,
+  BUILTIN_BENCHMARKS,
+  fixtureDir,
+  fixtureSeeds,
+  readBenchmark,
+} from "../lib/benchmarks/mod.ts";
 import {
   DETECTOR_KINDS,
   detectorEntry,
@@ -57,6 +63,10 @@ import {
   activationRatioChart,
   activationRatioMarkdown,
   activationRatioRows,
+  writeExports,
+  writePlot,
+} from "../lib/report/mod.ts";
+import {
   benchmarkFolderRules,
   benchmarkPage,
   benchmarkSection,
@@ -66,9 +76,7 @@ import {
   type SeedRuns,
   seedSpreadMarkdown,
   writeBenchmarkFolder,
-  writeExports,
-  writePlot,
-} from "../lib/report/mod.ts";
+} from "../apps/results/mod.ts";
 import {
   consoleProgress,
   hnswRecall,
@@ -81,7 +89,6 @@ import {
   summaryTable,
   trainFixture,
 } from "../lib/pipeline/mod.ts";
-import { fixtureDir, fixtureSeeds } from "../lib/model/mod.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR } from "../lib/cache/mod.ts";
 
 const { values } = await taskInput(reproduceTask);

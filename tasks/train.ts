@@ -10,7 +10,7 @@
 import { trainTask } from "../apps/cli/commands/train.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
-import { fixtureDir } from "../lib/model/mod.ts";
+import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import { trainFixture } from "../lib/pipeline/mod.ts";
 
 const { values } = await taskInput(trainTask);

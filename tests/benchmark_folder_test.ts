@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Effect, Exit } from "effect";
 import { writeFile } from "../lib/io/files.ts";
 import { mulberry32 } from "../lib/random.ts";
-import { type SeedRuns, writeBenchmarkFolder } from "../lib/report/benchmark_folder.ts";
+import { type SeedRuns, writeBenchmarkFolder } from "../apps/results/benchmark_folder.ts";
 import { toyRuns } from "./toy_runs.ts";
 
 /** What the folder records with the spread. */

@@ -5,7 +5,7 @@ import { Effect } from "effect";
 import sharp from "sharp";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { loadOodSet } from "../lib/data/ood/mod.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { GroodLive, runPipeline } from "../lib/pipeline/pipeline.ts";
 import type { DetectorSpecInput } from "../lib/detectors/registry.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";

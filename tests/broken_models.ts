@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { Effect } from "effect";
 import onnxProto from "onnx-proto";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { decodeOnnx, encodeOnnx } from "../lib/models/onnx_graph.ts";
 
 const { onnx } = onnxProto;

@@ -22,7 +22,8 @@ import {
   stageKey,
 } from "../lib/cache/cache.ts";
 import { sha256Hex } from "../lib/io/files.ts";
-import { loadClassifier, saveUntrainedClassifier } from "../lib/model/store.ts";
+import { loadClassifier } from "../lib/model/store.ts";
+import { saveUntrainedClassifier } from "../bench/harness/untrained_model.ts";
 import { extractCached } from "../lib/pipeline/extract.ts";
 import { tfjsExtractor } from "../lib/pipeline/model.ts";
 import { runPromise, tf } from "./with_compute.ts";

@@ -10,7 +10,7 @@ import { type Codec, makeStageCache } from "../lib/cache/cache.ts";
 import { readManifest } from "../lib/data/ood/manifest.ts";
 import { memoDigest, readVerifiedMemo } from "../lib/io/verified.ts";
 import { sha256Hex } from "../lib/io/files.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { readBenchmark } from "../lib/benchmarks/load.ts";
 import { readDescriptorStats } from "../bench/harness/descriptor_stats.ts";

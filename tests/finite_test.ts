@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import { fitDetectorFolder, type FitOptions, openFittedDetector } from "../lib/fitted/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
+import { collectTaps, openModel, predictClasses } from "../lib/models/mod.ts";
 import { nanHeadModel, nanOnBlackModel } from "./broken_models.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
 import { mnistTrain, writeDigitSet, writeImageSet } from "./digit_sets.ts";
@@ -50,6 +51,31 @@ Deno.test("a model whose classifier head is NaN is refused at fit, naming the mo
     assert.match(error.message, /nan-head\.onnx.*logits for image 0 of/, detector.kind);
     await assert.rejects(Deno.stat(join(dir, `nan-head-${detector.kind}`)));
   }
+});
+
+Deno.test("predictClasses is the argmax of the logits, and refuses a NaN logit naming the image", async () => {
+  const digits = { name: "digits", count: 40, pixels: mnistTrain.pixels.slice(0, 40 * 784) };
+  const foreign = join(root, "fixtures/models/foreign/foreign.onnx");
+  const [predicted, [logits]] = await runScoped(Effect.gen(function* () {
+    const model = yield* openModel(foreign);
+    // A batch of 16 so that the argmax crosses batch boundaries.
+    return [
+      yield* predictClasses(model, digits, { batchSize: 16 }),
+      yield* collectTaps(model, digits, ["logits"]),
+    ] as const;
+  }));
+  const classes = logits!.shape[1]!;
+  for (let i = 0; i < digits.count; i++) {
+    const row = Array.from(logits!.data.subarray(i * classes, (i + 1) * classes));
+    assert.equal(predicted[i], row.indexOf(Math.max(...row)), `image ${i}`);
+  }
+  const withBlack = { name: "with-black", count: 4, pixels: mixed };
+  const model = await nanOnBlackModel(dir);
+  const error = await scopedFailure(
+    Effect.flatMap(openModel(model), (m) => predictClasses(m, withBlack)),
+  );
+  assert.equal(error._tag, "NonFiniteOutput");
+  assert.match(error.message, /logits for image 1 of "with-black"/);
 });
 
 Deno.test("an image whose model output is NaN is invalid, never in-distribution, and leaves the rest of the batch unchanged", async () => {

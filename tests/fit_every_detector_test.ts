@@ -26,7 +26,7 @@ import { openServedFitted } from "../apps/serve/fitted.ts";
 import type { ScoreAnswer } from "../apps/serve/routes.ts";
 import { serveDetector } from "../apps/serve/server.ts";
 import { evaluateOod } from "../lib/stages/evaluate.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { openModel } from "../lib/models/registry.ts";
 import type { FeatureModel } from "../lib/models/model.ts";

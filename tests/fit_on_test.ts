@@ -13,7 +13,7 @@ import type { Detector } from "../lib/detectors/detector.ts";
 import { buildDetector } from "../lib/detectors/registry.ts";
 import { fitDetectorFolder, fitOn, openFittedDetector, scoreSource } from "../lib/fitted/mod.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { openModel } from "../lib/models/registry.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";

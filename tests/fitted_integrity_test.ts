@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Exit } from "effect";
 import fc from "fast-check";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import {
   fitDetectorFolder,
   FITTED_MANIFEST_FILE,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
 import {
   type FeatureMemo,

@@ -9,9 +9,9 @@ import { Effect } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import { type Matrix } from "../lib/matrix.ts";
-import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
+import { fixtureDir, fixtureSeeds } from "../lib/benchmarks/fixtures.ts";
 import { DEFAULT_EPOCHS } from "../lib/pipeline/train_fixture.ts";
-import { predictClasses } from "../lib/model/predict.ts";
+import { predictClasses } from "../lib/models/predict.ts";
 import { loadClassifier, ModelLoadError, weightBytes } from "../lib/model/store.ts";
 import { trainClassifier } from "../lib/model/train.ts";
 import { permutation } from "../lib/random.ts";
@@ -76,9 +76,8 @@ for (const [dataset, threshold] of Object.entries(THRESHOLDS)) {
       assert.ok(metadata.testAccuracy >= threshold, `recorded ${metadata.testAccuracy}`);
       const test = await runPromise(loadSplit(dataset, "test"));
       const sample = subset(test, permutation(test.count, 11).subarray(0, SAMPLE));
-      const measured = await runPromise(
-        accuracy(predictClasses(tf, net, sample), sample.labels),
-      );
+      const predicted = await runPromise(predictClasses(await groodModel(net), sample));
+      const measured = await runPromise(accuracy(predicted, sample.labels));
       net.dispose();
       assert.ok(measured >= threshold, `${dataset} seed ${seed}: ${measured} on the sample`);
     });
@@ -111,7 +110,9 @@ Deno.test("groodDescriptors() equals autograd on the fixture model's real featur
   const prototypes = await runPromise(computePrototypes(extraction, "block1"));
   const gradientPrototypes = { classes: prototypes.penultimate, ood: meanOfPrototypes(prototypes) };
   const features: Matrix = extraction.features.penultimate;
-  const predicted = predictClasses(tf, net, sample);
+  const predicted = Uint8Array.from(
+    await runPromise(predictClasses(await groodModel(net), sample)),
+  );
   const closed = await runPromise(groodDescriptors(features, gradientPrototypes));
   const auto = await runPromise(
     autogradDescriptors(features, gradientPrototypes, predicted, "batched"),

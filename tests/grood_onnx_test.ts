@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Cause, Effect, Exit } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { groodTaps } from "../lib/models/grood_cnn.ts";
 import { EXPORT_TOLERANCE, exportDifference, groodOnnxModel } from "../lib/models/grood_onnx.ts";

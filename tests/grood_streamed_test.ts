@@ -14,7 +14,7 @@ import {
   type StreamedGroodOptions,
   type TrainingStream,
 } from "../lib/detectors/grood_streamed.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
 import { groodDescriptors } from "../lib/stages/gradient.ts";

@@ -12,7 +12,7 @@ import sharp from "sharp";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { fitDetectorFolder, type FitOptions } from "../lib/fitted/mod.ts";
 import { VALIDATION_MIN_PER_CLASS } from "../lib/fitted/fit_data.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { openSource, readSource } from "../lib/sources/mod.ts";

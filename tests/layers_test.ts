@@ -18,7 +18,7 @@ export const LAYERS: ReadonlyArray<string> = [
   "sources", // data sources of every kind (folders, .npy, IDX, CIFAR, ...)
   "benchmarks", // benchmark files: which sets, which model
   "compute", // the Compute service (tfjs and its backend, our kernels)
-  "model", // grood's own classifier: build, train, save, load, predict
+  "model", // grood's own classifier: build, train, save, load
   "models", // models of any kind behind one interface (grood CNN, ONNX, tfjs)
   "knn", // nearest-neighbour indexes
   "stages", // features, prototype, mix-up, gradient, score, evaluate

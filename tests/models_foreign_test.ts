@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { collectTaps } from "../lib/models/batches.ts";
 import { classifierToOnnx } from "../lib/models/export_onnx.ts";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Effect } from "effect";
 import onnxProto from "onnx-proto";
 import { loadSplit } from "../lib/data/datasets.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { classifierToOnnx } from "../lib/models/export_onnx.ts";
 import type { Head } from "../lib/models/head.ts";

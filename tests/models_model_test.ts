@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Cause, Effect, Exit } from "effect";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { checkShape, type InputSpec, preprocess } from "../lib/models/model.ts";
 import { openModel } from "../lib/models/registry.ts";
 import { runScoped, tf } from "./with_compute.ts";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Cause, Effect, Exit } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { collectTaps } from "../lib/models/batches.ts";
 import { classifierToOnnx, samePadding } from "../lib/models/export_onnx.ts";

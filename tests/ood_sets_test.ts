@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Effect, Exit } from "effect";
 import { encode } from "fast-png";
 import { sha256Hex } from "../lib/io/files.ts";
-import { parseDebFileName } from "../lib/data/sources.ts";
+import { parseDebFileName } from "../apps/data/debian.ts";
 import {
   areaResize,
   cropWrap,
@@ -14,10 +14,10 @@ import {
   inkBounds,
   padToSquare,
   pngSize,
-} from "../lib/data/ood/image.ts";
-import { flattenPath, type PathCommand, rasterizeGlyph } from "../lib/data/ood/glyph.ts";
-import { contactSheet } from "../lib/data/ood/contact.ts";
-import { fontGroup } from "../lib/data/ood/letters.ts";
+} from "../apps/data/image.ts";
+import { flattenPath, type PathCommand, rasterizeGlyph } from "../apps/data/glyph.ts";
+import { contactSheet } from "../apps/data/contact.ts";
+import { fontGroup } from "../apps/data/letters.ts";
 import type { OodManifest } from "../lib/data/ood/manifest.ts";
 import {
   loadOodSet,

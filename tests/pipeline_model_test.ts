@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect } from "effect";
 import { Compute } from "../lib/compute/compute.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { classifierToOnnx } from "../lib/models/export_onnx.ts";
 import { encodeOnnx } from "../lib/models/onnx_graph.ts";

@@ -15,8 +15,13 @@ import {
   extremeIndices,
   pageSections,
   reportHtml,
-} from "../lib/report/page.ts";
-import { pairedDifferences, SEED_METRICS, type SeedRow, seedSpread } from "../lib/report/seeds.ts";
+} from "../apps/results/page.ts";
+import {
+  pairedDifferences,
+  SEED_METRICS,
+  type SeedRow,
+  seedSpread,
+} from "../apps/results/seeds.ts";
 import { summaryTable, tieReportMarkdown } from "../lib/pipeline/tables.ts";
 import { withTab } from "./browser.ts";
 import { toyRuns } from "./toy_runs.ts";

@@ -1,13 +1,13 @@
 import { Effect } from "effect";
 import assert from "node:assert/strict";
-import { fixtureDir, fixtureSeeds } from "../lib/model/fixture.ts";
+import { fixtureDir, fixtureSeeds } from "../lib/benchmarks/fixtures.ts";
 import {
   pairedDifferences,
   pairedMarkdown,
   type SeedRow,
   seedSpread,
   seedSpreadMarkdown,
-} from "../lib/report/seeds.ts";
+} from "../apps/results/seeds.ts";
 
 const row = (seed: number, detector: string, nearAuroc: number, farAuroc: number): SeedRow => ({
   seed,

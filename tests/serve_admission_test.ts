@@ -9,107 +9,16 @@
  * tested on a test clock in `serve_batcher_test.ts`.)
  */
 import assert from "node:assert/strict";
-import { Data, Effect, Exit, Scope } from "effect";
-import sharp from "sharp";
-import type { ImageScores, ServedDetector } from "../apps/serve/detector.ts";
 import type { ScoreAnswer } from "../apps/serve/routes.ts";
-import { type RunningService, serveDetector, type ServeOptions } from "../apps/serve/server.ts";
-import { GREY_28 } from "../lib/sources/mod.ts";
+import type { RunningService } from "../apps/serve/server.ts";
+import { png, type Probe, standIn, withService } from "./serve_stand_in.ts";
 
-/** An error of the stand-in detector, tagged like the real non-finite checks. */
-class NonFiniteDetectorScore extends Data.TaggedError("NonFiniteDetectorScore")<{
-  readonly problem: string;
-}> {
-  override get message(): string {
-    return this.problem;
-  }
-}
-class EngineBroken extends Data.TaggedError("EngineBroken")<{ readonly problem: string }> {
-  override get message(): string {
-    return this.problem;
-  }
-}
-
-/** What a stand-in detector saw: the first pixel of every image it scored, call by call. */
-interface Probe {
-  readonly calls: Array<Array<number>>;
-}
-
-/**
- * A detector scoring an image as its first pixel / 255 (threshold 0.5) after `delayMs`. A first
- * pixel of 255 is a "broken" image: with `failOnBad` the whole batch fails with a non-finite
- * error (as `withInputChecks` does), else its score is NaN. A first pixel of 254 fails the batch
- * with an engine error whose message names an absolute path.
- */
-function standIn(
-  probe: Probe,
-  options: { delayMs?: number; failOnBad?: boolean } = {},
-): ServedDetector<NonFiniteDetectorScore | EngineBroken> {
-  return {
-    info: {
-      version: "0123456789abcdef",
-      kind: "stand-in",
-      modelKey: "none",
-      threshold: 0.5,
-      settings: {},
-      validation: {},
-      histogram: { edges: [0, 1], id: [1], ood: [1] },
-    },
-    input: GREY_28,
-    scoreImages: (pixels, count) =>
-      Effect.gen(function* () {
-        const first = Array.from({ length: count }, (_, i) => pixels[i * 784]!);
-        probe.calls.push(first);
-        if (options.delayMs) yield* Effect.sleep(options.delayMs);
-        if (first.includes(254)) {
-          return yield* new EngineBroken({
-            problem: 'Running the model "/home/secret/det/model/net.onnx" failed: out of memory',
-          });
-        }
-        if (options.failOnBad && first.includes(255)) {
-          return yield* new NonFiniteDetectorScore({ problem: "the detector's score is NaN" });
-        }
-        const scores = Float64Array.from(first, (p) => p === 255 ? NaN : p / 255);
-        const result: ImageScores = {
-          scores,
-          predicted: new Int32Array(count),
-          isOod: Array.from(scores, (s) => s > 0.5),
-        };
-        return result;
-      }),
-  };
-}
-
-/** A 28×28 grey PNG whose first pixel is `first` (the rest 0). */
-const png = async (first: number) => {
-  const pixels = new Uint8Array(784);
-  pixels[0] = first;
-  return new Uint8Array(
-    await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer(),
-  );
-};
 const jsonOf = async (firsts: ReadonlyArray<number>) => {
   const images = await Promise.all(
     firsts.map(async (f) => btoa(String.fromCharCode(...await png(f)))),
   );
   return JSON.stringify({ images });
 };
-
-async function withService(
-  detector: ServedDetector<unknown>,
-  options: ServeOptions,
-  body: (service: RunningService) => Promise<void>,
-): Promise<void> {
-  const scope = await Effect.runPromise(Scope.make());
-  const service = await Effect.runPromise(
-    serveDetector(detector, { port: 0, ...options }).pipe(Scope.provide(scope)),
-  );
-  try {
-    await body(service);
-  } finally {
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-  }
-}
 
 const post = (s: RunningService, body: string | Uint8Array, init: RequestInit = {}) =>
   fetch(`${s.url}/v1/score`, {

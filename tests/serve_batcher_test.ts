@@ -17,46 +17,15 @@
 import assert from "node:assert/strict";
 import { Clock, Effect, Exit, Scope } from "effect";
 import { TestClock } from "effect/testing";
-import sharp from "sharp";
 import { type Batcher, makeBatcher } from "../apps/serve/batcher.ts";
-import type { ImageScores, ServedDetector } from "../apps/serve/detector.ts";
 import { serveDetector } from "../apps/serve/server.ts";
-import { GREY_28 } from "../lib/sources/source.ts";
-
-/** A detector scoring an image as its first pixel / 255; `calls` holds each call's first pixels. */
-function standIn(calls: Array<Array<number>>): ServedDetector<never> {
-  return {
-    info: {
-      version: "0123456789abcdef",
-      kind: "stand-in",
-      modelKey: "none",
-      threshold: 0.5,
-      settings: {},
-      validation: {},
-      histogram: { edges: [0, 1], id: [1], ood: [1] },
-    },
-    input: GREY_28,
-    scoreImages: (pixels, count) =>
-      Effect.sync(() => {
-        const first = Array.from({ length: count }, (_, i) => pixels[i * 784]!);
-        calls.push(first);
-        const scores = Float64Array.from(first, (p) => p / 255);
-        const result: ImageScores = {
-          scores,
-          predicted: new Int32Array(count),
-          isOod: Array.from(scores, (s) => s > 0.5),
-        };
-        return result;
-      }),
-  };
-}
-
-/** One 28×28 image whose first pixel is `first`. */
-const image = (first: number) => {
-  const pixels = new Uint8Array(784);
-  pixels[0] = first;
-  return pixels;
-};
+import {
+  type EngineBroken,
+  image,
+  type NonFiniteDetectorScore,
+  png,
+  standIn,
+} from "./serve_stand_in.ts";
 
 /** `promise`, or a failure saying `what` did not happen within `ms` of real time. */
 function within<A>(promise: Promise<A>, ms: number, what: string): Promise<A> {
@@ -79,7 +48,7 @@ const WINDOW_MS = 5_000;
 /** Run `body` with a batcher on a fresh `TestClock` (window 5 s, deadline 1 h). */
 async function withBatcher(
   body: (
-    batcher: Batcher<never>,
+    batcher: Batcher<NonFiniteDetectorScore | EngineBroken>,
     calls: Array<Array<number>>,
     clock: { readonly adjust: (ms: number) => Promise<void>; readonly nowMs: () => number },
   ) => Promise<void>,
@@ -91,7 +60,7 @@ async function withBatcher(
     );
     const calls: Array<Array<number>> = [];
     const batcher = await Effect.runPromise(
-      makeBatcher(standIn(calls), {
+      makeBatcher(standIn({ calls }), {
         maxBatchImages: 64,
         maxWaitMs: WINDOW_MS,
         maxQueuedImages: 1024,
@@ -158,7 +127,7 @@ Deno.test("over HTTP, a stalled upload does not hold back a lone request's batch
       TestClock.make({ warningDelay: "1 hour" }).pipe(Scope.provide(scope)),
     );
     const service = await Effect.runPromise(
-      serveDetector(standIn(calls), { port: 0, batch: { maxWaitMs: WINDOW_MS } }).pipe(
+      serveDetector(standIn({ calls }), { port: 0, batch: { maxWaitMs: WINDOW_MS } }).pipe(
         Effect.provideService(Clock.Clock, testClock),
         Scope.provide(scope),
       ),
@@ -170,13 +139,11 @@ Deno.test("over HTTP, a stalled upload does not hold back a lone request's batch
         `content-type: application/json\r\ncontent-length: 5000\r\n\r\n{"images": ["`,
     ));
     await turns();
-    const png = await sharp(image(70), { raw: { width: 28, height: 28, channels: 1 } })
-      .png().toBuffer();
     const answer = await within(
       fetch(`${service.url}/v1/score`, {
         method: "POST",
         headers: { "content-type": "image/png" },
-        body: new Uint8Array(png),
+        body: await png(70),
       }),
       10_000,
       "answering a lone request while another upload is stalled",

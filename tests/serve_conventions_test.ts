@@ -7,46 +7,20 @@
  * share and `/drift`) against the verdicts actually returned. Every wait is bounded.
  */
 import assert from "node:assert/strict";
-import { Effect, Exit, Logger, Schema, Scope } from "effect";
+import { Effect, Exit, Schema, Scope } from "effect";
 import { encodeNpy } from "../lib/io/mod.ts";
 import { VerdictLog } from "../apps/serve/drift.ts";
-import type { ImageScores, ServedDetector } from "../apps/serve/detector.ts";
 import { DEFAULT_LIMITS } from "../apps/serve/limits.ts";
 import { ServiceMetrics } from "../apps/serve/metrics.ts";
 import { loadPage } from "../apps/serve/page.ts";
 import { ROUTES, ScoreJsonBody } from "../apps/serve/route_table.ts";
 import { makeHandler, type ScoreAnswer } from "../apps/serve/routes.ts";
-import { GROOD_VERSION, type RunningService, serveDetector } from "../apps/serve/server.ts";
-import { GREY_28 } from "../lib/sources/mod.ts";
+import { GROOD_VERSION, type RunningService } from "../apps/serve/server.ts";
 import { makeBatcher } from "../apps/serve/batcher.ts";
+import { standIn, withService } from "./serve_stand_in.ts";
 
 /** Scores an image as its first pixel / 255 (threshold 0.5); a first pixel of 255 is NaN. */
-const standIn: ServedDetector = {
-  info: {
-    version: "0123456789abcdef",
-    kind: "stand-in",
-    modelKey: "none",
-    modelKind: "onnx",
-    threshold: 0.5,
-    settings: {},
-    validation: {},
-    histogram: { edges: [0, 1], id: [1], ood: [1] },
-  },
-  input: GREY_28,
-  scoreImages: (pixels, count) =>
-    Effect.sync(() => {
-      const scores = Float64Array.from(
-        { length: count },
-        (_, i) => pixels[i * 784] === 255 ? NaN : pixels[i * 784]! / 255,
-      );
-      const result: ImageScores = {
-        scores,
-        predicted: new Int32Array(count),
-        isOod: Array.from(scores, (s) => s > 0.5),
-      };
-      return result;
-    }),
-};
+const detector = standIn();
 
 /** A `.npy` batch of images whose first pixels are `firsts` (the rest black). */
 const batch = (firsts: ReadonlyArray<number>) => {
@@ -66,27 +40,6 @@ const score = async (s: RunningService, firsts: ReadonlyArray<number>, headers =
     body: (await batch(firsts)) as BodyInit,
   });
 
-/** Run `body` against a service whose log lines (JSON) are collected in `lines`. */
-async function withService(
-  body: (service: RunningService, lines: Array<string>) => Promise<void>,
-  options: { oodWindowSeconds?: number } = {},
-): Promise<void> {
-  const lines: Array<string> = [];
-  const collect = Logger.layer([Logger.map(Logger.formatJson, (line) => void lines.push(line))]);
-  const scope = await Effect.runPromise(Scope.make());
-  const service = await Effect.runPromise(
-    serveDetector(standIn, { port: 0, ...options }).pipe(
-      Scope.provide(scope),
-      Effect.provide(collect),
-    ),
-  );
-  try {
-    await body(service, lines);
-  } finally {
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-  }
-}
-
 /** The access-log lines (parsed) of the requests with id `id`. */
 const accessLines = (lines: ReadonlyArray<string>, id: string) =>
   lines.map((l) => JSON.parse(l)).filter((l) =>
@@ -96,7 +49,7 @@ const accessLines = (lines: ReadonlyArray<string>, id: string) =>
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 Deno.test("X-Request-Id is echoed or generated, an unsafe one replaced; one JSON access-log line per request", async () => {
-  await withService(async (s, lines) => {
+  await withService(detector, {}, async (s, lines) => {
     const given = await score(s, [10, 200, 255], { "x-request-id": "req-42.a:b_C" });
     assert.equal(given.status, 200);
     await given.body?.cancel();
@@ -144,19 +97,19 @@ Deno.test("X-Request-Id is echoed or generated, an unsafe one replaced; one JSON
 });
 
 Deno.test("livez and readyz answer 200 while serving; while draining readyz is 503, livez 200", async () => {
-  await withService(async (s) => {
+  await withService(detector, {}, async (s) => {
     for (const path of ["/livez", "/readyz", "/healthz"]) {
       const r = await get(`${s.url}${path}`);
       assert.equal(r.status, 200, path);
-      assert.deepEqual(await r.json(), { status: "ok", version: standIn.info.version });
+      assert.deepEqual(await r.json(), { status: "ok", version: detector.info.version });
     }
   });
   // The listener closes at once when the drain begins, so the routes are asked directly.
   let draining = false;
   const scope = await Effect.runPromise(Scope.make());
-  const batcher = await Effect.runPromise(makeBatcher(standIn).pipe(Scope.provide(scope)));
+  const batcher = await Effect.runPromise(makeBatcher(detector).pipe(Scope.provide(scope)));
   const handler = makeHandler({
-    detector: standIn,
+    detector,
     batcher,
     metrics: new ServiceMetrics(),
     limits: DEFAULT_LIMITS,
@@ -177,7 +130,7 @@ Deno.test("livez and readyz answer 200 while serving; while draining readyz is 5
 });
 
 Deno.test("HEAD where GET is, OPTIONS with Allow, 405 always with Allow", async () => {
-  await withService(async (s) => {
+  await withService(detector, {}, async (s) => {
     const head = await get(`${s.url}/healthz`, { method: "HEAD" });
     assert.equal(head.status, 200);
     assert.match(head.headers.get("content-type")!, /json/);
@@ -218,7 +171,7 @@ Deno.test("HEAD where GET is, OPTIONS with Allow, 405 always with Allow", async 
 });
 
 Deno.test("/openapi.json lists every route the server answers, and only those", async () => {
-  await withService(async (s) => {
+  await withService(detector, {}, async (s) => {
     const response = await get(`${s.url}/openapi.json`);
     assert.equal(response.status, 200);
     const doc = await response.json();
@@ -274,7 +227,7 @@ const sample = (text: string, series: string): number | undefined => {
 };
 
 Deno.test("metrics: per-route latency, queue wait, compute, process_*, build info; verdicts as returned; OOD share and /drift agree", async () => {
-  await withService(async (s) => {
+  await withService(detector, {}, async (s) => {
     const metrics = () => get(`${s.url}/metrics`).then((r) => r.text());
     const before = await metrics();
     for (const v of ["in", "ood", "invalid"]) {

@@ -6,7 +6,7 @@
 import { Effect, Exit, Scope } from "effect";
 import sharp from "sharp";
 import { IMAGE_SIZE, loadSplit } from "../lib/data/mod.ts";
-import { fixtureDir } from "../lib/model/mod.ts";
+import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import { fitServedGrood } from "../apps/serve/assemble.ts";
 import { tf, withCompute } from "./with_compute.ts";
 

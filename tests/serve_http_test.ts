@@ -9,7 +9,7 @@ import { Effect, Exit, Scope } from "effect";
 import sharp from "sharp";
 import { IMAGE_SIZE } from "../lib/data/mod.ts";
 import { encodeNpy } from "../lib/io/mod.ts";
-import { type RunningService, serveDetector, type ServeOptions } from "../apps/serve/server.ts";
+import { type RunningService, serveDetector } from "../apps/serve/server.ts";
 import type { ScoreAnswer } from "../apps/serve/routes.ts";
 import { decodeImage, GREY_28 } from "../lib/sources/mod.ts";
 import {
@@ -20,22 +20,7 @@ import {
   pngImage,
   rawImage,
 } from "./serve_detector.ts";
-
-/** Run `body` against a service started with `options`, closed afterwards. */
-async function withService(
-  options: ServeOptions,
-  body: (service: RunningService) => Promise<void>,
-): Promise<void> {
-  const scope = await Effect.runPromise(Scope.make());
-  const service = await Effect.runPromise(
-    serveDetector(detector, { port: 0, ...options }).pipe(Scope.provide(scope)),
-  );
-  try {
-    await body(service);
-  } finally {
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-  }
-}
+import { withService } from "./serve_stand_in.ts";
 
 const post = (
   service: RunningService,
@@ -64,7 +49,7 @@ Deno.test("PNG, JPEG, JSON and .npy bodies get the offline scores within 1e-6", 
   const indices = Array.from({ length: 24 }, (_, i) => 100 + i * 7);
   const offline = await offlineScores(indices);
   const pngs = await Promise.all(indices.map(pngImage));
-  await withService({}, async (service) => {
+  await withService(detector, {}, async (service) => {
     // One PNG per request, all at once: they share micro-batches.
     const answers = await Promise.all(
       pngs.map((png) =>
@@ -213,6 +198,7 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
   ];
   let s!: RunningService;
   await withService(
+    detector,
     { limits: { maxImagesPerRequest: 16, maxBodyBytes: 64_000 } },
     async (service) => {
       s = service;
@@ -234,7 +220,7 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
 
 Deno.test("with a token, /v1/* and /metrics need it; health and the page stay open", async () => {
   const png = await pngImage(1);
-  await withService({ token: "s3cret-token" }, async (s) => {
+  await withService(detector, { token: "s3cret-token" }, async (s) => {
     await assertRefused(await post(s, "image/png", png), 401, "unauthorized", "no token");
     await assertRefused(
       await post(s, "image/png", png, { authorization: "Bearer s3cret-tokeN" }),
@@ -256,7 +242,7 @@ Deno.test("with a token, /v1/* and /metrics need it; health and the page stay op
 });
 
 Deno.test("GET /v1/detector describes the detector; /metrics is Prometheus text", async () => {
-  await withService({}, async (s) => {
+  await withService(detector, {}, async (s) => {
     const info = await fetch(`${s.url}/v1/detector`).then((r) => r.json());
     assert.equal(info.version, detector.info.version);
     assert.equal(info.kind, "grood");

@@ -13,11 +13,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
-import sharp from "sharp";
-import { loadSplit } from "../lib/data/mod.ts";
 import { haproxyInstalled, parseStat, serverStats } from "../apps/serve/haproxy.ts";
 import { replicaArgv } from "../tasks/serve_replicas.ts";
 import { fitMspFolder } from "./msp_folder.ts";
+import {
+  digitPng,
+  sleep,
+  spawnCollecting,
+  type Spawned,
+  waitForOutput,
+} from "./service_process.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const launcher = join(root, "scripts/serve.sh");
@@ -27,15 +32,7 @@ const dir = ignore ? "" : await Deno.makeTempDir({ prefix: "grood-serve-replicas
 
 if (!ignore) await fitMspFolder(dir);
 
-const digit = ignore ? new Uint8Array() : new Uint8Array(
-  await sharp(
-    (await Effect.runPromise(loadSplit("mnist", "test"))).pixels.slice(0, 784),
-    { raw: { width: 28, height: 28, channels: 1 } },
-  ).png().toBuffer(),
-);
-
-const sleep = (ms: number) =>
-  new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));
+const digit = ignore ? new Uint8Array() : await digitPng();
 
 function alive(pid: number): boolean {
   try {
@@ -47,64 +44,30 @@ function alive(pid: number): boolean {
 }
 
 /** The supervisor, HAProxy's URL and pid, and the replicas' pids by name. */
-interface Supervisor {
-  readonly child: Deno.ChildProcess;
+interface Supervisor extends Spawned {
   readonly url: string;
   readonly haproxyPid: number;
   readonly replicas: () => Map<string, number>;
-  readonly output: () => string;
 }
 
 /** Start `scripts/serve.sh --replicas n` and wait (at most 120 s) for HAProxy's address. */
 async function start(n: number): Promise<Supervisor> {
-  const child = new Deno.Command(launcher, {
-    args: [
-      "--detector",
-      "detector",
-      "--replicas",
-      String(n),
-      "--port",
-      "0",
-      "--drain-seconds",
-      "5",
-    ],
-    cwd: dir,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoderStream() as TransformStream<Uint8Array, string>;
-    for await (const chunk of stream.pipeThrough(decoder)) text += chunk;
-  };
-  void Promise.all([drain(child.stdout), drain(child.stderr)]).catch(() => {});
+  const args = ["--detector", "detector", "--replicas", String(n), "--port", "0"];
+  const process = spawnCollecting(launcher, [...args, "--drain-seconds", "5"], dir);
   const replicas = () => {
     const found = new Map<string, number>();
-    for (const m of text.matchAll(/replica (r\d+) \(pid (\d+)\) ready/g)) {
+    for (const m of process.output().matchAll(/replica (r\d+) \(pid (\d+)\) ready/g)) {
       found.set(m[1]!, Number(m[2]));
     }
     return found;
   };
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const match = /HAProxy \(pid (\d+)\) at (http:\/\/127\.0\.0\.1:\d+)\//.exec(text);
-    if (match !== null) {
-      return {
-        child,
-        url: match[2]!,
-        haproxyPid: Number(match[1]),
-        replicas,
-        output: () => text,
-      };
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`no HAProxy address within 120 s: ${text}`);
-    }
-    const done = await Promise.race([child.status, sleep(100)]);
-    if (done !== undefined) throw new Error(`the supervisor exited: ${text}`);
-  }
+  const match = await waitForOutput(
+    process,
+    /HAProxy \(pid (\d+)\) at (http:\/\/127\.0\.0\.1:\d+)\//,
+    120_000,
+    "HAProxy's address",
+  );
+  return { ...process, url: match[2]!, haproxyPid: Number(match[1]), replicas };
 }
 
 /** SIGTERM the supervisor and wait (at most 40 s) for it to exit. */
@@ -114,7 +77,7 @@ async function stop(s: Supervisor): Promise<Deno.CommandStatus> {
   } catch {
     // gone
   }
-  const status = await Promise.race([s.child.status, sleep(40_000)]);
+  const status = await Promise.race([s.exited, sleep(40_000)]);
   if (status === undefined) {
     for (const pid of [s.child.pid, s.haproxyPid, ...s.replicas().values()]) {
       try {
@@ -307,7 +270,7 @@ Deno.test({
     const s = await start(2);
     const pids = [s.haproxyPid, ...s.replicas().values()];
     for (const pid of [s.child.pid, ...pids]) Deno.kill(pid, "SIGINT");
-    const status = await Promise.race([s.child.status, sleep(40_000)]);
+    const status = await Promise.race([s.exited, sleep(40_000)]);
     const deadline = Date.now() + 5000;
     while (pids.some(alive) && Date.now() < deadline) await sleep(50);
     const left = pids.filter(alive);
@@ -333,7 +296,7 @@ Deno.test({
     const pids = [s.haproxyPid, ...s.replicas().values()];
     const folder = /config (\/[^\s")]+)\/haproxy\.cfg/.exec(s.output())?.[1] ?? "";
     s.child.kill("SIGKILL");
-    await Promise.race([s.child.status, sleep(5000)]);
+    await Promise.race([s.exited, sleep(5000)]);
     // HAProxy gets SIGTERM as its parent-death signal; the replicas see their parent gone.
     const deadline = Date.now() + 20_000;
     while (pids.some(alive) && Date.now() < deadline) await sleep(100);

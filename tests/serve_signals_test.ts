@@ -10,10 +10,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Effect } from "effect";
-import sharp from "sharp";
-import { loadSplit } from "../lib/data/datasets.ts";
 import { fitMspFolder } from "./msp_folder.ts";
+import {
+  digitPng,
+  sleep,
+  spawnCollecting,
+  type Spawned,
+  waitForOutput,
+} from "./service_process.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const launcher = join(root, "scripts/serve.sh");
@@ -23,54 +27,26 @@ const detector = join(dir, "detector");
 // MSP with the committed ONNX model (tests/msp_folder.ts): fitted once for every test.
 await fitMspFolder(dir);
 
-const digit = new Uint8Array(
-  await sharp(
-    (await Effect.runPromise(loadSplit("mnist", "test"))).pixels.slice(0, 784),
-    { raw: { width: 28, height: 28, channels: 1 } },
-  ).png().toBuffer(),
-);
+const digit = await digitPng();
 const many = (n: number) =>
   JSON.stringify({ images: Array.from({ length: n }, () => btoa(String.fromCharCode(...digit))) });
 
-/** A running service process: its URL, its output so far, and how it ended. */
-interface Server {
-  readonly child: Deno.ChildProcess;
+/** A running service process: its URL and port besides its output and exit status. */
+interface Server extends Spawned {
   readonly url: string;
   readonly port: number;
-  readonly output: () => string;
-  /** The process's exit status (its output may still be open in processes it started). */
-  readonly exited: Promise<Deno.CommandStatus>;
 }
 
 /** Start `command args` and wait (at most 60 s) for the service's address. */
 async function start(command: string, args: ReadonlyArray<string>): Promise<Server> {
-  const child = new Deno.Command(command, {
-    args: [...args],
-    cwd: dir,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoderStream() as TransformStream<Uint8Array, string>;
-    for await (const chunk of stream.pipeThrough(decoder)) text += chunk;
-  };
-  void Promise.all([drain(child.stdout), drain(child.stderr)]).catch(() => {});
-  const exited = child.status;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const match = /at (http:\/\/127\.0\.0\.1:(\d+))\//.exec(text);
-    if (match !== null) {
-      return { child, url: match[1]!, port: Number(match[2]), output: () => text, exited };
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`the service did not start within 60 s: ${text}`);
-    }
-    const done = await Promise.race([exited, sleep(50)]);
-    if (done !== undefined) throw new Error(`the service exited: ${text}`);
-  }
+  const process = spawnCollecting(command, args, dir);
+  const match = await waitForOutput(
+    process,
+    /at (http:\/\/127\.0\.0\.1:(\d+))\//,
+    60_000,
+    "the service's address",
+  );
+  return { ...process, url: match[1]!, port: Number(match[2]) };
 }
 
 /** Every non-empty line of `text` as a JSON log object (fails on any other line or ANSI). */
@@ -83,9 +59,6 @@ function jsonLines(text: string): Array<Record<string, unknown>> {
     return parsed;
   });
 }
-
-const sleep = (ms: number) =>
-  new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));
 
 /** The server's exit status, or a failure after `ms` (the process is killed then). */
 async function exitWithin(server: Server, ms: number): Promise<Deno.CommandStatus> {

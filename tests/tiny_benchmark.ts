@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Effect } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
-import { fixtureDir } from "../lib/model/fixture.ts";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 
 /** Its sizes: training digits, ID test digits, blank images. */
 export const TINY = { TRAIN: 400, TEST: 120, BLANK: 30 } as const;

@@ -22,7 +22,7 @@ import {
   writeOutputFolder,
 } from "../lib/io/output_folder.ts";
 import { hashModel } from "../lib/models/files.ts";
-import { benchmarkFolderRules } from "../lib/report/benchmark_folder.ts";
+import { benchmarkFolderRules } from "../apps/results/benchmark_folder.ts";
 import { GREY_28, openSource } from "../lib/sources/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped } from "./with_compute.ts";

@@ -17,11 +17,7 @@ import { Compute } from "../../mod.ts";
 import { loadBenchmark } from "../../lib/benchmarks/mod.ts";
 import { type LabelledSet, loadSplit } from "../../lib/data/mod.ts";
 import { exists, portablePath, tryIo, writeJson } from "../../lib/io/mod.ts";
-import {
-  loadClassifier,
-  type LoadedClassifier,
-  saveUntrainedClassifier,
-} from "../../lib/model/mod.ts";
+import { loadClassifier, type LoadedClassifier } from "../../lib/model/mod.ts";
 import { groodFeatureModel } from "../../lib/models/mod.ts";
 import { extractFeatures } from "../../lib/stages/mod.ts";
 import { type Bench, firstImages } from "./context.ts";
@@ -32,6 +28,7 @@ import { fitSection } from "./fit_section.ts";
 import { knnSection, realQueries } from "./knn_section.ts";
 import { busyCores, type LoadSample, loadSample, machineInfo } from "./machine.ts";
 import { trackPeakMemory } from "./measure.ts";
+import { saveUntrainedClassifier } from "./untrained_model.ts";
 import { BENCHMARK, type Plan, type Section } from "./plan.ts";
 import { type BenchResults, type Figure, formatFigure, formatValue, withLoad } from "./report.ts";
 import { scaleSection } from "./scale_section.ts";

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { basename, dirname, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Data, Effect } from "effect";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
@@ -320,10 +320,6 @@ export const loadBenchmark: (
   };
   return loaded;
 });
-
-/** A short label for a benchmark reference: its name for built-ins, the file name otherwise. */
-export const benchmarkLabel = (ref: string): string =>
-  (BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(ref) ? ref : basename(ref, ".json");
 
 /**
  * Every file and folder a benchmark reads: the benchmark file, its model and each source's

@@ -1,7 +1,7 @@
 /**
  * Benchmarks: files naming the ID dataset and its splits, the model, and the near- and
  * far-OOD sets (the built-ins are `benchmarks/mnist.json` and `benchmarks/fashion-mnist.json`),
- * read strictly and loaded with every set checked.
+ * read strictly and loaded with every set checked; where the built-ins' fixture models live.
  *
  * @module
  */
@@ -23,3 +23,4 @@ export {
   TestSetInValidation,
 } from "./load.ts";
 export { BenchmarkFile, decodeBenchmark, ModelRef } from "./spec.ts";
+export { fixtureDir, fixtureSeeds } from "./fixtures.ts";

@@ -30,12 +30,11 @@ export {
 } from "./datasets.ts";
 export { checkImageSet, InvalidImageSet, type ModelInput } from "./checks.ts";
 export {
-  buildOodSets,
-  type BuildOodSetsOptions,
   loadGeneratedSet,
   loadOodSet,
   type LoadOodSetError,
   OOD_SET_NAMES,
+  OodManifest,
   OodManifestInvalid,
   OodManifestMissing,
   type OodRole,
@@ -43,6 +42,9 @@ export {
   type OodSetInfo,
   type OodSetName,
   oodSets,
+  projectPath,
+  readManifest,
+  SourcePackage,
 } from "./ood/mod.ts";
 export { mulberry32, permutation } from "../random.ts";
 export { concatRows, type Matrix, matrix, takeRows } from "../matrix.ts";

@@ -83,9 +83,6 @@ export function ashShape(features: Matrix, p: number, variant: AshVariant): Matr
   return matrix(rows, n, out);
 }
 
-/** ASH-S of every row: keep the top k, scale by exp(s1 / s2). */
-export const ashS = (features: Matrix, p: number): Matrix => ashShape(features, p, "s");
-
 /** The name a variant goes by in tables: `ASH-S@90`, `ASH-B` (tuned), `ASH-P@90`. */
 export function ashName(variant: AshVariant, percentile: number | undefined): string {
   const base = `ASH-${variant.toUpperCase()}`;

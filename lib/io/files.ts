@@ -76,14 +76,25 @@ export const tryIo = <A>(
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  await writeAtomicWith(path, (tmp) => Deno.writeFile(tmp, bytes));
+}
+
+/**
+ * Make the file at `path` whole or not at all: `write` fills a temporary file beside it
+ * (`NAME.PID.ID.tmp`, for writers that only take a path, such as hnswlib's), which is synced
+ * to disk and renamed over `path`; on any failure the temporary file is removed.
+ */
+export async function writeAtomicWith(
+  path: string,
+  write: (tmp: string) => Promise<void>,
+): Promise<void> {
+  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    await write(tmp);
+    const file = await Deno.open(tmp, { write: true });
     try {
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
-      await file.sync();
+      await file.sync(); // the data on disk before the rename
     } finally {
       file.close();
     }

@@ -1,7 +1,7 @@
 /**
  * Files: typed I/O errors naming the path and the OS reason, atomic writes, output folders
- * (what a task may write or replace), names and paths from files, NumPy `.npy` and IDX readers
- * and writers.
+ * (what a task may write or replace), optional JSON files decoded strictly, names and paths
+ * from files, NumPy `.npy` and IDX readers and writers.
  *
  * @module
  */
@@ -13,11 +13,13 @@ export {
   portablePath,
   sha256Hex,
   tryIo,
+  writeAtomicWith,
   writeFile,
   writeFileAtomic,
   writeJson,
   writeJsonAtomic,
 } from "./files.ts";
+export { readOptionalJson } from "./json_file.ts";
 export {
   checkOutputFile,
   checkOutputFolder,

@@ -11,9 +11,9 @@
  * @module
  */
 import { Data, Effect, Schema } from "effect";
-import { decodeJsonText } from "../decode.ts";
 import { fileURLToPath } from "node:url";
-import { osReason, writeJsonAtomic } from "./files.ts";
+import { writeJsonAtomic } from "./files.ts";
+import { readOptionalJson } from "./json_file.ts";
 
 /** The default memo file: `.data/verified.json` at the project root. */
 export const DEFAULT_VERIFIED_MEMO: string = fileURLToPath(
@@ -48,21 +48,8 @@ export class VerifiedMemoInvalid extends Data.TaggedError("VerifiedMemoInvalid")
 export const readVerifiedMemo = (
   path: string,
 ): Effect.Effect<VerifiedMemo, VerifiedMemoInvalid> =>
-  Effect.tryPromise({
-    try: () =>
-      Deno.readTextFile(path).catch((error) => {
-        if (error instanceof Deno.errors.NotFound) return undefined;
-        throw error;
-      }),
-    catch: (error) =>
-      new VerifiedMemoInvalid({ path, problem: `cannot read it (${osReason(error)})` }),
-  }).pipe(
-    Effect.flatMap((text) =>
-      text === undefined ? Effect.succeed({}) : decodeJsonText(VerifiedMemo, path)(text).pipe(
-        Effect.mapError((error) => new VerifiedMemoInvalid({ path, problem: error.message })),
-      )
-    ),
-  );
+  readOptionalJson(VerifiedMemo, path, (problem) => new VerifiedMemoInvalid({ path, problem }))
+    .pipe(Effect.map((memo) => memo ?? {}));
 
 /** The memo's lines to start from: none when it cannot be used (then every file is hashed). */
 const readMemo = (memo: string): Promise<Record<string, VerifiedMemo[string]>> =>
@@ -80,8 +67,7 @@ const readMemo = (memo: string): Promise<Record<string, VerifiedMemo[string]>> =
  *
  * @example The second call is served from the memo
  * ```ts
- * import { Data, Effect, Schema } from "effect";
-import { decodeJsonText } from "../decode.ts";
+ * import { Effect } from "effect";
  * import { sha256Hex } from "./files.ts";
  * import { memoDigest } from "./verified.ts";
  * const dir = await Deno.makeTempDir();

@@ -7,7 +7,7 @@
  */
 import { Effect, Schema } from "effect";
 import { join } from "node:path";
-import { sha256Hex, writeFileAtomic } from "../io/files.ts";
+import { sha256Hex, writeAtomicWith, writeFileAtomic } from "../io/files.ts";
 import { decodeNpy, encodeNpy } from "../io/npy.ts";
 import type { Matrix } from "../matrix.ts";
 import { CorruptIndex, IndexIoError } from "./errors.ts";
@@ -58,22 +58,7 @@ export const writeFileWith = (
 ): Effect.Effect<FileEntry, IndexIoError> =>
   Effect.gen(function* () {
     const path = join(dir, name);
-    const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-    yield* io(path, async () => {
-      try {
-        await write(tmp);
-        const file = await Deno.open(tmp, { write: true });
-        try {
-          await file.sync(); // as writeFileAtomic: data on disk before the rename
-        } finally {
-          file.close();
-        }
-        await Deno.rename(tmp, path);
-      } catch (error) {
-        await Deno.remove(tmp).catch(() => {});
-        throw error;
-      }
-    });
+    yield* io(path, () => writeAtomicWith(path, write));
     const bytes = yield* io(path, () => Deno.readFile(path));
     return { file: name, sha256: sha256Hex(bytes) };
   });

@@ -1,7 +1,8 @@
 /**
  * grood's own classifier (a small residual CNN on tfjs): its spec, weights, forward pass to
  * any block boundary, training, saving and loading (the model key covers architecture,
- * weights and preprocessing), predictions, and where the committed fixtures live.
+ * weights and preprocessing). Predictions of any model are `predictClasses` (`lib/models`);
+ * where the committed fixture models live is `fixtureDir` (`lib/benchmarks`).
  *
  * @module
  */
@@ -26,8 +27,5 @@ export {
   type LoadedClassifier,
   ModelLoadError,
   saveClassifier,
-  saveUntrainedClassifier,
 } from "./store.ts";
 export { trainClassifier, type TrainOptions, type TrainProgress } from "./train.ts";
-export { predictClasses } from "./predict.ts";
-export { fixtureDir, fixtureSeeds } from "./fixture.ts";

@@ -23,8 +23,6 @@ import {
 import {
   type Classifier,
   type ClassifierSpec,
-  defaultSpec,
-  initialWeights,
   INPUT_PREPROCESSING,
   makeClassifier,
   type Tf,
@@ -251,37 +249,4 @@ export const loadClassifier: (
     key: modelKey(model.spec, digest),
   };
   return loaded;
-});
-
-/**
- * Save an untrained classifier (the default architecture with seeded initial weights) to
- * `dir`: a real model folder for tests and smoke runs that must not depend on the fixtures.
- */
-export const saveUntrainedClassifier: (
-  tf: Tf,
-  dir: string,
-  seed?: number,
-  numClasses?: number,
-) => Effect.Effect<ClassifierMetadata, IoError> = Effect.fn("saveUntrainedClassifier")(function* (
-  tf: Tf,
-  dir: string,
-  seed = 0,
-  numClasses = 10,
-) {
-  const spec = defaultSpec(numClasses);
-  const net = makeClassifier(tf, spec, initialWeights(spec, seed));
-  return yield* saveClassifier(net, dir, {
-    dataset: "untrained",
-    seed,
-    epochs: 0,
-    batchSize: 0,
-    learningRate: 0,
-    testAccuracy: 0,
-    blocks: spec.blocks.map((b) => b.name),
-    featureSizes: {},
-    backend: tf.getBackend(),
-    tfjsVersion: tf.version.tfjs,
-    trainingSeconds: 0,
-    createdAt: new Date(0).toISOString(),
-  }).pipe(Effect.ensuring(Effect.sync(() => net.dispose())));
 });

@@ -1,7 +1,7 @@
 /**
  * Models behind one interface (`FeatureModel`): grood's CNN, ONNX models on onnxruntime-node,
  * tfjs Layers and Graph models; opening by path (`openModel`), inspecting and proposing taps,
- * exporting grood's classifier to ONNX.
+ * exporting grood's classifier to ONNX, predicting classes.
  *
  * @module
  */
@@ -44,7 +44,8 @@ export {
   inspectTfjs,
   proposeOnnxTaps,
 } from "./inspect.ts";
-export { collectTaps, forEachBatch } from "./batches.ts";
+export { collectTaps, forEachBatch, type TapPassOptions } from "./batches.ts";
+export { predictClasses } from "./predict.ts";
 export {
   encodeOnnx,
   extractSubgraph,

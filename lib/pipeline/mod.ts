@@ -75,6 +75,7 @@ export {
   type Table,
   type TieFlag,
   tieFlags,
+  tieFlagSets,
   tieReportMarkdown,
   writeResults,
 } from "./tables.ts";

@@ -10,9 +10,12 @@ import { Compute } from "../compute/compute.ts";
 import { loadSplit, type LoadSplitError } from "../data/datasets.ts";
 import type { InvalidParameter } from "../errors.ts";
 import { boundaryShapes } from "../model/classifier.ts";
-import { predictClasses } from "../model/predict.ts";
 import { type ClassifierMetadata, saveClassifier } from "../model/store.ts";
 import { trainClassifier, type TrainProgress } from "../model/train.ts";
+import type { ModelError } from "../models/errors.ts";
+import type { NonFiniteOutput } from "../models/finite.ts";
+import { groodFeatureModel } from "../models/grood_cnn.ts";
+import { predictClasses } from "../models/predict.ts";
 import { accuracy, type EmptyScores, type LengthMismatch } from "../stages/evaluate.ts";
 import { checkOutputFolder, type OutputFolderRefused } from "../io/output_folder.ts";
 
@@ -42,14 +45,17 @@ export interface FixtureOptions {
 
 /**
  * Why a fixture cannot be trained: its dataset (`LoadSplitError`), a bad setting, an empty or
- * mismatched evaluation, or an output folder grood may not write.
+ * mismatched evaluation, a trained network that gives non-finite logits, or an output folder
+ * grood may not write.
  */
 export type TrainFixtureError =
   | LoadSplitError
   | InvalidParameter
   | EmptyScores
   | LengthMismatch
-  | OutputFolderRefused;
+  | OutputFolderRefused
+  | ModelError
+  | NonFiniteOutput;
 
 /** Train, evaluate on the test split, save; returns the saved metadata. */
 export const trainFixture: (
@@ -87,7 +93,8 @@ export const trainFixture: (
       ),
   );
   const trainingSeconds = (performance.now() - started) / 1000;
-  const testAccuracy = yield* accuracy(predictClasses(tf, net, test), test.labels);
+  const predicted = yield* predictClasses(yield* groodFeatureModel(tf, net, out), test);
+  const testAccuracy = yield* accuracy(predicted, test.labels);
   log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% after ${trainingSeconds.toFixed(0)}s`);
   const shapes = boundaryShapes(net.spec);
   const metadata = yield* saveClassifier(net, out, {

@@ -1,7 +1,8 @@
 /**
  * Reports: plots as vega-lite specs (plain JSON values, so a notebook can tweak them before
  * rendering) and their rendering (SVG with vega's headless renderer, PNG with resvg), Jupyter
- * display, the HTML results page, seed spreads, and `.npy` exports of every stage's output.
+ * display, and `.npy` exports of every stage's output. (The results folder and page that
+ * `deno task reproduce` writes, with its seed spreads, are an app: `apps/results/`.)
  *
  * - `rocCurves`: one ROC curve per OOD set for one detector (OOD = positive, higher score =
  *   OOD, as everywhere in grood). The points are computed here, ties grouped, and downsampled.
@@ -41,6 +42,7 @@ export {
 export { ablationChart, type AblationChartOptions } from "./ablation_chart.ts";
 export { type ImageGridOptions, imageGridSvg } from "./image_grid.ts";
 export { type PngOptions, renderPng, renderSvg, svgToPng } from "./render.ts";
+export { escapeXml } from "./xml.ts";
 export { type PlotFormat, plotSlug, writePlot, writeReportPlots } from "./plot_files.ts";
 export {
   display,
@@ -52,40 +54,10 @@ export {
   show,
 } from "./notebook.ts";
 export {
-  type BenchmarkPage,
-  benchmarkPage,
-  benchmarkSection,
-  type Gallery,
-  type PageSection,
-  pageSections,
-  reportHtml,
-  type SeedSection,
-} from "./page.ts";
-export {
   activationRatioChart,
   activationRatioMarkdown,
   type ActivationRatioRow,
   activationRatioRows,
   type RatioSet,
 } from "./activation_ratio.ts";
-export {
-  CLAIM_PAIRS,
-  type DetectorPair,
-  type PairedDifference,
-  pairedDifferences,
-  pairedMarkdown,
-  SEED_METRICS,
-  type SeedMetric,
-  type SeedRow,
-  seedSpread,
-  seedSpreadMarkdown,
-} from "./seeds.ts";
 export { earlyFeatures, writeExports } from "./exports.ts";
-export {
-  type BenchmarkFolder,
-  type BenchmarkFolderOptions,
-  benchmarkFolderRules,
-  NonFiniteResult,
-  type SeedRuns,
-  writeBenchmarkFolder,
-} from "./benchmark_folder.ts";

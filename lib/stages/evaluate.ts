@@ -384,6 +384,3 @@ export const accuracy = (
     for (let i = 0; i < labels.length; i++) if (predictions[i] === labels[i]) correct++;
     return Effect.succeed(correct / labels.length);
   });
-
-/** How far an OOD set is from the ID set (OpenOOD's near-/far-OOD split). */
-export type OodGroup = "near" | "far";

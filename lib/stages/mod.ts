@@ -46,7 +46,6 @@ export {
   LengthMismatch,
   NonFiniteScore,
   OOD_METRICS,
-  type OodGroup,
   type OodMetrics,
   type ScoreError,
   scoreTies,

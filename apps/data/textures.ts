@@ -13,14 +13,14 @@
  * @module
  */
 import { Effect } from "effect";
-import { sha256Hex } from "../../io/files.ts";
-import { mulberry32, permutation } from "../../random.ts";
+import { sha256Hex } from "../../lib/io/mod.ts";
+import { mulberry32, permutation } from "../../lib/data/mod.ts";
 import {
   type DebianSource,
   ensurePackages,
   type SourceDownloadFailed,
   type SourceExtractFailed,
-} from "../sources.ts";
+} from "./debian.ts";
 import { cropTo28, SIDE } from "./geometry.ts";
 import { decodeImage, type GrayImage, lumaOverBlack } from "./image.ts";
 import {
@@ -29,7 +29,7 @@ import {
   listSource,
   OodSourceFailed,
   readSource,
-} from "./manifest.ts";
+} from "./build_context.ts";
 
 /** Texture packages and which of their files are textures. */
 export const TEXTURE_SOURCES: ReadonlyArray<{ readonly pkg: string; readonly match: RegExp }> = [

@@ -12,7 +12,7 @@
  */
 import { join } from "node:path";
 import { Data, Effect } from "effect";
-import { exists, osReason, writeFileAtomic } from "../io/files.ts";
+import { exists, osReason, writeFileAtomic } from "../../lib/io/mod.ts";
 
 /** Where downloaded `.deb` files and their extracted trees live (gitignored). */
 export const DATA_DIR = ".data";
@@ -71,7 +71,7 @@ async function run(
  *
  * @example
  * ```ts
- * import { parseDebFileName } from "./sources.ts";
+ * import { parseDebFileName } from "./debian.ts";
  * const d = parseDebFileName("openclipart-png_1%3a0.18+dfsg-19_all.deb");
  * if (d?.version !== "1:0.18+dfsg-19") throw new Error("bad parse");
  * ```

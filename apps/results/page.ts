@@ -15,25 +15,28 @@
  */
 import { Effect } from "effect";
 import { join } from "node:path";
-import type { ImageSet } from "../data/images.ts";
-import { IMAGE_SIZE } from "../data/images.ts";
-import type { DetectorRun } from "../pipeline/run.ts";
-import { scoreHistograms } from "./histogram_chart.ts";
-import { imageGridSvg } from "./image_grid.ts";
-import { renderSvg } from "./render.ts";
-import { rocCurves } from "./roc_chart.ts";
-import { type PairedDifference, SEED_METRICS } from "./seeds.ts";
-import { escapeXml } from "./xml.ts";
-import type { TopLevelSpec } from "./chart.ts";
-import { NonFinitePlotData, PlotInputError, PlotRenderError } from "./plot_errors.ts";
+import { IMAGE_SIZE, type ImageSet } from "../../lib/data/mod.ts";
 import {
+  type DetectorRun,
   resultsTable,
   summaryTable,
   type TieFlag,
   tieFlags,
   tieFlagSets,
-} from "../pipeline/tables.ts";
-import { TIE_REPORT_LIMIT } from "../stages/evaluate.ts";
+} from "../../lib/pipeline/mod.ts";
+import {
+  escapeXml,
+  imageGridSvg,
+  NonFinitePlotData,
+  PlotInputError,
+  PlotRenderError,
+  renderSvg,
+  rocCurves,
+  scoreHistograms,
+  type TopLevelSpec,
+} from "../../lib/report/mod.ts";
+import { TIE_REPORT_LIMIT } from "../../lib/stages/mod.ts";
+import { type PairedDifference, SEED_METRICS } from "./seeds.ts";
 
 /** One gallery: a title and its image grid (SVG with PNG tiles). */
 export interface Gallery {

@@ -10,7 +10,7 @@
  * @module
  */
 import * as aq from "arquero";
-import { SUMMARY_METRICS, type Table } from "../pipeline/tables.ts";
+import { SUMMARY_METRICS, type Table } from "../../lib/pipeline/mod.ts";
 
 /** The metrics of a summary row that are aggregated over seeds: the near/far summary metrics. */
 export const SEED_METRICS: typeof SUMMARY_METRICS = SUMMARY_METRICS;

@@ -13,16 +13,16 @@
  * @module
  */
 import { Effect } from "effect";
-import { mulberry32 } from "../../random.ts";
+import { mulberry32 } from "../../lib/data/mod.ts";
 import {
   type DebianSource,
   ensurePackages,
   type SourceDownloadFailed,
   type SourceExtractFailed,
-} from "../sources.ts";
+} from "./debian.ts";
 import { cropTo28, SIDE } from "./geometry.ts";
 import { decodeImage, lumaOverBlack } from "./image.ts";
-import { type BuildContext, type BuiltSet, OodSourceFailed, readSource } from "./manifest.ts";
+import { type BuildContext, type BuiltSet, OodSourceFailed, readSource } from "./build_context.ts";
 
 const OPENCV = "usr/share/doc/opencv-doc/examples/data/";
 const SKIMAGE = "usr/lib/python3/dist-packages/skimage/data/";

@@ -5,7 +5,7 @@
  * @module
  */
 import { encode } from "fast-png";
-import { permutation } from "../../random.ts";
+import { permutation } from "../../lib/data/mod.ts";
 
 /** Layout of a contact sheet. */
 export interface ContactSheetOptions {

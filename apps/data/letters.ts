@@ -13,9 +13,9 @@
  */
 import opentype from "opentype.js";
 import { Effect } from "effect";
-import { sha256Hex } from "../../io/files.ts";
-import { permutation } from "../../random.ts";
-import { ensurePackages, type SourceDownloadFailed, type SourceExtractFailed } from "../sources.ts";
+import { sha256Hex } from "../../lib/io/mod.ts";
+import { permutation } from "../../lib/data/mod.ts";
+import { ensurePackages, type SourceDownloadFailed, type SourceExtractFailed } from "./debian.ts";
 import { GLYPH_RASTER, type PathCommand, rasterizeGlyph } from "./glyph.ts";
 import {
   type BuildContext,
@@ -23,7 +23,7 @@ import {
   listSource,
   type OodSourceFailed,
   readSource,
-} from "./manifest.ts";
+} from "./build_context.ts";
 
 /** The letters rendered, in label order (A = 0 … J = 9), as in notMNIST. */
 export const LETTERS = "ABCDEFGHIJ";

@@ -12,17 +12,24 @@
  */
 import { Data, Effect } from "effect";
 import { join } from "node:path";
-import { type IoError, tryIo, writeFileAtomic, writeJsonAtomic } from "../io/files.ts";
 import {
+  type IoError,
   type OutputFolderOptions,
   type OutputFolderRefused,
+  tryIo,
+  writeFileAtomic,
+  writeJsonAtomic,
   writeOutputFolder,
-} from "../io/output_folder.ts";
-import { summaryTable, type Table, writeResults } from "../pipeline/tables.ts";
-import type { DetectorRun } from "../pipeline/run.ts";
-import { OOD_METRICS } from "../stages/evaluate.ts";
+} from "../../lib/io/mod.ts";
+import {
+  type DetectorRun,
+  summaryTable,
+  type Table,
+  writeResults,
+} from "../../lib/pipeline/mod.ts";
+import { writeReportPlots } from "../../lib/report/mod.ts";
+import { OOD_METRICS } from "../../lib/stages/mod.ts";
 import type { SeedSection } from "./page.ts";
-import { writeReportPlots } from "./plot_files.ts";
 import {
   type PairedDifference,
   pairedDifferences,

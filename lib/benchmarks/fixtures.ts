@@ -1,6 +1,6 @@
 /**
- * Where the committed fixture models live: `fixtures/models/<dataset>` (seed 0) and
- * `fixtures/models/<dataset>-seed<N>`. How they are trained is `trainFixture`
+ * Where the committed fixture models (the built-in benchmarks' models) live:
+ * `fixtures/models/<dataset>` (seed 0) and `fixtures/models/<dataset>-seed<N>`. How they are trained is `trainFixture`
  * (`lib/pipeline/train_fixture.ts`).
  *
  * @module

@@ -20,13 +20,13 @@
  * @module
  */
 import { Effect } from "effect";
-import { sha256Hex } from "../../io/files.ts";
+import { sha256Hex } from "../../lib/io/mod.ts";
 import {
   type DebianSource,
   ensurePackages,
   type SourceDownloadFailed,
   type SourceExtractFailed,
-} from "../sources.ts";
+} from "./debian.ts";
 import { areaResize, inkBounds, padToSquare, SIDE, toUint8 } from "./geometry.ts";
 import {
   decodePng,
@@ -42,7 +42,7 @@ import {
   listSource,
   OodSourceFailed,
   readSource,
-} from "./manifest.ts";
+} from "./build_context.ts";
 
 const TUX = "usr/share/tuxpaint/stamps/";
 const CLIPART = "usr/share/openclipart/png/";

@@ -1,0 +1,36 @@
+/**
+ * The results folder and page of `deno task reproduce`, an app on the library's public
+ * exports: each benchmark's folder written as one unit (`writeBenchmarkFolder`: tables, plots,
+ * exports, every seed's results and their spreads), the spreads over training seeds and the
+ * paired differences behind the README's claims (`seedSpread`, `pairedDifferences`), and the
+ * self-contained HTML page gathering every benchmark (`benchmarkSection`, `reportHtml`).
+ *
+ * @module
+ */
+export {
+  type BenchmarkPage,
+  benchmarkPage,
+  benchmarkSection,
+  pageSections,
+  reportHtml,
+} from "./page.ts";
+export {
+  CLAIM_PAIRS,
+  type DetectorPair,
+  type PairedDifference,
+  pairedDifferences,
+  pairedMarkdown,
+  SEED_METRICS,
+  type SeedMetric,
+  type SeedRow,
+  seedSpread,
+  seedSpreadMarkdown,
+} from "./seeds.ts";
+export {
+  type BenchmarkFolder,
+  type BenchmarkFolderOptions,
+  benchmarkFolderRules,
+  NonFiniteResult,
+  type SeedRuns,
+  writeBenchmarkFolder,
+} from "./benchmark_folder.ts";
