@@ -35,6 +35,7 @@ export {
   OodManifest,
   OodManifestInvalid,
   OodManifestMissing,
+  OodRole,
   OodSetCorrupt,
   readManifest,
   SourcePackage,
