@@ -11,7 +11,9 @@
  * data, save, open, score), `Pipeline` (benchmarks run end to end, ablations, tables), `Report`
  * (plots, notebook display, the results page, exports). The HTTP scoring service is an app built
  * on these: `grood/serve` (`apps/serve/mod.ts`). The services read from the Effect context,
- * `Compute` (tfjs and its backend) and `StageCache`, are provided together by `GroodLive`. Also
+ * `Compute` (tfjs and its backend) and `StageCache`, are provided together by `GroodLive`;
+ * `StageCache` and `Progress` are references with defaults (off, quiet), so a program runs
+ * without them. Log lines go through `Effect.log`, `groodLogger` formats them. Also
  * here: the errors shared by several namespaces (`InvalidParameter`, `InvalidInput`) and the
  * strict Schema decoders behind every file read (`decodeStrict`, `decodeJsonText`).
  *
@@ -42,8 +44,20 @@ export {
   type CacheStats,
   type Codec,
   StageCache,
+  type StageCacheOptions,
+  type StageCacheReference,
   type StageCacheShape,
 } from "./lib/cache/cache.ts";
+export {
+  currentProgress,
+  Progress,
+  progressLayer,
+  type ProgressReporter,
+  type ProgressShape,
+  quietProgress,
+  reportProgress,
+} from "./lib/progress.ts";
+export { groodLogger } from "./lib/logger.ts";
 export type { NpyData } from "./lib/io/npy.ts";
 export { GroodLive } from "./lib/pipeline/pipeline.ts";
 export { InvalidParameter } from "./lib/errors.ts";

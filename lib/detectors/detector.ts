@@ -57,7 +57,10 @@ export interface FitInputs {
   /** Per-class feature sums at the network's block boundaries (for early prototypes). */
   readonly trainClassSums: ReadonlyArray<ClassSums>;
   readonly validation: ValidationData;
-  /** Reports a stage's progress (done of total). */
+  /**
+   * @deprecated Fits report to the context's `Progress` (`reportProgress`); kept until ODIN and
+   * the fitted-folder fits, which still pass a callback, read it from the context too.
+   */
   readonly progress?: (stage: string, done: number, total: number) => void;
 }
 

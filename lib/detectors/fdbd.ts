@@ -132,7 +132,6 @@ export function fdbd(options: FdbdOptions = {}): Detector {
               grid: [1, 0],
               validation: inputs.validation,
               candidate: (value) => Effect.succeed({ score: scoreWith(value === 1) }),
-              ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
             }),
           );
         }

@@ -141,7 +141,6 @@ export function gen(options: GenOptions = {}): Detector {
               grid,
               validation: inputs.validation,
               candidate: (gamma) => Effect.succeed({ score: scoreAt(gamma) }),
-              ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
             }),
           );
         }

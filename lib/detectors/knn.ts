@@ -109,7 +109,6 @@ export function knn(options: KnnOptions = {}): Detector {
                       return kthDistance(neighbours, value);
                     })),
               }),
-            ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
           }).pipe(
             Effect.ensuring(Effect.sync(() => cache.clear())),
             Effect.tapError(() => Effect.sync(() => index.dispose())),
