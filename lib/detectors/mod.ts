@@ -44,7 +44,14 @@ export { ash } from "./ash.ts";
 export { energy } from "./energy.ts";
 export { gradNorm } from "./gradnorm.ts";
 export { grood } from "./grood.ts";
-export { GROOD_DEFAULTS, type GroodOptions } from "./grood_options.ts";
+export {
+  DEFAULT_OOD_PROTOTYPE,
+  GROOD_DEFAULTS,
+  GROOD_SPEC_DEFAULTS,
+  type GroodOptions,
+  GroodOptionsSpec,
+  OodPrototypeSpec,
+} from "./grood_options.ts";
 export {
   fitGroodStreamed,
   type StreamedGroodError,
