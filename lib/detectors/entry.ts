@@ -104,6 +104,17 @@ export const defineDetector = <
 export const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
   schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)));
 
+/**
+ * The defaults of an options Schema: what it decodes `{}` to. A detector's defaults are written
+ * only in its Schema (`withDefault`); its function reads them from here.
+ */
+export const optionDefaults = <S extends Schema.ConstraintDecoder<unknown>>(
+  schema: S,
+): S["Type"] => Schema.decodeUnknownSync(schema)({});
+
+/** A detector's options as its function takes them: its Schema's fields, each optional. */
+export type OptionsOf<S extends Schema.Top> = Partial<S["Type"]>;
+
 /** Option schemas shared by several detectors. */
 export const Probability = Schema.Number.pipe(
   Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 })),
