@@ -20,15 +20,18 @@ import { Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
-import { defineDetector } from "./entry.ts";
+import { defineDetector, type OptionsOf } from "./entry.ts";
 import { type Head, readHead } from "./logits.ts";
 import { tuneParameter } from "./tune.ts";
 
-/** Options of {@link fdbd}. */
-export interface FdbdOptions {
+/** fDBD's options: none has a fixed default. */
+const FdbdOptionsSpec = Schema.Struct({
   /** Normalise by ‖h − μ_train‖ (true) or ‖h‖ (false); absent: tuned on validation. */
-  readonly distanceAsNormalizer?: boolean;
-}
+  distanceAsNormalizer: Schema.optionalKey(Schema.Boolean),
+});
+
+/** Options of {@link fdbd}: `distanceAsNormalizer` (absent: tuned on validation). */
+export type FdbdOptions = OptionsOf<typeof FdbdOptionsSpec>;
 
 /** D-vector mean of the rows. */
 export function columnMeans(m: Matrix): Float64Array {
@@ -154,6 +157,6 @@ export const fdbdEntry = defineDetector({
   family: "baseline",
   source: "Liu & Qin, ICML 2024; OpenOOD `fdbd`",
   reproduce: true,
-  options: Schema.Struct({ distanceAsNormalizer: Schema.optionalKey(Schema.Boolean) }),
+  options: FdbdOptionsSpec,
   make: (options, name) => ({ ...fdbd(options), name }),
 });
