@@ -25,7 +25,14 @@
 import { Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
-import { defineDetector, Grid, Percentile, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  Grid,
+  optionDefaults,
+  type OptionsOf,
+  Percentile,
+  withDefault,
+} from "./entry.ts";
 import { fitPercentileHeadEnergy } from "./head_energy.ts";
 
 /** The ASH variants: how the kept activations are rewritten. */
@@ -34,14 +41,19 @@ export type AshVariant = "s" | "b" | "p";
 /** OpenOOD v1.5's percentile grid for ASH (`ash.yml`), shared with SCALE. */
 export const ASH_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 90, 95];
 
-/** Options of {@link ash}. */
-export interface AshOptions {
-  /** The variant (default `"s"`, ASH-S). */
-  readonly variant?: AshVariant;
+/** The options of an ASH variant whose percentile is tuned unless given, with their defaults. */
+const tunedPercentile = Schema.Struct({
   /** A fixed pruning percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
-  readonly percentile?: number;
-  readonly percentileGrid?: ReadonlyArray<number>;
-}
+  percentile: Schema.optionalKey(Percentile),
+  percentileGrid: withDefault(Grid(Percentile), [...ASH_PERCENTILE_GRID] as [number, ...number[]]),
+});
+const ASH_DEFAULTS = optionDefaults(tunedPercentile);
+
+/**
+ * Options of {@link ash}: its Schema's `percentile` and `percentileGrid`, and the `variant`
+ * (default `"s"`, ASH-S; each registered variant fixes it).
+ */
+export type AshOptions = OptionsOf<typeof tunedPercentile> & { readonly variant?: AshVariant };
 
 /** Number of activations ASH keeps out of `n` at percentile `p` (numpy round-half-even). */
 export function ashKeptCount(n: number, p: number): number {
@@ -95,7 +107,7 @@ export function ashName(variant: AshVariant, percentile: number | undefined): st
 export function ash(options: AshOptions = {}): Detector {
   const variant = options.variant ?? "s";
   const name = ashName(variant, options.percentile);
-  const grid = options.percentileGrid ?? ASH_PERCENTILE_GRID;
+  const grid = options.percentileGrid ?? ASH_DEFAULTS.percentileGrid;
   const shaping = {
     s: "keep the top (100 − p)% of each penultimate feature, scale them by exp(s1/s2)",
     b: "keep the top (100 − p)% of each penultimate feature, set them to s1/k",
@@ -123,12 +135,6 @@ export function ash(options: AshOptions = {}): Detector {
 /** The options of an ASH variant at a fixed percentile (default `percentile`). */
 const fixedPercentile = (percentile: number) =>
   Schema.Struct({ percentile: withDefault(Percentile, percentile) });
-
-/** The options of an ASH variant whose percentile is tuned unless given. */
-const tunedPercentile = Schema.Struct({
-  percentile: Schema.optionalKey(Percentile),
-  percentileGrid: withDefault(Grid(Percentile), [...ASH_PERCENTILE_GRID] as [number, ...number[]]),
-});
 
 /** The registry entry of one ASH variant (its table name is `title` unless a spec names it). */
 const ashVariantEntry = <const K extends string, F extends Schema.Struct.Fields>(entry: {

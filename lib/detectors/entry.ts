@@ -112,8 +112,16 @@ export const optionDefaults = <S extends Schema.ConstraintDecoder<unknown>>(
   schema: S,
 ): S["Type"] => Schema.decodeUnknownSync(schema)({});
 
-/** A detector's options as its function takes them: its Schema's fields, each optional. */
-export type OptionsOf<S extends Schema.Top> = Partial<S["Type"]>;
+/** A non-empty list (a `Grid`'s type) as any list: a function refuses an empty one by name. */
+type AnyLength<T> = T extends readonly [infer A, ...Array<infer _>] ? ReadonlyArray<A> : T;
+
+/**
+ * A detector's options as its function takes them: its Schema's fields, each optional (a grid
+ * may be any list; an empty one is refused when tuning, `InvalidGrid`).
+ */
+export type OptionsOf<S extends Schema.Top> = {
+  readonly [K in keyof S["Type"]]?: AnyLength<S["Type"][K]>;
+};
 
 /** Option schemas shared by several detectors. */
 export const Probability = Schema.Number.pipe(

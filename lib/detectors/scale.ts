@@ -20,18 +20,32 @@ import { Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import { ashKeptCount } from "./ash.ts";
 import type { Detector } from "./detector.ts";
-import { defineDetector, Grid, Percentile, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  Grid,
+  optionDefaults,
+  type OptionsOf,
+  Percentile,
+  withDefault,
+} from "./entry.ts";
 import { fitPercentileHeadEnergy } from "./head_energy.ts";
 
 /** OpenOOD v1.5's percentile grid for SCALE (and ASH). */
 export const SCALE_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 90, 95];
 
-/** Options of {@link scale}. */
-export interface ScaleOptions {
+/** SCALE's options with their defaults. */
+const ScaleOptionsSpec = Schema.Struct({
   /** A fixed percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
-  readonly percentile?: number;
-  readonly percentileGrid?: ReadonlyArray<number>;
-}
+  percentile: Schema.optionalKey(Percentile),
+  percentileGrid: withDefault(
+    Grid(Percentile),
+    [...SCALE_PERCENTILE_GRID] as [number, ...number[]],
+  ),
+});
+
+/** Options of {@link scale}: `percentile` and `percentileGrid` (each optional; defaults above). */
+export type ScaleOptions = OptionsOf<typeof ScaleOptionsSpec>;
+const SCALE_DEFAULTS = optionDefaults(ScaleOptionsSpec);
 
 /**
  * s1 / s2 for every row: the sum of its activations over the sum of its k largest at
@@ -81,7 +95,7 @@ export function scaleFeatures(features: Matrix, p: number): Matrix {
 /** The SCALE detector: Energy of the logits recomputed from scaled penultimate features. */
 export function scale(options: ScaleOptions = {}): Detector {
   const name = "SCALE";
-  const grid = options.percentileGrid ?? SCALE_PERCENTILE_GRID;
+  const grid = options.percentileGrid ?? SCALE_DEFAULTS.percentileGrid;
   return {
     name,
     description: `SCALE: scale each penultimate feature by exp(s1/s2), s2 the sum of its top ` +
@@ -106,12 +120,6 @@ export const scaleEntry = defineDetector({
   family: "baseline",
   source: "Xu et al., ICLR 2024; OpenOOD `scale`",
   reproduce: true,
-  options: Schema.Struct({
-    percentile: Schema.optionalKey(Percentile),
-    percentileGrid: withDefault(
-      Grid(Percentile),
-      [...SCALE_PERCENTILE_GRID] as [number, ...number[]],
-    ),
-  }),
+  options: ScaleOptionsSpec,
   make: (options, name) => ({ ...scale(options), name }),
 });
