@@ -12,11 +12,13 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { type ImageSet, subset } from "../lib/data/images.ts";
 import type { FitInputs } from "../lib/detectors/detector.ts";
 import { grood } from "../lib/detectors/grood.ts";
+import { makeDetector } from "../lib/detectors/registry.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { extractCached } from "../lib/pipeline/extract.ts";
 import { tfjsExtractor } from "../lib/pipeline/model.ts";
 import { currentProgress, Progress, quietProgress } from "../lib/progress.ts";
 import { smoothedNoiseImages } from "../lib/stages/mixup.ts";
+import { fitInputs, handSet } from "./hand_sets.ts";
 import { runPromise, tf } from "./with_compute.ts";
 
 const spec = defaultSpec(10);
@@ -105,6 +107,21 @@ Deno.test("a provided Progress receives the stages' reports, a provided StageCac
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("a progress callback in FitInputs (deprecated) reaches the stages that report through the context", async () => {
+  const id = handSet("val-id", [], [[8, 0, 0], [0, 7, 0], [0, 0, 9]]);
+  const ood = handSet("val-ood", [], [[1, 0.5, 0], [0.2, 0, 0.1], [0, 0, 0.3]]);
+  const reported: Array<string> = [];
+  const inputs: FitInputs = {
+    ...fitInputs(id, { id, ood: [ood] }),
+    progress: (stage, done, total) => reported.push(`${stage} ${done}/${total}`),
+  };
+  const fitted = await runPromise(
+    makeDetector({ kind: "gen", gammaGrid: [0.5, 2], topM: 100 }).fit(inputs),
+  );
+  fitted.dispose();
+  assert.deepEqual(reported, ["GEN: tuning gamma 1/2", "GEN: tuning gamma 2/2"]);
 });
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
