@@ -36,7 +36,7 @@ const fitAndScore = Effect.gen(function* () {
   const model = yield* tfjsExtractor(net, "random-init-3");
   const cache = yield* StageCache;
   const extract = (set: ImageSet, classSumsAt?: ReadonlyArray<string>) =>
-    extractCached(cache, model, set, classSumsAt === undefined ? {} : { classSumsAt });
+    extractCached(model, set, classSumsAt === undefined ? {} : { classSumsAt });
   const trained = yield* extract(train, ["block1"]);
   const id = { images: queries, features: (yield* extract(queries)).extraction.features };
   const ood = { images: noise, features: (yield* extract(noise)).extraction.features };

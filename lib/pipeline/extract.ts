@@ -10,7 +10,7 @@ import { sha256Hex } from "../io/files.ts";
 import { matrix } from "../matrix.ts";
 import { currentProgress } from "../progress.ts";
 import type { ClassSums, Extraction } from "../stages/features.ts";
-import type { Codec, StageCacheShape } from "../cache/cache.ts";
+import { type Codec, StageCache } from "../cache/cache.ts";
 import type { PipelineModel } from "./model.ts";
 
 /** A content fingerprint of an image set (pixels and labels). */
@@ -83,20 +83,20 @@ export interface KeyedExtraction {
 }
 
 /**
- * Extract (or load from the cache) the features of `set` with `model` (any kind, on its
- * engine). The key covers the model's key (bytes, kind, taps, preprocessing, engine), the
+ * Extract (or load from the context's `StageCache`; none is off) the features of `set` with
+ * `model` (any kind, on its engine). The key covers the model's key (bytes, kind, taps, preprocessing, engine), the
  * set's content and the class-sum boundaries. The pass reports to the context's `Progress`
  * (`features <set>`), and one log line (`Effect.logInfo`) says whether it ran or came from the
  * cache.
  */
 export const extractCached = Effect.fn("extractCached")(function* (
-  cache: StageCacheShape,
   model: Pick<PipelineModel, "key" | "extract">,
   set: ImageSet,
   options: {
     readonly classSumsAt?: ReadonlyArray<string>;
   } = {},
 ) {
+  const cache = yield* StageCache;
   const report = yield* currentProgress;
   const parts = {
     model: model.key,

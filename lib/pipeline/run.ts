@@ -37,7 +37,6 @@ import {
 } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
 import type { ClassSums } from "../stages/features.ts";
-import { StageCache } from "../cache/cache.ts";
 import { currentProgress } from "../progress.ts";
 import { extractCached } from "./extract.ts";
 import {
@@ -108,7 +107,6 @@ export const prepareBenchmark: (
 ) => Effect.Effect<PreparedBenchmark, PrepareError, Compute | Scope.Scope> = Effect.fn(
   "prepareBenchmark",
 )(function* (options: PrepareOptions) {
-  const cache = yield* StageCache;
   const spec = yield* readBenchmark(options.benchmark);
   const path = options.modelDir ?? resolve(spec.baseDir, spec.model.path);
   const kind = options.modelDir === undefined
@@ -140,7 +138,7 @@ export const prepareBenchmark: (
   }
   const extract = (set: ImageSet, classSumsAt?: ReadonlyArray<string>) =>
     Effect.map(
-      extractCached(cache, model, set, {
+      extractCached(model, set, {
         ...(classSumsAt === undefined ? {} : { classSumsAt }),
       }),
       ({ extraction, key }) => ({ images: set, features: extraction.features, key, extraction }),
