@@ -13,6 +13,7 @@ import { type ImageSet, subset } from "../lib/data/images.ts";
 import type { FitInputs } from "../lib/detectors/detector.ts";
 import { grood } from "../lib/detectors/grood.ts";
 import { makeDetector } from "../lib/detectors/registry.ts";
+import { groodLogger } from "../lib/logger.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { extractCached } from "../lib/pipeline/extract.ts";
 import { tfjsExtractor } from "../lib/pipeline/model.ts";
@@ -122,6 +123,28 @@ Deno.test("a progress callback in FitInputs (deprecated) reaches the stages that
   );
   fitted.dispose();
   assert.deepEqual(reported, ["GEN: tuning gamma 1/2", "GEN: tuning gamma 2/2"]);
+});
+
+Deno.test("groodLogger: JSON lines when asked (stderr piped), Effect's pretty format otherwise, both on stderr", () => {
+  const stderr: Array<string> = [];
+  const stdout: Array<string> = [];
+  const { error, log } = console;
+  console.error = (...parts: Array<unknown>) => stderr.push(parts.map(String).join(" "));
+  console.log = (...parts: Array<unknown>) => stdout.push(parts.map(String).join(" "));
+  try {
+    Effect.runSync(Effect.logInfo("as json").pipe(Effect.provide(groodLogger(true))));
+    Effect.runSync(Effect.logWarning("as pretty").pipe(Effect.provide(groodLogger(false))));
+  } finally {
+    console.error = error;
+    console.log = log;
+  }
+  assert.deepEqual(stdout, [], "nothing on stdout");
+  assert.equal(stderr.length, 2);
+  const entry = JSON.parse(stderr[0]!) as Record<string, unknown>;
+  assert.equal(entry.message, "as json");
+  assert.equal(entry.level, "INFO");
+  assert.throws(() => JSON.parse(stderr[1]!), "the pretty line is not JSON");
+  assert.match(stderr[1]!, /WARN .*as pretty/);
 });
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
