@@ -11,11 +11,13 @@
  * data, save, open, score), `Pipeline` (benchmarks run end to end, ablations, tables), `Report`
  * (plots, notebook display, the results page, exports). The HTTP scoring service is an app built
  * on these: `grood/serve` (`apps/serve/mod.ts`). The services read from the Effect context,
- * `Compute` (tfjs and its backend) and `StageCache`, are provided together by `GroodLive`. Also
- * here: the errors shared by several namespaces (`InvalidParameter`, `NonFiniteInput`,
- * `InvalidInput`) and the strict Schema decoders behind every file read (`decodeStrict`,
- * `decodeJsonText`). Each namespace is also an entry of its own (`grood/stages`,
- * `grood/detectors`, …), where `deno doc` shows its members.
+ * `Compute` (tfjs and its backend) and `StageCache`, are provided together by `GroodLive`;
+ * `StageCache` and `Progress` are references with defaults (off, quiet), so a program runs
+ * without them. Log lines go through `Effect.log`, `groodLogger` formats them. Also here: the
+ * errors shared by several namespaces (`InvalidParameter`, `NonFiniteInput`, `InvalidInput`) and
+ * the strict Schema decoders behind every file read (`decodeStrict`, `decodeJsonText`). Each
+ * namespace is also an entry of its own (`grood/stages`, `grood/detectors`, …), where `deno doc`
+ * shows its members.
  *
  * @example Score the MNIST benchmark with GROOD and MSP
  * ```ts ignore
@@ -44,8 +46,20 @@ export {
   type CacheStats,
   type Codec,
   StageCache,
+  type StageCacheOptions,
+  type StageCacheReference,
   type StageCacheShape,
 } from "./lib/cache/cache.ts";
+export {
+  currentProgress,
+  Progress,
+  progressLayer,
+  type ProgressReporter,
+  type ProgressShape,
+  quietProgress,
+  reportProgress,
+} from "./lib/progress.ts";
+export { groodLogger, lineLogger, type LogLine } from "./lib/logger.ts";
 export type { NpyData } from "./lib/io/npy.ts";
 export { GroodLive } from "./lib/pipeline/pipeline.ts";
 export { InvalidParameter, NonFiniteInput } from "./lib/errors.ts";

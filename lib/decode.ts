@@ -282,3 +282,26 @@ function editDistance(a: string, b: string): number {
   }
   return d[a.length]![b.length]!;
 }
+
+/**
+ * `true` when `A` and `B` are the same type (fields, optionality and `readonly` alike), else
+ * `false`; with {@link Expect}, a documented interface is checked against the type its Schema
+ * decodes to, so the two cannot drift.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect";
+ * import type { Expect, SameFields } from "./decode.ts";
+ * const Point = Schema.Struct({ x: Schema.Number });
+ * interface PointFields {
+ *   readonly x: number;
+ * }
+ * type _Checked = Expect<SameFields<PointFields, typeof Point.Type>>;
+ * ```
+ */
+export type SameFields<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2)
+  ? true
+  : false;
+
+/** Compiles only for `true`: `Expect<SameFields<A, B>>` fails the build when `A` is not `B`. */
+export type Expect<T extends true> = T;

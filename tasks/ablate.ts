@@ -29,13 +29,8 @@ import {
 } from "../lib/io/mod.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR } from "../lib/cache/mod.ts";
 import { StageCache } from "../mod.ts";
-import {
-  consoleProgress,
-  inPercent,
-  readSpecFile,
-  runAblationJson,
-  SUMMARY_METRICS,
-} from "../lib/pipeline/mod.ts";
+import { terminalProgress } from "../apps/cli/progress.ts";
+import { inPercent, readSpecFile, runAblationJson, SUMMARY_METRICS } from "../lib/pipeline/mod.ts";
 import { ablationChart, writePlot } from "../lib/report/mod.ts";
 
 const { values, positionals } = await taskInput(ablateTask);
@@ -79,8 +74,6 @@ const program = Effect.gen(function* () {
   ) yield* checkOutputFolder(join(out, raw.name), folderRules);
   yield* ensureWritable(out);
   const result = yield* runAblationJson(spec, {
-    log: (line) => console.log(line),
-    progress: consoleProgress(),
     source: specFile,
     allowLargeGrid: values["allow-large-grid"],
   });
@@ -136,6 +129,9 @@ const program = Effect.gen(function* () {
 });
 
 await runTask(
-  Effect.provide(program, StageCache.layer(values["no-cache"] ? undefined : DEFAULT_CACHE_DIR)),
+  Effect.provide(program, [
+    StageCache.layer(values["no-cache"] ? undefined : DEFAULT_CACHE_DIR),
+    terminalProgress(),
+  ]),
   values.backend,
 );

@@ -10,10 +10,11 @@
  *
  * @module
  */
-import { Cause, Effect, Exit } from "effect";
+import { Cause, Effect, Exit, References } from "effect";
 import { dataTask } from "../apps/cli/commands/data.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { buildOodSets } from "../apps/data/build.ts";
+import { groodLogger } from "../mod.ts";
 
 const { values } = await taskInput(dataTask);
 const args = {
@@ -22,13 +23,12 @@ const args = {
   quiet: values.quiet,
 };
 const started = performance.now();
+// Log lines on stderr (groodLogger); the sets skipped are Debug lines, shown unless --quiet.
 const exit = await Effect.runPromiseExit(
-  buildOodSets({
-    ...args,
-    log: (line) => {
-      if (!args.quiet || !line.endsWith("(skipped)")) console.log(line);
-    },
-  }),
+  buildOodSets(args).pipe(
+    Effect.provideService(References.MinimumLogLevel, args.quiet ? "Info" : "Debug"),
+    Effect.provide(groodLogger()),
+  ),
 );
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 if (Exit.isSuccess(exit)) {

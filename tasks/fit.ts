@@ -11,6 +11,7 @@
 import { join } from "node:path";
 import { Effect, Schema } from "effect";
 import { fitTask } from "../apps/cli/commands/fit.ts";
+import { terminalReporter } from "../apps/cli/progress.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { type FeatureMemo, fitDetectorFolder, fittedFolderRules } from "../lib/fitted/mod.ts";
@@ -20,7 +21,6 @@ import {
   OutputFolderRefused,
   prepareOutputRoot,
 } from "../lib/io/mod.ts";
-import { consoleProgress } from "../lib/pipeline/mod.ts";
 import { parseSourceArgument } from "../lib/sources/mod.ts";
 
 const { values } = await taskInput(fitTask);
@@ -87,7 +87,7 @@ const program = Effect.gen(function* () {
       detector,
       out: folder,
       seed: values.seed,
-      progress: consoleProgress(),
+      progress: terminalReporter(),
       features,
     }));
     console.log(

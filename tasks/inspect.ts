@@ -39,5 +39,5 @@ const program = Effect.scoped(Effect.gen(function* () {
   print(inspection, specPath);
 }));
 
-// With --json, stdout is the JSON only: log lines go to stderr.
-await runTask(program, undefined, { logs: values.json ? "stderr" : "stdout" });
+// stdout is the inspection only (log lines go to stderr), so --json output parses.
+await runTask(program);

@@ -32,6 +32,7 @@ import { reproduceTask } from "../apps/cli/commands/reproduce.ts";
 import { formatSeconds, invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskArgs, taskInput } from "../apps/cli/task_input.ts";
 import { Compute, StageCache } from "../mod.ts";
+import { terminalProgress } from "../apps/cli/progress.ts";
 import {
   benchmarkInputs,
   BUILTIN_BENCHMARKS,
@@ -78,7 +79,6 @@ import {
   writeBenchmarkFolder,
 } from "../apps/results/mod.ts";
 import {
-  consoleProgress,
   hnswRecall,
   perSetMarkdown,
   type PreparedBenchmark,
@@ -243,7 +243,6 @@ const program = Effect.gen(function* () {
     // The model stays open (scoped to the whole run) for the early-feature exports below.
     const result = yield* runPipelineScoped(
       { benchmark: refs[i]!, detectors: runnable, ...engine },
-      { log, progress: consoleProgress() },
     );
     const { prepared, runs } = result;
     const grood = runs.find((r) => r.detector === "GROOD")!;
@@ -280,7 +279,6 @@ const program = Effect.gen(function* () {
       console.log(`\n== benchmark ${name}, model of training seed ${seed} ==`);
       const other = yield* runPipeline(
         { benchmark: refs[i]!, model: fixtureDir(dataset, seed), detectors, ...engine },
-        { log, progress: consoleProgress() },
       );
       others.push({
         seed,
@@ -395,7 +393,7 @@ const program = Effect.gen(function* () {
 await runTask(
   Effect.provide(
     Effect.scoped(program),
-    StageCache.layer(values["no-cache"] ? undefined : DEFAULT_CACHE_DIR),
+    [StageCache.layer(values["no-cache"] ? undefined : DEFAULT_CACHE_DIR), terminalProgress()],
   ),
   values.backend,
 );

@@ -108,8 +108,8 @@ Deno.test("changing λ recomputes the mix-up and what follows it, not the featur
     const { extraction, key } = await runPromise(
       Effect.flatMap(
         tfjsExtractor(net, "random-init"),
-        (model) => extractCached(cache, model, train, { classSumsAt: ["block1"] }),
-      ),
+        (model) => extractCached(model, train, { classSumsAt: ["block1"] }),
+      ).pipe(Effect.provideService(StageCache, cache)),
     );
     const detector = grood({ oodPrototype: { kind: "mixup", lambda, samples: 100, seed: 0 } });
     const extracted = { images: validation, features: extraction.features };
@@ -205,8 +205,8 @@ Deno.test("editing model.json (stem stride 1 → 2) gives a new model key: no st
     const { extraction } = await runPromise(
       Effect.flatMap(
         tfjsExtractor(model.net, model.key),
-        (extractor) => extractCached(cache, extractor, images),
-      ),
+        (extractor) => extractCached(extractor, images),
+      ).pipe(Effect.provideService(StageCache, cache)),
     );
     model.net.dispose();
     return { key: model.key, weights: model.metadata.weightsSha256, extraction };
@@ -246,7 +246,9 @@ Deno.test("an entry copied under another key (objects' features as photos') is r
   const photos = subset(test, Array.from({ length: 30 }, (_, i) => 100 + i), "photos");
   const extract = (set: typeof objects) =>
     runPromise(
-      Effect.flatMap(tfjsExtractor(net, "model"), (model) => extractCached(cache, model, set)),
+      Effect.flatMap(tfjsExtractor(net, "model"), (model) => extractCached(model, set)).pipe(
+        Effect.provideService(StageCache, cache),
+      ),
     );
   const objectsFirst = await extract(objects);
   const photosFirst = await extract(photos);

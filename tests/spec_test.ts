@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { InvalidInput } from "../lib/decode.ts";
+import { GROOD_SPEC_DEFAULTS } from "../lib/detectors/grood_options.ts";
+import { MIXUP_DEFAULTS } from "../lib/stages/mixup.ts";
 import {
   ABLATION_DEFAULTS,
   type AblationGrid,
@@ -83,6 +85,23 @@ Deno.test("variantSpec() names a variant by what differs from the defaults", () 
   assert.equal(variantSpec({ ...ABLATION_DEFAULTS, index: { kind: "exact" } }).name, "GROOD[]");
   assert.deepEqual(variantSpec({ ...ABLATION_DEFAULTS, oodPrototype: "mean" }).oodPrototype, {
     kind: "mean",
+  });
+});
+
+Deno.test("the ablation's defaults are GROOD's: the variant at the defaults decodes to the spec's defaults", async () => {
+  // GROOD's defaults are written once, in its Schema; `{ "kind": "grood" }` decodes to them.
+  const decoded = await Effect.runPromise(
+    decodePipeline({ benchmark: "mnist", detectors: [{ kind: "grood" }] }),
+  );
+  const { kind: _kind, ...fromSchema } = decoded.detectors[0] as Record<string, unknown>;
+  assert.deepEqual(fromSchema, GROOD_SPEC_DEFAULTS);
+  // The variant at the ablation's defaults is that detector, with the two values a run adapts
+  // to its model and data written out (the early tap, the mix-up count).
+  const { kind: _variantKind, name: _name, ...variant } = variantSpec(ABLATION_DEFAULTS);
+  assert.deepEqual(variant, {
+    ...GROOD_SPEC_DEFAULTS,
+    earlyBoundary: "block1",
+    oodPrototype: { ...GROOD_SPEC_DEFAULTS.oodPrototype, samples: MIXUP_DEFAULTS.samples },
   });
 });
 

@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import { Data, Effect, type Layer } from "effect";
 import type { BackendUnavailable, Compute } from "../lib/compute/compute.ts";
-import type { StageCache } from "../lib/cache/cache.ts";
 import { InvalidInput } from "../lib/decode.ts";
 import { type Detector, type DetectorError, NeedsClassifier } from "../lib/detectors/detector.ts";
 import { InvalidGrid } from "../lib/detectors/tune.ts";
@@ -33,15 +32,16 @@ const provided = program.pipe(Effect.provide(GroodLive()));
 
 Deno.test("types: GroodLive's layer fails only with BackendUnavailable", () => {
   expectTypeOf(GroodLive()).toEqualTypeOf<
-    Layer.Layer<Compute | StageCache, BackendUnavailable>
+    Layer.Layer<Compute, BackendUnavailable>
   >();
   // The old type, `Layer<…, unknown>`, is not what it is.
-  expectTypeOf(GroodLive()).notToExtend<Layer.Layer<Compute | StageCache, never>>();
+  expectTypeOf(GroodLive()).notToExtend<Layer.Layer<Compute, never>>();
 });
 
 Deno.test("types: after provide(GroodLive()) a program keeps its own errors, and needs nothing", () => {
   expectTypeOf<Effect.Error<typeof program>>().toEqualTypeOf<PipelineError>();
-  expectTypeOf<Effect.Services<typeof program>>().toEqualTypeOf<Compute | StageCache>();
+  // The stage cache and progress are references with defaults: not requirements.
+  expectTypeOf<Effect.Services<typeof program>>().toEqualTypeOf<Compute>();
   expectTypeOf<Effect.Error<typeof provided>>().toEqualTypeOf<
     PipelineError | BackendUnavailable
   >();

@@ -1,25 +1,26 @@
 /**
  * What every task shares once its command line is decoded: `runTask` runs its Effect program
- * with the compute layer and prints a failure as one readable line (its tagged error's message,
+ * with the compute layer and grood's logger (stderr: pretty on a terminal, JSON lines when
+ * piped) and prints a failure as one readable line (its tagged error's message,
  * no stack trace), exit code 1; `invocationPath` resolves a path the user typed from where it was
  * typed; `formatSeconds` formats a duration.
  *
  * @module
  */
 import { resolve } from "node:path";
-import { Cause, Effect, Exit, Layer, Logger } from "effect";
-import { type BackendName, Compute, parseBackend } from "../../mod.ts";
+import { Cause, Effect, Exit, type Layer } from "effect";
+import { type BackendName, Compute, groodLogger, parseBackend } from "../../mod.ts";
 
 /**
- * Run a task's program; on failure print the error's message and exit with code 1.
- * `logs: "stderr"` sends the log lines to stderr, for tasks whose stdout is data (`score`).
+ * Run a task's program; on failure print the error's message and exit with code 1. Its log
+ * lines (`Effect.log*`, the library's too) go to stderr through `groodLogger`, so stdout holds
+ * only what the task prints as its output.
  */
 export async function runTask<A, E>(
   program: Effect.Effect<A, E, Compute>,
   backend?: string,
   options: {
-    readonly logs?: "stdout" | "stderr";
-    /** The task's loggers (over `logs`); a failure is logged through them too. */
+    /** The task's loggers (instead of `groodLogger`); a failure is logged through them too. */
     readonly logger?: Layer.Layer<never>;
   } = {},
 ): Promise<A> {
@@ -29,11 +30,7 @@ export async function runTask<A, E>(
   );
   const provided = Effect.provide(program, layer);
   const exit = await Effect.runPromiseExit(
-    options.logger !== undefined
-      ? Effect.provide(provided, options.logger)
-      : options.logs === "stderr"
-      ? Effect.provide(provided, Logger.layer([Logger.withConsoleError(Logger.formatSimple)]))
-      : provided,
+    Effect.provide(provided, options.logger ?? groodLogger()),
   );
   if (Exit.isSuccess(exit)) return exit.value;
   const failure = exit.cause.reasons.find(Cause.isFailReason);

@@ -19,6 +19,7 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from "../../lib/io/mod.ts";
+import { lineLogger } from "../../mod.ts";
 import {
   OOD_SET_NAMES,
   type OodManifest,
@@ -51,8 +52,6 @@ export interface BuildOodSetsOptions {
   readonly only?: ReadonlyArray<OodSetName>;
   /** Rebuild and (re)write the manifests instead of checking against them. */
   readonly updateManifests?: boolean;
-  /** Progress output (default: console.log). */
-  readonly log?: (line: string) => void;
 }
 
 /** What happened to one set. */
@@ -129,14 +128,14 @@ function mismatchDetail(manifest: OodManifest, built: BuiltSet): string {
 /**
  * Build the OOD sets that are missing or stale, check each against its manifest, and write the
  * IDX files and contact sheets. A set whose file exists and matches its manifest is skipped
- * (only hashed). Fails with `OodSetMismatch` naming the set when a build does not reproduce its
+ * (only hashed; logged at Debug). Each step logs a line (`Effect.log`). Fails with `OodSetMismatch` naming the set when a build does not reproduce its
  * manifest's sha256.
  */
 export const buildOodSets = (
   options: BuildOodSetsOptions = {},
 ): Effect.Effect<ReadonlyArray<OodSetReport>, BuildOodSetsError> =>
   Effect.gen(function* () {
-    const log = options.log ?? ((line: string) => console.log(line));
+    const log = yield* lineLogger;
     const update = options.updateManifests ?? false;
     const selected = new Set(options.only ?? OOD_SET_NAMES);
     const ctx: BuildContext = { dataDir: projectPath(".data"), log };
@@ -169,7 +168,8 @@ export const buildOodSets = (
           writeFileAtomic(sheet, contactSheet(idx.data, idx.dims[0] ?? 0, SIDE)));
       }
       const seconds = (performance.now() - started) / 1000;
-      log(
+      // A detail (Debug): `grood data --quiet` shows only what was built.
+      yield* Effect.logDebug(
         `${name.padEnd(13)} ${String(manifest.count).padStart(6)} images  ` +
           `${seconds.toFixed(1).padStart(6)} s  up to date (skipped)`,
       );

@@ -23,7 +23,7 @@ export interface BuiltSet {
 export interface BuildContext {
   /** Root of downloads and extracted packages (`.data`). */
   readonly dataDir: string;
-  /** Progress output (one line per step). */
+  /** Logs a step (one line each), through the loggers of the build's context. */
   readonly log: (line: string) => void;
 }
 

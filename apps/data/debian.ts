@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import { Data, Effect } from "effect";
 import { exists, osReason, writeFileAtomic } from "../../lib/io/mod.ts";
+import { lineLogger, type LogLine } from "../../mod.ts";
 
 /** Where downloaded `.deb` files and their extracted trees live (gitignored). */
 export const DATA_DIR = ".data";
@@ -100,10 +101,11 @@ async function debsOf(debDir: string, name: string): Promise<string[]> {
  */
 export const ensurePackages = (
   names: ReadonlyArray<string>,
-  options: { readonly dataDir?: string; readonly log?: (line: string) => void } = {},
+  options: { readonly dataDir?: string } = {},
 ): Effect.Effect<ReadonlyArray<DebianSource>, SourceDownloadFailed | SourceExtractFailed> =>
   Effect.gen(function* () {
     const dataDir = options.dataDir ?? DATA_DIR;
+    const log = yield* lineLogger;
     const debDir = join(dataDir, "debs");
     const unique = [...new Set(names)];
     const missing: string[] = [];
@@ -119,7 +121,7 @@ export const ensurePackages = (
       if (debs.length === 0) missing.push(name);
     }
     if (missing.length > 0) {
-      options.log?.(`apt-get download ${missing.join(" ")}`);
+      log(`apt-get download ${missing.join(" ")}`);
       yield* Effect.tryPromise({
         try: async () => {
           await Deno.mkdir(debDir, { recursive: true });
@@ -137,7 +139,7 @@ export const ensurePackages = (
     }
     const out: DebianSource[] = [];
     for (const name of unique) {
-      out.push(yield* extractOne(dataDir, debDir, name, options.log));
+      out.push(yield* extractOne(dataDir, debDir, name, log));
     }
     const byName = new Map(out.map((s) => [s.name, s]));
     return names.map((n) => byName.get(n)!);
@@ -150,7 +152,7 @@ const extractOne = (
   dataDir: string,
   debDir: string,
   name: string,
-  log: ((line: string) => void) | undefined,
+  log: LogLine,
 ): Effect.Effect<DebianSource, SourceExtractFailed> =>
   Effect.tryPromise({
     try: async () => {
@@ -166,7 +168,7 @@ const extractOne = (
       const marker = join(root, MARKER);
       const done = (await exists(marker)) && (await Deno.readTextFile(marker)).trim() === file;
       if (!done) {
-        log?.(`dpkg-deb -x ${file}`);
+        log(`dpkg-deb -x ${file}`);
         // Extract into a temporary sibling and rename, so a half-extracted tree is never
         // mistaken for a complete one.
         const tmp = `${root}.tmp`;

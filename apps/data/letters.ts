@@ -234,7 +234,7 @@ export const buildLetters = (
   SourceDownloadFailed | SourceExtractFailed | OodSourceFailed
 > =>
   Effect.gen(function* () {
-    const packages = yield* ensurePackages(LETTER_PACKAGES, { dataDir: ctx.dataDir, log: ctx.log });
+    const packages = yield* ensurePackages(LETTER_PACKAGES, { dataDir: ctx.dataDir });
     const fonts: RenderedFont[] = [];
     const dropped = { unparseable: 0, missingGlyph: 0, duplicate: 0 };
     const seen = new Set<string>();

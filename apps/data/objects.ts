@@ -118,7 +118,6 @@ export const buildObjects = (
   Effect.gen(function* () {
     const packages = yield* ensurePackages(["tuxpaint-stamps-default", "openclipart-png"], {
       dataDir: ctx.dataDir,
-      log: ctx.log,
     });
     const [tux, clip] = packages as [DebianSource, DebianSource];
     const jobs: Array<{ pkg: DebianSource; file: string; ink: "luma" | "inverted" }> = [];

@@ -157,7 +157,6 @@ export const buildPhotos = (
   Effect.gen(function* () {
     const packages = yield* ensurePackages(PHOTO_SOURCES.map((s) => s.pkg), {
       dataDir: ctx.dataDir,
-      log: ctx.log,
     });
     const per = PHOTOS_RECIPE.cropsPerSource;
     const total = PHOTO_SOURCES.reduce((n, s) => n + s.files.length, 0);

@@ -82,7 +82,6 @@ export const buildTextures = (
   Effect.gen(function* () {
     const packages = yield* ensurePackages(TEXTURE_SOURCES.map((s) => s.pkg), {
       dataDir: ctx.dataDir,
-      log: ctx.log,
     });
     const sources: TextureSource[] = [];
     const seen = new Set<string>();

@@ -227,7 +227,10 @@ const discard = (dir: string): Promise<void> => {
 
 /** Options of {@link makeStageCache}. */
 export interface StageCacheOptions {
-  /** Where warnings go (a rejected entry, a cache that cannot be written); default stderr. */
+  /**
+   * Where warnings go (a rejected entry, a cache that cannot be written); default the log
+   * (`Effect.logWarning`).
+   */
   readonly warn?: (line: string) => void;
 }
 
@@ -236,7 +239,8 @@ export function makeStageCache(
   root: string | undefined,
   options: StageCacheOptions = {},
 ): StageCacheShape {
-  const warn = options.warn ?? ((line: string) => console.warn(line));
+  const warn = (line: string): Effect.Effect<void> =>
+    options.warn === undefined ? Effect.logWarning(line) : Effect.sync(() => options.warn!(line));
   const stats = { hits: 0, computed: 0, rejected: 0, unwritten: 0 };
   let writable = true;
   return {
@@ -254,7 +258,9 @@ export function makeStageCache(
           Effect.catchTag("Rejected", ({ reason }) =>
             Effect.gen(function* () {
               stats.rejected++;
-              warn(`cache: ${stage} entry ${key.slice(0, 12)} rejected (${reason}); recomputing`);
+              yield* warn(
+                `cache: ${stage} entry ${key.slice(0, 12)} rejected (${reason}); recomputing`,
+              );
               yield* Effect.promise(() => discard(dir));
               return undefined;
             })),
@@ -274,11 +280,11 @@ export function makeStageCache(
           };
           yield* writeEntry(root, dir, entry, codec, value).pipe(
             Effect.catchTag("IoError", (error) =>
-              Effect.sync(() => {
+              Effect.suspend(() => {
                 stats.unwritten++;
-                if (!writable) return;
+                if (!writable) return Effect.void;
                 writable = false;
-                warn(`cache: ${error.message}; the run goes on without caching`);
+                return warn(`cache: ${error.message}; the run goes on without caching`);
               })),
           );
         } else {
@@ -357,16 +363,26 @@ export const clearStageCache = (
 /** The default cache folder (relative to the working directory). */
 export const DEFAULT_CACHE_DIR = "cache";
 
-/** The stage cache every pipeline stage stores its outputs in. */
-export class StageCache extends Context.Service<StageCache, StageCacheShape>()("grood/StageCache") {
+/** The `StageCache` reference, with the layer that provides a disk cache. */
+export interface StageCacheReference extends Context.Reference<StageCacheShape> {
   /** A disk cache at `root`, or none at all when `root` is `undefined` (`--no-cache`). */
-  static layer(
-    root: string | undefined,
-    options: StageCacheOptions = {},
-  ): Layer.Layer<StageCache> {
-    return Layer.sync(StageCache, () => makeStageCache(root, options));
-  }
+  readonly layer: (root: string | undefined, options?: StageCacheOptions) => Layer.Layer<never>;
 }
+
+/**
+ * The stage cache every pipeline stage stores its outputs in, read from the context. A
+ * `Context.Reference` whose default is off (it computes everything and stores nothing), so a
+ * library user need not provide one; `GroodLive` provides the disk cache (`StageCache.layer`).
+ */
+export const StageCache: StageCacheReference = Object.assign(
+  Context.Reference<StageCacheShape>("grood/StageCache", {
+    defaultValue: () => makeStageCache(undefined),
+  }),
+  {
+    layer: (root: string | undefined, options: StageCacheOptions = {}): Layer.Layer<never> =>
+      Layer.sync(StageCache, () => makeStageCache(root, options)),
+  },
+);
 
 /** One line for a run's summary: what the cache served, computed and rejected. */
 export function cacheSummary(stats: CacheStats): string {

@@ -34,7 +34,7 @@ export {
   loadOodSet,
   type LoadOodSetError,
   OOD_SET_NAMES,
-  OodManifest,
+  type OodManifest,
   OodManifestInvalid,
   OodManifestMissing,
   type OodRole,
@@ -44,7 +44,7 @@ export {
   oodSets,
   projectPath,
   readManifest,
-  SourcePackage,
+  type SourcePackage,
 } from "./ood/mod.ts";
 export { mulberry32, permutation } from "../random.ts";
 export { concatRows, type Matrix, matrix, takeRows } from "../matrix.ts";

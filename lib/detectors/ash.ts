@@ -25,7 +25,16 @@
 import { Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
-import { defineDetector, Grid, Percentile, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  type Expect,
+  Grid,
+  optionDefaults,
+  type OptionsOf,
+  Percentile,
+  type SameFields,
+  withDefault,
+} from "./entry.ts";
 import { fitPercentileHeadEnergy } from "./head_energy.ts";
 
 /** The ASH variants: how the kept activations are rewritten. */
@@ -33,6 +42,14 @@ export type AshVariant = "s" | "b" | "p";
 
 /** OpenOOD v1.5's percentile grid for ASH (`ash.yml`), shared with SCALE. */
 export const ASH_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 90, 95];
+
+/** The options of an ASH variant whose percentile is tuned unless given, with their defaults. */
+const tunedPercentile = Schema.Struct({
+  /** A fixed pruning percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
+  percentile: Schema.optionalKey(Percentile),
+  percentileGrid: withDefault(Grid(Percentile), [...ASH_PERCENTILE_GRID] as [number, ...number[]]),
+});
+const ASH_DEFAULTS = optionDefaults(tunedPercentile);
 
 /** Options of {@link ash}. */
 export interface AshOptions {
@@ -43,6 +60,13 @@ export interface AshOptions {
   /** Percentiles tuned over when `percentile` is absent (default `ASH_PERCENTILE_GRID`). */
   readonly percentileGrid?: ReadonlyArray<number>;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _AshOptionsMatchesSchema = Expect<
+  SameFields<
+    Omit<AshOptions, "variant">,
+    OptionsOf<typeof tunedPercentile>
+  >
+>;
 
 /** Number of activations ASH keeps out of `n` at percentile `p` (numpy round-half-even). */
 export function ashKeptCount(n: number, p: number): number {
@@ -93,7 +117,7 @@ export function ashName(variant: AshVariant, percentile: number | undefined): st
 export function ash(options: AshOptions = {}): Detector {
   const variant = options.variant ?? "s";
   const name = ashName(variant, options.percentile);
-  const grid = options.percentileGrid ?? ASH_PERCENTILE_GRID;
+  const grid = options.percentileGrid ?? ASH_DEFAULTS.percentileGrid;
   const shaping = {
     s: "keep the top (100 − p)% of each penultimate feature, scale them by exp(s1/s2)",
     b: "keep the top (100 − p)% of each penultimate feature, set them to s1/k",
@@ -121,12 +145,6 @@ export function ash(options: AshOptions = {}): Detector {
 /** The options of an ASH variant at a fixed percentile (default `percentile`). */
 const fixedPercentile = (percentile: number) =>
   Schema.Struct({ percentile: withDefault(Percentile, percentile) });
-
-/** The options of an ASH variant whose percentile is tuned unless given. */
-const tunedPercentile = Schema.Struct({
-  percentile: Schema.optionalKey(Percentile),
-  percentileGrid: withDefault(Grid(Percentile), [...ASH_PERCENTILE_GRID] as [number, ...number[]]),
-});
 
 /** The registry entry of one ASH variant (its table name is `title` unless a spec names it). */
 const ashVariantEntry = <const K extends string, F extends Schema.Struct.Fields>(entry: {

@@ -6,6 +6,7 @@
  */
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
+import { Progress } from "../progress.ts";
 import type {
   Detector,
   ExtractedSet,
@@ -261,7 +262,8 @@ function fitProblems(inputs: FitInputs): Array<string> {
  * Guard any detector at the library's edge: its training features must agree with the images
  * and labels and be finite; every set it scores must have one feature row per image, the
  * feature and class sizes it was fitted on, and finite values; and every score it returns must
- * be finite. A detector's own code can then assume consistent, finite inputs.
+ * be finite. A detector's own code can then assume consistent, finite inputs. A progress callback
+ * in the inputs (`FitInputs.progress`) becomes the fit's `Progress`.
  */
 export function withInputChecks<E extends TaggedFailure>(
   detector: Detector<E>,
@@ -278,7 +280,11 @@ export function withInputChecks<E extends TaggedFailure>(
         const train = inputs.trainFeatures;
         yield* finiteMatrix(name, train.name, "the penultimate features", train.penultimate);
         yield* finiteMatrix(name, train.name, "the logits", train.logits);
-        const fitted = yield* detector.fit(inputs);
+        // A caller still passing a progress callback (`FitInputs.progress`, deprecated) has it
+        // as the fit's `Progress`, so the stages that report through the context reach it.
+        const fitted = yield* (inputs.progress === undefined
+          ? detector.fit(inputs)
+          : Effect.provideService(detector.fit(inputs), Progress, { report: inputs.progress }));
         const expected = {
           penultimate: train.penultimate.cols,
           classes: train.logits.cols,

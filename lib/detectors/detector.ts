@@ -64,7 +64,10 @@ export interface FitInputs {
   readonly trainClassSums: ReadonlyArray<ClassSums>;
   /** Held-out ID and validation-OOD data for hyper-parameter choices. */
   readonly validation: ValidationData;
-  /** Reports a stage's progress (done of total). */
+  /**
+   * @deprecated Fits report to the context's `Progress` (`reportProgress`); kept until ODIN and
+   * the fitted-folder fits, which still pass a callback, read it from the context too.
+   */
   readonly progress?: (stage: string, done: number, total: number) => void;
 }
 

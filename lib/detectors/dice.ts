@@ -15,16 +15,30 @@
 import { Effect, Schema } from "effect";
 import { requirePercentile } from "./checks.ts";
 import type { Detector } from "./detector.ts";
-import { defineDetector, Percentile, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  type Expect,
+  optionDefaults,
+  type OptionsOf,
+  Percentile,
+  type SameFields,
+  withDefault,
+} from "./entry.ts";
 import { columnMeans } from "./fdbd.ts";
 import { checkTrainPenultimate, headEnergy } from "./head_energy.ts";
 import { type Head, percentile, readHead } from "./logits.ts";
+
+/** DICE's options with their default: the sparsity percentile p in [0, 100), 90. */
+const DiceOptionsSpec = Schema.Struct({ percentile: withDefault(Percentile, 90) });
 
 /** Options of {@link dice}. */
 export interface DiceOptions {
   /** Sparsity percentile p in [0, 100) (default 90). */
   readonly percentile?: number;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _DiceOptionsMatchesSchema = Expect<SameFields<DiceOptions, OptionsOf<typeof DiceOptionsSpec>>>;
+const DICE_DEFAULTS = optionDefaults(DiceOptionsSpec);
 
 /** The head with the weights whose contribution h̄_d·W_cd is at or below the p-th percentile zeroed. */
 export function sparsifiedHead(head: Head, meanFeature: ArrayLike<number>, p: number): Head {
@@ -43,7 +57,7 @@ export function sparsifiedHead(head: Head, meanFeature: ArrayLike<number>, p: nu
 /** The DICE detector: Energy of the logits of a sparsified head. */
 export function dice(options: DiceOptions = {}): Detector {
   const name = "DICE";
-  const p = options.percentile ?? 90;
+  const { percentile: p } = { ...DICE_DEFAULTS, ...options };
   return {
     name,
     description: `DICE: keep the head weights whose mean contribution is above its ${p}th ` +
@@ -68,6 +82,6 @@ export const diceEntry = defineDetector({
   family: "baseline",
   source: "Sun & Li, ECCV 2022; OpenOOD `dice`",
   reproduce: true,
-  options: Schema.Struct({ percentile: withDefault(Percentile, 90) }),
+  options: DiceOptionsSpec,
   make: (options, name) => ({ ...dice(options), name }),
 });

@@ -12,19 +12,35 @@ import type { Detector } from "./detector.ts";
 import { requirePositiveTemperature } from "./checks.ts";
 import { pointwiseDetector } from "./pointwise.ts";
 import { energyScores } from "./logits.ts";
-import { defineDetector, PositiveNumber, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  type Expect,
+  optionDefaults,
+  type OptionsOf,
+  PositiveNumber,
+  type SameFields,
+  withDefault,
+} from "./entry.ts";
 import { Schema } from "effect";
+
+/** Energy's options with their default: temperature T = 1. */
+const EnergyOptionsSpec = Schema.Struct({ temperature: withDefault(PositiveNumber, 1) });
 
 /** Options of {@link energy}. */
 export interface EnergyOptions {
   /** Temperature T (default 1). */
   readonly temperature?: number;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _EnergyOptionsMatchesSchema = Expect<
+  SameFields<EnergyOptions, OptionsOf<typeof EnergyOptionsSpec>>
+>;
+const ENERGY_DEFAULTS = optionDefaults(EnergyOptionsSpec);
 
 /** The Energy detector: −T·logsumexp(z/T). */
 export function energy(options: EnergyOptions = {}): Detector {
   const name = "Energy";
-  const temperature = options.temperature ?? 1;
+  const { temperature } = { ...ENERGY_DEFAULTS, ...options };
   return pointwiseDetector({
     name,
     description: `Energy score −T·logsumexp(z/T), T = ${temperature} (Liu et al., NeurIPS 2020)`,
@@ -41,6 +57,6 @@ export const energyEntry = defineDetector({
   family: "baseline",
   source: "Liu et al., NeurIPS 2020; OpenOOD `ebo`",
   reproduce: true,
-  options: Schema.Struct({ temperature: withDefault(PositiveNumber, 1) }),
+  options: EnergyOptionsSpec,
   make: (options, name) => ({ ...energy(options), name }),
 });

@@ -8,7 +8,10 @@
  * @module
  */
 import { Effect, Schema } from "effect";
+import type { Expect, SameFields } from "../decode.ts";
 import type { Detector, DetectorError, TaggedFailure } from "./detector.ts";
+
+export type { Expect, SameFields };
 
 /** The role a detector plays in the reports. */
 export type DetectorFamily = "grood" | "grood-ablation" | "grood-extension" | "baseline";
@@ -104,6 +107,25 @@ export const defineDetector = <
 /** A field with a decoding default (absent in a spec → `value`). */
 export const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
   schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)));
+
+/**
+ * The defaults of an options Schema: what it decodes `{}` to. A detector's defaults are written
+ * only in its Schema (`withDefault`); its function reads them from here.
+ */
+export const optionDefaults = <S extends Schema.ConstraintDecoder<unknown>>(
+  schema: S,
+): S["Type"] => Schema.decodeUnknownSync(schema)({});
+
+/** A non-empty list (a `Grid`'s type) as any list: a function refuses an empty one by name. */
+type AnyLength<T> = T extends readonly [infer A, ...Array<infer _>] ? ReadonlyArray<A> : T;
+
+/**
+ * A detector's options as its function takes them: its Schema's fields, each optional (a grid
+ * may be any list; an empty one is refused when tuning, `InvalidGrid`).
+ */
+export type OptionsOf<S extends Schema.Top> = {
+  readonly [K in keyof S["Type"]]?: AnyLength<S["Type"][K]>;
+};
 
 /** Option schemas shared by several detectors. */
 export const Probability = Schema.Number.pipe(

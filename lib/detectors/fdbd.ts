@@ -20,15 +20,23 @@ import { Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
-import { defineDetector } from "./entry.ts";
+import { defineDetector, type Expect, type OptionsOf, type SameFields } from "./entry.ts";
 import { type Head, readHead } from "./logits.ts";
 import { tuneParameter } from "./tune.ts";
+
+/** fDBD's options: none has a fixed default. */
+const FdbdOptionsSpec = Schema.Struct({
+  /** Normalise by ‖h − μ_train‖ (true) or ‖h‖ (false); absent: tuned on validation. */
+  distanceAsNormalizer: Schema.optionalKey(Schema.Boolean),
+});
 
 /** Options of {@link fdbd}. */
 export interface FdbdOptions {
   /** Normalise by ‖h − μ_train‖ (true) or ‖h‖ (false); absent: tuned on validation. */
   readonly distanceAsNormalizer?: boolean;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _FdbdOptionsMatchesSchema = Expect<SameFields<FdbdOptions, OptionsOf<typeof FdbdOptionsSpec>>>;
 
 /** D-vector mean of the rows. */
 export function columnMeans(m: Matrix): Float64Array {
@@ -132,7 +140,6 @@ export function fdbd(options: FdbdOptions = {}): Detector {
               grid: [1, 0],
               validation: inputs.validation,
               candidate: (value) => Effect.succeed({ score: scoreWith(value === 1) }),
-              ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
             }),
           );
         }
@@ -155,6 +162,6 @@ export const fdbdEntry = defineDetector({
   family: "baseline",
   source: "Liu & Qin, ICML 2024; OpenOOD `fdbd`",
   reproduce: true,
-  options: Schema.Struct({ distanceAsNormalizer: Schema.optionalKey(Schema.Boolean) }),
+  options: FdbdOptionsSpec,
   make: (options, name) => ({ ...fdbd(options), name }),
 });

@@ -28,12 +28,31 @@ import { Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { requireSetting, scoreChecked } from "./checks.ts";
 import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
-import { defineDetector, Grid, PositiveInt, PositiveNumber, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  type Expect,
+  Grid,
+  optionDefaults,
+  type OptionsOf,
+  PositiveInt,
+  PositiveNumber,
+  type SameFields,
+  withDefault,
+} from "./entry.ts";
 import { logSumExp } from "./logits.ts";
 import { tuneParameter } from "./tune.ts";
 
 /** OpenOOD v1.5's γ grid for GEN. */
 export const GEN_GAMMA_GRID: ReadonlyArray<number> = [0.01, 0.1, 0.5, 1, 2, 5, 10];
+
+/** GEN's options with their defaults. */
+const GenOptionsSpec = Schema.Struct({
+  /** A fixed γ; when absent, γ is tuned over `gammaGrid`. */
+  gamma: Schema.optionalKey(PositiveNumber),
+  gammaGrid: withDefault(Grid(PositiveNumber), [...GEN_GAMMA_GRID] as [number, ...number[]]),
+  /** How many of the largest probabilities enter. */
+  topM: withDefault(PositiveInt, 100),
+});
 
 /** Options of {@link gen}. */
 export interface GenOptions {
@@ -44,6 +63,9 @@ export interface GenOptions {
   /** How many of the largest probabilities enter (default 100). */
   readonly topM?: number;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _GenOptionsMatchesSchema = Expect<SameFields<GenOptions, OptionsOf<typeof GenOptionsSpec>>>;
+const GEN_DEFAULTS = optionDefaults(GenOptionsSpec);
 
 /**
  * log Σ over the M largest pⱼ of pⱼ^γ (1 − pⱼ)^γ, for every row of logits, in log space
@@ -107,8 +129,8 @@ function logOneMinus(
 /** The GEN detector: generalized entropy of the softmax. */
 export function gen(options: GenOptions = {}): Detector {
   const name = "GEN";
-  const grid = options.gamma === undefined ? options.gammaGrid ?? GEN_GAMMA_GRID : [options.gamma];
-  const topM = options.topM ?? 100;
+  const { gammaGrid, topM } = { ...GEN_DEFAULTS, ...options };
+  const grid = options.gamma === undefined ? gammaGrid : [options.gamma];
   return {
     name,
     description: `GEN: log of the generalized entropy Σ p^γ(1−p)^γ over the top ${topM} ` +
@@ -142,7 +164,6 @@ export function gen(options: GenOptions = {}): Detector {
               grid,
               validation: inputs.validation,
               candidate: (gamma) => Effect.succeed({ score: scoreAt(gamma) }),
-              ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
             }),
           );
         }
@@ -165,10 +186,6 @@ export const genEntry = defineDetector({
   family: "baseline",
   source: "Liu et al., CVPR 2023; OpenOOD `gen`",
   reproduce: true,
-  options: Schema.Struct({
-    gamma: Schema.optionalKey(PositiveNumber),
-    gammaGrid: withDefault(Grid(PositiveNumber), [...GEN_GAMMA_GRID] as [number, ...number[]]),
-    topM: withDefault(PositiveInt, 100),
-  }),
+  options: GenOptionsSpec,
   make: (options, name) => ({ ...gen(options), name }),
 });

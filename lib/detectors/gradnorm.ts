@@ -23,14 +23,33 @@ import type { Detector } from "./detector.ts";
 import { requirePositiveTemperature } from "./checks.ts";
 import { pointwiseDetector } from "./pointwise.ts";
 import { softmaxRow } from "./logits.ts";
-import { defineDetector, PositiveNumber, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  type Expect,
+  optionDefaults,
+  type OptionsOf,
+  PositiveNumber,
+  type SameFields,
+  withDefault,
+} from "./entry.ts";
 import { Schema } from "effect";
+
+/** GradNorm's options with their default: the softmax temperature T, 1. */
+const GradNormOptionsSpec = Schema.Struct({ temperature: withDefault(PositiveNumber, 1) });
 
 /** Options of {@link gradNorm}. */
 export interface GradNormOptions {
   /** Softmax temperature T (default 1). */
   readonly temperature?: number;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _GradNormOptionsMatchesSchema = Expect<
+  SameFields<
+    GradNormOptions,
+    OptionsOf<typeof GradNormOptionsSpec>
+  >
+>;
+const GRADNORM_DEFAULTS = optionDefaults(GradNormOptionsSpec);
 
 /** ‖∂KL(u ‖ softmax(z/T))/∂K‖₁ = ‖h‖₁ · ‖softmax(z/T) − 1/C‖₁ / T for every row. */
 export function gradNorms(penultimate: Matrix, logits: Matrix, temperature = 1): Float64Array {
@@ -51,7 +70,7 @@ export function gradNorms(penultimate: Matrix, logits: Matrix, temperature = 1):
 /** The GradNorm detector: −‖∂KL(u ‖ softmax)/∂W_head‖₁. */
 export function gradNorm(options: GradNormOptions = {}): Detector {
   const name = "GradNorm";
-  const temperature = options.temperature ?? 1;
+  const { temperature } = { ...GRADNORM_DEFAULTS, ...options };
   return pointwiseDetector({
     name,
     description: "GradNorm: −L1 norm of the head-weight gradient of KL(uniform ‖ softmax(z/T)), " +
@@ -74,6 +93,6 @@ export const gradNormEntry = defineDetector({
   family: "baseline",
   source: "Huang et al., NeurIPS 2021; OpenOOD `gradnorm`",
   reproduce: true,
-  options: Schema.Struct({ temperature: withDefault(PositiveNumber, 1) }),
+  options: GradNormOptionsSpec,
   make: (options, name) => ({ ...gradNorm(options), name }),
 });

@@ -18,11 +18,11 @@
  *
  * @module
  */
-import { Effect, Exit, Option } from "effect";
+import { Effect, Exit } from "effect";
 import { concatSets, type ImageSet, subset } from "../data/images.ts";
 import { squaredDistance } from "../distance.ts";
 import { type Matrix, matrix, takeRows } from "../matrix.ts";
-import { type Codec, makeStageCache, StageCache } from "../cache/cache.ts";
+import { type Codec, StageCache } from "../cache/cache.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
 import { buildIndex, type IndexSpec, type NearestNeighbourIndex } from "../knn/mod.ts";
@@ -107,7 +107,7 @@ export function negativeDistanceTo(features: Matrix, vector: Float32Array): Floa
 
 /**
  * The GROOD detector. Its fit stores each stage's output in the `StageCache` of the context it
- * runs in (read with `Effect.serviceOption`: without one, nothing is cached); the inputs'
+ * runs in (a reference whose default is off: without one, nothing is cached); the inputs'
  * `modelKey` and `trainKey` root the cache keys, so they follow the content.
  */
 export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Detector {
@@ -121,10 +121,7 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
         const { net, train, trainFeatures } = inputs;
         const context = { earlyTap: earlyTapOf(inputs), trainCount: train.count };
         const o = resolveGroodOptions(given, context);
-        const cache = Option.getOrElse(
-          yield* Effect.serviceOption(StageCache),
-          () => makeStageCache(undefined),
-        );
+        const cache = yield* StageCache;
         const base = { model: inputs.modelKey, train: inputs.trainKey };
         const prototypes = yield* cache.cached(
           "prototypes",
@@ -268,7 +265,6 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
                 const index = yield* indexOf((yield* descriptorsAt(temperature)).value);
                 return { score: scorer(index, temperature), dispose: () => index.dispose() };
               }),
-            ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
           }),
         ];
         const temperature = tuned[0]?.chosen ?? o.temperature;

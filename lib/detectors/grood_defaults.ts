@@ -35,6 +35,10 @@ export function resolveGroodOptions(
   };
 }
 
-/** The early tap of the model a GROOD fit runs on (grood's CNN's `block1` when none is known). */
+/** The early tap of grood's CNN (its first residual block): the early boundary when none is known. */
+export const GROOD_CNN_EARLY_TAP = "block1";
+
+/** The early tap of the model a GROOD fit runs on (`GROOD_CNN_EARLY_TAP` when none is known). */
 export const earlyTapOf = (inputs: Pick<FitInputs, "model" | "net">): string =>
-  inputs.model?.taps.early ?? (inputs.net !== undefined ? groodTaps(inputs.net).early : "block1");
+  inputs.model?.taps.early ??
+    (inputs.net !== undefined ? groodTaps(inputs.net).early : GROOD_CNN_EARLY_TAP);

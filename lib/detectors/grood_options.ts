@@ -1,16 +1,28 @@
 /**
  * GROOD's options: where its OOD prototype comes from (mix-up, the mean of the prototypes,
- * noise, validation OOD, or a user's own), its descriptor, index, k and temperature, and the
- * defaults `grood.ts`'s module doc gives the reasons for.
+ * noise, validation OOD, or a user's own), its descriptor, index, k and temperature: a Schema
+ * (`GroodOptionsSpec`) holding the defaults `grood.ts`'s module doc gives the reasons for, and
+ * the option types derived from it.
  *
  * @module
  */
-import type { Effect } from "effect";
+import { type Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
-import type { IndexSpec, NearestNeighbourIndex } from "../knn/mod.ts";
+import type { NearestNeighbourIndex } from "../knn/mod.ts";
+import { IndexSpec } from "../knn/registry.ts";
 import { MIXUP_DEFAULTS } from "../stages/mixup.ts";
 import type { Prototypes } from "../stages/prototype.ts";
 import type { DetectorError, FitInputs } from "./detector.ts";
+import {
+  type Expect,
+  Grid,
+  PositiveInt,
+  PositiveNumber,
+  Probability,
+  type SameFields,
+  Seed,
+  withDefault,
+} from "./entry.ts";
 
 /**
  * A user's own OOD-prototype source: a name (part of the cache key: change it when the code
@@ -37,9 +49,65 @@ export interface IndexBuilder {
   readonly build: (points: Matrix) => Effect.Effect<NearestNeighbourIndex, DetectorError>;
 }
 
-/** Where GROOD's OOD prototype comes from. */
-export type OodPrototypeSource =
-  | CustomOodPrototype
+/** Where GROOD's OOD prototype comes from, as a spec (a tagged union, never a flag soup). */
+export const OodPrototypeSpec = Schema.Union([
+  Schema.Struct({
+    kind: Schema.Literal("mixup"),
+    lambda: Probability,
+    /** Images to mix; absent: min(10,000, training images), resolved when the fit knows the data. */
+    samples: Schema.optionalKey(Schema.Union([PositiveInt, Schema.Literal("all")])),
+    seed: Seed,
+  }),
+  Schema.Struct({ kind: Schema.Literal("mean") }),
+  Schema.Struct({ kind: Schema.Literal("noise"), count: PositiveInt, seed: Seed }),
+  Schema.Struct({
+    kind: Schema.Literal("validation"),
+    /**
+     * Use only the first n validation-OOD images (the sets concatenated in benchmark order),
+     * as the reference does with its first loader batch; absent = the whole split.
+     */
+    firstImages: Schema.optionalKey(PositiveInt),
+  }),
+]);
+
+/**
+ * GROOD's options in a spec except the OOD-prototype source (the variants fix it), with their
+ * defaults: the only place they are written (see `grood.ts`'s module doc for the reasons).
+ */
+export const groodFields = {
+  /** Where the early prototypes and the mix-up are taken; absent: the model's early tap. */
+  earlyBoundary: Schema.optionalKey(Schema.String),
+  /** `gradient`: GROOD; `distance`: ablation, score = −‖h − p_ood‖ (no gradient, no index). */
+  descriptor: withDefault(Schema.Literals(["gradient", "distance"]), "gradient"),
+  /** `{ "kind": "exact" }`, `{ "kind": "ivf", "nprobe"?, … }`, `{ "kind": "hnsw", "m"?, … }`. */
+  index: withDefault(IndexSpec, { kind: "exact" }),
+  k: withDefault(PositiveInt, 1),
+  /** NCP-logit temperature τ (an extension; 1 = the paper). */
+  temperature: withDefault(PositiveNumber, 1),
+  /** When given, τ is chosen from this grid on the validation data (overrides `temperature`). */
+  temperatureGrid: Schema.optionalKey(Grid(PositiveNumber)),
+  /** Seed of the HNSW graph and of IVF's k-means. */
+  seed: withDefault(Seed, 0),
+};
+
+/** GROOD's default OOD prototype: the targeted mix-up with the mix-up stage's defaults. */
+export const DEFAULT_OOD_PROTOTYPE: {
+  readonly kind: "mixup";
+  readonly lambda: number;
+  readonly seed: number;
+} = { kind: "mixup", lambda: MIXUP_DEFAULTS.lambda, seed: MIXUP_DEFAULTS.seed };
+
+/** GROOD's spec options. */
+export const GroodOptionsSpec = Schema.Struct({
+  ...groodFields,
+  oodPrototype: withDefault(OodPrototypeSpec, DEFAULT_OOD_PROTOTYPE),
+});
+
+/** Where GROOD's OOD prototype comes from: a spec's source, or a user's own. */
+export type OodPrototypeSource = CustomOodPrototype | SpecOodPrototype;
+
+/** The OOD-prototype sources a spec can name: what `OodPrototypeSpec` decodes to. */
+export type SpecOodPrototype =
   | {
     readonly kind: "mixup";
     readonly lambda: number;
@@ -57,8 +125,12 @@ export type OodPrototypeSource =
      */
     readonly firstImages?: number;
   };
+// The documented union is the Schema's: checked at compile time.
+type _SpecOodPrototypeMatchesSchema = Expect<
+  SameFields<SpecOodPrototype, typeof OodPrototypeSpec.Type>
+>;
 
-/** GROOD's parameters. */
+/** GROOD's parameters (defaults: `GROOD_DEFAULTS`, from its Schema `GroodOptionsSpec`). */
 export interface GroodOptions {
   /** Where the early prototypes and the mix-up are taken; absent: the model's early tap. */
   readonly earlyBoundary?: string;
@@ -77,16 +149,21 @@ export interface GroodOptions {
   /** Seed of the HNSW graph and of IVF's k-means. */
   readonly seed: number;
 }
+// Beside a user's own prototype source and index builder, the fields are the Schema's.
+type _GroodOptionsMatchSchema = Expect<
+  SameFields<
+    Omit<GroodOptions, "oodPrototype" | "index" | "temperatureGrid">,
+    Omit<typeof GroodOptionsSpec.Type, "oodPrototype" | "index" | "temperatureGrid">
+  >
+>;
 
-/** GROOD's defaults (see the module doc for the reasons). */
-export const GROOD_DEFAULTS: GroodOptions = {
-  oodPrototype: { kind: "mixup", lambda: MIXUP_DEFAULTS.lambda, seed: MIXUP_DEFAULTS.seed },
-  descriptor: "gradient",
-  index: { kind: "exact" },
-  k: 1,
-  temperature: 1,
-  seed: 0,
-};
+/** GROOD's defaults: what its spec decodes `{}` to. */
+export const GROOD_SPEC_DEFAULTS: typeof GroodOptionsSpec.Type = Schema.decodeUnknownSync(
+  GroodOptionsSpec,
+)({});
+
+/** GROOD's defaults, as options (`GROOD_SPEC_DEFAULTS`). */
+export const GROOD_DEFAULTS: GroodOptions = GROOD_SPEC_DEFAULTS;
 
 /** A short name of the OOD prototype source, for tables. */
 export function describeSource(source: OodPrototypeSource): string {

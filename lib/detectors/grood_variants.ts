@@ -6,20 +6,9 @@
  * @module
  */
 import { Schema } from "effect";
-import { IndexSpec } from "../knn/registry.ts";
-import { MIXUP_DEFAULTS } from "../stages/mixup.ts";
-import {
-  defineDetector,
-  type DetectorEntry,
-  Grid,
-  PositiveInt,
-  PositiveNumber,
-  Probability,
-  Seed,
-  withDefault,
-} from "./entry.ts";
+import { defineDetector, type DetectorEntry } from "./entry.ts";
 import { grood } from "./grood.ts";
-import { GROOD_DEFAULTS, type GroodOptions } from "./grood_options.ts";
+import { groodFields, type GroodOptions, GroodOptionsSpec } from "./grood_options.ts";
 
 /** The τ grid of the `grood-tuned-temperature` extension. */
 export const TEMPERATURE_GRID: ReadonlyArray<number> = [1, 3, 10, 30, 100];
@@ -29,46 +18,6 @@ export const TEMPERATURE_GRID: ReadonlyArray<number> = [1, 3, 10, 30, 100];
  * `n_noise_samples` asks for at least 100, so one batch is taken).
  */
 export const REFERENCE_FIRST_BATCH = 200;
-
-/** Where GROOD's OOD prototype comes from, as a spec (a tagged union, never a flag soup). */
-export const OodPrototypeSpec = Schema.Union([
-  Schema.Struct({
-    kind: Schema.Literal("mixup"),
-    lambda: Probability,
-    /** Absent: min(10,000, training images), resolved when the fit knows the data. */
-    samples: Schema.optionalKey(Schema.Union([PositiveInt, Schema.Literal("all")])),
-    seed: Seed,
-  }),
-  Schema.Struct({ kind: Schema.Literal("mean") }),
-  Schema.Struct({ kind: Schema.Literal("noise"), count: PositiveInt, seed: Seed }),
-  Schema.Struct({
-    kind: Schema.Literal("validation"),
-    firstImages: Schema.optionalKey(PositiveInt),
-  }),
-]);
-
-/** GROOD's options in a spec except the OOD-prototype source (the variants fix it). */
-const groodFields = {
-  /** Absent: the model's early tap, resolved when the fit knows the model. */
-  earlyBoundary: Schema.optionalKey(Schema.String),
-  descriptor: withDefault(Schema.Literals(["gradient", "distance"]), GROOD_DEFAULTS.descriptor),
-  /** `{ "kind": "exact" }`, `{ "kind": "ivf", "nprobe"?, … }`, `{ "kind": "hnsw", "m"?, … }`. */
-  index: withDefault(IndexSpec, { kind: "exact" }),
-  k: withDefault(PositiveInt, GROOD_DEFAULTS.k),
-  temperature: withDefault(PositiveNumber, GROOD_DEFAULTS.temperature),
-  temperatureGrid: Schema.optionalKey(Grid(PositiveNumber)),
-  seed: withDefault(Seed, GROOD_DEFAULTS.seed),
-};
-
-/** GROOD's spec options. */
-export const GroodOptionsSpec = Schema.Struct({
-  ...groodFields,
-  oodPrototype: withDefault(OodPrototypeSpec, {
-    kind: "mixup",
-    lambda: MIXUP_DEFAULTS.lambda,
-    seed: MIXUP_DEFAULTS.seed,
-  }),
-});
 
 /** The options of a GROOD variant whose OOD prototype is fixed. */
 const VariantOptions = Schema.Struct(groodFields);

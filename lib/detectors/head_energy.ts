@@ -110,7 +110,6 @@ export const fitPercentileHeadEnergy = (spec: PercentileHeadEnergy, inputs: FitI
           grid,
           validation: inputs.validation,
           candidate: (p) => Effect.succeed({ score: scoreAt(p) }),
-          ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
         }),
       );
     }

@@ -23,11 +23,28 @@ import { exactIndex, type NearestNeighbourIndex, type Neighbours } from "../knn/
 import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
 import { checkSet, requireSetting, scoreChecked } from "./checks.ts";
 import { tuneParameter } from "./tune.ts";
-import { defineDetector, Grid, PositiveInt, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  type Expect,
+  Grid,
+  optionDefaults,
+  type OptionsOf,
+  PositiveInt,
+  type SameFields,
+  withDefault,
+} from "./entry.ts";
 import { Schema } from "effect";
 
 /** A k grid for tuning (pass as `kGrid`): k ≤ 100 suits our 60,000 training features. */
 export const KNN_K_GRID: ReadonlyArray<number> = [1, 5, 10, 20, 50, 100];
+
+/** KNN's options with their defaults. */
+const KnnOptionsSpec = Schema.Struct({
+  /** Neighbour rank k; ignored when `kGrid` is given. */
+  k: withDefault(PositiveInt, 50),
+  /** Tune k on validation data over this grid instead of using `k`. */
+  kGrid: Schema.optionalKey(Grid(PositiveInt)),
+});
 
 /** Options of {@link knn}. */
 export interface KnnOptions {
@@ -36,6 +53,9 @@ export interface KnnOptions {
   /** Tune k on validation data over this grid instead of using `k`. */
   readonly kGrid?: ReadonlyArray<number>;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _KnnOptionsMatchesSchema = Expect<SameFields<KnnOptions, OptionsOf<typeof KnnOptionsSpec>>>;
+const KNN_DEFAULTS = optionDefaults(KnnOptionsSpec);
 
 /** Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). */
 export function l2Normalise(features: Matrix): Matrix {
@@ -62,7 +82,7 @@ export function kthDistance(neighbours: Neighbours, k: number): Float64Array {
 export function knn(options: KnnOptions = {}): Detector {
   const name = "KNN";
   const tuning = options.kGrid !== undefined;
-  const ks = options.kGrid ?? [options.k ?? 50];
+  const ks = options.kGrid ?? [options.k ?? KNN_DEFAULTS.k];
   return {
     name,
     description:
@@ -109,7 +129,6 @@ export function knn(options: KnnOptions = {}): Detector {
                       return kthDistance(neighbours, value);
                     })),
               }),
-            ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
           }).pipe(
             Effect.ensuring(Effect.sync(() => cache.clear())),
             Effect.tapError(() => Effect.sync(() => index.dispose())),
@@ -141,9 +160,6 @@ export const knnEntry = defineDetector({
   family: "baseline",
   source: "Sun et al., ICML 2022; OpenOOD `knn`",
   reproduce: true,
-  options: Schema.Struct({
-    k: withDefault(PositiveInt, 50),
-    kGrid: Schema.optionalKey(Grid(PositiveInt)),
-  }),
+  options: KnnOptionsSpec,
   make: (options, name) => ({ ...knn(options), name }),
 });

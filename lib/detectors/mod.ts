@@ -68,6 +68,7 @@ export {
   type GroodOptions,
   type IndexBuilder,
   type OodPrototypeSource,
+  type SpecOodPrototype,
 } from "./grood_options.ts";
 export {
   fitGroodStreamed,

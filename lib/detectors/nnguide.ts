@@ -23,9 +23,32 @@ import { Effect, Schema } from "effect";
 import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import type { Detector, FittedDetector } from "./detector.ts";
-import { defineDetector, PositiveInt, Probability, Seed, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  type Expect,
+  optionDefaults,
+  type OptionsOf,
+  PositiveInt,
+  Probability,
+  type SameFields,
+  Seed,
+  withDefault,
+} from "./entry.ts";
 import { permutation } from "../random.ts";
 import { rowLogSumExp } from "./logits.ts";
+
+/** NNGuide's options with their defaults. */
+const NnGuideOptionsSpec = Schema.Struct({
+  /**
+   * Neighbours averaged; absent: min(100, bank size), so the reference's K = 100 adapts to a
+   * training set whose bank ⌈α·N⌉ holds fewer images (a K given beyond the bank is refused).
+   */
+  k: Schema.optionalKey(PositiveInt),
+  /** Share of the training set in the bank. */
+  alpha: withDefault(Probability, 0.01),
+  /** Seed of the random draw of the bank. */
+  seed: withDefault(Seed, 0),
+});
 
 /** Options of {@link nnGuide}. */
 export interface NnGuideOptions {
@@ -39,6 +62,14 @@ export interface NnGuideOptions {
   /** Seed of the random draw of the bank (default 0). */
   readonly seed?: number;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _NnGuideOptionsMatchesSchema = Expect<
+  SameFields<
+    NnGuideOptions,
+    OptionsOf<typeof NnGuideOptionsSpec>
+  >
+>;
+const NNGUIDE_DEFAULTS = optionDefaults(NnGuideOptionsSpec);
 
 /** h/‖h‖ + 1e-10 per row (the reference's normaliser; float64 norms). */
 export function nnGuideNormalise(features: Matrix): Matrix {
@@ -80,8 +111,7 @@ const NNGUIDE_K = 100;
 /** The NNGuide detector. */
 export function nnGuide(options: NnGuideOptions = {}): Detector {
   const name = "NNGuide";
-  const alpha = options.alpha ?? 0.01;
-  const seed = options.seed ?? 0;
+  const { alpha, seed } = { ...NNGUIDE_DEFAULTS, ...options };
   return {
     name,
     description:
@@ -146,11 +176,6 @@ export const nnGuideEntry = defineDetector({
   family: "baseline",
   source: "Park et al., ICCV 2023; OpenOOD `nnguide`",
   reproduce: true,
-  options: Schema.Struct({
-    /** Absent: min(100, ⌈α·N⌉), resolved at fit. */
-    k: Schema.optionalKey(PositiveInt),
-    alpha: withDefault(Probability, 0.01),
-    seed: withDefault(Seed, 0),
-  }),
+  options: NnGuideOptionsSpec,
   make: (options, name) => ({ ...nnGuide(options), name }),
 });

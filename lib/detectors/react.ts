@@ -22,8 +22,30 @@ import type { Detector } from "./detector.ts";
 import { finiteMatrix, requireSetting } from "./checks.ts";
 import { checkTrainPenultimate, headEnergy } from "./head_energy.ts";
 import { percentile, readHead } from "./logits.ts";
-import { defineDetector, Percentile, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  type Expect,
+  optionDefaults,
+  type OptionsOf,
+  Percentile,
+  type SameFields,
+  withDefault,
+} from "./entry.ts";
 import { Schema } from "effect";
+
+/** The ID split whose activations give ReAct's clipping threshold. */
+export type ThresholdSource = "train" | "validation";
+
+/**
+ * ReAct's options with their defaults: the percentile p (0–100] of the activations used as the
+ * clipping threshold, 90, and the ID split whose activations set it, `from` (`train` for
+ * `react`, `validation` for `react-val`).
+ */
+const reactOptions = (from: ThresholdSource) =>
+  Schema.Struct({
+    percentile: withDefault(Percentile, 90),
+    thresholdFrom: withDefault(Schema.Literals(["train", "validation"]), from),
+  });
 
 /** Options of {@link react}. */
 export interface ReactOptions {
@@ -32,9 +54,14 @@ export interface ReactOptions {
   /** Which ID split's activations set the threshold (default `"train"`). */
   readonly thresholdFrom?: ThresholdSource;
 }
-
-/** The ID split whose activations give ReAct's clipping threshold. */
-export type ThresholdSource = "train" | "validation";
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _ReactOptionsMatchesSchema = Expect<
+  SameFields<
+    ReactOptions,
+    OptionsOf<ReturnType<typeof reactOptions>>
+  >
+>;
+const REACT_DEFAULTS = optionDefaults(reactOptions("train"));
 
 /** What each threshold source is called in names and descriptions. */
 const SOURCE_LABEL: Record<ThresholdSource, string> = { train: "train", validation: "ID val" };
@@ -50,9 +77,8 @@ export function clipActivations(features: Matrix, threshold: number): Matrix {
 
 /** The ReAct detector: Energy of the logits recomputed from clipped penultimate features. */
 export function react(options: ReactOptions = {}): Detector {
-  const from = options.thresholdFrom ?? "train";
+  const { thresholdFrom: from, percentile: p } = { ...REACT_DEFAULTS, ...options };
   const name = `ReAct (${SOURCE_LABEL[from]})`;
-  const p = options.percentile ?? 90;
   return {
     name,
     description: `ReAct: clip penultimate features at the ${p}th percentile of the ` +
@@ -80,13 +106,6 @@ export function react(options: ReactOptions = {}): Detector {
       }),
   };
 }
-
-/** The options of a registered ReAct, with its default threshold source. */
-const reactOptions = (from: ThresholdSource) =>
-  Schema.Struct({
-    percentile: withDefault(Percentile, 90),
-    thresholdFrom: withDefault(Schema.Literals(["train", "validation"]), from),
-  });
 
 /** The registry entry of ReAct with one default threshold source. */
 const reactEntryFrom = <const K extends string>(kind: K, from: ThresholdSource, source: string) => {

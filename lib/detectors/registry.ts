@@ -129,7 +129,7 @@ export function detectorEntry(kind: DetectorKind): AnyDetectorEntry {
 /**
  * Build the detector a decoded spec describes. Its inputs are checked at the edge
  * (`withInputChecks`): consistent counts and sizes, finite values. GROOD's stages store their
- * outputs in the `StageCache` of the context its fit runs in, when there is one.
+ * outputs in the `StageCache` of the context its fit runs in (off unless one is provided).
  */
 export function makeDetector(spec: DetectorSpec): Detector {
   return makeDetectorIn(DETECTORS, spec) as Detector;

@@ -20,11 +20,30 @@ import { Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import { ashKeptCount } from "./ash.ts";
 import type { Detector } from "./detector.ts";
-import { defineDetector, Grid, Percentile, withDefault } from "./entry.ts";
+import {
+  defineDetector,
+  type Expect,
+  Grid,
+  optionDefaults,
+  type OptionsOf,
+  Percentile,
+  type SameFields,
+  withDefault,
+} from "./entry.ts";
 import { fitPercentileHeadEnergy } from "./head_energy.ts";
 
 /** OpenOOD v1.5's percentile grid for SCALE (and ASH). */
 export const SCALE_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 90, 95];
+
+/** SCALE's options with their defaults. */
+const ScaleOptionsSpec = Schema.Struct({
+  /** A fixed percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
+  percentile: Schema.optionalKey(Percentile),
+  percentileGrid: withDefault(
+    Grid(Percentile),
+    [...SCALE_PERCENTILE_GRID] as [number, ...number[]],
+  ),
+});
 
 /** Options of {@link scale}. */
 export interface ScaleOptions {
@@ -33,6 +52,11 @@ export interface ScaleOptions {
   /** Percentiles tuned over when `percentile` is absent (default `SCALE_PERCENTILE_GRID`). */
   readonly percentileGrid?: ReadonlyArray<number>;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _ScaleOptionsMatchesSchema = Expect<
+  SameFields<ScaleOptions, OptionsOf<typeof ScaleOptionsSpec>>
+>;
+const SCALE_DEFAULTS = optionDefaults(ScaleOptionsSpec);
 
 /**
  * s1 / s2 for every row: the sum of its activations over the sum of its k largest at
@@ -82,7 +106,7 @@ export function scaleFeatures(features: Matrix, p: number): Matrix {
 /** The SCALE detector: Energy of the logits recomputed from scaled penultimate features. */
 export function scale(options: ScaleOptions = {}): Detector {
   const name = "SCALE";
-  const grid = options.percentileGrid ?? SCALE_PERCENTILE_GRID;
+  const grid = options.percentileGrid ?? SCALE_DEFAULTS.percentileGrid;
   return {
     name,
     description: `SCALE: scale each penultimate feature by exp(s1/s2), s2 the sum of its top ` +
@@ -107,12 +131,6 @@ export const scaleEntry = defineDetector({
   family: "baseline",
   source: "Xu et al., ICLR 2024; OpenOOD `scale`",
   reproduce: true,
-  options: Schema.Struct({
-    percentile: Schema.optionalKey(Percentile),
-    percentileGrid: withDefault(
-      Grid(Percentile),
-      [...SCALE_PERCENTILE_GRID] as [number, ...number[]],
-    ),
-  }),
+  options: ScaleOptionsSpec,
   make: (options, name) => ({ ...scale(options), name }),
 });

@@ -15,6 +15,7 @@
  * @module
  */
 import { Data, Effect } from "effect";
+import { currentProgress } from "../progress.ts";
 import { evaluateOodWithTies, type ScoreError, TIE_REPORT_LIMIT } from "../stages/evaluate.ts";
 import type { ExtractedSet, TunedParameter, ValidationData } from "./detector.ts";
 
@@ -34,6 +35,10 @@ export interface TuneOptions<E> {
   readonly validation: ValidationData;
   /** Fit (if anything depends on the value) and return the scorer for one grid value. */
   readonly candidate: (value: number) => Effect.Effect<TuningCandidate<E>, E>;
+  /**
+   * @deprecated Tuning reports to the context's `Progress`; kept until ODIN, the last detector
+   * passing a callback, reads it from the context too.
+   */
   readonly progress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -120,7 +125,8 @@ export function chooseByValidation(
 }
 
 /**
- * Choose `parameter` from `grid` by mean validation AUROC (max; ties → first grid value).
+ * Choose `parameter` from `grid` by mean validation AUROC (max; ties → first grid value),
+ * reporting each grid value done to the context's `Progress`.
  *
  * @example
  * ```ts
@@ -147,6 +153,7 @@ export const tuneParameter = <E>(
 ): Effect.Effect<TunedParameter, E | TuneError> =>
   Effect.gen(function* () {
     const { detector, parameter, grid, validation } = options;
+    const report = options.progress ?? (yield* currentProgress);
     if (grid.length === 0 || grid.some((value) => !Number.isFinite(value))) {
       return yield* new InvalidGrid({ detector, parameter, grid });
     }
@@ -167,7 +174,7 @@ export const tuneParameter = <E>(
       );
       validationAuroc.push(summary.auroc);
       validationTiedAcross.push(summary.tiedAcross);
-      options.progress?.(`${detector}: tuning ${parameter}`, i + 1, grid.length);
+      report(`${detector}: tuning ${parameter}`, i + 1, grid.length);
       yield* Effect.yieldNow;
     }
     const tuned: TunedParameter = {

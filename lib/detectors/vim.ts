@@ -26,14 +26,28 @@ import type { Detector, FittedDetector } from "./detector.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
 import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
-import { defineDetector, PositiveInt } from "./entry.ts";
+import {
+  defineDetector,
+  type Expect,
+  type OptionsOf,
+  PositiveInt,
+  type SameFields,
+} from "./entry.ts";
 import { Schema } from "effect";
+
+/** ViM's options: none has a fixed default. */
+const VimOptionsSpec = Schema.Struct({
+  /** Dimension of the principal subspace; absent: half the penultimate size (32), at fit. */
+  principalDim: Schema.optionalKey(PositiveInt),
+});
 
 /** Options of {@link vim}. */
 export interface VimOptions {
   /** Dimension of the principal subspace (default: half the penultimate size, 32). */
   readonly principalDim?: number;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _VimOptionsMatchesSchema = Expect<SameFields<VimOptions, OptionsOf<typeof VimOptionsSpec>>>;
 
 /** The training features have no residual outside the principal subspace, so α is undefined. */
 export class DegenerateResidual extends Data.TaggedError("DegenerateResidual")<{
@@ -205,6 +219,6 @@ export const vimEntry = defineDetector({
   family: "baseline",
   source: "Wang et al., CVPR 2022; OpenOOD `vim`",
   reproduce: true,
-  options: Schema.Struct({ principalDim: Schema.optionalKey(PositiveInt) }),
+  options: VimOptionsSpec,
   make: (options, name) => ({ ...vim(options), name }),
 });

@@ -12,6 +12,7 @@ import { type FeatureModel, type FeatureTensor, preprocess, type TapName } from 
 
 /** Options of a batched pass. */
 export interface TapPassOptions {
+  /** Images per forward pass. */
   readonly batchSize?: number;
 }
 

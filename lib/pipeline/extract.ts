@@ -8,8 +8,9 @@ import { Effect } from "effect";
 import type { ImageSet } from "../data/images.ts";
 import { sha256Hex } from "../io/files.ts";
 import { matrix } from "../matrix.ts";
+import { currentProgress } from "../progress.ts";
 import type { ClassSums, Extraction } from "../stages/features.ts";
-import type { Codec, StageCacheShape } from "../cache/cache.ts";
+import { type Codec, StageCache } from "../cache/cache.ts";
 import type { PipelineModel } from "./model.ts";
 
 /** A content fingerprint of an image set (pixels and labels). */
@@ -82,21 +83,21 @@ export interface KeyedExtraction {
 }
 
 /**
- * Extract (or load from the cache) the features of `set` with `model` (any kind, on its
- * engine). The key covers the model's key (bytes, kind, taps, preprocessing, engine), the
- * set's content and the class-sum boundaries. `log` is called once per call, saying whether
- * the pass ran or came from the cache.
+ * Extract (or load from the context's `StageCache`; none is off) the features of `set` with
+ * `model` (any kind, on its engine). The key covers the model's key (bytes, kind, taps, preprocessing, engine), the
+ * set's content and the class-sum boundaries. The pass reports to the context's `Progress`
+ * (`features <set>`), and one log line (`Effect.logInfo`) says whether it ran or came from the
+ * cache.
  */
 export const extractCached = Effect.fn("extractCached")(function* (
-  cache: StageCacheShape,
   model: Pick<PipelineModel, "key" | "extract">,
   set: ImageSet,
   options: {
     readonly classSumsAt?: ReadonlyArray<string>;
-    readonly log?: (line: string) => void;
-    readonly onProgress?: (done: number, total: number) => void;
   } = {},
 ) {
+  const cache = yield* StageCache;
+  const report = yield* currentProgress;
   const parts = {
     model: model.key,
     set: setFingerprint(set),
@@ -109,12 +110,12 @@ export const extractCached = Effect.fn("extractCached")(function* (
     extractionCodec,
     model.extract(set, {
       ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
-      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      onProgress: (done, total) => report(`features ${set.name}`, done, total),
     }),
     { rows: set.count },
   );
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  options.log?.(
+  yield* Effect.logInfo(
     result.hit
       ? `features ${set.name}: ${set.count} images from cache (${seconds}s)`
       : `features ${set.name}: extracted ${set.count} images (${seconds}s)`,

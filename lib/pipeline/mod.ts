@@ -40,7 +40,6 @@ export {
   type PrepareOptions,
   type ResultRow,
   runDetectors,
-  type RunDetectorsOptions,
 } from "./run.ts";
 export {
   ABLATION_DEFAULTS,
@@ -79,7 +78,6 @@ export {
   tieReportMarkdown,
   writeResults,
 } from "./tables.ts";
-export { consoleProgress, type ProgressReporter, quietProgress } from "./progress.ts";
 export { hnswRecall, MissingArtefact, type RecallError, type RecallReport } from "./recall.ts";
 export {
   DEFAULT_EPOCHS,

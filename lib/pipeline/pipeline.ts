@@ -43,7 +43,6 @@ import {
 } from "../detectors/registry.ts";
 import type { ScoreError } from "../stages/evaluate.ts";
 import { mixupSamples } from "../stages/mixup.ts";
-import type { ProgressReporter } from "./progress.ts";
 import { resultsTable, summaryTable, type Table } from "./tables.ts";
 import { DEFAULT_CACHE_DIR, StageCache } from "../cache/cache.ts";
 import type { Engine } from "./model.ts";
@@ -75,13 +74,13 @@ import {
 import { decodePipelineWith, type PipelineSpecInputOf } from "./spec_entries.ts";
 
 /**
- * The services a pipeline needs: tfjs (`Compute`) and the stage cache (at `cacheDir`, default
- * `cache/`; `null` turns caching off). Building it fails only when the backend cannot start
+ * The services a pipeline needs: tfjs (`Compute`), and the stage cache (`StageCache`, at
+ * `cacheDir`, default `cache/`; `null` turns caching off, as does not providing one). Building it fails only when the backend cannot start
  * (`BackendUnavailable`), so a program provided with it keeps its own errors plus that one.
  */
 export function GroodLive(
   options: { readonly backend?: BackendName | "auto"; readonly cacheDir?: string | null } = {},
-): Layer.Layer<Compute | StageCache, BackendUnavailable> {
+): Layer.Layer<Compute, BackendUnavailable> {
   return Layer.mergeAll(
     Compute.layer(options.backend),
     StageCache.layer(
@@ -102,12 +101,11 @@ export interface PipelineResult {
   readonly summary: Table;
 }
 
-/** Logging and progress hooks of a run, and how to name its spec in errors. */
+/**
+ * How to name a run's spec in errors. Its log lines go through `Effect.log`, its progress to the
+ * context's `Progress`.
+ */
 export interface RunHooks {
-  /** Where log lines go (default: nowhere). */
-  readonly log?: (line: string) => void;
-  /** Where stage progress goes (default: nowhere). */
-  readonly progress?: ProgressReporter;
   /** What the spec came from (a file name), for error messages. */
   readonly source?: string;
 }
@@ -127,21 +125,18 @@ export interface AblationHooks extends RunHooks {
   readonly allowLargeGrid?: boolean;
 }
 
-/** What `prepareBenchmark` takes from a decoded spec (benchmark, model, engine) and the hooks. */
+/** What `prepareBenchmark` takes from a decoded spec (benchmark, model, engine). */
 const prepareOptions = (
   spec: {
     readonly benchmark: string;
     readonly model?: string | undefined;
     readonly engine?: Engine | undefined;
   },
-  hooks: RunHooks,
   check: NonNullable<PrepareOptions["check"]>,
 ): PrepareOptions => ({
   benchmark: spec.benchmark,
   ...(spec.model === undefined ? {} : { modelDir: spec.model }),
   ...(spec.engine === undefined ? {} : { engine: spec.engine }),
-  ...(hooks.log === undefined ? {} : { log: hooks.log }),
-  ...(hooks.progress === undefined ? {} : { progress: hooks.progress }),
   check,
 });
 
@@ -152,8 +147,11 @@ const prepareOptions = (
  */
 export type PipelineError = PrepareError | DetectorError | ScoreError;
 
-/** What a pipeline run reads from the context (`GroodLive` provides both). */
-export type PipelineServices = Compute | StageCache;
+/**
+ * What a pipeline run needs from the context (`GroodLive` provides it). It also reads the
+ * `StageCache` and `Progress` references, whose defaults are off and quiet.
+ */
+export type PipelineServices = Compute;
 
 /** What a pipeline over the detector entries `Es` may fail with: `PipelineError` and theirs. */
 export type PipelineErrorOf<Es extends DetectorEntries> = PipelineError | EntryError<Es[number]>;
@@ -209,11 +207,7 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
   const spec = yield* decodePipelineWith(entries, input, source);
   // GROOD's settings are checked against the data and model; a user's kinds have none to check.
   const prepared = yield* prepareBenchmark(
-    prepareOptions(
-      spec,
-      options,
-      (context) => checkPipeline(spec as PipelineSpec, context, source),
-    ),
+    prepareOptions(spec, (context) => checkPipeline(spec as PipelineSpec, context, source)),
   );
   // The model's defaults (GROOD's early boundary) go to grood's own kinds only: a user's entry
   // gets exactly the options its spec decoded to, whatever its kind is called.
@@ -227,7 +221,7 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
         : detectorSpec,
     );
   });
-  const runs = yield* runDetectors(prepared, detectors, options);
+  const runs = yield* runDetectors(prepared, detectors);
   const result: PipelineResult = {
     prepared,
     runs,
@@ -284,7 +278,7 @@ const runAblationIn = Effect.fn("runAblation")(function* (
     return yield* new GridTooLarge({ source, variants: size, limit: MAX_GRID_VARIANTS });
   }
   const prepared = yield* prepareBenchmark(
-    prepareOptions(spec, hooks, (context) => checkAblation(spec, context, source)),
+    prepareOptions(spec, (context) => checkAblation(spec, context, source)),
   );
   // Variants that leave the early boundary alone take the model's early tap, and those that
   // leave the mix-up count alone mix min(10,000, training images).
@@ -296,12 +290,8 @@ const runAblationIn = Effect.fn("runAblation")(function* (
   const variants = expandGrids(spec.grids, defaults);
   const runs: Array<DetectorRun> = [];
   for (const [i, params] of variants.entries()) {
-    hooks.log?.(`variant ${i + 1}/${variants.length}: ${JSON.stringify(params)}`);
-    const [run] = yield* runDetectors(
-      prepared,
-      [makeDetector(variantSpec(params, defaults))],
-      hooks,
-    );
+    yield* Effect.logInfo(`variant ${i + 1}/${variants.length}: ${JSON.stringify(params)}`);
+    const [run] = yield* runDetectors(prepared, [makeDetector(variantSpec(params, defaults))]);
     runs.push(run!);
   }
   const withParams = (table: Table, key: "detector") =>

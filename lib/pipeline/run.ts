@@ -26,7 +26,6 @@ import type {
 } from "../detectors/detector.ts";
 import { ModelUnreadable } from "../models/errors.ts";
 import { resolveModel } from "../models/registry.ts";
-import { type ProgressReporter, quietProgress } from "./progress.ts";
 import {
   accuracy,
   type EmptyScores,
@@ -38,7 +37,7 @@ import {
 } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
 import type { ClassSums } from "../stages/features.ts";
-import { StageCache } from "../cache/cache.ts";
+import { currentProgress } from "../progress.ts";
 import { extractCached } from "./extract.ts";
 import {
   type Engine,
@@ -84,10 +83,6 @@ export interface PrepareOptions {
   readonly modelDir?: string;
   /** The engine that extracts features (default: tfjs, or onnx for an ONNX model). */
   readonly engine?: Engine;
-  /** Where log lines go (default: nowhere). */
-  readonly log?: (line: string) => void;
-  /** Where stage progress goes (default: nowhere). */
-  readonly progress?: ProgressReporter;
   /**
    * Runs once data and model are loaded, before any feature is extracted: a spec that does not
    * fit them (a layer the model lacks, more samples than images) fails here, not after minutes.
@@ -113,17 +108,15 @@ export type PrepareError =
   | LinkLeavesRoot;
 
 /**
- * Load data and model, and extract features of every set once (or from the cache). The model
- * is opened in the caller's scope (its tensors and sessions are released when it closes).
+ * Load data and model, and extract features of every set once (or from the context's
+ * `StageCache`; none is off). The model is opened in the caller's scope (its tensors and sessions
+ * are released when it closes). Each pass reports to the context's `Progress` and logs a line.
  */
 export const prepareBenchmark: (
   options: PrepareOptions,
-) => Effect.Effect<PreparedBenchmark, PrepareError, Compute | StageCache | Scope.Scope> = Effect.fn(
+) => Effect.Effect<PreparedBenchmark, PrepareError, Compute | Scope.Scope> = Effect.fn(
   "prepareBenchmark",
 )(function* (options: PrepareOptions) {
-  const cache = yield* StageCache;
-  const log = options.log ?? (() => {});
-  const progress = options.progress ?? quietProgress;
   const spec = yield* readBenchmark(options.benchmark);
   const path = options.modelDir ?? resolve(spec.baseDir, spec.model.path);
   const kind = options.modelDir === undefined
@@ -155,9 +148,7 @@ export const prepareBenchmark: (
   }
   const extract = (set: ImageSet, classSumsAt?: ReadonlyArray<string>) =>
     Effect.map(
-      extractCached(cache, model, set, {
-        log,
-        onProgress: (done, total) => progress(`features ${set.name}`, done, total),
+      extractCached(model, set, {
         ...(classSumsAt === undefined ? {} : { classSumsAt }),
       }),
       ({ extraction, key }) => ({ images: set, features: extraction.features, key, extraction }),
@@ -243,27 +234,19 @@ export interface DetectorRun {
   readonly artefacts: FittedDetector["artefacts"];
 }
 
-/** Hooks of `runDetectors`: where its log lines and progress go. */
-export interface RunDetectorsOptions {
-  /** Where log lines go (default: nowhere). */
-  readonly log?: (line: string) => void;
-  /** Where stage progress goes (default: nowhere). */
-  readonly progress?: ProgressReporter;
-}
-
 /**
- * Fit, score and evaluate each detector on a prepared benchmark. Fails with the first
+ * Fit, score and evaluate each detector on a prepared benchmark, logging a line per detector
+ * (`Effect.logInfo`); the fits report to the context's `Progress`. Fails with the first
  * detector's error (`DetectorError` for grood's, `E` for a user's) or a score that cannot be
  * evaluated (`ScoreError`).
  */
 export const runDetectors = <E extends TaggedFailure = DetectorError>(
   prepared: PreparedBenchmark,
   detectors: ReadonlyArray<Detector<E>>,
-  options?: RunDetectorsOptions,
 ): Effect.Effect<Array<DetectorRun>, E | ScoreError, Compute> =>
   // Effect.fn does not keep a generic signature: the body runs on any tagged error, and the
   // detectors' own error type `E` is restored here (it is all their fit and score can fail with).
-  runAnyDetectors(prepared, detectors, options) as Effect.Effect<
+  runAnyDetectors(prepared, detectors) as Effect.Effect<
     Array<DetectorRun>,
     E | ScoreError,
     Compute
@@ -272,9 +255,9 @@ export const runDetectors = <E extends TaggedFailure = DetectorError>(
 const runAnyDetectors = Effect.fn("runDetectors")(function* (
   prepared: PreparedBenchmark,
   detectors: ReadonlyArray<Detector<TaggedFailure>>,
-  options: RunDetectorsOptions = {},
 ) {
-  const log = options.log ?? (() => {});
+  // Handed to detectors that still take a callback (FitInputs.progress, read by ODIN).
+  const progress = yield* currentProgress;
   const benchmark = prepared.data.spec.name;
   const { net, features: model } = prepared.model;
   const runs: Array<DetectorRun> = [];
@@ -289,7 +272,7 @@ const runAnyDetectors = Effect.fn("runDetectors")(function* (
       trainFeatures: prepared.train.features,
       trainClassSums: prepared.trainClassSums,
       validation: { id: prepared.idValidation, ood: prepared.oodValidation },
-      ...(options.progress === undefined ? {} : { progress: options.progress }),
+      progress,
     });
     const fitSeconds = (performance.now() - fitStart) / 1000;
     // Released by Effect (not try/finally, which a failing or interrupted yield* skips).
@@ -321,7 +304,7 @@ const runAnyDetectors = Effect.fn("runDetectors")(function* (
           idAccuracy: prepared.idAccuracy,
         });
       }
-      log(
+      yield* Effect.logInfo(
         `${benchmark} ${detector.name}: fit ${fitSeconds.toFixed(1)}s, score ${
           scoreSeconds.toFixed(1)
         }s; ` +

@@ -10,15 +10,19 @@
 import { Data, Effect, Schema } from "effect";
 import { IndexSpec } from "../knn/registry.ts";
 import { DetectorSpec, type DetectorSpecInput } from "../detectors/registry.ts";
-import type { GroodOptionsSpec, OodPrototypeSpec } from "../detectors/grood_variants.ts";
+import {
+  DEFAULT_OOD_PROTOTYPE,
+  GROOD_SPEC_DEFAULTS,
+  type GroodOptionsSpec,
+  type OodPrototypeSpec,
+} from "../detectors/grood_options.ts";
+import { GROOD_CNN_EARLY_TAP } from "../detectors/grood_defaults.ts";
+import { PositiveInt, PositiveNumber, Probability, Seed } from "../detectors/entry.ts";
+import { MIXUP_DEFAULTS } from "../stages/mixup.ts";
 import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
 import { Identifier } from "../io/paths.ts";
 import { EngineSchema } from "./model.ts";
 
-const Probability = Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 })));
-const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)));
-const PositiveNumber = Schema.Finite.pipe(Schema.check(Schema.isGreaterThan(0)));
-const Seed = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 const Samples = Schema.Union([PositiveInt, Schema.Literal("all")]);
 
 /** Any detector, from the registry (`lib/detectors/registry.ts`). */
@@ -129,20 +133,21 @@ export type AblationParams = {
 };
 
 /**
- * Defaults of the varied parameters (those of GROOD_DEFAULTS and MIXUP_DEFAULTS). The early
- * boundary is grood's CNN's and the mix-up count 10,000; a run takes its model's early tap and
- * min(10,000, training images) instead (`runAblation`).
+ * Defaults of the varied parameters, read from GROOD's spec defaults (`GROOD_SPEC_DEFAULTS`, its
+ * `DEFAULT_OOD_PROTOTYPE`) and the mix-up stage's (`MIXUP_DEFAULTS`): written nowhere else. The early boundary is grood's
+ * CNN's (`block1`) and the mix-up count `MIXUP_DEFAULTS.samples`; a run takes its model's early
+ * tap and min(10,000, training images) instead (`runAblation`).
  */
 export const ABLATION_DEFAULTS: AblationParams = {
-  lambda: 0.5,
-  earlyBoundary: "block1",
-  k: 1,
-  oodPrototype: "mixup",
-  index: { kind: "exact" },
-  descriptor: "gradient",
-  samples: 10_000,
-  temperature: 1,
-  seed: 0,
+  lambda: DEFAULT_OOD_PROTOTYPE.lambda,
+  earlyBoundary: GROOD_CNN_EARLY_TAP,
+  k: GROOD_SPEC_DEFAULTS.k,
+  oodPrototype: DEFAULT_OOD_PROTOTYPE.kind,
+  index: GROOD_SPEC_DEFAULTS.index,
+  descriptor: GROOD_SPEC_DEFAULTS.descriptor,
+  samples: MIXUP_DEFAULTS.samples,
+  temperature: GROOD_SPEC_DEFAULTS.temperature,
+  seed: DEFAULT_OOD_PROTOTYPE.seed,
 };
 
 /**

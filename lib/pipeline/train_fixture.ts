@@ -7,6 +7,7 @@
  */
 import { Effect } from "effect";
 import { Compute } from "../compute/compute.ts";
+import { lineLogger } from "../logger.ts";
 import { loadSplit, type LoadSplitError } from "../data/datasets.ts";
 import type { InvalidParameter } from "../errors.ts";
 import { boundaryShapes } from "../model/classifier.ts";
@@ -39,8 +40,6 @@ export interface FixtureOptions {
   readonly learningRate?: number;
   /** Output folder (`fixtureDir(dataset)` to replace a committed fixture: never a default). */
   readonly out: string;
-  /** Where log lines go (default: nowhere). */
-  readonly log?: (line: string) => void;
 }
 
 /**
@@ -64,7 +63,7 @@ export const trainFixture: (
   "trainFixture",
 )(function* (options: FixtureOptions) {
   const { tf, backend } = yield* Compute;
-  const log = options.log ?? console.log;
+  const log = yield* lineLogger;
   const dataset = options.dataset;
   const seed = options.seed ?? 0;
   const epochs = options.epochs ?? DEFAULT_EPOCHS[dataset] ?? 5;

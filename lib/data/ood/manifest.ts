@@ -10,6 +10,7 @@
  * @module
  */
 import { Data, Effect, Schema } from "effect";
+import type { Expect, SameFields } from "../../decode.ts";
 import { readOptionalJson } from "../../io/json_file.ts";
 
 /** Role of an OOD set: scored in a benchmark (`test`) or used for tuning (`validation`). */
@@ -21,9 +22,17 @@ export const OodRole: Schema.Literals<readonly ["test", "validation"]> = Schema.
 export type OodRole = typeof OodRole.Type;
 
 /** A Debian package a set was built from. */
-export const SourcePackage = Schema.Struct({ name: Schema.String, version: Schema.String });
+const SourcePackageSchema = Schema.Struct({ name: Schema.String, version: Schema.String });
 /** A Debian package a set was built from. */
-export type SourcePackage = typeof SourcePackage.Type;
+export interface SourcePackage {
+  /** Debian package name. */
+  readonly name: string;
+  /** Its version, as `apt-get download` fetched it. */
+  readonly version: string;
+}
+type _SourcePackageMatchesSchema = Expect<
+  SameFields<SourcePackage, typeof SourcePackageSchema.Type>
+>;
 
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 
@@ -31,22 +40,42 @@ const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
  * Contents of `fixtures/ood/<set>.json`: grood's own format, decoded strictly (an unknown key
  * is refused by name).
  */
-export const OodManifest = Schema.Struct({
+const OodManifestSchema = Schema.Struct({
   name: Schema.String,
   role: OodRole,
   count: Count,
   dims: Schema.Array(Count),
   /** sha256 (hex) of the raw IDX file. */
   sha256: Schema.String.pipe(Schema.check(Schema.isPattern(/^[0-9a-f]{64}$/))),
-  sourcePackages: Schema.Array(SourcePackage),
+  sourcePackages: Schema.Array(SourcePackageSchema),
   /** Source files used, relative to `.data/src/` (first segment = package name). */
   sources: Schema.Array(Schema.String),
   /** Seed and every parameter of the recipe, plus counts of what was dropped and why. */
   recipe: Schema.Record(Schema.String, Schema.Unknown),
   createdWith: Schema.String,
 });
-/** Contents of `fixtures/ood/<set>.json`. */
-export type OodManifest = typeof OodManifest.Type;
+/** Contents of `fixtures/ood/<set>.json` (decoded by its Schema above). */
+export interface OodManifest {
+  /** The set's name. */
+  readonly name: string;
+  /** Scored in a benchmark (`test`) or used for tuning (`validation`). */
+  readonly role: OodRole;
+  /** Number of images. */
+  readonly count: number;
+  /** IDX dimensions (count, height, width). */
+  readonly dims: ReadonlyArray<number>;
+  /** sha256 (hex) of the raw IDX file. */
+  readonly sha256: string;
+  /** The Debian packages the set was built from. */
+  readonly sourcePackages: ReadonlyArray<SourcePackage>;
+  /** Source files used, relative to `.data/src/` (first segment = package name). */
+  readonly sources: ReadonlyArray<string>;
+  /** Seed and every parameter of the recipe, plus counts of what was dropped and why. */
+  readonly recipe: { readonly [key: string]: unknown };
+  /** What built it (library and versions). */
+  readonly createdWith: string;
+}
+type _OodManifestMatchesSchema = Expect<SameFields<OodManifest, typeof OodManifestSchema.Type>>;
 
 /**
  * A built set's file no longer matches its manifest when loaded (damaged or replaced since it
@@ -96,4 +125,4 @@ export class OodManifestInvalid extends Data.TaggedError("OodManifestInvalid")<{
 export const readManifest = (
   path: string,
 ): Effect.Effect<OodManifest | undefined, OodManifestInvalid> =>
-  readOptionalJson(OodManifest, path, (problem) => new OodManifestInvalid({ path, problem }));
+  readOptionalJson(OodManifestSchema, path, (problem) => new OodManifestInvalid({ path, problem }));

@@ -32,13 +32,13 @@ import {
 } from "./manifest.ts";
 
 export {
-  OodManifest,
+  type OodManifest,
   OodManifestInvalid,
   OodManifestMissing,
   OodRole,
   OodSetCorrupt,
   readManifest,
-  SourcePackage,
+  type SourcePackage,
 } from "./manifest.ts";
 
 /** Names of the OOD sets. */

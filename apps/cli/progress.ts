@@ -1,16 +1,14 @@
 /**
- * Progress of long stages: a redrawn bar on a terminal, a few plain lines elsewhere (CI logs,
- * notebooks), nothing at all when quiet.
+ * The command line's `Progress`: a redrawn bar on a terminal, a line at each quarter elsewhere
+ * (CI logs), both on stderr so a task's stdout stays its output.
  *
  * @module
  */
-
-/** Reports `done` of `total` for a named stage. */
-export type ProgressReporter = (stage: string, done: number, total: number) => void;
+import type { Layer } from "effect";
+import { progressLayer, type ProgressReporter } from "../../mod.ts";
 
 /** A reporter that draws on stderr: a bar on a TTY, else a line at each quarter. */
-export function consoleProgress(): ProgressReporter {
-  const tty = Deno.stderr.isTerminal();
+export function terminalReporter(tty: boolean = Deno.stderr.isTerminal()): ProgressReporter {
   const encoder = new TextEncoder();
   const lastQuarter = new Map<string, number>();
   const started = new Map<string, number>();
@@ -32,10 +30,12 @@ export function consoleProgress(): ProgressReporter {
     if (quarter > (lastQuarter.get(stage) ?? 0) || done >= total) {
       lastQuarter.set(stage, quarter);
       if (done >= total) lastQuarter.delete(stage);
-      console.error(`${stage}: ${done}/${total} (${seconds.toFixed(1)}s)`);
+      Deno.stderr.writeSync(
+        encoder.encode(`${stage}: ${done}/${total} (${seconds.toFixed(1)}s)\n`),
+      );
     }
   };
 }
 
-/** A reporter that says nothing. */
-export const quietProgress: ProgressReporter = () => {};
+/** `Progress` on stderr (`terminalReporter`), for a task that runs long stages. */
+export const terminalProgress = (): Layer.Layer<never> => progressLayer(terminalReporter());
