@@ -118,8 +118,19 @@ export interface FeatureModel {
     to: ReadonlyArray<TapName>,
   ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
   /**
-   * grood's own tfjs network, when the model is grood's CNN (on either engine): what needs its
-   * autograd (ODIN's input gradient) runs on it. Owned by the model's scope.
+   * The input gradient ODIN perturbs along: for a batch `x` of model inputs (as `forward` takes
+   * them from `"input"`), g = ∂/∂x Σᵢ CE(f(xᵢ)/T, argmax f(xᵢ)) with f the logits tap and
+   * T = `temperature`, the shape of `x` (each image's gradient is its own: images do not
+   * interact). Absent: the model's engine cannot differentiate it (ONNX files, tfjs graph
+   * models); grood's CNN has it on both engines (`input_gradient.ts`, `grood_onnx.ts`).
+   */
+  readonly inputGradient?: (
+    x: FeatureTensor,
+    temperature: number,
+  ) => Effect.Effect<FeatureTensor, ModelError>;
+  /**
+   * grood's own tfjs network, when the model is grood's CNN (on either engine): training and
+   * the tfjs autograd checks run on it. Owned by the model's scope.
    */
   readonly network?: Classifier;
   /** grood's own training metadata (dataset, seed, accuracy), when the model is its saved CNN. */
