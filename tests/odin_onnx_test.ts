@@ -25,6 +25,7 @@ import { openModel } from "../lib/models/registry.ts";
 import { auroc } from "../lib/stages/evaluate.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
 import { fitInputs } from "./hand_sets.ts";
+import { writeLayersModel } from "./layers_model.ts";
 import { runPromise, runScoped, tf } from "./with_compute.ts";
 
 const COUNT = 256;
@@ -207,4 +208,47 @@ Deno.test("ODIN on a model without an input gradient is refused at fit, before a
   assert.equal(failure.model, "exported.onnx");
   assert.match(failure.message, /ODIN.*input gradient.*"exported\.onnx".*"onnx"/);
   assert.equal(passes, 0, "no forward pass ran");
+});
+
+Deno.test("a tfjs LayersModel's input gradient matches central differences of its loss", async () => {
+  const dir = await writeLayersModel(await Deno.makeTempDir({ prefix: "grood-odin-layers-" }));
+  try {
+    const temperature = 2;
+    // The directional derivative along a seeded ±1 direction: autograd, and central
+    // differences of Σ CE(z/T, ŷ) computed in float64 from the model's logits (ŷ fixed at x).
+    const direction = Float32Array.from({ length: 784 }, (_, i) => (i * 7919) % 3 === 0 ? 1 : -1);
+    const h = 1e-2;
+    const { analytic, numeric } = await runScoped(Effect.gen(function* () {
+      const model = yield* openModel(dir);
+      assert.equal(model.kind, "tfjs-layers");
+      const x = yield* preprocess(model.name, model.input, images.pixels.slice(0, 784), 1, 1);
+      const logitsOf = (data: Float32Array) =>
+        Effect.map(model.forward({ data, shape: x.shape }, "input", ["logits"]), ([z]) => z!.data);
+      const z0 = yield* logitsOf(x.data);
+      const target = z0.indexOf(Math.max(...z0));
+      const lossAt = (sign: number) =>
+        Effect.map(
+          logitsOf(Float32Array.from(x.data, (v, i) => v + sign * h * direction[i]!)),
+          (z) => {
+            const scaled = Array.from(z, (v) => v / temperature);
+            const top = Math.max(...scaled);
+            return top + Math.log(scaled.reduce((s, v) => s + Math.exp(v - top), 0)) -
+              scaled[target]!;
+          },
+        );
+      const gradient = yield* model.inputGradient!(x, temperature);
+      assert.deepEqual(gradient.shape, [1, 28, 28, 1]);
+      return {
+        analytic: gradient.data.reduce((s, g, i) => s + g * direction[i]!, 0),
+        numeric: ((yield* lossAt(1)) - (yield* lossAt(-1))) / (2 * h),
+      };
+    }));
+    assert.ok(Math.abs(analytic) > 1e-3, `a directional derivative of ${analytic} tests nothing`);
+    assert.ok(
+      Math.abs(numeric - analytic) <= 1e-2 * Math.abs(analytic),
+      `directional derivative: autograd ${analytic}, central differences ${numeric}`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -122,7 +122,8 @@ export interface FeatureModel {
    * them from `"input"`), g = ∂/∂x Σᵢ CE(f(xᵢ)/T, argmax f(xᵢ)) with f the logits tap and
    * T = `temperature`, the shape of `x` (each image's gradient is its own: images do not
    * interact). Absent: the model's engine cannot differentiate it (ONNX files, tfjs graph
-   * models); grood's CNN has it on both engines (`input_gradient.ts`, `grood_onnx.ts`).
+   * models). grood's CNN has it on both engines (`input_gradient.ts`, `grood_onnx.ts`), a tfjs
+   * LayersModel by tfjs's autograd.
    */
   readonly inputGradient?: (
     x: FeatureTensor,
@@ -280,6 +281,8 @@ export const probedFeatureModel = (model: {
   readonly run: FeatureModel["forward"];
   /** How to read the head (checked against the measured tap shapes by `checkedHead`). */
   readonly head?: Effect.Effect<Head, HeadUnreadable>;
+  /** The input gradient, when the engine can differentiate the model. */
+  readonly inputGradient?: FeatureModel["inputGradient"];
 }): Effect.Effect<FeatureModel, ModelError> =>
   Effect.gen(function* () {
     const wanted = inputShape(model.spec.input);
@@ -304,6 +307,13 @@ export const probedFeatureModel = (model: {
           () => model.run(x, from, to),
         ),
       ...(model.head === undefined ? {} : { head: checkedHead(model.name, shapes, model.head) }),
+      ...(model.inputGradient === undefined ? {} : {
+        inputGradient: (x: FeatureTensor, temperature: number) =>
+          Effect.flatMap(
+            checkShape(model.name, model.feedName("input"), shapes.input, x),
+            () => model.inputGradient!(x, temperature),
+          ),
+      }),
     };
     return featureModel;
   });
