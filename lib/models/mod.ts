@@ -34,16 +34,8 @@ export {
   GRADIENT_CHECK_TEMPERATURES,
   groodOnnxModel,
 } from "./grood_onnx.ts";
-export {
-  GRADIENT_TOLERANCE,
-  gradientDifference,
-  tfjsInputGradient,
-} from "./input_gradient.ts";
-export {
-  classifierGradientToOnnx,
-  GRADIENT_OUTPUT,
-  TEMPERATURE_INPUT,
-} from "./export_gradient.ts";
+export { GRADIENT_TOLERANCE, gradientDifference, tfjsInputGradient } from "./input_gradient.ts";
+export { classifierGradientToOnnx, GRADIENT_OUTPUT, TEMPERATURE_INPUT } from "./export_gradient.ts";
 export {
   DEFAULT_GROOD_ENGINE,
   GROOD_ENGINES,
