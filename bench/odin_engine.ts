@@ -34,6 +34,8 @@ const out = values.out ?? join(here, "bench/odin_engine.json");
 const text = async (command: string, args: Array<string>) =>
   new TextDecoder().decode((await new Deno.Command(command, { args }).output()).stdout).trim();
 
+// Read before the run: the code that runs is the one loaded now.
+const commit = await text("git", ["-C", here, "rev-parse", "--short", "HEAD"]);
 const loadBefore = await text("uptime", []);
 const epsilon = values.epsilon === undefined ? {} : { epsilon: Number(values.epsilon) };
 const started = performance.now();
@@ -45,7 +47,7 @@ const result = await Effect.runPromise(
 );
 const odin = result.runs.find((r) => r.detector === "ODIN")!;
 const run = {
-  commit: await text("git", ["-C", here, "rev-parse", "--short", "HEAD"]),
+  commit,
   command: `deno run -A bench/odin_engine.ts --label ${label}` +
     (values.cache === undefined ? "" : ` --cache ${values.cache}`) +
     (values.epsilon === undefined ? "" : ` --epsilon ${values.epsilon}`),
