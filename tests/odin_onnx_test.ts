@@ -210,7 +210,7 @@ Deno.test("ODIN on a model without an input gradient is refused at fit, before a
   assert.equal(passes, 0, "no forward pass ran");
 });
 
-Deno.test("a tfjs LayersModel's input gradient matches central differences of its loss", async () => {
+Deno.test("a tfjs LayersModel's input gradient matches central differences; ODIN runs on it", async () => {
   const dir = await writeLayersModel(await Deno.makeTempDir({ prefix: "grood-odin-layers-" }));
   try {
     const temperature = 2;
@@ -238,6 +238,16 @@ Deno.test("a tfjs LayersModel's input gradient matches central differences of it
         );
       const gradient = yield* model.inputGradient!(x, temperature);
       assert.deepEqual(gradient.shape, [1, 28, 28, 1]);
+      // ODIN fits and scores on it: finite scores, moved by the perturbation.
+      const set = yield* extracted(model, head("mnist-val", mnist, 20));
+      const train = { ...set, features: { ...set.features, labels: new Uint8Array(20) } };
+      const [plain, perturbed] = yield* Effect.forEach([0, 0.01], (epsilon) =>
+        Effect.flatMap(
+          odin({ epsilon }).fit({ ...fitInputs(train), model }),
+          (fitted) => fitted.score(set),
+        ));
+      assert.ok(perturbed!.every(Number.isFinite));
+      assert.ok(perturbed!.some((v, i) => v !== plain![i]), "ε moves ODIN's scores");
       return {
         analytic: gradient.data.reduce((s, g, i) => s + g * direction[i]!, 0),
         numeric: ((yield* lossAt(1)) - (yield* lossAt(-1))) / (2 * h),
