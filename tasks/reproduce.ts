@@ -122,14 +122,18 @@ const detectors: ReadonlyArray<DetectorSpecInput> = [
   ...REPRODUCE_DETECTORS.slice(1),
 ].filter((spec) => chosen === undefined || spec.kind === "grood" || chosen.includes(spec.kind));
 
+/** Model kinds whose models have an input gradient (`FeatureModel.inputGradient`). */
+const DIFFERENTIABLE_KINDS: ReadonlyArray<string> = ["grood", "tfjs-layers"];
+
 /**
  * The detectors to run on a model of `kind`. A detector whose scores need each image and the
- * network's input gradient (ODIN; its registry entry's `scoresImages`) runs on grood's own CNN
- * only: on another kind it is left out of the default list, saying so. Named with `--detector`,
- * it runs, and fails with a typed error naming it and the model.
+ * network's input gradient (ODIN; its registry entry's `scoresImages`) runs on the kinds that
+ * have one (grood's own CNN, tfjs LayersModels): on another kind it is left out of the default
+ * list, saying so. Named with `--detector`, it runs, and fails with a typed error naming it and
+ * the model.
  */
 function runnableOn(kind: string): ReadonlyArray<DetectorSpecInput> {
-  if (kind === "grood" || chosen !== undefined) return detectors;
+  if (DIFFERENTIABLE_KINDS.includes(kind) || chosen !== undefined) return detectors;
   const skipped = detectors.filter((d) => detectorEntry(d.kind).scoresImages !== undefined);
   for (const d of skipped) {
     console.log(

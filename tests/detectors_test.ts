@@ -7,6 +7,7 @@ import { msp } from "../lib/detectors/msp.ts";
 import { maxLogit } from "../lib/detectors/maxlogit.ts";
 import { energy } from "../lib/detectors/energy.ts";
 import {
+  type DifferentiableModel,
   odin,
   ODIN_EPSILON_GRID,
   odinGradientSigns,
@@ -151,13 +152,19 @@ function odinByHand(m: number, epsilon: number, temperature: number): number {
 
 const PASS: OdinPass = { temperature: 1000, batchSize: 2, clipToInputRange: false };
 
+/** `net` on tfjs as the model ODIN runs on (its input gradient by tfjs's autograd). */
+const differentiable = async (net: Classifier): Promise<DifferentiableModel> => {
+  const model = await groodModel(net);
+  return { ...model, inputGradient: model.inputGradient! };
+};
+
 Deno.test("odin: ε = 0 through the network is temperature-scaled MSP", async () => {
   const net = odinNet();
   try {
     const images = constantImages("val", [200, 20, 128]);
     const { features } = await run(extractFeatures(await groodModel(net), images));
-    const signs = await run(odinGradientSigns(net, images, PASS));
-    const scores = await run(odinPerturbedScores(net, images, signs, 0, PASS));
+    const signs = await run(odinGradientSigns(await differentiable(net), images, PASS));
+    const scores = await run(odinPerturbedScores(await groodModel(net), images, signs, 0, PASS));
     const expected = Array.from({ length: 3 }, (_, i) => {
       const z = Array.from(features.logits.data.subarray(i * 3, i * 3 + 3));
       const e = z.map((v) => exp(v / 1000));
@@ -168,7 +175,10 @@ Deno.test("odin: ε = 0 through the network is temperature-scaled MSP", async ()
     const set = { images, features };
     const { scores: fromLogits } = await fitAndScore(
       odin({ epsilon: 0 }),
-      fitInputs({ ...set, features: { ...features, labels: new Uint8Array(3) } }, undefined, net),
+      {
+        ...fitInputs({ ...set, features: { ...features, labels: new Uint8Array(3) } }),
+        model: await groodModel(net),
+      },
       set,
     );
     closeAll(fromLogits, expected, "odin detector ε=0", 1e-7);
@@ -183,14 +193,16 @@ Deno.test("odin: ε > 0 raises the max softmax (lowers the score) as computed by
     const values = [200, 20, 128];
     const images = constantImages("val", values);
     const before = tf.memory().numTensors;
-    const signs = await run(odinGradientSigns(net, images, PASS));
+    const signs = await run(odinGradientSigns(await differentiable(net), images, PASS));
     // Constant images: every pixel of an image gets the same sign.
     for (let i = 0; i < values.length; i++) {
       const first = signs[i * IMAGE_SIZE]!;
       assert.ok(signs.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE).every((s) => s === first));
     }
-    const plain = await run(odinPerturbedScores(net, images, signs, 0, PASS));
-    const perturbed = await run(odinPerturbedScores(net, images, signs, 0.004, PASS));
+    const plain = await run(odinPerturbedScores(await groodModel(net), images, signs, 0, PASS));
+    const perturbed = await run(
+      odinPerturbedScores(await groodModel(net), images, signs, 0.004, PASS),
+    );
     assert.equal(tf.memory().numTensors, before, "ODIN passes leak no tensor");
     values.forEach((v, i) => {
       assert.ok(perturbed[i]! < plain[i]!, `image ${i}: ${perturbed[i]} !< ${plain[i]}`);
@@ -199,8 +211,10 @@ Deno.test("odin: ε > 0 raises the max softmax (lowers the score) as computed by
     // At T = 1 the effect is large enough to check a big step by hand too (ε = 0.05 moves the
     // score by ~1e-2; 1e-5 allows for float32 summation of 784 pixels in the mean pooling).
     const coolPass = { ...PASS, temperature: 1 };
-    const coolSigns = await run(odinGradientSigns(net, images, coolPass));
-    const cool = await run(odinPerturbedScores(net, images, coolSigns, 0.05, coolPass));
+    const coolSigns = await run(odinGradientSigns(await differentiable(net), images, coolPass));
+    const cool = await run(
+      odinPerturbedScores(await groodModel(net), images, coolSigns, 0.05, coolPass),
+    );
     values.forEach((v, i) =>
       close(cool[i]!, odinByHand(v / 255, 0.05, 1), `odin image ${i} at T = 1`, 1e-5)
     );
@@ -222,7 +236,9 @@ Deno.test("odin() tunes ε on the validation data over its grid", async () => {
     const id = await extracted("val-id", [200, 220, 240]);
     const ood = await extracted("val-ood", [60, 90, 110]);
     const train = { ...id, features: { ...id.features, labels: new Uint8Array(3) } };
-    const fitted = await run(odin().fit(fitInputs(train, { id, ood: [ood] }, net)));
+    const fitted = await run(
+      odin().fit({ ...fitInputs(train, { id, ood: [ood] }), model: await groodModel(net) }),
+    );
     const [tuned] = fitted.tuned;
     assert.equal(tuned?.name, "epsilon");
     assert.deepEqual(tuned?.grid, ODIN_EPSILON_GRID);
@@ -244,7 +260,7 @@ Deno.test("odinGradientSigns() runs through the default residual CNN without lea
       pixels: Uint8Array.from({ length: 2 * IMAGE_SIZE }, () => Math.floor(random() * 256)),
     };
     const before = tf.memory().numTensors;
-    const signs = await run(odinGradientSigns(net, images, PASS));
+    const signs = await run(odinGradientSigns(await differentiable(net), images, PASS));
     assert.equal(tf.memory().numTensors, before);
     assert.ok(signs.every((s) => s === 1 || s === -1));
     assert.ok(signs.some((s) => s === 1) && signs.some((s) => s === -1));

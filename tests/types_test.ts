@@ -120,6 +120,7 @@ function family(error: DetectorError): "input" | "model" | "tuning" | "statistic
     case "TapDoesNotCut":
     case "ModelRunFailed":
     case "OnnxExportMismatch":
+    case "OnnxGradientMismatch":
     case "NonFiniteOutput":
       return "model";
     case "InvalidGrid":

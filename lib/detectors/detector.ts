@@ -45,15 +45,15 @@ export interface FitInputs {
   /** Cache key of the training extraction. */
   readonly trainKey: string;
   /**
-   * grood's own tfjs network, when the model is one: detectors that differentiate through it
-   * (ODIN) need it. The head detectors (ReAct, ASH, ViM, …) read the head from `model`, and from
-   * this network's dense block only when no `model` is given.
+   * grood's own tfjs network, when the model is one (GROOD's mix-up may run on it). The head
+   * detectors (ReAct, ASH, ViM, …) read the head from `model`, and from this network's dense
+   * block only when no `model` is given.
    */
   readonly net?: Classifier;
   /**
    * The model behind one interface (any kind: ONNX, tfjs, grood's CNN), when the features came
-   * from it: GROOD's mix-up runs on it when there is no `net`, and the head detectors read its
-   * classifier head (`FeatureModel.head`).
+   * from it: GROOD's mix-up runs on it when there is no `net`, the head detectors read its
+   * classifier head (`FeatureModel.head`), and ODIN its input gradient and forward pass.
    */
   readonly model?: FeatureModel;
   /** The ID training images with their labels. */
@@ -72,8 +72,8 @@ export interface FitInputs {
 }
 
 /**
- * A detector needs grood's own tfjs network (`FitInputs.net`: its autograd or its dense head)
- * and was fitted on another model's features.
+ * A detector needs what only some models provide (grood's own network for GROOD's mix-up, an
+ * input gradient for ODIN: `FeatureModel.inputGradient`) and was fitted on a model without it.
  */
 export class NeedsClassifier extends Data.TaggedError("NeedsClassifier")<{
   readonly detector: string;
@@ -81,12 +81,15 @@ export class NeedsClassifier extends Data.TaggedError("NeedsClassifier")<{
   readonly need: string;
   /** The kind of the model it was fitted on (`onnx`, `tfjs-layers`, …). */
   readonly modelKind: string;
+  /** The model's path or label, when known. */
+  readonly model?: string;
 }> {
   /** What the detector needs, and the model's kind, with what to do instead. */
   override get message(): string {
-    return `${this.detector} needs ${this.need}, which only grood's own classifier provides, ` +
-      `and the model is of kind "${this.modelKind}": fit it on a grood model, or pick a ` +
-      "detector that needs only features and logits";
+    const model = this.model === undefined ? "the model" : `the model "${this.model}"`;
+    return `${this.detector} needs ${this.need}, which grood's own classifier provides, and ` +
+      `${model} is of kind "${this.modelKind}" without it: fit it on a grood model, or pick ` +
+      "a detector that needs only features and logits";
   }
 }
 

@@ -17,24 +17,28 @@
  * - **No clipping** of x̃ to [0, 1] by default: the reference code and OpenOOD perturb the
  *   (normalised) input tensor without clamping; ε ≤ 0.005 moves a pixel at most 0.005 out of
  *   range. `clipToInputRange: true` clamps instead.
- * - Our inputs are x = pixels / 255 with no per-channel normalisation, so, unlike the
- *   reference code, the gradient is not divided by a normalisation std.
+ * - ε is a step of the scaled pixel (pixels/255 for grood's CNN, which has no per-channel
+ *   normalisation): on a model whose input is normalised by a std, x moves by ε·sign/std, as
+ *   the reference code divides its gradient sign by the normalisation std.
  * - ε = 0 needs no network pass: the extracted logits are already f(x), so the score is
  *   temperature-scaled MSP.
  *
- * The input gradient needs the network: a batched `tf.grad` of Σᵢ −log S_ŷᵢ(xᵢ; T) through
- * `net.forward` (the images of a batch do not interact, so the gradient of the sum holds each
- * image's own gradient). The gradient signs of a set do not depend on ε, so tuning computes
- * them once per validation set and reuses them for every ε of the grid.
+ * The input gradient and the perturbed forward passes run on the model (`FitInputs.model`):
+ * its `inputGradient` (grood's CNN: an ONNX backward graph on onnxruntime by default, tfjs's
+ * autograd on the tfjs engine) and its `forward`. A model without an input gradient (ONNX files,
+ * tfjs graph models) is refused at fit, before any work, with `NeedsClassifier` naming ODIN and
+ * the model. The gradient signs of a set do not depend on ε, so tuning computes them once per
+ * validation set and reuses them for every ε of the grid.
  *
  * @module
  */
-import type * as tfType from "@tensorflow/tfjs";
 import { Effect } from "effect";
-import { Compute } from "../compute/compute.ts";
-import { batches, IMAGE_SIZE, type ImageSet } from "../data/images.ts";
-import { type Classifier, toInput } from "../model/classifier.ts";
+import { type Batch, batches, channelsOf, type ImageSet } from "../data/images.ts";
 import { matrix } from "../matrix.ts";
+import { currentProgress } from "../progress.ts";
+import type { ModelError } from "../models/errors.ts";
+import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
+import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
 import {
   type Detector,
   type ExtractedSet,
@@ -80,77 +84,100 @@ export interface OdinPass {
   readonly clipToInputRange: boolean;
 }
 
+/** A model with an input gradient: what ODIN runs on. */
+export type DifferentiableModel = FeatureModel & {
+  readonly inputGradient: NonNullable<FeatureModel["inputGradient"]>;
+};
+
+/** What ODIN's passes over the model may fail with. */
+export type OdinPassError = ModelError | NonFiniteOutput;
+
+/** One batch of `images` as the model's input tensor. */
+const inputOf = (model: FeatureModel, images: ImageSet, batch: Batch) =>
+  preprocess(model.name, model.input, batch.pixels, batch.size, channelsOf(images));
+
 /**
- * sign(−∇ₓ log S_ŷ(x; T)) = sign(∇ₓ CE(f(x)/T, ŷ)) for every pixel of every image, as ±1
- * (sign(0) = +1), `count × 784` values. The perturbation is x̃ = x − ε·sign.
+ * sign(−∇ₓ log S_ŷ(x; T)) = sign(∇ₓ CE(f(x)/T, ŷ)) for every value of every image's model
+ * input, as ±1 (sign(0) = +1), `count × (values per input)`. The perturbation is x̃ = x − ε·sign
+ * (over std, see the module doc).
  */
 export const odinGradientSigns = (
-  net: Classifier,
+  model: DifferentiableModel,
   images: ImageSet,
   pass: OdinPass,
   onBatch?: (done: number, total: number) => void,
-): Effect.Effect<Int8Array, never, Compute> =>
+): Effect.Effect<Int8Array, OdinPassError> =>
   Effect.gen(function* () {
-    const { tf } = yield* Compute;
-    const signs = new Int8Array(images.count * IMAGE_SIZE);
+    const per = sizeOf(model.shapes.input);
+    const signs = new Int8Array(images.count * per);
     for (const batch of batches(images, pass.batchSize)) {
-      const batchSigns = tf.tidy(() => {
-        const x = toInput(tf, batch.pixels, batch.size, net.spec.inputShape);
-        const predicted = tf.argMax(net.forward(x), 1);
-        const target = tf.oneHot(predicted, net.numClasses);
-        // Σᵢ CE(f(xᵢ)/T, ŷᵢ): each image's gradient is its own (no batch coupling).
-        const crossEntropy = (input: tfType.Tensor) =>
-          tf.neg(
-            tf.sum(
-              tf.mul(target, tf.logSoftmax(tf.div(net.forward(input), pass.temperature))),
-            ),
-          ) as tfType.Scalar;
-        const gradient = tf.grad(crossEntropy)(x);
-        return tf.where(
-          tf.greaterEqual(gradient, 0),
-          tf.onesLike(gradient),
-          tf.neg(tf.onesLike(gradient)),
-        ).dataSync() as Float32Array;
-      });
-      signs.set(Int8Array.from(batchSigns), batch.start * IMAGE_SIZE);
+      const x = yield* inputOf(model, images, batch);
+      const gradient = yield* model.inputGradient(x, pass.temperature);
+      yield* requireFiniteOutputs(
+        { model: model.name, set: images.name, start: batch.start, rows: batch.size },
+        [["input gradient", gradient]],
+      );
+      const at = batch.start * per;
+      for (let i = 0; i < gradient.data.length; i++) {
+        signs[at + i] = gradient.data[i]! >= 0 ? 1 : -1;
+      }
       onBatch?.(batch.start + batch.size, images.count);
-      yield* Effect.yieldNow;
     }
     return signs;
   });
 
+/**
+ * Per value of the model input: its channel's step 1/std and, for `clipToInputRange`, the range
+ * [lo, hi] that pixels 0..255 map to.
+ */
+const channelTerms = (model: FeatureModel) => {
+  const { channels, layout, scale, mean, std } = model.input;
+  const shape = model.shapes.input;
+  const plane = sizeOf(shape) / channels;
+  const channelOf = (i: number) => layout === "NHWC" ? i % channels : Math.floor(i / plane);
+  const terms = Array.from({ length: channels }, (_, c) => {
+    const m = mean[c] ?? mean[0] ?? 0;
+    const s = std[c] ?? std[0] ?? 1;
+    const ends = [(0 - m) / s, (255 * scale - m) / s];
+    return { step: 1 / s, lo: Math.min(...ends), hi: Math.max(...ends) };
+  });
+  return Array.from({ length: sizeOf(shape) }, (_, i) => terms[channelOf(i)]!);
+};
+
 /** ODIN scores −max softmax(f(x − ε·sign)/T) of every image, given the gradient signs. */
 export const odinPerturbedScores = (
-  net: Classifier,
+  model: FeatureModel,
   images: ImageSet,
   signs: Int8Array,
   epsilon: number,
   pass: OdinPass,
-): Effect.Effect<Float64Array, never, Compute> =>
+): Effect.Effect<Float64Array, OdinPassError> =>
   Effect.gen(function* () {
-    const { tf } = yield* Compute;
-    const logits = new Float32Array(images.count * net.numClasses);
+    const per = sizeOf(model.shapes.input);
+    const classes = sizeOf(model.shapes.logits);
+    const terms = channelTerms(model);
+    // float32 steps, as a float32 engine computes x − ε·sign.
+    const steps = Float32Array.from(terms, (t) => epsilon * t.step);
+    const logits = new Float32Array(images.count * classes);
     for (const batch of batches(images, pass.batchSize)) {
-      const batchLogits = tf.tidy(() => {
-        const x = toInput(tf, batch.pixels, batch.size, net.spec.inputShape);
-        // tfjs takes no Int8Array: widen the batch's ±1 signs to float32.
-        const sign = tf.tensor(
-          Float32Array.from(
-            signs.subarray(batch.start * IMAGE_SIZE, (batch.start + batch.size) * IMAGE_SIZE),
-          ),
-          x.shape,
-        );
-        const moved = tf.sub(x, tf.mul(sign, epsilon));
-        const perturbed = pass.clipToInputRange ? tf.clipByValue(moved, 0, 1) : moved;
-        return net.forward(perturbed).dataSync() as Float32Array;
-      });
-      logits.set(batchLogits, batch.start * net.numClasses);
-      yield* Effect.yieldNow;
+      const x = yield* inputOf(model, images, batch);
+      const moved = new Float32Array(x.data.length);
+      const at = batch.start * per;
+      for (let i = 0; i < moved.length; i++) {
+        const j = i % per;
+        const value = x.data[i]! - steps[j]! * signs[at + i]!;
+        moved[i] = pass.clipToInputRange
+          ? Math.min(Math.max(value, terms[j]!.lo), terms[j]!.hi)
+          : value;
+      }
+      const [out] = yield* model.forward({ data: moved, shape: x.shape }, "input", ["logits"]);
+      yield* requireFiniteOutputs(
+        { model: model.name, set: images.name, start: batch.start, rows: batch.size },
+        [["logits of the perturbed images", out!]],
+      );
+      logits.set(out!.data, batch.start * classes);
     }
-    const probabilities = rowMaxSoftmax(
-      matrix(images.count, net.numClasses, logits),
-      pass.temperature,
-    );
+    const probabilities = rowMaxSoftmax(matrix(images.count, classes, logits), pass.temperature);
     return Float64Array.from(probabilities, (p) => -p);
   });
 
@@ -172,16 +199,19 @@ export function odin(options: OdinOptions = {}): Detector {
       }), score −max softmax(f(x̃)/T) (Liang et al., ICLR 2018)`,
     fit: (inputs) =>
       Effect.gen(function* () {
-        // Read once at fit: the fitted detector's scores run with the same tfjs.
-        const compute = yield* Compute;
-        if (inputs.net === undefined) {
+        const model = inputs.model;
+        if (model?.inputGradient === undefined) {
           return yield* new NeedsClassifier({
             detector: name,
-            need: "the network's input gradient (its perturbation step)",
+            need: "the model's input gradient (its perturbation step)",
             modelKind: modelKindOf(inputs),
+            ...(model === undefined ? {} : { model: model.name }),
           });
         }
-        const net = inputs.net;
+        const differentiable: DifferentiableModel = {
+          ...model,
+          inputGradient: model.inputGradient,
+        };
         yield* requirePositiveTemperature(name, temperature);
         yield* requireSetting(
           Number.isInteger(pass.batchSize) && pass.batchSize > 0,
@@ -198,22 +228,23 @@ export function odin(options: OdinOptions = {}): Detector {
           options.epsilon ?? grid,
           "finite non-negative values",
         );
-        const classes = net.numClasses;
+        const classes = sizeOf(model.shapes.logits);
 
+        // Read once at fit: the fitted detector's later scoring reports where its fit did.
+        const report = yield* currentProgress;
         // Gradient signs per set, kept only while tuning (they do not depend on ε).
         const signCache = new Map<ExtractedSet, Int8Array>();
         const signsOf = (set: ExtractedSet) =>
           Effect.gen(function* () {
             const cached = signCache.get(set);
             if (cached !== undefined) return cached;
-            const signs = yield* odinGradientSigns(
-              net,
+            return yield* odinGradientSigns(
+              differentiable,
               set.images,
               pass,
               (done, total) =>
-                inputs.progress?.(`${name}: input gradients of "${set.images.name}"`, done, total),
-            ).pipe(Effect.provideService(Compute, compute));
-            return signs;
+                report(`${name}: input gradients of "${set.images.name}"`, done, total),
+            );
           });
         const scoreAt = (epsilon: number, set: ExtractedSet, keepSigns: boolean) =>
           scoreChecked(
@@ -228,9 +259,7 @@ export function odin(options: OdinOptions = {}): Detector {
                 : Effect.gen(function* () {
                   const signs = yield* signsOf(set);
                   if (keepSigns) signCache.set(set, signs);
-                  return yield* odinPerturbedScores(net, set.images, signs, epsilon, pass).pipe(
-                    Effect.provideService(Compute, compute),
-                  );
+                  return yield* odinPerturbedScores(model, set.images, signs, epsilon, pass);
                 }),
           );
 
@@ -244,7 +273,6 @@ export function odin(options: OdinOptions = {}): Detector {
             validation: inputs.validation,
             candidate: (value) =>
               Effect.succeed({ score: (set: ExtractedSet) => scoreAt(value, set, true) }),
-            ...(inputs.progress === undefined ? {} : { progress: inputs.progress }),
           }).pipe(Effect.ensuring(Effect.sync(() => signCache.clear())));
           epsilon = choice.chosen;
           tuned.push(choice);

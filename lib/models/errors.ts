@@ -95,6 +95,25 @@ export class OnnxExportMismatch extends Data.TaggedError("OnnxExportMismatch")<{
   }
 }
 
+/** The input-gradient graph disagrees with tfjs's autograd of the network it came from. */
+export class OnnxGradientMismatch extends Data.TaggedError("OnnxGradientMismatch")<{
+  readonly model: string;
+  /** The temperature of the check that failed. */
+  readonly temperature: number;
+  /** ‖onnx − tfjs‖₂ over the check sample. */
+  readonly difference: number;
+  /** The largest difference allowed (`GRADIENT_TOLERANCE` of `input_gradient.ts` × ‖tfjs‖₂). */
+  readonly allowed: number;
+}> {
+  /** The error as one line: what failed and why. */
+  override get message(): string {
+    return `grood's CNN "${this.model}": the input gradient on onnxruntime does not match ` +
+      `tfjs's autograd at temperature ${this.temperature}: they differ by ` +
+      `${this.difference.toExponential(2)} (L2) on the check sample (allowed ` +
+      `${this.allowed.toExponential(2)}); run it with the tfjs engine`;
+  }
+}
+
 /** Any error a model can give. */
 export type ModelError =
   | ModelUnreadable
@@ -102,4 +121,5 @@ export type ModelError =
   | InputShapeMismatch
   | TapDoesNotCut
   | ModelRunFailed
-  | OnnxExportMismatch;
+  | OnnxExportMismatch
+  | OnnxGradientMismatch;

@@ -1,7 +1,8 @@
 /**
  * grood's own residual CNN (`lib/model/classifier.ts`) behind the `FeatureModel` interface:
  * taps are block boundaries (default: early = block1, penultimate = the pooling block,
- * logits = the last block), run by tfjs on the `Compute` backend.
+ * logits = the last block), run by tfjs on the `Compute` backend; its input gradient (ODIN) by
+ * tfjs's autograd.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { Effect } from "effect";
 import { type Classifier, INPUT, penultimate } from "../model/classifier.ts";
 import { MissingTap, ModelRunFailed } from "./errors.ts";
 import { type Head, headFrom, HeadUnreadable } from "./head.ts";
+import { tfjsInputGradient } from "./input_gradient.ts";
 import {
   checkedHead,
   checkShape,
@@ -147,6 +149,11 @@ export const groodFeatureModel = (
             problem: error instanceof Error ? error.message : String(error),
           }),
       });
+    const gradient = tfjsInputGradient(
+      tf,
+      name,
+      (x) => net.forward(x, { from: INPUT, to: taps.logits }),
+    );
     const model: FeatureModel = {
       name,
       kind: "grood",
@@ -157,6 +164,11 @@ export const groodFeatureModel = (
         Effect.flatMap(
           checkShape(name, boundaryOf(from), shapes[from], x),
           () => runNamed(x, boundaryOf(from), to.map((t) => taps[t])),
+        ),
+      inputGradient: (x, temperature) =>
+        Effect.flatMap(
+          checkShape(name, INPUT, shapes.input, x),
+          () => gradient(x, temperature),
         ),
       network: net,
       points: groodPoints(net),

@@ -9,9 +9,16 @@
  * agree within `EXPORT_TOLERANCE`, else `OnnxExportMismatch`. The `FeatureModel` keeps grood's
  * layout (NHWC input and spatial features): onnxruntime's NCHW outputs are transposed back.
  *
+ * ODIN's input gradient runs on onnxruntime too: a second graph (`export_gradient.ts`, the
+ * backward pass written as forward ops), made on its first use, cached by content key like the
+ * forward export, and checked then against tfjs's autograd on the same sample at temperatures
+ * {@link GRADIENT_CHECK_TEMPERATURES} (`GRADIENT_TOLERANCE` of `input_gradient.ts`, else
+ * `OnnxGradientMismatch`). With a logits tap other than the last block, the gradient stays on
+ * tfjs.
+ *
  * What stays on tfjs (the network remains loaded): every forward that starts at a tap (GROOD's
- * targeted mix-up feeds edited early features to the rest of the network), input gradients
- * (ODIN) and the dense head's weights (read from the tfjs variables).
+ * targeted mix-up feeds edited early features to the rest of the network) and the dense head's
+ * weights (read from the tfjs variables).
  *
  * @module
  */
@@ -20,11 +27,18 @@ import type * as ort from "onnxruntime-node";
 import { Effect, Scope } from "effect";
 import { type Classifier, INPUT } from "../model/classifier.ts";
 import { mulberry32 } from "../random.ts";
-import { type ModelError, ModelRunFailed, OnnxExportMismatch } from "./errors.ts";
+import {
+  type ModelError,
+  ModelRunFailed,
+  OnnxExportMismatch,
+  OnnxGradientMismatch,
+} from "./errors.ts";
+import { classifierGradientToOnnx, GRADIENT_OUTPUT, TEMPERATURE_INPUT } from "./export_gradient.ts";
 import { classifierToOnnx } from "./export_onnx.ts";
+import { gradientDifference } from "./input_gradient.ts";
 import { groodFeatureModel } from "./grood_cnn.ts";
 import { checkShape, type FeatureModel, type FeatureTensor, sizeOf, type Taps } from "./model.ts";
-import { type OnnxOptions, onnxSession, runSession } from "./onnx.ts";
+import { type OnnxOptions, onnxSession, runSession, runSessionFeeds } from "./onnx.ts";
 import { encodeOnnx, extractSubgraph, type OnnxModel } from "./onnx_graph.ts";
 
 /**
@@ -58,6 +72,14 @@ export const exportDifference = (
 
 /** Exports made (and checked) in this process, by model content key. */
 const exports = new Map<string, OnnxModel>();
+/** Input-gradient graphs made (and checked) in this process, by model content key. */
+const gradients = new Map<string, OnnxModel>();
+
+/**
+ * Temperatures the gradient graph is checked at against tfjs: 1, and ODIN's default 1000
+ * (where softmax(z/T) is nearly flat and the gradient small).
+ */
+export const GRADIENT_CHECK_TEMPERATURES: ReadonlyArray<number> = [1, 1000];
 
 /** NHWC → NCHW (or back, with `toNchw` false) of a batch of `h × w × c` feature maps. */
 const transpose = (
@@ -165,8 +187,62 @@ export const groodOnnxModel = (
       }
       exports.set(key, graph);
     }
+    // The gradient graph and its session: made on first use (ODIN only), then kept.
+    let gradientSession: ort.InferenceSession | undefined;
+    const runGradient = (
+      session: ort.InferenceSession,
+      x: FeatureTensor,
+      temperature: number,
+    ) =>
+      Effect.map(
+        runSessionFeeds(label, session, [
+          [INPUT, transpose(x, net.spec.inputShape, true)],
+          [TEMPERATURE_INPUT, { data: Float32Array.of(temperature), shape: [] }],
+        ], [GRADIENT_OUTPUT]),
+        ([gradient]) => transpose(gradient!, net.spec.inputShape, false),
+      );
+    const gradientSessionOf = Effect.gen(function* () {
+      if (gradientSession !== undefined) return gradientSession;
+      const made = gradients.get(key);
+      const graph = made ?? classifierGradientToOnnx(net);
+      const session = yield* Effect.provideService(
+        onnxSession(`${label}: input gradient`, encodeOnnx(graph), options),
+        Scope.Scope,
+        scope,
+      );
+      if (made === undefined) {
+        // Checked once, when made: the same sample through tfjs's autograd and the graph.
+        const sample = checkSample(net);
+        for (const temperature of GRADIENT_CHECK_TEMPERATURES) {
+          const expected = yield* tfjs.inputGradient!(sample, temperature);
+          const got = yield* runGradient(session, sample, temperature);
+          const { difference, allowed } = gradientDifference(got.data, expected.data);
+          if (!(difference <= allowed)) {
+            return yield* new OnnxGradientMismatch({
+              model: name,
+              temperature,
+              difference,
+              allowed,
+            });
+          }
+        }
+        gradients.set(key, graph);
+      }
+      gradientSession = session;
+      return session;
+    });
+    const lastBlock = net.boundaries[net.boundaries.length - 1];
     const model: FeatureModel = {
       ...tfjs,
+      ...(taps.logits === lastBlock
+        ? {
+          inputGradient: (x: FeatureTensor, temperature: number) =>
+            Effect.gen(function* () {
+              yield* checkShape(name, INPUT, tfjs.shapes.input, x);
+              return yield* runGradient(yield* gradientSessionOf, x, temperature);
+            }),
+        }
+        : {}),
       forward: (x, from, to) =>
         from === "input"
           ? Effect.flatMap(

@@ -1,7 +1,7 @@
 /**
  * Models behind one interface (`FeatureModel`): grood's CNN, ONNX models on onnxruntime-node,
  * tfjs Layers and Graph models; opening by path (`openModel`), inspecting and proposing taps,
- * exporting grood's classifier to ONNX, predicting classes.
+ * exporting grood's classifier (and its input gradient, for ODIN) to ONNX, predicting classes.
  *
  * @module
  */
@@ -19,6 +19,7 @@ export {
   openOnnxModel,
   readOnnxFile,
   runSession,
+  runSessionFeeds,
 } from "./onnx.ts";
 export {
   groodFeatureModel,
@@ -27,7 +28,14 @@ export {
   groodPoints,
   groodTaps,
 } from "./grood_cnn.ts";
-export { EXPORT_TOLERANCE, exportDifference, groodOnnxModel } from "./grood_onnx.ts";
+export {
+  EXPORT_TOLERANCE,
+  exportDifference,
+  GRADIENT_CHECK_TEMPERATURES,
+  groodOnnxModel,
+} from "./grood_onnx.ts";
+export { GRADIENT_TOLERANCE, gradientDifference, tfjsInputGradient } from "./input_gradient.ts";
+export { classifierGradientToOnnx, GRADIENT_OUTPUT, TEMPERATURE_INPUT } from "./export_gradient.ts";
 export {
   DEFAULT_GROOD_ENGINE,
   GROOD_ENGINES,

@@ -118,8 +118,20 @@ export interface FeatureModel {
     to: ReadonlyArray<TapName>,
   ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
   /**
-   * grood's own tfjs network, when the model is grood's CNN (on either engine): what needs its
-   * autograd (ODIN's input gradient) runs on it. Owned by the model's scope.
+   * The input gradient ODIN perturbs along: for a batch `x` of model inputs (as `forward` takes
+   * them from `"input"`), g = ∂/∂x Σᵢ CE(f(xᵢ)/T, argmax f(xᵢ)) with f the logits tap and
+   * T = `temperature`, the shape of `x` (each image's gradient is its own: images do not
+   * interact). Absent: the model's engine cannot differentiate it (ONNX files, tfjs graph
+   * models). grood's CNN has it on both engines (`input_gradient.ts`, `grood_onnx.ts`), a tfjs
+   * LayersModel by tfjs's autograd.
+   */
+  readonly inputGradient?: (
+    x: FeatureTensor,
+    temperature: number,
+  ) => Effect.Effect<FeatureTensor, ModelError>;
+  /**
+   * grood's own tfjs network, when the model is grood's CNN (on either engine): training and
+   * the tfjs autograd checks run on it. Owned by the model's scope.
    */
   readonly network?: Classifier;
   /** grood's own training metadata (dataset, seed, accuracy), when the model is its saved CNN. */
@@ -269,6 +281,8 @@ export const probedFeatureModel = (model: {
   readonly run: FeatureModel["forward"];
   /** How to read the head (checked against the measured tap shapes by `checkedHead`). */
   readonly head?: Effect.Effect<Head, HeadUnreadable>;
+  /** The input gradient, when the engine can differentiate the model. */
+  readonly inputGradient?: FeatureModel["inputGradient"];
 }): Effect.Effect<FeatureModel, ModelError> =>
   Effect.gen(function* () {
     const wanted = inputShape(model.spec.input);
@@ -293,6 +307,13 @@ export const probedFeatureModel = (model: {
           () => model.run(x, from, to),
         ),
       ...(model.head === undefined ? {} : { head: checkedHead(model.name, shapes, model.head) }),
+      ...(model.inputGradient === undefined ? {} : {
+        inputGradient: (x: FeatureTensor, temperature: number) =>
+          Effect.flatMap(
+            checkShape(model.name, model.feedName("input"), shapes.input, x),
+            () => model.inputGradient!(x, temperature),
+          ),
+      }),
     };
     return featureModel;
   });

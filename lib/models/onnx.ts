@@ -76,12 +76,23 @@ export const runSession = (
   x: FeatureTensor,
   outputs: ReadonlyArray<string>,
 ): Effect.Effect<ReadonlyArray<FeatureTensor>, ModelRunFailed> =>
+  runSessionFeeds(name, session, [[feed, x]], outputs);
+
+/** Run a session on float32 feeds (name, value); the input tensors are released after the run. */
+export const runSessionFeeds = (
+  name: string,
+  session: ort.InferenceSession,
+  feeds: ReadonlyArray<readonly [string, FeatureTensor]>,
+  outputs: ReadonlyArray<string>,
+): Effect.Effect<ReadonlyArray<FeatureTensor>, ModelRunFailed> =>
   Effect.acquireUseRelease(
-    Effect.sync(() => new ort.Tensor("float32", x.data, [...x.shape])),
-    (tensor) =>
+    Effect.sync(() =>
+      feeds.map(([feed, x]) => [feed, new ort.Tensor("float32", x.data, [...x.shape])] as const)
+    ),
+    (tensors) =>
       Effect.tryPromise({
         try: async () => {
-          const result = await session.run({ [feed]: tensor }, [...outputs]);
+          const result = await session.run(Object.fromEntries(tensors), [...outputs]);
           return outputs.map((o) => {
             const t = result[o]!;
             const out = { data: t.data as Float32Array, shape: t.dims.map(Number) };
@@ -90,7 +101,7 @@ export const runSession = (
         },
         catch: (error) => new ModelRunFailed({ model: name, problem: describeError(error) }),
       }),
-    (tensor) => Effect.sync(() => tensor.dispose()),
+    (tensors) => Effect.sync(() => tensors.forEach(([, tensor]) => tensor.dispose())),
   );
 
 /**

@@ -6,6 +6,7 @@
  * Tap-to-tap forward: a GraphModel executes from any fed node (`execute` with the tap's node
  * as input); a LayersModel re-applies the layers after the tap in topological order, each on
  * its inbound layers' outputs, so it works for functional models with branches and merges.
+ * A LayersModel has an input gradient (ODIN) by tfjs's autograd; a GraphModel has none.
  *
  * @module
  */
@@ -34,6 +35,7 @@ import {
   type TapName,
   type Taps,
 } from "./model.ts";
+import { tfjsInputGradient } from "./input_gradient.ts";
 import { graphHead, type GraphNode, layersHead } from "./tfjs_head.ts";
 
 type Tf = typeof tfType;
@@ -78,7 +80,7 @@ const readOut = (tf: Tf, f: () => ReadonlyArray<tfType.Tensor>): ReadonlyArray<F
 /** Forward functions of a LayersModel: whole-model sub-models, and layer re-application. */
 function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
   const subModels = new Map<string, tfType.LayersModel>();
-  const fromInput = (x: tfType.Tensor, layers: ReadonlyArray<string>) => {
+  const subModel = (layers: ReadonlyArray<string>) => {
     const key = layers.join(",");
     let sub = subModels.get(key);
     if (sub === undefined) {
@@ -88,9 +90,15 @@ function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
       });
       subModels.set(key, sub);
     }
-    const result = sub.predict(x);
+    return sub;
+  };
+  const fromInput = (x: tfType.Tensor, layers: ReadonlyArray<string>) => {
+    const result = subModel(layers).predict(x);
     return Array.isArray(result) ? result : [result as tfType.Tensor];
   };
+  // Differentiable (applied symbolically, inference mode), for the input gradient.
+  const applyTo = (x: tfType.Tensor, layer: string) =>
+    subModel([layer]).apply(x, { training: false }) as tfType.Tensor;
   const fromLayer = (x: tfType.Tensor, start: string, layers: ReadonlyArray<string>) => {
     const values = new Map<string, tfType.Tensor>([[start, x]]);
     for (const layer of model.layers) {
@@ -115,7 +123,7 @@ function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
       return v;
     });
   };
-  return { fromInput, fromLayer, dispose: () => model.dispose() };
+  return { fromInput, fromLayer, applyTo, dispose: () => model.dispose() };
 }
 
 /**
@@ -209,5 +217,9 @@ export const openTfjsModel = (
       head: engine.kind === "layers"
         ? layersHead(path, engine.model, spec.taps)
         : graphHead(path, engine.model, engine.nodes, spec.taps),
+      // A GraphModel's ops are not all differentiable in tfjs: no input gradient there.
+      ...(layers === undefined ? {} : {
+        inputGradient: tfjsInputGradient(tf, path, (x) => layers.applyTo(x, spec.taps.logits)),
+      }),
     });
   });

@@ -1,0 +1,233 @@
+/**
+ * The input gradient of grood's CNN as an ONNX graph, so ODIN's gradient runs on onnxruntime:
+ * g = ∂/∂x Σᵢ CE(f(xᵢ)/T, ŷᵢ) with ŷᵢ = argmax f(xᵢ), for a batch `input` (NCHW, as the forward
+ * export) and a scalar `temperature`, output `gradient` (the shape of `input`).
+ *
+ * The backward pass is written as forward ops from the network's known architecture, on top of
+ * the forward graph of `classifierToOnnx` (whose tensors it reads by name):
+ * - logits z: ∂/∂z = (softmax(z/T) − onehot(argmax z)) / T (ArgMax keeps the first maximum, as
+ *   tfjs's argMax does);
+ * - dense head z = h·W + b: ∂/∂h = ∂/∂z · Wᵀ (`Gemm` with `transB`);
+ * - global average pooling over H × W: each position gets ∂/∂h / (H·W) (`Expand`);
+ * - ReLU: the gradient passes where the pre-activation is > 0 (tfjs's `step`, 0 at 0);
+ * - residual `Add`: the gradient goes to both branches, and the two input gradients add up;
+ * - convolution with batch normalisation folded in (inference mode, as the forward export and
+ *   tfjs's inference pass): ∂/∂x = `ConvTranspose` with the same folded weights, strides and
+ *   pads, plus the output padding that gives back the input's size (a stride-2 1×1 shortcut
+ *   reads no last row or column: those get zero).
+ * Every step is exact (no approximation): the engines differ only by float32 summation order,
+ * which `grood_onnx.ts` bounds against tfjs's autograd when the graph is first made.
+ *
+ * @module
+ */
+import onnxProto from "onnx-proto";
+import { type Classifier, INPUT } from "../model/classifier.ts";
+import { classifierToOnnx, samePadding } from "./export_onnx.ts";
+import { FLOAT, type OnnxModel } from "./onnx_graph.ts";
+
+const { onnx } = onnxProto;
+type Node = onnxProto.onnx.INodeProto;
+type Tensor = onnxProto.onnx.ITensorProto;
+type Attribute = onnxProto.onnx.IAttributeProto;
+
+/** The gradient graph's temperature input (a float32 scalar). */
+export const TEMPERATURE_INPUT = "temperature";
+/** The gradient graph's output (∂/∂input, NCHW). */
+export const GRADIENT_OUTPUT = "gradient";
+
+const INT64 = 7;
+
+/**
+ * The gradient graph of `net` (its current weights): inputs `input` (N × C × H × W) and
+ * `temperature` (scalar), output `gradient` (N × C × H × W).
+ */
+export function classifierGradientToOnnx(net: Classifier): OnnxModel {
+  const forward = classifierToOnnx(net).model;
+  const graph = forward.graph!;
+  const nodes: Array<Node> = [...(graph.node ?? [])];
+  const weights: Array<Tensor> = [...(graph.initializer ?? [])];
+  const dims = (name: string) =>
+    (weights.find((w) => w.name === name)?.dims ?? []).map((d) => Number(d));
+  const node = (
+    op: string,
+    inputs: ReadonlyArray<string>,
+    output: string,
+    attrs: Attribute[] = [],
+  ) => {
+    nodes.push(
+      onnx.NodeProto.create({
+        opType: op,
+        name: output,
+        input: [...inputs],
+        output: [output],
+        attribute: attrs,
+      }),
+    );
+    return output;
+  };
+  const int = (name: string, i: number) =>
+    onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+  const ints = (name: string, values: ReadonlyArray<number>) =>
+    onnx.AttributeProto.create({
+      name,
+      type: onnx.AttributeProto.AttributeType.INTS,
+      ints: [...values],
+    });
+  const floats = (name: string, dimsOf: ReadonlyArray<number>, values: ReadonlyArray<number>) => {
+    weights.push(
+      onnx.TensorProto.create({
+        name,
+        dims: [...dimsOf],
+        dataType: FLOAT,
+        rawData: new Uint8Array(Float32Array.from(values).buffer),
+      }),
+    );
+    return name;
+  };
+  const int64s = (name: string, values: ReadonlyArray<number>) => {
+    weights.push(
+      onnx.TensorProto.create({
+        name,
+        dims: [values.length],
+        dataType: INT64,
+        rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer),
+      }),
+    );
+    return name;
+  };
+  const zero = floats("grad/zero", [], [0]);
+  // ReLU backward: the gradient where the pre-activation is positive, else 0.
+  const reluBack = (dy: string, pre: string, out: string) =>
+    node("Where", [node("Greater", [pre, zero], `${out}/mask`), dy, zero], out);
+  // Convolution backward to its input (of spatial size `size`): ConvTranspose, same weights.
+  const convBack = (dy: string, conv: string, size: number, stride: number, out: string) => {
+    const [, , kh, kw] = dims(`${conv}/W`) as [number, number, number, number];
+    const [top, bottom] = samePadding(size, kh, stride);
+    const [left, right] = samePadding(size, kw, stride);
+    const outSize = Math.ceil(size / stride);
+    const padding = (k: number, before: number, after: number) =>
+      size - (stride * (outSize - 1) + k - before - after);
+    return node("ConvTranspose", [dy, `${conv}/W`], out, [
+      ints("kernel_shape", [kh, kw]),
+      ints("strides", [stride, stride]),
+      ints("pads", [top, left, bottom, right]),
+      ints("output_padding", [padding(kh, top, bottom), padding(kw, left, right)]),
+    ]);
+  };
+
+  const blocks = net.spec.blocks;
+  const inputsOf = blocks.map((_, i) => i === 0 ? INPUT : blocks[i - 1]!.name);
+  const sizes = inputsOf.map((b) => net.shapeAt(b));
+  const logits = blocks[blocks.length - 1]!.name;
+  const numClasses = net.numClasses;
+
+  // ∂/∂z of Σ CE(z/T, argmax z) = (softmax(z/T) − onehot) / T.
+  const probabilities = node(
+    "Softmax",
+    [node("Div", [logits, TEMPERATURE_INPUT], "grad/scaled")],
+    "grad/softmax",
+    [int("axis", 1)],
+  );
+  const predicted = node("ArgMax", [logits], "grad/argmax", [int("axis", 1), int("keepdims", 0)]);
+  const onehot = node(
+    "OneHot",
+    [predicted, int64s("grad/depth", [numClasses]), floats("grad/onoff", [2], [0, 1])],
+    "grad/onehot",
+    [int("axis", -1)],
+  );
+  let dy = node(
+    "Div",
+    [node("Sub", [probabilities, onehot], "grad/residual"), TEMPERATURE_INPUT],
+    `grad/${logits}`,
+  );
+
+  for (let i = blocks.length - 1; i >= 0; i--) {
+    const block = blocks[i]!;
+    const inputShape = sizes[i]!;
+    const out = `grad/${inputsOf[i]}`;
+    switch (block.kind) {
+      case "dense":
+        dy = node("Gemm", [dy, `${block.name}/W`], out, [int("transB", 1)]);
+        break;
+      case "globalAvgPool": {
+        const [h, w, c] = inputShape as [number, number, number];
+        const spread = node(
+          "Unsqueeze",
+          [dy, int64s(`grad/${block.name}/axes`, [2, 3])],
+          `grad/${block.name}/unsqueeze`,
+        );
+        const scaled = node(
+          "Mul",
+          [spread, floats(`grad/${block.name}/area`, [], [1 / (h * w)])],
+          `grad/${block.name}/mean`,
+        );
+        dy = node("Expand", [scaled, int64s(`grad/${block.name}/shape`, [1, c, h, w])], out);
+        break;
+      }
+      case "conv": {
+        const pre = reluBack(dy, `${block.name}/conv`, `grad/${block.name}/conv`);
+        dy = convBack(pre, block.name, inputShape[0]!, block.stride, out);
+        break;
+      }
+      case "residual": {
+        const size = inputShape[0]!;
+        const sum = reluBack(dy, `${block.name}/add`, `grad/${block.name}/add`);
+        const hidden = convBack(
+          sum,
+          `${block.name}/conv2`,
+          Math.ceil(size / block.stride),
+          1,
+          `grad/${block.name}/conv1`,
+        );
+        const hiddenPre = reluBack(
+          hidden,
+          `${block.name}/conv1/conv`,
+          `grad/${block.name}/conv1/conv`,
+        );
+        const branch = convBack(
+          hiddenPre,
+          `${block.name}/conv1`,
+          size,
+          block.stride,
+          `grad/${block.name}/branch`,
+        );
+        const shortcut = net.variables.has(`${block.name}/shortcut/kernel`)
+          ? convBack(
+            sum,
+            `${block.name}/shortcut`,
+            size,
+            block.stride,
+            `grad/${block.name}/shortcut`,
+          )
+          : sum;
+        dy = node("Add", [branch, shortcut], out);
+        break;
+      }
+    }
+  }
+  node("Identity", [dy], GRADIENT_OUTPUT);
+  const [h, w, c] = net.spec.inputShape;
+  const info = (name: string, shape: ReadonlyArray<number | string>) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: {
+        tensorType: {
+          elemType: FLOAT,
+          shape: {
+            dim: shape.map((d) => typeof d === "string" ? { dimParam: d } : { dimValue: d }),
+          },
+        },
+      },
+    });
+  return onnx.ModelProto.create({
+    ...forward,
+    graph: onnx.GraphProto.create({
+      name: "grood-classifier-input-gradient",
+      node: nodes,
+      initializer: weights,
+      input: [info(INPUT, ["N", c, h, w]), info(TEMPERATURE_INPUT, [])],
+      output: [info(GRADIENT_OUTPUT, ["N", c, h, w])],
+      valueInfo: graph.valueInfo ?? [],
+    }),
+  });
+}
