@@ -46,7 +46,20 @@ export { gradNorm } from "./gradnorm.ts";
 export { grood } from "./grood.ts";
 export { GROOD_DEFAULTS, type GroodOptions } from "./grood_options.ts";
 export {
+  type FeatureChunk,
+  type FeatureMapError,
+  type FeatureMapSettings,
+  featureReducer,
+  FIT_CHUNK,
+  mapFeatureChunk,
+  mixupRanks,
+  type TrainingChunk,
+} from "./grood_chunks.ts";
+export {
+  type ChunkMapper,
+  type FeatureJob,
   fitGroodStreamed,
+  inProcessMapper,
   type StreamedGroodError,
   type StreamedGroodFit,
   type StreamedGroodOptions,

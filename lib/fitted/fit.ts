@@ -16,6 +16,7 @@ import type { LabelledSet } from "../data/images.ts";
 import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { groodFitted, type GroodOptions } from "../detectors/grood.ts";
 import { fitGroodStreamed } from "../detectors/grood_streamed.ts";
+import { FIT_CHUNK } from "../detectors/grood_chunks.ts";
 import { matrix } from "../matrix.ts";
 import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/registry.ts";
 import { canonicalJson } from "../cache/cache.ts";
@@ -46,7 +47,7 @@ import {
 } from "./fit_data.ts";
 import { type FitOptions, fittedFolderRules } from "./fit_options.ts";
 import { memoisedExtraction, openWithTaps } from "./fit_model.ts";
-import { fillFittedFolder } from "./fit_write.ts";
+import { creationTime, fillFittedFolder } from "./fit_write.ts";
 import {
   FITTED_FORMAT,
   FITTED_VERSION,
@@ -192,19 +193,22 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     }
     spec = yield* honoured(spec, opened.count - held.size);
     const { stream, finish } = trainStream(opened, held);
+    const chunk = options.fitChunk ?? FIT_CHUNK;
+    const training = { classNames, held, sourceCount: opened.count, trainCount: stream.count };
     const parts = yield* Effect.acquireRelease(
       fitGroodStreamed(model, stream, {
         ...streamedGroodOptions(spec)!,
         ...batch,
+        chunk,
         progress,
-      }),
+      }, options.mapper?.(training)),
       // The fitted detector's index lives until the fit returns, as the in-memory path's.
       (f) =>
         Effect.sync(() => f.index.dispose()),
     );
     const { checksum, heldOut: heldImages } = finish();
     trainData = { count: stream.count, checksum };
-    fitted = groodFitted(spec as Partial<GroodOptions>, {
+    const grood = groodFitted(spec as Partial<GroodOptions>, {
       prototypes: parts.prototypes,
       ood: parts.oodPrototype,
       descriptors: parts.descriptors,
@@ -212,6 +216,8 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
       temperature: streamedOptions.temperature,
       tuned: [],
     });
+    // The chunk size steers the prototypes' bits (sums of chunk sums): recorded, hence hashed.
+    fitted = { ...grood, settings: { ...grood.settings, fitChunk: chunk } };
     // GROOD saves its own state; it reads no training features.
     trainFeatures = {
       name: options.train.argument,
@@ -327,7 +333,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     format: FITTED_FORMAT,
     version: FITTED_VERSION,
     digest: "0".repeat(64),
-    createdAt: new Date().toISOString(),
+    createdAt: creationTime(),
     detector: {
       kind: spec.kind,
       name: detector.name,

@@ -4,7 +4,9 @@
  *
  * @module
  */
+import type { ChunkMapper } from "../detectors/grood_streamed.ts";
 import type { OutputFolderOptions } from "../io/output_folder.ts";
+import type { SourceError } from "../sources/source.ts";
 import type { Taps } from "../models/model.ts";
 import { type SourceArgument, sourcePaths } from "../sources/argument.ts";
 import type { Extraction } from "../stages/features.ts";
@@ -38,6 +40,27 @@ export interface FitOptions {
    * fit is tested against.
    */
   readonly inMemory?: boolean;
+  /**
+   * Images per chunk of GROOD's streamed fit (default `FIT_CHUNK`): a setting of the fit (its
+   * prototypes are sums of chunk sums), recorded in the folder's settings as `fitChunk`.
+   */
+  readonly fitChunk?: number;
+  /**
+   * Who maps GROOD's chunks (default: this process): the cluster's driver gives runners the
+   * work (`apps/cluster`). Called once the training data is known.
+   */
+  readonly mapper?: (training: StreamedTraining) => ChunkMapper<SourceError>;
+}
+
+/** What a streamed GROOD fit's {@link FitOptions.mapper} is told about the training data. */
+export interface StreamedTraining {
+  /** The class order the labels are renumbered into. */
+  readonly classNames: ReadonlyArray<string>;
+  /** Source indices held out as ID validation (not in the training stream). */
+  readonly held: ReadonlySet<number>;
+  /** Images in the source, and in the training stream (the source less `held`). */
+  readonly sourceCount: number;
+  readonly trainCount: number;
 }
 /** Extractions by model, taps, batch size, set (name, count) and class sums: see `FitOptions`. */
 export type FeatureMemo = Map<string, Extraction>;
