@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Stream } from "effect";
 import sharp from "sharp";
-import { Fitted, Sources } from "../mod.ts";
+import { Fitted, Io, Sources } from "../mod.ts";
 import { chunkBatches } from "../apps/cluster/score_chunk.ts";
 import { runGrood } from "../apps/cli/app.ts";
 import { TASKS } from "../apps/cli/commands/mod.ts";
@@ -71,8 +71,23 @@ Deno.test("a job folder resumes only the same job and refuses anything else", as
     await Deno.mkdir(join(dir, "mine"));
     await Deno.writeTextFile(join(dir, "mine", "notes.txt"), "a user's file");
     const notJob = await failure(createOrResumeJob(join(dir, "mine"), plan));
-    assert.match(notJob.message, /not empty and is not a grood job folder/);
+    assert.match(notJob.message, /holds files grood did not write/);
     assert.equal(await Deno.readTextFile(join(dir, "mine", "notes.txt")), "a user's file");
+    // The output-folder rule: the job folder is grood's (marked), never an input, never a link.
+    assert.ok((await Deno.stat(join(dir, "job", Io.OUTPUT_MARKER))).isFile);
+    const inInput = await failure(
+      createOrResumeJob(join(dir, "mine", "job"), plan, [join(dir, "mine")]),
+    );
+    assert.match(inInput.message, /lies inside an input/);
+    await Deno.symlink(join(dir, "job"), join(dir, "link"));
+    const linked = await failure(createOrResumeJob(join(dir, "link"), plan));
+    assert.match(linked.message, /symbolic link/);
+    // A marked folder with something else in it is not a job folder.
+    await Deno.mkdir(join(dir, "marked"));
+    await Deno.writeTextFile(join(dir, "marked", Io.OUTPUT_MARKER), "{}");
+    await Deno.writeTextFile(join(dir, "marked", "results.csv"), "x");
+    const marked = await failure(createOrResumeJob(join(dir, "marked"), plan));
+    assert.match(marked.message, /not empty and is not a grood job folder/);
     // A plan edited by hand no longer matches its id.
     const path = join(dir, "job", "job.json");
     const edited = JSON.parse(await Deno.readTextFile(path));

@@ -250,10 +250,12 @@ export const runDriver = (
   Effect.scoped(Effect.gen(function* () {
     const began = performance.now();
     const detector = yield* Fitted.openFittedDetector(options.detector);
-    const { state, plan } = yield* createOrResumeJob(
-      options.jobDir,
-      yield* planJob(detector, options),
-    );
+    const planned = yield* planJob(detector, options);
+    const { state, plan } = yield* createOrResumeJob(options.jobDir, planned, [
+      detector.folder,
+      ...planned.sources.flatMap((s) => Sources.sourcePaths(s.spec, s.baseDir)),
+      ...(options.out === undefined ? [] : [options.out]),
+    ]);
     log(
       `job ${plan.id.slice(0, 12)} ${state} in ${options.jobDir}: ` +
         `${plan.sources.reduce((n, s) => n + s.count, 0)} images, ` +

@@ -143,31 +143,62 @@ export const readPlan = (jobDir: string): Effect.Effect<JobPlan, JobFolderInvali
 export const createOrResumeJob = (
   jobDir: string,
   plan: JobPlan,
+  inputs: ReadonlyArray<string> = [],
 ): Effect.Effect<
   { readonly state: "created" | "resumed"; readonly plan: JobPlan },
   JobFolderInvalid
-> =>
+> => openJobFolder(jobDir, plan, { read: readPlan, same: sameJob, inputs });
+
+/**
+ * Create or resume a job folder under the output-folder rule (`Io.checkOutputFolder`): only an
+ * absent or empty folder, or one grood made (its marker, or a plan file from before the marker),
+ * never the current folder, an input or a link; created with the marker and `plan`. An existing
+ * plan is resumed only when `same` says it is the job asked for.
+ */
+export const openJobFolder = <P>(
+  jobDir: string,
+  plan: P,
+  how: {
+    readonly read: (jobDir: string) => Effect.Effect<P, JobFolderInvalid>;
+    readonly same: (existing: P, plan: P) => boolean;
+    readonly inputs: ReadonlyArray<string>;
+  },
+): Effect.Effect<{ readonly state: "created" | "resumed"; readonly plan: P }, JobFolderInvalid> =>
   Effect.gen(function* () {
+    const rules = { kind: "grood cluster job", recognise: [JOB_FILE], inputs: how.inputs };
+    yield* Effect.mapError(
+      Io.checkOutputFolder(jobDir, rules),
+      (error) =>
+        new JobFolderInvalid({
+          path: jobDir,
+          problem: error._tag === "OutputFolderRefused" ? error.reason : error.message,
+        }),
+    );
     const entries = yield* Effect.promise(() =>
       Array.fromAsync(Deno.readDir(jobDir)).catch(() => [] as Array<Deno.DirEntry>)
     );
     if (entries.some((e) => e.name === JOB_FILE)) {
-      const existing = yield* readPlan(jobDir);
-      if (!sameJob(existing, plan)) {
+      const existing = yield* how.read(jobDir);
+      if (!how.same(existing, plan)) {
         return yield* new JobFolderInvalid({
           path: join(jobDir, JOB_FILE),
-          problem: "it holds another job (other detector, sources or chunk size): " +
+          problem: "it holds another job (other detector, model, sources or chunk size): " +
             "give another --job folder, or delete this one",
         });
       }
       return { state: "resumed", plan: existing } as const;
     }
-    if (entries.length > 0) {
+    // The marker and an empty `parts/` are what a creation killed before its plan leaves.
+    if (entries.some((e) => e.name !== Io.OUTPUT_MARKER && e.name !== "parts")) {
       return yield* new JobFolderInvalid({
         path: jobDir,
         problem: "the folder is not empty and is not a grood job folder",
       });
     }
+    yield* Effect.mapError(
+      Io.prepareOutputRoot(jobDir, rules),
+      (error) => new JobFolderInvalid({ path: jobDir, problem: `cannot create: ${error.message}` }),
+    );
     yield* Effect.tryPromise({
       try: () => Deno.mkdir(join(jobDir, "parts"), { recursive: true }),
       catch: (error) => new JobFolderInvalid({ path: jobDir, problem: `cannot create: ${error}` }),
