@@ -34,7 +34,7 @@ import {
 import { mergeParts } from "../apps/cluster/merge.ts";
 
 const planOf = (count: number, chunkSize = 512): JobPlan =>
-  sealPlan({
+  sealPlan<JobPlan>({
     format: "grood-cluster-score-job",
     version: 1,
     detector: { folder: "/d", version: "v1" },

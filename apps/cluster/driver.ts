@@ -139,7 +139,7 @@ const planJob = (
         });
       }
     }
-    return sealPlan({
+    return sealPlan<JobPlan>({
       format: "grood-cluster-score-job",
       version: 1,
       detector: { folder: resolve(detector.folder), version: detector.version },

@@ -76,13 +76,15 @@ export class JobFolderInvalid extends Data.TaggedError("JobFolderInvalid")<{
 
 const strict = { onExcessProperty: "error" } as const;
 
-const readRaw = (path: string): Effect.Effect<unknown, JobFolderInvalid> =>
+/** A job file's JSON, or why it cannot be read. */
+export const readRaw = (path: string): Effect.Effect<unknown, JobFolderInvalid> =>
   Effect.tryPromise({
     try: async () => JSON.parse(await Deno.readTextFile(path)) as unknown,
     catch: (error) => new JobFolderInvalid({ path, problem: `not readable JSON: ${error}` }),
   });
 
-const decodeAs = <A>(
+/** `json` decoded strictly as `schema`; the issue names the file `path`. */
+export const decodeAs = <A>(
   schema: Schema.Codec<A, unknown>,
   path: string,
   json: unknown,
@@ -108,25 +110,33 @@ export const chunksOf = (
 export const partPath = (jobDir: string, chunk: { source: number; start: number }): string =>
   join(jobDir, "parts", `s${chunk.source}-${chunk.start}.json`);
 
-/** A plan with its id filled in (the id hashes every other field). */
-export const sealPlan = (plan: Omit<JobPlan, "id" | "nonce">): JobPlan => {
+/** A plan with its id filled in (the id hashes every other field, a fresh nonce included). */
+export const sealPlan = <P extends { readonly id: string; readonly nonce: string }>(
+  plan: Omit<P, "id" | "nonce">,
+): P => {
   const withNonce = { ...plan, nonce: crypto.randomUUID() };
   const id = createHash("sha256").update(JSON.stringify(withNonce)).digest("hex");
-  return { ...withNonce, id };
+  return { ...withNonce, id } as unknown as P;
 };
 
-/** The plan without what differs between two runs of the same job (id and nonce). */
-const sameJob = (a: JobPlan, b: JobPlan): boolean => {
-  const strip = ({ id: _, nonce: __, ...rest }: JobPlan) => JSON.stringify(rest);
+/** Two plans of the same job: equal but for what differs between two runs (id and nonce). */
+export const sameJob = <P extends { readonly id: string; readonly nonce: string }>(
+  a: P,
+  b: P,
+): boolean => {
+  const strip = ({ id: _, nonce: __, ...rest }: P) => JSON.stringify(rest);
   return strip(a) === strip(b);
 };
 
-/** Read `job.json` of a job folder, checked against its id. */
-export const readPlan = (jobDir: string): Effect.Effect<JobPlan, JobFolderInvalid> =>
+/** Read `job.json` of a job folder as `schema` (strictly), checked against its id. */
+export const readSealedPlan = <P extends { readonly id: string }>(
+  jobDir: string,
+  schema: Schema.Codec<P, unknown>,
+): Effect.Effect<P, JobFolderInvalid> =>
   Effect.gen(function* () {
     const path = join(jobDir, JOB_FILE);
     const raw = yield* readRaw(path);
-    const plan = yield* decodeAs(JobPlan as Schema.Codec<JobPlan, unknown>, path, raw);
+    const plan = yield* decodeAs(schema, path, raw);
     // The id is checked on the file's own JSON (decoding could fill in a source's defaults).
     const { id: _, ...rest } = raw as Record<string, unknown>;
     if (createHash("sha256").update(JSON.stringify(rest)).digest("hex") !== plan.id) {
@@ -134,6 +144,10 @@ export const readPlan = (jobDir: string): Effect.Effect<JobPlan, JobFolderInvali
     }
     return plan;
   });
+
+/** Read the `job.json` of a scoring job. */
+export const readPlan = (jobDir: string): Effect.Effect<JobPlan, JobFolderInvalid> =>
+  readSealedPlan(jobDir, JobPlan as Schema.Codec<JobPlan, unknown>);
 
 /**
  * Create the job folder with `plan`, or resume it: an existing folder must hold the same plan
@@ -147,7 +161,7 @@ export const createOrResumeJob = (
 ): Effect.Effect<
   { readonly state: "created" | "resumed"; readonly plan: JobPlan },
   JobFolderInvalid
-> => openJobFolder(jobDir, plan, { read: readPlan, same: sameJob, inputs });
+> => openJobFolder(jobDir, plan, { read: readPlan, same: sameJob<JobPlan>, inputs });
 
 /**
  * Create or resume a job folder under the output-folder rule (`Io.checkOutputFolder`): only an
