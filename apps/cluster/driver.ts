@@ -149,7 +149,7 @@ const planJob = (
   });
 
 /** Healthy runners in the cluster's runner table (what the progress line shows). */
-const runnersAlive = Effect.gen(function* () {
+export const runnersAlive = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient;
   const rows = yield* sql<{ readonly count: number }>`
     SELECT count(*)::int AS count FROM cluster_runners WHERE healthy`;

@@ -40,6 +40,19 @@ export class TrainingStreamInvalid extends Data.TaggedError("TrainingStreamInval
   }
 }
 
+/**
+ * A `FeatureJob`'s chunks could not be mapped where the mapper sends them (a cluster's
+ * runners: the job folder, a chunk, the cluster), and why.
+ */
+export class ChunkMapFailed extends Data.TaggedError("ChunkMapFailed")<{
+  readonly what: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot map GROOD's fit chunks (${this.what}): ${this.problem}`;
+  }
+}
+
 /** One chunk of the training stream: images [start, start + size), NHWC uint8, labelled. */
 export interface TrainingChunk {
   readonly start: number;

@@ -45,6 +45,7 @@ import {
 import type { EmptyClass, Prototypes } from "../stages/prototype.ts";
 import type { DetectorError } from "./detector.ts";
 import {
+  type ChunkMapFailed,
   type FeatureChunk,
   featureReducer,
   FIT_CHUNK,
@@ -144,6 +145,7 @@ export type StreamedGroodError<E> =
   | MissingLabels
   | EmptyClass
   | TrainingStreamInvalid
+  | ChunkMapFailed
   | DetectorError;
 
 /** The map run in this process: the stream cut into chunks, each mapped as it passes. */

@@ -46,6 +46,7 @@ export { gradNorm } from "./gradnorm.ts";
 export { grood } from "./grood.ts";
 export { GROOD_DEFAULTS, type GroodOptions } from "./grood_options.ts";
 export {
+  ChunkMapFailed,
   type FeatureChunk,
   type FeatureMapError,
   type FeatureMapSettings,

@@ -187,14 +187,16 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     const held = new Set<number>();
     if (options.validation === undefined) {
       const count = yield* heldOutCount(opened.count);
-      for (const i of permutation(opened.count, options.seed ?? 0).subarray(0, count)) {
-        held.add(i);
-      }
+      permutation(opened.count, options.seed ?? 0).subarray(0, count).forEach((i) =>
+        held.add(i)
+      );
     }
     spec = yield* honoured(spec, opened.count - held.size);
     const { stream, finish } = trainStream(opened, held);
     const chunk = options.fitChunk ?? FIT_CHUNK;
-    const training = { classNames, held, sourceCount: opened.count, trainCount: stream.count };
+    const { count: sourceCount } = opened;
+    const { sha256: modelSha256 } = modelCopy;
+    const training = { classNames, held, sourceCount, trainCount: stream.count, modelSha256 };
     const parts = yield* Effect.acquireRelease(
       fitGroodStreamed(model, stream, {
         ...streamedGroodOptions(spec)!,
@@ -203,8 +205,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
         progress,
       }, options.mapper?.(training)),
       // The fitted detector's index lives until the fit returns, as the in-memory path's.
-      (f) =>
-        Effect.sync(() => f.index.dispose()),
+      (f) => Effect.sync(() => f.index.dispose()),
     );
     const { checksum, heldOut: heldImages } = finish();
     trainData = { count: stream.count, checksum };

@@ -61,6 +61,8 @@ export interface StreamedTraining {
   /** Images in the source, and in the training stream (the source less `held`). */
   readonly sourceCount: number;
   readonly trainCount: number;
+  /** The model's content hash (the folder's `model.sha256`). */
+  readonly modelSha256: string;
 }
 /** Extractions by model, taps, batch size, set (name, count) and class sums: see `FitOptions`. */
 export type FeatureMemo = Map<string, Extraction>;

@@ -46,3 +46,4 @@ export {
   trainingChunk,
 } from "./fit_chunk.ts";
 export { type StreamedTraining } from "./fit_options.ts";
+export { streamedGroodOptions } from "./train_stream.ts";
