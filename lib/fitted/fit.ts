@@ -21,7 +21,7 @@ import { matrix } from "../matrix.ts";
 import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/registry.ts";
 import { canonicalJson } from "../cache/cache.ts";
 import { ensureWritable, sha256Hex } from "../io/files.ts";
-import { checkOutputFolder, writeOutputFolder } from "../io/output_folder.ts";
+import { checkOutputFolder, creationTime, writeOutputFolder } from "../io/output_folder.ts";
 import { sizeOf } from "../models/model.ts";
 import { permutation } from "../random.ts";
 import { openSource } from "../sources/mod.ts";
@@ -47,7 +47,7 @@ import {
 } from "./fit_data.ts";
 import { type FitOptions, fittedFolderRules } from "./fit_options.ts";
 import { memoisedExtraction, openWithTaps } from "./fit_model.ts";
-import { creationTime, fillFittedFolder } from "./fit_write.ts";
+import { fillFittedFolder } from "./fit_write.ts";
 import {
   FITTED_FORMAT,
   FITTED_VERSION,

@@ -61,14 +61,3 @@ export const fillFittedFolder = (
     );
     return sealed.manifest;
   });
-
-/**
- * When the folder was made: now, or `SOURCE_DATE_EPOCH` (seconds) when set, the convention of
- * reproducible builds: two fits of the same data and settings then write the same bytes.
- */
-export const creationTime = (): string => {
-  const epoch = Deno.env.get("SOURCE_DATE_EPOCH");
-  return epoch !== undefined && /^\d+$/.test(epoch)
-    ? new Date(Number(epoch) * 1000).toISOString()
-    : new Date().toISOString();
-};

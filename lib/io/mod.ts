@@ -21,6 +21,7 @@ export {
 export {
   checkOutputFile,
   checkOutputFolder,
+  creationTime,
   OUTPUT_MARKER,
   type OutputFolderOptions,
   OutputFolderRefused,
