@@ -203,6 +203,12 @@ Deno.test("grood cluster runner: flags decode into the runner's options, default
   });
 });
 
+Deno.test("grood cluster runner without --detector maps fit chunks only", async () => {
+  const { code, input } = await decode(["cluster", "runner"], PG);
+  assert.equal(code, 0);
+  assert.equal(runnerOptions(input!.values as RunnerFlags, "/w").detector, undefined);
+});
+
 Deno.test("grood cluster score: flags and sources decode into the driver's options", async () => {
   const { code, input } = await decode(
     ["cluster", "score", "--detector", "d", "--job", "j", "--out", "o.csv", "a.npy", "b/"],
@@ -248,7 +254,31 @@ for (
       {},
       /flag --pg\. Expected: a non-empty value/,
     ],
-    [["cluster", "runner", "--pg", "p"], {}, /Missing required flag: --detector/],
+    [
+      ["cluster", "fit", "--model", "m", "--train", "t", "--out", "o", "--pg", "p"],
+      {},
+      /Missing required flag: --job/,
+    ],
+    [
+      [
+        "cluster",
+        "fit",
+        "--model",
+        "m",
+        "--train",
+        "t",
+        "--out",
+        "o",
+        "--job",
+        "j",
+        "--pg",
+        "p",
+        "--chunk",
+        "0",
+      ],
+      {},
+      /--chunk/,
+    ],
     [
       ["cluster", "runner", "--detector", "d", "--lock-expiration", "1"],
       PG,
