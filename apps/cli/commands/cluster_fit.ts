@@ -30,8 +30,9 @@ export const clusterFitTask = task("cluster fit", {
   summary:
     "Fit GROOD with the cluster's runners mapping the chunks; writes what `grood fit` writes.",
   description:
-    "Fit GROOD with the cluster's runners (`grood cluster runner`) computing the feature pass " +
-    "and the descriptors chunk by chunk; the prototypes are reduced from the chunks' sums, the " +
+    "Fit GROOD with the cluster's runners mapping the chunks; writes what `grood fit` writes. " +
+    "The runners (`grood cluster runner`) compute the feature pass and the descriptors chunk " +
+    "by chunk; the prototypes are reduced from the chunks' sums, the " +
     "index is built here, and the folder is written by `grood fit`'s writer: the same bytes as " +
     "`grood fit` with the same data and settings (and SOURCE_DATE_EPOCH). The job folder holds " +
     "the plan and one part per chunk; run the same command again to resume. See docs/scale.md.",

@@ -12,8 +12,9 @@ import { checkFailover, failoverFlags, pgFlag } from "./cluster_flags.ts";
 export const clusterRunnerTask = task("cluster runner", {
   summary: "Join the grood cluster (PostgreSQL): score chunks, and map distributed fits' chunks.",
   description:
-    "Join the grood cluster (PostgreSQL) and score chunks with a fitted detector folder " +
-    "(--detector), and map the chunks of distributed fits (`grood cluster fit`). Each worker " +
+    "Join the grood cluster (PostgreSQL): score chunks, and map distributed fits' chunks. " +
+    "Scoring needs a fitted detector folder (--detector); a runner without one maps the chunks " +
+    "of distributed fits (`grood cluster fit`) only. Each worker " +
     "opens the folder once, and a fit job's model and training data once. SIGTERM or Ctrl-C leaves the cluster " +
     "cleanly: the runner's shards move to the others. Under a process manager start it by " +
     "the path of the checkout's `grood` launcher, which execs the real Deno binary so the " +
