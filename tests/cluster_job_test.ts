@@ -32,6 +32,15 @@ import {
   writePart,
 } from "../apps/cluster/job.ts";
 import { mergeParts } from "../apps/cluster/merge.ts";
+import {
+  encodeDescriptorPart,
+  encodeFeaturePart,
+  encodePart,
+  fitPartPath,
+  readDescriptorPart,
+  readFeaturePart,
+  writePartFile,
+} from "../apps/cluster/fit_job.ts";
 
 const planOf = (count: number, chunkSize = 512): JobPlan =>
   sealPlan<JobPlan>({
@@ -355,6 +364,76 @@ Deno.test("a chunk of a folder source reads its own files, into the pixels the s
       assert.equal(read[0]!.size, range.end - range.start);
       assert.deepEqual(read[0]!.pixels, streamed[k]!.pixels);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fit part files: written and read back exactly; a part of another chunk, job or prototypes, cut short or edited is refused by name", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-fit-parts-" });
+  try {
+    await Deno.mkdir(join(dir, "parts"));
+    const chunk = {
+      start: 200,
+      size: 3,
+      earlySums: Float64Array.from([0.1, 0.2, 0.30000000000000004, 1e-300]),
+      penultimateSums: Float64Array.from([1, 2]),
+      counts: Float64Array.from([2, 1]),
+      kept: Float32Array.from([0.5, 0.25, -1, 3]),
+      keptImages: Int32Array.from([200, 202]),
+      mixRanks: Uint32Array.from([7]),
+      mixPixels: Uint8Array.from([1, 2, 3]),
+      mixTargets: Uint8Array.from([1]),
+    };
+    const path = fitPartPath(dir, "features", 200);
+    await run(writePartFile(path, encodeFeaturePart("job-a", chunk)));
+    assert.deepEqual(await run(readFeaturePart(dir, "job-a", { start: 200, end: 203 })), chunk);
+    assert.match(
+      (await failure(readFeaturePart(dir, "job-b", { start: 200, end: 203 }))).message,
+      /not the feature part of images \[200, 203\) of job job-b/,
+    );
+    assert.match(
+      (await failure(readFeaturePart(dir, "job-a", { start: 200, end: 204 }))).message,
+      /not the feature part/,
+    );
+    const bytes = await Deno.readFile(path);
+    await Deno.writeFile(path, bytes.subarray(0, bytes.length - 8));
+    assert.match(
+      (await failure(readFeaturePart(dir, "job-a", { start: 200, end: 203 }))).message,
+      /runs past the end of the file/,
+    );
+    // A header with a key it does not declare is refused by name (strict decoding).
+    const header = {
+      job: "job-a",
+      kind: "descriptors",
+      start: 200,
+      size: 3,
+      prototypes: "",
+      temperature: 1,
+      extra: 1,
+    } as const;
+    await run(writePartFile(path, encodePart(header, [])));
+    assert.match(
+      (await failure(readFeaturePart(dir, "job-a", { start: 200, end: 203 }))).message,
+      /extra/,
+    );
+    await Deno.writeTextFile(path, "not a part");
+    assert.match(
+      (await failure(readFeaturePart(dir, "job-a", { start: 200, end: 203 }))).message,
+      /not a grood part file/,
+    );
+    // Descriptors are read only with the prototypes they were made with.
+    const descriptors = Float32Array.from([1, 2, 3, 4]);
+    await run(writePartFile(
+      fitPartPath(dir, "descriptors", 200),
+      encodeDescriptorPart("job-a", chunk, "digest-1", descriptors),
+    ));
+    const range = { start: 200, end: 203 };
+    assert.deepEqual(await run(readDescriptorPart(dir, "job-a", range, "digest-1")), descriptors);
+    assert.match(
+      (await failure(readDescriptorPart(dir, "job-a", range, "digest-2"))).message,
+      /with prototypes digest-2/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
