@@ -3,7 +3,7 @@
  * PostgreSQL, against one-process `grood fit` of the same data and settings: the fitted folders
  * must hold the same files, byte for byte (so the same digest). The driver is killed with
  * SIGKILL after a few feature chunks and started again: it must resume without mapping the
- * finished chunks again. Every process is `grood` on the real deno binary (`loopback.ts`); both
+ * finished chunks again; then a runner is killed with SIGKILL while chunks remain. Every process is `grood` on the real deno binary (`loopback.ts`); both
  * fits run with `SOURCE_DATE_EPOCH` set, so their `createdAt` agree.
  */
 import assert from "node:assert/strict";
@@ -68,7 +68,8 @@ const fitArgs = (out: string) => [
 ];
 
 Deno.test({
-  name: "a distributed fit on 3 runners, its driver killed and restarted, equals grood fit",
+  name:
+    "a distributed fit on 3 runners, its driver killed and restarted, a runner killed, equals grood fit",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -113,7 +114,7 @@ Deno.test({
       }
       assert.match(logOf(runners[0]!), /fit chunks only/);
       const job = join(dir, "job");
-      const driver = (n: number) =>
+      const driver = (n: number, inFlight: number) =>
         startGrood([
           "cluster",
           "fit",
@@ -123,13 +124,13 @@ Deno.test({
           "--pg",
           pg.url,
           "--in-flight",
-          "2",
+          String(inFlight),
           "--progress",
           "1",
         ], { cwd: dir, log: join(dir, `driver-${n}.log`) });
 
       // The driver killed after a few feature chunks, then started again.
-      const first = driver(1);
+      const first = driver(1, 2);
       started.push(first);
       await waitFor("4 feature chunks mapped", 300, () => featureParts(job).length >= 4);
       assert.ok(featureParts(job).length < 18, "the features were done before the kill");
@@ -143,8 +144,15 @@ Deno.test({
           return [name, `${info.ino}/${info.mtime?.getTime()}`];
         }),
       );
-      const second = driver(2);
+      // One chunk in flight: the job is paced so that the runner below dies with chunks left.
+      const second = driver(2, 1);
       started.push(second);
+      // A runner killed mid-job: its shards move, its unanswered chunk is delivered again.
+      const atKill = featureParts(job).length;
+      await waitFor("2 more feature chunks", 300, () => featureParts(job).length >= atKill + 2);
+      assert.ok(featureParts(job).length < 18, "the features were done before the runner died");
+      runners[0]!.kill("SIGKILL");
+      await runners[0]!.exit(30);
       const status = await second.exit(600);
       assert.equal(status.code, 0, logOf(second));
       const resumed = /features: (\d+) of 18 chunks already done/.exec(logOf(second));
@@ -173,8 +181,8 @@ Deno.test({
       assert.equal(manifest.detector.settings.fitChunk, CHUNK);
       assert.equal(manifest.data.train.count, TRAIN - 200);
 
-      for (const runner of runners) runner.kill("SIGTERM");
-      for (const runner of runners) {
+      for (const runner of runners.slice(1)) runner.kill("SIGTERM");
+      for (const runner of runners.slice(1)) {
         const exit = await runner.exit(60);
         assert.equal(exit.signal, null, `${runner.log} was killed by ${exit.signal}`);
       }
