@@ -15,9 +15,9 @@
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket";
-import { Duration, Effect, Layer, Ref, Schedule, Stream } from "effect";
+import { Duration, Effect, Layer, Ref, Schedule, type Scope, Stream } from "effect";
 import { SqlClient } from "effect/sql";
-import { Detectors, Fitted, Sources } from "../../mod.ts";
+import { type Compute, Detectors, Fitted, Sources } from "../../mod.ts";
 import { runnersAlive } from "./driver.ts";
 import { type FailoverSettings, shardingSettings } from "./failover.ts";
 import {
@@ -221,15 +221,8 @@ const clusterMapper = (
   };
 };
 
-/**
- * Run (or resume) a distributed fit and write the fitted folder `options.fit.out`; returns its
- * manifest. GROOD only, in the form its streamed fit takes (gradient descriptors, exact index,
- * OOD prototype by mix-up or the mean of the prototypes, no temperature grid).
- */
-export const runFitDriver = (
-  options: FitDriverOptions,
-  log: (line: string) => void,
-) =>
+// Typed by inference here; exported below with its signature spelled out.
+const fitDriver = (options: FitDriverOptions, log: (line: string) => void) =>
   Effect.gen(function* () {
     const spec = yield* Detectors.decodeDetector(options.fit.detector ?? { kind: "grood" });
     if (Fitted.streamedGroodOptions(spec) === undefined) {
@@ -258,3 +251,16 @@ export const runFitDriver = (
       cluster,
     );
   });
+
+/** What `runFitDriver` can fail with: the fit's errors, the cluster's, the chunks'. */
+export type FitDriverError = Effect.Error<ReturnType<typeof fitDriver>>;
+
+/**
+ * Run (or resume) a distributed fit and write the fitted folder `options.fit.out`; returns its
+ * manifest. GROOD only, in the form its streamed fit takes (gradient descriptors, exact index,
+ * OOD prototype by mix-up or the mean of the prototypes, no temperature grid).
+ */
+export const runFitDriver: (
+  options: FitDriverOptions,
+  log: (line: string) => void,
+) => Effect.Effect<Fitted.FittedManifest, FitDriverError, Scope.Scope | Compute> = fitDriver;

@@ -23,7 +23,7 @@ export {
 export { clusterStorage, runnerLayer, type RunnerOptions } from "./runner.ts";
 export { type ScoringPool, scoringPool, ScoringWorkerFailed } from "./worker_pool.ts";
 export { ChunkFailed, ChunkScorer } from "./protocol.ts";
-export { type FitDriverOptions, runFitDriver } from "./fit_driver.ts";
+export { type FitDriverError, type FitDriverOptions, runFitDriver } from "./fit_driver.ts";
 export { type FitPlan, readFitPlan } from "./fit_job.ts";
 export { JobFolderInvalid, type JobPlan, readPlan } from "./job.ts";
 export {
