@@ -3,8 +3,9 @@
  * PostgreSQL, against one-process `grood fit` of the same data and settings: the fitted folders
  * must hold the same files, byte for byte (so the same digest). The driver is killed with
  * SIGKILL after a few feature chunks and started again: it must resume without mapping the
- * finished chunks again; then a runner is killed with SIGKILL while chunks remain. Every process is `grood` on the real deno binary (`loopback.ts`); both
- * fits run with `SOURCE_DATE_EPOCH` set, so their `createdAt` agree.
+ * finished chunks again; then a runner is killed with SIGKILL while chunks remain. Every process
+ * is `grood` on the real deno binary (`loopback.ts`); both fits run with `SOURCE_DATE_EPOCH`
+ * set, so their `createdAt` agree.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

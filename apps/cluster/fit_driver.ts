@@ -57,7 +57,7 @@ const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes)
 const mapFailed = (what: string) => (error: { readonly message: string }) =>
   new Detectors.ChunkMapFailed({ what, problem: error.message });
 
-/** The parts on disk of `phase` that need no message (their file is there and checks out). */
+/** Whether a chunk of `phase` has its part on disk (written atomically: whole or absent). */
 const partDone = (phase: FitPhase, jobDir: string, start: number) =>
   Effect.promise(() => Deno.stat(fitPartPath(jobDir, phase, start)).then(() => true, () => false));
 

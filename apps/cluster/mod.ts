@@ -2,8 +2,9 @@
  * grood on Effect Cluster with PostgreSQL: batch scoring and GROOD's fit across machines
  * (`docs/scale.md`). `runDriver` plans a job and merges its parts (`grood cluster score`),
  * `runFitDriver` runs a fit with the runners mapping its chunks (`grood cluster fit`),
- * `runnerLayer` and `scoringPool` make a runner (`grood cluster runner`), `throwawayPostgres` starts a temporary
- * database for tests and benchmarks (`bench.ts`: `grood bench cluster`). The command lines are
+ * `runnerLayer` and `scoringPool` make a runner (`grood cluster runner`), `throwawayPostgres`
+ * starts a temporary database for tests and benchmarks (`bench.ts`: `grood bench cluster`;
+ * `bench_fit.ts`: `grood bench cluster --fit`). The command lines are
  * `effect/cli` commands of `grood` (`apps/cli/commands/cluster_*.ts`); `options.ts` turns their
  * decoded flags into the programs' options.
  *

@@ -2,9 +2,9 @@
  * A runner: joins the cluster (runner table, shard locks and stored messages in PostgreSQL,
  * runner-to-runner traffic over TCP) and serves the `GroodScoreChunk` entity (scoring chunks,
  * and the chunks of distributed fits), working on workers that each opened the fitted detector
- * once (`worker_pool.ts`: the runner's own thread stays free
- * for the cluster's lock renewals and health checks). Closing its scope (SIGTERM through `runMain`) releases its shards,
- * which the other runners take over at their next assignment refresh.
+ * once (`worker_pool.ts`: the runner's own thread stays free for the cluster's lock renewals and
+ * health checks). Closing its scope (SIGTERM through `runMain`) releases its shards, which the
+ * other runners take over at their next assignment refresh.
  *
  * @module
  */
