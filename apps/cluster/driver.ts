@@ -28,6 +28,7 @@ import {
   SCORE_BATCH,
   sealPlan,
 } from "./job.ts";
+import { askUntilPart, type PartNeverWritten } from "./ask.ts";
 import { mergeParts } from "./merge.ts";
 import { chunkEntityId, ChunkFailed, ChunkScorer } from "./protocol.ts";
 import { clusterStorage } from "./runner.ts";
@@ -74,6 +75,7 @@ export type DriverError =
   | ClusterJobRefused
   | JobFolderInvalid
   | ChunkFailed
+  | PartNeverWritten
   | ConfigError
   | Cause.TimeoutError
   | ClusterError.MailboxFull
@@ -194,31 +196,22 @@ const scoreChunks = (plan: JobPlan, options: DriverOptions, log: (line: string) 
 
     const sendChunk = (chunk: (typeof chunks)[number]) =>
       Effect.gen(function* () {
-        for (let attempt = 0; attempt < 3; attempt++) {
-          const request = { job: plan.id, jobDir: options.jobDir, ...chunk, attempt };
-          const reply = yield* makeClient(chunkEntityId(request)).Score(request).pipe(
-            Effect.timeout(Duration.seconds(options.chunkTimeout)),
-            // Transport, storage and timeout errors: ask again; the message is deduplicated.
-            Effect.retry({
-              while: (error) => !(error instanceof ChunkFailed),
-              schedule: Schedule.spaced("1 second"),
-              times: 600,
-            }),
-          );
-          if (yield* partExists(chunk)) {
-            yield* Ref.update(done, (d) => ({
-              chunks: d.chunks + 1,
-              images: d.images + reply.images,
-              runnerSeconds: d.runnerSeconds + reply.seconds,
-            }));
-            return;
-          }
-          log(`chunk ${chunk.source}:${chunk.start} has a stored reply but no part: scoring again`);
-        }
-        return yield* new ClusterJobRefused({
-          what: `chunk ${chunk.source}:${chunk.start}`,
-          problem: `its part ${partPath(options.jobDir, chunk)} is never written`,
+        const reply = yield* askUntilPart({
+          chunk: `${chunk.source}:${chunk.start}`,
+          part: partPath(options.jobDir, chunk),
+          ask: (attempt) => {
+            const request = { job: plan.id, jobDir: options.jobDir, ...chunk, attempt };
+            return makeClient(chunkEntityId(request)).Score(request);
+          },
+          hasPart: partExists(chunk),
+          timeout: options.chunkTimeout,
+          log,
         });
+        yield* Ref.update(done, (d) => ({
+          chunks: d.chunks + 1,
+          images: d.images + reply.images,
+          runnerSeconds: d.runnerSeconds + reply.seconds,
+        }));
       });
 
     yield* Effect.forEach(todo, sendChunk, { concurrency: options.inFlight, discard: true });

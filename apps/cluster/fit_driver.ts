@@ -33,7 +33,8 @@ import {
   writePartFile,
 } from "./fit_job.ts";
 import { openJobFolder, sameJob, sealPlan } from "./job.ts";
-import { ChunkFailed, ChunkScorer, fitEntityId } from "./protocol.ts";
+import { askUntilPart } from "./ask.ts";
+import { ChunkScorer, fitEntityId } from "./protocol.ts";
 import { clusterStorage } from "./runner.ts";
 
 /** What `grood cluster fit` was asked to do. */
@@ -108,38 +109,25 @@ const clusterMapper = (
       );
       const send = (chunk: { readonly start: number; readonly end: number }) =>
         Effect.gen(function* () {
-          for (let attempt = 0; attempt < 3; attempt++) {
-            const request = { job, jobDir, phase, ...chunk, prototypes, attempt };
-            const reply = yield* makeClient(fitEntityId(request)).Fit(request).pipe(
-              Effect.timeout(Duration.seconds(options.chunkTimeout)),
-              // Transport, storage and timeout errors: ask again; the message is deduplicated.
-              Effect.retry({
-                while: (error) => !(error instanceof ChunkFailed),
-                schedule: Schedule.spaced("1 second"),
-                times: 600,
-              }),
-            );
-            if (yield* done(chunk.start)) {
-              yield* Ref.update(finished, (d) => ({
-                chunks: d.chunks + 1,
-                images: d.images + reply.images,
-              }));
-              return;
-            }
-            log(`${phase} chunk ${chunk.start} has a stored reply but no part: asking again`);
-          }
-          return yield* new Detectors.ChunkMapFailed({
-            what: `${phase} chunk ${chunk.start}`,
-            problem: `its part ${fitPartPath(jobDir, phase, chunk.start)} is never written`,
+          const reply = yield* askUntilPart({
+            chunk: `${phase} ${chunk.start}`,
+            part: fitPartPath(jobDir, phase, chunk.start),
+            ask: (attempt) => {
+              const request = { job, jobDir, phase, ...chunk, prototypes, attempt };
+              return makeClient(fitEntityId(request)).Fit(request);
+            },
+            hasPart: done(chunk.start),
+            timeout: options.chunkTimeout,
+            log,
           });
+          yield* Ref.update(finished, (d) => ({
+            chunks: d.chunks + 1,
+            images: d.images + reply.images,
+          }));
         });
       yield* Effect.forEach(todo, send, { concurrency: options.inFlight, discard: true });
       yield* progress;
-    })).pipe(
-      Effect.mapError((error) =>
-        error instanceof Detectors.ChunkMapFailed ? error : mapFailed(`${phase} chunks`)(error)
-      ),
-    );
+    })).pipe(Effect.mapError(mapFailed(`${phase} chunks`)));
 
   return {
     features: (job) =>

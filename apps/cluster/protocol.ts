@@ -46,13 +46,18 @@ export const ChunkDone = Schema.Struct({
 /** A runner's answer for a finished chunk. */
 export type ChunkDone = typeof ChunkDone.Type;
 
-/** A chunk that cannot be scored: the part is not written, and the driver stops with this. */
+/**
+ * A chunk that cannot be scored or mapped: the part is not written, and the driver stops with
+ * this (`chunk` is a scoring chunk's key, or a fit chunk's `job/phase/prototypes/start`).
+ */
 export class ChunkFailed extends Schema.TaggedError<ChunkFailed>()("ChunkFailed", {
   chunk: Schema.String,
   problem: Schema.String,
 }) {
   override get message(): string {
-    return `Cannot score chunk ${this.chunk}: ${this.problem}`;
+    return `Cannot ${
+      this.chunk.includes("/features/") || this.chunk.includes("/descriptors/") ? "map" : "score"
+    } chunk ${this.chunk}: ${this.problem}`;
   }
 }
 
