@@ -9,10 +9,10 @@ import { benchClusterTask } from "../apps/cli/commands/bench_cluster.ts";
 import { invocationPath } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { BENCH_CLUSTER_DEFAULTS, benchCluster } from "../apps/cluster/bench.ts";
+import { benchClusterFit } from "../apps/cluster/bench_fit.ts";
 
 const { values } = await taskInput(benchClusterTask);
-await benchCluster({
-  images: values.images,
-  // A path given is relative to where the command was typed; the default is the checkout's.
-  out: values.out === undefined ? BENCH_CLUSTER_DEFAULTS.out : invocationPath(values.out),
-});
+// A path given is relative to where the command was typed; the default is the checkout's.
+const out = values.out === undefined ? BENCH_CLUSTER_DEFAULTS.out : invocationPath(values.out);
+if (values.fit) await benchClusterFit({ images: values.images, chunk: values.chunk, out });
+else await benchCluster({ images: values.images, out });

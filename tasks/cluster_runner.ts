@@ -20,8 +20,11 @@ const { detector: folder, runner } = runnerOptions(values, invocationPath("."));
 runMain(Effect.scoped(Effect.gen(function* () {
   const pool = yield* scoringPool(folder, runner.concurrency);
   yield* Effect.logInfo(
-    `runner ${runner.host}:${runner.port} serving ${pool.folder} ` +
-      `(version ${pool.version.slice(0, 12)}) on ${runner.concurrency} worker(s)`,
+    `runner ${runner.host}:${runner.port} serving ` +
+      (folder === undefined
+        ? "fit chunks only"
+        : `${pool.folder} (version ${pool.version.slice(0, 12)}) and fit chunks`) +
+      ` on ${runner.concurrency} worker(s)`,
   );
   // A worker that stopped or hangs takes the runner out of the cluster (its shards move).
   return yield* Effect.raceFirst(Layer.launch(runnerLayer(pool, runner)), pool.broken);

@@ -87,6 +87,7 @@ const program = Effect.gen(function* () {
       detector,
       out: folder,
       seed: values.seed,
+      fitChunk: values.chunk,
       progress: terminalReporter(),
       features,
     }));

@@ -217,13 +217,14 @@ Deno.test("deno task <name> --help and a task file run on its own print the same
   assert.equal(text(direct.stdout), text(viaTask.stdout));
 });
 
-Deno.test("deno task runner, score-cluster and bench:cluster are aliases of grood's commands", async () => {
+Deno.test("deno task runner, score-cluster, fit-cluster and bench:cluster are aliases of grood's commands", async () => {
   const cwd = await Deno.makeTempDir();
   try {
     for (
       const [name, path] of [
         ["runner", "cluster runner"],
         ["score-cluster", "cluster score"],
+        ["fit-cluster", "cluster fit"],
         ["bench:cluster", "bench cluster"],
       ] as const
     ) {
@@ -243,19 +244,24 @@ Deno.test("deno task runner, score-cluster and bench:cluster are aliases of groo
   }
 });
 
-Deno.test("grood cluster lists the runner and the driver; their failover flags are one declaration", async () => {
+Deno.test("grood cluster lists the runner and the drivers; their failover flags are one declaration", async () => {
   const group = await grood(["cluster", "--help"]);
   assert.equal(group.code, 0, group.stderr);
-  assert.match(group.stdout, /SUBCOMMANDS\s+runner\s+.*\n\s+score\s+/);
+  assert.match(group.stdout, /SUBCOMMANDS\s+runner\s+.*\n\s+score\s+.*\n\s+fit\s+/);
   const flagLines = async (path: ReadonlyArray<string>) =>
     (await grood([...path, "--help"])).stdout.split("\n")
       .filter((line) => /^\s+--(pg|lock-|health-|assignment-|message-)/.test(line));
   const runner = await flagLines(["cluster", "runner"]);
   assert.equal(runner.length, 6, runner.join("\n"));
-  assert.deepEqual(
-    (await flagLines(["cluster", "score"])).map((line) => line.trim()),
-    runner.map((line) => line.trim()),
-  );
+  for (const driver of ["score", "fit"]) {
+    // Columns are padded to each command's widest flag: compared with spaces collapsed.
+    const words = (line: string) => line.trim().replace(/\s+/g, " ");
+    assert.deepEqual(
+      (await flagLines(["cluster", driver])).map(words),
+      runner.map(words),
+      driver,
+    );
+  }
 });
 
 Deno.test("grood --completions prints effect/cli's shell completions of every subcommand", async () => {

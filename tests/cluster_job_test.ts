@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Stream } from "effect";
 import sharp from "sharp";
-import { Fitted, Sources } from "../mod.ts";
+import { Fitted, Io, Sources } from "../mod.ts";
 import { chunkBatches } from "../apps/cluster/score_chunk.ts";
 import { runGrood } from "../apps/cli/app.ts";
 import { TASKS } from "../apps/cli/commands/mod.ts";
@@ -32,9 +32,18 @@ import {
   writePart,
 } from "../apps/cluster/job.ts";
 import { mergeParts } from "../apps/cluster/merge.ts";
+import {
+  encodeDescriptorPart,
+  encodeFeaturePart,
+  encodePart,
+  fitPartPath,
+  readDescriptorPart,
+  readFeaturePart,
+  writePartFile,
+} from "../apps/cluster/fit_job.ts";
 
 const planOf = (count: number, chunkSize = 512): JobPlan =>
-  sealPlan({
+  sealPlan<JobPlan>({
     format: "grood-cluster-score-job",
     version: 1,
     detector: { folder: "/d", version: "v1" },
@@ -71,8 +80,23 @@ Deno.test("a job folder resumes only the same job and refuses anything else", as
     await Deno.mkdir(join(dir, "mine"));
     await Deno.writeTextFile(join(dir, "mine", "notes.txt"), "a user's file");
     const notJob = await failure(createOrResumeJob(join(dir, "mine"), plan));
-    assert.match(notJob.message, /not empty and is not a grood job folder/);
+    assert.match(notJob.message, /holds files grood did not write/);
     assert.equal(await Deno.readTextFile(join(dir, "mine", "notes.txt")), "a user's file");
+    // The output-folder rule: the job folder is grood's (marked), never an input, never a link.
+    assert.ok((await Deno.stat(join(dir, "job", Io.OUTPUT_MARKER))).isFile);
+    const inInput = await failure(
+      createOrResumeJob(join(dir, "mine", "job"), plan, [join(dir, "mine")]),
+    );
+    assert.match(inInput.message, /lies inside an input/);
+    await Deno.symlink(join(dir, "job"), join(dir, "link"));
+    const linked = await failure(createOrResumeJob(join(dir, "link"), plan));
+    assert.match(linked.message, /symbolic link/);
+    // A marked folder with something else in it is not a job folder.
+    await Deno.mkdir(join(dir, "marked"));
+    await Deno.writeTextFile(join(dir, "marked", Io.OUTPUT_MARKER), "{}");
+    await Deno.writeTextFile(join(dir, "marked", "results.csv"), "x");
+    const marked = await failure(createOrResumeJob(join(dir, "marked"), plan));
+    assert.match(marked.message, /not empty and is not a grood job folder/);
     // A plan edited by hand no longer matches its id.
     const path = join(dir, "job", "job.json");
     const edited = JSON.parse(await Deno.readTextFile(path));
@@ -188,6 +212,12 @@ Deno.test("grood cluster runner: flags decode into the runner's options, default
   });
 });
 
+Deno.test("grood cluster runner without --detector maps fit chunks only", async () => {
+  const { code, input } = await decode(["cluster", "runner"], PG);
+  assert.equal(code, 0);
+  assert.equal(runnerOptions(input!.values as RunnerFlags, "/w").detector, undefined);
+});
+
 Deno.test("grood cluster score: flags and sources decode into the driver's options", async () => {
   const { code, input } = await decode(
     ["cluster", "score", "--detector", "d", "--job", "j", "--out", "o.csv", "a.npy", "b/"],
@@ -233,7 +263,31 @@ for (
       {},
       /flag --pg\. Expected: a non-empty value/,
     ],
-    [["cluster", "runner", "--pg", "p"], {}, /Missing required flag: --detector/],
+    [
+      ["cluster", "fit", "--model", "m", "--train", "t", "--out", "o", "--pg", "p"],
+      {},
+      /Missing required flag: --job/,
+    ],
+    [
+      [
+        "cluster",
+        "fit",
+        "--model",
+        "m",
+        "--train",
+        "t",
+        "--out",
+        "o",
+        "--job",
+        "j",
+        "--pg",
+        "p",
+        "--chunk",
+        "0",
+      ],
+      {},
+      /--chunk/,
+    ],
     [
       ["cluster", "runner", "--detector", "d", "--lock-expiration", "1"],
       PG,
@@ -310,6 +364,76 @@ Deno.test("a chunk of a folder source reads its own files, into the pixels the s
       assert.equal(read[0]!.size, range.end - range.start);
       assert.deepEqual(read[0]!.pixels, streamed[k]!.pixels);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fit part files: written and read back exactly; a part of another chunk, job or prototypes, cut short or edited is refused by name", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-fit-parts-" });
+  try {
+    await Deno.mkdir(join(dir, "parts"));
+    const chunk = {
+      start: 200,
+      size: 3,
+      earlySums: Float64Array.from([0.1, 0.2, 0.30000000000000004, 1e-300]),
+      penultimateSums: Float64Array.from([1, 2]),
+      counts: Float64Array.from([2, 1]),
+      kept: Float32Array.from([0.5, 0.25, -1, 3]),
+      keptImages: Int32Array.from([200, 202]),
+      mixRanks: Uint32Array.from([7]),
+      mixPixels: Uint8Array.from([1, 2, 3]),
+      mixTargets: Uint8Array.from([1]),
+    };
+    const path = fitPartPath(dir, "features", 200);
+    await run(writePartFile(path, encodeFeaturePart("job-a", chunk)));
+    assert.deepEqual(await run(readFeaturePart(dir, "job-a", { start: 200, end: 203 })), chunk);
+    assert.match(
+      (await failure(readFeaturePart(dir, "job-b", { start: 200, end: 203 }))).message,
+      /not the feature part of images \[200, 203\) of job job-b/,
+    );
+    assert.match(
+      (await failure(readFeaturePart(dir, "job-a", { start: 200, end: 204 }))).message,
+      /not the feature part/,
+    );
+    const bytes = await Deno.readFile(path);
+    await Deno.writeFile(path, bytes.subarray(0, bytes.length - 8));
+    assert.match(
+      (await failure(readFeaturePart(dir, "job-a", { start: 200, end: 203 }))).message,
+      /runs past the end of the file/,
+    );
+    // A header with a key it does not declare is refused by name (strict decoding).
+    const header = {
+      job: "job-a",
+      kind: "descriptors",
+      start: 200,
+      size: 3,
+      prototypes: "",
+      temperature: 1,
+      extra: 1,
+    } as const;
+    await run(writePartFile(path, encodePart(header, [])));
+    assert.match(
+      (await failure(readFeaturePart(dir, "job-a", { start: 200, end: 203 }))).message,
+      /extra/,
+    );
+    await Deno.writeTextFile(path, "not a part");
+    assert.match(
+      (await failure(readFeaturePart(dir, "job-a", { start: 200, end: 203 }))).message,
+      /not a grood part file/,
+    );
+    // Descriptors are read only with the prototypes they were made with.
+    const descriptors = Float32Array.from([1, 2, 3, 4]);
+    await run(writePartFile(
+      fitPartPath(dir, "descriptors", 200),
+      encodeDescriptorPart("job-a", chunk, "digest-1", descriptors),
+    ));
+    const range = { start: 200, end: 203 };
+    assert.deepEqual(await run(readDescriptorPart(dir, "job-a", range, "digest-1")), descriptors);
+    assert.match(
+      (await failure(readDescriptorPart(dir, "job-a", range, "digest-2"))).message,
+      /with prototypes digest-2/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,7 +1,9 @@
 /**
  * The streamed GROOD fit (`fitGroodStreamed`) against the in-memory one (`grood().fit` on the
- * extraction of the same images): the same prototypes, OOD prototype, descriptors and index
- * results, bit for bit, on the mnist fixture; and its typed errors.
+ * extraction of the same images): in one chunk, the same prototypes, OOD prototype,
+ * descriptors and index results, bit for bit, on the mnist fixture; in several chunks, the same
+ * bits whoever maps the chunks and in whatever order (a cluster's case), and prototypes within
+ * float64 rounding of the one-chunk fit's; and its typed errors.
  */
 import assert from "node:assert/strict";
 import { Effect, Stream } from "effect";
@@ -10,11 +12,20 @@ import { batches, type LabelledSet, subset } from "../lib/data/images.ts";
 import type { Artefact, FitInputs } from "../lib/detectors/detector.ts";
 import { grood } from "../lib/detectors/grood.ts";
 import {
+  type FeatureChunk,
+  mapFeatureChunk,
+  mixupRanks,
+  type TrainingChunk,
+} from "../lib/detectors/grood_chunks.ts";
+import {
+  type ChunkMapper,
   fitGroodStreamed,
   type StreamedGroodOptions,
   type TrainingStream,
 } from "../lib/detectors/grood_streamed.ts";
+import { matrix } from "../lib/matrix.ts";
 import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
+import { sizeOf } from "../lib/models/model.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
 import { groodDescriptors } from "../lib/stages/gradient.ts";
@@ -52,16 +63,18 @@ for (
   const [label, options] of [
     ["mix-up of 700 chosen images, exact index", {
       oodPrototype: { kind: "mixup", lambda: 0.5, samples: 700, seed: 3 },
+      chunk: 1234,
     }],
     ["mean of prototypes, temperature 0.5, batch 128", {
       oodPrototype: { kind: "mean" },
       temperature: 0.5,
       batchSize: 128,
       descriptorChunk: 100,
+      chunk: 5000,
     }],
   ] as const satisfies ReadonlyArray<readonly [string, StreamedGroodOptions]>
 ) {
-  Deno.test(`streamed GROOD fit equals the in-memory fit, bit for bit: ${label}`, async () => {
+  Deno.test(`streamed GROOD fit in one chunk equals the in-memory fit, bit for bit: ${label}`, async () => {
     const batchSize = options.batchSize ?? 500;
     const extraction = await run(
       extractFeatures(model, train, { earlyClassSums: true, batchSize }),
@@ -110,6 +123,67 @@ for (
   });
 }
 
+Deno.test("streamed GROOD fit in chunks: the same bits whoever maps the chunks, in any order; prototypes within rounding of one chunk", async () => {
+  const options: StreamedGroodOptions = {
+    oodPrototype: { kind: "mixup", lambda: 0.5, samples: 400, seed: 1 },
+    chunk: 300,
+  };
+  const here = await run(fitGroodStreamed(model, streamOf(train), options));
+  // A cluster's way: every chunk mapped elsewhere (here: in reverse order), the results handed
+  // back in chunk order; descriptors made per chunk of kept rows.
+  const chunks: Array<TrainingChunk> = Array.from(batches(train, 300), (b) => ({
+    ...b,
+    labels: train.labels.subarray(b.start, b.start + b.size),
+  }));
+  let mapped: Array<FeatureChunk> = [];
+  const elsewhere: ChunkMapper<never> = {
+    features: (job) =>
+      Stream.fromEffect(Effect.gen(function* () {
+        const settings = {
+          description: job.train.description,
+          channels: 1,
+          batchSize: job.batchSize,
+          rankOf: mixupRanks(job.chosen),
+        };
+        const results = new Array<FeatureChunk>(chunks.length);
+        for (let k = chunks.length - 1; k >= 0; k--) {
+          results[k] = yield* mapFeatureChunk(job.model, chunks[k]!, settings);
+        }
+        mapped = results;
+        return results;
+      })).pipe(Stream.flatMap((results) => Stream.fromIterable(results))),
+    descriptors: (prototypes, temperature) =>
+      Stream.fromIterable(mapped).pipe(
+        Stream.mapEffect((chunk) =>
+          groodDescriptors(
+            matrix(chunk.keptImages.length, sizeOf(model.shapes.penultimate), chunk.kept),
+            prototypes,
+            temperature,
+          )
+        ),
+        Stream.map((m) => m.data),
+      ),
+  };
+  const there = await run(fitGroodStreamed(model, streamOf(train), options, elsewhere));
+  const whole = await run(fitGroodStreamed(model, streamOf(train), { ...options, chunk: 5000 }));
+  try {
+    assert.equal(mapped.length, 5);
+    assert.deepEqual(there.prototypes, here.prototypes);
+    assert.deepEqual(there.oodPrototype, here.oodPrototype);
+    assert.deepEqual(there.descriptors.data, here.descriptors.data);
+    assert.deepEqual(there.indexedImages, here.indexedImages);
+    // Sums of chunk sums: equal to the one-chunk sums up to float64 rounding, before float32.
+    const a = here.prototypes.penultimate.data;
+    const b = whole.prototypes.penultimate.data;
+    for (let i = 0; i < a.length; i++) {
+      assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-6 * Math.max(1, Math.abs(b[i]!)), `prototype ${i}`);
+    }
+    assert.deepEqual(here.indexedImages, whole.indexedImages);
+  } finally {
+    for (const fit of [here, there, whole]) fit.index.dispose();
+  }
+});
+
 Deno.test("streamed GROOD fit: typed errors for missing labels, labels beyond the classes, empty classes, disordered batches", async () => {
   const small = subset(train, Array.from({ length: 40 }, (_, i) => i), "small");
   const unlabelled: TrainingStream<never> = {
@@ -138,7 +212,7 @@ Deno.test("streamed GROOD fit: typed errors for missing labels, labels beyond th
       ),
   };
   const disordered = await run(
-    Effect.flip(fitGroodStreamed(model, reversed, { batchSize: 16 })),
+    Effect.flip(fitGroodStreamed(model, reversed, { batchSize: 16, chunk: 16 })),
   );
   assert.equal(disordered._tag, "TrainingStreamInvalid");
 });

@@ -7,11 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Effect } from "effect";
+import { Effect, Stream } from "effect";
 import sharp from "sharp";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { fitDetectorFolder, type FitOptions } from "../lib/fitted/mod.ts";
-import { VALIDATION_MIN_PER_CLASS } from "../lib/fitted/fit_data.ts";
+import { inClassOrder, VALIDATION_MIN_PER_CLASS } from "../lib/fitted/fit_data.ts";
+import { inMemorySource } from "../lib/sources/in_memory.ts";
 import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
@@ -188,4 +189,27 @@ Deno.test("linked images are followed inside the folder; a link leading outside 
 
 Deno.test("cleanup", async () => {
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a source held in memory is renumbered into the fit's class order when read whole too", async () => {
+  // Classes named "b", "a" in the source; the fit's order is "a", "b".
+  const opened = inMemorySource({
+    description: "two images",
+    count: 2,
+    shape: { height: 1, width: 1, channels: 1 },
+    pixels: Uint8Array.from([10, 20]),
+    labels: Uint8Array.from([0, 1]),
+    classNames: ["b", "a"],
+  }, { baseDir: "/", shape: { height: 1, width: 1, channels: 1 } });
+  const argument = { argument: "x", spec: { kind: "folder", path: "x" }, baseDir: "/" } as const;
+  const ordered = await Effect.runPromise(
+    inClassOrder(argument as unknown as Parameters<typeof inClassOrder>[0], opened, ["a", "b"]),
+  );
+  const read = await Effect.runPromise(readSource(ordered));
+  assert.deepEqual([...read.labels!], [1, 0]);
+  const streamed: Array<number> = [];
+  await Effect.runPromise(
+    Stream.runForEach(ordered.batches(1), (b) => Effect.sync(() => streamed.push(b.labels![0]!))),
+  );
+  assert.deepEqual(streamed, [1, 0]);
 });

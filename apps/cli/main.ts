@@ -21,6 +21,7 @@ const MODULES: Readonly<Record<TaskPath, () => Promise<unknown>>> = {
   serve: () => import("../../tasks/serve.ts"),
   "cluster runner": () => import("../../tasks/cluster_runner.ts"),
   "cluster score": () => import("../../tasks/cluster_score.ts"),
+  "cluster fit": () => import("../../tasks/cluster_fit.ts"),
   "export-onnx": () => import("../../tasks/export_onnx.ts"),
   reproduce: () => import("../../tasks/reproduce.ts"),
   ablate: () => import("../../tasks/ablate.ts"),

@@ -222,7 +222,12 @@ export async function benchCluster(options: BenchClusterOptions): Promise<void> 
       sigtermExitSeconds: sigterm,
     };
     await Deno.mkdir(join(OUT, ".."), { recursive: true });
-    await Deno.writeTextFile(OUT, JSON.stringify(result, null, 2) + "\n");
+    // The fit's timings (`grood bench cluster --fit`) are kept.
+    const fit = (JSON.parse(text(OUT) || "{}") as { fit?: unknown }).fit;
+    await Deno.writeTextFile(
+      OUT,
+      JSON.stringify(fit === undefined ? result : { ...result, fit }, null, 2) + "\n",
+    );
     console.log(JSON.stringify(result, null, 2));
   } finally {
     for (const s of started) s.kill("SIGKILL");

@@ -28,6 +28,7 @@ import {
   SCORE_BATCH,
   sealPlan,
 } from "./job.ts";
+import { askUntilPart, type PartNeverWritten } from "./ask.ts";
 import { mergeParts } from "./merge.ts";
 import { chunkEntityId, ChunkFailed, ChunkScorer } from "./protocol.ts";
 import { clusterStorage } from "./runner.ts";
@@ -74,6 +75,7 @@ export type DriverError =
   | ClusterJobRefused
   | JobFolderInvalid
   | ChunkFailed
+  | PartNeverWritten
   | ConfigError
   | Cause.TimeoutError
   | ClusterError.MailboxFull
@@ -139,7 +141,7 @@ const planJob = (
         });
       }
     }
-    return sealPlan({
+    return sealPlan<JobPlan>({
       format: "grood-cluster-score-job",
       version: 1,
       detector: { folder: resolve(detector.folder), version: detector.version },
@@ -149,7 +151,7 @@ const planJob = (
   });
 
 /** Healthy runners in the cluster's runner table (what the progress line shows). */
-const runnersAlive = Effect.gen(function* () {
+export const runnersAlive = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient;
   const rows = yield* sql<{ readonly count: number }>`
     SELECT count(*)::int AS count FROM cluster_runners WHERE healthy`;
@@ -194,31 +196,22 @@ const scoreChunks = (plan: JobPlan, options: DriverOptions, log: (line: string) 
 
     const sendChunk = (chunk: (typeof chunks)[number]) =>
       Effect.gen(function* () {
-        for (let attempt = 0; attempt < 3; attempt++) {
-          const request = { job: plan.id, jobDir: options.jobDir, ...chunk, attempt };
-          const reply = yield* makeClient(chunkEntityId(request)).Score(request).pipe(
-            Effect.timeout(Duration.seconds(options.chunkTimeout)),
-            // Transport, storage and timeout errors: ask again; the message is deduplicated.
-            Effect.retry({
-              while: (error) => !(error instanceof ChunkFailed),
-              schedule: Schedule.spaced("1 second"),
-              times: 600,
-            }),
-          );
-          if (yield* partExists(chunk)) {
-            yield* Ref.update(done, (d) => ({
-              chunks: d.chunks + 1,
-              images: d.images + reply.images,
-              runnerSeconds: d.runnerSeconds + reply.seconds,
-            }));
-            return;
-          }
-          log(`chunk ${chunk.source}:${chunk.start} has a stored reply but no part: scoring again`);
-        }
-        return yield* new ClusterJobRefused({
-          what: `chunk ${chunk.source}:${chunk.start}`,
-          problem: `its part ${partPath(options.jobDir, chunk)} is never written`,
+        const reply = yield* askUntilPart({
+          chunk: `${chunk.source}:${chunk.start}`,
+          part: partPath(options.jobDir, chunk),
+          ask: (attempt) => {
+            const request = { job: plan.id, jobDir: options.jobDir, ...chunk, attempt };
+            return makeClient(chunkEntityId(request)).Score(request);
+          },
+          hasPart: partExists(chunk),
+          timeout: options.chunkTimeout,
+          log,
         });
+        yield* Ref.update(done, (d) => ({
+          chunks: d.chunks + 1,
+          images: d.images + reply.images,
+          runnerSeconds: d.runnerSeconds + reply.seconds,
+        }));
       });
 
     yield* Effect.forEach(todo, sendChunk, { concurrency: options.inFlight, discard: true });
@@ -250,10 +243,12 @@ export const runDriver = (
   Effect.scoped(Effect.gen(function* () {
     const began = performance.now();
     const detector = yield* Fitted.openFittedDetector(options.detector);
-    const { state, plan } = yield* createOrResumeJob(
-      options.jobDir,
-      yield* planJob(detector, options),
-    );
+    const planned = yield* planJob(detector, options);
+    const { state, plan } = yield* createOrResumeJob(options.jobDir, planned, [
+      detector.folder,
+      ...planned.sources.flatMap((s) => Sources.sourcePaths(s.spec, s.baseDir)),
+      ...(options.out === undefined ? [] : [options.out]),
+    ]);
     log(
       `job ${plan.id.slice(0, 12)} ${state} in ${options.jobDir}: ` +
         `${plan.sources.reduce((n, s) => n + s.count, 0)} images, ` +

@@ -76,13 +76,15 @@ export class JobFolderInvalid extends Data.TaggedError("JobFolderInvalid")<{
 
 const strict = { onExcessProperty: "error" } as const;
 
-const readRaw = (path: string): Effect.Effect<unknown, JobFolderInvalid> =>
+/** A job file's JSON, or why it cannot be read. */
+export const readRaw = (path: string): Effect.Effect<unknown, JobFolderInvalid> =>
   Effect.tryPromise({
     try: async () => JSON.parse(await Deno.readTextFile(path)) as unknown,
     catch: (error) => new JobFolderInvalid({ path, problem: `not readable JSON: ${error}` }),
   });
 
-const decodeAs = <A>(
+/** `json` decoded strictly as `schema`; the issue names the file `path`. */
+export const decodeAs = <A>(
   schema: Schema.Codec<A, unknown>,
   path: string,
   json: unknown,
@@ -108,25 +110,33 @@ export const chunksOf = (
 export const partPath = (jobDir: string, chunk: { source: number; start: number }): string =>
   join(jobDir, "parts", `s${chunk.source}-${chunk.start}.json`);
 
-/** A plan with its id filled in (the id hashes every other field). */
-export const sealPlan = (plan: Omit<JobPlan, "id" | "nonce">): JobPlan => {
+/** A plan with its id filled in (the id hashes every other field, a fresh nonce included). */
+export const sealPlan = <P extends { readonly id: string; readonly nonce: string }>(
+  plan: Omit<P, "id" | "nonce">,
+): P => {
   const withNonce = { ...plan, nonce: crypto.randomUUID() };
   const id = createHash("sha256").update(JSON.stringify(withNonce)).digest("hex");
-  return { ...withNonce, id };
+  return { ...withNonce, id } as unknown as P;
 };
 
-/** The plan without what differs between two runs of the same job (id and nonce). */
-const sameJob = (a: JobPlan, b: JobPlan): boolean => {
-  const strip = ({ id: _, nonce: __, ...rest }: JobPlan) => JSON.stringify(rest);
+/** Two plans of the same job: equal but for what differs between two runs (id and nonce). */
+export const sameJob = <P extends { readonly id: string; readonly nonce: string }>(
+  a: P,
+  b: P,
+): boolean => {
+  const strip = ({ id: _, nonce: __, ...rest }: P) => JSON.stringify(rest);
   return strip(a) === strip(b);
 };
 
-/** Read `job.json` of a job folder, checked against its id. */
-export const readPlan = (jobDir: string): Effect.Effect<JobPlan, JobFolderInvalid> =>
+/** Read `job.json` of a job folder as `schema` (strictly), checked against its id. */
+export const readSealedPlan = <P extends { readonly id: string }>(
+  jobDir: string,
+  schema: Schema.Codec<P, unknown>,
+): Effect.Effect<P, JobFolderInvalid> =>
   Effect.gen(function* () {
     const path = join(jobDir, JOB_FILE);
     const raw = yield* readRaw(path);
-    const plan = yield* decodeAs(JobPlan as Schema.Codec<JobPlan, unknown>, path, raw);
+    const plan = yield* decodeAs(schema, path, raw);
     // The id is checked on the file's own JSON (decoding could fill in a source's defaults).
     const { id: _, ...rest } = raw as Record<string, unknown>;
     if (createHash("sha256").update(JSON.stringify(rest)).digest("hex") !== plan.id) {
@@ -134,6 +144,10 @@ export const readPlan = (jobDir: string): Effect.Effect<JobPlan, JobFolderInvali
     }
     return plan;
   });
+
+/** Read the `job.json` of a scoring job. */
+export const readPlan = (jobDir: string): Effect.Effect<JobPlan, JobFolderInvalid> =>
+  readSealedPlan(jobDir, JobPlan as Schema.Codec<JobPlan, unknown>);
 
 /**
  * Create the job folder with `plan`, or resume it: an existing folder must hold the same plan
@@ -143,31 +157,62 @@ export const readPlan = (jobDir: string): Effect.Effect<JobPlan, JobFolderInvali
 export const createOrResumeJob = (
   jobDir: string,
   plan: JobPlan,
+  inputs: ReadonlyArray<string> = [],
 ): Effect.Effect<
   { readonly state: "created" | "resumed"; readonly plan: JobPlan },
   JobFolderInvalid
-> =>
+> => openJobFolder(jobDir, plan, { read: readPlan, same: sameJob<JobPlan>, inputs });
+
+/**
+ * Create or resume a job folder under the output-folder rule (`Io.checkOutputFolder`): only an
+ * absent or empty folder, or one grood made (its marker, or a plan file from before the marker),
+ * never the current folder, an input or a link; created with the marker and `plan`. An existing
+ * plan is resumed only when `same` says it is the job asked for.
+ */
+export const openJobFolder = <P>(
+  jobDir: string,
+  plan: P,
+  how: {
+    readonly read: (jobDir: string) => Effect.Effect<P, JobFolderInvalid>;
+    readonly same: (existing: P, plan: P) => boolean;
+    readonly inputs: ReadonlyArray<string>;
+  },
+): Effect.Effect<{ readonly state: "created" | "resumed"; readonly plan: P }, JobFolderInvalid> =>
   Effect.gen(function* () {
+    const rules = { kind: "grood cluster job", recognise: [JOB_FILE], inputs: how.inputs };
+    yield* Effect.mapError(
+      Io.checkOutputFolder(jobDir, rules),
+      (error) =>
+        new JobFolderInvalid({
+          path: jobDir,
+          problem: error._tag === "OutputFolderRefused" ? error.reason : error.message,
+        }),
+    );
     const entries = yield* Effect.promise(() =>
       Array.fromAsync(Deno.readDir(jobDir)).catch(() => [] as Array<Deno.DirEntry>)
     );
     if (entries.some((e) => e.name === JOB_FILE)) {
-      const existing = yield* readPlan(jobDir);
-      if (!sameJob(existing, plan)) {
+      const existing = yield* how.read(jobDir);
+      if (!how.same(existing, plan)) {
         return yield* new JobFolderInvalid({
           path: join(jobDir, JOB_FILE),
-          problem: "it holds another job (other detector, sources or chunk size): " +
+          problem: "it holds another job (other detector, model, sources or chunk size): " +
             "give another --job folder, or delete this one",
         });
       }
       return { state: "resumed", plan: existing } as const;
     }
-    if (entries.length > 0) {
+    // The marker and an empty `parts/` are what a creation killed before its plan leaves.
+    if (entries.some((e) => e.name !== Io.OUTPUT_MARKER && e.name !== "parts")) {
       return yield* new JobFolderInvalid({
         path: jobDir,
         problem: "the folder is not empty and is not a grood job folder",
       });
     }
+    yield* Effect.mapError(
+      Io.prepareOutputRoot(jobDir, rules),
+      (error) => new JobFolderInvalid({ path: jobDir, problem: `cannot create: ${error.message}` }),
+    );
     yield* Effect.tryPromise({
       try: () => Deno.mkdir(join(jobDir, "parts"), { recursive: true }),
       catch: (error) => new JobFolderInvalid({ path: jobDir, problem: `cannot create: ${error}` }),

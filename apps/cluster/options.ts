@@ -54,7 +54,8 @@ export type FailoverFlagValues = { readonly [F in FailoverFlag]: number };
 
 /** The decoded flags of `grood cluster runner`. */
 export interface RunnerFlags extends FailoverFlagValues {
-  readonly detector: string;
+  /** Absent: the runner maps fit chunks only. */
+  readonly detector: string | undefined;
   readonly pg: string;
   readonly host: string;
   readonly port: number;
@@ -78,8 +79,8 @@ export interface DriverFlags extends FailoverFlagValues {
 export const runnerOptions = (
   flags: RunnerFlags,
   cwd: string,
-): { readonly detector: string; readonly runner: RunnerOptions } => ({
-  detector: resolve(cwd, flags.detector),
+): { readonly detector: string | undefined; readonly runner: RunnerOptions } => ({
+  detector: flags.detector === undefined ? undefined : resolve(cwd, flags.detector),
   runner: {
     pg: flags.pg,
     host: flags.host,

@@ -1,9 +1,10 @@
 /**
  * A runner: joins the cluster (runner table, shard locks and stored messages in PostgreSQL,
- * runner-to-runner traffic over TCP) and serves the `GroodScoreChunk` entity, scoring on workers
- * that each opened the fitted detector once (`worker_pool.ts`: the runner's own thread stays free
- * for the cluster's lock renewals and health checks). Closing its scope (SIGTERM through `runMain`) releases its shards,
- * which the other runners take over at their next assignment refresh.
+ * runner-to-runner traffic over TCP) and serves the `GroodScoreChunk` entity (scoring chunks,
+ * and the chunks of distributed fits), working on workers that each opened the fitted detector
+ * once (`worker_pool.ts`: the runner's own thread stays free for the cluster's lock renewals and
+ * health checks). Closing its scope (SIGTERM through `runMain`) releases its shards, which the
+ * other runners take over at their next assignment refresh.
  *
  * @module
  */
@@ -58,6 +59,16 @@ export const runnerLayer = (
           Effect.tap((done) =>
             Effect.logInfo(
               `chunk ${envelope.payload.source}:${envelope.payload.start} ` +
+                `${done.images} images in ${done.seconds.toFixed(2)} s`,
+            )
+          ),
+          Effect.map((done) => ({ ...done, runner: name })),
+        ),
+      Fit: (envelope) =>
+        pool.fit(envelope.payload).pipe(
+          Effect.tap((done) =>
+            Effect.logInfo(
+              `fit ${envelope.payload.phase} chunk ${envelope.payload.start} ` +
                 `${done.images} images in ${done.seconds.toFixed(2)} s`,
             )
           ),

@@ -1,21 +1,24 @@
 /**
- * The worker that scores chunks for a runner. Scoring a model batch is synchronous work that
- * holds its thread for seconds on a loaded machine; in the runner's own thread it would also
- * hold the cluster's shard-lock renewals and health pings, and the runner would lose its shards
- * in the middle of every chunk. The worker opens the fitted detector once and scores one chunk
- * at a time; the runner's thread only moves messages.
+ * The worker that scores chunks, and maps fit chunks, for a runner. Scoring a model batch is
+ * synchronous work that holds its thread for seconds on a loaded machine; in the runner's own
+ * thread it would also hold the cluster's shard-lock renewals and health pings, and the runner
+ * would lose its shards in the middle of every chunk. The worker opens the fitted detector once
+ * (when the runner serves one) and works one chunk at a time; the runner's thread only moves
+ * messages. A fit chunk opens its job's model and training source once per job (`fit_chunk.ts`).
  *
  * @module
  */
 import { Cause, Effect, Exit, Scope } from "effect";
 import { Fitted } from "../../mod.ts";
-import { ChunkFailed, chunkKey } from "./protocol.ts";
+import { ChunkFailed, chunkKey, fitChunkKey } from "./protocol.ts";
 import { type Chunk, newScorerState, scoreChunk } from "./score_chunk.ts";
+import { type FitChunk, fitChunk, newFitterState } from "./fit_chunk.ts";
 
 /** What the runner sends. */
 export type WorkerRequest =
-  | { readonly type: "open"; readonly folder: string }
-  | { readonly type: "score"; readonly id: number; readonly chunk: Chunk; readonly runner: string };
+  | { readonly type: "open"; readonly folder: string | undefined }
+  | { readonly type: "score"; readonly id: number; readonly chunk: Chunk; readonly runner: string }
+  | { readonly type: "fit"; readonly id: number; readonly chunk: FitChunk };
 
 /** What the worker answers. */
 export type WorkerReply =
@@ -26,6 +29,13 @@ export type WorkerReply =
     readonly id: number;
     readonly images: number;
     readonly invalid: number;
+    readonly seconds: number;
+  }
+  | {
+    readonly type: "fitted";
+    readonly id: number;
+    readonly images: number;
+    readonly rows: number;
     readonly seconds: number;
   }
   | {
@@ -45,11 +55,17 @@ const describe = (error: unknown): string => error instanceof Error ? error.mess
 const scope = Effect.runSync(Scope.make());
 let detector: Fitted.LoadedDetector | undefined;
 const state = newScorerState();
+const fitter = newFitterState();
 // Requests run one after another (the runner sends one at a time per worker anyway).
 let queue: Promise<void> = Promise.resolve();
 
 const handle = async (request: WorkerRequest): Promise<void> => {
   if (request.type === "open") {
+    if (request.folder === undefined) {
+      // A runner without a detector maps fit chunks only.
+      self.postMessage({ type: "opened", version: "", folder: "" });
+      return;
+    }
     const exit = await Effect.runPromiseExit(
       Scope.provide(Fitted.openFittedDetector(request.folder), scope),
     );
@@ -61,12 +77,27 @@ const handle = async (request: WorkerRequest): Promise<void> => {
     }
     return;
   }
+  if (request.type === "fit") {
+    const exit = await Effect.runPromiseExit(fitChunk(fitter, request.chunk));
+    if (Exit.isSuccess(exit)) {
+      self.postMessage({ type: "fitted", id: request.id, ...exit.value });
+    } else {
+      const error = Cause.squash(exit.cause);
+      self.postMessage({
+        type: "chunk-failed",
+        id: request.id,
+        chunk: error instanceof ChunkFailed ? error.chunk : fitChunkKey(request.chunk),
+        problem: error instanceof ChunkFailed ? error.problem : describe(error),
+      });
+    }
+    return;
+  }
   if (detector === undefined) {
     self.postMessage({
       type: "chunk-failed",
       id: request.id,
       chunk: chunkKey(request.chunk),
-      problem: "the worker has no detector open",
+      problem: "this runner serves no fitted detector (start it with --detector DIR to score)",
     });
     return;
   }

@@ -1,12 +1,13 @@
 /**
- * The runner's scoring workers (`score_worker.ts`): each opens the fitted detector once; a chunk
- * goes to an idle worker and its answer comes back as the `Score` reply. Workers are terminated
- * when the runner's scope closes.
+ * The runner's workers (`score_worker.ts`): each opens the fitted detector once (when the runner
+ * serves one); a chunk (scoring or fit) goes to an idle worker and its answer comes back as the
+ * `Score` or `Fit` reply. Workers are terminated when the runner's scope closes.
  *
  * @module
  */
 import { Data, Effect, Queue, type Scope } from "effect";
-import { ChunkFailed, chunkKey } from "./protocol.ts";
+import type { FitChunk } from "./fit_chunk.ts";
+import { ChunkFailed, chunkKey, fitChunkKey } from "./protocol.ts";
 import type { Chunk } from "./score_chunk.ts";
 import type { WorkerReply, WorkerRequest } from "./score_worker.ts";
 
@@ -29,6 +30,10 @@ export interface ScoringPool {
     chunk: Chunk,
     runner: string,
   ) => Effect.Effect<{ images: number; invalid: number; seconds: number }, ChunkFailed>;
+  /** Map one chunk of a distributed fit (`fit_chunk.ts`). */
+  readonly fit: (
+    chunk: FitChunk,
+  ) => Effect.Effect<{ images: number; rows: number; seconds: number }, ChunkFailed>;
   /**
    * Fails when a worker has stopped or hangs (no answer within `CHUNK_LIMIT`): the runner must
    * then leave the cluster, so that its shards, and the chunk, move to a runner that works.
@@ -46,15 +51,17 @@ interface Handle {
 
 /** Start `size` workers, each with the detector in `folder` open; stopped with the scope. */
 export const scoringPool = (
-  folder: string,
+  detector: string | undefined,
   size: number,
 ): Effect.Effect<ScoringPool, ScoringWorkerFailed, Scope.Scope> =>
   Effect.gen(function* () {
+    // Names the pool in errors: the detector folder, or what a fit-only runner is.
+    const folder = detector ?? "(none: fit chunks only)";
     const idle = yield* Queue.unbounded<Handle>();
     let markBroken: (error: ScoringWorkerFailed) => void = () => {};
     const brokenOnce = new Promise<ScoringWorkerFailed>((done) => (markBroken = done));
     let version = "";
-    let opened = folder;
+    let opened = detector ?? "";
     let nextId = 0;
     for (let k = 0; k < size; k++) {
       const handle = yield* Effect.acquireRelease(
@@ -87,7 +94,7 @@ export const scoringPool = (
           }
           handle.pending.clear();
         };
-        handle.worker.postMessage({ type: "open", folder } satisfies WorkerRequest);
+        handle.worker.postMessage({ type: "open", folder: detector } satisfies WorkerRequest);
       }).pipe(
         Effect.timeoutOrElse({
           duration: "10 minutes",
@@ -108,24 +115,28 @@ export const scoringPool = (
       opened = reply.folder;
       yield* Queue.offer(idle, handle);
     }
-    const score = (chunk: Chunk, runner: string) =>
+    // One request on an idle worker; a worker that does not answer in time marks the pool broken.
+    const ask = (
+      name: string,
+      request: (id: number) => WorkerRequest,
+    ): Effect.Effect<WorkerReply, ChunkFailed> =>
       Effect.acquireUseRelease(
         Queue.take(idle),
         (handle) =>
           Effect.callback<WorkerReply>((resume) => {
             const id = nextId++;
             handle.pending.set(id, (reply) => resume(Effect.succeed(reply)));
-            handle.worker.postMessage({ type: "score", id, chunk, runner } satisfies WorkerRequest);
+            handle.worker.postMessage(request(id));
           }).pipe(
             Effect.timeoutOrElse({
               duration: CHUNK_LIMIT,
               orElse: () => {
-                const problem = `a scoring worker gave no answer within ${CHUNK_LIMIT}`;
+                const problem = `a worker gave no answer within ${CHUNK_LIMIT}`;
                 markBroken(new ScoringWorkerFailed({ folder, problem }));
                 return Effect.succeed<WorkerReply>({
                   type: "chunk-failed",
                   id: -1,
-                  chunk: chunkKey(chunk),
+                  chunk: name,
                   problem,
                 });
               },
@@ -134,23 +145,36 @@ export const scoringPool = (
         (handle) => Queue.offer(idle, handle),
       ).pipe(
         Effect.flatMap((reply) =>
+          reply.type === "chunk-failed"
+            ? Effect.fail(new ChunkFailed({ chunk: reply.chunk, problem: reply.problem }))
+            : Effect.succeed(reply)
+        ),
+      );
+    const unexpected = (name: string) =>
+      Effect.fail(new ChunkFailed({ chunk: name, problem: "unexpected answer" }));
+    const score = (chunk: Chunk, runner: string) =>
+      Effect.flatMap(
+        ask(chunkKey(chunk), (id) => ({ type: "score", id, chunk, runner })),
+        (reply) =>
           reply.type === "scored"
             ? Effect.succeed({
               images: reply.images,
               invalid: reply.invalid,
               seconds: reply.seconds,
             })
-            : Effect.fail(
-              new ChunkFailed({
-                chunk: reply.type === "chunk-failed" ? reply.chunk : chunkKey(chunk),
-                problem: reply.type === "chunk-failed" ? reply.problem : "unexpected answer",
-              }),
-            )
-        ),
+            : unexpected(chunkKey(chunk)),
+      );
+    const fit = (chunk: FitChunk) =>
+      Effect.flatMap(
+        ask(fitChunkKey(chunk), (id) => ({ type: "fit", id, chunk })),
+        (reply) =>
+          reply.type === "fitted"
+            ? Effect.succeed({ images: reply.images, rows: reply.rows, seconds: reply.seconds })
+            : unexpected(fitChunkKey(chunk)),
       );
     const broken = Effect.flatMap(
       Effect.promise(() => brokenOnce),
       (error) => Effect.fail(error),
     );
-    return { version, folder: opened, score, broken };
+    return { version, folder: opened, score, fit, broken };
   });

@@ -1,20 +1,25 @@
 /**
- * GROOD's fit in bounded memory: the training images are read batch by batch and forgotten,
+ * GROOD's fit in bounded memory: the training images are read chunk by chunk and forgotten,
  * so a fit's memory grows with its index (the descriptors kept for k-NN), not with the number
- * of images. One pass of the model over the stream accumulates what every stage needs:
+ * of images. It is the chunk map and ordered reduce of `grood_chunks.ts`, run here in this
+ * process by default, or by a caller's {@link ChunkMapper} (the cluster's driver, which has the
+ * map computed by runners and reads their results back in chunk order): the same code reduces
+ * either, so a fit's bits depend on its chunk size, not on where the chunks were mapped.
  *
- * - the class prototypes: float64 sums per class of the early and penultimate features, in
- *   image order (the same sums, so the same bits, as `extractFeatures` + `computePrototypes`);
+ * - the class prototypes: per-chunk float64 sums per class of the early and penultimate
+ *   features, added in chunk order;
  * - the mix-up's images: the seeded choice of `mixupChoice` is known before the pass (it only
- *   needs the image count), so the chosen images' pixels (10,000 by default, a fixed size) and
- *   their second-most-likely classes are copied out as they pass;
+ *   needs the image count), so the chosen images' pixels and their second-most-likely classes
+ *   are copied out as they pass; then `mixupImages`, the same code as the in-memory fit's, on
+ *   the same images in the same order;
  * - the penultimate features of the correctly classified images, into one buffer of
- *   count × D float32 (the index's size; the descriptors then overwrite it in place).
+ *   count × D float32 (the index's size; the descriptors then overwrite it in place), then the
+ *   descriptors (each row depends on its own features only) and the index.
  *
- * Then the mix-up (`mixupImages`, the same code as the in-memory fit on the same images in the
- * same order), the descriptors chunk by chunk (each row depends on its own features only) and
- * the index. Results equal `grood().fit` on the same images held in memory, bit for bit
- * (`tests/grood_streamed_test.ts`), when both use the same batch size.
+ * With one chunk (a chunk size of at least the image count) the results equal `grood().fit` on
+ * the same images held in memory, bit for bit (`tests/grood_streamed_test.ts`), when both use
+ * the same batch size; with several chunks the prototypes are sums of chunk sums, equal to a
+ * few float64 rounding steps.
  *
  * What it does not do: the OOD-prototype sources that need more than the training stream
  * (noise, validation-OOD images, custom code) and the temperature grid, which needs validation
@@ -22,38 +27,39 @@
  *
  * @module
  */
-import { Data, Effect, Stream } from "effect";
+import { Effect, Stream } from "effect";
 import type { ImageSet } from "../data/images.ts";
 import { buildIndex, type IndexSpec, type NearestNeighbourIndex } from "../knn/mod.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
-import { requireFiniteOutputs } from "../models/finite.ts";
-import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
-import { MissingLabels, predictedClasses } from "../stages/features.ts";
-import { groodDescriptors } from "../stages/gradient.ts";
+import type { FeatureModel } from "../models/model.ts";
+import type { MissingLabels } from "../stages/features.ts";
+import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
 import {
   meanOfPrototypes,
   MIXUP_DEFAULTS,
   mixupChoice,
   mixupImages,
   type MixupOptions,
-  secondLargest,
 } from "../stages/mixup.ts";
-import { EmptyClass, type Prototypes } from "../stages/prototype.ts";
+import type { EmptyClass, Prototypes } from "../stages/prototype.ts";
 import type { DetectorError } from "./detector.ts";
+import {
+  type ChunkMapFailed,
+  type FeatureChunk,
+  featureReducer,
+  FIT_CHUNK,
+  mapFeatureChunk,
+  mixupRanks,
+  type TrainingChunk,
+  TrainingStreamInvalid,
+} from "./grood_chunks.ts";
 import type { IndexBuilder } from "./grood_options.ts";
 
+export { TrainingStreamInvalid } from "./grood_chunks.ts";
+
 /** One batch of a labelled training stream (an `OpenedSource`'s `SourceBatch` is one). */
-export interface TrainingBatch {
-  /** Index of the batch's first image in the stream. */
-  readonly start: number;
-  /** Number of images in the batch. */
-  readonly size: number;
-  /** `size` images, NHWC uint8, at the model's input size. */
-  readonly pixels: Uint8Array;
-  /** `size` class labels (0-based), for a labelled stream. */
-  readonly labels?: Uint8Array;
-}
+export type TrainingBatch = TrainingChunk;
 
 /** A labelled training set read batch by batch (an `OpenedSource` is one). */
 export interface TrainingStream<E> {
@@ -67,15 +73,35 @@ export interface TrainingStream<E> {
   readonly batches: (batchSize: number) => Stream.Stream<TrainingBatch, E>;
 }
 
-/** A training stream broke its contract (batches out of order, labels beyond the classes). */
-export class TrainingStreamInvalid extends Data.TaggedError("TrainingStreamInvalid")<{
-  readonly source: string;
-  readonly problem: string;
-}> {
-  /** Names the source and the broken contract. */
-  override get message(): string {
-    return `Cannot fit GROOD on "${this.source}": ${this.problem}`;
-  }
+/** What a {@link ChunkMapper} is asked to map. */
+export interface FeatureJob<E> {
+  /** The model whose features are summed. */
+  readonly model: FeatureModel;
+  /** The labelled training stream the chunks are cut from. */
+  readonly train: TrainingStream<E>;
+  /** Images per chunk: chunk k is images [k·chunk, min(count, (k+1)·chunk)). */
+  readonly chunk: number;
+  /** Images per forward batch inside a chunk. */
+  readonly batchSize: number;
+  /** The mix-up's chosen images (stream indices), in mix-up order. */
+  readonly chosen: Uint32Array;
+}
+
+/**
+ * Who runs the maps. In this process by default; a cluster's driver gives its own, which
+ * must still run `job.train` once (the caller takes the source's checksum on the way).
+ */
+export interface ChunkMapper<E> {
+  /** Every chunk's map result, in chunk order. */
+  readonly features: (job: FeatureJob<E>) => Stream.Stream<FeatureChunk, E | StreamedGroodError<E>>;
+  /**
+   * The descriptors of each feature chunk's kept rows, in chunk order (absent: computed here,
+   * `descriptorChunk` rows at a time).
+   */
+  readonly descriptors?: (
+    prototypes: GradientPrototypes,
+    temperature: number,
+  ) => Stream.Stream<Float32Array, E | StreamedGroodError<E>>;
 }
 
 /** Options of {@link fitGroodStreamed} (GROOD's defaults when absent). */
@@ -98,7 +124,9 @@ export interface StreamedGroodOptions {
   readonly seed?: number;
   /** Images per forward batch of the pass (default 500, as `extractFeatures`). */
   readonly batchSize?: number;
-  /** Training descriptors made per chunk (default 8,192 rows). */
+  /** Images per chunk of the map (default `FIT_CHUNK`): a setting of the fit, as the batch. */
+  readonly chunk?: number;
+  /** Training descriptors made per step when computed here (default 8,192 rows). */
   readonly descriptorChunk?: number;
   /** Reports a stage's progress (done of total). */
   readonly progress?: (stage: string, done: number, total: number) => void;
@@ -127,153 +155,134 @@ export type StreamedGroodError<E> =
   | MissingLabels
   | EmptyClass
   | TrainingStreamInvalid
+  | ChunkMapFailed
   | DetectorError;
 
-/** Fit GROOD on `model` over `train` read batch by batch (see the module doc). */
+/** The map run in this process: the stream cut into chunks, each mapped as it passes. */
+export const inProcessMapper = <E>(): ChunkMapper<E> => ({
+  features: (job) => {
+    let next = 0;
+    const rankOf = mixupRanks(job.chosen);
+    return job.train.batches(job.chunk).pipe(
+      Stream.mapEffect((batch) =>
+        Effect.gen(function* () {
+          if (
+            batch.start !== next ||
+            (batch.size !== job.chunk && next + batch.size < job.train.count)
+          ) {
+            return yield* new TrainingStreamInvalid({
+              source: job.train.description,
+              problem: `a batch holds images [${batch.start}, ${batch.start + batch.size}); ` +
+                `expected [${next}, ${Math.min(job.train.count, next + job.chunk)})`,
+            });
+          }
+          next += batch.size;
+          return yield* mapFeatureChunk(job.model, batch, {
+            description: job.train.description,
+            channels: job.train.shape.channels,
+            batchSize: job.batchSize,
+            rankOf,
+          });
+        })
+      ),
+    );
+  },
+});
+
+/** Fit GROOD on `model` over `train` read chunk by chunk (see the module doc). */
 export const fitGroodStreamed = <E>(
   model: FeatureModel,
   train: TrainingStream<E>,
   options: StreamedGroodOptions = {},
+  mapper: ChunkMapper<E> = inProcessMapper<E>(),
 ): Effect.Effect<StreamedGroodFit, StreamedGroodError<E>> =>
   Effect.gen(function* () {
     const source = options.oodPrototype ?? { kind: "mixup" as const, ...MIXUP_DEFAULTS };
     const batchSize = options.batchSize ?? 500;
+    const chunk = options.chunk ?? FIT_CHUNK;
     const progress = options.progress ?? (() => {});
     const count = train.count;
-    const dim = sizeOf(model.shapes.penultimate);
-    const classes = sizeOf(model.shapes.logits);
-    const earlySize = sizeOf(model.shapes.early);
     const perImage = train.shape.height * train.shape.width * train.shape.channels;
-
     // The mix-up's images, chosen before the pass (the choice needs only the count).
     const chosen = source.kind === "mixup"
       ? yield* mixupChoice(count, source as MixupOptions)
       : new Uint32Array(0);
-    const rankOf = new Map<number, number>();
-    chosen.forEach((image, rank) => rankOf.set(image, rank));
-    const mixPixels = new Uint8Array(chosen.length * perImage);
-    const mixTargets = new Uint8Array(chosen.length);
-
-    const earlySums = new Float64Array(classes * earlySize);
-    const earlyCounts = new Float64Array(classes);
-    const penSums = new Float64Array(classes * dim);
-    const counts = new Array<number>(classes).fill(0);
-    // The correctly classified images' features; the descriptors overwrite them in place.
-    const kept = new Float32Array(count * dim);
-    const keptImages = new Int32Array(count);
-    let nKept = 0;
+    const reducer = featureReducer(
+      model,
+      { description: train.description, count, perImage },
+      chosen.length,
+    );
     let seen = 0;
-    const invalid = (problem: string) =>
-      Effect.fail(new TrainingStreamInvalid({ source: train.description, problem }));
-
-    yield* Stream.runForEach(train.batches(batchSize), (batch) =>
-      Effect.gen(function* () {
-        if (batch.start !== seen) {
-          return yield* invalid(`a batch starts at image ${batch.start}, expected ${seen}`);
-        }
-        const labels = batch.labels;
-        if (labels === undefined) return yield* new MissingLabels({ set: train.description });
-        const x = yield* preprocess(
-          model.name,
-          model.input,
-          batch.pixels,
-          batch.size,
-          train.shape.channels,
-        );
-        const [pen, logits, early] = yield* model.forward(x, "input", [
-          "penultimate",
-          "logits",
-          "early",
-        ]);
-        yield* requireFiniteOutputs(
-          { model: model.name, set: train.description, start: batch.start, rows: batch.size },
-          [["penultimate features", pen!], ["logits", logits!]],
-        );
-        const logitRows = matrix(batch.size, classes, logits!.data);
-        const predicted = predictedClasses(logitRows);
-        const second = rankOf.size > 0 ? secondLargest(logitRows) : undefined;
-        for (let i = 0; i < batch.size; i++) {
-          const image = batch.start + i;
-          const c = labels[i]!;
-          if (c >= classes) {
-            return yield* invalid(
-              `image ${image} has label ${c}; the model has ${classes} classes`,
-            );
-          }
-          earlyCounts[c]! += 1;
-          const row = early!.data.subarray(i * earlySize, (i + 1) * earlySize);
-          const earlyOffset = c * earlySize;
-          for (let j = 0; j < earlySize; j++) earlySums[earlyOffset + j]! += row[j]!;
-        }
-        for (let i = 0; i < batch.size; i++) {
-          const c = labels[i]!;
-          counts[c]!++;
-          for (let j = 0; j < dim; j++) penSums[c * dim + j]! += pen!.data[i * dim + j]!;
-          if (predicted[i] === c) {
-            kept.set(pen!.data.subarray(i * dim, (i + 1) * dim), nKept * dim);
-            keptImages[nKept++] = batch.start + i;
-          }
-          const rank = rankOf.get(batch.start + i);
-          if (rank !== undefined) {
-            mixPixels.set(batch.pixels.subarray(i * perImage, (i + 1) * perImage), rank * perImage);
-            mixTargets[rank] = second![i]!;
-          }
-        }
-        seen += batch.size;
-        progress(`features of ${train.description}`, seen, count);
-      }));
-    if (seen !== count) {
-      return yield* invalid(`the stream gave ${seen} images, expected ${count}`);
-    }
-
-    const empty = counts.findIndex((n) => n === 0);
-    if (empty >= 0) return yield* new EmptyClass({ set: train.description, classIndex: empty });
-    const prototypes: Prototypes = {
-      earlyBoundary: model.taps.early,
-      earlyShape: model.shapes.early,
-      early: matrix(
-        classes,
-        earlySize,
-        Float32Array.from(earlySums, (s, i) => s / earlyCounts[Math.floor(i / earlySize)]!),
-      ),
-      penultimate: matrix(
-        classes,
-        dim,
-        Float32Array.from(penSums, (s, i) => s / counts[Math.floor(i / dim)]!),
-      ),
-      counts,
-    };
+    yield* Stream.runForEach(
+      mapper.features({ model, train, chunk, batchSize, chosen }),
+      (mapped) =>
+        Effect.tap(
+          reducer.add(mapped),
+          () =>
+            Effect.sync(() => {
+              seen += mapped.size;
+              progress(`features of ${train.description}`, seen, count);
+            }),
+        ),
+    );
+    const reduced = yield* reducer.finish();
+    const { prototypes } = reduced;
 
     const mixSet: ImageSet = {
       name: `${train.description}/mixup`,
       count: chosen.length,
-      pixels: mixPixels,
+      pixels: reduced.mixPixels,
       shape: train.shape,
     };
     const oodPrototype = source.kind === "mixup"
-      ? yield* mixupImages(model, mixSet, mixTargets, prototypes, { lambda: source.lambda })
+      ? yield* mixupImages(model, mixSet, reduced.mixTargets, prototypes, { lambda: source.lambda })
       : meanOfPrototypes(prototypes);
 
     const gradientPrototypes = { classes: prototypes.penultimate, ood: oodPrototype };
-    const chunk = options.descriptorChunk ?? 8192;
-    for (let start = 0; start < nKept; start += chunk) {
-      const end = Math.min(nKept, start + chunk);
-      const rows = matrix(end - start, dim, kept.subarray(start * dim, end * dim));
-      const descriptors = yield* groodDescriptors(rows, gradientPrototypes, options.temperature);
-      kept.set(descriptors.data, start * dim);
-      progress("descriptors", end, nKept);
+    const kept = reduced.kept;
+    const nKept = kept.rows;
+    const dim = kept.cols;
+    const temperature = options.temperature ?? 1;
+    if (mapper.descriptors === undefined) {
+      const step = options.descriptorChunk ?? 8192;
+      for (let start = 0; start < nKept; start += step) {
+        const end = Math.min(nKept, start + step);
+        const rows = matrix(end - start, dim, kept.data.subarray(start * dim, end * dim));
+        const descriptors = yield* groodDescriptors(rows, gradientPrototypes, temperature);
+        kept.data.set(descriptors.data, start * dim);
+        progress("descriptors", end, nKept);
+      }
+    } else {
+      let filled = 0;
+      yield* Stream.runForEach(mapper.descriptors(gradientPrototypes, temperature), (rows) =>
+        Effect.gen(function* () {
+          if (rows.length % dim !== 0 || filled + rows.length / dim > nKept) {
+            return yield* new TrainingStreamInvalid({
+              source: train.description,
+              problem: `descriptor rows beyond the ${nKept} correctly classified images`,
+            });
+          }
+          kept.data.set(rows, filled * dim);
+          filled += rows.length / dim;
+          progress("descriptors", filled, nKept);
+        }));
+      if (filled !== nKept) {
+        return yield* new TrainingStreamInvalid({
+          source: train.description,
+          problem: `${filled} descriptor rows for ${nKept} correctly classified images`,
+        });
+      }
     }
-    const descriptors = matrix(nKept, dim, kept.subarray(0, nKept * dim));
     const name = "GROOD training descriptors";
     const which = options.index ?? { kind: "exact" };
     const index: NearestNeighbourIndex = "kind" in which
-      ? yield* buildIndex(which, descriptors, { name, seed: options.seed ?? 0 })
-      : yield* which.build(descriptors);
+      ? yield* buildIndex(which, kept, { name, seed: options.seed ?? 0 })
+      : yield* which.build(kept);
     const fit: StreamedGroodFit = {
       prototypes,
       oodPrototype,
-      descriptors,
-      indexedImages: keptImages.subarray(0, nKept),
+      descriptors: kept,
+      indexedImages: reduced.keptImages,
       index,
       images: count,
     };

@@ -71,7 +71,21 @@ export {
   type SpecOodPrototype,
 } from "./grood_options.ts";
 export {
+  ChunkMapFailed,
+  type FeatureChunk,
+  type FeatureMapError,
+  type FeatureMapSettings,
+  featureReducer,
+  FIT_CHUNK,
+  mapFeatureChunk,
+  mixupRanks,
+  type TrainingChunk,
+} from "./grood_chunks.ts";
+export {
+  type ChunkMapper,
+  type FeatureJob,
   fitGroodStreamed,
+  inProcessMapper,
   type StreamedGroodError,
   type StreamedGroodFit,
   type StreamedGroodOptions,

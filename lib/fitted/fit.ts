@@ -11,24 +11,17 @@
  * @module
  */
 import { Effect, type Scope } from "effect";
-import type { InvalidImageSet } from "../data/checks.ts";
-import type { InvalidInput } from "../decode.ts";
-import type { DetectorError } from "../detectors/errors.ts";
-import type { TrainingStreamInvalid } from "../detectors/grood_streamed.ts";
-import type { OutputFolderRefused } from "../io/output_folder.ts";
-import type { LinkLeavesRoot, PathOutsideBase } from "../io/paths.ts";
-import type { SourceError } from "../sources/source.ts";
-import type { MissingLabels } from "../stages/features.ts";
 import type { Compute } from "../compute/compute.ts";
 import type { LabelledSet } from "../data/images.ts";
 import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { groodFitted, type GroodOptions } from "../detectors/grood.ts";
 import { fitGroodStreamed } from "../detectors/grood_streamed.ts";
+import { FIT_CHUNK } from "../detectors/grood_chunks.ts";
 import { matrix } from "../matrix.ts";
 import { decodeDetector, type DetectorSpec, makeDetector } from "../detectors/registry.ts";
 import { canonicalJson } from "../cache/cache.ts";
 import { ensureWritable, sha256Hex } from "../io/files.ts";
-import { checkOutputFolder, writeOutputFolder } from "../io/output_folder.ts";
+import { checkOutputFolder, creationTime, writeOutputFolder } from "../io/output_folder.ts";
 import { sizeOf } from "../models/model.ts";
 import { permutation } from "../random.ts";
 import { openSource } from "../sources/mod.ts";
@@ -52,7 +45,9 @@ import {
   splitHeldOut,
   toShape,
 } from "./fit_data.ts";
-import { type FitOptions, fittedFolderRules } from "./fit_options.ts";
+import { type FitFolderError, type FitOptions, fittedFolderRules } from "./fit_options.ts";
+
+export type { FitFolderError };
 import { memoisedExtraction, openWithTaps } from "./fit_model.ts";
 import { fillFittedFolder } from "./fit_write.ts";
 import {
@@ -194,25 +189,29 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     const held = new Set<number>();
     if (options.validation === undefined) {
       const count = yield* heldOutCount(opened.count);
-      for (const i of permutation(opened.count, options.seed ?? 0).subarray(0, count)) {
-        held.add(i);
-      }
+      permutation(opened.count, options.seed ?? 0).subarray(0, count).forEach((i) =>
+        held.add(i)
+      );
     }
     spec = yield* honoured(spec, opened.count - held.size);
     const { stream, finish } = trainStream(opened, held);
+    const chunk = options.fitChunk ?? FIT_CHUNK;
+    const { count: sourceCount } = opened;
+    const { sha256: modelSha256 } = modelCopy;
+    const training = { classNames, held, sourceCount, trainCount: stream.count, modelSha256 };
     const parts = yield* Effect.acquireRelease(
       fitGroodStreamed(model, stream, {
         ...streamedGroodOptions(spec)!,
         ...batch,
+        chunk,
         progress,
-      }),
+      }, options.mapper?.(training)),
       // The fitted detector's index lives until the fit returns, as the in-memory path's.
-      (f) =>
-        Effect.sync(() => f.index.dispose()),
+      (f) => Effect.sync(() => f.index.dispose()),
     );
     const { checksum, heldOut: heldImages } = finish();
     trainData = { count: stream.count, checksum };
-    fitted = groodFitted(spec as Partial<GroodOptions>, {
+    const grood = groodFitted(spec as Partial<GroodOptions>, {
       prototypes: parts.prototypes,
       ood: parts.oodPrototype,
       descriptors: parts.descriptors,
@@ -220,6 +219,8 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
       temperature: streamedOptions.temperature,
       tuned: [],
     });
+    // The chunk size steers the prototypes' bits (sums of chunk sums): recorded, hence hashed.
+    fitted = { ...grood, settings: { ...grood.settings, fitChunk: chunk } };
     // GROOD saves its own state; it reads no training features.
     trainFeatures = {
       name: options.train.argument,
@@ -335,7 +336,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     format: FITTED_FORMAT,
     version: FITTED_VERSION,
     digest: "0".repeat(64),
-    createdAt: new Date().toISOString(),
+    createdAt: creationTime(),
     detector: {
       kind: spec.kind,
       name: detector.name,
@@ -388,24 +389,6 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     (tmp) => fillFittedFolder(tmp, options.model, modelCopy.sha256, arrays, manifestOf),
   );
 });
-
-/**
- * What `fitDetectorFolder` can fail with: the typed errors of every step it runs (reading the
- * spec, the sources and the model, checking the data, fitting any registered detector, writing
- * the folder). Spelled out so that `deno doc` shows it; `fitFolder` must fit it.
- */
-export type FitFolderError =
-  | InvalidInput
-  | SourceError
-  | InvalidImageSet
-  | MissingLabels
-  | DetectorError
-  | TrainingStreamInvalid
-  | FitDataInvalid
-  | UnsupportedFittedDetector
-  | OutputFolderRefused
-  | PathOutsideBase
-  | LinkLeavesRoot;
 
 /**
  * Fit the detector `options.detector` (GROOD by default) on `options.model` and write the

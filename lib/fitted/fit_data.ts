@@ -216,8 +216,10 @@ export const inClassOrder = (
   if (map.every((to, from) => to === from)) {
     return Effect.succeed({ ...opened, classNames: classes });
   }
+  // Without `inMemory`: its labels are the source's numbers, and `readSource` would take them.
+  const { inMemory: _, ...streamed } = opened;
   return Effect.succeed({
-    ...opened,
+    ...streamed,
     classNames: classes,
     batches: (size) =>
       opened.batches(size).pipe(

@@ -4,7 +4,17 @@
  *
  * @module
  */
+import type { InvalidImageSet } from "../data/checks.ts";
+import type { InvalidInput } from "../decode.ts";
+import type { DetectorError } from "../detectors/errors.ts";
+import type { ChunkMapFailed, TrainingStreamInvalid } from "../detectors/grood_chunks.ts";
+import type { ChunkMapper } from "../detectors/grood_streamed.ts";
+import type { LinkLeavesRoot, PathOutsideBase } from "../io/paths.ts";
+import type { OutputFolderRefused } from "../io/output_folder.ts";
+import type { MissingLabels } from "../stages/features.ts";
+import type { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import type { OutputFolderOptions } from "../io/output_folder.ts";
+import type { SourceError } from "../sources/source.ts";
 import type { Taps } from "../models/model.ts";
 import { type SourceArgument, sourcePaths } from "../sources/argument.ts";
 import type { Extraction } from "../stages/features.ts";
@@ -43,6 +53,30 @@ export interface FitOptions {
    * fit is tested against.
    */
   readonly inMemory?: boolean;
+  /**
+   * Images per chunk of GROOD's streamed fit (default `FIT_CHUNK`): a setting of the fit (its
+   * prototypes are sums of chunk sums), recorded in the folder's settings as `fitChunk`.
+   */
+  readonly fitChunk?: number;
+  /**
+   * Who maps GROOD's chunks (default: this process): the cluster's driver gives runners the
+   * work (`apps/cluster`). Called once the training data is known.
+   */
+  readonly mapper?: (training: StreamedTraining) => ChunkMapper<SourceError>;
+}
+
+/** What a streamed GROOD fit's {@link FitOptions.mapper} is told about the training data. */
+export interface StreamedTraining {
+  /** The class order the labels are renumbered into. */
+  readonly classNames: ReadonlyArray<string>;
+  /** Source indices held out as ID validation (not in the training stream). */
+  readonly held: ReadonlySet<number>;
+  /** Images in the source, and in the training stream (the source less `held`). */
+  readonly sourceCount: number;
+  /** Images in the training stream (the source less `held`). */
+  readonly trainCount: number;
+  /** The model's content hash (the folder's `model.sha256`). */
+  readonly modelSha256: string;
 }
 /** Extractions by model, taps, batch size, set (name, count) and class sums: see `FitOptions`. */
 export type FeatureMemo = Map<string, Extraction>;
@@ -61,3 +95,22 @@ export const fittedFolderRules = (options: FitOptions): OutputFolderOptions => (
   ],
   recognise: [FITTED_MANIFEST_FILE],
 });
+
+/**
+ * What `fitDetectorFolder` can fail with: the typed errors of every step it runs (reading the
+ * spec, the sources and the model, checking the data, fitting any registered detector, writing
+ * the folder). Spelled out so that `deno doc` shows it; `fitFolder` must fit it.
+ */
+export type FitFolderError =
+  | InvalidInput
+  | SourceError
+  | InvalidImageSet
+  | MissingLabels
+  | DetectorError
+  | TrainingStreamInvalid
+  | ChunkMapFailed
+  | FitDataInvalid
+  | UnsupportedFittedDetector
+  | OutputFolderRefused
+  | PathOutsideBase
+  | LinkLeavesRoot;

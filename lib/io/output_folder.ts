@@ -239,8 +239,20 @@ export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<st
     return handled;
   });
 
+/**
+ * When a folder is made: now, or `SOURCE_DATE_EPOCH` (seconds) when set, the convention of
+ * reproducible builds: two runs of the same work (`grood fit`, `grood cluster fit`) then write
+ * the same bytes, marker and manifest included.
+ */
+export const creationTime = (): string => {
+  const epoch = Deno.env.get("SOURCE_DATE_EPOCH");
+  return epoch !== undefined && /^\d+$/.test(epoch)
+    ? new Date(Number(epoch) * 1000).toISOString()
+    : new Date().toISOString();
+};
+
 const markerText = (kind: string): string =>
-  JSON.stringify({ writtenBy: "grood", kind, date: new Date().toISOString() }) + "\n";
+  JSON.stringify({ writtenBy: "grood", kind, date: creationTime() }) + "\n";
 
 /**
  * Write `dir` as a unit under the rules of this module: check it ({@link checkOutputFolder}),

@@ -4,6 +4,7 @@
  * @module
  */
 import { BENCH_CLUSTER_DEFAULTS, MAX_BENCH_IMAGES, MIN_BENCH_IMAGES } from "../../cluster/bench.ts";
+import { FIT_CHUNK } from "../../../lib/detectors/mod.ts";
 import { flag } from "../flags.ts";
 import { task } from "../task.ts";
 
@@ -25,5 +26,10 @@ export const benchClusterTask = task("bench cluster", {
     out: flag.string("where to write the results (default: the checkout's bench/cluster.json)", {
       placeholder: "FILE",
     }),
+    fit: flag.boolean(
+      "time GROOD's fit instead (grood fit, then grood cluster fit on 1 and 3 runners, on " +
+        "--images MNIST training images in chunks of --chunk) and add it to the results as `fit`",
+    ),
+    chunk: flag.integer("images per fit chunk (with --fit)", { min: 1, default: FIT_CHUNK }),
   },
 });

@@ -5,22 +5,27 @@
  */
 import { RUNNER_DEFAULTS } from "../../cluster/options.ts";
 import { flag } from "../flags.ts";
-import { detectorFolderFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 import { checkFailover, failoverFlags, pgFlag } from "./cluster_flags.ts";
 
 /** `grood cluster runner`. */
 export const clusterRunnerTask = task("cluster runner", {
-  summary: "Join the grood cluster (PostgreSQL) and score chunks with a fitted detector folder.",
+  summary: "Join the grood cluster (PostgreSQL): score chunks, and map distributed fits' chunks.",
   description:
-    "Join the grood cluster (PostgreSQL) and score chunks with a fitted detector folder. " +
-    "Each scoring worker opens the folder once. SIGTERM or Ctrl-C leaves the cluster " +
+    "Join the grood cluster (PostgreSQL): score chunks, and map distributed fits' chunks. " +
+    "Scoring needs a fitted detector folder (--detector); a runner without one maps the chunks " +
+    "of distributed fits (`grood cluster fit`) only. Each worker " +
+    "opens the folder once, and a fit job's model and training data once. SIGTERM or Ctrl-C leaves the cluster " +
     "cleanly: the runner's shards move to the others. Under a process manager start it by " +
     "the path of the checkout's `grood` launcher, which execs the real Deno binary so the " +
     "manager's SIGTERM reaches the runner (`deno task` and npm's deno wrapper do not pass it " +
     "on). See docs/scale.md.",
   flags: {
-    detector: detectorFolderFlag,
+    detector: flag.string(
+      "the fitted detector folder to score with (written by `grood fit`); without it the " +
+        "runner maps the chunks of distributed fits (`grood cluster fit`) only",
+      { placeholder: "DIR" },
+    ),
     pg: pgFlag,
     host: flag.string(
       "the address other runners and drivers reach this runner at (127.0.0.1: one machine)",

@@ -6,6 +6,7 @@
  */
 import { Option } from "effect";
 import { Flag } from "effect/cli";
+import { FIT_CHUNK } from "../../../lib/detectors/mod.ts";
 import { SUPPORTED_KINDS } from "../../../lib/fitted/mod.ts";
 import { TAP_NAMES, type Taps } from "../../../lib/models/mod.ts";
 import { SOURCE_ARGUMENT_HELP } from "../../../lib/sources/mod.ts";
@@ -27,7 +28,7 @@ export function parseTaps(text: string): Option.Option<Partial<Taps>> {
 }
 
 /** `--taps`: absent = the model spec's taps. */
-const tapsFlag: FlagSpec<Partial<Taps>> = (name) =>
+export const tapsFlag: FlagSpec<Partial<Taps>> = (name) =>
   Flag.String(name).pipe(
     Flag.filterMap(
       parseTaps,
@@ -41,7 +42,7 @@ const tapsFlag: FlagSpec<Partial<Taps>> = (name) =>
   );
 
 /** A detector kind (`{ kind }`), or a JSON object; none when it starts with `{` and is no JSON. */
-function detectorSpec(text: string): Option.Option<unknown> {
+export function detectorSpec(text: string): Option.Option<unknown> {
   if (!text.trimStart().startsWith("{")) return Option.some({ kind: text });
   try {
     return Option.some(JSON.parse(text) as unknown);
@@ -61,6 +62,14 @@ const detectorsFlag: FlagSpec<ReadonlyArray<unknown>> = (name) =>
     ),
     Flag.withMetavar("NAME"),
   );
+
+/** `--chunk`: images per chunk of GROOD's streamed fit (a setting of the fit, recorded). */
+export const fitChunkFlag: FlagSpec<number> = flag.integer(
+  "images per chunk of GROOD's streamed fit: its prototypes are sums of chunk sums, so the " +
+    "chunk size is a setting of the fit (recorded as fitChunk); grood cluster fit with the same " +
+    "chunk writes the same folder",
+  { min: 1, default: FIT_CHUNK },
+);
 
 /** `grood fit`. */
 export const fitTask = task("fit", {
@@ -82,6 +91,7 @@ export const fitTask = task("fit", {
     detector: detectorsFlag,
     out: flag.required("the folder to write", { placeholder: "DIR" }),
     seed: flag.integer("seed of the held-out validation split", { default: 0, min: 0 }),
+    chunk: fitChunkFlag,
     backend: backendFlag,
   },
   examples: [{

@@ -8,6 +8,7 @@ import { benchTask } from "./bench.ts";
 import { benchClusterTask } from "./bench_cluster.ts";
 import { benchServeTask } from "./bench_serve.ts";
 import { cacheClearTask } from "./cache_clear.ts";
+import { clusterFitTask } from "./cluster_fit.ts";
 import { clusterRunnerTask } from "./cluster_runner.ts";
 import { clusterScoreTask } from "./cluster_score.ts";
 import { dataTask } from "./data.ts";
@@ -29,6 +30,7 @@ export {
   benchServeTask,
   benchTask,
   cacheClearTask,
+  clusterFitTask,
   clusterRunnerTask,
   clusterScoreTask,
   dataTask,
@@ -57,6 +59,7 @@ export const TASKS = [
   serveTask,
   clusterRunnerTask,
   clusterScoreTask,
+  clusterFitTask,
   exportOnnxTask,
   reproduceTask,
   ablateTask,

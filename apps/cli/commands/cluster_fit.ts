@@ -1,0 +1,84 @@
+/**
+ * `grood cluster fit`: the flags of `tasks/cluster_fit.ts`: `grood fit`'s (one GROOD detector)
+ * and the driver's (job folder, PostgreSQL, in-flight chunks, progress, timeouts, failover).
+ *
+ * @module
+ */
+import { Flag } from "effect/cli";
+import { SOURCE_ARGUMENT_HELP } from "../../../lib/sources/mod.ts";
+import { DRIVER_DEFAULTS } from "../../cluster/options.ts";
+import { flag, type FlagSpec } from "../flags.ts";
+import { backendFlag } from "../shared_flags.ts";
+import { task } from "../task.ts";
+import { checkFailover, failoverFlags, pgFlag } from "./cluster_flags.ts";
+import { detectorSpec, fitChunkFlag, tapsFlag } from "./fit.ts";
+
+/** `--detector`: one GROOD spec (a kind or JSON); absent = GROOD's defaults. */
+const groodSpecFlag: FlagSpec<unknown> = (name) =>
+  Flag.String(name).pipe(
+    Flag.filterMap(detectorSpec, () => 'a detector kind or a JSON spec ({"kind": "grood", …})'),
+    Flag.withDefault({ kind: "grood" } as unknown),
+    Flag.withDescription(
+      "the GROOD spec (kind grood, or JSON); default GROOD's defaults. Fitted in its streamed " +
+        "form: gradient descriptors, exact index, OOD prototype by mix-up or the mean",
+    ),
+    Flag.withMetavar("SPEC"),
+  );
+
+/** `grood cluster fit`. */
+export const clusterFitTask = task("cluster fit", {
+  summary:
+    "Fit GROOD with the cluster's runners mapping the chunks; writes what `grood fit` writes.",
+  description:
+    "Fit GROOD with the cluster's runners mapping the chunks; writes what `grood fit` writes. " +
+    "The runners (`grood cluster runner`) compute the feature pass and the descriptors chunk " +
+    "by chunk; the prototypes are reduced from the chunks' sums, the " +
+    "index is built here, and the folder is written by `grood fit`'s writer: the same bytes as " +
+    "`grood fit` with the same data and settings (and SOURCE_DATE_EPOCH). The job folder holds " +
+    "the plan and one part per chunk; run the same command again to resume. See docs/scale.md.",
+  flags: {
+    model: flag.required("the model (ONNX file, tfjs model folder or model.json, grood folder)", {
+      placeholder: "PATH",
+    }),
+    taps: tapsFlag,
+    train: flag.required(`labelled ID training data: ${SOURCE_ARGUMENT_HELP}`, {
+      placeholder: "SRC",
+    }),
+    val: flag.string("labelled ID validation data (default: 10% of --train held out)", {
+      placeholder: "SRC",
+    }),
+    "val-ood": flag.strings("validation OOD data (metrics in detector.json)", {
+      placeholder: "SRC",
+    }),
+    detector: groodSpecFlag,
+    out: flag.required("the folder to write", { placeholder: "DIR" }),
+    seed: flag.integer("seed of the held-out validation split", { default: 0, min: 0 }),
+    chunk: fitChunkFlag,
+    job: flag.required(
+      "the job folder (plan and one part per chunk), on storage every runner sees at the " +
+        "same path; run again to resume",
+      { placeholder: "DIR" },
+    ),
+    pg: pgFlag,
+    "in-flight": flag.integer("chunks waited on at once", {
+      min: 1,
+      default: DRIVER_DEFAULTS["in-flight"],
+    }),
+    progress: flag.number("seconds between progress lines", {
+      positive: true,
+      default: DRIVER_DEFAULTS.progress,
+      placeholder: "SECONDS",
+    }),
+    "chunk-timeout": flag.number(
+      "seconds to wait for one chunk before asking again (the message is deduplicated)",
+      { positive: true, default: DRIVER_DEFAULTS["chunk-timeout"], placeholder: "SECONDS" },
+    ),
+    backend: backendFlag,
+    ...failoverFlags,
+  },
+  examples: [{
+    command: "./grood cluster fit --model /shared/model.onnx --train /shared/train/ " +
+      "--job /shared/jobs/fit-1 --out /shared/my-detector",
+    description: "fit GROOD on the runners",
+  }],
+}, ({ values }) => checkFailover(values));

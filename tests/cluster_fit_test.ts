@@ -1,0 +1,198 @@
+/**
+ * The distributed fit (`grood cluster fit`) on three runners on loopback, with a throwaway
+ * PostgreSQL, against one-process `grood fit` of the same data and settings: the fitted folders
+ * must hold the same files, byte for byte (so the same digest). The driver is killed with
+ * SIGKILL after a few feature chunks and started again: it must resume without mapping the
+ * finished chunks again; then a runner is killed with SIGKILL while chunks remain. Every process
+ * is `grood` on the real deno binary (`loopback.ts`); both fits run with `SOURCE_DATE_EPOCH`
+ * set, so their `createdAt` agree.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Effect, Exit, Scope } from "effect";
+import { Data, Io } from "../mod.ts";
+import {
+  DENO,
+  freePorts,
+  groodArgs,
+  type Started,
+  startGrood,
+  waitFor,
+} from "../apps/cluster/loopback.ts";
+import { throwawayPostgres } from "../apps/cluster/throwaway_postgres.ts";
+
+const MODEL = fileURLToPath(new URL("../fixtures/models/mnist", import.meta.url));
+const TRAIN = 2000;
+/** 1,800 training images after the held-out 200: 18 chunks. */
+const CHUNK = 100;
+
+const logOf = (started: Started) => {
+  try {
+    return Deno.readTextFileSync(started.log);
+  } catch {
+    return "";
+  }
+};
+
+/** The feature parts in a fit job folder. */
+const featureParts = (job: string): ReadonlyArray<string> => {
+  try {
+    return [...Deno.readDirSync(join(job, "parts"))].filter((e) => /^f-\d+\.bin$/.test(e.name))
+      .map((e) => e.name);
+  } catch {
+    return [];
+  }
+};
+
+/** Every file under `dir` (relative path → bytes). */
+const filesOf = async (dir: string, under = ""): Promise<Map<string, Uint8Array>> => {
+  const files = new Map<string, Uint8Array>();
+  for await (const entry of Deno.readDir(join(dir, under))) {
+    const rel = join(under, entry.name);
+    if (entry.isDirectory) {
+      for (const [k, v] of await filesOf(dir, rel)) files.set(k, v);
+    } else files.set(rel, await Deno.readFile(join(dir, rel)));
+  }
+  return files;
+};
+
+const fitArgs = (out: string) => [
+  "--model",
+  MODEL,
+  "--train",
+  "train.npy",
+  "--out",
+  out,
+  "--chunk",
+  String(CHUNK),
+];
+
+Deno.test({
+  name:
+    "a distributed fit on 3 runners, its driver killed and restarted, a runner killed, equals grood fit",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "grood-cluster-fit-" });
+    const scope = await Effect.runPromise(Scope.make());
+    const started: Array<Started> = [];
+    // Both fits write the same createdAt (the reproducible-builds convention).
+    Deno.env.set("SOURCE_DATE_EPOCH", "1796601600");
+    try {
+      const train = await Effect.runPromise(Data.loadSplit("mnist", "train"));
+      const per = 28 * 28;
+      await Effect.runPromise(
+        Io.writeNpyAtomic(join(dir, "train.npy"), train.pixels.slice(0, TRAIN * per), [
+          TRAIN,
+          28,
+          28,
+        ]),
+      );
+      await Effect.runPromise(
+        Io.writeNpyAtomic(join(dir, "train.labels.npy"), train.labels.slice(0, TRAIN), [TRAIN]),
+      );
+      // The reference: one process, `grood fit`.
+      const reference = await new Deno.Command(DENO, {
+        args: groodArgs(["fit", ...fitArgs("reference")]),
+        cwd: dir,
+        env: { NO_COLOR: "1", INIT_CWD: dir },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(reference.success, new TextDecoder().decode(reference.stderr));
+
+      const pg = await Effect.runPromise(Scope.provide(throwawayPostgres(), scope));
+      const runners = freePorts(3).map((port, k) =>
+        startGrood(["cluster", "runner", "--pg", pg.url, "--port", String(port)], {
+          cwd: dir,
+          log: join(dir, `runner-${k}.log`),
+        })
+      );
+      started.push(...runners);
+      for (const runner of runners) {
+        await waitFor(`${runner.log} listening`, 180, () => /Listening on/.test(logOf(runner)));
+      }
+      assert.match(logOf(runners[0]!), /fit chunks only/);
+      const job = join(dir, "job");
+      const driver = (n: number, inFlight: number) =>
+        startGrood([
+          "cluster",
+          "fit",
+          ...fitArgs("cluster"),
+          "--job",
+          job,
+          "--pg",
+          pg.url,
+          "--in-flight",
+          String(inFlight),
+          "--progress",
+          "1",
+        ], { cwd: dir, log: join(dir, `driver-${n}.log`) });
+
+      // The driver killed after a few feature chunks, then started again.
+      const first = driver(1, 2);
+      started.push(first);
+      await waitFor("4 feature chunks mapped", 300, () => featureParts(job).length >= 4);
+      assert.ok(featureParts(job).length < 18, "the features were done before the kill");
+      first.kill("SIGKILL");
+      await first.exit(30);
+      // Long enough for the replies of these chunks to be stored: from here on, none is owed.
+      await new Promise((done) => setTimeout(done, 3000));
+      const stamps = new Map(
+        featureParts(job).map((name) => {
+          const info = Deno.statSync(join(job, "parts", name));
+          return [name, `${info.ino}/${info.mtime?.getTime()}`];
+        }),
+      );
+      // One chunk in flight: the job is paced so that the runner below dies with chunks left.
+      const second = driver(2, 1);
+      started.push(second);
+      // A runner killed mid-job: its shards move, its unanswered chunk is delivered again.
+      const atKill = featureParts(job).length;
+      await waitFor("2 more feature chunks", 300, () => featureParts(job).length >= atKill + 2);
+      assert.ok(featureParts(job).length < 18, "the features were done before the runner died");
+      runners[0]!.kill("SIGKILL");
+      await runners[0]!.exit(30);
+      const status = await second.exit(600);
+      assert.equal(status.code, 0, logOf(second));
+      const resumed = /features: (\d+) of 18 chunks already done/.exec(logOf(second));
+      assert.ok(resumed !== null, logOf(second));
+      assert.ok(Number(resumed[1]) >= stamps.size, `resumed ${resumed[1]} of ${stamps.size}`);
+      for (const [name, stamp] of stamps) {
+        const info = Deno.statSync(join(job, "parts", name));
+        assert.equal(`${info.ino}/${info.mtime?.getTime()}`, stamp, `${name} was written again`);
+      }
+      // The chunks were spread over the runners (which runner gets a chunk is the shards').
+      const mappers = runners.filter((r) => /fit (features|descriptors) chunk/.test(logOf(r)));
+      assert.ok(mappers.length >= 2, `${mappers.length} runner(s) mapped chunks`);
+
+      // The same folder: the same files, byte for byte (the digest covers them all).
+      const expected = await filesOf(join(dir, "reference"));
+      const actual = await filesOf(join(dir, "cluster"));
+      assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
+      for (const [name, bytes] of expected) {
+        assert.ok(
+          bytes.length === actual.get(name)!.length &&
+            bytes.every((b, i) => b === actual.get(name)![i]),
+          `${name} differs`,
+        );
+      }
+      const manifest = JSON.parse(new TextDecoder().decode(expected.get("detector.json")!));
+      assert.equal(manifest.detector.settings.fitChunk, CHUNK);
+      assert.equal(manifest.data.train.count, TRAIN - 200);
+
+      for (const runner of runners.slice(1)) runner.kill("SIGTERM");
+      for (const runner of runners.slice(1)) {
+        const exit = await runner.exit(60);
+        assert.equal(exit.signal, null, `${runner.log} was killed by ${exit.signal}`);
+      }
+    } finally {
+      Deno.env.delete("SOURCE_DATE_EPOCH");
+      for (const process of started) process.kill("SIGKILL");
+      for (const process of started) await process.exit(10);
+      await Effect.runPromise(Scope.close(scope, Exit.void));
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
