@@ -49,6 +49,25 @@ Deno.test("plain 8-bit grey and RGB PNGs at the shape: the fast path is taken an
   );
 });
 
+Deno.test("a grey picture saved as RGB (R = G = B), for a grey shape: fast path, equal to sharp", async () => {
+  // Every grey value, and the PNG sharp writes for one-channel input (it writes RGB).
+  const rgb = new Uint8Array(16 * 16 * 3).map((_, i) => Math.floor(i / 3));
+  const grey = { height: 16, width: 16, channels: 1 } as const;
+  const bytes = png(16, 16, 3, rgb);
+  assert.ok(pngAlreadyAtShape(bytes, grey) !== undefined, "fast path taken");
+  const fast = await Effect.runPromise(decodeImage(bytes, "x.png", grey));
+  assert.deepEqual(fast, await viaSharp(bytes, grey));
+  assert.deepEqual(fast, new Uint8Array(256).map((_, v) => v));
+  const digit = new Uint8Array(28 * 28).map((_, i) => (i * 37) % 256);
+  const fromSharp = new Uint8Array(
+    await sharp(digit, { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer(),
+  );
+  assert.equal(fromSharp[25], 2, "sharp wrote an RGB PNG (colour type 2)");
+  const shape = { height: 28, width: 28, channels: 1 } as const;
+  assert.ok(pngAlreadyAtShape(fromSharp, shape) !== undefined, "fast path taken");
+  assert.deepEqual(await Effect.runPromise(decodeImage(fromSharp, "d.png", shape)), digit);
+});
+
 Deno.test("PNGs sharp must still convert go through sharp, with sharp's pixels", async () => {
   const grey = new Uint8Array(28 * 28).map((_, i) => (i * 37) % 256);
   const palettePng = new Uint8Array(
@@ -59,6 +78,11 @@ Deno.test("PNGs sharp must still convert go through sharp, with sharp's pixels",
   const cases: Array<[string, Uint8Array, ImageShape]> = [
     ["another size", png(28, 28, 1, grey), { height: 14, width: 14, channels: 1 }],
     ["grey to RGB", png(28, 28, 1, grey), { height: 28, width: 28, channels: 3 }],
+    ["colour RGB to grey", png(28, 28, 3, new Uint8Array(28 * 28 * 3).map((_, i) => i % 253)), {
+      height: 28,
+      width: 28,
+      channels: 1,
+    }],
     ["grey with alpha", png(28, 28, 2, new Uint8Array(28 * 28 * 2).map((_, i) => i % 251)), {
       height: 28,
       width: 28,
