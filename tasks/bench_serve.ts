@@ -13,6 +13,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Data, Effect } from "effect";
@@ -183,6 +184,14 @@ const fitWithProductFit = (count: number) =>
     return out;
   });
 
+/**
+ * Milliseconds of CPU in a `process.cpuUsage()` difference. The load generator is another
+ * process, so this is the service's own cost, which the machine's other work moves far less than
+ * it moves the rates (the machine is shared).
+ */
+const cpuMs = (usage: { readonly user: number; readonly system: number }) =>
+  (usage.user + usage.system) / 1000;
+
 /** Images in each overload request. */
 const OVERLOAD_IMAGES = 32;
 /** Connections of the overload level. */
@@ -231,6 +240,8 @@ const program = (
     const levels: Array<
       LoadResult & {
         meanBatch: number;
+        /** CPU time (user + system, all threads) of the serving process per request. */
+        serverCpuMsPerRequest: number;
         load: ReturnType<typeof loadSample>;
         loadEnd: ReturnType<typeof loadSample>;
       }
@@ -238,23 +249,26 @@ const program = (
     for (const connections of [1, 16, 64]) {
       const sample = loadSample(`c=${connections}`);
       const before = service.metrics.batchTotals();
+      const cpuBefore = process.cpuUsage();
       const result = yield* load({ ...base, connections, seconds: values.seconds });
+      const serverCpuMsPerRequest = cpuMs(process.cpuUsage(cpuBefore)) / result.requests;
       const after = service.metrics.batchTotals();
       const meanBatch = (after.images - before.images) / (after.batches - before.batches);
       const end = loadSample(`c=${connections} end`);
-      levels.push({ ...result, meanBatch, load: sample, loadEnd: end });
+      levels.push({ ...result, meanBatch, serverCpuMsPerRequest, load: sample, loadEnd: end });
       console.log(
         `c=${connections}: ${result.requestsPerSecond.toFixed(0)} requests/s, p50 ` +
           `${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, non-2xx ${result.non2xx}, ` +
-          `errors ${result.errors}, mean batch ${meanBatch.toFixed(1)} (load ${
-            end.loadavg.join(" ")
-          })`,
+          `errors ${result.errors}, mean batch ${meanBatch.toFixed(1)}, server CPU ` +
+          `${serverCpuMsPerRequest.toFixed(3)} ms/request (load ${end.loadavg.join(" ")})`,
       );
     }
     const tensorsBefore = tf.memory().numTensors;
     const rssBefore = settledRss();
     const memorySample = loadSample("memory");
+    const memoryCpu = process.cpuUsage();
     const memory = yield* load({ ...base, connections: 64, amount: values.requests });
+    const memoryCpuMsPerRequest = cpuMs(process.cpuUsage(memoryCpu)) / memory.requests;
     const memoryEnd = loadSample("memory end");
     const rssAfter = settledRss();
     const growth = rssAfter / rssBefore - 1;
@@ -358,6 +372,7 @@ const program = (
         rssBeforeBytes: rssBefore,
         rssAfterBytes: rssAfter,
         growth,
+        serverCpuMsPerRequest: memoryCpuMsPerRequest,
         tensorsBefore,
         tensorsAfter: tf.memory().numTensors,
         load: memorySample,
