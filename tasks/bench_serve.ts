@@ -3,8 +3,8 @@
  * drives it with npm `autocannon` from a separate process (28×28 PNG bodies, one image a
  * request) at 1, 16 and 64 connections, then 100,000 requests at 64 to watch resident memory,
  * then overload (32 images a request, as a JSON list, at 256 connections, with the service's
- * default admission bounds); compares with the offline throughput of the same detector (decode +
- * score in batches, as the `score` task does) and writes `bench/serve.json` with every target of
+ * default admission bounds); compares with the offline throughput of the same detector (what
+ * `grood score` runs over a folder of the same PNGs) and writes `bench/serve.json` with every target of
  * issue 25 (`bench_serve_targets.ts`, the replica ones from `bench/serve_replicas.json`) and
  * whether each is met.
  *
@@ -13,6 +13,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Data, Effect } from "effect";
@@ -28,8 +29,9 @@ import { collectGarbage } from "../bench/harness/measure.ts";
 import { type LoadOptions, LoadResult } from "../bench/harness/http_load.ts";
 import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import { decodeJsonText } from "../mod.ts";
-import { openServedFitted, type ServedDetector, serveDetector } from "../apps/serve/mod.ts";
-import { decodeImage } from "../lib/sources/mod.ts";
+import { serveDetector, servedFitted } from "../apps/serve/mod.ts";
+import { type LoadedDetector, openFittedDetector, scoreSource } from "../lib/fitted/mod.ts";
+import { parseSourceArgument, type SourceArgument } from "../lib/sources/mod.ts";
 import { readReplicaReport, serveTargets } from "./bench_serve_targets.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -77,23 +79,34 @@ function settledRss(): number {
   return Deno.memoryUsage().rss;
 }
 
-/** Offline: decode the PNGs and score them in batches of 256, as the `score` task does. */
-const offlineThroughput = (detector: ServedDetector, pngs: ReadonlyArray<Uint8Array>) =>
+/**
+ * Offline: what `grood score` runs (`scoreSource`) over a folder of the PNGs: read, decoded four
+ * at a time, scored in batches of 512 with the next batch decoded meanwhile. Images a second.
+ */
+const offlineThroughput = (detector: LoadedDetector, folder: SourceArgument, count: number) =>
   Effect.gen(function* () {
     const started = performance.now();
-    const per = IMAGE_SIZE;
-    for (let start = 0; start < pngs.length; start += 256) {
-      const chunk = pngs.slice(start, start + 256);
-      const pixels = new Uint8Array(chunk.length * per);
-      yield* Effect.forEach(
-        chunk,
-        (png, i) =>
-          Effect.map(decodeImage(png, `png ${i}`, detector.input), (p) => pixels.set(p, i * per)),
-        { concurrency: 4, discard: true },
-      );
-      yield* detector.scoreImages(pixels, chunk.length);
+    const scored = yield* scoreSource(detector, folder);
+    const seconds = (performance.now() - started) / 1000;
+    if (scored.scores.length !== count) {
+      return yield* Effect.die(new Error(`scored ${scored.scores.length} of ${count} PNGs`));
     }
-    return pngs.length / ((performance.now() - started) / 1000);
+    return count / seconds;
+  });
+
+/** The PNGs as files `00000.png`… in a fresh temporary folder (removed with the scope). */
+const pngFolder = (pngs: ReadonlyArray<Uint8Array>) =>
+  Effect.gen(function* () {
+    const dir = yield* Effect.acquireRelease(
+      Effect.promise(() => Deno.makeTempDir({ prefix: "grood-bench-serve-pngs-" })),
+      (d) => Effect.promise(() => Deno.remove(d, { recursive: true }).catch(() => {})),
+    );
+    yield* Effect.promise(() =>
+      Promise.all(
+        pngs.map((png, i) => Deno.writeFile(join(dir, `${String(i).padStart(5, "0")}.png`), png)),
+      )
+    );
+    return yield* Effect.orDie(parseSourceArgument(dir, dir));
   });
 
 /** `grood_errors_total` by code, read from the service's Prometheus text. */
@@ -171,6 +184,14 @@ const fitWithProductFit = (count: number) =>
     return out;
   });
 
+/**
+ * Milliseconds of CPU in a `process.cpuUsage()` difference. The load generator is another
+ * process, so this is the service's own cost, which the machine's other work moves far less than
+ * it moves the rates (the machine is shared).
+ */
+const cpuMs = (usage: { readonly user: number; readonly system: number }) =>
+  (usage.user + usage.system) / 1000;
+
 /** Images in each overload request. */
 const OVERLOAD_IMAGES = 32;
 /** Connections of the overload level. */
@@ -192,7 +213,8 @@ const program = (
     // Without --detector, the served folder is made as a user makes one: `grood fit` (a child
     // process, the product path) on the first 3,000 MNIST training images.
     const served = folder ?? (yield* fitWithProductFit(3000));
-    const detector = yield* openServedFitted(served, () => tf.memory().numTensors);
+    const loaded = yield* openFittedDetector(served);
+    const detector = servedFitted(loaded, () => tf.memory().numTensors);
     const test = yield* loadSplit("mnist", "test");
     const pngs = yield* Effect.promise(() =>
       Promise.all(
@@ -202,9 +224,12 @@ const program = (
           }).png().toBuffer().then((b) => new Uint8Array(b))),
       )
     );
-    yield* offlineThroughput(detector, pngs.slice(0, 256)); // warm-up
-    const offline = yield* offlineThroughput(detector, pngs);
-    console.log(`offline (decode + score, batches of 256): ${offline.toFixed(0)} images/s`);
+    const folderOfPngs = yield* pngFolder(pngs);
+    yield* offlineThroughput(loaded, folderOfPngs, pngs.length); // warm-up
+    const offline = yield* offlineThroughput(loaded, folderOfPngs, pngs.length);
+    console.log(
+      `offline (grood score's path over a folder of the PNGs): ${offline.toFixed(0)} images/s`,
+    );
 
     const service = yield* serveDetector(detector, { port: 0 });
     const bodies = pngs.slice(0, 256).map((png) =>
@@ -215,6 +240,8 @@ const program = (
     const levels: Array<
       LoadResult & {
         meanBatch: number;
+        /** CPU time (user + system, all threads) of the serving process per request. */
+        serverCpuMsPerRequest: number;
         load: ReturnType<typeof loadSample>;
         loadEnd: ReturnType<typeof loadSample>;
       }
@@ -222,23 +249,26 @@ const program = (
     for (const connections of [1, 16, 64]) {
       const sample = loadSample(`c=${connections}`);
       const before = service.metrics.batchTotals();
+      const cpuBefore = process.cpuUsage();
       const result = yield* load({ ...base, connections, seconds: values.seconds });
+      const serverCpuMsPerRequest = cpuMs(process.cpuUsage(cpuBefore)) / result.requests;
       const after = service.metrics.batchTotals();
       const meanBatch = (after.images - before.images) / (after.batches - before.batches);
       const end = loadSample(`c=${connections} end`);
-      levels.push({ ...result, meanBatch, load: sample, loadEnd: end });
+      levels.push({ ...result, meanBatch, serverCpuMsPerRequest, load: sample, loadEnd: end });
       console.log(
         `c=${connections}: ${result.requestsPerSecond.toFixed(0)} requests/s, p50 ` +
           `${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, non-2xx ${result.non2xx}, ` +
-          `errors ${result.errors}, mean batch ${meanBatch.toFixed(1)} (load ${
-            end.loadavg.join(" ")
-          })`,
+          `errors ${result.errors}, mean batch ${meanBatch.toFixed(1)}, server CPU ` +
+          `${serverCpuMsPerRequest.toFixed(3)} ms/request (load ${end.loadavg.join(" ")})`,
       );
     }
     const tensorsBefore = tf.memory().numTensors;
     const rssBefore = settledRss();
     const memorySample = loadSample("memory");
+    const memoryCpu = process.cpuUsage();
     const memory = yield* load({ ...base, connections: 64, amount: values.requests });
+    const memoryCpuMsPerRequest = cpuMs(process.cpuUsage(memoryCpu)) / memory.requests;
     const memoryEnd = loadSample("memory end");
     const rssAfter = settledRss();
     const growth = rssAfter / rssBefore - 1;
@@ -331,13 +361,18 @@ const program = (
       body: "one 28×28 grey PNG per request (256 distinct MNIST test digits, cycled); " +
         `overload: a JSON list of ${OVERLOAD_IMAGES} of them per request`,
       loadGenerator: "autocannon (separate process), pipelining 1; latencies of 2xx answers only",
-      offline: { imagesPerSecond: offline, note: "decode + score, batches of 256, 2,048 PNGs" },
+      offline: {
+        imagesPerSecond: offline,
+        note: "what `grood score` runs (scoreSource) over a folder of the 2,048 PNGs: read, " +
+          "decoded 4 at a time, batches of 512, the next batch decoded while one is scored",
+      },
       levels,
       memory: {
         ...memory,
         rssBeforeBytes: rssBefore,
         rssAfterBytes: rssAfter,
         growth,
+        serverCpuMsPerRequest: memoryCpuMsPerRequest,
         tensorsBefore,
         tensorsAfter: tf.memory().numTensors,
         load: memorySample,

@@ -49,6 +49,113 @@ Deno.test("plain 8-bit grey and RGB PNGs at the shape: the fast path is taken an
   );
 });
 
+Deno.test("a grey picture saved as RGB (R = G = B), for a grey shape: fast path, equal to sharp", async () => {
+  // Every grey value, and the PNG sharp writes for one-channel input (it writes RGB).
+  const rgb = new Uint8Array(16 * 16 * 3).map((_, i) => Math.floor(i / 3));
+  const grey = { height: 16, width: 16, channels: 1 } as const;
+  const bytes = png(16, 16, 3, rgb);
+  assert.ok(pngAlreadyAtShape(bytes, grey) !== undefined, "fast path taken");
+  const fast = await Effect.runPromise(decodeImage(bytes, "x.png", grey));
+  assert.deepEqual(fast, await viaSharp(bytes, grey));
+  assert.deepEqual(fast, new Uint8Array(256).map((_, v) => v));
+  const digit = new Uint8Array(28 * 28).map((_, i) => (i * 37) % 256);
+  const fromSharp = new Uint8Array(
+    await sharp(digit, { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer(),
+  );
+  assert.equal(fromSharp[25], 2, "sharp wrote an RGB PNG (colour type 2)");
+  const shape = { height: 28, width: 28, channels: 1 } as const;
+  assert.ok(pngAlreadyAtShape(fromSharp, shape) !== undefined, "fast path taken");
+  assert.deepEqual(await Effect.runPromise(decodeImage(fromSharp, "d.png", shape)), digit);
+});
+
+Deno.test("PNGs written by sharp (every row filter, several IDAT chunks): fast path equals sharp", async () => {
+  for (const channels of [1, 3] as const) {
+    for (
+      const [name, value] of [
+        ["noise", (i: number) => (Math.imul(i + 1, 2654435761) >>> 24) & 0xff],
+        ["gradient", (i: number) => (i * 7 + (i >> 5) * 3) & 0xff],
+        ["steps", (i: number) => ((i >> 3) % 5) * 60],
+      ] as const
+    ) {
+      const [width, height] = [37, 29];
+      const data = new Uint8Array(width * height * channels).map((_, i) => value(i));
+      for (const options of [{ adaptiveFiltering: true }, { adaptiveFiltering: false }]) {
+        const bytes = new Uint8Array(
+          await sharp(data, { raw: { width, height, channels } })
+            .toColourspace(channels === 1 ? "b-w" : "srgb").png(options).toBuffer(),
+        );
+        const shape = { height, width, channels };
+        const what = `${name}, ${channels} channel(s), ${JSON.stringify(options)}`;
+        assert.ok(pngAlreadyAtShape(bytes, shape) !== undefined, `${what}: fast path taken`);
+        assert.deepEqual(pngAlreadyAtShape(bytes, shape), await viaSharp(bytes, shape), what);
+      }
+    }
+  }
+  // The compressed data split over several IDAT chunks (as large PNGs are).
+  const data = new Uint8Array(40 * 40).map((_, i) => (i * 13) & 0xff);
+  const split = png(40, 40, 1, data);
+  const shape = { height: 40, width: 40, channels: 1 } as const;
+  const chunks = splitIdat(split, 7);
+  assert.deepEqual(pngAlreadyAtShape(chunks, shape), data);
+});
+
+Deno.test("a damaged or interlaced PNG takes no fast path; sharp decides", async () => {
+  const data = new Uint8Array(28 * 28).map((_, i) => (i * 37) % 256);
+  const good = png(28, 28, 1, data);
+  const shape = { height: 28, width: 28, channels: 1 } as const;
+  const badCrc = good.slice();
+  badCrc[good.length - 20]! ^= 0x01; // inside the IDAT data: its CRC no longer matches
+  assert.equal(pngAlreadyAtShape(badCrc, shape), undefined, "bad CRC");
+  const interlaced = new Uint8Array(
+    await sharp(data, { raw: { width: 28, height: 28, channels: 1 } }).toColourspace("b-w")
+      .png({ progressive: true }).toBuffer(),
+  );
+  assert.equal(interlaced[28], 1, "sharp wrote an interlaced PNG");
+  assert.equal(pngAlreadyAtShape(interlaced, shape), undefined, "interlaced");
+  assert.deepEqual(
+    new Uint8Array(await Effect.runPromise(decodeImage(interlaced, "i.png", shape))),
+    data,
+  );
+});
+
+/** `bytes` (a PNG with one IDAT chunk) with its IDAT data cut into chunks of `size` bytes. */
+function splitIdat(bytes: Uint8Array, size: number): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: Array<number> = [...bytes.subarray(0, 8)];
+  for (let at = 8; at < bytes.length;) {
+    const length = view.getUint32(at);
+    const type = bytes.subarray(at + 4, at + 8);
+    const body = bytes.subarray(at + 8, at + 8 + length);
+    const pieces = String.fromCharCode(...type) === "IDAT"
+      ? Array.from(
+        { length: Math.ceil(length / size) },
+        (_, k) => body.subarray(k * size, (k + 1) * size),
+      )
+      : [body];
+    for (const piece of pieces) {
+      const chunk = new Uint8Array(12 + piece.length);
+      const cv = new DataView(chunk.buffer);
+      cv.setUint32(0, piece.length);
+      chunk.set(type, 4);
+      chunk.set(piece, 8);
+      cv.setUint32(8 + piece.length, crc32(chunk.subarray(4, 8 + piece.length)));
+      out.push(...chunk);
+    }
+    at += 12 + length;
+  }
+  return new Uint8Array(out);
+}
+
+/** CRC-32 (PNG's), written out here so the test does not reuse the decoder's. */
+function crc32(bytes: Uint8Array): number {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
 Deno.test("PNGs sharp must still convert go through sharp, with sharp's pixels", async () => {
   const grey = new Uint8Array(28 * 28).map((_, i) => (i * 37) % 256);
   const palettePng = new Uint8Array(
@@ -59,6 +166,11 @@ Deno.test("PNGs sharp must still convert go through sharp, with sharp's pixels",
   const cases: Array<[string, Uint8Array, ImageShape]> = [
     ["another size", png(28, 28, 1, grey), { height: 14, width: 14, channels: 1 }],
     ["grey to RGB", png(28, 28, 1, grey), { height: 28, width: 28, channels: 3 }],
+    ["colour RGB to grey", png(28, 28, 3, new Uint8Array(28 * 28 * 3).map((_, i) => i % 253)), {
+      height: 28,
+      width: 28,
+      channels: 1,
+    }],
     ["grey with alpha", png(28, 28, 2, new Uint8Array(28 * 28 * 2).map((_, i) => i % 251)), {
       height: 28,
       width: 28,

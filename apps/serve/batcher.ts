@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { clearImmediate, setImmediate } from "node:timers";
 import { Cause, Clock, Duration, Effect, Exit } from "effect";
 import type { ImageScores, ServedDetector } from "./detector.ts";
 import { Refusal } from "./limits.ts";
@@ -266,8 +267,12 @@ export const makeBatcher = <E>(
       if (running || pending.length === 0) return;
       if (pendingImages >= options.maxBatchImages || arriving === 0 || closed) {
         timer?.();
-        const handle = setTimeout(run, 0); // the next turn of the event loop, not clock time
-        timer = () => clearTimeout(handle);
+        // The next turn of the event loop, so requests whose bodies came in the same turn join
+        // the batch; `setImmediate`, not a 0 ms timer, which waited 1–2 ms for the loop's
+        // timers: most of a lone request's queue wait (access log `queueWaitMs`, 2.3 ms at one
+        // connection, 0.05 ms with `setImmediate`).
+        const handle = setImmediate(run);
+        timer = () => clearImmediate(handle);
       } else if (timer === undefined) {
         timer = after(options.maxWaitMs, run);
       }

@@ -91,14 +91,22 @@ const headerTimeoutResponse = (ms: number) => {
  * every answer of the service has; an answer without one ends when the connection does).
  */
 class AnswerTracker {
-  private head = "";
+  /** The start of an answer's head whose blank line has not come yet (a head split by reads). */
+  private pending: Uint8Array | undefined;
   private remaining = 0;
   private inBody = false;
   /** The last answer said `Connection: close` (Deno's server does not close by itself). */
   closeAfter = false;
 
   /** Take the next bytes; true when an answer ended within them. */
-  feed(bytes: Uint8Array): boolean {
+  feed(chunk: Uint8Array): boolean {
+    let bytes = chunk;
+    if (this.pending !== undefined) {
+      bytes = new Uint8Array(this.pending.length + chunk.length);
+      bytes.set(this.pending);
+      bytes.set(chunk, this.pending.length);
+      this.pending = undefined;
+    }
     let ended = false;
     let at = 0;
     while (at < bytes.length) {
@@ -113,17 +121,15 @@ class AnswerTracker {
         }
         continue;
       }
-      const before = this.head.length;
-      this.head += String.fromCharCode(...bytes.subarray(at, Math.min(bytes.length, at + 4096)));
-      const end = this.head.indexOf("\r\n\r\n");
-      if (end < 0) {
-        at += this.head.length - before;
-        if (this.head.length > 65_536) this.head = this.head.slice(-3);
-        continue;
+      // Only the head's bytes become text: a body's bytes are counted, never decoded.
+      const blank = blankLine(bytes, at);
+      if (blank < 0) {
+        const rest = bytes.slice(at);
+        this.pending = rest.length > 65_536 ? rest.slice(-3) : rest;
+        return ended;
       }
-      at += end + 4 - before;
-      const head = this.head.slice(0, end);
-      this.head = "";
+      const head = latin1(bytes.subarray(at, blank));
+      at = blank + 4;
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 200);
       if (status >= 100 && status < 200) continue; // an interim answer: the real one follows
       const length = /\r\ncontent-length: *(\d+)/i.exec(head);
@@ -135,6 +141,27 @@ class AnswerTracker {
     }
     return ended;
   }
+}
+
+/** Bytes as Latin-1 text (an HTTP head's bytes are ASCII). */
+function latin1(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    text += String.fromCharCode(...bytes.subarray(i, Math.min(bytes.length, i + 4096)));
+  }
+  return text;
+}
+
+/** Where the first blank line (`\r\n\r\n`) at or after `from` starts; -1 if none. */
+function blankLine(bytes: Uint8Array, from: number): number {
+  for (
+    let i = bytes.indexOf(13, from);
+    i >= 0 && i + 3 < bytes.length;
+    i = bytes.indexOf(13, i + 1)
+  ) {
+    if (bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
+  }
+  return -1;
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

@@ -5,14 +5,16 @@
  * the verdicts returned and the OOD share over a sliding window (`drift.ts`), build information,
  * the standard `process_*` metrics (`process_metrics.ts`) and gauges sampled at each scrape.
  *
- * The registry is this module's own (`prometheus.ts`): the service's numbers are plain counters
- * updated on the request path, outside any Effect fiber.
+ * The numbers are Effect `Metric`s (counters, histograms, gauges) in a registry of the service's
+ * own, updated on the request path outside any fiber; `prometheus.ts` renders their snapshot.
+ * The `process_*` metrics are read at each scrape (`process_metrics.ts`).
  *
  * @module
  */
+import { Context, Metric } from "effect";
 import { DEFAULT_OOD_WINDOW_SECONDS, type Verdict, VerdictLog } from "./drift.ts";
 import { processMetrics } from "./process_metrics.ts";
-import { family, header, Histogram, LabelledHistograms, labelText } from "./prometheus.ts";
+import { renderMetric } from "./prometheus.ts";
 
 /** Upper bounds (seconds) of the latency, queue-wait and compute histograms. */
 export const LATENCY_BUCKETS: ReadonlyArray<number> = [
@@ -53,122 +55,179 @@ export interface MetricsOptions {
   readonly build?: BuildInfo;
 }
 
-/** Counters of one running service. */
+/** Names of the families kept as Effect metrics, in the order `/metrics` lists them. */
+const FAMILIES = [
+  "grood_requests_total",
+  "grood_request_duration_seconds",
+  "grood_queue_wait_seconds",
+  "grood_batch_compute_seconds",
+  "grood_batch_images",
+  "grood_errors_total",
+  "grood_images_scored_total",
+  "grood_verdicts_total",
+  "grood_ood_share",
+  "grood_ood_window_verdicts",
+  "grood_build_info",
+] as const;
+
+/** One metric per label set of a family, made on first use (`make` gets the labels). */
+class Series<M> {
+  private readonly byKey = new Map<string, M>();
+  constructor(private readonly make: (labels: Record<string, string>) => M) {}
+  of(labels: Record<string, string>): M {
+    const key = Object.values(labels).join("\n");
+    let metric = this.byKey.get(key);
+    if (metric === undefined) {
+      metric = this.make(labels);
+      this.byKey.set(key, metric);
+    }
+    return metric;
+  }
+}
+
+/**
+ * The metrics of one running service, kept by Effect's `Metric` (counters, histograms, gauges)
+ * in a registry of its own, so two services in one process never mix their numbers. They are
+ * updated on the request path, outside any fiber (`updateUnsafe` on the registry's context),
+ * and rendered in the Prometheus text format from the registry's snapshot.
+ */
 export class ServiceMetrics {
-  private readonly requests = new Map<string, [Record<string, string>, number]>();
-  private readonly errors = new Map<string, number>();
-  private readonly latency = new LabelledHistograms(LATENCY_BUCKETS);
-  private readonly queueWait = new Histogram(LATENCY_BUCKETS);
-  private readonly compute = new Histogram(LATENCY_BUCKETS);
-  private readonly batches = new Histogram(BATCH_BUCKETS);
-  private imagesScored = 0;
+  /** The context holding this service's registry (`Metric.MetricRegistry`). */
+  readonly context: Context.Context<never> = Context.make(Metric.MetricRegistry, new Map());
+  private readonly requests = new Series((attributes) =>
+    Metric.counter("grood_requests_total", {
+      description: "HTTP requests by route and status.",
+      attributes,
+      incremental: true,
+    })
+  );
+  private readonly latency = new Series((attributes) =>
+    Metric.histogram("grood_request_duration_seconds", {
+      description: "Time from a request's arrival to its answer, by route.",
+      attributes,
+      boundaries: LATENCY_BUCKETS,
+    })
+  );
+  private readonly errors = new Series((attributes) =>
+    Metric.counter("grood_errors_total", {
+      description: "Refused or failed requests by code.",
+      attributes,
+      incremental: true,
+    })
+  );
+  private readonly verdictCounts = new Series((attributes) =>
+    Metric.counter("grood_verdicts_total", {
+      description: "Verdicts returned, by verdict (in, ood, invalid).",
+      attributes,
+      incremental: true,
+    })
+  );
+  private readonly queueWait = Metric.histogram("grood_queue_wait_seconds", {
+    description: "Time a scoring request's images waited in the queue for their micro-batch.",
+    boundaries: LATENCY_BUCKETS,
+  });
+  private readonly compute = Metric.histogram("grood_batch_compute_seconds", {
+    description: "Time the detector took to score one micro-batch.",
+    boundaries: LATENCY_BUCKETS,
+  });
+  private readonly batches = Metric.histogram("grood_batch_images", {
+    description: "Images per scored micro-batch.",
+    boundaries: BATCH_BUCKETS,
+  });
+  private readonly imagesScored = Metric.counter("grood_images_scored_total", {
+    description: "Images scored.",
+    incremental: true,
+  });
+  private readonly oodShare: Metric.Gauge<number>;
+  private readonly windowVerdicts: Metric.Gauge<number>;
+  /** Gauges sampled at each scrape (`render`'s), by name. */
+  private readonly sampled = new Map<string, Metric.Gauge<number>>();
   /** The verdicts returned, the OOD share in the window and per minute. */
   readonly verdicts: VerdictLog;
-  private readonly build: BuildInfo | undefined;
 
   /** Empty counters, the OOD share over `options.oodWindowSeconds` (default 5 minutes). */
   constructor(options: MetricsOptions = {}) {
     this.verdicts = new VerdictLog(options.oodWindowSeconds ?? DEFAULT_OOD_WINDOW_SECONDS);
-    this.build = options.build;
+    const window = this.verdicts.windowSeconds;
+    this.oodShare = Metric.gauge("grood_ood_share", {
+      description: `OOD verdicts / (in + ood verdicts) over the last ${window} s ` +
+        "(0 when there were none).",
+    });
+    this.windowVerdicts = Metric.gauge("grood_ood_window_verdicts", {
+      description: `In and OOD verdicts over the last ${window} s.`,
+    });
+    // Every verdict is listed from the start, at 0, as is the number of images scored.
+    for (const verdict of ["in", "ood", "invalid"]) {
+      this.verdictCounts.of({ verdict }).updateUnsafe(0, this.context);
+    }
+    this.imagesScored.updateUnsafe(0, this.context);
+    if (options.build !== undefined) {
+      Metric.gauge("grood_build_info", {
+        description: "Build information (always 1).",
+        attributes: { ...options.build },
+      }).updateUnsafe(1, this.context);
+    }
   }
 
   /** Count a finished request: its route, status and duration. */
   request(route: string, status: number, seconds: number): void {
-    const key = `${route}\n${status}`;
-    const entry = this.requests.get(key);
-    if (entry === undefined) this.requests.set(key, [{ route, status: String(status) }, 1]);
-    else entry[1] += 1;
-    this.latency.observe({ route }, seconds);
+    this.requests.of({ route, status: String(status) }).updateUnsafe(1, this.context);
+    this.latency.of({ route }).updateUnsafe(seconds, this.context);
   }
 
   /** Count a refusal or a failure by its code. */
   error(code: string): void {
-    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+    this.errors.of({ code }).updateUnsafe(1, this.context);
   }
 
   /** Count a scored batch of `images` that took `seconds` to score. */
   batch(images: number, seconds = 0): void {
-    this.batches.observe(images);
-    this.compute.observe(seconds);
-    this.imagesScored += images;
+    this.batches.updateUnsafe(images, this.context);
+    this.compute.updateUnsafe(seconds, this.context);
+    this.imagesScored.updateUnsafe(images, this.context);
   }
 
   /** A request waited `seconds` in the queue before its batch started. */
   waited(seconds: number): void {
-    this.queueWait.observe(seconds);
+    this.queueWait.updateUnsafe(seconds, this.context);
   }
 
   /** Count the verdicts of one answer. */
-  verdict(verdicts: Iterable<Verdict>): void {
+  verdict(verdicts: ReadonlyArray<Verdict>): void {
     this.verdicts.record(verdicts);
+    const counts = { in: 0, ood: 0, invalid: 0 };
+    for (const v of verdicts) counts[v] += 1;
+    for (const [verdict, n] of Object.entries(counts)) {
+      if (n > 0) this.verdictCounts.of({ verdict }).updateUnsafe(n, this.context);
+    }
   }
 
   /** Batches scored and images in them so far (mean batch size = images / batches). */
   batchTotals(): { readonly batches: number; readonly images: number } {
-    return { batches: this.batches.count, images: this.imagesScored };
+    return {
+      batches: this.batches.valueUnsafe(this.context).count,
+      images: Number(this.imagesScored.valueUnsafe(this.context).count),
+    };
   }
 
   /** The Prometheus text; `gauges` are sampled now (tensors, queue, in flight). */
   render(gauges: Readonly<Record<string, { help: string; value: number }>> = {}): string {
-    const totals = this.verdicts.totals();
     const window = this.verdicts.oodShare();
+    this.oodShare.updateUnsafe(window.share, this.context);
+    this.windowVerdicts.updateUnsafe(window.verdicts, this.context);
+    for (const [name, { help, value }] of Object.entries(gauges)) {
+      let gauge = this.sampled.get(name);
+      if (gauge === undefined) {
+        gauge = Metric.gauge(name, { description: help });
+        this.sampled.set(name, gauge);
+      }
+      gauge.updateUnsafe(value, this.context);
+    }
+    const snapshots = Metric.snapshotUnsafe(this.context);
     return [
-      ...family(
-        "grood_requests_total",
-        "counter",
-        "HTTP requests by route and status.",
-        [...this.requests.values()],
-      ),
-      ...this.latency.render(
-        "grood_request_duration_seconds",
-        "Time from a request's arrival to its answer, by route.",
-      ),
-      ...this.queueWait.render(
-        "grood_queue_wait_seconds",
-        "Time a scoring request's images waited in the queue for their micro-batch.",
-      ),
-      ...this.compute.render(
-        "grood_batch_compute_seconds",
-        "Time the detector took to score one micro-batch.",
-      ),
-      ...this.batches.render("grood_batch_images", "Images per scored micro-batch."),
-      ...family(
-        "grood_errors_total",
-        "counter",
-        "Refused or failed requests by code.",
-        [...this.errors].map(([code, n]) => [{ code }, n] as const),
-      ),
-      ...family("grood_images_scored_total", "counter", "Images scored.", [[
-        {},
-        this.imagesScored,
-      ]]),
-      ...family(
-        "grood_verdicts_total",
-        "counter",
-        "Verdicts returned, by verdict (in, ood, invalid).",
-        (["in", "ood", "invalid"] as const).map((v) => [{ verdict: v }, totals[v]] as const),
-      ),
-      ...family(
-        "grood_ood_share",
-        "gauge",
-        `OOD verdicts / (in + ood verdicts) over the last ${this.verdicts.windowSeconds} s ` +
-          "(0 when there were none).",
-        [[{}, window.share]],
-      ),
-      ...family(
-        "grood_ood_window_verdicts",
-        "gauge",
-        `In and OOD verdicts over the last ${this.verdicts.windowSeconds} s.`,
-        [[{}, window.verdicts]],
-      ),
-      ...(this.build === undefined ? [] : [
-        ...header("grood_build_info", "gauge", "Build information (always 1)."),
-        `grood_build_info${labelText({ ...this.build })} 1`,
-      ]),
+      ...FAMILIES.flatMap((name) => renderMetric(name, snapshots)),
       ...processMetrics(),
-      ...Object.entries(gauges).flatMap(([name, { help, value }]) =>
-        family(name, "gauge", help, [[{}, value]])
-      ),
+      ...[...this.sampled.keys()].flatMap((name) => renderMetric(name, snapshots)),
       "",
     ].join("\n");
   }

@@ -1,9 +1,11 @@
 /**
  * The Prometheus text exposition format (version 0.0.4): counters, gauges and cumulative
- * histograms with labels, as `GET /metrics` renders them.
+ * histograms with labels, as `GET /metrics` renders them, from Effect `Metric` snapshots
+ * (`renderMetric`) or from values read at the scrape (`family`).
  *
  * @module
  */
+import type { Metric } from "effect";
 
 /** Escape a label value. */
 export const escapeLabel = (value: string): string =>
@@ -21,64 +23,64 @@ export const header = (name: string, type: string, help: string): Array<string> 
   `# TYPE ${name} ${type}`,
 ];
 
-/** A cumulative histogram with fixed upper bounds. */
-export class Histogram {
-  readonly counts: Array<number>;
-  sum = 0;
-  count = 0;
-  constructor(readonly bounds: ReadonlyArray<number>) {
-    this.counts = new Array<number>(bounds.length).fill(0);
-  }
-  observe(value: number): void {
-    this.sum += value;
-    this.count += 1;
-    const at = this.bounds.findIndex((b) => value <= b);
-    if (at >= 0) this.counts[at]! += 1;
-  }
-  /** The sample lines (no header), with `labels` on each. */
-  samples(name: string, labels: Readonly<Record<string, string>> = {}): Array<string> {
-    let cumulative = 0;
-    const inner = labelText(labels).slice(1, -1);
-    const withLe = (le: string) => `{${inner === "" ? "" : `${inner},`}le="${le}"}`;
-    return [
-      ...this.bounds.map((b, i) => {
-        cumulative += this.counts[i]!;
-        return `${name}_bucket${withLe(String(b))} ${cumulative}`;
-      }),
-      `${name}_bucket${withLe("+Inf")} ${this.count}`,
-      `${name}_sum${labelText(labels)} ${this.sum}`,
-      `${name}_count${labelText(labels)} ${this.count}`,
-    ];
-  }
-  /** Header and samples of an unlabelled histogram. */
-  render(name: string, help: string): Array<string> {
-    return [...header(name, "histogram", help), ...this.samples(name)];
-  }
-}
+/** What `renderMetric` draws a family from: Effect `Metric` snapshots (`Metric.snapshotUnsafe`). */
+export type MetricSnapshot = Metric.Metric.Snapshot;
 
-/** Histograms of one family, one per label set (created on first use). */
-export class LabelledHistograms {
-  private readonly byKey = new Map<string, [Record<string, string>, Histogram]>();
-  constructor(readonly bounds: ReadonlyArray<number>) {}
-  observe(labels: Record<string, string>, value: number): void {
-    const key = labelText(labels);
-    let entry = this.byKey.get(key);
-    if (entry === undefined) {
-      entry = [labels, new Histogram(this.bounds)];
-      this.byKey.set(key, entry);
+/**
+ * A family in the text format: its `# HELP` and `# TYPE` lines (help from the metric's
+ * description), then one sample per series (counters and gauges) or the cumulative `_bucket`
+ * lines, `_sum` and `_count` of each histogram series (Effect's buckets are cumulative already;
+ * `+Inf` is the count). Series of other kinds are left out.
+ *
+ * @example
+ * ```ts
+ * import { Context, Metric } from "effect";
+ * import { renderMetric } from "./prometheus.ts";
+ * const context = Context.make(Metric.MetricRegistry, new Map());
+ * Metric.counter("hits_total", { description: "Hits.", attributes: { code: "a" } })
+ *   .updateUnsafe(2, context);
+ * const text = renderMetric("hits_total", Metric.snapshotUnsafe(context)).join("\n");
+ * if (!text.includes('hits_total{code="a"} 2')) throw new Error(text);
+ * ```
+ */
+export function renderMetric(
+  name: string,
+  snapshots: ReadonlyArray<MetricSnapshot>,
+): Array<string> {
+  const series = snapshots.filter((s) => s.id === name);
+  if (series.length === 0) return [];
+  const first = series[0]!;
+  const type = first.type === "Counter"
+    ? "counter"
+    : first.type === "Gauge"
+    ? "gauge"
+    : "histogram";
+  const lines = header(name, type, first.description ?? name);
+  for (const s of series) {
+    const labels = s.attributes ?? {};
+    switch (s.type) {
+      case "Counter":
+        lines.push(`${name}${labelText(labels)} ${s.state.count}`);
+        break;
+      case "Gauge":
+        lines.push(`${name}${labelText(labels)} ${s.state.value}`);
+        break;
+      case "Histogram": {
+        const inner = labelText(labels).slice(1, -1);
+        const withLe = (le: string) => `{${inner === "" ? "" : `${inner},`}le="${le}"}`;
+        for (const [bound, cumulative] of s.state.buckets) {
+          lines.push(`${name}_bucket${withLe(String(bound))} ${cumulative}`);
+        }
+        lines.push(
+          `${name}_bucket${withLe("+Inf")} ${s.state.count}`,
+          `${name}_sum${labelText(labels)} ${s.state.sum}`,
+          `${name}_count${labelText(labels)} ${s.state.count}`,
+        );
+        break;
+      }
     }
-    entry[1].observe(value);
   }
-  /** The histogram of `labels`, if anything was observed under them. */
-  get(labels: Record<string, string>): Histogram | undefined {
-    return this.byKey.get(labelText(labels))?.[1];
-  }
-  render(name: string, help: string): Array<string> {
-    return [
-      ...header(name, "histogram", help),
-      ...[...this.byKey.values()].flatMap(([labels, h]) => h.samples(name, labels)),
-    ];
-  }
+  return lines;
 }
 
 /** A counter or gauge family: `values` by label set. */

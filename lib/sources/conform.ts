@@ -7,9 +7,9 @@
  * @module
  */
 import sharp from "sharp";
-import { decode as decodePng } from "fast-png";
 import { Effect } from "effect";
 import { CorruptDataset } from "../io/idx.ts";
+import { plainPngPixels } from "./plain_png.ts";
 import { type ImageShape, imageValues, sameShape } from "./source.ts";
 
 /** A sharp pipeline (the default export's namespace types are not visible through Deno's import). */
@@ -45,30 +45,41 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
  * The pixels of a PNG that sharp's pipeline would leave as they are: 8-bit, already `shape`'s
  * size and channels (grey for one channel, RGB for three), no palette, no transparency entry and
  * no colour profile, so flattening, resizing and the colour conversion are all identities. Decoded
- * by `fast-png`, about 9× faster than sharp on 28×28 PNGs (`bench/png_decode.ts`); anything else
- * (or a PNG fast-png cannot read) returns `undefined` and goes through sharp.
+ * by `plain_png.ts` (zlib's inflate, then the row filters undone), many times faster than sharp
+ * on 28×28 PNGs; anything else (interlaced, damaged…) returns `undefined` and goes through sharp.
+ *
+ * A grey picture saved as RGB (every pixel R = G = B: what sharp writes for one-channel input,
+ * and many tools do) counts as grey for a one-channel shape: libvips' `b-w` conversion maps
+ * (v, v, v) to v for every v (`tests/png_fast_path_test.ts` checks all 256 against sharp).
  */
 export function pngAlreadyAtShape(bytes: Uint8Array, shape: ImageShape): Uint8Array | undefined {
   if (bytes.length < 29 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) return undefined;
   // The IHDR chunk comes first (PNG spec): read size, bit depth and colour type (0 grey, 2 RGB)
   // from it, so a PNG that needs sharp anyway (a photo to shrink) is never decoded twice.
   const header = new DataView(bytes.buffer, bytes.byteOffset, 29);
-  const colourType = shape.channels === 1 ? 0 : 2;
+  // Colour type 0 is grey, 2 is RGB; RGB is also read for a grey shape (kept if R = G = B).
+  const colourType = bytes[25];
+  const channelsOk = shape.channels === 1 ? colourType === 0 || colourType === 2 : colourType === 2;
   if (
     header.getUint32(12) !== 0x49484452 || header.getUint32(16) !== shape.width ||
-    header.getUint32(20) !== shape.height || bytes[24] !== 8 || bytes[25] !== colourType
+    header.getUint32(20) !== shape.height || bytes[24] !== 8 || !channelsOk
   ) return undefined;
-  let png: ReturnType<typeof decodePng>;
-  try {
-    png = decodePng(bytes);
-  } catch {
-    return undefined; // sharp decodes it or names the problem
+  // An RGB PNG is read as RGB, then kept for a grey shape only if it is grey.
+  const pixels = plainPngPixels(bytes, shape.width, shape.height, colourType === 0 ? 1 : 3);
+  if (pixels === undefined) return undefined; // sharp decodes it or names the problem
+  if (shape.channels === 1 && colourType === 2) return greyOfRgb(pixels);
+  return pixels.length === imageValues(shape) ? pixels : undefined;
+}
+
+/** The one channel of RGB pixels that are all grey (R = G = B); undefined if one is not. */
+function greyOfRgb(rgb: Uint8Array): Uint8Array | undefined {
+  const grey = new Uint8Array(rgb.length / 3);
+  for (let i = 0, j = 0; i < grey.length; i++, j += 3) {
+    const v = rgb[j]!;
+    if (rgb[j + 1] !== v || rgb[j + 2] !== v) return undefined;
+    grey[i] = v;
   }
-  const plain = png.depth === 8 && png.palette === undefined && png.transparency === undefined &&
-    png.iccEmbeddedProfile === undefined && png.channels === shape.channels &&
-    png.width === shape.width && png.height === shape.height;
-  if (!plain || !(png.data instanceof Uint8Array)) return undefined;
-  return png.data.length === imageValues(shape) ? png.data : undefined;
+  return grey;
 }
 
 const decodeWithSharp = (
