@@ -11,8 +11,8 @@
  *
  * ODIN's input gradient runs on onnxruntime too: a second graph (`export_gradient.ts`, the
  * backward pass written as forward ops), made on its first use, cached by content key like the
- * forward export, and checked then against tfjs's autograd on the same sample at temperatures
- * {@link GRADIENT_CHECK_TEMPERATURES} (`GRADIENT_TOLERANCE` of `input_gradient.ts`, else
+ * forward export, and checked then against tfjs's autograd on the same sample at the
+ * temperatures {@link GRADIENT_CHECK_TEMPERATURES} (`GRADIENT_TOLERANCE` of `input_gradient.ts`, else
  * `OnnxGradientMismatch`). With a logits tap other than the last block, the gradient stays on
  * tfjs.
  *
@@ -76,10 +76,13 @@ const exports = new Map<string, OnnxModel>();
 const gradients = new Map<string, OnnxModel>();
 
 /**
- * Temperatures the gradient graph is checked at against tfjs: 1, and ODIN's default 1000
- * (where softmax(z/T) is nearly flat and the gradient small).
+ * Temperatures the gradient graph is checked at against tfjs: ODIN's default 1000 only. The
+ * graph is the same at every T (T is one of its inputs), so one well-conditioned T checks its
+ * structure; at T = 1 a confident model's softmax is 1 − (less than a float32 ulp), so both
+ * engines' (softmax − one-hot) is rounding noise: measured on the mnist seed-1 fixture, the two
+ * gradients differed by 9.9e-7 in L2 on a gradient of norm 1.35e-6, with a graph that passes at T = 1000.
  */
-export const GRADIENT_CHECK_TEMPERATURES: ReadonlyArray<number> = [1, 1000];
+export const GRADIENT_CHECK_TEMPERATURES: ReadonlyArray<number> = [1000];
 
 /** NHWC → NCHW (or back, with `toNchw` false) of a batch of `h × w × c` feature maps. */
 const transpose = (
