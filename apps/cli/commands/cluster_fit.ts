@@ -5,13 +5,11 @@
  * @module
  */
 import { Flag } from "effect/cli";
-import { SOURCE_ARGUMENT_HELP } from "../../../lib/sources/mod.ts";
-import { DRIVER_DEFAULTS } from "../../cluster/options.ts";
 import { flag, type FlagSpec } from "../flags.ts";
 import { backendFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
-import { checkFailover, failoverFlags, pgFlag } from "./cluster_flags.ts";
-import { detectorSpec, fitChunkFlag, tapsFlag } from "./fit.ts";
+import { checkFailover, driverFlags } from "./cluster_flags.ts";
+import { detectorSpec, fitChunkFlag, fitDataFlags } from "./fit.ts";
 
 /** `--detector`: one GROOD spec (a kind or JSON); absent = GROOD's defaults. */
 const groodSpecFlag: FlagSpec<unknown> = (name) =>
@@ -37,19 +35,7 @@ export const clusterFitTask = task("cluster fit", {
     "`grood fit` with the same data and settings (and SOURCE_DATE_EPOCH). The job folder holds " +
     "the plan and one part per chunk; run the same command again to resume. See docs/scale.md.",
   flags: {
-    model: flag.required("the model (ONNX file, tfjs model folder or model.json, grood folder)", {
-      placeholder: "PATH",
-    }),
-    taps: tapsFlag,
-    train: flag.required(`labelled ID training data: ${SOURCE_ARGUMENT_HELP}`, {
-      placeholder: "SRC",
-    }),
-    val: flag.string("labelled ID validation data (default: 10% of --train held out)", {
-      placeholder: "SRC",
-    }),
-    "val-ood": flag.strings("validation OOD data (metrics in detector.json)", {
-      placeholder: "SRC",
-    }),
+    ...fitDataFlags,
     detector: groodSpecFlag,
     out: flag.required("the folder to write", { placeholder: "DIR" }),
     seed: flag.integer("seed of the held-out validation split", { default: 0, min: 0 }),
@@ -59,22 +45,8 @@ export const clusterFitTask = task("cluster fit", {
         "same path; run again to resume",
       { placeholder: "DIR" },
     ),
-    pg: pgFlag,
-    "in-flight": flag.integer("chunks waited on at once", {
-      min: 1,
-      default: DRIVER_DEFAULTS["in-flight"],
-    }),
-    progress: flag.number("seconds between progress lines", {
-      positive: true,
-      default: DRIVER_DEFAULTS.progress,
-      placeholder: "SECONDS",
-    }),
-    "chunk-timeout": flag.number(
-      "seconds to wait for one chunk before asking again (the message is deduplicated)",
-      { positive: true, default: DRIVER_DEFAULTS["chunk-timeout"], placeholder: "SECONDS" },
-    ),
     backend: backendFlag,
-    ...failoverFlags,
+    ...driverFlags,
   },
   examples: [{
     command: "./grood cluster fit --model /shared/model.onnx --train /shared/train/ " +

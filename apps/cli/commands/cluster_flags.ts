@@ -1,7 +1,7 @@
 /**
- * The flags `grood cluster runner` and `grood cluster score` share, declared once: `--pg` and
- * the failover settings (`apps/cluster/failover.ts`), with the same names, help, defaults and
- * checks in both.
+ * The flags the `grood cluster` commands share, declared once: `--pg`, the failover settings
+ * (`apps/cluster/failover.ts`) and the drivers' waiting flags, with the same names, help,
+ * defaults and checks in each.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import {
   failoverFromFlags,
   failoverProblem,
 } from "../../cluster/failover.ts";
-import { type FailoverFlagValues, PG_ENV } from "../../cluster/options.ts";
+import { DRIVER_DEFAULTS, type FailoverFlagValues, PG_ENV } from "../../cluster/options.ts";
 import { flag, type FlagSpec } from "../flags.ts";
 
 /** `--pg URL`: the cluster's PostgreSQL, else `$GROOD_CLUSTER_PG`. */
@@ -42,3 +42,25 @@ export const failoverFlags: { readonly [F in FailoverFlag]: FlagSpec<number> } =
 /** The check across the failover flags (a usage error), or undefined. */
 export const checkFailover = (values: FailoverFlagValues): string | undefined =>
   failoverProblem(failoverFromFlags(values));
+
+/**
+ * What the drivers (`grood cluster score`, `grood cluster fit`) share: the cluster, how many
+ * chunks are waited on at once, the progress period, the per-chunk wait and the failover.
+ */
+export const driverFlags = {
+  pg: pgFlag,
+  "in-flight": flag.integer("chunks waited on at once", {
+    min: 1,
+    default: DRIVER_DEFAULTS["in-flight"],
+  }),
+  progress: flag.number("seconds between progress lines", {
+    positive: true,
+    default: DRIVER_DEFAULTS.progress,
+    placeholder: "SECONDS",
+  }),
+  "chunk-timeout": flag.number(
+    "seconds to wait for one chunk before asking again (the message is deduplicated)",
+    { positive: true, default: DRIVER_DEFAULTS["chunk-timeout"], placeholder: "SECONDS" },
+  ),
+  ...failoverFlags,
+} as const;

@@ -8,7 +8,7 @@ import { chunkProblem, DRIVER_DEFAULTS } from "../../cluster/options.ts";
 import { flag } from "../flags.ts";
 import { detectorFolderFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
-import { checkFailover, failoverFlags, pgFlag } from "./cluster_flags.ts";
+import { checkFailover, driverFlags } from "./cluster_flags.ts";
 
 /** `grood cluster score`. */
 export const clusterScoreTask = task("cluster score", {
@@ -28,25 +28,11 @@ export const clusterScoreTask = task("cluster score", {
     out: flag.string("write the rows here (.json: JSON, else CSV); default: CSV on stdout", {
       placeholder: "FILE",
     }),
-    pg: pgFlag,
     chunk: flag.integer("images per chunk, a multiple of 512 (the model batch of score)", {
       min: 512,
       default: DRIVER_DEFAULTS.chunk,
     }),
-    "in-flight": flag.integer("chunks waited on at once", {
-      min: 1,
-      default: DRIVER_DEFAULTS["in-flight"],
-    }),
-    progress: flag.number("seconds between progress lines", {
-      positive: true,
-      default: DRIVER_DEFAULTS.progress,
-      placeholder: "SECONDS",
-    }),
-    "chunk-timeout": flag.number(
-      "seconds to wait for one chunk before asking again (the message is deduplicated)",
-      { positive: true, default: DRIVER_DEFAULTS["chunk-timeout"], placeholder: "SECONDS" },
-    ),
-    ...failoverFlags,
+    ...driverFlags,
   },
   positionals: {
     name: "SRC",

@@ -71,23 +71,28 @@ export const fitChunkFlag: FlagSpec<number> = flag.integer(
   { min: 1, default: FIT_CHUNK },
 );
 
+/** What a fit reads, shared by `grood fit` and `grood cluster fit`: the model and the data. */
+export const fitDataFlags = {
+  model: flag.required("the model (ONNX file, tfjs model folder or model.json, grood folder)", {
+    placeholder: "PATH",
+  }),
+  taps: tapsFlag,
+  train: flag.required(`labelled ID training data: ${SOURCE_ARGUMENT_HELP}`, {
+    placeholder: "SRC",
+  }),
+  val: flag.string("labelled ID validation data (default: 10% of --train held out)", {
+    placeholder: "SRC",
+  }),
+  "val-ood": flag.strings("validation OOD data (metrics in detector.json)", {
+    placeholder: "SRC",
+  }),
+} as const;
+
 /** `grood fit`. */
 export const fitTask = task("fit", {
   summary: "Fit an OOD detector on a model and data; write a fitted-detector folder.",
   flags: {
-    model: flag.required("the model (ONNX file, tfjs model folder or model.json, grood folder)", {
-      placeholder: "PATH",
-    }),
-    taps: tapsFlag,
-    train: flag.required(`labelled ID training data: ${SOURCE_ARGUMENT_HELP}`, {
-      placeholder: "SRC",
-    }),
-    val: flag.string("labelled ID validation data (default: 10% of --train held out)", {
-      placeholder: "SRC",
-    }),
-    "val-ood": flag.strings("validation OOD data (metrics in detector.json)", {
-      placeholder: "SRC",
-    }),
+    ...fitDataFlags,
     detector: detectorsFlag,
     out: flag.required("the folder to write", { placeholder: "DIR" }),
     seed: flag.integer("seed of the held-out validation split", { default: 0, min: 0 }),
