@@ -6,17 +6,15 @@
  *
  * @module
  */
-import { Effect, Layer, Logger } from "effect";
+import { Effect, type Layer, Logger } from "effect";
+import { groodLogger } from "../../mod.ts";
 
 /**
- * The logger layer of the service: JSON when `json` (default: stderr is not a terminal), else
- * pretty; both on stderr.
+ * The logger layer of the service: the library's one format (`groodLogger`), JSON when `json`
+ * (default: stderr is not a terminal), else pretty; both on stderr.
  */
 export function serviceLogger(json: boolean = !Deno.stderr.isTerminal()): Layer.Layer<never> {
-  return json ? Logger.layer([Logger.withConsoleError(Logger.formatJson)]) : Layer.merge(
-    Logger.layer([Logger.consolePretty()]),
-    Layer.succeed(Logger.LogToStderr, true),
-  );
+  return groodLogger(json);
 }
 
 /** A log line's level. */
