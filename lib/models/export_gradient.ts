@@ -23,7 +23,7 @@
 import onnxProto from "onnx-proto";
 import { type Classifier, INPUT } from "../model/classifier.ts";
 import { classifierToOnnx, samePadding } from "./export_onnx.ts";
-import { FLOAT, type OnnxModel } from "./onnx_graph.ts";
+import { FLOAT, graphWriter, type OnnxModel } from "./onnx_graph.ts";
 
 const { onnx } = onnxProto;
 type Node = onnxProto.onnx.INodeProto;
@@ -48,42 +48,7 @@ export function classifierGradientToOnnx(net: Classifier): OnnxModel {
   const weights: Array<Tensor> = [...(graph.initializer ?? [])];
   const dims = (name: string) =>
     (weights.find((w) => w.name === name)?.dims ?? []).map((d) => Number(d));
-  const node = (
-    op: string,
-    inputs: ReadonlyArray<string>,
-    output: string,
-    attrs: Attribute[] = [],
-  ) => {
-    nodes.push(
-      onnx.NodeProto.create({
-        opType: op,
-        name: output,
-        input: [...inputs],
-        output: [output],
-        attribute: attrs,
-      }),
-    );
-    return output;
-  };
-  const int = (name: string, i: number) =>
-    onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
-  const ints = (name: string, values: ReadonlyArray<number>) =>
-    onnx.AttributeProto.create({
-      name,
-      type: onnx.AttributeProto.AttributeType.INTS,
-      ints: [...values],
-    });
-  const floats = (name: string, dimsOf: ReadonlyArray<number>, values: ReadonlyArray<number>) => {
-    weights.push(
-      onnx.TensorProto.create({
-        name,
-        dims: [...dimsOf],
-        dataType: FLOAT,
-        rawData: new Uint8Array(Float32Array.from(values).buffer),
-      }),
-    );
-    return name;
-  };
+  const { node, int, ints, floats } = graphWriter(nodes, weights);
   const int64s = (name: string, values: ReadonlyArray<number>) => {
     weights.push(
       onnx.TensorProto.create({

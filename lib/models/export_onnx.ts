@@ -19,7 +19,7 @@
 import onnxProto from "onnx-proto";
 import { Data } from "effect";
 import { boundaryShapes, type Classifier, INPUT, penultimate } from "../model/classifier.ts";
-import { FLOAT, type OnnxModel } from "./onnx_graph.ts";
+import { FLOAT, graphWriter, type OnnxModel } from "./onnx_graph.ts";
 import type { ModelSpec } from "./model.ts";
 
 const { onnx } = onnxProto;
@@ -75,40 +75,7 @@ export function classifierToOnnx(
         },
       },
     });
-  const weight = (name: string, dims: ReadonlyArray<number>, data: Float32Array) => {
-    weights.push(
-      onnx.TensorProto.create({
-        name,
-        dims: [...dims],
-        dataType: FLOAT,
-        rawData: new Uint8Array(data.slice().buffer),
-      }),
-    );
-    return name;
-  };
-  const node = (
-    op: string,
-    inputs: ReadonlyArray<string>,
-    output: string,
-    attrs: Array<onnxProto.onnx.IAttributeProto> = [],
-  ) => {
-    nodes.push(
-      onnx.NodeProto.create({
-        opType: op,
-        name: output,
-        input: [...inputs],
-        output: [output],
-        attribute: attrs,
-      }),
-    );
-    return output;
-  };
-  const ints = (name: string, values: ReadonlyArray<number>) =>
-    onnx.AttributeProto.create({
-      name,
-      type: onnx.AttributeProto.AttributeType.INTS,
-      ints: [...values],
-    });
+  const { node, ints, floats: weight } = graphWriter(nodes, weights);
 
   // Convolution with folded batch normalisation; tfjs kernels are [kh, kw, cin, cout], ONNX
   // weights [cout, cin, kh, kw].

@@ -197,3 +197,60 @@ export function withOutputs(model: OnnxModel, names: ReadonlyArray<string>): Onn
     graph: onnx.GraphProto.create({ ...graph, output: outputs }),
   });
 }
+
+/** Appends nodes and float32 initializers to a graph being written (grood's ONNX exporters). */
+export interface GraphWriter {
+  /** Appends node `op(inputs) → output` (named after its output) and returns `output`. */
+  readonly node: (
+    op: string,
+    inputs: ReadonlyArray<string>,
+    output: string,
+    attrs?: ReadonlyArray<onnxProto.onnx.IAttributeProto>,
+  ) => string;
+  /** An INT attribute. */
+  readonly int: (name: string, value: number) => onnxProto.onnx.IAttributeProto;
+  /** An INTS attribute. */
+  readonly ints: (name: string, values: ReadonlyArray<number>) => onnxProto.onnx.IAttributeProto;
+  /** Appends a float32 initializer of shape `dims` and returns its name. */
+  readonly floats: (name: string, dims: ReadonlyArray<number>, values: ArrayLike<number>) => string;
+}
+
+/** A {@link GraphWriter} appending to `nodes` and `weights`. */
+export function graphWriter(
+  nodes: Array<onnxProto.onnx.INodeProto>,
+  weights: Array<onnxProto.onnx.ITensorProto>,
+): GraphWriter {
+  return {
+    node: (op, inputs, output, attrs = []) => {
+      nodes.push(
+        onnx.NodeProto.create({
+          opType: op,
+          name: output,
+          input: [...inputs],
+          output: [output],
+          attribute: [...attrs],
+        }),
+      );
+      return output;
+    },
+    int: (name, i) =>
+      onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
+    ints: (name, values) =>
+      onnx.AttributeProto.create({
+        name,
+        type: onnx.AttributeProto.AttributeType.INTS,
+        ints: [...values],
+      }),
+    floats: (name, dims, values) => {
+      weights.push(
+        onnx.TensorProto.create({
+          name,
+          dims: [...dims],
+          dataType: FLOAT,
+          rawData: new Uint8Array(Float32Array.from(values).buffer),
+        }),
+      );
+      return name;
+    },
+  };
+}
