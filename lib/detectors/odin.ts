@@ -52,16 +52,32 @@ import { rowMaxSoftmax } from "./logits.ts";
 import { tuneParameter } from "./tune.ts";
 import {
   defineDetector,
+  type Expect,
   Grid,
   NonNegativeNumber,
+  optionDefaults,
+  type OptionsOf,
   PositiveInt,
   PositiveNumber,
+  type SameFields,
   withDefault,
 } from "./entry.ts";
 import { Schema } from "effect";
 
 /** The ε grid tuned over by default (see the module doc). */
 export const ODIN_EPSILON_GRID: ReadonlyArray<number> = [0, 0.0005, 0.001, 0.0014, 0.002, 0.005];
+
+/** ODIN's options with their defaults: the only place they are written. */
+const OdinOptionsSpec = Schema.Struct({
+  temperature: withDefault(PositiveNumber, 1000),
+  epsilon: Schema.optionalKey(NonNegativeNumber),
+  epsilonGrid: withDefault(
+    Grid(NonNegativeNumber),
+    [...ODIN_EPSILON_GRID] as [number, ...number[]],
+  ),
+  clipToInputRange: withDefault(Schema.Boolean, false),
+  batchSize: withDefault(PositiveInt, 128),
+});
 
 /** Options of {@link odin}. */
 export interface OdinOptions {
@@ -76,6 +92,9 @@ export interface OdinOptions {
   /** Images per gradient/forward batch (default 128). */
   readonly batchSize?: number;
 }
+// The interface is the Schema's fields, each optional: checked at compile time.
+type _OdinOptionsMatchSchema = Expect<SameFields<OdinOptions, OptionsOf<typeof OdinOptionsSpec>>>;
+const ODIN_DEFAULTS = optionDefaults(OdinOptionsSpec);
 
 /** The ODIN settings every pass needs. */
 export interface OdinPass {
@@ -184,13 +203,11 @@ export const odinPerturbedScores = (
 /** The ODIN detector (temperature T = 1000, ε tuned on validation data by default). */
 export function odin(options: OdinOptions = {}): Detector {
   const name = "ODIN";
-  const temperature = options.temperature ?? 1000;
-  const grid = options.epsilonGrid ?? ODIN_EPSILON_GRID;
-  const pass: OdinPass = {
-    temperature,
-    batchSize: options.batchSize ?? 128,
-    clipToInputRange: options.clipToInputRange ?? false,
+  const { temperature, epsilonGrid: grid, batchSize, clipToInputRange } = {
+    ...ODIN_DEFAULTS,
+    ...options,
   };
+  const pass: OdinPass = { temperature, batchSize, clipToInputRange };
   return {
     name,
     description: `ODIN: temperature T = ${temperature} and input perturbation ε ` +
@@ -302,15 +319,6 @@ export const odinEntry = defineDetector({
   reproduce: true,
   scoresImages: "its score perturbs every image along the network's input gradient and runs " +
     "the network again on the perturbed image",
-  options: Schema.Struct({
-    temperature: withDefault(PositiveNumber, 1000),
-    epsilon: Schema.optionalKey(NonNegativeNumber),
-    epsilonGrid: withDefault(
-      Grid(NonNegativeNumber),
-      [...ODIN_EPSILON_GRID] as [number, ...number[]],
-    ),
-    clipToInputRange: withDefault(Schema.Boolean, false),
-    batchSize: withDefault(PositiveInt, 128),
-  }),
+  options: OdinOptionsSpec,
   make: (options, name) => ({ ...odin(options), name }),
 });
