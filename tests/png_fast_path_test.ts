@@ -1,13 +1,16 @@
 /**
- * The PNG fast path of `decodeImage` (fast-png for plain 8-bit PNGs already at the model's shape)
- * must give exactly the pixels sharp's pipeline gives, and must be taken only where it can.
+ * The PNG fast path of `decodeImage` (`plain_png.ts` for plain 8-bit PNGs already at the model's
+ * shape) must give exactly the pixels sharp's pipeline gives, must be taken only where it can, and
+ * must not inflate more than the header's size.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import sharp from "sharp";
 import { encode } from "fast-png";
 import { Effect } from "effect";
+import { deflateSync } from "node:zlib";
 import { decodeImage, pngAlreadyAtShape, toShape } from "../lib/sources/conform.ts";
+import { plainPngPixels } from "../lib/sources/plain_png.ts";
 import type { ImageShape } from "../lib/sources/source.ts";
 
 const viaSharp = async (
@@ -192,4 +195,50 @@ Deno.test("a broken PNG still gets sharp's typed CorruptDataset naming the file"
   );
   assert.equal(error._tag, "CorruptDataset");
   assert.match(error.message, /broken\.png/);
+});
+
+/** A PNG chunk: length, type, data, CRC-32 of type and data. */
+const pngChunk = (type: string, data: Uint8Array): Uint8Array => {
+  const body = new Uint8Array(4 + data.length);
+  body.set(new TextEncoder().encode(type), 0);
+  body.set(data, 4);
+  let crc = ~0;
+  for (const byte of body) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  out.set(body, 4);
+  view.setUint32(8 + data.length, ~crc >>> 0);
+  return out;
+};
+
+Deno.test("a deflate bomb under a valid 28×28 header is not inflated past the header's size", () => {
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, 28);
+  view.setUint32(4, 28);
+  header.set([8, 0, 0, 0, 0], 8); // 8-bit grey, no interlace
+  // 200 MB of zero rows, deflated to about 200 kB: valid zlib, CRCs right, far too long.
+  const bomb = deflateSync(new Uint8Array(200_000_000));
+  const png = Uint8Array.from([
+    ...[137, 80, 78, 71, 13, 10, 26, 10],
+    ...pngChunk("IHDR", header),
+    ...pngChunk("IDAT", bomb),
+    ...pngChunk("IEND", new Uint8Array(0)),
+  ]);
+  const before = Deno.memoryUsage().rss;
+  assert.equal(plainPngPixels(png, 28, 28, 1), undefined);
+  // Inflating it whole would add 200 MB at once; the bounded inflate stops at 812 bytes.
+  assert.ok(Deno.memoryUsage().rss - before < 100_000_000);
+  // A well-formed PNG with the same chunks is read, so the refusal above is the bound's.
+  const plain = Uint8Array.from([
+    ...[137, 80, 78, 71, 13, 10, 26, 10],
+    ...pngChunk("IHDR", header),
+    ...pngChunk("IDAT", deflateSync(new Uint8Array(28 * 29))),
+    ...pngChunk("IEND", new Uint8Array(0)),
+  ]);
+  assert.deepEqual(plainPngPixels(plain, 28, 28, 1), new Uint8Array(28 * 28));
 });

@@ -65,8 +65,9 @@ export interface FitInputs {
   /** Held-out ID and validation-OOD data for hyper-parameter choices. */
   readonly validation: ValidationData;
   /**
-   * @deprecated Fits report to the context's `Progress` (`reportProgress`); kept until ODIN and
-   * the fitted-folder fits, which still pass a callback, read it from the context too.
+   * @deprecated Fits report to the context's `Progress` (`reportProgress`); kept until the
+   * fitted-folder fits (`lib/fitted/fit*.ts`), which still pass a callback, read it from the
+   * context too (`withInputChecks` bridges a callback given here to the fit's `Progress`).
    */
   readonly progress?: (stage: string, done: number, total: number) => void;
 }

@@ -235,6 +235,7 @@ export const featureReducer = (
   const keptImages = new Int32Array(train.count);
   const mixPixels = new Uint8Array(chosen * train.perImage);
   const mixTargets = new Uint8Array(chosen);
+  const mixFilled = new Uint8Array(chosen);
   let nKept = 0;
   let seen = 0;
   let mixed = 0;
@@ -253,6 +254,27 @@ export const featureReducer = (
         chunk.mixTargets.length !== chunk.mixRanks.length || seen + chunk.size > train.count
       ) {
         return yield* invalid(`the chunk at image ${chunk.start} does not match the model`);
+      }
+      // A part comes from a runner's file: its rows must lie in its own range, its mix-up
+      // ranks in the choice and each rank once, or the sums and the mix-up would be wrong.
+      const end = chunk.start + chunk.size;
+      let previous = chunk.start - 1;
+      for (const image of chunk.keptImages) {
+        if (!(image > previous && image < end)) {
+          return yield* invalid(
+            `the chunk at image ${chunk.start} keeps image ${image}, not ascending in its range`,
+          );
+        }
+        previous = image;
+      }
+      for (const rank of chunk.mixRanks) {
+        if (!(rank < chosen) || mixFilled[rank] === 1) {
+          return yield* invalid(
+            `the chunk at image ${chunk.start} gives mix-up rank ${rank} ` +
+              (rank < chosen ? "a second time" : `of ${chosen}`),
+          );
+        }
+        mixFilled[rank] = 1;
       }
       for (let i = 0; i < earlySums.length; i++) earlySums[i]! += chunk.earlySums[i]!;
       for (let i = 0; i < penultimateSums.length; i++) {

@@ -36,7 +36,7 @@ import { Effect } from "effect";
 import { type Batch, batches, channelsOf, type ImageSet } from "../data/images.ts";
 import { matrix } from "../matrix.ts";
 import { currentProgress } from "../progress.ts";
-import type { ModelError } from "../models/errors.ts";
+import { type ModelError, ModelRunFailed } from "../models/errors.ts";
 import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
 import {
@@ -132,6 +132,13 @@ export const odinGradientSigns = (
     for (const batch of batches(images, pass.batchSize)) {
       const x = yield* inputOf(model, images, batch);
       const gradient = yield* model.inputGradient(x, pass.temperature);
+      if (gradient.data.length !== batch.size * per) {
+        return yield* new ModelRunFailed({
+          model: model.name,
+          problem: `its input gradient of ${batch.size} images of "${images.name}" holds ` +
+            `${gradient.data.length} values, not ${batch.size} × ${per}`,
+        });
+      }
       yield* requireFiniteOutputs(
         { model: model.name, set: images.name, start: batch.start, rows: batch.size },
         [["input gradient", gradient]],

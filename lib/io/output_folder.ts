@@ -246,9 +246,12 @@ export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<st
  */
 export const creationTime = (): string => {
   const epoch = Deno.env.get("SOURCE_DATE_EPOCH");
-  return epoch !== undefined && /^\d+$/.test(epoch)
-    ? new Date(Number(epoch) * 1000).toISOString()
-    : new Date().toISOString();
+  const fixed = epoch !== undefined && /^\d+$/.test(epoch)
+    ? new Date(Number(epoch) * 1000)
+    : undefined;
+  // A value beyond what a Date holds (year 275760) is ignored, as a malformed one is.
+  return (fixed !== undefined && !Number.isNaN(fixed.getTime()) ? fixed : new Date())
+    .toISOString();
 };
 
 const markerText = (kind: string): string =>

@@ -97,7 +97,9 @@ export function plainPngPixels(
   const stride = width * channels;
   let raw: Uint8Array;
   try {
-    raw = inflateSync(data);
+    // Bounded by the size the header implies, so a small deflate bomb cannot inflate to
+    // gigabytes before the size check (it fails here, and sharp reads the file instead).
+    raw = inflateSync(data, { maxOutputLength: height * (stride + 1) });
   } catch {
     return undefined;
   }
