@@ -19,9 +19,8 @@
  * bound of `norm_bound.ts` on the kernel's own float32 value (|‖q‖ − ‖p‖|² − ‖q‖², less a
  * proven float32 margin) exceeds the query's current (k + 3)-th candidate. A skipped point could
  * therefore never have entered the candidate list of a full scan, and the result is that of
- * `pruning: false` (every block, in index order) bit for bit: same neighbours, same distances
- * (tests/knn_pruning_test.ts checks it on adversarial and random data). GROOD descriptors, whose
- * norms span orders of magnitude, are where it pays off most (see docs/performance.md).
+ * `pruning: false` (every block, in index order) bit for bit (tests/knn_pruning_test.ts). GROOD
+ * descriptors, whose norms span orders of magnitude, gain most (see docs/performance.md).
  *
  * @module
  */
