@@ -7,9 +7,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Data, Effect, type Layer } from "effect";
+import { Data, Effect, type Layer, Schema } from "effect";
 import type { BackendUnavailable, Compute } from "../lib/compute/compute.ts";
-import { InvalidInput } from "../lib/decode.ts";
+import { type Expect, InvalidInput, type SameFields } from "../lib/decode.ts";
 import { type Detector, type DetectorError, NeedsClassifier } from "../lib/detectors/detector.ts";
 import { InvalidGrid } from "../lib/detectors/tune.ts";
 import {
@@ -187,4 +187,29 @@ Deno.test("family() groups a detector error by its tag", () => {
   });
   assert.equal(family(needs), "model");
   assert.equal(family(new InvalidGrid({ detector: "ReAct", parameter: "p", grid: [] })), "tuning");
+});
+
+Deno.test("a documented options interface that drifts from its Schema does not compile", () => {
+  const Spec = Schema.Struct({
+    temperature: Schema.Number,
+    grid: Schema.optionalKey(Schema.Array(Schema.Number)),
+  });
+  interface Same {
+    readonly temperature: number;
+    readonly grid?: ReadonlyArray<number>;
+  }
+  interface MissingField {
+    readonly temperature: number;
+  }
+  interface ExtraField {
+    readonly temperature: number;
+    readonly grid?: ReadonlyArray<number>;
+    readonly seed?: number;
+  }
+  type _Same = Expect<SameFields<Same, typeof Spec.Type>>;
+  // @ts-expect-error: `grid` is missing from the interface
+  type _Missing = Expect<SameFields<MissingField, typeof Spec.Type>>;
+  // @ts-expect-error: `seed` is not in the Schema
+  type _Extra = Expect<SameFields<ExtraField, typeof Spec.Type>>;
+  assert.ok(true);
 });
