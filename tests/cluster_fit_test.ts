@@ -21,6 +21,7 @@ import {
   waitFor,
 } from "../apps/cluster/loopback.ts";
 import { throwawayPostgres } from "../apps/cluster/throwaway_postgres.ts";
+import { folderFiles } from "../apps/cluster/bench_fit.ts";
 
 const MODEL = fileURLToPath(new URL("../fixtures/models/mnist", import.meta.url));
 const TRAIN = 2000;
@@ -43,18 +44,6 @@ const featureParts = (job: string): ReadonlyArray<string> => {
   } catch {
     return [];
   }
-};
-
-/** Every file under `dir` (relative path → bytes). */
-const filesOf = async (dir: string, under = ""): Promise<Map<string, Uint8Array>> => {
-  const files = new Map<string, Uint8Array>();
-  for await (const entry of Deno.readDir(join(dir, under))) {
-    const rel = join(under, entry.name);
-    if (entry.isDirectory) {
-      for (const [k, v] of await filesOf(dir, rel)) files.set(k, v);
-    } else files.set(rel, await Deno.readFile(join(dir, rel)));
-  }
-  return files;
 };
 
 const fitArgs = (out: string) => [
@@ -168,8 +157,8 @@ Deno.test({
       assert.ok(mappers.length >= 2, `${mappers.length} runner(s) mapped chunks`);
 
       // The same folder: the same files, byte for byte (the digest covers them all).
-      const expected = await filesOf(join(dir, "reference"));
-      const actual = await filesOf(join(dir, "cluster"));
+      const expected = folderFiles(join(dir, "reference"));
+      const actual = folderFiles(join(dir, "cluster"));
       assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
       for (const [name, bytes] of expected) {
         assert.ok(

@@ -48,14 +48,17 @@ export interface BenchClusterOptions {
   readonly out: string;
 }
 
-const text = (path: string) => {
+/** A file's text, or "" when it cannot be read (a log not yet written, no /proc). */
+export const text = (path: string): string => {
   try {
     return Deno.readTextFileSync(path);
   } catch {
     return "";
   }
 };
-const loadAverage = () => text("/proc/loadavg").split(" ").slice(0, 3).map(Number);
+/** The machine's 1, 5 and 15 minute load averages (empty where /proc is absent). */
+export const loadAverage = (): Array<number> =>
+  text("/proc/loadavg").split(" ").slice(0, 3).map(Number);
 const median = (xs: ReadonlyArray<number>) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!;

@@ -14,6 +14,7 @@ import { Effect, Exit, Scope } from "effect";
 import { Data, Io } from "../../mod.ts";
 import { DENO, freePorts, groodArgs, type Started, startGrood, waitFor } from "./loopback.ts";
 import { throwawayPostgres } from "./throwaway_postgres.ts";
+import { loadAverage, text } from "./bench.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const MODEL = join(root, "fixtures/models/mnist");
@@ -27,28 +28,19 @@ export interface BenchFitOptions {
   readonly out: string;
 }
 
-const text = (path: string) => {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
-};
-const loadAverage = () => text("/proc/loadavg").split(" ").slice(0, 3).map(Number);
-
-/** Every file under `dir`, relative path → bytes. */
-const filesOf = (dir: string, under = ""): Map<string, Uint8Array> => {
+/** Every file under `dir`, relative path → bytes (the bench and the tests compare folders so). */
+export const folderFiles = (dir: string, under = ""): Map<string, Uint8Array> => {
   const files = new Map<string, Uint8Array>();
   for (const entry of Deno.readDirSync(join(dir, under))) {
     const rel = join(under, entry.name);
-    if (entry.isDirectory) { for (const [k, v] of filesOf(dir, rel)) files.set(k, v); }
+    if (entry.isDirectory) { for (const [k, v] of folderFiles(dir, rel)) files.set(k, v); }
     else files.set(rel, Deno.readFileSync(join(dir, rel)));
   }
   return files;
 };
 const sameFolder = (a: string, b: string): boolean => {
-  const x = filesOf(a);
-  const y = filesOf(b);
+  const x = folderFiles(a);
+  const y = folderFiles(b);
   return x.size === y.size &&
     [...x].every(([k, v]) =>
       y.get(k)?.length === v.length && v.every((c, i) => c === y.get(k)![i])
