@@ -21,6 +21,7 @@ import {
   waitFor,
 } from "../apps/cluster/loopback.ts";
 import { throwawayPostgres } from "../apps/cluster/throwaway_postgres.ts";
+import { text } from "../apps/cluster/bench.ts";
 import { folderFiles } from "../apps/cluster/bench_fit.ts";
 
 const MODEL = fileURLToPath(new URL("../fixtures/models/mnist", import.meta.url));
@@ -28,13 +29,8 @@ const TRAIN = 2000;
 /** 1,800 training images after the held-out 200: 18 chunks. */
 const CHUNK = 100;
 
-const logOf = (started: Started) => {
-  try {
-    return Deno.readTextFileSync(started.log);
-  } catch {
-    return "";
-  }
-};
+/** What a process has logged so far (nothing before its shell has created the file). */
+const logOf = (started: Started): string => text(started.log);
 
 /** The feature parts in a fit job folder. */
 const featureParts = (job: string): ReadonlyArray<string> => {

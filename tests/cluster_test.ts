@@ -26,6 +26,7 @@ import {
   waitFor,
 } from "../apps/cluster/loopback.ts";
 import { throwawayPostgres } from "../apps/cluster/throwaway_postgres.ts";
+import { text } from "../apps/cluster/bench.ts";
 import { clusterFixture } from "../apps/cluster/fixture.ts";
 const IMAGES = Number(Deno.env.get("GROOD_CLUSTER_TEST_IMAGES") ?? 20_000);
 const CHUNK = 512;
@@ -34,13 +35,7 @@ const CHUNKS = Math.ceil(IMAGES / CHUNK);
 const FOLDER_IMAGES = 1100;
 
 /** What a process has logged so far (nothing before its shell has created the file). */
-const logOf = (started: Started) => {
-  try {
-    return Deno.readTextFileSync(started.log);
-  } catch {
-    return "";
-  }
-};
+const logOf = (started: Started): string => text(started.log);
 
 Deno.test({
   name: "cluster scoring survives a killed driver, a killed runner and a PostgreSQL restart",

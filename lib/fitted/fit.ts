@@ -46,8 +46,6 @@ import {
   toShape,
 } from "./fit_data.ts";
 import { type FitFolderError, type FitOptions, fittedFolderRules } from "./fit_options.ts";
-
-export type { FitFolderError };
 import { memoisedExtraction, openWithTaps } from "./fit_model.ts";
 import { fillFittedFolder } from "./fit_write.ts";
 import {

@@ -15,7 +15,8 @@ export {
 } from "./errors.ts";
 export { FITTED_MANIFEST_FILE, type FittedManifest, sealManifest } from "./manifest.ts";
 export { type ImageBatch, imageBatch, type ScoreInputSpec } from "./batch.ts";
-export { fitDetectorFolder, type FitFolderError } from "./fit.ts";
+export { fitDetectorFolder } from "./fit.ts";
+export type { FitFolderError } from "./fit_options.ts";
 export { type FeatureMemo, type FitOptions, fittedFolderRules } from "./fit_options.ts";
 export { HELD_OUT_MAX, HELD_OUT_SHARE } from "./fit_data.ts";
 export {
