@@ -7,25 +7,18 @@
  */
 import { Effect } from "effect";
 import { clusterFitTask } from "../apps/cli/commands/cluster_fit.ts";
+import { fitDataSources } from "../apps/cli/commands/fit.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { failoverFromFlags } from "../apps/cluster/failover.ts";
 import { runFitDriver } from "../apps/cluster/fit_driver.ts";
 import { terminalReporter } from "../apps/cli/progress.ts";
-import { parseSourceArgument } from "../lib/sources/mod.ts";
 
 const { values } = await taskInput(clusterFitTask);
 
 const program = Effect.gen(function* () {
   const cwd = invocationPath(".");
-  const train = yield* parseSourceArgument(values.train, cwd, { labelled: true });
-  const validation = values.val === undefined
-    ? undefined
-    : yield* parseSourceArgument(values.val, cwd, { labelled: true });
-  const validationOod = yield* Effect.forEach(
-    values["val-ood"] ?? [],
-    (a) => parseSourceArgument(a, cwd),
-  );
+  const { train, validation, validationOod } = yield* fitDataSources(values, cwd);
   const out = invocationPath(values.out);
   const manifest = yield* Effect.scoped(runFitDriver({
     fit: {

@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { Effect, Schema } from "effect";
-import { fitTask } from "../apps/cli/commands/fit.ts";
+import { fitDataSources, fitTask } from "../apps/cli/commands/fit.ts";
 import { terminalReporter } from "../apps/cli/progress.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
@@ -21,26 +21,17 @@ import {
   OutputFolderRefused,
   prepareOutputRoot,
 } from "../lib/io/mod.ts";
-import { parseSourceArgument } from "../lib/sources/mod.ts";
 
 const { values } = await taskInput(fitTask);
 const model = invocationPath(values.model);
 const out = invocationPath(values.out);
-const train = values.train;
 // Decoded with the command line: `TAP=NAME` pairs, and kinds or JSON specs (default GROOD).
 const taps = values.taps;
 const detectors = values.detector;
 
 const program = Effect.gen(function* () {
   const cwd = invocationPath(".");
-  const trainSource = yield* parseSourceArgument(train, cwd, { labelled: true });
-  const validation = values.val === undefined
-    ? undefined
-    : yield* parseSourceArgument(values.val, cwd, { labelled: true });
-  const validationOod = yield* Effect.forEach(
-    values["val-ood"] ?? [],
-    (a) => parseSourceArgument(a, cwd),
-  );
+  const { train: trainSource, validation, validationOod } = yield* fitDataSources(values, cwd);
   // Every detector is fitted on the same forward passes.
   const features: FeatureMemo = new Map();
   // Where each detector goes: DIR itself, or DIR/<kind> for several; two specs of one kind

@@ -4,12 +4,17 @@
  *
  * @module
  */
-import { Option } from "effect";
+import { Effect, Option } from "effect";
 import { Flag } from "effect/cli";
 import { FIT_CHUNK } from "../../../lib/detectors/mod.ts";
 import { SUPPORTED_KINDS } from "../../../lib/fitted/mod.ts";
 import { TAP_NAMES, type Taps } from "../../../lib/models/mod.ts";
-import { SOURCE_ARGUMENT_HELP } from "../../../lib/sources/mod.ts";
+import {
+  parseSourceArgument,
+  SOURCE_ARGUMENT_HELP,
+  type SourceArgument,
+  type SourceArgumentInvalid,
+} from "../../../lib/sources/mod.ts";
 import { flag, type FlagSpec } from "../flags.ts";
 import { backendFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
@@ -87,6 +92,33 @@ export const fitDataFlags = {
     placeholder: "SRC",
   }),
 } as const;
+
+/**
+ * The sources a fit's data flags name, read against `cwd` (training and ID validation labelled):
+ * what `grood fit` and `grood cluster fit` pass on.
+ */
+export const fitDataSources = (
+  values: {
+    readonly train: string;
+    readonly val?: string | undefined;
+    readonly "val-ood"?: ReadonlyArray<string> | undefined;
+  },
+  cwd: string,
+): Effect.Effect<
+  {
+    readonly train: SourceArgument;
+    readonly validation: SourceArgument | undefined;
+    readonly validationOod: ReadonlyArray<SourceArgument>;
+  },
+  SourceArgumentInvalid
+> =>
+  Effect.all({
+    train: parseSourceArgument(values.train, cwd, { labelled: true }),
+    validation: values.val === undefined
+      ? Effect.succeed(undefined)
+      : parseSourceArgument(values.val, cwd, { labelled: true }),
+    validationOod: Effect.forEach(values["val-ood"] ?? [], (a) => parseSourceArgument(a, cwd)),
+  });
 
 /** `grood fit`. */
 export const fitTask = task("fit", {
