@@ -2,7 +2,7 @@
  * The feature pass inside grood's extraction against onnxruntime alone, on the same 10,000
  * mnist test images and batch (500), in one process, alternating, best of `--runs`:
  *
- * - `onnxAlone`: the exported graph's session run on pre-made input batches (no preprocessing,
+ * - `onnxAlone`: the exported graph's session run on the calling thread on pre-made input batches (no preprocessing,
  *   no copies, no checks): the engine's own speed;
  * - `extractOnnx`: `extractFeatures` on `openModel(mnist fixture)` (grood's CNN on its default
  *   engine, onnxruntime): what the pipeline, `fit`, `score` and the service run;
@@ -46,7 +46,7 @@ const program = Effect.scoped(Effect.gen(function* () {
     spec.taps.penultimate,
     spec.taps.logits,
   ]);
-  const session = yield* onnxSession("m", encodeOnnx(sub));
+  const session = yield* onnxSession("m", encodeOnnx(sub), { thread: "caller" });
   const inputs = Array.from({ length: COUNT / BATCH }, (_, b) => ({
     data: Float32Array.from(
       test.pixels.subarray(b * BATCH * 784, (b + 1) * BATCH * 784),
@@ -60,7 +60,7 @@ const program = Effect.scoped(Effect.gen(function* () {
   const ways = {
     onnxAlone: Effect.forEach(
       inputs,
-      (x) => runSession("m", session, "input", x, [spec.taps.penultimate, spec.taps.logits]),
+      (x) => runSession(session, "input", x, [spec.taps.penultimate, spec.taps.logits]),
       { discard: true },
     ),
     extractOnnx: Effect.asVoid(extractFeatures(onnxModel, set, { batchSize: BATCH })),

@@ -61,22 +61,30 @@ export const scoreSource = (
     const labels = opened.classNames === undefined ? undefined : new Uint8Array(opened.count);
     const read = opened.batches(BATCH);
     const ahead = options.overlap === false ? read : read.pipe(Stream.buffer({ capacity: 1 }));
-    yield* Stream.runForEach(ahead, (batch) =>
-      Effect.map(
-        detector.scoreImages({ count: batch.size, shape, pixels: batch.pixels }),
-        (scored) => {
-          scores.set(scored.scores, batch.start);
-          predicted.set(scored.predicted, batch.start);
-          scored.isOod.forEach((flag, i) => (isOod[batch.start + i] = flag));
-          scored.verdicts.forEach((verdict, i) => (verdicts[batch.start + i] = verdict));
-          for (const bad of scored.invalid) {
-            invalid.push({ index: batch.start + bad.index, problem: bad.problem });
-          }
-          if (labels !== undefined && batch.labels !== undefined) {
-            labels.set(batch.labels, batch.start);
-          }
-        },
-      ));
+    // Two batches in flight: one batch's search and thresholds run on this thread while the
+    // other's forward pass runs on the model's onnxruntime worker (results stay in order).
+    const scoredBatches = Stream.mapEffect(
+      ahead,
+      (batch) =>
+        Effect.map(
+          detector.scoreImages({ count: batch.size, shape, pixels: batch.pixels }),
+          (scored) => [batch, scored] as const,
+        ),
+      { concurrency: options.overlap === false ? 1 : 2 },
+    );
+    yield* Stream.runForEach(scoredBatches, ([batch, scored]) =>
+      Effect.sync(() => {
+        scores.set(scored.scores, batch.start);
+        predicted.set(scored.predicted, batch.start);
+        scored.isOod.forEach((flag, i) => (isOod[batch.start + i] = flag));
+        scored.verdicts.forEach((verdict, i) => (verdicts[batch.start + i] = verdict));
+        for (const bad of scored.invalid) {
+          invalid.push({ index: batch.start + bad.index, problem: bad.problem });
+        }
+        if (labels !== undefined && batch.labels !== undefined) {
+          labels.set(batch.labels, batch.start);
+        }
+      }));
     return {
       source: source.argument,
       images: opened.itemNames ?? Array.from({ length: opened.count }, (_, i) => String(i)),

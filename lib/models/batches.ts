@@ -1,12 +1,14 @@
 /**
  * Run a `FeatureModel` over an image set in batches: preprocess each batch as the model
- * declares, forward it to the requested taps, hand the outputs to the caller. Nothing of a
- * batch is kept after its callback, so memory stays one batch deep.
+ * declares, forward it to the requested taps, hand the outputs to the caller. The next batch's
+ * forward pass starts before the caller's work on this one, so the two overlap when the model
+ * runs on a worker thread (onnxruntime sessions do: `onnx_session.ts`); nothing of a batch is
+ * kept after its callback, so memory stays two batches deep.
  *
  * @module
  */
-import { Effect } from "effect";
-import { batches, channelsOf, type ImageSet } from "../data/images.ts";
+import { Effect, Fiber } from "effect";
+import { type Batch, batches, channelsOf, type ImageSet } from "../data/images.ts";
 import type { ModelError } from "./errors.ts";
 import { type FeatureModel, type FeatureTensor, preprocess, type TapName } from "./model.ts";
 
@@ -15,6 +17,29 @@ export interface TapPassOptions {
   /** Images per forward pass. */
   readonly batchSize?: number;
 }
+
+/**
+ * `forward` of every batch of `set` (of `batchSize` images), handed to `onBatch` in order; the
+ * forward of batch n + 1 starts before `onBatch` of batch n. A failure of either stops the pass
+ * (the forward in flight is interrupted with it).
+ */
+export const pipelinedBatches = <A, E1, E2>(
+  set: ImageSet,
+  batchSize: number,
+  forward: (batch: Batch) => Effect.Effect<A, E1>,
+  onBatch: (batch: Batch, result: A) => Effect.Effect<void, E2>,
+): Effect.Effect<void, E1 | E2> =>
+  Effect.gen(function* () {
+    const all = [...batches(set, batchSize)];
+    if (all.length === 0) return;
+    let next = yield* Effect.forkChild(forward(all[0]!));
+    for (let i = 0; i < all.length; i++) {
+      const result = yield* Fiber.join(next);
+      if (i + 1 < all.length) next = yield* Effect.forkChild(forward(all[i + 1]!));
+      yield* onBatch(all[i]!, result);
+      yield* Effect.yieldNow;
+    }
+  });
 
 /**
  * For each batch of `set` (uint8 NHWC images at the model's size), the model's values at `taps`; `onBatch`
@@ -31,20 +56,16 @@ export const forEachBatch = <E>(
   ) => Effect.Effect<void, E>,
   options: TapPassOptions = {},
 ): Effect.Effect<void, ModelError | E> =>
-  Effect.gen(function* () {
-    for (const batch of batches(set, options.batchSize ?? 500)) {
-      const x = yield* preprocess(
-        model.name,
-        model.input,
-        batch.pixels,
-        batch.size,
-        channelsOf(set),
-      );
-      const outputs = yield* model.forward(x, "input", taps);
-      yield* onBatch(batch.start, batch.size, outputs);
-      yield* Effect.yieldNow;
-    }
-  });
+  pipelinedBatches(
+    set,
+    options.batchSize ?? 500,
+    (batch) =>
+      Effect.flatMap(
+        preprocess(model.name, model.input, batch.pixels, batch.size, channelsOf(set)),
+        (x) => model.forward(x, "input", taps),
+      ),
+    (batch, outputs) => onBatch(batch.start, batch.size, outputs),
+  );
 
 /** The values of `taps` for every image of `set`, concatenated (for small sets and tests). */
 export const collectTaps = (

@@ -23,7 +23,6 @@
  * @module
  */
 import type * as tfType from "@tensorflow/tfjs";
-import type * as ort from "onnxruntime-node";
 import { Effect, Scope } from "effect";
 import { type Classifier, INPUT } from "../model/classifier.ts";
 import { mulberry32 } from "../random.ts";
@@ -38,7 +37,7 @@ import { classifierToOnnx } from "./export_onnx.ts";
 import { gradientDifference } from "./input_gradient.ts";
 import { groodFeatureModel } from "./grood_cnn.ts";
 import { checkShape, type FeatureModel, type FeatureTensor, sizeOf, type Taps } from "./model.ts";
-import { type OnnxOptions, onnxSession, runSession, runSessionFeeds } from "./onnx.ts";
+import { type OnnxOptions, type OnnxSession, onnxSession, runSession } from "./onnx_session.ts";
 import { encodeOnnx, extractSubgraph, type OnnxModel } from "./onnx_graph.ts";
 
 /**
@@ -137,7 +136,7 @@ export const groodOnnxModel = (
     const scope = yield* Effect.scope;
     const known = exports.get(key);
     const graph = known ?? classifierToOnnx(net, taps.early).model;
-    const sessions = new Map<string, ort.InferenceSession>();
+    const sessions = new Map<string, OnnxSession>();
     const points = tfjs.points ?? [];
     // Every block boundary (spatial ones NHWC in grood's layout) with its shape.
     const shapeOf = (boundary: string) => net.shapeAt(boundary);
@@ -164,7 +163,7 @@ export const groodOnnxModel = (
           sessions.set(id, session);
         }
         const feed = transpose(x, net.spec.inputShape, true);
-        const outputs = yield* runSession(label, session, INPUT, feed, wanted);
+        const outputs = yield* runSession(session, INPUT, feed, wanted);
         const byName = new Map(wanted.map((n, i) => {
           const shape = shapeOf(n);
           const out = outputs[i]!;
@@ -191,14 +190,14 @@ export const groodOnnxModel = (
       exports.set(key, graph);
     }
     // The gradient graph and its session: made on first use (ODIN only), then kept.
-    let gradientSession: ort.InferenceSession | undefined;
+    let gradientSession: OnnxSession | undefined;
     const runGradient = (
-      session: ort.InferenceSession,
+      session: OnnxSession,
       x: FeatureTensor,
       temperature: number,
     ) =>
       Effect.map(
-        runSessionFeeds(label, session, [
+        session.run([
           [INPUT, transpose(x, net.spec.inputShape, true)],
           [TEMPERATURE_INPUT, { data: Float32Array.of(temperature), shape: [] }],
         ], [GRADIENT_OUTPUT]),

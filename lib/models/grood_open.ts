@@ -13,7 +13,7 @@ import { type ModelError, ModelUnreadable } from "./errors.ts";
 import { groodFeatureModel, groodTaps } from "./grood_cnn.ts";
 import { groodOnnxModel } from "./grood_onnx.ts";
 import type { FeatureModel, Taps } from "./model.ts";
-import type { OnnxOptions } from "./onnx.ts";
+import type { OnnxOptions } from "./onnx_session.ts";
 
 /** The engines grood's CNN runs on. */
 export const GROOD_ENGINES = ["onnx", "tfjs"] as const;

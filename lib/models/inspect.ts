@@ -25,7 +25,8 @@ import { loadClassifier } from "../model/store.ts";
 import { type ModelError, ModelRunFailed, ModelUnreadable } from "./errors.ts";
 import { groodTaps } from "./grood_cnn.ts";
 import type { Taps } from "./model.ts";
-import { onnxSession, readOnnxFile, runSession } from "./onnx.ts";
+import { readOnnxFile } from "./onnx.ts";
+import { onnxSession, runSession } from "./onnx_session.ts";
 import { fileHandler, type TfjsFormat } from "./tfjs.ts";
 import {
   declaredShape,
@@ -89,10 +90,11 @@ const measureShapes = (path: string, model: OnnxModel) =>
     const session = yield* onnxSession(
       path,
       encodeOnnx(withOutputs(model, measurable.map((t) => t.name))),
+      // One pass of one image: a worker's start would cost more than it frees.
+      { thread: "caller" },
     );
     const zero = { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), shape: dims };
     const outputs = yield* runSession(
-      path,
       session,
       input.name ?? "",
       zero,

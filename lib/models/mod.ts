@@ -12,15 +12,14 @@ export * from "./head.ts";
 export { onnxHead } from "./onnx_head.ts";
 export { graphHead, layersHead } from "./tfjs_head.ts";
 export * from "./registry.ts";
+export { openOnnxGraph, openOnnxModel, readOnnxFile } from "./onnx.ts";
 export {
   type OnnxOptions,
+  type OnnxSession,
   onnxSession,
-  openOnnxGraph,
-  openOnnxModel,
-  readOnnxFile,
   runSession,
-  runSessionFeeds,
-} from "./onnx.ts";
+  SESSION_OPEN_TIMEOUT,
+} from "./onnx_session.ts";
 export {
   groodFeatureModel,
   groodHead,

@@ -6,9 +6,8 @@
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
 import { Effect, Scope } from "effect";
-import { InputShapeMismatch, type ModelError, ModelRunFailed, ModelUnreadable } from "./errors.ts";
+import { InputShapeMismatch, type ModelError, ModelUnreadable } from "./errors.ts";
 import {
   describeError,
   type FeatureModel,
@@ -30,12 +29,7 @@ import {
   realInputs,
 } from "./onnx_graph.ts";
 import { onnxHead } from "./onnx_head.ts";
-
-/** Engine settings of an ONNX model. */
-export interface OnnxOptions {
-  /** onnxruntime intra-op threads (default 1: the machine is shared, and batches run in turn). */
-  readonly threads?: number;
-}
+import { type OnnxOptions, type OnnxSession, onnxSession, runSession } from "./onnx_session.ts";
 
 /** Read and decode an ONNX file; a typed error names the file when it cannot. */
 export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnreadable> =>
@@ -45,63 +39,6 @@ export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnread
       catch: (error) => new ModelUnreadable({ model: path, problem: describeError(error) }),
     }),
     (bytes) => decodeOnnx(path, bytes),
-  );
-
-/** One onnxruntime session over ONNX bytes, released with the scope. */
-export const onnxSession = (
-  name: string,
-  bytes: Uint8Array,
-  options: OnnxOptions = {},
-): Effect.Effect<ort.InferenceSession, ModelUnreadable, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.tryPromise({
-      try: () =>
-        ort.InferenceSession.create(bytes, {
-          executionProviders: ["cpu"],
-          intraOpNumThreads: options.threads ?? 1,
-          interOpNumThreads: 1,
-          graphOptimizationLevel: "all",
-        }),
-      catch: (error) =>
-        new ModelUnreadable({ model: name, problem: `onnxruntime: ${describeError(error)}` }),
-    }),
-    (session) => Effect.promise(() => session.release()),
-  );
-
-/** Run a session on one float32 feed; the input tensor is released after the run. */
-export const runSession = (
-  name: string,
-  session: ort.InferenceSession,
-  feed: string,
-  x: FeatureTensor,
-  outputs: ReadonlyArray<string>,
-): Effect.Effect<ReadonlyArray<FeatureTensor>, ModelRunFailed> =>
-  runSessionFeeds(name, session, [[feed, x]], outputs);
-
-/** Run a session on float32 feeds (name, value); the input tensors are released after the run. */
-export const runSessionFeeds = (
-  name: string,
-  session: ort.InferenceSession,
-  feeds: ReadonlyArray<readonly [string, FeatureTensor]>,
-  outputs: ReadonlyArray<string>,
-): Effect.Effect<ReadonlyArray<FeatureTensor>, ModelRunFailed> =>
-  Effect.acquireUseRelease(
-    Effect.sync(() =>
-      feeds.map(([feed, x]) => [feed, new ort.Tensor("float32", x.data, [...x.shape])] as const)
-    ),
-    (tensors) =>
-      Effect.tryPromise({
-        try: async () => {
-          const result = await session.run(Object.fromEntries(tensors), [...outputs]);
-          return outputs.map((o) => {
-            const t = result[o]!;
-            const out = { data: t.data as Float32Array, shape: t.dims.map(Number) };
-            return out;
-          });
-        },
-        catch: (error) => new ModelRunFailed({ model: name, problem: describeError(error) }),
-      }),
-    (tensors) => Effect.sync(() => tensors.forEach(([, tensor]) => tensor.dispose())),
   );
 
 /**
@@ -153,7 +90,7 @@ export const openOnnxGraph = (
       });
     }
     const scope = yield* Effect.scope;
-    const sessions = new Map<string, ort.InferenceSession>();
+    const sessions = new Map<string, OnnxSession>();
     const sessionFor = (from: ForwardPoint, to: ReadonlyArray<string>) =>
       Effect.gen(function* () {
         const feed = from === "input" ? feedName : spec.taps[from];
@@ -178,7 +115,7 @@ export const openOnnxGraph = (
         const values = new Map<string, FeatureTensor>([[start, x]]);
         if (engineOutputs.length > 0) {
           const { session, feed } = yield* sessionFor(from, engineOutputs);
-          const results = yield* runSession(path, session, feed, x, engineOutputs);
+          const results = yield* runSession(session, feed, x, engineOutputs);
           engineOutputs.forEach((t, i) => values.set(t, results[i]!));
         }
         return to.map((t) => values.get(spec.taps[t])!);

@@ -15,7 +15,8 @@ import { decodeStrict } from "../decode.ts";
 import { type ModelError, ModelUnreadable } from "./errors.ts";
 import { type GroodEngine, openGroodModel } from "./grood_open.ts";
 import { type FeatureModel, type ModelSpec, ModelSpecSchema, type Taps } from "./model.ts";
-import { type OnnxOptions, openOnnxModel } from "./onnx.ts";
+import { openOnnxModel } from "./onnx.ts";
+import type { OnnxOptions } from "./onnx_session.ts";
 import { openTfjsModel } from "./tfjs.ts";
 import { inspectGrood, type Inspection, inspectOnnx, inspectTfjs } from "./inspect.ts";
 

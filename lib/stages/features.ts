@@ -11,12 +11,13 @@
  */
 import { Data, Effect } from "effect";
 import { checkImageSet, type InvalidImageSet } from "../data/checks.ts";
-import { batches, channelsOf, type ImageSet } from "../data/images.ts";
+import { channelsOf, type ImageSet } from "../data/images.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import { MissingTap, type ModelError } from "../models/errors.ts";
 import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, type FeatureTensor, preprocess, sizeOf } from "../models/model.ts";
+import { pipelinedBatches } from "../models/batches.ts";
 
 export { NonFiniteOutput } from "../models/finite.ts";
 
@@ -151,31 +152,37 @@ export const extractFeatures: (
         "input",
         names.length > 0 ? ["penultimate", "logits", "early"] : ["penultimate", "logits"],
       );
-  for (const batch of batches(set, batchSize)) {
-    const { start, size } = batch;
-    const x = yield* preprocess(model.name, model.input, batch.pixels, size, channelsOf(set));
-    const outputs = yield* pass(x);
-    // Every value the model gives is checked here, as it comes in (`lib/models/finite.ts`).
-    yield* requireFiniteOutputs({ model: model.name, set: set.name, start, rows: size }, [
-      ["penultimate features", outputs[0]!],
-      ["logits", outputs[1]!],
-    ]);
-    penData.set(outputs[0]!.data, start * dim);
-    logitData.set(outputs[1]!.data, start * numClasses);
-    sums.forEach((s, k) => {
-      const values = outputs[2 + k]!.data;
-      const size1 = values.length / size;
-      for (let i = 0; i < size; i++) {
-        const c = set.labels![start + i]!;
-        s.counts[c]! += 1;
-        const row = values.subarray(i * size1, (i + 1) * size1);
-        const offset = c * size1;
-        for (let j = 0; j < size1; j++) s.sums[offset + j]! += row[j]!;
-      }
-    });
-    options.onProgress?.(start + size, set.count);
-    yield* Effect.yieldNow;
-  }
+  yield* pipelinedBatches(
+    set,
+    batchSize,
+    (batch) =>
+      Effect.flatMap(
+        preprocess(model.name, model.input, batch.pixels, batch.size, channelsOf(set)),
+        pass,
+      ),
+    ({ start, size }, outputs) =>
+      Effect.gen(function* () {
+        // Every value the model gives is checked here, as it comes in (`lib/models/finite.ts`).
+        yield* requireFiniteOutputs({ model: model.name, set: set.name, start, rows: size }, [
+          ["penultimate features", outputs[0]!],
+          ["logits", outputs[1]!],
+        ]);
+        penData.set(outputs[0]!.data, start * dim);
+        logitData.set(outputs[1]!.data, start * numClasses);
+        sums.forEach((s, k) => {
+          const values = outputs[2 + k]!.data;
+          const size1 = values.length / size;
+          for (let i = 0; i < size; i++) {
+            const c = set.labels![start + i]!;
+            s.counts[c]! += 1;
+            const row = values.subarray(i * size1, (i + 1) * size1);
+            const offset = c * size1;
+            for (let j = 0; j < size1; j++) s.sums[offset + j]! += row[j]!;
+          }
+        });
+        options.onProgress?.(start + size, set.count);
+      }),
+  );
   const features: SetFeatures = {
     name: set.name,
     count: set.count,

@@ -15,7 +15,6 @@
 import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
 import {
-  batches,
   channelsOf,
   IMAGE_SIDE,
   IMAGE_SIZE,
@@ -23,7 +22,7 @@ import {
   type LabelledSet,
   subset,
 } from "../data/images.ts";
-import { forEachBatch } from "../models/batches.ts";
+import { forEachBatch, pipelinedBatches } from "../models/batches.ts";
 import type { ModelError } from "../models/errors.ts";
 import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
@@ -244,36 +243,47 @@ export const mixupImages: (
   }
   const dim = sizeOf(model.shapes.penultimate);
   const sums = new Float64Array(dim);
-  for (const batch of batches(images, options.batchSize ?? 500)) {
-    const x = yield* preprocess(
-      model.name,
-      model.input,
-      batch.pixels,
-      batch.size,
-      channelsOf(images),
-    );
-    const [early] = yield* model.forward(x, "input", ["early"]);
-    const mixed = new Float32Array(early!.data.length);
-    for (let i = 0; i < batch.size; i++) {
-      const target = targets[batch.start + i]!;
-      const proto = prototypes.early.data.subarray(target * earlySize, (target + 1) * earlySize);
-      const offset = i * earlySize;
-      for (let j = 0; j < earlySize; j++) {
-        mixed[offset + j] = lambda * early!.data[offset + j]! + (1 - lambda) * proto[j]!;
-      }
-    }
-    const [h] = yield* model.forward({ data: mixed, shape: early!.shape }, "early", [
-      "penultimate",
-    ]);
-    yield* requireFiniteOutputs(
-      { model: model.name, set: `${images.name} (mixed)`, start: batch.start, rows: batch.size },
-      [["penultimate features", h!]],
-    );
-    for (let i = 0; i < batch.size; i++) {
-      for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
-    }
-    yield* Effect.yieldNow;
-  }
+  // The next batch's early features (onnxruntime, on its worker) come while this batch is
+  // mixed and run through the rest of the network.
+  yield* pipelinedBatches(
+    images,
+    options.batchSize ?? 500,
+    (batch) =>
+      Effect.flatMap(
+        preprocess(model.name, model.input, batch.pixels, batch.size, channelsOf(images)),
+        (x) => model.forward(x, "input", ["early"]),
+      ),
+    (batch, [early]) =>
+      Effect.gen(function* () {
+        const mixed = new Float32Array(early!.data.length);
+        for (let i = 0; i < batch.size; i++) {
+          const target = targets[batch.start + i]!;
+          const proto = prototypes.early.data.subarray(
+            target * earlySize,
+            (target + 1) * earlySize,
+          );
+          const offset = i * earlySize;
+          for (let j = 0; j < earlySize; j++) {
+            mixed[offset + j] = lambda * early!.data[offset + j]! + (1 - lambda) * proto[j]!;
+          }
+        }
+        const [h] = yield* model.forward({ data: mixed, shape: early!.shape }, "early", [
+          "penultimate",
+        ]);
+        yield* requireFiniteOutputs(
+          {
+            model: model.name,
+            set: `${images.name} (mixed)`,
+            start: batch.start,
+            rows: batch.size,
+          },
+          [["penultimate features", h!]],
+        );
+        for (let i = 0; i < batch.size; i++) {
+          for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
+        }
+      }),
+  );
   return Float32Array.from(sums, (s) => s / images.count);
 });
 

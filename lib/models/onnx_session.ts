@@ -1,0 +1,253 @@
+/**
+ * One onnxruntime session, on a thread of its own by default.
+ *
+ * onnxruntime-node runs a session synchronously on the calling thread (its `run` promise only
+ * defers the call to `setImmediate`). On the main thread that serialises the forward pass with
+ * everything else the process does: decoding the next images, the k-NN search of the batch
+ * before, the service's HTTP work. A session on its own Web Worker (`onnx_worker.ts`, the
+ * default) runs the pass while the calling thread does that work. Feeds are copied to the worker
+ * (a view of a larger buffer costs only its own bytes) and outputs transferred back; the worker
+ * runs the same onnxruntime with the same settings, so outputs are identical to the calling
+ * thread's (`tests/onnx_session_test.ts`).
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+import { Duration, Effect, Scope } from "effect";
+import { ModelRunFailed, ModelUnreadable } from "./errors.ts";
+import { describeError, type FeatureTensor } from "./model.ts";
+import type { OnnxWorkerReply, OnnxWorkerRequest } from "./onnx_worker.ts";
+
+/** Engine settings of an ONNX model. */
+export interface OnnxOptions {
+  /** onnxruntime intra-op threads (default 1: the machine is shared, and batches run in turn). */
+  readonly threads?: number;
+  /**
+   * Where sessions run: `"worker"` (default), a Web Worker per session, so the calling thread
+   * keeps working during a pass; `"caller"`, the calling thread (no worker to start: for a
+   * process that runs one short pass).
+   */
+  readonly thread?: "worker" | "caller";
+}
+
+/** An onnxruntime session: float32 feeds in, named float32 outputs back. */
+export interface OnnxSession {
+  /** The model's name, for errors. */
+  readonly name: string;
+  /** Run the session: one tensor per name in `outputs`, in that order. */
+  readonly run: (
+    feeds: ReadonlyArray<readonly [string, FeatureTensor]>,
+    outputs: ReadonlyArray<string>,
+  ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelRunFailed>;
+}
+
+/** How long a worker may take to start and load a model before the open fails. */
+export const SESSION_OPEN_TIMEOUT: Duration.Duration = Duration.seconds(120);
+/** How long a released session may take to free its memory before its worker is terminated. */
+const RELEASE_TIMEOUT = Duration.seconds(10);
+
+const sessionOptions = (options: OnnxOptions): ort.InferenceSession.SessionOptions => ({
+  executionProviders: ["cpu"],
+  intraOpNumThreads: options.threads ?? 1,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: "all",
+});
+
+/** A session on the calling thread. */
+const callerSession = (
+  name: string,
+  bytes: Uint8Array,
+  options: OnnxOptions,
+): Effect.Effect<OnnxSession, ModelUnreadable, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => ort.InferenceSession.create(bytes, sessionOptions(options)),
+        catch: (error) =>
+          new ModelUnreadable({ model: name, problem: `onnxruntime: ${describeError(error)}` }),
+      }),
+      (session) => Effect.promise(() => session.release()),
+    ),
+    (session): OnnxSession => ({
+      name,
+      run: (feeds, outputs) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() =>
+            feeds.map(([feed, x]) =>
+              [feed, new ort.Tensor("float32", x.data, [...x.shape])] as const
+            )
+          ),
+          (tensors) =>
+            Effect.tryPromise({
+              try: async () => {
+                const result = await session.run(Object.fromEntries(tensors), [...outputs]);
+                return outputs.map((o) => {
+                  const t = result[o]!;
+                  return { data: t.data as Float32Array, shape: t.dims.map(Number) };
+                });
+              },
+              catch: (error) => new ModelRunFailed({ model: name, problem: describeError(error) }),
+            }),
+          (tensors) => Effect.sync(() => tensors.forEach(([, tensor]) => tensor.dispose())),
+        ),
+    }),
+  );
+
+/** A live worker and the runs waiting for its answers. */
+interface WorkerLink {
+  readonly worker: Worker;
+  readonly pending: Map<number, (reply: OnnxWorkerReply) => void>;
+  /** Set when the worker died: every later run fails with it. */
+  broken?: string;
+  nextId: number;
+}
+
+const failedReply = (id: number, reason: string): OnnxWorkerReply => ({
+  type: "failed",
+  id,
+  reason,
+});
+
+/** Answer `id`'s waiting run (−1: the open, −2: the release). */
+const settle = (link: WorkerLink, id: number, reply: OnnxWorkerReply) => {
+  const waiting = link.pending.get(id);
+  link.pending.delete(id);
+  waiting?.(reply);
+};
+
+/** The worker is gone (died or released): every waiting and later run fails with `reason`. */
+const breakLink = (link: WorkerLink, reason: string) => {
+  link.broken ??= reason;
+  for (const [id] of [...link.pending]) settle(link, id, failedReply(id, link.broken));
+};
+
+/** Start a worker; its answers go to the waiting run with the same id (−1: the open). */
+const startWorker = (): WorkerLink => {
+  const worker = new Worker(new URL("./onnx_worker.ts", import.meta.url), { type: "module" });
+  const link: WorkerLink = { worker, pending: new Map(), nextId: 0 };
+  worker.onmessage = (event: MessageEvent<OnnxWorkerReply>) => {
+    const reply = event.data;
+    switch (reply.type) {
+      case "opened":
+        return settle(link, -1, reply);
+      case "released":
+        return settle(link, -2, reply);
+      default:
+        return settle(link, reply.id, reply);
+    }
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    breakLink(link, `onnxruntime worker stopped: ${event.message}`);
+  };
+  worker.onmessageerror = () => breakLink(link, "onnxruntime worker sent an unreadable message");
+  return link;
+};
+
+/** Send a request and wait for the answer with `id`. */
+const ask = (
+  link: WorkerLink,
+  id: number,
+  request: OnnxWorkerRequest,
+  transfer: Array<ArrayBuffer> = [],
+): Effect.Effect<OnnxWorkerReply> =>
+  Effect.callback<OnnxWorkerReply>((resume) => {
+    if (link.broken !== undefined) return resume(Effect.succeed(failedReply(id, link.broken)));
+    link.pending.set(id, (reply) => resume(Effect.succeed(reply)));
+    link.worker.postMessage(request, transfer);
+    // Interrupted: stop waiting (a run in flight finishes in the worker and is dropped).
+    return Effect.sync(() => link.pending.delete(id));
+  });
+
+/** A session on a Web Worker of its own, released (and the worker terminated) with the scope. */
+const workerSession = (
+  name: string,
+  bytes: Uint8Array,
+  options: OnnxOptions,
+): Effect.Effect<OnnxSession, ModelUnreadable | ModelRunFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    const link = yield* Effect.acquireRelease(
+      Effect.sync(startWorker),
+      (link) =>
+        ask(link, -2, { type: "release" }).pipe(
+          Effect.timeoutOption(RELEASE_TIMEOUT),
+          Effect.ensuring(Effect.sync(() => {
+            link.worker.terminate();
+            breakLink(link, "the session was released (its scope is closed)");
+          })),
+        ),
+    );
+    const opened = yield* ask(link, -1, {
+      type: "open",
+      bytes,
+      threads: options.threads ?? 1,
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: SESSION_OPEN_TIMEOUT,
+        orElse: () =>
+          Effect.succeed(failedReply(
+            -1,
+            `the onnxruntime worker did not open the model within ${
+              Duration.format(SESSION_OPEN_TIMEOUT)
+            }`,
+          )),
+      }),
+    );
+    if (link.broken !== undefined) {
+      // Opened in a scope that is already closed: the model was used after its release.
+      return yield* new ModelRunFailed({ model: name, problem: link.broken });
+    }
+    if (opened.type === "failed") {
+      return yield* new ModelUnreadable({ model: name, problem: `onnxruntime: ${opened.reason}` });
+    }
+    return {
+      name,
+      run: (feeds, outputs) =>
+        Effect.suspend(() => {
+          const id = link.nextId++;
+          // A copy of each feed's own bytes (a view of a larger buffer would clone all of it).
+          const wire = feeds.map(([feed, x]) =>
+            [feed, { data: x.data.slice(), shape: [...x.shape] }] as const
+          );
+          return Effect.flatMap(
+            ask(
+              link,
+              id,
+              { type: "run", id, feeds: wire, outputs },
+              wire.map(([, t]) => t.data.buffer as ArrayBuffer),
+            ),
+            (reply) =>
+              reply.type === "ran"
+                ? Effect.succeed(reply.outputs.map((o) => ({ data: o.data, shape: [...o.shape] })))
+                : Effect.fail(
+                  new ModelRunFailed({
+                    model: name,
+                    problem: reply.type === "failed" ? reply.reason : `unexpected ${reply.type}`,
+                  }),
+                ),
+          );
+        }),
+    };
+  });
+
+/**
+ * One onnxruntime session over ONNX bytes (on its own worker unless `thread: "caller"`),
+ * released with the scope. `ModelUnreadable` when onnxruntime cannot load the bytes;
+ * `ModelRunFailed` when the scope is already closed (a model used after its release).
+ */
+export const onnxSession = (
+  name: string,
+  bytes: Uint8Array,
+  options: OnnxOptions = {},
+): Effect.Effect<OnnxSession, ModelUnreadable | ModelRunFailed, Scope.Scope> =>
+  (options.thread ?? "worker") === "worker"
+    ? workerSession(name, bytes, options)
+    : callerSession(name, bytes, options);
+
+/** Run a session on one float32 feed. */
+export const runSession = (
+  session: OnnxSession,
+  feed: string,
+  x: FeatureTensor,
+  outputs: ReadonlyArray<string>,
+): Effect.Effect<ReadonlyArray<FeatureTensor>, ModelRunFailed> => session.run([[feed, x]], outputs);

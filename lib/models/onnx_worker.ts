@@ -1,0 +1,105 @@
+/**
+ * The Web Worker behind an onnxruntime session on its own thread (`onnx_session.ts`).
+ * onnxruntime-node's `run` is synchronous on the thread that calls it (its promise only defers
+ * the call to `setImmediate`), so a session run on the main thread stops the decoding, search
+ * and HTTP work that could overlap it; here it blocks only this worker.
+ *
+ * Protocol: `open` (the model's bytes and intra-op threads) → `opened` | `failed` (id −1);
+ * `run` (an id, float32 feeds, output names) → `ran` (the outputs, transferred) | `failed`;
+ * `release` → `released` (the session's native memory is freed; the owner then terminates the
+ * worker).
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+
+/** One float32 tensor crossing the thread boundary. */
+export interface WireTensor {
+  readonly data: Float32Array;
+  readonly shape: ReadonlyArray<number>;
+}
+
+/** Messages to the worker. */
+export type OnnxWorkerRequest =
+  | { readonly type: "open"; readonly bytes: Uint8Array; readonly threads: number }
+  | {
+    readonly type: "run";
+    readonly id: number;
+    readonly feeds: ReadonlyArray<readonly [string, WireTensor]>;
+    readonly outputs: ReadonlyArray<string>;
+  }
+  | { readonly type: "release" };
+
+/** Messages from the worker. */
+export type OnnxWorkerReply =
+  | { readonly type: "opened" }
+  | { readonly type: "ran"; readonly id: number; readonly outputs: ReadonlyArray<WireTensor> }
+  | { readonly type: "failed"; readonly id: number; readonly reason: string }
+  | { readonly type: "released" };
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<OnnxWorkerRequest>) => void) | null;
+  postMessage(message: OnnxWorkerReply, transfer?: Array<ArrayBuffer>): void;
+}
+
+const reasonOf = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause);
+
+/** A tensor's data in an array buffer of its own, so it can be transferred. */
+const owned = (data: Float32Array): Float32Array =>
+  data.byteOffset === 0 && data.byteLength === data.buffer.byteLength &&
+    data.buffer instanceof ArrayBuffer
+    ? data
+    : data.slice();
+
+if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined") {
+  const scope = globalThis as unknown as WorkerScope;
+  let session: ort.InferenceSession | undefined;
+  // Requests are handled one at a time, in order: a run never starts before `open` is done.
+  let queue: Promise<void> = Promise.resolve();
+  const handle = async (request: OnnxWorkerRequest): Promise<void> => {
+    switch (request.type) {
+      case "open":
+        try {
+          session = await ort.InferenceSession.create(request.bytes, {
+            executionProviders: ["cpu"],
+            intraOpNumThreads: request.threads,
+            interOpNumThreads: 1,
+            graphOptimizationLevel: "all",
+          });
+          scope.postMessage({ type: "opened" });
+        } catch (cause) {
+          scope.postMessage({ type: "failed", id: -1, reason: reasonOf(cause) });
+        }
+        return;
+      case "run": {
+        const tensors = request.feeds.map(([name, t]) =>
+          [name, new ort.Tensor("float32", t.data, [...t.shape])] as const
+        );
+        try {
+          const result = await session!.run(Object.fromEntries(tensors), [...request.outputs]);
+          const outputs = request.outputs.map((name): WireTensor => {
+            const t = result[name]!;
+            return { data: owned(t.data as Float32Array), shape: t.dims.map(Number) };
+          });
+          scope.postMessage(
+            { type: "ran", id: request.id, outputs },
+            outputs.map((o) => o.data.buffer as ArrayBuffer),
+          );
+        } catch (cause) {
+          scope.postMessage({ type: "failed", id: request.id, reason: reasonOf(cause) });
+        } finally {
+          tensors.forEach(([, t]) => t.dispose());
+        }
+        return;
+      }
+      case "release":
+        await session?.release();
+        session = undefined;
+        scope.postMessage({ type: "released" });
+        return;
+    }
+  };
+  scope.onmessage = (event) => {
+    queue = queue.then(() => handle(event.data));
+  };
+}
