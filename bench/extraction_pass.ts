@@ -2,8 +2,8 @@
  * The feature pass inside grood's extraction against onnxruntime alone, on the same 10,000
  * mnist test images and batch (500), in one process, alternating, best of `--runs`:
  *
- * - `onnxAlone`: the exported graph's session run on the calling thread on pre-made input batches (no preprocessing,
- *   no copies, no checks): the engine's own speed;
+ * - `onnxAlone`: the exported graph's session run on the calling thread on pre-made input
+ *   batches (no preprocessing, no copies, no checks): the engine's own speed;
  * - `extractOnnx`: `extractFeatures` on `openModel(mnist fixture)` (grood's CNN on its default
  *   engine, onnxruntime): what the pipeline, `fit`, `score` and the service run;
  * - `extractTfjs`: the same on the tfjs engine (the engine every product path used before);
