@@ -46,14 +46,18 @@ const readChunks = async (opened: Sources.OpenedSource, chunk: number) => {
 };
 
 /** Full read, then every chunk read directly, then streamed from the first image. */
-const measure = async (spec: Sources.SourceSpec, baseDir: string, chunk: number) => {
+const measure = async (
+  name: string,
+  spec: Sources.SourceSpec,
+  baseDir: string,
+  chunk: number,
+) => {
   const opened = await run(Sources.openSource(spec, { baseDir, shape: Sources.GREY_28 }));
-  let began = performance.now();
+  const began = performance.now();
   await run(Sources.readSource(opened, { batchSize: 500 }));
   const fullReadSeconds = (performance.now() - began) / 1000;
   const direct = await readChunks(opened, chunk);
   const { range: _, ...streamedOnly } = opened;
-  began = performance.now();
   const streamed = await readChunks(streamedOnly, chunk);
   const chunks = Math.ceil(opened.count / chunk);
   // Streamed, chunk c goes through every image before its end.
@@ -62,11 +66,8 @@ const measure = async (spec: Sources.SourceSpec, baseDir: string, chunk: number)
     (_, c) => Math.min(opened.count, (c + 1) * chunk),
   ).reduce((a, b) => a + b, 0);
   console.error(
-    `${spec.kind} ${opened.count} images, ${chunks} chunks: full ${
-      fullReadSeconds.toFixed(2)
-    } s, ` +
-      `direct ${direct.seconds.toFixed(2)} s, streamed ${streamed.seconds.toFixed(2)} s ` +
-      `(${(performance.now() - began) / 1000} s)`,
+    `${name}: ${opened.count} images, ${chunks} chunks: full ${fullReadSeconds.toFixed(2)} s, ` +
+      `direct ${direct.seconds.toFixed(2)} s, streamed ${streamed.seconds.toFixed(2)} s`,
   );
   return {
     images: opened.count,
@@ -101,9 +102,14 @@ try {
     }).png().toFile(join(dir, "pngs", `digit-${String(i).padStart(5, "0")}.png`));
   }
   const results = {
-    npyUint8: await measure({ kind: "npy", images: "u8.npy" }, dir, npyChunk),
-    npyFloat32Nchw: await measure({ kind: "npy", images: "f32.npy" }, dir, npyChunk),
-    pngFolder: await measure({ kind: "folder", path: "pngs" }, dir, pngChunk),
+    npyUint8: await measure("npyUint8", { kind: "npy", images: "u8.npy" }, dir, npyChunk),
+    npyFloat32Nchw: await measure(
+      "npyFloat32Nchw",
+      { kind: "npy", images: "f32.npy" },
+      dir,
+      npyChunk,
+    ),
+    pngFolder: await measure("pngFolder", { kind: "folder", path: "pngs" }, dir, pngChunk),
   };
   const commit = new TextDecoder().decode(
     new Deno.Command("git", { args: ["rev-parse", "--short", "HEAD"], cwd: root }).outputSync()
