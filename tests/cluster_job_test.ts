@@ -1,15 +1,13 @@
 /**
  * The cluster job folder and command lines without a cluster: chunking, resuming only the same
  * job, refusing folders and parts that are not this job's, the command lines (`grood cluster
- * runner`, `grood cluster score`: decoded by `effect/cli`, refused by name), and the ranged
- * read of a folder source.
+ * runner`, `grood cluster score`: decoded by `effect/cli`, refused by name). Ranged reads of
+ * every source kind are tested in `sources_range_test.ts`.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Effect, Stream } from "effect";
-import sharp from "sharp";
-import { Fitted, Io, Sources } from "../mod.ts";
-import { chunkBatches } from "../apps/cluster/score_chunk.ts";
+import { Effect } from "effect";
+import { Fitted, Io } from "../mod.ts";
 import { runGrood } from "../apps/cli/app.ts";
 import { TASKS } from "../apps/cli/commands/mod.ts";
 import type { TaskInput } from "../apps/cli/task.ts";
@@ -337,37 +335,6 @@ for (
     assert.match(stderr, problem);
   });
 }
-
-Deno.test("a chunk of a folder source reads its own files, into the pixels the stream gives", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "grood-cluster-folder-" });
-  try {
-    const count = 600;
-    for (let i = 0; i < count; i++) {
-      const pixels = Uint8Array.from({ length: 28 * 28 }, (_, p) => (i * 7 + p * 13) % 256);
-      await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png()
-        .toFile(join(dir, `img-${String(i).padStart(4, "0")}.png`));
-    }
-    const spec = { kind: "folder", path: "." } as Sources.SourceSpec;
-    const opened = await run(Sources.openSource(spec, { baseDir: dir, shape: Sources.GREY_28 }));
-    const streamed: Array<Sources.SourceBatch> = [];
-    await run(Stream.runForEach(opened.batches(512), (b) => Effect.sync(() => streamed.push(b))));
-    for (const [k, range] of [{ start: 0, end: 512 }, { start: 512, end: count }].entries()) {
-      const read: Array<Sources.SourceBatch> = [];
-      await run(
-        Stream.runForEach(
-          chunkBatches(opened, spec, dir, range),
-          (b) => Effect.sync(() => read.push(b)),
-        ),
-      );
-      assert.equal(read.length, 1);
-      assert.equal(read[0]!.start, range.start);
-      assert.equal(read[0]!.size, range.end - range.start);
-      assert.deepEqual(read[0]!.pixels, streamed[k]!.pixels);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
 
 Deno.test("fit part files: written and read back exactly; a part of another chunk, job or prototypes, cut short or edited is refused by name", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-fit-parts-" });

@@ -1,15 +1,15 @@
 /**
  * What a runner does with one chunk: read the job's plan, open the chunk's source (kept open
- * for the job's next chunks), score images [start, end) in the batches one-process `deno task
- * score` uses, and write the part atomically. Every failure comes back as `ChunkFailed` naming
- * the chunk and the cause.
+ * for the job's next chunks), read images [start, end) alone (`Sources.readRange`: a chunk far
+ * into a large source does not read the images before it), score them in the batches
+ * one-process `deno task score` uses, and write the part atomically. Every failure comes back
+ * as `ChunkFailed` naming the chunk and the cause.
  *
  * @module
  */
-import { join, resolve } from "node:path";
 import { Effect, Stream } from "effect";
 import type { Fitted } from "../../mod.ts";
-import { Io, Sources } from "../../mod.ts";
+import { Sources } from "../../mod.ts";
 import { type JobPlan, type Part, type PartRow, readPlan, SCORE_BATCH, writePart } from "./job.ts";
 import { ChunkFailed, chunkKey, type ChunkRequest } from "./protocol.ts";
 import type { Schema } from "effect";
@@ -32,55 +32,6 @@ const KEPT_JOBS = 2;
 const remember = <V>(map: Map<string, V>, key: string, value: V, keep: number) => {
   map.set(key, value);
   while (map.size > keep) map.delete(map.keys().next().value!);
-};
-
-/**
- * The model batches of images [start, end) of an opened source: the batches `deno task score`
- * reads (starting at multiples of `SCORE_BATCH`) that fall in the range. A folder source is read
- * from the chunk's own files (the library's folder stream starts at the first image, and a chunk
- * far into a large folder would decode every image before it), with the library's own decoder,
- * so the pixels are the same.
- */
-export const chunkBatches = (
-  opened: Sources.OpenedSource,
-  spec: Sources.SourceSpec,
-  baseDir: string,
-  range: { readonly start: number; readonly end: number },
-): Stream.Stream<Sources.SourceBatch, Sources.SourceError> => {
-  const names = opened.itemNames;
-  if (spec.kind !== "folder" || names === undefined) {
-    return opened.batches(SCORE_BATCH).pipe(
-      Stream.takeWhile((batch) => batch.start < range.end),
-      Stream.filter((batch) => batch.start >= range.start),
-    );
-  }
-  const root = resolve(baseDir, spec.path);
-  const per = Sources.imageValues(opened.shape);
-  const starts: Array<number> = [];
-  for (let start = range.start; start < range.end; start += SCORE_BATCH) starts.push(start);
-  return Stream.fromIterable(starts).pipe(
-    Stream.mapEffect((start) =>
-      Effect.gen(function* () {
-        const size = Math.min(SCORE_BATCH, range.end - start);
-        const pixels = new Uint8Array(size * per);
-        yield* Effect.forEach(
-          Array.from({ length: size }, (_, i) => i),
-          (i) => {
-            const path = join(root, names[start + i]!);
-            return Effect.tryPromise({
-              try: () => Deno.readFile(path),
-              catch: (error) => new Io.CorruptDataset({ path, problem: `cannot read: ${error}` }),
-            }).pipe(
-              Effect.flatMap((bytes) => Sources.decodeImage(bytes, path, opened.shape)),
-              Effect.map((image) => pixels.set(image, i * per)),
-            );
-          },
-          { concurrency: 4, discard: true },
-        );
-        return { start, size, pixels } satisfies Sources.SourceBatch;
-      })
-    ),
-  );
 };
 
 /** Score one chunk with `detector` and write its part; returns what the reply carries. */
@@ -136,7 +87,8 @@ export const scoreChunk = (
     // Batches start at multiples of SCORE_BATCH from the source's start, as in `score`, so every
     // image is scored in the same batch (hence bit for bit the same) as one process scores it.
     yield* Stream.runForEach(
-      chunkBatches(opened, planned.spec, planned.baseDir, chunk),
+      // Images [start, end) only, read at their offset (never the images before them).
+      Sources.readRange(opened, chunk, SCORE_BATCH),
       (batch) =>
         Effect.map(
           detector.scoreImages({ count: batch.size, shape, pixels: batch.pixels }),

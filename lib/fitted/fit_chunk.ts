@@ -19,6 +19,7 @@ import type { FeatureModel, Taps } from "../models/model.ts";
 import { openSource } from "../sources/mod.ts";
 import type { SourceArgument } from "../sources/argument.ts";
 import { imageValues, type OpenedSource, type SourceError } from "../sources/source.ts";
+import { readRange, type SourceRangeInvalid } from "../sources/range.ts";
 import { inClassOrder, toShape } from "./fit_data.ts";
 import { openWithTaps } from "./fit_model.ts";
 import { copyModel } from "./model_files.ts";
@@ -96,39 +97,50 @@ export const openFitTraining = (
   });
 
 /**
+ * The source index of image `trainIndex` of the training stream: the source less `held`
+ * (ascending source indices).
+ */
+const sourceIndexOf = (trainIndex: number, held: ReadonlyArray<number>): number => {
+  let index = trainIndex;
+  for (const h of held) {
+    if (h > index) break;
+    index++;
+  }
+  return index;
+};
+
+/**
  * Images [start, end) of the training stream of `opened` less `held` (ascending source
- * indices), as one chunk. The source is read from its start up to the chunk (sources have no
- * ranged read yet).
+ * indices), as one chunk. Only the source images that span the chunk are read (a ranged read,
+ * `Sources.readRange`), so the chunks of a fit together read the source once.
  */
 export const trainingChunk = (
   opened: OpenedSource,
   held: ReadonlyArray<number>,
   range: { readonly start: number; readonly end: number },
-): Effect.Effect<TrainingChunk, FitTrainingChanged | SourceError> =>
+): Effect.Effect<TrainingChunk, FitTrainingChanged | SourceError | SourceRangeInvalid> =>
   Effect.gen(function* () {
     const per = imageValues(opened.shape);
     const size = range.end - range.start;
     const pixels = new Uint8Array(size * per);
     const labels = new Uint8Array(size);
+    const ascending = [...held].sort((a, b) => a - b);
     const isHeld = new Set(held);
-    let trainIndex = 0;
+    const first = sourceIndexOf(range.start, ascending);
+    const span = size === 0
+      ? { start: first, end: first }
+      : { start: first, end: Math.min(opened.count, sourceIndexOf(range.end - 1, ascending) + 1) };
     let filled = 0;
     let labelled = true;
-    yield* Stream.runForEach(
-      opened.batches(500).pipe(Stream.takeWhile(() => trainIndex < range.end)),
-      (batch) =>
-        Effect.sync(() => {
-          if (batch.labels === undefined) labelled = false;
-          for (let i = 0; i < batch.size && trainIndex < range.end; i++) {
-            if (isHeld.has(batch.start + i)) continue;
-            if (trainIndex >= range.start) {
-              pixels.set(batch.pixels.subarray(i * per, (i + 1) * per), filled * per);
-              labels[filled++] = batch.labels?.[i] ?? 0;
-            }
-            trainIndex++;
-          }
-        }),
-    );
+    yield* Stream.runForEach(readRange(opened, span, 500), (batch) =>
+      Effect.sync(() => {
+        if (batch.labels === undefined) labelled = false;
+        for (let i = 0; i < batch.size && filled < size; i++) {
+          if (isHeld.has(batch.start + i)) continue;
+          pixels.set(batch.pixels.subarray(i * per, (i + 1) * per), filled * per);
+          labels[filled++] = batch.labels?.[i] ?? 0;
+        }
+      }));
     if (filled !== size) {
       return yield* new FitTrainingChanged({
         what: opened.description,

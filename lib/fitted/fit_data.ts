@@ -19,6 +19,7 @@ import {
   type OpenedSource,
   type ReadSource,
   readSource,
+  type SourceBatch,
   SourceUnlabelled,
 } from "../sources/source.ts";
 import { FitDataInvalid } from "./errors.ts";
@@ -217,18 +218,18 @@ export const inClassOrder = (
     return Effect.succeed({ ...opened, classNames: classes });
   }
   // Without `inMemory`: its labels are the source's numbers, and `readSource` would take them.
-  const { inMemory: _, ...streamed } = opened;
+  const { inMemory: _, range, ...streamed } = opened;
+  const relabel = Stream.map((batch: SourceBatch): SourceBatch =>
+    batch.labels === undefined
+      ? batch
+      : { ...batch, labels: Uint8Array.from(batch.labels, (l) => map[l]!) }
+  );
   return Effect.succeed({
     ...streamed,
     classNames: classes,
-    batches: (size) =>
-      opened.batches(size).pipe(
-        Stream.map((batch) =>
-          batch.labels === undefined
-            ? batch
-            : { ...batch, labels: Uint8Array.from(batch.labels, (l) => map[l]!) }
-        ),
-      ),
+    batches: (size) => relabel(opened.batches(size)),
+    // A ranged read is relabelled the same way (never handed on with the source's numbers).
+    ...(range === undefined ? {} : { range: (r, size) => relabel(range(r, size)) }),
   });
 };
 

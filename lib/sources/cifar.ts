@@ -24,6 +24,7 @@ import {
   type SourceBatch,
   type SourceKind,
 } from "./source.ts";
+import { rangeOfBatches } from "./range.ts";
 
 /** The spec of CIFAR binary batch files. */
 export const CifarSpec: Schema.Struct<{
@@ -173,6 +174,7 @@ const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext
       Stream.fromIterable(batchStarts(count, batchSize)).pipe(
         Stream.mapEffect(({ start, size }) => readBatch(start, size)),
       ),
+    range: rangeOfBatches(readBatch),
   };
   return opened;
 });

@@ -36,6 +36,7 @@ import {
   type SourceBatch,
   type SourceKind,
 } from "./source.ts";
+import { rangeOfBatches } from "./range.ts";
 
 /** The spec of an image folder. */
 export const FolderSpec: Schema.Struct<{
@@ -211,6 +212,7 @@ const open = Effect.fn("openFolder")(function* (
       Stream.fromIterable(batchStarts(files.length, batchSize)).pipe(
         Stream.mapEffect(({ start, size }) => readBatch(start, size)),
       ),
+    range: rangeOfBatches(readBatch),
   };
   return opened;
 });

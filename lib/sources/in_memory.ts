@@ -5,13 +5,16 @@
  *
  * @module
  */
+import { Effect } from "effect";
 import { conformRaw } from "./conform.ts";
+import { rangeOfBatches } from "./range.ts";
 import {
   type ImageShape,
   memoryBatches,
   type OpenContext,
   type OpenedSource,
   sameShape,
+  type SourceBatch,
 } from "./source.ts";
 
 /** What an in-memory source holds. */
@@ -47,5 +50,23 @@ export const inMemorySource = (images: InMemoryImages, ctx: OpenContext): Opened
         batchSize,
         (run, size) => conformRaw(run, size, shape, ctx.shape, description),
       ),
+    // A range is a run of views: the images before it are never touched.
+    range: rangeOfBatches((start, size) =>
+      Effect.map(
+        conformRaw(
+          pixels.subarray(start * per, (start + size) * per),
+          size,
+          shape,
+          ctx.shape,
+          description,
+        ),
+        (converted): SourceBatch => ({
+          start,
+          size,
+          pixels: converted,
+          ...(labels === undefined ? {} : { labels: labels.subarray(start, start + size) }),
+        }),
+      )
+    ),
   };
 };

@@ -29,6 +29,13 @@ import type { OpenContext, OpenedSource, SourceError } from "./source.ts";
 export * from "./source.ts";
 export * from "./conform.ts";
 export {
+  rangeBatchStarts,
+  rangeOfBatches,
+  readRange,
+  type SourceRange,
+  SourceRangeInvalid,
+} from "./range.ts";
+export {
   parseSourceArgument,
   SOURCE_ARGUMENT_HELP,
   type SourceArgument,

@@ -27,6 +27,7 @@ import {
   type SourceBatch,
   type SourceKind,
 } from "./source.ts";
+import { rangeOfBatches } from "./range.ts";
 
 /** The spec of a `.npy` image array. */
 export const NpySpec: Schema.Struct<{
@@ -256,6 +257,7 @@ const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
       Stream.fromIterable(batchStarts(geo.count, batchSize)).pipe(
         Stream.mapEffect(({ start, size }) => readBatch(start, size)),
       ),
+    range: rangeOfBatches(readBatch),
   };
   return opened;
 });

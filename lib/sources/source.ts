@@ -17,6 +17,7 @@ import type { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import type { DatasetNotFound } from "../data/datasets.ts";
 import type { LoadOodSetError } from "../data/ood/mod.ts";
 import type { IoError } from "../io/files.ts";
+import type { SourceRange } from "./range.ts";
 
 /** Height, width and channels of one image (NHWC, uint8). */
 export interface ImageShape {
@@ -88,6 +89,15 @@ export interface OpenedSource {
   readonly itemNames?: ReadonlyArray<string>;
   /** Read the images in order, `batchSize` at a time (the last batch may be smaller). */
   readonly batches: (batchSize: number) => Stream.Stream<SourceBatch, SourceError>;
+  /**
+   * Read images [range.start, range.end) directly, without the images before them, in batches
+   * starting at `range.start` in steps of `batchSize`. Call it through `readRange`
+   * (`range.ts`), which checks the range and streams `batches` instead when a source has none.
+   */
+  readonly range?: (
+    range: SourceRange,
+    batchSize: number,
+  ) => Stream.Stream<SourceBatch, SourceError>;
   /**
    * The whole set, when a kind already holds it decoded at the requested shape (IDX, the
    * built-in sets): `readSource` then takes it as it is instead of copying it.

@@ -1,0 +1,168 @@
+/**
+ * Ranged reads: images [start, end) of an opened source, without reading the images before
+ * them. A cluster runner handed chunk c of a large source reads that chunk only, so a job's
+ * total reading stays linear in the source instead of growing with the square of its chunks.
+ *
+ * Every kind grood ships reads a range directly (`OpenedSource.range`): `.npy` and CIFAR seek
+ * to the first record's byte offset, an image folder decodes its sorted file list's slice, the
+ * in-memory kinds (IDX, registered datasets, generated OOD sets) take views. A source without
+ * `range` (a wrapper, a future kind that cannot seek) falls back to streaming `batches` from
+ * the first image: it reads and decodes every image before `end`, and hands on only those in
+ * range. Either way the batches are the same: they start at `start`, `start + batchSize`, …,
+ * the last one cut at `end`.
+ *
+ * @example Images 1000–1099 of an `.npy` file, read at their offset
+ * ```ts ignore
+ * import { Effect, Stream } from "effect";
+ * import { GREY_28, openSource, readRange } from "./mod.ts";
+ * const opened = await Effect.runPromise(
+ *   openSource({ kind: "npy", images: "train.npy" }, { baseDir: ".", shape: GREY_28 }),
+ * );
+ * const batches = await Effect.runPromise(
+ *   Stream.runCollect(readRange(opened, { start: 1000, end: 1100 }, 64)),
+ * );
+ * console.log(batches.map((b) => [b.start, b.size]));
+ * ```
+ *
+ * @module
+ */
+import { Data, Effect, Stream } from "effect";
+import { imageValues, type OpenedSource, type SourceBatch, type SourceError } from "./source.ts";
+
+/** Images [start, end) of a source. */
+export interface SourceRange {
+  /** Index of the first image. */
+  readonly start: number;
+  /** Index after the last image. */
+  readonly end: number;
+}
+
+/** A range that is not inside the source (or runs backwards), naming both. */
+export class SourceRangeInvalid extends Data.TaggedError("SourceRangeInvalid")<{
+  readonly source: string;
+  readonly start: number;
+  readonly end: number;
+  readonly count: number;
+}> {
+  /** The error as one line: the range, the source and its size. */
+  override get message(): string {
+    return `Cannot read images [${this.start}, ${this.end}) of "${this.source}": it holds ` +
+      `${this.count} images (a range needs 0 <= start <= end <= count, whole numbers)`;
+  }
+}
+
+/**
+ * The (start, size) of each batch of `range`: from `range.start` in steps of `batchSize` (at
+ * least 1), the last one cut at `range.end`.
+ *
+ * @example
+ * ```ts
+ * import { rangeBatchStarts } from "./range.ts";
+ * const starts = [...rangeBatchStarts({ start: 10, end: 25 }, 6)];
+ * if (starts.map((s) => `${s.start}+${s.size}`).join() !== "10+6,16+6,22+3") throw new Error();
+ * ```
+ */
+export function* rangeBatchStarts(
+  range: SourceRange,
+  batchSize: number,
+): Generator<{ start: number; size: number }> {
+  const step = Math.max(1, Math.floor(batchSize));
+  for (let start = range.start; start < range.end; start += step) {
+    yield { start, size: Math.min(step, range.end - start) };
+  }
+}
+
+/**
+ * The batches of images `range` of `source` (see the module doc): read directly when the
+ * source can (`OpenedSource.range`), else streamed from its first image. A range outside the
+ * source fails with `SourceRangeInvalid` before anything is read.
+ */
+export const readRange = (
+  source: OpenedSource,
+  range: SourceRange,
+  batchSize: number,
+): Stream.Stream<SourceBatch, SourceError | SourceRangeInvalid> => {
+  const { start, end } = range;
+  if (
+    !Number.isInteger(start) || !Number.isInteger(end) || start < 0 || start > end ||
+    end > source.count
+  ) {
+    return Stream.fail(
+      new SourceRangeInvalid({ source: source.description, start, end, count: source.count }),
+    );
+  }
+  if (start === end) return Stream.empty;
+  return source.range !== undefined
+    ? source.range(range, batchSize)
+    : streamedRange(source, range, batchSize);
+};
+
+/**
+ * The fallback: stream the source from its first image, keep the images in `range` and
+ * regroup them into the batches a direct read gives. Reads every image before `range.end`.
+ */
+const streamedRange = (
+  source: OpenedSource,
+  range: SourceRange,
+  batchSize: number,
+): Stream.Stream<SourceBatch, SourceError> => {
+  const per = imageValues(source.shape);
+  const step = Math.max(1, Math.floor(batchSize));
+  const labelled = source.classNames !== undefined;
+  // Fresh state for every run of the stream.
+  return Stream.suspend(() => {
+    let next = range.start;
+    let pixels = new Uint8Array(0);
+    let labels: Uint8Array | undefined;
+    let filled = 0;
+    let hasLabels = true;
+    const fresh = () => {
+      const size = Math.min(step, range.end - next);
+      pixels = new Uint8Array(size * per);
+      labels = labelled ? new Uint8Array(size) : undefined;
+      filled = 0;
+    };
+    fresh();
+    const regroup = (batch: SourceBatch): Array<SourceBatch> => {
+      const out: Array<SourceBatch> = [];
+      if (batch.labels === undefined) hasLabels = false;
+      const from = Math.max(batch.start, range.start);
+      const to = Math.min(batch.start + batch.size, range.end);
+      for (let index = from; index < to; index++) {
+        const i = index - batch.start;
+        pixels.set(batch.pixels.subarray(i * per, (i + 1) * per), filled * per);
+        if (labels !== undefined) labels[filled] = batch.labels?.[i] ?? 0;
+        filled++;
+        if (filled * per === pixels.length) {
+          out.push({
+            start: next,
+            size: filled,
+            pixels,
+            ...(labels !== undefined && hasLabels ? { labels } : {}),
+          });
+          next += filled;
+          if (next < range.end) fresh();
+        }
+      }
+      return out;
+    };
+    return source.batches(step).pipe(
+      Stream.takeWhile((batch) => batch.start < range.end),
+      Stream.flatMap((batch) =>
+        Stream.fromIterable(batch.start + batch.size <= range.start ? [] : regroup(batch))
+      ),
+    );
+  });
+};
+
+/**
+ * `OpenedSource.range` for a kind that reads any run of images with `readBatch(start, size)`:
+ * one call per batch of the range.
+ */
+export const rangeOfBatches = (
+  readBatch: (start: number, size: number) => Effect.Effect<SourceBatch, SourceError>,
+): (range: SourceRange, batchSize: number) => Stream.Stream<SourceBatch, SourceError> =>
+(range, batchSize) =>
+  Stream.fromIterable(rangeBatchStarts(range, batchSize)).pipe(
+    Stream.mapEffect(({ start, size }) => readBatch(start, size)),
+  );
