@@ -37,9 +37,9 @@ const BATCH = 512;
 /** Options of `scoreSource`. */
 export interface ScoreSourceOptions {
   /**
-   * Read (decode) the next batch while this one is scored (default true): the model's forward
-   * runs on onnxruntime's thread and decoding on sharp's, so the two overlap (measured in
-   * `docs/performance.md`). One batch more is held in memory.
+   * Overlap the batches (default true): the next batch is read (decoded) while two are scored,
+   * one searched on this thread while the other's forward pass runs on the model's onnxruntime
+   * worker (measured in `docs/performance.md`). Two batches more are held in memory.
    */
   readonly overlap?: boolean;
 }
