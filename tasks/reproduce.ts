@@ -64,8 +64,6 @@ import {
   activationRatioChart,
   activationRatioMarkdown,
   activationRatioRows,
-  writeExports,
-  writePlot,
 } from "../lib/report/mod.ts";
 import {
   benchmarkFolderRules,
@@ -77,6 +75,8 @@ import {
   type SeedRuns,
   seedSpreadMarkdown,
   writeBenchmarkFolder,
+  writeExports,
+  writePlot,
 } from "../apps/results/mod.ts";
 import {
   hnswRecall,

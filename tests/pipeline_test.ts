@@ -26,7 +26,7 @@ import {
   summaryTable,
   writeResults,
 } from "../lib/pipeline/tables.ts";
-import { writeExports } from "../lib/report/exports.ts";
+import { writeExports } from "../apps/results/exports.ts";
 import { runPromise } from "./with_compute.ts";
 import { TINY, tinyBenchmark } from "./tiny_benchmark.ts";
 

@@ -27,7 +27,7 @@ import {
   type Table,
   writeResults,
 } from "../../lib/pipeline/mod.ts";
-import { writeReportPlots } from "../../lib/report/mod.ts";
+import { writeReportPlots } from "./plot_files.ts";
 import { OOD_METRICS } from "../../lib/stages/mod.ts";
 import type { SeedSection } from "./page.ts";
 import {

@@ -3,7 +3,9 @@
  * exports: each benchmark's folder written as one unit (`writeBenchmarkFolder`: tables, plots,
  * exports, every seed's results and their spreads), the spreads over training seeds and the
  * paired differences behind the README's claims (`seedSpread`, `pairedDifferences`), and the
- * self-contained HTML page gathering every benchmark (`benchmarkSection`, `reportHtml`).
+ * self-contained HTML page gathering every benchmark (`benchmarkSection`, `reportHtml`), the
+ * plots as files (`writePlot`, `writeReportPlots`) and the `.npy` exports of every stage's
+ * output with their manifest (`writeExports`).
  *
  * @module
  */
@@ -34,3 +36,11 @@ export {
   type SeedRuns,
   writeBenchmarkFolder,
 } from "./benchmark_folder.ts";
+export { type PlotFormat, plotSlug, writePlot, writeReportPlots } from "./plot_files.ts";
+export {
+  type ExportEntry,
+  type ExportRequest,
+  MANIFEST_FILE,
+  writeExportManifest,
+  writeExports,
+} from "./exports.ts";
