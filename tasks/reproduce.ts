@@ -69,17 +69,18 @@ import {
   benchmarkFolderRules,
   benchmarkPage,
   benchmarkSection,
+  hnswRecall,
   pageSections,
   pairedMarkdown,
   reportHtml,
   type SeedRuns,
   seedSpreadMarkdown,
+  trainFixture,
   writeBenchmarkFolder,
   writeExports,
   writePlot,
 } from "../apps/results/mod.ts";
 import {
-  hnswRecall,
   perSetMarkdown,
   type PreparedBenchmark,
   resultsTable,
@@ -87,7 +88,6 @@ import {
   runPipelineScoped,
   summaryMarkdown,
   summaryTable,
-  trainFixture,
 } from "../lib/pipeline/mod.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR } from "../lib/cache/mod.ts";
 

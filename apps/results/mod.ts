@@ -5,7 +5,9 @@
  * paired differences behind the README's claims (`seedSpread`, `pairedDifferences`), and the
  * self-contained HTML page gathering every benchmark (`benchmarkSection`, `reportHtml`), the
  * plots as files (`writePlot`, `writeReportPlots`) and the `.npy` exports of every stage's
- * output with their manifest (`writeExports`).
+ * output with their manifest (`writeExports`), and HNSW's recall on GROOD's real descriptors
+ * (`hnswRecall`); and how the fixture models those results rest on are trained (`trainFixture`,
+ * `deno task train` or `reproduce --retrain`).
  *
  * @module
  */
@@ -44,3 +46,10 @@ export {
   writeExportManifest,
   writeExports,
 } from "./exports.ts";
+export { hnswRecall, MissingArtefact, type RecallError, type RecallReport } from "./recall.ts";
+export {
+  DEFAULT_EPOCHS,
+  type FixtureOptions,
+  trainFixture,
+  type TrainFixtureError,
+} from "./train_fixture.ts";

@@ -78,10 +78,3 @@ export {
   tieReportMarkdown,
   writeResults,
 } from "./tables.ts";
-export { hnswRecall, MissingArtefact, type RecallError, type RecallReport } from "./recall.ts";
-export {
-  DEFAULT_EPOCHS,
-  type FixtureOptions,
-  trainFixture,
-  type TrainFixtureError,
-} from "./train_fixture.ts";
