@@ -72,21 +72,21 @@ import {
   hnswRecall,
   pageSections,
   pairedMarkdown,
+  perSetMarkdown,
   reportHtml,
   type SeedRuns,
   seedSpreadMarkdown,
+  summaryMarkdown,
   trainFixture,
   writeBenchmarkFolder,
   writeExports,
   writePlot,
 } from "../apps/results/mod.ts";
 import {
-  perSetMarkdown,
   type PreparedBenchmark,
   resultsTable,
   runPipeline,
   runPipelineScoped,
-  summaryMarkdown,
   summaryTable,
 } from "../lib/pipeline/mod.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR } from "../lib/cache/mod.ts";

@@ -1,13 +1,14 @@
 /**
- * The results folder and page of `deno task reproduce`, an app on the library's public
- * exports: each benchmark's folder written as one unit (`writeBenchmarkFolder`: tables, plots,
- * exports, every seed's results and their spreads), the spreads over training seeds and the
- * paired differences behind the README's claims (`seedSpread`, `pairedDifferences`), and the
- * self-contained HTML page gathering every benchmark (`benchmarkSection`, `reportHtml`), the
- * plots as files (`writePlot`, `writeReportPlots`) and the `.npy` exports of every stage's
- * output with their manifest (`writeExports`), and HNSW's recall on GROOD's real descriptors
- * (`hnswRecall`); and how the fixture models those results rest on are trained (`trainFixture`,
- * `deno task train` or `reproduce --retrain`).
+ * The results of `deno task reproduce`, an app on the library's public exports:
+ * - the result tables as files and Markdown (`writeResults`, `summaryMarkdown`,
+ *   `perSetMarkdown`, the tie report), the plots as files (`writePlot`, `writeReportPlots`) and
+ *   the `.npy` exports of every stage's output with their manifest (`writeExports`);
+ * - each benchmark's folder written as one unit (`writeBenchmarkFolder`: tables, plots, exports,
+ *   every seed's results and their spreads), the spreads over training seeds and the paired
+ *   differences behind the README's claims (`seedSpread`, `pairedDifferences`);
+ * - the self-contained HTML page gathering every benchmark (`benchmarkSection`, `reportHtml`);
+ * - HNSW's recall on GROOD's real descriptors (`hnswRecall`), and how the fixture models the
+ *   results rest on are trained (`trainFixture`: `deno task train`, `reproduce --retrain`).
  *
  * @module
  */
@@ -53,3 +54,13 @@ export {
   trainFixture,
   type TrainFixtureError,
 } from "./train_fixture.ts";
+export {
+  inPercent,
+  perSetMarkdown,
+  summaryMarkdown,
+  type TieFlag,
+  tieFlags,
+  tieFlagSets,
+  tieReportMarkdown,
+  writeResults,
+} from "./tables.ts";

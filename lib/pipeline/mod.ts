@@ -64,17 +64,4 @@ export {
   type PipelineSpecInputOf,
   type PipelineSpecOf,
 } from "./spec_entries.ts";
-export {
-  inPercent,
-  perSetMarkdown,
-  resultsTable,
-  SUMMARY_METRICS,
-  summaryMarkdown,
-  summaryTable,
-  type Table,
-  type TieFlag,
-  tieFlags,
-  tieFlagSets,
-  tieReportMarkdown,
-  writeResults,
-} from "./tables.ts";
+export { resultsTable, SUMMARY_METRICS, summaryTable, type Table } from "./tables.ts";
