@@ -14,7 +14,7 @@ import {
   summaryTable,
   type Table,
 } from "../../lib/pipeline/mod.ts";
-import { TIE_REPORT_LIMIT } from "../../lib/stages/mod.ts";
+import { OOD_METRICS, TIE_REPORT_LIMIT } from "../../lib/stages/mod.ts";
 
 /** A fraction as a percentage with two decimals; an absent value (an empty group) as "–". */
 const percent = (v: unknown) =>
@@ -52,9 +52,8 @@ export function summaryMarkdown(summary: Table): string {
  * set), in percent.
  */
 export function perSetMarkdown(results: Table): string {
-  const metrics = ["auroc", "auprIn", "auprOut", "fpr95IdKept", "fpr95OpenOod"];
-  return results.select("detector", "set", "group", ...metrics)
-    .toMarkdown({ format: inPercent(metrics) });
+  return results.select("detector", "set", "group", ...OOD_METRICS)
+    .toMarkdown({ format: inPercent(OOD_METRICS) });
 }
 
 /** A detector whose metrics on some OOD set depend on ties across ID and OOD. */
