@@ -60,12 +60,10 @@ import {
   writeJson,
   writeJsonAtomic,
 } from "../lib/io/mod.ts";
+import { activationRatioRows } from "../lib/report/mod.ts";
 import {
   activationRatioChart,
   activationRatioMarkdown,
-  activationRatioRows,
-} from "../lib/report/mod.ts";
-import {
   benchmarkFolderRules,
   benchmarkPage,
   benchmarkSection,

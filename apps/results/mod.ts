@@ -7,6 +7,8 @@
  *   every seed's results and their spreads), the spreads over training seeds and the paired
  *   differences behind the README's claims (`seedSpread`, `pairedDifferences`);
  * - the self-contained HTML page gathering every benchmark (`benchmarkSection`, `reportHtml`);
+ * - the activation-ratio analysis as Markdown and a chart (`activationRatioMarkdown`,
+ *   `activationRatioChart`);
  * - HNSW's recall on GROOD's real descriptors (`hnswRecall`), and how the fixture models the
  *   results rest on are trained (`trainFixture`: `deno task train`, `reproduce --retrain`).
  *
@@ -64,3 +66,4 @@ export {
   tieReportMarkdown,
   writeResults,
 } from "./tables.ts";
+export { activationRatioChart, activationRatioMarkdown } from "./activation_ratio.ts";

@@ -27,7 +27,13 @@
  *
  * @module
  */
-export { PLOT_FONT, type PlotInput, type ScoresBySet, type TopLevelSpec } from "./chart.ts";
+export {
+  PLOT_CONFIG,
+  PLOT_FONT,
+  type PlotInput,
+  type ScoresBySet,
+  type TopLevelSpec,
+} from "./chart.ts";
 export { NonFinitePlotData, PlotInputError, PlotRenderError } from "./plot_errors.ts";
 export { downsampleCurve, type RocPoint, rocPoints } from "./roc.ts";
 export { ROC_AXES, rocCurves, type RocOptions } from "./roc_chart.ts";
@@ -51,10 +57,4 @@ export {
   type MimeBundle,
   show,
 } from "./notebook.ts";
-export {
-  activationRatioChart,
-  activationRatioMarkdown,
-  type ActivationRatioRow,
-  activationRatioRows,
-  type RatioSet,
-} from "./activation_ratio.ts";
+export { type ActivationRatioRow, activationRatioRows, type RatioSet } from "./activation_ratio.ts";
