@@ -30,8 +30,9 @@ import {
 import { cacheSummary, DEFAULT_CACHE_DIR } from "../lib/cache/mod.ts";
 import { StageCache } from "../mod.ts";
 import { terminalProgress } from "../apps/cli/progress.ts";
-import { inPercent, readSpecFile, runAblationJson, SUMMARY_METRICS } from "../lib/pipeline/mod.ts";
-import { ablationChart, writePlot } from "../lib/report/mod.ts";
+import { readSpecFile, runAblationJson, SUMMARY_METRICS } from "../lib/pipeline/mod.ts";
+import { ablationChart } from "../lib/report/mod.ts";
+import { inPercent, writePlot } from "../apps/results/mod.ts";
 
 const { values, positionals } = await taskInput(ablateTask);
 

@@ -60,34 +60,32 @@ import {
   writeJson,
   writeJsonAtomic,
 } from "../lib/io/mod.ts";
+import { activationRatioRows } from "../lib/report/mod.ts";
 import {
   activationRatioChart,
   activationRatioMarkdown,
-  activationRatioRows,
-  writeExports,
-  writePlot,
-} from "../lib/report/mod.ts";
-import {
   benchmarkFolderRules,
   benchmarkPage,
   benchmarkSection,
+  hnswRecall,
   pageSections,
   pairedMarkdown,
+  perSetMarkdown,
   reportHtml,
   type SeedRuns,
   seedSpreadMarkdown,
+  summaryMarkdown,
+  trainFixture,
   writeBenchmarkFolder,
+  writeExports,
+  writePlot,
 } from "../apps/results/mod.ts";
 import {
-  hnswRecall,
-  perSetMarkdown,
   type PreparedBenchmark,
   resultsTable,
   runPipeline,
   runPipelineScoped,
-  summaryMarkdown,
   summaryTable,
-  trainFixture,
 } from "../lib/pipeline/mod.ts";
 import { cacheSummary, DEFAULT_CACHE_DIR } from "../lib/cache/mod.ts";
 

@@ -11,7 +11,7 @@ import { trainTask } from "../apps/cli/commands/train.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { fixtureDir } from "../lib/benchmarks/mod.ts";
-import { trainFixture } from "../lib/pipeline/mod.ts";
+import { trainFixture } from "../apps/results/train_fixture.ts";
 
 const { values } = await taskInput(trainTask);
 

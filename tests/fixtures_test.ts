@@ -10,7 +10,7 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
 import { type Matrix } from "../lib/matrix.ts";
 import { fixtureDir, fixtureSeeds } from "../lib/benchmarks/fixtures.ts";
-import { DEFAULT_EPOCHS } from "../lib/pipeline/train_fixture.ts";
+import { DEFAULT_EPOCHS } from "../apps/results/train_fixture.ts";
 import { predictClasses } from "../lib/models/predict.ts";
 import { loadClassifier, ModelLoadError, weightBytes } from "../lib/model/store.ts";
 import { trainClassifier } from "../lib/model/train.ts";

@@ -1,15 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Exit } from "effect";
-import {
-  decodeNpy,
-  encodeNpy,
-  MANIFEST_FILE,
-  npyHeader,
-  readNpy,
-  writeExportManifest,
-  writeNpyAtomic,
-} from "../lib/io/npy.ts";
+import { decodeNpy, encodeNpy, npyHeader, readNpy, writeNpyAtomic } from "../lib/io/npy.ts";
+import { MANIFEST_FILE, writeExportManifest } from "../apps/results/exports.ts";
 import { sha256Hex } from "../lib/io/files.ts";
 import { openSource, readSource } from "../lib/sources/mod.ts";
 

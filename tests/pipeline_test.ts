@@ -19,14 +19,9 @@ import { DETECTOR_KINDS } from "../lib/detectors/registry.ts";
 import { tiedShare } from "../lib/stages/evaluate.ts";
 import { GroodLive, runAblation, runPipeline } from "../lib/pipeline/pipeline.ts";
 import type { DetectorRun } from "../lib/pipeline/run.ts";
-import {
-  perSetMarkdown,
-  resultsTable,
-  summaryMarkdown,
-  summaryTable,
-  writeResults,
-} from "../lib/pipeline/tables.ts";
-import { writeExports } from "../lib/report/exports.ts";
+import { resultsTable, summaryTable } from "../lib/pipeline/tables.ts";
+import { perSetMarkdown, summaryMarkdown, writeResults } from "../apps/results/tables.ts";
+import { writeExports } from "../apps/results/exports.ts";
 import { runPromise } from "./with_compute.ts";
 import { TINY, tinyBenchmark } from "./tiny_benchmark.ts";
 

@@ -9,7 +9,6 @@ import {
   imageGridSvg,
   LOG_HISTOGRAM_X,
   NonFinitePlotData,
-  plotSlug,
   renderPng,
   renderSvg,
   ROC_AXES,
@@ -17,9 +16,8 @@ import {
   rocPoints,
   scoreHistograms,
   svgToPng,
-  writePlot,
-  writeReportPlots,
 } from "../lib/report/mod.ts";
+import { plotSlug, writePlot, writeReportPlots } from "../apps/results/plot_files.ts";
 import { display, JUPYTER_DISPLAY, show } from "../lib/report/notebook.ts";
 import type { DetectorRun } from "../lib/pipeline/run.ts";
 import { mulberry32 } from "../lib/random.ts";

@@ -22,7 +22,8 @@ import {
   type SeedRow,
   seedSpread,
 } from "../apps/results/seeds.ts";
-import { summaryTable, tieReportMarkdown } from "../lib/pipeline/tables.ts";
+import { summaryTable } from "../lib/pipeline/tables.ts";
+import { tieReportMarkdown } from "../apps/results/tables.ts";
 import { withTab } from "./browser.ts";
 import { toyRuns } from "./toy_runs.ts";
 

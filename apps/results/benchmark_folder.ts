@@ -21,13 +21,9 @@ import {
   writeJsonAtomic,
   writeOutputFolder,
 } from "../../lib/io/mod.ts";
-import {
-  type DetectorRun,
-  summaryTable,
-  type Table,
-  writeResults,
-} from "../../lib/pipeline/mod.ts";
-import { writeReportPlots } from "../../lib/report/mod.ts";
+import { type DetectorRun, summaryTable, type Table } from "../../lib/pipeline/mod.ts";
+import { writeResults } from "./tables.ts";
+import { writeReportPlots } from "./plot_files.ts";
 import { OOD_METRICS } from "../../lib/stages/mod.ts";
 import type { SeedSection } from "./page.ts";
 import {

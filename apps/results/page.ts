@@ -16,14 +16,7 @@
 import { Effect } from "effect";
 import { join } from "node:path";
 import { IMAGE_SIZE, type ImageSet } from "../../lib/data/mod.ts";
-import {
-  type DetectorRun,
-  resultsTable,
-  summaryTable,
-  type TieFlag,
-  tieFlags,
-  tieFlagSets,
-} from "../../lib/pipeline/mod.ts";
+import { type DetectorRun, resultsTable, summaryTable } from "../../lib/pipeline/mod.ts";
 import {
   escapeXml,
   imageGridSvg,
@@ -37,6 +30,7 @@ import {
 } from "../../lib/report/mod.ts";
 import { TIE_REPORT_LIMIT } from "../../lib/stages/mod.ts";
 import { type PairedDifference, SEED_METRICS } from "./seeds.ts";
+import { type TieFlag, tieFlags, tieFlagSets } from "./tables.ts";
 
 /** One gallery: a title and its image grid (SVG with PNG tiles). */
 export interface Gallery {

@@ -1,7 +1,7 @@
 /**
  * Where the committed fixture models (the built-in benchmarks' models) live:
  * `fixtures/models/<dataset>` (seed 0) and `fixtures/models/<dataset>-seed<N>`. How they are trained is `trainFixture`
- * (`lib/pipeline/train_fixture.ts`).
+ * (`apps/results/train_fixture.ts`).
  *
  * @module
  */

@@ -46,7 +46,6 @@ export {
   decodeNpy,
   decodeNpyHeader,
   encodeNpy,
-  type ExportEntry,
   type NpyArray,
   type NpyDtype,
   NpyIoError,

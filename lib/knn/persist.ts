@@ -9,7 +9,7 @@
  */
 import { Effect, Schema } from "effect";
 import { join } from "node:path";
-import { decodeStrict } from "../decode.ts";
+import { decodeJsonText, decodeStrict } from "../decode.ts";
 import { writeJsonAtomic } from "../io/files.ts";
 import { CorruptIndex, IndexIoError } from "./errors.ts";
 import { io } from "./files.ts";
@@ -89,17 +89,15 @@ export const loadIndex = (
     const metadataPath = join(dir, METADATA_FILE);
     const invalid = (problem: string) => new CorruptIndex({ path: metadataPath, problem });
     const text = yield* io(metadataPath, () => Deno.readTextFile(metadataPath));
-    const json = yield* Effect.try({
-      try: () => JSON.parse(text) as unknown,
-      catch: (error) => invalid(`not JSON (${String(error)})`),
-    });
     const decode =
       <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) =>
       (input: unknown) =>
         decodeStrict(schema, METADATA_FILE)(input).pipe(
           Effect.mapError((error) => invalid(error.message)),
         );
-    const metadata = yield* decode(IndexMetadata)(json);
+    const metadata = yield* decodeJsonText(IndexMetadata, METADATA_FILE)(text).pipe(
+      Effect.mapError((error) => invalid(error.message)),
+    );
     const kind = indexKind(metadata.kind);
     if (kind === undefined) {
       return yield* invalid(

@@ -23,7 +23,7 @@
 import onnxProto from "onnx-proto";
 import { type Classifier, INPUT } from "../model/classifier.ts";
 import { classifierToOnnx, samePadding } from "./export_onnx.ts";
-import { FLOAT, graphWriter, type OnnxModel } from "./onnx_graph.ts";
+import { floatInfo, graphWriter, type OnnxModel } from "./onnx_graph.ts";
 
 const { onnx } = onnxProto;
 type Node = onnxProto.onnx.INodeProto;
@@ -172,26 +172,14 @@ export function classifierGradientToOnnx(net: Classifier): OnnxModel {
   }
   node("Identity", [dy], GRADIENT_OUTPUT);
   const [h, w, c] = net.spec.inputShape;
-  const info = (name: string, shape: ReadonlyArray<number | string>) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: {
-        tensorType: {
-          elemType: FLOAT,
-          shape: {
-            dim: shape.map((d) => typeof d === "string" ? { dimParam: d } : { dimValue: d }),
-          },
-        },
-      },
-    });
   return onnx.ModelProto.create({
     ...forward,
     graph: onnx.GraphProto.create({
       name: "grood-classifier-input-gradient",
       node: nodes,
       initializer: weights,
-      input: [info(INPUT, ["N", c, h, w]), info(TEMPERATURE_INPUT, [])],
-      output: [info(GRADIENT_OUTPUT, ["N", c, h, w])],
+      input: [floatInfo(INPUT, ["N", c, h, w]), floatInfo(TEMPERATURE_INPUT, [])],
+      output: [floatInfo(GRADIENT_OUTPUT, ["N", c, h, w])],
       valueInfo: graph.valueInfo ?? [],
     }),
   });

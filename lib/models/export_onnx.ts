@@ -19,7 +19,7 @@
 import onnxProto from "onnx-proto";
 import { Data } from "effect";
 import { boundaryShapes, type Classifier, INPUT, penultimate } from "../model/classifier.ts";
-import { FLOAT, graphWriter, type OnnxModel } from "./onnx_graph.ts";
+import { floatInfo, graphWriter, type OnnxModel } from "./onnx_graph.ts";
 import type { ModelSpec } from "./model.ts";
 
 const { onnx } = onnxProto;
@@ -65,16 +65,7 @@ export function classifierToOnnx(
   const nodes: Array<Node> = [];
   const weights: Array<Tensor> = [];
   const valueInfo: Array<onnxProto.onnx.IValueInfoProto> = [];
-  const info = (name: string, shape: ReadonlyArray<number>) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: {
-        tensorType: {
-          elemType: FLOAT,
-          shape: { dim: [{ dimParam: "N" }, ...shape.map((d) => ({ dimValue: d }))] },
-        },
-      },
-    });
+  const info = (name: string, shape: ReadonlyArray<number>) => floatInfo(name, ["N", ...shape]);
   const { node, ints, floats: weight } = graphWriter(nodes, weights);
 
   // Convolution with folded batch normalisation; tfjs kernels are [kh, kw, cin, cout], ONNX

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Effect, Schema, type Scope } from "effect";
+import { Effect, type Scope } from "effect";
 import { Compute } from "../compute/compute.ts";
 import { loadClassifier, type LoadedClassifier } from "../model/store.ts";
 import { type ModelError, ModelUnreadable } from "./errors.ts";
@@ -15,14 +15,8 @@ import { groodOnnxModel } from "./grood_onnx.ts";
 import type { FeatureModel, Taps } from "./model.ts";
 import type { OnnxOptions } from "./onnx_session.ts";
 
-/** The engines grood's CNN runs on. */
-export const GROOD_ENGINES = ["onnx", "tfjs"] as const;
-/** An engine of grood's CNN. */
-export type GroodEngine = typeof GROOD_ENGINES[number];
-/** The engine choice in a spec. */
-export const GroodEngineSchema: Schema.Literals<readonly ["onnx", "tfjs"]> = Schema.Literals(
-  GROOD_ENGINES,
-);
+/** An engine grood's CNN runs on (the choice in a spec is `Pipeline.EngineSchema`). */
+export type GroodEngine = "onnx" | "tfjs";
 /** The engine grood's CNN runs on when nothing says otherwise. */
 export const DEFAULT_GROOD_ENGINE: GroodEngine = "onnx";
 

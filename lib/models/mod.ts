@@ -35,13 +35,7 @@ export {
 } from "./grood_onnx.ts";
 export { GRADIENT_TOLERANCE, gradientDifference, tfjsInputGradient } from "./input_gradient.ts";
 export { classifierGradientToOnnx, GRADIENT_OUTPUT, TEMPERATURE_INPUT } from "./export_gradient.ts";
-export {
-  DEFAULT_GROOD_ENGINE,
-  GROOD_ENGINES,
-  type GroodEngine,
-  GroodEngineSchema,
-  openGroodModel,
-} from "./grood_open.ts";
+export { DEFAULT_GROOD_ENGINE, type GroodEngine, openGroodModel } from "./grood_open.ts";
 export { openTfjsModel, type TfjsFormat } from "./tfjs.ts";
 export { classifierToOnnx, UnsupportedBlock } from "./export_onnx.ts";
 export {

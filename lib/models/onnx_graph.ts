@@ -198,6 +198,23 @@ export function withOutputs(model: OnnxModel, names: ReadonlyArray<string>): Onn
   });
 }
 
+/**
+ * The declaration of a float32 tensor of shape `dims` (grood's ONNX exporters); a string
+ * dimension is symbolic (`"N"`, the batch).
+ */
+export const floatInfo = (name: string, dims: ReadonlyArray<number | string>): ValueInfo =>
+  onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: {
+          dim: dims.map((d) => typeof d === "string" ? { dimParam: d } : { dimValue: d }),
+        },
+      },
+    },
+  });
+
 /** Appends nodes and float32 initializers to a graph being written (grood's ONNX exporters). */
 export interface GraphWriter {
   /** Appends node `op(inputs) → output` (named after its output) and returns `output`. */

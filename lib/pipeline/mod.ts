@@ -64,24 +64,4 @@ export {
   type PipelineSpecInputOf,
   type PipelineSpecOf,
 } from "./spec_entries.ts";
-export {
-  inPercent,
-  perSetMarkdown,
-  resultsTable,
-  SUMMARY_METRICS,
-  summaryMarkdown,
-  summaryTable,
-  type Table,
-  type TieFlag,
-  tieFlags,
-  tieFlagSets,
-  tieReportMarkdown,
-  writeResults,
-} from "./tables.ts";
-export { hnswRecall, MissingArtefact, type RecallError, type RecallReport } from "./recall.ts";
-export {
-  DEFAULT_EPOCHS,
-  type FixtureOptions,
-  trainFixture,
-  type TrainFixtureError,
-} from "./train_fixture.ts";
+export { resultsTable, SUMMARY_METRICS, summaryTable, type Table } from "./tables.ts";

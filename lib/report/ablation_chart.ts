@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CONFIG, type TopLevelSpec } from "./chart.ts";
+import { PLOT_CONFIG, type TopLevelSpec } from "./chart.ts";
 import { PlotInputError } from "./plot_errors.ts";
 import type { Table } from "../pipeline/tables.ts";
 
@@ -81,7 +81,7 @@ export function ablationChart(
     return {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       title,
-      config: CONFIG,
+      config: PLOT_CONFIG,
       data: { values },
       ...layer,
     };
@@ -89,7 +89,7 @@ export function ablationChart(
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title,
-    config: CONFIG,
+    config: PLOT_CONFIG,
     data: { values },
     facet: {
       column: {

@@ -10,14 +10,12 @@
  * Per set (ID test and every OOD test set) this gives the distribution of s1/s2 (quartiles and
  * mean) and the share of the set whose ratio is above the ID median: the numbers the README's
  * "because" rests on, written by `deno task reproduce` as `activation-ratio.{json,md}` and
- * plotted as `plots/activation-ratio.png`.
+ * plotted as `plots/activation-ratio.png` (their Markdown and chart: `apps/results`).
  *
  * @module
  */
 import type { Matrix } from "../matrix.ts";
 import { scaleExponents } from "../detectors/scale.ts";
-import type { TopLevelSpec } from "./chart.ts";
-import { CONFIG } from "./chart.ts";
 
 /**
  * s1/s2 per row at percentile `p`: SCALE's and ASH-S's exponent (`scaleExponents`; 0 where
@@ -107,48 +105,4 @@ export function activationRatioRows(
       aboveIdMedian: above / sorted.length,
     };
   });
-}
-
-/** The rows as a Markdown table (ratios with two decimals, the share in %). */
-export function activationRatioMarkdown(rows: ReadonlyArray<ActivationRatioRow>): string {
-  return [
-    "| set | group | images | q1 | median s1/s2 | q3 | mean | above the ID median |",
-    "| :-- | :-- | --: | --: | --: | --: | --: | --: |",
-    ...rows.map((r) =>
-      `| ${r.set} | ${r.group} | ${r.count} | ${r.q1.toFixed(2)} | ${r.median.toFixed(2)} | ` +
-      `${r.q3.toFixed(2)} | ${r.mean.toFixed(2)} | ${(100 * r.aboveIdMedian).toFixed(1)}% |`
-    ),
-  ].join("\n");
-}
-
-/** A chart of each set's quartiles of s1/s2 (bar from q1 to q3, tick at the median). */
-export function activationRatioChart(
-  rows: ReadonlyArray<ActivationRatioRow>,
-  options: { readonly title: string },
-): TopLevelSpec {
-  const order = rows.map((r) => r.set);
-  const y = { field: "set", type: "nominal", sort: order, title: null } as const;
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: options.title,
-    width: 420,
-    height: 28 * rows.length,
-    data: { values: rows.map((r) => ({ ...r })) },
-    layer: [
-      {
-        mark: { type: "bar", height: 14, opacity: 0.5 },
-        encoding: {
-          y,
-          x: { field: "q1", type: "quantitative", title: "s1/s2 (quartiles, median tick)" },
-          x2: { field: "q3" },
-          color: { field: "group", type: "nominal", title: "group" },
-        },
-      },
-      {
-        mark: { type: "tick", thickness: 2, size: 18, color: "black" },
-        encoding: { y, x: { field: "median", type: "quantitative" } },
-      },
-    ],
-    config: CONFIG,
-  } as TopLevelSpec;
 }

@@ -17,14 +17,18 @@ export const ID_SET = "id";
 export const PLOT_FONT = "DejaVu Sans";
 
 /**
- * Shared look: the font named explicitly so that the SVG in a notebook and the PNG from resvg
- * agree (resvg's own default is a serif face).
+ * Every chart's look (a vega-lite `config`): the font named explicitly so that the SVG in a
+ * notebook and the PNG from resvg agree (resvg's own default is a serif face).
  */
-export const CONFIG = {
+export const PLOT_CONFIG: {
+  readonly font: string;
+  readonly view: { readonly stroke: string };
+  readonly axis: { readonly gridColor: string };
+} = {
   font: `${PLOT_FONT}, sans-serif`,
   view: { stroke: "#ddd" },
   axis: { gridColor: "#eee" },
-} as const;
+};
 
 /** Scores of one detector by set (`id` = the ID test set), as a `DetectorRun` holds them. */
 export interface ScoresBySet {

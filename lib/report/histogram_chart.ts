@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CONFIG, ID_SET, normalise, type PlotInput, type TopLevelSpec } from "./chart.ts";
+import { ID_SET, normalise, PLOT_CONFIG, type PlotInput, type TopLevelSpec } from "./chart.ts";
 import { densityHistogram, quantile } from "./histogram.ts";
 import { checkFinite } from "./plot_errors.ts";
 
@@ -126,7 +126,7 @@ export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}
       title,
       width: options.width ?? 480,
       height: options.height ?? 280,
-      config: CONFIG,
+      config: PLOT_CONFIG,
       data: { values },
       mark: { type: "line", interpolate: "step-after", strokeWidth: 1.5 },
       encoding: {
@@ -152,7 +152,7 @@ export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title,
-    config: CONFIG,
+    config: PLOT_CONFIG,
     data: { values },
     facet: { field: "panel", type: "nominal", title: null, sort: oodSets.map(label) },
     columns: options.columns ?? 3,

@@ -1,15 +1,14 @@
 /**
  * Reports: plots as vega-lite specs (plain JSON values, so a notebook can tweak them before
  * rendering) and their rendering (SVG with vega's headless renderer, PNG with resvg), Jupyter
- * display, and `.npy` exports of every stage's output. (The results folder and page that
- * `deno task reproduce` writes, with its seed spreads, are an app: `apps/results/`.)
+ * display. (The results folder and page that `deno task reproduce` writes, with its plot files,
+ * `.npy` exports and seed spreads, are an app: `apps/results/`.)
  *
  * - `rocCurves`: one ROC curve per OOD set for one detector (OOD = positive, higher score =
  *   OOD, as everywhere in grood). The points are computed here, ties grouped, and downsampled.
  * - `scoreHistograms`: ID test against each OOD set, as normalised densities.
  * - `ablationChart`: a metric against a parameter, one line per value of another parameter.
  * - `imageGridSvg`: 28×28 images with captions (e.g. their scores), as an SVG.
- * - `writeReportPlots`: the PNGs `deno task reproduce` writes next to its tables.
  *
  * Curves and histograms are computed in TypeScript rather than by vega transforms: the score
  * arrays hold ~50,000 values per detector, and passing them raw into a spec would make every
@@ -28,7 +27,13 @@
  *
  * @module
  */
-export { PLOT_FONT, type PlotInput, type ScoresBySet, type TopLevelSpec } from "./chart.ts";
+export {
+  PLOT_CONFIG,
+  PLOT_FONT,
+  type PlotInput,
+  type ScoresBySet,
+  type TopLevelSpec,
+} from "./chart.ts";
 export { NonFinitePlotData, PlotInputError, PlotRenderError } from "./plot_errors.ts";
 export { downsampleCurve, type RocPoint, rocPoints } from "./roc.ts";
 export { ROC_AXES, rocCurves, type RocOptions } from "./roc_chart.ts";
@@ -43,7 +48,6 @@ export { ablationChart, type AblationChartOptions } from "./ablation_chart.ts";
 export { type ImageGridOptions, imageGridSvg } from "./image_grid.ts";
 export { type PngOptions, renderPng, renderSvg, svgToPng } from "./render.ts";
 export { escapeXml } from "./xml.ts";
-export { type PlotFormat, plotSlug, writePlot, writeReportPlots } from "./plot_files.ts";
 export {
   display,
   type Displayable,
@@ -53,11 +57,4 @@ export {
   type MimeBundle,
   show,
 } from "./notebook.ts";
-export {
-  activationRatioChart,
-  activationRatioMarkdown,
-  type ActivationRatioRow,
-  activationRatioRows,
-  type RatioSet,
-} from "./activation_ratio.ts";
-export { earlyFeatures, writeExports } from "./exports.ts";
+export { type ActivationRatioRow, activationRatioRows, type RatioSet } from "./activation_ratio.ts";

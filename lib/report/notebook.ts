@@ -16,9 +16,10 @@
  * @module
  */
 import type { TopLevelSpec } from "vega-lite";
+import { SUMMARY_METRICS, type Table } from "../pipeline/tables.ts";
+import { OOD_METRICS } from "../stages/evaluate.ts";
 import { renderSvg } from "./render.ts";
 import { escapeXml } from "./xml.ts";
-import type { Table } from "../pipeline/tables.ts";
 
 /** The symbol the Deno Jupyter kernel looks for (same as `Deno.jupyter.$display`). */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
@@ -62,18 +63,9 @@ export interface DisplayOptions {
 
 /** Metric columns of grood's tables, shown in percent by default. */
 export const METRIC_COLUMNS: ReadonlyArray<string> = [
-  "auroc",
-  "auprIn",
-  "auprOut",
-  "fpr95IdKept",
-  "fpr95OpenOod",
+  ...OOD_METRICS,
   "idAccuracy",
-  "nearAuroc",
-  "farAuroc",
-  "nearFpr95IdKept",
-  "farFpr95IdKept",
-  "nearFpr95OpenOod",
-  "farFpr95OpenOod",
+  ...SUMMARY_METRICS,
   "meanAuroc",
 ];
 

@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect";
 import { auroc } from "../stages/evaluate.ts";
-import { CONFIG, normalise, type PlotInput, type TopLevelSpec } from "./chart.ts";
+import { normalise, PLOT_CONFIG, type PlotInput, type TopLevelSpec } from "./chart.ts";
 import { downsampleCurve, rocPoints } from "./roc.ts";
 
 /** Options of `rocCurves`. */
@@ -55,7 +55,7 @@ export function rocCurves(input: PlotInput, options: RocOptions = {}): TopLevelS
     title: options.title ?? `${detector}: ROC per OOD set`,
     width: options.width ?? 360,
     height: options.height ?? 360,
-    config: CONFIG,
+    config: PLOT_CONFIG,
     layer: [
       {
         // Chance line: a detector no better than a coin lies on it.

@@ -6,18 +6,18 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import { concatRows, matrix } from "../matrix.ts";
-import type { InvalidParameter, NonFiniteInput } from "../errors.ts";
-import { groodDescriptors, type ShapeMismatch } from "../stages/gradient.ts";
+import type { InvalidParameter, NonFiniteInput } from "../../mod.ts";
+import { concatRows, matrix } from "../../lib/data/mod.ts";
+import { groodDescriptors, type ShapeMismatch } from "../../lib/stages/mod.ts";
 import {
   exactIndex,
   HNSW_DEFAULTS,
   hnswIndex,
   type IndexBuildError,
   recallAtK,
-} from "../knn/mod.ts";
-import type { SearchError } from "../knn/errors.ts";
-import type { DetectorRun, PreparedBenchmark } from "./run.ts";
+  type SearchError,
+} from "../../lib/knn/mod.ts";
+import type { DetectorRun, PreparedBenchmark } from "../../lib/pipeline/mod.ts";
 
 /** The run did not expose what the measurement needs (it is not a gradient GROOD run). */
 export class MissingArtefact extends Data.TaggedError("MissingArtefact")<{

@@ -6,19 +6,23 @@
  * @module
  */
 import { Effect } from "effect";
-import { Compute } from "../compute/compute.ts";
-import { lineLogger } from "../logger.ts";
-import { loadSplit, type LoadSplitError } from "../data/datasets.ts";
-import type { InvalidParameter } from "../errors.ts";
-import { boundaryShapes } from "../model/classifier.ts";
-import { type ClassifierMetadata, saveClassifier } from "../model/store.ts";
-import { trainClassifier, type TrainProgress } from "../model/train.ts";
-import type { ModelError } from "../models/errors.ts";
-import type { NonFiniteOutput } from "../models/finite.ts";
-import { groodFeatureModel } from "../models/grood_cnn.ts";
-import { predictClasses } from "../models/predict.ts";
-import { accuracy, type EmptyScores, type LengthMismatch } from "../stages/evaluate.ts";
-import { checkOutputFolder, type OutputFolderRefused } from "../io/output_folder.ts";
+import { Compute, type InvalidParameter, lineLogger } from "../../mod.ts";
+import { loadSplit, type LoadSplitError } from "../../lib/data/mod.ts";
+import {
+  boundaryShapes,
+  type ClassifierMetadata,
+  saveClassifier,
+  trainClassifier,
+  type TrainProgress,
+} from "../../lib/model/mod.ts";
+import {
+  groodFeatureModel,
+  type ModelError,
+  type NonFiniteOutput,
+  predictClasses,
+} from "../../lib/models/mod.ts";
+import { accuracy, type EmptyScores, type LengthMismatch } from "../../lib/stages/mod.ts";
+import { checkOutputFolder, type OutputFolderRefused } from "../../lib/io/mod.ts";
 
 /** Epochs per dataset: enough for MNIST ≥ 99% and Fashion-MNIST ≥ 91% test accuracy. */
 export const DEFAULT_EPOCHS: Readonly<Record<string, number>> = {

@@ -5,12 +5,15 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../io/files.ts";
-import type { DetectorRun } from "../pipeline/run.ts";
-import type { TopLevelSpec } from "./chart.ts";
-import { scoreHistograms } from "./histogram_chart.ts";
-import { renderSvg, svgToPng } from "./render.ts";
-import { rocCurves } from "./roc_chart.ts";
+import { writeFileAtomic } from "../../lib/io/mod.ts";
+import type { DetectorRun } from "../../lib/pipeline/mod.ts";
+import {
+  renderSvg,
+  rocCurves,
+  scoreHistograms,
+  svgToPng,
+  type TopLevelSpec,
+} from "../../lib/report/mod.ts";
 
 /** Plot file formats. */
 export type PlotFormat = "png" | "svg";

@@ -8,27 +8,85 @@
  * @module
  */
 import { Effect } from "effect";
-import { Compute } from "../compute/compute.ts";
 import { join } from "node:path";
-import { batches, type ImageSet } from "../data/images.ts";
-import type { Classifier } from "../model/classifier.ts";
-import { toInput } from "../model/classifier.ts";
-import type { DetectorRun, PreparedBenchmark } from "../pipeline/run.ts";
+import { Compute } from "../../mod.ts";
+import { batches, type ImageSet } from "../../lib/data/mod.ts";
+import { type Classifier, toInput } from "../../lib/model/mod.ts";
+import type { DetectorRun, PreparedBenchmark } from "../../lib/pipeline/mod.ts";
 import {
   type CorruptNpy,
-  type ExportEntry,
-  type ExportRequest,
-  type NpyIoError,
+  decodeNpy,
+  type NpyDtype,
+  NpyIoError,
   type NpyShapeMismatch,
-  writeExportManifest,
+  sha256Hex,
+  writeJsonAtomic,
   writeNpyAtomic,
-} from "../io/npy.ts";
+} from "../../lib/io/mod.ts";
+
+/** What to list in an export manifest: a `.npy` file in the folder and what it holds. */
+export interface ExportRequest {
+  readonly file: string;
+  readonly description: string;
+}
+
+/** One manifest entry: shape and dtype read back from the file itself, and its sha256. */
+export interface ExportEntry {
+  /** The file's name inside the folder. */
+  readonly file: string;
+  /** Its array's shape, read from the file. */
+  readonly shape: ReadonlyArray<number>;
+  /** Its element type, read from the file. */
+  readonly dtype: NpyDtype;
+  /** sha256 of the file (lower-case hex). */
+  readonly sha256: string;
+  /** What the array holds. */
+  readonly description: string;
+}
+
+/** The manifest file name written by {@link writeExportManifest}. */
+export const MANIFEST_FILE = "manifest.json";
+
+/**
+ * Write `dir/manifest.json` describing `.npy` exports already written in `dir`.
+ *
+ * Why read the files back instead of trusting the caller: the manifest then cannot disagree
+ * with the bytes on disk (shape, dtype and checksum all come from the file).
+ */
+export const writeExportManifest = (
+  dir: string,
+  requests: ReadonlyArray<ExportRequest>,
+): Effect.Effect<ReadonlyArray<ExportEntry>, CorruptNpy | NpyIoError> =>
+  Effect.gen(function* () {
+    const entries: ExportEntry[] = [];
+    for (const request of requests) {
+      const path = join(dir, request.file);
+      const bytes = yield* Effect.tryPromise({
+        try: () => Deno.readFile(path),
+        catch: (cause) => new NpyIoError({ path, cause }),
+      });
+      const array = yield* decodeNpy(bytes, path);
+      entries.push({
+        file: request.file,
+        shape: array.shape,
+        dtype: array.dtype,
+        sha256: sha256Hex(bytes),
+        description: request.description,
+      });
+    }
+    const manifestPath = join(dir, MANIFEST_FILE);
+    yield* Effect.tryPromise({
+      try: () => writeJsonAtomic(manifestPath, { format: "npy", files: entries }),
+      catch: (cause) => new NpyIoError({ path: manifestPath, cause }),
+    });
+    return entries;
+  });
 
 /** A file-system-safe form of a name. */
 const slug = (name: string) => name.replace(/[^A-Za-z0-9._-]+/g, "_");
 
 /** Early features (flattened) of every image of `set` at `boundary`, N × F, on `Compute`. */
-export const earlyFeatures = (
+const earlyFeatures = (
   net: Classifier,
   set: ImageSet,
   boundary: string,
