@@ -13,7 +13,6 @@
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
 import { Effect } from "effect";
 import { Compute } from "../../mod.ts";
 import { channelsOf, type ImageSet } from "../../lib/data/mod.ts";
@@ -22,7 +21,6 @@ import {
   classifierToOnnx,
   encodeOnnx,
   extractSubgraph,
-  ModelRunFailed,
   onnxSession,
   preprocess,
   sizeOf,
@@ -52,29 +50,27 @@ export const enginesSection = Effect.fn("enginesSection")(function* (
     const { model, spec } = classifierToOnnx(net);
     const outputs = [penultimate(net.spec), net.boundaries[net.boundaries.length - 1]!];
     const sub = yield* extractSubgraph(modelDir, model, ["input"], outputs);
+    // onnxruntime alone: on the calling thread, as the engine runs without grood around it.
     const session = yield* onnxSession(`${modelDir} (standalone)`, encodeOnnx(sub), {
       threads: 1,
+      thread: "caller",
     });
     const x = yield* preprocess(modelDir, spec.input, test.pixels, test.count, channelsOf(test));
     const per = sizeOf(x.shape.slice(1));
-    const standalone = Effect.tryPromise({
-      try: async () => {
-        let rows = 0;
-        for (let start = 0; start < test.count; start += batch) {
-          const size = Math.min(batch, test.count - start);
-          const input = new ort.Tensor(
-            "float32",
-            x.data.subarray(start * per, (start + size) * per),
-            [size, ...x.shape.slice(1)],
-          );
-          const result = await session.run({ input }, outputs);
-          input.dispose();
-          rows += result[outputs[0]!]!.dims[0]! as number;
-        }
-        return rows;
-      },
-      catch: (error) => new ModelRunFailed({ model: modelDir, problem: String(error) }),
-    });
+    const starts = Array.from({ length: Math.ceil(test.count / batch) }, (_, i) => i * batch);
+    const standalone = Effect.map(
+      Effect.forEach(starts, (start) => {
+        const size = Math.min(batch, test.count - start);
+        return session.run([[
+          "input",
+          {
+            data: x.data.subarray(start * per, (start + size) * per),
+            shape: [size, ...x.shape.slice(1)],
+          },
+        ]], outputs);
+      }),
+      (results) => results.reduce((rows, [first]) => rows + first!.shape[0]!, 0),
+    );
     const pipelineModel = yield* Effect.provideService(
       openPipelineModel({ path: modelDir, kind: "grood", engine: "onnx" }),
       Compute,
