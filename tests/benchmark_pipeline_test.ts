@@ -152,7 +152,7 @@ Deno.test("a benchmark file with an ONNX model runs through the pipeline like tf
   assert.equal(engine.prepared.model.engine, "onnx");
   // Three different feature passes: three different cache keys.
   assert.equal(
-    new Set([tfjs, onnx, engine].map((r) => r.prepared.modelKey)).size,
+    new Set([tfjs, onnx, engine].map((r) => r.prepared.model.key)).size,
     3,
     "model keys differ by kind and engine",
   );

@@ -40,8 +40,6 @@ export interface FitOptions {
   readonly seed?: number;
   /** Images per forward pass of the feature extraction (default 500). */
   readonly batchSize?: number;
-  /** Reports a stage's progress (done of total). */
-  readonly progress?: (stage: string, done: number, total: number) => void;
   /**
    * Extractions shared by several fits of one model on the same sources (one memo per
    * multi-detector `deno task fit`): each set's forward pass runs once, not once per detector.

@@ -57,8 +57,6 @@ export interface ModelExtractOptions {
   readonly classSumsAt?: ReadonlyArray<string>;
   /** Images per forward batch (default 500). */
   readonly batchSize?: number;
-  /** Called after each batch with the number of images done. */
-  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** A model opened for the pipeline (its engine resources belong to the opening scope). */
@@ -81,7 +79,10 @@ export interface PipelineModel {
   readonly earlyBoundaries: ReadonlyArray<string>;
   /** The early boundary GROOD uses when its spec names none (the model's early tap). */
   readonly earlyTap: string;
-  /** One forward pass over a set: penultimate features, logits, class sums. */
+  /**
+   * One forward pass over a set: penultimate features, logits, class sums (each batch reported
+   * to the context's `Progress`).
+   */
   readonly extract: (
     set: ImageSet,
     options?: ModelExtractOptions,
@@ -108,7 +109,6 @@ const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractO
   extractFeatures(model, set, {
     ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
 
 /**

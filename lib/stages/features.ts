@@ -14,6 +14,7 @@ import { checkImageSet, type InvalidImageSet } from "../data/checks.ts";
 import { batches, channelsOf, type ImageSet } from "../data/images.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
+import { reportProgress } from "../progress.ts";
 import { MissingTap, type ModelError } from "../models/errors.ts";
 import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, type FeatureTensor, preprocess, sizeOf } from "../models/model.ts";
@@ -66,8 +67,6 @@ export interface ExtractOptions {
    * labelled set).
    */
   readonly classSumsAt?: ReadonlyArray<string>;
-  /** Called after each batch with the number of images done. */
-  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** The output of the extraction pass. */
@@ -173,7 +172,7 @@ export const extractFeatures: (
         for (let j = 0; j < size1; j++) s.sums[offset + j]! += row[j]!;
       }
     });
-    options.onProgress?.(start + size, set.count);
+    yield* reportProgress(`features of ${set.name}`, start + size, set.count);
     yield* Effect.yieldNow;
   }
   const features: SetFeatures = {
