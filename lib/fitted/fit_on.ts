@@ -169,7 +169,8 @@ const readLabelled = (
 /**
  * Fit `detector` on `data.model`'s features of the training and validation sources (each read
  * at the model's input size, extracted once), as pytorch-ood's `detector.fit(model, loader)`.
- * The fitted detector is disposed when the caller's scope closes.
+ * The fitted detector is disposed when the caller's scope closes; the passes report to the
+ * context's `Progress`.
  */
 export const fitOn = <E extends TaggedFailure>(
   detector: Detector<E>,

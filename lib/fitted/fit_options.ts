@@ -20,7 +20,10 @@ import { type SourceArgument, sourcePaths } from "../sources/argument.ts";
 import type { Extraction } from "../stages/features.ts";
 import { FITTED_MANIFEST_FILE } from "./manifest.ts";
 
-/** What `fitDetectorFolder` needs. */
+/**
+ * What `fitDetectorFolder` needs. Its passes report to the context's `Progress` (the command
+ * line provides a bar on stderr).
+ */
 export interface FitOptions {
   /** Path of the model (any kind `openModel` knows). */
   readonly model: string;

@@ -7,8 +7,8 @@
  * Engines: an ONNX model runs on onnxruntime, a tfjs model on tfjs. grood's own CNN runs on
  * onnxruntime by default (exported by `classifierToOnnx`, checked against tfjs and cached by
  * content key: `lib/models/grood_onnx.ts`), or on tfjs (`engine: "tfjs"`); its tfjs network
- * stays loaded for what needs autograd (ODIN) and for GROOD's mix-up (a forward from the early
- * tap).
+ * stays loaded (`features.network`) for what needs autograd (ODIN) and for GROOD's mix-up (a
+ * forward from the early tap).
  *
  * grood's CNN sums class features at every convolutional boundary in one pass, on either
  * engine (any early layer can then be ablated); other kinds sum them at the early tap only.
@@ -69,8 +69,6 @@ export interface PipelineModel {
   readonly engine: Engine;
   /** The model behind one interface: what features are extracted with, and GROOD's mix-up. */
   readonly features: FeatureModel;
-  /** grood's own tfjs network, when the model is one (autograd, dense head). */
-  readonly net?: Classifier;
   /** grood's own training metadata (accuracy, seed), when the model is one. */
   readonly metadata?: ClassifierMetadata;
   /** Cache key: the model's bytes, kind, taps, input preprocessing and engine. */
@@ -176,7 +174,6 @@ export const openPipelineModel = (
       kind,
       engine,
       features,
-      ...(features.network === undefined ? {} : { net: features.network }),
       ...(features.metadata === undefined ? {} : { metadata: features.metadata }),
       key: hashJson({
         model: hashed.sha256,

@@ -89,6 +89,7 @@ export type ExtractError =
  * Run `model` once over `set`, in batches: penultimate features, logits, optional per-class
  * sums (float64). The set is checked against the model's input first (`InvalidImageSet`); a NaN
  * or infinite output fails with `NonFiniteOutput` naming the model, the set and the image.
+ * Each batch done is reported to the context's `Progress` as `features of <set>`.
  */
 export const extractFeatures: (
   model: FeatureModel,
