@@ -94,24 +94,61 @@ export const computePrototypes: (
       counts[c]!++;
       for (let j = 0; j < dim; j++) sums[c * dim + j]! += features.penultimate.data[i * dim + j]!;
     }
-    const empty = counts.findIndex((n) => n === 0);
-    if (empty >= 0) return yield* new EmptyClass({ set: features.name, classIndex: empty });
-    const size = early.sums.length / numClasses;
-    const prototypes: Prototypes = {
+    return yield* prototypesFromSums(features.name, {
       earlyBoundary,
       earlyShape: early.featureShape,
-      early: matrix(
-        numClasses,
-        size,
-        Float32Array.from(early.sums, (s, i) => s / early.counts[Math.floor(i / size)]!),
-      ),
-      penultimate: matrix(
-        numClasses,
-        dim,
-        Float32Array.from(sums, (s, i) => s / counts[Math.floor(i / dim)]!),
-      ),
+      earlySums: early.sums,
+      earlyCounts: early.counts,
+      penultimateSums: sums,
       counts,
-    };
-    return prototypes;
+    });
   },
 );
+
+/** Per-class float64 feature sums of a training set, as both GROOD fits accumulate them. */
+export interface ClassFeatureSums {
+  /** The early boundary the early sums were taken at. */
+  readonly earlyBoundary: string;
+  /** Shape of one image's feature map at `earlyBoundary`. */
+  readonly earlyShape: ReadonlyArray<number>;
+  /** C × F sums of the early features, by label. */
+  readonly earlySums: Float64Array;
+  /** Images per class the early sums hold. */
+  readonly earlyCounts: ArrayLike<number>;
+  /** C × D sums of the penultimate features, by label. */
+  readonly penultimateSums: Float64Array;
+  /** Images per class. */
+  readonly counts: ArrayLike<number>;
+}
+
+/**
+ * The class prototypes (means, rounded once to float32) from per-class sums: the one place both
+ * GROOD fits divide, `computePrototypes` over an extraction and the streamed fit's reduce over
+ * its chunks (`featureReducer`), so equal sums give equal bits. Fails with `EmptyClass` naming
+ * `set` when a class has no image.
+ */
+export const prototypesFromSums = (
+  set: string,
+  sums: ClassFeatureSums,
+): Effect.Effect<Prototypes, EmptyClass> =>
+  Effect.suspend(() => {
+    const counts = Array.from(sums.counts);
+    const empty = counts.findIndex((n) => n === 0);
+    if (empty >= 0) return Effect.fail(new EmptyClass({ set, classIndex: empty }));
+    const classes = counts.length;
+    const means = (values: Float64Array, perClass: ArrayLike<number>): Matrix => {
+      const width = values.length / classes;
+      return matrix(
+        classes,
+        width,
+        Float32Array.from(values, (s, i) => s / perClass[Math.floor(i / width)]!),
+      );
+    };
+    return Effect.succeed({
+      earlyBoundary: sums.earlyBoundary,
+      earlyShape: sums.earlyShape,
+      early: means(sums.earlySums, sums.earlyCounts),
+      penultimate: means(sums.penultimateSums, counts),
+      counts,
+    });
+  });
