@@ -302,14 +302,11 @@ export const featureReducer = (
       if (mixed !== chosen) {
         return yield* invalid(`the chunks held ${mixed} of the ${chosen} images to mix`);
       }
-      const prototypes = yield* prototypesFromSums(train.description, {
-        earlyBoundary: model.taps.early,
-        earlyShape: model.shapes.early,
-        earlySums,
-        earlyCounts: counts,
-        penultimateSums,
-        counts,
-      });
+      const prototypes = yield* prototypesFromSums(
+        train.description,
+        { boundary: model.taps.early, featureShape: model.shapes.early, sums: earlySums, counts },
+        { sums: penultimateSums, counts },
+      );
       const reduced: ReducedFeatures = {
         prototypes,
         kept: matrix(nKept, dim, kept.subarray(0, nKept * dim)),

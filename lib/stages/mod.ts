@@ -17,7 +17,6 @@ export {
   type SetFeatures,
 } from "./features.ts";
 export {
-  type ClassFeatureSums,
   computePrototypes,
   EmptyClass,
   MissingFeatures,

@@ -7,7 +7,7 @@
  */
 import { Data, Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
-import type { Extraction } from "./features.ts";
+import type { ClassSums, Extraction } from "./features.ts";
 
 /** Class prototypes at the early boundary and at the penultimate layer. */
 export interface Prototypes {
@@ -94,61 +94,35 @@ export const computePrototypes: (
       counts[c]!++;
       for (let j = 0; j < dim; j++) sums[c * dim + j]! += features.penultimate.data[i * dim + j]!;
     }
-    return yield* prototypesFromSums(features.name, {
-      earlyBoundary,
-      earlyShape: early.featureShape,
-      earlySums: early.sums,
-      earlyCounts: early.counts,
-      penultimateSums: sums,
-      counts,
-    });
+    return yield* prototypesFromSums(features.name, early, { sums, counts });
   },
 );
 
-/** Per-class float64 feature sums of a training set, as both GROOD fits accumulate them. */
-export interface ClassFeatureSums {
-  /** The early boundary the early sums were taken at. */
-  readonly earlyBoundary: string;
-  /** Shape of one image's feature map at `earlyBoundary`. */
-  readonly earlyShape: ReadonlyArray<number>;
-  /** C × F sums of the early features, by label. */
-  readonly earlySums: Float64Array;
-  /** Images per class the early sums hold. */
-  readonly earlyCounts: ArrayLike<number>;
-  /** C × D sums of the penultimate features, by label. */
-  readonly penultimateSums: Float64Array;
-  /** Images per class. */
-  readonly counts: ArrayLike<number>;
-}
-
 /**
- * The class prototypes (means, rounded once to float32) from per-class sums: the one place both
- * GROOD fits divide, `computePrototypes` over an extraction and the streamed fit's reduce over
- * its chunks (`featureReducer`), so equal sums give equal bits. Fails with `EmptyClass` naming
- * `set` when a class has no image.
+ * The class prototypes (means, rounded once to float32) from per-class float64 sums at the
+ * early boundary and at the penultimate tap: the one place both GROOD fits divide
+ * (`computePrototypes` over an extraction, the streamed fit's reduce over its chunks), so equal
+ * sums give equal bits. Fails with `EmptyClass` naming `set` when a class has no image.
  */
 export const prototypesFromSums = (
   set: string,
-  sums: ClassFeatureSums,
+  early: ClassSums,
+  penultimate: { readonly sums: Float64Array; readonly counts: ArrayLike<number> },
 ): Effect.Effect<Prototypes, EmptyClass> =>
   Effect.suspend(() => {
-    const counts = Array.from(sums.counts);
+    const counts = Array.from(penultimate.counts);
     const empty = counts.findIndex((n) => n === 0);
     if (empty >= 0) return Effect.fail(new EmptyClass({ set, classIndex: empty }));
-    const classes = counts.length;
-    const means = (values: Float64Array, perClass: ArrayLike<number>): Matrix => {
-      const width = values.length / classes;
-      return matrix(
-        classes,
-        width,
-        Float32Array.from(values, (s, i) => s / perClass[Math.floor(i / width)]!),
-      );
+    const means = ({ sums, counts }: { sums: Float64Array; counts: ArrayLike<number> }) => {
+      const width = sums.length / counts.length;
+      const data = Float32Array.from(sums, (s, i) => s / counts[Math.floor(i / width)]!);
+      return matrix(counts.length, width, data);
     };
     return Effect.succeed({
-      earlyBoundary: sums.earlyBoundary,
-      earlyShape: sums.earlyShape,
-      early: means(sums.earlySums, sums.earlyCounts),
-      penultimate: means(sums.penultimateSums, counts),
+      earlyBoundary: early.boundary,
+      earlyShape: early.featureShape,
+      early: means(early),
+      penultimate: means(penultimate),
       counts,
     });
   });
