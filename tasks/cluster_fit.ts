@@ -12,7 +12,7 @@ import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { failoverFromFlags } from "../apps/cluster/failover.ts";
 import { runFitDriver } from "../apps/cluster/fit_driver.ts";
-import { terminalReporter } from "../apps/cli/progress.ts";
+import { terminalProgress } from "../apps/cli/progress.ts";
 
 const { values } = await taskInput(clusterFitTask);
 
@@ -20,26 +20,27 @@ const program = Effect.gen(function* () {
   const cwd = invocationPath(".");
   const { train, validation, validationOod } = yield* fitDataSources(values, cwd);
   const out = invocationPath(values.out);
-  const manifest = yield* Effect.scoped(runFitDriver({
-    fit: {
-      model: invocationPath(values.model),
-      taps: values.taps,
-      train,
-      ...(validation === undefined ? {} : { validation }),
-      validationOod,
-      detector: values.detector,
-      out,
-      seed: values.seed,
-      fitChunk: values.chunk,
-      progress: terminalReporter(),
-    },
-    jobDir: invocationPath(values.job),
-    pg: values.pg,
-    inFlight: values["in-flight"],
-    progressEvery: values.progress,
-    chunkTimeout: values["chunk-timeout"],
-    failover: failoverFromFlags(values),
-  }, (line) => console.error(line)));
+  const manifest = yield* Effect.scoped(
+    runFitDriver({
+      fit: {
+        model: invocationPath(values.model),
+        taps: values.taps,
+        train,
+        ...(validation === undefined ? {} : { validation }),
+        validationOod,
+        detector: values.detector,
+        out,
+        seed: values.seed,
+        fitChunk: values.chunk,
+      },
+      jobDir: invocationPath(values.job),
+      pg: values.pg,
+      inFlight: values["in-flight"],
+      progressEvery: values.progress,
+      chunkTimeout: values["chunk-timeout"],
+      failover: failoverFromFlags(values),
+    }, (line) => console.error(line)).pipe(Effect.provide(terminalProgress())),
+  );
   console.log(
     `${manifest.detector.name} on ${manifest.model.source} → ${out} (digest ` +
       `${manifest.digest.slice(0, 12)})\n  threshold ${manifest.threshold.toPrecision(6)}; ID ` +

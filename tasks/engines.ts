@@ -36,13 +36,7 @@ import {
   groodFeatureModel,
   openOnnxModel,
 } from "../lib/models/mod.ts";
-import {
-  auroc,
-  extractFeatures,
-  type Extraction,
-  MIXUP_DEFAULTS,
-  mixupWithModel,
-} from "../lib/stages/mod.ts";
+import { auroc, extractFeatures, type Extraction } from "../lib/stages/mod.ts";
 
 const { values } = await taskInput(enginesTask);
 const batchSize = values.batch;
@@ -105,18 +99,20 @@ const program = Effect.scoped(Effect.gen(function* () {
   if (!values["skip-grood"]) {
     const fitAndScore = (
       detector: Detector,
+      model: FeatureModel,
       train: Extraction,
       extract: (set: ImageSet) => Effect.Effect<Extraction, unknown, Compute>,
     ) =>
       Effect.gen(function* () {
         const idTest: ExtractedSet = { images: test, features: (yield* extract(test)).features };
         const fitted = yield* detector.fit({
-          modelKey: "engines",
-          trainKey: "engines",
-          net,
-          train: bench.train,
-          trainFeatures: train.features,
-          trainClassSums: train.classSums,
+          model,
+          train: {
+            images: bench.train,
+            features: train.features,
+            classSums: train.classSums,
+            key: `engines:${model.name}`,
+          },
           validation: { id: idTest, ood: [] },
         });
         const idScores = yield* fitted.score(idTest);
@@ -138,6 +134,7 @@ const program = Effect.scoped(Effect.gen(function* () {
     });
     const tfjsAuroc = yield* fitAndScore(
       grood(),
+      tfjsModel,
       tfjsTrain,
       (set) => extractFeatures(tfjsModel, set, { batchSize }),
     );
@@ -146,17 +143,10 @@ const program = Effect.scoped(Effect.gen(function* () {
       batchSize,
       earlyClassSums: true,
     });
-    const onnxGrood = grood({
-      earlyBoundary: onnx1.taps.early,
-      oodPrototype: {
-        kind: "custom",
-        name: "mixup-onnx",
-        compute: (inputs, prototypes) =>
-          mixupWithModel(onnx1, inputs.train, inputs.trainFeatures, prototypes, MIXUP_DEFAULTS),
-      },
-    });
+    // The ONNX model has no tfjs network: GROOD's mix-up runs on onnxruntime (`mixupWithModel`).
     const onnxAuroc = yield* fitAndScore(
-      onnxGrood,
+      grood({ earlyBoundary: onnx1.taps.early }),
+      onnx1,
       onnxTrain,
       (set) => extractFeatures(onnx1, set, { batchSize }),
     );

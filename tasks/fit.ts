@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { Effect, Schema } from "effect";
 import { fitDataSources, fitTask } from "../apps/cli/commands/fit.ts";
-import { terminalReporter } from "../apps/cli/progress.ts";
+import { terminalProgress } from "../apps/cli/progress.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { type FeatureMemo, fitDetectorFolder, fittedFolderRules } from "../lib/fitted/mod.ts";
@@ -69,19 +69,20 @@ const program = Effect.gen(function* () {
   if (detectors.length > 1) yield* prepareOutputRoot(out, rules);
   for (const [i, detector] of detectors.entries()) {
     const folder = folders[i]!;
-    const manifest = yield* Effect.scoped(fitDetectorFolder({
-      model,
-      taps,
-      train: trainSource,
-      ...(validation === undefined ? {} : { validation }),
-      validationOod,
-      detector,
-      out: folder,
-      seed: values.seed,
-      fitChunk: values.chunk,
-      progress: terminalReporter(),
-      features,
-    }));
+    const manifest = yield* Effect.scoped(
+      fitDetectorFolder({
+        model,
+        taps,
+        train: trainSource,
+        ...(validation === undefined ? {} : { validation }),
+        validationOod,
+        detector,
+        out: folder,
+        seed: values.seed,
+        fitChunk: values.chunk,
+        features,
+      }).pipe(Effect.provide(terminalProgress())),
+    );
     console.log(
       `${manifest.detector.name} on ${manifest.model.source} → ${folder}\n` +
         `  threshold ${manifest.threshold.toPrecision(6)} (keeps ` +

@@ -14,7 +14,7 @@ import { scale, SCALE_PERCENTILE_GRID } from "../lib/detectors/scale.ts";
 import { she } from "../lib/detectors/she.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { runPromise } from "./with_compute.ts";
-import { fitAndScore, fitInputs, handSet, headOnlyNet } from "./hand_sets.ts";
+import { fitAndScore, fitInputs, handSet, headOnlyModel } from "./hand_sets.ts";
 
 const run = runPromise;
 const close = (actual: number, expected: number, what: string, tolerance = 1e-5) =>
@@ -55,24 +55,20 @@ Deno.test("scale() scales the whole feature by exp(s1/s2) (unlike ASH, prunes no
     i === 1 ? 0.1 : i === 0 ? 0.3 : 0,
     i === 5 ? 0.2 : 0,
   ]);
-  const net = headOnlyNet(kernel, [0, 0.5]);
-  try {
-    // p = 70 on D = 10 keeps k = 3: s1 = 18, top 3 (5, 4, 3) sum to s2 = 12 → factor e^1.5.
-    const h = [1, 5, 2, 0, 4, 3, 0, 0, 1, 2];
-    const set = handSet("q", [h], [[0, 0]]);
-    const { scores, fitted } = await fitAndScore(
-      scale({ percentile: 70 }),
-      fitInputs(set, undefined, net),
-      set,
-    );
-    const f = exp(1.5);
-    close(scores[0]!, -log(exp((0.1 * 5 + 0.3 * 1) * f) + exp(0.2 * 3 * f + 0.5)), "scale");
-    assert.equal(fitted.settings.kept, 3);
-    const tunedFit = await run(scale().fit(fitInputs(set, { id: set, ood: [set] }, net)));
-    assert.deepEqual(tunedFit.tuned[0]!.grid, SCALE_PERCENTILE_GRID);
-  } finally {
-    net.dispose();
-  }
+  const model = headOnlyModel(kernel, [0, 0.5]);
+  // p = 70 on D = 10 keeps k = 3: s1 = 18, top 3 (5, 4, 3) sum to s2 = 12 → factor e^1.5.
+  const h = [1, 5, 2, 0, 4, 3, 0, 0, 1, 2];
+  const set = handSet("q", [h], [[0, 0]]);
+  const { scores, fitted } = await fitAndScore(
+    scale({ percentile: 70 }),
+    fitInputs(set, undefined, model),
+    set,
+  );
+  const f = exp(1.5);
+  close(scores[0]!, -log(exp((0.1 * 5 + 0.3 * 1) * f) + exp(0.2 * 3 * f + 0.5)), "scale");
+  assert.equal(fitted.settings.kept, 3);
+  const tunedFit = await run(scale().fit(fitInputs(set, { id: set, ood: [set] }, model)));
+  assert.deepEqual(tunedFit.tuned[0]!.grid, SCALE_PERCENTILE_GRID);
 });
 
 /** Inverse of a small dense matrix by Gauss–Jordan with partial pivoting (a second route). */
@@ -132,30 +128,26 @@ Deno.test("rmds() equals min_c d_c − d_0 with Gauss–Jordan inverses", async 
 
 Deno.test("fdbd() divides the logit gaps by weight distances and by ‖h − μ‖ or ‖h‖", async () => {
   // Classes: w0 = (1, 0), w1 = (0, 1), w2 = (0, 0); kernel rows are features.
-  const net = headOnlyNet([[1, 0, 0], [0, 1, 0]], [0, 0, 0]);
-  try {
-    const train = handSet("train", [[1, 1], [3, 1]], [[1, 1, 0], [3, 1, 0]]); // mean (2, 1)
-    const set = handSet("q", [[3, 1]], [[3, 1, 0]]);
-    // ŷ = 0: |3 − 1|/‖w0 − w1‖ + |3 − 0|/‖w0 − w2‖ = 2/√2 + 3.
-    const gaps = 2 / sqrt(2) + 3;
-    const byDistance = await fitAndScore(
-      fdbd({ distanceAsNormalizer: true }),
-      fitInputs(train, undefined, net),
-      set,
-    );
-    close(byDistance.scores[0]!, -gaps / 1, "fdbd ‖h − μ‖ = 1");
-    const byNorm = await fitAndScore(
-      fdbd({ distanceAsNormalizer: false }),
-      fitInputs(train, undefined, net),
-      set,
-    );
-    close(byNorm.scores[0]!, -gaps / sqrt(10), "fdbd ‖h‖ = √10");
-    const tuned = await run(fdbd().fit(fitInputs(train, { id: train, ood: [set] }, net)));
-    assert.deepEqual(tuned.tuned[0]!.grid, [1, 0]);
-    assert.equal(tuned.settings.distanceAsNormalizer, tuned.tuned[0]!.chosen === 1);
-  } finally {
-    net.dispose();
-  }
+  const model = headOnlyModel([[1, 0, 0], [0, 1, 0]], [0, 0, 0]);
+  const train = handSet("train", [[1, 1], [3, 1]], [[1, 1, 0], [3, 1, 0]]); // mean (2, 1)
+  const set = handSet("q", [[3, 1]], [[3, 1, 0]]);
+  // ŷ = 0: |3 − 1|/‖w0 − w1‖ + |3 − 0|/‖w0 − w2‖ = 2/√2 + 3.
+  const gaps = 2 / sqrt(2) + 3;
+  const byDistance = await fitAndScore(
+    fdbd({ distanceAsNormalizer: true }),
+    fitInputs(train, undefined, model),
+    set,
+  );
+  close(byDistance.scores[0]!, -gaps / 1, "fdbd ‖h − μ‖ = 1");
+  const byNorm = await fitAndScore(
+    fdbd({ distanceAsNormalizer: false }),
+    fitInputs(train, undefined, model),
+    set,
+  );
+  close(byNorm.scores[0]!, -gaps / sqrt(10), "fdbd ‖h‖ = √10");
+  const tuned = await run(fdbd().fit(fitInputs(train, { id: train, ood: [set] }, model)));
+  assert.deepEqual(tuned.tuned[0]!.grid, [1, 0]);
+  assert.equal(tuned.settings.distanceAsNormalizer, tuned.tuned[0]!.chosen === 1);
 });
 
 Deno.test("nnGuide() averages the top-K inner products with an energy-weighted bank", async () => {
@@ -212,20 +204,16 @@ Deno.test("klm() takes the smallest KL to the validation templates (one-hot when
 
 Deno.test("dice() keeps head weights whose mean contribution is above the percentile", async () => {
   // W (C × D): w0 = (1, −1), w1 = (2, 0.5); kernel rows are features: d0 = [1, 2], d1 = [−1, 0.5].
-  const net = headOnlyNet([[1, 2], [-1, 0.5]], [0, 0.5]);
-  try {
-    const train = handSet("train", [[0, 1], [2, 3]], [[0, 0], [0, 0]]); // h̄ = (1, 2)
-    // Contributions h̄_d·W_cd: c0 (1, −2), c1 (2, 1); 50th percentile of [−2, 1, 1, 2] = 1, so
-    // only W_10 = 2 (contribution 2 > 1) survives.
-    const set = handSet("q", [[1, 1]], [[0, 0]]);
-    const { scores, fitted } = await fitAndScore(
-      dice({ percentile: 50 }),
-      fitInputs(train, undefined, net),
-      set,
-    );
-    close(scores[0]!, -log(exp(0) + exp(2 + 0.5)), "dice");
-    assert.equal(fitted.settings.keptWeights, 1);
-  } finally {
-    net.dispose();
-  }
+  const model = headOnlyModel([[1, 2], [-1, 0.5]], [0, 0.5]);
+  const train = handSet("train", [[0, 1], [2, 3]], [[0, 0], [0, 0]]); // h̄ = (1, 2)
+  // Contributions h̄_d·W_cd: c0 (1, −2), c1 (2, 1); 50th percentile of [−2, 1, 1, 2] = 1, so
+  // only W_10 = 2 (contribution 2 > 1) survives.
+  const set = handSet("q", [[1, 1]], [[0, 0]]);
+  const { scores, fitted } = await fitAndScore(
+    dice({ percentile: 50 }),
+    fitInputs(train, undefined, model),
+    set,
+  );
+  close(scores[0]!, -log(exp(0) + exp(2 + 0.5)), "dice");
+  assert.equal(fitted.settings.keptWeights, 1);
 });

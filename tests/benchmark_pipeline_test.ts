@@ -148,11 +148,11 @@ Deno.test("a benchmark file with an ONNX model runs through the pipeline like tf
   assert.equal(tfjs.prepared.model.engine, "tfjs");
   assert.equal(onnx.prepared.model.kind, "onnx");
   assert.equal(onnx.prepared.model.engine, "onnx");
-  assert.equal(onnx.prepared.model.net, undefined);
+  assert.equal(onnx.prepared.model.features.network, undefined);
   assert.equal(engine.prepared.model.engine, "onnx");
   // Three different feature passes: three different cache keys.
   assert.equal(
-    new Set([tfjs, onnx, engine].map((r) => r.prepared.modelKey)).size,
+    new Set([tfjs, onnx, engine].map((r) => r.prepared.model.key)).size,
     3,
     "model keys differ by kind and engine",
   );
@@ -277,7 +277,7 @@ Deno.test("the head detectors run on the PyTorch-trained ONNX fixture and on a t
         .pipe(Effect.provide(live)),
     );
     assert.equal(prepared.model.kind, kind);
-    assert.equal(prepared.model.net, undefined);
+    assert.equal(prepared.model.features.network, undefined);
     assert.equal(runs.length, HEAD_DETECTORS.length);
     for (const run of runs) {
       for (const [set, scores] of run.scores) {

@@ -26,7 +26,7 @@ import { loadClassifier } from "../lib/model/store.ts";
 import { saveUntrainedClassifier } from "../bench/harness/untrained_model.ts";
 import { extractCached } from "../lib/pipeline/extract.ts";
 import { tfjsExtractor } from "../lib/pipeline/model.ts";
-import { runPromise, tf } from "./with_compute.ts";
+import { groodModel, runPromise, tf } from "./with_compute.ts";
 
 const vectorCodec: Codec<Float32Array> = {
   encode: (v) => ({ arrays: { v: { data: v, shape: [v.length] } }, meta: { length: v.length } }),
@@ -115,12 +115,13 @@ Deno.test("changing λ recomputes the mix-up and what follows it, not the featur
     const extracted = { images: validation, features: extraction.features };
     const fitted = await runPromise(
       detector.fit({
-        modelKey: "random-init",
-        trainKey: key,
-        net,
-        train,
-        trainFeatures: extraction.features,
-        trainClassSums: extraction.classSums,
+        model: await groodModel(net),
+        train: {
+          images: train,
+          features: extraction.features,
+          classSums: extraction.classSums,
+          key,
+        },
         validation: { id: extracted, ood: [] },
       }).pipe(Effect.provideService(StageCache, cache)),
     );

@@ -12,18 +12,17 @@ import { loadSplit } from "../lib/data/datasets.ts";
 import { type ImageSet, subset } from "../lib/data/images.ts";
 import type { FitInputs } from "../lib/detectors/detector.ts";
 import { grood } from "../lib/detectors/grood.ts";
-import { makeDetector } from "../lib/detectors/registry.ts";
 import { groodLogger } from "../lib/logger.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
 import { extractCached } from "../lib/pipeline/extract.ts";
 import { tfjsExtractor } from "../lib/pipeline/model.ts";
 import { currentProgress, Progress, quietProgress } from "../lib/progress.ts";
 import { smoothedNoiseImages } from "../lib/stages/mixup.ts";
-import { fitInputs, handSet } from "./hand_sets.ts";
-import { runPromise, tf } from "./with_compute.ts";
+import { groodModel, runPromise, tf } from "./with_compute.ts";
 
 const spec = defaultSpec(10);
 const net = makeClassifier(tf, spec, initialWeights(spec, 3));
+const groodFeatures = await groodModel(net);
 const test = await runPromise(loadSplit("mnist", "test"));
 const train = subset(test, Array.from({ length: 300 }, (_, i) => i), "train-300");
 const queries = subset(test, Array.from({ length: 40 }, (_, i) => 1000 + i), "queries-40");
@@ -42,12 +41,13 @@ const fitAndScore = Effect.gen(function* () {
   const id = { images: queries, features: (yield* extract(queries)).extraction.features };
   const ood = { images: noise, features: (yield* extract(noise)).extraction.features };
   const inputs: FitInputs = {
-    modelKey: "random-init-3",
-    trainKey: trained.key,
-    net,
-    train,
-    trainFeatures: trained.extraction.features,
-    trainClassSums: trained.extraction.classSums,
+    model: groodFeatures,
+    train: {
+      images: train,
+      features: trained.extraction.features,
+      classSums: trained.extraction.classSums,
+      key: trained.key,
+    },
     validation: { id, ood: [ood] },
   };
   const fitted = yield* detector.fit(inputs);
@@ -82,7 +82,9 @@ Deno.test("a provided Progress receives the stages' reports, a provided StageCac
     // (GROOD's fit may read back within a run what its tuning stored: hits are not zero.)
     assert.ok(afterFirst.computed >= 4, "features of 3 sets and GROOD's stages were computed");
     const stages = new Set(events.map((e) => e.stage));
-    for (const name of ["features train-300", "features queries-40", "GROOD: tuning temperature"]) {
+    for (
+      const name of ["features of train-300", "features of queries-40", "GROOD: tuning temperature"]
+    ) {
       assert.ok(stages.has(name), `a report of "${name}" (got ${[...stages].join(", ")})`);
     }
     const tuning = events.filter((e) => e.stage === "GROOD: tuning temperature");
@@ -108,21 +110,6 @@ Deno.test("a provided Progress receives the stages' reports, a provided StageCac
   } finally {
     await Deno.remove(root, { recursive: true });
   }
-});
-
-Deno.test("a progress callback in FitInputs (deprecated) reaches the stages that report through the context", async () => {
-  const id = handSet("val-id", [], [[8, 0, 0], [0, 7, 0], [0, 0, 9]]);
-  const ood = handSet("val-ood", [], [[1, 0.5, 0], [0.2, 0, 0.1], [0, 0, 0.3]]);
-  const reported: Array<string> = [];
-  const inputs: FitInputs = {
-    ...fitInputs(id, { id, ood: [ood] }),
-    progress: (stage, done, total) => reported.push(`${stage} ${done}/${total}`),
-  };
-  const fitted = await runPromise(
-    makeDetector({ kind: "gen", gammaGrid: [0.5, 2], topM: 100 }).fit(inputs),
-  );
-  fitted.dispose();
-  assert.deepEqual(reported, ["GEN: tuning gamma 1/2", "GEN: tuning gamma 2/2"]);
 });
 
 Deno.test("groodLogger: JSON lines when asked (stderr piped), Effect's pretty format otherwise, both on stderr", () => {

@@ -34,7 +34,7 @@ import { extractFeatures } from "../lib/stages/features.ts";
 import { matrix } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { groodModel, runPromise, tf } from "./with_compute.ts";
-import { fitAndScore, fitInputs, handSet, headOnlyNet } from "./hand_sets.ts";
+import { fitAndScore, fitInputs, handSet, headOnlyModel } from "./hand_sets.ts";
 import type { Compute } from "../lib/compute/compute.ts";
 
 const run = runPromise;
@@ -385,30 +385,26 @@ Deno.test("knn() equals a brute-force k-th neighbour distance on normalised feat
 
 Deno.test("vim() matches a 3-d toy with a known principal subspace", async () => {
   // Head: z = h·K + b with K = [e1 e2] (3 × 2) and b = (1, −2): u = −K(KᵀK)⁻¹b = (−1, 2, 0).
-  const net = headOnlyNet([[1, 0], [0, 1], [0, 0]], [1, -2]);
-  try {
-    const u = [-1, 2, 0];
-    // Offsets from u with second moments diag(4.5, 2, 1) and no cross terms: the principal
-    // 2-d subspace is span(e1, e2), the residual is the 3rd coordinate (|o₃| = 1 for all).
-    const offsets = [[3, 0, 1], [-3, 0, 1], [0, 2, -1], [0, -2, -1]];
-    const features = offsets.map((o) => o.map((v, k) => v + u[k]!));
-    // z = (h1 + 1, h2 − 2) = (o1, o2): max logits 3, 0, 2, 0 → mean 5/4; mean residual 1.
-    const logits = offsets.map((o) => [o[0]!, o[1]!]);
-    const train = handSet("train", features, logits, [0, 1, 0, 1]);
-    const query = [0.5, 1, 4]; // o = (1.5, −1, 4): residual 4, z = (1.5, −1)
-    const { scores, fitted } = await fitAndScore(
-      vim({ principalDim: 2 }),
-      fitInputs(train, undefined, net),
-      handSet("q", [query], [[1.5, -1]]),
-    );
-    close(fitted.settings.alpha as number, 1.25, "alpha");
-    // score = α·‖residual‖ − logsumexp(z) = 1.25·4 − log(e^1.5 + e^−1)
-    close(scores[0]!, 1.25 * 4 - log(exp(1.5) + exp(-1)), "vim score");
-    const origin = fitted.artefacts?.find((a) => a.name === "vim-origin");
-    closeAll(origin!.data, u, "origin");
-  } finally {
-    net.dispose();
-  }
+  const model = headOnlyModel([[1, 0], [0, 1], [0, 0]], [1, -2]);
+  const u = [-1, 2, 0];
+  // Offsets from u with second moments diag(4.5, 2, 1) and no cross terms: the principal
+  // 2-d subspace is span(e1, e2), the residual is the 3rd coordinate (|o₃| = 1 for all).
+  const offsets = [[3, 0, 1], [-3, 0, 1], [0, 2, -1], [0, -2, -1]];
+  const features = offsets.map((o) => o.map((v, k) => v + u[k]!));
+  // z = (h1 + 1, h2 − 2) = (o1, o2): max logits 3, 0, 2, 0 → mean 5/4; mean residual 1.
+  const logits = offsets.map((o) => [o[0]!, o[1]!]);
+  const train = handSet("train", features, logits, [0, 1, 0, 1]);
+  const query = [0.5, 1, 4]; // o = (1.5, −1, 4): residual 4, z = (1.5, −1)
+  const { scores, fitted } = await fitAndScore(
+    vim({ principalDim: 2 }),
+    fitInputs(train, undefined, model),
+    handSet("q", [query], [[1.5, -1]]),
+  );
+  close(fitted.settings.alpha as number, 1.25, "alpha");
+  // score = α·‖residual‖ − logsumexp(z) = 1.25·4 − log(e^1.5 + e^−1)
+  close(scores[0]!, 1.25 * 4 - log(exp(1.5) + exp(-1)), "vim score");
+  const origin = fitted.artefacts?.find((a) => a.name === "vim-origin");
+  closeAll(origin!.data, u, "origin");
 });
 
 Deno.test("symmetricEigen() reconstructs a symmetric matrix", () => {
@@ -434,46 +430,38 @@ Deno.test("symmetricEigen() reconstructs a symmetric matrix", () => {
 // Head for ReAct/ASH: D × 2.
 Deno.test("react() clips at the 90th percentile of training activations, then Energy", async () => {
   const kernel = [[0.1, 0], [0, 0.2], [0.1, 0], [0, 0], [0, 0.1]];
-  const net = headOnlyNet(kernel, [0, 1]);
-  try {
-    // Training values 0..9: 90th percentile at position 0.9·9 = 8.1 → 8 + 0.1·(9 − 8) = 8.1.
-    const train = handSet("train", [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]], [[0, 0], [0, 0]], [0, 1]);
-    // h = (9, 1, 10, 0, 3) → clipped (8.1, 1, 8.1, 0, 3):
-    // z0 = 0.1·8.1 + 0.1·8.1 = 1.62;  z1 = 0.2·1 + 0.1·3 + 1 = 1.5.
-    const { scores, fitted } = await fitAndScore(
-      react(),
-      fitInputs(train, undefined, net),
-      handSet("q", [[9, 1, 10, 0, 3]], [[0, 0]]),
-    );
-    close(fitted.settings.threshold as number, 8.1, "threshold");
-    close(scores[0]!, -log(exp(1.62) + exp(1.5)), "react");
-    close(percentile([3, 1, 2], 50), 2, "median");
-  } finally {
-    net.dispose();
-  }
+  const model = headOnlyModel(kernel, [0, 1]);
+  // Training values 0..9: 90th percentile at position 0.9·9 = 8.1 → 8 + 0.1·(9 − 8) = 8.1.
+  const train = handSet("train", [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]], [[0, 0], [0, 0]], [0, 1]);
+  // h = (9, 1, 10, 0, 3) → clipped (8.1, 1, 8.1, 0, 3):
+  // z0 = 0.1·8.1 + 0.1·8.1 = 1.62;  z1 = 0.2·1 + 0.1·3 + 1 = 1.5.
+  const { scores, fitted } = await fitAndScore(
+    react(),
+    fitInputs(train, undefined, model),
+    handSet("q", [[9, 1, 10, 0, 3]], [[0, 0]]),
+  );
+  close(fitted.settings.threshold as number, 8.1, "threshold");
+  close(scores[0]!, -log(exp(1.62) + exp(1.5)), "react");
+  close(percentile([3, 1, 2], 50), 2, "median");
 });
 
 Deno.test("ash() keeps the top activations, scales by exp(s1/s2), then Energy", async () => {
   const kernel = Array.from({ length: 10 }, (_, i) => [i === 1 ? 0.1 : 0, i === 5 ? 0.2 : 0]);
-  const net = headOnlyNet(kernel, [0, 0.5]);
-  try {
-    // p = 70 on D = 10: keep 10 − round(7) = 3. h sums to s1 = 18; top 3 are 5, 4, 3 (features
-    // 1, 4, 5), s2 = 12, scale e^1.5. z0 = 0.1·5e^1.5, z1 = 0.2·3e^1.5 + 0.5.
-    const h = [1, 5, 2, 0, 4, 3, 0, 0, 1, 2];
-    const set = handSet("q", [h], [[0, 0]]);
-    const { scores, fitted } = await fitAndScore(
-      ash({ percentile: 70 }),
-      fitInputs(set, undefined, net),
-      set,
-    );
-    const s = exp(1.5);
-    close(scores[0]!, -log(exp(0.5 * s) + exp(0.6 * s + 0.5)), "ash");
-    assert.equal(fitted.settings.kept, 3);
-    assert.equal(ashKeptCount(64, 90), 6); // the default on our 64-d features
-    assert.equal(ashKeptCount(10, 25), 8); // 2.5 rounds to even (numpy), keeping 8
-  } finally {
-    net.dispose();
-  }
+  const model = headOnlyModel(kernel, [0, 0.5]);
+  // p = 70 on D = 10: keep 10 − round(7) = 3. h sums to s1 = 18; top 3 are 5, 4, 3 (features
+  // 1, 4, 5), s2 = 12, scale e^1.5. z0 = 0.1·5e^1.5, z1 = 0.2·3e^1.5 + 0.5.
+  const h = [1, 5, 2, 0, 4, 3, 0, 0, 1, 2];
+  const set = handSet("q", [h], [[0, 0]]);
+  const { scores, fitted } = await fitAndScore(
+    ash({ percentile: 70 }),
+    fitInputs(set, undefined, model),
+    set,
+  );
+  const s = exp(1.5);
+  close(scores[0]!, -log(exp(0.5 * s) + exp(0.6 * s + 0.5)), "ash");
+  assert.equal(fitted.settings.kept, 3);
+  assert.equal(ashKeptCount(64, 90), 6); // the default on our 64-d features
+  assert.equal(ashKeptCount(10, 25), 8); // 2.5 rounds to even (numpy), keeping 8
 });
 
 // ───────────────────────────── GradNorm ─────────────────────────────
@@ -604,8 +592,9 @@ Deno.test("fit sees only FitInputs: no test OOD set reaches a detector before sc
   await run(recorder.fit(inputs));
   assert.deepEqual(
     Object.keys(received!).sort(),
-    ["modelKey", "net", "train", "trainClassSums", "trainFeatures", "trainKey", "validation"],
+    ["model", "train", "validation"],
   );
+  assert.deepEqual(Object.keys(received!.train).sort(), ["classSums", "features", "images", "key"]);
   assert.deepEqual(received!.validation.ood.map((s) => s.features.name), ["val-ood"]);
 
   // A real tuning detector: record which sets' features it reads, during fit and after.

@@ -27,7 +27,6 @@ import type { ScoreAnswer } from "../apps/serve/routes.ts";
 import { serveDetector } from "../apps/serve/server.ts";
 import { evaluateOod } from "../lib/stages/evaluate.ts";
 import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
-import { loadClassifier } from "../lib/model/store.ts";
 import { openModel } from "../lib/models/registry.ts";
 import type { FeatureModel } from "../lib/models/model.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
@@ -40,7 +39,7 @@ import {
 import { honoured } from "../lib/fitted/fit_data.ts";
 import { checkReproduced } from "../lib/fitted/reproduce.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
-import { runScoped, scopedFailure, tf } from "./with_compute.ts";
+import { runScoped, scopedFailure } from "./with_compute.ts";
 import { denoTask } from "./deno_task.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -104,10 +103,6 @@ const labelledSet = (name: string, r: { start: number; count: number }): Labelle
 const inProcess = (path: string, kind: "grood" | "onnx") =>
   Effect.gen(function* () {
     const model: FeatureModel = yield* openModel(path);
-    const net = kind === "grood"
-      ? (yield* Effect.acquireRelease(loadClassifier(tf, path), (l) =>
-        Effect.sync(() => l.net.dispose()))).net
-      : undefined;
     const trainSet = labelledSet("train.npy", TRAIN);
     const trainExtraction = yield* extractFeatures(model, trainSet, { earlyClassSums: true });
     const extracted = (set: LabelledSet | ExtractedSet["images"]) =>
@@ -116,13 +111,13 @@ const inProcess = (path: string, kind: "grood" | "onnx") =>
         features: e.features,
       }));
     const inputs: FitInputs = {
-      modelKey: `test:${kind}`,
-      trainKey: `test:${kind}:train`,
-      ...(net === undefined ? {} : { net }),
       model,
-      train: trainSet,
-      trainFeatures: trainExtraction.features,
-      trainClassSums: trainExtraction.classSums,
+      train: {
+        images: trainSet,
+        features: trainExtraction.features,
+        classSums: trainExtraction.classSums,
+        key: `test:${kind}:train`,
+      },
       validation: {
         id: yield* extracted(labelledSet("val.npy", VAL)),
         ood: [

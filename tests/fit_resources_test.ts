@@ -40,13 +40,15 @@ const poisoned: ExtractedSet = {
   },
 };
 
+const model = await groodModel(net);
 const inputs = (ood: ReadonlyArray<ExtractedSet>): FitInputs => ({
-  modelKey: "random",
-  trainKey: "train-2000",
-  net,
-  train,
-  trainFeatures: extraction.features,
-  trainClassSums: extraction.classSums,
+  model,
+  train: {
+    images: train,
+    features: extraction.features,
+    classSums: extraction.classSums,
+    key: "random:train-2000",
+  },
   validation: { id: { images: queries, features: queryFeatures }, ood },
 });
 

@@ -10,6 +10,7 @@ import { Effect } from "effect";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
+import { Progress } from "../lib/progress.ts";
 import {
   type FeatureMemo,
   fitDetectorFolder,
@@ -152,13 +153,15 @@ Deno.test("MSP, energy and KNN fit and reload with the same scores, on one forwa
   const passes: Array<string> = [];
   for (const kind of ["msp", "energy", "knn"]) {
     const out = join(data, kind);
-    const m = await run(fitDetectorFolder(fitOptions(out, {
-      detector: { kind },
-      features,
-      progress: (stage, done, total) => {
-        if (done === total) passes.push(stage);
-      },
-    })));
+    const m = await run(
+      fitDetectorFolder(fitOptions(out, { detector: { kind }, features })).pipe(
+        Effect.provideService(Progress, {
+          report: (stage, done, total) => {
+            if (done === total) passes.push(stage);
+          },
+        }),
+      ),
+    );
     assert.equal(m.detector.kind, kind);
     const scored = await run(
       Effect.flatMap(openFittedDetector(out), (d) => scoreSource(d, validation)),
@@ -272,18 +275,15 @@ Deno.test("GROOD fits streaming (bounded memory) to the same folder as in memory
     const one = { batchSize: 256, fitChunk: 3000 };
     const extra: Partial<FitOptions> = held ? { ...one, seed: 5 } : one;
     const stages = { streamed: new Set<string>(), inMemory: new Set<string>() };
-    const options = (out: string, inMemory: boolean) => {
+    const fit = (out: string, inMemory: boolean) => {
       const seen = inMemory ? stages.inMemory : stages.streamed;
-      const progress = (stage: string) => void seen.add(stage);
-      const { validation: _, ...rest } = fitOptions(join(data, out), {
-        ...extra,
-        inMemory,
-        progress,
-      });
-      return held ? rest : { ...rest, validation };
+      const { validation: _, ...rest } = fitOptions(join(data, out), { ...extra, inMemory });
+      return fitDetectorFolder(held ? rest : { ...rest, validation }).pipe(
+        Effect.provideService(Progress, { report: (stage) => void seen.add(stage) }),
+      );
     };
-    const streamed = await run(fitDetectorFolder(options(`streamed-${held}`, false)));
-    const inMemory = await run(fitDetectorFolder(options(`in-memory-${held}`, true)));
+    const streamed = await run(fit(`streamed-${held}`, false));
+    const inMemory = await run(fit(`in-memory-${held}`, true));
     // The streamed fit reports its chunked descriptor stage; the in-memory one has none.
     assert.ok(stages.streamed.has("descriptors") && !stages.inMemory.has("descriptors"));
     const what = held ? "held-out split" : "--val";

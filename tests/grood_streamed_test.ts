@@ -81,12 +81,13 @@ for (
     );
     const queryFeatures = (await run(extractFeatures(model, queries, { batchSize }))).features;
     const inputs: FitInputs = {
-      modelKey: "fixture",
-      trainKey: "streamed-test",
       model,
-      train,
-      trainFeatures: extraction.features,
-      trainClassSums: extraction.classSums,
+      train: {
+        images: train,
+        features: extraction.features,
+        classSums: extraction.classSums,
+        key: "fixture:streamed-test",
+      },
       validation: { id: { images: queries, features: queryFeatures }, ood: [] },
     };
     const inMemory = await run(

@@ -26,12 +26,8 @@ const { features, classSums } = await runPromise(
 );
 const queryFeatures = (await runPromise(extractFeatures(await groodModel(net), queries))).features;
 const inputs: FitInputs = {
-  modelKey: "random",
-  trainKey: "tiny",
-  net,
-  train,
-  trainFeatures: features,
-  trainClassSums: classSums,
+  model: await groodModel(net),
+  train: { images: train, features, classSums, key: "random:tiny" },
   validation: { id: { images: queries, features: queryFeatures }, ood: [] },
 };
 const scoreWith = async (detector: ReturnType<typeof grood>) => {

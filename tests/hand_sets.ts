@@ -1,6 +1,6 @@
 /**
  * Hand-made inputs of the detector tests: sets whose features and logits are written out as
- * numbers, the `FitInputs` around them, a classifier that is only a dense head, and fit-then-score.
+ * numbers, the `FitInputs` around them, a model that is only a dense head, and fit-then-score.
  *
  * @module
  */
@@ -12,9 +12,11 @@ import type {
   FittedDetector,
   ValidationData,
 } from "../lib/detectors/detector.ts";
-import { type Classifier, type ClassifierSpec, makeClassifier } from "../lib/model/classifier.ts";
+import { Effect } from "effect";
 import { matrix } from "../lib/matrix.ts";
-import { runPromise, tf } from "./with_compute.ts";
+import { type Head, headFrom } from "../lib/models/head.ts";
+import type { FeatureModel } from "../lib/models/model.ts";
+import { runPromise } from "./with_compute.ts";
 
 /**
  * A set of blank images with the given penultimate features and logits (rows of numbers; an
@@ -42,11 +44,36 @@ export function handSet(
   };
 }
 
+/**
+ * A model known only by its tap sizes (D penultimate features, C logits), optionally with a
+ * classifier head: the features of the hand sets are given, so it is never run.
+ */
+export function standInModel(
+  penultimate: number,
+  classes: number,
+  head?: Head,
+): FeatureModel {
+  return {
+    name: head === undefined ? "stand-in model" : "head-only model",
+    kind: "stand-in",
+    input: { height: 1, width: 1, channels: 1, layout: "NHWC", scale: 1, mean: [0], std: [1] },
+    taps: { early: "early", penultimate: "penultimate", logits: "logits" },
+    shapes: {
+      input: [1, 1, 1],
+      early: [penultimate],
+      penultimate: [penultimate],
+      logits: [classes],
+    },
+    forward: () => Effect.die("a stand-in model is never run: its sets' features are given"),
+    ...(head === undefined ? {} : { head: Effect.succeed(head) }),
+  };
+}
+
 /** FitInputs around a training set (unlabelled rows get class 0) and validation data. */
 export function fitInputs(
   train: ExtractedSet,
   validation: ValidationData = { id: train, ood: [] },
-  net: Classifier = undefined as unknown as Classifier, // detectors that need no network
+  model: FeatureModel = standInModel(train.features.penultimate.cols, train.features.logits.cols),
 ): FitInputs {
   const labels = train.features.labels ?? new Uint8Array(train.features.count);
   const labelled: LabelledSet = {
@@ -55,40 +82,27 @@ export function fitInputs(
     classNames: Array.from({ length: train.features.logits.cols }, (_, i) => `c${i}`),
   };
   return {
-    modelKey: "test-model",
-    trainKey: "test-train",
-    net,
-    train: labelled,
-    trainFeatures: { ...train.features, labels },
-    trainClassSums: [],
+    model,
+    train: {
+      images: labelled,
+      features: { ...train.features, labels },
+      classSums: [],
+      key: "test-train",
+    },
     validation,
   };
 }
 
 /**
- * A classifier that is only a head on D "pixels": input [1, 1, D] → pool (identity) → dense.
- * Head-based detectors read its `head/kernel` (D × C, rows = features) and `head/bias`.
+ * A model that is only a head on D features: z = h·kernel + bias (kernel D × C, rows =
+ * features), read by the head-based detectors (`FeatureModel.head`).
  */
-export function headOnlyNet(
+export function headOnlyModel(
   kernel: ReadonlyArray<ReadonlyArray<number>>,
   bias: ReadonlyArray<number>,
-): Classifier {
-  const spec: ClassifierSpec = {
-    inputShape: [1, 1, kernel.length],
-    blocks: [{ name: "pool", kind: "globalAvgPool" }, {
-      name: "head",
-      kind: "dense",
-      units: bias.length,
-    }],
-  };
-  return makeClassifier(
-    tf,
-    spec,
-    new Map([
-      ["head/kernel", Float32Array.from(kernel.flat())],
-      ["head/bias", Float32Array.from(bias)],
-    ]),
-  );
+): FeatureModel {
+  const head = headFrom(kernel.flat(), kernel.length, bias.length, { bias });
+  return standInModel(kernel.length, bias.length, head);
 }
 
 /** Fit `detector` on `inputs` and score `set` with it. */

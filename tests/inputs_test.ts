@@ -121,6 +121,7 @@ function extracted(name: string, imageCount: number, rows: number, seed: number)
   };
 }
 
+const model = await groodModel(net);
 function fitInputs(train: ExtractedSet): FitInputs {
   const labelled: LabelledSet = {
     ...train.images,
@@ -128,12 +129,8 @@ function fitInputs(train: ExtractedSet): FitInputs {
     classNames: ["a", "b", "c"],
   };
   return {
-    modelKey: "m",
-    trainKey: "t",
-    net,
-    train: labelled,
-    trainFeatures: train.features,
-    trainClassSums: [],
+    model,
+    train: { images: labelled, features: train.features, classSums: [], key: "t" },
     validation: { id: train, ood: [] },
   };
 }

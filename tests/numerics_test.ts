@@ -21,7 +21,7 @@ import { matrix } from "../lib/matrix.ts";
 import { permutation } from "../lib/random.ts";
 import { activationRatioRows, activationRatios } from "../lib/report/activation_ratio.ts";
 import { scoreTies, tiedShare } from "../lib/stages/evaluate.ts";
-import { fitAndScore, fitInputs, handSet, headOnlyNet } from "./hand_sets.ts";
+import { fitAndScore, fitInputs, handSet, headOnlyModel } from "./hand_sets.ts";
 import { runPromise } from "./with_compute.ts";
 
 const { exp, log } = Math;
@@ -190,67 +190,59 @@ Deno.test("tuning never chooses a value by a tie block, and prefers fewer ties a
 
 Deno.test("ASH-B sets the kept activations to s1/k and ASH-P keeps them as they are", async () => {
   const kernel = Array.from({ length: 10 }, (_, i) => [i === 1 ? 0.1 : 0, i === 5 ? 0.2 : 0]);
-  const net = headOnlyNet(kernel, [0, 0.5]);
-  try {
-    // p = 70 on D = 10 keeps the top 3 (features 1, 4, 5: values 5, 4, 3); s1 = 18.
-    const h = [1, 5, 2, 0, 4, 3, 0, 0, 1, 2];
-    const set = handSet("q", [h], [[0, 0]]);
-    const binary = await fitAndScore(
-      ash({ variant: "b", percentile: 70 }),
-      fitInputs(set, undefined, net),
-      set,
-    );
-    // ASH-B: features 1, 4, 5 become 18/3 = 6: z0 = 0.1·6, z1 = 0.2·6 + 0.5.
-    assert.ok(Math.abs(binary.scores[0]! - -log(exp(0.6) + exp(1.7))) < 1e-6);
-    assert.equal(binary.fitted.settings.variant, "ASH-B");
-    const pruned = await fitAndScore(
-      ash({ variant: "p", percentile: 70 }),
-      fitInputs(set, undefined, net),
-      set,
-    );
-    // ASH-P: z0 = 0.1·5, z1 = 0.2·3 + 0.5.
-    assert.ok(Math.abs(pruned.scores[0]! - -log(exp(0.5) + exp(1.1))) < 1e-6);
-    // The registered ASH-B tunes p over OpenOOD's grid; ASH-P runs at p = 90.
-    const tuned = await runPromise(
-      Effect.flatMap(
-        buildDetector({ kind: ashBinaryEntry.kind }),
-        (d) => d.fit(fitInputs(set, { id: set, ood: [set] }, net)),
-      ),
-    );
-    assert.deepEqual(tuned.tuned[0]!.grid, [65, 70, 75, 80, 85, 90, 95]);
-    const p90 = await runPromise(
-      Effect.flatMap(
-        buildDetector({ kind: ashPruneEntry.kind }),
-        (d) => d.fit(fitInputs(set, undefined, net)),
-      ),
-    );
-    assert.equal(p90.settings.percentile, 90);
-  } finally {
-    net.dispose();
-  }
+  const model = headOnlyModel(kernel, [0, 0.5]);
+  // p = 70 on D = 10 keeps the top 3 (features 1, 4, 5: values 5, 4, 3); s1 = 18.
+  const h = [1, 5, 2, 0, 4, 3, 0, 0, 1, 2];
+  const set = handSet("q", [h], [[0, 0]]);
+  const binary = await fitAndScore(
+    ash({ variant: "b", percentile: 70 }),
+    fitInputs(set, undefined, model),
+    set,
+  );
+  // ASH-B: features 1, 4, 5 become 18/3 = 6: z0 = 0.1·6, z1 = 0.2·6 + 0.5.
+  assert.ok(Math.abs(binary.scores[0]! - -log(exp(0.6) + exp(1.7))) < 1e-6);
+  assert.equal(binary.fitted.settings.variant, "ASH-B");
+  const pruned = await fitAndScore(
+    ash({ variant: "p", percentile: 70 }),
+    fitInputs(set, undefined, model),
+    set,
+  );
+  // ASH-P: z0 = 0.1·5, z1 = 0.2·3 + 0.5.
+  assert.ok(Math.abs(pruned.scores[0]! - -log(exp(0.5) + exp(1.1))) < 1e-6);
+  // The registered ASH-B tunes p over OpenOOD's grid; ASH-P runs at p = 90.
+  const tuned = await runPromise(
+    Effect.flatMap(
+      buildDetector({ kind: ashBinaryEntry.kind }),
+      (d) => d.fit(fitInputs(set, { id: set, ood: [set] }, model)),
+    ),
+  );
+  assert.deepEqual(tuned.tuned[0]!.grid, [65, 70, 75, 80, 85, 90, 95]);
+  const p90 = await runPromise(
+    Effect.flatMap(
+      buildDetector({ kind: ashPruneEntry.kind }),
+      (d) => d.fit(fitInputs(set, undefined, model)),
+    ),
+  );
+  assert.equal(p90.settings.percentile, 90);
 });
 
 Deno.test("ReAct takes its threshold from training or ID validation activations, as asked", async () => {
   const kernel = [[0.1, 0], [0, 0.2]];
-  const net = headOnlyNet(kernel, [0, 1]);
-  try {
-    const train = handSet("train", [[0, 1], [2, 3]], [[0, 0], [0, 0]], [0, 1]);
-    const validation = handSet("val-id", [[10, 20], [30, 40]], [[0, 0], [0, 0]]);
-    const fit = (from: "train" | "validation") =>
-      runPromise(
-        react({ thresholdFrom: from }).fit(fitInputs(train, { id: validation, ood: [] }, net)),
-      );
-    // 90th percentile of 0..3 → 2.7; of 10..40 → 37.
-    const fromTrain = await fit("train");
-    const fromValidation = await fit("validation");
-    assert.ok(Math.abs((fromTrain.settings.threshold as number) - 2.7) < 1e-12);
-    assert.ok(Math.abs((fromValidation.settings.threshold as number) - 37) < 1e-12);
-    assert.equal(fromValidation.settings.thresholdFrom, "validation");
-    const named = await runPromise(buildDetector({ kind: "react-val" }));
-    assert.equal(named.name, "ReAct (ID val)");
-  } finally {
-    net.dispose();
-  }
+  const model = headOnlyModel(kernel, [0, 1]);
+  const train = handSet("train", [[0, 1], [2, 3]], [[0, 0], [0, 0]], [0, 1]);
+  const validation = handSet("val-id", [[10, 20], [30, 40]], [[0, 0], [0, 0]]);
+  const fit = (from: "train" | "validation") =>
+    runPromise(
+      react({ thresholdFrom: from }).fit(fitInputs(train, { id: validation, ood: [] }, model)),
+    );
+  // 90th percentile of 0..3 → 2.7; of 10..40 → 37.
+  const fromTrain = await fit("train");
+  const fromValidation = await fit("validation");
+  assert.ok(Math.abs((fromTrain.settings.threshold as number) - 2.7) < 1e-12);
+  assert.ok(Math.abs((fromValidation.settings.threshold as number) - 37) < 1e-12);
+  assert.equal(fromValidation.settings.thresholdFrom, "validation");
+  const named = await runPromise(buildDetector({ kind: "react-val" }));
+  assert.equal(named.name, "ReAct (ID val)");
 });
 
 Deno.test("NNGuide's bank is a seeded random draw of ⌈α·N⌉ training images", async () => {

@@ -70,10 +70,8 @@ Deno.test("a detector whose scoring fails midway is disposed (its tensors releas
   });
   const prepared = {
     data: { spec: { name: "tiny" }, train: undefined },
-    model: { net: undefined },
-    modelKey: "m",
-    train: { ...set("train"), key: "t" },
-    trainClassSums: [],
+    model: { features: undefined },
+    train: { ...set("train"), key: "t", classSums: [] },
     idTest: set("id"),
     idValidation: set("id-val"),
     oodTest: [{ ...set("ood-1"), group: "far" }, { ...set("ood-2"), group: "far" }],

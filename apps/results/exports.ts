@@ -183,7 +183,7 @@ export const writeExports: (
     }
   }
   // Early features are read from grood's own tfjs network (other models export none).
-  const net = prepared.model.net;
+  const net = prepared.model.features.network;
   if (options.earlyBoundary !== undefined && net !== undefined) {
     for (const { label, set } of sets.filter((s) => s.label !== "train")) {
       const early = yield* earlyFeatures(net, set.images, options.earlyBoundary);

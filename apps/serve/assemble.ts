@@ -230,12 +230,13 @@ export const fitServedGrood: (
     const extraction = yield* extractFeatures(model, train, { classSumsAt: [early] });
     const idFeatures = (yield* extractFeatures(model, idValidation)).features;
     const inputs: FitInputs = {
-      modelKey: loaded.key,
-      trainKey: `${loaded.key}:${options.dataset}:${options.trainImages}:${options.seed ?? 0}`,
-      net: loaded.net,
-      train,
-      trainFeatures: extraction.features,
-      trainClassSums: extraction.classSums,
+      model,
+      train: {
+        images: train,
+        features: extraction.features,
+        classSums: extraction.classSums,
+        key: `${loaded.key}:${options.dataset}:${options.trainImages}:${options.seed ?? 0}`,
+      },
       validation: { id: { images: idValidation, features: idFeatures }, ood: [] },
     };
     const fitted = yield* Effect.acquireRelease(

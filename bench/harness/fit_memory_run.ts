@@ -10,6 +10,7 @@
 import { Effect } from "effect";
 import { loadSplit } from "../../lib/data/mod.ts";
 import { fitGroodStreamed } from "../../lib/detectors/mod.ts";
+import { Progress } from "../../mod.ts";
 import { type InputSpec, openOnnxModel, sizeOf, type Taps } from "../../lib/models/mod.ts";
 import { peakRss } from "./scale_run.ts";
 import { syntheticImages } from "./synthetic_images.ts";
@@ -57,16 +58,15 @@ export const runFitMemory = (config: FitMemoryConfig) =>
     const fit = yield* fitGroodStreamed(
       model,
       syntheticImages(base, config.images, config.noise, config.seed),
-      {
-        batchSize: config.batchSize,
-        progress: (stage, done, total) => {
-          if (done - reported >= 50_000 || done === total) {
-            reported = done === total ? 0 : done;
-            console.error(`progress ${stage} ${done}/${total}`);
-          }
-        },
+      { batchSize: config.batchSize },
+    ).pipe(Effect.provideService(Progress, {
+      report: (stage, done, total) => {
+        if (done - reported >= 50_000 || done === total) {
+          reported = done === total ? 0 : done;
+          console.error(`progress ${stage} ${done}/${total}`);
+        }
       },
-    );
+    }));
     const seconds = (performance.now() - started) / 1000;
     const dim = sizeOf(model.shapes.penultimate);
     const rows = fit.descriptors.rows;

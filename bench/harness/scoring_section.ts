@@ -70,12 +70,13 @@ export const scoringSection = Effect.fn("scoringSection")(function* (
     `scoring throughput, GROOD vs MSP (${test.count} ID test images, batch ${plan.batchSize})`,
   );
   const inputs: FitInputs = {
-    modelKey: data.modelKey,
-    trainKey: "bench",
-    net,
-    train,
-    trainFeatures: features,
-    trainClassSums: fit.extraction.classSums,
+    model: bench.model,
+    train: {
+      images: train,
+      features,
+      classSums: fit.extraction.classSums,
+      key: `${data.modelKey}:bench`,
+    },
     validation: { id: { images: test, features: testExtraction.features }, ood: [] },
   };
   // No efSearch: each HNSW graph calibrates it at its build (the smallest ladder value whose

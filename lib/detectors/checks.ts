@@ -6,7 +6,6 @@
  */
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
-import { Progress } from "../progress.ts";
 import type {
   Detector,
   ExtractedSet,
@@ -236,11 +235,11 @@ export class InconsistentFitInputs extends Data.TaggedError("InconsistentFitInpu
 
 /** Problems of a detector's training inputs, as one line each (empty when consistent). */
 function fitProblems(inputs: FitInputs): Array<string> {
-  const { train, trainFeatures } = inputs;
+  const { images, features: trainFeatures } = inputs.train;
   const problems: Array<string> = [];
   const n = trainFeatures.count;
-  if (train.count !== n) {
-    problems.push(`"${train.name}" has ${train.count} images but ${n} feature rows`);
+  if (images.count !== n) {
+    problems.push(`"${images.name}" has ${images.count} images but ${n} feature rows`);
   }
   if (trainFeatures.penultimate.rows !== n || trainFeatures.logits.rows !== n) {
     problems.push(
@@ -249,7 +248,7 @@ function fitProblems(inputs: FitInputs): Array<string> {
     );
   }
   const classes = trainFeatures.logits.cols;
-  const labels = trainFeatures.labels ?? train.labels;
+  const labels = trainFeatures.labels ?? images.labels;
   if (labels.length !== n) problems.push(`${labels.length} labels for ${n} training images`);
   const bad = labels.findIndex((label) => label >= classes);
   if (bad >= 0) {
@@ -262,8 +261,7 @@ function fitProblems(inputs: FitInputs): Array<string> {
  * Guard any detector at the library's edge: its training features must agree with the images
  * and labels and be finite; every set it scores must have one feature row per image, the
  * feature and class sizes it was fitted on, and finite values; and every score it returns must
- * be finite. A detector's own code can then assume consistent, finite inputs. A progress callback
- * in the inputs (`FitInputs.progress`) becomes the fit's `Progress`.
+ * be finite. A detector's own code can then assume consistent, finite inputs.
  */
 export function withInputChecks<E extends TaggedFailure>(
   detector: Detector<E>,
@@ -277,14 +275,10 @@ export function withInputChecks<E extends TaggedFailure>(
         if (problems.length > 0) {
           return yield* new InconsistentFitInputs({ detector: name, problem: problems.join("; ") });
         }
-        const train = inputs.trainFeatures;
+        const train = inputs.train.features;
         yield* finiteMatrix(name, train.name, "the penultimate features", train.penultimate);
         yield* finiteMatrix(name, train.name, "the logits", train.logits);
-        // A caller still passing a progress callback (`FitInputs.progress`, deprecated) has it
-        // as the fit's `Progress`, so the stages that report through the context reach it.
-        const fitted = yield* (inputs.progress === undefined
-          ? detector.fit(inputs)
-          : Effect.provideService(detector.fit(inputs), Progress, { report: inputs.progress }));
+        const fitted = yield* detector.fit(inputs);
         const expected = {
           penultimate: train.penultimate.cols,
           classes: train.logits.cols,

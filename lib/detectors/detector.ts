@@ -5,14 +5,13 @@
  *
  * What a detector receives is what the pipeline extracted once per model and split (features
  * and logits), so no detector repeats a forward pass it does not need; detectors that need the
- * network itself (ODIN's input perturbation, GROOD's mix-up) get it too.
+ * model itself (ODIN's input perturbation, GROOD's mix-up) get it too.
  *
  * @module
  */
 import { Data, type Effect } from "effect";
 import type { Compute } from "../compute/compute.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
-import type { Classifier } from "../model/classifier.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { ClassSums, SetFeatures } from "../stages/features.ts";
 import type { DetectorError } from "./errors.ts";
@@ -38,43 +37,44 @@ export interface ValidationData {
   readonly ood: ReadonlyArray<ExtractedSet>;
 }
 
-/** Everything a detector may fit on. Test OOD data is not part of it. */
-export interface FitInputs {
-  /** Content key of the model (architecture, weights, preprocessing): the root of every cache key. */
-  readonly modelKey: string;
-  /** Cache key of the training extraction. */
-  readonly trainKey: string;
-  /**
-   * grood's own tfjs network, when the model is one (GROOD's mix-up may run on it). The head
-   * detectors (ReAct, ASH, ViM, …) read the head from `model`, and from this network's dense
-   * block only when no `model` is given.
-   */
-  readonly net?: Classifier;
-  /**
-   * The model behind one interface (any kind: ONNX, tfjs, grood's CNN), when the features came
-   * from it: GROOD's mix-up runs on it when there is no `net`, the head detectors read its
-   * classifier head (`FeatureModel.head`), and ODIN its input gradient and forward pass.
-   */
-  readonly model?: FeatureModel;
+/**
+ * The ID training split as a detector fits on it: the labelled images, their features (one row
+ * per image), the per-class sums at the model's early boundaries and the extraction's cache key.
+ */
+export interface TrainingSet extends ExtractedSet {
   /** The ID training images with their labels. */
-  readonly train: LabelledSet;
-  /** Features and logits of `train`, one row per image. */
-  readonly trainFeatures: SetFeatures;
-  /** Per-class feature sums at the network's block boundaries (for early prototypes). */
-  readonly trainClassSums: ReadonlyArray<ClassSums>;
-  /** Held-out ID and validation-OOD data for hyper-parameter choices. */
-  readonly validation: ValidationData;
+  readonly images: LabelledSet;
   /**
-   * @deprecated Fits report to the context's `Progress` (`reportProgress`); kept until the
-   * fitted-folder fits (`lib/fitted/fit*.ts`), which still pass a callback, read it from the
-   * context too (`withInputChecks` bridges a callback given here to the fit's `Progress`).
+   * Cache key of the extraction. It covers the model's content key (architecture, weights,
+   * preprocessing, engine) as well as the images, since GROOD keys its cached stages by it alone:
+   * a hand-made key must change whenever the model or the images do.
    */
-  readonly progress?: (stage: string, done: number, total: number) => void;
+  readonly key: string;
+  /** Per-class feature sums at the model's early boundaries (GROOD's early prototypes). */
+  readonly classSums: ReadonlyArray<ClassSums>;
 }
 
 /**
- * A detector needs what only some models provide (grood's own network for GROOD's mix-up, an
- * input gradient for ODIN: `FeatureModel.inputGradient`) and was fitted on a model without it.
+ * Everything a detector may fit on: the model, the training split and the validation data.
+ * Test OOD data is not part of it. Fits report their progress to the context's `Progress`.
+ */
+export interface FitInputs {
+  /**
+   * The model the features came from, behind one interface (any kind: ONNX, tfjs, grood's CNN):
+   * the head detectors read its classifier head (`FeatureModel.head`), ODIN its input gradient
+   * and forward pass, GROOD's mix-up its early tap (on grood's own tfjs network,
+   * `FeatureModel.network`, when it has one).
+   */
+  readonly model: FeatureModel;
+  /** The ID training split with its features. */
+  readonly train: TrainingSet;
+  /** Held-out ID and validation-OOD data for hyper-parameter choices. */
+  readonly validation: ValidationData;
+}
+
+/**
+ * A detector needs what only some models provide (an input gradient for ODIN:
+ * `FeatureModel.inputGradient`) and was fitted on a model without it.
  */
 export class NeedsClassifier extends Data.TaggedError("NeedsClassifier")<{
   readonly detector: string;
@@ -93,10 +93,6 @@ export class NeedsClassifier extends Data.TaggedError("NeedsClassifier")<{
       "a detector that needs only features and logits";
   }
 }
-
-/** The kind of model a detector is fitted on, for errors (`unknown` when no model is given). */
-export const modelKindOf = (inputs: Pick<FitInputs, "model">): string =>
-  inputs.model?.kind ?? "unknown";
 
 /** A hyper-parameter a detector chose on validation data: the grid, the pick, the criterion. */
 export interface TunedParameter {

@@ -65,7 +65,7 @@ export function dice(options: DiceOptions = {}): Detector {
     fit: (inputs) =>
       Effect.gen(function* () {
         yield* requirePercentile(name, p);
-        const { trainFeatures } = inputs;
+        const trainFeatures = inputs.train.features;
         const head = yield* readHead(name, inputs);
         yield* checkTrainPenultimate(name, inputs, head.inputSize);
         const sparse = sparsifiedHead(head, columnMeans(trainFeatures.penultimate), p);

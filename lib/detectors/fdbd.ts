@@ -106,10 +106,10 @@ export function fdbd(options: FdbdOptions = {}): Detector {
       } (Liu & Qin, ICML 2024)`,
     fit: (inputs) =>
       Effect.gen(function* () {
-        const { trainFeatures } = inputs;
+        const trainFeatures = inputs.train.features;
         const head = yield* readHead(name, inputs);
         const d = head.inputSize;
-        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {
+        yield* checkSet(name, inputs.train, {
           penultimate: d,
         });
         yield* finiteMatrix(

@@ -147,7 +147,7 @@ export function gen(options: GenOptions = {}): Detector {
           "positive numbers",
         );
         yield* requireSetting(Number.isInteger(topM) && topM >= 1, name, "topM", topM, "≥ 1");
-        const classes = inputs.trainFeatures.logits.cols;
+        const classes = inputs.train.features.logits.cols;
         const scoreAt = (gamma: number) => (set: ExtractedSet) =>
           scoreChecked(
             name,

@@ -32,7 +32,7 @@ import {
   mixupWithModel,
   smoothedNoiseImages,
 } from "../stages/mixup.ts";
-import { earlyTapOf, resolveGroodOptions } from "./grood_defaults.ts";
+import { resolveGroodOptions } from "./grood_defaults.ts";
 import {
   describeSource,
   GROOD_DEFAULTS,
@@ -49,8 +49,6 @@ import {
   type ExtractedSet,
   type FitInputs,
   type FittedDetector,
-  modelKindOf,
-  NeedsClassifier,
   type TunedParameter,
 } from "./detector.ts";
 import { tuneParameter } from "./tune.ts";
@@ -107,8 +105,9 @@ export function negativeDistanceTo(features: Matrix, vector: Float32Array): Floa
 
 /**
  * The GROOD detector. Its fit stores each stage's output in the `StageCache` of the context it
- * runs in (a reference whose default is off: without one, nothing is cached); the inputs'
- * `modelKey` and `trainKey` root the cache keys, so they follow the content.
+ * runs in (a reference whose default is off: without one, nothing is cached); the training
+ * extraction's key (`FitInputs.train.key`, which covers the model) roots the cache keys, so they
+ * follow the content.
  */
 export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Detector {
   const given: GroodOptions = { ...GROOD_DEFAULTS, ...options };
@@ -118,63 +117,42 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
       "w.r.t. an OOD prototype made by targeted mix-up (ElAraby et al., TMLR 2025)",
     fit: (inputs: FitInputs) =>
       Effect.scoped(Effect.gen(function* () {
-        const { net, train, trainFeatures } = inputs;
-        const context = { earlyTap: earlyTapOf(inputs), trainCount: train.count };
+        const { model, train } = inputs;
+        const trainFeatures = train.features;
+        const context = { earlyTap: model.taps.early, trainCount: train.images.count };
         const o = resolveGroodOptions(given, context);
         const cache = yield* StageCache;
-        const base = { model: inputs.modelKey, train: inputs.trainKey };
         const prototypes = yield* cache.cached(
           "prototypes",
-          { ...base, earlyBoundary: o.earlyBoundary },
+          { train: train.key, earlyBoundary: o.earlyBoundary },
           prototypesCodec,
-          computePrototypes(
-            { features: trainFeatures, classSums: inputs.trainClassSums },
-            o.earlyBoundary,
-          ),
+          computePrototypes(train, o.earlyBoundary),
         );
         const source = o.oodPrototype;
         // Every stage runs on a FeatureModel. The mix-up runs on grood's own tfjs network when
-        // there is one, wrapped with its early tap at the early boundary (it mixes at any block,
-        // for the early-layer ablation; onnxruntime cannot start a forward at a tap), else on
-        // the model the inputs carry.
-        const { model } = inputs;
-        const needsNetwork = (what: string) =>
-          Effect.fail(
-            new NeedsClassifier({
-              detector: name,
-              need: `a network to run (${what})`,
-              modelKind: modelKindOf(inputs),
-            }),
-          );
-        const tfjsNetwork = (early: string) =>
-          Effect.gen(function* () {
-            const { tf } = yield* Compute;
-            return yield* groodFeatureModel(tf, net!, "grood's classifier", {
-              ...groodTaps(net!),
-              early,
-            });
+        // the model has one, wrapped with its early tap at the early boundary (it mixes at any
+        // block, for the early-layer ablation; onnxruntime cannot start a forward at a tap),
+        // else on the model itself.
+        const net = model.network;
+        const mixupModel = net === undefined ? Effect.succeed(model) : Effect.gen(function* () {
+          const { tf } = yield* Compute;
+          return yield* groodFeatureModel(tf, net, "grood's classifier", {
+            ...groodTaps(net),
+            early: o.earlyBoundary,
           });
-        const meanOf = (images: ImageSet, what: string) =>
-          model !== undefined
-            ? meanPenultimate(model, images)
-            : net !== undefined
-            ? Effect.flatMap(tfjsNetwork(groodTaps(net).early), (m) => meanPenultimate(m, images))
-            : needsNetwork(what);
+        });
+        const meanOf = (images: ImageSet) => meanPenultimate(model, images);
         const oodCompute = (() => {
           switch (source.kind) {
             case "mixup":
-              return net !== undefined
-                ? Effect.flatMap(
-                  tfjsNetwork(o.earlyBoundary),
-                  (m) => mixupWithModel(m, train, trainFeatures, prototypes.value, source),
-                )
-                : model !== undefined
-                ? mixupWithModel(model, train, trainFeatures, prototypes.value, source)
-                : needsNetwork("the mix-up");
+              return Effect.flatMap(
+                mixupModel,
+                (m) => mixupWithModel(m, train.images, trainFeatures, prototypes.value, source),
+              );
             case "mean":
               return Effect.succeed(meanOfPrototypes(prototypes.value));
             case "noise":
-              return meanOf(smoothedNoiseImages(source.count, source.seed), "noise images");
+              return meanOf(smoothedNoiseImages(source.count, source.seed));
             case "custom":
               return source.compute(inputs, prototypes.value);
             case "validation": {
@@ -184,7 +162,6 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
                 n === undefined || n >= all.count
                   ? all
                   : subset(all, Array.from({ length: n }, (_, i) => i), `validation-ood[:${n}]`),
-                "validation-OOD images",
               );
             }
           }

@@ -25,7 +25,7 @@ import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
 import type { NonFiniteOutput } from "../models/finite.ts";
 import { MissingLabels, predictedClasses } from "../stages/features.ts";
 import { secondLargest } from "../stages/mixup.ts";
-import { EmptyClass, type Prototypes } from "../stages/prototype.ts";
+import { type EmptyClass, type Prototypes, prototypesFromSums } from "../stages/prototype.ts";
 
 /** Images per chunk of the fit's map when none is given: two forward batches of 500. */
 export const FIT_CHUNK = 1000;
@@ -302,25 +302,11 @@ export const featureReducer = (
       if (mixed !== chosen) {
         return yield* invalid(`the chunks held ${mixed} of the ${chosen} images to mix`);
       }
-      const empty = counts.findIndex((n) => n === 0);
-      if (empty >= 0) {
-        return yield* new EmptyClass({ set: train.description, classIndex: empty });
-      }
-      const prototypes: Prototypes = {
-        earlyBoundary: model.taps.early,
-        earlyShape: model.shapes.early,
-        early: matrix(
-          classes,
-          earlySize,
-          Float32Array.from(earlySums, (s, i) => s / counts[Math.floor(i / earlySize)]!),
-        ),
-        penultimate: matrix(
-          classes,
-          dim,
-          Float32Array.from(penultimateSums, (s, i) => s / counts[Math.floor(i / dim)]!),
-        ),
-        counts: Array.from(counts),
-      };
+      const prototypes = yield* prototypesFromSums(
+        train.description,
+        { boundary: model.taps.early, featureShape: model.shapes.early, sums: earlySums, counts },
+        { sums: penultimateSums, counts },
+      );
       const reduced: ReducedFeatures = {
         prototypes,
         kept: matrix(nKept, dim, kept.subarray(0, nKept * dim)),

@@ -7,9 +7,7 @@
  *
  * @module
  */
-import type { FitInputs } from "./detector.ts";
 import type { GroodOptions } from "./grood_options.ts";
-import { groodTaps } from "../models/grood_cnn.ts";
 import { mixupSamples } from "../stages/mixup.ts";
 
 /** GROOD's options with the defaults that depend on the model and the data filled in. */
@@ -37,8 +35,3 @@ export function resolveGroodOptions(
 
 /** The early tap of grood's CNN (its first residual block): the early boundary when none is known. */
 export const GROOD_CNN_EARLY_TAP = "block1";
-
-/** The early tap of the model a GROOD fit runs on (`GROOD_CNN_EARLY_TAP` when none is known). */
-export const earlyTapOf = (inputs: Pick<FitInputs, "model" | "net">): string =>
-  inputs.model?.taps.early ??
-    (inputs.net !== undefined ? groodTaps(inputs.net).early : GROOD_CNN_EARLY_TAP);

@@ -33,6 +33,7 @@ import { buildIndex, type IndexSpec, type NearestNeighbourIndex } from "../knn/m
 import { type Matrix, matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
 import type { FeatureModel } from "../models/model.ts";
+import { reportProgress } from "../progress.ts";
 import type { MissingLabels } from "../stages/features.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
 import {
@@ -128,8 +129,6 @@ export interface StreamedGroodOptions {
   readonly chunk?: number;
   /** Training descriptors made per step when computed here (default 8,192 rows). */
   readonly descriptorChunk?: number;
-  /** Reports a stage's progress (done of total). */
-  readonly progress?: (stage: string, done: number, total: number) => void;
 }
 
 /** What a streamed fit returns; the caller owns (and disposes) `index`. */
@@ -200,7 +199,6 @@ export const fitGroodStreamed = <E>(
     const source = options.oodPrototype ?? { kind: "mixup" as const, ...MIXUP_DEFAULTS };
     const batchSize = options.batchSize ?? 500;
     const chunk = options.chunk ?? FIT_CHUNK;
-    const progress = options.progress ?? (() => {});
     const count = train.count;
     const perImage = train.shape.height * train.shape.width * train.shape.channels;
     // The mix-up's images, chosen before the pass (the choice needs only the count).
@@ -218,11 +216,10 @@ export const fitGroodStreamed = <E>(
       (mapped) =>
         Effect.tap(
           reducer.add(mapped),
-          () =>
-            Effect.sync(() => {
-              seen += mapped.size;
-              progress(`features of ${train.description}`, seen, count);
-            }),
+          () => {
+            seen += mapped.size;
+            return reportProgress(`features of ${train.description}`, seen, count);
+          },
         ),
     );
     const reduced = yield* reducer.finish();
@@ -250,7 +247,7 @@ export const fitGroodStreamed = <E>(
         const rows = matrix(end - start, dim, kept.data.subarray(start * dim, end * dim));
         const descriptors = yield* groodDescriptors(rows, gradientPrototypes, temperature);
         kept.data.set(descriptors.data, start * dim);
-        progress("descriptors", end, nKept);
+        yield* reportProgress("descriptors", end, nKept);
       }
     } else {
       let filled = 0;
@@ -264,7 +261,7 @@ export const fitGroodStreamed = <E>(
           }
           kept.data.set(rows, filled * dim);
           filled += rows.length / dim;
-          progress("descriptors", filled, nKept);
+          yield* reportProgress("descriptors", filled, nKept);
         }));
       if (filled !== nKept) {
         return yield* new TrainingStreamInvalid({

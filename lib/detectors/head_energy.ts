@@ -27,8 +27,8 @@ export const checkTrainPenultimate = (
   size: number,
 ): Effect.Effect<void, FeatureSizeMismatch | NonFiniteFeatures> =>
   Effect.gen(function* () {
-    const { trainFeatures } = inputs;
-    yield* checkSet(detector, { images: inputs.train, features: trainFeatures }, {
+    const trainFeatures = inputs.train.features;
+    yield* checkSet(detector, inputs.train, {
       penultimate: size,
     });
     yield* finiteMatrix(

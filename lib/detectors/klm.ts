@@ -68,7 +68,7 @@ export function klm(_options: KlmOptions = {}): Detector {
     fit: (inputs) =>
       Effect.gen(function* () {
         const validation = inputs.validation.id;
-        const c = inputs.trainFeatures.logits.cols;
+        const c = inputs.train.features.logits.cols;
         yield* checkSet(name, validation, { classes: c });
         yield* finiteMatrix(
           name,

@@ -91,9 +91,9 @@ export function knn(options: KnnOptions = {}): Detector {
       } (Sun et al., ICML 2022)`,
     fit: (inputs) =>
       Effect.gen(function* () {
-        const { trainFeatures } = inputs;
+        const trainFeatures = inputs.train.features;
         const d = trainFeatures.penultimate.cols;
-        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {});
+        yield* checkSet(name, inputs.train, {});
         yield* requireSetting(
           ks.length > 0 && ks.every((k) => Number.isInteger(k) && k >= 1),
           name,

@@ -7,10 +7,9 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import { type FitInputs, modelKindOf } from "./detector.ts";
+import type { FitInputs } from "./detector.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Head } from "../models/head.ts";
-import { groodHead, groodTaps } from "../models/grood_cnn.ts";
 
 /**
  * log Σⱼ exp(zⱼ / T) over `length` values of `values` from `offset`, computed stably as
@@ -97,49 +96,31 @@ export class MissingHead extends Data.TaggedError("MissingHead")<{
   readonly reason: string;
   /** The kind of the model it was fitted on. */
   readonly modelKind: string;
-  /** The model's path or label (empty when the detector was given no model). */
+  /** The model's path or label. */
   readonly model: string;
 }> {
   /** Names the detector, the model and its kind, and why the head cannot be read. */
   override get message(): string {
-    const model = this.model === "" ? "" : ` "${this.model}"`;
-    return `Cannot read the classifier head for ${this.detector} (model${model} of kind ` +
+    return `Cannot read the classifier head for ${this.detector} (model "${this.model}" of kind ` +
       `"${this.modelKind}"): ${this.reason}`;
   }
 }
 
 /**
- * The classifier head z = h·W + b of the model the detector is fitted on: the model's own
- * (`FeatureModel.head`, every kind), else, for inputs that carry only grood's network, its dense
- * block. Fails with `MissingHead` naming the detector and the model when there is none.
+ * The classifier head z = h·W + b of the model the detector is fitted on (`FeatureModel.head`,
+ * every kind). Fails with `MissingHead` naming the detector and the model when there is none.
  */
 export const readHead = (
   detector: string,
-  inputs: Pick<FitInputs, "net" | "model">,
+  inputs: Pick<FitInputs, "model">,
 ): Effect.Effect<Head, MissingHead> =>
   Effect.suspend(() => {
-    const { model, net } = inputs;
-    const missing = (modelName: string, modelKind: string) => (reason: string) =>
-      new MissingHead({ detector, modelKind, model: modelName, reason });
-    if (model?.head !== undefined) {
-      return Effect.mapError(
-        model.head,
-        (error) => missing(model.name, model.kind)(error.reason),
-      );
-    }
-    if (net !== undefined) {
-      return Effect.mapError(
-        groodHead(net, model?.name ?? "grood classifier", groodTaps(net)),
-        (error) => missing(error.model, "grood")(error.reason),
-      );
-    }
-    return Effect.fail(
-      missing(model?.name ?? "", modelKindOf(inputs))(
-        model === undefined
-          ? "it was given no model to read the head from"
-          : "this model's adapter cannot read classifier heads",
-      ),
-    );
+    const { model } = inputs;
+    const missing = (reason: string) =>
+      new MissingHead({ detector, modelKind: model.kind, model: model.name, reason });
+    return model.head === undefined
+      ? Effect.fail(missing("this model's adapter cannot read classifier heads"))
+      : Effect.mapError(model.head, (error) => missing(error.reason));
   });
 
 /** z = h·W + b for every row of `features` (N × D) → N × C logits (float64 sums). */

@@ -146,11 +146,11 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
       "(Lee et al., NeurIPS 2018; OpenOOD v1.5 MDS)",
     fit: (inputs) =>
       Effect.gen(function* () {
-        const { trainFeatures } = inputs;
-        const train = { images: inputs.train, features: trainFeatures };
+        const trainFeatures = inputs.train.features;
+        const train = inputs.train;
         const setName = trainFeatures.name;
         const numClasses = trainFeatures.logits.cols;
-        const labels = trainFeatures.labels ?? inputs.train.labels;
+        const labels = trainFeatures.labels ?? inputs.train.images.labels;
         yield* checkSet(name, train, {});
         yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
         yield* checkClassLabels(name, setName, labels, trainFeatures.count, numClasses);

@@ -13,6 +13,7 @@ export {
   type FittedDetector,
   NeedsClassifier,
   type TaggedFailure,
+  type TrainingSet,
   type TunedParameter,
   type ValidationData,
 } from "./detector.ts";

@@ -122,10 +122,10 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
       "Park et al., ICCV 2023)",
     fit: (inputs) =>
       Effect.gen(function* () {
-        const { trainFeatures } = inputs;
+        const trainFeatures = inputs.train.features;
         const d = trainFeatures.penultimate.cols;
         const c = trainFeatures.logits.cols;
-        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {});
+        yield* checkSet(name, inputs.train, {});
         yield* requireSetting(alpha > 0 && alpha <= 1, name, "alpha", alpha, "a share in (0, 1]");
         const size = Math.ceil(alpha * trainFeatures.count);
         const k = options.k ?? Math.min(NNGUIDE_K, size);

@@ -43,7 +43,6 @@ import {
   type Detector,
   type ExtractedSet,
   type FittedDetector,
-  modelKindOf,
   NeedsClassifier,
   type TunedParameter,
 } from "./detector.ts";
@@ -224,12 +223,12 @@ export function odin(options: OdinOptions = {}): Detector {
     fit: (inputs) =>
       Effect.gen(function* () {
         const model = inputs.model;
-        if (model?.inputGradient === undefined) {
+        if (model.inputGradient === undefined) {
           return yield* new NeedsClassifier({
             detector: name,
             need: "the model's input gradient (its perturbation step)",
-            modelKind: modelKindOf(inputs),
-            ...(model === undefined ? {} : { model: model.name }),
+            modelKind: model.kind,
+            model: model.name,
           });
         }
         const differentiable: DifferentiableModel = {

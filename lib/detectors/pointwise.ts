@@ -35,6 +35,7 @@ export interface PointwiseSpec {
  * import { pointwiseDetector } from "./pointwise.ts";
  * import { rowMax } from "./logits.ts";
  * import { matrix } from "../matrix.ts";
+ * import type { FeatureModel } from "../models/model.ts";
  * const detector = pointwiseDetector({
  *   name: "MaxLogit",
  *   description: "−max z",
@@ -48,13 +49,20 @@ export interface PointwiseSpec {
  *   logits: matrix(2, 2, [1, 3, 2, 0]),
  * };
  * const images = { name: "two", count: 2, pixels: new Uint8Array(2) };
+ * // The features are given, so the model is never run: a stand-in with the tap sizes will do.
+ * const model: FeatureModel = {
+ *   name: "features only",
+ *   kind: "stand-in",
+ *   input: { height: 1, width: 1, channels: 1, layout: "NHWC", scale: 1, mean: [0], std: [1] },
+ *   taps: { early: "early", penultimate: "penultimate", logits: "logits" },
+ *   shapes: { input: [1, 1, 1], early: [1], penultimate: [1], logits: [2] },
+ *   forward: () => Effect.die("the example never runs the model"),
+ * };
+ * const labelled = { ...images, labels: new Uint8Array(2), classNames: ["a", "b"] };
  * const scores = Effect.runSync(Effect.flatMap(
  *   detector.fit({
- *     modelKey: "m",
- *     trainKey: "t",
- *     train: { ...images, labels: new Uint8Array(2), classNames: ["a", "b"] },
- *     trainFeatures: features,
- *     trainClassSums: [],
+ *     model,
+ *     train: { images: labelled, features, classSums: [], key: "two" },
  *     validation: { id: { images, features }, ood: [] },
  *   }),
  *   (fitted) => fitted.score({ images, features }),
@@ -69,7 +77,7 @@ export function pointwiseDetector(spec: PointwiseSpec): Detector<DetectorError, 
     fit: (inputs) =>
       Effect.gen(function* () {
         if (spec.check !== undefined) yield* spec.check;
-        const { trainFeatures } = inputs;
+        const trainFeatures = inputs.train.features;
         const expected: ExpectedSizes = {
           classes: trainFeatures.logits.cols,
           ...(spec.readsPenultimate === true

@@ -95,7 +95,7 @@ export function react(options: ReactOptions = {}): Detector {
         );
         const head = yield* readHead(name, inputs);
         yield* checkTrainPenultimate(name, inputs, head.inputSize);
-        const source = from === "train" ? inputs.trainFeatures : inputs.validation.id.features;
+        const source = from === "train" ? inputs.train.features : inputs.validation.id.features;
         yield* finiteMatrix(name, source.name, "the penultimate features", source.penultimate);
         const threshold = percentile(source.penultimate.data, p);
         return headEnergy(name, head, (h) => clipActivations(h, threshold), {

@@ -34,11 +34,11 @@ export function rmds(_options: RmdsOptions = {}): Detector {
       "minus that to one Gaussian of all training features (Ren et al., 2021; OpenOOD v1.5)",
     fit: (inputs) =>
       Effect.gen(function* () {
-        const { trainFeatures } = inputs;
+        const trainFeatures = inputs.train.features;
         const setName = trainFeatures.name;
         const numClasses = trainFeatures.logits.cols;
-        const labels = trainFeatures.labels ?? inputs.train.labels;
-        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {});
+        const labels = trainFeatures.labels ?? inputs.train.images.labels;
+        yield* checkSet(name, inputs.train, {});
         yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
         yield* checkClassLabels(name, setName, labels, trainFeatures.count, numClasses);
 

@@ -29,11 +29,11 @@ export function she(_options: SheOptions = {}): Detector {
       "classified training images of its predicted class (Zhang et al., ICLR 2023; OpenOOD v1.5)",
     fit: (inputs) =>
       Effect.gen(function* () {
-        const { trainFeatures } = inputs;
+        const trainFeatures = inputs.train.features;
         const setName = trainFeatures.name;
-        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {});
+        yield* checkSet(name, inputs.train, {});
         yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
-        const labels = trainFeatures.labels ?? inputs.train.labels;
+        const labels = trainFeatures.labels ?? inputs.train.images.labels;
         const c = trainFeatures.logits.cols;
         const d = trainFeatures.penultimate.cols;
         const predicted = predictedClasses(trainFeatures.logits);

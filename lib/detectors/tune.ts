@@ -35,11 +35,6 @@ export interface TuneOptions<E> {
   readonly validation: ValidationData;
   /** Fit (if anything depends on the value) and return the scorer for one grid value. */
   readonly candidate: (value: number) => Effect.Effect<TuningCandidate<E>, E>;
-  /**
-   * @deprecated Tuning reports to the context's `Progress`; kept until ODIN, the last detector
-   * passing a callback, reads it from the context too.
-   */
-  readonly progress?: (stage: string, done: number, total: number) => void;
 }
 
 /** The grid is empty or holds a non-finite value. */
@@ -153,7 +148,7 @@ export const tuneParameter = <E>(
 ): Effect.Effect<TunedParameter, E | TuneError> =>
   Effect.gen(function* () {
     const { detector, parameter, grid, validation } = options;
-    const report = options.progress ?? (yield* currentProgress);
+    const report = yield* currentProgress;
     if (grid.length === 0 || grid.some((value) => !Number.isFinite(value))) {
       return yield* new InvalidGrid({ detector, parameter, grid });
     }

@@ -160,7 +160,7 @@ export function vim(options: VimOptions = {}): Detector {
       "logsumexp(z), principal dimension D/2 (Wang et al., CVPR 2022; OpenOOD v1.5)",
     fit: (inputs) =>
       Effect.gen(function* () {
-        const { trainFeatures } = inputs;
+        const trainFeatures = inputs.train.features;
         const setName = trainFeatures.name;
         const head = yield* readHead(name, inputs);
         const d = head.inputSize;
@@ -172,7 +172,7 @@ export function vim(options: VimOptions = {}): Detector {
           principalDim,
           `an integer in [1, ${d - 1}]`,
         );
-        yield* checkSet(name, { images: inputs.train, features: trainFeatures }, {
+        yield* checkSet(name, inputs.train, {
           penultimate: d,
           classes: head.numClasses,
         });

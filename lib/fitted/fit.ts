@@ -87,15 +87,12 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   yield* checkOutputFolder(options.out, folderRules);
   yield* ensureWritable(options.out);
   const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
-  // grood's own tfjs network (ODIN's input gradient), loaded once with the model.
-  const net = model.network;
   // GROOD's early prototypes come from the model's early tap (the one boundary the extraction
   // sums at): the default, and the only value a spec may name.
   let spec = (decoded.kind.startsWith("grood")
     ? { ...decoded, earlyBoundary: yield* fitEarlyBoundary(decoded, model.taps.early) }
     : decoded) as DetectorSpec;
   const shape = yield* toShape(model);
-  const progress = options.progress ?? (() => {});
   const batch = options.batchSize === undefined ? {} : { batchSize: options.batchSize };
 
   const modelCopy = yield* copyModel(options.model, undefined, "model");
@@ -106,7 +103,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
       taps: model.taps,
     })),
   );
-  const { extract, extracted } = memoisedExtraction(model, options, batch, progress);
+  const { extract, extracted } = memoisedExtraction(model, options, batch);
   const oodArguments = options.validationOod ?? [];
   const validationSource = options.validation?.argument ?? `${options.train.argument} (held out)`;
   const readOod = Effect.gen(function* () {
@@ -202,7 +199,6 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
         ...streamedGroodOptions(spec)!,
         ...batch,
         chunk,
-        progress,
       }, options.mapper?.(training)),
       // The fitted detector's index lives until the fit returns, as the in-memory path's.
       (f) => Effect.sync(() => f.index.dispose()),
@@ -269,17 +265,14 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     validationSet = yield* extracted(validation);
     oodSets = yield* extractOod(oodReads);
     const inputs: FitInputs = {
-      modelKey,
-      trainKey: sha256Hex(
-        new TextEncoder().encode(`${modelKey}:${trainRead.checksum}:${heldOut}`),
-      ),
-      ...(net === undefined ? {} : { net }),
       model,
-      train,
-      trainFeatures: trainExtraction.features,
-      trainClassSums: trainExtraction.classSums,
+      train: {
+        images: train,
+        features: trainExtraction.features,
+        classSums: trainExtraction.classSums,
+        key: sha256Hex(new TextEncoder().encode(`${modelKey}:${trainRead.checksum}:${heldOut}`)),
+      },
       validation: { id: validationSet, ood: oodSets },
-      progress,
     };
     fitted = yield* Effect.acquireRelease(
       makeDetector(spec).fit(inputs),
@@ -303,7 +296,6 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     spec: spec as unknown as Record<string, unknown>,
     settings: settingsOf(fitted),
     model,
-    ...(net === undefined ? {} : { net }),
     modelKey: modelCopy.sha256,
     classNames,
     names: {

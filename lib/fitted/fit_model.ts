@@ -29,14 +29,14 @@ export const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
 /**
  * `extract(set, sums)`: the features of `set` (with the early tap's class sums when `sums`),
  * taken from `options.features` when an earlier fit extracted them with the same model, taps,
- * batch size and set, else extracted (reporting progress) and kept there; `extracted(set)`:
+ * batch size and set, else extracted (reporting to the context's `Progress`) and kept there;
+ * `extracted(set)`:
  * the set with its features, as detectors take it.
  */
 export const memoisedExtraction = (
   model: FeatureModel,
   options: FitOptions,
   batch: { readonly batchSize?: number },
-  progress: (stage: string, done: number, total: number) => void,
 ): {
   readonly extract: (set: ImageSet, sums: boolean) => Effect.Effect<Extraction, ExtractError>;
   readonly extracted: (set: ImageSet) => Effect.Effect<ExtractedSet, ExtractError>;
@@ -52,11 +52,7 @@ export const memoisedExtraction = (
     });
     const known = options.features?.get(key);
     return known !== undefined ? Effect.succeed(known) : Effect.tap(
-      extractFeatures(model, set, {
-        ...batch,
-        earlyClassSums: sums,
-        onProgress: (done, total) => progress(`features of ${set.name}`, done, total),
-      }),
+      extractFeatures(model, set, { ...batch, earlyClassSums: sums }),
       (extraction) => Effect.sync(() => options.features?.set(key, extraction)),
     );
   };

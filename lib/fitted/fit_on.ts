@@ -78,8 +78,6 @@ export interface FitOnData {
   readonly modelKey?: string;
   /** Images per forward pass of the feature extraction (default 500). */
   readonly batchSize?: number;
-  /** Reports a stage's progress (done of total). */
-  readonly progress?: (stage: string, done: number, total: number) => void;
 }
 
 /** A detector fitted by `fitOn`: its fit, and what scores images through the model. */
@@ -171,7 +169,8 @@ const readLabelled = (
 /**
  * Fit `detector` on `data.model`'s features of the training and validation sources (each read
  * at the model's input size, extracted once), as pytorch-ood's `detector.fit(model, loader)`.
- * The fitted detector is disposed when the caller's scope closes.
+ * The fitted detector is disposed when the caller's scope closes; the passes report to the
+ * context's `Progress`.
  */
 export const fitOn = <E extends TaggedFailure>(
   detector: Detector<E>,
@@ -181,13 +180,8 @@ export const fitOn = <E extends TaggedFailure>(
     const { model } = data;
     const shape = yield* toShape(model);
     const batch = data.batchSize === undefined ? {} : { batchSize: data.batchSize };
-    const progress = data.progress ?? (() => {});
     const extracted = (set: Parameters<typeof extractFeatures>[1], sums: boolean) =>
-      extractFeatures(model, set, {
-        ...batch,
-        earlyClassSums: sums,
-        onProgress: (done, total) => progress(`features of ${set.name}`, done, total),
-      });
+      extractFeatures(model, set, { ...batch, earlyClassSums: sums });
     const { set: train, checksum: trainChecksum } = yield* readLabelled(
       data.train,
       shape,
@@ -207,15 +201,14 @@ export const fitOn = <E extends TaggedFailure>(
     const modelKey = data.modelKey ?? `fit-on:${crypto.randomUUID()}`;
     const fitted = yield* Effect.acquireRelease(
       detector.fit({
-        modelKey,
-        trainKey: sha256Hex(new TextEncoder().encode(`${modelKey}:${trainChecksum}`)),
-        ...(model.network === undefined ? {} : { net: model.network }),
         model,
-        train,
-        trainFeatures: trainExtraction.features,
-        trainClassSums: trainExtraction.classSums,
+        train: {
+          images: train,
+          features: trainExtraction.features,
+          classSums: trainExtraction.classSums,
+          key: sha256Hex(new TextEncoder().encode(`${modelKey}:${trainChecksum}`)),
+        },
         validation: { id: validationSet, ood: validationOod },
-        progress,
       }),
       (f) => Effect.sync(() => f.dispose()),
     );

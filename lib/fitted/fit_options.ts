@@ -20,7 +20,10 @@ import { type SourceArgument, sourcePaths } from "../sources/argument.ts";
 import type { Extraction } from "../stages/features.ts";
 import { FITTED_MANIFEST_FILE } from "./manifest.ts";
 
-/** What `fitDetectorFolder` needs. */
+/**
+ * What `fitDetectorFolder` needs. Its passes report to the context's `Progress` (the command
+ * line provides a bar on stderr).
+ */
 export interface FitOptions {
   /** Path of the model (any kind `openModel` knows). */
   readonly model: string;
@@ -40,8 +43,6 @@ export interface FitOptions {
   readonly seed?: number;
   /** Images per forward pass of the feature extraction (default 500). */
   readonly batchSize?: number;
-  /** Reports a stage's progress (done of total). */
-  readonly progress?: (stage: string, done: number, total: number) => void;
   /**
    * Extractions shared by several fits of one model on the same sources (one memo per
    * multi-detector `deno task fit`): each set's forward pass runs once, not once per detector.

@@ -17,7 +17,6 @@ import { negativeDistanceTo } from "../detectors/grood.ts";
 import { kthDistance, l2Normalise } from "../detectors/knn.ts";
 import { DETECTORS } from "../detectors/registry.ts";
 import type { AnyDetectorEntry } from "../detectors/entry.ts";
-import type { Classifier } from "../model/classifier.ts";
 import type { FeatureModel } from "../models/model.ts";
 import { energyScores } from "../detectors/logits.ts";
 import { maxLogitScores } from "../detectors/maxlogit.ts";
@@ -74,8 +73,6 @@ export interface LoadInputs {
   readonly arrays: ReadonlyMap<string, StateArray>;
   /** The folder's model copy, opened. */
   readonly model: FeatureModel;
-  /** grood's own network, when the model copy is one (its head, for head-based detectors). */
-  readonly net?: Classifier;
   /** The model's content key (`detector.json` `model.sha256`). */
   readonly modelKey: string;
   readonly classNames: ReadonlyArray<string>;

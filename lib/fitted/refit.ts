@@ -175,13 +175,13 @@ const refit = (inputs: LoadInputs): Effect.Effect<
       );
     }
     const fitInputs: FitInputs = {
-      modelKey: inputs.modelKey,
-      trainKey: `${inputs.modelKey}:${train.features.name}`,
-      ...(inputs.net === undefined ? {} : { net: inputs.net }),
       model: inputs.model,
-      train: { ...train.images, labels: train.features.labels!, classNames: inputs.classNames },
-      trainFeatures: train.features,
-      trainClassSums: [],
+      train: {
+        images: { ...train.images, labels: train.features.labels!, classNames: inputs.classNames },
+        features: train.features,
+        classSums: [],
+        key: `${inputs.modelKey}:${train.features.name}`,
+      },
       validation: { id, ood },
     };
     return yield* Effect.acquireRelease(

@@ -8,7 +8,6 @@ import { Effect } from "effect";
 import type { ImageSet } from "../data/images.ts";
 import { sha256Hex } from "../io/files.ts";
 import { matrix } from "../matrix.ts";
-import { currentProgress } from "../progress.ts";
 import type { ClassSums, Extraction } from "../stages/features.ts";
 import { type Codec, StageCache } from "../cache/cache.ts";
 import type { PipelineModel } from "./model.ts";
@@ -86,7 +85,7 @@ export interface KeyedExtraction {
  * Extract (or load from the context's `StageCache`; none is off) the features of `set` with
  * `model` (any kind, on its engine). The key covers the model's key (bytes, kind, taps, preprocessing, engine), the
  * set's content and the class-sum boundaries. The pass reports to the context's `Progress`
- * (`features <set>`), and one log line (`Effect.logInfo`) says whether it ran or came from the
+ * (`features of <set>`), and one log line (`Effect.logInfo`) says whether it ran or came from the
  * cache.
  */
 export const extractCached = Effect.fn("extractCached")(function* (
@@ -97,7 +96,6 @@ export const extractCached = Effect.fn("extractCached")(function* (
   } = {},
 ) {
   const cache = yield* StageCache;
-  const report = yield* currentProgress;
   const parts = {
     model: model.key,
     set: setFingerprint(set),
@@ -110,7 +108,6 @@ export const extractCached = Effect.fn("extractCached")(function* (
     extractionCodec,
     model.extract(set, {
       ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
-      onProgress: (done, total) => report(`features ${set.name}`, done, total),
     }),
     { rows: set.count },
   );

@@ -7,8 +7,8 @@
  * Engines: an ONNX model runs on onnxruntime, a tfjs model on tfjs. grood's own CNN runs on
  * onnxruntime by default (exported by `classifierToOnnx`, checked against tfjs and cached by
  * content key: `lib/models/grood_onnx.ts`), or on tfjs (`engine: "tfjs"`); its tfjs network
- * stays loaded for what needs autograd (ODIN) and for GROOD's mix-up (a forward from the early
- * tap).
+ * stays loaded (`features.network`) for what needs autograd (ODIN) and for GROOD's mix-up (a
+ * forward from the early tap).
  *
  * grood's CNN sums class features at every convolutional boundary in one pass, on either
  * engine (any early layer can then be ablated); other kinds sum them at the early tap only.
@@ -57,8 +57,6 @@ export interface ModelExtractOptions {
   readonly classSumsAt?: ReadonlyArray<string>;
   /** Images per forward batch (default 500). */
   readonly batchSize?: number;
-  /** Called after each batch with the number of images done. */
-  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** A model opened for the pipeline (its engine resources belong to the opening scope). */
@@ -71,8 +69,6 @@ export interface PipelineModel {
   readonly engine: Engine;
   /** The model behind one interface: what features are extracted with, and GROOD's mix-up. */
   readonly features: FeatureModel;
-  /** grood's own tfjs network, when the model is one (autograd, dense head). */
-  readonly net?: Classifier;
   /** grood's own training metadata (accuracy, seed), when the model is one. */
   readonly metadata?: ClassifierMetadata;
   /** Cache key: the model's bytes, kind, taps, input preprocessing and engine. */
@@ -81,7 +77,10 @@ export interface PipelineModel {
   readonly earlyBoundaries: ReadonlyArray<string>;
   /** The early boundary GROOD uses when its spec names none (the model's early tap). */
   readonly earlyTap: string;
-  /** One forward pass over a set: penultimate features, logits, class sums. */
+  /**
+   * One forward pass over a set: penultimate features, logits, class sums (each batch reported
+   * to the context's `Progress`).
+   */
   readonly extract: (
     set: ImageSet,
     options?: ModelExtractOptions,
@@ -108,7 +107,6 @@ const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractO
   extractFeatures(model, set, {
     ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
 
 /**
@@ -176,7 +174,6 @@ export const openPipelineModel = (
       kind,
       engine,
       features,
-      ...(features.network === undefined ? {} : { net: features.network }),
       ...(features.metadata === undefined ? {} : { metadata: features.metadata }),
       key: hashJson({
         model: hashed.sha256,

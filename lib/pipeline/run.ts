@@ -22,6 +22,7 @@ import type {
   ExtractedSet,
   FittedDetector,
   TaggedFailure,
+  TrainingSet,
   TunedParameter,
 } from "../detectors/detector.ts";
 import { ModelUnreadable } from "../models/errors.ts";
@@ -36,8 +37,6 @@ import {
   type TieShares,
 } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
-import type { ClassSums } from "../stages/features.ts";
-import { currentProgress } from "../progress.ts";
 import { extractCached } from "./extract.ts";
 import {
   type Engine,
@@ -57,12 +56,11 @@ export interface PreparedBenchmark {
   readonly data: LoadedBenchmark;
   /** The model (any kind) and its engine; its resources live as long as the preparing scope. */
   readonly model: PipelineModel;
-  /** Content key of the model: the root of every cache key. */
-  readonly modelKey: string;
-  /** The ID training set with its features and the cache key of its extraction. */
-  readonly train: ExtractedSet & { readonly key: string };
-  /** Per-class feature sums at the model's early boundaries (for early prototypes). */
-  readonly trainClassSums: ReadonlyArray<ClassSums>;
+  /**
+   * The ID training set with its features, its per-class sums at the model's early boundaries
+   * and the cache key of its extraction (which covers the model's key, `model.key`).
+   */
+  readonly train: TrainingSet;
   /** The ID test set with its features. */
   readonly idTest: ExtractedSet;
   /** The held-out ID validation set with its features. */
@@ -169,9 +167,12 @@ export const prepareBenchmark: (
   const prepared: PreparedBenchmark = {
     data,
     model,
-    modelKey: model.key,
-    train,
-    trainClassSums: train.extraction.classSums,
+    train: {
+      images: data.train,
+      features: train.features,
+      classSums: train.extraction.classSums,
+      key: train.key,
+    },
     idTest,
     idValidation,
     oodTest,
@@ -256,23 +257,14 @@ const runAnyDetectors = Effect.fn("runDetectors")(function* (
   prepared: PreparedBenchmark,
   detectors: ReadonlyArray<Detector<TaggedFailure>>,
 ) {
-  // Handed to detectors that still take a callback (FitInputs.progress, read by ODIN).
-  const progress = yield* currentProgress;
   const benchmark = prepared.data.spec.name;
-  const { net, features: model } = prepared.model;
   const runs: Array<DetectorRun> = [];
   for (const detector of detectors) {
     const fitStart = performance.now();
     const fitted = yield* detector.fit({
-      modelKey: prepared.modelKey,
-      trainKey: prepared.train.key,
-      ...(net === undefined ? {} : { net }),
-      model,
-      train: prepared.data.train,
-      trainFeatures: prepared.train.features,
-      trainClassSums: prepared.trainClassSums,
+      model: prepared.model.features,
+      train: prepared.train,
       validation: { id: prepared.idValidation, ood: prepared.oodValidation },
-      progress,
     });
     const fitSeconds = (performance.now() - fitStart) / 1000;
     // Released by Effect (not try/finally, which a failing or interrupted yield* skips).

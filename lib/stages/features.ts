@@ -14,6 +14,7 @@ import { checkImageSet, type InvalidImageSet } from "../data/checks.ts";
 import { channelsOf, type ImageSet } from "../data/images.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
+import { reportProgress } from "../progress.ts";
 import { MissingTap, type ModelError } from "../models/errors.ts";
 import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, type FeatureTensor, preprocess, sizeOf } from "../models/model.ts";
@@ -67,8 +68,6 @@ export interface ExtractOptions {
    * labelled set).
    */
   readonly classSumsAt?: ReadonlyArray<string>;
-  /** Called after each batch with the number of images done. */
-  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** The output of the extraction pass. */
@@ -91,6 +90,7 @@ export type ExtractError =
  * Run `model` once over `set`, in batches: penultimate features, logits, optional per-class
  * sums (float64). The set is checked against the model's input first (`InvalidImageSet`); a NaN
  * or infinite output fails with `NonFiniteOutput` naming the model, the set and the image.
+ * Each batch done is reported to the context's `Progress` as `features of <set>`.
  */
 export const extractFeatures: (
   model: FeatureModel,
@@ -180,7 +180,7 @@ export const extractFeatures: (
             for (let j = 0; j < size1; j++) s.sums[offset + j]! += row[j]!;
           }
         });
-        options.onProgress?.(start + size, set.count);
+        yield* reportProgress(`features of ${set.name}`, start + size, set.count);
       }),
   );
   const features: SetFeatures = {

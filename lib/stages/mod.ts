@@ -16,7 +16,13 @@ export {
   predictedClasses,
   type SetFeatures,
 } from "./features.ts";
-export { computePrototypes, EmptyClass, MissingFeatures, type Prototypes } from "./prototype.ts";
+export {
+  computePrototypes,
+  EmptyClass,
+  MissingFeatures,
+  type Prototypes,
+  prototypesFromSums,
+} from "./prototype.ts";
 export {
   meanOfPrototypes,
   meanPenultimate,

@@ -7,7 +7,7 @@
  */
 import { Data, Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
-import type { Extraction } from "./features.ts";
+import type { ClassSums, Extraction } from "./features.ts";
 
 /** Class prototypes at the early boundary and at the penultimate layer. */
 export interface Prototypes {
@@ -94,24 +94,35 @@ export const computePrototypes: (
       counts[c]!++;
       for (let j = 0; j < dim; j++) sums[c * dim + j]! += features.penultimate.data[i * dim + j]!;
     }
-    const empty = counts.findIndex((n) => n === 0);
-    if (empty >= 0) return yield* new EmptyClass({ set: features.name, classIndex: empty });
-    const size = early.sums.length / numClasses;
-    const prototypes: Prototypes = {
-      earlyBoundary,
-      earlyShape: early.featureShape,
-      early: matrix(
-        numClasses,
-        size,
-        Float32Array.from(early.sums, (s, i) => s / early.counts[Math.floor(i / size)]!),
-      ),
-      penultimate: matrix(
-        numClasses,
-        dim,
-        Float32Array.from(sums, (s, i) => s / counts[Math.floor(i / dim)]!),
-      ),
-      counts,
-    };
-    return prototypes;
+    return yield* prototypesFromSums(features.name, early, { sums, counts });
   },
 );
+
+/**
+ * The class prototypes (means, rounded once to float32) from per-class float64 sums at the
+ * early boundary and at the penultimate tap: the one place both GROOD fits divide
+ * (`computePrototypes` over an extraction, the streamed fit's reduce over its chunks), so equal
+ * sums give equal bits. Fails with `EmptyClass` naming `set` when a class has no image.
+ */
+export const prototypesFromSums = (
+  set: string,
+  early: ClassSums,
+  penultimate: { readonly sums: Float64Array; readonly counts: ArrayLike<number> },
+): Effect.Effect<Prototypes, EmptyClass> =>
+  Effect.suspend(() => {
+    const counts = Array.from(penultimate.counts);
+    const empty = counts.findIndex((n) => n === 0);
+    if (empty >= 0) return Effect.fail(new EmptyClass({ set, classIndex: empty }));
+    const means = ({ sums, counts }: { sums: Float64Array; counts: ArrayLike<number> }) => {
+      const width = sums.length / counts.length;
+      const data = Float32Array.from(sums, (s, i) => s / counts[Math.floor(i / width)]!);
+      return matrix(counts.length, width, data);
+    };
+    return Effect.succeed({
+      earlyBoundary: early.boundary,
+      earlyShape: early.featureShape,
+      early: means(early),
+      penultimate: means(penultimate),
+      counts,
+    });
+  });
