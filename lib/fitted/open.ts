@@ -251,8 +251,6 @@ export const openFittedDetector = (
       startCompute(),
     );
     yield* checkShapes(folder, manifest, model);
-    // grood's own tfjs network (loaded once, with the model), for what needs its autograd.
-    const net = model.network;
     const { data } = manifest;
     const scorer = yield* Effect.provideServiceEffect(
       Effect.mapError(
@@ -261,7 +259,6 @@ export const openFittedDetector = (
           settings: manifest.detector.settings,
           arrays,
           model,
-          ...(net === undefined ? {} : { net }),
           modelKey: manifest.model.sha256,
           classNames: manifest.model.classNames,
           names: {
