@@ -96,7 +96,8 @@ await Deno.writeTextFile(
     {
       description: "Seconds to build GROOD's IVF index as the fit does (k-means, nprobe " +
         "calibrated), as a fitted folder reopens it (saved centroids and nprobe), as a rebuild " +
-        "from the settings would (k-means, nprobe given), and the exact index (bench/ivf_reopen.ts).",
+        "from the settings would (k-means, nprobe given), and the exact index " +
+        "(bench/ivf_reopen.ts).",
       ...previous,
       runs: { ...previous.runs, [`${rows}x${dim}`]: run },
     },

@@ -69,7 +69,7 @@ const folderDifference = (a: string, b: string): string | undefined => {
 
 Deno.test({
   name:
-    "a distributed fit on 3 runners, its driver killed and restarted, a runner killed, PostgreSQL restarted, equals grood fit",
+    "a distributed fit on 3 runners, its driver killed and restarted, a runner killed, PostgreSQL restarted, equals grood fit; with the IVF index too",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {

@@ -183,7 +183,7 @@ const groodPersistence: Persistence = {
       }
       if (distance || settings.index !== "ivf") return arrays;
       const centroids = yield* Effect.mapError(
-        ivfCentroids(spec, settings, toMatrix(arrays.find((a) => a.name === GROOD_ARRAYS[2])!)),
+        ivfCentroids(spec, settings, toMatrix(arrays.find((a) => a.name === "train-descriptors")!)),
         (problem) => refused(`its IVF index: ${problem.array}: ${problem.problem}`),
       );
       return [...arrays, centroids];

@@ -116,8 +116,8 @@ const pixelsOf = (pixels: Uint8Array, i: number, per: number) =>
   pixels.subarray(i * per, (i + 1) * per);
 
 /**
- * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor,
- * exact or IVF index, OOD prototype by mix-up or as the mean of the prototypes, no temperature grid),
+ * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor, exact
+ * or IVF index, OOD prototype by mix-up or as the mean of the prototypes, no temperature grid),
  * else undefined (the detector then fits in memory).
  */
 export const streamedGroodOptions = (
