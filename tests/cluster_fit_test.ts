@@ -4,9 +4,9 @@
  * must hold the same files, byte for byte (so the same digest). The driver is killed with
  * SIGKILL after a few feature chunks and started again: it must resume without mapping the
  * finished chunks again; then a runner is killed with SIGKILL while chunks remain, then
- * PostgreSQL is restarted while chunks remain. Every process
- * is `grood` on the real deno binary (`loopback.ts`); both fits run with `SOURCE_DATE_EPOCH`
- * set, so their `createdAt` agree.
+ * PostgreSQL is restarted while chunks remain; then the same for GROOD with the IVF index (no
+ * kills). Every process is `grood` on the real deno binary (`loopback.ts`); both fits run with
+ * `SOURCE_DATE_EPOCH` set, so their `createdAt` agree.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -43,7 +43,7 @@ const featureParts = (job: string): ReadonlyArray<string> => {
   }
 };
 
-const fitArgs = (out: string) => [
+const fitArgs = (out: string, detector: ReadonlyArray<string> = []) => [
   "--model",
   MODEL,
   "--train",
@@ -52,11 +52,24 @@ const fitArgs = (out: string) => [
   out,
   "--chunk",
   String(CHUNK),
+  ...detector,
 ];
+
+/** Whether two folders hold the same files, byte for byte; the first that differs if not. */
+const folderDifference = (a: string, b: string): string | undefined => {
+  const expected = folderFiles(a);
+  const actual = folderFiles(b);
+  const names = [...expected.keys()].sort();
+  if (names.join() !== [...actual.keys()].sort().join()) return "the file lists";
+  return names.find((name) => {
+    const [x, y] = [expected.get(name)!, actual.get(name)!];
+    return x.length !== y.length || x.some((v, i) => v !== y[i]);
+  });
+};
 
 Deno.test({
   name:
-    "a distributed fit on 3 runners, its driver killed and restarted, a runner killed, PostgreSQL restarted, equals grood fit",
+    "a distributed fit on 3 runners, its driver killed and restarted, a runner killed, PostgreSQL restarted, equals grood fit; with the IVF index too",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -173,6 +186,27 @@ Deno.test({
       const manifest = JSON.parse(new TextDecoder().decode(expected.get("detector.json")!));
       assert.equal(manifest.detector.settings.fitChunk, CHUNK);
       assert.equal(manifest.data.train.count, TRAIN - 200);
+
+      // GROOD with the IVF index: the same folder too (its centroids file included).
+      const ivf = ["--detector", '{"kind":"grood","index":{"kind":"ivf","lists":12}}'];
+      const ivfReference = await new Deno.Command(DENO, {
+        args: groodArgs(["fit", ...fitArgs("reference-ivf", ivf)]),
+        cwd: dir,
+        env: { NO_COLOR: "1", INIT_CWD: dir },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(ivfReference.success, new TextDecoder().decode(ivfReference.stderr));
+      const ivfDriver = startGrood(
+        ["cluster", "fit", ...fitArgs("cluster-ivf", ivf), "--job", join(dir, "job-ivf")]
+          .concat(["--pg", pg.url]),
+        { cwd: dir, log: join(dir, "driver-ivf.log") },
+      );
+      started.push(ivfDriver);
+      assert.equal((await ivfDriver.exit(600)).code, 0, logOf(ivfDriver));
+      assert.ok(Deno.statSync(join(dir, "cluster-ivf/state/ivf-centroids.npy")).isFile);
+      const ivfDiffers = folderDifference(join(dir, "reference-ivf"), join(dir, "cluster-ivf"));
+      assert.equal(ivfDiffers, undefined, `${ivfDiffers} differs`);
 
       for (const runner of runners.slice(1)) runner.kill("SIGTERM");
       for (const runner of runners.slice(1)) {

@@ -217,8 +217,8 @@ const fitDriver = (options: FitDriverOptions, log: (line: string) => void) =>
       return yield* new Detectors.ChunkMapFailed({
         what: "--detector",
         problem: `a distributed fit runs GROOD's streamed fit only (kind grood, gradient ` +
-          `descriptors, exact index, OOD prototype by mix-up or the mean of the prototypes, no ` +
-          `temperature grid); fit ${spec.kind} with grood fit`,
+          `descriptors, exact or ivf index, OOD prototype by mix-up or the mean of the ` +
+          `prototypes, no temperature grid); fit ${spec.kind} with grood fit`,
       });
     }
     const cluster = NodeClusterSocket.layer({
@@ -245,8 +245,8 @@ export type FitDriverError = Effect.Error<ReturnType<typeof fitDriver>>;
 
 /**
  * Run (or resume) a distributed fit and write the fitted folder `options.fit.out`; returns its
- * manifest. GROOD only, in the form its streamed fit takes (gradient descriptors, exact index,
- * OOD prototype by mix-up or the mean of the prototypes, no temperature grid).
+ * manifest. GROOD only, in the form its streamed fit takes (gradient descriptors, exact or IVF
+ * index, OOD prototype by mix-up or the mean of the prototypes, no temperature grid).
  */
 export const runFitDriver: (
   options: FitDriverOptions,

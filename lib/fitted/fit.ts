@@ -283,6 +283,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   const detector = makeDetector(spec);
   const arrays = yield* persistence.save({
     detector: detector.name,
+    spec: spec as unknown as Record<string, unknown>,
     fitted,
     train: trainFeatures,
     validation: { id: validationSet, ood: oodSets },

@@ -27,6 +27,7 @@ import type { SetFeatures } from "../stages/features.ts";
 import { groodDescriptors } from "../stages/gradient.ts";
 import { knnScore } from "../stages/score.ts";
 import { UnsupportedFittedDetector } from "./errors.ts";
+import { IVF_CENTROIDS, ivfCentroids, scopedIvfIndex } from "./ivf_state.ts";
 import { refitPersistence } from "./refit.ts";
 
 /** What a reloaded detector scores: the model's penultimate features and logits of a batch. */
@@ -58,6 +59,8 @@ export type FeatureScorer = (
 export interface SaveInputs {
   /** The detector's display name. */
   readonly detector: string;
+  /** The decoded detector spec (defaults filled in), as `detector.json` will keep it. */
+  readonly spec: Readonly<Record<string, unknown>>;
   readonly fitted: FittedDetector;
   /** The training features (empty for GROOD's streamed fit, which keeps none). */
   readonly train: SetFeatures;
@@ -137,9 +140,13 @@ const scopedIndex = (points: Matrix, name: string) =>
 
 const GROOD_ARRAYS = ["class-prototypes-penultimate", "ood-prototype", "train-descriptors"];
 
+/** The index kinds GROOD's state can be saved with (`ivf_state.ts` for IVF's lists). */
+const SAVED_INDEXES = ["exact", "ivf"];
+
 /**
- * GROOD and its variants: class and OOD prototypes, training descriptors, exact k-NN; the
- * distance ablation (`descriptor: "distance"`) keeps the OOD prototype alone.
+ * GROOD and its variants: class and OOD prototypes, training descriptors, and k-NN over them,
+ * exact or IVF (its centroids kept too, `ivf_state.ts`); the distance ablation (`descriptor:
+ * "distance"`) keeps the OOD prototype alone.
  */
 const groodPersistence: Persistence = {
   kinds: [
@@ -150,31 +157,35 @@ const groodPersistence: Persistence = {
     "grood-val-ood-batch",
     "grood-val-ood",
   ],
-  save: ({ detector, fitted }) => {
-    const { settings } = fitted;
-    const distance = settings.descriptor === "distance";
-    if (!distance && (settings.descriptor !== "gradient" || settings.index !== "exact")) {
-      return Effect.fail(
-        new UnsupportedFittedDetector({
-          detector,
-          problem: `only the gradient descriptor with the exact index, or the distance ` +
+  save: ({ detector, spec, fitted }) =>
+    Effect.gen(function* () {
+      const { settings } = fitted;
+      const refused = (problem: string) =>
+        new UnsupportedFittedDetector({ detector, problem, supported: SUPPORTED_KINDS });
+      const distance = settings.descriptor === "distance";
+      if (
+        !distance &&
+        (settings.descriptor !== "gradient" || !SAVED_INDEXES.includes(`${settings.index}`))
+      ) {
+        return yield* refused(
+          `only the gradient descriptor with the exact or ivf index, or the distance ` +
             `descriptor, is saved (this one: descriptor ${settings.descriptor}, index ` +
             `${settings.index})`,
-          supported: SUPPORTED_KINDS,
-        }),
+        );
+      }
+      const wanted = distance ? ["ood-prototype"] : GROOD_ARRAYS;
+      const arrays = (fitted.artefacts ?? []).filter((a) => wanted.includes(a.name));
+      if (arrays.length !== wanted.length) {
+        return yield* refused(`its fitted state lacks ${wanted.join(", ")}`);
+      }
+      if (distance || settings.index !== "ivf") return arrays;
+      const centroids = yield* Effect.mapError(
+        ivfCentroids(spec, settings, toMatrix(arrays.find((a) => a.name === "train-descriptors")!)),
+        (problem) => refused(`its IVF index: ${problem.array}: ${problem.problem}`),
       );
-    }
-    const wanted = distance ? ["ood-prototype"] : GROOD_ARRAYS;
-    const arrays = (fitted.artefacts ?? []).filter((a) => wanted.includes(a.name));
-    return arrays.length === wanted.length ? Effect.succeed(arrays) : Effect.fail(
-      new UnsupportedFittedDetector({
-        detector,
-        problem: `its fitted state lacks ${wanted.join(", ")}`,
-        supported: SUPPORTED_KINDS,
-      }),
-    );
-  },
-  load: ({ settings, arrays, model }) =>
+      return [...arrays, centroids];
+    }),
+  load: ({ spec, settings, arrays, model }) =>
     Effect.gen(function* () {
       if (settings.descriptor === "distance") {
         const ood = (yield* arrayOf(arrays, "ood-prototype", 1)).data;
@@ -202,7 +213,21 @@ const groodPersistence: Persistence = {
             `prototype ${ood.length}, descriptors ${descriptors.rows}×${descriptors.cols}`,
         });
       }
-      const index = yield* scopedIndex(descriptors, "GROOD training descriptors");
+      if (!SAVED_INDEXES.includes(`${settings.index}`)) {
+        return yield* Effect.fail<StateProblem>({
+          array: "spec",
+          problem: `settings.index: expected one of ${SAVED_INDEXES.join(", ")}, found ` +
+            `${settings.index}`,
+        });
+      }
+      const index = settings.index === "ivf"
+        ? yield* scopedIvfIndex(
+          spec,
+          settings,
+          descriptors,
+          yield* arrayOf(arrays, IVF_CENTROIDS, 2),
+        )
+        : yield* scopedIndex(descriptors, "GROOD training descriptors");
       const scorer: FeatureScorer = (features) =>
         Effect.flatMap(
           groodDescriptors(features.penultimate, { classes, ood }, temperature),

@@ -116,8 +116,8 @@ const pixelsOf = (pixels: Uint8Array, i: number, per: number) =>
   pixels.subarray(i * per, (i + 1) * per);
 
 /**
- * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor,
- * exact index, OOD prototype by mix-up or as the mean of the prototypes, no temperature grid),
+ * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor, exact
+ * or IVF index, OOD prototype by mix-up or as the mean of the prototypes, no temperature grid),
  * else undefined (the detector then fits in memory).
  */
 export const streamedGroodOptions = (
@@ -127,9 +127,11 @@ export const streamedGroodOptions = (
   const o = spec as unknown as GroodOptions;
   const source = o.oodPrototype;
   if (
-    o.descriptor !== "gradient" || !("kind" in o.index && o.index.kind === "exact") ||
+    o.descriptor !== "gradient" ||
+    !("kind" in o.index && (o.index.kind === "exact" || o.index.kind === "ivf")) ||
     o.temperatureGrid !== undefined ||
     (source.kind !== "mixup" && source.kind !== "mean")
   ) return undefined;
-  return { oodPrototype: source, temperature: o.temperature };
+  // The index is built over the streamed descriptors with the spec's seed, as `grood().fit` does.
+  return { oodPrototype: source, temperature: o.temperature, index: o.index, seed: o.seed };
 };

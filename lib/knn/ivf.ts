@@ -36,7 +36,7 @@ import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { IndexTooLarge, NonFiniteVector } from "./errors.ts";
-import { type Layout, layOut } from "./ivf_layout.ts";
+import { checkCentres, type Layout, layOut } from "./ivf_layout.ts";
 import { scratchBytes } from "./ivf_scan.ts";
 import { calibrateNprobe, centreRows, type SlotSearch, slotSearch } from "./ivf_search.ts";
 import { type ScanPool, scanPool, scratchBase } from "./ivf_threads.ts";
@@ -67,6 +67,8 @@ export interface IvfIndex extends NearestNeighbourIndex {
   readonly ivf: IvfSettings;
   /** How nprobe (its `efSearch` field) was chosen by measurement, if it was. */
   readonly calibration: EfCalibration | undefined;
+  /** Its centroids (centred, lists × dim): with the same points, they rebuild its lists. */
+  readonly centroids: Float32Array;
 }
 
 /** The indexes {@link ivfIndex} and {@link ivfBuilder} made (what the ivf kind may save). */
@@ -129,6 +131,8 @@ export interface IvfOptions {
    * scanning disjoint lists over one shared copy of the points. Results do not depend on it.
    */
   readonly threads?: number;
+  /** An earlier build's {@link IvfIndex.centroids} over the same points: its lists, no k-means. */
+  readonly centroids?: Float32Array;
 }
 
 /** An IVF index being filled chunk by chunk (see {@link ivfBuilder}). */
@@ -184,6 +188,8 @@ export const ivfBuilder = (
     const seed = options.seed ?? 0;
     const threads = options.threads ?? IVF_DEFAULTS.threads;
     yield* wholeAtLeast("ivf threads", threads, 1);
+    const centres = options.centroids;
+    if (centres !== undefined) yield* checkCentres(centres, lists, dim);
     // Each list is padded to a unit of 8 points: at most 7 pads a list.
     const slots = Math.ceil(rows / 8) * 8 + 8 * lists;
     // The points, their norms, then one scratch per thread.
@@ -262,6 +268,7 @@ export const ivfBuilder = (
             iterations,
             samplePerList: IVF_DEFAULTS.samplePerList,
             seed,
+            centres,
           }).pipe(
             Effect.flatMap((layout) =>
               makeIndex(layout, name, points, {
@@ -342,6 +349,7 @@ const makeIndex = (
       points,
       ivf,
       calibration,
+      centroids: layout.centres,
       settings: {
         lists,
         nprobe,

@@ -5,6 +5,7 @@
  * @module
  */
 import { Effect } from "effect";
+import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { permutation } from "../random.ts";
 import { exactIndex } from "./exact.ts";
@@ -31,14 +32,18 @@ export interface Layout {
   /** Slot range of each list: [listStart[c], listEnd[c]); the padded end is a multiple of 8. */
   readonly listStart: Int32Array;
   readonly listEnd: Int32Array;
-  /** Exact index over the (centred) centroids. */
+  /** The (centred) centroids, lists × dim row-major, and an exact index over them. */
+  readonly centres: Float32Array;
   readonly centroids: NearestNeighbourIndex;
 }
 
 /** Where transposed slot s's column j lives (see `simd_kernel.ts`). */
 export const at = (s: number, j: number, dim: number) => (s >> 2) * dim * 4 + (s & 3) + j * 4;
 
-/** Centre the staged rows, cluster them and move each to its list's slots (in place). */
+/**
+ * Centre the staged rows, cluster them (unless `centres`, a previous build's centred
+ * centroids, are given: then no k-means runs) and move each to its list's slots (in place).
+ */
 export const layOut = (input: {
   memory: WebAssembly.Memory;
   store: Float32Array;
@@ -50,6 +55,7 @@ export const layOut = (input: {
   iterations: number;
   samplePerList: number;
   seed: number;
+  centres?: Float32Array | undefined;
 }): Effect.Effect<Layout> =>
   Effect.gen(function* () {
     const { memory, store, rows, dim, lists, slots, mean, iterations, samplePerList, seed } = input;
@@ -62,32 +68,9 @@ export const layOut = (input: {
       cols: dim,
       data: store.subarray(first * dim, (first + count) * dim),
     });
-    // k-means on a seeded sample; initial centroids: its first `lists` points.
-    const order = permutation(rows, seed);
-    const sampleSize = Math.min(rows, Math.max(lists, samplePerList * lists));
-    const sampleRows = order.subarray(0, sampleSize);
-    const sample = new Float32Array(sampleSize * dim);
-    sampleRows.forEach((r, i) => sample.set(store.subarray(r * dim, (r + 1) * dim), i * dim));
-    let centres = sample.slice(0, lists * dim);
-    for (let iteration = 0; iteration < iterations; iteration++) {
-      const index = yield* orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
-      const nearest = yield* orDie(index.search({ rows: sampleSize, cols: dim, data: sample }, 1));
-      index.dispose();
-      const sums = new Float64Array(lists * dim);
-      const counts = new Int32Array(lists);
-      for (let i = 0; i < sampleSize; i++) {
-        const c = nearest.indices[i]!;
-        counts[c]!++;
-        for (let j = 0; j < dim; j++) sums[c * dim + j]! += sample[i * dim + j]!;
-      }
-      // An emptied list keeps its centroid.
-      const next = centres.slice();
-      for (let c = 0; c < lists; c++) {
-        if (counts[c] === 0) continue;
-        for (let j = 0; j < dim; j++) next[c * dim + j] = sums[c * dim + j]! / counts[c]!;
-      }
-      centres = next;
-    }
+    // A previous build's centroids give the same lists without k-means.
+    const centres = input.centres ??
+      (yield* kMeans(store, rows, dim, lists, iterations, samplePerList, seed));
     const centroids = yield* orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
     const listOf = new Int32Array(rows);
     for (let first = 0; first < rows; first += ASSIGN_CHUNK) {
@@ -164,9 +147,63 @@ export const layOut = (input: {
       slotOf,
       listStart,
       listEnd,
+      centres,
       centroids,
     };
   });
 
+/** Refuse given centroids that are not `lists` × `dim` finite values. */
+export const checkCentres = (
+  centres: Float32Array,
+  lists: number,
+  dim: number,
+): Effect.Effect<void, InvalidParameter> =>
+  centres.length === lists * dim && centres.every(Number.isFinite) ? Effect.void : Effect.fail(
+    new InvalidParameter({
+      name: "ivf centroids",
+      value: centres.length,
+      expected: `${lists * dim} finite values (${lists} lists × ${dim})`,
+    }),
+  );
+
 /** The centroid searches cannot fail on checked inputs: a failure there is a defect. */
 export const orDie = <A, E>(effect: Effect.Effect<A, E>) => Effect.orDie(effect);
+
+/** k-means (Lloyd) on a seeded sample of the centred rows; initial centroids: its first `lists`. */
+const kMeans = (
+  store: Float32Array,
+  rows: number,
+  dim: number,
+  lists: number,
+  iterations: number,
+  samplePerList: number,
+  seed: number,
+): Effect.Effect<Float32Array> =>
+  Effect.gen(function* () {
+    const order = permutation(rows, seed);
+    const sampleSize = Math.min(rows, Math.max(lists, samplePerList * lists));
+    const sampleRows = order.subarray(0, sampleSize);
+    const sample = new Float32Array(sampleSize * dim);
+    sampleRows.forEach((r, i) => sample.set(store.subarray(r * dim, (r + 1) * dim), i * dim));
+    let centres = sample.slice(0, lists * dim);
+    for (let iteration = 0; iteration < iterations; iteration++) {
+      const index = yield* orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
+      const nearest = yield* orDie(index.search({ rows: sampleSize, cols: dim, data: sample }, 1));
+      index.dispose();
+      const sums = new Float64Array(lists * dim);
+      const counts = new Int32Array(lists);
+      for (let i = 0; i < sampleSize; i++) {
+        const c = nearest.indices[i]!;
+        counts[c]!++;
+        for (let j = 0; j < dim; j++) sums[c * dim + j]! += sample[i * dim + j]!;
+      }
+      // An emptied list keeps its centroid.
+      const next = centres.slice();
+      for (let c = 0; c < lists; c++) {
+        if (counts[c] === 0) continue;
+        for (let j = 0; j < dim; j++) next[c * dim + j] = sums[c * dim + j]! / counts[c]!;
+      }
+      centres = next;
+    }
+    return centres;
+  });

@@ -18,7 +18,7 @@ const groodSpecFlag: FlagSpec<unknown> = (name) =>
     Flag.withDefault({ kind: "grood" } as unknown),
     Flag.withDescription(
       "the GROOD spec (kind grood, or JSON); default GROOD's defaults. Fitted in its streamed " +
-        "form: gradient descriptors, exact index, OOD prototype by mix-up or the mean",
+        "form: gradient descriptors, exact or ivf index, OOD prototype by mix-up or the mean",
     ),
     Flag.withMetavar("SPEC"),
   );

@@ -1,0 +1,131 @@
+/**
+ * GROOD's IVF index in a fitted folder. The fit keeps the k-means centroids of the index it
+ * scored with as the state array `ivf-centroids` (lists × D, centred on the descriptors' mean),
+ * listed in `detector.json` with its sha256 like every state file; the nprobe in force (given or
+ * calibrated) is in the manifest's settings. Opening the folder rebuilds the same lists from
+ * the saved descriptors and those centroids: each descriptor joins its nearest centroid's list
+ * and the lists are laid out again, with no k-means and no nprobe calibration, so the reloaded
+ * index searches exactly as the fitted one did (scores equal bit for bit; `fit` checks it
+ * before writing, `reproduce.ts`).
+ *
+ * @module
+ */
+import { Effect, type Scope } from "effect";
+import { decodeStrict } from "../decode.ts";
+import { IndexSpec, ivfIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
+import type { Matrix } from "../matrix.ts";
+import type { StateArray, StateProblem } from "./persist.ts";
+
+/** The state array holding the IVF index's centroids. */
+export const IVF_CENTROIDS = "ivf-centroids";
+
+/** The name every GROOD index carries (as GROOD's fit names it). */
+const INDEX_NAME = "GROOD training descriptors";
+
+/** The index spec of a GROOD spec, decoded strictly (an unknown option is named). */
+const indexSpecOf = (spec: Readonly<Record<string, unknown>>) =>
+  Effect.mapError(
+    decodeStrict(IndexSpec, "detector spec's index")(spec.index),
+    (error): StateProblem => ({ array: "spec", problem: error.message }),
+  );
+
+/** A whole-number setting of the manifest (`lists`, `nprobe`). */
+const countSetting = (
+  settings: Readonly<Record<string, string | number | boolean>>,
+  key: string,
+): Effect.Effect<number, StateProblem> => {
+  const value = settings[key];
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1
+    ? Effect.succeed(value)
+    : Effect.fail({ array: "spec", problem: `settings.${key}: expected a whole number ≥ 1` });
+};
+
+/**
+ * At fit: the centroids of the IVF index GROOD built over `descriptors`. The fitted detector
+ * does not hand out its index, so it is built again here from the same descriptors, spec and
+ * seed (the build is deterministic) and checked to have the fit's lists and nprobe.
+ */
+export const ivfCentroids = (
+  spec: Readonly<Record<string, unknown>>,
+  settings: Readonly<Record<string, string | number | boolean>>,
+  descriptors: Matrix,
+): Effect.Effect<StateArray, StateProblem> =>
+  Effect.gen(function* () {
+    const index = yield* indexSpecOf(spec);
+    if (index.kind !== "ivf") {
+      return yield* Effect.fail<StateProblem>({
+        array: "spec",
+        problem: `index kind ${index.kind} keeps no IVF centroids`,
+      });
+    }
+    const seed = spec.seed;
+    if (typeof seed !== "number") {
+      return yield* Effect.fail<StateProblem>({ array: "spec", problem: "no seed" });
+    }
+    // One thread: the lists and results do not depend on it, and no worker starts here.
+    const { kind: _, threads: _threads, ...options } = index;
+    const built = yield* Effect.acquireUseRelease(
+      Effect.mapError(
+        ivfIndex(descriptors, { ...options, seed, name: INDEX_NAME }),
+        (error): StateProblem => ({ array: IVF_CENTROIDS, problem: error.message }),
+      ),
+      (ivf) => Effect.succeed({ ivf: ivf.ivf, centroids: ivf.centroids.slice() }),
+      (ivf) => Effect.sync(() => ivf.dispose()),
+    );
+    if (built.ivf.lists !== settings.lists || built.ivf.nprobe !== settings.nprobe) {
+      return yield* Effect.fail<StateProblem>({
+        array: IVF_CENTROIDS,
+        problem: `built again, the index has ${built.ivf.lists} lists and nprobe ` +
+          `${built.ivf.nprobe}; the fit's had ${settings.lists} and ${settings.nprobe}`,
+      });
+    }
+    return {
+      name: IVF_CENTROIDS,
+      description: `lists × D k-means centroids of the IVF index over the training ` +
+        `descriptors, centred on their mean (nprobe ${built.ivf.nprobe})`,
+      data: built.centroids,
+      shape: [built.ivf.lists, descriptors.cols],
+    };
+  });
+
+/**
+ * At open: the IVF index over the saved `descriptors`, its lists from the saved `centroids`
+ * and its nprobe from the settings (threads from the spec); disposed when the scope closes.
+ */
+export const scopedIvfIndex = (
+  spec: Readonly<Record<string, unknown>>,
+  settings: Readonly<Record<string, string | number | boolean>>,
+  descriptors: Matrix,
+  centroids: StateArray,
+): Effect.Effect<NearestNeighbourIndex, StateProblem, Scope.Scope> =>
+  Effect.gen(function* () {
+    const index = yield* indexSpecOf(spec);
+    const lists = yield* countSetting(settings, "lists");
+    const nprobe = yield* countSetting(settings, "nprobe");
+    if (index.kind !== "ivf") {
+      return yield* Effect.fail<StateProblem>({
+        array: "spec",
+        problem: `settings name the ivf index, the spec's index is ${index.kind}`,
+      });
+    }
+    if (centroids.shape[0] !== lists || centroids.shape[1] !== descriptors.cols) {
+      return yield* Effect.fail<StateProblem>({
+        array: IVF_CENTROIDS,
+        problem: `expected [${lists}, ${descriptors.cols}] (settings.lists × the descriptors' ` +
+          `columns), found [${centroids.shape.join(", ")}]`,
+      });
+    }
+    return yield* Effect.acquireRelease(
+      Effect.mapError(
+        ivfIndex(descriptors, {
+          lists,
+          nprobe,
+          centroids: centroids.data,
+          ...(index.threads === undefined ? {} : { threads: index.threads }),
+          name: INDEX_NAME,
+        }),
+        (error): StateProblem => ({ array: IVF_CENTROIDS, problem: error.message }),
+      ),
+      (built) => Effect.sync(() => built.dispose()),
+    );
+  });
