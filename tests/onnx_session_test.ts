@@ -5,10 +5,15 @@
  * a model onnxruntime cannot load and a run it refuses.
  */
 import assert from "node:assert/strict";
-import { Cause, Effect, Exit } from "effect";
+import { Cause, Effect, Exit, Fiber, Scope } from "effect";
 import { readOnnxFile } from "../lib/models/onnx.ts";
 import { encodeOnnx } from "../lib/models/onnx_graph.ts";
-import { type OnnxSession, onnxSession, runSession } from "../lib/models/onnx_session.ts";
+import {
+  type OnnxSession,
+  onnxSession,
+  runSession,
+  sessionMemo,
+} from "../lib/models/onnx_session.ts";
 
 const FOREIGN = new URL("../fixtures/models/foreign/foreign.onnx", import.meta.url).pathname;
 const bytes = encodeOnnx(await Effect.runPromise(readOnnxFile(FOREIGN)));
@@ -95,4 +100,49 @@ Deno.test("a run onnxruntime refuses fails with ModelRunFailed naming the model"
     assert.equal(value._tag, "ModelRunFailed", thread);
     assert.equal(value.model, FOREIGN);
   }
+});
+
+Deno.test("a session used after its scope closed fails with ModelRunFailed, without waiting", async () => {
+  const session = await Effect.runPromise(Effect.scoped(onnxSession(FOREIGN, bytes)));
+  const exit = await Effect.runPromiseExit(runSession(session, "image", images(2, 3), ["logits"]));
+  assert.ok(Exit.isFailure(exit));
+  const error = Cause.findErrorOption(exit.cause);
+  assert.equal(error._tag, "Some");
+  const value = (error as { value: { _tag: string; problem: string } }).value;
+  assert.equal(value._tag, "ModelRunFailed");
+  assert.match(value.problem, /released/);
+});
+
+Deno.test("an interrupted run leaves the session answering the next ones", async () => {
+  const x = images(64, 4);
+  const [interrupted, after, alone] = await withSession(
+    "worker",
+    (session) =>
+      Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(runSession(session, "image", x, ["logits"]));
+        const interrupted = yield* Effect.exit(Fiber.interrupt(fiber));
+        const after = yield* runSession(session, "image", x, ["logits"]);
+        const alone = yield* runSession(session, "image", x, ["logits"]);
+        return [interrupted, after, alone] as const;
+      }),
+  );
+  assert.ok(Exit.isSuccess(interrupted));
+  assert.deepEqual(after[0]!.data, alone[0]!.data);
+});
+
+Deno.test("sessionMemo opens a key once, however many callers ask at the same time", async () => {
+  let opens = 0;
+  const sessions = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+    const scope = yield* Effect.scope;
+    const memo = sessionMemo<unknown>();
+    const open = Effect.suspend(() => {
+      opens++;
+      return Effect.provideService(onnxSession(FOREIGN, bytes), Scope.Scope, scope);
+    });
+    return yield* Effect.all(Array.from({ length: 4 }, () => memo("cut", open)), {
+      concurrency: "unbounded",
+    });
+  })));
+  assert.equal(opens, 1);
+  assert.ok(sessions.every((s) => s === sessions[0]));
 });

@@ -137,7 +137,7 @@ const scoreWith = (
         ),
         (x) => model.forward(x, "input", ["penultimate", "logits"]),
       );
-    // The next batch's forward runs (on onnxruntime's thread) while this one is scored.
+    // The next batch's forward runs (on the model's onnxruntime worker) while this one is scored.
     let next = yield* Effect.forkChild(forwardAt(0));
     for (let start = 0; start < images.count; start += SCORE_BATCH) {
       const size = Math.min(SCORE_BATCH, images.count - start);

@@ -5,8 +5,8 @@
  * else, `FitInputs`); the decoded spec is in `detector.json`. On load the arrays are checked
  * (shapes against the model, finite values, labels among the model's classes), the spec is
  * decoded again, and the detector's own deterministic `fit` runs on the same features, with the
- * same model and (on grood's CNN) the same network: same inputs, same state, same scores, bit
- * for bit. No detector needs a persistence of its own; a new one is saved by this one.
+ * same model: same inputs, same state, same scores, bit for bit. No detector needs a persistence
+ * of its own; a new one is saved by this one.
  *
  * What a folder does not keep (the images' pixels, the class sums at block boundaries) reaches
  * the refit empty; a detector whose fit read them would not reproduce, and `fit` refuses to

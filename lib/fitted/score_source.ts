@@ -39,7 +39,8 @@ export interface ScoreSourceOptions {
   /**
    * Overlap the batches (default true): the next batch is read (decoded) while two are scored,
    * one searched on this thread while the other's forward pass runs on the model's onnxruntime
-   * worker (measured in `docs/performance.md`). Two batches more are held in memory.
+   * worker (measured in `docs/performance.md`). About four batches of images are held in
+   * memory instead of one (one buffered, one being read, two being scored).
    */
   readonly overlap?: boolean;
 }

@@ -21,7 +21,7 @@ export interface TapPassOptions {
 /**
  * `forward` of every batch of `set` (of `batchSize` images), handed to `onBatch` in order; the
  * forward of batch n + 1 starts before `onBatch` of batch n. A failure of either stops the pass
- * (the forward in flight is interrupted with it).
+ * (the forward in flight is interrupted).
  */
 export const pipelinedBatches = <A, E1, E2>(
   set: ImageSet,
@@ -33,12 +33,15 @@ export const pipelinedBatches = <A, E1, E2>(
     const all = [...batches(set, batchSize)];
     if (all.length === 0) return;
     let next = yield* Effect.forkChild(forward(all[0]!));
-    for (let i = 0; i < all.length; i++) {
-      const result = yield* Fiber.join(next);
-      if (i + 1 < all.length) next = yield* Effect.forkChild(forward(all[i + 1]!));
-      yield* onBatch(all[i]!, result);
-      yield* Effect.yieldNow;
-    }
+    // A failed batch stops the forward in flight too, even when the caller recovers.
+    yield* Effect.gen(function* () {
+      for (let i = 0; i < all.length; i++) {
+        const result = yield* Fiber.join(next);
+        if (i + 1 < all.length) next = yield* Effect.forkChild(forward(all[i + 1]!));
+        yield* onBatch(all[i]!, result);
+        yield* Effect.yieldNow;
+      }
+    }).pipe(Effect.onError(() => Fiber.interrupt(next)));
   });
 
 /**

@@ -37,7 +37,13 @@ import { classifierToOnnx } from "./export_onnx.ts";
 import { gradientDifference } from "./input_gradient.ts";
 import { groodFeatureModel } from "./grood_cnn.ts";
 import { checkShape, type FeatureModel, type FeatureTensor, sizeOf, type Taps } from "./model.ts";
-import { type OnnxOptions, type OnnxSession, onnxSession, runSession } from "./onnx_session.ts";
+import {
+  type OnnxOptions,
+  type OnnxSession,
+  onnxSession,
+  runSession,
+  sessionMemo,
+} from "./onnx_session.ts";
 import { encodeOnnx, extractSubgraph, type OnnxModel } from "./onnx_graph.ts";
 
 /**
@@ -136,7 +142,7 @@ export const groodOnnxModel = (
     const scope = yield* Effect.scope;
     const known = exports.get(key);
     const graph = known ?? classifierToOnnx(net, taps.early).model;
-    const sessions = new Map<string, OnnxSession>();
+    const sessions = sessionMemo<ModelError>();
     const points = tfjs.points ?? [];
     // Every block boundary (spatial ones NHWC in grood's layout) with its shape.
     const shapeOf = (boundary: string) => net.shapeAt(boundary);
@@ -151,17 +157,20 @@ export const groodOnnxModel = (
           }
         }
         const wanted = [...new Set(names)];
-        const id = wanted.join(",");
-        let session = sessions.get(id);
-        if (session === undefined) {
-          const sub = yield* extractSubgraph(label, graph, [INPUT], wanted);
-          session = yield* Effect.provideService(
-            onnxSession(label, encodeOnnx(sub), options),
-            Scope.Scope,
-            scope,
-          );
-          sessions.set(id, session);
-        }
+        // One session per cut, whatever order its outputs are asked in.
+        const cut = [...wanted].sort();
+        const session = yield* sessions(
+          cut.join(","),
+          Effect.flatMap(
+            extractSubgraph(label, graph, [INPUT], cut),
+            (sub) =>
+              Effect.provideService(
+                onnxSession(label, encodeOnnx(sub), options),
+                Scope.Scope,
+                scope,
+              ),
+          ),
+        );
         const feed = transpose(x, net.spec.inputShape, true);
         const outputs = yield* runSession(session, INPUT, feed, wanted);
         const byName = new Map(wanted.map((n, i) => {
@@ -190,7 +199,6 @@ export const groodOnnxModel = (
       exports.set(key, graph);
     }
     // The gradient graph and its session: made on first use (ODIN only), then kept.
-    let gradientSession: OnnxSession | undefined;
     const runGradient = (
       session: OnnxSession,
       x: FeatureTensor,
@@ -203,36 +211,37 @@ export const groodOnnxModel = (
         ], [GRADIENT_OUTPUT]),
         ([gradient]) => transpose(gradient!, net.spec.inputShape, false),
       );
-    const gradientSessionOf = Effect.gen(function* () {
-      if (gradientSession !== undefined) return gradientSession;
-      const made = gradients.get(key);
-      const graph = made ?? classifierGradientToOnnx(net);
-      const session = yield* Effect.provideService(
-        onnxSession(`${label}: input gradient`, encodeOnnx(graph), options),
-        Scope.Scope,
-        scope,
-      );
-      if (made === undefined) {
-        // Checked once, when made: the same sample through tfjs's autograd and the graph.
-        const sample = checkSample(net);
-        for (const temperature of GRADIENT_CHECK_TEMPERATURES) {
-          const expected = yield* tfjs.inputGradient!(sample, temperature);
-          const got = yield* runGradient(session, sample, temperature);
-          const { difference, allowed } = gradientDifference(got.data, expected.data);
-          if (!(difference <= allowed)) {
-            return yield* new OnnxGradientMismatch({
-              model: name,
-              temperature,
-              difference,
-              allowed,
-            });
+    const gradientSessionOf = sessions(
+      "input gradient",
+      Effect.gen(function* () {
+        const made = gradients.get(key);
+        const graph = made ?? classifierGradientToOnnx(net);
+        const session = yield* Effect.provideService(
+          onnxSession(`${label}: input gradient`, encodeOnnx(graph), options),
+          Scope.Scope,
+          scope,
+        );
+        if (made === undefined) {
+          // Checked once, when made: the same sample through tfjs's autograd and the graph.
+          const sample = checkSample(net);
+          for (const temperature of GRADIENT_CHECK_TEMPERATURES) {
+            const expected = yield* tfjs.inputGradient!(sample, temperature);
+            const got = yield* runGradient(session, sample, temperature);
+            const { difference, allowed } = gradientDifference(got.data, expected.data);
+            if (!(difference <= allowed)) {
+              return yield* new OnnxGradientMismatch({
+                model: name,
+                temperature,
+                difference,
+                allowed,
+              });
+            }
           }
+          gradients.set(key, graph);
         }
-        gradients.set(key, graph);
-      }
-      gradientSession = session;
-      return session;
-    });
+        return session;
+      }),
+    );
     const lastBlock = net.boundaries[net.boundaries.length - 1];
     const model: FeatureModel = {
       ...tfjs,

@@ -19,6 +19,8 @@ export {
   onnxSession,
   runSession,
   SESSION_OPEN_TIMEOUT,
+  SESSION_RUN_TIMEOUT,
+  sessionMemo,
 } from "./onnx_session.ts";
 export {
   groodFeatureModel,

@@ -29,7 +29,7 @@ import {
   realInputs,
 } from "./onnx_graph.ts";
 import { onnxHead } from "./onnx_head.ts";
-import { type OnnxOptions, type OnnxSession, onnxSession, runSession } from "./onnx_session.ts";
+import { type OnnxOptions, onnxSession, runSession, sessionMemo } from "./onnx_session.ts";
 
 /** Read and decode an ONNX file; a typed error names the file when it cannot. */
 export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnreadable> =>
@@ -90,22 +90,21 @@ export const openOnnxGraph = (
       });
     }
     const scope = yield* Effect.scope;
-    const sessions = new Map<string, OnnxSession>();
-    const sessionFor = (from: ForwardPoint, to: ReadonlyArray<string>) =>
-      Effect.gen(function* () {
-        const feed = from === "input" ? feedName : spec.taps[from];
-        const key = `${feed}->${to.join(",")}`;
-        const known = sessions.get(key);
-        if (known !== undefined) return { session: known, feed };
-        const sub = yield* extractSubgraph(path, model, [feed], to);
-        const session = yield* Effect.provideService(
-          onnxSession(path, encodeOnnx(sub), options),
-          Scope.Scope,
-          scope,
-        );
-        sessions.set(key, session);
-        return { session, feed };
-      });
+    const sessions = sessionMemo<ModelError>();
+    const sessionFor = (from: ForwardPoint, to: ReadonlyArray<string>) => {
+      const feed = from === "input" ? feedName : spec.taps[from];
+      // One session per cut, whatever order its outputs are asked in.
+      const outputs = [...to].sort();
+      const open = Effect.flatMap(
+        extractSubgraph(path, model, [feed], outputs),
+        (sub) =>
+          Effect.provideService(onnxSession(path, encodeOnnx(sub), options), Scope.Scope, scope),
+      );
+      return Effect.map(
+        sessions(`${feed}->${outputs.join(",")}`, open),
+        (session) => ({ session, feed }),
+      );
+    };
     const run = (x: FeatureTensor, from: ForwardPoint, to: ReadonlyArray<TapName>) =>
       Effect.gen(function* () {
         // A target equal to the start is the input itself; the engine runs the others.

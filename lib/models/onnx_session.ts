@@ -43,6 +43,12 @@ export interface OnnxSession {
 
 /** How long a worker may take to start and load a model before the open fails. */
 export const SESSION_OPEN_TIMEOUT: Duration.Duration = Duration.seconds(120);
+/**
+ * How long one run may take before it fails (`ModelRunFailed`) and the worker is stopped: far
+ * above any batch's pass (grood's mnist CNN runs 500 images in about 0.1 s), there so that a
+ * worker that stops answering cannot hang its caller.
+ */
+export const SESSION_RUN_TIMEOUT: Duration.Duration = Duration.minutes(10);
 /** How long a released session may take to free its memory before its worker is terminated. */
 const RELEASE_TIMEOUT = Duration.seconds(10);
 
@@ -97,8 +103,10 @@ const callerSession = (
 interface WorkerLink {
   readonly worker: Worker;
   readonly pending: Map<number, (reply: OnnxWorkerReply) => void>;
-  /** Set when the worker died: every later run fails with it. */
+  /** Set when the worker died or was released: every later run fails with it. */
   broken?: string;
+  /** The session's scope closed (the worker was released on purpose). */
+  released: boolean;
   nextId: number;
 }
 
@@ -124,7 +132,7 @@ const breakLink = (link: WorkerLink, reason: string) => {
 /** Start a worker; its answers go to the waiting run with the same id (−1: the open). */
 const startWorker = (): WorkerLink => {
   const worker = new Worker(new URL("./onnx_worker.ts", import.meta.url), { type: "module" });
-  const link: WorkerLink = { worker, pending: new Map(), nextId: 0 };
+  const link: WorkerLink = { worker, pending: new Map(), nextId: 0, released: false };
   worker.onmessage = (event: MessageEvent<OnnxWorkerReply>) => {
     const reply = event.data;
     switch (reply.type) {
@@ -142,6 +150,12 @@ const startWorker = (): WorkerLink => {
   };
   worker.onmessageerror = () => breakLink(link, "onnxruntime worker sent an unreadable message");
   return link;
+};
+
+/** Terminate the worker; waiting and later runs fail with `reason`. */
+const stopWorker = (link: WorkerLink, reason: string) => {
+  link.worker.terminate();
+  breakLink(link, reason);
 };
 
 /** Send a request and wait for the answer with `id`. */
@@ -172,15 +186,15 @@ const workerSession = (
         ask(link, -2, { type: "release" }).pipe(
           Effect.timeoutOption(RELEASE_TIMEOUT),
           Effect.ensuring(Effect.sync(() => {
-            link.worker.terminate();
-            breakLink(link, "the session was released (its scope is closed)");
+            link.released = true;
+            stopWorker(link, "the session was released (its scope is closed)");
           })),
         ),
     );
     const opened = yield* ask(link, -1, {
       type: "open",
       bytes,
-      threads: options.threads ?? 1,
+      options: sessionOptions(options),
     }).pipe(
       Effect.timeoutOrElse({
         duration: SESSION_OPEN_TIMEOUT,
@@ -193,12 +207,15 @@ const workerSession = (
           )),
       }),
     );
-    if (link.broken !== undefined) {
+    if (link.released) {
       // Opened in a scope that is already closed: the model was used after its release.
-      return yield* new ModelRunFailed({ model: name, problem: link.broken });
+      return yield* new ModelRunFailed({ model: name, problem: link.broken ?? "released" });
     }
-    if (opened.type === "failed") {
-      return yield* new ModelUnreadable({ model: name, problem: `onnxruntime: ${opened.reason}` });
+    if (opened.type === "failed" || link.broken !== undefined) {
+      // No worker outlives a failed open (the scope may be the model's, open for long).
+      stopWorker(link, "the model could not be opened");
+      const reason = opened.type === "failed" ? opened.reason : link.broken;
+      return yield* new ModelUnreadable({ model: name, problem: `onnxruntime: ${reason}` });
     }
     return {
       name,
@@ -215,6 +232,19 @@ const workerSession = (
               id,
               { type: "run", id, feeds: wire, outputs },
               wire.map(([, t]) => t.data.buffer as ArrayBuffer),
+            ).pipe(
+              Effect.timeoutOrElse({
+                duration: SESSION_RUN_TIMEOUT,
+                orElse: () =>
+                  Effect.sync(() => {
+                    // A worker that does not answer is not trusted again.
+                    const reason = `no answer from the onnxruntime worker within ${
+                      Duration.format(SESSION_RUN_TIMEOUT)
+                    }`;
+                    stopWorker(link, reason);
+                    return failedReply(id, reason);
+                  }),
+              }),
             ),
             (reply) =>
               reply.type === "ran"
@@ -243,6 +273,26 @@ export const onnxSession = (
   (options.thread ?? "worker") === "worker"
     ? workerSession(name, bytes, options)
     : callerSession(name, bytes, options);
+
+/**
+ * Sessions opened once per key: callers asking for a key at the same time (two batches in
+ * flight) share one open, and later callers get the same session. A failed open stays failed.
+ */
+export const sessionMemo = <E>(): (
+  key: string,
+  open: Effect.Effect<OnnxSession, E>,
+) => Effect.Effect<OnnxSession, E> => {
+  const opening = new Map<string, Effect.Effect<OnnxSession, E>>();
+  return (key, open) =>
+    Effect.suspend(() => {
+      let known = opening.get(key);
+      if (known === undefined) {
+        known = Effect.runSync(Effect.cached(open));
+        opening.set(key, known);
+      }
+      return known;
+    });
+};
 
 /** Run a session on one float32 feed. */
 export const runSession = (

@@ -4,7 +4,7 @@
  * the call to `setImmediate`), so a session run on the main thread stops the decoding, search
  * and HTTP work that could overlap it; here it blocks only this worker.
  *
- * Protocol: `open` (the model's bytes and intra-op threads) → `opened` | `failed` (id −1);
+ * Protocol: `open` (the model's bytes and session options) → `opened` | `failed` (id −1);
  * `run` (an id, float32 feeds, output names) → `ran` (the outputs, transferred) | `failed`;
  * `release` → `released` (the session's native memory is freed; the owner then terminates the
  * worker).
@@ -21,7 +21,12 @@ export interface WireTensor {
 
 /** Messages to the worker. */
 export type OnnxWorkerRequest =
-  | { readonly type: "open"; readonly bytes: Uint8Array; readonly threads: number }
+  | {
+    readonly type: "open";
+    readonly bytes: Uint8Array;
+    /** The calling thread's session options (`onnx_session.ts`), so both threads run alike. */
+    readonly options: ort.InferenceSession.SessionOptions;
+  }
   | {
     readonly type: "run";
     readonly id: number;
@@ -60,12 +65,7 @@ if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
     switch (request.type) {
       case "open":
         try {
-          session = await ort.InferenceSession.create(request.bytes, {
-            executionProviders: ["cpu"],
-            intraOpNumThreads: request.threads,
-            interOpNumThreads: 1,
-            graphOptimizationLevel: "all",
-          });
+          session = await ort.InferenceSession.create(request.bytes, request.options);
           scope.postMessage({ type: "opened" });
         } catch (cause) {
           scope.postMessage({ type: "failed", id: -1, reason: reasonOf(cause) });
@@ -93,13 +93,17 @@ if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
         return;
       }
       case "release":
-        await session?.release();
-        session = undefined;
-        scope.postMessage({ type: "released" });
+        try {
+          await session?.release();
+        } finally {
+          session = undefined;
+          scope.postMessage({ type: "released" });
+        }
         return;
     }
   };
   scope.onmessage = (event) => {
-    queue = queue.then(() => handle(event.data));
+    // A request that throws must not stop the ones after it (each answers for itself).
+    queue = queue.then(() => handle(event.data)).catch(() => {});
   };
 }

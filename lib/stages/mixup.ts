@@ -243,8 +243,9 @@ export const mixupImages: (
   }
   const dim = sizeOf(model.shapes.penultimate);
   const sums = new Float64Array(dim);
-  // The next batch's early features (onnxruntime, on its worker) come while this batch is
-  // mixed and run through the rest of the network.
+  // The next batch's early features are computed while this batch is mixed and run through the
+  // rest of the network (in parallel when the model's forward from the input runs on an
+  // onnxruntime worker; GROOD mixes grood's CNN on its tfjs network, where nothing overlaps).
   yield* pipelinedBatches(
     images,
     options.batchSize ?? 500,
