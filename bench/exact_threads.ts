@@ -13,7 +13,7 @@
  * - `score-idle`, `score-busy`: the `score` path's batch: 256 queries against 9,000 GROOD
  *   descriptors (held-out training descriptors stand in for a batch's), k = 1; `-busy` with a
  *   Worker spinning all along, standing in for onnxruntime's worker computing the next batch.
- *   The two-thread index is made with `parallelBlocks: 1`, so it does use its worker on the
+ *   The two-thread index is made with `parallelWork: 0`, so it does use its worker on the
  *   two query blocks of a batch (the default keeps such a search on the calling thread).
  *
  * Each index is built once and searched once before timing (which starts its worker); then the
@@ -26,11 +26,15 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { Effect } from "effect";
-import { decodeNpy } from "../lib/io/npy.ts";
-import { concatRows, type Matrix } from "../lib/matrix.ts";
-import { exactIndex, type ExactIndexOptions, searchStats } from "../lib/knn/exact.ts";
-import type { NearestNeighbourIndex, Neighbours } from "../lib/knn/types.ts";
-import { l2Normalise } from "../lib/detectors/knn.ts";
+import { decodeNpy } from "../lib/io/mod.ts";
+import { concatRows, type Matrix } from "../lib/data/mod.ts";
+import {
+  exactIndex,
+  type ExactIndexOptions,
+  type NearestNeighbourIndex,
+  type Neighbours,
+  searchStats,
+} from "../lib/knn/mod.ts";
 import { CHECKOUT, commitOf, uptime } from "./product_paths_file.ts";
 
 const { values } = parseArgs({
@@ -70,6 +74,19 @@ const readMatrix = async (path: string): Promise<Matrix> => {
   return { rows, cols, data: Float32Array.from(npy.data as ArrayLike<number>) };
 };
 
+/** h / (‖h‖₂ + 1e-10) row-wise, as the KNN detector normalises (`lib/detectors/knn.ts`). */
+function l2Normalise(features: Matrix): Matrix {
+  const { rows, cols, data } = features;
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
+    const scale = 1 / (Math.sqrt(sum) + 1e-10);
+    for (let j = 0; j < cols; j++) out[i * cols + j] = data[i * cols + j]! * scale;
+  }
+  return { rows, cols, data: out };
+}
+
 const slice = (m: Matrix, from: number, to: number): Matrix => ({
   rows: to - from,
   cols: m.cols,
@@ -104,7 +121,6 @@ interface Case {
   readonly k: number;
   readonly source: string;
   readonly busy?: boolean;
-  readonly parallelBlocks?: number;
 }
 
 const time = (index: NearestNeighbourIndex, queries: Matrix, k: number) => {
@@ -132,7 +148,7 @@ const spinner = () => {
 async function measure(c: Case) {
   const settings: Array<ExactIndexOptions> = [
     { threads: 1 },
-    { threads: 2, parallelBlocks: c.parallelBlocks ?? 1 },
+    { threads: 2, parallelWork: 0 },
   ];
   const indexes = await Promise.all(
     settings.map((options) => Effect.runPromise(exactIndex(c.points, options))),

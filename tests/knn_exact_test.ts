@@ -11,6 +11,8 @@ import fc from "fast-check";
 import { squaredDistance } from "../lib/distance.ts";
 import { exactIndex, exactIndexWith, searchStats } from "../lib/knn/exact.ts";
 import { liveExactWorkers } from "../lib/knn/exact_threads.ts";
+import { buildIndex, IndexSpec } from "../lib/knn/registry.ts";
+import { decodeStrict } from "../lib/decode.ts";
 import type { Matrix } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
 
@@ -150,7 +152,7 @@ Deno.test("a search on 2 and 3 threads returns the one-thread neighbours, distan
     for (const pruning of [true, false]) {
       const one = run(exactIndex(points, { pruning, threads: 1 }));
       const many = [2, 3].map((threads) =>
-        run(exactIndex(points, { pruning, threads, parallelBlocks: 1 }))
+        run(exactIndex(points, { pruning, threads, parallelWork: 0 }))
       );
       for (const k of [1, 4]) {
         const expected = run(one.search(queries, k));
@@ -183,7 +185,7 @@ Deno.test("a search on 2 and 3 threads returns the one-thread neighbours, distan
 
 Deno.test("a threaded search after dispose() fails as a defect; bad threads are typed errors", () => {
   const points = descriptors(1000, 4, 3, 0, 1e-3);
-  const index = run(exactIndex(points, { threads: 2, parallelBlocks: 1 }));
+  const index = run(exactIndex(points, { threads: 2, parallelWork: 0 }));
   run(index.search(points, 2)); // the worker starts
   index.dispose();
   index.dispose(); // twice is harmless
@@ -223,7 +225,7 @@ Deno.test("a worker that fails mid-search, or dies, gives a SearchWorkerError", 
   try {
     // Enough query blocks that the worker takes one before the calling thread has taken all.
     const queries = descriptors(128 * 64, 4, 6, 0, 1e-3);
-    const index = run(exactIndexWith(points, { threads: 2, parallelBlocks: 1 }, failing));
+    const index = run(exactIndexWith(points, { threads: 2, parallelWork: 0 }, failing));
     let error: unknown;
     // Until the worker takes a block (while it starts, the calling thread takes them all).
     for (let attempt = 0; attempt < 200 && error === undefined; attempt++) {
@@ -236,7 +238,7 @@ Deno.test("a worker that fails mid-search, or dies, gives a SearchWorkerError", 
     assert.match(String((error as Error).message), /boom/);
     index.dispose();
 
-    const dead = run(exactIndexWith(points, { threads: 2, parallelBlocks: 1 }, dying));
+    const dead = run(exactIndexWith(points, { threads: 2, parallelWork: 0 }, dying));
     // The first search starts the worker; the calling thread does every block meanwhile.
     const first = run(dead.search(points, 1));
     assert.equal(first.rows, points.rows);
@@ -252,4 +254,17 @@ Deno.test("a worker that fails mid-search, or dies, gives a SearchWorkerError", 
   } finally {
     for (const url of [failing, dying]) Deno.removeSync(new URL(".", url), { recursive: true });
   }
+});
+
+Deno.test("the exact spec takes threads (a whole number ≥ 1), decoded strictly and recorded", () => {
+  const decode = (input: unknown) => Effect.runSyncExit(decodeStrict(IndexSpec, "spec")(input));
+  for (const bad of [{ threads: 0 }, { threads: 1.5 }, { thread: 2 }, { parallelWork: 0 }]) {
+    assert.equal(decode({ kind: "exact", ...bad })._tag, "Failure", JSON.stringify(bad));
+  }
+  const spec = decode({ kind: "exact", threads: 3 });
+  assert.ok(spec._tag === "Success");
+  const points = descriptors(300, 3, 9, 0, 1e-3);
+  const index = run(buildIndex(spec.value, points, { name: "spec", seed: 0 }));
+  assert.deepEqual(index.settings, { threads: 3 });
+  index.dispose();
 });

@@ -22,13 +22,14 @@
  * `pruning: false` (every block, in index order) bit for bit (tests/knn_pruning_test.ts). GROOD
  * descriptors, whose norms span orders of magnitude, gain most (see docs/performance.md).
  *
- * **Threads** (`threads`, default {@link EXACT_DEFAULTS}): a search of at least
- * `EXACT_DEFAULTS.parallelBlocks` blocks of 128 queries is shared by the calling thread and up
- * to `threads − 1` Web Workers, each taking query blocks from a shared counter and writing their
- * rows of the result (`exact_threads.ts`); every block is searched by the same code
- * (`exact_block.ts`) whichever thread takes it, so the result is the one-thread result bit for
- * bit. Smaller searches stay on the calling thread (the messages would cost more than they
- * save). The workers start on the first search that uses them; `dispose()` terminates them.
+ * **Threads** (`threads`, default {@link EXACT_DEFAULTS}): a search of two blocks of 128 queries
+ * or more whose nominal work (queries × points × columns) reaches `parallelWork` is shared by
+ * the calling thread and up to `threads − 1` Web Workers, each taking query blocks from a shared
+ * counter and writing their rows of the result (`exact_threads.ts`); every block is searched by
+ * the same code (`exact_block.ts`) whichever thread takes it, so the result is the one-thread
+ * result bit for bit. Smaller searches (the `score` path's batches) stay on the calling thread:
+ * handing blocks over costs more than it saves there (`bench/exact_threads.json`). The workers
+ * start on the first search that uses them; `dispose()` terminates them.
  *
  * @module
  */
@@ -62,8 +63,12 @@ const MAX_PAGES = 65536;
 export const EXACT_DEFAULTS = {
   /** Threads a large search runs on: two, where the machine has two cores. */
   threads: Math.max(1, Math.min(2, globalThis.navigator?.hardwareConcurrency ?? 1)),
-  /** Blocks of 128 queries a search needs before it uses more than the calling thread. */
-  parallelBlocks: 4,
+  /**
+   * Queries × points × columns a search must reach before it uses more than the calling thread
+   * (2²⁸: about 20 ms of kernel work on one core, unpruned). A 256-query batch against 9,000
+   * 64-d descriptors (1.5·10⁸) stays on one thread; 336 queries against 60,000 do not.
+   */
+  parallelWork: 2 ** 28,
 } as const;
 
 /** Options of {@link exactIndex}. */
@@ -78,10 +83,10 @@ export interface ExactIndexOptions {
    */
   readonly threads?: number;
   /**
-   * Blocks of 128 queries a search needs before it uses the workers (default
-   * `EXACT_DEFAULTS.parallelBlocks`). Results do not depend on it.
+   * Queries × points × columns a search (of two query blocks or more) must reach before it
+   * uses the workers (default `EXACT_DEFAULTS.parallelWork`). Results do not depend on it.
    */
-  readonly parallelBlocks?: number;
+  readonly parallelWork?: number;
 }
 /** An exact index: it keeps its points (for saving, and for the float64 re-ranking). */
 export interface ExactIndex extends NearestNeighbourIndex {
@@ -195,17 +200,24 @@ export const exactIndexWith = (
       const indexName = options.name ?? `exact index (${points.rows}×${points.cols}, in memory)`;
       const pruning = options.pruning ?? true;
       const threads = options.threads ?? EXACT_DEFAULTS.threads;
-      const parallelBlocks = options.parallelBlocks ?? EXACT_DEFAULTS.parallelBlocks;
-      for (const [option, value] of [["threads", threads], ["parallelBlocks", parallelBlocks]]) {
-        if (!(Number.isSafeInteger(value) && (value as number) >= 1)) {
-          return Effect.fail(
-            new InvalidParameter({
-              name: `${indexName}: ${option}`,
-              value,
-              expected: "a whole number ≥ 1",
-            }),
-          );
-        }
+      const parallelWork = options.parallelWork ?? EXACT_DEFAULTS.parallelWork;
+      if (!(Number.isSafeInteger(threads) && threads >= 1)) {
+        return Effect.fail(
+          new InvalidParameter({
+            name: `${indexName}: threads`,
+            value: threads,
+            expected: "a whole number ≥ 1",
+          }),
+        );
+      }
+      if (!(parallelWork >= 0)) {
+        return Effect.fail(
+          new InvalidParameter({
+            name: `${indexName}: parallelWork`,
+            value: parallelWork,
+            expected: "a number ≥ 0",
+          }),
+        );
       }
       const bad = firstNonFiniteRow(points);
       if (bad >= 0) {
@@ -325,7 +337,7 @@ export const exactIndexWith = (
                 return Effect.succeed({ rows, k, ...result });
               }
               const blocksOfQueries = queryBlocks(rows);
-              const helpers = blocksOfQueries >= parallelBlocks
+              const helpers = blocksOfQueries >= 2 && rows * n * d >= parallelWork
                 ? Math.min(threads - 1, blocksOfQueries - 1)
                 : 0;
               const { job, buffer } = prepareJob(queries, k, mean, pruning, helpers > 0);
