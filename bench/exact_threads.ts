@@ -138,11 +138,25 @@ const median = (xs: ReadonlyArray<number>) => {
   return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** A Worker spinning until terminated: another thread's load, as onnxruntime's worker makes. */
+/**
+ * A Worker spinning until told to stop: another thread's load, as onnxruntime's worker makes.
+ * It stops on a shared flag (a worker busy in a loop may not see `terminate()`).
+ */
 const spinner = () => {
-  const source = "let x = 1; for (;;) { x = Math.sin(x) + 1; }";
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const source = "onmessage = (e) => { const stop = e.data; let x = 1; " +
+    "while (Atomics.load(stop, 0) === 0) { for (let i = 0; i < 1e5; i++) x = Math.sin(x) + 1; } " +
+    "close(); };";
   const url = URL.createObjectURL(new Blob([source], { type: "application/javascript" }));
-  return new Worker(url, { type: "module" });
+  const worker = new Worker(url, { type: "module" });
+  worker.postMessage(stop);
+  return {
+    stop: () => {
+      Atomics.store(stop, 0, 1);
+      worker.terminate();
+      URL.revokeObjectURL(url);
+    },
+  };
 };
 
 async function measure(c: Case) {
@@ -167,7 +181,7 @@ async function measure(c: Case) {
       runs.push({ threads: settings[which]!.threads!, seconds, uptime: await uptime() });
     }
   }
-  busy?.terminate();
+  busy?.stop();
   const stats = searchStats(indexes[1]!);
   for (const index of indexes) index.dispose();
   const secondsOf = (threads: number) =>
