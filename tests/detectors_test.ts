@@ -33,8 +33,6 @@ import {
 import { extractFeatures } from "../lib/stages/features.ts";
 import { matrix } from "../lib/matrix.ts";
 import { mulberry32 } from "../lib/random.ts";
-import { EXACT_DEFAULTS } from "../lib/knn/exact.ts";
-import { liveExactWorkers } from "../lib/knn/exact_threads.ts";
 import { groodModel, runPromise, tf } from "./with_compute.ts";
 import { fitAndScore, fitInputs, handSet, headOnlyNet } from "./hand_sets.ts";
 import type { Compute } from "../lib/compute/compute.ts";
@@ -381,26 +379,6 @@ Deno.test("knn() equals a brute-force k-th neighbour distance on normalised feat
   const defaults = await run(knn().fit(fitInputs(train)));
   assert.equal(defaults.settings.k, 50);
   defaults.dispose();
-});
-
-Deno.test("knn()'s index shares a large search with its workers and disposes of them", async () => {
-  const random = mulberry32(12);
-  const rows = (n: number) =>
-    Array.from({ length: n }, () => Array.from({ length: 4 }, () => random() * 2 - 0.5));
-  // Queries × points × columns past the default threshold, in two query blocks or more.
-  const trainRows = rows(2000);
-  const queryRows = rows(Math.max(300, Math.ceil(EXACT_DEFAULTS.parallelWork / (2000 * 4))));
-  const { scores, fitted } = await fitAndScore(
-    knn({ k: 3 }),
-    fitInputs(handSet("train", trainRows, trainRows.map(() => [0]))),
-    handSet("q", queryRows, queryRows.map(() => [0])),
-  );
-  assert.equal(scores.length, queryRows.length);
-  // The search was large enough for the default threads: the workers started, and live on
-  // with the fitted detector until its dispose().
-  if (EXACT_DEFAULTS.threads > 1) assert.ok(liveExactWorkers() > 0);
-  fitted.dispose();
-  assert.equal(liveExactWorkers(), 0, "the fitted KNN left a worker running");
 });
 
 // ───────────────────────────── ViM ─────────────────────────────

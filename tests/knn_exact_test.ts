@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { Effect } from "effect";
 import fc from "fast-check";
 import { squaredDistance } from "../lib/distance.ts";
-import { exactIndex, exactIndexWith, searchStats } from "../lib/knn/exact.ts";
+import { EXACT_DEFAULTS, exactIndex, exactIndexWith, searchStats } from "../lib/knn/exact.ts";
+import { knn } from "../lib/detectors/knn.ts";
+import { fitAndScore, fitInputs, handSet } from "./hand_sets.ts";
 import { liveExactWorkers } from "../lib/knn/exact_threads.ts";
 import { buildIndex, IndexSpec } from "../lib/knn/registry.ts";
 import { decodeStrict } from "../lib/decode.ts";
@@ -267,4 +269,24 @@ Deno.test("the exact spec takes threads (a whole number ≥ 1), decoded strictly
   const index = run(buildIndex(spec.value, points, { name: "spec", seed: 0 }));
   assert.deepEqual(index.settings, { threads: 3 });
   index.dispose();
+});
+
+Deno.test("knn()'s index shares a large search with its workers and disposes of them", async () => {
+  const random = mulberry32(12);
+  const rows = (n: number) =>
+    Array.from({ length: n }, () => Array.from({ length: 4 }, () => random() * 2 - 0.5));
+  // Queries × points × columns past the default threshold, in two query blocks or more.
+  const trainRows = rows(2000);
+  const queryRows = rows(Math.max(300, Math.ceil(EXACT_DEFAULTS.parallelWork / (2000 * 4))));
+  const { scores, fitted } = await fitAndScore(
+    knn({ k: 3 }),
+    fitInputs(handSet("train", trainRows, trainRows.map(() => [0]))),
+    handSet("q", queryRows, queryRows.map(() => [0])),
+  );
+  assert.equal(scores.length, queryRows.length);
+  // The search was large enough for the default threads: the workers started, and live on
+  // with the fitted detector until its dispose().
+  if (EXACT_DEFAULTS.threads > 1) assert.ok(liveExactWorkers() > 0);
+  fitted.dispose();
+  assert.equal(liveExactWorkers(), 0, "the fitted KNN left a worker running");
 });
