@@ -7,11 +7,12 @@
  * takes blocks from the counter (`Atomics.add`) until none is left; for each it runs the SIMD
  * kernel over the point blocks (norm-pruned), keeps each query's m = k + 3 best candidates by
  * (kernel value, point index), re-ranks them in float64, certifies them or searches the norm
- * band, and writes the block's queries' rows of the result. A block's rows depend on nothing
- * but the block, so a search split across threads returns the one-thread result bit for bit,
- * whichever thread takes which block.
+ * band, writes the block's queries' rows of the result and its stats, and counts it done. A
+ * block's rows depend on nothing but the block, so a search split across threads returns the
+ * one-thread result bit for bit, whichever thread takes which block.
  *
- * Nothing here imports Effect or the index: a worker loads only this and what it computes with.
+ * It imports neither the index nor its threads: a worker loads the search code only (and,
+ * through `rerank.ts`, Effect).
  *
  * @module
  */
