@@ -98,7 +98,7 @@ export class HnswUnavailable extends Data.TaggedError("HnswUnavailable")<{
   }
 }
 
-/** A worker of a multi-threaded IVF search failed or was terminated mid-search. */
+/** A worker of a multi-threaded search (exact or IVF) failed or was terminated mid-search. */
 export class SearchWorkerError extends Data.TaggedError("SearchWorkerError")<{
   readonly index: string;
   readonly reason: string;
@@ -114,4 +114,5 @@ export type SearchError =
   | IndexTooSmall
   | InvalidNeighbourCount
   | DimensionMismatch
-  | NonFiniteVector;
+  | NonFiniteVector
+  | SearchWorkerError;

@@ -22,25 +22,54 @@
  * `pruning: false` (every block, in index order) bit for bit (tests/knn_pruning_test.ts). GROOD
  * descriptors, whose norms span orders of magnitude, gain most (see docs/performance.md).
  *
+ * **Threads** (`threads`, default {@link EXACT_DEFAULTS}): a search of two blocks of 128 queries
+ * or more whose nominal work (queries × points × columns) reaches `parallelWork` is shared by
+ * the calling thread and up to `threads − 1` Web Workers, each taking query blocks from a shared
+ * counter and writing their rows of the result (`exact_threads.ts`); every block is searched by
+ * the same code (`exact_block.ts`) whichever thread takes it, so the result is the one-thread
+ * result bit for bit. Smaller searches (the `score` path's batches) stay on the calling thread:
+ * handing blocks over costs more than it saves there (`bench/exact_threads.json`). The workers
+ * start on the first search that uses them; `dispose()` terminates them.
+ *
  * @module
  */
 import { Effect } from "effect";
+import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import { IndexTooLarge, NonFiniteVector } from "./errors.ts";
-import { type BlockNorms, lowerBound, pruningIsSafe, pruningMargin } from "./norm_bound.ts";
-import { bruteForceRow, checkSearch, firstNonFiniteRow, writeReranked } from "./rerank.ts";
-import { bandSearch, certified, kthSquaredDistance, normOrder } from "./exact_certificate.ts";
+import { IndexTooLarge, NonFiniteVector, type SearchWorkerError } from "./errors.ts";
+import { type BlockNorms, pruningMargin } from "./norm_bound.ts";
+import { bruteForceRow, checkSearch, firstNonFiniteRow } from "./rerank.ts";
+import { normOrder } from "./exact_certificate.ts";
+import {
+  blockSearcher,
+  type ExactJob,
+  type ExactLayout,
+  jobStats,
+  POINT_BLOCK,
+  prepareJob,
+  queryBlocks,
+  rowNorms,
+  scratchBase,
+  scratchBytes,
+} from "./exact_block.ts";
+import { awaitBlocks, type ExactPool, exactPool, WORKER_SCRIPT } from "./exact_threads.ts";
 import { owner } from "./owner.ts";
-import { instantiateKernel, type KernelBlock } from "./simd_kernel.ts";
-import type { NearestNeighbourIndex } from "./types.ts";
+import type { NearestNeighbourIndex, Neighbours } from "./types.ts";
 
-/** Queries per kernel call, and points per kernel call (the output block is QB × PB floats). */
-const QUERY_BLOCK = 128;
-const POINT_BLOCK = 512; // 512 × 64 columns × 4 B = 128 KiB of points: stays in L2
-/** Extra candidates kept per query before the float64 re-ranking (see module doc). */
-const EXTRA_CANDIDATES = 3;
 const PAGE = 65536;
 const MAX_PAGES = 65536;
+
+/** Defaults of {@link exactIndex}'s threads (see the module doc and `bench/exact_threads.ts`). */
+export const EXACT_DEFAULTS = {
+  /** Threads a large search runs on: two, where the machine has two cores. */
+  threads: Math.max(1, Math.min(2, globalThis.navigator?.hardwareConcurrency ?? 1)),
+  /**
+   * Queries × points × columns a search must reach before it uses more than the calling thread
+   * (2²⁸: about 20 ms of kernel work on one core, unpruned). A 256-query batch against 9,000
+   * 64-d descriptors (1.5·10⁸) stays on one thread; 336 queries against 60,000 do not.
+   */
+  parallelWork: 2 ** 28,
+} as const;
 
 /** Options of {@link exactIndex}. */
 export interface ExactIndexOptions {
@@ -48,8 +77,17 @@ export interface ExactIndexOptions {
   readonly name?: string;
   /** Skip point blocks ruled out by the norm bound (default true; same results either way). */
   readonly pruning?: boolean;
+  /**
+   * Threads a large search runs on (default `EXACT_DEFAULTS.threads`): the calling thread and
+   * `threads − 1` Web Workers. Results do not depend on it.
+   */
+  readonly threads?: number;
+  /**
+   * Queries × points × columns a search (of two query blocks or more) must reach before it
+   * uses the workers (default `EXACT_DEFAULTS.parallelWork`). Results do not depend on it.
+   */
+  readonly parallelWork?: number;
 }
-
 /** An exact index: it keeps its points (for saving, and for the float64 re-ranking). */
 export interface ExactIndex extends NearestNeighbourIndex {
   /** The registered kind that made it. */
@@ -71,6 +109,11 @@ export interface SearchStats {
   readonly bandSearches: number;
   /** Points those band searches ranked in float64, in all. */
   readonly bandPoints: number;
+  /**
+   * Blocks of 128 queries the index's workers searched (the calling thread searched the rest;
+   * 0 on one thread). Which thread searched a block changes nothing in the result.
+   */
+  readonly workerBlocks: number;
 }
 
 const lastStats = new WeakMap<NearestNeighbourIndex, SearchStats>();
@@ -81,17 +124,6 @@ const lastStats = new WeakMap<NearestNeighbourIndex, SearchStats>();
  */
 export const searchStats = (index: NearestNeighbourIndex): SearchStats | undefined =>
   lastStats.get(index);
-
-/** Square roots of the float64 squared norms of the rows of a row-major float32 buffer. */
-function rowNorms(data: Float32Array, rows: number, d: number): Float64Array {
-  const norms = new Float64Array(rows);
-  for (let i = 0; i < rows; i++) {
-    let sum = 0;
-    for (let j = 0; j < d; j++) sum += data[i * d + j]! * data[i * d + j]!;
-    norms[i] = Math.sqrt(sum);
-  }
-  return norms;
-}
 
 /** Norms of the rows of `points` after subtracting `centre` and rounding to float32. */
 function centredRowNorms(points: Matrix, centre: Float64Array): Float64Array {
@@ -151,250 +183,186 @@ function kernelCentre(
 export const exactIndex = (
   points: Matrix,
   options: ExactIndexOptions = {},
-): Effect.Effect<ExactIndex, NonFiniteVector | IndexTooLarge> =>
-  Effect.suspend((): Effect.Effect<ExactIndex, NonFiniteVector | IndexTooLarge> => {
-    const indexName = options.name ?? `exact index (${points.rows}×${points.cols}, in memory)`;
-    const pruning = options.pruning ?? true;
-    const bad = firstNonFiniteRow(points);
-    if (bad >= 0) {
-      return Effect.fail(new NonFiniteVector({ index: indexName, what: "point", row: bad }));
-    }
-    const n = points.rows;
-    const d = points.cols;
-    const nPadded = Math.ceil(n / 8) * 8;
-    const ptBytes = nPadded * d * 4;
-    const pnBytes = nPadded * 4;
-    const qBytes = QUERY_BLOCK * d * 4;
-    const outBytes = QUERY_BLOCK * POINT_BLOCK * 4;
-    const totalBytes = ptBytes + pnBytes + qBytes + outBytes;
-    const pages = Math.max(1, Math.ceil(totalBytes / PAGE));
-    if (pages > MAX_PAGES) {
-      return Effect.fail(new IndexTooLarge({ index: indexName, bytes: totalBytes }));
-    }
-    const memory = new WebAssembly.Memory({ initial: pages });
-    const transposed = new Float32Array(memory.buffer, 0, nPadded * d);
-    const pn = new Float32Array(memory.buffer, ptBytes, nPadded).fill(Infinity); // pads never win
-    // Everything holding the WebAssembly memory, so dispose() can drop it in one go.
-    let kernelState: { block: KernelBlock; queries: Float32Array; out: Float32Array } | undefined =
-      {
-        block: instantiateKernel(memory),
-        queries: new Float32Array(memory.buffer, ptBytes + pnBytes, QUERY_BLOCK * d),
-        out: new Float32Array(memory.buffer, ptBytes + pnBytes + qBytes, QUERY_BLOCK * POINT_BLOCK),
+): Effect.Effect<ExactIndex, NonFiniteVector | IndexTooLarge | InvalidParameter> =>
+  exactIndexWith(points, options, WORKER_SCRIPT);
+
+/**
+ * {@link exactIndex} with its workers running `script` (tests run one that fails; not in the
+ * barrel).
+ */
+export const exactIndexWith = (
+  points: Matrix,
+  options: ExactIndexOptions,
+  script: URL,
+): Effect.Effect<ExactIndex, NonFiniteVector | IndexTooLarge | InvalidParameter> =>
+  Effect.suspend(
+    (): Effect.Effect<ExactIndex, NonFiniteVector | IndexTooLarge | InvalidParameter> => {
+      const indexName = options.name ?? `exact index (${points.rows}×${points.cols}, in memory)`;
+      const pruning = options.pruning ?? true;
+      const threads = options.threads ?? EXACT_DEFAULTS.threads;
+      const parallelWork = options.parallelWork ?? EXACT_DEFAULTS.parallelWork;
+      if (!(Number.isSafeInteger(threads) && threads >= 1)) {
+        return Effect.fail(
+          new InvalidParameter({
+            name: `${indexName}: threads`,
+            value: threads,
+            expected: "a whole number ≥ 1",
+          }),
+        );
+      }
+      if (!(parallelWork >= 0)) {
+        return Effect.fail(
+          new InvalidParameter({
+            name: `${indexName}: parallelWork`,
+            value: parallelWork,
+            expected: "a number ≥ 0",
+          }),
+        );
+      }
+      const bad = firstNonFiniteRow(points);
+      if (bad >= 0) {
+        return Effect.fail(new NonFiniteVector({ index: indexName, what: "point", row: bad }));
+      }
+      const n = points.rows;
+      const d = points.cols;
+      const nPadded = Math.ceil(n / 8) * 8;
+      // The points, their norms, then one scratch per thread.
+      const totalBytes = scratchBase(nPadded, d) + threads * scratchBytes(d);
+      const pages = Math.max(1, Math.ceil(totalBytes / PAGE));
+      if (pages > MAX_PAGES) {
+        return Effect.fail(new IndexTooLarge({ index: indexName, bytes: totalBytes }));
+      }
+      // Threads share one copy of the points: the memory is shared when there are several.
+      const memory = threads > 1
+        ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+        : new WebAssembly.Memory({ initial: pages });
+      const transposed = new Float32Array(memory.buffer, 0, nPadded * d);
+      const pn = new Float32Array(memory.buffer, nPadded * d * 4, nPadded).fill(Infinity); // pads never win
+
+      const rawNorms = rowNorms(points.data, n, d);
+      const centre = kernelCentre(points, rawNorms);
+      const mean = centre.centre;
+      // Norms of the centred float32 points, as the kernel sees them (they bound its rounding);
+      // the raw norms, from the origin, order the points when pruning (ties by index).
+      const centredNorms = centre.norms;
+      const byNorm = normOrder(rawNorms);
+      const order = pruning ? byNorm.indices : Int32Array.from({ length: n }, (_, i) => i);
+      for (let s = 0; s < n; s++) {
+        const i = order[s]!;
+        const base = (s >> 2) * d * 4 + (s & 3);
+        let norm = 0;
+        for (let j = 0; j < d; j++) {
+          const v = Math.fround(points.data[i * d + j]! - mean[j]!);
+          transposed[base + j * 4] = v;
+          norm += v * v;
+        }
+        pn[s] = norm;
+      }
+      const blocks = Math.ceil(nPadded / POINT_BLOCK);
+      // Norm ranges of the real points of each block.
+      const blockNorms: Array<BlockNorms> = Array.from({ length: blocks }, (_, b) => {
+        const first = b * POINT_BLOCK;
+        const end = Math.min(n, first + POINT_BLOCK);
+        // The range of raw norms of the block's points (sorted when pruning; any order else,
+        // where the exactness certificate still reads the range).
+        let centredHigh = 0;
+        let rawLow = Infinity;
+        let rawHigh = 0;
+        for (let s = first; s < end; s++) {
+          const i = order[s]!;
+          centredHigh = Math.max(centredHigh, centredNorms[i]!);
+          rawLow = Math.min(rawLow, rawNorms[i]!);
+          rawHigh = Math.max(rawHigh, rawNorms[i]!);
+        }
+        return { rawLow, rawHigh, centredHigh };
+      });
+      const layout: ExactLayout = {
+        memory,
+        points,
+        nPadded,
+        order,
+        byNorm,
+        blockNorms,
+        maxPointNorm: blockNorms.reduce((max, b) => Math.max(max, b.centredHigh), 0),
+        margin: pruningMargin(d),
+        pruning,
+      };
+      // Everything holding the WebAssembly memory, so dispose() can drop it in one go. The
+      // workers start on the first search large enough for them, over a shared copy of the points.
+      let state: { readonly local: (job: ExactJob) => void; pool?: ExactPool } | undefined = {
+        local: blockSearcher(layout, 0),
+      };
+      const poolOf = (live: NonNullable<typeof state>): ExactPool => {
+        if (live.pool === undefined) {
+          const shared = new Float32Array(new SharedArrayBuffer(n * d * 4));
+          shared.set(points.data.subarray(0, n * d));
+          const sharedPoints = { rows: n, cols: d, data: shared };
+          live.pool = exactPool(
+            { ...layout, points: sharedPoints },
+            threads - 1,
+            indexName,
+            script,
+          );
+        }
+        return live.pool;
       };
 
-    const rawNorms = rowNorms(points.data, n, d);
-    const centre = kernelCentre(points, rawNorms);
-    const mean = centre.centre;
-    // Norms of the centred float32 points, as the kernel sees them (they bound its rounding);
-    // the raw norms, from the origin, order the points when pruning (ties by index).
-    const centredNorms = centre.norms;
-    const byNorm = normOrder(rawNorms);
-    const order = pruning ? byNorm.indices : Int32Array.from({ length: n }, (_, i) => i);
-    for (let s = 0; s < n; s++) {
-      const i = order[s]!;
-      const base = (s >> 2) * d * 4 + (s & 3);
-      let norm = 0;
-      for (let j = 0; j < d; j++) {
-        const v = Math.fround(points.data[i * d + j]! - mean[j]!);
-        transposed[base + j * 4] = v;
-        norm += v * v;
-      }
-      pn[s] = norm;
-    }
-    const margin = pruningMargin(d);
-    const blocks = Math.ceil(nPadded / POINT_BLOCK);
-    // Norm ranges of the real points of each block.
-    const blockNorms: Array<BlockNorms> = Array.from({ length: blocks }, (_, b) => {
-      const first = b * POINT_BLOCK;
-      const end = Math.min(n, first + POINT_BLOCK);
-      // The range of raw norms of the block's points (sorted when pruning; any order else,
-      // where the exactness certificate still reads the range).
-      let centredHigh = 0;
-      let rawLow = Infinity;
-      let rawHigh = 0;
-      for (let s = first; s < end; s++) {
-        const i = order[s]!;
-        centredHigh = Math.max(centredHigh, centredNorms[i]!);
-        rawLow = Math.min(rawLow, rawNorms[i]!);
-        rawHigh = Math.max(rawHigh, rawNorms[i]!);
-      }
-      return { rawLow, rawHigh, centredHigh };
-    });
-    const maxPointNorm = blockNorms.reduce((max, b) => Math.max(max, b.centredHigh), 0);
-
-    const index: ExactIndex = {
-      kind: "exact",
-      size: n,
-      dim: d,
-      name: indexName,
-      points,
-      settings: {},
-      dispose: () => {
-        kernelState = undefined;
-      },
-      search: (queries, k) =>
-        Effect.flatMap(checkSearch(index, queries, k), () => {
-          if (kernelState === undefined) {
-            return Effect.die(new Error(`${indexName} was disposed`));
-          }
-          const { block, queries: queryBuffer, out } = kernelState;
-          const rows = queries.rows;
-          const result = {
-            distances: new Float64Array(rows * k),
-            indices: new Int32Array(rows * k),
-          };
-          if (d === 0) {
-            for (let q = 0; q < rows; q++) bruteForceRow(queries, q, points, k, result);
-            return Effect.succeed({ rows, k, ...result });
-          }
-          // Centred float32 queries (as the kernel sees them), their norms, and the search
-          // order of the queries (by norm when pruning, so a block holds similar norms).
-          const centredQueries = new Float32Array(rows * d);
-          for (let q = 0; q < rows; q++) {
-            for (let j = 0; j < d; j++) {
-              centredQueries[q * d + j] = queries.data[q * d + j]! - mean[j]!;
-            }
-          }
-          const queryCentred = rowNorms(centredQueries, rows, d);
-          const queryRaw = rowNorms(queries.data, rows, d);
-          const queryOrder = Int32Array.from({ length: rows }, (_, i) => i);
-          if (pruning) queryOrder.sort((a, b) => queryRaw[a]! - queryRaw[b]! || a - b);
-
-          const m = Math.min(n, k + EXTRA_CANDIDATES);
-          const candidates = new Int32Array(m);
-          const bestD = new Float64Array(QUERY_BLOCK * m);
-          const bestI = new Int32Array(QUERY_BLOCK * m);
-          const bound = new Float64Array(QUERY_BLOCK);
-          const blockOrder = Int32Array.from({ length: blocks }, (_, b) => b);
-          const blockGap = new Float64Array(blocks);
-          let blocksVisited = 0;
-          let bandSearches = 0;
-          let bandPoints = 0;
-          for (let q0 = 0; q0 < rows; q0 += QUERY_BLOCK) {
-            const nq = Math.min(QUERY_BLOCK, rows - q0);
-            const nq4 = Math.ceil(nq / 4) * 4;
-            let maxQueryNorm = 0;
-            for (let r = 0; r < nq; r++) {
-              const q = queryOrder[q0 + r]!;
-              queryBuffer.set(centredQueries.subarray(q * d, (q + 1) * d), r * d);
-              maxQueryNorm = Math.max(maxQueryNorm, queryCentred[q]!);
-            }
-            queryBuffer.fill(0, nq * d, nq4 * d);
-            bestD.fill(Infinity);
-            bestI.fill(-1);
-            const prune = pruning && pruningIsSafe(maxQueryNorm, maxPointNorm, margin);
-            if (prune) {
-              // Visit the point blocks whose norms are nearest the block's median query norm
-              // first, so the candidate lists tighten early.
-              const median = queryRaw[queryOrder[q0 + (nq >> 1)]!]!;
-              for (let b = 0; b < blocks; b++) {
-                const { rawLow, rawHigh } = blockNorms[b]!;
-                blockGap[b] = Math.max(0, rawLow - median, median - rawHigh);
+      const index: ExactIndex = {
+        kind: "exact",
+        size: n,
+        dim: d,
+        name: indexName,
+        points,
+        settings: { threads },
+        dispose: () => {
+          state?.pool?.dispose();
+          state = undefined;
+        },
+        search: (queries, k) =>
+          Effect.flatMap(checkSearch(index, queries, k), () =>
+            Effect.suspend((): Effect.Effect<Neighbours, SearchWorkerError> => {
+              const live = state;
+              if (live === undefined) {
+                return Effect.die(new Error(`${indexName} was disposed`));
               }
-              blockOrder.sort((a, b) => blockGap[a]! - blockGap[b]! || a - b);
-            }
-            for (let visit = 0; visit < blocks; visit++) {
-              const b = blockOrder[visit]!;
-              const p0 = b * POINT_BLOCK;
-              let needed = nq;
-              if (prune) {
-                // The block can only matter to queries whose bound is at most their m-th
-                // candidate; skip it if there are none.
-                needed = 0;
-                for (let r = 0; r < nq; r++) {
-                  const q = queryOrder[q0 + r]!;
-                  const L = lowerBound(
-                    { raw: queryRaw[q]!, centred: queryCentred[q]! },
-                    blockNorms[b]!,
-                    margin,
-                  );
-                  bound[r] = L;
-                  if (!(L > bestD[r * m + m - 1]!)) needed++;
+              const rows = queries.rows;
+              if (d === 0) {
+                const result = {
+                  distances: new Float64Array(rows * k),
+                  indices: new Int32Array(rows * k),
+                };
+                for (let q = 0; q < rows; q++) {
+                  bruteForceRow(queries, q, points, k, result);
                 }
-                if (needed === 0) continue;
+                return Effect.succeed({ rows, k, ...result });
               }
-              blocksVisited++;
-              const length = Math.min(POINT_BLOCK, nPadded - p0);
-              block(
-                ptBytes + pnBytes,
-                nq4,
-                p0 * d * 4,
-                ptBytes + p0 * 4,
-                length / 8,
-                d,
-                ptBytes + pnBytes + qBytes,
-                POINT_BLOCK * 4,
-              );
-              const real = Math.min(length, n - p0);
-              for (let r = 0; r < nq; r++) {
-                const base = r * m;
-                const last = base + m - 1;
-                // No value of this block can beat this query's candidates (bound proven).
-                if (prune && bound[r]! > bestD[last]!) continue;
-                const row = r * POINT_BLOCK;
-                let worst = bestD[last]!;
-                let worstIndex = bestI[last]!;
-                for (let p = 0; p < real; p++) {
-                  const v = out[row + p]!;
-                  if (v > worst || !(v <= worst)) continue; // also skips NaN
-                  const i = order[p0 + p]!;
-                  // Candidates are the m smallest by (value, point index), whatever the
-                  // visiting order: an equal value enters only with a lower index.
-                  if (v === worst && (worstIndex < 0 || i > worstIndex)) continue;
-                  let s = last;
-                  while (
-                    s > base && (bestD[s - 1]! > v || (bestD[s - 1]! === v && bestI[s - 1]! > i))
-                  ) {
-                    bestD[s] = bestD[s - 1]!;
-                    bestI[s] = bestI[s - 1]!;
-                    s--;
-                  }
-                  bestD[s] = v;
-                  bestI[s] = i;
-                  worst = bestD[last]!;
-                  worstIndex = bestI[last]!;
+              const blocksOfQueries = queryBlocks(rows);
+              const helpers = blocksOfQueries >= 2 && rows * n * d >= parallelWork
+                ? Math.min(threads - 1, blocksOfQueries - 1)
+                : 0;
+              const { job, buffer } = prepareJob(queries, k, mean, pruning, helpers > 0);
+              if (helpers > 0) {
+                const failed = poolOf(live).start(job, buffer as SharedArrayBuffer, helpers);
+                if (failed !== undefined) {
+                  return Effect.fail(failed);
                 }
               }
-            }
-            for (let r = 0; r < nq; r++) {
-              const q = queryOrder[q0 + r]!;
-              candidates.set(bestI.subarray(r * m, (r + 1) * m));
-              // Fewer than k candidates only if float32 overflowed to NaN: redo in float64.
-              if (!writeReranked(queries, q, points, candidates, k, result)) {
-                bruteForceRow(queries, q, points, k, result);
-                continue;
+              // The calling thread takes blocks too, then waits for those the workers took.
+              live.local(job);
+              const failed = helpers > 0 ? awaitBlocks(job, indexName) : undefined;
+              if (failed !== undefined) {
+                return Effect.fail(failed);
               }
-              // Exact at any scale: certify the candidates, else search the norm band.
-              const u = kthSquaredDistance(queries, q, points, k, result.indices);
-              const bound = {
-                mthValue: m < n ? bestD[r * m + m - 1]! : Infinity,
-                query: { raw: queryRaw[q]!, centred: queryCentred[q]! },
-                kernelSafe: pruningIsSafe(queryCentred[q]!, maxPointNorm, margin),
-              };
-              if (!certified(bound, blockNorms, u, margin)) {
-                bandSearches++;
-                bandPoints += bandSearch(
-                  queries,
-                  q,
-                  points,
-                  k,
-                  result,
-                  byNorm,
-                  queryRaw[q]!,
-                  u,
-                  margin,
-                );
-              }
-            }
-          }
-          lastStats.set(index, {
-            blocksVisited,
-            blocksTotal: blocks * Math.ceil(rows / QUERY_BLOCK),
-            bandSearches,
-            bandPoints,
-          });
-          return Effect.succeed({ rows, k, ...result });
-        }),
-    };
-    return Effect.succeed(exactIndexes.mark(index));
-  });
+              lastStats.set(index, { ...jobStats(job), blocksTotal: blocks * blocksOfQueries });
+              // Copies: the result owns plain buffers of its own, whatever the threads shared.
+              return Effect.succeed({
+                rows,
+                k,
+                distances: job.distances.slice(),
+                indices: job.indices.slice(),
+              });
+            })),
+      };
+      return Effect.succeed(exactIndexes.mark(index));
+    },
+  );

@@ -264,7 +264,10 @@ const exactTruth = (
   Effect.scoped(Effect.gen(function* () {
     if (queries.rows === 0) return new Int32Array(0);
     const exact = yield* Effect.acquireRelease(
-      exactIndex(restPoints, { name: `${indexName} (efSearch calibration)` }),
+      // Its default threads are valid: it cannot fail with an InvalidParameter.
+      exactIndex(restPoints, { name: `${indexName} (efSearch calibration)` }).pipe(
+        Effect.catchTag("InvalidParameter", (error) => Effect.die(error)),
+      ),
       (index) => Effect.sync(() => index.dispose()),
     );
     const found = yield* exact.search(queries, 1).pipe(Effect.orDie);

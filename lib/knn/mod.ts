@@ -5,7 +5,8 @@
  * `kinds/` and one line in {@link INDEX_KINDS} (its spec, build, save, load and `index.json`
  * Schema):
  * - **exact** ({@link exactIndex}): brute force over a WebAssembly SIMD kernel, pruned by
- *   norms without changing a single result; distances re-ranked in float64.
+ *   norms without changing a single result; distances re-ranked in float64; a large search
+ *   shared by the calling thread and Web Workers, with the one-thread result bit for bit.
  * - **ivf** ({@link ivfIndex}): approximate, k-means lists each searched exactly by the same
  *   SIMD kernel, nprobe calibrated to a recall target; for large sets (float32 distances).
  * - **hnsw** ({@link hnswIndex}): approximate, hnswlib-node's `HierarchicalNSW`; distances
@@ -21,6 +22,7 @@
 export * from "./errors.ts";
 export * from "./types.ts";
 export {
+  EXACT_DEFAULTS,
   type ExactIndex,
   exactIndex,
   type ExactIndexOptions,

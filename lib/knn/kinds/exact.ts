@@ -1,17 +1,22 @@
 /**
- * The `exact` index kind: brute force over the WebAssembly SIMD kernel (`../exact.ts`). Its
- * spec has no options; a saved one is its points (`points.npy`), rebuilt into the same index on
- * load (the build is deterministic).
+ * The `exact` index kind: brute force over the WebAssembly SIMD kernel (`../exact.ts`). Spec:
+ * `{ "kind": "exact", "threads"? }` (threads a large search runs on; default two where the
+ * machine has them; results do not depend on it). A saved one is its points (`points.npy`),
+ * rebuilt into the same index on load (the build is deterministic; the default threads).
  *
  * @module
  */
 import { Effect, Schema } from "effect";
 import { type ExactIndex, exactIndex, exactIndexes } from "../exact.ts";
 import { FileEntry, readPoints, writePoints } from "../files.ts";
-import { defineIndexKind } from "../kind.ts";
+import { Count, defineIndexKind } from "../kind.ts";
 
-/** The exact kind's spec: `{ "kind": "exact" }`. */
-export const ExactSpec = Schema.Struct({ kind: Schema.Literal("exact") });
+/** The exact kind's spec: `{ "kind": "exact", "threads"? }`. */
+export const ExactSpec = Schema.Struct({
+  kind: Schema.Literal("exact"),
+  /** Threads a large search runs on (default two where the machine has them). */
+  threads: Schema.optionalKey(Count),
+});
 
 /** What a saved exact index records in `index.json`: its points file. */
 export const ExactMetadata = Schema.Struct({ points: FileEntry });
@@ -22,12 +27,17 @@ export const exactKind = defineIndexKind({
   description: "brute force over a WebAssembly SIMD kernel, norm-pruned, float64 re-ranking",
   spec: ExactSpec,
   metadata: ExactMetadata,
-  build: (points, _spec, context) => exactIndex(points, { name: context.name }),
+  build: (points, { kind: _, ...options }, context) =>
+    exactIndex(points, { ...options, name: context.name }),
   owns: (index): index is ExactIndex => exactIndexes.owns(index),
   save: (index, dir) => Effect.map(writePoints(index.points, dir), (points) => ({ points })),
   load: (saved, metadata) =>
     Effect.flatMap(
       readPoints(saved.dir, metadata.points, saved.size, saved.dim),
-      (points) => exactIndex(points, { name: saved.dir }),
+      // The default threads are valid: the build cannot fail with an InvalidParameter.
+      (points) =>
+        exactIndex(points, { name: saved.dir }).pipe(
+          Effect.catchTag("InvalidParameter", (error) => Effect.die(error)),
+        ),
     ),
 });

@@ -1,0 +1,378 @@
+/**
+ * The exact index's search of its query blocks (see `exact.ts` for the method): the part every
+ * thread of a search runs, the calling thread and each Web Worker (`exact_worker.ts`) alike.
+ *
+ * A search is a {@link ExactJob}: the queries in search order, their centred float32 copies and
+ * norms, the output rows, and a counter of the next block of 128 queries to take. Each thread
+ * takes blocks from the counter (`Atomics.add`) until none is left; for each it runs the SIMD
+ * kernel over the point blocks (norm-pruned), keeps each query's m = k + 3 best candidates by
+ * (kernel value, point index), re-ranks them in float64, certifies them or searches the norm
+ * band, writes the block's queries' rows of the result and its stats, and counts it done. A
+ * block's rows depend on nothing but the block, so a search split across threads returns the
+ * one-thread result bit for bit, whichever thread takes which block.
+ *
+ * It imports neither the index nor its threads: a worker loads the search code only (and,
+ * through `rerank.ts`, Effect).
+ *
+ * @module
+ */
+import type { Matrix } from "../matrix.ts";
+import { type BlockNorms, lowerBound, pruningIsSafe, type PruningMargin } from "./norm_bound.ts";
+import { bruteForceRow, writeReranked } from "./rerank.ts";
+import { bandSearch, certified, kthSquaredDistance, type NormOrder } from "./exact_certificate.ts";
+import { instantiateKernel } from "./simd_kernel.ts";
+
+/** Queries per kernel call, and points per kernel call (the output block is QB × PB floats). */
+export const QUERY_BLOCK = 128;
+/** 512 × 64 columns × 4 B = 128 KiB of points: stays in L2. */
+export const POINT_BLOCK = 512;
+/** Extra candidates kept per query before the float64 re-ranking (see `exact.ts`). */
+const EXTRA_CANDIDATES = 3;
+
+/**
+ * What every thread of an exact index's search reads, fixed when the index is built. The
+ * memory holds the transposed centred float32 points (nPadded × d, sorted by norm when
+ * pruning), their squared norms (nPadded float32), then one scratch per thread.
+ */
+export interface ExactLayout {
+  readonly memory: WebAssembly.Memory;
+  /** The original points (float64 re-ranking and band searches). */
+  readonly points: Matrix;
+  /** Points, rounded up to a multiple of 8 (the kernel's unit). */
+  readonly nPadded: number;
+  /** The point at each slot of the kernel's layout. */
+  readonly order: Int32Array;
+  /** The points by float64 norm (band searches). */
+  readonly byNorm: NormOrder;
+  /** Norm ranges of the real points of each point block. */
+  readonly blockNorms: ReadonlyArray<BlockNorms>;
+  /** The largest centred norm of any point. */
+  readonly maxPointNorm: number;
+  readonly margin: PruningMargin;
+  readonly pruning: boolean;
+}
+
+/** Bytes of one thread's scratch at dimension `d`: a block of queries, then the kernel's output. */
+export const scratchBytes = (d: number): number =>
+  QUERY_BLOCK * d * 4 + QUERY_BLOCK * POINT_BLOCK * 4;
+
+/** Byte offset of the first thread's scratch: after the transposed points and their norms. */
+export const scratchBase = (nPadded: number, d: number): number => nPadded * d * 4 + nPadded * 4;
+
+/** One search: its queries prepared, its output, and the counters its threads share. */
+export interface ExactJob {
+  /** The queries as given (float64 re-ranking). */
+  readonly queries: Matrix;
+  readonly k: number;
+  /** rows × d: the queries minus the kernel's centre, in float32. */
+  readonly centred: Float32Array;
+  /** Query norms from the origin, and of the centred float32 queries. */
+  readonly raw: Float64Array;
+  readonly centredNorms: Float64Array;
+  /** The order queries are searched in (by norm when pruning, so a block holds similar norms). */
+  readonly order: Int32Array;
+  /** rows × k: the result. */
+  readonly distances: Float64Array;
+  readonly indices: Int32Array;
+  /**
+   * 4 per query block: point blocks visited, band searches, points ranked by them, and the
+   * thread that searched it.
+   */
+  readonly blockStats: Float64Array;
+  /**
+   * `[next, done, failed]`: the next query block any thread may take (`Atomics.add`), the
+   * blocks finished (each thread adds and notifies after writing a block's rows), and 1 when a
+   * worker failed (its reason in `reason`).
+   */
+  readonly counters: Int32Array;
+  /** A failed worker's reason, as UTF-16 code units (0 ends it). */
+  readonly reason: Uint16Array;
+}
+
+/** Indices into {@link ExactJob.counters}. */
+export const NEXT = 0;
+export const DONE = 1;
+export const FAILED = 2;
+const REASON_LENGTH = 256;
+
+/** Blocks of 128 queries of a search of `rows` queries. */
+export const queryBlocks = (rows: number): number => Math.ceil(rows / QUERY_BLOCK);
+
+/** What the threads' blocks computed, summed over the blocks. */
+export interface BlockStats {
+  /** Point blocks the kernel computed. */
+  readonly blocksVisited: number;
+  /** Queries searched in their norm band, and the points those searches ranked. */
+  readonly bandSearches: number;
+  readonly bandPoints: number;
+  /** Query blocks the workers searched (the calling thread searched the rest). */
+  readonly workerBlocks: number;
+}
+
+const STATS = 4;
+
+/** The sums of a finished job's block stats. */
+export function jobStats(job: ExactJob): BlockStats {
+  const sums = [0, 0, 0, 0];
+  for (let i = 0; i < job.blockStats.length; i += STATS) {
+    for (let j = 0; j < 3; j++) sums[j]! += job.blockStats[i + j]!;
+    if (job.blockStats[i + 3] !== 0) sums[3]!++;
+  }
+  return {
+    blocksVisited: sums[0]!,
+    bandSearches: sums[1]!,
+    bandPoints: sums[2]!,
+    workerBlocks: sums[3]!,
+  };
+}
+
+/** Record in `job` that a worker failed, why, and wake the calling thread. */
+export function failJob(job: ExactJob, reason: string): void {
+  const length = Math.min(reason.length, REASON_LENGTH - 1);
+  for (let i = 0; i < length; i++) job.reason[i] = reason.charCodeAt(i);
+  job.reason[length] = 0;
+  Atomics.store(job.counters, FAILED, 1);
+  Atomics.notify(job.counters, DONE);
+}
+
+/** A failed worker's reason, as {@link failJob} recorded it. */
+export function failure(job: ExactJob): string {
+  const end = job.reason.indexOf(0);
+  return String.fromCharCode(...job.reason.subarray(0, end < 0 ? job.reason.length : end));
+}
+
+/** Square roots of the float64 squared norms of the rows of a row-major float32 buffer. */
+export function rowNorms(data: Float32Array, rows: number, d: number): Float64Array {
+  const norms = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let sum = 0;
+    for (let j = 0; j < d; j++) sum += data[i * d + j]! * data[i * d + j]!;
+    norms[i] = Math.sqrt(sum);
+  }
+  return norms;
+}
+
+/** Bytes of a job's buffer for `rows` queries of `d` columns and `k` neighbours. */
+const jobBytes = (rows: number, d: number, k: number): number =>
+  8 * (2 * rows + rows * k + STATS * queryBlocks(rows)) +
+  4 * (2 * rows * d + rows + rows * k + 3) + 2 * REASON_LENGTH;
+
+/** A job's arrays over `buffer` (laid out by {@link jobBytes}): 8-byte, 4-byte, then 2-byte ones. */
+export function jobViews(
+  buffer: ArrayBufferLike,
+  rows: number,
+  d: number,
+  k: number,
+): ExactJob {
+  let at = 0;
+  const take = <T extends { readonly byteLength: number }>(
+    make: new (b: ArrayBufferLike, at: number, n: number) => T,
+    n: number,
+  ): T => {
+    const view = new make(buffer, at, n);
+    at += view.byteLength;
+    return view;
+  };
+  const raw = take(Float64Array, rows);
+  const centredNorms = take(Float64Array, rows);
+  const distances = take(Float64Array, rows * k);
+  const blockStats = take(Float64Array, STATS * queryBlocks(rows));
+  const queries = { rows, cols: d, data: take(Float32Array, rows * d) };
+  const centred = take(Float32Array, rows * d);
+  const order = take(Int32Array, rows);
+  const indices = take(Int32Array, rows * k);
+  const counters = take(Int32Array, 3);
+  const reason = take(Uint16Array, REASON_LENGTH);
+  return {
+    queries,
+    k,
+    centred,
+    raw,
+    centredNorms,
+    order,
+    distances,
+    indices,
+    blockStats,
+    counters,
+    reason,
+  };
+}
+
+/**
+ * A search of `queries` prepared for the threads: copied, centred on `mean` in float32, their
+ * norms, their search order; in a `SharedArrayBuffer` when workers will share it.
+ */
+export function prepareJob(
+  queries: Matrix,
+  k: number,
+  mean: Float64Array,
+  pruning: boolean,
+  shared: boolean,
+): { readonly job: ExactJob; readonly buffer: ArrayBufferLike } {
+  const { rows, cols: d } = queries;
+  const bytes = jobBytes(rows, d, k);
+  const buffer = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+  const job = jobViews(buffer, rows, d, k);
+  job.queries.data.set(queries.data.subarray(0, rows * d));
+  const { centred } = job;
+  for (let q = 0; q < rows; q++) {
+    for (let j = 0; j < d; j++) centred[q * d + j] = queries.data[q * d + j]! - mean[j]!;
+  }
+  job.centredNorms.set(rowNorms(centred, rows, d));
+  job.raw.set(rowNorms(queries.data, rows, d));
+  const { order, raw } = job;
+  for (let q = 0; q < rows; q++) order[q] = q;
+  if (pruning) order.sort((a, b) => raw[a]! - raw[b]! || a - b);
+  return { job, buffer };
+}
+
+/**
+ * The searcher of thread `thread` (its scratch) over `layout`: it runs a job's query blocks,
+ * taken from the job's counter until none is left, writing each block's rows and stats and then
+ * counting it done.
+ */
+export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJob) => void {
+  const { memory, points, nPadded, order, byNorm, blockNorms, maxPointNorm, margin, pruning } =
+    layout;
+  const n = points.rows;
+  const d = points.cols;
+  const block = instantiateKernel(memory);
+  const ptBytes = nPadded * d * 4;
+  const qOffset = scratchBase(nPadded, d) + thread * scratchBytes(d);
+  const outOffset = qOffset + QUERY_BLOCK * d * 4;
+  const queryBuffer = new Float32Array(memory.buffer, qOffset, QUERY_BLOCK * d);
+  const out = new Float32Array(memory.buffer, outOffset, QUERY_BLOCK * POINT_BLOCK);
+  const blocks = blockNorms.length;
+
+  return (job) => {
+    const { queries, k, centred, raw, centredNorms, order: queryOrder } = job;
+    const rows = queries.rows;
+    const result = { distances: job.distances, indices: job.indices };
+    const m = Math.min(n, k + EXTRA_CANDIDATES);
+    const candidates = new Int32Array(m);
+    const bestD = new Float64Array(QUERY_BLOCK * m);
+    const bestI = new Int32Array(QUERY_BLOCK * m);
+    const bound = new Float64Array(QUERY_BLOCK);
+    const blockOrder = Int32Array.from({ length: blocks }, (_, b) => b);
+    const blockGap = new Float64Array(blocks);
+    for (;;) {
+      const taken = Atomics.add(job.counters, NEXT, 1);
+      const q0 = taken * QUERY_BLOCK;
+      if (q0 >= rows) break;
+      let blocksVisited = 0;
+      let bandSearches = 0;
+      let bandPoints = 0;
+      const nq = Math.min(QUERY_BLOCK, rows - q0);
+      const nq4 = Math.ceil(nq / 4) * 4;
+      let maxQueryNorm = 0;
+      for (let r = 0; r < nq; r++) {
+        const q = queryOrder[q0 + r]!;
+        queryBuffer.set(centred.subarray(q * d, (q + 1) * d), r * d);
+        maxQueryNorm = Math.max(maxQueryNorm, centredNorms[q]!);
+      }
+      queryBuffer.fill(0, nq * d, nq4 * d);
+      bestD.fill(Infinity);
+      bestI.fill(-1);
+      const prune = pruning && pruningIsSafe(maxQueryNorm, maxPointNorm, margin);
+      if (prune) {
+        // Visit the point blocks whose norms are nearest the block's median query norm
+        // first, so the candidate lists tighten early.
+        const median = raw[queryOrder[q0 + (nq >> 1)]!]!;
+        for (let b = 0; b < blocks; b++) {
+          const { rawLow, rawHigh } = blockNorms[b]!;
+          blockGap[b] = Math.max(0, rawLow - median, median - rawHigh);
+        }
+        blockOrder.sort((a, b) => blockGap[a]! - blockGap[b]! || a - b);
+      } else {
+        for (let b = 0; b < blocks; b++) blockOrder[b] = b;
+      }
+      for (let visit = 0; visit < blocks; visit++) {
+        const b = blockOrder[visit]!;
+        const p0 = b * POINT_BLOCK;
+        if (prune) {
+          // The block can only matter to queries whose bound is at most their m-th
+          // candidate; skip it if there are none.
+          let needed = 0;
+          for (let r = 0; r < nq; r++) {
+            const q = queryOrder[q0 + r]!;
+            const L = lowerBound(
+              { raw: raw[q]!, centred: centredNorms[q]! },
+              blockNorms[b]!,
+              margin,
+            );
+            bound[r] = L;
+            if (!(L > bestD[r * m + m - 1]!)) needed++;
+          }
+          if (needed === 0) continue;
+        }
+        blocksVisited++;
+        const length = Math.min(POINT_BLOCK, nPadded - p0);
+        block(
+          qOffset,
+          nq4,
+          p0 * d * 4,
+          ptBytes + p0 * 4,
+          length / 8,
+          d,
+          outOffset,
+          POINT_BLOCK * 4,
+        );
+        const real = Math.min(length, n - p0);
+        for (let r = 0; r < nq; r++) {
+          const base = r * m;
+          const last = base + m - 1;
+          // No value of this block can beat this query's candidates (bound proven).
+          if (prune && bound[r]! > bestD[last]!) continue;
+          const row = r * POINT_BLOCK;
+          let worst = bestD[last]!;
+          let worstIndex = bestI[last]!;
+          for (let p = 0; p < real; p++) {
+            const v = out[row + p]!;
+            if (v > worst || !(v <= worst)) continue; // also skips NaN
+            const i = order[p0 + p]!;
+            // Candidates are the m smallest by (value, point index), whatever the
+            // visiting order: an equal value enters only with a lower index.
+            if (v === worst && (worstIndex < 0 || i > worstIndex)) continue;
+            let s = last;
+            while (
+              s > base && (bestD[s - 1]! > v || (bestD[s - 1]! === v && bestI[s - 1]! > i))
+            ) {
+              bestD[s] = bestD[s - 1]!;
+              bestI[s] = bestI[s - 1]!;
+              s--;
+            }
+            bestD[s] = v;
+            bestI[s] = i;
+            worst = bestD[last]!;
+            worstIndex = bestI[last]!;
+          }
+        }
+      }
+      for (let r = 0; r < nq; r++) {
+        const q = queryOrder[q0 + r]!;
+        candidates.set(bestI.subarray(r * m, (r + 1) * m));
+        // Fewer than k candidates only if float32 overflowed to NaN: redo in float64.
+        if (!writeReranked(queries, q, points, candidates, k, result)) {
+          bruteForceRow(queries, q, points, k, result);
+          continue;
+        }
+        // Exact at any scale: certify the candidates, else search the norm band.
+        const u = kthSquaredDistance(queries, q, points, k, result.indices);
+        const query = { raw: raw[q]!, centred: centredNorms[q]! };
+        const candidateBound = {
+          mthValue: m < n ? bestD[r * m + m - 1]! : Infinity,
+          query,
+          kernelSafe: pruningIsSafe(query.centred, maxPointNorm, margin),
+        };
+        if (!certified(candidateBound, blockNorms, u, margin)) {
+          bandSearches++;
+          bandPoints += bandSearch(queries, q, points, k, result, byNorm, query.raw, u, margin);
+        }
+      }
+      job.blockStats.set([blocksVisited, bandSearches, bandPoints, thread], STATS * taken);
+      // The block's rows and stats are written before it counts as done (Atomics order them).
+      Atomics.add(job.counters, DONE, 1);
+      Atomics.notify(job.counters, DONE);
+    }
+  };
+}
