@@ -313,7 +313,9 @@ export const exactIndexWith = (
         dim: d,
         name: indexName,
         points,
-        settings: { threads },
+        // Threads do not change a result, so they are no setting of the index (a fitted
+        // folder's bytes do not depend on the machine's cores).
+        settings: {},
         dispose: () => {
           state?.pool?.dispose();
           state = undefined;
