@@ -210,6 +210,27 @@ Deno.test("a resealed manifest whose IVF settings disagree with the state is ref
   assert.match(unknown.message, /detector\.json: .*nlist/);
 });
 
+Deno.test("a resealed nprobe the spec does not give, or beyond the lists, is refused by name", async () => {
+  // The folder probing every list: its spec gives nprobe = lists.
+  const given = await copyOf("ivf-full", "nprobe-given");
+  await resealed(
+    given,
+    (m) => ((m.detector as { settings: { nprobe: number } }).settings.nprobe = 3),
+  );
+  const contradicted = await openError(given);
+  assert.equal(contradicted._tag, "FittedFolderDamaged");
+  assert.match(contradicted.message, /settings\.nprobe is 3; the spec's index gives 16/);
+
+  const beyond = await copyOf("ivf", "nprobe-beyond");
+  await resealed(
+    beyond,
+    (m) => ((m.detector as { settings: { nprobe: number } }).settings.nprobe = 17),
+  );
+  const capped = await openError(beyond);
+  assert.equal(capped._tag, "FittedFolderDamaged");
+  assert.match(capped.message, /settings\.nprobe 17 is more than the 16 lists/);
+});
+
 Deno.test("an unknown key in the IVF index spec is refused by name before any work", async () => {
   const error = await scopedFailure(
     fitDetectorFolder({

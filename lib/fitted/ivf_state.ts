@@ -108,11 +108,33 @@ export const scopedIvfIndex = (
         problem: `settings name the ivf index, the spec's index is ${index.kind}`,
       });
     }
+    // What the spec fixed, the settings must agree with: a given nprobe probes at most every list
+    // (the build takes min(nprobe, lists)), and a set never has more lists than asked for.
+    const given = index as { readonly lists?: number; readonly nprobe?: number };
+    if (given.nprobe !== undefined && nprobe !== Math.min(given.nprobe, lists)) {
+      return yield* Effect.fail<StateProblem>({
+        array: "settings",
+        problem: `settings.nprobe is ${nprobe}; the spec's index gives ${given.nprobe} ` +
+          `(at most the ${lists} lists)`,
+      });
+    }
+    if (given.lists !== undefined && lists > given.lists) {
+      return yield* Effect.fail<StateProblem>({
+        array: "settings",
+        problem: `settings.lists is ${lists}; the spec's index asks for ${given.lists}`,
+      });
+    }
     if (centroids.shape[0] !== lists || centroids.shape[1] !== descriptors.cols) {
       return yield* Effect.fail<StateProblem>({
         array: IVF_CENTROIDS,
         problem: `expected [${lists}, ${descriptors.cols}] (settings.lists × the descriptors' ` +
           `columns), found [${centroids.shape.join(", ")}]`,
+      });
+    }
+    if (nprobe > lists) {
+      return yield* Effect.fail<StateProblem>({
+        array: "settings",
+        problem: `settings.nprobe ${nprobe} is more than the ${lists} lists`,
       });
     }
     return yield* Effect.acquireRelease(
