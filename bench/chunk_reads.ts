@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { Effect, Stream } from "effect";
 import sharp from "sharp";
 import { Data, Io, Sources } from "../mod.ts";
-import { loadAverage, text } from "../apps/cluster/bench.ts";
+import { commitOf, loadAverage, text } from "../apps/cluster/bench.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = join(root, "bench/cluster.json");
@@ -111,10 +111,7 @@ try {
     ),
     pngFolder: await measure("pngFolder", { kind: "folder", path: "pngs" }, dir, pngChunk),
   };
-  const commit = new TextDecoder().decode(
-    new Deno.Command("git", { args: ["rev-parse", "--short", "HEAD"], cwd: root }).outputSync()
-      .stdout,
-  ).trim();
+  const commit = commitOf();
   const chunkReads = {
     date: new Date().toISOString(),
     commit,

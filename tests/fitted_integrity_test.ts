@@ -20,6 +20,7 @@ import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure, withCompute } from "./with_compute.ts";
 import { writeDigitSet } from "./digit_sets.ts";
 import { denoTask } from "./deno_task.ts";
+import { copyFolder } from "./folder_copy.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -40,19 +41,7 @@ await fit({ kind: "grood", k: 2 }, "grood");
 await fit({ kind: "msp" }, "msp");
 
 /** A fresh copy of a fitted folder. */
-const copyOf = async (name: string, as: string) => {
-  const to = join(dir, as);
-  await Deno.remove(to, { recursive: true }).catch(() => {});
-  const copy = async (from: string, into: string) => {
-    await Deno.mkdir(into, { recursive: true });
-    for await (const entry of Deno.readDir(from)) {
-      if (entry.isDirectory) await copy(join(from, entry.name), join(into, entry.name));
-      else await Deno.copyFile(join(from, entry.name), join(into, entry.name));
-    }
-  };
-  await copy(join(dir, name), to);
-  return to;
-};
+const copyOf = (name: string, as: string) => copyFolder(join(dir, name), join(dir, as));
 
 const openError = (folder: string) =>
   scopedFailure(Effect.map(openFittedDetector(folder), () => undefined));

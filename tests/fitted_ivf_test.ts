@@ -31,6 +31,7 @@ import { extractFeatures } from "../lib/stages/features.ts";
 import { groodDescriptors } from "../lib/stages/gradient.ts";
 import { knnScore } from "../lib/stages/score.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
+import { copyFolder } from "./folder_copy.ts";
 
 const MODEL = fileURLToPath(new URL("../fixtures/models/mnist", import.meta.url));
 const LISTS = 16;
@@ -153,19 +154,7 @@ Deno.test("an IVF folder probing every list scores as the exact folder (to float
 });
 
 /** A fresh copy of a fitted folder. */
-const copyOf = async (name: string, as: string) => {
-  const to = join(dir, as);
-  await Deno.remove(to, { recursive: true }).catch(() => {});
-  const copy = async (from: string, into: string) => {
-    await Deno.mkdir(into, { recursive: true });
-    for await (const entry of Deno.readDir(from)) {
-      if (entry.isDirectory) await copy(join(from, entry.name), join(into, entry.name));
-      else await Deno.copyFile(join(from, entry.name), join(into, entry.name));
-    }
-  };
-  await copy(join(dir, name), to);
-  return to;
-};
+const copyOf = (name: string, as: string) => copyFolder(join(dir, name), join(dir, as));
 const openError = (folder: string) =>
   scopedFailure(Effect.map(openFittedDetector(folder), () => undefined));
 /** Rewrite and seal detector.json again (as grood would): only the content checks remain. */

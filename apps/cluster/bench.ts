@@ -63,7 +63,8 @@ const median = (xs: ReadonlyArray<number>) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!;
 };
-const commitOf = () =>
+/** The checkout's short commit (what a measurement ran on). */
+export const commitOf = (): string =>
   new TextDecoder().decode(
     new Deno.Command("git", { args: ["rev-parse", "--short", "HEAD"], cwd: root }).outputSync()
       .stdout,

@@ -14,7 +14,7 @@ import { Effect, Exit, Scope } from "effect";
 import { Data, Io } from "../../mod.ts";
 import { DENO, freePorts, groodArgs, type Started, startGrood, waitFor } from "./loopback.ts";
 import { throwawayPostgres } from "./throwaway_postgres.ts";
-import { loadAverage, text } from "./bench.ts";
+import { commitOf, loadAverage, text } from "./bench.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const MODEL = join(root, "fixtures/models/mnist");
@@ -117,10 +117,7 @@ export async function benchClusterFit(options: BenchFitOptions): Promise<void> {
       for (const r of runners) r.kill("SIGTERM");
       for (const r of runners) await r.exit(60);
     }
-    const commit = new TextDecoder().decode(
-      new Deno.Command("git", { args: ["rev-parse", "--short", "HEAD"], cwd: root }).outputSync()
-        .stdout,
-    ).trim();
+    const commit = commitOf();
     const fit = {
       date: new Date().toISOString(),
       commit,
