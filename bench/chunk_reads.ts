@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { Effect, Stream } from "effect";
 import sharp from "sharp";
 import { Data, Io, Sources } from "../mod.ts";
-import { commitOf, loadAverage, text } from "../apps/cluster/bench.ts";
+import { loadAverage, runRecord, text } from "../apps/cluster/bench.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = join(root, "bench/cluster.json");
@@ -111,16 +111,11 @@ try {
     ),
     pngFolder: await measure("pngFolder", { kind: "folder", path: "pngs" }, dir, pngChunk),
   };
-  const commit = commitOf();
   const chunkReads = {
-    date: new Date().toISOString(),
-    commit,
-    machine: {
-      cores: navigator.hardwareConcurrency,
-      loadAverageBefore: loadBefore,
-      loadAverageAfter: loadAverage(),
-      note: "one process; files in the page cache after the full read; shared machine",
-    },
+    ...runRecord(
+      loadBefore,
+      "one process; files in the page cache after the full read; shared machine",
+    ),
     batchSize: 500,
     ...results,
   };

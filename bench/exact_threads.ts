@@ -35,6 +35,7 @@ import {
   type Neighbours,
   searchStats,
 } from "../lib/knn/mod.ts";
+import { l2Normalise } from "../lib/detectors/mod.ts";
 import { CHECKOUT, commitOf, uptime } from "./product_paths_file.ts";
 
 const { values } = parseArgs({
@@ -73,19 +74,6 @@ const readMatrix = async (path: string): Promise<Matrix> => {
   const [rows, cols] = npy.shape as [number, number];
   return { rows, cols, data: Float32Array.from(npy.data as ArrayLike<number>) };
 };
-
-/** h / (‖h‖₂ + 1e-10) row-wise, as the KNN detector normalises (`lib/detectors/knn.ts`). */
-function l2Normalise(features: Matrix): Matrix {
-  const { rows, cols, data } = features;
-  const out = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    let sum = 0;
-    for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
-    const scale = 1 / (Math.sqrt(sum) + 1e-10);
-    for (let j = 0; j < cols; j++) out[i * cols + j] = data[i * cols + j]! * scale;
-  }
-  return { rows, cols, data: out };
-}
 
 const slice = (m: Matrix, from: number, to: number): Matrix => ({
   rows: to - from,

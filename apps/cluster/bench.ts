@@ -70,6 +70,30 @@ export const commitOf = (): string =>
       .stdout,
   ).trim();
 
+/** What the cluster benches say of the machine: everything on one machine, over loopback. */
+export const LOOPBACK_NOTE = "runners, driver and PostgreSQL share this one machine (loopback)";
+
+/** When and where a measurement ran: date, commit, cores, load averages before and now, a note. */
+export const runRecord = (loadBefore: ReadonlyArray<number>, note: string): {
+  readonly date: string;
+  readonly commit: string;
+  readonly machine: {
+    readonly cores: number;
+    readonly loadAverageBefore: ReadonlyArray<number>;
+    readonly loadAverageAfter: ReadonlyArray<number>;
+    readonly note: string;
+  };
+} => ({
+  date: new Date().toISOString(),
+  commit: commitOf(),
+  machine: {
+    cores: navigator.hardwareConcurrency,
+    loadAverageBefore: loadBefore,
+    loadAverageAfter: loadAverage(),
+    note,
+  },
+});
+
 /** The driver's summary line, parsed. */
 const summaryOf = (log: string) => {
   const m =
@@ -89,7 +113,6 @@ const summaryOf = (log: string) => {
 export async function benchCluster(options: BenchClusterOptions): Promise<void> {
   const IMAGES = options.images;
   const OUT = options.out;
-  const commit = commitOf();
   const dir = await Deno.makeTempDir({ prefix: "grood-bench-cluster-" });
   const scope = await Effect.runPromise(Scope.make());
   const started: Array<Started> = [];
@@ -199,14 +222,7 @@ export async function benchCluster(options: BenchClusterOptions): Promise<void> 
     await stop(pair.slice(1));
 
     const result = {
-      date: new Date().toISOString(),
-      commit,
-      machine: {
-        cores: navigator.hardwareConcurrency,
-        loadAverageBefore: loadBefore,
-        loadAverageAfter: loadAverage(),
-        note: "runners, driver and PostgreSQL share this one machine (loopback)",
-      },
+      ...runRecord(loadBefore, LOOPBACK_NOTE),
       images: IMAGES,
       chunkSize: 512,
       failoverSettings: DEFAULT_FAILOVER,

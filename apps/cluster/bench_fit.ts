@@ -14,7 +14,7 @@ import { Effect, Exit, Scope } from "effect";
 import { Data, Io } from "../../mod.ts";
 import { DENO, freePorts, groodArgs, type Started, startGrood, waitFor } from "./loopback.ts";
 import { throwawayPostgres } from "./throwaway_postgres.ts";
-import { commitOf, loadAverage, text } from "./bench.ts";
+import { loadAverage, LOOPBACK_NOTE, runRecord, text } from "./bench.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const MODEL = join(root, "fixtures/models/mnist");
@@ -117,16 +117,8 @@ export async function benchClusterFit(options: BenchFitOptions): Promise<void> {
       for (const r of runners) r.kill("SIGTERM");
       for (const r of runners) await r.exit(60);
     }
-    const commit = commitOf();
     const fit = {
-      date: new Date().toISOString(),
-      commit,
-      machine: {
-        cores: navigator.hardwareConcurrency,
-        loadAverageBefore: loadBefore,
-        loadAverageAfter: loadAverage(),
-        note: "runners, driver and PostgreSQL share this one machine (loopback)",
-      },
+      ...runRecord(loadBefore, LOOPBACK_NOTE),
       trainingImages: n,
       chunk: options.chunk,
       oneProcessSeconds: oneSeconds,

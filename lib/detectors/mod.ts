@@ -94,7 +94,7 @@ export {
   type TrainingStream,
   TrainingStreamInvalid,
 } from "./grood_streamed.ts";
-export { knn, type KnnOptions } from "./knn.ts";
+export { knn, type KnnOptions, l2Normalise } from "./knn.ts";
 export { BadLabels, EmptyClass, mahalanobis, type MahalanobisOptions } from "./mahalanobis.ts";
 export { maxLogit, type MaxLogitOptions } from "./maxlogit.ts";
 export { msp, type MspOptions } from "./msp.ts";
