@@ -83,6 +83,10 @@ export const readRange = (
   batchSize: number,
 ): Stream.Stream<SourceBatch, SourceError | SourceRangeInvalid> => {
   const { start, end } = range;
+  if (!(Number.isSafeInteger(batchSize) && batchSize >= 1)) {
+    // The callers' own constant, never user input: a defect, not a typed error.
+    return Stream.die(new Error(`readRange: batchSize ${batchSize} is not a whole number ≥ 1`));
+  }
   if (
     !Number.isInteger(start) || !Number.isInteger(end) || start < 0 || start > end ||
     end > source.count
