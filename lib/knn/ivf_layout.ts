@@ -11,9 +11,6 @@ import { permutation } from "../random.ts";
 import { exactIndex } from "./exact.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
-/** Queries per kernel call and points per kernel call (as in the exact index). */
-export const QUERY_BLOCK = 128;
-export const POINT_BLOCK = 512;
 /** Rows per search when assigning the points to their lists. */
 const ASSIGN_CHUNK = 65536;
 

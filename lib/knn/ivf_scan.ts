@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { POINT_BLOCK, QUERY_BLOCK } from "./ivf_layout.ts";
+// The exact index's kernel blocks: one kernel, one block size.
+import { POINT_BLOCK, QUERY_BLOCK } from "./exact_block.ts";
 import { instantiateKernel } from "./simd_kernel.ts";
 
 /** What a thread needs to scan lists: the memory and where things are in it. */
