@@ -135,4 +135,5 @@ await runTask(
     terminalProgress(),
   ]),
   values.backend,
+  { threads: values.threads },
 );

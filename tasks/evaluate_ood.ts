@@ -78,4 +78,4 @@ const program = Effect.scoped(Effect.gen(function* () {
   );
 }));
 
-await runTask(program);
+await runTask(program, undefined, { threads: values.threads });

@@ -102,4 +102,4 @@ const program = Effect.gen(function* () {
   }
 });
 
-await runTask(program, values.backend);
+await runTask(program, values.backend, { threads: values.threads });

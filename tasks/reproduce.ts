@@ -398,4 +398,5 @@ await runTask(
     [StageCache.layer(values["no-cache"] ? undefined : DEFAULT_CACHE_DIR), terminalProgress()],
   ),
   values.backend,
+  { threads: values.threads },
 );

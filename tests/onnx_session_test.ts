@@ -11,6 +11,7 @@ import { encodeOnnx } from "../lib/models/onnx_graph.ts";
 import {
   type OnnxSession,
   onnxSession,
+  OnnxThreads,
   runSession,
   sessionMemo,
 } from "../lib/models/onnx_session.ts";
@@ -53,6 +54,33 @@ Deno.test("a session on its worker gives the calling thread's outputs to the las
     assert.ok(out.data.every((v, j) => Object.is(v, onCaller[i]!.data[j])), OUTPUTS[i]!);
   });
   assert.ok(onWorker[2]!.data.some((v) => v !== 0), "the logits are not all zero");
+});
+
+Deno.test("two intra-op threads (the context's OnnxThreads) give one thread's outputs to the last bit", async () => {
+  const x = images(300, 2);
+  const osThreads = () => [...Deno.readDirSync("/proc/self/task")].length;
+  const withThreads = (threads: number) =>
+    Effect.runPromise(
+      Effect.scoped(
+        Effect.flatMap(
+          onnxSession(FOREIGN, bytes),
+          (session) =>
+            Effect.map(runSession(session, "image", x, OUTPUTS), (outputs) => ({
+              outputs,
+              osThreads: osThreads(),
+            })),
+        ),
+      ).pipe(Effect.provideService(OnnxThreads, threads)),
+    );
+  const { outputs: one, osThreads: withOne } = await withThreads(1);
+  const { outputs: two, osThreads: withTwo } = await withThreads(2);
+  // The setting reached onnxruntime: its pool holds one more thread (the caller runs the other).
+  assert.equal(withTwo - withOne, 1, `process threads: ${withOne} with 1, ${withTwo} with 2`);
+  one.forEach((out, i) => {
+    assert.equal(out.data.length, two[i]!.data.length);
+    const differing = out.data.filter((v, j) => !Object.is(v, two[i]!.data[j])).length;
+    assert.equal(differing, 0, `${OUTPUTS[i]!}: ${differing} values differ`);
+  });
 });
 
 Deno.test("concurrent runs on one worker are each answered with their own outputs", async () => {

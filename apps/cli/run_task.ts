@@ -9,7 +9,7 @@
  */
 import { resolve } from "node:path";
 import { Cause, Effect, Exit, type Layer } from "effect";
-import { type BackendName, Compute, groodLogger, parseBackend } from "../../mod.ts";
+import { type BackendName, Compute, groodLogger, Models, parseBackend } from "../../mod.ts";
 
 /**
  * Run a task's program; on failure print the error's message and exit with code 1. Its log
@@ -22,13 +22,18 @@ export async function runTask<A, E>(
   options: {
     /** The task's loggers (instead of `groodLogger`); a failure is logged through them too. */
     readonly logger?: Layer.Layer<never>;
+    /** onnxruntime threads per model session (`--threads`; default: `Models.OnnxThreads`'). */
+    readonly threads?: number;
   } = {},
 ): Promise<A> {
   const parsed = parseBackend(backend);
   const layer: Layer.Layer<Compute, unknown> = Compute.layer(
     parsed === undefined ? (backend as BackendName) : parsed,
   );
-  const provided = Effect.provide(program, layer);
+  const threaded = options.threads === undefined
+    ? program
+    : Effect.provideService(program, Models.OnnxThreads, options.threads);
+  const provided = Effect.provide(threaded, layer);
   const exit = await Effect.runPromiseExit(
     Effect.provide(provided, options.logger ?? groodLogger()),
   );

@@ -20,3 +20,27 @@ export const detectorFolderFlag = flag.required(
 
 /** `--no-cache`: run without the stage cache. */
 export const noCacheFlag = flag.boolean("compute every stage again and store nothing");
+
+/**
+ * Default onnxruntime threads of the tasks whose time is a feature pass over whole sets
+ * (`reproduce`, `ablate`, `fit`).
+ */
+export const BULK_THREADS = 2;
+
+/**
+ * Default onnxruntime threads of the tasks that search while the next batch's pass runs
+ * (`score`, `evaluate-ood`): the search needs the other core.
+ */
+export const SCORING_THREADS = 1;
+
+/**
+ * `--threads N`: onnxruntime's intra-op threads in each of the task's model sessions (the
+ * context's `Models.OnnxThreads`); results do not depend on it. `fallback` is the task's
+ * default, measured on that task's path (`docs/performance.md`).
+ */
+export const threadsFlag = (fallback: number) =>
+  flag.integer("onnxruntime threads per model session", {
+    min: 1,
+    max: 64,
+    default: fallback,
+  });

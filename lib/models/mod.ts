@@ -17,6 +17,7 @@ export {
   type OnnxOptions,
   type OnnxSession,
   onnxSession,
+  OnnxThreads,
   runSession,
   SESSION_OPEN_TIMEOUT,
   SESSION_RUN_TIMEOUT,

@@ -13,14 +13,14 @@
  * @module
  */
 import * as ort from "onnxruntime-node";
-import { Duration, Effect, Scope } from "effect";
+import { Context, Duration, Effect, Scope } from "effect";
 import { ModelRunFailed, ModelUnreadable } from "./errors.ts";
 import { describeError, type FeatureTensor } from "./model.ts";
 import type { OnnxWorkerReply, OnnxWorkerRequest } from "./onnx_worker.ts";
 
 /** Engine settings of an ONNX model. */
 export interface OnnxOptions {
-  /** onnxruntime intra-op threads (default 1: the machine is shared, and batches run in turn). */
+  /** onnxruntime intra-op threads (default: the context's {@link OnnxThreads}, 1 unless set). */
   readonly threads?: number;
   /**
    * Where sessions run: `"worker"` (default), a Web Worker per session, so the calling thread
@@ -52,23 +52,38 @@ export const SESSION_RUN_TIMEOUT: Duration.Duration = Duration.minutes(10);
 /** How long a released session may take to free its memory before its worker is terminated. */
 const RELEASE_TIMEOUT = Duration.seconds(10);
 
-const sessionOptions = (options: OnnxOptions): ort.InferenceSession.SessionOptions => ({
+/**
+ * The intra-op threads of every onnxruntime session opened in this context without its own
+ * `threads`. A `Context.Reference` whose default is 1: a pass shares the machine with whatever
+ * else the caller runs (the k-NN search of the batch before, the service's HTTP work), so more
+ * threads are a caller's choice (`grood reproduce --threads 2`). Outputs do not depend on it
+ * (`tests/onnx_session_test.ts` compares 1 and 2 threads bit for bit).
+ */
+export const OnnxThreads: Context.Reference<number> = Context.Reference<number>(
+  "grood/OnnxThreads",
+  { defaultValue: () => 1 },
+);
+
+const sessionOptions = (threads: number): ort.InferenceSession.SessionOptions => ({
   executionProviders: ["cpu"],
-  intraOpNumThreads: options.threads ?? 1,
+  intraOpNumThreads: threads,
   interOpNumThreads: 1,
   graphOptimizationLevel: "all",
+  // Idle pool threads sleep instead of spinning: between passes the caller's own work (the
+  // search, decoding) needs the cores.
+  extra: { session: { intra_op: { allow_spinning: "0" } } },
 });
 
 /** A session on the calling thread. */
 const callerSession = (
   name: string,
   bytes: Uint8Array,
-  options: OnnxOptions,
+  threads: number,
 ): Effect.Effect<OnnxSession, ModelUnreadable, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => ort.InferenceSession.create(bytes, sessionOptions(options)),
+        try: () => ort.InferenceSession.create(bytes, sessionOptions(threads)),
         catch: (error) =>
           new ModelUnreadable({ model: name, problem: `onnxruntime: ${describeError(error)}` }),
       }),
@@ -177,7 +192,7 @@ const ask = (
 const workerSession = (
   name: string,
   bytes: Uint8Array,
-  options: OnnxOptions,
+  threads: number,
 ): Effect.Effect<OnnxSession, ModelUnreadable | ModelRunFailed, Scope.Scope> =>
   Effect.gen(function* () {
     const link = yield* Effect.acquireRelease(
@@ -194,7 +209,7 @@ const workerSession = (
     const opened = yield* ask(link, -1, {
       type: "open",
       bytes,
-      options: sessionOptions(options),
+      options: sessionOptions(threads),
     }).pipe(
       Effect.timeoutOrElse({
         duration: SESSION_OPEN_TIMEOUT,
@@ -270,9 +285,13 @@ export const onnxSession = (
   bytes: Uint8Array,
   options: OnnxOptions = {},
 ): Effect.Effect<OnnxSession, ModelUnreadable | ModelRunFailed, Scope.Scope> =>
-  (options.thread ?? "worker") === "worker"
-    ? workerSession(name, bytes, options)
-    : callerSession(name, bytes, options);
+  Effect.flatMap(
+    options.threads === undefined ? OnnxThreads.useSync((n) => n) : Effect.succeed(options.threads),
+    (threads) =>
+      (options.thread ?? "worker") === "worker"
+        ? workerSession(name, bytes, threads)
+        : callerSession(name, bytes, threads),
+  );
 
 /**
  * Sessions opened once per key: callers asking for a key at the same time (two batches in

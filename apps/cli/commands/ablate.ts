@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { ENGINES, MAX_GRID_VARIANTS } from "../../../lib/pipeline/mod.ts";
 import { flag } from "../flags.ts";
-import { backendFlag, noCacheFlag } from "../shared_flags.ts";
+import { backendFlag, BULK_THREADS, noCacheFlag, threadsFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 
 /** `grood ablate`. */
@@ -29,6 +29,7 @@ export const ablateTask = task("ablate", {
       `run a grid of more than ${MAX_GRID_VARIANTS.toLocaleString("en")} variants`,
     ),
     backend: backendFlag,
+    threads: threadsFlag(BULK_THREADS),
     engine: flag.choice(
       ENGINES,
       "engine of the feature pass (default: the spec's, else onnx; tfjs for a tfjs model)",

@@ -16,7 +16,7 @@ import {
   type SourceArgumentInvalid,
 } from "../../../lib/sources/mod.ts";
 import { flag, type FlagSpec } from "../flags.ts";
-import { backendFlag } from "../shared_flags.ts";
+import { backendFlag, BULK_THREADS, threadsFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 
 /** `early=NAME,penultimate=NAME,logits=NAME` (any of them); none when the text is not that. */
@@ -130,6 +130,7 @@ export const fitTask = task("fit", {
     seed: flag.integer("seed of the held-out validation split", { default: 0, min: 0 }),
     chunk: fitChunkFlag,
     backend: backendFlag,
+    threads: threadsFlag(BULK_THREADS),
   },
   examples: [{
     command: "grood fit --model foreign.onnx --train dataset:mnist:train " +

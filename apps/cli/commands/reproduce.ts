@@ -7,7 +7,7 @@ import { BUILTIN_BENCHMARKS } from "../../../lib/benchmarks/mod.ts";
 import { DETECTOR_KINDS } from "../../../lib/detectors/mod.ts";
 import { ENGINES } from "../../../lib/pipeline/mod.ts";
 import { flag } from "../flags.ts";
-import { backendFlag, noCacheFlag } from "../shared_flags.ts";
+import { backendFlag, BULK_THREADS, noCacheFlag, threadsFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 
 /** `grood reproduce`. */
@@ -28,6 +28,7 @@ export const reproduceTask = task("reproduce", {
     ),
     out: flag.string("results folder", { default: "results", placeholder: "DIR" }),
     backend: backendFlag,
+    threads: threadsFlag(BULK_THREADS),
     engine: flag.choice(
       ENGINES,
       "engine of the feature pass (default: onnx for grood's CNN and ONNX models, tfjs for tfjs)",

@@ -5,7 +5,7 @@
  */
 import { SOURCE_ARGUMENT_HELP } from "../../../lib/sources/mod.ts";
 import { flag } from "../flags.ts";
-import { detectorFolderFlag } from "../shared_flags.ts";
+import { detectorFolderFlag, SCORING_THREADS, threadsFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 
 /** `grood score`. */
@@ -13,6 +13,7 @@ export const scoreTask = task("score", {
   summary: "Score images with a fitted detector folder: score, OOD flag, predicted class.",
   flags: {
     detector: detectorFolderFlag,
+    threads: threadsFlag(SCORING_THREADS),
     out: flag.string("write the rows here (.json: JSON, else CSV); default: CSV on stdout", {
       placeholder: "FILE",
     }),
