@@ -125,6 +125,38 @@ Deno.test(".npy: a ranged read equals those rows of a full read (uint8 labelled,
   });
 });
 
+Deno.test("streamed: a labelled source whose later batch comes without labels is refused by name, never given class 0", async () => {
+  const count = 40;
+  const pixels = greyImages(count, 3);
+  const labels = Uint8Array.from({ length: count }, (_, i) => 1 + (i % 3));
+  const broken: OpenedSource = {
+    description: "broken-labels",
+    count,
+    shape: GREY_28,
+    classNames: ["a", "b", "c", "d"],
+    batches: (size) =>
+      Stream.fromIterable([...Array(Math.ceil(count / size)).keys()].map((b) => {
+        const start = b * size;
+        const n = Math.min(size, count - start);
+        return {
+          start,
+          size: n,
+          pixels: pixels.subarray(start * 784, (start + n) * 784),
+          // The second batch breaks the contract: no labels.
+          ...(b === 1 ? {} : { labels: labels.subarray(start, start + n) }),
+        };
+      })),
+  } as OpenedSource;
+  const exit = await Effect.runPromiseExit(
+    Stream.runCollect(readRange(broken, { start: 5, end: 35 }, 8)),
+  );
+  assert.ok(exit._tag === "Failure", "the read fails");
+  const text = String(exit.cause);
+  assert.match(text, /SourceUnlabelled/);
+  assert.match(text, /broken-labels/);
+  assert.match(text, /image 8 came without labels/);
+});
+
 Deno.test("IDX, a registered dataset and a generated OOD set: a ranged read equals those rows of a full read", async () => {
   await withDir(async (dir) => {
     const count = 120;

@@ -27,7 +27,13 @@
  * @module
  */
 import { Data, Effect, Stream } from "effect";
-import { imageValues, type OpenedSource, type SourceBatch, type SourceError } from "./source.ts";
+import {
+  imageValues,
+  type OpenedSource,
+  type SourceBatch,
+  type SourceError,
+  SourceUnlabelled,
+} from "./source.ts";
 
 /** Images [start, end) of a source. */
 export interface SourceRange {
@@ -119,7 +125,6 @@ const streamedRange = (
     let pixels = new Uint8Array(0);
     let labels: Uint8Array | undefined;
     let filled = 0;
-    let hasLabels = true;
     const fresh = () => {
       const size = Math.min(step, range.end - next);
       pixels = new Uint8Array(size * per);
@@ -129,20 +134,19 @@ const streamedRange = (
     fresh();
     const regroup = (batch: SourceBatch): Array<SourceBatch> => {
       const out: Array<SourceBatch> = [];
-      if (batch.labels === undefined) hasLabels = false;
       const from = Math.max(batch.start, range.start);
       const to = Math.min(batch.start + batch.size, range.end);
       for (let index = from; index < to; index++) {
         const i = index - batch.start;
         pixels.set(batch.pixels.subarray(i * per, (i + 1) * per), filled * per);
-        if (labels !== undefined) labels[filled] = batch.labels?.[i] ?? 0;
+        if (labels !== undefined) labels[filled] = batch.labels![i]!;
         filled++;
         if (filled * per === pixels.length) {
           out.push({
             start: next,
             size: filled,
             pixels,
-            ...(labels !== undefined && hasLabels ? { labels } : {}),
+            ...(labels !== undefined ? { labels } : {}),
           });
           next += filled;
           if (next < range.end) fresh();
@@ -153,7 +157,15 @@ const streamedRange = (
     return source.batches(step).pipe(
       Stream.takeWhile((batch) => batch.start < range.end),
       Stream.flatMap((batch) =>
-        Stream.fromIterable(batch.start + batch.size <= range.start ? [] : regroup(batch))
+        labelled && batch.labels === undefined
+          // A labelled source's batch without labels: refused, never filled with a class.
+          ? Stream.fail(
+            new SourceUnlabelled({
+              source: source.description,
+              role: `a labelled source (its batch at image ${batch.start} came without labels)`,
+            }),
+          )
+          : Stream.fromIterable(batch.start + batch.size <= range.start ? [] : regroup(batch))
       ),
     );
   });
