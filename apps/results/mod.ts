@@ -66,4 +66,11 @@ export {
   tieReportMarkdown,
   writeResults,
 } from "./tables.ts";
-export { activationRatioChart, activationRatioMarkdown } from "./activation_ratio.ts";
+export {
+  activationRatioChart,
+  activationRatioMarkdown,
+  type ActivationRatioRow,
+  activationRatioRows,
+  activationRatios,
+  type RatioSet,
+} from "./activation_ratio.ts";

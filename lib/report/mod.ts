@@ -57,4 +57,3 @@ export {
   type MimeBundle,
   show,
 } from "./notebook.ts";
-export { type ActivationRatioRow, activationRatioRows, type RatioSet } from "./activation_ratio.ts";
