@@ -56,6 +56,7 @@ export {
   trainFixture,
   type TrainFixtureError,
 } from "./train_fixture.ts";
+export { trainClassifier, type TrainOptions, type TrainProgress } from "./train.ts";
 export {
   inPercent,
   perSetMarkdown,
