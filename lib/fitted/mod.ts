@@ -39,7 +39,6 @@ export {
 export { SUPPORTED_KINDS } from "./persist.ts";
 export { readManifest } from "./verify.ts";
 export { requireAllScored, type ScoredSource, scoreSource } from "./score_source.ts";
-export { formatScoreRows, type ScoreRow } from "./score_rows.ts";
 export {
   FitTrainingChanged,
   type FitTrainingRef,
