@@ -44,7 +44,6 @@ export {
   type FitTrainingRef,
   openFitModel,
   openFitTraining,
-  trainingChunk,
 } from "./fit_chunk.ts";
 export { type StreamedTraining } from "./fit_options.ts";
 export { streamedGroodOptions } from "./train_stream.ts";
