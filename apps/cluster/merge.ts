@@ -8,8 +8,6 @@ import { Effect } from "effect";
 import type { ScoreRow } from "../cli/score_rows.ts";
 import { chunksOf, type JobFolderInvalid, type JobPlan, readPart } from "./job.ts";
 
-export type { ScoreRow } from "../cli/score_rows.ts";
-
 /** Every row of a job, read from its parts (each checked against the plan). */
 export const mergeParts = (
   jobDir: string,

@@ -2,8 +2,9 @@
  * grood's own classifier (a small residual CNN on tfjs): its spec, weights, forward pass to
  * any block boundary (and the training pass's moving-statistic updates, `applyUpdates`),
  * saving and loading (the model key covers architecture, weights and preprocessing). Training
- * the committed fixture models is an app: `trainClassifier` in `apps/results/train.ts`. Predictions of any model are `predictClasses` (`lib/models`);
- * where the committed fixture models live is `fixtureDir` (`lib/benchmarks`).
+ * the committed fixture models is an app: `trainClassifier` in `apps/results/train.ts`.
+ * Predictions of any model are `predictClasses` (`lib/models`); where the committed fixture
+ * models live is `fixtureDir` (`lib/benchmarks`).
  *
  * @module
  */
