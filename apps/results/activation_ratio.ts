@@ -16,7 +16,7 @@
  */
 import type { Matrix } from "../../lib/data/mod.ts";
 import { scaleExponents } from "../../lib/detectors/mod.ts";
-import { PLOT_CONFIG, type TopLevelSpec } from "../../lib/report/mod.ts";
+import { PLOT_CONFIG, quantile, type TopLevelSpec } from "../../lib/report/mod.ts";
 
 /**
  * s1/s2 per row at percentile `p`: SCALE's and ASH-S's exponent (`scaleExponents`; 0 where
@@ -44,14 +44,6 @@ export interface ActivationRatioRow {
   /** Share of the set whose ratio is above the ID test set's median. */
   readonly aboveIdMedian: number;
 }
-
-/** The value at quantile `q` of ascending `sorted` (linear interpolation, numpy's default). */
-const quantile = (sorted: Float64Array, q: number): number => {
-  const position = q * (sorted.length - 1);
-  const lower = Math.floor(position);
-  const upper = Math.min(lower + 1, sorted.length - 1);
-  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
-};
 
 /** A set whose penultimate features enter the analysis. */
 export interface RatioSet {
