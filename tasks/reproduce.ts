@@ -60,10 +60,10 @@ import {
   writeJson,
   writeJsonAtomic,
 } from "../lib/io/mod.ts";
-import { activationRatioRows } from "../lib/report/mod.ts";
 import {
   activationRatioChart,
   activationRatioMarkdown,
+  activationRatioRows,
   benchmarkFolderRules,
   benchmarkPage,
   benchmarkSection,
@@ -148,7 +148,7 @@ const RATIO_PERCENTILE = 90;
 /**
  * `activation-ratio.{json,md}` (every seed) and `plots/activation-ratio.png` (seed 0): the
  * distribution of s1/s2 per test set, the measurement behind the README's explanation of
- * ASH-S's and SCALE's results (`lib/report/activation_ratio.ts`).
+ * ASH-S's and SCALE's results (`apps/results/activation_ratio.ts`).
  */
 const writeActivationRatios = (
   tmp: string,

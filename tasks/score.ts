@@ -13,12 +13,8 @@ import { Effect } from "effect";
 import { scoreTask } from "../apps/cli/commands/score.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
-import {
-  formatScoreRows,
-  openFittedDetector,
-  type ScoreRow,
-  scoreSource,
-} from "../lib/fitted/mod.ts";
+import { formatScoreRows, type ScoreRow } from "../apps/cli/score_rows.ts";
+import { openFittedDetector, scoreSource } from "../lib/fitted/mod.ts";
 import { checkOutputFile, tryIo, writeFile } from "../lib/io/mod.ts";
 import { parseSourceArgument, sourcePaths } from "../lib/sources/mod.ts";
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect } from "effect";
-import { Fitted, Io } from "../mod.ts";
+import { Io } from "../mod.ts";
 import { runGrood } from "../apps/cli/app.ts";
 import { TASKS } from "../apps/cli/commands/mod.ts";
 import type { TaskInput } from "../apps/cli/task.ts";
@@ -30,6 +30,7 @@ import {
   writePart,
 } from "../apps/cluster/job.ts";
 import { mergeParts } from "../apps/cluster/merge.ts";
+import { formatScoreRows } from "../apps/cli/score_rows.ts";
 import {
   encodeDescriptorPart,
   encodeFeaturePart,
@@ -123,14 +124,14 @@ Deno.test("parts are checked against the plan, and merge into score's rows", asy
     // Scored again (a redelivered chunk): the part is replaced, not added to.
     await run(writePart(dir, part));
     const merged = await run(mergeParts(dir, plan, ["zero", "one"]));
-    const csv = Fitted.formatScoreRows(merged, { detector: "/d", threshold: 0.5 });
+    const csv = formatScoreRows(merged, { detector: "/d", threshold: 0.5 });
     assert.equal(
       csv,
       "source,image,verdict,score,ood,predicted,problem\n" +
         "x.npy,0,in,0.25,false,one,\nx.npy,1,ood,1e+300,true,zero,\nx.npy,2,invalid,,,,NaN\n",
     );
     const json = JSON.parse(
-      Fitted.formatScoreRows(merged, { out: "x.json", detector: "/d", threshold: 0.5 }),
+      formatScoreRows(merged, { out: "x.json", detector: "/d", threshold: 0.5 }),
     );
     assert.equal(json.rows[1].score, 1e300);
     assert.equal(json.rows[2].problem, "NaN");

@@ -19,7 +19,7 @@ import { buildDetector } from "../lib/detectors/registry.ts";
 import { chooseByValidation, tuneParameter } from "../lib/detectors/tune.ts";
 import { matrix } from "../lib/matrix.ts";
 import { permutation } from "../lib/random.ts";
-import { activationRatioRows, activationRatios } from "../lib/report/activation_ratio.ts";
+import { activationRatioRows, activationRatios } from "../apps/results/activation_ratio.ts";
 import { scoreTies, tiedShare } from "../lib/stages/evaluate.ts";
 import { fitAndScore, fitInputs, handSet, headOnlyModel } from "./hand_sets.ts";
 import { runPromise } from "./with_compute.ts";

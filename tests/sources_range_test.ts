@@ -4,7 +4,7 @@
  * cannot seek, images [start, end) read directly are the same images and labels, in the same
  * batches, as that range of a full read (fast-check draws the ranges and batch sizes). Also the
  * two users of ranged reads in a fit: a source renumbered into the fit's class order relabels
- * its ranges as its stream, and `Fitted.trainingChunk` (a cluster runner's chunk of the training
+ * its ranges as its stream, and `trainingChunk` (a cluster runner's chunk of the training
  * stream, the held-out images skipped) equals that chunk of the full stream.
  */
 import assert from "node:assert/strict";
@@ -16,7 +16,7 @@ import { encodeIdx } from "../lib/io/idx.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { inClassOrder } from "../lib/fitted/fit_data.ts";
-import { trainingChunk } from "../lib/fitted/fit_chunk.ts";
+import { trainingChunk } from "../apps/cluster/training_chunk.ts";
 import {
   GREY_28,
   type ImageShape,

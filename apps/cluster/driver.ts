@@ -29,6 +29,7 @@ import {
   sealPlan,
 } from "./job.ts";
 import { askUntilPart, type PartNeverWritten } from "./ask.ts";
+import { formatScoreRows } from "../cli/score_rows.ts";
 import { mergeParts } from "./merge.ts";
 import { chunkEntityId, ChunkFailed, ChunkScorer } from "./protocol.ts";
 import { clusterStorage } from "./runner.ts";
@@ -264,7 +265,7 @@ export const runDriver = (
       cluster,
     );
     const rows = yield* mergeParts(options.jobDir, plan, detector.manifest.model.classNames);
-    const text = Fitted.formatScoreRows(rows, {
+    const text = formatScoreRows(rows, {
       ...(options.out === undefined ? {} : { out: options.out }),
       detector: detector.folder,
       threshold: detector.manifest.threshold,

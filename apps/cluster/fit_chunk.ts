@@ -33,6 +33,7 @@ import {
   writePartFile,
 } from "./fit_job.ts";
 import { ChunkFailed, fitChunkKey, type FitChunkRequest } from "./protocol.ts";
+import { trainingChunk } from "./training_chunk.ts";
 
 /** A fit chunk as the message names it. */
 export type FitChunk = Schema.Struct.Type<typeof FitChunkRequest>;
@@ -114,7 +115,7 @@ export const fitChunk = (
     }
     if (chunk.phase === "features") {
       const images = yield* Effect.mapError(
-        Fitted.trainingChunk(job.training, job.plan.held, range),
+        trainingChunk(job.training, job.plan.held, range),
         (e) => fail(`${job.plan.train.argument}: ${e.message}`),
       );
       const mapped = yield* Effect.mapError(

@@ -5,11 +5,8 @@
  * @module
  */
 import { Effect } from "effect";
-import { Fitted } from "../../mod.ts";
+import type { ScoreRow } from "../cli/score_rows.ts";
 import { chunksOf, type JobFolderInvalid, type JobPlan, readPart } from "./job.ts";
-
-/** One output row, as `grood score` writes it. */
-export type ScoreRow = Fitted.ScoreRow;
 
 /** Every row of a job, read from its parts (each checked against the plan). */
 export const mergeParts = (

@@ -1,10 +1,104 @@
 /**
- * The activation-ratio analysis (`Report.activationRatioRows`: ASH-S's and SCALE's s1/s2 per
- * set) as `deno task reproduce` writes it: a Markdown table and a chart of each set's quartiles.
+ * The activation-ratio analysis behind the README's explanation of ASH-S and SCALE: both
+ * multiply an image's penultimate features by exp(s1 / s2), where s1 = Σ h and s2 = the sum of
+ * its k largest activations (k = n − round(n·p/100), as `ashKeptCount`). The ratio s1/s2 ≥ 1
+ * measures how flat the activation profile is: 1 when the top k hold everything, larger when
+ * mass sits outside them (0 for a row whose kept activations are all 0: nothing is scaled). A larger factor raises every logit, so the Energy score
+ * −logsumexp(z) falls (looks more ID). An OOD set with flatter profiles than the ID set is then
+ * pushed towards ID by the scaling, whatever the pruning does.
+ *
+ * Per set (ID test and every OOD test set) this gives the distribution of s1/s2 (quartiles and
+ * mean) and the share of the set whose ratio is above the ID median: the numbers the README's
+ * "because" rests on, written by `deno task reproduce` as `activation-ratio.{json,md}` and
+ * plotted as `plots/activation-ratio.png` (`activationRatioMarkdown`, `activationRatioChart`).
  *
  * @module
  */
-import { type ActivationRatioRow, PLOT_CONFIG, type TopLevelSpec } from "../../lib/report/mod.ts";
+import type { Matrix } from "../../lib/data/mod.ts";
+import { scaleExponents } from "../../lib/detectors/mod.ts";
+import { PLOT_CONFIG, quantile, type TopLevelSpec } from "../../lib/report/mod.ts";
+
+/**
+ * s1/s2 per row at percentile `p`: SCALE's and ASH-S's exponent (`scaleExponents`; 0 where
+ * every kept activation is 0, so nothing is scaled).
+ */
+export const activationRatios = (features: Matrix, p: number): Float64Array =>
+  scaleExponents(features, p);
+
+/** One set's distribution of s1/s2. */
+export interface ActivationRatioRow {
+  /** The set's name. */
+  readonly set: string;
+  /** `id` for the ID test set, else the OOD set's group. */
+  readonly group: "id" | "near" | "far";
+  /** Number of images in the set. */
+  readonly count: number;
+  /** First quartile of s1/s2. */
+  readonly q1: number;
+  /** Median of s1/s2. */
+  readonly median: number;
+  /** Third quartile of s1/s2. */
+  readonly q3: number;
+  /** Mean of s1/s2. */
+  readonly mean: number;
+  /** Share of the set whose ratio is above the ID test set's median. */
+  readonly aboveIdMedian: number;
+}
+
+/** A set whose penultimate features enter the analysis. */
+export interface RatioSet {
+  /** The set's name. */
+  readonly name: string;
+  /** `id` for the ID reference set, else the OOD set's group. */
+  readonly group: "id" | "near" | "far";
+  /** N × D penultimate features of its images. */
+  readonly penultimate: Matrix;
+}
+
+/**
+ * The distribution of s1/s2 at percentile `p` for each set; the first set is the ID reference
+ * of `aboveIdMedian`.
+ *
+ * @example
+ * ```ts
+ * import { activationRatioRows } from "./activation_ratio.ts";
+ * import { matrix } from "../../lib/data/mod.ts";
+ * // 10 features, p = 90 keeps 1: a peaked row has ratio 1, a flat row ratio 10.
+ * const peaked = matrix(1, 10, [5, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+ * const flat = matrix(1, 10, Array(10).fill(1));
+ * const [id, ood] = activationRatioRows([
+ *   { name: "id", group: "id", penultimate: peaked },
+ *   { name: "letters", group: "near", penultimate: flat },
+ * ], 90);
+ * if (id!.median !== 1 || ood!.median !== 10 || ood!.aboveIdMedian !== 1) throw new Error("wrong");
+ * ```
+ */
+export function activationRatioRows(
+  sets: ReadonlyArray<RatioSet>,
+  p: number,
+): ReadonlyArray<ActivationRatioRow> {
+  const ratios = sets.map((set) => activationRatios(set.penultimate, p).sort());
+  const idMedian = ratios[0] === undefined ? NaN : quantile(ratios[0], 0.5);
+  return sets.map((set, s) => {
+    const sorted = ratios[s]!;
+    let above = 0;
+    let sum = 0;
+    for (const r of sorted) {
+      sum += r;
+      if (r > idMedian) above++;
+    }
+    return {
+      set: set.name,
+      group: set.group,
+      count: sorted.length,
+      q1: quantile(sorted, 0.25),
+      median: quantile(sorted, 0.5),
+      q3: quantile(sorted, 0.75),
+      mean: sum / sorted.length,
+      aboveIdMedian: above / sorted.length,
+    };
+  });
+}
 
 /** The rows as a Markdown table (ratios with two decimals, the share in %). */
 export function activationRatioMarkdown(rows: ReadonlyArray<ActivationRatioRow>): string {

@@ -56,6 +56,7 @@ export {
   trainFixture,
   type TrainFixtureError,
 } from "./train_fixture.ts";
+export { trainClassifier, type TrainOptions, type TrainProgress } from "./train.ts";
 export {
   inPercent,
   perSetMarkdown,
@@ -66,4 +67,11 @@ export {
   tieReportMarkdown,
   writeResults,
 } from "./tables.ts";
-export { activationRatioChart, activationRatioMarkdown } from "./activation_ratio.ts";
+export {
+  activationRatioChart,
+  activationRatioMarkdown,
+  type ActivationRatioRow,
+  activationRatioRows,
+  activationRatios,
+  type RatioSet,
+} from "./activation_ratio.ts";

@@ -103,7 +103,7 @@ export { react, type ReactOptions, type ThresholdSource } from "./react.ts";
 export { DegenerateResidual, vim, type VimOptions } from "./vim.ts";
 export { gen, type GenOptions } from "./gen.ts";
 export { rmds, type RmdsOptions } from "./rmds.ts";
-export { scale, type ScaleOptions } from "./scale.ts";
+export { scale, scaleExponents, type ScaleOptions } from "./scale.ts";
 export { fdbd, type FdbdOptions } from "./fdbd.ts";
 export { nnGuide, type NnGuideOptions } from "./nnguide.ts";
 export { she, type SheOptions } from "./she.ts";

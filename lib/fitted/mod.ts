@@ -39,13 +39,11 @@ export {
 export { SUPPORTED_KINDS } from "./persist.ts";
 export { readManifest } from "./verify.ts";
 export { requireAllScored, type ScoredSource, scoreSource } from "./score_source.ts";
-export { formatScoreRows, type ScoreRow } from "./score_rows.ts";
 export {
   FitTrainingChanged,
   type FitTrainingRef,
   openFitModel,
   openFitTraining,
-  trainingChunk,
 } from "./fit_chunk.ts";
 export { type StreamedTraining } from "./fit_options.ts";
 export { streamedGroodOptions } from "./train_stream.ts";

@@ -37,7 +37,7 @@ export {
 export { NonFinitePlotData, PlotInputError, PlotRenderError } from "./plot_errors.ts";
 export { downsampleCurve, type RocPoint, rocPoints } from "./roc.ts";
 export { ROC_AXES, rocCurves, type RocOptions } from "./roc_chart.ts";
-export { densityHistogram } from "./histogram.ts";
+export { densityHistogram, quantile } from "./histogram.ts";
 export {
   HISTOGRAM_AXES,
   type HistogramOptions,
@@ -57,4 +57,3 @@ export {
   type MimeBundle,
   show,
 } from "./notebook.ts";
-export { type ActivationRatioRow, activationRatioRows, type RatioSet } from "./activation_ratio.ts";

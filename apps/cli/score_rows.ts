@@ -5,7 +5,9 @@
  *
  * @module
  */
-import type { Verdict } from "./open.ts";
+import type { Fitted } from "../../mod.ts";
+
+type Verdict = Fitted.Verdict;
 
 /** One output row of `grood score`. */
 export interface ScoreRow {
