@@ -13,7 +13,7 @@ import { fixtureDir, fixtureSeeds } from "../lib/benchmarks/fixtures.ts";
 import { DEFAULT_EPOCHS } from "../apps/results/train_fixture.ts";
 import { predictClasses } from "../lib/models/predict.ts";
 import { loadClassifier, ModelLoadError, weightBytes } from "../lib/model/store.ts";
-import { trainClassifier } from "../apps/results/train.ts";
+import { trainClassifier } from "../lib/model/train.ts";
 import { permutation } from "../lib/random.ts";
 import { accuracy } from "../lib/stages/evaluate.ts";
 import { extractFeatures } from "../lib/stages/features.ts";

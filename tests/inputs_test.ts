@@ -13,7 +13,7 @@ import { buildDetector } from "../lib/detectors/mod.ts";
 import { InvalidParameter, NonFiniteInput } from "../lib/errors.ts";
 import { matrix } from "../lib/matrix.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
-import { trainClassifier } from "../apps/results/train.ts";
+import { trainClassifier } from "../lib/model/train.ts";
 import { mulberry32 } from "../lib/random.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
 import { groodDescriptors } from "../lib/stages/gradient.ts";

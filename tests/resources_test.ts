@@ -6,7 +6,7 @@ import { subset } from "../lib/data/images.ts";
 import { NonFiniteDetectorScore } from "../lib/detectors/checks.ts";
 import type { Detector, ExtractedSet } from "../lib/detectors/detector.ts";
 import { defaultSpec, initialWeights, makeClassifier } from "../lib/model/classifier.ts";
-import { trainClassifier } from "../apps/results/train.ts";
+import { trainClassifier } from "../lib/model/train.ts";
 import { type PreparedBenchmark, runDetectors } from "../lib/pipeline/run.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
 import { groodFeatureModel } from "../lib/models/grood_cnn.ts";

@@ -56,7 +56,6 @@ export {
   trainFixture,
   type TrainFixtureError,
 } from "./train_fixture.ts";
-export { trainClassifier, type TrainOptions, type TrainProgress } from "./train.ts";
 export {
   inPercent,
   perSetMarkdown,

@@ -8,8 +8,13 @@
 import { Effect } from "effect";
 import { Compute, type InvalidParameter, lineLogger } from "../../mod.ts";
 import { loadSplit, type LoadSplitError } from "../../lib/data/mod.ts";
-import { boundaryShapes, type ClassifierMetadata, saveClassifier } from "../../lib/model/mod.ts";
-import { trainClassifier, type TrainProgress } from "./train.ts";
+import {
+  boundaryShapes,
+  type ClassifierMetadata,
+  saveClassifier,
+  trainClassifier,
+  type TrainProgress,
+} from "../../lib/model/mod.ts";
 import {
   groodFeatureModel,
   type ModelError,

@@ -1,15 +1,12 @@
 /**
  * grood's own classifier (a small residual CNN on tfjs): its spec, weights, forward pass to
- * any block boundary (and the training pass's moving-statistic updates, `applyUpdates`),
- * saving and loading (the model key covers architecture, weights and preprocessing). Training
- * the committed fixture models is an app: `trainClassifier` in `apps/results/train.ts`.
- * Predictions of any model are `predictClasses` (`lib/models`); where the committed fixture
- * models live is `fixtureDir` (`lib/benchmarks`).
+ * any block boundary, training, saving and loading (the model key covers architecture,
+ * weights and preprocessing). Predictions of any model are `predictClasses` (`lib/models`);
+ * where the committed fixture models live is `fixtureDir` (`lib/benchmarks`).
  *
  * @module
  */
 export {
-  applyUpdates,
   type BlockSpec,
   boundaryShapes,
   type Classifier,
@@ -31,3 +28,4 @@ export {
   ModelLoadError,
   saveClassifier,
 } from "./store.ts";
+export { trainClassifier, type TrainOptions, type TrainProgress } from "./train.ts";

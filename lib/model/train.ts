@@ -6,19 +6,19 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { Effect, Exit } from "effect";
-import { InvalidParameter } from "../../mod.ts";
-import { IMAGE_SIZE, type LabelledSet, permutation } from "../../lib/data/mod.ts";
+import { IMAGE_SIZE, type LabelledSet } from "../data/images.ts";
+import { InvalidParameter } from "../errors.ts";
+import { permutation } from "../random.ts";
+import { applyUpdates, type StatisticUpdate } from "./batch_norm.ts";
 import {
-  applyUpdates,
   type Classifier,
   type ClassifierSpec,
   defaultSpec,
   initialWeights,
   makeClassifier,
-  type StatisticUpdate,
   type Tf,
   toInput,
-} from "../../lib/model/mod.ts";
+} from "./classifier.ts";
 
 /** Training settings (all recorded in the model's metadata). */
 export interface TrainOptions {
