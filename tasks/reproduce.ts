@@ -56,14 +56,9 @@ import {
   prepareOutputRoot,
   tryIo,
   writeFile,
-  writeFileAtomic,
   writeJson,
-  writeJsonAtomic,
 } from "../lib/io/mod.ts";
 import {
-  activationRatioChart,
-  activationRatioMarkdown,
-  activationRatioRows,
   benchmarkFolderRules,
   benchmarkPage,
   benchmarkSection,
@@ -76,9 +71,9 @@ import {
   seedSpreadMarkdown,
   summaryMarkdown,
   trainFixture,
+  writeActivationRatios,
   writeBenchmarkFolder,
   writeExports,
-  writePlot,
 } from "../apps/results/mod.ts";
 import {
   type PreparedBenchmark,
@@ -141,55 +136,6 @@ function runnableOn(kind: string): ReadonlyArray<DetectorSpecInput> {
   }
   return detectors.filter((d) => !skipped.includes(d));
 }
-
-/** The percentile of ASH-S's default, at which the activation ratios are analysed. */
-const RATIO_PERCENTILE = 90;
-
-/**
- * `activation-ratio.{json,md}` (every seed) and `plots/activation-ratio.png` (seed 0): the
- * distribution of s1/s2 per test set, the measurement behind the README's explanation of
- * ASH-S's and SCALE's results (`apps/results/activation_ratio.ts`).
- */
-const writeActivationRatios = (
-  tmp: string,
-  benchmark: string,
-  models: ReadonlyArray<{ readonly seed: number; readonly prepared: PreparedBenchmark }>,
-) =>
-  tryIo(tmp, "write the activation-ratio analysis into", async () => {
-    const perSeed = models.map(({ seed, prepared }) => ({
-      seed,
-      rows: activationRatioRows([
-        { name: "id", group: "id", penultimate: prepared.idTest.features.penultimate },
-        ...prepared.oodTest.map((set) => ({
-          name: set.images.name,
-          group: set.group,
-          penultimate: set.features.penultimate,
-        })),
-      ], RATIO_PERCENTILE),
-    }));
-    await writeJsonAtomic(join(tmp, "activation-ratio.json"), {
-      benchmark,
-      percentile: RATIO_PERCENTILE,
-      measure: "s1/s2: sum of all penultimate activations over the sum of the kept top " +
-        "(100 − p)% (ASH-S's and SCALE's exponent)",
-      seeds: perSeed,
-    });
-    await writeFileAtomic(
-      join(tmp, "activation-ratio.md"),
-      `# ${benchmark}: activation ratio s1/s2 at p = ${RATIO_PERCENTILE}\n\n` +
-        perSeed.map((s) =>
-          `## Model of training seed ${s.seed}\n\n${activationRatioMarkdown(s.rows)}`
-        )
-          .join("\n\n") +
-        "\n",
-    );
-    await writePlot(
-      join(tmp, "plots", "activation-ratio.png"),
-      activationRatioChart(perSeed[0]!.rows, {
-        title: `${benchmark}: s1/s2 at p = ${RATIO_PERCENTILE} (seed ${perSeed[0]!.seed})`,
-      }),
-    );
-  });
 
 const program = Effect.gen(function* () {
   const unknown = chosen?.find((kind) => !(DETECTOR_KINDS as ReadonlyArray<string>).includes(kind));

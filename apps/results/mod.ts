@@ -72,5 +72,7 @@ export {
   type ActivationRatioRow,
   activationRatioRows,
   activationRatios,
+  RATIO_PERCENTILE,
   type RatioSet,
+  writeActivationRatios,
 } from "./activation_ratio.ts";
