@@ -2,7 +2,7 @@
  * A short probe of the scoring service, or of a hello-world server, under autocannon (in a
  * child process, as `grood bench serve` runs it): one level of `connections` for `seconds`
  * after a 2 s warm-up at 16, printed as one JSON line with the serving process's CPU time per
- * request. Used to compare two checkouts alternately on a shared machine, and to know the HTTP
+ * request and the load generator's. Used to compare two checkouts alternately on a shared machine, and to know the HTTP
  * ceiling of each server kind (`docs/serve.md`, Benchmark).
  *
  * ```sh
@@ -79,6 +79,7 @@ async function drive(url: string): Promise<void> {
     non2xx: r.non2xx,
     errors: r.errors,
     serverCpuUsPerRequest: Math.round((cpu.user + cpu.system) / r.requests),
+    loadGeneratorCpuUsPerRequest: Math.round((r.loadGeneratorCpuMs * 1000) / r.requests),
     loadavg,
   }));
 }

@@ -242,6 +242,8 @@ const program = (
         meanBatch: number;
         /** CPU time (user + system, all threads) of the serving process per request. */
         serverCpuMsPerRequest: number;
+        /** The load generator's CPU time per request (autocannon's share of the cores). */
+        loadGeneratorCpuMsPerRequest: number;
         load: ReturnType<typeof loadSample>;
         loadEnd: ReturnType<typeof loadSample>;
       }
@@ -255,12 +257,21 @@ const program = (
       const after = service.metrics.batchTotals();
       const meanBatch = (after.images - before.images) / (after.batches - before.batches);
       const end = loadSample(`c=${connections} end`);
-      levels.push({ ...result, meanBatch, serverCpuMsPerRequest, load: sample, loadEnd: end });
+      const loadGeneratorCpuMsPerRequest = result.loadGeneratorCpuMs / result.requests;
+      levels.push({
+        ...result,
+        meanBatch,
+        serverCpuMsPerRequest,
+        loadGeneratorCpuMsPerRequest,
+        load: sample,
+        loadEnd: end,
+      });
       console.log(
         `c=${connections}: ${result.requestsPerSecond.toFixed(0)} requests/s, p50 ` +
           `${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, non-2xx ${result.non2xx}, ` +
           `errors ${result.errors}, mean batch ${meanBatch.toFixed(1)}, server CPU ` +
-          `${serverCpuMsPerRequest.toFixed(3)} ms/request (load ${end.loadavg.join(" ")})`,
+          `${serverCpuMsPerRequest.toFixed(3)} ms/request, load generator ` +
+          `${loadGeneratorCpuMsPerRequest.toFixed(3)} ms/request (load ${end.loadavg.join(" ")})`,
       );
     }
     const tensorsBefore = tf.memory().numTensors;

@@ -17,7 +17,7 @@
 import assert from "node:assert/strict";
 import { Clock, Effect, Exit, Scope } from "effect";
 import { TestClock } from "effect/testing";
-import { type Batcher, makeBatcher } from "../apps/serve/batcher.ts";
+import { type Batcher, type BatchOptions, makeBatcher } from "../apps/serve/batcher.ts";
 import { serveDetector } from "../apps/serve/server.ts";
 import {
   type EngineBroken,
@@ -52,6 +52,7 @@ async function withBatcher(
     calls: Array<Array<number>>,
     clock: { readonly adjust: (ms: number) => Promise<void>; readonly nowMs: () => number },
   ) => Promise<void>,
+  bounds: Partial<BatchOptions> = {},
 ): Promise<void> {
   const scope = await Effect.runPromise(Scope.make());
   try {
@@ -65,6 +66,7 @@ async function withBatcher(
         maxWaitMs: WINDOW_MS,
         maxQueuedImages: 1024,
         deadlineMs: 3_600_000,
+        ...bounds,
       }).pipe(Effect.provideService(Clock.Clock, testClock), Scope.provide(scope)),
     );
     await body(batcher, calls, {
@@ -116,6 +118,34 @@ Deno.test("requests announced together are scored in one batch, before the windo
     assert.deepEqual(calls, [[40, 50, 60]]);
     assert.equal(clock.nowMs(), 0);
   });
+});
+
+Deno.test("queued requests are refused each at its own deadline, by the queue's one timer", async () => {
+  await withBatcher(async (batcher, calls, clock) => {
+    const decoding = batcher.arrive(); // holds the queue for the (one-minute) window
+    const settled: Array<string> = [];
+    const outcome = (name: string, arrival: Promise<Exit.Exit<unknown, unknown>>) =>
+      arrival.then((exit) => {
+        const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined;
+        const code = error !== undefined && "error" in error
+          ? (error.error as { code?: string }).code
+          : "scored";
+        settled.push(`${name}:${code}`);
+      });
+    const first = outcome("first", Effect.runPromiseExit(batcher.submit(image(10), 1)));
+    await clock.adjust(4_000);
+    const second = outcome("second", Effect.runPromiseExit(batcher.submit(image(20), 1)));
+    await clock.adjust(6_000); // t = 10 s: the first one's deadline, not the second's
+    await within(first, 10_000, "refusing the first request at its deadline");
+    await turns();
+    assert.deepEqual(settled, ["first:deadline_exceeded"]);
+    await clock.adjust(4_000); // t = 14 s: the second one's deadline
+    await within(second, 10_000, "refusing the second request at its own deadline");
+    assert.deepEqual(settled, ["first:deadline_exceeded", "second:deadline_exceeded"]);
+    assert.deepEqual(calls, [], "a request past its deadline was scored");
+    assert.equal(batcher.queued(), 0);
+    decoding.leave();
+  }, { maxWaitMs: 60_000, deadlineMs: 10_000 });
 });
 
 Deno.test("over HTTP, a stalled upload does not hold back a lone request's batch", async () => {

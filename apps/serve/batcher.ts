@@ -16,17 +16,19 @@
  * Time: the window, the deadlines and the durations come from the `Clock` of the context
  * (Effect's), so a test on a `TestClock` sees which batches go before any window could elapse.
  *
- * Isolation: when a batch of several requests fails, each request is scored again alone, and a
- * request failing alone with a non-finite-output error is scored image by image, so one client's
- * bad image never fails another's request. A non-finite score is an `invalid` verdict for that
- * image (`invalid[i]` says why), never an in-distribution one.
+ * Isolation: when a batch of several requests fails, each request is scored again alone, image by
+ * image when it fails on a non-finite output (`batch_isolation.ts`), so one client's bad image
+ * never fails another's request.
  *
  * @module
  */
 import { clearImmediate, setImmediate } from "node:timers";
-import { Cause, Clock, Duration, Effect, Exit } from "effect";
-import type { ImageScores, ServedDetector } from "./detector.ts";
+import { Clock, Duration, Effect, Exit } from "effect";
+import { type RequestScores, scoreAlone, type ScoreCall, sliceScores } from "./batch_isolation.ts";
+import type { ServedDetector } from "./detector.ts";
 import { Refusal } from "./limits.ts";
+
+export type { RequestScores } from "./batch_isolation.ts";
 
 /** Bounds of a micro-batch and of the queue. */
 export interface BatchOptions {
@@ -50,16 +52,6 @@ export const DEFAULT_MICRO_BATCH: BatchOptions = {
   maxQueuedImages: 1024,
   deadlineMs: 10_000,
 };
-
-/** A request's scores, with why any image has no valid score. */
-export interface RequestScores extends ImageScores {
-  /** Per image: undefined, or why its score is not valid (verdict `invalid`). */
-  readonly invalid: ReadonlyArray<string | undefined>;
-  /** Milliseconds from the images' entry into the queue to the start of their batch. */
-  readonly queueMs?: number;
-  /** Milliseconds from the start of their batch to their scores. */
-  readonly computeMs?: number;
-}
 
 /** A request known to the batcher from its arrival: it submits its images once, or leaves. */
 export interface Arrival<E> {
@@ -105,30 +97,13 @@ interface Job<E> {
   readonly count: number;
   /** When it entered the queue (the clock's monotonic milliseconds). */
   readonly enqueuedAt: number;
+  /** When it is refused unscored (`deadline_exceeded`), on the same clock. */
+  readonly deadline: number;
   readonly done: (result: Effect.Effect<RequestScores, E | Refusal>) => void;
-  /** Take the job out of the queue's timers and listeners. */
+  /** Take the job out of the queue's listeners. */
   readonly forget: () => void;
-}
-
-/** Take rows `[from, from + count)` of a batch's scores. */
-function slice(scores: ImageScores, from: number, count: number): RequestScores {
-  const s = scores.scores.slice(from, from + count);
-  return {
-    scores: s,
-    predicted: scores.predicted.slice(from, from + count),
-    isOod: scores.isOod.slice(from, from + count),
-    invalid: Array.from(s, (x) => Number.isFinite(x) ? undefined : `its score is ${x}`),
-  };
-}
-
-/** An error of the detector that says its output was not finite (the image's fault). */
-function nonFinite(cause: Cause.Cause<unknown>): string | undefined {
-  const error = cause.reasons.find(Cause.isFailReason)?.error;
-  const tag = typeof error === "object" && error !== null && "_tag" in error
-    ? String(error._tag)
-    : "";
-  if (!/NonFinite/i.test(tag)) return undefined;
-  return error instanceof Error ? error.message : tag;
+  /** Take the job out of the queue (unscored) with `result`, if it is still there. */
+  readonly drop: (result: Effect.Effect<RequestScores, Refusal>) => void;
 }
 
 /**
@@ -151,6 +126,13 @@ export const makeBatcher = <E>(
     let closed = false;
     /** Cancels the pending dispatch (the next turn, or the end of the window). */
     let timer: (() => void) | undefined;
+    /**
+     * The one deadline timer of the queue: due at the earliest deadline of the queued jobs (or
+     * earlier), re-armed when it fires and cancelled when the queue empties. One timer for the
+     * queue, not one per request: a timer is a fiber, and most requests leave the queue long
+     * before their deadline.
+     */
+    let sweep: { readonly at: number; readonly cancel: () => void } | undefined;
     let idle: (() => void) | undefined;
     const clock = yield* Clock.Clock;
     /** The context clock's monotonic time in milliseconds. */
@@ -166,46 +148,13 @@ export const makeBatcher = <E>(
       };
     };
 
-    const score = async (pixels: Uint8Array, count: number) => {
+    const score: ScoreCall<E> = async (pixels, count) => {
       const started = now();
       const exit = await Effect.runPromiseExit(detector.scoreImages(pixels, count));
       onBatch(count, (now() - started) / 1000);
       return exit;
     };
-
-    /** One request scored alone; image by image when it fails on a non-finite output. */
-    const scoreAlone = async (
-      job: Job<E>,
-    ): Promise<Effect.Effect<RequestScores, E | Refusal>> => {
-      const exit = await score(job.pixels, job.count);
-      if (Exit.isSuccess(exit)) return Effect.succeed(slice(exit.value, 0, job.count));
-      const problem = nonFinite(exit.cause);
-      if (problem === undefined) return Effect.failCause(exit.cause);
-      const per = job.pixels.length / job.count;
-      const scores = new Float64Array(job.count).fill(NaN);
-      const predicted = new Int32Array(job.count).fill(-1);
-      const invalid: Array<string | undefined> = [];
-      for (let i = 0; i < job.count; i++) {
-        const one = job.count === 1
-          ? exit
-          : await score(job.pixels.subarray(i * per, (i + 1) * per), 1);
-        if (Exit.isSuccess(one)) {
-          scores[i] = one.value.scores[0]!;
-          predicted[i] = one.value.predicted[0]!;
-          invalid.push(Number.isFinite(scores[i]) ? undefined : `its score is ${scores[i]}`);
-        } else {
-          const why = nonFinite(one.cause);
-          if (why === undefined) return Effect.failCause(one.cause);
-          invalid.push(why);
-        }
-      }
-      return Effect.succeed({
-        scores,
-        predicted,
-        isOod: Array.from(scores, () => false),
-        invalid,
-      });
-    };
+    const alone = (job: Job<E>) => scoreAlone(score, job.pixels, job.count);
 
     const run = async () => {
       timer?.();
@@ -225,6 +174,7 @@ export const makeBatcher = <E>(
       }
       pendingImages -= images;
       held -= images;
+      if (pending.length === 0) disarmDeadlines();
       const batchStart = now();
       /** Hand a job its result, with its queue wait and compute time. */
       const finish = (job: Job<E>, result: Effect.Effect<RequestScores, E | Refusal>) =>
@@ -243,18 +193,18 @@ export const makeBatcher = <E>(
         }
       }
       if (jobs.length === 1) {
-        finish(jobs[0]!, await scoreAlone(jobs[0]!));
+        finish(jobs[0]!, await alone(jobs[0]!));
       } else {
         const exit = await score(pixels, images);
         if (Exit.isSuccess(exit)) {
           let from = 0;
           for (const job of jobs) {
-            finish(job, Effect.succeed(slice(exit.value, from, job.count)));
+            finish(job, Effect.succeed(sliceScores(exit.value, from, job.count)));
             from += job.count;
           }
         } else {
           // One request's images may have failed the batch: each is scored alone.
-          for (const job of jobs) finish(job, await scoreAlone(job));
+          for (const job of jobs) finish(job, await alone(job));
         }
       }
       running = false;
@@ -294,6 +244,31 @@ export const makeBatcher = <E>(
       return true;
     };
 
+    const deadlineExceeded = refuse(
+      "deadline_exceeded",
+      `the request was not scored within its ${options.deadlineMs} ms deadline; retry later`,
+    );
+    const disarmDeadlines = () => {
+      sweep?.cancel();
+      sweep = undefined;
+    };
+    /** Have the deadline timer fire by `deadline`. */
+    const armDeadline = (deadline: number) => {
+      if (sweep !== undefined && sweep.at <= deadline) return;
+      sweep?.cancel();
+      const cancel = after(Math.max(0, deadline - now()), () => {
+        sweep = undefined;
+        expire();
+      });
+      sweep = { at: deadline, cancel };
+    };
+    /** Refuse every queued job past its deadline; re-arm for the earliest of the others. */
+    const expire = () => {
+      const t = now();
+      for (const job of pending.filter((j) => j.deadline <= t)) job.drop(deadlineExceeded);
+      if (pending.length > 0) armDeadline(Math.min(...pending.map((j) => j.deadline)));
+    };
+
     const enqueue = (
       pixels: Uint8Array,
       count: number,
@@ -311,38 +286,33 @@ export const makeBatcher = <E>(
         );
       }
       if (!admitted && !hold(count)) return done(overloaded(count));
-      /** Take the job out of the queue (unscored) with `result`, if it is still there. */
-      const drop = (result: Effect.Effect<RequestScores, Refusal>) => {
-        const at = pending.indexOf(job);
-        if (at < 0) return;
-        pending.splice(at, 1);
-        pendingImages -= count;
-        held -= count;
-        job.forget();
-        done(result);
-        if (pending.length === 0 && !running) idle?.();
-      };
       const onAbort = () =>
-        drop(refuse("client_disconnected", "the client went away before scoring"));
-      const wait = Math.max(0, arrivedAt + options.deadlineMs - now());
-      const cancelDeadline = after(wait, () =>
-        drop(refuse(
-          "deadline_exceeded",
-          `the request was not scored within its ${options.deadlineMs} ms deadline; retry later`,
-        )));
+        job.drop(refuse("client_disconnected", "the client went away before scoring"));
       const job: Job<E> = {
         pixels,
         count,
         enqueuedAt: now(),
+        deadline: arrivedAt + options.deadlineMs,
         done,
-        forget: () => {
-          cancelDeadline();
-          signal?.removeEventListener("abort", onAbort);
+        forget: () => signal?.removeEventListener("abort", onAbort),
+        drop: (result) => {
+          const at = pending.indexOf(job);
+          if (at < 0) return;
+          pending.splice(at, 1);
+          pendingImages -= count;
+          held -= count;
+          job.forget();
+          done(result);
+          if (pending.length === 0) {
+            disarmDeadlines();
+            if (!running) idle?.();
+          }
         },
       };
       signal?.addEventListener("abort", onAbort);
       pending.push(job);
       pendingImages += count;
+      armDeadline(job.deadline);
     };
 
     const arrive = (arrivedAt = now()): Arrival<E> => {

@@ -35,6 +35,7 @@ import {
   findRoute,
   type ImageResultSchema,
   openApiDocument,
+  ROUTES,
   type ScoreAnswerSchema,
 } from "./route_table.ts";
 
@@ -111,6 +112,9 @@ export function makeHandler<E>(
   const info = detector.info;
   const log = context.log ?? (() => {});
   const openApi = JSON.stringify(openApiDocument(context.version ?? "unknown"));
+  /** Each route's methods, worked out once rather than on every request. */
+  const allowByPath = new Map(ROUTES.map((r) => [r.path, allowedMethods(r.path)]));
+  const allowed = (path: string): ReadonlyArray<string> => allowByPath.get(path) ?? [];
 
   const score = (request: Request, arrivals: Array<Arrival<E>>, facts: RequestFacts) =>
     Effect.gen(function* () {
@@ -227,7 +231,7 @@ export function makeHandler<E>(
           "service listens on a loopback address and answers only localhost, 127.0.0.1 or [::1]",
       );
     }
-    const allow = allowedMethods(path);
+    const allow = allowed(path);
     if (allow.length === 0) throw refusal("not_found", `no route ${request.method} ${path}`);
     if (request.method === "OPTIONS") {
       return new Response(null, { status: 204, headers: { allow: allow.join(", ") } });
@@ -308,7 +312,7 @@ export function makeHandler<E>(
         facts.code = error.code;
         metrics.error(error.code);
         const headers = refusalHeaders(error);
-        if (error.code === "method_not_allowed") headers.allow = allowedMethods(path).join(", ");
+        if (error.code === "method_not_allowed") headers.allow = allowed(path).join(", ");
         response = refusalResponse(error, headers);
       } else {
         const message = error instanceof Error ? error.message : String(error);
@@ -324,7 +328,7 @@ export function makeHandler<E>(
     response.headers.set("x-request-id", id.id);
     // While draining, each connection ends with its answer.
     if (context.draining()) response.headers.set("connection", "close");
-    const routeLabel = allowedMethods(path).length > 0 ? path : "other";
+    const routeLabel = allowed(path).length > 0 ? path : "other";
     const totalMs = performance.now() - started;
     metrics.request(routeLabel, response.status, totalMs / 1000);
     log(

@@ -7,6 +7,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import autocannon from "autocannon";
 import { Schema } from "effect";
 
@@ -53,6 +54,11 @@ export const LoadResult = Schema.Struct({
   errors: Schema.Number,
   /** Requests unanswered after autocannon's 30 s timeout (also in `errors`). */
   timeouts: Schema.Number,
+  /**
+   * CPU time (user + system, all threads) the load generator's own process spent over the run,
+   * in milliseconds: on a machine whose cores it shares with the service, its share of them.
+   */
+  loadGeneratorCpuMs: Schema.Number,
 });
 
 /** What a load run measured. */
@@ -61,6 +67,7 @@ export type LoadResult = typeof LoadResult.Type;
 /** Run one load with autocannon. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const headers = { "content-type": options.contentType, ...options.headers };
+  const cpuBefore = process.cpuUsage();
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
@@ -75,6 +82,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       body: Buffer.from(body, "base64"),
     })),
   });
+  const cpu = process.cpuUsage(cpuBefore);
   const seconds = result.duration;
   const requests = result["2xx"] + result.non2xx;
   return {
@@ -98,6 +106,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     ),
     errors: result.errors,
     timeouts: result.timeouts,
+    loadGeneratorCpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
 
