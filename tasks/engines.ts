@@ -143,7 +143,7 @@ const program = Effect.scoped(Effect.gen(function* () {
       batchSize,
       earlyClassSums: true,
     });
-    // The ONNX model has no tfjs network: GROOD's mix-up runs on onnxruntime (`mixupWithModel`).
+    // The ONNX model has no tfjs network: GROOD's mix-up runs on onnxruntime (`mixupImages`).
     const onnxAuroc = yield* fitAndScore(
       grood({ earlyBoundary: onnx1.taps.early }),
       onnx1,

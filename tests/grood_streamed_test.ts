@@ -1,9 +1,10 @@
 /**
- * The streamed GROOD fit (`fitGroodStreamed`) against the in-memory one (`grood().fit` on the
- * extraction of the same images): in one chunk, the same prototypes, OOD prototype,
- * descriptors and index results, bit for bit, on the mnist fixture; in several chunks, the same
- * bits whoever maps the chunks and in whatever order (a cluster's case), and prototypes within
- * float64 rounding of the one-chunk fit's; and its typed errors.
+ * GROOD's one fit, streamed (`fitGroodStreamed`) and over features held in memory
+ * (`grood().fit` on the extraction of the same images, its class sums added in the same
+ * chunks): the same prototypes, OOD prototype, descriptors and index results, bit for bit, on
+ * the mnist fixture, in one chunk or several; in several chunks, the same bits whoever maps the
+ * chunks and in whatever order (a cluster's case), and prototypes within float64 rounding of
+ * the one-chunk fit's; and its typed errors.
  */
 import assert from "node:assert/strict";
 import { Effect, Stream } from "effect";
@@ -30,6 +31,7 @@ import { loadClassifier } from "../lib/model/store.ts";
 import { groodFeatureModel } from "../lib/models/grood_cnn.ts";
 import { groodDescriptors } from "../lib/stages/gradient.ts";
 import { extractFeatures } from "../lib/stages/features.ts";
+import { computePrototypes } from "../lib/stages/prototype.ts";
 import { knnScore } from "../lib/stages/score.ts";
 import { runPromise, tf } from "./with_compute.ts";
 
@@ -61,23 +63,28 @@ const artefact = (artefacts: ReadonlyArray<Artefact> | undefined, name: string) 
 
 for (
   const [label, options] of [
-    ["mix-up of 700 chosen images, exact index", {
+    ["mix-up of 700 chosen images, exact index, one chunk", {
       oodPrototype: { kind: "mixup", lambda: 0.5, samples: 700, seed: 3 },
       chunk: 1234,
     }],
-    ["mean of prototypes, temperature 0.5, batch 128", {
+    ["mix-up of 700 chosen images, exact index, chunks of 500", {
+      oodPrototype: { kind: "mixup", lambda: 0.5, samples: 700, seed: 3 },
+      chunk: 500,
+    }],
+    ["mean of prototypes, temperature 0.5, batch 128, chunks of 256", {
       oodPrototype: { kind: "mean" },
       temperature: 0.5,
       batchSize: 128,
       descriptorChunk: 100,
-      chunk: 5000,
+      chunk: 256,
     }],
   ] as const satisfies ReadonlyArray<readonly [string, StreamedGroodOptions]>
 ) {
-  Deno.test(`streamed GROOD fit in one chunk equals the in-memory fit, bit for bit: ${label}`, async () => {
+  Deno.test(`streamed GROOD fit equals the fit over features in memory, bit for bit: ${label}`, async () => {
+    // The same batches (the chunk is a multiple of the batch), the class sums in the same chunks.
     const batchSize = options.batchSize ?? 500;
     const extraction = await run(
-      extractFeatures(model, train, { earlyClassSums: true, batchSize }),
+      extractFeatures(model, train, { earlyClassSums: true, batchSize, sumChunk: options.chunk }),
     );
     const queryFeatures = (await run(extractFeatures(model, queries, { batchSize }))).features;
     const inputs: FitInputs = {
@@ -102,6 +109,10 @@ for (
       const a = inMemory.artefacts;
       assert.deepEqual(streamed.prototypes.penultimate.data, artefact(a, "class-prototypes-pen"));
       assert.deepEqual(streamed.prototypes.early.data, artefact(a, "class-prototypes-block1"));
+      // The prototype stage on its own (`computePrototypes`) sums in the same chunks.
+      const stage = await run(computePrototypes(extraction, model.taps.early));
+      assert.deepEqual(stage.penultimate.data, streamed.prototypes.penultimate.data);
+      assert.deepEqual(stage.early.data, streamed.prototypes.early.data);
       assert.deepEqual(streamed.oodPrototype, artefact(a, "ood-prototype"));
       assert.deepEqual(streamed.descriptors.data, artefact(a, "train-descriptors"));
       assert.equal(streamed.descriptors.rows, inMemory.settings.indexed);

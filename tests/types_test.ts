@@ -111,6 +111,7 @@ function family(error: DetectorError): "input" | "model" | "tuning" | "statistic
     case "InvalidParameter":
     case "NonFiniteInput":
     case "ShapeMismatch":
+    case "TrainingStreamInvalid":
       return "input";
     case "NeedsClassifier":
     case "MissingHead":

@@ -14,6 +14,7 @@ import type { ScoreError } from "../stages/evaluate.ts";
 import type { EmptyClass as EmptyPrototypeClass, MissingFeatures } from "../stages/prototype.ts";
 import type { ShapeMismatch } from "../stages/gradient.ts";
 import type { CheckError, InconsistentFitInputs } from "./checks.ts";
+import type { TrainingStreamInvalid } from "./grood_chunks.ts";
 import type { NeedsClassifier } from "./detector.ts";
 import type { MissingHead } from "./logits.ts";
 import type { BadLabels, EmptyClass } from "./mahalanobis.ts";
@@ -44,7 +45,8 @@ export type DetectorError =
   | BadLabels
   | MissingFeatures
   | DegenerateResidual
-  // GROOD's descriptors and nearest-neighbour search.
+  // GROOD's chunked fit (training chunks that break its contract), descriptors and search.
+  | TrainingStreamInvalid
   | ShapeMismatch
   | IndexBuildError
   | SearchError

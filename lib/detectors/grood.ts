@@ -12,6 +12,16 @@
  * - exact k-NN with k = 1 (the reference's k; its approximate IVF index with nprobe = 4 makes
  *   the score depend on the index, so exact is our default and HNSW an option).
  *
+ * The fit is GROOD's one fit (`grood_core.ts`), the one `grood fit` streams and a cluster
+ * maps: the training features the pipeline extracted once (shared with every detector, so no
+ * forward pass is repeated) are cut into the chunks the extraction added its early class sums
+ * in, summarised chunk by chunk and reduced in chunk order (`grood_chunks.ts`,
+ * `grood_reduce.ts`); the OOD prototype, the descriptors and the index are made by the same
+ * code as the streamed fit's. What only this fit offers is layered on top: the OOD prototype
+ * from noise, validation-OOD images or a user's code, the distance descriptor, the temperature
+ * chosen on validation data, prototypes at any block boundary the extraction summed at (the
+ * early-layer ablation), and the stage cache.
+ *
  * Each stage's output goes through the stage cache (keyed by its inputs' keys and its own
  * parameters), so an ablation over k reuses prototypes and descriptors, and one over λ reuses
  * the features.
@@ -21,15 +31,14 @@
 import { Effect, Exit } from "effect";
 import { concatSets, type ImageSet, subset } from "../data/images.ts";
 import { squaredDistance } from "../distance.ts";
-import { type Matrix, matrix, takeRows } from "../matrix.ts";
+import { type Matrix, matrix } from "../matrix.ts";
 import { type Codec, StageCache } from "../cache/cache.ts";
-import { predictedClasses } from "../stages/features.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
-import { buildIndex, type IndexSpec, type NearestNeighbourIndex } from "../knn/mod.ts";
+import type { IndexSpec, NearestNeighbourIndex } from "../knn/mod.ts";
 import {
   meanOfPrototypes,
   meanPenultimate,
-  mixupWithModel,
+  mixupChoice,
   smoothedNoiseImages,
 } from "../stages/mixup.ts";
 import { resolveGroodOptions } from "./grood_defaults.ts";
@@ -41,11 +50,11 @@ import {
 } from "./grood_options.ts";
 import { Compute } from "../compute/compute.ts";
 import { groodFeatureModel, groodTaps } from "../models/grood_cnn.ts";
-import { computePrototypes, type Prototypes } from "../stages/prototype.ts";
+import { MissingFeatures, type Prototypes } from "../stages/prototype.ts";
+import { indexOver, oodPrototypeOf, reduceInMemory, trainingDescriptors } from "./grood_core.ts";
 import { knnScore } from "../stages/score.ts";
 import {
   type Detector,
-  type DetectorError,
   type ExtractedSet,
   type FitInputs,
   type FittedDetector,
@@ -118,15 +127,29 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
     fit: (inputs: FitInputs) =>
       Effect.scoped(Effect.gen(function* () {
         const { model, train } = inputs;
-        const trainFeatures = train.features;
         const context = { earlyTap: model.taps.early, trainCount: train.images.count };
         const o = resolveGroodOptions(given, context);
         const cache = yield* StageCache;
+        const early = train.classSums.find((s) => s.boundary === o.earlyBoundary);
+        if (early === undefined) {
+          return yield* new MissingFeatures({
+            set: train.images.name,
+            what: `no class sums were accumulated at boundary "${o.earlyBoundary}"`,
+          });
+        }
+        // GROOD's one fit (grood_core.ts): the extraction's features cut into the chunks its
+        // early class sums were added in, each summarised, reduced in chunk order. Run once,
+        // and only when a stage below is not in the cache.
+        const chosen = o.oodPrototype.kind === "mixup"
+          ? yield* mixupChoice(train.images.count, o.oodPrototype)
+          : new Uint32Array(0);
+        const reduce = yield* Effect.cached(reduceInMemory(train, early, chosen));
         const prototypes = yield* cache.cached(
           "prototypes",
-          { train: train.key, earlyBoundary: o.earlyBoundary },
+          // The chunk the sums were added in steers the prototypes' last bits.
+          { train: train.key, earlyBoundary: o.earlyBoundary, chunk: early.chunk },
           prototypesCodec,
-          computePrototypes(train, o.earlyBoundary),
+          Effect.map(reduce, (reduced) => reduced.prototypes),
         );
         const source = o.oodPrototype;
         // Every stage runs on a FeatureModel. The mix-up runs on grood's own tfjs network when
@@ -146,8 +169,8 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           switch (source.kind) {
             case "mixup":
               return Effect.flatMap(
-                mixupModel,
-                (m) => mixupWithModel(m, train.images, trainFeatures, prototypes.value, source),
+                Effect.zip(mixupModel, reduce),
+                ([m, reduced]) => oodPrototypeOf(m, source, reduced, train.images),
               );
             case "mean":
               return Effect.succeed(meanOfPrototypes(prototypes.value));
@@ -204,29 +227,19 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           };
           return fitted;
         }
-        // Index only correctly classified training samples, as the reference does.
-        const predicted = predictedClasses(trainFeatures.logits);
-        const correct: Array<number> = [];
-        for (let i = 0; i < trainFeatures.count; i++) {
-          if (predicted[i] === trainFeatures.labels![i]) correct.push(i);
-        }
+        // Only correctly classified training samples are indexed, as the reference does: the
+        // reduce's kept rows.
         const descriptorsAt = (temperature: number) =>
           cache.cached(
             "descriptors",
             { prototypes: prototypes.key, ood: ood.key, rows: "correct", temperature },
             matrixCodec,
-            groodDescriptors(
-              takeRows(trainFeatures.penultimate, correct),
-              gradientPrototypes,
-              temperature,
+            Effect.flatMap(
+              reduce,
+              (reduced) => trainingDescriptors(reduced.kept, gradientPrototypes, temperature),
             ),
           );
-        const indexOf = (
-          descriptors: Matrix,
-        ): Effect.Effect<NearestNeighbourIndex, DetectorError> =>
-          "kind" in o.index
-            ? buildIndex(o.index, descriptors, { name: "GROOD training descriptors", seed: o.seed })
-            : o.index.build(descriptors);
+        const indexOf = (descriptors: Matrix) => indexOver(o.index, descriptors, o.seed);
         const scorer = (index: NearestNeighbourIndex, temperature: number) => (set: ExtractedSet) =>
           groodScores(set, gradientPrototypes, index, temperature, o.k);
         // The temperature extension may be chosen on validation data (never on test OOD).

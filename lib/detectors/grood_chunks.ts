@@ -1,16 +1,23 @@
 /**
- * GROOD's fit as a chunk map and an ordered reduce: the one core of the bounded-memory fit in
- * one process (`grood_streamed.ts`) and on a cluster (`apps/cluster`, `grood cluster fit`).
+ * GROOD's fit as a chunk summary and an ordered reduce: the one core of every GROOD fit, in
+ * one process from a stream (`grood_streamed.ts`), on a cluster (`apps/cluster`,
+ * `grood cluster fit`) and over features already held in memory (the pipeline's `grood()`,
+ * `grood_core.ts`).
  *
- * The training stream is cut into chunks of a fixed size (`FIT_CHUNK` by default; a fit setting,
- * recorded in the fitted folder, independent of how many processes run the map). The map
- * ({@link mapFeatureChunk}) is a pure function of the model and one chunk's images: per-class
- * float64 sums and counts of the early and penultimate features, the penultimate features of
- * the correctly classified images, and the mix-up's chosen images (the seeded choice is known
- * from the image count) with their second-most-likely classes. The reduce
- * ({@link featureReducer}) takes the chunks in chunk order and adds their sums (sums of sums,
- * never averages of averages), so a fit's bits depend on the chunk size, never on who computed
- * which chunk or when.
+ * The training images are cut into chunks of a fixed size (`FIT_CHUNK` by default; a fit
+ * setting, recorded in the fitted folder, independent of how many processes do the work). A
+ * chunk's features (penultimate features and logits per image, early features summed per
+ * class as they pass, never kept per image) come from the model ({@link forwardChunk}), or
+ * from an extraction already in memory. The summary ({@link summariseChunk}) is a pure
+ * function of one chunk's features: per-class float64 sums and counts of the penultimate
+ * features, the penultimate features of the correctly classified images, and the mix-up's
+ * chosen images (the seeded choice is known from the image count) with their
+ * second-most-likely classes. The map of the streamed fit ({@link mapFeatureChunk}) is the
+ * forward then the summary. The reduce (`grood_reduce.ts`) takes the summaries in chunk
+ * order and adds their sums (sums of sums, never averages of averages, with the steps of
+ * `lib/stages/class_sums.ts`, which the extraction's early class sums use too), so a fit's bits
+ * depend on the chunk size, never on who computed which chunk, when, or whether the features
+ * were streamed or held in memory.
  *
  * The descriptors are a second map: each row depends only on its own features and the
  * prototypes (`groodDescriptors`), so any split of the rows gives the same bits.
@@ -18,17 +25,16 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import { type Matrix, matrix } from "../matrix.ts";
+import { matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
 import { requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
 import type { NonFiniteOutput } from "../models/finite.ts";
+import { addRowsByClass } from "../stages/class_sums.ts";
 import { MissingLabels, predictedClasses } from "../stages/features.ts";
 import { secondLargest } from "../stages/mixup.ts";
-import { type EmptyClass, type Prototypes, prototypesFromSums } from "../stages/prototype.ts";
 
-/** Images per chunk of the fit's map when none is given: two forward batches of 500. */
-export const FIT_CHUNK = 1000;
+export { FIT_CHUNK } from "../stages/class_sums.ts";
 
 /** A training stream broke its contract (batches out of order, labels beyond the classes). */
 export class TrainingStreamInvalid extends Data.TaggedError("TrainingStreamInvalid")<{
@@ -67,14 +73,28 @@ export interface TrainingChunk {
   readonly labels?: Uint8Array;
 }
 
-/** What the map computes from one chunk (all of it plain typed arrays: a part file holds it). */
-export interface FeatureChunk {
+/** One chunk's features, what {@link summariseChunk} reads (from the model or from memory). */
+export interface ChunkFeatures {
+  /** Index of the chunk's first image in the training set. */
+  readonly start: number;
+  /** Number of images in the chunk. */
+  readonly size: number;
+  /** `size` class labels (0-based). */
+  readonly labels: Uint8Array;
+  /** `size` × D penultimate features. */
+  readonly penultimate: Float32Array;
+  /** `size` × C logits. */
+  readonly logits: Float32Array;
+  /** The chunk's images, one after another (the mix-up's chosen ones are copied from here). */
+  readonly pixels: Uint8Array;
+}
+
+/** What the summary keeps of one chunk (all of it plain typed arrays: a part file holds it). */
+export interface ChunkSummary {
   /** Index of the chunk's first image in the stream. */
   readonly start: number;
   /** Number of images in the chunk. */
   readonly size: number;
-  /** classes × early-size float64 sums of the early features, by label. */
-  readonly earlySums: Float64Array;
   /** classes × D float64 sums of the penultimate features, by label. */
   readonly penultimateSums: Float64Array;
   /** Images of each class in the chunk. */
@@ -91,16 +111,26 @@ export interface FeatureChunk {
   readonly mixTargets: Uint8Array;
 }
 
-/** What the map needs besides the model and the chunk. */
-export interface FeatureMapSettings {
+/** What the streamed fit's map computes from one chunk: its summary and its early sums. */
+export interface FeatureChunk extends ChunkSummary {
+  /** classes × early-size float64 sums of the early features, by label. */
+  readonly earlySums: Float64Array;
+}
+
+/** What the summary needs besides the chunk's features. */
+export interface SummarySettings {
   /** Names the training set in errors. */
   readonly description: string;
+  /** The mix-up's rank of a chosen training image (stream index); absent for the others. */
+  readonly rankOf: ReadonlyMap<number, number>;
+}
+
+/** What the map needs besides the model and the chunk. */
+export interface FeatureMapSettings extends SummarySettings {
   /** Channels of the chunk's pixels. */
   readonly channels: number;
   /** Images per forward batch inside the chunk (batches start at the chunk's start). */
   readonly batchSize: number;
-  /** The mix-up's rank of a chosen training image (stream index); absent for the others. */
-  readonly rankOf: ReadonlyMap<number, number>;
 }
 
 /** Everything the map may fail with. */
@@ -113,12 +143,34 @@ export const mixupRanks = (chosen: Uint32Array): ReadonlyMap<number, number> => 
   return ranks;
 };
 
-/** The map: one chunk's sums, kept features and mix-up images (see the module doc). */
-export const mapFeatureChunk = (
+/** Fails naming the first image whose label is not one of the model's `classes`. */
+const checkLabels = (
+  description: string,
+  start: number,
+  labels: Uint8Array,
+  classes: number,
+): Effect.Effect<void, TrainingStreamInvalid> => {
+  const i = labels.findIndex((c) => c >= classes);
+  return i < 0 ? Effect.void : Effect.fail(
+    new TrainingStreamInvalid({
+      source: description,
+      problem: `image ${start + i} has label ${labels[i]}; the model has ${classes} classes`,
+    }),
+  );
+};
+
+/**
+ * The forward: one chunk's penultimate features and logits (checked finite), and its early
+ * features summed per class as each batch passes (they are too large to keep per image).
+ */
+export const forwardChunk = (
   model: FeatureModel,
   chunk: TrainingChunk,
-  settings: FeatureMapSettings,
-): Effect.Effect<FeatureChunk, FeatureMapError> =>
+  settings: Pick<FeatureMapSettings, "description" | "channels" | "batchSize">,
+): Effect.Effect<
+  { readonly features: ChunkFeatures; readonly earlySums: Float64Array },
+  FeatureMapError
+> =>
   Effect.gen(function* () {
     const dim = sizeOf(model.shapes.penultimate);
     const classes = sizeOf(model.shapes.logits);
@@ -126,195 +178,125 @@ export const mapFeatureChunk = (
     const perImage = chunk.size === 0 ? 0 : chunk.pixels.length / chunk.size;
     const labels = chunk.labels;
     if (labels === undefined) return yield* new MissingLabels({ set: settings.description });
+    yield* checkLabels(settings.description, chunk.start, labels, classes);
     const earlySums = new Float64Array(classes * earlySize);
-    const penultimateSums = new Float64Array(classes * dim);
-    const counts = new Float64Array(classes);
-    const kept: Array<Float32Array> = [];
-    const keptImages: Array<number> = [];
-    const mix: Array<{ rank: number; pixels: Uint8Array; target: number }> = [];
+    const earlyCounts = new Float64Array(classes);
+    const penultimate = new Float32Array(chunk.size * dim);
+    const logits = new Float32Array(chunk.size * classes);
     for (let offset = 0; offset < chunk.size; offset += settings.batchSize) {
       const size = Math.min(settings.batchSize, chunk.size - offset);
       const start = chunk.start + offset;
       const pixels = chunk.pixels.subarray(offset * perImage, (offset + size) * perImage);
       const x = yield* preprocess(model.name, model.input, pixels, size, settings.channels);
-      const [pen, logits, early] = yield* model.forward(x, "input", [
+      const [pen, logitRows, early] = yield* model.forward(x, "input", [
         "penultimate",
         "logits",
         "early",
       ]);
       yield* requireFiniteOutputs(
         { model: model.name, set: settings.description, start, rows: size },
-        [["penultimate features", pen!], ["logits", logits!]],
+        [["penultimate features", pen!], ["logits", logitRows!]],
       );
-      const logitRows = matrix(size, classes, logits!.data);
-      const predicted = predictedClasses(logitRows);
-      const second = settings.rankOf.size > 0 ? secondLargest(logitRows) : undefined;
-      for (let i = 0; i < size; i++) {
-        const c = labels[offset + i]!;
-        if (c >= classes) {
-          return yield* new TrainingStreamInvalid({
-            source: settings.description,
-            problem: `image ${start + i} has label ${c}; the model has ${classes} classes`,
-          });
-        }
-        counts[c]! += 1;
-        const row = early!.data.subarray(i * earlySize, (i + 1) * earlySize);
-        const at = c * earlySize;
-        for (let j = 0; j < earlySize; j++) earlySums[at + j]! += row[j]!;
-        for (let j = 0; j < dim; j++) penultimateSums[c * dim + j]! += pen!.data[i * dim + j]!;
-        if (predicted[i] === c) {
-          kept.push(pen!.data.slice(i * dim, (i + 1) * dim));
-          keptImages.push(start + i);
-        }
-        const rank = settings.rankOf.get(start + i);
-        if (rank !== undefined) {
-          mix.push({
-            rank,
-            pixels: pixels.slice(i * perImage, (i + 1) * perImage),
-            target: second![i]!,
-          });
-        }
-      }
+      penultimate.set(pen!.data, offset * dim);
+      logits.set(logitRows!.data, offset * classes);
+      addRowsByClass(
+        earlySums,
+        earlyCounts,
+        labels.subarray(offset, offset + size),
+        early!.data,
+        earlySize,
+      );
       yield* Effect.yieldNow;
     }
-    const keptRows = new Float32Array(kept.length * dim);
-    kept.forEach((row, k) => keptRows.set(row, k * dim));
-    const mixPixels = new Uint8Array(mix.length * perImage);
-    mix.forEach((m, k) => mixPixels.set(m.pixels, k * perImage));
-    const result: FeatureChunk = {
+    const features: ChunkFeatures = {
       start: chunk.start,
       size: chunk.size,
-      earlySums,
+      labels,
+      penultimate,
+      logits,
+      pixels: chunk.pixels,
+    };
+    return { features, earlySums };
+  });
+
+/**
+ * The summary: one chunk's penultimate sums and counts per class, its correctly classified
+ * rows and its mix-up images (see the module doc). A pure function of the chunk's features.
+ */
+export const summariseChunk = (
+  features: ChunkFeatures,
+  shapes: { readonly dim: number; readonly classes: number },
+  settings: SummarySettings,
+): Effect.Effect<ChunkSummary, TrainingStreamInvalid> =>
+  Effect.gen(function* () {
+    const { dim, classes } = shapes;
+    const { start, size, labels } = features;
+    if (
+      labels.length !== size || features.penultimate.length !== size * dim ||
+      features.logits.length !== size * classes
+    ) {
+      return yield* new TrainingStreamInvalid({
+        source: settings.description,
+        problem: `the chunk at image ${start} has ${labels.length} labels, ` +
+          `${features.penultimate.length / dim} feature rows and ` +
+          `${features.logits.length / classes} logit rows for ${size} images`,
+      });
+    }
+    yield* checkLabels(settings.description, start, labels, classes);
+    const perImage = size === 0 ? 0 : features.pixels.length / size;
+    const penultimateSums = new Float64Array(classes * dim);
+    const counts = new Float64Array(classes);
+    addRowsByClass(penultimateSums, counts, labels, features.penultimate, dim);
+    const logits = matrix(size, classes, features.logits);
+    const predicted = predictedClasses(logits);
+    const second = settings.rankOf.size > 0 ? secondLargest(logits) : undefined;
+    const keptImages: Array<number> = [];
+    const mix: Array<{ rank: number; image: number; target: number }> = [];
+    for (let i = 0; i < size; i++) {
+      if (predicted[i] === labels[i]) keptImages.push(i);
+      const rank = settings.rankOf.get(start + i);
+      if (rank !== undefined) mix.push({ rank, image: i, target: second![i]! });
+    }
+    const kept = new Float32Array(keptImages.length * dim);
+    keptImages.forEach((i, k) =>
+      kept.set(features.penultimate.subarray(i * dim, (i + 1) * dim), k * dim)
+    );
+    const mixPixels = new Uint8Array(mix.length * perImage);
+    mix.forEach((m, k) =>
+      mixPixels.set(
+        features.pixels.subarray(m.image * perImage, (m.image + 1) * perImage),
+        k * perImage,
+      )
+    );
+    const summary: ChunkSummary = {
+      start,
+      size,
       penultimateSums,
       counts,
-      kept: keptRows,
-      keptImages: Int32Array.from(keptImages),
+      kept,
+      keptImages: Int32Array.from(keptImages, (i) => start + i),
       mixRanks: Uint32Array.from(mix, (m) => m.rank),
       mixPixels,
       mixTargets: Uint8Array.from(mix, (m) => m.target),
     };
-    return result;
+    return summary;
   });
 
-/** What the reduce leaves once every chunk is in. */
-export interface ReducedFeatures {
-  readonly prototypes: Prototypes;
-  /** Penultimate features of every correctly classified image (rows × D), in image order. */
-  readonly kept: Matrix;
-  readonly keptImages: Int32Array;
-  /** The chosen images' pixels, in the mix-up's order, and their second-most-likely classes. */
-  readonly mixPixels: Uint8Array;
-  readonly mixTargets: Uint8Array;
-}
-
-/** The ordered reduce of a fit over `count` images (see {@link featureReducer}). */
-export interface FeatureReducer {
-  /** Add the next chunk (its start must be the images seen so far). */
-  readonly add: (chunk: FeatureChunk) => Effect.Effect<void, TrainingStreamInvalid>;
-  /** The prototypes and the kept features, once every image is in. */
-  readonly finish: () => Effect.Effect<ReducedFeatures, TrainingStreamInvalid | EmptyClass>;
-}
-
-/**
- * The reduce: chunk sums added in chunk order into float64 totals, kept features copied into
- * one count × D buffer (the index's size, as the descriptors overwrite it in place), chosen
- * images put at their ranks.
- */
-export const featureReducer = (
+/** The map of the streamed fit: the forward, then the summary (see the module doc). */
+export const mapFeatureChunk = (
   model: FeatureModel,
-  train: { readonly description: string; readonly count: number; readonly perImage: number },
-  chosen: number,
-): FeatureReducer => {
-  const dim = sizeOf(model.shapes.penultimate);
-  const classes = sizeOf(model.shapes.logits);
-  const earlySize = sizeOf(model.shapes.early);
-  const earlySums = new Float64Array(classes * earlySize);
-  const penultimateSums = new Float64Array(classes * dim);
-  const counts = new Float64Array(classes);
-  const kept = new Float32Array(train.count * dim);
-  const keptImages = new Int32Array(train.count);
-  const mixPixels = new Uint8Array(chosen * train.perImage);
-  const mixTargets = new Uint8Array(chosen);
-  const mixFilled = new Uint8Array(chosen);
-  let nKept = 0;
-  let seen = 0;
-  let mixed = 0;
-  const invalid = (problem: string) =>
-    new TrainingStreamInvalid({ source: train.description, problem });
-  const add = (chunk: FeatureChunk) =>
-    Effect.gen(function* () {
-      if (chunk.start !== seen) {
-        return yield* invalid(`a chunk starts at image ${chunk.start}, expected ${seen}`);
-      }
-      if (
-        chunk.earlySums.length !== earlySums.length ||
-        chunk.penultimateSums.length !== penultimateSums.length ||
-        chunk.counts.length !== classes || chunk.kept.length !== chunk.keptImages.length * dim ||
-        chunk.mixPixels.length !== chunk.mixRanks.length * train.perImage ||
-        chunk.mixTargets.length !== chunk.mixRanks.length || seen + chunk.size > train.count
-      ) {
-        return yield* invalid(`the chunk at image ${chunk.start} does not match the model`);
-      }
-      // A part comes from a runner's file: its rows must lie in its own range, its mix-up
-      // ranks in the choice and each rank once, or the sums and the mix-up would be wrong.
-      const end = chunk.start + chunk.size;
-      let previous = chunk.start - 1;
-      for (const image of chunk.keptImages) {
-        if (!(image > previous && image < end)) {
-          return yield* invalid(
-            `the chunk at image ${chunk.start} keeps image ${image}, not ascending in its range`,
-          );
-        }
-        previous = image;
-      }
-      for (const rank of chunk.mixRanks) {
-        if (!(rank < chosen) || mixFilled[rank] === 1) {
-          return yield* invalid(
-            `the chunk at image ${chunk.start} gives mix-up rank ${rank} ` +
-              (rank < chosen ? "a second time" : `of ${chosen}`),
-          );
-        }
-        mixFilled[rank] = 1;
-      }
-      for (let i = 0; i < earlySums.length; i++) earlySums[i]! += chunk.earlySums[i]!;
-      for (let i = 0; i < penultimateSums.length; i++) {
-        penultimateSums[i]! += chunk.penultimateSums[i]!;
-      }
-      for (let c = 0; c < classes; c++) counts[c]! += chunk.counts[c]!;
-      kept.set(chunk.kept, nKept * dim);
-      keptImages.set(chunk.keptImages, nKept);
-      nKept += chunk.keptImages.length;
-      chunk.mixRanks.forEach((rank, k) => {
-        mixPixels.set(
-          chunk.mixPixels.subarray(k * train.perImage, (k + 1) * train.perImage),
-          rank * train.perImage,
-        );
-        mixTargets[rank] = chunk.mixTargets[k]!;
-      });
-      mixed += chunk.mixRanks.length;
-      seen += chunk.size;
-    });
-  const finish = () =>
-    Effect.gen(function* () {
-      if (seen !== train.count) {
-        return yield* invalid(`the stream gave ${seen} images, expected ${train.count}`);
-      }
-      if (mixed !== chosen) {
-        return yield* invalid(`the chunks held ${mixed} of the ${chosen} images to mix`);
-      }
-      const prototypes = yield* prototypesFromSums(
-        train.description,
-        { boundary: model.taps.early, featureShape: model.shapes.early, sums: earlySums, counts },
-        { sums: penultimateSums, counts },
-      );
-      const reduced: ReducedFeatures = {
-        prototypes,
-        kept: matrix(nKept, dim, kept.subarray(0, nKept * dim)),
-        keptImages: keptImages.subarray(0, nKept),
-        mixPixels,
-        mixTargets,
-      };
-      return reduced;
-    });
-  return { add, finish };
-};
+  chunk: TrainingChunk,
+  settings: FeatureMapSettings,
+): Effect.Effect<FeatureChunk, FeatureMapError> =>
+  Effect.gen(function* () {
+    const { features, earlySums } = yield* forwardChunk(model, chunk, settings);
+    const summary = yield* summariseChunk(features, shapesOf(model), settings);
+    const mapped: FeatureChunk = { ...summary, earlySums };
+    return mapped;
+  });
+
+/** The penultimate size D and the number of classes C of a model. */
+export const shapesOf = (model: FeatureModel): { dim: number; classes: number } => ({
+  dim: sizeOf(model.shapes.penultimate),
+  classes: sizeOf(model.shapes.logits),
+});

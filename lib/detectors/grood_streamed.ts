@@ -1,60 +1,54 @@
 /**
  * GROOD's fit in bounded memory: the training images are read chunk by chunk and forgotten,
  * so a fit's memory grows with its index (the descriptors kept for k-NN), not with the number
- * of images. It is the chunk map and ordered reduce of `grood_chunks.ts`, run here in this
- * process by default, or by a caller's {@link ChunkMapper} (the cluster's driver, which has the
- * map computed by runners and reads their results back in chunk order): the same code reduces
- * either, so a fit's bits depend on its chunk size, not on where the chunks were mapped.
+ * of images. It is GROOD's one fit: the chunk map (forward, then summary) and ordered reduce
+ * of `grood_chunks.ts` and `grood_reduce.ts`, then the OOD prototype, descriptors and index of
+ * `grood_core.ts`, run here in this process by default, or by a caller's
+ * {@link ChunkMapper} (the cluster's driver, which has the map computed by runners and reads
+ * their results back in chunk order): the same code reduces either, so a fit's bits depend on
+ * its chunk size, not on where the chunks were mapped.
  *
  * - the class prototypes: per-chunk float64 sums per class of the early and penultimate
  *   features, added in chunk order;
  * - the mix-up's images: the seeded choice of `mixupChoice` is known before the pass (it only
  *   needs the image count), so the chosen images' pixels and their second-most-likely classes
- *   are copied out as they pass; then `mixupImages`, the same code as the in-memory fit's, on
- *   the same images in the same order;
+ *   are copied out as they pass; then `mixupImages` on them, in the mix-up's order;
  * - the penultimate features of the correctly classified images, into one buffer of
  *   count × D float32 (the index's size; the descriptors then overwrite it in place), then the
  *   descriptors (each row depends on its own features only) and the index.
  *
- * With one chunk (a chunk size of at least the image count) the results equal `grood().fit` on
- * the same images held in memory, bit for bit (`tests/grood_streamed_test.ts`), when both use
- * the same batch size; with several chunks the prototypes are sums of chunk sums, equal to a
- * few float64 rounding steps.
+ * `grood().fit` over the same images held in memory (their extraction's class sums added in
+ * the same chunks, the same batch size) runs the same summaries and reduce, and gives the same
+ * bits (`tests/grood_streamed_test.ts`).
  *
  * What it does not do: the OOD-prototype sources that need more than the training stream
  * (noise, validation-OOD images, custom code) and the temperature grid, which needs validation
- * data; those fit in memory with `grood()`.
+ * data; `grood()` layers those on the same core.
  *
  * @module
  */
 import { Effect, Stream } from "effect";
-import type { ImageSet } from "../data/images.ts";
-import { buildIndex, type IndexSpec, type NearestNeighbourIndex } from "../knn/mod.ts";
-import { type Matrix, matrix } from "../matrix.ts";
+import type { IndexSpec, NearestNeighbourIndex } from "../knn/mod.ts";
+import type { Matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
 import type { FeatureModel } from "../models/model.ts";
 import { reportProgress } from "../progress.ts";
 import type { MissingLabels } from "../stages/features.ts";
-import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
-import {
-  meanOfPrototypes,
-  MIXUP_DEFAULTS,
-  mixupChoice,
-  mixupImages,
-  type MixupOptions,
-} from "../stages/mixup.ts";
+import type { GradientPrototypes } from "../stages/gradient.ts";
+import { MIXUP_DEFAULTS, mixupChoice, type MixupOptions } from "../stages/mixup.ts";
 import type { EmptyClass, Prototypes } from "../stages/prototype.ts";
 import type { DetectorError } from "./detector.ts";
 import {
   type ChunkMapFailed,
   type FeatureChunk,
-  featureReducer,
   FIT_CHUNK,
   mapFeatureChunk,
   mixupRanks,
   type TrainingChunk,
   TrainingStreamInvalid,
 } from "./grood_chunks.ts";
+import { indexOver, oodPrototypeOf, trainingDescriptors } from "./grood_core.ts";
+import { featureReducer } from "./grood_reduce.ts";
 import type { IndexBuilder } from "./grood_options.ts";
 
 export { TrainingStreamInvalid } from "./grood_chunks.ts";
@@ -225,15 +219,10 @@ export const fitGroodStreamed = <E>(
     const reduced = yield* reducer.finish();
     const { prototypes } = reduced;
 
-    const mixSet: ImageSet = {
-      name: `${train.description}/mixup`,
-      count: chosen.length,
-      pixels: reduced.mixPixels,
+    const oodPrototype = yield* oodPrototypeOf(model, source, reduced, {
+      name: train.description,
       shape: train.shape,
-    };
-    const oodPrototype = source.kind === "mixup"
-      ? yield* mixupImages(model, mixSet, reduced.mixTargets, prototypes, { lambda: source.lambda })
-      : meanOfPrototypes(prototypes);
+    });
 
     const gradientPrototypes = { classes: prototypes.penultimate, ood: oodPrototype };
     const kept = reduced.kept;
@@ -241,14 +230,12 @@ export const fitGroodStreamed = <E>(
     const dim = kept.cols;
     const temperature = options.temperature ?? 1;
     if (mapper.descriptors === undefined) {
-      const step = options.descriptorChunk ?? 8192;
-      for (let start = 0; start < nKept; start += step) {
-        const end = Math.min(nKept, start + step);
-        const rows = matrix(end - start, dim, kept.data.subarray(start * dim, end * dim));
-        const descriptors = yield* groodDescriptors(rows, gradientPrototypes, temperature);
-        kept.data.set(descriptors.data, start * dim);
-        yield* reportProgress("descriptors", end, nKept);
-      }
+      // In place: the kept rows become their descriptors, step by step.
+      yield* trainingDescriptors(kept, gradientPrototypes, temperature, {
+        step: options.descriptorChunk ?? 8192,
+        into: kept.data,
+        report: true,
+      });
     } else {
       let filled = 0;
       yield* Stream.runForEach(mapper.descriptors(gradientPrototypes, temperature), (rows) =>
@@ -270,11 +257,7 @@ export const fitGroodStreamed = <E>(
         });
       }
     }
-    const name = "GROOD training descriptors";
-    const which = options.index ?? { kind: "exact" };
-    const index: NearestNeighbourIndex = "kind" in which
-      ? yield* buildIndex(which, kept, { name, seed: options.seed ?? 0 })
-      : yield* which.build(kept);
+    const index = yield* indexOver(options.index ?? { kind: "exact" }, kept, options.seed ?? 0);
     const fit: StreamedGroodFit = {
       prototypes,
       oodPrototype,

@@ -72,16 +72,36 @@ export {
   type SpecOodPrototype,
 } from "./grood_options.ts";
 export {
+  type ChunkFeatures,
   ChunkMapFailed,
+  type ChunkSummary,
   type FeatureChunk,
   type FeatureMapError,
   type FeatureMapSettings,
-  featureReducer,
   FIT_CHUNK,
+  forwardChunk,
   mapFeatureChunk,
   mixupRanks,
+  summariseChunk,
+  type SummarySettings,
   type TrainingChunk,
 } from "./grood_chunks.ts";
+export {
+  type EarlySums,
+  type FeatureReducer,
+  featureReducer,
+  type ReducedFeatures,
+  type SummaryReducer,
+  summaryReducer,
+} from "./grood_reduce.ts";
+export {
+  type CoreOodSource,
+  type DescriptorSteps,
+  indexOver,
+  oodPrototypeOf,
+  reduceInMemory,
+  trainingDescriptors,
+} from "./grood_core.ts";
 export {
   type ChunkMapper,
   type FeatureJob,

@@ -178,6 +178,9 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
           problem: `${error.problem} (give more training images, or ID validation data with --val)`,
         }),
     );
+  // GROOD's prototypes are sums of chunk sums, streamed or in memory (the extraction adds its
+  // class sums in these chunks): the chunk is recorded, hence hashed.
+  const chunk = options.fitChunk ?? FIT_CHUNK;
   const streamedOptions = options.inMemory === true ? undefined : streamedGroodOptions(spec);
   if (streamedOptions !== undefined) {
     // GROOD in bounded memory: the training images stream through one pass and are dropped.
@@ -190,7 +193,6 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     }
     spec = yield* honoured(spec, opened.count - held.size);
     const { stream, finish } = trainStream(opened, held);
-    const chunk = options.fitChunk ?? FIT_CHUNK;
     const { count: sourceCount } = opened;
     const { sha256: modelSha256 } = modelCopy;
     const training = { classNames, held, sourceCount, trainCount: stream.count, modelSha256 };
@@ -274,10 +276,13 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
       },
       validation: { id: validationSet, ood: oodSets },
     };
-    fitted = yield* Effect.acquireRelease(
+    const fit = yield* Effect.acquireRelease(
       makeDetector(spec).fit(inputs),
       (f) => Effect.sync(() => f.dispose()),
     );
+    fitted = spec.kind.startsWith("grood")
+      ? { ...fit, settings: { ...fit.settings, fitChunk: chunk } }
+      : fit;
     trainFeatures = trainExtraction.features;
   }
   const detector = makeDetector(spec);

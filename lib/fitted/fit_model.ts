@@ -10,6 +10,7 @@ import type { ImageSet } from "../data/images.ts";
 import type { ExtractedSet } from "../detectors/detector.ts";
 import type { FeatureModel, Taps } from "../models/model.ts";
 import { openModel, resolveModel } from "../models/registry.ts";
+import { FIT_CHUNK } from "../stages/class_sums.ts";
 import { type ExtractError, extractFeatures, type Extraction } from "../stages/features.ts";
 import type { FitOptions } from "./fit_options.ts";
 
@@ -41,6 +42,8 @@ export const memoisedExtraction = (
   readonly extract: (set: ImageSet, sums: boolean) => Effect.Effect<Extraction, ExtractError>;
   readonly extracted: (set: ImageSet) => Effect.Effect<ExtractedSet, ExtractError>;
 } => {
+  // GROOD fits in these chunks, in memory as streamed: the class sums are added in them.
+  const sumChunk = options.fitChunk ?? FIT_CHUNK;
   const extract = (set: ImageSet, sums: boolean) => {
     const key = canonicalJson({
       model: options.model,
@@ -49,10 +52,11 @@ export const memoisedExtraction = (
       set: set.name,
       count: set.count,
       sums,
+      sumChunk,
     });
     const known = options.features?.get(key);
     return known !== undefined ? Effect.succeed(known) : Effect.tap(
-      extractFeatures(model, set, { ...batch, earlyClassSums: sums }),
+      extractFeatures(model, set, { ...batch, earlyClassSums: sums, sumChunk }),
       (extraction) => Effect.sync(() => options.features?.set(key, extraction)),
     );
   };

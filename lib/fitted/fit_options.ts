@@ -55,8 +55,9 @@ export interface FitOptions {
    */
   readonly inMemory?: boolean;
   /**
-   * Images per chunk of GROOD's streamed fit (default `FIT_CHUNK`): a setting of the fit (its
-   * prototypes are sums of chunk sums), recorded in the folder's settings as `fitChunk`.
+   * Images per chunk of GROOD's fit, streamed or in memory (default `FIT_CHUNK`): a setting
+   * of the fit (its prototypes are sums of chunk sums), recorded in the folder's settings as
+   * `fitChunk`.
    */
   readonly fitChunk?: number;
   /**

@@ -42,24 +42,29 @@ const extractionCodec: Codec<Extraction> = {
     meta: {
       name: features.name,
       count: features.count,
-      classSums: classSums.map((s) => ({ boundary: s.boundary, featureShape: s.featureShape })),
+      classSums: classSums.map((s) => ({
+        boundary: s.boundary,
+        featureShape: s.featureShape,
+        chunk: s.chunk,
+      })),
     },
   }),
   decode: (arrays, meta) => {
     const m = meta as {
       name: string;
       count: number;
-      classSums: Array<{ boundary: string; featureShape: number[] }>;
+      classSums: Array<{ boundary: string; featureShape: number[]; chunk: number }>;
     };
     const get = (name: string) => arrays.get(name)!;
     const pen = get("penultimate");
     const logits = get("logits");
     const labels = arrays.get("labels")?.data as Uint8Array | undefined;
-    const classSums: Array<ClassSums> = m.classSums.map(({ boundary, featureShape }) => ({
+    const classSums: Array<ClassSums> = m.classSums.map(({ boundary, featureShape, chunk }) => ({
       boundary,
       featureShape,
       sums: get(`sums-${boundary}`).data as Float64Array,
       counts: get(`counts-${boundary}`).data as Float64Array,
+      chunk,
     }));
     return {
       features: {

@@ -5,7 +5,9 @@
  * or at any of the model's `points` (grood's CNN: every convolutional block), for class
  * prototypes at early layers, which are far too large to keep per image (60,000 × 6,272 floats
  * at block1). The class sums are named after the point they are taken at, which is what GROOD's
- * `earlyBoundary` must then be.
+ * `earlyBoundary` must then be, and are added in chunks of `FIT_CHUNK` images (`class_sums.ts`),
+ * the chunks GROOD's one fit then cuts the features into: its prototypes have the bits of a
+ * streamed fit with the same chunk.
  *
  * @module
  */
@@ -19,6 +21,7 @@ import { MissingTap, type ModelError } from "../models/errors.ts";
 import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, type FeatureTensor, preprocess, sizeOf } from "../models/model.ts";
 import { pipelinedBatches } from "../models/batches.ts";
+import { chunkedSums, FIT_CHUNK } from "./class_sums.ts";
 
 export { NonFiniteOutput } from "../models/finite.ts";
 
@@ -54,6 +57,12 @@ export interface ClassSums {
   readonly sums: Float64Array;
   /** Images per class (C), the divisors that turn `sums` into means. */
   readonly counts: Float64Array;
+  /**
+   * Images per chunk the sums were added in (`chunkedSums`): GROOD's fit cuts the training
+   * features into chunks of this size, so its prototypes have the bits of a streamed fit with
+   * the same chunk.
+   */
+  readonly chunk: number;
 }
 
 /** Options of the extraction pass. */
@@ -68,6 +77,8 @@ export interface ExtractOptions {
    * labelled set).
    */
   readonly classSumsAt?: ReadonlyArray<string>;
+  /** Images per chunk the class sums are added in (default `FIT_CHUNK`; see `class_sums.ts`). */
+  readonly sumChunk?: number;
 }
 
 /** The output of the extraction pass. */
@@ -111,6 +122,14 @@ export const extractFeatures: (
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) {
     return yield* new InvalidParameter({ name: "batchSize", value: batchSize, expected: "≥ 1" });
   }
+  const sumChunk = options.sumChunk ?? FIT_CHUNK;
+  if (!(Number.isInteger(sumChunk) && sumChunk >= 1)) {
+    return yield* new InvalidParameter({
+      name: "sumChunk",
+      value: sumChunk,
+      expected: "a whole number ≥ 1",
+    });
+  }
   const penData = new Float32Array(set.count * dim);
   const logitData = new Float32Array(set.count * numClasses);
   const points = model.points ?? [];
@@ -137,12 +156,10 @@ export const extractFeatures: (
       });
     }
   }
-  const sums: Array<ClassSums> = names.map((name) => ({
-    boundary: name,
-    featureShape: shapeOf(name)!,
-    sums: new Float64Array(numClasses * sizeOf(shapeOf(name)!)),
-    counts: new Float64Array(numClasses),
-  }));
+  // Summed in chunks of `sumChunk` images, as GROOD's chunk map and reduce sum (class_sums.ts).
+  const accumulators = names.map((name) =>
+    chunkedSums(numClasses, sizeOf(shapeOf(name)!), sumChunk)
+  );
   // One pass: through the named points when any is not a tap, else through the taps.
   const pass = (x: FeatureTensor) =>
     viaPoints
@@ -169,17 +186,8 @@ export const extractFeatures: (
         ]);
         penData.set(outputs[0]!.data, start * dim);
         logitData.set(outputs[1]!.data, start * numClasses);
-        sums.forEach((s, k) => {
-          const values = outputs[2 + k]!.data;
-          const size1 = values.length / size;
-          for (let i = 0; i < size; i++) {
-            const c = set.labels![start + i]!;
-            s.counts[c]! += 1;
-            const row = values.subarray(i * size1, (i + 1) * size1);
-            const offset = c * size1;
-            for (let j = 0; j < size1; j++) s.sums[offset + j]! += row[j]!;
-          }
-        });
+        const labels = set.labels?.subarray(start, start + size);
+        accumulators.forEach((sums, k) => sums.add(labels!, outputs[2 + k]!.data));
         yield* reportProgress(`features of ${set.name}`, start + size, set.count);
       }),
   );
@@ -190,7 +198,13 @@ export const extractFeatures: (
     logits: matrix(set.count, numClasses, logitData),
     ...(set.labels === undefined ? {} : { labels: set.labels }),
   };
-  const extraction: Extraction = { features, classSums: sums };
+  const classSums: Array<ClassSums> = names.map((name, k) => ({
+    boundary: name,
+    featureShape: shapeOf(name)!,
+    ...accumulators[k]!.finish(),
+    chunk: sumChunk,
+  }));
+  const extraction: Extraction = { features, classSums };
   return extraction;
 });
 

@@ -97,7 +97,8 @@ export interface MixupPlan {
 
 /**
  * Check λ and the sample count, then choose which of `total` training images to mix (seeded):
- * the same choice whether the training set is in memory or streamed (`grood_streamed.ts`).
+ * it needs only the count, so GROOD's fit (`lib/detectors/grood_chunks.ts`) knows the choice
+ * before its pass, whether the training set is in memory or streamed.
  */
 export const mixupChoice = (
   total: number,
@@ -127,8 +128,8 @@ export const mixupChoice = (
   });
 
 /**
- * Check λ and the sample count, then choose the images to mix (seeded) and their targets: the
- * in-memory fit (`mixupWithModel`) and the streamed one (`grood_streamed.ts`) mix the same pairs.
+ * Check λ and the sample count, then choose the images to mix (seeded) and their targets, from
+ * a set's features in memory: the pairs GROOD's fit gathers chunk by chunk (`summariseChunk`).
  */
 export const mixupPlan = (
   train: LabelledSet,
@@ -185,7 +186,11 @@ export function smoothedNoiseImages(count: number, seed: number): ImageSet {
   return { name: `noise(seed ${seed})`, count, pixels };
 }
 
-/** The OOD prototype by targeted mix-up at the model's early tap. */
+/**
+ * The OOD prototype by targeted mix-up at the model's early tap, over a training set and its
+ * features in memory: the stage on its own (`mixupPlan`, then `mixupImages`), with the bits of
+ * GROOD's fit, which gathers the same images and targets chunk by chunk (`grood_core.ts`).
+ */
 export const mixupWithModel: (
   model: FeatureModel,
   train: LabelledSet,
@@ -214,8 +219,8 @@ export const mixupWithModel: (
 /**
  * The mix-up itself: the mean penultimate feature of `images` (in order) with their early
  * features mixed with the early prototype of `targets[i]` (one class per image). Batches
- * start at image 0, so any caller that gathers the same images in the same order (the
- * streamed fit) gets the same bits.
+ * start at image 0, so any caller that gathers the same images in the same order (GROOD's
+ * fit, `mixupWithModel`) gets the same bits.
  */
 export const mixupImages: (
   model: FeatureModel,

@@ -1,7 +1,8 @@
 /**
  * The stages of GROOD, each an `Effect.fn` over plain data: features (of grood's CNN, of any
- * `FeatureModel`, or over a pool of workers), class prototypes, the mix-up OOD prototype, the
- * gradient descriptors, the k-NN score, and the evaluation metrics.
+ * `FeatureModel`, or over a pool of workers), per-class sums added in chunks, class
+ * prototypes, the mix-up OOD prototype, the gradient descriptors, the k-NN score, and the
+ * evaluation metrics.
  *
  * @module
  */
@@ -16,6 +17,7 @@ export {
   predictedClasses,
   type SetFeatures,
 } from "./features.ts";
+export { addInto, addRowsByClass, type ChunkedSums, chunkedSums, FIT_CHUNK } from "./class_sums.ts";
 export {
   computePrototypes,
   EmptyClass,

@@ -7,6 +7,7 @@
  */
 import { Data, Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
+import { chunkedSums } from "./class_sums.ts";
 import type { ClassSums, Extraction } from "./features.ts";
 
 /** Class prototypes at the early boundary and at the penultimate layer. */
@@ -47,7 +48,10 @@ export class MissingFeatures extends Data.TaggedError("MissingFeatures")<{
 
 /**
  * Class prototypes from a training-set extraction that accumulated class sums at
- * `earlyBoundary` (see `extractFeatures`' `classSumsAt`).
+ * `earlyBoundary` (see `extractFeatures`' `classSumsAt`): the penultimate features are summed
+ * per class in the chunks the early sums were added in (`ClassSums.chunk`, with
+ * `chunkedSums`), so the result has the bits of GROOD's fit over the same features and chunk
+ * (the chunk summaries and ordered reduce of `lib/detectors/grood_chunks.ts`).
  *
  * @example Two classes, two samples each
  * ```ts
@@ -59,7 +63,10 @@ export class MissingFeatures extends Data.TaggedError("MissingFeatures")<{
  *     name: "toy", count: 4, labels: new Uint8Array([0, 0, 1, 1]),
  *     penultimate: matrix(4, 1, [1, 3, 10, 20]), logits: matrix(4, 2),
  *   },
- *   classSums: [{ boundary: "b", featureShape: [1], sums: new Float64Array([2, 8]), counts: new Float64Array([2, 2]) }],
+ *   classSums: [{
+ *     boundary: "b", featureShape: [1], sums: new Float64Array([2, 8]),
+ *     counts: new Float64Array([2, 2]), chunk: 1000,
+ *   }],
  * };
  * const p = Effect.runSync(computePrototypes(extraction, "b"));
  * if (p.penultimate.data[1] !== 15 || p.early.data[0] !== 1) throw new Error("wrong means");
@@ -85,28 +92,29 @@ export const computePrototypes: (
         what: `no class sums were accumulated at boundary "${earlyBoundary}"`,
       });
     }
-    const numClasses = features.logits.cols;
-    const dim = features.penultimate.cols;
-    const sums = new Float64Array(numClasses * dim);
-    const counts = new Array<number>(numClasses).fill(0);
-    for (let i = 0; i < features.count; i++) {
-      const c = labels[i]!;
-      counts[c]!++;
-      for (let j = 0; j < dim; j++) sums[c * dim + j]! += features.penultimate.data[i * dim + j]!;
+    if (!(Number.isInteger(early.chunk) && early.chunk >= 1)) {
+      return yield* new MissingFeatures({
+        set: features.name,
+        what: `its class sums at "${earlyBoundary}" name a chunk of ${early.chunk} images, ` +
+          "not a whole number ≥ 1",
+      });
     }
-    return yield* prototypesFromSums(features.name, early, { sums, counts });
+    const penultimate = chunkedSums(features.logits.cols, features.penultimate.cols, early.chunk);
+    penultimate.add(labels, features.penultimate.data);
+    return yield* prototypesFromSums(features.name, early, penultimate.finish());
   },
 );
 
 /**
  * The class prototypes (means, rounded once to float32) from per-class float64 sums at the
- * early boundary and at the penultimate tap: the one place both GROOD fits divide
- * (`computePrototypes` over an extraction, the streamed fit's reduce over its chunks), so equal
- * sums give equal bits. Fails with `EmptyClass` naming `set` when a class has no image.
+ * early boundary and at the penultimate tap: the one place GROOD's fit divides (the reduce of
+ * its chunk summaries, whether the features were streamed or held in memory, and
+ * `computePrototypes` over an extraction), so equal sums give equal bits. Fails with
+ * `EmptyClass` naming `set` when a class has no image.
  */
 export const prototypesFromSums = (
   set: string,
-  early: ClassSums,
+  early: Pick<ClassSums, "boundary" | "featureShape" | "sums" | "counts">,
   penultimate: { readonly sums: Float64Array; readonly counts: ArrayLike<number> },
 ): Effect.Effect<Prototypes, EmptyClass> =>
   Effect.suspend(() => {
