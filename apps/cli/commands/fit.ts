@@ -68,11 +68,11 @@ const detectorsFlag: FlagSpec<ReadonlyArray<unknown>> = (name) =>
     Flag.withMetavar("NAME"),
   );
 
-/** `--chunk`: images per chunk of GROOD's streamed fit (a setting of the fit, recorded). */
+/** `--chunk`: images per chunk of GROOD's fit (a setting of the fit, recorded). */
 export const fitChunkFlag: FlagSpec<number> = flag.integer(
-  "images per chunk of GROOD's streamed fit: its prototypes are sums of chunk sums, so the " +
-    "chunk size is a setting of the fit (recorded as fitChunk); grood cluster fit with the same " +
-    "chunk writes the same folder",
+  "images per chunk of GROOD's fit (streamed or --in-memory): its prototypes are sums of chunk " +
+    "sums, so the chunk size is a setting of the fit (recorded as fitChunk); grood cluster fit " +
+    "with the same chunk writes the same folder",
   { min: 1, default: FIT_CHUNK },
 );
 
