@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import { Effect, type Scope } from "effect";
 import type { Compute } from "../compute/compute.ts";
 import type { LabelledSet } from "../data/images.ts";
@@ -85,7 +86,10 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   // before any computation.
   const folderRules = fittedFolderRules(options);
   yield* checkOutputFolder(options.out, folderRules);
-  yield* ensureWritable(options.out);
+  // The folder is replaced by renames in its parent (`writeDirAtomic`): the parent is where
+  // the fit writes, and a probe inside an existing fitted folder would be an unlisted file
+  // there if the process were killed between writing and removing it.
+  yield* ensureWritable(dirname(options.out));
   const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
   // GROOD's early prototypes come from the model's early tap (the one boundary the extraction
   // sums at): the default, and the only value a spec may name.
