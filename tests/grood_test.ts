@@ -12,7 +12,7 @@ import { groodDescriptors } from "../lib/stages/gradient.ts";
 import type { Matrix } from "../lib/matrix.ts";
 import { exactIndex } from "../lib/knn/exact.ts";
 import { meanOfPrototypes } from "../lib/stages/mixup.ts";
-import { groodModel, runPromise, tf } from "./with_compute.ts";
+import { groodModel, runPromise, scopedFailure, tf } from "./with_compute.ts";
 
 /** A registered detector built from its spec, as pipelines build it. */
 const registered = (spec: unknown) => Effect.runSync(buildDetector(spec));
@@ -283,4 +283,25 @@ Deno.test("GROOD's old index fields are refused by name (index is a tagged union
   assert.match(problems({ kind: "grood", index: { kind: "ivf", M: 8 } }), /unknown key M/);
   assert.match(problems({ kind: "grood", index: { kind: "usearch" } }), /unknown kind "usearch"/);
   assert.match(problems({ kind: "grood", index: "hnsw" }), /index/);
+});
+
+Deno.test("GROOD refuses an early boundary other than the early tap on a model without grood's network", async () => {
+  const withNet = await groodModel(net);
+  const { network: _, ...withoutNet } = withNet;
+  const sums = await runPromise(
+    extractFeatures(withNet, train, { classSumsAt: [withNet.taps.early, "block2"] }),
+  );
+  assert.notEqual(withNet.taps.early, "block2");
+  const at = (model: FitInputs["model"]): FitInputs => ({
+    ...inputs,
+    model,
+    train: { ...inputs.train, classSums: sums.classSums },
+  });
+  // With the network, the mix-up starts at any block (the early-layer ablation).
+  const ablated = await runPromise(grood({ earlyBoundary: "block2" }).fit(at(withNet)));
+  ablated.dispose();
+  const failure = await scopedFailure(grood({ earlyBoundary: "block2" }).fit(at(withoutNet)));
+  assert.equal(failure._tag, "InvalidParameter");
+  assert.match(failure.message, /earlyBoundary = "block2"/);
+  assert.match(failure.message, /its mix-up starts there/);
 });

@@ -31,6 +31,7 @@
 import { Effect, Exit } from "effect";
 import { concatSets, type ImageSet, subset } from "../data/images.ts";
 import { squaredDistance } from "../distance.ts";
+import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import { type Codec, StageCache } from "../cache/cache.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
@@ -135,6 +136,19 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           return yield* new MissingFeatures({
             set: train.images.name,
             what: `no class sums were accumulated at boundary "${o.earlyBoundary}"`,
+          });
+        }
+        if (
+          model.network === undefined && o.oodPrototype.kind === "mixup" &&
+          o.earlyBoundary !== model.taps.early
+        ) {
+          // Without grood's own network the mix-up starts its forward at the model's early tap:
+          // prototypes summed elsewhere would be mixed at the wrong layer.
+          return yield* new InvalidParameter({
+            name: "earlyBoundary",
+            value: o.earlyBoundary,
+            expected:
+              `the early tap "${model.taps.early}" of ${model.name} (its mix-up starts there)`,
           });
         }
         // GROOD's one fit (grood_core.ts): the extraction's features cut into the chunks its
