@@ -32,6 +32,7 @@ import { groodDescriptors } from "../lib/stages/gradient.ts";
 import { knnScore } from "../lib/stages/score.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
 import { copyFolder } from "./folder_copy.ts";
+import { ivfCentroids } from "../lib/fitted/ivf_state.ts";
 
 const MODEL = fileURLToPath(new URL("../fixtures/models/mnist", import.meta.url));
 const LISTS = 16;
@@ -258,4 +259,28 @@ Deno.test("IVF centroids given back rebuild the same lists without k-means; a wr
   );
   assert.equal(error._tag, "InvalidParameter");
   assert.match(error.message, /ivf centroids/);
+});
+
+Deno.test("saving takes the fitted index's own centroids (no second k-means); a wrong size is refused", async () => {
+  const descriptors = await stateOf("ivf", "train-descriptors");
+  const centroids = await stateOf("ivf", "ivf-centroids");
+  const settings = { lists: LISTS, nprobe: 2 };
+  const own = {
+    name: "ivf-centroids",
+    description: "the fitted index's",
+    data: centroids.data,
+    shape: [LISTS, 64],
+  };
+  // A spec without a seed could not be built again: only the fitted centroids can answer.
+  const spec = { kind: "grood", index: { kind: "ivf", lists: LISTS } };
+  const saved = await Effect.runPromise(ivfCentroids(spec, settings, descriptors, own));
+  assert.equal(saved.data, centroids.data, "the fitted array itself, not a rebuild");
+  assert.match(saved.description, /nprobe 2/);
+  const rebuilt = await Effect.runPromiseExit(ivfCentroids(spec, settings, descriptors));
+  assert.equal(rebuilt._tag, "Failure", "without them the save rebuilds, and needs the seed");
+  const wrong = await Effect.runPromiseExit(
+    ivfCentroids(spec, settings, descriptors, { ...own, shape: [LISTS - 1, 64] }),
+  );
+  assert.equal(wrong._tag, "Failure");
+  assert.match(String(wrong._tag === "Failure" ? wrong.cause : ""), /the fit had 16 lists/);
 });

@@ -12,12 +12,18 @@
  */
 import { Effect, type Scope } from "effect";
 import { decodeStrict } from "../decode.ts";
+import { IVF_CENTROIDS_ARTEFACT } from "../detectors/grood.ts";
 import { IndexSpec, ivfIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
 import type { Matrix } from "../matrix.ts";
 import type { StateArray, StateProblem } from "./persist.ts";
 
-/** The state array holding the IVF index's centroids. */
-export const IVF_CENTROIDS = "ivf-centroids";
+/** The state array holding the IVF index's centroids (the fitted GROOD's artefact of that name). */
+export const IVF_CENTROIDS: string = IVF_CENTROIDS_ARTEFACT;
+
+/** What `detector.json` says of the centroids, wherever they came from. */
+const centroidsDescription = (nprobe: unknown) =>
+  `lists × D k-means centroids of the IVF index over the training descriptors, centred on ` +
+  `their mean (nprobe ${nprobe})`;
 
 /** The name every GROOD index carries (as GROOD's fit names it). */
 const INDEX_NAME = "GROOD training descriptors";
@@ -41,16 +47,28 @@ const countSetting = (
 };
 
 /**
- * At fit: the centroids of the IVF index GROOD built over `descriptors`. The fitted detector
- * does not hand out its index, so it is built again here from the same descriptors, spec and
- * seed (the build is deterministic) and checked to have the fit's lists and nprobe.
+ * At fit: the centroids of the IVF index GROOD built over `descriptors`: the fitted detector's
+ * own (its `ivf-centroids` artefact, checked against the fit's lists and the descriptors'
+ * columns) when it hands them out, else the index built again from the same descriptors, spec
+ * and seed (the build is deterministic) and checked to have the fit's lists and nprobe.
  */
 export const ivfCentroids = (
   spec: Readonly<Record<string, unknown>>,
   settings: Readonly<Record<string, string | number | boolean>>,
   descriptors: Matrix,
+  fitted?: StateArray,
 ): Effect.Effect<StateArray, StateProblem> =>
   Effect.gen(function* () {
+    if (fitted !== undefined) {
+      if (fitted.shape[0] !== settings.lists || fitted.shape[1] !== descriptors.cols) {
+        return yield* Effect.fail<StateProblem>({
+          array: IVF_CENTROIDS,
+          problem: `the fitted index's centroids are [${fitted.shape.join(", ")}]; the fit had ` +
+            `${settings.lists} lists of ${descriptors.cols} columns`,
+        });
+      }
+      return { ...fitted, description: centroidsDescription(settings.nprobe) };
+    }
     const index = yield* indexSpecOf(spec);
     if (index.kind !== "ivf") {
       return yield* Effect.fail<StateProblem>({
@@ -81,8 +99,7 @@ export const ivfCentroids = (
     }
     return {
       name: IVF_CENTROIDS,
-      description: `lists × D k-means centroids of the IVF index over the training ` +
-        `descriptors, centred on their mean (nprobe ${built.ivf.nprobe})`,
+      description: centroidsDescription(built.ivf.nprobe),
       data: built.centroids,
       shape: [built.ivf.lists, descriptors.cols],
     };

@@ -179,8 +179,15 @@ const groodPersistence: Persistence = {
         return yield* refused(`its fitted state lacks ${wanted.join(", ")}`);
       }
       if (distance || settings.index !== "ivf") return arrays;
+      // The fitted index's own centroids when it hands them out (no second k-means).
+      const own = (fitted.artefacts ?? []).find((a) => a.name === IVF_CENTROIDS);
       const centroids = yield* Effect.mapError(
-        ivfCentroids(spec, settings, toMatrix(arrays.find((a) => a.name === "train-descriptors")!)),
+        ivfCentroids(
+          spec,
+          settings,
+          toMatrix(arrays.find((a) => a.name === "train-descriptors")!),
+          own,
+        ),
         (problem) => refused(`its IVF index: ${problem.array}: ${problem.problem}`),
       );
       return [...arrays, centroids];
