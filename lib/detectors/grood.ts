@@ -57,7 +57,13 @@ import {
 import { Compute } from "../compute/compute.ts";
 import { groodFeatureModel, groodTaps } from "../models/grood_cnn.ts";
 import { MissingFeatures, type Prototypes } from "../stages/prototype.ts";
-import { indexOver, oodPrototypeOf, reduceInMemory, trainingDescriptors } from "./grood_core.ts";
+import {
+  indexOver,
+  ivfCentroidsOf,
+  oodPrototypeOf,
+  reduceInMemory,
+  trainingDescriptors,
+} from "./grood_core.ts";
 import { knnScore } from "../stages/score.ts";
 import {
   type Detector,
@@ -334,25 +340,6 @@ export interface GroodParts {
  * that says how GROOD scores, what settings it reports and what it exports, whether the parts
  * came from `grood().fit` or from the streamed fit (`grood_streamed.ts`).
  */
-/** The artefact holding an IVF index's k-means centroids (a fitted folder saves it). */
-export const IVF_CENTROIDS_ARTEFACT = "ivf-centroids";
-
-/**
- * The centroids of `index` when the ivf kind made it (its lists, so a fitted folder need not
- * run k-means again), else nothing.
- */
-const ivfCentroidsOf = (index: NearestNeighbourIndex) => {
-  if (indexKind("ivf")?.owns(index) !== true) return [];
-  const ivf = index as IvfIndex;
-  return [{
-    name: IVF_CENTROIDS_ARTEFACT,
-    description: `lists × D k-means centroids of the IVF index over the training descriptors, ` +
-      `centred on their mean (nprobe ${ivf.ivf.nprobe})`,
-    data: ivf.centroids,
-    shape: [ivf.ivf.lists, ivf.dim],
-  }];
-};
-
 export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): FittedDetector {
   const { prototypes, ood, descriptors, index, temperature } = parts;
   // The early boundary is the prototypes' own: what ran.

@@ -15,7 +15,13 @@
 import { Effect } from "effect";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import { InvalidParameter } from "../errors.ts";
-import { buildIndex, type IndexSpec, type NearestNeighbourIndex } from "../knn/mod.ts";
+import {
+  buildIndex,
+  indexKind,
+  type IndexSpec,
+  type IvfIndex,
+  type NearestNeighbourIndex,
+} from "../knn/mod.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
 import type { NonFiniteOutput } from "../models/finite.ts";
@@ -171,3 +177,29 @@ export const indexOver = (
   "kind" in which
     ? buildIndex(which, descriptors, { name: "GROOD training descriptors", seed })
     : which.build(descriptors);
+
+/** The artefact holding an IVF index's k-means centroids (a fitted folder saves it). */
+export const IVF_CENTROIDS_ARTEFACT = "ivf-centroids";
+
+/**
+ * The centroids of `index` when the ivf kind made it (its lists, so a fitted folder need not
+ * run k-means again), else nothing.
+ */
+export const ivfCentroidsOf = (
+  index: NearestNeighbourIndex,
+): ReadonlyArray<{
+  readonly name: string;
+  readonly description: string;
+  readonly data: Float32Array;
+  readonly shape: ReadonlyArray<number>;
+}> => {
+  if (indexKind("ivf")?.owns(index) !== true) return [];
+  const ivf = index as IvfIndex;
+  return [{
+    name: IVF_CENTROIDS_ARTEFACT,
+    description: `lists × D k-means centroids of the IVF index over the training descriptors, ` +
+      `centred on their mean (nprobe ${ivf.ivf.nprobe})`,
+    data: ivf.centroids,
+    shape: [ivf.ivf.lists, ivf.dim],
+  }];
+};

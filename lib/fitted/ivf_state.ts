@@ -12,7 +12,7 @@
  */
 import { Effect, type Scope } from "effect";
 import { decodeStrict } from "../decode.ts";
-import { IVF_CENTROIDS_ARTEFACT } from "../detectors/grood.ts";
+import { IVF_CENTROIDS_ARTEFACT } from "../detectors/grood_core.ts";
 import { IndexSpec, ivfIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
 import type { Matrix } from "../matrix.ts";
 import type { StateArray, StateProblem } from "./persist.ts";
