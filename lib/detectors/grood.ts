@@ -35,12 +35,7 @@ import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import { type Codec, StageCache } from "../cache/cache.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
-import {
-  indexKind,
-  type IndexSpec,
-  type IvfIndex,
-  type NearestNeighbourIndex,
-} from "../knn/mod.ts";
+import type { IndexSpec, NearestNeighbourIndex } from "../knn/mod.ts";
 import {
   meanOfPrototypes,
   meanPenultimate,
@@ -177,12 +172,13 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           Effect.map(reduce, (reduced) => reduced.prototypes),
         );
         const source = o.oodPrototype;
-        // Every stage runs on a FeatureModel. The mix-up runs on grood's own tfjs network when
-        // the model has one, wrapped with its early tap at the early boundary (it mixes at any
-        // block, for the early-layer ablation; onnxruntime cannot start a forward at a tap),
-        // else on the model itself.
+        // Every stage runs on a FeatureModel. At the model's early tap the mix-up runs on the
+        // model itself, as the streamed fit's does (the same engine, so the same bits); at another
+        // block of grood's own network (the early-layer ablation) on that network, wrapped with
+        // its early tap there.
         const net = model.network;
-        const mixupModel = net === undefined ? Effect.succeed(model) : Effect.gen(function* () {
+        const atTap = net === undefined || o.earlyBoundary === model.taps.early;
+        const mixupModel = atTap ? Effect.succeed(model) : Effect.gen(function* () {
           const { tf } = yield* Compute;
           return yield* groodFeatureModel(tf, net, "grood's classifier", {
             ...groodTaps(net),
