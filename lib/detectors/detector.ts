@@ -62,8 +62,8 @@ export interface FitInputs {
   /**
    * The model the features came from, behind one interface (any kind: ONNX, tfjs, grood's CNN):
    * the head detectors read its classifier head (`FeatureModel.head`), ODIN its input gradient
-   * and forward pass, GROOD's mix-up its early tap (on grood's own tfjs network,
-   * `FeatureModel.network`, when it has one).
+   * and forward pass, GROOD's mix-up its early tap (another block, for the early-layer
+   * ablation, on grood's own tfjs network, `FeatureModel.network`, when it has one).
    */
   readonly model: FeatureModel;
   /** The ID training split with its features. */
