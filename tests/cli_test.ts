@@ -313,6 +313,22 @@ Deno.test("grood train --batch-size 0 is a usage error", async () => {
   );
 });
 
+// --threads (onnxruntime threads per session) is bounded, never capped: 0, 65 and a word refused.
+Deno.test("grood fit and score --threads outside 1..64 is a usage error naming the flag", async () => {
+  for (const value of ["0", "65", "two"]) {
+    assertUsageError(
+      await grood(["fit", "--model", "m", "--train", "t", "--out", "o", "--threads", value]),
+      "fit",
+      new RegExp(`Invalid value for flag --threads: "${value}"`),
+    );
+  }
+  assertUsageError(
+    await grood(["score", "--detector", "d", "--threads", "0", "x"]),
+    "score",
+    /Invalid value for flag --threads: "0"\. Expected: a number from 1 to 64/,
+  );
+});
+
 // issue 10, 6: train wrote over the committed fixture by default.
 Deno.test("grood train without --out refuses, and leaves the fixture alone", async () => {
   const weights = `${ROOT}fixtures/models/mnist/weights.bin`;

@@ -22,7 +22,7 @@ export async function runTask<A, E>(
   options: {
     /** The task's loggers (instead of `groodLogger`); a failure is logged through them too. */
     readonly logger?: Layer.Layer<never>;
-    /** onnxruntime threads per model session (`--threads`; default: `Models.OnnxThreads`'). */
+    /** onnxruntime threads per model session (`--threads`; default: `Models.OnnxThreads`). */
     readonly threads?: number;
   } = {},
 ): Promise<A> {
