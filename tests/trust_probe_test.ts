@@ -1,0 +1,97 @@
+/**
+ * Holes found by probing grood's doors against its trust rules (helper b11): a model spec whose
+ * mean or std does not fit its channels, or whose scale is 0, was read silently (an empty std as
+ * 1, extra means dropped: 13 % and 84 % accuracy instead of 97 %); a sealed `detector.json` whose
+ * `detector.kind` disagreed with its spec was scored as the other kind, an unknown key in its
+ * spec was ignored, and two class names for ten logits were accepted.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Effect } from "effect";
+import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
+import {
+  fitDetectorFolder,
+  FITTED_MANIFEST_FILE,
+  openFittedDetector,
+  readManifest,
+  sealManifest,
+} from "../lib/fitted/mod.ts";
+import { readModelSpec } from "../lib/models/registry.ts";
+import { parseSourceArgument } from "../lib/sources/argument.ts";
+import { runScoped, scopedFailure } from "./with_compute.ts";
+import { writeDigitSet } from "./digit_sets.ts";
+import { copyFolder } from "./folder_copy.ts";
+
+const foreign = join(fixtureDir("foreign"), "foreign.onnx");
+const dir = await Deno.makeTempDir({ prefix: "grood-trust-probe-" });
+
+Deno.test("a model spec whose mean or std count fits neither 1 nor its channels, or whose scale is 0, is refused naming it", async () => {
+  const spec = JSON.parse(await Deno.readTextFile(foreign.replace(/\.onnx$/, ".spec.json")));
+  const cases = {
+    "three means for a grey model": { mean: [0.1, 0.2, 0.3] },
+    "an empty std": { std: [] },
+    "a scale of 0": { scale: 0 },
+  };
+  for (const [what, input] of Object.entries(cases)) {
+    const path = join(dir, "m.spec.json");
+    await Deno.writeTextFile(path, JSON.stringify({ ...spec, input: { ...spec.input, ...input } }));
+    const error = await Effect.runPromise(Effect.flip(readModelSpec(path)));
+    assert.equal(error._tag, "ModelUnreadable", what);
+    assert.match(
+      error.message,
+      "scale" in input
+        ? /Expected a value greater than 0, got 0 .* at input\.scale/
+        : /Expected mean and std to hold 1 value \(every channel\) for 1 channel; (mean holds 3|std holds 0)/,
+      what,
+    );
+  }
+  // Three values for three channels, one for every channel: both still decode.
+  for (const input of [{ channels: 3, mean: [0.1, 0.2, 0.3], std: [0.2, 0.2, 0.2] }, {}]) {
+    const path = join(dir, "ok.spec.json");
+    await Deno.writeTextFile(path, JSON.stringify({ ...spec, input: { ...spec.input, ...input } }));
+    await Effect.runPromise(readModelSpec(path));
+  }
+});
+
+Deno.test("a sealed detector.json whose kind, spec or class names disagree is refused naming what", async () => {
+  await writeDigitSet(dir, "train", 0, 600);
+  await writeDigitSet(dir, "val", 600, 200);
+  const source = (argument: string) =>
+    Effect.runPromise(parseSourceArgument(argument, dir, { labelled: true }));
+  const fitted = join(dir, "knn");
+  await runScoped(fitDetectorFolder({
+    model: foreign,
+    train: await source("train.npy"),
+    validation: await source("val.npy"),
+    detector: { kind: "knn", k: 5 },
+    out: fitted,
+  }));
+  const manifest = await Effect.runPromise(readManifest(fitted));
+  type Manifest = typeof manifest;
+  const edits: Record<string, [(m: Manifest) => Manifest, RegExp]> = {
+    "kind msp over a knn spec": [
+      (m) => ({ ...m, detector: { ...m.detector, kind: "msp" } }),
+      /detector\.kind is "msp" but detector\.spec\.kind is "knn"/,
+    ],
+    "an unknown key in the spec": [
+      (m) => ({ ...m, detector: { ...m.detector, spec: { ...m.detector.spec, kk: 5 } } }),
+      /unknown key kk in detector\.json at detector\.spec; did you mean k\?/,
+    ],
+    "two class names for ten logits": [
+      (m) => ({ ...m, model: { ...m.model, classNames: ["a", "b"] } }),
+      /model\.classNames holds 2 names for 10 logits/,
+    ],
+  };
+  for (const [what, [edit, message]] of Object.entries(edits)) {
+    const folder = await copyFolder(fitted, join(dir, "forged"));
+    // A forger can recompute the digest: the manifest's parts must agree with each other.
+    await Deno.writeTextFile(join(folder, FITTED_MANIFEST_FILE), sealManifest(edit(manifest)).text);
+    const error = await scopedFailure(Effect.map(openFittedDetector(folder), () => undefined));
+    assert.equal(error._tag, "FittedFolderDamaged", what);
+    assert.match(error.message, message, what);
+  }
+  // The same re-sealing without an edit loads: the check refuses only the disagreements.
+  const folder = await copyFolder(fitted, join(dir, "resealed"));
+  await Deno.writeTextFile(join(folder, FITTED_MANIFEST_FILE), sealManifest(manifest).text);
+  await runScoped(Effect.map(openFittedDetector(folder), () => undefined));
+});
