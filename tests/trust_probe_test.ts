@@ -3,11 +3,13 @@
  * mean or std does not fit its channels, or whose scale is 0, was read silently (an empty std as
  * 1, extra means dropped: 13 % and 84 % accuracy instead of 97 %); a sealed `detector.json` whose
  * `detector.kind` disagreed with its spec was scored as the other kind, an unknown key in its
- * spec was ignored, and two class names for ten logits were accepted.
+ * spec was ignored, and two class names for ten logits were accepted; `--taps` naming a tap twice
+ * kept the last silently.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Effect } from "effect";
+import { Effect, Option } from "effect";
+import { parseTaps } from "../apps/cli/commands/fit.ts";
 import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import {
   fitDetectorFolder,
@@ -94,4 +96,13 @@ Deno.test("a sealed detector.json whose kind, spec or class names disagree is re
   const folder = await copyFolder(fitted, join(dir, "resealed"));
   await Deno.writeTextFile(join(folder, FITTED_MANIFEST_FILE), sealManifest(manifest).text);
   await runScoped(Effect.map(openFittedDetector(folder), () => undefined));
+});
+
+Deno.test("--taps naming a tap twice is refused, not the last one kept", () => {
+  assert.ok(Option.isNone(parseTaps("early=early,early=penultimate")));
+  assert.ok(Option.isNone(parseTaps("logits=a,penultimate=b,logits=c")));
+  assert.deepEqual(
+    parseTaps("early=a,penultimate=b,logits=c"),
+    Option.some({ early: "a", penultimate: "b", logits: "c" }),
+  );
 });
