@@ -4,7 +4,8 @@
  * 1, extra means dropped: 13 % and 84 % accuracy instead of 97 %); a sealed `detector.json` whose
  * `detector.kind` disagreed with its spec was scored as the other kind, an unknown key in its
  * spec was ignored, and two class names for ten logits were accepted; `--taps` naming a tap twice
- * kept the last silently.
+ * kept the last silently; a model spec given to `openModel` in code was not decoded (a misspelt
+ * kind crashed with a TypeError, an unknown key and a zero std were taken).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -18,7 +19,7 @@ import {
   readManifest,
   sealManifest,
 } from "../lib/fitted/mod.ts";
-import { readModelSpec } from "../lib/models/registry.ts";
+import { openModel, readModelSpec } from "../lib/models/registry.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
 import { writeDigitSet } from "./digit_sets.ts";
@@ -105,4 +106,28 @@ Deno.test("--taps naming a tap twice is refused, not the last one kept", () => {
     parseTaps("early=a,penultimate=b,logits=c"),
     Option.some({ early: "a", penultimate: "b", logits: "c" }),
   );
+});
+
+Deno.test("a model spec given to openModel in code is decoded strictly: a misspelt kind, an unknown key or a zero std is ModelUnreadable, not a crash", async () => {
+  const spec = JSON.parse(await Deno.readTextFile(foreign.replace(/\.onnx$/, ".spec.json")));
+  const cases: Record<string, [unknown, RegExp]> = {
+    "kind onxx": [
+      { ...spec, kind: "onxx" },
+      /got "onxx" in the model spec given to openModel at kind/,
+    ],
+    "key inptu": [{ ...spec, inptu: 1 }, /unknown key inptu in the model spec given to openModel/],
+    "std 0": [
+      { ...spec, input: { ...spec.input, std: [0] } },
+      /greater than 0, got 0 in the model spec given to openModel at input\.std\[0\]/,
+    ],
+  };
+  for (const [what, [given, message]] of Object.entries(cases)) {
+    const error = await scopedFailure(
+      Effect.map(openModel(foreign, { spec: given as never }), () => undefined),
+    );
+    assert.equal(error._tag, "ModelUnreadable", what);
+    assert.match(error.message, message, what);
+  }
+  const model = await runScoped(Effect.map(openModel(foreign, { spec }), (m) => m.taps));
+  assert.deepEqual(model, spec.taps);
 });
