@@ -5,7 +5,9 @@
  * `detector.kind` disagreed with its spec was scored as the other kind, an unknown key in its
  * spec was ignored, and two class names for ten logits were accepted; `--taps` naming a tap twice
  * kept the last silently; a model spec given to `openModel` in code was not decoded (a misspelt
- * kind crashed with a TypeError, an unknown key and a zero std were taken).
+ * kind crashed with a TypeError, an unknown key and a zero std were taken); a union member whose
+ * `kind` matched but whose other literal did not (`dataset:mnist:tset`) was reported as
+ * `unknown kind "dataset"; did you mean dataset?`.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -130,4 +132,20 @@ Deno.test("a model spec given to openModel in code is decoded strictly: a misspe
   }
   const model = await runScoped(Effect.map(openModel(foreign, { spec }), (m) => m.taps));
   assert.deepEqual(model, spec.taps);
+});
+
+Deno.test("a source whose kind is right but whose split or set name is not names that key, not an unknown kind", async () => {
+  const cases: Record<string, RegExp> = {
+    "dataset:mnist:tset": /Expected "train" \| "test", got "tset" in dataset:mnist:tset at split/,
+    "ood-set:nope": /got "nope" in ood-set:nope at name/,
+  };
+  for (const [argument, message] of Object.entries(cases)) {
+    const error = await Effect.runPromise(Effect.flip(parseSourceArgument(argument, dir)));
+    assert.match(error.message, message, argument);
+    assert.doesNotMatch(error.message, /unknown kind/, argument);
+  }
+  // A kind that is no kind is still named as such, with the nearest.
+  await Deno.writeTextFile(join(dir, "s.json"), JSON.stringify({ kind: "foldr", path: "x" }));
+  const error = await Effect.runPromise(Effect.flip(parseSourceArgument("s.json", dir)));
+  assert.match(error.message, /unknown kind "foldr" in s\.json at kind; did you mean folder\?/);
 });
