@@ -148,9 +148,9 @@ function describeUnion(
   issue: SchemaIssue.AnyOf,
   path: ReadonlyArray<PropertyKey>,
 ): Array<InputProblem> {
-  const candidates = issue.issues.filter((i) => !rejectedByLiteral(i));
-  if (candidates.length > 0) return dedupe(candidates.flatMap((i) => describeIssue(i, path)));
   const tag = discriminator(issue.ast);
+  const candidates = issue.issues.filter((i) => !rejectedByLiteral(i, tag?.key));
+  if (candidates.length > 0) return dedupe(candidates.flatMap((i) => describeIssue(i, path)));
   const input = issue.input;
   if (tag === undefined || typeof input !== "object" || input === null) {
     return issue.issues.length === 0
@@ -189,11 +189,23 @@ function discriminator(
   return undefined;
 }
 
-/** Whether `issue` rejects an object for a literal field (`kind` of another value). */
-function rejectedByLiteral(issue: SchemaIssue.Issue): boolean {
+/**
+ * Whether `issue` rejects an object for a literal field (`kind` of another value). With the
+ * union's discriminator `key`, only that field counts: the member whose `kind` matched but whose
+ * other literal (a dataset's `split`) did not is the one to report, not "unknown kind". A nested
+ * union is rejected when each of its members is.
+ */
+function rejectedByLiteral(issue: SchemaIssue.Issue, key?: string): boolean {
+  if (issue._tag === "AnyOf") {
+    // No member issue: the union was discriminated and no member has that literal.
+    if (issue.issues.length === 0) return discriminator(issue.ast) !== undefined;
+    const inner = discriminator(issue.ast)?.key;
+    return issue.issues.every((i) => rejectedByLiteral(i, inner));
+  }
   const children = issue._tag === "Composite" ? issue.issues : [issue];
   for (const child of children) {
     if (child._tag !== "Pointer" || child.path.length !== 1) continue;
+    if (key !== undefined && String(child.path[0]) !== key) continue;
     const leaf = child.issue;
     if (leaf._tag !== "InvalidType" && !(leaf._tag === "AnyOf" && leaf.issues.length === 0)) {
       continue;

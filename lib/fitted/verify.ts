@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { Effect } from "effect";
 import { decodeStrict } from "../decode.ts";
+import { decodeDetector } from "../detectors/registry.ts";
 import { sha256Hex } from "../io/files.ts";
 import { OUTPUT_MARKER } from "../io/output_folder.ts";
 import type { FeatureModel } from "../models/model.ts";
@@ -82,7 +83,38 @@ export const readManifest = (folder: string): Effect.Effect<FittedManifest, Fitt
     );
     const problem = digestProblem(text);
     if (problem !== undefined) return yield* damaged(folder, FITTED_MANIFEST_FILE, problem);
+    yield* checkConsistent(folder, manifest);
     return manifest;
+  });
+
+/**
+ * Refuse a manifest whose parts disagree, even when sealed (a re-sealed hand edit): the kind
+ * that is loaded must be the spec's kind, the spec must decode strictly as that kind's options,
+ * and there must be one class name per logit (answers name the predicted class by it).
+ */
+const checkConsistent = (folder: string, manifest: FittedManifest) =>
+  Effect.gen(function* () {
+    const { kind, spec } = manifest.detector;
+    if (spec.kind !== kind) {
+      return yield* damaged(
+        folder,
+        FITTED_MANIFEST_FILE,
+        `detector.kind is ${JSON.stringify(kind)} but detector.spec.kind is ` +
+          `${JSON.stringify(spec.kind)}`,
+      );
+    }
+    yield* Effect.mapError(
+      decodeDetector(spec, `${FITTED_MANIFEST_FILE} at detector.spec`),
+      (error) => damaged(folder, FITTED_MANIFEST_FILE, error.message),
+    );
+    const logits = manifest.model.shapes.logits.reduce((a, b) => a * b, 1);
+    if (manifest.model.classNames.length !== logits) {
+      return yield* damaged(
+        folder,
+        FITTED_MANIFEST_FILE,
+        `model.classNames holds ${manifest.model.classNames.length} names for ${logits} logits`,
+      );
+    }
   });
 
 /** Every file and link under `folder` (relative paths), for the check that each is listed. */

@@ -49,13 +49,33 @@ export const InputSpecSchema: Schema.Struct<{
   width: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))),
   channels: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))),
   layout: Schema.Literals(["NHWC", "NCHW"]),
-  /** Multiplies the uint8 pixel values first (1/255 maps them to [0, 1]). */
-  scale: Schema.Finite,
+  /**
+   * Multiplies the uint8 pixel values first (1/255 maps them to [0, 1]); positive, since 0
+   * would make every image the same input.
+   */
+  scale: Schema.Finite.pipe(Schema.check(Schema.isGreaterThan(0))),
   /** Per-channel mean subtracted after scaling (one value = every channel). */
   mean: Schema.Array(Schema.Finite),
-  /** Per-channel standard deviation divided by after the mean. */
+  /** Per-channel standard deviation divided by after the mean (one value = every channel). */
   std: Schema.Array(Schema.Finite.pipe(Schema.check(Schema.isGreaterThan(0)))),
-});
+}).pipe(
+  // `toInput` reads one value for every channel or one per channel: any other count used to be
+  // read silently (an empty std as 1, the extra means of a grey model dropped).
+  Schema.check(
+    Schema.makeFilter((
+      spec: { channels: number; mean: ReadonlyArray<number>; std: ReadonlyArray<number> },
+    ) => {
+      const wrong = (["mean", "std"] as const).flatMap((key) =>
+        spec[key].length === 1 || spec[key].length === spec.channels
+          ? []
+          : [`${key} holds ${spec[key].length}`]
+      );
+      return wrong.length === 0 ? undefined : `Expected mean and std to hold 1 value (every ` +
+        `channel)${spec.channels === 1 ? "" : ` or ${spec.channels} (one per channel)`} for ` +
+        `${spec.channels} channel${spec.channels === 1 ? "" : "s"}; ${wrong.join(", ")}`;
+    }),
+  ),
+);
 /** The input spec of a model. */
 export type InputSpec = typeof InputSpecSchema.Type;
 

@@ -173,7 +173,17 @@ export const resolveModel = (
     const specExists = yield* Effect.promise(() =>
       Deno.stat(specPath).then(() => true, () => false)
     );
-    const spec = options.spec ?? (specExists ? yield* readModelSpec(specPath) : undefined);
+    // A spec given in code is decoded as strictly as a spec file: a script's typo (a kind, a
+    // key, a mean per channel too many) used to crash (`kind: "onxx"`) or be read silently.
+    const spec = options.spec !== undefined
+      ? yield* Effect.mapError(
+        decodeStrict(ModelSpecSchema, "the model spec given to openModel")(options.spec),
+        (error) =>
+          new ModelUnreadable({ model: path, problem: `invalid model spec: ${error.message}` }),
+      )
+      : specExists
+      ? yield* readModelSpec(specPath)
+      : undefined;
     const entry = spec?.kind !== undefined
       ? MODEL_REGISTRY.find((k) => k.kind === spec.kind)!
       : (yield* recogniseModel(path)).entry;

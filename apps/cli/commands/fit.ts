@@ -19,12 +19,19 @@ import { flag, type FlagSpec } from "../flags.ts";
 import { backendFlag, BULK_THREADS, threadsFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 
-/** `early=NAME,penultimate=NAME,logits=NAME` (any of them); none when the text is not that. */
+/**
+ * `early=NAME,penultimate=NAME,logits=NAME` (any of them, each once); none when the text is not
+ * that.
+ */
 export function parseTaps(text: string): Option.Option<Partial<Taps>> {
   const taps: Record<string, string> = {};
   for (const part of text.split(",")) {
     const [tap, name, ...rest] = part.split("=");
-    if (!(TAP_NAMES as ReadonlyArray<string>).includes(tap ?? "") || !name || rest.length > 0) {
+    // A tap given twice is refused: which one was meant is not for grood to guess.
+    if (
+      !(TAP_NAMES as ReadonlyArray<string>).includes(tap ?? "") || !name || rest.length > 0 ||
+      Object.hasOwn(taps, tap!)
+    ) {
       return Option.none();
     }
     taps[tap!] = name;
@@ -37,7 +44,7 @@ export const tapsFlag: FlagSpec<Partial<Taps>> = (name) =>
   Flag.String(name).pipe(
     Flag.filterMap(
       parseTaps,
-      () => `TAP=NAME pairs, comma-separated, with TAP one of ${TAP_NAMES.join(", ")}`,
+      () => `TAP=NAME pairs, comma-separated, with TAP one of ${TAP_NAMES.join(", ")}, each once`,
     ),
     Flag.withDefault({}),
     Flag.withDescription(
