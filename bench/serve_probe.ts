@@ -39,9 +39,9 @@ const LOAD = fileURLToPath(new URL("./harness/http_load.ts", import.meta.url));
  * `GROOD_PROBE_ROOT` (e.g. the main branch's, to compare the two alternately with one probe).
  */
 const ROOT = Deno.env.get("GROOD_PROBE_ROOT") ?? fileURLToPath(new URL("..", import.meta.url));
-const serve = await import(join(ROOT, "apps/serve/mod.ts")) as typeof import(
-  "../apps/serve/mod.ts"
-);
+const serve = await import(
+  join(ROOT, "apps/serve/mod.ts")
+) as typeof import("../apps/serve/mod.ts");
 const { Compute } = await import(join(ROOT, "mod.ts")) as typeof import("../mod.ts");
 
 const digits = await Effect.runPromise(loadSplit("mnist", "test"));
@@ -185,10 +185,13 @@ async function offline(dir: string, passes: number): Promise<void> {
   ) as typeof import("../lib/sources/mod.ts");
   const pngDir = await Deno.makeTempDir({ prefix: "grood-probe-pngs-" });
   const pngs = await Promise.all(
-    Array.from({ length: 2048 }, (_, i) =>
-      sharp(digits.pixels.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), {
-        raw: { width: 28, height: 28, channels: 1 },
-      }).png().toBuffer()),
+    Array.from(
+      { length: 2048 },
+      (_, i) =>
+        sharp(digits.pixels.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), {
+          raw: { width: 28, height: 28, channels: 1 },
+        }).png().toBuffer(),
+    ),
   );
   await Promise.all(
     pngs.map((png, i) => Deno.writeFile(join(pngDir, `${String(i).padStart(5, "0")}.png`), png)),

@@ -309,3 +309,39 @@ Deno.test("every row filter on every row, random pixels, any width: the same pix
   ]);
   assert.equal(plainPngPixels(bad, 2, 2, 1), undefined);
 });
+
+Deno.test("one inflate stream for every image: a damaged, short, long or truncated one between good ones harms none", () => {
+  const data = (k: number) => Uint8Array.from({ length: 28 * 28 }, (_, i) => (i * k + k) & 0xff);
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, 28);
+  view.setUint32(4, 28);
+  header.set([8, 0, 0, 0, 0], 8);
+  const withIdat = (idat: Uint8Array) =>
+    Uint8Array.from([
+      ...[137, 80, 78, 71, 13, 10, 26, 10],
+      ...pngChunk("IHDR", header),
+      ...pngChunk("IDAT", idat),
+      ...pngChunk("IEND", new Uint8Array(0)),
+    ]);
+  const rows = (pixels: Uint8Array) => {
+    const raw = new Uint8Array(28 * 29);
+    for (let y = 0; y < 28; y++) raw.set(pixels.subarray(y * 28, y * 28 + 28), y * 29 + 1);
+    return raw;
+  };
+  const good = deflateSync(rows(data(3)));
+  const damaged = Uint8Array.from(good);
+  damaged[7]! ^= 0xff;
+  const bad = [
+    damaged, // a broken stream
+    good.subarray(0, good.length - 2), // its checksum cut
+    deflateSync(new Uint8Array(28 * 29 - 1)), // a byte short
+    deflateSync(new Uint8Array(28 * 29 + 1)), // a byte long
+    Uint8Array.of(1, 2, 3), // not zlib
+  ];
+  for (let k = 1; k <= 20; k++) {
+    assert.equal(plainPngPixels(withIdat(bad[k % bad.length]!), 28, 28, 1), undefined, `bad ${k}`);
+    const pixels = data(k);
+    assert.deepEqual(plainPngPixels(withIdat(deflateSync(rows(pixels))), 28, 28, 1), pixels);
+  }
+});
