@@ -73,3 +73,71 @@ Deno.test("a process that logs through serviceLogger and exits in the same turn 
     await Deno.remove(script);
   }
 });
+
+Deno.test("the access log's direct JSON line is the line Effect's formatJson writes for the same fields", async () => {
+  const log = new URL("../apps/serve/log.ts", import.meta.url).href;
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  const fields = {
+    requestId: 'id "quoted" \\ back, ünï, \u2028',
+    method: "POST",
+    route: "other",
+    path: "/a\nb",
+    status: 503,
+    images: 0,
+    queueWaitMs: null,
+    computeMs: 1.25,
+    totalMs: 0.001,
+    requestIdReplaced: true,
+  };
+  try {
+    await Deno.writeTextFile(
+      script,
+      `import { Effect } from "effect";\n` +
+        `import { logLine, serviceLogger } from "${log}";\n` +
+        `const fields = ${JSON.stringify(fields)};\n` +
+        `const program = Effect.gen(function* () {\n` +
+        `  const line = yield* logLine;\n` +
+        `  line("Info", "request", fields);\n` +
+        `  yield* Effect.logInfo("request").pipe(Effect.annotateLogs(fields));\n` +
+        `  line("Warn", "slow", { nested: { a: 1 } });\n` +
+        `  yield* Effect.logWarning("slow").pipe(Effect.annotateLogs({ nested: { a: 1 } }));\n` +
+        `  line("Error", "scoring failed: x", {});\n` +
+        `  yield* Effect.logError("scoring failed: x");\n` +
+        `});\n` +
+        `Effect.runSync(Effect.provide(program, serviceLogger(true)));\n`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `--config=${fileURLToPath(new URL("../deno.json", import.meta.url))}`,
+        script,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const lines = stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 6, stderr);
+    const timestamp = /"timestamp":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/;
+    const fiberId = /"fiberId":"#\d+"\}$/;
+    const stable = (l: string) => {
+      assert.match(l, timestamp);
+      assert.match(l, fiberId);
+      return l.replace(timestamp, "").replace(fiberId, "");
+    };
+    for (let i = 0; i < 6; i += 2) assert.equal(stable(lines[i]!), stable(lines[i + 1]!));
+    assert.deepEqual(JSON.parse(lines[0]!).annotations, fields);
+    // Lines 0 and 4 were written directly (the capturing fiber's id, both), line 2 (a nested
+    // field) through an Effect of its own, lines 1, 3, 5 by the program's fiber.
+    const fiber = lines.map((l) => JSON.parse(l).fiberId);
+    assert.equal(fiber[0], fiber[4]);
+    assert.notEqual(fiber[0], fiber[1]);
+    assert.notEqual(fiber[2], fiber[0]);
+    assert.notEqual(fiber[2], fiber[3]);
+  } finally {
+    await Deno.remove(script);
+  }
+});
