@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { Effect, type Layer, Logger, LogLevel, References } from "effect";
+import { Effect, type Layer, Logger, LogLevel as EffectLogLevel, References } from "effect";
 import { groodLogger } from "../../mod.ts";
 
 /** Lines waiting beyond this many characters are written at once. */
@@ -165,7 +165,7 @@ export const logLine: Effect.Effect<LogLine> = Effect.gen(function* () {
     return Effect.succeed(
       jsonLogger !== undefined && only.size === 1 && only.has(jsonLogger) &&
         fiber.getRef(References.CurrentLogSpans).length === 0 && plain(annotations) &&
-        !LogLevel.isGreaterThan(minimum, "Info")
+        !EffectLogLevel.isGreaterThan(minimum, "Info")
         ? { fiberId: `#${fiber.id}`, annotations }
         : undefined,
     );
