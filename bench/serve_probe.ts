@@ -7,6 +7,8 @@
  *
  * ```sh
  * deno run -A --unstable-no-legacy-abort bench/serve_probe.ts serve DIR 64 6
+ * deno run -A bench/serve_probe.ts offline DIR - 5   # grood score's path, 5 passes of 2,048
+ * GROOD_PROBE_ROOT=/work/main deno run -A bench/serve_probe.ts serve DIR 64 6  # another checkout
  * deno run -A bench/serve_probe.ts hello-deno - 64 6   # also hello-front, hello-effect-web,
  *                                                      # hello-effect-node
  * ```
@@ -18,20 +20,29 @@
  */
 import { Buffer } from "node:buffer";
 import { createServer } from "node:http";
+import { Session } from "node:inspector";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Effect, Layer } from "effect";
 import { HttpEffect, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http";
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer";
 import sharp from "sharp";
-import { openServedFitted, serveDetector } from "../apps/serve/mod.ts";
+import { join } from "node:path";
 import { openFront } from "../apps/serve/front.ts";
 import { IMAGE_SIZE, loadSplit } from "../lib/data/mod.ts";
-import { Compute } from "../mod.ts";
 import { LoadResult } from "./harness/http_load.ts";
 
 const [mode = "serve", folder = "-", connections = "64", seconds = "6"] = Deno.args;
 const LOAD = fileURLToPath(new URL("./harness/http_load.ts", import.meta.url));
+/**
+ * The checkout whose service (or offline scoring) is measured: this one, or another one named by
+ * `GROOD_PROBE_ROOT` (e.g. the main branch's, to compare the two alternately with one probe).
+ */
+const ROOT = Deno.env.get("GROOD_PROBE_ROOT") ?? fileURLToPath(new URL("..", import.meta.url));
+const serve = await import(
+  join(ROOT, "apps/serve/mod.ts")
+) as typeof import("../apps/serve/mod.ts");
+const { Compute } = await import(join(ROOT, "mod.ts")) as typeof import("../mod.ts");
 
 const digits = await Effect.runPromise(loadSplit("mnist", "test"));
 const bodies = await Promise.all(
@@ -63,15 +74,90 @@ async function load(url: string, c: number, s: number): Promise<LoadResult> {
   return JSON.parse(new TextDecoder().decode(output.stdout)) as LoadResult;
 }
 
+/** CPU time (user + system, microseconds) of each thread of this process, by thread id. */
+function threadTimes(): Map<number, { readonly name: string; readonly us: number }> {
+  const ticks = 1_000_000 / 100; // USER_HZ is 100 on Linux
+  const times = new Map<number, { name: string; us: number }>();
+  for (const entry of Deno.readDirSync("/proc/self/task")) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/self/task/${entry.name}/stat`);
+      const close = stat.lastIndexOf(")");
+      const name = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      // utime and stime are the stat file's fields 14 and 15 (11 and 12 after the name).
+      times.set(Number(entry.name), {
+        name,
+        us: (Number(fields[11]) + Number(fields[12])) * ticks,
+      });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return times;
+}
+
+/**
+ * Microseconds of CPU per unit (request or image) of this process's threads between two
+ * `threadTimes()`: the main thread, the busiest other thread (onnxruntime's worker when serving
+ * or scoring), and all the rest (V8's helpers, Deno's, onnxruntime's intra-op pool).
+ */
+function perThread(
+  before: ReturnType<typeof threadTimes>,
+  after: ReturnType<typeof threadTimes>,
+  units: number,
+) {
+  const deltas = [...after].map(([tid, t]) => ({
+    tid,
+    name: t.name,
+    us: t.us - (before.get(tid)?.us ?? 0),
+  }));
+  const main = deltas.find((d) => d.tid === Deno.pid)?.us ?? 0;
+  const others = deltas.filter((d) => d.tid !== Deno.pid).sort((a, b) => b.us - a.us);
+  const busiest = others[0];
+  const rest = others.slice(1).reduce((sum, d) => sum + d.us, 0);
+  return {
+    mainThread: Math.round(main / units),
+    busiestOtherThread: Math.round((busiest?.us ?? 0) / units),
+    busiestOtherThreadName: busiest?.name ?? "",
+    restOfThreads: Math.round(rest / units),
+  };
+}
+
+/**
+ * With `GROOD_PROBE_PROFILE=FILE`, V8's sampling profile of the main thread over the measured
+ * level is written to FILE (a `.cpuprofile`, for Chrome's DevTools or a script), through
+ * `node:inspector`.
+ */
+async function profiled<A>(run: () => Promise<A>): Promise<A> {
+  const file = Deno.env.get("GROOD_PROBE_PROFILE");
+  if (file === undefined) return run();
+  const session = new Session();
+  session.connect();
+  const post = (method: string) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, {}, (error, result) => error ? reject(error) : resolve(result))
+    );
+  await post("Profiler.enable");
+  await post("Profiler.start");
+  const result = await run();
+  const { profile } = await post("Profiler.stop") as { profile: unknown };
+  await Deno.writeTextFile(file, JSON.stringify(profile));
+  session.disconnect();
+  return result;
+}
+
 /** Warm up, then one level; print it as a JSON line. */
 async function drive(url: string): Promise<void> {
   await load(url, 16, 2);
   const loadavg = Deno.loadavg();
+  const threadsBefore = threadTimes();
   const before = process.cpuUsage();
-  const r = await load(url, Number(connections), Number(seconds));
+  const r = await profiled(() => load(url, Number(connections), Number(seconds)));
   const cpu = process.cpuUsage(before);
+  const threads = perThread(threadsBefore, threadTimes(), r.requests);
   console.log(JSON.stringify({
     mode,
+    root: ROOT,
     connections: Number(connections),
     requestsPerSecond: Math.round(r.requestsPerSecond),
     p50Ms: r.latencyMs.p50,
@@ -80,8 +166,62 @@ async function drive(url: string): Promise<void> {
     errors: r.errors,
     serverCpuUsPerRequest: Math.round((cpu.user + cpu.system) / r.requests),
     loadGeneratorCpuUsPerRequest: Math.round((r.loadGeneratorCpuMs * 1000) / r.requests),
+    serverThreadsUsPerRequest: threads,
     loadavg,
+    loadavgEnd: Deno.loadavg(),
   }));
+}
+
+/**
+ * The offline figure of `grood bench serve`: `grood score`'s path (`scoreSource`) over a folder
+ * of the 2,048 PNGs, once to warm up and then `seconds` times; CPU a scored image, per thread.
+ */
+async function offline(dir: string, passes: number): Promise<void> {
+  const { openFittedDetector, scoreSource } = await import(
+    join(ROOT, "lib/fitted/mod.ts")
+  ) as typeof import("../lib/fitted/mod.ts");
+  const { parseSourceArgument } = await import(
+    join(ROOT, "lib/sources/mod.ts")
+  ) as typeof import("../lib/sources/mod.ts");
+  const pngDir = await Deno.makeTempDir({ prefix: "grood-probe-pngs-" });
+  const pngs = await Promise.all(
+    Array.from(
+      { length: 2048 },
+      (_, i) =>
+        sharp(digits.pixels.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), {
+          raw: { width: 28, height: 28, channels: 1 },
+        }).png().toBuffer(),
+    ),
+  );
+  await Promise.all(
+    pngs.map((png, i) => Deno.writeFile(join(pngDir, `${String(i).padStart(5, "0")}.png`), png)),
+  );
+  await Effect.runPromise(
+    Effect.scoped(Effect.gen(function* () {
+      const loaded = yield* openFittedDetector(dir);
+      const source = yield* Effect.orDie(parseSourceArgument(pngDir, pngDir));
+      yield* scoreSource(loaded, source); // warm-up
+      const loadavg = Deno.loadavg();
+      const threadsBefore = threadTimes();
+      const before = process.cpuUsage();
+      const started = performance.now();
+      for (let pass = 0; pass < passes; pass++) yield* scoreSource(loaded, source);
+      const wall = (performance.now() - started) / 1000;
+      const cpu = process.cpuUsage(before);
+      const images = passes * pngs.length;
+      console.log(JSON.stringify({
+        mode,
+        root: ROOT,
+        images,
+        imagesPerSecond: Math.round(images / wall),
+        cpuUsPerImage: Math.round((cpu.user + cpu.system) / images),
+        threadsUsPerImage: perThread(threadsBefore, threadTimes(), images),
+        loadavg,
+        loadavgEnd: Deno.loadavg(),
+      }));
+    })).pipe(Effect.provide(Compute.layer())),
+  );
+  await Deno.remove(pngDir, { recursive: true });
 }
 
 const hello = () =>
@@ -140,11 +280,15 @@ switch (mode) {
     })));
     break;
   }
+  case "offline": {
+    await offline(folder, Number(seconds));
+    break;
+  }
   default: {
     await Effect.runPromise(
       Effect.scoped(Effect.gen(function* () {
-        const detector = yield* openServedFitted(folder);
-        const service = yield* serveDetector(detector, { port: 0 });
+        const detector = yield* serve.openServedFitted(folder);
+        const service = yield* serve.serveDetector(detector, { port: 0 });
         yield* Effect.promise(() => drive(`${service.url}/v1/score`));
       })).pipe(Effect.provide(Compute.layer())),
     );

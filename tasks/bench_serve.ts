@@ -29,7 +29,7 @@ import { collectGarbage } from "../bench/harness/measure.ts";
 import { type LoadOptions, LoadResult } from "../bench/harness/http_load.ts";
 import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import { decodeJsonText } from "../mod.ts";
-import { serveDetector, servedFitted } from "../apps/serve/mod.ts";
+import { serveDetector, servedFitted, serviceLogger } from "../apps/serve/mod.ts";
 import { type LoadedDetector, openFittedDetector, scoreSource } from "../lib/fitted/mod.ts";
 import { parseSourceArgument, type SourceArgument } from "../lib/sources/mod.ts";
 import { readReplicaReport, serveTargets } from "./bench_serve_targets.ts";
@@ -397,4 +397,5 @@ const program = (
   }));
 
 const { values } = await taskInput(benchServeTask);
-await runTask(program(values), values.backend);
+// The service's logger, as `grood serve` runs it (its JSON lines written once a turn).
+await runTask(program(values), values.backend, { logger: serviceLogger() });

@@ -28,6 +28,17 @@ Deno.test("preprocess scales, normalises per channel and lays out NCHW or NHWC",
   nhwc.data.forEach((v, i) => assert.ok(Math.abs(v - expectedNhwc[i]!) < 1e-6, `${i}: ${v}`));
 });
 
+Deno.test("preprocess of one-channel images, either layout: each value (p·scale − mean)/std in float32", () => {
+  const pixels = Uint8Array.from({ length: 3 * 4 * 5 }, (_, i) => (i * 97 + 13) % 256);
+  const grey = { height: 4, width: 5, channels: 1, scale: 1 / 255, mean: [0.1307], std: [0.3081] };
+  for (const layout of ["NCHW", "NHWC"] as const) {
+    const x = Effect.runSync(preprocess("m", { ...grey, layout }, pixels, 3, 1));
+    assert.deepEqual(x.shape, layout === "NCHW" ? [3, 1, 4, 5] : [3, 4, 5, 1]);
+    const expected = Float32Array.from(pixels, (p) => (p * (1 / 255) - 0.1307) * (1 / 0.3081));
+    assert.deepEqual(x.data, expected, layout);
+  }
+});
+
 Deno.test("preprocess repeats grey images to three channels, refuses other mismatches", () => {
   const grey = Effect.runSync(preprocess("m", rgb, new Uint8Array([255, 0]), 1, 1));
   assert.deepEqual([...grey.data].map((v) => Math.round(v * 100) / 100), [1, -1, 1, 0, 0.5, 0]);

@@ -266,3 +266,29 @@ Deno.test("timeouts: half-sent headers, a stalled upload and an idle connection 
     },
   );
 });
+
+Deno.test("a kept-alive connection in use outlives its idle timeout: each answer moves the deadline", async () => {
+  await withService(
+    standIn({ calls: [] }),
+    { timeouts: { headerMs: 2000, bodyMs: 2000, idleMs: 2000 } },
+    async (s) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+      const buffer = new Uint8Array(4096);
+      const started = performance.now();
+      let answered = 0;
+      // Gaps far below the idle timeout, for longer than it in all.
+      while (performance.now() - started < 3000) {
+        await conn.write(
+          new TextEncoder().encode(`GET /livez HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n\r\n`),
+        );
+        const n = await conn.read(buffer);
+        assert.ok(n !== null, `closed after ${answered} answers`);
+        assert.match(new TextDecoder().decode(buffer.subarray(0, n)), /^HTTP\/1\.1 200/);
+        answered += 1;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.ok(answered >= 2, `${answered} answers`);
+      conn.close();
+    },
+  );
+});

@@ -35,7 +35,7 @@ import { type BatchOptions, DEFAULT_MICRO_BATCH, makeBatcher } from "./batcher.t
 import type { ServedDetector } from "./detector.ts";
 import { DEFAULT_TIMEOUTS, type ListenFailed, openFront, type Timeouts } from "./front.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
-import { logLine } from "./log.ts";
+import { flushServiceLog, logLine } from "./log.ts";
 import { ServiceMetrics } from "./metrics.ts";
 import { loadPage } from "./page.ts";
 import { hostCheck, makeHandler } from "./routes.ts";
@@ -189,6 +189,8 @@ export const serveDetector: <E>(
         await withTimeout(new Promise<void>((resolve) => (drained = resolve)), 1000);
       }
       await withTimeout(server.shutdown(), 1000);
+      // Every access line of the drained requests is on stderr before the service is gone.
+      flushServiceLog();
     })
   );
   const { hostname, port } = front.addr;

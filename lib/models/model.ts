@@ -257,6 +257,14 @@ export const preprocess = (
   const mean = Array.from({ length: channels }, (_, c) => spec.mean[c] ?? spec.mean[0] ?? 0);
   const inv = Array.from({ length: channels }, (_, c) => 1 / (spec.std[c] ?? spec.std[0] ?? 1));
   const out = new Float32Array(count * plane * channels);
+  if (channels === 1) {
+    // One channel (then the source has one too): layout-free, one pass with no per-value
+    // branch (the same arithmetic as below, so the same float32 values). The service runs it
+    // for every batch on its main thread.
+    const [m, v, scale] = [mean[0]!, inv[0]!, spec.scale];
+    for (let i = 0; i < out.length; i++) out[i] = (pixels[i]! * scale - m) * v;
+    return Effect.succeed({ data: out, shape: [count, ...inputShape(spec)] });
+  }
   for (let n = 0; n < count; n++) {
     for (let p = 0; p < plane; p++) {
       const src = (n * plane + p) * sourceChannels;
