@@ -116,7 +116,16 @@ if (values["alternate-with"] !== undefined) {
       ) {
         const started = performance.now();
         const out = await new Deno.Command(deno, {
-          args: ["task", "score", "--detector", folder, pngDir, "--out", `${folder}.csv`],
+          args: [
+            "task",
+            "score",
+            "--detector",
+            folder,
+            pngDir,
+            "--out",
+            `${folder}.csv`,
+            "--overwrite",
+          ],
           cwd: dir,
           stdout: "piped",
           stderr: "piped",
@@ -184,8 +193,26 @@ for (const detector of ["grood", "msp"]) {
     "--out",
     out,
   ]);
-  const small = await timed(["task", "score", "--detector", out, smallDir, "--out", `${out}.csv`]);
-  const full = await timed(["task", "score", "--detector", out, pngDir, "--out", `${out}.csv`]);
+  const small = await timed([
+    "task",
+    "score",
+    "--detector",
+    out,
+    smallDir,
+    "--out",
+    `${out}.csv`,
+    "--overwrite",
+  ]);
+  const full = await timed([
+    "task",
+    "score",
+    "--detector",
+    out,
+    pngDir,
+    "--out",
+    `${out}.csv`,
+    "--overwrite",
+  ]);
   result[detector] = {
     fitSeconds,
     scoreSeconds: full,

@@ -75,7 +75,14 @@ for (let round = 0; round < rounds; round++) {
   }
   for (const threads of round % 2 === 0 ? [1, 2] : [2, 1]) {
     const folder = join(work, "fit-1-0");
-    const args = ["score", "--detector", folder, "--out", join(work, `s${threads}.csv`)];
+    const args = [
+      "score",
+      "--detector",
+      folder,
+      "--out",
+      join(work, `s${threads}.csv`),
+      "--overwrite",
+    ];
     seconds[`score${threads}`]!.push(await timed([...args, "--threads", String(threads), pngs]));
   }
 }

@@ -30,7 +30,9 @@ const program = Effect.gen(function* () {
   const { model, spec } = classifierToOnnx(loaded.net);
   const specPath = join(dirname(out), `${basename(out, ".onnx")}.spec.json`);
   // Never over the model exported, nor inside its folder.
-  for (const file of [out, specPath]) yield* checkOutputFile(file, { inputs: [dir] });
+  for (const file of [out, specPath]) {
+    yield* checkOutputFile(file, { inputs: [dir], overwrite: values.overwrite });
+  }
   yield* writeFile(out, encodeOnnx(model));
   yield* writeJson(specPath, {
     ...spec,

@@ -34,6 +34,7 @@ const program = Effect.scoped(Effect.gen(function* () {
   if (out !== undefined) {
     yield* checkOutputFile(out, {
       inputs: [folder, ...sources.flatMap((s) => sourcePaths(s.spec, s.baseDir))],
+      overwrite: values.overwrite,
     });
   }
   for (const [k, argument] of positionals.entries()) {

@@ -2,7 +2,8 @@
  * Broken copies of the foreign ONNX fixture for the "finite or refused" tests: one whose
  * classifier head is NaN (every logit NaN), one that gives NaN logits for some images only
  * (all-black ones: `logits + log(max pixel)`, and the log of a negative preprocessed value is
- * NaN), each written with the fixture's spec beside it.
+ * NaN), one whose logits are finite but 1e30 apart (a one-hot softmax for every image), each
+ * written with the fixture's spec beside it.
  */
 import { join } from "node:path";
 import { Effect } from "effect";
@@ -31,6 +32,23 @@ export async function nanHeadModel(dir: string): Promise<string> {
   bias.rawData = new Uint8Array(values.buffer);
   bias.floatData = [];
   return await write(dir, "nan-head", model);
+}
+
+/**
+ * The fixture with its classifier head scaled by 1e30: logits stay finite in float32 but are so
+ * far apart that a softmax is exactly one-hot for every image.
+ */
+export async function hugeLogitsModel(dir: string): Promise<string> {
+  const model = await original();
+  for (const name of ["classifier.weight", "classifier.bias"]) {
+    const tensor = model.graph!.initializer!.find((t) => t.name === name)!;
+    const raw = tensor.rawData!;
+    const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+    for (let i = 0; i < values.length; i++) values[i] = values[i]! * 1e30;
+    tensor.rawData = new Uint8Array(values.buffer);
+    tensor.floatData = [];
+  }
+  return await write(dir, "huge-logits", model);
 }
 
 /** The fixture whose logits are NaN for an all-black image and finite otherwise. */

@@ -90,12 +90,16 @@ Deno.test("a job folder resumes only the same job and refuses anything else", as
     await Deno.symlink(join(dir, "job"), join(dir, "link"));
     const linked = await failure(createOrResumeJob(join(dir, "link"), plan));
     assert.match(linked.message, /symbolic link/);
-    // A marked folder with something else in it is not a job folder.
+    // A folder with a marker that is not grood's is not a job folder; nor is a folder grood
+    // made as a job that holds something else.
     await Deno.mkdir(join(dir, "marked"));
     await Deno.writeTextFile(join(dir, "marked", Io.OUTPUT_MARKER), "{}");
     await Deno.writeTextFile(join(dir, "marked", "results.csv"), "x");
     const marked = await failure(createOrResumeJob(join(dir, "marked"), plan));
-    assert.match(marked.message, /not empty and is not a grood job folder/);
+    assert.match(marked.message, /marker is not one grood wrote/);
+    await Deno.copyFile(join(dir, "job", Io.OUTPUT_MARKER), join(dir, "marked", Io.OUTPUT_MARKER));
+    const notAJob = await failure(createOrResumeJob(join(dir, "marked"), plan));
+    assert.match(notAJob.message, /not empty and is not a grood job folder/);
     // A plan edited by hand no longer matches its id.
     const path = join(dir, "job", "job.json");
     const edited = JSON.parse(await Deno.readTextFile(path));
@@ -230,6 +234,7 @@ Deno.test("grood cluster score: flags and sources decode into the driver's optio
     cwd: "/w",
     jobDir: "/w/j",
     out: "/w/o.csv",
+    overwrite: false,
     pg: "postgres://x/y",
     chunkSize: DRIVER_DEFAULTS.chunk,
     inFlight: DRIVER_DEFAULTS["in-flight"],

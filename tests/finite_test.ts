@@ -12,7 +12,7 @@ import { Effect } from "effect";
 import { fitDetectorFolder, type FitOptions, openFittedDetector } from "../lib/fitted/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { collectTaps, openModel, predictClasses } from "../lib/models/mod.ts";
-import { nanHeadModel, nanOnBlackModel } from "./broken_models.ts";
+import { hugeLogitsModel, nanHeadModel, nanOnBlackModel } from "./broken_models.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
 import { mnistTrain, writeDigitSet, writeImageSet } from "./digit_sets.ts";
 import { denoTask } from "./deno_task.ts";
@@ -51,6 +51,19 @@ Deno.test("a model whose classifier head is NaN is refused at fit, naming the mo
     assert.match(error.message, /nan-head\.onnx.*logits for image 0 of/, detector.kind);
     await assert.rejects(Deno.stat(join(dir, `nan-head-${detector.kind}`)));
   }
+});
+
+Deno.test("a fit whose validation scores are all the same is refused, not reported with a threshold", async () => {
+  const model = await hugeLogitsModel(dir);
+  const error = await scopedFailure(
+    fitDetectorFolder(await options(model, { kind: "msp" }, "huge-logits-msp")),
+  );
+  assert.equal(error._tag, "DegenerateScores");
+  assert.match(error.message, /MSP gives all 200 validation images .* the same score \(-1\)/);
+  await assert.rejects(Deno.stat(join(dir, "huge-logits-msp")));
+  // The same data on the fixture itself fits.
+  const foreign = join(root, "fixtures/models/foreign/foreign.onnx");
+  await runScoped(fitDetectorFolder(await options(foreign, { kind: "msp" }, "fixture-msp")));
 });
 
 Deno.test("predictClasses is the argmax of the logits, and refuses a NaN logit naming the image", async () => {

@@ -21,6 +21,11 @@ export const detectorFolderFlag = flag.required(
 /** `--no-cache`: run without the stage cache. */
 export const noCacheFlag = flag.boolean("compute every stage again and store nothing");
 
+/** `--overwrite`: a task writing one file replaces an existing one only when given. */
+export const overwriteFlag = flag.boolean(
+  "replace --out when it exists (else an existing file is refused)",
+);
+
 /**
  * Default onnxruntime threads of the tasks whose time is a feature pass over whole sets
  * (`reproduce`, `ablate`, `fit`).

@@ -46,6 +46,8 @@ export interface DriverOptions {
   readonly jobDir: string;
   /** The CSV or JSON to write; standard output when absent. */
   readonly out?: string;
+  /** Replace `out` when it exists (else an existing file is refused). */
+  readonly overwrite?: boolean;
   readonly pg: string;
   /** Images per chunk (a multiple of 512, the model batch of `score`). */
   readonly chunkSize: number;
@@ -134,13 +136,16 @@ const planJob = (
         resolve(options.jobDir),
         ...sources.flatMap((s) => Sources.sourcePaths(s.spec, s.baseDir)),
       ];
-      const clash = inputs.find((input) => out === input || out.startsWith(input + "/"));
-      if (clash !== undefined) {
-        return yield* new ClusterJobRefused({
-          what: "--out",
-          problem: `${out} would replace or sit inside an input (${clash})`,
-        });
-      }
+      yield* Io.checkOutputFile(out, { inputs, overwrite: options.overwrite === true }).pipe(
+        Effect.mapError((error) =>
+          new ClusterJobRefused({
+            what: "--out",
+            problem: error._tag === "OutputFolderRefused"
+              ? `${out}: ${error.reason}`
+              : error.message,
+          })
+        ),
+      );
     }
     return sealPlan<JobPlan>({
       format: "grood-cluster-score-job",

@@ -68,6 +68,7 @@ export interface DriverFlags extends FailoverFlagValues {
   readonly detector: string;
   readonly job: string;
   readonly out: string | undefined;
+  readonly overwrite: boolean;
   readonly pg: string;
   readonly chunk: number;
   readonly "in-flight": number;
@@ -102,6 +103,7 @@ export const driverOptions = (
   cwd,
   jobDir: resolve(cwd, flags.job),
   ...(flags.out === undefined ? {} : { out: resolve(cwd, flags.out) }),
+  overwrite: flags.overwrite,
   pg: flags.pg,
   chunkSize: flags.chunk,
   inFlight: flags["in-flight"],

@@ -5,7 +5,24 @@
  *
  * @module
  */
+import { Effect } from "effect";
+import { DegenerateScores } from "./errors.ts";
 import type { ScoreDistribution } from "./manifest.ts";
+
+/**
+ * Fail with {@link DegenerateScores} when every ID validation score is the same: a threshold
+ * over them would be reported as keeping 95 % of the images while deciding nothing.
+ */
+export const refuseDegenerate = (
+  scores: Float64Array,
+  detector: string,
+  source: string,
+): Effect.Effect<void, DegenerateScores> =>
+  scores.length > 1 && scores.every((s) => s === scores[0])
+    ? Effect.fail(
+      new DegenerateScores({ detector, source, count: scores.length, score: scores[0]! }),
+    )
+    : Effect.void;
 
 /** Bins of the score histograms. */
 export const HISTOGRAM_BINS = 40;

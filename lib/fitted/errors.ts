@@ -56,6 +56,25 @@ export class FitDataInvalid extends Data.TaggedError("FitDataInvalid")<{
   }
 }
 
+/**
+ * Every ID validation image got the same score: the detector cannot tell images apart on this
+ * model (e.g. a softmax that underflows on logits far beyond float32's range), so no threshold
+ * keeps 95 % of them and every verdict would be the same.
+ */
+export class DegenerateScores extends Data.TaggedError("DegenerateScores")<{
+  readonly detector: string;
+  readonly source: string;
+  readonly count: number;
+  readonly score: number;
+}> {
+  /** The error as one line: what failed and why. */
+  override get message(): string {
+    return `${this.detector} gives all ${this.count} validation images of "${this.source}" ` +
+      `the same score (${this.score}): it cannot tell images apart on this model ` +
+      "(check the model's outputs and spec: huge logits or features underflow a softmax)";
+  }
+}
+
 /** Some images of a source have no score (their model outputs are not finite): no metric. */
 export class UnscoredImages extends Data.TaggedError("UnscoredImages")<{
   readonly source: string;

@@ -29,7 +29,7 @@ import { openSource } from "../sources/mod.ts";
 import { type ReadSource, readSource } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
 import { predictedClasses, type SetFeatures } from "../stages/features.ts";
-import { distribution, edgesOf } from "./distribution.ts";
+import { distribution, edgesOf, refuseDegenerate } from "./distribution.ts";
 import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import {
   asSet,
@@ -314,6 +314,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
       ood: oodArguments.map((a) => a.argument),
     },
   }, [validationSet, ...oodSets].map((set, i) => ({ set, scores: [idScores, ...oodScores][i]! })));
+  yield* refuseDegenerate(idScores, detector.name, validation.name);
   const threshold = yield* idKeptThreshold(idScores, validation.name);
   const flagged = (scores: Float64Array) =>
     scores.reduce((n, s) => n + (s > threshold ? 1 : 0), 0) / scores.length;

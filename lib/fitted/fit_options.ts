@@ -12,7 +12,7 @@ import type { ChunkMapper } from "../detectors/grood_streamed.ts";
 import type { LinkLeavesRoot, PathOutsideBase } from "../io/paths.ts";
 import type { OutputFolderRefused } from "../io/output_folder.ts";
 import type { MissingLabels } from "../stages/features.ts";
-import type { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
+import type { DegenerateScores, FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import type { OutputFolderOptions } from "../io/output_folder.ts";
 import type { SourceError } from "../sources/source.ts";
 import type { Taps } from "../models/model.ts";
@@ -112,6 +112,7 @@ export type FitFolderError =
   | TrainingStreamInvalid
   | ChunkMapFailed
   | FitDataInvalid
+  | DegenerateScores
   | UnsupportedFittedDetector
   | OutputFolderRefused
   | PathOutsideBase

@@ -7,6 +7,7 @@
  * @module
  */
 export {
+  DegenerateScores,
   FitDataInvalid,
   FittedFolderDamaged,
   ImageBatchMismatch,

@@ -5,9 +5,15 @@
  * (a folder that collects such units, e.g. `results/`).
  *
  * The rules:
- * - A task writes only into a folder that is absent, empty, or one grood made before: it holds
- *   the {@link OUTPUT_MARKER} file (as the stage cache holds `CACHEDIR.TAG`), or, for folders
- *   written before the marker existed, all the files a task names as its own (`recognise`).
+ * - A task writes only into a folder that is absent, empty, or one grood made before as the same
+ *   kind of output: it holds the {@link OUTPUT_MARKER} file (as the stage cache holds
+ *   `CACHEDIR.TAG`) naming that kind, or, for folders written before the marker existed, all the
+ *   files a task names as its own (`recognise`).
+ * - A folder written as a unit lists every file and folder it held in its marker. Replacing it
+ *   deletes only those and the ones the new output writes again: a file anyone added later is a
+ *   refusal naming it, checked before the task computes anything and again before the swap.
+ * - Never inside a folder written as a unit (a fitted detector, a benchmark's results): writing
+ *   there would change a folder whose contents grood vouches for.
  * - Never the current folder or one of its ancestors, never a symbolic link, never a folder that
  *   is, holds or lies inside one of the task's inputs (training images, the model's folder).
  * - Replacement is atomic: the new folder is filled as a temporary sibling and renamed into
@@ -18,19 +24,74 @@
  *   place), the old folder is put back first.
  *
  * A task writing one file (`score --out`, `export-onnx --out`) checks it with
- * {@link checkOutputFile}: never one of its inputs, nor inside an input folder, nor a folder.
+ * {@link checkOutputFile}: never one of its inputs, nor inside an input folder, nor a folder, and
+ * an existing file only when the user asked for it to be replaced.
  *
  * Every refusal is an {@link OutputFolderRefused} naming the path and the reason.
  *
  * @module
  */
-import { Data, Effect } from "effect";
+import { Data, Effect, Schema } from "effect";
 import { basename, dirname, join, resolve } from "node:path";
+import { decodeJsonText, problemsText } from "../decode.ts";
 import { exists, type IoError, tryIo, writeDirAtomic } from "./files.ts";
 import { isWithin } from "./paths.ts";
 
 /** The file grood writes into every output folder it makes: what lets it replace one later. */
 export const OUTPUT_MARKER = ".grood-output";
+
+/**
+ * What the marker holds: who wrote the folder, as what, when, and (for a folder written as a
+ * unit) every entry it held, as relative paths with `/`. A folder that collects units
+ * ({@link prepareOutputRoot}) lists none: its entries are the units' business.
+ */
+const Marker = Schema.Struct({
+  writtenBy: Schema.Literal("grood"),
+  kind: Schema.String,
+  date: Schema.String,
+  files: Schema.optional(Schema.Array(Schema.String)),
+});
+
+/** The marker of `dir`: absent, unreadable (and why), or what it says. */
+const readMarker = async (
+  dir: string,
+): Promise<
+  { readonly absent: true } | { readonly problem: string } | { readonly marker: typeof Marker.Type }
+> => {
+  const path = join(dir, OUTPUT_MARKER);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { absent: true };
+    if (error instanceof Deno.errors.NotADirectory) return { absent: true };
+    return { problem: String(error) };
+  }
+  return Effect.runSync(Effect.match(decodeJsonText(Marker, path)(text), {
+    onFailure: (error) => ({ problem: problemsText(error) }),
+    onSuccess: (marker) => ({ marker }),
+  }));
+};
+
+/** Every entry under `dir` (links not followed; the marker aside), relative, sorted. */
+const entriesOf = async (dir: string): Promise<Array<string>> => {
+  const out: Array<string> = [];
+  const walk = async (rel: string): Promise<void> => {
+    for await (const entry of Deno.readDir(rel === "" ? dir : join(dir, rel))) {
+      if (rel === "" && entry.name === OUTPUT_MARKER) continue;
+      const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+      out.push(path);
+      if (entry.isDirectory) await walk(path);
+    }
+  };
+  await walk("");
+  return out.sort();
+};
+
+/** `paths` named for a message: the first three, and how many more. */
+const someOf = (paths: ReadonlyArray<string>): string =>
+  paths.slice(0, 3).map((p) => `"${p}"`).join(", ") +
+  (paths.length > 3 ? ` and ${paths.length - 3} more` : "");
 
 /** A folder a task will not write into, and why. */
 export class OutputFolderRefused extends Data.TaggedError("OutputFolderRefused")<{
@@ -94,6 +155,14 @@ const refusal = async (dir: string, options: OutputFolderOptions): Promise<strin
     if (isWithin(real, path)) return `it holds an input of this run ("${input}")`;
     if (isWithin(path, real)) return `it lies inside an input of this run ("${input}")`;
   }
+  for (let up = dirname(real);; up = dirname(up)) {
+    const read = await readMarker(up);
+    if ("marker" in read && read.marker.files !== undefined) {
+      return `it lies inside "${up}", a ${read.marker.kind} grood wrote as a whole: writing ` +
+        "there would change it; give a folder outside it";
+    }
+    if (dirname(up) === up) break;
+  }
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(dir);
@@ -108,7 +177,23 @@ const refusal = async (dir: string, options: OutputFolderOptions): Promise<strin
   if (!info.isDirectory) return "it is a file, not a folder";
   const names = new Set<string>();
   for await (const entry of Deno.readDir(dir)) names.add(entry.name);
-  if (names.size === 0 || names.has(OUTPUT_MARKER)) return undefined;
+  if (names.size === 0) return undefined;
+  if (names.has(OUTPUT_MARKER)) {
+    const read = await readMarker(dir);
+    if ("problem" in read) {
+      return `its ${OUTPUT_MARKER} marker is not one grood wrote (${read.problem}); ` +
+        "give a new or empty folder";
+    }
+    if ("absent" in read) return `its ${OUTPUT_MARKER} marker cannot be read`;
+    if (read.marker.kind !== options.kind) {
+      return `grood wrote it as a ${read.marker.kind}, not a ${options.kind}; give another folder`;
+    }
+    if (read.marker.files === undefined) return undefined;
+    const listed = new Set(read.marker.files);
+    const added = (await entriesOf(dir)).filter((path) => !listed.has(path));
+    return added.length === 0 ? undefined : `it holds files grood did not write there ` +
+      `(${someOf(added)}); move them out, or give another folder`;
+  }
   const recognise = options.recognise ?? [];
   if (recognise.length > 0 && recognise.every((name) => names.has(name))) return undefined;
   return `it holds files grood did not write (no ${OUTPUT_MARKER} marker); ` +
@@ -143,10 +228,12 @@ export const checkOutputFolder = (
 
 /**
  * Check that a task may write the file `path`: it is not one of `inputs` (a `score --out` over
- * the images it scores), nor inside an input folder, nor a folder, pipe or device; fails with an
- * {@link OutputFolderRefused} naming the file and the reason. An existing regular file that is
- * no input is replaced (atomically, by the file writers), as `--out FILE` asks. Temporary files
- * that killed writes of this file left beside it are removed.
+ * the images it scores), nor inside an input folder or a folder grood wrote as a whole, nor a
+ * folder, pipe or device; fails with an {@link OutputFolderRefused} naming the file and the
+ * reason. An existing regular file is replaced (atomically, by the file writers) only when
+ * `overwrite` is set (the command line's `--overwrite`): grood cannot tell its own earlier
+ * output from a user's file of that name. Temporary files that killed writes of this file left
+ * beside it are removed.
  *
  * @example An input is never an output
  * ```ts
@@ -161,7 +248,7 @@ export const checkOutputFolder = (
  */
 export const checkOutputFile = (
   path: string,
-  options: { readonly inputs: ReadonlyArray<string> },
+  options: { readonly inputs: ReadonlyArray<string>; readonly overwrite?: boolean },
 ): Effect.Effect<void, OutputFolderRefused | IoError> =>
   Effect.gen(function* () {
     const reason = yield* tryIo(path, "inspect", async () => {
@@ -171,9 +258,20 @@ export const checkOutputFile = (
         if (at === real) return `it is an input of this run ("${input}")`;
         if (isWithin(at, real)) return `it lies inside an input of this run ("${input}")`;
       }
+      for (let up = dirname(real);; up = dirname(up)) {
+        const read = await readMarker(up);
+        if ("marker" in read && read.marker.files !== undefined) {
+          return `it lies inside "${up}", a ${read.marker.kind} grood wrote as a whole; ` +
+            "give a path outside it";
+        }
+        if (dirname(up) === up) break;
+      }
       try {
         const info = await Deno.stat(path);
         if (!info.isFile) return "it exists and is not a regular file";
+        if (options.overwrite !== true) {
+          return "it exists; give --overwrite to replace it, or another path";
+        }
       } catch (error) {
         if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
           return undefined;
@@ -254,14 +352,38 @@ export const creationTime = (): string => {
     .toISOString();
 };
 
-const markerText = (kind: string): string =>
-  JSON.stringify({ writtenBy: "grood", kind, date: creationTime() }) + "\n";
+const markerText = (kind: string, files?: ReadonlyArray<string>): string =>
+  JSON.stringify({ writtenBy: "grood", kind, date: creationTime(), files }) + "\n";
+
+/**
+ * Refuse to replace `dir` when it holds an entry that the new output (`written`) does not
+ * write again and its marker does not list: a file added since, or one of a folder written
+ * before the marker listed its files. The last check before the swap.
+ */
+const checkReplaceable = (dir: string, written: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const added = yield* tryIo(dir, "inspect", async () => {
+      if (!(await exists(dir))) return [];
+      const read = await readMarker(dir);
+      const keep = new Set([...written, ...("marker" in read ? read.marker.files ?? [] : [])]);
+      return (await entriesOf(dir)).filter((path) => !keep.has(path));
+    });
+    if (added.length > 0) {
+      return yield* new OutputFolderRefused({
+        path: dir,
+        reason: `it holds files this run does not write and grood did not list as its own ` +
+          `(${someOf(added)}); move them out, or give another folder`,
+      });
+    }
+  });
 
 /**
  * Write `dir` as a unit under the rules of this module: check it ({@link checkOutputFolder}),
  * tidy leftovers of killed runs beside it, fill a temporary sibling (which holds the
- * {@link OUTPUT_MARKER} from the start) with `fill`, then rename it into place. A failure or
- * an interruption anywhere leaves the previous complete folder, or none.
+ * {@link OUTPUT_MARKER} from the start) with `fill`, list what it holds in the marker, check
+ * once more that the old folder holds nothing else (nothing anyone added since), then rename it
+ * into place. A failure or an interruption anywhere leaves the previous complete folder, or
+ * none.
  *
  * @example
  * ```ts
@@ -284,14 +406,16 @@ export const writeOutputFolder = <A, E, R>(
     yield* recoverOutputFolder(dir);
     yield* checkOutputFolder(dir, options);
     return yield* writeDirAtomic(dir, (tmp) =>
-      Effect.andThen(
-        tryIo(
-          tmp,
-          "write",
-          () => Deno.writeTextFile(join(tmp, OUTPUT_MARKER), markerText(options.kind)),
-        ),
-        fill(tmp),
-      ));
+      Effect.gen(function* () {
+        const marker = join(tmp, OUTPUT_MARKER);
+        yield* tryIo(tmp, "write", () => Deno.writeTextFile(marker, markerText(options.kind)));
+        const value = yield* fill(tmp);
+        const written = yield* tryIo(tmp, "list", () => entriesOf(tmp));
+        yield* tryIo(tmp, "write", () =>
+          Deno.writeTextFile(marker, markerText(options.kind, written)));
+        yield* checkReplaceable(dir, written);
+        return value;
+      }));
   });
 
 /**

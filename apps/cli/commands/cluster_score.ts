@@ -6,7 +6,7 @@
 import { SOURCE_ARGUMENT_HELP } from "../../../lib/sources/mod.ts";
 import { chunkProblem, DRIVER_DEFAULTS } from "../../cluster/options.ts";
 import { flag } from "../flags.ts";
-import { detectorFolderFlag } from "../shared_flags.ts";
+import { detectorFolderFlag, overwriteFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 import { checkFailover, driverFlags } from "./cluster_flags.ts";
 
@@ -28,6 +28,7 @@ export const clusterScoreTask = task("cluster score", {
     out: flag.string("write the rows here (.json: JSON, else CSV); default: CSV on stdout", {
       placeholder: "FILE",
     }),
+    overwrite: overwriteFlag,
     chunk: flag.integer("images per chunk, a multiple of 512 (the model batch of score)", {
       min: 512,
       default: DRIVER_DEFAULTS.chunk,

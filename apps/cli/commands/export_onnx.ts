@@ -5,6 +5,7 @@
  */
 import { extname } from "node:path";
 import { flag } from "../flags.ts";
+import { overwriteFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 
 /** `grood export-onnx`. */
@@ -15,6 +16,7 @@ export const exportOnnxTask = task(
     flags: {
       model: flag.string("grood model folder (default: the mnist fixture)", { placeholder: "DIR" }),
       out: flag.required("the ONNX file to write", { placeholder: "FILE.onnx" }),
+      overwrite: overwriteFlag,
     },
   },
   ({ values }) =>

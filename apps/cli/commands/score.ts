@@ -5,7 +5,12 @@
  */
 import { SOURCE_ARGUMENT_HELP } from "../../../lib/sources/mod.ts";
 import { flag } from "../flags.ts";
-import { detectorFolderFlag, SCORING_THREADS, threadsFlag } from "../shared_flags.ts";
+import {
+  detectorFolderFlag,
+  overwriteFlag,
+  SCORING_THREADS,
+  threadsFlag,
+} from "../shared_flags.ts";
 import { task } from "../task.ts";
 
 /** `grood score`. */
@@ -17,6 +22,7 @@ export const scoreTask = task("score", {
     out: flag.string("write the rows here (.json: JSON, else CSV); default: CSV on stdout", {
       placeholder: "FILE",
     }),
+    overwrite: overwriteFlag,
   },
   positionals: {
     name: "SRC",

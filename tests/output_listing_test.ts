@@ -1,0 +1,153 @@
+/**
+ * The output rules' file listing: a folder grood wrote as a unit lists its entries in its
+ * marker, and nothing else is deleted when it is replaced. Each case is a hole a probe found
+ * (a user's file deleted or overwritten, a folder of another kind replaced, a write inside a
+ * fitted folder); each fails on the rules before the listing.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Effect } from "effect";
+import {
+  checkOutputFile,
+  checkOutputFolder,
+  OUTPUT_MARKER,
+  prepareOutputRoot,
+  writeOutputFolder,
+} from "../lib/io/output_folder.ts";
+
+const flip = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(Effect.flip(effect));
+const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect);
+const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+
+/** `dir` written as a unit of `kind` holding `a.txt` and `sub/b.txt`. */
+const unit = (dir: string, kind = "test output") =>
+  run(writeOutputFolder(dir, { kind }, (tmp) =>
+    Effect.promise(async () => {
+      await Deno.writeTextFile(join(tmp, "a.txt"), "1");
+      await Deno.mkdir(join(tmp, "sub"));
+      await Deno.writeTextFile(join(tmp, "sub", "b.txt"), "2");
+    })));
+
+Deno.test("the marker of a unit lists every entry it held", async () => {
+  const dir = await Deno.makeTempDir();
+  await unit(join(dir, "out"));
+  const marker = JSON.parse(await Deno.readTextFile(join(dir, "out", OUTPUT_MARKER)));
+  assert.equal(marker.writtenBy, "grood");
+  assert.equal(marker.kind, "test output");
+  assert.deepEqual(marker.files, ["a.txt", "sub", "sub/b.txt"]);
+});
+
+Deno.test("a file added to a folder grood wrote is never deleted: refused before and at the swap", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = join(dir, "out");
+  await unit(out);
+  // At the top and inside a listed folder.
+  for (const added of ["notes.txt", "sub/notes.txt"]) {
+    await Deno.writeTextFile(join(out, added), "mine");
+    const early = await flip(checkOutputFolder(out, { kind: "test output" }));
+    assert.match(early.message, new RegExp(`files grood did not write there \\("${added}"\\)`));
+    let filled = false;
+    const late = await flip(
+      writeOutputFolder(out, { kind: "test output" }, () =>
+        Effect.sync(() => {
+          filled = true;
+        })),
+    );
+    assert.equal(late._tag, "OutputFolderRefused");
+    assert.equal(filled, false, "refused before the task computed anything");
+    assert.equal(await Deno.readTextFile(join(out, added)), "mine");
+    await Deno.remove(join(out, added));
+  }
+  // Without additions the folder is replaced whole, as before.
+  await run(
+    writeOutputFolder(
+      out,
+      { kind: "test output" },
+      (tmp) => Effect.promise(() => Deno.writeTextFile(join(tmp, "c.txt"), "3")),
+    ),
+  );
+  assert.deepEqual(names(out), [OUTPUT_MARKER, "c.txt"]);
+  assert.deepEqual(names(dir), ["out"]);
+});
+
+Deno.test("a folder from before the marker keeps what this run does not write again", async () => {
+  const dir = await Deno.makeTempDir();
+  const old = join(dir, "det");
+  await Deno.mkdir(old);
+  await Deno.writeTextFile(join(old, "detector.json"), "{}");
+  await Deno.writeTextFile(join(old, "notes.txt"), "mine");
+  const rules = { kind: "fitted detector", recognise: ["detector.json"] };
+  const error = await flip(
+    writeOutputFolder(
+      old,
+      rules,
+      (tmp) => Effect.promise(() => Deno.writeTextFile(join(tmp, "detector.json"), "{}")),
+    ),
+  );
+  assert.match(error.message, /holds files this run does not write .*"notes\.txt"/);
+  assert.deepEqual(names(old), ["detector.json", "notes.txt"]);
+  assert.deepEqual(names(dir), ["det"], "the temporary folder is removed");
+  // The same folder without the user's file is replaced.
+  await Deno.remove(join(old, "notes.txt"));
+  await run(
+    writeOutputFolder(
+      old,
+      rules,
+      (tmp) => Effect.promise(() => Deno.writeTextFile(join(tmp, "detector.json"), "{}")),
+    ),
+  );
+  assert.deepEqual(names(old), [OUTPUT_MARKER, "detector.json"]);
+});
+
+Deno.test("a marker that is not grood's, or of another kind, does not make a folder replaceable", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = join(dir, "out");
+  await Deno.mkdir(out);
+  await Deno.writeTextFile(join(out, "keep.txt"), "mine");
+  for (const marker of ["", "{}", '{"writtenBy":"grood"}', "not json"]) {
+    await Deno.writeTextFile(join(out, OUTPUT_MARKER), marker);
+    const error = await flip(checkOutputFolder(out, { kind: "test output" }));
+    assert.match(error.message, /marker is not one grood wrote/, marker);
+  }
+  await Deno.remove(join(out, OUTPUT_MARKER));
+  await unit(join(dir, "other"), "benchmark results");
+  const error = await flip(checkOutputFolder(join(dir, "other"), { kind: "fitted detector" }));
+  assert.match(error.message, /grood wrote it as a benchmark results, not a fitted detector/);
+  // A folder that collects units is not replaced by one: its units are not this run's.
+  const root = join(dir, "root");
+  await run(prepareOutputRoot(root, { kind: "fitted detector" }));
+  await unit(join(root, "a"), "fitted detector");
+  const replaced = await flip(
+    writeOutputFolder(root, { kind: "fitted detector" }, () => Effect.void),
+  );
+  assert.match(replaced.message, /holds files this run does not write/);
+  assert.deepEqual(names(join(root, "a")), [OUTPUT_MARKER, "a.txt", "sub"]);
+});
+
+Deno.test("nothing is written inside a folder grood wrote as a whole; inside a root it is", async () => {
+  const dir = await Deno.makeTempDir();
+  const det = join(dir, "det");
+  await unit(det);
+  const folder = await flip(
+    writeOutputFolder(join(det, "sub", "new"), { kind: "test output" }, () => Effect.void),
+  );
+  assert.match(folder.message, /lies inside ".*det", a test output grood wrote as a whole/);
+  const file = await flip(checkOutputFile(join(det, "scores.csv"), { inputs: [] }));
+  assert.match(file.message, /lies inside ".*det"/);
+  assert.deepEqual(names(det), [OUTPUT_MARKER, "a.txt", "sub"]);
+  const root = join(dir, "results");
+  await run(prepareOutputRoot(root, { kind: "results" }));
+  await unit(join(root, "mnist"), "benchmark results");
+  await run(checkOutputFile(join(root, "report.html"), { inputs: [] }));
+});
+
+Deno.test("an existing file is replaced only when overwrite is asked for", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "scores.csv");
+  await run(checkOutputFile(path, { inputs: [] }));
+  await Deno.writeTextFile(path, "a user's table");
+  const error = await flip(checkOutputFile(path, { inputs: [] }));
+  assert.match(error.message, /it exists; give --overwrite to replace it/);
+  await run(checkOutputFile(path, { inputs: [], overwrite: true }));
+  assert.equal(await Deno.readTextFile(path), "a user's table", "a check writes nothing");
+});
