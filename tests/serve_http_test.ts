@@ -175,6 +175,23 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
     ],
     ["bad JSON", () => post(s, "application/json", '{"images": ['), 400, "bad_json"],
     ["JSON of another shape", () => post(s, "application/json", '{"image": "x"}'), 400, "bad_json"],
+    [
+      "JSON with a misspelt key beside the images",
+      () => post(s, "application/json", JSON.stringify({ images: [many.images[0]], thresold: 1 })),
+      400,
+      "bad_json",
+    ],
+    [
+      "a query parameter",
+      () =>
+        fetch(`${s.url}/v1/score?threshold=99`, {
+          method: "POST",
+          headers: { "content-type": "image/png" },
+          body: png as BodyInit,
+        }),
+      400,
+      "unknown_parameter",
+    ],
     ["wrong content type", () => post(s, "text/plain", "hello"), 415, "unsupported_media_type"],
     [
       "no content type",
@@ -213,7 +230,10 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
       const metrics = await fetch(`${s.url}/metrics`).then((r) => r.text());
       assert.match(metrics, /^grood_errors_total\{code="undecodable_image"\} 2$/m);
       assert.match(metrics, /^grood_errors_total\{code="image_too_large"\} 2$/m);
-      assert.match(metrics, /^grood_requests_total\{route="\/v1\/score",status="200"\} 17$/m);
+      assert.match(metrics, /^grood_requests_total\{route="\/v1\/score",status="200"\} 19$/m);
+      // Refused by name, as a spec file's unknown key is.
+      const typo = await post(s, "application/json", JSON.stringify({ images: [], thresold: 1 }));
+      assert.match((await typo.json() as { message: string }).message, /thresold/);
     },
   );
 });

@@ -13,7 +13,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { Effect, Exit, Schema } from "effect";
+import { Effect } from "effect";
+import { decodeStrict } from "../../mod.ts";
 import { decodeNpy, decodeNpyHeader } from "../../lib/io/mod.ts";
 import { conformRaw, decodeImage, type ImageShape, imageValues } from "../../lib/sources/mod.ts";
 import { type Limits, Refusal } from "./limits.ts";
@@ -208,6 +209,8 @@ function fromBase64(text: string, what: string): Uint8Array | Refusal {
 /** Admission of a request's images once their number is known, before any is decoded. */
 export type Admit = (count: number) => Effect.Effect<void, Refusal>;
 
+const decodeScoreBody = decodeStrict(ScoreJsonBody, "the JSON body");
+
 /** The images of a JSON body `{"images": [base64, …]}`. */
 const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits, admit: Admit) =>
   Effect.gen(function* () {
@@ -219,14 +222,15 @@ const decodeJson = (body: Uint8Array, shape: ImageShape, limits: Limits, admit: 
         refuse("bad_json", `the body is not JSON (${(error as Error).message})`),
       );
     }
-    // The Schema the OpenAPI document describes the body with (`route_table.ts`).
-    const checked = Schema.decodeUnknownExit(ScoreJsonBody)(parsed);
-    if (Exit.isFailure(checked)) {
-      return yield* Effect.fail(
-        refuse("bad_json", 'expected {"images": [base64 string, …]}'),
-      );
-    }
-    const images = checked.value.images;
+    // The Schema the OpenAPI document describes the body with (`route_table.ts`), decoded
+    // strictly: a misspelt key is refused by name, never ignored.
+    const { images } = yield* Effect.mapError(decodeScoreBody(parsed), (error) =>
+      refuse(
+        "bad_json",
+        'expected {"images": [base64 string, …]}: ' +
+          error.problems.map((p) => (p.path === "" ? p.problem : `${p.path}: ${p.problem}`))
+            .join("; "),
+      ));
     if (images.length === 0) {
       return yield* Effect.fail(refuse("empty_body", '"images" is an empty list'));
     }

@@ -32,6 +32,8 @@ export const DEFAULT_LIMITS: Limits = {
 export const REFUSALS = {
   empty_body: 400,
   bad_json: 400,
+  /** A query parameter on a route that takes none (it would be ignored, not applied). */
+  unknown_parameter: 400,
   bad_base64: 400,
   bad_npy: 400,
   undecodable_image: 400,

@@ -243,6 +243,15 @@ export function makeHandler<E>(
         `${path} takes ${allow.join(", ")}, not ${request.method}`,
       );
     }
+    // No route takes query parameters: one given (`?threshold=…`) would be ignored silently.
+    const query = request.url.indexOf("?");
+    if (query !== -1 && query < request.url.length - 1) {
+      const names = [...new URLSearchParams(request.url.slice(query + 1)).keys()];
+      throw refusal(
+        "unknown_parameter",
+        `${path} takes no query parameters; got ${names.map((n) => JSON.stringify(n)).join(", ")}`,
+      );
+    }
     if (spec.token && !context.authorized(request.headers.get("authorization"))) {
       throw refusal("unauthorized", `${path} needs an "Authorization: Bearer <token>" header`);
     }
