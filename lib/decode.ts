@@ -173,12 +173,17 @@ function describeUnion(
   }];
 }
 
+/** A union's members, the members of a union among them included (`held-out` | a source). */
+const flatMembers = (types: ReadonlyArray<SchemaAST.AST>): Array<SchemaAST.AST> =>
+  types.flatMap((t) => SchemaAST.isUnion(t) ? flatMembers(t.types) : [t]);
+
 /** The literal field every object member of a union has (`kind`), with all its values. */
 function discriminator(
   union: SchemaAST.Union,
 ): { key: string; allowed: Array<string> } | undefined {
-  const members = union.types.filter(SchemaAST.isObjects);
-  if (members.length === 0 || members.length !== union.types.length) return undefined;
+  const all = flatMembers(union.types);
+  const members = all.filter(SchemaAST.isObjects);
+  if (members.length === 0 || members.length !== all.length) return undefined;
   for (const p of members[0]!.propertySignatures) {
     const key = String(p.name);
     const values = members.map((m) =>

@@ -7,13 +7,15 @@
  * kept the last silently; a model spec given to `openModel` in code was not decoded (a misspelt
  * kind crashed with a TypeError, an unknown key and a zero std were taken); a union member whose
  * `kind` matched but whose other literal did not (`dataset:mnist:tset`) was reported as
- * `unknown kind "dataset"; did you mean dataset?`.
+ * `unknown kind "dataset"; did you mean dataset?`; a misspelt `held-out-of-test` was answered
+ * with the source kinds only (its union holds another union).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Option } from "effect";
 import { parseTaps } from "../apps/cli/commands/fit.ts";
 import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
+import { decodeBenchmark } from "../lib/benchmarks/spec.ts";
 import {
   fitDetectorFolder,
   FITTED_MANIFEST_FILE,
@@ -148,4 +150,12 @@ Deno.test("a source whose kind is right but whose split or set name is not names
   await Deno.writeTextFile(join(dir, "s.json"), JSON.stringify({ kind: "foldr", path: "x" }));
   const error = await Effect.runPromise(Effect.flip(parseSourceArgument("s.json", dir)));
   assert.match(error.message, /unknown kind "foldr" in s\.json at kind; did you mean folder\?/);
+});
+
+Deno.test("a misspelt kind in a union of unions lists every kind and suggests the nearest", async () => {
+  const text = await Deno.readTextFile(new URL("../benchmarks/mnist.json", import.meta.url));
+  const spec = JSON.parse(text.replace('"held-out-of-test"', '"held-out-of-tset"'));
+  const error = await Effect.runPromise(Effect.flip(decodeBenchmark(spec, "mnist.json")));
+  assert.match(error.message, /did you mean held-out-of-test\?/);
+  assert.match(error.message, /one of held-out-of-test, folder, npy/);
 });
