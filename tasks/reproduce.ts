@@ -249,6 +249,25 @@ const program = Effect.gen(function* () {
           return ratios;
         });
       const ratios: Array<SeedRatios> = [];
+      /**
+       * A further seed's run and outputs; only its runs and ratios are returned. Its own generator
+       * holds its prepared benchmark: a local of the seeds' loop kept the last seed's (images and
+       * features) alive through the next seed's run (measured with a WeakRef).
+       */
+      const runSeed = (staging: BenchmarkStaging, dataset: string, seed: number) =>
+        Effect.gen(function* () {
+          const other = yield* runPipeline(
+            { benchmark: refs[i]!, model: fixtureDir(dataset, seed), detectors, ...engine },
+          );
+          const seedRatios = yield* seedOutputs(staging, seed, other);
+          const runs: Omit<SeedRuns, "header"> = {
+            seed,
+            runs: other.runs,
+            model: portablePath(other.prepared.model.path),
+            testAccuracy: other.prepared.model.metadata?.testAccuracy ?? other.prepared.idAccuracy,
+          };
+          return { ratios: seedRatios, runs };
+        });
 
       // The benchmark's folder, every seed's included, is written as a unit: the further seeds run
       // while its temporary folder is open, each writing its own outputs into it as it ends, and
@@ -264,18 +283,9 @@ const program = Effect.gen(function* () {
             const seed = (yield* fixtureSeeds(dataset)).find((s) => !ran.includes(s));
             if (seed === undefined) break;
             console.log(`\n== benchmark ${name}, model of training seed ${seed} ==`);
-            const other = yield* runPipeline(
-              { benchmark: refs[i]!, model: fixtureDir(dataset, seed), detectors, ...engine },
-            );
-            ratios.push(yield* seedOutputs(staging, seed, other));
-            // Only the runs are kept: the seed's prepared benchmark is let go here.
-            others.push({
-              seed,
-              runs: other.runs,
-              model: portablePath(other.prepared.model.path),
-              testAccuracy: other.prepared.model.metadata?.testAccuracy ??
-                other.prepared.idAccuracy,
-            });
+            const done = yield* runSeed(staging, dataset, seed);
+            ratios.push(done.ratios);
+            others.push(done.runs);
           }
           const date = new Date().toISOString();
           const main: SeedRuns = {
