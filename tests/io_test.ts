@@ -136,6 +136,8 @@ Deno.test("a probe a killed run left is removed by the next run; a user's look-a
   const text = "grood write probe: removed when the check ends\n";
   const leftover = join(root, `.grood-write-probe-${DEAD_PID}-0123abcd`);
   await Deno.writeTextFile(leftover, text);
+  // One of the earlier form (one zero byte), which grood wrote before.
+  await Deno.writeFile(join(root, `.write-probe-${DEAD_PID}-0123abcd`), new Uint8Array(1));
   const users = {
     // Named like a probe but with other content: the user's.
     [`.grood-write-probe-${DEAD_PID}-89abcdef`]: "my notes",
@@ -143,6 +145,8 @@ Deno.test("a probe a killed run left is removed by the next run; a user's look-a
     [`.grood-write-probe-${DEAD_PID}-0123abcd.txt`]: text,
     ".grood-write-probe-notes": text,
     [`grood-write-probe-${DEAD_PID}-0123abcd`]: text,
+    // The earlier form's name with other content.
+    [`.write-probe-${DEAD_PID}-89abcdef`]: "x",
     // The probe of a check still running (this process) is its own to remove.
     [`.grood-write-probe-${Deno.pid}-0123abcd`]: text,
   };
@@ -156,7 +160,7 @@ Deno.test("a probe a killed run left is removed by the next run; a user's look-a
   }
   await Effect.runPromise(ensureWritable(root));
   const left = [...Deno.readDirSync(root)].map((e) => e.name).sort();
-  assert.deepEqual(left, Object.keys(users).sort(), "the leftover probe only is gone");
+  assert.deepEqual(left, Object.keys(users).sort(), "the leftover probes only are gone");
   for (const [name, content] of Object.entries(users)) {
     assert.equal(await Deno.readTextFile(join(root, name)), content, `${name} unchanged`);
   }

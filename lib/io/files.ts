@@ -162,6 +162,17 @@ const PROBE_NAME = /^\.grood-write-probe-(\d+)-[0-9a-f]{8}$/;
 /** What a probe holds: a file of another name or content is never taken for one. */
 const PROBE_TEXT = "grood write probe: removed when the check ends\n";
 
+/** The probes grood wrote before (`.write-probe-<pid>-<8 hex>`, one zero byte): tidied too. */
+const OLD_PROBE_NAME = /^\.write-probe-(\d+)-[0-9a-f]{8}$/;
+
+/** The content a probe of `name` must have to be grood's, or undefined for another name. */
+const probeContent = (name: string): { pid: number; bytes: Uint8Array } | undefined => {
+  const m = PROBE_NAME.exec(name);
+  if (m !== null) return { pid: Number(m[1]), bytes: new TextEncoder().encode(PROBE_TEXT) };
+  const old = OLD_PROBE_NAME.exec(name);
+  return old === null ? undefined : { pid: Number(old[1]), bytes: new Uint8Array(1) };
+};
+
 /**
  * True when process `pid` still runs (Linux: `/proc`; elsewhere assumed, unless `leftover`,
  * the file or folder it left, is older than a day).
@@ -175,8 +186,8 @@ export const processAlive = async (pid: number, leftover: string): Promise<boole
 
 /**
  * Remove the writability probes that runs killed mid-check left in `dir`: regular files named
- * exactly as grood names them, holding exactly what grood writes, of processes that no longer
- * run. Anything else (a user's `.grood-write-probe-notes`, a file of that name with other
+ * exactly as grood names them (or named them before), holding exactly what grood writes, of
+ * processes that no longer run. Anything else (a user's `.grood-write-probe-notes`, a file of that name with other
  * content, a probe of a running check) is left alone. Returns the probes removed.
  */
 export async function tidyProbes(dir: string): Promise<ReadonlyArray<string>> {
@@ -191,13 +202,14 @@ export async function tidyProbes(dir: string): Promise<ReadonlyArray<string>> {
   }
   const removed: Array<string> = [];
   for (const entry of entries) {
-    const m = PROBE_NAME.exec(entry.name);
-    if (m === null || !entry.isFile) continue;
+    const probe = probeContent(entry.name);
+    if (probe === undefined || !entry.isFile) continue;
     const path = join(dir, entry.name);
     const info = await Deno.lstat(path);
-    if (!info.isFile || info.size !== PROBE_TEXT.length) continue;
-    if (await Deno.readTextFile(path) !== PROBE_TEXT) continue;
-    if (await processAlive(Number(m[1]), path)) continue;
+    if (!info.isFile || info.size !== probe.bytes.length) continue;
+    const bytes = await Deno.readFile(path);
+    if (!bytes.every((b, i) => b === probe.bytes[i])) continue;
+    if (await processAlive(probe.pid, path)) continue;
     await Deno.remove(path);
     removed.push(path);
   }
