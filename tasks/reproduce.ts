@@ -62,11 +62,14 @@ import {
   benchmarkFolderRules,
   benchmarkPage,
   benchmarkSection,
+  type BenchmarkStaging,
   hnswRecall,
   pageSections,
   pairedMarkdown,
   perSetMarkdown,
   reportHtml,
+  seedActivationRatios,
+  type SeedRatios,
   type SeedRuns,
   seedSpreadMarkdown,
   summaryMarkdown,
@@ -76,6 +79,7 @@ import {
   writeExports,
 } from "../apps/results/mod.ts";
 import {
+  type DetectorRun,
   type PreparedBenchmark,
   resultsTable,
   runPipeline,
@@ -140,8 +144,7 @@ function runnableOn(kind: string): ReadonlyArray<DetectorSpecInput> {
 const program = Effect.gen(function* () {
   const unknown = chosen?.find((kind) => !(DETECTOR_KINDS as ReadonlyArray<string>).includes(kind));
   if (unknown !== undefined) return yield* new UnknownDetector({ kind: unknown });
-  const compute = yield* Compute;
-  const { backend } = compute;
+  const { backend } = yield* Compute;
   const cache = yield* StageCache;
   const started = performance.now();
   const log = (line: string) => console.log(line);
@@ -184,134 +187,156 @@ const program = Effect.gen(function* () {
   }
   const names = specs.map((s) => s.name);
   for (const [i, spec] of specs.entries()) {
-    const name = spec.name;
-    const benchmarkStart = performance.now();
-    console.log(`\n== benchmark ${name} (backend ${backend}) ==`);
-    const runnable = runnableOn(spec.model.kind);
-    // The model stays open (scoped to the whole run) for the early-feature exports below.
-    const result = yield* runPipelineScoped(
-      { benchmark: refs[i]!, detectors: runnable, ...engine },
-    );
-    const { prepared, runs } = result;
-    const grood = runs.find((r) => r.detector === "GROOD")!;
-    const recall = yield* hnswRecall(prepared, grood);
-    log(
-      `HNSW (M ${recall.params.M}, efConstruction ${recall.params.efConstruction}, efSearch ${recall.params.efSearch}) ` +
-        `vs exact on ${recall.indexed} real training descriptors, ${recall.queries} queries: ` +
-        `recall@1 ${recall.recallAt1.toFixed(4)}, recall@10 ${recall.recallAt10.toFixed(4)}`,
-    );
-    const dir = join(out, name);
-    const seconds = (performance.now() - benchmarkStart) / 1000;
-    console.log(`\n${name}: ranked by mean of near and far AUROC (%)\n`);
-    console.log(summaryMarkdown(summaryTable(runs)));
-    console.log(`\n${name}: GROOD per OOD set (%)\n`);
-    console.log(perSetMarkdown(resultsTable(runs.filter((r) => r.detector === "GROOD"))));
-    const testImages = new Map([
-      ["id", prepared.idTest.images],
-      ...prepared.oodTest.map((set) => [set.images.name, set.images] as const),
-    ]);
-    // Every further fixture seed of grood's own models (fixtures/models/<dataset>-seed<N>/):
-    // the same detectors, and the spread over seeds with the paired differences. Looked for
-    // again after each seed, so a fixture that lands while the run goes on is included.
-    const train = spec.id.train;
-    // Only a benchmark on a fixture model has fixture seeds (not one naming a model of its own).
-    const dataset = spec.model.kind === "grood" && train.kind === "dataset" &&
-        resolve(spec.baseDir, spec.model.path) === fixtureDir(train.name)
-      ? train.name
-      : undefined;
-    const others: Array<Omit<SeedRuns, "header"> & { readonly prepared: PreparedBenchmark }> = [];
-    while (dataset !== undefined) {
-      const ran = [0, ...others.map((r) => r.seed)];
-      const seed = (yield* fixtureSeeds(dataset)).find((s) => !ran.includes(s));
-      if (seed === undefined) break;
-      console.log(`\n== benchmark ${name}, model of training seed ${seed} ==`);
-      const other = yield* runPipeline(
-        { benchmark: refs[i]!, model: fixtureDir(dataset, seed), detectors, ...engine },
+    // One scope a benchmark: its model (open for the early-feature exports) and everything
+    // read for it are let go before the next benchmark starts.
+    yield* Effect.scoped(Effect.gen(function* () {
+      const name = spec.name;
+      const benchmarkStart = performance.now();
+      console.log(`\n== benchmark ${name} (backend ${backend}) ==`);
+      const runnable = runnableOn(spec.model.kind);
+      // The model stays open (scoped to the benchmark) for the early-feature exports below.
+      const result = yield* runPipelineScoped(
+        { benchmark: refs[i]!, detectors: runnable, ...engine },
       );
-      others.push({
-        seed,
-        prepared: other.prepared,
-        runs: other.runs,
-        model: portablePath(other.prepared.model.path),
-        testAccuracy: other.prepared.model.metadata?.testAccuracy ?? other.prepared.idAccuracy,
-      });
-    }
-    const date = new Date().toISOString();
-    // grood's models record their test accuracy; another model's is measured on the ID test set.
-    const testAccuracy = prepared.model.metadata?.testAccuracy ?? prepared.idAccuracy;
-    const main: SeedRuns = {
-      seed: 0,
-      runs,
-      model: portablePath(prepared.model.path),
-      testAccuracy,
-      header: {
-        benchmark: name,
-        model: portablePath(prepared.model.path),
-        modelTestAccuracy: testAccuracy,
-        idTestImages: prepared.idTest.images.count,
-        groodDefaults: GROOD_DEFAULTS,
-        hnswRecall: recall,
-        backend,
-        seconds: Math.round(seconds),
-        command,
-        date,
-      },
-    };
-
-    const seedRuns = others.map(({ prepared: _, ...other }): SeedRuns => ({
-      ...other,
-      header: {
-        benchmark: name,
-        seed: other.seed,
-        model: other.model,
-        modelTestAccuracy: other.testAccuracy,
-        idTestImages: prepared.idTest.images.count,
-        backend,
-        date,
-      },
-    }));
-
-    // The benchmark's folder, every seed's included, is written as a unit once all its runs
-    // are done: a failure or an interruption leaves the previous complete results, or none.
-    yield* prepareOutputRoot(out, rootRules);
-    const folder = yield* writeBenchmarkFolder(dir, name, main, seedRuns, {
-      command,
-      date,
-      inputs,
-      section: (seeds) =>
-        benchmarkPage(runs, testImages, seeds === undefined ? {} : { seeds }).pipe(
-          Effect.map(benchmarkSection),
-        ),
-      extra: (tmp) =>
+      const { prepared, runs } = result;
+      const grood = runs.find((r) => r.detector === "GROOD")!;
+      const recall = yield* hnswRecall(prepared, grood);
+      log(
+        `HNSW (M ${recall.params.M}, efConstruction ${recall.params.efConstruction}, efSearch ${recall.params.efSearch}) ` +
+          `vs exact on ${recall.indexed} real training descriptors, ${recall.queries} queries: ` +
+          `recall@1 ${recall.recallAt1.toFixed(4)}, recall@10 ${recall.recallAt10.toFixed(4)}`,
+      );
+      const dir = join(out, name);
+      const seconds = (performance.now() - benchmarkStart) / 1000;
+      console.log(`\n${name}: ranked by mean of near and far AUROC (%)\n`);
+      console.log(summaryMarkdown(summaryTable(runs)));
+      console.log(`\n${name}: GROOD per OOD set (%)\n`);
+      console.log(perSetMarkdown(resultsTable(runs.filter((r) => r.detector === "GROOD"))));
+      const testImages = new Map([
+        ["id", prepared.idTest.images],
+        ...prepared.oodTest.map((set) => [set.images.name, set.images] as const),
+      ]);
+      // Every further fixture seed of grood's own models (fixtures/models/<dataset>-seed<N>/):
+      // the same detectors, and the spread over seeds with the paired differences. Looked for
+      // again after each seed, so a fixture that lands while the run goes on is included.
+      const train = spec.id.train;
+      // Only a benchmark on a fixture model has fixture seeds (not one naming a model of its own).
+      const dataset = spec.model.kind === "grood" && train.kind === "dataset" &&
+          resolve(spec.baseDir, spec.model.path) === fixtureDir(train.name)
+        ? train.name
+        : undefined;
+      // grood's models record their test accuracy; another model's is measured on the ID test set.
+      const testAccuracy = prepared.model.metadata?.testAccuracy ?? prepared.idAccuracy;
+      /** A seed's own outputs, written as it ends: afterwards its images and features may go. */
+      const seedOutputs = (
+        staging: BenchmarkStaging,
+        seed: number,
+        model: { readonly prepared: PreparedBenchmark; readonly runs: ReadonlyArray<DetectorRun> },
+      ) =>
         Effect.gen(function* () {
-          const models = [{ seed: 0, prepared, runs }, ...others];
-          yield* writeActivationRatios(tmp, name, models);
-          if (values["no-export"]) return;
+          yield* staging.checkFinite(seed, model.runs);
+          const ratios = seedActivationRatios(seed, model.prepared);
+          if (values["no-export"]) return ratios;
           // Every seed's exports (seed 0 at the top, the others in seed<N>/), so an outside
           // check can cover each model as it covers the first.
-          for (const model of models) {
-            const exportDir = join(
-              tmp,
-              ...(model.seed === 0 ? [] : [`seed${model.seed}`]),
-              "exports",
-            );
-            // Early features need the open network: only seed 0's stays open for the run.
-            const early = values["export-early"] && model.seed === 0;
-            const entries = yield* writeExports(exportDir, model.prepared, model.runs, {
-              ...(early ? { earlyBoundary: model.prepared.model.earlyTap } : {}),
-            }).pipe(Effect.provideService(Compute, compute));
-            log(`exports (seed ${model.seed}): ${entries.length} .npy files (manifest.json)`);
+          const exportDir = join(staging.folderOf(seed, seed === 0 ? "main" : "other"), "exports");
+          // Early features need the open network: only seed 0's stays open for the run.
+          const early = values["export-early"] && seed === 0;
+          const entries = yield* writeExports(exportDir, model.prepared, model.runs, {
+            ...(early ? { earlyBoundary: model.prepared.model.earlyTap } : {}),
+          });
+          log(`exports (seed ${seed}): ${entries.length} .npy files (manifest.json)`);
+          return ratios;
+        });
+      const ratios: Array<SeedRatios> = [];
+      /**
+       * A further seed's run and outputs; only its runs and ratios are returned. Its own generator
+       * holds its prepared benchmark: a local of the seeds' loop kept the last seed's (images and
+       * features) alive through the next seed's run (measured with a WeakRef).
+       */
+      const runSeed = (staging: BenchmarkStaging, dataset: string, seed: number) =>
+        Effect.gen(function* () {
+          const other = yield* runPipeline(
+            { benchmark: refs[i]!, model: fixtureDir(dataset, seed), detectors, ...engine },
+          );
+          const seedRatios = yield* seedOutputs(staging, seed, other);
+          const runs: Omit<SeedRuns, "header"> = {
+            seed,
+            runs: other.runs,
+            model: portablePath(other.prepared.model.path),
+            testAccuracy: other.prepared.model.metadata?.testAccuracy ?? other.prepared.idAccuracy,
+          };
+          return { ratios: seedRatios, runs };
+        });
+
+      // The benchmark's folder, every seed's included, is written as a unit: the further seeds run
+      // while its temporary folder is open, each writing its own outputs into it as it ends, and
+      // it takes the folder's place once all are done. A failure or an interruption leaves the
+      // previous complete results, or none.
+      yield* prepareOutputRoot(out, rootRules);
+      const folder = yield* writeBenchmarkFolder(dir, name, (staging) =>
+        Effect.gen(function* () {
+          ratios.push(yield* seedOutputs(staging, 0, { prepared, runs }));
+          const others: Array<Omit<SeedRuns, "header">> = [];
+          while (dataset !== undefined) {
+            const ran = [0, ...others.map((r) => r.seed)];
+            const seed = (yield* fixtureSeeds(dataset)).find((s) => !ran.includes(s));
+            if (seed === undefined) break;
+            console.log(`\n== benchmark ${name}, model of training seed ${seed} ==`);
+            const done = yield* runSeed(staging, dataset, seed);
+            ratios.push(done.ratios);
+            others.push(done.runs);
           }
-        }),
-    });
-    if (folder.spread !== undefined && folder.paired !== undefined) {
-      console.log(`\n${name}: mean ± sd over seeds ${folder.seeds.join(", ")} (%)\n`);
-      console.log(seedSpreadMarkdown(folder.spread));
-      console.log(`\n${name}: paired differences (AUROC points)\n`);
-      console.log(pairedMarkdown(folder.paired));
-    }
-    const total = (performance.now() - benchmarkStart) / 1000;
-    console.log(`\n${name} done in ${formatSeconds(total)}; results in ${dir}/`);
+          const date = new Date().toISOString();
+          const main: SeedRuns = {
+            seed: 0,
+            runs,
+            model: portablePath(prepared.model.path),
+            testAccuracy,
+            header: {
+              benchmark: name,
+              model: portablePath(prepared.model.path),
+              modelTestAccuracy: testAccuracy,
+              idTestImages: prepared.idTest.images.count,
+              groodDefaults: GROOD_DEFAULTS,
+              hnswRecall: recall,
+              backend,
+              seconds: Math.round(seconds),
+              command,
+              date,
+            },
+          };
+          const seedRuns = others.map((other): SeedRuns => ({
+            ...other,
+            header: {
+              benchmark: name,
+              seed: other.seed,
+              model: other.model,
+              modelTestAccuracy: other.testAccuracy,
+              idTestImages: prepared.idTest.images.count,
+              backend,
+              date,
+            },
+          }));
+          return { main, others: seedRuns, date };
+        }), {
+        command,
+        inputs,
+        section: (seeds) =>
+          benchmarkPage(runs, testImages, seeds === undefined ? {} : { seeds }).pipe(
+            Effect.map(benchmarkSection),
+          ),
+        extra: (tmp) => writeActivationRatios(tmp, name, ratios),
+      });
+      if (folder.spread !== undefined && folder.paired !== undefined) {
+        console.log(`\n${name}: mean ± sd over seeds ${folder.seeds.join(", ")} (%)\n`);
+        console.log(seedSpreadMarkdown(folder.spread));
+        console.log(`\n${name}: paired differences (AUROC points)\n`);
+        console.log(pairedMarkdown(folder.paired));
+      }
+      const total = (performance.now() - benchmarkStart) / 1000;
+      console.log(`\n${name} done in ${formatSeconds(total)}; results in ${dir}/`);
+    }));
   }
   // The page gathers the latest section of every benchmark in the results folder: this run's
   // first, then any others (from earlier runs of other benchmarks), by name.

@@ -4,6 +4,7 @@
  * none.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Effect, Exit } from "effect";
 import { writeFile } from "../lib/io/files.ts";
@@ -12,7 +13,12 @@ import { type SeedRuns, writeBenchmarkFolder } from "../apps/results/benchmark_f
 import { toyRuns } from "./toy_runs.ts";
 
 /** What the folder records with the spread. */
-const RECORD = { command: "deno task reproduce --benchmark toy", date: "2026-12-01T00:00:00Z" };
+const RECORD = { command: "deno task reproduce --benchmark toy" };
+const DATE = "2026-12-01T00:00:00Z";
+
+/** Seeds already run: the folder's `seeds` step returns them as they are. */
+const ran = (main: SeedRuns, others: ReadonlyArray<SeedRuns>) => () =>
+  Effect.succeed({ main, others, date: DATE });
 
 const SETS = [["letters", "near", 0.6], ["textures", "far", 1.5]] as const;
 
@@ -63,7 +69,7 @@ async function previousFolder(): Promise<
   const parent = await Deno.makeTempDir({ prefix: "grood-folder-" });
   const dir = join(parent, "toy");
   await Effect.runPromise(
-    writeBenchmarkFolder(dir, "toy", seedRuns(0, "first"), [seedRuns(1, "first")], RECORD),
+    writeBenchmarkFolder(dir, "toy", ran(seedRuns(0, "first"), [seedRuns(1, "first")]), RECORD),
   );
   return { parent, dir, before: snapshot(dir) };
 }
@@ -74,7 +80,7 @@ Deno.test("the benchmark folder holds the main tables, plots, every seed and the
   const main = seedRuns(0, "one");
   const others = [seedRuns(1, "one"), seedRuns(2, "one")];
   let sectionSeeds: ReadonlyArray<number> | undefined;
-  const folder = await Effect.runPromise(writeBenchmarkFolder(dir, "toy", main, others, {
+  const folder = await Effect.runPromise(writeBenchmarkFolder(dir, "toy", ran(main, others), {
     ...RECORD,
     section: (seeds) => {
       sectionSeeds = seeds?.seeds;
@@ -100,6 +106,7 @@ Deno.test("the benchmark folder holds the main tables, plots, every seed and the
   assert.deepEqual(sectionSeeds, [0, 1, 2], "the page section is given the spread");
   assert.equal(await Deno.readTextFile(join(dir, "section.html")), "<section>toy</section>");
   assert.equal(seeds.command, RECORD.command);
+  assert.equal(seeds.date, DATE, "the date the seeds' step returned");
   assert.deepEqual(seeds.models.map((m: { model: string }) => m.model), [
     "toy-seed0",
     "toy-seed1",
@@ -126,7 +133,7 @@ Deno.test("one seed: tables, plots and section, no spread", async () => {
   const parent = await Deno.makeTempDir({ prefix: "grood-folder-" });
   const dir = join(parent, "toy");
   const folder = await Effect.runPromise(
-    writeBenchmarkFolder(dir, "toy", seedRuns(0, "one"), [], {
+    writeBenchmarkFolder(dir, "toy", ran(seedRuns(0, "one"), []), {
       ...RECORD,
       section: (seeds) => Effect.succeed(`<section>${seeds === undefined}</section>`),
     }),
@@ -147,10 +154,12 @@ Deno.test("one seed: tables, plots and section, no spread", async () => {
 Deno.test("a wrong number in any seed's runs is refused before the folder is touched", async () => {
   const { parent, dir, before } = await previousFolder();
   const error = await Effect.runPromise(Effect.flip(
-    writeBenchmarkFolder(dir, "toy", seedRuns(0, "second"), [
-      seedRuns(1, "second"),
-      withNaN(seedRuns(2, "second")),
-    ], RECORD),
+    writeBenchmarkFolder(
+      dir,
+      "toy",
+      ran(seedRuns(0, "second"), [seedRuns(1, "second"), withNaN(seedRuns(2, "second"))]),
+      RECORD,
+    ),
   ));
   assert.equal(error._tag, "NonFiniteResult");
   assert.match(error.message, /seed 2.*MSP on "letters" has auroc = NaN/);
@@ -162,7 +171,7 @@ Deno.test("a write failing after the seeds leaves the previous complete folder",
   const { parent, dir, before } = await previousFolder();
   // The exports fail after every seed's tables are written (as a full disk would).
   const error = await Effect.runPromise(Effect.flip(
-    writeBenchmarkFolder(dir, "toy", seedRuns(0, "second"), [seedRuns(1, "second")], {
+    writeBenchmarkFolder(dir, "toy", ran(seedRuns(0, "second"), [seedRuns(1, "second")]), {
       ...RECORD,
       extra: (tmp) =>
         Effect.gen(function* () {
@@ -181,7 +190,7 @@ Deno.test("a write failing after the seeds leaves the previous complete folder",
 Deno.test("an interrupted write leaves the previous complete folder, or none", async () => {
   const { parent, dir, before } = await previousFolder();
   const exit = await Effect.runPromiseExit(
-    writeBenchmarkFolder(dir, "toy", seedRuns(0, "second"), [seedRuns(1, "second")], {
+    writeBenchmarkFolder(dir, "toy", ran(seedRuns(0, "second"), [seedRuns(1, "second")]), {
       ...RECORD,
       extra: () => Effect.interrupt,
     }),
@@ -192,11 +201,54 @@ Deno.test("an interrupted write leaves the previous complete folder, or none", a
   // With no previous folder, an interrupted run leaves nothing at all.
   const empty = await Deno.makeTempDir({ prefix: "grood-folder-" });
   const none = await Effect.runPromiseExit(
-    writeBenchmarkFolder(join(empty, "toy"), "toy", seedRuns(0, "x"), [seedRuns(1, "x")], {
+    writeBenchmarkFolder(join(empty, "toy"), "toy", ran(seedRuns(0, "x"), [seedRuns(1, "x")]), {
       ...RECORD,
       extra: () => Effect.interrupt,
     }),
   );
   assert.ok(Exit.isFailure(none));
   assert.deepEqual([...Deno.readDirSync(empty)], []);
+});
+
+Deno.test("each seed's own files, written as the seed ends, land in the folder with its tables", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "grood-folder-" });
+  const dir = join(parent, "toy");
+  const folder = await Effect.runPromise(
+    writeBenchmarkFolder(dir, "toy", (staging) =>
+      Effect.gen(function* () {
+        const main = seedRuns(0, "staged");
+        yield* staging.checkFinite(0, main.runs);
+        yield* writeFile(join(staging.folderOf(0, "main"), "exports", "a.txt"), "seed 0");
+        // The previous seed's file is already in the temporary folder, not yet in `dir`.
+        assert.ok(snapshot(staging.tmp).has("exports/a.txt"));
+        assert.ok(!existsSync(dir), "nothing in place before every seed is done");
+        const other = seedRuns(1, "staged");
+        yield* writeFile(join(staging.folderOf(1, "other"), "exports", "b.txt"), "seed 1");
+        return { main, others: [other], date: DATE };
+      }), RECORD),
+  );
+  const files = snapshot(dir);
+  assert.equal(files.get("exports/a.txt"), "seed 0");
+  assert.equal(files.get("seed1/exports/b.txt"), "seed 1");
+  assert.match(files.get("seed1/results.json")!, /"run": "staged"/);
+  assert.deepEqual(folder.seeds, [0, 1]);
+  assert.deepEqual([...Deno.readDirSync(parent)].map((e) => e.name), ["toy"], "no temp left");
+});
+
+Deno.test("a seed failing after another's files went in leaves the previous folder", async () => {
+  const { parent, dir, before } = await previousFolder();
+  const error = await Effect.runPromise(
+    Effect.flip(writeBenchmarkFolder(dir, "toy", (staging) =>
+      Effect.gen(function* () {
+        yield* writeFile(join(staging.folderOf(0, "main"), "exports", "a.txt"), "seed 0");
+        // Seed 1's runs hold a NaN: refused before its files go in.
+        const other = withNaN(seedRuns(1, "second"));
+        yield* staging.checkFinite(1, other.runs);
+        return { main: seedRuns(0, "second"), others: [other], date: DATE };
+      }), RECORD)),
+  );
+  assert.equal(error._tag, "NonFiniteResult");
+  assert.match(error.message, /seed 1.*MSP on "letters" has auroc = NaN/);
+  assert.deepEqual(snapshot(dir), before);
+  assert.deepEqual([...Deno.readDirSync(parent)].map((e) => e.name), ["toy"], "no temp left");
 });

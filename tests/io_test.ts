@@ -10,6 +10,7 @@ import {
   writeFile,
 } from "../lib/io/files.ts";
 import { memoDigest } from "../lib/io/verified.ts";
+import { recoverOutputFolder } from "../lib/io/output_folder.ts";
 
 const CHECKOUT = new URL("../", import.meta.url);
 
@@ -124,4 +125,49 @@ Deno.test("memoDigest() hashes a file once, and again after any change to it", a
   assert.equal(hashed, 2);
   assert.equal(third, sha256Hex(corrupted));
   assert.notEqual(third, first);
+});
+
+/** A pid no process can have (above Linux's largest `pid_max`, 2^22). */
+const DEAD_PID = 4_194_399;
+
+Deno.test("a probe a killed run left is removed by the next run; a user's look-alikes are kept", async () => {
+  const root = await Deno.makeTempDir({ prefix: "grood-probe-" });
+  // What ensureWritable writes, as a kill between its write and its removal leaves it.
+  const text = "grood write probe: removed when the check ends\n";
+  const leftover = join(root, `.grood-write-probe-${DEAD_PID}-0123abcd`);
+  await Deno.writeTextFile(leftover, text);
+  // One of the earlier form (one zero byte), which grood wrote before.
+  await Deno.writeFile(join(root, `.write-probe-${DEAD_PID}-0123abcd`), new Uint8Array(1));
+  const users = {
+    // Named like a probe but with other content: the user's.
+    [`.grood-write-probe-${DEAD_PID}-89abcdef`]: "my notes",
+    // A name that is not exactly a probe's.
+    [`.grood-write-probe-${DEAD_PID}-0123abcd.txt`]: text,
+    ".grood-write-probe-notes": text,
+    [`grood-write-probe-${DEAD_PID}-0123abcd`]: text,
+    // The earlier form's name with other content.
+    [`.write-probe-${DEAD_PID}-89abcdef`]: "x",
+    // The probe of a check still running (this process) is its own to remove.
+    [`.grood-write-probe-${Deno.pid}-0123abcd`]: text,
+  };
+  for (const [name, content] of Object.entries(users)) {
+    await Deno.writeTextFile(join(root, name), content);
+  }
+  // Old enough that a system without /proc takes the killed run for dead too.
+  const dayAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+  for (const name of Deno.readDirSync(root)) {
+    await Deno.utime(join(root, name.name), dayAgo, dayAgo);
+  }
+  await Effect.runPromise(ensureWritable(root));
+  const left = [...Deno.readDirSync(root)].map((e) => e.name).sort();
+  assert.deepEqual(left, Object.keys(users).sort(), "the leftover probes only are gone");
+  for (const [name, content] of Object.entries(users)) {
+    assert.equal(await Deno.readTextFile(join(root, name)), content, `${name} unchanged`);
+  }
+  // The benchmark folders' tidy removes one too (a probe left beside them in results/).
+  await Deno.writeTextFile(leftover, text);
+  await Deno.utime(leftover, dayAgo, dayAgo);
+  const handled = await Effect.runPromise(recoverOutputFolder(join(root, "mnist")));
+  assert.deepEqual(handled, [leftover]);
+  assert.deepEqual([...Deno.readDirSync(root)].map((e) => e.name).sort(), left);
 });

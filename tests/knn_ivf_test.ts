@@ -4,6 +4,7 @@ import {
   buildIndex,
   exactIndex,
   ivfBuilder,
+  type IvfIndex,
   ivfIndex,
   loadIndex,
   type Neighbours,
@@ -11,6 +12,8 @@ import {
   saveIndex,
 } from "../lib/knn/mod.ts";
 import { mergeCandidates } from "../lib/knn/ivf_scan.ts";
+import { encodeNpy } from "../lib/io/npy.ts";
+import { sha256Hex } from "../lib/io/files.ts";
 import { matrix, takeRows } from "../lib/matrix.ts";
 import { clusteredMatrix } from "./clustered.ts";
 
@@ -151,15 +154,16 @@ Deno.test("IVF: ties go to the lower point index; short lists fall back to every
   index.dispose();
 });
 
-Deno.test("IVF indexes save and load (rebuilt from the points) with identical searches", async () => {
+Deno.test("IVF indexes save and load (their points and centroids) with identical searches", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const index = await run(buildIndex({ kind: "ivf" }, points, { name: "test", seed: 3 }));
     assert.equal(index.kind, "ivf");
     const metadata = await run(saveIndex(index, dir));
     assert.equal(metadata.kind, "ivf");
-    const { points: file, ...settings } = metadata.contents as Record<string, unknown>;
+    const { points: file, centroids, ...settings } = metadata.contents as Record<string, unknown>;
     assert.deepEqual(Object.keys(file as object), ["file", "sha256"]);
+    assert.deepEqual(Object.keys(centroids as object), ["file", "sha256"]);
     assert.deepEqual(settings, {
       lists: index.settings.lists,
       nprobe: index.settings.nprobe,
@@ -167,6 +171,7 @@ Deno.test("IVF indexes save and load (rebuilt from the points) with identical se
       seed: 3,
     });
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "centroids.npy",
       "index.json",
       "points.npy",
     ]);
@@ -182,7 +187,8 @@ Deno.test("IVF indexes save and load (rebuilt from the points) with identical se
     );
     const error = await failure(loadIndex(dir));
     assert.equal(error._tag, "CorruptIndex");
-    assert.match(error.message, /lists/);
+    // Named by the value: the saved centroids are not that many lists.
+    assert.match(error.message, new RegExp(`${points.rows + 1}`));
     loaded.dispose();
     index.dispose();
     // A streamed build keeps no points: saving it is refused, with the reason.
@@ -217,4 +223,64 @@ Deno.test("IVF rejects bad input with typed errors naming it", async () => {
   const index = await run(ivfIndex(points, { nprobe: 2 }));
   assert.equal((await failure(index.search(matrix(1, 3, [1, 2, 3]), 1)))._tag, "DimensionMismatch");
   index.dispose();
+});
+
+Deno.test("a saved IVF index takes its lists from its saved centroids (no k-means); an older folder without them loads", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const index = await run(ivfIndex(points, { name: "test", seed: 3 }));
+    const { centroids, ivf: { lists } } = index;
+    const dim = points.cols;
+    await run(saveIndex(index, dir));
+    const json = JSON.parse(await Deno.readTextFile(`${dir}/index.json`));
+    // The same centroids in reverse order: k-means would give the saved order back, so a loaded
+    // index holding the reversed order was laid out from the file.
+    const reversed = new Float32Array(centroids.length);
+    for (let l = 0; l < lists; l++) {
+      reversed.set(centroids.subarray((lists - 1 - l) * dim, (lists - l) * dim), l * dim);
+    }
+    const bytes = await run(encodeNpy(reversed, [lists, dim]));
+    await Deno.writeFile(`${dir}/centroids.npy`, bytes);
+    await Deno.writeTextFile(
+      `${dir}/index.json`,
+      JSON.stringify({
+        ...json,
+        contents: {
+          ...json.contents,
+          centroids: { file: "centroids.npy", sha256: sha256Hex(bytes) },
+        },
+      }),
+    );
+    const loaded = await run(loadIndex(dir)) as IvfIndex;
+    assert.equal(loaded.kind, "ivf");
+    assert.deepEqual(loaded.centroids, reversed, "the saved centroids, not k-means' own");
+    assert.notDeepEqual(loaded.centroids, centroids);
+    // The same lists (in another order): the same neighbours.
+    assert.deepEqual(
+      (await run(loaded.search(queries, 3))).indices,
+      (await run(index.search(queries, 3))).indices,
+    );
+    loaded.dispose();
+    // A centroids file that does not match its sha256 is refused, naming it.
+    await Deno.writeFile(`${dir}/centroids.npy`, await run(encodeNpy(centroids, [lists, dim])));
+    const corrupt = await failure(loadIndex(dir));
+    assert.equal(corrupt._tag, "CorruptIndex");
+    assert.match(corrupt.message, /centroids\.npy does not match its sha256/);
+    // A missing one is an IndexIoError naming the file.
+    await Deno.remove(`${dir}/centroids.npy`);
+    const missing = await failure(loadIndex(dir));
+    assert.equal(missing._tag, "IndexIoError");
+    assert.match(missing.message, /centroids\.npy/);
+    // A folder saved before the centroids were: its lists are rebuilt by the same k-means.
+    const { centroids: _, ...older } = json.contents;
+    await Deno.writeTextFile(`${dir}/index.json`, JSON.stringify({ ...json, contents: older }));
+    const rebuilt = await run(loadIndex(dir)) as IvfIndex;
+    assert.equal(rebuilt.kind, "ivf");
+    assert.deepEqual(rebuilt.centroids, centroids);
+    assert.deepEqual(await run(rebuilt.search(queries, 3)), await run(index.search(queries, 3)));
+    rebuilt.dispose();
+    index.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -151,28 +151,41 @@ export function activationRatioChart(
 /** The percentile of ASH-S's default, at which the activation ratios are analysed. */
 export const RATIO_PERCENTILE = 90;
 
+/** One model's activation-ratio rows (ID test set first, then every OOD test set). */
+export interface SeedRatios {
+  /** The model's training seed. */
+  readonly seed: number;
+  /** The distribution of s1/s2 per test set. */
+  readonly rows: ReadonlyArray<ActivationRatioRow>;
+}
+
 /**
- * `activation-ratio.{json,md}` (every seed) and `plots/activation-ratio.png` (seed 0): the
- * distribution of s1/s2 per test set, the measurement behind the README's explanation of
- * ASH-S's and SCALE's results.
+ * The activation-ratio rows of one model's test sets at `RATIO_PERCENTILE`: computed as its
+ * seed ends, so its features need not be kept for the file written with every seed's.
+ */
+export const seedActivationRatios = (seed: number, prepared: PreparedBenchmark): SeedRatios => ({
+  seed,
+  rows: activationRatioRows([
+    { name: "id", group: "id", penultimate: prepared.idTest.features.penultimate },
+    ...prepared.oodTest.map((set) => ({
+      name: set.images.name,
+      group: set.group,
+      penultimate: set.features.penultimate,
+    })),
+  ], RATIO_PERCENTILE),
+});
+
+/**
+ * `activation-ratio.{json,md}` (every seed) and `plots/activation-ratio.png` (the first seed
+ * given): the distribution of s1/s2 per test set, the measurement behind the README's
+ * explanation of ASH-S's and SCALE's results.
  */
 export const writeActivationRatios = (
   tmp: string,
   benchmark: string,
-  models: ReadonlyArray<{ readonly seed: number; readonly prepared: PreparedBenchmark }>,
+  perSeed: ReadonlyArray<SeedRatios>,
 ) =>
   tryIo(tmp, "write the activation-ratio analysis into", async () => {
-    const perSeed = models.map(({ seed, prepared }) => ({
-      seed,
-      rows: activationRatioRows([
-        { name: "id", group: "id", penultimate: prepared.idTest.features.penultimate },
-        ...prepared.oodTest.map((set) => ({
-          name: set.images.name,
-          group: set.group,
-          penultimate: set.features.penultimate,
-        })),
-      ], RATIO_PERCENTILE),
-    }));
     await writeJsonAtomic(join(tmp, "activation-ratio.json"), {
       benchmark,
       percentile: RATIO_PERCENTILE,

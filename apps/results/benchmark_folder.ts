@@ -6,7 +6,9 @@
  * Everything is written into a temporary sibling folder that replaces the previous one by
  * renames only once it is complete, so a run that fails or is interrupted anywhere (a seed's
  * run, a plot, a full disk) leaves the previous complete results, or none: never a folder
- * whose seeds come from two different runs.
+ * whose seeds come from two different runs. The seeds run while that folder is open, so each
+ * seed's own files (its exports) go in as the seed ends and its images and features need not
+ * be held until the last seed is done.
  *
  * @module
  */
@@ -67,10 +69,8 @@ export interface SeedRuns {
 
 /** What the folder records besides the tables, and what more it holds. */
 export interface BenchmarkFolderOptions<ES = never, EX = never> {
-  /** The command line and the date recorded with the spread over seeds. */
+  /** The command line recorded with the spread over seeds. */
   readonly command: string;
-  /** The date recorded with the spread (ISO 8601). */
-  readonly date: string;
   /** Write the ROC and histogram plots of the main model's GROOD run (default true). */
   readonly plots?: boolean;
   /** The benchmark's part of the results page, given the spread when several seeds ran. */
@@ -130,22 +130,76 @@ const checkFinite = (benchmark: string, seed: number, runs: ReadonlyArray<Detect
     { discard: true },
   );
 
+/** Every seed's runs of a benchmark: `main`'s tables go at the folder's top. */
+export interface BenchmarkSeeds {
+  /** The main model's runs (written at the top; the page section and plots are its). */
+  readonly main: SeedRuns;
+  /** Every further training seed's runs (written into `seed<N>/`). */
+  readonly others: ReadonlyArray<SeedRuns>;
+  /** When the runs ended (ISO 8601), recorded with the spread over seeds. */
+  readonly date: string;
+}
+
 /**
- * Write a benchmark's results into `dir` as one unit: `main` at the top (tables, plots, the
- * page section, extras), every run of `others` into `seed<N>/`, and with several seeds the
- * spread and paired differences (`seeds.json`, `seeds.md`, `trainingSeeds` in `results.json`).
- * Every metric is checked finite before anything is written.
+ * The temporary folder a benchmark's folder is filled in while its seeds run: each seed's own
+ * files (e.g. its `.npy` exports) are written there as soon as the seed ends, so what they are
+ * computed from (its `PreparedBenchmark`: images and features) can be let go before the next.
  */
-export const writeBenchmarkFolder = <ES = never, EX = never>(
+export interface BenchmarkStaging {
+  /** The temporary folder; it takes the folder's place once everything is written. */
+  readonly tmp: string;
+  /** Where a seed's own files go: the top for the main model, `seed<N>/` for another seed. */
+  readonly folderOf: (seed: number, role: "main" | "other") => string;
+  /** Fail on the first metric of a seed's runs that is not finite (before its files go in). */
+  readonly checkFinite: (
+    seed: number,
+    runs: ReadonlyArray<DetectorRun>,
+  ) => Effect.Effect<void, NonFiniteResult>;
+}
+
+/**
+ * Write a benchmark's results into `dir` as one unit. `seeds` runs every seed with the
+ * temporary folder at hand (each seed's own files may be written into
+ * `staging.folderOf(seed, …)` as it ends) and returns their runs; then `main` goes at the top
+ * (tables, plots, the page section, extras), every run of `others` into `seed<N>/`, and with
+ * several seeds the spread and paired differences (`seeds.json`, `seeds.md`, `trainingSeeds` in
+ * `results.json`). Every metric is checked finite before the tables are written; a failure or
+ * an interruption anywhere, `seeds` included, leaves the previous complete folder, or none.
+ */
+export const writeBenchmarkFolder = <ES = never, EX = never, EP = never, RP = never>(
   dir: string,
   benchmark: string,
-  main: SeedRuns,
-  others: ReadonlyArray<SeedRuns>,
+  seeds: (staging: BenchmarkStaging) => Effect.Effect<BenchmarkSeeds, EP, RP>,
   options: BenchmarkFolderOptions<ES, EX>,
-): Effect.Effect<BenchmarkFolder, NonFiniteResult | OutputFolderRefused | IoError | ES | EX> =>
+): Effect.Effect<
+  BenchmarkFolder,
+  NonFiniteResult | OutputFolderRefused | IoError | ES | EX | EP,
+  RP
+> =>
+  writeOutputFolder(
+    dir,
+    benchmarkFolderRules(options.inputs),
+    (tmp) =>
+      Effect.flatMap(
+        seeds({
+          tmp,
+          folderOf: (seed, role) => role === "main" ? tmp : join(tmp, `seed${seed}`),
+          checkFinite: (seed, runs) => checkFinite(benchmark, seed, runs),
+        }),
+        (runs) => writeTables(tmp, benchmark, runs, options),
+      ),
+  );
+
+/** The tables, plots, page section, extras and spread of every seed, into `tmp`. */
+const writeTables = <ES, EX>(
+  tmp: string,
+  benchmark: string,
+  { main, others, date }: BenchmarkSeeds,
+  options: BenchmarkFolderOptions<ES, EX>,
+): Effect.Effect<BenchmarkFolder, NonFiniteResult | IoError | ES | EX> =>
   Effect.gen(function* () {
     const all = [main, ...others].sort((a, b) => a.seed - b.seed);
-    // Checked before anything is written: a wrong number never reaches the folder.
+    // Checked before the tables are written: a wrong number never reaches the folder.
     for (const seed of all) yield* checkFinite(benchmark, seed.seed, seed.runs);
     const seeds = all.map((s) => s.seed);
     const perSeed: Array<SeedRow> = all.flatMap((s) =>
@@ -160,71 +214,62 @@ export const writeBenchmarkFolder = <ES = never, EX = never>(
     };
     const models = all.map((s) => ({ seed: s.seed, model: s.model, testAccuracy: s.testAccuracy }));
     const section = options.section === undefined ? undefined : yield* options.section(seedSection);
-    return yield* writeOutputFolder(
-      dir,
-      benchmarkFolderRules(options.inputs),
-      (tmp) =>
-        Effect.gen(function* () {
-          const { summary, results } = yield* tryIo(
-            tmp,
-            "write results into",
-            () =>
-              writeResults(
-                tmp,
-                main.runs,
-                main.header,
-                seedSection === undefined
-                  ? {}
-                  : { trainingSeeds: { ...seedSection, models, perSeed } },
-              ),
-          );
-          if (options.plots !== false) {
-            yield* tryIo(
-              join(tmp, "plots"),
-              "write plots into",
-              () => writeReportPlots(join(tmp, "plots"), main.runs),
-            );
-          }
-          for (const other of others) {
-            const seedDir = join(tmp, `seed${other.seed}`);
-            yield* tryIo(
-              seedDir,
-              "write results into",
-              () => writeResults(seedDir, other.runs, other.header),
-            );
-          }
-          if (section !== undefined) {
-            yield* tryIo(
-              tmp,
-              "write the page section into",
-              () => writeFileAtomic(join(tmp, "section.html"), section),
-            );
-          }
-          if (options.extra !== undefined) yield* options.extra(tmp);
-          if (spread === undefined || seedSection === undefined) return { summary, results, seeds };
-          const { command, date } = options;
-          yield* tryIo(tmp, "write the seed spread into", async () => {
-            await writeJsonAtomic(join(tmp, "seeds.json"), {
-              benchmark,
-              seeds,
-              command,
-              date,
-              models,
-              perSeed,
-              spread: seedSection.spread,
-              paired: seedSection.paired,
-            });
-            await writeFileAtomic(
-              join(tmp, "seeds.md"),
-              `# ${benchmark}: spread over training seeds ${seeds.join(", ")} (metrics in %)\n\n` +
-                `\`${command}\`, ${date}; models (test accuracy on the full test split): ${
-                  models.map((m) => `seed ${m.seed} ${(100 * m.testAccuracy).toFixed(2)}%`)
-                    .join(", ")
-                }\n\n${seedSpreadMarkdown(spread)}\n\n## Paired differences\n\n` +
-                `${pairedMarkdown(seedSection.paired)}\n`,
-            );
-          });
-          return { summary, results, seeds, spread, paired: seedSection.paired };
-        }),
+    const { summary, results } = yield* tryIo(
+      tmp,
+      "write results into",
+      () =>
+        writeResults(
+          tmp,
+          main.runs,
+          main.header,
+          seedSection === undefined ? {} : { trainingSeeds: { ...seedSection, models, perSeed } },
+        ),
     );
+    if (options.plots !== false) {
+      yield* tryIo(
+        join(tmp, "plots"),
+        "write plots into",
+        () => writeReportPlots(join(tmp, "plots"), main.runs),
+      );
+    }
+    for (const other of others) {
+      const seedDir = join(tmp, `seed${other.seed}`);
+      yield* tryIo(
+        seedDir,
+        "write results into",
+        () => writeResults(seedDir, other.runs, other.header),
+      );
+    }
+    if (section !== undefined) {
+      yield* tryIo(
+        tmp,
+        "write the page section into",
+        () => writeFileAtomic(join(tmp, "section.html"), section),
+      );
+    }
+    if (options.extra !== undefined) yield* options.extra(tmp);
+    if (spread === undefined || seedSection === undefined) return { summary, results, seeds };
+    const { command } = options;
+    yield* tryIo(tmp, "write the seed spread into", async () => {
+      await writeJsonAtomic(join(tmp, "seeds.json"), {
+        benchmark,
+        seeds,
+        command,
+        date,
+        models,
+        perSeed,
+        spread: seedSection.spread,
+        paired: seedSection.paired,
+      });
+      await writeFileAtomic(
+        join(tmp, "seeds.md"),
+        `# ${benchmark}: spread over training seeds ${seeds.join(", ")} (metrics in %)\n\n` +
+          `\`${command}\`, ${date}; models (test accuracy on the full test split): ${
+            models.map((m) => `seed ${m.seed} ${(100 * m.testAccuracy).toFixed(2)}%`)
+              .join(", ")
+          }\n\n${seedSpreadMarkdown(spread)}\n\n## Paired differences\n\n` +
+          `${pairedMarkdown(seedSection.paired)}\n`,
+      );
+    });
+    return { summary, results, seeds, spread, paired: seedSection.paired };
   });

@@ -37,6 +37,8 @@ export {
   type BenchmarkFolder,
   type BenchmarkFolderOptions,
   benchmarkFolderRules,
+  type BenchmarkSeeds,
+  type BenchmarkStaging,
   NonFiniteResult,
   type SeedRuns,
   writeBenchmarkFolder,
@@ -74,5 +76,7 @@ export {
   activationRatios,
   RATIO_PERCENTILE,
   type RatioSet,
+  seedActivationRatios,
+  type SeedRatios,
   writeActivationRatios,
 } from "./activation_ratio.ts";

@@ -156,10 +156,73 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** The name of a writability probe of process `pid`: `.grood-write-probe-<pid>-<8 hex>`. */
+const PROBE_NAME = /^\.grood-write-probe-(\d+)-[0-9a-f]{8}$/;
+
+/** What a probe holds: a file of another name or content is never taken for one. */
+const PROBE_TEXT = "grood write probe: removed when the check ends\n";
+
+/** The probes grood wrote before (`.write-probe-<pid>-<8 hex>`, one zero byte): tidied too. */
+const OLD_PROBE_NAME = /^\.write-probe-(\d+)-[0-9a-f]{8}$/;
+
+/** The content a probe of `name` must have to be grood's, or undefined for another name. */
+const probeContent = (name: string): { pid: number; bytes: Uint8Array } | undefined => {
+  const m = PROBE_NAME.exec(name);
+  if (m !== null) return { pid: Number(m[1]), bytes: new TextEncoder().encode(PROBE_TEXT) };
+  const old = OLD_PROBE_NAME.exec(name);
+  return old === null ? undefined : { pid: Number(old[1]), bytes: new Uint8Array(1) };
+};
+
+/**
+ * True when process `pid` still runs (Linux: `/proc`; elsewhere assumed, unless `leftover`,
+ * the file or folder it left, is older than a day).
+ */
+export const processAlive = async (pid: number, leftover: string): Promise<boolean> => {
+  if (pid === Deno.pid) return true;
+  if (await exists("/proc/self").catch(() => false)) return await exists(`/proc/${pid}`);
+  const info = await Deno.lstat(leftover);
+  return Date.now() - (info.mtime?.getTime() ?? 0) < 24 * 3600 * 1000;
+};
+
+/**
+ * Remove the writability probes that runs killed mid-check left in `dir`: regular files named
+ * exactly as grood names them (or named them before), holding exactly what grood writes, of
+ * processes that no longer run. Anything else (a user's `.grood-write-probe-notes`, a file of that name with other
+ * content, a probe of a running check) is left alone. Returns the probes removed.
+ */
+export async function tidyProbes(dir: string): Promise<ReadonlyArray<string>> {
+  let entries: Array<Deno.DirEntry>;
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return [];
+    }
+    throw error;
+  }
+  const removed: Array<string> = [];
+  for (const entry of entries) {
+    const probe = probeContent(entry.name);
+    if (probe === undefined || !entry.isFile) continue;
+    const path = join(dir, entry.name);
+    const info = await Deno.lstat(path);
+    if (!info.isFile || info.size !== probe.bytes.length) continue;
+    const bytes = await Deno.readFile(path);
+    if (!bytes.every((b, i) => b === probe.bytes[i])) continue;
+    if (await processAlive(probe.pid, path)) continue;
+    await Deno.remove(path);
+    removed.push(path);
+  }
+  return removed;
+}
+
 /**
  * Check that `dir` can be created and written, before any computation is spent on what will
  * be written there: creates it (and its parents), writes and removes a probe file, then removes
- * the folders it created, so a run that fails later (a bad spec) leaves nothing behind.
+ * the folders it created, so a run that fails later (a bad spec) leaves nothing behind. Probes
+ * that a run killed mid-check left in `dir` are removed first ({@link tidyProbes}): only files
+ * grood named and wrote, so a kill at the wrong moment leaves nothing in a user's folder for
+ * long, and nothing of the user's is ever removed.
  *
  * @example A folder under a regular file cannot be written, even by root
  * ```ts
@@ -177,9 +240,16 @@ export const ensureWritable = (dir: string): Effect.Effect<void, IoError> =>
     for (let d = dir; !(await exists(d)) && dirname(d) !== d; d = dirname(d)) created.push(d);
     await Deno.mkdir(dir, { recursive: true });
     try {
-      const probe = join(dir, `.write-probe-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
-      await Deno.writeFile(probe, new Uint8Array(1));
-      await Deno.remove(probe);
+      await tidyProbes(dir);
+      const probe = join(dir, `.grood-write-probe-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+      // `createNew`: a file of that name (however unlikely) is never overwritten nor removed.
+      const file = await Deno.open(probe, { write: true, createNew: true });
+      try {
+        await file.write(new TextEncoder().encode(PROBE_TEXT));
+      } finally {
+        file.close();
+        await Deno.remove(probe);
+      }
     } finally {
       // A folder another process filled meanwhile is not empty: leave it.
       for (const d of created) await Deno.remove(d).catch(() => {});

@@ -34,7 +34,7 @@
 import { Data, Effect, Schema } from "effect";
 import { basename, dirname, join, resolve } from "node:path";
 import { decodeJsonText, problemsText } from "../decode.ts";
-import { exists, type IoError, tryIo, writeDirAtomic } from "./files.ts";
+import { exists, type IoError, processAlive, tidyProbes, tryIo, writeDirAtomic } from "./files.ts";
 import { isWithin } from "./paths.ts";
 
 /** The file grood writes into every output folder it makes: what lets it replace one later. */
@@ -288,7 +288,9 @@ export const checkOutputFile = (
       for (const entry of entries) {
         const m = pattern.exec(entry.name);
         const leftover = join(dirname(path), entry.name);
-        if (m !== null && !(await alive(Number(m[1]), leftover))) await Deno.remove(leftover);
+        if (m !== null && !(await processAlive(Number(m[1]), leftover))) {
+          await Deno.remove(leftover);
+        }
       }
     });
   });
@@ -296,19 +298,12 @@ export const checkOutputFile = (
 /** `text` as a literal inside a regular expression. */
 const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-/** True when process `pid` still runs (Linux: `/proc`; elsewhere assumed, unless it is old). */
-const alive = async (pid: number, leftover: string): Promise<boolean> => {
-  if (pid === Deno.pid) return true;
-  if (await exists("/proc/self").catch(() => false)) return await exists(`/proc/${pid}`);
-  const info = await Deno.lstat(leftover);
-  return Date.now() - (info.mtime?.getTime() ?? 0) < 24 * 3600 * 1000;
-};
-
 /**
  * Tidy what killed runs left beside `dir`: temporary siblings (`.<name>.tmp-<pid>-<id>`) of
  * processes that no longer run are removed; an old folder moved aside (`.<name>.old-<pid>-<id>`)
- * is put back when `dir` is missing (the run died between its two renames), else removed.
- * Returns the leftovers handled.
+ * is put back when `dir` is missing (the run died between its two renames), else removed;
+ * writability probes of killed checks (`ensureWritable`'s, exactly as grood writes them) are
+ * removed. Returns the leftovers handled.
  */
 export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<string>, IoError> =>
   tryIo(dirname(dir), "tidy leftovers in", async () => {
@@ -321,7 +316,7 @@ export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<st
       if (error instanceof Deno.errors.NotFound) return [];
       throw error;
     }
-    const handled: Array<string> = [];
+    const handled: Array<string> = [...await tidyProbes(parent)];
     // Old folders first: one may have to take `dir`'s place again.
     const leftovers = entries.flatMap((e) => {
       const m = pattern.exec(e.name);
@@ -329,7 +324,7 @@ export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<st
     }).sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "old" ? -1 : 1));
     for (const { name, kind, pid } of leftovers) {
       const path = join(parent, name);
-      if (await alive(pid, path)) continue;
+      if (await processAlive(pid, path)) continue;
       if (kind === "old" && !(await exists(dir))) await Deno.rename(path, dir);
       else await Deno.remove(path, { recursive: true });
       handled.push(path);

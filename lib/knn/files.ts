@@ -33,19 +33,24 @@ const POINTS_FILE = "points.npy";
 export const io = <A>(path: string, run: () => Promise<A>): Effect.Effect<A, IndexIoError> =>
   Effect.tryPromise({ try: run, catch: (cause) => new IndexIoError({ path, cause }) });
 
-/** Write `points` as `points.npy` (float32, rows × cols) into `dir`; its entry. */
-export const writePoints = (
-  points: Matrix,
+/** Write `matrix` as the `.npy` file `name` (float32, rows × cols) into `dir`; its entry. */
+export const writeMatrixFile = (
+  matrix: Matrix,
   dir: string,
+  name: string,
 ): Effect.Effect<FileEntry, IndexIoError> =>
   Effect.gen(function* () {
-    const path = join(dir, POINTS_FILE);
-    const bytes = yield* encodeNpy(points.data, [points.rows, points.cols], path).pipe(
+    const path = join(dir, name);
+    const bytes = yield* encodeNpy(matrix.data, [matrix.rows, matrix.cols], path).pipe(
       Effect.mapError((cause) => new IndexIoError({ path, cause })),
     );
     yield* io(path, () => writeFileAtomic(path, bytes));
-    return { file: POINTS_FILE, sha256: sha256Hex(bytes) };
+    return { file: name, sha256: sha256Hex(bytes) };
   });
+
+/** Write `points` as `points.npy` (float32, rows × cols) into `dir`; its entry. */
+export const writePoints = (points: Matrix, dir: string): Effect.Effect<FileEntry, IndexIoError> =>
+  writeMatrixFile(points, dir, POINTS_FILE);
 
 /**
  * Write the file `name` into `dir` with `write` (a writer that only takes a path, such as
@@ -83,7 +88,10 @@ export const readChecked = (
     return { path, bytes };
   });
 
-/** Read the points saved by {@link writePoints}, checked against `entry` and the shape. */
+/**
+ * Read a matrix saved by {@link writeMatrixFile} (the points, or a kind's own such as IVF's
+ * centroids), checked against `entry` and the shape `size` × `dim`.
+ */
 export const readPoints = (
   dir: string,
   entry: FileEntry,

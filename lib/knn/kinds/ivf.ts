@@ -1,13 +1,16 @@
 /**
  * The `ivf` index kind: k-means lists each searched exactly by the SIMD kernel (`../ivf.ts`).
  * Spec: `{ "kind": "ivf", "lists"?, "nprobe"?, "recallTarget"?, "threads"? }` (defaults: √n
- * lists, nprobe calibrated to recall@1 0.995, one thread). A saved one is its points and its
- * settings; loading rebuilds the same lists from them (the build is deterministic).
+ * lists, nprobe calibrated to recall@1 0.995, one thread). A saved one is its points, its
+ * centroids (`centroids.npy`) and its settings; loading lays the points out in the same lists
+ * from the saved centroids, without k-means. A folder saved before the centroids were (no
+ * `centroids` in `index.json`) still loads: its lists are rebuilt by the same k-means (the
+ * build is deterministic).
  *
  * @module
  */
 import { Effect, Schema } from "effect";
-import { FileEntry, readPoints, writePoints } from "../files.ts";
+import { FileEntry, readPoints, writeMatrixFile, writePoints } from "../files.ts";
 import { CorruptIndex, IndexIoError } from "../errors.ts";
 import { type IvfIndex, ivfIndex, ivfIndexes } from "../ivf.ts";
 import { Count, defineIndexKind, RecallTarget, Whole } from "../kind.ts";
@@ -25,9 +28,16 @@ export const IvfSpec = Schema.Struct({
   threads: Schema.optionalKey(Count),
 });
 
-/** What a saved IVF index records in `index.json`: its points and the settings it was built with. */
+/** The centroids' file name. */
+const CENTROIDS_FILE = "centroids.npy";
+
+/**
+ * What a saved IVF index records in `index.json`: its points, its centroids (absent in folders
+ * saved before they were) and the settings it was built with.
+ */
 export const IvfMetadata = Schema.Struct({
   points: FileEntry,
+  centroids: Schema.optionalKey(FileEntry),
   lists: Count,
   nprobe: Count,
   iterations: Whole,
@@ -44,27 +54,43 @@ export const ivfKind = defineIndexKind({
   build: (points, { kind: _, ...options }, context) =>
     ivfIndex(points, { ...options, seed: context.seed, name: context.name }),
   owns: (index): index is IvfIndex => ivfIndexes.owns(index),
-  save: (index, dir) =>
-    index.points === undefined
-      ? Effect.fail(
+  save: (index, dir) => {
+    const points = index.points;
+    if (points === undefined) {
+      return Effect.fail(
         new IndexIoError({
           path: dir,
           cause: new Error(`${index.name} was built from chunks and keeps no points to save`),
         }),
-      )
-      : Effect.map(writePoints(index.points, dir), (points) => ({ points, ...index.ivf })),
-  load: (saved, { points: entry, ...settings }) =>
-    Effect.flatMap(
-      readPoints(saved.dir, entry, saved.size, saved.dim),
-      (points) =>
-        ivfIndex(points, { ...settings, name: saved.dir }).pipe(
-          Effect.catchTag("InvalidParameter", (error) =>
-            Effect.fail(
-              new CorruptIndex({
-                path: saved.dir,
-                problem: `index.json's ivf settings: ${error.message}`,
-              }),
-            )),
-        ),
-    ),
+      );
+    }
+    // The centroids too, so loading lays the points out in their lists without k-means.
+    const lists = { rows: index.ivf.lists, cols: points.cols, data: index.centroids };
+    return Effect.gen(function* () {
+      const pointsEntry = yield* writePoints(points, dir);
+      const centroids = yield* writeMatrixFile(lists, dir, CENTROIDS_FILE);
+      return { points: pointsEntry, centroids, ...index.ivf };
+    });
+  },
+  load: (saved, { points: entry, centroids: centroidsEntry, ...settings }) =>
+    Effect.gen(function* () {
+      const points = yield* readPoints(saved.dir, entry, saved.size, saved.dim);
+      // Checked against its sha256 and its shape (lists × dim) as the points are.
+      const centroids = centroidsEntry === undefined
+        ? undefined
+        : (yield* readPoints(saved.dir, centroidsEntry, settings.lists, saved.dim)).data;
+      return yield* ivfIndex(points, {
+        ...settings,
+        name: saved.dir,
+        ...(centroids === undefined ? {} : { centroids }),
+      }).pipe(
+        Effect.catchTag("InvalidParameter", (error) =>
+          Effect.fail(
+            new CorruptIndex({
+              path: saved.dir,
+              problem: `index.json's ivf settings: ${error.message}`,
+            }),
+          )),
+      );
+    }),
 });
