@@ -31,67 +31,20 @@
  *
  * @module
  */
-import { Data, Effect, Schema } from "effect";
+import { Data, Effect } from "effect";
 import { basename, dirname, join, resolve } from "node:path";
-import { decodeJsonText, problemsText } from "../decode.ts";
 import { exists, type IoError, processAlive, tidyProbes, tryIo, writeDirAtomic } from "./files.ts";
+import {
+  enclosingUnit,
+  entriesOf,
+  markerText,
+  OUTPUT_MARKER,
+  readMarker,
+  someOf,
+} from "./output_marker.ts";
 import { isWithin } from "./paths.ts";
 
-/** The file grood writes into every output folder it makes: what lets it replace one later. */
-export const OUTPUT_MARKER = ".grood-output";
-
-/**
- * What the marker holds: who wrote the folder, as what, when, and (for a folder written as a
- * unit) every entry it held, as relative paths with `/`. A folder that collects units
- * ({@link prepareOutputRoot}) lists none: its entries are the units' business.
- */
-const Marker = Schema.Struct({
-  writtenBy: Schema.Literal("grood"),
-  kind: Schema.String,
-  date: Schema.String,
-  files: Schema.optional(Schema.Array(Schema.String)),
-});
-
-/** The marker of `dir`: absent, unreadable (and why), or what it says. */
-const readMarker = async (
-  dir: string,
-): Promise<
-  { readonly absent: true } | { readonly problem: string } | { readonly marker: typeof Marker.Type }
-> => {
-  const path = join(dir, OUTPUT_MARKER);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { absent: true };
-    if (error instanceof Deno.errors.NotADirectory) return { absent: true };
-    return { problem: String(error) };
-  }
-  return Effect.runSync(Effect.match(decodeJsonText(Marker, path)(text), {
-    onFailure: (error) => ({ problem: problemsText(error) }),
-    onSuccess: (marker) => ({ marker }),
-  }));
-};
-
-/** Every entry under `dir` (links not followed; the marker aside), relative, sorted. */
-const entriesOf = async (dir: string): Promise<Array<string>> => {
-  const out: Array<string> = [];
-  const walk = async (rel: string): Promise<void> => {
-    for await (const entry of Deno.readDir(rel === "" ? dir : join(dir, rel))) {
-      if (rel === "" && entry.name === OUTPUT_MARKER) continue;
-      const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      out.push(path);
-      if (entry.isDirectory) await walk(path);
-    }
-  };
-  await walk("");
-  return out.sort();
-};
-
-/** `paths` named for a message: the first three, and how many more. */
-const someOf = (paths: ReadonlyArray<string>): string =>
-  paths.slice(0, 3).map((p) => `"${p}"`).join(", ") +
-  (paths.length > 3 ? ` and ${paths.length - 3} more` : "");
+export { creationTime, OUTPUT_MARKER } from "./output_marker.ts";
 
 /** A folder a task will not write into, and why. */
 export class OutputFolderRefused extends Data.TaggedError("OutputFolderRefused")<{
@@ -155,13 +108,10 @@ const refusal = async (dir: string, options: OutputFolderOptions): Promise<strin
     if (isWithin(real, path)) return `it holds an input of this run ("${input}")`;
     if (isWithin(path, real)) return `it lies inside an input of this run ("${input}")`;
   }
-  for (let up = dirname(real);; up = dirname(up)) {
-    const read = await readMarker(up);
-    if ("marker" in read && read.marker.files !== undefined) {
-      return `it lies inside "${up}", a ${read.marker.kind} grood wrote as a whole: writing ` +
-        "there would change it; give a folder outside it";
-    }
-    if (dirname(up) === up) break;
+  const unit = await enclosingUnit(dirname(real));
+  if (unit !== undefined) {
+    return `it lies inside "${unit.dir}", a ${unit.kind} grood wrote as a whole: writing ` +
+      "there would change it; give a folder outside it";
   }
   let info: Deno.FileInfo;
   try {
@@ -258,13 +208,10 @@ export const checkOutputFile = (
         if (at === real) return `it is an input of this run ("${input}")`;
         if (isWithin(at, real)) return `it lies inside an input of this run ("${input}")`;
       }
-      for (let up = dirname(real);; up = dirname(up)) {
-        const read = await readMarker(up);
-        if ("marker" in read && read.marker.files !== undefined) {
-          return `it lies inside "${up}", a ${read.marker.kind} grood wrote as a whole; ` +
-            "give a path outside it";
-        }
-        if (dirname(up) === up) break;
+      const unit = await enclosingUnit(dirname(real));
+      if (unit !== undefined) {
+        return `it lies inside "${unit.dir}", a ${unit.kind} grood wrote as a whole; ` +
+          "give a path outside it";
       }
       try {
         const info = await Deno.stat(path);
@@ -331,24 +278,6 @@ export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<st
     }
     return handled;
   });
-
-/**
- * When a folder is made: now, or `SOURCE_DATE_EPOCH` (seconds) when set, the convention of
- * reproducible builds: two runs of the same work (`grood fit`, `grood cluster fit`) then write
- * the same bytes, marker and manifest included.
- */
-export const creationTime = (): string => {
-  const epoch = Deno.env.get("SOURCE_DATE_EPOCH");
-  const fixed = epoch !== undefined && /^\d+$/.test(epoch)
-    ? new Date(Number(epoch) * 1000)
-    : undefined;
-  // A value beyond what a Date holds (year 275760) is ignored, as a malformed one is.
-  return (fixed !== undefined && !Number.isNaN(fixed.getTime()) ? fixed : new Date())
-    .toISOString();
-};
-
-const markerText = (kind: string, files?: ReadonlyArray<string>): string =>
-  JSON.stringify({ writtenBy: "grood", kind, date: creationTime(), files }) + "\n";
 
 /**
  * Refuse to replace `dir` when it holds an entry that the new output (`written`) does not
