@@ -7,6 +7,20 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { LineBuffer } from "../apps/serve/log.ts";
 
+/** Run the script `path` in a child Deno with the checkout's config (60 s at most). */
+const runScript = (path: string) =>
+  new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `--config=${fileURLToPath(new URL("../deno.json", import.meta.url))}`,
+      path,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+
 /** A turn of the event loop later (after the buffer's own 0 ms timer, set before it). */
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -53,17 +67,7 @@ Deno.test("a process that logs through serviceLogger and exits in the same turn 
         `Effect.runSync(Effect.provide(lines, serviceLogger(true)));\n` +
         `Deno.exit(3);\n`,
     );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `--config=${fileURLToPath(new URL("../deno.json", import.meta.url))}`,
-        script,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
+    const out = await runScript(script);
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 3, stderr);
     const lines = stderr.trimEnd().split("\n").map((l) => JSON.parse(l));
@@ -106,17 +110,7 @@ Deno.test("the access log's direct JSON line is the line Effect's formatJson wri
         `});\n` +
         `Effect.runSync(Effect.provide(program, serviceLogger(true)));\n`,
     );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `--config=${fileURLToPath(new URL("../deno.json", import.meta.url))}`,
-        script,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
+    const out = await runScript(script);
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
     const lines = stderr.trimEnd().split("\n");
