@@ -56,6 +56,19 @@ export function problemsText(error: InvalidInput): string {
 }
 
 /**
+ * Class names in label order, each at most once: a name given twice would give two labels one
+ * name, and every lookup by name would silently take one of them.
+ */
+export const ClassNames: Schema.$Array<Schema.String> = Schema.Array(Schema.String).pipe(
+  Schema.check(Schema.makeFilter((names: ReadonlyArray<string>) => {
+    const twice = names.find((name, i) => names.indexOf(name) !== i);
+    return twice === undefined
+      ? undefined
+      : `Expected each class name once; ${JSON.stringify(twice)} is given twice`;
+  })),
+);
+
+/**
  * A decoder for `schema` that rejects undeclared keys and collects every problem, failing with
  * an `InvalidInput` that names `source`.
  */

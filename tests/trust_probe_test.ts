@@ -16,6 +16,8 @@ import { Effect, Option } from "effect";
 import { parseTaps } from "../apps/cli/commands/fit.ts";
 import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { decodeBenchmark } from "../lib/benchmarks/spec.ts";
+import { decodeStrict } from "../lib/decode.ts";
+import { FolderSpec } from "../lib/sources/folder.ts";
 import {
   fitDetectorFolder,
   FITTED_MANIFEST_FILE,
@@ -158,4 +160,25 @@ Deno.test("a misspelt kind in a union of unions lists every kind and suggests th
   const error = await Effect.runPromise(Effect.flip(decodeBenchmark(spec, "mnist.json")));
   assert.match(error.message, /did you mean held-out-of-test\?/);
   assert.match(error.message, /one of held-out-of-test, folder, npy/);
+});
+
+Deno.test("a class name given twice, in a model spec or a folder spec, is refused naming it", async () => {
+  const spec = JSON.parse(await Deno.readTextFile(foreign.replace(/\.onnx$/, ".spec.json")));
+  const classes = ["0", "1", "2", "3", "4", "5", "6", "7", "1", "9"];
+  const path = join(dir, "twice.spec.json");
+  await Deno.writeTextFile(path, JSON.stringify({ ...spec, classes }));
+  const model = await Effect.runPromise(Effect.flip(readModelSpec(path)));
+  assert.match(model.message, /each class name once; "1" is given twice/);
+  const folder = await Effect.runPromise(Effect.flip(
+    decodeStrict(FolderSpec, "a folder spec")({
+      kind: "folder",
+      path: ".",
+      labelled: true,
+      classes: ["a", "b", "a"],
+    }),
+  ));
+  assert.match(folder.message, /each class name once; "a" is given twice/);
+  // Distinct names still decode.
+  await Deno.writeTextFile(path, JSON.stringify({ ...spec, classes: [...new Set(classes), "8"] }));
+  await Effect.runPromise(readModelSpec(path));
 });

@@ -11,6 +11,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
+import { ClassNames } from "../decode.ts";
 import { InputShapeMismatch, type ModelError } from "./errors.ts";
 import type { Classifier } from "../model/classifier.ts";
 import type { ClassifierMetadata } from "../model/store.ts";
@@ -109,7 +110,7 @@ export const ModelSpecSchema: Schema.Struct<{
    * The class names in the order of the model's logits. `fit` then labels the training and
    * validation data by these names (a class folder or class name not among them is refused).
    */
-  classes: Schema.optional(Schema.Array(Schema.String)),
+  classes: Schema.optional(ClassNames),
   /** Free-form facts about the model (training, accuracy), kept for reports. */
   metadata: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
 });

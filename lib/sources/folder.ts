@@ -25,6 +25,7 @@
  */
 import { join, sep } from "node:path";
 import { Effect, Schema, Stream } from "effect";
+import { ClassNames } from "../decode.ts";
 import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import { decodeImage } from "./conform.ts";
 import {
@@ -50,7 +51,7 @@ export const FolderSpec: Schema.Struct<{
   /** One subfolder per class (default false: an unlabelled OOD folder). */
   labelled: Schema.optional(Schema.Boolean),
   /** The class names in label order; each class subfolder must be one of them. */
-  classes: Schema.optional(Schema.Array(Schema.String)),
+  classes: Schema.optional(ClassNames),
 });
 
 const IMAGE_EXTENSION = /\.(png|jpe?g|webp)$/i;
