@@ -19,6 +19,8 @@ import { groodLogger } from "../../mod.ts";
 /** Lines waiting beyond this many characters are written at once. */
 const FLUSH_CHARACTERS = 64 * 1024;
 
+const encoder = new TextEncoder();
+
 /**
  * Text lines for one output, written together: each `add` is kept until the end of the current
  * turn of the event loop (a 0 ms timer that does not keep the process alive), then all are
@@ -53,7 +55,7 @@ export class LineBuffer {
     this.pending = [];
     this.characters = 0;
     try {
-      this.write(new TextEncoder().encode(text));
+      this.write(encoder.encode(text));
     } catch {
       // a closed stderr: nobody reads the log any more
     }

@@ -90,12 +90,12 @@ export const readChecked = (
 
 /**
  * Read a matrix saved by {@link writeMatrixFile} (the points, or a kind's own such as IVF's
- * centroids), checked against `entry` and the shape `size` × `dim`.
+ * centroids), checked against `entry` and the shape `rows` × `dim`.
  */
-export const readPoints = (
+export const readMatrixFile = (
   dir: string,
   entry: FileEntry,
-  size: number,
+  rows: number,
   dim: number,
 ): Effect.Effect<Matrix, CorruptIndex | IndexIoError> =>
   Effect.gen(function* () {
@@ -104,15 +104,15 @@ export const readPoints = (
       Effect.mapError((error) => new CorruptIndex({ path: dir, problem: error.message })),
     );
     if (
-      array.dtype !== "<f4" || array.shape.length !== 2 || array.shape[0] !== size ||
+      array.dtype !== "<f4" || array.shape.length !== 2 || array.shape[0] !== rows ||
       array.shape[1] !== dim
     ) {
       return yield* new CorruptIndex({
         path: dir,
         problem: `${entry.file} is ${array.dtype} (${
           array.shape.join(", ")
-        }), index.json says <f4 (${size}, ${dim})`,
+        }), index.json says <f4 (${rows}, ${dim})`,
       });
     }
-    return { rows: size, cols: dim, data: array.data as Float32Array };
+    return { rows, cols: dim, data: array.data as Float32Array };
   });

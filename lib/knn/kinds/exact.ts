@@ -8,7 +8,7 @@
  */
 import { Effect, Schema } from "effect";
 import { type ExactIndex, exactIndex, exactIndexes } from "../exact.ts";
-import { FileEntry, readPoints, writePoints } from "../files.ts";
+import { FileEntry, readMatrixFile, writePoints } from "../files.ts";
 import { Count, defineIndexKind } from "../kind.ts";
 
 /** The exact kind's spec: `{ "kind": "exact", "threads"? }`. */
@@ -33,7 +33,7 @@ export const exactKind = defineIndexKind({
   save: (index, dir) => Effect.map(writePoints(index.points, dir), (points) => ({ points })),
   load: (saved, metadata) =>
     Effect.flatMap(
-      readPoints(saved.dir, metadata.points, saved.size, saved.dim),
+      readMatrixFile(saved.dir, metadata.points, saved.size, saved.dim),
       // The default threads are valid: the build cannot fail with an InvalidParameter.
       (points) =>
         exactIndex(points, { name: saved.dir }).pipe(

@@ -8,7 +8,7 @@
  */
 import { Effect, Schema } from "effect";
 import { CorruptIndex } from "../errors.ts";
-import { FileEntry, readChecked, readPoints, writeFileWith, writePoints } from "../files.ts";
+import { FileEntry, readChecked, readMatrixFile, writeFileWith, writePoints } from "../files.ts";
 import {
   type HnswIndex,
   hnswIndex,
@@ -74,7 +74,7 @@ export const hnswKind = defineIndexKind({
     Effect.gen(function* () {
       const { dir, size, dim } = saved;
       const corrupt = (problem: string) => Effect.fail(new CorruptIndex({ path: dir, problem }));
-      const points = yield* readPoints(dir, metadata.points, size, dim);
+      const points = yield* readMatrixFile(dir, metadata.points, size, dim);
       const { path } = yield* readChecked(dir, metadata.graph);
       const hnsw = yield* loadHnsw;
       const graph = new hnsw.HierarchicalNSW("l2", dim);

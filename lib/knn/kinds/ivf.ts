@@ -10,7 +10,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { FileEntry, readPoints, writeMatrixFile, writePoints } from "../files.ts";
+import { FileEntry, readMatrixFile, writeMatrixFile, writePoints } from "../files.ts";
 import { CorruptIndex, IndexIoError } from "../errors.ts";
 import { type IvfIndex, ivfIndex, ivfIndexes } from "../ivf.ts";
 import { Count, defineIndexKind, RecallTarget, Whole } from "../kind.ts";
@@ -74,11 +74,11 @@ export const ivfKind = defineIndexKind({
   },
   load: (saved, { points: entry, centroids: centroidsEntry, ...settings }) =>
     Effect.gen(function* () {
-      const points = yield* readPoints(saved.dir, entry, saved.size, saved.dim);
+      const points = yield* readMatrixFile(saved.dir, entry, saved.size, saved.dim);
       // Checked against its sha256 and its shape (lists × dim) as the points are.
       const centroids = centroidsEntry === undefined
         ? undefined
-        : (yield* readPoints(saved.dir, centroidsEntry, settings.lists, saved.dim)).data;
+        : (yield* readMatrixFile(saved.dir, centroidsEntry, settings.lists, saved.dim)).data;
       return yield* ivfIndex(points, {
         ...settings,
         name: saved.dir,
