@@ -261,6 +261,12 @@ Deno.test("truncated or corrupt files give typed errors naming the file", async 
 
   cases.push(["missing folder", { kind: "folder", path: "nowhere" }, "nowhere", /does not exist/]);
 
+  // No image at all: refused for every kind, not read as an empty set (score gave no row, exit 0).
+  await run(writeNpyAtomic(join(dir, "empty.npy"), new Uint8Array(0), [0, 28, 28]));
+  cases.push(["empty npy", { kind: "npy", images: "empty.npy" }, "empty.npy", /holds no image/]);
+  await Deno.writeFile(join(dir, "empty.idx"), encodeIdx([0, 28, 28], new Uint8Array(0)));
+  cases.push(["empty IDX", { kind: "idx", images: "empty.idx" }, "empty.idx", /holds no image/]);
+
   for (const [what, spec, file, problem] of cases) {
     const error = await failure(read(spec, dir));
     assert.ok(

@@ -18,6 +18,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
+import { CorruptDataset } from "../io/idx.ts";
 import { cifarSource } from "./cifar.ts";
 import { datasetSource } from "./dataset.ts";
 import { folderSource } from "./folder.ts";
@@ -66,14 +67,25 @@ export const SourceSpec: Schema.Union<
 /** A decoded source spec. */
 export type SourceSpec = typeof SourceSpec.Type;
 
-/** Open a source spec (already decoded) with the kind its `kind` names. */
+/**
+ * Open a source spec (already decoded) with the kind its `kind` names. A source with no image
+ * (a `.npy` or IDX file of shape `[0, …]`) is refused here, for every kind: nothing can be
+ * fitted on it, and scoring it would answer with no row and success, which hides a wrong path.
+ */
 export const openSource = (
   spec: SourceSpec,
   ctx: OpenContext,
 ): Effect.Effect<OpenedSource, SourceError> => {
   const kind = SOURCE_KINDS.find((k) => k.kind === spec.kind)!;
-  return (kind.open as (s: SourceSpec, c: OpenContext) => Effect.Effect<OpenedSource, SourceError>)(
-    spec,
-    ctx,
+  const open = kind.open as (
+    s: SourceSpec,
+    c: OpenContext,
+  ) => Effect.Effect<OpenedSource, SourceError>;
+  return Effect.flatMap(
+    open(spec, ctx),
+    (source) =>
+      source.count > 0
+        ? Effect.succeed(source)
+        : Effect.fail(new CorruptDataset({ path: source.description, problem: "holds no image" })),
   );
 };
