@@ -17,7 +17,7 @@ import { parseTaps } from "../apps/cli/commands/fit.ts";
 import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import { decodeBenchmark } from "../lib/benchmarks/spec.ts";
 import { decodeStrict } from "../lib/decode.ts";
-import { FolderSpec } from "../lib/sources/folder.ts";
+import { CifarSpec, FolderSpec, IdxSpec, NpySpec } from "../lib/sources/mod.ts";
 import {
   fitDetectorFolder,
   FITTED_MANIFEST_FILE,
@@ -162,7 +162,7 @@ Deno.test("a misspelt kind in a union of unions lists every kind and suggests th
   assert.match(error.message, /one of held-out-of-test, folder, npy/);
 });
 
-Deno.test("a class name given twice, in a model spec or a folder spec, is refused naming it", async () => {
+Deno.test("a class name given twice, in a model spec or any source spec, is refused naming it", async () => {
   const spec = JSON.parse(await Deno.readTextFile(foreign.replace(/\.onnx$/, ".spec.json")));
   const classes = ["0", "1", "2", "3", "4", "5", "6", "7", "1", "9"];
   const path = join(dir, "twice.spec.json");
@@ -178,6 +178,22 @@ Deno.test("a class name given twice, in a model spec or a folder spec, is refuse
     }),
   ));
   assert.match(folder.message, /each class name once; "a" is given twice/);
+  // The same for every source kind that takes class names.
+  for (
+    const [schema, spec] of [
+      [NpySpec, { kind: "npy", images: "x.npy" }],
+      [IdxSpec, { kind: "idx", images: "x.idx" }],
+      [CifarSpec, { kind: "cifar", variant: "cifar10", files: ["x.bin"] }],
+    ] as const
+  ) {
+    const error = await Effect.runPromise(Effect.flip(
+      decodeStrict(schema as typeof NpySpec, `a ${spec.kind} spec`)({
+        ...spec,
+        classes: ["a", "b", "a"],
+      }),
+    ));
+    assert.match(error.message, /each class name once; "a" is given twice/, spec.kind);
+  }
   // Distinct names still decode.
   await Deno.writeTextFile(path, JSON.stringify({ ...spec, classes: [...new Set(classes), "8"] }));
   await Effect.runPromise(readModelSpec(path));

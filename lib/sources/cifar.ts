@@ -12,6 +12,7 @@
  */
 import { dirname, join } from "node:path";
 import { Effect, Schema, Stream } from "effect";
+import { ClassNames } from "../decode.ts";
 import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import { conformRaw } from "./conform.ts";
 import {
@@ -39,7 +40,7 @@ export const CifarSpec: Schema.Struct<{
   files: Schema.NonEmptyArray(Schema.String),
   /** CIFAR-100 only: which label (default "fine"). */
   label: Schema.optional(Schema.Literals(["fine", "coarse"])),
-  classes: Schema.optional(Schema.Array(Schema.String)),
+  classes: Schema.optional(ClassNames),
 });
 /** A decoded CIFAR spec. */
 type CifarSpec = typeof CifarSpec.Type;

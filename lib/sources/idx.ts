@@ -6,6 +6,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
+import { ClassNames } from "../decode.ts";
 import { CorruptDataset, readIdx } from "../io/idx.ts";
 import { inMemorySource } from "./in_memory.ts";
 import {
@@ -27,7 +28,7 @@ export const IdxSpec: Schema.Struct<{
   images: Schema.String,
   labels: Schema.optional(Schema.String),
   /** Class names in label order (default "0", "1", …). */
-  classes: Schema.optional(Schema.Array(Schema.String)),
+  classes: Schema.optional(ClassNames),
 });
 
 const HINT = "check the path in the spec";

@@ -13,6 +13,7 @@
  * @module
  */
 import { Effect, Schema, Stream } from "effect";
+import { ClassNames } from "../decode.ts";
 import { assertRegularFile, NotRegularFile } from "../io/files.ts";
 import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import { decodeNpyHeader, type NpyHeader, readNpy } from "../io/npy.ts";
@@ -45,7 +46,7 @@ export const NpySpec: Schema.Struct<{
   /** Value range of float arrays (default "unit": 0…1). */
   range: Schema.optional(Schema.Literals(["unit", "byte"])),
   /** Class names in label order (default "0", "1", …). */
-  classes: Schema.optional(Schema.Array(Schema.String)),
+  classes: Schema.optional(ClassNames),
 });
 /** A decoded `.npy` spec. */
 type NpySpec = typeof NpySpec.Type;
