@@ -68,6 +68,24 @@ export const ClassNames: Schema.$Array<Schema.String> = Schema.Array(Schema.Stri
   })),
 );
 
+/** The part of a source spec that names its labels and their classes. */
+export interface LabelledSpec {
+  readonly labels?: string | undefined;
+  readonly classes?: ReadonlyArray<string> | undefined;
+}
+
+/**
+ * A source spec's `classes` names the classes of its labels: given without `labels`, it would be
+ * ignored (the images are unlabelled), so it is refused.
+ */
+export const classesNeedLabels: SchemaAST.Filter<LabelledSpec> = Schema.makeFilter((
+  spec: LabelledSpec,
+) =>
+  spec.classes !== undefined && spec.labels === undefined
+    ? "Expected labels with classes: the class names name the labels' values, and there are no labels"
+    : undefined
+);
+
 /**
  * A decoder for `schema` that rejects undeclared keys and collects every problem, failing with
  * an `InvalidInput` that names `source`.

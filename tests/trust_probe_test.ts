@@ -194,6 +194,17 @@ Deno.test("a class name given twice, in a model spec or any source spec, is refu
     ));
     assert.match(error.message, /each class name once; "a" is given twice/, spec.kind);
   }
+  // Class names without labels would be ignored (the images are unlabelled): refused.
+  for (const schema of [NpySpec, IdxSpec] as const) {
+    const error = await Effect.runPromise(Effect.flip(
+      decodeStrict(schema as typeof NpySpec, "a spec without labels")({
+        kind: schema === NpySpec ? "npy" : "idx",
+        images: "x",
+        classes: ["a", "b"],
+      }),
+    ));
+    assert.match(error.message, /Expected labels with classes/);
+  }
   // Distinct names still decode.
   await Deno.writeTextFile(path, JSON.stringify({ ...spec, classes: [...new Set(classes), "8"] }));
   await Effect.runPromise(readModelSpec(path));

@@ -6,7 +6,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { ClassNames } from "../decode.ts";
+import { classesNeedLabels, ClassNames } from "../decode.ts";
 import { CorruptDataset, readIdx } from "../io/idx.ts";
 import { inMemorySource } from "./in_memory.ts";
 import {
@@ -29,7 +29,7 @@ export const IdxSpec: Schema.Struct<{
   labels: Schema.optional(Schema.String),
   /** Class names in label order (default "0", "1", …). */
   classes: Schema.optional(ClassNames),
-});
+}).pipe(Schema.check(classesNeedLabels));
 
 const HINT = "check the path in the spec";
 

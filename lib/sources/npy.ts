@@ -13,7 +13,7 @@
  * @module
  */
 import { Effect, Schema, Stream } from "effect";
-import { ClassNames } from "../decode.ts";
+import { classesNeedLabels, ClassNames } from "../decode.ts";
 import { assertRegularFile, NotRegularFile } from "../io/files.ts";
 import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import { decodeNpyHeader, type NpyHeader, readNpy } from "../io/npy.ts";
@@ -47,7 +47,7 @@ export const NpySpec: Schema.Struct<{
   range: Schema.optional(Schema.Literals(["unit", "byte"])),
   /** Class names in label order (default "0", "1", …). */
   classes: Schema.optional(ClassNames),
-});
+}).pipe(Schema.check(classesNeedLabels));
 /** A decoded `.npy` spec. */
 type NpySpec = typeof NpySpec.Type;
 
