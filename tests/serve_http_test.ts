@@ -11,6 +11,7 @@ import { IMAGE_SIZE } from "../lib/data/mod.ts";
 import { encodeNpy } from "../lib/io/mod.ts";
 import { type RunningService, serveDetector } from "../apps/serve/server.ts";
 import type { ScoreAnswer } from "../apps/serve/routes.ts";
+import { imageHeader } from "../apps/serve/decode.ts";
 import { decodeImage, GREY_28 } from "../lib/sources/mod.ts";
 import {
   closeDetector,
@@ -45,7 +46,7 @@ async function assertRefused(response: Response, status: number, code: string, w
   assert.ok(body.message.length > 10, what);
 }
 
-Deno.test("PNG, JPEG, JSON and .npy bodies get the offline scores within 1e-6", async () => {
+Deno.test("PNG, JPEG, WebP, JSON and .npy bodies get the offline scores within 1e-6", async () => {
   const indices = Array.from({ length: 24 }, (_, i) => 100 + i * 7);
   const offline = await offlineScores(indices);
   const pngs = await Promise.all(indices.map(pngImage));
@@ -111,6 +112,21 @@ Deno.test("PNG, JPEG, JSON and .npy bodies get the offline scores within 1e-6", 
     const jpegAnswer = await post(service, "image/jpeg", jpeg).then((r) => r.json()) as ScoreAnswer;
     assert.ok(close(jpegAnswer.results[0]!.score, expected.scores[0]!));
 
+    // WebP: lossless keeps the pixels (the offline score); lossy gets its decoded pixels' score.
+    const webp = (options: { lossless: boolean }) =>
+      sharp(rawImage(indices[0]!), { raw: { width: 28, height: 28, channels: 1 } })
+        .webp(options).toBuffer().then((b) => new Uint8Array(b));
+    const lossless = await post(service, "image/webp", await webp({ lossless: true }))
+      .then((r) => r.json()) as ScoreAnswer;
+    assert.ok(close(lossless.results[0]!.score, offline.scores[0]!), "lossless WebP");
+    const lossy = await webp({ lossless: false });
+    const lossyPixels = await Effect.runPromise(decodeImage(lossy, "webp", GREY_28));
+    const lossyExpected = await Effect.runPromise(detector.scoreImages(lossyPixels, 1));
+    const lossyAnswer = await post(service, "image/webp", lossy).then((r) =>
+      r.json()
+    ) as ScoreAnswer;
+    assert.ok(close(lossyAnswer.results[0]!.score, lossyExpected.scores[0]!), "lossy WebP");
+
     // A larger RGB PNG is resized and converted as lib/sources does.
     const big = await sharp(rawImage(7), { raw: { width: 28, height: 28, channels: 1 } })
       .resize(112, 112).toColourspace("srgb").png().toBuffer();
@@ -123,9 +139,24 @@ Deno.test("PNG, JPEG, JSON and .npy bodies get the offline scores within 1e-6", 
     const metrics = await fetch(`${service.url}/metrics`).then((r) => r.text());
     const batches = Number(/^grood_batch_images_count (\d+)$/m.exec(metrics)![1]);
     const scored = Number(/^grood_images_scored_total (\d+)$/m.exec(metrics)![1]);
-    assert.equal(scored, 24 + 24 + 2 * 24 + 1 + 1);
+    assert.equal(scored, 24 + 24 + 2 * 24 + 1 + 2 + 1);
     assert.ok(batches < 24 + 4, `${batches} batches for 28 requests`);
   });
+});
+
+Deno.test("a WebP's size is read from its header in each of its three forms (lossy, lossless, extended)", async () => {
+  const rgba = new Uint8Array(37 * 19 * 4).map((_, i) => (i * 31) % 256);
+  const image = () => sharp(rgba, { raw: { width: 37, height: 19, channels: 4 } });
+  const forms = {
+    "VP8 ": await image().removeAlpha().webp({ quality: 80 }).toBuffer(),
+    "VP8L": await image().webp({ lossless: true }).toBuffer(),
+    "VP8X": await image().webp({ quality: 80, alphaQuality: 50 }).toBuffer(),
+  };
+  for (const [chunk, bytes] of Object.entries(forms)) {
+    assert.equal(new TextDecoder().decode(bytes.subarray(12, 16)), chunk, "sharp wrote this form");
+    assert.deepEqual(imageHeader(new Uint8Array(bytes)), { format: "webp", width: 37, height: 19 });
+    assert.equal(imageHeader(new Uint8Array(bytes).subarray(0, 29)), undefined, `${chunk} cut`);
+  }
 });
 
 Deno.test("every malformed request gets its 4xx {code, message}; the next valid one succeeds", async () => {
@@ -154,6 +185,11 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
     0x11,
     0,
   ]);
+  // A WebP whose extended header (VP8X) says 20000×20000: width − 1 and height − 1 in 24 bits.
+  const hugeWebp = new Uint8Array(30);
+  hugeWebp.set(new TextEncoder().encode("RIFF"), 0);
+  hugeWebp.set(new TextEncoder().encode("WEBPVP8X"), 8);
+  hugeWebp.set([10, 0, 0, 0, 0, 0, 0, 0, 0x1f, 0x4e, 0, 0x1f, 0x4e, 0], 16);
   const random = Uint8Array.from({ length: 500 }, (_, i) => (i * 7919 + 13) % 256);
   const many = { images: Array.from({ length: 17 }, () => btoa(String.fromCharCode(...png))) };
   const npyFloat = await Effect.runPromise(encodeNpy(new Float32Array(784), [1, 28, 28], "t"));
@@ -167,6 +203,7 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
     ],
     ["20000×20000 header", () => post(s, "image/png", huge), 413, "image_too_large"],
     ["20000×20000 JPEG header", () => post(s, "image/jpeg", hugeJpeg), 413, "image_too_large"],
+    ["20000×20000 WebP header", () => post(s, "image/webp", hugeWebp), 413, "image_too_large"],
     [
       "bad base64",
       () => post(s, "application/json", '{"images": ["not base64!"]}'),
@@ -229,8 +266,8 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
       // Each refusal is counted by its code.
       const metrics = await fetch(`${s.url}/metrics`).then((r) => r.text());
       assert.match(metrics, /^grood_errors_total\{code="undecodable_image"\} 2$/m);
-      assert.match(metrics, /^grood_errors_total\{code="image_too_large"\} 2$/m);
-      assert.match(metrics, /^grood_requests_total\{route="\/v1\/score",status="200"\} 19$/m);
+      assert.match(metrics, /^grood_errors_total\{code="image_too_large"\} 3$/m);
+      assert.match(metrics, /^grood_requests_total\{route="\/v1\/score",status="200"\} 20$/m);
       // Refused by name, as a spec file's unknown key is.
       const typo = await post(s, "application/json", JSON.stringify({ images: [], thresold: 1 }));
       assert.match((await typo.json() as { message: string }).message, /thresold/);

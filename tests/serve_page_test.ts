@@ -136,7 +136,7 @@ async function checkPage(width: number) {
       await tab.waitForSelector("#problem:not([hidden])", WAIT);
       assert.match(
         await tab.textContent("#problem") ?? "",
-        /^“notes\.txt” is not an image the service can read: pick a PNG or JPEG image\./,
+        /^“notes\.txt” is not an image the service can read: pick a PNG, JPEG or WebP image\./,
       );
       // Named as a PNG but not one: the service cannot decode it, the browser cannot show it.
       await pickFile(tab, "fake.png", "image/png", new TextEncoder().encode("not a png either"));

@@ -1,6 +1,6 @@
 /**
  * Request bodies to images at the detector's input shape. Three forms: one encoded image
- * (`image/png`, `image/jpeg`), JSON `{"images": [base64, …]}` (each a PNG or JPEG, optionally as
+ * (`image/png`, `image/jpeg`, `image/webp`), JSON `{"images": [base64, …]}` (each a PNG, JPEG or WebP, optionally as
  * a `data:` URL), and a `.npy` batch (`application/x-npy`: uint8, shape (N, H, W) or
  * (N, H, W, C) with C = 1 or 3).
  *
@@ -30,6 +30,7 @@ export interface DecodedImages {
 export const MEDIA_TYPES = {
   "image/png": "image",
   "image/jpeg": "image",
+  "image/webp": "image",
   "application/json": "json",
   "application/x-npy": "npy",
 } as const;
@@ -102,7 +103,7 @@ export const readBody = (
 
 /** An encoded image's format and size, read from its header. */
 export interface ImageHeader {
-  readonly format: "png" | "jpeg";
+  readonly format: "png" | "jpeg" | "webp";
   readonly width: number;
   readonly height: number;
 }
@@ -110,8 +111,9 @@ export interface ImageHeader {
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /**
- * Width and height of a PNG (its IHDR chunk) or a JPEG (its first start-of-frame segment),
- * without decoding; undefined when the bytes are neither or the header is cut short.
+ * Width and height of a PNG (its IHDR chunk), a JPEG (its first start-of-frame segment) or a
+ * WebP (its first chunk: `VP8 `, `VP8L` or `VP8X`), without decoding; undefined when the bytes
+ * are none of these or the header is cut short.
  *
  * @example
  * ```ts
@@ -130,6 +132,9 @@ export function imageHeader(bytes: Uint8Array): ImageHeader | undefined {
     const ihdr = String.fromCharCode(...bytes.subarray(12, 16));
     if (ihdr !== "IHDR") return undefined;
     return { format: "png", width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  if (bytes.length >= 30 && ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 12) === "WEBP") {
+    return webpHeader(bytes, view);
   }
   if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8) {
     let at = 2;
@@ -170,7 +175,7 @@ export const decodeOne = (
     const header = imageHeader(bytes);
     if (header === undefined) {
       return Effect.fail(
-        refuse("undecodable_image", `${what} is not a PNG or JPEG image (no valid header)`),
+        refuse("undecodable_image", `${what} is not a PNG, JPEG or WebP image (no valid header)`),
       );
     }
     const { width, height } = header;
@@ -192,6 +197,33 @@ export const decodeOne = (
       ),
     );
   });
+
+const ascii = (bytes: Uint8Array, from: number, to: number) =>
+  String.fromCharCode(...bytes.subarray(from, to));
+
+/** A WebP's size from its first chunk (the WebP container spec, RFC 9649), at least 30 bytes. */
+function webpHeader(bytes: Uint8Array, view: DataView): ImageHeader | undefined {
+  const chunk = ascii(bytes, 12, 16);
+  if (chunk === "VP8 " && bytes[23] === 0x9d && bytes[24] === 0x01 && bytes[25] === 0x2a) {
+    // Lossy: the key frame's 14-bit width and height (2 bits of scaling above them).
+    return {
+      format: "webp",
+      width: view.getUint16(26, true) & 0x3fff,
+      height: view.getUint16(28, true) & 0x3fff,
+    };
+  }
+  if (chunk === "VP8L" && bytes[20] === 0x2f) {
+    // Lossless: width − 1 and height − 1 in 14 bits each.
+    const bits = view.getUint32(21, true);
+    return { format: "webp", width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+  }
+  if (chunk === "VP8X") {
+    // Extended: the canvas's width − 1 and height − 1 in 24 bits each.
+    const u24 = (at: number) => bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16);
+    return { format: "webp", width: u24(24) + 1, height: u24(27) + 1 };
+  }
+  return undefined;
+}
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const DATA_URL = /^data:[\w.+-]+\/[\w.+-]+;base64,/;

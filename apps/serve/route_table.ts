@@ -9,7 +9,7 @@
  */
 import { Schema } from "effect";
 
-/** The JSON body of `POST /v1/score`: base64 images (or `data:` URLs), PNG or JPEG each. */
+/** The JSON body of `POST /v1/score`: base64 images (or `data:` URLs), PNG, JPEG or WebP each. */
 export const ScoreJsonBody: Schema.Struct<{ readonly images: Schema.$Array<Schema.String> }> =
   Schema.Struct({ images: Schema.Array(Schema.String) });
 
@@ -118,7 +118,7 @@ export interface Route {
 
 const json = (schema: Schema.Top): Body => ({ json: schema });
 const refused = (description: string) => ({ description, body: json(ErrorBody) });
-const image = { media: "application/octet-stream", text: "one PNG or JPEG image" };
+const image = { media: "application/octet-stream", text: "one PNG, JPEG or WebP image" };
 
 /** Every route the service answers, in the order the OpenAPI document lists them. */
 export const ROUTES: ReadonlyArray<Route> = [
@@ -130,6 +130,7 @@ export const ROUTES: ReadonlyArray<Route> = [
     request: {
       "image/png": image,
       "image/jpeg": image,
+      "image/webp": image,
       "application/json": json(ScoreJsonBody),
       "application/x-npy": {
         media: "application/octet-stream",

@@ -137,7 +137,7 @@ function showPreview(file) {
 const refusal = (file, error) => {
   const name = file.name === "" ? "This file" : `“${file.name}”`;
   if (["unsupported_media_type", "undecodable_image", "empty_body"].includes(error.code)) {
-    return `${name} is not an image the service can read: pick a PNG or JPEG image. ` +
+    return `${name} is not an image the service can read: pick a PNG, JPEG or WebP image. ` +
       `(The service said: ${error.message})`;
   }
   return `${name} could not be scored: ${error.message}`;
