@@ -13,7 +13,6 @@
  */
 import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
-import type { Matrix } from "../matrix.ts";
 import { permutation } from "../random.ts";
 
 /** The efSearch values tried, ascending (the first whose recall reaches the target wins). */
@@ -99,31 +98,34 @@ export function heldOutRows(n: number, sample: number, seed: number): Int32Array
 }
 
 /**
- * Pick efSearch: walk `ladder` up, measuring recall@1 of `nearestAt(ef)` (the graph's nearest
- * row for each query at that breadth) against `truth` (the exact nearest row of each query),
- * and stop at the first value reaching `recallTarget`.
+ * Pick a search breadth (HNSW's efSearch, IVF's nprobe): walk `ladder` up, measuring recall@1
+ * of `nearestAt(ef)` (each query's nearest row found at that breadth) against `truth` (the
+ * exact nearest row of each query), and stop at the first value reaching `recallTarget`.
  */
-export function chooseEfSearch(
-  queries: Matrix,
+export const chooseEfSearch = <E>(
   truth: Int32Array,
-  nearestAt: (efSearch: number, query: number) => number,
-  settings: Required<EfCalibrationOptions>,
-): EfCalibration {
-  const tried: Array<{ efSearch: number; recall1: number }> = [];
-  for (const efSearch of settings.ladder) {
-    let hits = 0;
-    for (let q = 0; q < queries.rows; q++) if (nearestAt(efSearch, q) === truth[q]) hits++;
-    const recall1 = queries.rows === 0 ? 1 : hits / queries.rows;
-    tried.push({ efSearch, recall1 });
-    if (recall1 >= settings.recallTarget) break;
-  }
-  const last = tried[tried.length - 1]!;
-  return {
-    recallTarget: settings.recallTarget,
-    sample: queries.rows,
-    efSearch: last.efSearch,
-    recall1: last.recall1,
-    met: last.recall1 >= settings.recallTarget,
-    tried,
-  };
-}
+  nearestAt: (efSearch: number) => Effect.Effect<ArrayLike<number>, E>,
+  settings: { readonly ladder: ReadonlyArray<number>; readonly recallTarget: number },
+): Effect.Effect<EfCalibration, E> =>
+  Effect.gen(function* () {
+    const { ladder, recallTarget } = settings;
+    const n = truth.length;
+    const tried: Array<{ efSearch: number; recall1: number }> = [];
+    for (const efSearch of ladder) {
+      const found = yield* nearestAt(efSearch);
+      let hits = 0;
+      for (let q = 0; q < n; q++) if (found[q] === truth[q]) hits++;
+      const recall1 = n === 0 ? 1 : hits / n;
+      tried.push({ efSearch, recall1 });
+      if (recall1 >= recallTarget) break;
+    }
+    const last = tried[tried.length - 1]!;
+    return {
+      recallTarget,
+      sample: n,
+      efSearch: last.efSearch,
+      recall1: last.recall1,
+      met: last.recall1 >= recallTarget,
+      tried,
+    };
+  });

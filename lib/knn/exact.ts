@@ -45,19 +45,14 @@ import {
   type ExactJob,
   type ExactLayout,
   jobStats,
-  POINT_BLOCK,
   prepareJob,
   queryBlocks,
   rowNorms,
-  scratchBase,
-  scratchBytes,
 } from "./exact_block.ts";
+import { kernelMemory, POINT_BLOCK } from "./simd_kernel.ts";
 import { awaitBlocks, type ExactPool, exactPool, WORKER_SCRIPT } from "./exact_threads.ts";
 import { owner } from "./owner.ts";
 import type { NearestNeighbourIndex, Neighbours } from "./types.ts";
-
-const PAGE = 65536;
-const MAX_PAGES = 65536;
 
 /** Defaults of {@link exactIndex}'s threads (see the module doc and `bench/exact_threads.ts`). */
 export const EXACT_DEFAULTS = {
@@ -226,16 +221,10 @@ export const exactIndexWith = (
       const n = points.rows;
       const d = points.cols;
       const nPadded = Math.ceil(n / 8) * 8;
-      // The points, their norms, then one scratch per thread.
-      const totalBytes = scratchBase(nPadded, d) + threads * scratchBytes(d);
-      const pages = Math.max(1, Math.ceil(totalBytes / PAGE));
-      if (pages > MAX_PAGES) {
-        return Effect.fail(new IndexTooLarge({ index: indexName, bytes: totalBytes }));
+      const memory = kernelMemory(nPadded, d, threads);
+      if (typeof memory === "number") {
+        return Effect.fail(new IndexTooLarge({ index: indexName, bytes: memory }));
       }
-      // Threads share one copy of the points: the memory is shared when there are several.
-      const memory = threads > 1
-        ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
-        : new WebAssembly.Memory({ initial: pages });
       const transposed = new Float32Array(memory.buffer, 0, nPadded * d);
       const pn = new Float32Array(memory.buffer, nPadded * d * 4, nPadded).fill(Infinity); // pads never win
 

@@ -20,12 +20,8 @@ import type { Matrix } from "../matrix.ts";
 import { type BlockNorms, lowerBound, pruningIsSafe, type PruningMargin } from "./norm_bound.ts";
 import { bruteForceRow, writeReranked } from "./rerank.ts";
 import { bandSearch, certified, kthSquaredDistance, type NormOrder } from "./exact_certificate.ts";
-import { instantiateKernel } from "./simd_kernel.ts";
+import { instantiateKernel, POINT_BLOCK, QUERY_BLOCK, scratchOffset } from "./simd_kernel.ts";
 
-/** Queries per kernel call, and points per kernel call (the output block is QB × PB floats). */
-export const QUERY_BLOCK = 128;
-/** 512 × 64 columns × 4 B = 128 KiB of points: stays in L2. */
-export const POINT_BLOCK = 512;
 /** Extra candidates kept per query before the float64 re-ranking (see `exact.ts`). */
 const EXTRA_CANDIDATES = 3;
 
@@ -51,13 +47,6 @@ export interface ExactLayout {
   readonly margin: PruningMargin;
   readonly pruning: boolean;
 }
-
-/** Bytes of one thread's scratch at dimension `d`: a block of queries, then the kernel's output. */
-export const scratchBytes = (d: number): number =>
-  QUERY_BLOCK * d * 4 + QUERY_BLOCK * POINT_BLOCK * 4;
-
-/** Byte offset of the first thread's scratch: after the transposed points and their norms. */
-export const scratchBase = (nPadded: number, d: number): number => nPadded * d * 4 + nPadded * 4;
 
 /** One search: its queries prepared, its output, and the counters its threads share. */
 export interface ExactJob {
@@ -238,7 +227,7 @@ export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJ
   const d = points.cols;
   const block = instantiateKernel(memory);
   const ptBytes = nPadded * d * 4;
-  const qOffset = scratchBase(nPadded, d) + thread * scratchBytes(d);
+  const qOffset = scratchOffset(nPadded, d, thread);
   const outOffset = qOffset + QUERY_BLOCK * d * 4;
   const queryBuffer = new Float32Array(memory.buffer, qOffset, QUERY_BLOCK * d);
   const out = new Float32Array(memory.buffer, outOffset, QUERY_BLOCK * POINT_BLOCK);

@@ -240,14 +240,16 @@ export const hnswIndex = (
       distances: new Float64Array(queries.rows),
       indices: new Int32Array(queries.rows),
     };
-    let ef = -1;
-    const calibration = chooseEfSearch(queries, truth, (efSearch, q) => {
-      if (efSearch !== ef) graph.setEf(ef = efSearch);
-      const query = Array.from(queries.data.subarray(q * d, (q + 1) * d));
-      // Ranked as a search ranks them (float64 distance, then row).
-      const found = graph.searchKnn(query, 1).neighbors;
-      return writeReranked(queries, q, points, found, 1, nearest) ? nearest.indices[q]! : -1;
-    }, calibrate);
+    const calibration = yield* chooseEfSearch(truth, (efSearch) =>
+      Effect.sync(() => {
+        graph.setEf(efSearch);
+        return Int32Array.from({ length: queries.rows }, (_, q) => {
+          const query = Array.from(queries.data.subarray(q * d, (q + 1) * d));
+          // Ranked as a search ranks them (float64 distance, then row).
+          const found = graph.searchKnn(query, 1).neighbors;
+          return writeReranked(queries, q, points, found, 1, nearest) ? nearest.indices[q]! : -1;
+        });
+      }), calibrate);
     for (const i of held) add(i);
     const calibrated = { ...params, efSearch: calibration.efSearch };
     graph.setEf(calibrated.efSearch);

@@ -37,9 +37,9 @@ import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { IndexTooLarge, NonFiniteVector } from "./errors.ts";
 import { checkCentres, type Layout, layOut } from "./ivf_layout.ts";
-import { scratchBytes } from "./ivf_scan.ts";
 import { calibrateNprobe, centreRows, type SlotSearch, slotSearch } from "./ivf_search.ts";
-import { type ScanPool, scanPool, scratchBase } from "./ivf_threads.ts";
+import { type ScanPool, scanPool } from "./ivf_threads.ts";
+import { kernelMemory } from "./simd_kernel.ts";
 import type { EfCalibration } from "./calibrate.ts";
 import { owner } from "./owner.ts";
 import { checkSearch, firstNonFiniteRow } from "./rerank.ts";
@@ -73,10 +73,6 @@ export interface IvfIndex extends NearestNeighbourIndex {
 
 /** The indexes {@link ivfIndex} and {@link ivfBuilder} made (what the ivf kind may save). */
 export const ivfIndexes = owner<IvfIndex>();
-
-/** WebAssembly pages are 64 KiB; a 32-bit memory holds at most 65,536 of them (4 GiB). */
-const PAGE = 65536;
-const MAX_PAGES = 65536;
 
 /** nprobe values tried by the calibration, ascending (capped at the number of lists). */
 export const NPROBE_LADDER: ReadonlyArray<number> = [
@@ -192,16 +188,10 @@ export const ivfBuilder = (
     if (centres !== undefined) yield* checkCentres(centres, lists, dim);
     // Each list is padded to a unit of 8 points: at most 7 pads a list.
     const slots = Math.ceil(rows / 8) * 8 + 8 * lists;
-    // The points, their norms, then one scratch per thread.
-    const totalBytes = scratchBase(slots, dim) + threads * scratchBytes(dim);
-    const pages = Math.ceil(totalBytes / PAGE);
-    if (pages > MAX_PAGES) {
-      return yield* Effect.fail(new IndexTooLarge({ index: name, bytes: totalBytes }));
+    const memory = kernelMemory(slots, dim, threads);
+    if (typeof memory === "number") {
+      return yield* Effect.fail(new IndexTooLarge({ index: name, bytes: memory }));
     }
-    // Threads share one copy of the points: the memory is shared when there are several.
-    const memory = threads > 1
-      ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
-      : new WebAssembly.Memory({ initial: pages });
     // Row-major staging of the added rows; laid out in place by `finish`.
     const store = new Float32Array(memory.buffer, 0, slots * dim);
     const sum = new Float64Array(dim);

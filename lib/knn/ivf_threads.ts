@@ -15,11 +15,11 @@ import {
   mergeCandidates,
   type ScanJob,
   type ScanView,
-  scratchBytes,
   splitLists,
 } from "./ivf_scan.ts";
 import type { IvfWorkerReply, IvfWorkerRequest } from "./ivf_worker.ts";
 import { SearchWorkerError } from "./errors.ts";
+import { scratchOffset } from "./simd_kernel.ts";
 
 /** A scan of every list, split across threads. */
 export interface ScanPool {
@@ -29,9 +29,6 @@ export interface ScanPool {
   /** Terminate the workers (a scan still waiting on one dies). */
   dispose(): void;
 }
-
-/** Byte offset of the first thread's scratch: after the transposed points and their norms. */
-export const scratchBase = (slots: number, dim: number): number => slots * dim * 4 + slots * 4;
 
 /** The scan pool of a layout (its memory must be shared when `threads` > 1). */
 export function scanPool(layout: Layout, threads: number, name: string): ScanPool {
@@ -44,7 +41,7 @@ export function scanPool(layout: Layout, threads: number, name: string): ScanPoo
     rowOf,
     listStart,
     listEnd,
-    scratch: scratchBase(slots, dim) + thread * scratchBytes(dim),
+    scratch: scratchOffset(slots, dim, thread),
   });
   const local = listScanner(view(0));
   if (threads === 1) {
