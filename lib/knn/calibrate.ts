@@ -14,6 +14,7 @@
 import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
 import { permutation } from "../random.ts";
+import { recallTargetIn, wholeAtLeast } from "./rerank.ts";
 
 /** The efSearch values tried, ascending (the first whose recall reaches the target wins). */
 export const EF_LADDER: ReadonlyArray<number> = [16, 24, 32, 48, 64, 96, 128, 200, 256, 384, 512];
@@ -47,46 +48,46 @@ export interface EfCalibration {
   readonly tried: ReadonlyArray<{ readonly efSearch: number; readonly recall1: number }>;
 }
 
+/**
+ * How a calibration chose the setting `name` (`efSearch`, `nprobe`), as an index's settings
+ * show it (`${name}Calibrated`, `…RecallTarget`, `…Recall1`, `…Sample`, `…TargetMet`); none
+ * without a calibration.
+ */
+export const calibrationReport = (
+  name: string,
+  c: EfCalibration | undefined,
+): Record<string, number | boolean> =>
+  c === undefined ? {} : {
+    [`${name}Calibrated`]: true,
+    [`${name}RecallTarget`]: c.recallTarget,
+    [`${name}Recall1`]: c.recall1,
+    [`${name}Sample`]: c.sample,
+    [`${name}TargetMet`]: c.met,
+  };
+
 /** The options with defaults, checked (a typed error names the bad one). */
 export const calibrationSettings = (
   options: EfCalibrationOptions,
-): Effect.Effect<Required<EfCalibrationOptions>, InvalidParameter> => {
-  const recallTarget = options.recallTarget ?? CALIBRATION_DEFAULTS.recallTarget;
-  const sample = options.sample ?? CALIBRATION_DEFAULTS.sample;
-  const ladder = options.ladder ?? EF_LADDER;
-  if (!(recallTarget > 0 && recallTarget <= 1)) {
-    return Effect.fail(
-      new InvalidParameter({
-        name: "HNSW recallTarget",
-        value: recallTarget,
-        expected: "a number in (0, 1]",
-      }),
-    );
-  }
-  if (!(Number.isSafeInteger(sample) && sample >= 1)) {
-    return Effect.fail(
-      new InvalidParameter({
-        name: "HNSW calibration sample",
-        value: sample,
-        expected: "a whole number ≥ 1",
-      }),
-    );
-  }
-  const ascending = ladder.length > 0 &&
-    ladder.every((ef, i) =>
-      Number.isSafeInteger(ef) && ef >= 1 && (i === 0 || ef > ladder[i - 1]!)
-    );
-  if (!ascending) {
-    return Effect.fail(
-      new InvalidParameter({
+): Effect.Effect<Required<EfCalibrationOptions>, InvalidParameter> =>
+  Effect.gen(function* () {
+    const recallTarget = options.recallTarget ?? CALIBRATION_DEFAULTS.recallTarget;
+    const sample = options.sample ?? CALIBRATION_DEFAULTS.sample;
+    const ladder = options.ladder ?? EF_LADDER;
+    yield* recallTargetIn("HNSW recallTarget", recallTarget);
+    yield* wholeAtLeast("HNSW calibration sample", sample, 1);
+    const ascending = ladder.length > 0 &&
+      ladder.every((ef, i) =>
+        Number.isSafeInteger(ef) && ef >= 1 && (i === 0 || ef > ladder[i - 1]!)
+      );
+    if (!ascending) {
+      return yield* new InvalidParameter({
         name: "HNSW efSearch ladder",
         value: ladder.join(", "),
         expected: "whole numbers ≥ 1, strictly ascending, at least one",
-      }),
-    );
-  }
-  return Effect.succeed({ recallTarget, sample, ladder });
-};
+      });
+    }
+    return { recallTarget, sample, ladder };
+  });
 
 /**
  * The held-out rows of an `n`-point calibration: `min(sample, ⌊n / 10⌋)` rows drawn by a

@@ -162,28 +162,19 @@ export function jobViews(
     at += view.byteLength;
     return view;
   };
-  const raw = take(Float64Array, rows);
-  const centredNorms = take(Float64Array, rows);
-  const distances = take(Float64Array, rows * k);
-  const blockStats = take(Float64Array, STATS * queryBlocks(rows));
-  const queries = { rows, cols: d, data: take(Float32Array, rows * d) };
-  const centred = take(Float32Array, rows * d);
-  const order = take(Int32Array, rows);
-  const indices = take(Int32Array, rows * k);
-  const counters = take(Int32Array, 3);
-  const reason = take(Uint16Array, REASON_LENGTH);
+  // Taken in order (properties are evaluated in order): 8-byte arrays first, so all are aligned.
   return {
-    queries,
+    raw: take(Float64Array, rows),
+    centredNorms: take(Float64Array, rows),
+    distances: take(Float64Array, rows * k),
+    blockStats: take(Float64Array, STATS * queryBlocks(rows)),
+    queries: { rows, cols: d, data: take(Float32Array, rows * d) },
+    centred: take(Float32Array, rows * d),
+    order: take(Int32Array, rows),
+    indices: take(Int32Array, rows * k),
+    counters: take(Int32Array, 3),
+    reason: take(Uint16Array, REASON_LENGTH),
     k,
-    centred,
-    raw,
-    centredNorms,
-    order,
-    distances,
-    indices,
-    blockStats,
-    counters,
-    reason,
   };
 }
 

@@ -40,9 +40,9 @@ import { checkCentres, type Layout, layOut } from "./ivf_layout.ts";
 import { calibrateNprobe, centreRows, type SlotSearch, slotSearch } from "./ivf_search.ts";
 import { type ScanPool, scanPool } from "./ivf_threads.ts";
 import { kernelMemory } from "./simd_kernel.ts";
-import type { EfCalibration } from "./calibrate.ts";
+import { calibrationReport, type EfCalibration } from "./calibrate.ts";
 import { owner } from "./owner.ts";
-import { checkSearch, firstNonFiniteRow } from "./rerank.ts";
+import { checkSearch, firstNonFiniteRow, recallTargetIn, wholeAtLeast } from "./rerank.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
 /** An IVF index's lists and search breadth. */
@@ -142,11 +142,6 @@ export interface IvfBuilder {
   finish(points?: Matrix): Effect.Effect<IvfIndex, InvalidParameter>;
 }
 
-const wholeAtLeast = (name: string, value: number, min: number) =>
-  Number.isSafeInteger(value) && value >= min
-    ? Effect.void
-    : Effect.fail(new InvalidParameter({ name, value, expected: `a whole number ≥ ${min}` }));
-
 /**
  * Start an IVF index over exactly `rows` rows of `dim` columns, added in order with
  * {@link IvfBuilder.add} and then {@link IvfBuilder.finish}ed. The rows are copied straight
@@ -172,15 +167,7 @@ export const ivfBuilder = (
     const iterations = options.iterations ?? IVF_DEFAULTS.iterations;
     yield* wholeAtLeast("ivf iterations", iterations, 0);
     const recallTarget = options.recallTarget ?? IVF_DEFAULTS.recallTarget;
-    if (!(recallTarget > 0 && recallTarget <= 1)) {
-      return yield* Effect.fail(
-        new InvalidParameter({
-          name: "ivf recallTarget",
-          value: recallTarget,
-          expected: "a number in (0, 1]",
-        }),
-      );
-    }
+    yield* recallTargetIn("ivf recallTarget", recallTarget);
     const seed = options.seed ?? 0;
     const threads = options.threads ?? IVF_DEFAULTS.threads;
     yield* wholeAtLeast("ivf threads", threads, 1);
@@ -343,13 +330,7 @@ const makeIndex = (
       settings: {
         lists,
         nprobe,
-        ...(calibration === undefined ? {} : {
-          nprobeCalibrated: true,
-          nprobeRecallTarget: calibration.recallTarget,
-          nprobeRecall1: calibration.recall1,
-          nprobeSample: calibration.sample,
-          nprobeTargetMet: calibration.met,
-        }),
+        ...calibrationReport("nprobe", calibration),
       },
       dispose: () => {
         state?.layout.centroids.dispose();
