@@ -50,7 +50,8 @@ import {
   rowNorms,
 } from "./exact_block.ts";
 import { kernelMemory, POINT_BLOCK } from "./simd_kernel.ts";
-import { awaitBlocks, type ExactPool, exactPool, WORKER_SCRIPT } from "./exact_threads.ts";
+import { awaitBlocks, type ExactPool, exactPool } from "./exact_threads.ts";
+import { WORKER_SCRIPT } from "./search_worker.ts";
 import { owner } from "./owner.ts";
 import type { NearestNeighbourIndex, Neighbours } from "./types.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The exact index's search of its query blocks (see `exact.ts` for the method): the part every
- * thread of a search runs, the calling thread and each Web Worker (`exact_worker.ts`) alike.
+ * thread of a search runs, the calling thread and each Web Worker (`search_worker.ts`) alike.
  *
  * A search is a {@link ExactJob}: the queries in search order, their centred float32 copies and
  * norms, the output rows, and a counter of the next block of 128 queries to take. Each thread

@@ -9,7 +9,7 @@
  * split across threads returns the same neighbours and distances, bit for bit.
  *
  * The scan reads only its `ScanView` (the memory and where things are in it) and writes only
- * its own scratch, so a Web Worker can run it over the same shared memory (`ivf_worker.ts`).
+ * its own scratch, so a Web Worker can run it over the same shared memory (`search_worker.ts`).
  *
  * @module
  */
