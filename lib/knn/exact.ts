@@ -198,24 +198,22 @@ export const exactIndexWith = (
     const parallelWork = options.parallelWork ?? EXACT_DEFAULTS.parallelWork;
     yield* wholeAtLeast(`${indexName}: threads`, threads, 1);
     if (!(parallelWork >= 0)) {
-      return yield* Effect.fail(
-        new InvalidParameter({
-          name: `${indexName}: parallelWork`,
-          value: parallelWork,
-          expected: "a number ≥ 0",
-        }),
-      );
+      return yield* new InvalidParameter({
+        name: `${indexName}: parallelWork`,
+        value: parallelWork,
+        expected: "a number ≥ 0",
+      });
     }
     const bad = firstNonFiniteRow(points);
     if (bad >= 0) {
-      return yield* Effect.fail(new NonFiniteVector({ index: indexName, what: "point", row: bad }));
+      return yield* new NonFiniteVector({ index: indexName, what: "point", row: bad });
     }
     const n = points.rows;
     const d = points.cols;
     const nPadded = Math.ceil(n / 8) * 8;
     const memory = kernelMemory(nPadded, d, threads);
     if (typeof memory === "number") {
-      return yield* Effect.fail(new IndexTooLarge({ index: indexName, bytes: memory }));
+      return yield* new IndexTooLarge({ index: indexName, bytes: memory });
     }
     const transposed = new Float32Array(memory.buffer, 0, nPadded * d);
     const pn = new Float32Array(memory.buffer, nPadded * d * 4, nPadded).fill(Infinity); // pads never win

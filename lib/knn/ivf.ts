@@ -177,7 +177,7 @@ export const ivfBuilder = (
     const slots = Math.ceil(rows / 8) * 8 + 8 * lists;
     const memory = kernelMemory(slots, dim, threads);
     if (typeof memory === "number") {
-      return yield* Effect.fail(new IndexTooLarge({ index: name, bytes: memory }));
+      return yield* new IndexTooLarge({ index: name, bytes: memory });
     }
     // Row-major staging of the added rows; laid out in place by `finish`.
     const store = new Float32Array(memory.buffer, 0, slots * dim);
@@ -186,31 +186,25 @@ export const ivfBuilder = (
     let finished = false;
     return {
       add: (chunk) =>
-        Effect.suspend((): Effect.Effect<void, NonFiniteVector | InvalidParameter> => {
-          if (finished) return Effect.die(new Error(`${name} was already finished`));
+        Effect.gen(function* () {
+          if (finished) return yield* Effect.die(new Error(`${name} was already finished`));
           if (chunk.cols !== dim) {
-            return Effect.fail(
-              new InvalidParameter({
-                name: `${name}: chunk columns`,
-                value: chunk.cols,
-                expected: `${dim}`,
-              }),
-            );
+            return yield* new InvalidParameter({
+              name: `${name}: chunk columns`,
+              value: chunk.cols,
+              expected: `${dim}`,
+            });
           }
           if (added + chunk.rows > rows) {
-            return Effect.fail(
-              new InvalidParameter({
-                name: `${name}: rows added`,
-                value: added + chunk.rows,
-                expected: `at most ${rows}`,
-              }),
-            );
+            return yield* new InvalidParameter({
+              name: `${name}: rows added`,
+              value: added + chunk.rows,
+              expected: `at most ${rows}`,
+            });
           }
           const bad = firstNonFiniteRow(chunk);
           if (bad >= 0) {
-            return Effect.fail(
-              new NonFiniteVector({ index: name, what: "point", row: added + bad }),
-            );
+            return yield* new NonFiniteVector({ index: name, what: "point", row: added + bad });
           }
           const values = chunk.data.subarray(0, chunk.rows * dim);
           store.set(values, added * dim);
@@ -218,23 +212,20 @@ export const ivfBuilder = (
             for (let j = 0; j < dim; j++) sum[j]! += values[i * dim + j]!;
           }
           added += chunk.rows;
-          return Effect.void;
         }),
       finish: (points) =>
-        Effect.suspend(() => {
-          if (finished) return Effect.die(new Error(`${name} was already finished`));
+        Effect.gen(function* () {
+          if (finished) return yield* Effect.die(new Error(`${name} was already finished`));
           if (added !== rows) {
-            return Effect.fail(
-              new InvalidParameter({
-                name: `${name}: rows added`,
-                value: added,
-                expected: `${rows}`,
-              }),
-            );
+            return yield* new InvalidParameter({
+              name: `${name}: rows added`,
+              value: added,
+              expected: `${rows}`,
+            });
           }
           finished = true;
           const mean = sum.map((s) => s / rows);
-          return layOut({
+          const layout = yield* layOut({
             memory,
             store,
             rows,
@@ -246,17 +237,9 @@ export const ivfBuilder = (
             samplePerList: IVF_DEFAULTS.samplePerList,
             seed,
             centres,
-          }).pipe(
-            Effect.flatMap((layout) =>
-              makeIndex(layout, name, points, {
-                nprobe: options.nprobe,
-                recallTarget,
-                seed,
-                iterations,
-                threads,
-              })
-            ),
-          );
+          });
+          const settings = { nprobe: options.nprobe, recallTarget, seed, iterations, threads };
+          return yield* makeIndex(layout, name, points, settings);
         }),
     };
   });
