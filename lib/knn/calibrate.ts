@@ -9,6 +9,8 @@
  * its own links, so its neighbours come almost for free and the recall would flatter a small
  * efSearch.
  *
+ * The IVF index calibrates nprobe the same way ({@link chooseEfSearch} walks its ladder too).
+ *
  * @module
  */
 import { Effect } from "effect";

@@ -52,7 +52,7 @@ import {
 import { kernelMemory, POINT_BLOCK } from "./simd_kernel.ts";
 import { awaitBlocks, type ExactPool, exactPool } from "./exact_threads.ts";
 import { WORKER_SCRIPT } from "./search_worker.ts";
-import { owner } from "./owner.ts";
+import { owner } from "./kind.ts";
 import type { NearestNeighbourIndex, Neighbours } from "./types.ts";
 
 /** Defaults of {@link exactIndex}'s threads (see the module doc and `bench/exact_threads.ts`). */

@@ -20,7 +20,7 @@ import {
 } from "./calibrate.ts";
 import { HnswUnavailable, type IndexTooLarge, NonFiniteVector } from "./errors.ts";
 import { exactIndex } from "./exact.ts";
-import { owner } from "./owner.ts";
+import { owner } from "./kind.ts";
 import {
   bruteForceRow,
   checkSearch,

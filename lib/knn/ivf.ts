@@ -41,7 +41,7 @@ import { calibrateNprobe, centreRows, type SlotSearch, slotSearch } from "./ivf_
 import { type ScanPool, scanPool } from "./ivf_threads.ts";
 import { kernelMemory } from "./simd_kernel.ts";
 import { calibrationReport, type EfCalibration } from "./calibrate.ts";
-import { owner } from "./owner.ts";
+import { owner } from "./kind.ts";
 import { checkSearch, firstNonFiniteRow, recallTargetIn, wholeAtLeast } from "./rerank.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
