@@ -310,11 +310,7 @@ const makeIndex = (
       ivf,
       calibration,
       centroids: layout.centres,
-      settings: {
-        lists,
-        nprobe,
-        ...calibrationReport("nprobe", calibration),
-      },
+      settings: { lists, nprobe, ...calibrationReport("nprobe", calibration) },
       dispose: () => {
         state?.layout.centroids.dispose();
         state?.pool.dispose();

@@ -28,7 +28,6 @@ import { scratchOffset } from "./simd_kernel.ts";
 
 /** A scan of every list, split across threads. */
 export interface ScanPool {
-  readonly threads: number;
   /** Every list scanned for the job's queries; the merged candidates. */
   scan(job: Omit<ScanJob, "first" | "end">): Effect.Effect<Candidates>;
   /** Terminate the workers (a scan still waiting on one dies). */
@@ -51,7 +50,6 @@ export function scanPool(layout: Layout, threads: number, name: string): ScanPoo
   const local = listScanner(view(0));
   if (threads === 1) {
     return {
-      threads,
       scan: (job) => Effect.sync(() => local({ ...job, first: 0, end: lists })),
       dispose: () => {},
     };
@@ -74,7 +72,6 @@ export function scanPool(layout: Layout, threads: number, name: string): ScanPoo
     };
   }
   return {
-    threads,
     scan: (job) =>
       Effect.suspend(() => {
         if (closed) return Effect.die(new Error(`${name} was disposed`));

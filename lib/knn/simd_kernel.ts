@@ -204,8 +204,7 @@ export const QUERY_BLOCK = 128;
 export const POINT_BLOCK = 512;
 
 /** Bytes of one thread's scratch at dimension `d`: a block of queries, then the kernel's output. */
-export const scratchBytes = (d: number): number =>
-  QUERY_BLOCK * d * 4 + QUERY_BLOCK * POINT_BLOCK * 4;
+const scratchBytes = (d: number): number => QUERY_BLOCK * d * 4 + QUERY_BLOCK * POINT_BLOCK * 4;
 
 /**
  * Byte offset of thread `thread`'s scratch (the calling thread's is 0) in a memory holding
