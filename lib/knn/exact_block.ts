@@ -11,12 +11,13 @@
  * block's rows depend on nothing but the block, so a search split across threads returns the
  * one-thread result bit for bit, whichever thread takes which block.
  *
- * It imports neither the index nor its threads: a worker loads the search code only (and,
- * through `rerank.ts`, Effect).
+ * It imports neither the index nor its threads (a type aside): a worker loads the search code
+ * only (and, through `rerank.ts`, Effect).
  *
  * @module
  */
 import type { Matrix } from "../matrix.ts";
+import type { SearchStats } from "./exact.ts";
 import { type BlockNorms, lowerBound, pruningIsSafe, type PruningMargin } from "./norm_bound.ts";
 import { bruteForceRow, writeReranked } from "./rerank.ts";
 import { bandSearch, certified, kthSquaredDistance, type NormOrder } from "./exact_certificate.ts";
@@ -87,21 +88,10 @@ const REASON_LENGTH = 256;
 /** Blocks of 128 queries of a search of `rows` queries. */
 export const queryBlocks = (rows: number): number => Math.ceil(rows / QUERY_BLOCK);
 
-/** What the threads' blocks computed, summed over the blocks. */
-export interface BlockStats {
-  /** Point blocks the kernel computed. */
-  readonly blocksVisited: number;
-  /** Queries searched in their norm band, and the points those searches ranked. */
-  readonly bandSearches: number;
-  readonly bandPoints: number;
-  /** Query blocks the workers searched (the calling thread searched the rest). */
-  readonly workerBlocks: number;
-}
-
 const STATS = 4;
 
-/** The sums of a finished job's block stats. */
-export function jobStats(job: ExactJob): BlockStats {
+/** The sums of a finished job's block stats: a search's stats but the total of blocks. */
+export function jobStats(job: ExactJob): Omit<SearchStats, "blocksTotal"> {
   const sums = [0, 0, 0, 0];
   for (let i = 0; i < job.blockStats.length; i += STATS) {
     for (let j = 0; j < 3; j++) sums[j]! += job.blockStats[i + j]!;

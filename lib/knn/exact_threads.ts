@@ -35,11 +35,7 @@ export interface ExactPool {
    * Hand the job on `buffer` to `helpers` workers, which take blocks from its counter as they
    * get to it; a `SearchWorkerError` if a worker has died.
    */
-  start(
-    job: ExactJob,
-    buffer: SharedArrayBuffer,
-    helpers: number,
-  ): SearchWorkerError | undefined;
+  start(job: ExactJob, buffer: SharedArrayBuffer, helpers: number): SearchWorkerError | undefined;
   /** Terminate the workers. */
   dispose(): void;
 }
