@@ -12,7 +12,7 @@ import { squaredDistance } from "../lib/distance.ts";
 import { EXACT_DEFAULTS, exactIndex, exactIndexWith, searchStats } from "../lib/knn/exact.ts";
 import { knn } from "../lib/detectors/knn.ts";
 import { fitAndScore, fitInputs, handSet } from "./hand_sets.ts";
-import { liveExactWorkers } from "../lib/knn/exact_threads.ts";
+import { liveSearchWorkers } from "../lib/knn/search_worker.ts";
 import { buildIndex, IndexSpec } from "../lib/knn/registry.ts";
 import { decodeStrict } from "../lib/decode.ts";
 import type { Matrix } from "../lib/matrix.ts";
@@ -182,7 +182,7 @@ Deno.test("a search on 2 and 3 threads returns the one-thread neighbours, distan
     }
   }
   assert.ok(bandSearches > 0, "no band search was needed: the test is too easy");
-  assert.equal(liveExactWorkers(), 0, "a disposed index left a worker running");
+  assert.equal(liveSearchWorkers(), 0, "a disposed index left a worker running");
 });
 
 Deno.test("a threaded search after dispose() fails as a defect; bad threads are typed errors", () => {
@@ -193,7 +193,7 @@ Deno.test("a threaded search after dispose() fails as a defect; bad threads are 
   index.dispose(); // twice is harmless
   const exit = Effect.runSyncExit(index.search(points, 2));
   assert.ok(exit._tag === "Failure" && String(exit.cause).includes("was disposed"));
-  assert.equal(liveExactWorkers(), 0);
+  assert.equal(liveSearchWorkers(), 0);
   for (const threads of [0, 1.5, Number.NaN]) {
     const failed = Effect.runSyncExit(Effect.flip(exactIndex(points, { threads })));
     assert.ok(failed._tag === "Success" && failed.value._tag === "InvalidParameter");
@@ -252,7 +252,7 @@ Deno.test("a worker that fails mid-search, or dies, gives a SearchWorkerError", 
     }
     assert.equal(tag, "SearchWorkerError");
     dead.dispose();
-    assert.equal(liveExactWorkers(), 0);
+    assert.equal(liveSearchWorkers(), 0);
   } finally {
     for (const url of [failing, dying]) Deno.removeSync(new URL(".", url), { recursive: true });
   }
@@ -286,7 +286,7 @@ Deno.test("knn()'s index shares a large search with its workers and disposes of 
   assert.equal(scores.length, queryRows.length);
   // The search was large enough for the default threads: the workers started, and live on
   // with the fitted detector until its dispose().
-  if (EXACT_DEFAULTS.threads > 1) assert.ok(liveExactWorkers() > 0);
+  if (EXACT_DEFAULTS.threads > 1) assert.ok(liveSearchWorkers() > 0);
   fitted.dispose();
-  assert.equal(liveExactWorkers(), 0, "the fitted KNN left a worker running");
+  assert.equal(liveSearchWorkers(), 0, "the fitted KNN left a worker running");
 });

@@ -9,12 +9,14 @@
  * its own links, so its neighbours come almost for free and the recall would flatter a small
  * efSearch.
  *
+ * The IVF index calibrates nprobe the same way ({@link chooseEfSearch} walks its ladder too).
+ *
  * @module
  */
 import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
-import type { Matrix } from "../matrix.ts";
 import { permutation } from "../random.ts";
+import { recallTargetIn, wholeAtLeast } from "./rerank.ts";
 
 /** The efSearch values tried, ascending (the first whose recall reaches the target wins). */
 export const EF_LADDER: ReadonlyArray<number> = [16, 24, 32, 48, 64, 96, 128, 200, 256, 384, 512];
@@ -48,46 +50,46 @@ export interface EfCalibration {
   readonly tried: ReadonlyArray<{ readonly efSearch: number; readonly recall1: number }>;
 }
 
+/**
+ * How a calibration chose the setting `name` (`efSearch`, `nprobe`), as an index's settings
+ * show it (`${name}Calibrated`, `…RecallTarget`, `…Recall1`, `…Sample`, `…TargetMet`); none
+ * without a calibration.
+ */
+export const calibrationReport = (
+  name: string,
+  c: EfCalibration | undefined,
+): Record<string, number | boolean> =>
+  c === undefined ? {} : {
+    [`${name}Calibrated`]: true,
+    [`${name}RecallTarget`]: c.recallTarget,
+    [`${name}Recall1`]: c.recall1,
+    [`${name}Sample`]: c.sample,
+    [`${name}TargetMet`]: c.met,
+  };
+
 /** The options with defaults, checked (a typed error names the bad one). */
 export const calibrationSettings = (
   options: EfCalibrationOptions,
-): Effect.Effect<Required<EfCalibrationOptions>, InvalidParameter> => {
-  const recallTarget = options.recallTarget ?? CALIBRATION_DEFAULTS.recallTarget;
-  const sample = options.sample ?? CALIBRATION_DEFAULTS.sample;
-  const ladder = options.ladder ?? EF_LADDER;
-  if (!(recallTarget > 0 && recallTarget <= 1)) {
-    return Effect.fail(
-      new InvalidParameter({
-        name: "HNSW recallTarget",
-        value: recallTarget,
-        expected: "a number in (0, 1]",
-      }),
-    );
-  }
-  if (!(Number.isSafeInteger(sample) && sample >= 1)) {
-    return Effect.fail(
-      new InvalidParameter({
-        name: "HNSW calibration sample",
-        value: sample,
-        expected: "a whole number ≥ 1",
-      }),
-    );
-  }
-  const ascending = ladder.length > 0 &&
-    ladder.every((ef, i) =>
-      Number.isSafeInteger(ef) && ef >= 1 && (i === 0 || ef > ladder[i - 1]!)
-    );
-  if (!ascending) {
-    return Effect.fail(
-      new InvalidParameter({
+): Effect.Effect<Required<EfCalibrationOptions>, InvalidParameter> =>
+  Effect.gen(function* () {
+    const recallTarget = options.recallTarget ?? CALIBRATION_DEFAULTS.recallTarget;
+    const sample = options.sample ?? CALIBRATION_DEFAULTS.sample;
+    const ladder = options.ladder ?? EF_LADDER;
+    yield* recallTargetIn("HNSW recallTarget", recallTarget);
+    yield* wholeAtLeast("HNSW calibration sample", sample, 1);
+    const ascending = ladder.length > 0 &&
+      ladder.every((ef, i) =>
+        Number.isSafeInteger(ef) && ef >= 1 && (i === 0 || ef > ladder[i - 1]!)
+      );
+    if (!ascending) {
+      return yield* new InvalidParameter({
         name: "HNSW efSearch ladder",
         value: ladder.join(", "),
         expected: "whole numbers ≥ 1, strictly ascending, at least one",
-      }),
-    );
-  }
-  return Effect.succeed({ recallTarget, sample, ladder });
-};
+      });
+    }
+    return { recallTarget, sample, ladder };
+  });
 
 /**
  * The held-out rows of an `n`-point calibration: `min(sample, ⌊n / 10⌋)` rows drawn by a
@@ -99,31 +101,34 @@ export function heldOutRows(n: number, sample: number, seed: number): Int32Array
 }
 
 /**
- * Pick efSearch: walk `ladder` up, measuring recall@1 of `nearestAt(ef)` (the graph's nearest
- * row for each query at that breadth) against `truth` (the exact nearest row of each query),
- * and stop at the first value reaching `recallTarget`.
+ * Pick a search breadth (HNSW's efSearch, IVF's nprobe): walk `ladder` up, measuring recall@1
+ * of `nearestAt(ef)` (each query's nearest row found at that breadth) against `truth` (the
+ * exact nearest row of each query), and stop at the first value reaching `recallTarget`.
  */
-export function chooseEfSearch(
-  queries: Matrix,
+export const chooseEfSearch = <E>(
   truth: Int32Array,
-  nearestAt: (efSearch: number, query: number) => number,
-  settings: Required<EfCalibrationOptions>,
-): EfCalibration {
-  const tried: Array<{ efSearch: number; recall1: number }> = [];
-  for (const efSearch of settings.ladder) {
-    let hits = 0;
-    for (let q = 0; q < queries.rows; q++) if (nearestAt(efSearch, q) === truth[q]) hits++;
-    const recall1 = queries.rows === 0 ? 1 : hits / queries.rows;
-    tried.push({ efSearch, recall1 });
-    if (recall1 >= settings.recallTarget) break;
-  }
-  const last = tried[tried.length - 1]!;
-  return {
-    recallTarget: settings.recallTarget,
-    sample: queries.rows,
-    efSearch: last.efSearch,
-    recall1: last.recall1,
-    met: last.recall1 >= settings.recallTarget,
-    tried,
-  };
-}
+  nearestAt: (efSearch: number) => Effect.Effect<ArrayLike<number>, E>,
+  settings: { readonly ladder: ReadonlyArray<number>; readonly recallTarget: number },
+): Effect.Effect<EfCalibration, E> =>
+  Effect.gen(function* () {
+    const { ladder, recallTarget } = settings;
+    const n = truth.length;
+    const tried: Array<{ efSearch: number; recall1: number }> = [];
+    for (const efSearch of ladder) {
+      const found = yield* nearestAt(efSearch);
+      let hits = 0;
+      for (let q = 0; q < n; q++) if (found[q] === truth[q]) hits++;
+      const recall1 = n === 0 ? 1 : hits / n;
+      tried.push({ efSearch, recall1 });
+      if (recall1 >= recallTarget) break;
+    }
+    const last = tried[tried.length - 1]!;
+    return {
+      recallTarget,
+      sample: n,
+      efSearch: last.efSearch,
+      recall1: last.recall1,
+      met: last.recall1 >= recallTarget,
+      tried,
+    };
+  });

@@ -38,26 +38,22 @@ import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { IndexTooLarge, NonFiniteVector, type SearchWorkerError } from "./errors.ts";
 import { type BlockNorms, pruningMargin } from "./norm_bound.ts";
-import { bruteForceRow, checkSearch, firstNonFiniteRow } from "./rerank.ts";
+import { bruteForceRow, checkSearch, firstNonFiniteRow, wholeAtLeast } from "./rerank.ts";
 import { normOrder } from "./exact_certificate.ts";
 import {
   blockSearcher,
   type ExactJob,
   type ExactLayout,
   jobStats,
-  POINT_BLOCK,
   prepareJob,
   queryBlocks,
   rowNorms,
-  scratchBase,
-  scratchBytes,
 } from "./exact_block.ts";
-import { awaitBlocks, type ExactPool, exactPool, WORKER_SCRIPT } from "./exact_threads.ts";
-import { owner } from "./owner.ts";
+import { kernelMemory, POINT_BLOCK } from "./simd_kernel.ts";
+import { awaitBlocks, type ExactPool, exactPool } from "./exact_threads.ts";
+import { WORKER_SCRIPT } from "./search_worker.ts";
+import { owner } from "./kind.ts";
 import type { NearestNeighbourIndex, Neighbours } from "./types.ts";
-
-const PAGE = 65536;
-const MAX_PAGES = 65536;
 
 /** Defaults of {@link exactIndex}'s threads (see the module doc and `bench/exact_threads.ts`). */
 export const EXACT_DEFAULTS = {
@@ -195,133 +191,118 @@ export const exactIndexWith = (
   options: ExactIndexOptions,
   script: URL,
 ): Effect.Effect<ExactIndex, NonFiniteVector | IndexTooLarge | InvalidParameter> =>
-  Effect.suspend(
-    (): Effect.Effect<ExactIndex, NonFiniteVector | IndexTooLarge | InvalidParameter> => {
-      const indexName = options.name ?? `exact index (${points.rows}×${points.cols}, in memory)`;
-      const pruning = options.pruning ?? true;
-      const threads = options.threads ?? EXACT_DEFAULTS.threads;
-      const parallelWork = options.parallelWork ?? EXACT_DEFAULTS.parallelWork;
-      if (!(Number.isSafeInteger(threads) && threads >= 1)) {
-        return Effect.fail(
-          new InvalidParameter({
-            name: `${indexName}: threads`,
-            value: threads,
-            expected: "a whole number ≥ 1",
-          }),
-        );
-      }
-      if (!(parallelWork >= 0)) {
-        return Effect.fail(
-          new InvalidParameter({
-            name: `${indexName}: parallelWork`,
-            value: parallelWork,
-            expected: "a number ≥ 0",
-          }),
-        );
-      }
-      const bad = firstNonFiniteRow(points);
-      if (bad >= 0) {
-        return Effect.fail(new NonFiniteVector({ index: indexName, what: "point", row: bad }));
-      }
-      const n = points.rows;
-      const d = points.cols;
-      const nPadded = Math.ceil(n / 8) * 8;
-      // The points, their norms, then one scratch per thread.
-      const totalBytes = scratchBase(nPadded, d) + threads * scratchBytes(d);
-      const pages = Math.max(1, Math.ceil(totalBytes / PAGE));
-      if (pages > MAX_PAGES) {
-        return Effect.fail(new IndexTooLarge({ index: indexName, bytes: totalBytes }));
-      }
-      // Threads share one copy of the points: the memory is shared when there are several.
-      const memory = threads > 1
-        ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
-        : new WebAssembly.Memory({ initial: pages });
-      const transposed = new Float32Array(memory.buffer, 0, nPadded * d);
-      const pn = new Float32Array(memory.buffer, nPadded * d * 4, nPadded).fill(Infinity); // pads never win
-
-      const rawNorms = rowNorms(points.data, n, d);
-      const centre = kernelCentre(points, rawNorms);
-      const mean = centre.centre;
-      // Norms of the centred float32 points, as the kernel sees them (they bound its rounding);
-      // the raw norms, from the origin, order the points when pruning (ties by index).
-      const centredNorms = centre.norms;
-      const byNorm = normOrder(rawNorms);
-      const order = pruning ? byNorm.indices : Int32Array.from({ length: n }, (_, i) => i);
-      for (let s = 0; s < n; s++) {
-        const i = order[s]!;
-        const base = (s >> 2) * d * 4 + (s & 3);
-        let norm = 0;
-        for (let j = 0; j < d; j++) {
-          const v = Math.fround(points.data[i * d + j]! - mean[j]!);
-          transposed[base + j * 4] = v;
-          norm += v * v;
-        }
-        pn[s] = norm;
-      }
-      const blocks = Math.ceil(nPadded / POINT_BLOCK);
-      // Norm ranges of the real points of each block.
-      const blockNorms: Array<BlockNorms> = Array.from({ length: blocks }, (_, b) => {
-        const first = b * POINT_BLOCK;
-        const end = Math.min(n, first + POINT_BLOCK);
-        // The range of raw norms of the block's points (sorted when pruning; any order else,
-        // where the exactness certificate still reads the range).
-        let centredHigh = 0;
-        let rawLow = Infinity;
-        let rawHigh = 0;
-        for (let s = first; s < end; s++) {
-          const i = order[s]!;
-          centredHigh = Math.max(centredHigh, centredNorms[i]!);
-          rawLow = Math.min(rawLow, rawNorms[i]!);
-          rawHigh = Math.max(rawHigh, rawNorms[i]!);
-        }
-        return { rawLow, rawHigh, centredHigh };
+  Effect.gen(function* () {
+    const indexName = options.name ?? `exact index (${points.rows}×${points.cols}, in memory)`;
+    const pruning = options.pruning ?? true;
+    const threads = options.threads ?? EXACT_DEFAULTS.threads;
+    const parallelWork = options.parallelWork ?? EXACT_DEFAULTS.parallelWork;
+    yield* wholeAtLeast(`${indexName}: threads`, threads, 1);
+    if (!(parallelWork >= 0)) {
+      return yield* new InvalidParameter({
+        name: `${indexName}: parallelWork`,
+        value: parallelWork,
+        expected: "a number ≥ 0",
       });
-      const layout: ExactLayout = {
-        memory,
-        points,
-        nPadded,
-        order,
-        byNorm,
-        blockNorms,
-        maxPointNorm: blockNorms.reduce((max, b) => Math.max(max, b.centredHigh), 0),
-        margin: pruningMargin(d),
-        pruning,
-      };
-      // Everything holding the WebAssembly memory, so dispose() can drop it in one go. The
-      // workers start on the first search large enough for them, over a shared copy of the points.
-      let state: { readonly local: (job: ExactJob) => void; pool?: ExactPool } | undefined = {
-        local: blockSearcher(layout, 0),
-      };
-      const poolOf = (live: NonNullable<typeof state>): ExactPool => {
-        if (live.pool === undefined) {
-          const shared = new Float32Array(new SharedArrayBuffer(n * d * 4));
-          shared.set(points.data.subarray(0, n * d));
-          const sharedPoints = { rows: n, cols: d, data: shared };
-          live.pool = exactPool(
-            { ...layout, points: sharedPoints },
-            threads - 1,
-            indexName,
-            script,
-          );
-        }
-        return live.pool;
-      };
+    }
+    const bad = firstNonFiniteRow(points);
+    if (bad >= 0) {
+      return yield* new NonFiniteVector({ index: indexName, what: "point", row: bad });
+    }
+    const n = points.rows;
+    const d = points.cols;
+    const nPadded = Math.ceil(n / 8) * 8;
+    const memory = kernelMemory(nPadded, d, threads);
+    if (typeof memory === "number") {
+      return yield* new IndexTooLarge({ index: indexName, bytes: memory });
+    }
+    const transposed = new Float32Array(memory.buffer, 0, nPadded * d);
+    const pn = new Float32Array(memory.buffer, nPadded * d * 4, nPadded).fill(Infinity); // pads never win
 
-      const index: ExactIndex = {
-        kind: "exact",
-        size: n,
-        dim: d,
-        name: indexName,
-        points,
-        // Threads do not change a result, so they are no setting of the index (a fitted
-        // folder's bytes do not depend on the machine's cores).
-        settings: {},
-        dispose: () => {
-          state?.pool?.dispose();
-          state = undefined;
-        },
-        search: (queries, k) =>
-          Effect.flatMap(checkSearch(index, queries, k), () =>
+    const rawNorms = rowNorms(points.data, n, d);
+    const centre = kernelCentre(points, rawNorms);
+    const mean = centre.centre;
+    // Norms of the centred float32 points, as the kernel sees them (they bound its rounding);
+    // the raw norms, from the origin, order the points when pruning (ties by index).
+    const centredNorms = centre.norms;
+    const byNorm = normOrder(rawNorms);
+    const order = pruning ? byNorm.indices : Int32Array.from({ length: n }, (_, i) => i);
+    for (let s = 0; s < n; s++) {
+      const i = order[s]!;
+      const base = (s >> 2) * d * 4 + (s & 3);
+      let norm = 0;
+      for (let j = 0; j < d; j++) {
+        const v = Math.fround(points.data[i * d + j]! - mean[j]!);
+        transposed[base + j * 4] = v;
+        norm += v * v;
+      }
+      pn[s] = norm;
+    }
+    const blocks = Math.ceil(nPadded / POINT_BLOCK);
+    // Norm ranges of the real points of each block.
+    const blockNorms: Array<BlockNorms> = Array.from({ length: blocks }, (_, b) => {
+      const first = b * POINT_BLOCK;
+      const end = Math.min(n, first + POINT_BLOCK);
+      // The range of raw norms of the block's points (sorted when pruning; any order else,
+      // where the exactness certificate still reads the range).
+      let centredHigh = 0;
+      let rawLow = Infinity;
+      let rawHigh = 0;
+      for (let s = first; s < end; s++) {
+        const i = order[s]!;
+        centredHigh = Math.max(centredHigh, centredNorms[i]!);
+        rawLow = Math.min(rawLow, rawNorms[i]!);
+        rawHigh = Math.max(rawHigh, rawNorms[i]!);
+      }
+      return { rawLow, rawHigh, centredHigh };
+    });
+    const layout: ExactLayout = {
+      memory,
+      points,
+      nPadded,
+      order,
+      byNorm,
+      blockNorms,
+      maxPointNorm: blockNorms.reduce((max, b) => Math.max(max, b.centredHigh), 0),
+      margin: pruningMargin(d),
+      pruning,
+    };
+    // Everything holding the WebAssembly memory, so dispose() can drop it in one go. The
+    // workers start on the first search large enough for them, over a shared copy of the points.
+    let state: { readonly local: (job: ExactJob) => void; pool?: ExactPool } | undefined = {
+      local: blockSearcher(layout, 0),
+    };
+    const poolOf = (live: NonNullable<typeof state>): ExactPool => {
+      if (live.pool === undefined) {
+        const shared = new Float32Array(new SharedArrayBuffer(n * d * 4));
+        shared.set(points.data.subarray(0, n * d));
+        const sharedPoints = { rows: n, cols: d, data: shared };
+        live.pool = exactPool(
+          { ...layout, points: sharedPoints },
+          threads - 1,
+          indexName,
+          script,
+        );
+      }
+      return live.pool;
+    };
+
+    const index: ExactIndex = {
+      kind: "exact",
+      size: n,
+      dim: d,
+      name: indexName,
+      points,
+      // Threads do not change a result, so they are no setting of the index (a fitted
+      // folder's bytes do not depend on the machine's cores).
+      settings: {},
+      dispose: () => {
+        state?.pool?.dispose();
+        state = undefined;
+      },
+      search: (queries, k) =>
+        Effect.flatMap(
+          checkSearch(index, queries, k),
+          () =>
             Effect.suspend((): Effect.Effect<Neighbours, SearchWorkerError> => {
               const live = state;
               if (live === undefined) {
@@ -363,8 +344,8 @@ export const exactIndexWith = (
                 distances: job.distances.slice(),
                 indices: job.indices.slice(),
               });
-            })),
-      };
-      return Effect.succeed(exactIndexes.mark(index));
-    },
-  );
+            }),
+        ),
+    };
+    return exactIndexes.mark(index);
+  });

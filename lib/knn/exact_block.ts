@@ -1,6 +1,6 @@
 /**
  * The exact index's search of its query blocks (see `exact.ts` for the method): the part every
- * thread of a search runs, the calling thread and each Web Worker (`exact_worker.ts`) alike.
+ * thread of a search runs, the calling thread and each Web Worker (`search_worker.ts`) alike.
  *
  * A search is a {@link ExactJob}: the queries in search order, their centred float32 copies and
  * norms, the output rows, and a counter of the next block of 128 queries to take. Each thread
@@ -11,21 +11,18 @@
  * block's rows depend on nothing but the block, so a search split across threads returns the
  * one-thread result bit for bit, whichever thread takes which block.
  *
- * It imports neither the index nor its threads: a worker loads the search code only (and,
- * through `rerank.ts`, Effect).
+ * It imports neither the index nor its threads (a type aside): a worker loads the search code
+ * only (and, through `rerank.ts`, Effect).
  *
  * @module
  */
 import type { Matrix } from "../matrix.ts";
+import type { SearchStats } from "./exact.ts";
 import { type BlockNorms, lowerBound, pruningIsSafe, type PruningMargin } from "./norm_bound.ts";
 import { bruteForceRow, writeReranked } from "./rerank.ts";
 import { bandSearch, certified, kthSquaredDistance, type NormOrder } from "./exact_certificate.ts";
-import { instantiateKernel } from "./simd_kernel.ts";
+import { instantiateKernel, POINT_BLOCK, QUERY_BLOCK, scratchOffset } from "./simd_kernel.ts";
 
-/** Queries per kernel call, and points per kernel call (the output block is QB × PB floats). */
-export const QUERY_BLOCK = 128;
-/** 512 × 64 columns × 4 B = 128 KiB of points: stays in L2. */
-export const POINT_BLOCK = 512;
 /** Extra candidates kept per query before the float64 re-ranking (see `exact.ts`). */
 const EXTRA_CANDIDATES = 3;
 
@@ -51,13 +48,6 @@ export interface ExactLayout {
   readonly margin: PruningMargin;
   readonly pruning: boolean;
 }
-
-/** Bytes of one thread's scratch at dimension `d`: a block of queries, then the kernel's output. */
-export const scratchBytes = (d: number): number =>
-  QUERY_BLOCK * d * 4 + QUERY_BLOCK * POINT_BLOCK * 4;
-
-/** Byte offset of the first thread's scratch: after the transposed points and their norms. */
-export const scratchBase = (nPadded: number, d: number): number => nPadded * d * 4 + nPadded * 4;
 
 /** One search: its queries prepared, its output, and the counters its threads share. */
 export interface ExactJob {
@@ -98,21 +88,10 @@ const REASON_LENGTH = 256;
 /** Blocks of 128 queries of a search of `rows` queries. */
 export const queryBlocks = (rows: number): number => Math.ceil(rows / QUERY_BLOCK);
 
-/** What the threads' blocks computed, summed over the blocks. */
-export interface BlockStats {
-  /** Point blocks the kernel computed. */
-  readonly blocksVisited: number;
-  /** Queries searched in their norm band, and the points those searches ranked. */
-  readonly bandSearches: number;
-  readonly bandPoints: number;
-  /** Query blocks the workers searched (the calling thread searched the rest). */
-  readonly workerBlocks: number;
-}
-
 const STATS = 4;
 
-/** The sums of a finished job's block stats. */
-export function jobStats(job: ExactJob): BlockStats {
+/** The sums of a finished job's block stats: a search's stats but the total of blocks. */
+export function jobStats(job: ExactJob): Omit<SearchStats, "blocksTotal"> {
   const sums = [0, 0, 0, 0];
   for (let i = 0; i < job.blockStats.length; i += STATS) {
     for (let j = 0; j < 3; j++) sums[j]! += job.blockStats[i + j]!;
@@ -173,28 +152,19 @@ export function jobViews(
     at += view.byteLength;
     return view;
   };
-  const raw = take(Float64Array, rows);
-  const centredNorms = take(Float64Array, rows);
-  const distances = take(Float64Array, rows * k);
-  const blockStats = take(Float64Array, STATS * queryBlocks(rows));
-  const queries = { rows, cols: d, data: take(Float32Array, rows * d) };
-  const centred = take(Float32Array, rows * d);
-  const order = take(Int32Array, rows);
-  const indices = take(Int32Array, rows * k);
-  const counters = take(Int32Array, 3);
-  const reason = take(Uint16Array, REASON_LENGTH);
+  // Taken in order (properties are evaluated in order): 8-byte arrays first, so all are aligned.
   return {
-    queries,
+    raw: take(Float64Array, rows),
+    centredNorms: take(Float64Array, rows),
+    distances: take(Float64Array, rows * k),
+    blockStats: take(Float64Array, STATS * queryBlocks(rows)),
+    queries: { rows, cols: d, data: take(Float32Array, rows * d) },
+    centred: take(Float32Array, rows * d),
+    order: take(Int32Array, rows),
+    indices: take(Int32Array, rows * k),
+    counters: take(Int32Array, 3),
+    reason: take(Uint16Array, REASON_LENGTH),
     k,
-    centred,
-    raw,
-    centredNorms,
-    order,
-    distances,
-    indices,
-    blockStats,
-    counters,
-    reason,
   };
 }
 
@@ -238,7 +208,7 @@ export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJ
   const d = points.cols;
   const block = instantiateKernel(memory);
   const ptBytes = nPadded * d * 4;
-  const qOffset = scratchBase(nPadded, d) + thread * scratchBytes(d);
+  const qOffset = scratchOffset(nPadded, d, thread);
   const outOffset = qOffset + QUERY_BLOCK * d * 4;
   const queryBuffer = new Float32Array(memory.buffer, qOffset, QUERY_BLOCK * d);
   const out = new Float32Array(memory.buffer, outOffset, QUERY_BLOCK * POINT_BLOCK);

@@ -1,6 +1,6 @@
 /**
  * The threads of an exact index's search: the calling thread and up to `threads − 1` Web
- * Workers (`exact_worker.ts`) take the search's blocks of 128 queries from one shared counter,
+ * Workers (`search_worker.ts`) take the search's blocks of 128 queries from one shared counter,
  * over one shared WebAssembly memory (the kernel's points) and one shared copy of the original
  * points, and each writes its blocks' rows of the shared result (`exact_block.ts`). Which
  * thread takes a block does not change its rows, so any number of threads returns the
@@ -23,19 +23,11 @@ import {
   failure,
   queryBlocks,
 } from "./exact_block.ts";
-import type { ExactWorkerRequest } from "./exact_worker.ts";
 import { SearchWorkerError } from "./errors.ts";
+import { startWorkers, type WorkerRequest } from "./search_worker.ts";
 
 /** A search waits this long for a worker's block before it gives up on the worker. */
 const STALL_MS = 300_000;
-
-/** The worker module. */
-export const WORKER_SCRIPT: URL = new URL("./exact_worker.ts", import.meta.url);
-
-let liveWorkers = 0;
-
-/** Workers of exact indexes started and not yet terminated (tests check none leak). */
-export const liveExactWorkers = (): number => liveWorkers;
 
 /** The workers of one exact index (made on its first search that uses them). */
 export interface ExactPool {
@@ -43,11 +35,7 @@ export interface ExactPool {
    * Hand the job on `buffer` to `helpers` workers, which take blocks from its counter as they
    * get to it; a `SearchWorkerError` if a worker has died.
    */
-  start(
-    job: ExactJob,
-    buffer: SharedArrayBuffer,
-    helpers: number,
-  ): SearchWorkerError | undefined;
+  start(job: ExactJob, buffer: SharedArrayBuffer, helpers: number): SearchWorkerError | undefined;
   /** Terminate the workers. */
   dispose(): void;
 }
@@ -60,43 +48,22 @@ export function exactPool(
   layout: ExactLayout,
   workers: number,
   name: string,
-  script: URL = WORKER_SCRIPT,
+  script: URL,
 ): ExactPool {
   // Why the pool can no longer search (a worker died); every later search fails with it.
   let broken: string | undefined;
-  let closed = false;
-  const pool = Array.from({ length: workers }, (_, i) => {
-    const worker = new Worker(script, { type: "module" });
-    liveWorkers++;
-    worker.onerror = (event) => {
-      event.preventDefault();
-      broken ??= event.message;
-    };
-    worker.onmessageerror = () => {
-      broken ??= "a message could not be read";
-    };
-    const init: ExactWorkerRequest = { type: "init", layout, thread: i + 1 };
-    worker.postMessage(init);
-    return worker;
-  });
+  const init = (i: number): WorkerRequest => ({ type: "exact", layout, thread: i + 1 });
+  const pool = startWorkers(script, workers, init, (reason) => broken ??= reason);
   return {
     start: (job, buffer, helpers) => {
       if (broken !== undefined) return new SearchWorkerError({ index: name, reason: broken });
-      const request: ExactWorkerRequest = {
-        type: "search",
-        buffer,
-        rows: job.queries.rows,
-        k: job.k,
-      };
-      for (const worker of pool.slice(0, helpers)) worker.postMessage(request);
+      const request: WorkerRequest = { type: "search", buffer, rows: job.queries.rows, k: job.k };
+      for (const worker of pool.workers.slice(0, helpers)) worker.postMessage(request);
       return undefined;
     },
     dispose: () => {
-      if (closed) return;
-      closed = true;
       broken ??= "the index was disposed";
-      for (const worker of pool) worker.terminate();
-      liveWorkers -= pool.length;
+      pool.stop();
     },
   };
 }

@@ -11,6 +11,7 @@ import type { HierarchicalNSW } from "hnswlib-node";
 import { InvalidParameter } from "../errors.ts";
 import { type Matrix, takeRows } from "../matrix.ts";
 import {
+  calibrationReport,
   calibrationSettings,
   chooseEfSearch,
   type EfCalibration,
@@ -19,8 +20,14 @@ import {
 } from "./calibrate.ts";
 import { HnswUnavailable, type IndexTooLarge, NonFiniteVector } from "./errors.ts";
 import { exactIndex } from "./exact.ts";
-import { owner } from "./owner.ts";
-import { bruteForceRow, checkSearch, firstNonFiniteRow, writeReranked } from "./rerank.ts";
+import { owner } from "./kind.ts";
+import {
+  bruteForceRow,
+  checkSearch,
+  firstNonFiniteRow,
+  wholeAtLeast,
+  writeReranked,
+} from "./rerank.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
 /** HNSW graph parameters (see {@link hnswIndex}). */
@@ -98,7 +105,12 @@ export function wrapHnsw(
     points,
     params,
     calibration,
-    settings: hnswSettings(params, calibration),
+    settings: {
+      M: params.M,
+      efConstruction: params.efConstruction,
+      efSearch: params.efSearch,
+      ...calibrationReport("efSearch", calibration),
+    },
     dispose: () => {
       // hnswlib-node frees a graph only when V8 collects its object, and when that happens
       // depends on the collector (measured: 20 disposed 5,000-point graphs still held 93 MiB
@@ -129,23 +141,6 @@ export function wrapHnsw(
   graphWriters.set(index, graphWriter(graph));
   return hnswIndexes.mark(index);
 }
-
-/** The graph's parameters as settings, with how efSearch was calibrated when it was. */
-const hnswSettings = (
-  params: HnswParams,
-  c: EfCalibration | undefined,
-): Record<string, number | boolean> => ({
-  M: params.M,
-  efConstruction: params.efConstruction,
-  efSearch: params.efSearch,
-  ...(c === undefined ? {} : {
-    efSearchCalibrated: true,
-    efSearchRecallTarget: c.recallTarget,
-    efSearchRecall1: c.recall1,
-    efSearchSample: c.sample,
-    efSearchTargetMet: c.met,
-  }),
-});
 
 /**
  * A writer of `graph`, made outside `wrapHnsw` so its closure holds the graph alone: made
@@ -240,14 +235,16 @@ export const hnswIndex = (
       distances: new Float64Array(queries.rows),
       indices: new Int32Array(queries.rows),
     };
-    let ef = -1;
-    const calibration = chooseEfSearch(queries, truth, (efSearch, q) => {
-      if (efSearch !== ef) graph.setEf(ef = efSearch);
-      const query = Array.from(queries.data.subarray(q * d, (q + 1) * d));
-      // Ranked as a search ranks them (float64 distance, then row).
-      const found = graph.searchKnn(query, 1).neighbors;
-      return writeReranked(queries, q, points, found, 1, nearest) ? nearest.indices[q]! : -1;
-    }, calibrate);
+    const calibration = yield* chooseEfSearch(truth, (efSearch) =>
+      Effect.sync(() => {
+        graph.setEf(efSearch);
+        return Int32Array.from({ length: queries.rows }, (_, q) => {
+          const query = Array.from(queries.data.subarray(q * d, (q + 1) * d));
+          // Ranked as a search ranks them (float64 distance, then row).
+          const found = graph.searchKnn(query, 1).neighbors;
+          return writeReranked(queries, q, points, found, 1, nearest) ? nearest.indices[q]! : -1;
+        });
+      }), calibrate);
     for (const i of held) add(i);
     const calibrated = { ...params, efSearch: calibration.efSearch };
     graph.setEf(calibrated.efSearch);
@@ -278,20 +275,10 @@ const exactTruth = (
  * HNSW parameters hnswlib accepts: M ≥ 2 links per node (M = 0 or 1 makes it exit the process
  * with no message), efConstruction and efSearch ≥ 1, and a seed, all whole numbers.
  */
-export const checkHnswParams = (params: HnswParams): Effect.Effect<void, InvalidParameter> => {
-  const rules: ReadonlyArray<readonly [keyof HnswParams, number]> = [
-    ["M", 2],
-    ["efConstruction", 1],
-    ["efSearch", 1],
-    ["seed", 0],
-  ];
-  for (const [name, min] of rules) {
-    const value = params[name];
-    if (!(Number.isSafeInteger(value) && value >= min)) {
-      return Effect.fail(
-        new InvalidParameter({ name: `HNSW ${name}`, value, expected: `a whole number ≥ ${min}` }),
-      );
-    }
-  }
-  return Effect.void;
-};
+export const checkHnswParams = (params: HnswParams): Effect.Effect<void, InvalidParameter> =>
+  Effect.gen(function* () {
+    yield* wholeAtLeast("HNSW M", params.M, 2);
+    yield* wholeAtLeast("HNSW efConstruction", params.efConstruction, 1);
+    yield* wholeAtLeast("HNSW efSearch", params.efSearch, 1);
+    yield* wholeAtLeast("HNSW seed", params.seed, 0);
+  });

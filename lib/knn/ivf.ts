@@ -37,12 +37,12 @@ import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { IndexTooLarge, NonFiniteVector } from "./errors.ts";
 import { checkCentres, type Layout, layOut } from "./ivf_layout.ts";
-import { scratchBytes } from "./ivf_scan.ts";
 import { calibrateNprobe, centreRows, type SlotSearch, slotSearch } from "./ivf_search.ts";
-import { type ScanPool, scanPool, scratchBase } from "./ivf_threads.ts";
-import type { EfCalibration } from "./calibrate.ts";
-import { owner } from "./owner.ts";
-import { checkSearch, firstNonFiniteRow } from "./rerank.ts";
+import { type ScanPool, scanPool } from "./ivf_threads.ts";
+import { kernelMemory } from "./simd_kernel.ts";
+import { calibrationReport, type EfCalibration } from "./calibrate.ts";
+import { owner } from "./kind.ts";
+import { checkSearch, firstNonFiniteRow, recallTargetIn, wholeAtLeast } from "./rerank.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
 /** An IVF index's lists and search breadth. */
@@ -73,10 +73,6 @@ export interface IvfIndex extends NearestNeighbourIndex {
 
 /** The indexes {@link ivfIndex} and {@link ivfBuilder} made (what the ivf kind may save). */
 export const ivfIndexes = owner<IvfIndex>();
-
-/** WebAssembly pages are 64 KiB; a 32-bit memory holds at most 65,536 of them (4 GiB). */
-const PAGE = 65536;
-const MAX_PAGES = 65536;
 
 /** nprobe values tried by the calibration, ascending (capped at the number of lists). */
 export const NPROBE_LADDER: ReadonlyArray<number> = [
@@ -146,11 +142,6 @@ export interface IvfBuilder {
   finish(points?: Matrix): Effect.Effect<IvfIndex, InvalidParameter>;
 }
 
-const wholeAtLeast = (name: string, value: number, min: number) =>
-  Number.isSafeInteger(value) && value >= min
-    ? Effect.void
-    : Effect.fail(new InvalidParameter({ name, value, expected: `a whole number ≥ ${min}` }));
-
 /**
  * Start an IVF index over exactly `rows` rows of `dim` columns, added in order with
  * {@link IvfBuilder.add} and then {@link IvfBuilder.finish}ed. The rows are copied straight
@@ -176,15 +167,7 @@ export const ivfBuilder = (
     const iterations = options.iterations ?? IVF_DEFAULTS.iterations;
     yield* wholeAtLeast("ivf iterations", iterations, 0);
     const recallTarget = options.recallTarget ?? IVF_DEFAULTS.recallTarget;
-    if (!(recallTarget > 0 && recallTarget <= 1)) {
-      return yield* Effect.fail(
-        new InvalidParameter({
-          name: "ivf recallTarget",
-          value: recallTarget,
-          expected: "a number in (0, 1]",
-        }),
-      );
-    }
+    yield* recallTargetIn("ivf recallTarget", recallTarget);
     const seed = options.seed ?? 0;
     const threads = options.threads ?? IVF_DEFAULTS.threads;
     yield* wholeAtLeast("ivf threads", threads, 1);
@@ -192,16 +175,10 @@ export const ivfBuilder = (
     if (centres !== undefined) yield* checkCentres(centres, lists, dim);
     // Each list is padded to a unit of 8 points: at most 7 pads a list.
     const slots = Math.ceil(rows / 8) * 8 + 8 * lists;
-    // The points, their norms, then one scratch per thread.
-    const totalBytes = scratchBase(slots, dim) + threads * scratchBytes(dim);
-    const pages = Math.ceil(totalBytes / PAGE);
-    if (pages > MAX_PAGES) {
-      return yield* Effect.fail(new IndexTooLarge({ index: name, bytes: totalBytes }));
+    const memory = kernelMemory(slots, dim, threads);
+    if (typeof memory === "number") {
+      return yield* new IndexTooLarge({ index: name, bytes: memory });
     }
-    // Threads share one copy of the points: the memory is shared when there are several.
-    const memory = threads > 1
-      ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
-      : new WebAssembly.Memory({ initial: pages });
     // Row-major staging of the added rows; laid out in place by `finish`.
     const store = new Float32Array(memory.buffer, 0, slots * dim);
     const sum = new Float64Array(dim);
@@ -209,31 +186,25 @@ export const ivfBuilder = (
     let finished = false;
     return {
       add: (chunk) =>
-        Effect.suspend((): Effect.Effect<void, NonFiniteVector | InvalidParameter> => {
-          if (finished) return Effect.die(new Error(`${name} was already finished`));
+        Effect.gen(function* () {
+          if (finished) return yield* Effect.die(new Error(`${name} was already finished`));
           if (chunk.cols !== dim) {
-            return Effect.fail(
-              new InvalidParameter({
-                name: `${name}: chunk columns`,
-                value: chunk.cols,
-                expected: `${dim}`,
-              }),
-            );
+            return yield* new InvalidParameter({
+              name: `${name}: chunk columns`,
+              value: chunk.cols,
+              expected: `${dim}`,
+            });
           }
           if (added + chunk.rows > rows) {
-            return Effect.fail(
-              new InvalidParameter({
-                name: `${name}: rows added`,
-                value: added + chunk.rows,
-                expected: `at most ${rows}`,
-              }),
-            );
+            return yield* new InvalidParameter({
+              name: `${name}: rows added`,
+              value: added + chunk.rows,
+              expected: `at most ${rows}`,
+            });
           }
           const bad = firstNonFiniteRow(chunk);
           if (bad >= 0) {
-            return Effect.fail(
-              new NonFiniteVector({ index: name, what: "point", row: added + bad }),
-            );
+            return yield* new NonFiniteVector({ index: name, what: "point", row: added + bad });
           }
           const values = chunk.data.subarray(0, chunk.rows * dim);
           store.set(values, added * dim);
@@ -241,23 +212,20 @@ export const ivfBuilder = (
             for (let j = 0; j < dim; j++) sum[j]! += values[i * dim + j]!;
           }
           added += chunk.rows;
-          return Effect.void;
         }),
       finish: (points) =>
-        Effect.suspend(() => {
-          if (finished) return Effect.die(new Error(`${name} was already finished`));
+        Effect.gen(function* () {
+          if (finished) return yield* Effect.die(new Error(`${name} was already finished`));
           if (added !== rows) {
-            return Effect.fail(
-              new InvalidParameter({
-                name: `${name}: rows added`,
-                value: added,
-                expected: `${rows}`,
-              }),
-            );
+            return yield* new InvalidParameter({
+              name: `${name}: rows added`,
+              value: added,
+              expected: `${rows}`,
+            });
           }
           finished = true;
           const mean = sum.map((s) => s / rows);
-          return layOut({
+          const layout = yield* layOut({
             memory,
             store,
             rows,
@@ -269,17 +237,9 @@ export const ivfBuilder = (
             samplePerList: IVF_DEFAULTS.samplePerList,
             seed,
             centres,
-          }).pipe(
-            Effect.flatMap((layout) =>
-              makeIndex(layout, name, points, {
-                nprobe: options.nprobe,
-                recallTarget,
-                seed,
-                iterations,
-                threads,
-              })
-            ),
-          );
+          });
+          const settings = { nprobe: options.nprobe, recallTarget, seed, iterations, threads };
+          return yield* makeIndex(layout, name, points, settings);
         }),
     };
   });
@@ -350,17 +310,7 @@ const makeIndex = (
       ivf,
       calibration,
       centroids: layout.centres,
-      settings: {
-        lists,
-        nprobe,
-        ...(calibration === undefined ? {} : {
-          nprobeCalibrated: true,
-          nprobeRecallTarget: calibration.recallTarget,
-          nprobeRecall1: calibration.recall1,
-          nprobeSample: calibration.sample,
-          nprobeTargetMet: calibration.met,
-        }),
-      },
+      settings: { lists, nprobe, ...calibrationReport("nprobe", calibration) },
       dispose: () => {
         state?.layout.centroids.dispose();
         state?.pool.dispose();

@@ -9,13 +9,11 @@
  * split across threads returns the same neighbours and distances, bit for bit.
  *
  * The scan reads only its `ScanView` (the memory and where things are in it) and writes only
- * its own scratch, so a Web Worker can run it over the same shared memory (`ivf_worker.ts`).
+ * its own scratch, so a Web Worker can run it over the same shared memory (`search_worker.ts`).
  *
  * @module
  */
-// The exact index's kernel blocks: one kernel, one block size.
-import { POINT_BLOCK, QUERY_BLOCK } from "./exact_block.ts";
-import { instantiateKernel } from "./simd_kernel.ts";
+import { instantiateKernel, POINT_BLOCK, QUERY_BLOCK } from "./simd_kernel.ts";
 
 /** What a thread needs to scan lists: the memory and where things are in it. */
 export interface ScanView {
@@ -30,10 +28,6 @@ export interface ScanView {
   /** Byte offset of this thread's scratch (a block of queries, then the kernel's output). */
   readonly scratch: number;
 }
-
-/** Bytes of one thread's scratch at dimension `dim`. */
-export const scratchBytes = (dim: number): number =>
-  QUERY_BLOCK * dim * 4 + QUERY_BLOCK * POINT_BLOCK * 4;
 
 /** One scan: the centred queries, the lists each probes, and the range of lists to scan. */
 export interface ScanJob {

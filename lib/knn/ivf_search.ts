@@ -6,7 +6,7 @@
  * @module
  */
 import { Effect } from "effect";
-import { type EfCalibration, heldOutRows } from "./calibrate.ts";
+import { chooseEfSearch, type EfCalibration, heldOutRows } from "./calibrate.ts";
 import { at, type Layout, orDie } from "./ivf_layout.ts";
 import type { Candidates } from "./ivf_scan.ts";
 import type { ScanPool } from "./ivf_threads.ts";
@@ -108,27 +108,10 @@ export const calibrateNprobe = (
           return first === sampleRows[q] ? (rowOf[slots[q * 2 + 1]!] ?? -1) : first;
         }));
     const truth = yield* nearestOther(lists);
-    const tried: Array<{ efSearch: number; recall1: number }> = [];
-    for (const nprobe of ladder) {
-      const found = nprobe === lists ? truth : yield* nearestOther(nprobe);
-      let hits = 0;
-      for (let q = 0; q < n; q++) {
-        if (found[q] === truth[q]) {
-          hits++;
-        }
-      }
-      tried.push({ efSearch: nprobe, recall1: hits / n });
-      if (hits / n >= recallTarget) {
-        break;
-      }
-    }
-    const last = tried[tried.length - 1]!;
-    return {
-      recallTarget,
-      sample: n,
-      efSearch: last.efSearch,
-      recall1: last.recall1,
-      met: last.recall1 >= recallTarget,
-      tried,
-    };
+    return yield* chooseEfSearch(
+      truth,
+      (nprobe) =>
+        nprobe === lists ? Effect.succeed(truth) : nearestOther(nprobe),
+      { ladder, recallTarget },
+    );
   });

@@ -1,6 +1,6 @@
 /**
  * The threads of an IVF index's search: the calling thread and `threads − 1` Web Workers
- * (`ivf_worker.ts`) scan disjoint ranges of lists over one shared WebAssembly memory, ranges
+ * (`search_worker.ts`) scan disjoint ranges of lists over one shared WebAssembly memory, ranges
  * of about equal work, and their candidates are merged. The merge keeps each query's m best by
  * (value, point index), so any number of threads gives the same neighbours and distances as
  * one (`ivf_scan.ts`).
@@ -15,23 +15,24 @@ import {
   mergeCandidates,
   type ScanJob,
   type ScanView,
-  scratchBytes,
   splitLists,
 } from "./ivf_scan.ts";
-import type { IvfWorkerReply, IvfWorkerRequest } from "./ivf_worker.ts";
+import {
+  type ScanReply,
+  startWorkers,
+  WORKER_SCRIPT,
+  type WorkerRequest,
+} from "./search_worker.ts";
 import { SearchWorkerError } from "./errors.ts";
+import { scratchOffset } from "./simd_kernel.ts";
 
 /** A scan of every list, split across threads. */
 export interface ScanPool {
-  readonly threads: number;
   /** Every list scanned for the job's queries; the merged candidates. */
   scan(job: Omit<ScanJob, "first" | "end">): Effect.Effect<Candidates>;
   /** Terminate the workers (a scan still waiting on one dies). */
   dispose(): void;
 }
-
-/** Byte offset of the first thread's scratch: after the transposed points and their norms. */
-export const scratchBase = (slots: number, dim: number): number => slots * dim * 4 + slots * 4;
 
 /** The scan pool of a layout (its memory must be shared when `threads` > 1). */
 export function scanPool(layout: Layout, threads: number, name: string): ScanPool {
@@ -44,12 +45,11 @@ export function scanPool(layout: Layout, threads: number, name: string): ScanPoo
     rowOf,
     listStart,
     listEnd,
-    scratch: scratchBase(slots, dim) + thread * scratchBytes(dim),
+    scratch: scratchOffset(slots, dim, thread),
   });
   const local = listScanner(view(0));
   if (threads === 1) {
     return {
-      threads,
       scan: (job) => Effect.sync(() => local({ ...job, first: 0, end: lists })),
       dispose: () => {},
     };
@@ -61,39 +61,27 @@ export function scanPool(layout: Layout, threads: number, name: string): ScanPoo
     for (const { fail } of pending.values()) fail(new SearchWorkerError({ index: name, reason }));
     pending.clear();
   };
-  const workers = Array.from({ length: threads - 1 }, (_, i) => {
-    const worker = new Worker(new URL("./ivf_worker.ts", import.meta.url), { type: "module" });
-    worker.onmessage = (event: MessageEvent<IvfWorkerReply>) => {
-      const reply = event.data;
+  const init = (i: number): WorkerRequest => ({ type: "ivf", view: view(i + 1) });
+  const pool = startWorkers(WORKER_SCRIPT, threads - 1, init, failAll);
+  for (const worker of pool.workers) {
+    worker.onmessage = ({ data: reply }: MessageEvent<ScanReply>) => {
       const done = pending.get(reply.id);
       pending.delete(reply.id);
       if (reply.type === "scanned") done?.resolve(reply.found);
       else done?.fail(new SearchWorkerError({ index: name, reason: reply.reason }));
     };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      failAll(event.message);
-    };
-    const init: IvfWorkerRequest = { type: "init", view: view(i + 1) };
-    worker.postMessage(init);
-    return worker;
-  });
+  }
   return {
-    threads,
     scan: (job) =>
       Effect.suspend(() => {
         if (closed) return Effect.die(new Error(`${name} was disposed`));
         const bounds = splitLists(job.probed, listStart, listEnd, threads);
-        const replies = workers.map((worker, i) =>
+        const replies = pool.workers.map((worker, i) =>
           new Promise<Candidates>((resolve, fail) => {
             const id = nextId++;
             pending.set(id, { resolve, fail });
-            const request: IvfWorkerRequest = {
-              type: "scan",
-              id,
-              job: { ...job, first: bounds[i + 1]!, end: bounds[i + 2]! },
-            };
-            worker.postMessage(request);
+            const scan = { ...job, first: bounds[i + 1]!, end: bounds[i + 2]! };
+            worker.postMessage({ type: "scan", id, job: scan } satisfies WorkerRequest);
           })
         );
         // The calling thread scans the first range while the workers scan theirs.
@@ -106,7 +94,7 @@ export function scanPool(layout: Layout, threads: number, name: string): ScanPoo
     dispose: () => {
       if (closed) return;
       closed = true;
-      for (const worker of workers) worker.terminate();
+      pool.stop();
       failAll("the index was disposed");
     },
   };

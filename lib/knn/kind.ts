@@ -3,6 +3,9 @@
  * strictly), how it builds an index from that spec, and how it saves and loads one (the files it
  * writes and the Schema of what it records in `index.json`). Each kind is one file in `kinds/`,
  * listed by one line in `registry.ts`; nothing outside its file knows its options or files.
+ * A kind's save reads the internals of its own indexes only, and `kind` alone (a string any
+ * user's index may claim) cannot prove that an index is one: each kind keeps an {@link Owner}
+ * of the indexes it made.
  *
  * @module
  */
@@ -87,6 +90,26 @@ export interface IndexKind<
 /** Any index kind (the registry's element type). */
 // deno-lint-ignore no-explicit-any
 export type AnyIndexKind = IndexKind<any, any, any>;
+
+/** The indexes one kind built or loaded, remembered without keeping them alive. */
+export interface Owner<I extends NearestNeighbourIndex> {
+  /** Remember `index` as this kind's; returns it. */
+  readonly mark: (index: I) => I;
+  /** Whether this kind built or loaded `index`. */
+  readonly owns: (index: NearestNeighbourIndex) => index is I;
+}
+
+/** A new, empty owner. */
+export const owner = <I extends NearestNeighbourIndex>(): Owner<I> => {
+  const made = new WeakSet<NearestNeighbourIndex>();
+  return {
+    mark: (index) => {
+      made.add(index);
+      return index;
+    },
+    owns: (index): index is I => made.has(index),
+  };
+};
 
 /** Define an index kind (an identity that keeps its Schemas' types). */
 export const defineIndexKind = <

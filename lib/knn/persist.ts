@@ -13,8 +13,7 @@ import { decodeJsonText, decodeStrict } from "../decode.ts";
 import { writeJsonAtomic } from "../io/files.ts";
 import { CorruptIndex, IndexIoError } from "./errors.ts";
 import { io } from "./files.ts";
-import { Whole } from "./kind.ts";
-import type { IndexLoadError } from "./kind.ts";
+import { type IndexLoadError, type PlainSchema, Whole } from "./kind.ts";
 import { INDEX_KINDS, indexKind } from "./registry.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
@@ -88,16 +87,9 @@ export const loadIndex = (
   Effect.gen(function* () {
     const metadataPath = join(dir, METADATA_FILE);
     const invalid = (problem: string) => new CorruptIndex({ path: metadataPath, problem });
+    const asCorrupt = Effect.mapError((error: Error) => invalid(error.message));
     const text = yield* io(metadataPath, () => Deno.readTextFile(metadataPath));
-    const decode =
-      <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) =>
-      (input: unknown) =>
-        decodeStrict(schema, METADATA_FILE)(input).pipe(
-          Effect.mapError((error) => invalid(error.message)),
-        );
-    const metadata = yield* decodeJsonText(IndexMetadata, METADATA_FILE)(text).pipe(
-      Effect.mapError((error) => invalid(error.message)),
-    );
+    const metadata = yield* decodeJsonText(IndexMetadata, METADATA_FILE)(text).pipe(asCorrupt);
     const kind = indexKind(metadata.kind);
     if (kind === undefined) {
       return yield* invalid(
@@ -106,11 +98,10 @@ export const loadIndex = (
         })`,
       );
     }
-    const contents = yield* decode(
-      Schema.Struct({ contents: kind.metadata as Schema.Top & { DecodingServices: never } }),
-    )({ contents: metadata.contents });
-    return yield* kind.load(
-      { dir, size: metadata.size, dim: metadata.dim },
-      contents.contents,
-    );
+    // Decoded as the field `contents`, so a problem's path names it.
+    const { contents } = yield* decodeStrict(
+      Schema.Struct({ contents: kind.metadata as PlainSchema }),
+      METADATA_FILE,
+    )({ contents: metadata.contents }).pipe(asCorrupt);
+    return yield* kind.load({ dir, size: metadata.size, dim: metadata.dim }, contents);
   });

@@ -1,11 +1,13 @@
 /**
- * What every index shares: the input checks of a search, and the exact float64 re-ranking of
- * candidates (the distances every index returns), with a brute-force fallback.
+ * What every index shares: the checks of its options and of a search's inputs, and the exact
+ * float64 re-ranking of candidates (the distances every index returns), with a brute-force
+ * fallback.
  *
  * @module
  */
 import { Effect } from "effect";
 import { squaredDistance } from "../distance.ts";
+import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import {
   DimensionMismatch,
@@ -26,6 +28,26 @@ export function firstNonFiniteRow(m: Matrix): number {
   return -1;
 }
 
+/** `value` is a whole number ≥ `min`, else an `InvalidParameter` naming it `name`. */
+export const wholeAtLeast = (
+  name: string,
+  value: number,
+  min: number,
+): Effect.Effect<void, InvalidParameter> =>
+  Number.isSafeInteger(value) && value >= min
+    ? Effect.void
+    : Effect.fail(new InvalidParameter({ name, value, expected: `a whole number ≥ ${min}` }));
+
+/** `value` is a recall target in (0, 1], else an `InvalidParameter` naming it `name`. */
+export const recallTargetIn = (
+  name: string,
+  value: number,
+): Effect.Effect<void, InvalidParameter> =>
+  value > 0 && value <= 1
+    ? Effect.void
+    : Effect.fail(new InvalidParameter({ name, value, expected: "a number in (0, 1]" }));
+
+/** A search's k and queries fit `index`, else the typed error naming what is wrong. */
 export const checkSearch = (
   index: NearestNeighbourIndex,
   queries: Matrix,

@@ -197,3 +197,40 @@ export function instantiateKernel(memory: WebAssembly.Memory): KernelBlock {
 
 const compile = (shared: boolean) =>
   new WebAssembly.Module(assembleKernel(shared).buffer as ArrayBuffer);
+
+/** Queries per kernel call, and points per kernel call (the output block is QB × PB floats). */
+export const QUERY_BLOCK = 128;
+/** 512 × 64 columns × 4 B = 128 KiB of points: stays in L2. */
+export const POINT_BLOCK = 512;
+
+/** Bytes of one thread's scratch at dimension `d`: a block of queries, then the kernel's output. */
+const scratchBytes = (d: number): number => QUERY_BLOCK * d * 4 + QUERY_BLOCK * POINT_BLOCK * 4;
+
+/**
+ * Byte offset of thread `thread`'s scratch (the calling thread's is 0) in a memory holding
+ * `slots` transposed points of `d` columns and then their squared norms.
+ */
+export const scratchOffset = (slots: number, d: number, thread: number): number =>
+  slots * d * 4 + slots * 4 + thread * scratchBytes(d);
+
+/** WebAssembly pages are 64 KiB; a 32-bit memory holds at most 65,536 of them (4 GiB). */
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+
+/**
+ * The kernel's memory for `slots` transposed points of `d` columns, their norms, then one
+ * scratch per thread: shared when there are several threads (they share one copy of the
+ * points); the bytes it would need when they exceed 4 GiB.
+ */
+export function kernelMemory(
+  slots: number,
+  d: number,
+  threads: number,
+): WebAssembly.Memory | number {
+  const bytes = scratchOffset(slots, d, threads);
+  const pages = Math.max(1, Math.ceil(bytes / PAGE));
+  if (pages > MAX_PAGES) return bytes;
+  return threads > 1
+    ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+    : new WebAssembly.Memory({ initial: pages });
+}

@@ -1,0 +1,121 @@
+/**
+ * The Web Worker behind a multi-threaded search, of an exact index (`exact_threads.ts`) or an
+ * IVF index (`ivf_threads.ts`), over the index's shared WebAssembly memory (the points are not
+ * copied); and {@link startWorkers}, which starts and terminates them. Protocols:
+ *
+ * - **exact**: `exact` (the layout: shared memory and points, the tables; this worker's thread
+ *   number, i.e. its scratch), then `search` (the job's `SharedArrayBuffer` and its shape): it
+ *   takes query blocks of the search (`exact_block.ts`), writing their rows straight into the
+ *   job's shared result and counting each done. It sends nothing back: if it throws, it records
+ *   why in the job, which wakes the waiting calling thread.
+ * - **ivf**: `ivf` (the scan view: the shared memory, the slot tables, this worker's scratch)
+ *   → nothing; `scan` (an id and a `ScanJob`: a range of lists) → `scanned` (the candidates,
+ *   transferred) | `failed`.
+ *
+ * @module
+ */
+import { blockSearcher, type ExactLayout, failJob, jobViews } from "./exact_block.ts";
+import { type Candidates, listScanner, type ScanJob, type ScanView } from "./ivf_scan.ts";
+
+/** Messages to the worker. */
+export type WorkerRequest =
+  | { readonly type: "exact"; readonly layout: ExactLayout; readonly thread: number }
+  | {
+    readonly type: "search";
+    readonly buffer: SharedArrayBuffer;
+    readonly rows: number;
+    readonly k: number;
+  }
+  | { readonly type: "ivf"; readonly view: ScanView }
+  | { readonly type: "scan"; readonly id: number; readonly job: ScanJob };
+
+/** Messages from the worker (replies to `scan`). */
+export type ScanReply =
+  | { readonly type: "scanned"; readonly id: number; readonly found: Candidates }
+  | { readonly type: "failed"; readonly id: number; readonly reason: string };
+
+/** This module, the script of every search worker. */
+export const WORKER_SCRIPT: URL = new URL(import.meta.url);
+
+let liveWorkers = 0;
+
+/** Search workers started and not yet terminated (tests check none leak). */
+export const liveSearchWorkers = (): number => liveWorkers;
+
+/** Workers started by {@link startWorkers}. */
+export interface Workers {
+  readonly workers: ReadonlyArray<Worker>;
+  /** Terminate them (again: nothing). */
+  readonly stop: () => void;
+}
+
+/**
+ * Start `count` workers of `script` (tests substitute one), worker i sent `init(i)`. `broken`
+ * hears why when one fails outside a request (its `error` event, a message it cannot read).
+ */
+export function startWorkers(
+  script: URL,
+  count: number,
+  init: (i: number) => WorkerRequest,
+  broken: (reason: string) => void,
+): Workers {
+  const workers = Array.from({ length: count }, (_, i) => {
+    const worker = new Worker(script, { type: "module" });
+    liveWorkers++;
+    worker.onerror = (event) => {
+      event.preventDefault();
+      broken(event.message);
+    };
+    worker.onmessageerror = () => broken("a message could not be read");
+    worker.postMessage(init(i));
+    return worker;
+  });
+  let stopped = false;
+  return {
+    workers,
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      for (const worker of workers) worker.terminate();
+      liveWorkers -= workers.length;
+    },
+  };
+}
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
+  postMessage(message: ScanReply, transfer?: Array<ArrayBuffer>): void;
+}
+
+if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined") {
+  const scope = globalThis as unknown as WorkerScope;
+  const reasonOf = (cause: unknown) => cause instanceof Error ? cause.message : String(cause);
+  let search: ReturnType<typeof blockSearcher> | undefined;
+  let dim = 0;
+  let scan: ((job: ScanJob) => Candidates) | undefined;
+  scope.onmessage = ({ data: request }) => {
+    if (request.type === "exact") {
+      search = blockSearcher(request.layout, request.thread);
+      dim = request.layout.points.cols;
+    } else if (request.type === "ivf") {
+      scan = listScanner(request.view);
+    } else if (request.type === "search") {
+      const job = jobViews(request.buffer, request.rows, dim, request.k);
+      try {
+        search!(job);
+      } catch (cause) {
+        failJob(job, reasonOf(cause));
+      }
+    } else {
+      try {
+        const found = scan!(request.job);
+        scope.postMessage({ type: "scanned", id: request.id, found }, [
+          found.values.buffer as ArrayBuffer,
+          found.slots.buffer as ArrayBuffer,
+        ]);
+      } catch (cause) {
+        scope.postMessage({ type: "failed", id: request.id, reason: reasonOf(cause) });
+      }
+    }
+  };
+}
