@@ -14,7 +14,8 @@ import { type Head, headFrom, HeadUnreadable } from "./head.ts";
 import { tfjsInputGradient } from "./input_gradient.ts";
 import {
   checkedHead,
-  checkShape,
+  checkedModel,
+  describeError,
   type FeatureModel,
   type FeatureTensor,
   type ForwardPoint,
@@ -143,38 +144,23 @@ export const groodFeatureModel = (
           });
           return names.map((name) => values.get(name)!);
         },
-        catch: (error) =>
-          new ModelRunFailed({
-            model: name,
-            problem: error instanceof Error ? error.message : String(error),
-          }),
+        catch: (error) => new ModelRunFailed({ model: name, problem: describeError(error) }),
       });
-    const gradient = tfjsInputGradient(
-      tf,
-      name,
-      (x) => net.forward(x, { from: INPUT, to: taps.logits }),
-    );
-    const model: FeatureModel = {
+    return checkedModel({
       name,
       kind: "grood",
       input: groodInputSpec(net),
       taps,
       shapes,
-      forward: (x, from, to) =>
-        Effect.flatMap(
-          checkShape(name, boundaryOf(from), shapes[from], x),
-          () => runNamed(x, boundaryOf(from), to.map((t) => taps[t])),
-        ),
-      inputGradient: (x, temperature) =>
-        Effect.flatMap(
-          checkShape(name, INPUT, shapes.input, x),
-          () => gradient(x, temperature),
-        ),
+      forward: (x, from, to) => runNamed(x, boundaryOf(from), to.map((t) => taps[t])),
+      inputGradient: tfjsInputGradient(
+        tf,
+        name,
+        (x) => net.forward(x, { from: INPUT, to: taps.logits }),
+      ),
       network: net,
       points: groodPoints(net),
-      forwardPoints: (x, names) =>
-        Effect.flatMap(checkShape(name, INPUT, shapes.input, x), () => runNamed(x, INPUT, names)),
+      forwardPoints: (x, names) => runNamed(x, INPUT, names),
       head: checkedHead(name, shapes, groodHead(net, name, taps)),
-    };
-    return model;
+    }, boundaryOf);
   });

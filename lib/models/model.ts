@@ -298,6 +298,35 @@ export const checkShape = (
 };
 
 /**
+ * `model` with every pass checking its input first: a forward against the shape of its start
+ * point (the error names `feedName(from)`), the input gradient and `forwardPoints` against the
+ * input's. The adapters build their passes unchecked and wrap them with this.
+ */
+export const checkedModel = (
+  model: FeatureModel,
+  feedName: (from: ForwardPoint) => string,
+): FeatureModel => {
+  const checked = <A>(
+    from: ForwardPoint,
+    x: FeatureTensor,
+    pass: () => Effect.Effect<A, ModelError>,
+  ) => Effect.flatMap(checkShape(model.name, feedName(from), model.shapes[from], x), pass);
+  const { inputGradient, forwardPoints } = model;
+  return {
+    ...model,
+    forward: (x, from, to) => checked(from, x, () => model.forward(x, from, to)),
+    ...(inputGradient === undefined ? {} : {
+      inputGradient: (x: FeatureTensor, temperature: number) =>
+        checked("input", x, () => inputGradient(x, temperature)),
+    }),
+    ...(forwardPoints === undefined ? {} : {
+      forwardPoints: (x: FeatureTensor, names: ReadonlyArray<string>) =>
+        checked("input", x, () => forwardPoints(x, names)),
+    }),
+  };
+};
+
+/**
  * The `FeatureModel` around an engine's forward function, shared by the adapters: the taps'
  * shapes are measured by one forward pass of a zero image, and every forward checks its input
  * against the shape of its start point first (the error names `feedName(from)`).
@@ -324,25 +353,14 @@ export const probedFeatureModel = (model: {
       input: wanted,
       ...Object.fromEntries(TAP_NAMES.map((t, i) => [t, probed[i]!.shape.slice(1)])),
     } as Record<ForwardPoint, ReadonlyArray<number>>;
-    const featureModel: FeatureModel = {
+    return checkedModel({
       name: model.name,
       kind: model.kind,
       input: model.spec.input,
       taps: model.spec.taps,
       shapes,
-      forward: (x, from, to) =>
-        Effect.flatMap(
-          checkShape(model.name, model.feedName(from), shapes[from], x),
-          () => model.run(x, from, to),
-        ),
+      forward: model.run,
       ...(model.head === undefined ? {} : { head: checkedHead(model.name, shapes, model.head) }),
-      ...(model.inputGradient === undefined ? {} : {
-        inputGradient: (x: FeatureTensor, temperature: number) =>
-          Effect.flatMap(
-            checkShape(model.name, model.feedName("input"), shapes.input, x),
-            () => model.inputGradient!(x, temperature),
-          ),
-      }),
-    };
-    return featureModel;
+      ...(model.inputGradient === undefined ? {} : { inputGradient: model.inputGradient }),
+    }, model.feedName);
   });
