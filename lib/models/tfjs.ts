@@ -41,7 +41,7 @@ import { graphHead, type GraphNode, layersHead } from "./tfjs_head.ts";
 type Tf = typeof tfType;
 
 /** A tfjs IO handler reading `model.json` and its weight files from disk. */
-export function fileHandler(tf: Tf, path: string): tfType.io.IOHandler {
+function fileHandler(tf: Tf, path: string): tfType.io.IOHandler {
   return {
     load: async () => {
       const json = JSON.parse(await Deno.readTextFile(path)) as tfType.io.ModelJSON;
@@ -127,6 +127,46 @@ function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
 }
 
 /**
+ * Load the tfjs model at `path` (`model.json`), freed when the scope closes, with the names
+ * taps may give: its layers' (LayersModel) or its GraphDef nodes' (GraphModel).
+ */
+export const loadTfjsModel = (
+  tf: Tf,
+  path: string,
+  format: TfjsFormat,
+): Effect.Effect<
+  | { kind: "layers"; model: tfType.LayersModel; names: ReadonlyArray<string> }
+  | {
+    kind: "graph";
+    model: tfType.GraphModel;
+    names: ReadonlyArray<string>;
+    nodes: ReadonlyArray<GraphNode>;
+  },
+  ModelUnreadable,
+  Scope.Scope
+> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const handler = fileHandler(tf, path);
+        if (format === "layers") {
+          const model = await tf.loadLayersModel(handler);
+          return { kind: "layers" as const, model, names: model.layers.map((l) => l.name) };
+        }
+        const model = await tf.loadGraphModel(handler);
+        // The node names are the GraphDef's, in model.json (tfjs keeps its graph private).
+        const json = JSON.parse(await Deno.readTextFile(path)) as {
+          modelTopology?: { node?: ReadonlyArray<GraphNode> };
+        };
+        const nodes = json.modelTopology?.node ?? [];
+        return { kind: "graph" as const, model, names: nodes.map((n) => n.name), nodes };
+      },
+      catch: (error) => new ModelUnreadable({ model: path, problem: describeError(error) }),
+    }),
+    (e) => Effect.sync(() => e.model.dispose()),
+  );
+
+/**
  * Open a tfjs model (`model.json`) with its input spec and taps. Fails with `ModelUnreadable`
  * (file), `MissingTap` (a layer or node the model lacks) or `InputShapeMismatch`.
  */
@@ -137,26 +177,7 @@ export const openTfjsModel = (
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
   Effect.gen(function* () {
     const { tf } = yield* Compute;
-    const handler = fileHandler(tf, path);
-    const engine = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          if (format === "layers") {
-            const model = await tf.loadLayersModel(handler);
-            return { kind: "layers" as const, model, names: model.layers.map((l) => l.name) };
-          }
-          const model = await tf.loadGraphModel(handler);
-          // The node names are the GraphDef's, in model.json (tfjs keeps its graph private).
-          const json = JSON.parse(await Deno.readTextFile(path)) as {
-            modelTopology?: { node?: ReadonlyArray<GraphNode> };
-          };
-          const nodes = json.modelTopology?.node ?? [];
-          return { kind: "graph" as const, model, names: nodes.map((n) => n.name), nodes };
-        },
-        catch: (error) => new ModelUnreadable({ model: path, problem: describeError(error) }),
-      }),
-      (e) => Effect.sync(() => e.model.dispose()),
-    );
+    const engine = yield* loadTfjsModel(tf, path, format);
     for (const tap of TAP_NAMES) {
       if (!engine.names.includes(spec.taps[tap])) {
         return yield* new MissingTap({
