@@ -12,7 +12,7 @@
  */
 import { Effect, Schema } from "effect";
 import { ClassNames } from "../decode.ts";
-import { InputShapeMismatch, type ModelError } from "./errors.ts";
+import { InputShapeMismatch, MissingTap, type ModelError } from "./errors.ts";
 import type { Classifier } from "../model/classifier.ts";
 import type { ClassifierMetadata } from "../model/store.ts";
 import { type Head, HeadUnreadable } from "./head.ts";
@@ -295,6 +295,38 @@ export const checkShape = (
   return ok ? Effect.void : Effect.fail(
     new InputShapeMismatch({ model, tensor, expected: [-1, ...expected], actual: x.shape }),
   );
+};
+
+/**
+ * Check the input shape a model file declares (batch axis first, −1 = any size) against the
+ * shape its spec gives; the error names the input tensor and shows both.
+ */
+export const checkDeclaredInput = (
+  model: string,
+  tensor: string,
+  declared: ReadonlyArray<number>,
+  spec: InputSpec,
+): Effect.Effect<void, InputShapeMismatch> => {
+  const wanted = inputShape(spec);
+  return declared.length !== wanted.length + 1 ||
+      declared.slice(1).some((d, i) => d >= 0 && d !== wanted[i])
+    ? Effect.fail(
+      new InputShapeMismatch({ model, tensor, expected: declared, actual: [-1, ...wanted] }),
+    )
+    : Effect.void;
+};
+
+/** Check that each tap (or other name → tensor) names one of `known`, the model's names. */
+export const requireTensors = (
+  model: string,
+  wanted: Readonly<Record<string, string>>,
+  known: ReadonlyArray<string>,
+): Effect.Effect<void, MissingTap> => {
+  const names = new Set(known);
+  const missing = Object.entries(wanted).find(([, tensor]) => !names.has(tensor));
+  return missing === undefined
+    ? Effect.void
+    : Effect.fail(new MissingTap({ model, tap: missing[0], tensor: missing[1], known }));
 };
 
 /**

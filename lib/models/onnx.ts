@@ -7,13 +7,13 @@
  * @module
  */
 import { Effect, Scope } from "effect";
-import { InputShapeMismatch, type ModelError, ModelUnreadable } from "./errors.ts";
+import { type ModelError, ModelUnreadable } from "./errors.ts";
 import {
+  checkDeclaredInput,
   describeError,
   type FeatureModel,
   type FeatureTensor,
   type ForwardPoint,
-  inputShape,
   type InputSpec,
   probedFeatureModel,
   type TapName,
@@ -110,20 +110,8 @@ export const openOnnxGraph = (
       });
     }
     const feedName = inputs[0]!.name ?? "";
-    const wanted = inputShape(spec.input);
     const declared = declaredShape(inputs[0]);
-    if (
-      declared !== undefined &&
-      (declared.length !== wanted.length + 1 ||
-        declared.slice(1).some((d, i) => d >= 0 && d !== wanted[i]))
-    ) {
-      return yield* new InputShapeMismatch({
-        model: path,
-        tensor: feedName,
-        expected: declared,
-        actual: [-1, ...wanted],
-      });
-    }
+    if (declared !== undefined) yield* checkDeclaredInput(path, feedName, declared, spec.input);
     const feedOf = (from: ForwardPoint) => from === "input" ? feedName : spec.taps[from];
     const sessionFor = yield* cutSessions(path, model, options);
     const run = (x: FeatureTensor, from: ForwardPoint, to: ReadonlyArray<TapName>) =>

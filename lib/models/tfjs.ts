@@ -15,23 +15,16 @@ import { Effect, type Scope } from "effect";
 import { dirname } from "node:path";
 import { resolveInside } from "../io/paths.ts";
 import { Compute } from "../compute/compute.ts";
+import { type ModelError, ModelRunFailed, ModelUnreadable, TapDoesNotCut } from "./errors.ts";
 import {
-  InputShapeMismatch,
-  MissingTap,
-  type ModelError,
-  ModelRunFailed,
-  ModelUnreadable,
-  TapDoesNotCut,
-} from "./errors.ts";
-import {
+  checkDeclaredInput,
   describeError,
   type FeatureModel,
   type FeatureTensor,
   type ForwardPoint,
-  inputShape,
   type InputSpec,
   probedFeatureModel,
-  TAP_NAMES,
+  requireTensors,
   type TapName,
   type Taps,
 } from "./model.ts";
@@ -178,16 +171,7 @@ export const openTfjsModel = (
   Effect.gen(function* () {
     const { tf } = yield* Compute;
     const engine = yield* loadTfjsModel(tf, path, format);
-    for (const tap of TAP_NAMES) {
-      if (!engine.names.includes(spec.taps[tap])) {
-        return yield* new MissingTap({
-          model: path,
-          tap,
-          tensor: spec.taps[tap],
-          known: engine.names,
-        });
-      }
-    }
+    yield* requireTensors(path, spec.taps, engine.names);
     const inputName = engine.kind === "layers"
       ? engine.model.inputNames[0]!
       : engine.model.inputs[0]!.name;
@@ -215,19 +199,9 @@ export const openTfjsModel = (
             ? new TapDoesNotCut({ model: path, from, to: to.join(", "), tensor: inputName })
             : new ModelRunFailed({ model: path, problem: describeError(error) }),
       });
-    const wanted = inputShape(spec.input);
     if (engine.kind === "layers") {
-      const declared = engine.model.inputs[0]!.shape.slice(1);
-      if (
-        declared.some((d, i) => d !== null && d !== wanted[i]) || declared.length !== wanted.length
-      ) {
-        return yield* new InputShapeMismatch({
-          model: path,
-          tensor: inputName,
-          expected: [-1, ...declared.map((d) => d ?? -1)],
-          actual: [-1, ...wanted],
-        });
-      }
+      const declared = engine.model.inputs[0]!.shape.map((d, i) => i === 0 || d === null ? -1 : d);
+      yield* checkDeclaredInput(path, inputName, declared, spec.input);
     }
     return yield* probedFeatureModel({
       name: path,
