@@ -26,16 +26,11 @@ import type * as tfType from "@tensorflow/tfjs";
 import { Effect, Scope } from "effect";
 import { type Classifier, INPUT } from "../model/classifier.ts";
 import { mulberry32 } from "../random.ts";
-import {
-  type ModelError,
-  ModelRunFailed,
-  OnnxExportMismatch,
-  OnnxGradientMismatch,
-} from "./errors.ts";
+import { type ModelError, OnnxExportMismatch, OnnxGradientMismatch } from "./errors.ts";
 import { classifierGradientToOnnx, GRADIENT_OUTPUT, TEMPERATURE_INPUT } from "./export_gradient.ts";
 import { classifierToOnnx } from "./export_onnx.ts";
 import { gradientDifference } from "./input_gradient.ts";
-import { groodFeatureModel } from "./grood_cnn.ts";
+import { groodFeatureModel, requireBoundaries } from "./grood_cnn.ts";
 import { checkedModel, type FeatureModel, type FeatureTensor, sizeOf, type Taps } from "./model.ts";
 import { cutSessions } from "./onnx.ts";
 import { type OnnxOptions, type OnnxSession, onnxSession, runSession } from "./onnx_session.ts";
@@ -140,14 +135,7 @@ export const groodOnnxModel = (
     // From the input to block boundaries (spatial ones NHWC in grood's layout), in one pass.
     const run = (x: FeatureTensor, names: ReadonlyArray<string>) =>
       Effect.gen(function* () {
-        for (const n of names) {
-          if (!net.boundaries.includes(n) || n === INPUT) {
-            return yield* new ModelRunFailed({
-              model: name,
-              problem: `"${n}" is not a block boundary (${net.boundaries.join(", ")})`,
-            });
-          }
-        }
+        yield* requireBoundaries(net, name, names);
         const wanted = [...new Set(names)];
         const session = yield* sessionFor(INPUT, wanted);
         const feed = transpose(x, net.spec.inputShape, true);
