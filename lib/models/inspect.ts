@@ -28,6 +28,7 @@ import type { Taps } from "./model.ts";
 import { readOnnxFile } from "./onnx.ts";
 import { onnxSession, runSession } from "./onnx_session.ts";
 import { loadTfjsModel, type TfjsFormat } from "./tfjs.ts";
+import { nodeOf } from "./tfjs_head.ts";
 import {
   declaredShape,
   encodeOnnx,
@@ -258,7 +259,7 @@ export const inspectTfjs = (
       tensors,
       proposed: tapsOf(
         nhwcEarly(tensors),
-        matmul?.input?.[0]?.replace(/^\^/, "").replace(/:\d+$/, ""),
+        matmul?.input?.[0] === undefined ? undefined : nodeOf(matmul.input[0]),
         model.outputNodes[0]?.replace(/:\d+$/, ""),
       ),
     };
