@@ -116,7 +116,7 @@ function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
       return v;
     });
   };
-  return { fromInput, fromLayer, applyTo, dispose: () => model.dispose() };
+  return { fromInput, fromLayer, applyTo };
 }
 
 /**
