@@ -23,17 +23,14 @@ export { applyUpdates, batchNormTraining, type StatisticUpdate } from "./batch_n
 /** The tfjs module a classifier runs on (the `Compute` service's `tf`). */
 export type Tf = typeof tfType;
 
-/** A block of the network. */
+/**
+ * A block of the network: a convolution (`conv`: conv, batch norm, ReLU; `residual`: two of
+ * them and a shortcut), the global average pooling, or the dense head.
+ */
 export type BlockSpec =
   | {
     readonly name: string;
-    readonly kind: "conv";
-    readonly filters: number;
-    readonly stride: number;
-  }
-  | {
-    readonly name: string;
-    readonly kind: "residual";
+    readonly kind: "conv" | "residual";
     readonly filters: number;
     readonly stride: number;
   }

@@ -82,13 +82,7 @@ export class ModelLoadError extends Data.TaggedError("ModelLoadError")<{
 const BlockSpecSchema = Schema.Union([
   Schema.Struct({
     name: Schema.String,
-    kind: Schema.Literal("conv"),
-    filters: Positive,
-    stride: Positive,
-  }),
-  Schema.Struct({
-    name: Schema.String,
-    kind: Schema.Literal("residual"),
+    kind: Schema.Literals(["conv", "residual"]),
     filters: Positive,
     stride: Positive,
   }),
@@ -154,21 +148,16 @@ export const saveClassifier: (
     }],
   };
   const full: ClassifierMetadata = { ...metadata, weightsSha256: sha256Hex(bytes) };
-  yield* tryIo(
-    join(dir, "weights.bin"),
-    "write",
-    () => writeFileAtomic(join(dir, "weights.bin"), bytes),
-  );
-  yield* tryIo(
-    join(dir, "model.json"),
-    "write",
-    () => writeJsonAtomic(join(dir, "model.json"), model),
-  );
-  yield* tryIo(
-    join(dir, "metadata.json"),
-    "write",
-    () => writeJsonAtomic(join(dir, "metadata.json"), full),
-  );
+  // metadata.json last: its weights hash marks a complete save.
+  for (
+    const [name, write] of [
+      ["weights.bin", (at: string) => writeFileAtomic(at, bytes)],
+      ["model.json", (at: string) => writeJsonAtomic(at, model)],
+      ["metadata.json", (at: string) => writeJsonAtomic(at, full)],
+    ] as const
+  ) {
+    yield* tryIo(join(dir, name), "write", () => write(join(dir, name)));
+  }
   return full;
 });
 

@@ -69,34 +69,19 @@ export const trainClassifier: (
   onProgress: (progress: TrainProgress) => void = () => {},
   reportEvery = 50,
 ) {
-  const checks: ReadonlyArray<readonly [string, number, boolean, string]> = [
-    [
-      "seed",
-      options.seed,
-      Number.isInteger(options.seed) && options.seed >= 0,
-      "a whole number ≥ 0",
-    ],
-    [
-      "epochs",
-      options.epochs,
-      Number.isInteger(options.epochs) && options.epochs >= 1,
-      "a whole number ≥ 1",
-    ],
-    [
-      "batchSize",
-      options.batchSize,
-      Number.isInteger(options.batchSize) && options.batchSize >= 1,
-      "a whole number ≥ 1",
-    ],
-    [
-      "learningRate",
-      options.learningRate,
-      Number.isFinite(options.learningRate) && options.learningRate > 0,
-      "a finite number > 0",
-    ],
-  ];
-  for (const [name, value, ok, expected] of checks) {
-    if (!ok) return yield* new InvalidParameter({ name, value, expected });
+  for (const [name, min] of [["seed", 0], ["epochs", 1], ["batchSize", 1]] as const) {
+    const value = options[name];
+    if (!Number.isInteger(value) || value < min) {
+      return yield* new InvalidParameter({ name, value, expected: `a whole number ≥ ${min}` });
+    }
+  }
+  const { learningRate } = options;
+  if (!(Number.isFinite(learningRate) && learningRate > 0)) {
+    return yield* new InvalidParameter({
+      name: "learningRate",
+      value: learningRate,
+      expected: "a finite number > 0",
+    });
   }
   const spec = options.spec ?? defaultSpec(train.classNames.length);
   const net: Classifier = makeClassifier(tf, spec, initialWeights(spec, options.seed));

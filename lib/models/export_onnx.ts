@@ -20,6 +20,7 @@ import onnxProto from "onnx-proto";
 import { Data } from "effect";
 import { boundaryShapes, type Classifier, INPUT, penultimate } from "../model/classifier.ts";
 import { floatInfo, graphWriter, type OnnxModel } from "./onnx_graph.ts";
+import { groodInputSpec } from "./grood_cnn.ts";
 import type { ModelSpec } from "./model.ts";
 
 const { onnx } = onnxProto;
@@ -173,15 +174,7 @@ export function classifierToOnnx(
   });
   const spec: ModelSpec = {
     kind: "onnx",
-    input: {
-      height: h,
-      width: w,
-      channels: c,
-      layout: "NCHW",
-      scale: 1 / 255,
-      mean: [0],
-      std: [1],
-    },
+    input: { ...groodInputSpec(net), layout: "NCHW" },
     taps: { early: earlyBoundary, penultimate: pen, logits },
   };
   return { model, spec };

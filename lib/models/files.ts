@@ -28,6 +28,13 @@ export const contentKey = (files: ReadonlyArray<ModelFileEntry>): string =>
     ),
   );
 
+/** What is at a model's path (`Deno.stat`); `ModelUnreadable` names it when nothing is. */
+export const statModel = (model: string): Effect.Effect<Deno.FileInfo, ModelUnreadable> =>
+  Effect.tryPromise({
+    try: () => Deno.stat(model),
+    catch: () => new ModelUnreadable({ model, problem: "no such file or folder" }),
+  });
+
 /**
  * The files a model consists of (absolute, sorted), their common root, and the path to open
  * relative to that root (`""`: the root itself, a folder model).
@@ -39,10 +46,7 @@ export const modelFiles = (
   ModelUnreadable | IoError | LinkLeavesRoot | PathOutsideBase
 > =>
   Effect.gen(function* () {
-    const info = yield* Effect.tryPromise({
-      try: () => Deno.stat(model),
-      catch: () => new ModelUnreadable({ model, problem: "no such file or folder" }),
-    });
+    const info = yield* statModel(model);
     if (info.isDirectory) {
       // Links inside the folder are followed (their targets' content is hashed and copied);
       // one leading outside is refused.

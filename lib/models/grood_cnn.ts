@@ -14,11 +14,13 @@ import { type Head, headFrom, HeadUnreadable } from "./head.ts";
 import { tfjsInputGradient } from "./input_gradient.ts";
 import {
   checkedHead,
-  checkShape,
+  checkedModel,
+  describeError,
   type FeatureModel,
   type FeatureTensor,
   type ForwardPoint,
   type InputSpec,
+  requireTensors,
   TAP_NAMES,
   type Taps,
 } from "./model.ts";
@@ -87,6 +89,21 @@ export const groodHead = (
     );
   });
 
+/** Fails with `ModelRunFailed` naming the first of `names` that is not a block boundary of `net`. */
+export const requireBoundaries = (
+  net: Classifier,
+  model: string,
+  names: ReadonlyArray<string>,
+): Effect.Effect<void, ModelRunFailed> => {
+  const wrong = names.find((n) => !net.boundaries.includes(n) || n === INPUT);
+  return wrong === undefined ? Effect.void : Effect.fail(
+    new ModelRunFailed({
+      model,
+      problem: `"${wrong}" is not a block boundary (${net.boundaries.join(", ")})`,
+    }),
+  );
+};
+
 /**
  * A classifier already in memory as a `FeatureModel` (the caller keeps owning `net`).
  * Fails with `MissingTap` when a tap is not a block boundary.
@@ -98,16 +115,8 @@ export const groodFeatureModel = (
   taps: Taps = groodTaps(net),
 ): Effect.Effect<FeatureModel, MissingTap> =>
   Effect.gen(function* () {
-    for (const tap of TAP_NAMES) {
-      if (!net.boundaries.includes(taps[tap]) || taps[tap] === INPUT) {
-        return yield* new MissingTap({
-          model: name,
-          tap,
-          tensor: taps[tap],
-          known: net.boundaries,
-        });
-      }
-    }
+    // The input is a boundary but no tap: a forward starts there.
+    yield* requireTensors(name, taps, net.boundaries.filter((b) => b !== INPUT));
     const boundaryOf = (p: ForwardPoint) => p === "input" ? INPUT : taps[p];
     const shapes = {
       input: net.shapeAt(INPUT),
@@ -115,66 +124,49 @@ export const groodFeatureModel = (
     } as Record<ForwardPoint, ReadonlyArray<number>>;
     // From a boundary to each named one (in network order), in one pass.
     const runNamed = (x: FeatureTensor, from: string, names: ReadonlyArray<string>) =>
-      Effect.try({
-        try: (): ReadonlyArray<FeatureTensor> => {
-          const values = new Map<string, FeatureTensor>();
-          tf.tidy(() => {
-            const start = net.boundaries.indexOf(from);
-            for (const name of names) {
-              if (!net.boundaries.includes(name) || name === INPUT) {
-                throw new Error(`"${name}" is not a block boundary (${net.boundaries.join(", ")})`);
+      Effect.andThen(
+        requireBoundaries(net, name, names),
+        Effect.try({
+          try: (): ReadonlyArray<FeatureTensor> => {
+            const values = new Map<string, FeatureTensor>();
+            tf.tidy(() => {
+              const start = net.boundaries.indexOf(from);
+              const order = [...new Set(names)]
+                .sort((a, b) => net.boundaries.indexOf(a) - net.boundaries.indexOf(b));
+              let at = from;
+              let value: tfType.Tensor = tf.tensor(x.data, [...x.shape]);
+              for (const boundary of order) {
+                if (net.boundaries.indexOf(boundary) < start) {
+                  throw new Error(`tap "${boundary}" comes before "${at}" in the network`);
+                }
+                value = net.forward(value, { from: at, to: boundary });
+                at = boundary;
+                values.set(boundary, {
+                  data: value.dataSync() as Float32Array,
+                  shape: value.shape,
+                });
               }
-            }
-            const order = [...new Set(names)]
-              .sort((a, b) => net.boundaries.indexOf(a) - net.boundaries.indexOf(b));
-            let at = from;
-            let value: tfType.Tensor = tf.tensor(x.data, [...x.shape]);
-            for (const boundary of order) {
-              if (net.boundaries.indexOf(boundary) < start) {
-                throw new Error(`tap "${boundary}" comes before "${at}" in the network`);
-              }
-              value = net.forward(value, { from: at, to: boundary });
-              at = boundary;
-              values.set(boundary, {
-                data: value.dataSync() as Float32Array,
-                shape: value.shape,
-              });
-            }
-          });
-          return names.map((name) => values.get(name)!);
-        },
-        catch: (error) =>
-          new ModelRunFailed({
-            model: name,
-            problem: error instanceof Error ? error.message : String(error),
-          }),
-      });
-    const gradient = tfjsInputGradient(
-      tf,
-      name,
-      (x) => net.forward(x, { from: INPUT, to: taps.logits }),
-    );
-    const model: FeatureModel = {
+            });
+            return names.map((name) => values.get(name)!);
+          },
+          catch: (error) => new ModelRunFailed({ model: name, problem: describeError(error) }),
+        }),
+      );
+    return checkedModel({
       name,
       kind: "grood",
       input: groodInputSpec(net),
       taps,
       shapes,
-      forward: (x, from, to) =>
-        Effect.flatMap(
-          checkShape(name, boundaryOf(from), shapes[from], x),
-          () => runNamed(x, boundaryOf(from), to.map((t) => taps[t])),
-        ),
-      inputGradient: (x, temperature) =>
-        Effect.flatMap(
-          checkShape(name, INPUT, shapes.input, x),
-          () => gradient(x, temperature),
-        ),
+      forward: (x, from, to) => runNamed(x, boundaryOf(from), to.map((t) => taps[t])),
+      inputGradient: tfjsInputGradient(
+        tf,
+        name,
+        (x) => net.forward(x, { from: INPUT, to: taps.logits }),
+      ),
       network: net,
       points: groodPoints(net),
-      forwardPoints: (x, names) =>
-        Effect.flatMap(checkShape(name, INPUT, shapes.input, x), () => runNamed(x, INPUT, names)),
+      forwardPoints: (x, names) => runNamed(x, INPUT, names),
       head: checkedHead(name, shapes, groodHead(net, name, taps)),
-    };
-    return model;
+    }, boundaryOf);
   });

@@ -26,25 +26,15 @@ import type * as tfType from "@tensorflow/tfjs";
 import { Effect, Scope } from "effect";
 import { type Classifier, INPUT } from "../model/classifier.ts";
 import { mulberry32 } from "../random.ts";
-import {
-  type ModelError,
-  ModelRunFailed,
-  OnnxExportMismatch,
-  OnnxGradientMismatch,
-} from "./errors.ts";
+import { type ModelError, OnnxExportMismatch, OnnxGradientMismatch } from "./errors.ts";
 import { classifierGradientToOnnx, GRADIENT_OUTPUT, TEMPERATURE_INPUT } from "./export_gradient.ts";
 import { classifierToOnnx } from "./export_onnx.ts";
 import { gradientDifference } from "./input_gradient.ts";
-import { groodFeatureModel } from "./grood_cnn.ts";
-import { checkShape, type FeatureModel, type FeatureTensor, sizeOf, type Taps } from "./model.ts";
-import {
-  type OnnxOptions,
-  type OnnxSession,
-  onnxSession,
-  runSession,
-  sessionMemo,
-} from "./onnx_session.ts";
-import { encodeOnnx, extractSubgraph, type OnnxModel } from "./onnx_graph.ts";
+import { groodFeatureModel, requireBoundaries } from "./grood_cnn.ts";
+import { checkedModel, type FeatureModel, type FeatureTensor, sizeOf, type Taps } from "./model.ts";
+import { cutSessions } from "./onnx.ts";
+import { type OnnxOptions, type OnnxSession, onnxSession, runSession } from "./onnx_session.ts";
+import { encodeOnnx, type OnnxModel } from "./onnx_graph.ts";
 
 /**
  * How far the exported graph may stray from tfjs on the check sample, relative to the values'
@@ -139,42 +129,19 @@ export const groodOnnxModel = (
   Effect.gen(function* () {
     const tfjs = yield* groodFeatureModel(tf, net, name, taps);
     const label = `${name} (exported to ONNX)`;
-    const scope = yield* Effect.scope;
     const known = exports.get(key);
     const graph = known ?? classifierToOnnx(net, taps.early).model;
-    const sessions = sessionMemo<ModelError>();
-    const points = tfjs.points ?? [];
-    // Every block boundary (spatial ones NHWC in grood's layout) with its shape.
-    const shapeOf = (boundary: string) => net.shapeAt(boundary);
+    const sessionFor = yield* cutSessions(label, graph, options);
+    // From the input to block boundaries (spatial ones NHWC in grood's layout), in one pass.
     const run = (x: FeatureTensor, names: ReadonlyArray<string>) =>
       Effect.gen(function* () {
-        for (const n of names) {
-          if (!net.boundaries.includes(n) || n === INPUT) {
-            return yield* new ModelRunFailed({
-              model: name,
-              problem: `"${n}" is not a block boundary (${net.boundaries.join(", ")})`,
-            });
-          }
-        }
+        yield* requireBoundaries(net, name, names);
         const wanted = [...new Set(names)];
-        // One session per cut, whatever order its outputs are asked in.
-        const cut = [...wanted].sort();
-        const session = yield* sessions(
-          cut.join(","),
-          Effect.flatMap(
-            extractSubgraph(label, graph, [INPUT], cut),
-            (sub) =>
-              Effect.provideService(
-                onnxSession(label, encodeOnnx(sub), options),
-                Scope.Scope,
-                scope,
-              ),
-          ),
-        );
+        const session = yield* sessionFor(INPUT, wanted);
         const feed = transpose(x, net.spec.inputShape, true);
         const outputs = yield* runSession(session, INPUT, feed, wanted);
         const byName = new Map(wanted.map((n, i) => {
-          const shape = shapeOf(n);
+          const shape = net.shapeAt(n);
           const out = outputs[i]!;
           return [n, shape.length === 3 ? transpose(out, shape, false) : out] as const;
         }));
@@ -211,59 +178,46 @@ export const groodOnnxModel = (
         ], [GRADIENT_OUTPUT]),
         ([gradient]) => transpose(gradient!, net.spec.inputShape, false),
       );
-    const gradientSessionOf = sessions(
-      "input gradient",
-      Effect.gen(function* () {
-        const made = gradients.get(key);
-        const graph = made ?? classifierGradientToOnnx(net);
-        const session = yield* Effect.provideService(
-          onnxSession(`${label}: input gradient`, encodeOnnx(graph), options),
-          Scope.Scope,
-          scope,
-        );
-        if (made === undefined) {
-          // Checked once, when made: the same sample through tfjs's autograd and the graph.
-          const sample = checkSample(net);
-          for (const temperature of GRADIENT_CHECK_TEMPERATURES) {
-            const expected = yield* tfjs.inputGradient!(sample, temperature);
-            const got = yield* runGradient(session, sample, temperature);
-            const { difference, allowed } = gradientDifference(got.data, expected.data);
-            if (!(difference <= allowed)) {
-              return yield* new OnnxGradientMismatch({
-                model: name,
-                temperature,
-                difference,
-                allowed,
-              });
-            }
+    const scope = yield* Effect.scope;
+    const gradientSession = yield* Effect.cached(Effect.gen(function* () {
+      const made = gradients.get(key);
+      const graph = made ?? classifierGradientToOnnx(net);
+      const session = yield* Effect.provideService(
+        onnxSession(`${label}: input gradient`, encodeOnnx(graph), options),
+        Scope.Scope,
+        scope,
+      );
+      if (made === undefined) {
+        // Checked once, when made: the same sample through tfjs's autograd and the graph.
+        const sample = checkSample(net);
+        for (const temperature of GRADIENT_CHECK_TEMPERATURES) {
+          const expected = yield* tfjs.inputGradient!(sample, temperature);
+          const got = yield* runGradient(session, sample, temperature);
+          const { difference, allowed } = gradientDifference(got.data, expected.data);
+          if (!(difference <= allowed)) {
+            return yield* new OnnxGradientMismatch({
+              model: name,
+              temperature,
+              difference,
+              allowed,
+            });
           }
-          gradients.set(key, graph);
         }
-        return session;
-      }),
-    );
+        gradients.set(key, graph);
+      }
+      return session;
+    }));
     const lastBlock = net.boundaries[net.boundaries.length - 1];
-    const model: FeatureModel = {
+    return checkedModel({
       ...tfjs,
       ...(taps.logits === lastBlock
         ? {
           inputGradient: (x: FeatureTensor, temperature: number) =>
-            Effect.gen(function* () {
-              yield* checkShape(name, INPUT, tfjs.shapes.input, x);
-              return yield* runGradient(yield* gradientSessionOf, x, temperature);
-            }),
+            Effect.flatMap(gradientSession, (session) => runGradient(session, x, temperature)),
         }
         : {}),
       forward: (x, from, to) =>
-        from === "input"
-          ? Effect.flatMap(
-            checkShape(name, INPUT, tfjs.shapes.input, x),
-            () => run(x, to.map((t) => taps[t])),
-          )
-          : tfjs.forward(x, from, to),
-      points,
-      forwardPoints: (x, names) =>
-        Effect.flatMap(checkShape(name, INPUT, tfjs.shapes.input, x), () => run(x, names)),
-    };
-    return model;
+        from === "input" ? run(x, to.map((t) => taps[t])) : tfjs.forward(x, from, to),
+      forwardPoints: run,
+    }, (from) => from === "input" ? INPUT : taps[from]);
   });

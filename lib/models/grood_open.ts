@@ -21,7 +21,7 @@ export type GroodEngine = "onnx" | "tfjs";
 export const DEFAULT_GROOD_ENGINE: GroodEngine = "onnx";
 
 /** Load grood's classifier in `dir` (weights checked), freed when the scope closes. */
-const loadGroodNet = (
+export const loadGroodNet = (
   dir: string,
 ): Effect.Effect<LoadedClassifier, ModelUnreadable, Scope.Scope | Compute> =>
   Effect.gen(function* () {
@@ -35,21 +35,6 @@ const loadGroodNet = (
     );
   });
 
-/** A loaded classifier as a `FeatureModel` on `engine` (its sessions released with the scope). */
-const groodModelOn = (
-  loaded: LoadedClassifier,
-  taps: Taps,
-  engine: GroodEngine = DEFAULT_GROOD_ENGINE,
-  options: OnnxOptions = {},
-): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
-  Effect.gen(function* () {
-    const { tf } = yield* Compute;
-    const model = yield* (engine === "onnx"
-      ? groodOnnxModel(tf, loaded.net, loaded.path, loaded.key, taps, options)
-      : groodFeatureModel(tf, loaded.net, loaded.path, taps));
-    return { ...model, metadata: loaded.metadata };
-  });
-
 /**
  * Open a saved grood classifier folder as a `FeatureModel` on `engine` (default onnxruntime;
  * `options.threads`: its intra-op threads, default 1); `taps` replace its default taps.
@@ -60,7 +45,12 @@ export const openGroodModel = (
   engine: GroodEngine = DEFAULT_GROOD_ENGINE,
   options: OnnxOptions = {},
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
-  Effect.flatMap(
-    loadGroodNet(dir),
-    (loaded) => groodModelOn(loaded, { ...groodTaps(loaded.net), ...taps }, engine, options),
-  );
+  Effect.gen(function* () {
+    const { tf } = yield* Compute;
+    const { net, path, key, metadata } = yield* loadGroodNet(dir);
+    const all = { ...groodTaps(net), ...taps };
+    const model = yield* (engine === "onnx"
+      ? groodOnnxModel(tf, net, path, key, all, options)
+      : groodFeatureModel(tf, net, path, all));
+    return { ...model, metadata };
+  });

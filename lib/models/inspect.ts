@@ -21,13 +21,14 @@
  */
 import { Effect, type Scope } from "effect";
 import { Compute } from "../compute/compute.ts";
-import { loadClassifier } from "../model/store.ts";
-import { type ModelError, ModelRunFailed, ModelUnreadable } from "./errors.ts";
+import { type ModelError, ModelRunFailed } from "./errors.ts";
 import { groodTaps } from "./grood_cnn.ts";
+import { loadGroodNet } from "./grood_open.ts";
 import type { Taps } from "./model.ts";
 import { readOnnxFile } from "./onnx.ts";
 import { onnxSession, runSession } from "./onnx_session.ts";
-import { fileHandler, type TfjsFormat } from "./tfjs.ts";
+import { loadTfjsModel, type TfjsFormat } from "./tfjs.ts";
+import { nodeOf } from "./tfjs_head.ts";
 import {
   declaredShape,
   encodeOnnx,
@@ -109,6 +110,37 @@ const measureShapes = (path: string, model: OnnxModel) =>
     });
   });
 
+/**
+ * The 4-D tensors (`spatial`) and those of them at the first resolution below the input's
+ * (`reduced`, empty when none is smaller), in graph order; `layout` says where H and W are.
+ */
+const firstDownsampled = (
+  tensors: ReadonlyArray<TensorInfo>,
+  layout: "NCHW" | "NHWC",
+): { readonly spatial: ReadonlyArray<TensorInfo>; readonly reduced: ReadonlyArray<TensorInfo> } => {
+  const spatial = tensors.filter((t) => t.shape?.length === 4);
+  const area = (t: TensorInfo) =>
+    layout === "NCHW" ? t.shape![2]! * t.shape![3]! : t.shape![1]! * t.shape![2]!;
+  const input = spatial.find((t) => t.op === "Input");
+  const full = input === undefined ? Math.max(...spatial.map(area)) : area(input);
+  const first = spatial.find((t) => area(t) < full);
+  return {
+    spatial,
+    reduced: first === undefined ? [] : spatial.filter((t) => area(t) === area(first)),
+  };
+};
+
+/** The taps found (a tap is left out when no tensor fits it). */
+const tapsOf = (
+  early: string | undefined,
+  penultimate: string | undefined,
+  logits: string | undefined,
+): Partial<Taps> => ({
+  ...(early === undefined ? {} : { early }),
+  ...(penultimate === undefined ? {} : { penultimate }),
+  ...(logits === undefined ? {} : { logits }),
+});
+
 /** Propose taps from measured tensors (see the module doc for the rules). */
 export function proposeOnnxTaps(
   model: OnnxModel,
@@ -119,29 +151,21 @@ export function proposeOnnxTaps(
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const rank = (name: string) => byName.get(name)?.shape?.length ?? 0;
   const outputs = (graph.output ?? []).map((o) => o.name ?? "");
-  const logits = outputs.filter((o) => rank(o) === 2).at(-1);
   const lastDense = (graph.node ?? []).filter((n) => n.opType === "Gemm" || n.opType === "MatMul")
     .at(-1);
-  const penultimate = lastDense?.input?.[0];
-  let early = outputs.find((o) => rank(o) === 4);
-  if (early === undefined) {
-    const area = (t: TensorInfo) =>
-      layout === "NCHW" ? t.shape![2]! * t.shape![3]! : t.shape![1]! * t.shape![2]!;
-    const spatial = tensors.filter((t) => t.shape?.length === 4);
-    const input = spatial.find((t) => t.op === "Input");
-    const full = input === undefined ? Math.max(...spatial.map(area)) : area(input);
-    const firstReduced = spatial.find((t) => area(t) < full);
-    if (firstReduced !== undefined) {
-      early = spatial.filter((t) => area(t) === area(firstReduced) && ACTIVATIONS.has(t.op)).at(-1)
-        ?.name;
-    }
-  }
-  return {
-    ...(early === undefined ? {} : { early }),
-    ...(penultimate === undefined ? {} : { penultimate }),
-    ...(logits === undefined ? {} : { logits }),
-  };
+  return tapsOf(
+    outputs.find((o) => rank(o) === 4) ??
+      firstDownsampled(tensors, layout).reduced.filter((t) => ACTIVATIONS.has(t.op)).at(-1)?.name,
+    lastDense?.input?.[0],
+    outputs.filter((o) => rank(o) === 2).at(-1),
+  );
 }
+
+/** The early tap of NHWC tensors (see the module doc). */
+const nhwcEarly = (tensors: ReadonlyArray<TensorInfo>): string | undefined => {
+  const { spatial, reduced } = firstDownsampled(tensors, "NHWC");
+  return (reduced.length === 0 ? spatial.filter((t) => t.op !== "Input") : reduced).at(-1)?.name;
+};
 
 /** Inspect an ONNX file: its tensors with measured shapes and the proposed taps. */
 export const inspectOnnx = (
@@ -163,44 +187,16 @@ export const inspectOnnx = (
 export const inspectGrood = (
   path: string,
 ): Effect.Effect<Inspection, ModelError, Scope.Scope | Compute> =>
-  Effect.gen(function* () {
-    const { tf } = yield* Compute;
-    const { net } = yield* Effect.acquireRelease(
-      Effect.mapError(
-        loadClassifier(tf, path),
-        (error) => new ModelUnreadable({ model: path, problem: error.problem }),
-      ),
-      (loaded) => Effect.sync(() => loaded.net.dispose()),
-    );
-    const tensors = net.boundaries.map((b, i) => ({
+  Effect.map(loadGroodNet(path), ({ net }) => ({
+    model: path,
+    kind: "grood",
+    tensors: net.boundaries.map((b, i) => ({
       name: b,
       op: i === 0 ? "Input" : net.spec.blocks[i - 1]!.kind,
       shape: [-1, ...net.shapeAt(b)],
-    }));
-    return { model: path, kind: "grood", tensors, proposed: groodTaps(net) };
-  });
-
-/** The early tap of NHWC tensors (see the module doc). */
-const nhwcEarly = (tensors: ReadonlyArray<TensorInfo>): string | undefined => {
-  const spatial = tensors.filter((t) => t.shape?.length === 4);
-  const area = (t: TensorInfo) => t.shape![1]! * t.shape![2]!;
-  const input = spatial.find((t) => t.op === "Input");
-  const full = input === undefined ? Math.max(...spatial.map(area)) : area(input);
-  const firstReduced = spatial.find((t) => area(t) < full);
-  return firstReduced === undefined
-    ? spatial.filter((t) => t.op !== "Input").at(-1)?.name
-    : spatial.filter((t) => area(t) === area(firstReduced)).at(-1)?.name;
-};
-
-const taps = (
-  early: string | undefined,
-  penultimate: string | undefined,
-  logits: string | undefined,
-): Partial<Taps> => ({
-  ...(early === undefined ? {} : { early }),
-  ...(penultimate === undefined ? {} : { penultimate }),
-  ...(logits === undefined ? {} : { logits }),
-});
+    })),
+    proposed: groodTaps(net),
+  }));
 
 const batchFirst = (shape: ReadonlyArray<number | null>) =>
   shape.map((d, i) => (i === 0 || d === null ? -1 : d));
@@ -212,17 +208,9 @@ export const inspectTfjs = (
 ): Effect.Effect<Inspection, ModelError, Scope.Scope | Compute> =>
   Effect.gen(function* () {
     const { tf } = yield* Compute;
-    const fail = (error: unknown) =>
-      new ModelUnreadable({
-        model: path,
-        problem: error instanceof Error ? error.message : String(error),
-      });
-    if (format === "layers") {
-      const model = yield* Effect.acquireRelease(
-        Effect.tryPromise({ try: () => tf.loadLayersModel(fileHandler(tf, path)), catch: fail }),
-        (m) => Effect.sync(() => m.dispose()),
-      );
-      const tensors = model.layers.map((layer): TensorInfo => {
+    const engine = yield* loadTfjsModel(tf, path, format);
+    if (engine.kind === "layers") {
+      const tensors = engine.model.layers.map((layer): TensorInfo => {
         const shape = layer.outputShape;
         const single = Array.isArray(shape[0]) ? undefined : shape as Array<number | null>;
         const op = layer.getClassName() === "InputLayer" ? "Input" : layer.getClassName();
@@ -230,35 +218,21 @@ export const inspectTfjs = (
           ? { name: layer.name, op }
           : { name: layer.name, op, shape: batchFirst(single) };
       });
-      const dense = model.layers.filter((l) => l.getClassName() === "Dense").at(-1);
+      const dense = engine.model.layers.filter((l) => l.getClassName() === "Dense").at(-1);
       const last = tensors.at(-1);
       return {
         model: path,
         kind: "tfjs-layers",
         tensors,
-        proposed: taps(
+        proposed: tapsOf(
           nhwcEarly(tensors),
           dense?.inboundNodes[0]?.inboundLayers[0]?.name,
           last?.shape?.length === 2 ? last.name : undefined,
         ),
       };
     }
-    const model = yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => tf.loadGraphModel(fileHandler(tf, path)), catch: fail }),
-      (m) => Effect.sync(() => m.dispose()),
-    );
-    const json = yield* Effect.tryPromise({
-      try: async () =>
-        JSON.parse(await Deno.readTextFile(path)) as {
-          modelTopology?: {
-            node?: ReadonlyArray<
-              { name: string; op: string; input?: ReadonlyArray<string> }
-            >;
-          };
-        },
-      catch: fail,
-    });
-    const nodes = (json.modelTopology?.node ?? []).filter((n) => n.op !== "Const");
+    const { model } = engine;
+    const nodes = engine.nodes.filter((n) => n.op !== "Const");
     const input = model.inputs[0]!;
     const dims = (input.shape ?? []).map((d) => (d === null || d < 0 ? 1 : d));
     const measured = nodes.filter((n) => n.op !== "Placeholder").map((n) => n.name);
@@ -283,9 +257,9 @@ export const inspectTfjs = (
       model: path,
       kind: "tfjs-graph",
       tensors,
-      proposed: taps(
+      proposed: tapsOf(
         nhwcEarly(tensors),
-        matmul?.input?.[0]?.replace(/^\^/, "").replace(/:\d+$/, ""),
+        matmul?.input?.[0] === undefined ? undefined : nodeOf(matmul.input[0]),
         model.outputNodes[0]?.replace(/:\d+$/, ""),
       ),
     };

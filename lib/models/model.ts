@@ -12,7 +12,7 @@
  */
 import { Effect, Schema } from "effect";
 import { ClassNames } from "../decode.ts";
-import { InputShapeMismatch, type ModelError } from "./errors.ts";
+import { InputShapeMismatch, MissingTap, type ModelError } from "./errors.ts";
 import type { Classifier } from "../model/classifier.ts";
 import type { ClassifierMetadata } from "../model/store.ts";
 import { type Head, HeadUnreadable } from "./head.ts";
@@ -298,6 +298,67 @@ export const checkShape = (
 };
 
 /**
+ * Check the input shape a model file declares (batch axis first, −1 = any size) against the
+ * shape its spec gives; the error names the input tensor and shows both.
+ */
+export const checkDeclaredInput = (
+  model: string,
+  tensor: string,
+  declared: ReadonlyArray<number>,
+  spec: InputSpec,
+): Effect.Effect<void, InputShapeMismatch> => {
+  const wanted = inputShape(spec);
+  return declared.length !== wanted.length + 1 ||
+      declared.slice(1).some((d, i) => d >= 0 && d !== wanted[i])
+    ? Effect.fail(
+      new InputShapeMismatch({ model, tensor, expected: declared, actual: [-1, ...wanted] }),
+    )
+    : Effect.void;
+};
+
+/** Check that each tap (or other name → tensor) names one of `known`, the model's names. */
+export const requireTensors = (
+  model: string,
+  wanted: Readonly<Record<string, string>>,
+  known: ReadonlyArray<string>,
+): Effect.Effect<void, MissingTap> => {
+  const names = new Set(known);
+  const missing = Object.entries(wanted).find(([, tensor]) => !names.has(tensor));
+  return missing === undefined
+    ? Effect.void
+    : Effect.fail(new MissingTap({ model, tap: missing[0], tensor: missing[1], known }));
+};
+
+/**
+ * `model` with every pass checking its input first: a forward against the shape of its start
+ * point (the error names `feedName(from)`), the input gradient and `forwardPoints` against the
+ * input's. The adapters build their passes unchecked and wrap them with this.
+ */
+export const checkedModel = (
+  model: FeatureModel,
+  feedName: (from: ForwardPoint) => string,
+): FeatureModel => {
+  const checked = <A>(
+    from: ForwardPoint,
+    x: FeatureTensor,
+    pass: () => Effect.Effect<A, ModelError>,
+  ) => Effect.flatMap(checkShape(model.name, feedName(from), model.shapes[from], x), pass);
+  const { inputGradient, forwardPoints } = model;
+  return {
+    ...model,
+    forward: (x, from, to) => checked(from, x, () => model.forward(x, from, to)),
+    ...(inputGradient === undefined ? {} : {
+      inputGradient: (x: FeatureTensor, temperature: number) =>
+        checked("input", x, () => inputGradient(x, temperature)),
+    }),
+    ...(forwardPoints === undefined ? {} : {
+      forwardPoints: (x: FeatureTensor, names: ReadonlyArray<string>) =>
+        checked("input", x, () => forwardPoints(x, names)),
+    }),
+  };
+};
+
+/**
  * The `FeatureModel` around an engine's forward function, shared by the adapters: the taps'
  * shapes are measured by one forward pass of a zero image, and every forward checks its input
  * against the shape of its start point first (the error names `feedName(from)`).
@@ -324,25 +385,14 @@ export const probedFeatureModel = (model: {
       input: wanted,
       ...Object.fromEntries(TAP_NAMES.map((t, i) => [t, probed[i]!.shape.slice(1)])),
     } as Record<ForwardPoint, ReadonlyArray<number>>;
-    const featureModel: FeatureModel = {
+    return checkedModel({
       name: model.name,
       kind: model.kind,
       input: model.spec.input,
       taps: model.spec.taps,
       shapes,
-      forward: (x, from, to) =>
-        Effect.flatMap(
-          checkShape(model.name, model.feedName(from), shapes[from], x),
-          () => model.run(x, from, to),
-        ),
+      forward: model.run,
       ...(model.head === undefined ? {} : { head: checkedHead(model.name, shapes, model.head) }),
-      ...(model.inputGradient === undefined ? {} : {
-        inputGradient: (x: FeatureTensor, temperature: number) =>
-          Effect.flatMap(
-            checkShape(model.name, model.feedName("input"), shapes.input, x),
-            () => model.inputGradient!(x, temperature),
-          ),
-      }),
-    };
-    return featureModel;
+      ...(model.inputGradient === undefined ? {} : { inputGradient: model.inputGradient }),
+    }, model.feedName);
   });

@@ -7,13 +7,13 @@
  * @module
  */
 import { Effect, Scope } from "effect";
-import { InputShapeMismatch, type ModelError, ModelUnreadable } from "./errors.ts";
+import { type ModelError, ModelUnreadable } from "./errors.ts";
 import {
+  checkDeclaredInput,
   describeError,
   type FeatureModel,
   type FeatureTensor,
   type ForwardPoint,
-  inputShape,
   type InputSpec,
   probedFeatureModel,
   type TapName,
@@ -29,7 +29,13 @@ import {
   realInputs,
 } from "./onnx_graph.ts";
 import { onnxHead } from "./onnx_head.ts";
-import { type OnnxOptions, onnxSession, runSession, sessionMemo } from "./onnx_session.ts";
+import {
+  type OnnxOptions,
+  type OnnxSession,
+  onnxSession,
+  runSession,
+  sessionMemo,
+} from "./onnx_session.ts";
 
 /** Read and decode an ONNX file; a typed error names the file when it cannot. */
 export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnreadable> =>
@@ -40,6 +46,35 @@ export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnread
     }),
     (bytes) => decodeOnnx(path, bytes),
   );
+
+/**
+ * The sessions of `model`'s sub-graphs cut from one tensor to others (`extractSubgraph`), each
+ * opened on its first use (one per cut, whatever order its outputs are asked in) and released
+ * with the scope this is made in.
+ */
+export const cutSessions = (
+  name: string,
+  model: OnnxModel,
+  options: OnnxOptions,
+): Effect.Effect<
+  (feed: string, outputs: ReadonlyArray<string>) => Effect.Effect<OnnxSession, ModelError>,
+  never,
+  Scope.Scope
+> =>
+  Effect.map(Effect.scope, (scope) => {
+    const sessions = sessionMemo<ModelError>();
+    return (feed, outputs) => {
+      const cut = [...outputs].sort();
+      return sessions(
+        `${feed}->${cut.join(",")}`,
+        Effect.flatMap(
+          extractSubgraph(name, model, [feed], cut),
+          (sub) =>
+            Effect.provideService(onnxSession(name, encodeOnnx(sub), options), Scope.Scope, scope),
+        ),
+      );
+    };
+  });
 
 /**
  * Open an ONNX model with its input spec and taps. Fails with `MissingTap` when a tap names no
@@ -75,45 +110,18 @@ export const openOnnxGraph = (
       });
     }
     const feedName = inputs[0]!.name ?? "";
-    const wanted = inputShape(spec.input);
     const declared = declaredShape(inputs[0]);
-    if (
-      declared !== undefined &&
-      (declared.length !== wanted.length + 1 ||
-        declared.slice(1).some((d, i) => d >= 0 && d !== wanted[i]))
-    ) {
-      return yield* new InputShapeMismatch({
-        model: path,
-        tensor: feedName,
-        expected: declared,
-        actual: [-1, ...wanted],
-      });
-    }
-    const scope = yield* Effect.scope;
-    const sessions = sessionMemo<ModelError>();
-    const sessionFor = (from: ForwardPoint, to: ReadonlyArray<string>) => {
-      const feed = from === "input" ? feedName : spec.taps[from];
-      // One session per cut, whatever order its outputs are asked in.
-      const outputs = [...to].sort();
-      const open = Effect.flatMap(
-        extractSubgraph(path, model, [feed], outputs),
-        (sub) =>
-          Effect.provideService(onnxSession(path, encodeOnnx(sub), options), Scope.Scope, scope),
-      );
-      return Effect.map(
-        sessions(`${feed}->${outputs.join(",")}`, open),
-        (session) => ({ session, feed }),
-      );
-    };
+    if (declared !== undefined) yield* checkDeclaredInput(path, feedName, declared, spec.input);
+    const feedOf = (from: ForwardPoint) => from === "input" ? feedName : spec.taps[from];
+    const sessionFor = yield* cutSessions(path, model, options);
     const run = (x: FeatureTensor, from: ForwardPoint, to: ReadonlyArray<TapName>) =>
       Effect.gen(function* () {
         // A target equal to the start is the input itself; the engine runs the others.
-        const tensors = [...new Set(to.map((t) => spec.taps[t]))];
-        const start = from === "input" ? feedName : spec.taps[from];
-        const engineOutputs = tensors.filter((t) => t !== start);
-        const values = new Map<string, FeatureTensor>([[start, x]]);
+        const feed = feedOf(from);
+        const values = new Map<string, FeatureTensor>([[feed, x]]);
+        const engineOutputs = [...new Set(to.map((t) => spec.taps[t]))].filter((t) => t !== feed);
         if (engineOutputs.length > 0) {
-          const { session, feed } = yield* sessionFor(from, engineOutputs);
+          const session = yield* sessionFor(feed, engineOutputs);
           const results = yield* runSession(session, feed, x, engineOutputs);
           engineOutputs.forEach((t, i) => values.set(t, results[i]!));
         }
@@ -123,7 +131,7 @@ export const openOnnxGraph = (
       name: path,
       kind: "onnx",
       spec,
-      feedName: (from) => from === "input" ? feedName : spec.taps[from],
+      feedName: feedOf,
       run,
       head: onnxHead(path, model, spec.taps),
     });

@@ -8,7 +8,9 @@
  */
 import onnxProto from "onnx-proto";
 import { Effect } from "effect";
-import { MissingTap, ModelUnreadable, TapDoesNotCut } from "./errors.ts";
+import type { MissingTap } from "./errors.ts";
+import { ModelUnreadable, TapDoesNotCut } from "./errors.ts";
+import { requireTensors } from "./model.ts";
 
 const { onnx } = onnxProto;
 /** The decoded ONNX model type. */
@@ -101,16 +103,8 @@ export const checkTensors = (
   modelName: string,
   model: OnnxModel,
   wanted: Readonly<Record<string, string>>,
-): Effect.Effect<void, MissingTap> => {
-  const names = listTensors(model).map((t) => t.name);
-  const known = new Set(names);
-  for (const [tap, tensor] of Object.entries(wanted)) {
-    if (!known.has(tensor)) {
-      return Effect.fail(new MissingTap({ model: modelName, tap, tensor, known: names }));
-    }
-  }
-  return Effect.void;
-};
+): Effect.Effect<void, MissingTap> =>
+  requireTensors(modelName, wanted, listTensors(model).map((t) => t.name));
 
 /**
  * The sub-graph that computes `outputs` from `inputs`: only the nodes those outputs need

@@ -16,7 +16,7 @@ import * as ort from "onnxruntime-node";
 import { Context, Duration, Effect, Scope } from "effect";
 import { ModelRunFailed, ModelUnreadable } from "./errors.ts";
 import { describeError, type FeatureTensor } from "./model.ts";
-import type { OnnxWorkerReply, OnnxWorkerRequest } from "./onnx_worker.ts";
+import { type OnnxWorkerReply, type OnnxWorkerRequest, runOrt } from "./onnx_worker.ts";
 
 /** Engine settings of an ONNX model. */
 export interface OnnxOptions {
@@ -92,25 +92,10 @@ const callerSession = (
     (session): OnnxSession => ({
       name,
       run: (feeds, outputs) =>
-        Effect.acquireUseRelease(
-          Effect.sync(() =>
-            feeds.map(([feed, x]) =>
-              [feed, new ort.Tensor("float32", x.data, [...x.shape])] as const
-            )
-          ),
-          (tensors) =>
-            Effect.tryPromise({
-              try: async () => {
-                const result = await session.run(Object.fromEntries(tensors), [...outputs]);
-                return outputs.map((o) => {
-                  const t = result[o]!;
-                  return { data: t.data as Float32Array, shape: t.dims.map(Number) };
-                });
-              },
-              catch: (error) => new ModelRunFailed({ model: name, problem: describeError(error) }),
-            }),
-          (tensors) => Effect.sync(() => tensors.forEach(([, tensor]) => tensor.dispose())),
-        ),
+        Effect.tryPromise({
+          try: () => runOrt(session, feeds, outputs),
+          catch: (error) => new ModelRunFailed({ model: name, problem: describeError(error) }),
+        }),
     }),
   );
 

@@ -56,6 +56,29 @@ const owned = (data: Float32Array): Float32Array =>
     ? data
     : data.slice();
 
+/**
+ * Run `session` on float32 `feeds`: one tensor per name of `outputs`, in that order (the feeds'
+ * onnxruntime tensors are disposed after). The calling thread's sessions run through it too.
+ */
+export const runOrt = async (
+  session: ort.InferenceSession,
+  feeds: ReadonlyArray<readonly [string, WireTensor]>,
+  outputs: ReadonlyArray<string>,
+): Promise<Array<WireTensor>> => {
+  const tensors = feeds.map(([name, t]) =>
+    [name, new ort.Tensor("float32", t.data, [...t.shape])] as const
+  );
+  try {
+    const result = await session.run(Object.fromEntries(tensors), [...outputs]);
+    return outputs.map((name) => {
+      const t = result[name]!;
+      return { data: t.data as Float32Array, shape: t.dims.map(Number) };
+    });
+  } finally {
+    tensors.forEach(([, t]) => t.dispose());
+  }
+};
+
 if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined") {
   const scope = globalThis as unknown as WorkerScope;
   let session: ort.InferenceSession | undefined;
@@ -71,27 +94,18 @@ if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
           scope.postMessage({ type: "failed", id: -1, reason: reasonOf(cause) });
         }
         return;
-      case "run": {
-        const tensors = request.feeds.map(([name, t]) =>
-          [name, new ort.Tensor("float32", t.data, [...t.shape])] as const
-        );
+      case "run":
         try {
-          const result = await session!.run(Object.fromEntries(tensors), [...request.outputs]);
-          const outputs = request.outputs.map((name): WireTensor => {
-            const t = result[name]!;
-            return { data: owned(t.data as Float32Array), shape: t.dims.map(Number) };
-          });
+          const outputs = (await runOrt(session!, request.feeds, request.outputs))
+            .map((o) => ({ data: owned(o.data), shape: o.shape }));
           scope.postMessage(
             { type: "ran", id: request.id, outputs },
             outputs.map((o) => o.data.buffer as ArrayBuffer),
           );
         } catch (cause) {
           scope.postMessage({ type: "failed", id: request.id, reason: reasonOf(cause) });
-        } finally {
-          tensors.forEach(([, t]) => t.dispose());
         }
         return;
-      }
       case "release":
         try {
           await session?.release();

@@ -13,6 +13,7 @@ import { basename, dirname, extname, join } from "node:path";
 import type { Compute } from "../compute/compute.ts";
 import { decodeStrict } from "../decode.ts";
 import { type ModelError, ModelUnreadable } from "./errors.ts";
+import { statModel } from "./files.ts";
 import { type GroodEngine, openGroodModel } from "./grood_open.ts";
 import { type FeatureModel, type ModelSpec, ModelSpecSchema, type Taps } from "./model.ts";
 import { openOnnxModel } from "./onnx.ts";
@@ -84,22 +85,16 @@ export const MODEL_REGISTRY: ReadonlyArray<ModelKindEntry> = [
     open: (path, spec, options) => openOnnxModel(path, spec!, options),
     inspect: (path, options) => inspectOnnx(path, options.layout),
   },
-  {
-    kind: "tfjs-layers",
-    description: "a tfjs LayersModel (model.json); taps are layer names",
-    recognises: (_, json) => format(json) === "layers-model",
+  ...(["layers", "graph"] as const).map((tfjs): ModelKindEntry => ({
+    kind: `tfjs-${tfjs}`,
+    description: tfjs === "layers"
+      ? "a tfjs LayersModel (model.json); taps are layer names"
+      : "a tfjs GraphModel (model.json); taps are node names",
+    recognises: (_, json) => format(json) === `${tfjs}-model`,
     specOptional: false,
-    open: (path, spec) => openTfjsModel(modelJsonPath(path), "layers", spec!),
-    inspect: (path) => inspectTfjs(modelJsonPath(path), "layers"),
-  },
-  {
-    kind: "tfjs-graph",
-    description: "a tfjs GraphModel (model.json); taps are node names",
-    recognises: (_, json) => format(json) === "graph-model",
-    specOptional: false,
-    open: (path, spec) => openTfjsModel(modelJsonPath(path), "graph", spec!),
-    inspect: (path) => inspectTfjs(modelJsonPath(path), "graph"),
-  },
+    open: (path, spec) => openTfjsModel(modelJsonPath(path), tfjs, spec!),
+    inspect: (path) => inspectTfjs(modelJsonPath(path), tfjs),
+  })),
 ];
 
 /** `model.json` of a folder model, or the path itself when it names the file. */
@@ -137,10 +132,7 @@ export const recogniseModel = (
   path: string,
 ): Effect.Effect<{ entry: ModelKindEntry; isDirectory: boolean }, ModelUnreadable> =>
   Effect.gen(function* () {
-    const info = yield* Effect.tryPromise({
-      try: () => Deno.stat(path),
-      catch: () => new ModelUnreadable({ model: path, problem: "no such file or folder" }),
-    });
+    const info = yield* statModel(path);
     const json = info.isDirectory || extname(path) === ".json"
       ? yield* Effect.orElseSucceed(readJson(modelJsonPath(path)), () => undefined)
       : undefined;
@@ -163,10 +155,7 @@ export const resolveModel = (
   ModelUnreadable
 > =>
   Effect.gen(function* () {
-    const info = yield* Effect.tryPromise({
-      try: () => Deno.stat(path),
-      catch: () => new ModelUnreadable({ model: path, problem: "no such file or folder" }),
-    });
+    const info = yield* statModel(path);
     const specPath = specPathFor(path, info.isDirectory);
     // A spec file that exists must be valid; a missing one is only an error for kinds that
     // cannot run without it.

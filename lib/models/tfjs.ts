@@ -15,23 +15,16 @@ import { Effect, type Scope } from "effect";
 import { dirname } from "node:path";
 import { resolveInside } from "../io/paths.ts";
 import { Compute } from "../compute/compute.ts";
+import { type ModelError, ModelRunFailed, ModelUnreadable, TapDoesNotCut } from "./errors.ts";
 import {
-  InputShapeMismatch,
-  MissingTap,
-  type ModelError,
-  ModelRunFailed,
-  ModelUnreadable,
-  TapDoesNotCut,
-} from "./errors.ts";
-import {
+  checkDeclaredInput,
   describeError,
   type FeatureModel,
   type FeatureTensor,
   type ForwardPoint,
-  inputShape,
   type InputSpec,
   probedFeatureModel,
-  TAP_NAMES,
+  requireTensors,
   type TapName,
   type Taps,
 } from "./model.ts";
@@ -41,7 +34,7 @@ import { graphHead, type GraphNode, layersHead } from "./tfjs_head.ts";
 type Tf = typeof tfType;
 
 /** A tfjs IO handler reading `model.json` and its weight files from disk. */
-export function fileHandler(tf: Tf, path: string): tfType.io.IOHandler {
+function fileHandler(tf: Tf, path: string): tfType.io.IOHandler {
   return {
     load: async () => {
       const json = JSON.parse(await Deno.readTextFile(path)) as tfType.io.ModelJSON;
@@ -123,8 +116,48 @@ function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
       return v;
     });
   };
-  return { fromInput, fromLayer, applyTo, dispose: () => model.dispose() };
+  return { fromInput, fromLayer, applyTo };
 }
+
+/**
+ * Load the tfjs model at `path` (`model.json`), freed when the scope closes, with the names
+ * taps may give: its layers' (LayersModel) or its GraphDef nodes' (GraphModel).
+ */
+export const loadTfjsModel = (
+  tf: Tf,
+  path: string,
+  format: TfjsFormat,
+): Effect.Effect<
+  | { kind: "layers"; model: tfType.LayersModel; names: ReadonlyArray<string> }
+  | {
+    kind: "graph";
+    model: tfType.GraphModel;
+    names: ReadonlyArray<string>;
+    nodes: ReadonlyArray<GraphNode>;
+  },
+  ModelUnreadable,
+  Scope.Scope
+> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const handler = fileHandler(tf, path);
+        if (format === "layers") {
+          const model = await tf.loadLayersModel(handler);
+          return { kind: "layers" as const, model, names: model.layers.map((l) => l.name) };
+        }
+        const model = await tf.loadGraphModel(handler);
+        // The node names are the GraphDef's, in model.json (tfjs keeps its graph private).
+        const json = JSON.parse(await Deno.readTextFile(path)) as {
+          modelTopology?: { node?: ReadonlyArray<GraphNode> };
+        };
+        const nodes = json.modelTopology?.node ?? [];
+        return { kind: "graph" as const, model, names: nodes.map((n) => n.name), nodes };
+      },
+      catch: (error) => new ModelUnreadable({ model: path, problem: describeError(error) }),
+    }),
+    (e) => Effect.sync(() => e.model.dispose()),
+  );
 
 /**
  * Open a tfjs model (`model.json`) with its input spec and taps. Fails with `ModelUnreadable`
@@ -137,36 +170,8 @@ export const openTfjsModel = (
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope | Compute> =>
   Effect.gen(function* () {
     const { tf } = yield* Compute;
-    const handler = fileHandler(tf, path);
-    const engine = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          if (format === "layers") {
-            const model = await tf.loadLayersModel(handler);
-            return { kind: "layers" as const, model, names: model.layers.map((l) => l.name) };
-          }
-          const model = await tf.loadGraphModel(handler);
-          // The node names are the GraphDef's, in model.json (tfjs keeps its graph private).
-          const json = JSON.parse(await Deno.readTextFile(path)) as {
-            modelTopology?: { node?: ReadonlyArray<GraphNode> };
-          };
-          const nodes = json.modelTopology?.node ?? [];
-          return { kind: "graph" as const, model, names: nodes.map((n) => n.name), nodes };
-        },
-        catch: (error) => new ModelUnreadable({ model: path, problem: describeError(error) }),
-      }),
-      (e) => Effect.sync(() => e.model.dispose()),
-    );
-    for (const tap of TAP_NAMES) {
-      if (!engine.names.includes(spec.taps[tap])) {
-        return yield* new MissingTap({
-          model: path,
-          tap,
-          tensor: spec.taps[tap],
-          known: engine.names,
-        });
-      }
-    }
+    const engine = yield* loadTfjsModel(tf, path, format);
+    yield* requireTensors(path, spec.taps, engine.names);
     const inputName = engine.kind === "layers"
       ? engine.model.inputNames[0]!
       : engine.model.inputs[0]!.name;
@@ -194,19 +199,9 @@ export const openTfjsModel = (
             ? new TapDoesNotCut({ model: path, from, to: to.join(", "), tensor: inputName })
             : new ModelRunFailed({ model: path, problem: describeError(error) }),
       });
-    const wanted = inputShape(spec.input);
     if (engine.kind === "layers") {
-      const declared = engine.model.inputs[0]!.shape.slice(1);
-      if (
-        declared.some((d, i) => d !== null && d !== wanted[i]) || declared.length !== wanted.length
-      ) {
-        return yield* new InputShapeMismatch({
-          model: path,
-          tensor: inputName,
-          expected: [-1, ...declared.map((d) => d ?? -1)],
-          actual: [-1, ...wanted],
-        });
-      }
+      const declared = engine.model.inputs[0]!.shape.map((d, i) => i === 0 || d === null ? -1 : d);
+      yield* checkDeclaredInput(path, inputName, declared, spec.input);
     }
     return yield* probedFeatureModel({
       name: path,

@@ -64,7 +64,7 @@ export const layersHead = (
   });
 
 /** A GraphDef input name without its output index (`:0`) or control marker (`^`). */
-const nodeOf = (input: string): string => input.replace(/^\^/, "").replace(/:\d+$/, "");
+export const nodeOf = (input: string): string => input.replace(/^\^/, "").replace(/:\d+$/, "");
 
 /** A boolean attribute of a GraphDef node (`{ b: true }`). */
 const flag = (node: GraphNode, name: string): boolean =>
