@@ -13,7 +13,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { requirePercentile } from "./checks.ts";
+import { checkTrainPenultimate, requirePercentile } from "./checks.ts";
 import type { Detector } from "./detector.ts";
 import {
   defineDetector,
@@ -25,7 +25,7 @@ import {
   withDefault,
 } from "./entry.ts";
 import { columnMeans } from "./fdbd.ts";
-import { checkTrainPenultimate, headEnergy } from "./head_energy.ts";
+import { headEnergy } from "./head_energy.ts";
 import { type Head, percentile, readHead } from "./logits.ts";
 
 /** DICE's options with their default: the sparsity percentile p in [0, 100), 90. */
@@ -67,7 +67,7 @@ export function dice(options: DiceOptions = {}): Detector {
         yield* requirePercentile(name, p);
         const trainFeatures = inputs.train.features;
         const head = yield* readHead(name, inputs);
-        yield* checkTrainPenultimate(name, inputs, head.inputSize);
+        yield* checkTrainPenultimate(name, inputs, { penultimate: head.inputSize });
         const sparse = sparsifiedHead(head, columnMeans(trainFeatures.penultimate), p);
         const kept = sparse.kernel.filter((w) => w !== 0).length;
         return headEnergy(name, sparse, (h) => h, { percentile: p, keptWeights: kept });

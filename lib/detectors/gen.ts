@@ -27,7 +27,7 @@
 import { Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { requireSetting, scoreChecked } from "./checks.ts";
-import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
+import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts";
 import {
   defineDetector,
   type Expect,
@@ -40,7 +40,7 @@ import {
   withDefault,
 } from "./entry.ts";
 import { logSumExp } from "./logits.ts";
-import { tuneParameter } from "./tune.ts";
+import { tuneUnlessFixed } from "./tune.ts";
 
 /** OpenOOD v1.5's γ grid for GEN. */
 export const GEN_GAMMA_GRID: ReadonlyArray<number> = [0.01, 0.1, 0.5, 1, 2, 5, 10];
@@ -155,26 +155,14 @@ export function gen(options: GenOptions = {}): Detector {
             { classes },
             () => logGeneralizedEntropy(set.features.logits, gamma, topM),
           );
-        const tuned: Array<TunedParameter> = [];
-        if (options.gamma === undefined) {
-          tuned.push(
-            yield* tuneParameter({
-              detector: name,
-              parameter: "gamma",
-              grid,
-              validation: inputs.validation,
-              candidate: (gamma) => Effect.succeed({ score: scoreAt(gamma) }),
-            }),
-          );
-        }
-        const gamma = tuned[0]?.chosen ?? grid[0]!;
-        const fitted: FittedDetector = {
-          score: scoreAt(gamma),
-          settings: { gamma, topM },
-          tuned,
-          dispose: () => {},
-        };
-        return fitted;
+        const { chosen: gamma, tuned } = yield* tuneUnlessFixed(options.gamma, {
+          detector: name,
+          parameter: "gamma",
+          grid,
+          validation: inputs.validation,
+          candidate: (gamma) => Effect.succeed({ score: scoreAt(gamma) }),
+        });
+        return fittedDetector({ score: scoreAt(gamma), settings: { gamma, topM }, tuned });
       }),
   };
 }

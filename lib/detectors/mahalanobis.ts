@@ -21,8 +21,8 @@
  */
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
+import { type Detector, fittedDetector } from "./detector.ts";
+import { checkTrainPenultimate, scoreChecked } from "./checks.ts";
 import { nearestWhitenedDistance, pseudoInverseFactor } from "./linalg.ts";
 import { defineDetector } from "./entry.ts";
 import { Schema } from "effect";
@@ -147,18 +147,16 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
     fit: (inputs) =>
       Effect.gen(function* () {
         const trainFeatures = inputs.train.features;
-        const train = inputs.train;
         const setName = trainFeatures.name;
         const numClasses = trainFeatures.logits.cols;
         const labels = trainFeatures.labels ?? inputs.train.images.labels;
-        yield* checkSet(name, train, {});
-        yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
+        yield* checkTrainPenultimate(name, inputs);
         yield* checkClassLabels(name, setName, labels, trainFeatures.count, numClasses);
 
         const gaussians = classGaussians(trainFeatures.penultimate, labels, numClasses);
         const d = gaussians.dim;
         const { rank, factor } = pseudoInverseFactor(gaussians.covariance, d);
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) =>
             scoreChecked(
               name,
@@ -176,7 +174,6 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
                 ),
             ),
           settings: { covariance: "tied", inverse: "pinvh", precisionRank: rank, dim: d },
-          tuned: [],
           artefacts: [
             {
               name: "mahalanobis-class-means",
@@ -191,9 +188,7 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
               shape: [d, d],
             },
           ],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }

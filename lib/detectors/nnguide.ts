@@ -22,7 +22,7 @@
 import { Effect, Schema } from "effect";
 import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
+import { type Detector, fittedDetector } from "./detector.ts";
 import {
   defineDetector,
   type Expect,
@@ -149,7 +149,7 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
           d,
           Float32Array.from(normalised.data, (v, i) => v * energy[Math.floor(i / d)]!),
         );
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) =>
             scoreChecked(name, set, { penultimate: d, classes: c }, () => {
               const guidance = meanTopInnerProducts(
@@ -161,10 +161,7 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
               return Float64Array.from(guidance, (g, i) => -g * lse[i]!);
             }),
           settings: { k, alpha, bank: size, bankDraw: "random", seed },
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }

@@ -39,16 +39,10 @@ import { currentProgress } from "../progress.ts";
 import { type ModelError, ModelRunFailed } from "../models/errors.ts";
 import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
-import {
-  type Detector,
-  type ExtractedSet,
-  type FittedDetector,
-  NeedsClassifier,
-  type TunedParameter,
-} from "./detector.ts";
+import { type Detector, type ExtractedSet, fittedDetector, NeedsClassifier } from "./detector.ts";
 import { requirePositiveTemperature, requireSetting, scoreChecked } from "./checks.ts";
 import { rowMaxSoftmax } from "./logits.ts";
-import { tuneParameter } from "./tune.ts";
+import { tuneUnlessFixed } from "./tune.ts";
 import {
   defineDetector,
   type Expect,
@@ -286,21 +280,15 @@ export function odin(options: OdinOptions = {}): Detector {
                 }),
           );
 
-        let epsilon = epsilons[0]!;
-        const tuned: Array<TunedParameter> = [];
-        if (options.epsilon === undefined) {
-          const choice = yield* tuneParameter({
-            detector: name,
-            parameter: "epsilon",
-            grid,
-            validation: inputs.validation,
-            candidate: (value) =>
-              Effect.succeed({ score: (set: ExtractedSet) => scoreAt(value, set, true) }),
-          }).pipe(Effect.ensuring(Effect.sync(() => signCache.clear())));
-          epsilon = choice.chosen;
-          tuned.push(choice);
-        }
-        const fitted: FittedDetector = {
+        const { chosen: epsilon, tuned } = yield* tuneUnlessFixed(options.epsilon, {
+          detector: name,
+          parameter: "epsilon",
+          grid,
+          validation: inputs.validation,
+          candidate: (value) =>
+            Effect.succeed({ score: (set: ExtractedSet) => scoreAt(value, set, true) }),
+        }).pipe(Effect.ensuring(Effect.sync(() => signCache.clear())));
+        return fittedDetector({
           score: (set) => scoreAt(epsilon, set, false),
           settings: {
             temperature,
@@ -310,8 +298,7 @@ export function odin(options: OdinOptions = {}): Detector {
           },
           tuned,
           dispose: () => signCache.clear(),
-        };
-        return fitted;
+        });
       }),
   };
 }

@@ -19,8 +19,8 @@
 import { Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
-import { finiteMatrix, requireSetting } from "./checks.ts";
-import { checkTrainPenultimate, headEnergy } from "./head_energy.ts";
+import { checkTrainPenultimate, finiteMatrix, requireSetting } from "./checks.ts";
+import { headEnergy } from "./head_energy.ts";
 import { percentile, readHead } from "./logits.ts";
 import {
   defineDetector,
@@ -94,7 +94,7 @@ export function react(options: ReactOptions = {}): Detector {
           "a number in (0, 100]",
         );
         const head = yield* readHead(name, inputs);
-        yield* checkTrainPenultimate(name, inputs, head.inputSize);
+        yield* checkTrainPenultimate(name, inputs, { penultimate: head.inputSize });
         const source = from === "train" ? inputs.train.features : inputs.validation.id.features;
         yield* finiteMatrix(name, source.name, "the penultimate features", source.penultimate);
         const threshold = percentile(source.penultimate.data, p);

@@ -16,8 +16,8 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
+import { checkTrainPenultimate, scoreChecked } from "./checks.ts";
+import { type Detector, fittedDetector } from "./detector.ts";
 import { defineDetector } from "./entry.ts";
 import { nearestWhitenedDistance, pseudoInverseFactor, whitenedDistances } from "./linalg.ts";
 import { checkClassLabels, classGaussians } from "./mahalanobis.ts";
@@ -38,8 +38,7 @@ export function rmds(_options: RmdsOptions = {}): Detector {
         const setName = trainFeatures.name;
         const numClasses = trainFeatures.logits.cols;
         const labels = trainFeatures.labels ?? inputs.train.images.labels;
-        yield* checkSet(name, inputs.train, {});
-        yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
+        yield* checkTrainPenultimate(name, inputs);
         yield* checkClassLabels(name, setName, labels, trainFeatures.count, numClasses);
 
         const d = trainFeatures.penultimate.cols;
@@ -52,7 +51,7 @@ export function rmds(_options: RmdsOptions = {}): Detector {
         );
         const classFactor = pseudoInverseFactor(perClass.covariance, d);
         const backgroundFactor = pseudoInverseFactor(background.covariance, d);
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) =>
             scoreChecked(name, set, { penultimate: d }, () => {
               const h = set.features.penultimate;
@@ -78,10 +77,7 @@ export function rmds(_options: RmdsOptions = {}): Detector {
             classPrecisionRank: classFactor.rank,
             backgroundPrecisionRank: backgroundFactor.rank,
           },
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }

@@ -12,8 +12,8 @@
  */
 import { Effect, Schema } from "effect";
 import { predictedClasses } from "../stages/features.ts";
-import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
+import { checkTrainPenultimate, scoreChecked } from "./checks.ts";
+import { type Detector, fittedDetector } from "./detector.ts";
 import { defineDetector } from "./entry.ts";
 import { EmptyClass } from "./mahalanobis.ts";
 
@@ -31,8 +31,7 @@ export function she(_options: SheOptions = {}): Detector {
       Effect.gen(function* () {
         const trainFeatures = inputs.train.features;
         const setName = trainFeatures.name;
-        yield* checkSet(name, inputs.train, {});
-        yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
+        yield* checkTrainPenultimate(name, inputs);
         const labels = trainFeatures.labels ?? inputs.train.images.labels;
         const c = trainFeatures.logits.cols;
         const d = trainFeatures.penultimate.cols;
@@ -52,7 +51,7 @@ export function she(_options: SheOptions = {}): Detector {
           return yield* new EmptyClass({ detector: name, set: setName, label: empty });
         }
         for (let j = 0; j < c; j++) for (let k = 0; k < d; k++) patterns[j * d + k]! /= counts[j]!;
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) =>
             scoreChecked(name, set, { penultimate: d, classes: c }, () => {
               const h = set.features.penultimate;
@@ -64,7 +63,6 @@ export function she(_options: SheOptions = {}): Detector {
               });
             }),
           settings: { metric: "inner_product", patterns: "correct training images" },
-          tuned: [],
           artefacts: [{
             name: "she-patterns",
             description:
@@ -72,9 +70,7 @@ export function she(_options: SheOptions = {}): Detector {
             data: Float32Array.from(patterns),
             shape: [c, d],
           }],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }

@@ -22,8 +22,8 @@
  */
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
+import { type Detector, fittedDetector } from "./detector.ts";
+import { checkTrainPenultimate, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
 import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
 import {
@@ -172,17 +172,13 @@ export function vim(options: VimOptions = {}): Detector {
           principalDim,
           `an integer in [1, ${d - 1}]`,
         );
-        yield* checkSet(name, inputs.train, {
-          penultimate: d,
-          classes: head.numClasses,
-        });
-        yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
+        yield* checkTrainPenultimate(name, inputs, { penultimate: d, classes: head.numClasses });
         yield* finiteMatrix(name, setName, "the logits", trainFeatures.logits);
         const model = fitVim(head, trainFeatures.penultimate, trainFeatures.logits, principalDim);
         if (!(Number.isFinite(model.alpha) && model.alpha !== 0)) {
           return yield* new DegenerateResidual({ detector: name, set: setName, principalDim });
         }
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) =>
             scoreChecked(name, set, { penultimate: d, classes: head.numClasses }, () => {
               const residual = residualNorms(set.features.penultimate, model);
@@ -190,7 +186,6 @@ export function vim(options: VimOptions = {}): Detector {
               return Float64Array.from(residual, (r, i) => model.alpha * r - energy[i]!);
             }),
           settings: { principalDim, residualDim: model.residualDim, alpha: model.alpha },
-          tuned: [],
           artefacts: [
             {
               name: "vim-origin",
@@ -205,9 +200,7 @@ export function vim(options: VimOptions = {}): Detector {
               shape: [d, model.residualDim],
             },
           ],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }
