@@ -43,13 +43,16 @@ export type AshVariant = "s" | "b" | "p";
 /** OpenOOD v1.5's percentile grid for ASH (`ash.yml`), shared with SCALE. */
 export const ASH_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 90, 95];
 
-/** The options of an ASH variant whose percentile is tuned unless given, with their defaults. */
-const tunedPercentile = Schema.Struct({
+/**
+ * The options of an ASH variant whose percentile is tuned unless given (and SCALE's), with their
+ * defaults.
+ */
+export const TunedPercentileOptionsSpec = Schema.Struct({
   /** A fixed pruning percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
   percentile: Schema.optionalKey(Percentile),
   percentileGrid: withDefault(Grid(Percentile), [...ASH_PERCENTILE_GRID] as [number, ...number[]]),
 });
-const ASH_DEFAULTS = optionDefaults(tunedPercentile);
+const ASH_DEFAULTS = optionDefaults(TunedPercentileOptionsSpec);
 
 /** Options of {@link ash}. */
 export interface AshOptions {
@@ -64,7 +67,7 @@ export interface AshOptions {
 type _AshOptionsMatchesSchema = Expect<
   SameFields<
     Omit<AshOptions, "variant">,
-    OptionsOf<typeof tunedPercentile>
+    OptionsOf<typeof TunedPercentileOptionsSpec>
   >
 >;
 
@@ -182,7 +185,7 @@ export const ashBinaryEntry = ashVariantEntry({
   kind: "ash-b",
   variant: "b",
   title: "ASH-B",
-  options: tunedPercentile,
+  options: TunedPercentileOptionsSpec,
   source: "Djurisic et al., ICLR 2023, variant ASH-B; OpenOOD `ash` (p tuned)",
 });
 
