@@ -21,8 +21,13 @@
  */
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
-import { type Detector, fittedDetector } from "./detector.ts";
-import { checkTrainPenultimate, scoreChecked } from "./checks.ts";
+import { type Detector, type FitInputs, fittedDetector } from "./detector.ts";
+import {
+  checkTrainPenultimate,
+  type FeatureSizeMismatch,
+  type NonFiniteFeatures,
+  scoreChecked,
+} from "./checks.ts";
 import { nearestWhitenedDistance, pseudoInverseFactor } from "./linalg.ts";
 import { defineDetector } from "./entry.ts";
 import { Schema } from "effect";
@@ -53,41 +58,6 @@ export class BadLabels extends Data.TaggedError("BadLabels")<{
     return `Cannot fit ${this.detector} on "${this.set}": ${this.problem}`;
   }
 }
-
-/**
- * Check the training labels of a class-conditional detector: one per feature row, each below
- * `numClasses`, and no class without a sample.
- */
-export const checkClassLabels = (
-  detector: string,
-  set: string,
-  labels: ArrayLike<number>,
-  rows: number,
-  numClasses: number,
-): Effect.Effect<void, BadLabels | EmptyClass> =>
-  Effect.gen(function* () {
-    if (labels.length !== rows) {
-      return yield* new BadLabels({
-        detector,
-        set,
-        problem: `${labels.length} labels for ${rows} feature rows`,
-      });
-    }
-    const counts = new Array<number>(numClasses).fill(0);
-    for (let i = 0; i < labels.length; i++) {
-      const label = labels[i]!;
-      if (label >= numClasses) {
-        return yield* new BadLabels({
-          detector,
-          set,
-          problem: `label ${label} is not below the ${numClasses} classes of the logits`,
-        });
-      }
-      counts[label]! += 1;
-    }
-    const empty = counts.findIndex((count) => count === 0);
-    if (empty >= 0) return yield* new EmptyClass({ detector, set, label: empty });
-  });
 
 /** Class means (C × D) and the tied covariance (D × D), both float64. */
 export interface ClassGaussians {
@@ -136,6 +106,47 @@ export function classGaussians(
   return { numClasses, dim: d, means, covariance };
 }
 
+/**
+ * The class Gaussians of the training split, after checking its penultimate features (one row
+ * per image, finite) and its labels, as a class-conditional detector needs them: one label per
+ * feature row, each below the number of logits, and no class without a sample.
+ */
+export const trainingClassGaussians = (
+  detector: string,
+  inputs: FitInputs,
+): Effect.Effect<
+  ClassGaussians,
+  BadLabels | EmptyClass | FeatureSizeMismatch | NonFiniteFeatures
+> =>
+  Effect.gen(function* () {
+    const { name: set, count: rows, logits, penultimate } = inputs.train.features;
+    const numClasses = logits.cols;
+    const labels = inputs.train.features.labels ?? inputs.train.images.labels;
+    yield* checkTrainPenultimate(detector, inputs);
+    if (labels.length !== rows) {
+      return yield* new BadLabels({
+        detector,
+        set,
+        problem: `${labels.length} labels for ${rows} feature rows`,
+      });
+    }
+    const counts = new Array<number>(numClasses).fill(0);
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i]!;
+      if (label >= numClasses) {
+        return yield* new BadLabels({
+          detector,
+          set,
+          problem: `label ${label} is not below the ${numClasses} classes of the logits`,
+        });
+      }
+      counts[label]! += 1;
+    }
+    const empty = counts.findIndex((count) => count === 0);
+    if (empty >= 0) return yield* new EmptyClass({ detector, set, label: empty });
+    return classGaussians(penultimate, labels, numClasses);
+  });
+
 /** The Mahalanobis (MDS) detector: squared distance to the closest class Gaussian. */
 export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
   const name = "Mahalanobis";
@@ -146,15 +157,8 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
       "(Lee et al., NeurIPS 2018; OpenOOD v1.5 MDS)",
     fit: (inputs) =>
       Effect.gen(function* () {
-        const trainFeatures = inputs.train.features;
-        const setName = trainFeatures.name;
-        const numClasses = trainFeatures.logits.cols;
-        const labels = trainFeatures.labels ?? inputs.train.images.labels;
-        yield* checkTrainPenultimate(name, inputs);
-        yield* checkClassLabels(name, setName, labels, trainFeatures.count, numClasses);
-
-        const gaussians = classGaussians(trainFeatures.penultimate, labels, numClasses);
-        const d = gaussians.dim;
+        const gaussians = yield* trainingClassGaussians(name, inputs);
+        const { dim: d, numClasses } = gaussians;
         const { rank, factor } = pseudoInverseFactor(gaussians.covariance, d);
         return fittedDetector({
           score: (set) =>

@@ -16,11 +16,11 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { checkTrainPenultimate, scoreChecked } from "./checks.ts";
+import { scoreChecked } from "./checks.ts";
 import { type Detector, fittedDetector } from "./detector.ts";
 import { defineDetector } from "./entry.ts";
 import { nearestWhitenedDistance, pseudoInverseFactor, whitenedDistances } from "./linalg.ts";
-import { checkClassLabels, classGaussians } from "./mahalanobis.ts";
+import { classGaussians, trainingClassGaussians } from "./mahalanobis.ts";
 
 /** Options of {@link rmds} (none). */
 export type RmdsOptions = Record<never, never>;
@@ -35,14 +35,8 @@ export function rmds(_options: RmdsOptions = {}): Detector {
     fit: (inputs) =>
       Effect.gen(function* () {
         const trainFeatures = inputs.train.features;
-        const setName = trainFeatures.name;
-        const numClasses = trainFeatures.logits.cols;
-        const labels = trainFeatures.labels ?? inputs.train.images.labels;
-        yield* checkTrainPenultimate(name, inputs);
-        yield* checkClassLabels(name, setName, labels, trainFeatures.count, numClasses);
-
-        const d = trainFeatures.penultimate.cols;
-        const perClass = classGaussians(trainFeatures.penultimate, labels, numClasses);
+        const perClass = yield* trainingClassGaussians(name, inputs);
+        const { dim: d, numClasses } = perClass;
         // One class for every sample: the background Gaussian of all training features.
         const background = classGaussians(
           trainFeatures.penultimate,
