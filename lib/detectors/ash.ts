@@ -64,11 +64,8 @@ export interface AshOptions {
   readonly percentileGrid?: ReadonlyArray<number>;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _AshOptionsMatchesSchema = Expect<
-  SameFields<
-    Omit<AshOptions, "variant">,
-    OptionsOf<typeof TunedPercentileOptionsSpec>
-  >
+type _Checked = Expect<
+  SameFields<Omit<AshOptions, "variant">, OptionsOf<typeof TunedPercentileOptionsSpec>>
 >;
 
 /** Number of activations ASH keeps out of `n` at percentile `p` (numpy round-half-even). */

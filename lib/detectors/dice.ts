@@ -37,7 +37,7 @@ export interface DiceOptions {
   readonly percentile?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _DiceOptionsMatchesSchema = Expect<SameFields<DiceOptions, OptionsOf<typeof DiceOptionsSpec>>>;
+type _Checked = Expect<SameFields<DiceOptions, OptionsOf<typeof DiceOptionsSpec>>>;
 const DICE_DEFAULTS = optionDefaults(DiceOptionsSpec);
 
 /** The head with the weights whose contribution h̄_d·W_cd is at or below the p-th percentile zeroed. */

@@ -32,9 +32,7 @@ export interface EnergyOptions {
   readonly temperature?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _EnergyOptionsMatchesSchema = Expect<
-  SameFields<EnergyOptions, OptionsOf<typeof EnergyOptionsSpec>>
->;
+type _Checked = Expect<SameFields<EnergyOptions, OptionsOf<typeof EnergyOptionsSpec>>>;
 const ENERGY_DEFAULTS = optionDefaults(EnergyOptionsSpec);
 
 /** The Energy detector: −T·logsumexp(z/T). */

@@ -36,7 +36,7 @@ export interface FdbdOptions {
   readonly distanceAsNormalizer?: boolean;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _FdbdOptionsMatchesSchema = Expect<SameFields<FdbdOptions, OptionsOf<typeof FdbdOptionsSpec>>>;
+type _Checked = Expect<SameFields<FdbdOptions, OptionsOf<typeof FdbdOptionsSpec>>>;
 
 /** D-vector mean of the rows. */
 export function columnMeans(m: Matrix): Float64Array {

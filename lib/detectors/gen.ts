@@ -64,7 +64,7 @@ export interface GenOptions {
   readonly topM?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _GenOptionsMatchesSchema = Expect<SameFields<GenOptions, OptionsOf<typeof GenOptionsSpec>>>;
+type _Checked = Expect<SameFields<GenOptions, OptionsOf<typeof GenOptionsSpec>>>;
 const GEN_DEFAULTS = optionDefaults(GenOptionsSpec);
 
 /**

@@ -43,12 +43,7 @@ export interface GradNormOptions {
   readonly temperature?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _GradNormOptionsMatchesSchema = Expect<
-  SameFields<
-    GradNormOptions,
-    OptionsOf<typeof GradNormOptionsSpec>
-  >
->;
+type _Checked = Expect<SameFields<GradNormOptions, OptionsOf<typeof GradNormOptionsSpec>>>;
 const GRADNORM_DEFAULTS = optionDefaults(GradNormOptionsSpec);
 
 /** ‖∂KL(u ‖ softmax(z/T))/∂K‖₁ = ‖h‖₁ · ‖softmax(z/T) − 1/C‖₁ / T for every row. */

@@ -54,7 +54,7 @@ export interface KnnOptions {
   readonly kGrid?: ReadonlyArray<number>;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _KnnOptionsMatchesSchema = Expect<SameFields<KnnOptions, OptionsOf<typeof KnnOptionsSpec>>>;
+type _Checked = Expect<SameFields<KnnOptions, OptionsOf<typeof KnnOptionsSpec>>>;
 const KNN_DEFAULTS = optionDefaults(KnnOptionsSpec);
 
 /** Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). */

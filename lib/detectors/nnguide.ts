@@ -63,12 +63,7 @@ export interface NnGuideOptions {
   readonly seed?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _NnGuideOptionsMatchesSchema = Expect<
-  SameFields<
-    NnGuideOptions,
-    OptionsOf<typeof NnGuideOptionsSpec>
-  >
->;
+type _Checked = Expect<SameFields<NnGuideOptions, OptionsOf<typeof NnGuideOptionsSpec>>>;
 const NNGUIDE_DEFAULTS = optionDefaults(NnGuideOptionsSpec);
 
 /** h/‖h‖ + 1e-10 per row (the reference's normaliser; float64 norms). */

@@ -86,7 +86,7 @@ export interface OdinOptions {
   readonly batchSize?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _OdinOptionsMatchSchema = Expect<SameFields<OdinOptions, OptionsOf<typeof OdinOptionsSpec>>>;
+type _Checked = Expect<SameFields<OdinOptions, OptionsOf<typeof OdinOptionsSpec>>>;
 const ODIN_DEFAULTS = optionDefaults(OdinOptionsSpec);
 
 /** The ODIN settings every pass needs. */

@@ -55,12 +55,7 @@ export interface ReactOptions {
   readonly thresholdFrom?: ThresholdSource;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _ReactOptionsMatchesSchema = Expect<
-  SameFields<
-    ReactOptions,
-    OptionsOf<ReturnType<typeof reactOptions>>
-  >
->;
+type _Checked = Expect<SameFields<ReactOptions, OptionsOf<ReturnType<typeof reactOptions>>>>;
 const REACT_DEFAULTS = optionDefaults(reactOptions("train"));
 
 /** What each threshold source is called in names and descriptions. */

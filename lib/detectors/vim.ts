@@ -47,7 +47,7 @@ export interface VimOptions {
   readonly principalDim?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _VimOptionsMatchesSchema = Expect<SameFields<VimOptions, OptionsOf<typeof VimOptionsSpec>>>;
+type _Checked = Expect<SameFields<VimOptions, OptionsOf<typeof VimOptionsSpec>>>;
 
 /** The training features have no residual outside the principal subspace, so α is undefined. */
 export class DegenerateResidual extends Data.TaggedError("DegenerateResidual")<{
