@@ -61,13 +61,15 @@ import {
 } from "./grood_core.ts";
 import { knnScore } from "../stages/score.ts";
 import {
+  type Artefact,
   type Detector,
   type ExtractedSet,
   type FitInputs,
   type FittedDetector,
+  fittedDetector,
   type TunedParameter,
 } from "./detector.ts";
-import { tuneParameter } from "./tune.ts";
+import { tuneUnlessFixed } from "./tune.ts";
 
 // GROOD's options live in `grood_options.ts`; exported here too, where callers have taken them.
 export {
@@ -233,20 +235,12 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           temperature: o.temperature,
         };
         if (o.descriptor === "distance") {
-          const fitted: FittedDetector = {
+          return fittedDetector({
             score: (set: ExtractedSet) =>
               Effect.succeed(negativeDistanceTo(set.features.penultimate, ood.value)),
             settings,
-            tuned: [],
-            artefacts: [{
-              name: "ood-prototype",
-              description: `D-vector OOD prototype (${describeSource(source)})`,
-              data: ood.value,
-              shape: [ood.value.length],
-            }],
-            dispose: () => {},
-          };
-          return fitted;
+            artefacts: [oodArtefact(ood.value, source)],
+          });
         }
         // Only correctly classified training samples are indexed, as the reference does: the
         // reduce's kept rows.
@@ -264,21 +258,19 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
         const scorer = (index: NearestNeighbourIndex, temperature: number) => (set: ExtractedSet) =>
           groodScores(set, gradientPrototypes, index, temperature, o.k);
         // The temperature extension may be chosen on validation data (never on test OOD).
-        const tuned = o.temperatureGrid === undefined ? [] : [
-          yield* tuneParameter({
-            detector: name,
-            parameter: "temperature",
-            grid: o.temperatureGrid,
-            validation: inputs.validation,
-            // Each candidate's index is released by tuneParameter once its scores are in.
-            candidate: (temperature) =>
-              Effect.gen(function* () {
-                const index = yield* indexOf((yield* descriptorsAt(temperature)).value);
-                return { score: scorer(index, temperature), dispose: () => index.dispose() };
-              }),
-          }),
-        ];
-        const temperature = tuned[0]?.chosen ?? o.temperature;
+        const fixed = o.temperatureGrid === undefined ? o.temperature : undefined;
+        const { chosen: temperature, tuned } = yield* tuneUnlessFixed(fixed, {
+          detector: name,
+          parameter: "temperature",
+          grid: o.temperatureGrid ?? [],
+          validation: inputs.validation,
+          // Each candidate's index is released by tuneParameter once its scores are in.
+          candidate: (temperature) =>
+            Effect.gen(function* () {
+              const index = yield* indexOf((yield* descriptorsAt(temperature)).value);
+              return { score: scorer(index, temperature), dispose: () => index.dispose() };
+            }),
+        });
         const descriptors = (yield* descriptorsAt(temperature)).value;
         // The kept index belongs to this fit's scope until the fit returns: a failure or an
         // interruption from its build on releases it; on success the fitted detector owns it.
@@ -313,6 +305,14 @@ const groodScores = (
     groodDescriptors(set.features.penultimate, prototypes, temperature),
     (queries) => knnScore(index, queries, k),
   );
+
+/** The OOD prototype as an exported artefact, saying where it came from. */
+const oodArtefact = (ood: Float32Array, source: GroodOptions["oodPrototype"]): Artefact => ({
+  name: "ood-prototype",
+  description: `D-vector OOD prototype (${describeSource(source)})`,
+  data: ood,
+  shape: [ood.length],
+});
 
 /** How settings and reports name an index option: the kind, or a user's builder's name. */
 const indexLabel = (index: IndexSpec | IndexBuilder): string =>
@@ -369,12 +369,7 @@ export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): 
         data: prototypes.early.data,
         shape: [prototypes.early.rows, prototypes.early.cols],
       },
-      {
-        name: "ood-prototype",
-        description: `D-vector OOD prototype (${describeSource(source)})`,
-        data: ood,
-        shape: [ood.length],
-      },
+      oodArtefact(ood, source),
       {
         name: "train-descriptors",
         description: "GROOD descriptors of the correctly classified training samples",
