@@ -21,6 +21,7 @@
  */
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
+import { addRowsByClass } from "../stages/class_sums.ts";
 import { type Detector, type FitInputs, fittedDetector } from "./detector.ts";
 import {
   checkTrainPenultimate,
@@ -76,11 +77,7 @@ export function classGaussians(
   const { rows: n, cols: d, data } = features;
   const means = new Float64Array(numClasses * d);
   const counts = new Float64Array(numClasses);
-  for (let i = 0; i < n; i++) {
-    const c = labels[i]!;
-    counts[c]! += 1;
-    for (let k = 0; k < d; k++) means[c * d + k]! += data[i * d + k]!;
-  }
+  addRowsByClass(means, counts, labels, data, d);
   for (let c = 0; c < numClasses; c++) {
     for (let k = 0; k < d; k++) means[c * d + k]! /= counts[c]!;
   }
