@@ -63,11 +63,7 @@ const SOURCE_LABEL: Record<ThresholdSource, string> = { train: "train", validati
 
 /** min(h, threshold) element-wise. */
 export function clipActivations(features: Matrix, threshold: number): Matrix {
-  return matrix(
-    features.rows,
-    features.cols,
-    features.data.map((h) => Math.min(h, threshold)),
-  );
+  return matrix(features.rows, features.cols, features.data.map((h) => Math.min(h, threshold)));
 }
 
 /** The ReAct detector: Energy of the logits recomputed from clipped penultimate features. */
