@@ -16,7 +16,7 @@ import { Effect, Schema } from "effect";
 import { checkTrainPenultimate, requirePercentile } from "./checks.ts";
 import type { Detector } from "./detector.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   optionDefaults,
   type OptionsOf,
@@ -76,12 +76,9 @@ export function dice(options: DiceOptions = {}): Detector {
 }
 
 /** Registration of {@link dice}. */
-export const diceEntry = defineDetector({
+export const diceEntry = baselineEntry(dice, {
   kind: "dice",
   title: "DICE",
-  family: "baseline",
   source: "Sun & Li, ECCV 2022; OpenOOD `dice`",
-  reproduce: true,
   options: DiceOptionsSpec,
-  make: (options, name) => ({ ...dice(options), name }),
 });

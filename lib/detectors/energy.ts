@@ -13,7 +13,7 @@ import { requirePositiveTemperature } from "./checks.ts";
 import { pointwiseDetector } from "./pointwise.ts";
 import { energyScores } from "./logits.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   optionDefaults,
   type OptionsOf,
@@ -49,12 +49,9 @@ export function energy(options: EnergyOptions = {}): Detector {
 }
 
 /** Registration of {@link energy}. */
-export const energyEntry = defineDetector({
+export const energyEntry = baselineEntry(energy, {
   kind: "energy",
   title: "Energy",
-  family: "baseline",
   source: "Liu et al., NeurIPS 2020; OpenOOD `ebo`",
-  reproduce: true,
   options: EnergyOptionsSpec,
-  make: (options, name) => ({ ...energy(options), name }),
 });

@@ -104,6 +104,21 @@ export const defineDetector = <
   entry: DetectorEntry<K, F, E>,
 ): DetectorEntry<K, F, E> => entry;
 
+/**
+ * Register one of grood's baselines: run by `deno task reproduce`, built by `detector` from its
+ * decoded options and named as the spec says (its `title` unless the spec names it).
+ */
+export const baselineEntry = <const K extends string, F extends Schema.Struct.Fields>(
+  detector: (options: Schema.Struct<F>["Type"]) => Detector,
+  entry: Pick<DetectorEntry<K, F>, "kind" | "title" | "source" | "options" | "scoresImages">,
+): DetectorEntry<K, F> =>
+  defineDetector({
+    ...entry,
+    family: "baseline",
+    reproduce: true,
+    make: (options, name) => ({ ...detector(options), name }),
+  });
+
 /** A field with a decoding default (absent in a spec → `value`). */
 export const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
   schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)));

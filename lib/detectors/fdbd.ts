@@ -20,7 +20,7 @@ import { Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { checkTrainPenultimate, requireSetting, scoreChecked } from "./checks.ts";
 import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts";
-import { defineDetector, type Expect, type OptionsOf, type SameFields } from "./entry.ts";
+import { baselineEntry, type Expect, type OptionsOf, type SameFields } from "./entry.ts";
 import { type Head, readHead } from "./logits.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 
@@ -144,12 +144,9 @@ export function fdbd(options: FdbdOptions = {}): Detector {
 }
 
 /** Registration of {@link fdbd}. */
-export const fdbdEntry = defineDetector({
+export const fdbdEntry = baselineEntry(fdbd, {
   kind: "fdbd",
   title: "fDBD",
-  family: "baseline",
   source: "Liu & Qin, ICML 2024; OpenOOD `fdbd`",
-  reproduce: true,
   options: FdbdOptionsSpec,
-  make: (options, name) => ({ ...fdbd(options), name }),
 });

@@ -29,7 +29,7 @@ import type { Matrix } from "../matrix.ts";
 import { requireSetting, scoreChecked } from "./checks.ts";
 import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   Grid,
   optionDefaults,
@@ -168,12 +168,9 @@ export function gen(options: GenOptions = {}): Detector {
 }
 
 /** Registration of {@link gen}. */
-export const genEntry = defineDetector({
+export const genEntry = baselineEntry(gen, {
   kind: "gen",
   title: "GEN",
-  family: "baseline",
   source: "Liu et al., CVPR 2023; OpenOOD `gen`",
-  reproduce: true,
   options: GenOptionsSpec,
-  make: (options, name) => ({ ...gen(options), name }),
 });

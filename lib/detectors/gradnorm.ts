@@ -24,7 +24,7 @@ import { requirePositiveTemperature } from "./checks.ts";
 import { pointwiseDetector } from "./pointwise.ts";
 import { softmaxRow } from "./logits.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   optionDefaults,
   type OptionsOf,
@@ -82,12 +82,9 @@ export function gradNorm(options: GradNormOptions = {}): Detector {
 }
 
 /** Registration of {@link gradNorm}. */
-export const gradNormEntry = defineDetector({
+export const gradNormEntry = baselineEntry(gradNorm, {
   kind: "gradnorm",
   title: "GradNorm",
-  family: "baseline",
   source: "Huang et al., NeurIPS 2021; OpenOOD `gradnorm`",
-  reproduce: true,
   options: GradNormOptionsSpec,
-  make: (options, name) => ({ ...gradNorm(options), name }),
 });

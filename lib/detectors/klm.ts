@@ -18,7 +18,7 @@ import type { Matrix } from "../matrix.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
 import { type Detector, fittedDetector } from "./detector.ts";
-import { defineDetector } from "./entry.ts";
+import { baselineEntry } from "./entry.ts";
 import { softmaxRow } from "./logits.ts";
 
 /** Options of {@link klm} (none). */
@@ -99,12 +99,9 @@ export function klm(_options: KlmOptions = {}): Detector {
 }
 
 /** Registration of {@link klm}. */
-export const klmEntry = defineDetector({
+export const klmEntry = baselineEntry(klm, {
   kind: "klm",
   title: "KLM",
-  family: "baseline",
   source: "Hendrycks et al., ICML 2022; OpenOOD `klm`",
-  reproduce: true,
   options: Schema.Struct({}),
-  make: (options, name) => ({ ...klm(options), name }),
 });

@@ -24,7 +24,7 @@ import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts"
 import { checkSet, requireSetting, scoreChecked } from "./checks.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   Grid,
   optionDefaults,
@@ -147,12 +147,9 @@ export function knn(options: KnnOptions = {}): Detector {
 }
 
 /** Registration of {@link knn}. */
-export const knnEntry = defineDetector({
+export const knnEntry = baselineEntry(knn, {
   kind: "knn",
   title: "KNN",
-  family: "baseline",
   source: "Sun et al., ICML 2022; OpenOOD `knn`",
-  reproduce: true,
   options: KnnOptionsSpec,
-  make: (options, name) => ({ ...knn(options), name }),
 });

@@ -30,7 +30,7 @@ import {
   scoreChecked,
 } from "./checks.ts";
 import { nearestWhitenedDistance, pseudoInverseFactor } from "./linalg.ts";
-import { defineDetector } from "./entry.ts";
+import { baselineEntry } from "./entry.ts";
 import { Schema } from "effect";
 
 /** Options of {@link mahalanobis} (none: the MDS variant has no hyper-parameters). */
@@ -195,12 +195,9 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
 }
 
 /** Registration of {@link mahalanobis}. */
-export const mahalanobisEntry = defineDetector({
+export const mahalanobisEntry = baselineEntry(mahalanobis, {
   kind: "mahalanobis",
   title: "Mahalanobis",
-  family: "baseline",
   source: "Lee et al., NeurIPS 2018; OpenOOD `mds`",
-  reproduce: true,
   options: Schema.Struct({}),
-  make: (options, name) => ({ ...mahalanobis(options), name }),
 });

@@ -24,7 +24,7 @@ import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Detector, fittedDetector } from "./detector.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   optionDefaults,
   type OptionsOf,
@@ -162,12 +162,9 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
 }
 
 /** Registration of {@link nnGuide}. */
-export const nnGuideEntry = defineDetector({
+export const nnGuideEntry = baselineEntry(nnGuide, {
   kind: "nnguide",
   title: "NNGuide",
-  family: "baseline",
   source: "Park et al., ICCV 2023; OpenOOD `nnguide`",
-  reproduce: true,
   options: NnGuideOptionsSpec,
-  make: (options, name) => ({ ...nnGuide(options), name }),
 });

@@ -44,7 +44,7 @@ import { requirePositiveTemperature, requireSetting, scoreChecked } from "./chec
 import { rowMaxSoftmax } from "./logits.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   Grid,
   NonNegativeNumber,
@@ -304,14 +304,11 @@ export function odin(options: OdinOptions = {}): Detector {
 }
 
 /** Registration of {@link odin}. */
-export const odinEntry = defineDetector({
+export const odinEntry = baselineEntry(odin, {
   kind: "odin",
   title: "ODIN",
-  family: "baseline",
   source: "Liang et al., ICLR 2018; OpenOOD `odin`",
-  reproduce: true,
   scoresImages: "its score perturbs every image along the network's input gradient and runs " +
     "the network again on the perturbed image",
   options: OdinOptionsSpec,
-  make: (options, name) => ({ ...odin(options), name }),
 });

@@ -18,7 +18,7 @@
 import { Effect, Schema } from "effect";
 import { scoreChecked } from "./checks.ts";
 import { type Detector, fittedDetector } from "./detector.ts";
-import { defineDetector } from "./entry.ts";
+import { baselineEntry } from "./entry.ts";
 import { nearestWhitenedDistance, pseudoInverseFactor, whitenedDistances } from "./linalg.ts";
 import { classGaussians, trainingClassGaussians } from "./mahalanobis.ts";
 
@@ -77,12 +77,9 @@ export function rmds(_options: RmdsOptions = {}): Detector {
 }
 
 /** Registration of {@link rmds}. */
-export const rmdsEntry = defineDetector({
+export const rmdsEntry = baselineEntry(rmds, {
   kind: "rmds",
   title: "RMDS",
-  family: "baseline",
   source: "Ren et al., 2021; OpenOOD `rmds`",
-  reproduce: true,
   options: Schema.Struct({}),
-  make: (options, name) => ({ ...rmds(options), name }),
 });

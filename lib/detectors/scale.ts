@@ -24,7 +24,7 @@ import {
   TunedPercentileOptionsSpec,
 } from "./ash.ts";
 import type { Detector } from "./detector.ts";
-import { defineDetector } from "./entry.ts";
+import { baselineEntry } from "./entry.ts";
 import { fitPercentileHeadEnergy } from "./head_energy.ts";
 
 /** OpenOOD v1.5's percentile grid for SCALE: ASH's (`configs/postprocessors/scale.yml`). */
@@ -103,12 +103,9 @@ export function scale(options: ScaleOptions = {}): Detector {
 }
 
 /** Registration of {@link scale}. */
-export const scaleEntry = defineDetector({
+export const scaleEntry = baselineEntry(scale, {
   kind: "scale",
   title: "SCALE",
-  family: "baseline",
   source: "Xu et al., ICLR 2024; OpenOOD `scale`",
-  reproduce: true,
   options: TunedPercentileOptionsSpec,
-  make: (options, name) => ({ ...scale(options), name }),
 });

@@ -14,7 +14,7 @@ import { Effect, Schema } from "effect";
 import { predictedClasses } from "../stages/features.ts";
 import { checkTrainPenultimate, scoreChecked } from "./checks.ts";
 import { type Detector, fittedDetector } from "./detector.ts";
-import { defineDetector } from "./entry.ts";
+import { baselineEntry } from "./entry.ts";
 import { EmptyClass } from "./mahalanobis.ts";
 
 /** Options of {@link she} (none). */
@@ -76,12 +76,9 @@ export function she(_options: SheOptions = {}): Detector {
 }
 
 /** Registration of {@link she}. */
-export const sheEntry = defineDetector({
+export const sheEntry = baselineEntry(she, {
   kind: "she",
   title: "SHE",
-  family: "baseline",
   source: "Zhang et al., ICLR 2023; OpenOOD `she`",
-  reproduce: true,
   options: Schema.Struct({}),
-  make: (options, name) => ({ ...she(options), name }),
 });

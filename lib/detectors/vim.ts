@@ -27,7 +27,7 @@ import { checkTrainPenultimate, finiteMatrix, requireSetting, scoreChecked } fro
 import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
 import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   type OptionsOf,
   PositiveInt,
@@ -206,12 +206,9 @@ export function vim(options: VimOptions = {}): Detector {
 }
 
 /** Registration of {@link vim}. */
-export const vimEntry = defineDetector({
+export const vimEntry = baselineEntry(vim, {
   kind: "vim",
   title: "ViM",
-  family: "baseline",
   source: "Wang et al., CVPR 2022; OpenOOD `vim`",
-  reproduce: true,
   options: VimOptionsSpec,
-  make: (options, name) => ({ ...vim(options), name }),
 });
