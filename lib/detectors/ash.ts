@@ -26,7 +26,7 @@ import { Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   Grid,
   optionDefaults,
@@ -146,50 +146,25 @@ export function ash(options: AshOptions = {}): Detector {
 const fixedPercentile = (percentile: number) =>
   Schema.Struct({ percentile: withDefault(Percentile, percentile) });
 
-/** The registry entry of one ASH variant (its table name is `title` unless a spec names it). */
-const ashVariantEntry = <const K extends string, F extends Schema.Struct.Fields>(entry: {
-  readonly kind: K;
-  readonly variant: AshVariant;
-  readonly title: string;
-  readonly options: Schema.Struct<F>;
-  readonly source: string;
-}) =>
-  defineDetector({
-    kind: entry.kind,
-    title: entry.title,
-    family: "baseline",
-    source: entry.source,
-    reproduce: true,
-    options: entry.options,
-    make: (options, name) => {
-      const detector = ash({ ...(options as AshOptions), variant: entry.variant });
-      // The default name says the percentile in force (a user's `percentile` changes it).
-      return name === entry.title ? detector : { ...detector, name };
-    },
-  });
-
 /** Registration of ASH-S at p = 90 ({@link ash}). */
-export const ashEntry = ashVariantEntry({
+export const ashEntry = baselineEntry((options) => ash({ ...options, variant: "s" }), {
   kind: "ash",
-  variant: "s",
   title: "ASH-S@90",
   options: fixedPercentile(90),
   source: "Djurisic et al., ICLR 2023, variant ASH-S at the paper's p = 90",
 });
 
 /** Registration of ASH-B with p tuned, as OpenOOD v1.5's `ash` ({@link ash}). */
-export const ashBinaryEntry = ashVariantEntry({
+export const ashBinaryEntry = baselineEntry((options) => ash({ ...options, variant: "b" }), {
   kind: "ash-b",
-  variant: "b",
   title: "ASH-B",
   options: TunedPercentileOptionsSpec,
   source: "Djurisic et al., ICLR 2023, variant ASH-B; OpenOOD `ash` (p tuned)",
 });
 
 /** Registration of ASH-P (pruning only) at p = 90 ({@link ash}). */
-export const ashPruneEntry = ashVariantEntry({
+export const ashPruneEntry = baselineEntry((options) => ash({ ...options, variant: "p" }), {
   kind: "ash-p",
-  variant: "p",
   title: "ASH-P@90",
   options: fixedPercentile(90),
   source: "Djurisic et al., ICLR 2023, variant ASH-P (pruning only) at p = 90",

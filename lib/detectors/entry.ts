@@ -106,7 +106,8 @@ export const defineDetector = <
 
 /**
  * Register one of grood's baselines: run by `deno task reproduce`, built by `detector` from its
- * decoded options and named as the spec says (its `title` unless the spec names it).
+ * decoded options, and named as the spec says; without a name in the spec it keeps the
+ * detector's own, which may say the settings in force (`ASH-S@80`, `ReAct (ID val)`).
  */
 export const baselineEntry = <const K extends string, F extends Schema.Struct.Fields>(
   detector: (options: Schema.Struct<F>["Type"]) => Detector,
@@ -116,7 +117,10 @@ export const baselineEntry = <const K extends string, F extends Schema.Struct.Fi
     ...entry,
     family: "baseline",
     reproduce: true,
-    make: (options, name) => ({ ...detector(options), name }),
+    make: (options, name) => {
+      const built = detector(options);
+      return name === entry.title ? built : { ...built, name };
+    },
   });
 
 /** A field with a decoding default (absent in a spec → `value`). */

@@ -23,7 +23,7 @@ import { checkTrainPenultimate, finiteMatrix, requireSetting } from "./checks.ts
 import { headEnergy } from "./head_energy.ts";
 import { percentile, readHead } from "./logits.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   optionDefaults,
   type OptionsOf,
@@ -99,22 +99,13 @@ export function react(options: ReactOptions = {}): Detector {
 }
 
 /** The registry entry of ReAct with one default threshold source. */
-const reactEntryFrom = <const K extends string>(kind: K, from: ThresholdSource, source: string) => {
-  const title = `ReAct (${SOURCE_LABEL[from]})`;
-  return defineDetector({
+const reactEntryFrom = <const K extends string>(kind: K, from: ThresholdSource, source: string) =>
+  baselineEntry(react, {
     kind,
-    title,
-    family: "baseline",
+    title: `ReAct (${SOURCE_LABEL[from]})`,
     source,
-    reproduce: true,
     options: reactOptions(from),
-    make: (options, name) => {
-      const detector = react(options);
-      // The default name says the threshold source in force.
-      return name === title ? detector : { ...detector, name };
-    },
   });
-};
 
 /** Registration of {@link react} with the threshold from training activations (the paper). */
 export const reactEntry = reactEntryFrom(
