@@ -34,6 +34,7 @@ import { squaredDistance } from "../distance.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import { type Codec, StageCache } from "../cache/cache.ts";
+import type { NpyData } from "../io/npy.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
 import type { IndexSpec, NearestNeighbourIndex } from "../knn/mod.ts";
 import {
@@ -81,12 +82,13 @@ export {
   type OodPrototypeSource,
 } from "./grood_options.ts";
 
+/** A matrix as a stored array, and back. */
+const stored = (m: Matrix) => ({ data: m.data, shape: [m.rows, m.cols] });
+const restored = (a: { data: NpyData; shape: ReadonlyArray<number> }) =>
+  matrix(a.shape[0]!, a.shape[1]!, a.data as Float32Array);
 const matrixCodec: Codec<Matrix> = {
-  encode: (m) => ({ arrays: { matrix: { data: m.data, shape: [m.rows, m.cols] } }, meta: null }),
-  decode: (arrays) => {
-    const a = arrays.get("matrix")!;
-    return matrix(a.shape[0]!, a.shape[1]!, a.data as Float32Array);
-  },
+  encode: (m) => ({ arrays: { matrix: stored(m) }, meta: null }),
+  decode: (arrays) => restored(arrays.get("matrix")!),
 };
 const vectorCodec: Codec<Float32Array> = {
   encode: (v) => ({ arrays: { vector: { data: v, shape: [v.length] } }, meta: null }),
@@ -94,22 +96,14 @@ const vectorCodec: Codec<Float32Array> = {
 };
 const prototypesCodec: Codec<Prototypes> = {
   encode: (p) => ({
-    arrays: {
-      early: { data: p.early.data, shape: [p.early.rows, p.early.cols] },
-      penultimate: { data: p.penultimate.data, shape: [p.penultimate.rows, p.penultimate.cols] },
-    },
+    arrays: { early: stored(p.early), penultimate: stored(p.penultimate) },
     meta: { earlyBoundary: p.earlyBoundary, earlyShape: p.earlyShape, counts: p.counts },
   }),
-  decode: (arrays, meta) => {
-    const m = meta as Pick<Prototypes, "earlyBoundary" | "earlyShape" | "counts">;
-    const early = arrays.get("early")!;
-    const pen = arrays.get("penultimate")!;
-    return {
-      ...m,
-      early: matrix(early.shape[0]!, early.shape[1]!, early.data as Float32Array),
-      penultimate: matrix(pen.shape[0]!, pen.shape[1]!, pen.data as Float32Array),
-    };
-  },
+  decode: (arrays, meta) => ({
+    ...(meta as Pick<Prototypes, "earlyBoundary" | "earlyShape" | "counts">),
+    early: restored(arrays.get("early")!),
+    penultimate: restored(arrays.get("penultimate")!),
+  }),
 };
 
 /** Distance of each row to a vector, negated (ablation score: far from p_ood = ID). */
