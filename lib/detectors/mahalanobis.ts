@@ -155,26 +155,13 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
     fit: (inputs) =>
       Effect.gen(function* () {
         const gaussians = yield* trainingClassGaussians(name, inputs);
-        const { dim: d, numClasses } = gaussians;
-        const { rank, factor } = pseudoInverseFactor(gaussians.covariance, d);
+        const { dim: d, numClasses, means } = gaussians;
+        const whitening = pseudoInverseFactor(gaussians.covariance, d);
         return fittedDetector({
           score: (set) =>
-            scoreChecked(
-              name,
-              set,
-              { penultimate: d },
-              () =>
-                Float64Array.from(
-                  nearestWhitenedDistance(
-                    set.features.penultimate,
-                    gaussians.means,
-                    numClasses,
-                    factor,
-                    rank,
-                  ),
-                ),
-            ),
-          settings: { covariance: "tied", inverse: "pinvh", precisionRank: rank, dim: d },
+            scoreChecked(name, set, { penultimate: d }, () =>
+              nearestWhitenedDistance(set.features.penultimate, means, numClasses, whitening)),
+          settings: { covariance: "tied", inverse: "pinvh", precisionRank: whitening.rank, dim: d },
           artefacts: [
             {
               name: "mahalanobis-class-means",

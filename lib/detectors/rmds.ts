@@ -49,20 +49,8 @@ export function rmds(_options: RmdsOptions = {}): Detector {
           score: (set) =>
             scoreChecked(name, set, { penultimate: d }, () => {
               const h = set.features.penultimate;
-              const classes = nearestWhitenedDistance(
-                h,
-                perClass.means,
-                numClasses,
-                classFactor.factor,
-                classFactor.rank,
-              );
-              const back = whitenedDistances(
-                h,
-                background.means,
-                1,
-                backgroundFactor.factor,
-                backgroundFactor.rank,
-              );
+              const classes = nearestWhitenedDistance(h, perClass.means, numClasses, classFactor);
+              const back = whitenedDistances(h, background.means, 1, backgroundFactor);
               return Float64Array.from(classes, (best, i) => best - back[i]!);
             }),
           settings: {
