@@ -26,7 +26,7 @@ import { Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   Grid,
   optionDefaults,
@@ -43,13 +43,16 @@ export type AshVariant = "s" | "b" | "p";
 /** OpenOOD v1.5's percentile grid for ASH (`ash.yml`), shared with SCALE. */
 export const ASH_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 90, 95];
 
-/** The options of an ASH variant whose percentile is tuned unless given, with their defaults. */
-const tunedPercentile = Schema.Struct({
+/**
+ * The options of an ASH variant whose percentile is tuned unless given (and SCALE's), with their
+ * defaults.
+ */
+export const TunedPercentileOptionsSpec = Schema.Struct({
   /** A fixed pruning percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
   percentile: Schema.optionalKey(Percentile),
   percentileGrid: withDefault(Grid(Percentile), [...ASH_PERCENTILE_GRID] as [number, ...number[]]),
 });
-const ASH_DEFAULTS = optionDefaults(tunedPercentile);
+const ASH_DEFAULTS = optionDefaults(TunedPercentileOptionsSpec);
 
 /** Options of {@link ash}. */
 export interface AshOptions {
@@ -61,11 +64,8 @@ export interface AshOptions {
   readonly percentileGrid?: ReadonlyArray<number>;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _AshOptionsMatchesSchema = Expect<
-  SameFields<
-    Omit<AshOptions, "variant">,
-    OptionsOf<typeof tunedPercentile>
-  >
+type _Checked = Expect<
+  SameFields<Omit<AshOptions, "variant">, OptionsOf<typeof TunedPercentileOptionsSpec>>
 >;
 
 /** Number of activations ASH keeps out of `n` at percentile `p` (numpy round-half-even). */
@@ -146,50 +146,25 @@ export function ash(options: AshOptions = {}): Detector {
 const fixedPercentile = (percentile: number) =>
   Schema.Struct({ percentile: withDefault(Percentile, percentile) });
 
-/** The registry entry of one ASH variant (its table name is `title` unless a spec names it). */
-const ashVariantEntry = <const K extends string, F extends Schema.Struct.Fields>(entry: {
-  readonly kind: K;
-  readonly variant: AshVariant;
-  readonly title: string;
-  readonly options: Schema.Struct<F>;
-  readonly source: string;
-}) =>
-  defineDetector({
-    kind: entry.kind,
-    title: entry.title,
-    family: "baseline",
-    source: entry.source,
-    reproduce: true,
-    options: entry.options,
-    make: (options, name) => {
-      const detector = ash({ ...(options as AshOptions), variant: entry.variant });
-      // The default name says the percentile in force (a user's `percentile` changes it).
-      return name === entry.title ? detector : { ...detector, name };
-    },
-  });
-
 /** Registration of ASH-S at p = 90 ({@link ash}). */
-export const ashEntry = ashVariantEntry({
+export const ashEntry = baselineEntry((options) => ash({ ...options, variant: "s" }), {
   kind: "ash",
-  variant: "s",
   title: "ASH-S@90",
   options: fixedPercentile(90),
   source: "Djurisic et al., ICLR 2023, variant ASH-S at the paper's p = 90",
 });
 
 /** Registration of ASH-B with p tuned, as OpenOOD v1.5's `ash` ({@link ash}). */
-export const ashBinaryEntry = ashVariantEntry({
+export const ashBinaryEntry = baselineEntry((options) => ash({ ...options, variant: "b" }), {
   kind: "ash-b",
-  variant: "b",
   title: "ASH-B",
-  options: tunedPercentile,
+  options: TunedPercentileOptionsSpec,
   source: "Djurisic et al., ICLR 2023, variant ASH-B; OpenOOD `ash` (p tuned)",
 });
 
 /** Registration of ASH-P (pruning only) at p = 90 ({@link ash}). */
-export const ashPruneEntry = ashVariantEntry({
+export const ashPruneEntry = baselineEntry((options) => ash({ ...options, variant: "p" }), {
   kind: "ash-p",
-  variant: "p",
   title: "ASH-P@90",
   options: fixedPercentile(90),
   source: "Djurisic et al., ICLR 2023, variant ASH-P (pruning only) at p = 90",

@@ -158,6 +158,22 @@ export const checkSet = (
   return Effect.void;
 };
 
+/**
+ * The training penultimate features: one row per image (and, when `expected` says so, the sizes
+ * it names), every value finite.
+ */
+export const checkTrainPenultimate = (
+  detector: string,
+  inputs: FitInputs,
+  expected: ExpectedSizes = {},
+): Effect.Effect<void, FeatureSizeMismatch | NonFiniteFeatures> => {
+  const { features } = inputs.train;
+  return Effect.andThen(
+    checkSet(detector, inputs.train, expected),
+    () => finiteMatrix(detector, features.name, "the penultimate features", features.penultimate),
+  );
+};
+
 /** Fail with {@link InvalidSetting} unless `ok`. */
 export const requireSetting = (
   ok: boolean,

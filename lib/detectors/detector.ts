@@ -144,6 +144,14 @@ export interface FittedDetector<E extends TaggedFailure = DetectorError> {
   readonly dispose: () => void;
 }
 
+/**
+ * A fitted detector from its score and settings, with nothing tuned and nothing to free unless
+ * `parts` says otherwise.
+ */
+export const fittedDetector = <E extends TaggedFailure = DetectorError>(
+  parts: Pick<FittedDetector<E>, "score" | "settings"> & Partial<FittedDetector<E>>,
+): FittedDetector<E> => ({ tuned: [], dispose: () => {}, ...parts });
+
 /** A named array a fitted detector exposes for export (`.npy`). */
 export interface Artefact {
   /** File-name stem of the export (`prototypes` → `prototypes.npy`). */

@@ -13,10 +13,10 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { requirePercentile } from "./checks.ts";
+import { checkTrainPenultimate, requirePercentile } from "./checks.ts";
 import type { Detector } from "./detector.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   optionDefaults,
   type OptionsOf,
@@ -25,7 +25,7 @@ import {
   withDefault,
 } from "./entry.ts";
 import { columnMeans } from "./fdbd.ts";
-import { checkTrainPenultimate, headEnergy } from "./head_energy.ts";
+import { headEnergy } from "./head_energy.ts";
 import { type Head, percentile, readHead } from "./logits.ts";
 
 /** DICE's options with their default: the sparsity percentile p in [0, 100), 90. */
@@ -37,7 +37,7 @@ export interface DiceOptions {
   readonly percentile?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _DiceOptionsMatchesSchema = Expect<SameFields<DiceOptions, OptionsOf<typeof DiceOptionsSpec>>>;
+type _Checked = Expect<SameFields<DiceOptions, OptionsOf<typeof DiceOptionsSpec>>>;
 const DICE_DEFAULTS = optionDefaults(DiceOptionsSpec);
 
 /** The head with the weights whose contribution h̄_d·W_cd is at or below the p-th percentile zeroed. */
@@ -67,7 +67,7 @@ export function dice(options: DiceOptions = {}): Detector {
         yield* requirePercentile(name, p);
         const trainFeatures = inputs.train.features;
         const head = yield* readHead(name, inputs);
-        yield* checkTrainPenultimate(name, inputs, head.inputSize);
+        yield* checkTrainPenultimate(name, inputs, { penultimate: head.inputSize });
         const sparse = sparsifiedHead(head, columnMeans(trainFeatures.penultimate), p);
         const kept = sparse.kernel.filter((w) => w !== 0).length;
         return headEnergy(name, sparse, (h) => h, { percentile: p, keptWeights: kept });
@@ -76,12 +76,9 @@ export function dice(options: DiceOptions = {}): Detector {
 }
 
 /** Registration of {@link dice}. */
-export const diceEntry = defineDetector({
+export const diceEntry = baselineEntry(dice, {
   kind: "dice",
   title: "DICE",
-  family: "baseline",
   source: "Sun & Li, ECCV 2022; OpenOOD `dice`",
-  reproduce: true,
   options: DiceOptionsSpec,
-  make: (options, name) => ({ ...dice(options), name }),
 });

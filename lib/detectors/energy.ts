@@ -13,7 +13,7 @@ import { requirePositiveTemperature } from "./checks.ts";
 import { pointwiseDetector } from "./pointwise.ts";
 import { energyScores } from "./logits.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   optionDefaults,
   type OptionsOf,
@@ -32,9 +32,7 @@ export interface EnergyOptions {
   readonly temperature?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _EnergyOptionsMatchesSchema = Expect<
-  SameFields<EnergyOptions, OptionsOf<typeof EnergyOptionsSpec>>
->;
+type _Checked = Expect<SameFields<EnergyOptions, OptionsOf<typeof EnergyOptionsSpec>>>;
 const ENERGY_DEFAULTS = optionDefaults(EnergyOptionsSpec);
 
 /** The Energy detector: −T·logsumexp(z/T). */
@@ -51,12 +49,9 @@ export function energy(options: EnergyOptions = {}): Detector {
 }
 
 /** Registration of {@link energy}. */
-export const energyEntry = defineDetector({
+export const energyEntry = baselineEntry(energy, {
   kind: "energy",
   title: "Energy",
-  family: "baseline",
   source: "Liu et al., NeurIPS 2020; OpenOOD `ebo`",
-  reproduce: true,
   options: EnergyOptionsSpec,
-  make: (options, name) => ({ ...energy(options), name }),
 });

@@ -104,6 +104,25 @@ export const defineDetector = <
   entry: DetectorEntry<K, F, E>,
 ): DetectorEntry<K, F, E> => entry;
 
+/**
+ * Register one of grood's baselines: run by `deno task reproduce`, built by `detector` from its
+ * decoded options, and named as the spec says; without a name in the spec it keeps the
+ * detector's own, which may say the settings in force (`ASH-S@80`, `ReAct (ID val)`).
+ */
+export const baselineEntry = <const K extends string, F extends Schema.Struct.Fields>(
+  detector: (options: Schema.Struct<F>["Type"]) => Detector,
+  entry: Pick<DetectorEntry<K, F>, "kind" | "title" | "source" | "options" | "scoresImages">,
+): DetectorEntry<K, F> =>
+  defineDetector({
+    ...entry,
+    family: "baseline",
+    reproduce: true,
+    make: (options, name) => {
+      const built = detector(options);
+      return name === entry.title ? built : { ...built, name };
+    },
+  });
+
 /** A field with a decoding default (absent in a spec → `value`). */
 export const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
   schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)));

@@ -18,11 +18,11 @@
  */
 import { Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
-import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
-import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
-import { defineDetector, type Expect, type OptionsOf, type SameFields } from "./entry.ts";
+import { checkTrainPenultimate, requireSetting, scoreChecked } from "./checks.ts";
+import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts";
+import { baselineEntry, type Expect, type OptionsOf, type SameFields } from "./entry.ts";
 import { type Head, readHead } from "./logits.ts";
-import { tuneParameter } from "./tune.ts";
+import { tuneUnlessFixed } from "./tune.ts";
 
 /** fDBD's options: none has a fixed default. */
 const FdbdOptionsSpec = Schema.Struct({
@@ -36,7 +36,7 @@ export interface FdbdOptions {
   readonly distanceAsNormalizer?: boolean;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _FdbdOptionsMatchesSchema = Expect<SameFields<FdbdOptions, OptionsOf<typeof FdbdOptionsSpec>>>;
+type _Checked = Expect<SameFields<FdbdOptions, OptionsOf<typeof FdbdOptionsSpec>>>;
 
 /** D-vector mean of the rows. */
 export function columnMeans(m: Matrix): Float64Array {
@@ -109,15 +109,7 @@ export function fdbd(options: FdbdOptions = {}): Detector {
         const trainFeatures = inputs.train.features;
         const head = yield* readHead(name, inputs);
         const d = head.inputSize;
-        yield* checkSet(name, inputs.train, {
-          penultimate: d,
-        });
-        yield* finiteMatrix(
-          name,
-          trainFeatures.name,
-          "the penultimate features",
-          trainFeatures.penultimate,
-        );
+        yield* checkTrainPenultimate(name, inputs, { penultimate: d });
         yield* requireSetting(head.numClasses >= 2, name, "classes", head.numClasses, "≥ 2");
         const trainMean = columnMeans(trainFeatures.penultimate);
         const denominators = boundaryDenominators(head);
@@ -130,38 +122,31 @@ export function fdbd(options: FdbdOptions = {}): Detector {
               denominators,
               distance ? trainMean : undefined,
             ));
-        const tuned: Array<TunedParameter> = [];
-        if (fixed === undefined) {
-          // 1 = distance to the training mean, 0 = norm (OpenOOD's order: True first).
-          tuned.push(
-            yield* tuneParameter({
-              detector: name,
-              parameter: "distanceAsNormalizer",
-              grid: [1, 0],
-              validation: inputs.validation,
-              candidate: (value) => Effect.succeed({ score: scoreWith(value === 1) }),
-            }),
-          );
-        }
-        const distance = fixed ?? tuned[0]!.chosen === 1;
-        const fitted: FittedDetector = {
+        // 1 = distance to the training mean, 0 = norm (OpenOOD's order: True first).
+        const { chosen, tuned } = yield* tuneUnlessFixed(
+          fixed === undefined ? undefined : Number(fixed),
+          {
+            detector: name,
+            parameter: "distanceAsNormalizer",
+            grid: [1, 0],
+            validation: inputs.validation,
+            candidate: (value) => Effect.succeed({ score: scoreWith(value === 1) }),
+          },
+        );
+        const distance = chosen === 1;
+        return fittedDetector({
           score: scoreWith(distance),
           settings: { distanceAsNormalizer: distance },
           tuned,
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }
 
 /** Registration of {@link fdbd}. */
-export const fdbdEntry = defineDetector({
+export const fdbdEntry = baselineEntry(fdbd, {
   kind: "fdbd",
   title: "fDBD",
-  family: "baseline",
   source: "Liu & Qin, ICML 2024; OpenOOD `fdbd`",
-  reproduce: true,
   options: FdbdOptionsSpec,
-  make: (options, name) => ({ ...fdbd(options), name }),
 });

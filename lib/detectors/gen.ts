@@ -27,9 +27,9 @@
 import { Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { requireSetting, scoreChecked } from "./checks.ts";
-import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
+import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   Grid,
   optionDefaults,
@@ -40,7 +40,7 @@ import {
   withDefault,
 } from "./entry.ts";
 import { logSumExp } from "./logits.ts";
-import { tuneParameter } from "./tune.ts";
+import { tuneUnlessFixed } from "./tune.ts";
 
 /** OpenOOD v1.5's γ grid for GEN. */
 export const GEN_GAMMA_GRID: ReadonlyArray<number> = [0.01, 0.1, 0.5, 1, 2, 5, 10];
@@ -64,7 +64,7 @@ export interface GenOptions {
   readonly topM?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _GenOptionsMatchesSchema = Expect<SameFields<GenOptions, OptionsOf<typeof GenOptionsSpec>>>;
+type _Checked = Expect<SameFields<GenOptions, OptionsOf<typeof GenOptionsSpec>>>;
 const GEN_DEFAULTS = optionDefaults(GenOptionsSpec);
 
 /**
@@ -155,37 +155,22 @@ export function gen(options: GenOptions = {}): Detector {
             { classes },
             () => logGeneralizedEntropy(set.features.logits, gamma, topM),
           );
-        const tuned: Array<TunedParameter> = [];
-        if (options.gamma === undefined) {
-          tuned.push(
-            yield* tuneParameter({
-              detector: name,
-              parameter: "gamma",
-              grid,
-              validation: inputs.validation,
-              candidate: (gamma) => Effect.succeed({ score: scoreAt(gamma) }),
-            }),
-          );
-        }
-        const gamma = tuned[0]?.chosen ?? grid[0]!;
-        const fitted: FittedDetector = {
-          score: scoreAt(gamma),
-          settings: { gamma, topM },
-          tuned,
-          dispose: () => {},
-        };
-        return fitted;
+        const { chosen: gamma, tuned } = yield* tuneUnlessFixed(options.gamma, {
+          detector: name,
+          parameter: "gamma",
+          grid,
+          validation: inputs.validation,
+          candidate: (gamma) => Effect.succeed({ score: scoreAt(gamma) }),
+        });
+        return fittedDetector({ score: scoreAt(gamma), settings: { gamma, topM }, tuned });
       }),
   };
 }
 
 /** Registration of {@link gen}. */
-export const genEntry = defineDetector({
+export const genEntry = baselineEntry(gen, {
   kind: "gen",
   title: "GEN",
-  family: "baseline",
   source: "Liu et al., CVPR 2023; OpenOOD `gen`",
-  reproduce: true,
   options: GenOptionsSpec,
-  make: (options, name) => ({ ...gen(options), name }),
 });

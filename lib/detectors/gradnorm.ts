@@ -24,7 +24,7 @@ import { requirePositiveTemperature } from "./checks.ts";
 import { pointwiseDetector } from "./pointwise.ts";
 import { softmaxRow } from "./logits.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   optionDefaults,
   type OptionsOf,
@@ -43,12 +43,7 @@ export interface GradNormOptions {
   readonly temperature?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _GradNormOptionsMatchesSchema = Expect<
-  SameFields<
-    GradNormOptions,
-    OptionsOf<typeof GradNormOptionsSpec>
-  >
->;
+type _Checked = Expect<SameFields<GradNormOptions, OptionsOf<typeof GradNormOptionsSpec>>>;
 const GRADNORM_DEFAULTS = optionDefaults(GradNormOptionsSpec);
 
 /** ‖∂KL(u ‖ softmax(z/T))/∂K‖₁ = ‖h‖₁ · ‖softmax(z/T) − 1/C‖₁ / T for every row. */
@@ -87,12 +82,9 @@ export function gradNorm(options: GradNormOptions = {}): Detector {
 }
 
 /** Registration of {@link gradNorm}. */
-export const gradNormEntry = defineDetector({
+export const gradNormEntry = baselineEntry(gradNorm, {
   kind: "gradnorm",
   title: "GradNorm",
-  family: "baseline",
   source: "Huang et al., NeurIPS 2021; OpenOOD `gradnorm`",
-  reproduce: true,
   options: GradNormOptionsSpec,
-  make: (options, name) => ({ ...gradNorm(options), name }),
 });

@@ -34,6 +34,7 @@ import { squaredDistance } from "../distance.ts";
 import { InvalidParameter } from "../errors.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import { type Codec, StageCache } from "../cache/cache.ts";
+import type { NpyData } from "../io/npy.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
 import type { IndexSpec, NearestNeighbourIndex } from "../knn/mod.ts";
 import {
@@ -61,13 +62,15 @@ import {
 } from "./grood_core.ts";
 import { knnScore } from "../stages/score.ts";
 import {
+  type Artefact,
   type Detector,
   type ExtractedSet,
   type FitInputs,
   type FittedDetector,
+  fittedDetector,
   type TunedParameter,
 } from "./detector.ts";
-import { tuneParameter } from "./tune.ts";
+import { tuneUnlessFixed } from "./tune.ts";
 
 // GROOD's options live in `grood_options.ts`; exported here too, where callers have taken them.
 export {
@@ -79,12 +82,13 @@ export {
   type OodPrototypeSource,
 } from "./grood_options.ts";
 
+/** A matrix as a stored array, and back. */
+const stored = (m: Matrix) => ({ data: m.data, shape: [m.rows, m.cols] });
+const restored = (a: { data: NpyData; shape: ReadonlyArray<number> }) =>
+  matrix(a.shape[0]!, a.shape[1]!, a.data as Float32Array);
 const matrixCodec: Codec<Matrix> = {
-  encode: (m) => ({ arrays: { matrix: { data: m.data, shape: [m.rows, m.cols] } }, meta: null }),
-  decode: (arrays) => {
-    const a = arrays.get("matrix")!;
-    return matrix(a.shape[0]!, a.shape[1]!, a.data as Float32Array);
-  },
+  encode: (m) => ({ arrays: { matrix: stored(m) }, meta: null }),
+  decode: (arrays) => restored(arrays.get("matrix")!),
 };
 const vectorCodec: Codec<Float32Array> = {
   encode: (v) => ({ arrays: { vector: { data: v, shape: [v.length] } }, meta: null }),
@@ -92,22 +96,14 @@ const vectorCodec: Codec<Float32Array> = {
 };
 const prototypesCodec: Codec<Prototypes> = {
   encode: (p) => ({
-    arrays: {
-      early: { data: p.early.data, shape: [p.early.rows, p.early.cols] },
-      penultimate: { data: p.penultimate.data, shape: [p.penultimate.rows, p.penultimate.cols] },
-    },
+    arrays: { early: stored(p.early), penultimate: stored(p.penultimate) },
     meta: { earlyBoundary: p.earlyBoundary, earlyShape: p.earlyShape, counts: p.counts },
   }),
-  decode: (arrays, meta) => {
-    const m = meta as Pick<Prototypes, "earlyBoundary" | "earlyShape" | "counts">;
-    const early = arrays.get("early")!;
-    const pen = arrays.get("penultimate")!;
-    return {
-      ...m,
-      early: matrix(early.shape[0]!, early.shape[1]!, early.data as Float32Array),
-      penultimate: matrix(pen.shape[0]!, pen.shape[1]!, pen.data as Float32Array),
-    };
-  },
+  decode: (arrays, meta) => ({
+    ...(meta as Pick<Prototypes, "earlyBoundary" | "earlyShape" | "counts">),
+    early: restored(arrays.get("early")!),
+    penultimate: restored(arrays.get("penultimate")!),
+  }),
 };
 
 /** Distance of each row to a vector, negated (ablation score: far from p_ood = ID). */
@@ -233,20 +229,12 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           temperature: o.temperature,
         };
         if (o.descriptor === "distance") {
-          const fitted: FittedDetector = {
+          return fittedDetector({
             score: (set: ExtractedSet) =>
               Effect.succeed(negativeDistanceTo(set.features.penultimate, ood.value)),
             settings,
-            tuned: [],
-            artefacts: [{
-              name: "ood-prototype",
-              description: `D-vector OOD prototype (${describeSource(source)})`,
-              data: ood.value,
-              shape: [ood.value.length],
-            }],
-            dispose: () => {},
-          };
-          return fitted;
+            artefacts: [oodArtefact(ood.value, source)],
+          });
         }
         // Only correctly classified training samples are indexed, as the reference does: the
         // reduce's kept rows.
@@ -264,21 +252,19 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
         const scorer = (index: NearestNeighbourIndex, temperature: number) => (set: ExtractedSet) =>
           groodScores(set, gradientPrototypes, index, temperature, o.k);
         // The temperature extension may be chosen on validation data (never on test OOD).
-        const tuned = o.temperatureGrid === undefined ? [] : [
-          yield* tuneParameter({
-            detector: name,
-            parameter: "temperature",
-            grid: o.temperatureGrid,
-            validation: inputs.validation,
-            // Each candidate's index is released by tuneParameter once its scores are in.
-            candidate: (temperature) =>
-              Effect.gen(function* () {
-                const index = yield* indexOf((yield* descriptorsAt(temperature)).value);
-                return { score: scorer(index, temperature), dispose: () => index.dispose() };
-              }),
-          }),
-        ];
-        const temperature = tuned[0]?.chosen ?? o.temperature;
+        const fixed = o.temperatureGrid === undefined ? o.temperature : undefined;
+        const { chosen: temperature, tuned } = yield* tuneUnlessFixed(fixed, {
+          detector: name,
+          parameter: "temperature",
+          grid: o.temperatureGrid ?? [],
+          validation: inputs.validation,
+          // Each candidate's index is released by tuneParameter once its scores are in.
+          candidate: (temperature) =>
+            Effect.gen(function* () {
+              const index = yield* indexOf((yield* descriptorsAt(temperature)).value);
+              return { score: scorer(index, temperature), dispose: () => index.dispose() };
+            }),
+        });
         const descriptors = (yield* descriptorsAt(temperature)).value;
         // The kept index belongs to this fit's scope until the fit returns: a failure or an
         // interruption from its build on releases it; on success the fitted detector owns it.
@@ -313,6 +299,14 @@ const groodScores = (
     groodDescriptors(set.features.penultimate, prototypes, temperature),
     (queries) => knnScore(index, queries, k),
   );
+
+/** The OOD prototype as an exported artefact, saying where it came from. */
+const oodArtefact = (ood: Float32Array, source: GroodOptions["oodPrototype"]): Artefact => ({
+  name: "ood-prototype",
+  description: `D-vector OOD prototype (${describeSource(source)})`,
+  data: ood,
+  shape: [ood.length],
+});
 
 /** How settings and reports name an index option: the kind, or a user's builder's name. */
 const indexLabel = (index: IndexSpec | IndexBuilder): string =>
@@ -369,12 +363,7 @@ export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): 
         data: prototypes.early.data,
         shape: [prototypes.early.rows, prototypes.early.cols],
       },
-      {
-        name: "ood-prototype",
-        description: `D-vector OOD prototype (${describeSource(source)})`,
-        data: ood,
-        shape: [ood.length],
-      },
+      oodArtefact(ood, source),
       {
         name: "train-descriptors",
         description: "GROOD descriptors of the correctly classified training samples",

@@ -31,7 +31,7 @@ import type { ClassSums, SetFeatures } from "../stages/features.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
 import { meanOfPrototypes, mixupImages } from "../stages/mixup.ts";
 import type { EmptyClass } from "../stages/prototype.ts";
-import type { DetectorError } from "./detector.ts";
+import type { Artefact, DetectorError } from "./detector.ts";
 import { mixupRanks, summariseChunk, TrainingStreamInvalid } from "./grood_chunks.ts";
 import type { IndexBuilder } from "./grood_options.ts";
 import { type ReducedFeatures, summaryReducer } from "./grood_reduce.ts";
@@ -185,14 +185,7 @@ export const IVF_CENTROIDS_ARTEFACT = "ivf-centroids";
  * The centroids of `index` when the ivf kind made it (its lists, so a fitted folder need not
  * run k-means again), else nothing.
  */
-export const ivfCentroidsOf = (
-  index: NearestNeighbourIndex,
-): ReadonlyArray<{
-  readonly name: string;
-  readonly description: string;
-  readonly data: Float32Array;
-  readonly shape: ReadonlyArray<number>;
-}> => {
+export const ivfCentroidsOf = (index: NearestNeighbourIndex): ReadonlyArray<Artefact> => {
   if (indexKind("ivf")?.owns(index) !== true) return [];
   const ivf = index as IvfIndex;
   return [{

@@ -49,9 +49,7 @@ import {
 } from "./grood_chunks.ts";
 import { indexOver, oodPrototypeOf, trainingDescriptors } from "./grood_core.ts";
 import { featureReducer } from "./grood_reduce.ts";
-import type { IndexBuilder } from "./grood_options.ts";
-
-export { TrainingStreamInvalid } from "./grood_chunks.ts";
+import type { IndexBuilder, SpecOodPrototype } from "./grood_options.ts";
 
 /** One batch of a labelled training stream (an `OpenedSource`'s `SourceBatch` is one). */
 export type TrainingBatch = TrainingChunk;
@@ -102,15 +100,7 @@ export interface ChunkMapper<E> {
 /** Options of {@link fitGroodStreamed} (GROOD's defaults when absent). */
 export interface StreamedGroodOptions {
   /** Where the OOD prototype comes from (default: the targeted mix-up with GROOD's defaults). */
-  readonly oodPrototype?:
-    | {
-      readonly kind: "mixup";
-      readonly lambda: number;
-      /** Absent: min(10,000, training images). */
-      readonly samples?: number | "all";
-      readonly seed: number;
-    }
-    | { readonly kind: "mean" };
+  readonly oodPrototype?: Extract<SpecOodPrototype, { readonly kind: "mixup" | "mean" }>;
   /** NCP-logit temperature (default 1, the paper). */
   readonly temperature?: number;
   /** A registered index kind with its options (default `{ kind: "exact" }`) or a user's own builder. */

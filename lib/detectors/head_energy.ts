@@ -1,43 +1,23 @@
 /**
- * What the detectors that recompute the logits with the dense head share (ReAct, ASH, DICE):
- * the check of the training features they fit on, and the fitted scorer, the Energy score
- * −logsumexp(z̄) of z̄ = head(transform(h)) at temperature 1. Each detector's own file keeps
- * only its idea: a clip (ReAct), a shaping (ASH), a sparsified head (DICE).
+ * What the detectors that recompute the logits with the dense head share (ReAct, ASH, DICE,
+ * SCALE): the fitted scorer, the Energy score −logsumexp(z̄) of z̄ = head(transform(h)) at
+ * temperature 1 (their training features are checked by `checkTrainPenultimate`, `checks.ts`).
+ * Each detector's own file keeps only its idea: a clip (ReAct), a shaping (ASH), a sparsified
+ * head (DICE), a scaling (SCALE).
  *
  * @module
  */
 import { Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
+import { requireSetting, scoreChecked } from "./checks.ts";
 import {
-  checkSet,
-  type FeatureSizeMismatch,
-  finiteMatrix,
-  type NonFiniteFeatures,
-  requireSetting,
-  scoreChecked,
-} from "./checks.ts";
-import type { ExtractedSet, FitInputs, FittedDetector, TunedParameter } from "./detector.ts";
+  type ExtractedSet,
+  type FitInputs,
+  type FittedDetector,
+  fittedDetector,
+} from "./detector.ts";
 import { applyHead, energyScores, type Head, readHead } from "./logits.ts";
-import { tuneParameter } from "./tune.ts";
-
-/** The training penultimate features: one row per image, `size` columns, every value finite. */
-export const checkTrainPenultimate = (
-  detector: string,
-  inputs: FitInputs,
-  size: number,
-): Effect.Effect<void, FeatureSizeMismatch | NonFiniteFeatures> =>
-  Effect.gen(function* () {
-    const trainFeatures = inputs.train.features;
-    yield* checkSet(detector, inputs.train, {
-      penultimate: size,
-    });
-    yield* finiteMatrix(
-      detector,
-      trainFeatures.name,
-      "the penultimate features",
-      trainFeatures.penultimate,
-    );
-  });
+import { tuneUnlessFixed } from "./tune.ts";
 
 /**
  * A fitted detector scoring every set by the Energy of the logits `head` computes from its
@@ -50,7 +30,7 @@ export function headEnergy(
   transform: (penultimate: Matrix) => Matrix,
   settings: FittedDetector["settings"],
 ): FittedDetector {
-  return {
+  return fittedDetector({
     score: (set) =>
       scoreChecked(
         detector,
@@ -59,9 +39,7 @@ export function headEnergy(
         () => energyScores(applyHead(transform(set.features.penultimate), head)),
       ),
     settings: { ...settings, temperature: 1 },
-    tuned: [],
-    dispose: () => {},
-  };
+  });
 }
 
 /** What {@link fitPercentileHeadEnergy} needs. */
@@ -101,24 +79,16 @@ export const fitPercentileHeadEnergy = (spec: PercentileHeadEnergy, inputs: FitI
         { penultimate: head.inputSize },
         () => energyScores(applyHead(spec.transform(set.features.penultimate, p), head)),
       );
-    const tuned: Array<TunedParameter> = [];
-    if (percentile === undefined) {
-      tuned.push(
-        yield* tuneParameter({
-          detector,
-          parameter: "percentile",
-          grid,
-          validation: inputs.validation,
-          candidate: (p) => Effect.succeed({ score: scoreAt(p) }),
-        }),
-      );
-    }
-    const p = tuned[0]?.chosen ?? grid[0]!;
-    const fitted: FittedDetector = {
+    const { chosen: p, tuned } = yield* tuneUnlessFixed(percentile, {
+      detector,
+      parameter: "percentile",
+      grid,
+      validation: inputs.validation,
+      candidate: (p) => Effect.succeed({ score: scoreAt(p) }),
+    });
+    return fittedDetector({
       score: scoreAt(p),
       settings: { ...spec.settings(p, head), percentile: p, temperature: 1 },
       tuned,
-      dispose: () => {},
-    };
-    return fitted;
+    });
   });

@@ -17,8 +17,8 @@ import { Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { defineDetector } from "./entry.ts";
+import { type Detector, fittedDetector } from "./detector.ts";
+import { baselineEntry } from "./entry.ts";
 import { softmaxRow } from "./logits.ts";
 
 /** Options of {@link klm} (none). */
@@ -77,7 +77,7 @@ export function klm(_options: KlmOptions = {}): Detector {
           validation.features.logits,
         );
         const templates = softmaxTemplates(validation.features.logits);
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) =>
             scoreChecked(name, set, { classes: c }, () => {
               const z = set.features.logits;
@@ -93,21 +93,15 @@ export function klm(_options: KlmOptions = {}): Detector {
           settings: {
             templates: `mean softmax per predicted class of "${validation.features.name}"`,
           },
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }
 
 /** Registration of {@link klm}. */
-export const klmEntry = defineDetector({
+export const klmEntry = baselineEntry(klm, {
   kind: "klm",
   title: "KLM",
-  family: "baseline",
   source: "Hendrycks et al., ICML 2022; OpenOOD `klm`",
-  reproduce: true,
   options: Schema.Struct({}),
-  make: (options, name) => ({ ...klm(options), name }),
 });

@@ -20,11 +20,11 @@
 import { Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import { exactIndex, type NearestNeighbourIndex, type Neighbours } from "../knn/mod.ts";
-import type { Detector, ExtractedSet, FittedDetector, TunedParameter } from "./detector.ts";
+import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts";
 import { checkSet, requireSetting, scoreChecked } from "./checks.ts";
-import { tuneParameter } from "./tune.ts";
+import { tuneUnlessFixed } from "./tune.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   Grid,
   optionDefaults,
@@ -54,7 +54,7 @@ export interface KnnOptions {
   readonly kGrid?: ReadonlyArray<number>;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _KnnOptionsMatchesSchema = Expect<SameFields<KnnOptions, OptionsOf<typeof KnnOptionsSpec>>>;
+type _Checked = Expect<SameFields<KnnOptions, OptionsOf<typeof KnnOptionsSpec>>>;
 const KNN_DEFAULTS = optionDefaults(KnnOptionsSpec);
 
 /** Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). */
@@ -108,35 +108,29 @@ export function knn(options: KnnOptions = {}): Detector {
         const neighboursOf = (set: ExtractedSet, k: number) =>
           index.search(l2Normalise(set.features.penultimate), k);
 
-        let k = ks[0]!;
-        const tuned: Array<TunedParameter> = [];
-        if (tuning) {
-          // One search per validation set with the largest k; each grid k reads its column.
-          const largest = Math.max(...ks);
-          const cache = new Map<ExtractedSet, Neighbours>();
-          const choice = yield* tuneParameter({
-            detector: name,
-            parameter: "k",
-            grid: ks,
-            validation: inputs.validation,
-            candidate: (value) =>
-              Effect.succeed({
-                score: (set: ExtractedSet) =>
-                  scoreChecked(name, set, { penultimate: d }, () =>
-                    Effect.gen(function* () {
-                      const neighbours = cache.get(set) ?? (yield* neighboursOf(set, largest));
-                      cache.set(set, neighbours);
-                      return kthDistance(neighbours, value);
-                    })),
-              }),
-          }).pipe(
-            Effect.ensuring(Effect.sync(() => cache.clear())),
-            Effect.tapError(() => Effect.sync(() => index.dispose())),
-          );
-          k = choice.chosen;
-          tuned.push(choice);
-        }
-        const fitted: FittedDetector = {
+        // One search per validation set with the largest k; each grid k reads its column.
+        const largest = Math.max(...ks);
+        const cache = new Map<ExtractedSet, Neighbours>();
+        const { chosen: k, tuned } = yield* tuneUnlessFixed(tuning ? undefined : ks[0], {
+          detector: name,
+          parameter: "k",
+          grid: ks,
+          validation: inputs.validation,
+          candidate: (value) =>
+            Effect.succeed({
+              score: (set: ExtractedSet) =>
+                scoreChecked(name, set, { penultimate: d }, () =>
+                  Effect.gen(function* () {
+                    const neighbours = cache.get(set) ?? (yield* neighboursOf(set, largest));
+                    cache.set(set, neighbours);
+                    return kthDistance(neighbours, value);
+                  })),
+            }),
+        }).pipe(
+          Effect.ensuring(Effect.sync(() => cache.clear())),
+          Effect.tapError(() => Effect.sync(() => index.dispose())),
+        );
+        return fittedDetector({
           score: (set) =>
             scoreChecked(
               name,
@@ -147,19 +141,15 @@ export function knn(options: KnnOptions = {}): Detector {
           settings: { k, normalisation: "l2", index: "exact", indexed: index.size },
           tuned,
           dispose: () => index.dispose(),
-        };
-        return fitted;
+        });
       }),
   };
 }
 
 /** Registration of {@link knn}. */
-export const knnEntry = defineDetector({
+export const knnEntry = baselineEntry(knn, {
   kind: "knn",
   title: "KNN",
-  family: "baseline",
   source: "Sun et al., ICML 2022; OpenOOD `knn`",
-  reproduce: true,
   options: KnnOptionsSpec,
-  make: (options, name) => ({ ...knn(options), name }),
 });

@@ -91,15 +91,18 @@ export function pseudoInverseCutoff(values: Float64Array): number {
   return values.length * Number.EPSILON * largest;
 }
 
+/** An n × `rank` whitening factor L (row-major): see {@link pseudoInverseFactor}. */
+export interface Whitening {
+  readonly rank: number;
+  readonly factor: Float64Array;
+}
+
 /**
  * Whitening factor of the pseudo-inverse of a symmetric positive semi-definite matrix: an
  * n × r matrix L (row-major) with L·Lᵀ = pinv(A), built from the r eigenpairs above
  * {@link pseudoInverseCutoff}: column k of L is v_k / √λ_k. Then xᵀ pinv(A) x = ‖Lᵀx‖².
  */
-export function pseudoInverseFactor(
-  a: Float64Array,
-  n: number,
-): { rank: number; factor: Float64Array } {
+export function pseudoInverseFactor(a: Float64Array, n: number): Whitening {
   const { values, vectors } = symmetricEigen(a, n);
   const cutoff = pseudoInverseCutoff(values);
   const kept: Array<number> = [];
@@ -135,8 +138,7 @@ export function whitenedDistances(
   features: Matrix,
   means: Float64Array,
   numMeans: number,
-  factor: Float64Array,
-  rank: number,
+  { factor, rank }: Whitening,
 ): Float64Array {
   const { rows: n, cols: d, data } = features;
   const whiteMeans = new Float64Array(numMeans * rank);
@@ -167,10 +169,9 @@ export function nearestWhitenedDistance(
   features: Matrix,
   means: Float64Array,
   numMeans: number,
-  factor: Float64Array,
-  rank: number,
+  whitening: Whitening,
 ): Float64Array {
-  const all = whitenedDistances(features, means, numMeans, factor, rank);
+  const all = whitenedDistances(features, means, numMeans, whitening);
   return Float64Array.from({ length: features.rows }, (_, i) => {
     let best = Infinity;
     for (let c = 0; c < numMeans; c++) best = Math.min(best, all[i * numMeans + c]!);

@@ -46,10 +46,7 @@ export function softmaxRow(
   temperature = 1,
 ): Float64Array {
   const lse = logSumExp(values, offset, length, temperature);
-  return Float64Array.from(
-    { length },
-    (_, j) => Math.exp(values[offset + j]! / temperature - lse),
-  );
+  return Float64Array.from({ length }, (_, j) => Math.exp(values[offset + j]! / temperature - lse));
 }
 
 /**

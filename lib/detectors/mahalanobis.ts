@@ -21,10 +21,16 @@
  */
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
+import { addRowsByClass } from "../stages/class_sums.ts";
+import { type Detector, type FitInputs, fittedDetector } from "./detector.ts";
+import {
+  checkTrainPenultimate,
+  type FeatureSizeMismatch,
+  type NonFiniteFeatures,
+  scoreChecked,
+} from "./checks.ts";
 import { nearestWhitenedDistance, pseudoInverseFactor } from "./linalg.ts";
-import { defineDetector } from "./entry.ts";
+import { baselineEntry } from "./entry.ts";
 import { Schema } from "effect";
 
 /** Options of {@link mahalanobis} (none: the MDS variant has no hyper-parameters). */
@@ -54,41 +60,6 @@ export class BadLabels extends Data.TaggedError("BadLabels")<{
   }
 }
 
-/**
- * Check the training labels of a class-conditional detector: one per feature row, each below
- * `numClasses`, and no class without a sample.
- */
-export const checkClassLabels = (
-  detector: string,
-  set: string,
-  labels: ArrayLike<number>,
-  rows: number,
-  numClasses: number,
-): Effect.Effect<void, BadLabels | EmptyClass> =>
-  Effect.gen(function* () {
-    if (labels.length !== rows) {
-      return yield* new BadLabels({
-        detector,
-        set,
-        problem: `${labels.length} labels for ${rows} feature rows`,
-      });
-    }
-    const counts = new Array<number>(numClasses).fill(0);
-    for (let i = 0; i < labels.length; i++) {
-      const label = labels[i]!;
-      if (label >= numClasses) {
-        return yield* new BadLabels({
-          detector,
-          set,
-          problem: `label ${label} is not below the ${numClasses} classes of the logits`,
-        });
-      }
-      counts[label]! += 1;
-    }
-    const empty = counts.findIndex((count) => count === 0);
-    if (empty >= 0) return yield* new EmptyClass({ detector, set, label: empty });
-  });
-
 /** Class means (C × D) and the tied covariance (D × D), both float64. */
 export interface ClassGaussians {
   readonly numClasses: number;
@@ -106,11 +77,7 @@ export function classGaussians(
   const { rows: n, cols: d, data } = features;
   const means = new Float64Array(numClasses * d);
   const counts = new Float64Array(numClasses);
-  for (let i = 0; i < n; i++) {
-    const c = labels[i]!;
-    counts[c]! += 1;
-    for (let k = 0; k < d; k++) means[c * d + k]! += data[i * d + k]!;
-  }
+  addRowsByClass(means, counts, labels, data, d);
   for (let c = 0; c < numClasses; c++) {
     for (let k = 0; k < d; k++) means[c * d + k]! /= counts[c]!;
   }
@@ -136,6 +103,47 @@ export function classGaussians(
   return { numClasses, dim: d, means, covariance };
 }
 
+/**
+ * The class Gaussians of the training split, after checking its penultimate features (one row
+ * per image, finite) and its labels, as a class-conditional detector needs them: one label per
+ * feature row, each below the number of logits, and no class without a sample.
+ */
+export const trainingClassGaussians = (
+  detector: string,
+  inputs: FitInputs,
+): Effect.Effect<
+  ClassGaussians,
+  BadLabels | EmptyClass | FeatureSizeMismatch | NonFiniteFeatures
+> =>
+  Effect.gen(function* () {
+    const { name: set, count: rows, logits, penultimate } = inputs.train.features;
+    const numClasses = logits.cols;
+    const labels = inputs.train.features.labels ?? inputs.train.images.labels;
+    yield* checkTrainPenultimate(detector, inputs);
+    if (labels.length !== rows) {
+      return yield* new BadLabels({
+        detector,
+        set,
+        problem: `${labels.length} labels for ${rows} feature rows`,
+      });
+    }
+    const counts = new Array<number>(numClasses).fill(0);
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i]!;
+      if (label >= numClasses) {
+        return yield* new BadLabels({
+          detector,
+          set,
+          problem: `label ${label} is not below the ${numClasses} classes of the logits`,
+        });
+      }
+      counts[label]! += 1;
+    }
+    const empty = counts.findIndex((count) => count === 0);
+    if (empty >= 0) return yield* new EmptyClass({ detector, set, label: empty });
+    return classGaussians(penultimate, labels, numClasses);
+  });
+
 /** The Mahalanobis (MDS) detector: squared distance to the closest class Gaussian. */
 export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
   const name = "Mahalanobis";
@@ -146,37 +154,14 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
       "(Lee et al., NeurIPS 2018; OpenOOD v1.5 MDS)",
     fit: (inputs) =>
       Effect.gen(function* () {
-        const trainFeatures = inputs.train.features;
-        const train = inputs.train;
-        const setName = trainFeatures.name;
-        const numClasses = trainFeatures.logits.cols;
-        const labels = trainFeatures.labels ?? inputs.train.images.labels;
-        yield* checkSet(name, train, {});
-        yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
-        yield* checkClassLabels(name, setName, labels, trainFeatures.count, numClasses);
-
-        const gaussians = classGaussians(trainFeatures.penultimate, labels, numClasses);
-        const d = gaussians.dim;
-        const { rank, factor } = pseudoInverseFactor(gaussians.covariance, d);
-        const fitted: FittedDetector = {
+        const gaussians = yield* trainingClassGaussians(name, inputs);
+        const { dim: d, numClasses, means } = gaussians;
+        const whitening = pseudoInverseFactor(gaussians.covariance, d);
+        return fittedDetector({
           score: (set) =>
-            scoreChecked(
-              name,
-              set,
-              { penultimate: d },
-              () =>
-                Float64Array.from(
-                  nearestWhitenedDistance(
-                    set.features.penultimate,
-                    gaussians.means,
-                    numClasses,
-                    factor,
-                    rank,
-                  ),
-                ),
-            ),
-          settings: { covariance: "tied", inverse: "pinvh", precisionRank: rank, dim: d },
-          tuned: [],
+            scoreChecked(name, set, { penultimate: d }, () =>
+              nearestWhitenedDistance(set.features.penultimate, means, numClasses, whitening)),
+          settings: { covariance: "tied", inverse: "pinvh", precisionRank: whitening.rank, dim: d },
           artefacts: [
             {
               name: "mahalanobis-class-means",
@@ -191,20 +176,15 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
               shape: [d, d],
             },
           ],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }
 
 /** Registration of {@link mahalanobis}. */
-export const mahalanobisEntry = defineDetector({
+export const mahalanobisEntry = baselineEntry(mahalanobis, {
   kind: "mahalanobis",
   title: "Mahalanobis",
-  family: "baseline",
   source: "Lee et al., NeurIPS 2018; OpenOOD `mds`",
-  reproduce: true,
   options: Schema.Struct({}),
-  make: (options, name) => ({ ...mahalanobis(options), name }),
 });

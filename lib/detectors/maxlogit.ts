@@ -11,7 +11,7 @@ import type { Matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
 import { pointwiseDetector } from "./pointwise.ts";
 import { rowMax } from "./logits.ts";
-import { defineDetector } from "./entry.ts";
+import { baselineEntry } from "./entry.ts";
 import { Schema } from "effect";
 
 /** Options of {@link maxLogit} (none: the method has no hyper-parameters). */
@@ -32,12 +32,9 @@ export function maxLogit(_options: MaxLogitOptions = {}): Detector {
 }
 
 /** Registration of {@link maxLogit}. */
-export const maxLogitEntry = defineDetector({
+export const maxLogitEntry = baselineEntry(maxLogit, {
   kind: "maxlogit",
   title: "MaxLogit",
-  family: "baseline",
   source: "Hendrycks et al., ICML 2022; OpenOOD `mls`",
-  reproduce: true,
   options: Schema.Struct({}),
-  make: (options, name) => ({ ...maxLogit(options), name }),
 });

@@ -85,6 +85,7 @@ export {
   summariseChunk,
   type SummarySettings,
   type TrainingChunk,
+  TrainingStreamInvalid,
 } from "./grood_chunks.ts";
 export {
   type EarlySums,
@@ -112,7 +113,6 @@ export {
   type StreamedGroodOptions,
   type TrainingBatch,
   type TrainingStream,
-  TrainingStreamInvalid,
 } from "./grood_streamed.ts";
 export { knn, type KnnOptions, l2Normalise } from "./knn.ts";
 export { BadLabels, EmptyClass, mahalanobis, type MahalanobisOptions } from "./mahalanobis.ts";

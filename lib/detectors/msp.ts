@@ -11,7 +11,7 @@ import type { Matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
 import { pointwiseDetector } from "./pointwise.ts";
 import { rowMaxSoftmax } from "./logits.ts";
-import { defineDetector } from "./entry.ts";
+import { baselineEntry } from "./entry.ts";
 import { Schema } from "effect";
 
 /** Options of {@link msp} (none: the method has no hyper-parameters). */
@@ -33,12 +33,9 @@ export function msp(_options: MspOptions = {}): Detector {
 }
 
 /** Registration of {@link msp}. */
-export const mspEntry = defineDetector({
+export const mspEntry = baselineEntry(msp, {
   kind: "msp",
   title: "MSP",
-  family: "baseline",
   source: "Hendrycks & Gimpel, ICLR 2017; OpenOOD `msp`",
-  reproduce: true,
   options: Schema.Struct({}),
-  make: (options, name) => ({ ...msp(options), name }),
 });

@@ -22,9 +22,9 @@
 import { Effect, Schema } from "effect";
 import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
+import { type Detector, fittedDetector } from "./detector.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   optionDefaults,
   type OptionsOf,
@@ -63,12 +63,7 @@ export interface NnGuideOptions {
   readonly seed?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _NnGuideOptionsMatchesSchema = Expect<
-  SameFields<
-    NnGuideOptions,
-    OptionsOf<typeof NnGuideOptionsSpec>
-  >
->;
+type _Checked = Expect<SameFields<NnGuideOptions, OptionsOf<typeof NnGuideOptionsSpec>>>;
 const NNGUIDE_DEFAULTS = optionDefaults(NnGuideOptionsSpec);
 
 /** h/‖h‖ + 1e-10 per row (the reference's normaliser; float64 norms). */
@@ -149,7 +144,7 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
           d,
           Float32Array.from(normalised.data, (v, i) => v * energy[Math.floor(i / d)]!),
         );
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) =>
             scoreChecked(name, set, { penultimate: d, classes: c }, () => {
               const guidance = meanTopInnerProducts(
@@ -161,21 +156,15 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
               return Float64Array.from(guidance, (g, i) => -g * lse[i]!);
             }),
           settings: { k, alpha, bank: size, bankDraw: "random", seed },
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }
 
 /** Registration of {@link nnGuide}. */
-export const nnGuideEntry = defineDetector({
+export const nnGuideEntry = baselineEntry(nnGuide, {
   kind: "nnguide",
   title: "NNGuide",
-  family: "baseline",
   source: "Park et al., ICCV 2023; OpenOOD `nnguide`",
-  reproduce: true,
   options: NnGuideOptionsSpec,
-  make: (options, name) => ({ ...nnGuide(options), name }),
 });

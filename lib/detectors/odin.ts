@@ -39,18 +39,12 @@ import { currentProgress } from "../progress.ts";
 import { type ModelError, ModelRunFailed } from "../models/errors.ts";
 import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
-import {
-  type Detector,
-  type ExtractedSet,
-  type FittedDetector,
-  NeedsClassifier,
-  type TunedParameter,
-} from "./detector.ts";
+import { type Detector, type ExtractedSet, fittedDetector, NeedsClassifier } from "./detector.ts";
 import { requirePositiveTemperature, requireSetting, scoreChecked } from "./checks.ts";
 import { rowMaxSoftmax } from "./logits.ts";
-import { tuneParameter } from "./tune.ts";
+import { tuneUnlessFixed } from "./tune.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   Grid,
   NonNegativeNumber,
@@ -92,7 +86,7 @@ export interface OdinOptions {
   readonly batchSize?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _OdinOptionsMatchSchema = Expect<SameFields<OdinOptions, OptionsOf<typeof OdinOptionsSpec>>>;
+type _Checked = Expect<SameFields<OdinOptions, OptionsOf<typeof OdinOptionsSpec>>>;
 const ODIN_DEFAULTS = optionDefaults(OdinOptionsSpec);
 
 /** The ODIN settings every pass needs. */
@@ -286,21 +280,15 @@ export function odin(options: OdinOptions = {}): Detector {
                 }),
           );
 
-        let epsilon = epsilons[0]!;
-        const tuned: Array<TunedParameter> = [];
-        if (options.epsilon === undefined) {
-          const choice = yield* tuneParameter({
-            detector: name,
-            parameter: "epsilon",
-            grid,
-            validation: inputs.validation,
-            candidate: (value) =>
-              Effect.succeed({ score: (set: ExtractedSet) => scoreAt(value, set, true) }),
-          }).pipe(Effect.ensuring(Effect.sync(() => signCache.clear())));
-          epsilon = choice.chosen;
-          tuned.push(choice);
-        }
-        const fitted: FittedDetector = {
+        const { chosen: epsilon, tuned } = yield* tuneUnlessFixed(options.epsilon, {
+          detector: name,
+          parameter: "epsilon",
+          grid,
+          validation: inputs.validation,
+          candidate: (value) =>
+            Effect.succeed({ score: (set: ExtractedSet) => scoreAt(value, set, true) }),
+        }).pipe(Effect.ensuring(Effect.sync(() => signCache.clear())));
+        return fittedDetector({
           score: (set) => scoreAt(epsilon, set, false),
           settings: {
             temperature,
@@ -310,21 +298,17 @@ export function odin(options: OdinOptions = {}): Detector {
           },
           tuned,
           dispose: () => signCache.clear(),
-        };
-        return fitted;
+        });
       }),
   };
 }
 
 /** Registration of {@link odin}. */
-export const odinEntry = defineDetector({
+export const odinEntry = baselineEntry(odin, {
   kind: "odin",
   title: "ODIN",
-  family: "baseline",
   source: "Liang et al., ICLR 2018; OpenOOD `odin`",
-  reproduce: true,
   scoresImages: "its score perturbs every image along the network's input gradient and runs " +
     "the network again on the perturbed image",
   options: OdinOptionsSpec,
-  make: (options, name) => ({ ...odin(options), name }),
 });

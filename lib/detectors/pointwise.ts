@@ -9,7 +9,12 @@
 import { Effect } from "effect";
 import type { SetFeatures } from "../stages/features.ts";
 import { type ExpectedSizes, type InvalidSetting, scoreChecked } from "./checks.ts";
-import type { Detector, DetectorError, FittedDetector } from "./detector.ts";
+import {
+  type Detector,
+  type DetectorError,
+  type FittedDetector,
+  fittedDetector,
+} from "./detector.ts";
 
 /** What a pointwise detector is: its name, its settings and its score function. */
 export interface PointwiseSpec {
@@ -84,13 +89,10 @@ export function pointwiseDetector(spec: PointwiseSpec): Detector<DetectorError, 
             ? { penultimate: trainFeatures.penultimate.cols }
             : {}),
         };
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) => scoreChecked(spec.name, set, expected, () => spec.score(set.features)),
           settings: spec.settings,
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }

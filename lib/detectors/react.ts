@@ -19,11 +19,11 @@
 import { Effect } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
-import { finiteMatrix, requireSetting } from "./checks.ts";
-import { checkTrainPenultimate, headEnergy } from "./head_energy.ts";
+import { checkTrainPenultimate, finiteMatrix, requireSetting } from "./checks.ts";
+import { headEnergy } from "./head_energy.ts";
 import { percentile, readHead } from "./logits.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   optionDefaults,
   type OptionsOf,
@@ -55,12 +55,7 @@ export interface ReactOptions {
   readonly thresholdFrom?: ThresholdSource;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _ReactOptionsMatchesSchema = Expect<
-  SameFields<
-    ReactOptions,
-    OptionsOf<ReturnType<typeof reactOptions>>
-  >
->;
+type _Checked = Expect<SameFields<ReactOptions, OptionsOf<ReturnType<typeof reactOptions>>>>;
 const REACT_DEFAULTS = optionDefaults(reactOptions("train"));
 
 /** What each threshold source is called in names and descriptions. */
@@ -68,11 +63,7 @@ const SOURCE_LABEL: Record<ThresholdSource, string> = { train: "train", validati
 
 /** min(h, threshold) element-wise. */
 export function clipActivations(features: Matrix, threshold: number): Matrix {
-  return matrix(
-    features.rows,
-    features.cols,
-    features.data.map((h) => Math.min(h, threshold)),
-  );
+  return matrix(features.rows, features.cols, features.data.map((h) => Math.min(h, threshold)));
 }
 
 /** The ReAct detector: Energy of the logits recomputed from clipped penultimate features. */
@@ -94,7 +85,7 @@ export function react(options: ReactOptions = {}): Detector {
           "a number in (0, 100]",
         );
         const head = yield* readHead(name, inputs);
-        yield* checkTrainPenultimate(name, inputs, head.inputSize);
+        yield* checkTrainPenultimate(name, inputs, { penultimate: head.inputSize });
         const source = from === "train" ? inputs.train.features : inputs.validation.id.features;
         yield* finiteMatrix(name, source.name, "the penultimate features", source.penultimate);
         const threshold = percentile(source.penultimate.data, p);
@@ -108,22 +99,13 @@ export function react(options: ReactOptions = {}): Detector {
 }
 
 /** The registry entry of ReAct with one default threshold source. */
-const reactEntryFrom = <const K extends string>(kind: K, from: ThresholdSource, source: string) => {
-  const title = `ReAct (${SOURCE_LABEL[from]})`;
-  return defineDetector({
+const reactEntryFrom = <const K extends string>(kind: K, from: ThresholdSource, source: string) =>
+  baselineEntry(react, {
     kind,
-    title,
-    family: "baseline",
+    title: `ReAct (${SOURCE_LABEL[from]})`,
     source,
-    reproduce: true,
     options: reactOptions(from),
-    make: (options, name) => {
-      const detector = react(options);
-      // The default name says the threshold source in force.
-      return name === title ? detector : { ...detector, name };
-    },
   });
-};
 
 /** Registration of {@link react} with the threshold from training activations (the paper). */
 export const reactEntry = reactEntryFrom(

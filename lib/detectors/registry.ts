@@ -4,7 +4,8 @@
  * CLI's `--detector` choices and the docs' detector table are all derived from it.
  *
  * Adding a detector: write `lib/detectors/<name>.ts` exporting the detector and its
- * `defineDetector({...})` entry, and add the entry to {@link DETECTORS} (one line).
+ * `defineDetector({...})` entry (`baselineEntry(detector, {...})` for a baseline), and add the
+ * entry to {@link DETECTORS} (one line).
  *
  * @module
  */

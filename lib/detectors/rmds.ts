@@ -16,11 +16,11 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { defineDetector } from "./entry.ts";
+import { scoreChecked } from "./checks.ts";
+import { type Detector, fittedDetector } from "./detector.ts";
+import { baselineEntry } from "./entry.ts";
 import { nearestWhitenedDistance, pseudoInverseFactor, whitenedDistances } from "./linalg.ts";
-import { checkClassLabels, classGaussians } from "./mahalanobis.ts";
+import { classGaussians, trainingClassGaussians } from "./mahalanobis.ts";
 
 /** Options of {@link rmds} (none). */
 export type RmdsOptions = Record<never, never>;
@@ -35,15 +35,8 @@ export function rmds(_options: RmdsOptions = {}): Detector {
     fit: (inputs) =>
       Effect.gen(function* () {
         const trainFeatures = inputs.train.features;
-        const setName = trainFeatures.name;
-        const numClasses = trainFeatures.logits.cols;
-        const labels = trainFeatures.labels ?? inputs.train.images.labels;
-        yield* checkSet(name, inputs.train, {});
-        yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
-        yield* checkClassLabels(name, setName, labels, trainFeatures.count, numClasses);
-
-        const d = trainFeatures.penultimate.cols;
-        const perClass = classGaussians(trainFeatures.penultimate, labels, numClasses);
+        const perClass = yield* trainingClassGaussians(name, inputs);
+        const { dim: d, numClasses } = perClass;
         // One class for every sample: the background Gaussian of all training features.
         const background = classGaussians(
           trainFeatures.penultimate,
@@ -52,24 +45,12 @@ export function rmds(_options: RmdsOptions = {}): Detector {
         );
         const classFactor = pseudoInverseFactor(perClass.covariance, d);
         const backgroundFactor = pseudoInverseFactor(background.covariance, d);
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) =>
             scoreChecked(name, set, { penultimate: d }, () => {
               const h = set.features.penultimate;
-              const classes = nearestWhitenedDistance(
-                h,
-                perClass.means,
-                numClasses,
-                classFactor.factor,
-                classFactor.rank,
-              );
-              const back = whitenedDistances(
-                h,
-                background.means,
-                1,
-                backgroundFactor.factor,
-                backgroundFactor.rank,
-              );
+              const classes = nearestWhitenedDistance(h, perClass.means, numClasses, classFactor);
+              const back = whitenedDistances(h, background.means, 1, backgroundFactor);
               return Float64Array.from(classes, (best, i) => best - back[i]!);
             }),
           settings: {
@@ -78,21 +59,15 @@ export function rmds(_options: RmdsOptions = {}): Detector {
             classPrecisionRank: classFactor.rank,
             backgroundPrecisionRank: backgroundFactor.rank,
           },
-          tuned: [],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }
 
 /** Registration of {@link rmds}. */
-export const rmdsEntry = defineDetector({
+export const rmdsEntry = baselineEntry(rmds, {
   kind: "rmds",
   title: "RMDS",
-  family: "baseline",
   source: "Ren et al., 2021; OpenOOD `rmds`",
-  reproduce: true,
   options: Schema.Struct({}),
-  make: (options, name) => ({ ...rmds(options), name }),
 });

@@ -16,47 +16,25 @@
  *
  * @module
  */
-import { Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
-import { ashKeptCount } from "./ash.ts";
-import type { Detector } from "./detector.ts";
 import {
-  defineDetector,
-  type Expect,
-  Grid,
-  optionDefaults,
-  type OptionsOf,
-  Percentile,
-  type SameFields,
-  withDefault,
-} from "./entry.ts";
+  ASH_PERCENTILE_GRID,
+  ashKeptCount,
+  type AshOptions,
+  TunedPercentileOptionsSpec,
+} from "./ash.ts";
+import type { Detector } from "./detector.ts";
+import { baselineEntry } from "./entry.ts";
 import { fitPercentileHeadEnergy } from "./head_energy.ts";
 
-/** OpenOOD v1.5's percentile grid for SCALE (and ASH). */
-export const SCALE_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 90, 95];
+/** OpenOOD v1.5's percentile grid for SCALE: ASH's (`configs/postprocessors/scale.yml`). */
+export const SCALE_PERCENTILE_GRID: ReadonlyArray<number> = ASH_PERCENTILE_GRID;
 
-/** SCALE's options with their defaults. */
-const ScaleOptionsSpec = Schema.Struct({
-  /** A fixed percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
-  percentile: Schema.optionalKey(Percentile),
-  percentileGrid: withDefault(
-    Grid(Percentile),
-    [...SCALE_PERCENTILE_GRID] as [number, ...number[]],
-  ),
-});
-
-/** Options of {@link scale}. */
-export interface ScaleOptions {
-  /** A fixed percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
-  readonly percentile?: number;
-  /** Percentiles tuned over when `percentile` is absent (default `SCALE_PERCENTILE_GRID`). */
-  readonly percentileGrid?: ReadonlyArray<number>;
-}
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _ScaleOptionsMatchesSchema = Expect<
-  SameFields<ScaleOptions, OptionsOf<typeof ScaleOptionsSpec>>
->;
-const SCALE_DEFAULTS = optionDefaults(ScaleOptionsSpec);
+/**
+ * Options of {@link scale}: ASH's, without the variant (a fixed `percentile`, or the
+ * `percentileGrid` tuned over, default `SCALE_PERCENTILE_GRID`).
+ */
+export type ScaleOptions = Omit<AshOptions, "variant">;
 
 /**
  * s1 / s2 for every row: the sum of its activations over the sum of its k largest at
@@ -106,7 +84,7 @@ export function scaleFeatures(features: Matrix, p: number): Matrix {
 /** The SCALE detector: Energy of the logits recomputed from scaled penultimate features. */
 export function scale(options: ScaleOptions = {}): Detector {
   const name = "SCALE";
-  const grid = options.percentileGrid ?? SCALE_DEFAULTS.percentileGrid;
+  const grid = options.percentileGrid ?? SCALE_PERCENTILE_GRID;
   return {
     name,
     description: `SCALE: scale each penultimate feature by exp(s1/s2), s2 the sum of its top ` +
@@ -125,12 +103,9 @@ export function scale(options: ScaleOptions = {}): Detector {
 }
 
 /** Registration of {@link scale}. */
-export const scaleEntry = defineDetector({
+export const scaleEntry = baselineEntry(scale, {
   kind: "scale",
   title: "SCALE",
-  family: "baseline",
   source: "Xu et al., ICLR 2024; OpenOOD `scale`",
-  reproduce: true,
-  options: ScaleOptionsSpec,
-  make: (options, name) => ({ ...scale(options), name }),
+  options: TunedPercentileOptionsSpec,
 });

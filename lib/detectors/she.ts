@@ -12,9 +12,9 @@
  */
 import { Effect, Schema } from "effect";
 import { predictedClasses } from "../stages/features.ts";
-import { checkSet, finiteMatrix, scoreChecked } from "./checks.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { defineDetector } from "./entry.ts";
+import { checkTrainPenultimate, scoreChecked } from "./checks.ts";
+import { type Detector, fittedDetector } from "./detector.ts";
+import { baselineEntry } from "./entry.ts";
 import { EmptyClass } from "./mahalanobis.ts";
 
 /** Options of {@link she} (none). */
@@ -31,8 +31,7 @@ export function she(_options: SheOptions = {}): Detector {
       Effect.gen(function* () {
         const trainFeatures = inputs.train.features;
         const setName = trainFeatures.name;
-        yield* checkSet(name, inputs.train, {});
-        yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
+        yield* checkTrainPenultimate(name, inputs);
         const labels = trainFeatures.labels ?? inputs.train.images.labels;
         const c = trainFeatures.logits.cols;
         const d = trainFeatures.penultimate.cols;
@@ -52,7 +51,7 @@ export function she(_options: SheOptions = {}): Detector {
           return yield* new EmptyClass({ detector: name, set: setName, label: empty });
         }
         for (let j = 0; j < c; j++) for (let k = 0; k < d; k++) patterns[j * d + k]! /= counts[j]!;
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) =>
             scoreChecked(name, set, { penultimate: d, classes: c }, () => {
               const h = set.features.penultimate;
@@ -64,7 +63,6 @@ export function she(_options: SheOptions = {}): Detector {
               });
             }),
           settings: { metric: "inner_product", patterns: "correct training images" },
-          tuned: [],
           artefacts: [{
             name: "she-patterns",
             description:
@@ -72,20 +70,15 @@ export function she(_options: SheOptions = {}): Detector {
             data: Float32Array.from(patterns),
             shape: [c, d],
           }],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }
 
 /** Registration of {@link she}. */
-export const sheEntry = defineDetector({
+export const sheEntry = baselineEntry(she, {
   kind: "she",
   title: "SHE",
-  family: "baseline",
   source: "Zhang et al., ICLR 2023; OpenOOD `she`",
-  reproduce: true,
   options: Schema.Struct({}),
-  make: (options, name) => ({ ...she(options), name }),
 });

@@ -181,3 +181,18 @@ export const tuneParameter = <E>(
     };
     return tuned;
   });
+
+/**
+ * The value in force: `fixed` when given (nothing is tuned, `tuned` is empty), else the grid
+ * value {@link tuneParameter} chooses on validation data, with its record in `tuned`.
+ */
+export const tuneUnlessFixed = <E>(
+  fixed: number | undefined,
+  options: TuneOptions<E>,
+): Effect.Effect<
+  { readonly chosen: number; readonly tuned: ReadonlyArray<TunedParameter> },
+  E | TuneError
+> =>
+  fixed !== undefined
+    ? Effect.succeed({ chosen: fixed, tuned: [] })
+    : Effect.map(tuneParameter(options), (tuned) => ({ chosen: tuned.chosen, tuned: [tuned] }));

@@ -22,12 +22,12 @@
  */
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
-import type { Detector, FittedDetector } from "./detector.ts";
-import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
+import { type Detector, fittedDetector } from "./detector.ts";
+import { checkTrainPenultimate, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
 import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
 import {
-  defineDetector,
+  baselineEntry,
   type Expect,
   type OptionsOf,
   PositiveInt,
@@ -47,7 +47,7 @@ export interface VimOptions {
   readonly principalDim?: number;
 }
 // The interface is the Schema's fields, each optional: checked at compile time.
-type _VimOptionsMatchesSchema = Expect<SameFields<VimOptions, OptionsOf<typeof VimOptionsSpec>>>;
+type _Checked = Expect<SameFields<VimOptions, OptionsOf<typeof VimOptionsSpec>>>;
 
 /** The training features have no residual outside the principal subspace, so α is undefined. */
 export class DegenerateResidual extends Data.TaggedError("DegenerateResidual")<{
@@ -172,17 +172,13 @@ export function vim(options: VimOptions = {}): Detector {
           principalDim,
           `an integer in [1, ${d - 1}]`,
         );
-        yield* checkSet(name, inputs.train, {
-          penultimate: d,
-          classes: head.numClasses,
-        });
-        yield* finiteMatrix(name, setName, "the penultimate features", trainFeatures.penultimate);
+        yield* checkTrainPenultimate(name, inputs, { penultimate: d, classes: head.numClasses });
         yield* finiteMatrix(name, setName, "the logits", trainFeatures.logits);
         const model = fitVim(head, trainFeatures.penultimate, trainFeatures.logits, principalDim);
         if (!(Number.isFinite(model.alpha) && model.alpha !== 0)) {
           return yield* new DegenerateResidual({ detector: name, set: setName, principalDim });
         }
-        const fitted: FittedDetector = {
+        return fittedDetector({
           score: (set) =>
             scoreChecked(name, set, { penultimate: d, classes: head.numClasses }, () => {
               const residual = residualNorms(set.features.penultimate, model);
@@ -190,7 +186,6 @@ export function vim(options: VimOptions = {}): Detector {
               return Float64Array.from(residual, (r, i) => model.alpha * r - energy[i]!);
             }),
           settings: { principalDim, residualDim: model.residualDim, alpha: model.alpha },
-          tuned: [],
           artefacts: [
             {
               name: "vim-origin",
@@ -205,20 +200,15 @@ export function vim(options: VimOptions = {}): Detector {
               shape: [d, model.residualDim],
             },
           ],
-          dispose: () => {},
-        };
-        return fitted;
+        });
       }),
   };
 }
 
 /** Registration of {@link vim}. */
-export const vimEntry = defineDetector({
+export const vimEntry = baselineEntry(vim, {
   kind: "vim",
   title: "ViM",
-  family: "baseline",
   source: "Wang et al., CVPR 2022; OpenOOD `vim`",
-  reproduce: true,
   options: VimOptionsSpec,
-  make: (options, name) => ({ ...vim(options), name }),
 });
