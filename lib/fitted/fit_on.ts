@@ -134,10 +134,7 @@ const readImages = (
       }),
     );
   }
-  return Effect.succeed({
-    set: images,
-    checksum: sha256Hex(images.pixels),
-  });
+  return Effect.succeed({ set: images, checksum: sha256Hex(images.pixels) });
 };
 
 /** `images` as a labelled set (for `role`), from a source or a labelled image set. */
