@@ -67,6 +67,7 @@ const settingsOf = (fitted: FittedDetector) =>
     Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
   );
 
+/** A set's name: the source argument it was read from. */
 const nameOf = (set: ExtractedSet) => set.images.name;
 
 // Typed by inference here; exported below with its signature spelled out.
@@ -240,12 +241,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     const key = `${modelKey}:${trainRead.checksum}:${validation.heldOut}`;
     const inputs: FitInputs = {
       model,
-      train: {
-        images: train,
-        features: trainExtraction.features,
-        classSums: trainExtraction.classSums,
-        key: sha256Hex(new TextEncoder().encode(key)),
-      },
+      train: { images: train, ...trainExtraction, key: sha256Hex(new TextEncoder().encode(key)) },
       validation: { id: validationSet, ood: oodSets },
     };
     fitted = yield* Effect.acquireRelease(

@@ -201,8 +201,7 @@ export const fitOn = <E extends TaggedFailure>(
         model,
         train: {
           images: train,
-          features: trainExtraction.features,
-          classSums: trainExtraction.classSums,
+          ...trainExtraction,
           key: sha256Hex(new TextEncoder().encode(`${modelKey}:${trainChecksum}`)),
         },
         validation: { id: validationSet, ood: validationOod },
