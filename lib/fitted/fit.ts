@@ -25,7 +25,6 @@ import { ensureWritable, sha256Hex } from "../io/files.ts";
 import { checkOutputFolder, creationTime, writeOutputFolder } from "../io/output_folder.ts";
 import { sizeOf } from "../models/model.ts";
 import { permutation } from "../random.ts";
-import { openSource } from "../sources/mod.ts";
 import { type ReadSource, readSource } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
 import { predictedClasses, type SetFeatures } from "../stages/features.ts";
@@ -41,6 +40,7 @@ import {
   honoured,
   inClassOrder,
   labelled,
+  openArgument,
   openInClassOrder,
   readArgument,
   splitHeldOut,
@@ -66,6 +66,9 @@ const settingsOf = (fitted: FittedDetector) =>
   Object.fromEntries(
     Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
   );
+
+/** A set's name: the source argument it was read from. */
+const nameOf = (set: ExtractedSet) => set.images.name;
 
 // Typed by inference here; exported below with its signature spelled out.
 const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
@@ -109,43 +112,17 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   );
   const { extract, extracted } = memoisedExtraction(model, options, batch);
   const oodArguments = options.validationOod ?? [];
-  const validationSource = options.validation?.argument ?? `${options.train.argument} (held out)`;
-  const readOod = Effect.gen(function* () {
-    const reads: Array<ReadSource> = [];
-    for (const argument of oodArguments) {
-      reads.push(yield* readArgument(argument, shape));
-    }
-    return reads;
-  });
+  const readOod = Effect.forEach(oodArguments, (argument) =>
+    readArgument(argument, shape));
   const extractOod = (reads: ReadonlyArray<ReadSource>) =>
-    Effect.gen(function* () {
-      const sets: Array<ExtractedSet> = [];
-      for (const [i, read] of reads.entries()) {
-        sets.push(yield* extracted(asSet(read, oodArguments[i]!.argument, shape)));
-      }
-      return sets;
-    });
-  const heldOutCount = (count: number) =>
-    Effect.gen(function* () {
-      const held = Math.min(HELD_OUT_MAX, Math.floor(count * HELD_OUT_SHARE));
-      if (held < 20) {
-        return yield* new FitDataInvalid({
-          source: options.train.argument,
-          problem: `${count} images are too few to hold out an ID validation split ` +
-            "(give one with --val)",
-        });
-      }
-      return held;
-    });
-  const heldOutChecksum = (trainChecksum: string, count: number) =>
-    sha256Hex(
-      new TextEncoder().encode(`${trainChecksum}:held-out:${options.seed ?? 0}:${count}`),
-    );
+    Effect.forEach(reads, (read, i) => extracted(asSet(read, oodArguments[i]!.argument, shape)));
 
   let trainData: { readonly count: number; readonly checksum: string };
-  let validation: LabelledSet;
-  let validationChecksum: string;
-  let heldOut = false;
+  let validation: {
+    readonly set: LabelledSet;
+    readonly checksum: string;
+    readonly heldOut: boolean;
+  };
   let validationSet: ExtractedSet;
   let oodReads: ReadonlyArray<ReadSource>;
   let oodSets: ReadonlyArray<ExtractedSet>;
@@ -153,11 +130,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   let trainFeatures: SetFeatures;
   // Labels are explicit: the class order is the model's (its spec's `classes`) or the training
   // data's, and every labelled source is renumbered into it by name (`fit_data.ts`).
-  const trainOpened = yield* openSource(options.train.spec, {
-    baseDir: options.train.baseDir,
-    shape,
-    ...(modelClasses === undefined ? {} : { classes: modelClasses }),
-  });
+  const trainOpened = yield* openArgument(options.train, shape, modelClasses);
   const classNames = yield* fitClassOrder(
     { name: options.model, classes: modelClasses },
     sizeOf(model.shapes.logits),
@@ -171,30 +144,45 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     const read = yield* readSource(yield* openInClassOrder(given, shape, classNames));
     const set = yield* labelled(read, given.argument, shape, "ID validation data");
     yield* checkValidationCoverage(given.argument, set.labels, classNames);
-    return { set, checksum: read.checksum };
+    return { set, checksum: read.checksum, heldOut: false };
   });
-  const checkHeldOut = (labels: Uint8Array) =>
-    Effect.mapError(
-      checkValidationCoverage(`${options.train.argument} (held out)`, labels, classNames),
-      (error) =>
-        new FitDataInvalid({
-          source: error.source,
-          problem: `${error.problem} (give more training images, or ID validation data with --val)`,
-        }),
-    );
+  /** The indices of the `count` training images held out as ID validation (none with --val). */
+  const heldOutOf = (count: number) =>
+    Effect.gen(function* () {
+      if (given !== undefined) return new Set<number>();
+      const held = Math.min(HELD_OUT_MAX, Math.floor(count * HELD_OUT_SHARE));
+      if (held < 20) {
+        return yield* new FitDataInvalid({
+          source: options.train.argument,
+          problem: `${count} images are too few to hold out an ID validation split ` +
+            "(give one with --val)",
+        });
+      }
+      return new Set(permutation(count, options.seed ?? 0).subarray(0, held));
+    });
+  /** The ID validation data: --val's, else the held-out images, checked to cover every class. */
+  const validationOf = (trainChecksum: string, heldOutSet: () => LabelledSet) =>
+    givenValidation !== undefined ? Effect.succeed(givenValidation) : Effect.gen(function* () {
+      const set = heldOutSet();
+      yield* Effect.mapError(
+        checkValidationCoverage(`${options.train.argument} (held out)`, set.labels, classNames),
+        (error) =>
+          new FitDataInvalid({
+            source: error.source,
+            problem:
+              `${error.problem} (give more training images, or ID validation data with --val)`,
+          }),
+      );
+      const key = `${trainChecksum}:held-out:${options.seed ?? 0}:${set.count}`;
+      return { set, checksum: sha256Hex(new TextEncoder().encode(key)), heldOut: true };
+    });
   // GROOD's prototypes are sums of chunk sums, streamed or in memory (the extraction adds its
   // class sums in these chunks): the chunk is recorded, hence hashed.
   const chunk = options.fitChunk ?? FIT_CHUNK;
   const streamedOptions = options.inMemory === true ? undefined : streamedGroodOptions(spec);
   if (streamedOptions !== undefined) {
     // GROOD in bounded memory: the training images stream through one pass and are dropped.
-    const held = new Set<number>();
-    if (options.validation === undefined) {
-      const count = yield* heldOutCount(opened.count);
-      permutation(opened.count, options.seed ?? 0).subarray(0, count).forEach((i) =>
-        held.add(i)
-      );
-    }
+    const held = yield* heldOutOf(opened.count);
     spec = yield* honoured(spec, opened.count - held.size);
     const { stream, finish } = trainStream(opened, held);
     const { count: sourceCount } = opened;
@@ -211,7 +199,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     );
     const { checksum, heldOut: heldImages } = finish();
     trainData = { count: stream.count, checksum };
-    const grood = groodFitted(spec as Partial<GroodOptions>, {
+    fitted = groodFitted(spec as Partial<GroodOptions>, {
       prototypes: parts.prototypes,
       ood: parts.oodPrototype,
       descriptors: parts.descriptors,
@@ -219,8 +207,6 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
       temperature: streamedOptions.temperature,
       tuned: [],
     });
-    // The chunk size steers the prototypes' bits (sums of chunk sums): recorded, hence hashed.
-    fitted = { ...grood, settings: { ...grood.settings, fitChunk: chunk } };
     // GROOD saves its own state; it reads no training features.
     trainFeatures = {
       name: options.train.argument,
@@ -228,122 +214,93 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
       penultimate: matrix(0, parts.descriptors.cols),
       logits: matrix(0, classNames.length),
     };
-    if (givenValidation !== undefined) {
-      validation = givenValidation.set;
-      validationChecksum = givenValidation.checksum;
-    } else {
-      yield* checkHeldOut(heldImages.labels);
-      validation = {
-        name: `${options.train.argument} (held out)`,
-        count: held.size,
-        pixels: heldImages.pixels,
-        shape,
-        labels: heldImages.labels,
-        classNames,
-      };
-      validationChecksum = heldOutChecksum(checksum, held.size);
-      heldOut = true;
-    }
+    validation = yield* validationOf(checksum, () => ({
+      name: `${options.train.argument} (held out)`,
+      count: held.size,
+      pixels: heldImages.pixels,
+      shape,
+      labels: heldImages.labels,
+      classNames,
+    }));
     oodReads = yield* readOod;
-    validationSet = yield* extracted(validation);
+    validationSet = yield* extracted(validation.set);
     oodSets = yield* extractOod(oodReads);
   } else {
     const trainRead = yield* readSource(opened);
     const fullTrain = yield* labelled(trainRead, options.train.argument, shape, "training data");
-    let train = fullTrain;
-    if (givenValidation !== undefined) {
-      validation = givenValidation.set;
-      validationChecksum = givenValidation.checksum;
-    } else {
-      const count = yield* heldOutCount(fullTrain.count);
-      const held = new Set(permutation(fullTrain.count, options.seed ?? 0).subarray(0, count));
-      const parts = splitHeldOut(fullTrain, held);
-      yield* checkHeldOut(parts.heldOut.labels);
-      train = parts.rest;
-      validation = parts.heldOut;
-      validationChecksum = heldOutChecksum(trainRead.checksum, count);
-      heldOut = true;
-    }
+    const held = yield* heldOutOf(fullTrain.count);
+    const parts = held.size === 0 ? undefined : splitHeldOut(fullTrain, held);
+    validation = yield* validationOf(trainRead.checksum, () => parts!.heldOut);
+    const train = parts?.rest ?? fullTrain;
     trainData = { count: train.count, checksum: trainRead.checksum };
     spec = yield* honoured(spec, train.count);
     oodReads = yield* readOod;
     const trainExtraction = yield* extract(train, true);
-    validationSet = yield* extracted(validation);
+    validationSet = yield* extracted(validation.set);
     oodSets = yield* extractOod(oodReads);
+    const key = `${modelKey}:${trainRead.checksum}:${validation.heldOut}`;
     const inputs: FitInputs = {
       model,
-      train: {
-        images: train,
-        features: trainExtraction.features,
-        classSums: trainExtraction.classSums,
-        key: sha256Hex(new TextEncoder().encode(`${modelKey}:${trainRead.checksum}:${heldOut}`)),
-      },
+      train: { images: train, ...trainExtraction, key: sha256Hex(new TextEncoder().encode(key)) },
       validation: { id: validationSet, ood: oodSets },
     };
-    const fit = yield* Effect.acquireRelease(
+    fitted = yield* Effect.acquireRelease(
       makeDetector(spec).fit(inputs),
       (f) => Effect.sync(() => f.dispose()),
     );
-    fitted = spec.kind.startsWith("grood")
-      ? { ...fit, settings: { ...fit.settings, fitChunk: chunk } }
-      : fit;
     trainFeatures = trainExtraction.features;
   }
+  // The chunk size steers GROOD's prototypes' bits (sums of chunk sums): recorded, hence hashed.
+  if (spec.kind.startsWith("grood")) {
+    fitted = { ...fitted, settings: { ...fitted.settings, fitChunk: chunk } };
+  }
   const detector = makeDetector(spec);
+  const specRecord = spec as unknown as Record<string, unknown>;
+  const settings = settingsOf(fitted);
   const arrays = yield* persistence.save({
     detector: detector.name,
-    spec: spec as unknown as Record<string, unknown>,
+    spec: specRecord,
     fitted,
     train: trainFeatures,
     validation: { id: validationSet, ood: oodSets },
   });
 
   const idScores = yield* fitted.score(validationSet);
-  const oodScores: Array<Float64Array> = [];
-  for (const set of oodSets) oodScores.push(yield* fitted.score(set));
+  const oodScores = yield* Effect.forEach(oodSets, (set) => fitted.score(set));
+  const idName = validation.set.name;
   // Nothing is written unless the saved state, loaded back, gives these scores exactly.
   yield* checkReproduced(spec.kind, persistence, arrays, {
-    spec: spec as unknown as Record<string, unknown>,
-    settings: settingsOf(fitted),
+    spec: specRecord,
+    settings,
     model,
     modelKey: modelCopy.sha256,
     classNames,
-    names: {
-      train: options.train.argument,
-      validation: validationSource,
-      ood: oodArguments.map((a) => a.argument),
-    },
+    names: { train: options.train.argument, validation: idName, ood: oodSets.map(nameOf) },
   }, [validationSet, ...oodSets].map((set, i) => ({ set, scores: [idScores, ...oodScores][i]! })));
-  yield* refuseDegenerate(idScores, detector.name, validation.name);
-  const threshold = yield* idKeptThreshold(idScores, validation.name);
+  yield* refuseDegenerate(idScores, detector.name, idName);
+  const threshold = yield* idKeptThreshold(idScores, idName);
   const flagged = (scores: Float64Array) =>
     scores.reduce((n, s) => n + (s > threshold ? 1 : 0), 0) / scores.length;
-  const metrics: Array<ValidationMetrics> = [];
-  for (const [i, scores] of oodScores.entries()) {
-    const m = yield* evaluateOod({
-      id: idScores,
-      ood: scores,
-      names: { id: validation.name, ood: oodSets[i]!.images.name },
-    });
-    metrics.push({ source: oodSets[i]!.images.name, ...m, flaggedAtThreshold: flagged(scores) });
-  }
+  const metrics = yield* Effect.forEach(oodScores, (scores, i) =>
+    Effect.map(
+      evaluateOod({ id: idScores, ood: scores, names: { id: idName, ood: nameOf(oodSets[i]!) } }),
+      (m): ValidationMetrics => ({
+        source: nameOf(oodSets[i]!),
+        ...m,
+        flaggedAtThreshold: flagged(scores),
+      }),
+    ));
   const predicted = predictedClasses(validationSet.features.logits);
-  const accuracy = predicted.reduce((n, p, i) => n + (p === validation.labels[i] ? 1 : 0), 0) /
-    validation.count;
+  const { labels, count } = validation.set;
+  const accuracy = predicted.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0) / count;
   const edges = edgesOf([idScores, ...oodScores]);
 
-  const settings = settingsOf(fitted);
   const manifestOf = (state: ReadonlyArray<StateEntry>): FittedManifest => ({
     format: FITTED_FORMAT,
     version: FITTED_VERSION,
     digest: "0".repeat(64),
     createdAt: creationTime(),
-    detector: {
-      kind: spec.kind,
-      name: detector.name,
-      spec: spec as unknown as Record<string, unknown>,
-      settings,
-    },
+    detector: { kind: spec.kind, name: detector.name, spec: specRecord, settings },
     model: {
       kind,
       source: options.model,
@@ -363,10 +320,10 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     data: {
       train: { source: options.train.argument, ...trainData },
       validation: {
-        source: validationSource,
-        count: validation.count,
-        checksum: validationChecksum,
-        heldOut,
+        source: idName,
+        count,
+        checksum: validation.checksum,
+        heldOut: validation.heldOut,
       },
       validationOod: oodReads.map((read, i) => ({
         source: oodArguments[i]!.argument,
@@ -379,8 +336,8 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     validation: { accuracy, idKept: 1 - flagged(idScores), metrics },
     scores: {
       edges,
-      id: distribution(validation.name, idScores, edges),
-      ood: oodScores.map((s, i) => distribution(oodSets[i]!.images.name, s, edges)),
+      id: distribution(idName, idScores, edges),
+      ood: oodScores.map((s, i) => distribution(nameOf(oodSets[i]!), s, edges)),
     },
   });
 

@@ -15,29 +15,27 @@ import type { ModelError } from "../models/errors.ts";
 import type { ModelKind } from "../models/registry.ts";
 import type { FitDataInvalid } from "./errors.ts";
 import type { FeatureModel, Taps } from "../models/model.ts";
-import { openSource } from "../sources/mod.ts";
 import type { SourceArgument } from "../sources/argument.ts";
 import type { OpenedSource, SourceError } from "../sources/source.ts";
-import { inClassOrder, toShape } from "./fit_data.ts";
+import { inClassOrder, openArgument, toShape } from "./fit_data.ts";
+import type { StreamedTraining } from "./fit_options.ts";
 import { openWithTaps } from "./fit_model.ts";
 import { copyModel } from "./model_files.ts";
 
-/** What names a fit's training data: enough to read any chunk of it anywhere. */
-export interface FitTrainingRef {
+/**
+ * What names a fit's training data: enough to read any chunk of it anywhere (a changed model
+ * or source count is refused).
+ */
+export interface FitTrainingRef
+  extends Pick<StreamedTraining, "classNames" | "sourceCount" | "modelSha256"> {
   /** The model's path. */
   readonly model: string;
   /** The taps the fit used. */
   readonly taps: Partial<Taps>;
-  /** The model's content hash (as a fitted folder records it): a changed model is refused. */
-  readonly modelSha256: string;
   /** The training source, as the fit's command line named it. */
   readonly train: SourceArgument;
-  /** The class order the labels are renumbered into. */
-  readonly classNames: ReadonlyArray<string>;
   /** Source indices held out as ID validation, ascending. */
   readonly held: ReadonlyArray<number>;
-  /** Images in the source when the fit began. */
-  readonly sourceCount: number;
 }
 
 /** The training data of a fit cannot be read as the fit read it. */
@@ -80,11 +78,7 @@ export const openFitTraining = (
 ): Effect.Effect<OpenedSource, SourceError | FitDataInvalid | FitTrainingChanged> =>
   Effect.gen(function* () {
     const shape = yield* toShape(model.model);
-    const opened = yield* openSource(ref.train.spec, {
-      baseDir: ref.train.baseDir,
-      shape,
-      ...(model.classes === undefined ? {} : { classes: model.classes }),
-    });
+    const opened = yield* openArgument(ref.train, shape, model.classes);
     if (opened.count !== ref.sourceCount) {
       return yield* new FitTrainingChanged({
         what: ref.train.argument,

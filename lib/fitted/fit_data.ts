@@ -48,15 +48,31 @@ export const toShape = (model: FeatureModel): Effect.Effect<ImageShape, FitDataI
     );
 };
 
+/**
+ * Open a command-line source at `shape`; a folder source given `classes` maps its subfolders
+ * to them itself.
+ */
+export const openArgument = (
+  argument: SourceArgument,
+  shape: ImageShape,
+  classes?: ReadonlyArray<string>,
+) =>
+  openSource(argument.spec, {
+    baseDir: argument.baseDir,
+    shape,
+    ...(classes === undefined ? {} : { classes }),
+  });
+
 /** Open and read a command-line source at `shape`. */
 export const readArgument = (argument: SourceArgument, shape: ImageShape) =>
-  Effect.flatMap(
-    openSource(argument.spec, { baseDir: argument.baseDir, shape }),
-    (opened) => readSource(opened),
-  );
+  Effect.flatMap(openArgument(argument, shape), (opened) => readSource(opened));
 
 /** A read source as an image set named `name`. */
-export const asSet = (read: ReadSource, name: string, shape: ImageShape): ImageSet => ({
+export const asSet = (
+  read: Pick<ReadSource, "count" | "pixels" | "labels">,
+  name: string,
+  shape: ImageShape,
+): ImageSet => ({
   name,
   count: read.count,
   pixels: read.pixels,
@@ -64,9 +80,9 @@ export const asSet = (read: ReadSource, name: string, shape: ImageShape): ImageS
   ...(read.labels === undefined ? {} : { labels: read.labels }),
 });
 
-/** A read source as a labelled set; a source without labels fails for its `role`. */
+/** A read source (or image set) as a labelled set; one without labels fails for its `role`. */
 export const labelled = (
-  read: ReadSource,
+  read: Pick<ReadSource, "count" | "pixels" | "labels" | "classNames">,
   name: string,
   shape: ImageShape,
   role: string,
@@ -165,14 +181,10 @@ export const fitClassOrder = (
 export const openInClassOrder = (
   argument: SourceArgument,
   shape: ImageShape,
-  classes: ReadonlyArray<string> | undefined,
+  classes: ReadonlyArray<string>,
 ) =>
   Effect.flatMap(
-    openSource(argument.spec, {
-      baseDir: argument.baseDir,
-      shape,
-      ...(classes === undefined ? {} : { classes }),
-    }),
+    openArgument(argument, shape, classes),
     (opened) => inClassOrder(argument, opened, classes),
   );
 

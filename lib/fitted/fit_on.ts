@@ -42,12 +42,7 @@ import { sha256Hex } from "../io/files.ts";
 import type { ModelError } from "../models/errors.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { SourceArgument } from "../sources/argument.ts";
-import {
-  type ImageShape,
-  numberedClasses,
-  type SourceError,
-  SourceUnlabelled,
-} from "../sources/source.ts";
+import type { ImageShape, SourceError } from "../sources/source.ts";
 import { extractFeatures } from "../stages/features.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
 import { FitDataInvalid } from "./errors.ts";
@@ -134,10 +129,7 @@ const readImages = (
       }),
     );
   }
-  return Effect.succeed({
-    set: images,
-    checksum: sha256Hex(images.pixels),
-  });
+  return Effect.succeed({ set: images, checksum: sha256Hex(images.pixels) });
 };
 
 /** `images` as a labelled set (for `role`), from a source or a labelled image set. */
@@ -155,16 +147,9 @@ const readLabelled = (
         labelled(read, images.argument, shape, role),
         (set) => ({ set, checksum: read.checksum }),
       ))
-    : Effect.flatMap(readImages(images, shape), ({ set, checksum }) => {
-      const labels = set.labels;
-      if (labels === undefined) {
-        return Effect.fail(new SourceUnlabelled({ source: set.name, role }));
-      }
-      const classNames = "classNames" in set
-        ? (set as LabelledSet).classNames
-        : numberedClasses(Math.max(...labels) + 1);
-      return Effect.succeed({ set: { ...set, labels, classNames }, checksum });
-    });
+    // A `LabelledSet`'s class names are kept (`labelled` reads them); others are numbered.
+    : Effect.flatMap(readImages(images, shape), ({ set, checksum }) =>
+      Effect.map(labelled(set, set.name, shape, role), (set) => ({ set, checksum })));
 
 /**
  * Fit `detector` on `data.model`'s features of the training and validation sources (each read
@@ -204,8 +189,7 @@ export const fitOn = <E extends TaggedFailure>(
         model,
         train: {
           images: train,
-          features: trainExtraction.features,
-          classSums: trainExtraction.classSums,
+          ...trainExtraction,
           key: sha256Hex(new TextEncoder().encode(`${modelKey}:${trainChecksum}`)),
         },
         validation: { id: validationSet, ood: validationOod },

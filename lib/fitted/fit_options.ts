@@ -73,7 +73,7 @@ export interface StreamedTraining {
   readonly classNames: ReadonlyArray<string>;
   /** Source indices held out as ID validation (not in the training stream). */
   readonly held: ReadonlySet<number>;
-  /** Images in the source, and in the training stream (the source less `held`). */
+  /** Images in the source when the fit began. */
   readonly sourceCount: number;
   /** Images in the training stream (the source less `held`). */
   readonly trainCount: number;

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { Effect, Fiber, type Scope } from "effect";
 import { type BackendUnavailable, Compute, startCompute } from "../compute/compute.ts";
 import { decodeNpy } from "../io/npy.ts";
-import { matrix } from "../matrix.ts";
+import { type Matrix, matrix, takeRows } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
 import { nonFiniteRows } from "../models/finite.ts";
 import { type FeatureModel, type InputSpec, preprocess, sizeOf } from "../models/model.ts";
@@ -87,9 +87,7 @@ export interface LoadedDetector {
   /** The model's own preprocessing (applied inside `scoreImages`). */
   readonly modelInput: InputSpec;
   /** Score a batch of images already decoded to `inputSpec.shape`. */
-  readonly scoreImages: (
-    images: ImageBatch,
-  ) => Effect.Effect<ScoredImages, ScoreImagesError>;
+  readonly scoreImages: (images: ImageBatch) => Effect.Effect<ScoredImages, ScoreImagesError>;
 }
 
 /** Any error of `openFittedDetector`. */
@@ -158,14 +156,10 @@ const scoreWith = (
       }
       const rows = Array.from({ length: size }, (_, i) => i).filter((i) => !problems.has(i));
       if (rows.length > 0) {
-        const pen = rows.length === size ? h!.data : pickRows(h!.data, penSize, rows);
-        const logits = matrix(
-          rows.length,
-          classes,
-          rows.length === size ? z!.data : pickRows(z!.data, classes, rows),
-        );
+        const valid = (m: Matrix) => rows.length === size ? m : takeRows(m, rows);
+        const logits = valid(matrix(size, classes, z!.data));
         const batchScores = yield* scorer({
-          penultimate: matrix(rows.length, penSize, pen),
+          penultimate: valid(matrix(size, penSize, h!.data)),
           logits,
         });
         const batchPredicted = predictedClasses(logits);
@@ -189,13 +183,6 @@ const scoreWith = (
     );
     return { scores, predicted, isOod: verdicts.map((v) => v !== "in"), verdicts, invalid };
   });
-
-/** The rows `rows` of a row-major array of `cols` columns, stacked. */
-const pickRows = (data: Float32Array, cols: number, rows: ReadonlyArray<number>) => {
-  const out = new Float32Array(rows.length * cols);
-  rows.forEach((r, i) => out.set(data.subarray(r * cols, (r + 1) * cols), i * cols));
-  return out;
-};
 
 /**
  * Load the fitted detector in `folder`: every file is checked against the manifest before use;

@@ -19,11 +19,10 @@
  */
 import { Effect, type Scope } from "effect";
 import { Compute } from "../compute/compute.ts";
-import type { ImageSet } from "../data/images.ts";
 import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
 import { decodeDetector, makeDetector } from "../detectors/registry.ts";
 import { type Matrix, matrix } from "../matrix.ts";
-import { sizeOf } from "../models/model.ts";
+import { type FeatureModel, sizeOf } from "../models/model.ts";
 import type { SetFeatures } from "../stages/features.ts";
 import type {
   FeatureScorer,
@@ -132,24 +131,32 @@ const checkedSet = (
       }
       labels = Uint8Array.from(saved.data);
     }
-    const input = inputs.model.input;
-    const images: ImageSet = {
-      name,
-      count,
-      // The features stand for the images: no detector saved this way reads pixels.
-      pixels: new Uint8Array(0),
-      shape: { height: input.height, width: input.width, channels: input.channels },
-      ...(labels === undefined ? {} : { labels }),
-    };
-    const features: SetFeatures = {
-      name,
-      count,
-      penultimate,
-      logits,
-      ...(labels === undefined ? {} : { labels }),
-    };
-    return { images, features };
+    return featureSet(name, inputs.model, penultimate, logits, labels);
   });
+
+/** A set of `model`'s features named `name`, as a detector takes it. */
+const featureSet = (
+  name: string,
+  model: FeatureModel,
+  penultimate: Matrix,
+  logits: Matrix,
+  labels?: Uint8Array,
+): ExtractedSet => {
+  const { height, width, channels } = model.input;
+  const count = penultimate.rows;
+  const labelled = labels === undefined ? {} : { labels };
+  return {
+    // The features stand for the images: no detector saved this way reads pixels.
+    images: {
+      name,
+      count,
+      pixels: new Uint8Array(0),
+      shape: { height, width, channels },
+      ...labelled,
+    },
+    features: { name, count, penultimate, logits, ...labelled },
+  };
+};
 
 /** The detector fitted again on the saved features (disposed when the scope closes). */
 const refit = (inputs: LoadInputs): Effect.Effect<
@@ -211,19 +218,9 @@ export const refitPersistence = (kinds: ReadonlyArray<string>): Persistence => (
       ),
     ]),
   load: (inputs) =>
-    Effect.map(refit(inputs), (fitted): FeatureScorer => {
-      const { height, width, channels } = inputs.model.input;
-      return (features) => {
-        const count = features.penultimate.rows;
-        return fitted.score({
-          images: {
-            name: "batch",
-            count,
-            pixels: new Uint8Array(0),
-            shape: { height, width, channels },
-          },
-          features: { name: "batch", count, ...features },
-        });
-      };
-    }),
+    Effect.map(
+      refit(inputs),
+      (fitted): FeatureScorer => (features) =>
+        fitted.score(featureSet("batch", inputs.model, features.penultimate, features.logits)),
+    ),
 });

@@ -76,7 +76,7 @@ export const trainStream = (
         hasher.update(batch.pixels, batch.labels);
         const out: Array<TrainingBatch> = [];
         for (let i = 0; i < batch.size; i++) {
-          const image = pixelsOf(batch.pixels, i, per);
+          const image = batch.pixels.subarray(i * per, (i + 1) * per);
           const label = batch.labels?.[i] ?? 0;
           if (held.has(batch.start + i)) {
             heldPixels.set(image, heldSeen * per);
@@ -111,9 +111,6 @@ export const trainStream = (
     },
   };
 };
-
-const pixelsOf = (pixels: Uint8Array, i: number, per: number) =>
-  pixels.subarray(i * per, (i + 1) * per);
 
 /**
  * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor, exact
