@@ -271,15 +271,14 @@ Deno.test("saving takes the fitted index's own centroids (no second k-means); a 
     data: centroids.data,
     shape: [LISTS, 64],
   };
-  // A spec without a seed could not be built again: only the fitted centroids can answer.
-  const spec = { kind: "grood", index: { kind: "ivf", lists: LISTS } };
-  const saved = await Effect.runPromise(ivfCentroids(spec, settings, descriptors, own));
+  const saved = await Effect.runPromise(ivfCentroids(settings, descriptors, own));
   assert.equal(saved.data, centroids.data, "the fitted array itself, not a rebuild");
   assert.match(saved.description, /nprobe 2/);
-  const rebuilt = await Effect.runPromiseExit(ivfCentroids(spec, settings, descriptors));
-  assert.equal(rebuilt._tag, "Failure", "without them the save rebuilds, and needs the seed");
+  const none = await Effect.runPromiseExit(ivfCentroids(settings, descriptors, undefined));
+  assert.equal(none._tag, "Failure", "without them the save is refused");
+  assert.match(String(none._tag === "Failure" ? none.cause : ""), /gave no centroids/);
   const wrong = await Effect.runPromiseExit(
-    ivfCentroids(spec, settings, descriptors, { ...own, shape: [LISTS - 1, 64] }),
+    ivfCentroids(settings, descriptors, { ...own, shape: [LISTS - 1, 64] }),
   );
   assert.equal(wrong._tag, "Failure");
   assert.match(String(wrong._tag === "Failure" ? wrong.cause : ""), /the fit had 16 lists/);

@@ -47,63 +47,28 @@ const countSetting = (
 };
 
 /**
- * At fit: the centroids of the IVF index GROOD built over `descriptors`: the fitted detector's
- * own (its `ivf-centroids` artefact, checked against the fit's lists and the descriptors'
- * columns) when it hands them out, else the index built again from the same descriptors, spec
- * and seed (the build is deterministic) and checked to have the fit's lists and nprobe.
+ * At fit: the centroids of the IVF index GROOD built over `descriptors`, which the fitted
+ * detector hands out as its `ivf-centroids` artefact (`ivfCentroidsOf`), checked against the
+ * fit's lists and the descriptors' columns. A fit whose IVF index gave none is refused: the folder
+ * could not rebuild the index it scored with.
  */
 export const ivfCentroids = (
-  spec: Readonly<Record<string, unknown>>,
   settings: Readonly<Record<string, string | number | boolean>>,
   descriptors: Matrix,
-  fitted?: StateArray,
-): Effect.Effect<StateArray, StateProblem> =>
-  Effect.gen(function* () {
-    if (fitted !== undefined) {
-      if (fitted.shape[0] !== settings.lists || fitted.shape[1] !== descriptors.cols) {
-        return yield* Effect.fail<StateProblem>({
-          array: IVF_CENTROIDS,
-          problem: `the fitted index's centroids are [${fitted.shape.join(", ")}]; the fit had ` +
-            `${settings.lists} lists of ${descriptors.cols} columns`,
-        });
-      }
-      return { ...fitted, description: centroidsDescription(settings.nprobe) };
-    }
-    const index = yield* indexSpecOf(spec);
-    if (index.kind !== "ivf") {
-      return yield* Effect.fail<StateProblem>({
-        array: "spec",
-        problem: `index kind ${index.kind} keeps no IVF centroids`,
-      });
-    }
-    const seed = spec.seed;
-    if (typeof seed !== "number") {
-      return yield* Effect.fail<StateProblem>({ array: "spec", problem: "no seed" });
-    }
-    // One thread: the lists and results do not depend on it, and no worker starts here.
-    const { kind: _, threads: _threads, ...options } = index;
-    const built = yield* Effect.acquireUseRelease(
-      Effect.mapError(
-        ivfIndex(descriptors, { ...options, seed, name: INDEX_NAME }),
-        (error): StateProblem => ({ array: IVF_CENTROIDS, problem: error.message }),
-      ),
-      (ivf) => Effect.succeed({ ivf: ivf.ivf, centroids: ivf.centroids.slice() }),
-      (ivf) => Effect.sync(() => ivf.dispose()),
-    );
-    if (built.ivf.lists !== settings.lists || built.ivf.nprobe !== settings.nprobe) {
-      return yield* Effect.fail<StateProblem>({
-        array: IVF_CENTROIDS,
-        problem: `built again, the index has ${built.ivf.lists} lists and nprobe ` +
-          `${built.ivf.nprobe}; the fit's had ${settings.lists} and ${settings.nprobe}`,
-      });
-    }
-    return {
-      name: IVF_CENTROIDS,
-      description: centroidsDescription(built.ivf.nprobe),
-      data: built.centroids,
-      shape: [built.ivf.lists, descriptors.cols],
-    };
-  });
+  fitted: StateArray | undefined,
+): Effect.Effect<StateArray, StateProblem> => {
+  if (fitted === undefined) {
+    return Effect.fail({ array: IVF_CENTROIDS, problem: "the fitted IVF index gave no centroids" });
+  }
+  if (fitted.shape[0] !== settings.lists || fitted.shape[1] !== descriptors.cols) {
+    return Effect.fail({
+      array: IVF_CENTROIDS,
+      problem: `the fitted index's centroids are [${fitted.shape.join(", ")}]; the fit had ` +
+        `${settings.lists} lists of ${descriptors.cols} columns`,
+    });
+  }
+  return Effect.succeed({ ...fitted, description: centroidsDescription(settings.nprobe) });
+};
 
 /**
  * At open: the IVF index over the saved `descriptors`, its lists from the saved `centroids`

@@ -157,7 +157,7 @@ const groodPersistence: Persistence = {
     "grood-val-ood-batch",
     "grood-val-ood",
   ],
-  save: ({ detector, spec, fitted }) =>
+  save: ({ detector, fitted }) =>
     Effect.gen(function* () {
       const { settings } = fitted;
       const refused = (problem: string) =>
@@ -183,7 +183,6 @@ const groodPersistence: Persistence = {
       const own = (fitted.artefacts ?? []).find((a) => a.name === IVF_CENTROIDS);
       const centroids = yield* Effect.mapError(
         ivfCentroids(
-          spec,
           settings,
           toMatrix(arrays.find((a) => a.name === "train-descriptors")!),
           own,
