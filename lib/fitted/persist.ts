@@ -179,7 +179,7 @@ const groodPersistence: Persistence = {
         return yield* refused(`its fitted state lacks ${wanted.join(", ")}`);
       }
       if (distance || settings.index !== "ivf") return arrays;
-      // The fitted index's own centroids when it hands them out (no second k-means).
+      // The fitted index's own centroids (no second k-means); a fit without them is refused.
       const own = (fitted.artefacts ?? []).find((a) => a.name === IVF_CENTROIDS);
       const centroids = yield* Effect.mapError(
         ivfCentroids(
