@@ -194,12 +194,17 @@ const program = Effect.gen(function* () {
       const benchmarkStart = performance.now();
       console.log(`\n== benchmark ${name} (backend ${backend}) ==`);
       const runnable = runnableOn(spec.model.kind);
-      // The model stays open (scoped to the benchmark) for the early-feature exports below.
-      const result = yield* runPipelineScoped(
-        { benchmark: refs[i]!, detectors: runnable, ...engine },
-      );
+      // The model stays open (scoped to the benchmark) only for the early-feature exports below:
+      // otherwise its onnxruntime sessions (a worker and a memory arena each) are released now,
+      // not kept through the further seeds' runs.
+      const pipelineSpec = { benchmark: refs[i]!, detectors: runnable, ...engine };
+      const result = yield* (values["export-early"]
+        ? runPipelineScoped(pipelineSpec)
+        : runPipeline(pipelineSpec));
       const { prepared, runs } = result;
-      const grood = runs.find((r) => r.detector === "GROOD")!;
+      const grood = runs.find((r) =>
+        r.detector === "GROOD"
+      )!;
       const recall = yield* hnswRecall(prepared, grood);
       log(
         `HNSW (M ${recall.params.M}, efConstruction ${recall.params.efConstruction}, efSearch ${recall.params.efSearch}) ` +
@@ -240,7 +245,7 @@ const program = Effect.gen(function* () {
           // Every seed's exports (seed 0 at the top, the others in seed<N>/), so an outside
           // check can cover each model as it covers the first.
           const exportDir = join(staging.folderOf(seed, seed === 0 ? "main" : "other"), "exports");
-          // Early features need the open network: only seed 0's stays open for the run.
+          // Early features need the open network: only seed 0's stays open, with --export-early.
           const early = values["export-early"] && seed === 0;
           const entries = yield* writeExports(exportDir, model.prepared, model.runs, {
             ...(early ? { earlyBoundary: model.prepared.model.earlyTap } : {}),
