@@ -198,13 +198,11 @@ const program = Effect.gen(function* () {
       // otherwise its onnxruntime sessions (a worker and a memory arena each) are released now,
       // not kept through the further seeds' runs.
       const pipelineSpec = { benchmark: refs[i]!, detectors: runnable, ...engine };
-      const result = yield* (values["export-early"]
-        ? runPipelineScoped(pipelineSpec)
-        : runPipeline(pipelineSpec));
+      const result = values["export-early"]
+        ? yield* runPipelineScoped(pipelineSpec)
+        : yield* runPipeline(pipelineSpec);
       const { prepared, runs } = result;
-      const grood = runs.find((r) =>
-        r.detector === "GROOD"
-      )!;
+      const grood = runs.find((r) => r.detector === "GROOD")!;
       const recall = yield* hnswRecall(prepared, grood);
       log(
         `HNSW (M ${recall.params.M}, efConstruction ${recall.params.efConstruction}, efSearch ${recall.params.efSearch}) ` +
