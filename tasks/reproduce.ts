@@ -197,8 +197,9 @@ const program = Effect.gen(function* () {
       // The model stays open (scoped to the benchmark) only for the early-feature exports below:
       // otherwise its onnxruntime sessions (a worker and a memory arena each) are released now,
       // not kept through the further seeds' runs. `reproduce --benchmark mnist --no-cache`, run
-      // side by side with the model kept open: peak RSS 3.19 -> 2.49 GB, 721 s both, outputs the
-      // same but dates and timings (`attribution` in bench/reproduce_memory.json).
+      // side by side with the model kept open (two pairs): peak RSS 3.19 -> 2.49 and 3.08 -> 2.40
+      // GB, wall time the same to 0.1 %, outputs the same but dates and timings (`attribution`
+      // in bench/reproduce_memory.json).
       const pipelineSpec = { benchmark: refs[i]!, detectors: runnable, ...engine };
       const result = values["export-early"]
         ? yield* runPipelineScoped(pipelineSpec)
