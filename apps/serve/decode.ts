@@ -110,6 +110,10 @@ export interface ImageHeader {
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
+/** The bytes `[from, to)` as Latin-1 text: a PNG chunk's or a RIFF container's four-letter code. */
+const ascii = (bytes: Uint8Array, from: number, to: number) =>
+  String.fromCharCode(...bytes.subarray(from, to));
+
 /**
  * Width and height of a PNG (its IHDR chunk), a JPEG (its first start-of-frame segment) or a
  * WebP (its first chunk: `VP8 `, `VP8L` or `VP8X`), without decoding; undefined when the bytes
@@ -129,8 +133,7 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 export function imageHeader(bytes: Uint8Array): ImageHeader | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length >= 24 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
-    const ihdr = String.fromCharCode(...bytes.subarray(12, 16));
-    if (ihdr !== "IHDR") return undefined;
+    if (ascii(bytes, 12, 16) !== "IHDR") return undefined;
     return { format: "png", width: view.getUint32(16), height: view.getUint32(20) };
   }
   if (bytes.length >= 30 && ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 12) === "WEBP") {
@@ -197,9 +200,6 @@ export const decodeOne = (
       ),
     );
   });
-
-const ascii = (bytes: Uint8Array, from: number, to: number) =>
-  String.fromCharCode(...bytes.subarray(from, to));
 
 /** A WebP's size from its first chunk (the WebP container spec, RFC 9649), at least 30 bytes. */
 function webpHeader(bytes: Uint8Array, view: DataView): ImageHeader | undefined {
