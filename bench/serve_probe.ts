@@ -45,13 +45,15 @@ const serve = await import(
 const { Compute } = await import(join(ROOT, "mod.ts")) as typeof import("../mod.ts");
 
 const digits = await Effect.runPromise(loadSplit("mnist", "test"));
+/** MNIST test digit `i` as a PNG written by sharp (the benchmark's bodies and offline files). */
+const digitPng = (i: number) =>
+  sharp(digits.pixels.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), {
+    raw: { width: 28, height: 28, channels: 1 },
+  }).png().toBuffer();
 const bodies = await Promise.all(
   Array.from(
     { length: 256 },
-    (_, i) =>
-      sharp(digits.pixels.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), {
-        raw: { width: 28, height: 28, channels: 1 },
-      }).png().toBuffer().then((png) => Buffer.from(png).toString("base64")),
+    (_, i) => digitPng(i).then((png) => Buffer.from(png).toString("base64")),
   ),
 );
 
@@ -184,15 +186,7 @@ async function offline(dir: string, passes: number): Promise<void> {
     join(ROOT, "lib/sources/mod.ts")
   ) as typeof import("../lib/sources/mod.ts");
   const pngDir = await Deno.makeTempDir({ prefix: "grood-probe-pngs-" });
-  const pngs = await Promise.all(
-    Array.from(
-      { length: 2048 },
-      (_, i) =>
-        sharp(digits.pixels.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), {
-          raw: { width: 28, height: 28, channels: 1 },
-        }).png().toBuffer(),
-    ),
-  );
+  const pngs = await Promise.all(Array.from({ length: 2048 }, (_, i) => digitPng(i)));
   await Promise.all(
     pngs.map((png, i) => Deno.writeFile(join(pngDir, `${String(i).padStart(5, "0")}.png`), png)),
   );
