@@ -190,6 +190,10 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
   hugeWebp.set(new TextEncoder().encode("RIFF"), 0);
   hugeWebp.set(new TextEncoder().encode("WEBPVP8X"), 8);
   hugeWebp.set([10, 0, 0, 0, 0, 0, 0, 0, 0x1f, 0x4e, 0, 0x1f, 0x4e, 0], 16);
+  const webp = new Uint8Array(
+    await sharp(rawImage(3), { raw: { width: 28, height: 28, channels: 1 } })
+      .webp({ lossless: true }).toBuffer(),
+  );
   const random = Uint8Array.from({ length: 500 }, (_, i) => (i * 7919 + 13) % 256);
   const many = { images: Array.from({ length: 17 }, () => btoa(String.fromCharCode(...png))) };
   const npyFloat = await Effect.runPromise(encodeNpy(new Float32Array(784), [1, 28, 28], "t"));
@@ -204,6 +208,12 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
     ["20000×20000 header", () => post(s, "image/png", huge), 413, "image_too_large"],
     ["20000×20000 JPEG header", () => post(s, "image/jpeg", hugeJpeg), 413, "image_too_large"],
     ["20000×20000 WebP header", () => post(s, "image/webp", hugeWebp), 413, "image_too_large"],
+    [
+      "truncated WebP",
+      () => post(s, "image/webp", webp.slice(0, webp.length - 20)),
+      400,
+      "undecodable_image",
+    ],
     [
       "bad base64",
       () => post(s, "application/json", '{"images": ["not base64!"]}'),
@@ -265,9 +275,9 @@ Deno.test("every malformed request gets its 4xx {code, message}; the next valid 
       }
       // Each refusal is counted by its code.
       const metrics = await fetch(`${s.url}/metrics`).then((r) => r.text());
-      assert.match(metrics, /^grood_errors_total\{code="undecodable_image"\} 2$/m);
+      assert.match(metrics, /^grood_errors_total\{code="undecodable_image"\} 3$/m);
       assert.match(metrics, /^grood_errors_total\{code="image_too_large"\} 3$/m);
-      assert.match(metrics, /^grood_requests_total\{route="\/v1\/score",status="200"\} 20$/m);
+      assert.match(metrics, /^grood_requests_total\{route="\/v1\/score",status="200"\} 21$/m);
       // Refused by name, as a spec file's unknown key is.
       const typo = await post(s, "application/json", JSON.stringify({ images: [], thresold: 1 }));
       assert.match((await typo.json() as { message: string }).message, /thresold/);
