@@ -4,7 +4,8 @@
  * must hold the same files, byte for byte (so the same digest). The driver is killed with
  * SIGKILL after a few feature chunks and started again: it must resume without mapping the
  * finished chunks again; then a runner is killed with SIGKILL while chunks remain, then
- * PostgreSQL is restarted while chunks remain; then the same for GROOD with the IVF index (no
+ * PostgreSQL is restarted while chunks remain (the driver paused with SIGSTOP during each, so
+ * that chunks surely remain: they are mapped in tens of milliseconds); then the same for GROOD with the IVF index (no
  * kills). Every process is `grood` on the real deno binary (`loopback.ts`); both fits run with
  * `SOURCE_DATE_EPOCH` set, so their `createdAt` agree.
  */
@@ -27,8 +28,9 @@ import { folderFiles } from "../apps/cluster/bench_fit.ts";
 
 const MODEL = fileURLToPath(new URL("../fixtures/models/mnist", import.meta.url));
 const TRAIN = 2000;
-/** 1,800 training images after the held-out 200: 18 chunks. */
-const CHUNK = 100;
+/** 1,800 training images after the held-out 200: 36 chunks. */
+const CHUNK = 50;
+const CHUNKS = 36;
 
 /** What a process has logged so far (nothing before its shell has created the file). */
 const logOf = (started: Started): string => text(started.log);
@@ -129,13 +131,17 @@ Deno.test({
           "1",
         ], { cwd: dir, log: join(dir, `driver-${n}.log`) });
 
-      // The driver killed after a few feature chunks, then started again.
+      // The driver killed after a few feature chunks, then started again. A chunk takes tens of
+      // milliseconds here, so the counts are polled every 20 ms, and from the second driver on
+      // each disruption happens with the driver paused (SIGSTOP: with one chunk in flight, at
+      // most that chunk's part is written meanwhile), so chunks are surely left after it.
+      const poll = 20;
       const first = driver(1, 2);
       started.push(first);
-      await waitFor("4 feature chunks mapped", 300, () => featureParts(job).length >= 4);
-      assert.ok(featureParts(job).length < 18, "the features were done before the kill");
+      await waitFor("4 feature chunks mapped", 300, () => featureParts(job).length >= 4, poll);
       first.kill("SIGKILL");
       await first.exit(30);
+      assert.ok(featureParts(job).length < CHUNKS / 2, "the features were done before the kill");
       // Long enough for the replies of these chunks to be stored: from here on, none is owed.
       await new Promise((done) => setTimeout(done, 3000));
       const stamps = new Map(
@@ -147,21 +153,35 @@ Deno.test({
       // One chunk in flight: the job is paced so that the runner below dies with chunks left.
       const second = driver(2, 1);
       started.push(second);
+      /** Pause the second driver once it has mapped 2 more chunks; resume it after `disrupt`. */
+      const pausedAfterTwoMore = async (what: string, disrupt: () => Promise<unknown>) => {
+        const before = featureParts(job).length;
+        await waitFor(
+          `2 more feature chunks (${what})`,
+          300,
+          () => featureParts(job).length >= before + 2,
+          poll,
+        );
+        second.kill("SIGSTOP");
+        try {
+          await new Promise((done) => setTimeout(done, 1000));
+          assert.ok(featureParts(job).length < CHUNKS, `the features were done before ${what}`);
+          await disrupt();
+        } finally {
+          second.kill("SIGCONT");
+        }
+      };
       // A runner killed mid-job: its shards move, its unanswered chunk is delivered again.
-      const atKill = featureParts(job).length;
-      await waitFor("2 more feature chunks", 300, () => featureParts(job).length >= atKill + 2);
-      assert.ok(featureParts(job).length < 18, "the features were done before the runner died");
-      runners[0]!.kill("SIGKILL");
-      await runners[0]!.exit(30);
+      await pausedAfterTwoMore("the runner died", async () => {
+        runners[0]!.kill("SIGKILL");
+        await runners[0]!.exit(30);
+      });
       // PostgreSQL restarted mid-job (fast shutdown: every session is cut): the runners and the
       // driver reconnect, and the chunks asked for meanwhile are asked again (deduplicated).
-      const atRestart = featureParts(job).length;
-      await waitFor("2 more feature chunks", 300, () => featureParts(job).length >= atRestart + 2);
-      assert.ok(featureParts(job).length < 18, "the features were done before the restart");
-      await Effect.runPromise(pg.restart);
+      await pausedAfterTwoMore("the restart", () => Effect.runPromise(pg.restart));
       const status = await second.exit(600);
       assert.equal(status.code, 0, logOf(second));
-      const resumed = /features: (\d+) of 18 chunks already done/.exec(logOf(second));
+      const resumed = /features: (\d+) of 36 chunks already done/.exec(logOf(second));
       assert.ok(resumed !== null, logOf(second));
       assert.ok(Number(resumed[1]) >= stamps.size, `resumed ${resumed[1]} of ${stamps.size}`);
       for (const [name, stamp] of stamps) {

@@ -34,7 +34,7 @@ export const groodArgs = (args: ReadonlyArray<string>): Array<string> => [
 export interface Started {
   readonly pid: number;
   readonly log: string;
-  /** Send a signal (`SIGKILL`, `SIGTERM`) to the program. */
+  /** Send a signal (`SIGKILL`, `SIGTERM`, `SIGSTOP`, `SIGCONT`) to the program. */
   readonly kill: (signal: Deno.Signal) => void;
   /** Its exit, waited for at most `seconds` (then killed with SIGKILL). */
   readonly exit: (seconds: number) => Promise<Deno.CommandStatus>;
@@ -140,18 +140,19 @@ export const startDriver = (
     ...options.sources,
   ], options);
 
-/** Resolve when `check()` holds (checked every 200 ms); fail naming `what` after `seconds`. */
+/** Resolve when `check()` holds (checked every `every` ms); fail naming `what` after `seconds`. */
 export const waitFor = async (
   what: string,
   seconds: number,
   check: () => boolean | Promise<boolean>,
+  every = 200,
 ): Promise<void> => {
   const deadline = performance.now() + seconds * 1000;
   while (!(await check())) {
     if (performance.now() > deadline) {
       throw new Error(`gave up after ${seconds} s waiting: ${what}`);
     }
-    await new Promise((done) => setTimeout(done, 200));
+    await new Promise((done) => setTimeout(done, every));
   }
 };
 
