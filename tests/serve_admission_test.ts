@@ -137,14 +137,28 @@ const half = (s: RunningService, length: number, sent: string) =>
 Deno.test("a full queue answers 503 overloaded with Retry-After; what it admitted is scored", async () => {
   const probe: Probe = { calls: [] };
   const body = await jsonOf([10, 20, 30, 40]);
+  const slow = held(standIn(probe, { delayMs: 150 }));
   await withService(
-    standIn(probe, { delayMs: 150 }),
+    slow.detector,
     { batch: { maxQueuedImages: 8, maxBatchImages: 4 } },
     async (s) => {
-      const answers = await Promise.all(Array.from({ length: 12 }, async () => {
+      // The first batch is held until each of the 12 requests is in it, queued or refused:
+      // the queue is full while they arrive, however spread out their arrivals are.
+      slow.hold();
+      const warmUp = slow.started.length;
+      const answering = Promise.all(Array.from({ length: 12 }, async () => {
         const r = await post(s, body);
         return { status: r.status, retry: r.headers.get("retry-after"), body: await r.json() };
       }));
+      await metricsUntil(
+        s,
+        "each request in the held batch, queued or refused",
+        (text) =>
+          (slow.started.length - warmUp) / 4 + queued(text) / 4 + counter(text, "overloaded") ===
+            12,
+      );
+      slow.release();
+      const answers = await answering;
       const refused = answers.filter((a) => a.status === 503);
       const scored = answers.filter((a) => a.status === 200);
       assert.ok(refused.length >= 1, `statuses ${answers.map((a) => a.status)}`);
