@@ -223,9 +223,10 @@ Deno.test({
     try {
       assert.ok(pidsMentioning(marked).length >= 2, "a wrapper and the server");
       server.child.kill("SIGTERM"); // the wrapper: node running the npm package's launcher
-      await exitWithin(server, 10_000);
-      // The server itself notices and stops: its port closes, no process is left.
-      const deadline = Date.now() + 10_000;
+      await exitWithin(server, 30_000);
+      // The server itself notices and stops: its port closes, no process is left (bounded
+      // waits, generous for a loaded machine: a server left running stays for good).
+      const deadline = Date.now() + 30_000;
       while (pidsMentioning(marked).length > 0 && Date.now() < deadline) await sleep(100);
       assert.deepEqual(pidsMentioning(marked), [], "processes left running");
       await assert.rejects(fetch(`${server.url}/healthz`));
