@@ -3,8 +3,9 @@
  * one-process `grood score` of the same images. One job goes through the three failures in
  * turn: the driver killed with SIGKILL and started again (it must resume without rescoring the
  * finished chunks), a runner killed with SIGKILL (its chunks are delivered again to the others),
- * and PostgreSQL restarted. The merged output must be byte for byte the one-process output:
- * every image once, every score bit-identical. Every process is `grood` (`apps/cli/main.ts`:
+ * and PostgreSQL restarted (the driver paused with SIGSTOP during each of these two, so that
+ * chunks surely remain whatever the speed of a chunk). The merged output must be byte for byte
+ * the one-process output: every image once, every score bit-identical. Every process is `grood` (`apps/cli/main.ts`:
  * `grood cluster runner`, `grood cluster score`) on the real deno binary, so the signals reach
  * the programs; one runner is started through the `./grood` launcher, which must exec that
  * binary in its place for the final SIGTERM to reach it. Then a folder of 1,100 PNG files on the two runners left, against
@@ -94,12 +95,14 @@ Deno.test({
         extra: ["--in-flight", "2"],
       });
 
-      // 1. The driver killed after a few chunks, then started again.
+      // 1. The driver killed after a few chunks, then started again. The counts are polled
+      // every 20 ms (a chunk may take only tens of milliseconds).
+      const poll = 20;
       drivers.push(startDriver(driverOptions(1)));
-      await waitFor("4 chunks scored", 300, () => partsIn(job).length >= 4);
-      assert.ok(partsIn(job).length < CHUNKS, "the job ended before the driver was killed");
+      await waitFor("4 chunks scored", 300, () => partsIn(job).length >= 4, poll);
       drivers[0]!.kill("SIGKILL");
       await drivers[0]!.exit(30);
+      assert.ok(partsIn(job).length < CHUNKS, "the job ended before the driver was killed");
       const before = new Set(partsIn(job));
       // Long enough for the replies of these chunks to be stored: from here on, none is owed.
       await new Promise((done) => setTimeout(done, 3000));
@@ -110,30 +113,60 @@ Deno.test({
         }),
       );
       drivers.push(startDriver(driverOptions(2)));
-      await waitFor("the driver resumes", 120, () => /resuming: \d+ of/.test(logOf(drivers[1]!)));
+      await waitFor(
+        "the driver resumes",
+        120,
+        () => /resuming: \d+ of/.test(logOf(drivers[1]!)),
+        poll,
+      );
       const resumed = Number(/resuming: (\d+) of/.exec(logOf(drivers[1]!))![1]);
       assert.ok(resumed >= before.size, `resumed ${resumed}, ${before.size} parts were on disk`);
 
+      /**
+       * Pause the second driver (SIGSTOP) once `more` chunks have been scored since now (fewer
+       * when the job is near its end: at most up to `last`), check that chunks remain, `disrupt`,
+       * and resume it (SIGCONT). Only the driver writes parts, and it sends no chunk while paused,
+       * so the job cannot end before the disruption, however fast the chunks are scored.
+       */
+      const pausedAfter = async (
+        more: number,
+        last: number,
+        what: string,
+        disrupt: () => Promise<unknown>,
+      ) => {
+        const from = partsIn(job).length;
+        const target = Math.min(from + more, last);
+        await waitFor(`${target} chunks (${what})`, 300, () => partsIn(job).length >= target, poll);
+        drivers[1]!.kill("SIGSTOP");
+        try {
+          // A part being written as the signal came is on disk once the count stays put.
+          let count = partsIn(job).length;
+          for (;;) {
+            await new Promise((done) => setTimeout(done, 100));
+            const now = partsIn(job).length;
+            if (now === count) break;
+            count = now;
+          }
+          assert.ok(count < CHUNKS, `the job ended before ${what}`);
+          await disrupt();
+        } finally {
+          drivers[1]!.kill("SIGCONT");
+        }
+      };
+
       // 2. A runner killed mid-job: its shards move, its unanswered chunks are delivered again.
-      const atKill = partsIn(job).length;
-      await waitFor(
-        "6 more chunks",
-        300,
-        () => partsIn(job).length >= Math.min(atKill + 6, CHUNKS - 12),
-      );
-      assert.ok(partsIn(job).length < CHUNKS, "the job ended before the runner was killed");
-      runners[0]!.kill("SIGKILL");
-      await runners[0]!.exit(30);
+      await pausedAfter(6, CHUNKS - 12, "the runner was killed", async () => {
+        runners[0]!.kill("SIGKILL");
+        await runners[0]!.exit(30);
+      });
 
       // 3. PostgreSQL restarted mid-job.
-      const atRestart = partsIn(job).length;
-      await waitFor(
-        "4 more chunks",
-        300,
-        () => partsIn(job).length >= Math.min(atRestart + 4, CHUNKS - 6),
+      await pausedAfter(
+        4,
+        CHUNKS - 6,
+        "PostgreSQL was restarted",
+        () => Effect.runPromise(pg.restart),
       );
-      assert.ok(partsIn(job).length < CHUNKS, "the job ended before PostgreSQL was restarted");
-      await Effect.runPromise(pg.restart);
 
       const status = await drivers[1]!.exit(900);
       assert.equal(status.code, 0, logOf(drivers[1]!));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Effect, Exit } from "effect";
+import { Deferred, Effect, Exit, Fiber } from "effect";
 import { Compute } from "../lib/compute/compute.ts";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
@@ -48,13 +48,22 @@ Deno.test("interrupted training releases the network and the optimizer", async (
   const train = subset(test, Array.from({ length: 2000 }, (_, i) => i), "mnist/2000");
   const before = tf.memory().numTensors;
   let steps = 0;
-  const exit = await runPromiseExit(
-    trainClassifier(tf, train, { seed: 0, epochs: 1, batchSize: 20, learningRate: 0.001 }, () => {
-      steps++;
-    }, 1).pipe(Effect.timeout("1500 millis")),
-  );
+  // Interrupted once 3 of its 100 steps are done (not after a time: a loaded machine may not
+  // have done one step by then, a fast one all of them).
+  const midway = Effect.runSync(Deferred.make<void>());
+  const exit = await runPromiseExit(Effect.gen(function* () {
+    const fiber = yield* Effect.forkChild(
+      trainClassifier(tf, train, { seed: 0, epochs: 1, batchSize: 20, learningRate: 0.001 }, () => {
+        steps++;
+        if (steps === 3) Effect.runSync(Deferred.succeed(midway, undefined));
+      }, 1),
+    );
+    yield* Deferred.await(midway);
+    yield* Fiber.interrupt(fiber);
+    return yield* Fiber.join(fiber);
+  }));
   assert.ok(Exit.isFailure(exit), "training was cut off midway");
-  assert.ok(steps >= 1 && steps < 100, `cut off after ${steps} of 100 steps`);
+  assert.ok(steps >= 3 && steps < 100, `cut off after ${steps} of 100 steps`);
   assert.equal(tf.memory().numTensors, before, "no tensor leaked");
 });
 

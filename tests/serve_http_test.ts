@@ -336,19 +336,31 @@ Deno.test("GET /v1/detector describes the detector; /metrics is Prometheus text"
 
 Deno.test("shutdown answers the requests in flight, then refuses new connections", async () => {
   const png = await pngImage(2);
-  // The real detector, slowed down so that requests are surely in flight when shutdown begins.
+  // The real detector, held back (after its warm-up) until shutdown has begun, then slowed
+  // down: the 12 requests are surely in flight, none answered, when shutdown begins.
+  let held: Promise<void> = Promise.resolve();
+  let release = () => {};
   const slow = {
     ...detector,
     scoreImages: (pixels: Uint8Array, count: number) =>
-      Effect.delay(detector.scoreImages(pixels, count), "150 millis"),
+      Effect.andThen(
+        Effect.promise(() => held),
+        Effect.delay(detector.scoreImages(pixels, count), "150 millis"),
+      ),
   };
   const scope = await Effect.runPromise(Scope.make());
   const s = await Effect.runPromise(
     serveDetector(slow, { port: 0 }).pipe(Scope.provide(scope)),
   );
+  held = new Promise<void>((resolve) => (release = resolve));
   const inFlight = Array.from({ length: 12 }, () => post(s, "image/png", png));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Until all 12 have reached the handler (a bounded wait: a broken count fails here).
+  for (let waited = 0; s.inFlight() < 12; waited += 10) {
+    assert.ok(waited < 60_000, `${s.inFlight()} of 12 requests reached the handler`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   const closed = Effect.runPromise(Scope.close(scope, Exit.void));
+  release();
   const statuses = await Promise.all(inFlight.map((r) => r.then((x) => x.status)));
   await closed;
   assert.deepEqual(statuses, statuses.map(() => 200));

@@ -171,7 +171,7 @@ Deno.test("SIGTERM with requests in flight: every one answered 200, then a clean
     // Piped, every line is a JSON log object without ANSI colours: start-up, one access line
     // per request (the 12 scored ones among them), the drain and the stop.
     // (The pipes may still hold the last lines when the exit status arrives: bounded wait.)
-    for (let i = 0; i < 40 && !server.output().includes('"message":"stopped"'); i++) {
+    for (let i = 0; i < 400 && !server.output().includes('"message":"stopped"'); i++) {
       await sleep(50);
     }
     const logs = jsonLines(server.output());
@@ -223,9 +223,10 @@ Deno.test({
     try {
       assert.ok(pidsMentioning(marked).length >= 2, "a wrapper and the server");
       server.child.kill("SIGTERM"); // the wrapper: node running the npm package's launcher
-      await exitWithin(server, 10_000);
-      // The server itself notices and stops: its port closes, no process is left.
-      const deadline = Date.now() + 10_000;
+      await exitWithin(server, 30_000);
+      // The server itself notices and stops: its port closes, no process is left (bounded
+      // waits, generous for a loaded machine: a server left running stays for good).
+      const deadline = Date.now() + 30_000;
       while (pidsMentioning(marked).length > 0 && Date.now() < deadline) await sleep(100);
       assert.deepEqual(pidsMentioning(marked), [], "processes left running");
       await assert.rejects(fetch(`${server.url}/healthz`));
@@ -249,18 +250,19 @@ Deno.test("a stalled upload is cut by the body timeout and does not hold the exi
   try {
     const [stalled] = await halfUploads(server.port, 1, many(4));
     const started = performance.now();
-    const answer = await answerOf(stalled!.conn, 5000);
+    // Bounds far above the 1 s asked for (a loaded machine), far below the default 30 s.
+    const answer = await answerOf(stalled!.conn, 20_000);
     assert.match(answer, /^HTTP\/1\.1 408[\s\S]*"code":"body_timeout"/, answer);
-    assert.ok(performance.now() - started < 4000, `${performance.now() - started} ms`);
+    assert.ok(performance.now() - started < 15_000, `${performance.now() - started} ms`);
 
     // Stalled during the drain: cut by the body timeout, the process exits long before 30 s.
     const [again] = await halfUploads(server.port, 1, many(4));
     await inFlightReaches(server.url, 2);
     const signalled = performance.now();
     server.child.kill("SIGTERM");
-    const status = await exitWithin(server, 10_000);
+    const status = await exitWithin(server, 25_000);
     assert.equal(status.code, 0, server.output());
-    assert.ok(performance.now() - signalled < 8000, `${performance.now() - signalled} ms`);
+    assert.ok(performance.now() - signalled < 20_000, `${performance.now() - signalled} ms`);
     assert.match(await answerOf(again!.conn, 2000), /^(HTTP\/1\.1 408|)/);
   } finally {
     kill(server.child.pid);
@@ -281,6 +283,13 @@ Deno.test("a stalled upload is cut by the body timeout and does not hold the exi
     const [stalled] = await halfUploads(patient.port, 1, many(4));
     await inFlightReaches(patient.url, 2);
     patient.child.kill("SIGTERM");
+    // The first signal handled (a second one sent before could be merged with it), then a while.
+    await waitForOutput(
+      patient,
+      /SIGTERM: finishing requests in flight/,
+      30_000,
+      "the first SIGTERM's drain",
+    );
     await sleep(500);
     assert.equal(await Promise.race([patient.exited, sleep(0)]), undefined, "still draining");
     patient.child.kill("SIGTERM");
@@ -315,10 +324,11 @@ Deno.test("the drain deadline cuts a client stalled mid-upload: the process exit
     const signalled = performance.now();
     server.child.kill("SIGTERM");
     assert.equal(await answered, 200);
-    const status = await exitWithin(server, 10_000);
+    // Bounds far above the 1 s drain (a loaded machine), far below the 60 s body timeout.
+    const status = await exitWithin(server, 40_000);
     const seconds = (performance.now() - signalled) / 1000;
     assert.equal(status.code, 0, server.output());
-    assert.ok(seconds > 0.9 && seconds < 5, `exited ${seconds} s after SIGTERM`);
+    assert.ok(seconds > 0.9 && seconds < 30, `exited ${seconds} s after SIGTERM`);
     // The stalled client's connection was closed under it.
     assert.equal(await answerOf(stalled!.conn, 2000), "");
   } finally {
