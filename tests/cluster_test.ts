@@ -1,16 +1,16 @@
 /**
  * Batch scoring on a three-runner cluster on loopback, with a throwaway PostgreSQL, against
- * one-process `grood score` of the same images. One job goes through the three failures in
- * turn: the driver killed with SIGKILL and started again (it must resume without rescoring the
- * finished chunks), a runner killed with SIGKILL (its chunks are delivered again to the others),
- * and PostgreSQL restarted (the driver paused with SIGSTOP during each of these two, so that
- * chunks surely remain whatever the speed of a chunk). The merged output must be byte for byte
- * the one-process output: every image once, every score bit-identical. Every process is `grood` (`apps/cli/main.ts`:
- * `grood cluster runner`, `grood cluster score`) on the real deno binary, so the signals reach
- * the programs; one runner is started through the `./grood` launcher, which must exec that
- * binary in its place for the final SIGTERM to reach it. Then a folder of 1,100 PNG files on the two runners left, against
- * one-process `score` of the folder. `GROOD_CLUSTER_TEST_IMAGES` sets the image count of the
- * first job (default 20,000).
+ * one-process `grood score` of the same images. One job goes through the three failures in turn:
+ * the driver killed with SIGKILL and started again (it must resume without rescoring the finished
+ * chunks), a runner killed with SIGKILL (its chunks are delivered again to the others), and
+ * PostgreSQL restarted (the driver paused with SIGSTOP during each of these two, so that chunks
+ * surely remain whatever the speed of a chunk). The merged output must be byte for byte the
+ * one-process output: every image once, every score bit-identical. Every process is `grood`
+ * (`apps/cli/main.ts`: `grood cluster runner`, `grood cluster score`) on the real deno binary, so
+ * the signals reach the programs; one runner is started through the `./grood` launcher, which must
+ * exec that binary in its place for the final SIGTERM to reach it. Then a folder of 1,100 PNG files
+ * on the two runners left, against one-process `score` of the folder. `GROOD_CLUSTER_TEST_IMAGES`
+ * sets the image count of the first job (default 20,000).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
