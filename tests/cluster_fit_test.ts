@@ -21,6 +21,7 @@ import {
   type Started,
   startGrood,
   waitFor,
+  whilePaused,
 } from "../apps/cluster/loopback.ts";
 import { throwawayPostgres } from "../apps/cluster/throwaway_postgres.ts";
 import { text } from "../apps/cluster/bench.ts";
@@ -162,14 +163,10 @@ Deno.test({
           () => featureParts(job).length >= before + 2,
           poll,
         );
-        second.kill("SIGSTOP");
-        try {
-          await new Promise((done) => setTimeout(done, 1000));
-          assert.ok(featureParts(job).length < CHUNKS, `the features were done before ${what}`);
+        await whilePaused(second, () => featureParts(job).length, async (count) => {
+          assert.ok(count < CHUNKS, `the features were done before ${what}`);
           await disrupt();
-        } finally {
-          second.kill("SIGCONT");
-        }
+        });
       };
       // A runner killed mid-job: its shards move, its unanswered chunk is delivered again.
       await pausedAfterTwoMore("the runner died", async () => {

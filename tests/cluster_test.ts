@@ -25,6 +25,7 @@ import {
   type Started,
   startRunner,
   waitFor,
+  whilePaused,
 } from "../apps/cluster/loopback.ts";
 import { throwawayPostgres } from "../apps/cluster/throwaway_postgres.ts";
 import { text } from "../apps/cluster/bench.ts";
@@ -137,21 +138,11 @@ Deno.test({
         const from = partsIn(job).length;
         const target = Math.min(from + more, last);
         await waitFor(`${target} chunks (${what})`, 300, () => partsIn(job).length >= target, poll);
-        drivers[1]!.kill("SIGSTOP");
-        try {
-          // A part being written as the signal came is on disk once the count stays put.
-          let count = partsIn(job).length;
-          for (;;) {
-            await new Promise((done) => setTimeout(done, 100));
-            const now = partsIn(job).length;
-            if (now === count) break;
-            count = now;
-          }
+        // A part being written as the signal came is on disk once the count stays put.
+        await whilePaused(drivers[1]!, () => partsIn(job).length, async (count) => {
           assert.ok(count < CHUNKS, `the job ended before ${what}`);
           await disrupt();
-        } finally {
-          drivers[1]!.kill("SIGCONT");
-        }
+        });
       };
 
       // 2. A runner killed mid-job: its shards move, its unanswered chunks are delivered again.

@@ -13,6 +13,7 @@ import { Effect } from "effect";
 import type { ServedDetector } from "../apps/serve/detector.ts";
 import type { ScoreAnswer } from "../apps/serve/routes.ts";
 import type { RunningService } from "../apps/serve/server.ts";
+import { waitFor } from "../apps/cluster/loopback.ts";
 import { png, type Probe, standIn, withService } from "./serve_stand_in.ts";
 
 const jsonOf = async (firsts: ReadonlyArray<number>) => {
@@ -83,14 +84,6 @@ function held(detector: ServedDetector<unknown>) {
     },
     release: () => open(),
   };
-}
-
-/** Resolve once `holds()` (checked every 10 ms, at most 30 s); fails naming `what`. */
-async function until(what: string, holds: () => boolean) {
-  for (let waited = 0; !holds(); waited += 10) {
-    if (waited > 30_000) throw new Error(`never ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** Open a raw connection and send `text`; returns it. */
@@ -190,7 +183,7 @@ Deno.test("a request still queued at its deadline is refused with 503 deadline_e
       // waits in the queue past its deadline, however slow the machine.
       slow.hold();
       const first = post(s, await png(10));
-      await until("the first batch began", () => slow.started.includes(10));
+      await waitFor("the first batch began", 30, () => slow.started.includes(10), 10);
       const second = await post(s, await png(20));
       slow.release();
       assert.equal(second.status, 503);
@@ -215,7 +208,7 @@ Deno.test("a request whose client has gone is dropped from the queue, not scored
       // The first request's batch is held while the second, queued behind it, is cancelled.
       slow.hold();
       const first = post(s, await png(10));
-      await until("the first batch began", () => slow.started.includes(10));
+      await waitFor("the first batch began", 30, () => slow.started.includes(10), 10);
       const controller = new AbortController();
       const cancelled = post(s, await png(77), { signal: controller.signal });
       await metricsUntil(s, "the second request queued", (text) => queued(text) === 1);
@@ -242,7 +235,7 @@ Deno.test("a client that leaves mid-upload is counted as client_disconnected, no
   await withService(standIn({ calls: [] }), {}, async (s) => {
     const conn = await raw(s, half(s, 5000, '{"images": ["'));
     // Its headers have reached the handler, which is reading the body.
-    await until("the upload reached the handler", () => s.inFlight() === 1);
+    await waitFor("the upload reached the handler", 30, () => s.inFlight() === 1, 10);
     conn.close();
     const metrics = await metricsUntil(
       s,

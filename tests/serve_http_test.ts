@@ -22,6 +22,7 @@ import {
   rawImage,
 } from "./serve_detector.ts";
 import { withService } from "./serve_stand_in.ts";
+import { waitFor } from "../apps/cluster/loopback.ts";
 
 const post = (
   service: RunningService,
@@ -355,10 +356,7 @@ Deno.test("shutdown answers the requests in flight, then refuses new connections
   held = new Promise<void>((resolve) => (release = resolve));
   const inFlight = Array.from({ length: 12 }, () => post(s, "image/png", png));
   // Until all 12 have reached the handler (a bounded wait: a broken count fails here).
-  for (let waited = 0; s.inFlight() < 12; waited += 10) {
-    assert.ok(waited < 60_000, `${s.inFlight()} of 12 requests reached the handler`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitFor("the 12 requests in the handler", 60, () => s.inFlight() >= 12, 10);
   const closed = Effect.runPromise(Scope.close(scope, Exit.void));
   release();
   const statuses = await Promise.all(inFlight.map((r) => r.then((x) => x.status)));

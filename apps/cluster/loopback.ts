@@ -156,6 +156,31 @@ export const waitFor = async (
   }
 };
 
+/**
+ * Pause `process` (SIGSTOP) while `during(settled)` runs, then resume it (SIGCONT). `settled` is
+ * `progress()` once it has held still for 100 ms: what the process had already set going (a
+ * chunk in flight) has landed, and nothing new starts while it is paused.
+ */
+export const whilePaused = async <A>(
+  process: Started,
+  progress: () => number,
+  during: (settled: number) => Promise<A>,
+): Promise<A> => {
+  process.kill("SIGSTOP");
+  try {
+    let settled = progress();
+    for (;;) {
+      await new Promise((done) => setTimeout(done, 100));
+      const now = progress();
+      if (now === settled) break;
+      settled = now;
+    }
+    return await during(settled);
+  } finally {
+    process.kill("SIGCONT");
+  }
+};
+
 /** Free TCP ports on loopback (probed, then released). */
 export const freePorts = (count: number): ReadonlyArray<number> => {
   const listeners = Array.from(
