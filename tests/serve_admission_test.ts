@@ -9,12 +9,10 @@
  * tested on a test clock in `serve_batcher_test.ts`.)
  */
 import assert from "node:assert/strict";
-import { Effect } from "effect";
-import type { ServedDetector } from "../apps/serve/detector.ts";
 import type { ScoreAnswer } from "../apps/serve/routes.ts";
 import type { RunningService } from "../apps/serve/server.ts";
 import { waitFor } from "../apps/cluster/loopback.ts";
-import { png, type Probe, standIn, withService } from "./serve_stand_in.ts";
+import { held, png, type Probe, standIn, withService } from "./serve_stand_in.ts";
 
 const jsonOf = async (firsts: ReadonlyArray<number>) => {
   const images = await Promise.all(
@@ -48,42 +46,6 @@ async function metricsUntil(s: RunningService, what: string, holds: (text: strin
     if (Date.now() > deadline) throw new Error(`never ${what}:\n${text}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/**
- * `detector` whose batches, once `hold()` was called, wait at their start until `release()`
- * (or 20 s later: a safety net, so that a broken service fails the test instead of hanging
- * it); `started` lists the first pixel of each image of every batch that began.
- */
-function held(detector: ServedDetector<unknown>) {
-  let gate: Promise<void> = Promise.resolve();
-  let open = () => {};
-  const started: Array<number> = [];
-  return {
-    detector: {
-      ...detector,
-      scoreImages: (pixels: Uint8Array, count: number) =>
-        Effect.andThen(
-          Effect.promise(() => {
-            for (let i = 0; i < count; i++) started.push(pixels[i * 784]!);
-            return gate;
-          }),
-          detector.scoreImages(pixels, count),
-        ),
-    } satisfies ServedDetector<unknown>,
-    started,
-    hold: () => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      gate = new Promise<void>((resolve) => {
-        open = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        timer = setTimeout(open, 20_000);
-      });
-    },
-    release: () => open(),
-  };
 }
 
 /** Open a raw connection and send `text`; returns it. */

@@ -21,7 +21,7 @@ import {
   pngImage,
   rawImage,
 } from "./serve_detector.ts";
-import { withService } from "./serve_stand_in.ts";
+import { held, withService } from "./serve_stand_in.ts";
 import { waitFor } from "../apps/cluster/loopback.ts";
 
 const post = (
@@ -339,26 +339,21 @@ Deno.test("shutdown answers the requests in flight, then refuses new connections
   const png = await pngImage(2);
   // The real detector, held back (after its warm-up) until shutdown has begun, then slowed
   // down: the 12 requests are surely in flight, none answered, when shutdown begins.
-  let held: Promise<void> = Promise.resolve();
-  let release = () => {};
-  const slow = {
+  const slow = held({
     ...detector,
     scoreImages: (pixels: Uint8Array, count: number) =>
-      Effect.andThen(
-        Effect.promise(() => held),
-        Effect.delay(detector.scoreImages(pixels, count), "150 millis"),
-      ),
-  };
+      Effect.delay(detector.scoreImages(pixels, count), "150 millis"),
+  });
   const scope = await Effect.runPromise(Scope.make());
   const s = await Effect.runPromise(
-    serveDetector(slow, { port: 0 }).pipe(Scope.provide(scope)),
+    serveDetector(slow.detector, { port: 0 }).pipe(Scope.provide(scope)),
   );
-  held = new Promise<void>((resolve) => (release = resolve));
+  slow.hold();
   const inFlight = Array.from({ length: 12 }, () => post(s, "image/png", png));
   // Until all 12 have reached the handler (a bounded wait: a broken count fails here).
   await waitFor("the 12 requests in the handler", 60, () => s.inFlight() >= 12, 10);
   const closed = Effect.runPromise(Scope.close(scope, Exit.void));
-  release();
+  slow.release();
   const statuses = await Promise.all(inFlight.map((r) => r.then((x) => x.status)));
   await closed;
   assert.deepEqual(statuses, statuses.map(() => 200));

@@ -79,6 +79,42 @@ export function standIn(
   };
 }
 
+/**
+ * `detector` whose batches, once `hold()` was called, wait at their start until `release()`
+ * (or 20 s later: a safety net, so that a broken service fails the test instead of hanging
+ * it); `started` lists the first pixel of each image of every batch that began.
+ */
+export function held(detector: ServedDetector<unknown>) {
+  let gate: Promise<void> = Promise.resolve();
+  let open = () => {};
+  const started: Array<number> = [];
+  return {
+    detector: {
+      ...detector,
+      scoreImages: (pixels: Uint8Array, count: number) =>
+        Effect.andThen(
+          Effect.promise(() => {
+            for (let i = 0; i < count; i++) started.push(pixels[i * 784]!);
+            return gate;
+          }),
+          detector.scoreImages(pixels, count),
+        ),
+    } satisfies ServedDetector<unknown>,
+    started,
+    hold: () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      gate = new Promise<void>((resolve) => {
+        open = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        timer = setTimeout(open, 20_000);
+      });
+    },
+    release: () => open(),
+  };
+}
+
 /** One 28×28 grey image whose first pixel is `first` (the rest 0). */
 export const image = (first: number): Uint8Array<ArrayBuffer> => {
   const pixels = new Uint8Array(784);
