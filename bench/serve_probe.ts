@@ -11,10 +11,13 @@
  * GROOD_PROBE_ROOT=/work/main deno run -A bench/serve_probe.ts serve DIR 64 6  # another checkout
  * deno run -A bench/serve_probe.ts hello-deno - 64 6   # also hello-front, hello-effect-web,
  *                                                      # hello-effect-node
+ * deno run -A bench/serve_probe.ts ideal DIR 64 8     # also ideal-front
  * ```
  *
  * `serve` serves the `grood fit` folder DIR and posts 256 MNIST test digits as 28×28 PNGs
- * written by sharp (as the benchmark's bodies are).
+ * written by sharp (as the benchmark's bodies are). `ideal` serves DIR with the least a server
+ * can do (the ceiling of the c=64 target on this machine, `bench/serve_ceiling.json`), and
+ * `ideal-front` the same behind the service's relay.
  *
  * @module
  */
@@ -22,6 +25,7 @@ import { Buffer } from "node:buffer";
 import { createServer } from "node:http";
 import { Session } from "node:inspector";
 import process from "node:process";
+import { setImmediate } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { Effect, Layer } from "effect";
 import { HttpEffect, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http";
@@ -272,6 +276,77 @@ switch (mode) {
       yield* Layer.build(served);
       yield* Effect.promise(() => drive(`http://127.0.0.1:${port}/`));
     })));
+    break;
+  }
+  case "ideal":
+  case "ideal-front": {
+    // The least a server can do for a scored single-image request, to know the ceiling of the
+    // c=64 target on this machine: `Deno.serve` on the TCP port itself (no relay, no timeouts),
+    // the PNG fast path, a batcher with no window (whatever arrived while a batch ran is the
+    // next batch, at most 64), the detector's own `scoreImages`, a three-field answer. No
+    // Effect per request, no admission, limits, logs or metrics.
+    const { decodeImage } = await import(
+      join(ROOT, "lib/sources/mod.ts")
+    ) as typeof import("../lib/sources/mod.ts");
+    await Effect.runPromise(
+      Effect.scoped(Effect.gen(function* () {
+        const detector = yield* serve.openServedFitted(folder);
+        const shape = detector.input;
+        const size = shape.height * shape.width * shape.channels;
+        type Waiting = {
+          readonly pixels: Uint8Array;
+          readonly answer: (body: string) => void;
+        };
+        const queue: Array<Waiting> = [];
+        let running = false;
+        const pump = async () => {
+          if (running) return;
+          running = true;
+          while (queue.length > 0) {
+            const batch = queue.splice(0, 64);
+            const pixels = new Uint8Array(batch.length * size);
+            batch.forEach((w, i) => pixels.set(w.pixels, i * size));
+            const scored = await Effect.runPromise(detector.scoreImages(pixels, batch.length));
+            batch.forEach((w, i) =>
+              w.answer(
+                `{"score":${scored.scores[i]},"isOod":${scored.isOod[i]},"predicted":${
+                  scored.predicted[i]
+                }}`,
+              )
+            );
+          }
+          running = false;
+        };
+        const handler = async (request: Request) => {
+          const bytes = new Uint8Array(await request.arrayBuffer());
+          const pixels = Effect.runSync(decodeImage(bytes, "body", shape));
+          const body = await new Promise<string>((answer) => {
+            queue.push({ pixels, answer });
+            if (queue.length === 1) setImmediate(pump);
+          });
+          return new Response(body, { headers: { "content-type": "application/json" } });
+        };
+        if (mode === "ideal") {
+          const server = Deno.serve({ port: 0, onListen: () => {} }, handler);
+          yield* Effect.promise(() => drive(`http://127.0.0.1:${server.addr.port}/`));
+          yield* Effect.promise(() => server.shutdown());
+        } else {
+          // The same behind the service's relay (its header and idle timeouts).
+          const socket = `${yield* Effect.promise(() => Deno.makeTempDir())}/http.sock`;
+          const server = Deno.serve(
+            { transport: "unix", path: socket, onListen: () => {} },
+            handler,
+          );
+          const front = yield* openFront("127.0.0.1", 0, socket, {
+            headerMs: 10_000,
+            bodyMs: 30_000,
+            idleMs: 60_000,
+          });
+          yield* Effect.promise(() => drive(`http://127.0.0.1:${front.addr.port}/`));
+          yield* Effect.promise(() => server.shutdown());
+        }
+      })).pipe(Effect.provide(Compute.layer())),
+    );
     break;
   }
   case "offline": {
