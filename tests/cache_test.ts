@@ -388,6 +388,34 @@ Deno.test("--no-cache (StageCache.layer(undefined)) writes nothing anywhere", as
   }
 });
 
+Deno.test("cache:clear refuses a folder another program tagged with CACHEDIR.TAG", async () => {
+  // CACHEDIR.TAG is a shared convention (Cargo's target/, pip's cache): its presence alone does
+  // not make a folder grood's. Shaped like a grood cache (a `*.tmp-*` folder, an `entry.json`),
+  // the other program's files stay, and so do its marker and the folder.
+  const other = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    join(other, CACHE_MARKER),
+    "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag.\n",
+  );
+  await Deno.mkdir(join(other, "jobs", "run.tmp-1"), { recursive: true });
+  await Deno.writeTextFile(join(other, "jobs", "run.tmp-1", "log.txt"), "precious");
+  await Deno.mkdir(join(other, "jobs", "k"), { recursive: true });
+  await Deno.writeTextFile(join(other, "jobs", "k", "entry.json"), "{}");
+  await Deno.mkdir(join(other, "empty"));
+  const refused = await runTaskProcess(["tasks/cache_clear.ts", "--dir", other]);
+  assert.equal(refused.code, 1, refused.stdout);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `Refusing to clear "${other}": it is not a grood stage cache \\(its ${CACHE_MARKER}`,
+    ),
+  );
+  assert.equal(await Deno.readTextFile(join(other, "jobs", "run.tmp-1", "log.txt")), "precious");
+  assert.ok((await Deno.stat(join(other, "jobs", "k", "entry.json"))).isFile);
+  assert.ok((await Deno.stat(join(other, "empty"))).isDirectory);
+  assert.ok((await Deno.stat(join(other, CACHE_MARKER))).isFile);
+});
+
 Deno.test("cache:clear removes only cache entries and refuses any other folder", async () => {
   // A user's folder (no marker): refused, untouched.
   const user = await Deno.makeTempDir();

@@ -296,11 +296,14 @@ export function makeStageCache(
 }
 
 /** `clearStageCache` was pointed at a folder that is not a grood stage cache. */
-export class NotACache extends Data.TaggedError("NotACache")<{ readonly path: string }> {
+export class NotACache extends Data.TaggedError("NotACache")<{
+  readonly path: string;
+  /** Why: no marker, or a marker another program wrote (`CACHEDIR.TAG` is a shared convention). */
+  readonly reason: string;
+}> {
   /** Names the folder and why it is refused. */
   override get message(): string {
-    return `Refusing to clear "${this.path}": it is not a grood stage cache (no ${CACHE_MARKER}; ` +
-      "a cache written before grood marked its caches must be removed by hand)";
+    return `Refusing to clear "${this.path}": it is not a grood stage cache (${this.reason})`;
   }
 }
 
@@ -314,7 +317,8 @@ export interface ClearReport {
 
 /**
  * Remove every entry (and any temporary folder an interrupted run left) under `root`, and
- * nothing else: `root` must hold the {@link CACHE_MARKER} the cache writes, and only folders
+ * nothing else: `root` must hold the {@link CACHE_MARKER} the cache writes (byte for byte: the
+ * tag of another program's cache is refused), and only folders
  * shaped as entries (`<stage>/<key>` with an `entry.json`, or `*.tmp-*`) are removed; anything
  * else is reported as kept. A missing root is already clear.
  */
@@ -323,8 +327,26 @@ export const clearStageCache = (
 ): Effect.Effect<ClearReport, NotACache | IoError> =>
   Effect.gen(function* () {
     if (!(yield* tryIo(root, "read", () => exists(root)))) return { removed: 0, kept: [] };
-    const marked = yield* tryIo(root, "read", () => exists(join(root, CACHE_MARKER)));
-    if (!marked) return yield* new NotACache({ path: root });
+    // `CACHEDIR.TAG` is a convention many programs follow (Cargo's `target/`, pip's cache, …):
+    // only the marker grood writes, byte for byte, makes a folder grood's to clear.
+    const marker = yield* tryIo(
+      root,
+      "read",
+      () => Deno.readTextFile(join(root, CACHE_MARKER)).catch(() => undefined),
+    );
+    if (marker === undefined) {
+      return yield* new NotACache({
+        path: root,
+        reason: `no ${CACHE_MARKER}; a cache written before grood marked its caches must be ` +
+          "removed by hand",
+      });
+    }
+    if (marker !== MARKER_TEXT) {
+      return yield* new NotACache({
+        path: root,
+        reason: `its ${CACHE_MARKER} is not the one grood writes: another program's cache`,
+      });
+    }
     let removed = 0;
     const kept: Array<string> = [];
     const list = (dir: string) => tryIo(dir, "list", () => Array.fromAsync(Deno.readDir(dir)));
