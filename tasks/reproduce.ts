@@ -104,6 +104,9 @@ class UnknownDetector extends Data.TaggedError("UnknownDetector")<{ readonly kin
 
 // A file path is relative to where `deno task` was typed, not to the checkout; so is --out.
 const out = invocationPath(values.out);
+/** The files this task writes into `out` itself, beside the benchmarks' folders. */
+const PAGE = "report.html";
+const RUN_RECORD = "reproduce.json";
 const refs = (values.benchmark ?? [...BUILTIN_BENCHMARKS]).map((ref) =>
   (BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(ref) ? ref : invocationPath(ref)
 );
@@ -156,7 +159,7 @@ const program = Effect.gen(function* () {
   const rootRules: OutputFolderOptions = {
     kind: "results",
     inputs,
-    recognise: ["reproduce.json"],
+    recognise: [RUN_RECORD],
   };
   yield* checkOutputFolder(out, rootRules);
   for (const [i, spec] of specs.entries()) {
@@ -166,6 +169,13 @@ const program = Effect.gen(function* () {
         path: join(out, spec.name),
         reason: `benchmarks ${refs[other]} and ${refs[i]} are both named "${spec.name}" and ` +
           "would write this one folder",
+      });
+    }
+    if (spec.name === PAGE || spec.name === RUN_RECORD) {
+      return yield* new OutputFolderRefused({
+        path: join(out, spec.name),
+        reason: `benchmark ${refs[i]} is named "${spec.name}", as the file grood writes into ` +
+          "the results folder beside the benchmarks' folders; give the benchmark another name",
       });
     }
     yield* checkOutputFolder(join(out, spec.name), benchmarkFolderRules(inputs));
@@ -352,14 +362,14 @@ const program = Effect.gen(function* () {
     () => pageSections(out, names),
   );
   yield* writeFile(
-    join(out, "report.html"),
+    join(out, PAGE),
     reportHtml(
       `grood: ${sections.map((x) => x.benchmark).join(", ")} (backend ${backend})`,
       sections.map((x) => x.html),
     ),
   );
-  log(`results page: ${join(out, "report.html")} (${sections.length} benchmarks)`);
-  yield* writeJson(join(out, "reproduce.json"), {
+  log(`results page: ${join(out, PAGE)} (${sections.length} benchmarks)`);
+  yield* writeJson(join(out, RUN_RECORD), {
     benchmarks: names,
     seconds: Math.round((performance.now() - started) / 1000),
     backend,

@@ -443,6 +443,56 @@ Deno.test("class 2/9: a cache entry whose entry.json points outside it, or at a 
   assert.equal((await get()).hit, true);
 });
 
+Deno.test("class 1: reproduce refuses a benchmark named as a file of its results folder, before computing", async () => {
+  // `report.html` and `reproduce.json` are identifiers, and the files reproduce writes beside
+  // the benchmarks' folders: such a benchmark's folder would take the page's place. Refused
+  // before anything is computed or written (it used to run, write the folder, then fail on
+  // the page with EISDIR, the results folder left without its page).
+  const dir = await scratch();
+  await writeDigitSet(dir, "ood", 900, 100);
+  for (const name of ["report.html", "reproduce.json"]) {
+    await Deno.writeTextFile(
+      join(dir, `${name}.bench.json`),
+      JSON.stringify({
+        name,
+        model: { kind: "grood", path: mnistModel },
+        id: {
+          train: {
+            kind: "npy",
+            images: join(data, "train.npy"),
+            labels: join(data, "train.labels.npy"),
+          },
+          test: {
+            kind: "npy",
+            images: join(data, "val.npy"),
+            labels: join(data, "val.labels.npy"),
+          },
+          validation: { kind: "held-out-of-test", count: 50, seed: 0 },
+        },
+        oodTest: [{ name: "digits", group: "near", source: { kind: "npy", images: "ood.npy" } }],
+        oodValidation: [],
+      }),
+    );
+    const r = await task(dir, "reproduce", [
+      "--benchmark",
+      `${name}.bench.json`,
+      "--detector",
+      "msp",
+      "--no-cache",
+      "--no-export",
+      "--out",
+      "res",
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(
+      r.stderr.includes(`Refusing to write "${join(dir, "res", name)}": benchmark`) &&
+        r.stderr.includes(`is named "${name}"`),
+      r.stderr,
+    );
+    assert.equal(await exists(join(dir, "res")), false, "nothing written");
+  }
+});
+
 // ─────────────────────────── class 9: small ones ───────────────────────────
 
 Deno.test("class 9: relative --out of reproduce and ablate and evaluate --model resolve where typed", async () => {
