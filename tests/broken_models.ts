@@ -3,8 +3,9 @@
  * classifier head is NaN (every logit NaN), one that gives NaN logits for some images only
  * (all-black ones: `logits + log(max pixel)`, and the log of a negative preprocessed value is
  * NaN), one whose logits are finite but 1e30 apart (a one-hot softmax for every image), each
- * written with the fixture's spec beside it.
+ * written with the fixture's spec beside it; and grood's own CNN with a NaN classifier bias.
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Effect } from "effect";
 import onnxProto from "onnx-proto";
@@ -32,6 +33,28 @@ export async function nanHeadModel(dir: string): Promise<string> {
   bias.rawData = new Uint8Array(values.buffer);
   bias.floatData = [];
   return await write(dir, "nan-head", model);
+}
+
+/**
+ * grood's own mnist CNN with a NaN classifier bias (its last weights), its metadata's weight
+ * hash updated as a training run that diverged writes it: every logit NaN, on both engines.
+ */
+export async function nanHeadGroodModel(dir: string): Promise<string> {
+  const out = join(dir, "nan-head-grood");
+  await Deno.mkdir(out, { recursive: true });
+  for (const name of ["model.json", "metadata.json"]) {
+    await Deno.copyFile(join(fixtureDir("mnist"), name), join(out, name));
+  }
+  const weights = new Float32Array(
+    (await Deno.readFile(join(fixtureDir("mnist"), "weights.bin"))).buffer,
+  );
+  weights.fill(NaN, weights.length - 10);
+  const bytes = new Uint8Array(weights.buffer);
+  await Deno.writeFile(join(out, "weights.bin"), bytes);
+  const metadata = JSON.parse(await Deno.readTextFile(join(out, "metadata.json")));
+  metadata.weightsSha256 = createHash("sha256").update(bytes).digest("hex");
+  await Deno.writeTextFile(join(out, "metadata.json"), JSON.stringify(metadata, null, 2));
+  return out;
 }
 
 /**

@@ -12,7 +12,12 @@ import { Effect } from "effect";
 import { fitDetectorFolder, type FitOptions, openFittedDetector } from "../lib/fitted/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { collectTaps, openModel, predictClasses } from "../lib/models/mod.ts";
-import { hugeLogitsModel, nanHeadModel, nanOnBlackModel } from "./broken_models.ts";
+import {
+  hugeLogitsModel,
+  nanHeadGroodModel,
+  nanHeadModel,
+  nanOnBlackModel,
+} from "./broken_models.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
 import { mnistTrain, writeDigitSet, writeImageSet } from "./digit_sets.ts";
 import { denoTask } from "./deno_task.ts";
@@ -51,6 +56,19 @@ Deno.test("a model whose classifier head is NaN is refused at fit, naming the mo
     assert.match(error.message, /nan-head\.onnx.*logits for image 0 of/, detector.kind);
     await assert.rejects(Deno.stat(join(dir, `nan-head-${detector.kind}`)));
   }
+});
+
+Deno.test("grood's own CNN with a NaN head is refused at fit as NonFiniteOutput, not as an export mismatch", async () => {
+  // Its ONNX export is checked against tfjs first: both give NaN logits, which is agreement
+  // (it used to be an OnnxExportMismatch "differ by up to Infinity (allowed NaN); run it with
+  // the tfjs engine", blaming the export); the features' finite check then names the model.
+  const model = await nanHeadGroodModel(dir);
+  const error = await scopedFailure(
+    fitDetectorFolder(await options(model, { kind: "msp" }, "nan-head-grood-msp")),
+  );
+  assert.equal(error._tag, "NonFiniteOutput", error.message);
+  assert.match(error.message, /nan-head-grood.*logits for image 0 of/);
+  await assert.rejects(Deno.stat(join(dir, "nan-head-grood-msp")));
 });
 
 Deno.test("a fit whose validation scores are all the same is refused, not reported with a threshold", async () => {

@@ -111,4 +111,18 @@ Deno.test("exportDifference: the largest gap, and a bound at the values' scale",
     exportDifference(new Float32Array([NaN]), new Float32Array([0])).difference,
     Infinity,
   );
+  // Non-finite values the two engines share agree (the finite check of the features names
+  // them); the bound is at the scale of the finite ones, never infinite.
+  const shared = exportDifference(
+    new Float32Array([NaN, Infinity, -Infinity, 2]),
+    new Float32Array([NaN, Infinity, -Infinity, 2.5]),
+  );
+  assert.deepEqual(shared, { difference: 0.5, allowed: EXPORT_TOLERANCE * 3.5 });
+  for (const [onnx, tfjs] of [[0, NaN], [Infinity, NaN], [-Infinity, Infinity], [1e30, Infinity]]) {
+    const { difference, allowed } = exportDifference(
+      new Float32Array([onnx!, 1]),
+      new Float32Array([tfjs!, 1]),
+    );
+    assert.ok(!(difference <= allowed), `${onnx} against tfjs ${tfjs}`);
+  }
 });

@@ -50,7 +50,13 @@ export const EXPORT_TOLERANCE = 1e-4;
 const CHECK_IMAGES = 16;
 const CHECK_SEED = 2024;
 
-/** The largest |a − b| and the bound it must stay under. */
+/**
+ * The largest |a − b| and the bound it must stay under (the scale of tfjs's finite values).
+ * Where tfjs gives a NaN or an infinity, the export must give the same (the weights make
+ * both engines overflow alike): the check is of the export, and the finite check of the
+ * features (`finite.ts`) then names the model and the image; any other non-finite value is an
+ * infinite difference.
+ */
 export const exportDifference = (
   onnx: Float32Array,
   tfjs: Float32Array,
@@ -58,8 +64,13 @@ export const exportDifference = (
   let difference = onnx.length === tfjs.length ? 0 : Infinity;
   let scale = 0;
   for (let i = 0; i < tfjs.length; i++) {
-    difference = Math.max(difference, Math.abs(onnx[i]! - tfjs[i]!));
-    scale = Math.max(scale, Math.abs(tfjs[i]!));
+    const [a, b] = [onnx[i]!, tfjs[i]!];
+    if (Number.isFinite(b)) {
+      difference = Math.max(difference, Math.abs(a - b));
+      scale = Math.max(scale, Math.abs(b));
+    } else if (!Object.is(a, b) && !(Number.isNaN(a) && Number.isNaN(b))) {
+      difference = Infinity;
+    }
   }
   if (Number.isNaN(difference)) difference = Infinity;
   return { difference, allowed: EXPORT_TOLERANCE * (1 + scale) };
