@@ -95,6 +95,7 @@ Deno.test("unknown flags, missing and extra arguments, and checks across flags e
     const argv of [
       ["f.json", "--sede", "1"],
       [],
+      [""],
       ["a", "b"],
       ["f.json", "--quiet", "--out", "x"],
     ]

@@ -72,9 +72,16 @@ export interface Task<Path extends string, V> {
 // deno-lint-ignore no-explicit-any
 export type AnyTask = Task<string, any>;
 
-/** The positional arguments as an `effect/cli` argument (always a list). */
+/**
+ * The positional arguments as an `effect/cli` argument (always a list). Each must be non-empty,
+ * as a string flag's value must: `grood score "$DATA"` with `DATA` unset is a usage error, not
+ * the current folder.
+ */
 function argument(p: Positionals): Argument.Argument<ReadonlyArray<string>> {
-  const one = Argument.String(p.name).pipe(Argument.withDescription(p.description));
+  const one = Argument.String(p.name).pipe(
+    Argument.withDescription(p.description),
+    Argument.filter((s) => s !== "", () => "a non-empty value"),
+  );
   return p.max === Infinity
     ? one.pipe(Argument.atLeast(p.min))
     : p.min === 1 && p.max === 1
