@@ -90,6 +90,16 @@ Deno.test("a source spec on the command line and a model spec file refuse a miss
   assert.match(model.message, /unknown key tap .*; did you mean taps\?/);
 });
 
+Deno.test("a built-in set on the command line is exactly dataset:NAME:SPLIT: anything after the split is refused", async () => {
+  const ok = await Effect.runPromise(parseSourceArgument("dataset:mnist:test", dir));
+  assert.deepEqual(ok.spec, { kind: "dataset", name: "mnist", split: "test" });
+  for (const argument of ["dataset:mnist:test:extra", "dataset:mnist:test:"]) {
+    const error = await Effect.runPromise(Effect.flip(parseSourceArgument(argument, dir)));
+    assert.equal(error._tag, "SourceArgumentInvalid", argument);
+    assert.match(error.message, /follows the split; a built-in set is written dataset:NAME:SPLIT/);
+  }
+});
+
 Deno.test("samples or k beyond the training images are refused, not capped; the default is recorded as what ran", async () => {
   const train = await source("train.npy");
   const validation = await source("val.npy");

@@ -78,7 +78,14 @@ export const parseSourceArgument = (
     if (builtIn !== null) {
       const [, kind, rest] = builtIn;
       if (kind === "ood-set") return yield* decode(argument, { kind, name: rest }, cwd);
-      const [name, split] = rest!.split(":");
+      const [name, split, ...extra] = rest!.split(":");
+      if (extra.length > 0) {
+        return yield* new SourceArgumentInvalid({
+          argument,
+          problem: `"${extra.join(":")}" follows the split; a built-in set is written ` +
+            "dataset:NAME:SPLIT",
+        });
+      }
       return yield* decode(argument, { kind, name, split }, cwd);
     }
     const path = resolve(cwd, argument);
