@@ -16,7 +16,7 @@ import { taskInput } from "../apps/cli/task_input.ts";
 import { formatScoreRows, type ScoreRow } from "../apps/cli/score_rows.ts";
 import { openFittedDetector, scoreSource } from "../lib/fitted/mod.ts";
 import { checkOutputFile, tryIo, writeFile } from "../lib/io/mod.ts";
-import { parseSourceArgument, sourcePaths } from "../lib/sources/mod.ts";
+import { argumentPaths, parseSourceArgument } from "../lib/sources/mod.ts";
 
 const { values, positionals } = await taskInput(scoreTask);
 const folder = invocationPath(values.detector);
@@ -33,7 +33,7 @@ const program = Effect.scoped(Effect.gen(function* () {
   // The rows never replace what is scored, nor a file of the detector: checked before scoring.
   if (out !== undefined) {
     yield* checkOutputFile(out, {
-      inputs: [folder, ...sources.flatMap((s) => sourcePaths(s.spec, s.baseDir))],
+      inputs: [folder, ...sources.flatMap(argumentPaths)],
       overwrite: values.overwrite,
     });
   }

@@ -147,6 +147,21 @@ Deno.test("class 1: score --out over the images it scores, train --out into a us
   assert.equal(score.code, 1, score.stderr);
   assert.match(score.stderr, /Refusing to write ".*val\.npy": it is an input of this run/);
   assert.deepEqual(await Deno.readFile(join(dir, "val.npy")), before);
+  // The source spec file an argument names is an input as the files it names are, even with
+  // --overwrite (it used to be replaced by the rows).
+  const spec = JSON.stringify({ kind: "npy", images: "val.npy" });
+  await Deno.writeTextFile(join(dir, "val.json"), spec);
+  const overSpec = await task(dir, "score", [
+    "--detector",
+    det,
+    "val.json",
+    "--out",
+    "val.json",
+    "--overwrite",
+  ]);
+  assert.equal(overSpec.code, 1, overSpec.stderr);
+  assert.match(overSpec.stderr, /Refusing to write ".*val\.json": it is an input of this run/);
+  assert.equal(await Deno.readTextFile(join(dir, "val.json")), spec);
   const train = await task(dir, "train", ["--out", "mydocs", "--epochs", "1"]);
   assert.equal(train.code, 1, train.stderr);
   assert.match(train.stderr, /Refusing to write ".*mydocs": it holds files grood did not write/);

@@ -16,7 +16,7 @@ import type { DegenerateScores, FitDataInvalid, UnsupportedFittedDetector } from
 import type { OutputFolderOptions } from "../io/output_folder.ts";
 import type { SourceError } from "../sources/source.ts";
 import type { Taps } from "../models/model.ts";
-import { type SourceArgument, sourcePaths } from "../sources/argument.ts";
+import { argumentPaths, type SourceArgument } from "../sources/argument.ts";
 import type { Extraction } from "../stages/features.ts";
 import { FITTED_MANIFEST_FILE } from "./manifest.ts";
 
@@ -92,7 +92,7 @@ export const fittedFolderRules = (options: FitOptions): OutputFolderOptions => (
   inputs: [
     options.model,
     ...[options.train, options.validation, ...(options.validationOod ?? [])].flatMap((s) =>
-      s === undefined ? [] : sourcePaths(s.spec, s.baseDir)
+      s === undefined ? [] : argumentPaths(s)
     ),
   ],
   recognise: [FITTED_MANIFEST_FILE],

@@ -45,6 +45,8 @@ export interface SourceArgument {
   readonly spec: SourceSpec;
   /** The folder the spec's relative paths start from. */
   readonly baseDir: string;
+  /** The source spec file the argument names (`x.json`), when it names one. */
+  readonly file?: string;
 }
 
 const statOf = (path: string) => Effect.promise(() => Deno.stat(path).catch(() => undefined));
@@ -111,7 +113,7 @@ export const parseSourceArgument = (
         catch: (error) =>
           new SourceArgumentInvalid({ argument, problem: `not a JSON source spec: ${error}` }),
       });
-      return yield* decode(argument, json, dirname(path));
+      return { ...yield* decode(argument, json, dirname(path)), file: path };
     }
     if (extension === ".npy") {
       const labels = path.slice(0, -4) + ".labels.npy";
@@ -138,6 +140,16 @@ export const parseSourceArgument = (
       problem: "not a folder, .npy, IDX or .json source spec (see `deno task fit --help`)",
     });
   });
+
+/**
+ * The files and folders a decoded source argument reads: its spec file, when it names one, and
+ * {@link sourcePaths}. What an output of the run must never be, hold or lie inside (`score
+ * spec.json --out spec.json --overwrite` would replace the spec it reads).
+ */
+export const argumentPaths = (source: SourceArgument): ReadonlyArray<string> => [
+  ...(source.file === undefined ? [] : [source.file]),
+  ...sourcePaths(source.spec, source.baseDir),
+];
 
 /**
  * The files and folders a source spec reads (absolute; none for the built-in sets): what an

@@ -37,6 +37,7 @@ export {
   SourceRangeInvalid,
 } from "./range.ts";
 export {
+  argumentPaths,
   parseSourceArgument,
   SOURCE_ARGUMENT_HELP,
   type SourceArgument,
