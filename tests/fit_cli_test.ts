@@ -117,6 +117,43 @@ Deno.test("fit and score from a folder outside the checkout, with a PNG folder a
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("fit --chunk beyond the training images fits as one chunk: the same folder, no allocation of the chunk", async () => {
+  // --chunk has no upper bound (a setting of the fit, recorded as fitChunk): a chunk of 10⁹
+  // images used to allocate 10⁹ images' bytes for the first batch, a RangeError and a stack.
+  const dir = await Deno.makeTempDir({ prefix: "grood-fit-chunk-" });
+  const mnist = await Effect.runPromise(loadSplit("mnist", "train"));
+  for (const [name, start, count] of [["train", 0, 300], ["val", 300, 100]] as const) {
+    const at = [start * 784, (start + count) * 784] as const;
+    await Effect.runPromise(
+      writeNpyAtomic(join(dir, `${name}.npy`), mnist.pixels.slice(...at), [count, 28, 28]),
+    );
+    await Effect.runPromise(
+      writeNpyAtomic(
+        join(dir, `${name}.labels.npy`),
+        mnist.labels.slice(start, start + count),
+        [count],
+      ),
+    );
+  }
+  const fit = (chunk: string) =>
+    task(dir, "fit", [
+      ...["--model", foreign, "--train", "train.npy", "--val", "val.npy"],
+      ...["--chunk", chunk, "--out", `chunk-${chunk}`],
+    ]);
+  for (const chunk of ["1000000000", "300"]) {
+    const r = await fit(chunk);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  for (const file of ["class-prototypes-penultimate.npy", "ood-prototype.npy"]) {
+    assert.deepEqual(
+      await Deno.readFile(join(dir, "chunk-1000000000", "state", file)),
+      await Deno.readFile(join(dir, "chunk-300", "state", file)),
+      file,
+    );
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("fit and score refuse bad command lines with the usage (exit 2)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-fit-cli-" });
   const noModel = await task(dir, "fit", ["--train", "x.npy", "--out", "d"]);

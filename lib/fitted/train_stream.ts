@@ -53,8 +53,11 @@ export const trainStream = (
     count: source.count - held.size,
     shape: source.shape,
     batches: (size) => {
-      let pixels = new Uint8Array(size * per);
-      let labels = new Uint8Array(size);
+      // A batch never holds more than the stream's images: a chunk beyond them (`fit --chunk
+      // 1000000000`, one chunk) allocates for those, not for `size`.
+      const room = Math.max(1, Math.min(size, source.count - held.size));
+      let pixels = new Uint8Array(room * per);
+      let labels = new Uint8Array(room);
       let filled = 0;
       let emitted = 0;
       const take = (): TrainingBatch => {
@@ -65,8 +68,8 @@ export const trainStream = (
           labels: labels.subarray(0, filled),
         };
         emitted += filled;
-        pixels = new Uint8Array(size * per);
-        labels = new Uint8Array(size);
+        pixels = new Uint8Array(room * per);
+        labels = new Uint8Array(room);
         filled = 0;
         return batch;
       };
