@@ -102,7 +102,11 @@ export interface DriverSummary {
   readonly runnerSeconds: number;
 }
 
-/** Plan the job: every source opened once to count its images. */
+/**
+ * Plan the job: every source opened once to count its images. With the plan, the files the run
+ * reads (the detector, and each source argument's files with the spec file it names, which the
+ * plan's sources do not keep): what neither `--out` nor the job folder may be.
+ */
 const planJob = (
   detector: Fitted.LoadedDetector,
   options: DriverOptions,
@@ -123,20 +127,23 @@ const planJob = (
           shape: detector.inputSpec.shape,
         });
         return {
-          argument,
-          spec: parsed.spec,
-          baseDir: resolve(parsed.baseDir),
-          count: opened.count,
+          planned: {
+            argument,
+            spec: parsed.spec,
+            baseDir: resolve(parsed.baseDir),
+            count: opened.count,
+          },
+          // The spec file too (`spec.json --out spec.json` would replace what it read).
+          paths: Sources.argumentPaths({ ...parsed, baseDir: resolve(parsed.baseDir) }),
         };
       }));
+    const inputs = [resolve(detector.folder), ...sources.flatMap((s) => s.paths)];
     if (options.out !== undefined) {
       const out = resolve(options.out);
-      const inputs = [
-        resolve(detector.folder),
-        resolve(options.jobDir),
-        ...sources.flatMap((s) => Sources.sourcePaths(s.spec, s.baseDir)),
-      ];
-      yield* Io.checkOutputFile(out, { inputs, overwrite: options.overwrite === true }).pipe(
+      yield* Io.checkOutputFile(out, {
+        inputs: [...inputs, resolve(options.jobDir)],
+        overwrite: options.overwrite === true,
+      }).pipe(
         Effect.mapError((error) =>
           new ClusterJobRefused({
             what: "--out",
@@ -147,13 +154,14 @@ const planJob = (
         ),
       );
     }
-    return sealPlan<JobPlan>({
+    const plan = sealPlan<JobPlan>({
       format: "grood-cluster-score-job",
       version: 1,
       detector: { folder: resolve(detector.folder), version: detector.version },
       chunkSize: options.chunkSize,
-      sources,
+      sources: sources.map((s) => s.planned),
     });
+    return { plan, inputs };
   });
 
 /** Healthy runners in the cluster's runner table (what the progress line shows). */
@@ -250,9 +258,8 @@ export const runDriver = (
     const began = performance.now();
     const detector = yield* Fitted.openFittedDetector(options.detector);
     const planned = yield* planJob(detector, options);
-    const { state, plan } = yield* createOrResumeJob(options.jobDir, planned, [
-      detector.folder,
-      ...planned.sources.flatMap((s) => Sources.sourcePaths(s.spec, s.baseDir)),
+    const { state, plan } = yield* createOrResumeJob(options.jobDir, planned.plan, [
+      ...planned.inputs,
       ...(options.out === undefined ? [] : [options.out]),
     ]);
     log(

@@ -1,0 +1,57 @@
+/**
+ * Four command-line doors a probe found: each refusal comes before any computation and names
+ * its input and the problem. `cluster score` counts a source spec file named on its command
+ * line as an input (as `score` and `fit` do).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Effect } from "effect";
+import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
+import { runDriver } from "../apps/cluster/driver.ts";
+import { fitDetectorFolder } from "../lib/fitted/mod.ts";
+import { parseSourceArgument } from "../lib/sources/argument.ts";
+import { runScoped } from "./with_compute.ts";
+import { writeDigitSet } from "./digit_sets.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const mnistModel = join(root, "fixtures/models/mnist");
+const dir = await Deno.makeTempDir({ prefix: "grood-cli-doors-" });
+await writeDigitSet(dir, "train", 0, 300);
+await writeDigitSet(dir, "val", 300, 200);
+
+const source = (argument: string, labelled = true) =>
+  Effect.runPromise(parseSourceArgument(argument, dir, { labelled }));
+
+Deno.test("cluster score: a source spec file named on the command line is an input, even with --overwrite", async () => {
+  const detector = join(dir, "msp");
+  await runScoped(fitDetectorFolder({
+    model: mnistModel,
+    train: await source("train.npy"),
+    validation: await source("val.npy"),
+    detector: { kind: "msp" },
+    out: detector,
+  }));
+  const spec = JSON.stringify({ kind: "npy", images: "val.npy" });
+  await Deno.writeTextFile(join(dir, "val.json"), spec);
+  const error = await Effect.runPromise(Effect.flip(runDriver({
+    detector,
+    sources: ["val.json"],
+    cwd: dir,
+    jobDir: join(dir, "job"),
+    out: join(dir, "val.json"),
+    overwrite: true,
+    // Never reached: the refusal comes while planning.
+    pg: "postgres://127.0.0.1:1/none",
+    chunkSize: 512,
+    inFlight: 1,
+    progressEvery: 60,
+    chunkTimeout: 60,
+    failover: DEFAULT_FAILOVER,
+  }, () => {})));
+  assert.equal(error._tag, "ClusterJobRefused", error.message);
+  assert.match(error.message, /\(--out\): .*val\.json: it is an input of this run/);
+  assert.equal(await Deno.readTextFile(join(dir, "val.json")), spec);
+  // Nothing was created: the job folder is checked after the plan.
+  assert.equal(await Deno.lstat(join(dir, "job")).then(() => true, () => false), false);
+});
