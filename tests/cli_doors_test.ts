@@ -55,3 +55,23 @@ Deno.test("cluster score: a source spec file named on the command line is an inp
   // Nothing was created: the job folder is checked after the plan.
   assert.equal(await Deno.lstat(join(dir, "job")).then(() => true, () => false), false);
 });
+
+Deno.test("fit: numbered labels short of a wide logits tap name the model's outputs first, before any computation", async () => {
+  // The pooled features (64) as logits: the labels (0–9) reach 10 of the 64 outputs.
+  const taps = { penultimate: "head", logits: "pool" };
+  for (const validation of [undefined, await source("val.npy")]) {
+    const out = join(dir, `wide-${validation === undefined ? "held" : "val"}`);
+    const error = await runScoped(Effect.flip(fitDetectorFolder({
+      model: mnistModel,
+      taps,
+      train: await source("train.npy"),
+      ...(validation === undefined ? {} : { validation }),
+      out,
+    })));
+    assert.equal(error._tag, "FitDataInvalid", error.message);
+    assert.match(error.message, /train\.npy": it has 10 classes \(0–9\)/);
+    assert.match(error.message, /but the model has 64 outputs: no image of classes 10–63/);
+    if (validation !== undefined) assert.match(error.message, /val\.npy" labels up to class 9/);
+    assert.equal(await Deno.lstat(out).then(() => true, () => false), false);
+  }
+});

@@ -32,6 +32,7 @@ import { distribution, edgesOf, refuseDegenerate } from "./distribution.ts";
 import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import {
   asSet,
+  checkOutputsReached,
   checkValidationCoverage,
   fitClassOrder,
   fitEarlyBoundary,
@@ -138,11 +139,18 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     trainOpened,
   );
   const opened = yield* inClassOrder(options.train, trainOpened, classNames);
-  // --val is read (and checked: every class, VALIDATION_MIN_PER_CLASS images each) before any fit.
+  // --val is read (and checked: every class, VALIDATION_MIN_PER_CLASS images each) before any fit;
+  // numbered labels that stop short of the model's outputs are named first.
   const given = options.validation;
+  const outputs = sizeOf(model.shapes.logits);
+  if (given === undefined) yield* checkOutputsReached(options.train, trainOpened, outputs);
   const givenValidation = given === undefined ? undefined : yield* Effect.gen(function* () {
     const read = yield* readSource(yield* openInClassOrder(given, shape, classNames));
     const set = yield* labelled(read, given.argument, shape, "ID validation data");
+    yield* checkOutputsReached(options.train, trainOpened, outputs, {
+      argument: given.argument,
+      labels: set.labels,
+    });
     yield* checkValidationCoverage(given.argument, set.labels, classNames);
     return { set, checksum: read.checksum, heldOut: false };
   });

@@ -174,6 +174,43 @@ export const fitClassOrder = (
   });
 
 /**
+ * Refuse index-labelled training data (labels that are output numbers, see `fitClassOrder`)
+ * whose labels, and the ID validation data's when given, stop short of the model's outputs:
+ * the last outputs have no image to validate on (nor a prototype), and the likelier mistake is
+ * the model's shape (e.g. a logits tap that is not the classifier's output), named before the
+ * validation data's coverage is checked, and before any computation.
+ */
+export const checkOutputsReached = (
+  train: SourceArgument,
+  opened: OpenedSource,
+  outputs: number,
+  validation?: { readonly argument: string; readonly labels: Uint8Array },
+): Effect.Effect<void, FitDataInvalid> => {
+  const names = opened.classNames;
+  if (!indexLabels(train) || names === undefined || names.length > outputs) return Effect.void;
+  const validated = validation === undefined
+    ? 0
+    : validation.labels.reduce((top, label) => Math.max(top, label + 1), 0);
+  const reached = Math.max(names.length, validated);
+  if (reached >= outputs) return Effect.void;
+  const range = (from: number, to: number) => from === to ? `${from}` : `${from}–${to}`;
+  return Effect.fail(
+    new FitDataInvalid({
+      source: train.argument,
+      problem: `it has ${names.length} classes (${range(0, names.length - 1)})` +
+        (validation === undefined
+          ? ""
+          : `, the ID validation data "${validation.argument}" labels up to class ` +
+            `${validated - 1},`) +
+        ` but the model has ${outputs} outputs: no image of ` +
+        `class${reached < outputs - 1 ? "es" : ""} ${range(reached, outputs - 1)} ` +
+        "to fit and validate on; check the model's logits tap (--taps logits=…), or give " +
+        "labelled images of every output",
+    }),
+  );
+};
+
+/**
  * Open a labelled source with its labels in the fit's class order, by name: a class name of
  * the source that is not in `classes` is refused (a folder source is given `classes` and maps
  * its subfolders itself).
