@@ -18,6 +18,7 @@ import { taskInput } from "../apps/cli/task_input.ts";
 import { benchmarkInputs, BUILTIN_BENCHMARKS, readBenchmark } from "../lib/benchmarks/mod.ts";
 import {
   checkOutputFolder,
+  checkOutputRoot,
   ensureWritable,
   identifierProblem,
   type OutputFolderOptions,
@@ -69,7 +70,7 @@ const program = Effect.gen(function* () {
   ];
   const rootRules: OutputFolderOptions = { kind: "ablation results", inputs };
   const folderRules: OutputFolderOptions = { ...rootRules, recognise: ["ablation.json"] };
-  yield* checkOutputFolder(out, rootRules);
+  yield* checkOutputRoot(out, rootRules);
   if (
     isRecord(raw) && typeof raw.name === "string" && identifierProblem(raw.name) === undefined
   ) yield* checkOutputFolder(join(out, raw.name), folderRules);

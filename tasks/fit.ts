@@ -18,6 +18,7 @@ import { type FeatureMemo, fitDetectorFolder, fittedFolderRules } from "../lib/f
 import {
   checkIdentifier,
   checkOutputFolder,
+  checkOutputRoot,
   OutputFolderRefused,
   prepareOutputRoot,
 } from "../lib/io/mod.ts";
@@ -63,8 +64,9 @@ const program = Effect.gen(function* () {
     validationOod,
     out,
   });
-  // Every folder is checked before any detector is fitted.
-  yield* checkOutputFolder(out, rules);
+  // Every folder is checked before any detector is fitted: DIR as the fitted folder, or as the
+  // root collecting several (a single fit over such a root is refused here).
+  yield* (detectors.length > 1 ? checkOutputRoot : checkOutputFolder)(out, rules);
   for (const folder of folders) yield* checkOutputFolder(folder, rules);
   if (detectors.length > 1) yield* prepareOutputRoot(out, rules);
   for (const [i, detector] of detectors.entries()) {

@@ -13,6 +13,7 @@ import { fitDetectorFolder } from "../lib/fitted/mod.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped } from "./with_compute.ts";
 import { writeDigitSet } from "./digit_sets.ts";
+import { denoTask } from "./deno_task.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const mnistModel = join(root, "fixtures/models/mnist");
@@ -74,4 +75,33 @@ Deno.test("fit: numbered labels short of a wide logits tap name the model's outp
     if (validation !== undefined) assert.match(error.message, /val\.npy" labels up to class 9/);
     assert.equal(await Deno.lstat(out).then(() => true, () => false), false);
   }
+});
+
+Deno.test("fit: one detector into the folder of a multi-detector fit is refused before computing, naming its detectors", async () => {
+  const args = (...detectors: Array<string>) => [
+    "--model",
+    mnistModel,
+    "--train",
+    "train.npy",
+    "--val",
+    "val.npy",
+    ...detectors.flatMap((d) => ["--detector", d]),
+    "--out",
+    "both",
+  ];
+  const both = await denoTask(dir, "fit", args("msp", "energy"));
+  assert.equal(both.code, 0, both.stderr);
+  const before = await Deno.readTextFile(join(dir, "both", "msp", "detector.json"));
+  const one = await denoTask(dir, "fit", args("msp"));
+  assert.equal(one.code, 1, one.stderr);
+  assert.match(
+    one.stderr,
+    /Refusing to write ".*both": it collects folders grood wrote, each a fitted detector \("energy", "msp"\)/,
+  );
+  // Refused before the features of any set were computed.
+  assert.doesNotMatch(one.stderr, /features of/);
+  assert.equal(await Deno.readTextFile(join(dir, "both", "msp", "detector.json")), before);
+  // The multi-detector fit may still replace its own folder.
+  const again = await denoTask(dir, "fit", args("msp", "energy"));
+  assert.equal(again.code, 0, again.stderr);
 });

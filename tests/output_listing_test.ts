@@ -10,6 +10,7 @@ import { Effect } from "effect";
 import {
   checkOutputFile,
   checkOutputFolder,
+  checkOutputRoot,
   OUTPUT_MARKER,
   prepareOutputRoot,
   writeOutputFolder,
@@ -113,15 +114,61 @@ Deno.test("a marker that is not grood's, or of another kind, does not make a fol
   await unit(join(dir, "other"), "benchmark results");
   const error = await flip(checkOutputFolder(join(dir, "other"), { kind: "fitted detector" }));
   assert.match(error.message, /grood wrote it as a benchmark results, not a fitted detector/);
-  // A folder that collects units is not replaced by one: its units are not this run's.
+  // A folder that collects units is not replaced by one: its units are not this run's. Refused
+  // before the task computes (it was refused at the swap only, after the work).
   const root = join(dir, "root");
   await run(prepareOutputRoot(root, { kind: "fitted detector" }));
   await unit(join(root, "a"), "fitted detector");
+  let filled = false;
   const replaced = await flip(
-    writeOutputFolder(root, { kind: "fitted detector" }, () => Effect.void),
+    writeOutputFolder(root, { kind: "fitted detector" }, () =>
+      Effect.sync(() => {
+        filled = true;
+      })),
   );
-  assert.match(replaced.message, /holds files this run does not write/);
+  assert.match(replaced.message, /it collects folders grood wrote, each a fitted detector \("a"\)/);
+  assert.equal(filled, false, "refused before the task computed anything");
   assert.deepEqual(names(join(root, "a")), [OUTPUT_MARKER, "a.txt", "sub"]);
+  // The root still collects units; a file of the user's in it is refused at the swap.
+  await run(prepareOutputRoot(root, { kind: "fitted detector" }));
+  const mixed = join(dir, "mixed");
+  await run(prepareOutputRoot(mixed, { kind: "test output" }));
+  await Deno.writeTextFile(join(mixed, "notes.txt"), "mine");
+  const late = await flip(writeOutputFolder(mixed, { kind: "test output" }, () => Effect.void));
+  assert.match(late.message, /holds files this run does not write/);
+  assert.equal(await Deno.readTextFile(join(mixed, "notes.txt")), "mine");
+});
+
+Deno.test("units and roots whose markers list no files (written before the lists) are told apart", async () => {
+  const dir = await Deno.makeTempDir();
+  const oldMarker = (kind: string) =>
+    JSON.stringify({ writtenBy: "grood", kind, date: "2026-12-06T22:00:00.000Z" }) + "\n";
+  // An old unit (its model copy a folder without a marker) is replaced as before.
+  const det = join(dir, "det");
+  await Deno.mkdir(join(det, "model"), { recursive: true });
+  await Deno.writeTextFile(join(det, OUTPUT_MARKER), oldMarker("fitted detector"));
+  await Deno.writeTextFile(join(det, "detector.json"), "old");
+  await Deno.writeTextFile(join(det, "model", "model.json"), "old");
+  await run(
+    writeOutputFolder(det, { kind: "fitted detector" }, (tmp) =>
+      Effect.promise(async () => {
+        await Deno.writeTextFile(join(tmp, "detector.json"), "new");
+        await Deno.mkdir(join(tmp, "model"));
+        await Deno.writeTextFile(join(tmp, "model", "model.json"), "new");
+      })),
+  );
+  assert.equal(await Deno.readTextFile(join(det, "detector.json")), "new");
+  // An old root of old units is a root: refused as a unit, accepted as a root.
+  const root = join(dir, "root");
+  for (const folder of [root, join(root, "msp"), join(root, "energy")]) {
+    await Deno.mkdir(folder, { recursive: true });
+    await Deno.writeTextFile(join(folder, OUTPUT_MARKER), oldMarker("fitted detector"));
+  }
+  const error = await flip(checkOutputFolder(root, { kind: "fitted detector" }));
+  assert.match(error.message, /each a fitted detector \("energy", "msp"\)/);
+  await run(checkOutputRoot(root, { kind: "fitted detector" }));
+  // Each old unit in it is still one.
+  await run(checkOutputFolder(join(root, "msp"), { kind: "fitted detector" }));
 });
 
 Deno.test("nothing is written inside a folder grood wrote as a whole; inside a root it is", async () => {

@@ -23,6 +23,7 @@ export { readOptionalJson } from "./json_file.ts";
 export {
   checkOutputFile,
   checkOutputFolder,
+  checkOutputRoot,
   creationTime,
   OUTPUT_MARKER,
   type OutputFolderOptions,

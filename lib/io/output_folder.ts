@@ -12,6 +12,9 @@
  * - A folder written as a unit lists every file and folder it held in its marker. Replacing it
  *   deletes only those and the ones the new output writes again: a file anyone added later is a
  *   refusal naming it, checked before the task computes anything and again before the swap.
+ * - A folder that collects units ({@link prepareOutputRoot}, e.g. a multi-detector fit's) is
+ *   never replaced by one unit: the folders of its kind it holds are named in the refusal, before
+ *   the task computes. Such a root is checked with {@link checkOutputRoot}.
  * - Never inside a folder written as a unit (a fitted detector, a benchmark's results): writing
  *   there would change a folder whose contents grood vouches for.
  * - Never the current folder or one of its ancestors, never a symbolic link, never a folder that
@@ -41,6 +44,7 @@ import {
   OUTPUT_MARKER,
   readMarker,
   someOf,
+  unitsInside,
 } from "./output_marker.ts";
 import { isWithin } from "./paths.ts";
 
@@ -94,8 +98,12 @@ const currentFolders = (cwd: string | undefined): ReadonlyArray<string> =>
     (x): x is string => x !== undefined && x !== "",
   );
 
-/** Why grood may not write `dir`, or undefined when it may. */
-const refusal = async (dir: string, options: OutputFolderOptions): Promise<string | undefined> => {
+/** Why grood may not write `dir` (as a unit, or a root collecting units), or undefined. */
+const refusal = async (
+  dir: string,
+  options: OutputFolderOptions,
+  as: "unit" | "root",
+): Promise<string | undefined> => {
   const real = await realish(dir);
   for (const cwd of currentFolders(options.cwd)) {
     const here = await realish(cwd);
@@ -138,7 +146,14 @@ const refusal = async (dir: string, options: OutputFolderOptions): Promise<strin
     if (read.marker.kind !== options.kind) {
       return `grood wrote it as a ${read.marker.kind}, not a ${options.kind}; give another folder`;
     }
-    if (read.marker.files === undefined) return undefined;
+    if (read.marker.files === undefined) {
+      // A root (its units: folders of its kind in it), or a unit from before markers listed
+      // files (none of its entries is one): one unit written there would replace a root's units.
+      const units = as === "unit" ? await unitsInside(dir, options.kind) : [];
+      return units.length === 0 ? undefined : "it collects folders grood wrote, each a " +
+        `${options.kind} (${someOf(units)}); one ${options.kind} written there would replace ` +
+        "them: give one of them, or another folder";
+    }
     const listed = new Set(read.marker.files);
     const added = (await entriesOf(dir)).filter((path) => !listed.has(path));
     return added.length === 0 ? undefined : `it holds files grood did not write there ` +
@@ -170,9 +185,22 @@ const refusal = async (dir: string, options: OutputFolderOptions): Promise<strin
 export const checkOutputFolder = (
   dir: string,
   options: OutputFolderOptions,
-): Effect.Effect<void, OutputFolderRefused | IoError> =>
+): Effect.Effect<void, OutputFolderRefused | IoError> => check(dir, options, "unit");
+
+/**
+ * Check that a task may collect output folders in `dir` ({@link prepareOutputRoot}), before any
+ * computation: the rules of {@link checkOutputFolder}, except that the folders of `options.kind`
+ * it already holds (written by earlier runs into this root) are no refusal.
+ */
+export const checkOutputRoot = (
+  dir: string,
+  options: OutputFolderOptions,
+): Effect.Effect<void, OutputFolderRefused | IoError> => check(dir, options, "root");
+
+/** Both checks: the refusal, if any, as an {@link OutputFolderRefused}. */
+const check = (dir: string, options: OutputFolderOptions, as: "unit" | "root") =>
   Effect.gen(function* () {
-    const reason = yield* tryIo(dir, "inspect", () => refusal(dir, options));
+    const reason = yield* tryIo(dir, "inspect", () => refusal(dir, options, as));
     if (reason !== undefined) return yield* new OutputFolderRefused({ path: dir, reason });
   });
 
@@ -353,7 +381,7 @@ export const prepareOutputRoot = (
   options: OutputFolderOptions,
 ): Effect.Effect<void, OutputFolderRefused | IoError> =>
   Effect.gen(function* () {
-    yield* checkOutputFolder(dir, options);
+    yield* checkOutputRoot(dir, options);
     yield* tryIo(dir, "create", async () => {
       // Every folder made here is grood's (e.g. `results/` when `results/ablations` is made).
       const created: Array<string> = [];

@@ -60,6 +60,17 @@ export const entriesOf = async (dir: string): Promise<Array<string>> => {
   return out.sort();
 };
 
+/** The folders directly inside `dir` whose markers name `kind` (a root's units), sorted. */
+export const unitsInside = async (dir: string, kind: string): Promise<Array<string>> => {
+  const units: Array<string> = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isDirectory) continue;
+    const read = await readMarker(join(dir, entry.name));
+    if ("marker" in read && read.marker.kind === kind) units.push(entry.name);
+  }
+  return units.sort();
+};
+
 /** `paths` named for a message: the first three, and how many more. */
 export const someOf = (paths: ReadonlyArray<string>): string =>
   paths.slice(0, 3).map((p) => `"${p}"`).join(", ") +
