@@ -9,7 +9,11 @@ import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
 import { runDriver } from "../apps/cluster/driver.ts";
+import { decodeDetector } from "../lib/detectors/registry.ts";
 import { fitDetectorFolder } from "../lib/fitted/mod.ts";
+import { matrix } from "../lib/matrix.ts";
+import { decodeAblation } from "../lib/pipeline/spec.ts";
+import { groodDescriptors } from "../lib/stages/gradient.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped } from "./with_compute.ts";
 import { writeDigitSet } from "./digit_sets.ts";
@@ -104,4 +108,52 @@ Deno.test("fit: one detector into the folder of a multi-detector fit is refused 
   // The multi-detector fit may still replace its own folder.
   const again = await denoTask(dir, "fit", args("msp", "energy"));
   assert.equal(again.code, 0, again.stderr);
+});
+
+Deno.test("GROOD: a temperature its float32 descriptors cannot hold is refused by name, before computing", async () => {
+  for (const value of [1e-300, 1e300]) {
+    const error = await Effect.runPromise(
+      Effect.flip(decodeDetector({ kind: "grood", temperature: value })),
+    );
+    assert.equal(error._tag, "InvalidInput");
+    assert.match(error.message, /Expected a number in \[2\^-62, 2\^62\].*at temperature/);
+  }
+  const grid = await Effect.runPromise(
+    Effect.flip(decodeDetector({ kind: "grood", temperatureGrid: [1, 1e-300] })),
+  );
+  assert.match(grid.message, /got 1e-300 .*at temperatureGrid\[1\]/);
+  const ablation = await Effect.runPromise(Effect.flip(decodeAblation(
+    { name: "t", benchmark: "mnist", grids: [{ temperature: [1e300] }] },
+    "t.json",
+  )));
+  assert.match(ablation.message, /got 1e\+300 .*temperature/);
+  // The library's stage names it too.
+  const h = matrix(1, 2, [1, 0]);
+  const prototypes = { classes: matrix(1, 2, [3, 0]), ood: new Float32Array([0, 0]) };
+  const stage = await Effect.runPromise(Effect.flip(groodDescriptors(h, prototypes, 1e-300)));
+  assert.match(stage.message, /Cannot use temperature = 1e-300: expected a number in \[2\^-62/);
+  // The ends of the range hold: the descriptor (OOD prototype nearest, π_ood ≈ 1 or 1/2) is
+  // finite and not zero, of length π_ood/τ.
+  for (const t of [2 ** -62, 2 ** 62]) {
+    const [x, y] = (await Effect.runPromise(groodDescriptors(h, prototypes, t))).data;
+    const expected = 1 / (1 + Math.exp(-1 / t)) / t;
+    assert.ok(Number.isFinite(x!) && x! > 0 && y === 0, `τ = ${t}: ${x}`);
+    assert.ok(Math.abs(x! - expected) <= expected * 1e-6, `τ = ${t}: ${x} vs ${expected}`);
+  }
+  // The command line: refused before any features, naming the temperature.
+  const r = await denoTask(dir, "fit", [
+    "--model",
+    mnistModel,
+    "--train",
+    "train.npy",
+    "--val",
+    "val.npy",
+    "--detector",
+    '{"kind":"grood","temperature":1e-300}',
+    "--out",
+    "cold",
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /got 1e-300 in the detector spec at temperature/);
+  assert.doesNotMatch(r.stderr, /features of/);
 });

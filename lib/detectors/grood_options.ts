@@ -10,6 +10,7 @@ import { type Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import type { NearestNeighbourIndex } from "../knn/mod.ts";
 import { IndexSpec } from "../knn/registry.ts";
+import { TEMPERATURE_EXPECTED, temperatureHeld } from "../stages/gradient.ts";
 import { MIXUP_DEFAULTS } from "../stages/mixup.ts";
 import type { Prototypes } from "../stages/prototype.ts";
 import type { DetectorError, FitInputs } from "./detector.ts";
@@ -17,7 +18,6 @@ import {
   type Expect,
   Grid,
   PositiveInt,
-  PositiveNumber,
   Probability,
   type SameFields,
   Seed,
@@ -71,6 +71,18 @@ export const OodPrototypeSpec = Schema.Union([
 ]);
 
 /**
+ * GROOD's temperature τ: a number its float32 descriptors can hold, in [2^-62, 2^62]
+ * (`TEMPERATURE_RANGE` in `lib/stages/gradient.ts` says why); refused by name outside it.
+ */
+export const GroodTemperature: Schema.Finite = Schema.Finite.pipe(
+  Schema.check(
+    Schema.makeFilter((t: number) =>
+      temperatureHeld(t) ? true : `Expected ${TEMPERATURE_EXPECTED}, got ${t}`
+    ),
+  ),
+);
+
+/**
  * GROOD's options in a spec except the OOD-prototype source (the variants fix it), with their
  * defaults: the only place they are written (see `grood.ts`'s module doc for the reasons).
  */
@@ -82,10 +94,10 @@ export const groodFields = {
   /** `{ "kind": "exact" }`, `{ "kind": "ivf", "nprobe"?, … }`, `{ "kind": "hnsw", "m"?, … }`. */
   index: withDefault(IndexSpec, { kind: "exact" }),
   k: withDefault(PositiveInt, 1),
-  /** NCP-logit temperature τ (an extension; 1 = the paper). */
-  temperature: withDefault(PositiveNumber, 1),
+  /** NCP-logit temperature τ (an extension; 1 = the paper), in [2^-62, 2^62]. */
+  temperature: withDefault(GroodTemperature, 1),
   /** When given, τ is chosen from this grid on the validation data (overrides `temperature`). */
-  temperatureGrid: Schema.optionalKey(Grid(PositiveNumber)),
+  temperatureGrid: Schema.optionalKey(Grid(GroodTemperature)),
   /** Seed of the HNSW graph and of IVF's k-means. */
   seed: withDefault(Seed, 0),
 };

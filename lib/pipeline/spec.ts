@@ -14,10 +14,11 @@ import {
   DEFAULT_OOD_PROTOTYPE,
   GROOD_SPEC_DEFAULTS,
   type GroodOptionsSpec,
+  GroodTemperature,
   type OodPrototypeSpec,
 } from "../detectors/grood_options.ts";
 import { GROOD_CNN_EARLY_TAP } from "../detectors/grood_defaults.ts";
-import { PositiveInt, PositiveNumber, Probability, Seed } from "../detectors/entry.ts";
+import { PositiveInt, Probability, Seed } from "../detectors/entry.ts";
 import { MIXUP_DEFAULTS } from "../stages/mixup.ts";
 import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
 import { Identifier } from "../io/paths.ts";
@@ -85,7 +86,7 @@ export const AblationGrid: Schema.Struct<{
   index: Schema.optional(Schema.NonEmptyArray(IndexSpec)),
   descriptor: Schema.optional(Schema.NonEmptyArray(Schema.Literals(["gradient", "distance"]))),
   samples: Schema.optional(Schema.NonEmptyArray(Samples)),
-  temperature: Schema.optional(Schema.NonEmptyArray(PositiveNumber)),
+  temperature: Schema.optional(Schema.NonEmptyArray(GroodTemperature)),
   seed: Schema.optional(Schema.NonEmptyArray(Seed)),
 });
 /** A decoded ablation grid. */

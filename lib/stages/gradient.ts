@@ -25,6 +25,25 @@ import { firstNonFiniteRow, InvalidParameter, NonFiniteInput } from "../errors.t
 import { squaredDistance } from "../distance.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 
+/**
+ * The temperatures GROOD's descriptors can hold: τ in [2^-62, 2^62], where 1/τ² is a normal
+ * float32 number with room to spare. A descriptor's length is exactly π_ood/τ ≤ 1/τ (stored as
+ * float32), and an index may square distances between them (up to 4/τ²) in float32, as IVF
+ * does. Below the range, descriptors or their squared distances overflow (τ = 1e-300: infinite
+ * descriptors; 1e-30: infinite IVF scores); above it they sink below float32's normal numbers
+ * and lose their digits, down to all-zero descriptors (1e300: every score the same). No
+ * rewriting of the softmax helps: it is already shifted (stable); the size 1/τ is the maths.
+ */
+export const TEMPERATURE_RANGE = { minimum: 2 ** -62, maximum: 2 ** 62 } as const;
+
+/** {@link TEMPERATURE_RANGE} in words, for errors. */
+export const TEMPERATURE_EXPECTED = "a number in [2^-62, 2^62] (about 2.2e-19 to 4.6e18): " +
+  "GROOD's float32 descriptors are up to 1/τ long";
+
+/** Whether GROOD's descriptors can hold temperature `t` ({@link TEMPERATURE_RANGE}). */
+export const temperatureHeld = (t: number): boolean =>
+  t >= TEMPERATURE_RANGE.minimum && t <= TEMPERATURE_RANGE.maximum;
+
 /** What the gradient stage needs besides the features: class prototypes and the OOD one. */
 export interface GradientPrototypes {
   /** C × D penultimate class prototypes. */
@@ -101,11 +120,11 @@ export const groodDescriptors: (
     const row = firstNonFiniteRow(data, what === "the OOD prototype" ? data.length : features.cols);
     if (row >= 0) return yield* new NonFiniteInput({ stage: "GROOD descriptors", what, row });
   }
-  if (!(temperature > 0 && Number.isFinite(temperature))) {
+  if (!temperatureHeld(temperature)) {
     return yield* new InvalidParameter({
       name: "temperature",
       value: temperature,
-      expected: "a finite number > 0",
+      expected: TEMPERATURE_EXPECTED,
     });
   }
   const { rows, cols } = features;
