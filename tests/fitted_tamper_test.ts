@@ -6,11 +6,15 @@
  * `/readyz` 200 while every image failed or came out invalid; so did a NaN in GROOD's class or
  * OOD prototypes; a NaN in the training descriptors named `state/GROOD training descriptors`,
  * a file that does not exist; a class name given twice was taken. Each is now refused on load
- * as `FittedFolderDamaged`, naming the file (and the setting).
+ * as `FittedFolderDamaged`, naming the file (and the setting). An ONNX model keeping a weight in
+ * an external file had it read by onnxruntime from the working directory: copied and hashed
+ * nowhere, so one fitted folder scored differently from one directory to the next; it is now
+ * `ModelUnreadable`, naming the tensor.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect } from "effect";
+import onnxProto from "onnx-proto";
 import { fixtureDir } from "../lib/benchmarks/fixtures.ts";
 import {
   fitDetectorFolder,
@@ -20,6 +24,7 @@ import {
 } from "../lib/fitted/mod.ts";
 import { sha256Hex } from "../lib/io/files.ts";
 import { decodeNpy, encodeNpy } from "../lib/io/npy.ts";
+import { openModel } from "../lib/models/registry.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
 import { writeDigitSet } from "./digit_sets.ts";
@@ -195,4 +200,41 @@ Deno.test("a class name given twice in a re-sealed detector.json is refused, nam
   const error = await openError(folder);
   assert.equal(error._tag, "FittedFolderDamaged");
   assert.match(error.message, /given twice in detector\.json at model\.classNames/);
+});
+
+Deno.test("an ONNX model keeping a weight in an external file is refused, naming the tensor", async () => {
+  // The foreign model with its largest weight moved out to `weight.bin`, as ONNX's external
+  // data does: onnxruntime, given the model's bytes, reads that file from the working directory.
+  const { onnx } = onnxProto;
+  const model = onnx.ModelProto.decode(await Deno.readFile(foreign));
+  const weight = model.graph!.initializer!.reduce((a, b) =>
+    (b.rawData?.length ?? 0) > (a.rawData?.length ?? 0) ? b : a
+  );
+  const data = weight.rawData!;
+  weight.rawData = new Uint8Array(0);
+  weight.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+  weight.externalData = [
+    { key: "location", value: "weight.bin" },
+    { key: "offset", value: "0" },
+    { key: "length", value: String(data.length) },
+  ];
+  const work = await Deno.makeTempDir({ dir, prefix: "cwd-" });
+  const path = join(dir, "external.onnx");
+  await Deno.writeFile(path, onnx.ModelProto.encode(model).finish());
+  await Deno.writeFile(join(work, "weight.bin"), data);
+  const spec = JSON.parse(await Deno.readTextFile(foreign.replace(/\.onnx$/, ".spec.json")));
+  const before = Deno.cwd();
+  Deno.chdir(work); // where the weight is: the model opens only if it is refused by grood itself
+  try {
+    const error = await scopedFailure(
+      Effect.map(openModel(path, { spec }), () => undefined),
+    );
+    assert.equal(error._tag, "ModelUnreadable");
+    assert.match(
+      error.message,
+      new RegExp(`tensor "${weight.name}" keeps its data in an external file \\("weight\\.bin"\\)`),
+    );
+  } finally {
+    Deno.chdir(before);
+  }
 });
