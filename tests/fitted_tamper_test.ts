@@ -9,7 +9,9 @@
  * as `FittedFolderDamaged`, naming the file (and the setting). An ONNX model keeping a weight in
  * an external file had it read by onnxruntime from the working directory: copied and hashed
  * nowhere, so one fitted folder scored differently from one directory to the next; it is now
- * `ModelUnreadable`, naming the tensor.
+ * `ModelUnreadable`, naming the tensor. A re-sealed `model.input` of grood's CNN (which keeps its
+ * own preprocessing) was ignored by the model but used to decode images: 27 rows failed every
+ * score, a changed scale was reported by the folder and not applied; it is refused by name.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -47,10 +49,18 @@ for (const kind of ["grood", "energy", "knn"]) {
     out: join(dir, kind),
   }));
 }
+// grood's own CNN keeps its preprocessing: the manifest's input is checked against it.
+await runScoped(fitDetectorFolder({
+  model: fixtureDir("mnist"),
+  train,
+  validation,
+  detector: { kind: "msp" },
+  out: join(dir, "msp-cnn"),
+}));
 
 type Manifest = {
   detector: { settings: Record<string, unknown> };
-  model: { classNames: Array<string> };
+  model: { classNames: Array<string>; input: Record<string, unknown> };
   state: Array<{ name: string; file: { path: string; bytes: number; sha256: string } }>;
 };
 let copies = 0;
@@ -237,4 +247,27 @@ Deno.test("an ONNX model keeping a weight in an external file is refused, naming
   } finally {
     Deno.chdir(before);
   }
+});
+
+Deno.test("a re-sealed model.input the model does not take is refused, naming the field", async () => {
+  const cases: Array<[string, (m: Manifest) => void, RegExp]> = [
+    [
+      "height",
+      (m) => (m.model.input.height = 27),
+      /model\.input\.height is 27, the model's own is 28/,
+    ],
+    ["scale", (m) => (m.model.input.scale = 1), /model\.input\.scale is 1, the model's own is /],
+    ["layout", (m) => (m.model.input.layout = "NCHW"), /model\.input\.layout is "NCHW"/],
+  ];
+  for (const [what, edit, message] of cases) {
+    const folder = await copyOf("msp-cnn");
+    await resealed(folder, edit);
+    const error = await openError(folder);
+    assert.equal(error._tag, "FittedFolderDamaged", what);
+    assert.match(error.message, new RegExp(`${FITTED_MANIFEST_FILE}: `), what);
+    assert.match(error.message, message, what);
+  }
+  const folder = await copyOf("msp-cnn");
+  await resealed(folder, () => {});
+  assert.equal(await opens(folder), true);
 });

@@ -192,9 +192,24 @@ export const checkListed = (folder: string, manifest: FittedManifest) =>
     }
   });
 
-/** Refuse a model whose tap shapes differ from those the manifest recorded at fit. */
+/**
+ * Refuse a model whose tap shapes, or whose input (size, channels, layout, scale, mean, std),
+ * differ from those the manifest recorded at fit: images are decoded to the manifest's size, and
+ * a model that keeps its own preprocessing (grood's CNN) would not apply the manifest's.
+ */
 export const checkShapes = (folder: string, manifest: FittedManifest, model: FeatureModel) =>
   Effect.gen(function* () {
+    const recorded = manifest.model.input;
+    for (const key of ["height", "width", "channels", "layout", "scale", "mean", "std"] as const) {
+      const [said, own] = [JSON.stringify(recorded[key]), JSON.stringify(model.input[key])];
+      if (said !== own) {
+        return yield* damaged(
+          folder,
+          FITTED_MANIFEST_FILE,
+          `model.input.${key} is ${said}, the model's own is ${own}`,
+        );
+      }
+    }
     for (const point of ["input", "early", "penultimate", "logits"] as const) {
       const recorded = manifest.model.shapes[point].join(",");
       const actual = model.shapes[point].join(",");
