@@ -182,9 +182,17 @@ export const decodeOne = (
       );
     }
     const { width, height } = header;
+    if (width === 0 || height === 0) {
+      return Effect.fail(
+        refuse(
+          "undecodable_image",
+          `${what} is a ${width}×${height} ${header.format.toUpperCase()}: it has no pixels`,
+        ),
+      );
+    }
     if (
-      width === 0 || height === 0 || width > limits.maxImageSide ||
-      height > limits.maxImageSide || width * height > limits.maxImagePixels
+      width > limits.maxImageSide || height > limits.maxImageSide ||
+      width * height > limits.maxImagePixels
     ) {
       return Effect.fail(
         refuse(
@@ -327,9 +335,14 @@ const decodeNpyBatch = (body: Uint8Array, shape: ImageShape, limits: Limits, adm
         ),
       );
     }
+    if (height === 0 || width === 0) {
+      return yield* Effect.fail(
+        refuse("bad_npy", `${what} holds ${width}×${height} images: they have no pixels`),
+      );
+    }
     if (
-      height === 0 || width === 0 || height > limits.maxImageSide ||
-      width > limits.maxImageSide || height * width > limits.maxImagePixels
+      height > limits.maxImageSide || width > limits.maxImageSide ||
+      height * width > limits.maxImagePixels
     ) {
       return yield* Effect.fail(
         refuse("image_too_large", `${what} holds ${width}×${height} images; too large`),
