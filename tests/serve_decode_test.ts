@@ -1,11 +1,12 @@
 /**
  * The service's body decoding, called directly (helper b21's probe): an image or a `.npy` batch
  * whose header gives a side of 0 pixels was refused as `image_too_large` (413, "at most 4096
- * pixels a side"), which names the wrong fault; it is a 400 naming the empty size.
+ * pixels a side"), which names the wrong fault; it is a 400 naming the empty size. And a body
+ * timeout longer than `setTimeout` holds (2³¹ − 1 ms) fired after 1 ms.
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { decodeBody } from "../apps/serve/decode.ts";
+import { decodeBody, readBody } from "../apps/serve/decode.ts";
 import { DEFAULT_LIMITS, type Refusal } from "../apps/serve/limits.ts";
 import { npyHeader } from "../lib/io/npy.ts";
 
@@ -38,4 +39,19 @@ Deno.test("an image or .npy batch with a side of 0 pixels is a 400 naming it, no
   }
   // A side beyond the limit is still too large.
   assert.equal((await refusal("image/png", pngHeader(20000, 28))).code, "image_too_large");
+});
+
+Deno.test("a body timeout longer than setTimeout holds waits for the body, not 1 ms", async () => {
+  // `--body-timeout-seconds 1e7`: before, the timer wrapped to 1 ms and this body, 60 ms late,
+  // was refused as body_timeout.
+  const late = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      controller.enqueue(new Uint8Array([1, 2, 3]));
+      controller.close();
+    },
+  });
+  const request = new Request("http://localhost/v1/score", { method: "POST", body: late });
+  const body = await Effect.runPromise(readBody(request, 1024, 1e7 * 1000));
+  assert.deepEqual([...body], [1, 2, 3]);
 });

@@ -18,6 +18,7 @@ import { decodeStrict } from "../../mod.ts";
 import { decodeNpy, decodeNpyHeader } from "../../lib/io/mod.ts";
 import { conformRaw, decodeImage, type ImageShape, imageValues } from "../../lib/sources/mod.ts";
 import { type Limits, Refusal } from "./limits.ts";
+import { after } from "./timer.ts";
 import { ScoreJsonBody } from "./route_table.ts";
 
 /** Decoded images of one request, NHWC uint8 at the detector's shape. */
@@ -57,11 +58,11 @@ export const readBody = (
     const reader = request.body.getReader();
     let timedOut = false;
     let size = 0;
-    const timer = timeoutMs > 0
-      ? setTimeout(() => {
+    const cancelTimer = timeoutMs > 0
+      ? after(timeoutMs, () => {
         timedOut = true;
         reader.cancel().catch(() => {});
-      }, timeoutMs)
+      })
       : undefined;
     const timeout = () =>
       refuse(
@@ -98,7 +99,7 @@ export const readBody = (
             "client_disconnected",
             `the body broke off after ${size} bytes (${String(error).split("\n")[0]})`,
           ),
-    }).pipe(Effect.ensuring(Effect.sync(() => clearTimeout(timer))));
+    }).pipe(Effect.ensuring(Effect.sync(() => cancelTimer?.())));
   });
 
 /** An encoded image's format and size, read from its header. */
