@@ -18,6 +18,7 @@ import { decodeStrict } from "../../mod.ts";
 import { decodeNpy, decodeNpyHeader } from "../../lib/io/mod.ts";
 import { conformRaw, decodeImage, type ImageShape, imageValues } from "../../lib/sources/mod.ts";
 import { type Limits, Refusal } from "./limits.ts";
+import { after } from "./timer.ts";
 import { ScoreJsonBody } from "./route_table.ts";
 
 /** Decoded images of one request, NHWC uint8 at the detector's shape. */
@@ -57,11 +58,11 @@ export const readBody = (
     const reader = request.body.getReader();
     let timedOut = false;
     let size = 0;
-    const timer = timeoutMs > 0
-      ? setTimeout(() => {
+    const cancelTimer = timeoutMs > 0
+      ? after(timeoutMs, () => {
         timedOut = true;
         reader.cancel().catch(() => {});
-      }, timeoutMs)
+      })
       : undefined;
     const timeout = () =>
       refuse(
@@ -98,7 +99,7 @@ export const readBody = (
             "client_disconnected",
             `the body broke off after ${size} bytes (${String(error).split("\n")[0]})`,
           ),
-    }).pipe(Effect.ensuring(Effect.sync(() => clearTimeout(timer))));
+    }).pipe(Effect.ensuring(Effect.sync(() => cancelTimer?.())));
   });
 
 /** An encoded image's format and size, read from its header. */
@@ -182,9 +183,17 @@ export const decodeOne = (
       );
     }
     const { width, height } = header;
+    if (width === 0 || height === 0) {
+      return Effect.fail(
+        refuse(
+          "undecodable_image",
+          `${what} is a ${width}×${height} ${header.format.toUpperCase()}: it has no pixels`,
+        ),
+      );
+    }
     if (
-      width === 0 || height === 0 || width > limits.maxImageSide ||
-      height > limits.maxImageSide || width * height > limits.maxImagePixels
+      width > limits.maxImageSide || height > limits.maxImageSide ||
+      width * height > limits.maxImagePixels
     ) {
       return Effect.fail(
         refuse(
@@ -327,9 +336,14 @@ const decodeNpyBatch = (body: Uint8Array, shape: ImageShape, limits: Limits, adm
         ),
       );
     }
+    if (height === 0 || width === 0) {
+      return yield* Effect.fail(
+        refuse("bad_npy", `${what} holds ${width}×${height} images: they have no pixels`),
+      );
+    }
     if (
-      height === 0 || width === 0 || height > limits.maxImageSide ||
-      width > limits.maxImageSide || height * width > limits.maxImagePixels
+      height > limits.maxImageSide || width > limits.maxImageSide ||
+      height * width > limits.maxImagePixels
     ) {
       return yield* Effect.fail(
         refuse("image_too_large", `${what} holds ${width}×${height} images; too large`),

@@ -26,6 +26,7 @@ import {
   serverStats,
 } from "./haproxy.ts";
 import type { LogLine } from "./log.ts";
+import { after } from "./timer.ts";
 
 /** Most replicas one machine may start (`--replicas` is checked against it). */
 export const MAX_REPLICAS = 64;
@@ -99,12 +100,12 @@ function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
 
 /** Wait at most `ms` for `child` to exit; true when it did. */
 async function exitedWithin(child: Deno.ChildProcess, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel: (() => void) | undefined;
   const done = await Promise.race([
     child.status.then(() => true),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+    new Promise<boolean>((resolve) => (cancel = after(ms, () => resolve(false)))),
   ]);
-  clearTimeout(timer);
+  cancel?.();
   return done;
 }
 

@@ -24,6 +24,7 @@
  * @module
  */
 import { Schema } from "effect";
+import { ClassNames } from "../decode.ts";
 import { sha256Hex } from "../io/files.ts";
 import { InsidePath } from "../io/paths.ts";
 import { InputSpecSchema, TapsSchema } from "../models/model.ts";
@@ -134,7 +135,8 @@ export const FittedManifest = Schema.Struct({
       penultimate: Schema.Array(Schema.Int),
       logits: Schema.Array(Schema.Int),
     }),
-    classNames: Schema.Array(Schema.String),
+    /** One name per logit, each once (`ClassNames`: a name given twice would name two classes). */
+    classNames: ClassNames,
   }),
   data: Schema.Struct({
     train: DataEntry,

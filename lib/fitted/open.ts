@@ -254,15 +254,23 @@ export const openFittedDetector = (
             ood: data.validationOod.map((set) => set.source),
           },
         }),
+        // The spec and the settings (`settings.k`…) are detector.json's; anything else is a
+        // state array, named by its file.
         (problem) =>
-          damaged(
-            folder,
-            problem.array === "spec"
-              ? FITTED_MANIFEST_FILE
-              : manifest.state.find((s) => s.name === problem.array)?.file.path ??
+          /^(spec|settings)(\.|$)/.test(problem.array)
+            ? damaged(
+              folder,
+              FITTED_MANIFEST_FILE,
+              problem.array.includes(".")
+                ? `${problem.array}: ${problem.problem}`
+                : problem.problem,
+            )
+            : damaged(
+              folder,
+              manifest.state.find((s) => s.name === problem.array)?.file.path ??
                 `state/${problem.array}`,
-            problem.problem,
-          ),
+              problem.problem,
+            ),
       ),
       Compute,
       startCompute(),

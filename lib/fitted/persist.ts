@@ -100,14 +100,37 @@ export interface Persistence {
   ) => Effect.Effect<FeatureScorer, StateProblem, Scope.Scope | Compute>;
 }
 
+/**
+ * The number `settings[key]`, refused on load (naming the setting) unless it is a finite number
+ * that passes `valid` (what it must be, e.g. `a whole number ≥ 1`): a setting the detector's
+ * own spec would refuse must not wait for the first image to fail every score.
+ */
 const numberSetting = (
   settings: Readonly<Record<string, string | number | boolean>>,
   key: string,
+  valid: readonly [string, (value: number) => boolean] = ["a number", () => true],
 ): Effect.Effect<number, StateProblem> => {
   const value = settings[key];
-  return typeof value === "number" && Number.isFinite(value)
+  return typeof value === "number" && Number.isFinite(value) && valid[1](value)
     ? Effect.succeed(value)
-    : Effect.fail({ array: `settings.${key}`, problem: `expected a number, found ${value}` });
+    : Effect.fail({
+      array: `settings.${key}`,
+      problem: `expected ${valid[0]}, found ${JSON.stringify(value) ?? "nothing"}`,
+    });
+};
+
+/** A whole number ≥ 1 (k). */
+const WHOLE = ["a whole number ≥ 1", (v: number) => Number.isInteger(v) && v >= 1] as const;
+/** A positive number (a temperature). */
+const POSITIVE = ["a positive number", (v: number) => v > 0] as const;
+
+/** Refuse a state array holding a NaN or an infinity, naming it and the first such value. */
+const finiteArray = (array: StateArray): Effect.Effect<Float32Array, StateProblem> => {
+  const bad = array.data.findIndex((v) => !Number.isFinite(v));
+  return bad < 0 ? Effect.succeed(array.data) : Effect.fail({
+    array: array.name,
+    problem: `value ${bad} is ${array.data[bad]}, not a finite number`,
+  });
 };
 
 const arrayOf = (
@@ -128,12 +151,12 @@ const arrayOf = (
 
 const toMatrix = (a: StateArray): Matrix => matrix(a.shape[0]!, a.shape[1]!, a.data);
 
-/** An exact index over `points`, disposed when the scope closes. */
-const scopedIndex = (points: Matrix, name: string) =>
+/** An exact index over `points` (the state array `array`), disposed when the scope closes. */
+const scopedIndex = (points: Matrix, name: string, array: string) =>
   Effect.acquireRelease(
     Effect.mapError(
       exactIndex(points, { name }),
-      (error): StateProblem => ({ array: name, problem: error.message }),
+      (error): StateProblem => ({ array, problem: error.message }),
     ),
     (index: NearestNeighbourIndex) => Effect.sync(() => index.dispose()),
   );
@@ -207,11 +230,19 @@ const groodPersistence: Persistence = {
           Effect.succeed(negativeDistanceTo(features.penultimate, ood));
         return scorer;
       }
-      const k = yield* numberSetting(settings, "k");
-      const temperature = yield* numberSetting(settings, "temperature");
-      const classes = toMatrix(yield* arrayOf(arrays, "class-prototypes-penultimate", 2));
-      const ood = (yield* arrayOf(arrays, "ood-prototype", 1)).data;
+      const k = yield* numberSetting(settings, "k", WHOLE);
+      const temperature = yield* numberSetting(settings, "temperature", POSITIVE);
+      const prototypes = yield* arrayOf(arrays, "class-prototypes-penultimate", 2);
+      yield* finiteArray(prototypes);
+      const classes = toMatrix(prototypes);
+      const ood = yield* finiteArray(yield* arrayOf(arrays, "ood-prototype", 1));
       const descriptors = toMatrix(yield* arrayOf(arrays, "train-descriptors", 2));
+      if (k > descriptors.rows) {
+        return yield* Effect.fail<StateProblem>({
+          array: "settings.k",
+          problem: `expected at most the ${descriptors.rows} training descriptors, found ${k}`,
+        });
+      }
       if (ood.length !== classes.cols || descriptors.cols !== classes.cols) {
         return yield* Effect.fail<StateProblem>({
           array: "ood-prototype",
@@ -233,7 +264,7 @@ const groodPersistence: Persistence = {
           descriptors,
           yield* arrayOf(arrays, IVF_CENTROIDS, 2),
         )
-        : yield* scopedIndex(descriptors, "GROOD training descriptors");
+        : yield* scopedIndex(descriptors, "GROOD training descriptors", "train-descriptors");
       const scorer: FeatureScorer = (features) =>
         Effect.flatMap(
           groodDescriptors(features.penultimate, { classes, ood }, temperature),
@@ -244,18 +275,23 @@ const groodPersistence: Persistence = {
 };
 
 /** Scorers of the logits alone: no arrays. */
-const logitPersistence = (
-  kind: string,
-  score: (
-    logits: Matrix,
-    settings: Readonly<Record<string, string | number | boolean>>,
-  ) => Float64Array,
-): Persistence => ({
+const logitPersistence = (kind: string, score: (logits: Matrix) => Float64Array): Persistence => ({
   kinds: [kind],
   save: () => Effect.succeed([]),
-  load: ({ settings }) =>
-    Effect.succeed((features: ScoredFeatures) => Effect.succeed(score(features.logits, settings))),
+  load: () => Effect.succeed((features: ScoredFeatures) => Effect.succeed(score(features.logits))),
 });
+
+/** Energy: the logits at the saved temperature (checked on load, as its spec checks it). */
+const energyPersistence: Persistence = {
+  kinds: ["energy"],
+  save: () => Effect.succeed([]),
+  load: ({ settings }) =>
+    Effect.map(
+      numberSetting(settings, "temperature", POSITIVE),
+      (temperature): FeatureScorer => (features) =>
+        Effect.succeed(energyScores(features.logits, temperature)),
+    ),
+};
 
 /** KNN: the L2-normalised training features, exact k-NN, distance to the k-th neighbour. */
 const knnPersistence: Persistence = {
@@ -271,9 +307,19 @@ const knnPersistence: Persistence = {
   },
   load: ({ settings, arrays }) =>
     Effect.gen(function* () {
-      const k = yield* numberSetting(settings, "k");
+      const k = yield* numberSetting(settings, "k", WHOLE);
       const points = toMatrix(yield* arrayOf(arrays, "train-features-normalised", 2));
-      const index = yield* scopedIndex(points, "KNN training features");
+      if (k > points.rows) {
+        return yield* Effect.fail<StateProblem>({
+          array: "settings.k",
+          problem: `expected at most the ${points.rows} training features, found ${k}`,
+        });
+      }
+      const index = yield* scopedIndex(
+        points,
+        "KNN training features",
+        "train-features-normalised",
+      );
       const scorer: FeatureScorer = (features) =>
         Effect.map(
           index.search(l2Normalise(features.penultimate), k),
@@ -288,10 +334,7 @@ const STATE_PERSISTENCE: ReadonlyArray<Persistence> = [
   groodPersistence,
   logitPersistence("msp", mspScores),
   logitPersistence("maxlogit", maxLogitScores),
-  logitPersistence(
-    "energy",
-    (logits, settings) => energyScores(logits, Number(settings.temperature ?? 1)),
-  ),
+  energyPersistence,
   knnPersistence,
 ];
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Effect } from "effect";
 import { decodeStrict } from "../decode.ts";
 import { decodeDetector } from "../detectors/registry.ts";
-import { sha256Hex } from "../io/files.ts";
+import { regularFileProblem, sha256Hex } from "../io/files.ts";
 import { OUTPUT_MARKER } from "../io/output_folder.ts";
 import type { FeatureModel } from "../models/model.ts";
 import { FittedFolderDamaged } from "./errors.ts";
@@ -25,9 +25,40 @@ import {
 export const damaged = (folder: string, file: string, problem: string) =>
   new FittedFolderDamaged({ folder, file, problem });
 
+const MANIFEST_MISSING = "missing (is this a folder written by `deno task fit`?)";
+
+/**
+ * Refuse `path` unless it is a regular file (a named pipe would make the read wait for a writer
+ * forever, a device never end) of `bytes` bytes (when given): checked before it is opened.
+ */
+const checkRegular = (folder: string, path: string, bytes?: number, missing = "missing") =>
+  Effect.gen(function* () {
+    const info = yield* Effect.tryPromise({
+      try: async () => {
+        const problem = await regularFileProblem(join(folder, path));
+        return problem === undefined ? await Deno.stat(join(folder, path)) : problem;
+      },
+      catch: (error) =>
+        damaged(
+          folder,
+          path,
+          error instanceof Deno.errors.NotFound ? missing : `unreadable (${error})`,
+        ),
+    });
+    if (typeof info === "string") return yield* damaged(folder, path, info);
+    if (bytes !== undefined && info.size !== bytes) {
+      return yield* damaged(
+        folder,
+        path,
+        `content differs from the manifest (${info.size} bytes; expected ${bytes} bytes)`,
+      );
+    }
+  });
+
 /** The bytes of a listed file, refused unless their size and sha256 are the manifest's. */
 export const readChecked = (folder: string, entry: FileEntry) =>
   Effect.gen(function* () {
+    yield* checkRegular(folder, entry.path, entry.bytes);
     const bytes = yield* Effect.tryPromise({
       try: () => Deno.readFile(join(folder, entry.path)),
       catch: (error) =>
@@ -54,15 +85,14 @@ export const readChecked = (folder: string, entry: FileEntry) =>
  */
 export const readManifest = (folder: string): Effect.Effect<FittedManifest, FittedFolderDamaged> =>
   Effect.gen(function* () {
+    yield* checkRegular(folder, FITTED_MANIFEST_FILE, undefined, MANIFEST_MISSING);
     const text = yield* Effect.tryPromise({
       try: () => Deno.readTextFile(join(folder, FITTED_MANIFEST_FILE)),
       catch: (error) =>
         damaged(
           folder,
           FITTED_MANIFEST_FILE,
-          error instanceof Deno.errors.NotFound
-            ? "missing (is this a folder written by `deno task fit`?)"
-            : `unreadable (${error})`,
+          error instanceof Deno.errors.NotFound ? MANIFEST_MISSING : `unreadable (${error})`,
         ),
     });
     const json = yield* Effect.try({
@@ -162,9 +192,24 @@ export const checkListed = (folder: string, manifest: FittedManifest) =>
     }
   });
 
-/** Refuse a model whose tap shapes differ from those the manifest recorded at fit. */
+/**
+ * Refuse a model whose tap shapes, or whose input (size, channels, layout, scale, mean, std),
+ * differ from those the manifest recorded at fit: images are decoded to the manifest's size, and
+ * a model that keeps its own preprocessing (grood's CNN) would not apply the manifest's.
+ */
 export const checkShapes = (folder: string, manifest: FittedManifest, model: FeatureModel) =>
   Effect.gen(function* () {
+    const recorded = manifest.model.input;
+    for (const key of ["height", "width", "channels", "layout", "scale", "mean", "std"] as const) {
+      const [said, own] = [JSON.stringify(recorded[key]), JSON.stringify(model.input[key])];
+      if (said !== own) {
+        return yield* damaged(
+          folder,
+          FITTED_MANIFEST_FILE,
+          `model.input.${key} is ${said}, the model's own is ${own}`,
+        );
+      }
+    }
     for (const point of ["input", "early", "penultimate", "logits"] as const) {
       const recorded = manifest.model.shapes[point].join(",");
       const actual = model.shapes[point].join(",");

@@ -7,7 +7,7 @@
  */
 import { Effect, Schema } from "effect";
 import { join } from "node:path";
-import { sha256Hex, writeAtomicWith, writeFileAtomic } from "../io/files.ts";
+import { assertRegularFile, sha256Hex, writeAtomicWith, writeFileAtomic } from "../io/files.ts";
 import { decodeNpy, encodeNpy } from "../io/npy.ts";
 import type { Matrix } from "../matrix.ts";
 import { CorruptIndex, IndexIoError } from "./errors.ts";
@@ -78,7 +78,11 @@ export const readChecked = (
 > =>
   Effect.gen(function* () {
     const path = join(dir, entry.file);
-    const bytes = yield* io(path, () => Deno.readFile(path));
+    // A named pipe in its place is refused, not waited on.
+    const bytes = yield* io(path, async () => {
+      await assertRegularFile(path);
+      return await Deno.readFile(path);
+    });
     if (sha256Hex(bytes) !== entry.sha256) {
       return yield* new CorruptIndex({
         path: dir,

@@ -10,7 +10,7 @@
 import { Effect, Schema } from "effect";
 import { join } from "node:path";
 import { decodeJsonText, decodeStrict } from "../decode.ts";
-import { writeJsonAtomic } from "../io/files.ts";
+import { assertRegularFile, writeJsonAtomic } from "../io/files.ts";
 import { CorruptIndex, IndexIoError } from "./errors.ts";
 import { io } from "./files.ts";
 import { type IndexLoadError, type PlainSchema, Whole } from "./kind.ts";
@@ -88,7 +88,11 @@ export const loadIndex = (
     const metadataPath = join(dir, METADATA_FILE);
     const invalid = (problem: string) => new CorruptIndex({ path: metadataPath, problem });
     const asCorrupt = Effect.mapError((error: Error) => invalid(error.message));
-    const text = yield* io(metadataPath, () => Deno.readTextFile(metadataPath));
+    // A named pipe called index.json is refused, not waited on.
+    const text = yield* io(metadataPath, async () => {
+      await assertRegularFile(metadataPath);
+      return await Deno.readTextFile(metadataPath);
+    });
     const metadata = yield* decodeJsonText(IndexMetadata, METADATA_FILE)(text).pipe(asCorrupt);
     const kind = indexKind(metadata.kind);
     if (kind === undefined) {

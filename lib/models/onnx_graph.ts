@@ -25,25 +25,76 @@ export const FLOAT = 1;
 export const toNumber = (v: unknown): number =>
   typeof v === "number" ? v : v === null || v === undefined ? 0 : Number(String(v));
 
-/** Decode ONNX bytes; a typed error names the model when they are not an ONNX model. */
+type Tensor = onnxProto.onnx.ITensorProto;
+
+/** Every tensor a graph holds: initializers (sparse too), constants, and those of sub-graphs. */
+function* graphTensors(graph: Graph): Generator<Tensor> {
+  yield* graph.initializer ?? [];
+  for (const sparse of graph.sparseInitializer ?? []) {
+    if (sparse.values) yield sparse.values;
+    if (sparse.indices) yield sparse.indices;
+  }
+  for (const node of graph.node ?? []) {
+    for (const a of node.attribute ?? []) {
+      if (a.t) yield a.t;
+      yield* a.tensors ?? [];
+      for (const sparse of [a.sparseTensor, ...(a.sparseTensors ?? [])]) {
+        if (sparse?.values) yield sparse.values;
+        if (sparse?.indices) yield sparse.indices;
+      }
+      for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) yield* graphTensors(sub);
+    }
+  }
+}
+
+/**
+ * The first tensor whose data lives in a file outside the model ("external data"), if any:
+ * onnxruntime, given the model's bytes, reads such a file from the process's working
+ * directory, so a copy of the model (a fitted folder) would not carry it, its content would be
+ * hashed nowhere, and the same folder would score differently from one directory to the next.
+ */
+function externalTensor(graph: Graph): string | undefined {
+  for (const tensor of graphTensors(graph)) {
+    if (tensor.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
+      const location = tensor.externalData?.find((e) => e.key === "location")?.value;
+      return `tensor ${JSON.stringify(tensor.name ?? "")} keeps its data in an external file ` +
+        `(${JSON.stringify(location ?? "")}); grood reads self-contained ONNX files only ` +
+        "(save the model with its weights inside it)";
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Decode ONNX bytes; a typed error names the model when they are not an ONNX model, or when it
+ * keeps tensor data in external files.
+ */
 export const decodeOnnx = (
   model: string,
   bytes: Uint8Array,
 ): Effect.Effect<OnnxModel, ModelUnreadable> =>
-  Effect.try({
-    try: () => {
-      const decoded = onnx.ModelProto.decode(bytes);
-      if (!decoded.graph || (decoded.graph.node ?? []).length === 0) {
-        throw new Error("no graph or an empty graph");
-      }
-      return decoded;
+  Effect.flatMap(
+    Effect.try({
+      try: () => {
+        const decoded = onnx.ModelProto.decode(bytes);
+        if (!decoded.graph || (decoded.graph.node ?? []).length === 0) {
+          throw new Error("no graph or an empty graph");
+        }
+        return decoded;
+      },
+      catch: (error) =>
+        new ModelUnreadable({
+          model,
+          problem: `not an ONNX model (${error instanceof Error ? error.message : String(error)})`,
+        }),
+    }),
+    (decoded) => {
+      const external = externalTensor(decoded.graph!);
+      return external === undefined
+        ? Effect.succeed(decoded)
+        : Effect.fail(new ModelUnreadable({ model, problem: external }));
     },
-    catch: (error) =>
-      new ModelUnreadable({
-        model,
-        problem: `not an ONNX model (${error instanceof Error ? error.message : String(error)})`,
-      }),
-  });
+  );
 
 /** Encode a model to bytes (for onnxruntime or a file). */
 export const encodeOnnx = (model: OnnxModel): Uint8Array => onnx.ModelProto.encode(model).finish();
