@@ -140,7 +140,13 @@ Deno.test("a re-sealed setting the detector's spec would refuse is refused on lo
       "grood",
       "temperature 0",
       (m) => (m.detector.settings.temperature = 0),
-      /settings\.temperature: expected a positive number, found 0/,
+      /settings\.temperature: expected a number in \[2\^-62, 2\^62\] .*, found 0/,
+    ],
+    [
+      "grood",
+      "temperature 1e-300 (descriptors overflow float32)",
+      (m) => (m.detector.settings.temperature = 1e-300),
+      /settings\.temperature: expected a number in \[2\^-62, 2\^62\] .*, found 1e-300/,
     ],
     ["grood", "no k", (m) => delete m.detector.settings.k, /settings\.k: .* found nothing/],
     [

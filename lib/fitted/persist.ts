@@ -24,7 +24,7 @@ import { mspScores } from "../detectors/msp.ts";
 import { exactIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { SetFeatures } from "../stages/features.ts";
-import { groodDescriptors } from "../stages/gradient.ts";
+import { groodDescriptors, TEMPERATURE_EXPECTED, temperatureHeld } from "../stages/gradient.ts";
 import { knnScore } from "../stages/score.ts";
 import { UnsupportedFittedDetector } from "./errors.ts";
 import { IVF_CENTROIDS, ivfCentroids, scopedIvfIndex } from "./ivf_state.ts";
@@ -123,6 +123,8 @@ const numberSetting = (
 const WHOLE = ["a whole number ≥ 1", (v: number) => Number.isInteger(v) && v >= 1] as const;
 /** A positive number (a temperature). */
 const POSITIVE = ["a positive number", (v: number) => v > 0] as const;
+/** GROOD's temperature: one its float32 descriptors hold (`TEMPERATURE_RANGE`), as its spec checks. */
+const GROOD_TEMPERATURE = [TEMPERATURE_EXPECTED, temperatureHeld] as const;
 
 /** Refuse a state array holding a NaN or an infinity, naming it and the first such value. */
 const finiteArray = (array: StateArray): Effect.Effect<Float32Array, StateProblem> => {
@@ -231,7 +233,7 @@ const groodPersistence: Persistence = {
         return scorer;
       }
       const k = yield* numberSetting(settings, "k", WHOLE);
-      const temperature = yield* numberSetting(settings, "temperature", POSITIVE);
+      const temperature = yield* numberSetting(settings, "temperature", GROOD_TEMPERATURE);
       const prototypes = yield* arrayOf(arrays, "class-prototypes-penultimate", 2);
       yield* finiteArray(prototypes);
       const classes = toMatrix(prototypes);
