@@ -230,3 +230,21 @@ Deno.test("the layer check fails on an import up the order, a new folder, an esc
     Deno.removeSync(lib, { recursive: true });
   }
 });
+
+Deno.test("no source file of lib/, apps/, bench/ or tasks/ is over 400 lines", () => {
+  const MAX_LINES = 400;
+  const files = ["lib", ...APP_FOLDERS].flatMap((folder) => [
+    ...typescriptFiles(join(ROOT, folder)),
+  ]);
+  assert.ok(files.length > 100, `only ${files.length} files found`);
+  const long = files
+    .map((file) => ({ file: relative(ROOT, file), lines: Deno.readTextFileSync(file).split("\n") }))
+    // A file's last newline ends its last line; it starts none.
+    .map(({ file, lines }) => ({
+      file,
+      count: lines.at(-1) === "" ? lines.length - 1 : lines.length,
+    }))
+    .filter(({ count }) => count > MAX_LINES)
+    .map(({ file, count }) => `${file}: ${count} lines`);
+  assert.deepEqual(long, []);
+});

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { decodeBody, readBody } from "../apps/serve/decode.ts";
+import { decodeBody } from "../apps/serve/decode.ts";
+import { readBody } from "../apps/serve/read_body.ts";
 import { DEFAULT_LIMITS, type Refusal } from "../apps/serve/limits.ts";
 import { npyHeader } from "../lib/io/npy.ts";
 

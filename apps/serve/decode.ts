@@ -4,8 +4,8 @@
  * a `data:` URL), and a `.npy` batch (`application/x-npy`: uint8, shape (N, H, W) or
  * (N, H, W, C) with C = 1 or 3).
  *
- * Everything is checked before any expensive work: the body's size while it streams in, an
- * image's width and height from its header before sharp decodes it (a 20000×20000 PNG header is
+ * Everything is checked before any expensive work: the body's size while it streams in
+ * (`read_body.ts`), an image's width and height from its header before sharp decodes it (a 20000×20000 PNG header is
  * refused at the cost of reading 24 bytes), the number of images before decoding any. Decoding
  * and resizing are `lib/sources/conform.ts`'s, so a served image gets the same pixels as the
  * same file scored offline.
@@ -18,7 +18,6 @@ import { decodeStrict } from "../../mod.ts";
 import { decodeNpy, decodeNpyHeader } from "../../lib/io/mod.ts";
 import { conformRaw, decodeImage, type ImageShape, imageValues } from "../../lib/sources/mod.ts";
 import { type Limits, Refusal } from "./limits.ts";
-import { after } from "./timer.ts";
 import { ScoreJsonBody } from "./route_table.ts";
 
 /** Decoded images of one request, NHWC uint8 at the detector's shape. */
@@ -37,70 +36,6 @@ export const MEDIA_TYPES = {
 } as const;
 
 const refuse = (code: Refusal["code"], problem: string) => new Refusal({ code, problem });
-
-/**
- * Read a request's body, refusing (413) as soon as it exceeds `maxBytes`: first by its declared
- * `Content-Length`, then while it streams (a chunked upload declares none). A body not complete
- * within `timeoutMs` is cut (`body_timeout`, 408); a body broken off (the client went away) is
- * `client_disconnected`, not a malformed request.
- */
-export const readBody = (
-  request: Request,
-  maxBytes: number,
-  timeoutMs = 0,
-): Effect.Effect<Uint8Array, Refusal> =>
-  Effect.gen(function* () {
-    const tooLarge = (size: string) =>
-      refuse("body_too_large", `the body has ${size} bytes; the limit is ${maxBytes}`);
-    const declared = Number(request.headers.get("content-length") ?? NaN);
-    if (declared > maxBytes) return yield* Effect.fail(tooLarge(String(declared)));
-    if (request.body === null) return new Uint8Array(0);
-    const reader = request.body.getReader();
-    let timedOut = false;
-    let size = 0;
-    const cancelTimer = timeoutMs > 0
-      ? after(timeoutMs, () => {
-        timedOut = true;
-        reader.cancel().catch(() => {});
-      })
-      : undefined;
-    const timeout = () =>
-      refuse(
-        "body_timeout",
-        `the body was not received within ${timeoutMs} ms (${size} bytes arrived)`,
-      );
-    return yield* Effect.tryPromise({
-      try: async () => {
-        const chunks: Array<Uint8Array> = [];
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (timedOut) throw timeout();
-          if (done) break;
-          size += value.length;
-          if (size > maxBytes) {
-            await reader.cancel();
-            throw tooLarge(`more than ${maxBytes}`);
-          }
-          chunks.push(value);
-        }
-        const body = new Uint8Array(size);
-        let offset = 0;
-        for (const chunk of chunks) {
-          body.set(chunk, offset);
-          offset += chunk.length;
-        }
-        return body;
-      },
-      catch: (error) =>
-        error instanceof Refusal ? error : timedOut
-          ? timeout()
-          // A body stops short only when its connection breaks: the client went away.
-          : refuse(
-            "client_disconnected",
-            `the body broke off after ${size} bytes (${String(error).split("\n")[0]})`,
-          ),
-    }).pipe(Effect.ensuring(Effect.sync(() => cancelTimer?.())));
-  });
 
 /** An encoded image's format and size, read from its header. */
 export interface ImageHeader {

@@ -13,7 +13,7 @@
  * and that much later. A timer armed and cleared per request on each connection (twice a
  * request: headers, then idle) was a measured part of a request's CPU at 64 connections.
  *
- * The body timeout is the handler's (`decode.ts`'s `readBody`), which knows the request's length.
+ * The body timeout is the handler's (`read_body.ts`'s `readBody`), which knows the request's length.
  *
  * @module
  */

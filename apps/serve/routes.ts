@@ -18,7 +18,8 @@
 import { Cause, Data, Effect, Exit } from "effect";
 import type { Arrival, Batcher } from "./batcher.ts";
 import { accessFields, headAnswer, type RequestFacts, requestId } from "./conventions.ts";
-import { decodeBody, readBody } from "./decode.ts";
+import { decodeBody } from "./decode.ts";
+import { readBody } from "./read_body.ts";
 import type { ServedDetector } from "./detector.ts";
 import {
   type Limits,

@@ -16,7 +16,7 @@
  * first, its entry is kept ("another writer won" is success).
  *
  * The root holds a `CACHEDIR.TAG` marker (the Cache Directory Tagging convention), so
- * {@link clearStageCache} can recognise a cache and refuse any other folder.
+ * `clearStageCache` (`clear.ts`) can recognise a cache and refuse any other folder.
  *
  * @module
  */
@@ -84,7 +84,8 @@ export interface CacheStats {
 
 /** The file that marks a folder as a grood stage cache. */
 export const CACHE_MARKER = "CACHEDIR.TAG";
-const MARKER_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n" +
+/** Its text: a tag of the convention, and what it marks. */
+export const MARKER_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n" +
   "# This file marks a grood stage cache (https://bford.info/cachedir/).\n" +
   "# `deno task cache:clear` removes only the entries of folders holding it.\n";
 
@@ -294,93 +295,6 @@ export function makeStageCache(
       }),
   };
 }
-
-/** `clearStageCache` was pointed at a folder that is not a grood stage cache. */
-export class NotACache extends Data.TaggedError("NotACache")<{
-  readonly path: string;
-  /** Why: no marker, or a marker another program wrote (`CACHEDIR.TAG` is a shared convention). */
-  readonly reason: string;
-}> {
-  /** Names the folder and why it is refused. */
-  override get message(): string {
-    return `Refusing to clear "${this.path}": it is not a grood stage cache (${this.reason})`;
-  }
-}
-
-/** What {@link clearStageCache} removed and left. */
-export interface ClearReport {
-  /** Number of cache entries removed. */
-  readonly removed: number;
-  /** Paths that are not cache entries, left in place. */
-  readonly kept: ReadonlyArray<string>;
-}
-
-/**
- * Remove every entry (and any temporary folder an interrupted run left) under `root`, and
- * nothing else: `root` must hold the {@link CACHE_MARKER} the cache writes (byte for byte: the
- * tag of another program's cache is refused), and only folders
- * shaped as entries (`<stage>/<key>` with an `entry.json`, or `*.tmp-*`) are removed; anything
- * else is reported as kept. A missing root is already clear.
- */
-export const clearStageCache = (
-  root: string,
-): Effect.Effect<ClearReport, NotACache | IoError> =>
-  Effect.gen(function* () {
-    if (!(yield* tryIo(root, "read", () => exists(root)))) return { removed: 0, kept: [] };
-    // `CACHEDIR.TAG` is a convention many programs follow (Cargo's `target/`, pip's cache, …):
-    // only the marker grood writes, byte for byte, makes a folder grood's to clear.
-    const marker = yield* tryIo(
-      root,
-      "read",
-      () => Deno.readTextFile(join(root, CACHE_MARKER)).catch(() => undefined),
-    );
-    if (marker === undefined) {
-      return yield* new NotACache({
-        path: root,
-        reason: `no ${CACHE_MARKER}; a cache written before grood marked its caches must be ` +
-          "removed by hand",
-      });
-    }
-    if (marker !== MARKER_TEXT) {
-      return yield* new NotACache({
-        path: root,
-        reason: `its ${CACHE_MARKER} is not the one grood writes: another program's cache`,
-      });
-    }
-    let removed = 0;
-    const kept: Array<string> = [];
-    const list = (dir: string) => tryIo(dir, "list", () => Array.fromAsync(Deno.readDir(dir)));
-    for (const stage of yield* list(root)) {
-      const stageDir = join(root, stage.name);
-      if (stage.name === CACHE_MARKER) continue;
-      if (!stage.isDirectory) {
-        kept.push(stageDir);
-        continue;
-      }
-      let left = 0;
-      for (const entry of yield* list(stageDir)) {
-        const path = join(stageDir, entry.name);
-        const isEntry = entry.isDirectory &&
-          (/\.tmp-/.test(entry.name) ||
-            (yield* tryIo(path, "read", () => exists(join(path, "entry.json")))));
-        if (isEntry) {
-          yield* tryIo(path, "remove", () => Deno.remove(path, { recursive: true }));
-          removed++;
-        } else {
-          kept.push(path);
-          left++;
-        }
-      }
-      if (left === 0) yield* tryIo(stageDir, "remove", () => Deno.remove(stageDir));
-    }
-    if (kept.length === 0) {
-      yield* tryIo(root, "remove", async () => {
-        await Deno.remove(join(root, CACHE_MARKER));
-        await Deno.remove(root);
-      });
-    }
-    return { removed, kept };
-  });
 
 /** The default cache folder (relative to the working directory). */
 export const DEFAULT_CACHE_DIR = "cache";

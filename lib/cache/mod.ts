@@ -7,11 +7,9 @@
  */
 export {
   cacheSummary,
-  type ClearReport,
-  clearStageCache,
   DEFAULT_CACHE_DIR,
   makeStageCache,
-  NotACache,
   type StageCacheOptions,
 } from "./cache.ts";
+export { type ClearReport, clearStageCache, NotACache } from "./clear.ts";
 export { canonicalJson } from "./key.ts";

@@ -1,0 +1,97 @@
+/**
+ * Clearing a stage cache (`grood cache clear`): only a folder holding the marker the cache writes
+ * is cleared, and in it only what has the shape of an entry.
+ *
+ * @module
+ */
+import { Data, Effect } from "effect";
+import { join } from "node:path";
+import { exists, type IoError, tryIo } from "../io/files.ts";
+import { CACHE_MARKER, MARKER_TEXT } from "./cache.ts";
+
+/** `clearStageCache` was pointed at a folder that is not a grood stage cache. */
+export class NotACache extends Data.TaggedError("NotACache")<{
+  readonly path: string;
+  /** Why: no marker, or a marker another program wrote (`CACHEDIR.TAG` is a shared convention). */
+  readonly reason: string;
+}> {
+  /** Names the folder and why it is refused. */
+  override get message(): string {
+    return `Refusing to clear "${this.path}": it is not a grood stage cache (${this.reason})`;
+  }
+}
+
+/** What {@link clearStageCache} removed and left. */
+export interface ClearReport {
+  /** Number of cache entries removed. */
+  readonly removed: number;
+  /** Paths that are not cache entries, left in place. */
+  readonly kept: ReadonlyArray<string>;
+}
+
+/**
+ * Remove every entry (and any temporary folder an interrupted run left) under `root`, and
+ * nothing else: `root` must hold the {@link CACHE_MARKER} the cache writes (byte for byte: the
+ * tag of another program's cache is refused), and only folders
+ * shaped as entries (`<stage>/<key>` with an `entry.json`, or `*.tmp-*`) are removed; anything
+ * else is reported as kept. A missing root is already clear.
+ */
+export const clearStageCache = (
+  root: string,
+): Effect.Effect<ClearReport, NotACache | IoError> =>
+  Effect.gen(function* () {
+    if (!(yield* tryIo(root, "read", () => exists(root)))) return { removed: 0, kept: [] };
+    // `CACHEDIR.TAG` is a convention many programs follow (Cargo's `target/`, pip's cache, …):
+    // only the marker grood writes, byte for byte, makes a folder grood's to clear.
+    const marker = yield* tryIo(
+      root,
+      "read",
+      () => Deno.readTextFile(join(root, CACHE_MARKER)).catch(() => undefined),
+    );
+    if (marker === undefined) {
+      return yield* new NotACache({
+        path: root,
+        reason: `no ${CACHE_MARKER}; a cache written before grood marked its caches must be ` +
+          "removed by hand",
+      });
+    }
+    if (marker !== MARKER_TEXT) {
+      return yield* new NotACache({
+        path: root,
+        reason: `its ${CACHE_MARKER} is not the one grood writes: another program's cache`,
+      });
+    }
+    let removed = 0;
+    const kept: Array<string> = [];
+    const list = (dir: string) => tryIo(dir, "list", () => Array.fromAsync(Deno.readDir(dir)));
+    for (const stage of yield* list(root)) {
+      const stageDir = join(root, stage.name);
+      if (stage.name === CACHE_MARKER) continue;
+      if (!stage.isDirectory) {
+        kept.push(stageDir);
+        continue;
+      }
+      let left = 0;
+      for (const entry of yield* list(stageDir)) {
+        const path = join(stageDir, entry.name);
+        const isEntry = entry.isDirectory &&
+          (/\.tmp-/.test(entry.name) ||
+            (yield* tryIo(path, "read", () => exists(join(path, "entry.json")))));
+        if (isEntry) {
+          yield* tryIo(path, "remove", () => Deno.remove(path, { recursive: true }));
+          removed++;
+        } else {
+          kept.push(path);
+          left++;
+        }
+      }
+      if (left === 0) yield* tryIo(stageDir, "remove", () => Deno.remove(stageDir));
+    }
+    if (kept.length === 0) {
+      yield* tryIo(root, "remove", async () => {
+        await Deno.remove(join(root, CACHE_MARKER));
+        await Deno.remove(root);
+      });
+    }
+    return { removed, kept };
+  });
