@@ -31,6 +31,7 @@ import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
 import { writeDigitSet } from "./digit_sets.ts";
 import { copyFolder } from "./folder_copy.ts";
+import { loadWithPipeAt } from "./named_pipe.ts";
 
 const foreign = join(fixtureDir("foreign"), "foreign.onnx");
 const dir = await Deno.makeTempDir({ prefix: "grood-fitted-tamper-" });
@@ -95,32 +96,11 @@ const poison = async (folder: string, name: string, at: number, value: number) =
 Deno.test("a named pipe in place of a listed file or of detector.json is refused, not read", async () => {
   for (const file of [FITTED_MANIFEST_FILE, "state/ood-prototype.npy"]) {
     const folder = await copyOf("grood");
-    const path = join(folder, file);
-    const bytes = await Deno.readFile(path);
-    await Deno.remove(path);
-    const made = await new Deno.Command("mkfifo", { args: [path] }).output();
-    assert.equal(made.code, 0);
-    // A writer that hands the pipe the file's own bytes if anything opens it to read: a loader
-    // that reads the pipe gets the right content (and loads); one that checks first never opens
-    // it, and the writer is released by a reader of the test's own.
-    let read = false;
-    let released = false;
-    const writer = Deno.open(path, { write: true }).then(async (pipe) => {
-      if (!released) {
-        read = true;
-        await pipe.write(bytes);
-      }
-      pipe.close();
-    });
-    const error = await openError(folder).catch((e) => e as Error);
-    if (!read) {
-      released = true;
-      const own = await Deno.open(path, { read: true });
-      await writer;
-      own.close();
-    }
-    await writer;
-    assert.equal(read, false, `${file}: the pipe was opened`);
+    const { result: error, opened } = await loadWithPipeAt(
+      join(folder, file),
+      () => openError(folder).catch((e) => e as Error),
+    );
+    assert.equal(opened, false, `${file}: the pipe was opened`);
     assert.equal((error as { _tag?: string })._tag, "FittedFolderDamaged", String(error));
     assert.match(error.message, new RegExp(`${file}: it is a named pipe, not a regular file`));
   }
