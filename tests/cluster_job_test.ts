@@ -6,12 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Effect } from "effect";
+import { Cause, Effect, Exit, Layer } from "effect";
 import { Io } from "../mod.ts";
 import { runGrood } from "../apps/cli/app.ts";
 import { TASKS } from "../apps/cli/commands/mod.ts";
 import type { TaskInput } from "../apps/cli/task.ts";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
+import { freePorts } from "../apps/cluster/loopback.ts";
+import { clusterStorage, ClusterStorageUnreachable } from "../apps/cluster/runner.ts";
 import {
   DRIVER_DEFAULTS,
   type DriverFlags,
@@ -410,4 +412,16 @@ Deno.test("fit part files: written and read back exactly; a part of another chun
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a cluster PostgreSQL that cannot be reached is a typed error naming its URL", async () => {
+  const [port] = freePorts(1);
+  const url = `postgres://grood:secret@127.0.0.1:${port}/grood`;
+  const exit = await Effect.runPromiseExit(Effect.scoped(Layer.build(clusterStorage(url))));
+  assert.ok(Exit.isFailure(exit), "nothing listens there");
+  const error = exit.cause.reasons.find(Cause.isFailReason)?.error;
+  assert.ok(error instanceof ClusterStorageUnreachable, `a typed failure, not ${exit.cause}`);
+  assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  assert.match(error.message, /ECONNREFUSED/);
+  assert.doesNotMatch(error.message, /secret/, "the password is not shown");
 });

@@ -32,7 +32,7 @@ import { askUntilPart, type PartNeverWritten } from "./ask.ts";
 import { formatScoreRows } from "../cli/score_rows.ts";
 import { mergeParts } from "./merge.ts";
 import { chunkEntityId, ChunkFailed, ChunkScorer } from "./protocol.ts";
-import { clusterStorage } from "./runner.ts";
+import { clusterStorage, type ClusterStorageUnreachable } from "./runner.ts";
 
 /** What `deno task score-cluster` was asked to do. */
 export interface DriverOptions {
@@ -76,6 +76,7 @@ export type DriverError =
   | Sources.SourceArgumentInvalid
   | Sources.SourceError
   | ClusterJobRefused
+  | ClusterStorageUnreachable
   | JobFolderInvalid
   | ChunkFailed
   | PartNeverWritten

@@ -10,7 +10,7 @@
  */
 import { PgClient } from "@effect/sql-pg";
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket";
-import { Effect, Layer, Option, Redacted } from "effect";
+import { Cause, Data, Effect, Layer, Option, Redacted } from "effect";
 import { RunnerAddress } from "effect/cluster";
 import type { ConfigError } from "effect/Config";
 import type { SqlClient } from "effect/sql";
@@ -33,24 +33,77 @@ export interface RunnerOptions {
   readonly failover: FailoverSettings;
 }
 
-/** The PostgreSQL client of the cluster's storage (a small pool: the cluster's own queries). */
+/** The cluster's PostgreSQL cannot be reached or refuses the connection (URL without password). */
+export class ClusterStorageUnreachable extends Data.TaggedError("ClusterStorageUnreachable")<{
+  readonly url: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `Cannot use the cluster's PostgreSQL at ${this.url} (--pg or $GROOD_CLUSTER_PG): ` +
+      this.problem;
+  }
+}
+
+/** Seconds a connection to the cluster's PostgreSQL may take. */
+const CONNECT_SECONDS = 10;
+
+/** `url` with its password (if any) masked, to name it in an error. */
+export const withoutPassword = (url: string): string => {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === "") return url;
+    parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(a URL that does not parse)";
+  }
+};
+
+/** The innermost message of an error's chain of causes (the socket's own words). */
+const rootMessage = (error: unknown): string => {
+  let at: unknown = error;
+  const seen: Array<string> = [];
+  for (let depth = 0; depth < 8 && at instanceof Error; depth++) {
+    if (at.message !== "" && !seen.includes(at.message)) seen.push(at.message);
+    at = at.cause;
+  }
+  return seen.join(": ") || String(error);
+};
+
+/**
+ * The PostgreSQL client of the cluster's storage (a small pool: the cluster's own queries). A
+ * connection that fails (refused, unknown host, bad credentials, or no answer within 10 s) is
+ * `ClusterStorageUnreachable` naming the URL, not a defect.
+ */
 export const clusterStorage = (
   url: string,
-): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, never> =>
-  Layer.orDie(
-    PgClient.layer({
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, ClusterStorageUnreachable> =>
+  PgClient.layerFrom(
+    PgClient.make({
       url: Redacted.make(url),
       maxConnections: 8,
-      connectTimeout: "10 seconds",
+      connectTimeout: `${CONNECT_SECONDS} seconds`,
       applicationName: "grood-cluster",
-    }),
+    }).pipe(
+      // The pool connects lazily: one query now, so that a wrong URL fails here, by name.
+      Effect.tap((client) => client`SELECT 1`),
+      Effect.timeout(CONNECT_SECONDS * 1000 + 5000),
+      Effect.catchCause((cause) =>
+        Effect.fail(
+          new ClusterStorageUnreachable({
+            url: withoutPassword(url),
+            problem: rootMessage(Cause.squash(cause)),
+          }),
+        )
+      ),
+    ),
   );
 
 /** The runner, scoring on `pool`'s workers, as a layer to launch. */
 export const runnerLayer = (
   pool: ScoringPool,
   options: RunnerOptions,
-): Layer.Layer<never, ConfigError | SocketServerError> => {
+): Layer.Layer<never, ConfigError | SocketServerError | ClusterStorageUnreachable> => {
   const name = `${options.host}:${options.port}`;
   const handlers = ChunkScorer.toLayer(
     {
