@@ -12,7 +12,7 @@ import { runGrood } from "../apps/cli/app.ts";
 import { TASKS } from "../apps/cli/commands/mod.ts";
 import type { TaskInput } from "../apps/cli/task.ts";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
-import { freePorts } from "../apps/cluster/loopback.ts";
+import { DENO, freePorts, groodArgs } from "../apps/cluster/loopback.ts";
 import { clusterStorage, ClusterStorageUnreachable } from "../apps/cluster/runner.ts";
 import {
   DRIVER_DEFAULTS,
@@ -424,4 +424,34 @@ Deno.test("a cluster PostgreSQL that cannot be reached is a typed error naming i
   assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
   assert.match(error.message, /ECONNREFUSED/);
   assert.doesNotMatch(error.message, /secret/, "the password is not shown");
+});
+
+Deno.test("grood cluster score and runner report a failure on stderr in one line, without a stack", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-cluster-fail-" });
+  try {
+    const pg = ["--pg", "postgres://grood@127.0.0.1:1/grood"];
+    for (
+      const args of [
+        ["cluster", "score", "--detector", "absent", "--job", "job", ...pg, "images/"],
+        ["cluster", "runner", "--detector", "absent", ...pg],
+      ]
+    ) {
+      const { code, stdout, stderr } = await new Deno.Command(DENO, {
+        args: groodArgs(args),
+        cwd: dir,
+        env: { NO_COLOR: "1", INIT_CWD: dir },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(stderr);
+      // Standard output is the CSV of `cluster score` without --out: never the error.
+      assert.equal(new TextDecoder().decode(stdout), "");
+      assert.equal(code, 1, text);
+      assert.match(text, /error: .*absent/, text);
+      assert.doesNotMatch(text, /^\s+at /m, `no stack trace:\n${text}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
