@@ -151,6 +151,42 @@ Deno.test("parts are checked against the plan, and merge into score's rows", asy
   }
 });
 
+Deno.test("a part's rows are refused when they do not hold together (no score, no class, an unknown class)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-cluster-job-" });
+  try {
+    const plan = planOf(1, 512);
+    await run(createOrResumeJob(dir, plan));
+    const part = { job: plan.id, detector: "v1", source: 0, start: 0, end: 1, runner: "r" };
+    const chunk = { source: 0, start: 0, end: 1 };
+    for (
+      const row of [
+        { image: "0", verdict: "in", score: null, predicted: 1 },
+        { image: "0", verdict: "ood", score: 2, predicted: null },
+        { image: "0", verdict: "in", score: 0.1, predicted: -1 },
+        { image: "0", verdict: "in", score: 0.1, predicted: 1, problem: "x" },
+        { image: "0", verdict: "invalid", score: 0.1, predicted: null, problem: "NaN" },
+        { image: "0", verdict: "invalid", score: null, predicted: null },
+      ]
+    ) {
+      await Deno.writeTextFile(
+        join(dir, "parts", "s0-0.json"),
+        JSON.stringify({ ...part, rows: [row] }),
+      );
+      const refused = await failure(readPart(dir, plan, chunk));
+      assert.equal(refused._tag, "JobFolderInvalid", JSON.stringify(row));
+    }
+    // A class the detector does not have is refused by the merge, not written as its number.
+    await run(writePart(dir, {
+      ...part,
+      rows: [{ image: "0", verdict: "in", score: 0.1, predicted: 2 }],
+    }));
+    const unknown = await failure(mergeParts(dir, plan, ["zero", "one"]));
+    assert.match(unknown.message, /class 2.*2 classes/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /**
  * Decode `argv` as `grood …` in process with `env` as the environment: the exit code, the input
  * handed to the task, and what was printed on stderr (the help and the problem).
