@@ -11,7 +11,9 @@ import { Io } from "../mod.ts";
 import { runGrood } from "../apps/cli/app.ts";
 import { TASKS } from "../apps/cli/commands/mod.ts";
 import type { TaskInput } from "../apps/cli/task.ts";
+import { askUntilPart } from "../apps/cluster/ask.ts";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
+import { ChunkFailed } from "../apps/cluster/protocol.ts";
 import { DENO, freePorts, groodArgs } from "../apps/cluster/loopback.ts";
 import { clusterStorage, ClusterStorageUnreachable } from "../apps/cluster/runner.ts";
 import {
@@ -490,4 +492,33 @@ Deno.test("grood cluster score and runner report a failure on stderr in one line
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a chunk's failure stored by an earlier driver run is asked again; this run's stops", async () => {
+  const asked: Array<number> = [];
+  const ask = (failures: Record<number, string>) => (attempt: number) =>
+    Effect.suspend(() => {
+      asked.push(attempt);
+      const run = failures[attempt];
+      return run === undefined
+        ? Effect.succeed("done")
+        : Effect.fail(new ChunkFailed({ chunk: "0:0", problem: "no detector", run }));
+    });
+  const options = {
+    chunk: "0:0",
+    part: "/nowhere",
+    hasPart: Effect.succeed(true),
+    timeout: 60,
+    run: "now",
+    log: () => {},
+  };
+  // Two earlier runs failed (the runner had no detector): their stored replies are skipped.
+  assert.equal(await run(askUntilPart({ ...options, ask: ask({ 0: "old", 1: "older" }) })), "done");
+  assert.deepEqual(asked, [0, 1, 2]);
+  // A failure of this run's own message stops the job, by name.
+  asked.length = 0;
+  const stopped = await failure(askUntilPart({ ...options, ask: ask({ 0: "old", 1: "now" }) }));
+  assert.ok(stopped instanceof ChunkFailed);
+  assert.match(stopped.message, /no detector/);
+  assert.deepEqual(asked, [0, 1]);
 });

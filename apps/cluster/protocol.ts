@@ -27,6 +27,11 @@ export const ChunkRequest = {
    * (deleted by hand): a new primary key, so the chunk is scored again instead of deduplicated.
    */
   attempt: Schema.Int,
+  /**
+   * The driver run that sent it (random per run; not in the primary key): a runner's failure
+   * echoes it, so a driver started again tells a failure stored by an earlier run from its own.
+   */
+  run: Schema.String,
 };
 
 /** The chunk's primary key in PostgreSQL: a message sent twice is stored and answered once. */
@@ -53,6 +58,8 @@ export type ChunkDone = typeof ChunkDone.Type;
 export class ChunkFailed extends Schema.TaggedError<ChunkFailed>()("ChunkFailed", {
   chunk: Schema.String,
   problem: Schema.String,
+  /** The driver run whose message failed (`ChunkRequest.run`), set by the runner's handler. */
+  run: Schema.optional(Schema.String),
 }) {
   override get message(): string {
     return `Cannot ${
@@ -83,6 +90,8 @@ export const FitChunkRequest = {
   /** sha256 of the job's `prototypes.bin` (descriptors), empty for features. */
   prototypes: Schema.String,
   attempt: Schema.Int,
+  /** As `ChunkRequest.run`. */
+  run: Schema.String,
 };
 
 /** What a runner answers once a fit chunk's part is written. */

@@ -16,7 +16,7 @@ import type { ConfigError } from "effect/Config";
 import type { SqlClient } from "effect/sql";
 import type { SocketServerError } from "effect/socket/SocketServer";
 import { type FailoverSettings, shardingSettings } from "./failover.ts";
-import { ChunkScorer } from "./protocol.ts";
+import { ChunkFailed, ChunkScorer } from "./protocol.ts";
 import type { ScoringPool } from "./worker_pool.ts";
 
 /** Where a runner listens and what it tells the others to dial. */
@@ -99,6 +99,10 @@ export const clusterStorage = (
     ),
   );
 
+/** A chunk's failure marked with the driver run whose message it answers. */
+const echoRun = (failed: ChunkFailed, run: string): ChunkFailed =>
+  new ChunkFailed({ chunk: failed.chunk, problem: failed.problem, run });
+
 /** The runner, scoring on `pool`'s workers, as a layer to launch. */
 export const runnerLayer = (
   pool: ScoringPool,
@@ -109,6 +113,7 @@ export const runnerLayer = (
     {
       Score: (envelope) =>
         pool.score(envelope.payload, name).pipe(
+          Effect.mapError((failed) => echoRun(failed, envelope.payload.run)),
           Effect.tap((done) =>
             Effect.logInfo(
               `chunk ${envelope.payload.source}:${envelope.payload.start} ` +
@@ -119,6 +124,7 @@ export const runnerLayer = (
         ),
       Fit: (envelope) =>
         pool.fit(envelope.payload).pipe(
+          Effect.mapError((failed) => echoRun(failed, envelope.payload.run)),
           Effect.tap((done) =>
             Effect.logInfo(
               `fit ${envelope.payload.phase} chunk ${envelope.payload.start} ` +
