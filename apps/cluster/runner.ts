@@ -14,7 +14,6 @@ import { Cause, Data, Effect, Layer, Option, Redacted } from "effect";
 import { RunnerAddress } from "effect/cluster";
 import type { ConfigError } from "effect/Config";
 import type { SqlClient } from "effect/sql";
-import type { SocketServerError } from "effect/socket/SocketServer";
 import { type FailoverSettings, shardingSettings } from "./failover.ts";
 import { ChunkFailed, ChunkScorer } from "./protocol.ts";
 import type { ScoringPool } from "./worker_pool.ts";
@@ -99,6 +98,17 @@ export const clusterStorage = (
     ),
   );
 
+/** The runner cannot listen on its address (taken by another program, or not this machine's). */
+export class RunnerCannotListen extends Data.TaggedError("RunnerCannotListen")<{
+  readonly address: string;
+  readonly problem: string;
+}> {
+  override get message(): string {
+    return `The runner cannot listen on ${this.address} (--listen or --host, and --port): ` +
+      this.problem;
+  }
+}
+
 /** A chunk's failure marked with the driver run whose message it answers. */
 const echoRun = (failed: ChunkFailed, run: string): ChunkFailed =>
   new ChunkFailed({ chunk: failed.chunk, problem: failed.problem, run });
@@ -107,7 +117,7 @@ const echoRun = (failed: ChunkFailed, run: string): ChunkFailed =>
 export const runnerLayer = (
   pool: ScoringPool,
   options: RunnerOptions,
-): Layer.Layer<never, ConfigError | SocketServerError | ClusterStorageUnreachable> => {
+): Layer.Layer<never, ConfigError | RunnerCannotListen | ClusterStorageUnreachable> => {
   const name = `${options.host}:${options.port}`;
   const handlers = ChunkScorer.toLayer(
     {
@@ -149,6 +159,15 @@ export const runnerLayer = (
         },
       }),
     ),
+    Layer.catchTag("SocketServerError", (error) =>
+      Layer.effectDiscard(
+        Effect.fail(
+          new RunnerCannotListen({
+            address: `${options.listenHost ?? options.host}:${options.port}`,
+            problem: rootMessage(error),
+          }),
+        ),
+      )),
     Layer.provide(clusterStorage(options.pg)),
   );
 };
