@@ -522,3 +522,21 @@ Deno.test("a chunk's failure stored by an earlier driver run is asked again; thi
   assert.match(stopped.message, /no detector/);
   assert.deepEqual(asked, [0, 1]);
 });
+
+Deno.test("a job folder whose parts/ is a link (out of the folder) is refused, not written through", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-cluster-job-" });
+  try {
+    const job = join(dir, "job");
+    await run(createOrResumeJob(job, planOf(1100)));
+    await Deno.mkdir(join(dir, "mine"));
+    await Deno.writeTextFile(join(dir, "mine", "s0-0.json"), "a user's file");
+    await Deno.remove(join(job, "parts"), { recursive: true });
+    await Deno.symlink(join(dir, "mine"), join(job, "parts"));
+    const refused = await failure(createOrResumeJob(job, planOf(1100)));
+    assert.equal(refused._tag, "JobFolderInvalid");
+    assert.match(refused.message, /parts.*not a folder of this job/);
+    assert.equal(await Deno.readTextFile(join(dir, "mine", "s0-0.json")), "a user's file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -202,6 +202,15 @@ export const openJobFolder = <P>(
     const entries = yield* Effect.promise(() =>
       Array.fromAsync(Deno.readDir(jobDir)).catch(() => [] as Array<Deno.DirEntry>)
     );
+    // Parts are written into `parts/`: a link there would have them written (and files of the
+    // same names replaced) outside the job folder.
+    const parts = entries.find((e) => e.name === "parts");
+    if (parts !== undefined && (parts.isSymlink || !parts.isDirectory)) {
+      return yield* new JobFolderInvalid({
+        path: join(jobDir, "parts"),
+        problem: "it is a link or a file, not a folder of this job (parts are written there)",
+      });
+    }
     if (entries.some((e) => e.name === JOB_FILE)) {
       const existing = yield* how.read(jobDir);
       if (!how.same(existing, plan)) {
