@@ -58,12 +58,13 @@ export const withoutPassword = (url: string): string => {
   }
 };
 
-/** The innermost message of an error's chain of causes (the socket's own words). */
+/** The messages of an error's chain of causes, down to the socket's own words (none twice). */
 const rootMessage = (error: unknown): string => {
   let at: unknown = error;
   const seen: Array<string> = [];
   for (let depth = 0; depth < 8 && at instanceof Error; depth++) {
-    if (at.message !== "" && !seen.includes(at.message)) seen.push(at.message);
+    const text = at.message;
+    if (text !== "" && !seen.some((earlier) => earlier.includes(text))) seen.push(text);
     at = at.cause;
   }
   return seen.join(": ") || String(error);
