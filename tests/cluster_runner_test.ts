@@ -2,11 +2,13 @@
  * A runner that cannot start says why, by name: its listening address taken (by another program)
  * is `RunnerCannotListen` naming the address and the system's reason, in one line. Starts its own
  * PostgreSQL (`throwawayPostgres`) and stops it, and kills the runner if it outlives the wait.
+ * A chunk slower than `--chunk-timeout` is waited for again, never interrupted on its runner.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Exit, Scope } from "effect";
-import { freePorts, startGrood } from "../apps/cluster/loopback.ts";
+import { clusterFixture } from "../apps/cluster/fixture.ts";
+import { DENO, freePorts, groodArgs, startGrood, startRunner } from "../apps/cluster/loopback.ts";
 import { throwawayPostgres } from "../apps/cluster/throwaway_postgres.ts";
 
 Deno.test("a runner whose port is taken stops with RunnerCannotListen naming the address", async () => {
@@ -32,4 +34,63 @@ Deno.test("a runner whose port is taken stops with RunnerCannotListen naming the
     await Effect.runPromise(Scope.close(scope, Exit.void));
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "a chunk slower than --chunk-timeout is asked again, not interrupted: the job finishes",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "grood-cluster-timeout-" });
+    const scope = Effect.runSync(Scope.make());
+    let runner: ReturnType<typeof startRunner> | undefined;
+    try {
+      const { detector } = await clusterFixture(dir, 600);
+      const reference = await new Deno.Command(DENO, {
+        args: groodArgs(["score", "--detector", detector, "images.npy"]),
+        cwd: dir,
+        env: { NO_COLOR: "1", INIT_CWD: dir },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(reference.success, new TextDecoder().decode(reference.stderr));
+      const pg = await Effect.runPromise(Scope.provide(throwawayPostgres(), scope));
+      const [port] = freePorts(1);
+      runner = startRunner({
+        detector,
+        pg: pg.url,
+        port: port!,
+        cwd: dir,
+        log: join(dir, "r.log"),
+      });
+      // Every wait for a reply times out (a chunk takes longer than 1 ms): the driver asks again.
+      const driver = startGrood([
+        "cluster",
+        "score",
+        "--detector",
+        detector,
+        "--job",
+        "job",
+        "--out",
+        "out.csv",
+        "--pg",
+        pg.url,
+        "--chunk-timeout",
+        "0.001",
+        "images.npy",
+      ], { cwd: dir, log: join(dir, "driver.log") });
+      const status = await driver.exit(300);
+      const log = await Deno.readTextFile(join(dir, "driver.log"));
+      assert.equal(status.code, 0, log);
+      assert.equal(
+        await Deno.readTextFile(join(dir, "out.csv")),
+        new TextDecoder().decode(reference.stdout),
+      );
+    } finally {
+      runner?.kill("SIGTERM");
+      await runner?.exit(30);
+      await Effect.runPromise(Scope.close(scope, Exit.void));
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -74,7 +74,10 @@ export const ScoreRpc = Rpc.make("Score", {
   success: ChunkDone,
   error: ChunkFailed,
   primaryKey: (chunk) => `${chunkKey(chunk)}/${chunk.attempt}`,
-}).annotate(ClusterSchema.Persisted, true);
+}).annotate(ClusterSchema.Persisted, true)
+  // The driver's wait for a reply times out (--chunk-timeout) and it asks again: that must not
+  // interrupt the chunk on its runner (the stored reply would be the interruption).
+  .annotate(ClusterSchema.Uninterruptible, "client");
 
 /**
  * A chunk of a distributed fit (`grood cluster fit`): the job, a phase (`features`: map images
@@ -121,7 +124,8 @@ export const FitRpc = Rpc.make("Fit", {
   success: FitChunkDone,
   error: ChunkFailed,
   primaryKey: (chunk) => `${fitChunkKey(chunk)}/${chunk.attempt}`,
-}).annotate(ClusterSchema.Persisted, true);
+}).annotate(ClusterSchema.Persisted, true)
+  .annotate(ClusterSchema.Uninterruptible, "client");
 
 /**
  * The entity every runner serves (scoring and fit chunks); one entity id per chunk spreads
