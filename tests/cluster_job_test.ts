@@ -6,12 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Effect } from "effect";
+import { Cause, Effect, Exit, Layer } from "effect";
 import { Io } from "../mod.ts";
 import { runGrood } from "../apps/cli/app.ts";
 import { TASKS } from "../apps/cli/commands/mod.ts";
 import type { TaskInput } from "../apps/cli/task.ts";
+import { askUntilPart } from "../apps/cluster/ask.ts";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
+import { ChunkFailed } from "../apps/cluster/protocol.ts";
+import { DENO, freePorts, groodArgs } from "../apps/cluster/loopback.ts";
+import { clusterStorage, ClusterStorageUnreachable } from "../apps/cluster/runner.ts";
 import {
   DRIVER_DEFAULTS,
   type DriverFlags,
@@ -144,6 +148,42 @@ Deno.test("parts are checked against the plan, and merge into score's rows", asy
       (await failure(mergeParts(dir, plan, ["zero", "one"]))).message,
       /does not cover images \[0, 3\)/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a part's rows are refused when they do not hold together (no score, no class, an unknown class)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-cluster-job-" });
+  try {
+    const plan = planOf(1, 512);
+    await run(createOrResumeJob(dir, plan));
+    const part = { job: plan.id, detector: "v1", source: 0, start: 0, end: 1, runner: "r" };
+    const chunk = { source: 0, start: 0, end: 1 };
+    for (
+      const row of [
+        { image: "0", verdict: "in", score: null, predicted: 1 },
+        { image: "0", verdict: "ood", score: 2, predicted: null },
+        { image: "0", verdict: "in", score: 0.1, predicted: -1 },
+        { image: "0", verdict: "in", score: 0.1, predicted: 1, problem: "x" },
+        { image: "0", verdict: "invalid", score: 0.1, predicted: null, problem: "NaN" },
+        { image: "0", verdict: "invalid", score: null, predicted: null },
+      ]
+    ) {
+      await Deno.writeTextFile(
+        join(dir, "parts", "s0-0.json"),
+        JSON.stringify({ ...part, rows: [row] }),
+      );
+      const refused = await failure(readPart(dir, plan, chunk));
+      assert.equal(refused._tag, "JobFolderInvalid", JSON.stringify(row));
+    }
+    // A class the detector does not have is refused by the merge, not written as its number.
+    await run(writePart(dir, {
+      ...part,
+      rows: [{ image: "0", verdict: "in", score: 0.1, predicted: 2 }],
+    }));
+    const unknown = await failure(mergeParts(dir, plan, ["zero", "one"]));
+    assert.match(unknown.message, /class 2.*2 classes/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -407,6 +447,95 @@ Deno.test("fit part files: written and read back exactly; a part of another chun
       (await failure(readDescriptorPart(dir, "job-a", range, "digest-2"))).message,
       /with prototypes digest-2/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a cluster PostgreSQL that cannot be reached is a typed error naming its URL", async () => {
+  const [port] = freePorts(1);
+  const url = `postgres://grood:secret@127.0.0.1:${port}/grood`;
+  const exit = await Effect.runPromiseExit(Effect.scoped(Layer.build(clusterStorage(url))));
+  assert.ok(Exit.isFailure(exit), "nothing listens there");
+  const error = exit.cause.reasons.find(Cause.isFailReason)?.error;
+  assert.ok(error instanceof ClusterStorageUnreachable, `a typed failure, not ${exit.cause}`);
+  assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  assert.match(error.message, /ECONNREFUSED/);
+  assert.doesNotMatch(error.message, /secret/, "the password is not shown");
+});
+
+Deno.test("grood cluster score and runner report a failure on stderr in one line, without a stack", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-cluster-fail-" });
+  try {
+    const pg = ["--pg", "postgres://grood@127.0.0.1:1/grood"];
+    for (
+      const args of [
+        ["cluster", "score", "--detector", "absent", "--job", "job", ...pg, "images/"],
+        ["cluster", "runner", "--detector", "absent", ...pg],
+      ]
+    ) {
+      const { code, stdout, stderr } = await new Deno.Command(DENO, {
+        args: groodArgs(args),
+        cwd: dir,
+        env: { NO_COLOR: "1", INIT_CWD: dir },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(stderr);
+      // Standard output is the CSV of `cluster score` without --out: never the error.
+      assert.equal(new TextDecoder().decode(stdout), "");
+      assert.equal(code, 1, text);
+      assert.match(text, /error: .*absent/, text);
+      assert.doesNotMatch(text, /^\s+at /m, `no stack trace:\n${text}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a chunk's failure stored by an earlier driver run is asked again; this run's stops", async () => {
+  const asked: Array<number> = [];
+  const ask = (failures: Record<number, string>) => (attempt: number) =>
+    Effect.suspend(() => {
+      asked.push(attempt);
+      const run = failures[attempt];
+      return run === undefined
+        ? Effect.succeed("done")
+        : Effect.fail(new ChunkFailed({ chunk: "0:0", problem: "no detector", run }));
+    });
+  const options = {
+    chunk: "0:0",
+    part: "/nowhere",
+    hasPart: Effect.succeed(true),
+    timeout: 60,
+    run: "now",
+    log: () => {},
+  };
+  // Two earlier runs failed (the runner had no detector): their stored replies are skipped.
+  assert.equal(await run(askUntilPart({ ...options, ask: ask({ 0: "old", 1: "older" }) })), "done");
+  assert.deepEqual(asked, [0, 1, 2]);
+  // A failure of this run's own message stops the job, by name.
+  asked.length = 0;
+  const stopped = await failure(askUntilPart({ ...options, ask: ask({ 0: "old", 1: "now" }) }));
+  assert.ok(stopped instanceof ChunkFailed);
+  assert.match(stopped.message, /no detector/);
+  assert.deepEqual(asked, [0, 1]);
+});
+
+Deno.test("a job folder whose parts/ is a link (out of the folder) is refused, not written through", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-cluster-job-" });
+  try {
+    const job = join(dir, "job");
+    await run(createOrResumeJob(job, planOf(1100)));
+    await Deno.mkdir(join(dir, "mine"));
+    await Deno.writeTextFile(join(dir, "mine", "s0-0.json"), "a user's file");
+    await Deno.remove(join(job, "parts"), { recursive: true });
+    await Deno.symlink(join(dir, "mine"), join(job, "parts"));
+    const refused = await failure(createOrResumeJob(job, planOf(1100)));
+    assert.equal(refused._tag, "JobFolderInvalid");
+    assert.match(refused.message, /parts.*not a folder of this job/);
+    assert.equal(await Deno.readTextFile(join(dir, "mine", "s0-0.json")), "a user's file");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -47,6 +47,21 @@ export async function runTask<A, E>(
   Deno.exit(1);
 }
 
+/**
+ * `program` with its failure printed as `runTask` prints one (`error: <message>` on stderr, no
+ * stack trace), for the tasks that run under `runMain` (for its signal handling) with
+ * `{ disableErrorReporting: true }`: runMain's own report is a log line with the error's stack,
+ * on standard output, where `grood cluster score` writes its rows. An interruption (SIGTERM,
+ * Ctrl-C) prints nothing; a defect prints its cause.
+ */
+export const reportFailure = <A, E, R>(program: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tapCause(program, (cause) =>
+    Effect.sync(() => {
+      if (!Cause.hasFails(cause) && !Cause.hasDies(cause)) return;
+      const error = cause.reasons.find(Cause.isFailReason)?.error;
+      console.error(`error: ${error instanceof Error ? error.message : Cause.pretty(cause)}`);
+    }));
+
 /** Format seconds as `1m 23s` / `4.2s`. */
 export function formatSeconds(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(1)}s`;

@@ -22,8 +22,15 @@ export class PartNeverWritten extends Data.TaggedError("PartNeverWritten")<{
 
 /** Attempts before a chunk whose part stays missing is given up. */
 const ATTEMPTS = 3;
+/** Failures stored by earlier runs of the driver skipped before giving up (one per earlier run). */
+const STALE_FAILURES = 1000;
 
-/** Ask for a chunk (`ask(attempt)`) until `hasPart` holds; returns the last reply. */
+/**
+ * Ask for a chunk (`ask(attempt)`) until `hasPart` holds; returns the last reply. A failure
+ * whose run is not this one (`run`) was stored in answer to an earlier driver's message of the
+ * same primary key (the cause since fixed, perhaps: a runner started with the wrong detector, an
+ * unreadable file): the chunk is asked again under the next attempt number, not given up.
+ */
 export const askUntilPart = <A, E>(options: {
   /** Names the chunk in logs and errors. */
   readonly chunk: string;
@@ -33,10 +40,13 @@ export const askUntilPart = <A, E>(options: {
   readonly hasPart: Effect.Effect<boolean>;
   /** Seconds to wait for one reply before asking again. */
   readonly timeout: number;
+  /** This driver run's id (`ChunkRequest.run` of the messages `ask` sends). */
+  readonly run: string;
   readonly log: (line: string) => void;
 }): Effect.Effect<A, E | Cause.TimeoutError | ChunkFailed | PartNeverWritten> =>
   Effect.gen(function* () {
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    let stale = 0;
+    for (let attempt = 0, missing = 0; missing < ATTEMPTS; attempt++) {
       const reply = yield* options.ask(attempt).pipe(
         Effect.timeout(Duration.seconds(options.timeout)),
         Effect.retry({
@@ -44,8 +54,24 @@ export const askUntilPart = <A, E>(options: {
           schedule: Schedule.spaced("1 second"),
           times: 600,
         }),
+        Effect.map((done) => ({ done })),
+        Effect.catchIf(
+          (error): error is ChunkFailed =>
+            error instanceof ChunkFailed && error.run !== undefined &&
+            error.run !== options.run && stale < STALE_FAILURES,
+          (failed) => Effect.succeed({ stale: failed }),
+        ),
       );
-      if (yield* options.hasPart) return reply;
+      if ("stale" in reply) {
+        stale++;
+        options.log(
+          `chunk ${options.chunk}: a failure stored by an earlier run ` +
+            `(${reply.stale.problem}): asking again`,
+        );
+        continue;
+      }
+      if (yield* options.hasPart) return reply.done;
+      missing++;
       options.log(`chunk ${options.chunk} has a stored reply but no part: asking again`);
     }
     return yield* new PartNeverWritten({ chunk: options.chunk, part: options.part });

@@ -32,7 +32,7 @@ import { askUntilPart, type PartNeverWritten } from "./ask.ts";
 import { formatScoreRows } from "../cli/score_rows.ts";
 import { mergeParts } from "./merge.ts";
 import { chunkEntityId, ChunkFailed, ChunkScorer } from "./protocol.ts";
-import { clusterStorage } from "./runner.ts";
+import { clusterStorage, type ClusterStorageUnreachable } from "./runner.ts";
 
 /** What `deno task score-cluster` was asked to do. */
 export interface DriverOptions {
@@ -76,6 +76,7 @@ export type DriverError =
   | Sources.SourceArgumentInvalid
   | Sources.SourceError
   | ClusterJobRefused
+  | ClusterStorageUnreachable
   | JobFolderInvalid
   | ChunkFailed
   | PartNeverWritten
@@ -185,6 +186,7 @@ const scoreChunks = (plan: JobPlan, options: DriverOptions, log: (line: string) 
     const done = yield* Ref.make({ chunks: resumed, images: 0, runnerSeconds: 0 });
     const began = performance.now();
     const makeClient = yield* ChunkScorer.client;
+    const run = crypto.randomUUID();
     if (resumed > 0) log(`resuming: ${resumed} of ${chunks.length} chunks already scored`);
 
     const progress = Effect.gen(function* () {
@@ -214,10 +216,11 @@ const scoreChunks = (plan: JobPlan, options: DriverOptions, log: (line: string) 
           chunk: `${chunk.source}:${chunk.start}`,
           part: partPath(options.jobDir, chunk),
           ask: (attempt) => {
-            const request = { job: plan.id, jobDir: options.jobDir, ...chunk, attempt };
+            const request = { job: plan.id, jobDir: options.jobDir, ...chunk, attempt, run };
             return makeClient(chunkEntityId(request)).Score(request);
           },
           hasPart: partExists(chunk),
+          run,
           timeout: options.chunkTimeout,
           log,
         });

@@ -93,6 +93,8 @@ const clusterMapper = (
         log(`${phase}: ${chunks.length - todo.length} of ${chunks.length} chunks already done`);
       }
       const began = performance.now();
+      // This run's id in its messages: a failure stored by an earlier run is asked again.
+      const run = crypto.randomUUID();
       const progress = Effect.gen(function* () {
         const now = yield* Ref.get(finished);
         const seconds = Math.max((performance.now() - began) / 1000, 1e-9);
@@ -113,10 +115,11 @@ const clusterMapper = (
             chunk: `${phase} ${chunk.start}`,
             part: fitPartPath(jobDir, phase, chunk.start),
             ask: (attempt) => {
-              const request = { job, jobDir, phase, ...chunk, prototypes, attempt };
+              const request = { job, jobDir, phase, ...chunk, prototypes, attempt, run };
               return makeClient(fitEntityId(request)).Fit(request);
             },
             hasPart: done(chunk.start),
+            run,
             timeout: options.chunkTimeout,
             log,
           });

@@ -40,14 +40,25 @@ export const JobPlan = Schema.Struct({
 /** A decoded `job.json`. */
 export type JobPlan = typeof JobPlan.Type;
 
-/** One scored image in a part (the class as an index: names come from the detector). */
-const PartRow = Schema.Struct({
-  image: Schema.String,
-  verdict: Schema.Literals(["in", "ood", "invalid"]),
-  score: Schema.NullOr(Schema.Number),
-  predicted: Schema.NullOr(Schema.Int),
-  problem: Schema.optional(Schema.String),
-});
+/**
+ * One image in a part (the class as an index: names come from the detector): a scored image has
+ * a finite score and a class, an invalid one neither but its problem; nothing in between.
+ */
+const PartRow = Schema.Union([
+  Schema.Struct({
+    image: Schema.String,
+    verdict: Schema.Literals(["in", "ood"]),
+    score: Schema.Finite,
+    predicted: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  }),
+  Schema.Struct({
+    image: Schema.String,
+    verdict: Schema.Literal("invalid"),
+    score: Schema.Null,
+    predicted: Schema.Null,
+    problem: Schema.String,
+  }),
+]);
 /** A scored image as a part stores it. */
 export type PartRow = typeof PartRow.Type;
 
@@ -191,6 +202,15 @@ export const openJobFolder = <P>(
     const entries = yield* Effect.promise(() =>
       Array.fromAsync(Deno.readDir(jobDir)).catch(() => [] as Array<Deno.DirEntry>)
     );
+    // Parts are written into `parts/`: a link there would have them written (and files of the
+    // same names replaced) outside the job folder.
+    const parts = entries.find((e) => e.name === "parts");
+    if (parts !== undefined && (parts.isSymlink || !parts.isDirectory)) {
+      return yield* new JobFolderInvalid({
+        path: join(jobDir, "parts"),
+        problem: "it is a link or a file, not a folder of this job (parts are written there)",
+      });
+    }
     if (entries.some((e) => e.name === JOB_FILE)) {
       const existing = yield* how.read(jobDir);
       if (!how.same(existing, plan)) {

@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect";
 import type { ScoreRow } from "../cli/score_rows.ts";
-import { chunksOf, type JobFolderInvalid, type JobPlan, readPart } from "./job.ts";
+import { chunksOf, JobFolderInvalid, type JobPlan, partPath, readPart } from "./job.ts";
 
 /** Every row of a job, read from its parts (each checked against the plan). */
 export const mergeParts = (
@@ -20,6 +20,13 @@ export const mergeParts = (
       const part = yield* readPart(jobDir, plan, chunk);
       const source = plan.sources[chunk.source]!.argument;
       for (const r of part.rows) {
+        if (r.verdict !== "invalid" && r.predicted >= classNames.length) {
+          return yield* new JobFolderInvalid({
+            path: partPath(jobDir, chunk),
+            problem: `image ${r.image} is of class ${r.predicted}; the detector has ` +
+              `${classNames.length} classes`,
+          });
+        }
         rows.push(
           r.verdict === "invalid"
             ? {
@@ -29,7 +36,7 @@ export const mergeParts = (
               score: null,
               ood: null,
               predicted: null,
-              problem: r.problem ?? "not scored",
+              problem: r.problem,
             }
             : {
               source,
@@ -37,7 +44,7 @@ export const mergeParts = (
               verdict: r.verdict,
               score: r.score,
               ood: r.verdict === "ood",
-              predicted: classNames[r.predicted!] ?? String(r.predicted),
+              predicted: classNames[r.predicted]!,
             },
         );
       }

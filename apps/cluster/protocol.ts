@@ -27,6 +27,11 @@ export const ChunkRequest = {
    * (deleted by hand): a new primary key, so the chunk is scored again instead of deduplicated.
    */
   attempt: Schema.Int,
+  /**
+   * The driver run that sent it (random per run; not in the primary key): a runner's failure
+   * echoes it, so a driver started again tells a failure stored by an earlier run from its own.
+   */
+  run: Schema.String,
 };
 
 /** The chunk's primary key in PostgreSQL: a message sent twice is stored and answered once. */
@@ -53,6 +58,8 @@ export type ChunkDone = typeof ChunkDone.Type;
 export class ChunkFailed extends Schema.TaggedError<ChunkFailed>()("ChunkFailed", {
   chunk: Schema.String,
   problem: Schema.String,
+  /** The driver run whose message failed (`ChunkRequest.run`), set by the runner's handler. */
+  run: Schema.optional(Schema.String),
 }) {
   override get message(): string {
     return `Cannot ${
@@ -67,7 +74,10 @@ export const ScoreRpc = Rpc.make("Score", {
   success: ChunkDone,
   error: ChunkFailed,
   primaryKey: (chunk) => `${chunkKey(chunk)}/${chunk.attempt}`,
-}).annotate(ClusterSchema.Persisted, true);
+}).annotate(ClusterSchema.Persisted, true)
+  // The driver's wait for a reply times out (--chunk-timeout) and it asks again: that must not
+  // interrupt the chunk on its runner (the stored reply would be the interruption).
+  .annotate(ClusterSchema.Uninterruptible, "client");
 
 /**
  * A chunk of a distributed fit (`grood cluster fit`): the job, a phase (`features`: map images
@@ -83,6 +93,8 @@ export const FitChunkRequest = {
   /** sha256 of the job's `prototypes.bin` (descriptors), empty for features. */
   prototypes: Schema.String,
   attempt: Schema.Int,
+  /** As `ChunkRequest.run`. */
+  run: Schema.String,
 };
 
 /** What a runner answers once a fit chunk's part is written. */
@@ -112,7 +124,8 @@ export const FitRpc = Rpc.make("Fit", {
   success: FitChunkDone,
   error: ChunkFailed,
   primaryKey: (chunk) => `${fitChunkKey(chunk)}/${chunk.attempt}`,
-}).annotate(ClusterSchema.Persisted, true);
+}).annotate(ClusterSchema.Persisted, true)
+  .annotate(ClusterSchema.Uninterruptible, "client");
 
 /**
  * The entity every runner serves (scoring and fit chunks); one entity id per chunk spreads
