@@ -35,6 +35,8 @@ import {
 } from "../apps/cluster/job.ts";
 import { mergeParts } from "../apps/cluster/merge.ts";
 import { formatScoreRows } from "../apps/cli/score_rows.ts";
+import { fitMspFolder } from "./msp_folder.ts";
+import { writeDigitSet } from "./digit_sets.ts";
 import {
   encodeDescriptorPart,
   encodeFeaturePart,
@@ -56,6 +58,7 @@ const planOf = (count: number, chunkSize = 512): JobPlan =>
       spec: { kind: "npy", images: "x.npy" } as JobPlan["sources"][number]["spec"],
       baseDir: "/data",
       count,
+      content: "",
     }],
   });
 
@@ -536,6 +539,48 @@ Deno.test("a job folder whose parts/ is a link (out of the folder) is refused, n
     assert.equal(refused._tag, "JobFolderInvalid");
     assert.match(refused.message, /parts.*not a folder of this job/);
     assert.equal(await Deno.readTextFile(join(dir, "mine", "s0-0.json")), "a user's file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a job whose images changed since it was planned (same count) is another job, not resumed", async () => {
+  // Before, the plan held each source's spec and count only: rerun on other images of the same
+  // count, it resumed and merged the old parts as their rows. PostgreSQL is never reached here:
+  // the job folder is made (or refused) before the cluster is.
+  const dir = await Deno.makeTempDir({ prefix: "grood-cluster-content-" });
+  try {
+    const detector = await fitMspFolder(dir);
+    await writeDigitSet(dir, "images", 0, 600);
+    const score = () =>
+      new Deno.Command(DENO, {
+        args: groodArgs([
+          "cluster",
+          "score",
+          "--detector",
+          detector,
+          "--job",
+          "job",
+          "--pg",
+          `postgres://grood@127.0.0.1:${freePorts(1)[0]}/grood`,
+          "images.npy",
+        ]),
+        cwd: dir,
+        env: { NO_COLOR: "1", INIT_CWD: dir },
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).output().then((o) => new TextDecoder().decode(o.stderr));
+    const planned = await score();
+    assert.match(planned, /job \w+ created/, planned);
+    assert.match(planned, /ClusterStorageUnreachable|cannot reach|127\.0\.0\.1/i, planned);
+    // The same images: the same job, resumed.
+    assert.match(await score(), /job \w+ resumed/);
+    // 600 other digits in the same file: another job, refused by name.
+    await writeDigitSet(dir, "images", 600, 600);
+    const changed = await score();
+    assert.match(changed, /holds another job/, changed);
+    assert.doesNotMatch(changed, /resumed/, changed);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

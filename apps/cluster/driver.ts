@@ -27,6 +27,7 @@ import {
   partPath,
   SCORE_BATCH,
   sealPlan,
+  sourceContent,
 } from "./job.ts";
 import { askUntilPart, type PartNeverWritten } from "./ask.ts";
 import { formatScoreRows } from "../cli/score_rows.ts";
@@ -75,6 +76,7 @@ export type DriverError =
   | Fitted.OpenFittedError
   | Sources.SourceArgumentInvalid
   | Sources.SourceError
+  | Io.IoError
   | ClusterJobRefused
   | ClusterStorageUnreachable
   | JobFolderInvalid
@@ -127,12 +129,14 @@ const planJob = (
           baseDir: parsed.baseDir,
           shape: detector.inputSpec.shape,
         });
+        const baseDir = resolve(parsed.baseDir);
         return {
           planned: {
             argument,
             spec: parsed.spec,
-            baseDir: resolve(parsed.baseDir),
+            baseDir,
             count: opened.count,
+            content: yield* sourceContent({ spec: parsed.spec, baseDir }),
           },
           // The spec file too (`spec.json --out spec.json` would replace what it read).
           paths: Sources.argumentPaths({ ...parsed, baseDir: resolve(parsed.baseDir) }),

@@ -32,7 +32,7 @@ import {
   readFitPlan,
   writePartFile,
 } from "./fit_job.ts";
-import { openJobFolder, sameJob, sealPlan } from "./job.ts";
+import { openJobFolder, sameJob, sealPlan, sourceContent } from "./job.ts";
 import { askUntilPart } from "./ask.ts";
 import { ChunkScorer, fitEntityId } from "./protocol.ts";
 import { clusterStorage } from "./runner.ts";
@@ -144,6 +144,10 @@ const clusterMapper = (
             argument: fit.train.argument,
             spec: fit.train.spec,
             baseDir: resolve(fit.train.baseDir),
+            content: yield* sourceContent({
+              spec: fit.train.spec,
+              baseDir: resolve(fit.train.baseDir),
+            }),
           },
           classNames: training.classNames,
           held: [...training.held].sort((a, b) => a - b),

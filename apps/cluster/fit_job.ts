@@ -34,6 +34,8 @@ export const FitPlan = Schema.Struct({
     argument: Schema.String,
     spec: Sources.SourceSpec,
     baseDir: Schema.String,
+    /** What its files hold (`sourceContent`): a resumed fit is of the same images. */
+    content: Schema.String,
   }),
   classNames: Schema.Array(Schema.String),
   /** Source indices held out as ID validation, ascending. */

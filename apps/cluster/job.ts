@@ -17,12 +17,16 @@ export const JOB_FILE = "job.json";
 /** Images per model batch inside a chunk: the same batches as one-process `deno task score`. */
 export const SCORE_BATCH = 512;
 
-/** One source of a job: its spec (strict Schema of `lib/sources`), where paths start, its size. */
+/**
+ * One source of a job: its spec (strict Schema of `lib/sources`), where paths start, its size,
+ * and its content ({@link sourceContent}).
+ */
 const PlannedSource = Schema.Struct({
   argument: Schema.String,
   spec: Sources.SourceSpec,
   baseDir: Schema.String,
   count: Schema.Int,
+  content: Schema.String,
 });
 
 /** `job.json`. */
@@ -120,6 +124,42 @@ export const chunksOf = (
 /** The part file of a chunk. */
 export const partPath = (jobDir: string, chunk: { source: number; start: number }): string =>
   join(jobDir, "parts", `s${chunk.source}-${chunk.start}.json`);
+
+/**
+ * sha256 of what a source's files hold (`Sources.sourcePaths`: a file's bytes; a folder's files in
+ * name order, each with its path in the folder). It is in the plan, so a job whose images changed
+ * since it was planned (the same count, other pixels) is another job: its parts are never
+ * merged as the new images' rows. A built-in set has no paths: the registry checks its checksums
+ * on load.
+ */
+export const sourceContent = (
+  source: { readonly spec: Sources.SourceSpec; readonly baseDir: string },
+): Effect.Effect<string, Io.IoError> =>
+  Io.tryIo(source.baseDir, "read", async () => {
+    const hash = createHash("sha256");
+    // A folder reached twice through links inside it (as the folder source walks it) counts once.
+    const seen = new Set<string>();
+    const add = async (path: string, name: string) => {
+      const info = await Deno.stat(path);
+      if (info.isDirectory) {
+        const real = await Deno.realPath(path);
+        if (seen.has(real)) return;
+        seen.add(real);
+        const entries = await Array.fromAsync(Deno.readDir(path));
+        for (const entry of entries.map((e) => e.name).sort()) {
+          await add(join(path, entry), `${name}/${entry}`);
+        }
+        return;
+      }
+      // Only regular files are read (a named pipe would wait for a writer).
+      if (!info.isFile) return;
+      hash.update(`${JSON.stringify(name)} ${info.size}\n`);
+      const file = await Deno.open(path);
+      for await (const chunk of file.readable) hash.update(chunk);
+    };
+    for (const path of Sources.sourcePaths(source.spec, source.baseDir)) await add(path, path);
+    return hash.digest("hex");
+  });
 
 /** A plan with its id filled in (the id hashes every other field, a fresh nonce included). */
 export const sealPlan = <P extends { readonly id: string; readonly nonce: string }>(
