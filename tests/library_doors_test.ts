@@ -1,0 +1,68 @@
+/**
+ * The library's public door, used as a script or notebook would (helper b23): a user's own
+ * detector in a pipeline spec, `Fitted.fitOn` on image sets in memory. Each test is a case that
+ * passed a wrong result off as right, or crashed, before its fix.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Effect, Schema } from "effect";
+import { Data, Detectors, GroodLive, Pipeline } from "../mod.ts";
+import type { ExtractedSet } from "../lib/detectors/detector.ts";
+import { tinyBenchmark } from "./tiny_benchmark.ts";
+
+const services = GroodLive({ backend: "wasm", cacheDir: null });
+const { dir, path } = await tinyBenchmark();
+
+/** A user's detector whose scores are `scores(n)` for a set of n images. */
+const userDetector = <K extends string>(kind: K, scores: (n: number) => Float64Array) =>
+  Detectors.defineDetector({
+    kind,
+    title: kind,
+    family: "baseline",
+    source: "this test",
+    reproduce: false,
+    options: Schema.Struct({}),
+    make: (_options, name) => ({
+      name,
+      description: "a fixed score per image",
+      fit: () =>
+        Effect.succeed({
+          score: (set: ExtractedSet) => Effect.sync(() => scores(set.features.count)),
+          settings: {},
+          tuned: [],
+          dispose: () => {},
+        }),
+    }),
+  });
+
+Deno.test("a user's detector returning one score too few or too many is refused, naming the set and both counts", async () => {
+  for (const [kind, extra] of [["one-short", -1], ["one-over", 1]] as const) {
+    // Ascending scores: without the check the metrics ran over the wrong images and were
+    // reported (AUROC 0.5 on "copy", the ID set itself, whichever images were dropped).
+    const mine = userDetector(kind, (n) => Float64Array.from({ length: n + extra }, (_, i) => i));
+    const error = await Effect.runPromise(Effect.flip(
+      Pipeline.runPipelineJson({ benchmark: path, detectors: [{ kind }] }, {
+        detectors: [...Detectors.DETECTORS, mine],
+      }).pipe(Effect.provide(services)),
+    ));
+    assert.equal(error._tag, "FeatureSizeMismatch", String(error));
+    assert.match(error.message, new RegExp(`"tiny/test" in ${kind}`));
+    assert.match(error.message, new RegExp(`number of scores it returned is ${120 + extra}`));
+    assert.match(error.message, /expected 120/);
+  }
+  // Not vacuous: the same detector with one score per image runs.
+  const right = userDetector("one-each", (n) => Float64Array.from({ length: n }, (_, i) => i));
+  const result = await Effect.runPromise(
+    Pipeline.runPipelineJson({ benchmark: path, detectors: [{ kind: "one-each" }] }, {
+      detectors: [...Detectors.DETECTORS, right],
+    }).pipe(Effect.provide(services)),
+  );
+  assert.equal(result.runs[0]!.scores.get("id")!.length, 120);
+});
+
+Deno.test("cleanup", async () => {
+  await Deno.remove(dir, { recursive: true });
+  // Data is imported for the tests below; keep the import used.
+  assert.ok(Data.matrix);
+});
