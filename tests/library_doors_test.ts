@@ -6,8 +6,9 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { Effect, Schema } from "effect";
-import { Data, Detectors, Fitted, GroodLive, Models, Pipeline } from "../mod.ts";
+import { Data, Detectors, Fitted, GroodLive, Knn, Models, Pipeline } from "../mod.ts";
 import type { ExtractedSet } from "../lib/detectors/detector.ts";
 import { tinyBenchmark } from "./tiny_benchmark.ts";
 
@@ -85,6 +86,42 @@ Deno.test("fitOn an in-memory training set of 130,000 images without class names
   ));
   assert.equal(error._tag, "InvalidImageSet", String(error));
   assert.match(error.message, /"big": label 12 of image 129999/);
+});
+
+Deno.test("saveIndex into a folder of the user's files is refused and every file kept; grood's own saved index is replaced whole", async () => {
+  const base = await Deno.makeTempDir({ prefix: "grood-save-index-" });
+  const index = Effect.runSync(Knn.exactIndex(Data.matrix(2, 2, [0, 0, 1, 1])));
+  const other = Effect.runSync(Knn.exactIndex(Data.matrix(3, 2, [0, 0, 1, 1, 5, 5])));
+  try {
+    // The user's folder holds files of the names a saved index writes: they were overwritten.
+    const mine = join(base, "mine");
+    await Deno.mkdir(mine);
+    const files = { "points.npy": "my own points", "index.json": '{"mine": true}' };
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(join(mine, name), text);
+    }
+    const refused = await Effect.runPromise(Effect.flip(Knn.saveIndex(index, mine)));
+    assert.equal(refused._tag, "OutputFolderRefused", String(refused));
+    assert.ok(refused.message.includes(mine), refused.message);
+    for (const [name, text] of Object.entries(files)) {
+      assert.equal(await Deno.readTextFile(join(mine, name)), text, name);
+    }
+    assert.deepEqual(
+      [...Deno.readDirSync(mine)].map((e) => e.name).sort(),
+      Object.keys(files).sort(),
+    );
+    // Not vacuous: a new folder is written, and saved again (another index) replaced whole.
+    const saved = join(base, "saved");
+    await Effect.runPromise(Knn.saveIndex(index, saved));
+    await Effect.runPromise(Knn.saveIndex(other, saved));
+    const loaded = await Effect.runPromise(Knn.loadIndex(saved));
+    assert.equal(loaded.size, 3);
+    loaded.dispose();
+  } finally {
+    index.dispose();
+    other.dispose();
+    await Deno.remove(base, { recursive: true });
+  }
 });
 
 Deno.test("cleanup", async () => {
