@@ -8,7 +8,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Schema } from "effect";
-import { Data, Detectors, Fitted, GroodLive, Knn, Models, Pipeline } from "../mod.ts";
+import {
+  Classifier,
+  Compute,
+  Data,
+  Detectors,
+  Fitted,
+  GroodLive,
+  Knn,
+  Models,
+  Pipeline,
+} from "../mod.ts";
 import type { ExtractedSet } from "../lib/detectors/detector.ts";
 import { tinyBenchmark } from "./tiny_benchmark.ts";
 
@@ -120,6 +130,50 @@ Deno.test("saveIndex into a folder of the user's files is refused and every file
   } finally {
     index.dispose();
     other.dispose();
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("saveClassifier into a folder of the user's files (another model) is refused and every file kept", async () => {
+  const base = await Deno.makeTempDir({ prefix: "grood-save-classifier-" });
+  try {
+    // A user's tfjs model: saving grood's CNN there replaced its model.json and weights.
+    const theirs = join(base, "their-model");
+    await Deno.mkdir(theirs);
+    const files = {
+      "model.json": '{"modelTopology": {}}',
+      "weights.bin": "their weights",
+      "group1-shard1of1.bin": "more of their weights",
+    };
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(join(theirs, name), text);
+    }
+    const save = (dir: string) =>
+      Effect.gen(function* () {
+        const { tf } = yield* Compute;
+        const { net, metadata } = yield* Classifier.loadClassifier(tf, "fixtures/models/mnist");
+        const { weightsSha256: _, ...rest } = metadata;
+        return yield* Effect.ensuring(
+          Classifier.saveClassifier(net, dir, rest),
+          Effect.sync(() => net.dispose()),
+        );
+      }).pipe(Effect.provide(services));
+    const refused = await Effect.runPromise(Effect.flip(save(theirs)));
+    assert.equal(refused._tag, "OutputFolderRefused", String(refused));
+    assert.ok(refused.message.includes(theirs), refused.message);
+    for (const [name, text] of Object.entries(files)) {
+      assert.equal(await Deno.readTextFile(join(theirs, name)), text, name);
+    }
+    assert.deepEqual(
+      [...Deno.readDirSync(theirs)].map((e) => e.name).sort(),
+      Object.keys(files).sort(),
+    );
+    // Not vacuous: a new folder is written, and a model grood saved is saved over again.
+    const mine = join(base, "mine");
+    const first = await Effect.runPromise(save(mine));
+    const again = await Effect.runPromise(save(mine));
+    assert.equal(again.weightsSha256, first.weightsSha256);
+  } finally {
     await Deno.remove(base, { recursive: true });
   }
 });
