@@ -178,6 +178,43 @@ Deno.test("saveClassifier into a folder of the user's files (another model) is r
   }
 });
 
+Deno.test("a k-NN index refuses a Matrix literal holding fewer values than its rows × cols, for its points and its queries", async () => {
+  const points = Data.matrix(3, 2, [0, 0, 1, 1, 2, 2]);
+  const short = { rows: 2, cols: 2, data: new Float32Array([2, 2]) }; // row 1 is missing
+  const builds: Record<string, Effect.Effect<Knn.NearestNeighbourIndex, unknown>> = {
+    exact: Knn.exactIndex(points),
+    ivf: Knn.ivfIndex(points, { lists: 1 }),
+    hnsw: Knn.hnswIndex(points, { seed: 1 }),
+  };
+  for (const [kind, build] of Object.entries(builds)) {
+    const index = await Effect.runPromise(build);
+    try {
+      // Before: the missing query row was answered, point 0 at distance 0.
+      const error = await Effect.runPromise(Effect.flip(index.search(short, 1)));
+      assert.equal(error._tag, "InvalidParameter", `${kind}: ${error}`);
+      assert.match(error.message, /query matrix \(2×2\) = 2: expected 4 \(rows × cols\)/);
+      // Not vacuous: the one full row is searched, nearest point 2.
+      const one = await Effect.runPromise(index.search({ ...short, rows: 1 }, 1));
+      assert.deepEqual([...one.indices], [2], kind);
+    } finally {
+      index.dispose();
+    }
+  }
+  const shortPoints = { rows: 3, cols: 2, data: new Float32Array(4) };
+  const refusals: ReadonlyArray<
+    Effect.Effect<Knn.NearestNeighbourIndex, { _tag: string } & Error>
+  > = [
+    Knn.exactIndex(shortPoints),
+    Knn.ivfIndex(shortPoints, { lists: 1 }),
+    Knn.hnswIndex(shortPoints, { seed: 1 }),
+  ];
+  for (const build of refusals) {
+    const error = await Effect.runPromise(Effect.flip(build));
+    assert.equal(error._tag, "InvalidParameter", String(error));
+    assert.match(error.message, /point matrix \(3×2\) = 4: expected 6 \(rows × cols\)/);
+  }
+});
+
 Deno.test("cleanup", async () => {
   await Deno.remove(dir, { recursive: true });
 });
