@@ -215,6 +215,38 @@ Deno.test("a k-NN index refuses a Matrix literal holding fewer values than its r
   }
 });
 
+Deno.test("a NaN or infinite setting is named as such in the error, not as null", async () => {
+  // JSON.stringify shows NaN and ±Infinity as null: "threads = null", "temperature = null".
+  const points = Data.matrix(2, 1, [0, 1]);
+  for (const value of [Number.NaN, Infinity, -Infinity]) {
+    const error = await Effect.runPromise(
+      Effect.flip(Knn.exactIndex(points, { threads: value })),
+    );
+    assert.equal(error._tag, "InvalidParameter", String(error));
+    assert.match(error.message, new RegExp(`threads = ${value}: expected a whole number ≥ 1`));
+  }
+  const model = Effect.scoped(Effect.gen(function* () {
+    const model = yield* Models.openModel("fixtures/models/mnist");
+    const test = yield* Data.loadSplit("mnist", "test");
+    const set = { name: "digits", count: 20, pixels: test.pixels.slice(0, 20 * 784) };
+    const labelled = { ...set, labels: test.labels.slice(0, 20) };
+    return yield* Fitted.fitOn(Detectors.energy({ temperature: Number.NaN }), {
+      model,
+      train: labelled,
+      validation: labelled,
+    });
+  })).pipe(Effect.provide(services));
+  const error = await Effect.runPromise(Effect.flip(model));
+  assert.equal(error._tag, "InvalidSetting", String(error));
+  assert.match(error.message, /temperature = NaN, expected a positive number/);
+  // Other values are shown as JSON still.
+  assert.match(
+    new Detectors.InvalidSetting({ detector: "d", setting: "s", value: "hot", expected: "x" })
+      .message,
+    /s = "hot", expected x/,
+  );
+});
+
 Deno.test("cleanup", async () => {
   await Deno.remove(dir, { recursive: true });
 });

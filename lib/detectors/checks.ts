@@ -5,6 +5,7 @@
  * @module
  */
 import { Data, Effect } from "effect";
+import { shownValue } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import type {
   Detector,
@@ -64,7 +65,7 @@ export class InvalidSetting extends Data.TaggedError("InvalidSetting")<{
   /** Names the detector, the setting, its value and what was expected. */
   override get message(): string {
     return `Cannot configure ${this.detector}: ${this.setting} = ${
-      JSON.stringify(this.value)
+      shownValue(this.value)
     }, expected ${this.expected}`;
   }
 }
