@@ -1,7 +1,8 @@
 /**
  * The library's public door, used as a script or notebook would (helper b23): a user's own
- * detector in a pipeline spec, `Fitted.fitOn` on image sets in memory. Each test is a case that
- * passed a wrong result off as right, or crashed, before its fix.
+ * detector in a pipeline spec, `Fitted.fitOn` on image sets in memory, k-NN indexes, saving an
+ * index or a classifier into a folder, settings' error messages. Each test is a case that passed
+ * a wrong result off as right, crashed, touched a user's files or misnamed a value before its fix.
  *
  * @module
  */
