@@ -73,6 +73,24 @@ Deno.test("a user's detector returning one score too few or too many is refused,
   assert.equal(result.runs[0]!.scores.get("id")!.length, 120);
 });
 
+Deno.test("two detectors of a spec with one name (KNN k = 5 and k = 50) are refused before any is fitted; named, both run", async () => {
+  // Before: two summary rows both called "KNN", which the reader could not tell apart.
+  const twice = [{ kind: "knn", k: 5 }, { kind: "knn", k: 50 }];
+  const error = await Effect.runPromise(Effect.flip(
+    Pipeline.runPipelineJson({ benchmark: path, detectors: twice }).pipe(Effect.provide(services)),
+  ));
+  assert.equal(error._tag, "InvalidInput", String(error));
+  assert.match(error.message, /named "KNN", as detectors\[0\] is.*at detectors\[1\]/);
+  const named = [{ kind: "knn", k: 5 }, { kind: "knn", k: 50, name: "KNN k=50" }];
+  const result = await Effect.runPromise(
+    Pipeline.runPipelineJson({ benchmark: path, detectors: named }).pipe(Effect.provide(services)),
+  );
+  assert.deepEqual(result.runs.map((r) => [r.detector, r.settings["k"]]), [
+    ["KNN", 5],
+    ["KNN k=50", 50],
+  ]);
+});
+
 Deno.test("fitOn an in-memory training set of 130,000 images without class names numbers its classes, not a stack overflow", async () => {
   // 130,000 labels spread into Math.max overflowed the stack: a RangeError, before any pass.
   // The failure wanted here comes after the class names: the training set is read, then refused
