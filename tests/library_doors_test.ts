@@ -234,6 +234,28 @@ Deno.test("a k-NN index refuses a Matrix literal holding fewer values than its r
   }
 });
 
+Deno.test("Knn.buildIndex decodes its spec strictly: an unknown kind or option given from untyped code is refused by name", async () => {
+  const points = Data.matrix(4, 1, [0, 1, 2, 3]);
+  const build = (spec: unknown) =>
+    Knn.buildIndex(spec as Knn.IndexSpec, points, { name: "four points", seed: 1 });
+  // Before: a TypeError (reading 'build' of undefined), and `M` (for `m`) ignored, M = 16 used.
+  const cases = [
+    [{ kind: "exactt" }, /unknown kind "exactt".*did you mean exact\?/],
+    [{ kind: "hnsw", M: 4 }, /unknown key M in index spec; did you mean m\?/],
+    [{ kind: "ivf", nprob: 2 }, /unknown key nprob in index spec; did you mean nprobe\?/],
+  ] as const;
+  for (const [spec, message] of cases) {
+    const error = await Effect.runPromise(Effect.flip(build(spec)));
+    assert.equal(error._tag, "InvalidParameter", String(error));
+    assert.match(error.message, /Cannot use index spec = /);
+    assert.match(error.message, message);
+  }
+  // Not vacuous: the option spelt right is used.
+  const index = await Effect.runPromise(build({ kind: "hnsw", m: 4 }));
+  assert.equal(index.settings["M"], 4);
+  index.dispose();
+});
+
 Deno.test("a NaN or infinite setting is named as such in the error, not as null", async () => {
   // JSON.stringify shows NaN and ±Infinity as null: "threads = null", "temperature = null".
   const points = Data.matrix(2, 1, [0, 1]);
