@@ -5,6 +5,13 @@
  */
 import { Data } from "effect";
 
+/**
+ * A value as an error message shows it: JSON, except numbers, whose NaN and ±Infinity JSON
+ * would show as `null`.
+ */
+export const shownValue = (value: unknown): string =>
+  typeof value === "number" ? String(value) : String(JSON.stringify(value));
+
 /** A stage parameter is out of range: names it, its value and what was expected. */
 export class InvalidParameter extends Data.TaggedError("InvalidParameter")<{
   readonly name: string;
@@ -13,7 +20,7 @@ export class InvalidParameter extends Data.TaggedError("InvalidParameter")<{
 }> {
   /** "Cannot use name = value: expected …". */
   override get message(): string {
-    return `Cannot use ${this.name} = ${JSON.stringify(this.value)}: expected ${this.expected}`;
+    return `Cannot use ${this.name} = ${shownValue(this.value)}: expected ${this.expected}`;
   }
 }
 

@@ -170,7 +170,9 @@ Deno.test("IVF indexes save and load (their points and centroids) with identical
       iterations: 10,
       seed: 3,
     });
+    // The output marker: the folder is grood's, so a later save may replace it whole.
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      ".grood-output",
       "centroids.npy",
       "index.json",
       "points.npy",
@@ -195,9 +197,13 @@ Deno.test("IVF indexes save and load (their points and centroids) with identical
     const builder = await run(ivfBuilder(10, 2, { lists: 2 }));
     await run(builder.add(matrix(10, 2, Array.from({ length: 20 }, (_, i) => i))));
     const streamed = await run(builder.finish());
-    const refused = await failure(saveIndex(streamed, `${dir}/streamed`));
+    // (Into a folder of its own: `dir` holds a saved index now, which nothing is saved inside.)
+    const elsewhere = await Deno.makeTempDir();
+    const refused = await failure(saveIndex(streamed, `${elsewhere}/streamed`));
     assert.equal(refused._tag, "IndexIoError");
     assert.match(String(refused.cause), /keeps no points/);
+    assert.deepEqual([...Deno.readDirSync(elsewhere)], []); // nothing written
+    await Deno.remove(elsewhere);
     streamed.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });

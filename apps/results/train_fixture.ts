@@ -10,6 +10,7 @@ import { Compute, type InvalidParameter, lineLogger } from "../../mod.ts";
 import { loadSplit, type LoadSplitError } from "../../lib/data/mod.ts";
 import {
   boundaryShapes,
+  checkModelFolder,
   type ClassifierMetadata,
   saveClassifier,
   trainClassifier,
@@ -22,7 +23,7 @@ import {
   predictClasses,
 } from "../../lib/models/mod.ts";
 import { accuracy, type EmptyScores, type LengthMismatch } from "../../lib/stages/mod.ts";
-import { checkOutputFolder, type OutputFolderRefused } from "../../lib/io/mod.ts";
+import type { OutputFolderRefused } from "../../lib/io/mod.ts";
 
 /** Epochs per dataset: enough for MNIST ≥ 99% and Fashion-MNIST ≥ 91% test accuracy. */
 export const DEFAULT_EPOCHS: Readonly<Record<string, number>> = {
@@ -74,9 +75,9 @@ export const trainFixture: (
   const batchSize = options.batchSize ?? 128;
   const learningRate = options.learningRate ?? 0.002;
   const out = options.out;
-  // A model is saved only into a folder that is new, empty, grood's or a model grood saved
-  // (its files are replaced one by one, nothing else is touched): checked before training.
-  yield* checkOutputFolder(out, { kind: "model", recognise: ["model.json", "weights.bin"] });
+  // A model is saved only into a folder that is new, empty, or a model grood saved and nothing
+  // else (its files are replaced one by one): checked before training, and again by the save.
+  yield* checkModelFolder(out);
   const train = yield* loadSplit(dataset, "train");
   const test = yield* loadSplit(dataset, "test");
   log(

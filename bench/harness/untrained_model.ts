@@ -14,7 +14,7 @@ import {
   makeClassifier,
   saveClassifier,
 } from "../../lib/model/mod.ts";
-import type { IoError } from "../../lib/io/mod.ts";
+import type { IoError, OutputFolderRefused } from "../../lib/io/mod.ts";
 
 /** Save an untrained classifier of `numClasses` classes, initialised with `seed`, to `dir`. */
 export const saveUntrainedClassifier = (
@@ -22,7 +22,7 @@ export const saveUntrainedClassifier = (
   dir: string,
   seed = 0,
   numClasses = 10,
-): Effect.Effect<ClassifierMetadata, IoError> => {
+): Effect.Effect<ClassifierMetadata, IoError | OutputFolderRefused> => {
   const spec = defaultSpec(numClasses);
   const net = makeClassifier(tf, spec, initialWeights(spec, seed));
   return saveClassifier(net, dir, {

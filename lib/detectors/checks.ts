@@ -5,6 +5,7 @@
  * @module
  */
 import { Data, Effect } from "effect";
+import { shownValue } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import type {
   Detector,
@@ -64,7 +65,7 @@ export class InvalidSetting extends Data.TaggedError("InvalidSetting")<{
   /** Names the detector, the setting, its value and what was expected. */
   override get message(): string {
     return `Cannot configure ${this.detector}: ${this.setting} = ${
-      JSON.stringify(this.value)
+      shownValue(this.value)
     }, expected ${this.expected}`;
   }
 }
@@ -213,7 +214,8 @@ export const requirePercentile = (
 /**
  * Score a set the way every baseline does: check its sizes, check that the inputs the
  * detector reads (penultimate features when `expected.penultimate` is set, logits when
- * `expected.classes` is set) are finite, compute, and check that every score is finite.
+ * `expected.classes` is set) are finite, compute, and check that there is one score per image
+ * and that every score is finite.
  */
 export const scoreChecked = <E = never>(
   detector: string,
@@ -235,6 +237,17 @@ export const scoreChecked = <E = never>(
     }
     const computed = compute();
     const scores = computed instanceof Float64Array ? computed : yield* computed;
+    // One score per image: a detector (a user's own) returning more or fewer would have its
+    // metrics computed over the wrong images, or the scores shifted against them.
+    if (scores.length !== set.features.count) {
+      return yield* new FeatureSizeMismatch({
+        detector,
+        set: name,
+        what: "the number of scores it returned",
+        expected: set.features.count,
+        actual: scores.length,
+      });
+    }
     return yield* finiteScores(detector, name, scores);
   });
 
@@ -276,8 +289,8 @@ function fitProblems(inputs: FitInputs): Array<string> {
 /**
  * Guard any detector at the library's edge: its training features must agree with the images
  * and labels and be finite; every set it scores must have one feature row per image, the
- * feature and class sizes it was fitted on, and finite values; and every score it returns must
- * be finite. A detector's own code can then assume consistent, finite inputs.
+ * feature and class sizes it was fitted on, and finite values; and it must return one score per
+ * image, every one finite. A detector's own code can then assume consistent, finite inputs.
  */
 export function withInputChecks<E extends TaggedFailure>(
   detector: Detector<E>,

@@ -92,7 +92,9 @@ export const labelled = (
     : Effect.succeed({
       ...asSet(read, name, shape),
       labels: read.labels,
-      classNames: read.classNames ?? numberedClasses(Math.max(...read.labels) + 1),
+      // A loop, not Math.max(...labels): spreading 130,000 labels or more overflows the stack.
+      classNames: read.classNames ??
+        numberedClasses(read.labels.reduce((max, label) => Math.max(max, label), -1) + 1),
     });
 
 /** Split a labelled set into the images in `held` and the others (both in order). */

@@ -5,6 +5,7 @@
  * @module
  */
 import { Data } from "effect";
+import type { InvalidParameter } from "../errors.ts";
 
 /** k is larger than the number of indexed points (or the index is empty). */
 export class IndexTooSmall extends Data.TaggedError("IndexTooSmall")<{
@@ -109,8 +110,12 @@ export class SearchWorkerError extends Data.TaggedError("SearchWorkerError")<{
   }
 }
 
-/** Errors of {@link NearestNeighbourIndex.search}. */
+/**
+ * Errors of {@link NearestNeighbourIndex.search} (`InvalidParameter`: a query matrix holding
+ * fewer than its rows × cols values).
+ */
 export type SearchError =
+  | InvalidParameter
   | IndexTooSmall
   | InvalidNeighbourCount
   | DimensionMismatch

@@ -38,7 +38,13 @@ import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import { IndexTooLarge, NonFiniteVector, type SearchWorkerError } from "./errors.ts";
 import { type BlockNorms, pruningMargin } from "./norm_bound.ts";
-import { bruteForceRow, checkSearch, firstNonFiniteRow, wholeAtLeast } from "./rerank.ts";
+import {
+  bruteForceRow,
+  checkPoints,
+  checkSearch,
+  firstNonFiniteRow,
+  wholeAtLeast,
+} from "./rerank.ts";
 import { normOrder } from "./exact_certificate.ts";
 import {
   blockSearcher,
@@ -204,6 +210,7 @@ export const exactIndexWith = (
         expected: "a number ≥ 0",
       });
     }
+    yield* checkPoints(indexName, points);
     const bad = firstNonFiniteRow(points);
     if (bad >= 0) {
       return yield* new NonFiniteVector({ index: indexName, what: "point", row: bad });

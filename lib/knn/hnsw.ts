@@ -23,6 +23,7 @@ import { exactIndex } from "./exact.ts";
 import { owner } from "./kind.ts";
 import {
   bruteForceRow,
+  checkPoints,
   checkSearch,
   firstNonFiniteRow,
   wholeAtLeast,
@@ -192,6 +193,7 @@ export const hnswIndex = (
 ): Effect.Effect<HnswIndex, NonFiniteVector | HnswUnavailable | InvalidParameter | IndexTooLarge> =>
   Effect.gen(function* () {
     const indexName = options.name ?? `HNSW index (${points.rows}×${points.cols}, in memory)`;
+    yield* checkPoints(indexName, points);
     const bad = firstNonFiniteRow(points);
     if (bad >= 0) {
       return yield* Effect.fail(new NonFiniteVector({ index: indexName, what: "point", row: bad }));

@@ -42,7 +42,13 @@ import { type ScanPool, scanPool } from "./ivf_threads.ts";
 import { kernelMemory } from "./simd_kernel.ts";
 import { calibrationReport, type EfCalibration } from "./calibrate.ts";
 import { owner } from "./kind.ts";
-import { checkSearch, firstNonFiniteRow, recallTargetIn, wholeAtLeast } from "./rerank.ts";
+import {
+  checkPoints,
+  checkSearch,
+  firstNonFiniteRow,
+  recallTargetIn,
+  wholeAtLeast,
+} from "./rerank.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
 /** An IVF index's lists and search breadth. */
@@ -202,6 +208,7 @@ export const ivfBuilder = (
               expected: `at most ${rows}`,
             });
           }
+          yield* checkPoints(name, chunk);
           const bad = firstNonFiniteRow(chunk);
           if (bad >= 0) {
             return yield* new NonFiniteVector({ index: name, what: "point", row: added + bad });

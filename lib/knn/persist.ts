@@ -11,6 +11,7 @@ import { Effect, Schema } from "effect";
 import { join } from "node:path";
 import { decodeJsonText, decodeStrict } from "../decode.ts";
 import { assertRegularFile, writeJsonAtomic } from "../io/files.ts";
+import { type OutputFolderRefused, writeOutputFolder } from "../io/output_folder.ts";
 import { CorruptIndex, IndexIoError } from "./errors.ts";
 import { io } from "./files.ts";
 import { type IndexLoadError, type PlainSchema, Whole } from "./kind.ts";
@@ -45,14 +46,17 @@ export const IndexMetadata: Schema.Struct<{
 export type IndexMetadata = typeof IndexMetadata.Type;
 
 /**
- * Save an index built or loaded by a registered kind into folder `dir` (created if absent).
- * Every file is written atomically and `index.json` last, so a folder with an `index.json` is
- * complete. An index no registered kind made (a user's own) fails with an `IndexIoError`.
+ * Save an index built or loaded by a registered kind as folder `dir`, under the rules of every
+ * output folder (`Io.writeOutputFolder`): `dir` must be absent, empty, or an index grood saved
+ * there before, which is replaced whole and atomically (a failure leaves the old one); a folder
+ * holding anyone else's files is refused with an `OutputFolderRefused` naming it, and nothing
+ * in it is touched. An index no registered kind made (a user's own) fails with an
+ * `IndexIoError`.
  */
 export const saveIndex = (
   index: NearestNeighbourIndex,
   dir: string,
-): Effect.Effect<IndexMetadata, IndexIoError> =>
+): Effect.Effect<IndexMetadata, IndexIoError | OutputFolderRefused> =>
   Effect.gen(function* () {
     const kind = INDEX_KINDS.find((k) => k.owns(index));
     if (kind === undefined) {
@@ -61,19 +65,24 @@ export const saveIndex = (
         cause: new Error(`${index.name} (kind ${index.kind}) was not made by a registered kind`),
       });
     }
-    yield* io(dir, () => Deno.mkdir(dir, { recursive: true }));
-    const contents = yield* kind.save(index as never, dir);
-    const metadata: IndexMetadata = {
-      format: "grood-knn-index",
-      version: 2,
-      kind: kind.kind,
-      size: index.size,
-      dim: index.dim,
-      contents,
-    };
-    const metadataPath = join(dir, METADATA_FILE);
-    yield* io(metadataPath, () => writeJsonAtomic(metadataPath, metadata));
-    return metadata;
+    return yield* writeOutputFolder(dir, { kind: "k-NN index" }, (tmp) =>
+      Effect.gen(function* () {
+        const contents = yield* kind.save(index as never, tmp);
+        const metadata: IndexMetadata = {
+          format: "grood-knn-index",
+          version: 2,
+          kind: kind.kind,
+          size: index.size,
+          dim: index.dim,
+          contents,
+        };
+        const metadataPath = join(tmp, METADATA_FILE);
+        yield* io(metadataPath, () => writeJsonAtomic(metadataPath, metadata));
+        return metadata;
+      })).pipe(
+        Effect.catchTag("IoError", (error) =>
+          Effect.fail(new IndexIoError({ path: error.path, cause: error.message }))),
+      );
   });
 
 /**

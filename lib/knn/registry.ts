@@ -7,7 +7,9 @@
  *
  * @module
  */
-import { type Effect, Schema } from "effect";
+import { Effect, Schema } from "effect";
+import { decodeStrict } from "../decode.ts";
+import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
 import type { AnyIndexKind, BuildContext, IndexBuildError } from "./kind.ts";
 import { exactKind } from "./kinds/exact.ts";
@@ -50,7 +52,8 @@ export const indexKind = (kind: string): AnyIndexKind | undefined =>
   INDEX_KINDS.find((k) => k.kind === kind);
 
 /**
- * Build an index of a registered kind over the rows of `points`.
+ * Build an index of a registered kind over the rows of `points`. The spec is decoded strictly
+ * first: an unknown kind or option is an `InvalidParameter` naming it.
  *
  * @example
  * ```ts
@@ -71,4 +74,15 @@ export const buildIndex = (
   points: Matrix,
   context: BuildContext,
 ): Effect.Effect<NearestNeighbourIndex, IndexBuildError> =>
-  indexKind(spec.kind)!.build(points, spec, context);
+  // Decoded here, strictly, whoever calls: a spec from untyped code (a notebook, JSON.parse)
+  // with an unknown kind was a TypeError, and an unknown option (`M` for `m`) was ignored.
+  decodeStrict(IndexSpec, "index spec")(spec).pipe(
+    Effect.mapError((error) =>
+      new InvalidParameter({
+        name: "index spec",
+        value: spec,
+        expected: `the spec of a registered kind (${error.message})`,
+      })
+    ),
+    Effect.flatMap((decoded) => indexKind(decoded.kind)!.build(points, decoded, context)),
+  );

@@ -28,6 +28,35 @@ export function firstNonFiniteRow(m: Matrix): number {
   return -1;
 }
 
+/**
+ * Unless `m` holds its rows × cols values, the `InvalidParameter` naming it (`what` of `index`).
+ * A `Matrix` written as a literal may hold fewer: its missing values would be read as NaN, or a
+ * missing query row answered with a neighbour at distance 0.
+ */
+export function missingValues(
+  index: string,
+  what: "point" | "query",
+  m: Matrix,
+): InvalidParameter | undefined {
+  const whole = Number.isSafeInteger(m.rows) && m.rows >= 0 && Number.isSafeInteger(m.cols) &&
+    m.cols >= 0 && Number.isSafeInteger(m.rows * m.cols);
+  if (whole && m.data.length >= m.rows * m.cols) return undefined;
+  return new InvalidParameter({
+    name: `${index}: the values of its ${what} matrix (${m.rows}×${m.cols})`,
+    value: m.data.length,
+    expected: whole ? `${m.rows * m.cols} (rows × cols)` : "whole numbers of rows and columns",
+  });
+}
+
+/** The points of an index to build hold their rows × cols values ({@link missingValues}). */
+export const checkPoints = (
+  index: string,
+  points: Matrix,
+): Effect.Effect<void, InvalidParameter> => {
+  const missing = missingValues(index, "point", points);
+  return missing === undefined ? Effect.void : Effect.fail(missing);
+};
+
 /** `value` is a whole number ≥ `min`, else an `InvalidParameter` naming it `name`. */
 export const wholeAtLeast = (
   name: string,
@@ -56,6 +85,8 @@ export const checkSearch = (
   if (!Number.isInteger(k) || k < 1) {
     return Effect.fail(new InvalidNeighbourCount({ index: index.name, k }));
   }
+  const missing = missingValues(index.name, "query", queries);
+  if (missing !== undefined) return Effect.fail(missing);
   if (k > index.size) {
     return Effect.fail(new IndexTooSmall({ index: index.name, size: index.size, k }));
   }

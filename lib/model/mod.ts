@@ -22,6 +22,7 @@ export {
   UnknownBoundary,
 } from "./classifier.ts";
 export {
+  checkModelFolder,
   type ClassifierMetadata,
   loadClassifier,
   type LoadedClassifier,

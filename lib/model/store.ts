@@ -12,7 +12,10 @@ import { Data, Effect, Schema } from "effect";
 import { decodeJsonText } from "../decode.ts";
 import { join } from "node:path";
 import { hashJson } from "../cache/key.ts";
+import { checkOutputFolder, OutputFolderRefused } from "../io/output_folder.ts";
+import { entriesOf, someOf } from "../io/output_marker.ts";
 import {
+  exists,
   type IoError,
   osReason,
   sha256Hex,
@@ -123,16 +126,51 @@ export function weightBytes(net: Classifier): Uint8Array {
   return new Uint8Array(values.buffer);
 }
 
-/** Save a classifier and its metadata (minus the weights hash, computed here) to `dir`. */
+/** The files {@link saveClassifier} writes: all of a folder it may save over. */
+const MODEL_FILES: ReadonlyArray<string> = ["weights.bin", "model.json", "metadata.json"];
+
+/**
+ * Check that {@link saveClassifier} may write `dir`: a folder that is new, empty, or holds a
+ * model grood saved and nothing else (its three files, which a save replaces one by one). A
+ * user's folder, or another program's model (a tfjs `model.json` beside its shards), is refused
+ * with an `OutputFolderRefused` naming it. `deno task train` checks this before training.
+ */
+export const checkModelFolder = (
+  dir: string,
+): Effect.Effect<void, OutputFolderRefused | IoError> =>
+  Effect.gen(function* () {
+    yield* checkOutputFolder(dir, { kind: "model", recognise: MODEL_FILES });
+    const others = yield* tryIo(dir, "inspect", async () =>
+      (await exists(dir))
+        ? (await entriesOf(dir)).filter((p) => !MODEL_FILES.includes(p))
+        : []);
+    if (others.length > 0) {
+      return yield* new OutputFolderRefused({
+        path: dir,
+        reason: `it holds files a model grood saved does not (${someOf(others)}); ` +
+          "give a new or empty folder, or one grood saved a model in",
+      });
+    }
+  });
+
+/**
+ * Save a classifier and its metadata (minus the weights hash, computed here) to `dir`: a folder
+ * that is new, empty, or a model grood saved (its files replaced one by one); any other folder
+ * (a user's, another program's model) is refused with an `OutputFolderRefused` naming it, and
+ * nothing in it is touched.
+ */
 export const saveClassifier: (
   net: Classifier,
   dir: string,
   metadata: Omit<ClassifierMetadata, "weightsSha256">,
-) => Effect.Effect<ClassifierMetadata, IoError> = Effect.fn("saveClassifier")(function* (
+) => Effect.Effect<ClassifierMetadata, IoError | OutputFolderRefused> = Effect.fn(
+  "saveClassifier",
+)(function* (
   net: Classifier,
   dir: string,
   metadata: Omit<ClassifierMetadata, "weightsSha256">,
 ) {
+  yield* checkModelFolder(dir);
   const bytes = weightBytes(net);
   const model: ModelJson = {
     format: "grood-classifier",

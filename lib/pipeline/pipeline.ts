@@ -33,6 +33,7 @@
 import * as aq from "arquero";
 import { Effect, Layer, type Scope } from "effect";
 import { type BackendName, type BackendUnavailable, Compute } from "../compute/compute.ts";
+import { InvalidInput } from "../decode.ts";
 import type { DetectorError } from "../detectors/detector.ts";
 import type { EntryError } from "../detectors/entry.ts";
 import {
@@ -221,6 +222,7 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
         : detectorSpec,
     );
   });
+  yield* distinctNames(detectors.map((d) => d.name), source);
   const runs = yield* runDetectors(prepared, detectors);
   const result: PipelineResult = {
     prepared,
@@ -230,6 +232,23 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
   };
   return result;
 });
+
+/**
+ * Two detectors of a spec with one name (`{ "kind": "knn", "k": 5 }` and `{ "kind": "knn",
+ * "k": 50 }` are both "KNN") are refused before any is fitted: the tables name rows by the
+ * detector, and could not tell them apart.
+ */
+const distinctNames = (names: ReadonlyArray<string>, source: string) => {
+  const problems = names.flatMap((name, i) => {
+    const first = names.indexOf(name);
+    return first === i ? [] : [{
+      path: `detectors[${i}]`,
+      problem: `it is named "${name}", as detectors[${first}] is: the tables could not tell ` +
+        `them apart; give one a "name"`,
+    }];
+  });
+  return problems.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ source, problems }));
+};
 
 /** What an ablation returns: one row per (variant, OOD set), with a column per parameter. */
 export interface AblationResult {
