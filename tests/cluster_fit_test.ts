@@ -15,9 +15,8 @@ import { fileURLToPath } from "node:url";
 import { Effect, Exit, Scope } from "effect";
 import { Data, Io } from "../mod.ts";
 import {
-  DENO,
   freePorts,
-  groodArgs,
+  groodSucceeds,
   type Started,
   startGrood,
   waitFor,
@@ -95,14 +94,7 @@ Deno.test({
         Io.writeNpyAtomic(join(dir, "train.labels.npy"), train.labels.slice(0, TRAIN), [TRAIN]),
       );
       // The reference: one process, `grood fit`.
-      const reference = await new Deno.Command(DENO, {
-        args: groodArgs(["fit", ...fitArgs("reference")]),
-        cwd: dir,
-        env: { NO_COLOR: "1", INIT_CWD: dir },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(reference.success, new TextDecoder().decode(reference.stderr));
+      await groodSucceeds(["fit", ...fitArgs("reference")], dir);
 
       const pg = await Effect.runPromise(Scope.provide(throwawayPostgres(), scope));
       const runners = freePorts(3).map((port, k) =>
@@ -207,14 +199,7 @@ Deno.test({
 
       // GROOD with the IVF index: the same folder too (its centroids file included).
       const ivf = ["--detector", '{"kind":"grood","index":{"kind":"ivf","lists":12}}'];
-      const ivfReference = await new Deno.Command(DENO, {
-        args: groodArgs(["fit", ...fitArgs("reference-ivf", ivf)]),
-        cwd: dir,
-        env: { NO_COLOR: "1", INIT_CWD: dir },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(ivfReference.success, new TextDecoder().decode(ivfReference.stderr));
+      await groodSucceeds(["fit", ...fitArgs("reference-ivf", ivf)], dir);
       const ivfDriver = startGrood(
         ["cluster", "fit", ...fitArgs("cluster-ivf", ivf), "--job", join(dir, "job-ivf")]
           .concat(["--pg", pg.url]),

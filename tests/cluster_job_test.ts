@@ -14,7 +14,7 @@ import type { TaskInput } from "../apps/cli/task.ts";
 import { askUntilPart } from "../apps/cluster/ask.ts";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
 import { ChunkFailed } from "../apps/cluster/protocol.ts";
-import { DENO, freePorts, groodArgs } from "../apps/cluster/loopback.ts";
+import { freePorts, groodOutput } from "../apps/cluster/loopback.ts";
 import { clusterStorage, ClusterStorageUnreachable } from "../apps/cluster/runner.ts";
 import {
   DRIVER_DEFAULTS,
@@ -477,17 +477,9 @@ Deno.test("grood cluster score and runner report a failure on stderr in one line
         ["cluster", "runner", "--detector", "absent", ...pg],
       ]
     ) {
-      const { code, stdout, stderr } = await new Deno.Command(DENO, {
-        args: groodArgs(args),
-        cwd: dir,
-        env: { NO_COLOR: "1", INIT_CWD: dir },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(stderr);
+      const { code, stdout, stderr: text } = await groodOutput(args, dir);
       // Standard output is the CSV of `cluster score` without --out: never the error.
-      assert.equal(new TextDecoder().decode(stdout), "");
+      assert.equal(stdout, "");
       assert.equal(code, 1, text);
       assert.match(text, /error: .*absent/, text);
       assert.doesNotMatch(text, /^\s+at /m, `no stack trace:\n${text}`);
@@ -552,25 +544,12 @@ Deno.test("a job whose images changed since it was planned (same count) is anoth
   try {
     const detector = await fitMspFolder(dir);
     await writeDigitSet(dir, "images", 0, 600);
+    const pg = `postgres://grood@127.0.0.1:${freePorts(1)[0]}/grood`;
     const score = () =>
-      new Deno.Command(DENO, {
-        args: groodArgs([
-          "cluster",
-          "score",
-          "--detector",
-          detector,
-          "--job",
-          "job",
-          "--pg",
-          `postgres://grood@127.0.0.1:${freePorts(1)[0]}/grood`,
-          "images.npy",
-        ]),
-        cwd: dir,
-        env: { NO_COLOR: "1", INIT_CWD: dir },
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).output().then((o) => new TextDecoder().decode(o.stderr));
+      groodOutput(
+        ["cluster", "score", "--detector", detector, "--job", "job", "--pg", pg, "images.npy"],
+        dir,
+      ).then((o) => o.stderr);
     const planned = await score();
     assert.match(planned, /job \w+ created/, planned);
     assert.match(planned, /ClusterStorageUnreachable|cannot reach|127\.0\.0\.1/i, planned);

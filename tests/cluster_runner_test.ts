@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Effect, Exit, Scope } from "effect";
 import { clusterFixture } from "../apps/cluster/fixture.ts";
-import { DENO, freePorts, groodArgs, startGrood, startRunner } from "../apps/cluster/loopback.ts";
+import { freePorts, groodSucceeds, startGrood, startRunner } from "../apps/cluster/loopback.ts";
 import { throwawayPostgres } from "../apps/cluster/throwaway_postgres.ts";
 
 Deno.test("a runner whose port is taken stops with RunnerCannotListen naming the address", async () => {
@@ -46,14 +46,7 @@ Deno.test({
     let runner: ReturnType<typeof startRunner> | undefined;
     try {
       const { detector } = await clusterFixture(dir, 600);
-      const reference = await new Deno.Command(DENO, {
-        args: groodArgs(["score", "--detector", detector, "images.npy"]),
-        cwd: dir,
-        env: { NO_COLOR: "1", INIT_CWD: dir },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(reference.success, new TextDecoder().decode(reference.stderr));
+      const reference = await groodSucceeds(["score", "--detector", detector, "images.npy"], dir);
       const pg = await Effect.runPromise(Scope.provide(throwawayPostgres(), scope));
       const [port] = freePorts(1);
       runner = startRunner({
@@ -84,7 +77,7 @@ Deno.test({
       assert.equal(status.code, 0, log);
       assert.equal(
         await Deno.readTextFile(join(dir, "out.csv")),
-        new TextDecoder().decode(reference.stdout),
+        reference,
       );
     } finally {
       runner?.kill("SIGTERM");

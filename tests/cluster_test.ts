@@ -17,9 +17,8 @@ import { join } from "node:path";
 import { Effect, Exit, Scope } from "effect";
 import sharp from "sharp";
 import {
-  DENO,
   freePorts,
-  groodArgs,
+  groodSucceeds,
   partsIn,
   startDriver,
   type Started,
@@ -51,15 +50,7 @@ Deno.test({
     try {
       const { detector, images } = await clusterFixture(dir, IMAGES);
       // The reference: one process, `grood score`.
-      const reference = await new Deno.Command(DENO, {
-        args: groodArgs(["score", "--detector", detector, "images.npy"]),
-        cwd: dir,
-        env: { NO_COLOR: "1", INIT_CWD: dir },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(reference.success, new TextDecoder().decode(reference.stderr));
-      const expected = new TextDecoder().decode(reference.stdout);
+      const expected = await groodSucceeds(["score", "--detector", detector, "images.npy"], dir);
       assert.equal(expected.trimEnd().split("\n").length, IMAGES + 1);
 
       const pg = await Effect.runPromise(Scope.provide(throwawayPostgres(), scope));
@@ -187,14 +178,7 @@ Deno.test({
           raw: { width: 28, height: 28, channels: 1 },
         }).png().toFile(join(pngs, `digit-${String(i).padStart(4, "0")}.png`));
       }
-      const folderReference = await new Deno.Command(DENO, {
-        args: groodArgs(["score", "--detector", detector, "pngs"]),
-        cwd: dir,
-        env: { NO_COLOR: "1", INIT_CWD: dir },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(folderReference.success, new TextDecoder().decode(folderReference.stderr));
+      const folderReference = await groodSucceeds(["score", "--detector", detector, "pngs"], dir);
       drivers.push(startDriver({
         ...driverOptions(3),
         job: join(dir, "folder-job"),
@@ -204,7 +188,7 @@ Deno.test({
       assert.equal((await drivers[2]!.exit(600)).code, 0, logOf(drivers[2]!));
       assert.equal(
         await Deno.readTextFile(join(dir, "folder.csv")),
-        new TextDecoder().decode(folderReference.stdout),
+        folderReference,
       );
 
       // The surviving runners leave on SIGTERM: the program itself received it (runMain

@@ -30,6 +30,37 @@ export const groodArgs = (args: ReadonlyArray<string>): Array<string> => [
   ...args,
 ];
 
+/** How `grood <args…>` ended ({@link groodOutput}): its exit code and what it printed. */
+export interface Finished {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Run `grood <args…>` in `cwd` to its end, with no input; its exit code and output as text. */
+export const groodOutput = async (
+  args: ReadonlyArray<string>,
+  cwd: string,
+): Promise<Finished> => {
+  const output = await new Deno.Command(DENO, {
+    args: groodArgs(args),
+    cwd,
+    env: { NO_COLOR: "1", INIT_CWD: cwd },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
+};
+
+/** Run `grood <args…>` in `cwd` as {@link groodOutput}; its output, or an error with stderr. */
+export const groodSucceeds = async (args: ReadonlyArray<string>, cwd: string): Promise<string> => {
+  const { code, stdout, stderr } = await groodOutput(args, cwd);
+  if (code !== 0) throw new Error(`grood ${args.join(" ")} exited ${code}:\n${stderr}`);
+  return stdout;
+};
+
 /** A started program: its process id, its log file, and how it ended. */
 export interface Started {
   readonly pid: number;
