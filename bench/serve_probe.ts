@@ -302,20 +302,24 @@ switch (mode) {
         const pump = async () => {
           if (running) return;
           running = true;
-          while (queue.length > 0) {
-            const batch = queue.splice(0, 64);
-            const pixels = new Uint8Array(batch.length * size);
-            batch.forEach((w, i) => pixels.set(w.pixels, i * size));
-            const scored = await Effect.runPromise(detector.scoreImages(pixels, batch.length));
-            batch.forEach((w, i) =>
-              w.answer(
-                `{"score":${scored.scores[i]},"isOod":${scored.isOod[i]},"predicted":${
-                  scored.predicted[i]
-                }}`,
-              )
-            );
+          try {
+            while (queue.length > 0) {
+              const batch = queue.splice(0, 64);
+              const pixels = new Uint8Array(batch.length * size);
+              batch.forEach((w, i) => pixels.set(w.pixels, i * size));
+              const scored = await Effect.runPromise(detector.scoreImages(pixels, batch.length));
+              batch.forEach((w, i) =>
+                w.answer(
+                  `{"score":${scored.scores[i]},"isOod":${scored.isOod[i]},"predicted":${
+                    scored.predicted[i]
+                  }}`,
+                )
+              );
+            }
+          } finally {
+            // A failed batch (a probe error) must not leave later requests waiting forever.
+            running = false;
           }
-          running = false;
         };
         const handler = async (request: Request) => {
           const bytes = new Uint8Array(await request.arrayBuffer());
@@ -332,7 +336,11 @@ switch (mode) {
           yield* Effect.promise(() => server.shutdown());
         } else {
           // The same behind the service's relay (its header and idle timeouts).
-          const socket = `${yield* Effect.promise(() => Deno.makeTempDir())}/http.sock`;
+          const socketDir = yield* Effect.acquireRelease(
+            Effect.promise(() => Deno.makeTempDir({ prefix: "grood-probe-" })),
+            (dir) => Effect.promise(() => Deno.remove(dir, { recursive: true })),
+          );
+          const socket = `${socketDir}/http.sock`;
           const server = Deno.serve(
             { transport: "unix", path: socket, onListen: () => {} },
             handler,

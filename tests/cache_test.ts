@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Effect } from "effect";
+import { Effect, Exit } from "effect";
 import { join } from "node:path";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { subset } from "../lib/data/images.ts";
@@ -17,16 +17,19 @@ import {
   canonicalJson,
   type Codec,
   makeStageCache,
+  MARKER_TEXT,
   StageCache,
   type StageCacheShape,
   stageKey,
 } from "../lib/cache/cache.ts";
 import { sha256Hex } from "../lib/io/files.ts";
+import { clearStageCache } from "../lib/cache/clear.ts";
 import { loadClassifier } from "../lib/model/store.ts";
 import { saveUntrainedClassifier } from "../bench/harness/untrained_model.ts";
 import { extractCached } from "../lib/pipeline/extract.ts";
 import { tfjsExtractor } from "../lib/pipeline/model.ts";
 import { groodModel, runPromise, tf } from "./with_compute.ts";
+import { loadWithPipeAt } from "./named_pipe.ts";
 
 const vectorCodec: Codec<Float32Array> = {
   encode: (v) => ({ arrays: { v: { data: v, shape: [v.length] } }, meta: { length: v.length } }),
@@ -414,6 +417,21 @@ Deno.test("cache:clear refuses a folder another program tagged with CACHEDIR.TAG
   assert.ok((await Deno.stat(join(other, "jobs", "k", "entry.json"))).isFile);
   assert.ok((await Deno.stat(join(other, "empty"))).isDirectory);
   assert.ok((await Deno.stat(join(other, CACHE_MARKER))).isFile);
+});
+
+Deno.test("cache:clear refuses a folder whose CACHEDIR.TAG is a named pipe, without opening it", async () => {
+  // Reading the tag to compare it would wait for a writer forever (here, the harness's writer
+  // hands a reader grood's own tag: a clear that opened the pipe would go on and clear).
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(join(dir, CACHE_MARKER), MARKER_TEXT);
+  const { result: exit, opened } = await loadWithPipeAt(
+    join(dir, CACHE_MARKER),
+    () => Effect.runPromiseExit(clearStageCache(dir)),
+  );
+  assert.equal(opened, false, "the pipe was opened");
+  assert.ok(Exit.isFailure(exit));
+  assert.match(String(exit.cause), /CACHEDIR\.TAG: it is a named pipe, not a regular file/);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("cache:clear removes only cache entries and refuses any other folder", async () => {

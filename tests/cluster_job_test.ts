@@ -15,7 +15,11 @@ import { askUntilPart } from "../apps/cluster/ask.ts";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
 import { ChunkFailed } from "../apps/cluster/protocol.ts";
 import { freePorts, groodOutput } from "../apps/cluster/loopback.ts";
-import { clusterStorage, ClusterStorageUnreachable } from "../apps/cluster/runner.ts";
+import {
+  clusterStorage,
+  ClusterStorageUnreachable,
+  withoutPassword,
+} from "../apps/cluster/runner.ts";
 import {
   DRIVER_DEFAULTS,
   type DriverFlags,
@@ -465,6 +469,17 @@ Deno.test("a cluster PostgreSQL that cannot be reached is a typed error naming i
   assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
   assert.match(error.message, /ECONNREFUSED/);
   assert.doesNotMatch(error.message, /secret/, "the password is not shown");
+});
+
+Deno.test("a PostgreSQL URL is named with its passwords masked, in the user part or the query", () => {
+  assert.equal(
+    withoutPassword("postgres://grood:secret@db:5432/grood"),
+    "postgres://grood:***@db:5432/grood",
+  );
+  const query = withoutPassword("postgresql://db/grood?user=u&password=secret&sslpassword=key");
+  assert.doesNotMatch(query, /secret|key/);
+  assert.match(query, /user=u/);
+  assert.equal(withoutPassword("postgres://grood@db/grood"), "postgres://grood@db/grood");
 });
 
 Deno.test("grood cluster score and runner report a failure on stderr in one line, without a stack", async () => {

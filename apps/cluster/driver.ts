@@ -136,7 +136,6 @@ const planJob = (
             spec: parsed.spec,
             baseDir,
             count: opened.count,
-            content: yield* sourceContent({ spec: parsed.spec, baseDir }),
           },
           // The spec file too (`spec.json --out spec.json` would replace what it read).
           paths: Sources.argumentPaths({ ...parsed, baseDir: resolve(parsed.baseDir) }),
@@ -159,12 +158,17 @@ const planJob = (
         ),
       );
     }
+    // Hashed after --out is checked: reading every source's bytes is the slow part of a plan.
+    const planned = yield* Effect.forEach(
+      sources,
+      (s) => Effect.map(sourceContent(s.planned), (content) => ({ ...s.planned, content })),
+    );
     const plan = sealPlan<JobPlan>({
       format: "grood-cluster-score-job",
       version: 1,
       detector: { folder: resolve(detector.folder), version: detector.version },
       chunkSize: options.chunkSize,
-      sources: sources.map((s) => s.planned),
+      sources: planned,
     });
     return { plan, inputs };
   });

@@ -126,38 +126,33 @@ export const partPath = (jobDir: string, chunk: { source: number; start: number 
   join(jobDir, "parts", `s${chunk.source}-${chunk.start}.json`);
 
 /**
- * sha256 of what a source's files hold (`Sources.sourcePaths`: a file's bytes; a folder's files in
- * name order, each with its path in the folder). It is in the plan, so a job whose images changed
- * since it was planned (the same count, other pixels) is another job: its parts are never
- * merged as the new images' rows. A built-in set has no paths: the registry checks its checksums
- * on load.
+ * sha256 of what a source's files hold: each file it reads (an `.npy`, its labels, an IDX file; a
+ * folder's images, as `Sources.listImages` finds them), in order, each with its path and size.
+ * It is in the plan, so a job whose images changed since it was planned (the same count, other
+ * pixels) is another job: its parts are never merged as the new images' rows. A built-in set has
+ * no files here: the registry checks its checksums on load.
  */
 export const sourceContent = (
   source: { readonly spec: Sources.SourceSpec; readonly baseDir: string },
-): Effect.Effect<string, Io.IoError> =>
-  Io.tryIo(source.baseDir, "read", async () => {
+): Effect.Effect<string, Io.IoError | Sources.SourceError> =>
+  Effect.gen(function* () {
+    const files: Array<string> = [];
+    for (const path of Sources.sourcePaths(source.spec, source.baseDir)) {
+      const info = yield* Io.tryIo(path, "read", () => Deno.stat(path));
+      if (!info.isDirectory) files.push(path);
+      else files.push(...(yield* Sources.listImages(path)).map((image) => join(path, image)));
+    }
     const hash = createHash("sha256");
-    // A folder reached twice through links inside it (as the folder source walks it) counts once.
-    const seen = new Set<string>();
-    const add = async (path: string, name: string) => {
-      const info = await Deno.stat(path);
-      if (info.isDirectory) {
-        const real = await Deno.realPath(path);
-        if (seen.has(real)) return;
-        seen.add(real);
-        const entries = await Array.fromAsync(Deno.readDir(path));
-        for (const entry of entries.map((e) => e.name).sort()) {
-          await add(join(path, entry), `${name}/${entry}`);
-        }
-        return;
-      }
-      // Only regular files are read (a named pipe would wait for a writer).
-      if (!info.isFile) return;
-      hash.update(`${JSON.stringify(name)} ${info.size}\n`);
-      const file = await Deno.open(path);
-      for await (const chunk of file.readable) hash.update(chunk);
-    };
-    for (const path of Sources.sourcePaths(source.spec, source.baseDir)) await add(path, path);
+    for (const file of files) {
+      yield* Io.tryIo(file, "read", async () => {
+        // Only a regular file is opened (a named pipe would wait for a writer).
+        const info = await Deno.stat(file);
+        if (!info.isFile) throw new Error("not a regular file");
+        hash.update(`${JSON.stringify(file)} ${info.size}\n`);
+        const handle = await Deno.open(file);
+        for await (const chunk of handle.readable) hash.update(chunk);
+      });
+    }
     return hash.digest("hex");
   });
 
@@ -256,8 +251,8 @@ export const openJobFolder = <P>(
       if (!how.same(existing, plan)) {
         return yield* new JobFolderInvalid({
           path: join(jobDir, JOB_FILE),
-          problem: "it holds another job (other detector, model, sources or chunk size): " +
-            "give another --job folder, or delete this one",
+          problem: "it holds another job (other detector, model, sources, source contents or " +
+            "chunk size): give another --job folder, or delete this one",
         });
       }
       return { state: "resumed", plan: existing } as const;

@@ -46,12 +46,17 @@ export class ClusterStorageUnreachable extends Data.TaggedError("ClusterStorageU
 /** Seconds a connection to the cluster's PostgreSQL may take. */
 const CONNECT_SECONDS = 10;
 
-/** `url` with its password (if any) masked, to name it in an error. */
+/**
+ * `url` with its passwords (if any) masked, to name it in an error: the user's, and libpq's
+ * `password` and `sslpassword` parameters of the query.
+ */
 export const withoutPassword = (url: string): string => {
   try {
     const parsed = new URL(url);
-    if (parsed.password === "") return url;
-    parsed.password = "***";
+    const secrets = ["password", "sslpassword"].filter((key) => parsed.searchParams.has(key));
+    if (parsed.password === "" && secrets.length === 0) return url;
+    if (parsed.password !== "") parsed.password = "***";
+    for (const key of secrets) parsed.searchParams.set(key, "***");
     return parsed.toString();
   } catch {
     return "(a URL that does not parse)";

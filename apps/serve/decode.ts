@@ -1,14 +1,14 @@
 /**
  * Request bodies to images at the detector's input shape. Three forms: one encoded image
- * (`image/png`, `image/jpeg`, `image/webp`), JSON `{"images": [base64, …]}` (each a PNG, JPEG or WebP, optionally as
- * a `data:` URL), and a `.npy` batch (`application/x-npy`: uint8, shape (N, H, W) or
- * (N, H, W, C) with C = 1 or 3).
+ * (`image/png`, `image/jpeg`, `image/webp`), JSON `{"images": [base64, …]}` (each a PNG, JPEG or
+ * WebP, optionally as a `data:` URL), and a `.npy` batch (`application/x-npy`: uint8, shape
+ * (N, H, W) or (N, H, W, C) with C = 1 or 3).
  *
  * Everything is checked before any expensive work: the body's size while it streams in
- * (`read_body.ts`), an image's width and height from its header before sharp decodes it (a 20000×20000 PNG header is
- * refused at the cost of reading 24 bytes), the number of images before decoding any. Decoding
- * and resizing are `lib/sources/conform.ts`'s, so a served image gets the same pixels as the
- * same file scored offline.
+ * (`read_body.ts`), an image's width and height from its header before sharp decodes it (a
+ * 20000×20000 PNG header is refused at the cost of reading 24 bytes), the number of images before
+ * decoding any. Decoding and resizing are `lib/sources/conform.ts`'s, so a served image gets the
+ * same pixels as the same file scored offline.
  *
  * @module
  */

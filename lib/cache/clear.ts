@@ -6,7 +6,7 @@
  */
 import { Data, Effect } from "effect";
 import { join } from "node:path";
-import { exists, type IoError, tryIo } from "../io/files.ts";
+import { exists, type IoError, regularFileProblem, tryIo } from "../io/files.ts";
 import { CACHE_MARKER, MARKER_TEXT } from "./cache.ts";
 
 /** `clearStageCache` was pointed at a folder that is not a grood stage cache. */
@@ -43,10 +43,20 @@ export const clearStageCache = (
     if (!(yield* tryIo(root, "read", () => exists(root)))) return { removed: 0, kept: [] };
     // `CACHEDIR.TAG` is a convention many programs follow (Cargo's `target/`, pip's cache, …):
     // only the marker grood writes, byte for byte, makes a folder grood's to clear.
+    const markerPath = join(root, CACHE_MARKER);
+    // Only a regular file is read (a named pipe would wait for a writer); none: not a cache.
+    const notFile = yield* tryIo(markerPath, "read", () => regularFileProblem(markerPath));
+    if (notFile !== undefined) {
+      return yield* new NotACache({ path: root, reason: `${CACHE_MARKER}: ${notFile}` });
+    }
     const marker = yield* tryIo(
-      root,
+      markerPath,
       "read",
-      () => Deno.readTextFile(join(root, CACHE_MARKER)).catch(() => undefined),
+      () =>
+        Deno.readTextFile(markerPath).catch((error) => {
+          if (error instanceof Deno.errors.NotFound) return undefined;
+          throw error;
+        }),
     );
     if (marker === undefined) {
       return yield* new NotACache({

@@ -88,7 +88,7 @@ export const trainStream = (
           }
           pixels.set(image, filled * per);
           labels[filled++] = label;
-          if (filled === size) out.push(take());
+          if (filled === room) out.push(take());
         }
         return out;
       };

@@ -206,6 +206,15 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
   const source = options.source ?? "pipeline spec";
   const entries: DetectorEntries = options.detectors ?? DETECTORS;
   const spec = yield* decodePipelineWith(entries, input, source);
+  // A detector's name is its spec's `name`, else its kind's title (`makeDetectorIn`): two alike
+  // are refused before anything is computed.
+  yield* distinctNames(
+    spec.detectors.map((d) => {
+      const { kind, name } = d as { readonly kind: string; readonly name?: string };
+      return name ?? entries.find((e) => e.kind === kind)!.title;
+    }),
+    source,
+  );
   // GROOD's settings are checked against the data and model; a user's kinds have none to check.
   const prepared = yield* prepareBenchmark(
     prepareOptions(spec, (context) => checkPipeline(spec as PipelineSpec, context, source)),
@@ -222,7 +231,6 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
         : detectorSpec,
     );
   });
-  yield* distinctNames(detectors.map((d) => d.name), source);
   const runs = yield* runDetectors(prepared, detectors);
   const result: PipelineResult = {
     prepared,
@@ -235,7 +243,7 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
 
 /**
  * Two detectors of a spec with one name (`{ "kind": "knn", "k": 5 }` and `{ "kind": "knn",
- * "k": 50 }` are both "KNN") are refused before any is fitted: the tables name rows by the
+ * "k": 50 }` are both "KNN") are refused before any computing: the tables name rows by the
  * detector, and could not tell them apart.
  */
 const distinctNames = (names: ReadonlyArray<string>, source: string) => {

@@ -99,7 +99,13 @@ async function walkFollowingLinks(root: string): Promise<Array<string>> {
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-const listImages = (root: string) =>
+/**
+ * The image files a folder source reads under `root` (relative, sorted; links inside it followed,
+ * a link leading out refused), e.g. to hash exactly what a job will read.
+ */
+export const listImages = (
+  root: string,
+): Effect.Effect<Array<string>, CorruptDataset | DatasetFileMissing> =>
   Effect.tryPromise({
     try: async () => {
       const stat = await Deno.stat(root);

@@ -44,7 +44,7 @@ export {
   SourceArgumentInvalid,
   sourcePaths,
 } from "./argument.ts";
-export { folderSource, FolderSpec } from "./folder.ts";
+export { folderSource, FolderSpec, listImages } from "./folder.ts";
 export { npySource, NpySpec } from "./npy.ts";
 export { idxSource, IdxSpec } from "./idx.ts";
 export { cifarRecord, cifarSource, CifarSpec } from "./cifar.ts";
