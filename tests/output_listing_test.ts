@@ -15,6 +15,7 @@ import {
   prepareOutputRoot,
   writeOutputFolder,
 } from "../lib/io/output_folder.ts";
+import { loadWithPipeAt } from "./named_pipe.ts";
 
 const flip = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(Effect.flip(effect));
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect);
@@ -197,4 +198,20 @@ Deno.test("an existing file is replaced only when overwrite is asked for", async
   assert.match(error.message, /it exists; give --overwrite to replace it/);
   await run(checkOutputFile(path, { inputs: [], overwrite: true }));
   assert.equal(await Deno.readTextFile(path), "a user's table", "a check writes nothing");
+});
+
+Deno.test("a marker that is a named pipe is refused as a problem, not waited on", async () => {
+  // Reading it would wait for a writer forever; here the harness's writer would hand a reader
+  // the unit's own marker, and a check that read it would let the folder be replaced.
+  const base = await Deno.makeTempDir();
+  const dir = join(base, "out");
+  await unit(dir);
+  const { result: error, opened } = await loadWithPipeAt(
+    join(dir, OUTPUT_MARKER),
+    () => flip(checkOutputFolder(dir, { kind: "test output" })),
+  );
+  assert.equal(opened, false, "the pipe was opened");
+  assert.equal(error._tag, "OutputFolderRefused");
+  assert.match(error.message, /it is a named pipe, not a regular file/);
+  await Deno.remove(base, { recursive: true });
 });

@@ -8,6 +8,7 @@
 import { Effect, Schema } from "effect";
 import { dirname, join } from "node:path";
 import { decodeJsonText, problemsText } from "../decode.ts";
+import { regularFileProblem } from "./files.ts";
 
 /** The file grood writes into every output folder it makes: what lets it replace one later. */
 export const OUTPUT_MARKER = ".grood-output";
@@ -33,6 +34,9 @@ export const readMarker = async (
   const path = join(dir, OUTPUT_MARKER);
   let text: string;
   try {
+    // Only a regular file is read: a named pipe would wait for a writer forever.
+    const notFile = await regularFileProblem(path);
+    if (notFile !== undefined) return { problem: `${OUTPUT_MARKER}: ${notFile}` };
     text = await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { absent: true };
