@@ -38,9 +38,7 @@ export async function runTask<A, E>(
     Effect.provide(provided, options.logger ?? groodLogger()),
   );
   if (Exit.isSuccess(exit)) return exit.value;
-  const failure = exit.cause.reasons.find(Cause.isFailReason);
-  const error = failure?.error;
-  const text = error instanceof Error ? error.message : Cause.pretty(exit.cause);
+  const text = failureText(exit.cause);
   if (options.logger !== undefined) {
     await Effect.runPromise(Effect.logError(`error: ${text}`).pipe(Effect.provide(options.logger)));
   } else console.error(`error: ${text}`);
@@ -58,9 +56,14 @@ export const reportFailure = <A, E, R>(program: Effect.Effect<A, E, R>): Effect.
   Effect.tapCause(program, (cause) =>
     Effect.sync(() => {
       if (!Cause.hasFails(cause) && !Cause.hasDies(cause)) return;
-      const error = cause.reasons.find(Cause.isFailReason)?.error;
-      console.error(`error: ${error instanceof Error ? error.message : Cause.pretty(cause)}`);
+      console.error(`error: ${failureText(cause)}`);
     }));
+
+/** A failure as one line: its error's message (a tagged error names what failed), or the cause. */
+const failureText = (cause: Cause.Cause<unknown>): string => {
+  const error = cause.reasons.find(Cause.isFailReason)?.error;
+  return error instanceof Error ? error.message : Cause.pretty(cause);
+};
 
 /** Format seconds as `1m 23s` / `4.2s`. */
 export function formatSeconds(seconds: number): string {
