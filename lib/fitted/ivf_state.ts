@@ -16,6 +16,7 @@ import { IVF_CENTROIDS_ARTEFACT } from "../detectors/grood_core.ts";
 import { IndexSpec, ivfIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
 import type { Matrix } from "../matrix.ts";
 import type { StateArray, StateProblem } from "./persist.ts";
+import { numberSetting, WHOLE } from "./settings.ts";
 
 /** The state array holding the IVF index's centroids (the fitted GROOD's artefact of that name). */
 export const IVF_CENTROIDS: string = IVF_CENTROIDS_ARTEFACT;
@@ -34,17 +35,6 @@ const indexSpecOf = (spec: Readonly<Record<string, unknown>>) =>
     decodeStrict(IndexSpec, "detector spec's index")(spec.index),
     (error): StateProblem => ({ array: "spec", problem: error.message }),
   );
-
-/** A whole-number setting of the manifest (`lists`, `nprobe`). */
-const countSetting = (
-  settings: Readonly<Record<string, string | number | boolean>>,
-  key: string,
-): Effect.Effect<number, StateProblem> => {
-  const value = settings[key];
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1
-    ? Effect.succeed(value)
-    : Effect.fail({ array: "spec", problem: `settings.${key}: expected a whole number ≥ 1` });
-};
 
 /**
  * At fit: the centroids of the IVF index GROOD built over `descriptors`, which the fitted
@@ -82,8 +72,8 @@ export const scopedIvfIndex = (
 ): Effect.Effect<NearestNeighbourIndex, StateProblem, Scope.Scope> =>
   Effect.gen(function* () {
     const index = yield* indexSpecOf(spec);
-    const lists = yield* countSetting(settings, "lists");
-    const nprobe = yield* countSetting(settings, "nprobe");
+    const lists = yield* numberSetting(settings, "lists", WHOLE);
+    const nprobe = yield* numberSetting(settings, "nprobe", WHOLE);
     if (index.kind !== "ivf") {
       return yield* Effect.fail<StateProblem>({
         array: "spec",

@@ -29,6 +29,7 @@ import { knnScore } from "../stages/score.ts";
 import { UnsupportedFittedDetector } from "./errors.ts";
 import { IVF_CENTROIDS, ivfCentroids, scopedIvfIndex } from "./ivf_state.ts";
 import { refitPersistence } from "./refit.ts";
+import { numberSetting, POSITIVE, WHOLE } from "./settings.ts";
 
 /** What a reloaded detector scores: the model's penultimate features and logits of a batch. */
 export interface ScoredFeatures {
@@ -100,29 +101,6 @@ export interface Persistence {
   ) => Effect.Effect<FeatureScorer, StateProblem, Scope.Scope | Compute>;
 }
 
-/**
- * The number `settings[key]`, refused on load (naming the setting) unless it is a finite number
- * that passes `valid` (what it must be, e.g. `a whole number ≥ 1`): a setting the detector's
- * own spec would refuse must not wait for the first image to fail every score.
- */
-const numberSetting = (
-  settings: Readonly<Record<string, string | number | boolean>>,
-  key: string,
-  valid: readonly [string, (value: number) => boolean] = ["a number", () => true],
-): Effect.Effect<number, StateProblem> => {
-  const value = settings[key];
-  return typeof value === "number" && Number.isFinite(value) && valid[1](value)
-    ? Effect.succeed(value)
-    : Effect.fail({
-      array: `settings.${key}`,
-      problem: `expected ${valid[0]}, found ${JSON.stringify(value) ?? "nothing"}`,
-    });
-};
-
-/** A whole number ≥ 1 (k). */
-const WHOLE = ["a whole number ≥ 1", (v: number) => Number.isInteger(v) && v >= 1] as const;
-/** A positive number (a temperature). */
-const POSITIVE = ["a positive number", (v: number) => v > 0] as const;
 /** GROOD's temperature: one its float32 descriptors hold (`TEMPERATURE_RANGE`), as its spec checks. */
 const GROOD_TEMPERATURE = [TEMPERATURE_EXPECTED, temperatureHeld] as const;
 
@@ -219,13 +197,12 @@ const groodPersistence: Persistence = {
   load: ({ spec, settings, arrays, model }) =>
     Effect.gen(function* () {
       if (settings.descriptor === "distance") {
-        const ood = (yield* arrayOf(arrays, "ood-prototype", 1)).data;
+        const ood = yield* finiteArray(yield* arrayOf(arrays, "ood-prototype", 1));
         const size = model.shapes.penultimate.reduce((a, b) => a * b, 1);
-        if (ood.length !== size || !ood.every(Number.isFinite)) {
+        if (ood.length !== size) {
           return yield* Effect.fail<StateProblem>({
             array: "ood-prototype",
-            problem: `expected ${size} finite values (the model's penultimate size), found ` +
-              `${ood.length}${ood.every(Number.isFinite) ? "" : ", not all finite"}`,
+            problem: `expected ${size} values (the model's penultimate size), found ${ood.length}`,
           });
         }
         const scorer: FeatureScorer = (features) =>

@@ -51,8 +51,8 @@ export type IndexMetadata = typeof IndexMetadata.Type;
  * there before with its marker, which is replaced whole and atomically (a failure leaves the old
  * one); a folder holding anyone else's files is refused with an `OutputFolderRefused` naming it,
  * and nothing in it is touched. An index saved before the marker (grood before 2026-12-07) is
- * refused too, since its `index.json` is no proof it is grood's: save into another folder. An index no registered kind made (a user's own) fails with an
- * `IndexIoError`.
+ * refused too, since its `index.json` is no proof it is grood's: save into another folder. An
+ * index no registered kind made (a user's own) fails with an `IndexIoError`.
  */
 export const saveIndex = (
   index: NearestNeighbourIndex,
