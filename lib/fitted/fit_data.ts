@@ -80,6 +80,13 @@ export const asSet = (
   ...(read.labels === undefined ? {} : { labels: read.labels }),
 });
 
+/**
+ * How many classes numbered labels reach: the largest label + 1 (0 for none). A loop, not
+ * `Math.max(...labels)`: spreading 130,000 labels or more overflows the stack.
+ */
+const classesReached = (labels: Uint8Array): number =>
+  labels.reduce((top, label) => Math.max(top, label + 1), 0);
+
 /** A read source (or image set) as a labelled set; one without labels fails for its `role`. */
 export const labelled = (
   read: Pick<ReadSource, "count" | "pixels" | "labels" | "classNames">,
@@ -92,9 +99,7 @@ export const labelled = (
     : Effect.succeed({
       ...asSet(read, name, shape),
       labels: read.labels,
-      // A loop, not Math.max(...labels): spreading 130,000 labels or more overflows the stack.
-      classNames: read.classNames ??
-        numberedClasses(read.labels.reduce((max, label) => Math.max(max, label), -1) + 1),
+      classNames: read.classNames ?? numberedClasses(classesReached(read.labels)),
     });
 
 /** Split a labelled set into the images in `held` and the others (both in order). */
@@ -190,9 +195,7 @@ export const checkOutputsReached = (
 ): Effect.Effect<void, FitDataInvalid> => {
   const names = opened.classNames;
   if (!indexLabels(train) || names === undefined || names.length > outputs) return Effect.void;
-  const validated = validation === undefined
-    ? 0
-    : validation.labels.reduce((top, label) => Math.max(top, label + 1), 0);
+  const validated = validation === undefined ? 0 : classesReached(validation.labels);
   const reached = Math.max(names.length, validated);
   if (reached >= outputs) return Effect.void;
   const range = (from: number, to: number) => from === to ? `${from}` : `${from}–${to}`;
