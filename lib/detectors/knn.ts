@@ -1,19 +1,8 @@
 /**
- * Deep nearest neighbours (Sun, Ming, Zhu & Li, "Out-of-Distribution Detection with Deep
- * Nearest Neighbors", ICML 2022).
- *
- * Penultimate features are L2-normalised, z = h / (‖h‖₂ + 1e-10) (the reference code's
- * normaliser), and score(x) = ‖z(x) − z_(k)‖₂, the Euclidean distance to the k-th nearest
- * normalised training feature (higher = more OOD). The reference code scores −(squared
- * distance) from faiss; that is a monotone transform of ours, so every ranking metric is
- * identical.
- *
- * Defaults: **k = 50**, the paper's CIFAR-10 choice and OpenOOD v1.5's default; all training
- * features are indexed (the paper's sampling ratio α = 100% for CIFAR). With `kGrid` (e.g.
- * {@link KNN_K_GRID}) k is instead tuned on validation data; the neighbours of each validation
- * set are searched once with the largest k of the grid and every k reads its column.
- *
- * The index is exact (`exactIndex` from `lib/knn/exact.ts`).
+ * Deep nearest neighbours (Sun et al., ICML 2022; OpenOOD v1.5 `knn`): score(x) = the Euclidean
+ * distance from h/(‖h‖₂ + 1e-10) to its k-th nearest normalised training feature, exact index.
+ * Default k = 50; with `kGrid`, k is tuned on validation data (one search with the largest k).
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
@@ -28,9 +17,8 @@ import {
   type Expect,
   Grid,
   optionDefaults,
-  type OptionsOf,
+  type OptionsMatch,
   PositiveInt,
-  type SameFields,
   withDefault,
 } from "./entry.ts";
 import { Schema } from "effect";
@@ -53,8 +41,7 @@ export interface KnnOptions {
   /** Tune k on validation data over this grid instead of using `k`. */
   readonly kGrid?: ReadonlyArray<number>;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<KnnOptions, OptionsOf<typeof KnnOptionsSpec>>>;
+type _Checked = Expect<OptionsMatch<KnnOptions, typeof KnnOptionsSpec>>;
 const KNN_DEFAULTS = optionDefaults(KnnOptionsSpec);
 
 /** Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). */

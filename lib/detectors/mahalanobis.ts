@@ -1,21 +1,8 @@
 /**
- * Mahalanobis distance detector (Lee, Lee, Lee & Shin, "A Simple Unified Framework for
- * Detecting Out-of-Distribution Samples and Adversarial Attacks", NeurIPS 2018), in the form
- * OpenOOD v1.5 calls "MDS": class-conditional Gaussians with a shared (tied) covariance on the
- * penultimate features, **without** the paper's input preprocessing and feature ensemble.
- *
- * Fit (on the ID training split, ground-truth labels):
- *   μ_c = mean of the penultimate features of class c,
- *   Σ = (1/N) Σ_c Σ_{i ∈ c} (hᵢ − μ_c)(hᵢ − μ_c)ᵀ   (the maximum-likelihood tied covariance,
- *       as scikit-learn's `EmpiricalCovariance` in the reference code and OpenOOD),
- *   P = pinv(Σ), computed like `scipy.linalg.pinvh` (eigenvalues ≤ D·ε·λ_max dropped), so a
- *       feature that is always 0 (a dead ReLU channel) adds nothing instead of breaking the
- *       inverse.
- * Score: score(x) = min_c (h − μ_c)ᵀ P (h − μ_c), the squared Mahalanobis distance to the
- * closest class (the paper's confidence is its negation; higher = more OOD here).
- *
- * Scoring whitens once: with L = V_r Λ_r^{-1/2} (so L·Lᵀ = P), the distance is ‖Lᵀh − Lᵀμ_c‖².
- * All sums are float64.
+ * Mahalanobis distance (Lee et al., NeurIPS 2018), as OpenOOD v1.5's MDS: score(x) =
+ * min_c (h − μ_c)ᵀ pinv(Σ) (h − μ_c), class means and the tied maximum-likelihood covariance of the
+ * training penultimate features, without input preprocessing or feature ensemble.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */

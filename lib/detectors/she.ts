@@ -1,12 +1,8 @@
 /**
- * SHE, simplified Hopfield energy (Zhang, Fu, Chen, Xia & Zhao, "Out-of-Distribution Detection
- * based on In-Distribution Data Patterns Memorization with Modern Hopfield Energy", ICLR 2023),
- * as OpenOOD v1.5's `she` postprocessor.
- *
- * Fit: for every class c, the stored pattern m_c = the mean penultimate feature of the training
- * images of class c that the classifier also predicts as c (correctly classified).
- * Score: with ŷ = argmax z, score(x) = −⟨h, m_ŷ⟩ (OpenOOD's default `metric: inner_product`;
- * its confidence is ⟨h, m_ŷ⟩; higher = more OOD here). No hyper-parameters.
+ * SHE, simplified Hopfield energy (Zhang et al., ICLR 2023; OpenOOD v1.5 `she`): score(x) =
+ * −⟨h, m_ŷ⟩, with m_c the mean feature of the training images of class c the classifier also
+ * predicts as c, and ŷ = argmax z. No hyper-parameters.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */

@@ -1,22 +1,9 @@
 /**
- * ViM, Virtual-logit Matching (Wang, Li, Feng & Zhang, "ViM: Out-Of-Distribution with
- * Virtual-logit Matching", CVPR 2022).
- *
- * Fit (ID training split, as the reference code and OpenOOD v1.5):
- * - origin u = −pinv(W) b, with W the C × D head matrix (our `head/kernel` is Wᵀ, D × C), so
- *   that logits are W(h − u) in the shifted space; computed as u = −K·pinv(KᵀK)·b with K = Wᵀ
- *   (pinv(A) = Aᵀ pinv(AAᵀ) holds for every A);
- * - principal subspace: the top-`principalDim` eigenvectors of (1/N) Σ (hᵢ − u)(hᵢ − u)ᵀ
- *   (`EmpiricalCovariance(assume_centered=True)` on h − u in the reference code); the
- *   residual space R is spanned by the remaining D − principalDim eigenvectors;
- * - α = mean over training of max_j z_j / mean over training of ‖Rᵀ(h − u)‖.
- * Score: score(x) = α‖Rᵀ(h − u)‖ − logsumexp(z) (the paper's ID confidence is its negation:
- * energy minus the virtual logit; higher = more OOD here).
- *
- * Default **principalDim = D/2 = 32** for our D = 64: OpenOOD v1.5 keeps 256 of ResNet-18's
- * 512 dimensions (half), and the paper's rule for its larger backbones (1000 of 2048 for
- * ResNet-50, 512 of 768 for ViT) also keeps roughly half or more; with D = 64 and 10 classes,
- * half leaves a 32-d residual space, far more than the C − 1 = 9 directions the logits span.
+ * ViM, virtual-logit matching (Wang et al., CVPR 2022; OpenOOD v1.5 `vim`): score(x) =
+ * α‖Rᵀ(h − u)‖ − logsumexp(z), with u = −pinv(W)b, R the residual of the top-`principalDim`
+ * principal subspace of h − u and α the ratio of mean max logit to mean residual norm on training.
+ * Default principalDim = D/2.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
@@ -26,13 +13,7 @@ import { type Detector, fittedDetector } from "./detector.ts";
 import { checkTrainPenultimate, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
 import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
-import {
-  baselineEntry,
-  type Expect,
-  type OptionsOf,
-  PositiveInt,
-  type SameFields,
-} from "./entry.ts";
+import { baselineEntry, type Expect, type OptionsMatch, PositiveInt } from "./entry.ts";
 import { Schema } from "effect";
 
 /** ViM's options: none has a fixed default. */
@@ -46,8 +27,7 @@ export interface VimOptions {
   /** Dimension of the principal subspace (default: half the penultimate size, 32). */
   readonly principalDim?: number;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<VimOptions, OptionsOf<typeof VimOptionsSpec>>>;
+type _Checked = Expect<OptionsMatch<VimOptions, typeof VimOptionsSpec>>;
 
 /** The training features have no residual outside the principal subspace, so α is undefined. */
 export class DegenerateResidual extends Data.TaggedError("DegenerateResidual")<{
