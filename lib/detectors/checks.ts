@@ -1,6 +1,6 @@
 /**
- * Input and output checks shared by the baseline detectors, with one typed error per problem a
- * user can act on. Every message names the detector and the set.
+ * Input and output checks shared by the detectors, one typed error per problem a user can act on,
+ * each naming the detector and the set.
  *
  * @module
  */

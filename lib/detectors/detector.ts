@@ -1,11 +1,7 @@
 /**
- * One interface for every OOD detector, GROOD included: fit on the ID training split (plus,
- * for hyper-parameter choices, the validation-OOD sets and nothing else), then score any set.
- * **Higher score = more likely OOD.**
- *
- * What a detector receives is what the pipeline extracted once per model and split (features
- * and logits), so no detector repeats a forward pass it does not need; detectors that need the
- * model itself (ODIN's input perturbation, GROOD's mix-up) get it too.
+ * One interface for every OOD detector, GROOD included: fit on the ID training split (plus the
+ * validation data for hyper-parameters, never test OOD), then score any set; **higher score = more
+ * likely OOD**. Detectors receive the features the pipeline extracted once, and the model.
  *
  * @module
  */

@@ -1,30 +1,11 @@
 /**
- * GROOD (ElAraby et al., "GROOD: Gradient-aware Out-of-Distribution Detection", TMLR 2025;
- * arXiv 2312.14427) as a detector, composed from the stages:
- * prototype → mix-up (OOD prototype) → gradient (descriptors of correctly classified training
- * samples) → index → score (distance to the k nearest training descriptors).
- *
- * Defaults and why:
- * - early boundary: the model's early tap (grood's CNN: `block1`, 14×14×32): an early layer, as
- *   the paper asks, with enough spatial structure for mixes to stay image-like;
- * - OOD prototype by targeted mix-up, λ = 0.5 on a seeded subset of min(10,000, N) of the N
- *   training images (`MIXUP_DEFAULTS`, `mixupSamples`);
- * - exact k-NN with k = 1 (the reference's k; its approximate IVF index with nprobe = 4 makes
- *   the score depend on the index, so exact is our default and HNSW an option).
- *
- * The fit is GROOD's one fit (`grood_core.ts`), the one `grood fit` streams and a cluster
- * maps: the training features the pipeline extracted once (shared with every detector, so no
- * forward pass is repeated) are cut into the chunks the extraction added its early class sums
- * in, summarised chunk by chunk and reduced in chunk order (`grood_chunks.ts`,
- * `grood_reduce.ts`); the OOD prototype, the descriptors and the index are made by the same
- * code as the streamed fit's. What only this fit offers is layered on top: the OOD prototype
- * from noise, validation-OOD images or a user's code, the distance descriptor, the temperature
- * chosen on validation data, prototypes at any block boundary the extraction summed at (the
- * early-layer ablation), and the stage cache.
- *
- * Each stage's output goes through the stage cache (keyed by its inputs' keys and its own
- * parameters), so an ablation over k reuses prototypes and descriptors, and one over λ reuses
- * the features.
+ * GROOD (ElAraby et al., TMLR 2025) as a detector: prototype → mix-up (OOD prototype) → gradient
+ * descriptors of the correctly classified training images → index → k-NN distance. Its fit is
+ * GROOD's one fit (`grood_core.ts`, docs/architecture.md "GROOD's one fit") over the features the
+ * pipeline extracted once; on top it offers the OOD-prototype sources beyond the training images,
+ * the distance descriptor, the temperature tuned on validation data, prototypes at any summed block
+ * and the stage cache (each stage keyed by its inputs, so an ablation over k reuses the
+ * descriptors' inputs). Defaults and their reasons: docs/method.md "Defaults, and why".
  *
  * @module
  */

@@ -1,26 +1,9 @@
 /**
- * GROOD's fit as a chunk summary and an ordered reduce: the one core of every GROOD fit, in
- * one process from a stream (`grood_streamed.ts`), on a cluster (`apps/cluster`,
- * `grood cluster fit`) and over features already held in memory (the pipeline's `grood()`,
- * `grood_core.ts`).
- *
- * The training images are cut into chunks of a fixed size (`FIT_CHUNK` by default; a fit
- * setting, recorded in the fitted folder, independent of how many processes do the work). A
- * chunk's features (penultimate features and logits per image, early features summed per
- * class as they pass, never kept per image) come from the model ({@link forwardChunk}), or
- * from an extraction already in memory. The summary ({@link summariseChunk}) is a pure
- * function of one chunk's features: per-class float64 sums and counts of the penultimate
- * features, the penultimate features of the correctly classified images, and the mix-up's
- * chosen images (the seeded choice is known from the image count) with their
- * second-most-likely classes. The map of the streamed fit ({@link mapFeatureChunk}) is the
- * forward then the summary. The reduce (`grood_reduce.ts`) takes the summaries in chunk
- * order and adds their sums (sums of sums, never averages of averages, with the steps of
- * `lib/stages/class_sums.ts`, which the extraction's early class sums use too), so a fit's bits
- * depend on the chunk size, never on who computed which chunk, when, or whether the features
+ * GROOD's fit as a chunk map and an ordered reduce (docs/architecture.md "GROOD's one fit"): the
+ * forward of a chunk ({@link forwardChunk}) and the summary of its features ({@link summariseChunk},
+ * a pure function: per-class float64 sums, the correctly classified rows, the mix-up's images), so
+ * a fit's bits depend on the chunk size, never on who mapped which chunk or whether the features
  * were streamed or held in memory.
- *
- * The descriptors are a second map: each row depends only on its own features and the
- * prototypes (`groodDescriptors`), so any split of the rows gives the same bits.
  *
  * @module
  */

@@ -1,14 +1,8 @@
 /**
- * GROOD's one fit, the parts after the chunk map: the summaries of features already held in
- * memory (the pipeline's extraction, shared with every detector, so no forward pass is
- * repeated), and what every fit does once the ordered reduce has given the class prototypes:
- * the OOD prototype (targeted mix-up of the reduce's chosen images, or the mean of the
- * prototypes), the descriptors of the kept rows, the index over them.
- *
- * `fitGroodStreamed` (`grood fit`, the cluster's fit) and `grood().fit` (the pipeline, and
- * `fit --in-memory`) both run these, over the same summaries (`summariseChunk`) and the same
- * reduce (`grood_reduce.ts`): with the same chunk size, batch size and model they give the same
- * bits (`tests/grood_streamed_test.ts`).
+ * GROOD's one fit after the chunk map, shared by `fitGroodStreamed` and `grood().fit`: the reduce
+ * of features held in memory, the OOD prototype, the descriptors of the kept rows and the index.
+ * With the same chunk size, batch size and model both give the same bits
+ * (`tests/grood_streamed_test.ts`).
  *
  * @module
  */

@@ -1,9 +1,6 @@
 /**
- * GROOD's defaults that adapt to the model and the data, resolved when a fit knows both: the
- * early boundary is the model's early tap (`block1` on grood's CNN, a tensor or layer name on
- * another kind), and the mix-up mixes min(10,000, N) of the N training images. A value the user
- * gives is kept, and a spec's value that cannot be honoured (a layer the model lacks, more mixes
- * than images) is refused by the doors that read specs (`checkPipeline`, `fit`'s `honoured`).
+ * GROOD's defaults that adapt to the model and the data, resolved when a fit knows both: the early
+ * boundary is the model's early tap, the mix-up mixes min(10,000, N) of the N training images.
  *
  * @module
  */

@@ -1,8 +1,6 @@
 /**
- * GROOD's options: where its OOD prototype comes from (mix-up, the mean of the prototypes,
- * noise, validation OOD, or a user's own), its descriptor, index, k and temperature: a Schema
- * (`GroodOptionsSpec`) holding the defaults `grood.ts`'s module doc gives the reasons for, and
- * the option types derived from it.
+ * GROOD's options: a Schema (`GroodOptionsSpec`) holding the defaults, and the option types (with a
+ * user's own OOD-prototype source or index builder) derived from it.
  *
  * @module
  */

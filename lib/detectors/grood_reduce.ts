@@ -1,9 +1,7 @@
 /**
- * The ordered reduce of GROOD's chunk summaries (`grood_chunks.ts`): chunk sums added in chunk
- * order into float64 totals (`addInto`, the step the extraction's early class sums use too),
- * the kept rows and the mix-up's images gathered, then the class prototypes
- * (`prototypesFromSums`). The same reduce serves the streamed fit, the cluster's and the fit
- * over features held in memory (`grood_core.ts`).
+ * The ordered reduce of GROOD's chunk summaries: sums added in chunk order into float64 totals
+ * (`addInto`, as the extraction's early class sums), the kept rows and the mix-up's images
+ * gathered, then the class prototypes.
  *
  * @module
  */

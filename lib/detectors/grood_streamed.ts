@@ -1,29 +1,9 @@
 /**
- * GROOD's fit in bounded memory: the training images are read chunk by chunk and forgotten,
- * so a fit's memory grows with its index (the descriptors kept for k-NN), not with the number
- * of images. It is GROOD's one fit: the chunk map (forward, then summary) and ordered reduce
- * of `grood_chunks.ts` and `grood_reduce.ts`, then the OOD prototype, descriptors and index of
- * `grood_core.ts`, run here in this process by default, or by a caller's
- * {@link ChunkMapper} (the cluster's driver, which has the map computed by runners and reads
- * their results back in chunk order): the same code reduces either, so a fit's bits depend on
- * its chunk size, not on where the chunks were mapped.
- *
- * - the class prototypes: per-chunk float64 sums per class of the early and penultimate
- *   features, added in chunk order;
- * - the mix-up's images: the seeded choice of `mixupChoice` is known before the pass (it only
- *   needs the image count), so the chosen images' pixels and their second-most-likely classes
- *   are copied out as they pass; then `mixupImages` on them, in the mix-up's order;
- * - the penultimate features of the correctly classified images, into one buffer of
- *   count × D float32 (the index's size; the descriptors then overwrite it in place), then the
- *   descriptors (each row depends on its own features only) and the index.
- *
- * `grood().fit` over the same images held in memory (their extraction's class sums added in
- * the same chunks, the same batch size) runs the same summaries and reduce, and gives the same
- * bits (`tests/grood_streamed_test.ts`).
- *
- * What it does not do: the OOD-prototype sources that need more than the training stream
- * (noise, validation-OOD images, custom code) and the temperature grid, which needs validation
- * data; `grood()` layers those on the same core.
+ * GROOD's fit in bounded memory (`grood fit`, the cluster's fit): the training stream is read chunk
+ * by chunk, mapped here or by a caller's {@link ChunkMapper}, reduced in chunk order, then the OOD
+ * prototype, descriptors (in place over the kept rows) and index of `grood_core.ts`. Memory grows
+ * with the index, not the images. The sources that need more than the training stream (noise,
+ * validation OOD, custom) and the temperature grid are `grood()`'s (docs/architecture.md).
  *
  * @module
  */

@@ -1,9 +1,6 @@
 /**
- * What the detectors that recompute the logits with the dense head share (ReAct, ASH, DICE,
- * SCALE): the fitted scorer, the Energy score −logsumexp(z̄) of z̄ = head(transform(h)) at
- * temperature 1 (their training features are checked by `checkTrainPenultimate`, `checks.ts`).
- * Each detector's own file keeps only its idea: a clip (ReAct), a shaping (ASH), a sparsified
- * head (DICE), a scaling (SCALE).
+ * What ReAct, ASH, DICE and SCALE share: Energy −logsumexp(z̄) of z̄ = head(transform(h)) at
+ * temperature 1; each detector's own file keeps only its transform.
  *
  * @module
  */

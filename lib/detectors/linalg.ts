@@ -1,11 +1,7 @@
 /**
- * The small dense linear algebra the feature-space detectors need (Mahalanobis, ViM), in plain
- * float64 TypeScript: the matrices are D × D with D = 64, so a Jacobi eigen-decomposition is
- * fast (milliseconds) and accurate to machine precision, and it gives the pseudo-inverse of a
- * possibly singular covariance (dead ReLU features have zero variance) the way
- * `scipy.linalg.pinvh` / scikit-learn's `EmpiricalCovariance.precision_` do.
- *
- * Matrices here are row-major `Float64Array`s of n × n (or n × m) values.
+ * The small dense linear algebra of Mahalanobis, RMDS and ViM, in float64 on row-major arrays:
+ * a Jacobi eigen-decomposition (D = 64: milliseconds, machine precision) and the pseudo-inverse of
+ * a possibly singular covariance (dead ReLU features) as `scipy.linalg.pinvh` computes it.
  *
  * @module
  */

@@ -1,8 +1,7 @@
 /**
- * Logit math shared by the baseline detectors, in plain TypeScript with float64 accumulation:
- * log-sum-exp, softmax, and the classifier head applied to a feature matrix (z = h·W + b), so
- * detectors that edit the penultimate features (ReAct, ASH) can recompute logits without tfjs.
- * The head itself comes from the model (`FeatureModel.head`, any kind), read by `readHead`.
+ * Logit math shared by the baselines, in float64: log-sum-exp, softmax, percentiles, and the
+ * classifier head (`readHead`) applied to edited features, so ReAct, ASH, DICE and SCALE recompute
+ * logits without tfjs.
  *
  * @module
  */

@@ -1,8 +1,6 @@
 /**
- * Detectors that learn nothing from the training set: an image's score is a function of its own
- * logits (and penultimate features), as in MSP, MaxLogit, Energy and GradNorm. What fitting one
- * means is the same for all: check the settings, record the sizes every scored set must have,
- * and score each set with its inputs and its scores checked.
+ * Detectors that learn nothing from the training set (MSP, MaxLogit, Energy, GradNorm): an image's
+ * score is a function of its own logits (and penultimate features).
  *
  * @module
  */

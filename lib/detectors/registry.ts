@@ -1,11 +1,7 @@
 /**
- * The detector registry: one table of every detector grood ships. The spec union
- * ({@link DetectorSpec}), the baseline list, the detectors `deno task reproduce` runs, the
- * CLI's `--detector` choices and the docs' detector table are all derived from it.
- *
- * Adding a detector: write `lib/detectors/<name>.ts` exporting the detector and its
- * `defineDetector({...})` entry (`baselineEntry(detector, {...})` for a baseline), and add the
- * entry to {@link DETECTORS} (one line).
+ * The detector registry: one table ({@link DETECTORS}) from which the spec union, the baseline
+ * list, `deno task reproduce`'s detectors, the CLI's `--detector` choices and the docs' table
+ * derive. Adding a detector: its file exports the detector and its entry, plus one line here.
  *
  * @module
  */

@@ -1,16 +1,9 @@
 /**
- * Hyper-parameter choice on validation data only: for each grid value, build the detector's
- * scorer for that value, score the validation ID set and every validation-OOD set, and take the
- * mean AUROC over the OOD sets (each against validation ID). The value with the highest mean
- * wins; ties go to the first grid value (so listing the paper default first makes it win ties).
- *
- * No choice is made by a tie block: a grid value whose validation scores tie across ID and
- * OOD on more than `TIE_REPORT_LIMIT` (1%) of them on average is passed over while some value
- * stays within it (AUROC counts tied pairs as ½, so a block of tied scores, from underflow or
- * lost resolution, can lift a value's AUROC without any ranking behind it); among values of
- * equal AUROC the one with fewer ties wins, then the earlier one.
- *
- * Only {@link ValidationData} enters here, so a tuned value can never depend on test OOD data.
+ * Hyper-parameter choice on validation data only (so never on test OOD): each grid value's scorer
+ * is scored on validation ID and every validation-OOD set, and the highest mean AUROC wins, first
+ * grid value on ties. A value whose scores tie across ID and OOD on more than `TIE_REPORT_LIMIT`
+ * (1%) is passed over while another stays within it: AUROC counts tied pairs as ½, so a tie block
+ * (underflow, lost resolution) could lift a value without any ranking behind it.
  *
  * @module
  */
