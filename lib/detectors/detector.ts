@@ -8,6 +8,7 @@
 import { Data, type Effect } from "effect";
 import type { Compute } from "../compute/compute.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
+import type { Matrix } from "../matrix.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { ClassSums, SetFeatures } from "../stages/features.ts";
 import type { DetectorError } from "./errors.ts";
@@ -159,6 +160,23 @@ export interface Artefact {
   /** The array's shape (its product is `data.length`). */
   readonly shape: ReadonlyArray<number>;
 }
+
+/** An artefact of `data` (copied to float32 unless it is) with its `shape`. */
+export const artefact = (
+  name: string,
+  description: string,
+  data: ArrayLike<number>,
+  shape: ReadonlyArray<number>,
+): Artefact => ({
+  name,
+  description,
+  data: data instanceof Float32Array ? data : Float32Array.from(data),
+  shape,
+});
+
+/** A matrix as an artefact (rows × cols). */
+export const matrixArtefact = (name: string, description: string, m: Matrix): Artefact =>
+  artefact(name, description, m.data, [m.rows, m.cols]);
 
 /**
  * A detector: a name, what it is, and how to fit it. `R` is what its fit reads from the Effect

@@ -25,7 +25,7 @@ import type { ClassSums, SetFeatures } from "../stages/features.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
 import { meanOfPrototypes, mixupImages } from "../stages/mixup.ts";
 import type { EmptyClass } from "../stages/prototype.ts";
-import type { Artefact, DetectorError } from "./detector.ts";
+import { type Artefact, artefact, type DetectorError } from "./detector.ts";
 import { mixupRanks, summariseChunk, TrainingStreamInvalid } from "./grood_chunks.ts";
 import type { IndexBuilder } from "./grood_options.ts";
 import { type ReducedFeatures, summaryReducer } from "./grood_reduce.ts";
@@ -182,11 +182,7 @@ export const IVF_CENTROIDS_ARTEFACT = "ivf-centroids";
 export const ivfCentroidsOf = (index: NearestNeighbourIndex): ReadonlyArray<Artefact> => {
   if (indexKind("ivf")?.owns(index) !== true) return [];
   const ivf = index as IvfIndex;
-  return [{
-    name: IVF_CENTROIDS_ARTEFACT,
-    description: `lists × D k-means centroids of the IVF index over the training descriptors, ` +
-      `centred on their mean (nprobe ${ivf.ivf.nprobe})`,
-    data: ivf.centroids,
-    shape: [ivf.ivf.lists, ivf.dim],
-  }];
+  const description = `lists × D k-means centroids of the IVF index over the training ` +
+    `descriptors, centred on their mean (nprobe ${ivf.ivf.nprobe})`;
+  return [artefact(IVF_CENTROIDS_ARTEFACT, description, ivf.centroids, [ivf.ivf.lists, ivf.dim])];
 };

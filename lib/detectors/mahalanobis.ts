@@ -9,7 +9,7 @@
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { addRowsByClass } from "../stages/class_sums.ts";
-import { type Detector, type FitInputs, fittedDetector } from "./detector.ts";
+import { artefact, type Detector, type FitInputs, fittedDetector } from "./detector.ts";
 import {
   checkTrainPenultimate,
   type FeatureSizeMismatch,
@@ -150,18 +150,18 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
               nearestWhitenedDistance(set.features.penultimate, means, numClasses, whitening)),
           settings: { covariance: "tied", inverse: "pinvh", precisionRank: whitening.rank, dim: d },
           artefacts: [
-            {
-              name: "mahalanobis-class-means",
-              description: "C × D class means of the training penultimate features",
-              data: Float32Array.from(gaussians.means),
-              shape: [numClasses, d],
-            },
-            {
-              name: "mahalanobis-covariance",
-              description: "D × D tied covariance of the training penultimate features",
-              data: Float32Array.from(gaussians.covariance),
-              shape: [d, d],
-            },
+            artefact(
+              "mahalanobis-class-means",
+              "C × D class means of the training penultimate features",
+              means,
+              [numClasses, d],
+            ),
+            artefact(
+              "mahalanobis-covariance",
+              "D × D tied covariance of the training penultimate features",
+              gaussians.covariance,
+              [d, d],
+            ),
           ],
         });
       }),

@@ -9,7 +9,7 @@
 import { Effect, Schema } from "effect";
 import { predictedClasses } from "../stages/features.ts";
 import { checkTrainPenultimate, scoreChecked } from "./checks.ts";
-import { type Detector, fittedDetector } from "./detector.ts";
+import { artefact, type Detector, fittedDetector } from "./detector.ts";
 import { baselineEntry } from "./entry.ts";
 import { EmptyClass } from "./mahalanobis.ts";
 
@@ -59,13 +59,12 @@ export function she(_options: SheOptions = {}): Detector {
               });
             }),
           settings: { metric: "inner_product", patterns: "correct training images" },
-          artefacts: [{
-            name: "she-patterns",
-            description:
-              "C × D mean penultimate feature of the correctly classified training images",
-            data: Float32Array.from(patterns),
-            shape: [c, d],
-          }],
+          artefacts: [artefact(
+            "she-patterns",
+            "C × D mean penultimate feature of the correctly classified training images",
+            patterns,
+            [c, d],
+          )],
         });
       }),
   };

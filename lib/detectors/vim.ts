@@ -9,7 +9,7 @@
  */
 import { Data, Effect } from "effect";
 import type { Matrix } from "../matrix.ts";
-import { type Detector, fittedDetector } from "./detector.ts";
+import { artefact, type Detector, fittedDetector } from "./detector.ts";
 import { checkTrainPenultimate, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
 import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
@@ -167,18 +167,13 @@ export function vim(options: VimOptions = {}): Detector {
             }),
           settings: { principalDim, residualDim: model.residualDim, alpha: model.alpha },
           artefacts: [
-            {
-              name: "vim-origin",
-              description: "D-vector origin u = −pinv(W)b",
-              data: Float32Array.from(model.origin),
-              shape: [d],
-            },
-            {
-              name: "vim-residual-basis",
-              description: "D × R orthonormal basis of the residual space",
-              data: Float32Array.from(model.residualBasis),
-              shape: [d, model.residualDim],
-            },
+            artefact("vim-origin", "D-vector origin u = −pinv(W)b", model.origin, [d]),
+            artefact(
+              "vim-residual-basis",
+              "D × R orthonormal basis of the residual space",
+              model.residualBasis,
+              [d, model.residualDim],
+            ),
           ],
         });
       }),
