@@ -18,11 +18,9 @@ export interface TuningCandidate<E> {
   readonly dispose?: () => void;
 }
 
-/** What {@link tuneParameter} needs. */
+/** What {@link tuneParameter} needs: names for errors and progress, grid and validation data. */
 export interface TuneOptions<E> {
-  /** Detector name, for errors and progress. */
   readonly detector: string;
-  /** Parameter name, as reported. */
   readonly parameter: string;
   readonly grid: ReadonlyArray<number>;
   readonly validation: ValidationData;
@@ -83,9 +81,8 @@ const validationSummary = <E>(
   });
 
 /**
- * The index of the grid value to choose (see the module doc): the highest AUROC among the
- * values within the tie limit (all values when none is), fewer ties breaking equal AUROCs,
- * then grid order.
+ * The grid index to choose: the highest AUROC among the values within the tie limit (all when
+ * none is), fewer ties breaking equal AUROCs, then grid order.
  *
  * @example
  * ```ts
@@ -113,8 +110,8 @@ export function chooseByValidation(
 }
 
 /**
- * Choose `parameter` from `grid` by mean validation AUROC (max; ties → first grid value),
- * reporting each grid value done to the context's `Progress`.
+ * Choose `parameter` from `grid` on validation data (see the module doc), reporting each grid
+ * value done to the context's `Progress`.
  *
  * @example
  * ```ts
@@ -165,20 +162,16 @@ export const tuneParameter = <E>(
       report(`${detector}: tuning ${parameter}`, i + 1, grid.length);
       yield* Effect.yieldNow;
     }
-    const tuned: TunedParameter = {
+    return {
       name: parameter,
       grid: [...grid],
       chosen: grid[chooseByValidation(validationAuroc, validationTiedAcross)]!,
       validationAuroc,
       validationTiedAcross,
-    };
-    return tuned;
+    } satisfies TunedParameter;
   });
 
-/**
- * The value in force: `fixed` when given (nothing is tuned, `tuned` is empty), else the grid
- * value {@link tuneParameter} chooses on validation data, with its record in `tuned`.
- */
+/** `fixed` when given (nothing tuned), else the value {@link tuneParameter} chooses. */
 export const tuneUnlessFixed = <E>(
   fixed: number | undefined,
   options: TuneOptions<E>,
