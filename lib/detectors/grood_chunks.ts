@@ -30,10 +30,7 @@ export class TrainingStreamInvalid extends Data.TaggedError("TrainingStreamInval
   }
 }
 
-/**
- * A `FeatureJob`'s chunks could not be mapped where the mapper sends them (a cluster's
- * runners: the job folder, a chunk, the cluster), and why.
- */
+/** A `FeatureJob`'s chunks could not be mapped where the mapper sends them (a cluster), and why. */
 export class ChunkMapFailed extends Data.TaggedError("ChunkMapFailed")<{
   readonly what: string;
   readonly problem: string;
@@ -68,7 +65,7 @@ export interface ChunkFeatures {
   readonly penultimate: Float32Array;
   /** `size` × C logits. */
   readonly logits: Float32Array;
-  /** The chunk's images, one after another (the mix-up's chosen ones are copied from here). */
+  /** The chunk's images, one after another. */
   readonly pixels: Uint8Array;
 }
 
@@ -144,7 +141,7 @@ const checkLabels = (
 
 /**
  * The forward: one chunk's penultimate features and logits (checked finite), and its early
- * features summed per class as each batch passes (they are too large to keep per image).
+ * features summed per class as each batch passes (too large to keep per image).
  */
 export const forwardChunk = (
   model: FeatureModel,
@@ -155,8 +152,7 @@ export const forwardChunk = (
   FeatureMapError
 > =>
   Effect.gen(function* () {
-    const dim = sizeOf(model.shapes.penultimate);
-    const classes = sizeOf(model.shapes.logits);
+    const { dim, classes } = shapesOf(model);
     const earlySize = sizeOf(model.shapes.early);
     const perImage = chunk.size === 0 ? 0 : chunk.pixels.length / chunk.size;
     const labels = chunk.labels;
@@ -191,21 +187,14 @@ export const forwardChunk = (
       );
       yield* Effect.yieldNow;
     }
-    const features: ChunkFeatures = {
-      start: chunk.start,
-      size: chunk.size,
-      labels,
-      penultimate,
-      logits,
-      pixels: chunk.pixels,
+    const { start, size } = chunk;
+    return {
+      features: { start, size, labels, penultimate, logits, pixels: chunk.pixels },
+      earlySums,
     };
-    return { features, earlySums };
   });
 
-/**
- * The summary: one chunk's penultimate sums and counts per class, its correctly classified
- * rows and its mix-up images (see the module doc). A pure function of the chunk's features.
- */
+/** The summary of one chunk's features (see the module doc): a pure function of them. */
 export const summariseChunk = (
   features: ChunkFeatures,
   shapes: { readonly dim: number; readonly classes: number },
@@ -251,7 +240,7 @@ export const summariseChunk = (
         k * perImage,
       )
     );
-    const summary: ChunkSummary = {
+    return {
       start,
       size,
       penultimateSums,
@@ -261,8 +250,7 @@ export const summariseChunk = (
       mixRanks: Uint32Array.from(mix, (m) => m.rank),
       mixPixels,
       mixTargets: Uint8Array.from(mix, (m) => m.target),
-    };
-    return summary;
+    } satisfies ChunkSummary;
   });
 
 /** The map of the streamed fit: the forward, then the summary (see the module doc). */
@@ -274,8 +262,7 @@ export const mapFeatureChunk = (
   Effect.gen(function* () {
     const { features, earlySums } = yield* forwardChunk(model, chunk, settings);
     const summary = yield* summariseChunk(features, shapesOf(model), settings);
-    const mapped: FeatureChunk = { ...summary, earlySums };
-    return mapped;
+    return { ...summary, earlySums } satisfies FeatureChunk;
   });
 
 /** The penultimate size D and the number of classes C of a model. */

@@ -50,7 +50,7 @@ export interface TrainingStream<E> {
 export interface FeatureJob<E> {
   /** The model whose features are summed. */
   readonly model: FeatureModel;
-  /** The labelled training stream the chunks are cut from. */
+  /** The training stream the chunks are cut from. */
   readonly train: TrainingStream<E>;
   /** Images per chunk: chunk k is images [k·chunk, min(count, (k+1)·chunk)). */
   readonly chunk: number;
@@ -61,8 +61,8 @@ export interface FeatureJob<E> {
 }
 
 /**
- * Who runs the maps. In this process by default; a cluster's driver gives its own, which
- * must still run `job.train` once (the caller takes the source's checksum on the way).
+ * Who runs the maps: this process by default, or a cluster's driver, which must still run
+ * `job.train` once (the caller takes the source's checksum on the way).
  */
 export interface ChunkMapper<E> {
   /** Every chunk's map result, in chunk order. */
@@ -188,12 +188,10 @@ export const fitGroodStreamed = <E>(
     );
     const reduced = yield* reducer.finish();
     const { prototypes } = reduced;
-
     const oodPrototype = yield* oodPrototypeOf(model, source, reduced, {
       name: train.description,
       shape: train.shape,
     });
-
     const gradientPrototypes = { classes: prototypes.penultimate, ood: oodPrototype };
     const kept = reduced.kept;
     const nKept = kept.rows;
@@ -228,13 +226,12 @@ export const fitGroodStreamed = <E>(
       }
     }
     const index = yield* indexOver(options.index ?? { kind: "exact" }, kept, options.seed ?? 0);
-    const fit: StreamedGroodFit = {
+    return {
       prototypes,
       oodPrototype,
       descriptors: kept,
       indexedImages: reduced.keptImages,
       index,
       images: count,
-    };
-    return fit;
+    } satisfies StreamedGroodFit;
   });
