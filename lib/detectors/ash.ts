@@ -32,7 +32,6 @@ export const ASH_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 9
  * defaults.
  */
 export const TunedPercentileOptionsSpec = Schema.Struct({
-  /** A fixed pruning percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
   percentile: Schema.optionalKey(Percentile),
   percentileGrid: withDefault(Grid(Percentile), [...ASH_PERCENTILE_GRID] as [number, ...number[]]),
 });

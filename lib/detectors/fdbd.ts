@@ -16,7 +16,6 @@ import { tuneUnlessFixed } from "./tune.ts";
 
 /** fDBD's options: none has a fixed default. */
 const FdbdOptionsSpec = Schema.Struct({
-  /** Normalise by ‖h − μ_train‖ (true) or ‖h‖ (false); absent: tuned on validation. */
   distanceAsNormalizer: Schema.optionalKey(Schema.Boolean),
 });
 

@@ -28,10 +28,8 @@ export const GEN_GAMMA_GRID: ReadonlyArray<number> = [0.01, 0.1, 0.5, 1, 2, 5, 1
 
 /** GEN's options with their defaults. */
 const GenOptionsSpec = Schema.Struct({
-  /** A fixed γ; when absent, γ is tuned over `gammaGrid`. */
   gamma: Schema.optionalKey(PositiveNumber),
   gammaGrid: withDefault(Grid(PositiveNumber), [...GEN_GAMMA_GRID] as [number, ...number[]]),
-  /** How many of the largest probabilities enter. */
   topM: withDefault(PositiveInt, 100),
 });
 

@@ -31,10 +31,8 @@ import type { IndexBuilder } from "./grood_options.ts";
 import { type ReducedFeatures, summaryReducer } from "./grood_reduce.ts";
 
 /**
- * The reduce of in-memory training features: cut into chunks of `early.chunk` images (the
- * chunks the extraction added the early class sums in), each summarised (`summariseChunk`)
- * and added in order (`summaryReducer`), the early prototypes from `early`. The same bits as
- * the streamed fit's reduce over the same images, chunk size and features.
+ * The reduce of in-memory training features, cut into the chunks the extraction added the early
+ * class sums `early` in: the same bits as the streamed fit's reduce.
  */
 export const reduceInMemory = (
   train: { readonly images: LabelledSet; readonly features: SetFeatures },

@@ -16,11 +16,7 @@ import {
 import { applyHead, energyScores, type Head, readHead } from "./logits.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 
-/**
- * A fitted detector scoring every set by the Energy of the logits `head` computes from its
- * `transform`ed penultimate features (checked for size and finiteness first; scores checked
- * finite). `settings` are recorded with `temperature: 1` added.
- */
+/** A fitted detector scoring by the Energy of `head`'s logits of `transform`ed features. */
 export function headEnergy(
   detector: string,
   head: Head,
@@ -51,12 +47,7 @@ export interface PercentileHeadEnergy {
   readonly settings: (p: number, head: Head) => FittedDetector["settings"];
 }
 
-/**
- * Fit a detector that scores by the Energy of the head's logits over percentile-transformed
- * penultimate features, with p fixed or tuned on validation data (ASH's variants, SCALE): the
- * grid is checked to hold percentiles in [0, 100), the head is read, and the tuned choice
- * follows `tuneParameter`'s rules.
- */
+/** Fit {@link headEnergy} over percentile-transformed features, p fixed or tuned (ASH, SCALE). */
 export const fitPercentileHeadEnergy = (spec: PercentileHeadEnergy, inputs: FitInputs) =>
   Effect.gen(function* () {
     const { detector, percentile } = spec;

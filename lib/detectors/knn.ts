@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import { exactIndex, type NearestNeighbourIndex, type Neighbours } from "../knn/mod.ts";
 import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts";
@@ -21,16 +21,13 @@ import {
   PositiveInt,
   withDefault,
 } from "./entry.ts";
-import { Schema } from "effect";
 
 /** A k grid for tuning (pass as `kGrid`): k ≤ 100 suits our 60,000 training features. */
 export const KNN_K_GRID: ReadonlyArray<number> = [1, 5, 10, 20, 50, 100];
 
 /** KNN's options with their defaults. */
 const KnnOptionsSpec = Schema.Struct({
-  /** Neighbour rank k; ignored when `kGrid` is given. */
   k: withDefault(PositiveInt, 50),
-  /** Tune k on validation data over this grid instead of using `k`. */
   kGrid: Schema.optionalKey(Grid(PositiveInt)),
 });
 

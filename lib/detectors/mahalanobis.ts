@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Data, Effect } from "effect";
+import { Data, Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { addRowsByClass } from "../stages/class_sums.ts";
 import { artefact, type Detector, type FitInputs, fittedDetector } from "./detector.ts";
@@ -18,7 +18,6 @@ import {
 } from "./checks.ts";
 import { nearestWhitenedDistance, pseudoInverseFactor } from "./linalg.ts";
 import { baselineEntry } from "./entry.ts";
-import { Schema } from "effect";
 
 /** Options of {@link mahalanobis} (none: the MDS variant has no hyper-parameters). */
 export type MahalanobisOptions = Record<never, never>;
@@ -91,9 +90,8 @@ export function classGaussians(
 }
 
 /**
- * The class Gaussians of the training split, after checking its penultimate features (one row
- * per image, finite) and its labels, as a class-conditional detector needs them: one label per
- * feature row, each below the number of logits, and no class without a sample.
+ * The class Gaussians of the training split, after checking its features and its labels (one
+ * per row, each below the number of logits, no class without a sample).
  */
 export const trainingClassGaussians = (
   detector: string,

@@ -25,14 +25,8 @@ import { rowLogSumExp } from "./logits.ts";
 
 /** NNGuide's options with their defaults. */
 const NnGuideOptionsSpec = Schema.Struct({
-  /**
-   * Neighbours averaged; absent: min(100, bank size), so the reference's K = 100 adapts to a
-   * training set whose bank ⌈α·N⌉ holds fewer images (a K given beyond the bank is refused).
-   */
   k: Schema.optionalKey(PositiveInt),
-  /** Share of the training set in the bank. */
   alpha: withDefault(Probability, 0.01),
-  /** Seed of the random draw of the bank. */
   seed: withDefault(Seed, 0),
 });
 

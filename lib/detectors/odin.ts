@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
 import { type Batch, batches, channelsOf, type ImageSet } from "../data/images.ts";
 import { matrix } from "../matrix.ts";
 import { currentProgress } from "../progress.ts";
@@ -29,7 +29,6 @@ import {
   PositiveNumber,
   withDefault,
 } from "./entry.ts";
-import { Schema } from "effect";
 
 /** The ε grid tuned over by default (see the module doc). */
 export const ODIN_EPSILON_GRID: ReadonlyArray<number> = [0, 0.0005, 0.001, 0.0014, 0.002, 0.005];

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
 import { checkTrainPenultimate, finiteMatrix, requireSetting } from "./checks.ts";
@@ -20,16 +20,11 @@ import {
   Percentile,
   withDefault,
 } from "./entry.ts";
-import { Schema } from "effect";
 
 /** The ID split whose activations give ReAct's clipping threshold. */
 export type ThresholdSource = "train" | "validation";
 
-/**
- * ReAct's options with their defaults: the percentile p (0–100] of the activations used as the
- * clipping threshold, 90, and the ID split whose activations set it, `from` (`train` for
- * `react`, `validation` for `react-val`).
- */
+/** ReAct's options, the threshold's default split `from` (`react`: train, `react-val`: validation). */
 const reactOptions = (from: ThresholdSource) =>
   Schema.Struct({
     percentile: withDefault(Percentile, 90),

@@ -7,18 +7,16 @@
  *
  * @module
  */
-import { Data, Effect } from "effect";
+import { Data, Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { artefact, type Detector, fittedDetector } from "./detector.ts";
 import { checkTrainPenultimate, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
 import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
 import { baselineEntry, type Expect, type OptionsMatch, PositiveInt } from "./entry.ts";
-import { Schema } from "effect";
 
 /** ViM's options: none has a fixed default. */
 const VimOptionsSpec = Schema.Struct({
-  /** Dimension of the principal subspace; absent: half the penultimate size (32), at fit. */
   principalDim: Schema.optionalKey(PositiveInt),
 });
 
