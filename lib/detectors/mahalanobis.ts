@@ -16,7 +16,7 @@ import {
   type NonFiniteFeatures,
   scoreChecked,
 } from "./checks.ts";
-import { nearestWhitenedDistance, pseudoInverseFactor } from "./linalg.ts";
+import { meanOuterProduct, nearestWhitenedDistance, pseudoInverseFactor } from "./linalg.ts";
 import { baselineEntry } from "./entry.ts";
 
 /** Options of {@link mahalanobis} (none: the MDS variant has no hyper-parameters). */
@@ -60,32 +60,14 @@ export function classGaussians(
   labels: ArrayLike<number>,
   numClasses: number,
 ): ClassGaussians {
-  const { rows: n, cols: d, data } = features;
+  const { cols: d, data } = features;
   const means = new Float64Array(numClasses * d);
   const counts = new Float64Array(numClasses);
   addRowsByClass(means, counts, labels, data, d);
   for (let c = 0; c < numClasses; c++) {
     for (let k = 0; k < d; k++) means[c * d + k]! /= counts[c]!;
   }
-  // Upper triangle only, mirrored at the end (half the work on 60,000 × 64 × 64).
-  const covariance = new Float64Array(d * d);
-  const centred = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const c = labels[i]!;
-    for (let k = 0; k < d; k++) centred[k] = data[i * d + k]! - means[c * d + k]!;
-    for (let a = 0; a < d; a++) {
-      const ca = centred[a]!;
-      if (ca === 0) continue;
-      for (let b = a; b < d; b++) covariance[a * d + b]! += ca * centred[b]!;
-    }
-  }
-  for (let a = 0; a < d; a++) {
-    for (let b = a; b < d; b++) {
-      const value = covariance[a * d + b]! / n;
-      covariance[a * d + b] = value;
-      covariance[b * d + a] = value;
-    }
-  }
+  const covariance = meanOuterProduct(features, means, (i) => labels[i]! * d);
   return { numClasses, dim: d, means, covariance };
 }
 

@@ -12,7 +12,7 @@ import type { Matrix } from "../matrix.ts";
 import { artefact, type Detector, fittedDetector } from "./detector.ts";
 import { checkTrainPenultimate, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
-import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
+import { meanOuterProduct, pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
 import { baselineEntry, type Expect, type OptionsMatch, PositiveInt } from "./entry.ts";
 
 /** ViM's options: none has a fixed default. */
@@ -100,21 +100,7 @@ export function fitVim(
 ): VimModel {
   const d = features.cols;
   const origin = vimOrigin(head);
-  const second = new Float64Array(d * d);
-  const centred = new Float64Array(d);
-  for (let i = 0; i < features.rows; i++) {
-    for (let k = 0; k < d; k++) centred[k] = features.data[i * d + k]! - origin[k]!;
-    for (let a = 0; a < d; a++) {
-      for (let b = a; b < d; b++) second[a * d + b]! += centred[a]! * centred[b]!;
-    }
-  }
-  for (let a = 0; a < d; a++) {
-    for (let b = a; b < d; b++) {
-      second[a * d + b]! /= features.rows;
-      second[b * d + a] = second[a * d + b]!;
-    }
-  }
-  const { vectors } = symmetricEigen(second, d);
+  const { vectors } = symmetricEigen(meanOuterProduct(features, origin, () => 0), d);
   const residualDim = d - principalDim;
   const residualBasis = new Float64Array(d * residualDim);
   for (let k = 0; k < d; k++) {
