@@ -22,9 +22,6 @@ import {
   withDefault,
 } from "./entry.ts";
 
-/** A k grid for tuning (pass as `kGrid`): k ≤ 100 suits our 60,000 training features. */
-export const KNN_K_GRID: ReadonlyArray<number> = [1, 5, 10, 20, 50, 100];
-
 /** KNN's options with their defaults. */
 const KnnOptionsSpec = Schema.Struct({
   k: withDefault(PositiveInt, 50),
@@ -41,18 +38,22 @@ export interface KnnOptions {
 type _Checked = Expect<OptionsMatch<KnnOptions, typeof KnnOptionsSpec>>;
 const KNN_DEFAULTS = optionDefaults(KnnOptionsSpec);
 
-/** Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). */
-export function l2Normalise(features: Matrix): Matrix {
+/** Each value `f(h, ‖h‖₂)` of its row h (float64 norms), as float32. */
+export function mapByRowNorm(features: Matrix, f: (value: number, norm: number) => number): Matrix {
   const { rows, cols, data } = features;
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     let sum = 0;
     for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
-    const scale = 1 / (Math.sqrt(sum) + 1e-10);
-    for (let j = 0; j < cols; j++) out[i * cols + j] = data[i * cols + j]! * scale;
+    const norm = Math.sqrt(sum);
+    for (let j = 0; j < cols; j++) out[i * cols + j] = f(data[i * cols + j]!, norm);
   }
   return matrix(rows, cols, out);
 }
+
+/** Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). */
+export const l2Normalise = (features: Matrix): Matrix =>
+  mapByRowNorm(features, (h, norm) => h * (1 / (norm + 1e-10)));
 
 /** The distance to the k-th neighbour (1-based) of every query, from a search with ≥ k. */
 export function kthDistance(neighbours: Neighbours, k: number): Float64Array {
