@@ -16,24 +16,28 @@ import {
 import { applyHead, energyScores, type Head, readHead } from "./logits.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 
+/** Energy scores of `head`'s logits of each set's `transform`ed penultimate features. */
+const energyOf =
+  (detector: string, head: Head, transform: (penultimate: Matrix) => Matrix) =>
+  (set: ExtractedSet) =>
+    scoreChecked(
+      detector,
+      set,
+      { penultimate: head.inputSize },
+      () => energyScores(applyHead(transform(set.features.penultimate), head)),
+    );
+
 /** A fitted detector scoring by the Energy of `head`'s logits of `transform`ed features. */
-export function headEnergy(
+export const headEnergy = (
   detector: string,
   head: Head,
   transform: (penultimate: Matrix) => Matrix,
   settings: FittedDetector["settings"],
-): FittedDetector {
-  return fittedDetector({
-    score: (set) =>
-      scoreChecked(
-        detector,
-        set,
-        { penultimate: head.inputSize },
-        () => energyScores(applyHead(transform(set.features.penultimate), head)),
-      ),
+): FittedDetector =>
+  fittedDetector({
+    score: energyOf(detector, head, transform),
     settings: { ...settings, temperature: 1 },
   });
-}
 
 /** What {@link fitPercentileHeadEnergy} needs. */
 export interface PercentileHeadEnergy {
@@ -60,13 +64,7 @@ export const fitPercentileHeadEnergy = (spec: PercentileHeadEnergy, inputs: FitI
       "numbers in [0, 100)",
     );
     const head = yield* readHead(detector, inputs);
-    const scoreAt = (p: number) => (set: ExtractedSet) =>
-      scoreChecked(
-        detector,
-        set,
-        { penultimate: head.inputSize },
-        () => energyScores(applyHead(spec.transform(set.features.penultimate, p), head)),
-      );
+    const scoreAt = (p: number) => energyOf(detector, head, (h) => spec.transform(h, p));
     const { chosen: p, tuned } = yield* tuneUnlessFixed(percentile, {
       detector,
       parameter: "percentile",

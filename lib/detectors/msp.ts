@@ -14,9 +14,9 @@ import { pointwiseDetector } from "./pointwise.ts";
 /** Options of {@link msp} (none: the method has no hyper-parameters). */
 export type MspOptions = Record<never, never>;
 
-/** MSP's scores of a batch: −max softmax of each row of logits (the detector's and a fitted folder's). */
-export const mspScores = (logits: Matrix): Float64Array =>
-  Float64Array.from(rowMaxSoftmax(logits), (p) => -p);
+/** −max softmax(z/T) of each row of logits: MSP's scores (T = 1), a fitted folder's, ODIN's. */
+export const mspScores = (logits: Matrix, temperature = 1): Float64Array =>
+  Float64Array.from(rowMaxSoftmax(logits, temperature), (p) => -p);
 
 /** The MSP detector: −max softmax of the logits. */
 export function msp(_options: MspOptions = {}): Detector {

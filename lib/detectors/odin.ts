@@ -16,7 +16,7 @@ import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts"
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
 import { type Detector, type ExtractedSet, fittedDetector, NeedsClassifier } from "./detector.ts";
 import { requirePositiveTemperature, requireSetting, scoreChecked } from "./checks.ts";
-import { rowMaxSoftmax } from "./logits.ts";
+import { mspScores } from "./msp.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 import {
   baselineEntry,
@@ -168,8 +168,7 @@ export const odinPerturbedScores = (
       );
       logits.set(out!.data, batch.start * classes);
     }
-    const probabilities = rowMaxSoftmax(matrix(images.count, classes, logits), pass.temperature);
-    return Float64Array.from(probabilities, (p) => -p);
+    return mspScores(matrix(images.count, classes, logits), pass.temperature);
   });
 
 /** The ODIN detector (temperature T = 1000, ε tuned on validation data by default). */
@@ -189,7 +188,8 @@ export function odin(options: OdinOptions = {}): Detector {
     fit: (inputs) =>
       Effect.gen(function* () {
         const model = inputs.model;
-        if (model.inputGradient === undefined) {
+        const { inputGradient } = model;
+        if (inputGradient === undefined) {
           return yield* new NeedsClassifier({
             detector: name,
             need: "the model's input gradient (its perturbation step)",
@@ -197,10 +197,7 @@ export function odin(options: OdinOptions = {}): Detector {
             model: model.name,
           });
         }
-        const differentiable: DifferentiableModel = {
-          ...model,
-          inputGradient: model.inputGradient,
-        };
+        const differentiable: DifferentiableModel = { ...model, inputGradient };
         yield* requirePositiveTemperature(name, temperature);
         yield* requireSetting(
           Number.isInteger(pass.batchSize) && pass.batchSize > 0,
@@ -223,18 +220,16 @@ export function odin(options: OdinOptions = {}): Detector {
         const report = yield* currentProgress;
         // Gradient signs per set, kept only while tuning (they do not depend on ε).
         const signCache = new Map<ExtractedSet, Int8Array>();
-        const signsOf = (set: ExtractedSet) =>
-          Effect.gen(function* () {
-            const cached = signCache.get(set);
-            if (cached !== undefined) return cached;
-            return yield* odinGradientSigns(
-              differentiable,
-              set.images,
-              pass,
-              (done, total) =>
-                report(`${name}: input gradients of "${set.images.name}"`, done, total),
-            );
-          });
+        const signsOf = (set: ExtractedSet) => {
+          const cached = signCache.get(set);
+          return cached !== undefined ? Effect.succeed(cached) : odinGradientSigns(
+            differentiable,
+            set.images,
+            pass,
+            (done, total) =>
+              report(`${name}: input gradients of "${set.images.name}"`, done, total),
+          );
+        };
         const scoreAt = (epsilon: number, set: ExtractedSet, keepSigns: boolean) =>
           scoreChecked(
             name,
@@ -242,9 +237,7 @@ export function odin(options: OdinOptions = {}): Detector {
             { classes, images: true },
             () =>
               epsilon === 0
-                ? Effect.succeed(
-                  Float64Array.from(rowMaxSoftmax(set.features.logits, temperature), (p) => -p),
-                )
+                ? Effect.succeed(mspScores(set.features.logits, temperature))
                 : Effect.gen(function* () {
                   const signs = yield* signsOf(set);
                   if (keepSigns) signCache.set(set, signs);
