@@ -61,8 +61,10 @@ export type EntryError<Entry> = Entry extends DetectorEntry<string, infer _F, in
  *
  * @example A user's detector: the negative max logit, plus one
  * ```ts
- * import { Effect, Schema } from "effect";
+ * import { Schema } from "effect";
  * import { defineDetector } from "./entry.ts";
+ * import { rowMax } from "./logits.ts";
+ * import { pointwiseDetector } from "./pointwise.ts";
  * const shifted = defineDetector({
  *   kind: "shifted-max-logit",
  *   title: "MaxLogit + 1",
@@ -70,27 +72,14 @@ export type EntryError<Entry> = Entry extends DetectorEntry<string, infer _F, in
  *   source: "a notebook",
  *   reproduce: false,
  *   options: Schema.Struct({ shift: Schema.optionalKey(Schema.Finite) }),
- *   make: (options, name) => ({
- *     name,
- *     description: "the negative max logit plus a shift",
- *     fit: () =>
- *       Effect.succeed({
- *         settings: {},
- *         tuned: [],
- *         dispose: () => {},
- *         score: (set) =>
- *           Effect.sync(() => {
- *             const { rows, cols, data } = set.features.logits;
- *             const out = new Float64Array(rows);
- *             for (let i = 0; i < rows; i++) {
- *               let max = -Infinity;
- *               for (let j = 0; j < cols; j++) max = Math.max(max, data[i * cols + j]!);
- *               out[i] = -max + (options.shift ?? 1);
- *             }
- *             return out;
- *           }),
- *       }),
- *   }),
+ *   make: (options, name) =>
+ *     pointwiseDetector({
+ *       name,
+ *       description: "the negative max logit plus a shift",
+ *       settings: {},
+ *       score: (features) =>
+ *         Float64Array.from(rowMax(features.logits), (z) => -z + (options.shift ?? 1)),
+ *     }),
  * });
  * if (shifted.kind !== "shifted-max-logit") throw new Error("wrong kind");
  * ```
