@@ -187,15 +187,14 @@ export const fitGroodStreamed = <E>(
         ),
     );
     const reduced = yield* reducer.finish();
-    const { prototypes } = reduced;
     const oodPrototype = yield* oodPrototypeOf(model, source, reduced, {
       name: train.description,
       shape: train.shape,
     });
+    const { prototypes } = reduced;
     const gradientPrototypes = { classes: prototypes.penultimate, ood: oodPrototype };
-    const kept = reduced.kept;
-    const nKept = kept.rows;
-    const dim = kept.cols;
+    const { kept } = reduced;
+    const { rows: nKept, cols: dim } = kept;
     const temperature = options.temperature ?? 1;
     if (mapper.descriptors === undefined) {
       // In place: the kept rows become their descriptors, step by step.
