@@ -21,7 +21,6 @@ import { columnMeans } from "./fdbd.ts";
 import { headEnergy } from "./head_energy.ts";
 import { type Head, percentile, readHead } from "./logits.ts";
 
-/** DICE's options with their default: the sparsity percentile p in [0, 100), 90. */
 const DiceOptionsSpec = Schema.Struct({ percentile: withDefault(Percentile, 90) });
 
 /** Options of {@link dice}. */
@@ -67,7 +66,6 @@ export function dice(options: DiceOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link dice}. */
 export const diceEntry = baselineEntry(dice, {
   kind: "dice",
   title: "DICE",

@@ -18,7 +18,6 @@ import {
 } from "./entry.ts";
 import { Schema } from "effect";
 
-/** Energy's options with their default: temperature T = 1. */
 const EnergyOptionsSpec = Schema.Struct({ temperature: withDefault(PositiveNumber, 1) });
 
 /** Options of {@link energy}. */
@@ -42,7 +41,6 @@ export function energy(options: EnergyOptions = {}): Detector {
   });
 }
 
-/** Registration of {@link energy}. */
 export const energyEntry = baselineEntry(energy, {
   kind: "energy",
   title: "Energy",

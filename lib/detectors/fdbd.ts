@@ -14,7 +14,6 @@ import { baselineEntry, type Expect, type OptionsMatch } from "./entry.ts";
 import { type Head, readHead } from "./logits.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 
-/** fDBD's options: none has a fixed default. */
 const FdbdOptionsSpec = Schema.Struct({
   distanceAsNormalizer: Schema.optionalKey(Schema.Boolean),
 });
@@ -131,7 +130,6 @@ export function fdbd(options: FdbdOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link fdbd}. */
 export const fdbdEntry = baselineEntry(fdbd, {
   kind: "fdbd",
   title: "fDBD",

@@ -26,7 +26,6 @@ import { tuneUnlessFixed } from "./tune.ts";
 /** OpenOOD v1.5's γ grid for GEN. */
 export const GEN_GAMMA_GRID: ReadonlyArray<number> = [0.01, 0.1, 0.5, 1, 2, 5, 10];
 
-/** GEN's options with their defaults. */
 const GenOptionsSpec = Schema.Struct({
   gamma: Schema.optionalKey(PositiveNumber),
   gammaGrid: withDefault(Grid(PositiveNumber), [...GEN_GAMMA_GRID] as [number, ...number[]]),
@@ -145,7 +144,6 @@ export function gen(options: GenOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link gen}. */
 export const genEntry = baselineEntry(gen, {
   kind: "gen",
   title: "GEN",

@@ -20,7 +20,6 @@ import {
 } from "./entry.ts";
 import { Schema } from "effect";
 
-/** GradNorm's options with their default: the softmax temperature T, 1. */
 const GradNormOptionsSpec = Schema.Struct({ temperature: withDefault(PositiveNumber, 1) });
 
 /** Options of {@link gradNorm}. */
@@ -66,7 +65,6 @@ export function gradNorm(options: GradNormOptions = {}): Detector {
   });
 }
 
-/** Registration of {@link gradNorm}. */
 export const gradNormEntry = baselineEntry(gradNorm, {
   kind: "gradnorm",
   title: "GradNorm",

@@ -40,7 +40,6 @@ const variant = <const K extends string>(
     make: (options, name) => grood({ ...options, ...fixed(options) }, name),
   });
 
-/** Registration of {@link grood}. */
 export const groodEntry = defineDetector({
   kind: "grood",
   title: "GROOD",

@@ -91,7 +91,6 @@ export function klm(_options: KlmOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link klm}. */
 export const klmEntry = baselineEntry(klm, {
   kind: "klm",
   title: "KLM",

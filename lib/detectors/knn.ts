@@ -22,7 +22,6 @@ import {
   withDefault,
 } from "./entry.ts";
 
-/** KNN's options with their defaults. */
 const KnnOptionsSpec = Schema.Struct({
   k: withDefault(PositiveInt, 50),
   kGrid: Schema.optionalKey(Grid(PositiveInt)),
@@ -131,7 +130,6 @@ export function knn(options: KnnOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link knn}. */
 export const knnEntry = baselineEntry(knn, {
   kind: "knn",
   title: "KNN",

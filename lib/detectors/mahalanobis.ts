@@ -148,7 +148,6 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link mahalanobis}. */
 export const mahalanobisEntry = baselineEntry(mahalanobis, {
   kind: "mahalanobis",
   title: "Mahalanobis",

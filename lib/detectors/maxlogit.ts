@@ -28,7 +28,6 @@ export function maxLogit(_options: MaxLogitOptions = {}): Detector {
   });
 }
 
-/** Registration of {@link maxLogit}. */
 export const maxLogitEntry = baselineEntry(maxLogit, {
   kind: "maxlogit",
   title: "MaxLogit",

@@ -29,7 +29,6 @@ export function msp(_options: MspOptions = {}): Detector {
   });
 }
 
-/** Registration of {@link msp}. */
 export const mspEntry = baselineEntry(msp, {
   kind: "msp",
   title: "MSP",

@@ -24,7 +24,6 @@ import { permutation } from "../random.ts";
 import { mapByRowNorm } from "./knn.ts";
 import { rowLogSumExp } from "./logits.ts";
 
-/** NNGuide's options with their defaults. */
 const NnGuideOptionsSpec = Schema.Struct({
   k: Schema.optionalKey(PositiveInt),
   alpha: withDefault(Probability, 0.01),
@@ -130,7 +129,6 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link nnGuide}. */
 export const nnGuideEntry = baselineEntry(nnGuide, {
   kind: "nnguide",
   title: "NNGuide",

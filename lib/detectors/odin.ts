@@ -33,7 +33,6 @@ import {
 /** The ε grid tuned over by default (see the module doc). */
 export const ODIN_EPSILON_GRID: ReadonlyArray<number> = [0, 0.0005, 0.001, 0.0014, 0.002, 0.005];
 
-/** ODIN's options with their defaults: the only place they are written. */
 const OdinOptionsSpec = Schema.Struct({
   temperature: withDefault(PositiveNumber, 1000),
   epsilon: Schema.optionalKey(NonNegativeNumber),
@@ -268,7 +267,6 @@ export function odin(options: OdinOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link odin}. */
 export const odinEntry = baselineEntry(odin, {
   kind: "odin",
   title: "ODIN",

@@ -55,7 +55,6 @@ export function rmds(_options: RmdsOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link rmds}. */
 export const rmdsEntry = baselineEntry(rmds, {
   kind: "rmds",
   title: "RMDS",

@@ -93,7 +93,6 @@ export function scale(options: ScaleOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link scale}. */
 export const scaleEntry = baselineEntry(scale, {
   kind: "scale",
   title: "SCALE",

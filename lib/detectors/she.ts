@@ -70,7 +70,6 @@ export function she(_options: SheOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link she}. */
 export const sheEntry = baselineEntry(she, {
   kind: "she",
   title: "SHE",

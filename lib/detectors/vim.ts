@@ -15,7 +15,6 @@ import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
 import { meanOuterProduct, pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
 import { baselineEntry, type Expect, type OptionsMatch, PositiveInt } from "./entry.ts";
 
-/** ViM's options: none has a fixed default. */
 const VimOptionsSpec = Schema.Struct({
   principalDim: Schema.optionalKey(PositiveInt),
 });
@@ -164,7 +163,6 @@ export function vim(options: VimOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link vim}. */
 export const vimEntry = baselineEntry(vim, {
   kind: "vim",
   title: "ViM",
