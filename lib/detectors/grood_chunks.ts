@@ -10,9 +10,8 @@
 import { Data, Effect } from "effect";
 import { matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
-import { requireFiniteOutputs } from "../models/finite.ts";
+import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
-import type { NonFiniteOutput } from "../models/finite.ts";
 import { addRowsByClass } from "../stages/class_sums.ts";
 import { MissingLabels, predictedClasses } from "../stages/features.ts";
 import { secondLargest } from "../stages/mixup.ts";
@@ -117,11 +116,8 @@ export interface FeatureMapSettings extends SummarySettings {
 export type FeatureMapError = ModelError | NonFiniteOutput | MissingLabels | TrainingStreamInvalid;
 
 /** The mix-up's rank of every chosen image (its position in `chosen`). */
-export const mixupRanks = (chosen: Uint32Array): ReadonlyMap<number, number> => {
-  const ranks = new Map<number, number>();
-  chosen.forEach((image, rank) => ranks.set(image, rank));
-  return ranks;
-};
+export const mixupRanks = (chosen: Uint32Array): ReadonlyMap<number, number> =>
+  new Map(Array.from(chosen, (image, rank) => [image, rank]));
 
 /** Fails naming the first image whose label is not one of the model's `classes`. */
 const checkLabels = (
