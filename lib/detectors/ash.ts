@@ -1,24 +1,9 @@
 /**
- * ASH, activation shaping (Djurisic, Bozanic, Ashok & Liu, "Extremely Simple Activation
- * Shaping for Out-of-Distribution Detection", ICLR 2023), on the penultimate features, with the
- * Energy score. Three variants of the paper, each registered under its own name, because they
- * give different numbers:
- *
- * Per sample, with n = D activations h, k = n − round(n·p/100) (numpy rounding) and the k
- * largest activations kept (the lowest p% zeroed):
- * - **ASH-S** (`ash`): s1 = Σ h, s2 = Σ of the kept activations, h' = h_kept · exp(s1 / s2);
- * - **ASH-B** (`ash-b`): every kept activation set to s1 / k (a binary mask carrying the sum);
- * - **ASH-P** (`ash-p`): the kept activations as they are (pruning only).
- * Then z' = h'·W + b and score(x) = −logsumexp(z') (Energy, T = 1; higher = more OOD). These
- * are the reference `ash_s`, `ash_b`, `ash_p` (top-k by `torch.topk`, `round` as numpy's)
- * applied, as OpenOOD v1.5 does, to the pooled feature. Ties at the k-th value keep the lower
- * feature index. ASH-S with s2 = 0 (every kept activation is 0) uses the pruned vector unscaled,
- * where the reference would divide 0 by 0.
- *
- * Defaults: ASH-S at a fixed **p = 90** (the paper's ASH-S@90 CIFAR result; with D = 64 it keeps
- * 6 activations), as grood ran "ASH" before; ASH-B as **OpenOOD v1.5's `ash`**
- * (`openood/networks/ash_net.py` calls `ash_b`; `configs/postprocessors/ash.yml`: p tuned on
- * validation data over [65, 70, 75, 80, 85, 90, 95], `APS_mode: True`); ASH-P at p = 90.
+ * ASH, activation shaping (Djurisic et al., ICLR 2023), on the penultimate features, with the
+ * Energy score: per image, keep the k = n − round(n·p/100) largest activations and zero the rest;
+ * ASH-S (`ash`, p = 90) scales them by exp(s1/s2), ASH-B (`ash-b`, OpenOOD v1.5 `ash`, p tuned)
+ * sets them to s1/k, ASH-P (`ash-p`, p = 90) keeps them as they are.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
@@ -30,9 +15,8 @@ import {
   type Expect,
   Grid,
   optionDefaults,
-  type OptionsOf,
+  type OptionsMatch,
   Percentile,
-  type SameFields,
   withDefault,
 } from "./entry.ts";
 import { fitPercentileHeadEnergy } from "./head_energy.ts";
@@ -48,7 +32,6 @@ export const ASH_PERCENTILE_GRID: ReadonlyArray<number> = [65, 70, 75, 80, 85, 9
  * defaults.
  */
 export const TunedPercentileOptionsSpec = Schema.Struct({
-  /** A fixed pruning percentile p in [0, 100); when absent, p is tuned over `percentileGrid`. */
   percentile: Schema.optionalKey(Percentile),
   percentileGrid: withDefault(Grid(Percentile), [...ASH_PERCENTILE_GRID] as [number, ...number[]]),
 });
@@ -63,9 +46,8 @@ export interface AshOptions {
   /** Percentiles tuned over when `percentile` is absent (default `ASH_PERCENTILE_GRID`). */
   readonly percentileGrid?: ReadonlyArray<number>;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
 type _Checked = Expect<
-  SameFields<Omit<AshOptions, "variant">, OptionsOf<typeof TunedPercentileOptionsSpec>>
+  OptionsMatch<Omit<AshOptions, "variant">, typeof TunedPercentileOptionsSpec>
 >;
 
 /** Number of activations ASH keeps out of `n` at percentile `p` (numpy round-half-even). */

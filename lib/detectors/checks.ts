@@ -1,6 +1,6 @@
 /**
- * Input and output checks shared by the baseline detectors, with one typed error per problem a
- * user can act on. Every message names the detector and the set.
+ * Input and output checks shared by the detectors, one typed error per problem a user can act on,
+ * each naming the detector and the set.
  *
  * @module
  */
@@ -77,21 +77,6 @@ export type CheckError =
   | FeatureSizeMismatch
   | InvalidSetting;
 
-/** Fail unless every score is finite; returns the scores unchanged. */
-export const finiteScores = (
-  detector: string,
-  set: string,
-  scores: Float64Array,
-): Effect.Effect<Float64Array, NonFiniteDetectorScore> => {
-  for (let i = 0; i < scores.length; i++) {
-    const value = scores[i]!;
-    if (!Number.isFinite(value)) {
-      return Effect.fail(new NonFiniteDetectorScore({ detector, set, index: i, value }));
-    }
-  }
-  return Effect.succeed(scores);
-};
-
 /** Fail if any value of `m` is NaN or infinite. */
 export const finiteMatrix = (
   detector: string,
@@ -117,52 +102,35 @@ export interface ExpectedSizes {
   readonly images?: boolean;
 }
 
-/**
- * Check that a set's penultimate features and logits have one row per image and the columns
- * the detector was fitted for.
- */
+/** Check that a set's features and logits have one row per image and the expected columns. */
 export const checkSet = (
   detector: string,
   set: ExtractedSet,
   expected: ExpectedSizes,
 ): Effect.Effect<void, FeatureSizeMismatch> => {
   const { features } = set;
-  const mismatch = (what: string, expectedSize: number, actual: number) =>
-    Effect.fail(
-      new FeatureSizeMismatch({
-        detector,
-        set: features.name,
-        what,
-        expected: expectedSize,
-        actual,
-      }),
-    );
-  if (features.penultimate.rows !== features.count) {
-    return mismatch("the number of penultimate rows", features.count, features.penultimate.rows);
-  }
-  if (features.logits.rows !== features.count) {
-    return mismatch("the number of logit rows", features.count, features.logits.rows);
-  }
-  if (expected.penultimate !== undefined && features.penultimate.cols !== expected.penultimate) {
-    return mismatch(
-      "the penultimate feature size",
-      expected.penultimate,
-      features.penultimate.cols,
-    );
-  }
-  if (expected.classes !== undefined && features.logits.cols !== expected.classes) {
-    return mismatch("the number of logits", expected.classes, features.logits.cols);
-  }
-  if (expected.images === true && set.images.count !== features.count) {
-    return mismatch("the number of images", features.count, set.images.count);
-  }
-  return Effect.void;
+  const { count, penultimate, logits } = features;
+  // [what, expected, actual], in the order checked; an undefined expectation is not checked.
+  const sizes: ReadonlyArray<readonly [string, number | undefined, number]> = [
+    ["the number of penultimate rows", count, penultimate.rows],
+    ["the number of logit rows", count, logits.rows],
+    ["the penultimate feature size", expected.penultimate, penultimate.cols],
+    ["the number of logits", expected.classes, logits.cols],
+    ["the number of images", expected.images === true ? count : undefined, set.images.count],
+  ];
+  const wrong = sizes.find(([, size, actual]) => size !== undefined && size !== actual);
+  return wrong === undefined ? Effect.void : Effect.fail(
+    new FeatureSizeMismatch({
+      detector,
+      set: features.name,
+      what: wrong[0],
+      expected: wrong[1]!,
+      actual: wrong[2],
+    }),
+  );
 };
 
-/**
- * The training penultimate features: one row per image (and, when `expected` says so, the sizes
- * it names), every value finite.
- */
+/** The training penultimate features: one row per image, the `expected` sizes, all finite. */
 export const checkTrainPenultimate = (
   detector: string,
   inputs: FitInputs,
@@ -212,10 +180,8 @@ export const requirePercentile = (
   );
 
 /**
- * Score a set the way every baseline does: check its sizes, check that the inputs the
- * detector reads (penultimate features when `expected.penultimate` is set, logits when
- * `expected.classes` is set) are finite, compute, and check that there is one score per image
- * and that every score is finite.
+ * Score a set the way every detector does: check its sizes, check finite the inputs `expected`
+ * names (penultimate features, logits), compute, and check one finite score per image.
  */
 export const scoreChecked = <E = never>(
   detector: string,
@@ -248,7 +214,16 @@ export const scoreChecked = <E = never>(
         actual: scores.length,
       });
     }
-    return yield* finiteScores(detector, name, scores);
+    const bad = scores.findIndex((value) => !Number.isFinite(value));
+    if (bad >= 0) {
+      return yield* new NonFiniteDetectorScore({
+        detector,
+        set: name,
+        index: bad,
+        value: scores[bad]!,
+      });
+    }
+    return scores;
   });
 
 /** The training inputs of a detector do not agree with each other. */

@@ -1,17 +1,14 @@
 /**
- * One interface for every OOD detector, GROOD included: fit on the ID training split (plus,
- * for hyper-parameter choices, the validation-OOD sets and nothing else), then score any set.
- * **Higher score = more likely OOD.**
- *
- * What a detector receives is what the pipeline extracted once per model and split (features
- * and logits), so no detector repeats a forward pass it does not need; detectors that need the
- * model itself (ODIN's input perturbation, GROOD's mix-up) get it too.
+ * One interface for every OOD detector, GROOD included: fit on the ID training split (plus the
+ * validation data for hyper-parameters, never test OOD), then score any set; **higher score = more
+ * likely OOD**. Detectors receive the features the pipeline extracted once, and the model.
  *
  * @module
  */
 import { Data, type Effect } from "effect";
 import type { Compute } from "../compute/compute.ts";
 import type { ImageSet, LabelledSet } from "../data/images.ts";
+import type { Matrix } from "../matrix.ts";
 import type { FeatureModel } from "../models/model.ts";
 import type { ClassSums, SetFeatures } from "../stages/features.ts";
 import type { DetectorError } from "./errors.ts";
@@ -27,20 +24,17 @@ export interface ExtractedSet {
 }
 
 /**
- * Data for hyper-parameter choices: held-out ID images and validation-OOD sets. By
- * construction (see `lib/benchmarks/load.ts`) these never include a test OOD set.
+ * Data for hyper-parameter choices: held-out ID images and validation-OOD sets (possibly none),
+ * never a test OOD set (`lib/benchmarks/load.ts`).
  */
 export interface ValidationData {
-  /** The held-out ID images (never used for training). */
+  /** The held-out ID images. */
   readonly id: ExtractedSet;
-  /** The validation-OOD sets (possibly none; never a test OOD set). */
+  /** The validation-OOD sets. */
   readonly ood: ReadonlyArray<ExtractedSet>;
 }
 
-/**
- * The ID training split as a detector fits on it: the labelled images, their features (one row
- * per image), the per-class sums at the model's early boundaries and the extraction's cache key.
- */
+/** The ID training split as a detector fits on it. */
 export interface TrainingSet extends ExtractedSet {
   /** The ID training images with their labels. */
   readonly images: LabelledSet;
@@ -55,20 +49,18 @@ export interface TrainingSet extends ExtractedSet {
 }
 
 /**
- * Everything a detector may fit on: the model, the training split and the validation data.
- * Test OOD data is not part of it. Fits report their progress to the context's `Progress`.
+ * Everything a detector may fit on (never test OOD data). Fits report their progress to the
+ * context's `Progress`.
  */
 export interface FitInputs {
   /**
-   * The model the features came from, behind one interface (any kind: ONNX, tfjs, grood's CNN):
-   * the head detectors read its classifier head (`FeatureModel.head`), ODIN its input gradient
-   * and forward pass, GROOD's mix-up its early tap (another block, for the early-layer
-   * ablation, on grood's own tfjs network, `FeatureModel.network`, when it has one).
+   * The model the features came from (any kind): the head detectors read its classifier head,
+   * ODIN its input gradient, GROOD's mix-up its early tap.
    */
   readonly model: FeatureModel;
   /** The ID training split with its features. */
   readonly train: TrainingSet;
-  /** Held-out ID and validation-OOD data for hyper-parameter choices. */
+  /** Held-out ID and validation-OOD data. */
   readonly validation: ValidationData;
 }
 
@@ -78,11 +70,8 @@ export interface FitInputs {
  */
 export class NeedsClassifier extends Data.TaggedError("NeedsClassifier")<{
   readonly detector: string;
-  /** What it needs the network for. */
   readonly need: string;
-  /** The kind of the model it was fitted on (`onnx`, `tfjs-layers`, …). */
   readonly modelKind: string;
-  /** The model's path or label, when known. */
   readonly model?: string;
 }> {
   /** What the detector needs, and the model's kind, with what to do instead. */
@@ -100,30 +89,20 @@ export interface TunedParameter {
   readonly name: string;
   /** The values tried, in the order tried. */
   readonly grid: ReadonlyArray<number>;
-  /** The value picked on validation data (see `validationAuroc`, `validationTiedAcross`). */
+  /** The value picked on validation data. */
   readonly chosen: number;
   /** Mean validation AUROC of each grid value, in grid order. */
   readonly validationAuroc: ReadonlyArray<number>;
-  /**
-   * Mean share of validation scores tied across ID and OOD (`TieShares.tiedAcross`) of each
-   * grid value, in grid order: a value above 1% is not chosen while another is below it.
-   */
+  /** Mean share of validation scores tied across ID and OOD of each grid value (`tune.ts`). */
   readonly validationTiedAcross: ReadonlyArray<number>;
 }
 
-/**
- * What a detector may fail with: a closed union of tagged errors (`Data.TaggedError`), each
- * naming the input and what is wrong, so callers can match on `_tag` (`Effect.catchTag`, an
- * exhaustive `switch`) and print it. A detector with a narrower set says so with
- * `Detector<ItsErrors>`.
- */
+/** What a detector may fail with: a closed union of tagged errors (`errors.ts`). */
 export type { DetectorError } from "./errors.ts";
 
 /**
- * Any tagged error (`Data.TaggedError`): what a user's own detector may fail with. grood's
- * detectors keep to the closed `DetectorError` union (the default of `Detector`); a detector
- * registered by a user (`defineDetector` with its own error type) widens only the error channel
- * of the pipeline that runs it.
+ * Any tagged error: what a user's own detector may fail with, widening only the error channel of
+ * the pipeline that runs it (grood's keep to `DetectorError`).
  */
 export interface TaggedFailure {
   /** The error's tag, what `Effect.catchTag` matches on. */
@@ -144,10 +123,7 @@ export interface FittedDetector<E extends TaggedFailure = DetectorError> {
   readonly dispose: () => void;
 }
 
-/**
- * A fitted detector from its score and settings, with nothing tuned and nothing to free unless
- * `parts` says otherwise.
- */
+/** A fitted detector from its score and settings (nothing tuned or to free unless given). */
 export const fittedDetector = <E extends TaggedFailure = DetectorError>(
   parts: Pick<FittedDetector<E>, "score" | "settings"> & Partial<FittedDetector<E>>,
 ): FittedDetector<E> => ({ tuned: [], dispose: () => {}, ...parts });
@@ -164,15 +140,31 @@ export interface Artefact {
   readonly shape: ReadonlyArray<number>;
 }
 
+/** An artefact of `data` (copied to float32 unless it is) with its `shape`. */
+export const artefact = (
+  name: string,
+  description: string,
+  data: ArrayLike<number>,
+  shape: ReadonlyArray<number>,
+): Artefact => ({
+  name,
+  description,
+  data: data instanceof Float32Array ? data : Float32Array.from(data),
+  shape,
+});
+
+/** A matrix as an artefact (rows × cols). */
+export const matrixArtefact = (name: string, description: string, m: Matrix): Artefact =>
+  artefact(name, description, m.data, [m.rows, m.cols]);
+
 /**
- * A detector: a name, what it is, and how to fit it. `R` is what its fit reads from the Effect
- * context: by default `Compute`, the tfjs that ODIN's input gradient and GROOD's mix-up run on;
- * a detector that reads nothing (`Detector<E, never>`) is a `Detector` all the same.
+ * A detector: a name, what it is, and how to fit it. `R` is what its fit reads from the context:
+ * by default `Compute` (ODIN's gradient, GROOD's mix-up); `Detector<E, never>` is one too.
  */
 export interface Detector<E extends TaggedFailure = DetectorError, R = Compute> {
   /** Name in tables and errors. */
   readonly name: string;
-  /** One line on the method and its source (paper, defaults). */
+  /** One line on the method and its source. */
   readonly description: string;
   /** Fit on `inputs`, with the services `R` from the context. */
   readonly fit: (inputs: FitInputs) => Effect.Effect<FittedDetector<E>, E, R>;

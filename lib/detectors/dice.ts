@@ -1,14 +1,8 @@
 /**
- * DICE, directed sparsification (Sun & Li, "DICE: Leveraging Sparsification for
- * Out-of-Distribution Detection", ECCV 2022), as OpenOOD v1.5's `dice` postprocessor.
- *
- * Fit: the mean training penultimate feature h̄; the contribution of weight W_cd is
- * V_cd = h̄_d · W_cd (W is the C × D head matrix); the threshold is the p-th percentile of all
- * C·D contributions (numpy's linear percentile); the head keeps the weights with V_cd > threshold
- * and zeroes the rest (the bias is kept). Score: z' = h·(W∘M)ᵀ + b, score(x) = −logsumexp(z')
- * (Energy, T = 1; OpenOOD's confidence is logsumexp; higher = more OOD here).
- *
- * Default **p = 90** (`configs/postprocessors/dice.yml`, `APS_mode: False`).
+ * DICE (Sun & Li, ECCV 2022; OpenOOD v1.5 `dice`): zero the head weights W_cd whose contribution
+ * h̄_d·W_cd (h̄ the mean training feature) is at or below its p-th percentile, then Energy
+ * −logsumexp(z') of the sparsified head's logits. Default p = 90.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
@@ -19,16 +13,14 @@ import {
   baselineEntry,
   type Expect,
   optionDefaults,
-  type OptionsOf,
+  type OptionsMatch,
   Percentile,
-  type SameFields,
   withDefault,
 } from "./entry.ts";
 import { columnMeans } from "./fdbd.ts";
 import { headEnergy } from "./head_energy.ts";
 import { type Head, percentile, readHead } from "./logits.ts";
 
-/** DICE's options with their default: the sparsity percentile p in [0, 100), 90. */
 const DiceOptionsSpec = Schema.Struct({ percentile: withDefault(Percentile, 90) });
 
 /** Options of {@link dice}. */
@@ -36,8 +28,7 @@ export interface DiceOptions {
   /** Sparsity percentile p in [0, 100) (default 90). */
   readonly percentile?: number;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<DiceOptions, OptionsOf<typeof DiceOptionsSpec>>>;
+type _Checked = Expect<OptionsMatch<DiceOptions, typeof DiceOptionsSpec>>;
 const DICE_DEFAULTS = optionDefaults(DiceOptionsSpec);
 
 /** The head with the weights whose contribution h̄_d·W_cd is at or below the p-th percentile zeroed. */
@@ -75,7 +66,6 @@ export function dice(options: DiceOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link dice}. */
 export const diceEntry = baselineEntry(dice, {
   kind: "dice",
   title: "DICE",

@@ -1,10 +1,6 @@
 /**
- * Energy score (Liu, Wang, Owens & Li, "Energy-based Out-of-distribution Detection",
- * NeurIPS 2020).
- *
- * The free energy of the logits, E(x; T) = −T·log Σⱼ exp(zⱼ/T), is the score directly: it is
- * higher (less negative) for OOD inputs. Default **T = 1**, the temperature the paper scores
- * pre-trained classifiers with, and OpenOOD v1.5's `ebo` default.
+ * Energy (Liu et al., NeurIPS 2020; OpenOOD v1.5 `ebo`): score(x) = −T·log Σⱼ exp(zⱼ/T), default
+ * T = 1 (the paper's and OpenOOD's).
  *
  * @module
  */
@@ -16,14 +12,12 @@ import {
   baselineEntry,
   type Expect,
   optionDefaults,
-  type OptionsOf,
+  type OptionsMatch,
   PositiveNumber,
-  type SameFields,
   withDefault,
 } from "./entry.ts";
 import { Schema } from "effect";
 
-/** Energy's options with their default: temperature T = 1. */
 const EnergyOptionsSpec = Schema.Struct({ temperature: withDefault(PositiveNumber, 1) });
 
 /** Options of {@link energy}. */
@@ -31,8 +25,7 @@ export interface EnergyOptions {
   /** Temperature T (default 1). */
   readonly temperature?: number;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<EnergyOptions, OptionsOf<typeof EnergyOptionsSpec>>>;
+type _Checked = Expect<OptionsMatch<EnergyOptions, typeof EnergyOptionsSpec>>;
 const ENERGY_DEFAULTS = optionDefaults(EnergyOptionsSpec);
 
 /** The Energy detector: −T·logsumexp(z/T). */
@@ -48,7 +41,6 @@ export function energy(options: EnergyOptions = {}): Detector {
   });
 }
 
-/** Registration of {@link energy}. */
 export const energyEntry = baselineEntry(energy, {
   kind: "energy",
   title: "Energy",

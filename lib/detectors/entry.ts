@@ -1,9 +1,7 @@
 /**
- * What a detector module registers: its kind (the `kind` of a spec), its display name, where
- * the method comes from, its options as an Effect Schema whose fields carry their defaults, and
- * the constructor that builds the detector from decoded options. `registry.ts` lists the
- * entries; the spec union, the baseline lists, the CLI choices and the docs' table derive from
- * that one list.
+ * What a detector module registers (`defineDetector`): its kind, display name, source, options
+ * as an Effect Schema whose fields carry their defaults, and its constructor. `registry.ts` lists
+ * the entries; the spec union, baseline lists, CLI choices and docs' table derive from that list.
  *
  * @module
  */
@@ -13,13 +11,15 @@ import type { Detector, DetectorError, TaggedFailure } from "./detector.ts";
 
 export type { Expect, SameFields };
 
+/** `true` when the documented options interface `I` is `S`'s fields, each optional. */
+export type OptionsMatch<I, S extends Schema.Top> = SameFields<I, OptionsOf<S>>;
+
 /** The role a detector plays in the reports. */
 export type DetectorFamily = "grood" | "grood-ablation" | "grood-extension" | "baseline";
 
 /**
- * One detector's registration. `E` is what its detector may fail with: grood's own keep to the
- * closed `DetectorError` union; a user's entry may name its own tagged errors, and a pipeline
- * given that entry (`runPipeline(spec, { detectors: [...DETECTORS, mine] })`) fails with them.
+ * One detector's registration. `E` is what its detector may fail with: a user's entry may name
+ * its own tagged errors, and a pipeline given it (`detectors: [...DETECTORS, mine]`) fails with them.
  */
 export interface DetectorEntry<
   K extends string,
@@ -30,7 +30,7 @@ export interface DetectorEntry<
   readonly kind: K;
   /** Name in tables (a spec's `name` overrides it). */
   readonly title: string;
-  /** The role it plays in the reports (GROOD, an ablation or extension of it, a baseline). */
+  /** The role it plays in the reports. */
   readonly family: DetectorFamily;
   /** Paper (and OpenOOD postprocessor, where it follows one), for the docs. */
   readonly source: string;
@@ -39,9 +39,8 @@ export interface DetectorEntry<
   /** The options; a field with a default decodes to it when the spec leaves it out. */
   readonly options: Schema.Struct<F>;
   /**
-   * Why its scores need each image itself, not only the model's features and logits (ODIN: the
-   * input gradient), when they do: such a detector runs in a pipeline but cannot be saved into
-   * a fitted-detector folder, which scores from features and logits.
+   * Why its scores need each image itself, not only features and logits (ODIN), when they do: it
+   * then cannot be saved into a fitted-detector folder, which scores from features and logits.
    */
   readonly scoresImages?: string;
   /** Build the detector from decoded options. */
@@ -57,13 +56,15 @@ export type EntryError<Entry> = Entry extends DetectorEntry<string, infer _F, in
   : never;
 
 /**
- * Register a detector (an identity that keeps the option and error types). grood's detectors
- * are listed in `DETECTORS`; a user's may be passed to a pipeline next to them.
+ * Register a detector (an identity that keeps the option and error types); a user's may be passed
+ * to a pipeline next to `DETECTORS`.
  *
  * @example A user's detector: the negative max logit, plus one
  * ```ts
- * import { Effect, Schema } from "effect";
+ * import { Schema } from "effect";
  * import { defineDetector } from "./entry.ts";
+ * import { rowMax } from "./logits.ts";
+ * import { pointwiseDetector } from "./pointwise.ts";
  * const shifted = defineDetector({
  *   kind: "shifted-max-logit",
  *   title: "MaxLogit + 1",
@@ -71,27 +72,14 @@ export type EntryError<Entry> = Entry extends DetectorEntry<string, infer _F, in
  *   source: "a notebook",
  *   reproduce: false,
  *   options: Schema.Struct({ shift: Schema.optionalKey(Schema.Finite) }),
- *   make: (options, name) => ({
- *     name,
- *     description: "the negative max logit plus a shift",
- *     fit: () =>
- *       Effect.succeed({
- *         score: (set) =>
- *           Effect.sync(() => {
- *             const { rows, cols, data } = set.features.logits;
- *             const out = new Float64Array(rows);
- *             for (let i = 0; i < rows; i++) {
- *               let max = -Infinity;
- *               for (let j = 0; j < cols; j++) max = Math.max(max, data[i * cols + j]!);
- *               out[i] = -max + (options.shift ?? 1);
- *             }
- *             return out;
- *           }),
- *         settings: {},
- *         tuned: [],
- *         dispose: () => {},
- *       }),
- *   }),
+ *   make: (options, name) =>
+ *     pointwiseDetector({
+ *       name,
+ *       description: "the negative max logit plus a shift",
+ *       settings: {},
+ *       score: (features) =>
+ *         Float64Array.from(rowMax(features.logits), (z) => -z + (options.shift ?? 1)),
+ *     }),
  * });
  * if (shifted.kind !== "shifted-max-logit") throw new Error("wrong kind");
  * ```
@@ -105,9 +93,8 @@ export const defineDetector = <
 ): DetectorEntry<K, F, E> => entry;
 
 /**
- * Register one of grood's baselines: run by `deno task reproduce`, built by `detector` from its
- * decoded options, and named as the spec says; without a name in the spec it keeps the
- * detector's own, which may say the settings in force (`ASH-S@80`, `ReAct (ID val)`).
+ * Register one of grood's baselines (run by `deno task reproduce`). Without a name in the spec it
+ * keeps the detector's own, which may say the settings in force (`ASH-S@80`, `ReAct (ID val)`).
  */
 export const baselineEntry = <const K extends string, F extends Schema.Struct.Fields>(
   detector: (options: Schema.Struct<F>["Type"]) => Detector,
@@ -127,10 +114,7 @@ export const baselineEntry = <const K extends string, F extends Schema.Struct.Fi
 export const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
   schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)));
 
-/**
- * The defaults of an options Schema: what it decodes `{}` to. A detector's defaults are written
- * only in its Schema (`withDefault`); its function reads them from here.
- */
+/** What an options Schema decodes `{}` to: defaults are written only in Schemas (`withDefault`). */
 export const optionDefaults = <S extends Schema.ConstraintDecoder<unknown>>(
   schema: S,
 ): S["Type"] => Schema.decodeUnknownSync(schema)({});
@@ -138,15 +122,12 @@ export const optionDefaults = <S extends Schema.ConstraintDecoder<unknown>>(
 /** A non-empty list (a `Grid`'s type) as any list: a function refuses an empty one by name. */
 type AnyLength<T> = T extends readonly [infer A, ...Array<infer _>] ? ReadonlyArray<A> : T;
 
-/**
- * A detector's options as its function takes them: its Schema's fields, each optional (a grid
- * may be any list; an empty one is refused when tuning, `InvalidGrid`).
- */
+/** A detector's options as its function takes them: its Schema's fields, each optional. */
 export type OptionsOf<S extends Schema.Top> = {
   readonly [K in keyof S["Type"]]?: AnyLength<S["Type"][K]>;
 };
 
-/** Option schemas shared by several detectors. */
+/** A number in [0, 1]. */
 export const Probability = Schema.Number.pipe(
   Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 })),
 );

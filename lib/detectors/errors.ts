@@ -1,7 +1,6 @@
 /**
- * What any detector grood ships may fail with, as one closed union of tagged errors: a caller
- * can match on `_tag` exhaustively (`switch`, `Effect.catchTags`), and a detector that fails
- * with anything else does not compile (its type is `Detector<E extends DetectorError>`).
+ * What any detector grood ships may fail with, as one closed union of tagged errors, so a caller
+ * can match on `_tag` exhaustively.
  *
  * @module
  */

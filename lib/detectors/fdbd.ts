@@ -1,18 +1,8 @@
 /**
- * fDBD, fast decision boundary distance (Liu & Qin, "Fast Decision Boundary based
- * Out-of-Distribution Detector", ICML 2024), as OpenOOD v1.5's `fdbd` postprocessor.
- *
- * With ŷ = argmax z and w_j the head's weight vector of class j, the feature-space distance
- * from h to the boundary between ŷ and j is estimated as |z_ŷ − z_j| / ‖w_ŷ − w_j‖. The score
- * averages these (up to the constant 1/(C − 1)) and regularises by the feature's distance to
- * the training mean (or its norm):
- *   conf(x) = Σ_{j ≠ ŷ} |z_ŷ − z_j| / ‖w_ŷ − w_j‖  /  ‖h − μ_train‖   (or / ‖h‖)
- * and score(x) = −conf(x) (higher = more OOD).
- *
- * Default: the normaliser is **tuned on validation data** over OpenOOD's grid
- * [distance to the training mean, norm] (`configs/postprocessors/fdbd.yml`:
- * `distance_as_normalizer: [True, False]`, `APS_mode: True`; True is its untuned default).
- * Pass `distanceAsNormalizer` to fix it.
+ * fDBD, fast decision boundary distance (Liu & Qin, ICML 2024; OpenOOD v1.5 `fdbd`): score(x) =
+ * −Σ_{j ≠ ŷ} |z_ŷ − z_j| / ‖w_ŷ − w_j‖ / ‖h − μ_train‖ (or / ‖h‖), the normaliser tuned on
+ * validation data unless given.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
@@ -20,13 +10,11 @@ import { Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { checkTrainPenultimate, requireSetting, scoreChecked } from "./checks.ts";
 import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts";
-import { baselineEntry, type Expect, type OptionsOf, type SameFields } from "./entry.ts";
+import { baselineEntry, type Expect, type OptionsMatch } from "./entry.ts";
 import { type Head, readHead } from "./logits.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 
-/** fDBD's options: none has a fixed default. */
 const FdbdOptionsSpec = Schema.Struct({
-  /** Normalise by ‖h − μ_train‖ (true) or ‖h‖ (false); absent: tuned on validation. */
   distanceAsNormalizer: Schema.optionalKey(Schema.Boolean),
 });
 
@@ -35,8 +23,7 @@ export interface FdbdOptions {
   /** Normalise by ‖h − μ_train‖ (true) or ‖h‖ (false); absent: tuned on validation. */
   readonly distanceAsNormalizer?: boolean;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<FdbdOptions, OptionsOf<typeof FdbdOptionsSpec>>>;
+type _Checked = Expect<OptionsMatch<FdbdOptions, typeof FdbdOptionsSpec>>;
 
 /** D-vector mean of the rows. */
 export function columnMeans(m: Matrix): Float64Array {
@@ -143,7 +130,6 @@ export function fdbd(options: FdbdOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link fdbd}. */
 export const fdbdEntry = baselineEntry(fdbd, {
   kind: "fdbd",
   title: "fDBD",

@@ -1,26 +1,8 @@
 /**
- * GEN, generalized entropy (Liu, Lochman & Zach, "GEN: Pushing the Limits of Softmax-Based
- * Out-of-Distribution Detection", CVPR 2023), as OpenOOD v1.5's `gen` postprocessor.
- *
- * With p = softmax(z) and p₍₁₎ ≥ … the M largest probabilities,
- *   G_γ(p) = Σ_{j ≤ M} p₍ⱼ₎^γ (1 − p₍ⱼ₎)^γ,
- * and score(x) = **log** G_γ(p) (OpenOOD's confidence is −G_γ; higher = more OOD here; the log
- * is monotone, so every metric and every threshold decision equals G_γ's).
- *
- * Computed in log space, in float64: log pⱼ = zⱼ − logsumexp(z) and log(1 − pⱼ) =
- * log1p(−pⱼ) below ½, logsumexp(z without zⱼ) − logsumexp(z) above (no cancellation), so
- * log G_γ = logsumexp over the M largest pⱼ of γ·(log pⱼ + log(1 − pⱼ)). A direct evaluation
- * underflows: at γ = 10 on a confident softmax, G_γ is below float32's smallest subnormal
- * (1.4e-45) and, for logit gaps above about 75, below float64's (5e-324), so confident images
- * all tie at 0 and the tie block, not the maths, decides the tuned γ (the independent check
- * behind issue 28 found, on the seed-0 mnist model, 1,150 of 9,000 ID images and 1,720 of 1,908
- * textures at exactly 0 in float32). Here two images get equal scores only when their log G_γ
- * are equal in float64.
- *
- * Defaults (OpenOOD's `configs/postprocessors/gen.yml`): **M = 100** (so with C = 10 classes all
- * probabilities enter; M ≥ C for every value of OpenOOD's M grid, which is why only γ is tuned
- * here) and **γ tuned on validation data** over OpenOOD's grid [0.01, 0.1, 0.5, 1, 2, 5, 10]
- * (its `APS_mode: True`; 0.1 is its default when not tuning). Pass `gamma` to fix γ.
+ * GEN, generalized entropy (Liu et al., CVPR 2023; OpenOOD v1.5 `gen`): score(x) = log Σ over the
+ * M largest pⱼ of pⱼ^γ(1 − pⱼ)^γ, computed in log space in float64 (a direct evaluation underflows
+ * and ties confident images). Defaults: M = 100, γ tuned on validation data unless given.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
@@ -33,10 +15,9 @@ import {
   type Expect,
   Grid,
   optionDefaults,
-  type OptionsOf,
+  type OptionsMatch,
   PositiveInt,
   PositiveNumber,
-  type SameFields,
   withDefault,
 } from "./entry.ts";
 import { logSumExp } from "./logits.ts";
@@ -45,12 +26,9 @@ import { tuneUnlessFixed } from "./tune.ts";
 /** OpenOOD v1.5's γ grid for GEN. */
 export const GEN_GAMMA_GRID: ReadonlyArray<number> = [0.01, 0.1, 0.5, 1, 2, 5, 10];
 
-/** GEN's options with their defaults. */
 const GenOptionsSpec = Schema.Struct({
-  /** A fixed γ; when absent, γ is tuned over `gammaGrid`. */
   gamma: Schema.optionalKey(PositiveNumber),
   gammaGrid: withDefault(Grid(PositiveNumber), [...GEN_GAMMA_GRID] as [number, ...number[]]),
-  /** How many of the largest probabilities enter. */
   topM: withDefault(PositiveInt, 100),
 });
 
@@ -63,8 +41,7 @@ export interface GenOptions {
   /** How many of the largest probabilities enter (default 100). */
   readonly topM?: number;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<GenOptions, OptionsOf<typeof GenOptionsSpec>>>;
+type _Checked = Expect<OptionsMatch<GenOptions, typeof GenOptionsSpec>>;
 const GEN_DEFAULTS = optionDefaults(GenOptionsSpec);
 
 /**
@@ -167,7 +144,6 @@ export function gen(options: GenOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link gen}. */
 export const genEntry = baselineEntry(gen, {
   kind: "gen",
   title: "GEN",

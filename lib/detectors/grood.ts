@@ -1,30 +1,11 @@
 /**
- * GROOD (ElAraby et al., "GROOD: Gradient-aware Out-of-Distribution Detection", TMLR 2025;
- * arXiv 2312.14427) as a detector, composed from the stages:
- * prototype → mix-up (OOD prototype) → gradient (descriptors of correctly classified training
- * samples) → index → score (distance to the k nearest training descriptors).
- *
- * Defaults and why:
- * - early boundary: the model's early tap (grood's CNN: `block1`, 14×14×32): an early layer, as
- *   the paper asks, with enough spatial structure for mixes to stay image-like;
- * - OOD prototype by targeted mix-up, λ = 0.5 on a seeded subset of min(10,000, N) of the N
- *   training images (`MIXUP_DEFAULTS`, `mixupSamples`);
- * - exact k-NN with k = 1 (the reference's k; its approximate IVF index with nprobe = 4 makes
- *   the score depend on the index, so exact is our default and HNSW an option).
- *
- * The fit is GROOD's one fit (`grood_core.ts`), the one `grood fit` streams and a cluster
- * maps: the training features the pipeline extracted once (shared with every detector, so no
- * forward pass is repeated) are cut into the chunks the extraction added its early class sums
- * in, summarised chunk by chunk and reduced in chunk order (`grood_chunks.ts`,
- * `grood_reduce.ts`); the OOD prototype, the descriptors and the index are made by the same
- * code as the streamed fit's. What only this fit offers is layered on top: the OOD prototype
- * from noise, validation-OOD images or a user's code, the distance descriptor, the temperature
- * chosen on validation data, prototypes at any block boundary the extraction summed at (the
- * early-layer ablation), and the stage cache.
- *
- * Each stage's output goes through the stage cache (keyed by its inputs' keys and its own
- * parameters), so an ablation over k reuses prototypes and descriptors, and one over λ reuses
- * the features.
+ * GROOD (ElAraby et al., TMLR 2025) as a detector: prototype → mix-up (OOD prototype) → gradient
+ * descriptors of the correctly classified training images → index → k-NN distance. Its fit is
+ * GROOD's one fit (`grood_core.ts`, docs/architecture.md "GROOD's one fit") over the features the
+ * pipeline extracted once; on top it offers the OOD-prototype sources beyond the training images,
+ * the distance descriptor, the temperature tuned on validation data, prototypes at any summed block
+ * and the stage cache (each stage keyed by its inputs, so an ablation over k reuses the
+ * descriptors' inputs). Defaults and their reasons: docs/method.md "Defaults, and why".
  *
  * @module
  */
@@ -43,7 +24,7 @@ import {
   mixupChoice,
   smoothedNoiseImages,
 } from "../stages/mixup.ts";
-import { resolveGroodOptions } from "./grood_defaults.ts";
+import { type ResolvedGroodOptions, resolveGroodOptions } from "./grood_defaults.ts";
 import {
   describeSource,
   GROOD_DEFAULTS,
@@ -63,24 +44,19 @@ import {
 import { knnScore } from "../stages/score.ts";
 import {
   type Artefact,
+  artefact,
   type Detector,
   type ExtractedSet,
   type FitInputs,
   type FittedDetector,
   fittedDetector,
+  matrixArtefact,
   type TunedParameter,
 } from "./detector.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 
-// GROOD's options live in `grood_options.ts`; exported here too, where callers have taken them.
-export {
-  type CustomOodPrototype,
-  describeSource,
-  GROOD_DEFAULTS,
-  type GroodOptions,
-  type IndexBuilder,
-  type OodPrototypeSource,
-} from "./grood_options.ts";
+// Re-exported where callers have taken them.
+export { GROOD_DEFAULTS, type GroodOptions, type IndexBuilder } from "./grood_options.ts";
 
 /** A matrix as a stored array, and back. */
 const stored = (m: Matrix) => ({ data: m.data, shape: [m.rows, m.cols] });
@@ -116,10 +92,8 @@ export function negativeDistanceTo(features: Matrix, vector: Float32Array): Floa
 }
 
 /**
- * The GROOD detector. Its fit stores each stage's output in the `StageCache` of the context it
- * runs in (a reference whose default is off: without one, nothing is cached); the training
- * extraction's key (`FitInputs.train.key`, which covers the model) roots the cache keys, so they
- * follow the content.
+ * The GROOD detector. Its fit stores each stage's output in the context's `StageCache` (off by
+ * default), keyed from the training extraction's key, which covers the model.
  */
 export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Detector {
   const given: GroodOptions = { ...GROOD_DEFAULTS, ...options };
@@ -153,9 +127,7 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
               `the early tap "${model.taps.early}" of ${model.name} (its mix-up starts there)`,
           });
         }
-        // GROOD's one fit (grood_core.ts): the extraction's features cut into the chunks its
-        // early class sums were added in, each summarised, reduced in chunk order. Run once,
-        // and only when a stage below is not in the cache.
+        // GROOD's one fit (grood_core.ts), run once and only when a stage below is not cached.
         const chosen = o.oodPrototype.kind === "mixup"
           ? yield* mixupChoice(train.images.count, o.oodPrototype)
           : new Uint32Array(0);
@@ -168,10 +140,8 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           Effect.map(reduce, (reduced) => reduced.prototypes),
         );
         const source = o.oodPrototype;
-        // Every stage runs on a FeatureModel. At the model's early tap the mix-up runs on the
-        // model itself, as the streamed fit's does (the same engine, so the same bits); at another
-        // block of grood's own network (the early-layer ablation) on that network, wrapped with
-        // its early tap there.
+        // At the model's early tap the mix-up runs on the model itself, as the streamed fit's
+        // (same bits); at another block of grood's network (the ablation) on that network.
         const net = model.network;
         const atTap = net === undefined || o.earlyBoundary === model.taps.early;
         const mixupModel = atTap ? Effect.succeed(model) : Effect.gen(function* () {
@@ -219,25 +189,15 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
           oodCompute,
         );
         const gradientPrototypes = { classes: prototypes.value.penultimate, ood: ood.value };
-        const indexName = indexLabel(o.index);
-        const settings = {
-          earlyBoundary: o.earlyBoundary,
-          oodPrototype: describeSource(source),
-          descriptor: o.descriptor,
-          index: o.descriptor === "gradient" ? indexName : "none",
-          k: o.k,
-          temperature: o.temperature,
-        };
         if (o.descriptor === "distance") {
           return fittedDetector({
             score: (set: ExtractedSet) =>
               Effect.succeed(negativeDistanceTo(set.features.penultimate, ood.value)),
-            settings,
+            settings: groodSettings(o, "none", o.temperature),
             artefacts: [oodArtefact(ood.value, source)],
           });
         }
-        // Only correctly classified training samples are indexed, as the reference does: the
-        // reduce's kept rows.
+        // Only correctly classified training samples are indexed, as the reference does.
         const descriptorsAt = (temperature: number) =>
           cache.cached(
             "descriptors",
@@ -266,8 +226,7 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
             }),
         });
         const descriptors = (yield* descriptorsAt(temperature)).value;
-        // The kept index belongs to this fit's scope until the fit returns: a failure or an
-        // interruption from its build on releases it; on success the fitted detector owns it.
+        // Released on failure or interruption; on success the fitted detector owns it.
         const index = yield* Effect.acquireRelease(
           indexOf(descriptors),
           (built, exit) => Exit.isFailure(exit) ? Effect.sync(() => built.dispose()) : Effect.void,
@@ -284,10 +243,7 @@ export function grood(options: Partial<GroodOptions> = {}, name = "GROOD"): Dete
   };
 }
 
-/**
- * GROOD's scores of a set: each image's descriptor (at `temperature`) and its mean distance to
- * the `k` nearest training descriptors in `index`.
- */
+/** GROOD's scores of a set: its descriptors' mean distance to the `k` nearest in `index`. */
 const groodScores = (
   set: ExtractedSet,
   prototypes: GradientPrototypes,
@@ -301,75 +257,70 @@ const groodScores = (
   );
 
 /** The OOD prototype as an exported artefact, saying where it came from. */
-const oodArtefact = (ood: Float32Array, source: GroodOptions["oodPrototype"]): Artefact => ({
-  name: "ood-prototype",
-  description: `D-vector OOD prototype (${describeSource(source)})`,
-  data: ood,
-  shape: [ood.length],
+const oodArtefact = (ood: Float32Array, source: GroodOptions["oodPrototype"]): Artefact =>
+  artefact("ood-prototype", `D-vector OOD prototype (${describeSource(source)})`, ood, [
+    ood.length,
+  ]);
+
+/** The settings every GROOD fit reports (`index`: how it is named, or "none"). */
+const groodSettings = (o: ResolvedGroodOptions, index: string, temperature: number) => ({
+  earlyBoundary: o.earlyBoundary,
+  oodPrototype: describeSource(o.oodPrototype),
+  descriptor: o.descriptor,
+  index,
+  k: o.k,
+  temperature,
 });
 
 /** How settings and reports name an index option: the kind, or a user's builder's name. */
 const indexLabel = (index: IndexSpec | IndexBuilder): string =>
   "kind" in index ? index.kind : index.name;
 
-/** What a GROOD fit computed: the parts its fitted detector scores with. */
-export interface GroodParts {
+/** What a GROOD fit computed; the fitted detector owns `index` (its `dispose` frees it). */
+interface GroodParts {
   readonly prototypes: Prototypes;
   readonly ood: Float32Array;
-  /** Descriptors of the correctly classified training images. */
   readonly descriptors: Matrix;
-  /** The index over `descriptors`; the fitted detector owns it (its `dispose` frees it). */
   readonly index: NearestNeighbourIndex;
-  /** The temperature in force (given or tuned). */
   readonly temperature: number;
   readonly tuned: ReadonlyArray<TunedParameter>;
 }
 
 /**
- * GROOD's fitted detector over its parts (`options` say how they were made): the one place
- * that says how GROOD scores, what settings it reports and what it exports, whether the parts
- * came from `grood().fit` or from the streamed fit (`grood_streamed.ts`).
+ * GROOD's fitted detector over its parts, whether from `grood().fit` or the streamed fit: the one
+ * place that says how GROOD scores, what settings it reports and what it exports.
  */
 export function groodFitted(options: Partial<GroodOptions>, parts: GroodParts): FittedDetector {
   const { prototypes, ood, descriptors, index, temperature } = parts;
   // The early boundary is the prototypes' own: what ran.
   const o = { ...GROOD_DEFAULTS, ...options, earlyBoundary: prototypes.earlyBoundary };
   const gradientPrototypes = { classes: prototypes.penultimate, ood };
-  const source = o.oodPrototype;
   return {
     score: (set: ExtractedSet) => groodScores(set, gradientPrototypes, index, temperature, o.k),
     settings: {
-      earlyBoundary: o.earlyBoundary,
-      oodPrototype: describeSource(source),
-      descriptor: o.descriptor,
-      index: indexLabel(o.index),
-      k: o.k,
-      temperature,
+      ...groodSettings(o, indexLabel(o.index), temperature),
       indexed: descriptors.rows,
       ...index.settings,
     },
     tuned: parts.tuned,
     artefacts: [
-      {
-        name: "class-prototypes-penultimate",
-        description: "C × D mean penultimate feature per class (training split)",
-        data: prototypes.penultimate.data,
-        shape: [prototypes.penultimate.rows, prototypes.penultimate.cols],
-      },
-      {
-        name: `class-prototypes-${o.earlyBoundary}`,
-        description: `C × F mean ${o.earlyBoundary} feature per class, flattened ` +
+      matrixArtefact(
+        "class-prototypes-penultimate",
+        "C × D mean penultimate feature per class (training split)",
+        prototypes.penultimate,
+      ),
+      matrixArtefact(
+        `class-prototypes-${o.earlyBoundary}`,
+        `C × F mean ${o.earlyBoundary} feature per class, flattened ` +
           `from [${prototypes.earlyShape.join(", ")}]`,
-        data: prototypes.early.data,
-        shape: [prototypes.early.rows, prototypes.early.cols],
-      },
-      oodArtefact(ood, source),
-      {
-        name: "train-descriptors",
-        description: "GROOD descriptors of the correctly classified training samples",
-        data: descriptors.data,
-        shape: [descriptors.rows, descriptors.cols],
-      },
+        prototypes.early,
+      ),
+      oodArtefact(ood, o.oodPrototype),
+      matrixArtefact(
+        "train-descriptors",
+        "GROOD descriptors of the correctly classified training samples",
+        descriptors,
+      ),
       ...ivfCentroidsOf(index),
     ],
     dispose: () => index.dispose(),

@@ -1,35 +1,17 @@
 /**
- * GROOD's fit as a chunk summary and an ordered reduce: the one core of every GROOD fit, in
- * one process from a stream (`grood_streamed.ts`), on a cluster (`apps/cluster`,
- * `grood cluster fit`) and over features already held in memory (the pipeline's `grood()`,
- * `grood_core.ts`).
- *
- * The training images are cut into chunks of a fixed size (`FIT_CHUNK` by default; a fit
- * setting, recorded in the fitted folder, independent of how many processes do the work). A
- * chunk's features (penultimate features and logits per image, early features summed per
- * class as they pass, never kept per image) come from the model ({@link forwardChunk}), or
- * from an extraction already in memory. The summary ({@link summariseChunk}) is a pure
- * function of one chunk's features: per-class float64 sums and counts of the penultimate
- * features, the penultimate features of the correctly classified images, and the mix-up's
- * chosen images (the seeded choice is known from the image count) with their
- * second-most-likely classes. The map of the streamed fit ({@link mapFeatureChunk}) is the
- * forward then the summary. The reduce (`grood_reduce.ts`) takes the summaries in chunk
- * order and adds their sums (sums of sums, never averages of averages, with the steps of
- * `lib/stages/class_sums.ts`, which the extraction's early class sums use too), so a fit's bits
- * depend on the chunk size, never on who computed which chunk, when, or whether the features
+ * GROOD's fit as a chunk map and an ordered reduce (docs/architecture.md "GROOD's one fit"): the
+ * forward of a chunk ({@link forwardChunk}) and the summary of its features ({@link summariseChunk},
+ * a pure function: per-class float64 sums, the correctly classified rows, the mix-up's images), so
+ * a fit's bits depend on the chunk size, never on who mapped which chunk or whether the features
  * were streamed or held in memory.
- *
- * The descriptors are a second map: each row depends only on its own features and the
- * prototypes (`groodDescriptors`), so any split of the rows gives the same bits.
  *
  * @module
  */
 import { Data, Effect } from "effect";
 import { matrix } from "../matrix.ts";
 import type { ModelError } from "../models/errors.ts";
-import { requireFiniteOutputs } from "../models/finite.ts";
+import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts";
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
-import type { NonFiniteOutput } from "../models/finite.ts";
 import { addRowsByClass } from "../stages/class_sums.ts";
 import { MissingLabels, predictedClasses } from "../stages/features.ts";
 import { secondLargest } from "../stages/mixup.ts";
@@ -47,10 +29,7 @@ export class TrainingStreamInvalid extends Data.TaggedError("TrainingStreamInval
   }
 }
 
-/**
- * A `FeatureJob`'s chunks could not be mapped where the mapper sends them (a cluster's
- * runners: the job folder, a chunk, the cluster), and why.
- */
+/** A `FeatureJob`'s chunks could not be mapped where the mapper sends them (a cluster), and why. */
 export class ChunkMapFailed extends Data.TaggedError("ChunkMapFailed")<{
   readonly what: string;
   readonly problem: string;
@@ -85,7 +64,7 @@ export interface ChunkFeatures {
   readonly penultimate: Float32Array;
   /** `size` × C logits. */
   readonly logits: Float32Array;
-  /** The chunk's images, one after another (the mix-up's chosen ones are copied from here). */
+  /** The chunk's images, one after another. */
   readonly pixels: Uint8Array;
 }
 
@@ -137,11 +116,8 @@ export interface FeatureMapSettings extends SummarySettings {
 export type FeatureMapError = ModelError | NonFiniteOutput | MissingLabels | TrainingStreamInvalid;
 
 /** The mix-up's rank of every chosen image (its position in `chosen`). */
-export const mixupRanks = (chosen: Uint32Array): ReadonlyMap<number, number> => {
-  const ranks = new Map<number, number>();
-  chosen.forEach((image, rank) => ranks.set(image, rank));
-  return ranks;
-};
+export const mixupRanks = (chosen: Uint32Array): ReadonlyMap<number, number> =>
+  new Map(Array.from(chosen, (image, rank) => [image, rank]));
 
 /** Fails naming the first image whose label is not one of the model's `classes`. */
 const checkLabels = (
@@ -161,7 +137,7 @@ const checkLabels = (
 
 /**
  * The forward: one chunk's penultimate features and logits (checked finite), and its early
- * features summed per class as each batch passes (they are too large to keep per image).
+ * features summed per class as each batch passes (too large to keep per image).
  */
 export const forwardChunk = (
   model: FeatureModel,
@@ -172,8 +148,7 @@ export const forwardChunk = (
   FeatureMapError
 > =>
   Effect.gen(function* () {
-    const dim = sizeOf(model.shapes.penultimate);
-    const classes = sizeOf(model.shapes.logits);
+    const { dim, classes } = shapesOf(model);
     const earlySize = sizeOf(model.shapes.early);
     const perImage = chunk.size === 0 ? 0 : chunk.pixels.length / chunk.size;
     const labels = chunk.labels;
@@ -208,21 +183,14 @@ export const forwardChunk = (
       );
       yield* Effect.yieldNow;
     }
-    const features: ChunkFeatures = {
-      start: chunk.start,
-      size: chunk.size,
-      labels,
-      penultimate,
-      logits,
-      pixels: chunk.pixels,
+    const { start, size } = chunk;
+    return {
+      features: { start, size, labels, penultimate, logits, pixels: chunk.pixels },
+      earlySums,
     };
-    return { features, earlySums };
   });
 
-/**
- * The summary: one chunk's penultimate sums and counts per class, its correctly classified
- * rows and its mix-up images (see the module doc). A pure function of the chunk's features.
- */
+/** The summary of one chunk's features (see the module doc): a pure function of them. */
 export const summariseChunk = (
   features: ChunkFeatures,
   shapes: { readonly dim: number; readonly classes: number },
@@ -268,7 +236,7 @@ export const summariseChunk = (
         k * perImage,
       )
     );
-    const summary: ChunkSummary = {
+    return {
       start,
       size,
       penultimateSums,
@@ -278,8 +246,7 @@ export const summariseChunk = (
       mixRanks: Uint32Array.from(mix, (m) => m.rank),
       mixPixels,
       mixTargets: Uint8Array.from(mix, (m) => m.target),
-    };
-    return summary;
+    } satisfies ChunkSummary;
   });
 
 /** The map of the streamed fit: the forward, then the summary (see the module doc). */
@@ -291,8 +258,7 @@ export const mapFeatureChunk = (
   Effect.gen(function* () {
     const { features, earlySums } = yield* forwardChunk(model, chunk, settings);
     const summary = yield* summariseChunk(features, shapesOf(model), settings);
-    const mapped: FeatureChunk = { ...summary, earlySums };
-    return mapped;
+    return { ...summary, earlySums } satisfies FeatureChunk;
   });
 
 /** The penultimate size D and the number of classes C of a model. */

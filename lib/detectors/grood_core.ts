@@ -1,14 +1,8 @@
 /**
- * GROOD's one fit, the parts after the chunk map: the summaries of features already held in
- * memory (the pipeline's extraction, shared with every detector, so no forward pass is
- * repeated), and what every fit does once the ordered reduce has given the class prototypes:
- * the OOD prototype (targeted mix-up of the reduce's chosen images, or the mean of the
- * prototypes), the descriptors of the kept rows, the index over them.
- *
- * `fitGroodStreamed` (`grood fit`, the cluster's fit) and `grood().fit` (the pipeline, and
- * `fit --in-memory`) both run these, over the same summaries (`summariseChunk`) and the same
- * reduce (`grood_reduce.ts`): with the same chunk size, batch size and model they give the same
- * bits (`tests/grood_streamed_test.ts`).
+ * GROOD's one fit after the chunk map, shared by `fitGroodStreamed` and `grood().fit`: the reduce
+ * of features held in memory, the OOD prototype, the descriptors of the kept rows and the index.
+ * With the same chunk size, batch size and model both give the same bits
+ * (`tests/grood_streamed_test.ts`).
  *
  * @module
  */
@@ -31,16 +25,14 @@ import type { ClassSums, SetFeatures } from "../stages/features.ts";
 import { type GradientPrototypes, groodDescriptors } from "../stages/gradient.ts";
 import { meanOfPrototypes, mixupImages } from "../stages/mixup.ts";
 import type { EmptyClass } from "../stages/prototype.ts";
-import type { Artefact, DetectorError } from "./detector.ts";
+import { type Artefact, artefact, type DetectorError } from "./detector.ts";
 import { mixupRanks, summariseChunk, TrainingStreamInvalid } from "./grood_chunks.ts";
 import type { IndexBuilder } from "./grood_options.ts";
 import { type ReducedFeatures, summaryReducer } from "./grood_reduce.ts";
 
 /**
- * The reduce of in-memory training features: cut into chunks of `early.chunk` images (the
- * chunks the extraction added the early class sums in), each summarised (`summariseChunk`)
- * and added in order (`summaryReducer`), the early prototypes from `early`. The same bits as
- * the streamed fit's reduce over the same images, chunk size and features.
+ * The reduce of in-memory training features, cut into the chunks the extraction added the early
+ * class sums `early` in: the same bits as the streamed fit's reduce.
  */
 export const reduceInMemory = (
   train: { readonly images: LabelledSet; readonly features: SetFeatures },
@@ -188,11 +180,7 @@ export const IVF_CENTROIDS_ARTEFACT = "ivf-centroids";
 export const ivfCentroidsOf = (index: NearestNeighbourIndex): ReadonlyArray<Artefact> => {
   if (indexKind("ivf")?.owns(index) !== true) return [];
   const ivf = index as IvfIndex;
-  return [{
-    name: IVF_CENTROIDS_ARTEFACT,
-    description: `lists × D k-means centroids of the IVF index over the training descriptors, ` +
-      `centred on their mean (nprobe ${ivf.ivf.nprobe})`,
-    data: ivf.centroids,
-    shape: [ivf.ivf.lists, ivf.dim],
-  }];
+  const description = `lists × D k-means centroids of the IVF index over the training ` +
+    `descriptors, centred on their mean (nprobe ${ivf.ivf.nprobe})`;
+  return [artefact(IVF_CENTROIDS_ARTEFACT, description, ivf.centroids, [ivf.ivf.lists, ivf.dim])];
 };

@@ -1,9 +1,6 @@
 /**
- * GROOD's defaults that adapt to the model and the data, resolved when a fit knows both: the
- * early boundary is the model's early tap (`block1` on grood's CNN, a tensor or layer name on
- * another kind), and the mix-up mixes min(10,000, N) of the N training images. A value the user
- * gives is kept, and a spec's value that cannot be honoured (a layer the model lacks, more mixes
- * than images) is refused by the doors that read specs (`checkPipeline`, `fit`'s `honoured`).
+ * GROOD's defaults that adapt to the model and the data, resolved when a fit knows both: the early
+ * boundary is the model's early tap, the mix-up mixes min(10,000, N) of the N training images.
  *
  * @module
  */
@@ -14,10 +11,8 @@ import { mixupSamples } from "../stages/mixup.ts";
 export type ResolvedGroodOptions = GroodOptions & { readonly earlyBoundary: string };
 
 /**
- * Fill in the defaults that adapt to the model and the data: the early boundary is the model's
- * early tap, the mix-up mixes min(10,000, N) of the N training images. Values given are kept
- * (a mix-up count above N is checked by the callers that can name the user's input). The
- * result is what runs, and what the settings report.
+ * Fill in the defaults that adapt to the model and the data (see the module doc), keeping values
+ * given (callers that can name the user's input check a mix-up count above N).
  */
 export function resolveGroodOptions(
   options: GroodOptions,

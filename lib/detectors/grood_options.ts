@@ -1,8 +1,6 @@
 /**
- * GROOD's options: where its OOD prototype comes from (mix-up, the mean of the prototypes,
- * noise, validation OOD, or a user's own), its descriptor, index, k and temperature: a Schema
- * (`GroodOptionsSpec`) holding the defaults `grood.ts`'s module doc gives the reasons for, and
- * the option types derived from it.
+ * GROOD's options: a Schema (`GroodOptionsSpec`) holding the defaults, and the option types (with a
+ * user's own OOD-prototype source or index builder) derived from it.
  *
  * @module
  */
@@ -17,6 +15,7 @@ import type { DetectorError, FitInputs } from "./detector.ts";
 import {
   type Expect,
   Grid,
+  optionDefaults,
   PositiveInt,
   Probability,
   type SameFields,
@@ -24,17 +23,13 @@ import {
   withDefault,
 } from "./entry.ts";
 
-/**
- * A user's own OOD-prototype source: a name (part of the cache key: change it when the code
- * changes) and how to compute the prototype from what GROOD fits on; it fails only with
- * tagged errors (`DetectorError`).
- */
+/** A user's own OOD-prototype source: a name and how to compute the prototype. */
 export interface CustomOodPrototype {
   /** Marks a user's own source. */
   readonly kind: "custom";
   /** Names the source in settings and cache keys: change it when the code changes. */
   readonly name: string;
-  /** The OOD prototype (D values, in the penultimate space) from the fit inputs and prototypes. */
+  /** The OOD prototype (D values, penultimate space), failing only with `DetectorError`s. */
   readonly compute: (
     inputs: FitInputs,
     prototypes: Prototypes,
@@ -54,7 +49,6 @@ export const OodPrototypeSpec = Schema.Union([
   Schema.Struct({
     kind: Schema.Literal("mixup"),
     lambda: Probability,
-    /** Images to mix; absent: min(10,000, training images), resolved when the fit knows the data. */
     samples: Schema.optionalKey(Schema.Union([PositiveInt, Schema.Literal("all")])),
     seed: Seed,
   }),
@@ -62,10 +56,6 @@ export const OodPrototypeSpec = Schema.Union([
   Schema.Struct({ kind: Schema.Literal("noise"), count: PositiveInt, seed: Seed }),
   Schema.Struct({
     kind: Schema.Literal("validation"),
-    /**
-     * Use only the first n validation-OOD images (the sets concatenated in benchmark order),
-     * as the reference does with its first loader batch; absent = the whole split.
-     */
     firstImages: Schema.optionalKey(PositiveInt),
   }),
 ]);
@@ -83,22 +73,16 @@ export const GroodTemperature: Schema.Finite = Schema.Finite.pipe(
 );
 
 /**
- * GROOD's options in a spec except the OOD-prototype source (the variants fix it), with their
- * defaults: the only place they are written (see `grood.ts`'s module doc for the reasons).
+ * GROOD's spec options but the OOD-prototype source (the variants fix it), with their defaults:
+ * the only place they are written (`GroodOptions` says what each means).
  */
 export const groodFields = {
-  /** Where the early prototypes and the mix-up are taken; absent: the model's early tap. */
   earlyBoundary: Schema.optionalKey(Schema.String),
-  /** `gradient`: GROOD; `distance`: ablation, score = −‖h − p_ood‖ (no gradient, no index). */
   descriptor: withDefault(Schema.Literals(["gradient", "distance"]), "gradient"),
-  /** `{ "kind": "exact" }`, `{ "kind": "ivf", "nprobe"?, … }`, `{ "kind": "hnsw", "m"?, … }`. */
   index: withDefault(IndexSpec, { kind: "exact" }),
   k: withDefault(PositiveInt, 1),
-  /** NCP-logit temperature τ (an extension; 1 = the paper), in [2^-62, 2^62]. */
   temperature: withDefault(GroodTemperature, 1),
-  /** When given, τ is chosen from this grid on the validation data (overrides `temperature`). */
   temperatureGrid: Schema.optionalKey(Grid(GroodTemperature)),
-  /** Seed of the HNSW graph and of IVF's k-means. */
   seed: withDefault(Seed, 0),
 };
 
@@ -154,7 +138,7 @@ export interface GroodOptions {
   readonly index: IndexSpec | IndexBuilder;
   /** Neighbours k of the nearest-neighbour score (default 1, the paper). */
   readonly k: number;
-  /** NCP-logit temperature τ (an extension; 1 = the paper). */
+  /** NCP-logit temperature τ (an extension; 1 = the paper), in [2^-62, 2^62]. */
   readonly temperature: number;
   /** When given, τ is chosen from this grid on the validation data (overrides `temperature`). */
   readonly temperatureGrid?: ReadonlyArray<number>;
@@ -170,9 +154,7 @@ type _GroodOptionsMatchSchema = Expect<
 >;
 
 /** GROOD's defaults: what its spec decodes `{}` to. */
-export const GROOD_SPEC_DEFAULTS: typeof GroodOptionsSpec.Type = Schema.decodeUnknownSync(
-  GroodOptionsSpec,
-)({});
+export const GROOD_SPEC_DEFAULTS: typeof GroodOptionsSpec.Type = optionDefaults(GroodOptionsSpec);
 
 /** GROOD's defaults, as options (`GROOD_SPEC_DEFAULTS`). */
 export const GROOD_DEFAULTS: GroodOptions = GROOD_SPEC_DEFAULTS;

@@ -1,9 +1,7 @@
 /**
- * The ordered reduce of GROOD's chunk summaries (`grood_chunks.ts`): chunk sums added in chunk
- * order into float64 totals (`addInto`, the step the extraction's early class sums use too),
- * the kept rows and the mix-up's images gathered, then the class prototypes
- * (`prototypesFromSums`). The same reduce serves the streamed fit, the cluster's and the fit
- * over features held in memory (`grood_core.ts`).
+ * The ordered reduce of GROOD's chunk summaries: sums added in chunk order into float64 totals
+ * (`addInto`, as the extraction's early class sums), the kept rows and the mix-up's images
+ * gathered, then the class prototypes.
  *
  * @module
  */
@@ -48,9 +46,8 @@ export interface SummaryReducer {
 }
 
 /**
- * The reduce of the summaries: chunk sums added in chunk order into float64 totals, kept
- * features copied into one count × D buffer (the index's size, as the streamed fit's
- * descriptors overwrite it in place), chosen images put at their ranks.
+ * The reduce of the summaries; kept features go into one count × D buffer (the index's size:
+ * the streamed fit's descriptors overwrite it in place), chosen images at their ranks.
  */
 export const summaryReducer = (
   shapes: { readonly dim: number; readonly classes: number },
@@ -152,11 +149,7 @@ export interface FeatureReducer {
   readonly finish: () => Effect.Effect<ReducedFeatures, TrainingStreamInvalid | EmptyClass>;
 }
 
-/**
- * The streamed fit's reduce: {@link summaryReducer}, with the chunks' early sums added in
- * chunk order beside (the early features were summed by the map; in memory, the extraction
- * added them in the same chunks, `lib/stages/class_sums.ts`).
- */
+/** The streamed fit's reduce: {@link summaryReducer}, the chunks' early sums added beside. */
 export const featureReducer = (
   model: FeatureModel,
   train: { readonly description: string; readonly count: number; readonly perImage: number },

@@ -1,29 +1,9 @@
 /**
- * GROOD's fit in bounded memory: the training images are read chunk by chunk and forgotten,
- * so a fit's memory grows with its index (the descriptors kept for k-NN), not with the number
- * of images. It is GROOD's one fit: the chunk map (forward, then summary) and ordered reduce
- * of `grood_chunks.ts` and `grood_reduce.ts`, then the OOD prototype, descriptors and index of
- * `grood_core.ts`, run here in this process by default, or by a caller's
- * {@link ChunkMapper} (the cluster's driver, which has the map computed by runners and reads
- * their results back in chunk order): the same code reduces either, so a fit's bits depend on
- * its chunk size, not on where the chunks were mapped.
- *
- * - the class prototypes: per-chunk float64 sums per class of the early and penultimate
- *   features, added in chunk order;
- * - the mix-up's images: the seeded choice of `mixupChoice` is known before the pass (it only
- *   needs the image count), so the chosen images' pixels and their second-most-likely classes
- *   are copied out as they pass; then `mixupImages` on them, in the mix-up's order;
- * - the penultimate features of the correctly classified images, into one buffer of
- *   count × D float32 (the index's size; the descriptors then overwrite it in place), then the
- *   descriptors (each row depends on its own features only) and the index.
- *
- * `grood().fit` over the same images held in memory (their extraction's class sums added in
- * the same chunks, the same batch size) runs the same summaries and reduce, and gives the same
- * bits (`tests/grood_streamed_test.ts`).
- *
- * What it does not do: the OOD-prototype sources that need more than the training stream
- * (noise, validation-OOD images, custom code) and the temperature grid, which needs validation
- * data; `grood()` layers those on the same core.
+ * GROOD's fit in bounded memory (`grood fit`, the cluster's fit): the training stream is read chunk
+ * by chunk, mapped here or by a caller's {@link ChunkMapper}, reduced in chunk order, then the OOD
+ * prototype, descriptors (in place over the kept rows) and index of `grood_core.ts`. Memory grows
+ * with the index, not the images. The sources that need more than the training stream (noise,
+ * validation OOD, custom) and the temperature grid are `grood()`'s (docs/architecture.md).
  *
  * @module
  */
@@ -70,7 +50,7 @@ export interface TrainingStream<E> {
 export interface FeatureJob<E> {
   /** The model whose features are summed. */
   readonly model: FeatureModel;
-  /** The labelled training stream the chunks are cut from. */
+  /** The training stream the chunks are cut from. */
   readonly train: TrainingStream<E>;
   /** Images per chunk: chunk k is images [k·chunk, min(count, (k+1)·chunk)). */
   readonly chunk: number;
@@ -81,8 +61,8 @@ export interface FeatureJob<E> {
 }
 
 /**
- * Who runs the maps. In this process by default; a cluster's driver gives its own, which
- * must still run `job.train` once (the caller takes the source's checksum on the way).
+ * Who runs the maps: this process by default, or a cluster's driver, which must still run
+ * `job.train` once (the caller takes the source's checksum on the way).
  */
 export interface ChunkMapper<E> {
   /** Every chunk's map result, in chunk order. */
@@ -207,17 +187,14 @@ export const fitGroodStreamed = <E>(
         ),
     );
     const reduced = yield* reducer.finish();
-    const { prototypes } = reduced;
-
     const oodPrototype = yield* oodPrototypeOf(model, source, reduced, {
       name: train.description,
       shape: train.shape,
     });
-
+    const { prototypes } = reduced;
     const gradientPrototypes = { classes: prototypes.penultimate, ood: oodPrototype };
-    const kept = reduced.kept;
-    const nKept = kept.rows;
-    const dim = kept.cols;
+    const { kept } = reduced;
+    const { rows: nKept, cols: dim } = kept;
     const temperature = options.temperature ?? 1;
     if (mapper.descriptors === undefined) {
       // In place: the kept rows become their descriptors, step by step.
@@ -248,13 +225,12 @@ export const fitGroodStreamed = <E>(
       }
     }
     const index = yield* indexOver(options.index ?? { kind: "exact" }, kept, options.seed ?? 0);
-    const fit: StreamedGroodFit = {
+    return {
       prototypes,
       oodPrototype,
       descriptors: kept,
       indexedImages: reduced.keptImages,
       index,
       images: count,
-    };
-    return fit;
+    } satisfies StreamedGroodFit;
   });

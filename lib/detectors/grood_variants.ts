@@ -1,7 +1,6 @@
 /**
- * GROOD's spec (its options as a Schema with defaults) and its registered variants: the paper's
- * ablations and our extensions, each GROOD with some options fixed. The computation is in
- * `grood.ts`; this file only says how a spec names and configures it.
+ * GROOD's registry entries: GROOD and its ablations and extensions, each GROOD with some options
+ * fixed. The computation is in `grood.ts`.
  *
  * @module
  */
@@ -41,7 +40,6 @@ const variant = <const K extends string>(
     make: (options, name) => grood({ ...options, ...fixed(options) }, name),
   });
 
-/** Registration of {@link grood}. */
 export const groodEntry = defineDetector({
   kind: "grood",
   title: "GROOD",

@@ -1,9 +1,6 @@
 /**
- * What the detectors that recompute the logits with the dense head share (ReAct, ASH, DICE,
- * SCALE): the fitted scorer, the Energy score −logsumexp(z̄) of z̄ = head(transform(h)) at
- * temperature 1 (their training features are checked by `checkTrainPenultimate`, `checks.ts`).
- * Each detector's own file keeps only its idea: a clip (ReAct), a shaping (ASH), a sparsified
- * head (DICE), a scaling (SCALE).
+ * What ReAct, ASH, DICE and SCALE share: Energy −logsumexp(z̄) of z̄ = head(transform(h)) at
+ * temperature 1; each detector's own file keeps only its transform.
  *
  * @module
  */
@@ -19,28 +16,28 @@ import {
 import { applyHead, energyScores, type Head, readHead } from "./logits.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 
-/**
- * A fitted detector scoring every set by the Energy of the logits `head` computes from its
- * `transform`ed penultimate features (checked for size and finiteness first; scores checked
- * finite). `settings` are recorded with `temperature: 1` added.
- */
-export function headEnergy(
+/** Energy scores of `head`'s logits of each set's `transform`ed penultimate features. */
+const energyOf =
+  (detector: string, head: Head, transform: (penultimate: Matrix) => Matrix) =>
+  (set: ExtractedSet) =>
+    scoreChecked(
+      detector,
+      set,
+      { penultimate: head.inputSize },
+      () => energyScores(applyHead(transform(set.features.penultimate), head)),
+    );
+
+/** A fitted detector scoring by the Energy of `head`'s logits of `transform`ed features. */
+export const headEnergy = (
   detector: string,
   head: Head,
   transform: (penultimate: Matrix) => Matrix,
   settings: FittedDetector["settings"],
-): FittedDetector {
-  return fittedDetector({
-    score: (set) =>
-      scoreChecked(
-        detector,
-        set,
-        { penultimate: head.inputSize },
-        () => energyScores(applyHead(transform(set.features.penultimate), head)),
-      ),
+): FittedDetector =>
+  fittedDetector({
+    score: energyOf(detector, head, transform),
     settings: { ...settings, temperature: 1 },
   });
-}
 
 /** What {@link fitPercentileHeadEnergy} needs. */
 export interface PercentileHeadEnergy {
@@ -54,12 +51,7 @@ export interface PercentileHeadEnergy {
   readonly settings: (p: number, head: Head) => FittedDetector["settings"];
 }
 
-/**
- * Fit a detector that scores by the Energy of the head's logits over percentile-transformed
- * penultimate features, with p fixed or tuned on validation data (ASH's variants, SCALE): the
- * grid is checked to hold percentiles in [0, 100), the head is read, and the tuned choice
- * follows `tuneParameter`'s rules.
- */
+/** Fit {@link headEnergy} over percentile-transformed features, p fixed or tuned (ASH, SCALE). */
 export const fitPercentileHeadEnergy = (spec: PercentileHeadEnergy, inputs: FitInputs) =>
   Effect.gen(function* () {
     const { detector, percentile } = spec;
@@ -72,13 +64,7 @@ export const fitPercentileHeadEnergy = (spec: PercentileHeadEnergy, inputs: FitI
       "numbers in [0, 100)",
     );
     const head = yield* readHead(detector, inputs);
-    const scoreAt = (p: number) => (set: ExtractedSet) =>
-      scoreChecked(
-        detector,
-        set,
-        { penultimate: head.inputSize },
-        () => energyScores(applyHead(spec.transform(set.features.penultimate, p), head)),
-      );
+    const scoreAt = (p: number) => energyOf(detector, head, (h) => spec.transform(h, p));
     const { chosen: p, tuned } = yield* tuneUnlessFixed(percentile, {
       detector,
       parameter: "percentile",

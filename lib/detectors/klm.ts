@@ -1,15 +1,8 @@
 /**
- * KLM, KL matching (Hendrycks, Basart, Mazeika, Zou, Kwon, Mostajabi, Steinhardt & Song,
- * "Scaling Out-of-Distribution Detection for Real-World Settings", ICML 2022), as OpenOOD
- * v1.5's `klm` postprocessor (`kl_matching_postprocessor.py`).
- *
- * Fit on the **ID validation** images (as the reference, which reads its `val` split; never
- * test OOD): for every class c, the template q_c = the mean softmax of the validation images
- * predicted as c; a class no validation image is predicted as gets the one-hot vector e_c.
- * Score: with p = softmax(z), score(x) = min_c KL(p ‖ q_c), KL(p ‖ q) = Σ_j p_j log(p_j / q_j)
- * (`scipy.stats.entropy(p, q)`: terms with p_j = 0 are 0; a q_j = 0 under p_j > 0 makes that
- * template's divergence +∞). OpenOOD's confidence is its negation; higher = more OOD here.
- * No hyper-parameters.
+ * KLM, KL matching (Hendrycks et al., ICML 2022; OpenOOD v1.5 `klm`): score(x) = min_c KL(p ‖ q_c),
+ * p = softmax(z), q_c the mean softmax of the ID validation images predicted as c (one-hot e_c
+ * when there is none), KL as `scipy.stats.entropy`. No hyper-parameters.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
@@ -98,7 +91,6 @@ export function klm(_options: KlmOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link klm}. */
 export const klmEntry = baselineEntry(klm, {
   kind: "klm",
   title: "KLM",

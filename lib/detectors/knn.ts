@@ -1,23 +1,12 @@
 /**
- * Deep nearest neighbours (Sun, Ming, Zhu & Li, "Out-of-Distribution Detection with Deep
- * Nearest Neighbors", ICML 2022).
- *
- * Penultimate features are L2-normalised, z = h / (‖h‖₂ + 1e-10) (the reference code's
- * normaliser), and score(x) = ‖z(x) − z_(k)‖₂, the Euclidean distance to the k-th nearest
- * normalised training feature (higher = more OOD). The reference code scores −(squared
- * distance) from faiss; that is a monotone transform of ours, so every ranking metric is
- * identical.
- *
- * Defaults: **k = 50**, the paper's CIFAR-10 choice and OpenOOD v1.5's default; all training
- * features are indexed (the paper's sampling ratio α = 100% for CIFAR). With `kGrid` (e.g.
- * {@link KNN_K_GRID}) k is instead tuned on validation data; the neighbours of each validation
- * set are searched once with the largest k of the grid and every k reads its column.
- *
- * The index is exact (`exactIndex` from `lib/knn/exact.ts`).
+ * Deep nearest neighbours (Sun et al., ICML 2022; OpenOOD v1.5 `knn`): score(x) = the Euclidean
+ * distance from h/(‖h‖₂ + 1e-10) to its k-th nearest normalised training feature, exact index.
+ * Default k = 50; with `kGrid`, k is tuned on validation data (one search with the largest k).
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import { exactIndex, type NearestNeighbourIndex, type Neighbours } from "../knn/mod.ts";
 import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts";
@@ -28,21 +17,13 @@ import {
   type Expect,
   Grid,
   optionDefaults,
-  type OptionsOf,
+  type OptionsMatch,
   PositiveInt,
-  type SameFields,
   withDefault,
 } from "./entry.ts";
-import { Schema } from "effect";
 
-/** A k grid for tuning (pass as `kGrid`): k ≤ 100 suits our 60,000 training features. */
-export const KNN_K_GRID: ReadonlyArray<number> = [1, 5, 10, 20, 50, 100];
-
-/** KNN's options with their defaults. */
 const KnnOptionsSpec = Schema.Struct({
-  /** Neighbour rank k; ignored when `kGrid` is given. */
   k: withDefault(PositiveInt, 50),
-  /** Tune k on validation data over this grid instead of using `k`. */
   kGrid: Schema.optionalKey(Grid(PositiveInt)),
 });
 
@@ -53,22 +34,25 @@ export interface KnnOptions {
   /** Tune k on validation data over this grid instead of using `k`. */
   readonly kGrid?: ReadonlyArray<number>;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<KnnOptions, OptionsOf<typeof KnnOptionsSpec>>>;
+type _Checked = Expect<OptionsMatch<KnnOptions, typeof KnnOptionsSpec>>;
 const KNN_DEFAULTS = optionDefaults(KnnOptionsSpec);
 
-/** Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). */
-export function l2Normalise(features: Matrix): Matrix {
+/** Each value `f(h, ‖h‖₂)` of its row h (float64 norms), as float32. */
+export function mapByRowNorm(features: Matrix, f: (value: number, norm: number) => number): Matrix {
   const { rows, cols, data } = features;
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     let sum = 0;
     for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
-    const scale = 1 / (Math.sqrt(sum) + 1e-10);
-    for (let j = 0; j < cols; j++) out[i * cols + j] = data[i * cols + j]! * scale;
+    const norm = Math.sqrt(sum);
+    for (let j = 0; j < cols; j++) out[i * cols + j] = f(data[i * cols + j]!, norm);
   }
   return matrix(rows, cols, out);
 }
+
+/** Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). */
+export const l2Normalise = (features: Matrix): Matrix =>
+  mapByRowNorm(features, (h, norm) => h * (1 / (norm + 1e-10)));
 
 /** The distance to the k-th neighbour (1-based) of every query, from a search with ≥ k. */
 export function kthDistance(neighbours: Neighbours, k: number): Float64Array {
@@ -146,7 +130,6 @@ export function knn(options: KnnOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link knn}. */
 export const knnEntry = baselineEntry(knn, {
   kind: "knn",
   title: "KNN",

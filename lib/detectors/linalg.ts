@@ -1,11 +1,7 @@
 /**
- * The small dense linear algebra the feature-space detectors need (Mahalanobis, ViM), in plain
- * float64 TypeScript: the matrices are D × D with D = 64, so a Jacobi eigen-decomposition is
- * fast (milliseconds) and accurate to machine precision, and it gives the pseudo-inverse of a
- * possibly singular covariance (dead ReLU features have zero variance) the way
- * `scipy.linalg.pinvh` / scikit-learn's `EmpiricalCovariance.precision_` do.
- *
- * Matrices here are row-major `Float64Array`s of n × n (or n × m) values.
+ * The small dense linear algebra of Mahalanobis, RMDS and ViM, in float64 on row-major arrays:
+ * a Jacobi eigen-decomposition (D = 64: milliseconds, machine precision) and the pseudo-inverse of
+ * a possibly singular covariance (dead ReLU features) as `scipy.linalg.pinvh` computes it.
  *
  * @module
  */
@@ -20,6 +16,23 @@ export interface SymmetricEigen {
   readonly values: Float64Array;
   /** n × n, row-major; column k is the unit eigenvector of `values[k]`. */
   readonly vectors: Float64Array;
+}
+
+/** a[at(k)], a[to(k)] ← c·a[at(k)] − s·a[to(k)], s·a[at(k)] + c·a[to(k)] for k < n. */
+function rotate(
+  a: Float64Array,
+  n: number,
+  c: number,
+  s: number,
+  at: (k: number) => number,
+  to: (k: number) => number,
+): void {
+  for (let k = 0; k < n; k++) {
+    const x = a[at(k)]!;
+    const y = a[to(k)]!;
+    a[at(k)] = c * x - s * y;
+    a[to(k)] = s * x + c * y;
+  }
 }
 
 /**
@@ -49,24 +62,9 @@ export function symmetricEigen(a: Float64Array, n: number): SymmetricEigen {
         const c = 1 / Math.sqrt(1 + t * t);
         const s = t * c;
         // M ← Jᵀ M J and V ← V J with J the (p, q) rotation [[c, s], [−s, c]].
-        for (let k = 0; k < n; k++) {
-          const mkp = m[k * n + p]!;
-          const mkq = m[k * n + q]!;
-          m[k * n + p] = c * mkp - s * mkq;
-          m[k * n + q] = s * mkp + c * mkq;
-        }
-        for (let k = 0; k < n; k++) {
-          const mpk = m[p * n + k]!;
-          const mqk = m[q * n + k]!;
-          m[p * n + k] = c * mpk - s * mqk;
-          m[q * n + k] = s * mpk + c * mqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p]!;
-          const vkq = v[k * n + q]!;
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
-        }
+        rotate(m, n, c, s, (k) => k * n + p, (k) => k * n + q);
+        rotate(m, n, c, s, (k) => p * n + k, (k) => q * n + k);
+        rotate(v, n, c, s, (k) => k * n + p, (k) => k * n + q);
       }
     }
   }
@@ -79,6 +77,37 @@ export function symmetricEigen(a: Float64Array, n: number): SymmetricEigen {
     for (let k = 0; k < n; k++) vectors[k * n + to] = v[k * n + from]!;
   });
   return { size: n, values, vectors };
+}
+
+/**
+ * (1/N) Σᵢ cᵢcᵢᵀ (D × D, float64) with cᵢ = row i of `features` minus the D-vector of `centres`
+ * at `centreAt(i)`: the upper triangle summed, then mirrored.
+ */
+export function meanOuterProduct(
+  features: Matrix,
+  centres: Float64Array,
+  centreAt: (row: number) => number,
+): Float64Array {
+  const { rows: n, cols: d, data } = features;
+  const out = new Float64Array(d * d);
+  const centred = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    const at = centreAt(i);
+    for (let k = 0; k < d; k++) centred[k] = data[i * d + k]! - centres[at + k]!;
+    for (let a = 0; a < d; a++) {
+      const ca = centred[a]!;
+      if (ca === 0) continue;
+      for (let b = a; b < d; b++) out[a * d + b]! += ca * centred[b]!;
+    }
+  }
+  for (let a = 0; a < d; a++) {
+    for (let b = a; b < d; b++) {
+      const value = out[a * d + b]! / n;
+      out[a * d + b] = value;
+      out[b * d + a] = value;
+    }
+  }
+  return out;
 }
 
 /**

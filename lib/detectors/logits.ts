@@ -1,8 +1,7 @@
 /**
- * Logit math shared by the baseline detectors, in plain TypeScript with float64 accumulation:
- * log-sum-exp, softmax, and the classifier head applied to a feature matrix (z = h·W + b), so
- * detectors that edit the penultimate features (ReAct, ASH) can recompute logits without tfjs.
- * The head itself comes from the model (`FeatureModel.head`, any kind), read by `readHead`.
+ * Logit math shared by the baselines, in float64: log-sum-exp, softmax, percentiles, and the
+ * classifier head (`readHead`) applied to edited features, so ReAct, ASH, DICE and SCALE recompute
+ * logits without tfjs.
  *
  * @module
  */
@@ -50,12 +49,9 @@ export function softmaxRow(
 }
 
 /**
- * The largest softmax probability of every row at temperature `T`, as
- * maxⱼ softmax(z/T)ⱼ = 1 / (1 + t) with t = Σ over all but one largest zⱼ of exp((zⱼ − max z)/T).
- * Summing the small terms t first keeps confident rows apart to the last bit of float64:
- * exp(max z/T − logsumexp(z/T)) subtracts two nearly equal numbers (a logit of 27 has an ulp
- * of 3.6e-15, more than the 1.9e-12 gap to a probability of 1 − 1.9e-12) and ties rows that
- * float64 distinguishes.
+ * The largest softmax probability of every row at temperature `T`, as 1 / (1 + t), t = Σ over all
+ * but one largest zⱼ of exp((zⱼ − max z)/T): summing the small terms first keeps confident rows
+ * apart to float64's last bit (docs/internals/detectors.md).
  */
 export function rowMaxSoftmax(logits: Matrix, temperature = 1): Float64Array {
   const { rows, cols, data } = logits;

@@ -1,37 +1,23 @@
 /**
- * Mahalanobis distance detector (Lee, Lee, Lee & Shin, "A Simple Unified Framework for
- * Detecting Out-of-Distribution Samples and Adversarial Attacks", NeurIPS 2018), in the form
- * OpenOOD v1.5 calls "MDS": class-conditional Gaussians with a shared (tied) covariance on the
- * penultimate features, **without** the paper's input preprocessing and feature ensemble.
- *
- * Fit (on the ID training split, ground-truth labels):
- *   μ_c = mean of the penultimate features of class c,
- *   Σ = (1/N) Σ_c Σ_{i ∈ c} (hᵢ − μ_c)(hᵢ − μ_c)ᵀ   (the maximum-likelihood tied covariance,
- *       as scikit-learn's `EmpiricalCovariance` in the reference code and OpenOOD),
- *   P = pinv(Σ), computed like `scipy.linalg.pinvh` (eigenvalues ≤ D·ε·λ_max dropped), so a
- *       feature that is always 0 (a dead ReLU channel) adds nothing instead of breaking the
- *       inverse.
- * Score: score(x) = min_c (h − μ_c)ᵀ P (h − μ_c), the squared Mahalanobis distance to the
- * closest class (the paper's confidence is its negation; higher = more OOD here).
- *
- * Scoring whitens once: with L = V_r Λ_r^{-1/2} (so L·Lᵀ = P), the distance is ‖Lᵀh − Lᵀμ_c‖².
- * All sums are float64.
+ * Mahalanobis distance (Lee et al., NeurIPS 2018), as OpenOOD v1.5's MDS: score(x) =
+ * min_c (h − μ_c)ᵀ pinv(Σ) (h − μ_c), class means and the tied maximum-likelihood covariance of the
+ * training penultimate features, without input preprocessing or feature ensemble.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
-import { Data, Effect } from "effect";
+import { Data, Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import { addRowsByClass } from "../stages/class_sums.ts";
-import { type Detector, type FitInputs, fittedDetector } from "./detector.ts";
+import { artefact, type Detector, type FitInputs, fittedDetector } from "./detector.ts";
 import {
   checkTrainPenultimate,
   type FeatureSizeMismatch,
   type NonFiniteFeatures,
   scoreChecked,
 } from "./checks.ts";
-import { nearestWhitenedDistance, pseudoInverseFactor } from "./linalg.ts";
+import { meanOuterProduct, nearestWhitenedDistance, pseudoInverseFactor } from "./linalg.ts";
 import { baselineEntry } from "./entry.ts";
-import { Schema } from "effect";
 
 /** Options of {@link mahalanobis} (none: the MDS variant has no hyper-parameters). */
 export type MahalanobisOptions = Record<never, never>;
@@ -74,39 +60,20 @@ export function classGaussians(
   labels: ArrayLike<number>,
   numClasses: number,
 ): ClassGaussians {
-  const { rows: n, cols: d, data } = features;
+  const { cols: d, data } = features;
   const means = new Float64Array(numClasses * d);
   const counts = new Float64Array(numClasses);
   addRowsByClass(means, counts, labels, data, d);
   for (let c = 0; c < numClasses; c++) {
     for (let k = 0; k < d; k++) means[c * d + k]! /= counts[c]!;
   }
-  // Upper triangle only, mirrored at the end (half the work on 60,000 × 64 × 64).
-  const covariance = new Float64Array(d * d);
-  const centred = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const c = labels[i]!;
-    for (let k = 0; k < d; k++) centred[k] = data[i * d + k]! - means[c * d + k]!;
-    for (let a = 0; a < d; a++) {
-      const ca = centred[a]!;
-      if (ca === 0) continue;
-      for (let b = a; b < d; b++) covariance[a * d + b]! += ca * centred[b]!;
-    }
-  }
-  for (let a = 0; a < d; a++) {
-    for (let b = a; b < d; b++) {
-      const value = covariance[a * d + b]! / n;
-      covariance[a * d + b] = value;
-      covariance[b * d + a] = value;
-    }
-  }
+  const covariance = meanOuterProduct(features, means, (i) => labels[i]! * d);
   return { numClasses, dim: d, means, covariance };
 }
 
 /**
- * The class Gaussians of the training split, after checking its penultimate features (one row
- * per image, finite) and its labels, as a class-conditional detector needs them: one label per
- * feature row, each below the number of logits, and no class without a sample.
+ * The class Gaussians of the training split, after checking its features and its labels (one
+ * per row, each below the number of logits, no class without a sample).
  */
 export const trainingClassGaussians = (
   detector: string,
@@ -163,25 +130,24 @@ export function mahalanobis(_options: MahalanobisOptions = {}): Detector {
               nearestWhitenedDistance(set.features.penultimate, means, numClasses, whitening)),
           settings: { covariance: "tied", inverse: "pinvh", precisionRank: whitening.rank, dim: d },
           artefacts: [
-            {
-              name: "mahalanobis-class-means",
-              description: "C × D class means of the training penultimate features",
-              data: Float32Array.from(gaussians.means),
-              shape: [numClasses, d],
-            },
-            {
-              name: "mahalanobis-covariance",
-              description: "D × D tied covariance of the training penultimate features",
-              data: Float32Array.from(gaussians.covariance),
-              shape: [d, d],
-            },
+            artefact(
+              "mahalanobis-class-means",
+              "C × D class means of the training penultimate features",
+              means,
+              [numClasses, d],
+            ),
+            artefact(
+              "mahalanobis-covariance",
+              "D × D tied covariance of the training penultimate features",
+              gaussians.covariance,
+              [d, d],
+            ),
           ],
         });
       }),
   };
 }
 
-/** Registration of {@link mahalanobis}. */
 export const mahalanobisEntry = baselineEntry(mahalanobis, {
   kind: "mahalanobis",
   title: "Mahalanobis",

@@ -1,18 +1,15 @@
 /**
- * MaxLogit (Hendrycks, Basart, Mazeika, Zou, Kwon, Mostajabi, Steinhardt & Song, "Scaling
- * Out-of-Distribution Detection for Real-World Settings", ICML 2022).
- *
- * score(x) = −maxⱼ zⱼ (negated so that higher = more OOD). No hyper-parameters (OpenOOD v1.5's
- * `mls` postprocessor).
+ * MaxLogit (Hendrycks et al., ICML 2022; OpenOOD v1.5 `mls`): score(x) = −maxⱼ zⱼ, no
+ * hyper-parameters.
  *
  * @module
  */
+import { Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
-import { pointwiseDetector } from "./pointwise.ts";
-import { rowMax } from "./logits.ts";
 import { baselineEntry } from "./entry.ts";
-import { Schema } from "effect";
+import { rowMax } from "./logits.ts";
+import { pointwiseDetector } from "./pointwise.ts";
 
 /** Options of {@link maxLogit} (none: the method has no hyper-parameters). */
 export type MaxLogitOptions = Record<never, never>;
@@ -31,7 +28,6 @@ export function maxLogit(_options: MaxLogitOptions = {}): Detector {
   });
 }
 
-/** Registration of {@link maxLogit}. */
 export const maxLogitEntry = baselineEntry(maxLogit, {
   kind: "maxlogit",
   title: "MaxLogit",

@@ -1,25 +1,22 @@
 /**
- * MSP, maximum softmax probability (Hendrycks & Gimpel, "A Baseline for Detecting
- * Misclassified and Out-of-Distribution Examples in Neural Networks", ICLR 2017).
- *
- * score(x) = −maxⱼ softmax(z)ⱼ (negated so that higher = more OOD). No hyper-parameters
- * (softmax at temperature 1, as in the paper and OpenOOD v1.5's `msp` postprocessor).
+ * MSP (Hendrycks & Gimpel, ICLR 2017; OpenOOD v1.5 `msp`): score(x) = −maxⱼ softmax(z)ⱼ, no
+ * hyper-parameters.
  *
  * @module
  */
+import { Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
-import { pointwiseDetector } from "./pointwise.ts";
-import { rowMaxSoftmax } from "./logits.ts";
 import { baselineEntry } from "./entry.ts";
-import { Schema } from "effect";
+import { rowMaxSoftmax } from "./logits.ts";
+import { pointwiseDetector } from "./pointwise.ts";
 
 /** Options of {@link msp} (none: the method has no hyper-parameters). */
 export type MspOptions = Record<never, never>;
 
-/** MSP's scores of a batch: −max softmax of each row of logits (the detector's and a fitted folder's). */
-export const mspScores = (logits: Matrix): Float64Array =>
-  Float64Array.from(rowMaxSoftmax(logits), (p) => -p);
+/** −max softmax(z/T) of each row of logits: MSP's scores (T = 1), a fitted folder's, ODIN's. */
+export const mspScores = (logits: Matrix, temperature = 1): Float64Array =>
+  Float64Array.from(rowMaxSoftmax(logits, temperature), (p) => -p);
 
 /** The MSP detector: −max softmax of the logits. */
 export function msp(_options: MspOptions = {}): Detector {
@@ -32,7 +29,6 @@ export function msp(_options: MspOptions = {}): Detector {
   });
 }
 
-/** Registration of {@link msp}. */
 export const mspEntry = baselineEntry(msp, {
   kind: "msp",
   title: "MSP",

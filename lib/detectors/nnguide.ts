@@ -1,21 +1,8 @@
 /**
- * NNGuide, nearest-neighbour guidance (Park, Jung & Teoh, "Nearest Neighbor Guidance for
- * Out-of-Distribution Detection", ICCV 2023), as OpenOOD v1.5's `nnguide` postprocessor.
- *
- * Fit: a bank of ⌈α·N⌉ training images drawn at random with a recorded seed. OpenOOD v1.5
- * fills its bank batch by batch from its evaluator's training loader (`shuffle=False` by
- * default, so in the order of its image list) until it holds more than int(α·N) images; a
- * seeded draw makes the bank a random α share whatever order the training file has (the first
- * images of a file may follow its class order), and the seed makes it reproducible. Each bank
- * entry is g_b = n(h_b) · logsumexp(z_b), with the reference's normaliser n(h) = h/‖h‖ + 1e-10 (the
- * 1e-10 is added to every component, after the division; a zero feature gives the vector of
- * 1e-10s here, where the reference would give NaN).
- * Score: conf(x) = the mean of the K largest inner products ⟨n(h), g_b⟩ over the bank (faiss
- * `IndexFlatIP`, exact), times logsumexp(z); score(x) = −conf(x) (higher = more OOD).
- *
- * Defaults (`configs/postprocessors/nnguide.yml`, `APS_mode: False`): **K = 100**, **α = 0.01**
- * (600 of our 60,000 training images), bank **seed 0**; on a training set whose bank holds
- * fewer than 100 images, K is the bank size (the fit's settings record the K used).
+ * NNGuide (Park et al., ICCV 2023; OpenOOD v1.5 `nnguide`): score(x) = −logsumexp(z) times the
+ * mean of the K largest inner products of n(h) = h/‖h‖ + 1e-10 with a bank g_b = n(h_b)·
+ * logsumexp(z_b) of a seeded random ⌈α·N⌉ training images. Defaults K = min(100, bank), α = 0.01.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
@@ -27,26 +14,19 @@ import {
   baselineEntry,
   type Expect,
   optionDefaults,
-  type OptionsOf,
+  type OptionsMatch,
   PositiveInt,
   Probability,
-  type SameFields,
   Seed,
   withDefault,
 } from "./entry.ts";
 import { permutation } from "../random.ts";
+import { mapByRowNorm } from "./knn.ts";
 import { rowLogSumExp } from "./logits.ts";
 
-/** NNGuide's options with their defaults. */
 const NnGuideOptionsSpec = Schema.Struct({
-  /**
-   * Neighbours averaged; absent: min(100, bank size), so the reference's K = 100 adapts to a
-   * training set whose bank ⌈α·N⌉ holds fewer images (a K given beyond the bank is refused).
-   */
   k: Schema.optionalKey(PositiveInt),
-  /** Share of the training set in the bank. */
   alpha: withDefault(Probability, 0.01),
-  /** Seed of the random draw of the bank. */
   seed: withDefault(Seed, 0),
 });
 
@@ -62,24 +42,12 @@ export interface NnGuideOptions {
   /** Seed of the random draw of the bank (default 0). */
   readonly seed?: number;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<NnGuideOptions, OptionsOf<typeof NnGuideOptionsSpec>>>;
+type _Checked = Expect<OptionsMatch<NnGuideOptions, typeof NnGuideOptionsSpec>>;
 const NNGUIDE_DEFAULTS = optionDefaults(NnGuideOptionsSpec);
 
 /** h/‖h‖ + 1e-10 per row (the reference's normaliser; float64 norms). */
-export function nnGuideNormalise(features: Matrix): Matrix {
-  const { rows, cols, data } = features;
-  const out = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    let sum = 0;
-    for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
-    const norm = Math.sqrt(sum);
-    for (let j = 0; j < cols; j++) {
-      out[i * cols + j] = (norm === 0 ? 0 : data[i * cols + j]! / norm) + 1e-10;
-    }
-  }
-  return matrix(rows, cols, out);
-}
+export const nnGuideNormalise = (features: Matrix): Matrix =>
+  mapByRowNorm(features, (h, norm) => (norm === 0 ? 0 : h / norm) + 1e-10);
 
 /** Mean of the k largest inner products of each query row with the bank rows. */
 export function meanTopInnerProducts(queries: Matrix, bank: Matrix, k: number): Float64Array {
@@ -161,7 +129,6 @@ export function nnGuide(options: NnGuideOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link nnGuide}. */
 export const nnGuideEntry = baselineEntry(nnGuide, {
   kind: "nnguide",
   title: "NNGuide",

@@ -1,38 +1,13 @@
 /**
- * ODIN (Liang, Li & Srikant, "Enhancing The Reliability of Out-of-distribution Image Detection
- * in Neural Networks", ICLR 2018): temperature scaling plus a small input perturbation that
- * raises the softmax score, which raises it more for ID than for OOD inputs.
- *
- *   x̃ = x − ε · sign(−∇ₓ log S_ŷ(x; T)),   S(x; T) = softmax(f(x)/T),  ŷ = argmax f(x)
- *   score(x) = −maxⱼ S(x̃; T)ⱼ   (negated: higher = more OOD)
- *
- * Defaults and choices:
- * - **T = 1000**, the paper's choice for all its CIFAR/ImageNet experiments (§4 and its
- *   Fig. 4: T = 1000 is best or near best everywhere) and OpenOOD v1.5's default.
- * - **ε tuned on validation data** from {@link ODIN_EPSILON_GRID} = [0, 0.0005, 0.001, 0.0014,
- *   0.002, 0.005] (the paper tunes ε on held-out OOD data over 21 values in [0, 0.004];
- *   0.0014 is the value OpenOOD v1.5 and the paper's released code use; 0.005 covers larger
- *   steps on our [0, 1] inputs). Pass `epsilon` to fix it instead.
- * - sign(0) = +1, as the reference code (`torch.ge(grad, 0)` mapped to ±1) and OpenOOD do.
- * - **No clipping** of x̃ to [0, 1] by default: the reference code and OpenOOD perturb the
- *   (normalised) input tensor without clamping; ε ≤ 0.005 moves a pixel at most 0.005 out of
- *   range. `clipToInputRange: true` clamps instead.
- * - ε is a step of the scaled pixel (pixels/255 for grood's CNN, which has no per-channel
- *   normalisation): on a model whose input is normalised by a std, x moves by ε·sign/std, as
- *   the reference code divides its gradient sign by the normalisation std.
- * - ε = 0 needs no network pass: the extracted logits are already f(x), so the score is
- *   temperature-scaled MSP.
- *
- * The input gradient and the perturbed forward passes run on the model (`FitInputs.model`):
- * its `inputGradient` (grood's CNN: an ONNX backward graph on onnxruntime by default, tfjs's
- * autograd on the tfjs engine) and its `forward`. A model without an input gradient (ONNX files,
- * tfjs graph models) is refused at fit, before any work, with `NeedsClassifier` naming ODIN and
- * the model. The gradient signs of a set do not depend on ε, so tuning computes them once per
- * validation set and reuses them for every ε of the grid.
+ * ODIN (Liang et al., ICLR 2018; OpenOOD v1.5 `odin`): x̃ = x − ε·sign(−∇ₓ log S_ŷ(x; T)), score(x)
+ * = −maxⱼ softmax(f(x̃)/T)ⱼ. Defaults T = 1000, ε tuned on validation data. It needs the model's
+ * input gradient (`NeedsClassifier` otherwise); a set's gradient signs do not depend on ε, so
+ * tuning computes them once per validation set.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
 import { type Batch, batches, channelsOf, type ImageSet } from "../data/images.ts";
 import { matrix } from "../matrix.ts";
 import { currentProgress } from "../progress.ts";
@@ -41,7 +16,7 @@ import { type NonFiniteOutput, requireFiniteOutputs } from "../models/finite.ts"
 import { type FeatureModel, preprocess, sizeOf } from "../models/model.ts";
 import { type Detector, type ExtractedSet, fittedDetector, NeedsClassifier } from "./detector.ts";
 import { requirePositiveTemperature, requireSetting, scoreChecked } from "./checks.ts";
-import { rowMaxSoftmax } from "./logits.ts";
+import { mspScores } from "./msp.ts";
 import { tuneUnlessFixed } from "./tune.ts";
 import {
   baselineEntry,
@@ -49,18 +24,15 @@ import {
   Grid,
   NonNegativeNumber,
   optionDefaults,
-  type OptionsOf,
+  type OptionsMatch,
   PositiveInt,
   PositiveNumber,
-  type SameFields,
   withDefault,
 } from "./entry.ts";
-import { Schema } from "effect";
 
 /** The ε grid tuned over by default (see the module doc). */
 export const ODIN_EPSILON_GRID: ReadonlyArray<number> = [0, 0.0005, 0.001, 0.0014, 0.002, 0.005];
 
-/** ODIN's options with their defaults: the only place they are written. */
 const OdinOptionsSpec = Schema.Struct({
   temperature: withDefault(PositiveNumber, 1000),
   epsilon: Schema.optionalKey(NonNegativeNumber),
@@ -85,8 +57,7 @@ export interface OdinOptions {
   /** Images per gradient/forward batch (default 128). */
   readonly batchSize?: number;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<OdinOptions, OptionsOf<typeof OdinOptionsSpec>>>;
+type _Checked = Expect<OptionsMatch<OdinOptions, typeof OdinOptionsSpec>>;
 const ODIN_DEFAULTS = optionDefaults(OdinOptionsSpec);
 
 /** The ODIN settings every pass needs. */
@@ -196,8 +167,7 @@ export const odinPerturbedScores = (
       );
       logits.set(out!.data, batch.start * classes);
     }
-    const probabilities = rowMaxSoftmax(matrix(images.count, classes, logits), pass.temperature);
-    return Float64Array.from(probabilities, (p) => -p);
+    return mspScores(matrix(images.count, classes, logits), pass.temperature);
   });
 
 /** The ODIN detector (temperature T = 1000, ε tuned on validation data by default). */
@@ -217,7 +187,8 @@ export function odin(options: OdinOptions = {}): Detector {
     fit: (inputs) =>
       Effect.gen(function* () {
         const model = inputs.model;
-        if (model.inputGradient === undefined) {
+        const { inputGradient } = model;
+        if (inputGradient === undefined) {
           return yield* new NeedsClassifier({
             detector: name,
             need: "the model's input gradient (its perturbation step)",
@@ -225,10 +196,7 @@ export function odin(options: OdinOptions = {}): Detector {
             model: model.name,
           });
         }
-        const differentiable: DifferentiableModel = {
-          ...model,
-          inputGradient: model.inputGradient,
-        };
+        const differentiable: DifferentiableModel = { ...model, inputGradient };
         yield* requirePositiveTemperature(name, temperature);
         yield* requireSetting(
           Number.isInteger(pass.batchSize) && pass.batchSize > 0,
@@ -251,18 +219,16 @@ export function odin(options: OdinOptions = {}): Detector {
         const report = yield* currentProgress;
         // Gradient signs per set, kept only while tuning (they do not depend on ε).
         const signCache = new Map<ExtractedSet, Int8Array>();
-        const signsOf = (set: ExtractedSet) =>
-          Effect.gen(function* () {
-            const cached = signCache.get(set);
-            if (cached !== undefined) return cached;
-            return yield* odinGradientSigns(
-              differentiable,
-              set.images,
-              pass,
-              (done, total) =>
-                report(`${name}: input gradients of "${set.images.name}"`, done, total),
-            );
-          });
+        const signsOf = (set: ExtractedSet) => {
+          const cached = signCache.get(set);
+          return cached !== undefined ? Effect.succeed(cached) : odinGradientSigns(
+            differentiable,
+            set.images,
+            pass,
+            (done, total) =>
+              report(`${name}: input gradients of "${set.images.name}"`, done, total),
+          );
+        };
         const scoreAt = (epsilon: number, set: ExtractedSet, keepSigns: boolean) =>
           scoreChecked(
             name,
@@ -270,9 +236,7 @@ export function odin(options: OdinOptions = {}): Detector {
             { classes, images: true },
             () =>
               epsilon === 0
-                ? Effect.succeed(
-                  Float64Array.from(rowMaxSoftmax(set.features.logits, temperature), (p) => -p),
-                )
+                ? Effect.succeed(mspScores(set.features.logits, temperature))
                 : Effect.gen(function* () {
                   const signs = yield* signsOf(set);
                   if (keepSigns) signCache.set(set, signs);
@@ -303,7 +267,6 @@ export function odin(options: OdinOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link odin}. */
 export const odinEntry = baselineEntry(odin, {
   kind: "odin",
   title: "ODIN",

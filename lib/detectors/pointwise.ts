@@ -1,8 +1,6 @@
 /**
- * Detectors that learn nothing from the training set: an image's score is a function of its own
- * logits (and penultimate features), as in MSP, MaxLogit, Energy and GradNorm. What fitting one
- * means is the same for all: check the settings, record the sizes every scored set must have,
- * and score each set with its inputs and its scores checked.
+ * Detectors that learn nothing from the training set (MSP, MaxLogit, Energy, GradNorm): an image's
+ * score is a function of its own logits (and penultimate features).
  *
  * @module
  */
@@ -20,7 +18,6 @@ import {
 export interface PointwiseSpec {
   readonly name: string;
   readonly description: string;
-  /** The settings in force, for the report. */
   readonly settings: FittedDetector["settings"];
   /** The score reads the penultimate features too (their width is then checked). */
   readonly readsPenultimate?: boolean;
@@ -31,8 +28,7 @@ export interface PointwiseSpec {
 }
 
 /**
- * A detector whose score is `spec.score` of each set's features. It reads no service (its
- * fit needs no `Compute`).
+ * A detector whose score is `spec.score` of each set's features; its fit reads no service.
  *
  * @example Negated max logit
  * ```ts
@@ -54,15 +50,8 @@ export interface PointwiseSpec {
  *   logits: matrix(2, 2, [1, 3, 2, 0]),
  * };
  * const images = { name: "two", count: 2, pixels: new Uint8Array(2) };
- * // The features are given, so the model is never run: a stand-in with the tap sizes will do.
- * const model: FeatureModel = {
- *   name: "features only",
- *   kind: "stand-in",
- *   input: { height: 1, width: 1, channels: 1, layout: "NHWC", scale: 1, mean: [0], std: [1] },
- *   taps: { early: "early", penultimate: "penultimate", logits: "logits" },
- *   shapes: { input: [1, 1, 1], early: [1], penultimate: [1], logits: [2] },
- *   forward: () => Effect.die("the example never runs the model"),
- * };
+ * // The features are given, so the model is never read: a bare stand-in will do.
+ * const model = { name: "features only" } as FeatureModel;
  * const labelled = { ...images, labels: new Uint8Array(2), classNames: ["a", "b"] };
  * const scores = Effect.runSync(Effect.flatMap(
  *   detector.fit({

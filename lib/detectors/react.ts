@@ -1,22 +1,12 @@
 /**
- * ReAct, rectified activations (Sun, Guo & Li, "ReAct: Out-of-distribution Detection With
- * Rectified Activations", NeurIPS 2021), with the Energy score.
- *
- * Fit: c = the p-th percentile of all penultimate activation values of an ID split (every value
- * of the N × D matrix, as `np.percentile(activations.flatten(), p)` in the reference code;
- * linear interpolation). Which split is an option, and each choice is registered under its
- * own name: the **training** split, as the ReAct paper (`react`, "ReAct (train)"), or the **ID
- * validation** split, as OpenOOD v1.5's `react_postprocessor.py` (`setup` reads
- * `id_loader_dict['val']`; `react-val`, "ReAct (ID val)"). Score: clip the penultimate features,
- * h̄ = min(h, c), recompute the logits with the head, z̄ = h̄·W + b, and take the Energy score
- * −logsumexp(z̄) (T = 1; higher = more OOD).
- *
- * Default **p = 90**, the paper's default percentile and OpenOOD v1.5's untuned one (OpenOOD
- * also tunes p over [85, 90, 95, 99] in its `APS_mode`; here p is fixed).
+ * ReAct (Sun et al., NeurIPS 2021): clip the penultimate features at c, the p-th percentile of
+ * every activation of an ID split, then Energy −logsumexp(min(h, c)·W + b). Default p = 90. The
+ * split is the training one (the paper, `react`) or ID validation (OpenOOD v1.5, `react-val`).
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
 import { type Matrix, matrix } from "../matrix.ts";
 import type { Detector } from "./detector.ts";
 import { checkTrainPenultimate, finiteMatrix, requireSetting } from "./checks.ts";
@@ -26,21 +16,15 @@ import {
   baselineEntry,
   type Expect,
   optionDefaults,
-  type OptionsOf,
+  type OptionsMatch,
   Percentile,
-  type SameFields,
   withDefault,
 } from "./entry.ts";
-import { Schema } from "effect";
 
 /** The ID split whose activations give ReAct's clipping threshold. */
 export type ThresholdSource = "train" | "validation";
 
-/**
- * ReAct's options with their defaults: the percentile p (0–100] of the activations used as the
- * clipping threshold, 90, and the ID split whose activations set it, `from` (`train` for
- * `react`, `validation` for `react-val`).
- */
+/** ReAct's options, the threshold's default split `from` (`react`: train, `react-val`: validation). */
 const reactOptions = (from: ThresholdSource) =>
   Schema.Struct({
     percentile: withDefault(Percentile, 90),
@@ -54,8 +38,7 @@ export interface ReactOptions {
   /** Which ID split's activations set the threshold (default `"train"`). */
   readonly thresholdFrom?: ThresholdSource;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<ReactOptions, OptionsOf<ReturnType<typeof reactOptions>>>>;
+type _Checked = Expect<OptionsMatch<ReactOptions, ReturnType<typeof reactOptions>>>;
 const REACT_DEFAULTS = optionDefaults(reactOptions("train"));
 
 /** What each threshold source is called in names and descriptions. */

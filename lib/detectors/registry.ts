@@ -1,11 +1,7 @@
 /**
- * The detector registry: one table of every detector grood ships. The spec union
- * ({@link DetectorSpec}), the baseline list, the detectors `deno task reproduce` runs, the
- * CLI's `--detector` choices and the docs' detector table are all derived from it.
- *
- * Adding a detector: write `lib/detectors/<name>.ts` exporting the detector and its
- * `defineDetector({...})` entry (`baselineEntry(detector, {...})` for a baseline), and add the
- * entry to {@link DETECTORS} (one line).
+ * The detector registry: one table ({@link DETECTORS}) from which the spec union, the baseline
+ * list, `deno task reproduce`'s detectors, the CLI's `--detector` choices and the docs' table
+ * derive. Adding a detector: its file exports the detector and its entry, plus one line here.
  *
  * @module
  */
@@ -128,9 +124,8 @@ export function detectorEntry(kind: DetectorKind): AnyDetectorEntry {
 }
 
 /**
- * Build the detector a decoded spec describes. Its inputs are checked at the edge
- * (`withInputChecks`): consistent counts and sizes, finite values. GROOD's stages store their
- * outputs in the `StageCache` of the context its fit runs in (off unless one is provided).
+ * Build the detector a decoded spec describes, its inputs checked at the edge
+ * (`withInputChecks`). GROOD's stages use the context's `StageCache` (off unless provided).
  */
 export function makeDetector(spec: DetectorSpec): Detector {
   return makeDetectorIn(DETECTORS, spec) as Detector;
@@ -145,10 +140,7 @@ export type DetectorSpecInputOf<Es extends DetectorEntries> = SpecSchemaOf<Es[nu
 /** A decoded detector spec for the entries `Es`. */
 export type DetectorSpecOf<Es extends DetectorEntries> = SpecSchemaOf<Es[number]>["Type"];
 
-/**
- * The spec schema of any detector among `entries` (`DetectorSpec` for `DETECTORS`): decoded
- * strictly, so a kind none of them registers is refused by name.
- */
+/** The spec schema of any detector among `entries` (`DetectorSpec` for `DETECTORS`). */
 export function detectorSpecSchema<Es extends DetectorEntries>(
   entries: Es,
 ): Schema.Codec<DetectorSpecOf<Es>, DetectorSpecInputOf<Es>> {
@@ -156,16 +148,13 @@ export function detectorSpecSchema<Es extends DetectorEntries>(
   return Schema.Union(entries.map((entry) => specSchema(entry))) as never;
 }
 
-/** Kinds registered more than once among `entries` (a user's entry reusing a built-in kind). */
+/** Kinds registered more than once among `entries`. */
 export function duplicateKinds(entries: DetectorEntries): ReadonlyArray<string> {
   const kinds = entries.map((e) => e.kind);
   return [...new Set(kinds.filter((kind, i) => kinds.indexOf(kind) !== i))];
 }
 
-/**
- * Build the detector a decoded spec describes, from the entry among `entries` that registers
- * its kind, behind the same edge checks as grood's own (`withInputChecks`).
- */
+/** {@link makeDetector} over `entries` (grood's and a user's), behind the same edge checks. */
 export function makeDetectorIn<Es extends DetectorEntries>(
   entries: Es,
   spec: DetectorSpecOf<Es>,
@@ -176,9 +165,8 @@ export function makeDetectorIn<Es extends DetectorEntries>(
 }
 
 /**
- * Decode a detector spec (defaults filled in), strictly: a wrong value or a key the detector
- * does not declare (`{"kind":"grood","kk":5}`) fails with an `InvalidInput` naming it, with
- * the nearest valid key or kind. `source` names the input in the error.
+ * Decode a detector spec (defaults filled in), strictly: a wrong value or an undeclared key
+ * (`{"kind":"grood","kk":5}`) fails with an `InvalidInput` naming it and the nearest valid one.
  */
 export const decodeDetector = (
   input: unknown,
@@ -205,14 +193,10 @@ export function optionDefaults(entry: AnyDetectorEntry): Readonly<Record<string,
   return Schema.decodeUnknownSync(options)({}) as Record<string, unknown>;
 }
 
-/**
- * The docs' detector table (Markdown): kind, table name, family, source, and every option
- * with its default (`—` when it has none; "optional" when it may be left out).
- */
+/** The docs' detector table (Markdown): kind, name, family, source, options with defaults. */
 export function detectorTableMarkdown(): string {
   const format = (value: unknown) => JSON.stringify(value).replaceAll("|", "\\|");
-  const rows = DETECTORS.map((e) => {
-    const entry = e as AnyDetectorEntry;
+  const rows = (DETECTORS as DetectorEntries).map((entry) => {
     const defaults = optionDefaults(entry);
     const options = Object.keys(entry.options.fields).map((key) =>
       key in defaults ? `\`${key}\` = \`${format(defaults[key])}\`` : `\`${key}\` (optional)`

@@ -1,17 +1,8 @@
 /**
- * RMDS, relative Mahalanobis distance (Ren, Fort, Liu, Roy, Padhy & Lakshminarayanan, "A Simple
- * Fix to Mahalanobis Distance for Improving Near-OOD Detection", 2021), as OpenOOD v1.5's
- * `rmds` postprocessor.
- *
- * Fit (ID training split, ground-truth labels): class means μ_c and the tied covariance Σ of the
- * class-centred features (as {@link mahalanobis}), plus the "background" Gaussian of all
- * training features: mean μ₀ and covariance Σ₀ (both maximum-likelihood, `EmptyCovariance`'s
- * 1/N). Precisions are pseudo-inverses (`pinvh`, as scikit-learn's `precision_`).
- * Score: with d_c(h) = (h − μ_c)ᵀ pinv(Σ) (h − μ_c) and d₀(h) = (h − μ₀)ᵀ pinv(Σ₀) (h − μ₀),
- *   score(x) = min_c d_c(h) − d₀(h)
- * (OpenOOD's confidence is max_c −(d_c − d₀), its negation; higher = more OOD here).
- *
- * No hyper-parameters (`configs/postprocessors/rmds.yml`: `APS_mode: False`).
+ * RMDS, relative Mahalanobis distance (Ren et al., 2021; OpenOOD v1.5 `rmds`): score(x) =
+ * min_c d_c(h) − d₀(h), the squared Mahalanobis distance to the closest class (tied covariance,
+ * as `mahalanobis.ts`) minus that to one Gaussian of all training features. No hyper-parameters.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
@@ -64,7 +55,6 @@ export function rmds(_options: RmdsOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link rmds}. */
 export const rmdsEntry = baselineEntry(rmds, {
   kind: "rmds",
   title: "RMDS",

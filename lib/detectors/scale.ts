@@ -1,18 +1,9 @@
 /**
- * SCALE (Xu, Chen, Franchi & Aodha, "Scaling for Training Time and Post-hoc
- * Out-of-distribution Detection Enhancement", ICLR 2024), as OpenOOD v1.5's `scale`
- * postprocessor (`openood/networks/scale_net.py`).
- *
- * Per sample, with n = D penultimate activations h: s1 = Σ h; k = n − round(n·p/100) (numpy
- * rounding, as ASH); s2 = the sum of the k largest activations; h' = h · exp(s1 / s2) (the
- * *whole* vector is scaled, nothing is pruned: the difference from ASH-S). Then z' = h'·W + b
- * and score(x) = −logsumexp(z') (Energy, T = 1; higher = more OOD). If s2 = 0 (every kept
- * activation is 0, so with ReLU features h = 0 and s1 = 0) the factor is exp(0) = 1, where the
- * reference would divide 0 by 0.
- *
- * Defaults (`configs/postprocessors/scale.yml`): **p tuned on validation data** over OpenOOD's
- * grid [65, 70, 75, 80, 85, 90, 95] (its `APS_mode: True`; 85 is its untuned default). Pass
- * `percentile` to fix p.
+ * SCALE (Xu et al., ICLR 2024; OpenOOD v1.5 `scale`): h' = h·exp(s1/s2), s1 = Σ h, s2 = the sum of
+ * the k largest activations at percentile p (k as ASH's); the whole vector is scaled, nothing is
+ * pruned (the difference from ASH-S). Then Energy −logsumexp(h'·W + b). p is tuned on validation
+ * data over OpenOOD's grid unless given.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
@@ -102,7 +93,6 @@ export function scale(options: ScaleOptions = {}): Detector {
   };
 }
 
-/** Registration of {@link scale}. */
 export const scaleEntry = baselineEntry(scale, {
   kind: "scale",
   title: "SCALE",

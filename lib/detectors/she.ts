@@ -1,19 +1,15 @@
 /**
- * SHE, simplified Hopfield energy (Zhang, Fu, Chen, Xia & Zhao, "Out-of-Distribution Detection
- * based on In-Distribution Data Patterns Memorization with Modern Hopfield Energy", ICLR 2023),
- * as OpenOOD v1.5's `she` postprocessor.
- *
- * Fit: for every class c, the stored pattern m_c = the mean penultimate feature of the training
- * images of class c that the classifier also predicts as c (correctly classified).
- * Score: with ŷ = argmax z, score(x) = −⟨h, m_ŷ⟩ (OpenOOD's default `metric: inner_product`;
- * its confidence is ⟨h, m_ŷ⟩; higher = more OOD here). No hyper-parameters.
+ * SHE, simplified Hopfield energy (Zhang et al., ICLR 2023; OpenOOD v1.5 `she`): score(x) =
+ * −⟨h, m_ŷ⟩, with m_c the mean feature of the training images of class c the classifier also
+ * predicts as c, and ŷ = argmax z. No hyper-parameters.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
 import { Effect, Schema } from "effect";
 import { predictedClasses } from "../stages/features.ts";
 import { checkTrainPenultimate, scoreChecked } from "./checks.ts";
-import { type Detector, fittedDetector } from "./detector.ts";
+import { artefact, type Detector, fittedDetector } from "./detector.ts";
 import { baselineEntry } from "./entry.ts";
 import { EmptyClass } from "./mahalanobis.ts";
 
@@ -63,19 +59,17 @@ export function she(_options: SheOptions = {}): Detector {
               });
             }),
           settings: { metric: "inner_product", patterns: "correct training images" },
-          artefacts: [{
-            name: "she-patterns",
-            description:
-              "C × D mean penultimate feature of the correctly classified training images",
-            data: Float32Array.from(patterns),
-            shape: [c, d],
-          }],
+          artefacts: [artefact(
+            "she-patterns",
+            "C × D mean penultimate feature of the correctly classified training images",
+            patterns,
+            [c, d],
+          )],
         });
       }),
   };
 }
 
-/** Registration of {@link she}. */
 export const sheEntry = baselineEntry(she, {
   kind: "she",
   title: "SHE",

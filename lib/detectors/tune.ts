@@ -1,16 +1,9 @@
 /**
- * Hyper-parameter choice on validation data only: for each grid value, build the detector's
- * scorer for that value, score the validation ID set and every validation-OOD set, and take the
- * mean AUROC over the OOD sets (each against validation ID). The value with the highest mean
- * wins; ties go to the first grid value (so listing the paper default first makes it win ties).
- *
- * No choice is made by a tie block: a grid value whose validation scores tie across ID and
- * OOD on more than `TIE_REPORT_LIMIT` (1%) of them on average is passed over while some value
- * stays within it (AUROC counts tied pairs as ½, so a block of tied scores, from underflow or
- * lost resolution, can lift a value's AUROC without any ranking behind it); among values of
- * equal AUROC the one with fewer ties wins, then the earlier one.
- *
- * Only {@link ValidationData} enters here, so a tuned value can never depend on test OOD data.
+ * Hyper-parameter choice on validation data only (so never on test OOD): each grid value's scorer
+ * is scored on validation ID and every validation-OOD set, and the highest mean AUROC wins, first
+ * grid value on ties. A value whose scores tie across ID and OOD on more than `TIE_REPORT_LIMIT`
+ * (1%) is passed over while another stays within it: AUROC counts tied pairs as ½, so a tie block
+ * (underflow, lost resolution) could lift a value without any ranking behind it.
  *
  * @module
  */
@@ -25,11 +18,9 @@ export interface TuningCandidate<E> {
   readonly dispose?: () => void;
 }
 
-/** What {@link tuneParameter} needs. */
+/** What {@link tuneParameter} needs: names for errors and progress, grid and validation data. */
 export interface TuneOptions<E> {
-  /** Detector name, for errors and progress. */
   readonly detector: string;
-  /** Parameter name, as reported. */
   readonly parameter: string;
   readonly grid: ReadonlyArray<number>;
   readonly validation: ValidationData;
@@ -90,9 +81,8 @@ const validationSummary = <E>(
   });
 
 /**
- * The index of the grid value to choose (see the module doc): the highest AUROC among the
- * values within the tie limit (all values when none is), fewer ties breaking equal AUROCs,
- * then grid order.
+ * The grid index to choose: the highest AUROC among the values within the tie limit (all when
+ * none is), fewer ties breaking equal AUROCs, then grid order.
  *
  * @example
  * ```ts
@@ -120,8 +110,8 @@ export function chooseByValidation(
 }
 
 /**
- * Choose `parameter` from `grid` by mean validation AUROC (max; ties → first grid value),
- * reporting each grid value done to the context's `Progress`.
+ * Choose `parameter` from `grid` on validation data (see the module doc), reporting each grid
+ * value done to the context's `Progress`.
  *
  * @example
  * ```ts
@@ -172,20 +162,16 @@ export const tuneParameter = <E>(
       report(`${detector}: tuning ${parameter}`, i + 1, grid.length);
       yield* Effect.yieldNow;
     }
-    const tuned: TunedParameter = {
+    return {
       name: parameter,
       grid: [...grid],
       chosen: grid[chooseByValidation(validationAuroc, validationTiedAcross)]!,
       validationAuroc,
       validationTiedAcross,
-    };
-    return tuned;
+    } satisfies TunedParameter;
   });
 
-/**
- * The value in force: `fixed` when given (nothing is tuned, `tuned` is empty), else the grid
- * value {@link tuneParameter} chooses on validation data, with its record in `tuned`.
- */
+/** `fixed` when given (nothing tuned), else the value {@link tuneParameter} chooses. */
 export const tuneUnlessFixed = <E>(
   fixed: number | undefined,
   options: TuneOptions<E>,

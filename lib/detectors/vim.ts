@@ -1,43 +1,21 @@
 /**
- * ViM, Virtual-logit Matching (Wang, Li, Feng & Zhang, "ViM: Out-Of-Distribution with
- * Virtual-logit Matching", CVPR 2022).
- *
- * Fit (ID training split, as the reference code and OpenOOD v1.5):
- * - origin u = −pinv(W) b, with W the C × D head matrix (our `head/kernel` is Wᵀ, D × C), so
- *   that logits are W(h − u) in the shifted space; computed as u = −K·pinv(KᵀK)·b with K = Wᵀ
- *   (pinv(A) = Aᵀ pinv(AAᵀ) holds for every A);
- * - principal subspace: the top-`principalDim` eigenvectors of (1/N) Σ (hᵢ − u)(hᵢ − u)ᵀ
- *   (`EmpiricalCovariance(assume_centered=True)` on h − u in the reference code); the
- *   residual space R is spanned by the remaining D − principalDim eigenvectors;
- * - α = mean over training of max_j z_j / mean over training of ‖Rᵀ(h − u)‖.
- * Score: score(x) = α‖Rᵀ(h − u)‖ − logsumexp(z) (the paper's ID confidence is its negation:
- * energy minus the virtual logit; higher = more OOD here).
- *
- * Default **principalDim = D/2 = 32** for our D = 64: OpenOOD v1.5 keeps 256 of ResNet-18's
- * 512 dimensions (half), and the paper's rule for its larger backbones (1000 of 2048 for
- * ResNet-50, 512 of 768 for ViT) also keeps roughly half or more; with D = 64 and 10 classes,
- * half leaves a 32-d residual space, far more than the C − 1 = 9 directions the logits span.
+ * ViM, virtual-logit matching (Wang et al., CVPR 2022; OpenOOD v1.5 `vim`): score(x) =
+ * α‖Rᵀ(h − u)‖ − logsumexp(z), with u = −pinv(W)b, R the residual of the top-`principalDim`
+ * principal subspace of h − u and α the ratio of mean max logit to mean residual norm on training.
+ * Default principalDim = D/2.
+ * Details: `docs/internals/detectors.md`.
  *
  * @module
  */
-import { Data, Effect } from "effect";
+import { Data, Effect, Schema } from "effect";
 import type { Matrix } from "../matrix.ts";
-import { type Detector, fittedDetector } from "./detector.ts";
+import { artefact, type Detector, fittedDetector } from "./detector.ts";
 import { checkTrainPenultimate, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Head, readHead, rowLogSumExp, rowMax } from "./logits.ts";
-import { pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
-import {
-  baselineEntry,
-  type Expect,
-  type OptionsOf,
-  PositiveInt,
-  type SameFields,
-} from "./entry.ts";
-import { Schema } from "effect";
+import { meanOuterProduct, pseudoInverseSymmetric, symmetricEigen } from "./linalg.ts";
+import { baselineEntry, type Expect, type OptionsMatch, PositiveInt } from "./entry.ts";
 
-/** ViM's options: none has a fixed default. */
 const VimOptionsSpec = Schema.Struct({
-  /** Dimension of the principal subspace; absent: half the penultimate size (32), at fit. */
   principalDim: Schema.optionalKey(PositiveInt),
 });
 
@@ -46,8 +24,7 @@ export interface VimOptions {
   /** Dimension of the principal subspace (default: half the penultimate size, 32). */
   readonly principalDim?: number;
 }
-// The interface is the Schema's fields, each optional: checked at compile time.
-type _Checked = Expect<SameFields<VimOptions, OptionsOf<typeof VimOptionsSpec>>>;
+type _Checked = Expect<OptionsMatch<VimOptions, typeof VimOptionsSpec>>;
 
 /** The training features have no residual outside the principal subspace, so α is undefined. */
 export class DegenerateResidual extends Data.TaggedError("DegenerateResidual")<{
@@ -122,21 +99,7 @@ export function fitVim(
 ): VimModel {
   const d = features.cols;
   const origin = vimOrigin(head);
-  const second = new Float64Array(d * d);
-  const centred = new Float64Array(d);
-  for (let i = 0; i < features.rows; i++) {
-    for (let k = 0; k < d; k++) centred[k] = features.data[i * d + k]! - origin[k]!;
-    for (let a = 0; a < d; a++) {
-      for (let b = a; b < d; b++) second[a * d + b]! += centred[a]! * centred[b]!;
-    }
-  }
-  for (let a = 0; a < d; a++) {
-    for (let b = a; b < d; b++) {
-      second[a * d + b]! /= features.rows;
-      second[b * d + a] = second[a * d + b]!;
-    }
-  }
-  const { vectors } = symmetricEigen(second, d);
+  const { vectors } = symmetricEigen(meanOuterProduct(features, origin, () => 0), d);
   const residualDim = d - principalDim;
   const residualBasis = new Float64Array(d * residualDim);
   for (let k = 0; k < d; k++) {
@@ -187,25 +150,19 @@ export function vim(options: VimOptions = {}): Detector {
             }),
           settings: { principalDim, residualDim: model.residualDim, alpha: model.alpha },
           artefacts: [
-            {
-              name: "vim-origin",
-              description: "D-vector origin u = −pinv(W)b",
-              data: Float32Array.from(model.origin),
-              shape: [d],
-            },
-            {
-              name: "vim-residual-basis",
-              description: "D × R orthonormal basis of the residual space",
-              data: Float32Array.from(model.residualBasis),
-              shape: [d, model.residualDim],
-            },
+            artefact("vim-origin", "D-vector origin u = −pinv(W)b", model.origin, [d]),
+            artefact(
+              "vim-residual-basis",
+              "D × R orthonormal basis of the residual space",
+              model.residualBasis,
+              [d, model.residualDim],
+            ),
           ],
         });
       }),
   };
 }
 
-/** Registration of {@link vim}. */
 export const vimEntry = baselineEntry(vim, {
   kind: "vim",
   title: "ViM",
