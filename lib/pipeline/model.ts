@@ -147,7 +147,7 @@ export const openPipelineModel = (
     }
     const hashed = yield* hashModel(path);
     const points = (features.points ?? []).map((p) => p.name);
-    const model: PipelineModel = {
+    return {
       path,
       kind,
       engine,
@@ -163,6 +163,5 @@ export const openPipelineModel = (
       earlyBoundaries: points.length > 0 ? points : [features.taps.early],
       earlyTap: features.taps.early,
       extract: withSums(features),
-    };
-    return model;
+    } satisfies PipelineModel;
   });

@@ -38,7 +38,6 @@ import type { ScoreError } from "../stages/evaluate.ts";
 import { mixupSamples } from "../stages/mixup.ts";
 import { resultsTable, summaryTable, type Table } from "./tables.ts";
 import { DEFAULT_CACHE_DIR, StageCache } from "../cache/cache.ts";
-import type { Engine } from "./model.ts";
 import {
   type DetectorRun,
   prepareBenchmark,
@@ -113,11 +112,7 @@ export interface AblationHooks extends RunHooks {
 
 /** What `prepareBenchmark` takes from a decoded spec (benchmark, model, engine). */
 const prepareOptions = (
-  spec: {
-    readonly benchmark: string;
-    readonly model?: string | undefined;
-    readonly engine?: Engine | undefined;
-  },
+  spec: Pick<AblationSpec, "benchmark" | "model" | "engine">,
   check: NonNullable<PrepareOptions["check"]>,
 ): PrepareOptions => ({
   benchmark: spec.benchmark,

@@ -137,12 +137,11 @@ export const prepareBenchmark: (
   const train = yield* extract(data.train, sumsAt);
   const idTest = yield* extract(data.idTest);
   const idValidation = yield* extract(data.idValidation);
-  const oodTest = [];
-  for (const set of data.oodTest) {
-    oodTest.push({ ...(yield* extract(set.images)), group: set.group });
-  }
-  const oodValidation = [];
-  for (const set of data.oodValidation) oodValidation.push(yield* extract(set));
+  const oodTest = yield* Effect.forEach(
+    data.oodTest,
+    ({ images, group }) => Effect.map(extract(images), (set) => ({ ...set, group })),
+  );
+  const oodValidation = yield* Effect.forEach(data.oodValidation, (set) => extract(set));
   const idAccuracy = yield* accuracy(predictedClasses(idTest.features.logits), data.idTest.labels);
   return {
     data,

@@ -18,7 +18,7 @@ import {
 import { GROOD_CNN_EARLY_TAP } from "../detectors/grood_defaults.ts";
 import { PositiveInt, Probability, Seed } from "../detectors/entry.ts";
 import { MIXUP_DEFAULTS } from "../stages/mixup.ts";
-import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
+import { decodeStrict, InvalidInput } from "../decode.ts";
 import { Identifier } from "../io/paths.ts";
 import { EngineSchema } from "./model.ts";
 
@@ -288,18 +288,18 @@ function settingProblem(
     : `samples ${value} is more than the ${trainCount} training images (use "all" for every one)`;
 }
 
-/** The problems of `[path, key, value]` settings against the data and model. */
-const problemsOf = (
+/** Fail with every problem of the `[path, key, value]` settings against the data and model. */
+const checkSettings = (
   settings: ReadonlyArray<readonly [string, Checked, string | number | undefined]>,
   context: SpecContext,
-): Array<InputProblem> =>
-  settings.flatMap(([path, key, value]) => {
+  source: string,
+): Effect.Effect<void, InvalidInput> => {
+  const problems = settings.flatMap(([path, key, value]) => {
     const problem = settingProblem(key, value, context);
     return problem === undefined ? [] : [{ path, problem }];
   });
-
-const failOn = (problems: ReadonlyArray<InputProblem>, source: string) =>
-  problems.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ source, problems }));
+  return problems.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ source, problems }));
+};
 
 /**
  * Check a decoded pipeline spec against the benchmark's data and the model before anything is
@@ -310,21 +310,19 @@ export const checkPipeline = (
   context: SpecContext,
   source = "pipeline spec",
 ): Effect.Effect<void, InvalidInput> =>
-  failOn(
-    problemsOf(
-      spec.detectors.flatMap((d, i) =>
-        d.kind !== "grood" ? [] : [
-          [`detectors[${i}].earlyBoundary`, "earlyBoundary", d.earlyBoundary],
-          [
-            `detectors[${i}].oodPrototype.samples`,
-            "samples",
-            d.oodPrototype?.kind === "mixup" ? d.oodPrototype.samples : undefined,
-          ],
-          [`detectors[${i}].k`, "k", d.k],
-        ] as const
-      ),
-      context,
+  checkSettings(
+    spec.detectors.flatMap((d, i) =>
+      d.kind !== "grood" ? [] : [
+        [`detectors[${i}].earlyBoundary`, "earlyBoundary", d.earlyBoundary],
+        [
+          `detectors[${i}].oodPrototype.samples`,
+          "samples",
+          d.oodPrototype?.kind === "mixup" ? d.oodPrototype.samples : undefined,
+        ],
+        [`detectors[${i}].k`, "k", d.k],
+      ] as const
     ),
+    context,
     source,
   );
 
@@ -334,15 +332,13 @@ export const checkAblation = (
   context: SpecContext,
   source = "ablation spec",
 ): Effect.Effect<void, InvalidInput> =>
-  failOn(
-    problemsOf(
-      spec.grids.flatMap((grid, g) =>
-        (["earlyBoundary", "samples", "k"] as const).flatMap((key) =>
-          (grid[key] ?? []).map((value, i) => [`grids[${g}].${key}[${i}]`, key, value] as const)
-        )
-      ),
-      context,
+  checkSettings(
+    spec.grids.flatMap((grid, g) =>
+      (["earlyBoundary", "samples", "k"] as const).flatMap((key) =>
+        (grid[key] ?? []).map((value, i) => [`grids[${g}].${key}[${i}]`, key, value] as const)
+      )
     ),
+    context,
     source,
   );
 

@@ -1,7 +1,6 @@
 /**
- * Pipeline specs over a list of detector entries other than `DETECTORS` alone: grood's own plus a
- * user's (`runPipeline(spec, { detectors: [...DETECTORS, mine] })`). The spec's type follows the
- * entries at compile time, and decoding refuses a kind none of them registers, by name.
+ * Pipeline specs over detector entries besides `DETECTORS` (`[...DETECTORS, mine]`): the spec's
+ * type follows the entries, and decoding refuses a kind none of them registers, by name.
  *
  * @module
  */
