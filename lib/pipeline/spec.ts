@@ -24,9 +24,6 @@ import { EngineSchema } from "./model.ts";
 
 const Samples = Schema.Union([PositiveInt, Schema.Literal("all")]);
 
-/** Any detector, from the registry (`lib/detectors/registry.ts`). */
-export { DetectorSpec, type DetectorSpecInput } from "../detectors/registry.ts";
-
 /** The benchmark a spec runs: a built-in name (`mnist`, `fashion-mnist`) or a benchmark file path. */
 const BenchmarkRef = Schema.NonEmptyString;
 
