@@ -104,10 +104,7 @@ export const tfjsExtractor = (
     return { key, extract: withSums(model) };
   });
 
-/**
- * Open the model at `options.path` for the pipeline, in the caller's scope. Fails with
- * `EngineUnavailable` when the engine cannot run the kind, or with the model's own errors.
- */
+/** Open the model at `options.path` for the pipeline, in the caller's scope. */
 export const openPipelineModel = (
   options: PipelineModelOptions,
 ): Effect.Effect<

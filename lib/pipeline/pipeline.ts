@@ -124,7 +124,7 @@ const prepareOptions = (
 /** What a pipeline run may fail with: preparing, a detector's fit or score, the evaluation. */
 export type PipelineError = PrepareError | DetectorError | ScoreError;
 
-/** What a pipeline needs (`GroodLive`); it reads `StageCache` and `Progress` too, off by default. */
+/** What a pipeline needs (`GroodLive`); it reads `StageCache` and `Progress` too (default off). */
 export type PipelineServices = Compute;
 
 /** What a pipeline over the detector entries `Es` may fail with: `PipelineError` and theirs. */

@@ -160,7 +160,7 @@ export const prepareBenchmark: (
   } satisfies PreparedBenchmark;
 });
 
-/** A detector spec with GROOD's early boundary, when it names none, set to the model's early tap. */
+/** A detector spec with GROOD's early boundary, when it names none, the model's early tap. */
 export const withModelDefaults = <S extends { readonly kind: string }>(
   spec: S,
   model: Pick<PipelineModel, "earlyTap">,

@@ -24,13 +24,10 @@ import { EngineSchema } from "./model.ts";
 
 const Samples = Schema.Union([PositiveInt, Schema.Literal("all")]);
 
-/** The benchmark a spec runs: a built-in name (`mnist`, `fashion-mnist`) or a benchmark file path. */
+/** The benchmark a spec runs: a built-in name (`mnist`, `fashion-mnist`) or a benchmark file. */
 const BenchmarkRef = Schema.NonEmptyString;
 
-/**
- * A pipeline: benchmark, model path (default: the benchmark file's model), the engine that
- * extracts features (default: onnx; tfjs for a tfjs model), detectors.
- */
+/** A pipeline: benchmark, model path (default: the benchmark's), engine (onnx), detectors. */
 export const PipelineSpec: Schema.Struct<{
   readonly benchmark: Schema.NonEmptyString;
   readonly model: Schema.optional<Schema.String>;
@@ -109,10 +106,7 @@ export type AblationSpec = typeof AblationSpec.Type;
 /** An ablation spec as written (what `runAblation` takes). */
 export type AblationSpecInput = typeof AblationSpec.Encoded;
 
-/**
- * Decode a pipeline spec (from JSON, a notebook, …) strictly: an unknown key, a bad value, a
- * missing field are all reported at once in an `InvalidInput` naming `source`.
- */
+/** Decode a pipeline spec strictly: every unknown key or bad value in one `InvalidInput`. */
 export const decodePipeline = (
   input: unknown,
   source = "pipeline spec",
@@ -209,7 +203,7 @@ export function variantSpec(
   };
 }
 
-/** A variant's parameters as table columns: numbers, or strings as in its name (`ivf(nprobe=4)`). */
+/** A variant's parameters as columns: numbers, or strings as in its name (`ivf(nprobe=4)`). */
 export const variantColumns = (
   params: AblationParams,
 ): Readonly<Record<string, string | number>> =>
@@ -298,10 +292,7 @@ const checkSettings = (
   return problems.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ source, problems }));
 };
 
-/**
- * Check a decoded pipeline spec against the benchmark's data and the model before anything is
- * computed: values a run would otherwise change or fail on late are rejected, all at once.
- */
+/** Check a decoded pipeline spec against the data and the model, before anything is computed. */
 export const checkPipeline = (
   spec: PipelineSpec,
   context: SpecContext,

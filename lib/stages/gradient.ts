@@ -14,10 +14,7 @@ import { firstNonFiniteRow, InvalidParameter, NonFiniteInput } from "../errors.t
 import { squaredDistance } from "../distance.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 
-/**
- * The temperatures GROOD's float32 descriptors (up to 1/τ long) can hold without overflow or
- * lost digits (why: docs/internals/pipeline.md).
- */
+/** The temperatures GROOD's float32 descriptors can hold (docs/internals/pipeline.md). */
 export const TEMPERATURE_RANGE = { minimum: 2 ** -62, maximum: 2 ** 62 } as const;
 
 /** {@link TEMPERATURE_RANGE} in words, for errors. */

@@ -78,10 +78,7 @@ interface MixupPlan {
   readonly targets: Uint8Array;
 }
 
-/**
- * Check λ and the sample count, then choose which of `total` training images to mix (seeded):
- * from the count alone, so GROOD's fit knows the choice before its pass, even when streamed.
- */
+/** Check λ and the sample count, then choose which of `total` training images to mix (seeded). */
 export const mixupChoice = (
   total: number,
   options: MixupOptions,
@@ -159,10 +156,7 @@ export function smoothedNoiseImages(count: number, seed: number): ImageSet {
   return { name: `noise(seed ${seed})`, count, pixels };
 }
 
-/**
- * The OOD prototype by targeted mix-up at the model's early tap, over a training set and its
- * features in memory: the bits of GROOD's fit, which gathers the same images chunk by chunk.
- */
+/** The OOD prototype by targeted mix-up, over a training set and its features in memory. */
 export const mixupWithModel: (
   model: FeatureModel,
   train: LabelledSet,
