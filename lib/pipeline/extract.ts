@@ -7,27 +7,26 @@
 import { Effect } from "effect";
 import type { ImageSet } from "../data/images.ts";
 import { sha256Hex } from "../io/files.ts";
-import { matrix } from "../matrix.ts";
+import { type Matrix, matrix } from "../matrix.ts";
 import type { ClassSums, Extraction } from "../stages/features.ts";
 import { type Codec, StageCache } from "../cache/cache.ts";
 import type { PipelineModel } from "./model.ts";
 
 /** A content fingerprint of an image set (pixels and labels). */
-export function setFingerprint(set: ImageSet): string {
+function setFingerprint(set: ImageSet): string {
   const pixels = sha256Hex(set.pixels);
   return set.labels === undefined ? pixels : sha256Hex(
     new TextEncoder().encode(pixels + sha256Hex(set.labels)),
   );
 }
 
+const asArray = ({ data, rows, cols }: Matrix) => ({ data, shape: [rows, cols] });
+
 const extractionCodec: Codec<Extraction> = {
   encode: ({ features, classSums }) => ({
     arrays: {
-      penultimate: {
-        data: features.penultimate.data,
-        shape: [features.penultimate.rows, features.penultimate.cols],
-      },
-      logits: { data: features.logits.data, shape: [features.logits.rows, features.logits.cols] },
+      penultimate: asArray(features.penultimate),
+      logits: asArray(features.logits),
       ...(features.labels === undefined
         ? {}
         : { labels: { data: features.labels, shape: [features.labels.length] } }),
@@ -53,52 +52,43 @@ const extractionCodec: Codec<Extraction> = {
     const m = meta as {
       name: string;
       count: number;
-      classSums: Array<{ boundary: string; featureShape: number[]; chunk: number }>;
+      classSums: Array<Omit<ClassSums, "sums" | "counts">>;
     };
     const get = (name: string) => arrays.get(name)!;
-    const pen = get("penultimate");
-    const logits = get("logits");
+    const asMatrix = (name: string) => {
+      const { data, shape } = get(name);
+      return matrix(shape[0]!, shape[1]!, data as Float32Array);
+    };
     const labels = arrays.get("labels")?.data as Uint8Array | undefined;
-    const classSums: Array<ClassSums> = m.classSums.map(({ boundary, featureShape, chunk }) => ({
-      boundary,
-      featureShape,
-      sums: get(`sums-${boundary}`).data as Float64Array,
-      counts: get(`counts-${boundary}`).data as Float64Array,
-      chunk,
-    }));
     return {
       features: {
         name: m.name,
         count: m.count,
-        penultimate: matrix(pen.shape[0]!, pen.shape[1]!, pen.data as Float32Array),
-        logits: matrix(logits.shape[0]!, logits.shape[1]!, logits.data as Float32Array),
+        penultimate: asMatrix("penultimate"),
+        logits: asMatrix("logits"),
         ...(labels === undefined ? {} : { labels }),
       },
-      classSums,
+      classSums: m.classSums.map(({ boundary, featureShape, chunk }) => ({
+        boundary,
+        featureShape,
+        sums: get(`sums-${boundary}`).data as Float64Array,
+        counts: get(`counts-${boundary}`).data as Float64Array,
+        chunk,
+      })),
     };
   },
   rows: ({ features }) => features.penultimate.rows,
 };
 
-/** A cached extraction and the key it is stored under (the input key of later stages). */
-export interface KeyedExtraction {
-  readonly extraction: Extraction;
-  readonly key: string;
-}
-
 /**
- * Extract (or load from the context's `StageCache`; none is off) the features of `set` with
- * `model` (any kind, on its engine). The key covers the model's key (bytes, kind, taps, preprocessing, engine), the
- * set's content and the class-sum boundaries. The pass reports to the context's `Progress`
- * (`features of <set>`), and one log line (`Effect.logInfo`) says whether it ran or came from the
- * cache.
+ * Extract (or load from the context's `StageCache`) the features of `set` with `model`, with the
+ * key the extraction is stored under: it covers the model's key, the set's content and the
+ * class-sum boundaries. One log line says whether it ran or came from the cache.
  */
 export const extractCached = Effect.fn("extractCached")(function* (
   model: Pick<PipelineModel, "key" | "extract">,
   set: ImageSet,
-  options: {
-    readonly classSumsAt?: ReadonlyArray<string>;
-  } = {},
+  options: { readonly classSumsAt?: ReadonlyArray<string> } = {},
 ) {
   const cache = yield* StageCache;
   const parts = {
@@ -111,9 +101,7 @@ export const extractCached = Effect.fn("extractCached")(function* (
     "features",
     parts,
     extractionCodec,
-    model.extract(set, {
-      ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
-    }),
+    model.extract(set, options),
     { rows: set.count },
   );
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -122,6 +110,5 @@ export const extractCached = Effect.fn("extractCached")(function* (
       ? `features ${set.name}: ${set.count} images from cache (${seconds}s)`
       : `features ${set.name}: extracted ${set.count} images (${seconds}s)`,
   );
-  const keyed: KeyedExtraction = { extraction: result.value, key: result.key };
-  return keyed;
+  return { extraction: result.value, key: result.key };
 });

@@ -1,17 +1,7 @@
 /**
- * The model a benchmark runs, as the pipeline needs it: any kind `lib/models` opens (grood's
- * CNN, ONNX, tfjs Layers or Graph), opened by the one `openModel` behind the `FeatureModel`
- * interface, the engine that extracts its features, and the cache key of everything those
- * features depend on (the model's files, kind, taps, input preprocessing and engine).
- *
- * Engines: an ONNX model runs on onnxruntime, a tfjs model on tfjs. grood's own CNN runs on
- * onnxruntime by default (exported by `classifierToOnnx`, checked against tfjs and cached by
- * content key: `lib/models/grood_onnx.ts`), or on tfjs (`engine: "tfjs"`); its tfjs network
- * stays loaded (`features.network`) for what needs autograd (ODIN) and for GROOD's mix-up (a
- * forward from the early tap).
- *
- * grood's CNN sums class features at every convolutional boundary in one pass, on either
- * engine (any early layer can then be ablated); other kinds sum them at the early tap only.
+ * The model a benchmark runs, as the pipeline needs it: any kind `lib/models` opens, behind the
+ * `FeatureModel` interface, with the engine that extracts its features (onnx or tfjs) and the
+ * cache key of everything those features depend on. Engines: docs/internals/pipeline.md.
  *
  * @module
  */
@@ -77,10 +67,7 @@ export interface PipelineModel {
   readonly earlyBoundaries: ReadonlyArray<string>;
   /** The early boundary GROOD uses when its spec names none (the model's early tap). */
   readonly earlyTap: string;
-  /**
-   * One forward pass over a set: penultimate features, logits, class sums (each batch reported
-   * to the context's `Progress`).
-   */
+  /** One forward pass over a set: penultimate features, logits, class sums. */
   readonly extract: (
     set: ImageSet,
     options?: ModelExtractOptions,
@@ -102,17 +89,11 @@ export interface PipelineModelOptions {
 const defined = (taps: PipelineModelOptions["taps"]): Partial<Taps> =>
   Object.fromEntries(Object.entries(taps ?? {}).filter(([, v]) => v !== undefined));
 
-/** The one feature pass (`extractFeatures`) over `model`, with the pipeline's options. */
+/** The one feature pass (`extractFeatures`) over `model`. */
 const withSums = (model: FeatureModel) => (set: ImageSet, options: ModelExtractOptions = {}) =>
-  extractFeatures(model, set, {
-    ...(options.classSumsAt === undefined ? {} : { classSumsAt: options.classSumsAt }),
-    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-  });
+  extractFeatures(model, set, options);
 
-/**
- * grood's CNN on tfjs (`groodFeatureModel`, class sums at any block boundary, in one pass)
- * under `key`: its passes run on the context's `Compute`, read once here.
- */
+/** grood's CNN on tfjs (`groodFeatureModel`) under `key`, on the context's `Compute`. */
 export const tfjsExtractor = (
   net: Classifier,
   key: string,
@@ -123,11 +104,7 @@ export const tfjsExtractor = (
     return { key, extract: withSums(model) };
   });
 
-/**
- * Open the model at `options.path` for the pipeline, in the caller's scope. Fails with
- * `EngineUnavailable` when the engine cannot run the kind, and with the model's own typed
- * errors (a missing tap, a spec that does not fit, an unreadable file).
- */
+/** Open the model at `options.path` for the pipeline, in the caller's scope. */
 export const openPipelineModel = (
   options: PipelineModelOptions,
 ): Effect.Effect<
@@ -166,10 +143,8 @@ export const openPipelineModel = (
       });
     }
     const hashed = yield* hashModel(path);
-    // grood's CNN sums class features at every convolutional block in the one pass, so any
-    // early layer can be ablated without another; other kinds at the early tap.
     const points = (features.points ?? []).map((p) => p.name);
-    const model: PipelineModel = {
+    return {
       path,
       kind,
       engine,
@@ -185,6 +160,5 @@ export const openPipelineModel = (
       earlyBoundaries: points.length > 0 ? points : [features.taps.early],
       earlyTap: features.taps.early,
       extract: withSums(features),
-    };
-    return model;
+    } satisfies PipelineModel;
   });

@@ -15,17 +15,9 @@
  *   ),
  * );
  * console.log(result.summary.toMarkdown());
- * ```
- *
- * @example Run a spec read from a JSON file (decoded strictly: unknown keys are refused)
- * ```ts ignore
- * import { Effect } from "effect";
- * import { GroodLive, Pipeline } from "../../mod.ts";
- * const spec: unknown = JSON.parse(await Deno.readTextFile("my-pipeline.json"));
- * const result = await Effect.runPromise(
- *   Pipeline.runPipelineJson(spec, { source: "my-pipeline.json" })
- *     .pipe(Effect.provide(GroodLive())),
- * );
+ * // A spec of unknown shape (parsed JSON) is decoded strictly: unknown keys are refused.
+ * const json: unknown = JSON.parse(await Deno.readTextFile("my-pipeline.json"));
+ * Pipeline.runPipelineJson(json, { source: "my-pipeline.json" });
  * ```
  *
  * @module
@@ -46,7 +38,6 @@ import type { ScoreError } from "../stages/evaluate.ts";
 import { mixupSamples } from "../stages/mixup.ts";
 import { resultsTable, summaryTable, type Table } from "./tables.ts";
 import { DEFAULT_CACHE_DIR, StageCache } from "../cache/cache.ts";
-import type { Engine } from "./model.ts";
 import {
   type DetectorRun,
   prepareBenchmark,
@@ -75,9 +66,8 @@ import {
 import { decodePipelineWith, type PipelineSpecInputOf } from "./spec_entries.ts";
 
 /**
- * The services a pipeline needs: tfjs (`Compute`), and the stage cache (`StageCache`, at
- * `cacheDir`, default `cache/`; `null` turns caching off, as does not providing one). Building it fails only when the backend cannot start
- * (`BackendUnavailable`), so a program provided with it keeps its own errors plus that one.
+ * The services a pipeline needs: tfjs (`Compute`) and the stage cache at `cacheDir` (default
+ * `cache/`; `null` turns caching off). It fails only when the backend cannot start.
  */
 export function GroodLive(
   options: { readonly backend?: BackendName | "auto"; readonly cacheDir?: string | null } = {},
@@ -102,21 +92,15 @@ export interface PipelineResult {
   readonly summary: Table;
 }
 
-/**
- * How to name a run's spec in errors. Its log lines go through `Effect.log`, its progress to the
- * context's `Progress`.
- */
+/** How to name a run's spec in errors. */
 export interface RunHooks {
   /** What the spec came from (a file name), for error messages. */
   readonly source?: string;
 }
 
-/**
- * Options of `runPipeline`: its hooks, and the detector entries its spec may name (default
- * `DETECTORS`; `[...DETECTORS, mine]` adds a user's own, made with `defineDetector`).
- */
+/** Options of `runPipeline`: its hooks, and the detector entries its spec may name. */
 export interface PipelineOptions<Es extends DetectorEntries = typeof DETECTORS> extends RunHooks {
-  /** The detector entries the spec may name (default `DETECTORS`). */
+  /** The detector entries the spec may name (default `DETECTORS`; `[...DETECTORS, mine]`). */
   readonly detectors?: Es;
 }
 
@@ -128,11 +112,7 @@ export interface AblationHooks extends RunHooks {
 
 /** What `prepareBenchmark` takes from a decoded spec (benchmark, model, engine). */
 const prepareOptions = (
-  spec: {
-    readonly benchmark: string;
-    readonly model?: string | undefined;
-    readonly engine?: Engine | undefined;
-  },
+  spec: Pick<AblationSpec, "benchmark" | "model" | "engine">,
   check: NonNullable<PrepareOptions["check"]>,
 ): PrepareOptions => ({
   benchmark: spec.benchmark,
@@ -141,32 +121,20 @@ const prepareOptions = (
   check,
 });
 
-/**
- * What a pipeline run may fail with: the spec, the benchmark's data and model, or the feature
- * pass (`PrepareError`), a detector's fit or score (`DetectorError`), the evaluation of its
- * scores (`ScoreError`).
- */
+/** What a pipeline run may fail with: preparing, a detector's fit or score, the evaluation. */
 export type PipelineError = PrepareError | DetectorError | ScoreError;
 
-/**
- * What a pipeline run needs from the context (`GroodLive` provides it). It also reads the
- * `StageCache` and `Progress` references, whose defaults are off and quiet.
- */
+/** What a pipeline needs (`GroodLive`); it reads `StageCache` and `Progress` too (default off). */
 export type PipelineServices = Compute;
 
 /** What a pipeline over the detector entries `Es` may fail with: `PipelineError` and theirs. */
 export type PipelineErrorOf<Es extends DetectorEntries> = PipelineError | EntryError<Es[number]>;
 
 /**
- * Run a pipeline spec written in code: its shape is checked by the compiler (`kind: "gorod"`
- * does not compile) and its values here, strictly (an `InvalidInput` listing every problem),
- * then against the data and the model before any feature is extracted. The model is released
- * when the run returns (its features, scores and tables stay); `runPipelineScoped` keeps it
- * open for the caller's scope. A spec of unknown shape (parsed JSON) goes to `runPipelineJson`.
- *
- * `options.detectors` lists the detectors the spec may name: a user's entry
- * (`defineDetector`) passed as `[...DETECTORS, mine]` is named by its kind and runs like a
- * built-in one; the spec's type and the run's errors follow the list.
+ * Run a pipeline spec written in code: its shape is checked by the compiler, its values here
+ * (an `InvalidInput` listing every problem), then against the data and the model before any
+ * feature is extracted. The model is released when the run returns. `options.detectors` may add
+ * a user's entries (`[...DETECTORS, mine]`); the spec's type and the errors follow the list.
  */
 export const runPipeline = <const Es extends DetectorEntries = typeof DETECTORS>(
   spec: PipelineSpecInputOf<Es>,
@@ -174,10 +142,7 @@ export const runPipeline = <const Es extends DetectorEntries = typeof DETECTORS>
 ): Effect.Effect<PipelineResult, PipelineErrorOf<Es>, PipelineServices> =>
   Effect.scoped(runPipelineIn(spec, options));
 
-/**
- * `runPipeline` for a spec of unknown shape (parsed JSON, a notebook value): decoded strictly,
- * so an unknown key, a misspelt kind or a bad value fails with an `InvalidInput` naming each.
- */
+/** `runPipeline` for a spec of unknown shape (parsed JSON), decoded strictly. */
 export const runPipelineJson = <const Es extends DetectorEntries = typeof DETECTORS>(
   input: unknown,
   options: PipelineOptions<Es> = {},
@@ -206,8 +171,6 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
   const source = options.source ?? "pipeline spec";
   const entries: DetectorEntries = options.detectors ?? DETECTORS;
   const spec = yield* decodePipelineWith(entries, input, source);
-  // A detector's name is its spec's `name`, else its kind's title (`makeDetectorIn`): two alike
-  // are refused before anything is computed.
   yield* distinctNames(
     spec.detectors.map((d) => {
       const { kind, name } = d as { readonly kind: string; readonly name?: string };
@@ -215,37 +178,25 @@ const runAnyPipeline = Effect.fn("runPipeline")(function* (
     }),
     source,
   );
-  // GROOD's settings are checked against the data and model; a user's kinds have none to check.
   const prepared = yield* prepareBenchmark(
     prepareOptions(spec, (context) => checkPipeline(spec as PipelineSpec, context, source)),
   );
-  // The model's defaults (GROOD's early boundary) go to grood's own kinds only: a user's entry
-  // gets exactly the options its spec decoded to, whatever its kind is called.
+  // The model's defaults go to grood's own kinds only, never to a user's entry.
   const builtIn = new Set<string>(DETECTORS.map((e) => e.kind));
-  const detectors = spec.detectors.map((d) => {
-    const detectorSpec = d as { readonly kind: string };
-    return makeDetectorIn(
-      entries,
-      builtIn.has(detectorSpec.kind)
-        ? withModelDefaults(detectorSpec, prepared.model)
-        : detectorSpec,
-    );
+  const detectors = spec.detectors.map((entry) => {
+    const d = entry as { readonly kind: string };
+    return makeDetectorIn(entries, builtIn.has(d.kind) ? withModelDefaults(d, prepared.model) : d);
   });
   const runs = yield* runDetectors(prepared, detectors);
-  const result: PipelineResult = {
+  return {
     prepared,
     runs,
     results: resultsTable(runs),
     summary: summaryTable(runs),
-  };
-  return result;
+  } satisfies PipelineResult;
 });
 
-/**
- * Two detectors of a spec with one name (`{ "kind": "knn", "k": 5 }` and `{ "kind": "knn",
- * "k": 50 }` are both "KNN") are refused before any computing: the tables name rows by the
- * detector, and could not tell them apart.
- */
+/** Two detectors with one name (two `knn` are both "KNN") are refused: tables name rows by it. */
 const distinctNames = (names: ReadonlyArray<string>, source: string) => {
   const problems = names.flatMap((name, i) => {
     const first = names.indexOf(name);
@@ -276,10 +227,8 @@ export interface AblationResult {
 export type AblationError = PipelineError | GridTooLarge;
 
 /**
- * Expand and run an ablation spec written in code on one prepared benchmark. The spec is
- * validated as in `runPipeline`; a grid of more than `MAX_GRID_VARIANTS` variants fails with
- * `GridTooLarge` unless `allowLargeGrid` is set. A spec of unknown shape goes to
- * `runAblationJson`.
+ * Expand and run an ablation spec on one prepared benchmark, validated as in `runPipeline`; more
+ * than `MAX_GRID_VARIANTS` variants fail with `GridTooLarge` unless `allowLargeGrid` is set.
  */
 export const runAblation = (
   spec: AblationSpecInput,
@@ -307,8 +256,6 @@ const runAblationIn = Effect.fn("runAblation")(function* (
   const prepared = yield* prepareBenchmark(
     prepareOptions(spec, (context) => checkAblation(spec, context, source)),
   );
-  // Variants that leave the early boundary alone take the model's early tap, and those that
-  // leave the mix-up count alone mix min(10,000, training images).
   const defaults = {
     ...ABLATION_DEFAULTS,
     earlyBoundary: prepared.model.earlyTap,
@@ -321,18 +268,15 @@ const runAblationIn = Effect.fn("runAblation")(function* (
     const [run] = yield* runDetectors(prepared, [makeDetector(variantSpec(params, defaults))]);
     runs.push(run!);
   }
-  const withParams = (table: Table, key: "detector") =>
-    table.join(
-      aq.from(runs.map((run, i) => ({ [key]: run.detector, ...variantColumns(variants[i]!) }))),
-      key,
-    );
-  const result: AblationResult = {
+  const params = aq.from(
+    runs.map((run, i) => ({ detector: run.detector, ...variantColumns(variants[i]!) })),
+  );
+  return {
     spec,
     variants,
     runs,
-    results: withParams(resultsTable(runs), "detector"),
+    results: resultsTable(runs).join(params, "detector"),
     // A join does not keep the order: ranked again, as `summaryTable` is.
-    summary: withParams(summaryTable(runs), "detector").orderby("benchmark", aq.desc("meanAuroc")),
-  };
-  return result;
+    summary: summaryTable(runs).join(params, "detector").orderby("benchmark", aq.desc("meanAuroc")),
+  } satisfies AblationResult;
 });

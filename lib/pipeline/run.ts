@@ -1,19 +1,19 @@
 /**
- * The runner: load a benchmark and a model, extract features once per set (cached), then fit
- * and score every detector through the same interface, and evaluate each OOD set.
- *
- * Split in two so ablations pay for loading and extraction once: `prepareBenchmark` (data,
- * model, features) and `runDetectors` (fit, score, evaluate).
+ * The runner, in two parts so ablations load and extract once: `prepareBenchmark` (data, model,
+ * features of every set, cached) and `runDetectors` (fit, score, evaluate each OOD set).
  *
  * @module
  */
 import { resolve } from "node:path";
-import { Effect } from "effect";
-import { loadBenchmark, type LoadedBenchmark, readBenchmark } from "../benchmarks/load.ts";
+import { Effect, type Scope } from "effect";
+import {
+  loadBenchmark,
+  type LoadBenchmarkError,
+  type LoadedBenchmark,
+  readBenchmark,
+} from "../benchmarks/load.ts";
 import type { ImageSet } from "../data/images.ts";
-import type { Scope } from "effect";
 import type { Compute } from "../compute/compute.ts";
-import type { LoadBenchmarkError } from "../benchmarks/load.ts";
 import type { ModelError } from "../models/errors.ts";
 import type { LinkLeavesRoot, PathOutsideBase } from "../io/paths.ts";
 import type {
@@ -50,16 +50,11 @@ import type { InvalidInput } from "../decode.ts";
 
 /** Everything detectors are fitted and scored on, extracted once. */
 export interface PreparedBenchmark {
-  /**
-   * The benchmark's sets (train, ID test and validation, OOD test and validation) and its files.
-   */
+  /** The benchmark's sets (train, ID test and validation, OOD test and validation) and files. */
   readonly data: LoadedBenchmark;
   /** The model (any kind) and its engine; its resources live as long as the preparing scope. */
   readonly model: PipelineModel;
-  /**
-   * The ID training set with its features, its per-class sums at the model's early boundaries
-   * and the cache key of its extraction (which covers the model's key, `model.key`).
-   */
+  /** The ID training set, its features, class sums at the early boundaries and cache key. */
   readonly train: TrainingSet;
   /** The ID test set with its features. */
   readonly idTest: ExtractedSet;
@@ -81,19 +76,11 @@ export interface PrepareOptions {
   readonly modelDir?: string;
   /** The engine that extracts features (default: tfjs, or onnx for an ONNX model). */
   readonly engine?: Engine;
-  /**
-   * Runs once data and model are loaded, before any feature is extracted: a spec that does not
-   * fit them (a layer the model lacks, more samples than images) fails here, not after minutes.
-   */
+  /** Runs once data and model are loaded, before any feature is extracted (a spec's check). */
   readonly check?: (context: SpecContext) => Effect.Effect<void, InvalidInput>;
 }
 
-/**
- * What preparing a benchmark may fail with: its file or data (`LoadBenchmarkError`), the model
- * (`ModelError`, `EngineUnavailable`, a model file leaving its folder), the spec's check
- * against them (`InvalidInput`), the feature pass (`ExtractionError`), or the ID accuracy (no
- * or mismatched predictions).
- */
+/** What preparing a benchmark may fail with: data, model, the spec's check, features, accuracy. */
 export type PrepareError =
   | LoadBenchmarkError
   | ModelError
@@ -106,9 +93,8 @@ export type PrepareError =
   | LinkLeavesRoot;
 
 /**
- * Load data and model, and extract features of every set once (or from the context's
- * `StageCache`; none is off). The model is opened in the caller's scope (its tensors and sessions
- * are released when it closes). Each pass reports to the context's `Progress` and logs a line.
+ * Load data and model (in the caller's scope), and extract every set's features once (or from the
+ * context's `StageCache`). Each pass reports to the `Progress` and logs a line.
  */
 export const prepareBenchmark: (
   options: PrepareOptions,
@@ -134,8 +120,7 @@ export const prepareBenchmark: (
     });
   }
   const data = yield* loadBenchmark(spec, { shape: { height, width, channels } });
-  // Class sums at every boundary the model can sum at (grood's CNN on tfjs: each convolutional
-  // block), so any early layer can be chosen for the prototypes without another pass.
+  // Class sums at every boundary the model can sum at, so any early layer can be chosen later.
   const sumsAt = model.earlyBoundaries;
   if (options.check !== undefined) {
     yield* options.check({
@@ -146,25 +131,19 @@ export const prepareBenchmark: (
   }
   const extract = (set: ImageSet, classSumsAt?: ReadonlyArray<string>) =>
     Effect.map(
-      extractCached(model, set, {
-        ...(classSumsAt === undefined ? {} : { classSumsAt }),
-      }),
+      extractCached(model, set, classSumsAt === undefined ? {} : { classSumsAt }),
       ({ extraction, key }) => ({ images: set, features: extraction.features, key, extraction }),
     );
   const train = yield* extract(data.train, sumsAt);
   const idTest = yield* extract(data.idTest);
   const idValidation = yield* extract(data.idValidation);
-  const oodTest = [];
-  for (const set of data.oodTest) {
-    oodTest.push({ ...(yield* extract(set.images)), group: set.group });
-  }
-  const oodValidation = [];
-  for (const set of data.oodValidation) oodValidation.push(yield* extract(set));
-  const idAccuracy = yield* accuracy(
-    predictedClasses(idTest.features.logits),
-    data.idTest.labels,
+  const oodTest = yield* Effect.forEach(
+    data.oodTest,
+    ({ images, group }) => Effect.map(extract(images), (set) => ({ ...set, group })),
   );
-  const prepared: PreparedBenchmark = {
+  const oodValidation = yield* Effect.forEach(data.oodValidation, (set) => extract(set));
+  const idAccuracy = yield* accuracy(predictedClasses(idTest.features.logits), data.idTest.labels);
+  return {
     data,
     model,
     train: {
@@ -178,14 +157,10 @@ export const prepareBenchmark: (
     oodTest,
     oodValidation,
     idAccuracy,
-  };
-  return prepared;
+  } satisfies PreparedBenchmark;
 });
 
-/**
- * A detector spec with the model's defaults filled in: GROOD's early boundary, when the spec
- * names none, is the model's early tap (`block1` on grood's CNN, a tensor name elsewhere).
- */
+/** A detector spec with GROOD's early boundary, when it names none, the model's early tap. */
 export const withModelDefaults = <S extends { readonly kind: string }>(
   spec: S,
   model: Pick<PipelineModel, "earlyTap">,
@@ -236,22 +211,15 @@ export interface DetectorRun {
 }
 
 /**
- * Fit, score and evaluate each detector on a prepared benchmark, logging a line per detector
- * (`Effect.logInfo`); the fits report to the context's `Progress`. Fails with the first
- * detector's error (`DetectorError` for grood's, `E` for a user's) or a score that cannot be
- * evaluated (`ScoreError`).
+ * Fit, score and evaluate each detector on a prepared benchmark, logging a line per detector.
+ * Fails with the first detector's error or a score that cannot be evaluated (`ScoreError`).
  */
 export const runDetectors = <E extends TaggedFailure = DetectorError>(
   prepared: PreparedBenchmark,
   detectors: ReadonlyArray<Detector<E>>,
 ): Effect.Effect<Array<DetectorRun>, E | ScoreError, Compute> =>
-  // Effect.fn does not keep a generic signature: the body runs on any tagged error, and the
-  // detectors' own error type `E` is restored here (it is all their fit and score can fail with).
-  runAnyDetectors(prepared, detectors) as Effect.Effect<
-    Array<DetectorRun>,
-    E | ScoreError,
-    Compute
-  >;
+  // Effect.fn does not keep a generic signature: the detectors' error type `E` is restored here.
+  runAnyDetectors(prepared, detectors) as never;
 
 const runAnyDetectors = Effect.fn("runDetectors")(function* (
   prepared: PreparedBenchmark,
@@ -277,24 +245,14 @@ const runAnyDetectors = Effect.fn("runDetectors")(function* (
       const scored = prepared.idTest.images.count +
         prepared.oodTest.reduce((n, s) => n + s.images.count, 0);
       const rows: Array<ResultRow> = [];
-      for (const set of prepared.oodTest) {
-        const pair = {
+      for (const { images: { name: set }, group } of prepared.oodTest) {
+        const evaluated = yield* evaluateOodWithTies({
           id: scores.get("id")!,
-          ood: scores.get(set.images.name)!,
-          names: {
-            id: `${detector.name} on ID test`,
-            ood: `${detector.name} on ${set.images.name}`,
-          },
-        };
-        const evaluated = yield* evaluateOodWithTies(pair);
-        rows.push({
-          benchmark,
-          detector: detector.name,
-          set: set.images.name,
-          group: set.group,
-          ...evaluated,
-          idAccuracy: prepared.idAccuracy,
+          ood: scores.get(set)!,
+          names: { id: `${detector.name} on ID test`, ood: `${detector.name} on ${set}` },
         });
+        const { idAccuracy } = prepared;
+        rows.push({ benchmark, detector: detector.name, set, group, ...evaluated, idAccuracy });
       }
       yield* Effect.logInfo(
         `${benchmark} ${detector.name}: fit ${fitSeconds.toFixed(1)}s, score ${

@@ -1,9 +1,7 @@
 /**
- * Pipelines and ablations as values, validated with Effect Schema at the edge (a spec file,
- * a notebook cell): which benchmark, which model, which detectors with which parameters.
- *
- * A pipeline spec lists detectors. An ablation spec gives GROOD parameters as lists; it expands
- * to one GROOD detector per combination (the cartesian product), each labelled by its values.
+ * Pipeline and ablation specs, decoded strictly with Effect Schema at the edge: a pipeline lists
+ * detectors; an ablation gives GROOD parameters as lists and expands to one GROOD detector per
+ * combination, labelled by its values.
  *
  * @module
  */
@@ -20,22 +18,16 @@ import {
 import { GROOD_CNN_EARLY_TAP } from "../detectors/grood_defaults.ts";
 import { PositiveInt, Probability, Seed } from "../detectors/entry.ts";
 import { MIXUP_DEFAULTS } from "../stages/mixup.ts";
-import { decodeStrict, type InputProblem, InvalidInput } from "../decode.ts";
+import { decodeStrict, InvalidInput } from "../decode.ts";
 import { Identifier } from "../io/paths.ts";
 import { EngineSchema } from "./model.ts";
 
 const Samples = Schema.Union([PositiveInt, Schema.Literal("all")]);
 
-/** Any detector, from the registry (`lib/detectors/registry.ts`). */
-export { DetectorSpec, type DetectorSpecInput } from "../detectors/registry.ts";
+/** The benchmark a spec runs: a built-in name (`mnist`, `fashion-mnist`) or a benchmark file. */
+const BenchmarkRef = Schema.NonEmptyString;
 
-/** The benchmark a spec runs: a built-in name (`mnist`, `fashion-mnist`) or a benchmark file path. */
-export const BenchmarkRef = Schema.NonEmptyString;
-
-/**
- * A pipeline: benchmark, model path (default: the benchmark file's model), the engine that
- * extracts features (default: onnx; tfjs for a tfjs model), detectors.
- */
+/** A pipeline: benchmark, model path (default: the benchmark's), engine (onnx), detectors. */
 export const PipelineSpec: Schema.Struct<{
   readonly benchmark: Schema.NonEmptyString;
   readonly model: Schema.optional<Schema.String>;
@@ -114,10 +106,7 @@ export type AblationSpec = typeof AblationSpec.Type;
 /** An ablation spec as written (what `runAblation` takes). */
 export type AblationSpecInput = typeof AblationSpec.Encoded;
 
-/**
- * Decode a pipeline spec (from JSON, a notebook, …) strictly: an unknown key, a bad value, a
- * missing field are all reported at once in an `InvalidInput` naming `source`.
- */
+/** Decode a pipeline spec strictly: every unknown key or bad value in one `InvalidInput`. */
 export const decodePipeline = (
   input: unknown,
   source = "pipeline spec",
@@ -134,10 +123,8 @@ export type AblationParams = {
 };
 
 /**
- * Defaults of the varied parameters, read from GROOD's spec defaults (`GROOD_SPEC_DEFAULTS`, its
- * `DEFAULT_OOD_PROTOTYPE`) and the mix-up stage's (`MIXUP_DEFAULTS`): written nowhere else. The early boundary is grood's
- * CNN's (`block1`) and the mix-up count `MIXUP_DEFAULTS.samples`; a run takes its model's early
- * tap and min(10,000, training images) instead (`runAblation`).
+ * Defaults of the varied parameters, read from GROOD's and the mix-up's own; a run takes its
+ * model's early tap and min(10,000, training images) instead (`runAblation`).
  */
 export const ABLATION_DEFAULTS: AblationParams = {
   lambda: DEFAULT_OOD_PROTOTYPE.lambda,
@@ -216,11 +203,7 @@ export function variantSpec(
   };
 }
 
-/**
- * A variant's parameters as the columns of the results tables: each a number or a string (an
- * index spec as in the variant's name, `ivf(nprobe=4)`), so a CSV or markdown cell never reads
- * `[object Object]`.
- */
+/** A variant's parameters as columns: numbers, or strings as in its name (`ivf(nprobe=4)`). */
 export const variantColumns = (
   params: AblationParams,
 ): Readonly<Record<string, string | number>> =>
@@ -276,95 +259,76 @@ export interface SpecContext {
   readonly earlyTap: string;
 }
 
-/** Problems of one GROOD setting against the data and model (`at` prefixes the paths). */
-function groodProblems(
-  at: string,
-  values: {
-    readonly earlyBoundary?: string | undefined;
-    readonly samples?: number | "all" | undefined;
-    readonly k?: number | undefined;
-  },
-  context: SpecContext,
-): Array<InputProblem> {
-  const problems: Array<InputProblem> = [];
-  if (
-    values.earlyBoundary !== undefined && !context.earlyBoundaries.includes(values.earlyBoundary)
-  ) {
-    problems.push({
-      path: `${at}earlyBoundary`,
-      problem: `the model has no layer ${values.earlyBoundary} (it has ${
-        context.earlyBoundaries.join(", ")
-      })`,
-    });
+/** The GROOD settings checked against the data and the model. */
+type Checked = "earlyBoundary" | "samples" | "k";
+
+/** What is wrong with one GROOD setting's value against the data and model, if anything. */
+function settingProblem(
+  key: Checked,
+  value: string | number | undefined,
+  { earlyBoundaries, trainCount }: SpecContext,
+): string | undefined {
+  if (key === "earlyBoundary") {
+    return value === undefined || earlyBoundaries.includes(value as string)
+      ? undefined
+      : `the model has no layer ${value} (it has ${earlyBoundaries.join(", ")})`;
   }
-  if (typeof values.samples === "number" && values.samples > context.trainCount) {
-    problems.push({
-      path: `${at}samples`,
-      problem: `samples ${values.samples} is more than the ${context.trainCount} training ` +
-        `images (use "all" for every one)`,
-    });
-  }
-  if (values.k !== undefined && values.k > context.trainCount) {
-    problems.push({
-      path: `${at}k`,
-      problem: `k ${values.k} is more than the ${context.trainCount} training images`,
-    });
-  }
-  return problems;
+  if (typeof value !== "number" || value <= trainCount) return undefined;
+  return key === "k"
+    ? `k ${value} is more than the ${trainCount} training images`
+    : `samples ${value} is more than the ${trainCount} training images (use "all" for every one)`;
 }
 
-/**
- * Check a decoded pipeline spec against the benchmark's data and the model before anything is
- * computed: values a run would otherwise change or fail on late are rejected, all at once.
- */
+/** Fail with every problem of the `[path, key, value]` settings against the data and model. */
+const checkSettings = (
+  settings: ReadonlyArray<readonly [string, Checked, string | number | undefined]>,
+  context: SpecContext,
+  source: string,
+): Effect.Effect<void, InvalidInput> => {
+  const problems = settings.flatMap(([path, key, value]) => {
+    const problem = settingProblem(key, value, context);
+    return problem === undefined ? [] : [{ path, problem }];
+  });
+  return problems.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ source, problems }));
+};
+
+/** Check a decoded pipeline spec against the data and the model, before anything is computed. */
 export const checkPipeline = (
   spec: PipelineSpec,
   context: SpecContext,
   source = "pipeline spec",
-): Effect.Effect<void, InvalidInput> => {
-  const problems = spec.detectors.flatMap((d, i) =>
-    d.kind !== "grood" ? [] : groodProblems(
-      `detectors[${i}].`,
-      {
-        earlyBoundary: d.earlyBoundary,
-        samples: d.oodPrototype?.kind === "mixup" ? d.oodPrototype.samples : undefined,
-        k: d.k,
-      },
-      context,
-    ).map((p) =>
-      p.path.endsWith("samples")
-        ? { ...p, path: p.path.replace("samples", "oodPrototype.samples") }
-        : p
-    )
+): Effect.Effect<void, InvalidInput> =>
+  checkSettings(
+    spec.detectors.flatMap((d, i) =>
+      d.kind !== "grood" ? [] : [
+        [`detectors[${i}].earlyBoundary`, "earlyBoundary", d.earlyBoundary],
+        [
+          `detectors[${i}].oodPrototype.samples`,
+          "samples",
+          d.oodPrototype?.kind === "mixup" ? d.oodPrototype.samples : undefined,
+        ],
+        [`detectors[${i}].k`, "k", d.k],
+      ] as const
+    ),
+    context,
+    source,
   );
-  return problems.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ source, problems }));
-};
 
 /** Check a decoded ablation spec against the data and model (see `checkPipeline`). */
 export const checkAblation = (
   spec: AblationSpec,
   context: SpecContext,
   source = "ablation spec",
-): Effect.Effect<void, InvalidInput> => {
-  const problems = spec.grids.flatMap((grid, g) => [
-    ...(grid.earlyBoundary ?? []).flatMap((earlyBoundary, i) =>
-      groodProblems("", { earlyBoundary }, context).map((p) => ({
-        ...p,
-        path: `grids[${g}].earlyBoundary[${i}]`,
-      }))
+): Effect.Effect<void, InvalidInput> =>
+  checkSettings(
+    spec.grids.flatMap((grid, g) =>
+      (["earlyBoundary", "samples", "k"] as const).flatMap((key) =>
+        (grid[key] ?? []).map((value, i) => [`grids[${g}].${key}[${i}]`, key, value] as const)
+      )
     ),
-    ...(grid.samples ?? []).flatMap((samples, i) =>
-      groodProblems("", { samples }, context).map((p) => ({
-        ...p,
-        path: `grids[${g}].samples[${i}]`,
-      }))
-    ),
-    ...(grid.k ?? []).flatMap((k, i) =>
-      groodProblems("", { k }, context).map((p) => ({ ...p, path: `grids[${g}].k[${i}]` }))
-    ),
-  ]);
-  return problems.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ source, problems }));
-};
+    context,
+    source,
+  );
 
 /** A spec file cannot be read or is not JSON. */
 export class SpecFileError extends Data.TaggedError("SpecFileError")<{
@@ -377,10 +341,7 @@ export class SpecFileError extends Data.TaggedError("SpecFileError")<{
   }
 }
 
-/**
- * Read a JSON spec file and decode it; `decode` gets the path as the source to name, so an
- * `InvalidInput` lists every problem with the file's name.
- */
+/** Read a JSON spec file and decode it, naming the file as the source of any problem. */
 export const readSpecFile = <A, E>(
   path: string,
   decode: (input: unknown, source: string) => Effect.Effect<A, E>,

@@ -1,7 +1,6 @@
 /**
- * Pipeline specs over a list of detector entries other than `DETECTORS` alone: grood's own plus a
- * user's (`runPipeline(spec, { detectors: [...DETECTORS, mine] })`). The spec's type follows the
- * entries at compile time, and decoding refuses a kind none of them registers, by name.
+ * Pipeline specs over detector entries besides `DETECTORS` (`[...DETECTORS, mine]`): the spec's
+ * type follows the entries, and decoding refuses a kind none of them registers, by name.
  *
  * @module
  */
@@ -17,10 +16,7 @@ import {
 import { decodeStrict, InvalidInput } from "../decode.ts";
 import { decodePipeline, PipelineSpec } from "./spec.ts";
 
-/**
- * A pipeline spec as written for the detector entries `Es` (`runPipeline(spec, { detectors })`):
- * a detector's `kind` may be any one they register, a user's own included.
- */
+/** A pipeline spec as written for the detector entries `Es` (`runPipeline`'s `detectors`). */
 export type PipelineSpecInputOf<Es extends DetectorEntries> =
   & Omit<typeof PipelineSpec.Encoded, "detectors">
   & { readonly detectors: ReadonlyArray<DetectorSpecInputOf<Es>> };
@@ -30,10 +26,7 @@ export type PipelineSpecOf<Es extends DetectorEntries> =
   & Omit<PipelineSpec, "detectors">
   & { readonly detectors: readonly [DetectorSpecOf<Es>, ...Array<DetectorSpecOf<Es>>] };
 
-/**
- * Decode a pipeline spec whose detectors are among `entries` (see `decodePipeline`); entries
- * that register one kind twice (a user's entry reusing a built-in kind) are refused by name.
- */
+/** Decode a pipeline spec whose detectors are among `entries` (one kind registered twice fails). */
 export const decodePipelineWith = <Es extends DetectorEntries>(
   entries: Es,
   input: unknown,

@@ -1,11 +1,10 @@
 /**
- * Result tables (arquero, immutable): per-set rows and the ranked per-detector summary
- * (near/far means). Their Markdown and the files `deno task reproduce` writes are
- * `apps/results/tables.ts`.
+ * Result tables (arquero): per-set rows and the ranked per-detector summary (near/far means).
  *
  * @module
  */
 import * as aq from "arquero";
+import { OOD_METRICS, type OodMetrics } from "../stages/evaluate.ts";
 import type { DetectorRun } from "./run.ts";
 
 /** An arquero table. */
@@ -20,11 +19,7 @@ export function resultsTable(runs: ReadonlyArray<DetectorRun>): Table {
         detector: r.detector,
         set: r.set,
         group: r.group,
-        auroc: r.auroc,
-        auprIn: r.auprIn,
-        auprOut: r.auprOut,
-        fpr95IdKept: r.fpr95IdKept,
-        fpr95OpenOod: r.fpr95OpenOod,
+        ...Object.fromEntries(OOD_METRICS.map((m) => [m, r[m]])),
         tiedId: r.tiedId,
         tiedOod: r.tiedOod,
         tiedAcross: r.tiedAcross,
@@ -35,8 +30,7 @@ export function resultsTable(runs: ReadonlyArray<DetectorRun>): Table {
 }
 
 /**
- * The mean of `values`, or null when there are none: a group without sets has no mean (it is
- * absent from the tables, never NaN).
+ * The mean of the numbers of `values`, or null when there are none (a group without sets).
  *
  * @example
  * ```ts
@@ -50,27 +44,25 @@ export function groupMean(values: ReadonlyArray<number | null | undefined>): num
 }
 
 /**
- * One row per (benchmark, detector): near- and far-OOD mean AUROC and FPR@95 (both
- * conventions: `…Fpr95IdKept`, `…Fpr95OpenOod`, see `lib/stages/evaluate.ts`), ID accuracy, fit
- * time and scoring throughput; ranked by the mean of near and far AUROC. A group without sets
- * (a benchmark with near-OOD sets only) has null means, and the ranking uses the group that
- * exists.
+ * One row per (benchmark, detector): near- and far-OOD means of AUROC and both FPR@95, ID
+ * accuracy, fit time and throughput; ranked by the mean of near and far AUROC (a group without
+ * sets has null means, and the ranking uses the one that exists).
  */
 export function summaryTable(runs: ReadonlyArray<DetectorRun>): Table {
   return aq.from(runs.map((run) => {
-    const near = run.rows.filter((r) => r.group === "near");
-    const far = run.rows.filter((r) => r.group === "far");
-    const nearAuroc = groupMean(near.map((r) => r.auroc));
-    const farAuroc = groupMean(far.map((r) => r.auroc));
+    const mean = (group: "near" | "far", metric: keyof OodMetrics) =>
+      groupMean(run.rows.filter((r) => r.group === group).map((r) => r[metric]));
+    const nearAuroc = mean("near", "auroc");
+    const farAuroc = mean("far", "auroc");
     return {
       benchmark: run.benchmark,
       detector: run.detector,
       nearAuroc,
       farAuroc,
-      nearFpr95IdKept: groupMean(near.map((r) => r.fpr95IdKept)),
-      farFpr95IdKept: groupMean(far.map((r) => r.fpr95IdKept)),
-      nearFpr95OpenOod: groupMean(near.map((r) => r.fpr95OpenOod)),
-      farFpr95OpenOod: groupMean(far.map((r) => r.fpr95OpenOod)),
+      nearFpr95IdKept: mean("near", "fpr95IdKept"),
+      farFpr95IdKept: mean("far", "fpr95IdKept"),
+      nearFpr95OpenOod: mean("near", "fpr95OpenOod"),
+      farFpr95OpenOod: mean("far", "fpr95OpenOod"),
       meanAuroc: groupMean([nearAuroc, farAuroc]),
       idAccuracy: run.rows[0]?.idAccuracy ?? null,
       fitSeconds: run.fitSeconds,

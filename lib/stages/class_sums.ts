@@ -1,11 +1,9 @@
 /**
- * Per-class float64 sums of features, added the one way every GROOD fit adds them: image by
- * image within a chunk of {@link FIT_CHUNK} images (into a chunk's own zeroed sums), then chunk
- * by chunk, in chunk order, into the totals. The extraction pass sums the early features this
- * way as they pass (`extractFeatures`), GROOD's chunk map sums a chunk's features this way
- * (`lib/detectors/grood_chunks.ts`) and its ordered reduce adds the chunks' sums this way, so
- * the class prototypes of a fit depend on the chunk size only: never on whether the features
- * were held in memory, streamed, or mapped on a cluster.
+ * Per-class float64 sums of features, added the one way every GROOD fit adds them: image by image
+ * within a chunk of {@link FIT_CHUNK} images, then chunk by chunk, in order, into the totals. The
+ * extraction pass, GROOD's chunk map and its ordered reduce all sum this way, so a fit's class
+ * prototypes depend on the chunk size only, never on whether features were held, streamed or
+ * mapped on a cluster.
  *
  * @module
  */
@@ -13,11 +11,7 @@
 /** Images per chunk of GROOD's fit (and of the extraction's class sums) when none is given. */
 export const FIT_CHUNK = 1000;
 
-/**
- * Add the `width`-value rows of `rows` into `sums` (C × width), row i into the row of class
- * `labels[i]`, and count each image in `counts`: images in order, one float64 addition each.
- * The labels must be below C (callers check them against the model's classes first).
- */
+/** Add row i of `rows` into the row of class `labels[i]` of `sums` (C × width), counting it. */
 export const addRowsByClass = (
   sums: Float64Array,
   counts: Float64Array,
@@ -41,17 +35,16 @@ export const addInto = (total: Float64Array, part: Float64Array): void => {
 
 /** Per-class sums added in chunks of `chunk` images (see the module doc). */
 export interface ChunkedSums {
-  /** Add the next rows (their images follow the ones added so far), with their labels. */
+  /** Add the next rows (following the ones added so far), with their labels. */
   readonly add: (labels: Uint8Array, rows: Float32Array) => void;
   /** The totals, once every image is in (the last, partial chunk added). */
   readonly finish: () => { readonly sums: Float64Array; readonly counts: Float64Array };
 }
 
 /**
- * Sums of `width`-value rows over `classes` classes, fed image by image in order (any batch
- * size) and added into the totals at every `chunk`-th image (a whole number ≥ 1, which callers
- * check): the same bits as summing each chunk with {@link addRowsByClass} and reducing the
- * chunks in order with {@link addInto}.
+ * Sums of `width`-value rows over `classes` classes, fed in order (any batch size), added into
+ * the totals every `chunk` images (≥ 1, checked by callers): the bits of {@link addRowsByClass}
+ * per chunk reduced in order with {@link addInto}.
  *
  * @example Chunks of two: ((0 + (1 + 2)) + (4 + 8)) for class 0
  * ```ts

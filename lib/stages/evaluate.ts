@@ -1,32 +1,10 @@
 /**
- * OOD detection metrics. Convention (as everywhere in grood): **scores are higher for "more
- * OOD"**, and OOD is the positive class.
- *
- * - **AUROC**: probability that a random OOD sample scores higher than a random ID sample,
- *   ties counting 1/2 (the Mann–Whitney U statistic, normalised). Exact, by sorting.
- * - **AUPR-Out / AUPR-In**: average precision (AP) with OOD as the positive class, resp. ID as
- *   the positive class on the negated scores. AP is scikit-learn's `average_precision_score`:
- *   `AP = Σₙ (Rₙ − Rₙ₋₁) · Pₙ` over the *distinct* score thresholds taken from high to low,
- *   where at threshold t every sample with score ≥ t is called positive (so tied samples enter
- *   together), Pₙ and Rₙ are precision and recall at the n-th threshold and R₀ = 0. This is a
- *   step-wise sum, not a trapezoid, so it is not optimistic.
- * - **FPR@95**, in two conventions that give different numbers (both are reported):
- *   - `fpr95IdKept`: the share of OOD samples accepted as ID when the threshold keeps 95% of
- *     the ID test data (the convention of most OOD papers, ID as the positive class at 95%
- *     TPR). Precisely: t* = the smallest threshold t with #(ID ≤ t) ≥ 0.95 · #ID (t* is always
- *     one of the ID scores); a sample is called ID when its score ≤ t*. So OOD samples *tied*
- *     with t* count as accepted, and when ID scores tie at t* more than 95% of ID may be kept.
- *   - `fpr95OpenOod`: the share of ID samples flagged as OOD when the threshold catches 95% of
- *     the OOD samples (OOD as the positive class at 95% TPR), as OpenOOD v1.5's
- *     `openood/evaluators/metrics.py` computes it (`roc_curve(ood_indicator, -conf)`, then the
- *     FPR of the first ROC point with TPR ≥ 0.95). Precisely: t° = the largest threshold t with
- *     #(OOD ≥ t) ≥ 0.95 · #OOD (t° is always one of the OOD scores); a sample is flagged when
- *     its score ≥ t°, so ID samples tied with t° count as flagged. (scikit-learn's
- *     `drop_intermediate` can skip the first such ROC point only when consecutive thresholds
- *     add ID and OOD samples in equal steps, i.e. with ties; we do not drop points.)
- *
- * Every score must be finite: NaN/±Infinity fail with {@link NonFiniteScore} (naming the set
- * and the first bad index) rather than silently sorting somewhere.
+ * OOD detection metrics: AUROC (ties count ½), AUPR-Out and AUPR-In (scikit-learn's step-wise
+ * average precision over the distinct thresholds, OOD resp. ID positive), and FPR@95 in both
+ * conventions, `fpr95IdKept` and `fpr95OpenOod` (OpenOOD v1.5): definitions and tie rules in
+ * [docs/method.md](../../docs/method.md#metrics-and-the-two-fpr95-conventions). Scores are higher
+ * for "more OOD"; a NaN or infinite score fails with {@link NonFiniteScore} rather than sorting
+ * somewhere.
  *
  * @module
  */
@@ -106,6 +84,16 @@ export interface SetNames {
   readonly ood: string;
 }
 
+/** One ID/OOD pair of score sets, optionally named for errors. */
+export interface ScoreSets {
+  /** The ID scores. */
+  readonly id: ArrayLike<number>;
+  /** The OOD scores. */
+  readonly ood: ArrayLike<number>;
+  /** Their names in errors (default `id`, `ood`). */
+  readonly names?: SetNames;
+}
+
 const DEFAULT_NAMES: SetNames = { id: "id", ood: "ood" };
 
 /** Check scores (finite, non-empty) and return them sorted ascending as float64. */
@@ -124,13 +112,12 @@ const sortedScores = (
     return Effect.succeed(out.sort());
   });
 
-const bothSorted = (id: ArrayLike<number>, ood: ArrayLike<number>, names: SetNames) =>
+const bothSorted = ({ id, ood, names = DEFAULT_NAMES }: ScoreSets) =>
   Effect.all([sortedScores(id, names.id), sortedScores(ood, names.ood)]);
 
 /**
- * The threshold t* of `fpr95IdKept`: the smallest score with #(ID ≤ t*) ≥ 95% of the ID set.
- * A sample is called OOD when its score is above it (higher score = more OOD), so on `id`
- * itself at least 95% are kept.
+ * The threshold t* of `fpr95IdKept`: the smallest score with #(ID ≤ t*) ≥ 95% of the ID set
+ * (scores above it are called OOD).
  *
  * @example
  * ```ts
@@ -162,7 +149,7 @@ export const auroc = (
   ood: ArrayLike<number>,
   names: SetNames = DEFAULT_NAMES,
 ): Effect.Effect<number, ScoreError> =>
-  Effect.map(bothSorted(id, ood, names), ([i, o]) => aurocSorted(i, o));
+  Effect.map(bothSorted({ id, ood, names }), ([i, o]) => aurocSorted(i, o));
 
 /** Average precision with OOD as the positive class (higher score = OOD). */
 export const auprOut = (
@@ -170,7 +157,7 @@ export const auprOut = (
   ood: ArrayLike<number>,
   names: SetNames = DEFAULT_NAMES,
 ): Effect.Effect<number, ScoreError> =>
-  Effect.map(bothSorted(id, ood, names), ([i, o]) => averagePrecisionSorted(o, i));
+  Effect.map(bothSorted({ id, ood, names }), ([i, o]) => averagePrecisionSorted(o, i));
 
 /** Average precision with ID as the positive class, ranking by −score. */
 export const auprIn = (
@@ -179,7 +166,7 @@ export const auprIn = (
   names: SetNames = DEFAULT_NAMES,
 ): Effect.Effect<number, ScoreError> =>
   Effect.map(
-    bothSorted(id, ood, names),
+    bothSorted({ id, ood, names }),
     ([i, o]) => averagePrecisionSorted(negatedAscending(i), negatedAscending(o)),
   );
 
@@ -199,11 +186,11 @@ export const fpr95IdKept = (
   ood: ArrayLike<number>,
   names: SetNames = DEFAULT_NAMES,
 ): Effect.Effect<number, ScoreError> =>
-  Effect.map(bothSorted(id, ood, names), ([i, o]) => fpr95IdKeptSorted(i, o));
+  Effect.map(bothSorted({ id, ood, names }), ([i, o]) => fpr95IdKeptSorted(i, o));
 
 /**
- * Fraction of ID flagged as OOD at the threshold catching 95% of OOD, as OpenOOD v1.5's
- * `metrics.py` (see module doc for ties).
+ * Fraction of ID flagged as OOD at the threshold catching 95% of OOD, as OpenOOD v1.5 (ties:
+ * module doc).
  *
  * @example
  * ```ts
@@ -218,10 +205,10 @@ export const fpr95OpenOod = (
   ood: ArrayLike<number>,
   names: SetNames = DEFAULT_NAMES,
 ): Effect.Effect<number, ScoreError> =>
-  Effect.map(bothSorted(id, ood, names), ([i, o]) => fpr95OpenOodSorted(i, o));
+  Effect.map(bothSorted({ id, ood, names }), ([i, o]) => fpr95OpenOodSorted(i, o));
 
 /**
- * All four metrics for one ID/OOD pair (each set is checked and sorted once).
+ * Every metric for one ID/OOD pair (each set is checked and sorted once).
  *
  * @example
  * ```ts
@@ -231,26 +218,17 @@ export const fpr95OpenOod = (
  * if (m.auroc !== 1 || m.fpr95IdKept !== 0 || m.fpr95OpenOod !== 0) throw new Error("perfect");
  * ```
  */
-export const evaluateOod: (input: {
-  readonly id: ArrayLike<number>;
-  readonly ood: ArrayLike<number>;
-  readonly names?: SetNames;
-}) => Effect.Effect<OodMetrics, ScoreError> = Effect.fn("evaluateOod")(function* (input: {
-  readonly id: ArrayLike<number>;
-  readonly ood: ArrayLike<number>;
-  readonly names?: SetNames;
-}) {
-  const [id, ood] = yield* bothSorted(input.id, input.ood, input.names ?? DEFAULT_NAMES);
+export const evaluateOod: (input: ScoreSets) => Effect.Effect<OodMetrics, ScoreError> = Effect.fn(
+  "evaluateOod",
+)(function* (input) {
+  const [id, ood] = yield* bothSorted(input);
   return metricsSorted(id, ood);
 });
 
 /**
- * How many scores are tied, as shares in [0, 1]: `tiedId` and `tiedOod` are the shares of the
- * ID and OOD scores equal to at least one other score (of either set); `tiedAcross` is the
- * share of all ID and OOD scores equal to a score of the other set. Only the latter enter
- * AUROC's ½ counts (and the FPR@95 tie rules), so a `tiedAcross` above
- * {@link TIE_REPORT_LIMIT} means the metrics depend on how ties are counted, not only on the
- * ranking: a sign of scores that lost their resolution (float32 storage, underflow).
+ * How many scores are tied, as shares in [0, 1]. Only ties across the sets enter the metrics, so
+ * a `tiedAcross` above {@link TIE_REPORT_LIMIT} means they depend on how ties are counted: a sign
+ * of scores that lost their resolution (float32 storage, underflow).
  */
 export interface TieShares {
   /** Share of the ID scores equal to some other score (of either set), in [0, 1]. */
@@ -308,19 +286,11 @@ function tieSharesSorted(id: Float64Array, ood: Float64Array): TieShares {
  * if (t.tiedAcross !== 0.4 || t.tiedId !== 1 / 3 || t.tiedOod !== 0.5) throw new Error("wrong");
  * ```
  */
-export const scoreTies = (input: {
-  readonly id: ArrayLike<number>;
-  readonly ood: ArrayLike<number>;
-  readonly names?: SetNames;
-}): Effect.Effect<TieShares, ScoreError> =>
-  Effect.map(
-    bothSorted(input.id, input.ood, input.names ?? DEFAULT_NAMES),
-    ([id, ood]) => tieSharesSorted(id, ood),
-  );
+export const scoreTies = (input: ScoreSets): Effect.Effect<TieShares, ScoreError> =>
+  Effect.map(bothSorted(input), ([id, ood]) => tieSharesSorted(id, ood));
 
 /**
- * The metrics and the tie report of one ID/OOD pair, each set checked and sorted once
- * ({@link evaluateOod} and {@link scoreTies} together).
+ * {@link evaluateOod} and {@link scoreTies} together, each set checked and sorted once.
  *
  * @example
  * ```ts
@@ -330,15 +300,13 @@ export const scoreTies = (input: {
  * if (r.auroc !== 0.75 || r.tiedAcross !== 2 / 3) throw new Error("wrong");
  * ```
  */
-export const evaluateOodWithTies = (input: {
-  readonly id: ArrayLike<number>;
-  readonly ood: ArrayLike<number>;
-  readonly names?: SetNames;
-}): Effect.Effect<OodMetrics & TieShares, ScoreError> =>
-  Effect.map(
-    bothSorted(input.id, input.ood, input.names ?? DEFAULT_NAMES),
-    ([id, ood]) => ({ ...metricsSorted(id, ood), ...tieSharesSorted(id, ood) }),
-  );
+export const evaluateOodWithTies = (
+  input: ScoreSets,
+): Effect.Effect<OodMetrics & TieShares, ScoreError> =>
+  Effect.map(bothSorted(input), ([id, ood]) => ({
+    ...metricsSorted(id, ood),
+    ...tieSharesSorted(id, ood),
+  }));
 
 /**
  * The share of `scores` equal to at least one other of them (0 for fewer than two scores).

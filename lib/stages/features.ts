@@ -1,13 +1,8 @@
 /**
- * The one forward pass every detector shares, over any `FeatureModel` (grood's CNN on
- * onnxruntime or tfjs, ONNX, tfjs models): for each image of a set, the penultimate feature and
- * the logits (kept, small), and optionally, per class, the sum of the features at the early tap
- * or at any of the model's `points` (grood's CNN: every convolutional block), for class
- * prototypes at early layers, which are far too large to keep per image (60,000 × 6,272 floats
- * at block1). The class sums are named after the point they are taken at, which is what GROOD's
- * `earlyBoundary` must then be, and are added in chunks of `FIT_CHUNK` images (`class_sums.ts`),
- * the chunks GROOD's one fit then cuts the features into: its prototypes have the bits of a
- * streamed fit with the same chunk.
+ * The one forward pass every detector shares, over any `FeatureModel`: each image's penultimate
+ * feature and logits, and optionally per-class sums of the features at the early tap or any of
+ * the model's `points` (early feature maps are far too large to keep per image). The sums are
+ * added in chunks of `FIT_CHUNK` images (`class_sums.ts`), as GROOD's fit adds them.
  *
  * @module
  */
@@ -57,11 +52,7 @@ export interface ClassSums {
   readonly sums: Float64Array;
   /** Images per class (C), the divisors that turn `sums` into means. */
   readonly counts: Float64Array;
-  /**
-   * Images per chunk the sums were added in (`chunkedSums`): GROOD's fit cuts the training
-   * features into chunks of this size, so its prototypes have the bits of a streamed fit with
-   * the same chunk.
-   */
+  /** Images per chunk the sums were added in (`chunkedSums`), GROOD's fit's chunk. */
   readonly chunk: number;
 }
 
@@ -71,11 +62,7 @@ export interface ExtractOptions {
   readonly batchSize?: number;
   /** Accumulate per-class sums of the early tap (needs a labelled set). */
   readonly earlyClassSums?: boolean;
-  /**
-   * Accumulate per-class sums at these points (the early tap's engine name, or a name of the
-   * model's `points`: any convolutional block of grood's CNN), in the same pass (needs a
-   * labelled set).
-   */
+  /** Accumulate per-class sums at these points (the early tap or `points`; needs labels). */
   readonly classSumsAt?: ReadonlyArray<string>;
   /** Images per chunk the class sums are added in (default `FIT_CHUNK`; see `class_sums.ts`). */
   readonly sumChunk?: number;
@@ -98,19 +85,18 @@ export type ExtractError =
   | NonFiniteOutput;
 
 /**
- * Run `model` once over `set`, in batches: penultimate features, logits, optional per-class
- * sums (float64). The set is checked against the model's input first (`InvalidImageSet`); a NaN
- * or infinite output fails with `NonFiniteOutput` naming the model, the set and the image.
- * Each batch done is reported to the context's `Progress` as `features of <set>`.
+ * Run `model` once over `set`, in batches: penultimate features, logits, optional per-class sums
+ * (float64). The set is checked against the model's input first; a NaN or infinite output fails
+ * with `NonFiniteOutput`. Each batch is reported to the `Progress` as `features of <set>`.
  */
 export const extractFeatures: (
   model: FeatureModel,
   set: ImageSet,
   options?: ExtractOptions,
 ) => Effect.Effect<Extraction, ExtractError> = Effect.fn("extractFeatures")(function* (
-  model: FeatureModel,
-  set: ImageSet,
-  options: ExtractOptions = {},
+  model,
+  set,
+  options = {},
 ) {
   const batchSize = options.batchSize ?? 500;
   const dim = sizeOf(model.shapes.penultimate);
@@ -119,16 +105,16 @@ export const extractFeatures: (
     inputShape: [model.input.height, model.input.width, channelsOf(set)],
     numClasses,
   });
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) {
-    return yield* new InvalidParameter({ name: "batchSize", value: batchSize, expected: "≥ 1" });
-  }
   const sumChunk = options.sumChunk ?? FIT_CHUNK;
-  if (!(Number.isInteger(sumChunk) && sumChunk >= 1)) {
-    return yield* new InvalidParameter({
-      name: "sumChunk",
-      value: sumChunk,
-      expected: "a whole number ≥ 1",
-    });
+  for (
+    const [name, value, expected] of [
+      ["batchSize", batchSize, "≥ 1"],
+      ["sumChunk", sumChunk, "a whole number ≥ 1"],
+    ] as const
+  ) {
+    if (!(Number.isInteger(value) && value >= 1)) {
+      return yield* new InvalidParameter({ name, value, expected });
+    }
   }
   const penData = new Float32Array(set.count * dim);
   const logitData = new Float32Array(set.count * numClasses);
@@ -156,7 +142,6 @@ export const extractFeatures: (
       });
     }
   }
-  // Summed in chunks of `sumChunk` images, as GROOD's chunk map and reduce sum (class_sums.ts).
   const accumulators = names.map((name) =>
     chunkedSums(numClasses, sizeOf(shapeOf(name)!), sumChunk)
   );
@@ -179,7 +164,6 @@ export const extractFeatures: (
       ),
     ({ start, size }, outputs) =>
       Effect.gen(function* () {
-        // Every value the model gives is checked here, as it comes in (`lib/models/finite.ts`).
         yield* requireFiniteOutputs({ model: model.name, set: set.name, start, rows: size }, [
           ["penultimate features", outputs[0]!],
           ["logits", outputs[1]!],
@@ -191,21 +175,21 @@ export const extractFeatures: (
         yield* reportProgress(`features of ${set.name}`, start + size, set.count);
       }),
   );
-  const features: SetFeatures = {
-    name: set.name,
-    count: set.count,
-    penultimate: matrix(set.count, dim, penData),
-    logits: matrix(set.count, numClasses, logitData),
-    ...(set.labels === undefined ? {} : { labels: set.labels }),
+  return {
+    features: {
+      name: set.name,
+      count: set.count,
+      penultimate: matrix(set.count, dim, penData),
+      logits: matrix(set.count, numClasses, logitData),
+      ...(set.labels === undefined ? {} : { labels: set.labels }),
+    },
+    classSums: names.map((name, k) => ({
+      boundary: name,
+      featureShape: shapeOf(name)!,
+      ...accumulators[k]!.finish(),
+      chunk: sumChunk,
+    })),
   };
-  const classSums: Array<ClassSums> = names.map((name, k) => ({
-    boundary: name,
-    featureShape: shapeOf(name)!,
-    ...accumulators[k]!.finish(),
-    chunk: sumChunk,
-  }));
-  const extraction: Extraction = { features, classSums };
-  return extraction;
 });
 
 /** The argmax class of each row of a logits matrix. */

@@ -1,20 +1,9 @@
 /**
- * Stage 3, gradient: GROOD's descriptor of an input. With NCP logits s_j = −‖h − p_j‖ over the
- * C class prototypes and the OOD prototype p_ood, and the cross-entropy L against the
- * classifier's predicted class ŷ, the descriptor is ∂L/∂p_ood.
- *
- * Closed form (derivation in docs/method.md): since ŷ is never the OOD slot,
- *
- *   H(h) = π_ood(h) · (h − p_ood) / ‖h − p_ood‖,   π_ood = softmax(s)_ood,
- *
- * which does not depend on ŷ. At h = p_ood the direction is undefined; we return the zero
- * vector there (a subgradient), never NaN.
- *
- * Extension (not in the paper; default 1 = the paper): a temperature τ in the NCP logits,
- * s_j = −‖h − p_j‖/τ, gives H = π_ood(τ)/τ · (h − p_ood)/‖h − p_ood‖. The softmax only sees
- * distance *differences*; with large feature distances π_ood saturates, and τ > 1 lets the
- * direction part of H speak. `ablations/paper.json` measures it. `autogradDescriptors` computes the same thing with
- * `tf.grad`, per sample or batched, to verify the closed form and to measure its speed-up.
+ * Stage 3, gradient: GROOD's descriptor of an input, ∂L/∂p_ood of the cross-entropy of the NCP
+ * logits s_j = −‖h − p_j‖/τ against the predicted class. In closed form (derivation in
+ * docs/method.md) H(h) = π_ood/τ · (h − p_ood)/‖h − p_ood‖, zero at h = p_ood (a subgradient,
+ * never NaN). τ (default 1, the paper) is our extension: docs/internals/pipeline.md.
+ * `autogradDescriptors` computes the same with `tf.grad`, to verify the closed form.
  *
  * @module
  */
@@ -25,15 +14,7 @@ import { firstNonFiniteRow, InvalidParameter, NonFiniteInput } from "../errors.t
 import { squaredDistance } from "../distance.ts";
 import { type Matrix, matrix } from "../matrix.ts";
 
-/**
- * The temperatures GROOD's descriptors can hold: τ in [2^-62, 2^62], where 1/τ² is a normal
- * float32 number with room to spare. A descriptor's length is exactly π_ood/τ ≤ 1/τ (stored as
- * float32), and an index may square distances between them (up to 4/τ²) in float32, as IVF
- * does. Below the range, descriptors or their squared distances overflow (τ = 1e-300: infinite
- * descriptors; 1e-30: infinite IVF scores); above it they sink below float32's normal numbers
- * and lose their digits, down to all-zero descriptors (1e300: every score the same). No
- * rewriting of the softmax helps: it is already shifted (stable); the size 1/τ is the maths.
- */
+/** The temperatures GROOD's float32 descriptors can hold (docs/internals/pipeline.md). */
 export const TEMPERATURE_RANGE = { minimum: 2 ** -62, maximum: 2 ** 62 } as const;
 
 /** {@link TEMPERATURE_RANGE} in words, for errors. */
@@ -64,24 +45,14 @@ export class ShapeMismatch extends Data.TaggedError("ShapeMismatch")<{
   }
 }
 
-const checkShapes = (features: Matrix, prototypes: GradientPrototypes) =>
-  features.cols !== prototypes.classes.cols
-    ? Effect.fail(
-      new ShapeMismatch({
-        what: "the feature dimension",
-        expected: prototypes.classes.cols,
-        actual: features.cols,
-      }),
-    )
-    : prototypes.ood.length !== prototypes.classes.cols
-    ? Effect.fail(
-      new ShapeMismatch({
-        what: "the OOD prototype",
-        expected: prototypes.classes.cols,
-        actual: prototypes.ood.length,
-      }),
-    )
-    : Effect.void;
+const checkShapes = (features: Matrix, { classes, ood }: GradientPrototypes) => {
+  const [what, actual] = features.cols !== classes.cols
+    ? ["the feature dimension", features.cols]
+    : ["the OOD prototype", ood.length];
+  return actual === classes.cols
+    ? Effect.void
+    : Effect.fail(new ShapeMismatch({ what, expected: classes.cols, actual }));
+};
 
 /**
  * GROOD descriptors of every row of `features`, in closed form (float64 inside).
@@ -104,11 +75,7 @@ export const groodDescriptors: (
   temperature?: number,
 ) => Effect.Effect<Matrix, InvalidParameter | NonFiniteInput | ShapeMismatch> = Effect.fn(
   "groodDescriptors",
-)(function* (
-  features: Matrix,
-  prototypes: GradientPrototypes,
-  temperature = 1,
-) {
+)(function* (features, prototypes, temperature = 1) {
   yield* checkShapes(features, prototypes);
   for (
     const [what, data] of [
@@ -171,10 +138,10 @@ export const autogradDescriptors: (
   batchSize?: number,
   temperature?: number,
 ) => Effect.Effect<Matrix, ShapeMismatch, Compute> = Effect.fn("autogradDescriptors")(function* (
-  features: Matrix,
-  prototypes: GradientPrototypes,
-  predicted: Uint8Array,
-  mode: AutogradMode = "batched",
+  features,
+  prototypes,
+  predicted,
+  mode = "batched",
   batchSize = 1000,
   temperature = 1,
 ) {

@@ -1,14 +1,10 @@
 /**
- * Stage 2, mix-up: the OOD prototype. GROOD's own source is the *targeted* mix-up at an early
- * layer: for a training sample x whose second-most-likely class is c₂ (from the logits),
- * mix its early features with that class's early prototype,
- * `m = λ·early(x) + (1−λ)·P_early[c₂]`, forward `m` through the remaining blocks, and average
- * the penultimate features of those mixes. The mixes sit between a class and its most
- * confusable neighbour: synthetic "near the boundary" samples, with no outlier data.
- *
- * Other sources, for ablations: the mean of the class prototypes, smoothed uniform-noise
- * images, and validation-OOD images (the API takes only sets whose role is validation: test
- * OOD data can never shape the detector).
+ * Stage 2, mix-up: the OOD prototype. GROOD's own source mixes a training sample's early
+ * features with the early prototype of its second-most-likely class c₂,
+ * `m = λ·early(x) + (1−λ)·P_early[c₂]`, forwards `m` through the remaining blocks and averages
+ * the penultimate features: synthetic samples near the class boundaries, with no outlier data.
+ * Ablation sources: the mean of the class prototypes, smoothed noise, validation-OOD images
+ * (never test OOD). Defaults and their reasons: docs/internals/pipeline.md.
  *
  * @module
  */
@@ -33,23 +29,14 @@ import type { Prototypes } from "./prototype.ts";
 
 export { InvalidParameter };
 
-/**
- * Defaults of the targeted mix-up.
- * - `lambda` 0.5: the value the official implementation actually runs (its config's 0.8 is
- *   never read); equal weight puts the mix half-way to the confusable class.
- * - `samples` 10,000: a seeded subset of the training set; the mean of 10,000 penultimate
- *   features is stable to well under 1% and costs a sixth of a full pass.
- */
+/** Defaults of the targeted mix-up (the reference's λ; why: docs/internals/pipeline.md). */
 export const MIXUP_DEFAULTS = { lambda: 0.5, samples: 10_000, seed: 0 } as const;
 
 /** Parameters of the targeted mix-up. */
 export interface MixupOptions {
   /** Weight of the sample's own early features, in [0, 1]. */
   readonly lambda: number;
-  /**
-   * Number of training samples to mix (a seeded subset), or "all"; absent: the default,
-   * min(10,000, training images) (`mixupSamples`).
-   */
+  /** Training samples to mix (a seeded subset), or "all"; default: `mixupSamples`. */
   readonly samples?: number | "all" | undefined;
   /** Seed of the subset of training samples mixed (same seed, same subset). */
   readonly seed: number;
@@ -57,11 +44,7 @@ export interface MixupOptions {
   readonly batchSize?: number;
 }
 
-/**
- * The number of images the mix-up mixes out of `total` training images when `samples` is
- * absent: min(`MIXUP_DEFAULTS.samples`, total), so the default adapts to a small training set;
- * a value given is kept (a count above `total` is the caller's to refuse or cap).
- */
+/** `samples`, or when absent min(`MIXUP_DEFAULTS.samples`, `total` training images). */
 export const mixupSamples = (
   samples: number | "all" | undefined,
   total: number,
@@ -88,18 +71,14 @@ export function secondLargest(logits: Matrix): Uint8Array {
 }
 
 /** Which training images a mix-up mixes, and the class each one is pulled towards. */
-export interface MixupPlan {
+interface MixupPlan {
   /** Indices into the training set, in mixing order. */
   readonly chosen: Uint32Array;
   /** Each training image's second-most-likely class (from its logits). */
   readonly targets: Uint8Array;
 }
 
-/**
- * Check λ and the sample count, then choose which of `total` training images to mix (seeded):
- * it needs only the count, so GROOD's fit (`lib/detectors/grood_chunks.ts`) knows the choice
- * before its pass, whether the training set is in memory or streamed.
- */
+/** Check λ and the sample count, then choose which of `total` training images to mix (seeded). */
 export const mixupChoice = (
   total: number,
   options: MixupOptions,
@@ -118,19 +97,14 @@ export const mixupChoice = (
         expected: `"all" or a whole number ≥ 1`,
       });
     }
-    // The default is min(10,000, total). Specs asking for more samples than the training set has
-    // are rejected before any computation (`checkPipeline`/`checkAblation`, `fit`); a count
-    // above `total` given in code mixes every image (GROOD's settings report the count used).
+    // Specs asking for more than `total` are refused earlier; in code, more mixes every image.
     const count = Math.min(wanted, total);
     return count === total
       ? Uint32Array.from({ length: count }, (_, i) => i)
       : permutation(total, options.seed).subarray(0, count);
   });
 
-/**
- * Check λ and the sample count, then choose the images to mix (seeded) and their targets, from
- * a set's features in memory: the pairs GROOD's fit gathers chunk by chunk (`summariseChunk`).
- */
+/** {@link mixupChoice} and each image's target class, from a set's features in memory. */
 export const mixupPlan = (
   train: LabelledSet,
   trainFeatures: SetFeatures,
@@ -146,11 +120,7 @@ export function meanOfPrototypes(prototypes: Prototypes): Float32Array {
   return meanRow(prototypes.penultimate);
 }
 
-/**
- * `count` smoothed uniform-noise images: uniform [0, 255] pixels blurred by a Gaussian whose σ
- * is drawn per image from [0.5, 3] (seeded). Blur gives the noise spatial structure at several
- * scales, as the reference's blurred-noise source does.
- */
+/** `count` seeded uniform-noise images, each blurred by a Gaussian of σ drawn in [0.5, 3]. */
 export function smoothedNoiseImages(count: number, seed: number): ImageSet {
   const random = mulberry32(seed);
   const pixels = new Uint8Array(count * IMAGE_SIZE);
@@ -186,11 +156,7 @@ export function smoothedNoiseImages(count: number, seed: number): ImageSet {
   return { name: `noise(seed ${seed})`, count, pixels };
 }
 
-/**
- * The OOD prototype by targeted mix-up at the model's early tap, over a training set and its
- * features in memory: the stage on its own (`mixupPlan`, then `mixupImages`), with the bits of
- * GROOD's fit, which gathers the same images and targets chunk by chunk (`grood_core.ts`).
- */
+/** The OOD prototype by targeted mix-up, over a training set and its features in memory. */
 export const mixupWithModel: (
   model: FeatureModel,
   train: LabelledSet,
@@ -199,13 +165,7 @@ export const mixupWithModel: (
   options: MixupOptions,
 ) => Effect.Effect<Float32Array, InvalidParameter | ModelError | NonFiniteOutput> = Effect.fn(
   "mixupWithModel",
-)(function* (
-  model: FeatureModel,
-  train: LabelledSet,
-  trainFeatures: SetFeatures,
-  prototypes: Prototypes,
-  options: MixupOptions,
-) {
+)(function* (model, train, trainFeatures, prototypes, options) {
   const { chosen, targets } = yield* mixupPlan(train, trainFeatures, options);
   return yield* mixupImages(
     model,
@@ -216,11 +176,15 @@ export const mixupWithModel: (
   );
 });
 
+/** Add each row of `data` (of `sums.length` values) into `sums`, in order. */
+const addRows = (sums: Float64Array, data: Float32Array) => {
+  for (let k = 0; k < data.length; k++) sums[k % sums.length]! += data[k]!;
+};
+
 /**
- * The mix-up itself: the mean penultimate feature of `images` (in order) with their early
- * features mixed with the early prototype of `targets[i]` (one class per image). Batches
- * start at image 0, so any caller that gathers the same images in the same order (GROOD's
- * fit, `mixupWithModel`) gets the same bits.
+ * The mix-up itself: the mean penultimate feature of `images` with their early features mixed
+ * with the early prototype of `targets[i]`. Batches start at image 0, so the same images in the
+ * same order give the same bits.
  */
 export const mixupImages: (
   model: FeatureModel,
@@ -230,13 +194,7 @@ export const mixupImages: (
   options: Pick<MixupOptions, "lambda" | "batchSize">,
 ) => Effect.Effect<Float32Array, InvalidParameter | ModelError | NonFiniteOutput> = Effect.fn(
   "mixupImages",
-)(function* (
-  model: FeatureModel,
-  images: ImageSet,
-  targets: Uint8Array,
-  prototypes: Prototypes,
-  options: Pick<MixupOptions, "lambda" | "batchSize">,
-) {
+)(function* (model, images, targets, prototypes, options) {
   const { lambda } = options;
   const earlySize = sizeOf(model.shapes.early);
   if (prototypes.early.cols !== earlySize) {
@@ -246,11 +204,10 @@ export const mixupImages: (
       expected: `${earlySize} values per class (the size of tap "${model.taps.early}")`,
     });
   }
-  const dim = sizeOf(model.shapes.penultimate);
-  const sums = new Float64Array(dim);
-  // The next batch's early features are computed while this batch is mixed and run through the
-  // rest of the network (in parallel when the model's forward from the input runs on an
-  // onnxruntime worker; GROOD mixes grood's CNN on its tfjs network, where nothing overlaps).
+  const proto = prototypes.early.data;
+  const sums = new Float64Array(sizeOf(model.shapes.penultimate));
+  // The next batch's early features are computed while this one is mixed and run on (in parallel
+  // on an onnxruntime worker).
   yield* pipelinedBatches(
     images,
     options.batchSize ?? 500,
@@ -263,14 +220,10 @@ export const mixupImages: (
       Effect.gen(function* () {
         const mixed = new Float32Array(early!.data.length);
         for (let i = 0; i < batch.size; i++) {
-          const target = targets[batch.start + i]!;
-          const proto = prototypes.early.data.subarray(
-            target * earlySize,
-            (target + 1) * earlySize,
-          );
-          const offset = i * earlySize;
+          const from = targets[batch.start + i]! * earlySize;
           for (let j = 0; j < earlySize; j++) {
-            mixed[offset + j] = lambda * early!.data[offset + j]! + (1 - lambda) * proto[j]!;
+            const k = i * earlySize + j;
+            mixed[k] = lambda * early!.data[k]! + (1 - lambda) * proto[from + j]!;
           }
         }
         const [h] = yield* model.forward({ data: mixed, shape: early!.shape }, "early", [
@@ -285,30 +238,20 @@ export const mixupImages: (
           },
           [["penultimate features", h!]],
         );
-        for (let i = 0; i < batch.size; i++) {
-          for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
-        }
+        addRows(sums, h!.data);
       }),
   );
   return Float32Array.from(sums, (s) => s / images.count);
 });
 
-/**
- * Mean penultimate feature of a set of images (validation-OOD or noise images) on `model`, any
- * kind (grood's CNN too): float64 sums of the float32 features, divided once.
- */
+/** Mean penultimate feature of `images` (validation-OOD or noise) on `model`, summed in float64. */
 export const meanPenultimate: (
   model: FeatureModel,
   images: ImageSet,
   batchSize?: number,
 ) => Effect.Effect<Float32Array, ModelError | NonFiniteOutput> = Effect.fn("meanPenultimate")(
-  function* (
-    model: FeatureModel,
-    images: ImageSet,
-    batchSize = 500,
-  ) {
-    const dim = sizeOf(model.shapes.penultimate);
-    const sums = new Float64Array(dim);
+  function* (model, images, batchSize = 500) {
+    const sums = new Float64Array(sizeOf(model.shapes.penultimate));
     yield* forEachBatch(
       model,
       images,
@@ -316,11 +259,7 @@ export const meanPenultimate: (
       (start, size, [h]) =>
         requireFiniteOutputs({ model: model.name, set: images.name, start, rows: size }, [
           ["penultimate features", h!],
-        ]).pipe(Effect.map(() => {
-          for (let i = 0; i < size; i++) {
-            for (let j = 0; j < dim; j++) sums[j]! += h!.data[i * dim + j]!;
-          }
-        })),
+        ]).pipe(Effect.map(() => addRows(sums, h!.data))),
       { batchSize },
     );
     return Float32Array.from(sums, (s) => s / images.count);

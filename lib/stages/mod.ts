@@ -1,8 +1,6 @@
 /**
- * The stages of GROOD, each an `Effect.fn` over plain data: features (of grood's CNN, of any
- * `FeatureModel`, or over a pool of workers), per-class sums added in chunks, class
- * prototypes, the mix-up OOD prototype, the gradient descriptors, the k-NN score, and the
- * evaluation metrics.
+ * The stages of GROOD, each an `Effect.fn` over plain data: features, per-class sums, class
+ * prototypes, the mix-up OOD prototype, the gradient descriptors, the k-NN score, the metrics.
  *
  * @module
  */
@@ -56,6 +54,7 @@ export {
   OOD_METRICS,
   type OodMetrics,
   type ScoreError,
+  type ScoreSets,
   scoreTies,
   type SetNames,
   TIE_REPORT_LIMIT,

@@ -1,7 +1,6 @@
 /**
- * Stage 1, prototype: class prototypes = mean feature per class over the ID training split, at
- * an early block boundary and at the penultimate layer. Uses ground-truth labels and every
- * training sample (correct or not), as GROOD does.
+ * Stage 1, prototype: the mean feature per class over the ID training split (ground-truth
+ * labels, every sample), at an early block boundary and at the penultimate layer, as GROOD does.
  *
  * @module
  */
@@ -47,11 +46,8 @@ export class MissingFeatures extends Data.TaggedError("MissingFeatures")<{
 }
 
 /**
- * Class prototypes from a training-set extraction that accumulated class sums at
- * `earlyBoundary` (see `extractFeatures`' `classSumsAt`): the penultimate features are summed
- * per class in the chunks the early sums were added in (`ClassSums.chunk`, with
- * `chunkedSums`), so the result has the bits of GROOD's fit over the same features and chunk
- * (the chunk summaries and ordered reduce of `lib/detectors/grood_chunks.ts`).
+ * Class prototypes from a training-set extraction with class sums at `earlyBoundary`
+ * (`extractFeatures`' `classSumsAt`): the bits of GROOD's fit over the same features and chunk.
  *
  * @example Two classes, two samples each
  * ```ts
@@ -76,10 +72,7 @@ export const computePrototypes: (
   extraction: Extraction,
   earlyBoundary: string,
 ) => Effect.Effect<Prototypes, EmptyClass | MissingFeatures> = Effect.fn("computePrototypes")(
-  function* (
-    extraction: Extraction,
-    earlyBoundary: string,
-  ) {
+  function* (extraction, earlyBoundary) {
     const { features } = extraction;
     const labels = features.labels;
     if (labels === undefined) {
@@ -106,10 +99,8 @@ export const computePrototypes: (
 );
 
 /**
- * The class prototypes (means, rounded once to float32) from per-class float64 sums at the
- * early boundary and at the penultimate tap: the one place GROOD's fit divides (the reduce of
- * its chunk summaries, whether the features were streamed or held in memory, and
- * `computePrototypes` over an extraction), so equal sums give equal bits. Fails with
+ * The class prototypes (means, rounded once to float32) from per-class float64 sums at the early
+ * boundary and the penultimate tap: the one place every GROOD fit divides. Fails with
  * `EmptyClass` naming `set` when a class has no image.
  */
 export const prototypesFromSums = (

@@ -1,13 +1,7 @@
 /**
- * The GROOD score: how far a sample's descriptor (its gradient) lies from the training
- * descriptors. Higher = more OOD, as everywhere in grood.
- *
- * score(x) = mean Euclidean distance from the descriptor of x to its k nearest training
- * descriptors (k = 1 by default: the plain nearest-neighbour distance).
- *
- * Relation to the official code (OpenOOD `grood.py`): it reports −d², d² the squared distance
- * to the single nearest neighbour, with higher = more ID. For k = 1, d is a monotone
- * transform of that, so every ranking metric (AUROC, AUPR, FPR@95) is identical.
+ * The GROOD score: the mean Euclidean distance from a sample's descriptor to its k nearest
+ * training descriptors (k = 1: the nearest-neighbour distance, a monotone transform of the
+ * reference's −d²). Higher = more OOD, as everywhere in grood.
  *
  * @module
  */

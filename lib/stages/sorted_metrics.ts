@@ -1,7 +1,6 @@
 /**
- * The OOD metrics computed on scores already checked (finite, non-empty) and sorted ascending
- * as float64: the kernels behind `evaluate.ts`'s public functions, whose module doc defines
- * each metric and its tie rules.
+ * The kernels of `evaluate.ts`'s metrics, on scores already checked (finite, non-empty) and
+ * sorted ascending as float64.
  *
  * @module
  */
@@ -21,10 +20,7 @@ export function aurocSorted(id: Float64Array, ood: Float64Array): number {
   return twiceWins / (2 * id.length * ood.length);
 }
 
-/**
- * Average precision (sklearn definition, see module doc) of `positive` vs `negative`, both
- * ascending, higher score = positive. Walks the distinct thresholds from the top.
- */
+/** Average precision (sklearn's) of ascending `positive` vs `negative`, from the top threshold. */
 export function averagePrecisionSorted(positive: Float64Array, negative: Float64Array): number {
   let i = positive.length - 1;
   let j = negative.length - 1;
@@ -56,25 +52,13 @@ export function negatedAscending(a: Float64Array): Float64Array {
   return out;
 }
 
-/** Index of the first element > v in an ascending array (= #elements ≤ v). */
-function upperBound(a: Float64Array, v: number): number {
+/** #elements ≤ v (`orEqual`) or < v of an ascending array, by bisection. */
+function countBelow(a: Float64Array, v: number, orEqual: boolean): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (a[mid]! <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Index of the first element ≥ v in an ascending array (= #elements < v). */
-function lowerBound(a: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < v) lo = mid + 1;
+    if (a[mid]! < v || (orEqual && a[mid] === v)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -89,14 +73,14 @@ export const count95 = (n: number) => Math.max(Math.floor((19 * n + 19) / 20), 1
 /** FPR@95, 95% of ID kept, from ascending arrays (definition in the module doc). */
 export function fpr95IdKeptSorted(id: Float64Array, ood: Float64Array): number {
   const threshold = id[count95(id.length) - 1]!;
-  return upperBound(ood, threshold) / ood.length;
+  return countBelow(ood, threshold, true) / ood.length;
 }
 
 /** FPR@95, 95% of OOD caught (OpenOOD), from ascending arrays (definition in the module doc). */
 export function fpr95OpenOodSorted(id: Float64Array, ood: Float64Array): number {
   // The count95-th largest OOD score: the largest t with #(OOD ≥ t) ≥ 0.95·#OOD.
   const threshold = ood[ood.length - count95(ood.length)]!;
-  return (id.length - lowerBound(id, threshold)) / id.length;
+  return (id.length - countBelow(id, threshold, false)) / id.length;
 }
 
 /** Every {@link OodMetrics} from ascending arrays. */
