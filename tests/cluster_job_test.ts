@@ -31,6 +31,7 @@ import {
 import {
   chunksOf,
   createOrResumeJob,
+  JOB_FORMAT_VERSION,
   type JobPlan,
   readPart,
   readPlan,
@@ -54,7 +55,7 @@ import {
 const planOf = (count: number, chunkSize = 512): JobPlan =>
   sealPlan<JobPlan>({
     format: "grood-cluster-score-job",
-    version: 1,
+    version: JOB_FORMAT_VERSION,
     detector: { folder: "/d", version: "v1" },
     chunkSize,
     sources: [{
@@ -117,6 +118,15 @@ Deno.test("a job folder resumes only the same job and refuses anything else", as
     edited.chunkSize = 1024;
     await Deno.writeTextFile(path, JSON.stringify(edited));
     assert.match((await failure(readPlan(join(dir, "job")))).message, /id does not match/);
+    // A plan of the format before sources held their content (a job of an older grood) is
+    // refused as such, sealed as it was: it cannot tell whether its images changed.
+    const { content: _, ...oldSource } = plan.sources[0]!;
+    const { id: __, nonce: ___, ...oldPlan } = { ...plan, version: 1, sources: [oldSource] };
+    await Deno.writeTextFile(path, JSON.stringify(sealPlan<JobPlan>(oldPlan as never)));
+    assert.match(
+      (await failure(readPlan(join(dir, "job")))).message,
+      /planned by an older grood \(job format 1; this one reads 2\): start the job in a new folder/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -21,6 +21,7 @@ import {
   chunksOf,
   createOrResumeJob,
   finishedChunks,
+  JOB_FORMAT_VERSION,
   type JobFolderInvalid,
   type JobPlan,
   partName,
@@ -165,7 +166,7 @@ const planJob = (
     );
     const plan = sealPlan<JobPlan>({
       format: "grood-cluster-score-job",
-      version: 1,
+      version: JOB_FORMAT_VERSION,
       detector: { folder: resolve(detector.folder), version: detector.version },
       chunkSize: options.chunkSize,
       sources: planned,

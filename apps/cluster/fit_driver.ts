@@ -32,7 +32,7 @@ import {
   readFitPlan,
   writePartFile,
 } from "./fit_job.ts";
-import { openJobFolder, sameJob, sealPlan, sourceContent } from "./job.ts";
+import { JOB_FORMAT_VERSION, openJobFolder, sameJob, sealPlan, sourceContent } from "./job.ts";
 import { askUntilPart } from "./ask.ts";
 import { ChunkScorer, fitEntityId } from "./protocol.ts";
 import { clusterStorage } from "./runner.ts";
@@ -138,7 +138,7 @@ const clusterMapper = (
         const fit = options.fit;
         const planned = sealPlan<FitPlan>({
           format: "grood-cluster-fit-job",
-          version: 1,
+          version: JOB_FORMAT_VERSION,
           model: { path: resolve(fit.model), taps: { ...fit.taps }, sha256: training.modelSha256 },
           train: {
             argument: fit.train.argument,

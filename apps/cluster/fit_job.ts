@@ -16,12 +16,12 @@
 import { join } from "node:path";
 import { Effect, Schema } from "effect";
 import { type Detectors, Io, Sources } from "../../mod.ts";
-import { decodeAs, JobFolderInvalid, readSealedPlan } from "./job.ts";
+import { decodeAs, JOB_FORMAT_VERSION, JobFolderInvalid, readSealedPlan } from "./job.ts";
 
 /** `job.json` of a fit. */
 export const FitPlan = Schema.Struct({
   format: Schema.Literal("grood-cluster-fit-job"),
-  version: Schema.Literal(1),
+  version: Schema.Literal(JOB_FORMAT_VERSION),
   /** sha256 of everything below: the messages' keys start with it. */
   id: Schema.String,
   nonce: Schema.String,

@@ -29,10 +29,16 @@ const PlannedSource = Schema.Struct({
   content: Schema.String,
 });
 
+/**
+ * The format version of `job.json` (a score or a fit job). 2 since sources hold their `content`:
+ * a plan of version 1 cannot tell whether its images changed, so it is refused as an older job.
+ */
+export const JOB_FORMAT_VERSION = 2;
+
 /** `job.json`. */
 export const JobPlan = Schema.Struct({
   format: Schema.Literal("grood-cluster-score-job"),
-  version: Schema.Literal(1),
+  version: Schema.Literal(JOB_FORMAT_VERSION),
   /** sha256 of everything below: the messages' keys start with it. */
   id: Schema.String,
   /** Random, drawn when the folder is created: two job folders never share message keys. */
@@ -182,6 +188,14 @@ export const readSealedPlan = <P extends { readonly id: string }>(
   Effect.gen(function* () {
     const path = join(jobDir, JOB_FILE);
     const raw = yield* readRaw(path);
+    const version = (raw as { readonly version?: unknown } | null)?.version;
+    if (typeof version === "number" && version < JOB_FORMAT_VERSION) {
+      return yield* new JobFolderInvalid({
+        path,
+        problem: `it was planned by an older grood (job format ${version}; this one reads ` +
+          `${JOB_FORMAT_VERSION}): start the job in a new folder`,
+      });
+    }
     const plan = yield* decodeAs(schema, path, raw);
     // The id is checked on the file's own JSON (decoding could fill in a source's defaults).
     const { id: _, ...rest } = raw as Record<string, unknown>;
