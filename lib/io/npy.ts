@@ -1,24 +1,9 @@
 /**
- * NumPy `.npy` files (format version 1.0): how grood exports arrays (features, descriptors,
- * scores, labels) for anyone to open with `numpy.load`.
- *
- * Layout (NumPy format spec, `numpy.lib.format`):
- * - magic `\x93NUMPY`, then the version bytes `1, 0`;
- * - a little-endian uint16: the length of the header text that follows;
- * - the header: a Python dict literal
- *   `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`, padded with spaces and
- *   ended by `\n` so that magic + length + header is a multiple of 64 bytes (so the data can be
- *   memory-mapped aligned);
- * - the values, row-major (C order), little-endian.
- *
- * The writer reproduces `numpy.save` (NumPy ≥ 1.24) byte for byte: like NumPy it adds, before
- * the alignment padding, `21 - len(str(shape[0]))` spare spaces so the first dimension can be
- * rewritten in place when an array grows, and like NumPy it pads a full 64 bytes when the
- * header is already aligned. Readers (ours and NumPy's) accept any amount of padding.
- *
- * Supported dtypes: float64 `<f8` (exact stage-cache sums), float32 `<f4`, int32 `<i4`, uint8
- * `|u1`. Typed arrays are read and written
- * in the host byte order, which is little-endian on every platform Deno runs on (x86-64, arm64).
+ * NumPy `.npy` files: how grood exports arrays (features, descriptors, scores, labels) for
+ * `numpy.load`. The writer reproduces `numpy.save` (format 1.0) byte for byte; the reader takes
+ * versions 1.0 to 3.0 of the dtypes in {@link NpyDtype}, C order, in the host byte order
+ * (little-endian wherever Deno runs). The layout and why the header is padded as it is:
+ * `docs/internals/io.md`.
  *
  * @module
  */
@@ -87,22 +72,24 @@ const ALIGN = 64;
 const GROWTH_AXIS_MAX_DIGITS = 21; // numpy.lib.format: spare room to grow the first axis in place
 
 /** The dtype string for a typed array. */
-export function dtypeOf(data: NpyData): NpyDtype {
-  if (data instanceof Float64Array) return "<f8";
-  if (data instanceof Float32Array) return "<f4";
-  if (data instanceof Int32Array) return "<i4";
-  return "|u1";
-}
+const dtypeOf = (data: NpyData): NpyDtype =>
+  data instanceof Float64Array
+    ? "<f8"
+    : data instanceof Float32Array
+    ? "<f4"
+    : data instanceof Int32Array
+    ? "<i4"
+    : "|u1";
 
-/** Python's `repr` of a shape tuple: `()`, `(3,)`, `(2, 3)`. */
-function shapeRepr(shape: ReadonlyArray<number>): string {
-  return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
-}
-
-function shapeHolds(shape: ReadonlyArray<number>, length: number): boolean {
-  return shape.every((n) => Number.isSafeInteger(n) && n >= 0) &&
-    shape.reduce((a, b) => a * b, 1) === length;
-}
+/** The dtypes read, by header `descr`, with their bytes per value. */
+const DTYPES: Record<string, readonly [NpyDtype, number]> = {
+  "<f8": ["<f8", 8],
+  "<f4": ["<f4", 4],
+  "<i4": ["<i4", 4],
+  "<i8": ["<i8", 8],
+  "|u1": ["|u1", 1],
+  "<u1": ["|u1", 1],
+};
 
 /**
  * The header bytes (magic … `\n`) that `numpy.save` writes for a C-order array.
@@ -115,7 +102,9 @@ function shapeHolds(shape: ReadonlyArray<number>, length: number): boolean {
  * ```
  */
 export function npyHeader(dtype: NpyDtype, shape: ReadonlyArray<number>): Uint8Array {
-  let dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shapeRepr(shape)}, }`;
+  // Python's repr of the shape tuple: `()`, `(3,)`, `(2, 3)`.
+  const repr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
+  let dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${repr}, }`;
   if (shape.length > 0) dict += " ".repeat(GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length);
   const pad = ALIGN - ((PREAMBLE + dict.length + 1) % ALIGN);
   const text = dict + " ".repeat(pad) + "\n";
@@ -146,7 +135,9 @@ export const encodeNpy = (
   path = "<memory>",
 ): Effect.Effect<Uint8Array, NpyShapeMismatch> =>
   Effect.suspend(() => {
-    if (!shapeHolds(shape, data.length)) {
+    const holds = shape.every((n) => Number.isSafeInteger(n) && n >= 0) &&
+      shape.reduce((a, b) => a * b, 1) === data.length;
+    if (!holds) {
       return Effect.fail(new NpyShapeMismatch({ path, shape: [...shape], length: data.length }));
     }
     const header = npyHeader(dtypeOf(data), shape);
@@ -191,9 +182,8 @@ export interface NpyHeader {
 }
 
 /**
- * Decode the header of a `.npy` file from its first bytes (versions 1.0, 2.0 and 3.0; dtypes
- * `<f8`, `<f4`, `<i4`, `|u1`/`<u1`, C order). `bytes` may stop anywhere after the header, so a
- * reader can stream the values that follow it. `path` only names the source in errors.
+ * Decode the header of a `.npy` file from its first bytes, which may stop anywhere after it (so
+ * a reader can stream the values). `path` only names the source in errors.
  */
 export const decodeNpyHeader = (
   bytes: Uint8Array,
@@ -206,95 +196,59 @@ export const decodeNpyHeader = (
     }
     const major = bytes[6]!;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let headerStart: number;
-    let headerLength: number;
-    if (major === 1) {
-      headerStart = 10;
-      headerLength = view.getUint16(8, true);
-    } else if (major === 2 || major === 3) {
-      if (bytes.length < 12) return fail("header length is truncated");
-      headerStart = 12;
-      headerLength = view.getUint32(8, true);
-    } else {
+    if (major < 1 || major > 3) {
       return fail(`format version ${major}.${bytes[7]} is not 1.0, 2.0 or 3.0`);
     }
-    const dataOffset = headerStart + headerLength;
+    if (major > 1 && bytes.length < 12) return fail("header length is truncated");
+    // Version 1.0 counts the header's length in 2 bytes, later ones in 4.
+    const headerStart = major === 1 ? 10 : 12;
+    const dataOffset = headerStart +
+      (major === 1 ? view.getUint16(8, true) : view.getUint32(8, true));
     if (bytes.length < dataOffset) return fail("header is truncated");
     const decoder = new TextDecoder(major === 3 ? "utf-8" : "latin1");
     const header = parseHeader(decoder.decode(bytes.subarray(headerStart, dataOffset)));
     if (typeof header === "string") return fail(header);
     if (header.fortran) return fail("fortran_order True (column-major) is not supported");
-    const dtype: NpyDtype | undefined = header.descr === "<f8"
-      ? "<f8"
-      : header.descr === "<f4"
-      ? "<f4"
-      : header.descr === "<i4"
-      ? "<i4"
-      : header.descr === "<i8"
-      ? "<i8"
-      : header.descr === "|u1" || header.descr === "<u1"
-      ? "|u1"
-      : undefined;
-    if (dtype === undefined) {
+    const known = Object.hasOwn(DTYPES, header.descr) ? DTYPES[header.descr] : undefined;
+    if (known === undefined) {
       return fail(`dtype '${header.descr}' is not one of '<f8', '<f4', '<i4', '<i8', '|u1'`);
     }
-    const itemSize = dtype === "|u1" ? 1 : dtype === "<f8" || dtype === "<i8" ? 8 : 4;
+    const [dtype, itemSize] = known;
     return Effect.succeed({ dtype, shape: header.shape, dataOffset, itemSize });
   });
 
 /**
- * Decode `.npy` bytes (versions 1.0, 2.0 and 3.0; dtypes `<f8`, `<f4`, `<i4`, `<i8` (into an
- * `Int32Array`), `|u1`/`<u1`, C order).
- * `path` only names the source in errors. The data is copied, so the result owns its buffer.
+ * Decode `.npy` bytes (`<i8` into an `Int32Array`, every value checked to fit). `path` only
+ * names the source in errors. The data is copied, so the result owns its buffer.
  */
 export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArray, CorruptNpy> =>
-  Effect.flatMap(
-    decodeNpyHeader(bytes, path),
-    ({ dtype, shape, dataOffset, itemSize }): Effect.Effect<
-      NpyArray,
-      CorruptNpy
-    > => {
-      const count = shape.reduce((a, b) => a * b, 1);
-      const actual = bytes.length - dataOffset;
-      if (actual !== count * itemSize) {
-        return Effect.fail(
-          new CorruptNpy({
-            path,
-            problem: `shape (${shape.join(", ")}) needs ${
-              count * itemSize
-            } data bytes, file has ${actual}`,
-          }),
-        );
+  Effect.flatMap(decodeNpyHeader(bytes, path), ({ dtype, shape, dataOffset, itemSize }) => {
+    const fail = (problem: string) => Effect.fail(new CorruptNpy({ path, problem }));
+    const needed = shape.reduce((a, b) => a * b, 1) * itemSize;
+    const actual = bytes.length - dataOffset;
+    if (actual !== needed) {
+      return fail(`shape (${shape.join(", ")}) needs ${needed} data bytes, file has ${actual}`);
+    }
+    // slice() copies into a fresh, aligned buffer (the data offset need not be aligned in v2/v3).
+    const raw = bytes.slice(dataOffset).buffer;
+    if (dtype !== "<i8") {
+      const Typed =
+        { "<f8": Float64Array, "<f4": Float32Array, "<i4": Int32Array, "|u1": Uint8Array }[
+          dtype
+        ];
+      return Effect.succeed<NpyArray>({ dtype, shape, data: new Typed(raw) });
+    }
+    const wide = new BigInt64Array(raw);
+    const data = new Int32Array(wide.length);
+    for (let i = 0; i < wide.length; i++) {
+      const value = wide[i]!;
+      if (value < -2147483648n || value > 2147483647n) {
+        return fail(`int64 value ${value} at index ${i} does not fit in 32 bits`);
       }
-      // slice() copies into a fresh, aligned buffer (the data offset need not be aligned in v2/v3).
-      const raw = bytes.slice(dataOffset).buffer;
-      if (dtype === "<i8") {
-        const wide = new BigInt64Array(raw);
-        const data = new Int32Array(wide.length);
-        for (let i = 0; i < wide.length; i++) {
-          const value = wide[i]!;
-          if (value < -2147483648n || value > 2147483647n) {
-            return Effect.fail(
-              new CorruptNpy({
-                path,
-                problem: `int64 value ${value} at index ${i} does not fit in 32 bits`,
-              }),
-            );
-          }
-          data[i] = Number(value);
-        }
-        return Effect.succeed({ dtype, shape, data });
-      }
-      const data = dtype === "<f8"
-        ? new Float64Array(raw)
-        : dtype === "<f4"
-        ? new Float32Array(raw)
-        : dtype === "<i4"
-        ? new Int32Array(raw)
-        : new Uint8Array(raw);
-      return Effect.succeed({ dtype, shape, data });
-    },
-  );
+      data[i] = Number(value);
+    }
+    return Effect.succeed<NpyArray>({ dtype, shape, data });
+  });
 
 /** Read and decode a `.npy` file. */
 export const readNpy = (path: string): Effect.Effect<NpyArray, CorruptNpy | NpyIoError> =>
@@ -305,7 +259,7 @@ export const readNpy = (path: string): Effect.Effect<NpyArray, CorruptNpy | NpyI
   }).pipe(Effect.flatMap((bytes) => decodeNpy(bytes, path)));
 
 /**
- * Write values with a shape to `path` as `.npy`, atomically (temp file + rename).
+ * Write values with a shape to `path` as `.npy`, atomically.
  *
  * @example
  * ```ts

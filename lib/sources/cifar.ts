@@ -1,31 +1,27 @@
 /**
- * CIFAR-10 and CIFAR-100 binary batches (the "binary version" of Krizhevsky's sets). Each
- * record is the label byte(s) then 3072 pixel bytes: the red, green and blue planes of a 32×32
- * image, each row-major. CIFAR-10 records have 1 label byte (3073 bytes); CIFAR-100 records
- * have 2, coarse then fine (3074 bytes); `label` picks which (default fine).
- *
- * Class names come from the spec's `classes`, else from the meta file the archives ship next
- * to the batches (`batches.meta.txt`; `fine_label_names.txt` / `coarse_label_names.txt`), else
- * "0", "1", …. Files are read record by record, one batch at a time, in the order listed.
+ * CIFAR-10 and CIFAR-100 binary batches: each record is its label byte (CIFAR-100: two, coarse
+ * then fine; `label` picks one, default fine), then the red, green and blue planes of a 32×32
+ * image. Class names come from the spec's `classes`, else the meta file shipped next to the
+ * batches (`batches.meta.txt`, `fine_label_names.txt`…), else "0", "1", …. Files are read one
+ * batch of records at a time, in the order listed.
  *
  * @module
  */
 import { dirname, join } from "node:path";
-import { Effect, Schema, Stream } from "effect";
+import { Effect, Schema } from "effect";
 import { ClassNames } from "../decode.ts";
 import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import { conformRaw } from "./conform.ts";
 import {
-  batchStarts,
   type ImageShape,
   numberedClasses,
   type OpenContext,
   type OpenedSource,
+  readExactly,
   resolvePath,
-  type SourceBatch,
   type SourceKind,
 } from "./source.ts";
-import { rangeOfBatches } from "./range.ts";
+import { batchesOf } from "./range.ts";
 
 /** The spec of CIFAR binary batch files. */
 export const CifarSpec: Schema.Struct<{
@@ -79,27 +75,6 @@ const metaNames = (dir: string, spec: CifarSpec) =>
     }
   });
 
-const readRecords = (path: string, first: number, count: number, recordSize: number) =>
-  Effect.tryPromise({
-    try: async () => {
-      const file = await Deno.open(path);
-      try {
-        await file.seek(first * recordSize, Deno.SeekMode.Start);
-        const out = new Uint8Array(count * recordSize);
-        let got = 0;
-        while (got < out.length) {
-          const n = await file.read(out.subarray(got));
-          if (n === null) throw new Error(`ends after ${first * recordSize + got} bytes`);
-          got += n;
-        }
-        return out;
-      } finally {
-        file.close();
-      }
-    },
-    catch: (error) => new CorruptDataset({ path, problem: `cannot read: ${error}` }),
-  });
-
 const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext) {
   if (spec.variant === "cifar10" && spec.label !== undefined) {
     return yield* new CorruptDataset({
@@ -136,7 +111,8 @@ const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext
         const from = Math.max(start, file.first);
         const to = Math.min(start + size, file.first + file.count);
         if (from >= to) continue;
-        const bytes = yield* readRecords(file.path, from - file.first, to - from, record.size);
+        const at = (from - file.first) * record.size;
+        const bytes = yield* readExactly(file.path, at, (to - from) * record.size);
         for (let r = 0; r < to - from; r++) {
           const base = r * record.size;
           const n = from - start + r;
@@ -158,24 +134,19 @@ const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext
           }
         }
       }
-      const batch: SourceBatch = {
+      return {
         start,
         size,
         pixels: yield* conformRaw(pixels, size, CIFAR_SHAPE, ctx.shape, files[0]!.path),
         labels,
       };
-      return batch;
     });
   const opened: OpenedSource = {
     description: files.map((f) => f.path).join(", "),
     count,
     shape: ctx.shape,
     classNames,
-    batches: (batchSize) =>
-      Stream.fromIterable(batchStarts(count, batchSize)).pipe(
-        Stream.mapEffect(({ start, size }) => readBatch(start, size)),
-      ),
-    range: rangeOfBatches(readBatch),
+    ...batchesOf(count, readBatch),
   };
   return opened;
 });

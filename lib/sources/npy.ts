@@ -1,34 +1,30 @@
 /**
- * NumPy `.npy` image arrays: uint8 (`|u1`) or float32 (`<f4`), laid out NHWC, NCHW or NHW
- * (grey), declared in the spec or inferred from the shape (a last axis of 1 or 3 means NHWC,
- * else a second axis of 1 or 3 means NCHW). Float values are read as `[0, 1]` (`range: "unit"`,
- * the default) or `[0, 255]` (`range: "byte"`) and rounded to uint8; a value outside the range
- * or not finite fails naming the file and the index. Optional labels: a 1-D `.npy` of uint8,
- * int32 or int64 (NumPy's default) class indices.
- *
- * The image file is streamed: the header is decoded by grood's `.npy` reader
- * (`lib/io/npy.ts`), then each batch's bytes are read at their offset, so a float32 set is
+ * NumPy `.npy` image arrays: uint8 or float32, NHWC, NCHW or NHW (grey), the layout declared
+ * or inferred from the shape (a last axis of 1 or 3 means NHWC, else a second one NCHW). Floats
+ * are read as `[0, 1]` (`range: "unit"`) or `[0, 255]` (`"byte"`) and rounded; a value outside
+ * or not finite fails naming its index. Optional labels: a 1-D uint8, int32 or int64 `.npy`.
+ * The images are streamed: each batch's bytes are read at their offset, so a float32 set is
  * never in memory whole.
  *
  * @module
  */
-import { Effect, Schema, Stream } from "effect";
+import { Effect, Schema } from "effect";
 import { classesNeedLabels, ClassNames } from "../decode.ts";
-import { assertRegularFile, NotRegularFile } from "../io/files.ts";
+import { NotRegularFile, readSlice } from "../io/files.ts";
 import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
 import { decodeNpyHeader, type NpyHeader, readNpy } from "../io/npy.ts";
 import { conformRaw } from "./conform.ts";
 import {
-  batchStarts,
   type ImageShape,
   numberedClasses,
   type OpenContext,
   type OpenedSource,
+  readExactly,
   resolvePath,
-  type SourceBatch,
+  sourceBatch,
   type SourceKind,
 } from "./source.ts";
-import { rangeOfBatches } from "./range.ts";
+import { batchesOf } from "./range.ts";
 
 /** The spec of a `.npy` image array. */
 export const NpySpec: Schema.Struct<{
@@ -56,24 +52,8 @@ const HEADER_PROBE = 4096;
 
 const readHead = (path: string) =>
   Effect.tryPromise({
-    try: async () => {
-      // A named pipe called `x.npy` is refused, not waited on.
-      await assertRegularFile(path);
-      const file = await Deno.open(path);
-      try {
-        const size = (await file.stat()).size;
-        const head = new Uint8Array(Math.min(size, HEADER_PROBE));
-        let got = 0;
-        while (got < head.length) {
-          const n = await file.read(head.subarray(got));
-          if (n === null) break;
-          got += n;
-        }
-        return { size, head: head.subarray(0, got) };
-      } finally {
-        file.close();
-      }
-    },
+    // A named pipe called `x.npy` is refused, not waited on.
+    try: () => readSlice(path, 0, HEADER_PROBE),
     catch: (error) =>
       error instanceof Deno.errors.NotFound
         ? new DatasetFileMissing({ path, hint: "check the path in the spec" })
@@ -81,28 +61,6 @@ const readHead = (path: string) =>
           path,
           problem: error instanceof NotRegularFile ? error.problem : `cannot read: ${error}`,
         }),
-  });
-
-/** Read `length` bytes at `offset` (exactly, or fail naming the file). */
-const readAt = (path: string, offset: number, length: number) =>
-  Effect.tryPromise({
-    try: async () => {
-      const file = await Deno.open(path);
-      try {
-        await file.seek(offset, Deno.SeekMode.Start);
-        const out = new Uint8Array(length);
-        let got = 0;
-        while (got < length) {
-          const n = await file.read(out.subarray(got));
-          if (n === null) throw new Error(`ends after ${offset + got} bytes`);
-          got += n;
-        }
-        return out;
-      } finally {
-        file.close();
-      }
-    },
-    catch: (error) => new CorruptDataset({ path, problem: `cannot read: ${error}` }),
   });
 
 /** The image geometry a header and a layout imply, or the problem. */
@@ -203,7 +161,7 @@ const readLabels = (path: string, count: number, classes: ReadonlyArray<string> 
 
 const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
   const path = resolvePath(ctx, spec.images);
-  const { size, head } = yield* readHead(path);
+  const { size, bytes: head } = yield* readHead(path);
   const header = yield* decodeNpyHeader(head, path);
   const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
   if (header.dtype !== "|u1" && header.dtype !== "<f4") {
@@ -223,42 +181,34 @@ const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
     ? undefined
     : yield* readLabels(resolvePath(ctx, spec.labels), geo.count, spec.classes);
   const scale = spec.range === "byte" ? 1 : 255;
-  const readBatch = (start: number, count: number) =>
-    Effect.gen(function* () {
-      const raw = yield* readAt(
-        path,
-        header.dataOffset + start * per * header.itemSize,
-        count * per * header.itemSize,
-      );
-      const converted = toNhwcBytes(raw, header, geo.layout, geo.source, count, scale, start * per);
-      if (!(converted instanceof Uint8Array)) {
-        return yield* fail(
-          `value ${converted.value} at flat index ${converted.index} is outside the ${
-            spec.range ?? "unit"
-          } range (${scale === 255 ? "0…1" : "0…255"}); set "range" in the spec`,
-        );
-      }
-      const pixels = yield* conformRaw(converted, count, geo.source, ctx.shape, path);
-      const batch: SourceBatch = {
-        start,
-        size: count,
-        pixels,
-        ...(labelled === undefined
-          ? {}
-          : { labels: labelled.labels.subarray(start, start + count) }),
-      };
-      return batch;
-    });
   const opened: OpenedSource = {
     description: path,
     count: geo.count,
     shape: ctx.shape,
     ...(labelled === undefined ? {} : { classNames: labelled.classNames }),
-    batches: (batchSize) =>
-      Stream.fromIterable(batchStarts(geo.count, batchSize)).pipe(
-        Stream.mapEffect(({ start, size }) => readBatch(start, size)),
-      ),
-    range: rangeOfBatches(readBatch),
+    ...batchesOf(geo.count, (start, count) =>
+      Effect.gen(function* () {
+        const at = header.dataOffset + start * per * header.itemSize;
+        const raw = yield* readExactly(path, at, count * per * header.itemSize);
+        const converted = toNhwcBytes(
+          raw,
+          header,
+          geo.layout,
+          geo.source,
+          count,
+          scale,
+          start * per,
+        );
+        if (!(converted instanceof Uint8Array)) {
+          return yield* fail(
+            `value ${converted.value} at flat index ${converted.index} is outside the ${
+              spec.range ?? "unit"
+            } range (${scale === 255 ? "0…1" : "0…255"}); set "range" in the spec`,
+          );
+        }
+        const pixels = yield* conformRaw(converted, count, geo.source, ctx.shape, path);
+        return sourceBatch(start, count, pixels, labelled?.labels);
+      })),
   };
   return opened;
 });

@@ -1,15 +1,7 @@
 /**
  * Ranged reads: images [start, end) of an opened source, without reading the images before
- * them. A cluster runner handed chunk c of a large source reads that chunk only, so a job's
- * total reading stays linear in the source instead of growing with the square of its chunks.
- *
- * Every kind grood ships reads a range directly (`OpenedSource.range`): `.npy` and CIFAR seek
- * to the first record's byte offset, an image folder decodes its sorted file list's slice, the
- * in-memory kinds (IDX, registered datasets, generated OOD sets) take views. A source without
- * `range` (a wrapper, a future kind that cannot seek) falls back to streaming `batches` from
- * the first image: it reads and decodes every image before `end`, and hands on only those in
- * range. Either way the batches are the same: they start at `start`, `start + batchSize`, …,
- * the last one cut at `end`.
+ * them where the source can (`OpenedSource.range`), else streamed from its first image; the
+ * batches are the same either way (why: `docs/internals/io.md`).
  *
  * @example Images 1000–1099 of an `.npy` file, read at their offset
  * ```ts ignore
@@ -79,9 +71,8 @@ export function* rangeBatchStarts(
 }
 
 /**
- * The batches of images `range` of `source` (see the module doc): read directly when the
- * source can (`OpenedSource.range`), else streamed from its first image. A range outside the
- * source fails with `SourceRangeInvalid` before anything is read.
+ * The batches of images `range` of `source` (see the module doc). A range outside the source
+ * fails with `SourceRangeInvalid` before anything is read.
  */
 export const readRange = (
   source: OpenedSource,
@@ -107,10 +98,7 @@ export const readRange = (
     : streamedRange(source, range, batchSize);
 };
 
-/**
- * The fallback: stream the source from its first image, keep the images in `range` and
- * regroup them into the batches a direct read gives. Reads every image before `range.end`.
- */
+/** The fallback: stream from the first image, regrouping those in `range` as a direct read. */
 const streamedRange = (
   source: OpenedSource,
   range: SourceRange,
@@ -171,10 +159,7 @@ const streamedRange = (
   });
 };
 
-/**
- * `OpenedSource.range` for a kind that reads any run of images with `readBatch(start, size)`:
- * one call per batch of the range.
- */
+/** `OpenedSource.range` for a kind that reads any run of images with `readBatch(start, size)`. */
 export const rangeOfBatches = (
   readBatch: (start: number, size: number) => Effect.Effect<SourceBatch, SourceError>,
 ): (range: SourceRange, batchSize: number) => Stream.Stream<SourceBatch, SourceError> =>
@@ -182,3 +167,12 @@ export const rangeOfBatches = (
   Stream.fromIterable(rangeBatchStarts(range, batchSize)).pipe(
     Stream.mapEffect(({ start, size }) => readBatch(start, size)),
   );
+
+/** `batches` and `range` of a source of `count` images read with `readBatch(start, size)`. */
+export const batchesOf = (
+  count: number,
+  readBatch: (start: number, size: number) => Effect.Effect<SourceBatch, SourceError>,
+): Pick<OpenedSource, "batches" | "range"> => {
+  const range = rangeOfBatches(readBatch);
+  return { batches: (batchSize) => range({ start: 0, end: count }, batchSize), range };
+};
