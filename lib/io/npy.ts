@@ -10,11 +10,7 @@
 import { Data, Effect } from "effect";
 import { assertRegularFile, writeFileAtomic } from "./files.ts";
 
-/**
- * The NumPy dtype strings grood reads and writes. `<i8` (int64, what NumPy writes for integer
- * arrays by default, e.g. class labels) is read only: into an `Int32Array`, every value checked
- * to fit in 32 bits.
- */
+/** The NumPy dtypes grood reads and writes; `<i8` (NumPy's default for integers) is read only. */
 export type NpyDtype = "<f8" | "<f4" | "<i4" | "<i8" | "|u1";
 
 /** The typed arrays that map onto {@link NpyDtype}s. */
@@ -71,25 +67,14 @@ const PREAMBLE = 10; // magic (6) + version (2) + uint16 header length (2)
 const ALIGN = 64;
 const GROWTH_AXIS_MAX_DIGITS = 21; // numpy.lib.format: spare room to grow the first axis in place
 
-/** The dtype string for a typed array. */
-const dtypeOf = (data: NpyData): NpyDtype =>
-  data instanceof Float64Array
-    ? "<f8"
-    : data instanceof Float32Array
-    ? "<f4"
-    : data instanceof Int32Array
-    ? "<i4"
-    : "|u1";
-
-/** The dtypes read, by header `descr`, with their bytes per value. */
-const DTYPES: Record<string, readonly [NpyDtype, number]> = {
-  "<f8": ["<f8", 8],
-  "<f4": ["<f4", 4],
-  "<i4": ["<i4", 4],
-  "<i8": ["<i8", 8],
-  "|u1": ["|u1", 1],
-  "<u1": ["|u1", 1],
-};
+/** Bytes per value and typed array of each dtype (`<i8` is read into an `Int32Array`). */
+const DTYPES = {
+  "<f8": [8, Float64Array],
+  "<f4": [4, Float32Array],
+  "<i4": [4, Int32Array],
+  "|u1": [1, Uint8Array],
+  "<i8": [8, Int32Array],
+} as const;
 
 /**
  * The header bytes (magic … `\n`) that `numpy.save` writes for a C-order array.
@@ -140,7 +125,8 @@ export const encodeNpy = (
     if (!holds) {
       return Effect.fail(new NpyShapeMismatch({ path, shape: [...shape], length: data.length }));
     }
-    const header = npyHeader(dtypeOf(data), shape);
+    const dtype = (["<f8", "<f4", "<i4"] as const).find((d) => data instanceof DTYPES[d][1]);
+    const header = npyHeader(dtype ?? "|u1", shape);
     const out = new Uint8Array(header.length + data.byteLength);
     out.set(header, 0);
     out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.length);
@@ -155,15 +141,11 @@ function parseHeader(
 ): { descr: string; fortran: boolean; shape: number[] } | string {
   const body = text.trim();
   if (!body.startsWith("{") || !body.endsWith("}")) return `header is not a dict: ${body}`;
-  const entries = new Map<string, string>();
-  const rest = body.slice(1, -1).replace(KEY_VALUE, (_, key: string, value: string) => {
-    entries.set(key, value);
-    return "";
-  });
-  if (!/^[\s,]*$/.test(rest)) return `header has unexpected content: ${body}`;
-  const descr = entries.get("descr");
-  const fortran = entries.get("fortran_order");
-  const shape = entries.get("shape");
+  if (!/^[\s,]*$/.test(body.slice(1, -1).replace(KEY_VALUE, ""))) {
+    return `header has unexpected content: ${body}`;
+  }
+  const entries = new Map(Array.from(body.matchAll(KEY_VALUE), (m) => [m[1]!, m[2]!]));
+  const [descr, fortran, shape] = ["descr", "fortran_order", "shape"].map((k) => entries.get(k));
   if (descr === undefined || fortran === undefined || shape === undefined) {
     return `header lacks descr, fortran_order or shape: ${body}`;
   }
@@ -209,12 +191,12 @@ export const decodeNpyHeader = (
     const header = parseHeader(decoder.decode(bytes.subarray(headerStart, dataOffset)));
     if (typeof header === "string") return fail(header);
     if (header.fortran) return fail("fortran_order True (column-major) is not supported");
-    const known = Object.hasOwn(DTYPES, header.descr) ? DTYPES[header.descr] : undefined;
-    if (known === undefined) {
+    const dtype = header.descr === "<u1" ? "|u1" : header.descr;
+    if (!Object.hasOwn(DTYPES, dtype)) {
       return fail(`dtype '${header.descr}' is not one of '<f8', '<f4', '<i4', '<i8', '|u1'`);
     }
-    const [dtype, itemSize] = known;
-    return Effect.succeed({ dtype, shape: header.shape, dataOffset, itemSize });
+    const itemSize = DTYPES[dtype as NpyDtype][0];
+    return Effect.succeed({ dtype: dtype as NpyDtype, shape: header.shape, dataOffset, itemSize });
   });
 
 /**
@@ -232,11 +214,7 @@ export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArr
     // slice() copies into a fresh, aligned buffer (the data offset need not be aligned in v2/v3).
     const raw = bytes.slice(dataOffset).buffer;
     if (dtype !== "<i8") {
-      const Typed =
-        { "<f8": Float64Array, "<f4": Float32Array, "<i4": Int32Array, "|u1": Uint8Array }[
-          dtype
-        ];
-      return Effect.succeed<NpyArray>({ dtype, shape, data: new Typed(raw) });
+      return Effect.succeed<NpyArray>({ dtype, shape, data: new DTYPES[dtype][1](raw) });
     }
     const wide = new BigInt64Array(raw);
     const data = new Int32Array(wide.length);

@@ -5,17 +5,6 @@
  * subfolder per class, labelled by name (never by position) in the order of the spec's
  * `classes`, else the reader's (`OpenContext.classes`), else the sorted subfolder names.
  *
- * @example An OOD folder at 28×28 grey
- * ```ts ignore
- * import { Effect } from "effect";
- * import { folderSource, GREY_28, readSource } from "../../mod.ts";
- * const opened = await Effect.runPromise(
- *   folderSource.open({ kind: "folder", path: "my-ood-pngs" }, { baseDir: ".", shape: GREY_28 }),
- * );
- * const set = await Effect.runPromise(readSource(opened));
- * console.log(set.count, set.checksum);
- * ```
- *
  * @module
  */
 import { join, relative } from "node:path";

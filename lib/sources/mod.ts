@@ -69,24 +69,19 @@ export const SourceSpec: Schema.Union<
 export type SourceSpec = typeof SourceSpec.Type;
 
 /**
- * Open a source spec (already decoded) with the kind its `kind` names. A source with no image
- * (a `.npy` or IDX file of shape `[0, …]`) is refused here, for every kind: nothing can be
- * fitted on it, and scoring it would answer with no row and success, which hides a wrong path.
+ * Open a decoded source spec with the kind its `kind` names. A source with no image is refused
+ * for every kind: nothing can be fitted on it, and scoring it would succeed with no row, which
+ * hides a wrong path.
  */
 export const openSource = (
   spec: SourceSpec,
   ctx: OpenContext,
 ): Effect.Effect<OpenedSource, SourceError> => {
   const kind = SOURCE_KINDS.find((k) => k.kind === spec.kind)!;
-  const open = kind.open as (
-    s: SourceSpec,
-    c: OpenContext,
-  ) => Effect.Effect<OpenedSource, SourceError>;
-  return Effect.flatMap(
+  const open = kind.open as (s: SourceSpec, c: OpenContext) => ReturnType<typeof kind.open>;
+  return Effect.filterOrFail(
     open(spec, ctx),
-    (source) =>
-      source.count > 0
-        ? Effect.succeed(source)
-        : Effect.fail(new CorruptDataset({ path: source.description, problem: "holds no image" })),
+    (source) => source.count > 0,
+    (source) => new CorruptDataset({ path: source.description, problem: "holds no image" }),
   );
 };

@@ -102,61 +102,39 @@ export const readRange = (
 const streamedRange = (
   source: OpenedSource,
   range: SourceRange,
-  batchSize: number,
+  step: number,
 ): Stream.Stream<SourceBatch, SourceError> => {
   const per = imageValues(source.shape);
-  const step = Math.max(1, Math.floor(batchSize));
   const labelled = source.classNames !== undefined;
-  // Fresh state for every run of the stream.
-  return Stream.suspend(() => {
-    let next = range.start;
-    let pixels = new Uint8Array(0);
-    let labels: Uint8Array | undefined;
-    let filled = 0;
-    const fresh = () => {
-      const size = Math.min(step, range.end - next);
-      pixels = new Uint8Array(size * per);
-      labels = labelled ? new Uint8Array(size) : undefined;
-      filled = 0;
-    };
-    fresh();
-    const regroup = (batch: SourceBatch): Array<SourceBatch> => {
-      const out: Array<SourceBatch> = [];
-      const from = Math.max(batch.start, range.start);
-      const to = Math.min(batch.start + batch.size, range.end);
-      for (let index = from; index < to; index++) {
-        const i = index - batch.start;
-        pixels.set(batch.pixels.subarray(i * per, (i + 1) * per), filled * per);
-        if (labels !== undefined) labels[filled] = batch.labels![i]!;
-        filled++;
-        if (filled * per === pixels.length) {
-          out.push({
-            start: next,
-            size: filled,
-            pixels,
-            ...(labels !== undefined ? { labels } : {}),
-          });
-          next += filled;
-          if (next < range.end) fresh();
-        }
-      }
-      return out;
-    };
-    return source.batches(step).pipe(
-      Stream.takeWhile((batch) => batch.start < range.end),
-      Stream.flatMap((batch) =>
-        labelled && batch.labels === undefined
-          // A labelled source's batch without labels: refused, never filled with a class.
-          ? Stream.fail(
-            new SourceUnlabelled({
-              source: source.description,
-              role: `a labelled source (its batch at image ${batch.start} came without labels)`,
-            }),
-          )
-          : Stream.fromIterable(batch.start + batch.size <= range.start ? [] : regroup(batch))
-      ),
-    );
-  });
+  const inRange = (batch: SourceBatch) =>
+    Array.from({ length: batch.size }, (_, i) => i)
+      .filter((i) => batch.start + i >= range.start && batch.start + i < range.end)
+      .map((i) => ({
+        pixels: batch.pixels.slice(i * per, (i + 1) * per),
+        label: batch.labels?.[i],
+      }));
+  return source.batches(step).pipe(
+    Stream.takeWhile((batch) => batch.start < range.end),
+    Stream.flatMap((batch) =>
+      labelled && batch.labels === undefined
+        // A labelled source's batch without labels: refused, never filled with a class.
+        ? Stream.fail(
+          new SourceUnlabelled({
+            source: source.description,
+            role: `a labelled source (its batch at image ${batch.start} came without labels)`,
+          }),
+        )
+        : Stream.fromIterable(inRange(batch))
+    ),
+    Stream.grouped(step),
+    Stream.zipWithIndex,
+    Stream.map(([images, g]): SourceBatch => {
+      const pixels = new Uint8Array(images.length * per);
+      images.forEach((image, i) => pixels.set(image.pixels, i * per));
+      const labels = labelled ? { labels: Uint8Array.from(images, (image) => image.label!) } : {};
+      return { start: range.start + g * step, size: images.length, pixels, ...labels };
+    }),
+  );
 };
 
 /** `OpenedSource.range` for a kind that reads any run of images with `readBatch(start, size)`. */

@@ -165,9 +165,8 @@ export interface ReadSource {
 export const DEFAULT_BATCH = 512;
 
 /**
- * Stream a source into one array (preallocated: the set is never in memory twice), hashing the
- * decoded content on the way; a source already in memory at the right shape is taken as it
- * is. The checksum is the same either way, whatever the batch size.
+ * Stream a source into one preallocated array (a source in memory at the right shape is taken
+ * as it is), hashing the decoded content on the way.
  */
 export const readSource = (
   source: OpenedSource,
@@ -178,11 +177,8 @@ export const readSource = (
     const labelled = source.classNames !== undefined;
     const held = source.inMemory;
     const pixels = held?.pixels ?? new Uint8Array(source.count * per);
-    const labels = !labelled
-      ? undefined
-      : held !== undefined
-      ? held.labels
-      : new Uint8Array(source.count);
+    const fresh = held === undefined ? new Uint8Array(source.count) : held.labels;
+    const labels = labelled ? fresh : undefined;
     const hasher = sourceHasher(source.shape, labels !== undefined);
     if (held !== undefined) hasher.update(pixels, labels);
     else {
@@ -207,9 +203,8 @@ export const readSource = (
   });
 
 /**
- * The content checksum of a source (`ReadSource.checksum`), taken as its images go by: feed
- * every batch in order, then `digest` once. It does not depend on how the images were batched;
- * `labelled` says whether the labels count.
+ * The content checksum of a source (`ReadSource.checksum`): feed every batch in order, then
+ * `digest` once; it does not depend on the batching. `labelled`: whether the labels count.
  */
 export const sourceHasher = (shape: ImageShape, labelled: boolean): {
   /** Feed one batch: its pixels, and its labels (counted only for a labelled source). */
@@ -232,10 +227,7 @@ export const sourceHasher = (shape: ImageShape, labelled: boolean): {
   };
 };
 
-/**
- * Batches over arrays already in memory (views, no copies): how the in-memory kinds stream.
- * `convert` turns a run of images into the target shape (identity when they already fit).
- */
+/** Batches of views of arrays in memory, each run of images `convert`ed to the target shape. */
 export const memoryBatches = (
   count: number,
   valuesPerImage: number,
@@ -243,35 +235,24 @@ export const memoryBatches = (
   labels: Uint8Array | undefined,
   batchSize: number,
   convert: (pixels: Uint8Array, size: number) => Effect.Effect<Uint8Array, SourceError>,
-): Stream.Stream<SourceBatch, SourceError> =>
-  Stream.fromIterable(batchStarts(count, batchSize)).pipe(
-    Stream.mapEffect(({ start, size }) =>
-      Effect.map(
-        convert(pixels.subarray(start * valuesPerImage, (start + size) * valuesPerImage), size),
-        (converted) => sourceBatch(start, size, converted, labels),
-      )
-    ),
-  );
-
-/** The (start, size) of each batch of `count` images. */
-export function* batchStarts(
-  count: number,
-  batchSize: number,
-): Generator<{ start: number; size: number }> {
+): Stream.Stream<SourceBatch, SourceError> => {
   const step = Math.max(1, Math.floor(batchSize));
-  for (let start = 0; start < count; start += step) {
-    yield { start, size: Math.min(step, count - start) };
-  }
-}
+  const starts = Array.from({ length: Math.ceil(count / step) }, (_, i) => i * step);
+  return Stream.fromIterable(starts).pipe(Stream.mapEffect((start) => {
+    const size = Math.min(step, count - start);
+    const run = pixels.subarray(start * valuesPerImage, (start + size) * valuesPerImage);
+    return Effect.map(
+      convert(run, size),
+      (converted) => sourceBatch(start, size, converted, labels),
+    );
+  }));
+};
 
 /** Class names `"0"…"n-1"` for sources whose labels come without names. */
 export const numberedClasses = (count: number): ReadonlyArray<string> =>
   Array.from({ length: count }, (_, i) => String(i));
 
-/**
- * One kind of source: the Schema of its spec (a JSON object with a `kind` field) and how to
- * open it. A new kind is one file exporting one of these, plus one line in `mod.ts`.
- */
+/** One kind of source: its spec's Schema and how to open it (one file, one line in `mod.ts`). */
 export interface SourceKind<S extends Schema.Codec<{ readonly kind: string }, unknown>> {
   /** The kind's name, as in a source spec's `kind`. */
   readonly kind: S["Type"]["kind"];
