@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { Effect, Schema } from "effect";
 import { ClassNames } from "../decode.ts";
 import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
-import { conformRaw } from "./conform.ts";
+import { conformRaw, interleave } from "./conform.ts";
 import {
   type ImageShape,
   numberedClasses,
@@ -41,10 +41,8 @@ export const CifarSpec: Schema.Struct<{
 /** A decoded CIFAR spec. */
 type CifarSpec = typeof CifarSpec.Type;
 
-const SIDE = 32;
-const PLANE = SIDE * SIDE;
-const PIXELS = 3 * PLANE;
-const CIFAR_SHAPE: ImageShape = { height: SIDE, width: SIDE, channels: 3 };
+const CIFAR_SHAPE: ImageShape = { height: 32, width: 32, channels: 3 };
+const PIXELS = 32 * 32 * 3;
 
 /** Record size and label layout of a variant. */
 export const cifarRecord = (
@@ -105,7 +103,7 @@ const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext
     numberedClasses(spec.variant === "cifar10" ? 10 : spec.label === "coarse" ? 20 : 100);
   const readBatch = (start: number, size: number) =>
     Effect.gen(function* () {
-      const pixels = new Uint8Array(size * PIXELS);
+      const planar = new Uint8Array(size * PIXELS);
       const labels = new Uint8Array(size);
       for (const file of files) {
         const from = Math.max(start, file.first);
@@ -125,15 +123,10 @@ const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext
             });
           }
           labels[n] = label;
-          const image = base + record.labels;
-          for (let p = 0; p < PLANE; p++) {
-            const o = n * PIXELS + p * 3;
-            pixels[o] = bytes[image + p]!;
-            pixels[o + 1] = bytes[image + PLANE + p]!;
-            pixels[o + 2] = bytes[image + 2 * PLANE + p]!;
-          }
+          planar.set(bytes.subarray(base + record.labels, base + record.size), n * PIXELS);
         }
       }
+      const pixels = interleave(planar, size, CIFAR_SHAPE);
       return {
         start,
         size,

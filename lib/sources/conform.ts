@@ -129,3 +129,17 @@ export const conformRaw = (
     { concurrency: 4, discard: true },
   ).pipe(Effect.as(out));
 };
+
+/** `count` images stored as planes (NCHW) with their values interleaved (NHWC). */
+export function interleave(planar: Uint8Array, count: number, shape: ImageShape): Uint8Array {
+  const per = imageValues(shape);
+  const plane = shape.height * shape.width;
+  const out = new Uint8Array(count * per);
+  for (let n = 0; n < count; n++) {
+    for (let c = 0; c < shape.channels; c++) {
+      const from = n * per + c * plane;
+      for (let p = 0; p < plane; p++) out[n * per + p * shape.channels + c] = planar[from + p]!;
+    }
+  }
+  return out;
+}

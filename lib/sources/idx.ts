@@ -11,7 +11,7 @@ import { CorruptDataset, readIdx } from "../io/idx.ts";
 import { inMemorySource } from "./in_memory.ts";
 import {
   type ImageShape,
-  numberedClasses,
+  labelClasses,
   type OpenContext,
   resolvePath,
   type SourceKind,
@@ -57,15 +57,9 @@ const open = Effect.fn("openIdx")(function* (spec: typeof IdxSpec.Type, ctx: Ope
       return yield* fail(labelsPath, `dims [${idx.dims.join(", ")}], expected [${count}]`);
     }
     labels = idx.data;
-    const max = labels.reduce((m, v) => Math.max(m, v), -1);
-    if (spec.classes !== undefined && max >= spec.classes.length) {
-      const at = labels.findIndex((v) => v >= spec.classes!.length);
-      return yield* fail(
-        labelsPath,
-        `label ${labels[at]} at index ${at} is not below ${spec.classes.length} classes`,
-      );
-    }
-    classNames = spec.classes ?? numberedClasses(max + 1);
+    const found = labelClasses(labels, spec.classes);
+    if (typeof found === "string") return yield* fail(labelsPath, found);
+    classNames = found;
   }
   return inMemorySource({
     description: path,

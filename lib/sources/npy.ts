@@ -12,11 +12,12 @@ import { Effect, Schema } from "effect";
 import { classesNeedLabels, ClassNames } from "../decode.ts";
 import { NotRegularFile, readSlice } from "../io/files.ts";
 import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
-import { decodeNpyHeader, type NpyHeader, readNpy } from "../io/npy.ts";
-import { conformRaw } from "./conform.ts";
+import { decodeNpyHeader, readNpy } from "../io/npy.ts";
+import { conformRaw, interleave } from "./conform.ts";
 import {
   type ImageShape,
-  numberedClasses,
+  imageValues,
+  labelClasses,
   type OpenContext,
   type OpenedSource,
   readExactly,
@@ -63,12 +64,15 @@ const readHead = (path: string) =>
         }),
   });
 
-/** The image geometry a header and a layout imply, or the problem. */
-function geometry(
-  header: NpyHeader,
-  layout: NpySpec["layout"],
-): { layout: "NHWC" | "NCHW" | "NHW"; source: ImageShape; count: number } | string {
-  const dims = header.shape;
+/** How a `.npy` array holds images. */
+interface Geometry {
+  readonly layout: "NHWC" | "NCHW" | "NHW";
+  readonly source: ImageShape;
+  readonly count: number;
+}
+
+/** The image geometry of an array of shape `dims` read with `layout`, or the problem. */
+function geometry(dims: ReadonlyArray<number>, layout: NpySpec["layout"]): Geometry | string {
   const chosen = layout ??
     (dims.length === 3
       ? "NHW"
@@ -92,28 +96,25 @@ function geometry(
     ? [a, b, c!]
     : [b, c!, a];
   if (channels !== 1 && channels !== 3) {
-    return `shape (${
-      dims.join(", ")
-    }) read as ${chosen} has ${channels} channels; 1 or 3 are supported`;
+    const shape = dims.join(", ");
+    return `shape (${shape}) read as ${chosen} has ${channels} channels; 1 or 3 are supported`;
   }
   return { layout: chosen, source: { height, width, channels }, count: n };
 }
 
-/** Convert one batch of values (uint8 or float32, any layout) to NHWC uint8. */
+/**
+ * Convert `size` images of values (uint8 or float32 times `scale`, any layout) to NHWC uint8, or
+ * name the first float outside the range (`firstValue`: the flat index of the first value).
+ */
 function toNhwcBytes(
   raw: Uint8Array,
-  header: NpyHeader,
-  layout: "NHWC" | "NCHW" | "NHW",
-  shape: ImageShape,
+  geo: Geometry & { readonly float: boolean; readonly scale: number },
   size: number,
-  scale: number,
   firstValue: number,
 ): Uint8Array | { index: number; value: number } {
-  const per = shape.height * shape.width * shape.channels;
-  let values: Uint8Array;
-  if (header.dtype === "|u1") {
-    values = raw;
-  } else {
+  const { layout, source: shape, scale } = geo;
+  let values = raw;
+  if (geo.float) {
     const floats = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
     values = new Uint8Array(floats.length);
     for (let i = 0; i < floats.length; i++) {
@@ -123,16 +124,7 @@ function toNhwcBytes(
       values[i] = Math.min(255, Math.max(0, Math.round(v)));
     }
   }
-  if (layout !== "NCHW" || shape.channels === 1) return values;
-  const out = new Uint8Array(size * per);
-  const plane = shape.height * shape.width;
-  for (let n = 0; n < size; n++) {
-    for (let c = 0; c < shape.channels; c++) {
-      const from = n * per + c * plane;
-      for (let p = 0; p < plane; p++) out[n * per + p * shape.channels + c] = values[from + p]!;
-    }
-  }
-  return out;
+  return layout === "NCHW" && shape.channels === 3 ? interleave(values, size, shape) : values;
 }
 
 const readLabels = (path: string, count: number, classes: ReadonlyArray<string> | undefined) =>
@@ -145,18 +137,9 @@ const readLabels = (path: string, count: number, classes: ReadonlyArray<string> 
     if (array.shape.length !== 1 || array.shape[0] !== count) {
       return yield* fail(`labels have shape (${array.shape.join(", ")}), expected (${count},)`);
     }
-    let max = -1;
-    for (let i = 0; i < array.data.length; i++) {
-      const label = array.data[i]!;
-      if (label < 0 || label > 255) {
-        return yield* fail(`label ${label} at index ${i} is not in 0…255`);
-      }
-      if (classes !== undefined && label >= classes.length) {
-        return yield* fail(`label ${label} at index ${i} is not below ${classes.length} classes`);
-      }
-      max = Math.max(max, label);
-    }
-    return { labels: Uint8Array.from(array.data), classNames: classes ?? numberedClasses(max + 1) };
+    const classNames = labelClasses(array.data, classes);
+    if (typeof classNames === "string") return yield* fail(classNames);
+    return { labels: Uint8Array.from(array.data), classNames };
   });
 
 const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
@@ -167,9 +150,11 @@ const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
   if (header.dtype !== "|u1" && header.dtype !== "<f4") {
     return yield* fail(`dtype ${header.dtype} is not uint8 or float32`);
   }
-  const geo = geometry(header, spec.layout);
-  if (typeof geo === "string") return yield* fail(geo);
-  const per = geo.source.height * geo.source.width * geo.source.channels;
+  const found = geometry(header.shape, spec.layout);
+  if (typeof found === "string") return yield* fail(found);
+  const scale = spec.range === "byte" ? 1 : 255;
+  const geo = { ...found, float: header.dtype === "<f4", scale };
+  const per = imageValues(geo.source);
   const needed = header.dataOffset + geo.count * per * header.itemSize;
   if (size !== needed) {
     return yield* fail(
@@ -180,7 +165,6 @@ const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
   const labelled = spec.labels === undefined
     ? undefined
     : yield* readLabels(resolvePath(ctx, spec.labels), geo.count, spec.classes);
-  const scale = spec.range === "byte" ? 1 : 255;
   const opened: OpenedSource = {
     description: path,
     count: geo.count,
@@ -190,15 +174,7 @@ const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
       Effect.gen(function* () {
         const at = header.dataOffset + start * per * header.itemSize;
         const raw = yield* readExactly(path, at, count * per * header.itemSize);
-        const converted = toNhwcBytes(
-          raw,
-          header,
-          geo.layout,
-          geo.source,
-          count,
-          scale,
-          start * per,
-        );
+        const converted = toNhwcBytes(raw, geo, count, start * per);
         if (!(converted instanceof Uint8Array)) {
           return yield* fail(
             `value ${converted.value} at flat index ${converted.index} is outside the ${

@@ -14,23 +14,6 @@ const IEND = 0x49454e44;
 /** Chunks whose presence means the pixels are not plain: palette, transparency, ICC profile. */
 const NOT_PLAIN = new Set([0x504c5445, 0x74524e53, 0x69434350]);
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** The CRC-32 of `bytes[from, from + length)` (the PNG chunk checksum). */
-function crc32(bytes: Uint8Array, from: number, length: number): number {
-  let c = 0xffffffff;
-  for (let i = from; i < from + length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /**
  * The pixels (row-major, `channels` bytes a pixel) of a plain PNG of `width` × `height` with
  * `channels` 1 (colour type 0) or 3 (colour type 2); `undefined` for any other PNG, or one that
@@ -69,7 +52,8 @@ export function plainPngPixels(
     const length = view.getUint32(at);
     const type = view.getUint32(at + 4);
     if (at + 12 + length > bytes.length) return undefined;
-    if (crc32(bytes, at + 4, length + 4) !== view.getUint32(at + 8 + length)) return undefined;
+    const crc = zlib.crc32(bytes.subarray(at + 4, at + 8 + length));
+    if (crc !== view.getUint32(at + 8 + length)) return undefined;
     if (type === IEND) {
       ended = true;
       break;
@@ -127,11 +111,10 @@ class ZlibInflater {
   /** The inflater, or undefined where `node:zlib`'s handle is not the one expected. */
   static make(): ZlibInflater | undefined {
     try {
-      const stream = new zlib.Inflate() as unknown as {
+      const { _handle: handle, _writeState: state } = new zlib.Inflate() as unknown as {
         _handle?: ZlibHandle;
         _writeState?: Uint32Array;
       };
-      const { _handle: handle, _writeState: state } = stream;
       if (
         typeof handle?.writeSync !== "function" || typeof handle.reset !== "function" ||
         !(state instanceof Uint32Array) || state.length !== 2
@@ -191,7 +174,9 @@ function unfilter(
     const row = y * stride;
     const up = row - stride;
     const first = y === 0; // no row above: its bytes count as 0
-    switch (raw[src - 1]) {
+    // With no row above, Up is None and Paeth is Sub.
+    const type = raw[src - 1];
+    switch (first && type === 2 ? 0 : first && type === 4 ? 1 : type) {
       case 0:
         out.set(raw.subarray(src, src + stride), row);
         break;
@@ -201,8 +186,7 @@ function unfilter(
         }
         break;
       case 2:
-        if (first) out.set(raw.subarray(src, src + stride), row);
-        else for (let x = 0; x < stride; x++) out[row + x] = raw[src + x]! + out[up + x]!;
+        for (let x = 0; x < stride; x++) out[row + x] = raw[src + x]! + out[up + x]!;
         break;
       case 3:
         for (let x = 0; x < stride; x++) {
@@ -212,14 +196,7 @@ function unfilter(
         }
         break;
       case 4:
-        // Paeth with no row above predicts the left byte (Sub); with no byte to the left, the
-        // byte above (Up).
-        if (first) {
-          for (let x = 0; x < stride; x++) {
-            out[row + x] = raw[src + x]! + (x >= bpp ? out[row + x - bpp]! : 0);
-          }
-          break;
-        }
+        // Paeth with no byte to the left predicts the byte above (Up).
         for (let x = 0; x < bpp && x < stride; x++) out[row + x] = raw[src + x]! + out[up + x]!;
         for (let x = bpp; x < stride; x++) {
           const a = out[row + x - bpp]!;

@@ -248,6 +248,26 @@ export const memoryBatches = (
   }));
 };
 
+/**
+ * The class names of `labels`: `classes`, else "0"… up to the largest label; or the problem
+ * with the first label that is not a byte or not below the number of `classes`.
+ */
+export const labelClasses = (
+  labels: ArrayLike<number>,
+  classes: ReadonlyArray<string> | undefined,
+): ReadonlyArray<string> | string => {
+  let max = -1;
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i]!;
+    if (label < 0 || label > 255) return `label ${label} at index ${i} is not in 0…255`;
+    if (classes !== undefined && label >= classes.length) {
+      return `label ${label} at index ${i} is not below ${classes.length} classes`;
+    }
+    max = Math.max(max, label);
+  }
+  return classes ?? numberedClasses(max + 1);
+};
+
 /** Class names `"0"…"n-1"` for sources whose labels come without names. */
 export const numberedClasses = (count: number): ReadonlyArray<string> =>
   Array.from({ length: count }, (_, i) => String(i));
