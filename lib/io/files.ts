@@ -1,8 +1,7 @@
 /**
  * File helpers shared by every stage: a typed error for every fallible file operation, atomic
- * writes (a temporary sibling synced and renamed into place, so a run killed mid-write never
- * leaves a file a later run trusts), folders written as a unit, checksums, and reads that refuse
- * named pipes and devices.
+ * writes (a run killed mid-write never leaves a file a later run trusts), folders written as a
+ * unit, checksums, and reads that refuse named pipes and devices.
  *
  * @module
  */
@@ -73,10 +72,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await writeAtomicWith(path, (tmp) => Deno.writeFile(tmp, bytes));
 }
 
-/**
- * Make the file at `path` whole or not at all: `write` fills `NAME.PID.ID.tmp` beside it (for
- * writers that only take a path, such as hnswlib's), which is synced and renamed over `path`.
- */
+/** Make `path` whole or not at all: `write` fills a temporary sibling, synced and renamed. */
 export async function writeAtomicWith(
   path: string,
   write: (tmp: string) => Promise<void>,
@@ -147,25 +143,9 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The entries of folder `dir`, or none when it is missing or not a folder. */
-export const entriesOrNone = async (dir: string): Promise<Array<Deno.DirEntry>> => {
-  try {
-    return await Array.fromAsync(Deno.readDir(dir));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return [];
-    }
-    throw error;
-  }
-};
-
 const PROBE_TEXT = "grood write probe: removed when the check ends\n";
 
-/**
- * What a writability probe named `name` must hold to be grood's (`.grood-write-probe-<pid>-<8
- * hex>` with {@link PROBE_TEXT}, or the older `.write-probe-<pid>-<8 hex>` of one zero byte),
- * or undefined for any other name.
- */
+/** What a probe named `name` holds if grood's (older probes held one zero byte), or undefined. */
 const probeContent = (name: string): { pid: number; bytes: Uint8Array } | undefined => {
   const m = /^\.grood-write-probe-(\d+)-[0-9a-f]{8}$/.exec(name);
   if (m !== null) return { pid: Number(m[1]), bytes: new TextEncoder().encode(PROBE_TEXT) };
@@ -173,10 +153,7 @@ const probeContent = (name: string): { pid: number; bytes: Uint8Array } | undefi
   return old === null ? undefined : { pid: Number(old[1]), bytes: new Uint8Array(1) };
 };
 
-/**
- * True when process `pid` still runs (Linux: `/proc`; elsewhere assumed, unless `leftover`,
- * the file or folder it left, is older than a day).
- */
+/** True when process `pid` runs (no `/proc`: when `leftover`, what it left, is under a day old). */
 export const processAlive = async (pid: number, leftover: string): Promise<boolean> => {
   if (pid === Deno.pid) return true;
   if (await exists("/proc/self").catch(() => false)) return await exists(`/proc/${pid}`);
@@ -185,13 +162,18 @@ export const processAlive = async (pid: number, leftover: string): Promise<boole
 };
 
 /**
- * Remove the writability probes that killed checks left in `dir`: regular files named and
- * filled exactly as grood writes them, of processes that no longer run. Anything else (a user's
- * `.grood-write-probe-notes`, a running check's probe) is left alone. Returns those removed.
+ * Remove the writability probes killed checks left in `dir`: regular files named and filled
+ * exactly as grood writes them, of dead processes; nothing else. Returns those removed.
  */
 export async function tidyProbes(dir: string): Promise<ReadonlyArray<string>> {
   const removed: Array<string> = [];
-  for (const entry of await entriesOrNone(dir)) {
+  const entries = await Array.fromAsync(Deno.readDir(dir)).catch((error) => {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return [];
+    }
+    throw error;
+  });
+  for (const entry of entries) {
     const probe = probeContent(entry.name);
     if (probe === undefined || !entry.isFile) continue;
     const path = join(dir, entry.name);
@@ -214,9 +196,8 @@ export const missingFolders = async (dir: string): Promise<Array<string>> => {
 };
 
 /**
- * Check that `dir` can be created and written before any computation is spent: creates it,
- * writes and removes a probe file (after tidying killed checks' probes, {@link tidyProbes}),
- * then removes the folders it created, so a run that fails later leaves nothing behind.
+ * Check that `dir` can be created and written before any computation: creates it, writes and
+ * removes a probe file, then removes the folders it created.
  *
  * @example A folder under a regular file cannot be written, even by root
  * ```ts
@@ -249,9 +230,8 @@ export const ensureWritable = (dir: string): Effect.Effect<void, IoError> =>
   });
 
 /**
- * Write a folder as a unit: `fill` writes into a fresh temporary sibling of `dir`, which then
- * replaces `dir` by renames. If `fill` fails or is interrupted, the temporary folder is removed
- * and `dir` keeps its previous complete contents (or stays absent).
+ * Write a folder as a unit: `fill` writes a temporary sibling of `dir`, which then replaces it
+ * by renames; a failure or interruption leaves `dir` as it was.
  */
 export const writeDirAtomic = <A, E, R>(
   dir: string,
@@ -295,9 +275,8 @@ const FILE_KINDS: ReadonlyArray<[keyof Deno.FileInfo, string]> = [
 ];
 
 /**
- * Why `path` is not a regular file grood may read, or undefined when it is one (or is missing:
- * the reader names that). A named pipe is refused before it is opened: opening it would wait
- * for a writer forever.
+ * Why `path` is not a regular file grood may read, or undefined (also when missing). A named
+ * pipe is refused before it is opened: opening it would wait for a writer forever.
  *
  * @example
  * ```ts
@@ -330,10 +309,7 @@ export async function assertRegularFile(path: string): Promise<void> {
   if (problem !== undefined) throw new NotRegularFile(path, problem);
 }
 
-/**
- * Up to `length` bytes of the regular file `path` from `offset` (fewer at its end), and the
- * file's size: how readers take a header, or one batch of records, without the whole file.
- */
+/** Up to `length` bytes of the regular file `path` from `offset`, and the file's size. */
 export async function readSlice(
   path: string,
   offset: number,

@@ -155,7 +155,9 @@ function parseHeader(
 
 /** What a `.npy` header says: dtype, shape, where the values start and how wide each one is. */
 export interface NpyHeader {
+  /** The element type. */
   readonly dtype: NpyDtype;
+  /** The array's shape. */
   readonly shape: ReadonlyArray<number>;
   /** Byte offset of the first value (after magic, version, length and header text). */
   readonly dataOffset: number;

@@ -1,11 +1,7 @@
 /**
  * Output folders: the one place where a task decides that it may write, or replace, a folder
- * ({@link writeOutputFolder}: a folder written as a unit; {@link prepareOutputRoot}: one that
- * collects units, e.g. `results/`) or a file ({@link checkOutputFile}). Only absent or empty
- * folders, or ones grood made as the same kind (its {@link OUTPUT_MARKER}), are written, never
- * the current folder, an input or a folder inside a unit; replacement is atomic and deletes
- * nothing grood did not list as its own. The rules in full: `docs/reliability.md` (Output
- * folders). Every refusal is an {@link OutputFolderRefused} naming the path and the reason.
+ * (written as a unit, or a root collecting units such as `results/`) or a file. The rules:
+ * `docs/reliability.md` (Output folders); every refusal is an {@link OutputFolderRefused}.
  *
  * @module
  */
@@ -161,8 +157,8 @@ const refuseIf = (path: string, find: () => Promise<string | undefined>) =>
   });
 
 /**
- * Check that a task may write (or replace) `dir` under the rules of this module, before any
- * computation, so a refusal costs nothing; {@link writeOutputFolder} checks again when writing.
+ * Check that a task may write (or replace) `dir`, before any computation, so a refusal costs
+ * nothing; {@link writeOutputFolder} checks again when writing.
  *
  * @example A folder of the user's files is refused
  * ```ts
@@ -182,10 +178,7 @@ export const checkOutputFolder = (
 ): Effect.Effect<void, OutputFolderRefused | IoError> =>
   refuseIf(dir, () => refusal(dir, options, "unit"));
 
-/**
- * Check that a task may collect output folders in `dir` ({@link prepareOutputRoot}): the rules
- * of {@link checkOutputFolder}, except that the folders of `options.kind` it holds are no refusal.
- */
+/** {@link checkOutputFolder} for a root collecting units: the units of its kind it holds are fine. */
 export const checkOutputRoot = (
   dir: string,
   options: OutputFolderOptions,
@@ -196,10 +189,8 @@ export const checkOutputRoot = (
 const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
- * Check that a task may write the file `path`: not one of `inputs` nor inside one, nor inside a
- * folder grood wrote as a whole, nor a folder, pipe or device; an existing file only with
- * `overwrite` (`--overwrite`: grood cannot tell its own earlier output from a user's file).
- * Temporary files of killed writes of this file are removed.
+ * Check that a task may write the file `path`: not an input nor inside one or a unit, not a
+ * folder or pipe, an existing file only with `overwrite`. Killed writes' temporaries are removed.
  *
  * @example An input is never an output
  * ```ts
@@ -242,10 +233,8 @@ export const checkOutputFile = (
   });
 
 /**
- * Tidy what killed runs left beside `dir`: temporary siblings (`.<name>.tmp-<pid>-<id>`) of
- * dead processes are removed; an old folder moved aside (`.<name>.old-<pid>-<id>`) is put back
- * when `dir` is missing (the run died between its two renames), else removed; so are
- * writability probes of killed checks. Returns the leftovers handled.
+ * Tidy what killed runs left beside `dir`: temporary siblings and probes removed, an old folder
+ * moved aside put back when `dir` is missing (died between two renames). Returns those handled.
  */
 export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<string>, IoError> =>
   tryIo(dirname(dir), "tidy leftovers in", async () => {
@@ -275,10 +264,8 @@ export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<st
   });
 
 /**
- * Write `dir` as a unit: check it ({@link checkOutputFolder}), tidy leftovers of killed runs
- * beside it, fill a temporary sibling (holding the {@link OUTPUT_MARKER} from the start) with
- * `fill`, list its entries in the marker, check once more that the old folder holds nothing
- * else, then rename it into place. A failure anywhere leaves the previous folder, or none.
+ * Write `dir` as a unit: checked, filled as a temporary sibling (marker first) by `fill`, its
+ * entries listed in the marker, checked again, renamed into place; a failure leaves it as it was.
  *
  * @example
  * ```ts
@@ -328,10 +315,7 @@ export const writeOutputFolder = <A, E, R>(
       }));
   });
 
-/**
- * Make `dir` ready to collect output folders (e.g. `results/`): checked by
- * {@link checkOutputRoot}, then created with the {@link OUTPUT_MARKER} when absent or empty.
- */
+/** Make `dir` ready to collect output folders: {@link checkOutputRoot}, then made with a marker. */
 export const prepareOutputRoot = (
   dir: string,
   options: OutputFolderOptions,
