@@ -9,9 +9,6 @@
 import { Data, Effect, Schema } from "effect";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
-/** Longest identifier accepted (file systems take 255 bytes per name; suffixes are added). */
-const MAX_IDENTIFIER_LENGTH = 100;
-
 /**
  * Why `name` is not an identifier, or undefined when it is one: a letter, digit or `_` first,
  * then letters, digits, `_`, `-`, `+` and `.`, never `..`, at most 100 characters.
@@ -29,9 +26,8 @@ export function identifierProblem(name: string): string | undefined {
   if (/[/\\]/.test(name)) return "it contains a path separator";
   if (name.includes("..")) return "it contains ..";
   if (name.startsWith(".")) return "it starts with a dot";
-  if (name.length > MAX_IDENTIFIER_LENGTH) {
-    return `it is longer than ${MAX_IDENTIFIER_LENGTH} characters`;
-  }
+  // File systems take 255 bytes per name, and suffixes are added.
+  if (name.length > 100) return "it is longer than 100 characters";
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/.test(name)) {
     return "it may hold only letters, digits, _, -, + and . (and start with a letter, digit or _)";
   }

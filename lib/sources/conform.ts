@@ -49,19 +49,12 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
  */
 export function pngAlreadyAtShape(bytes: Uint8Array, shape: ImageShape): Uint8Array | undefined {
   if (bytes.length < 29 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) return undefined;
-  // The IHDR chunk comes first (PNG spec): its size, bit depth and colour type (0 grey, 2 RGB)
-  // tell a PNG that needs sharp anyway (a photo to shrink) before it is decoded twice.
-  const header = new DataView(bytes.buffer, bytes.byteOffset, 29);
-  const colourType = bytes[25];
-  const channelsOk = shape.channels === 1 ? colourType === 0 || colourType === 2 : colourType === 2;
-  if (
-    header.getUint32(12) !== 0x49484452 || header.getUint32(16) !== shape.width ||
-    header.getUint32(20) !== shape.height || bytes[24] !== 8 || !channelsOk
-  ) return undefined;
-  const pixels = plainPngPixels(bytes, shape.width, shape.height, colourType === 0 ? 1 : 3);
+  // Colour type (IHDR, the first chunk) 0 is grey; anything else must be RGB (type 2), which
+  // is also read for a grey shape and kept if it is grey.
+  const channels = shape.channels === 1 && bytes[25] === 0 ? 1 : 3;
+  const pixels = plainPngPixels(bytes, shape.width, shape.height, channels);
   if (pixels === undefined) return undefined; // sharp decodes it or names the problem
-  if (shape.channels === 1 && colourType === 2) return greyOfRgb(pixels);
-  return pixels.length === imageValues(shape) ? pixels : undefined;
+  return channels !== shape.channels ? greyOfRgb(pixels) : pixels;
 }
 
 /** The one channel of RGB pixels that are all grey (R = G = B); undefined if one is not. */
