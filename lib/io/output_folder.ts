@@ -100,12 +100,8 @@ const refusal = async (
   as: "unit" | "root",
 ): Promise<string | undefined> => {
   const real = await realish(dir);
-  const cwds = options.cwd !== undefined
-    ? [options.cwd]
-    : [Deno.env.get("INIT_CWD"), Deno.cwd()].filter((x): x is string =>
-      x !== undefined && x !== ""
-    );
-  for (const cwd of cwds) {
+  const cwds = [options.cwd ?? [Deno.env.get("INIT_CWD"), Deno.cwd()]].flat();
+  for (const cwd of cwds.filter((x): x is string => !!x)) {
     const here = await realish(cwd);
     if (here === real) return "it is the current folder";
     if (isWithin(real, here)) return `it holds the current folder "${cwd}"`;
@@ -240,13 +236,11 @@ export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<st
   tryIo(dirname(dir), "tidy leftovers in", async () => {
     const parent = dirname(dir);
     const pattern = new RegExp(`^\\.${literal(basename(dir))}\\.(tmp|old)-(\\d+)-[0-9a-f]{8}$`);
-    let entries: Array<Deno.DirEntry>;
-    try {
-      entries = await Array.fromAsync(Deno.readDir(parent));
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return [];
+    const entries = await Array.fromAsync(Deno.readDir(parent)).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;
-    }
+    });
+    if (entries === undefined) return [];
     const handled: Array<string> = [...await tidyProbes(parent)];
     // Old folders first: one may have to take `dir`'s place again.
     const leftovers = entries.flatMap((e) => {
@@ -262,6 +256,20 @@ export const recoverOutputFolder = (dir: string): Effect.Effect<ReadonlyArray<st
     }
     return handled;
   });
+
+/**
+ * The last check before a swap: why `dir` may not be replaced by an output writing `written`,
+ * for holding an entry it does not write again and the marker does not list (added since, or
+ * a folder from before markers listed files).
+ */
+const addedSince = async (dir: string, written: ReadonlyArray<string>) => {
+  if (!(await exists(dir))) return undefined;
+  const read = await readMarker(dir);
+  const keep = new Set([...written, ...("marker" in read ? read.marker.files ?? [] : [])]);
+  const added = (await entriesOf(dir)).filter((path) => !keep.has(path));
+  return added.length === 0 ? undefined : "it holds files this run does not write and grood " +
+    `did not list as its own (${someOf(added)}); move them out, or give another folder`;
+};
 
 /**
  * Write `dir` as a unit: checked, filled as a temporary sibling (marker first) by `fill`, its
@@ -295,22 +303,8 @@ export const writeOutputFolder = <A, E, R>(
         const written = yield* tryIo(tmp, "list", () => entriesOf(tmp));
         yield* tryIo(tmp, "write", () =>
           Deno.writeTextFile(marker, markerText(options.kind, written)));
-        // The last check before the swap: an entry the new output does not write again and the
-        // marker does not list (added since, or a folder from before markers listed files).
-        yield* refuseIf(dir, async () => {
-          if (!(await exists(dir))) {
-            return undefined;
-          }
-          const read = await readMarker(dir);
-          const keep = new Set([...written, ...("marker" in read ? read.marker.files ?? [] : [])]);
-          const added = (await entriesOf(dir)).filter((path) =>
-            !keep.has(path)
-          );
-          return added.length === 0 ? undefined : "it holds files this run does not write and " +
-            `grood did not list as its own (${
-              someOf(added)
-            }); move them out, or give another folder`;
-        });
+        yield* refuseIf(dir, () =>
+          addedSince(dir, written));
         return value;
       }));
   });
