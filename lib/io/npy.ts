@@ -34,9 +34,9 @@ export class NpyShapeMismatch extends Data.TaggedError("NpyShapeMismatch")<{
 }> {
   /** Names the file, the shape and the number of values. */
   override get message(): string {
-    return `Cannot write "${this.path}": shape (${
-      this.shape.join(", ")
-    }) does not hold ${this.length} values (dimensions must be non-negative integers whose product is the length)`;
+    const shape = this.shape.join(", ");
+    return `Cannot write "${this.path}": shape (${shape}) does not hold ${this.length} values ` +
+      "(dimensions must be non-negative integers whose product is the length)";
   }
 }
 
@@ -64,8 +64,6 @@ export class NpyIoError extends Data.TaggedError("NpyIoError")<{
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const PREAMBLE = 10; // magic (6) + version (2) + uint16 header length (2)
-const ALIGN = 64;
-const GROWTH_AXIS_MAX_DIGITS = 21; // numpy.lib.format: spare room to grow the first axis in place
 
 /** Bytes per value and typed array of each dtype (`<i8` is read into an `Int32Array`). */
 const DTYPES = {
@@ -90,13 +88,11 @@ export function npyHeader(dtype: NpyDtype, shape: ReadonlyArray<number>): Uint8A
   // Python's repr of the shape tuple: `()`, `(3,)`, `(2, 3)`.
   const repr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   let dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${repr}, }`;
-  if (shape.length > 0) dict += " ".repeat(GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length);
-  const pad = ALIGN - ((PREAMBLE + dict.length + 1) % ALIGN);
-  const text = dict + " ".repeat(pad) + "\n";
+  // Spare room to grow the first axis in place, then padding to 64 bytes, as numpy.save does.
+  if (shape.length > 0) dict += " ".repeat(21 - String(shape[0]).length);
+  const text = dict + " ".repeat(64 - ((PREAMBLE + dict.length + 1) % 64)) + "\n";
   const out = new Uint8Array(PREAMBLE + text.length);
-  out.set(MAGIC, 0);
-  out[6] = 1; // version 1.0
-  out[7] = 0;
+  out.set([...MAGIC, 1, 0]); // version 1.0
   new DataView(out.buffer).setUint16(8, text.length, true);
   for (let i = 0; i < text.length; i++) out[PREAMBLE + i] = text.charCodeAt(i);
   return out;

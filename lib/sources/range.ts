@@ -3,19 +3,6 @@
  * them where the source can (`OpenedSource.range`), else streamed from its first image; the
  * batches are the same either way (why: `docs/internals/io.md`).
  *
- * @example Images 1000–1099 of an `.npy` file, read at their offset
- * ```ts ignore
- * import { Effect, Stream } from "effect";
- * import { GREY_28, openSource, readRange } from "./mod.ts";
- * const opened = await Effect.runPromise(
- *   openSource({ kind: "npy", images: "train.npy" }, { baseDir: ".", shape: GREY_28 }),
- * );
- * const batches = await Effect.runPromise(
- *   Stream.runCollect(readRange(opened, { start: 1000, end: 1100 }, 64)),
- * );
- * console.log(batches.map((b) => [b.start, b.size]));
- * ```
- *
  * @module
  */
 import { Data, Effect, Stream } from "effect";
