@@ -26,14 +26,7 @@ const open = Effect.fn("openDataset")(function* (
   ctx: OpenContext,
 ) {
   const set = yield* loadSplit(spec.name, spec.split);
-  return inMemorySource({
-    description: set.name,
-    count: set.count,
-    shape: GREY_28,
-    pixels: set.pixels,
-    labels: set.labels,
-    classNames: set.classNames,
-  }, ctx);
+  return inMemorySource({ ...set, description: set.name, shape: GREY_28 }, ctx);
 });
 
 /** A registered ID dataset's split (checksummed by the registry). */

@@ -39,8 +39,6 @@ export const FolderSpec: Schema.Struct<{
 });
 
 const IMAGE_EXTENSION = /\.(png|jpe?g|webp)$/i;
-/** Most classes a label byte can hold. */
-const MAX_CLASSES = 256;
 
 /** The image files a folder source reads under `root` (relative, sorted), e.g. to hash them. */
 export const listImages = (
@@ -110,10 +108,10 @@ const open = Effect.fn("openFolder")(function* (
       }
     }
     classNames = given ?? sortClassNames(folders);
-    if (classNames.length > MAX_CLASSES) {
+    if (classNames.length > 256) { // what a label byte holds
       return yield* new CorruptDataset({
         path: root,
-        problem: `has ${classNames.length} class folders; at most ${MAX_CLASSES} are supported`,
+        problem: `has ${classNames.length} class folders; at most 256 are supported`,
       });
     }
     const index = new Map(classNames.map((name, i) => [name, i]));

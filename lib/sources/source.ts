@@ -144,19 +144,12 @@ export const readExactly = (
 export const resolvePath = (ctx: OpenContext, path: string): string => resolve(ctx.baseDir, path);
 
 /** A whole source in memory: what `readSource` returns. */
-export interface ReadSource {
-  /** What the source is, for logs and errors. */
-  readonly description: string;
-  /** Number of images. */
-  readonly count: number;
-  /** Shape of each image. */
-  readonly shape: ImageShape;
+export interface ReadSource
+  extends Pick<OpenedSource, "description" | "count" | "shape" | "classNames"> {
   /** `count` images, NHWC uint8. */
   readonly pixels: Uint8Array;
   /** Class index per image, for labelled sources. */
   readonly labels?: Uint8Array;
-  /** Class names in label order, for labelled sources. */
-  readonly classNames?: ReadonlyArray<string>;
   /** sha256 of the shape, the decoded pixels and the labels, taken while streaming. */
   readonly checksum: string;
 }
