@@ -95,61 +95,47 @@ interface ZlibHandle {
 }
 
 /**
- * One zlib inflate stream for every image, reset between them (5× cheaper than `inflateSync`);
- * where `node:zlib`'s private handle is not the one expected, `inflateSync` is used instead.
+ * `data` inflated, if it is one whole zlib stream of exactly `size` bytes, by one zlib stream
+ * reset between images (5× cheaper than `inflateSync`); undefined where `node:zlib`'s private
+ * handle is not the one expected (a check inflates a known stream first).
  */
-class ZlibInflater {
-  private failed = false;
-
-  private constructor(
-    private readonly handle: ZlibHandle,
-    private readonly state: Uint32Array,
-  ) {
-    handle.onerror = () => (this.failed = true);
+const inflater = ((): ((data: Uint8Array, size: number) => Uint8Array | undefined) | undefined => {
+  try {
+    const { _handle: handle, _writeState: state } = new zlib.Inflate() as unknown as {
+      _handle?: ZlibHandle;
+      _writeState?: Uint32Array;
+    };
+    if (
+      typeof handle?.writeSync !== "function" || typeof handle.reset !== "function" ||
+      !(state instanceof Uint32Array) || state.length !== 2
+    ) return undefined;
+    let failed = false;
+    handle.onerror = () => (failed = true);
+    const inflate = (data: Uint8Array, size: number) => {
+      // One byte more than expected: a stream that fills it is longer than the header says.
+      const out = new Uint8Array(size + 1);
+      failed = false;
+      try {
+        handle.writeSync(zlib.constants.Z_FINISH, data, 0, data.length, out, 0, out.length);
+      } catch {
+        failed = true;
+      }
+      // Z_FINISH that does not reach the stream's end (its checksum included) is an error.
+      const whole = !failed && state[0] === 1 && state[1] === 0;
+      handle.reset();
+      return whole ? out.subarray(0, size) : undefined;
+    };
+    const known = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) % 251);
+    const out = inflate(zlib.deflateSync(known), known.length);
+    return out !== undefined && out.every((v, i) => v === known[i]) ? inflate : undefined;
+  } catch {
+    return undefined;
   }
-
-  /** The inflater, or undefined where `node:zlib`'s handle is not the one expected. */
-  static make(): ZlibInflater | undefined {
-    try {
-      const { _handle: handle, _writeState: state } = new zlib.Inflate() as unknown as {
-        _handle?: ZlibHandle;
-        _writeState?: Uint32Array;
-      };
-      if (
-        typeof handle?.writeSync !== "function" || typeof handle.reset !== "function" ||
-        !(state instanceof Uint32Array) || state.length !== 2
-      ) return undefined;
-      const inflater = new ZlibInflater(handle, state);
-      const known = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) % 251);
-      const out = inflater.inflate(zlib.deflateSync(known), known.length);
-      return out !== undefined && out.every((v, i) => v === known[i]) ? inflater : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** `data` inflated, if it is one whole zlib stream of exactly `size` bytes; else undefined. */
-  inflate(data: Uint8Array, size: number): Uint8Array | undefined {
-    // One byte more than expected: a stream that fills it is longer than the header says.
-    const out = new Uint8Array(size + 1);
-    this.failed = false;
-    try {
-      this.handle.writeSync(zlib.constants.Z_FINISH, data, 0, data.length, out, 0, out.length);
-    } catch {
-      this.failed = true;
-    }
-    // Z_FINISH that does not reach the stream's end (its checksum included) is an error.
-    const whole = !this.failed && this.state[0] === 1 && this.state[1] === 0;
-    this.handle.reset();
-    return whole ? out.subarray(0, size) : undefined;
-  }
-}
-
-const inflater = ZlibInflater.make();
+})();
 
 /** `data` inflated to exactly `size` bytes, never more; undefined if it is not that. */
 function inflateExactly(data: Uint8Array, size: number): Uint8Array | undefined {
-  if (inflater !== undefined) return inflater.inflate(data, size);
+  if (inflater !== undefined) return inflater(data, size);
   try {
     const raw = zlib.inflateSync(data, { maxOutputLength: size, chunkSize: Math.max(64, size) });
     return raw.length === size ? raw : undefined;
