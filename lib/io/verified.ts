@@ -87,14 +87,10 @@ export const memoDigest = (
     const mtimeMs = stat?.mtime?.getTime();
     const id = `${kind}:${path}`;
     const line = (await readMemo(memo))[id];
-    if (
-      stat !== undefined && mtimeMs !== undefined && line !== undefined &&
-      line.size === stat.size && line.size === bytes.length && line.mtimeMs === mtimeMs
-    ) {
-      return line.digest;
-    }
+    const known = stat !== undefined && mtimeMs !== undefined && stat.size === bytes.length;
+    if (known && line?.size === stat.size && line.mtimeMs === mtimeMs) return line.digest;
     const value = digest(bytes);
-    if (stat !== undefined && mtimeMs !== undefined && stat.size === bytes.length) {
+    if (known) {
       const fresh = await readMemo(memo);
       fresh[id] = { size: stat.size, mtimeMs, digest: value };
       // Forget files that are gone (e.g. temporary files of tests).

@@ -10,7 +10,7 @@
 import { dirname, join } from "node:path";
 import { Effect, Schema } from "effect";
 import { ClassNames } from "../decode.ts";
-import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
+import { CorruptDataset } from "../io/idx.ts";
 import { conformRaw, interleave } from "./conform.ts";
 import {
   type ImageShape,
@@ -20,6 +20,7 @@ import {
   readExactly,
   resolvePath,
   type SourceKind,
+  specFile,
 } from "./source.ts";
 import { batchesOf } from "./range.ts";
 
@@ -50,15 +51,6 @@ export const cifarRecord = (
 ): { readonly size: number; readonly labels: number } =>
   variant === "cifar10" ? { size: 1 + PIXELS, labels: 1 } : { size: 2 + PIXELS, labels: 2 };
 
-const fileSize = (path: string) =>
-  Effect.tryPromise({
-    try: async () => (await Deno.stat(path)).size,
-    catch: (error) =>
-      error instanceof Deno.errors.NotFound
-        ? new DatasetFileMissing({ path, hint: "check the path in the spec" })
-        : new CorruptDataset({ path, problem: `cannot read: ${error}` }),
-  });
-
 /** Names from a meta text file next to the batches, if there is one. */
 const metaNames = (dir: string, spec: CifarSpec) =>
   Effect.promise(async () => {
@@ -88,7 +80,7 @@ const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext
   let count = 0;
   for (const file of spec.files) {
     const path = resolvePath(ctx, file);
-    const size = yield* fileSize(path);
+    const size = yield* specFile(path, async () => (await Deno.stat(path)).size);
     if (size === 0 || size % record.size !== 0) {
       return yield* new CorruptDataset({
         path,

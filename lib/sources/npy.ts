@@ -10,8 +10,8 @@
  */
 import { Effect, Schema } from "effect";
 import { classesNeedLabels, ClassNames } from "../decode.ts";
-import { NotRegularFile, readSlice } from "../io/files.ts";
-import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
+import { readSlice } from "../io/files.ts";
+import { CorruptDataset } from "../io/idx.ts";
 import { decodeNpyHeader, readNpy } from "../io/npy.ts";
 import { conformRaw, interleave } from "./conform.ts";
 import {
@@ -24,6 +24,7 @@ import {
   resolvePath,
   sourceBatch,
   type SourceKind,
+  specFile,
 } from "./source.ts";
 import { batchesOf } from "./range.ts";
 
@@ -50,19 +51,6 @@ type NpySpec = typeof NpySpec.Type;
 
 /** How many header bytes to read first (NumPy headers are 64–4096 bytes in practice). */
 const HEADER_PROBE = 4096;
-
-const readHead = (path: string) =>
-  Effect.tryPromise({
-    // A named pipe called `x.npy` is refused, not waited on.
-    try: () => readSlice(path, 0, HEADER_PROBE),
-    catch: (error) =>
-      error instanceof Deno.errors.NotFound
-        ? new DatasetFileMissing({ path, hint: "check the path in the spec" })
-        : new CorruptDataset({
-          path,
-          problem: error instanceof NotRegularFile ? error.problem : `cannot read: ${error}`,
-        }),
-  });
 
 /** How a `.npy` array holds images. */
 interface Geometry {
@@ -144,7 +132,8 @@ const readLabels = (path: string, count: number, classes: ReadonlyArray<string> 
 
 const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
   const path = resolvePath(ctx, spec.images);
-  const { size, bytes: head } = yield* readHead(path);
+  // A named pipe called `x.npy` is refused, not waited on.
+  const { size, bytes: head } = yield* specFile(path, () => readSlice(path, 0, HEADER_PROBE));
   const header = yield* decodeNpyHeader(head, path);
   const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
   if (header.dtype !== "|u1" && header.dtype !== "<f4") {

@@ -10,8 +10,8 @@ import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { Data, Effect, type Schema, Stream } from "effect";
 import type { CorruptNpy, NpyIoError } from "../io/npy.ts";
-import { CorruptDataset, type DatasetFileMissing } from "../io/idx.ts";
-import { readSlice } from "../io/files.ts";
+import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
+import { NotRegularFile, readSlice } from "../io/files.ts";
 import type { DatasetNotFound } from "../data/datasets.ts";
 import type { LoadOodSetError } from "../data/ood/mod.ts";
 import type { IoError } from "../io/files.ts";
@@ -138,6 +138,22 @@ export const readExactly = (
       return bytes;
     },
     catch: (error) => new CorruptDataset({ path, problem: `cannot read: ${error}` }),
+  });
+
+/** `run` on the file a spec names: missing is a `DatasetFileMissing`, else a `CorruptDataset`. */
+export const specFile = <A>(
+  path: string,
+  run: () => Promise<A>,
+): Effect.Effect<A, DatasetFileMissing | CorruptDataset> =>
+  Effect.tryPromise({
+    try: run,
+    catch: (error) =>
+      error instanceof Deno.errors.NotFound
+        ? new DatasetFileMissing({ path, hint: "check the path in the spec" })
+        : new CorruptDataset({
+          path,
+          problem: error instanceof NotRegularFile ? error.problem : `cannot read: ${error}`,
+        }),
   });
 
 /** A path of a spec, resolved against the spec's folder. */
