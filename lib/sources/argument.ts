@@ -1,16 +1,7 @@
 /**
- * A data source as written on a command line (`--train`, `--val-ood`, `score`'s arguments):
- *
- * | written | source |
- * | --- | --- |
- * | a folder | image folder (`folder`); labelled (one subfolder per class) where labels are needed |
- * | `x.npy` | NumPy images (`npy`); labels from `x.labels.npy` next to it when that file exists |
- * | `x-idx3-ubyte`, `x.idx` (or `.gz`) | IDX images (`idx`); labels from `x-idx1-ubyte` likewise |
- * | `x.json` | any source spec (`{"kind": …}`, the benchmark files' Schema), paths relative to it |
- * | `dataset:mnist:test` | a built-in ID split (`dataset`) |
- * | `ood-set:NAME` | a built-in generated OOD set (`ood-set`) |
- *
- * Every form decodes strictly through the sources' own Schemas, as a benchmark file does.
+ * A data source as written on a command line (`--train`, `--val-ood`, `score`'s arguments): a
+ * folder, `x.npy`, an IDX file, a source spec `.json`, `dataset:NAME:SPLIT` or `ood-set:NAME`
+ * (the forms: `docs/internals/io.md`), each decoded strictly through the sources' own Schemas.
  *
  * @module
  */
