@@ -48,27 +48,21 @@ const open = Effect.fn("openIdx")(function* (spec: typeof IdxSpec.Type, ctx: Ope
   }
   const source: ImageShape = { height: dims[1]!, width: dims[2]!, channels };
   const count = dims[0]!;
-  let labels: Uint8Array | undefined;
-  let classNames: ReadonlyArray<string> | undefined;
+  let labelled: { labels?: Uint8Array; classNames?: ReadonlyArray<string> } = {};
   if (spec.labels !== undefined) {
     const labelsPath = resolvePath(ctx, spec.labels);
     const idx = yield* readIdx(labelsPath, HINT);
     if (idx.dims.length !== 1 || idx.dims[0] !== count) {
       return yield* fail(labelsPath, `dims [${idx.dims.join(", ")}], expected [${count}]`);
     }
-    labels = idx.data;
-    const found = labelClasses(labels, spec.classes);
-    if (typeof found === "string") return yield* fail(labelsPath, found);
-    classNames = found;
+    const classNames = labelClasses(idx.data, spec.classes);
+    if (typeof classNames === "string") return yield* fail(labelsPath, classNames);
+    labelled = { labels: idx.data, classNames };
   }
-  return inMemorySource({
-    description: path,
-    count,
-    shape: source,
-    pixels: images.data,
-    ...(labels === undefined ? {} : { labels }),
-    ...(classNames === undefined ? {} : { classNames }),
-  }, ctx);
+  return inMemorySource(
+    { description: path, count, shape: source, pixels: images.data, ...labelled },
+    ctx,
+  );
 });
 
 /** IDX image files with optional labels. */
