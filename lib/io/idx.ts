@@ -171,10 +171,7 @@ export const readDatasetBytes = (
         : new IoError({ path, operation: "read", reason: osReason(cause) }),
   });
 
-/**
- * Read and decode an IDX file (raw or gzip). A raw file whose size differs from what its
- * header declares is refused before it is read whole.
- */
+/** Read and decode an IDX file (raw or gzip); a raw one of the wrong size before reading it. */
 export const readIdx = (
   path: string,
   hint = "run the setup command",

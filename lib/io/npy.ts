@@ -197,10 +197,7 @@ export const decodeNpyHeader = (
     return Effect.succeed({ dtype: dtype as NpyDtype, shape: header.shape, dataOffset, itemSize });
   });
 
-/**
- * Decode `.npy` bytes (`<i8` into an `Int32Array`, every value checked to fit). `path` only
- * names the source in errors. The data is copied, so the result owns its buffer.
- */
+/** Decode `.npy` bytes into a copy (`<i8` into an `Int32Array`); `path` names them in errors. */
 export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArray, CorruptNpy> =>
   Effect.flatMap(decodeNpyHeader(bytes, path), ({ dtype, shape, dataOffset, itemSize }) => {
     const fail = (problem: string) => Effect.fail(new CorruptNpy({ path, problem }));

@@ -49,10 +49,7 @@ export const Identifier: Schema.String = checked(
   "a name usable as a folder name",
 );
 
-/**
- * A path a file records for something inside its own folder: never empty, absolute, with a
- * backslash or a `..` segment.
- */
+/** A path a file records inside its own folder: never empty, absolute, with a backslash or `..`. */
 export const InsidePath: Schema.String = checked((path) => {
   if (path === "") return "it is empty";
   if (path.startsWith("/") || /^[A-Za-z]:/.test(path)) return "it is absolute";

@@ -91,10 +91,7 @@ const checkOutput = (data: Uint8Array, info: OutputInfo, path: string, shape: Im
       }),
     );
 
-/**
- * Convert `count` raw images (NHWC uint8 at `from`) to `to`. Returns the input itself when the
- * shapes agree. `path` names the source in errors.
- */
+/** Convert `count` raw images (NHWC uint8) from shape `from` to `to` (the input when equal). */
 export const conformRaw = (
   pixels: Uint8Array,
   count: number,

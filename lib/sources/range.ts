@@ -57,10 +57,7 @@ export function* rangeBatchStarts(
   }
 }
 
-/**
- * The batches of images `range` of `source` (see the module doc). A range outside the source
- * fails with `SourceRangeInvalid` before anything is read.
- */
+/** The batches of images `range` of `source`; a range outside it is a `SourceRangeInvalid`. */
 export const readRange = (
   source: OpenedSource,
   range: SourceRange,

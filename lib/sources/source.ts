@@ -173,10 +173,7 @@ export interface ReadSource
 /** Default number of images per batch when reading a source. */
 export const DEFAULT_BATCH = 512;
 
-/**
- * Stream a source into one preallocated array (a source in memory at the right shape is taken
- * as it is), hashing the decoded content on the way.
- */
+/** Stream a source into one preallocated array (or take it as held), hashing its content. */
 export const readSource = (
   source: OpenedSource,
   options: { readonly batchSize?: number } = {},
