@@ -46,7 +46,7 @@ export interface OutputFolderOptions {
   readonly kind: string;
   /** The files and folders the task reads: the output may neither be, hold nor lie inside one. */
   readonly inputs?: ReadonlyArray<string>;
-  /** The files a folder grood wrote before markers existed holds (all), e.g. `["detector.json"]`. */
+  /** The files a folder grood wrote before markers existed holds, e.g. `["detector.json"]`. */
   readonly recognise?: ReadonlyArray<string>;
   /** The folder the command was typed in (default: `INIT_CWD`, else the working folder). */
   readonly cwd?: string;
@@ -174,7 +174,7 @@ export const checkOutputFolder = (
 ): Effect.Effect<void, OutputFolderRefused | IoError> =>
   refuseIf(dir, () => refusal(dir, options, "unit"));
 
-/** {@link checkOutputFolder} for a root collecting units: the units of its kind it holds are fine. */
+/** {@link checkOutputFolder} for a root collecting units: the units of its kind are fine. */
 export const checkOutputRoot = (
   dir: string,
   options: OutputFolderOptions,

@@ -43,13 +43,13 @@ const checked = (problem: (text: string) => string | undefined, expected: string
       : `Expected ${expected}, not ${JSON.stringify(text)}: ${found}`;
   })));
 
-/** A name that becomes a file or folder name: decoding refuses what {@link identifierProblem} does. */
+/** A name that becomes a file or folder name: refuses what {@link identifierProblem} does. */
 export const Identifier: Schema.String = checked(
   identifierProblem,
   "a name usable as a folder name",
 );
 
-/** A path a file records inside its own folder: never empty, absolute, with a backslash or `..`. */
+/** A path a file records inside its folder: never empty, absolute, with a backslash or `..`. */
 export const InsidePath: Schema.String = checked((path) => {
   if (path === "") return "it is empty";
   if (path.startsWith("/") || /^[A-Za-z]:/.test(path)) return "it is absolute";

@@ -64,7 +64,7 @@ export const listImages = (
         : new CorruptDataset({ path: root, problem: String(error) }),
   });
 
-/** Class folder names in order: as numbers when every name is one (`1`, `2`, `10`), else by code point. */
+/** Class folder names sorted: as numbers when all are (`1`, `2`, `10`), else by code point. */
 function sortClassNames(names: ReadonlyArray<string>): Array<string> {
   const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   const numeric = names.every((n) => /^\d+$/.test(n));
