@@ -1,7 +1,6 @@
 /**
- * Optional JSON files grood reads (a memo, a manifest): absent is `undefined`; a file that
- * cannot be read, is not JSON or does not match its Schema (decoded strictly: a missing,
- * unknown or mistyped key) is a typed error naming the file and every problem.
+ * Optional JSON files grood reads (a memo, a manifest), decoded strictly: absent is `undefined`,
+ * anything wrong a typed error naming the file and every problem.
  *
  * @module
  */

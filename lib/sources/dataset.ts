@@ -1,7 +1,6 @@
 /**
- * A split of one of grood's registered ID datasets (`lib/data/datasets.ts`: MNIST,
- * Fashion-MNIST), loaded with the checksums recorded there: `{"kind": "dataset", "name":
- * "mnist", "split": "train"}`. Labelled, with the registry's class names.
+ * A split of a registered ID dataset (`lib/data/datasets.ts`), checksummed, labelled:
+ * `{"kind": "dataset", "name": "mnist", "split": "train"}`.
  *
  * @module
  */

@@ -1,7 +1,6 @@
 /**
- * IDX files (MNIST's format; raw or gzip), read by grood's IDX codec (`lib/io/idx.ts`):
- * images of rank 3 (N, H, W: grey) or rank 4 (N, H, W, C), optional labels of rank 1. The file
- * is decoded once; batches are views of it, converted only when the model wants another shape.
+ * IDX files (raw or gzip, `lib/io/idx.ts`): images of rank 3 (N, H, W: grey) or 4 (N, H, W, C),
+ * optional labels of rank 1, decoded once and then held in memory.
  *
  * @module
  */

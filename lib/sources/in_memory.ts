@@ -1,7 +1,6 @@
 /**
- * A source whose images are already in memory (a decoded IDX file, a registered dataset, a
- * generated OOD set): batches are views of its arrays, converted only when the model wants
- * another shape, and the arrays themselves are handed over when the shape already fits.
+ * A source whose images are already in memory (IDX, the built-in sets): batches are views of
+ * its arrays, converted only to another shape; the arrays are handed over when it fits.
  *
  * @module
  */
