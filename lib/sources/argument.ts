@@ -8,6 +8,7 @@
 import { basename, dirname, extname, resolve } from "node:path";
 import { Data, Effect } from "effect";
 import { decodeStrict } from "../decode.ts";
+import { assertRegularFile } from "../io/files.ts";
 import { SourceSpec } from "./mod.ts";
 
 /** How a source argument is written, for the help of the tasks that take one. */
@@ -93,7 +94,8 @@ export const parseSourceArgument = (
     }
     if (extname(path).toLowerCase() === ".json") {
       const json = yield* Effect.tryPromise({
-        try: async () => JSON.parse(await Deno.readTextFile(path)) as unknown,
+        // A named pipe is refused, not waited on.
+        try: async () => (await assertRegularFile(path), JSON.parse(await Deno.readTextFile(path))),
         catch: (error) =>
           new SourceArgumentInvalid({ argument, problem: `not a JSON source spec: ${error}` }),
       });

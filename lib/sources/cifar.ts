@@ -10,6 +10,7 @@
 import { dirname, join } from "node:path";
 import { Effect, Schema } from "effect";
 import { ClassNames } from "../decode.ts";
+import { assertRegularFile } from "../io/files.ts";
 import { CorruptDataset } from "../io/idx.ts";
 import { conformRaw, interleave } from "./conform.ts";
 import {
@@ -53,16 +54,15 @@ export const cifarRecord = (
 
 /** Names from a meta text file next to the batches, if there is one. */
 const metaNames = (dir: string, spec: CifarSpec) =>
-  Effect.promise(async () => {
+  Effect.promise(() => {
     const file = spec.variant === "cifar10"
       ? "batches.meta.txt"
       : `${spec.label ?? "fine"}_label_names.txt`;
-    try {
-      const text = await Deno.readTextFile(join(dir, file));
-      return text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-    } catch {
-      return undefined;
-    }
+    // A named pipe there is not waited on: the names are then numbers.
+    return assertRegularFile(join(dir, file)).then(() => Deno.readTextFile(join(dir, file))).then(
+      (text) => text.split("\n").map((l) => l.trim()).filter((l) => l !== ""),
+      () => undefined,
+    );
   });
 
 const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext) {
