@@ -1,12 +1,7 @@
 /**
- * File helpers shared by every stage: atomic writes, folders written as a unit, checksums and
- * a typed error for every fallible file operation.
- *
- * Why atomic: a run killed mid-write must never leave a file that a later run trusts, so
- * every artefact is written to a temporary sibling and renamed into place (rename is atomic
- * on POSIX file systems). A result folder is filled as a temporary sibling folder and renamed
- * into place the same way ({@link writeDirAtomic}), so a failed run leaves the previous
- * complete results or none.
+ * File helpers shared by every stage: a typed error for every fallible file operation, atomic
+ * writes (a run killed mid-write never leaves a file a later run trusts), folders written as a
+ * unit, checksums, and reads that refuse named pipes and devices.
  *
  * @module
  */
@@ -14,10 +9,7 @@ import { Data, Effect } from "effect";
 import { createHash } from "node:crypto";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 
-/**
- * A file operation failed: names the path, what was attempted and the operating system's
- * reason (e.g. `EACCES`, `ENOSPC`, `ENOTDIR`), so the user can act on it.
- */
+/** A file operation failed: names the path, what was attempted and the OS reason (`EACCES`…). */
 export class IoError extends Data.TaggedError("IoError")<{
   readonly path: string;
   readonly operation: string;
@@ -80,11 +72,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await writeAtomicWith(path, (tmp) => Deno.writeFile(tmp, bytes));
 }
 
-/**
- * Make the file at `path` whole or not at all: `write` fills a temporary file beside it
- * (`NAME.PID.ID.tmp`, for writers that only take a path, such as hnswlib's), which is synced
- * to disk and renamed over `path`; on any failure the temporary file is removed.
- */
+/** Make `path` whole or not at all: `write` fills a temporary sibling, synced and renamed. */
 export async function writeAtomicWith(
   path: string,
   write: (tmp: string) => Promise<void>,
@@ -128,9 +116,8 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 /**
- * `path` as a results file should record it: relative to `root` (the working folder, which
- * `deno task` sets to the checkout) when it lies inside, so results read the same on every
- * machine and in every clone; absolute otherwise.
+ * `path` as a results file should record it: relative to `root` (the checkout, under
+ * `deno task`) when it lies inside, so results read the same in every clone; else absolute.
  *
  * @example
  * ```ts
@@ -156,27 +143,17 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The name of a writability probe of process `pid`: `.grood-write-probe-<pid>-<8 hex>`. */
-const PROBE_NAME = /^\.grood-write-probe-(\d+)-[0-9a-f]{8}$/;
-
-/** What a probe holds: a file of another name or content is never taken for one. */
 const PROBE_TEXT = "grood write probe: removed when the check ends\n";
 
-/** The probes grood wrote before (`.write-probe-<pid>-<8 hex>`, one zero byte): tidied too. */
-const OLD_PROBE_NAME = /^\.write-probe-(\d+)-[0-9a-f]{8}$/;
-
-/** The content a probe of `name` must have to be grood's, or undefined for another name. */
+/** What a probe named `name` holds if grood's (older probes held one zero byte), or undefined. */
 const probeContent = (name: string): { pid: number; bytes: Uint8Array } | undefined => {
-  const m = PROBE_NAME.exec(name);
+  const m = /^\.grood-write-probe-(\d+)-[0-9a-f]{8}$/.exec(name);
   if (m !== null) return { pid: Number(m[1]), bytes: new TextEncoder().encode(PROBE_TEXT) };
-  const old = OLD_PROBE_NAME.exec(name);
+  const old = /^\.write-probe-(\d+)-[0-9a-f]{8}$/.exec(name);
   return old === null ? undefined : { pid: Number(old[1]), bytes: new Uint8Array(1) };
 };
 
-/**
- * True when process `pid` still runs (Linux: `/proc`; elsewhere assumed, unless `leftover`,
- * the file or folder it left, is older than a day).
- */
+/** True when process `pid` runs (no `/proc`: when `leftover`, what it left, is under a day old). */
 export const processAlive = async (pid: number, leftover: string): Promise<boolean> => {
   if (pid === Deno.pid) return true;
   if (await exists("/proc/self").catch(() => false)) return await exists(`/proc/${pid}`);
@@ -185,22 +162,17 @@ export const processAlive = async (pid: number, leftover: string): Promise<boole
 };
 
 /**
- * Remove the writability probes that runs killed mid-check left in `dir`: regular files named
- * exactly as grood names them (or named them before), holding exactly what grood writes, of
- * processes that no longer run. Anything else (a user's `.grood-write-probe-notes`, a file of that name with other
- * content, a probe of a running check) is left alone. Returns the probes removed.
+ * Remove the writability probes killed checks left in `dir`: regular files named and filled
+ * exactly as grood writes them, of dead processes; nothing else. Returns those removed.
  */
 export async function tidyProbes(dir: string): Promise<ReadonlyArray<string>> {
-  let entries: Array<Deno.DirEntry>;
-  try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
-  } catch (error) {
+  const removed: Array<string> = [];
+  const entries = await Array.fromAsync(Deno.readDir(dir)).catch((error) => {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return [];
     }
     throw error;
-  }
-  const removed: Array<string> = [];
+  });
   for (const entry of entries) {
     const probe = probeContent(entry.name);
     if (probe === undefined || !entry.isFile) continue;
@@ -216,13 +188,16 @@ export async function tidyProbes(dir: string): Promise<ReadonlyArray<string>> {
   return removed;
 }
 
+/** The folders of `dir` and its parents that do not exist yet, deepest first. */
+export const missingFolders = async (dir: string): Promise<Array<string>> => {
+  const missing: Array<string> = [];
+  for (let d = dir; !(await exists(d)) && dirname(d) !== d; d = dirname(d)) missing.push(d);
+  return missing;
+};
+
 /**
- * Check that `dir` can be created and written, before any computation is spent on what will
- * be written there: creates it (and its parents), writes and removes a probe file, then removes
- * the folders it created, so a run that fails later (a bad spec) leaves nothing behind. Probes
- * that a run killed mid-check left in `dir` are removed first ({@link tidyProbes}): only files
- * grood named and wrote, so a kill at the wrong moment leaves nothing in a user's folder for
- * long, and nothing of the user's is ever removed.
+ * Check that `dir` can be created and written before any computation: creates it, writes and
+ * removes a probe file, then removes the folders it created.
  *
  * @example A folder under a regular file cannot be written, even by root
  * ```ts
@@ -235,9 +210,7 @@ export async function tidyProbes(dir: string): Promise<ReadonlyArray<string>> {
  */
 export const ensureWritable = (dir: string): Effect.Effect<void, IoError> =>
   tryIo(dir, "write into", async () => {
-    // The folders that do not exist yet, deepest first: removed again after the probe.
-    const created: Array<string> = [];
-    for (let d = dir; !(await exists(d)) && dirname(d) !== d; d = dirname(d)) created.push(d);
+    const created = await missingFolders(dir);
     await Deno.mkdir(dir, { recursive: true });
     try {
       await tidyProbes(dir);
@@ -257,9 +230,8 @@ export const ensureWritable = (dir: string): Effect.Effect<void, IoError> =>
   });
 
 /**
- * Write a folder as a unit: `fill` writes into a fresh temporary sibling of `dir`, which then
- * replaces `dir` by renames. If `fill` fails or is interrupted, the temporary folder is removed
- * and `dir` keeps its previous complete contents (or stays absent).
+ * Write a folder as a unit: `fill` writes a temporary sibling of `dir`, which then replaces it
+ * by renames; a failure or interruption leaves `dir` as it was.
  */
 export const writeDirAtomic = <A, E, R>(
   dir: string,
@@ -273,9 +245,8 @@ export const writeDirAtomic = <A, E, R>(
     () =>
       Effect.gen(function* () {
         const value = yield* fill(tmp);
-        // The two renames run as one uninterruptible step: an interruption between them would
-        // leave neither the old folder nor the new one in place (seen in the interruption
-        // property test of tests/output_folder_properties_test.ts).
+        // One uninterruptible step: an interruption between the renames would leave neither
+        // folder in place (tests/output_folder_properties_test.ts).
         const had = yield* Effect.uninterruptible(Effect.gen(function* () {
           const had = yield* tryIo(dir, "read", () => exists(dir));
           if (had) yield* tryIo(dir, "move aside", () => Deno.rename(dir, old));
@@ -290,15 +261,22 @@ export const writeDirAtomic = <A, E, R>(
         if (had) yield* Effect.promise(() => Deno.remove(old, { recursive: true }).catch(() => {}));
         return value;
       }),
-    // Nothing to keep after a failure; after success the folder is already renamed away.
+    // After success the folder is already renamed away.
     () => Effect.promise(() => Deno.remove(tmp, { recursive: true }).catch(() => {})),
   );
 };
 
+const FILE_KINDS: ReadonlyArray<[keyof Deno.FileInfo, string]> = [
+  ["isDirectory", "a folder"],
+  ["isFifo", "a named pipe"],
+  ["isSocket", "a socket"],
+  ["isCharDevice", "a device"],
+  ["isBlockDevice", "a device"],
+];
+
 /**
- * Why `path` is not a regular file grood may read, or undefined when it is one (a missing
- * file is left to the reader, which names it). A named pipe, socket or device is refused
- * before it is opened: opening a pipe would wait for a writer forever.
+ * Why `path` is not a regular file grood may read, or undefined (also when missing). A named
+ * pipe is refused before it is opened: opening it would wait for a writer forever.
  *
  * @example
  * ```ts
@@ -307,22 +285,9 @@ export const writeDirAtomic = <A, E, R>(
  * ```
  */
 export async function regularFileProblem(path: string): Promise<string | undefined> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch {
-    return undefined;
-  }
-  if (info.isFile) return undefined;
-  const kind = info.isDirectory
-    ? "a folder"
-    : info.isFifo
-    ? "a named pipe"
-    : info.isSocket
-    ? "a socket"
-    : info.isCharDevice || info.isBlockDevice
-    ? "a device"
-    : "not a regular file";
+  const info = await Deno.stat(path).catch(() => undefined);
+  if (info === undefined || info.isFile) return undefined;
+  const kind = FILE_KINDS.find(([key]) => info[key] === true)?.[1] ?? "not a regular file";
   return `it is ${kind}, not a regular file`;
 }
 
@@ -342,4 +307,28 @@ export class NotRegularFile extends Error {
 export async function assertRegularFile(path: string): Promise<void> {
   const problem = await regularFileProblem(path);
   if (problem !== undefined) throw new NotRegularFile(path, problem);
+}
+
+/** Up to `length` bytes of the regular file `path` from `offset`, and the file's size. */
+export async function readSlice(
+  path: string,
+  offset: number,
+  length: number,
+): Promise<{ readonly bytes: Uint8Array; readonly size: number }> {
+  await assertRegularFile(path);
+  const file = await Deno.open(path);
+  try {
+    const size = (await file.stat()).size;
+    await file.seek(offset, Deno.SeekMode.Start);
+    const bytes = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+    let got = 0;
+    while (got < bytes.length) {
+      const n = await file.read(bytes.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    return { bytes: bytes.subarray(0, got), size };
+  } finally {
+    file.close();
+  }
 }

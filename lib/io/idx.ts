@@ -1,15 +1,13 @@
 /**
- * IDX: the file format of MNIST, Fashion-MNIST and our generated OOD sets.
- *
- * Layout: two zero bytes, a type byte (0x08 = uint8), the rank, then one big-endian uint32 per
- * dimension, then the values in row-major order. Files may be gzip-compressed (Debian ships
- * `.gz`); the reader detects gzip by its magic bytes.
+ * IDX: the file format of MNIST, Fashion-MNIST and our generated OOD sets, raw or gzip. Sizes
+ * are checked against the header before a file is read whole or inflated past it (layout and
+ * why: `docs/internals/io.md`).
  *
  * @module
  */
 import { createGunzip } from "node:zlib";
 import { Data, Effect } from "effect";
-import { assertRegularFile, IoError, osReason } from "./files.ts";
+import { assertRegularFile, IoError, osReason, readSlice } from "./files.ts";
 
 /** A decoded IDX file: its dimensions and its values (uint8). */
 export interface Idx {
@@ -44,6 +42,8 @@ export class CorruptDataset extends Data.TaggedError("CorruptDataset")<{
 }
 
 const UBYTE = 0x08;
+/** The longest IDX header: 4 bytes, then 4 per dimension (at most 255). */
+const MAX_HEADER = 4 + 4 * 255;
 
 /**
  * Decode IDX bytes (raw or gzip). `path` only names the source in errors.
@@ -58,40 +58,43 @@ const UBYTE = 0x08;
  * ```
  */
 export const decodeIdx = (bytes: Uint8Array, path: string): Effect.Effect<Idx, CorruptDataset> =>
-  Effect.suspend(() => {
-    const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
-    if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      return Effect.flatMap(
-        Effect.tryPromise({
-          try: () => gunzipBounded(bytes),
-          catch: (error) =>
-            new CorruptDataset({
-              path,
-              problem: error instanceof Error ? error.message : String(error),
-            }),
-        }),
-        (raw) => decodeRaw(raw, fail),
-      );
-    }
-    return decodeRaw(bytes, fail);
-  });
+  Effect.flatMap(
+    bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b
+      ? Effect.tryPromise({
+        try: () => gunzipBounded(bytes),
+        catch: (error) =>
+          new CorruptDataset({
+            path,
+            problem: error instanceof Error ? error.message : String(error),
+          }),
+      })
+      : Effect.succeed(bytes),
+    (raw) => decodeRaw(raw, path),
+  );
 
 /** Bytes of an IDX header's declared size, when `raw` holds the whole header. */
 const declaredSize = (raw: Uint8Array): number | undefined => {
-  if (raw.length < 4) return undefined;
-  const headerLength = 4 + 4 * raw[3]!;
-  if (raw.length < headerLength) return undefined;
+  if (raw.length < 4 || raw.length < 4 + 4 * raw[3]!) return undefined;
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   let values = 1;
   for (let i = 0; i < raw[3]!; i++) values *= view.getUint32(4 + 4 * i);
-  return headerLength + values;
+  return 4 + 4 * raw[3]! + values;
 };
 
-/**
- * Inflate a gzip IDX file as a stream, never past what its header declares: a file that would
- * inflate to more (a decompression bomb, or trailing data) is refused as soon as it does, after
- * at most one chunk more than the declared size.
- */
+/** `chunks` joined, or only their first `limit` bytes. */
+const concat = (chunks: ReadonlyArray<Uint8Array>, limit = Infinity): Uint8Array => {
+  const out = new Uint8Array(Math.min(limit, chunks.reduce((n, c) => n + c.length, 0)));
+  let at = 0;
+  for (const c of chunks) {
+    if (at >= out.length) break;
+    const part = c.subarray(0, out.length - at);
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+};
+
+/** Inflate a gzip IDX file as a stream, refused as soon as it inflates past its header's size. */
 function gunzipBounded(bytes: Uint8Array): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const gunzip = createGunzip({ chunkSize: 64 * 1024 });
@@ -99,63 +102,35 @@ function gunzipBounded(bytes: Uint8Array): Promise<Uint8Array> {
     let total = 0;
     let limit: number | undefined;
     let done = false;
-    const finish = (error?: Error) => {
+    const fail = (message: string) => {
       if (done) return;
       done = true;
-      if (error !== undefined) {
-        gunzip.destroy();
-        return reject(error);
-      }
-      const raw = new Uint8Array(total);
-      let at = 0;
-      for (const c of chunks) {
-        raw.set(c, at);
-        at += c.length;
-      }
-      resolve(raw);
+      gunzip.destroy();
+      reject(new Error(message));
     };
     gunzip.on("data", (chunk: Uint8Array) => {
       chunks.push(chunk);
       total += chunk.length;
-      if (limit === undefined) {
-        const head = chunks.length === 1 ? chunk : concatHead(chunks, total);
-        limit = declaredSize(head);
-      }
+      limit ??= declaredSize(concat(chunks, MAX_HEADER));
       if (limit !== undefined && total > limit) {
-        finish(
-          new Error(
-            `gzip stream inflates to more than the ${limit} bytes its header declares ` +
-              `(trailing bytes, or not an IDX file); stopped after ${total} bytes`,
-          ),
+        fail(
+          `gzip stream inflates to more than the ${limit} bytes its header declares ` +
+            `(trailing bytes, or not an IDX file); stopped after ${total} bytes`,
         );
       }
     });
-    gunzip.on("end", () => finish());
-    gunzip.on(
-      "error",
-      (error: Error) => finish(new Error(`gzip stream is damaged (${String(error)})`)),
-    );
+    gunzip.on("end", () => {
+      if (done) return;
+      done = true;
+      resolve(concat(chunks));
+    });
+    gunzip.on("error", (error: Error) => fail(`gzip stream is damaged (${String(error)})`));
     gunzip.end(bytes);
   });
 }
 
-/** The first bytes of `chunks` (up to the longest IDX header), joined. */
-const concatHead = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
-  const head = new Uint8Array(Math.min(total, 4 + 4 * 255));
-  let at = 0;
-  for (const c of chunks) {
-    if (at >= head.length) break;
-    const part = c.subarray(0, head.length - at);
-    head.set(part, at);
-    at += part.length;
-  }
-  return head;
-};
-
-const decodeRaw = (
-  raw: Uint8Array,
-  fail: (problem: string) => Effect.Effect<never, CorruptDataset>,
-): Effect.Effect<Idx, CorruptDataset> => {
+const decodeRaw = (raw: Uint8Array, path: string): Effect.Effect<Idx, CorruptDataset> => {
+  const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
   if (raw.length < 4) return fail(`file has ${raw.length} bytes, fewer than an IDX header`);
   if (raw[0] !== 0 || raw[1] !== 0) {
     return fail(`wrong magic: first bytes are ${raw[0]},${raw[1]}, expected 0,0`);
@@ -182,14 +157,13 @@ const decodeRaw = (
 
 /**
  * Read a data file's bytes: a missing file is a {@link DatasetFileMissing} with `hint` (how to
- * get it), any other failure an {@link IoError} with the OS reason.
+ * get it), any other failure (a named pipe is refused, not waited on) an {@link IoError}.
  */
 export const readDatasetBytes = (
   path: string,
   hint: string,
 ): Effect.Effect<Uint8Array, DatasetFileMissing | IoError> =>
   Effect.tryPromise({
-    // A named pipe is refused, not waited on.
     try: async () => (await assertRegularFile(path), await Deno.readFile(path)),
     catch: (cause) =>
       cause instanceof Deno.errors.NotFound
@@ -197,56 +171,28 @@ export const readDatasetBytes = (
         : new IoError({ path, operation: "read", reason: osReason(cause) }),
   });
 
-/**
- * The first bytes of a file (up to the longest IDX header) and its size, or undefined when it
- * cannot be read (the whole read then reports why).
- */
-const readHead = (path: string): Promise<{ head: Uint8Array; size: number } | undefined> =>
-  (async () => {
-    await assertRegularFile(path);
-    const file = await Deno.open(path);
-    try {
-      const size = (await file.stat()).size;
-      const head = new Uint8Array(Math.min(size, 4 + 4 * 255));
-      let got = 0;
-      while (got < head.length) {
-        const n = await file.read(head.subarray(got));
-        if (n === null) break;
-        got += n;
-      }
-      return { head: head.subarray(0, got), size };
-    } finally {
-      file.close();
-    }
-  })().catch(() => undefined);
-
-/**
- * Read and decode an IDX file (raw or gzip). A raw file whose size differs from what its
- * header declares is refused before it is read whole; a gzip file is inflated no further than
- * its header declares.
- */
+/** Read and decode an IDX file (raw or gzip); a raw one of the wrong size before reading it. */
 export const readIdx = (
   path: string,
   hint = "run the setup command",
 ): Effect.Effect<Idx, DatasetFileMissing | CorruptDataset | IoError> =>
   Effect.gen(function* () {
-    const first = yield* Effect.promise(() => readHead(path));
-    const head = first?.head;
-    if (
-      first !== undefined && head !== undefined && head[0] === 0 && head[1] === 0 &&
-      head[2] === UBYTE && (head[3] ?? 0) > 0
-    ) {
-      const declared = declaredSize(first.head);
-      if (declared !== undefined && declared !== first.size) {
+    // Unreadable here: the whole read below reports why.
+    const first = yield* Effect.promise(() =>
+      readSlice(path, 0, MAX_HEADER).catch(() => undefined)
+    );
+    const head = first?.bytes;
+    if (head !== undefined && head[0] === 0 && head[1] === 0 && head[2] === UBYTE && head[3]) {
+      const declared = declaredSize(head);
+      if (declared !== undefined && declared !== first!.size) {
         return yield* new CorruptDataset({
           path,
-          problem: `its header declares ${declared} bytes but the file holds ${first.size}` +
-            (first.size < declared ? " (truncated)" : " (trailing bytes)"),
+          problem: `its header declares ${declared} bytes but the file holds ${first!.size}` +
+            (first!.size < declared ? " (truncated)" : " (trailing bytes)"),
         });
       }
     }
-    const bytes = yield* readDatasetBytes(path, hint);
-    return yield* decodeIdx(bytes, path);
+    return yield* decodeIdx(yield* readDatasetBytes(path, hint), path);
   });
 
 /** Encode uint8 values with the given dims as raw (uncompressed) IDX bytes. */
@@ -257,13 +203,11 @@ export function encodeIdx(dims: ReadonlyArray<number>, data: Uint8Array): Uint8A
       `Cannot encode IDX: dims [${dims.join(", ")}] need ${expected} values, got ${data.length}`,
     );
   }
-  const header = new Uint8Array(4 + 4 * dims.length);
-  const view = new DataView(header.buffer);
-  header[2] = UBYTE;
-  header[3] = dims.length;
+  const out = new Uint8Array(4 + 4 * dims.length + data.length);
+  const view = new DataView(out.buffer);
+  out[2] = UBYTE;
+  out[3] = dims.length;
   dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
-  const out = new Uint8Array(header.length + data.length);
-  out.set(header);
-  out.set(data, header.length);
+  out.set(data, 4 + 4 * dims.length);
   return out;
 }

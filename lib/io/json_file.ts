@@ -1,13 +1,12 @@
 /**
- * Optional JSON files grood reads (a memo, a manifest): absent is `undefined`; a file that
- * cannot be read, is not JSON or does not match its Schema (decoded strictly: a missing,
- * unknown or mistyped key) is a typed error naming the file and every problem.
+ * Optional JSON files grood reads (a memo, a manifest), decoded strictly: absent is `undefined`,
+ * anything wrong a typed error naming the file and every problem.
  *
  * @module
  */
 import { Effect, type Schema } from "effect";
 import { decodeJsonText, problemsText } from "../decode.ts";
-import { osReason } from "./files.ts";
+import { assertRegularFile, osReason } from "./files.ts";
 
 /**
  * Read and strictly decode the JSON file at `path` with `schema`; `undefined` when there is
@@ -31,8 +30,9 @@ export const readOptionalJson = <S extends Schema.Top & { readonly DecodingServi
   invalid: (problem: string) => E,
 ): Effect.Effect<S["Type"] | undefined, E> =>
   Effect.tryPromise({
+    // A named pipe is refused, not waited on.
     try: () =>
-      Deno.readTextFile(path).catch((error) => {
+      assertRegularFile(path).then(() => Deno.readTextFile(path)).catch((error) => {
         if (error instanceof Deno.errors.NotFound) return undefined;
         throw error;
       }),

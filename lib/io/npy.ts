@@ -1,35 +1,16 @@
 /**
- * NumPy `.npy` files (format version 1.0): how grood exports arrays (features, descriptors,
- * scores, labels) for anyone to open with `numpy.load`.
- *
- * Layout (NumPy format spec, `numpy.lib.format`):
- * - magic `\x93NUMPY`, then the version bytes `1, 0`;
- * - a little-endian uint16: the length of the header text that follows;
- * - the header: a Python dict literal
- *   `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`, padded with spaces and
- *   ended by `\n` so that magic + length + header is a multiple of 64 bytes (so the data can be
- *   memory-mapped aligned);
- * - the values, row-major (C order), little-endian.
- *
- * The writer reproduces `numpy.save` (NumPy ≥ 1.24) byte for byte: like NumPy it adds, before
- * the alignment padding, `21 - len(str(shape[0]))` spare spaces so the first dimension can be
- * rewritten in place when an array grows, and like NumPy it pads a full 64 bytes when the
- * header is already aligned. Readers (ours and NumPy's) accept any amount of padding.
- *
- * Supported dtypes: float64 `<f8` (exact stage-cache sums), float32 `<f4`, int32 `<i4`, uint8
- * `|u1`. Typed arrays are read and written
- * in the host byte order, which is little-endian on every platform Deno runs on (x86-64, arm64).
+ * NumPy `.npy` files: how grood exports arrays (features, descriptors, scores, labels) for
+ * `numpy.load`. The writer reproduces `numpy.save` (format 1.0) byte for byte; the reader takes
+ * versions 1.0 to 3.0 of the dtypes in {@link NpyDtype}, C order, in the host byte order
+ * (little-endian wherever Deno runs). The layout and why the header is padded as it is:
+ * `docs/internals/io.md`.
  *
  * @module
  */
 import { Data, Effect } from "effect";
 import { assertRegularFile, writeFileAtomic } from "./files.ts";
 
-/**
- * The NumPy dtype strings grood reads and writes. `<i8` (int64, what NumPy writes for integer
- * arrays by default, e.g. class labels) is read only: into an `Int32Array`, every value checked
- * to fit in 32 bits.
- */
+/** The NumPy dtypes grood reads and writes; `<i8` (NumPy's default for integers) is read only. */
 export type NpyDtype = "<f8" | "<f4" | "<i4" | "<i8" | "|u1";
 
 /** The typed arrays that map onto {@link NpyDtype}s. */
@@ -53,9 +34,9 @@ export class NpyShapeMismatch extends Data.TaggedError("NpyShapeMismatch")<{
 }> {
   /** Names the file, the shape and the number of values. */
   override get message(): string {
-    return `Cannot write "${this.path}": shape (${
-      this.shape.join(", ")
-    }) does not hold ${this.length} values (dimensions must be non-negative integers whose product is the length)`;
+    const shape = this.shape.join(", ");
+    return `Cannot write "${this.path}": shape (${shape}) does not hold ${this.length} values ` +
+      "(dimensions must be non-negative integers whose product is the length)";
   }
 }
 
@@ -83,26 +64,15 @@ export class NpyIoError extends Data.TaggedError("NpyIoError")<{
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const PREAMBLE = 10; // magic (6) + version (2) + uint16 header length (2)
-const ALIGN = 64;
-const GROWTH_AXIS_MAX_DIGITS = 21; // numpy.lib.format: spare room to grow the first axis in place
 
-/** The dtype string for a typed array. */
-export function dtypeOf(data: NpyData): NpyDtype {
-  if (data instanceof Float64Array) return "<f8";
-  if (data instanceof Float32Array) return "<f4";
-  if (data instanceof Int32Array) return "<i4";
-  return "|u1";
-}
-
-/** Python's `repr` of a shape tuple: `()`, `(3,)`, `(2, 3)`. */
-function shapeRepr(shape: ReadonlyArray<number>): string {
-  return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
-}
-
-function shapeHolds(shape: ReadonlyArray<number>, length: number): boolean {
-  return shape.every((n) => Number.isSafeInteger(n) && n >= 0) &&
-    shape.reduce((a, b) => a * b, 1) === length;
-}
+/** Bytes per value and typed array of each dtype (`<i8` is read into an `Int32Array`). */
+const DTYPES = {
+  "<f8": [8, Float64Array],
+  "<f4": [4, Float32Array],
+  "<i4": [4, Int32Array],
+  "|u1": [1, Uint8Array],
+  "<i8": [8, Int32Array],
+} as const;
 
 /**
  * The header bytes (magic … `\n`) that `numpy.save` writes for a C-order array.
@@ -115,14 +85,14 @@ function shapeHolds(shape: ReadonlyArray<number>, length: number): boolean {
  * ```
  */
 export function npyHeader(dtype: NpyDtype, shape: ReadonlyArray<number>): Uint8Array {
-  let dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shapeRepr(shape)}, }`;
-  if (shape.length > 0) dict += " ".repeat(GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length);
-  const pad = ALIGN - ((PREAMBLE + dict.length + 1) % ALIGN);
-  const text = dict + " ".repeat(pad) + "\n";
+  // Python's repr of the shape tuple: `()`, `(3,)`, `(2, 3)`.
+  const repr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
+  let dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${repr}, }`;
+  // Spare room to grow the first axis in place, then padding to 64 bytes, as numpy.save does.
+  if (shape.length > 0) dict += " ".repeat(21 - String(shape[0]).length);
+  const text = dict + " ".repeat(64 - ((PREAMBLE + dict.length + 1) % 64)) + "\n";
   const out = new Uint8Array(PREAMBLE + text.length);
-  out.set(MAGIC, 0);
-  out[6] = 1; // version 1.0
-  out[7] = 0;
+  out.set([...MAGIC, 1, 0]); // version 1.0
   new DataView(out.buffer).setUint16(8, text.length, true);
   for (let i = 0; i < text.length; i++) out[PREAMBLE + i] = text.charCodeAt(i);
   return out;
@@ -146,10 +116,13 @@ export const encodeNpy = (
   path = "<memory>",
 ): Effect.Effect<Uint8Array, NpyShapeMismatch> =>
   Effect.suspend(() => {
-    if (!shapeHolds(shape, data.length)) {
+    const holds = shape.every((n) => Number.isSafeInteger(n) && n >= 0) &&
+      shape.reduce((a, b) => a * b, 1) === data.length;
+    if (!holds) {
       return Effect.fail(new NpyShapeMismatch({ path, shape: [...shape], length: data.length }));
     }
-    const header = npyHeader(dtypeOf(data), shape);
+    const dtype = (["<f8", "<f4", "<i4"] as const).find((d) => data instanceof DTYPES[d][1]);
+    const header = npyHeader(dtype ?? "|u1", shape);
     const out = new Uint8Array(header.length + data.byteLength);
     out.set(header, 0);
     out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.length);
@@ -164,15 +137,11 @@ function parseHeader(
 ): { descr: string; fortran: boolean; shape: number[] } | string {
   const body = text.trim();
   if (!body.startsWith("{") || !body.endsWith("}")) return `header is not a dict: ${body}`;
-  const entries = new Map<string, string>();
-  const rest = body.slice(1, -1).replace(KEY_VALUE, (_, key: string, value: string) => {
-    entries.set(key, value);
-    return "";
-  });
-  if (!/^[\s,]*$/.test(rest)) return `header has unexpected content: ${body}`;
-  const descr = entries.get("descr");
-  const fortran = entries.get("fortran_order");
-  const shape = entries.get("shape");
+  if (!/^[\s,]*$/.test(body.slice(1, -1).replace(KEY_VALUE, ""))) {
+    return `header has unexpected content: ${body}`;
+  }
+  const entries = new Map(Array.from(body.matchAll(KEY_VALUE), (m) => [m[1]!, m[2]!]));
+  const [descr, fortran, shape] = ["descr", "fortran_order", "shape"].map((k) => entries.get(k));
   if (descr === undefined || fortran === undefined || shape === undefined) {
     return `header lacks descr, fortran_order or shape: ${body}`;
   }
@@ -182,7 +151,9 @@ function parseHeader(
 
 /** What a `.npy` header says: dtype, shape, where the values start and how wide each one is. */
 export interface NpyHeader {
+  /** The element type. */
   readonly dtype: NpyDtype;
+  /** The array's shape. */
   readonly shape: ReadonlyArray<number>;
   /** Byte offset of the first value (after magic, version, length and header text). */
   readonly dataOffset: number;
@@ -191,9 +162,8 @@ export interface NpyHeader {
 }
 
 /**
- * Decode the header of a `.npy` file from its first bytes (versions 1.0, 2.0 and 3.0; dtypes
- * `<f8`, `<f4`, `<i4`, `|u1`/`<u1`, C order). `bytes` may stop anywhere after the header, so a
- * reader can stream the values that follow it. `path` only names the source in errors.
+ * Decode the header of a `.npy` file from its first bytes, which may stop anywhere after it (so
+ * a reader can stream the values). `path` only names the source in errors.
  */
 export const decodeNpyHeader = (
   bytes: Uint8Array,
@@ -206,95 +176,52 @@ export const decodeNpyHeader = (
     }
     const major = bytes[6]!;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let headerStart: number;
-    let headerLength: number;
-    if (major === 1) {
-      headerStart = 10;
-      headerLength = view.getUint16(8, true);
-    } else if (major === 2 || major === 3) {
-      if (bytes.length < 12) return fail("header length is truncated");
-      headerStart = 12;
-      headerLength = view.getUint32(8, true);
-    } else {
+    if (major < 1 || major > 3) {
       return fail(`format version ${major}.${bytes[7]} is not 1.0, 2.0 or 3.0`);
     }
-    const dataOffset = headerStart + headerLength;
+    if (major > 1 && bytes.length < 12) return fail("header length is truncated");
+    // Version 1.0 counts the header's length in 2 bytes, later ones in 4.
+    const headerStart = major === 1 ? 10 : 12;
+    const dataOffset = headerStart +
+      (major === 1 ? view.getUint16(8, true) : view.getUint32(8, true));
     if (bytes.length < dataOffset) return fail("header is truncated");
     const decoder = new TextDecoder(major === 3 ? "utf-8" : "latin1");
     const header = parseHeader(decoder.decode(bytes.subarray(headerStart, dataOffset)));
     if (typeof header === "string") return fail(header);
     if (header.fortran) return fail("fortran_order True (column-major) is not supported");
-    const dtype: NpyDtype | undefined = header.descr === "<f8"
-      ? "<f8"
-      : header.descr === "<f4"
-      ? "<f4"
-      : header.descr === "<i4"
-      ? "<i4"
-      : header.descr === "<i8"
-      ? "<i8"
-      : header.descr === "|u1" || header.descr === "<u1"
-      ? "|u1"
-      : undefined;
-    if (dtype === undefined) {
+    const dtype = header.descr === "<u1" ? "|u1" : header.descr;
+    if (!Object.hasOwn(DTYPES, dtype)) {
       return fail(`dtype '${header.descr}' is not one of '<f8', '<f4', '<i4', '<i8', '|u1'`);
     }
-    const itemSize = dtype === "|u1" ? 1 : dtype === "<f8" || dtype === "<i8" ? 8 : 4;
-    return Effect.succeed({ dtype, shape: header.shape, dataOffset, itemSize });
+    const itemSize = DTYPES[dtype as NpyDtype][0];
+    return Effect.succeed({ dtype: dtype as NpyDtype, shape: header.shape, dataOffset, itemSize });
   });
 
-/**
- * Decode `.npy` bytes (versions 1.0, 2.0 and 3.0; dtypes `<f8`, `<f4`, `<i4`, `<i8` (into an
- * `Int32Array`), `|u1`/`<u1`, C order).
- * `path` only names the source in errors. The data is copied, so the result owns its buffer.
- */
+/** Decode `.npy` bytes into a copy (`<i8` into an `Int32Array`); `path` names them in errors. */
 export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArray, CorruptNpy> =>
-  Effect.flatMap(
-    decodeNpyHeader(bytes, path),
-    ({ dtype, shape, dataOffset, itemSize }): Effect.Effect<
-      NpyArray,
-      CorruptNpy
-    > => {
-      const count = shape.reduce((a, b) => a * b, 1);
-      const actual = bytes.length - dataOffset;
-      if (actual !== count * itemSize) {
-        return Effect.fail(
-          new CorruptNpy({
-            path,
-            problem: `shape (${shape.join(", ")}) needs ${
-              count * itemSize
-            } data bytes, file has ${actual}`,
-          }),
-        );
+  Effect.flatMap(decodeNpyHeader(bytes, path), ({ dtype, shape, dataOffset, itemSize }) => {
+    const fail = (problem: string) => Effect.fail(new CorruptNpy({ path, problem }));
+    const needed = shape.reduce((a, b) => a * b, 1) * itemSize;
+    const actual = bytes.length - dataOffset;
+    if (actual !== needed) {
+      return fail(`shape (${shape.join(", ")}) needs ${needed} data bytes, file has ${actual}`);
+    }
+    // slice() copies into a fresh, aligned buffer (the data offset need not be aligned in v2/v3).
+    const raw = bytes.slice(dataOffset).buffer;
+    if (dtype !== "<i8") {
+      return Effect.succeed<NpyArray>({ dtype, shape, data: new DTYPES[dtype][1](raw) });
+    }
+    const wide = new BigInt64Array(raw);
+    const data = new Int32Array(wide.length);
+    for (let i = 0; i < wide.length; i++) {
+      const value = wide[i]!;
+      if (value < -2147483648n || value > 2147483647n) {
+        return fail(`int64 value ${value} at index ${i} does not fit in 32 bits`);
       }
-      // slice() copies into a fresh, aligned buffer (the data offset need not be aligned in v2/v3).
-      const raw = bytes.slice(dataOffset).buffer;
-      if (dtype === "<i8") {
-        const wide = new BigInt64Array(raw);
-        const data = new Int32Array(wide.length);
-        for (let i = 0; i < wide.length; i++) {
-          const value = wide[i]!;
-          if (value < -2147483648n || value > 2147483647n) {
-            return Effect.fail(
-              new CorruptNpy({
-                path,
-                problem: `int64 value ${value} at index ${i} does not fit in 32 bits`,
-              }),
-            );
-          }
-          data[i] = Number(value);
-        }
-        return Effect.succeed({ dtype, shape, data });
-      }
-      const data = dtype === "<f8"
-        ? new Float64Array(raw)
-        : dtype === "<f4"
-        ? new Float32Array(raw)
-        : dtype === "<i4"
-        ? new Int32Array(raw)
-        : new Uint8Array(raw);
-      return Effect.succeed({ dtype, shape, data });
-    },
-  );
+      data[i] = Number(value);
+    }
+    return Effect.succeed<NpyArray>({ dtype, shape, data });
+  });
 
 /** Read and decode a `.npy` file. */
 export const readNpy = (path: string): Effect.Effect<NpyArray, CorruptNpy | NpyIoError> =>
@@ -305,7 +232,7 @@ export const readNpy = (path: string): Effect.Effect<NpyArray, CorruptNpy | NpyI
   }).pipe(Effect.flatMap((bytes) => decodeNpy(bytes, path)));
 
 /**
- * Write values with a shape to `path` as `.npy`, atomically (temp file + rename).
+ * Write values with a shape to `path` as `.npy`, atomically.
  *
  * @example
  * ```ts

@@ -1,7 +1,6 @@
 /**
- * The marker grood writes into every output folder it makes (`.grood-output`): what it says,
- * reading it back strictly, and listing a folder's entries the way a marker lists them. The
- * rules that use it are in `output_folder.ts`.
+ * The `.grood-output` marker of every output folder grood makes: what it says, reading it back
+ * strictly, and listing a folder's entries as a marker lists them (rules: `output_folder.ts`).
  *
  * @module
  */
@@ -13,11 +12,7 @@ import { regularFileProblem } from "./files.ts";
 /** The file grood writes into every output folder it makes: what lets it replace one later. */
 export const OUTPUT_MARKER = ".grood-output";
 
-/**
- * What the marker holds: who wrote the folder, as what, when, and (for a folder written as a
- * unit) every entry it held, as relative paths with `/`. A folder that collects units
- * (`prepareOutputRoot`) lists none: its entries are the units' business.
- */
+/** Who wrote the folder, as what, when, and (a unit only, not a root) every entry it held. */
 const Marker = Schema.Struct({
   writtenBy: Schema.Literal("grood"),
   kind: Schema.String,
@@ -39,9 +34,9 @@ export const readMarker = async (
     if (notFile !== undefined) return { problem: `${OUTPUT_MARKER}: ${notFile}` };
     text = await Deno.readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { absent: true };
-    if (error instanceof Deno.errors.NotADirectory) return { absent: true };
-    return { problem: String(error) };
+    const absent = error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotADirectory;
+    return absent ? { absent: true } : { problem: String(error) };
   }
   return Effect.runSync(Effect.match(decodeJsonText(Marker, path)(text), {
     onFailure: (error) => ({ problem: problemsText(error) }),
@@ -94,18 +89,14 @@ export const enclosingUnit = async (
 };
 
 /**
- * When a folder is made: now, or `SOURCE_DATE_EPOCH` (seconds) when set, the convention of
- * reproducible builds: two runs of the same work (`grood fit`, `grood cluster fit`) then write
- * the same bytes, marker and manifest included.
+ * When a folder is made: now, or `SOURCE_DATE_EPOCH` (seconds, the reproducible-builds
+ * convention) when set, so two runs of the same work write the same bytes.
  */
 export const creationTime = (): string => {
   const epoch = Deno.env.get("SOURCE_DATE_EPOCH");
-  const fixed = epoch !== undefined && /^\d+$/.test(epoch)
-    ? new Date(Number(epoch) * 1000)
-    : undefined;
+  const fixed = new Date(epoch !== undefined && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : NaN);
   // A value beyond what a Date holds (year 275760) is ignored, as a malformed one is.
-  return (fixed !== undefined && !Number.isNaN(fixed.getTime()) ? fixed : new Date())
-    .toISOString();
+  return (Number.isNaN(fixed.getTime()) ? new Date() : fixed).toISOString();
 };
 
 /** The marker of a folder of `kind`, with its entries when it was written as a unit. */

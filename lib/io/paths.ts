@@ -1,25 +1,17 @@
 /**
  * Names and paths that come from files: a name that becomes a path is an identifier
- * ({@link Identifier}), and a path read from a file stays inside its base ({@link insideBase}).
- * These are the only two ways a spec's text turns into a place on disk, so a hostile or
- * careless file (`"name": "../victim"`, a weight path `../../x/weights.bin`) is refused where
- * it enters, with a typed error naming the key and what is wrong.
+ * ({@link Identifier}), and a path read from a file stays inside its base ({@link insideBase}):
+ * the only two ways a spec's text becomes a place on disk, so `"name": "../victim"` is refused
+ * where it enters, with a typed error naming the key and what is wrong.
  *
  * @module
  */
 import { Data, Effect, Schema } from "effect";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
-/** Longest identifier accepted (file systems take 255 bytes per name; suffixes are added). */
-export const MAX_IDENTIFIER_LENGTH = 100;
-
-const IDENTIFIER_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
-
 /**
  * Why `name` is not an identifier, or undefined when it is one: a letter, digit or `_` first,
- * then letters, digits, `_`, `-`, `+` and `.`, never `..`, at most
- * {@link MAX_IDENTIFIER_LENGTH} characters. So no separator, no leading dot (hidden files, `.`,
- * `..`), no empty name, no space or control character.
+ * then letters, digits, `_`, `-`, `+` and `.`, never `..`, at most 100 characters.
  *
  * @example
  * ```ts
@@ -34,60 +26,37 @@ export function identifierProblem(name: string): string | undefined {
   if (/[/\\]/.test(name)) return "it contains a path separator";
   if (name.includes("..")) return "it contains ..";
   if (name.startsWith(".")) return "it starts with a dot";
-  if (name.length > MAX_IDENTIFIER_LENGTH) {
-    return `it is longer than ${MAX_IDENTIFIER_LENGTH} characters`;
-  }
-  if (!IDENTIFIER_PATTERN.test(name)) {
+  // File systems take 255 bytes per name, and suffixes are added.
+  if (name.length > 100) return "it is longer than 100 characters";
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/.test(name)) {
     return "it may hold only letters, digits, _, -, + and . (and start with a letter, digit or _)";
   }
   return undefined;
 }
 
-/**
- * A name that becomes a file or folder name (a benchmark's, an ablation's, an OOD set's):
- * decoding refuses anything {@link identifierProblem} finds wrong, with its reason.
- */
-export const Identifier: Schema.String = Schema.String.pipe(
-  Schema.check(
-    Schema.makeFilter((name: string) => {
-      const problem = identifierProblem(name);
-      return problem === undefined
-        ? true
-        : `Expected a name usable as a folder name, not ${JSON.stringify(name)}: ${problem}`;
-    }),
-  ),
+/** A string Schema refusing what `problem` finds wrong, as "Expected <expected>, not …: why". */
+const checked = (problem: (text: string) => string | undefined, expected: string) =>
+  Schema.String.pipe(Schema.check(Schema.makeFilter((text: string) => {
+    const found = problem(text);
+    return found === undefined
+      ? true
+      : `Expected ${expected}, not ${JSON.stringify(text)}: ${found}`;
+  })));
+
+/** A name that becomes a file or folder name: refuses what {@link identifierProblem} does. */
+export const Identifier: Schema.String = checked(
+  identifierProblem,
+  "a name usable as a folder name",
 );
 
-/**
- * What is wrong with `path` as a path a file records for something inside its own folder
- * (absolute, a `..` segment, a backslash, empty), or undefined when it is one.
- *
- * @example
- * ```ts
- * import { relativePathProblem } from "./paths.ts";
- * if (relativePathProblem("state/train.npy") !== undefined) throw new Error("refused");
- * if (relativePathProblem("../../etc/passwd") === undefined) throw new Error("accepted");
- * ```
- */
-export function relativePathProblem(path: string): string | undefined {
+/** A path a file records inside its folder: never empty, absolute, with a backslash or `..`. */
+export const InsidePath: Schema.String = checked((path) => {
   if (path === "") return "it is empty";
   if (path.startsWith("/") || /^[A-Za-z]:/.test(path)) return "it is absolute";
   if (path.includes("\\")) return "it contains a backslash";
   if (path.split("/").some((part) => part === "..")) return "it leaves its folder (..)";
   return undefined;
-}
-
-/** A path a file records for something inside its own folder (see {@link relativePathProblem}). */
-export const InsidePath = Schema.String.pipe(
-  Schema.check(
-    Schema.makeFilter((path: string) => {
-      const problem = relativePathProblem(path);
-      return problem === undefined
-        ? true
-        : `Expected a path inside the folder, not ${JSON.stringify(path)}: ${problem}`;
-    }),
-  ),
-);
+}, "a path inside the folder");
 
 /** A name that is not an identifier: names the key it came from and what is wrong. */
 export class InvalidName extends Data.TaggedError("InvalidName")<{
@@ -131,23 +100,18 @@ export function isWithin(base: string, path: string): boolean {
 }
 
 /**
- * Resolve `path` (read from a file, at `key`) against `base` and check it stays inside:
- * lexically, and once links are followed when it exists. Returns the absolute path; throws a
- * {@link PathOutsideBase} otherwise (for readers that are plain promises, e.g. a tfjs IO
- * handler). {@link insideBase} is the same as an Effect.
+ * Resolve `path` (read from a file, at `key`) against `base` and check it stays inside,
+ * lexically and once links are followed; throws a {@link PathOutsideBase} otherwise (for plain
+ * promise readers, e.g. a tfjs IO handler). {@link insideBase} is the same as an Effect.
  */
 export async function resolveInside(base: string, path: string, key: string): Promise<string> {
   const root = resolve(base);
   const target = resolve(root, path);
   const refused = new PathOutsideBase({ key, path, base: root });
   if (path === "" || !isWithin(root, target)) throw refused;
-  let real: { root: string; target: string } | undefined;
-  try {
-    real = { root: await Deno.realPath(root), target: await Deno.realPath(target) };
-  } catch {
-    real = undefined; // Missing: the reader reports that, naming the file.
-  }
-  if (real !== undefined && !isWithin(real.root, real.target)) throw refused;
+  // Missing: the reader reports that, naming the file.
+  const real = await Promise.all([Deno.realPath(root), Deno.realPath(target)]).catch(() => []);
+  if (real.length === 2 && !isWithin(real[0]!, real[1]!)) throw refused;
   return target;
 }
 
@@ -191,11 +155,10 @@ export class LinkLeavesRoot extends Data.TaggedError("LinkLeavesRoot")<{
 }
 
 /**
- * Every regular file under `root` (absolute paths as seen through `root`, sorted), following
- * symbolic links whose target stays inside `root` (so reading a listed path reads the target's
- * content, and a content key covers it); a link leading outside fails with
- * {@link LinkLeavesRoot}, a dangling link with an `IoError`-like rejection from `Deno.realPath`.
- * Other kinds of files (pipes, sockets) are not listed.
+ * Every regular file under `root` (paths through `root`, sorted), following symbolic links whose
+ * target stays inside `root` (each real folder once); a link leading outside fails with
+ * {@link LinkLeavesRoot}, a dangling one with `Deno.realPath`'s rejection, its `link` set to the
+ * link's path. Pipes and sockets are not listed.
  */
 export async function walkFiles(root: string): Promise<Array<string>> {
   const realRoot = await Deno.realPath(root);
@@ -207,15 +170,13 @@ export async function walkFiles(root: string): Promise<Array<string>> {
       let isDirectory = entry.isDirectory;
       let isFile = entry.isFile;
       if (entry.isSymlink) {
-        const target = await Deno.realPath(path);
+        const target = await Deno.realPath(path).catch((error) => {
+          throw Object.assign(error, { link: path });
+        });
         if (!isWithin(realRoot, target)) throw new LinkLeavesRoot({ link: path, target, root });
-        const info = await Deno.stat(target);
-        isDirectory = info.isDirectory;
-        isFile = info.isFile;
-        if (isDirectory) {
-          if (seen.has(target)) continue; // A link back up: its files are listed already.
-          seen.add(target);
-        }
+        ({ isDirectory, isFile } = await Deno.stat(target));
+        if (isDirectory && seen.has(target)) continue; // A link back up: listed already.
+        seen.add(target);
       }
       if (isDirectory) await visit(path);
       else if (isFile) out.push(path);

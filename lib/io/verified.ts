@@ -1,12 +1,8 @@
 /**
- * Checksums on every read at no cost on the next run: a small memo file remembers, for each
- * file whose checksum was computed, its size, modification time and digest. A file whose size
- * and mtime still match its memo line is not hashed again; any write to the file (which
- * changes its mtime) makes it hashed afresh, so a corrupted file is caught on its next load.
- *
- * The memo is only an accelerator: if it cannot be read, is not a memo (decoded strictly, so a
- * mistyped line is never trusted) or cannot be written, files are hashed and nothing else
- * changes.
+ * Checksums on every read at no cost on the next run: a memo file remembers each hashed file's
+ * size, mtime and digest, and a file whose size and mtime still match is not hashed again (a
+ * write changes the mtime). Only an accelerator: a memo that cannot be read, is not a memo
+ * (decoded strictly) or cannot be written just means every file is hashed.
  *
  * @module
  */
@@ -16,7 +12,7 @@ import { writeJsonAtomic } from "./files.ts";
 import { readOptionalJson } from "./json_file.ts";
 
 /** The default memo file: `.data/verified.json` at the project root. */
-export const DEFAULT_VERIFIED_MEMO: string = fileURLToPath(
+const DEFAULT_VERIFIED_MEMO: string = fileURLToPath(
   new URL("../../.data/verified.json", import.meta.url),
 );
 
@@ -27,9 +23,8 @@ const MemoLine = Schema.Struct({
 });
 
 /** The memo file: for each `<kind>:<path>`, the file's size, mtime and digest. */
-export const VerifiedMemo = Schema.Record(Schema.String, MemoLine);
-/** The memo file: for each `<kind>:<path>`, the file's size, mtime and digest. */
-export type VerifiedMemo = typeof VerifiedMemo.Type;
+const VerifiedMemo = Schema.Record(Schema.String, MemoLine);
+type VerifiedMemo = typeof VerifiedMemo.Type;
 
 /** A memo file that cannot be read or is not a memo: names the file and what is wrong. */
 export class VerifiedMemoInvalid extends Data.TaggedError("VerifiedMemoInvalid")<{
@@ -41,10 +36,7 @@ export class VerifiedMemoInvalid extends Data.TaggedError("VerifiedMemoInvalid")
   }
 }
 
-/**
- * Read and strictly decode the memo at `path` (grood's own format: a mistyped line or an
- * unknown key is refused); a missing memo is empty.
- */
+/** Read and strictly decode the memo at `path`; a missing memo is empty. */
 export const readVerifiedMemo = (
   path: string,
 ): Effect.Effect<VerifiedMemo, VerifiedMemoInvalid> =>
@@ -62,8 +54,8 @@ const readMemo = (memo: string): Promise<Record<string, VerifiedMemo[string]>> =
 
 /**
  * The digest of the file at `path` whose content is `bytes`, computed by `digest` unless the
- * memo already holds it for the file's current size and mtime. `kind` separates digests of
- * different kinds of the same file (e.g. raw bytes vs gunzipped bytes).
+ * memo holds it for the file's size and mtime. `kind` separates digests of one file (raw bytes
+ * vs gunzipped bytes).
  *
  * @example The second call is served from the memo
  * ```ts
@@ -94,16 +86,11 @@ export const memoDigest = (
     const stat = await Deno.stat(path).catch(() => undefined);
     const mtimeMs = stat?.mtime?.getTime();
     const id = `${kind}:${path}`;
-    const lines = await readMemo(memo);
-    const line = lines[id];
-    if (
-      stat !== undefined && mtimeMs !== undefined && line !== undefined &&
-      line.size === stat.size && line.size === bytes.length && line.mtimeMs === mtimeMs
-    ) {
-      return line.digest;
-    }
+    const line = (await readMemo(memo))[id];
+    const known = stat !== undefined && mtimeMs !== undefined && stat.size === bytes.length;
+    if (known && line?.size === stat.size && line.mtimeMs === mtimeMs) return line.digest;
     const value = digest(bytes);
-    if (stat !== undefined && mtimeMs !== undefined && stat.size === bytes.length) {
+    if (known) {
       const fresh = await readMemo(memo);
       fresh[id] = { size: stat.size, mtimeMs, digest: value };
       // Forget files that are gone (e.g. temporary files of tests).

@@ -1,23 +1,14 @@
 /**
- * A data source as written on a command line (`--train`, `--val-ood`, `score`'s arguments):
- *
- * | written | source |
- * | --- | --- |
- * | a folder | image folder (`folder`); labelled (one subfolder per class) where labels are needed |
- * | `x.npy` | NumPy images (`npy`); labels from `x.labels.npy` next to it when that file exists |
- * | `x-idx3-ubyte`, `x.idx` (or `.gz`) | IDX images (`idx`); labels from `x-idx1-ubyte` likewise |
- * | `x.json` | any source spec (`{"kind": …}`, the benchmark files' Schema), paths relative to it |
- * | `dataset:mnist:test` | a built-in ID split (`dataset`) |
- * | `ood-set:NAME` | a built-in generated OOD set (`ood-set`) |
- *
- * Every form decodes through the sources' own Schemas, strictly, so a wrong field or an unknown
- * key is named the same way as in a benchmark file.
+ * A data source as written on a command line (`--train`, `--val-ood`, `score`'s arguments): a
+ * folder, `x.npy`, an IDX file, a source spec `.json`, `dataset:NAME:SPLIT` or `ood-set:NAME`
+ * (the forms: `docs/internals/io.md`), each decoded strictly through the sources' own Schemas.
  *
  * @module
  */
 import { basename, dirname, extname, resolve } from "node:path";
 import { Data, Effect } from "effect";
 import { decodeStrict } from "../decode.ts";
+import { assertRegularFile } from "../io/files.ts";
 import { SourceSpec } from "./mod.ts";
 
 /** How a source argument is written, for the help of the tasks that take one. */
@@ -51,7 +42,7 @@ export interface SourceArgument {
 
 const statOf = (path: string) => Effect.promise(() => Deno.stat(path).catch(() => undefined));
 
-/** Strict, as a benchmark file: a key the source kind does not declare is refused by name. */
+/** Decoded strictly: a key the source kind does not declare is refused by name. */
 const decode = (argument: string, json: unknown, baseDir: string) =>
   Effect.mapError(
     decodeStrict(SourceSpec, argument)(json),
@@ -59,8 +50,7 @@ const decode = (argument: string, json: unknown, baseDir: string) =>
   ).pipe(Effect.map((spec): SourceArgument => ({ argument, spec, baseDir })));
 
 /**
- * Decode one source argument; relative paths are taken from `cwd`. `labelled` asks for a
- * labelled folder (the training and validation splits).
+ * Decode one source argument, relative to `cwd`; `labelled` asks for a labelled folder.
  *
  * @example
  * ```ts
@@ -100,51 +90,39 @@ export const parseSourceArgument = (
       });
     }
     if (info.isDirectory) {
-      return yield* decode(
-        argument,
-        { kind: "folder", path, labelled: options.labelled ?? false },
-        cwd,
-      );
+      return yield* decode(argument, { kind: "folder", path, labelled: !!options.labelled }, cwd);
     }
-    const extension = extname(path).toLowerCase();
-    if (extension === ".json") {
+    if (extname(path).toLowerCase() === ".json") {
       const json = yield* Effect.tryPromise({
-        try: async () => JSON.parse(await Deno.readTextFile(path)) as unknown,
+        // A named pipe is refused, not waited on.
+        try: async () => (await assertRegularFile(path), JSON.parse(await Deno.readTextFile(path))),
         catch: (error) =>
           new SourceArgumentInvalid({ argument, problem: `not a JSON source spec: ${error}` }),
       });
       return { ...yield* decode(argument, json, dirname(path)), file: path };
     }
-    if (extension === ".npy") {
-      const labels = path.slice(0, -4) + ".labels.npy";
-      const hasLabels = (yield* statOf(labels)) !== undefined;
-      return yield* decode(
+    // Labels next to the images when that file exists; IDX raw or gzip (as Debian ships).
+    const npy = extname(path).toLowerCase() === ".npy";
+    if (!npy && !/(\.idx|-idx3-ubyte)(\.gz)?$/.test(basename(path))) {
+      return yield* new SourceArgumentInvalid({
         argument,
-        { kind: "npy", images: path, ...(hasLabels ? { labels } : {}) },
-        cwd,
-      );
+        problem: "not a folder, .npy, IDX or .json source spec (see `deno task fit --help`)",
+      });
     }
-    // Raw or gzip (`.gz`, as Debian ships them).
-    if (/(\.idx|-idx3-ubyte)(\.gz)?$/.test(basename(path))) {
-      const labels = path.replace(/-idx3-ubyte(\.gz)?$/, "-idx1-ubyte$1")
-        .replace(/\.idx(\.gz)?$/, ".labels.idx$1");
-      const hasLabels = labels !== path && (yield* statOf(labels)) !== undefined;
-      return yield* decode(
-        argument,
-        { kind: "idx", images: path, ...(hasLabels ? { labels } : {}) },
-        cwd,
+    const labels = npy
+      ? path.slice(0, -4) + ".labels.npy"
+      : path.replace(/-idx3-ubyte(\.gz)?$/, "-idx1-ubyte$1").replace(
+        /\.idx(\.gz)?$/,
+        ".labels.idx$1",
       );
-    }
-    return yield* new SourceArgumentInvalid({
-      argument,
-      problem: "not a folder, .npy, IDX or .json source spec (see `deno task fit --help`)",
-    });
+    const hasLabels = labels !== path && (yield* statOf(labels)) !== undefined;
+    const spec = { kind: npy ? "npy" : "idx", images: path, ...(hasLabels ? { labels } : {}) };
+    return yield* decode(argument, spec, cwd);
   });
 
 /**
- * The files and folders a decoded source argument reads: its spec file, when it names one, and
- * {@link sourcePaths}. What an output of the run must never be, hold or lie inside (`score
- * spec.json --out spec.json --overwrite` would replace the spec it reads).
+ * The files and folders a source argument reads (its spec file too): what an output of the run
+ * must never be, hold or lie inside (`score spec.json --out spec.json` would replace its spec).
  */
 export const argumentPaths = (source: SourceArgument): ReadonlyArray<string> => [
   ...(source.file === undefined ? [] : [source.file]),
@@ -152,8 +130,7 @@ export const argumentPaths = (source: SourceArgument): ReadonlyArray<string> => 
 ];
 
 /**
- * The files and folders a source spec reads (absolute; none for the built-in sets): what an
- * output folder must never be, hold or lie inside.
+ * The files and folders a source spec reads (absolute; none for the built-in sets).
  *
  * @example
  * ```ts
@@ -164,12 +141,9 @@ export const argumentPaths = (source: SourceArgument): ReadonlyArray<string> => 
  */
 export function sourcePaths(spec: SourceSpec, baseDir: string): ReadonlyArray<string> {
   const record = spec as unknown as Record<string, unknown>;
-  const paths: Array<string> = [];
-  for (const key of ["path", "images", "labels", "features", "files"]) {
-    const value = record[key];
-    for (const item of Array.isArray(value) ? value : [value]) {
-      if (typeof item === "string") paths.push(resolve(baseDir, item));
-    }
-  }
-  return paths;
+  return ["path", "images", "labels", "features", "files"].flatMap((key) =>
+    [record[key]].flat().filter((item) => typeof item === "string").map((item) =>
+      resolve(baseDir, item)
+    )
+  );
 }

@@ -1,31 +1,29 @@
 /**
- * CIFAR-10 and CIFAR-100 binary batches (the "binary version" of Krizhevsky's sets). Each
- * record is the label byte(s) then 3072 pixel bytes: the red, green and blue planes of a 32×32
- * image, each row-major. CIFAR-10 records have 1 label byte (3073 bytes); CIFAR-100 records
- * have 2, coarse then fine (3074 bytes); `label` picks which (default fine).
- *
- * Class names come from the spec's `classes`, else from the meta file the archives ship next
- * to the batches (`batches.meta.txt`; `fine_label_names.txt` / `coarse_label_names.txt`), else
- * "0", "1", …. Files are read record by record, one batch at a time, in the order listed.
+ * CIFAR-10 and CIFAR-100 binary batches: each record is its label byte (CIFAR-100: two, coarse
+ * then fine; `label` picks one, default fine), then the red, green and blue planes of a 32×32
+ * image. Class names come from the spec's `classes`, else the meta file shipped next to the
+ * batches (`batches.meta.txt`, `fine_label_names.txt`…), else "0", "1", …. Files are read one
+ * batch of records at a time, in the order listed.
  *
  * @module
  */
 import { dirname, join } from "node:path";
-import { Effect, Schema, Stream } from "effect";
+import { Effect, Schema } from "effect";
 import { ClassNames } from "../decode.ts";
-import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
-import { conformRaw } from "./conform.ts";
+import { assertRegularFile } from "../io/files.ts";
+import { CorruptDataset } from "../io/idx.ts";
+import { conformRaw, interleave } from "./conform.ts";
 import {
-  batchStarts,
   type ImageShape,
   numberedClasses,
   type OpenContext,
   type OpenedSource,
+  readExactly,
   resolvePath,
-  type SourceBatch,
   type SourceKind,
+  specFile,
 } from "./source.ts";
-import { rangeOfBatches } from "./range.ts";
+import { batchesOf } from "./range.ts";
 
 /** The spec of CIFAR binary batch files. */
 export const CifarSpec: Schema.Struct<{
@@ -45,10 +43,8 @@ export const CifarSpec: Schema.Struct<{
 /** A decoded CIFAR spec. */
 type CifarSpec = typeof CifarSpec.Type;
 
-const SIDE = 32;
-const PLANE = SIDE * SIDE;
-const PIXELS = 3 * PLANE;
-const CIFAR_SHAPE: ImageShape = { height: SIDE, width: SIDE, channels: 3 };
+const CIFAR_SHAPE: ImageShape = { height: 32, width: 32, channels: 3 };
+const PIXELS = 32 * 32 * 3;
 
 /** Record size and label layout of a variant. */
 export const cifarRecord = (
@@ -56,48 +52,17 @@ export const cifarRecord = (
 ): { readonly size: number; readonly labels: number } =>
   variant === "cifar10" ? { size: 1 + PIXELS, labels: 1 } : { size: 2 + PIXELS, labels: 2 };
 
-const fileSize = (path: string) =>
-  Effect.tryPromise({
-    try: async () => (await Deno.stat(path)).size,
-    catch: (error) =>
-      error instanceof Deno.errors.NotFound
-        ? new DatasetFileMissing({ path, hint: "check the path in the spec" })
-        : new CorruptDataset({ path, problem: `cannot read: ${error}` }),
-  });
-
 /** Names from a meta text file next to the batches, if there is one. */
 const metaNames = (dir: string, spec: CifarSpec) =>
-  Effect.promise(async () => {
+  Effect.promise(() => {
     const file = spec.variant === "cifar10"
       ? "batches.meta.txt"
       : `${spec.label ?? "fine"}_label_names.txt`;
-    try {
-      const text = await Deno.readTextFile(join(dir, file));
-      return text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-    } catch {
-      return undefined;
-    }
-  });
-
-const readRecords = (path: string, first: number, count: number, recordSize: number) =>
-  Effect.tryPromise({
-    try: async () => {
-      const file = await Deno.open(path);
-      try {
-        await file.seek(first * recordSize, Deno.SeekMode.Start);
-        const out = new Uint8Array(count * recordSize);
-        let got = 0;
-        while (got < out.length) {
-          const n = await file.read(out.subarray(got));
-          if (n === null) throw new Error(`ends after ${first * recordSize + got} bytes`);
-          got += n;
-        }
-        return out;
-      } finally {
-        file.close();
-      }
-    },
-    catch: (error) => new CorruptDataset({ path, problem: `cannot read: ${error}` }),
+    // A named pipe there is not waited on: the names are then numbers.
+    return assertRegularFile(join(dir, file)).then(() => Deno.readTextFile(join(dir, file))).then(
+      (text) => text.split("\n").map((l) => l.trim()).filter((l) => l !== ""),
+      () => undefined,
+    );
   });
 
 const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext) {
@@ -115,7 +80,7 @@ const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext
   let count = 0;
   for (const file of spec.files) {
     const path = resolvePath(ctx, file);
-    const size = yield* fileSize(path);
+    const size = yield* specFile(path, async () => (await Deno.stat(path)).size);
     if (size === 0 || size % record.size !== 0) {
       return yield* new CorruptDataset({
         path,
@@ -130,13 +95,14 @@ const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext
     numberedClasses(spec.variant === "cifar10" ? 10 : spec.label === "coarse" ? 20 : 100);
   const readBatch = (start: number, size: number) =>
     Effect.gen(function* () {
-      const pixels = new Uint8Array(size * PIXELS);
+      const planar = new Uint8Array(size * PIXELS);
       const labels = new Uint8Array(size);
       for (const file of files) {
         const from = Math.max(start, file.first);
         const to = Math.min(start + size, file.first + file.count);
         if (from >= to) continue;
-        const bytes = yield* readRecords(file.path, from - file.first, to - from, record.size);
+        const at = (from - file.first) * record.size;
+        const bytes = yield* readExactly(file.path, at, (to - from) * record.size);
         for (let r = 0; r < to - from; r++) {
           const base = r * record.size;
           const n = from - start + r;
@@ -149,33 +115,23 @@ const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext
             });
           }
           labels[n] = label;
-          const image = base + record.labels;
-          for (let p = 0; p < PLANE; p++) {
-            const o = n * PIXELS + p * 3;
-            pixels[o] = bytes[image + p]!;
-            pixels[o + 1] = bytes[image + PLANE + p]!;
-            pixels[o + 2] = bytes[image + 2 * PLANE + p]!;
-          }
+          planar.set(bytes.subarray(base + record.labels, base + record.size), n * PIXELS);
         }
       }
-      const batch: SourceBatch = {
+      const pixels = interleave(planar, size, CIFAR_SHAPE);
+      return {
         start,
         size,
         pixels: yield* conformRaw(pixels, size, CIFAR_SHAPE, ctx.shape, files[0]!.path),
         labels,
       };
-      return batch;
     });
   const opened: OpenedSource = {
     description: files.map((f) => f.path).join(", "),
     count,
     shape: ctx.shape,
     classNames,
-    batches: (batchSize) =>
-      Stream.fromIterable(batchStarts(count, batchSize)).pipe(
-        Stream.mapEffect(({ start, size }) => readBatch(start, size)),
-      ),
-    range: rangeOfBatches(readBatch),
+    ...batchesOf(count, readBatch),
   };
   return opened;
 });

@@ -42,33 +42,19 @@ export const decodeImage = (
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /**
- * The pixels of a PNG that sharp's pipeline would leave as they are: 8-bit, already `shape`'s
- * size and channels (grey for one channel, RGB for three), no palette, no transparency entry and
- * no colour profile, so flattening, resizing and the colour conversion are all identities. Decoded
- * by `plain_png.ts` (zlib's inflate, then the row filters undone), many times faster than sharp
- * on 28×28 PNGs; anything else (interlaced, damaged…) returns `undefined` and goes through sharp.
- *
- * A grey picture saved as RGB (every pixel R = G = B: what sharp writes for one-channel input,
- * and many tools do) counts as grey for a one-channel shape: libvips' `b-w` conversion maps
- * (v, v, v) to v for every v (`tests/png_fast_path_test.ts` checks all 256 against sharp).
+ * The pixels of a PNG that sharp's pipeline would leave as they are (8-bit, already `shape`'s
+ * size and channels, plain: `plain_png.ts`), decoded many times faster than by sharp; anything
+ * else returns `undefined`. An RGB PNG with R = G = B everywhere counts as grey for a
+ * one-channel shape, as libvips' `b-w` maps it (`docs/internals/io.md`).
  */
 export function pngAlreadyAtShape(bytes: Uint8Array, shape: ImageShape): Uint8Array | undefined {
   if (bytes.length < 29 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) return undefined;
-  // The IHDR chunk comes first (PNG spec): read size, bit depth and colour type (0 grey, 2 RGB)
-  // from it, so a PNG that needs sharp anyway (a photo to shrink) is never decoded twice.
-  const header = new DataView(bytes.buffer, bytes.byteOffset, 29);
-  // Colour type 0 is grey, 2 is RGB; RGB is also read for a grey shape (kept if R = G = B).
-  const colourType = bytes[25];
-  const channelsOk = shape.channels === 1 ? colourType === 0 || colourType === 2 : colourType === 2;
-  if (
-    header.getUint32(12) !== 0x49484452 || header.getUint32(16) !== shape.width ||
-    header.getUint32(20) !== shape.height || bytes[24] !== 8 || !channelsOk
-  ) return undefined;
-  // An RGB PNG is read as RGB, then kept for a grey shape only if it is grey.
-  const pixels = plainPngPixels(bytes, shape.width, shape.height, colourType === 0 ? 1 : 3);
+  // Colour type (IHDR, the first chunk) 0 is grey; anything else must be RGB (type 2), which
+  // is also read for a grey shape and kept if it is grey.
+  const channels = shape.channels === 1 && bytes[25] === 0 ? 1 : 3;
+  const pixels = plainPngPixels(bytes, shape.width, shape.height, channels);
   if (pixels === undefined) return undefined; // sharp decodes it or names the problem
-  if (shape.channels === 1 && colourType === 2) return greyOfRgb(pixels);
-  return pixels.length === imageValues(shape) ? pixels : undefined;
+  return channels !== shape.channels ? greyOfRgb(pixels) : pixels;
 }
 
 /** The one channel of RGB pixels that are all grey (R = G = B); undefined if one is not. */
@@ -82,11 +68,7 @@ function greyOfRgb(rgb: Uint8Array): Uint8Array | undefined {
   return grey;
 }
 
-const decodeWithSharp = (
-  bytes: Uint8Array,
-  path: string,
-  shape: ImageShape,
-): Effect.Effect<Uint8Array, CorruptDataset> =>
+const decodeWithSharp = (bytes: Uint8Array, path: string, shape: ImageShape) =>
   Effect.tryPromise({
     try: () => toShape(sharp(bytes), shape).toUint8Array(),
     catch: (error) =>
@@ -98,12 +80,7 @@ const decodeWithSharp = (
       }),
   }).pipe(Effect.flatMap(({ data, info }) => checkOutput(data, info, path, shape)));
 
-const checkOutput = (
-  data: Uint8Array,
-  info: OutputInfo,
-  path: string,
-  shape: ImageShape,
-): Effect.Effect<Uint8Array, CorruptDataset> =>
+const checkOutput = (data: Uint8Array, info: OutputInfo, path: string, shape: ImageShape) =>
   info.channels === shape.channels && data.length === imageValues(shape)
     ? Effect.succeed(data)
     : Effect.fail(
@@ -114,10 +91,7 @@ const checkOutput = (
       }),
     );
 
-/**
- * Convert `count` raw images (NHWC uint8 at `from`) to `to`. Returns the input itself when the
- * shapes agree. `path` names the source in errors.
- */
+/** Convert `count` raw images (NHWC uint8) from shape `from` to `to` (the input when equal). */
 export const conformRaw = (
   pixels: Uint8Array,
   count: number,
@@ -134,12 +108,8 @@ export const conformRaw = (
     (i) =>
       Effect.tryPromise({
         try: () =>
-          toShape(
-            sharp(pixels.subarray(i * inPer, (i + 1) * inPer), {
-              raw: { width: from.width, height: from.height, channels: from.channels },
-            }),
-            to,
-          ).toUint8Array(),
+          toShape(sharp(pixels.subarray(i * inPer, (i + 1) * inPer), { raw: from }), to)
+            .toUint8Array(),
         catch: (error) =>
           new CorruptDataset({ path, problem: `cannot convert image ${i}: ${String(error)}` }),
       }).pipe(
@@ -149,3 +119,17 @@ export const conformRaw = (
     { concurrency: 4, discard: true },
   ).pipe(Effect.as(out));
 };
+
+/** `count` images stored as planes (NCHW) with their values interleaved (NHWC). */
+export function interleave(planar: Uint8Array, count: number, shape: ImageShape): Uint8Array {
+  const per = imageValues(shape);
+  const plane = shape.height * shape.width;
+  const out = new Uint8Array(count * per);
+  for (let n = 0; n < count; n++) {
+    for (let c = 0; c < shape.channels; c++) {
+      const from = n * per + c * plane;
+      for (let p = 0; p < plane; p++) out[n * per + p * shape.channels + c] = planar[from + p]!;
+    }
+  }
+  return out;
+}

@@ -1,7 +1,6 @@
 /**
- * A split of one of grood's registered ID datasets (`lib/data/datasets.ts`: MNIST,
- * Fashion-MNIST), loaded with the checksums recorded there: `{"kind": "dataset", "name":
- * "mnist", "split": "train"}`. Labelled, with the registry's class names.
+ * A split of a registered ID dataset (`lib/data/datasets.ts`), checksummed, labelled:
+ * `{"kind": "dataset", "name": "mnist", "split": "train"}`.
  *
  * @module
  */
@@ -26,14 +25,7 @@ const open = Effect.fn("openDataset")(function* (
   ctx: OpenContext,
 ) {
   const set = yield* loadSplit(spec.name, spec.split);
-  return inMemorySource({
-    description: set.name,
-    count: set.count,
-    shape: GREY_28,
-    pixels: set.pixels,
-    labels: set.labels,
-    classNames: set.classNames,
-  }, ctx);
+  return inMemorySource({ ...set, description: set.name, shape: GREY_28 }, ctx);
 });
 
 /** A registered ID dataset's split (checksummed by the registry). */

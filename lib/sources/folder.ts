@@ -1,43 +1,27 @@
 /**
- * Image folders. `labelled: true`: one subfolder per class, images anywhere below each. The
- * class order (recorded in `classNames`) is the spec's `classes` list, else the one the reader
- * gives (`OpenContext.classes`: the model's classes at fit), and then every subfolder must be
- * one of those names (labels by name, never by position); without either, the subfolder names
- * sorted, numbers as numbers (`1`, `2`, …, `10`) and other names by code point. Otherwise any
- * folder, read recursively, with no labels (an OOD set). PNG, JPEG and WebP files (by
- * extension, any case) are decoded and resized to the model's input by npm `sharp`; other
- * files are skipped. A link to an image or a folder inside the folder is followed; a link
- * that leads outside it, or nowhere, is an error naming it (never skipped silently). Images are
- * read in sorted path order, one batch at a time.
- *
- * @example An OOD folder at 28×28 grey
- * ```ts ignore
- * import { Effect } from "effect";
- * import { folderSource, GREY_28, readSource } from "../../mod.ts";
- * const opened = await Effect.runPromise(
- *   folderSource.open({ kind: "folder", path: "my-ood-pngs" }, { baseDir: ".", shape: GREY_28 }),
- * );
- * const set = await Effect.runPromise(readSource(opened));
- * console.log(set.count, set.checksum);
- * ```
+ * Image folders: PNG, JPEG and WebP files (by extension, any case; others skipped), read
+ * recursively in sorted path order and decoded to the model's input by npm `sharp`. Links inside
+ * the folder are followed; one leading outside or nowhere is an error naming it. `labelled`: one
+ * subfolder per class, labelled by name (never by position) in the order of the spec's
+ * `classes`, else the reader's (`OpenContext.classes`), else the sorted subfolder names.
  *
  * @module
  */
-import { join, sep } from "node:path";
-import { Effect, Schema, Stream } from "effect";
+import { join, relative } from "node:path";
+import { Effect, Schema } from "effect";
 import { ClassNames } from "../decode.ts";
 import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
+import { LinkLeavesRoot, walkFiles } from "../io/paths.ts";
 import { decodeImage } from "./conform.ts";
 import {
-  batchStarts,
   imageValues,
   type OpenContext,
   type OpenedSource,
   resolvePath,
-  type SourceBatch,
+  sourceBatch,
   type SourceKind,
 } from "./source.ts";
-import { rangeOfBatches } from "./range.ts";
+import { batchesOf } from "./range.ts";
 
 /** The spec of an image folder. */
 export const FolderSpec: Schema.Struct<{
@@ -55,54 +39,8 @@ export const FolderSpec: Schema.Struct<{
 });
 
 const IMAGE_EXTENSION = /\.(png|jpe?g|webp)$/i;
-/** Most classes a label byte can hold. */
-const MAX_CLASSES = 256;
 
-/** A link that leads outside the folder or nowhere: named, never skipped. */
-class LinkRefused extends Error {
-  constructor(readonly path: string, readonly reason: string) {
-    super(reason);
-  }
-}
-
-/**
- * Every file under `root` (sorted relative paths), following links whose target lies inside
- * `root` (each real folder walked once); a link leading outside or nowhere throws.
- */
-async function walkFollowingLinks(root: string): Promise<Array<string>> {
-  const realRoot = await Deno.realPath(root);
-  const inside = (real: string) => real === realRoot || real.startsWith(realRoot + sep);
-  const seen = new Set<string>([realRoot]);
-  const out: Array<string> = [];
-  const walk = async (rel: string): Promise<void> => {
-    const entries = await Array.fromAsync(Deno.readDir(rel === "" ? root : join(root, rel)));
-    for (const e of entries) {
-      const path = rel === "" ? e.name : `${rel}/${e.name}`;
-      let isDirectory = e.isDirectory;
-      let isFile = e.isFile;
-      if (e.isSymlink) {
-        const real = await Deno.realPath(join(root, path)).catch(() => undefined);
-        if (real === undefined) throw new LinkRefused(path, "a link to nothing");
-        if (!inside(real)) {
-          throw new LinkRefused(path, `a link to ${real}, outside the folder (copy it in)`);
-        }
-        const info = await Deno.stat(real);
-        if (info.isDirectory && seen.has(real)) continue;
-        if (info.isDirectory) seen.add(real);
-        [isDirectory, isFile] = [info.isDirectory, info.isFile];
-      }
-      if (isDirectory) await walk(path);
-      else if (isFile) out.push(path);
-    }
-  };
-  await walk("");
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/**
- * The image files a folder source reads under `root` (relative, sorted; links inside it followed,
- * a link leading out refused), e.g. to hash exactly what a job will read.
- */
+/** The image files a folder source reads under `root` (relative, sorted), e.g. to hash them. */
 export const listImages = (
   root: string,
 ): Effect.Effect<Array<string>, CorruptDataset | DatasetFileMissing> =>
@@ -110,28 +48,24 @@ export const listImages = (
     try: async () => {
       const stat = await Deno.stat(root);
       if (!stat.isDirectory) throw new Error("not a folder");
-      return (await walkFollowingLinks(root)).filter((f) => IMAGE_EXTENSION.test(f));
+      const files = (await walkFiles(root)).map((path) => relative(root, path));
+      return files.filter((f) => IMAGE_EXTENSION.test(f));
     },
     catch: (error) =>
-      error instanceof LinkRefused
-        ? new CorruptDataset({ path: join(root, error.path), problem: error.reason })
+      error instanceof LinkLeavesRoot
+        ? new CorruptDataset({
+          path: error.link,
+          problem: `a link to ${error.target}, outside the folder (copy it in)`,
+        })
+        : error instanceof Error && "link" in error
+        ? new CorruptDataset({ path: String(error.link), problem: "a link to nothing" })
         : error instanceof Deno.errors.NotFound
         ? new DatasetFileMissing({ path: root, hint: "check the folder path in the spec" })
         : new CorruptDataset({ path: root, problem: String(error) }),
   });
 
-/**
- * Class folder names in order: numbers as numbers when every name is one (`1`, `2`, …, `10`),
- * else by code point.
- *
- * @example
- * ```ts
- * import { sortClassNames } from "./folder.ts";
- * if (sortClassNames(["10", "2", "1"]).join() !== "1,2,10") throw new Error("code-point order");
- * if (sortClassNames(["b", "a"]).join() !== "a,b") throw new Error("not sorted");
- * ```
- */
-export function sortClassNames(names: ReadonlyArray<string>): Array<string> {
+/** Class folder names sorted: as numbers when all are (`1`, `2`, `10`), else by code point. */
+function sortClassNames(names: ReadonlyArray<string>): Array<string> {
   const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   const numeric = names.every((n) => /^\d+$/.test(n));
   return [...names].sort((a, b) =>
@@ -174,52 +108,35 @@ const open = Effect.fn("openFolder")(function* (
       }
     }
     classNames = given ?? sortClassNames(folders);
-    if (classNames.length > MAX_CLASSES) {
+    if (classNames.length > 256) { // what a label byte holds
       return yield* new CorruptDataset({
         path: root,
-        problem: `has ${classNames.length} class folders; at most ${MAX_CLASSES} are supported`,
+        problem: `has ${classNames.length} class folders; at most 256 are supported`,
       });
     }
     const index = new Map(classNames.map((name, i) => [name, i]));
     labels = Uint8Array.from(classOf, (name) => index.get(name)!);
   }
   const per = imageValues(ctx.shape);
-  const readBatch = (start: number, size: number) =>
-    Effect.gen(function* () {
-      const pixels = new Uint8Array(size * per);
-      yield* Effect.forEach(
-        Array.from({ length: size }, (_, i) => i),
-        (i) => {
-          const path = join(root, files[start + i]!);
-          return Effect.tryPromise({
-            try: () => Deno.readFile(path),
-            catch: (error) => new CorruptDataset({ path, problem: `cannot read: ${error}` }),
-          }).pipe(
-            Effect.flatMap((bytes) => decodeImage(bytes, path, ctx.shape)),
-            Effect.map((image) => pixels.set(image, i * per)),
-          );
-        },
-        { concurrency: 4, discard: true },
-      );
-      const batch: SourceBatch = {
-        start,
-        size,
-        pixels,
-        ...(labels === undefined ? {} : { labels: labels.subarray(start, start + size) }),
-      };
-      return batch;
-    });
+  const readImage = (path: string) =>
+    Effect.tryPromise({
+      try: () => Deno.readFile(path),
+      catch: (error) => new CorruptDataset({ path, problem: `cannot read: ${error}` }),
+    }).pipe(Effect.flatMap((bytes) => decodeImage(bytes, path, ctx.shape)));
   const opened: OpenedSource = {
     description: root,
     count: files.length,
     shape: ctx.shape,
     itemNames: files,
     ...(classNames === undefined ? {} : { classNames }),
-    batches: (batchSize) =>
-      Stream.fromIterable(batchStarts(files.length, batchSize)).pipe(
-        Stream.mapEffect(({ start, size }) => readBatch(start, size)),
-      ),
-    range: rangeOfBatches(readBatch),
+    ...batchesOf(files.length, (start, size) => {
+      const pixels = new Uint8Array(size * per);
+      return Effect.forEach(
+        files.slice(start, start + size),
+        (file, i) => Effect.map(readImage(join(root, file)), (image) => pixels.set(image, i * per)),
+        { concurrency: 4, discard: true },
+      ).pipe(Effect.as(sourceBatch(start, size, pixels, labels)));
+    }),
   };
   return opened;
 });

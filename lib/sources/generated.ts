@@ -1,7 +1,6 @@
 /**
- * One of grood's generated OOD sets (`lib/data/ood/`: letters, textures, objects, photos and
- * the validation sets), built by `deno task data`: `{"kind": "ood-set", "name": "letters"}`.
- * Unlabelled 28×28 grey images.
+ * A generated OOD set (`lib/data/ood/`, built by `deno task data`), unlabelled 28×28 grey:
+ * `{"kind": "ood-set", "name": "letters"}`.
  *
  * @module
  */

@@ -1,7 +1,6 @@
 /**
- * IDX files (MNIST's format; raw or gzip), read by grood's IDX codec (`lib/io/idx.ts`):
- * images of rank 3 (N, H, W: grey) or rank 4 (N, H, W, C), optional labels of rank 1. The file
- * is decoded once; batches are views of it, converted only when the model wants another shape.
+ * IDX files (raw or gzip, `lib/io/idx.ts`): images of rank 3 (N, H, W: grey) or 4 (N, H, W, C),
+ * optional labels of rank 1, decoded once and then held in memory.
  *
  * @module
  */
@@ -11,7 +10,7 @@ import { CorruptDataset, readIdx } from "../io/idx.ts";
 import { inMemorySource } from "./in_memory.ts";
 import {
   type ImageShape,
-  numberedClasses,
+  labelClasses,
   type OpenContext,
   resolvePath,
   type SourceKind,
@@ -48,33 +47,21 @@ const open = Effect.fn("openIdx")(function* (spec: typeof IdxSpec.Type, ctx: Ope
   }
   const source: ImageShape = { height: dims[1]!, width: dims[2]!, channels };
   const count = dims[0]!;
-  let labels: Uint8Array | undefined;
-  let classNames: ReadonlyArray<string> | undefined;
+  let labelled: { labels?: Uint8Array; classNames?: ReadonlyArray<string> } = {};
   if (spec.labels !== undefined) {
     const labelsPath = resolvePath(ctx, spec.labels);
     const idx = yield* readIdx(labelsPath, HINT);
     if (idx.dims.length !== 1 || idx.dims[0] !== count) {
       return yield* fail(labelsPath, `dims [${idx.dims.join(", ")}], expected [${count}]`);
     }
-    labels = idx.data;
-    const max = labels.reduce((m, v) => Math.max(m, v), -1);
-    if (spec.classes !== undefined && max >= spec.classes.length) {
-      const at = labels.findIndex((v) => v >= spec.classes!.length);
-      return yield* fail(
-        labelsPath,
-        `label ${labels[at]} at index ${at} is not below ${spec.classes.length} classes`,
-      );
-    }
-    classNames = spec.classes ?? numberedClasses(max + 1);
+    const classNames = labelClasses(idx.data, spec.classes);
+    if (typeof classNames === "string") return yield* fail(labelsPath, classNames);
+    labelled = { labels: idx.data, classNames };
   }
-  return inMemorySource({
-    description: path,
-    count,
-    shape: source,
-    pixels: images.data,
-    ...(labels === undefined ? {} : { labels }),
-    ...(classNames === undefined ? {} : { classNames }),
-  }, ctx);
+  return inMemorySource(
+    { description: path, count, shape: source, pixels: images.data, ...labelled },
+    ctx,
+  );
 });
 
 /** IDX image files with optional labels. */

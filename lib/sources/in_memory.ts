@@ -1,38 +1,36 @@
 /**
- * A source whose images are already in memory (a decoded IDX file, a registered dataset, a
- * generated OOD set): batches are views of its arrays, converted only when the model wants
- * another shape, and the arrays themselves are handed over when the shape already fits.
+ * A source whose images are already in memory (IDX, the built-in sets): batches are views of
+ * its arrays, converted only to another shape; the arrays are handed over when it fits.
  *
  * @module
  */
 import { Effect } from "effect";
 import { conformRaw } from "./conform.ts";
-import { rangeOfBatches } from "./range.ts";
+import { batchesOf } from "./range.ts";
 import {
   type ImageShape,
-  memoryBatches,
+  imageValues,
   type OpenContext,
   type OpenedSource,
   sameShape,
-  type SourceBatch,
+  sourceBatch,
 } from "./source.ts";
 
-/** What an in-memory source holds. */
-export interface InMemoryImages {
-  /** What errors and reports name (a path, a set name). */
-  readonly description: string;
-  readonly count: number;
-  /** The stored images' shape (uint8 NHWC). */
-  readonly shape: ImageShape;
-  readonly pixels: Uint8Array;
-  readonly labels?: Uint8Array;
-  readonly classNames?: ReadonlyArray<string>;
-}
-
-/** The `OpenedSource` of images in memory, at the shape `ctx` asks for. */
-export const inMemorySource = (images: InMemoryImages, ctx: OpenContext): OpenedSource => {
+/** The `OpenedSource` of images in memory (uint8 NHWC at `shape`), at the shape `ctx` asks for. */
+export const inMemorySource = (
+  images: {
+    /** What errors and reports name (a path, a set name). */
+    readonly description: string;
+    readonly count: number;
+    readonly shape: ImageShape;
+    readonly pixels: Uint8Array;
+    readonly labels?: Uint8Array;
+    readonly classNames?: ReadonlyArray<string>;
+  },
+  ctx: OpenContext,
+): OpenedSource => {
   const { description, count, shape, pixels, labels, classNames } = images;
-  const per = shape.height * shape.width * shape.channels;
+  const per = imageValues(shape);
   return {
     description,
     count,
@@ -41,17 +39,8 @@ export const inMemorySource = (images: InMemoryImages, ctx: OpenContext): Opened
     ...(sameShape(shape, ctx.shape)
       ? { inMemory: { pixels, ...(labels === undefined ? {} : { labels }) } }
       : {}),
-    batches: (batchSize) =>
-      memoryBatches(
-        count,
-        per,
-        pixels,
-        labels,
-        batchSize,
-        (run, size) => conformRaw(run, size, shape, ctx.shape, description),
-      ),
     // A range is a run of views: the images before it are never touched.
-    range: rangeOfBatches((start, size) =>
+    ...batchesOf(count, (start, size) =>
       Effect.map(
         conformRaw(
           pixels.subarray(start * per, (start + size) * per),
@@ -60,13 +49,7 @@ export const inMemorySource = (images: InMemoryImages, ctx: OpenContext): Opened
           ctx.shape,
           description,
         ),
-        (converted): SourceBatch => ({
-          start,
-          size,
-          pixels: converted,
-          ...(labels === undefined ? {} : { labels: labels.subarray(start, start + size) }),
-        }),
-      )
-    ),
+        (converted) => sourceBatch(start, size, converted, labels),
+      )),
   };
 };

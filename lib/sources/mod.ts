@@ -29,27 +29,14 @@ import type { OpenContext, OpenedSource, SourceError } from "./source.ts";
 
 export * from "./source.ts";
 export * from "./conform.ts";
-export {
-  rangeBatchStarts,
-  rangeOfBatches,
-  readRange,
-  type SourceRange,
-  SourceRangeInvalid,
-} from "./range.ts";
-export {
-  argumentPaths,
-  parseSourceArgument,
-  SOURCE_ARGUMENT_HELP,
-  type SourceArgument,
-  SourceArgumentInvalid,
-  sourcePaths,
-} from "./argument.ts";
+export * from "./range.ts";
+export * from "./argument.ts";
 export { folderSource, FolderSpec, listImages } from "./folder.ts";
-export { npySource, NpySpec } from "./npy.ts";
-export { idxSource, IdxSpec } from "./idx.ts";
-export { cifarRecord, cifarSource, CifarSpec } from "./cifar.ts";
-export { datasetSource, DatasetSourceSpec } from "./dataset.ts";
-export { oodSetSource, OodSetSourceSpec } from "./generated.ts";
+export * from "./npy.ts";
+export * from "./idx.ts";
+export * from "./cifar.ts";
+export * from "./dataset.ts";
+export * from "./generated.ts";
 
 /** Every source kind. */
 export const SOURCE_KINDS = [
@@ -69,24 +56,19 @@ export const SourceSpec: Schema.Union<
 export type SourceSpec = typeof SourceSpec.Type;
 
 /**
- * Open a source spec (already decoded) with the kind its `kind` names. A source with no image
- * (a `.npy` or IDX file of shape `[0, …]`) is refused here, for every kind: nothing can be
- * fitted on it, and scoring it would answer with no row and success, which hides a wrong path.
+ * Open a decoded source spec with the kind its `kind` names. A source with no image is refused
+ * for every kind: nothing can be fitted on it, and scoring it would succeed with no row, which
+ * hides a wrong path.
  */
 export const openSource = (
   spec: SourceSpec,
   ctx: OpenContext,
 ): Effect.Effect<OpenedSource, SourceError> => {
   const kind = SOURCE_KINDS.find((k) => k.kind === spec.kind)!;
-  const open = kind.open as (
-    s: SourceSpec,
-    c: OpenContext,
-  ) => Effect.Effect<OpenedSource, SourceError>;
-  return Effect.flatMap(
+  const open = kind.open as (s: SourceSpec, c: OpenContext) => ReturnType<typeof kind.open>;
+  return Effect.filterOrFail(
     open(spec, ctx),
-    (source) =>
-      source.count > 0
-        ? Effect.succeed(source)
-        : Effect.fail(new CorruptDataset({ path: source.description, problem: "holds no image" })),
+    (source) => source.count > 0,
+    (source) => new CorruptDataset({ path: source.description, problem: "holds no image" }),
   );
 };

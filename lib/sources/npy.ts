@@ -1,34 +1,32 @@
 /**
- * NumPy `.npy` image arrays: uint8 (`|u1`) or float32 (`<f4`), laid out NHWC, NCHW or NHW
- * (grey), declared in the spec or inferred from the shape (a last axis of 1 or 3 means NHWC,
- * else a second axis of 1 or 3 means NCHW). Float values are read as `[0, 1]` (`range: "unit"`,
- * the default) or `[0, 255]` (`range: "byte"`) and rounded to uint8; a value outside the range
- * or not finite fails naming the file and the index. Optional labels: a 1-D `.npy` of uint8,
- * int32 or int64 (NumPy's default) class indices.
- *
- * The image file is streamed: the header is decoded by grood's `.npy` reader
- * (`lib/io/npy.ts`), then each batch's bytes are read at their offset, so a float32 set is
+ * NumPy `.npy` image arrays: uint8 or float32, NHWC, NCHW or NHW (grey), the layout declared
+ * or inferred from the shape (a last axis of 1 or 3 means NHWC, else a second one NCHW). Floats
+ * are read as `[0, 1]` (`range: "unit"`) or `[0, 255]` (`"byte"`) and rounded; a value outside
+ * or not finite fails naming its index. Optional labels: a 1-D uint8, int32 or int64 `.npy`.
+ * The images are streamed: each batch's bytes are read at their offset, so a float32 set is
  * never in memory whole.
  *
  * @module
  */
-import { Effect, Schema, Stream } from "effect";
+import { Effect, Schema } from "effect";
 import { classesNeedLabels, ClassNames } from "../decode.ts";
-import { assertRegularFile, NotRegularFile } from "../io/files.ts";
-import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
-import { decodeNpyHeader, type NpyHeader, readNpy } from "../io/npy.ts";
-import { conformRaw } from "./conform.ts";
+import { readSlice } from "../io/files.ts";
+import { CorruptDataset } from "../io/idx.ts";
+import { decodeNpyHeader, readNpy } from "../io/npy.ts";
+import { conformRaw, interleave } from "./conform.ts";
 import {
-  batchStarts,
   type ImageShape,
-  numberedClasses,
+  imageValues,
+  labelClasses,
   type OpenContext,
   type OpenedSource,
+  readExactly,
   resolvePath,
-  type SourceBatch,
+  sourceBatch,
   type SourceKind,
+  specFile,
 } from "./source.ts";
-import { rangeOfBatches } from "./range.ts";
+import { batchesOf } from "./range.ts";
 
 /** The spec of a `.npy` image array. */
 export const NpySpec: Schema.Struct<{
@@ -54,63 +52,15 @@ type NpySpec = typeof NpySpec.Type;
 /** How many header bytes to read first (NumPy headers are 64–4096 bytes in practice). */
 const HEADER_PROBE = 4096;
 
-const readHead = (path: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      // A named pipe called `x.npy` is refused, not waited on.
-      await assertRegularFile(path);
-      const file = await Deno.open(path);
-      try {
-        const size = (await file.stat()).size;
-        const head = new Uint8Array(Math.min(size, HEADER_PROBE));
-        let got = 0;
-        while (got < head.length) {
-          const n = await file.read(head.subarray(got));
-          if (n === null) break;
-          got += n;
-        }
-        return { size, head: head.subarray(0, got) };
-      } finally {
-        file.close();
-      }
-    },
-    catch: (error) =>
-      error instanceof Deno.errors.NotFound
-        ? new DatasetFileMissing({ path, hint: "check the path in the spec" })
-        : new CorruptDataset({
-          path,
-          problem: error instanceof NotRegularFile ? error.problem : `cannot read: ${error}`,
-        }),
-  });
+/** How a `.npy` array holds images. */
+interface Geometry {
+  readonly layout: "NHWC" | "NCHW" | "NHW";
+  readonly source: ImageShape;
+  readonly count: number;
+}
 
-/** Read `length` bytes at `offset` (exactly, or fail naming the file). */
-const readAt = (path: string, offset: number, length: number) =>
-  Effect.tryPromise({
-    try: async () => {
-      const file = await Deno.open(path);
-      try {
-        await file.seek(offset, Deno.SeekMode.Start);
-        const out = new Uint8Array(length);
-        let got = 0;
-        while (got < length) {
-          const n = await file.read(out.subarray(got));
-          if (n === null) throw new Error(`ends after ${offset + got} bytes`);
-          got += n;
-        }
-        return out;
-      } finally {
-        file.close();
-      }
-    },
-    catch: (error) => new CorruptDataset({ path, problem: `cannot read: ${error}` }),
-  });
-
-/** The image geometry a header and a layout imply, or the problem. */
-function geometry(
-  header: NpyHeader,
-  layout: NpySpec["layout"],
-): { layout: "NHWC" | "NCHW" | "NHW"; source: ImageShape; count: number } | string {
-  const dims = header.shape;
+/** The image geometry of an array of shape `dims` read with `layout`, or the problem. */
+function geometry(dims: ReadonlyArray<number>, layout: NpySpec["layout"]): Geometry | string {
   const chosen = layout ??
     (dims.length === 3
       ? "NHW"
@@ -134,28 +84,25 @@ function geometry(
     ? [a, b, c!]
     : [b, c!, a];
   if (channels !== 1 && channels !== 3) {
-    return `shape (${
-      dims.join(", ")
-    }) read as ${chosen} has ${channels} channels; 1 or 3 are supported`;
+    const shape = dims.join(", ");
+    return `shape (${shape}) read as ${chosen} has ${channels} channels; 1 or 3 are supported`;
   }
   return { layout: chosen, source: { height, width, channels }, count: n };
 }
 
-/** Convert one batch of values (uint8 or float32, any layout) to NHWC uint8. */
+/**
+ * Convert `size` images of values (uint8 or float32 times `scale`, any layout) to NHWC uint8, or
+ * name the first float outside the range (`firstValue`: the flat index of the first value).
+ */
 function toNhwcBytes(
   raw: Uint8Array,
-  header: NpyHeader,
-  layout: "NHWC" | "NCHW" | "NHW",
-  shape: ImageShape,
+  geo: Geometry & { readonly float: boolean; readonly scale: number },
   size: number,
-  scale: number,
   firstValue: number,
 ): Uint8Array | { index: number; value: number } {
-  const per = shape.height * shape.width * shape.channels;
-  let values: Uint8Array;
-  if (header.dtype === "|u1") {
-    values = raw;
-  } else {
+  const { layout, source: shape, scale } = geo;
+  let values = raw;
+  if (geo.float) {
     const floats = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
     values = new Uint8Array(floats.length);
     for (let i = 0; i < floats.length; i++) {
@@ -165,16 +112,7 @@ function toNhwcBytes(
       values[i] = Math.min(255, Math.max(0, Math.round(v)));
     }
   }
-  if (layout !== "NCHW" || shape.channels === 1) return values;
-  const out = new Uint8Array(size * per);
-  const plane = shape.height * shape.width;
-  for (let n = 0; n < size; n++) {
-    for (let c = 0; c < shape.channels; c++) {
-      const from = n * per + c * plane;
-      for (let p = 0; p < plane; p++) out[n * per + p * shape.channels + c] = values[from + p]!;
-    }
-  }
-  return out;
+  return layout === "NCHW" && shape.channels === 3 ? interleave(values, size, shape) : values;
 }
 
 const readLabels = (path: string, count: number, classes: ReadonlyArray<string> | undefined) =>
@@ -187,31 +125,25 @@ const readLabels = (path: string, count: number, classes: ReadonlyArray<string> 
     if (array.shape.length !== 1 || array.shape[0] !== count) {
       return yield* fail(`labels have shape (${array.shape.join(", ")}), expected (${count},)`);
     }
-    let max = -1;
-    for (let i = 0; i < array.data.length; i++) {
-      const label = array.data[i]!;
-      if (label < 0 || label > 255) {
-        return yield* fail(`label ${label} at index ${i} is not in 0…255`);
-      }
-      if (classes !== undefined && label >= classes.length) {
-        return yield* fail(`label ${label} at index ${i} is not below ${classes.length} classes`);
-      }
-      max = Math.max(max, label);
-    }
-    return { labels: Uint8Array.from(array.data), classNames: classes ?? numberedClasses(max + 1) };
+    const classNames = labelClasses(array.data, classes);
+    if (typeof classNames === "string") return yield* fail(classNames);
+    return { labels: Uint8Array.from(array.data), classNames };
   });
 
 const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
   const path = resolvePath(ctx, spec.images);
-  const { size, head } = yield* readHead(path);
+  // A named pipe called `x.npy` is refused, not waited on.
+  const { size, bytes: head } = yield* specFile(path, () => readSlice(path, 0, HEADER_PROBE));
   const header = yield* decodeNpyHeader(head, path);
   const fail = (problem: string) => Effect.fail(new CorruptDataset({ path, problem }));
   if (header.dtype !== "|u1" && header.dtype !== "<f4") {
     return yield* fail(`dtype ${header.dtype} is not uint8 or float32`);
   }
-  const geo = geometry(header, spec.layout);
-  if (typeof geo === "string") return yield* fail(geo);
-  const per = geo.source.height * geo.source.width * geo.source.channels;
+  const found = geometry(header.shape, spec.layout);
+  if (typeof found === "string") return yield* fail(found);
+  const scale = spec.range === "byte" ? 1 : 255;
+  const geo = { ...found, float: header.dtype === "<f4", scale };
+  const per = imageValues(geo.source);
   const needed = header.dataOffset + geo.count * per * header.itemSize;
   if (size !== needed) {
     return yield* fail(
@@ -222,43 +154,26 @@ const open = Effect.fn("openNpy")(function* (spec: NpySpec, ctx: OpenContext) {
   const labelled = spec.labels === undefined
     ? undefined
     : yield* readLabels(resolvePath(ctx, spec.labels), geo.count, spec.classes);
-  const scale = spec.range === "byte" ? 1 : 255;
-  const readBatch = (start: number, count: number) =>
-    Effect.gen(function* () {
-      const raw = yield* readAt(
-        path,
-        header.dataOffset + start * per * header.itemSize,
-        count * per * header.itemSize,
-      );
-      const converted = toNhwcBytes(raw, header, geo.layout, geo.source, count, scale, start * per);
-      if (!(converted instanceof Uint8Array)) {
-        return yield* fail(
-          `value ${converted.value} at flat index ${converted.index} is outside the ${
-            spec.range ?? "unit"
-          } range (${scale === 255 ? "0…1" : "0…255"}); set "range" in the spec`,
-        );
-      }
-      const pixels = yield* conformRaw(converted, count, geo.source, ctx.shape, path);
-      const batch: SourceBatch = {
-        start,
-        size: count,
-        pixels,
-        ...(labelled === undefined
-          ? {}
-          : { labels: labelled.labels.subarray(start, start + count) }),
-      };
-      return batch;
-    });
   const opened: OpenedSource = {
     description: path,
     count: geo.count,
     shape: ctx.shape,
     ...(labelled === undefined ? {} : { classNames: labelled.classNames }),
-    batches: (batchSize) =>
-      Stream.fromIterable(batchStarts(geo.count, batchSize)).pipe(
-        Stream.mapEffect(({ start, size }) => readBatch(start, size)),
-      ),
-    range: rangeOfBatches(readBatch),
+    ...batchesOf(geo.count, (start, count) =>
+      Effect.gen(function* () {
+        const at = header.dataOffset + start * per * header.itemSize;
+        const raw = yield* readExactly(path, at, count * per * header.itemSize);
+        const converted = toNhwcBytes(raw, geo, count, start * per);
+        if (!(converted instanceof Uint8Array)) {
+          return yield* fail(
+            `value ${converted.value} at flat index ${converted.index} is outside the ${
+              spec.range ?? "unit"
+            } range (${scale === 255 ? "0…1" : "0…255"}); set "range" in the spec`,
+          );
+        }
+        const pixels = yield* conformRaw(converted, count, geo.source, ctx.shape, path);
+        return sourceBatch(start, count, pixels, labelled?.labels);
+      })),
   };
   return opened;
 });

@@ -1,11 +1,8 @@
 /**
  * A decoder for the plainest PNGs only: 8-bit grey or RGB, not interlaced, no palette, no
- * transparency entry, no colour profile, every chunk's CRC right. Its inflate is zlib's (native,
- * `node:zlib`, one zlib stream kept and reset between images: `ZlibInflater`), and it knows the
- * output's size, so a 28×28 PNG decodes in tens of microseconds;
- * `fast-png`'s JavaScript inflate grows its buffer as it goes and took ~10% of the service's
- * CPU on single-image requests (a `--cpu-prof` of `grood serve` at 64 connections). Anything
- * else returns `undefined`, for sharp to decode or to refuse with its own message.
+ * transparency entry, no colour profile, every chunk's CRC right, inflated by native zlib to
+ * the size it must have, so a 28×28 PNG decodes in tens of microseconds (why and how:
+ * `docs/internals/io.md`). Anything else returns `undefined`, for sharp to decode or refuse.
  *
  * @module
  */
@@ -16,23 +13,6 @@ const IDAT = 0x49444154;
 const IEND = 0x49454e44;
 /** Chunks whose presence means the pixels are not plain: palette, transparency, ICC profile. */
 const NOT_PLAIN = new Set([0x504c5445, 0x74524e53, 0x69434350]);
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** The CRC-32 of `bytes[from, from + length)` (the PNG chunk checksum). */
-function crc32(bytes: Uint8Array, from: number, length: number): number {
-  let c = 0xffffffff;
-  for (let i = from; i < from + length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /**
  * The pixels (row-major, `channels` bytes a pixel) of a plain PNG of `width` × `height` with
@@ -72,7 +52,8 @@ export function plainPngPixels(
     const length = view.getUint32(at);
     const type = view.getUint32(at + 4);
     if (at + 12 + length > bytes.length) return undefined;
-    if (crc32(bytes, at + 4, length + 4) !== view.getUint32(at + 8 + length)) return undefined;
+    const crc = zlib.crc32(bytes.subarray(at + 4, at + 8 + length));
+    if (crc !== view.getUint32(at + 8 + length)) return undefined;
     if (type === IEND) {
       ended = true;
       break;
@@ -89,26 +70,16 @@ export function plainPngPixels(
   let data = parts[0]!;
   if (parts.length > 1) {
     data = new Uint8Array(compressed);
-    let offset = 0;
-    for (const part of parts) {
-      data.set(part, offset);
-      offset += part.length;
-    }
+    parts.reduce((offset, part) => (data.set(part, offset), offset + part.length), 0);
   }
   const stride = width * channels;
-  // Bounded by the size the header implies, so a small deflate bomb cannot inflate to
-  // gigabytes before the size check (it fails here, and sharp reads the file instead).
+  // Bounded by the size the header implies: a deflate bomb fails here (then sharp reads it).
   const raw = inflateExactly(data, height * (stride + 1));
   if (raw === undefined) return undefined;
   return unfilter(raw, height, stride, channels);
 }
 
-/**
- * The private handle of a `node:zlib` inflate stream (the same object in Node and Deno):
- * `writeSync(flush, input, inputOffset, inputLength, output, outputOffset, outputLength)` inflates
- * into `output` and leaves the output and input bytes left over in `state`; `reset()` starts the
- * next stream; a failure calls `onerror`.
- */
+/** The private handle of a `node:zlib` inflate stream (see `docs/internals/io.md`). */
 interface ZlibHandle {
   writeSync(
     flush: number,
@@ -124,65 +95,47 @@ interface ZlibHandle {
 }
 
 /**
- * One zlib inflate stream for every image, reset between them: `inflateSync` builds a Node stream
- * and a zlib state per call (~10 µs; ~2 µs this way, a V8 profile of `grood serve` at 64
- * connections had it as the largest part of a PNG's decode). Built on the private handle of
- * `node:zlib`; if the runtime's differs (a check inflates a known stream at start), every call
- * goes through `inflateSync` instead.
+ * `data` inflated, if it is one whole zlib stream of exactly `size` bytes, by one zlib stream
+ * reset between images (5× cheaper than `inflateSync`); undefined where `node:zlib`'s private
+ * handle is not the one expected (a check inflates a known stream first).
  */
-class ZlibInflater {
-  private failed = false;
-
-  private constructor(
-    private readonly handle: ZlibHandle,
-    private readonly state: Uint32Array,
-  ) {
-    handle.onerror = () => (this.failed = true);
+const inflater = ((): ((data: Uint8Array, size: number) => Uint8Array | undefined) | undefined => {
+  try {
+    const { _handle: handle, _writeState: state } = new zlib.Inflate() as unknown as {
+      _handle?: ZlibHandle;
+      _writeState?: Uint32Array;
+    };
+    if (
+      typeof handle?.writeSync !== "function" || typeof handle.reset !== "function" ||
+      !(state instanceof Uint32Array) || state.length !== 2
+    ) return undefined;
+    let failed = false;
+    handle.onerror = () => (failed = true);
+    const inflate = (data: Uint8Array, size: number) => {
+      // One byte more than expected: a stream that fills it is longer than the header says.
+      const out = new Uint8Array(size + 1);
+      failed = false;
+      try {
+        handle.writeSync(zlib.constants.Z_FINISH, data, 0, data.length, out, 0, out.length);
+      } catch {
+        failed = true;
+      }
+      // Z_FINISH that does not reach the stream's end (its checksum included) is an error.
+      const whole = !failed && state[0] === 1 && state[1] === 0;
+      handle.reset();
+      return whole ? out.subarray(0, size) : undefined;
+    };
+    const known = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) % 251);
+    const out = inflate(zlib.deflateSync(known), known.length);
+    return out !== undefined && out.every((v, i) => v === known[i]) ? inflate : undefined;
+  } catch {
+    return undefined;
   }
-
-  /** The inflater, or undefined where `node:zlib`'s handle is not the one expected. */
-  static make(): ZlibInflater | undefined {
-    try {
-      const stream = new zlib.Inflate() as unknown as {
-        _handle?: ZlibHandle;
-        _writeState?: Uint32Array;
-      };
-      const { _handle: handle, _writeState: state } = stream;
-      if (
-        typeof handle?.writeSync !== "function" || typeof handle.reset !== "function" ||
-        !(state instanceof Uint32Array) || state.length !== 2
-      ) return undefined;
-      const inflater = new ZlibInflater(handle, state);
-      const known = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) % 251);
-      const out = inflater.inflate(zlib.deflateSync(known), known.length);
-      return out !== undefined && out.every((v, i) => v === known[i]) ? inflater : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** `data` inflated, if it is one whole zlib stream of exactly `size` bytes; else undefined. */
-  inflate(data: Uint8Array, size: number): Uint8Array | undefined {
-    // One byte more than expected: a stream that fills it is longer than the header says.
-    const out = new Uint8Array(size + 1);
-    this.failed = false;
-    try {
-      this.handle.writeSync(zlib.constants.Z_FINISH, data, 0, data.length, out, 0, out.length);
-    } catch {
-      this.failed = true;
-    }
-    // Z_FINISH that does not reach the stream's end (its checksum included) is an error.
-    const whole = !this.failed && this.state[0] === 1 && this.state[1] === 0;
-    this.handle.reset();
-    return whole ? out.subarray(0, size) : undefined;
-  }
-}
-
-const inflater = ZlibInflater.make();
+})();
 
 /** `data` inflated to exactly `size` bytes, never more; undefined if it is not that. */
 function inflateExactly(data: Uint8Array, size: number): Uint8Array | undefined {
-  if (inflater !== undefined) return inflater.inflate(data, size);
+  if (inflater !== undefined) return inflater(data, size);
   try {
     const raw = zlib.inflateSync(data, { maxOutputLength: size, chunkSize: Math.max(64, size) });
     return raw.length === size ? raw : undefined;
@@ -193,9 +146,7 @@ function inflateExactly(data: Uint8Array, size: number): Uint8Array | undefined 
 
 /**
  * Undo the per-row filters (None, Sub, Up, Average, Paeth); `undefined` on an unknown one. One
- * loop per filter type, so the inner loop of a row does not test the filter and the first row
- * (no row above it) for every byte: on a 28×28 RGB digit this was the largest part of the
- * decode (a V8 profile of `grood serve` at 64 connections).
+ * loop per filter type: the inner loop tests neither the filter nor the first row.
  */
 function unfilter(
   raw: Uint8Array,
@@ -209,7 +160,9 @@ function unfilter(
     const row = y * stride;
     const up = row - stride;
     const first = y === 0; // no row above: its bytes count as 0
-    switch (raw[src - 1]) {
+    // With no row above, Up is None and Paeth is Sub.
+    const type = raw[src - 1];
+    switch (first && type === 2 ? 0 : first && type === 4 ? 1 : type) {
       case 0:
         out.set(raw.subarray(src, src + stride), row);
         break;
@@ -219,8 +172,7 @@ function unfilter(
         }
         break;
       case 2:
-        if (first) out.set(raw.subarray(src, src + stride), row);
-        else for (let x = 0; x < stride; x++) out[row + x] = raw[src + x]! + out[up + x]!;
+        for (let x = 0; x < stride; x++) out[row + x] = raw[src + x]! + out[up + x]!;
         break;
       case 3:
         for (let x = 0; x < stride; x++) {
@@ -230,14 +182,7 @@ function unfilter(
         }
         break;
       case 4:
-        // Paeth with no row above predicts the left byte (Sub); with no byte to the left, the
-        // byte above (Up).
-        if (first) {
-          for (let x = 0; x < stride; x++) {
-            out[row + x] = raw[src + x]! + (x >= bpp ? out[row + x - bpp]! : 0);
-          }
-          break;
-        }
+        // Paeth with no byte to the left predicts the byte above (Up).
         for (let x = 0; x < bpp && x < stride; x++) out[row + x] = raw[src + x]! + out[up + x]!;
         for (let x = bpp; x < stride; x++) {
           const a = out[row + x - bpp]!;

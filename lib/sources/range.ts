@@ -1,28 +1,7 @@
 /**
  * Ranged reads: images [start, end) of an opened source, without reading the images before
- * them. A cluster runner handed chunk c of a large source reads that chunk only, so a job's
- * total reading stays linear in the source instead of growing with the square of its chunks.
- *
- * Every kind grood ships reads a range directly (`OpenedSource.range`): `.npy` and CIFAR seek
- * to the first record's byte offset, an image folder decodes its sorted file list's slice, the
- * in-memory kinds (IDX, registered datasets, generated OOD sets) take views. A source without
- * `range` (a wrapper, a future kind that cannot seek) falls back to streaming `batches` from
- * the first image: it reads and decodes every image before `end`, and hands on only those in
- * range. Either way the batches are the same: they start at `start`, `start + batchSize`, …,
- * the last one cut at `end`.
- *
- * @example Images 1000–1099 of an `.npy` file, read at their offset
- * ```ts ignore
- * import { Effect, Stream } from "effect";
- * import { GREY_28, openSource, readRange } from "./mod.ts";
- * const opened = await Effect.runPromise(
- *   openSource({ kind: "npy", images: "train.npy" }, { baseDir: ".", shape: GREY_28 }),
- * );
- * const batches = await Effect.runPromise(
- *   Stream.runCollect(readRange(opened, { start: 1000, end: 1100 }, 64)),
- * );
- * console.log(batches.map((b) => [b.start, b.size]));
- * ```
+ * them where the source can (`OpenedSource.range`), else streamed from its first image; the
+ * batches are the same either way (why: `docs/internals/io.md`).
  *
  * @module
  */
@@ -78,11 +57,7 @@ export function* rangeBatchStarts(
   }
 }
 
-/**
- * The batches of images `range` of `source` (see the module doc): read directly when the
- * source can (`OpenedSource.range`), else streamed from its first image. A range outside the
- * source fails with `SourceRangeInvalid` before anything is read.
- */
+/** The batches of images `range` of `source`; a range outside it is a `SourceRangeInvalid`. */
 export const readRange = (
   source: OpenedSource,
   range: SourceRange,
@@ -107,74 +82,46 @@ export const readRange = (
     : streamedRange(source, range, batchSize);
 };
 
-/**
- * The fallback: stream the source from its first image, keep the images in `range` and
- * regroup them into the batches a direct read gives. Reads every image before `range.end`.
- */
+/** The fallback: stream from the first image, regrouping those in `range` as a direct read. */
 const streamedRange = (
   source: OpenedSource,
   range: SourceRange,
-  batchSize: number,
+  step: number,
 ): Stream.Stream<SourceBatch, SourceError> => {
   const per = imageValues(source.shape);
-  const step = Math.max(1, Math.floor(batchSize));
   const labelled = source.classNames !== undefined;
-  // Fresh state for every run of the stream.
-  return Stream.suspend(() => {
-    let next = range.start;
-    let pixels = new Uint8Array(0);
-    let labels: Uint8Array | undefined;
-    let filled = 0;
-    const fresh = () => {
-      const size = Math.min(step, range.end - next);
-      pixels = new Uint8Array(size * per);
-      labels = labelled ? new Uint8Array(size) : undefined;
-      filled = 0;
-    };
-    fresh();
-    const regroup = (batch: SourceBatch): Array<SourceBatch> => {
-      const out: Array<SourceBatch> = [];
-      const from = Math.max(batch.start, range.start);
-      const to = Math.min(batch.start + batch.size, range.end);
-      for (let index = from; index < to; index++) {
-        const i = index - batch.start;
-        pixels.set(batch.pixels.subarray(i * per, (i + 1) * per), filled * per);
-        if (labels !== undefined) labels[filled] = batch.labels![i]!;
-        filled++;
-        if (filled * per === pixels.length) {
-          out.push({
-            start: next,
-            size: filled,
-            pixels,
-            ...(labels !== undefined ? { labels } : {}),
-          });
-          next += filled;
-          if (next < range.end) fresh();
-        }
-      }
-      return out;
-    };
-    return source.batches(step).pipe(
-      Stream.takeWhile((batch) => batch.start < range.end),
-      Stream.flatMap((batch) =>
-        labelled && batch.labels === undefined
-          // A labelled source's batch without labels: refused, never filled with a class.
-          ? Stream.fail(
-            new SourceUnlabelled({
-              source: source.description,
-              role: `a labelled source (its batch at image ${batch.start} came without labels)`,
-            }),
-          )
-          : Stream.fromIterable(batch.start + batch.size <= range.start ? [] : regroup(batch))
-      ),
-    );
-  });
+  const inRange = (batch: SourceBatch) =>
+    Array.from({ length: batch.size }, (_, i) => i)
+      .filter((i) => batch.start + i >= range.start && batch.start + i < range.end)
+      .map((i) => ({
+        pixels: batch.pixels.slice(i * per, (i + 1) * per),
+        label: batch.labels?.[i],
+      }));
+  return source.batches(step).pipe(
+    Stream.takeWhile((batch) => batch.start < range.end),
+    Stream.flatMap((batch) =>
+      labelled && batch.labels === undefined
+        // A labelled source's batch without labels: refused, never filled with a class.
+        ? Stream.fail(
+          new SourceUnlabelled({
+            source: source.description,
+            role: `a labelled source (its batch at image ${batch.start} came without labels)`,
+          }),
+        )
+        : Stream.fromIterable(inRange(batch))
+    ),
+    Stream.grouped(step),
+    Stream.zipWithIndex,
+    Stream.map(([images, g]): SourceBatch => {
+      const pixels = new Uint8Array(images.length * per);
+      images.forEach((image, i) => pixels.set(image.pixels, i * per));
+      const labels = labelled ? { labels: Uint8Array.from(images, (image) => image.label!) } : {};
+      return { start: range.start + g * step, size: images.length, pixels, ...labels };
+    }),
+  );
 };
 
-/**
- * `OpenedSource.range` for a kind that reads any run of images with `readBatch(start, size)`:
- * one call per batch of the range.
- */
+/** `OpenedSource.range` for a kind that reads any run of images with `readBatch(start, size)`. */
 export const rangeOfBatches = (
   readBatch: (start: number, size: number) => Effect.Effect<SourceBatch, SourceError>,
 ): (range: SourceRange, batchSize: number) => Stream.Stream<SourceBatch, SourceError> =>
@@ -182,3 +129,12 @@ export const rangeOfBatches = (
   Stream.fromIterable(rangeBatchStarts(range, batchSize)).pipe(
     Stream.mapEffect(({ start, size }) => readBatch(start, size)),
   );
+
+/** `batches` and `range` of a source of `count` images read with `readBatch(start, size)`. */
+export const batchesOf = (
+  count: number,
+  readBatch: (start: number, size: number) => Effect.Effect<SourceBatch, SourceError>,
+): Pick<OpenedSource, "batches" | "range"> => {
+  const range = rangeOfBatches(readBatch);
+  return { batches: (batchSize) => range({ start: 0, end: count }, batchSize), range };
+};

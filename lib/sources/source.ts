@@ -1,11 +1,8 @@
 /**
  * A data source: where images (and optionally labels) come from, opened once and then read as
- * a stream of batches. Every kind (image folder, `.npy`, IDX, CIFAR binary, the built-in sets)
- * yields the same thing: uint8 images, NHWC, at the shape the model asks for.
- *
- * `readSource` collects a stream into one preallocated array (the set is never held twice) and
- * takes a sha256 of the decoded images and labels while it goes, so a cache can key on the
- * content without anyone writing a hash.
+ * a stream of batches of uint8 NHWC images at the shape the model asks for, whatever the kind.
+ * `readSource` collects one into a preallocated array, hashing the decoded content as it goes,
+ * so a cache can key on the content without anyone writing a hash.
  *
  * @module
  */
@@ -13,7 +10,8 @@ import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { Data, Effect, type Schema, Stream } from "effect";
 import type { CorruptNpy, NpyIoError } from "../io/npy.ts";
-import type { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
+import { CorruptDataset, DatasetFileMissing } from "../io/idx.ts";
+import { NotRegularFile, readSlice } from "../io/files.ts";
 import type { DatasetNotFound } from "../data/datasets.ts";
 import type { LoadOodSetError } from "../data/ood/mod.ts";
 import type { IoError } from "../io/files.ts";
@@ -51,6 +49,19 @@ export interface SourceBatch {
   /** Class index per image, for labelled sources. */
   readonly labels?: Uint8Array;
 }
+
+/** The batch of `size` images from `start`: `pixels`, and its slice of a source's `labels`. */
+export const sourceBatch = (
+  start: number,
+  size: number,
+  pixels: Uint8Array,
+  labels: Uint8Array | undefined,
+): SourceBatch => ({
+  start,
+  size,
+  pixels,
+  ...(labels === undefined ? {} : { labels: labels.subarray(start, start + size) }),
+});
 
 /** Why a source cannot be read: every error names the file and what is wrong. */
 export type SourceError =
@@ -90,18 +101,14 @@ export interface OpenedSource {
   /** Read the images in order, `batchSize` at a time (the last batch may be smaller). */
   readonly batches: (batchSize: number) => Stream.Stream<SourceBatch, SourceError>;
   /**
-   * Read images [range.start, range.end) directly, without the images before them, in batches
-   * starting at `range.start` in steps of `batchSize`. Call it through `readRange`
-   * (`range.ts`), which checks the range and streams `batches` instead when a source has none.
+   * Read images [range.start, range.end) directly, in batches from `range.start` in steps of
+   * `batchSize`. Call it through `readRange` (`range.ts`), which checks the range.
    */
   readonly range?: (
     range: SourceRange,
     batchSize: number,
   ) => Stream.Stream<SourceBatch, SourceError>;
-  /**
-   * The whole set, when a kind already holds it decoded at the requested shape (IDX, the
-   * built-in sets): `readSource` then takes it as it is instead of copying it.
-   */
+  /** The whole set, when a kind holds it decoded at the requested shape: taken, not copied. */
   readonly inMemory?: { readonly pixels: Uint8Array; readonly labels?: Uint8Array };
 }
 
@@ -112,30 +119,53 @@ export interface OpenContext {
   /** Shape of each image. */
   readonly shape: ImageShape;
   /**
-   * The class order the reader expects (the model's classes, or the training data's for its
-   * validation data): a labelled image folder without a `classes` list of its own labels its
-   * class subfolders by these names, and refuses a subfolder that is not one of them.
+   * The class order the reader expects (the model's classes): a labelled image folder without
+   * a `classes` list of its own labels its subfolders by these names, refusing any other.
    */
   readonly classes?: ReadonlyArray<string>;
 }
+
+/** Read `length` bytes of `path` at `offset` (exactly, or fail naming the file). */
+export const readExactly = (
+  path: string,
+  offset: number,
+  length: number,
+): Effect.Effect<Uint8Array, CorruptDataset> =>
+  Effect.tryPromise({
+    try: async () => {
+      const { bytes } = await readSlice(path, offset, length);
+      if (bytes.length < length) throw new Error(`ends after ${offset + bytes.length} bytes`);
+      return bytes;
+    },
+    catch: (error) => new CorruptDataset({ path, problem: `cannot read: ${error}` }),
+  });
+
+/** `run` on the file a spec names: missing is a `DatasetFileMissing`, else a `CorruptDataset`. */
+export const specFile = <A>(
+  path: string,
+  run: () => Promise<A>,
+): Effect.Effect<A, DatasetFileMissing | CorruptDataset> =>
+  Effect.tryPromise({
+    try: run,
+    catch: (error) =>
+      error instanceof Deno.errors.NotFound
+        ? new DatasetFileMissing({ path, hint: "check the path in the spec" })
+        : new CorruptDataset({
+          path,
+          problem: error instanceof NotRegularFile ? error.problem : `cannot read: ${error}`,
+        }),
+  });
 
 /** A path of a spec, resolved against the spec's folder. */
 export const resolvePath = (ctx: OpenContext, path: string): string => resolve(ctx.baseDir, path);
 
 /** A whole source in memory: what `readSource` returns. */
-export interface ReadSource {
-  /** What the source is, for logs and errors. */
-  readonly description: string;
-  /** Number of images. */
-  readonly count: number;
-  /** Shape of each image. */
-  readonly shape: ImageShape;
+export interface ReadSource
+  extends Pick<OpenedSource, "description" | "count" | "shape" | "classNames"> {
   /** `count` images, NHWC uint8. */
   readonly pixels: Uint8Array;
   /** Class index per image, for labelled sources. */
   readonly labels?: Uint8Array;
-  /** Class names in label order, for labelled sources. */
-  readonly classNames?: ReadonlyArray<string>;
   /** sha256 of the shape, the decoded pixels and the labels, taken while streaming. */
   readonly checksum: string;
 }
@@ -143,11 +173,7 @@ export interface ReadSource {
 /** Default number of images per batch when reading a source. */
 export const DEFAULT_BATCH = 512;
 
-/**
- * Stream a source into one array (preallocated: the set is never in memory twice), hashing the
- * decoded content on the way. A source already held in memory at the right shape is taken as
- * it is. The checksum is the same either way, and does not depend on the batch size.
- */
+/** Stream a source into one preallocated array (or take it as held), hashing its content. */
 export const readSource = (
   source: OpenedSource,
   options: { readonly batchSize?: number } = {},
@@ -155,31 +181,23 @@ export const readSource = (
   Effect.gen(function* () {
     const per = imageValues(source.shape);
     const labelled = source.classNames !== undefined;
-    let pixels: Uint8Array;
-    let labels: Uint8Array | undefined;
-    let hasher: ReturnType<typeof sourceHasher>;
-    if (source.inMemory !== undefined) {
-      pixels = source.inMemory.pixels;
-      labels = labelled ? source.inMemory.labels : undefined;
-      hasher = sourceHasher(source.shape, labels !== undefined);
-      hasher.update(pixels, labels);
-    } else {
-      const into = new Uint8Array(source.count * per);
-      const intoLabels = labelled ? new Uint8Array(source.count) : undefined;
-      hasher = sourceHasher(source.shape, labelled);
+    const held = source.inMemory;
+    const pixels = held?.pixels ?? new Uint8Array(source.count * per);
+    const fresh = held === undefined ? new Uint8Array(source.count) : held.labels;
+    const labels = labelled ? fresh : undefined;
+    const hasher = sourceHasher(source.shape, labels !== undefined);
+    if (held !== undefined) hasher.update(pixels, labels);
+    else {
       yield* Stream.runForEach(source.batches(options.batchSize ?? DEFAULT_BATCH), (batch) =>
         Effect.sync(() => {
-          into.set(batch.pixels, batch.start * per);
-          const batchLabels = intoLabels !== undefined ? batch.labels : undefined;
-          if (intoLabels !== undefined && batchLabels !== undefined) {
-            intoLabels.set(batchLabels, batch.start);
+          pixels.set(batch.pixels, batch.start * per);
+          if (labels !== undefined && batch.labels !== undefined) {
+            labels.set(batch.labels, batch.start);
           }
-          hasher.update(batch.pixels, batchLabels);
+          hasher.update(batch.pixels, batch.labels);
         }));
-      pixels = into;
-      labels = intoLabels;
     }
-    const read: ReadSource = {
+    return {
       description: source.description,
       count: source.count,
       shape: source.shape,
@@ -188,31 +206,26 @@ export const readSource = (
       ...(source.classNames === undefined ? {} : { classNames: source.classNames }),
       checksum: hasher.digest(),
     };
-    return read;
   });
 
-/** What `sourceHasher` returns: a running checksum fed batch by batch. */
-export interface SourceHasher {
+/**
+ * The content checksum of a source (`ReadSource.checksum`): feed every batch in order, then
+ * `digest` once; it does not depend on the batching. `labelled`: whether the labels count.
+ */
+export const sourceHasher = (shape: ImageShape, labelled: boolean): {
   /** Feed one batch: its pixels, and its labels (counted only for a labelled source). */
   readonly update: (pixels: Uint8Array, labels: Uint8Array | undefined) => void;
-  /** The checksum of everything fed so far (call once, after the last batch). */
+  /** The checksum of everything fed so far. */
   readonly digest: () => string;
-}
-
-/**
- * The content checksum of a source (`ReadSource.checksum`), taken as its images go by: feed
- * every batch in order (pixels, and labels for a labelled source), then `digest`. The result
- * does not depend on how the images were batched; `labelled` says whether the labels count.
- */
-export const sourceHasher = (shape: ImageShape, labelled: boolean): SourceHasher => {
+} => {
   const pixelHash = createHash("sha256");
   const labelHash = createHash("sha256");
   return {
-    update: (pixels: Uint8Array, labels: Uint8Array | undefined): void => {
+    update: (pixels, labels) => {
       pixelHash.update(pixels);
       if (labelled && labels !== undefined) labelHash.update(labels);
     },
-    digest: (): string =>
+    digest: () =>
       createHash("sha256")
         .update(`${shape.height}x${shape.width}x${shape.channels}:${pixelHash.digest("hex")}`)
         .update(labelled ? `:${labelHash.digest("hex")}` : "")
@@ -220,10 +233,7 @@ export const sourceHasher = (shape: ImageShape, labelled: boolean): SourceHasher
   };
 };
 
-/**
- * Batches over arrays already in memory (views, no copies): how the in-memory kinds stream.
- * `convert` turns a run of images into the target shape (identity when they already fit).
- */
+/** Batches of views of arrays in memory, each run of images `convert`ed to the target shape. */
 export const memoryBatches = (
   count: number,
   valuesPerImage: number,
@@ -231,40 +241,44 @@ export const memoryBatches = (
   labels: Uint8Array | undefined,
   batchSize: number,
   convert: (pixels: Uint8Array, size: number) => Effect.Effect<Uint8Array, SourceError>,
-): Stream.Stream<SourceBatch, SourceError> =>
-  Stream.fromIterable(batchStarts(count, batchSize)).pipe(
-    Stream.mapEffect(({ start, size }) =>
-      Effect.map(
-        convert(pixels.subarray(start * valuesPerImage, (start + size) * valuesPerImage), size),
-        (converted): SourceBatch => ({
-          start,
-          size,
-          pixels: converted,
-          ...(labels === undefined ? {} : { labels: labels.subarray(start, start + size) }),
-        }),
-      )
-    ),
-  );
-
-/** The (start, size) of each batch of `count` images. */
-export function* batchStarts(
-  count: number,
-  batchSize: number,
-): Generator<{ start: number; size: number }> {
+): Stream.Stream<SourceBatch, SourceError> => {
   const step = Math.max(1, Math.floor(batchSize));
-  for (let start = 0; start < count; start += step) {
-    yield { start, size: Math.min(step, count - start) };
+  const starts = Array.from({ length: Math.ceil(count / step) }, (_, i) => i * step);
+  return Stream.fromIterable(starts).pipe(Stream.mapEffect((start) => {
+    const size = Math.min(step, count - start);
+    const run = pixels.subarray(start * valuesPerImage, (start + size) * valuesPerImage);
+    return Effect.map(
+      convert(run, size),
+      (converted) => sourceBatch(start, size, converted, labels),
+    );
+  }));
+};
+
+/**
+ * The class names of `labels`: `classes`, else "0"… up to the largest label; or the problem
+ * with the first label that is not a byte or not below the number of `classes`.
+ */
+export const labelClasses = (
+  labels: ArrayLike<number>,
+  classes: ReadonlyArray<string> | undefined,
+): ReadonlyArray<string> | string => {
+  let max = -1;
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i]!;
+    if (label < 0 || label > 255) return `label ${label} at index ${i} is not in 0…255`;
+    if (classes !== undefined && label >= classes.length) {
+      return `label ${label} at index ${i} is not below ${classes.length} classes`;
+    }
+    max = Math.max(max, label);
   }
-}
+  return classes ?? numberedClasses(max + 1);
+};
 
 /** Class names `"0"…"n-1"` for sources whose labels come without names. */
 export const numberedClasses = (count: number): ReadonlyArray<string> =>
   Array.from({ length: count }, (_, i) => String(i));
 
-/**
- * One kind of source: the Schema of its spec (a JSON object with a `kind` field) and how to
- * open it. A new kind is one file exporting one of these, plus one line in `mod.ts`.
- */
+/** One kind of source: its spec's Schema and how to open it (one file, one line in `mod.ts`). */
 export interface SourceKind<S extends Schema.Codec<{ readonly kind: string }, unknown>> {
   /** The kind's name, as in a source spec's `kind`. */
   readonly kind: S["Type"]["kind"];
