@@ -20,7 +20,45 @@ export {
   writeJsonAtomic,
 } from "./files.ts";
 export { readOptionalJson } from "./json_file.ts";
-export * from "./output_folder.ts";
-export * from "./paths.ts";
-export * from "./npy.ts";
-export * from "./idx.ts";
+export {
+  checkOutputFile,
+  checkOutputFolder,
+  checkOutputRoot,
+  creationTime,
+  OUTPUT_MARKER,
+  type OutputFolderOptions,
+  OutputFolderRefused,
+  prepareOutputRoot,
+  recoverOutputFolder,
+  writeOutputFolder,
+} from "./output_folder.ts";
+export {
+  checkIdentifier,
+  Identifier,
+  identifierProblem,
+  insideBase,
+  InvalidName,
+  isWithin,
+  LinkLeavesRoot,
+  PathOutsideBase,
+} from "./paths.ts";
+export {
+  CorruptNpy,
+  decodeNpy,
+  decodeNpyHeader,
+  encodeNpy,
+  type NpyArray,
+  type NpyDtype,
+  NpyIoError,
+  NpyShapeMismatch,
+  readNpy,
+  writeNpyAtomic,
+} from "./npy.ts";
+export {
+  CorruptDataset,
+  DatasetFileMissing,
+  decodeIdx,
+  encodeIdx,
+  type Idx,
+  readIdx,
+} from "./idx.ts";

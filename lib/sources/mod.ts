@@ -29,14 +29,27 @@ import type { OpenContext, OpenedSource, SourceError } from "./source.ts";
 
 export * from "./source.ts";
 export * from "./conform.ts";
-export * from "./range.ts";
-export * from "./argument.ts";
+export {
+  rangeBatchStarts,
+  rangeOfBatches,
+  readRange,
+  type SourceRange,
+  SourceRangeInvalid,
+} from "./range.ts";
+export {
+  argumentPaths,
+  parseSourceArgument,
+  SOURCE_ARGUMENT_HELP,
+  type SourceArgument,
+  SourceArgumentInvalid,
+  sourcePaths,
+} from "./argument.ts";
 export { folderSource, FolderSpec, listImages } from "./folder.ts";
-export * from "./npy.ts";
-export * from "./idx.ts";
-export * from "./cifar.ts";
-export * from "./dataset.ts";
-export * from "./generated.ts";
+export { npySource, NpySpec } from "./npy.ts";
+export { idxSource, IdxSpec } from "./idx.ts";
+export { cifarRecord, cifarSource, CifarSpec } from "./cifar.ts";
+export { datasetSource, DatasetSourceSpec } from "./dataset.ts";
+export { oodSetSource, OodSetSourceSpec } from "./generated.ts";
 
 /** Every source kind. */
 export const SOURCE_KINDS = [
