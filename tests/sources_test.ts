@@ -5,6 +5,7 @@ import sharp from "sharp";
 import { encodeIdx } from "../lib/io/idx.ts";
 import { loadGeneratedSet, loadOodSet } from "../lib/data/ood/mod.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
+import { loadWithPipeAt } from "./named_pipe.ts";
 import { mulberry32 } from "../lib/random.ts";
 import {
   GREY_28,
@@ -202,6 +203,20 @@ Deno.test("CIFAR-10 and CIFAR-100 binary batches decode to HWC images with their
   assert.deepEqual(c10.pixels, images);
   assert.deepEqual(Array.from(c10.labels!), [3, 9, 0, 1, 7]);
   assert.deepEqual(c10.classNames, names);
+  // A meta file naming another number of classes, or a named pipe there, is refused by name:
+  // the names label every score (the pipe was waited on, then read as numbered classes).
+  await Deno.writeTextFile(join(dir, "batches.meta.txt"), names.slice(1).join("\n"));
+  const short = await Effect.runPromise(Effect.flip(openSource(spec, { baseDir: dir, shape })));
+  assert.match(String(short), /batches\.meta\.txt.*names 9 classes, not the 10 of cifar10/s);
+  await Deno.writeTextFile(join(dir, "batches.meta.txt"), names.join("\n"));
+  const piped = await loadWithPipeAt(
+    join(dir, "batches.meta.txt"),
+    () => Effect.runPromise(Effect.exit(openSource(spec, { baseDir: dir, shape }))),
+  );
+  assert.equal(piped.opened, false);
+  assert.match(String(piped.result), /batches\.meta\.txt.*not a regular file/s);
+  await Deno.remove(join(dir, "batches.meta.txt"));
+  await Deno.writeTextFile(join(dir, "batches.meta.txt"), names.join("\n"));
 
   // CIFAR-100: coarse then fine label byte.
   const labels100 = [[4, 30], [19, 99], [0, 1], [2, 55], [11, 8]];

@@ -52,18 +52,39 @@ export const cifarRecord = (
 ): { readonly size: number; readonly labels: number } =>
   variant === "cifar10" ? { size: 1 + PIXELS, labels: 1 } : { size: 2 + PIXELS, labels: 2 };
 
-/** Names from a meta text file next to the batches, if there is one. */
-const metaNames = (dir: string, spec: CifarSpec) =>
-  Effect.promise(() => {
-    const file = spec.variant === "cifar10"
-      ? "batches.meta.txt"
-      : `${spec.label ?? "fine"}_label_names.txt`;
-    // A named pipe there is not waited on: the names are then numbers.
-    return assertRegularFile(join(dir, file)).then(() => Deno.readTextFile(join(dir, file))).then(
-      (text) => text.split("\n").map((l) => l.trim()).filter((l) => l !== ""),
-      () => undefined,
-    );
-  });
+/**
+ * Names from the meta text file next to the batches, if there is one. One that is there but not
+ * a regular file, unreadable, or naming another number of classes is refused: the names label
+ * every score.
+ */
+const metaNames = (dir: string, spec: CifarSpec, classes: number) => {
+  const path = join(
+    dir,
+    spec.variant === "cifar10" ? "batches.meta.txt" : `${spec.label ?? "fine"}_label_names.txt`,
+  );
+  return Effect.flatMap(
+    Effect.tryPromise({
+      try: async () => {
+        await assertRegularFile(path);
+        return await Deno.readTextFile(path).catch((error) => {
+          if (error instanceof Deno.errors.NotFound) return undefined;
+          throw error;
+        });
+      },
+      catch: (error) => new CorruptDataset({ path, problem: `cannot be read: ${error}` }),
+    }),
+    (text) => {
+      const names = text?.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+      return names === undefined || names.length === classes ? Effect.succeed(names) : Effect.fail(
+        new CorruptDataset({
+          path,
+          problem: `names ${names.length} classes, not the ${classes} of ${spec.variant}` +
+            (spec.variant === "cifar100" ? ` (${spec.label ?? "fine"} labels)` : ""),
+        }),
+      );
+    },
+  );
+};
 
 const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext) {
   if (spec.variant === "cifar10" && spec.label !== undefined) {
@@ -91,8 +112,9 @@ const open = Effect.fn("openCifar")(function* (spec: CifarSpec, ctx: OpenContext
     files.push({ path, first: count, count: size / record.size });
     count += size / record.size;
   }
-  const classNames = spec.classes ?? (yield* metaNames(dirname(files[0]!.path), spec)) ??
-    numberedClasses(spec.variant === "cifar10" ? 10 : spec.label === "coarse" ? 20 : 100);
+  const classes = spec.variant === "cifar10" ? 10 : spec.label === "coarse" ? 20 : 100;
+  const classNames = spec.classes ??
+    (yield* metaNames(dirname(files[0]!.path), spec, classes)) ?? numberedClasses(classes);
   const readBatch = (start: number, size: number) =>
     Effect.gen(function* () {
       const planar = new Uint8Array(size * PIXELS);
