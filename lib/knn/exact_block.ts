@@ -1,18 +1,12 @@
 /**
- * The exact index's search of its query blocks (see `exact.ts` for the method): the part every
- * thread of a search runs, the calling thread and each Web Worker (`search_worker.ts`) alike.
- *
- * A search is a {@link ExactJob}: the queries in search order, their centred float32 copies and
- * norms, the output rows, and a counter of the next block of 128 queries to take. Each thread
- * takes blocks from the counter (`Atomics.add`) until none is left; for each it runs the SIMD
- * kernel over the point blocks (norm-pruned), keeps each query's m = k + 3 best candidates by
- * (kernel value, point index), re-ranks them in float64, certifies them or searches the norm
- * band, writes the block's queries' rows of the result and its stats, and counts it done. A
- * block's rows depend on nothing but the block, so a search split across threads returns the
- * one-thread result bit for bit, whichever thread takes which block.
- *
- * It imports neither the index nor its threads (a type aside): a worker loads the search code
- * only (and, through `rerank.ts`, Effect).
+ * The exact index's search of its query blocks: the part every thread of a search runs, the
+ * calling thread and each Web Worker (`search_worker.ts`) alike. Each thread takes blocks of 128
+ * queries from the job's counter (`Atomics.add`); for each it runs the SIMD kernel over the point
+ * blocks (norm-pruned), keeps each query's m = k + 3 best candidates by (kernel value, point
+ * index), re-ranks them in float64, certifies them or searches the norm band, and writes the
+ * block's rows. A block's rows depend on nothing but the block, so a search split across threads
+ * returns the one-thread result bit for bit. It imports neither the index nor its threads, so a
+ * worker loads the search code only.
  *
  * @module
  */
@@ -23,13 +17,13 @@ import { bruteForceRow, writeReranked } from "./rerank.ts";
 import { bandSearch, certified, kthSquaredDistance, type NormOrder } from "./exact_certificate.ts";
 import { instantiateKernel, POINT_BLOCK, QUERY_BLOCK, scratchOffset } from "./simd_kernel.ts";
 
-/** Extra candidates kept per query before the float64 re-ranking (see `exact.ts`). */
+/** Extra candidates kept per query before the float64 re-ranking. */
 const EXTRA_CANDIDATES = 3;
 
 /**
- * What every thread of an exact index's search reads, fixed when the index is built. The
- * memory holds the transposed centred float32 points (nPadded × d, sorted by norm when
- * pruning), their squared norms (nPadded float32), then one scratch per thread.
+ * What every thread of a search reads, fixed when the index is built. The memory holds the
+ * transposed centred float32 points (sorted by norm when pruning), their squared norms, then
+ * one scratch per thread.
  */
 export interface ExactLayout {
   readonly memory: WebAssembly.Memory;
@@ -64,16 +58,9 @@ export interface ExactJob {
   /** rows × k: the result. */
   readonly distances: Float64Array;
   readonly indices: Int32Array;
-  /**
-   * 4 per query block: point blocks visited, band searches, points ranked by them, and the
-   * thread that searched it.
-   */
+  /** 4 per query block: point blocks visited, band searches, their points, its thread. */
   readonly blockStats: Float64Array;
-  /**
-   * `[next, done, failed]`: the next query block any thread may take (`Atomics.add`), the
-   * blocks finished (each thread adds and notifies after writing a block's rows), and 1 when a
-   * worker failed (its reason in `reason`).
-   */
+  /** `[next, done, failed]`: the next query block to take, the blocks done, 1 on a failure. */
   readonly counters: Int32Array;
   /** A failed worker's reason, as UTF-16 code units (0 ends it). */
   readonly reason: Uint16Array;
@@ -115,17 +102,28 @@ export function failJob(job: ExactJob, reason: string): void {
 }
 
 /** A failed worker's reason, as {@link failJob} recorded it. */
-export function failure(job: ExactJob): string {
-  const end = job.reason.indexOf(0);
-  return String.fromCharCode(...job.reason.subarray(0, end < 0 ? job.reason.length : end));
-}
+export const failure = (job: ExactJob): string =>
+  String.fromCharCode(...job.reason).split("\0")[0]!;
 
-/** Square roots of the float64 squared norms of the rows of a row-major float32 buffer. */
-export function rowNorms(data: Float32Array, rows: number, d: number): Float64Array {
+/**
+ * Float64 norms of the rows of a row-major float32 buffer, or, given `centre`, of the rows minus
+ * `centre` rounded to float32 (as the kernel sees them).
+ */
+export function rowNorms(
+  data: Float32Array,
+  rows: number,
+  d: number,
+  centre?: Float64Array,
+): Float64Array {
   const norms = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     let sum = 0;
-    for (let j = 0; j < d; j++) sum += data[i * d + j]! * data[i * d + j]!;
+    for (let j = 0; j < d; j++) {
+      const v = centre === undefined
+        ? data[i * d + j]!
+        : Math.fround(data[i * d + j]! - centre[j]!);
+      sum += v * v;
+    }
     norms[i] = Math.sqrt(sum);
   }
   return norms;
@@ -196,11 +194,7 @@ export function prepareJob(
   return { job, buffer };
 }
 
-/**
- * The searcher of thread `thread` (its scratch) over `layout`: it runs a job's query blocks,
- * taken from the job's counter until none is left, writing each block's rows and stats and then
- * counting it done.
- */
+/** The searcher of thread `thread` (its scratch) over `layout`: it runs a job's query blocks. */
 export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJob) => void {
   const { memory, points, nPadded, order, byNorm, blockNorms, maxPointNorm, margin, pruning } =
     layout;

@@ -14,6 +14,9 @@ import type { NearestNeighbourIndex } from "./types.ts";
 /** Rows per search when assigning the points to their lists. */
 const ASSIGN_CHUNK = 65536;
 
+/** k-means trains on this many points per list (a seeded sample). */
+export const SAMPLE_PER_LIST = 64;
+
 /** The points laid out list by list, and what searching them needs. */
 export interface Layout {
   readonly memory: WebAssembly.Memory;
@@ -50,12 +53,11 @@ export const layOut = (input: {
   slots: number;
   mean: Float64Array;
   iterations: number;
-  samplePerList: number;
   seed: number;
   centres?: Float32Array | undefined;
 }): Effect.Effect<Layout> =>
   Effect.gen(function* () {
-    const { memory, store, rows, dim, lists, slots, mean, iterations, samplePerList, seed } = input;
+    const { memory, store, rows, dim, lists, slots, mean, iterations, seed } = input;
     // Centre in place (distances do not change; smaller values round less in the kernel).
     for (let i = 0; i < rows; i++) {
       for (let j = 0; j < dim; j++) store[i * dim + j] = store[i * dim + j]! - mean[j]!;
@@ -67,7 +69,7 @@ export const layOut = (input: {
     });
     // A previous build's centroids give the same lists without k-means.
     const centres = input.centres ??
-      (yield* kMeans(store, rows, dim, lists, iterations, samplePerList, seed));
+      (yield* kMeans(store, rows, dim, lists, iterations, seed));
     const centroids = yield* orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
     const listOf = new Int32Array(rows);
     for (let first = 0; first < rows; first += ASSIGN_CHUNK) {
@@ -173,12 +175,11 @@ const kMeans = (
   dim: number,
   lists: number,
   iterations: number,
-  samplePerList: number,
   seed: number,
 ): Effect.Effect<Float32Array> =>
   Effect.gen(function* () {
     const order = permutation(rows, seed);
-    const sampleSize = Math.min(rows, Math.max(lists, samplePerList * lists));
+    const sampleSize = Math.min(rows, Math.max(lists, SAMPLE_PER_LIST * lists));
     const sampleRows = order.subarray(0, sampleSize);
     const sample = new Float32Array(sampleSize * dim);
     sampleRows.forEach((r, i) => sample.set(store.subarray(r * dim, (r + 1) * dim), i * dim));

@@ -48,13 +48,21 @@ export function missingValues(
   });
 }
 
-/** The points of an index to build hold their rows × cols values ({@link missingValues}). */
-export const checkPoints = (
+/**
+ * The points of an index to build hold their rows × cols values ({@link missingValues}), all
+ * finite (a `NonFiniteVector` names the first bad row, counted from `firstRow`).
+ */
+export const checkFinitePoints = (
   index: string,
   points: Matrix,
-): Effect.Effect<void, InvalidParameter> => {
+  firstRow = 0,
+): Effect.Effect<void, InvalidParameter | NonFiniteVector> => {
   const missing = missingValues(index, "point", points);
-  return missing === undefined ? Effect.void : Effect.fail(missing);
+  if (missing !== undefined) return Effect.fail(missing);
+  const bad = firstNonFiniteRow(points);
+  return bad < 0
+    ? Effect.void
+    : Effect.fail(new NonFiniteVector({ index, what: "point", row: firstRow + bad }));
 };
 
 /** `value` is a whole number ≥ `min`, else an `InvalidParameter` naming it `name`. */
