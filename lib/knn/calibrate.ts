@@ -1,15 +1,8 @@
 /**
- * efSearch calibrated by measurement: the smallest search breadth on a ladder whose recall@1
- * against exact search reaches a target on held-out points. `hnswIndex` uses it when no
- * efSearch is given and `calibrate` is: it builds the graph over all points but a seeded
- * held-out sample, measures each ladder value on the sample (queries the graph has never
- * seen, like the descriptors it will score), then adds the sample, so every point is indexed.
- *
- * Why held out and not the indexed points themselves: a point in the graph is found through
- * its own links, so its neighbours come almost for free and the recall would flatter a small
- * efSearch.
- *
- * The IVF index calibrates nprobe the same way ({@link chooseEfSearch} walks its ladder too).
+ * A search breadth calibrated by measurement: the smallest value on a ladder whose recall@1
+ * against exact search reaches a target on held-out points (HNSW's efSearch: the graph is built
+ * without a seeded sample, measured on it, then the sample is added; IVF's nprobe likewise,
+ * {@link chooseEfSearch} walking its ladder). Why held out: docs/internals/knn.md.
  *
  * @module
  */
@@ -50,11 +43,7 @@ export interface EfCalibration {
   readonly tried: ReadonlyArray<{ readonly efSearch: number; readonly recall1: number }>;
 }
 
-/**
- * How a calibration chose the setting `name` (`efSearch`, `nprobe`), as an index's settings
- * show it (`${name}Calibrated`, `…RecallTarget`, `…Recall1`, `…Sample`, `…TargetMet`); none
- * without a calibration.
- */
+/** How a calibration chose the setting `name`, as an index's settings show it (`…Calibrated`…). */
 export const calibrationReport = (
   name: string,
   c: EfCalibration | undefined,
@@ -91,19 +80,15 @@ export const calibrationSettings = (
     return { recallTarget, sample, ladder };
   });
 
-/**
- * The held-out rows of an `n`-point calibration: `min(sample, ⌊n / 10⌋)` rows drawn by a
- * seeded permutation, ascending (empty when n < 10: too few points to hold any out).
- */
+/** The held-out rows of an `n`-point calibration: `min(sample, ⌊n / 10⌋)` seeded rows, sorted. */
 export function heldOutRows(n: number, sample: number, seed: number): Int32Array {
   const size = Math.min(sample, Math.floor(n / 10));
   return Int32Array.from(permutation(n, seed).subarray(0, size)).sort();
 }
 
 /**
- * Pick a search breadth (HNSW's efSearch, IVF's nprobe): walk `ladder` up, measuring recall@1
- * of `nearestAt(ef)` (each query's nearest row found at that breadth) against `truth` (the
- * exact nearest row of each query), and stop at the first value reaching `recallTarget`.
+ * Pick a search breadth: walk `ladder` up, measuring recall@1 of `nearestAt(ef)` (each query's
+ * nearest row at that breadth) against `truth`, and stop at the first reaching `recallTarget`.
  */
 export const chooseEfSearch = <E>(
   truth: Int32Array,

@@ -1,17 +1,10 @@
 /**
  * The threads of an exact index's search: the calling thread and up to `threads − 1` Web
- * Workers (`search_worker.ts`) take the search's blocks of 128 queries from one shared counter,
- * over one shared WebAssembly memory (the kernel's points) and one shared copy of the original
- * points, and each writes its blocks' rows of the shared result (`exact_block.ts`). Which
- * thread takes a block does not change its rows, so any number of threads returns the
- * one-thread result bit for bit. Taking blocks from a counter, rather than a fixed share each,
- * keeps a thread slowed by other load (or a worker still starting) from holding a search up:
- * the calling thread takes whatever the workers have not.
- *
- * The calling thread then waits (`Atomics.wait`) for the blocks the workers took, so a search
- * stays synchronous (`Effect.runSync` still runs it). A worker that throws records why in the
- * job and wakes it; one that stops without a word is caught by a stall limit; one that died
- * between searches (its `error` event) fails the next search. Each is a `SearchWorkerError`.
+ * Workers take blocks of 128 queries from one shared counter, over one shared WebAssembly
+ * memory, each writing its blocks' rows of the shared result (`exact_block.ts`), so any number
+ * of threads returns the one-thread result bit for bit. The calling thread then waits
+ * (`Atomics.wait`), so a search stays synchronous. A worker that throws, stalls or died fails the
+ * search with a `SearchWorkerError` (docs/internals/knn.md).
  *
  * @module
  */
@@ -31,19 +24,13 @@ const STALL_MS = 300_000;
 
 /** The workers of one exact index (made on its first search that uses them). */
 export interface ExactPool {
-  /**
-   * Hand the job on `buffer` to `helpers` workers, which take blocks from its counter as they
-   * get to it; a `SearchWorkerError` if a worker has died.
-   */
+  /** Hand the job on `buffer` to `helpers` workers; a `SearchWorkerError` if one has died. */
   start(job: ExactJob, buffer: SharedArrayBuffer, helpers: number): SearchWorkerError | undefined;
   /** Terminate the workers. */
   dispose(): void;
 }
 
-/**
- * `workers` workers over `layout` (its memory and points' data shared), worker i on scratch
- * i + 1 (the calling thread's is 0). `script` is the worker module (tests substitute one).
- */
+/** `workers` workers of `script` over `layout` (shared), worker i on scratch i + 1. */
 export function exactPool(
   layout: ExactLayout,
   workers: number,
@@ -68,10 +55,7 @@ export function exactPool(
   };
 }
 
-/**
- * Block the calling thread until every query block of `job` is done (after it has taken the
- * last one itself); a `SearchWorkerError` if a worker failed or stalled.
- */
+/** Block until every query block of `job` is done; a `SearchWorkerError` if a worker failed. */
 export function awaitBlocks(job: ExactJob, name: string): SearchWorkerError | undefined {
   const { counters } = job;
   const total = queryBlocks(job.queries.rows);

@@ -1,7 +1,6 @@
 /**
- * The files of a saved index: each written atomically and recorded in `index.json` with its
- * sha256 ({@link FileEntry}), each checked against it on load. Shared by every kind: the points
- * as `.npy` (float32, size × dim) and any file a kind writes itself (HNSW's graph).
+ * The files of a saved index, shared by every kind: each written atomically, recorded in
+ * `index.json` with its sha256 ({@link FileEntry}) and checked against it on load.
  *
  * @module
  */
@@ -52,10 +51,7 @@ export const writeMatrixFile = (
 export const writePoints = (points: Matrix, dir: string): Effect.Effect<FileEntry, IndexIoError> =>
   writeMatrixFile(points, dir, POINTS_FILE);
 
-/**
- * Write the file `name` into `dir` with `write` (a writer that only takes a path, such as
- * hnswlib's): to a temporary name, synced, then renamed, so the file is whole or absent.
- */
+/** Write the file `name` into `dir` with `write` (a writer taking a path), whole or absent. */
 export const writeFileWith = (
   dir: string,
   name: string,
@@ -92,10 +88,7 @@ export const readChecked = (
     return { path, bytes };
   });
 
-/**
- * Read a matrix saved by {@link writeMatrixFile} (the points, or a kind's own such as IVF's
- * centroids), checked against `entry` and the shape `rows` × `dim`.
- */
+/** Read a matrix saved by {@link writeMatrixFile}, checked against `entry` and `rows` × `dim`. */
 export const readMatrixFile = (
   dir: string,
   entry: FileEntry,

@@ -1,6 +1,6 @@
 /**
  * The IVF index's build: k-means lists, and the points laid out list by list in WebAssembly
- * memory in the exact index's transposed format (`simd_kernel.ts`), each list padded to 8.
+ * memory in the exact index's transposed format, each list padded to 8.
  *
  * @module
  */

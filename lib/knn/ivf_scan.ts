@@ -1,15 +1,9 @@
 /**
- * The IVF index's list scan, the part of a search that threads share: for a range of lists,
- * every query probing a list is ranked against all of its points by the SIMD kernel, and each
- * query keeps its m best candidates by (kernel value, point index).
- *
- * The candidates are the m smallest (value, point index) pairs over the scanned lists whatever
- * order the lists come in, so the scans of disjoint list ranges, merged by
- * {@link mergeCandidates}, give exactly the candidates of one scan over all of them: a search
- * split across threads returns the same neighbours and distances, bit for bit.
- *
- * The scan reads only its `ScanView` (the memory and where things are in it) and writes only
- * its own scratch, so a Web Worker can run it over the same shared memory (`search_worker.ts`).
+ * The IVF index's list scan, the part of a search threads share: for a range of lists, every
+ * query probing a list is ranked against its points by the SIMD kernel, keeping its m best by
+ * (kernel value, point index) whatever order the lists come in, so scans of disjoint ranges,
+ * merged ({@link mergeCandidates}), give exactly one scan's candidates. It reads only its
+ * `ScanView` and writes only its own scratch, so a worker can run it over the shared memory.
  *
  * @module
  */
@@ -138,10 +132,7 @@ export function listScanner(view: ScanView): (job: ScanJob) => Candidates {
   };
 }
 
-/**
- * The m best candidates of each query over several scans of disjoint list ranges: a merge by
- * (value, point index), the order each scan keeps.
- */
+/** The m best candidates of each query over scans of disjoint list ranges, by (value, index). */
 export function mergeCandidates(
   parts: ReadonlyArray<Candidates>,
   rows: number,
@@ -179,9 +170,8 @@ export function mergeCandidates(
 }
 
 /**
- * Split lists 0..lists − 1 into `parts` contiguous ranges of about equal work (for each list,
- * its padded size times its queries rounded up to the kernel's groups of 4): the boundaries,
- * parts + 1 of them.
+ * Split the lists into `parts` contiguous ranges of about equal work (padded size × queries
+ * rounded up to 4): the parts + 1 boundaries.
  */
 export function splitLists(
   probed: Int32Array,

@@ -1,7 +1,6 @@
 /**
- * The IVF index's search: each query's nearest centroids, the lists they name scanned by the
- * index's threads (`ivf_threads.ts`), the best k + 3 candidates re-ranked in float64; and the
- * calibration of nprobe.
+ * The IVF index's search: each query's nearest centroids, their lists scanned by the index's
+ * threads, the best k + 3 candidates re-ranked in float64; and the calibration of nprobe.
  *
  * @module
  */

@@ -1,9 +1,7 @@
 /**
- * The threads of an IVF index's search: the calling thread and `threads − 1` Web Workers
- * (`search_worker.ts`) scan disjoint ranges of lists over one shared WebAssembly memory, ranges
- * of about equal work, and their candidates are merged. The merge keeps each query's m best by
- * (value, point index), so any number of threads gives the same neighbours and distances as
- * one (`ivf_scan.ts`).
+ * The threads of an IVF index's search: the calling thread and `threads − 1` Web Workers scan
+ * disjoint ranges of lists (of about equal work) over one shared WebAssembly memory, and their
+ * candidates are merged by (value, point index): the same results as one thread (`ivf_scan.ts`).
  *
  * @module
  */

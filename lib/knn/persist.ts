@@ -1,9 +1,7 @@
 /**
- * Save and load indexes of the registered kinds. A saved index is a folder: the files its kind
- * writes (the points as `.npy`; HNSW's graph in hnswlib's format) and `index.json`, which names
- * the kind, the shape, and what the kind records (its files' sha256, its parameters). On load
- * `index.json` is decoded strictly with a Schema (the common fields here, the kind's own with
- * the kind's `metadata` Schema), and every file is checked against its sha256.
+ * Save and load indexes of the registered kinds. A saved index is a folder: its kind's files and
+ * `index.json` (the kind, the shape, what the kind records), decoded strictly on load, with every
+ * file checked against its sha256.
  *
  * @module
  */
@@ -47,12 +45,9 @@ export type IndexMetadata = typeof IndexMetadata.Type;
 
 /**
  * Save an index built or loaded by a registered kind as folder `dir`, under the rules of every
- * output folder (`Io.writeOutputFolder`): `dir` must be absent, empty, or an index grood saved
- * there before with its marker, which is replaced whole and atomically (a failure leaves the old
- * one); a folder holding anyone else's files is refused with an `OutputFolderRefused` naming it,
- * and nothing in it is touched. An index saved before the marker (grood before 2026-12-07) is
- * refused too, since its `index.json` is no proof it is grood's: save into another folder. An
- * index no registered kind made (a user's own) fails with an `IndexIoError`.
+ * output folder (`Io.writeOutputFolder`): absent, empty, or an index grood saved there with its
+ * marker (replaced whole and atomically); anything else (an index saved before markers, too) is
+ * an `OutputFolderRefused`, untouched. An index no registered kind made is an `IndexIoError`.
  */
 export const saveIndex = (
   index: NearestNeighbourIndex,
@@ -87,9 +82,8 @@ export const saveIndex = (
   });
 
 /**
- * Load an index saved by {@link saveIndex}: `index.json` decoded strictly (a `CorruptIndex`
- * naming it and every problem), then the kind's files checked against their sha256 and shape.
- * The loaded index is named by `dir` in errors.
+ * Load an index saved by {@link saveIndex}: `index.json` decoded strictly (a `CorruptIndex` naming
+ * every problem), the kind's files checked against their sha256 and shape. Named by `dir`.
  */
 export const loadIndex = (
   dir: string,

@@ -6,9 +6,9 @@
 import type { Neighbours } from "./types.ts";
 
 /**
- * Recall@k of an approximate search against an exact one: the mean over queries of the share
- * of the exact k neighbours (by index) found among the approximate k. `k` defaults to the
- * smaller k of the two results. Throws RangeError if the row counts differ (a programming error).
+ * Recall@k of an approximate search against an exact one: the mean share of each query's exact
+ * k neighbours found among its approximate k (`k`: by default the smaller of the two). Throws
+ * RangeError if the row counts differ (a programming error).
  *
  * @example
  * ```ts

@@ -1,9 +1,7 @@
 /**
- * The k-NN index kinds a spec can name (GROOD's `index` option, an ablation grid's `index`):
- * one line each in {@link INDEX_KINDS}, one file each in `kinds/`. A spec names one with a
- * tagged {@link IndexSpec} (`{ "kind": "ivf", "nprobe": 4 }`), decoded strictly; saving and
- * loading (`persist.ts`) go through the same list. A user's own index needs no entry: pass an
- * `IndexBuilder` value as GROOD's `index` instead.
+ * The k-NN index kinds a spec can name: one line each in {@link INDEX_KINDS}, one file each in
+ * `kinds/`; saving and loading (`persist.ts`) go through the same list. A user's own index needs
+ * no entry: pass an `IndexBuilder` value as GROOD's `index` instead.
  *
  * @module
  */
@@ -74,8 +72,7 @@ export const buildIndex = (
   points: Matrix,
   context: BuildContext,
 ): Effect.Effect<NearestNeighbourIndex, IndexBuildError> =>
-  // Decoded here, strictly, whoever calls: a spec from untyped code (a notebook, JSON.parse)
-  // with an unknown kind was a TypeError, and an unknown option (`M` for `m`) was ignored.
+  // Decoded here, whoever calls: untyped code (a notebook, JSON.parse) may pass anything.
   decodeStrict(IndexSpec, "index spec")(spec).pipe(
     Effect.mapError((error) =>
       new InvalidParameter({

@@ -1,7 +1,6 @@
 /**
- * What every index shares: the checks of its options and of a search's inputs, and the exact
- * float64 re-ranking of candidates (the distances every index returns), with a brute-force
- * fallback.
+ * What every index shares: the checks of its points, options and a search's inputs, and the
+ * exact float64 re-ranking of candidates (the distances every index returns).
  *
  * @module
  */
@@ -29,11 +28,10 @@ export function firstNonFiniteRow(m: Matrix): number {
 }
 
 /**
- * Unless `m` holds its rows × cols values, the `InvalidParameter` naming it (`what` of `index`).
- * A `Matrix` written as a literal may hold fewer: its missing values would be read as NaN, or a
- * missing query row answered with a neighbour at distance 0.
+ * Unless `m` holds its rows × cols values, the `InvalidParameter` naming it (a literal `Matrix`
+ * may hold fewer: missing values would read as NaN, a missing query row as distance 0).
  */
-export function missingValues(
+function missingValues(
   index: string,
   what: "point" | "query",
   m: Matrix,

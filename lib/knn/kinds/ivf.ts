@@ -1,11 +1,8 @@
 /**
- * The `ivf` index kind: k-means lists each searched exactly by the SIMD kernel (`../ivf.ts`).
- * Spec: `{ "kind": "ivf", "lists"?, "nprobe"?, "recallTarget"?, "threads"? }` (defaults: √n
- * lists, nprobe calibrated to recall@1 0.995, one thread). A saved one is its points, its
- * centroids (`centroids.npy`) and its settings; loading lays the points out in the same lists
- * from the saved centroids, without k-means. A folder saved before the centroids were (no
- * `centroids` in `index.json`) still loads: its lists are rebuilt by the same k-means (the
- * build is deterministic).
+ * The `ivf` index kind (`../ivf.ts`). A saved one is its points, its centroids
+ * (`centroids.npy`) and its settings: loading lays the points out in the same lists without
+ * k-means. A folder saved before the centroids were still loads, by the same (deterministic)
+ * k-means.
  *
  * @module
  */
