@@ -13,7 +13,7 @@
 import type { Matrix } from "../matrix.ts";
 import type { SearchStats } from "./exact.ts";
 import { type BlockNorms, lowerBound, pruningIsSafe, type PruningMargin } from "./norm_bound.ts";
-import { bruteForceRow, writeReranked } from "./rerank.ts";
+import { bruteForceRow, offer, writeReranked } from "./rerank.ts";
 import { bandSearch, certified, kthSquaredDistance, type NormOrder } from "./exact_certificate.ts";
 import { instantiateKernel, POINT_BLOCK, QUERY_BLOCK, scratchOffset } from "./simd_kernel.ts";
 
@@ -289,26 +289,11 @@ export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJ
           if (prune && bound[r]! > bestD[last]!) continue;
           const row = r * POINT_BLOCK;
           let worst = bestD[last]!;
-          let worstIndex = bestI[last]!;
           for (let p = 0; p < real; p++) {
             const v = out[row + p]!;
             if (v > worst || !(v <= worst)) continue; // also skips NaN
-            const i = order[p0 + p]!;
-            // Candidates are the m smallest by (value, point index), whatever the
-            // visiting order: an equal value enters only with a lower index.
-            if (v === worst && (worstIndex < 0 || i > worstIndex)) continue;
-            let s = last;
-            while (
-              s > base && (bestD[s - 1]! > v || (bestD[s - 1]! === v && bestI[s - 1]! > i))
-            ) {
-              bestD[s] = bestD[s - 1]!;
-              bestI[s] = bestI[s - 1]!;
-              s--;
-            }
-            bestD[s] = v;
-            bestI[s] = i;
+            offer(bestD, bestI, base, m, v, order[p0 + p]!);
             worst = bestD[last]!;
-            worstIndex = bestI[last]!;
           }
         }
       }

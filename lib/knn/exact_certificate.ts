@@ -11,6 +11,7 @@
 import { squaredDistance } from "../distance.ts";
 import type { Matrix } from "../matrix.ts";
 import type { BlockNorms, PruningMargin, QueryNorms } from "./norm_bound.ts";
+import { offer } from "./rerank.ts";
 
 /** Relative slack for float64 evaluation of the certificate and of the band's radius. */
 const SLACK = 1e-12;
@@ -123,19 +124,7 @@ export function bandSearch(
   for (let s = lo; s < hi; s++) {
     const i = order.indices[s]!;
     const d2 = squaredDistance(queries.data, qi * d, points.data, i * d, d);
-    if (d2 > limit) continue;
-    const last = k - 1;
-    if (d2 > bestD[last]! || (d2 === bestD[last] && i > bestI[last]!)) continue;
-    let slot = last;
-    while (
-      slot > 0 && (bestD[slot - 1]! > d2 || (bestD[slot - 1] === d2 && bestI[slot - 1]! > i))
-    ) {
-      bestD[slot] = bestD[slot - 1]!;
-      bestI[slot] = bestI[slot - 1]!;
-      slot--;
-    }
-    bestD[slot] = d2;
-    bestI[slot] = i;
+    if (d2 <= limit) offer(bestD, bestI, 0, k, d2, i);
   }
   for (let r = 0; r < k; r++) {
     out.distances[qi * k + r] = Math.sqrt(bestD[r]!);

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { offer } from "./rerank.ts";
 import { instantiateKernel, POINT_BLOCK, QUERY_BLOCK } from "./simd_kernel.ts";
 
 /** What a thread needs to scan lists: the memory and where things are in it. */
@@ -52,6 +53,7 @@ export function listScanner(view: ScanView): (job: ScanJob) => Candidates {
   const outOffset = qOffset + QUERY_BLOCK * dim * 4;
   const queryBuffer = new Float32Array(memory.buffer, qOffset, QUERY_BLOCK * dim);
   const out = new Float32Array(memory.buffer, outOffset, QUERY_BLOCK * POINT_BLOCK);
+  const rankOf = (slot: number) => rowOf[slot]!;
   return ({ centred, rows, probed, probe, m, first: firstList, end: endList }) => {
     const bestV = new Float64Array(rows * m).fill(Infinity);
     const bestS = new Int32Array(rows * m).fill(-1);
@@ -102,27 +104,11 @@ export function listScanner(view: ScanView): (job: ScanJob) => Candidates {
             const last = base + m - 1;
             const row = r * POINT_BLOCK;
             let worst = bestV[last]!;
-            let worstRow = bestS[last]! < 0 ? -1 : rowOf[bestS[last]!]!;
             for (let p = 0; p < real; p++) {
               const v = out[row + p]!;
               if (v > worst || !(v <= worst)) continue; // also skips NaN
-              const slot = p0 + p;
-              const i = rowOf[slot]!;
-              // The m smallest by (value, point index), whatever order the lists come in.
-              if (v === worst && (worstRow < 0 || i > worstRow)) continue;
-              let s = last;
-              while (
-                s > base &&
-                (bestV[s - 1]! > v || (bestV[s - 1]! === v && rowOf[bestS[s - 1]!]! > i))
-              ) {
-                bestV[s] = bestV[s - 1]!;
-                bestS[s] = bestS[s - 1]!;
-                s--;
-              }
-              bestV[s] = v;
-              bestS[s] = slot;
+              offer(bestV, bestS, base, m, v, p0 + p, rankOf);
               worst = bestV[last]!;
-              worstRow = bestS[last]! < 0 ? -1 : rowOf[bestS[last]!]!;
             }
           }
         }
@@ -142,28 +128,11 @@ export function mergeCandidates(
   if (parts.length === 1) return parts[0]!;
   const values = new Float64Array(rows * m).fill(Infinity);
   const slots = new Int32Array(rows * m).fill(-1);
-  const at = new Int32Array(parts.length);
-  for (let q = 0; q < rows; q++) {
-    at.fill(0);
-    for (let r = 0; r < m; r++) {
-      let best = -1;
-      for (let t = 0; t < parts.length; t++) {
-        if (at[t]! >= m) continue;
-        const slot = parts[t]!.slots[q * m + at[t]!]!;
-        if (slot < 0) continue;
-        if (best < 0) {
-          best = t;
-          continue;
-        }
-        const v = parts[t]!.values[q * m + at[t]!]!;
-        const w = parts[best]!.values[q * m + at[best]!]!;
-        const bestSlot = parts[best]!.slots[q * m + at[best]!]!;
-        if (v < w || (v === w && rowOf[slot]! < rowOf[bestSlot]!)) best = t;
-      }
-      if (best < 0) break;
-      values[q * m + r] = parts[best]!.values[q * m + at[best]!]!;
-      slots[q * m + r] = parts[best]!.slots[q * m + at[best]!]!;
-      at[best]!++;
+  const rankOf = (slot: number) => rowOf[slot]!;
+  for (const part of parts) {
+    for (let i = 0; i < rows * m; i++) {
+      const slot = part.slots[i]!;
+      if (slot >= 0) offer(values, slots, i - (i % m), m, part.values[i]!, slot, rankOf);
     }
   }
   return { values, slots };

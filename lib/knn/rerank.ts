@@ -148,3 +148,35 @@ export function bruteForceRow(
   const all = Int32Array.from({ length: points.rows }, (_, i) => i);
   writeReranked(queries, qi, points, all, k, out);
 }
+
+const byId = (id: number): number => id;
+
+/**
+ * Offer `(v, id)` to one query's best candidates, `values` and `ids` over [base, base + m),
+ * kept sorted by (value, then `rank(id)`; id −1 = empty): it enters only if it comes before the
+ * last, so the candidates are the m smallest whatever order they are offered in.
+ */
+export function offer(
+  values: Float64Array,
+  ids: Int32Array,
+  base: number,
+  m: number,
+  v: number,
+  id: number,
+  rank: (id: number) => number = byId,
+): void {
+  const last = base + m - 1;
+  if (v > values[last]! || !(v <= values[last]!)) return; // also skips NaN
+  // An equal value enters only before a candidate of higher rank.
+  if (v === values[last] && (ids[last]! < 0 || rank(id) > rank(ids[last]!))) return;
+  let s = last;
+  while (
+    s > base && (values[s - 1]! > v || (values[s - 1] === v && rank(ids[s - 1]!) > rank(id)))
+  ) {
+    values[s] = values[s - 1]!;
+    ids[s] = ids[s - 1]!;
+    s--;
+  }
+  values[s] = v;
+  ids[s] = id;
+}
