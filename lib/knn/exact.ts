@@ -4,8 +4,10 @@
  * (`exact_certificate.ts`), so it is that of an exact float64 search at any scale, ties broken by
  * the lower point index. Pruning (`norm_bound.ts`) skips only blocks whose points could never
  * have entered a full scan's candidates, so `pruning: false` gives the same result bit for bit.
- * A large search is shared by the calling thread and Web Workers (`exact_threads.ts`), each block
- * searched by the same code (`exact_block.ts`): the one-thread result, bit for bit. Design and
+ * A large search is shared by the calling thread and Web Workers taking blocks of queries from
+ * one counter, each block searched by the same code (`exact_block.ts`): the one-thread result,
+ * bit for bit. The calling thread then waits (`Atomics.wait`), so a search stays synchronous; a
+ * worker that throws, stalls or died fails it with a `SearchWorkerError`. Design and
  * measurements: docs/internals/knn.md, docs/performance.md.
  *
  * @module
@@ -13,22 +15,24 @@
 import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import type { IndexTooLarge, NonFiniteVector, SearchWorkerError } from "./errors.ts";
+import { type IndexTooLarge, type NonFiniteVector, SearchWorkerError } from "./errors.ts";
 import { type BlockNorms, pruningMargin } from "./norm_bound.ts";
 import { bruteForceRow, checkFinitePoints, checkSearch, wholeAtLeast } from "./rerank.ts";
 import { normOrder } from "./exact_certificate.ts";
 import {
   blockSearcher,
+  DONE,
   type ExactJob,
   type ExactLayout,
+  FAILED,
+  failure,
   jobStats,
   prepareJob,
   queryBlocks,
   rowNorms,
 } from "./exact_block.ts";
 import { kernelMemory, POINT_BLOCK } from "./simd_kernel.ts";
-import { awaitBlocks, type ExactPool, exactPool } from "./exact_threads.ts";
-import { WORKER_SCRIPT } from "./search_worker.ts";
+import { startWorkers, WORKER_SCRIPT, type WorkerRequest } from "./search_worker.ts";
 import { owner } from "./kind.ts";
 import type { NearestNeighbourIndex, Neighbours } from "./types.ts";
 
@@ -191,11 +195,10 @@ export const exactIndexWith = (
       margin: pruningMargin(d),
       pruning,
     };
-    // Everything holding the WebAssembly memory, so dispose() drops it in one go. The workers
-    // start on the first search large enough for them, over a shared copy of the points.
-    let state: { readonly local: (job: ExactJob) => void; pool?: ExactPool } | undefined = {
-      local: blockSearcher(layout, 0),
-    };
+    // What holds the WebAssembly memory, dropped by dispose(). The workers start on the first
+    // search large enough for them, over a shared copy of the points.
+    let local: ((job: ExactJob) => void) | undefined = blockSearcher(layout, 0);
+    let pool: ReturnType<typeof exactPool> | undefined;
     const index: ExactIndex = {
       kind: "exact",
       size: n,
@@ -205,16 +208,16 @@ export const exactIndexWith = (
       // Threads change no result, so they are no setting of the index.
       settings: {},
       dispose: () => {
-        state?.pool?.dispose();
-        state = undefined;
+        pool?.dispose();
+        pool = undefined;
+        local = undefined;
       },
       search: (queries, k) =>
         Effect.flatMap(
           checkSearch(index, queries, k),
           () =>
             Effect.suspend((): Effect.Effect<Neighbours, SearchWorkerError> => {
-              const live = state;
-              if (live === undefined) return Effect.die(new Error(`${indexName} was disposed`));
+              if (local === undefined) return Effect.die(new Error(`${indexName} was disposed`));
               const rows = queries.rows;
               if (d === 0) {
                 const result = {
@@ -230,17 +233,17 @@ export const exactIndexWith = (
                 : 0;
               const { job, buffer } = prepareJob(queries, k, mean, pruning, helpers > 0);
               if (helpers > 0) {
-                if (live.pool === undefined) {
+                if (pool === undefined) {
                   const shared = new Float32Array(new SharedArrayBuffer(n * d * 4));
                   shared.set(points.data.subarray(0, n * d));
                   const sharedLayout = { ...layout, points: { rows: n, cols: d, data: shared } };
-                  live.pool = exactPool(sharedLayout, threads - 1, indexName, script);
+                  pool = exactPool(sharedLayout, threads - 1, indexName, script);
                 }
-                const failed = live.pool.start(job, buffer as SharedArrayBuffer, helpers);
+                const failed = pool.start(job, buffer as SharedArrayBuffer, helpers);
                 if (failed !== undefined) return Effect.fail(failed);
               }
               // The calling thread takes blocks too, then waits for those the workers took.
-              live.local(job);
+              local(job);
               const failed = helpers > 0 ? awaitBlocks(job, indexName) : undefined;
               if (failed !== undefined) return Effect.fail(failed);
               lastStats.set(index, { ...jobStats(job), blocksTotal: blocks * blocksOfQueries });
@@ -257,3 +260,53 @@ export const exactIndexWith = (
     };
     return exactIndexes.mark(index);
   });
+
+/** A search waits this long for a worker's block before it gives up on the worker. */
+const STALL_MS = 300_000;
+
+/** The `workers` workers of an exact index over `layout` (shared), worker i on scratch i + 1. */
+function exactPool(layout: ExactLayout, workers: number, name: string, script: URL) {
+  // Why the pool can no longer search (a worker died); every later search fails with it.
+  let broken: string | undefined;
+  const init = (i: number): WorkerRequest => ({ type: "exact", layout, thread: i + 1 });
+  const pool = startWorkers(script, workers, init, (reason) => broken ??= reason);
+  return {
+    /** Hand the job on `buffer` to `helpers` workers; a `SearchWorkerError` if one has died. */
+    start: (job: ExactJob, buffer: SharedArrayBuffer, helpers: number) => {
+      if (broken !== undefined) return new SearchWorkerError({ index: name, reason: broken });
+      const request: WorkerRequest = { type: "search", buffer, rows: job.queries.rows, k: job.k };
+      for (const worker of pool.workers.slice(0, helpers)) worker.postMessage(request);
+      return undefined;
+    },
+    dispose: () => {
+      broken ??= "the index was disposed";
+      pool.stop();
+    },
+  };
+}
+
+/** Block until every query block of `job` is done; a `SearchWorkerError` if a worker failed. */
+function awaitBlocks(job: ExactJob, name: string): SearchWorkerError | undefined {
+  const { counters } = job;
+  const total = queryBlocks(job.queries.rows);
+  let seen = -1;
+  let since = performance.now();
+  for (;;) {
+    if (Atomics.load(counters, FAILED) !== 0) {
+      return new SearchWorkerError({ index: name, reason: failure(job) });
+    }
+    const done = Atomics.load(counters, DONE);
+    if (done >= total) return undefined;
+    const now = performance.now();
+    if (done !== seen) {
+      seen = done;
+      since = now;
+    } else if (now - since > STALL_MS) {
+      return new SearchWorkerError({
+        index: name,
+        reason: `no query block finished in ${STALL_MS / 1000} s (${done} of ${total} done)`,
+      });
+    }
+    Atomics.wait(counters, DONE, done, 1000);
+  }
+}

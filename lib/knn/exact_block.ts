@@ -10,11 +10,12 @@
  *
  * @module
  */
+import { squaredDistance } from "../distance.ts";
 import type { Matrix } from "../matrix.ts";
 import type { SearchStats } from "./exact.ts";
 import { type BlockNorms, lowerBound, pruningIsSafe, type PruningMargin } from "./norm_bound.ts";
 import { bruteForceRow, offer, writeReranked } from "./rerank.ts";
-import { bandSearch, certified, kthSquaredDistance, type NormOrder } from "./exact_certificate.ts";
+import { bandSearch, certified, type NormOrder } from "./exact_certificate.ts";
 import { instantiateKernel, POINT_BLOCK, QUERY_BLOCK, scratchOffset } from "./simd_kernel.ts";
 
 /** Extra candidates kept per query before the float64 re-ranking. */
@@ -33,9 +34,7 @@ export interface ExactLayout {
   readonly nPadded: number;
   /** The point at each slot of the kernel's layout. */
   readonly order: Int32Array;
-  /** The points by float64 norm (band searches). */
   readonly byNorm: NormOrder;
-  /** Norm ranges of the real points of each point block. */
   readonly blockNorms: ReadonlyArray<BlockNorms>;
   /** The largest centred norm of any point. */
   readonly maxPointNorm: number;
@@ -45,17 +44,16 @@ export interface ExactLayout {
 
 /** One search: its queries prepared, its output, and the counters its threads share. */
 export interface ExactJob {
-  /** The queries as given (float64 re-ranking). */
   readonly queries: Matrix;
   readonly k: number;
-  /** rows × d: the queries minus the kernel's centre, in float32. */
+  /** The queries minus the kernel's centre, in float32. */
   readonly centred: Float32Array;
   /** Query norms from the origin, and of the centred float32 queries. */
   readonly raw: Float64Array;
   readonly centredNorms: Float64Array;
   /** The order queries are searched in (by norm when pruning, so a block holds similar norms). */
   readonly order: Int32Array;
-  /** rows × k: the result. */
+  /** The result (rows × k). */
   readonly distances: Float64Array;
   readonly indices: Int32Array;
   /** 4 per query block: point blocks visited, band searches, their points, its thread. */
@@ -259,13 +257,9 @@ export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJ
           let needed = 0;
           for (let r = 0; r < nq; r++) {
             const q = queryOrder[q0 + r]!;
-            const L = lowerBound(
-              { raw: raw[q]!, centred: centredNorms[q]! },
-              blockNorms[b]!,
-              margin,
-            );
-            bound[r] = L;
-            if (!(L > bestD[r * m + m - 1]!)) needed++;
+            const query = { raw: raw[q]!, centred: centredNorms[q]! };
+            bound[r] = lowerBound(query, blockNorms[b]!, margin);
+            if (!(bound[r]! > bestD[r * m + m - 1]!)) needed++;
           }
           if (needed === 0) continue;
         }
@@ -306,14 +300,12 @@ export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJ
           continue;
         }
         // Exact at any scale: certify the candidates, else search the norm band.
-        const u = kthSquaredDistance(queries, q, points, k, result.indices);
+        const kth = result.indices[q * k + k - 1]!;
+        const u = squaredDistance(queries.data, q * d, points.data, kth * d, d);
         const query = { raw: raw[q]!, centred: centredNorms[q]! };
-        const candidateBound = {
-          mthValue: m < n ? bestD[r * m + m - 1]! : Infinity,
-          query,
-          kernelSafe: pruningIsSafe(query.centred, maxPointNorm, margin),
-        };
-        if (!certified(candidateBound, blockNorms, u, margin)) {
+        const mthValue = m < n ? bestD[r * m + m - 1]! : Infinity;
+        const kernelSafe = pruningIsSafe(query.centred, maxPointNorm, margin);
+        if (!certified({ mthValue, query, kernelSafe }, blockNorms, u, margin)) {
           bandSearches++;
           bandPoints += bandSearch(queries, q, points, k, result, byNorm, query.raw, u, margin);
         }

@@ -83,18 +83,6 @@ export function certified(
   return true;
 }
 
-/** The k-th smallest float64 squared distance of row `qi`'s written neighbours. */
-export function kthSquaredDistance(
-  queries: Matrix,
-  qi: number,
-  points: Matrix,
-  k: number,
-  indices: Int32Array,
-): number {
-  const d = points.cols;
-  return squaredDistance(queries.data, qi * d, points.data, indices[qi * k + k - 1]! * d, d);
-}
-
 /**
  * The exact k nearest of row `qi` among the points whose norms lie within √u (plus rounding)
  * of the query's norm `queryNorm`, written into the output (ranked by float64 distance, then

@@ -5,7 +5,12 @@
  * @module
  */
 import { Effect } from "effect";
-import { chooseEfSearch, type EfCalibration, heldOutRows } from "./calibrate.ts";
+import {
+  chooseEfSearch,
+  type EfCalibration,
+  type EfCalibrationOptions,
+  heldOutRows,
+} from "./calibrate.ts";
 import { at, type Layout, orDie } from "./ivf_layout.ts";
 import type { Candidates } from "./ivf_scan.ts";
 import type { ScanPool } from "./ivf_threads.ts";
@@ -76,12 +81,7 @@ export function centreRows(data: Float32Array, rows: number, mean: Float64Array)
 export const calibrateNprobe = (
   layout: Layout,
   search: SlotSearch,
-  options: {
-    readonly ladder: ReadonlyArray<number>;
-    readonly recallTarget: number;
-    readonly sample: number;
-    readonly seed: number;
-  },
+  options: Required<EfCalibrationOptions> & { readonly seed: number },
 ): Effect.Effect<EfCalibration> =>
   Effect.gen(function* () {
     const { ladder: steps, recallTarget, sample, seed } = options;

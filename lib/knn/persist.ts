@@ -18,7 +18,10 @@ import type { NearestNeighbourIndex } from "./types.ts";
 
 const METADATA_FILE = "index.json";
 
-/** The Schema of `index.json`; `contents` is decoded by the kind's own `metadata` Schema. */
+/**
+ * The Schema of `index.json` (format version 2): the kind, its points' shape, and `contents`,
+ * what the kind recorded, decoded by the kind's own `metadata` Schema.
+ */
 export const IndexMetadata: Schema.Struct<{
   readonly format: Schema.Literal<"grood-knn-index">;
   readonly version: Schema.Literal<2>;
@@ -27,17 +30,11 @@ export const IndexMetadata: Schema.Struct<{
   readonly dim: Schema.Int;
   readonly contents: Schema.Unknown;
 }> = Schema.Struct({
-  /** Always `grood-knn-index`. */
   format: Schema.Literal("grood-knn-index"),
-  /** Format version (2: `contents` per kind). */
   version: Schema.Literal(2),
-  /** Which registered kind the folder holds. */
   kind: Schema.String,
-  /** Number of points. */
   size: Whole,
-  /** Columns of each point. */
   dim: Whole,
-  /** What the kind recorded (its files with their sha256, its parameters). */
   contents: Schema.Unknown,
 });
 /** The metadata written next to a saved index. */
