@@ -2,7 +2,8 @@
  * A search breadth calibrated by measurement: the smallest value on a ladder whose recall@1
  * against exact search reaches a target on held-out points (HNSW's efSearch: the graph is built
  * without a seeded sample, measured on it, then the sample is added; IVF's nprobe likewise,
- * {@link chooseEfSearch} walking its ladder). Why held out: docs/internals/knn.md.
+ * {@link chooseEfSearch} walking its ladder). Why held out: docs/internals/knn.md. And
+ * {@link recallAtK}, which compares any approximate search with an exact one.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
 import { permutation } from "../random.ts";
 import { recallTargetIn, wholeAtLeast } from "./rerank.ts";
+import type { Neighbours } from "./types.ts";
 
 /** The efSearch values tried, ascending (the first whose recall reaches the target wins). */
 export const EF_LADDER: ReadonlyArray<number> = [16, 24, 32, 48, 64, 96, 128, 200, 256, 384, 512];
@@ -117,3 +119,33 @@ export const chooseEfSearch = <E>(
       tried,
     };
   });
+
+/**
+ * Recall@k of an approximate search against an exact one: the mean share of each query's exact
+ * k neighbours found among its approximate k (`k`: by default the smaller of the two). Throws
+ * RangeError if the row counts differ (a programming error).
+ *
+ * @example
+ * ```ts
+ * import { recallAtK } from "./calibrate.ts";
+ * const exact = { rows: 2, k: 1, distances: new Float64Array(2), indices: Int32Array.of(4, 7) };
+ * const approx = { ...exact, indices: Int32Array.of(4, 9) };
+ * if (recallAtK(approx, exact) !== 0.5) throw new Error("wrong recall");
+ * ```
+ */
+export function recallAtK(
+  approx: Neighbours,
+  exact: Neighbours,
+  k = Math.min(approx.k, exact.k),
+): number {
+  if (approx.rows !== exact.rows) {
+    throw new RangeError(`Cannot compare ${approx.rows} with ${exact.rows} query rows`);
+  }
+  if (approx.rows === 0) return 1;
+  let hits = 0;
+  for (let q = 0; q < exact.rows; q++) {
+    const found = new Set(approx.indices.subarray(q * approx.k, q * approx.k + k));
+    for (let r = 0; r < k; r++) if (found.has(exact.indices[q * exact.k + r]!)) hits++;
+  }
+  return hits / (exact.rows * k);
+}

@@ -140,11 +140,8 @@ export const exactIndexWith = (
     const parallelWork = options.parallelWork ?? EXACT_DEFAULTS.parallelWork;
     yield* wholeAtLeast(`${indexName}: threads`, threads, 1);
     if (!(parallelWork >= 0)) {
-      return yield* new InvalidParameter({
-        name: `${indexName}: parallelWork`,
-        value: parallelWork,
-        expected: "a number ≥ 0",
-      });
+      const name = `${indexName}: parallelWork`;
+      return yield* new InvalidParameter({ name, value: parallelWork, expected: "a number ≥ 0" });
     }
     yield* checkFinitePoints(indexName, points);
     const n = points.rows;

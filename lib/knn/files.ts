@@ -32,6 +32,13 @@ const POINTS_FILE = "points.npy";
 export const io = <A>(path: string, run: () => Promise<A>): Effect.Effect<A, IndexIoError> =>
   Effect.tryPromise({ try: run, catch: (cause) => new IndexIoError({ path, cause }) });
 
+/** Read the regular file `path` (a named pipe in its place is refused, not waited on). */
+export const readRegular = (path: string): Effect.Effect<Uint8Array, IndexIoError> =>
+  io(path, async () => {
+    await assertRegularFile(path);
+    return await Deno.readFile(path);
+  });
+
 /** Write `matrix` as the `.npy` file `name` (float32, rows × cols) into `dir`; its entry. */
 export const writeMatrixFile = (
   matrix: Matrix,
@@ -74,11 +81,7 @@ export const readChecked = (
 > =>
   Effect.gen(function* () {
     const path = join(dir, entry.file);
-    // A named pipe in its place is refused, not waited on.
-    const bytes = yield* io(path, async () => {
-      await assertRegularFile(path);
-      return await Deno.readFile(path);
-    });
+    const bytes = yield* readRegular(path);
     if (sha256Hex(bytes) !== entry.sha256) {
       return yield* new CorruptIndex({
         path: dir,

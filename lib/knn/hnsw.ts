@@ -192,8 +192,7 @@ export const hnswIndex = (
     const held = heldOutRows(points.rows, calibrate.sample, params.seed);
     const isHeld = new Uint8Array(points.rows);
     for (const i of held) isHeld[i] = 1;
-    const rest = new Int32Array(points.rows - held.length);
-    for (let i = 0, r = 0; i < points.rows; i++) if (isHeld[i] === 0) rest[r++] = i;
+    const rest = Int32Array.from({ length: points.rows }, (_, i) => i).filter((i) => !isHeld[i]);
     for (const i of rest) add(i);
     const queries = takeRows(points, held);
     const truth = yield* exactTruth(takeRows(points, rest), rest, queries, indexName);

@@ -70,11 +70,12 @@ export const layOut = (input: {
     // A previous build's centroids give the same lists without k-means.
     const centres = input.centres ??
       (yield* kMeans(store, rows, dim, lists, iterations, seed));
-    const centroids = yield* orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
+    // The centroid searches cannot fail on checked inputs: a failure there is a defect.
+    const centroids = yield* Effect.orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
     const listOf = new Int32Array(rows);
     for (let first = 0; first < rows; first += ASSIGN_CHUNK) {
       const count = Math.min(ASSIGN_CHUNK, rows - first);
-      const nearest = yield* orDie(centroids.search(rowsView(first, count), 1));
+      const nearest = yield* Effect.orDie(centroids.search(rowsView(first, count), 1));
       listOf.set(nearest.indices, first);
     }
     // Slots: lists in order, points in row order within a list, each list padded to 8.
@@ -165,9 +166,6 @@ export const checkCentres = (
     }),
   );
 
-/** The centroid searches cannot fail on checked inputs: a failure there is a defect. */
-export const orDie = <A, E>(effect: Effect.Effect<A, E>) => Effect.orDie(effect);
-
 /** k-means (Lloyd) on a seeded sample of the centred rows; initial centroids: its first `lists`. */
 const kMeans = (
   store: Float32Array,
@@ -185,8 +183,10 @@ const kMeans = (
     sampleRows.forEach((r, i) => sample.set(store.subarray(r * dim, (r + 1) * dim), i * dim));
     let centres = sample.slice(0, lists * dim);
     for (let iteration = 0; iteration < iterations; iteration++) {
-      const index = yield* orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
-      const nearest = yield* orDie(index.search({ rows: sampleSize, cols: dim, data: sample }, 1));
+      const index = yield* Effect.orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
+      const nearest = yield* Effect.orDie(
+        index.search({ rows: sampleSize, cols: dim, data: sample }, 1),
+      );
       index.dispose();
       const sums = new Float64Array(lists * dim);
       const counts = new Int32Array(lists);

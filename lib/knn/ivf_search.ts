@@ -11,7 +11,7 @@ import {
   type EfCalibrationOptions,
   heldOutRows,
 } from "./calibrate.ts";
-import { at, type Layout, orDie } from "./ivf_layout.ts";
+import { at, type Layout } from "./ivf_layout.ts";
 import type { Candidates } from "./ivf_scan.ts";
 import type { ScanPool } from "./ivf_threads.ts";
 
@@ -39,7 +39,9 @@ export const slotSearch = (layout: Layout, pool: ScanPool): SlotSearch => {
         slots: new Int32Array(rows * m).fill(-1),
       };
       if (rows > 0) {
-        const probed = yield* orDie(centroids.search({ rows, cols: dim, data: centred }, probe));
+        const probed = yield* Effect.orDie(
+          centroids.search({ rows, cols: dim, data: centred }, probe),
+        );
         found = yield* pool.scan({ centred, rows, probed: probed.indices, probe, m });
       }
       const bestS = found.slots;

@@ -32,6 +32,7 @@ export {
   EF_LADDER,
   type EfCalibration,
   type EfCalibrationOptions,
+  recallAtK,
 } from "./calibrate.ts";
 export { IndexMetadata, loadIndex, saveIndex } from "./persist.ts";
 export {
@@ -44,7 +45,6 @@ export {
   type IvfSettings,
   NPROBE_LADDER,
 } from "./ivf.ts";
-export { recallAtK } from "./recall.ts";
 export type {
   AnyIndexKind,
   BuildContext,

@@ -8,10 +8,10 @@
 import { Effect, Schema } from "effect";
 import { join } from "node:path";
 import { decodeJsonText, decodeStrict } from "../decode.ts";
-import { assertRegularFile, writeJsonAtomic } from "../io/files.ts";
+import { writeJsonAtomic } from "../io/files.ts";
 import { type OutputFolderRefused, writeOutputFolder } from "../io/output_folder.ts";
 import { CorruptIndex, IndexIoError } from "./errors.ts";
-import { io } from "./files.ts";
+import { io, readRegular } from "./files.ts";
 import { type IndexLoadError, type PlainSchema, Whole } from "./kind.ts";
 import { INDEX_KINDS, indexKind } from "./registry.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
@@ -89,11 +89,8 @@ export const loadIndex = (
     const metadataPath = join(dir, METADATA_FILE);
     const invalid = (problem: string) => new CorruptIndex({ path: metadataPath, problem });
     const asCorrupt = Effect.mapError((error: Error) => invalid(error.message));
-    // A named pipe called index.json is refused, not waited on.
-    const text = yield* io(metadataPath, async () => {
-      await assertRegularFile(metadataPath);
-      return await Deno.readTextFile(metadataPath);
-    });
+    const bytes = yield* readRegular(metadataPath);
+    const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
     const metadata = yield* decodeJsonText(IndexMetadata, METADATA_FILE)(text).pipe(asCorrupt);
     const kind = indexKind(metadata.kind);
     if (kind === undefined) {
