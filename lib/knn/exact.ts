@@ -93,10 +93,7 @@ export const searchStats = (index: NearestNeighbourIndex): SearchStats | undefin
  * Where the kernel's coordinates start: the points' mean where centring shrinks their median
  * norm, else the origin (docs/internals/knn.md); and the points' norms from there.
  */
-function kernelCentre(
-  points: Matrix,
-  rawNorms: Float64Array,
-): { readonly centre: Float64Array; readonly norms: Float64Array } {
+function kernelCentre(points: Matrix, rawNorms: Float64Array) {
   const { rows: n, cols: d, data } = points;
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j]! += data[i * d + j]!;

@@ -133,12 +133,7 @@ const jobBytes = (rows: number, d: number, k: number): number =>
   4 * (2 * rows * d + rows + rows * k + 3) + 2 * REASON_LENGTH;
 
 /** A job's arrays over `buffer` (laid out by {@link jobBytes}): 8-byte, 4-byte, then 2-byte ones. */
-export function jobViews(
-  buffer: ArrayBufferLike,
-  rows: number,
-  d: number,
-  k: number,
-): ExactJob {
+export function jobViews(buffer: ArrayBufferLike, rows: number, d: number, k: number): ExactJob {
   let at = 0;
   const take = <T extends { readonly byteLength: number }>(
     make: new (b: ArrayBufferLike, at: number, n: number) => T,

@@ -12,7 +12,7 @@ import {
   heldOutRows,
 } from "./calibrate.ts";
 import { at, type Layout } from "./ivf_layout.ts";
-import type { Candidates } from "./ivf_scan.ts";
+import { offer } from "./rerank.ts";
 import type { ScanPool } from "./ivf_threads.ts";
 
 /** Extra candidates kept per query before the float64 re-ranking. */
@@ -30,44 +30,30 @@ export type SlotSearch = (
 export const slotSearch = (layout: Layout, pool: ScanPool): SlotSearch => {
   const { dim, transposed, rowOf, centroids } = layout;
   const lists = layout.listStart.length;
+  const rankOf = (slot: number) => rowOf[slot]!;
   return (centred, rows, k, nprobe) =>
     Effect.gen(function* () {
+      const slots = new Int32Array(rows * k).fill(-1);
+      const d2 = new Float64Array(rows * k).fill(Infinity);
+      if (rows === 0) return { slots, d2 };
       const probe = Math.min(nprobe, lists);
       const m = Math.min(layout.rows, k + EXTRA_CANDIDATES);
-      let found: Candidates = {
-        values: new Float64Array(rows * m).fill(Infinity),
-        slots: new Int32Array(rows * m).fill(-1),
-      };
-      if (rows > 0) {
-        const probed = yield* Effect.orDie(
-          centroids.search({ rows, cols: dim, data: centred }, probe),
-        );
-        found = yield* pool.scan({ centred, rows, probed: probed.indices, probe, m });
-      }
-      const bestS = found.slots;
+      const queries = { rows, cols: dim, data: centred };
+      const probed = yield* Effect.orDie(centroids.search(queries, probe));
+      const found = yield* pool.scan({ centred, rows, probed: probed.indices, probe, m });
       // Re-rank the candidates by float64 distance (then point index); keep k.
-      const slotsOut = new Int32Array(rows * k).fill(-1);
-      const d2Out = new Float64Array(rows * k).fill(Infinity);
-      const ranked: Array<{ d2: number; slot: number; row: number }> = [];
-      for (let q = 0; q < rows; q++) {
-        ranked.length = 0;
-        for (let c = 0; c < m; c++) {
-          const slot = bestS[q * m + c]!;
-          if (slot < 0) continue;
-          let d2 = 0;
-          for (let j = 0; j < dim; j++) {
-            const diff = centred[q * dim + j]! - transposed[at(slot, j, dim)]!;
-            d2 += diff * diff;
-          }
-          ranked.push({ d2, slot, row: rowOf[slot]! });
+      for (let i = 0; i < rows * m; i++) {
+        const slot = found.slots[i]!;
+        if (slot < 0) continue;
+        const q = Math.floor(i / m);
+        let sum = 0;
+        for (let j = 0; j < dim; j++) {
+          const diff = centred[q * dim + j]! - transposed[at(slot, j, dim)]!;
+          sum += diff * diff;
         }
-        ranked.sort((a, b) => a.d2 - b.d2 || a.row - b.row);
-        for (let r = 0; r < Math.min(k, ranked.length); r++) {
-          slotsOut[q * k + r] = ranked[r]!.slot;
-          d2Out[q * k + r] = ranked[r]!.d2;
-        }
+        offer(d2, slots, q * k, k, sum, slot, rankOf);
       }
-      return { slots: slotsOut, d2: d2Out };
+      return { slots, d2 };
     });
 };
 
