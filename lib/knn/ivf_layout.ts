@@ -6,7 +6,6 @@
  */
 import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
-import type { Matrix } from "../matrix.ts";
 import { permutation } from "../random.ts";
 import { exactIndex } from "./exact.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
@@ -62,20 +61,15 @@ export const layOut = (input: {
     for (let i = 0; i < rows; i++) {
       for (let j = 0; j < dim; j++) store[i * dim + j] = store[i * dim + j]! - mean[j]!;
     }
-    const rowsView = (first: number, count: number): Matrix => ({
-      rows: count,
-      cols: dim,
-      data: store.subarray(first * dim, (first + count) * dim),
-    });
     // A previous build's centroids give the same lists without k-means.
-    const centres = input.centres ??
-      (yield* kMeans(store, rows, dim, lists, iterations, seed));
+    const centres = input.centres ?? (yield* kMeans(store, rows, dim, lists, iterations, seed));
     // The centroid searches cannot fail on checked inputs: a failure there is a defect.
     const centroids = yield* Effect.orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
     const listOf = new Int32Array(rows);
     for (let first = 0; first < rows; first += ASSIGN_CHUNK) {
       const count = Math.min(ASSIGN_CHUNK, rows - first);
-      const nearest = yield* Effect.orDie(centroids.search(rowsView(first, count), 1));
+      const data = store.subarray(first * dim, (first + count) * dim);
+      const nearest = yield* Effect.orDie(centroids.search({ rows: count, cols: dim, data }, 1));
       listOf.set(nearest.indices, first);
     }
     // Slots: lists in order, points in row order within a list, each list padded to 8.

@@ -67,11 +67,9 @@ export function listScanner(view: ScanView): (job: ScanJob) => Candidates {
     for (let c = 0; c < span; c++) start[c + 1]! += start[c]!;
     const queriesOf = new Int32Array(start[span]!);
     const fill = start.slice(0, span);
-    for (let q = 0; q < rows; q++) {
-      for (let p = 0; p < probe; p++) {
-        const c = probed[q * probe + p]! - firstList;
-        if (c >= 0 && c < span) queriesOf[fill[c]!++] = q;
-      }
+    for (let i = 0; i < rows * probe; i++) {
+      const c = probed[i]! - firstList;
+      if (c >= 0 && c < span) queriesOf[fill[c]!++] = Math.floor(i / probe);
     }
     for (let c = 0; c < span; c++) {
       const first = listStart[firstList + c]!;

@@ -36,20 +36,13 @@ let liveWorkers = 0;
 /** Search workers started and not yet terminated (tests check none leak). */
 export const liveSearchWorkers = (): number => liveWorkers;
 
-/** Workers started by {@link startWorkers}. */
-export interface Workers {
-  readonly workers: ReadonlyArray<Worker>;
-  /** Terminate them (again: nothing). */
-  readonly stop: () => void;
-}
-
 /** Start `count` workers of `script`, worker i sent `init(i)`; `broken` hears why one failed. */
 export function startWorkers(
   script: URL,
   count: number,
   init: (i: number) => WorkerRequest,
   broken: (reason: string) => void,
-): Workers {
+) {
   const workers = Array.from({ length: count }, (_, i) => {
     const worker = new Worker(script, { type: "module" });
     liveWorkers++;
@@ -64,6 +57,7 @@ export function startWorkers(
   let stopped = false;
   return {
     workers,
+    /** Terminate them (again: nothing). */
     stop: () => {
       if (stopped) return;
       stopped = true;
