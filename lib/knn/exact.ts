@@ -34,7 +34,7 @@ import {
 import { kernelMemory, POINT_BLOCK } from "./simd_kernel.ts";
 import { startWorkers, WORKER_SCRIPT, type WorkerRequest } from "./search_worker.ts";
 import { owner } from "./kind.ts";
-import type { NearestNeighbourIndex, Neighbours } from "./types.ts";
+import type { NearestNeighbourIndex } from "./types.ts";
 
 /** Defaults of {@link exactIndex}'s threads (measured: `bench/exact_threads.ts`). */
 export const EXACT_DEFAULTS = {
@@ -207,50 +207,41 @@ export const exactIndexWith = (
         local = undefined;
       },
       search: (queries, k) =>
-        Effect.flatMap(
-          checkSearch(index, queries, k),
-          () =>
-            Effect.suspend((): Effect.Effect<Neighbours, SearchWorkerError> => {
-              if (local === undefined) return Effect.die(new Error(`${indexName} was disposed`));
-              const rows = queries.rows;
-              if (d === 0) {
-                const result = {
-                  distances: new Float64Array(rows * k),
-                  indices: new Int32Array(rows * k),
-                };
-                for (let q = 0; q < rows; q++) bruteForceRow(queries, q, points, k, result);
-                return Effect.succeed({ rows, k, ...result });
-              }
-              const blocksOfQueries = queryBlocks(rows);
-              const helpers = blocksOfQueries >= 2 && rows * n * d >= parallelWork
-                ? Math.min(threads - 1, blocksOfQueries - 1)
-                : 0;
-              const { job, buffer } = prepareJob(queries, k, mean, pruning, helpers > 0);
-              if (helpers > 0) {
-                if (pool === undefined) {
-                  const shared = new Float32Array(new SharedArrayBuffer(n * d * 4));
-                  shared.set(points.data.subarray(0, n * d));
-                  const sharedLayout = { ...layout, points: { rows: n, cols: d, data: shared } };
-                  pool = exactPool(sharedLayout, threads - 1, indexName, script);
-                }
-                const failed = pool.start(job, buffer as SharedArrayBuffer, helpers);
-                if (failed !== undefined) return Effect.fail(failed);
-              }
-              // The calling thread takes blocks too, then waits for those the workers took.
-              local(job);
-              const failed = helpers > 0 ? awaitBlocks(job, indexName) : undefined;
-              if (failed !== undefined) return Effect.fail(failed);
-              lastStats.set(index, { ...jobStats(job), blocksTotal: blocks * blocksOfQueries });
-              // Copies: the result owns plain buffers of its own, whatever the threads shared.
-              const { distances, indices } = job;
-              return Effect.succeed({
-                rows,
-                k,
-                distances: distances.slice(),
-                indices: indices.slice(),
-              });
-            }),
-        ),
+        Effect.gen(function* () {
+          yield* checkSearch(index, queries, k);
+          if (local === undefined) return yield* Effect.die(new Error(`${indexName} was disposed`));
+          const rows = queries.rows;
+          if (d === 0) {
+            const result = {
+              distances: new Float64Array(rows * k),
+              indices: new Int32Array(rows * k),
+            };
+            for (let q = 0; q < rows; q++) bruteForceRow(queries, q, points, k, result);
+            return { rows, k, ...result };
+          }
+          const blocksOfQueries = queryBlocks(rows);
+          const helpers = blocksOfQueries >= 2 && rows * n * d >= parallelWork
+            ? Math.min(threads - 1, blocksOfQueries - 1)
+            : 0;
+          const { job, buffer } = prepareJob(queries, k, mean, pruning, helpers > 0);
+          if (helpers > 0) {
+            if (pool === undefined) {
+              const shared = new Float32Array(new SharedArrayBuffer(n * d * 4));
+              shared.set(points.data.subarray(0, n * d));
+              const sharedLayout = { ...layout, points: { rows: n, cols: d, data: shared } };
+              pool = exactPool(sharedLayout, threads - 1, indexName, script);
+            }
+            const failed = pool.start(job, buffer as SharedArrayBuffer, helpers);
+            if (failed !== undefined) return yield* failed;
+          }
+          // The calling thread takes blocks too, then waits for those the workers took.
+          local(job);
+          const failed = helpers > 0 ? awaitBlocks(job, indexName) : undefined;
+          if (failed !== undefined) return yield* failed;
+          lastStats.set(index, { ...jobStats(job), blocksTotal: blocks * blocksOfQueries });
+          // Copies: the result owns plain buffers of its own, whatever the threads shared.
+          return { rows, k, distances: job.distances.slice(), indices: job.indices.slice() };
+        }),
     };
     return exactIndexes.mark(index);
   });

@@ -240,29 +240,28 @@ const makeIndex = (
         state = undefined;
       },
       search: (queries, k) =>
-        Effect.flatMap(checkSearch(index, queries, k), () => {
-          if (state === undefined) return Effect.die(new Error(`${name} was disposed`));
+        Effect.gen(function* () {
+          yield* checkSearch(index, queries, k);
+          if (state === undefined) return yield* Effect.die(new Error(`${name} was disposed`));
           const { layout, search } = state;
           const rows = queries.rows;
           const centred = centreRows(queries.data, rows, layout.mean);
-          return Effect.gen(function* () {
-            const found = yield* search(centred, rows, k, nprobe);
-            // Probed lists holding fewer than k points: search those queries over every list.
-            const short: Array<number> = [];
-            for (let q = 0; q < rows; q++) if (found.slots[q * k + k - 1]! < 0) short.push(q);
-            if (short.length > 0) {
-              const again = new Float32Array(short.length * dim);
-              short.forEach((q, i) => again.set(centred.subarray(q * dim, (q + 1) * dim), i * dim));
-              const full = yield* search(again, short.length, k, lists);
-              short.forEach((q, i) => {
-                found.slots.set(full.slots.subarray(i * k, (i + 1) * k), q * k);
-                found.d2.set(full.d2.subarray(i * k, (i + 1) * k), q * k);
-              });
-            }
-            const indices = Int32Array.from(found.slots, (slot) => layout.rowOf[slot]!);
-            const distances = Float64Array.from(found.d2, Math.sqrt);
-            return { rows, k, indices, distances };
-          });
+          const found = yield* search(centred, rows, k, nprobe);
+          // Probed lists holding fewer than k points: search those queries over every list.
+          const short: Array<number> = [];
+          for (let q = 0; q < rows; q++) if (found.slots[q * k + k - 1]! < 0) short.push(q);
+          if (short.length > 0) {
+            const again = new Float32Array(short.length * dim);
+            short.forEach((q, i) => again.set(centred.subarray(q * dim, (q + 1) * dim), i * dim));
+            const full = yield* search(again, short.length, k, lists);
+            short.forEach((q, i) => {
+              found.slots.set(full.slots.subarray(i * k, (i + 1) * k), q * k);
+              found.d2.set(full.d2.subarray(i * k, (i + 1) * k), q * k);
+            });
+          }
+          const indices = Int32Array.from(found.slots, (slot) => layout.rowOf[slot]!);
+          const distances = Float64Array.from(found.d2, Math.sqrt);
+          return { rows, k, indices, distances };
         }),
     };
     return ivfIndexes.mark(index);
