@@ -14,12 +14,9 @@ import { squaredDistance } from "../distance.ts";
 import type { Matrix } from "../matrix.ts";
 import type { SearchStats } from "./exact.ts";
 import { type BlockNorms, lowerBound, pruningIsSafe, type PruningMargin } from "./norm_bound.ts";
-import { bruteForceRow, offer, writeReranked } from "./rerank.ts";
+import { bruteForceRow, EXTRA_CANDIDATES, offer, writeReranked } from "./rerank.ts";
 import { bandSearch, certified, type NormOrder } from "./exact_certificate.ts";
 import { instantiateKernel, POINT_BLOCK, QUERY_BLOCK, scratchOffset } from "./simd_kernel.ts";
-
-/** Extra candidates kept per query before the float64 re-ranking. */
-const EXTRA_CANDIDATES = 3;
 
 /**
  * What every thread of a search reads, fixed when the index is built. The memory holds the
@@ -77,17 +74,14 @@ const STATS = 4;
 
 /** The sums of a finished job's block stats: a search's stats but the total of blocks. */
 export function jobStats(job: ExactJob): Omit<SearchStats, "blocksTotal"> {
-  const sums = [0, 0, 0, 0];
+  const stats = { blocksVisited: 0, bandSearches: 0, bandPoints: 0, workerBlocks: 0 };
   for (let i = 0; i < job.blockStats.length; i += STATS) {
-    for (let j = 0; j < 3; j++) sums[j]! += job.blockStats[i + j]!;
-    if (job.blockStats[i + 3] !== 0) sums[3]!++;
+    stats.blocksVisited += job.blockStats[i]!;
+    stats.bandSearches += job.blockStats[i + 1]!;
+    stats.bandPoints += job.blockStats[i + 2]!;
+    if (job.blockStats[i + 3] !== 0) stats.workerBlocks++;
   }
-  return {
-    blocksVisited: sums[0]!,
-    bandSearches: sums[1]!,
-    bandPoints: sums[2]!,
-    workerBlocks: sums[3]!,
-  };
+  return stats;
 }
 
 /** Record in `job` that a worker failed, why, and wake the calling thread. */

@@ -223,18 +223,17 @@ const exactTruth = (
   queries: Matrix,
   indexName: string,
 ): Effect.Effect<Int32Array, NonFiniteVector | IndexTooLarge> =>
-  Effect.scoped(Effect.gen(function* () {
+  Effect.gen(function* () {
     if (queries.rows === 0) return new Int32Array(0);
-    const exact = yield* Effect.acquireRelease(
-      // Its default threads are valid: it cannot fail with an InvalidParameter.
-      exactIndex(restPoints, { name: `${indexName} (efSearch calibration)` }).pipe(
-        Effect.catchTag("InvalidParameter", (error) => Effect.die(error)),
-      ),
-      (index) => Effect.sync(() => index.dispose()),
+    // Its default threads are valid: it cannot fail with an InvalidParameter.
+    const exact = yield* exactIndex(restPoints, { name: `${indexName} (efSearch calibration)` })
+      .pipe(Effect.catchTag("InvalidParameter", (error) => Effect.die(error)));
+    const found = yield* exact.search(queries, 1).pipe(
+      Effect.orDie,
+      Effect.ensuring(Effect.sync(() => exact.dispose())),
     );
-    const found = yield* exact.search(queries, 1).pipe(Effect.orDie);
     return found.indices.map((r) => rest[r]!);
-  }));
+  });
 
 /**
  * HNSW parameters hnswlib accepts: M ≥ 2 links per node (M = 0 or 1 makes it exit the process

@@ -12,11 +12,8 @@ import {
   heldOutRows,
 } from "./calibrate.ts";
 import { at, type Layout } from "./ivf_layout.ts";
-import { offer } from "./rerank.ts";
+import { EXTRA_CANDIDATES, offer } from "./rerank.ts";
 import type { ScanPool } from "./ivf_threads.ts";
-
-/** Extra candidates kept per query before the float64 re-ranking. */
-const EXTRA_CANDIDATES = 3;
 
 /** The k nearest slots of each centred query over `nprobe` lists (−1 where fewer were found). */
 export type SlotSearch = (

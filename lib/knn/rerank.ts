@@ -17,6 +17,9 @@ import {
 } from "./errors.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
+/** Extra candidates the kernel keeps per query (k + 3) before the float64 re-ranking. */
+export const EXTRA_CANDIDATES = 3;
+
 /** Row of the first non-finite value, or -1. */
 export function firstNonFiniteRow(m: Matrix): number {
   const { data, cols } = m;
