@@ -287,10 +287,8 @@ function awaitBlocks(job: ExactJob, name: string): SearchWorkerError | undefined
       seen = done;
       since = now;
     } else if (now - since > STALL_MS) {
-      return new SearchWorkerError({
-        index: name,
-        reason: `no query block finished in ${STALL_MS / 1000} s (${done} of ${total} done)`,
-      });
+      const reason = `no query block finished in ${STALL_MS / 1000} s (${done} of ${total} done)`;
+      return new SearchWorkerError({ index: name, reason });
     }
     Atomics.wait(counters, DONE, done, 1000);
   }

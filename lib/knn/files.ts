@@ -17,9 +17,7 @@ export const FileEntry: Schema.Struct<{
   readonly sha256: Schema.String;
 }> = Schema.Struct({
   /** A plain file name (no folder: a saved index never points outside its folder). */
-  file: Schema.String.pipe(
-    Schema.check(Schema.isPattern(/^(?!\.\.?$)[A-Za-z0-9._-]+$/)),
-  ),
+  file: Schema.String.pipe(Schema.check(Schema.isPattern(/^(?!\.\.?$)[A-Za-z0-9._-]+$/))),
   sha256: Schema.String.pipe(Schema.check(Schema.isPattern(/^[0-9a-f]{64}$/))),
 });
 /** A file of a saved index. */
@@ -83,10 +81,8 @@ export const readChecked = (
     const path = join(dir, entry.file);
     const bytes = yield* readRegular(path);
     if (sha256Hex(bytes) !== entry.sha256) {
-      return yield* new CorruptIndex({
-        path: dir,
-        problem: `${entry.file} does not match its sha256 in index.json`,
-      });
+      const problem = `${entry.file} does not match its sha256 in index.json`;
+      return yield* new CorruptIndex({ path: dir, problem });
     }
     return { path, bytes };
   });
@@ -103,16 +99,11 @@ export const readMatrixFile = (
     const array = yield* decodeNpy(bytes, path).pipe(
       Effect.mapError((error) => new CorruptIndex({ path: dir, problem: error.message })),
     );
-    if (
-      array.dtype !== "<f4" || array.shape.length !== 2 || array.shape[0] !== rows ||
-      array.shape[1] !== dim
-    ) {
-      return yield* new CorruptIndex({
-        path: dir,
-        problem: `${entry.file} is ${array.dtype} (${
-          array.shape.join(", ")
-        }), index.json says <f4 (${rows}, ${dim})`,
-      });
+    const [r, c] = array.shape;
+    if (array.dtype !== "<f4" || array.shape.length !== 2 || r !== rows || c !== dim) {
+      const found = `${entry.file} is ${array.dtype} (${array.shape.join(", ")})`;
+      const problem = `${found}, index.json says <f4 (${rows}, ${dim})`;
+      return yield* new CorruptIndex({ path: dir, problem });
     }
     return { rows, cols: dim, data: array.data as Float32Array };
   });

@@ -90,26 +90,20 @@ export const checkSearch = (
   index: NearestNeighbourIndex,
   queries: Matrix,
   k: number,
-): Effect.Effect<void, SearchError> => {
-  if (!Number.isInteger(k) || k < 1) {
-    return Effect.fail(new InvalidNeighbourCount({ index: index.name, k }));
-  }
-  const missing = missingValues(index.name, "query", queries);
-  if (missing !== undefined) return Effect.fail(missing);
-  if (k > index.size) {
-    return Effect.fail(new IndexTooSmall({ index: index.name, size: index.size, k }));
-  }
-  if (queries.cols !== index.dim) {
-    return Effect.fail(
-      new DimensionMismatch({ index: index.name, expected: index.dim, actual: queries.cols }),
-    );
-  }
-  const bad = firstNonFiniteRow(queries);
-  if (bad >= 0) {
-    return Effect.fail(new NonFiniteVector({ index: index.name, what: "query", row: bad }));
-  }
-  return Effect.void;
-};
+): Effect.Effect<void, SearchError> =>
+  Effect.gen(function* () {
+    const name = index.name;
+    if (!Number.isInteger(k) || k < 1) return yield* new InvalidNeighbourCount({ index: name, k });
+    const missing = missingValues(name, "query", queries);
+    if (missing !== undefined) return yield* missing;
+    if (k > index.size) return yield* new IndexTooSmall({ index: name, size: index.size, k });
+    const { dim } = index;
+    if (queries.cols !== dim) {
+      return yield* new DimensionMismatch({ index: name, expected: dim, actual: queries.cols });
+    }
+    const bad = firstNonFiniteRow(queries);
+    if (bad >= 0) return yield* new NonFiniteVector({ index: name, what: "query", row: bad });
+  });
 
 /**
  * Write the k nearest of `candidates` (point indices, -1 = none) into row `qi` of the output,
