@@ -189,28 +189,25 @@ export const hnswIndex = (
       graph.setEf(params.efSearch);
       return wrapHnsw(graph, points, params, indexName);
     }
-    const held = heldOutRows(points.rows, calibrate.sample, params.seed);
-    const isHeld = new Uint8Array(points.rows);
-    for (const i of held) isHeld[i] = 1;
-    const rest = Int32Array.from({ length: points.rows }, (_, i) => i).filter((i) => !isHeld[i]);
+    const heldRows = heldOutRows(points.rows, calibrate.sample, params.seed);
+    const held = new Set(heldRows);
+    const rest = Int32Array.from({ length: points.rows }, (_, i) => i).filter((i) => !held.has(i));
     for (const i of rest) add(i);
-    const queries = takeRows(points, held);
+    const queries = takeRows(points, heldRows);
     const truth = yield* exactTruth(takeRows(points, rest), rest, queries, indexName);
-    const nearest = {
-      distances: new Float64Array(queries.rows),
-      indices: new Int32Array(queries.rows),
-    };
+    const n = queries.rows;
+    const nearest = { distances: new Float64Array(n), indices: new Int32Array(n) };
     const calibration = yield* chooseEfSearch(truth, (efSearch) =>
       Effect.sync(() => {
         graph.setEf(efSearch);
-        return Int32Array.from({ length: queries.rows }, (_, q) => {
+        return Int32Array.from({ length: n }, (_, q) => {
           const query = Array.from(queries.data.subarray(q * d, (q + 1) * d));
           // Ranked as a search ranks them (float64 distance, then row).
           const found = graph.searchKnn(query, 1).neighbors;
           return writeReranked(queries, q, points, found, 1, nearest) ? nearest.indices[q]! : -1;
         });
       }), calibrate);
-    for (const i of held) add(i);
+    for (const i of heldRows) add(i);
     const calibrated = { ...params, efSearch: calibration.efSearch };
     graph.setEf(calibrated.efSearch);
     return wrapHnsw(graph, points, calibrated, indexName, calibration);
