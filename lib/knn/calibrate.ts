@@ -68,10 +68,9 @@ export const calibrationSettings = (
     const ladder = options.ladder ?? EF_LADDER;
     yield* recallTargetIn("HNSW recallTarget", recallTarget);
     yield* wholeAtLeast("HNSW calibration sample", sample, 1);
+    // Whole numbers, each above the one before (the first above 0).
     const ascending = ladder.length > 0 &&
-      ladder.every((ef, i) =>
-        Number.isSafeInteger(ef) && ef >= 1 && (i === 0 || ef > ladder[i - 1]!)
-      );
+      ladder.every((ef, i) => Number.isSafeInteger(ef) && ef > (ladder[i - 1] ?? 0));
     if (!ascending) {
       return yield* new InvalidParameter({
         name: "HNSW efSearch ladder",
@@ -109,15 +108,8 @@ export const chooseEfSearch = <E>(
       tried.push({ efSearch, recall1 });
       if (recall1 >= recallTarget) break;
     }
-    const last = tried[tried.length - 1]!;
-    return {
-      recallTarget,
-      sample: n,
-      efSearch: last.efSearch,
-      recall1: last.recall1,
-      met: last.recall1 >= recallTarget,
-      tried,
-    };
+    const { efSearch, recall1 } = tried[tried.length - 1]!;
+    return { recallTarget, sample: n, efSearch, recall1, met: recall1 >= recallTarget, tried };
   });
 
 /**

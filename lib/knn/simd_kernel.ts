@@ -132,13 +132,9 @@ function assembleKernel(shared: boolean): Uint8Array {
   // import env.memory: limits min 1 (plain), or min 1 max 65,536 pages, shared
   const limits = shared ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01];
   const I32 = 0x7f, V128 = 0x7b;
-  const body = [
-    ...vector([[...uleb(KERNEL_I32_LOCALS.length), I32], [
-      ...uleb(KERNEL_V128_LOCALS.length),
-      V128,
-    ]]),
-    ...code,
-  ];
+  const i32Locals = [...uleb(KERNEL_I32_LOCALS.length), I32];
+  const v128Locals = [...uleb(KERNEL_V128_LOCALS.length), V128];
+  const body = [...vector([i32Locals, v128Locals]), ...code];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
     ...section(1, vector([[0x60, ...vector(KERNEL_PARAMS.map(() => [I32])), 0x00]])), // type
