@@ -22,13 +22,6 @@ export const INDEX_KINDS = [
   hnswKind,
 ] as const satisfies ReadonlyArray<AnyIndexKind>;
 
-type Kinds = typeof INDEX_KINDS;
-
-/** The registered kinds' specs, as the members of one union. */
-type SpecSchemas = {
-  readonly [I in keyof Kinds]: Kinds[I] extends { readonly spec: infer S } ? S : never;
-};
-
 /**
  * A registered index kind and its options, tagged by `kind`: `{ "kind": "exact" }`,
  * `{ "kind": "ivf", "nprobe"?, … }`, `{ "kind": "hnsw", "m"?, "efConstruction"?, "efSearch"?,
@@ -39,9 +32,7 @@ export const IndexSpec: Schema.Union<
     readonly [I in keyof typeof INDEX_KINDS]: (typeof INDEX_KINDS)[I] extends
       { readonly spec: infer S } ? S : never;
   }
-> = Schema.Union(
-  INDEX_KINDS.map((kind) => kind.spec) as unknown as SpecSchemas,
-);
+> = Schema.Union(INDEX_KINDS.map((kind) => kind.spec) as unknown as typeof IndexSpec.members);
 /** A registered index kind and its options. */
 export type IndexSpec = typeof IndexSpec.Type;
 
