@@ -117,9 +117,7 @@ export const ivfBuilder = (
     yield* wholeAtLeast("ivf dim", dim, 1);
     const lists = options.lists ?? Math.max(1, Math.min(rows, Math.round(Math.sqrt(rows))));
     yield* wholeAtLeast("ivf lists", lists, 1);
-    if (lists > rows) {
-      return yield* refuse("ivf lists", lists, `at most ${rows}`);
-    }
+    if (lists > rows) return yield* refuse("ivf lists", lists, `at most ${rows}`);
     if (options.nprobe !== undefined) yield* wholeAtLeast("ivf nprobe", options.nprobe, 1);
     const iterations = options.iterations ?? IVF_DEFAULTS.iterations;
     yield* wholeAtLeast("ivf iterations", iterations, 0);
@@ -151,10 +149,8 @@ export const ivfBuilder = (
           yield* checkFinitePoints(name, chunk, added);
           const values = chunk.data.subarray(0, chunk.rows * dim);
           store.set(values, added * dim);
-          for (let i = 0; i < chunk.rows; i++) {
-            for (let j = 0; j < dim; j++) {
-              sum[j]! += values[i * dim + j]!;
-            }
+          for (let i = 0; i < values.length; i++) {
+            sum[i % dim]! += values[i]!;
           }
           added += chunk.rows;
         }),
