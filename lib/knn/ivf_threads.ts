@@ -36,15 +36,9 @@ export interface ScanPool {
 export function scanPool(layout: Layout, threads: number, name: string): ScanPool {
   const { memory, dim, slots, rowOf, listStart, listEnd } = layout;
   const lists = listStart.length;
-  const view = (thread: number): ScanView => ({
-    memory,
-    dim,
-    slots,
-    rowOf,
-    listStart,
-    listEnd,
-    scratch: scratchOffset(slots, dim, thread),
-  });
+  // The layout's fields a worker can be sent (no functions), and a thread's scratch.
+  const shared = { memory, dim, slots, rowOf, listStart, listEnd };
+  const view = (i: number): ScanView => ({ ...shared, scratch: scratchOffset(slots, dim, i) });
   const local = listScanner(view(0));
   if (threads === 1) {
     return {
