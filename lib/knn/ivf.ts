@@ -4,9 +4,10 @@
  * √n), and the points are laid out list by list in the exact index's transposed format. Search
  * (`ivf_search.ts`): each query visits the `nprobe` lists of its nearest centroids (calibrated to
  * a recall@1 target on {@link NPROBE_LADDER} when not given), and the best k + 3 candidates are
- * re-ranked in float64 (ties by the lower point index; with `nprobe = lists` the search is exact).
- * Deterministic for a seed; any number of threads gives the same results bit for bit
- * (`ivf_threads.ts`). Why this index: docs/internals/knn.md.
+ * re-ranked in float64 (ties by the lower point index; with `nprobe = lists` the search is exact),
+ * from the index's one centred float32 copy: distances agree with the exact index's to float32
+ * rounding, not bit for bit. Deterministic for a seed; any number of threads gives the same
+ * results bit for bit (`ivf_threads.ts`). Why this index: docs/internals/knn.md.
  *
  * @module
  */
