@@ -82,9 +82,7 @@ export const saveIndex = (
  * Load an index saved by {@link saveIndex}: `index.json` decoded strictly (a `CorruptIndex` naming
  * every problem), the kind's files checked against their sha256 and shape. Named by `dir`.
  */
-export const loadIndex = (
-  dir: string,
-): Effect.Effect<NearestNeighbourIndex, IndexLoadError> =>
+export const loadIndex = (dir: string): Effect.Effect<NearestNeighbourIndex, IndexLoadError> =>
   Effect.gen(function* () {
     const metadataPath = join(dir, METADATA_FILE);
     const invalid = (problem: string) => new CorruptIndex({ path: metadataPath, problem });
