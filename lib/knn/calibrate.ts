@@ -1,15 +1,9 @@
 /**
- * efSearch calibrated by measurement: the smallest search breadth on a ladder whose recall@1
- * against exact search reaches a target on held-out points. `hnswIndex` uses it when no
- * efSearch is given and `calibrate` is: it builds the graph over all points but a seeded
- * held-out sample, measures each ladder value on the sample (queries the graph has never
- * seen, like the descriptors it will score), then adds the sample, so every point is indexed.
- *
- * Why held out and not the indexed points themselves: a point in the graph is found through
- * its own links, so its neighbours come almost for free and the recall would flatter a small
- * efSearch.
- *
- * The IVF index calibrates nprobe the same way ({@link chooseEfSearch} walks its ladder too).
+ * A search breadth calibrated by measurement: the smallest value on a ladder whose recall@1
+ * against exact search reaches a target on held-out points (HNSW's efSearch: the graph is built
+ * without a seeded sample, measured on it, then the sample is added; IVF's nprobe likewise,
+ * {@link chooseEfSearch} walking its ladder). Why held out: docs/internals/knn.md. And
+ * {@link recallAtK}, which compares any approximate search with an exact one.
  *
  * @module
  */
@@ -17,6 +11,7 @@ import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
 import { permutation } from "../random.ts";
 import { recallTargetIn, wholeAtLeast } from "./rerank.ts";
+import type { Neighbours } from "./types.ts";
 
 /** The efSearch values tried, ascending (the first whose recall reaches the target wins). */
 export const EF_LADDER: ReadonlyArray<number> = [16, 24, 32, 48, 64, 96, 128, 200, 256, 384, 512];
@@ -50,11 +45,7 @@ export interface EfCalibration {
   readonly tried: ReadonlyArray<{ readonly efSearch: number; readonly recall1: number }>;
 }
 
-/**
- * How a calibration chose the setting `name` (`efSearch`, `nprobe`), as an index's settings
- * show it (`${name}Calibrated`, `…RecallTarget`, `…Recall1`, `…Sample`, `…TargetMet`); none
- * without a calibration.
- */
+/** How a calibration chose the setting `name`, as an index's settings show it (`…Calibrated`…). */
 export const calibrationReport = (
   name: string,
   c: EfCalibration | undefined,
@@ -77,10 +68,9 @@ export const calibrationSettings = (
     const ladder = options.ladder ?? EF_LADDER;
     yield* recallTargetIn("HNSW recallTarget", recallTarget);
     yield* wholeAtLeast("HNSW calibration sample", sample, 1);
+    // Whole numbers, each above the one before (the first above 0).
     const ascending = ladder.length > 0 &&
-      ladder.every((ef, i) =>
-        Number.isSafeInteger(ef) && ef >= 1 && (i === 0 || ef > ladder[i - 1]!)
-      );
+      ladder.every((ef, i) => Number.isSafeInteger(ef) && ef > (ladder[i - 1] ?? 0));
     if (!ascending) {
       return yield* new InvalidParameter({
         name: "HNSW efSearch ladder",
@@ -91,19 +81,15 @@ export const calibrationSettings = (
     return { recallTarget, sample, ladder };
   });
 
-/**
- * The held-out rows of an `n`-point calibration: `min(sample, ⌊n / 10⌋)` rows drawn by a
- * seeded permutation, ascending (empty when n < 10: too few points to hold any out).
- */
+/** The held-out rows of an `n`-point calibration: `min(sample, ⌊n / 10⌋)` seeded rows, sorted. */
 export function heldOutRows(n: number, sample: number, seed: number): Int32Array {
   const size = Math.min(sample, Math.floor(n / 10));
   return Int32Array.from(permutation(n, seed).subarray(0, size)).sort();
 }
 
 /**
- * Pick a search breadth (HNSW's efSearch, IVF's nprobe): walk `ladder` up, measuring recall@1
- * of `nearestAt(ef)` (each query's nearest row found at that breadth) against `truth` (the
- * exact nearest row of each query), and stop at the first value reaching `recallTarget`.
+ * Pick a search breadth: walk `ladder` up, measuring recall@1 of `nearestAt(ef)` (each query's
+ * nearest row at that breadth) against `truth`, and stop at the first reaching `recallTarget`.
  */
 export const chooseEfSearch = <E>(
   truth: Int32Array,
@@ -122,13 +108,36 @@ export const chooseEfSearch = <E>(
       tried.push({ efSearch, recall1 });
       if (recall1 >= recallTarget) break;
     }
-    const last = tried[tried.length - 1]!;
-    return {
-      recallTarget,
-      sample: n,
-      efSearch: last.efSearch,
-      recall1: last.recall1,
-      met: last.recall1 >= recallTarget,
-      tried,
-    };
+    const { efSearch, recall1 } = tried[tried.length - 1]!;
+    return { recallTarget, sample: n, efSearch, recall1, met: recall1 >= recallTarget, tried };
   });
+
+/**
+ * Recall@k of an approximate search against an exact one: the mean share of each query's exact
+ * k neighbours found among its approximate k (`k`: by default the smaller of the two). Throws
+ * RangeError if the row counts differ (a programming error).
+ *
+ * @example
+ * ```ts
+ * import { recallAtK } from "./calibrate.ts";
+ * const exact = { rows: 2, k: 1, distances: new Float64Array(2), indices: Int32Array.of(4, 7) };
+ * const approx = { ...exact, indices: Int32Array.of(4, 9) };
+ * if (recallAtK(approx, exact) !== 0.5) throw new Error("wrong recall");
+ * ```
+ */
+export function recallAtK(
+  approx: Neighbours,
+  exact: Neighbours,
+  k = Math.min(approx.k, exact.k),
+): number {
+  if (approx.rows !== exact.rows) {
+    throw new RangeError(`Cannot compare ${approx.rows} with ${exact.rows} query rows`);
+  }
+  if (approx.rows === 0) return 1;
+  let hits = 0;
+  for (let q = 0; q < exact.rows; q++) {
+    const found = new Set(approx.indices.subarray(q * approx.k, q * approx.k + k));
+    for (let r = 0; r < k; r++) if (found.has(exact.indices[q * exact.k + r]!)) hits++;
+  }
+  return hits / (exact.rows * k);
+}

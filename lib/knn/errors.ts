@@ -1,6 +1,5 @@
 /**
- * Typed errors of the k-NN indexes (search, build, save and load), each naming the index or
- * file and what is wrong.
+ * Typed errors of the k-NN indexes, each naming the index or file and what is wrong.
  *
  * @module
  */
@@ -110,10 +109,7 @@ export class SearchWorkerError extends Data.TaggedError("SearchWorkerError")<{
   }
 }
 
-/**
- * Errors of {@link NearestNeighbourIndex.search} (`InvalidParameter`: a query matrix holding
- * fewer than its rows × cols values).
- */
+/** Errors of a search (`InvalidParameter`: a query matrix holding fewer than rows × cols values). */
 export type SearchError =
   | InvalidParameter
   | IndexTooSmall

@@ -1,35 +1,27 @@
 /**
- * The exact index's search of its query blocks (see `exact.ts` for the method): the part every
- * thread of a search runs, the calling thread and each Web Worker (`search_worker.ts`) alike.
- *
- * A search is a {@link ExactJob}: the queries in search order, their centred float32 copies and
- * norms, the output rows, and a counter of the next block of 128 queries to take. Each thread
- * takes blocks from the counter (`Atomics.add`) until none is left; for each it runs the SIMD
- * kernel over the point blocks (norm-pruned), keeps each query's m = k + 3 best candidates by
- * (kernel value, point index), re-ranks them in float64, certifies them or searches the norm
- * band, writes the block's queries' rows of the result and its stats, and counts it done. A
- * block's rows depend on nothing but the block, so a search split across threads returns the
- * one-thread result bit for bit, whichever thread takes which block.
- *
- * It imports neither the index nor its threads (a type aside): a worker loads the search code
- * only (and, through `rerank.ts`, Effect).
+ * The exact index's search of its query blocks: the part every thread of a search runs, the
+ * calling thread and each Web Worker (`search_worker.ts`) alike. Each thread takes blocks of 128
+ * queries from the job's counter (`Atomics.add`); for each it runs the SIMD kernel over the point
+ * blocks (norm-pruned), keeps each query's m = k + 3 best candidates by (kernel value, point
+ * index), re-ranks them in float64, certifies them or searches the norm band, and writes the
+ * block's rows. A block's rows depend on nothing but the block, so a search split across threads
+ * returns the one-thread result bit for bit. It imports neither the index nor its threads, so a
+ * worker loads the search code only.
  *
  * @module
  */
+import { squaredDistance } from "../distance.ts";
 import type { Matrix } from "../matrix.ts";
 import type { SearchStats } from "./exact.ts";
 import { type BlockNorms, lowerBound, pruningIsSafe, type PruningMargin } from "./norm_bound.ts";
-import { bruteForceRow, writeReranked } from "./rerank.ts";
-import { bandSearch, certified, kthSquaredDistance, type NormOrder } from "./exact_certificate.ts";
+import { bruteForceRow, EXTRA_CANDIDATES, offer, writeReranked } from "./rerank.ts";
+import { bandSearch, certified, type NormOrder } from "./exact_certificate.ts";
 import { instantiateKernel, POINT_BLOCK, QUERY_BLOCK, scratchOffset } from "./simd_kernel.ts";
 
-/** Extra candidates kept per query before the float64 re-ranking (see `exact.ts`). */
-const EXTRA_CANDIDATES = 3;
-
 /**
- * What every thread of an exact index's search reads, fixed when the index is built. The
- * memory holds the transposed centred float32 points (nPadded × d, sorted by norm when
- * pruning), their squared norms (nPadded float32), then one scratch per thread.
+ * What every thread of a search reads, fixed when the index is built. The memory holds the
+ * transposed centred float32 points (sorted by norm when pruning), their squared norms, then
+ * one scratch per thread.
  */
 export interface ExactLayout {
   readonly memory: WebAssembly.Memory;
@@ -39,9 +31,7 @@ export interface ExactLayout {
   readonly nPadded: number;
   /** The point at each slot of the kernel's layout. */
   readonly order: Int32Array;
-  /** The points by float64 norm (band searches). */
   readonly byNorm: NormOrder;
-  /** Norm ranges of the real points of each point block. */
   readonly blockNorms: ReadonlyArray<BlockNorms>;
   /** The largest centred norm of any point. */
   readonly maxPointNorm: number;
@@ -51,29 +41,21 @@ export interface ExactLayout {
 
 /** One search: its queries prepared, its output, and the counters its threads share. */
 export interface ExactJob {
-  /** The queries as given (float64 re-ranking). */
   readonly queries: Matrix;
   readonly k: number;
-  /** rows × d: the queries minus the kernel's centre, in float32. */
+  /** The queries minus the kernel's centre, in float32. */
   readonly centred: Float32Array;
   /** Query norms from the origin, and of the centred float32 queries. */
   readonly raw: Float64Array;
   readonly centredNorms: Float64Array;
   /** The order queries are searched in (by norm when pruning, so a block holds similar norms). */
   readonly order: Int32Array;
-  /** rows × k: the result. */
+  /** The result (rows × k). */
   readonly distances: Float64Array;
   readonly indices: Int32Array;
-  /**
-   * 4 per query block: point blocks visited, band searches, points ranked by them, and the
-   * thread that searched it.
-   */
+  /** 4 per query block: point blocks visited, band searches, their points, its thread. */
   readonly blockStats: Float64Array;
-  /**
-   * `[next, done, failed]`: the next query block any thread may take (`Atomics.add`), the
-   * blocks finished (each thread adds and notifies after writing a block's rows), and 1 when a
-   * worker failed (its reason in `reason`).
-   */
+  /** `[next, done, failed]`: the next query block to take, the blocks done, 1 on a failure. */
   readonly counters: Int32Array;
   /** A failed worker's reason, as UTF-16 code units (0 ends it). */
   readonly reason: Uint16Array;
@@ -92,17 +74,14 @@ const STATS = 4;
 
 /** The sums of a finished job's block stats: a search's stats but the total of blocks. */
 export function jobStats(job: ExactJob): Omit<SearchStats, "blocksTotal"> {
-  const sums = [0, 0, 0, 0];
+  const stats = { blocksVisited: 0, bandSearches: 0, bandPoints: 0, workerBlocks: 0 };
   for (let i = 0; i < job.blockStats.length; i += STATS) {
-    for (let j = 0; j < 3; j++) sums[j]! += job.blockStats[i + j]!;
-    if (job.blockStats[i + 3] !== 0) sums[3]!++;
+    stats.blocksVisited += job.blockStats[i]!;
+    stats.bandSearches += job.blockStats[i + 1]!;
+    stats.bandPoints += job.blockStats[i + 2]!;
+    if (job.blockStats[i + 3] !== 0) stats.workerBlocks++;
   }
-  return {
-    blocksVisited: sums[0]!,
-    bandSearches: sums[1]!,
-    bandPoints: sums[2]!,
-    workerBlocks: sums[3]!,
-  };
+  return stats;
 }
 
 /** Record in `job` that a worker failed, why, and wake the calling thread. */
@@ -115,17 +94,28 @@ export function failJob(job: ExactJob, reason: string): void {
 }
 
 /** A failed worker's reason, as {@link failJob} recorded it. */
-export function failure(job: ExactJob): string {
-  const end = job.reason.indexOf(0);
-  return String.fromCharCode(...job.reason.subarray(0, end < 0 ? job.reason.length : end));
-}
+export const failure = (job: ExactJob): string =>
+  String.fromCharCode(...job.reason).split("\0")[0]!;
 
-/** Square roots of the float64 squared norms of the rows of a row-major float32 buffer. */
-export function rowNorms(data: Float32Array, rows: number, d: number): Float64Array {
+/**
+ * Float64 norms of the rows of a row-major float32 buffer, or, given `centre`, of the rows minus
+ * `centre` rounded to float32 (as the kernel sees them).
+ */
+export function rowNorms(
+  data: Float32Array,
+  rows: number,
+  d: number,
+  centre?: Float64Array,
+): Float64Array {
   const norms = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     let sum = 0;
-    for (let j = 0; j < d; j++) sum += data[i * d + j]! * data[i * d + j]!;
+    for (let j = 0; j < d; j++) {
+      const v = centre === undefined
+        ? data[i * d + j]!
+        : Math.fround(data[i * d + j]! - centre[j]!);
+      sum += v * v;
+    }
     norms[i] = Math.sqrt(sum);
   }
   return norms;
@@ -137,12 +127,7 @@ const jobBytes = (rows: number, d: number, k: number): number =>
   4 * (2 * rows * d + rows + rows * k + 3) + 2 * REASON_LENGTH;
 
 /** A job's arrays over `buffer` (laid out by {@link jobBytes}): 8-byte, 4-byte, then 2-byte ones. */
-export function jobViews(
-  buffer: ArrayBufferLike,
-  rows: number,
-  d: number,
-  k: number,
-): ExactJob {
+export function jobViews(buffer: ArrayBufferLike, rows: number, d: number, k: number): ExactJob {
   let at = 0;
   const take = <T extends { readonly byteLength: number }>(
     make: new (b: ArrayBufferLike, at: number, n: number) => T,
@@ -185,9 +170,7 @@ export function prepareJob(
   const job = jobViews(buffer, rows, d, k);
   job.queries.data.set(queries.data.subarray(0, rows * d));
   const { centred } = job;
-  for (let q = 0; q < rows; q++) {
-    for (let j = 0; j < d; j++) centred[q * d + j] = queries.data[q * d + j]! - mean[j]!;
-  }
+  for (let i = 0; i < rows * d; i++) centred[i] = queries.data[i]! - mean[i % d]!;
   job.centredNorms.set(rowNorms(centred, rows, d));
   job.raw.set(rowNorms(queries.data, rows, d));
   const { order, raw } = job;
@@ -196,11 +179,7 @@ export function prepareJob(
   return { job, buffer };
 }
 
-/**
- * The searcher of thread `thread` (its scratch) over `layout`: it runs a job's query blocks,
- * taken from the job's counter until none is left, writing each block's rows and stats and then
- * counting it done.
- */
+/** The searcher of thread `thread` (its scratch) over `layout`: it runs a job's query blocks. */
 export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJob) => void {
   const { memory, points, nPadded, order, byNorm, blockNorms, maxPointNorm, margin, pruning } =
     layout;
@@ -265,13 +244,9 @@ export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJ
           let needed = 0;
           for (let r = 0; r < nq; r++) {
             const q = queryOrder[q0 + r]!;
-            const L = lowerBound(
-              { raw: raw[q]!, centred: centredNorms[q]! },
-              blockNorms[b]!,
-              margin,
-            );
-            bound[r] = L;
-            if (!(L > bestD[r * m + m - 1]!)) needed++;
+            const query = { raw: raw[q]!, centred: centredNorms[q]! };
+            bound[r] = lowerBound(query, blockNorms[b]!, margin);
+            if (!(bound[r]! > bestD[r * m + m - 1]!)) needed++;
           }
           if (needed === 0) continue;
         }
@@ -295,26 +270,11 @@ export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJ
           if (prune && bound[r]! > bestD[last]!) continue;
           const row = r * POINT_BLOCK;
           let worst = bestD[last]!;
-          let worstIndex = bestI[last]!;
           for (let p = 0; p < real; p++) {
             const v = out[row + p]!;
             if (v > worst || !(v <= worst)) continue; // also skips NaN
-            const i = order[p0 + p]!;
-            // Candidates are the m smallest by (value, point index), whatever the
-            // visiting order: an equal value enters only with a lower index.
-            if (v === worst && (worstIndex < 0 || i > worstIndex)) continue;
-            let s = last;
-            while (
-              s > base && (bestD[s - 1]! > v || (bestD[s - 1]! === v && bestI[s - 1]! > i))
-            ) {
-              bestD[s] = bestD[s - 1]!;
-              bestI[s] = bestI[s - 1]!;
-              s--;
-            }
-            bestD[s] = v;
-            bestI[s] = i;
+            offer(bestD, bestI, base, m, v, order[p0 + p]!);
             worst = bestD[last]!;
-            worstIndex = bestI[last]!;
           }
         }
       }
@@ -327,14 +287,12 @@ export function blockSearcher(layout: ExactLayout, thread: number): (job: ExactJ
           continue;
         }
         // Exact at any scale: certify the candidates, else search the norm band.
-        const u = kthSquaredDistance(queries, q, points, k, result.indices);
+        const kth = result.indices[q * k + k - 1]!;
+        const u = squaredDistance(queries.data, q * d, points.data, kth * d, d);
         const query = { raw: raw[q]!, centred: centredNorms[q]! };
-        const candidateBound = {
-          mthValue: m < n ? bestD[r * m + m - 1]! : Infinity,
-          query,
-          kernelSafe: pruningIsSafe(query.centred, maxPointNorm, margin),
-        };
-        if (!certified(candidateBound, blockNorms, u, margin)) {
+        const mthValue = m < n ? bestD[r * m + m - 1]! : Infinity;
+        const kernelSafe = pruningIsSafe(query.centred, maxPointNorm, margin);
+        if (!certified({ mthValue, query, kernelSafe }, blockNorms, u, margin)) {
           bandSearches++;
           bandPoints += bandSearch(queries, q, points, k, result, byNorm, query.raw, u, margin);
         }

@@ -1,45 +1,24 @@
 /**
  * What makes the exact index exact at any scale: a per-query certificate that the float64
- * re-ranking of the kernel's candidates is the true k nearest, and, where it cannot be given,
- * an exact float64 search over the band of points whose norms could be that near.
- *
- * The kernel ranks in float32 (`norm_bound.ts` bounds its error): it keeps the m = k + 3
- * smallest kernel values v̂, which are re-ranked in float64. When the data's distances are far
- * below the float32 error of the centred coordinates (GROOD's descriptors of well-classified
- * images are 10⁻¹³ to 10⁻¹¹ apart, while the index centres them on a mean dominated by the
- * large ones), the true neighbours need not be among the m candidates. So after the re-ranking:
- *
- * **Certificate.** Every other point p has v̂_p ≥ v̂_m (the m-th candidate's value; points of
- * skipped blocks too, by the pruning bound). Block by block, with ã the block's largest centred
- * norm and r̃ = ‖q̃‖, the kernel's error bound E = c(ã² + 2r̃ã) + 2η (c, η from `pruningMargin`)
- * gives ‖q̃ − p̃‖² = v_p + r̃² ≥ v̂_m − E + r̃², and the centring moves distances by at most
- * ε = centring·(r̃ + ã) + centringAbsolute, so ‖q − p‖ ≥ √max(0, v̂_m − E + r̃²) − ε; the gap
- * between ‖q‖ and the block's norms is a second bound. If, for every block, the larger of the two
- * squared exceeds U·(1 + 10⁻¹²), U the k-th re-ranked squared distance, no other point can be
- * nearer than the k-th neighbour or tie it, and the re-ranked candidates are the exact answer
- * (ties by index included). (The index centres its points only where that shrinks their typical
- * norm: GROOD's descriptors, mostly tiny beside a few large ones, are left uncentred, so the
- * kernel's error on the tiny ones stays relative to their own norms.)
- *
- * **Band search.** Otherwise every point within √U of q has |‖p‖ − ‖q‖| ≤ √U (triangle
- * inequality): the points whose float64 norms lie in [‖q‖ − ρ, ‖q‖ + ρ], ρ = √U(1 + 10⁻¹²)
- * plus the norms' rounding, are ranked in float64, which is exact. Where most points are far
- * from q in norm (GROOD's descriptors span seven decades) the band is a small share of them.
+ * re-ranking of the kernel's candidates is the true k nearest (every other point's kernel value
+ * is ≥ the m-th candidate's, which the kernel's error bound turns into a lower bound on its true
+ * distance), and, where it cannot be given, an exact float64 search over the band of points whose
+ * norms lie within the k-th distance of the query's (triangle inequality). Proof:
+ * docs/internals/knn.md.
  *
  * @module
  */
 import { squaredDistance } from "../distance.ts";
 import type { Matrix } from "../matrix.ts";
 import type { BlockNorms, PruningMargin, QueryNorms } from "./norm_bound.ts";
+import { offer } from "./rerank.ts";
 
 /** Relative slack for float64 evaluation of the certificate and of the band's radius. */
 const SLACK = 1e-12;
 
-/** Points sorted by their float64 norm from the origin (ties by index). */
+/** Point indices sorted by their float64 norm from the origin (ties by index), and the norms. */
 export interface NormOrder {
-  /** Point indices in ascending norm. */
   readonly indices: Int32Array;
-  /** Their norms, ascending. */
   readonly norms: Float64Array;
 }
 
@@ -50,22 +29,20 @@ export function normOrder(rawNorms: Float64Array): NormOrder {
   return { indices, norms: Float64Array.from(indices, (i) => rawNorms[i]!) };
 }
 
-/** What the certificate needs of one query's search. */
+/**
+ * One query's search: the m-th smallest kernel value (+∞ when every point is a candidate), its
+ * norms, and whether the kernel's values can be trusted for it (no float32 overflow).
+ */
 export interface CandidateBound {
-  /** The m-th smallest kernel value (the largest kept; +∞ when every point is a candidate). */
   readonly mthValue: number;
-  /** The query's norms: from the origin, and centred as the kernel sees it. */
   readonly query: QueryNorms;
-  /** Whether the kernel's values can be trusted for this query (no float32 overflow). */
   readonly kernelSafe: boolean;
 }
 
 /**
  * Whether no point outside the candidates can be nearer than, or as near as, the k-th
- * re-ranked neighbour at squared distance `u`. Block by block, a point is at least as far as
- * the larger of two lower bounds: the gap between the query's norm and the block's range of
- * norms, and (points outside the candidates, whose kernel values are ≥ the m-th candidate's)
- * the kernel value's bound with the block's largest centred norm (see the module doc).
+ * re-ranked neighbour at squared distance `u` (block by block, the larger of the norm gap and
+ * the kernel value's bound).
  *
  * @example
  * ```ts
@@ -106,18 +83,6 @@ export function certified(
   return true;
 }
 
-/** The k-th smallest float64 squared distance of row `qi`'s written neighbours. */
-export function kthSquaredDistance(
-  queries: Matrix,
-  qi: number,
-  points: Matrix,
-  k: number,
-  indices: Int32Array,
-): number {
-  const d = points.cols;
-  return squaredDistance(queries.data, qi * d, points.data, indices[qi * k + k - 1]! * d, d);
-}
-
 /**
  * The exact k nearest of row `qi` among the points whose norms lie within √u (plus rounding)
  * of the query's norm `queryNorm`, written into the output (ranked by float64 distance, then
@@ -147,19 +112,7 @@ export function bandSearch(
   for (let s = lo; s < hi; s++) {
     const i = order.indices[s]!;
     const d2 = squaredDistance(queries.data, qi * d, points.data, i * d, d);
-    if (d2 > limit) continue;
-    const last = k - 1;
-    if (d2 > bestD[last]! || (d2 === bestD[last] && i > bestI[last]!)) continue;
-    let slot = last;
-    while (
-      slot > 0 && (bestD[slot - 1]! > d2 || (bestD[slot - 1] === d2 && bestI[slot - 1]! > i))
-    ) {
-      bestD[slot] = bestD[slot - 1]!;
-      bestI[slot] = bestI[slot - 1]!;
-      slot--;
-    }
-    bestD[slot] = d2;
-    bestI[slot] = i;
+    if (d2 <= limit) offer(bestD, bestI, 0, k, d2, i);
   }
   for (let r = 0; r < k; r++) {
     out.distances[qi * k + r] = Math.sqrt(bestD[r]!);

@@ -1,7 +1,6 @@
 /**
- * The files of a saved index: each written atomically and recorded in `index.json` with its
- * sha256 ({@link FileEntry}), each checked against it on load. Shared by every kind: the points
- * as `.npy` (float32, size × dim) and any file a kind writes itself (HNSW's graph).
+ * The files of a saved index, shared by every kind: each written atomically, recorded in
+ * `index.json` with its sha256 ({@link FileEntry}) and checked against it on load.
  *
  * @module
  */
@@ -18,9 +17,7 @@ export const FileEntry: Schema.Struct<{
   readonly sha256: Schema.String;
 }> = Schema.Struct({
   /** A plain file name (no folder: a saved index never points outside its folder). */
-  file: Schema.String.pipe(
-    Schema.check(Schema.isPattern(/^(?!\.\.?$)[A-Za-z0-9._-]+$/)),
-  ),
+  file: Schema.String.pipe(Schema.check(Schema.isPattern(/^(?!\.\.?$)[A-Za-z0-9._-]+$/))),
   sha256: Schema.String.pipe(Schema.check(Schema.isPattern(/^[0-9a-f]{64}$/))),
 });
 /** A file of a saved index. */
@@ -32,6 +29,13 @@ const POINTS_FILE = "points.npy";
 /** Run a file-system call, failing with an {@link IndexIoError} naming `path`. */
 export const io = <A>(path: string, run: () => Promise<A>): Effect.Effect<A, IndexIoError> =>
   Effect.tryPromise({ try: run, catch: (cause) => new IndexIoError({ path, cause }) });
+
+/** Read the regular file `path` (a named pipe in its place is refused, not waited on). */
+export const readRegular = (path: string): Effect.Effect<Uint8Array, IndexIoError> =>
+  io(path, async () => {
+    await assertRegularFile(path);
+    return await Deno.readFile(path);
+  });
 
 /** Write `matrix` as the `.npy` file `name` (float32, rows × cols) into `dir`; its entry. */
 export const writeMatrixFile = (
@@ -52,10 +56,7 @@ export const writeMatrixFile = (
 export const writePoints = (points: Matrix, dir: string): Effect.Effect<FileEntry, IndexIoError> =>
   writeMatrixFile(points, dir, POINTS_FILE);
 
-/**
- * Write the file `name` into `dir` with `write` (a writer that only takes a path, such as
- * hnswlib's): to a temporary name, synced, then renamed, so the file is whole or absent.
- */
+/** Write the file `name` into `dir` with `write` (a writer taking a path), whole or absent. */
 export const writeFileWith = (
   dir: string,
   name: string,
@@ -78,24 +79,15 @@ export const readChecked = (
 > =>
   Effect.gen(function* () {
     const path = join(dir, entry.file);
-    // A named pipe in its place is refused, not waited on.
-    const bytes = yield* io(path, async () => {
-      await assertRegularFile(path);
-      return await Deno.readFile(path);
-    });
+    const bytes = yield* readRegular(path);
     if (sha256Hex(bytes) !== entry.sha256) {
-      return yield* new CorruptIndex({
-        path: dir,
-        problem: `${entry.file} does not match its sha256 in index.json`,
-      });
+      const problem = `${entry.file} does not match its sha256 in index.json`;
+      return yield* new CorruptIndex({ path: dir, problem });
     }
     return { path, bytes };
   });
 
-/**
- * Read a matrix saved by {@link writeMatrixFile} (the points, or a kind's own such as IVF's
- * centroids), checked against `entry` and the shape `rows` × `dim`.
- */
+/** Read a matrix saved by {@link writeMatrixFile}, checked against `entry` and `rows` × `dim`. */
 export const readMatrixFile = (
   dir: string,
   entry: FileEntry,
@@ -107,16 +99,11 @@ export const readMatrixFile = (
     const array = yield* decodeNpy(bytes, path).pipe(
       Effect.mapError((error) => new CorruptIndex({ path: dir, problem: error.message })),
     );
-    if (
-      array.dtype !== "<f4" || array.shape.length !== 2 || array.shape[0] !== rows ||
-      array.shape[1] !== dim
-    ) {
-      return yield* new CorruptIndex({
-        path: dir,
-        problem: `${entry.file} is ${array.dtype} (${
-          array.shape.join(", ")
-        }), index.json says <f4 (${rows}, ${dim})`,
-      });
+    const [r, c] = array.shape;
+    if (array.dtype !== "<f4" || array.shape.length !== 2 || r !== rows || c !== dim) {
+      const found = `${entry.file} is ${array.dtype} (${array.shape.join(", ")})`;
+      const problem = `${found}, index.json says <f4 (${rows}, ${dim})`;
+      return yield* new CorruptIndex({ path: dir, problem });
     }
     return { rows, cols: dim, data: array.data as Float32Array };
   });

@@ -1,8 +1,7 @@
 /**
- * Approximate k-NN index: an HNSW graph from hnswlib-node (L2 space). The addon is loaded only
- * when used (needs `--allow-ffi --allow-sys --allow-env --allow-read`). Returned distances are
- * recomputed in float64 like the exact index's, so both kinds agree whenever they find the
- * same neighbours.
+ * Approximate k-NN index: an HNSW graph from hnswlib-node (L2 space), loaded only when used
+ * (needs `--allow-ffi --allow-sys --allow-env --allow-read`). Distances are recomputed in float64
+ * like the exact index's, so both kinds agree whenever they find the same neighbours.
  *
  * @module
  */
@@ -18,14 +17,13 @@ import {
   type EfCalibrationOptions,
   heldOutRows,
 } from "./calibrate.ts";
-import { HnswUnavailable, type IndexTooLarge, NonFiniteVector } from "./errors.ts";
+import { HnswUnavailable, type IndexTooLarge, type NonFiniteVector } from "./errors.ts";
 import { exactIndex } from "./exact.ts";
 import { owner } from "./kind.ts";
 import {
   bruteForceRow,
-  checkPoints,
+  checkFinitePoints,
   checkSearch,
-  firstNonFiniteRow,
   wholeAtLeast,
   writeReranked,
 } from "./rerank.ts";
@@ -71,13 +69,10 @@ export const loadHnsw: Effect.Effect<HnswModule, HnswUnavailable> = Effect.tryPr
   catch: (cause) => new HnswUnavailable({ cause }),
 });
 
-/** Default HNSW parameters; see {@link hnswIndex} for why. */
+/** Default HNSW parameters (measured: docs/internals/knn.md). */
 export const HNSW_DEFAULTS = { M: 16, efConstruction: 200, efSearch: 200 } as const;
 
-/**
- * How to write the live graph of each HNSW index, for saving (kept out of the public
- * interface, and out of the index's own closure: see {@link graphWriter}).
- */
+/** How to write the live graph of each HNSW index, for saving (see {@link graphWriter}). */
 const graphWriters = new WeakMap<NearestNeighbourIndex, (path: string) => Promise<void>>();
 
 /** Write the live graph of an HNSW index to `path` (hnswlib's format); rejects if disposed. */
@@ -113,10 +108,7 @@ export function wrapHnsw(
       ...calibrationReport("efSearch", calibration),
     },
     dispose: () => {
-      // hnswlib-node frees a graph only when V8 collects its object, and when that happens
-      // depends on the collector (measured: 20 disposed 5,000-point graphs still held 93 MiB
-      // resident). Re-initialising it to one element deletes the graph's native memory now,
-      // all but the 2.5 MiB of label locks every hnswlib graph object holds until collected.
+      // Frees the graph's native memory now, not when V8 collects it (docs/internals/knn.md).
       live?.initIndex(1, 2, 1, 0);
       live = undefined;
       graphWriters.delete(index);
@@ -143,39 +135,15 @@ export function wrapHnsw(
   return hnswIndexes.mark(index);
 }
 
-/**
- * A writer of `graph`, made outside `wrapHnsw` so its closure holds the graph alone: made
- * inside, it kept about 1.5 MiB an index alive after `dispose` (measured by an earlier form
- * of tests/hnsw_memory_test.ts, which then failed).
- */
-const graphWriter = (graph: HierarchicalNSW) => (path: string): Promise<void> => {
-  try {
-    graph.writeIndexSync(path);
-    return Promise.resolve();
-  } catch (error) {
-    return Promise.reject(error);
-  }
-};
+/** A writer of `graph`, made outside `wrapHnsw` so its closure holds the graph alone. */
+const graphWriter = (graph: HierarchicalNSW) => (path: string): Promise<void> =>
+  new Promise((resolve) => resolve(graph.writeIndexSync(path)));
 
 /**
  * Approximate k-NN index: an HNSW graph built with hnswlib-node (L2 space), one point at a
- * time, so the build is deterministic for a given `seed`.
- *
- * Defaults: **M = 16** links per node and **efConstruction = 200**, hnswlib's recommended
- * values (graph quality saturates around there; larger only slows the build), and
- * **efSearch = 200** unless `calibrate` is given, chosen by measurement on clustered data like
- * GROOD's per-class gradients (60,000 points + 10,000 queries, D = 64, 10 Gaussian clusters,
- * noise σ = 1 around centres of spread 4): recall@1 against the exact index was 0.960 at
- * ef = 64, 0.9935 at ef = 128, 0.998 at ef = 200 and 0.999 at ef = 256; query time grows about
- * linearly with ef. Uniform random data is much harder for HNSW (recall@1 ≈ 0.97 at ef = 256
- * for 50,000 × 64). The search list is max(efSearch, k).
- *
- * **Calibrated efSearch** (`calibrate`, used only when `efSearch` is not given: a user's value
- * wins): the graph is built over all points but a seeded held-out sample (`calibrate.ts`), the
- * sample's exact nearest neighbours among the other points are found with the exact index,
- * and efSearch is the smallest ladder value whose recall@1 on the sample reaches the target;
- * then the sample is added, so every point is indexed. The result is on `index.calibration`
- * and `params.efSearch`. Deterministic for a seed (the same sample, the same insertion order).
+ * time, so the build is deterministic for a given `seed`. Defaults: {@link HNSW_DEFAULTS}; the
+ * search list is max(efSearch, k). Without `efSearch`, `calibrate` chooses it by measurement
+ * (`calibrate.ts`), recorded on `index.calibration` and `params.efSearch`.
  */
 export const hnswIndex = (
   points: Matrix,
@@ -193,11 +161,7 @@ export const hnswIndex = (
 ): Effect.Effect<HnswIndex, NonFiniteVector | HnswUnavailable | InvalidParameter | IndexTooLarge> =>
   Effect.gen(function* () {
     const indexName = options.name ?? `HNSW index (${points.rows}×${points.cols}, in memory)`;
-    yield* checkPoints(indexName, points);
-    const bad = firstNonFiniteRow(points);
-    if (bad >= 0) {
-      return yield* Effect.fail(new NonFiniteVector({ index: indexName, what: "point", row: bad }));
-    }
+    yield* checkFinitePoints(indexName, points);
     const calibrate = options.efSearch === undefined && options.calibrate !== undefined
       ? yield* calibrationSettings(options.calibrate)
       : undefined;
@@ -225,29 +189,25 @@ export const hnswIndex = (
       graph.setEf(params.efSearch);
       return wrapHnsw(graph, points, params, indexName);
     }
-    const held = heldOutRows(points.rows, calibrate.sample, params.seed);
-    const isHeld = new Uint8Array(points.rows);
-    for (const i of held) isHeld[i] = 1;
-    const rest = new Int32Array(points.rows - held.length);
-    for (let i = 0, r = 0; i < points.rows; i++) if (isHeld[i] === 0) rest[r++] = i;
+    const heldRows = heldOutRows(points.rows, calibrate.sample, params.seed);
+    const held = new Set(heldRows);
+    const rest = Int32Array.from({ length: points.rows }, (_, i) => i).filter((i) => !held.has(i));
     for (const i of rest) add(i);
-    const queries = takeRows(points, held);
+    const queries = takeRows(points, heldRows);
     const truth = yield* exactTruth(takeRows(points, rest), rest, queries, indexName);
-    const nearest = {
-      distances: new Float64Array(queries.rows),
-      indices: new Int32Array(queries.rows),
-    };
+    const n = queries.rows;
+    const nearest = { distances: new Float64Array(n), indices: new Int32Array(n) };
     const calibration = yield* chooseEfSearch(truth, (efSearch) =>
       Effect.sync(() => {
         graph.setEf(efSearch);
-        return Int32Array.from({ length: queries.rows }, (_, q) => {
+        return Int32Array.from({ length: n }, (_, q) => {
           const query = Array.from(queries.data.subarray(q * d, (q + 1) * d));
           // Ranked as a search ranks them (float64 distance, then row).
           const found = graph.searchKnn(query, 1).neighbors;
           return writeReranked(queries, q, points, found, 1, nearest) ? nearest.indices[q]! : -1;
         });
       }), calibrate);
-    for (const i of held) add(i);
+    for (const i of heldRows) add(i);
     const calibrated = { ...params, efSearch: calibration.efSearch };
     graph.setEf(calibrated.efSearch);
     return wrapHnsw(graph, points, calibrated, indexName, calibration);
@@ -260,18 +220,17 @@ const exactTruth = (
   queries: Matrix,
   indexName: string,
 ): Effect.Effect<Int32Array, NonFiniteVector | IndexTooLarge> =>
-  Effect.scoped(Effect.gen(function* () {
+  Effect.gen(function* () {
     if (queries.rows === 0) return new Int32Array(0);
-    const exact = yield* Effect.acquireRelease(
-      // Its default threads are valid: it cannot fail with an InvalidParameter.
-      exactIndex(restPoints, { name: `${indexName} (efSearch calibration)` }).pipe(
-        Effect.catchTag("InvalidParameter", (error) => Effect.die(error)),
-      ),
-      (index) => Effect.sync(() => index.dispose()),
+    // Its default threads are valid: it cannot fail with an InvalidParameter.
+    const exact = yield* exactIndex(restPoints, { name: `${indexName} (efSearch calibration)` })
+      .pipe(Effect.catchTag("InvalidParameter", (error) => Effect.die(error)));
+    const found = yield* exact.search(queries, 1).pipe(
+      Effect.orDie,
+      Effect.ensuring(Effect.sync(() => exact.dispose())),
     );
-    const found = yield* exact.search(queries, 1).pipe(Effect.orDie);
     return found.indices.map((r) => rest[r]!);
-  }));
+  });
 
 /**
  * HNSW parameters hnswlib accepts: M ≥ 2 links per node (M = 0 or 1 makes it exit the process

@@ -1,54 +1,27 @@
 /**
  * The inverted-file (IVF) k-NN index: k-means lists, each searched exactly by the SIMD kernel.
- *
- * Build: the points are centred on their mean; k-means (Lloyd, seeded, on a sample of
- * `samplePerList` points per list) places `lists` centroids (default √n); every point joins
- * the list of its nearest centroid; the points are then laid out list by list in WebAssembly
- * memory, in the exact index's transposed format (`simd_kernel.ts`), each list padded to a unit
- * of 8 points. Search: each query visits the `nprobe` lists of its nearest centroids; within
- * them the kernel ranks every point (queries grouped by list, so one kernel call serves every
- * query probing that list), and the best k + 3 candidates are re-ranked by float64 distance.
- *
- * Why this index: GROOD's descriptors cluster by class, so a query's neighbours sit in a few
- * lists, and within those lists the search is exact. On the scale table's synthetic
- * descriptors (300k × 512) 1.6% of the points scanned gave recall@1 1.0, where usearch's and
- * hnswlib's graphs stalled below 0.99 (docs/performance.md). It is also the reference code's
- * index (faiss IVF, nprobe 4). It holds the points once (the WebAssembly copy; a streamed
- * build never holds them in JavaScript).
- *
- * - **nprobe is calibrated** when not given: the smallest value on {@link NPROBE_LADDER} whose
- *   recall@1 reaches `recallTarget` (default 0.995) on a seeded sample of the indexed points,
- *   each searched for its nearest *other* point (itself left out, so it acts as a point the
- *   index has not seen), against the same search over every list (exact).
- * - **Distances** come from the centred float32 copy (the only one held), re-ranked in
- *   float64: they agree with the exact index's to float32 rounding (relative ~1e-7), not bit
- *   for bit. Ties are broken by the lower point index. With `nprobe = lists` the search is
- *   exact.
- * - **Deterministic**: the same points, options and seed give the same lists and results.
- * - **Threads** (`threads`, default 1): a search's lists are split into ranges of about equal
- *   work, scanned by the calling thread and `threads − 1` Web Workers over one shared copy of
- *   the points, and their candidates merged (`ivf_threads.ts`); the results are the same bit
- *   for bit whatever the number of threads. `dispose()` terminates the workers.
+ * Build (`ivf_layout.ts`): the points are centred, k-means places `lists` centroids (default
+ * √n), and the points are laid out list by list in the exact index's transposed format. Search
+ * (`ivf_search.ts`): each query visits the `nprobe` lists of its nearest centroids (calibrated to
+ * a recall@1 target on {@link NPROBE_LADDER} when not given), and the best k + 3 candidates are
+ * re-ranked in float64 (ties by the lower point index; with `nprobe = lists` the search is exact),
+ * from the index's one centred float32 copy: distances agree with the exact index's to float32
+ * rounding, not bit for bit. Deterministic for a seed; any number of threads gives the same
+ * results bit for bit (`ivf_threads.ts`). Why this index: docs/internals/knn.md.
  *
  * @module
  */
 import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
 import type { Matrix } from "../matrix.ts";
-import { IndexTooLarge, NonFiniteVector } from "./errors.ts";
-import { checkCentres, type Layout, layOut } from "./ivf_layout.ts";
+import type { IndexTooLarge, NonFiniteVector } from "./errors.ts";
+import { checkCentres, type Layout, layOut, SAMPLE_PER_LIST } from "./ivf_layout.ts";
 import { calibrateNprobe, centreRows, type SlotSearch, slotSearch } from "./ivf_search.ts";
 import { type ScanPool, scanPool } from "./ivf_threads.ts";
 import { kernelMemory } from "./simd_kernel.ts";
 import { calibrationReport, type EfCalibration } from "./calibrate.ts";
 import { owner } from "./kind.ts";
-import {
-  checkPoints,
-  checkSearch,
-  firstNonFiniteRow,
-  recallTargetIn,
-  wholeAtLeast,
-} from "./rerank.ts";
+import { checkFinitePoints, checkSearch, recallTargetIn, wholeAtLeast } from "./rerank.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
 /** An IVF index's lists and search breadth. */
@@ -82,22 +55,8 @@ export const ivfIndexes = owner<IvfIndex>();
 
 /** nprobe values tried by the calibration, ascending (capped at the number of lists). */
 export const NPROBE_LADDER: ReadonlyArray<number> = [
-  1,
-  2,
-  3,
-  4,
-  6,
-  8,
-  12,
-  16,
-  24,
-  32,
-  48,
-  64,
-  96,
-  128,
-  192,
-  256,
+  ...[1, 2, 3, 4, 6, 8, 12, 16],
+  ...[24, 32, 48, 64, 96, 128, 192, 256],
 ];
 
 /** Defaults of the IVF index. */
@@ -105,7 +64,7 @@ export const IVF_DEFAULTS = {
   /** Lloyd iterations of k-means. */
   iterations: 10,
   /** k-means trains on this many points per list (a seeded sample). */
-  samplePerList: 64,
+  samplePerList: SAMPLE_PER_LIST,
   /** recall@1 the calibrated nprobe must reach. */
   recallTarget: 0.995,
   /** Points searched by the calibration. */
@@ -128,10 +87,7 @@ export interface IvfOptions {
   readonly iterations?: number;
   /** Seed of the k-means sample and initial centroids and of the calibration sample. */
   readonly seed?: number;
-  /**
-   * Threads a search runs on (default 1): the calling thread and `threads − 1` Web Workers
-   * scanning disjoint lists over one shared copy of the points. Results do not depend on it.
-   */
+  /** Threads a search runs on (default 1; same results). */
   readonly threads?: number;
   /** An earlier build's {@link IvfIndex.centroids} over the same points: its lists, no k-means. */
   readonly centroids?: Float32Array;
@@ -141,17 +97,13 @@ export interface IvfOptions {
 export interface IvfBuilder {
   /** Add the rows of `chunk` as the next rows of the index (in order). */
   add(chunk: Matrix): Effect.Effect<void, NonFiniteVector | InvalidParameter>;
-  /**
-   * Cluster, lay out and calibrate: the index over every row added (all `rows` of them).
-   * `points`, if given, are those rows, kept on the index for saving it.
-   */
+  /** The index over every row added; `points`, if given, are those rows, kept for saving. */
   finish(points?: Matrix): Effect.Effect<IvfIndex, InvalidParameter>;
 }
 
 /**
- * Start an IVF index over exactly `rows` rows of `dim` columns, added in order with
- * {@link IvfBuilder.add} and then {@link IvfBuilder.finish}ed. The rows are copied straight
- * into the index's WebAssembly memory, so a caller can generate or read them chunk by chunk.
+ * Start an IVF index over exactly `rows` rows of `dim` columns, added in order (copied straight
+ * into its WebAssembly memory, so a caller can read them chunk by chunk), then finished.
  */
 export const ivfBuilder = (
   rows: number,
@@ -160,15 +112,13 @@ export const ivfBuilder = (
 ): Effect.Effect<IvfBuilder, InvalidParameter | IndexTooLarge> =>
   Effect.gen(function* () {
     const name = options.name ?? `ivf index (${rows}×${dim}, in memory)`;
+    const refuse = (what: string, value: number, expected: string) =>
+      Effect.fail(new InvalidParameter({ name: what, value, expected }));
     yield* wholeAtLeast("ivf rows", rows, 1);
     yield* wholeAtLeast("ivf dim", dim, 1);
     const lists = options.lists ?? Math.max(1, Math.min(rows, Math.round(Math.sqrt(rows))));
     yield* wholeAtLeast("ivf lists", lists, 1);
-    if (lists > rows) {
-      return yield* Effect.fail(
-        new InvalidParameter({ name: "ivf lists", value: lists, expected: `at most ${rows}` }),
-      );
-    }
+    if (lists > rows) return yield* refuse("ivf lists", lists, `at most ${rows}`);
     if (options.nprobe !== undefined) yield* wholeAtLeast("ivf nprobe", options.nprobe, 1);
     const iterations = options.iterations ?? IVF_DEFAULTS.iterations;
     yield* wholeAtLeast("ivf iterations", iterations, 0);
@@ -181,10 +131,7 @@ export const ivfBuilder = (
     if (centres !== undefined) yield* checkCentres(centres, lists, dim);
     // Each list is padded to a unit of 8 points: at most 7 pads a list.
     const slots = Math.ceil(rows / 8) * 8 + 8 * lists;
-    const memory = kernelMemory(slots, dim, threads);
-    if (typeof memory === "number") {
-      return yield* new IndexTooLarge({ index: name, bytes: memory });
-    }
+    const memory = yield* kernelMemory(slots, dim, threads, name);
     // Row-major staging of the added rows; laid out in place by `finish`.
     const store = new Float32Array(memory.buffer, 0, slots * dim);
     const sum = new Float64Array(dim);
@@ -195,56 +142,27 @@ export const ivfBuilder = (
         Effect.gen(function* () {
           if (finished) return yield* Effect.die(new Error(`${name} was already finished`));
           if (chunk.cols !== dim) {
-            return yield* new InvalidParameter({
-              name: `${name}: chunk columns`,
-              value: chunk.cols,
-              expected: `${dim}`,
-            });
+            return yield* refuse(`${name}: chunk columns`, chunk.cols, `${dim}`);
           }
           if (added + chunk.rows > rows) {
-            return yield* new InvalidParameter({
-              name: `${name}: rows added`,
-              value: added + chunk.rows,
-              expected: `at most ${rows}`,
-            });
+            return yield* refuse(`${name}: rows added`, added + chunk.rows, `at most ${rows}`);
           }
-          yield* checkPoints(name, chunk);
-          const bad = firstNonFiniteRow(chunk);
-          if (bad >= 0) {
-            return yield* new NonFiniteVector({ index: name, what: "point", row: added + bad });
-          }
+          yield* checkFinitePoints(name, chunk, added);
           const values = chunk.data.subarray(0, chunk.rows * dim);
           store.set(values, added * dim);
-          for (let i = 0; i < chunk.rows; i++) {
-            for (let j = 0; j < dim; j++) sum[j]! += values[i * dim + j]!;
+          for (let i = 0; i < values.length; i++) {
+            sum[i % dim]! += values[i]!;
           }
           added += chunk.rows;
         }),
       finish: (points) =>
         Effect.gen(function* () {
           if (finished) return yield* Effect.die(new Error(`${name} was already finished`));
-          if (added !== rows) {
-            return yield* new InvalidParameter({
-              name: `${name}: rows added`,
-              value: added,
-              expected: `${rows}`,
-            });
-          }
+          if (added !== rows) return yield* refuse(`${name}: rows added`, added, `${rows}`);
           finished = true;
           const mean = sum.map((s) => s / rows);
-          const layout = yield* layOut({
-            memory,
-            store,
-            rows,
-            dim,
-            lists,
-            slots,
-            mean,
-            iterations,
-            samplePerList: IVF_DEFAULTS.samplePerList,
-            seed,
-            centres,
-          });
+          const input = { memory, store, rows, dim, lists, slots, mean, iterations, seed, centres };
+          const layout = yield* layOut(input);
           const settings = { nprobe: options.nprobe, recallTarget, seed, iterations, threads };
           return yield* makeIndex(layout, name, points, settings);
         }),
@@ -252,8 +170,7 @@ export const ivfBuilder = (
   });
 
 /**
- * An IVF index over the rows of `points` (see the module doc; `points` is kept for saving, the
- * search reads its own copy).
+ * An IVF index over the rows of `points` (kept for saving; the search reads its own copy).
  *
  * @example
  * ```ts
@@ -280,41 +197,37 @@ const makeIndex = (
   layout: Layout,
   name: string,
   points: Matrix | undefined,
-  options: {
+  options: Omit<IvfSettings, "lists" | "nprobe"> & {
     readonly nprobe: number | undefined;
     readonly recallTarget: number;
-    readonly seed: number;
-    readonly iterations: number;
     readonly threads: number;
   },
 ): Effect.Effect<IvfIndex> =>
   Effect.gen(function* () {
+    const { recallTarget, seed, iterations } = options;
     const pool = scanPool(layout, options.threads, name);
     const search = slotSearch(layout, pool);
-    const size = layout.rows;
     const dim = layout.dim;
     const lists = layout.listStart.length;
+    const [ladder, sample] = [NPROBE_LADDER, IVF_DEFAULTS.calibrationSample];
+    const calibrate = calibrateNprobe(layout, search, { ladder, recallTarget, sample, seed });
     const calibration = options.nprobe === undefined
-      ? yield* calibrateNprobe(layout, search, {
-        ladder: NPROBE_LADDER,
-        recallTarget: options.recallTarget,
-        sample: IVF_DEFAULTS.calibrationSample,
-        seed: options.seed,
-      }).pipe(Effect.onError(() => Effect.sync(() => pool.dispose())))
+      ? yield* calibrate.pipe(Effect.onError(() => Effect.sync(() => pool.dispose())))
       : undefined;
     const nprobe = Math.min(lists, options.nprobe ?? calibration!.efSearch);
-    const ivf: IvfSettings = { lists, nprobe, iterations: options.iterations, seed: options.seed };
     // Everything holding the WebAssembly memory, so dispose() drops it in one go.
-    let state:
-      | { readonly layout: Layout; readonly search: SlotSearch; readonly pool: ScanPool }
-      | undefined = { layout, search, pool };
+    let state: { layout: Layout; search: SlotSearch; pool: ScanPool } | undefined = {
+      layout,
+      search,
+      pool,
+    };
     const index: IvfIndex = {
       kind: "ivf",
-      size,
+      size: layout.rows,
       dim,
       name,
       points,
-      ivf,
+      ivf: { lists, nprobe, iterations, seed },
       calibration,
       centroids: layout.centres,
       settings: { lists, nprobe, ...calibrationReport("nprobe", calibration) },
@@ -324,32 +237,28 @@ const makeIndex = (
         state = undefined;
       },
       search: (queries, k) =>
-        Effect.flatMap(checkSearch(index, queries, k), () => {
-          if (state === undefined) return Effect.die(new Error(`${name} was disposed`));
+        Effect.gen(function* () {
+          yield* checkSearch(index, queries, k);
+          if (state === undefined) return yield* Effect.die(new Error(`${name} was disposed`));
           const { layout, search } = state;
           const rows = queries.rows;
           const centred = centreRows(queries.data, rows, layout.mean);
-          return Effect.gen(function* () {
-            let found = yield* search(centred, rows, k, nprobe);
-            // Probed lists holding fewer than k points: search those queries over every list.
-            const short: Array<number> = [];
-            for (let q = 0; q < rows; q++) if (found.slots[q * k + k - 1]! < 0) short.push(q);
-            if (short.length > 0) {
-              const again = new Float32Array(short.length * dim);
-              short.forEach((q, i) => again.set(centred.subarray(q * dim, (q + 1) * dim), i * dim));
-              const full = yield* search(again, short.length, k, lists);
-              const slots = found.slots.slice();
-              const d2 = found.d2.slice();
-              short.forEach((q, i) => {
-                slots.set(full.slots.subarray(i * k, (i + 1) * k), q * k);
-                d2.set(full.d2.subarray(i * k, (i + 1) * k), q * k);
-              });
-              found = { slots, d2 };
-            }
-            const indices = Int32Array.from(found.slots, (slot) => layout.rowOf[slot]!);
-            const distances = Float64Array.from(found.d2, Math.sqrt);
-            return { rows, k, indices, distances };
-          });
+          const found = yield* search(centred, rows, k, nprobe);
+          // Probed lists holding fewer than k points: search those queries over every list.
+          const short: Array<number> = [];
+          for (let q = 0; q < rows; q++) if (found.slots[q * k + k - 1]! < 0) short.push(q);
+          if (short.length > 0) {
+            const again = new Float32Array(short.length * dim);
+            short.forEach((q, i) => again.set(centred.subarray(q * dim, (q + 1) * dim), i * dim));
+            const full = yield* search(again, short.length, k, lists);
+            short.forEach((q, i) => {
+              found.slots.set(full.slots.subarray(i * k, (i + 1) * k), q * k);
+              found.d2.set(full.d2.subarray(i * k, (i + 1) * k), q * k);
+            });
+          }
+          const indices = Int32Array.from(found.slots, (slot) => layout.rowOf[slot]!);
+          const distances = Float64Array.from(found.d2, Math.sqrt);
+          return { rows, k, indices, distances };
         }),
     };
     return ivfIndexes.mark(index);

@@ -1,18 +1,20 @@
 /**
  * The IVF index's build: k-means lists, and the points laid out list by list in WebAssembly
- * memory in the exact index's transposed format (`simd_kernel.ts`), each list padded to 8.
+ * memory in the exact index's transposed format, each list padded to 8.
  *
  * @module
  */
 import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
-import type { Matrix } from "../matrix.ts";
 import { permutation } from "../random.ts";
 import { exactIndex } from "./exact.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
 /** Rows per search when assigning the points to their lists. */
 const ASSIGN_CHUNK = 65536;
+
+/** k-means trains on this many points per list (a seeded sample). */
+export const SAMPLE_PER_LIST = 64;
 
 /** The points laid out list by list, and what searching them needs. */
 export interface Layout {
@@ -50,29 +52,24 @@ export const layOut = (input: {
   slots: number;
   mean: Float64Array;
   iterations: number;
-  samplePerList: number;
   seed: number;
   centres?: Float32Array | undefined;
 }): Effect.Effect<Layout> =>
   Effect.gen(function* () {
-    const { memory, store, rows, dim, lists, slots, mean, iterations, samplePerList, seed } = input;
+    const { memory, store, rows, dim, lists, slots, mean, iterations, seed } = input;
     // Centre in place (distances do not change; smaller values round less in the kernel).
     for (let i = 0; i < rows; i++) {
       for (let j = 0; j < dim; j++) store[i * dim + j] = store[i * dim + j]! - mean[j]!;
     }
-    const rowsView = (first: number, count: number): Matrix => ({
-      rows: count,
-      cols: dim,
-      data: store.subarray(first * dim, (first + count) * dim),
-    });
     // A previous build's centroids give the same lists without k-means.
-    const centres = input.centres ??
-      (yield* kMeans(store, rows, dim, lists, iterations, samplePerList, seed));
-    const centroids = yield* orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
+    const centres = input.centres ?? (yield* kMeans(store, rows, dim, lists, iterations, seed));
+    // The centroid searches cannot fail on checked inputs: a failure there is a defect.
+    const centroids = yield* Effect.orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
     const listOf = new Int32Array(rows);
     for (let first = 0; first < rows; first += ASSIGN_CHUNK) {
       const count = Math.min(ASSIGN_CHUNK, rows - first);
-      const nearest = yield* orDie(centroids.search(rowsView(first, count), 1));
+      const data = store.subarray(first * dim, (first + count) * dim);
+      const nearest = yield* Effect.orDie(centroids.search({ rows: count, cols: dim, data }, 1));
       listOf.set(nearest.indices, first);
     }
     // Slots: lists in order, points in row order within a list, each list padded to 8.
@@ -163,9 +160,6 @@ export const checkCentres = (
     }),
   );
 
-/** The centroid searches cannot fail on checked inputs: a failure there is a defect. */
-export const orDie = <A, E>(effect: Effect.Effect<A, E>) => Effect.orDie(effect);
-
 /** k-means (Lloyd) on a seeded sample of the centred rows; initial centroids: its first `lists`. */
 const kMeans = (
   store: Float32Array,
@@ -173,19 +167,20 @@ const kMeans = (
   dim: number,
   lists: number,
   iterations: number,
-  samplePerList: number,
   seed: number,
 ): Effect.Effect<Float32Array> =>
   Effect.gen(function* () {
     const order = permutation(rows, seed);
-    const sampleSize = Math.min(rows, Math.max(lists, samplePerList * lists));
+    const sampleSize = Math.min(rows, Math.max(lists, SAMPLE_PER_LIST * lists));
     const sampleRows = order.subarray(0, sampleSize);
     const sample = new Float32Array(sampleSize * dim);
     sampleRows.forEach((r, i) => sample.set(store.subarray(r * dim, (r + 1) * dim), i * dim));
     let centres = sample.slice(0, lists * dim);
     for (let iteration = 0; iteration < iterations; iteration++) {
-      const index = yield* orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
-      const nearest = yield* orDie(index.search({ rows: sampleSize, cols: dim, data: sample }, 1));
+      const index = yield* Effect.orDie(exactIndex({ rows: lists, cols: dim, data: centres }));
+      const nearest = yield* Effect.orDie(
+        index.search({ rows: sampleSize, cols: dim, data: sample }, 1),
+      );
       index.dispose();
       const sums = new Float64Array(lists * dim);
       const counts = new Int32Array(lists);

@@ -1,18 +1,13 @@
 /**
- * The IVF index's list scan, the part of a search that threads share: for a range of lists,
- * every query probing a list is ranked against all of its points by the SIMD kernel, and each
- * query keeps its m best candidates by (kernel value, point index).
- *
- * The candidates are the m smallest (value, point index) pairs over the scanned lists whatever
- * order the lists come in, so the scans of disjoint list ranges, merged by
- * {@link mergeCandidates}, give exactly the candidates of one scan over all of them: a search
- * split across threads returns the same neighbours and distances, bit for bit.
- *
- * The scan reads only its `ScanView` (the memory and where things are in it) and writes only
- * its own scratch, so a Web Worker can run it over the same shared memory (`search_worker.ts`).
+ * The IVF index's list scan, the part of a search threads share: for a range of lists, every
+ * query probing a list is ranked against its points by the SIMD kernel, keeping its m best by
+ * (kernel value, point index) whatever order the lists come in, so scans of disjoint ranges,
+ * merged ({@link mergeCandidates}), give exactly one scan's candidates. It reads only its
+ * `ScanView` and writes only its own scratch, so a worker can run it over the shared memory.
  *
  * @module
  */
+import { offer } from "./rerank.ts";
 import { instantiateKernel, POINT_BLOCK, QUERY_BLOCK } from "./simd_kernel.ts";
 
 /** What a thread needs to scan lists: the memory and where things are in it. */
@@ -58,6 +53,7 @@ export function listScanner(view: ScanView): (job: ScanJob) => Candidates {
   const outOffset = qOffset + QUERY_BLOCK * dim * 4;
   const queryBuffer = new Float32Array(memory.buffer, qOffset, QUERY_BLOCK * dim);
   const out = new Float32Array(memory.buffer, outOffset, QUERY_BLOCK * POINT_BLOCK);
+  const rankOf = (slot: number) => rowOf[slot]!;
   return ({ centred, rows, probed, probe, m, first: firstList, end: endList }) => {
     const bestV = new Float64Array(rows * m).fill(Infinity);
     const bestS = new Int32Array(rows * m).fill(-1);
@@ -71,11 +67,9 @@ export function listScanner(view: ScanView): (job: ScanJob) => Candidates {
     for (let c = 0; c < span; c++) start[c + 1]! += start[c]!;
     const queriesOf = new Int32Array(start[span]!);
     const fill = start.slice(0, span);
-    for (let q = 0; q < rows; q++) {
-      for (let p = 0; p < probe; p++) {
-        const c = probed[q * probe + p]! - firstList;
-        if (c >= 0 && c < span) queriesOf[fill[c]!++] = q;
-      }
+    for (let i = 0; i < rows * probe; i++) {
+      const c = probed[i]! - firstList;
+      if (c >= 0 && c < span) queriesOf[fill[c]!++] = Math.floor(i / probe);
     }
     for (let c = 0; c < span; c++) {
       const first = listStart[firstList + c]!;
@@ -108,27 +102,11 @@ export function listScanner(view: ScanView): (job: ScanJob) => Candidates {
             const last = base + m - 1;
             const row = r * POINT_BLOCK;
             let worst = bestV[last]!;
-            let worstRow = bestS[last]! < 0 ? -1 : rowOf[bestS[last]!]!;
             for (let p = 0; p < real; p++) {
               const v = out[row + p]!;
               if (v > worst || !(v <= worst)) continue; // also skips NaN
-              const slot = p0 + p;
-              const i = rowOf[slot]!;
-              // The m smallest by (value, point index), whatever order the lists come in.
-              if (v === worst && (worstRow < 0 || i > worstRow)) continue;
-              let s = last;
-              while (
-                s > base &&
-                (bestV[s - 1]! > v || (bestV[s - 1]! === v && rowOf[bestS[s - 1]!]! > i))
-              ) {
-                bestV[s] = bestV[s - 1]!;
-                bestS[s] = bestS[s - 1]!;
-                s--;
-              }
-              bestV[s] = v;
-              bestS[s] = slot;
+              offer(bestV, bestS, base, m, v, p0 + p, rankOf);
               worst = bestV[last]!;
-              worstRow = bestS[last]! < 0 ? -1 : rowOf[bestS[last]!]!;
             }
           }
         }
@@ -138,10 +116,7 @@ export function listScanner(view: ScanView): (job: ScanJob) => Candidates {
   };
 }
 
-/**
- * The m best candidates of each query over several scans of disjoint list ranges: a merge by
- * (value, point index), the order each scan keeps.
- */
+/** The m best candidates of each query over scans of disjoint list ranges, by (value, index). */
 export function mergeCandidates(
   parts: ReadonlyArray<Candidates>,
   rows: number,
@@ -151,37 +126,19 @@ export function mergeCandidates(
   if (parts.length === 1) return parts[0]!;
   const values = new Float64Array(rows * m).fill(Infinity);
   const slots = new Int32Array(rows * m).fill(-1);
-  const at = new Int32Array(parts.length);
-  for (let q = 0; q < rows; q++) {
-    at.fill(0);
-    for (let r = 0; r < m; r++) {
-      let best = -1;
-      for (let t = 0; t < parts.length; t++) {
-        if (at[t]! >= m) continue;
-        const slot = parts[t]!.slots[q * m + at[t]!]!;
-        if (slot < 0) continue;
-        if (best < 0) {
-          best = t;
-          continue;
-        }
-        const v = parts[t]!.values[q * m + at[t]!]!;
-        const w = parts[best]!.values[q * m + at[best]!]!;
-        const bestSlot = parts[best]!.slots[q * m + at[best]!]!;
-        if (v < w || (v === w && rowOf[slot]! < rowOf[bestSlot]!)) best = t;
-      }
-      if (best < 0) break;
-      values[q * m + r] = parts[best]!.values[q * m + at[best]!]!;
-      slots[q * m + r] = parts[best]!.slots[q * m + at[best]!]!;
-      at[best]!++;
+  const rankOf = (slot: number) => rowOf[slot]!;
+  for (const part of parts) {
+    for (let i = 0; i < rows * m; i++) {
+      const slot = part.slots[i]!;
+      if (slot >= 0) offer(values, slots, i - (i % m), m, part.values[i]!, slot, rankOf);
     }
   }
   return { values, slots };
 }
 
 /**
- * Split lists 0..lists − 1 into `parts` contiguous ranges of about equal work (for each list,
- * its padded size times its queries rounded up to the kernel's groups of 4): the boundaries,
- * parts + 1 of them.
+ * Split the lists into `parts` contiguous ranges of about equal work (padded size × queries
+ * rounded up to 4): the parts + 1 boundaries.
  */
 export function splitLists(
   probed: Int32Array,

@@ -1,18 +1,19 @@
 /**
- * The IVF index's search: each query's nearest centroids, the lists they name scanned by the
- * index's threads (`ivf_threads.ts`), the best k + 3 candidates re-ranked in float64; and the
- * calibration of nprobe.
+ * The IVF index's search: each query's nearest centroids, their lists scanned by the index's
+ * threads, the best k + 3 candidates re-ranked in float64; and the calibration of nprobe.
  *
  * @module
  */
 import { Effect } from "effect";
-import { chooseEfSearch, type EfCalibration, heldOutRows } from "./calibrate.ts";
-import { at, type Layout, orDie } from "./ivf_layout.ts";
-import type { Candidates } from "./ivf_scan.ts";
+import {
+  chooseEfSearch,
+  type EfCalibration,
+  type EfCalibrationOptions,
+  heldOutRows,
+} from "./calibrate.ts";
+import { at, type Layout } from "./ivf_layout.ts";
+import { EXTRA_CANDIDATES, offer } from "./rerank.ts";
 import type { ScanPool } from "./ivf_threads.ts";
-
-/** Extra candidates kept per query before the float64 re-ranking. */
-const EXTRA_CANDIDATES = 3;
 
 /** The k nearest slots of each centred query over `nprobe` lists (−1 where fewer were found). */
 export type SlotSearch = (
@@ -26,42 +27,30 @@ export type SlotSearch = (
 export const slotSearch = (layout: Layout, pool: ScanPool): SlotSearch => {
   const { dim, transposed, rowOf, centroids } = layout;
   const lists = layout.listStart.length;
+  const rankOf = (slot: number) => rowOf[slot]!;
   return (centred, rows, k, nprobe) =>
     Effect.gen(function* () {
+      const slots = new Int32Array(rows * k).fill(-1);
+      const d2 = new Float64Array(rows * k).fill(Infinity);
+      if (rows === 0) return { slots, d2 };
       const probe = Math.min(nprobe, lists);
       const m = Math.min(layout.rows, k + EXTRA_CANDIDATES);
-      let found: Candidates = {
-        values: new Float64Array(rows * m).fill(Infinity),
-        slots: new Int32Array(rows * m).fill(-1),
-      };
-      if (rows > 0) {
-        const probed = yield* orDie(centroids.search({ rows, cols: dim, data: centred }, probe));
-        found = yield* pool.scan({ centred, rows, probed: probed.indices, probe, m });
-      }
-      const bestS = found.slots;
+      const queries = { rows, cols: dim, data: centred };
+      const probed = yield* Effect.orDie(centroids.search(queries, probe));
+      const found = yield* pool.scan({ centred, rows, probed: probed.indices, probe, m });
       // Re-rank the candidates by float64 distance (then point index); keep k.
-      const slotsOut = new Int32Array(rows * k).fill(-1);
-      const d2Out = new Float64Array(rows * k).fill(Infinity);
-      const ranked: Array<{ d2: number; slot: number; row: number }> = [];
-      for (let q = 0; q < rows; q++) {
-        ranked.length = 0;
-        for (let c = 0; c < m; c++) {
-          const slot = bestS[q * m + c]!;
-          if (slot < 0) continue;
-          let d2 = 0;
-          for (let j = 0; j < dim; j++) {
-            const diff = centred[q * dim + j]! - transposed[at(slot, j, dim)]!;
-            d2 += diff * diff;
-          }
-          ranked.push({ d2, slot, row: rowOf[slot]! });
+      for (let i = 0; i < rows * m; i++) {
+        const slot = found.slots[i]!;
+        if (slot < 0) continue;
+        const q = Math.floor(i / m);
+        let sum = 0;
+        for (let j = 0; j < dim; j++) {
+          const diff = centred[q * dim + j]! - transposed[at(slot, j, dim)]!;
+          sum += diff * diff;
         }
-        ranked.sort((a, b) => a.d2 - b.d2 || a.row - b.row);
-        for (let r = 0; r < Math.min(k, ranked.length); r++) {
-          slotsOut[q * k + r] = ranked[r]!.slot;
-          d2Out[q * k + r] = ranked[r]!.d2;
-        }
+        offer(d2, slots, q * k, k, sum, slot, rankOf);
       }
-      return { slots: slotsOut, d2: d2Out };
+      return { slots, d2 };
     });
 };
 
@@ -77,12 +66,7 @@ export function centreRows(data: Float32Array, rows: number, mean: Float64Array)
 export const calibrateNprobe = (
   layout: Layout,
   search: SlotSearch,
-  options: {
-    readonly ladder: ReadonlyArray<number>;
-    readonly recallTarget: number;
-    readonly sample: number;
-    readonly seed: number;
-  },
+  options: Required<EfCalibrationOptions> & { readonly seed: number },
 ): Effect.Effect<EfCalibration> =>
   Effect.gen(function* () {
     const { ladder: steps, recallTarget, sample, seed } = options;

@@ -1,9 +1,7 @@
 /**
- * The threads of an IVF index's search: the calling thread and `threads − 1` Web Workers
- * (`search_worker.ts`) scan disjoint ranges of lists over one shared WebAssembly memory, ranges
- * of about equal work, and their candidates are merged. The merge keeps each query's m best by
- * (value, point index), so any number of threads gives the same neighbours and distances as
- * one (`ivf_scan.ts`).
+ * The threads of an IVF index's search: the calling thread and `threads − 1` Web Workers scan
+ * disjoint ranges of lists (of about equal work) over one shared WebAssembly memory, and their
+ * candidates are merged by (value, point index): the same results as one thread (`ivf_scan.ts`).
  *
  * @module
  */
@@ -38,15 +36,9 @@ export interface ScanPool {
 export function scanPool(layout: Layout, threads: number, name: string): ScanPool {
   const { memory, dim, slots, rowOf, listStart, listEnd } = layout;
   const lists = listStart.length;
-  const view = (thread: number): ScanView => ({
-    memory,
-    dim,
-    slots,
-    rowOf,
-    listStart,
-    listEnd,
-    scratch: scratchOffset(slots, dim, thread),
-  });
+  // The layout's fields a worker can be sent (no functions), and a thread's scratch.
+  const shared = { memory, dim, slots, rowOf, listStart, listEnd };
+  const view = (i: number): ScanView => ({ ...shared, scratch: scratchOffset(slots, dim, i) });
   const local = listScanner(view(0));
   if (threads === 1) {
     return {

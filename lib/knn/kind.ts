@@ -1,11 +1,8 @@
 /**
- * What an index kind is: the spec a user writes (`{ kind, …options }`, an Effect Schema decoded
- * strictly), how it builds an index from that spec, and how it saves and loads one (the files it
- * writes and the Schema of what it records in `index.json`). Each kind is one file in `kinds/`,
- * listed by one line in `registry.ts`; nothing outside its file knows its options or files.
- * A kind's save reads the internals of its own indexes only, and `kind` alone (a string any
- * user's index may claim) cannot prove that an index is one: each kind keeps an {@link Owner}
- * of the indexes it made.
+ * What an index kind is: the spec a user writes (an Effect Schema decoded strictly), how it
+ * builds an index, and how it saves and loads one. Each kind is one file in `kinds/`, listed in
+ * `registry.ts`. A kind's save reads its own indexes' internals, and `kind` alone (a string any
+ * user's index may claim) proves nothing: each kind keeps an {@link Owner} of the indexes it made.
  *
  * @module
  */
@@ -28,7 +25,7 @@ export type PlainSchema = Schema.Top & { readonly DecodingServices: never };
 export interface BuildContext {
   /** Names the index in errors. */
   readonly name: string;
-  /** Seed of a randomised build (HNSW's levels, IVF's k-means); ignored by deterministic kinds. */
+  /** Seed of a randomised build (HNSW's levels, IVF's k-means). */
   readonly seed: number;
 }
 
@@ -53,10 +50,7 @@ export type IndexLoadError =
   | NonFiniteVector
   | IndexTooLarge;
 
-/**
- * One index kind. `Spec` is the Schema of its spec (a struct whose `kind` is the literal
- * `kind`), `Metadata` that of what it records in `index.json`, `Index` the type of its indexes.
- */
+/** One index kind: the Schemas of its spec and of its `index.json` record, its indexes' type. */
 export interface IndexKind<
   Spec extends PlainSchema,
   Metadata extends PlainSchema,
@@ -66,7 +60,7 @@ export interface IndexKind<
   readonly kind: string;
   /** What it is, for the docs. */
   readonly description: string;
-  /** Its spec: `{ kind, …options }` (options optional, with defaults in `build`). */
+  /** Its spec: `{ kind, …options }`. */
   readonly spec: Spec;
   /** What it records in `index.json` (its files with their sha256, its parameters). */
   readonly metadata: Metadata;
@@ -91,11 +85,12 @@ export interface IndexKind<
 // deno-lint-ignore no-explicit-any
 export type AnyIndexKind = IndexKind<any, any, any>;
 
-/** The indexes one kind built or loaded, remembered without keeping them alive. */
+/**
+ * The indexes one kind built or loaded, remembered without keeping them alive: `mark` remembers
+ * one (and returns it), `owns` asks.
+ */
 export interface Owner<I extends NearestNeighbourIndex> {
-  /** Remember `index` as this kind's; returns it. */
   readonly mark: (index: I) => I;
-  /** Whether this kind built or loaded `index`. */
   readonly owns: (index: NearestNeighbourIndex) => index is I;
 }
 

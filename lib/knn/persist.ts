@@ -1,26 +1,27 @@
 /**
- * Save and load indexes of the registered kinds. A saved index is a folder: the files its kind
- * writes (the points as `.npy`; HNSW's graph in hnswlib's format) and `index.json`, which names
- * the kind, the shape, and what the kind records (its files' sha256, its parameters). On load
- * `index.json` is decoded strictly with a Schema (the common fields here, the kind's own with
- * the kind's `metadata` Schema), and every file is checked against its sha256.
+ * Save and load indexes of the registered kinds. A saved index is a folder: its kind's files and
+ * `index.json` (the kind, the shape, what the kind records), decoded strictly on load, with every
+ * file checked against its sha256.
  *
  * @module
  */
 import { Effect, Schema } from "effect";
 import { join } from "node:path";
 import { decodeJsonText, decodeStrict } from "../decode.ts";
-import { assertRegularFile, writeJsonAtomic } from "../io/files.ts";
+import { writeJsonAtomic } from "../io/files.ts";
 import { type OutputFolderRefused, writeOutputFolder } from "../io/output_folder.ts";
 import { CorruptIndex, IndexIoError } from "./errors.ts";
-import { io } from "./files.ts";
+import { io, readRegular } from "./files.ts";
 import { type IndexLoadError, type PlainSchema, Whole } from "./kind.ts";
 import { INDEX_KINDS, indexKind } from "./registry.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
 const METADATA_FILE = "index.json";
 
-/** The Schema of `index.json`; `contents` is decoded by the kind's own `metadata` Schema. */
+/**
+ * The Schema of `index.json` (format version 2): the kind, its points' shape, and `contents`,
+ * what the kind recorded, decoded by the kind's own `metadata` Schema.
+ */
 export const IndexMetadata: Schema.Struct<{
   readonly format: Schema.Literal<"grood-knn-index">;
   readonly version: Schema.Literal<2>;
@@ -29,17 +30,11 @@ export const IndexMetadata: Schema.Struct<{
   readonly dim: Schema.Int;
   readonly contents: Schema.Unknown;
 }> = Schema.Struct({
-  /** Always `grood-knn-index`. */
   format: Schema.Literal("grood-knn-index"),
-  /** Format version (2: `contents` per kind). */
   version: Schema.Literal(2),
-  /** Which registered kind the folder holds. */
   kind: Schema.String,
-  /** Number of points. */
   size: Whole,
-  /** Columns of each point. */
   dim: Whole,
-  /** What the kind recorded (its files with their sha256, its parameters). */
   contents: Schema.Unknown,
 });
 /** The metadata written next to a saved index. */
@@ -47,12 +42,9 @@ export type IndexMetadata = typeof IndexMetadata.Type;
 
 /**
  * Save an index built or loaded by a registered kind as folder `dir`, under the rules of every
- * output folder (`Io.writeOutputFolder`): `dir` must be absent, empty, or an index grood saved
- * there before with its marker, which is replaced whole and atomically (a failure leaves the old
- * one); a folder holding anyone else's files is refused with an `OutputFolderRefused` naming it,
- * and nothing in it is touched. An index saved before the marker (grood before 2026-12-07) is
- * refused too, since its `index.json` is no proof it is grood's: save into another folder. An
- * index no registered kind made (a user's own) fails with an `IndexIoError`.
+ * output folder (`Io.writeOutputFolder`): absent, empty, or an index grood saved there with its
+ * marker (replaced whole and atomically); anything else (an index saved before markers, too) is
+ * an `OutputFolderRefused`, untouched. An index no registered kind made is an `IndexIoError`.
  */
 export const saveIndex = (
   index: NearestNeighbourIndex,
@@ -87,22 +79,16 @@ export const saveIndex = (
   });
 
 /**
- * Load an index saved by {@link saveIndex}: `index.json` decoded strictly (a `CorruptIndex`
- * naming it and every problem), then the kind's files checked against their sha256 and shape.
- * The loaded index is named by `dir` in errors.
+ * Load an index saved by {@link saveIndex}: `index.json` decoded strictly (a `CorruptIndex` naming
+ * every problem), the kind's files checked against their sha256 and shape. Named by `dir`.
  */
-export const loadIndex = (
-  dir: string,
-): Effect.Effect<NearestNeighbourIndex, IndexLoadError> =>
+export const loadIndex = (dir: string): Effect.Effect<NearestNeighbourIndex, IndexLoadError> =>
   Effect.gen(function* () {
     const metadataPath = join(dir, METADATA_FILE);
     const invalid = (problem: string) => new CorruptIndex({ path: metadataPath, problem });
     const asCorrupt = Effect.mapError((error: Error) => invalid(error.message));
-    // A named pipe called index.json is refused, not waited on.
-    const text = yield* io(metadataPath, async () => {
-      await assertRegularFile(metadataPath);
-      return await Deno.readTextFile(metadataPath);
-    });
+    const bytes = yield* readRegular(metadataPath);
+    const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
     const metadata = yield* decodeJsonText(IndexMetadata, METADATA_FILE)(text).pipe(asCorrupt);
     const kind = indexKind(metadata.kind);
     if (kind === undefined) {

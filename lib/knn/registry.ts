@@ -1,9 +1,7 @@
 /**
- * The k-NN index kinds a spec can name (GROOD's `index` option, an ablation grid's `index`):
- * one line each in {@link INDEX_KINDS}, one file each in `kinds/`. A spec names one with a
- * tagged {@link IndexSpec} (`{ "kind": "ivf", "nprobe": 4 }`), decoded strictly; saving and
- * loading (`persist.ts`) go through the same list. A user's own index needs no entry: pass an
- * `IndexBuilder` value as GROOD's `index` instead.
+ * The k-NN index kinds a spec can name: one line each in {@link INDEX_KINDS}, one file each in
+ * `kinds/`; saving and loading (`persist.ts`) go through the same list. A user's own index needs
+ * no entry: pass an `IndexBuilder` value as GROOD's `index` instead.
  *
  * @module
  */
@@ -24,13 +22,6 @@ export const INDEX_KINDS = [
   hnswKind,
 ] as const satisfies ReadonlyArray<AnyIndexKind>;
 
-type Kinds = typeof INDEX_KINDS;
-
-/** The registered kinds' specs, as the members of one union. */
-type SpecSchemas = {
-  readonly [I in keyof Kinds]: Kinds[I] extends { readonly spec: infer S } ? S : never;
-};
-
 /**
  * A registered index kind and its options, tagged by `kind`: `{ "kind": "exact" }`,
  * `{ "kind": "ivf", "nprobe"?, … }`, `{ "kind": "hnsw", "m"?, "efConstruction"?, "efSearch"?,
@@ -41,9 +32,7 @@ export const IndexSpec: Schema.Union<
     readonly [I in keyof typeof INDEX_KINDS]: (typeof INDEX_KINDS)[I] extends
       { readonly spec: infer S } ? S : never;
   }
-> = Schema.Union(
-  INDEX_KINDS.map((kind) => kind.spec) as unknown as SpecSchemas,
-);
+> = Schema.Union(INDEX_KINDS.map((kind) => kind.spec) as unknown as typeof IndexSpec.members);
 /** A registered index kind and its options. */
 export type IndexSpec = typeof IndexSpec.Type;
 
@@ -74,8 +63,7 @@ export const buildIndex = (
   points: Matrix,
   context: BuildContext,
 ): Effect.Effect<NearestNeighbourIndex, IndexBuildError> =>
-  // Decoded here, strictly, whoever calls: a spec from untyped code (a notebook, JSON.parse)
-  // with an unknown kind was a TypeError, and an unknown option (`M` for `m`) was ignored.
+  // Decoded here, whoever calls: untyped code (a notebook, JSON.parse) may pass anything.
   decodeStrict(IndexSpec, "index spec")(spec).pipe(
     Effect.mapError((error) =>
       new InvalidParameter({

@@ -1,7 +1,6 @@
 /**
- * What every index shares: the checks of its options and of a search's inputs, and the exact
- * float64 re-ranking of candidates (the distances every index returns), with a brute-force
- * fallback.
+ * What every index shares: the checks of its points, options and a search's inputs, and the
+ * exact float64 re-ranking of candidates (the distances every index returns).
  *
  * @module
  */
@@ -18,6 +17,9 @@ import {
 } from "./errors.ts";
 import type { NearestNeighbourIndex } from "./types.ts";
 
+/** Extra candidates the kernel keeps per query (k + 3) before the float64 re-ranking. */
+export const EXTRA_CANDIDATES = 3;
+
 /** Row of the first non-finite value, or -1. */
 export function firstNonFiniteRow(m: Matrix): number {
   const { data, cols } = m;
@@ -29,11 +31,10 @@ export function firstNonFiniteRow(m: Matrix): number {
 }
 
 /**
- * Unless `m` holds its rows × cols values, the `InvalidParameter` naming it (`what` of `index`).
- * A `Matrix` written as a literal may hold fewer: its missing values would be read as NaN, or a
- * missing query row answered with a neighbour at distance 0.
+ * Unless `m` holds its rows × cols values, the `InvalidParameter` naming it (a literal `Matrix`
+ * may hold fewer: missing values would read as NaN, a missing query row as distance 0).
  */
-export function missingValues(
+function missingValues(
   index: string,
   what: "point" | "query",
   m: Matrix,
@@ -48,13 +49,21 @@ export function missingValues(
   });
 }
 
-/** The points of an index to build hold their rows × cols values ({@link missingValues}). */
-export const checkPoints = (
+/**
+ * The points of an index to build hold their rows × cols values ({@link missingValues}), all
+ * finite (a `NonFiniteVector` names the first bad row, counted from `firstRow`).
+ */
+export const checkFinitePoints = (
   index: string,
   points: Matrix,
-): Effect.Effect<void, InvalidParameter> => {
+  firstRow = 0,
+): Effect.Effect<void, InvalidParameter | NonFiniteVector> => {
   const missing = missingValues(index, "point", points);
-  return missing === undefined ? Effect.void : Effect.fail(missing);
+  if (missing !== undefined) return Effect.fail(missing);
+  const bad = firstNonFiniteRow(points);
+  return bad < 0
+    ? Effect.void
+    : Effect.fail(new NonFiniteVector({ index, what: "point", row: firstRow + bad }));
 };
 
 /** `value` is a whole number ≥ `min`, else an `InvalidParameter` naming it `name`. */
@@ -81,26 +90,20 @@ export const checkSearch = (
   index: NearestNeighbourIndex,
   queries: Matrix,
   k: number,
-): Effect.Effect<void, SearchError> => {
-  if (!Number.isInteger(k) || k < 1) {
-    return Effect.fail(new InvalidNeighbourCount({ index: index.name, k }));
-  }
-  const missing = missingValues(index.name, "query", queries);
-  if (missing !== undefined) return Effect.fail(missing);
-  if (k > index.size) {
-    return Effect.fail(new IndexTooSmall({ index: index.name, size: index.size, k }));
-  }
-  if (queries.cols !== index.dim) {
-    return Effect.fail(
-      new DimensionMismatch({ index: index.name, expected: index.dim, actual: queries.cols }),
-    );
-  }
-  const bad = firstNonFiniteRow(queries);
-  if (bad >= 0) {
-    return Effect.fail(new NonFiniteVector({ index: index.name, what: "query", row: bad }));
-  }
-  return Effect.void;
-};
+): Effect.Effect<void, SearchError> =>
+  Effect.gen(function* () {
+    const name = index.name;
+    if (!Number.isInteger(k) || k < 1) return yield* new InvalidNeighbourCount({ index: name, k });
+    const missing = missingValues(name, "query", queries);
+    if (missing !== undefined) return yield* missing;
+    if (k > index.size) return yield* new IndexTooSmall({ index: name, size: index.size, k });
+    const { dim } = index;
+    if (queries.cols !== dim) {
+      return yield* new DimensionMismatch({ index: name, expected: dim, actual: queries.cols });
+    }
+    const bad = firstNonFiniteRow(queries);
+    if (bad >= 0) return yield* new NonFiniteVector({ index: name, what: "query", row: bad });
+  });
 
 /**
  * Write the k nearest of `candidates` (point indices, -1 = none) into row `qi` of the output,
@@ -141,4 +144,36 @@ export function bruteForceRow(
 ): void {
   const all = Int32Array.from({ length: points.rows }, (_, i) => i);
   writeReranked(queries, qi, points, all, k, out);
+}
+
+const byId = (id: number): number => id;
+
+/**
+ * Offer `(v, id)` to one query's best candidates, `values` and `ids` over [base, base + m),
+ * kept sorted by (value, then `rank(id)`; id −1 = empty): it enters only if it comes before the
+ * last, so the candidates are the m smallest whatever order they are offered in.
+ */
+export function offer(
+  values: Float64Array,
+  ids: Int32Array,
+  base: number,
+  m: number,
+  v: number,
+  id: number,
+  rank: (id: number) => number = byId,
+): void {
+  const last = base + m - 1;
+  if (v > values[last]! || !(v <= values[last]!)) return; // also skips NaN
+  // An equal value enters only before a candidate of higher rank.
+  if (v === values[last] && (ids[last]! < 0 || rank(id) > rank(ids[last]!))) return;
+  let s = last;
+  while (
+    s > base && (values[s - 1]! > v || (values[s - 1] === v && rank(ids[s - 1]!) > rank(id)))
+  ) {
+    values[s] = values[s - 1]!;
+    ids[s] = ids[s - 1]!;
+    s--;
+  }
+  values[s] = v;
+  ids[s] = id;
 }

@@ -1,16 +1,10 @@
 /**
- * The Web Worker behind a multi-threaded search, of an exact index (`exact_threads.ts`) or an
- * IVF index (`ivf_threads.ts`), over the index's shared WebAssembly memory (the points are not
- * copied); and {@link startWorkers}, which starts and terminates them. Protocols:
- *
- * - **exact**: `exact` (the layout: shared memory and points, the tables; this worker's thread
- *   number, i.e. its scratch), then `search` (the job's `SharedArrayBuffer` and its shape): it
- *   takes query blocks of the search (`exact_block.ts`), writing their rows straight into the
- *   job's shared result and counting each done. It sends nothing back: if it throws, it records
- *   why in the job, which wakes the waiting calling thread.
- * - **ivf**: `ivf` (the scan view: the shared memory, the slot tables, this worker's scratch)
- *   → nothing; `scan` (an id and a `ScanJob`: a range of lists) → `scanned` (the candidates,
- *   transferred) | `failed`.
+ * The Web Worker behind a multi-threaded search over an index's shared WebAssembly memory, and
+ * {@link startWorkers}, which starts and terminates them. Protocols: **exact**: `exact` (the
+ * layout, its thread number), then `search` (a job's `SharedArrayBuffer`): it takes query blocks
+ * (`exact_block.ts`) and writes their rows into the shared result, sending nothing (a failure is
+ * recorded in the job). **ivf**: `ivf` (the scan view), then `scan` (an id, a range of lists) →
+ * `scanned` (the candidates, transferred) | `failed`.
  *
  * @module
  */
@@ -42,23 +36,13 @@ let liveWorkers = 0;
 /** Search workers started and not yet terminated (tests check none leak). */
 export const liveSearchWorkers = (): number => liveWorkers;
 
-/** Workers started by {@link startWorkers}. */
-export interface Workers {
-  readonly workers: ReadonlyArray<Worker>;
-  /** Terminate them (again: nothing). */
-  readonly stop: () => void;
-}
-
-/**
- * Start `count` workers of `script` (tests substitute one), worker i sent `init(i)`. `broken`
- * hears why when one fails outside a request (its `error` event, a message it cannot read).
- */
+/** Start `count` workers of `script`, worker i sent `init(i)`; `broken` hears why one failed. */
 export function startWorkers(
   script: URL,
   count: number,
   init: (i: number) => WorkerRequest,
   broken: (reason: string) => void,
-): Workers {
+) {
   const workers = Array.from({ length: count }, (_, i) => {
     const worker = new Worker(script, { type: "module" });
     liveWorkers++;
@@ -73,6 +57,7 @@ export function startWorkers(
   let stopped = false;
   return {
     workers,
+    /** Terminate them (again: nothing). */
     stop: () => {
       if (stopped) return;
       stopped = true;

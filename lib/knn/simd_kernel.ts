@@ -1,26 +1,23 @@
 /**
- * The hand-assembled WebAssembly SIMD kernel of the exact index (no toolchain needed).
- *
- * One exported function, `block(qPtr, nq, ptPtr, pnPtr, nUnits, d, outPtr, outStride)`:
- * for every group of 4 query rows (row-major, d float32 each, at qPtr; nq a multiple of 4) and
- * every unit of 8 points (two groups of 4 points stored transposed: group g holds, for each
- * column j, the 4 points' j-th values as one 16-byte vector, at ptPtr), it writes
- *   out[q][p] = pn[p] − 2 q·p      (float32, rows outStride bytes apart)
- * where pn[p] = ‖p‖² (at pnPtr). Adding ‖q‖² gives the squared distance; ranking does not need it.
- * Per column it loads 2 point vectors, splats 4 query scalars and does 8 multiply-adds into 8
- * accumulators (fits the 16 SIMD registers). Loops are do-while: callers pass nq ≥ 4, nUnits ≥ 1
- * and d ≥ 1. The text below is WebAssembly's text format (a subset), assembled by
- * `assembleKernel`; tests/knn_exact_test.ts checks it against a naive loop.
+ * The hand-assembled WebAssembly SIMD kernel of the exact and IVF indexes (no toolchain needed):
+ * `block(qPtr, nq, ptPtr, pnPtr, nUnits, d, outPtr, outStride)` writes, for every group of 4
+ * query rows and every unit of 8 points stored transposed (4 points' j-th values per 16-byte
+ * vector), out[q][p] = pn[p] − 2 q·p in float32, pn[p] = ‖p‖² (layout and register use:
+ * docs/internals/knn.md). Loops are do-while: callers pass nq ≥ 4, nUnits ≥ 1 and d ≥ 1.
+ * tests/knn_exact_test.ts checks it against a naive loop.
  *
  * @module
  */
+import { Effect } from "effect";
+import { IndexTooLarge } from "./errors.ts";
 
 const KERNEL_PARAMS = ["qPtr", "nq", "ptPtr", "pnPtr", "nUnits", "d", "outPtr", "outStride"];
 const KERNEL_I32_LOCALS = [
   ...["qRow", "qRow2", "qRow3", "d16", "qEnd", "pnEnd", "qg", "outRow"],
   ...["pA", "pnp", "outp", "pa", "pEnd", "qj", "t"],
 ];
-const KERNEL_V128_LOCALS = ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "va", "vb", "s"];
+const ACCUMULATORS = ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"];
+const KERNEL_V128_LOCALS = [...ACCUMULATORS, "va", "vb", "s"];
 
 const KERNEL_TEXT = (() => {
   // acc += s * x
@@ -30,6 +27,7 @@ const KERNEL_TEXT = (() => {
   const queryRow = (offset: string, acc0: string, acc1: string) => `
     local.get qj ${offset === "" ? "" : `local.get ${offset} i32.add`} v128.load32_splat
     local.set s ${madd(acc0, "va")} ${madd(acc1, "vb")}`;
+  const zero = ACCUMULATORS.map((a) => `v128.zero local.set ${a}`).join(" ");
   // out[t] = pn − (acc + acc) for both groups; then t += outStride.
   const storeRow = (acc0: string, acc1: string) => `
     local.get t local.get va local.get ${acc0} local.get ${acc0} f32x4.add f32x4.sub v128.store 0
@@ -49,11 +47,7 @@ const KERNEL_TEXT = (() => {
       local.get pnPtr local.set pnp
       local.get outRow local.set outp
       loop                                                 ;; units of 8 points
-        ${
-    ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"].map((a) => `v128.zero local.set ${a}`).join(
-      " ",
-    )
-  }
+        ${zero}
         local.get pA local.set pa
         local.get pA local.get d16 i32.add local.set pEnd
         local.get qg local.set qj
@@ -71,9 +65,8 @@ const KERNEL_TEXT = (() => {
         local.get pnp v128.load 0 local.set va
         local.get pnp v128.load 16 local.set vb
         local.get outp local.set t
-        ${storeRow("a0", "a1")} ${storeRow("a2", "a3")} ${storeRow("a4", "a5")} ${
-    storeRow("a6", "a7")
-  }
+        ${storeRow("a0", "a1")} ${storeRow("a2", "a3")}
+        ${storeRow("a4", "a5")} ${storeRow("a6", "a7")}
         local.get pA local.get d16 i32.const 1 i32.shl i32.add local.set pA
         local.get pnp i32.const 32 i32.add local.set pnp
         local.get outp i32.const 32 i32.add local.set outp
@@ -113,10 +106,7 @@ const PLAIN_OPCODES: Record<string, number[]> = {
   "f32x4.mul": [0xfd, 0xe6, 0x01],
 };
 
-/**
- * Assemble the kernel text (the subset of WebAssembly text above) into a module importing a
- * plain memory, or a shared one (what threads searching one copy of the points need).
- */
+/** Assemble the kernel text into a module importing a plain memory, or a shared one. */
 function assembleKernel(shared: boolean): Uint8Array {
   const locals = [...KERNEL_PARAMS, ...KERNEL_I32_LOCALS, ...KERNEL_V128_LOCALS];
   const tokens = KERNEL_TEXT.replace(/;;[^\n]*/g, "").split(/\s+/).filter((t) => t !== "");
@@ -139,27 +129,16 @@ function assembleKernel(shared: boolean): Uint8Array {
     else throw new Error(`kernel: unknown instruction ${op}`);
   }
   code.push(0x0b); // end of function
+  // import env.memory: limits min 1 (plain), or min 1 max 65,536 pages, shared
+  const limits = shared ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01];
   const I32 = 0x7f, V128 = 0x7b;
-  const body = [
-    ...vector([[...uleb(KERNEL_I32_LOCALS.length), I32], [
-      ...uleb(KERNEL_V128_LOCALS.length),
-      V128,
-    ]]),
-    ...code,
-  ];
+  const i32Locals = [...uleb(KERNEL_I32_LOCALS.length), I32];
+  const v128Locals = [...uleb(KERNEL_V128_LOCALS.length), V128];
+  const body = [...vector([i32Locals, v128Locals]), ...code];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
     ...section(1, vector([[0x60, ...vector(KERNEL_PARAMS.map(() => [I32])), 0x00]])), // type
-    // import env.memory: limits min 1 (plain), or min 1 max 65,536 pages, shared
-    ...section(
-      2,
-      vector([[
-        ...utf8("env"),
-        ...utf8("memory"),
-        0x02,
-        ...(shared ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01]),
-      ]]),
-    ),
+    ...section(2, vector([[...utf8("env"), ...utf8("memory"), 0x02, ...limits]])),
     ...section(3, vector([[0x00]])), // function 0 has type 0
     ...section(7, vector([[...utf8("block"), 0x00, 0x00]])), // export "block" = function 0
     ...section(10, vector([[...uleb(body.length), ...body]])), // code
@@ -168,48 +147,27 @@ function assembleKernel(shared: boolean): Uint8Array {
 
 const kernelModules: { plain?: WebAssembly.Module; shared?: WebAssembly.Module } = {};
 
-/**
- * The kernel's `block` function (see the module doc), running on `memory` (which holds its
- * queries, transposed points, point norms and output). The module is compiled once.
- */
-export type KernelBlock = (
-  qPtr: number,
-  nq: number,
-  ptPtr: number,
-  pnPtr: number,
-  nUnits: number,
-  d: number,
-  outPtr: number,
-  outStride: number,
-) => void;
+/** The kernel's `block(qPtr, nq, ptPtr, pnPtr, nUnits, d, outPtr, outStride)`. */
+export type KernelBlock = (...args: Array<number>) => void;
 
-/**
- * Instantiate the kernel over `memory`, plain or shared (each variant compiled on first use,
- * then reused).
- */
+/** Instantiate the kernel over `memory`, plain or shared (each variant compiled once). */
 export function instantiateKernel(memory: WebAssembly.Memory): KernelBlock {
   const shared = memory.buffer instanceof SharedArrayBuffer;
-  const module = shared
-    ? kernelModules.shared ??= compile(true)
-    : kernelModules.plain ??= compile(false);
+  const module = kernelModules[shared ? "shared" : "plain"] ??= new WebAssembly.Module(
+    assembleKernel(shared).buffer as ArrayBuffer,
+  );
   return new WebAssembly.Instance(module, { env: { memory } }).exports.block as KernelBlock;
 }
 
-const compile = (shared: boolean) =>
-  new WebAssembly.Module(assembleKernel(shared).buffer as ArrayBuffer);
-
-/** Queries per kernel call, and points per kernel call (the output block is QB × PB floats). */
+/** Queries per kernel call. */
 export const QUERY_BLOCK = 128;
-/** 512 × 64 columns × 4 B = 128 KiB of points: stays in L2. */
+/** Points per kernel call: 512 × 64 columns × 4 B = 128 KiB, which stays in L2. */
 export const POINT_BLOCK = 512;
 
 /** Bytes of one thread's scratch at dimension `d`: a block of queries, then the kernel's output. */
 const scratchBytes = (d: number): number => QUERY_BLOCK * d * 4 + QUERY_BLOCK * POINT_BLOCK * 4;
 
-/**
- * Byte offset of thread `thread`'s scratch (the calling thread's is 0) in a memory holding
- * `slots` transposed points of `d` columns and then their squared norms.
- */
+/** Byte offset of thread `thread`'s scratch (0: the calling thread's) after `slots` points. */
 export const scratchOffset = (slots: number, d: number, thread: number): number =>
   slots * d * 4 + slots * 4 + thread * scratchBytes(d);
 
@@ -220,17 +178,20 @@ const MAX_PAGES = 65536;
 /**
  * The kernel's memory for `slots` transposed points of `d` columns, their norms, then one
  * scratch per thread: shared when there are several threads (they share one copy of the
- * points); the bytes it would need when they exceed 4 GiB.
+ * points); an `IndexTooLarge` naming `index` beyond 4 GiB.
  */
-export function kernelMemory(
+export const kernelMemory = (
   slots: number,
   d: number,
   threads: number,
-): WebAssembly.Memory | number {
+  index: string,
+): Effect.Effect<WebAssembly.Memory, IndexTooLarge> => {
   const bytes = scratchOffset(slots, d, threads);
   const pages = Math.max(1, Math.ceil(bytes / PAGE));
-  if (pages > MAX_PAGES) return bytes;
-  return threads > 1
-    ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
-    : new WebAssembly.Memory({ initial: pages });
-}
+  if (pages > MAX_PAGES) return Effect.fail(new IndexTooLarge({ index, bytes }));
+  return Effect.succeed(
+    threads > 1
+      ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+      : new WebAssembly.Memory({ initial: pages }),
+  );
+};

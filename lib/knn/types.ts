@@ -1,7 +1,6 @@
 /**
- * What every k-NN index is: {@link NearestNeighbourIndex} (search the k nearest rows of its
- * points, L2 distance) and its result {@link Neighbours}. What sets one kind apart (HNSW's
- * graph parameters, IVF's lists) lives in that kind's own module and type, never here.
+ * What every k-NN index is: {@link NearestNeighbourIndex} and its result {@link Neighbours}.
+ * What sets one kind apart lives in that kind's own module and type, never here.
  *
  * @module
  */
@@ -31,10 +30,7 @@ export interface NearestNeighbourIndex {
   readonly dim: number;
   /** Names the index in errors: its folder when loaded, else a description. */
   readonly name: string;
-  /**
-   * The parameters in force that a report should show (HNSW's efSearch, IVF's nprobe, how a
-   * calibration chose them); empty when there are none (the exact index).
-   */
+  /** The parameters a report should show (HNSW's efSearch, IVF's nprobe, their calibration). */
   readonly settings: Readonly<Record<string, number | boolean>>;
   /** The `k` nearest points of each query row. A search after {@link dispose} is a defect. */
   search(queries: Matrix, k: number): Effect.Effect<Neighbours, SearchError>;

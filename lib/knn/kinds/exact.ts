@@ -1,8 +1,6 @@
 /**
- * The `exact` index kind: brute force over the WebAssembly SIMD kernel (`../exact.ts`). Spec:
- * `{ "kind": "exact", "threads"? }` (threads a large search runs on; default two where the
- * machine has them; results do not depend on it). A saved one is its points (`points.npy`),
- * rebuilt into the same index on load (the build is deterministic; the default threads).
+ * The `exact` index kind (`../exact.ts`). A saved one is its points (`points.npy`), rebuilt into
+ * the same index on load (the build is deterministic).
  *
  * @module
  */

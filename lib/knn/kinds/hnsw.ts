@@ -1,8 +1,6 @@
 /**
- * The `hnsw` index kind: hnswlib-node's HNSW graph (`../hnsw.ts`). Spec: `{ "kind": "hnsw",
- * "m"?, "efConstruction"?, "efSearch"?, "recallTarget"? }` (defaults `HNSW_DEFAULTS`; without
- * efSearch, efSearch is calibrated to recall@1 `recallTarget`, default 0.995). A saved one is
- * its points, its graph in hnswlib's format (`graph.hnsw`) and the graph's parameters.
+ * The `hnsw` index kind (`../hnsw.ts`). A saved one is its points, its graph in hnswlib's format
+ * (`graph.hnsw`) and the graph's parameters.
  *
  * @module
  */

@@ -1,11 +1,8 @@
 /**
- * The `ivf` index kind: k-means lists each searched exactly by the SIMD kernel (`../ivf.ts`).
- * Spec: `{ "kind": "ivf", "lists"?, "nprobe"?, "recallTarget"?, "threads"? }` (defaults: √n
- * lists, nprobe calibrated to recall@1 0.995, one thread). A saved one is its points, its
- * centroids (`centroids.npy`) and its settings; loading lays the points out in the same lists
- * from the saved centroids, without k-means. A folder saved before the centroids were (no
- * `centroids` in `index.json`) still loads: its lists are rebuilt by the same k-means (the
- * build is deterministic).
+ * The `ivf` index kind (`../ivf.ts`). A saved one is its points, its centroids
+ * (`centroids.npy`) and its settings: loading lays the points out in the same lists without
+ * k-means. A folder saved before the centroids were still loads, by the same (deterministic)
+ * k-means.
  *
  * @module
  */
@@ -54,43 +51,32 @@ export const ivfKind = defineIndexKind({
   build: (points, { kind: _, ...options }, context) =>
     ivfIndex(points, { ...options, seed: context.seed, name: context.name }),
   owns: (index): index is IvfIndex => ivfIndexes.owns(index),
-  save: (index, dir) => {
-    const points = index.points;
-    if (points === undefined) {
-      return Effect.fail(
-        new IndexIoError({
-          path: dir,
-          cause: new Error(`${index.name} was built from chunks and keeps no points to save`),
-        }),
-      );
-    }
-    // The centroids too, so loading lays the points out in their lists without k-means.
-    const lists = { rows: index.ivf.lists, cols: points.cols, data: index.centroids };
-    return Effect.gen(function* () {
+  save: (index, dir) =>
+    Effect.gen(function* () {
+      const points = index.points;
+      if (points === undefined) {
+        const cause = new Error(`${index.name} was built from chunks and keeps no points to save`);
+        return yield* new IndexIoError({ path: dir, cause });
+      }
+      // The centroids too, so loading lays the points out in their lists without k-means.
+      const lists = { rows: index.ivf.lists, cols: points.cols, data: index.centroids };
       const pointsEntry = yield* writePoints(points, dir);
       const centroids = yield* writeMatrixFile(lists, dir, CENTROIDS_FILE);
       return { points: pointsEntry, centroids, ...index.ivf };
-    });
-  },
+    }),
   load: (saved, { points: entry, centroids: centroidsEntry, ...settings }) =>
     Effect.gen(function* () {
-      const points = yield* readMatrixFile(saved.dir, entry, saved.size, saved.dim);
+      const { dir, size, dim } = saved;
+      const points = yield* readMatrixFile(dir, entry, size, dim);
       // Checked against its sha256 and its shape (lists × dim) as the points are.
       const centroids = centroidsEntry === undefined
-        ? undefined
-        : (yield* readMatrixFile(saved.dir, centroidsEntry, settings.lists, saved.dim)).data;
-      return yield* ivfIndex(points, {
-        ...settings,
-        name: saved.dir,
-        ...(centroids === undefined ? {} : { centroids }),
-      }).pipe(
-        Effect.catchTag("InvalidParameter", (error) =>
-          Effect.fail(
-            new CorruptIndex({
-              path: saved.dir,
-              problem: `index.json's ivf settings: ${error.message}`,
-            }),
-          )),
-      );
+        ? {}
+        : { centroids: (yield* readMatrixFile(dir, centroidsEntry, settings.lists, dim)).data };
+      const corrupt = (error: Error) =>
+        Effect.fail(
+          new CorruptIndex({ path: dir, problem: `index.json's ivf settings: ${error.message}` }),
+        );
+      const index = ivfIndex(points, { ...settings, name: dir, ...centroids });
+      return yield* index.pipe(Effect.catchTag("InvalidParameter", corrupt));
     }),
 });
