@@ -1,19 +1,8 @@
 /**
- * The general persistence of a fitted folder: keep what the detector's fit read, fit it again
- * on load. Saved: the penultimate features, logits and labels of the training split, of the ID
- * validation split and of each validation-OOD set (every detector tunes on these and nothing
- * else, `FitInputs`); the decoded spec is in `detector.json`. On load the arrays are checked
- * (shapes against the model, finite values, labels among the model's classes), the spec is
- * decoded again, and the detector's own deterministic `fit` runs on the same features, with the
- * same model: same inputs, same state, same scores, bit for bit. No detector needs a persistence
- * of its own; a new one is saved by this one.
- *
- * What a folder does not keep (the images' pixels, the class sums at block boundaries) reaches
- * the refit empty; a detector whose fit read them would not reproduce, and `fit` refuses to
- * write a folder whose reloaded scores differ from the in-process ones (`reproduce.ts`).
- *
- * Everything that steers the refit is hashed: the arrays are state files listed with their
- * sha256 in `detector.json`, and the spec is part of `detector.json`'s own digest.
+ * The general persistence of a fitted folder: keep what the detector's fit read (the
+ * penultimate features, logits and labels of the training, ID validation and validation-OOD
+ * sets, hashed as state files) and fit it again on load with its own deterministic `fit`:
+ * same inputs, same state, same scores, bit for bit. See `docs/internals/fitted.md`.
  *
  * @module
  */
@@ -31,6 +20,7 @@ import type {
   StateArray,
   StateProblem,
 } from "./persist.ts";
+import { finiteArray, problem } from "./settings.ts";
 
 /** The state arrays' name prefix of the training split. */
 const TRAIN = "fit-train";
@@ -61,9 +51,6 @@ const setArrays = (prefix: string, what: string, f: SetFeatures): Array<StateArr
   }]),
 ];
 
-const problem = (array: string, text: string): Effect.Effect<never, StateProblem> =>
-  Effect.fail({ array, problem: text });
-
 /** A checked rows × cols matrix of finite values. */
 const checkedMatrix = (
   arrays: ReadonlyMap<string, StateArray>,
@@ -81,11 +68,7 @@ const checkedMatrix = (
         `expected N × ${cols} (the model's ${what} size), found [${array.shape.join(", ")}]`,
       );
     }
-    const bad = array.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      return yield* problem(name, `value ${bad} is ${array.data[bad]}, not a finite number`);
-    }
-    return matrix(rows!, cols, array.data);
+    return matrix(rows!, cols, yield* finiteArray(array));
   });
 
 /** A checked set: penultimate and logits of equal rows, labels (when saved) among the classes. */
