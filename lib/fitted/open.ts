@@ -1,8 +1,7 @@
 /**
- * Open a fitted-detector folder: decode and check its manifest and its digest, refuse any file
- * it does not list, verify every file against the sha256 it lists (model copy and state; the
- * checks are `verify.ts`'s), open the model and rebuild the scorer, once. The model's engine
- * and the index are freed when the caller's scope closes.
+ * Open a fitted-detector folder: every file is checked (`verify.ts`) before the model is
+ * opened and the scorer rebuilt, once; the model's engine and the index are freed when the
+ * caller's scope closes.
  *
  * @example Score one PNG with a fitted folder
  * ```ts ignore
@@ -30,7 +29,8 @@ import { type FeatureModel, type InputSpec, preprocess, sizeOf } from "../models
 import { openModel } from "../models/registry.ts";
 import { predictedClasses } from "../stages/features.ts";
 import { describeShape, type ImageBatch, type ScoreInputSpec } from "./batch.ts";
-import { FittedFolderDamaged, ImageBatchMismatch } from "./errors.ts";
+import { type ImageShape, imageValues } from "../sources/source.ts";
+import { type FittedFolderDamaged, ImageBatchMismatch } from "./errors.ts";
 import { FITTED_MANIFEST_FILE, type FittedManifest } from "./manifest.ts";
 import { contentKey } from "../models/files.ts";
 import { checkListed, checkShapes, damaged, readChecked, readManifest } from "./verify.ts";
@@ -101,16 +101,15 @@ const scoreWith = (
   name: string,
   model: FeatureModel,
   scorer: FeatureScorer,
-  inputSpec: ScoreInputSpec,
+  shape: ImageShape,
   threshold: number,
 ) =>
 (images: ImageBatch): Effect.Effect<ScoredImages, ScoreImagesError> =>
   Effect.gen(function* () {
-    const { shape } = inputSpec;
-    const per = sizeOf([shape.height, shape.width, shape.channels]);
+    const per = imageValues(shape);
     if (
-      images.shape.height !== shape.height || images.shape.width !== shape.width ||
-      images.shape.channels !== shape.channels || images.pixels.length !== images.count * per
+      describeShape(images.shape) !== describeShape(shape) ||
+      images.pixels.length !== images.count * per
     ) {
       return yield* new ImageBatchMismatch({
         detector: name,
@@ -122,19 +121,19 @@ const scoreWith = (
     const scores = new Float64Array(images.count).fill(NaN);
     const predicted = new Int32Array(images.count).fill(-1);
     const invalid: Array<InvalidImage> = [];
-    const penSize = sizeOf(model.shapes.penultimate);
-    const classes = sizeOf(model.shapes.logits);
-    const forwardAt = (start: number) =>
-      Effect.flatMap(
+    const forwardAt = (start: number) => {
+      const size = Math.min(SCORE_BATCH, images.count - start);
+      return Effect.flatMap(
         preprocess(
           model.name,
           model.input,
-          images.pixels.subarray(start * per, Math.min(images.count, start + SCORE_BATCH) * per),
-          Math.min(SCORE_BATCH, images.count - start),
+          images.pixels.subarray(start * per, (start + size) * per),
+          size,
           shape.channels,
         ),
         (x) => model.forward(x, "input", ["penultimate", "logits"]),
       );
+    };
     // The next batch's forward runs (on the model's onnxruntime worker) while this one is scored.
     let next = yield* Effect.forkChild(forwardAt(0));
     for (let start = 0; start < images.count; start += SCORE_BATCH) {
@@ -144,8 +143,8 @@ const scoreWith = (
         next = yield* Effect.forkChild(forwardAt(start + SCORE_BATCH));
         yield* Effect.yieldNow;
       }
-      // The model's outputs are checked as they come in (`lib/models/finite.ts`): an image with
-      // a NaN or infinite output is invalid and left out, so it cannot touch the others' scores.
+      // An image with a NaN or infinite output (`lib/models/finite.ts`) is invalid and left out,
+      // so it cannot touch the others' scores.
       const problems = new Map<number, string>();
       for (const [what, t] of [["penultimate features", h!], ["logits", z!]] as const) {
         for (const row of nonFiniteRows(t.data, size)) {
@@ -157,11 +156,9 @@ const scoreWith = (
       const rows = Array.from({ length: size }, (_, i) => i).filter((i) => !problems.has(i));
       if (rows.length > 0) {
         const valid = (m: Matrix) => rows.length === size ? m : takeRows(m, rows);
-        const logits = valid(matrix(size, classes, z!.data));
-        const batchScores = yield* scorer({
-          penultimate: valid(matrix(size, penSize, h!.data)),
-          logits,
-        });
+        const logits = valid(matrix(size, sizeOf(model.shapes.logits), z!.data));
+        const penultimate = valid(matrix(size, sizeOf(model.shapes.penultimate), h!.data));
+        const batchScores = yield* scorer({ penultimate, logits });
         const batchPredicted = predictedClasses(logits);
         rows.forEach((row, j) => {
           if (!Number.isFinite(batchScores[j]!)) {
@@ -194,106 +191,82 @@ export const openFittedDetector = (
   Effect.gen(function* () {
     const manifest = yield* readManifest(folder);
     yield* checkListed(folder, manifest);
+    const inManifest = (problem: string) => damaged(folder, FITTED_MANIFEST_FILE, problem);
     const persistence = persistenceOf(manifest.detector.kind);
     if (persistence === undefined) {
-      return yield* damaged(
-        folder,
-        FITTED_MANIFEST_FILE,
+      return yield* inManifest(
         `detector kind "${manifest.detector.kind}" cannot be loaded by this version of grood`,
       );
     }
     for (const file of manifest.model.files) yield* readChecked(folder, file);
     if (contentKey(manifest.model.files) !== manifest.model.sha256) {
-      return yield* damaged(
-        folder,
-        FITTED_MANIFEST_FILE,
-        "model.sha256 does not match model.files",
-      );
+      return yield* inManifest("model.sha256 does not match model.files");
     }
     const arrays = new Map<string, StateArray>();
-    for (const entry of manifest.state) {
-      const bytes = yield* readChecked(folder, entry.file);
+    for (const { name, description, shape, file } of manifest.state) {
       const npy = yield* Effect.mapError(
-        decodeNpy(bytes, join(folder, entry.file.path)),
-        (error) => damaged(folder, entry.file.path, error.message),
+        decodeNpy(yield* readChecked(folder, file), join(folder, file.path)),
+        (error) => damaged(folder, file.path, error.message),
       );
-      if (!(npy.data instanceof Float32Array) || npy.shape.join(",") !== entry.shape.join(",")) {
+      if (!(npy.data instanceof Float32Array) || npy.shape.join() !== shape.join()) {
         return yield* damaged(
           folder,
-          entry.file.path,
-          `expected float32 [${entry.shape.join(", ")}], found ${npy.dtype} [${
-            npy.shape.join(", ")
-          }]`,
+          file.path,
+          `expected float32 [${shape.join(", ")}], found ${npy.dtype} [${npy.shape.join(", ")}]`,
         );
       }
-      arrays.set(entry.name, { ...entry, data: npy.data, shape: npy.shape });
+      arrays.set(name, { name, description, data: npy.data, shape: npy.shape });
     }
-    const { kind, input, taps } = manifest.model;
-    const modelPath = join(folder, manifest.model.path);
-    // tfjs (grood's CNN's tap-to-tap forwards and gradients, tfjs models) starts once per
-    // process (`startCompute`); grood's CNN's forward from the input runs on onnxruntime.
-    const model = yield* Effect.provideServiceEffect(
-      openModel(modelPath, { spec: { kind, input, taps } }),
-      Compute,
-      startCompute(),
-    );
-    yield* checkShapes(folder, manifest, model);
+    const { kind, input, taps, sha256, classNames } = manifest.model;
     const { data } = manifest;
-    const scorer = yield* Effect.provideServiceEffect(
-      Effect.mapError(
-        persistence.load({
-          spec: manifest.detector.spec,
-          settings: manifest.detector.settings,
-          arrays,
-          model,
-          modelKey: manifest.model.sha256,
-          classNames: manifest.model.classNames,
-          names: {
-            train: data.train.source,
-            validation: data.validation.source,
-            ood: data.validationOod.map((set) => set.source),
-          },
-        }),
-        // The spec and the settings (`settings.k`…) are detector.json's; anything else is a
-        // state array, named by its file.
-        (problem) =>
-          /^(spec|settings)(\.|$)/.test(problem.array)
-            ? damaged(
-              folder,
-              FITTED_MANIFEST_FILE,
-              problem.array.includes(".")
-                ? `${problem.array}: ${problem.problem}`
-                : problem.problem,
-            )
-            : damaged(
-              folder,
-              manifest.state.find((s) => s.name === problem.array)?.file.path ??
-                `state/${problem.array}`,
-              problem.problem,
-            ),
-      ),
+    // tfjs (grood's CNN's tap-to-tap forwards and gradients, tfjs models) starts once per
+    // process; grood's CNN's forward from the input runs on onnxruntime.
+    const { model, scorer } = yield* Effect.provideServiceEffect(
+      Effect.gen(function* () {
+        const model = yield* openModel(join(folder, manifest.model.path), {
+          spec: { kind, input, taps },
+        });
+        yield* checkShapes(folder, manifest, model);
+        const scorer = yield* Effect.mapError(
+          persistence.load({
+            spec: manifest.detector.spec,
+            settings: manifest.detector.settings,
+            arrays,
+            model,
+            modelKey: sha256,
+            classNames,
+            names: {
+              train: data.train.source,
+              validation: data.validation.source,
+              ood: data.validationOod.map((set) => set.source),
+            },
+          }),
+          // The spec and the settings are detector.json's; a state array is named by its file.
+          ({ array, problem }) =>
+            /^(spec|settings)(\.|$)/.test(array)
+              ? inManifest(array.includes(".") ? `${array}: ${problem}` : problem)
+              : damaged(
+                folder,
+                manifest.state.find((s) => s.name === array)?.file.path ?? `state/${array}`,
+                problem,
+              ),
+        );
+        return { model, scorer };
+      }),
       Compute,
       startCompute(),
     );
     const channels = input.channels;
     if (channels !== 1 && channels !== 3) {
-      return yield* damaged(folder, FITTED_MANIFEST_FILE, `the model takes ${channels} channels`);
+      return yield* inManifest(`the model takes ${channels} channels`);
     }
     const shape = { height: input.height, width: input.width, channels } as const;
-    const inputSpec: ScoreInputSpec = {
-      ...shape,
-      shape,
-      dtype: "uint8",
-      layout: "NHWC",
-      range: [0, 255],
-    };
-    const loaded: LoadedDetector = {
+    return {
       folder,
       manifest,
       version: manifest.digest,
-      inputSpec,
+      inputSpec: { ...shape, shape, dtype: "uint8", layout: "NHWC", range: [0, 255] },
       modelInput: input,
-      scoreImages: scoreWith(folder, model, scorer, inputSpec, manifest.threshold),
+      scoreImages: scoreWith(folder, model, scorer, shape, manifest.threshold),
     };
-    return loaded;
   });
