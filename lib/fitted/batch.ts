@@ -1,7 +1,6 @@
 /**
- * What a loaded detector scores: a batch of images already decoded to its model's input size,
- * as raw uint8 pixels (NHWC, 0–255), the form `lib/sources/conform.ts`'s `decodeImage` returns
- * for one image. `imageBatch` stacks such decoded images into one batch.
+ * What a loaded detector scores: images decoded to its model's input size (`decodeImage`), as
+ * uint8 NHWC pixels, stacked into one batch by `imageBatch`.
  *
  * @module
  */
@@ -20,9 +19,8 @@ export interface ImageBatch {
 }
 
 /**
- * What `scoreImages` takes: uint8 NHWC images of this height, width and channels, 0–255. Pass
- * `shape` to `decodeImage(bytes, name, shape)` to decode an uploaded PNG/JPEG/WebP to it; the
- * model's own preprocessing (layout, scale, mean, std) is applied by the detector.
+ * What `scoreImages` takes: uint8 NHWC images of this shape (`decodeImage(bytes, name, shape)`
+ * decodes a PNG/JPEG/WebP to it); the model's own preprocessing is applied by the detector.
  */
 export interface ScoreInputSpec {
   /** Image height in pixels. */
@@ -46,9 +44,8 @@ export const describeShape = (shape: ImageShape): string =>
   `${shape.height}×${shape.width}×${shape.channels} uint8`;
 
 /**
- * Stack decoded images (each `shape`, as `decodeImage` returns them) into one batch. An image
- * of another size fails with `ImageBatchMismatch` naming its position; `name` names the
- * detector or request in the error.
+ * Stack decoded images (each of `shape`) into one batch; an image of another size fails with
+ * `ImageBatchMismatch` naming its position and `name` (the detector or request).
  *
  * @example
  * ```ts

@@ -1,7 +1,6 @@
 /**
- * Score distributions a fitted-detector manifest records (`scores` of `detector.json`): one
- * histogram grid for the ID validation and every validation-OOD set, plus quantiles, so a
- * reader can draw them or place a new score without the images.
+ * The score distributions `detector.json` records: histograms over one grid for the ID
+ * validation and every validation-OOD set, and quantiles, so a UI can draw them.
  *
  * @module
  */
@@ -9,10 +8,7 @@ import { Effect } from "effect";
 import { DegenerateScores } from "./errors.ts";
 import type { ScoreDistribution } from "./manifest.ts";
 
-/**
- * Fail with {@link DegenerateScores} when every ID validation score is the same: a threshold
- * over them would be reported as keeping 95 % of the images while deciding nothing.
- */
+/** Fail when every ID validation score is the same: a threshold over them decides nothing. */
 export const refuseDegenerate = (
   scores: Float64Array,
   detector: string,
@@ -25,7 +21,7 @@ export const refuseDegenerate = (
     : Effect.void;
 
 /** Bins of the score histograms. */
-export const HISTOGRAM_BINS = 40;
+const HISTOGRAM_BINS = 40;
 
 /** Histogram counts of `scores` over `edges` (values outside fall in the end bins). */
 export const histogram = (scores: ArrayLike<number>, edges: ReadonlyArray<number>) => {
@@ -40,10 +36,7 @@ export const histogram = (scores: ArrayLike<number>, edges: ReadonlyArray<number
   return counts;
 };
 
-/**
- * The manifest's summary of one set's scores: histogram over `edges`, 101 quantiles, range
- * and mean.
- */
+/** One set's scores summarised: histogram over `edges`, 101 quantiles, range and mean. */
 export const distribution = (
   source: string,
   scores: Float64Array,

@@ -1,9 +1,7 @@
 /**
- * A fit's training data opened outside the fit's own process (a cluster runner: `apps/cluster`,
- * `grood cluster fit`): the model opened with the fit's taps and checked against the content
- * hash the fit saw, and the training source opened and renumbered into the fit's class order as
- * `fitDetectorFolder` does (the runner reads its chunks of the training stream from it:
- * `apps/cluster/training_chunk.ts`).
+ * A fit's training data opened outside its process (a cluster runner, `grood cluster fit`): the
+ * model with the fit's taps, checked against the hash the fit saw, and the training source in
+ * the fit's class order, as `fitDetectorFolder` opens them.
  *
  * @module
  */
@@ -22,10 +20,7 @@ import type { StreamedTraining } from "./fit_options.ts";
 import { openWithTaps } from "./fit_model.ts";
 import { copyModel } from "./model_files.ts";
 
-/**
- * What names a fit's training data: enough to read any chunk of it anywhere (a changed model
- * or source count is refused).
- */
+/** What names a fit's training data: enough to read any chunk of it anywhere. */
 export interface FitTrainingRef
   extends Pick<StreamedTraining, "classNames" | "sourceCount" | "modelSha256"> {
   /** The model's path. */

@@ -28,11 +28,9 @@ export const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
   });
 
 /**
- * `extract(set, sums)`: the features of `set` (with the early tap's class sums when `sums`),
- * taken from `options.features` when an earlier fit extracted them with the same model, taps,
- * batch size and set, else extracted (reporting to the context's `Progress`) and kept there;
- * `extracted(set)`:
- * the set with its features, as detectors take it.
+ * `extract(set, sums)`: the features of `set` (with class sums when `sums`), from
+ * `options.features` when an earlier fit extracted them alike, else extracted and kept there;
+ * `extracted(set)`: the set with its features.
  */
 export const memoisedExtraction = (
   model: FeatureModel,
@@ -42,7 +40,6 @@ export const memoisedExtraction = (
   readonly extract: (set: ImageSet, sums: boolean) => Effect.Effect<Extraction, ExtractError>;
   readonly extracted: (set: ImageSet) => Effect.Effect<ExtractedSet, ExtractError>;
 } => {
-  // GROOD fits in these chunks, in memory as streamed: the class sums are added in them.
   const sumChunk = options.fitChunk ?? FIT_CHUNK;
   const extract = (set: ImageSet, sums: boolean) => {
     const key = canonicalJson({

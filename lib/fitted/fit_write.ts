@@ -1,7 +1,6 @@
 /**
- * The contents of a fitted folder, written into the temporary folder `writeOutputFolder` makes
- * (and renames into place whole): the model copy (refused if the model's files changed while
- * fitting), the state arrays as `.npy` files, and the sealed manifest that lists them.
+ * The contents of a fitted folder, written into the temporary folder `writeOutputFolder`
+ * renames into place: the model copy, the state as `.npy` files, the sealed manifest.
  *
  * @module
  */
@@ -17,10 +16,8 @@ import { copyModel } from "./model_files.ts";
 import type { StateArray } from "./persist.ts";
 
 /**
- * Fill `tmp` with the fitted folder: a copy of `model` (whose digest must still be
- * `modelSha256`, the one fitted on), `state/<name>.npy` for each of `arrays`, and
- * `detector.json`, the manifest `manifestOf` builds from the state entries, sealed. Returns
- * the manifest written.
+ * Fill `tmp`: a copy of `model` (still `modelSha256`, the one fitted on), `state/<name>.npy`
+ * for each of `arrays`, and the manifest `manifestOf` builds, sealed. Returns it.
  */
 export const fillFittedFolder = (
   tmp: string,

@@ -1,8 +1,6 @@
 /**
- * Copy a model into a fitted-detector folder and hash what was copied, so the folder runs
- * without the original and a changed byte is caught on load. A model is a file (`x.onnx`), a
- * folder (grood's own, a tfjs model folder) or a tfjs `model.json` with the weight files its
- * manifest lists.
+ * Copy a model (a file, a folder, or a tfjs `model.json` with its weight files) into a fitted
+ * folder and hash what was copied, so the folder runs alone and a changed byte is caught.
  *
  * @module
  */
