@@ -25,7 +25,6 @@ import { permutation } from "../random.ts";
 import { type ReadSource, readSource } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
-import { distribution, edgesOf, refuseDegenerate } from "./distribution.ts";
 import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
 import {
   asSet,
@@ -45,8 +44,14 @@ import {
   toShape,
 } from "./fit_data.ts";
 import { type FitFolderError, type FitOptions, fittedFolderRules } from "./fit_options.ts";
-import { memoisedExtraction, openWithTaps } from "./fit_model.ts";
-import { fillFittedFolder } from "./fit_write.ts";
+import { memoisedExtraction, openWithTaps } from "./fit_chunk.ts";
+import {
+  copyModel,
+  distribution,
+  edgesOf,
+  fillFittedFolder,
+  refuseDegenerate,
+} from "./fit_write.ts";
 import {
   FITTED_FORMAT,
   FITTED_VERSION,
@@ -54,7 +59,6 @@ import {
   type StateEntry,
   type ValidationMetrics,
 } from "./manifest.ts";
-import { copyModel } from "./model_files.ts";
 import { persistenceOf, refusalOf, SUPPORTED_KINDS } from "./persist.ts";
 import { checkReproduced } from "./reproduce.ts";
 import { streamedGroodOptions, trainStream } from "./train_stream.ts";
