@@ -25,7 +25,7 @@ import { permutation } from "../random.ts";
 import { type ReadSource, readSource } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
 import { predictedClasses } from "../stages/features.ts";
-import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
+import { FitDataInvalid } from "./errors.ts";
 import {
   asSet,
   checkOutputsReached,
@@ -38,7 +38,6 @@ import {
   inClassOrder,
   labelled,
   openArgument,
-  openInClassOrder,
   readArgument,
   splitHeldOut,
   toShape,
@@ -59,7 +58,7 @@ import {
   type StateEntry,
   type ValidationMetrics,
 } from "./manifest.ts";
-import { persistenceOf, refusalOf, SUPPORTED_KINDS } from "./persist.ts";
+import { savedAs } from "./persist.ts";
 import { checkReproduced } from "./reproduce.ts";
 import { streamedGroodOptions, trainStream } from "./train_stream.ts";
 
@@ -71,26 +70,13 @@ const hashText = (text: string) => sha256Hex(new TextEncoder().encode(text));
 // Typed by inference here; exported below with its signature spelled out.
 const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
   const decoded = yield* decodeDetector(options.detector ?? { kind: "grood" });
-  // Refused before any work: a folder scores from the model's features and logits.
-  const persistence = persistenceOf(decoded.kind);
-  if (persistence === undefined) {
-    const why = refusalOf(decoded.kind);
-    return yield* new UnsupportedFittedDetector({
-      detector: decoded.kind,
-      problem: why === undefined
-        ? "it needs more than the model's features and logits at scoring time"
-        : `${why}, and a fitted folder scores from the model's features and logits alone`,
-      supported: SUPPORTED_KINDS,
-    });
-  }
+  const persistence = yield* savedAs(decoded.kind);
   const folderRules = fittedFolderRules(options);
   yield* checkOutputFolder(options.out, folderRules);
   // The folder is replaced by renames in its parent: the parent is where the fit writes (a
   // probe inside an existing fitted folder would be an unlisted file there after a kill).
   yield* ensureWritable(dirname(options.out));
   const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
-  // GROOD's early prototypes come from the model's early tap (the one boundary the extraction
-  // sums at): the default, and the only value a spec may name.
   let spec = (decoded.kind.startsWith("grood")
     ? { ...decoded, earlyBoundary: yield* fitEarlyBoundary(decoded, model.taps.early) }
     : decoded) as DetectorSpec;
@@ -127,7 +113,8 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   const given = options.validation;
   if (given === undefined) yield* checkOutputsReached(options.train, trainOpened, outputs);
   const givenValidation = given === undefined ? undefined : yield* Effect.gen(function* () {
-    const read = yield* readSource(yield* openInClassOrder(given, shape, classNames));
+    const opened = yield* openArgument(given, shape, classNames);
+    const read = yield* readSource(yield* inClassOrder(given, opened, classNames));
     const set = yield* labelled(read, given.argument, shape, "ID validation data");
     yield* checkOutputsReached(options.train, trainOpened, outputs, {
       argument: given.argument,

@@ -197,17 +197,6 @@ export const checkOutputsReached = (
   );
 };
 
-/** Open a labelled source with its labels in the fit's class order (see `inClassOrder`). */
-export const openInClassOrder = (
-  argument: SourceArgument,
-  shape: ImageShape,
-  classes: ReadonlyArray<string>,
-) =>
-  Effect.flatMap(
-    openArgument(argument, shape, classes),
-    (opened) => inClassOrder(argument, opened, classes),
-  );
-
 /**
  * `opened` with its labels renumbered by name into `classes` (a name not there is refused);
  * output-index labels keep their numbers.

@@ -30,6 +30,7 @@ import {
   arrayOf,
   finiteArray,
   kWithin,
+  matrixArray,
   numberSetting,
   POSITIVE,
   problem,
@@ -38,7 +39,7 @@ import {
   WHOLE,
 } from "./settings.ts";
 
-/** What a reloaded detector scores: the model's penultimate features and logits of a batch. */
+/** What a reloaded detector scores: a batch's penultimate features and logits. */
 interface ScoredFeatures {
   readonly penultimate: Matrix;
   readonly logits: Matrix;
@@ -230,15 +231,12 @@ const logitPersistence = (
 /** KNN: the L2-normalised training features, exact k-NN, distance to the k-th neighbour. */
 const knnPersistence: Persistence = {
   kinds: ["knn"],
-  save: ({ train }) => {
-    const normalised = l2Normalise(train.penultimate);
-    return Effect.succeed([{
-      name: "train-features-normalised",
-      description: "N × D L2-normalised penultimate features of the training split",
-      data: normalised.data,
-      shape: [normalised.rows, normalised.cols],
-    }]);
-  },
+  save: ({ train }) =>
+    Effect.succeed([matrixArray(
+      "train-features-normalised",
+      "N × D L2-normalised penultimate features of the training split",
+      l2Normalise(train.penultimate),
+    )]),
   load: ({ settings, arrays }) =>
     Effect.gen(function* () {
       const k = yield* numberSetting(settings, "k", WHOLE);
@@ -282,6 +280,18 @@ export const SUPPORTED_KINDS: ReadonlyArray<string> = PERSISTENCE.flatMap((p) =>
 export const persistenceOf = (kind: string): Persistence | undefined =>
   PERSISTENCE.find((p) => p.kinds.includes(kind));
 
-/** Why a registered kind cannot be saved into a folder (undefined when it can, or is unknown). */
-export const refusalOf = (kind: string): string | undefined =>
-  entries.find((e) => e.kind === kind)?.scoresImages;
+/** The persistence `fit` saves a kind with; refused before any work when there is none. */
+export const savedAs = (kind: string): Effect.Effect<Persistence, UnsupportedFittedDetector> => {
+  const persistence = persistenceOf(kind);
+  if (persistence !== undefined) return Effect.succeed(persistence);
+  const why = entries.find((e) => e.kind === kind)?.scoresImages;
+  return Effect.fail(
+    new UnsupportedFittedDetector({
+      detector: kind,
+      problem: why === undefined
+        ? "it needs more than the model's features and logits at scoring time"
+        : `${why}, and a fitted folder scores from the model's features and logits alone`,
+      supported: SUPPORTED_KINDS,
+    }),
+  );
+};

@@ -20,29 +20,25 @@ import type {
   StateArray,
   StateProblem,
 } from "./persist.ts";
-import { finiteArray, problem } from "./settings.ts";
+import { finiteArray, matrixArray, problem } from "./settings.ts";
 
-/** The state arrays' name prefix of the training split. */
+/** The state arrays' name prefixes of the training, ID validation and i-th OOD sets. */
 const TRAIN = "fit-train";
-/** The state arrays' name prefix of the ID validation split. */
 const VALIDATION = "fit-validation-id";
-/** The state arrays' name prefix of the i-th validation-OOD set. */
 const oodPrefix = (i: number) => `fit-validation-ood-${i}`;
 
 /** One set's arrays: penultimate features, logits, and labels when it has them. */
 const setArrays = (prefix: string, what: string, f: SetFeatures): Array<StateArray> => [
-  {
-    name: `${prefix}-penultimate`,
-    description: `N × D penultimate features of ${what} ("${f.name}"), as the fit read them`,
-    data: f.penultimate.data,
-    shape: [f.penultimate.rows, f.penultimate.cols],
-  },
-  {
-    name: `${prefix}-logits`,
-    description: `N × C logits of ${what} ("${f.name}"), as the fit read them`,
-    data: f.logits.data,
-    shape: [f.logits.rows, f.logits.cols],
-  },
+  matrixArray(
+    `${prefix}-penultimate`,
+    `N × D penultimate features of ${what} ("${f.name}"), as the fit read them`,
+    f.penultimate,
+  ),
+  matrixArray(
+    `${prefix}-logits`,
+    `N × C logits of ${what} ("${f.name}"), as the fit read them`,
+    f.logits,
+  ),
   ...(f.labels === undefined ? [] : [{
     name: `${prefix}-labels`,
     description: `N class indices of ${what} ("${f.name}"), in the model's class order`,
@@ -186,10 +182,7 @@ const refit = (inputs: LoadInputs): Effect.Effect<
     );
   });
 
-/**
- * The persistence of `kinds` that keeps what their fit read and fits them again on load (see
- * the module's comment).
- */
+/** The persistence of `kinds` that keeps what their fit read and fits them again on load. */
 export const refitPersistence = (kinds: ReadonlyArray<string>): Persistence => ({
   kinds,
   save: ({ train, validation }) =>

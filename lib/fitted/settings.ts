@@ -61,6 +61,14 @@ export const finiteArray = (array: StateArray): Effect.Effect<Float32Array, Stat
     : problem(array.name, `value ${bad} is ${array.data[bad]}, not a finite number`);
 };
 
+/** A matrix as a state array. */
+export const matrixArray = (name: string, description: string, m: Matrix): StateArray => ({
+  name,
+  description,
+  data: m.data,
+  shape: [m.rows, m.cols],
+});
+
 /** A rank-2 state array as a matrix. */
 export const toMatrix = (a: StateArray): Matrix => matrix(a.shape[0]!, a.shape[1]!, a.data);
 
