@@ -18,10 +18,7 @@ export interface ImageBatch {
   readonly pixels: Uint8Array;
 }
 
-/**
- * What `scoreImages` takes: uint8 NHWC images of this shape (`decodeImage(bytes, name, shape)`
- * decodes a PNG/JPEG/WebP to it); the model's own preprocessing is applied by the detector.
- */
+/** What `scoreImages` takes: uint8 NHWC images of this shape (see `decodeImage`). */
 export interface ScoreInputSpec {
   /** Image height in pixels. */
   readonly height: number;

@@ -339,10 +339,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   );
 });
 
-/**
- * Fit the detector `options.detector` (GROOD by default) on `options.model` and write the
- * fitted folder `options.out`. Returns the manifest written.
- */
+/** Fit `options.detector` (default GROOD), write the folder `options.out`, return its manifest. */
 export const fitDetectorFolder: (
   options: FitOptions,
 ) => Effect.Effect<FittedManifest, FitFolderError, Scope.Scope | Compute> = fitFolder;

@@ -38,11 +38,7 @@ export const openWithTaps = (path: string, taps: Partial<Taps> | undefined) =>
     return { model: yield* openModel(path, { spec }), kind: entry.kind, classes };
   });
 
-/**
- * `extract(set, sums)`: the features of `set` (with class sums when `sums`), from
- * `options.features` when an earlier fit extracted them alike, else extracted and kept there;
- * `extracted(set)`: the set with its features.
- */
+/** Extractions memoised in `options.features`: `extract(set, sums)`, `extracted(set)` (no sums). */
 export const memoisedExtraction = (
   model: FeatureModel,
   options: FitOptions,

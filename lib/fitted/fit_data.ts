@@ -116,10 +116,7 @@ const indexLabels = (argument: SourceArgument) =>
   (argument.spec.kind === "npy" || argument.spec.kind === "idx") &&
   argument.spec.classes === undefined;
 
-/**
- * The class order of a fit, index = the model's output: the model spec's `classes`, else the
- * training data's names when explicit and as many as the outputs, so no class can shift.
- */
+/** The class order of a fit (index = the model's output): see `docs/reliability.md`. */
 export const fitClassOrder = (
   model: { readonly name: string; readonly classes: ReadonlyArray<string> | undefined },
   outputs: number,
@@ -165,10 +162,7 @@ export const fitClassOrder = (
     return names;
   });
 
-/**
- * Refuse index-labelled training data whose labels (and the ID validation data's) stop short
- * of the model's outputs: the likelier mistake is the model's logits tap, named first.
- */
+/** Refuse index labels that stop short of the outputs: likelier a wrong logits tap, named first. */
 export const checkOutputsReached = (
   train: SourceArgument,
   opened: OpenedSource,
@@ -197,10 +191,7 @@ export const checkOutputsReached = (
   );
 };
 
-/**
- * `opened` with its labels renumbered by name into `classes` (a name not there is refused);
- * output-index labels keep their numbers.
- */
+/** `opened` with its labels renumbered by name into `classes` (index labels keep their numbers). */
 export const inClassOrder = (
   source: SourceArgument,
   opened: OpenedSource,
@@ -274,10 +265,7 @@ export const checkValidationCoverage = (
   );
 };
 
-/**
- * The spec checked against the `count` training images: a `k` or mix-up `samples` beyond them
- * is refused (never capped); an absent `samples` becomes the count that runs, so it is recorded.
- */
+/** Refuse a `k` or `samples` beyond the `count` training images; record the `samples` that run. */
 export const honoured = (
   spec: DetectorSpec,
   count: number,

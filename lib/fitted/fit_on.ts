@@ -42,7 +42,7 @@ import type { ImageSet } from "../data/images.ts";
 import { FitDataInvalid } from "./errors.ts";
 import { asSet, labelled, readArgument, toShape } from "./fit_data.ts";
 
-/** Images `fitOn` reads: a source (read at the model's input size), or a set already at that size. */
+/** Images `fitOn` reads: a source (read at the model's input size), or a set at that size. */
 export type FitOnImages = SourceArgument | ImageSet;
 
 /** What `fitOn` fits on: an opened model and the data (sources or image sets). */
@@ -91,10 +91,7 @@ export type FitOnError<E> = E | ScoreImagesOnError;
 
 const isSource = (images: FitOnImages): images is SourceArgument => "argument" in images;
 
-/**
- * `images` as a set at `shape` (a source read, a set checked to be at that size), with what
- * `labelled` reads (a source's or a `LabelledSet`'s class names are kept).
- */
+/** `images` at `shape`, with what `labelled` reads (keeping a source's or a set's class names). */
 const readImages = (
   images: FitOnImages,
   shape: ImageShape,
@@ -134,10 +131,7 @@ const readLabelled = (images: FitOnImages, shape: ImageShape, role: string) =>
       Effect.map(labelled(read, set.name, shape, role), (set) => ({ set, checksum })),
   );
 
-/**
- * Fit `detector` on `data.model`'s features of the sources, as pytorch-ood's
- * `detector.fit(model, loader)`; disposed when the caller's scope closes.
- */
+/** Fit `detector` on `data.model`'s features (pytorch-ood's `detector.fit(model, loader)`). */
 export const fitOn = <E extends TaggedFailure>(
   detector: Detector<E>,
   data: FitOnData,

@@ -41,7 +41,7 @@ export interface FitOptions {
   readonly batchSize?: number;
   /** Extractions shared by the fits of one multi-detector `deno task fit` (one pass per set). */
   readonly features?: FeatureMemo;
-  /** Fit GROOD in memory too (it streams by default): the reference the streamed fit is tested against. */
+  /** Fit GROOD in memory (it streams by default): the reference the streamed fit is tested on. */
   readonly inMemory?: boolean;
   /** Images per chunk of GROOD's fit (default `FIT_CHUNK`), recorded as the setting `fitChunk`. */
   readonly fitChunk?: number;
@@ -65,10 +65,7 @@ export interface StreamedTraining {
 /** Extractions by model, taps, batch size, set (name, count) and class sums: see `FitOptions`. */
 export type FeatureMemo = Map<string, Extraction>;
 
-/**
- * The output-folder rules of a fitted folder: its inputs are never replaced, and a folder
- * holding `detector.json` (written before the marker) is grood's.
- */
+/** Output-folder rules: inputs never replaced; a folder holding `detector.json` is grood's. */
 export const fittedFolderRules = (options: FitOptions): OutputFolderOptions => ({
   kind: "fitted detector",
   inputs: [

@@ -30,10 +30,7 @@ export interface CopiedModel {
   readonly sha256: string;
 }
 
-/**
- * Copy the model at `model` into `into` and hash every file (`into` undefined: only hash).
- * `prefix` is the copy's path relative to the fitted folder (recorded in the file list).
- */
+/** Copy `model` into `into` (undefined: only hash) and hash each file, listed under `prefix`. */
 export const copyModel = (
   model: string,
   into: string | undefined,
@@ -118,10 +115,7 @@ export const edgesOf = (sets: ReadonlyArray<Float64Array>): ReadonlyArray<number
   );
 };
 
-/**
- * Fill `tmp`: a copy of `model` (still `modelSha256`, the one fitted on), `state/<name>.npy`
- * for each of `arrays`, and the manifest `manifestOf` builds, sealed. Returns it.
- */
+/** Fill `tmp`: the model copy (still `modelSha256`), the state files, the sealed manifest. */
 export const fillFittedFolder = (
   tmp: string,
   model: string,

@@ -18,11 +18,7 @@ import { numberSetting, problem, scopedIndex, WHOLE } from "./settings.ts";
 /** The state array holding the IVF index's centroids (the fitted GROOD's artefact of that name). */
 export const IVF_CENTROIDS: string = IVF_CENTROIDS_ARTEFACT;
 
-/**
- * At fit: the centroids of the IVF index GROOD built over `descriptors` (its `ivf-centroids`
- * artefact), checked against the fit's lists and the descriptors' columns. A fit whose index
- * gave none is refused: the folder could not rebuild the index it scored with.
- */
+/** At fit: the fitted index's centroids, checked (none: the folder could not rebuild the index). */
 export const ivfCentroids = (
   settings: Readonly<Record<string, string | number | boolean>>,
   descriptors: Matrix,
@@ -43,10 +39,7 @@ export const ivfCentroids = (
   });
 };
 
-/**
- * At open: the IVF index over the saved `descriptors`, its lists from the saved `centroids`
- * and its nprobe from the settings (threads from the spec); disposed when the scope closes.
- */
+/** At open: the IVF index over `descriptors` with the saved lists and nprobe, scoped. */
 export const scopedIvfIndex = (
   spec: Readonly<Record<string, unknown>>,
   settings: Readonly<Record<string, string | number | boolean>>,

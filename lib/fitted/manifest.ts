@@ -129,10 +129,7 @@ const UNSEALED = "0".repeat(64);
 const digestLine = (hex: string) => `\n  "digest": "${hex}"`;
 const encoder = new TextEncoder();
 
-/**
- * The text of `detector.json` for `manifest`, with its digest: the sha256 of the text written
- * with a zero digest. Returns the text and the manifest with the digest filled in.
- */
+/** `detector.json`'s text with its digest (the sha256 of the text with a zero digest). */
 export function sealManifest(
   manifest: FittedManifest,
 ): { readonly text: string; readonly manifest: FittedManifest } {
@@ -144,10 +141,7 @@ export function sealManifest(
   };
 }
 
-/**
- * Why the text of a `detector.json` does not match its own digest (undefined when it does):
- * a byte changed anywhere in the file, or the digest line is missing or doubled.
- */
+/** Why a `detector.json` text does not match its own digest (undefined when it does). */
 export function digestProblem(text: string): string | undefined {
   const found = [...text.matchAll(/\n {2}"digest": "([0-9a-f]{64})"/g)];
   if (found.length !== 1) {

@@ -36,11 +36,7 @@ import { contentKey } from "../models/files.ts";
 import { checkListed, checkShapes, damaged, readChecked, readManifest } from "./verify.ts";
 import { type FeatureScorer, persistenceOf, type StateArray } from "./persist.ts";
 
-/**
- * The verdict on one image: `in` (score at or below the threshold), `ood` (above it), or
- * `invalid`: the model gave a NaN or infinite output for it (or its score is not finite), so
- * it has no score and is never called in-distribution.
- */
+/** `in` (score ≤ threshold), `ood`, or `invalid` (a non-finite output or score: never `in`). */
 export type Verdict = "in" | "ood" | "invalid";
 
 /** An image that could not be scored, and why. */
@@ -55,10 +51,7 @@ export interface InvalidImage {
 export interface ScoredImages {
   /** Detector score (higher = more OOD); NaN for an `invalid` image (check `verdicts`). */
   readonly scores: Float64Array;
-  /**
-   * The model's predicted class (argmax of its logits; names in `manifest.model.classNames`);
-   * −1 for an `invalid` image.
-   */
+  /** The model's predicted class (names in `manifest.model.classNames`); −1 when `invalid`. */
   readonly predicted: Int32Array;
   /** `score > manifest.threshold`; `true` for an `invalid` image (never in-distribution). */
   readonly isOod: ReadonlyArray<boolean>;
@@ -181,10 +174,7 @@ const scoreWith = (
     return { scores, predicted, isOod: verdicts.map((v) => v !== "in"), verdicts, invalid };
   });
 
-/**
- * Load the fitted detector in `folder`: every file is checked against the manifest before use;
- * the model and the scorer's index live until the caller's scope closes.
- */
+/** Load the fitted detector in `folder`, every file checked first; freed with the scope. */
 export const openFittedDetector = (
   folder: string,
 ): Effect.Effect<LoadedDetector, OpenFittedError, Scope.Scope> =>

@@ -104,7 +104,7 @@ export interface Persistence {
   ) => Effect.Effect<FeatureScorer, StateProblem, Scope.Scope | Compute>;
 }
 
-/** GROOD's temperature: one its float32 descriptors hold (`TEMPERATURE_RANGE`), as its spec checks. */
+/** GROOD's temperature: one its float32 descriptors hold, as its spec checks. */
 const GROOD_TEMPERATURE = [TEMPERATURE_EXPECTED, temperatureHeld] as const;
 
 const GROOD_ARRAYS = ["class-prototypes-penultimate", "ood-prototype", "train-descriptors"];
@@ -112,11 +112,7 @@ const GROOD_ARRAYS = ["class-prototypes-penultimate", "ood-prototype", "train-de
 /** The index kinds GROOD's state can be saved with (`ivf_state.ts` for IVF's lists). */
 const SAVED_INDEXES = ["exact", "ivf"];
 
-/**
- * GROOD and its variants: class and OOD prototypes, training descriptors, and k-NN over them,
- * exact or IVF (its centroids kept too, `ivf_state.ts`); the distance ablation (`descriptor:
- * "distance"`) keeps the OOD prototype alone.
- */
+/** GROOD: prototypes, descriptors and their exact or IVF index (distance: the OOD prototype). */
 const groodPersistence: Persistence = {
   kinds: [
     "grood",

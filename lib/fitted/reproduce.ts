@@ -17,7 +17,7 @@ interface ScoredSet {
   readonly scores: Float64Array;
 }
 
-/** Load `arrays` (the spec through JSON, as from a folder) and score again every set of `scored`. */
+/** Load `arrays` (the spec through JSON, as from a folder) and score every set again. */
 export const checkReproduced = (
   kind: string,
   persistence: Persistence,

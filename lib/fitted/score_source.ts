@@ -17,7 +17,7 @@ import type {
   Verdict,
 } from "./open.ts";
 
-/** The scores of every image of a source (`ScoredImages`, in source order), with a name per image. */
+/** The scores of every image of a source, in source order, with a name per image. */
 export interface ScoredSource extends ScoredImages {
   /** The source argument, as given. */
   readonly source: string;
@@ -32,10 +32,7 @@ const BATCH = 512;
 
 /** Options of `scoreSource`. */
 export interface ScoreSourceOptions {
-  /**
-   * Overlap the batches (default true): the next batch is read while two are scored (one
-   * searched here, one's forward pass on the model's worker); about four batches are held.
-   */
+  /** Overlap reading and scoring (default true; about four batches held): `docs/performance.md`. */
   readonly overlap?: boolean;
 }
 
@@ -88,10 +85,7 @@ export const scoreSource = (
     };
   });
 
-/**
- * `scored` when every image has a score; else `UnscoredImages` naming the first invalid image
- * (what a metric over the whole source needs: `evaluate-ood`).
- */
+/** `scored` when every image has a score (what `evaluate-ood` needs), else `UnscoredImages`. */
 export const requireAllScored = (
   scored: ScoredSource,
 ): Effect.Effect<ScoredSource, UnscoredImages> => {

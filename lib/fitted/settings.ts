@@ -14,10 +14,7 @@ import type { StateArray, StateProblem } from "./persist.ts";
 export const problem = (array: string, text: string): Effect.Effect<never, StateProblem> =>
   Effect.fail({ array, problem: text });
 
-/**
- * The number `settings[key]`, refused unless it is a finite number that passes `valid` (what
- * it must be, e.g. `a whole number ≥ 1`).
- */
+/** The number `settings[key]`, refused unless finite and `valid` (e.g. `a whole number ≥ 1`). */
 export const numberSetting = (
   settings: Readonly<Record<string, string | number | boolean>>,
   key: string,

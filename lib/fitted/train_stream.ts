@@ -106,10 +106,7 @@ export const trainStream = (
   };
 };
 
-/**
- * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor, exact
- * or IVF index, mix-up or mean OOD prototype, no temperature grid); else it fits in memory.
- */
+/** The streamed fit's options when `spec` is GROOD in a form it fits; else undefined. */
 export const streamedGroodOptions = (
   spec: DetectorSpec,
 ): (StreamedGroodOptions & { readonly temperature: number }) | undefined => {

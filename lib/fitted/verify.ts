@@ -28,11 +28,7 @@ export const damaged = (folder: string, file: string, problem: string) =>
 /** Why a file is refused before it is read. */
 class Refused extends Error {}
 
-/**
- * `read` of the folder's file `path`, after refusing anything but a regular file (a named pipe
- * would make the read wait for a writer forever, a device never end) and, given `bytes`, a
- * file of another size.
- */
+/** `read` of `path` once a regular file (a named pipe would hang the read) of `bytes` bytes. */
 const readRegular = <A>(
   folder: string,
   path: string,
@@ -81,10 +77,7 @@ export const readChecked = (folder: string, entry: FileEntry) =>
     return bytes;
   });
 
-/**
- * Read, decode and check `detector.json`: strict Schema (a wrong field or a key it does not
- * declare is named), then its digest (any edit of any byte is refused, see `manifest.ts`).
- */
+/** Read `detector.json`, decoded strictly, its digest and its parts' agreement checked. */
 export const readManifest = (folder: string): Effect.Effect<FittedManifest, FittedFolderDamaged> =>
   Effect.gen(function* () {
     const damagedManifest = (problem: string) => damaged(folder, FITTED_MANIFEST_FILE, problem);
@@ -145,10 +138,7 @@ const listEntries = (folder: string) =>
     catch: (error) => damaged(folder, ".", `cannot be listed (${error})`),
   });
 
-/**
- * Refuse a file the manifest does not list (the output-folder marker, which steers nothing,
- * aside) and a link in place of a file.
- */
+/** Refuse a file the manifest does not list (but the output marker) and any link. */
 export const checkListed = (folder: string, manifest: FittedManifest) =>
   Effect.gen(function* () {
     const listed = new Set([
@@ -171,11 +161,7 @@ export const checkListed = (folder: string, manifest: FittedManifest) =>
     }
   });
 
-/**
- * Refuse a model whose input (size, channels, layout, scale, mean, std) or tap shapes differ
- * from the manifest's: images are decoded to the manifest's size, and a model that keeps its
- * own preprocessing (grood's CNN) would not apply the manifest's.
- */
+/** Refuse a model whose input or tap shapes are not the manifest's (its preprocessing too). */
 export const checkShapes = (folder: string, manifest: FittedManifest, model: FeatureModel) =>
   Effect.gen(function* () {
     for (const key of ["height", "width", "channels", "layout", "scale", "mean", "std"] as const) {
