@@ -300,9 +300,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     model: {
       kind,
       source: options.model,
-      path: modelCopy.path,
-      sha256: modelCopy.sha256,
-      files: modelCopy.files,
+      ...modelCopy,
       input: model.input,
       taps: model.taps,
       shapes: model.shapes,

@@ -25,16 +25,13 @@ const Sha256 = Schema.String.pipe(
 );
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 const Setting = Schema.Union([Schema.String, Schema.Finite, Schema.Boolean]);
+const Shape = Schema.Array(Schema.Int);
 const metricFields = Object.fromEntries(OOD_METRICS.map((m) => [m, Schema.Finite])) as {
   readonly [M in (typeof OOD_METRICS)[number]]: typeof Schema.Finite;
 };
 
 /** One file of the folder, with its size and sha256 (checked on load). */
-export const FileEntry = Schema.Struct({
-  path: InsidePath,
-  bytes: Count,
-  sha256: Sha256,
-});
+export const FileEntry = Schema.Struct({ path: InsidePath, bytes: Count, sha256: Sha256 });
 export type FileEntry = typeof FileEntry.Type;
 
 /** One array of the fitted state. */
@@ -47,11 +44,7 @@ export const StateEntry = Schema.Struct({
 export type StateEntry = typeof StateEntry.Type;
 
 /** A data set the detector saw: what it was, how many images, the checksum of its content. */
-const DataEntry = Schema.Struct({
-  source: Schema.String,
-  count: Count,
-  checksum: Sha256,
-});
+const DataEntry = Schema.Struct({ source: Schema.String, count: Count, checksum: Sha256 });
 
 /** AUROC, AUPR, FPR@95 of the ID validation set against one validation-OOD set. */
 export const ValidationMetrics = Schema.Struct({
@@ -93,12 +86,7 @@ export const FittedManifest = Schema.Struct({
     files: Schema.Array(FileEntry),
     input: InputSpecSchema,
     taps: TapsSchema,
-    shapes: Schema.Struct({
-      input: Schema.Array(Schema.Int),
-      early: Schema.Array(Schema.Int),
-      penultimate: Schema.Array(Schema.Int),
-      logits: Schema.Array(Schema.Int),
-    }),
+    shapes: Schema.Struct({ input: Shape, early: Shape, penultimate: Shape, logits: Shape }),
     /** One name per logit, each once (`ClassNames`: a name given twice would name two classes). */
     classNames: ClassNames,
   }),

@@ -139,11 +139,10 @@ const scoreWith = (
       // An image with a NaN or infinite output (`lib/models/finite.ts`) is invalid and left out,
       // so it cannot touch the others' scores.
       const problems = new Map<number, string>();
-      for (const [what, t] of [["penultimate features", h!], ["logits", z!]] as const) {
+      // The penultimate features' problem, set last, is the one named.
+      for (const [what, t] of [["logits", z!], ["penultimate features", h!]] as const) {
         for (const row of nonFiniteRows(t.data, size)) {
-          if (!problems.has(row)) {
-            problems.set(row, `the model gave a NaN or infinite value in its ${what}`);
-          }
+          problems.set(row, `the model gave a NaN or infinite value in its ${what}`);
         }
       }
       const rows = Array.from({ length: size }, (_, i) => i).filter((i) => !problems.has(i));

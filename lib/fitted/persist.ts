@@ -40,10 +40,7 @@ import {
 } from "./settings.ts";
 
 /** What a reloaded detector scores: a batch's penultimate features and logits. */
-interface ScoredFeatures {
-  readonly penultimate: Matrix;
-  readonly logits: Matrix;
-}
+type ScoredFeatures = Pick<SetFeatures, "penultimate" | "logits">;
 
 /** A named float32 array of the fitted state. */
 export interface StateArray {

@@ -47,14 +47,14 @@ const setArrays = (prefix: string, what: string, f: SetFeatures): Array<StateArr
   }]),
 ];
 
-/** A checked rows × cols matrix of finite values. */
+/** The state array `name` as a checked N × (the model's `what` size) matrix of finite values. */
 const checkedMatrix = (
-  arrays: ReadonlyMap<string, StateArray>,
+  { arrays, model }: LoadInputs,
   name: string,
-  cols: number,
-  what: string,
+  what: "penultimate" | "logits",
 ): Effect.Effect<Matrix, StateProblem> =>
   Effect.gen(function* () {
+    const cols = sizeOf(model.shapes[what]);
     const array = arrays.get(name);
     if (array === undefined) return yield* problem(name, "missing");
     const [rows, width] = array.shape;
@@ -75,15 +75,9 @@ const checkedSet = (
   needLabels: boolean,
 ): Effect.Effect<ExtractedSet, StateProblem> =>
   Effect.gen(function* () {
-    const { arrays, model } = inputs;
-    const classes = sizeOf(model.shapes.logits);
-    const penultimate = yield* checkedMatrix(
-      arrays,
-      `${prefix}-penultimate`,
-      sizeOf(model.shapes.penultimate),
-      "penultimate",
-    );
-    const logits = yield* checkedMatrix(arrays, `${prefix}-logits`, classes, "logits");
+    const penultimate = yield* checkedMatrix(inputs, `${prefix}-penultimate`, "penultimate");
+    const logits = yield* checkedMatrix(inputs, `${prefix}-logits`, "logits");
+    const classes = logits.cols;
     const count = penultimate.rows;
     if (logits.rows !== count) {
       return yield* problem(
@@ -91,7 +85,7 @@ const checkedSet = (
         `${logits.rows} rows for the ${count} rows of ${prefix}-penultimate`,
       );
     }
-    const saved = arrays.get(`${prefix}-labels`);
+    const saved = inputs.arrays.get(`${prefix}-labels`);
     if (saved === undefined && needLabels) return yield* problem(`${prefix}-labels`, "missing");
     let labels: Uint8Array | undefined;
     if (saved !== undefined) {
