@@ -136,10 +136,9 @@ const scoreWith = (
         next = yield* Effect.forkChild(forwardAt(start + SCORE_BATCH));
         yield* Effect.yieldNow;
       }
-      // An image with a NaN or infinite output (`lib/models/finite.ts`) is invalid and left out,
-      // so it cannot touch the others' scores.
+      // An image with a NaN or infinite output is invalid and left out, so it cannot touch the
+      // others' scores; the penultimate features' problem, set last, is the one named.
       const problems = new Map<number, string>();
-      // The penultimate features' problem, set last, is the one named.
       for (const [what, t] of [["logits", z!], ["penultimate features", h!]] as const) {
         for (const row of nonFiniteRows(t.data, size)) {
           problems.set(row, `the model gave a NaN or infinite value in its ${what}`);
@@ -153,22 +152,20 @@ const scoreWith = (
         const batchScores = yield* scorer({ penultimate, logits });
         const batchPredicted = predictedClasses(logits);
         rows.forEach((row, j) => {
-          if (!Number.isFinite(batchScores[j]!)) {
-            problems.set(row, "its score is not a finite number");
-            return;
-          }
-          scores[start + row] = batchScores[j]!;
-          predicted[start + row] = batchPredicted[j]!;
+          if (Number.isFinite(batchScores[j]!)) {
+            scores[start + row] = batchScores[j]!;
+            predicted[start + row] = batchPredicted[j]!;
+          } else problems.set(row, "its score is not a finite number");
         });
       }
       for (const [row, problem] of [...problems].sort((a, b) => a[0] - b[0])) {
         invalid.push({ index: start + row, problem });
       }
     }
-    const bad = new Set(invalid.map((i) => i.index));
+    // Only an invalid image keeps its NaN score.
     const verdicts = Array.from(
       scores,
-      (s, i): Verdict => bad.has(i) ? "invalid" : s > threshold ? "ood" : "in",
+      (s): Verdict => Number.isNaN(s) ? "invalid" : s > threshold ? "ood" : "in",
     );
     return { scores, predicted, isOod: verdicts.map((v) => v !== "in"), verdicts, invalid };
   });
