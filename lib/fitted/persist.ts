@@ -101,6 +101,8 @@ export interface Persistence {
   ) => Effect.Effect<FeatureScorer, StateProblem, Scope.Scope | Compute>;
 }
 
+const entries = DETECTORS as ReadonlyArray<AnyDetectorEntry>;
+
 /** GROOD's temperature: one its float32 descriptors hold, as its spec checks. */
 const GROOD_TEMPERATURE = [TEMPERATURE_EXPECTED, temperatureHeld] as const;
 
@@ -111,14 +113,7 @@ const SAVED_INDEXES = ["exact", "ivf"];
 
 /** GROOD: prototypes, descriptors and their exact or IVF index (distance: the OOD prototype). */
 const groodPersistence: Persistence = {
-  kinds: [
-    "grood",
-    "grood-no-mixup",
-    "grood-distance",
-    "grood-tuned-temperature",
-    "grood-val-ood-batch",
-    "grood-val-ood",
-  ],
+  kinds: entries.filter((e) => e.kind.startsWith("grood")).map((e) => e.kind),
   save: ({ detector, fitted }) =>
     Effect.gen(function* () {
       const { settings } = fitted;
@@ -247,7 +242,6 @@ const knnPersistence: Persistence = {
     }),
 };
 
-const entries = DETECTORS as ReadonlyArray<AnyDetectorEntry>;
 /** The families that keep their own state (every other kind is refitted on load). */
 const STATE_PERSISTENCE: ReadonlyArray<Persistence> = [
   groodPersistence,
