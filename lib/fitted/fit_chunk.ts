@@ -43,12 +43,9 @@ export const memoisedExtraction = (
   model: FeatureModel,
   options: FitOptions,
   batch: { readonly batchSize?: number },
-): {
-  readonly extract: (set: ImageSet, sums: boolean) => Effect.Effect<Extraction, ExtractError>;
-  readonly extracted: (set: ImageSet) => Effect.Effect<ExtractedSet, ExtractError>;
-} => {
+) => {
   const sumChunk = options.fitChunk ?? FIT_CHUNK;
-  const extract = (set: ImageSet, sums: boolean) => {
+  const extract = (set: ImageSet, sums: boolean): Effect.Effect<Extraction, ExtractError> => {
     const key = canonicalJson({
       model: options.model,
       taps: model.taps,

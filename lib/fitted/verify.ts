@@ -120,24 +120,6 @@ export const readManifest = (folder: string): Effect.Effect<FittedManifest, Fitt
     return manifest;
   });
 
-/** Every file and link under `folder` (relative paths). */
-const listEntries = (folder: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const out: Array<{ readonly path: string; readonly link: boolean }> = [];
-      const walk = async (rel: string): Promise<void> => {
-        for await (const entry of Deno.readDir(rel === "" ? folder : join(folder, rel))) {
-          const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
-          if (entry.isDirectory) await walk(path);
-          else out.push({ path, link: entry.isSymlink });
-        }
-      };
-      await walk("");
-      return out;
-    },
-    catch: (error) => damaged(folder, ".", `cannot be listed (${error})`),
-  });
-
 /** Refuse a file the manifest does not list (but the output marker) and any link. */
 export const checkListed = (folder: string, manifest: FittedManifest) =>
   Effect.gen(function* () {
@@ -147,17 +129,30 @@ export const checkListed = (folder: string, manifest: FittedManifest) =>
       ...manifest.model.files.map((f) => f.path),
       ...manifest.state.map((s) => s.file.path),
     ]);
-    for (const entry of yield* listEntries(folder)) {
-      if (!listed.has(entry.path)) {
+    const entries = yield* Effect.tryPromise({
+      try: async () => {
+        const out: Array<{ readonly path: string; readonly link: boolean }> = [];
+        const walk = async (rel: string): Promise<void> => {
+          for await (const entry of Deno.readDir(rel === "" ? folder : join(folder, rel))) {
+            const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+            if (entry.isDirectory) await walk(path);
+            else out.push({ path, link: entry.isSymlink });
+          }
+        };
+        await walk("");
+        return out;
+      },
+      catch: (error) => damaged(folder, ".", `cannot be listed (${error})`),
+    });
+    for (const { path, link } of entries) {
+      if (!listed.has(path)) {
         return yield* damaged(
           folder,
-          entry.path,
+          path,
           "not listed in detector.json (added after the folder was written)",
         );
       }
-      if (entry.link) {
-        return yield* damaged(folder, entry.path, "a link; a fitted folder holds regular files");
-      }
+      if (link) return yield* damaged(folder, path, "a link; a fitted folder holds regular files");
     }
   });
 
