@@ -73,8 +73,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   const persistence = yield* savedAs(decoded.kind);
   const folderRules = fittedFolderRules(options);
   yield* checkOutputFolder(options.out, folderRules);
-  // The folder is replaced by renames in its parent: the parent is where the fit writes (a
-  // probe inside an existing fitted folder would be an unlisted file there after a kill).
+  // Probed in the parent, where the folder is renamed in: a probe inside would be unlisted.
   yield* ensureWritable(dirname(options.out));
   const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
   let spec = (decoded.kind.startsWith("grood")
@@ -97,8 +96,6 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
       oodSets: Effect.forEach(oodReads, (read, i) =>
         extracted(asSet(read, oodArguments[i]!.argument, shape))),
     });
-  // Labels are explicit: the class order is the model's (its spec's `classes`) or the training
-  // data's, and every labelled source is renumbered into it by name (`fit_data.ts`).
   const trainOpened = yield* openArgument(options.train, shape, modelClasses);
   const outputs = sizeOf(model.shapes.logits);
   const classNames = yield* fitClassOrder(
@@ -108,8 +105,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     trainOpened,
   );
   const opened = yield* inClassOrder(options.train, trainOpened, classNames);
-  // --val is read and checked before any fit; numbered labels that stop short of the model's
-  // outputs are named first.
+  // --val is read and checked before any fit.
   const given = options.validation;
   if (given === undefined) yield* checkOutputsReached(options.train, trainOpened, outputs);
   const givenValidation = given === undefined ? undefined : yield* Effect.gen(function* () {
@@ -153,13 +149,11 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
       const checksum = hashText(`${trainChecksum}:held-out:${options.seed ?? 0}:${set.count}`);
       return { set, checksum, heldOut: true };
     });
-  // GROOD's prototypes are sums of chunk sums, streamed or in memory: the chunk is recorded in
-  // the settings, hence hashed.
+  // GROOD's prototypes are sums of chunk sums: the chunk is recorded in the settings, hashed.
   const chunk = options.fitChunk ?? FIT_CHUNK;
   const streamedOptions = options.inMemory === true ? undefined : streamedGroodOptions(spec);
   const fit = streamedOptions !== undefined
     ? yield* Effect.gen(function* () {
-      // GROOD in bounded memory: the training images stream through one pass and are dropped.
       const held = yield* heldOutOf(opened.count);
       spec = yield* honoured(spec, opened.count - held.size);
       const { stream, finish } = trainStream(opened, held);
@@ -249,7 +243,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     : fit.fitted;
   const detector = makeDetector(spec);
   const specRecord = spec as unknown as Record<string, unknown>;
-  // The settings a manifest keeps: every one but non-finite numbers.
+  // A non-finite setting is not kept.
   const settings = Object.fromEntries(
     Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
   );
