@@ -85,26 +85,26 @@ const checkedSet = (
         `${logits.rows} rows for the ${count} rows of ${prefix}-penultimate`,
       );
     }
-    const saved = inputs.arrays.get(`${prefix}-labels`);
-    if (saved === undefined && needLabels) return yield* problem(`${prefix}-labels`, "missing");
-    let labels: Uint8Array | undefined;
-    if (saved !== undefined) {
-      if (saved.shape.length !== 1 || saved.shape[0] !== count) {
-        return yield* problem(
-          `${prefix}-labels`,
-          `expected [${count}] (one per feature row), found [${saved.shape.join(", ")}]`,
-        );
-      }
-      const bad = saved.data.findIndex((v) => !Number.isInteger(v) || v < 0 || v >= classes);
-      if (bad >= 0) {
-        return yield* problem(
-          `${prefix}-labels`,
-          `label ${bad} is ${saved.data[bad]}, not a class index below ${classes}`,
-        );
-      }
-      labels = Uint8Array.from(saved.data);
+    const labels = `${prefix}-labels`;
+    const saved = inputs.arrays.get(labels);
+    if (saved === undefined) {
+      if (needLabels) return yield* problem(labels, "missing");
+      return featureSet(name, inputs.model, penultimate, logits);
     }
-    return featureSet(name, inputs.model, penultimate, logits, labels);
+    if (saved.shape.length !== 1 || saved.shape[0] !== count) {
+      return yield* problem(
+        labels,
+        `expected [${count}] (one per feature row), found [${saved.shape.join(", ")}]`,
+      );
+    }
+    const bad = saved.data.findIndex((v) => !Number.isInteger(v) || v < 0 || v >= classes);
+    if (bad >= 0) {
+      return yield* problem(
+        labels,
+        `label ${bad} is ${saved.data[bad]}, not a class index below ${classes}`,
+      );
+    }
+    return featureSet(name, inputs.model, penultimate, logits, Uint8Array.from(saved.data));
   });
 
 /** A set of `model`'s features named `name`, as a detector takes it. */

@@ -20,19 +20,17 @@ import {
   sourceHasher,
 } from "../sources/source.ts";
 
-/** What a run of the stream leaves: the source's checksum and the held-out images. */
-interface TrainStreamResult {
-  readonly checksum: string;
-  readonly heldOut: { readonly pixels: Uint8Array; readonly labels: Uint8Array };
-}
-
 /** The training stream of `source` without the images in `held`: run it once, then `finish`. */
 export const trainStream = (
   source: OpenedSource,
   held: ReadonlySet<number>,
 ): {
   readonly stream: TrainingStream<SourceError>;
-  readonly finish: () => TrainStreamResult;
+  /** The source's checksum and the held-out images. */
+  readonly finish: () => {
+    readonly checksum: string;
+    readonly heldOut: { readonly pixels: Uint8Array; readonly labels: Uint8Array };
+  };
 } => {
   const per = imageValues(source.shape);
   const hasher = sourceHasher(source.shape, true);
