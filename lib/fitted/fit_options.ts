@@ -9,14 +9,12 @@ import type { DetectorError } from "../detectors/errors.ts";
 import type { ChunkMapFailed, TrainingStreamInvalid } from "../detectors/grood_chunks.ts";
 import type { ChunkMapper } from "../detectors/grood_streamed.ts";
 import type { LinkLeavesRoot, PathOutsideBase } from "../io/paths.ts";
-import type { OutputFolderRefused } from "../io/output_folder.ts";
-import type { MissingLabels } from "../stages/features.ts";
+import type { OutputFolderOptions, OutputFolderRefused } from "../io/output_folder.ts";
+import type { Extraction, MissingLabels } from "../stages/features.ts";
 import type { DegenerateScores, FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
-import type { OutputFolderOptions } from "../io/output_folder.ts";
 import type { SourceError } from "../sources/source.ts";
 import type { Taps } from "../models/model.ts";
 import { argumentPaths, type SourceArgument } from "../sources/argument.ts";
-import type { Extraction } from "../stages/features.ts";
 import { FITTED_MANIFEST_FILE } from "./manifest.ts";
 
 /** What `fitDetectorFolder` needs; its passes report to the context's `Progress`. */

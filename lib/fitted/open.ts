@@ -4,18 +4,7 @@
  * caller's scope closes. It scores images decoded to the model's input size (`decodeImage`),
  * stacked into one batch by `imageBatch`.
  *
- * @example Score one PNG with a fitted folder
- * ```ts ignore
- * import { Effect } from "effect";
- * import { decodeImage, imageBatch, openFittedDetector } from "grood";
- * const result = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
- *   const detector = yield* openFittedDetector("my-detector");
- *   const shape = detector.inputSpec.shape;
- *   const pixels = yield* decodeImage(await Deno.readFile("x.png"), "x.png", shape);
- *   return yield* detector.scoreImages(yield* imageBatch([pixels], shape));
- * })));
- * console.log(result.scores[0], result.isOod[0], result.predicted[0]);
- * ```
+ * Example: `docs/models.md` (score one PNG with a fitted folder).
  *
  * @module
  */
