@@ -62,7 +62,6 @@ import { savedAs } from "./persist.ts";
 import { checkReproduced } from "./reproduce.ts";
 import { streamedGroodOptions, trainStream } from "./train_stream.ts";
 
-/** A set's name: the source argument it was read from. */
 const nameOf = (set: ExtractedSet) => set.images.name;
 
 const hashText = (text: string) => sha256Hex(new TextEncoder().encode(text));
@@ -137,14 +136,11 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   const validationOf = (trainChecksum: string, heldOutSet: () => LabelledSet) =>
     givenValidation !== undefined ? Effect.succeed(givenValidation) : Effect.gen(function* () {
       const set = heldOutSet();
-      yield* Effect.mapError(
-        checkValidationCoverage(`${options.train.argument} (held out)`, set.labels, classNames),
-        (error) =>
-          new FitDataInvalid({
-            source: error.source,
-            problem:
-              `${error.problem} (give more training images, or ID validation data with --val)`,
-          }),
+      yield* checkValidationCoverage(
+        `${options.train.argument} (held out)`,
+        set.labels,
+        classNames,
+        " (give more training images, or ID validation data with --val)",
       );
       const checksum = hashText(`${trainChecksum}:held-out:${options.seed ?? 0}:${set.count}`);
       return { set, checksum, heldOut: true };

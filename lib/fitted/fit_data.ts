@@ -250,6 +250,7 @@ export const checkValidationCoverage = (
   source: string,
   labels: Uint8Array,
   classes: ReadonlyArray<string>,
+  hint = "",
 ): Effect.Effect<void, FitDataInvalid> => {
   const counts = new Array<number>(classes.length).fill(0);
   for (const label of labels) counts[label] = (counts[label] ?? 0) + 1;
@@ -260,7 +261,7 @@ export const checkValidationCoverage = (
     new FitDataInvalid({
       source,
       problem: `ID validation data needs at least ${VALIDATION_MIN_PER_CLASS} images of every ` +
-        `class, and has too few of class ${short.join(", ")}`,
+        `class, and has too few of class ${short.join(", ")}${hint}`,
     }),
   );
 };

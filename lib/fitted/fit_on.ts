@@ -123,7 +123,6 @@ const readImages = (
   return Effect.succeed({ set: images, checksum: sha256Hex(images.pixels), read: images });
 };
 
-/** `images` as a labelled set (for `role`). */
 const readLabelled = (images: FitOnImages, shape: ImageShape, role: string) =>
   Effect.flatMap(
     readImages(images, shape),

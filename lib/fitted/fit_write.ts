@@ -65,7 +65,6 @@ export const refuseDegenerate = (
     )
     : Effect.void;
 
-/** Bins of the score histograms. */
 const HISTOGRAM_BINS = 40;
 
 /** Histogram counts of `scores` over `edges` (values outside fall in the end bins). */

@@ -43,7 +43,6 @@ export const StateEntry = Schema.Struct({
 });
 export type StateEntry = typeof StateEntry.Type;
 
-/** A data set the detector saw: what it was, how many images, the checksum of its content. */
 const DataEntry = Schema.Struct({ source: Schema.String, count: Count, checksum: Sha256 });
 
 /** AUROC, AUPR, FPR@95 of the ID validation set against one validation-OOD set. */

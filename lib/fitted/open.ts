@@ -143,7 +143,6 @@ export interface LoadedDetector {
 /** Any error of `openFittedDetector`. */
 export type OpenFittedError = FittedFolderDamaged | ModelError | BackendUnavailable;
 
-/** Images per forward pass inside `scoreImages`. */
 const SCORE_BATCH = 256;
 
 /** The scorer over a batch of images: preprocess, forward to the taps, score, threshold. */

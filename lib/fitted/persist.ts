@@ -252,7 +252,6 @@ const STATE_PERSISTENCE: ReadonlyArray<Persistence> = [
 ];
 const kept = new Set(STATE_PERSISTENCE.flatMap((p) => p.kinds));
 
-/** Every family of kinds a fitted folder can hold. */
 const PERSISTENCE: ReadonlyArray<Persistence> = [
   ...STATE_PERSISTENCE,
   refitPersistence(

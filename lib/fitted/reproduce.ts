@@ -11,7 +11,6 @@ import type { ExtractedSet } from "../detectors/detector.ts";
 import { UnsupportedFittedDetector } from "./errors.ts";
 import { type LoadInputs, type Persistence, type StateArray, SUPPORTED_KINDS } from "./persist.ts";
 
-/** A validation set and its in-process scores. */
 interface ScoredSet {
   readonly set: ExtractedSet;
   readonly scores: Float64Array;

@@ -27,7 +27,6 @@ export interface ScoredSource extends ScoredImages {
   readonly labels?: Uint8Array;
 }
 
-/** Images per batch read from the source. */
 const BATCH = 512;
 
 /** Options of `scoreSource`. */

@@ -25,7 +25,6 @@ import {
 export const damaged = (folder: string, file: string, problem: string) =>
   new FittedFolderDamaged({ folder, file, problem });
 
-/** Why a file is refused before it is read. */
 class Refused extends Error {}
 
 /** `read` of `path` once a regular file (a named pipe would hang the read) of `bytes` bytes. */
