@@ -65,12 +65,10 @@ export const scoreSource = (
         scores.set(scored.scores, batch.start);
         predicted.set(scored.predicted, batch.start);
         scored.verdicts.forEach((verdict, i) => (verdicts[batch.start + i] = verdict));
-        for (const bad of scored.invalid) {
-          invalid.push({ index: batch.start + bad.index, problem: bad.problem });
+        for (const { index, problem } of scored.invalid) {
+          invalid.push({ index: batch.start + index, problem });
         }
-        if (labels !== undefined && batch.labels !== undefined) {
-          labels.set(batch.labels, batch.start);
-        }
+        if (batch.labels !== undefined) labels?.set(batch.labels, batch.start);
       }));
     return {
       source: source.argument,
