@@ -147,10 +147,7 @@ export const fillFittedFolder = (
       });
     }
     const sealed = sealManifest(Schema.decodeUnknownSync(FittedManifest)(manifestOf(state)));
-    yield* tryIo(
-      join(tmp, FITTED_MANIFEST_FILE),
-      "write",
-      () => Deno.writeTextFile(join(tmp, FITTED_MANIFEST_FILE), sealed.text),
-    );
+    const path = join(tmp, FITTED_MANIFEST_FILE);
+    yield* tryIo(path, "write", () => Deno.writeTextFile(path, sealed.text));
     return sealed.manifest;
   });
