@@ -1,6 +1,5 @@
 /**
- * The errors of fitted-detector folders: each names the folder (and the file) and what is
- * wrong, so a user can refit, restore the file or pick another detector.
+ * The errors of fitted-detector folders: each names the folder or source and what is wrong.
  *
  * @module
  */
@@ -56,11 +55,7 @@ export class FitDataInvalid extends Data.TaggedError("FitDataInvalid")<{
   }
 }
 
-/**
- * Every ID validation image got the same score: the detector cannot tell images apart on this
- * model (e.g. a softmax that underflows on logits far beyond float32's range), so no threshold
- * keeps 95 % of them and every verdict would be the same.
- */
+/** Every ID validation image got the same score: no threshold can decide anything. */
 export class DegenerateScores extends Data.TaggedError("DegenerateScores")<{
   readonly detector: string;
   readonly source: string;

@@ -1,12 +1,9 @@
 /**
  * Fit a detector on any model and data and write it as a fitted-detector folder (see
- * `manifest.ts`): open the model, read the training, validation and validation-OOD sources at
- * its input size, extract features once, fit the detector with its own code, pick the
- * threshold that keeps 95 % of the ID validation images, measure the validation metrics, and
- * write model copy + state + manifest atomically (`writeDirAtomic`).
- *
- * Without a validation source, a seeded 10 % of the training images (at most 10,000) is held
- * out as ID validation data and the detector is fitted on the rest.
+ * `manifest.ts`): read the sources at the model's input size, extract features once, fit with
+ * the detector's own code, set the threshold that keeps 95 % of the ID validation images,
+ * measure the validation metrics, and write model copy + state + manifest atomically. Without
+ * a validation source a seeded 10 % of the training images (at most 10,000) is held out.
  *
  * @module
  */
@@ -14,7 +11,7 @@ import { dirname } from "node:path";
 import { Effect, type Scope } from "effect";
 import type { Compute } from "../compute/compute.ts";
 import type { LabelledSet } from "../data/images.ts";
-import type { ExtractedSet, FitInputs, FittedDetector } from "../detectors/detector.ts";
+import type { ExtractedSet } from "../detectors/detector.ts";
 import { groodFitted, type GroodOptions } from "../detectors/grood.ts";
 import { fitGroodStreamed } from "../detectors/grood_streamed.ts";
 import { FIT_CHUNK } from "../detectors/grood_chunks.ts";
@@ -27,9 +24,8 @@ import { sizeOf } from "../models/model.ts";
 import { permutation } from "../random.ts";
 import { type ReadSource, readSource } from "../sources/source.ts";
 import { evaluateOod, idKeptThreshold } from "../stages/evaluate.ts";
-import { predictedClasses, type SetFeatures } from "../stages/features.ts";
-import { distribution, edgesOf, refuseDegenerate } from "./distribution.ts";
-import { FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
+import { predictedClasses } from "../stages/features.ts";
+import { FitDataInvalid } from "./errors.ts";
 import {
   asSet,
   checkOutputsReached,
@@ -42,14 +38,19 @@ import {
   inClassOrder,
   labelled,
   openArgument,
-  openInClassOrder,
   readArgument,
   splitHeldOut,
   toShape,
 } from "./fit_data.ts";
 import { type FitFolderError, type FitOptions, fittedFolderRules } from "./fit_options.ts";
-import { memoisedExtraction, openWithTaps } from "./fit_model.ts";
-import { fillFittedFolder } from "./fit_write.ts";
+import { memoisedExtraction, openWithTaps } from "./fit_chunk.ts";
+import {
+  copyModel,
+  distribution,
+  edgesOf,
+  fillFittedFolder,
+  refuseDegenerate,
+} from "./fit_write.ts";
 import {
   FITTED_FORMAT,
   FITTED_VERSION,
@@ -57,95 +58,58 @@ import {
   type StateEntry,
   type ValidationMetrics,
 } from "./manifest.ts";
-import { copyModel } from "./model_files.ts";
-import { persistenceOf, refusalOf, SUPPORTED_KINDS } from "./persist.ts";
+import { savedAs } from "./persist.ts";
 import { checkReproduced } from "./reproduce.ts";
 import { streamedGroodOptions, trainStream } from "./train_stream.ts";
 
-/** The settings a manifest keeps: every one but non-finite numbers. */
-const settingsOf = (fitted: FittedDetector) =>
-  Object.fromEntries(
-    Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
-  );
-
-/** A set's name: the source argument it was read from. */
 const nameOf = (set: ExtractedSet) => set.images.name;
+
+const hashText = (text: string) => sha256Hex(new TextEncoder().encode(text));
 
 // Typed by inference here; exported below with its signature spelled out.
 const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions) {
   const decoded = yield* decodeDetector(options.detector ?? { kind: "grood" });
-  // Refused before any work: a folder scores from the model's features and logits.
-  const persistence = persistenceOf(decoded.kind);
-  if (persistence === undefined) {
-    const why = refusalOf(decoded.kind);
-    return yield* new UnsupportedFittedDetector({
-      detector: decoded.kind,
-      problem: why === undefined
-        ? "it needs more than the model's features and logits at scoring time"
-        : `${why}, and a fitted folder scores from the model's features and logits alone`,
-      supported: SUPPORTED_KINDS,
-    });
-  }
-  // The folder may be written (absent, empty or grood's, no input inside) and can be: checked
-  // before any computation.
+  const persistence = yield* savedAs(decoded.kind);
   const folderRules = fittedFolderRules(options);
   yield* checkOutputFolder(options.out, folderRules);
-  // The folder is replaced by renames in its parent (`writeDirAtomic`): the parent is where
-  // the fit writes, and a probe inside an existing fitted folder would be an unlisted file
-  // there if the process were killed between writing and removing it.
+  // Probed in the parent, where the folder is renamed in: a probe inside would be unlisted.
   yield* ensureWritable(dirname(options.out));
   const { model, kind, classes: modelClasses } = yield* openWithTaps(options.model, options.taps);
-  // GROOD's early prototypes come from the model's early tap (the one boundary the extraction
-  // sums at): the default, and the only value a spec may name.
   let spec = (decoded.kind.startsWith("grood")
     ? { ...decoded, earlyBoundary: yield* fitEarlyBoundary(decoded, model.taps.early) }
     : decoded) as DetectorSpec;
   const shape = yield* toShape(model);
   const batch = options.batchSize === undefined ? {} : { batchSize: options.batchSize };
-
   const modelCopy = yield* copyModel(options.model, undefined, "model");
-  const modelKey = sha256Hex(
-    new TextEncoder().encode(canonicalJson({
-      model: modelCopy.sha256,
-      input: model.input,
-      taps: model.taps,
-    })),
+  const modelKey = hashText(
+    canonicalJson({ model: modelCopy.sha256, input: model.input, taps: model.taps }),
   );
   const { extract, extracted } = memoisedExtraction(model, options, batch);
   const oodArguments = options.validationOod ?? [];
   const readOod = Effect.forEach(oodArguments, (argument) =>
     readArgument(argument, shape));
-  const extractOod = (reads: ReadonlyArray<ReadSource>) =>
-    Effect.forEach(reads, (read, i) => extracted(asSet(read, oodArguments[i]!.argument, shape)));
-
-  let trainData: { readonly count: number; readonly checksum: string };
-  let validation: {
-    readonly set: LabelledSet;
-    readonly checksum: string;
-    readonly heldOut: boolean;
-  };
-  let validationSet: ExtractedSet;
-  let oodReads: ReadonlyArray<ReadSource>;
-  let oodSets: ReadonlyArray<ExtractedSet>;
-  let fitted: FittedDetector;
-  let trainFeatures: SetFeatures;
-  // Labels are explicit: the class order is the model's (its spec's `classes`) or the training
-  // data's, and every labelled source is renumbered into it by name (`fit_data.ts`).
+  /** The validation sets' features, after the OOD sources are read. */
+  const extractValidation = (id: LabelledSet, oodReads: ReadonlyArray<ReadSource>) =>
+    Effect.all({
+      validationSet: extracted(id),
+      oodSets: Effect.forEach(oodReads, (read, i) =>
+        extracted(asSet(read, oodArguments[i]!.argument, shape))),
+    });
   const trainOpened = yield* openArgument(options.train, shape, modelClasses);
+  const outputs = sizeOf(model.shapes.logits);
   const classNames = yield* fitClassOrder(
     { name: options.model, classes: modelClasses },
-    sizeOf(model.shapes.logits),
+    outputs,
     options.train,
     trainOpened,
   );
   const opened = yield* inClassOrder(options.train, trainOpened, classNames);
-  // --val is read (and checked: every class, VALIDATION_MIN_PER_CLASS images each) before any fit;
-  // numbered labels that stop short of the model's outputs are named first.
+  // --val is read and checked before any fit.
   const given = options.validation;
-  const outputs = sizeOf(model.shapes.logits);
   if (given === undefined) yield* checkOutputsReached(options.train, trainOpened, outputs);
   const givenValidation = given === undefined ? undefined : yield* Effect.gen(function* () {
-    const read = yield* readSource(yield* openInClassOrder(given, shape, classNames));
+    const opened = yield* openArgument(given, shape, classNames);
+    const read = yield* readSource(yield* inClassOrder(given, opened, classNames));
     const set = yield* labelled(read, given.argument, shape, "ID validation data");
     yield* checkOutputsReached(options.train, trainOpened, outputs, {
       argument: given.argument,
@@ -172,104 +136,118 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   const validationOf = (trainChecksum: string, heldOutSet: () => LabelledSet) =>
     givenValidation !== undefined ? Effect.succeed(givenValidation) : Effect.gen(function* () {
       const set = heldOutSet();
-      yield* Effect.mapError(
-        checkValidationCoverage(`${options.train.argument} (held out)`, set.labels, classNames),
-        (error) =>
-          new FitDataInvalid({
-            source: error.source,
-            problem:
-              `${error.problem} (give more training images, or ID validation data with --val)`,
-          }),
+      yield* checkValidationCoverage(
+        `${options.train.argument} (held out)`,
+        set.labels,
+        classNames,
+        " (give more training images, or ID validation data with --val)",
       );
-      const key = `${trainChecksum}:held-out:${options.seed ?? 0}:${set.count}`;
-      return { set, checksum: sha256Hex(new TextEncoder().encode(key)), heldOut: true };
+      const checksum = hashText(`${trainChecksum}:held-out:${options.seed ?? 0}:${set.count}`);
+      return { set, checksum, heldOut: true };
     });
-  // GROOD's prototypes are sums of chunk sums, streamed or in memory (the extraction adds its
-  // class sums in these chunks): the chunk is recorded, hence hashed.
+  // GROOD's prototypes are sums of chunk sums: the chunk is recorded in the settings, hashed.
   const chunk = options.fitChunk ?? FIT_CHUNK;
   const streamedOptions = options.inMemory === true ? undefined : streamedGroodOptions(spec);
-  if (streamedOptions !== undefined) {
-    // GROOD in bounded memory: the training images stream through one pass and are dropped.
-    const held = yield* heldOutOf(opened.count);
-    spec = yield* honoured(spec, opened.count - held.size);
-    const { stream, finish } = trainStream(opened, held);
-    const { count: sourceCount } = opened;
-    const { sha256: modelSha256 } = modelCopy;
-    const training = { classNames, held, sourceCount, trainCount: stream.count, modelSha256 };
-    const parts = yield* Effect.acquireRelease(
-      fitGroodStreamed(model, stream, {
-        ...streamedGroodOptions(spec)!,
-        ...batch,
-        chunk,
-      }, options.mapper?.(training)),
-      // The fitted detector's index lives until the fit returns, as the in-memory path's.
-      (f) => Effect.sync(() => f.index.dispose()),
-    );
-    const { checksum, heldOut: heldImages } = finish();
-    trainData = { count: stream.count, checksum };
-    fitted = groodFitted(spec as Partial<GroodOptions>, {
-      prototypes: parts.prototypes,
-      ood: parts.oodPrototype,
-      descriptors: parts.descriptors,
-      index: parts.index,
-      temperature: streamedOptions.temperature,
-      tuned: [],
+  const fit = streamedOptions !== undefined
+    ? yield* Effect.gen(function* () {
+      const held = yield* heldOutOf(opened.count);
+      spec = yield* honoured(spec, opened.count - held.size);
+      const { stream, finish } = trainStream(opened, held);
+      const training = {
+        classNames,
+        held,
+        sourceCount: opened.count,
+        trainCount: stream.count,
+        modelSha256: modelCopy.sha256,
+      };
+      const parts = yield* Effect.acquireRelease(
+        fitGroodStreamed(
+          model,
+          stream,
+          { ...streamedGroodOptions(spec)!, ...batch, chunk },
+          options.mapper?.(training),
+        ),
+        // The fitted detector's index lives until the fit returns, as the in-memory path's.
+        (f) => Effect.sync(() => f.index.dispose()),
+      );
+      const { checksum, heldOut } = finish();
+      const fitted = groodFitted(spec as Partial<GroodOptions>, {
+        prototypes: parts.prototypes,
+        ood: parts.oodPrototype,
+        descriptors: parts.descriptors,
+        index: parts.index,
+        temperature: streamedOptions.temperature,
+        tuned: [],
+      });
+      const validation = yield* validationOf(checksum, () => ({
+        name: `${options.train.argument} (held out)`,
+        count: held.size,
+        pixels: heldOut.pixels,
+        shape,
+        labels: heldOut.labels,
+        classNames,
+      }));
+      const oodReads = yield* readOod;
+      return {
+        trainData: { count: stream.count, checksum },
+        validation,
+        fitted,
+        // GROOD saves its own state; it reads no training features.
+        trainFeatures: {
+          name: options.train.argument,
+          count: 0,
+          penultimate: matrix(0, parts.descriptors.cols),
+          logits: matrix(0, classNames.length),
+        },
+        oodReads,
+        ...(yield* extractValidation(validation.set, oodReads)),
+      };
+    })
+    : yield* Effect.gen(function* () {
+      const trainRead = yield* readSource(opened);
+      const fullTrain = yield* labelled(trainRead, options.train.argument, shape, "training data");
+      const held = yield* heldOutOf(fullTrain.count);
+      const parts = held.size === 0 ? undefined : splitHeldOut(fullTrain, held);
+      const validation = yield* validationOf(trainRead.checksum, () => parts!.heldOut);
+      const train = parts?.rest ?? fullTrain;
+      spec = yield* honoured(spec, train.count);
+      const oodReads = yield* readOod;
+      const trainExtraction = yield* extract(train, true);
+      const { validationSet, oodSets } = yield* extractValidation(validation.set, oodReads);
+      const key = hashText(`${modelKey}:${trainRead.checksum}:${validation.heldOut}`);
+      const fitted = yield* Effect.acquireRelease(
+        makeDetector(spec).fit({
+          model,
+          train: { images: train, ...trainExtraction, key },
+          validation: { id: validationSet, ood: oodSets },
+        }),
+        (f) => Effect.sync(() => f.dispose()),
+      );
+      return {
+        trainData: { count: train.count, checksum: trainRead.checksum },
+        validation,
+        fitted,
+        trainFeatures: trainExtraction.features,
+        oodReads,
+        validationSet,
+        oodSets,
+      };
     });
-    // GROOD saves its own state; it reads no training features.
-    trainFeatures = {
-      name: options.train.argument,
-      count: 0,
-      penultimate: matrix(0, parts.descriptors.cols),
-      logits: matrix(0, classNames.length),
-    };
-    validation = yield* validationOf(checksum, () => ({
-      name: `${options.train.argument} (held out)`,
-      count: held.size,
-      pixels: heldImages.pixels,
-      shape,
-      labels: heldImages.labels,
-      classNames,
-    }));
-    oodReads = yield* readOod;
-    validationSet = yield* extracted(validation.set);
-    oodSets = yield* extractOod(oodReads);
-  } else {
-    const trainRead = yield* readSource(opened);
-    const fullTrain = yield* labelled(trainRead, options.train.argument, shape, "training data");
-    const held = yield* heldOutOf(fullTrain.count);
-    const parts = held.size === 0 ? undefined : splitHeldOut(fullTrain, held);
-    validation = yield* validationOf(trainRead.checksum, () => parts!.heldOut);
-    const train = parts?.rest ?? fullTrain;
-    trainData = { count: train.count, checksum: trainRead.checksum };
-    spec = yield* honoured(spec, train.count);
-    oodReads = yield* readOod;
-    const trainExtraction = yield* extract(train, true);
-    validationSet = yield* extracted(validation.set);
-    oodSets = yield* extractOod(oodReads);
-    const key = `${modelKey}:${trainRead.checksum}:${validation.heldOut}`;
-    const inputs: FitInputs = {
-      model,
-      train: { images: train, ...trainExtraction, key: sha256Hex(new TextEncoder().encode(key)) },
-      validation: { id: validationSet, ood: oodSets },
-    };
-    fitted = yield* Effect.acquireRelease(
-      makeDetector(spec).fit(inputs),
-      (f) => Effect.sync(() => f.dispose()),
-    );
-    trainFeatures = trainExtraction.features;
-  }
-  // The chunk size steers GROOD's prototypes' bits (sums of chunk sums): recorded, hence hashed.
-  if (spec.kind.startsWith("grood")) {
-    fitted = { ...fitted, settings: { ...fitted.settings, fitChunk: chunk } };
-  }
+  const { trainData, validation, validationSet, oodReads, oodSets } = fit;
+  const fitted = spec.kind.startsWith("grood")
+    ? { ...fit.fitted, settings: { ...fit.fitted.settings, fitChunk: chunk } }
+    : fit.fitted;
   const detector = makeDetector(spec);
   const specRecord = spec as unknown as Record<string, unknown>;
-  const settings = settingsOf(fitted);
+  // A non-finite setting is not kept.
+  const settings = Object.fromEntries(
+    Object.entries(fitted.settings).filter(([, v]) => typeof v !== "number" || Number.isFinite(v)),
+  );
   const arrays = yield* persistence.save({
     detector: detector.name,
     spec: specRecord,
     fitted,
-    train: trainFeatures,
+    train: fit.trainFeatures,
     validation: { id: validationSet, ood: oodSets },
   });
 
@@ -312,17 +290,10 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
     model: {
       kind,
       source: options.model,
-      path: modelCopy.path,
-      sha256: modelCopy.sha256,
-      files: modelCopy.files,
+      ...modelCopy,
       input: model.input,
       taps: model.taps,
-      shapes: {
-        input: [...model.shapes.input],
-        early: [...model.shapes.early],
-        penultimate: [...model.shapes.penultimate],
-        logits: [...model.shapes.logits],
-      },
+      shapes: model.shapes,
       classNames,
     },
     data: {
@@ -356,10 +327,7 @@ const fitFolder = Effect.fn("fitDetectorFolder")(function* (options: FitOptions)
   );
 });
 
-/**
- * Fit the detector `options.detector` (GROOD by default) on `options.model` and write the
- * fitted folder `options.out`. Returns the manifest written.
- */
+/** Fit `options.detector` (default GROOD), write the folder `options.out`, return its manifest. */
 export const fitDetectorFolder: (
   options: FitOptions,
 ) => Effect.Effect<FittedManifest, FitFolderError, Scope.Scope | Compute> = fitFolder;

@@ -1,7 +1,7 @@
 /**
- * The data of a fit: command-line sources read at the model's input shape, as image sets, and
- * the seeded ID validation split held out of the training images when no validation source
- * is given (at most {@link HELD_OUT_MAX}).
+ * The data of a fit: sources read at the model's input shape, their labels in the fit's class
+ * order (`docs/reliability.md`, "Labels are explicit"), the checks of the data before any fit,
+ * and the seeded ID validation split held out when no validation source is given.
  *
  * @module
  */
@@ -24,15 +24,12 @@ import {
 } from "../sources/source.ts";
 import { FitDataInvalid } from "./errors.ts";
 
-/**
- * Fewest ID validation images of each class: the threshold is set on the validation scores, so
- * a validation set missing a class, or with a handful of images, cannot set it.
- */
+/** Fewest ID validation images of each class: the threshold is set on their scores. */
 export const VALIDATION_MIN_PER_CLASS = 5;
 
 /** Share of the training images held out as ID validation when none is given. */
 export const HELD_OUT_SHARE = 0.1;
-/** Most images held out. */
+/** Most images held out as ID validation. */
 export const HELD_OUT_MAX = 10_000;
 
 /** The model's input as an image shape (image sources give 1 or 3 channels). */
@@ -48,10 +45,7 @@ export const toShape = (model: FeatureModel): Effect.Effect<ImageShape, FitDataI
     );
 };
 
-/**
- * Open a command-line source at `shape`; a folder source given `classes` maps its subfolders
- * to them itself.
- */
+/** Open a command-line source at `shape` (a folder source maps its subfolders to `classes`). */
 export const openArgument = (
   argument: SourceArgument,
   shape: ImageShape,
@@ -80,10 +74,7 @@ export const asSet = (
   ...(read.labels === undefined ? {} : { labels: read.labels }),
 });
 
-/**
- * How many classes numbered labels reach: the largest label + 1 (0 for none). A loop, not
- * `Math.max(...labels)`: spreading 130,000 labels or more overflows the stack.
- */
+/** The largest label + 1 (0 for none); `Math.max(...labels)` overflows the stack on 130k. */
 const classesReached = (labels: Uint8Array): number =>
   labels.reduce((top, label) => Math.max(top, label + 1), 0);
 
@@ -120,24 +111,12 @@ export const splitHeldOut = (set: LabelledSet, held: ReadonlySet<number>) => {
   return { rest: take(false, set.name), heldOut: take(true, `${set.name} (held out)`) };
 };
 
-/** A class folder name that is a number (its order is then the numbers'). */
-const isNumber = (name: string) => /^\d+$/.test(name);
-
-/**
- * Whether a source's labels are output indices with no names of their own (`.npy` or IDX
- * labels without a `classes` list): they map to the model's outputs by number, and may cover
- * some of them only.
- */
+/** Whether a source's labels are output indices with no names (`.npy`, IDX without `classes`). */
 const indexLabels = (argument: SourceArgument) =>
   (argument.spec.kind === "npy" || argument.spec.kind === "idx") &&
   argument.spec.classes === undefined;
 
-/**
- * The class order of a fit, index = the model's output: the model spec's `classes` when it has
- * them (as many as its outputs), else the training data's class names, which must then be
- * explicit (a `classes` list, numbered labels, or class folders named by numbers) and as many
- * as the model's outputs, so no class can shift the others.
- */
+/** The class order of a fit (index = the model's output): see `docs/reliability.md`. */
 export const fitClassOrder = (
   model: { readonly name: string; readonly classes: ReadonlyArray<string> | undefined },
   outputs: number,
@@ -161,7 +140,10 @@ export const fitClassOrder = (
     }
     if (indexLabels(train) && names.length <= outputs) return numberedClasses(outputs);
     const spec = train.spec;
-    if (spec.kind === "folder" && spec.classes === undefined && !names.every(isNumber)) {
+    if (
+      spec.kind === "folder" && spec.classes === undefined &&
+      !names.every((name) => /^\d+$/.test(name))
+    ) {
       return yield* new FitDataInvalid({
         source: train.argument,
         problem: `the order of its class folders (${names.join(", ")}) is not given, and the ` +
@@ -180,13 +162,7 @@ export const fitClassOrder = (
     return names;
   });
 
-/**
- * Refuse index-labelled training data (labels that are output numbers, see `fitClassOrder`)
- * whose labels, and the ID validation data's when given, stop short of the model's outputs:
- * the last outputs have no image to validate on (nor a prototype), and the likelier mistake is
- * the model's shape (e.g. a logits tap that is not the classifier's output), named before the
- * validation data's coverage is checked, and before any computation.
- */
+/** Refuse index labels that stop short of the outputs: likelier a wrong logits tap, named first. */
 export const checkOutputsReached = (
   train: SourceArgument,
   opened: OpenedSource,
@@ -215,25 +191,7 @@ export const checkOutputsReached = (
   );
 };
 
-/**
- * Open a labelled source with its labels in the fit's class order, by name: a class name of
- * the source that is not in `classes` is refused (a folder source is given `classes` and maps
- * its subfolders itself).
- */
-export const openInClassOrder = (
-  argument: SourceArgument,
-  shape: ImageShape,
-  classes: ReadonlyArray<string>,
-) =>
-  Effect.flatMap(
-    openArgument(argument, shape, classes),
-    (opened) => inClassOrder(argument, opened, classes),
-  );
-
-/**
- * `opened` with its labels renumbered by name into `classes` (see `openInClassOrder`); labels
- * that are output indices (`.npy`, IDX without `classes`) keep their numbers.
- */
+/** `opened` with its labels renumbered by name into `classes` (index labels keep their numbers). */
 export const inClassOrder = (
   source: SourceArgument,
   opened: OpenedSource,
@@ -271,7 +229,7 @@ export const inClassOrder = (
   if (map.every((to, from) => to === from)) {
     return Effect.succeed({ ...opened, classNames: classes });
   }
-  // Without `inMemory`: its labels are the source's numbers, and `readSource` would take them.
+  // Without `inMemory`, whose labels are the source's numbers.
   const { inMemory: _, range, ...streamed } = opened;
   const relabel = Stream.map((batch: SourceBatch): SourceBatch =>
     batch.labels === undefined
@@ -287,14 +245,12 @@ export const inClassOrder = (
   });
 };
 
-/**
- * Refuse ID validation data that misses a class of the fit, or holds fewer than
- * {@link VALIDATION_MIN_PER_CLASS} images of one, naming the classes.
- */
+/** Refuse ID validation data with fewer than {@link VALIDATION_MIN_PER_CLASS} of a class. */
 export const checkValidationCoverage = (
   source: string,
   labels: Uint8Array,
   classes: ReadonlyArray<string>,
+  hint = "",
 ): Effect.Effect<void, FitDataInvalid> => {
   const counts = new Array<number>(classes.length).fill(0);
   for (const label of labels) counts[label] = (counts[label] ?? 0) + 1;
@@ -305,17 +261,12 @@ export const checkValidationCoverage = (
     new FitDataInvalid({
       source,
       problem: `ID validation data needs at least ${VALIDATION_MIN_PER_CLASS} images of every ` +
-        `class, and has too few of class ${short.join(", ")}`,
+        `class, and has too few of class ${short.join(", ")}${hint}`,
     }),
   );
 };
 
-/**
- * The spec with the values that depend on the training set checked against its `count` images
- * (never capped): a `k` or mix-up `samples` the user asked for beyond them is refused, naming
- * the key; an absent mix-up `samples` becomes the default that runs, min(10,000, count), so
- * `detector.json` records what ran.
- */
+/** Refuse a `k` or `samples` beyond the `count` training images; record the `samples` that run. */
 export const honoured = (
   spec: DetectorSpec,
   count: number,
@@ -351,11 +302,7 @@ export const honoured = (
     : Effect.succeed(adjusted);
 };
 
-/**
- * GROOD's early boundary in a fit: the model's early tap, the one boundary the fit's feature
- * pass sums class features at. A spec naming another is refused (it cannot be honoured), with
- * the way to get it: make that layer the early tap.
- */
+/** GROOD's early boundary in a fit: the model's early tap (the one the feature pass sums at). */
 export const fitEarlyBoundary = (
   spec: DetectorSpec,
   earlyTap: string,

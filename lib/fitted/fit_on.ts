@@ -1,12 +1,6 @@
 /**
- * pytorch-ood's model-level entry: fit a detector on an opened model and data sources, in
- * memory, then score images from any source with it. What a fitted folder does
- * (`fitDetectorFolder`, `openFittedDetector`, `scoreSource`) without the folder: nothing is
- * written, the model stays the caller's, and any detector fits (a user's own, ODIN, …), not
- * only those a folder can save.
- *
- * It lives in `fitted/`, not `detectors/`, because it reads sources and runs the model's
- * extraction: layers above the detectors.
+ * pytorch-ood's model-level entry: fit any detector (a user's own, ODIN, …) on an opened model
+ * and sources, in memory, then score images from any source: a fitted folder without the folder.
  *
  * @example Fit kNN on the fixture's digits and score a folder of images (needs the setup's data)
  * ```ts ignore
@@ -44,15 +38,11 @@ import type { FeatureModel } from "../models/model.ts";
 import type { SourceArgument } from "../sources/argument.ts";
 import type { ImageShape, SourceError } from "../sources/source.ts";
 import { extractFeatures } from "../stages/features.ts";
-import type { ImageSet, LabelledSet } from "../data/images.ts";
+import type { ImageSet } from "../data/images.ts";
 import { FitDataInvalid } from "./errors.ts";
 import { asSet, labelled, readArgument, toShape } from "./fit_data.ts";
 
-/**
- * Images `fitOn` reads: a source (`Sources.parseSourceArgument`: a folder, `.npy`, IDX,
- * `dataset:mnist:train`, …), read at the model's input size, or an image set already in
- * memory, at that size.
- */
+/** Images `fitOn` reads: a source (read at the model's input size), or a set at that size. */
 export type FitOnImages = SourceArgument | ImageSet;
 
 /** What `fitOn` fits on: an opened model and the data (sources or image sets). */
@@ -65,11 +55,7 @@ export interface FitOnData {
   readonly validation: FitOnImages;
   /** Validation-OOD images (only detectors that tune on them read them). */
   readonly validationOod?: ReadonlyArray<FitOnImages>;
-  /**
-   * The model's content key (`fitDetectorFolder` uses its files' hash), rooting the stage
-   * cache's keys. Without one each fit gets a fresh key: nothing is shared through a
-   * `StageCache` between fits, so nothing stale can be.
-   */
+  /** The model's content key, rooting the stage cache's keys (default: a fresh one per fit). */
   readonly modelKey?: string;
   /** Images per forward pass of the feature extraction (default 500). */
   readonly batchSize?: number;
@@ -105,18 +91,23 @@ export type FitOnError<E> = E | ScoreImagesOnError;
 
 const isSource = (images: FitOnImages): images is SourceArgument => "argument" in images;
 
-/** `images` as a set at `shape`: a source read, a set checked to be at that size. */
+/** `images` at `shape`, with what `labelled` reads (keeping a source's or a set's class names). */
 const readImages = (
   images: FitOnImages,
   shape: ImageShape,
 ): Effect.Effect<
-  { readonly set: ImageSet; readonly checksum: string },
+  {
+    readonly set: ImageSet;
+    readonly checksum: string;
+    readonly read: Parameters<typeof labelled>[0];
+  },
   SourceError | FitDataInvalid
 > => {
   if (isSource(images)) {
     return Effect.map(readArgument(images, shape), (read) => ({
       set: asSet(read, images.argument, shape),
       checksum: read.checksum,
+      read,
     }));
   }
   const own = images.shape ?? { height: 28, width: 28, channels: 1 };
@@ -129,34 +120,17 @@ const readImages = (
       }),
     );
   }
-  return Effect.succeed({ set: images, checksum: sha256Hex(images.pixels) });
+  return Effect.succeed({ set: images, checksum: sha256Hex(images.pixels), read: images });
 };
 
-/** `images` as a labelled set (for `role`), from a source or a labelled image set. */
-const readLabelled = (
-  images: FitOnImages,
-  shape: ImageShape,
-  role: string,
-): Effect.Effect<
-  { readonly set: LabelledSet; readonly checksum: string },
-  SourceError | FitDataInvalid
-> =>
-  isSource(images)
-    ? Effect.flatMap(readArgument(images, shape), (read) =>
-      Effect.map(
-        labelled(read, images.argument, shape, role),
-        (set) => ({ set, checksum: read.checksum }),
-      ))
-    // A `LabelledSet`'s class names are kept (`labelled` reads them); others are numbered.
-    : Effect.flatMap(readImages(images, shape), ({ set, checksum }) =>
-      Effect.map(labelled(set, set.name, shape, role), (set) => ({ set, checksum })));
+const readLabelled = (images: FitOnImages, shape: ImageShape, role: string) =>
+  Effect.flatMap(
+    readImages(images, shape),
+    ({ set, checksum, read }) =>
+      Effect.map(labelled(read, set.name, shape, role), (set) => ({ set, checksum })),
+  );
 
-/**
- * Fit `detector` on `data.model`'s features of the training and validation sources (each read
- * at the model's input size, extracted once), as pytorch-ood's `detector.fit(model, loader)`.
- * The fitted detector is disposed when the caller's scope closes; the passes report to the
- * context's `Progress`.
- */
+/** Fit `detector` on `data.model`'s features (pytorch-ood's `detector.fit(model, loader)`). */
 export const fitOn = <E extends TaggedFailure>(
   detector: Detector<E>,
   data: FitOnData,
@@ -165,8 +139,13 @@ export const fitOn = <E extends TaggedFailure>(
     const { model } = data;
     const shape = yield* toShape(model);
     const batch = data.batchSize === undefined ? {} : { batchSize: data.batchSize };
-    const extracted = (set: Parameters<typeof extractFeatures>[1], sums: boolean) =>
+    const extracted = (set: ImageSet, sums: boolean) =>
       extractFeatures(model, set, { ...batch, earlyClassSums: sums });
+    const withFeatures = (set: ImageSet) =>
+      Effect.map(
+        extracted(set, false),
+        (e): ExtractedSet => ({ images: set, features: e.features }),
+      );
     const { set: train, checksum: trainChecksum } = yield* readLabelled(
       data.train,
       shape,
@@ -174,15 +153,11 @@ export const fitOn = <E extends TaggedFailure>(
     );
     const { set: validation } = yield* readLabelled(data.validation, shape, "ID validation data");
     const trainExtraction = yield* extracted(train, true);
-    const validationSet: ExtractedSet = {
-      images: validation,
-      features: (yield* extracted(validation, false)).features,
-    };
-    const validationOod: Array<ExtractedSet> = [];
-    for (const images of data.validationOod ?? []) {
-      const { set } = yield* readImages(images, shape);
-      validationOod.push({ images: set, features: (yield* extracted(set, false)).features });
-    }
+    const validationSet = yield* withFeatures(validation);
+    const validationOod = yield* Effect.forEach(
+      data.validationOod ?? [],
+      (images) => Effect.flatMap(readImages(images, shape), ({ set }) => withFeatures(set)),
+    );
     const modelKey = data.modelKey ?? `fit-on:${crypto.randomUUID()}`;
     const fitted = yield* Effect.acquireRelease(
       detector.fit({
@@ -196,13 +171,7 @@ export const fitOn = <E extends TaggedFailure>(
       }),
       (f) => Effect.sync(() => f.dispose()),
     );
-    const scoreImages = (source: FitOnImages) =>
-      Effect.gen(function* () {
-        const { set } = yield* readImages(source, shape);
-        const { features } = yield* extracted(set, false);
-        return yield* fitted.score({ images: set, features });
-      });
-    const result: FittedOn<E> = {
+    return {
       detector,
       fitted,
       sets: {
@@ -210,7 +179,10 @@ export const fitOn = <E extends TaggedFailure>(
         validation: validationSet,
         validationOod,
       },
-      scoreImages,
-    };
-    return result;
+      scoreImages: (source: FitOnImages) =>
+        Effect.flatMap(
+          Effect.flatMap(readImages(source, shape), ({ set }) => withFeatures(set)),
+          (set) => fitted.score(set),
+        ),
+    } satisfies FittedOn<E>;
   });

@@ -1,6 +1,5 @@
 /**
- * What `fitDetectorFolder` takes: its options, the memo of extractions several fits share, and
- * the output-folder rules those options imply.
+ * What `fitDetectorFolder` takes, and the output-folder rules its options imply.
  *
  * @module
  */
@@ -10,20 +9,15 @@ import type { DetectorError } from "../detectors/errors.ts";
 import type { ChunkMapFailed, TrainingStreamInvalid } from "../detectors/grood_chunks.ts";
 import type { ChunkMapper } from "../detectors/grood_streamed.ts";
 import type { LinkLeavesRoot, PathOutsideBase } from "../io/paths.ts";
-import type { OutputFolderRefused } from "../io/output_folder.ts";
-import type { MissingLabels } from "../stages/features.ts";
+import type { OutputFolderOptions, OutputFolderRefused } from "../io/output_folder.ts";
+import type { Extraction, MissingLabels } from "../stages/features.ts";
 import type { DegenerateScores, FitDataInvalid, UnsupportedFittedDetector } from "./errors.ts";
-import type { OutputFolderOptions } from "../io/output_folder.ts";
 import type { SourceError } from "../sources/source.ts";
 import type { Taps } from "../models/model.ts";
 import { argumentPaths, type SourceArgument } from "../sources/argument.ts";
-import type { Extraction } from "../stages/features.ts";
 import { FITTED_MANIFEST_FILE } from "./manifest.ts";
 
-/**
- * What `fitDetectorFolder` needs. Its passes report to the context's `Progress` (the command
- * line provides a bar on stderr).
- */
+/** What `fitDetectorFolder` needs; its passes report to the context's `Progress`. */
 export interface FitOptions {
   /** Path of the model (any kind `openModel` knows). */
   readonly model: string;
@@ -43,27 +37,13 @@ export interface FitOptions {
   readonly seed?: number;
   /** Images per forward pass of the feature extraction (default 500). */
   readonly batchSize?: number;
-  /**
-   * Extractions shared by several fits of one model on the same sources (one memo per
-   * multi-detector `deno task fit`): each set's forward pass runs once, not once per detector.
-   */
+  /** Extractions shared by the fits of one multi-detector `deno task fit` (one pass per set). */
   readonly features?: FeatureMemo;
-  /**
-   * Hold the training set and its features in memory even for GROOD (which by default fits
-   * streaming, in memory that grows with its index only): the reference path the streamed
-   * fit is tested against.
-   */
+  /** Fit GROOD in memory (it streams by default): the reference the streamed fit is tested on. */
   readonly inMemory?: boolean;
-  /**
-   * Images per chunk of GROOD's fit, streamed or in memory (default `FIT_CHUNK`): a setting
-   * of the fit (its prototypes are sums of chunk sums), recorded in the folder's settings as
-   * `fitChunk`.
-   */
+  /** Images per chunk of GROOD's fit (default `FIT_CHUNK`), recorded as the setting `fitChunk`. */
   readonly fitChunk?: number;
-  /**
-   * Who maps GROOD's chunks (default: this process): the cluster's driver gives runners the
-   * work (`apps/cluster`). Called once the training data is known.
-   */
+  /** Who maps GROOD's chunks (default: this process; `apps/cluster` gives them to runners). */
   readonly mapper?: (training: StreamedTraining) => ChunkMapper<SourceError>;
 }
 
@@ -83,10 +63,7 @@ export interface StreamedTraining {
 /** Extractions by model, taps, batch size, set (name, count) and class sums: see `FitOptions`. */
 export type FeatureMemo = Map<string, Extraction>;
 
-/**
- * The output-folder rules of a fitted folder: its inputs (the model, every source's files) are
- * never replaced, and a folder holding `detector.json` (written before the marker) is grood's.
- */
+/** Output-folder rules: inputs never replaced; a folder holding `detector.json` is grood's. */
 export const fittedFolderRules = (options: FitOptions): OutputFolderOptions => ({
   kind: "fitted detector",
   inputs: [
@@ -98,11 +75,7 @@ export const fittedFolderRules = (options: FitOptions): OutputFolderOptions => (
   recognise: [FITTED_MANIFEST_FILE],
 });
 
-/**
- * What `fitDetectorFolder` can fail with: the typed errors of every step it runs (reading the
- * spec, the sources and the model, checking the data, fitting any registered detector, writing
- * the folder). Spelled out so that `deno doc` shows it; `fitFolder` must fit it.
- */
+/** What `fitDetectorFolder` can fail with (spelled out for `deno doc`; `fitFolder` must fit it). */
 export type FitFolderError =
   | InvalidInput
   | SourceError

@@ -1,25 +1,8 @@
 /**
- * `detector.json`, the manifest of a fitted-detector folder: what was fitted (detector kind
- * and settings), on which model (kind, content hash, taps, input preprocessing) and data
- * (checksums), the files of its state (each with its sha256), the decision threshold, the
- * validation metrics, and the validation score distributions (histograms and quantile samples,
- * for a UI to draw). Decoded with a strict Schema (a key it does not declare is refused by
- * name): a folder whose manifest does not decode is refused, not half-read.
- *
- * Integrity: the manifest lists every other file of the folder with its size and sha256, and
- * its own `digest` is the sha256 of `detector.json` as written, with the digest's 64 hex digits
- * replaced by zeros ({@link sealManifest}, {@link digestProblem}). The digest is the folder's
- * version: any edit of any byte of any file (threshold, k, temperature, preprocessing, taps,
- * class names, a state array, the model) is refused on load as `FittedFolderDamaged`, naming
- * the file; so is a file the manifest does not list.
- *
- * Folder layout (version 2):
- *
- * ```text
- * detector.json          this manifest
- * model/…                a copy of the model (file or folder, as it was given)
- * state/<name>.npy       the fitted state (float32 arrays; which ones depends on the kind)
- * ```
+ * `detector.json`, the manifest of a fitted-detector folder, decoded strictly: what was fitted,
+ * on which model and data, every other file with its sha256, the threshold, validation metrics
+ * and score distributions. Its own `digest` (the sha256 of the text with the digest zeroed)
+ * makes any edit of any file refused on load. Layout and rationale: `docs/internals/fitted.md`.
  *
  * @module
  */
@@ -34,7 +17,7 @@ import { OOD_METRICS } from "../stages/evaluate.ts";
 export const FITTED_MANIFEST_FILE = "detector.json";
 /** The value of `format`. */
 export const FITTED_FORMAT = "grood-fitted-detector";
-/** The folder layout version this code writes and reads (2: `detector.json` has a digest). */
+/** The folder layout version this code writes and reads. */
 export const FITTED_VERSION = 2;
 
 const Sha256 = Schema.String.pipe(
@@ -42,17 +25,13 @@ const Sha256 = Schema.String.pipe(
 );
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 const Setting = Schema.Union([Schema.String, Schema.Finite, Schema.Boolean]);
-/** Each metric of `evaluateOod` (AUROC, AUPR in and out, FPR@95 both ways): a finite number. */
+const Shape = Schema.Array(Schema.Int);
 const metricFields = Object.fromEntries(OOD_METRICS.map((m) => [m, Schema.Finite])) as {
   readonly [M in (typeof OOD_METRICS)[number]]: typeof Schema.Finite;
 };
 
 /** One file of the folder, with its size and sha256 (checked on load). */
-export const FileEntry = Schema.Struct({
-  path: InsidePath,
-  bytes: Count,
-  sha256: Sha256,
-});
+export const FileEntry = Schema.Struct({ path: InsidePath, bytes: Count, sha256: Sha256 });
 export type FileEntry = typeof FileEntry.Type;
 
 /** One array of the fitted state. */
@@ -64,20 +43,12 @@ export const StateEntry = Schema.Struct({
 });
 export type StateEntry = typeof StateEntry.Type;
 
-/** A data set the detector saw: what it was, how many images, the checksum of its content. */
-export const DataEntry = Schema.Struct({
-  source: Schema.String,
-  count: Count,
-  /** sha256 of the decoded images (and labels) at the model's input size (`readSource`). */
-  checksum: Sha256,
-});
-export type DataEntry = typeof DataEntry.Type;
+const DataEntry = Schema.Struct({ source: Schema.String, count: Count, checksum: Sha256 });
 
 /** AUROC, AUPR, FPR@95 of the ID validation set against one validation-OOD set. */
 export const ValidationMetrics = Schema.Struct({
   source: Schema.String,
   ...metricFields,
-  /** Share of this set flagged OOD at the folder's threshold. */
   flaggedAtThreshold: Schema.Finite,
 });
 export type ValidationMetrics = typeof ValidationMetrics.Type;
@@ -85,9 +56,7 @@ export type ValidationMetrics = typeof ValidationMetrics.Type;
 /** A set's validation scores: a histogram over shared bin edges and evenly spaced quantiles. */
 export const ScoreDistribution = Schema.Struct({
   source: Schema.String,
-  /** Counts per bin of `histogram.edges` (scores outside the edges fall in the end bins). */
   counts: Schema.Array(Count),
-  /** Up to 101 quantiles (0 %, 1 %, …, 100 %) of the set's scores. */
   quantiles: Schema.Array(Schema.Finite),
   min: Schema.Finite,
   max: Schema.Finite,
@@ -95,52 +64,33 @@ export const ScoreDistribution = Schema.Struct({
 });
 export type ScoreDistribution = typeof ScoreDistribution.Type;
 
-/**
- * The decoded `detector.json`.
- *
- * @ignore The schema is internal to writing and reading a fitted folder: the API is the type
- * `FittedManifest` (`readManifest`, `LoadedDetector.manifest`).
- */
+/** @ignore The schema is internal: the API is the type `FittedManifest`. */
 export const FittedManifest = Schema.Struct({
   format: Schema.Literal(FITTED_FORMAT),
   version: Schema.Literal(FITTED_VERSION),
-  /** sha256 of this file as written, with these 64 digits zeroed: the folder's version. */
   digest: Sha256,
   createdAt: Schema.String,
   detector: Schema.Struct({
-    /** Registry kind (`grood`, `msp`, `knn`…). */
     kind: Schema.String,
-    /** Display name. */
     name: Schema.String,
-    /** The detector spec as decoded (every option, defaults filled in). */
     spec: Schema.Record(Schema.String, Schema.Unknown),
     /** The settings in force after fitting (tuned values included). */
     settings: Schema.Record(Schema.String, Setting),
   }),
   model: Schema.Struct({
     kind: Schema.Literals(["grood", "onnx", "tfjs-layers", "tfjs-graph"]),
-    /** What the user gave to `fit` (informational; the copy below is what runs). */
     source: Schema.String,
-    /** Path of the copy inside the folder (the file or folder `openModel` opens). */
     path: InsidePath,
-    /** sha256 over the copied files (sorted paths and their sha256s): the model's content key. */
     sha256: Sha256,
     files: Schema.Array(FileEntry),
     input: InputSpecSchema,
     taps: TapsSchema,
-    /** Shapes (without the batch axis) of the input and of each tap. */
-    shapes: Schema.Struct({
-      input: Schema.Array(Schema.Int),
-      early: Schema.Array(Schema.Int),
-      penultimate: Schema.Array(Schema.Int),
-      logits: Schema.Array(Schema.Int),
-    }),
+    shapes: Schema.Struct({ input: Shape, early: Shape, penultimate: Shape, logits: Shape }),
     /** One name per logit, each once (`ClassNames`: a name given twice would name two classes). */
     classNames: ClassNames,
   }),
   data: Schema.Struct({
     train: DataEntry,
-    /** ID validation images (given with `--val`, or held out of the training source). */
     validation: Schema.Struct({ ...DataEntry.fields, heldOut: Schema.Boolean }),
     validationOod: Schema.Array(DataEntry),
   }),
@@ -148,14 +98,11 @@ export const FittedManifest = Schema.Struct({
   /** Score above which an image is called OOD: it keeps ≥ 95 % of the ID validation images. */
   threshold: Schema.Finite,
   validation: Schema.Struct({
-    /** Share of ID validation images the model classifies right (labels permitting). */
     accuracy: Schema.Finite,
-    /** Share of ID validation images kept at the threshold (≥ 0.95). */
     idKept: Schema.Finite,
     metrics: Schema.Array(ValidationMetrics),
   }),
   scores: Schema.Struct({
-    /** Bin edges shared by every distribution (ascending). */
     edges: Schema.Array(Schema.Finite),
     id: ScoreDistribution,
     ood: Schema.Array(ScoreDistribution),
@@ -164,25 +111,12 @@ export const FittedManifest = Schema.Struct({
 /** A decoded manifest. */
 export type FittedManifest = typeof FittedManifest.Type;
 
-/** The digest's value while the file is hashed. */
 const UNSEALED = "0".repeat(64);
 /** The digest's line: a top-level key (nested keys are indented deeper). */
 const digestLine = (hex: string) => `\n  "digest": "${hex}"`;
 const encoder = new TextEncoder();
 
-/**
- * The text of `detector.json` for `manifest`, with its digest: the sha256 of the text written
- * with a zero digest. Returns the text and the manifest with the digest filled in.
- *
- * @example
- * ```ts ignore
- * const { text } = sealManifest(manifest);
- * if (digestProblem(text) !== undefined) throw new Error("not sealed");
- * if (digestProblem(text.replace('"threshold": 1', '"threshold": 2')) === undefined) {
- *   throw new Error("an edit went unnoticed");
- * }
- * ```
- */
+/** `detector.json`'s text with its digest (the sha256 of the text with a zero digest). */
 export function sealManifest(
   manifest: FittedManifest,
 ): { readonly text: string; readonly manifest: FittedManifest } {
@@ -194,10 +128,7 @@ export function sealManifest(
   };
 }
 
-/**
- * Why the text of a `detector.json` does not match its own digest (undefined when it does):
- * a byte changed anywhere in the file, or the digest line is missing or doubled.
- */
+/** Why a `detector.json` text does not match its own digest (undefined when it does). */
 export function digestProblem(text: string): string | undefined {
   const found = [...text.matchAll(/\n {2}"digest": "([0-9a-f]{64})"/g)];
   if (found.length !== 1) {

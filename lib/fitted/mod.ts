@@ -15,7 +15,6 @@ export {
   UnsupportedFittedDetector,
 } from "./errors.ts";
 export { FITTED_MANIFEST_FILE, type FittedManifest, sealManifest } from "./manifest.ts";
-export { type ImageBatch, imageBatch, type ScoreInputSpec } from "./batch.ts";
 export { fitDetectorFolder } from "./fit.ts";
 export type { FitFolderError } from "./fit_options.ts";
 export { type FeatureMemo, type FitOptions, fittedFolderRules } from "./fit_options.ts";
@@ -29,12 +28,15 @@ export {
   type ScoreImagesOnError,
 } from "./fit_on.ts";
 export {
+  type ImageBatch,
+  imageBatch,
   type InvalidImage,
   type LoadedDetector,
   openFittedDetector,
   type OpenFittedError,
   type ScoredImages,
   type ScoreImagesError,
+  type ScoreInputSpec,
   type Verdict,
 } from "./open.ts";
 export { SUPPORTED_KINDS } from "./persist.ts";

@@ -1,12 +1,9 @@
 /**
- * Which detectors a fitted folder can hold, and how each one's state is saved and scored again:
- * one entry per family of kinds. The detector is always fitted in process by its own code
- * (`makeDetector(spec).fit`); an entry says which arrays to keep and how the scores follow from
- * them and the model's penultimate features and logits. GROOD and its variants, MSP, MaxLogit,
- * Energy and KNN keep their state; every other registered detector keeps what its fit read
- * and is fitted again on load (`refit.ts`). A detector whose scores need the images themselves
- * (its entry's `scoresImages`: ODIN) is refused. `tests/fit_every_detector_test.ts` checks that
- * the reloaded scores equal the in-process ones, bit for bit, for every registered kind.
+ * Which detectors a fitted folder can hold, and how each family of kinds saves its state and
+ * scores again from it and the model's penultimate features and logits; the fit itself is
+ * always the detector's own code. GROOD and its variants, MSP, MaxLogit, Energy and KNN keep
+ * their state; every other kind whose scores need no images is refitted on load (`refit.ts`).
+ * See `docs/internals/fitted.md`.
  *
  * @module
  */
@@ -17,25 +14,33 @@ import { negativeDistanceTo } from "../detectors/grood.ts";
 import { kthDistance, l2Normalise } from "../detectors/knn.ts";
 import { DETECTORS } from "../detectors/registry.ts";
 import type { AnyDetectorEntry } from "../detectors/entry.ts";
-import type { FeatureModel } from "../models/model.ts";
+import { type FeatureModel, sizeOf } from "../models/model.ts";
 import { energyScores } from "../detectors/logits.ts";
 import { maxLogitScores } from "../detectors/maxlogit.ts";
 import { mspScores } from "../detectors/msp.ts";
-import { exactIndex, type NearestNeighbourIndex } from "../knn/mod.ts";
-import { type Matrix, matrix } from "../matrix.ts";
+import { exactIndex } from "../knn/mod.ts";
+import type { Matrix } from "../matrix.ts";
 import type { SetFeatures } from "../stages/features.ts";
 import { groodDescriptors, TEMPERATURE_EXPECTED, temperatureHeld } from "../stages/gradient.ts";
 import { knnScore } from "../stages/score.ts";
 import { UnsupportedFittedDetector } from "./errors.ts";
 import { IVF_CENTROIDS, ivfCentroids, scopedIvfIndex } from "./ivf_state.ts";
 import { refitPersistence } from "./refit.ts";
-import { numberSetting, POSITIVE, WHOLE } from "./settings.ts";
+import {
+  arrayOf,
+  finiteArray,
+  kWithin,
+  matrixArray,
+  numberSetting,
+  POSITIVE,
+  problem,
+  scopedIndex,
+  toMatrix,
+  WHOLE,
+} from "./settings.ts";
 
-/** What a reloaded detector scores: the model's penultimate features and logits of a batch. */
-export interface ScoredFeatures {
-  readonly penultimate: Matrix;
-  readonly logits: Matrix;
-}
+/** What a reloaded detector scores: a batch's penultimate features and logits. */
+type ScoredFeatures = Pick<SetFeatures, "penultimate" | "logits">;
 
 /** A named float32 array of the fitted state. */
 export interface StateArray {
@@ -45,7 +50,7 @@ export interface StateArray {
   readonly shape: ReadonlyArray<number>;
 }
 
-/** A state array (or the spec, `array: "spec"`) that is missing, of the wrong shape, or unusable. */
+/** A state array, the spec or a setting (`array`) that is missing or unusable. */
 export interface StateProblem {
   readonly array: string;
   readonly problem: string;
@@ -57,25 +62,21 @@ export type FeatureScorer = (
 ) => Effect.Effect<Float64Array, { readonly _tag: string; readonly message: string }>;
 
 /** What `save` reads: the detector fitted in process and what it was fitted on. */
-export interface SaveInputs {
+interface SaveInputs {
   /** The detector's display name. */
   readonly detector: string;
-  /** The decoded detector spec (defaults filled in), as `detector.json` will keep it. */
   readonly spec: Readonly<Record<string, unknown>>;
   readonly fitted: FittedDetector;
   /** The training features (empty for GROOD's streamed fit, which keeps none). */
   readonly train: SetFeatures;
-  /** The ID validation and validation-OOD features the fit tuned on. */
   readonly validation: ValidationData;
 }
 
 /** What `load` reads: the manifest's detector, the checked state arrays, the opened model. */
 export interface LoadInputs {
-  /** The decoded detector spec as written in `detector.json` (defaults filled in). */
   readonly spec: Readonly<Record<string, unknown>>;
   readonly settings: Readonly<Record<string, string | number | boolean>>;
   readonly arrays: ReadonlyMap<string, StateArray>;
-  /** The folder's model copy, opened. */
   readonly model: FeatureModel;
   /** The model's content key (`detector.json` `model.sha256`). */
   readonly modelKey: string;
@@ -91,75 +92,28 @@ export interface LoadInputs {
 /** How one family of detector kinds is saved and reloaded. */
 export interface Persistence {
   readonly kinds: ReadonlyArray<string>;
-  /** The arrays to keep, from the detector fitted in process and its training features. */
   readonly save: (
     inputs: SaveInputs,
   ) => Effect.Effect<ReadonlyArray<StateArray>, UnsupportedFittedDetector>;
-  /** The scorer from the saved settings and arrays (resources freed with the scope). */
+  /** Resources of the scorer are freed with the scope. */
   readonly load: (
     inputs: LoadInputs,
   ) => Effect.Effect<FeatureScorer, StateProblem, Scope.Scope | Compute>;
 }
 
-/** GROOD's temperature: one its float32 descriptors hold (`TEMPERATURE_RANGE`), as its spec checks. */
+const entries = DETECTORS as ReadonlyArray<AnyDetectorEntry>;
+
+/** GROOD's temperature: one its float32 descriptors hold, as its spec checks. */
 const GROOD_TEMPERATURE = [TEMPERATURE_EXPECTED, temperatureHeld] as const;
-
-/** Refuse a state array holding a NaN or an infinity, naming it and the first such value. */
-const finiteArray = (array: StateArray): Effect.Effect<Float32Array, StateProblem> => {
-  const bad = array.data.findIndex((v) => !Number.isFinite(v));
-  return bad < 0 ? Effect.succeed(array.data) : Effect.fail({
-    array: array.name,
-    problem: `value ${bad} is ${array.data[bad]}, not a finite number`,
-  });
-};
-
-const arrayOf = (
-  arrays: ReadonlyMap<string, StateArray>,
-  name: string,
-  rank: number,
-): Effect.Effect<StateArray, StateProblem> => {
-  const array = arrays.get(name);
-  if (array === undefined) return Effect.fail({ array: name, problem: "missing" });
-  if (array.shape.length !== rank) {
-    return Effect.fail({
-      array: name,
-      problem: `expected ${rank} dimensions, found [${array.shape.join(", ")}]`,
-    });
-  }
-  return Effect.succeed(array);
-};
-
-const toMatrix = (a: StateArray): Matrix => matrix(a.shape[0]!, a.shape[1]!, a.data);
-
-/** An exact index over `points` (the state array `array`), disposed when the scope closes. */
-const scopedIndex = (points: Matrix, name: string, array: string) =>
-  Effect.acquireRelease(
-    Effect.mapError(
-      exactIndex(points, { name }),
-      (error): StateProblem => ({ array, problem: error.message }),
-    ),
-    (index: NearestNeighbourIndex) => Effect.sync(() => index.dispose()),
-  );
 
 const GROOD_ARRAYS = ["class-prototypes-penultimate", "ood-prototype", "train-descriptors"];
 
 /** The index kinds GROOD's state can be saved with (`ivf_state.ts` for IVF's lists). */
 const SAVED_INDEXES = ["exact", "ivf"];
 
-/**
- * GROOD and its variants: class and OOD prototypes, training descriptors, and k-NN over them,
- * exact or IVF (its centroids kept too, `ivf_state.ts`); the distance ablation (`descriptor:
- * "distance"`) keeps the OOD prototype alone.
- */
+/** GROOD: prototypes, descriptors and their exact or IVF index (distance: the OOD prototype). */
 const groodPersistence: Persistence = {
-  kinds: [
-    "grood",
-    "grood-no-mixup",
-    "grood-distance",
-    "grood-tuned-temperature",
-    "grood-val-ood-batch",
-    "grood-val-ood",
-  ],
+  kinds: entries.filter((e) => e.kind.startsWith("grood")).map((e) => e.kind),
   save: ({ detector, fitted }) =>
     Effect.gen(function* () {
       const { settings } = fitted;
@@ -183,12 +137,11 @@ const groodPersistence: Persistence = {
       }
       if (distance || settings.index !== "ivf") return arrays;
       // The fitted index's own centroids (no second k-means); a fit without them is refused.
-      const own = (fitted.artefacts ?? []).find((a) => a.name === IVF_CENTROIDS);
       const centroids = yield* Effect.mapError(
         ivfCentroids(
           settings,
           toMatrix(arrays.find((a) => a.name === "train-descriptors")!),
-          own,
+          fitted.artefacts?.find((a) => a.name === IVF_CENTROIDS),
         ),
         (problem) => refused(`its IVF index: ${problem.array}: ${problem.problem}`),
       );
@@ -198,16 +151,15 @@ const groodPersistence: Persistence = {
     Effect.gen(function* () {
       if (settings.descriptor === "distance") {
         const ood = yield* finiteArray(yield* arrayOf(arrays, "ood-prototype", 1));
-        const size = model.shapes.penultimate.reduce((a, b) => a * b, 1);
+        const size = sizeOf(model.shapes.penultimate);
         if (ood.length !== size) {
-          return yield* Effect.fail<StateProblem>({
-            array: "ood-prototype",
-            problem: `expected ${size} values (the model's penultimate size), found ${ood.length}`,
-          });
+          return yield* problem(
+            "ood-prototype",
+            `expected ${size} values (the model's penultimate size), found ${ood.length}`,
+          );
         }
-        const scorer: FeatureScorer = (features) =>
+        return (features: ScoredFeatures) =>
           Effect.succeed(negativeDistanceTo(features.penultimate, ood));
-        return scorer;
       }
       const k = yield* numberSetting(settings, "k", WHOLE);
       const temperature = yield* numberSetting(settings, "temperature", GROOD_TEMPERATURE);
@@ -216,25 +168,19 @@ const groodPersistence: Persistence = {
       const classes = toMatrix(prototypes);
       const ood = yield* finiteArray(yield* arrayOf(arrays, "ood-prototype", 1));
       const descriptors = toMatrix(yield* arrayOf(arrays, "train-descriptors", 2));
-      if (k > descriptors.rows) {
-        return yield* Effect.fail<StateProblem>({
-          array: "settings.k",
-          problem: `expected at most the ${descriptors.rows} training descriptors, found ${k}`,
-        });
-      }
+      yield* kWithin(k, descriptors.rows, "training descriptors");
       if (ood.length !== classes.cols || descriptors.cols !== classes.cols) {
-        return yield* Effect.fail<StateProblem>({
-          array: "ood-prototype",
-          problem: `sizes disagree: class prototypes ${classes.rows}×${classes.cols}, OOD ` +
+        return yield* problem(
+          "ood-prototype",
+          `sizes disagree: class prototypes ${classes.rows}×${classes.cols}, OOD ` +
             `prototype ${ood.length}, descriptors ${descriptors.rows}×${descriptors.cols}`,
-        });
+        );
       }
       if (!SAVED_INDEXES.includes(`${settings.index}`)) {
-        return yield* Effect.fail<StateProblem>({
-          array: "spec",
-          problem: `settings.index: expected one of ${SAVED_INDEXES.join(", ")}, found ` +
-            `${settings.index}`,
-        });
+        return yield* problem(
+          "spec",
+          `settings.index: expected one of ${SAVED_INDEXES.join(", ")}, found ${settings.index}`,
+        );
       }
       const index = settings.index === "ivf"
         ? yield* scopedIvfIndex(
@@ -243,68 +189,56 @@ const groodPersistence: Persistence = {
           descriptors,
           yield* arrayOf(arrays, IVF_CENTROIDS, 2),
         )
-        : yield* scopedIndex(descriptors, "GROOD training descriptors", "train-descriptors");
-      const scorer: FeatureScorer = (features) =>
+        : yield* scopedIndex(
+          exactIndex(descriptors, { name: "GROOD training descriptors" }),
+          "train-descriptors",
+        );
+      return (features: ScoredFeatures) =>
         Effect.flatMap(
           groodDescriptors(features.penultimate, { classes, ood }, temperature),
           (queries) => knnScore(index, queries, k),
         );
-      return scorer;
     }),
 };
 
-/** Scorers of the logits alone: no arrays. */
-const logitPersistence = (kind: string, score: (logits: Matrix) => Float64Array): Persistence => ({
+/** Scorers of the logits alone (no arrays), at the saved temperature when `temperature`. */
+const logitPersistence = (
+  kind: string,
+  score: (logits: Matrix, temperature: number) => Float64Array,
+  temperature = false,
+): Persistence => ({
   kinds: [kind],
-  save: () => Effect.succeed([]),
-  load: () => Effect.succeed((features: ScoredFeatures) => Effect.succeed(score(features.logits))),
-});
-
-/** Energy: the logits at the saved temperature (checked on load, as its spec checks it). */
-const energyPersistence: Persistence = {
-  kinds: ["energy"],
   save: () => Effect.succeed([]),
   load: ({ settings }) =>
     Effect.map(
-      numberSetting(settings, "temperature", POSITIVE),
-      (temperature): FeatureScorer => (features) =>
-        Effect.succeed(energyScores(features.logits, temperature)),
+      temperature ? numberSetting(settings, "temperature", POSITIVE) : Effect.succeed(1),
+      (t): FeatureScorer => (features) => Effect.succeed(score(features.logits, t)),
     ),
-};
+});
 
 /** KNN: the L2-normalised training features, exact k-NN, distance to the k-th neighbour. */
 const knnPersistence: Persistence = {
   kinds: ["knn"],
-  save: ({ train }) => {
-    const normalised = l2Normalise(train.penultimate);
-    return Effect.succeed([{
-      name: "train-features-normalised",
-      description: "N × D L2-normalised penultimate features of the training split",
-      data: normalised.data,
-      shape: [normalised.rows, normalised.cols],
-    }]);
-  },
+  save: ({ train }) =>
+    Effect.succeed([matrixArray(
+      "train-features-normalised",
+      "N × D L2-normalised penultimate features of the training split",
+      l2Normalise(train.penultimate),
+    )]),
   load: ({ settings, arrays }) =>
     Effect.gen(function* () {
       const k = yield* numberSetting(settings, "k", WHOLE);
       const points = toMatrix(yield* arrayOf(arrays, "train-features-normalised", 2));
-      if (k > points.rows) {
-        return yield* Effect.fail<StateProblem>({
-          array: "settings.k",
-          problem: `expected at most the ${points.rows} training features, found ${k}`,
-        });
-      }
+      yield* kWithin(k, points.rows, "training features");
       const index = yield* scopedIndex(
-        points,
-        "KNN training features",
+        exactIndex(points, { name: "KNN training features" }),
         "train-features-normalised",
       );
-      const scorer: FeatureScorer = (features) =>
+      return (features: ScoredFeatures) =>
         Effect.map(
           index.search(l2Normalise(features.penultimate), k),
           (neighbours) => kthDistance(neighbours, k),
         );
-      return scorer;
     }),
 };
 
@@ -313,15 +247,12 @@ const STATE_PERSISTENCE: ReadonlyArray<Persistence> = [
   groodPersistence,
   logitPersistence("msp", mspScores),
   logitPersistence("maxlogit", maxLogitScores),
-  energyPersistence,
+  logitPersistence("energy", energyScores, true),
   knnPersistence,
 ];
-
-const entries = DETECTORS as ReadonlyArray<AnyDetectorEntry>;
 const kept = new Set(STATE_PERSISTENCE.flatMap((p) => p.kinds));
 
-/** Every family of kinds a fitted folder can hold. */
-export const PERSISTENCE: ReadonlyArray<Persistence> = [
+const PERSISTENCE: ReadonlyArray<Persistence> = [
   ...STATE_PERSISTENCE,
   refitPersistence(
     entries.filter((e) => !kept.has(e.kind) && e.scoresImages === undefined).map((e) => e.kind),
@@ -335,6 +266,18 @@ export const SUPPORTED_KINDS: ReadonlyArray<string> = PERSISTENCE.flatMap((p) =>
 export const persistenceOf = (kind: string): Persistence | undefined =>
   PERSISTENCE.find((p) => p.kinds.includes(kind));
 
-/** Why a registered kind cannot be saved into a folder (undefined when it can, or is unknown). */
-export const refusalOf = (kind: string): string | undefined =>
-  entries.find((e) => e.kind === kind)?.scoresImages;
+/** The persistence `fit` saves a kind with; refused before any work when there is none. */
+export const savedAs = (kind: string): Effect.Effect<Persistence, UnsupportedFittedDetector> => {
+  const persistence = persistenceOf(kind);
+  if (persistence !== undefined) return Effect.succeed(persistence);
+  const why = entries.find((e) => e.kind === kind)?.scoresImages;
+  return Effect.fail(
+    new UnsupportedFittedDetector({
+      detector: kind,
+      problem: why === undefined
+        ? "it needs more than the model's features and logits at scoring time"
+        : `${why}, and a fitted folder scores from the model's features and logits alone`,
+      supported: SUPPORTED_KINDS,
+    }),
+  );
+};

@@ -1,19 +1,8 @@
 /**
- * The general persistence of a fitted folder: keep what the detector's fit read, fit it again
- * on load. Saved: the penultimate features, logits and labels of the training split, of the ID
- * validation split and of each validation-OOD set (every detector tunes on these and nothing
- * else, `FitInputs`); the decoded spec is in `detector.json`. On load the arrays are checked
- * (shapes against the model, finite values, labels among the model's classes), the spec is
- * decoded again, and the detector's own deterministic `fit` runs on the same features, with the
- * same model: same inputs, same state, same scores, bit for bit. No detector needs a persistence
- * of its own; a new one is saved by this one.
- *
- * What a folder does not keep (the images' pixels, the class sums at block boundaries) reaches
- * the refit empty; a detector whose fit read them would not reproduce, and `fit` refuses to
- * write a folder whose reloaded scores differ from the in-process ones (`reproduce.ts`).
- *
- * Everything that steers the refit is hashed: the arrays are state files listed with their
- * sha256 in `detector.json`, and the spec is part of `detector.json`'s own digest.
+ * The general persistence of a fitted folder: keep what the detector's fit read (the
+ * penultimate features, logits and labels of the training, ID validation and validation-OOD
+ * sets, hashed as state files) and fit it again on load with its own deterministic `fit`:
+ * same inputs, same state, same scores, bit for bit. See `docs/internals/fitted.md`.
  *
  * @module
  */
@@ -31,28 +20,25 @@ import type {
   StateArray,
   StateProblem,
 } from "./persist.ts";
+import { finiteArray, matrixArray, problem } from "./settings.ts";
 
-/** The state arrays' name prefix of the training split. */
+/** The state arrays' name prefixes of the training, ID validation and i-th OOD sets. */
 const TRAIN = "fit-train";
-/** The state arrays' name prefix of the ID validation split. */
 const VALIDATION = "fit-validation-id";
-/** The state arrays' name prefix of the i-th validation-OOD set. */
 const oodPrefix = (i: number) => `fit-validation-ood-${i}`;
 
 /** One set's arrays: penultimate features, logits, and labels when it has them. */
 const setArrays = (prefix: string, what: string, f: SetFeatures): Array<StateArray> => [
-  {
-    name: `${prefix}-penultimate`,
-    description: `N × D penultimate features of ${what} ("${f.name}"), as the fit read them`,
-    data: f.penultimate.data,
-    shape: [f.penultimate.rows, f.penultimate.cols],
-  },
-  {
-    name: `${prefix}-logits`,
-    description: `N × C logits of ${what} ("${f.name}"), as the fit read them`,
-    data: f.logits.data,
-    shape: [f.logits.rows, f.logits.cols],
-  },
+  matrixArray(
+    `${prefix}-penultimate`,
+    `N × D penultimate features of ${what} ("${f.name}"), as the fit read them`,
+    f.penultimate,
+  ),
+  matrixArray(
+    `${prefix}-logits`,
+    `N × C logits of ${what} ("${f.name}"), as the fit read them`,
+    f.logits,
+  ),
   ...(f.labels === undefined ? [] : [{
     name: `${prefix}-labels`,
     description: `N class indices of ${what} ("${f.name}"), in the model's class order`,
@@ -61,17 +47,14 @@ const setArrays = (prefix: string, what: string, f: SetFeatures): Array<StateArr
   }]),
 ];
 
-const problem = (array: string, text: string): Effect.Effect<never, StateProblem> =>
-  Effect.fail({ array, problem: text });
-
-/** A checked rows × cols matrix of finite values. */
+/** The state array `name` as a checked N × (the model's `what` size) matrix of finite values. */
 const checkedMatrix = (
-  arrays: ReadonlyMap<string, StateArray>,
+  { arrays, model }: LoadInputs,
   name: string,
-  cols: number,
-  what: string,
+  what: "penultimate" | "logits",
 ): Effect.Effect<Matrix, StateProblem> =>
   Effect.gen(function* () {
+    const cols = sizeOf(model.shapes[what]);
     const array = arrays.get(name);
     if (array === undefined) return yield* problem(name, "missing");
     const [rows, width] = array.shape;
@@ -81,11 +64,7 @@ const checkedMatrix = (
         `expected N × ${cols} (the model's ${what} size), found [${array.shape.join(", ")}]`,
       );
     }
-    const bad = array.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      return yield* problem(name, `value ${bad} is ${array.data[bad]}, not a finite number`);
-    }
-    return matrix(rows!, cols, array.data);
+    return matrix(rows!, cols, yield* finiteArray(array));
   });
 
 /** A checked set: penultimate and logits of equal rows, labels (when saved) among the classes. */
@@ -96,15 +75,9 @@ const checkedSet = (
   needLabels: boolean,
 ): Effect.Effect<ExtractedSet, StateProblem> =>
   Effect.gen(function* () {
-    const { arrays, model } = inputs;
-    const classes = sizeOf(model.shapes.logits);
-    const penultimate = yield* checkedMatrix(
-      arrays,
-      `${prefix}-penultimate`,
-      sizeOf(model.shapes.penultimate),
-      "penultimate",
-    );
-    const logits = yield* checkedMatrix(arrays, `${prefix}-logits`, classes, "logits");
+    const penultimate = yield* checkedMatrix(inputs, `${prefix}-penultimate`, "penultimate");
+    const logits = yield* checkedMatrix(inputs, `${prefix}-logits`, "logits");
+    const classes = logits.cols;
     const count = penultimate.rows;
     if (logits.rows !== count) {
       return yield* problem(
@@ -112,26 +85,26 @@ const checkedSet = (
         `${logits.rows} rows for the ${count} rows of ${prefix}-penultimate`,
       );
     }
-    const saved = arrays.get(`${prefix}-labels`);
-    if (saved === undefined && needLabels) return yield* problem(`${prefix}-labels`, "missing");
-    let labels: Uint8Array | undefined;
-    if (saved !== undefined) {
-      if (saved.shape.length !== 1 || saved.shape[0] !== count) {
-        return yield* problem(
-          `${prefix}-labels`,
-          `expected [${count}] (one per feature row), found [${saved.shape.join(", ")}]`,
-        );
-      }
-      const bad = saved.data.findIndex((v) => !Number.isInteger(v) || v < 0 || v >= classes);
-      if (bad >= 0) {
-        return yield* problem(
-          `${prefix}-labels`,
-          `label ${bad} is ${saved.data[bad]}, not a class index below ${classes}`,
-        );
-      }
-      labels = Uint8Array.from(saved.data);
+    const labels = `${prefix}-labels`;
+    const saved = inputs.arrays.get(labels);
+    if (saved === undefined) {
+      if (needLabels) return yield* problem(labels, "missing");
+      return featureSet(name, inputs.model, penultimate, logits);
     }
-    return featureSet(name, inputs.model, penultimate, logits, labels);
+    if (saved.shape.length !== 1 || saved.shape[0] !== count) {
+      return yield* problem(
+        labels,
+        `expected [${count}] (one per feature row), found [${saved.shape.join(", ")}]`,
+      );
+    }
+    const bad = saved.data.findIndex((v) => !Number.isInteger(v) || v < 0 || v >= classes);
+    if (bad >= 0) {
+      return yield* problem(
+        labels,
+        `label ${bad} is ${saved.data[bad]}, not a class index below ${classes}`,
+      );
+    }
+    return featureSet(name, inputs.model, penultimate, logits, Uint8Array.from(saved.data));
   });
 
 /** A set of `model`'s features named `name`, as a detector takes it. */
@@ -203,10 +176,7 @@ const refit = (inputs: LoadInputs): Effect.Effect<
     );
   });
 
-/**
- * The persistence of `kinds` that keeps what their fit read and fits them again on load (see
- * the module's comment).
- */
+/** The persistence of `kinds` that keeps what their fit read and fits them again on load. */
 export const refitPersistence = (kinds: ReadonlyArray<string>): Persistence => ({
   kinds,
   save: ({ train, validation }) =>

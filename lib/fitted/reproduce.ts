@@ -1,10 +1,7 @@
 /**
- * `fit`'s check before it writes a folder: the state about to be saved, loaded back the way
- * `openFittedDetector` loads it, scores the validation sets exactly as the detector fitted in
- * process did (every image, float64 bit for bit). A detector whose state does not reproduce
- * (a fit that is not deterministic, one that reads what a folder does not keep) is refused
- * with `UnsupportedFittedDetector` naming it and the first image that differs, and nothing is
- * written.
+ * `fit`'s check before it writes: the state, loaded back as `openFittedDetector` loads it, must
+ * score the validation sets bit for bit as in process; else `UnsupportedFittedDetector` names
+ * the first image that differs and nothing is written.
  *
  * @module
  */
@@ -14,16 +11,12 @@ import type { ExtractedSet } from "../detectors/detector.ts";
 import { UnsupportedFittedDetector } from "./errors.ts";
 import { type LoadInputs, type Persistence, type StateArray, SUPPORTED_KINDS } from "./persist.ts";
 
-/** What {@link checkReproduced} compares: each validation set and its in-process scores. */
-export interface ScoredSet {
+interface ScoredSet {
   readonly set: ExtractedSet;
   readonly scores: Float64Array;
 }
 
-/**
- * Load `arrays` with `persistence` (as a folder would be loaded, the spec through JSON) and
- * score every set of `scored`; fail unless every score equals the in-process one.
- */
+/** Load `arrays` (the spec through JSON, as from a folder) and score every set again. */
 export const checkReproduced = (
   kind: string,
   persistence: Persistence,

@@ -1,6 +1,6 @@
 /**
- * Score a whole data source with a loaded detector, streamed in batches (the source is never
- * held in memory whole): what `deno task score` and `deno task evaluate-ood` run.
+ * Score a whole data source with a loaded detector, streamed in batches (never held whole):
+ * what `deno task score` and `deno task evaluate-ood` run.
  *
  * @module
  */
@@ -9,39 +9,29 @@ import type { SourceArgument } from "../sources/argument.ts";
 import { openSource } from "../sources/mod.ts";
 import type { SourceError } from "../sources/source.ts";
 import { UnscoredImages } from "./errors.ts";
-import type { InvalidImage, LoadedDetector, ScoreImagesError, Verdict } from "./open.ts";
+import type {
+  InvalidImage,
+  LoadedDetector,
+  ScoredImages,
+  ScoreImagesError,
+  Verdict,
+} from "./open.ts";
 
-/** The scores of every image of a source, with a name per image. */
-export interface ScoredSource {
+/** The scores of every image of a source, in source order, with a name per image. */
+export interface ScoredSource extends ScoredImages {
   /** The source argument, as given. */
   readonly source: string;
   /** The image's file (folder sources) or its index. */
   readonly images: ReadonlyArray<string>;
-  /** One detector score per image (higher = more OOD); NaN for an invalid image. */
-  readonly scores: Float64Array;
-  /** The model's predicted class per image; −1 for an invalid image. */
-  readonly predicted: Int32Array;
-  /** Whether each image is flagged OOD (`true` for an invalid image). */
-  readonly isOod: ReadonlyArray<boolean>;
-  /** Each image's verdict: `in`, `ood`, or `invalid` (no score: see `invalid`). */
-  readonly verdicts: ReadonlyArray<Verdict>;
-  /** The images that could not be scored (index in the source) and why. */
-  readonly invalid: ReadonlyArray<InvalidImage>;
   /** Labels, when the source has them. */
   readonly labels?: Uint8Array;
 }
 
-/** Images per batch read from the source. */
 const BATCH = 512;
 
 /** Options of `scoreSource`. */
 export interface ScoreSourceOptions {
-  /**
-   * Overlap the batches (default true): the next batch is read (decoded) while two are scored,
-   * one searched on this thread while the other's forward pass runs on the model's onnxruntime
-   * worker (measured in `docs/performance.md`). About four batches of images are held in
-   * memory instead of one (one buffered, one being read, two being scored).
-   */
+  /** Overlap reading and scoring (default true; about four batches held): `docs/performance.md`. */
   readonly overlap?: boolean;
 }
 
@@ -56,14 +46,11 @@ export const scoreSource = (
     const opened = yield* openSource(source.spec, { baseDir: source.baseDir, shape });
     const scores = new Float64Array(opened.count);
     const predicted = new Int32Array(opened.count);
-    const isOod = new Array<boolean>(opened.count).fill(false);
     const verdicts = new Array<Verdict>(opened.count).fill("invalid");
     const invalid: Array<InvalidImage> = [];
     const labels = opened.classNames === undefined ? undefined : new Uint8Array(opened.count);
     const read = opened.batches(BATCH);
     const ahead = options.overlap === false ? read : read.pipe(Stream.buffer({ capacity: 1 }));
-    // Two batches in flight: one batch's search and thresholds run on this thread while the
-    // other's forward pass runs on the model's onnxruntime worker (results stay in order).
     const scoredBatches = Stream.mapEffect(
       ahead,
       (batch) =>
@@ -77,31 +64,25 @@ export const scoreSource = (
       Effect.sync(() => {
         scores.set(scored.scores, batch.start);
         predicted.set(scored.predicted, batch.start);
-        scored.isOod.forEach((flag, i) => (isOod[batch.start + i] = flag));
         scored.verdicts.forEach((verdict, i) => (verdicts[batch.start + i] = verdict));
-        for (const bad of scored.invalid) {
-          invalid.push({ index: batch.start + bad.index, problem: bad.problem });
+        for (const { index, problem } of scored.invalid) {
+          invalid.push({ index: batch.start + index, problem });
         }
-        if (labels !== undefined && batch.labels !== undefined) {
-          labels.set(batch.labels, batch.start);
-        }
+        if (batch.labels !== undefined) labels?.set(batch.labels, batch.start);
       }));
     return {
       source: source.argument,
       images: opened.itemNames ?? Array.from({ length: opened.count }, (_, i) => String(i)),
       scores,
       predicted,
-      isOod,
+      isOod: verdicts.map((v) => v !== "in"),
       verdicts,
       invalid,
       ...(labels === undefined ? {} : { labels }),
     };
   });
 
-/**
- * `scored` when every image has a score; else `UnscoredImages` naming the first invalid image
- * (what a metric over the whole source needs: `evaluate-ood`).
- */
+/** `scored` when every image has a score (what `evaluate-ood` needs), else `UnscoredImages`. */
 export const requireAllScored = (
   scored: ScoredSource,
 ): Effect.Effect<ScoredSource, UnscoredImages> => {

@@ -1,10 +1,7 @@
 /**
- * The training source of a fit as a stream for the bounded-memory GROOD fit: the images held
- * out as ID validation (a seeded subset, at most `HELD_OUT_MAX`) are copied aside as they pass,
- * the others are regrouped into batches of the fit's batch size (numbered from 0, as if the
- * rest were a set of its own: the same batches as the in-memory fit's), and the source's
- * checksum is taken on the way. `finish()` returns the checksum and the held-out images once
- * the stream has been run. `streamedGroodOptions` says whether a GROOD spec fits this way.
+ * The training source as a stream for the bounded-memory GROOD fit: held-out images are copied
+ * aside as they pass, the others regrouped into the in-memory fit's batches (numbered from 0),
+ * and the source's checksum taken on the way.
  *
  * @module
  */
@@ -23,24 +20,17 @@ import {
   sourceHasher,
 } from "../sources/source.ts";
 
-/** What a run of the stream leaves behind. */
-export interface TrainStreamResult {
-  /** The source's content checksum (as `readSource` gives it). */
-  readonly checksum: string;
-  /** The held-out images in source order, with their labels. */
-  readonly heldOut: { readonly pixels: Uint8Array; readonly labels: Uint8Array };
-}
-
-/**
- * The training stream of `source` without the images in `held` (see the module doc). Run its
- * `batches` once, then call `finish`.
- */
+/** The training stream of `source` without the images in `held`: run it once, then `finish`. */
 export const trainStream = (
   source: OpenedSource,
   held: ReadonlySet<number>,
 ): {
   readonly stream: TrainingStream<SourceError>;
-  readonly finish: () => TrainStreamResult;
+  /** The source's checksum and the held-out images. */
+  readonly finish: () => {
+    readonly checksum: string;
+    readonly heldOut: { readonly pixels: Uint8Array; readonly labels: Uint8Array };
+  };
 } => {
   const per = imageValues(source.shape);
   const hasher = sourceHasher(source.shape, true);
@@ -53,8 +43,7 @@ export const trainStream = (
     count: source.count - held.size,
     shape: source.shape,
     batches: (size) => {
-      // A batch never holds more than the stream's images: a chunk beyond them (`fit --chunk
-      // 1000000000`, one chunk) allocates for those, not for `size`.
+      // A chunk beyond the stream's images (`fit --chunk 1000000000`) allocates for those only.
       const room = Math.max(1, Math.min(size, source.count - held.size));
       let pixels = new Uint8Array(room * per);
       let labels = new Uint8Array(room);
@@ -115,11 +104,7 @@ export const trainStream = (
   };
 };
 
-/**
- * The streamed fit's options when `spec` is GROOD in a form it fits (gradient descriptor, exact
- * or IVF index, OOD prototype by mix-up or as the mean of the prototypes, no temperature grid),
- * else undefined (the detector then fits in memory).
- */
+/** The streamed fit's options when `spec` is GROOD in a form it fits; else undefined. */
 export const streamedGroodOptions = (
   spec: DetectorSpec,
 ): (StreamedGroodOptions & { readonly temperature: number }) | undefined => {
