@@ -27,8 +27,26 @@ import { idxSource } from "./idx.ts";
 import { npySource } from "./npy.ts";
 import type { OpenContext, OpenedSource, SourceError } from "./source.ts";
 
-export * from "./source.ts";
-export * from "./conform.ts";
+export {
+  DEFAULT_BATCH,
+  GREY_28,
+  type ImageShape,
+  imageValues,
+  memoryBatches,
+  numberedClasses,
+  type OpenContext,
+  type OpenedSource,
+  type ReadSource,
+  readSource,
+  resolvePath,
+  sameShape,
+  type SourceBatch,
+  type SourceError,
+  sourceHasher,
+  type SourceKind,
+  SourceUnlabelled,
+} from "./source.ts";
+export { conformRaw, decodeImage, pngAlreadyAtShape, type Sharp, toShape } from "./conform.ts";
 export {
   rangeBatchStarts,
   rangeOfBatches,
