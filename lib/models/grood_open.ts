@@ -1,8 +1,7 @@
 /**
- * Open a saved grood classifier folder as a `FeatureModel`, on onnxruntime by default
- * (`grood_onnx.ts`) or on tfjs (`engine: "tfjs"`, `grood_cnn.ts`). The tfjs network is loaded
- * either way (training, the dense head, tap-to-tap forwards and input gradients run on it) and
- * freed with the scope, as are the onnxruntime sessions.
+ * Open a saved grood classifier folder on onnxruntime (`grood_onnx.ts`) or tfjs
+ * (`grood_cnn.ts`). The tfjs network is loaded either way (the head, tap-to-tap forwards and
+ * checks run on it) and freed with the scope.
  *
  * @module
  */
@@ -35,10 +34,7 @@ export const loadGroodNet = (
     );
   });
 
-/**
- * Open a saved grood classifier folder as a `FeatureModel` on `engine` (default onnxruntime;
- * `options.threads`: its intra-op threads, default 1); `taps` replace its default taps.
- */
+/** Open a saved grood classifier folder on `engine`; `taps` replace its default taps. */
 export const openGroodModel = (
   dir: string,
   taps: Partial<Taps> = {},

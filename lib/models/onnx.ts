@@ -1,8 +1,6 @@
 /**
- * ONNX models run by onnxruntime-node on its CPU execution provider. Taps are tensor names of
- * the graph; a forward pass between two points runs the sub-graph cut at those tensors
- * (`onnx_graph.ts`), one onnxruntime session per (from, to…) pair, made on first use and
- * released with the scope that opened the model.
+ * ONNX models on onnxruntime-node's CPU provider. Taps are tensor names; a forward between two
+ * points runs the sub-graph cut at them (`onnx_graph.ts`), one session per cut, made on first use.
  *
  * @module
  */
@@ -47,11 +45,7 @@ export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnread
     (bytes) => decodeOnnx(path, bytes),
   );
 
-/**
- * The sessions of `model`'s sub-graphs cut from one tensor to others (`extractSubgraph`), each
- * opened on its first use (one per cut, whatever order its outputs are asked in) and released
- * with the scope this is made in.
- */
+/** The session of each cut of `model` from one tensor to others, opened on first use. */
 export const cutSessions = (
   name: string,
   model: OnnxModel,
@@ -77,10 +71,8 @@ export const cutSessions = (
   });
 
 /**
- * Open an ONNX model with its input spec and taps. Fails with `MissingTap` when a tap names no
- * tensor of the graph, `InputShapeMismatch` when the graph's declared input disagrees with the
- * spec, `ModelUnreadable` when the file is not a usable ONNX model. Shapes of the taps are
- * measured by one forward pass of a zero image.
+ * Open an ONNX model with its input spec and taps: `MissingTap`, `InputShapeMismatch` or
+ * `ModelUnreadable` when they do not fit the file.
  */
 export const openOnnxModel = (
   path: string,
@@ -89,10 +81,7 @@ export const openOnnxModel = (
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope> =>
   Effect.flatMap(readOnnxFile(path), (model) => openOnnxGraph(path, model, spec, options));
 
-/**
- * Open a decoded ONNX graph (read from a file, or made in memory by `classifierToOnnx`) as a
- * `FeatureModel` named `path` (see `openOnnxModel`).
- */
+/** Open a decoded ONNX graph (e.g. `classifierToOnnx`'s) as a `FeatureModel` named `path`. */
 export const openOnnxGraph = (
   path: string,
   model: OnnxModel,

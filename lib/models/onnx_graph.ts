@@ -1,8 +1,7 @@
 /**
- * ONNX graphs as data (npm `onnx-proto`): read a model, list its tensors, and cut a sub-graph
- * between named tensors. The sub-graph's inputs are the given tensors (e.g. a tap whose values
- * were edited), its outputs the requested tensors, and it keeps only the nodes and weights
- * those outputs need, so onnxruntime can run "from one tap to another".
+ * ONNX graphs as data (npm `onnx-proto`): read a model, list its tensors, and cut the sub-graph
+ * between named tensors (only the nodes and weights the outputs need), so onnxruntime can run
+ * from one tap to another.
  *
  * @module
  */
@@ -10,7 +9,7 @@ import onnxProto from "onnx-proto";
 import { Effect } from "effect";
 import type { MissingTap } from "./errors.ts";
 import { ModelUnreadable, TapDoesNotCut } from "./errors.ts";
-import { requireTensors } from "./model.ts";
+import { describeError, requireTensors } from "./model.ts";
 
 const { onnx } = onnxProto;
 /** The decoded ONNX model type. */
@@ -48,10 +47,8 @@ function* graphTensors(graph: Graph): Generator<Tensor> {
 }
 
 /**
- * The first tensor whose data lives in a file outside the model ("external data"), if any:
- * onnxruntime, given the model's bytes, reads such a file from the process's working
- * directory, so a copy of the model (a fitted folder) would not carry it, its content would be
- * hashed nowhere, and the same folder would score differently from one directory to the next.
+ * The first tensor whose data lives in an external file, described, if any: onnxruntime would
+ * read it from the working directory, unhashed and not carried by a copy of the model.
  */
 function externalTensor(graph: Graph): string | undefined {
   for (const tensor of graphTensors(graph)) {
@@ -65,10 +62,7 @@ function externalTensor(graph: Graph): string | undefined {
   return undefined;
 }
 
-/**
- * Decode ONNX bytes; a typed error names the model when they are not an ONNX model, or when it
- * keeps tensor data in external files.
- */
+/** Decode ONNX bytes; refused when not an ONNX model or when it keeps external data. */
 export const decodeOnnx = (
   model: string,
   bytes: Uint8Array,
@@ -83,10 +77,7 @@ export const decodeOnnx = (
         return decoded;
       },
       catch: (error) =>
-        new ModelUnreadable({
-          model,
-          problem: `not an ONNX model (${error instanceof Error ? error.message : String(error)})`,
-        }),
+        new ModelUnreadable({ model, problem: `not an ONNX model (${describeError(error)})` }),
     }),
     (decoded) => {
       const external = externalTensor(decoded.graph!);
@@ -101,13 +92,8 @@ export const encodeOnnx = (model: OnnxModel): Uint8Array => onnx.ModelProto.enco
 
 /** The declared shape of a value (−1 for a symbolic or unknown dimension), if any. */
 export function declaredShape(info: ValueInfo | undefined): ReadonlyArray<number> | undefined {
-  const dims = info?.type?.tensorType?.shape?.dim;
-  if (!dims) return undefined;
-  return dims.map((
-    d,
-  ) => (d.dimValue !== null && d.dimValue !== undefined && !d.dimParam
-    ? toNumber(d.dimValue)
-    : -1)
+  return info?.type?.tensorType?.shape?.dim?.map((d) =>
+    d.dimValue !== null && d.dimValue !== undefined && !d.dimParam ? toNumber(d.dimValue) : -1
   );
 }
 
@@ -124,6 +110,13 @@ export interface TensorInfo {
 const initializerNames = (graph: Graph): Set<string> =>
   new Set((graph.initializer ?? []).map((t) => t.name ?? ""));
 
+/** The declared value infos of a graph by name (inputs over outputs over intermediates). */
+const valueInfos = (graph: Graph): Map<string, ValueInfo> =>
+  new Map(
+    [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...(graph.input ?? [])]
+      .map((v) => [v.name ?? "", v]),
+  );
+
 /** The graph inputs that are real inputs (not weights listed as inputs by old exporters). */
 export function realInputs(graph: Graph): ReadonlyArray<ValueInfo> {
   const weights = initializerNames(graph);
@@ -133,10 +126,7 @@ export function realInputs(graph: Graph): ReadonlyArray<ValueInfo> {
 /** Every tensor a graph computes (inputs, then node outputs in graph order). */
 export function listTensors(model: OnnxModel): ReadonlyArray<TensorInfo> {
   const graph = model.graph!;
-  const infos = new Map<string, ValueInfo>();
-  for (const v of [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...(graph.input ?? [])]) {
-    infos.set(v.name ?? "", v);
-  }
+  const infos = valueInfos(graph);
   const out: Array<TensorInfo> = [];
   const push = (name: string, op: string) => {
     const shape = declaredShape(infos.get(name));
@@ -209,10 +199,7 @@ export const extractSubgraph = (
         stack.push(...(graph.node![i]!.input ?? []));
       }
     }
-    const infos = new Map<string, ValueInfo>();
-    for (const v of [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...(graph.input ?? [])]) {
-      infos.set(v.name ?? "", v);
-    }
+    const infos = valueInfos(graph);
     // Keep the element type, drop declared shapes: an export with a fixed batch size must not
     // pin the sub-graph to it (the adapter checks shapes itself).
     const valueOf = (name: string): ValueInfo =>
@@ -260,30 +247,21 @@ export const floatInfo = (name: string, dims: ReadonlyArray<number | string>): V
     },
   });
 
-/** Appends nodes and float32 initializers to a graph being written (grood's ONNX exporters). */
-export interface GraphWriter {
-  /** Appends node `op(inputs) → output` (named after its output) and returns `output`. */
-  readonly node: (
-    op: string,
-    inputs: ReadonlyArray<string>,
-    output: string,
-    attrs?: ReadonlyArray<onnxProto.onnx.IAttributeProto>,
-  ) => string;
-  /** An INT attribute. */
-  readonly int: (name: string, value: number) => onnxProto.onnx.IAttributeProto;
-  /** An INTS attribute. */
-  readonly ints: (name: string, values: ReadonlyArray<number>) => onnxProto.onnx.IAttributeProto;
-  /** Appends a float32 initializer of shape `dims` and returns its name. */
-  readonly floats: (name: string, dims: ReadonlyArray<number>, values: ArrayLike<number>) => string;
-}
-
-/** A {@link GraphWriter} appending to `nodes` and `weights`. */
+/**
+ * Appends to `nodes` and `weights` (grood's ONNX exporters): `node` (named after its output,
+ * which it returns), INT(S) attributes, and float32 initializers (`floats`, returning the name).
+ */
 export function graphWriter(
   nodes: Array<onnxProto.onnx.INodeProto>,
   weights: Array<onnxProto.onnx.ITensorProto>,
-): GraphWriter {
+) {
   return {
-    node: (op, inputs, output, attrs = []) => {
+    node: (
+      op: string,
+      inputs: ReadonlyArray<string>,
+      output: string,
+      attrs: ReadonlyArray<onnxProto.onnx.IAttributeProto> = [],
+    ) => {
       nodes.push(
         onnx.NodeProto.create({
           opType: op,
@@ -295,15 +273,15 @@ export function graphWriter(
       );
       return output;
     },
-    int: (name, i) =>
+    int: (name: string, i: number) =>
       onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
-    ints: (name, values) =>
+    ints: (name: string, values: ReadonlyArray<number>) =>
       onnx.AttributeProto.create({
         name,
         type: onnx.AttributeProto.AttributeType.INTS,
         ints: [...values],
       }),
-    floats: (name, dims, values) => {
+    floats: (name: string, dims: ReadonlyArray<number>, values: ArrayLike<number>) => {
       weights.push(
         onnx.TensorProto.create({
           name,

@@ -1,14 +1,8 @@
 /**
- * The classifier head of an ONNX graph: the node that makes the logits tap from the
- * penultimate tap, with its weights read from the graph's initializers (or `Constant` nodes).
- * Two forms are recognised, as exporters write them:
- *
- * - `Gemm(h, B, C)`: z = α·h·B′ + β·C with B′ = Bᵀ when `transB` = 1 (PyTorch's `Linear`, B of
- *   C × D) and B′ = B otherwise (D × C); `transA` must be 0; C may be absent (zero).
- * - `MatMul(h, W)` (W of D × C), alone or followed by `Add` of a C-vector bias (either order).
- *
- * So W = α·B′ and b = β·C. Anything else between the two taps (an activation after the last
- * affine node, a `Softmax` as the "logits", a weight computed at run time) is `HeadUnreadable`.
+ * The classifier head of an ONNX graph, its weights read from initializers or `Constant` nodes:
+ * `Gemm(h, B, C)` (z = α·h·B′ + β·C, B′ = Bᵀ when `transB` = 1; `transA` = 0; C optional), or
+ * `MatMul(h, W)` alone or followed by `Add` of a bias. Anything else (an activation, a Softmax
+ * as the "logits", a weight computed at run time) is `HeadUnreadable`.
  *
  * @module
  */
@@ -45,10 +39,7 @@ function attribute(node: Node, name: string, fallback: number): number {
     : toNumber(a.i);
 }
 
-/**
- * Read the head of `model` between `taps.penultimate` and `taps.logits`; `name` labels the
- * model in the error.
- */
+/** Read the head of `model` between `taps.penultimate` and `taps.logits` (`name` in errors). */
 export const onnxHead = (
   name: string,
   model: OnnxModel,
@@ -57,10 +48,9 @@ export const onnxHead = (
   Effect.suspend(() => {
     const graph = model.graph!;
     const fail = (reason: string) => Effect.fail(new HeadUnreadable({ model: name, reason }));
-    const producer = new Map<string, Node>();
-    for (const node of graph.node ?? []) {
-      for (const o of node.output ?? []) producer.set(o, node);
-    }
+    const producer = new Map(
+      (graph.node ?? []).flatMap((node) => (node.output ?? []).map((o) => [o, node] as const)),
+    );
     const constants = new Map<string, Tensor>();
     for (const t of graph.initializer ?? []) constants.set(t.name ?? "", t);
     for (const node of graph.node ?? []) {

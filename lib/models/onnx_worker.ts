@@ -1,13 +1,7 @@
 /**
  * The Web Worker behind an onnxruntime session on its own thread (`onnx_session.ts`).
- * onnxruntime-node's `run` is synchronous on the thread that calls it (its promise only defers
- * the call to `setImmediate`), so a session run on the main thread stops the decoding, search
- * and HTTP work that could overlap it; here it blocks only this worker.
- *
- * Protocol: `open` (the model's bytes and session options) → `opened` | `failed` (id −1);
- * `run` (an id, float32 feeds, output names) → `ran` (the outputs, transferred) | `failed`;
- * `release` → `released` (the session's native memory is freed; the owner then terminates the
- * worker).
+ * Protocol: `open` → `opened` | `failed` (id −1); `run` (an id, float32 feeds, output names) →
+ * `ran` (outputs transferred) | `failed`; `release` → `released` (then the owner terminates it).
  *
  * @module
  */
@@ -24,7 +18,7 @@ export type OnnxWorkerRequest =
   | {
     readonly type: "open";
     readonly bytes: Uint8Array;
-    /** The calling thread's session options (`onnx_session.ts`), so both threads run alike. */
+    /** The calling thread's session options, so both threads run alike. */
     readonly options: ort.InferenceSession.SessionOptions;
   }
   | {
@@ -56,10 +50,7 @@ const owned = (data: Float32Array): Float32Array =>
     ? data
     : data.slice();
 
-/**
- * Run `session` on float32 `feeds`: one tensor per name of `outputs`, in that order (the feeds'
- * onnxruntime tensors are disposed after). The calling thread's sessions run through it too.
- */
+/** Run `session` on float32 `feeds`: one tensor per name of `outputs` (either thread's). */
 export const runOrt = async (
   session: ort.InferenceSession,
   feeds: ReadonlyArray<readonly [string, WireTensor]>,
