@@ -1,14 +1,8 @@
 /**
- * The classifier: a small residual CNN for 28×28×1 images, defined as an ordered list of named
- * blocks (stem, block1, block2, block3, pool = penultimate feature, head = logits).
- *
- * Why blocks: GROOD needs to read the features at any block boundary, edit them (the targeted
- * mix-up), and feed them to the remaining blocks. `forward(x, { from, to })` runs exactly the
- * blocks after boundary `from` up to and including block `to`.
- *
- * The network is written with plain tfjs ops over named variables (no tf.layers), so the
- * weights, their initialisation (our seeded generator, identical on every backend) and the
- * saved format are all ours.
+ * The classifier: a small residual CNN for 28×28×1 images, an ordered list of named blocks, so
+ * GROOD can read features at any block boundary, edit them and feed them to the blocks after
+ * (`forward(x, { from, to })`). Plain tfjs ops over named variables, so weights, their seeded
+ * initialisation and the saved format are ours (`docs/internals/models.md`).
  *
  * @module
  */
@@ -17,7 +11,7 @@ import { Data } from "effect";
 import { mulberry32 } from "../random.ts";
 import { batchNormTraining, BN_EPSILON, BN_MOMENTUM, type StatisticUpdate } from "./batch_norm.ts";
 
-// Batch normalisation lives in `batch_norm.ts`; exported here too, where callers have taken it.
+// Exported here too, where callers have taken them.
 export { applyUpdates, batchNormTraining, type StatisticUpdate } from "./batch_norm.ts";
 
 /** The tfjs module a classifier runs on (the `Compute` service's `tf`). */
@@ -89,15 +83,14 @@ export interface ForwardRange {
 }
 
 /** One named weight, in a fixed order (the order of the saved weights file). */
-export interface NamedWeight {
+interface NamedWeight {
   readonly name: string;
   readonly shape: ReadonlyArray<number>;
 }
 
 /**
  * The weight names and shapes of a spec, in order. Every convolution is followed by batch
- * normalisation (`<conv>/bn/{gamma,beta}` trained, `<conv>/bn/{mean,variance}` moving
- * statistics), so convolutions carry no bias.
+ * normalisation (`<conv>/bn/{gamma,beta}` trained, `{mean,variance}` moving), so has no bias.
  */
 export function weightLayout(spec: ClassifierSpec): ReadonlyArray<NamedWeight> {
   const out: Array<NamedWeight> = [];
@@ -107,38 +100,25 @@ export function weightLayout(spec: ClassifierSpec): ReadonlyArray<NamedWeight> {
   };
   let channels = spec.inputShape[2];
   for (const block of spec.blocks) {
-    switch (block.kind) {
-      case "conv":
-        conv(block.name, 3, channels, block.filters);
-        channels = block.filters;
-        break;
-      case "residual":
-        conv(`${block.name}/conv1`, 3, channels, block.filters);
-        conv(`${block.name}/conv2`, 3, block.filters, block.filters);
-        if (block.stride !== 1 || channels !== block.filters) {
-          conv(`${block.name}/shortcut`, 1, channels, block.filters);
-        }
-        channels = block.filters;
-        break;
-      case "globalAvgPool":
-        break;
-      case "dense":
-        out.push({ name: `${block.name}/kernel`, shape: [channels, block.units] });
-        out.push({ name: `${block.name}/bias`, shape: [block.units] });
-        channels = block.units;
-        break;
+    if (block.kind === "conv") conv(block.name, 3, channels, block.filters);
+    if (block.kind === "residual") {
+      conv(`${block.name}/conv1`, 3, channels, block.filters);
+      conv(`${block.name}/conv2`, 3, block.filters, block.filters);
+      if (block.stride !== 1 || channels !== block.filters) {
+        conv(`${block.name}/shortcut`, 1, channels, block.filters);
+      }
     }
+    if (block.kind === "dense") {
+      out.push({ name: `${block.name}/kernel`, shape: [channels, block.units] });
+      out.push({ name: `${block.name}/bias`, shape: [block.units] });
+    }
+    channels = block.kind === "dense" ? block.units : "filters" in block ? block.filters : channels;
   }
   return out;
 }
 
 /** Batch-normalisation parameters of each convolution, in saved order. */
 const BN_PARAMS = ["gamma", "beta", "mean", "variance"] as const;
-
-/** Whether a weight is a moving statistic (updated by training steps, not by gradients). */
-export function isMovingStatistic(name: string): boolean {
-  return name.endsWith("/bn/mean") || name.endsWith("/bn/variance");
-}
 
 /** The output shape (without the batch axis) of every boundary. */
 export function boundaryShapes(spec: ClassifierSpec): ReadonlyMap<string, ReadonlyArray<number>> {
@@ -169,8 +149,8 @@ export function boundaryShapes(spec: ClassifierSpec): ReadonlyMap<string, Readon
 }
 
 /**
- * Seeded He-normal initial kernels; biases, BN shifts and means 0, BN scales and variances 1. Our generator, not tfjs's,
- * so the same seed gives the same network on every backend.
+ * Seeded He-normal initial kernels; biases, BN shifts and means 0, BN scales and variances 1
+ * (our generator, not tfjs's: the same network on every backend).
  */
 export function initialWeights(spec: ClassifierSpec, seed: number): Map<string, Float32Array> {
   const random = mulberry32(seed);
@@ -182,12 +162,10 @@ export function initialWeights(spec: ClassifierSpec, seed: number): Map<string, 
   };
   const out = new Map<string, Float32Array>();
   for (const { name, shape } of weightLayout(spec)) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const values = new Float32Array(size);
+    const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
     if (name.endsWith("/kernel")) {
-      const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-      const std = Math.sqrt(2 / fanIn);
-      for (let i = 0; i < size; i++) values[i] = std * gaussian();
+      const std = Math.sqrt(2 / shape.slice(0, -1).reduce((a, b) => a * b, 1));
+      values.forEach((_, i) => values[i] = std * gaussian());
     } else if (name.endsWith("/bn/gamma") || name.endsWith("/bn/variance")) {
       values.fill(1);
     }
@@ -208,10 +186,7 @@ export interface Classifier {
   readonly variables: ReadonlyMap<string, tfType.Variable>;
   /** Run blocks after `from` up to and including `to` (tensors in, tensor out, no disposal). */
   readonly forward: (x: tfType.Tensor, range?: ForwardRange) => tfType.Tensor;
-  /**
-   * A training forward pass over the whole network: batch statistics in the normalisation
-   * layers, and the moving-statistic updates to apply after the optimizer step.
-   */
+  /** A training forward pass: batch statistics, and the moving-statistic updates to apply. */
   readonly forwardTraining: (x: tfType.Tensor) => {
     readonly logits: tfType.Tensor;
     readonly updates: ReadonlyArray<StatisticUpdate>;
@@ -245,11 +220,11 @@ export function makeClassifier(
     if (values === undefined) {
       throw new Error(`Cannot build the classifier: weight "${name}" is missing`);
     }
-    // No explicit name: tfjs names must be unique per process, and tests hold several nets.
-    // The variable shares the initial tensor's data; the tensor itself is released, or each
-    // model would leave one tensor per weight behind after its dispose().
+    // No explicit name: tfjs names must be unique per process. The initial tensor is released,
+    // or each model would leave one tensor per weight behind after its dispose().
     const initial = tf.tensor(values, [...shape]);
-    variables.set(name, tf.variable(initial, !isMovingStatistic(name)));
+    // Moving statistics are updated by training steps, not by gradients.
+    variables.set(name, tf.variable(initial, !/\/bn\/(mean|variance)$/.test(name)));
     initial.dispose();
   }
   const v = (name: string) => variables.get(name)!;
@@ -258,9 +233,8 @@ export function makeClassifier(
   const numClasses = last.kind === "dense" ? last.units : 0;
   const shapes = boundaryShapes(spec);
 
-  // Convolution + batch normalisation (+ ReLU). In training, normalise with the batch's own
-  // moments and record the moving-average updates. Otherwise fold the moving statistics into
-  // the kernel and a bias, so inference is one fused convolution (about twice as fast on wasm).
+  // Convolution + batch normalisation (+ ReLU). In training, the batch's own moments and the
+  // moving-average updates; otherwise the statistics folded in: one fused convolution.
   const convBn = (
     name: string,
     x: tfType.Tensor4D,
@@ -366,9 +340,8 @@ export function makeClassifier(
 }
 
 /**
- * What {@link toInput} does to pixels before the first block: part of every model's cache key,
- * so a change here can never serve features computed the old way. Keep it in step with
- * `toInput`.
+ * What {@link toInput} does to pixels, part of every model's cache key (so a change can never
+ * serve features computed the old way). Keep it in step with `toInput`.
  */
 export const INPUT_PREPROCESSING = {
   from: "uint8 NHWC",

@@ -40,9 +40,9 @@ export interface TrainProgress {
   readonly epoch: number;
   /** Total epochs. */
   readonly epochs: number;
-  /** Steps done so far in this epoch. */
+  /** Steps done so far in this epoch, of `stepsPerEpoch`. */
   readonly step: number;
-  /** Steps per epoch (batches of the training set). */
+  /** Steps per epoch. */
   readonly stepsPerEpoch: number;
   /** Mean cross-entropy loss over the epoch so far. */
   readonly loss: number;
@@ -75,11 +75,11 @@ export const trainClassifier: (
       return yield* new InvalidParameter({ name, value, expected: `a whole number ≥ ${min}` });
     }
   }
-  const { learningRate } = options;
-  if (!(Number.isFinite(learningRate) && learningRate > 0)) {
+  const { learningRate: value } = options;
+  if (!(Number.isFinite(value) && value > 0)) {
     return yield* new InvalidParameter({
       name: "learningRate",
-      value: learningRate,
+      value,
       expected: "a finite number > 0",
     });
   }
@@ -111,11 +111,9 @@ export const trainClassifier: (
           );
           batchLabels[i] = train.labels[j]!;
         }
-        // Cosine decay to zero over the whole run: a better end point than a constant rate.
-        // (tfjs reads this field at every step but declares it protected.)
-        (optimizer as unknown as { learningRate: number }).learningRate = options.learningRate *
-          0.5 *
-          (1 + Math.cos(Math.PI * globalStep / totalSteps));
+        // Cosine decay to zero over the whole run (tfjs reads this protected field every step).
+        const rate = options.learningRate * 0.5 * (1 + Math.cos(Math.PI * globalStep / totalSteps));
+        (optimizer as unknown as { learningRate: number }).learningRate = rate;
         const [lossValue, hits] = tf.tidy(() => {
           const x = toInput(tf, batchPixels.subarray(0, size * IMAGE_SIZE), size, spec.inputShape);
           const labels = tf.tensor1d(batchLabels.subarray(0, size), "int32");

@@ -1,8 +1,6 @@
 /**
- * grood's own residual CNN (`lib/model/classifier.ts`) behind the `FeatureModel` interface:
- * taps are block boundaries (default: early = block1, penultimate = the pooling block,
- * logits = the last block), run by tfjs on the `Compute` backend; its input gradient (ODIN) by
- * tfjs's autograd.
+ * grood's own residual CNN (`lib/model/classifier.ts`) as a `FeatureModel` on tfjs: taps are
+ * block boundaries; its input gradient is tfjs's autograd.
  *
  * @module
  */
@@ -32,17 +30,13 @@ export function groodInputSpec(net: Classifier): InputSpec {
 }
 
 /**
- * The default taps of grood's CNN: early is `block1` (else, in a network without one, its
- * first convolutional block, else the penultimate block), so every network has a model.
+ * The default taps of grood's CNN: early is `block1` (else its first convolutional block, else
+ * the penultimate block), penultimate the pooling block, logits the last block.
  */
 export function groodTaps(net: Classifier): Taps {
   const pen = penultimate(net.spec);
   const early = net.boundaries.includes("block1") ? "block1" : groodPoints(net)[0]?.name ?? pen;
-  return {
-    early,
-    penultimate: pen,
-    logits: net.boundaries[net.boundaries.length - 1]!,
-  };
+  return { early, penultimate: pen, logits: net.boundaries.at(-1)! };
 }
 
 /** The convolutional block boundaries of `net` (where GROOD's early prototypes can be taken). */
@@ -54,10 +48,7 @@ export function groodPoints(
     .map((b) => ({ name: b.name, shape: net.shapeAt(b.name) }));
 }
 
-/**
- * The dense block of `net` that makes the logits tap from the penultimate tap (z = h·W + b with
- * the block's `kernel`, D × C, and `bias`), copied out of its variables.
- */
+/** The dense block of `net` from the penultimate tap to the logits tap, copied out. */
 export const groodHead = (
   net: Classifier,
   name: string,
@@ -104,10 +95,7 @@ export const requireBoundaries = (
   );
 };
 
-/**
- * A classifier already in memory as a `FeatureModel` (the caller keeps owning `net`).
- * Fails with `MissingTap` when a tap is not a block boundary.
- */
+/** A classifier in memory as a `FeatureModel` (the caller keeps owning `net`). */
 export const groodFeatureModel = (
   tf: typeof tfType,
   net: Classifier,
@@ -159,14 +147,12 @@ export const groodFeatureModel = (
       taps,
       shapes,
       forward: (x, from, to) => runNamed(x, boundaryOf(from), to.map((t) => taps[t])),
-      inputGradient: tfjsInputGradient(
-        tf,
-        name,
-        (x) => net.forward(x, { from: INPUT, to: taps.logits }),
-      ),
+      inputGradient: tfjsInputGradient(tf, name, (x) =>
+        net.forward(x, { from: INPUT, to: taps.logits })),
       network: net,
       points: groodPoints(net),
-      forwardPoints: (x, names) => runNamed(x, INPUT, names),
+      forwardPoints: (x, names) =>
+        runNamed(x, INPUT, names),
       head: checkedHead(name, shapes, groodHead(net, name, taps)),
     }, boundaryOf);
   });

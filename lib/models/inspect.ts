@@ -1,21 +1,7 @@
 /**
- * What a model holds and where its taps probably are: every tensor (name, shape, op) and a
- * proposal for the early, penultimate and logits taps, for a user who brings a model and does
- * not know its tensor names.
- *
- * Heuristics (ONNX):
- * - logits: the last 2-D graph output;
- * - penultimate: the data input of the last `Gemm`/`MatMul`;
- * - early: a 4-D graph output if the exporter marked one (as `torch.onnx.export` with named
- *   outputs, and grood's own exporter, do); otherwise the last activation at the first
- *   resolution below the input's (the output of the first downsampling stage).
- * Shapes are measured by running one zero image with every float tensor as an output, so they
- * are known even where the file declares none.
- *
- * tfjs models (NHWC): logits = the model's output; penultimate = the input of the last dense
- * layer (`Dense`, or a GraphModel's last `MatMul`); early = the last 4-D tensor at the first
- * resolution below the input's (the last 4-D tensor before the head when none is smaller).
- * LayersModel shapes are the layers' declared output shapes; GraphModel shapes are measured.
+ * What a model holds (every tensor: name, op, shape) and a proposal for its early, penultimate
+ * and logits taps, for a user who does not know its tensor names. The heuristics are in
+ * `docs/internals/models.md`; shapes are measured on one zero image where the file has none.
  *
  * @module
  */
@@ -52,36 +38,26 @@ export interface Inspection {
 }
 
 /** Ops whose outputs are integers or shapes, never features (not measured). */
-const NON_FEATURE_OPS = new Set([
-  "Shape",
-  "Size",
-  "NonZero",
-  "ArgMax",
-  "ArgMin",
-  "Constant",
-  "ConstantOfShape",
-  "Cast",
-  "Range",
-  "TopK",
-  "Gather",
-  "Unsqueeze",
-  "Squeeze",
-  "Concat",
-]);
+const NON_FEATURE_OPS = new Set(
+  ("Shape Size NonZero ArgMax ArgMin Constant ConstantOfShape Cast Range TopK Gather Unsqueeze " +
+    "Squeeze Concat").split(" "),
+);
 /** Ops that end a block: where an early tap sits. */
-const ACTIVATIONS = new Set([
-  "Relu",
-  "Add",
-  "MaxPool",
-  "AveragePool",
-  "Clip",
-  "LeakyRelu",
-  "Sigmoid",
-  "HardSwish",
-  "Mul",
-]);
+const ACTIVATIONS = new Set(
+  "Relu Add MaxPool AveragePool Clip LeakyRelu Sigmoid HardSwish Mul".split(" "),
+);
 
-/** Measure tensor shapes with one zero image; tensors that cannot be measured keep their declared shape. */
+/** A tensor's info, its shape (when known) with a free batch axis. */
+const infoOf = (
+  name: string,
+  op: string,
+  shape: ReadonlyArray<number | null> | undefined,
+): TensorInfo =>
+  shape === undefined
+    ? { name, op }
+    : { name, op, shape: shape.map((d, i) => i === 0 || d === null ? -1 : d) };
+
+/** Tensor shapes measured on one zero image (the others keep their declared shape). */
 const measureShapes = (path: string, model: OnnxModel) =>
   Effect.gen(function* () {
     const tensors = listTensors(model);
@@ -95,19 +71,12 @@ const measureShapes = (path: string, model: OnnxModel) =>
       { thread: "caller" },
     );
     const zero = { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), shape: dims };
-    const outputs = yield* runSession(
-      session,
-      input.name ?? "",
-      zero,
-      measurable.map((t) => t.name),
+    const names = measurable.map((t) => t.name);
+    const outputs = yield* runSession(session, input.name ?? "", zero, names);
+    const measured = new Map(names.map((name, i) => [name, outputs[i]!.shape]));
+    return tensors.map((t) =>
+      infoOf(t.name, t.op, measured.get(t.name) ?? (t.op === "Input" ? dims : t.shape))
     );
-    const measured = new Map(measurable.map((t, i) => [t.name, outputs[i]!.shape]));
-    return tensors.map((t): TensorInfo => {
-      const shape = measured.get(t.name) ?? (t.op === "Input" ? dims : t.shape);
-      return shape === undefined
-        ? { name: t.name, op: t.op }
-        : { ...t, shape: shape.map((d, i) => (i === 0 ? -1 : d)) };
-    });
   });
 
 /**
@@ -131,15 +100,12 @@ const firstDownsampled = (
 };
 
 /** The taps found (a tap is left out when no tensor fits it). */
-const tapsOf = (
-  early: string | undefined,
-  penultimate: string | undefined,
-  logits: string | undefined,
-): Partial<Taps> => ({
-  ...(early === undefined ? {} : { early }),
-  ...(penultimate === undefined ? {} : { penultimate }),
-  ...(logits === undefined ? {} : { logits }),
-});
+const tapsOf = (...found: Array<string | undefined>): Partial<Taps> =>
+  Object.fromEntries(
+    (["early", "penultimate", "logits"] as const).flatMap((tap, i) =>
+      found[i] === undefined ? [] : [[tap, found[i]]]
+    ),
+  );
 
 /** Propose taps from measured tensors (see the module doc for the rules). */
 export function proposeOnnxTaps(
@@ -198,9 +164,6 @@ export const inspectGrood = (
     proposed: groodTaps(net),
   }));
 
-const batchFirst = (shape: ReadonlyArray<number | null>) =>
-  shape.map((d, i) => (i === 0 || d === null ? -1 : d));
-
 /** Inspect a tfjs LayersModel or GraphModel (`model.json`): layers or nodes, and taps. */
 export const inspectTfjs = (
   path: string,
@@ -210,13 +173,13 @@ export const inspectTfjs = (
     const { tf } = yield* Compute;
     const engine = yield* loadTfjsModel(tf, path, format);
     if (engine.kind === "layers") {
-      const tensors = engine.model.layers.map((layer): TensorInfo => {
+      const tensors = engine.model.layers.map((layer) => {
         const shape = layer.outputShape;
-        const single = Array.isArray(shape[0]) ? undefined : shape as Array<number | null>;
-        const op = layer.getClassName() === "InputLayer" ? "Input" : layer.getClassName();
-        return single === undefined
-          ? { name: layer.name, op }
-          : { name: layer.name, op, shape: batchFirst(single) };
+        return infoOf(
+          layer.name,
+          layer.getClassName() === "InputLayer" ? "Input" : layer.getClassName(),
+          Array.isArray(shape[0]) ? undefined : shape as Array<number | null>,
+        );
       });
       const dense = engine.model.layers.filter((l) => l.getClassName() === "Dense").at(-1);
       const last = tensors.at(-1);
@@ -245,13 +208,11 @@ export const inspectTfjs = (
       catch: (error) => new ModelRunFailed({ model: path, problem: String(error) }),
     });
     const byName = new Map(measured.map((name, i) => [name, shapes[i]!]));
-    const tensors = nodes.map((n): TensorInfo => {
-      const shape = n.op === "Placeholder" ? dims : byName.get(n.name);
-      const op = n.op === "Placeholder" ? "Input" : n.op;
-      return shape === undefined
-        ? { name: n.name, op }
-        : { name: n.name, op, shape: batchFirst(shape) };
-    });
+    const tensors = nodes.map((n) =>
+      n.op === "Placeholder"
+        ? infoOf(n.name, "Input", dims)
+        : infoOf(n.name, n.op, byName.get(n.name))
+    );
     const matmul = nodes.filter((n) => n.op === "MatMul").at(-1);
     return {
       model: path,

@@ -1,12 +1,8 @@
 /**
  * tfjs models saved as `model.json` + weight files: LayersModel (taps are layer names) and
- * GraphModel (taps are node names), read from disk (tfjs's own `file://` loader needs
- * tfjs-node, which cannot be installed offline) and run on the `Compute` backend.
- *
- * Tap-to-tap forward: a GraphModel executes from any fed node (`execute` with the tap's node
- * as input); a LayersModel re-applies the layers after the tap in topological order, each on
- * its inbound layers' outputs, so it works for functional models with branches and merges.
- * A LayersModel has an input gradient (ODIN) by tfjs's autograd; a GraphModel has none.
+ * GraphModel (node names), read from disk (tfjs's `file://` loader needs tfjs-node). From a
+ * tap, a GraphModel executes from the fed node; a LayersModel re-applies the layers after it
+ * in topological order (so branches and merges work). Only a LayersModel has an input gradient.
  *
  * @module
  */
@@ -75,15 +71,11 @@ function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
   const subModels = new Map<string, tfType.LayersModel>();
   const subModel = (layers: ReadonlyArray<string>) => {
     const key = layers.join(",");
-    let sub = subModels.get(key);
-    if (sub === undefined) {
-      sub = tf.model({
-        inputs: model.inputs,
-        outputs: layers.map((l) => model.getLayer(l).output as tfType.SymbolicTensor),
-      });
-      subModels.set(key, sub);
+    if (!subModels.has(key)) {
+      const outputs = layers.map((l) => model.getLayer(l).output as tfType.SymbolicTensor);
+      subModels.set(key, tf.model({ inputs: model.inputs, outputs }));
     }
-    return sub;
+    return subModels.get(key)!;
   };
   const fromInput = (x: tfType.Tensor, layers: ReadonlyArray<string>) => {
     const result = subModel(layers).predict(x);
@@ -103,26 +95,17 @@ function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
       const out = layer.apply(inputs.length === 1 ? inputs[0]! : inputs as Array<tfType.Tensor>);
       values.set(layer.name, out as tfType.Tensor);
     }
-    return layers.map((l) => {
-      const v = values.get(l);
-      if (v === undefined) {
-        throw new TapDoesNotCut({
-          model: name,
-          from: start,
-          to: l,
-          tensor: model.inputNames[0] ?? "input",
-        });
-      }
+    const tensor = model.inputNames[0] ?? "input";
+    return layers.map((to) => {
+      const v = values.get(to);
+      if (v === undefined) throw new TapDoesNotCut({ model: name, from: start, to, tensor });
       return v;
     });
   };
   return { fromInput, fromLayer, applyTo };
 }
 
-/**
- * Load the tfjs model at `path` (`model.json`), freed when the scope closes, with the names
- * taps may give: its layers' (LayersModel) or its GraphDef nodes' (GraphModel).
- */
+/** Load the tfjs model at `path`, freed with the scope, with the names taps may give. */
 export const loadTfjsModel = (
   tf: Tf,
   path: string,
@@ -159,10 +142,7 @@ export const loadTfjsModel = (
     (e) => Effect.sync(() => e.model.dispose()),
   );
 
-/**
- * Open a tfjs model (`model.json`) with its input spec and taps. Fails with `ModelUnreadable`
- * (file), `MissingTap` (a layer or node the model lacks) or `InputShapeMismatch`.
- */
+/** Open a tfjs model (`model.json`) with its input spec and taps. */
 export const openTfjsModel = (
   path: string,
   format: TfjsFormat,
@@ -175,6 +155,7 @@ export const openTfjsModel = (
     const inputName = engine.kind === "layers"
       ? engine.model.inputNames[0]!
       : engine.model.inputs[0]!.name;
+    const feedOf = (from: ForwardPoint) => from === "input" ? inputName : spec.taps[from];
     const layers = engine.kind === "layers" ? layersForward(tf, engine.model, path) : undefined;
     const run = (x: FeatureTensor, from: ForwardPoint, to: ReadonlyArray<TapName>) =>
       Effect.try({
@@ -188,8 +169,7 @@ export const openTfjsModel = (
                 : layers.fromLayer(input, spec.taps[from], targets);
             }
             const graph = engine.model as tfType.GraphModel;
-            const feed = from === "input" ? inputName : spec.taps[from];
-            const result = graph.execute({ [feed]: input }, targets);
+            const result = graph.execute({ [feedOf(from)]: input }, targets);
             return Array.isArray(result) ? result : [result];
           }),
         catch: (error): ModelError =>
@@ -207,13 +187,13 @@ export const openTfjsModel = (
       name: path,
       kind: engine.kind === "layers" ? "tfjs-layers" : "tfjs-graph",
       spec,
-      feedName: (from) => from === "input" ? inputName : spec.taps[from],
+      feedName: feedOf,
       run,
       head: engine.kind === "layers"
         ? layersHead(path, engine.model, spec.taps)
         : graphHead(path, engine.model, engine.nodes, spec.taps),
       // A GraphModel's ops are not all differentiable in tfjs: no input gradient there.
-      ...(layers === undefined ? {} : {
+      ...(layers && {
         inputGradient: tfjsInputGradient(tf, path, (x) => layers.applyTo(x, spec.taps.logits)),
       }),
     });
