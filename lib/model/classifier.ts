@@ -122,28 +122,18 @@ const BN_PARAMS = ["gamma", "beta", "mean", "variance"] as const;
 
 /** The output shape (without the batch axis) of every boundary. */
 export function boundaryShapes(spec: ClassifierSpec): ReadonlyMap<string, ReadonlyArray<number>> {
-  const shapes = new Map<string, ReadonlyArray<number>>();
   let [h, w, c] = spec.inputShape;
-  shapes.set(INPUT, [h, w, c]);
+  const shapes = new Map<string, ReadonlyArray<number>>([[INPUT, [h, w, c]]]);
   for (const block of spec.blocks) {
-    switch (block.kind) {
-      case "conv":
-      case "residual":
-        h = Math.ceil(h / block.stride);
-        w = Math.ceil(w / block.stride);
-        c = block.filters;
-        shapes.set(block.name, [h, w, c]);
-        break;
-      case "globalAvgPool":
-        shapes.set(block.name, [c]);
-        h = 1;
-        w = 1;
-        break;
-      case "dense":
-        c = block.units;
-        shapes.set(block.name, [c]);
-        break;
+    if (block.kind === "conv" || block.kind === "residual") {
+      [h, w, c] = [Math.ceil(h / block.stride), Math.ceil(w / block.stride), block.filters];
+      shapes.set(block.name, [h, w, c]);
+      continue;
     }
+    // Pooling keeps the channels (and leaves 1 × 1); a dense block has its units.
+    if (block.kind === "dense") c = block.units;
+    else [h, w] = [1, 1];
+    shapes.set(block.name, [c]);
   }
   return shapes;
 }
@@ -217,9 +207,7 @@ export function makeClassifier(
   const variables = new Map<string, tfType.Variable>();
   for (const { name, shape } of layout) {
     const values = weights.get(name);
-    if (values === undefined) {
-      throw new Error(`Cannot build the classifier: weight "${name}" is missing`);
-    }
+    if (!values) throw new Error(`Cannot build the classifier: weight "${name}" is missing`);
     // No explicit name: tfjs names must be unique per process. The initial tensor is released,
     // or each model would leave one tensor per weight behind after its dispose().
     const initial = tf.tensor(values, [...shape]);
@@ -260,12 +248,8 @@ export function makeClassifier(
     const { output, mean, variance } = batchNormTraining(tf, y, gamma, beta);
     for (const [stat, batchValue] of [["mean", mean], ["variance", variance]] as const) {
       const variable = variables.get(`${name}/bn/${stat}`)!;
-      updates.push({
-        variable,
-        value: tf.keep(
-          tf.add(tf.mul(variable, BN_MOMENTUM), tf.mul(batchValue, 1 - BN_MOMENTUM)),
-        ),
-      });
+      const value = tf.add(tf.mul(variable, BN_MOMENTUM), tf.mul(batchValue, 1 - BN_MOMENTUM));
+      updates.push({ variable, value: tf.keep(value) });
     }
     return activation === "relu" ? tf.relu(output) : output;
   };

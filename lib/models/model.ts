@@ -157,21 +157,16 @@ export const checkedHead = (
   head: Effect.Effect<Head, HeadUnreadable>,
 ): Effect.Effect<Head, HeadUnreadable> =>
   Effect.flatMap(head, (h) => {
-    const d = sizeOf(shapes.penultimate);
-    const c = sizeOf(shapes.logits);
-    if (h.inputSize !== d || h.numClasses !== c) {
-      return Effect.fail(
-        new HeadUnreadable({
-          model,
-          reason: `its head maps ${h.inputSize} features to ${h.numClasses} logits, and the ` +
-            `taps have ${d} penultimate features and ${c} logits`,
-        }),
-      );
-    }
-    if (!h.kernel.every(Number.isFinite) || !h.bias.every(Number.isFinite)) {
-      return Effect.fail(new HeadUnreadable({ model, reason: "its head has non-finite weights" }));
-    }
-    return Effect.succeed(h);
+    const [d, c] = [sizeOf(shapes.penultimate), sizeOf(shapes.logits)];
+    const reason = h.inputSize !== d || h.numClasses !== c
+      ? `its head maps ${h.inputSize} features to ${h.numClasses} logits, and the taps have ` +
+        `${d} penultimate features and ${c} logits`
+      : !h.kernel.every(Number.isFinite) || !h.bias.every(Number.isFinite)
+      ? "its head has non-finite weights"
+      : undefined;
+    return reason === undefined
+      ? Effect.succeed(h)
+      : Effect.fail(new HeadUnreadable({ model, reason }));
   });
 
 /** Number of values of a shape. */
@@ -208,20 +203,13 @@ export const preprocess = (
 ): Effect.Effect<FeatureTensor, InputShapeMismatch> => {
   const { height, width, channels } = spec;
   const plane = height * width;
-  const sourceShape = [count, height, width, sourceChannels];
-  if (
-    pixels.length !== count * plane * sourceChannels ||
-    (sourceChannels !== channels && !(sourceChannels === 1 && channels === 3))
-  ) {
-    return Effect.fail(
-      new InputShapeMismatch({
-        model,
-        tensor: "input",
-        expected: [-1, height, width, channels],
-        actual: pixels.length === count * plane * sourceChannels ? sourceShape : [pixels.length],
-      }),
-    );
+  const fits = pixels.length === count * plane * sourceChannels;
+  if (!fits || (sourceChannels !== channels && !(sourceChannels === 1 && channels === 3))) {
+    const actual = fits ? [count, height, width, sourceChannels] : [pixels.length];
+    const expected = [-1, height, width, channels];
+    return Effect.fail(new InputShapeMismatch({ model, tensor: "input", expected, actual }));
   }
+  const shape = [count, ...inputShape(spec)];
   const mean = Array.from({ length: channels }, (_, c) => spec.mean[c] ?? spec.mean[0] ?? 0);
   const inv = Array.from({ length: channels }, (_, c) => 1 / (spec.std[c] ?? spec.std[0] ?? 1));
   const out = new Float32Array(count * plane * channels);
@@ -229,7 +217,7 @@ export const preprocess = (
     // Layout-free, with no per-value branch (the service runs it on its main thread).
     const [m, v, scale] = [mean[0]!, inv[0]!, spec.scale];
     for (let i = 0; i < out.length; i++) out[i] = (pixels[i]! * scale - m) * v;
-    return Effect.succeed({ data: out, shape: [count, ...inputShape(spec)] });
+    return Effect.succeed({ data: out, shape });
   }
   for (let n = 0; n < count; n++) {
     for (let p = 0; p < plane; p++) {
@@ -243,7 +231,7 @@ export const preprocess = (
       }
     }
   }
-  return Effect.succeed({ data: out, shape: [count, ...inputShape(spec)] });
+  return Effect.succeed({ data: out, shape });
 };
 
 /** Check a tensor's shape (after the batch axis) against the shape a model declares. */
@@ -270,12 +258,12 @@ export const checkDeclaredInput = (
   spec: InputSpec,
 ): Effect.Effect<void, InputShapeMismatch> => {
   const wanted = inputShape(spec);
-  return declared.length !== wanted.length + 1 ||
-      declared.slice(1).some((d, i) => d >= 0 && d !== wanted[i])
-    ? Effect.fail(
-      new InputShapeMismatch({ model, tensor, expected: declared, actual: [-1, ...wanted] }),
-    )
-    : Effect.void;
+  const fits = declared.length === wanted.length + 1 &&
+    declared.slice(1).every((d, i) => d < 0 || d === wanted[i]);
+  const actual = [-1, ...wanted];
+  return fits ? Effect.void : Effect.fail(
+    new InputShapeMismatch({ model, tensor, expected: declared, actual }),
+  );
 };
 
 /** Check that each tap (or other name → tensor) names one of `known`, the model's names. */
