@@ -220,7 +220,6 @@ export function makeClassifier(
   const last = spec.blocks[spec.blocks.length - 1]!;
   const numClasses = last.kind === "dense" ? last.units : 0;
   const shapes = boundaryShapes(spec);
-
   // Convolution + batch normalisation (+ ReLU). In training, the batch's own moments and the
   // moving-average updates; otherwise the statistics folded in: one fused convolution.
   const convBn = (
@@ -253,7 +252,6 @@ export function makeClassifier(
     }
     return activation === "relu" ? tf.relu(output) : output;
   };
-
   const runBlock = (
     block: BlockSpec,
     x: tfType.Tensor,
@@ -280,13 +278,11 @@ export function makeClassifier(
         );
     }
   };
-
   const indexOf = (boundary: string): number => {
     const i = boundaries.indexOf(boundary);
     if (i < 0) throw new UnknownBoundary({ boundary, known: boundaries });
     return i;
   };
-
   const forward = (x: tfType.Tensor, range: ForwardRange = {}): tfType.Tensor => {
     const from = indexOf(range.from ?? INPUT);
     const to = indexOf(range.to ?? boundaries[boundaries.length - 1]!);
@@ -297,14 +293,12 @@ export function makeClassifier(
     for (let i = from; i < to; i++) out = runBlock(spec.blocks[i]!, out);
     return out;
   };
-
   const forwardTraining = (x: tfType.Tensor) => {
     const updates: Array<StatisticUpdate> = [];
     let out = x;
     for (const block of spec.blocks) out = runBlock(block, out, updates);
     return { logits: out, updates };
   };
-
   return {
     spec,
     numClasses,

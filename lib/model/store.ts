@@ -214,16 +214,16 @@ export const loadClassifier: (
         new ModelLoadError({ path: dir, problem: `cannot read ${name} (${osReason(cause)})` }),
     });
   // grood's own format: an unknown key, a mistyped value or bad JSON is refused, named.
-  const parse = <S extends typeof ClassifierMetadata | typeof ModelJson>(
-    schema: S,
-    name: string,
-    bytes: Uint8Array,
-  ) =>
-    decodeJsonText(schema, name)(new TextDecoder().decode(bytes)).pipe(
-      Effect.mapError((error) => new ModelLoadError({ path: dir, problem: error.message })),
+  const parse = <S extends typeof ClassifierMetadata | typeof ModelJson>(schema: S, name: string) =>
+    Effect.flatMap(
+      read(name),
+      (bytes) =>
+        decodeJsonText(schema, name)(new TextDecoder().decode(bytes)).pipe(
+          Effect.mapError((error) => new ModelLoadError({ path: dir, problem: error.message })),
+        ),
     );
-  const metadata = yield* parse(ClassifierMetadata, "metadata.json", yield* read("metadata.json"));
-  const model = yield* parse(ModelJson, "model.json", yield* read("model.json"));
+  const metadata = yield* parse(ClassifierMetadata, "metadata.json");
+  const model = yield* parse(ModelJson, "model.json");
   const bytes = yield* read("weights.bin");
   const digest = sha256Hex(bytes);
   if (digest !== metadata.weightsSha256) {
@@ -244,6 +244,5 @@ export const loadClassifier: (
     return [name, values.subarray(offset - sizes[i]!, offset)];
   }));
   const net = makeClassifier(tf, model.spec, weights);
-  const loaded: LoadedClassifier = { net, metadata, path: dir, key: modelKey(model.spec, digest) };
-  return loaded;
+  return { net, metadata, path: dir, key: modelKey(model.spec, digest) };
 });

@@ -62,13 +62,11 @@ export function classifierGradientToOnnx(net: Classifier): OnnxModel {
       ints("output_padding", [padding(kh, top, bottom), padding(kw, left, right)]),
     ]);
   };
-
   const blocks = net.spec.blocks;
   const inputsOf = blocks.map((_, i) => i === 0 ? INPUT : blocks[i - 1]!.name);
   const sizes = inputsOf.map((b) => net.shapeAt(b));
   const logits = blocks[blocks.length - 1]!.name;
   const numClasses = net.numClasses;
-
   // ∂/∂z of Σ CE(z/T, argmax z) = (softmax(z/T) − onehot) / T.
   const probabilities = node(
     "Softmax",
@@ -88,7 +86,6 @@ export function classifierGradientToOnnx(net: Classifier): OnnxModel {
     [node("Sub", [probabilities, onehot], "grad/residual"), TEMPERATURE_INPUT],
     `grad/${logits}`,
   );
-
   for (let i = blocks.length - 1; i >= 0; i--) {
     const block = blocks[i]!;
     const inputShape = sizes[i]!;

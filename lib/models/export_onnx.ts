@@ -56,7 +56,6 @@ export function classifierToOnnx(
   const valueInfo: Array<onnxProto.onnx.IValueInfoProto> = [];
   const info = (name: string, shape: ReadonlyArray<number>) => floatInfo(name, ["N", ...shape]);
   const { node, ints, floats: weight } = graphWriter(nodes, weights);
-
   // Convolution with batch normalisation folded in (kernel × γ/√(σ²+ε), bias β − μ·γ/√(σ²+ε));
   // tfjs kernels are [kh, kw, cin, cout], ONNX weights [cout, cin, kh, kw].
   const convBn = (name: string, x: string, size: number, stride: number, relu: boolean) => {
@@ -92,7 +91,6 @@ export function classifierToOnnx(
     );
     return relu ? node("Relu", [conv], name) : conv;
   };
-
   let x = INPUT;
   let size = net.spec.inputShape[0];
   for (const block of net.spec.blocks) {

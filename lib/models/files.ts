@@ -7,7 +7,7 @@
 import { basename, dirname, relative } from "node:path";
 import { Effect } from "effect";
 import { IoError, osReason, sha256Hex } from "../io/files.ts";
-import { insideBase, LinkLeavesRoot, PathOutsideBase, walkFiles } from "../io/paths.ts";
+import { insideBase, LinkLeavesRoot, walkFiles } from "../io/paths.ts";
 import { ModelUnreadable } from "./errors.ts";
 
 /** One file of a model: its path (relative to the model's root), size and sha256. */
@@ -34,12 +34,7 @@ export const statModel = (model: string): Effect.Effect<Deno.FileInfo, ModelUnre
   });
 
 /** The files a model consists of, their common root, and the path to open relative to it. */
-const modelFiles = (
-  model: string,
-): Effect.Effect<
-  { readonly root: string; readonly files: ReadonlyArray<string>; readonly open: string },
-  ModelUnreadable | IoError | LinkLeavesRoot | PathOutsideBase
-> =>
+const modelFiles = (model: string) =>
   Effect.gen(function* () {
     const info = yield* statModel(model);
     if (info.isDirectory) {
@@ -77,14 +72,7 @@ export const hashModel = (
   model: string,
   onFile: (relativePath: string, bytes: Uint8Array) => Effect.Effect<void, IoError> = () =>
     Effect.void,
-): Effect.Effect<
-  {
-    readonly files: ReadonlyArray<ModelFileEntry>;
-    readonly sha256: string;
-    readonly open: string;
-  },
-  ModelUnreadable | IoError | LinkLeavesRoot | PathOutsideBase
-> =>
+) =>
   Effect.gen(function* () {
     const { root, files, open } = yield* modelFiles(model);
     const entries: Array<ModelFileEntry> = [];

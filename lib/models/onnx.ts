@@ -27,13 +27,7 @@ import {
   realInputs,
 } from "./onnx_graph.ts";
 import { onnxHead } from "./onnx_head.ts";
-import {
-  type OnnxOptions,
-  type OnnxSession,
-  onnxSession,
-  runSession,
-  sessionMemo,
-} from "./onnx_session.ts";
+import { type OnnxOptions, onnxSession, runSession, sessionMemo } from "./onnx_session.ts";
 
 /** Read and decode an ONNX file; a typed error names the file when it cannot. */
 export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnreadable> =>
@@ -46,18 +40,10 @@ export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnread
   );
 
 /** The session of each cut of `model` from one tensor to others, opened on first use. */
-export const cutSessions = (
-  name: string,
-  model: OnnxModel,
-  options: OnnxOptions,
-): Effect.Effect<
-  (feed: string, outputs: ReadonlyArray<string>) => Effect.Effect<OnnxSession, ModelError>,
-  never,
-  Scope.Scope
-> =>
+export const cutSessions = (name: string, model: OnnxModel, options: OnnxOptions) =>
   Effect.map(Effect.scope, (scope) => {
     const sessions = sessionMemo<ModelError>();
-    return (feed, outputs) => {
+    return (feed: string, outputs: ReadonlyArray<string>) => {
       const cut = [...outputs].sort();
       return sessions(
         `${feed}->${cut.join(",")}`,

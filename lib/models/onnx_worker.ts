@@ -6,12 +6,7 @@
  * @module
  */
 import * as ort from "onnxruntime-node";
-
-/** One float32 tensor crossing the thread boundary. */
-export interface WireTensor {
-  readonly data: Float32Array;
-  readonly shape: ReadonlyArray<number>;
-}
+import type { FeatureTensor as WireTensor } from "./model.ts";
 
 /** Messages to the worker. */
 export type OnnxWorkerRequest =

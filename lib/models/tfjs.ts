@@ -106,21 +106,7 @@ function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
 }
 
 /** Load the tfjs model at `path`, freed with the scope, with the names taps may give. */
-export const loadTfjsModel = (
-  tf: Tf,
-  path: string,
-  format: TfjsFormat,
-): Effect.Effect<
-  | { kind: "layers"; model: tfType.LayersModel; names: ReadonlyArray<string> }
-  | {
-    kind: "graph";
-    model: tfType.GraphModel;
-    names: ReadonlyArray<string>;
-    nodes: ReadonlyArray<GraphNode>;
-  },
-  ModelUnreadable,
-  Scope.Scope
-> =>
+export const loadTfjsModel = (tf: Tf, path: string, format: TfjsFormat) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
