@@ -96,9 +96,7 @@ export const trainClassifier: (
   yield* Effect.gen(function* () {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       const order = permutation(train.count, options.seed * 1000 + epoch);
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
+      let [lossSum, correct, seen] = [0, 0, 0];
       const started = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const start = step * options.batchSize;

@@ -41,10 +41,7 @@ export function samePadding(size: number, kernel: number, stride: number): [numb
   return [before, total - before];
 }
 
-/**
- * The ONNX graph of `net` (its current weights) and the model spec that opens it with the tfjs
- * network's taps (early = `earlyBoundary`).
- */
+/** The ONNX graph of `net` and the model spec that opens it with the tfjs network's taps. */
 export function classifierToOnnx(
   net: Classifier,
   earlyBoundary = "block1",

@@ -100,10 +100,7 @@ const checkSample = (net: Classifier): FeatureTensor => {
   return { data, shape: [CHECK_IMAGES, ...shape] };
 };
 
-/**
- * grood's CNN `net` (the caller keeps owning it) with its forwards from the input on
- * onnxruntime; `key` is its content key (`loadClassifier`'s), under which exports are cached.
- */
+/** grood's CNN `net` (still the caller's) on onnxruntime; exports are cached under `key`. */
 export const groodOnnxModel = (
   tf: typeof tfType,
   net: Classifier,

@@ -279,10 +279,7 @@ export const requireTensors = (
     : Effect.fail(new MissingTap({ model, tap: missing[0], tensor: missing[1], known }));
 };
 
-/**
- * `model` with every pass checking its input's shape first (a forward against its start point,
- * named `feedName(from)`). The adapters build their passes unchecked and wrap them with this.
- */
+/** `model` with every pass checking its input's shape first (the adapters wrap theirs). */
 export const checkedModel = (
   model: FeatureModel,
   feedName: (from: ForwardPoint) => string,

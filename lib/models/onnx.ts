@@ -56,10 +56,7 @@ export const cutSessions = (name: string, model: OnnxModel, options: OnnxOptions
     };
   });
 
-/**
- * Open an ONNX model with its input spec and taps: `MissingTap`, `InputShapeMismatch` or
- * `ModelUnreadable` when they do not fit the file.
- */
+/** Open an ONNX model with its input spec and taps. */
 export const openOnnxModel = (
   path: string,
   spec: { readonly input: InputSpec; readonly taps: Taps },

@@ -230,10 +230,7 @@ export function withOutputs(model: OnnxModel, names: ReadonlyArray<string>): Onn
   });
 }
 
-/**
- * The declaration of a float32 tensor of shape `dims` (grood's ONNX exporters); a string
- * dimension is symbolic (`"N"`, the batch).
- */
+/** A float32 tensor's declaration; a string dimension is symbolic (`"N"`, the batch). */
 export const floatInfo = (name: string, dims: ReadonlyArray<number | string>): ValueInfo =>
   onnx.ValueInfoProto.create({
     name,

@@ -233,10 +233,7 @@ const workerSession = (
     };
   });
 
-/**
- * One onnxruntime session over ONNX bytes, released with the scope. `ModelUnreadable` when
- * onnxruntime cannot load them; `ModelRunFailed` when the scope is already closed.
- */
+/** One onnxruntime session over ONNX bytes, released with the scope. */
 export const onnxSession = (
   name: string,
   bytes: Uint8Array,

@@ -191,10 +191,7 @@ export const inspectModel = (
     return { inspection, specPath: specPathFor(path, isDirectory) };
   });
 
-/**
- * Open any model grood knows, in the caller's scope (engine resources freed when it closes);
- * `options.taps` replace the spec's taps (grood's CNN: its default taps).
- */
+/** Open any model grood knows in the caller's scope; `options.taps` replace the spec's. */
 export const openModel = (
   path: string,
   options: OpenOptions = {},
