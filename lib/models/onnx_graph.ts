@@ -160,19 +160,16 @@ export const extractSubgraph = (
 ): Effect.Effect<OnnxModel, TapDoesNotCut | MissingTap> =>
   Effect.gen(function* () {
     const graph = model.graph!;
-    yield* checkTensors(
-      modelName,
-      model,
-      Object.fromEntries([...inputs, ...outputs].map((t) => [t, t])),
+    const named = Object.fromEntries([...inputs, ...outputs].map((t) => [t, t]));
+    yield* checkTensors(modelName, model, named);
+    const producer = new Map(
+      (graph.node ?? []).flatMap((node, i) => (node.output ?? []).map((o) => [o, i] as const)),
     );
-    const producer = new Map<string, number>();
-    (graph.node ?? []).forEach((node, i) => {
-      for (const o of node.output ?? []) producer.set(o, i);
-    });
     const weights = initializerNames(graph);
     const given = new Set(inputs);
     const keep = new Set<number>();
     const usedWeights = new Set<string>();
+    const from = inputs.join(", ");
     for (const target of outputs) {
       const stack = [target];
       const seen = new Set<string>();
@@ -187,12 +184,7 @@ export const extractSubgraph = (
         }
         const i = producer.get(name);
         if (i === undefined) {
-          return yield* new TapDoesNotCut({
-            model: modelName,
-            from: inputs.join(", "),
-            to: target,
-            tensor: name,
-          });
+          return yield* new TapDoesNotCut({ model: modelName, from, to: target, tensor: name });
         }
         if (keep.has(i)) continue;
         keep.add(i);
@@ -202,11 +194,8 @@ export const extractSubgraph = (
     const infos = valueInfos(graph);
     // Keep the element type, drop declared shapes: an export with a fixed batch size must not
     // pin the sub-graph to it (the adapter checks shapes itself).
-    const valueOf = (name: string): ValueInfo =>
-      onnx.ValueInfoProto.create({
-        name,
-        type: { tensorType: { elemType: infos.get(name)?.type?.tensorType?.elemType ?? FLOAT } },
-      });
+    const valueOf = (name: string) =>
+      typedInfo(name, infos.get(name)?.type?.tensorType?.elemType ?? FLOAT);
     const sub: Graph = onnx.GraphProto.create({
       name: `${graph.name ?? "graph"}:${inputs.join("+")}->${outputs.join("+")}`,
       node: (graph.node ?? []).filter((_, i) => keep.has(i)),
@@ -218,16 +207,14 @@ export const extractSubgraph = (
     return onnx.ModelProto.create({ ...model, graph: sub });
   });
 
+/** The declaration of a tensor by its element type only (no shape to pin the batch size). */
+const typedInfo = (name: string, elemType = FLOAT): ValueInfo =>
+  onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType } } });
+
 /** The whole graph with extra outputs (for measuring every tensor's shape, as inspect does). */
 export function withOutputs(model: OnnxModel, names: ReadonlyArray<string>): OnnxModel {
-  const graph = model.graph!;
-  const outputs = names.map((name) =>
-    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: FLOAT } } })
-  );
-  return onnx.ModelProto.create({
-    ...model,
-    graph: onnx.GraphProto.create({ ...graph, output: outputs }),
-  });
+  const graph = onnx.GraphProto.create({ ...model.graph, output: names.map((n) => typedInfo(n)) });
+  return onnx.ModelProto.create({ ...model, graph });
 }
 
 /** A float32 tensor's declaration; a string dimension is symbolic (`"N"`, the batch). */
