@@ -121,7 +121,7 @@ export const onnxHead = (
     }
     return Effect.succeed(headFrom(w.values, inputSize, numClasses, {
       transposed,
-      ...(bias === undefined ? {} : { bias }),
+      ...(bias && { bias }),
       scale: gemm ? attribute(affine, "alpha", 1) : 1,
       biasScale: gemm ? attribute(affine, "beta", 1) : 1,
     }));

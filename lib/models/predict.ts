@@ -28,7 +28,7 @@ export const predictClasses = (
         const classes = logits!.data.length / size;
         for (let i = 0; i < size; i++) {
           const row = logits!.data.subarray(i * classes, (i + 1) * classes);
-          out[start + i] = row.indexOf(Math.max(...row));
+          out[start + i] = row.reduce((best, v, c) => v > row[best]! ? c : best, 0);
         }
       }), options);
     return out;

@@ -52,7 +52,7 @@ export const layersHead = (
     }
     return Effect.succeed(
       headFrom(kernel.dataSync() as Float32Array, kernel.shape[0]!, kernel.shape[1]!, {
-        ...(bias === undefined ? {} : { bias: bias.dataSync() as Float32Array }),
+        ...(bias && { bias: bias.dataSync() as Float32Array }),
       }),
     );
   });
@@ -140,7 +140,7 @@ export const graphHead = (
     return Effect.succeed(
       headFrom(kernel.dataSync() as Float32Array, d!, c!, {
         transposed,
-        ...(bias === undefined ? {} : { bias: bias.dataSync() as Float32Array }),
+        ...(bias && { bias: bias.dataSync() as Float32Array }),
       }),
     );
   });
