@@ -73,11 +73,7 @@ export const InputSpecSchema: Schema.Struct<{
 export type InputSpec = typeof InputSpecSchema.Type;
 
 /** Tap name → the engine's name for it (ONNX tensor, tfjs layer or node, grood block). */
-export const TapsSchema: Schema.Struct<{
-  readonly early: Schema.String;
-  readonly penultimate: Schema.String;
-  readonly logits: Schema.String;
-}> = Schema.Struct({
+export const TapsSchema: Schema.Struct<Record<TapName, Schema.String>> = Schema.Struct({
   early: Schema.String,
   penultimate: Schema.String,
   logits: Schema.String,

@@ -71,35 +71,27 @@ if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
   // Requests are handled one at a time, in order: a run never starts before `open` is done.
   let queue: Promise<void> = Promise.resolve();
   const handle = async (request: OnnxWorkerRequest): Promise<void> => {
-    switch (request.type) {
-      case "open":
-        try {
-          session = await ort.InferenceSession.create(request.bytes, request.options);
-          scope.postMessage({ type: "opened" });
-        } catch (cause) {
-          scope.postMessage({ type: "failed", id: -1, reason: reasonOf(cause) });
-        }
-        return;
-      case "run":
-        try {
-          const outputs = (await runOrt(session!, request.feeds, request.outputs))
-            .map((o) => ({ data: owned(o.data), shape: o.shape }));
-          scope.postMessage(
-            { type: "ran", id: request.id, outputs },
-            outputs.map((o) => o.data.buffer as ArrayBuffer),
-          );
-        } catch (cause) {
-          scope.postMessage({ type: "failed", id: request.id, reason: reasonOf(cause) });
-        }
-        return;
-      case "release":
-        try {
-          await session?.release();
-        } finally {
-          session = undefined;
-          scope.postMessage({ type: "released" });
-        }
-        return;
+    if (request.type === "release") {
+      try {
+        await session?.release();
+      } finally {
+        session = undefined;
+        scope.postMessage({ type: "released" });
+      }
+      return;
+    }
+    try {
+      if (request.type === "open") {
+        session = await ort.InferenceSession.create(request.bytes, request.options);
+        return scope.postMessage({ type: "opened" });
+      }
+      const outputs = (await runOrt(session!, request.feeds, request.outputs))
+        .map((o) => ({ data: owned(o.data), shape: o.shape }));
+      const transfer = outputs.map((o) => o.data.buffer as ArrayBuffer);
+      scope.postMessage({ type: "ran", id: request.id, outputs }, transfer);
+    } catch (cause) {
+      const id = request.type === "run" ? request.id : -1;
+      scope.postMessage({ type: "failed", id, reason: reasonOf(cause) });
     }
   };
   scope.onmessage = (event) => {
