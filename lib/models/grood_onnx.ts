@@ -74,7 +74,8 @@ const transpose = (
 ): FeatureTensor => {
   const [h, w, c] = nhwc as [number, number, number];
   const n = x.shape[0]!;
-  if (c === 1) return { data: x.data, shape: toNchw ? [n, c, h, w] : [n, h, w, c] };
+  const shape = toNchw ? [n, c, h, w] : [n, h, w, c];
+  if (c === 1) return { data: x.data, shape };
   const plane = h * w;
   const out = new Float32Array(x.data.length);
   for (let b = 0; b < n; b++) {
@@ -86,7 +87,7 @@ const transpose = (
       }
     }
   }
-  return { data: out, shape: toNchw ? [n, c, h, w] : [n, h, w, c] };
+  return { data: out, shape };
 };
 
 /** The fixed check sample: seeded uniform noise in [0, 1], NHWC at the network's input size. */

@@ -33,10 +33,8 @@ function floatsOf(tensor: Tensor): { readonly values: Float32Array; readonly dim
 /** An attribute's value (`f` for floats, `i` for ints), or `fallback` when the node has none. */
 function attribute(node: Node, name: string, fallback: number): number {
   const a = (node.attribute ?? []).find((x) => x.name === name);
-  if (a === undefined) return fallback;
-  return a.type === onnxProto.onnx.AttributeProto.AttributeType.FLOAT
-    ? a.f ?? fallback
-    : toNumber(a.i);
+  const float = a?.type === onnxProto.onnx.AttributeProto.AttributeType.FLOAT;
+  return a === undefined ? fallback : float ? a.f ?? fallback : toNumber(a.i);
 }
 
 /** Read the head of `model` between `taps.penultimate` and `taps.logits` (`name` in errors). */
