@@ -21,7 +21,6 @@ export class MissingTap extends Data.TaggedError("MissingTap")<{
   readonly model: string;
   readonly tap: string;
   readonly tensor: string;
-  /** A few of the names the model does have, to help the user pick. */
   readonly known: ReadonlyArray<string>;
 }> {
   /** The error as one line: what failed and why. */

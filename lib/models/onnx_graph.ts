@@ -48,7 +48,7 @@ function* graphTensors(graph: Graph): Generator<Tensor> {
 
 /**
  * The first tensor whose data lives in an external file, described, if any: onnxruntime would
- * read it from the working directory, unhashed and not carried by a copy of the model.
+ * read it from the working directory, unhashed and not carried by a copy (`docs/internals/models.md`).
  */
 function externalTensor(graph: Graph): string | undefined {
   for (const tensor of graphTensors(graph)) {

@@ -2,7 +2,7 @@
  * One onnxruntime session, on a Web Worker of its own by default (`onnx_worker.ts`):
  * onnxruntime-node runs synchronously on the calling thread, which would serialise the pass
  * with the decoding, search and HTTP work that can overlap it. The worker runs the same
- * onnxruntime with the same settings, so outputs are identical (`tests/onnx_session_test.ts`).
+ * onnxruntime with the same settings, so outputs are identical (`docs/internals/models.md`).
  *
  * @module
  */
@@ -93,11 +93,7 @@ interface WorkerLink {
   nextId: number;
 }
 
-const failedReply = (id: number, reason: string): OnnxWorkerReply => ({
-  type: "failed",
-  id,
-  reason,
-});
+const failedReply = (id: number, reason: string) => ({ type: "failed" as const, id, reason });
 
 /** Answer `id`'s waiting run (−1: the open, −2: the release). */
 const settle = (link: WorkerLink, id: number, reply: OnnxWorkerReply) => {
