@@ -86,17 +86,14 @@ const measureShapes = (path: string, model: OnnxModel) =>
 const firstDownsampled = (
   tensors: ReadonlyArray<TensorInfo>,
   layout: "NCHW" | "NHWC",
-): { readonly spatial: ReadonlyArray<TensorInfo>; readonly reduced: ReadonlyArray<TensorInfo> } => {
+) => {
   const spatial = tensors.filter((t) => t.shape?.length === 4);
   const area = (t: TensorInfo) =>
     layout === "NCHW" ? t.shape![2]! * t.shape![3]! : t.shape![1]! * t.shape![2]!;
   const input = spatial.find((t) => t.op === "Input");
   const full = input === undefined ? Math.max(...spatial.map(area)) : area(input);
   const first = spatial.find((t) => area(t) < full);
-  return {
-    spatial,
-    reduced: first === undefined ? [] : spatial.filter((t) => area(t) === area(first)),
-  };
+  return { spatial, reduced: first ? spatial.filter((t) => area(t) === area(first)) : [] };
 };
 
 /** The taps found (a tap is left out when no tensor fits it). */
@@ -107,7 +104,7 @@ const tapsOf = (...found: Array<string | undefined>): Partial<Taps> =>
     ),
   );
 
-/** Propose taps from measured tensors (see the module doc for the rules). */
+/** Propose taps from measured tensors (rules: `docs/internals/models.md`). */
 export function proposeOnnxTaps(
   model: OnnxModel,
   tensors: ReadonlyArray<TensorInfo>,
@@ -127,7 +124,7 @@ export function proposeOnnxTaps(
   );
 }
 
-/** The early tap of NHWC tensors (see the module doc). */
+/** The early tap of NHWC tensors (rules: `docs/internals/models.md`). */
 const nhwcEarly = (tensors: ReadonlyArray<TensorInfo>): string | undefined => {
   const { spatial, reduced } = firstDownsampled(tensors, "NHWC");
   return (reduced.length === 0 ? spatial.filter((t) => t.op !== "Input") : reduced).at(-1)?.name;
@@ -141,12 +138,8 @@ export const inspectOnnx = (
   Effect.gen(function* () {
     const model = yield* readOnnxFile(path);
     const tensors = yield* measureShapes(path, model);
-    return {
-      model: path,
-      kind: "onnx",
-      tensors,
-      proposed: proposeOnnxTaps(model, tensors, layout),
-    };
+    const proposed = proposeOnnxTaps(model, tensors, layout);
+    return { model: path, kind: "onnx", tensors, proposed };
   });
 
 /** Inspect a grood model folder: its block boundaries (NHWC shapes) and default taps. */
@@ -183,16 +176,12 @@ export const inspectTfjs = (
       });
       const dense = engine.model.layers.filter((l) => l.getClassName() === "Dense").at(-1);
       const last = tensors.at(-1);
-      return {
-        model: path,
-        kind: "tfjs-layers",
-        tensors,
-        proposed: tapsOf(
-          nhwcEarly(tensors),
-          dense?.inboundNodes[0]?.inboundLayers[0]?.name,
-          last?.shape?.length === 2 ? last.name : undefined,
-        ),
-      };
+      const proposed = tapsOf(
+        nhwcEarly(tensors),
+        dense?.inboundNodes[0]?.inboundLayers[0]?.name,
+        last?.shape?.length === 2 ? last.name : undefined,
+      );
+      return { model: path, kind: "tfjs-layers", tensors, proposed };
     }
     const { model } = engine;
     const nodes = engine.nodes.filter((n) => n.op !== "Const");
@@ -214,14 +203,10 @@ export const inspectTfjs = (
         : infoOf(n.name, n.op, byName.get(n.name))
     );
     const matmul = nodes.filter((n) => n.op === "MatMul").at(-1);
-    return {
-      model: path,
-      kind: "tfjs-graph",
-      tensors,
-      proposed: tapsOf(
-        nhwcEarly(tensors),
-        matmul?.input?.[0] === undefined ? undefined : nodeOf(matmul.input[0]),
-        model.outputNodes[0]?.replace(/:\d+$/, ""),
-      ),
-    };
+    const proposed = tapsOf(
+      nhwcEarly(tensors),
+      matmul?.input?.[0] === undefined ? undefined : nodeOf(matmul.input[0]),
+      model.outputNodes[0]?.replace(/:\d+$/, ""),
+    );
+    return { model: path, kind: "tfjs-graph", tensors, proposed };
   });
