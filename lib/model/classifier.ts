@@ -299,22 +299,13 @@ export function makeClassifier(
     for (const block of spec.blocks) out = runBlock(block, out, updates);
     return { logits: out, updates };
   };
-  return {
-    spec,
-    numClasses,
-    boundaries,
-    variables,
-    forward,
-    forwardTraining,
-    shapeAt: (boundary) => {
-      const shape = shapes.get(boundary);
-      if (shape === undefined) throw new UnknownBoundary({ boundary, known: boundaries });
-      return shape;
-    },
-    dispose: () => {
-      for (const variable of variables.values()) variable.dispose();
-    },
+  const shapeAt = (boundary: string) => {
+    const shape = shapes.get(boundary);
+    if (shape === undefined) throw new UnknownBoundary({ boundary, known: boundaries });
+    return shape;
   };
+  const dispose = () => variables.forEach((variable) => variable.dispose());
+  return { spec, numClasses, boundaries, variables, forward, forwardTraining, shapeAt, dispose };
 }
 
 /**
