@@ -252,11 +252,7 @@ export function makeClassifier(
     }
     return activation === "relu" ? tf.relu(output) : output;
   };
-  const runBlock = (
-    block: BlockSpec,
-    x: tfType.Tensor,
-    updates?: Array<StatisticUpdate>,
-  ): tfType.Tensor => {
+  const runBlock = (block: BlockSpec, x: tfType.Tensor, updates?: Array<StatisticUpdate>) => {
     switch (block.kind) {
       case "conv":
         return convBn(block.name, x as tfType.Tensor4D, block.stride, "relu", updates);

@@ -81,11 +81,7 @@ export const groodHead = (
   });
 
 /** Fails with `ModelRunFailed` naming the first of `names` that is not a block boundary of `net`. */
-export const requireBoundaries = (
-  net: Classifier,
-  model: string,
-  names: ReadonlyArray<string>,
-): Effect.Effect<void, ModelRunFailed> => {
+export const requireBoundaries = (net: Classifier, model: string, names: ReadonlyArray<string>) => {
   const wrong = names.find((n) => !net.boundaries.includes(n) || n === INPUT);
   return wrong === undefined ? Effect.void : Effect.fail(
     new ModelRunFailed({

@@ -67,11 +67,7 @@ const gradients = new Map<string, OnnxModel>();
 export const GRADIENT_CHECK_TEMPERATURES: ReadonlyArray<number> = [1000];
 
 /** NHWC → NCHW (or back, with `toNchw` false) of a batch of `h × w × c` feature maps. */
-const transpose = (
-  x: FeatureTensor,
-  nhwc: ReadonlyArray<number>,
-  toNchw: boolean,
-): FeatureTensor => {
+const transpose = (x: FeatureTensor, nhwc: ReadonlyArray<number>, toNchw: boolean) => {
   const [h, w, c] = nhwc as [number, number, number];
   const n = x.shape[0]!;
   const shape = toNchw ? [n, c, h, w] : [n, h, w, c];

@@ -7,7 +7,7 @@
  */
 import { Effect, type Scope } from "effect";
 import { Compute } from "../compute/compute.ts";
-import { loadClassifier, type LoadedClassifier } from "../model/store.ts";
+import { loadClassifier } from "../model/store.ts";
 import { type ModelError, ModelUnreadable } from "./errors.ts";
 import { groodFeatureModel, groodTaps } from "./grood_cnn.ts";
 import { groodOnnxModel } from "./grood_onnx.ts";
@@ -20,9 +20,7 @@ export type GroodEngine = "onnx" | "tfjs";
 export const DEFAULT_GROOD_ENGINE: GroodEngine = "onnx";
 
 /** Load grood's classifier in `dir` (weights checked), freed when the scope closes. */
-export const loadGroodNet = (
-  dir: string,
-): Effect.Effect<LoadedClassifier, ModelUnreadable, Scope.Scope | Compute> =>
+export const loadGroodNet = (dir: string) =>
   Effect.gen(function* () {
     const { tf } = yield* Compute;
     return yield* Effect.acquireRelease(

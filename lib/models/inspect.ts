@@ -48,11 +48,7 @@ const ACTIVATIONS = new Set(
 );
 
 /** A tensor's info, its shape (when known) with a free batch axis. */
-const infoOf = (
-  name: string,
-  op: string,
-  shape: ReadonlyArray<number | null> | undefined,
-): TensorInfo =>
+const infoOf = (name: string, op: string, shape: ReadonlyArray<number | null> | undefined) =>
   shape === undefined
     ? { name, op }
     : { name, op, shape: shape.map((d, i) => i === 0 || d === null ? -1 : d) };
@@ -83,10 +79,7 @@ const measureShapes = (path: string, model: OnnxModel) =>
  * The 4-D tensors (`spatial`) and those of them at the first resolution below the input's
  * (`reduced`, empty when none is smaller), in graph order; `layout` says where H and W are.
  */
-const firstDownsampled = (
-  tensors: ReadonlyArray<TensorInfo>,
-  layout: "NCHW" | "NHWC",
-) => {
+const firstDownsampled = (tensors: ReadonlyArray<TensorInfo>, layout: "NCHW" | "NHWC") => {
   const spatial = tensors.filter((t) => t.shape?.length === 4);
   const area = (t: TensorInfo) =>
     layout === "NCHW" ? t.shape![2]! * t.shape![3]! : t.shape![1]! * t.shape![2]!;

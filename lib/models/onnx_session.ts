@@ -58,11 +58,7 @@ const sessionOptions = (threads: number): ort.InferenceSession.SessionOptions =>
 });
 
 /** A session on the calling thread. */
-const callerSession = (
-  name: string,
-  bytes: Uint8Array,
-  threads: number,
-): Effect.Effect<OnnxSession, ModelUnreadable, Scope.Scope> =>
+const callerSession = (name: string, bytes: Uint8Array, threads: number) =>
   Effect.map(
     Effect.acquireRelease(
       Effect.tryPromise({
@@ -163,11 +159,7 @@ const askWithin = (
   }));
 
 /** A session on a Web Worker of its own, released (and the worker terminated) with the scope. */
-const workerSession = (
-  name: string,
-  bytes: Uint8Array,
-  threads: number,
-): Effect.Effect<OnnxSession, ModelUnreadable | ModelRunFailed, Scope.Scope> =>
+const workerSession = (name: string, bytes: Uint8Array, threads: number) =>
   Effect.gen(function* () {
     const link = yield* Effect.acquireRelease(
       Effect.sync(startWorker),
@@ -226,7 +218,7 @@ const workerSession = (
                 ),
           );
         }),
-    };
+    } satisfies OnnxSession;
   });
 
 /** One onnxruntime session over ONNX bytes, released with the scope. */
