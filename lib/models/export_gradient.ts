@@ -108,12 +108,8 @@ export function classifierGradientToOnnx(net: Classifier): OnnxModel {
         break;
       }
       case "residual": {
-        const [b, g, size, stride] = [
-          block.name,
-          `grad/${block.name}`,
-          inputShape[0]!,
-          block.stride,
-        ];
+        const { name: b, stride } = block;
+        const [g, size] = [`grad/${b}`, inputShape[0]!];
         const sum = reluBack(dy, `${b}/add`, `${g}/add`);
         const hidden = convBack(sum, `${b}/conv2`, Math.ceil(size / stride), 1, `${g}/conv1`);
         const hiddenPre = reluBack(hidden, `${b}/conv1/conv`, `${g}/conv1/conv`);

@@ -63,10 +63,7 @@ function externalTensor(graph: Graph): string | undefined {
 }
 
 /** Decode ONNX bytes; refused when not an ONNX model or when it keeps external data. */
-export const decodeOnnx = (
-  model: string,
-  bytes: Uint8Array,
-): Effect.Effect<OnnxModel, ModelUnreadable> =>
+export const decodeOnnx = (model: string, bytes: Uint8Array) =>
   Effect.flatMap(
     Effect.try({
       try: () => {

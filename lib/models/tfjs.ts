@@ -40,11 +40,8 @@ function fileHandler(tf: Tf, path: string): tfType.io.IOHandler {
         for (const [g, group] of manifest.entries()) {
           for (const [i, file] of group.paths.entries()) {
             // A weight path stays inside the model's folder (never `../../x/weights.bin`).
-            const at = await resolveInside(
-              dirname(path),
-              file,
-              `${path} at weightsManifest[${g}].paths[${i}]`,
-            );
+            const where = `${path} at weightsManifest[${g}].paths[${i}]`;
+            const at = await resolveInside(dirname(path), file, where);
             buffers.push((await Deno.readFile(at)).slice().buffer);
           }
         }
