@@ -114,21 +114,18 @@ export const groodFeatureModel = (
           try: (): ReadonlyArray<FeatureTensor> => {
             const values = new Map<string, FeatureTensor>();
             tf.tidy(() => {
-              const start = net.boundaries.indexOf(from);
-              const order = [...new Set(names)]
-                .sort((a, b) => net.boundaries.indexOf(a) - net.boundaries.indexOf(b));
+              const index = (boundary: string) => net.boundaries.indexOf(boundary);
+              const order = [...new Set(names)].sort((a, b) => index(a) - index(b));
               let at = from;
               let value: tfType.Tensor = tf.tensor(x.data, [...x.shape]);
               for (const boundary of order) {
-                if (net.boundaries.indexOf(boundary) < start) {
+                if (index(boundary) < index(from)) {
                   throw new Error(`tap "${boundary}" comes before "${at}" in the network`);
                 }
                 value = net.forward(value, { from: at, to: boundary });
                 at = boundary;
-                values.set(boundary, {
-                  data: value.dataSync() as Float32Array,
-                  shape: value.shape,
-                });
+                const data = value.dataSync() as Float32Array;
+                values.set(boundary, { data, shape: value.shape });
               }
             });
             return names.map((name) => values.get(name)!);

@@ -50,10 +50,8 @@ export function headFrom(
   const kernel = new Float32Array(inputSize * numClasses);
   for (let k = 0; k < inputSize; k++) {
     for (let j = 0; j < numClasses; j++) {
-      const w = options.transposed === true
-        ? weights[j * inputSize + k]!
-        : weights[k * numClasses + j]!;
-      kernel[k * numClasses + j] = scale * w;
+      const at = options.transposed === true ? j * inputSize + k : k * numClasses + j;
+      kernel[k * numClasses + j] = scale * weights[at]!;
     }
   }
   const bias = Float32Array.from(

@@ -99,12 +99,13 @@ export const openOnnxGraph = (
         }
         return to.map((t) => values.get(spec.taps[t])!);
       });
+    const head = onnxHead(path, model, spec.taps);
     return yield* probedFeatureModel({
       name: path,
       kind: "onnx",
       spec,
       feedName: feedOf,
       run,
-      head: onnxHead(path, model, spec.taps),
+      head,
     });
   });
