@@ -134,11 +134,9 @@ export const checkModelFolder = (
         ? (await entriesOf(dir)).filter((p) => !MODEL_FILES.includes(p))
         : []);
     if (others.length > 0) {
-      return yield* new OutputFolderRefused({
-        path: dir,
-        reason: `it holds files a model grood saved does not (${someOf(others)}); ` +
-          "give a new or empty folder, or one grood saved a model in",
-      });
+      const reason = `it holds files a model grood saved does not (${someOf(others)}); ` +
+        "give a new or empty folder, or one grood saved a model in";
+      return yield* new OutputFolderRefused({ path: dir, reason });
     }
   });
 

@@ -77,11 +77,8 @@ export const trainClassifier: (
   }
   const { learningRate: value } = options;
   if (!(Number.isFinite(value) && value > 0)) {
-    return yield* new InvalidParameter({
-      name: "learningRate",
-      value,
-      expected: "a finite number > 0",
-    });
+    const expected = "a finite number > 0";
+    return yield* new InvalidParameter({ name: "learningRate", value, expected });
   }
   const spec = options.spec ?? defaultSpec(train.classNames.length);
   const net: Classifier = makeClassifier(tf, spec, initialWeights(spec, options.seed));

@@ -83,12 +83,8 @@ export const groodHead = (
 /** Fails with `ModelRunFailed` naming the first of `names` that is not a block boundary of `net`. */
 export const requireBoundaries = (net: Classifier, model: string, names: ReadonlyArray<string>) => {
   const wrong = names.find((n) => !net.boundaries.includes(n) || n === INPUT);
-  return wrong === undefined ? Effect.void : Effect.fail(
-    new ModelRunFailed({
-      model,
-      problem: `"${wrong}" is not a block boundary (${net.boundaries.join(", ")})`,
-    }),
-  );
+  const problem = `"${wrong}" is not a block boundary (${net.boundaries.join(", ")})`;
+  return wrong === undefined ? Effect.void : Effect.fail(new ModelRunFailed({ model, problem }));
 };
 
 /** A classifier in memory as a `FeatureModel` (the caller keeps owning `net`). */

@@ -75,11 +75,9 @@ export const openOnnxGraph = (
     yield* checkTensors(path, model, spec.taps);
     const inputs = realInputs(model.graph!);
     if (inputs.length !== 1) {
-      return yield* new ModelUnreadable({
-        model: path,
-        problem: `grood runs image classifiers with one input; this graph has ${inputs.length} ` +
-          `(${inputs.map((i) => i.name).join(", ")})`,
-      });
+      const problem = `grood runs image classifiers with one input; this graph has ` +
+        `${inputs.length} (${inputs.map((i) => i.name).join(", ")})`;
+      return yield* new ModelUnreadable({ model: path, problem });
     }
     const feedName = inputs[0]!.name ?? "";
     const declared = declaredShape(inputs[0]);

@@ -137,10 +137,9 @@ export const recogniseModel = (
       : undefined;
     const entry = MODEL_REGISTRY.find((k) => k.recognises(path, json));
     if (entry === undefined) {
-      return yield* new ModelUnreadable({
-        model: path,
-        problem: `not a model grood knows (kinds: ${MODEL_REGISTRY.map((k) => k.kind).join(", ")})`,
-      });
+      const kinds = MODEL_REGISTRY.map((k) => k.kind).join(", ");
+      const problem = `not a model grood knows (kinds: ${kinds})`;
+      return yield* new ModelUnreadable({ model: path, problem });
     }
     return { entry, isDirectory: info.isDirectory };
   });
@@ -167,11 +166,9 @@ export const resolveModel = (
       ? MODEL_REGISTRY.find((k) => k.kind === spec.kind)!
       : (yield* recogniseModel(path)).entry;
     if (spec === undefined && !entry.specOptional) {
-      return yield* new ModelUnreadable({
-        model: path,
-        problem: `a ${entry.kind} model needs its input spec and taps in ${specPath} ` +
-          "(`deno task inspect --model` proposes the taps)",
-      });
+      const problem = `a ${entry.kind} model needs its input spec and taps in ${specPath} ` +
+        "(`deno task inspect --model` proposes the taps)";
+      return yield* new ModelUnreadable({ model: path, problem });
     }
     return { entry, spec, specPath };
   });
