@@ -29,10 +29,9 @@ export function applyUpdates(updates: ReadonlyArray<StatisticUpdate>): void {
 }
 
 /**
- * Batch normalisation with the batch's own moments, with a hand-written gradient:
+ * Batch normalisation with the batch's own moments, with a hand-written gradient (tfjs's own
+ * tiles the statistics, the costliest part of a wasm training step; this one broadcasts):
  * dx = γ/(σ·N) · (N·dy − Σdy − x̂·Σ(dy·x̂)), dγ = Σ(dy·x̂), dβ = Σdy (sums over N, H, W).
- * Why: tfjs's own batch-norm gradient tiles the statistics to the full activation shape, which
- * made it the costliest part of a wasm training step; this one only broadcasts.
  */
 export function batchNormTraining(
   tf: Tf,

@@ -1,14 +1,8 @@
 /**
- * The classifier: a small residual CNN for 28×28×1 images, defined as an ordered list of named
- * blocks (stem, block1, block2, block3, pool = penultimate feature, head = logits).
- *
- * Why blocks: GROOD needs to read the features at any block boundary, edit them (the targeted
- * mix-up), and feed them to the remaining blocks. `forward(x, { from, to })` runs exactly the
- * blocks after boundary `from` up to and including block `to`.
- *
- * The network is written with plain tfjs ops over named variables (no tf.layers), so the
- * weights, their initialisation (our seeded generator, identical on every backend) and the
- * saved format are all ours.
+ * The classifier: a small residual CNN for 28×28×1 images, an ordered list of named blocks, so
+ * GROOD can read features at any block boundary, edit them and feed them to the blocks after
+ * (`forward(x, { from, to })`). Plain tfjs ops over named variables, so weights, their seeded
+ * initialisation and the saved format are ours (`docs/internals/models.md`).
  *
  * @module
  */
@@ -17,7 +11,7 @@ import { Data } from "effect";
 import { mulberry32 } from "../random.ts";
 import { batchNormTraining, BN_EPSILON, BN_MOMENTUM, type StatisticUpdate } from "./batch_norm.ts";
 
-// Batch normalisation lives in `batch_norm.ts`; exported here too, where callers have taken it.
+// Exported here too, where callers have taken them.
 export { applyUpdates, batchNormTraining, type StatisticUpdate } from "./batch_norm.ts";
 
 /** The tfjs module a classifier runs on (the `Compute` service's `tf`). */
@@ -89,15 +83,14 @@ export interface ForwardRange {
 }
 
 /** One named weight, in a fixed order (the order of the saved weights file). */
-export interface NamedWeight {
+interface NamedWeight {
   readonly name: string;
   readonly shape: ReadonlyArray<number>;
 }
 
 /**
  * The weight names and shapes of a spec, in order. Every convolution is followed by batch
- * normalisation (`<conv>/bn/{gamma,beta}` trained, `<conv>/bn/{mean,variance}` moving
- * statistics), so convolutions carry no bias.
+ * normalisation (`<conv>/bn/{gamma,beta}` trained, `{mean,variance}` moving), so has no bias.
  */
 export function weightLayout(spec: ClassifierSpec): ReadonlyArray<NamedWeight> {
   const out: Array<NamedWeight> = [];
@@ -107,27 +100,19 @@ export function weightLayout(spec: ClassifierSpec): ReadonlyArray<NamedWeight> {
   };
   let channels = spec.inputShape[2];
   for (const block of spec.blocks) {
-    switch (block.kind) {
-      case "conv":
-        conv(block.name, 3, channels, block.filters);
-        channels = block.filters;
-        break;
-      case "residual":
-        conv(`${block.name}/conv1`, 3, channels, block.filters);
-        conv(`${block.name}/conv2`, 3, block.filters, block.filters);
-        if (block.stride !== 1 || channels !== block.filters) {
-          conv(`${block.name}/shortcut`, 1, channels, block.filters);
-        }
-        channels = block.filters;
-        break;
-      case "globalAvgPool":
-        break;
-      case "dense":
-        out.push({ name: `${block.name}/kernel`, shape: [channels, block.units] });
-        out.push({ name: `${block.name}/bias`, shape: [block.units] });
-        channels = block.units;
-        break;
+    if (block.kind === "conv") conv(block.name, 3, channels, block.filters);
+    if (block.kind === "residual") {
+      conv(`${block.name}/conv1`, 3, channels, block.filters);
+      conv(`${block.name}/conv2`, 3, block.filters, block.filters);
+      if (block.stride !== 1 || channels !== block.filters) {
+        conv(`${block.name}/shortcut`, 1, channels, block.filters);
+      }
     }
+    if (block.kind === "dense") {
+      out.push({ name: `${block.name}/kernel`, shape: [channels, block.units] });
+      out.push({ name: `${block.name}/bias`, shape: [block.units] });
+    }
+    channels = block.kind === "dense" ? block.units : "filters" in block ? block.filters : channels;
   }
   return out;
 }
@@ -135,42 +120,27 @@ export function weightLayout(spec: ClassifierSpec): ReadonlyArray<NamedWeight> {
 /** Batch-normalisation parameters of each convolution, in saved order. */
 const BN_PARAMS = ["gamma", "beta", "mean", "variance"] as const;
 
-/** Whether a weight is a moving statistic (updated by training steps, not by gradients). */
-export function isMovingStatistic(name: string): boolean {
-  return name.endsWith("/bn/mean") || name.endsWith("/bn/variance");
-}
-
 /** The output shape (without the batch axis) of every boundary. */
 export function boundaryShapes(spec: ClassifierSpec): ReadonlyMap<string, ReadonlyArray<number>> {
-  const shapes = new Map<string, ReadonlyArray<number>>();
   let [h, w, c] = spec.inputShape;
-  shapes.set(INPUT, [h, w, c]);
+  const shapes = new Map<string, ReadonlyArray<number>>([[INPUT, [h, w, c]]]);
   for (const block of spec.blocks) {
-    switch (block.kind) {
-      case "conv":
-      case "residual":
-        h = Math.ceil(h / block.stride);
-        w = Math.ceil(w / block.stride);
-        c = block.filters;
-        shapes.set(block.name, [h, w, c]);
-        break;
-      case "globalAvgPool":
-        shapes.set(block.name, [c]);
-        h = 1;
-        w = 1;
-        break;
-      case "dense":
-        c = block.units;
-        shapes.set(block.name, [c]);
-        break;
+    if (block.kind === "conv" || block.kind === "residual") {
+      [h, w, c] = [Math.ceil(h / block.stride), Math.ceil(w / block.stride), block.filters];
+      shapes.set(block.name, [h, w, c]);
+      continue;
     }
+    // Pooling keeps the channels (and leaves 1 × 1); a dense block has its units.
+    if (block.kind === "dense") c = block.units;
+    else [h, w] = [1, 1];
+    shapes.set(block.name, [c]);
   }
   return shapes;
 }
 
 /**
- * Seeded He-normal initial kernels; biases, BN shifts and means 0, BN scales and variances 1. Our generator, not tfjs's,
- * so the same seed gives the same network on every backend.
+ * Seeded He-normal initial kernels; biases, BN shifts and means 0, BN scales and variances 1
+ * (our generator, not tfjs's: the same network on every backend).
  */
 export function initialWeights(spec: ClassifierSpec, seed: number): Map<string, Float32Array> {
   const random = mulberry32(seed);
@@ -182,12 +152,10 @@ export function initialWeights(spec: ClassifierSpec, seed: number): Map<string, 
   };
   const out = new Map<string, Float32Array>();
   for (const { name, shape } of weightLayout(spec)) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const values = new Float32Array(size);
+    const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
     if (name.endsWith("/kernel")) {
-      const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-      const std = Math.sqrt(2 / fanIn);
-      for (let i = 0; i < size; i++) values[i] = std * gaussian();
+      const std = Math.sqrt(2 / shape.slice(0, -1).reduce((a, b) => a * b, 1));
+      values.forEach((_, i) => values[i] = std * gaussian());
     } else if (name.endsWith("/bn/gamma") || name.endsWith("/bn/variance")) {
       values.fill(1);
     }
@@ -208,10 +176,7 @@ export interface Classifier {
   readonly variables: ReadonlyMap<string, tfType.Variable>;
   /** Run blocks after `from` up to and including `to` (tensors in, tensor out, no disposal). */
   readonly forward: (x: tfType.Tensor, range?: ForwardRange) => tfType.Tensor;
-  /**
-   * A training forward pass over the whole network: batch statistics in the normalisation
-   * layers, and the moving-statistic updates to apply after the optimizer step.
-   */
+  /** A training forward pass: batch statistics, and the moving-statistic updates to apply. */
   readonly forwardTraining: (x: tfType.Tensor) => {
     readonly logits: tfType.Tensor;
     readonly updates: ReadonlyArray<StatisticUpdate>;
@@ -242,14 +207,12 @@ export function makeClassifier(
   const variables = new Map<string, tfType.Variable>();
   for (const { name, shape } of layout) {
     const values = weights.get(name);
-    if (values === undefined) {
-      throw new Error(`Cannot build the classifier: weight "${name}" is missing`);
-    }
-    // No explicit name: tfjs names must be unique per process, and tests hold several nets.
-    // The variable shares the initial tensor's data; the tensor itself is released, or each
-    // model would leave one tensor per weight behind after its dispose().
+    if (!values) throw new Error(`Cannot build the classifier: weight "${name}" is missing`);
+    // No explicit name: tfjs names must be unique per process. The initial tensor is released,
+    // or each model would leave one tensor per weight behind after its dispose().
     const initial = tf.tensor(values, [...shape]);
-    variables.set(name, tf.variable(initial, !isMovingStatistic(name)));
+    // Moving statistics are updated by training steps, not by gradients.
+    variables.set(name, tf.variable(initial, !/\/bn\/(mean|variance)$/.test(name)));
     initial.dispose();
   }
   const v = (name: string) => variables.get(name)!;
@@ -257,10 +220,8 @@ export function makeClassifier(
   const last = spec.blocks[spec.blocks.length - 1]!;
   const numClasses = last.kind === "dense" ? last.units : 0;
   const shapes = boundaryShapes(spec);
-
-  // Convolution + batch normalisation (+ ReLU). In training, normalise with the batch's own
-  // moments and record the moving-average updates. Otherwise fold the moving statistics into
-  // the kernel and a bias, so inference is one fused convolution (about twice as fast on wasm).
+  // Convolution + batch normalisation (+ ReLU). In training, the batch's own moments and the
+  // moving-average updates; otherwise the statistics folded in: one fused convolution.
   const convBn = (
     name: string,
     x: tfType.Tensor4D,
@@ -286,21 +247,12 @@ export function makeClassifier(
     const { output, mean, variance } = batchNormTraining(tf, y, gamma, beta);
     for (const [stat, batchValue] of [["mean", mean], ["variance", variance]] as const) {
       const variable = variables.get(`${name}/bn/${stat}`)!;
-      updates.push({
-        variable,
-        value: tf.keep(
-          tf.add(tf.mul(variable, BN_MOMENTUM), tf.mul(batchValue, 1 - BN_MOMENTUM)),
-        ),
-      });
+      const value = tf.add(tf.mul(variable, BN_MOMENTUM), tf.mul(batchValue, 1 - BN_MOMENTUM));
+      updates.push({ variable, value: tf.keep(value) });
     }
     return activation === "relu" ? tf.relu(output) : output;
   };
-
-  const runBlock = (
-    block: BlockSpec,
-    x: tfType.Tensor,
-    updates?: Array<StatisticUpdate>,
-  ): tfType.Tensor => {
+  const runBlock = (block: BlockSpec, x: tfType.Tensor, updates?: Array<StatisticUpdate>) => {
     switch (block.kind) {
       case "conv":
         return convBn(block.name, x as tfType.Tensor4D, block.stride, "relu", updates);
@@ -322,13 +274,11 @@ export function makeClassifier(
         );
     }
   };
-
   const indexOf = (boundary: string): number => {
     const i = boundaries.indexOf(boundary);
     if (i < 0) throw new UnknownBoundary({ boundary, known: boundaries });
     return i;
   };
-
   const forward = (x: tfType.Tensor, range: ForwardRange = {}): tfType.Tensor => {
     const from = indexOf(range.from ?? INPUT);
     const to = indexOf(range.to ?? boundaries[boundaries.length - 1]!);
@@ -339,36 +289,24 @@ export function makeClassifier(
     for (let i = from; i < to; i++) out = runBlock(spec.blocks[i]!, out);
     return out;
   };
-
   const forwardTraining = (x: tfType.Tensor) => {
     const updates: Array<StatisticUpdate> = [];
     let out = x;
     for (const block of spec.blocks) out = runBlock(block, out, updates);
     return { logits: out, updates };
   };
-
-  return {
-    spec,
-    numClasses,
-    boundaries,
-    variables,
-    forward,
-    forwardTraining,
-    shapeAt: (boundary) => {
-      const shape = shapes.get(boundary);
-      if (shape === undefined) throw new UnknownBoundary({ boundary, known: boundaries });
-      return shape;
-    },
-    dispose: () => {
-      for (const variable of variables.values()) variable.dispose();
-    },
+  const shapeAt = (boundary: string) => {
+    const shape = shapes.get(boundary);
+    if (shape === undefined) throw new UnknownBoundary({ boundary, known: boundaries });
+    return shape;
   };
+  const dispose = () => variables.forEach((variable) => variable.dispose());
+  return { spec, numClasses, boundaries, variables, forward, forwardTraining, shapeAt, dispose };
 }
 
 /**
- * What {@link toInput} does to pixels before the first block: part of every model's cache key,
- * so a change here can never serve features computed the old way. Keep it in step with
- * `toInput`.
+ * What {@link toInput} does to pixels, part of every model's cache key (so a change can never
+ * serve features computed the old way). Keep it in step with `toInput`.
  */
 export const INPUT_PREPROCESSING = {
   from: "uint8 NHWC",

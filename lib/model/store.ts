@@ -1,10 +1,7 @@
 /**
- * Save and load classifiers in the tfjs weights format: `model.json` (our architecture spec plus
- * a tfjs `weightsManifest`), `weights.bin` (float32 values in manifest order) and
- * `metadata.json` (how it was trained, its test accuracy, and the sha256 of `weights.bin`).
- *
- * Each file is written atomically and `metadata.json` last, and loading checks the weights'
- * sha256 against it, so an interrupted save is never loaded as a model.
+ * Save and load classifiers: `model.json` (the spec and a tfjs `weightsManifest`),
+ * `weights.bin` and `metadata.json`, written last with the weights' sha256, which loading
+ * checks: an interrupted save is never loaded as a model.
  *
  * @module
  */
@@ -114,26 +111,18 @@ type ModelJson = typeof ModelJson.Type;
 
 /** The weights of a classifier as one float32 buffer, in layout order. */
 export function weightBytes(net: Classifier): Uint8Array {
-  const layout = weightLayout(net.spec);
-  const total = layout.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
-  const values = new Float32Array(total);
-  let offset = 0;
-  for (const { name } of layout) {
-    const data = net.variables.get(name)!.dataSync() as Float32Array;
-    values.set(data, offset);
-    offset += data.length;
-  }
-  return new Uint8Array(values.buffer);
+  const values = weightLayout(net.spec).flatMap(({ name }) => [
+    ...(net.variables.get(name)!.dataSync() as Float32Array),
+  ]);
+  return new Uint8Array(Float32Array.from(values).buffer);
 }
 
 /** The files {@link saveClassifier} writes: all of a folder it may save over. */
 const MODEL_FILES: ReadonlyArray<string> = ["weights.bin", "model.json", "metadata.json"];
 
 /**
- * Check that {@link saveClassifier} may write `dir`: a folder that is new, empty, or holds a
- * model grood saved and nothing else (its three files, which a save replaces one by one). A
- * user's folder, or another program's model (a tfjs `model.json` beside its shards), is refused
- * with an `OutputFolderRefused` naming it. `deno task train` checks this before training.
+ * Check that {@link saveClassifier} may write `dir`: new, empty, or a model grood saved and
+ * nothing else; any other folder is refused (`OutputFolderRefused`). Train checks it first.
  */
 export const checkModelFolder = (
   dir: string,
@@ -145,19 +134,15 @@ export const checkModelFolder = (
         ? (await entriesOf(dir)).filter((p) => !MODEL_FILES.includes(p))
         : []);
     if (others.length > 0) {
-      return yield* new OutputFolderRefused({
-        path: dir,
-        reason: `it holds files a model grood saved does not (${someOf(others)}); ` +
-          "give a new or empty folder, or one grood saved a model in",
-      });
+      const reason = `it holds files a model grood saved does not (${someOf(others)}); ` +
+        "give a new or empty folder, or one grood saved a model in";
+      return yield* new OutputFolderRefused({ path: dir, reason });
     }
   });
 
 /**
- * Save a classifier and its metadata (minus the weights hash, computed here) to `dir`: a folder
- * that is new, empty, or a model grood saved (its files replaced one by one); any other folder
- * (a user's, another program's model) is refused with an `OutputFolderRefused` naming it, and
- * nothing in it is touched.
+ * Save a classifier and its metadata (the weights hash computed here) to `dir`, checked by
+ * {@link checkModelFolder} first (a refused folder is not touched).
  */
 export const saveClassifier: (
   net: Classifier,
@@ -178,24 +163,16 @@ export const saveClassifier: (
     spec: net.spec,
     weightsManifest: [{
       paths: ["weights.bin"],
-      weights: weightLayout(net.spec).map(({ name, shape }) => ({
-        name,
-        shape,
-        dtype: "float32" as const,
-      })),
+      weights: weightLayout(net.spec).map((w) => ({ ...w, dtype: "float32" as const })),
     }],
   };
   const full: ClassifierMetadata = { ...metadata, weightsSha256: sha256Hex(bytes) };
+  const [weights, json, meta] = ["weights.bin", "model.json", "metadata.json"]
+    .map((name) => join(dir, name));
+  yield* tryIo(weights!, "write", () => writeFileAtomic(weights!, bytes));
+  yield* tryIo(json!, "write", () => writeJsonAtomic(json!, model));
   // metadata.json last: its weights hash marks a complete save.
-  for (
-    const [name, write] of [
-      ["weights.bin", (at: string) => writeFileAtomic(at, bytes)],
-      ["model.json", (at: string) => writeJsonAtomic(at, model)],
-      ["metadata.json", (at: string) => writeJsonAtomic(at, full)],
-    ] as const
-  ) {
-    yield* tryIo(join(dir, name), "write", () => write(join(dir, name)));
-  }
+  yield* tryIo(meta!, "write", () => writeJsonAtomic(meta!, full));
   return full;
 });
 
@@ -212,10 +189,8 @@ export interface LoadedClassifier {
 }
 
 /**
- * The cache key of a model: sha256 of its canonical architecture (the `model.json` spec), its
- * weights' sha256 and the input preprocessing. Editing any of the three (e.g. a stem's stride
- * in `model.json`, which leaves the weights as they were) gives a new key, so no feature of the
- * old model is served for the new one.
+ * The cache key of a model: sha256 of its architecture, its weights' sha256 and the input
+ * preprocessing, so editing any of them (a stride in `model.json`) gives a new key.
  */
 export function modelKey(spec: ClassifierSpec, weightsSha256: string): string {
   return hashJson({ spec, weights: weightsSha256, preprocessing: INPUT_PREPROCESSING });
@@ -236,18 +211,17 @@ export const loadClassifier: (
       catch: (cause) =>
         new ModelLoadError({ path: dir, problem: `cannot read ${name} (${osReason(cause)})` }),
     });
-  // Both files are grood's own format: a key they do not declare, a mistyped value or text
-  // that is not JSON is refused, naming the file and every problem.
-  const parse = <S extends typeof ClassifierMetadata | typeof ModelJson>(
-    schema: S,
-    name: string,
-    bytes: Uint8Array,
-  ) =>
-    decodeJsonText(schema, name)(new TextDecoder().decode(bytes)).pipe(
-      Effect.mapError((error) => new ModelLoadError({ path: dir, problem: error.message })),
+  // grood's own format: an unknown key, a mistyped value or bad JSON is refused, named.
+  const parse = <S extends typeof ClassifierMetadata | typeof ModelJson>(schema: S, name: string) =>
+    Effect.flatMap(
+      read(name),
+      (bytes) =>
+        decodeJsonText(schema, name)(new TextDecoder().decode(bytes)).pipe(
+          Effect.mapError((error) => new ModelLoadError({ path: dir, problem: error.message })),
+        ),
     );
-  const metadata = yield* parse(ClassifierMetadata, "metadata.json", yield* read("metadata.json"));
-  const model = yield* parse(ModelJson, "model.json", yield* read("model.json"));
+  const metadata = yield* parse(ClassifierMetadata, "metadata.json");
+  const model = yield* parse(ModelJson, "model.json");
   const bytes = yield* read("weights.bin");
   const digest = sha256Hex(bytes);
   if (digest !== metadata.weightsSha256) {
@@ -256,24 +230,17 @@ export const loadClassifier: (
     );
   }
   const layout = weightLayout(model.spec);
-  const total = layout.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+  const sizes = layout.map((w) => w.shape.reduce((a, b) => a * b, 1));
+  const total = sizes.reduce((a, b) => a + b, 0);
   if (bytes.byteLength !== total * 4) {
     return yield* fail(`weights.bin has ${bytes.byteLength} bytes, the spec needs ${total * 4}`);
   }
   const values = new Float32Array(bytes.slice().buffer);
-  const weights = new Map<string, Float32Array>();
   let offset = 0;
-  for (const { name, shape } of layout) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    weights.set(name, values.subarray(offset, offset + size));
-    offset += size;
-  }
+  const weights = new Map(layout.map(({ name }, i) => {
+    offset += sizes[i]!;
+    return [name, values.subarray(offset - sizes[i]!, offset)];
+  }));
   const net = makeClassifier(tf, model.spec, weights);
-  const loaded: LoadedClassifier = {
-    net,
-    metadata,
-    path: dir,
-    key: modelKey(model.spec, digest),
-  };
-  return loaded;
+  return { net, metadata, path: dir, key: modelKey(model.spec, digest) };
 });

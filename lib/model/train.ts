@@ -40,9 +40,9 @@ export interface TrainProgress {
   readonly epoch: number;
   /** Total epochs. */
   readonly epochs: number;
-  /** Steps done so far in this epoch. */
+  /** Steps done so far in this epoch, of `stepsPerEpoch`. */
   readonly step: number;
-  /** Steps per epoch (batches of the training set). */
+  /** Steps per epoch. */
   readonly stepsPerEpoch: number;
   /** Mean cross-entropy loss over the epoch so far. */
   readonly loss: number;
@@ -75,13 +75,10 @@ export const trainClassifier: (
       return yield* new InvalidParameter({ name, value, expected: `a whole number ≥ ${min}` });
     }
   }
-  const { learningRate } = options;
-  if (!(Number.isFinite(learningRate) && learningRate > 0)) {
-    return yield* new InvalidParameter({
-      name: "learningRate",
-      value: learningRate,
-      expected: "a finite number > 0",
-    });
+  const { learningRate: value } = options;
+  if (!(Number.isFinite(value) && value > 0)) {
+    const expected = "a finite number > 0";
+    return yield* new InvalidParameter({ name: "learningRate", value, expected });
   }
   const spec = options.spec ?? defaultSpec(train.classNames.length);
   const net: Classifier = makeClassifier(tf, spec, initialWeights(spec, options.seed));
@@ -96,9 +93,7 @@ export const trainClassifier: (
   yield* Effect.gen(function* () {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       const order = permutation(train.count, options.seed * 1000 + epoch);
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
+      let [lossSum, correct, seen] = [0, 0, 0];
       const started = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const start = step * options.batchSize;
@@ -111,11 +106,9 @@ export const trainClassifier: (
           );
           batchLabels[i] = train.labels[j]!;
         }
-        // Cosine decay to zero over the whole run: a better end point than a constant rate.
-        // (tfjs reads this field at every step but declares it protected.)
-        (optimizer as unknown as { learningRate: number }).learningRate = options.learningRate *
-          0.5 *
-          (1 + Math.cos(Math.PI * globalStep / totalSteps));
+        // Cosine decay to zero over the whole run (tfjs reads this protected field every step).
+        const rate = options.learningRate * 0.5 * (1 + Math.cos(Math.PI * globalStep / totalSteps));
+        (optimizer as unknown as { learningRate: number }).learningRate = rate;
         const [lossValue, hits] = tf.tidy(() => {
           const x = toInput(tf, batchPixels.subarray(0, size * IMAGE_SIZE), size, spec.inputShape);
           const labels = tf.tensor1d(batchLabels.subarray(0, size), "int32");

@@ -1,16 +1,20 @@
 /**
- * Run a `FeatureModel` over an image set in batches: preprocess each batch as the model
- * declares, forward it to the requested taps, hand the outputs to the caller. The next batch's
- * forward pass starts before the caller's work on this one, so the two overlap when the model
- * runs on a worker thread (onnxruntime sessions do: `onnx_session.ts`); nothing of a batch is
- * kept after its callback, so memory stays two batches deep.
+ * Run a `FeatureModel` over an image set in batches. The next batch's forward starts before
+ * the caller's work on this one, so the two overlap when the model runs on a worker thread
+ * (`onnx_session.ts`); memory stays two batches deep.
  *
  * @module
  */
 import { Effect, Fiber } from "effect";
 import { type Batch, batches, channelsOf, type ImageSet } from "../data/images.ts";
 import type { ModelError } from "./errors.ts";
-import { type FeatureModel, type FeatureTensor, preprocess, type TapName } from "./model.ts";
+import {
+  type FeatureModel,
+  type FeatureTensor,
+  preprocess,
+  sizeOf,
+  type TapName,
+} from "./model.ts";
 
 /** Options of a batched pass. */
 export interface TapPassOptions {
@@ -19,9 +23,8 @@ export interface TapPassOptions {
 }
 
 /**
- * `forward` of every batch of `set` (of `batchSize` images), handed to `onBatch` in order; the
- * forward of batch n + 1 starts before `onBatch` of batch n. A failure of either stops the pass
- * (the forward in flight is interrupted).
+ * `forward` of every batch of `set`, handed to `onBatch` in order; the forward of batch n + 1
+ * starts before `onBatch` of batch n. A failure of either interrupts the forward in flight.
  */
 export const pipelinedBatches = <A, E1, E2>(
   set: ImageSet,
@@ -44,10 +47,7 @@ export const pipelinedBatches = <A, E1, E2>(
     }).pipe(Effect.onError(() => Fiber.interrupt(next)));
   });
 
-/**
- * For each batch of `set` (uint8 NHWC images at the model's size), the model's values at `taps`; `onBatch`
- * receives the batch start, size and the outputs (in `taps` order).
- */
+/** The model's values at `taps` (in order) of each batch of `set`, given to `onBatch`. */
 export const forEachBatch = <E>(
   model: FeatureModel,
   set: ImageSet,
@@ -78,19 +78,13 @@ export const collectTaps = (
   options: TapPassOptions = {},
 ): Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError> =>
   Effect.gen(function* () {
-    const out = taps.map((t) => {
-      const shape = model.shapes[t];
-      return {
-        data: new Float32Array(set.count * shape.reduce((a, b) => a * b, 1)),
-        shape: [set.count, ...shape],
-      };
-    });
+    const shapes = taps.map((t) => [set.count, ...model.shapes[t]]);
+    const out = shapes.map((shape) => ({ data: new Float32Array(sizeOf(shape)), shape }));
     yield* forEachBatch(model, set, taps, (start, _size, outputs) =>
-      Effect.sync(() => {
-        outputs.forEach((o, i) => {
-          const per = out[i]!.data.length / set.count;
-          out[i]!.data.set(o.data, start * per);
-        });
-      }), options);
+      Effect.sync(() =>
+        outputs.forEach((o, i) =>
+          out[i]!.data.set(o.data, start * sizeOf(shapes[i]!.slice(1)))
+        )
+      ), options);
     return out;
   });

@@ -1,6 +1,5 @@
 /**
- * The errors a model can give, each naming the model (its path or label) and the tensor or
- * file at fault, so a user can fix the model, its taps or its preprocessing.
+ * The errors a model can give, each naming the model and the tensor or file at fault.
  *
  * @module
  */
@@ -22,7 +21,6 @@ export class MissingTap extends Data.TaggedError("MissingTap")<{
   readonly model: string;
   readonly tap: string;
   readonly tensor: string;
-  /** A few of the names the model does have, to help the user pick. */
   readonly known: ReadonlyArray<string>;
 }> {
   /** The error as one line: what failed and why. */
@@ -48,15 +46,11 @@ export class InputShapeMismatch extends Data.TaggedError("InputShapeMismatch")<{
   }
 }
 
-/**
- * A forward pass between two points cannot be cut out of the graph: the target still depends
- * on the model input (or another tensor) when starting from `from`.
- */
+/** A forward pass from `from` cannot be cut out of the graph: the target needs another tensor. */
 export class TapDoesNotCut extends Data.TaggedError("TapDoesNotCut")<{
   readonly model: string;
   readonly from: string;
   readonly to: string;
-  /** The tensor the sub-graph would still need. */
   readonly tensor: string;
 }> {
   /** The error as one line: what failed and why. */
@@ -80,11 +74,8 @@ export class ModelRunFailed extends Data.TaggedError("ModelRunFailed")<{
 /** The exported graph disagrees with the tfjs network it was exported from. */
 export class OnnxExportMismatch extends Data.TaggedError("OnnxExportMismatch")<{
   readonly model: string;
-  /** Which output disagrees (`penultimate` or `logits`). */
   readonly output: string;
-  /** The largest absolute difference on the check sample. */
   readonly difference: number;
-  /** The largest difference allowed (`EXPORT_TOLERANCE` of `grood_onnx.ts` at the values' scale). */
   readonly allowed: number;
 }> {
   /** The error as one line: what failed and why. */
@@ -98,11 +89,8 @@ export class OnnxExportMismatch extends Data.TaggedError("OnnxExportMismatch")<{
 /** The input-gradient graph disagrees with tfjs's autograd of the network it came from. */
 export class OnnxGradientMismatch extends Data.TaggedError("OnnxGradientMismatch")<{
   readonly model: string;
-  /** The temperature of the check that failed. */
   readonly temperature: number;
-  /** ‖onnx − tfjs‖₂ over the check sample. */
   readonly difference: number;
-  /** The largest difference allowed (`GRADIENT_TOLERANCE` of `input_gradient.ts` × ‖tfjs‖₂). */
   readonly allowed: number;
 }> {
   /** The error as one line: what failed and why. */

@@ -1,22 +1,8 @@
 /**
- * The input gradient of grood's CNN as an ONNX graph, so ODIN's gradient runs on onnxruntime:
- * g = ∂/∂x Σᵢ CE(f(xᵢ)/T, ŷᵢ) with ŷᵢ = argmax f(xᵢ), for a batch `input` (NCHW, as the forward
- * export) and a scalar `temperature`, output `gradient` (the shape of `input`).
- *
- * The backward pass is written as forward ops from the network's known architecture, on top of
- * the forward graph of `classifierToOnnx` (whose tensors it reads by name):
- * - logits z: ∂/∂z = (softmax(z/T) − onehot(argmax z)) / T (ArgMax keeps the first maximum, as
- *   tfjs's argMax does);
- * - dense head z = h·W + b: ∂/∂h = ∂/∂z · Wᵀ (`Gemm` with `transB`);
- * - global average pooling over H × W: each position gets ∂/∂h / (H·W) (`Expand`);
- * - ReLU: the gradient passes where the pre-activation is > 0 (tfjs's `step`, 0 at 0);
- * - residual `Add`: the gradient goes to both branches, and the two input gradients add up;
- * - convolution with batch normalisation folded in (inference mode, as the forward export and
- *   tfjs's inference pass): ∂/∂x = `ConvTranspose` with the same folded weights, strides and
- *   pads, plus the output padding that gives back the input's size (a stride-2 1×1 shortcut
- *   reads no last row or column: those get zero).
- * Every step is exact (no approximation): the engines differ only by float32 summation order,
- * which `grood_onnx.ts` bounds against tfjs's autograd when the graph is first made.
+ * ODIN's input gradient of grood's CNN as an ONNX graph: g = ∂/∂x Σᵢ CE(f(xᵢ)/T, argmax f(xᵢ))
+ * for a batch `input` (NCHW) and a scalar `temperature`, output `gradient`. The backward pass
+ * is written as forward ops on top of `classifierToOnnx`'s graph, every step exact (the rules
+ * per block are in `docs/internals/models.md`); `grood_onnx.ts` checks it against tfjs.
  *
  * @module
  */
@@ -37,10 +23,7 @@ export const GRADIENT_OUTPUT = "gradient";
 
 const INT64 = 7;
 
-/**
- * The gradient graph of `net` (its current weights): inputs `input` (N × C × H × W) and
- * `temperature` (scalar), output `gradient` (N × C × H × W).
- */
+/** The gradient graph of `net` (its current weights). */
 export function classifierGradientToOnnx(net: Classifier): OnnxModel {
   const forward = classifierToOnnx(net).model;
   const graph = forward.graph!;
@@ -79,13 +62,11 @@ export function classifierGradientToOnnx(net: Classifier): OnnxModel {
       ints("output_padding", [padding(kh, top, bottom), padding(kw, left, right)]),
     ]);
   };
-
   const blocks = net.spec.blocks;
   const inputsOf = blocks.map((_, i) => i === 0 ? INPUT : blocks[i - 1]!.name);
   const sizes = inputsOf.map((b) => net.shapeAt(b));
   const logits = blocks[blocks.length - 1]!.name;
   const numClasses = net.numClasses;
-
   // ∂/∂z of Σ CE(z/T, argmax z) = (softmax(z/T) − onehot) / T.
   const probabilities = node(
     "Softmax",
@@ -105,7 +86,6 @@ export function classifierGradientToOnnx(net: Classifier): OnnxModel {
     [node("Sub", [probabilities, onehot], "grad/residual"), TEMPERATURE_INPUT],
     `grad/${logits}`,
   );
-
   for (let i = blocks.length - 1; i >= 0; i--) {
     const block = blocks[i]!;
     const inputShape = sizes[i]!;
@@ -116,17 +96,10 @@ export function classifierGradientToOnnx(net: Classifier): OnnxModel {
         break;
       case "globalAvgPool": {
         const [h, w, c] = inputShape as [number, number, number];
-        const spread = node(
-          "Unsqueeze",
-          [dy, int64s(`grad/${block.name}/axes`, [2, 3])],
-          `grad/${block.name}/unsqueeze`,
-        );
-        const scaled = node(
-          "Mul",
-          [spread, floats(`grad/${block.name}/area`, [], [1 / (h * w)])],
-          `grad/${block.name}/mean`,
-        );
-        dy = node("Expand", [scaled, int64s(`grad/${block.name}/shape`, [1, c, h, w])], out);
+        const g = `grad/${block.name}`;
+        const spread = node("Unsqueeze", [dy, int64s(`${g}/axes`, [2, 3])], `${g}/unsqueeze`);
+        const scaled = node("Mul", [spread, floats(`${g}/area`, [], [1 / (h * w)])], `${g}/mean`);
+        dy = node("Expand", [scaled, int64s(`${g}/shape`, [1, c, h, w])], out);
         break;
       }
       case "conv": {
@@ -135,35 +108,14 @@ export function classifierGradientToOnnx(net: Classifier): OnnxModel {
         break;
       }
       case "residual": {
-        const size = inputShape[0]!;
-        const sum = reluBack(dy, `${block.name}/add`, `grad/${block.name}/add`);
-        const hidden = convBack(
-          sum,
-          `${block.name}/conv2`,
-          Math.ceil(size / block.stride),
-          1,
-          `grad/${block.name}/conv1`,
-        );
-        const hiddenPre = reluBack(
-          hidden,
-          `${block.name}/conv1/conv`,
-          `grad/${block.name}/conv1/conv`,
-        );
-        const branch = convBack(
-          hiddenPre,
-          `${block.name}/conv1`,
-          size,
-          block.stride,
-          `grad/${block.name}/branch`,
-        );
-        const shortcut = net.variables.has(`${block.name}/shortcut/kernel`)
-          ? convBack(
-            sum,
-            `${block.name}/shortcut`,
-            size,
-            block.stride,
-            `grad/${block.name}/shortcut`,
-          )
+        const { name: b, stride } = block;
+        const [g, size] = [`grad/${b}`, inputShape[0]!];
+        const sum = reluBack(dy, `${b}/add`, `${g}/add`);
+        const hidden = convBack(sum, `${b}/conv2`, Math.ceil(size / stride), 1, `${g}/conv1`);
+        const hiddenPre = reluBack(hidden, `${b}/conv1/conv`, `${g}/conv1/conv`);
+        const branch = convBack(hiddenPre, `${b}/conv1`, size, stride, `${g}/branch`);
+        const shortcut = net.variables.has(`${b}/shortcut/kernel`)
+          ? convBack(sum, `${b}/shortcut`, size, stride, `${g}/shortcut`)
           : sum;
         dy = node("Add", [branch, shortcut], out);
         break;

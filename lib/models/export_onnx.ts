@@ -1,23 +1,14 @@
 /**
- * Export grood's own classifier (`lib/model/classifier.ts`) to an ONNX graph, written with
- * `onnx-proto`, so onnxruntime can run it (several times faster than tfjs on wasm).
- *
- * The graph matches the tfjs network op for op, in inference mode: each convolution with its
- * batch normalisation folded in (kernel × γ/√(σ²+ε), bias β − μ·γ/√(σ²+ε), as `convBn` does),
- * ReLU, `Add` for the residual connections, `GlobalAveragePool` + `Flatten` for the pooling
- * block, `Gemm` for the dense head. TensorFlow's "same" padding is written as explicit pads
- * (the extra row and column go after, as TensorFlow puts them).
- *
- * Layout: ONNX convolutions are NCHW, so the input is declared NCHW (`1 × 28 × 28`, the same
- * bytes as grood's NHWC for one channel; the model spec says so) and so are the early
- * features. Every block's output is a tensor named after the block (`stem`, `block1`, …,
- * `pool`, `head`); the early block, `pool` and `head` are also graph outputs, in that order,
- * so `inspect` proposes them as the early, penultimate and logits taps.
+ * Export grood's own classifier to an ONNX graph (`onnx-proto`) matching the tfjs network op
+ * for op in inference mode, batch normalisation folded into the convolutions, NCHW. Every
+ * block's output is a tensor named after the block; the taps are also graph outputs, so
+ * `inspect` proposes them. Details: `docs/internals/models.md`.
  *
  * @module
  */
 import onnxProto from "onnx-proto";
 import { Data } from "effect";
+import { BN_EPSILON } from "../model/batch_norm.ts";
 import { boundaryShapes, type Classifier, INPUT, penultimate } from "../model/classifier.ts";
 import { floatInfo, graphWriter, type OnnxModel } from "./onnx_graph.ts";
 import { groodInputSpec } from "./grood_cnn.ts";
@@ -27,8 +18,6 @@ const { onnx } = onnxProto;
 type Node = onnxProto.onnx.INodeProto;
 type Tensor = onnxProto.onnx.ITensorProto;
 
-/** Batch-normalisation epsilon of the classifier (Keras default, as in `classifier.ts`). */
-const BN_EPSILON = 1e-3;
 /** The ONNX opset and IR version written (supported by onnxruntime 1.30 and PyTorch 1.13). */
 const OPSET = 13;
 const IR_VERSION = 7;
@@ -52,11 +41,7 @@ export function samePadding(size: number, kernel: number, stride: number): [numb
   return [before, total - before];
 }
 
-/**
- * The ONNX graph of `net` (its current weights), plus the model spec (input, taps) that
- * makes it a grood `FeatureModel` with the same taps as the tfjs network: early = `block1`
- * (or `earlyBoundary`), penultimate = the pooling block, logits = the last block.
- */
+/** The ONNX graph of `net` and the model spec that opens it with the tfjs network's taps. */
 export function classifierToOnnx(
   net: Classifier,
   earlyBoundary = "block1",
@@ -68,17 +53,14 @@ export function classifierToOnnx(
   const valueInfo: Array<onnxProto.onnx.IValueInfoProto> = [];
   const info = (name: string, shape: ReadonlyArray<number>) => floatInfo(name, ["N", ...shape]);
   const { node, ints, floats: weight } = graphWriter(nodes, weights);
-
-  // Convolution with folded batch normalisation; tfjs kernels are [kh, kw, cin, cout], ONNX
-  // weights [cout, cin, kh, kw].
+  // Convolution with batch normalisation folded in (kernel × γ/√(σ²+ε), bias β − μ·γ/√(σ²+ε));
+  // tfjs kernels are [kh, kw, cin, cout], ONNX weights [cout, cin, kh, kw].
   const convBn = (name: string, x: string, size: number, stride: number, relu: boolean) => {
     const kernel = net.variables.get(`${name}/kernel`)!;
     const [kh, kw, cin, cout] = kernel.shape as [number, number, number, number];
     const k = value(`${name}/kernel`);
-    const gamma = value(`${name}/bn/gamma`);
-    const beta = value(`${name}/bn/beta`);
-    const mean = value(`${name}/bn/mean`);
-    const variance = value(`${name}/bn/variance`);
+    const bn = (stat: string) => value(`${name}/bn/${stat}`);
+    const [gamma, beta, mean, variance] = [bn("gamma"), bn("beta"), bn("mean"), bn("variance")];
     const scale = Float32Array.from(gamma, (g, o) => g / Math.sqrt(variance[o]! + BN_EPSILON));
     const w = new Float32Array(cout * cin * kh * kw);
     for (let i = 0; i < kh; i++) {
@@ -106,7 +88,6 @@ export function classifierToOnnx(
     );
     return relu ? node("Relu", [conv], name) : conv;
   };
-
   let x = INPUT;
   let size = net.spec.inputShape[0];
   for (const block of net.spec.blocks) {
@@ -116,13 +97,8 @@ export function classifierToOnnx(
         break;
       case "residual": {
         const hidden = convBn(`${block.name}/conv1`, x, size, block.stride, true);
-        const branch = convBn(
-          `${block.name}/conv2`,
-          hidden,
-          Math.ceil(size / block.stride),
-          1,
-          false,
-        );
+        const half = Math.ceil(size / block.stride);
+        const branch = convBn(`${block.name}/conv2`, hidden, half, 1, false);
         const shortcut = net.variables.has(`${block.name}/shortcut/kernel`)
           ? convBn(`${block.name}/shortcut`, x, size, block.stride, false)
           : x;

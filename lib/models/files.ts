@@ -1,15 +1,13 @@
 /**
- * What files a model consists of and its content hash: a file (`x.onnx`), a folder (grood's
- * own, a tfjs model folder) or a tfjs `model.json` with the weight files its manifest lists.
- * The hash is the model's identity in every cache key and fitted folder, so a changed byte
- * never serves stale features.
+ * What files a model consists of (a file, a folder, or a tfjs `model.json` with its weight
+ * files) and its content hash: its identity in every cache key and fitted folder.
  *
  * @module
  */
 import { basename, dirname, relative } from "node:path";
 import { Effect } from "effect";
 import { IoError, osReason, sha256Hex } from "../io/files.ts";
-import { insideBase, LinkLeavesRoot, PathOutsideBase, walkFiles } from "../io/paths.ts";
+import { insideBase, LinkLeavesRoot, walkFiles } from "../io/paths.ts";
 import { ModelUnreadable } from "./errors.ts";
 
 /** One file of a model: its path (relative to the model's root), size and sha256. */
@@ -35,21 +33,12 @@ export const statModel = (model: string): Effect.Effect<Deno.FileInfo, ModelUnre
     catch: () => new ModelUnreadable({ model, problem: "no such file or folder" }),
   });
 
-/**
- * The files a model consists of (absolute, sorted), their common root, and the path to open
- * relative to that root (`""`: the root itself, a folder model).
- */
-export const modelFiles = (
-  model: string,
-): Effect.Effect<
-  { readonly root: string; readonly files: ReadonlyArray<string>; readonly open: string },
-  ModelUnreadable | IoError | LinkLeavesRoot | PathOutsideBase
-> =>
+/** The files a model consists of, their common root, and the path to open relative to it. */
+const modelFiles = (model: string) =>
   Effect.gen(function* () {
     const info = yield* statModel(model);
     if (info.isDirectory) {
-      // Links inside the folder are followed (their targets' content is hashed and copied);
-      // one leading outside is refused.
+      // Links inside the folder are followed; one leading outside is refused.
       const files = yield* Effect.tryPromise({
         try: () => walkFiles(model),
         catch: (error) =>
@@ -60,7 +49,6 @@ export const modelFiles = (
       return { root: model, files, open: "" };
     }
     if (basename(model) === "model.json") {
-      // A tfjs model.json: itself and the weight files its manifest names, nothing else.
       const json = yield* Effect.tryPromise({
         try: async () => JSON.parse(await Deno.readTextFile(model)) as unknown,
         catch: (error) => new ModelUnreadable({ model, problem: `not JSON: ${error}` }),
@@ -79,22 +67,12 @@ export const modelFiles = (
     return { root: dirname(model), files: [model], open: basename(model) };
   });
 
-/**
- * Read every file of the model at `model`, hash each and the whole; `onFile` sees each file's
- * bytes (to copy them). Entries' paths are relative to the model's root.
- */
+/** Read and hash every file of `model` and the whole; `onFile` sees each file's bytes. */
 export const hashModel = (
   model: string,
   onFile: (relativePath: string, bytes: Uint8Array) => Effect.Effect<void, IoError> = () =>
     Effect.void,
-): Effect.Effect<
-  {
-    readonly files: ReadonlyArray<ModelFileEntry>;
-    readonly sha256: string;
-    readonly open: string;
-  },
-  ModelUnreadable | IoError | LinkLeavesRoot | PathOutsideBase
-> =>
+) =>
   Effect.gen(function* () {
     const { root, files, open } = yield* modelFiles(model);
     const entries: Array<ModelFileEntry> = [];

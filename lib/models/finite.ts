@@ -1,14 +1,7 @@
 /**
- * The one check of what a model gives back: every value of its penultimate features and logits
- * must be finite. A NaN or infinite value means broken weights or an input the model cannot
- * handle; it is never passed on as a feature.
- *
- * - Where a fit extracts features (`extractFeatures`, GROOD's streamed
- *   fit), `requireFiniteOutputs` fails with {@link NonFiniteOutput} naming the model, the set
- *   and the image: a model whose classifier head is NaN is refused, not fitted.
- * - Where a fitted detector scores (`lib/fitted/open.ts`), `nonFiniteRows` marks the images
- *   whose outputs are not finite: each gets the verdict `invalid`, and the others of the batch
- *   are scored without them.
+ * The one check of what a model gives back: its features and logits must be finite, never
+ * passed on otherwise. A fit fails with {@link NonFiniteOutput} (`requireFiniteOutputs`); a
+ * fitted detector marks such images `invalid` (`nonFiniteRows`) and scores the others.
  *
  * @module
  */
@@ -17,7 +10,6 @@ import type { FeatureTensor } from "./model.ts";
 
 /** The model produced a NaN or infinite feature or logit for an image: never passed on. */
 export class NonFiniteOutput extends Data.TaggedError("NonFiniteOutput")<{
-  /** The model's path or label. */
   readonly model: string;
   /** The image set (or source) being extracted. */
   readonly set: string;
@@ -35,18 +27,9 @@ export class NonFiniteOutput extends Data.TaggedError("NonFiniteOutput")<{
 
 /** Rows (images) of `data` (`rows × n` values) holding a NaN or infinite value, ascending. */
 export function nonFiniteRows(data: Float32Array | Float64Array, rows: number): Array<number> {
-  const bad: Array<number> = [];
-  if (rows === 0) return bad;
   const per = data.length / rows;
-  for (let r = 0; r < rows; r++) {
-    for (let j = r * per; j < (r + 1) * per; j++) {
-      if (!Number.isFinite(data[j]!)) {
-        bad.push(r);
-        break;
-      }
-    }
-  }
-  return bad;
+  return Array.from({ length: rows }, (_, r) => r)
+    .filter((r) => !data.subarray(r * per, (r + 1) * per).every(Number.isFinite));
 }
 
 /** One output of a batch to check: its name ("logits") and its values. */

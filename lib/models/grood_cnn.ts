@@ -1,8 +1,6 @@
 /**
- * grood's own residual CNN (`lib/model/classifier.ts`) behind the `FeatureModel` interface:
- * taps are block boundaries (default: early = block1, penultimate = the pooling block,
- * logits = the last block), run by tfjs on the `Compute` backend; its input gradient (ODIN) by
- * tfjs's autograd.
+ * grood's own residual CNN (`lib/model/classifier.ts`) as a `FeatureModel` on tfjs: taps are
+ * block boundaries; its input gradient is tfjs's autograd.
  *
  * @module
  */
@@ -32,17 +30,13 @@ export function groodInputSpec(net: Classifier): InputSpec {
 }
 
 /**
- * The default taps of grood's CNN: early is `block1` (else, in a network without one, its
- * first convolutional block, else the penultimate block), so every network has a model.
+ * The default taps of grood's CNN: early is `block1` (else its first convolutional block, else
+ * the penultimate block), penultimate the pooling block, logits the last block.
  */
 export function groodTaps(net: Classifier): Taps {
   const pen = penultimate(net.spec);
   const early = net.boundaries.includes("block1") ? "block1" : groodPoints(net)[0]?.name ?? pen;
-  return {
-    early,
-    penultimate: pen,
-    logits: net.boundaries[net.boundaries.length - 1]!,
-  };
+  return { early, penultimate: pen, logits: net.boundaries.at(-1)! };
 }
 
 /** The convolutional block boundaries of `net` (where GROOD's early prototypes can be taken). */
@@ -54,10 +48,7 @@ export function groodPoints(
     .map((b) => ({ name: b.name, shape: net.shapeAt(b.name) }));
 }
 
-/**
- * The dense block of `net` that makes the logits tap from the penultimate tap (z = h·W + b with
- * the block's `kernel`, D × C, and `bias`), copied out of its variables.
- */
+/** The dense block of `net` from the penultimate tap to the logits tap, copied out. */
 export const groodHead = (
   net: Classifier,
   name: string,
@@ -90,24 +81,13 @@ export const groodHead = (
   });
 
 /** Fails with `ModelRunFailed` naming the first of `names` that is not a block boundary of `net`. */
-export const requireBoundaries = (
-  net: Classifier,
-  model: string,
-  names: ReadonlyArray<string>,
-): Effect.Effect<void, ModelRunFailed> => {
+export const requireBoundaries = (net: Classifier, model: string, names: ReadonlyArray<string>) => {
   const wrong = names.find((n) => !net.boundaries.includes(n) || n === INPUT);
-  return wrong === undefined ? Effect.void : Effect.fail(
-    new ModelRunFailed({
-      model,
-      problem: `"${wrong}" is not a block boundary (${net.boundaries.join(", ")})`,
-    }),
-  );
+  const problem = `"${wrong}" is not a block boundary (${net.boundaries.join(", ")})`;
+  return wrong === undefined ? Effect.void : Effect.fail(new ModelRunFailed({ model, problem }));
 };
 
-/**
- * A classifier already in memory as a `FeatureModel` (the caller keeps owning `net`).
- * Fails with `MissingTap` when a tap is not a block boundary.
- */
+/** A classifier in memory as a `FeatureModel` (the caller keeps owning `net`). */
 export const groodFeatureModel = (
   tf: typeof tfType,
   net: Classifier,
@@ -130,21 +110,18 @@ export const groodFeatureModel = (
           try: (): ReadonlyArray<FeatureTensor> => {
             const values = new Map<string, FeatureTensor>();
             tf.tidy(() => {
-              const start = net.boundaries.indexOf(from);
-              const order = [...new Set(names)]
-                .sort((a, b) => net.boundaries.indexOf(a) - net.boundaries.indexOf(b));
+              const index = (boundary: string) => net.boundaries.indexOf(boundary);
+              const order = [...new Set(names)].sort((a, b) => index(a) - index(b));
               let at = from;
               let value: tfType.Tensor = tf.tensor(x.data, [...x.shape]);
               for (const boundary of order) {
-                if (net.boundaries.indexOf(boundary) < start) {
+                if (index(boundary) < index(from)) {
                   throw new Error(`tap "${boundary}" comes before "${at}" in the network`);
                 }
                 value = net.forward(value, { from: at, to: boundary });
                 at = boundary;
-                values.set(boundary, {
-                  data: value.dataSync() as Float32Array,
-                  shape: value.shape,
-                });
+                const data = value.dataSync() as Float32Array;
+                values.set(boundary, { data, shape: value.shape });
               }
             });
             return names.map((name) => values.get(name)!);
@@ -159,14 +136,12 @@ export const groodFeatureModel = (
       taps,
       shapes,
       forward: (x, from, to) => runNamed(x, boundaryOf(from), to.map((t) => taps[t])),
-      inputGradient: tfjsInputGradient(
-        tf,
-        name,
-        (x) => net.forward(x, { from: INPUT, to: taps.logits }),
-      ),
+      inputGradient: tfjsInputGradient(tf, name, (x) =>
+        net.forward(x, { from: INPUT, to: taps.logits })),
       network: net,
       points: groodPoints(net),
-      forwardPoints: (x, names) => runNamed(x, INPUT, names),
+      forwardPoints: (x, names) =>
+        runNamed(x, INPUT, names),
       head: checkedHead(name, shapes, groodHead(net, name, taps)),
     }, boundaryOf);
   });

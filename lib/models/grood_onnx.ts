@@ -1,24 +1,9 @@
 /**
- * grood's own CNN with its forward pass on onnxruntime: the default engine wherever grood runs
- * its CNN (`openModel`, the pipeline, `fit`, `score`, `evaluate-ood`, the service), about 5×
- * faster than tfjs on wasm (see `docs/performance.md`).
- *
- * The network is exported by `classifierToOnnx` (batch normalisation folded in, NCHW) once per
- * model content key and early tap in a process, and the export is checked against the tfjs
- * network when it is made: penultimate features and logits of a fixed sample of images must
- * agree within `EXPORT_TOLERANCE`, else `OnnxExportMismatch`. The `FeatureModel` keeps grood's
- * layout (NHWC input and spatial features): onnxruntime's NCHW outputs are transposed back.
- *
- * ODIN's input gradient runs on onnxruntime too: a second graph (`export_gradient.ts`, the
- * backward pass written as forward ops), made on its first use, cached by content key like the
- * forward export, and checked then against tfjs's autograd on the same sample at the
- * temperatures {@link GRADIENT_CHECK_TEMPERATURES} (`GRADIENT_TOLERANCE` of `input_gradient.ts`, else
- * `OnnxGradientMismatch`). With a logits tap other than the last block, the gradient stays on
- * tfjs.
- *
- * What stays on tfjs (the network remains loaded): every forward that starts at a tap (GROOD's
- * targeted mix-up feeds edited early features to the rest of the network) and the dense head's
- * weights (read from the tfjs variables).
+ * grood's own CNN with its forward pass (and ODIN's input gradient) on onnxruntime, the default
+ * engine (about 5× faster than tfjs on wasm, `docs/performance.md`). Each export is checked
+ * against the tfjs network when first made in a process (`OnnxExportMismatch`,
+ * `OnnxGradientMismatch`) and cached by content key; forwards from a tap and the head stay on
+ * tfjs. NCHW outputs are transposed back to grood's NHWC. Details: `docs/internals/models.md`.
  *
  * @module
  */
@@ -37,12 +22,8 @@ import { type OnnxOptions, type OnnxSession, onnxSession, runSession } from "./o
 import { encodeOnnx, type OnnxModel } from "./onnx_graph.ts";
 
 /**
- * How far the exported graph may stray from tfjs on the check sample, relative to the values'
- * scale: |onnx − tfjs| ≤ `EXPORT_TOLERANCE` · (1 + max |tfjs|) for the penultimate features
- * and for the logits. Both engines compute in float32 with different summation orders (and
- * the export folds batch normalisation into the convolutions), which moves values by a few
- * float32 ulps (about 1e-6 relative, measured on the mnist fixtures); a wrong export (padding,
- * layout, weights) moves them by order one.
+ * How far the export may stray from tfjs on the check sample: |onnx − tfjs| ≤
+ * `EXPORT_TOLERANCE` · (1 + max |tfjs|), for the penultimate features and the logits.
  */
 export const EXPORT_TOLERANCE = 1e-4;
 
@@ -51,11 +32,9 @@ const CHECK_IMAGES = 16;
 const CHECK_SEED = 2024;
 
 /**
- * The largest |a − b| and the bound it must stay under (the scale of tfjs's finite values).
- * Where tfjs gives a NaN or an infinity, the export must give the same (the weights make
- * both engines overflow alike): the check is of the export, and the finite check of the
- * features (`finite.ts`) then names the model and the image; any other non-finite value is an
- * infinite difference.
+ * The largest |a − b| and the bound it must stay under. Where tfjs gives a NaN or an infinity
+ * the export must give the same (`finite.ts` then names the image); any other non-finite value
+ * is an infinite difference.
  */
 export const exportDifference = (
   onnx: Float32Array,
@@ -82,23 +61,17 @@ const exports = new Map<string, OnnxModel>();
 const gradients = new Map<string, OnnxModel>();
 
 /**
- * Temperatures the gradient graph is checked at against tfjs: ODIN's default 1000 only. The
- * graph is the same at every T (T is one of its inputs), so one well-conditioned T checks its
- * structure; at T = 1 a confident model's softmax is 1 − (less than a float32 ulp), so both
- * engines' (softmax − one-hot) is rounding noise: measured on the mnist seed-1 fixture, the two
- * gradients differed by 9.9e-7 in L2 on a gradient of norm 1.35e-6, with a graph that passes at T = 1000.
+ * Temperatures the gradient graph is checked at: ODIN's default 1000 only (T is an input of
+ * the graph; at T = 1 the difference is rounding noise, `docs/internals/models.md`).
  */
 export const GRADIENT_CHECK_TEMPERATURES: ReadonlyArray<number> = [1000];
 
 /** NHWC → NCHW (or back, with `toNchw` false) of a batch of `h × w × c` feature maps. */
-const transpose = (
-  x: FeatureTensor,
-  nhwc: ReadonlyArray<number>,
-  toNchw: boolean,
-): FeatureTensor => {
+const transpose = (x: FeatureTensor, nhwc: ReadonlyArray<number>, toNchw: boolean) => {
   const [h, w, c] = nhwc as [number, number, number];
   const n = x.shape[0]!;
-  if (c === 1) return { data: x.data, shape: toNchw ? [n, c, h, w] : [n, h, w, c] };
+  const shape = toNchw ? [n, c, h, w] : [n, h, w, c];
+  if (c === 1) return { data: x.data, shape };
   const plane = h * w;
   const out = new Float32Array(x.data.length);
   for (let b = 0; b < n; b++) {
@@ -110,7 +83,7 @@ const transpose = (
       }
     }
   }
-  return { data: out, shape: toNchw ? [n, c, h, w] : [n, h, w, c] };
+  return { data: out, shape };
 };
 
 /** The fixed check sample: seeded uniform noise in [0, 1], NHWC at the network's input size. */
@@ -124,11 +97,7 @@ const checkSample = (net: Classifier): FeatureTensor => {
   return { data, shape: [CHECK_IMAGES, ...shape] };
 };
 
-/**
- * grood's CNN `net` (loaded by the caller, who keeps owning it) as a `FeatureModel` whose
- * forward passes from the input run on onnxruntime; sessions are released with the scope.
- * `key` is the model's content key (`loadClassifier`'s), under which the export is cached.
- */
+/** grood's CNN `net` (still the caller's) on onnxruntime; exports are cached under `key`. */
 export const groodOnnxModel = (
   tf: typeof tfType,
   net: Classifier,
@@ -163,12 +132,8 @@ export const groodOnnxModel = (
       const sample = checkSample(net);
       const [pen, logits] = yield* tfjs.forward(sample, "input", ["penultimate", "logits"]);
       const [onnxPen, onnxLogits] = yield* run(sample, [taps.penultimate, taps.logits]);
-      for (
-        const [output, a, b] of [
-          ["penultimate", onnxPen!, pen!],
-          ["logits", onnxLogits!, logits!],
-        ] as const
-      ) {
+      const pairs = [["penultimate", onnxPen!, pen!], ["logits", onnxLogits!, logits!]] as const;
+      for (const [output, a, b] of pairs) {
         const { difference, allowed } = exportDifference(a.data, b.data);
         if (!(difference <= allowed)) {
           return yield* new OnnxExportMismatch({ model: name, output, difference, allowed });
@@ -177,11 +142,7 @@ export const groodOnnxModel = (
       exports.set(key, graph);
     }
     // The gradient graph and its session: made on first use (ODIN only), then kept.
-    const runGradient = (
-      session: OnnxSession,
-      x: FeatureTensor,
-      temperature: number,
-    ) =>
+    const runGradient = (session: OnnxSession, x: FeatureTensor, temperature: number) =>
       Effect.map(
         session.run([
           [INPUT, transpose(x, net.spec.inputShape, true)],
@@ -204,29 +165,23 @@ export const groodOnnxModel = (
         for (const temperature of GRADIENT_CHECK_TEMPERATURES) {
           const expected = yield* tfjs.inputGradient!(sample, temperature);
           const got = yield* runGradient(session, sample, temperature);
-          const { difference, allowed } = gradientDifference(got.data, expected.data);
-          if (!(difference <= allowed)) {
-            return yield* new OnnxGradientMismatch({
-              model: name,
-              temperature,
-              difference,
-              allowed,
-            });
-          }
+          const check = {
+            model: name,
+            temperature,
+            ...gradientDifference(got.data, expected.data),
+          };
+          if (!(check.difference <= check.allowed)) return yield* new OnnxGradientMismatch(check);
         }
         gradients.set(key, graph);
       }
       return session;
     }));
-    const lastBlock = net.boundaries[net.boundaries.length - 1];
+    // With a logits tap other than the last block, the gradient stays on tfjs.
+    const onnxGradient = (x: FeatureTensor, temperature: number) =>
+      Effect.flatMap(gradientSession, (session) => runGradient(session, x, temperature));
     return checkedModel({
       ...tfjs,
-      ...(taps.logits === lastBlock
-        ? {
-          inputGradient: (x: FeatureTensor, temperature: number) =>
-            Effect.flatMap(gradientSession, (session) => runGradient(session, x, temperature)),
-        }
-        : {}),
+      ...(taps.logits === net.boundaries.at(-1) && { inputGradient: onnxGradient }),
       forward: (x, from, to) =>
         from === "input" ? run(x, to.map((t) => taps[t])) : tfjs.forward(x, from, to),
       forwardPoints: run,

@@ -1,14 +1,13 @@
 /**
- * Open a saved grood classifier folder as a `FeatureModel`, on onnxruntime by default
- * (`grood_onnx.ts`) or on tfjs (`engine: "tfjs"`, `grood_cnn.ts`). The tfjs network is loaded
- * either way (training, the dense head, tap-to-tap forwards and input gradients run on it) and
- * freed with the scope, as are the onnxruntime sessions.
+ * Open a saved grood classifier folder on onnxruntime (`grood_onnx.ts`) or tfjs
+ * (`grood_cnn.ts`). The tfjs network is loaded either way (the head, tap-to-tap forwards and
+ * checks run on it) and freed with the scope.
  *
  * @module
  */
 import { Effect, type Scope } from "effect";
 import { Compute } from "../compute/compute.ts";
-import { loadClassifier, type LoadedClassifier } from "../model/store.ts";
+import { loadClassifier } from "../model/store.ts";
 import { type ModelError, ModelUnreadable } from "./errors.ts";
 import { groodFeatureModel, groodTaps } from "./grood_cnn.ts";
 import { groodOnnxModel } from "./grood_onnx.ts";
@@ -21,9 +20,7 @@ export type GroodEngine = "onnx" | "tfjs";
 export const DEFAULT_GROOD_ENGINE: GroodEngine = "onnx";
 
 /** Load grood's classifier in `dir` (weights checked), freed when the scope closes. */
-export const loadGroodNet = (
-  dir: string,
-): Effect.Effect<LoadedClassifier, ModelUnreadable, Scope.Scope | Compute> =>
+export const loadGroodNet = (dir: string) =>
   Effect.gen(function* () {
     const { tf } = yield* Compute;
     return yield* Effect.acquireRelease(
@@ -35,10 +32,7 @@ export const loadGroodNet = (
     );
   });
 
-/**
- * Open a saved grood classifier folder as a `FeatureModel` on `engine` (default onnxruntime;
- * `options.threads`: its intra-op threads, default 1); `taps` replace its default taps.
- */
+/** Open a saved grood classifier folder on `engine`; `taps` replace its default taps. */
 export const openGroodModel = (
   dir: string,
   taps: Partial<Taps> = {},

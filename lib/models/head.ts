@@ -1,10 +1,7 @@
 /**
- * The classifier head of a model: the affine map from the penultimate tap to the logits tap,
- * z = h·W + b, with W of D × C and b of C values. Detectors that edit the penultimate features
- * (ReAct, ASH, DICE) or read the head's geometry (ViM, fDBD, SCALE) recompute logits with it.
- * Each adapter reads it from its own engine (ONNX: the final Gemm or MatMul + Add; tfjs: the
- * last Dense layer or MatMul + BiasAdd; grood's CNN: its dense block); a model whose logits are
- * not such a map of its penultimate features has none (`HeadUnreadable`).
+ * The classifier head z = h·W + b from the penultimate tap to the logits, which detectors that
+ * edit features (ReAct, ASH, DICE) or read its geometry (ViM, fDBD) recompute logits with. Each
+ * adapter reads it from its engine; logits that are not such a map have none (`HeadUnreadable`).
  *
  * @module
  */
@@ -24,7 +21,6 @@ export interface Head {
 
 /** The model's logits are not an affine map of its penultimate tap whose weights can be read. */
 export class HeadUnreadable extends Data.TaggedError("HeadUnreadable")<{
-  /** The model's path or label. */
   readonly model: string;
   /** What was looked for and what was found instead. */
   readonly reason: string;
@@ -36,10 +32,8 @@ export class HeadUnreadable extends Data.TaggedError("HeadUnreadable")<{
 }
 
 /**
- * A head from a weight matrix stored either way: `transposed` false means `weights` is D × C
- * (z = h·W), true means C × D (z = h·Wᵀ, PyTorch's `Linear` and ONNX Gemm with transB = 1).
- * `scale` multiplies the weights (Gemm's α) and `biasScale` the bias (Gemm's β); a missing bias
- * is zero. The result is a copy: later changes to the engine's arrays do not reach it.
+ * A head (a copy) from `weights` of D × C, or C × D when `transposed` (PyTorch's `Linear`, Gemm
+ * with transB); `scale` and `biasScale` are Gemm's α and β; a missing bias is zero.
  */
 export function headFrom(
   weights: ArrayLike<number>,
@@ -52,18 +46,14 @@ export function headFrom(
     readonly biasScale?: number;
   } = {},
 ): Head {
-  const scale = options.scale ?? 1;
-  const biasScale = options.biasScale ?? 1;
+  const { scale = 1, biasScale = 1, bias: given } = options;
   const kernel = new Float32Array(inputSize * numClasses);
   for (let k = 0; k < inputSize; k++) {
     for (let j = 0; j < numClasses; j++) {
-      const w = options.transposed === true
-        ? weights[j * inputSize + k]!
-        : weights[k * numClasses + j]!;
-      kernel[k * numClasses + j] = scale * w;
+      const at = options.transposed === true ? j * inputSize + k : k * numClasses + j;
+      kernel[k * numClasses + j] = scale * weights[at]!;
     }
   }
-  const given = options.bias;
   const bias = Float32Array.from(
     { length: numClasses },
     // A bias of one value broadcasts over the classes (ONNX allows it).

@@ -1,7 +1,6 @@
 /**
- * ODIN's input gradient g = ∂/∂x Σᵢ CE(f(xᵢ)/T, argmax f(xᵢ)) by tfjs's autograd (`tf.grad`
- * through a forward function), and the bound the onnxruntime graph of the same gradient
- * (`export_gradient.ts`) is held to against it.
+ * ODIN's input gradient g = ∂/∂x Σᵢ CE(f(xᵢ)/T, argmax f(xᵢ)) by tfjs's autograd, and the bound
+ * the onnxruntime graph of it (`export_gradient.ts`) is held to.
  *
  * @module
  */
@@ -11,15 +10,9 @@ import { ModelRunFailed } from "./errors.ts";
 import { describeError, type FeatureModel, type FeatureTensor } from "./model.ts";
 
 /**
- * How far the onnxruntime gradient may stray from tfjs's autograd, relative to the gradient's
- * size: ‖onnx − tfjs‖₂ ≤ `GRADIENT_TOLERANCE` · ‖tfjs‖₂ over the check sample. Both are exact
- * backward passes in float32, with different summation orders and batch normalisation folded
- * by different code, so a ReLU pre-activation within a few ulps of 0 can be open on one engine
- * and shut on the other: measured on 256 mnist test images at T = 1000, one such unit moved
- * one image's gradient by 1.7% of its largest value, and the whole batch by 7e-4 in this norm
- * (3e-6 at T = 1, where that image's gradient is small). The bound leaves room for one such
- * unit in the 16-image check sample; a wrong backward pass (a transposed kernel, a missing
- * mask or branch, a padding off by one) is off by order one.
+ * How far the onnxruntime gradient may stray from tfjs's autograd over the check sample:
+ * ‖onnx − tfjs‖₂ ≤ `GRADIENT_TOLERANCE` · ‖tfjs‖₂ (room for one ReLU flipped by rounding; a
+ * wrong backward pass is off by order one: `docs/internals/models.md`).
  */
 export const GRADIENT_TOLERANCE = 1e-2;
 
@@ -41,9 +34,8 @@ export const gradientDifference = (
 };
 
 /**
- * The input gradient by tfjs's autograd through `logitsOf` (input tensor → logits, in the
- * model's layout): one `tf.grad` per batch of the summed cross-entropy (the images of a batch
- * do not interact, so the gradient of the sum holds each image's own gradient).
+ * The input gradient by tfjs's autograd through `logitsOf` (input → logits): one `tf.grad` of
+ * the batch's summed cross-entropy (images do not interact, so each gets its own gradient).
  */
 export const tfjsInputGradient = (
   tf: typeof tfType,

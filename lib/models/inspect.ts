@@ -1,21 +1,7 @@
 /**
- * What a model holds and where its taps probably are: every tensor (name, shape, op) and a
- * proposal for the early, penultimate and logits taps, for a user who brings a model and does
- * not know its tensor names.
- *
- * Heuristics (ONNX):
- * - logits: the last 2-D graph output;
- * - penultimate: the data input of the last `Gemm`/`MatMul`;
- * - early: a 4-D graph output if the exporter marked one (as `torch.onnx.export` with named
- *   outputs, and grood's own exporter, do); otherwise the last activation at the first
- *   resolution below the input's (the output of the first downsampling stage).
- * Shapes are measured by running one zero image with every float tensor as an output, so they
- * are known even where the file declares none.
- *
- * tfjs models (NHWC): logits = the model's output; penultimate = the input of the last dense
- * layer (`Dense`, or a GraphModel's last `MatMul`); early = the last 4-D tensor at the first
- * resolution below the input's (the last 4-D tensor before the head when none is smaller).
- * LayersModel shapes are the layers' declared output shapes; GraphModel shapes are measured.
+ * What a model holds (every tensor: name, op, shape) and a proposal for its early, penultimate
+ * and logits taps, for a user who does not know its tensor names. The heuristics are in
+ * `docs/internals/models.md`; shapes are measured on one zero image where the file has none.
  *
  * @module
  */
@@ -52,36 +38,22 @@ export interface Inspection {
 }
 
 /** Ops whose outputs are integers or shapes, never features (not measured). */
-const NON_FEATURE_OPS = new Set([
-  "Shape",
-  "Size",
-  "NonZero",
-  "ArgMax",
-  "ArgMin",
-  "Constant",
-  "ConstantOfShape",
-  "Cast",
-  "Range",
-  "TopK",
-  "Gather",
-  "Unsqueeze",
-  "Squeeze",
-  "Concat",
-]);
+const NON_FEATURE_OPS = new Set(
+  ("Shape Size NonZero ArgMax ArgMin Constant ConstantOfShape Cast Range TopK Gather Unsqueeze " +
+    "Squeeze Concat").split(" "),
+);
 /** Ops that end a block: where an early tap sits. */
-const ACTIVATIONS = new Set([
-  "Relu",
-  "Add",
-  "MaxPool",
-  "AveragePool",
-  "Clip",
-  "LeakyRelu",
-  "Sigmoid",
-  "HardSwish",
-  "Mul",
-]);
+const ACTIVATIONS = new Set(
+  "Relu Add MaxPool AveragePool Clip LeakyRelu Sigmoid HardSwish Mul".split(" "),
+);
 
-/** Measure tensor shapes with one zero image; tensors that cannot be measured keep their declared shape. */
+/** A tensor's info, its shape (when known) with a free batch axis. */
+const infoOf = (name: string, op: string, shape: ReadonlyArray<number | null> | undefined) =>
+  shape === undefined
+    ? { name, op }
+    : { name, op, shape: shape.map((d, i) => i === 0 || d === null ? -1 : d) };
+
+/** Tensor shapes measured on one zero image (the others keep their declared shape). */
 const measureShapes = (path: string, model: OnnxModel) =>
   Effect.gen(function* () {
     const tensors = listTensors(model);
@@ -95,53 +67,37 @@ const measureShapes = (path: string, model: OnnxModel) =>
       { thread: "caller" },
     );
     const zero = { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), shape: dims };
-    const outputs = yield* runSession(
-      session,
-      input.name ?? "",
-      zero,
-      measurable.map((t) => t.name),
+    const names = measurable.map((t) => t.name);
+    const outputs = yield* runSession(session, input.name ?? "", zero, names);
+    const measured = new Map(names.map((name, i) => [name, outputs[i]!.shape]));
+    return tensors.map((t) =>
+      infoOf(t.name, t.op, measured.get(t.name) ?? (t.op === "Input" ? dims : t.shape))
     );
-    const measured = new Map(measurable.map((t, i) => [t.name, outputs[i]!.shape]));
-    return tensors.map((t): TensorInfo => {
-      const shape = measured.get(t.name) ?? (t.op === "Input" ? dims : t.shape);
-      return shape === undefined
-        ? { name: t.name, op: t.op }
-        : { ...t, shape: shape.map((d, i) => (i === 0 ? -1 : d)) };
-    });
   });
 
 /**
  * The 4-D tensors (`spatial`) and those of them at the first resolution below the input's
  * (`reduced`, empty when none is smaller), in graph order; `layout` says where H and W are.
  */
-const firstDownsampled = (
-  tensors: ReadonlyArray<TensorInfo>,
-  layout: "NCHW" | "NHWC",
-): { readonly spatial: ReadonlyArray<TensorInfo>; readonly reduced: ReadonlyArray<TensorInfo> } => {
+const firstDownsampled = (tensors: ReadonlyArray<TensorInfo>, layout: "NCHW" | "NHWC") => {
   const spatial = tensors.filter((t) => t.shape?.length === 4);
   const area = (t: TensorInfo) =>
     layout === "NCHW" ? t.shape![2]! * t.shape![3]! : t.shape![1]! * t.shape![2]!;
   const input = spatial.find((t) => t.op === "Input");
   const full = input === undefined ? Math.max(...spatial.map(area)) : area(input);
   const first = spatial.find((t) => area(t) < full);
-  return {
-    spatial,
-    reduced: first === undefined ? [] : spatial.filter((t) => area(t) === area(first)),
-  };
+  return { spatial, reduced: first ? spatial.filter((t) => area(t) === area(first)) : [] };
 };
 
 /** The taps found (a tap is left out when no tensor fits it). */
-const tapsOf = (
-  early: string | undefined,
-  penultimate: string | undefined,
-  logits: string | undefined,
-): Partial<Taps> => ({
-  ...(early === undefined ? {} : { early }),
-  ...(penultimate === undefined ? {} : { penultimate }),
-  ...(logits === undefined ? {} : { logits }),
-});
+const tapsOf = (...found: Array<string | undefined>): Partial<Taps> =>
+  Object.fromEntries(
+    (["early", "penultimate", "logits"] as const).flatMap((tap, i) =>
+      found[i] === undefined ? [] : [[tap, found[i]]]
+    ),
+  );
 
-/** Propose taps from measured tensors (see the module doc for the rules). */
+/** Propose taps from measured tensors (rules: `docs/internals/models.md`). */
 export function proposeOnnxTaps(
   model: OnnxModel,
   tensors: ReadonlyArray<TensorInfo>,
@@ -161,7 +117,7 @@ export function proposeOnnxTaps(
   );
 }
 
-/** The early tap of NHWC tensors (see the module doc). */
+/** The early tap of NHWC tensors (rules: `docs/internals/models.md`). */
 const nhwcEarly = (tensors: ReadonlyArray<TensorInfo>): string | undefined => {
   const { spatial, reduced } = firstDownsampled(tensors, "NHWC");
   return (reduced.length === 0 ? spatial.filter((t) => t.op !== "Input") : reduced).at(-1)?.name;
@@ -175,12 +131,8 @@ export const inspectOnnx = (
   Effect.gen(function* () {
     const model = yield* readOnnxFile(path);
     const tensors = yield* measureShapes(path, model);
-    return {
-      model: path,
-      kind: "onnx",
-      tensors,
-      proposed: proposeOnnxTaps(model, tensors, layout),
-    };
+    const proposed = proposeOnnxTaps(model, tensors, layout);
+    return { model: path, kind: "onnx", tensors, proposed };
   });
 
 /** Inspect a grood model folder: its block boundaries (NHWC shapes) and default taps. */
@@ -198,9 +150,6 @@ export const inspectGrood = (
     proposed: groodTaps(net),
   }));
 
-const batchFirst = (shape: ReadonlyArray<number | null>) =>
-  shape.map((d, i) => (i === 0 || d === null ? -1 : d));
-
 /** Inspect a tfjs LayersModel or GraphModel (`model.json`): layers or nodes, and taps. */
 export const inspectTfjs = (
   path: string,
@@ -210,26 +159,22 @@ export const inspectTfjs = (
     const { tf } = yield* Compute;
     const engine = yield* loadTfjsModel(tf, path, format);
     if (engine.kind === "layers") {
-      const tensors = engine.model.layers.map((layer): TensorInfo => {
+      const tensors = engine.model.layers.map((layer) => {
         const shape = layer.outputShape;
-        const single = Array.isArray(shape[0]) ? undefined : shape as Array<number | null>;
-        const op = layer.getClassName() === "InputLayer" ? "Input" : layer.getClassName();
-        return single === undefined
-          ? { name: layer.name, op }
-          : { name: layer.name, op, shape: batchFirst(single) };
+        return infoOf(
+          layer.name,
+          layer.getClassName() === "InputLayer" ? "Input" : layer.getClassName(),
+          Array.isArray(shape[0]) ? undefined : shape as Array<number | null>,
+        );
       });
       const dense = engine.model.layers.filter((l) => l.getClassName() === "Dense").at(-1);
       const last = tensors.at(-1);
-      return {
-        model: path,
-        kind: "tfjs-layers",
-        tensors,
-        proposed: tapsOf(
-          nhwcEarly(tensors),
-          dense?.inboundNodes[0]?.inboundLayers[0]?.name,
-          last?.shape?.length === 2 ? last.name : undefined,
-        ),
-      };
+      const proposed = tapsOf(
+        nhwcEarly(tensors),
+        dense?.inboundNodes[0]?.inboundLayers[0]?.name,
+        last?.shape?.length === 2 ? last.name : undefined,
+      );
+      return { model: path, kind: "tfjs-layers", tensors, proposed };
     }
     const { model } = engine;
     const nodes = engine.nodes.filter((n) => n.op !== "Const");
@@ -245,22 +190,16 @@ export const inspectTfjs = (
       catch: (error) => new ModelRunFailed({ model: path, problem: String(error) }),
     });
     const byName = new Map(measured.map((name, i) => [name, shapes[i]!]));
-    const tensors = nodes.map((n): TensorInfo => {
-      const shape = n.op === "Placeholder" ? dims : byName.get(n.name);
-      const op = n.op === "Placeholder" ? "Input" : n.op;
-      return shape === undefined
-        ? { name: n.name, op }
-        : { name: n.name, op, shape: batchFirst(shape) };
-    });
+    const tensors = nodes.map((n) =>
+      n.op === "Placeholder"
+        ? infoOf(n.name, "Input", dims)
+        : infoOf(n.name, n.op, byName.get(n.name))
+    );
     const matmul = nodes.filter((n) => n.op === "MatMul").at(-1);
-    return {
-      model: path,
-      kind: "tfjs-graph",
-      tensors,
-      proposed: tapsOf(
-        nhwcEarly(tensors),
-        matmul?.input?.[0] === undefined ? undefined : nodeOf(matmul.input[0]),
-        model.outputNodes[0]?.replace(/:\d+$/, ""),
-      ),
-    };
+    const proposed = tapsOf(
+      nhwcEarly(tensors),
+      matmul?.input?.[0] === undefined ? undefined : nodeOf(matmul.input[0]),
+      model.outputNodes[0]?.replace(/:\d+$/, ""),
+    );
+    return { model: path, kind: "tfjs-graph", tensors, proposed };
   });

@@ -1,12 +1,8 @@
 /**
- * One interface for every classifier grood can run (its own CNN, ONNX models, tfjs models):
- * what input it takes (size, channels, layout, value scale, mean/std), where its three taps
- * are (early, penultimate, logits), and forward passes from the input or from one tap to
- * others. GROOD's targeted mix-up reads early features, edits them and feeds them to the rest
- * of the network: that is the tap-to-tap forward.
- *
- * Values cross this interface as plain float32 arrays with shapes (batch axis first), so every
- * engine (tfjs, onnxruntime) and every stage can be mixed and tested alone.
+ * One interface for every classifier grood can run: its input spec, its three taps (early,
+ * penultimate, logits) and forward passes from the input or from a tap (GROOD's mix-up feeds
+ * edited early features to the rest of the network). Values cross it as plain float32 arrays,
+ * so every engine and every stage can be mixed and tested alone.
  *
  * @module
  */
@@ -50,18 +46,14 @@ export const InputSpecSchema: Schema.Struct<{
   width: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))),
   channels: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1))),
   layout: Schema.Literals(["NHWC", "NCHW"]),
-  /**
-   * Multiplies the uint8 pixel values first (1/255 maps them to [0, 1]); positive, since 0
-   * would make every image the same input.
-   */
+  /** Multiplies the uint8 pixel values first (1/255 maps them to [0, 1]). */
   scale: Schema.Finite.pipe(Schema.check(Schema.isGreaterThan(0))),
   /** Per-channel mean subtracted after scaling (one value = every channel). */
   mean: Schema.Array(Schema.Finite),
   /** Per-channel standard deviation divided by after the mean (one value = every channel). */
   std: Schema.Array(Schema.Finite.pipe(Schema.check(Schema.isGreaterThan(0)))),
 }).pipe(
-  // `toInput` reads one value for every channel or one per channel: any other count used to be
-  // read silently (an empty std as 1, the extra means of a grey model dropped).
+  // One value for every channel or one per channel: any other count used to be read silently.
   Schema.check(
     Schema.makeFilter((
       spec: { channels: number; mean: ReadonlyArray<number>; std: ReadonlyArray<number> },
@@ -81,11 +73,7 @@ export const InputSpecSchema: Schema.Struct<{
 export type InputSpec = typeof InputSpecSchema.Type;
 
 /** Tap name → the engine's name for it (ONNX tensor, tfjs layer or node, grood block). */
-export const TapsSchema: Schema.Struct<{
-  readonly early: Schema.String;
-  readonly penultimate: Schema.String;
-  readonly logits: Schema.String;
-}> = Schema.Struct({
+export const TapsSchema: Schema.Struct<Record<TapName, Schema.String>> = Schema.Struct({
   early: Schema.String,
   penultimate: Schema.String,
   logits: Schema.String,
@@ -106,10 +94,7 @@ export const ModelSpecSchema: Schema.Struct<{
   kind: Schema.optional(Schema.Literals(["grood", "onnx", "tfjs-layers", "tfjs-graph"])),
   input: InputSpecSchema,
   taps: TapsSchema,
-  /**
-   * The class names in the order of the model's logits. `fit` then labels the training and
-   * validation data by these names (a class folder or class name not among them is refused).
-   */
+  /** The class names in the order of the logits (`fit` labels the data by them). */
   classes: Schema.optional(ClassNames),
   /** Free-form facts about the model (training, accuracy), kept for reports. */
   metadata: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
@@ -129,81 +114,55 @@ export interface FeatureModel {
   readonly taps: Taps;
   /** Shape (without the batch axis) of the input and of each tap. */
   readonly shapes: Readonly<Record<ForwardPoint, ReadonlyArray<number>>>;
-  /**
-   * Run from `from` (the input, or a tap whose values are given, e.g. edited early features)
-   * to each of `to`, in one pass. Returns one tensor per entry of `to`, in order.
-   */
+  /** From `from` (the input, or a tap's given values) to each of `to`, in one pass, in order. */
   readonly forward: (
     x: FeatureTensor,
     from: ForwardPoint,
     to: ReadonlyArray<TapName>,
   ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
   /**
-   * The input gradient ODIN perturbs along: for a batch `x` of model inputs (as `forward` takes
-   * them from `"input"`), g = ∂/∂x Σᵢ CE(f(xᵢ)/T, argmax f(xᵢ)) with f the logits tap and
-   * T = `temperature`, the shape of `x` (each image's gradient is its own: images do not
-   * interact). Absent: the model's engine cannot differentiate it (ONNX files, tfjs graph
-   * models). grood's CNN has it on both engines (`input_gradient.ts`, `grood_onnx.ts`), a tfjs
-   * LayersModel by tfjs's autograd.
+   * ODIN's input gradient g = ∂/∂x Σᵢ CE(f(xᵢ)/T, argmax f(xᵢ)) (f the logits tap), the shape of
+   * `x`. Absent when the engine cannot differentiate the model (ONNX files, tfjs graph models).
    */
   readonly inputGradient?: (
     x: FeatureTensor,
     temperature: number,
   ) => Effect.Effect<FeatureTensor, ModelError>;
-  /**
-   * grood's own tfjs network, when the model is grood's CNN (on either engine): training and
-   * the tfjs autograd checks run on it. Owned by the model's scope.
-   */
+  /** grood's own tfjs network, when the model is grood's CNN (owned by the model's scope). */
   readonly network?: Classifier;
   /** grood's own training metadata (dataset, seed, accuracy), when the model is its saved CNN. */
   readonly metadata?: ClassifierMetadata;
   /**
    * Points beyond the three taps whose features can be read (grood's CNN: every convolutional
-   * block boundary), in network order, with their shapes (the model's layout, batch axis
-   * dropped). Absent: only the taps can be read (per-class sums then only at the early tap).
+   * block boundary), in network order, with their shapes. Absent: only the taps can be read.
    */
   readonly points?: ReadonlyArray<{ readonly name: string; readonly shape: ReadonlyArray<number> }>;
-  /**
-   * From the input to each named point (a name of `points` or a tap's engine name), in one
-   * pass; one tensor per name, in order. Present exactly when `points` is.
-   */
+  /** From the input to each named point (of `points`, or a tap's engine name), in order. */
   readonly forwardPoints?: (
     x: FeatureTensor,
     names: ReadonlyArray<string>,
   ) => Effect.Effect<ReadonlyArray<FeatureTensor>, ModelError>;
-  /**
-   * The classifier head z = h·W + b from the penultimate tap h to the logits tap z, read from
-   * the model's weights (see `head.ts`); fails with `HeadUnreadable` when the logits are not
-   * such a map of the penultimate features. Absent: the adapter cannot read heads at all.
-   */
+  /** The classifier head z = h·W + b read from the weights (`head.ts`); absent: never readable. */
   readonly head?: Effect.Effect<Head, HeadUnreadable>;
 }
 
-/**
- * Check a head read from an engine against the model's tap shapes: W must be D × C with D the
- * penultimate size and C the logits size, and every weight finite.
- */
+/** Check a head against the model's tap shapes (W of D × C) and that every weight is finite. */
 export const checkedHead = (
   model: string,
   shapes: Readonly<Record<ForwardPoint, ReadonlyArray<number>>>,
   head: Effect.Effect<Head, HeadUnreadable>,
 ): Effect.Effect<Head, HeadUnreadable> =>
   Effect.flatMap(head, (h) => {
-    const d = sizeOf(shapes.penultimate);
-    const c = sizeOf(shapes.logits);
-    if (h.inputSize !== d || h.numClasses !== c) {
-      return Effect.fail(
-        new HeadUnreadable({
-          model,
-          reason: `its head maps ${h.inputSize} features to ${h.numClasses} logits, and the ` +
-            `taps have ${d} penultimate features and ${c} logits`,
-        }),
-      );
-    }
-    if (!h.kernel.every(Number.isFinite) || !h.bias.every(Number.isFinite)) {
-      return Effect.fail(new HeadUnreadable({ model, reason: "its head has non-finite weights" }));
-    }
-    return Effect.succeed(h);
+    const [d, c] = [sizeOf(shapes.penultimate), sizeOf(shapes.logits)];
+    const reason = h.inputSize !== d || h.numClasses !== c
+      ? `its head maps ${h.inputSize} features to ${h.numClasses} logits, and the taps have ` +
+        `${d} penultimate features and ${c} logits`
+      : !h.kernel.every(Number.isFinite) || !h.bias.every(Number.isFinite)
+      ? "its head has non-finite weights"
+      : undefined;
+    return reason === undefined
+      ? Effect.succeed(h)
+      : Effect.fail(new HeadUnreadable({ model, reason }));
   });
 
 /** Number of values of a shape. */
@@ -217,10 +176,9 @@ export function inputShape(spec: InputSpec): ReadonlyArray<number> {
 }
 
 /**
- * Turn `count` uint8 images (NHWC, `height × width × sourceChannels`) into the model's input:
- * scaled, normalised per channel, in the model's layout. Grey images are repeated to three
- * channels when the model wants three; other channel or size mismatches are an error (resizing
- * is the data source's job).
+ * Turn `count` uint8 NHWC images into the model's input: scaled, normalised, in its layout.
+ * Grey images are repeated to three channels when the model wants three; any other mismatch is
+ * an error (resizing is the data source's job).
  *
  * @example
  * ```ts
@@ -241,30 +199,21 @@ export const preprocess = (
 ): Effect.Effect<FeatureTensor, InputShapeMismatch> => {
   const { height, width, channels } = spec;
   const plane = height * width;
-  const sourceShape = [count, height, width, sourceChannels];
-  if (
-    pixels.length !== count * plane * sourceChannels ||
-    (sourceChannels !== channels && !(sourceChannels === 1 && channels === 3))
-  ) {
-    return Effect.fail(
-      new InputShapeMismatch({
-        model,
-        tensor: "input",
-        expected: [-1, height, width, channels],
-        actual: pixels.length === count * plane * sourceChannels ? sourceShape : [pixels.length],
-      }),
-    );
+  const fits = pixels.length === count * plane * sourceChannels;
+  if (!fits || (sourceChannels !== channels && !(sourceChannels === 1 && channels === 3))) {
+    const actual = fits ? [count, height, width, sourceChannels] : [pixels.length];
+    const expected = [-1, height, width, channels];
+    return Effect.fail(new InputShapeMismatch({ model, tensor: "input", expected, actual }));
   }
+  const shape = [count, ...inputShape(spec)];
   const mean = Array.from({ length: channels }, (_, c) => spec.mean[c] ?? spec.mean[0] ?? 0);
   const inv = Array.from({ length: channels }, (_, c) => 1 / (spec.std[c] ?? spec.std[0] ?? 1));
   const out = new Float32Array(count * plane * channels);
   if (channels === 1) {
-    // One channel (then the source has one too): layout-free, one pass with no per-value
-    // branch (the same arithmetic as below, so the same float32 values). The service runs it
-    // for every batch on its main thread.
+    // Layout-free, with no per-value branch (the service runs it on its main thread).
     const [m, v, scale] = [mean[0]!, inv[0]!, spec.scale];
     for (let i = 0; i < out.length; i++) out[i] = (pixels[i]! * scale - m) * v;
-    return Effect.succeed({ data: out, shape: [count, ...inputShape(spec)] });
+    return Effect.succeed({ data: out, shape });
   }
   for (let n = 0; n < count; n++) {
     for (let p = 0; p < plane; p++) {
@@ -278,7 +227,7 @@ export const preprocess = (
       }
     }
   }
-  return Effect.succeed({ data: out, shape: [count, ...inputShape(spec)] });
+  return Effect.succeed({ data: out, shape });
 };
 
 /** Check a tensor's shape (after the batch axis) against the shape a model declares. */
@@ -297,10 +246,7 @@ export const checkShape = (
   );
 };
 
-/**
- * Check the input shape a model file declares (batch axis first, −1 = any size) against the
- * shape its spec gives; the error names the input tensor and shows both.
- */
+/** Check the input shape a model file declares (batch first, −1 = any) against its spec's. */
 export const checkDeclaredInput = (
   model: string,
   tensor: string,
@@ -308,12 +254,12 @@ export const checkDeclaredInput = (
   spec: InputSpec,
 ): Effect.Effect<void, InputShapeMismatch> => {
   const wanted = inputShape(spec);
-  return declared.length !== wanted.length + 1 ||
-      declared.slice(1).some((d, i) => d >= 0 && d !== wanted[i])
-    ? Effect.fail(
-      new InputShapeMismatch({ model, tensor, expected: declared, actual: [-1, ...wanted] }),
-    )
-    : Effect.void;
+  const fits = declared.length === wanted.length + 1 &&
+    declared.slice(1).every((d, i) => d < 0 || d === wanted[i]);
+  const actual = [-1, ...wanted];
+  return fits ? Effect.void : Effect.fail(
+    new InputShapeMismatch({ model, tensor, expected: declared, actual }),
+  );
 };
 
 /** Check that each tap (or other name → tensor) names one of `known`, the model's names. */
@@ -329,11 +275,7 @@ export const requireTensors = (
     : Effect.fail(new MissingTap({ model, tap: missing[0], tensor: missing[1], known }));
 };
 
-/**
- * `model` with every pass checking its input first: a forward against the shape of its start
- * point (the error names `feedName(from)`), the input gradient and `forwardPoints` against the
- * input's. The adapters build their passes unchecked and wrap them with this.
- */
+/** `model` with every pass checking its input's shape first (the adapters wrap theirs). */
 export const checkedModel = (
   model: FeatureModel,
   feedName: (from: ForwardPoint) => string,
@@ -343,35 +285,23 @@ export const checkedModel = (
     x: FeatureTensor,
     pass: () => Effect.Effect<A, ModelError>,
   ) => Effect.flatMap(checkShape(model.name, feedName(from), model.shapes[from], x), pass);
-  const { inputGradient, forwardPoints } = model;
+  const { inputGradient: gradient, forwardPoints: points } = model;
   return {
     ...model,
     forward: (x, from, to) => checked(from, x, () => model.forward(x, from, to)),
-    ...(inputGradient === undefined ? {} : {
-      inputGradient: (x: FeatureTensor, temperature: number) =>
-        checked("input", x, () => inputGradient(x, temperature)),
-    }),
-    ...(forwardPoints === undefined ? {} : {
-      forwardPoints: (x: FeatureTensor, names: ReadonlyArray<string>) =>
-        checked("input", x, () => forwardPoints(x, names)),
-    }),
+    ...(gradient && { inputGradient: (x, t) => checked("input", x, () => gradient(x, t)) }),
+    ...(points && { forwardPoints: (x, names) => checked("input", x, () => points(x, names)) }),
   };
 };
 
-/**
- * The `FeatureModel` around an engine's forward function, shared by the adapters: the taps'
- * shapes are measured by one forward pass of a zero image, and every forward checks its input
- * against the shape of its start point first (the error names `feedName(from)`).
- */
+/** The checked `FeatureModel` around an engine's forward, its tap shapes measured on a zero image. */
 export const probedFeatureModel = (model: {
   readonly name: string;
   readonly kind: string;
   readonly spec: { readonly input: InputSpec; readonly taps: Taps };
   readonly feedName: (from: ForwardPoint) => string;
   readonly run: FeatureModel["forward"];
-  /** How to read the head (checked against the measured tap shapes by `checkedHead`). */
   readonly head?: Effect.Effect<Head, HeadUnreadable>;
-  /** The input gradient, when the engine can differentiate the model. */
   readonly inputGradient?: FeatureModel["inputGradient"];
 }): Effect.Effect<FeatureModel, ModelError> =>
   Effect.gen(function* () {
@@ -392,7 +322,7 @@ export const probedFeatureModel = (model: {
       taps: model.spec.taps,
       shapes,
       forward: model.run,
-      ...(model.head === undefined ? {} : { head: checkedHead(model.name, shapes, model.head) }),
-      ...(model.inputGradient === undefined ? {} : { inputGradient: model.inputGradient }),
+      ...(model.head && { head: checkedHead(model.name, shapes, model.head) }),
+      ...(model.inputGradient && { inputGradient: model.inputGradient }),
     }, model.feedName);
   });

@@ -1,8 +1,6 @@
 /**
- * ONNX models run by onnxruntime-node on its CPU execution provider. Taps are tensor names of
- * the graph; a forward pass between two points runs the sub-graph cut at those tensors
- * (`onnx_graph.ts`), one onnxruntime session per (from, to…) pair, made on first use and
- * released with the scope that opened the model.
+ * ONNX models on onnxruntime-node's CPU provider. Taps are tensor names; a forward between two
+ * points runs the sub-graph cut at them (`onnx_graph.ts`), one session per cut, made on first use.
  *
  * @module
  */
@@ -29,13 +27,7 @@ import {
   realInputs,
 } from "./onnx_graph.ts";
 import { onnxHead } from "./onnx_head.ts";
-import {
-  type OnnxOptions,
-  type OnnxSession,
-  onnxSession,
-  runSession,
-  sessionMemo,
-} from "./onnx_session.ts";
+import { type OnnxOptions, onnxSession, runSession, sessionMemo } from "./onnx_session.ts";
 
 /** Read and decode an ONNX file; a typed error names the file when it cannot. */
 export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnreadable> =>
@@ -47,23 +39,11 @@ export const readOnnxFile = (path: string): Effect.Effect<OnnxModel, ModelUnread
     (bytes) => decodeOnnx(path, bytes),
   );
 
-/**
- * The sessions of `model`'s sub-graphs cut from one tensor to others (`extractSubgraph`), each
- * opened on its first use (one per cut, whatever order its outputs are asked in) and released
- * with the scope this is made in.
- */
-export const cutSessions = (
-  name: string,
-  model: OnnxModel,
-  options: OnnxOptions,
-): Effect.Effect<
-  (feed: string, outputs: ReadonlyArray<string>) => Effect.Effect<OnnxSession, ModelError>,
-  never,
-  Scope.Scope
-> =>
+/** The session of each cut of `model` from one tensor to others, opened on first use. */
+export const cutSessions = (name: string, model: OnnxModel, options: OnnxOptions) =>
   Effect.map(Effect.scope, (scope) => {
     const sessions = sessionMemo<ModelError>();
-    return (feed, outputs) => {
+    return (feed: string, outputs: ReadonlyArray<string>) => {
       const cut = [...outputs].sort();
       return sessions(
         `${feed}->${cut.join(",")}`,
@@ -76,12 +56,7 @@ export const cutSessions = (
     };
   });
 
-/**
- * Open an ONNX model with its input spec and taps. Fails with `MissingTap` when a tap names no
- * tensor of the graph, `InputShapeMismatch` when the graph's declared input disagrees with the
- * spec, `ModelUnreadable` when the file is not a usable ONNX model. Shapes of the taps are
- * measured by one forward pass of a zero image.
- */
+/** Open an ONNX model with its input spec and taps. */
 export const openOnnxModel = (
   path: string,
   spec: { readonly input: InputSpec; readonly taps: Taps },
@@ -89,10 +64,7 @@ export const openOnnxModel = (
 ): Effect.Effect<FeatureModel, ModelError, Scope.Scope> =>
   Effect.flatMap(readOnnxFile(path), (model) => openOnnxGraph(path, model, spec, options));
 
-/**
- * Open a decoded ONNX graph (read from a file, or made in memory by `classifierToOnnx`) as a
- * `FeatureModel` named `path` (see `openOnnxModel`).
- */
+/** Open a decoded ONNX graph (e.g. `classifierToOnnx`'s) as a `FeatureModel` named `path`. */
 export const openOnnxGraph = (
   path: string,
   model: OnnxModel,
@@ -103,11 +75,9 @@ export const openOnnxGraph = (
     yield* checkTensors(path, model, spec.taps);
     const inputs = realInputs(model.graph!);
     if (inputs.length !== 1) {
-      return yield* new ModelUnreadable({
-        model: path,
-        problem: `grood runs image classifiers with one input; this graph has ${inputs.length} ` +
-          `(${inputs.map((i) => i.name).join(", ")})`,
-      });
+      const problem = `grood runs image classifiers with one input; this graph has ` +
+        `${inputs.length} (${inputs.map((i) => i.name).join(", ")})`;
+      return yield* new ModelUnreadable({ model: path, problem });
     }
     const feedName = inputs[0]!.name ?? "";
     const declared = declaredShape(inputs[0]);
@@ -127,12 +97,13 @@ export const openOnnxGraph = (
         }
         return to.map((t) => values.get(spec.taps[t])!);
       });
+    const head = onnxHead(path, model, spec.taps);
     return yield* probedFeatureModel({
       name: path,
       kind: "onnx",
       spec,
       feedName: feedOf,
       run,
-      head: onnxHead(path, model, spec.taps),
+      head,
     });
   });

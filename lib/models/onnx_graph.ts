@@ -1,8 +1,7 @@
 /**
- * ONNX graphs as data (npm `onnx-proto`): read a model, list its tensors, and cut a sub-graph
- * between named tensors. The sub-graph's inputs are the given tensors (e.g. a tap whose values
- * were edited), its outputs the requested tensors, and it keeps only the nodes and weights
- * those outputs need, so onnxruntime can run "from one tap to another".
+ * ONNX graphs as data (npm `onnx-proto`): read a model, list its tensors, and cut the sub-graph
+ * between named tensors (only the nodes and weights the outputs need), so onnxruntime can run
+ * from one tap to another.
  *
  * @module
  */
@@ -10,7 +9,7 @@ import onnxProto from "onnx-proto";
 import { Effect } from "effect";
 import type { MissingTap } from "./errors.ts";
 import { ModelUnreadable, TapDoesNotCut } from "./errors.ts";
-import { requireTensors } from "./model.ts";
+import { describeError, requireTensors } from "./model.ts";
 
 const { onnx } = onnxProto;
 /** The decoded ONNX model type. */
@@ -48,10 +47,8 @@ function* graphTensors(graph: Graph): Generator<Tensor> {
 }
 
 /**
- * The first tensor whose data lives in a file outside the model ("external data"), if any:
- * onnxruntime, given the model's bytes, reads such a file from the process's working
- * directory, so a copy of the model (a fitted folder) would not carry it, its content would be
- * hashed nowhere, and the same folder would score differently from one directory to the next.
+ * The first tensor whose data lives in an external file, described, if any: onnxruntime would
+ * read it from the working directory, unhashed and not carried by a copy (`docs/internals/models.md`).
  */
 function externalTensor(graph: Graph): string | undefined {
   for (const tensor of graphTensors(graph)) {
@@ -65,14 +62,8 @@ function externalTensor(graph: Graph): string | undefined {
   return undefined;
 }
 
-/**
- * Decode ONNX bytes; a typed error names the model when they are not an ONNX model, or when it
- * keeps tensor data in external files.
- */
-export const decodeOnnx = (
-  model: string,
-  bytes: Uint8Array,
-): Effect.Effect<OnnxModel, ModelUnreadable> =>
+/** Decode ONNX bytes; refused when not an ONNX model or when it keeps external data. */
+export const decodeOnnx = (model: string, bytes: Uint8Array) =>
   Effect.flatMap(
     Effect.try({
       try: () => {
@@ -83,10 +74,7 @@ export const decodeOnnx = (
         return decoded;
       },
       catch: (error) =>
-        new ModelUnreadable({
-          model,
-          problem: `not an ONNX model (${error instanceof Error ? error.message : String(error)})`,
-        }),
+        new ModelUnreadable({ model, problem: `not an ONNX model (${describeError(error)})` }),
     }),
     (decoded) => {
       const external = externalTensor(decoded.graph!);
@@ -101,13 +89,8 @@ export const encodeOnnx = (model: OnnxModel): Uint8Array => onnx.ModelProto.enco
 
 /** The declared shape of a value (−1 for a symbolic or unknown dimension), if any. */
 export function declaredShape(info: ValueInfo | undefined): ReadonlyArray<number> | undefined {
-  const dims = info?.type?.tensorType?.shape?.dim;
-  if (!dims) return undefined;
-  return dims.map((
-    d,
-  ) => (d.dimValue !== null && d.dimValue !== undefined && !d.dimParam
-    ? toNumber(d.dimValue)
-    : -1)
+  return info?.type?.tensorType?.shape?.dim?.map((d) =>
+    d.dimValue !== null && d.dimValue !== undefined && !d.dimParam ? toNumber(d.dimValue) : -1
   );
 }
 
@@ -124,6 +107,13 @@ export interface TensorInfo {
 const initializerNames = (graph: Graph): Set<string> =>
   new Set((graph.initializer ?? []).map((t) => t.name ?? ""));
 
+/** The declared value infos of a graph by name (inputs over outputs over intermediates). */
+const valueInfos = (graph: Graph): Map<string, ValueInfo> =>
+  new Map(
+    [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...(graph.input ?? [])]
+      .map((v) => [v.name ?? "", v]),
+  );
+
 /** The graph inputs that are real inputs (not weights listed as inputs by old exporters). */
 export function realInputs(graph: Graph): ReadonlyArray<ValueInfo> {
   const weights = initializerNames(graph);
@@ -133,10 +123,7 @@ export function realInputs(graph: Graph): ReadonlyArray<ValueInfo> {
 /** Every tensor a graph computes (inputs, then node outputs in graph order). */
 export function listTensors(model: OnnxModel): ReadonlyArray<TensorInfo> {
   const graph = model.graph!;
-  const infos = new Map<string, ValueInfo>();
-  for (const v of [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...(graph.input ?? [])]) {
-    infos.set(v.name ?? "", v);
-  }
+  const infos = valueInfos(graph);
   const out: Array<TensorInfo> = [];
   const push = (name: string, op: string) => {
     const shape = declaredShape(infos.get(name));
@@ -170,19 +157,16 @@ export const extractSubgraph = (
 ): Effect.Effect<OnnxModel, TapDoesNotCut | MissingTap> =>
   Effect.gen(function* () {
     const graph = model.graph!;
-    yield* checkTensors(
-      modelName,
-      model,
-      Object.fromEntries([...inputs, ...outputs].map((t) => [t, t])),
+    const named = Object.fromEntries([...inputs, ...outputs].map((t) => [t, t]));
+    yield* checkTensors(modelName, model, named);
+    const producer = new Map(
+      (graph.node ?? []).flatMap((node, i) => (node.output ?? []).map((o) => [o, i] as const)),
     );
-    const producer = new Map<string, number>();
-    (graph.node ?? []).forEach((node, i) => {
-      for (const o of node.output ?? []) producer.set(o, i);
-    });
     const weights = initializerNames(graph);
     const given = new Set(inputs);
     const keep = new Set<number>();
     const usedWeights = new Set<string>();
+    const from = inputs.join(", ");
     for (const target of outputs) {
       const stack = [target];
       const seen = new Set<string>();
@@ -197,29 +181,18 @@ export const extractSubgraph = (
         }
         const i = producer.get(name);
         if (i === undefined) {
-          return yield* new TapDoesNotCut({
-            model: modelName,
-            from: inputs.join(", "),
-            to: target,
-            tensor: name,
-          });
+          return yield* new TapDoesNotCut({ model: modelName, from, to: target, tensor: name });
         }
         if (keep.has(i)) continue;
         keep.add(i);
         stack.push(...(graph.node![i]!.input ?? []));
       }
     }
-    const infos = new Map<string, ValueInfo>();
-    for (const v of [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...(graph.input ?? [])]) {
-      infos.set(v.name ?? "", v);
-    }
+    const infos = valueInfos(graph);
     // Keep the element type, drop declared shapes: an export with a fixed batch size must not
     // pin the sub-graph to it (the adapter checks shapes itself).
-    const valueOf = (name: string): ValueInfo =>
-      onnx.ValueInfoProto.create({
-        name,
-        type: { tensorType: { elemType: infos.get(name)?.type?.tensorType?.elemType ?? FLOAT } },
-      });
+    const valueOf = (name: string) =>
+      typedInfo(name, infos.get(name)?.type?.tensorType?.elemType ?? FLOAT);
     const sub: Graph = onnx.GraphProto.create({
       name: `${graph.name ?? "graph"}:${inputs.join("+")}->${outputs.join("+")}`,
       node: (graph.node ?? []).filter((_, i) => keep.has(i)),
@@ -231,22 +204,17 @@ export const extractSubgraph = (
     return onnx.ModelProto.create({ ...model, graph: sub });
   });
 
+/** The declaration of a tensor by its element type only (no shape to pin the batch size). */
+const typedInfo = (name: string, elemType = FLOAT): ValueInfo =>
+  onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType } } });
+
 /** The whole graph with extra outputs (for measuring every tensor's shape, as inspect does). */
 export function withOutputs(model: OnnxModel, names: ReadonlyArray<string>): OnnxModel {
-  const graph = model.graph!;
-  const outputs = names.map((name) =>
-    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: FLOAT } } })
-  );
-  return onnx.ModelProto.create({
-    ...model,
-    graph: onnx.GraphProto.create({ ...graph, output: outputs }),
-  });
+  const graph = onnx.GraphProto.create({ ...model.graph, output: names.map((n) => typedInfo(n)) });
+  return onnx.ModelProto.create({ ...model, graph });
 }
 
-/**
- * The declaration of a float32 tensor of shape `dims` (grood's ONNX exporters); a string
- * dimension is symbolic (`"N"`, the batch).
- */
+/** A float32 tensor's declaration; a string dimension is symbolic (`"N"`, the batch). */
 export const floatInfo = (name: string, dims: ReadonlyArray<number | string>): ValueInfo =>
   onnx.ValueInfoProto.create({
     name,
@@ -260,30 +228,21 @@ export const floatInfo = (name: string, dims: ReadonlyArray<number | string>): V
     },
   });
 
-/** Appends nodes and float32 initializers to a graph being written (grood's ONNX exporters). */
-export interface GraphWriter {
-  /** Appends node `op(inputs) → output` (named after its output) and returns `output`. */
-  readonly node: (
-    op: string,
-    inputs: ReadonlyArray<string>,
-    output: string,
-    attrs?: ReadonlyArray<onnxProto.onnx.IAttributeProto>,
-  ) => string;
-  /** An INT attribute. */
-  readonly int: (name: string, value: number) => onnxProto.onnx.IAttributeProto;
-  /** An INTS attribute. */
-  readonly ints: (name: string, values: ReadonlyArray<number>) => onnxProto.onnx.IAttributeProto;
-  /** Appends a float32 initializer of shape `dims` and returns its name. */
-  readonly floats: (name: string, dims: ReadonlyArray<number>, values: ArrayLike<number>) => string;
-}
-
-/** A {@link GraphWriter} appending to `nodes` and `weights`. */
+/**
+ * Appends to `nodes` and `weights` (grood's ONNX exporters): `node` (named after its output,
+ * which it returns), INT(S) attributes, and float32 initializers (`floats`, returning the name).
+ */
 export function graphWriter(
   nodes: Array<onnxProto.onnx.INodeProto>,
   weights: Array<onnxProto.onnx.ITensorProto>,
-): GraphWriter {
+) {
   return {
-    node: (op, inputs, output, attrs = []) => {
+    node: (
+      op: string,
+      inputs: ReadonlyArray<string>,
+      output: string,
+      attrs: ReadonlyArray<onnxProto.onnx.IAttributeProto> = [],
+    ) => {
       nodes.push(
         onnx.NodeProto.create({
           opType: op,
@@ -295,15 +254,15 @@ export function graphWriter(
       );
       return output;
     },
-    int: (name, i) =>
+    int: (name: string, i: number) =>
       onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
-    ints: (name, values) =>
+    ints: (name: string, values: ReadonlyArray<number>) =>
       onnx.AttributeProto.create({
         name,
         type: onnx.AttributeProto.AttributeType.INTS,
         ints: [...values],
       }),
-    floats: (name, dims, values) => {
+    floats: (name: string, dims: ReadonlyArray<number>, values: ArrayLike<number>) => {
       weights.push(
         onnx.TensorProto.create({
           name,

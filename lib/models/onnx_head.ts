@@ -1,14 +1,8 @@
 /**
- * The classifier head of an ONNX graph: the node that makes the logits tap from the
- * penultimate tap, with its weights read from the graph's initializers (or `Constant` nodes).
- * Two forms are recognised, as exporters write them:
- *
- * - `Gemm(h, B, C)`: z = α·h·B′ + β·C with B′ = Bᵀ when `transB` = 1 (PyTorch's `Linear`, B of
- *   C × D) and B′ = B otherwise (D × C); `transA` must be 0; C may be absent (zero).
- * - `MatMul(h, W)` (W of D × C), alone or followed by `Add` of a C-vector bias (either order).
- *
- * So W = α·B′ and b = β·C. Anything else between the two taps (an activation after the last
- * affine node, a `Softmax` as the "logits", a weight computed at run time) is `HeadUnreadable`.
+ * The classifier head of an ONNX graph, its weights read from initializers or `Constant` nodes:
+ * `Gemm(h, B, C)` (z = α·h·B′ + β·C, B′ = Bᵀ when `transB` = 1; `transA` = 0; C optional), or
+ * `MatMul(h, W)` alone or followed by `Add` of a bias. Anything else (an activation, a Softmax
+ * as the "logits", a weight computed at run time) is `HeadUnreadable`.
  *
  * @module
  */
@@ -39,16 +33,11 @@ function floatsOf(tensor: Tensor): { readonly values: Float32Array; readonly dim
 /** An attribute's value (`f` for floats, `i` for ints), or `fallback` when the node has none. */
 function attribute(node: Node, name: string, fallback: number): number {
   const a = (node.attribute ?? []).find((x) => x.name === name);
-  if (a === undefined) return fallback;
-  return a.type === onnxProto.onnx.AttributeProto.AttributeType.FLOAT
-    ? a.f ?? fallback
-    : toNumber(a.i);
+  const float = a?.type === onnxProto.onnx.AttributeProto.AttributeType.FLOAT;
+  return a === undefined ? fallback : float ? a.f ?? fallback : toNumber(a.i);
 }
 
-/**
- * Read the head of `model` between `taps.penultimate` and `taps.logits`; `name` labels the
- * model in the error.
- */
+/** Read the head of `model` between `taps.penultimate` and `taps.logits` (`name` in errors). */
 export const onnxHead = (
   name: string,
   model: OnnxModel,
@@ -57,10 +46,9 @@ export const onnxHead = (
   Effect.suspend(() => {
     const graph = model.graph!;
     const fail = (reason: string) => Effect.fail(new HeadUnreadable({ model: name, reason }));
-    const producer = new Map<string, Node>();
-    for (const node of graph.node ?? []) {
-      for (const o of node.output ?? []) producer.set(o, node);
-    }
+    const producer = new Map(
+      (graph.node ?? []).flatMap((node) => (node.output ?? []).map((o) => [o, node] as const)),
+    );
     const constants = new Map<string, Tensor>();
     for (const t of graph.initializer ?? []) constants.set(t.name ?? "", t);
     for (const node of graph.node ?? []) {
@@ -131,7 +119,7 @@ export const onnxHead = (
     }
     return Effect.succeed(headFrom(w.values, inputSize, numClasses, {
       transposed,
-      ...(bias === undefined ? {} : { bias }),
+      ...(bias && { bias }),
       scale: gemm ? attribute(affine, "alpha", 1) : 1,
       biasScale: gemm ? attribute(affine, "beta", 1) : 1,
     }));

@@ -1,14 +1,8 @@
 /**
- * One onnxruntime session, on a thread of its own by default.
- *
- * onnxruntime-node runs a session synchronously on the calling thread (its `run` promise only
- * defers the call to `setImmediate`). On the main thread that serialises the forward pass with
- * everything else the process does: decoding the next images, the k-NN search of the batch
- * before, the service's HTTP work. A session on its own Web Worker (`onnx_worker.ts`, the
- * default) runs the pass while the calling thread does that work. Feeds are copied to the worker
- * (a view of a larger buffer costs only its own bytes) and outputs transferred back; the worker
- * runs the same onnxruntime with the same settings, so outputs are identical to the calling
- * thread's (`tests/onnx_session_test.ts`).
+ * One onnxruntime session, on a Web Worker of its own by default (`onnx_worker.ts`):
+ * onnxruntime-node runs synchronously on the calling thread, which would serialise the pass
+ * with the decoding, search and HTTP work that can overlap it. The worker runs the same
+ * onnxruntime with the same settings, so outputs are identical (`docs/internals/models.md`).
  *
  * @module
  */
@@ -20,13 +14,9 @@ import { type OnnxWorkerReply, type OnnxWorkerRequest, runOrt } from "./onnx_wor
 
 /** Engine settings of an ONNX model. */
 export interface OnnxOptions {
-  /** onnxruntime intra-op threads (default: the context's {@link OnnxThreads}, 1 unless set). */
+  /** onnxruntime intra-op threads (default: the context's {@link OnnxThreads}). */
   readonly threads?: number;
-  /**
-   * Where sessions run: `"worker"` (default), a Web Worker per session, so the calling thread
-   * keeps working during a pass; `"caller"`, the calling thread (no worker to start: for a
-   * process that runs one short pass).
-   */
+  /** Where sessions run: a Web Worker each (default), or the calling thread (one short pass). */
   readonly thread?: "worker" | "caller";
 }
 
@@ -43,21 +33,15 @@ export interface OnnxSession {
 
 /** How long a worker may take to start and load a model before the open fails. */
 export const SESSION_OPEN_TIMEOUT: Duration.Duration = Duration.seconds(120);
-/**
- * How long one run may take before it fails (`ModelRunFailed`) and the worker is stopped: far
- * above any batch's pass (grood's mnist CNN runs 500 images in about 0.1 s), there so that a
- * worker that stops answering cannot hang its caller.
- */
+/** How long one run may take before it fails and the worker is stopped (a hang, not a pass). */
 export const SESSION_RUN_TIMEOUT: Duration.Duration = Duration.minutes(10);
 /** How long a released session may take to free its memory before its worker is terminated. */
 const RELEASE_TIMEOUT = Duration.seconds(10);
 
 /**
- * The intra-op threads of every onnxruntime session opened in this context without its own
- * `threads`. A `Context.Reference` whose default is 1: a pass shares the machine with whatever
- * else the caller runs (the k-NN search of the batch before, the service's HTTP work), so more
- * threads are a caller's choice (`grood reproduce --threads 2`). Outputs do not depend on it
- * (`tests/onnx_session_test.ts` compares 1 and 2 threads bit for bit).
+ * The intra-op threads of every session opened in this context without its own `threads`:
+ * 1 by default, since a pass shares the machine with the caller's other work. Outputs do not
+ * depend on it (`tests/onnx_session_test.ts`).
  */
 export const OnnxThreads: Context.Reference<number> = Context.Reference<number>(
   "grood/OnnxThreads",
@@ -69,17 +53,12 @@ const sessionOptions = (threads: number): ort.InferenceSession.SessionOptions =>
   intraOpNumThreads: threads,
   interOpNumThreads: 1,
   graphOptimizationLevel: "all",
-  // Idle pool threads sleep instead of spinning: between passes the caller's own work (the
-  // search, decoding) needs the cores.
+  // Idle pool threads sleep: between passes the caller's own work needs the cores.
   extra: { session: { intra_op: { allow_spinning: "0" } } },
 });
 
 /** A session on the calling thread. */
-const callerSession = (
-  name: string,
-  bytes: Uint8Array,
-  threads: number,
-): Effect.Effect<OnnxSession, ModelUnreadable, Scope.Scope> =>
+const callerSession = (name: string, bytes: Uint8Array, threads: number) =>
   Effect.map(
     Effect.acquireRelease(
       Effect.tryPromise({
@@ -110,11 +89,7 @@ interface WorkerLink {
   nextId: number;
 }
 
-const failedReply = (id: number, reason: string): OnnxWorkerReply => ({
-  type: "failed",
-  id,
-  reason,
-});
+const failedReply = (id: number, reason: string) => ({ type: "failed" as const, id, reason });
 
 /** Answer `id`'s waiting run (−1: the open, −2: the release). */
 const settle = (link: WorkerLink, id: number, reply: OnnxWorkerReply) => {
@@ -133,17 +108,8 @@ const breakLink = (link: WorkerLink, reason: string) => {
 const startWorker = (): WorkerLink => {
   const worker = new Worker(new URL("./onnx_worker.ts", import.meta.url), { type: "module" });
   const link: WorkerLink = { worker, pending: new Map(), nextId: 0, released: false };
-  worker.onmessage = (event: MessageEvent<OnnxWorkerReply>) => {
-    const reply = event.data;
-    switch (reply.type) {
-      case "opened":
-        return settle(link, -1, reply);
-      case "released":
-        return settle(link, -2, reply);
-      default:
-        return settle(link, reply.id, reply);
-    }
-  };
+  worker.onmessage = ({ data: reply }: MessageEvent<OnnxWorkerReply>) =>
+    settle(link, reply.type === "opened" ? -1 : reply.type === "released" ? -2 : reply.id, reply);
   worker.onerror = (event) => {
     event.preventDefault();
     breakLink(link, `onnxruntime worker stopped: ${event.message}`);
@@ -173,12 +139,27 @@ const ask = (
     return Effect.sync(() => link.pending.delete(id));
   });
 
+/** `ask`, failing after `timeout` (and stopping the worker: it is not trusted again). */
+const askWithin = (
+  link: WorkerLink,
+  id: number,
+  request: OnnxWorkerRequest,
+  timeout: Duration.Duration,
+  late: string,
+  transfer: Array<ArrayBuffer> = [],
+): Effect.Effect<OnnxWorkerReply> =>
+  ask(link, id, request, transfer).pipe(Effect.timeoutOrElse({
+    duration: timeout,
+    orElse: () =>
+      Effect.sync(() => {
+        const reason = `${late} within ${Duration.format(timeout)}`;
+        stopWorker(link, reason);
+        return failedReply(id, reason);
+      }),
+  }));
+
 /** A session on a Web Worker of its own, released (and the worker terminated) with the scope. */
-const workerSession = (
-  name: string,
-  bytes: Uint8Array,
-  threads: number,
-): Effect.Effect<OnnxSession, ModelUnreadable | ModelRunFailed, Scope.Scope> =>
+const workerSession = (name: string, bytes: Uint8Array, threads: number) =>
   Effect.gen(function* () {
     const link = yield* Effect.acquireRelease(
       Effect.sync(startWorker),
@@ -191,21 +172,12 @@ const workerSession = (
           })),
         ),
     );
-    const opened = yield* ask(link, -1, {
-      type: "open",
-      bytes,
-      options: sessionOptions(threads),
-    }).pipe(
-      Effect.timeoutOrElse({
-        duration: SESSION_OPEN_TIMEOUT,
-        orElse: () =>
-          Effect.succeed(failedReply(
-            -1,
-            `the onnxruntime worker did not open the model within ${
-              Duration.format(SESSION_OPEN_TIMEOUT)
-            }`,
-          )),
-      }),
+    const opened = yield* askWithin(
+      link,
+      -1,
+      { type: "open", bytes, options: sessionOptions(threads) },
+      SESSION_OPEN_TIMEOUT,
+      "the onnxruntime worker did not open the model",
     );
     if (link.released) {
       // Opened in a scope that is already closed: the model was used after its release.
@@ -227,24 +199,13 @@ const workerSession = (
             [feed, { data: x.data.slice(), shape: [...x.shape] }] as const
           );
           return Effect.flatMap(
-            ask(
+            askWithin(
               link,
               id,
               { type: "run", id, feeds: wire, outputs },
+              SESSION_RUN_TIMEOUT,
+              "no answer from the onnxruntime worker",
               wire.map(([, t]) => t.data.buffer as ArrayBuffer),
-            ).pipe(
-              Effect.timeoutOrElse({
-                duration: SESSION_RUN_TIMEOUT,
-                orElse: () =>
-                  Effect.sync(() => {
-                    // A worker that does not answer is not trusted again.
-                    const reason = `no answer from the onnxruntime worker within ${
-                      Duration.format(SESSION_RUN_TIMEOUT)
-                    }`;
-                    stopWorker(link, reason);
-                    return failedReply(id, reason);
-                  }),
-              }),
             ),
             (reply) =>
               reply.type === "ran"
@@ -257,14 +218,10 @@ const workerSession = (
                 ),
           );
         }),
-    };
+    } satisfies OnnxSession;
   });
 
-/**
- * One onnxruntime session over ONNX bytes (on its own worker unless `thread: "caller"`),
- * released with the scope. `ModelUnreadable` when onnxruntime cannot load the bytes;
- * `ModelRunFailed` when the scope is already closed (a model used after its release).
- */
+/** One onnxruntime session over ONNX bytes, released with the scope. */
 export const onnxSession = (
   name: string,
   bytes: Uint8Array,
@@ -278,10 +235,7 @@ export const onnxSession = (
         : callerSession(name, bytes, threads),
   );
 
-/**
- * Sessions opened once per key: callers asking for a key at the same time (two batches in
- * flight) share one open, and later callers get the same session. A failed open stays failed.
- */
+/** Sessions opened once per key, even by concurrent callers; a failed open stays failed. */
 export const sessionMemo = <E>(): (
   key: string,
   open: Effect.Effect<OnnxSession, E>,

@@ -1,30 +1,19 @@
 /**
  * The Web Worker behind an onnxruntime session on its own thread (`onnx_session.ts`).
- * onnxruntime-node's `run` is synchronous on the thread that calls it (its promise only defers
- * the call to `setImmediate`), so a session run on the main thread stops the decoding, search
- * and HTTP work that could overlap it; here it blocks only this worker.
- *
- * Protocol: `open` (the model's bytes and session options) → `opened` | `failed` (id −1);
- * `run` (an id, float32 feeds, output names) → `ran` (the outputs, transferred) | `failed`;
- * `release` → `released` (the session's native memory is freed; the owner then terminates the
- * worker).
+ * Protocol: `open` → `opened` | `failed` (id −1); `run` (an id, float32 feeds, output names) →
+ * `ran` (outputs transferred) | `failed`; `release` → `released` (then the owner terminates it).
  *
  * @module
  */
 import * as ort from "onnxruntime-node";
-
-/** One float32 tensor crossing the thread boundary. */
-export interface WireTensor {
-  readonly data: Float32Array;
-  readonly shape: ReadonlyArray<number>;
-}
+import type { FeatureTensor as WireTensor } from "./model.ts";
 
 /** Messages to the worker. */
 export type OnnxWorkerRequest =
   | {
     readonly type: "open";
     readonly bytes: Uint8Array;
-    /** The calling thread's session options (`onnx_session.ts`), so both threads run alike. */
+    /** The calling thread's session options, so both threads run alike. */
     readonly options: ort.InferenceSession.SessionOptions;
   }
   | {
@@ -56,10 +45,7 @@ const owned = (data: Float32Array): Float32Array =>
     ? data
     : data.slice();
 
-/**
- * Run `session` on float32 `feeds`: one tensor per name of `outputs`, in that order (the feeds'
- * onnxruntime tensors are disposed after). The calling thread's sessions run through it too.
- */
+/** Run `session` on float32 `feeds`: one tensor per name of `outputs` (either thread's). */
 export const runOrt = async (
   session: ort.InferenceSession,
   feeds: ReadonlyArray<readonly [string, WireTensor]>,
@@ -85,35 +71,27 @@ if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
   // Requests are handled one at a time, in order: a run never starts before `open` is done.
   let queue: Promise<void> = Promise.resolve();
   const handle = async (request: OnnxWorkerRequest): Promise<void> => {
-    switch (request.type) {
-      case "open":
-        try {
-          session = await ort.InferenceSession.create(request.bytes, request.options);
-          scope.postMessage({ type: "opened" });
-        } catch (cause) {
-          scope.postMessage({ type: "failed", id: -1, reason: reasonOf(cause) });
-        }
-        return;
-      case "run":
-        try {
-          const outputs = (await runOrt(session!, request.feeds, request.outputs))
-            .map((o) => ({ data: owned(o.data), shape: o.shape }));
-          scope.postMessage(
-            { type: "ran", id: request.id, outputs },
-            outputs.map((o) => o.data.buffer as ArrayBuffer),
-          );
-        } catch (cause) {
-          scope.postMessage({ type: "failed", id: request.id, reason: reasonOf(cause) });
-        }
-        return;
-      case "release":
-        try {
-          await session?.release();
-        } finally {
-          session = undefined;
-          scope.postMessage({ type: "released" });
-        }
-        return;
+    if (request.type === "release") {
+      try {
+        await session?.release();
+      } finally {
+        session = undefined;
+        scope.postMessage({ type: "released" });
+      }
+      return;
+    }
+    try {
+      if (request.type === "open") {
+        session = await ort.InferenceSession.create(request.bytes, request.options);
+        return scope.postMessage({ type: "opened" });
+      }
+      const outputs = (await runOrt(session!, request.feeds, request.outputs))
+        .map((o) => ({ data: owned(o.data), shape: o.shape }));
+      const transfer = outputs.map((o) => o.data.buffer as ArrayBuffer);
+      scope.postMessage({ type: "ran", id: request.id, outputs }, transfer);
+    } catch (cause) {
+      const id = request.type === "run" ? request.id : -1;
+      scope.postMessage({ type: "failed", id, reason: reasonOf(cause) });
     }
   };
   scope.onmessage = (event) => {

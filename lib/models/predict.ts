@@ -1,6 +1,6 @@
 /**
- * Batched inference: the predicted class (the argmax of the logits) of every image of a set,
- * for a model of any kind. A NaN or infinite logit is refused, never ranked.
+ * Batched inference: the predicted class (argmax of the logits) of every image of a set. A NaN
+ * or infinite logit is refused, never ranked.
  *
  * @module
  */
@@ -11,10 +11,7 @@ import type { ModelError } from "./errors.ts";
 import { type NonFiniteOutput, requireFiniteOutputs } from "./finite.ts";
 import type { FeatureModel } from "./model.ts";
 
-/**
- * The argmax class of every image of `set` (ties go to the lower class). Fails with
- * `NonFiniteOutput` naming the first image whose logits are not finite.
- */
+/** The argmax class of every image of `set` (ties to the lower class); `NonFiniteOutput` else. */
 export const predictClasses = (
   model: FeatureModel,
   set: ImageSet,
@@ -30,11 +27,8 @@ export const predictClasses = (
         );
         const classes = logits!.data.length / size;
         for (let i = 0; i < size; i++) {
-          let best = 0;
-          for (let c = 1; c < classes; c++) {
-            if (logits!.data[i * classes + c]! > logits!.data[i * classes + best]!) best = c;
-          }
-          out[start + i] = best;
+          const row = logits!.data.subarray(i * classes, (i + 1) * classes);
+          out[start + i] = row.reduce((best, v, c) => v > row[best]! ? c : best, 0);
         }
       }), options);
     return out;

@@ -1,10 +1,7 @@
 /**
- * The model kinds grood can open, one line each, and `openModel`: find a model's kind and its
- * spec (input preprocessing and taps, from `<model>.spec.json` next to a model file or
- * `model-spec.json` inside a model folder), then open it in the caller's scope.
- *
- * To add a kind: write its adapter (one file returning a `FeatureModel`) and add a line to
- * `MODEL_REGISTRY`.
+ * The model kinds grood can open, one entry each (a new kind: its adapter and an entry), and
+ * `openModel`: find a model's kind and its spec (`<model>.spec.json` next to a file,
+ * `model-spec.json` in a folder), then open it in the caller's scope.
  *
  * @module
  */
@@ -28,9 +25,9 @@ export type ModelKind = NonNullable<ModelSpec["kind"]>;
 export interface OpenOptions extends OnnxOptions {
   /** The spec, when not read from the file next to the model. */
   readonly spec?: ModelSpec;
-  /** The engine of grood's CNN (default onnxruntime; tfjs for gradients or a check). */
+  /** The engine of grood's CNN (default onnxruntime). */
   readonly groodEngine?: GroodEngine;
-  /** Taps that replace the spec's (or grood's CNN's defaults), e.g. a benchmark file's. */
+  /** Taps that replace the spec's (or grood's CNN's defaults). */
   readonly taps?: Partial<Taps>;
 }
 
@@ -44,7 +41,7 @@ export interface ModelKindEntry {
   readonly recognises: (path: string, json: unknown) => boolean;
   /** Whether the kind can run without a spec file (grood's own models know their taps). */
   readonly specOptional: boolean;
-  /** Open the model at `path` in the current scope (its engine released with it). */
+  /** Open the model at `path` in the current scope. */
   readonly open: (
     path: string,
     spec: ModelSpec | undefined,
@@ -108,6 +105,13 @@ export const specPathFor = (path: string, isDirectory: boolean): string =>
     ? join(dirname(path), "model-spec.json")
     : join(dirname(path), `${basename(path, extname(path))}.spec.json`);
 
+/** A spec given as JSON or in code, decoded strictly (a wrong field or an unknown key named). */
+const decodeSpec = (model: string, label: string) => (json: unknown) =>
+  Effect.mapError(
+    decodeStrict(ModelSpecSchema, label)(json),
+    (error) => new ModelUnreadable({ model, problem: `invalid model spec: ${error.message}` }),
+  );
+
 const readJson = (path: string) =>
   Effect.tryPromise({
     try: async () => JSON.parse(await Deno.readTextFile(path)) as unknown,
@@ -118,14 +122,9 @@ const readJson = (path: string) =>
       }),
   });
 
-/** Read and check a model spec file, strictly (a wrong field or an unknown key is named). */
+/** Read and check a model spec file, strictly. */
 export const readModelSpec = (path: string): Effect.Effect<ModelSpec, ModelUnreadable> =>
-  Effect.flatMap(readJson(path), (json) =>
-    Effect.mapError(
-      decodeStrict(ModelSpecSchema, path)(json),
-      (error) =>
-        new ModelUnreadable({ model: path, problem: `invalid model spec: ${error.message}` }),
-    ));
+  Effect.flatMap(readJson(path), decodeSpec(path, path));
 
 /** The kind of the model at `path`, by its file (no spec needed): a typed error otherwise. */
 export const recogniseModel = (
@@ -138,10 +137,9 @@ export const recogniseModel = (
       : undefined;
     const entry = MODEL_REGISTRY.find((k) => k.recognises(path, json));
     if (entry === undefined) {
-      return yield* new ModelUnreadable({
-        model: path,
-        problem: `not a model grood knows (kinds: ${MODEL_REGISTRY.map((k) => k.kind).join(", ")})`,
-      });
+      const kinds = MODEL_REGISTRY.map((k) => k.kind).join(", ");
+      const problem = `not a model grood knows (kinds: ${kinds})`;
+      return yield* new ModelUnreadable({ model: path, problem });
     }
     return { entry, isDirectory: info.isDirectory };
   });
@@ -157,31 +155,20 @@ export const resolveModel = (
   Effect.gen(function* () {
     const info = yield* statModel(path);
     const specPath = specPathFor(path, info.isDirectory);
-    // A spec file that exists must be valid; a missing one is only an error for kinds that
-    // cannot run without it.
-    const specExists = yield* Effect.promise(() =>
-      Deno.stat(specPath).then(() => true, () => false)
-    );
-    // A spec given in code is decoded as strictly as a spec file: a script's typo (a kind, a
-    // key, a mean per channel too many) used to crash (`kind: "onxx"`) or be read silently.
+    // A spec given in code is decoded as strictly as a spec file (a typo used to crash); a
+    // missing spec file is only an error for kinds that cannot run without it.
     const spec = options.spec !== undefined
-      ? yield* Effect.mapError(
-        decodeStrict(ModelSpecSchema, "the model spec given to openModel")(options.spec),
-        (error) =>
-          new ModelUnreadable({ model: path, problem: `invalid model spec: ${error.message}` }),
-      )
-      : specExists
+      ? yield* decodeSpec(path, "the model spec given to openModel")(options.spec)
+      : (yield* Effect.promise(() => Deno.stat(specPath).then(() => true, () => false)))
       ? yield* readModelSpec(specPath)
       : undefined;
     const entry = spec?.kind !== undefined
       ? MODEL_REGISTRY.find((k) => k.kind === spec.kind)!
       : (yield* recogniseModel(path)).entry;
     if (spec === undefined && !entry.specOptional) {
-      return yield* new ModelUnreadable({
-        model: path,
-        problem: `a ${entry.kind} model needs its input spec and taps in ${specPath} ` +
-          "(`deno task inspect --model` proposes the taps)",
-      });
+      const problem = `a ${entry.kind} model needs its input spec and taps in ${specPath} ` +
+        "(`deno task inspect --model` proposes the taps)";
+      return yield* new ModelUnreadable({ model: path, problem });
     }
     return { entry, spec, specPath };
   });
@@ -201,10 +188,7 @@ export const inspectModel = (
     return { inspection, specPath: specPathFor(path, isDirectory) };
   });
 
-/**
- * Open any model grood knows, in the caller's scope (engine resources freed when it closes);
- * `options.taps` replace the spec's taps (grood's CNN: its default taps).
- */
+/** Open any model grood knows in the caller's scope; `options.taps` replace the spec's. */
 export const openModel = (
   path: string,
   options: OpenOptions = {},

@@ -1,12 +1,8 @@
 /**
  * tfjs models saved as `model.json` + weight files: LayersModel (taps are layer names) and
- * GraphModel (taps are node names), read from disk (tfjs's own `file://` loader needs
- * tfjs-node, which cannot be installed offline) and run on the `Compute` backend.
- *
- * Tap-to-tap forward: a GraphModel executes from any fed node (`execute` with the tap's node
- * as input); a LayersModel re-applies the layers after the tap in topological order, each on
- * its inbound layers' outputs, so it works for functional models with branches and merges.
- * A LayersModel has an input gradient (ODIN) by tfjs's autograd; a GraphModel has none.
+ * GraphModel (node names), read from disk (tfjs's `file://` loader needs tfjs-node). From a
+ * tap, a GraphModel executes from the fed node; a LayersModel re-applies the layers after it
+ * in topological order (so branches and merges work). Only a LayersModel has an input gradient.
  *
  * @module
  */
@@ -44,11 +40,8 @@ function fileHandler(tf: Tf, path: string): tfType.io.IOHandler {
         for (const [g, group] of manifest.entries()) {
           for (const [i, file] of group.paths.entries()) {
             // A weight path stays inside the model's folder (never `../../x/weights.bin`).
-            const at = await resolveInside(
-              dirname(path),
-              file,
-              `${path} at weightsManifest[${g}].paths[${i}]`,
-            );
+            const where = `${path} at weightsManifest[${g}].paths[${i}]`;
+            const at = await resolveInside(dirname(path), file, where);
             buffers.push((await Deno.readFile(at)).slice().buffer);
           }
         }
@@ -75,15 +68,11 @@ function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
   const subModels = new Map<string, tfType.LayersModel>();
   const subModel = (layers: ReadonlyArray<string>) => {
     const key = layers.join(",");
-    let sub = subModels.get(key);
-    if (sub === undefined) {
-      sub = tf.model({
-        inputs: model.inputs,
-        outputs: layers.map((l) => model.getLayer(l).output as tfType.SymbolicTensor),
-      });
-      subModels.set(key, sub);
+    if (!subModels.has(key)) {
+      const outputs = layers.map((l) => model.getLayer(l).output as tfType.SymbolicTensor);
+      subModels.set(key, tf.model({ inputs: model.inputs, outputs }));
     }
-    return sub;
+    return subModels.get(key)!;
   };
   const fromInput = (x: tfType.Tensor, layers: ReadonlyArray<string>) => {
     const result = subModel(layers).predict(x);
@@ -103,41 +92,18 @@ function layersForward(tf: Tf, model: tfType.LayersModel, name: string) {
       const out = layer.apply(inputs.length === 1 ? inputs[0]! : inputs as Array<tfType.Tensor>);
       values.set(layer.name, out as tfType.Tensor);
     }
-    return layers.map((l) => {
-      const v = values.get(l);
-      if (v === undefined) {
-        throw new TapDoesNotCut({
-          model: name,
-          from: start,
-          to: l,
-          tensor: model.inputNames[0] ?? "input",
-        });
-      }
+    const tensor = model.inputNames[0] ?? "input";
+    return layers.map((to) => {
+      const v = values.get(to);
+      if (v === undefined) throw new TapDoesNotCut({ model: name, from: start, to, tensor });
       return v;
     });
   };
   return { fromInput, fromLayer, applyTo };
 }
 
-/**
- * Load the tfjs model at `path` (`model.json`), freed when the scope closes, with the names
- * taps may give: its layers' (LayersModel) or its GraphDef nodes' (GraphModel).
- */
-export const loadTfjsModel = (
-  tf: Tf,
-  path: string,
-  format: TfjsFormat,
-): Effect.Effect<
-  | { kind: "layers"; model: tfType.LayersModel; names: ReadonlyArray<string> }
-  | {
-    kind: "graph";
-    model: tfType.GraphModel;
-    names: ReadonlyArray<string>;
-    nodes: ReadonlyArray<GraphNode>;
-  },
-  ModelUnreadable,
-  Scope.Scope
-> =>
+/** Load the tfjs model at `path`, freed with the scope, with the names taps may give. */
+export const loadTfjsModel = (tf: Tf, path: string, format: TfjsFormat) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
@@ -159,10 +125,7 @@ export const loadTfjsModel = (
     (e) => Effect.sync(() => e.model.dispose()),
   );
 
-/**
- * Open a tfjs model (`model.json`) with its input spec and taps. Fails with `ModelUnreadable`
- * (file), `MissingTap` (a layer or node the model lacks) or `InputShapeMismatch`.
- */
+/** Open a tfjs model (`model.json`) with its input spec and taps. */
 export const openTfjsModel = (
   path: string,
   format: TfjsFormat,
@@ -175,6 +138,7 @@ export const openTfjsModel = (
     const inputName = engine.kind === "layers"
       ? engine.model.inputNames[0]!
       : engine.model.inputs[0]!.name;
+    const feedOf = (from: ForwardPoint) => from === "input" ? inputName : spec.taps[from];
     const layers = engine.kind === "layers" ? layersForward(tf, engine.model, path) : undefined;
     const run = (x: FeatureTensor, from: ForwardPoint, to: ReadonlyArray<TapName>) =>
       Effect.try({
@@ -188,8 +152,7 @@ export const openTfjsModel = (
                 : layers.fromLayer(input, spec.taps[from], targets);
             }
             const graph = engine.model as tfType.GraphModel;
-            const feed = from === "input" ? inputName : spec.taps[from];
-            const result = graph.execute({ [feed]: input }, targets);
+            const result = graph.execute({ [feedOf(from)]: input }, targets);
             return Array.isArray(result) ? result : [result];
           }),
         catch: (error): ModelError =>
@@ -207,13 +170,13 @@ export const openTfjsModel = (
       name: path,
       kind: engine.kind === "layers" ? "tfjs-layers" : "tfjs-graph",
       spec,
-      feedName: (from) => from === "input" ? inputName : spec.taps[from],
+      feedName: feedOf,
       run,
       head: engine.kind === "layers"
         ? layersHead(path, engine.model, spec.taps)
         : graphHead(path, engine.model, engine.nodes, spec.taps),
       // A GraphModel's ops are not all differentiable in tfjs: no input gradient there.
-      ...(layers === undefined ? {} : {
+      ...(layers && {
         inputGradient: tfjsInputGradient(tf, path, (x) => layers.applyTo(x, spec.taps.logits)),
       }),
     });

@@ -1,14 +1,8 @@
 /**
- * The classifier head of a tfjs model, read from its weights:
- *
- * - LayersModel: the logits tap must be a `Dense` layer with a linear activation whose one
- *   inbound layer is the penultimate tap; W is its kernel (D × C), b its bias (zero without).
- * - GraphModel: the logits node must be `MatMul(h, W)` (with `transpose_b` read), or `BiasAdd` /
- *   `Add` / `AddV2` of such a MatMul and a constant bias, or the converter's `_FusedMatMul` with
- *   `fused_ops = [BiasAdd]` only, where h is the penultimate node and W a constant.
- *
- * Anything else (a softmax or ReLU on the logits, a weight computed at run time) is
- * `HeadUnreadable`.
+ * The classifier head of a tfjs model, read from its weights: a LayersModel's linear `Dense`
+ * layer reading the penultimate tap; a GraphModel's `MatMul(h, W)` (W constant), alone, under a
+ * `BiasAdd` / `Add` / `AddV2` of a constant, or as a `_FusedMatMul` fusing only `BiasAdd`.
+ * Anything else (a softmax or ReLU on the logits, a computed weight) is `HeadUnreadable`.
  *
  * @module
  */
@@ -58,7 +52,7 @@ export const layersHead = (
     }
     return Effect.succeed(
       headFrom(kernel.dataSync() as Float32Array, kernel.shape[0]!, kernel.shape[1]!, {
-        ...(bias === undefined ? {} : { bias: bias.dataSync() as Float32Array }),
+        ...(bias && { bias: bias.dataSync() as Float32Array }),
       }),
     );
   });
@@ -146,7 +140,7 @@ export const graphHead = (
     return Effect.succeed(
       headFrom(kernel.dataSync() as Float32Array, d!, c!, {
         transposed,
-        ...(bias === undefined ? {} : { bias: bias.dataSync() as Float32Array }),
+        ...(bias && { bias: bias.dataSync() as Float32Array }),
       }),
     );
   });
