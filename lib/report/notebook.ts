@@ -1,11 +1,7 @@
 /**
- * Rich display in Jupyter notebooks run by the Deno kernel. The kernel shows the value of a
- * cell's last expression through its `Symbol.for("Jupyter.display")` method (awaited, so it may
- * render asynchronously); `Deno.jupyter.display(value)` shows one mid-cell.
- *
- * - `show(spec)`: a vega-lite spec (or an SVG string) as `image/svg+xml`;
- * - `display(table)`: an arquero table as `text/html` (with `text/markdown` and `text/plain`
- *   for front ends and converters without HTML).
+ * Rich display in Jupyter notebooks run by the Deno kernel, which shows a cell's last value
+ * through its `Symbol.for("Jupyter.display")` method: `show(spec)` as `image/svg+xml`,
+ * `display(table)` as `text/html` (with `text/markdown` and `text/plain` for other front ends).
  *
  * @example In a notebook cell (the last expression is displayed)
  * ```ts ignore
@@ -19,7 +15,7 @@ import type { TopLevelSpec } from "vega-lite";
 import { SUMMARY_METRICS, type Table } from "../pipeline/tables.ts";
 import { OOD_METRICS } from "../stages/evaluate.ts";
 import { renderSvg } from "./render.ts";
-import { escapeXml } from "./xml.ts";
+import { escapeXml } from "./chart.ts";
 
 /** The symbol the Deno Jupyter kernel looks for (same as `Deno.jupyter.$display`). */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
