@@ -1,22 +1,10 @@
 /**
- * The stage cache: each stage's output stored on disk under a key derived from everything that
- * determines it (the model key: architecture, weights and preprocessing; data checksums; the
- * stage's parameters; the stage's code version from its source files; the keys of its inputs).
- * A grid over k reuses features, prototypes and descriptors; a changed parameter changes the
- * key, so a stale result is never reused.
- *
- * An entry is a folder `<root>/<stage>/<key>/` of `.npy` arrays plus `entry.json` (stage, key,
- * parts, row count, meta data and each array's shape and sha256). It is written in a temporary
- * sibling folder and renamed into place in one step. Every read re-checks the recorded stage,
- * key and row count against the request and the checksums against the bytes: a damaged or
- * mismatched entry is reported with its reason, counted, and recomputed.
- *
- * Faults never stop a run: when an entry cannot be written (read-only or full disk) the cache
- * warns once and the run goes on without storing; when another process finished the same entry
- * first, its entry is kept ("another writer won" is success).
- *
- * The root holds a `CACHEDIR.TAG` marker (the Cache Directory Tagging convention), so
- * `clearStageCache` (`clear.ts`) can recognise a cache and refuse any other folder.
+ * The stage cache: each stage's output stored under a key over everything that determines it
+ * (model, data checksums, parameters, the stage's code, its inputs' keys), as a folder
+ * `<root>/<stage>/<key>/` of `.npy` arrays and an `entry.json` (their shapes and sha256s) written
+ * in a temporary sibling and renamed into place. Every read re-checks the entry against the
+ * request and its bytes; a damaged or mismatched entry is reported and recomputed, and a cache
+ * that cannot be written only warns: docs/reliability.md.
  *
  * @module
  */
@@ -60,7 +48,7 @@ export interface Cached<A> {
   readonly value: A;
   /** Its cache key (sha256 over the stage, its code version and its inputs). */
   readonly key: string;
-  /** True when read from the cache, false when computed in this run. */
+  /** Read from the cache (else computed in this run). */
   readonly hit: boolean;
 }
 
@@ -93,10 +81,7 @@ export const MARKER_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n" +
 export interface StageCacheShape {
   /** Root folder, or undefined when caching is off (`--no-cache`). */
   readonly root: string | undefined;
-  /**
-   * Return the cached output of `stage` for `parts`, or compute, store and return it.
-   * A damaged or mismatched entry is reported (with its reason) and recomputed.
-   */
+  /** The cached output of `stage` for `parts`, or computed, stored and returned. */
   readonly cached: <A, E, R>(
     stage: string,
     parts: unknown,
@@ -110,6 +95,8 @@ export interface StageCacheShape {
 
 /** Why an entry on disk cannot be served. */
 class Rejected extends Data.TaggedError("Rejected")<{ readonly reason: string }> {}
+
+const rejected = (error: { readonly message: string }) => new Rejected({ reason: error.message });
 
 const readEntry = <A>(
   dir: string,
@@ -133,9 +120,7 @@ const readEntry = <A>(
       catch: (cause) => new Rejected({ reason: `entry.json unreadable (${osReason(cause)})` }),
     });
     if (text === undefined) return undefined;
-    const entry = yield* decodeEntryJson(entryPath)(text).pipe(
-      Effect.mapError((error) => new Rejected({ reason: error.message })),
-    );
+    const entry = yield* Effect.mapError(decodeEntryJson(entryPath)(text), rejected);
     if (entry.stage !== stage) return yield* reject(`it records stage "${entry.stage}"`);
     if (entry.key !== key) return yield* reject(`it records key ${entry.key}`);
     if (request.rows !== undefined && entry.rows !== request.rows) {
@@ -153,9 +138,7 @@ const readEntry = <A>(
         catch: (cause) => new Rejected({ reason: `${file} unreadable (${osReason(cause)})` }),
       });
       if (sha256Hex(bytes) !== sha256) return yield* reject(`${file} fails its sha256 check`);
-      const array = yield* decodeNpy(bytes, path).pipe(
-        Effect.mapError((error) => new Rejected({ reason: error.message })),
-      );
+      const array = yield* Effect.mapError(decodeNpy(bytes, path), rejected);
       if (canonicalJson(array.shape) !== canonicalJson(shape)) {
         return yield* reject(`${file} has shape [${array.shape}], entry.json says [${shape}]`);
       }
@@ -195,8 +178,7 @@ const writeEntry = <A>(
     await Deno.mkdir(tmp, { recursive: true });
     try {
       const { arrays, meta } = codec.encode(value);
-      const listed: Record<string, { file: string; shape: ReadonlyArray<number>; sha256: string }> =
-        {};
+      const listed: Record<string, CacheEntry["arrays"][string]> = {};
       for (const [name, { data, shape }] of Object.entries(arrays)) {
         const file = `${name}.npy`;
         const bytes = Effect.runSync(encodeNpy(data, shape, join(tmp, file)));
@@ -205,13 +187,10 @@ const writeEntry = <A>(
       }
       const full: CacheEntry = { ...entry, meta, arrays: listed };
       await writeFileAtomic(join(tmp, "entry.json"), JSON.stringify(full, null, 2) + "\n");
-      try {
-        await Deno.rename(tmp, dir);
-      } catch (error) {
-        // Another writer finished the same entry first: its entry is as good as ours.
-        if (await isComplete(dir, entry.key)) return;
-        throw error;
-      }
+      // Another writer that finished the same entry first: its entry is as good as ours.
+      await Deno.rename(tmp, dir).catch(async (error) => {
+        if (!(await isComplete(dir, entry.key))) throw error;
+      });
     } finally {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
     }
@@ -220,10 +199,8 @@ const writeEntry = <A>(
 /** Move a rejected entry out of the way (another process may be doing the same). */
 const discard = (dir: string): Promise<void> => {
   const trash = `${dir}.tmp-rejected-${crypto.randomUUID().slice(0, 8)}`;
-  return Deno.rename(dir, trash).then(
-    () => Deno.remove(trash, { recursive: true }),
-    () => {},
-  ).catch(() => {});
+  return Deno.rename(dir, trash).then(() => Deno.remove(trash, { recursive: true }), () => {})
+    .catch(() => {});
 };
 
 /** Options of {@link makeStageCache}. */
@@ -272,25 +249,20 @@ export function makeStageCache(
         }
         const value = yield* compute;
         stats.computed++;
-        if (writable) {
-          const entry = {
-            stage,
-            key,
-            parts,
-            ...(codec.rows === undefined ? {} : { rows: codec.rows(value) }),
-          };
-          yield* writeEntry(root, dir, entry, codec, value).pipe(
-            Effect.catchTag("IoError", (error) =>
-              Effect.suspend(() => {
-                stats.unwritten++;
-                if (!writable) return Effect.void;
-                writable = false;
-                return warn(`cache: ${error.message}; the run goes on without caching`);
-              })),
-          );
-        } else {
+        if (!writable) {
           stats.unwritten++;
+          return { value, key, hit: false };
         }
+        const rows = codec.rows === undefined ? {} : { rows: codec.rows(value) };
+        yield* writeEntry(root, dir, { stage, key, parts, ...rows }, codec, value).pipe(
+          Effect.catchTag("IoError", (error) =>
+            Effect.suspend(() => {
+              stats.unwritten++;
+              if (!writable) return Effect.void;
+              writable = false;
+              return warn(`cache: ${error.message}; the run goes on without caching`);
+            })),
+        );
         return { value, key, hit: false };
       }),
   };
@@ -306,9 +278,8 @@ export interface StageCacheReference extends Context.Reference<StageCacheShape> 
 }
 
 /**
- * The stage cache every pipeline stage stores its outputs in, read from the context. A
- * `Context.Reference` whose default is off (it computes everything and stores nothing), so a
- * library user need not provide one; `GroodLive` provides the disk cache (`StageCache.layer`).
+ * The stage cache of every pipeline stage, a `Context.Reference` whose default is off (computes
+ * everything, stores nothing); `GroodLive` provides the disk cache (`StageCache.layer`).
  */
 export const StageCache: StageCacheReference = Object.assign(
   Context.Reference<StageCacheShape>("grood/StageCache", {

@@ -1,9 +1,6 @@
 /**
- * The `entry.json` of a stage-cache entry, as a Schema: the stage and key it was stored for, the
- * key's parts, its row count, the codec's meta data and each array's file, shape and sha256.
- * It is grood's own format, so it is decoded strictly: a key it does not declare, a value of
- * the wrong type or text that is not JSON is refused, naming the file and what is wrong (the
- * cache then reports the entry and recomputes it).
+ * The `entry.json` of a stage-cache entry, decoded strictly: an undeclared key, a wrong type or
+ * text that is not JSON is refused, naming the file (the cache then recomputes the entry).
  *
  * @example An extra key is refused by name
  * ```ts
@@ -24,7 +21,7 @@ import { decodeJsonText, type InvalidInput } from "../decode.ts";
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 
 /** One stored array: its `.npy` file (inside the entry), its shape and the file's sha256. */
-export const CacheArray = Schema.Struct({
+const CacheArray = Schema.Struct({
   file: Schema.String,
   shape: Schema.Array(Count),
   sha256: Schema.String,
