@@ -1,7 +1,6 @@
 /**
- * Where the committed fixture models (the built-in benchmarks' models) live:
- * `fixtures/models/<dataset>` (seed 0) and `fixtures/models/<dataset>-seed<N>`. How they are trained is `trainFixture`
- * (`apps/results/train_fixture.ts`).
+ * Where the committed fixture models (the built-in benchmarks' models) live; they are trained by
+ * `trainFixture` (`apps/results/train_fixture.ts`).
  *
  * @module
  */
@@ -20,9 +19,8 @@ export const fixtureDir = (dataset: string, seed = 0): string =>
   );
 
 /**
- * The training seeds with a fixture model of `dataset` (a folder holding `model.json` and
- * `metadata.json`), ascending; seed 0 first. Seeds 0..`maxSeed` are looked for. A file that is
- * absent means no fixture; any other failure to look (permissions, I/O) is an `IoError`.
+ * The seeds in 0..`maxSeed` with a fixture model of `dataset` (`model.json` and `metadata.json`),
+ * ascending. A file that is absent means no fixture; any other failure to look is an `IoError`.
  */
 export const fixtureSeeds = (
   dataset: string,

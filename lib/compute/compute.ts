@@ -4,7 +4,7 @@
  * Choice, unless `GROOD_BACKEND` or the layer's option names one: `tensorflow` when
  * `@tensorflow/tfjs-node` (or `-gpu`) can be imported, else `wasm` (its `.wasm` files are loaded
  * from `node_modules`, never from the network), else `cpu`. The wasm backend lacks the kernel
- * that CNN training needs; we register ours (see `conv2d_backprop_filter.ts`).
+ * that CNN training needs; we register ours (`wasm_kernels.ts`).
  *
  * @module
  */
@@ -13,8 +13,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { Context, Data, Effect, Layer } from "effect";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { registerConv2DBackpropFilter } from "./conv2d_backprop_filter.ts";
-import { registerConv2DBackpropInput } from "./conv2d_backprop_input.ts";
+import { registerConv2DBackpropFilter, registerConv2DBackpropInput } from "./wasm_kernels.ts";
 
 /** The backends grood knows how to start. */
 export type BackendName = "tensorflow" | "wasm" | "cpu" | "webgpu";
