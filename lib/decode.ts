@@ -116,10 +116,7 @@ export const decodeJsonText = <S extends Schema.Top & { readonly DecodingService
       catch: (error) =>
         new InvalidInput({
           source,
-          problems: [{
-            path: "",
-            problem: `not JSON (${error instanceof Error ? error.message : String(error)})`,
-          }],
+          problems: [{ path: "", problem: `not JSON (${(error as Error).message})` }],
         }),
     }).pipe(Effect.flatMap(decode));
 };
@@ -231,27 +228,19 @@ function rejectedByLiteral(issue: SchemaIssue.Issue, key?: string): boolean {
     return issue.issues.every((i) => rejectedByLiteral(i, inner));
   }
   const children = issue._tag === "Composite" ? issue.issues : [issue];
-  for (const child of children) {
-    if (child._tag !== "Pointer" || child.path.length !== 1) continue;
-    if (key !== undefined && String(child.path[0]) !== key) continue;
+  return children.some((child) => {
+    if (child._tag !== "Pointer" || child.path.length !== 1) return false;
     const leaf = child.issue;
-    if (leaf._tag !== "InvalidType" && !(leaf._tag === "AnyOf" && leaf.issues.length === 0)) {
-      continue;
-    }
-    if (literalValues(leaf.ast).length > 0) return true;
-  }
-  return false;
+    return (key === undefined || String(child.path[0]) === key) &&
+      (leaf._tag === "InvalidType" || (leaf._tag === "AnyOf" && leaf.issues.length === 0)) &&
+      literalValues(leaf.ast).length > 0;
+  });
 }
 
 /** The values of a literal or a union of literals (none for other schemas). */
-function literalValues(ast: SchemaAST.AST | undefined): Array<string> {
-  if (ast === undefined) return [];
-  if (SchemaAST.isLiteral(ast)) return [String(ast.literal)];
-  if (SchemaAST.isUnion(ast)) {
-    return ast.types.filter(SchemaAST.isLiteral).map((l) => String(l.literal));
-  }
-  return [];
-}
+const literalValues = (ast: SchemaAST.AST | undefined): Array<string> =>
+  (ast === undefined ? [] : SchemaAST.isUnion(ast) ? ast.types : [ast])
+    .filter(SchemaAST.isLiteral).map((l) => String(l.literal));
 
 const dedupe = (problems: ReadonlyArray<InputProblem>): Array<InputProblem> => [
   ...new Map(problems.map((p) => [`${p.path}\u0000${p.problem}`, p])).values(),

@@ -1,10 +1,8 @@
 /**
- * The `Compute` service: tfjs initialised once, on the best backend this machine has.
- *
- * Choice, unless `GROOD_BACKEND` or the layer's option names one: `tensorflow` when
- * `@tensorflow/tfjs-node` (or `-gpu`) can be imported, else `wasm` (its `.wasm` files are loaded
- * from `node_modules`, never from the network), else `cpu`. The wasm backend lacks the kernel
- * that CNN training needs; we register ours (`wasm_kernels.ts`).
+ * The `Compute` service: tfjs started once, on the backend `GROOD_BACKEND` or the layer names,
+ * else the best one here: `tensorflow` when `@tensorflow/tfjs-node` (or `-gpu`) imports, else
+ * `wasm` (its `.wasm` files from `node_modules`, never the network, and our kernels for CNN
+ * training: `wasm_kernels.ts`), else `cpu`.
  *
  * @module
  */
@@ -42,17 +40,8 @@ export class BackendUnavailable extends Data.TaggedError("BackendUnavailable")<{
 let started: Promise<ComputeShape> | undefined;
 let startedWith: BackendName | "auto" | undefined;
 
-async function tryTensorflow(): Promise<boolean> {
-  for (const name of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-    try {
-      await import(name);
-      return true;
-    } catch {
-      // not installed here (it cannot be installed offline); try the next one
-    }
-  }
-  return false;
-}
+/** Whether `name` can be imported (an optional backend package; none can be installed offline). */
+const imports = (name: string): Promise<boolean> => import(name).then(() => true, () => false);
 
 async function start(requested: BackendName | "auto"): Promise<ComputeShape> {
   const candidates: ReadonlyArray<BackendName> = requested === "auto"
@@ -60,7 +49,10 @@ async function start(requested: BackendName | "auto"): Promise<ComputeShape> {
     : [requested];
   const reasons: Array<string> = [];
   for (const backend of candidates) {
-    if (backend === "tensorflow" && !(await tryTensorflow())) {
+    if (
+      backend === "tensorflow" &&
+      !(await imports("@tensorflow/tfjs-node-gpu") || await imports("@tensorflow/tfjs-node"))
+    ) {
       reasons.push("tensorflow: @tensorflow/tfjs-node is not installed");
       continue;
     }
@@ -70,13 +62,9 @@ async function start(requested: BackendName | "auto"): Promise<ComputeShape> {
         dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")) + "/dist/",
       );
     }
-    if (backend === "webgpu") {
-      try {
-        await import("@tensorflow/tfjs-backend-webgpu" as string);
-      } catch {
-        reasons.push("webgpu: @tensorflow/tfjs-backend-webgpu is not installed");
-        continue;
-      }
+    if (backend === "webgpu" && !(await imports("@tensorflow/tfjs-backend-webgpu"))) {
+      reasons.push("webgpu: @tensorflow/tfjs-backend-webgpu is not installed");
+      continue;
     }
     if (await tf.setBackend(backend)) {
       await tf.ready();
@@ -129,10 +117,7 @@ export const startCompute = (
 
 /** The tfjs instance and backend every stage computes with. */
 export class Compute extends Context.Service<Compute, ComputeShape>()("grood/Compute") {
-  /**
-   * Start tfjs on `backend` (default: `GROOD_BACKEND`, else the best available) and log the
-   * choice.
-   */
+  /** Start tfjs on `backend` (default: `GROOD_BACKEND`, else the best here) and log it. */
   static layer(backend?: BackendName | "auto"): Layer.Layer<Compute, BackendUnavailable> {
     return Layer.effect(
       Compute,
