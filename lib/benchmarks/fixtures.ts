@@ -9,9 +9,8 @@ import { fileURLToPath } from "node:url";
 import { type IoError, tryIo } from "../io/files.ts";
 
 /**
- * The folder of a dataset's fixture model (absolute, so scripts and notebooks run anywhere):
- * `fixtures/models/<dataset>` for the training seed 0, `fixtures/models/<dataset>-seed<N>` for
- * the models trained the same way with seed N (for spreads over seeds).
+ * The absolute folder of a dataset's fixture model: `fixtures/models/<dataset>` for seed 0,
+ * `fixtures/models/<dataset>-seed<N>` for the same training with seed N (spreads over seeds).
  */
 export const fixtureDir = (dataset: string, seed = 0): string =>
   fileURLToPath(

@@ -198,10 +198,7 @@ export interface LoadBenchmarkOptions {
   readonly batchSize?: number;
 }
 
-/**
- * Why a benchmark cannot be loaded: its file (`ReadBenchmarkError`), a source of its sets
- * (`SourceError`), a test set also used for validation, or class names that differ.
- */
+/** Why a benchmark cannot be loaded: its file, a source, a test set in validation, classes. */
 export type LoadBenchmarkError =
   | ReadBenchmarkError
   | SourceError

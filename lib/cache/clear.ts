@@ -1,6 +1,5 @@
 /**
- * Clearing a stage cache (`grood cache clear`): only a folder holding the marker the cache writes
- * is cleared, and in it only what has the shape of an entry.
+ * Clearing a stage cache (`grood cache clear`): only a marked folder, only what looks like entries.
  *
  * @module
  */

@@ -85,10 +85,7 @@ export function parseBackend(value: string | undefined): BackendName | "auto" | 
   return (BACKENDS as ReadonlyArray<string>).includes(value) ? (value as BackendName) : undefined;
 }
 
-/**
- * Start tfjs once per process. Later calls return the same instance; asking for another
- * backend after the first start is an error (tfjs holds one global engine).
- */
+/** Start tfjs once per process; another backend after that is an error (one global engine). */
 export const startCompute = (
   requested: BackendName | "auto" = "auto",
 ): Effect.Effect<ComputeShape, BackendUnavailable> =>

@@ -1,16 +1,6 @@
 /**
- * Two convolution gradients for the wasm backend, each built as a forward convolution from
- * kernels wasm has (Pad, Transpose, Reverse, Slice, Conv2D, which XNNPACK makes fast):
- *
- * - `Conv2DBackpropFilter`, which wasm ships without (so no CNN could train on wasm). For NHWC
- *   x [N,H,W,Ci], dy [N,OH,OW,Co] and stride s, dW[kh,kw,ci,co] = Σ_{n,oh,ow}
- *   x[n, oh·s+kh, ow·s+kw, ci] · dy[n,oh,ow,co]: moving the batch axis into the channel position
- *   makes it one "valid" convolution of x (as [Ci,Hp,Wp,N]) with dy (as a filter [OH,OW,N,Co])
- *   dilated by s.
- * - `Conv2DBackpropInput`, replacing wasm's plain loop, about 10x slower than its forward
- *   convolution (232 ms against 20 ms for a batch of 128 at 28×28×16), which dominated a training
- *   step. The input gradient is a convolution of dy dilated by the stride and padded, with the
- *   filter rotated by 180° and its in/out channels swapped.
+ * `Conv2DBackpropFilter` (which the wasm backend lacks) and a faster `Conv2DBackpropInput` for
+ * wasm, each a forward convolution of kernels wasm has: docs/internals/core.md.
  *
  * @module
  */
@@ -31,10 +21,7 @@ interface ConvAttrs {
 
 const MARKER = "groodKernel";
 
-/**
- * Register `compute` as `kernelName` on `backendName` (idempotent): over the backend's own when
- * `replace`, else only where it has none. Its two inputs reach it as tensors, with the attributes.
- */
+/** Register `compute` as `kernelName` (idempotent): over the backend's own only when `replace`. */
 function register(
   tf: Tf,
   backendName: string,

@@ -138,9 +138,8 @@ export type ReadDataFileError = DatasetFileMissing | IoError | CorruptDataset;
 export type LoadSplitError = DatasetNotFound | ReadDataFileError;
 
 /**
- * Read one IDX data file and check it against its record: sha256 of the decoded bytes, rank
- * (3 for images of 28×28, 1 for labels) and count. `verify: false` skips the hash (tests of
- * hand-made files).
+ * Read one IDX data file and check its rank, 28×28 images, count and (unless `verify` is false,
+ * for hand-made test files) sha256 against its record.
  */
 export const readDataFile: (
   file: DataFile,

@@ -1,7 +1,6 @@
 /**
- * Data: image sets (28×28 greyscale, image-major), the registered ID datasets and their
- * splits, the generated OOD sets, checks of an image set against a model's input, seeded
- * permutations and the float matrices every stage passes on.
+ * Data: image sets, the registered ID datasets, the generated OOD sets, checks of an image set
+ * against a model's input, seeded permutations and the matrices every stage passes on.
  *
  * @module
  */

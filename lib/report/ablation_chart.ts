@@ -1,6 +1,5 @@
 /**
- * Ablation charts as vega-lite specs: a metric against one parameter, one line per value of
- * another.
+ * Ablation charts as vega-lite specs: a metric against one parameter, a line per value of another.
  *
  * @module
  */

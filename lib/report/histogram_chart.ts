@@ -1,7 +1,6 @@
 /**
- * Score histograms of one detector as a vega-lite spec (ID test against each OOD set, as
- * normalised densities, on a linear or log axis), and their maths: quantiles and density
- * histograms over equal bins.
+ * Score histograms of one detector as a vega-lite spec (ID test against each OOD set, normalised
+ * densities, on a linear or log axis), and their maths.
  *
  * @module
  */

@@ -19,10 +19,8 @@ export interface ImageGridOptions {
 }
 
 /**
- * A grid of 28×28 uint8 images (image-major, as in an `ImageSet`) with a caption under each
- * (e.g. its label and score; `\n` starts a new line), as an SVG. Each tile is a PNG data URI
- * upscaled by nearest neighbour in the PNG itself, so it looks the same in a browser and in
- * resvg. Cells widen to fit the longest caption line.
+ * 28×28 uint8 images (as in an `ImageSet`) with a caption under each (`\n` starts a line), as an
+ * SVG. Tiles are PNG data URIs upscaled in the PNG itself, so a browser and resvg agree.
  */
 export function imageGridSvg(
   pixels: Uint8Array,

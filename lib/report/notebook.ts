@@ -30,10 +30,9 @@ export interface Displayable {
 }
 
 /**
- * A plot for the notebook: `await show(spec)` as a cell's last expression. The vega-lite spec is
- * rendered to SVG first (an SVG string is shown as is), so the kernel's display call is
- * synchronous: an asynchronous one can resolve after the cell has finished under load, and its
- * output is then lost. `mime()` gives the bundle directly, e.g. for tests.
+ * A plot for the notebook: `await show(spec)` as a cell's last expression. The spec is rendered
+ * first so the kernel's display call is synchronous (an asynchronous one can resolve after the
+ * cell has finished, its output lost). `mime()` gives the bundle directly.
  */
 export async function show(plot: TopLevelSpec | string): Promise<
   Displayable & { readonly mime: () => MimeBundle }

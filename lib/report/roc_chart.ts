@@ -1,8 +1,7 @@
 /**
- * ROC curves: their vertices (ties grouped), a downsampling that keeps a curve's shape, and the
- * chart of one detector (one curve per OOD set, its AUROC in the legend). The area is the
- * evaluation's `auroc` (`lib/stages/evaluate.ts`), the one AUROC of grood; `tests/plots_test.ts`
- * checks that it equals the trapezoids under these vertices.
+ * ROC curves: their vertices (ties grouped), a downsampling that keeps their shape, and the chart
+ * of one detector. The AUROC shown is the evaluation's (`lib/stages/evaluate.ts`), which
+ * `tests/plots_test.ts` checks equals the trapezoids under these vertices.
  *
  * @module
  */
@@ -28,11 +27,9 @@ export interface RocPoint {
 }
 
 /**
- * The vertices of the ROC curve of `ood` (positives) against `id` (negatives), higher score =
- * OOD, from (0, 0) to (1, 1). Equal scores form one threshold, so a tie between an ID and an OOD
- * image gives one diagonal step (whose area counts a tie as one half), never an order-dependent
- * staircase. Throws `NonFinitePlotData` on NaN or infinite scores, `PlotInputError` on an empty
- * side.
+ * The vertices of the ROC curve of `ood` (positives, higher score) against `id`, from (0, 0) to
+ * (1, 1). Equal scores are one threshold: an ID/OOD tie is one diagonal step, never an
+ * order-dependent staircase. Throws `NonFinitePlotData` or `PlotInputError` (an empty side).
  */
 export function rocPoints(
   id: ArrayLike<number>,
@@ -115,10 +112,7 @@ export const ROC_AXES = {
   y: "True positive rate (OOD detected)",
 } as const;
 
-/**
- * ROC curves of one detector, one per OOD set, in one chart. The legend gives each set's AUROC
- * (the evaluation's own, so it matches the tables) and its near/far group when known.
- */
+/** ROC curves of one detector, one per OOD set, each set's AUROC and group in the legend. */
 export function rocCurves(input: PlotInput, options: RocOptions = {}): TopLevelSpec {
   const { detector, id, scores, label, oodSets } = normalise(input, "ROC curves");
   const values: Array<Record<string, string | number>> = [];

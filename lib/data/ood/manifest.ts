@@ -1,8 +1,6 @@
 /**
- * OOD set manifests (`fixtures/ood/<set>.json`), read strictly, and the failures of reading one
- * or of loading a set that no longer matches it. A manifest pins a set: the sha256 a build must
- * reproduce byte for byte, the Debian package versions and every source file used (so tests can
- * check that validation and test sets share no source).
+ * OOD set manifests (`fixtures/ood/<set>.json`), read strictly: each pins a set's sha256, Debian
+ * package versions and source files; and the failures of reading one or of a set not matching.
  *
  * @module
  */
