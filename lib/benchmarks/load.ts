@@ -33,6 +33,7 @@ import {
 } from "../sources/mod.ts";
 import { BenchmarkFile } from "./spec.ts";
 import { decodeJsonText, problemsText } from "../decode.ts";
+import { canonicalJson } from "../cache/key.ts";
 import { sourcePaths } from "../sources/argument.ts";
 
 const BENCHMARKS_DIR = fileURLToPath(new URL("../../benchmarks/", import.meta.url));
@@ -177,18 +178,12 @@ export function splitIdTest(
 
 /** Same source twice (after resolving paths): compared as canonical JSON. */
 const sourceKey = (spec: SourceSpec, baseDir: string): string =>
-  JSON.stringify(
-    Object.fromEntries(
-      Object.entries(spec)
-        .map(([k, v]) =>
-          [
-            k,
-            typeof v === "string" && k !== "kind" && k !== "name" ? resolve(baseDir, v) : v,
-          ] as const
-        )
-        .sort(([a], [b]) => (a < b ? -1 : 1)),
-    ),
-  );
+  canonicalJson(Object.fromEntries(
+    Object.entries(spec).map(([k, v]) => {
+      const isPath = typeof v === "string" && k !== "kind" && k !== "name";
+      return [k, isPath ? resolve(baseDir, v) : v];
+    }),
+  ));
 
 /** Options of {@link loadBenchmark}. */
 export interface LoadBenchmarkOptions {

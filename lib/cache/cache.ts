@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Context, Data, Effect, Layer } from "effect";
+import { Context, Data, Effect, Layer, Schema } from "effect";
 import { join } from "node:path";
 import {
   assertRegularFile,
@@ -21,8 +21,8 @@ import {
 } from "../io/files.ts";
 import { insideBase } from "../io/paths.ts";
 import { decodeNpy, encodeNpy, type NpyData } from "../io/npy.ts";
+import { decodeJsonText, type InvalidInput } from "../decode.ts";
 import { canonicalJson, stageKey } from "./key.ts";
-import { type CacheEntry, decodeEntryJson } from "./entry.ts";
 
 export { canonicalJson, stageKey } from "./key.ts";
 
@@ -69,6 +69,44 @@ export interface CacheStats {
   /** Entries that could not be stored (the run went on without caching them). */
   readonly unwritten: number;
 }
+
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
+
+/** The content of an entry's `entry.json`: for each array its file, shape and sha256. */
+const CacheEntry = Schema.Struct({
+  stage: Schema.String,
+  key: Schema.String,
+  /** The key's parts (what the output depends on), for people reading the cache. */
+  parts: Schema.Unknown,
+  /** Rows (images, samples) the output holds, when the codec counts them. */
+  rows: Schema.optionalKey(Count),
+  /** The codec's meta data (absent when the codec stores none). */
+  meta: Schema.optionalKey(Schema.Unknown),
+  arrays: Schema.Record(
+    Schema.String,
+    Schema.Struct({ file: Schema.String, shape: Schema.Array(Count), sha256: Schema.String }),
+  ),
+});
+type CacheEntry = typeof CacheEntry.Type;
+
+/**
+ * A strict decoder of the `entry.json` at `path` (grood's own format): an undeclared key, a wrong
+ * type or text that is not JSON is refused, naming the file (the cache then recomputes it).
+ *
+ * @example An extra key is refused by name
+ * ```ts
+ * import { Effect } from "effect";
+ * import { decodeEntryJson } from "./cache.ts";
+ * const text = JSON.stringify({ stage: "s", key: "k", parts: {}, arrays: {}, extra: 1 });
+ * const exit = Effect.runSyncExit(decodeEntryJson("/cache/s/k/entry.json")(text));
+ * if (exit._tag !== "Failure" || !String(exit.cause).includes("unknown key extra")) {
+ *   throw new Error("expected the extra key refused");
+ * }
+ * ```
+ */
+export const decodeEntryJson = (
+  path: string,
+): (text: string) => Effect.Effect<CacheEntry, InvalidInput> => decodeJsonText(CacheEntry, path);
 
 /** The file that marks a folder as a grood stage cache. */
 export const CACHE_MARKER = "CACHEDIR.TAG";

@@ -48,7 +48,6 @@ export {
 } from "./histogram_chart.ts";
 export { ablationChart, type AblationChartOptions } from "./ablation_chart.ts";
 export { type ImageGridOptions, imageGridSvg } from "./image_grid.ts";
-export { type PngOptions, renderPng, renderSvg, svgToPng } from "./render.ts";
 export {
   display,
   type Displayable,
@@ -56,5 +55,9 @@ export {
   JUPYTER_DISPLAY,
   METRIC_COLUMNS,
   type MimeBundle,
+  type PngOptions,
+  renderPng,
+  renderSvg,
   show,
+  svgToPng,
 } from "./notebook.ts";
