@@ -43,10 +43,7 @@ export const clearStageCache = (
     // regular file is read (a named pipe would wait for a writer).
     const markerPath = join(root, CACHE_MARKER);
     const notFile = yield* tryIo(markerPath, "read", () => regularFileProblem(markerPath));
-    if (notFile !== undefined) {
-      return yield* new NotACache({ path: root, reason: `${CACHE_MARKER}: ${notFile}` });
-    }
-    const marker = yield* tryIo(
+    const marker = notFile !== undefined ? undefined : yield* tryIo(
       markerPath,
       "read",
       () =>
@@ -55,19 +52,14 @@ export const clearStageCache = (
           throw error;
         }),
     );
-    if (marker === undefined) {
-      return yield* new NotACache({
-        path: root,
-        reason: `no ${CACHE_MARKER}; a cache written before grood marked its caches must be ` +
-          "removed by hand",
-      });
-    }
-    if (marker !== MARKER_TEXT) {
-      return yield* new NotACache({
-        path: root,
-        reason: `its ${CACHE_MARKER} is not the one grood writes: another program's cache`,
-      });
-    }
+    const reason = notFile !== undefined
+      ? `${CACHE_MARKER}: ${notFile}`
+      : marker === undefined
+      ? `no ${CACHE_MARKER}; a cache written before grood marked its caches must be removed by hand`
+      : marker !== MARKER_TEXT
+      ? `its ${CACHE_MARKER} is not the one grood writes: another program's cache`
+      : undefined;
+    if (reason !== undefined) return yield* new NotACache({ path: root, reason });
     let removed = 0;
     const kept: Array<string> = [];
     const list = (dir: string) => tryIo(dir, "list", () => Array.fromAsync(Deno.readDir(dir)));
