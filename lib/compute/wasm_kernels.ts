@@ -115,14 +115,11 @@ export function registerConv2DBackpropInput(tf: Tf, backendName = "wasm"): void 
       let dilated: tfType.Tensor4D = gradient;
       if (sh > 1 || sw > 1) {
         // Put s-1 zeros after every value along H and W, then drop the trailing zeros.
-        const spread = tf.pad(tf.reshape(gradient, [n, oh, 1, ow, 1, co]), [
-          [0, 0],
-          [0, 0],
-          [0, sh - 1],
-          [0, 0],
-          [0, sw - 1],
-          [0, 0],
-        ]);
+        const zeros = [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]];
+        const spread = tf.pad(
+          tf.reshape(gradient, [n, oh, 1, ow, 1, co]),
+          zeros as Array<[number, number]>,
+        );
         dilated = tf.slice(
           tf.reshape(spread, [n, oh * sh, ow * sw, co]),
           [0, 0, 0, 0],

@@ -57,11 +57,10 @@ export function normalise(input: PlotInput, plot: string) {
   if (id === undefined) {
     throw new PlotInputError({ plot, problem: `no "${ID_SET}" scores (the ID test set)` });
   }
-  const groups = new Map<string, "near" | "far">();
-  if ("rows" in input) { for (const r of input.rows) groups.set(r.set, r.group); }
-  if ("groups" in input && input.groups !== undefined) {
-    for (const [k, v] of input.groups) groups.set(k, v);
-  }
+  const groups = new Map<string, "near" | "far">([
+    ...("rows" in input ? input.rows.map((r) => [r.set, r.group] as const) : []),
+    ...("groups" in input ? input.groups ?? [] : []),
+  ]);
   const oodSets = [...scores.keys()].filter((k) => k !== ID_SET);
   if (oodSets.length === 0) throw new PlotInputError({ plot, problem: "no OOD set scores" });
   const label = (set: string) => {

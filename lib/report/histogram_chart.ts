@@ -116,8 +116,11 @@ export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}
   };
   // Ticks and grid lines at powers of ten only: vega's default log ticks draw a grid line at
   // every 2…9 multiple, which buries the bars.
-  const decades: Array<number> = [];
-  for (let k = Math.ceil(lo); k <= Math.floor(hi); k++) decades.push(10 ** k);
+  const first = Math.ceil(lo);
+  const decades = Array.from(
+    { length: log ? Math.floor(hi) - first + 1 : 0 },
+    (_, k) => 10 ** (first + k),
+  );
   const x = {
     type: "quantitative" as const,
     title: log ? LOG_HISTOGRAM_X : HISTOGRAM_AXES.x,
