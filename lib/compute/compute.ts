@@ -1,17 +1,18 @@
 /**
  * The `Compute` service: tfjs started once, on the backend `GROOD_BACKEND` or the layer names,
  * else the best one here: `tensorflow` when `@tensorflow/tfjs-node` (or `-gpu`) imports, else
- * `wasm` (its `.wasm` files from `node_modules`, never the network, and our kernels for CNN
- * training: `wasm_kernels.ts`), else `cpu`.
+ * `wasm` (its `.wasm` files from `node_modules`, never the network), else `cpu`. On wasm we
+ * register `Conv2DBackpropFilter` (which it lacks, so no CNN could train) and a faster
+ * `Conv2DBackpropInput`, each a forward convolution of kernels wasm has: docs/internals/core.md.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type * as tfType from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { Context, Data, Effect, Layer } from "effect";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { registerConv2DBackpropFilter, registerConv2DBackpropInput } from "./wasm_kernels.ts";
 
 /** The backends grood knows how to start. */
 export type BackendName = "tensorflow" | "wasm" | "cpu" | "webgpu";
@@ -132,4 +133,146 @@ export class Compute extends Context.Service<Compute, ComputeShape>()("grood/Com
       }),
     );
   }
+}
+
+type Tf = typeof tfType;
+
+/** The attributes both gradients read. */
+interface ConvAttrs {
+  readonly strides: [number, number] | number;
+  readonly pad: "valid" | "same" | number | tfType.backend_util.ExplicitPadding;
+  readonly dimRoundingMode?: "floor" | "round" | "ceil";
+  readonly dataFormat?: string;
+  readonly dilations?: [number, number] | number;
+  readonly filterShape: [number, number, number, number];
+  readonly inputShape: [number, number, number, number];
+}
+
+const MARKER = "groodKernel";
+
+/** Register `compute` as `kernelName` (idempotent): over the backend's own only when `replace`. */
+function register(
+  tf: Tf,
+  backendName: string,
+  kernelName: string,
+  inputNames: readonly [string, string],
+  replace: boolean,
+  compute: (a: tfType.Tensor4D, b: tfType.Tensor4D, attrs: ConvAttrs) => tfType.Tensor,
+): void {
+  const current = tf.getKernelsForBackend(backendName).find((k) => k.kernelName === kernelName);
+  if (current !== undefined && (!replace || (current as { [MARKER]?: boolean })[MARKER])) return;
+  if (current !== undefined) tf.unregisterKernel(kernelName, backendName);
+  const config: tfType.KernelConfig & { [MARKER]: boolean } = {
+    [MARKER]: true,
+    kernelName,
+    backendName,
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const conv = attrs as unknown as ConvAttrs;
+      if (conv.dataFormat !== undefined && conv.dataFormat !== "NHWC") {
+        throw new Error(`${kernelName} (grood wasm kernel): only NHWC, got ${conv.dataFormat}`);
+      }
+      const [a, b] = inputNames.map((name) => (inputs as Record<string, tfType.TensorInfo>)[name]!);
+      const engine = tf.engine();
+      return tf.tidy(() => {
+        // The engine disposes the wrappers made here at the end of tidy: a reference taken on
+        // each input keeps the caller's buffers alive.
+        (backend as unknown as { incRef(id: object): void }).incRef(a!.dataId);
+        (backend as unknown as { incRef(id: object): void }).incRef(b!.dataId);
+        return compute(
+          engine.makeTensorFromTensorInfo(a!) as tfType.Tensor4D,
+          engine.makeTensorFromTensorInfo(b!) as tfType.Tensor4D,
+          conv,
+        );
+      });
+    },
+  };
+  tf.registerKernel(config);
+}
+
+/** Register our `Conv2DBackpropFilter` for `backendName` where it has none (idempotent). */
+function registerConv2DBackpropFilter(tf: Tf, backendName = "wasm"): void {
+  register(tf, backendName, "Conv2DBackpropFilter", ["x", "dy"], false, (input, gradient, a) => {
+    const dilation = Array.isArray(a.dilations)
+      ? a.dilations
+      : [a.dilations ?? 1, a.dilations ?? 1];
+    if (dilation[0] !== 1 || dilation[1] !== 1) {
+      throw new Error("Conv2DBackpropFilter (grood wasm kernel): dilation must be 1");
+    }
+    const info = tf.backend_util.computeConv2DInfo(
+      input.shape,
+      a.filterShape,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    const { top, bottom, left, right } = info.padInfo;
+    const padded = top || bottom || left || right
+      ? tf.pad(input, [[0, 0], [top, bottom], [left, right], [0, 0]])
+      : input;
+    const xAsImages = tf.transpose(padded, [3, 1, 2, 0]); // [Ci, Hp, Wp, N]
+    const dyAsFilter = tf.transpose(gradient, [1, 2, 0, 3]); // [OH, OW, N, Co]
+    const full = tf.conv2d(xAsImages, dyAsFilter, 1, "valid", "NHWC", [
+      info.strideHeight,
+      info.strideWidth,
+    ]); // [Ci, >=KH, >=KW, Co]
+    const cropped = tf.slice(full, [0, 0, 0, 0], [-1, a.filterShape[0], a.filterShape[1], -1]);
+    return tf.transpose(cropped, [1, 2, 0, 3]); // [KH, KW, Ci, Co]
+  });
+}
+
+/** Replace `Conv2DBackpropInput` on `backendName` with ours (idempotent). */
+function registerConv2DBackpropInput(tf: Tf, backendName = "wasm"): void {
+  register(
+    tf,
+    backendName,
+    "Conv2DBackpropInput",
+    ["dy", "filter"],
+    true,
+    (gradient, weights, a) => {
+      const [kh, kw] = weights.shape;
+      const info = tf.backend_util.computeConv2DInfo(
+        a.inputShape,
+        weights.shape,
+        a.strides,
+        1,
+        a.pad,
+        a.dimRoundingMode,
+      );
+      const [n, oh, ow, co] = gradient.shape;
+      const [sh, sw] = [info.strideHeight, info.strideWidth];
+      let dilated: tfType.Tensor4D = gradient;
+      if (sh > 1 || sw > 1) {
+        // Put s-1 zeros after every value along H and W, then drop the trailing zeros.
+        const zeros = [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]];
+        const spread = tf.pad(
+          tf.reshape(gradient, [n, oh, 1, ow, 1, co]),
+          zeros as Array<[number, number]>,
+        );
+        dilated = tf.slice(
+          tf.reshape(spread, [n, oh * sh, ow * sw, co]),
+          [0, 0, 0, 0],
+          [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, co],
+        ) as tfType.Tensor4D;
+      }
+      const [, h, w] = a.inputShape;
+      const padTop = kh - 1 - info.padInfo.top;
+      const padLeft = kw - 1 - info.padInfo.left;
+      const padBottom = h + kh - 1 - dilated.shape[1] - padTop;
+      const padRight = w + kw - 1 - dilated.shape[2] - padLeft;
+      // A negative pad means the forward pass never read those rows: crop instead.
+      const padded = tf.slice(
+        tf.pad(dilated, [
+          [0, 0],
+          [Math.max(padTop, 0), Math.max(padBottom, 0)],
+          [Math.max(padLeft, 0), Math.max(padRight, 0)],
+          [0, 0],
+        ]),
+        [0, Math.max(-padTop, 0), Math.max(-padLeft, 0), 0],
+        [n, h + kh - 1, w + kw - 1, co],
+      );
+      const rotated = tf.transpose(tf.reverse(weights, [0, 1]), [0, 1, 3, 2]);
+      return tf.conv2d(padded, rotated as tfType.Tensor4D, 1, "valid");
+    },
+  );
 }

@@ -125,12 +125,6 @@ export const datasets: Readonly<Record<DatasetName, DatasetSpec>> = {
   },
 };
 
-/** Look a dataset up by name. */
-const datasetSpec = (name: string): Effect.Effect<DatasetSpec, DatasetNotFound> =>
-  Object.hasOwn(datasets, name)
-    ? Effect.succeed(datasets[name as DatasetName])
-    : Effect.fail(new DatasetNotFound({ name }));
-
 /** Why a dataset file cannot be read: missing, unreadable, or not what its record says. */
 export type ReadDataFileError = DatasetFileMissing | IoError | CorruptDataset;
 
@@ -190,7 +184,8 @@ export const loadSplit: (
   name: string,
   split: SplitName,
 ) => Effect.Effect<LabelledSet, LoadSplitError> = Effect.fn("loadSplit")(function* (name, split) {
-  return yield* loadSplitOf(yield* datasetSpec(name), split);
+  if (!Object.hasOwn(datasets, name)) return yield* new DatasetNotFound({ name });
+  return yield* loadSplitOf(datasets[name as DatasetName], split);
 });
 
 /** Load a labelled split of any dataset spec (a registry entry or a user's own dataset). */
