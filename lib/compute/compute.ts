@@ -8,7 +8,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type * as tfType from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { Context, Data, Effect, Layer } from "effect";
 import { createRequire } from "node:module";
@@ -70,8 +69,8 @@ async function start(requested: BackendName | "auto"): Promise<ComputeShape> {
     if (await tf.setBackend(backend)) {
       await tf.ready();
       if (backend === "wasm") {
-        registerConv2DBackpropFilter(tf, "wasm");
-        registerConv2DBackpropInput(tf, "wasm");
+        registerConv2DBackpropFilter();
+        registerConv2DBackpropInput();
       }
       return { tf, backend };
     }
@@ -135,12 +134,10 @@ export class Compute extends Context.Service<Compute, ComputeShape>()("grood/Com
   }
 }
 
-type Tf = typeof tfType;
-
 /** The attributes both gradients read. */
 interface ConvAttrs {
   readonly strides: [number, number] | number;
-  readonly pad: "valid" | "same" | number | tfType.backend_util.ExplicitPadding;
+  readonly pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
   readonly dimRoundingMode?: "floor" | "round" | "ceil";
   readonly dataFormat?: string;
   readonly dilations?: [number, number] | number;
@@ -150,28 +147,26 @@ interface ConvAttrs {
 
 const MARKER = "groodKernel";
 
-/** Register `compute` as `kernelName` (idempotent): over the backend's own only when `replace`. */
+/** Register `compute` as `kernelName` on wasm (idempotent): over wasm's own only when `replace`. */
 function register(
-  tf: Tf,
-  backendName: string,
   kernelName: string,
   inputNames: readonly [string, string],
   replace: boolean,
-  compute: (a: tfType.Tensor4D, b: tfType.Tensor4D, attrs: ConvAttrs) => tfType.Tensor,
+  compute: (a: tf.Tensor4D, b: tf.Tensor4D, attrs: ConvAttrs) => tf.Tensor,
 ): void {
-  const current = tf.getKernelsForBackend(backendName).find((k) => k.kernelName === kernelName);
+  const current = tf.getKernelsForBackend("wasm").find((k) => k.kernelName === kernelName);
   if (current !== undefined && (!replace || (current as { [MARKER]?: boolean })[MARKER])) return;
-  if (current !== undefined) tf.unregisterKernel(kernelName, backendName);
-  const config: tfType.KernelConfig & { [MARKER]: boolean } = {
+  if (current !== undefined) tf.unregisterKernel(kernelName, "wasm");
+  const config: tf.KernelConfig & { [MARKER]: boolean } = {
     [MARKER]: true,
     kernelName,
-    backendName,
+    backendName: "wasm",
     kernelFunc: ({ inputs, attrs, backend }) => {
       const conv = attrs as unknown as ConvAttrs;
       if (conv.dataFormat !== undefined && conv.dataFormat !== "NHWC") {
         throw new Error(`${kernelName} (grood wasm kernel): only NHWC, got ${conv.dataFormat}`);
       }
-      const [a, b] = inputNames.map((name) => (inputs as Record<string, tfType.TensorInfo>)[name]!);
+      const [a, b] = inputNames.map((name) => (inputs as Record<string, tf.TensorInfo>)[name]!);
       const engine = tf.engine();
       return tf.tidy(() => {
         // The engine disposes the wrappers made here at the end of tidy: a reference taken on
@@ -179,8 +174,8 @@ function register(
         (backend as unknown as { incRef(id: object): void }).incRef(a!.dataId);
         (backend as unknown as { incRef(id: object): void }).incRef(b!.dataId);
         return compute(
-          engine.makeTensorFromTensorInfo(a!) as tfType.Tensor4D,
-          engine.makeTensorFromTensorInfo(b!) as tfType.Tensor4D,
+          engine.makeTensorFromTensorInfo(a!) as tf.Tensor4D,
+          engine.makeTensorFromTensorInfo(b!) as tf.Tensor4D,
           conv,
         );
       });
@@ -189,9 +184,9 @@ function register(
   tf.registerKernel(config);
 }
 
-/** Register our `Conv2DBackpropFilter` for `backendName` where it has none (idempotent). */
-function registerConv2DBackpropFilter(tf: Tf, backendName = "wasm"): void {
-  register(tf, backendName, "Conv2DBackpropFilter", ["x", "dy"], false, (input, gradient, a) => {
+/** Register our `Conv2DBackpropFilter` on wasm, which has none (idempotent). */
+function registerConv2DBackpropFilter(): void {
+  register("Conv2DBackpropFilter", ["x", "dy"], false, (input, gradient, a) => {
     const dilation = Array.isArray(a.dilations)
       ? a.dilations
       : [a.dilations ?? 1, a.dilations ?? 1];
@@ -221,11 +216,9 @@ function registerConv2DBackpropFilter(tf: Tf, backendName = "wasm"): void {
   });
 }
 
-/** Replace `Conv2DBackpropInput` on `backendName` with ours (idempotent). */
-function registerConv2DBackpropInput(tf: Tf, backendName = "wasm"): void {
+/** Replace wasm's `Conv2DBackpropInput` with ours (idempotent). */
+function registerConv2DBackpropInput(): void {
   register(
-    tf,
-    backendName,
     "Conv2DBackpropInput",
     ["dy", "filter"],
     true,
@@ -241,7 +234,7 @@ function registerConv2DBackpropInput(tf: Tf, backendName = "wasm"): void {
       );
       const [n, oh, ow, co] = gradient.shape;
       const [sh, sw] = [info.strideHeight, info.strideWidth];
-      let dilated: tfType.Tensor4D = gradient;
+      let dilated: tf.Tensor4D = gradient;
       if (sh > 1 || sw > 1) {
         // Put s-1 zeros after every value along H and W, then drop the trailing zeros.
         const zeros = [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]];
@@ -253,7 +246,7 @@ function registerConv2DBackpropInput(tf: Tf, backendName = "wasm"): void {
           tf.reshape(spread, [n, oh * sh, ow * sw, co]),
           [0, 0, 0, 0],
           [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, co],
-        ) as tfType.Tensor4D;
+        ) as tf.Tensor4D;
       }
       const [, h, w] = a.inputShape;
       const padTop = kh - 1 - info.padInfo.top;
@@ -272,7 +265,7 @@ function registerConv2DBackpropInput(tf: Tf, backendName = "wasm"): void {
         [n, h + kh - 1, w + kw - 1, co],
       );
       const rotated = tf.transpose(tf.reverse(weights, [0, 1]), [0, 1, 3, 2]);
-      return tf.conv2d(padded, rotated as tfType.Tensor4D, 1, "valid");
+      return tf.conv2d(padded, rotated as tf.Tensor4D, 1, "valid");
     },
   );
 }
