@@ -24,8 +24,7 @@
  *
  * @module
  */
-import type { Effect } from "effect";
-import { Schema } from "effect";
+import { type Effect, Schema } from "effect";
 import { SourceSpec } from "../sources/mod.ts";
 import { Identifier } from "../io/paths.ts";
 import { decodeStrict, type InvalidInput } from "../decode.ts";
@@ -58,26 +57,6 @@ export const ModelRef: Schema.Struct<{
 });
 /** A decoded model reference. */
 export type ModelRef = typeof ModelRef.Type;
-
-/** ID validation images held out of the ID test source by a seeded draw. */
-const HeldOutOfTest = Schema.Struct({
-  kind: Schema.Literal("held-out-of-test"),
-  count: PositiveInt,
-  seed: Seed,
-});
-
-/** An OOD test set: a name (the results' `set` column), its group and its source. */
-const OodTestEntry = Schema.Struct({
-  name: Identifier,
-  group: Schema.Literals(["near", "far"]),
-  source: SourceSpec,
-});
-
-/** A validation-OOD set: may shape a detector (prototypes, hyper-parameters), never scored. */
-const OodValidationEntry = Schema.Struct({
-  name: Identifier,
-  source: SourceSpec,
-});
 
 /** A benchmark file. */
 export const BenchmarkFile: Schema.Struct<{
@@ -116,10 +95,22 @@ export const BenchmarkFile: Schema.Struct<{
   id: Schema.Struct({
     train: SourceSpec,
     test: SourceSpec,
-    validation: Schema.Union([HeldOutOfTest, SourceSpec]),
+    // Held out of the ID test source by a seeded draw, or a source of its own.
+    validation: Schema.Union([
+      Schema.Struct({ kind: Schema.Literal("held-out-of-test"), count: PositiveInt, seed: Seed }),
+      SourceSpec,
+    ]),
   }),
-  oodTest: Schema.NonEmptyArray(OodTestEntry),
-  oodValidation: Schema.Array(OodValidationEntry),
+  // A test set's name is the results' `set` column.
+  oodTest: Schema.NonEmptyArray(
+    Schema.Struct({
+      name: Identifier,
+      group: Schema.Literals(["near", "far"]),
+      source: SourceSpec,
+    }),
+  ),
+  // Validation-OOD sets may shape a detector (prototypes, hyper-parameters), never be scored.
+  oodValidation: Schema.Array(Schema.Struct({ name: Identifier, source: SourceSpec })),
 });
 /** A decoded benchmark file. */
 export type BenchmarkFile = typeof BenchmarkFile.Type;
