@@ -243,10 +243,7 @@ const discard = (dir: string): Promise<void> => {
 
 /** Options of {@link makeStageCache}. */
 export interface StageCacheOptions {
-  /**
-   * Where warnings go (a rejected entry, a cache that cannot be written); default the log
-   * (`Effect.logWarning`).
-   */
+  /** Where warnings go (a rejected entry, an unwritable cache); default `Effect.logWarning`. */
   readonly warn?: (line: string) => void;
 }
 

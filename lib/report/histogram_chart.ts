@@ -46,15 +46,11 @@ export interface HistogramOptions {
   readonly bins?: number;
   /** `facet` (default): one panel per OOD set against ID test; `layer`: every set as step lines. */
   readonly layout?: "facet" | "layer";
-  /**
-   * Quantiles of all scores that bound the range (default [0.005, 0.995]); scores beyond are
-   * counted in the edge bins, so a few extremes do not squash every histogram into one bin.
-   */
+  /** Quantiles of all scores bounding the range (default [0.005, 0.995]); beyond: edge bins. */
   readonly clip?: readonly [number, number];
   /**
-   * x axis: `linear`, `log` (of score − min score, bins equal in log), or `auto` (default): log
-   * when the scores are strongly right-skewed (the 99.5th percentile more than 20 times farther
-   * above the median than the 0.5th below it), as k-NN distances and −MSP are.
+   * x axis: `linear`, `log` (of score − min score), or `auto` (default): log when the upper clip
+   * quantile is over 20 times farther above the median than the lower one below it.
    */
   readonly xScale?: "auto" | "linear" | "log";
   /** The chart's title (default: the detector's score densities). */
