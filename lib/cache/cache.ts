@@ -20,7 +20,7 @@ import {
   writeFileAtomic,
 } from "../io/files.ts";
 import { insideBase } from "../io/paths.ts";
-import { decodeNpy, encodeNpy, type NpyData } from "../io/npy.ts";
+import { decodeNpy, encodeNpy, type NpyArray } from "../io/npy.ts";
 import { decodeJsonText, type InvalidInput } from "../decode.ts";
 import { canonicalJson, stageKey } from "./key.ts";
 
@@ -30,12 +30,12 @@ export { canonicalJson, stageKey } from "./key.ts";
 export interface Codec<A> {
   /** The value as named arrays (stored as `.npy` files) and JSON meta data. */
   readonly encode: (value: A) => {
-    readonly arrays: Readonly<Record<string, { data: NpyData; shape: ReadonlyArray<number> }>>;
+    readonly arrays: Readonly<Record<string, Pick<NpyArray, "data" | "shape">>>;
     readonly meta: unknown;
   };
   /** The value back from what `encode` stored. */
   readonly decode: (
-    arrays: ReadonlyMap<string, { data: NpyData; shape: ReadonlyArray<number> }>,
+    arrays: ReadonlyMap<string, Pick<NpyArray, "data" | "shape">>,
     meta: unknown,
   ) => A;
   /** The number of rows (images, samples) a value holds, checked against the request. */
@@ -164,7 +164,7 @@ const readEntry = <A>(
     if (request.rows !== undefined && entry.rows !== request.rows) {
       return yield* reject(`it records ${entry.rows} rows, ${request.rows} were asked for`);
     }
-    const arrays = new Map<string, { data: NpyData; shape: ReadonlyArray<number> }>();
+    const arrays = new Map<string, Pick<NpyArray, "data" | "shape">>();
     for (const [name, { file, shape, sha256 }] of Object.entries(entry.arrays)) {
       // A path from entry.json stays inside the entry, and is a regular file (never a pipe).
       const path = yield* Effect.mapError(

@@ -33,17 +33,19 @@ export {
   loadOodSet,
   type LoadOodSetError,
   OOD_SET_NAMES,
+  type OodSetInfo,
+  type OodSetName,
+  oodSets,
+  projectPath,
+} from "./ood/mod.ts";
+export {
   type OodManifest,
   OodManifestInvalid,
   OodManifestMissing,
   type OodRole,
   OodSetCorrupt,
-  type OodSetInfo,
-  type OodSetName,
-  oodSets,
-  projectPath,
   readManifest,
   type SourcePackage,
-} from "./ood/mod.ts";
+} from "./ood/manifest.ts";
 export { mulberry32, permutation } from "../random.ts";
 export { concatRows, type Matrix, matrix, takeRows } from "../matrix.ts";

@@ -27,15 +27,7 @@ import {
   readManifest,
 } from "./manifest.ts";
 
-export {
-  type OodManifest,
-  OodManifestInvalid,
-  OodManifestMissing,
-  OodRole,
-  OodSetCorrupt,
-  readManifest,
-  type SourcePackage,
-} from "./manifest.ts";
+export { OodSetCorrupt } from "./manifest.ts";
 
 /** Names of the OOD sets. */
 export type OodSetName =
