@@ -7,6 +7,7 @@
 import { Data } from "effect";
 import type { TopLevelSpec } from "vega-lite";
 import type { DetectorRun } from "../pipeline/run.ts";
+import { firstNonFiniteRow } from "../errors.ts";
 
 export type { TopLevelSpec };
 
@@ -107,10 +108,8 @@ export class PlotRenderError extends Data.TaggedError("PlotRenderError")<{
 
 /** Throw `NonFinitePlotData` at the first NaN or infinite value of `values`. */
 export function checkFinite(set: string, values: ArrayLike<number>): void {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (!Number.isFinite(v)) throw new NonFinitePlotData({ set, index: i, value: v });
-  }
+  const index = firstNonFiniteRow(values, 1);
+  if (index >= 0) throw new NonFinitePlotData({ set, index, value: values[index]! });
 }
 
 /** Escape text for SVG/HTML content and attributes. */
