@@ -1,7 +1,7 @@
 /**
  * Strict decoding of untrusted input (spec files, notebook cells, command-line values) with any
- * Effect Schema: keys the schema does not declare are errors, every problem of the input is
- * reported at once, each with where it is, and an unknown key comes with the nearest valid one.
+ * Effect Schema: undeclared keys are errors, every problem is reported at once with where it is,
+ * and an unknown key comes with the nearest valid one.
  *
  * @example
  * ```ts
@@ -34,7 +34,7 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
 }> {
   /** Every problem, each with the input and where in it. */
   override get message(): string {
-    // "<problem> in <source> at <path>", the location before a "; did you mean …" suggestion.
+    // "<problem> in <source> at <path>", the location before any "; did you mean …".
     const lines = this.problems.map((p) => {
       const at = ` in ${this.source}${p.path === "" ? "" : ` at ${p.path}`}`;
       const cut = p.problem.indexOf("; did you mean");
@@ -46,19 +46,13 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
   }
 }
 
-/**
- * The problems of an `InvalidInput` as one line, each with where it is (`at.path: problem`),
- * for an error of its own that already names the input.
- */
+/** `path: problem; …` of an `InvalidInput`, for an error of its own that names the input. */
 export function problemsText(error: InvalidInput): string {
   return error.problems.map((p) => (p.path === "" ? p.problem : `${p.path}: ${p.problem}`))
     .join("; ");
 }
 
-/**
- * Class names in label order, each at most once: a name given twice would give two labels one
- * name, and every lookup by name would silently take one of them.
- */
+/** Class names in label order, each at most once (a lookup by a name given twice takes one). */
 export const ClassNames: Schema.$Array<Schema.String> = Schema.Array(Schema.String).pipe(
   Schema.check(Schema.makeFilter((names: ReadonlyArray<string>) => {
     const twice = names.find((name, i) => names.indexOf(name) !== i);
@@ -68,16 +62,12 @@ export const ClassNames: Schema.$Array<Schema.String> = Schema.Array(Schema.Stri
   })),
 );
 
-/** The part of a source spec that names its labels and their classes. */
-export interface LabelledSpec {
+type LabelledSpec = {
   readonly labels?: string | undefined;
   readonly classes?: ReadonlyArray<string> | undefined;
-}
+};
 
-/**
- * A source spec's `classes` names the classes of its labels: given without `labels`, it would be
- * ignored (the images are unlabelled), so it is refused.
- */
+/** A source spec's `classes` without `labels` would be ignored (unlabelled images): refused. */
 export const classesNeedLabels: SchemaAST.Filter<LabelledSpec> = Schema.makeFilter((
   spec: LabelledSpec,
 ) =>
@@ -86,10 +76,7 @@ export const classesNeedLabels: SchemaAST.Filter<LabelledSpec> = Schema.makeFilt
     : undefined
 );
 
-/**
- * A decoder for `schema` that rejects undeclared keys and collects every problem, failing with
- * an `InvalidInput` that names `source`.
- */
+/** A decoder for `schema` rejecting undeclared keys, failing with every problem and `source`. */
 export const decodeStrict = <S extends Schema.Top & { readonly DecodingServices: never }>(
   schema: S,
   source: string,
@@ -104,8 +91,8 @@ export const decodeStrict = <S extends Schema.Top & { readonly DecodingServices:
 };
 
 /**
- * A decoder of JSON text (a file's content) for `schema`: text that is not JSON and a value
- * that does not match (unknown keys included) both fail with an `InvalidInput` naming `source`.
+ * A decoder of JSON text for `schema`: text that is not JSON and a value that does not match
+ * both fail with an `InvalidInput` naming `source`.
  *
  * @example
  * ```ts
@@ -129,10 +116,7 @@ export const decodeJsonText = <S extends Schema.Top & { readonly DecodingService
       catch: (error) =>
         new InvalidInput({
           source,
-          problems: [{
-            path: "",
-            problem: `not JSON (${error instanceof Error ? error.message : String(error)})`,
-          }],
+          problems: [{ path: "", problem: `not JSON (${(error as Error).message})` }],
         }),
     }).pipe(Effect.flatMap(decode));
 };
@@ -154,14 +138,15 @@ export function describeIssue(
     case "Encoding":
       return describeIssue(issue.issue, path);
     case "UnexpectedKey": {
-      const key = path[path.length - 1];
-      const parent = path.slice(0, -1);
-      const near = nearest(String(key), declaredKeys(issue.ast));
+      const key = String(path[path.length - 1]);
+      const declared = SchemaAST.isObjects(issue.ast)
+        ? issue.ast.propertySignatures.map((p) => String(p.name))
+        : [];
+      // A plain name bare, any other quoted (`"a b"`, `""`).
+      const name = /^[A-Za-z_$][\w$-]*$/.test(key) ? key : JSON.stringify(key);
       return [{
-        path: formatPath(parent),
-        problem: `unknown key ${keyName(key)}${
-          near === undefined ? "" : `; did you mean ${near}?`
-        }`,
+        path: formatPath(path.slice(0, -1)),
+        problem: `unknown key ${name}${suggestion(key, declared)}`,
       }];
     }
     case "MissingKey":
@@ -195,14 +180,18 @@ function describeUnion(
       problem: `missing key ${tag.key} (one of ${tag.allowed.join(", ")})`,
     }];
   }
-  const near = typeof got === "string" ? nearest(got, tag.allowed) : undefined;
   return [{
     path: formatPath([...path, tag.key]),
     problem: `unknown ${tag.key} ${JSON.stringify(got)}${
-      near === undefined ? "" : `; did you mean ${near}?`
+      typeof got === "string" ? suggestion(got, tag.allowed) : ""
     } (one of ${tag.allowed.join(", ")})`,
   }];
 }
+
+const suggestion = (key: string, candidates: ReadonlyArray<string>): string => {
+  const near = nearest(key, candidates);
+  return near === undefined ? "" : `; did you mean ${near}?`;
+};
 
 /** A union's members, the members of a union among them included (`held-out` | a source). */
 const flatMembers = (types: ReadonlyArray<SchemaAST.AST>): Array<SchemaAST.AST> =>
@@ -239,51 +228,26 @@ function rejectedByLiteral(issue: SchemaIssue.Issue, key?: string): boolean {
     return issue.issues.every((i) => rejectedByLiteral(i, inner));
   }
   const children = issue._tag === "Composite" ? issue.issues : [issue];
-  for (const child of children) {
-    if (child._tag !== "Pointer" || child.path.length !== 1) continue;
-    if (key !== undefined && String(child.path[0]) !== key) continue;
+  return children.some((child) => {
+    if (child._tag !== "Pointer" || child.path.length !== 1) return false;
     const leaf = child.issue;
-    if (leaf._tag !== "InvalidType" && !(leaf._tag === "AnyOf" && leaf.issues.length === 0)) {
-      continue;
-    }
-    if (literalValues(leaf.ast).length > 0) return true;
-  }
-  return false;
-}
-
-/** The values of a literal or a union of literals (none for other schemas). */
-function literalValues(ast: SchemaAST.AST | undefined): Array<string> {
-  if (ast === undefined) return [];
-  if (SchemaAST.isLiteral(ast)) return [String(ast.literal)];
-  if (SchemaAST.isUnion(ast)) {
-    return ast.types.filter(SchemaAST.isLiteral).map((l) => String(l.literal));
-  }
-  return [];
-}
-
-function dedupe(problems: ReadonlyArray<InputProblem>): Array<InputProblem> {
-  const seen = new Set<string>();
-  return problems.filter((p) => {
-    const id = `${p.path}\u0000${p.problem}`;
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
+    return (key === undefined || String(child.path[0]) === key) &&
+      (leaf._tag === "InvalidType" || (leaf._tag === "AnyOf" && leaf.issues.length === 0)) &&
+      literalValues(leaf.ast).length > 0;
   });
 }
 
-/** A key as written in messages: bare when it is a plain name, else quoted (`"a b"`, `""`). */
-function keyName(key: PropertyKey | undefined): string {
-  const text = String(key);
-  return /^[A-Za-z_$][\w$-]*$/.test(text) ? text : JSON.stringify(text);
-}
+/** The values of a literal or a union of literals (none for other schemas). */
+const literalValues = (ast: SchemaAST.AST | undefined): Array<string> =>
+  (ast === undefined ? [] : SchemaAST.isUnion(ast) ? ast.types : [ast])
+    .filter(SchemaAST.isLiteral).map((l) => String(l.literal));
 
-/** The keys an object schema declares (none for other schemas). */
-function declaredKeys(ast: SchemaAST.AST): ReadonlyArray<string> {
-  return SchemaAST.isObjects(ast) ? ast.propertySignatures.map((p) => String(p.name)) : [];
-}
+const dedupe = (problems: ReadonlyArray<InputProblem>): Array<InputProblem> => [
+  ...new Map(problems.map((p) => [`${p.path}\u0000${p.problem}`, p])).values(),
+];
 
 /** `grids[0].lambda` from `["grids", 0, "lambda"]`. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return path.map((k, i) =>
     typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`
   ).join("");
@@ -312,12 +276,10 @@ export function nearest(key: string, candidates: ReadonlyArray<string>): string 
 
 /** Optimal-string-alignment distance. */
 function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => {
-    const row = new Array<number>(b.length + 1).fill(0);
-    row[0] = i;
-    return row;
-  });
-  for (let j = 0; j <= b.length; j++) d[0]![j] = j;
+  const d = Array.from(
+    { length: a.length + 1 },
+    (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
@@ -332,9 +294,8 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
- * `true` when `A` and `B` are the same type (fields, optionality and `readonly` alike), else
- * `false`; with {@link Expect}, a documented interface is checked against the type its Schema
- * decodes to, so the two cannot drift.
+ * `true` when `A` and `B` are the same type (fields, optionality and `readonly` alike): with
+ * {@link Expect}, a documented interface is checked against its Schema's type, so neither drifts.
  *
  * @example
  * ```ts

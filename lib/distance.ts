@@ -1,15 +1,14 @@
 /**
- * The one squared Euclidean distance kernel of grood's TypeScript.
+ * The one squared Euclidean distance kernel of grood's TypeScript (k-NN re-ranking, gradient
+ * descriptors, the Mahalanobis detectors); the exact k-NN index's wasm SIMD kernel is its
+ * float32 counterpart for bulk search, its candidates re-ranked by this one.
  *
  * @module
  */
 
 /**
  * Squared Euclidean distance between `length` values of `a` from `aOffset` and of `b` from
- * `bOffset`, summed in float64 in index order: the one distance kernel of grood's TypeScript
- * (k-NN re-ranking, the gradient descriptors, GROOD's distance ablation, the Mahalanobis
- * detectors). The exact k-NN index's wasm SIMD kernel (`lib/knn/simd_kernel.ts`) is its float32
- * counterpart for bulk search, and its candidates are re-ranked by this one.
+ * `bOffset`, summed in float64 in index order.
  *
  * @example
  * ```ts

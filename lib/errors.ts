@@ -5,10 +5,7 @@
  */
 import { Data } from "effect";
 
-/**
- * A value as an error message shows it: JSON, except numbers, whose NaN and ±Infinity JSON
- * would show as `null`.
- */
+/** A value as an error message shows it: JSON, but numbers as numbers (NaN is not `null`). */
 export const shownValue = (value: unknown): string =>
   typeof value === "number" ? String(value) : String(JSON.stringify(value));
 

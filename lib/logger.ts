@@ -1,8 +1,7 @@
 /**
- * grood's one log format, through Effect's `Logger` on stderr: Effect's pretty format when stderr
- * is a terminal, JSON lines otherwise (one object per line, no ANSI colours: a CI log or a log
- * collector parses them). The library logs through `Effect.log*` only; a program chooses the
- * format by providing this layer (the command line does), or keeps Effect's default logger.
+ * grood's one log format, through Effect's `Logger` on stderr: pretty on a terminal, JSON lines
+ * otherwise (for CI logs and collectors). The library logs through `Effect.log*` only; a program
+ * provides this layer (the command line does) or keeps Effect's default logger.
  *
  * @example A JSON log line
  * ```ts
@@ -21,10 +20,7 @@
  */
 import { Effect, Layer, Logger } from "effect";
 
-/**
- * The logger layer: JSON lines when `json` (default: stderr is not a terminal), else Effect's
- * pretty format; both on stderr, so a command's stdout stays its output.
- */
+/** The logger layer on stderr (stdout stays the output): JSON lines when `json`, else pretty. */
 export function groodLogger(json: boolean = !Deno.stderr.isTerminal()): Layer.Layer<never> {
   return json ? Logger.layer([Logger.withConsoleError(Logger.formatJson)]) : Layer.merge(
     Logger.layer([Logger.consolePretty()]),
@@ -35,10 +31,7 @@ export function groodLogger(json: boolean = !Deno.stderr.isTerminal()): Layer.La
 /** Logs `line` at Info through the loggers of the context it was made in. */
 export type LogLine = (line: string) => void;
 
-/**
- * The current context's loggers as a plain function, for code that logs from outside an Effect
- * (a promise's body, a per-batch callback): each call is an `Effect.logInfo` run there.
- */
+/** The context's loggers as a plain function, for code outside an Effect (a batch callback). */
 export const lineLogger: Effect.Effect<LogLine> = Effect.map(
   Effect.context<never>(),
   (context) => {

@@ -1,7 +1,6 @@
 /**
- * A dense row-major float32 matrix: the plain value that features, prototypes, descriptors
- * and scores travel in between stages (so each stage can be cached, exported and tested
- * without tfjs).
+ * A dense row-major float32 matrix: the plain value features, prototypes, descriptors and scores
+ * travel in between stages (so each can be cached, exported and tested without tfjs).
  *
  * @module
  */
@@ -17,7 +16,7 @@ export interface Matrix {
 }
 
 /**
- * Make a matrix, checking that the data has `rows × cols` values.
+ * A matrix, checked to have `rows × cols` values (a Float32Array is taken as is, not copied).
  *
  * @example
  * ```ts
@@ -27,16 +26,13 @@ export interface Matrix {
  * ```
  */
 export function matrix(rows: number, cols: number, data?: ArrayLike<number>): Matrix {
-  // A Float32Array is taken as is (no copy): extraction passes hand over large buffers.
   const values = data === undefined
     ? new Float32Array(rows * cols)
     : data instanceof Float32Array
     ? data
     : Float32Array.from(data);
   if (values.length !== rows * cols) {
-    throw new RangeError(
-      `Cannot make a ${rows}x${cols} matrix from ${values.length} values`,
-    );
+    throw new RangeError(`Cannot make a ${rows}x${cols} matrix from ${values.length} values`);
   }
   return { rows, cols, data: values };
 }

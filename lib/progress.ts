@@ -1,8 +1,7 @@
 /**
- * Progress of long stages, read from the Effect context: a stage reports `done` of `total` to
- * whatever `Progress` the program runs with. Nothing needs to be provided: the default says
- * nothing, so a library user, a notebook or a test runs quietly; the command line provides a bar
- * on a terminal (`apps/cli/progress.ts`).
+ * Progress of long stages: a stage reports `done` of `total` to the context's `Progress`, whose
+ * default says nothing (a library user, a notebook or a test runs quietly); the command line
+ * provides a bar on a terminal (`apps/cli/progress.ts`).
  *
  * @example Collecting a stage's progress
  * ```ts
@@ -35,11 +34,7 @@ export interface ProgressShape {
 /** A reporter that says nothing: `Progress`'s default. */
 export const quietProgress: ProgressReporter = () => {};
 
-/**
- * Where long stages report their progress. A `Context.Reference` whose default is quiet, so a
- * stage's requirements do not grow by it; provide another with `progressLayer` or
- * `Effect.provideService(Progress, { report })`.
- */
+/** Where long stages report, a `Context.Reference` (quiet by default: no requirement grows). */
 export const Progress: Context.Reference<ProgressShape> = Context.Reference<ProgressShape>(
   "grood/Progress",
   { defaultValue: () => ({ report: quietProgress }) },

@@ -1,6 +1,5 @@
 /**
- * Seeded randomness. Every random choice in grood takes an explicit seed and goes through here,
- * so the same seed and inputs give the same numbers on every run.
+ * Seeded randomness: every random choice in grood takes an explicit seed and goes through here.
  *
  * @module
  */
@@ -29,13 +28,10 @@ export function mulberry32(seed: number): () => number {
 /** A seeded Fisher-Yates permutation of `0..n-1`. */
 export function permutation(n: number, seed: number): Uint32Array {
   const random = mulberry32(seed);
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i;
+  const out = Uint32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    const t = out[i]!;
-    out[i] = out[j]!;
-    out[j] = t;
+    [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
 }

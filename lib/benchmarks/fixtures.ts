@@ -1,7 +1,6 @@
 /**
- * Where the committed fixture models (the built-in benchmarks' models) live:
- * `fixtures/models/<dataset>` (seed 0) and `fixtures/models/<dataset>-seed<N>`. How they are trained is `trainFixture`
- * (`apps/results/train_fixture.ts`).
+ * Where the committed fixture models (the built-in benchmarks' models) live; they are trained by
+ * `trainFixture` (`apps/results/train_fixture.ts`).
  *
  * @module
  */
@@ -10,9 +9,8 @@ import { fileURLToPath } from "node:url";
 import { type IoError, tryIo } from "../io/files.ts";
 
 /**
- * The folder of a dataset's fixture model (absolute, so scripts and notebooks run anywhere):
- * `fixtures/models/<dataset>` for the training seed 0, `fixtures/models/<dataset>-seed<N>` for
- * the models trained the same way with seed N (for spreads over seeds).
+ * The absolute folder of a dataset's fixture model: `fixtures/models/<dataset>` for seed 0,
+ * `fixtures/models/<dataset>-seed<N>` for the same training with seed N (spreads over seeds).
  */
 export const fixtureDir = (dataset: string, seed = 0): string =>
   fileURLToPath(
@@ -20,9 +18,8 @@ export const fixtureDir = (dataset: string, seed = 0): string =>
   );
 
 /**
- * The training seeds with a fixture model of `dataset` (a folder holding `model.json` and
- * `metadata.json`), ascending; seed 0 first. Seeds 0..`maxSeed` are looked for. A file that is
- * absent means no fixture; any other failure to look (permissions, I/O) is an `IoError`.
+ * The seeds in 0..`maxSeed` with a fixture model of `dataset` (`model.json` and `metadata.json`),
+ * ascending. A file that is absent means no fixture; any other failure to look is an `IoError`.
  */
 export const fixtureSeeds = (
   dataset: string,

@@ -1,11 +1,8 @@
 /**
- * Find, read and load benchmark files. A benchmark is named by a path to its JSON file, or by
- * the name of a built-in one: `mnist` and `fashion-mnist` are the files `benchmarks/<name>.json`
- * of this checkout (the registry is that folder).
- *
- * Loading opens every source at the model's input shape and streams it into memory once,
- * taking each set's checksum on the way. The ID validation set is either a source of its own
- * or held out of the ID test source by a seeded draw (training images cannot serve: they sit
+ * Find, read and load benchmark files, named by a path or a built-in name (`mnist` and
+ * `fashion-mnist` are `benchmarks/<name>.json`). Loading streams every source into memory once
+ * at the model's input shape, with each set's checksum. The ID validation set is a source of its
+ * own or held out of the ID test source by a seeded draw (training images cannot serve: they sit
  * in GROOD's and KNN's indexes at distance zero).
  *
  * @example Load the built-in MNIST benchmark
@@ -29,7 +26,6 @@ import {
   GREY_28,
   type ImageShape,
   openSource,
-  type ReadSource,
   readSource,
   type SourceError,
   type SourceSpec,
@@ -37,10 +33,10 @@ import {
 } from "../sources/mod.ts";
 import { BenchmarkFile } from "./spec.ts";
 import { decodeJsonText, problemsText } from "../decode.ts";
+import { canonicalJson } from "../cache/key.ts";
 import { sourcePaths } from "../sources/argument.ts";
 
-/** The folder of the built-in benchmark files. */
-export const BENCHMARKS_DIR: string = fileURLToPath(new URL("../../benchmarks/", import.meta.url));
+const BENCHMARKS_DIR = fileURLToPath(new URL("../../benchmarks/", import.meta.url));
 
 /** The benchmarks grood ships, by name (each is `benchmarks/<name>.json`). */
 export const BUILTIN_BENCHMARKS = ["mnist", "fashion-mnist"] as const;
@@ -104,7 +100,7 @@ export class ClassNamesDiffer extends Data.TaggedError("ClassNamesDiffer")<{
 }
 
 /** The file a benchmark reference points at: a built-in name, or a path. */
-export const benchmarkPath = (ref: string): string =>
+const benchmarkPath = (ref: string): string =>
   (BUILTIN_BENCHMARKS as ReadonlyArray<string>).includes(ref)
     ? resolve(BENCHMARKS_DIR, `${ref}.json`)
     : resolve(ref);
@@ -135,8 +131,7 @@ export const readBenchmark: (
       problem: `OOD set name "${twice}" is used twice or is reserved ("id"); names must be unique`,
     });
   }
-  const benchmark: Benchmark = { ...file, path, baseDir: dirname(path) };
-  return benchmark;
+  return { ...file, path, baseDir: dirname(path) } satisfies Benchmark;
 });
 
 /** A loaded OOD set with its group. */
@@ -183,18 +178,12 @@ export function splitIdTest(
 
 /** Same source twice (after resolving paths): compared as canonical JSON. */
 const sourceKey = (spec: SourceSpec, baseDir: string): string =>
-  JSON.stringify(
-    Object.fromEntries(
-      Object.entries(spec)
-        .map(([k, v]) =>
-          [
-            k,
-            typeof v === "string" && k !== "kind" && k !== "name" ? resolve(baseDir, v) : v,
-          ] as const
-        )
-        .sort(([a], [b]) => (a < b ? -1 : 1)),
-    ),
-  );
+  canonicalJson(Object.fromEntries(
+    Object.entries(spec).map(([k, v]) => {
+      const isPath = typeof v === "string" && k !== "kind" && k !== "name";
+      return [k, isPath ? resolve(baseDir, v) : v];
+    }),
+  ));
 
 /** Options of {@link loadBenchmark}. */
 export interface LoadBenchmarkOptions {
@@ -204,10 +193,7 @@ export interface LoadBenchmarkOptions {
   readonly batchSize?: number;
 }
 
-/**
- * Why a benchmark cannot be loaded: its file (`ReadBenchmarkError`), a source of its sets
- * (`SourceError`), a test set also used for validation, or class names that differ.
- */
+/** Why a benchmark cannot be loaded: its file, a source, a test set in validation, classes. */
 export type LoadBenchmarkError =
   | ReadBenchmarkError
   | SourceError
@@ -232,32 +218,38 @@ export const loadBenchmark: (
         readSource(opened, options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     );
   const checksums: Record<string, string> = {};
-  const labelled = (set: ReadSource, name: string, role: string) => {
-    checksums[name] = set.checksum;
-    if (set.labels === undefined || set.classNames === undefined) {
-      return Effect.fail(new SourceUnlabelled({ source: set.description, role }));
-    }
-    const out: LabelledSet = {
-      name,
-      count: set.count,
-      pixels: set.pixels,
-      labels: set.labels,
-      classNames: set.classNames,
-    };
-    return Effect.succeed(out);
-  };
-  const sameClasses = (set: LabelledSet, split: string) =>
-    set.classNames.length === train.classNames.length &&
-      set.classNames.every((c, i) => c === train.classNames[i])
-      ? Effect.void
-      : Effect.fail(
-        new ClassNamesDiffer({
-          benchmark: spec.name,
-          split,
-          expected: train.classNames,
-          actual: set.classNames,
-        }),
-      );
+  const unlabelled = (source: SourceSpec, name: string) =>
+    Effect.map(read(source), (set): ImageSet => {
+      checksums[name] = set.checksum;
+      return { name, count: set.count, pixels: set.pixels };
+    });
+  /** A labelled split, its classes (when `expected`) the training set's in the same order. */
+  const labelled = (
+    source: SourceSpec,
+    split: string,
+    role: string,
+    expected?: ReadonlyArray<string>,
+  ) =>
+    Effect.flatMap(read(source), (set): Effect.Effect<LabelledSet, LoadBenchmarkError> => {
+      const name = `${spec.name}/${split}`;
+      checksums[name] = set.checksum;
+      const { labels, classNames } = set;
+      if (labels === undefined || classNames === undefined) {
+        return Effect.fail(new SourceUnlabelled({ source: set.description, role }));
+      }
+      if (expected !== undefined && JSON.stringify(classNames) !== JSON.stringify(expected)) {
+        return Effect.fail(
+          new ClassNamesDiffer({ benchmark: spec.name, split, expected, actual: classNames }),
+        );
+      }
+      return Effect.succeed<LabelledSet>({
+        name,
+        count: set.count,
+        pixels: set.pixels,
+        labels,
+        classNames,
+      });
+    });
 
   // Validation-OOD sets are checked before anything is read: a test set must never get in.
   const testKeys = new Set(spec.oodTest.map((s) => sourceKey(s.source, spec.baseDir)));
@@ -269,9 +261,8 @@ export const loadBenchmark: (
     }
   }
 
-  const train = yield* labelled(yield* read(spec.id.train), `${spec.name}/train`, "ID train");
-  const test = yield* labelled(yield* read(spec.id.test), `${spec.name}/test`, "ID test");
-  yield* sameClasses(test, "test");
+  const train = yield* labelled(spec.id.train, "train", "ID train");
+  const test = yield* labelled(spec.id.test, "test", "ID test", train.classNames);
   let idTest: LabelledSet;
   let idValidation: LabelledSet;
   const validation = spec.id.validation;
@@ -286,29 +277,18 @@ export const loadBenchmark: (
     ({ idTest, idValidation } = splitIdTest(test, validation));
   } else {
     idTest = test;
-    idValidation = yield* labelled(
-      yield* read(validation),
-      `${spec.name}/validation`,
-      "ID validation",
-    );
-    yield* sameClasses(idValidation, "validation");
+    idValidation = yield* labelled(validation, "validation", "ID validation", train.classNames);
   }
-  const oodTest: Array<LoadedOodSet> = [];
-  for (const set of spec.oodTest) {
-    const loaded = yield* read(set.source);
-    checksums[set.name] = loaded.checksum;
-    oodTest.push({
-      group: set.group,
-      images: { name: set.name, count: loaded.count, pixels: loaded.pixels },
-    });
-  }
-  const oodValidation: Array<ImageSet> = [];
-  for (const set of spec.oodValidation) {
-    const loaded = yield* read(set.source);
-    checksums[set.name] = loaded.checksum;
-    oodValidation.push({ name: set.name, count: loaded.count, pixels: loaded.pixels });
-  }
-  const loaded: LoadedBenchmark = {
+  const oodTest = yield* Effect.forEach(spec.oodTest, (set) =>
+    Effect.map(
+      unlabelled(set.source, set.name),
+      (images): LoadedOodSet => ({ group: set.group, images }),
+    ));
+  const oodValidation = yield* Effect.forEach(
+    spec.oodValidation,
+    (set) => unlabelled(set.source, set.name),
+  );
+  return {
     spec,
     shape,
     train,
@@ -317,14 +297,10 @@ export const loadBenchmark: (
     oodTest,
     oodValidation,
     checksums,
-  };
-  return loaded;
+  } satisfies LoadedBenchmark;
 });
 
-/**
- * Every file and folder a benchmark reads: the benchmark file, its model and each source's
- * files (built-in sets have none). A results folder may never be, hold or lie inside one.
- */
+/** Every file and folder a benchmark reads (a results folder may never be, hold or lie in one). */
 export function benchmarkInputs(benchmark: Benchmark): ReadonlyArray<string> {
   const sources = [
     benchmark.id.train,

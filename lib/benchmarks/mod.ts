@@ -1,7 +1,6 @@
 /**
- * Benchmarks: files naming the ID dataset and its splits, the model, and the near- and
- * far-OOD sets (the built-ins are `benchmarks/mnist.json` and `benchmarks/fashion-mnist.json`),
- * read strictly and loaded with every set checked; where the built-ins' fixture models live.
+ * Benchmarks: files naming the model, the ID splits and the near- and far-OOD sets, read strictly
+ * and loaded with every set checked; and where the built-ins' fixture models live.
  *
  * @module
  */

@@ -1,9 +1,8 @@
 /**
- * A benchmark as a JSON file: the model (a plain reference: kind, path, taps), the ID
- * train/test/validation sources, the OOD test sets with their near/far group, and the
- * validation-OOD sets (the only OOD data that may shape a detector). Decoded strictly: an
- * unknown key anywhere is an error, so a typo never silently drops a setting. Paths are
- * relative to the benchmark file's folder.
+ * A benchmark as a JSON file: the model reference, the ID train/test/validation sources, the OOD
+ * test sets with their near/far group, and the validation-OOD sets (the only OOD data that may
+ * shape a detector). Decoded strictly, so a typo never silently drops a setting. Paths are
+ * relative to the file's folder.
  *
  * @example The smallest benchmark: a labelled PNG folder and an OOD folder
  * ```ts
@@ -25,8 +24,7 @@
  *
  * @module
  */
-import type { Effect } from "effect";
-import { Schema } from "effect";
+import { type Effect, Schema } from "effect";
 import { SourceSpec } from "../sources/mod.ts";
 import { Identifier } from "../io/paths.ts";
 import { decodeStrict, type InvalidInput } from "../decode.ts";
@@ -35,10 +33,8 @@ const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1
 const Seed = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 
 /**
- * Where the model is and which tensors to tap: a plain reference, resolved by the model layer.
- * `kind` names an entry of `lib/models`' registry (`grood`, `onnx`, `tfjs-layers`,
- * `tfjs-graph`); an unknown kind is refused, naming the known ones, when the model is opened
- * (before any data is read).
+ * Where the model is and which tensors to tap. `kind` names an entry of `lib/models`' registry;
+ * an unknown kind is refused when the model is opened (before any data is read).
  */
 export const ModelRef: Schema.Struct<{
   readonly kind: Schema.NonEmptyString;
@@ -61,26 +57,6 @@ export const ModelRef: Schema.Struct<{
 });
 /** A decoded model reference. */
 export type ModelRef = typeof ModelRef.Type;
-
-/** ID validation images held out of the ID test source by a seeded draw. */
-export const HeldOutOfTest = Schema.Struct({
-  kind: Schema.Literal("held-out-of-test"),
-  count: PositiveInt,
-  seed: Seed,
-});
-
-/** An OOD test set: a name (the results' `set` column), its group and its source. */
-export const OodTestEntry = Schema.Struct({
-  name: Identifier,
-  group: Schema.Literals(["near", "far"]),
-  source: SourceSpec,
-});
-
-/** A validation-OOD set: may shape a detector (prototypes, hyper-parameters), never scored. */
-export const OodValidationEntry = Schema.Struct({
-  name: Identifier,
-  source: SourceSpec,
-});
 
 /** A benchmark file. */
 export const BenchmarkFile: Schema.Struct<{
@@ -119,10 +95,22 @@ export const BenchmarkFile: Schema.Struct<{
   id: Schema.Struct({
     train: SourceSpec,
     test: SourceSpec,
-    validation: Schema.Union([HeldOutOfTest, SourceSpec]),
+    // Held out of the ID test source by a seeded draw, or a source of its own.
+    validation: Schema.Union([
+      Schema.Struct({ kind: Schema.Literal("held-out-of-test"), count: PositiveInt, seed: Seed }),
+      SourceSpec,
+    ]),
   }),
-  oodTest: Schema.NonEmptyArray(OodTestEntry),
-  oodValidation: Schema.Array(OodValidationEntry),
+  // A test set's name is the results' `set` column.
+  oodTest: Schema.NonEmptyArray(
+    Schema.Struct({
+      name: Identifier,
+      group: Schema.Literals(["near", "far"]),
+      source: SourceSpec,
+    }),
+  ),
+  // Validation-OOD sets may shape a detector (prototypes, hyper-parameters), never be scored.
+  oodValidation: Schema.Array(Schema.Struct({ name: Identifier, source: SourceSpec })),
 });
 /** A decoded benchmark file. */
 export type BenchmarkFile = typeof BenchmarkFile.Type;

@@ -1,26 +1,14 @@
 /**
- * The stage cache: each stage's output stored on disk under a key derived from everything that
- * determines it (the model key: architecture, weights and preprocessing; data checksums; the
- * stage's parameters; the stage's code version from its source files; the keys of its inputs).
- * A grid over k reuses features, prototypes and descriptors; a changed parameter changes the
- * key, so a stale result is never reused.
- *
- * An entry is a folder `<root>/<stage>/<key>/` of `.npy` arrays plus `entry.json` (stage, key,
- * parts, row count, meta data and each array's shape and sha256). It is written in a temporary
- * sibling folder and renamed into place in one step. Every read re-checks the recorded stage,
- * key and row count against the request and the checksums against the bytes: a damaged or
- * mismatched entry is reported with its reason, counted, and recomputed.
- *
- * Faults never stop a run: when an entry cannot be written (read-only or full disk) the cache
- * warns once and the run goes on without storing; when another process finished the same entry
- * first, its entry is kept ("another writer won" is success).
- *
- * The root holds a `CACHEDIR.TAG` marker (the Cache Directory Tagging convention), so
- * `clearStageCache` (`clear.ts`) can recognise a cache and refuse any other folder.
+ * The stage cache: each stage's output stored under a key over everything that determines it
+ * (model, data checksums, parameters, the stage's code, its inputs' keys), as a folder
+ * `<root>/<stage>/<key>/` of `.npy` arrays and an `entry.json` (their shapes and sha256s) written
+ * in a temporary sibling and renamed into place. Every read re-checks the entry against the
+ * request and its bytes; a damaged or mismatched entry is reported and recomputed, and a cache
+ * that cannot be written only warns: docs/reliability.md.
  *
  * @module
  */
-import { Context, Data, Effect, Layer } from "effect";
+import { Context, Data, Effect, Layer, Schema } from "effect";
 import { join } from "node:path";
 import {
   assertRegularFile,
@@ -32,9 +20,9 @@ import {
   writeFileAtomic,
 } from "../io/files.ts";
 import { insideBase } from "../io/paths.ts";
-import { decodeNpy, encodeNpy, type NpyData } from "../io/npy.ts";
+import { decodeNpy, encodeNpy, type NpyArray } from "../io/npy.ts";
+import { decodeJsonText, type InvalidInput } from "../decode.ts";
 import { canonicalJson, stageKey } from "./key.ts";
-import { type CacheEntry, decodeEntryJson } from "./entry.ts";
 
 export { canonicalJson, stageKey } from "./key.ts";
 
@@ -42,12 +30,12 @@ export { canonicalJson, stageKey } from "./key.ts";
 export interface Codec<A> {
   /** The value as named arrays (stored as `.npy` files) and JSON meta data. */
   readonly encode: (value: A) => {
-    readonly arrays: Readonly<Record<string, { data: NpyData; shape: ReadonlyArray<number> }>>;
+    readonly arrays: Readonly<Record<string, Pick<NpyArray, "data" | "shape">>>;
     readonly meta: unknown;
   };
   /** The value back from what `encode` stored. */
   readonly decode: (
-    arrays: ReadonlyMap<string, { data: NpyData; shape: ReadonlyArray<number> }>,
+    arrays: ReadonlyMap<string, Pick<NpyArray, "data" | "shape">>,
     meta: unknown,
   ) => A;
   /** The number of rows (images, samples) a value holds, checked against the request. */
@@ -60,7 +48,7 @@ export interface Cached<A> {
   readonly value: A;
   /** Its cache key (sha256 over the stage, its code version and its inputs). */
   readonly key: string;
-  /** True when read from the cache, false when computed in this run. */
+  /** Read from the cache (else computed in this run). */
   readonly hit: boolean;
 }
 
@@ -82,6 +70,44 @@ export interface CacheStats {
   readonly unwritten: number;
 }
 
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
+
+/** The content of an entry's `entry.json`: for each array its file, shape and sha256. */
+const CacheEntry = Schema.Struct({
+  stage: Schema.String,
+  key: Schema.String,
+  /** The key's parts (what the output depends on), for people reading the cache. */
+  parts: Schema.Unknown,
+  /** Rows (images, samples) the output holds, when the codec counts them. */
+  rows: Schema.optionalKey(Count),
+  /** The codec's meta data (absent when the codec stores none). */
+  meta: Schema.optionalKey(Schema.Unknown),
+  arrays: Schema.Record(
+    Schema.String,
+    Schema.Struct({ file: Schema.String, shape: Schema.Array(Count), sha256: Schema.String }),
+  ),
+});
+type CacheEntry = typeof CacheEntry.Type;
+
+/**
+ * A strict decoder of the `entry.json` at `path` (grood's own format): an undeclared key, a wrong
+ * type or text that is not JSON is refused, naming the file (the cache then recomputes it).
+ *
+ * @example An extra key is refused by name
+ * ```ts
+ * import { Effect } from "effect";
+ * import { decodeEntryJson } from "./cache.ts";
+ * const text = JSON.stringify({ stage: "s", key: "k", parts: {}, arrays: {}, extra: 1 });
+ * const exit = Effect.runSyncExit(decodeEntryJson("/cache/s/k/entry.json")(text));
+ * if (exit._tag !== "Failure" || !String(exit.cause).includes("unknown key extra")) {
+ *   throw new Error("expected the extra key refused");
+ * }
+ * ```
+ */
+export const decodeEntryJson = (
+  path: string,
+): (text: string) => Effect.Effect<CacheEntry, InvalidInput> => decodeJsonText(CacheEntry, path);
+
 /** The file that marks a folder as a grood stage cache. */
 export const CACHE_MARKER = "CACHEDIR.TAG";
 /** Its text: a tag of the convention, and what it marks. */
@@ -93,10 +119,7 @@ export const MARKER_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n" +
 export interface StageCacheShape {
   /** Root folder, or undefined when caching is off (`--no-cache`). */
   readonly root: string | undefined;
-  /**
-   * Return the cached output of `stage` for `parts`, or compute, store and return it.
-   * A damaged or mismatched entry is reported (with its reason) and recomputed.
-   */
+  /** The cached output of `stage` for `parts`, or computed, stored and returned. */
   readonly cached: <A, E, R>(
     stage: string,
     parts: unknown,
@@ -110,6 +133,8 @@ export interface StageCacheShape {
 
 /** Why an entry on disk cannot be served. */
 class Rejected extends Data.TaggedError("Rejected")<{ readonly reason: string }> {}
+
+const rejected = (error: { readonly message: string }) => new Rejected({ reason: error.message });
 
 const readEntry = <A>(
   dir: string,
@@ -133,15 +158,13 @@ const readEntry = <A>(
       catch: (cause) => new Rejected({ reason: `entry.json unreadable (${osReason(cause)})` }),
     });
     if (text === undefined) return undefined;
-    const entry = yield* decodeEntryJson(entryPath)(text).pipe(
-      Effect.mapError((error) => new Rejected({ reason: error.message })),
-    );
+    const entry = yield* Effect.mapError(decodeEntryJson(entryPath)(text), rejected);
     if (entry.stage !== stage) return yield* reject(`it records stage "${entry.stage}"`);
     if (entry.key !== key) return yield* reject(`it records key ${entry.key}`);
     if (request.rows !== undefined && entry.rows !== request.rows) {
       return yield* reject(`it records ${entry.rows} rows, ${request.rows} were asked for`);
     }
-    const arrays = new Map<string, { data: NpyData; shape: ReadonlyArray<number> }>();
+    const arrays = new Map<string, Pick<NpyArray, "data" | "shape">>();
     for (const [name, { file, shape, sha256 }] of Object.entries(entry.arrays)) {
       // A path from entry.json stays inside the entry, and is a regular file (never a pipe).
       const path = yield* Effect.mapError(
@@ -153,9 +176,7 @@ const readEntry = <A>(
         catch: (cause) => new Rejected({ reason: `${file} unreadable (${osReason(cause)})` }),
       });
       if (sha256Hex(bytes) !== sha256) return yield* reject(`${file} fails its sha256 check`);
-      const array = yield* decodeNpy(bytes, path).pipe(
-        Effect.mapError((error) => new Rejected({ reason: error.message })),
-      );
+      const array = yield* Effect.mapError(decodeNpy(bytes, path), rejected);
       if (canonicalJson(array.shape) !== canonicalJson(shape)) {
         return yield* reject(`${file} has shape [${array.shape}], entry.json says [${shape}]`);
       }
@@ -195,8 +216,7 @@ const writeEntry = <A>(
     await Deno.mkdir(tmp, { recursive: true });
     try {
       const { arrays, meta } = codec.encode(value);
-      const listed: Record<string, { file: string; shape: ReadonlyArray<number>; sha256: string }> =
-        {};
+      const listed: Record<string, CacheEntry["arrays"][string]> = {};
       for (const [name, { data, shape }] of Object.entries(arrays)) {
         const file = `${name}.npy`;
         const bytes = Effect.runSync(encodeNpy(data, shape, join(tmp, file)));
@@ -205,13 +225,10 @@ const writeEntry = <A>(
       }
       const full: CacheEntry = { ...entry, meta, arrays: listed };
       await writeFileAtomic(join(tmp, "entry.json"), JSON.stringify(full, null, 2) + "\n");
-      try {
-        await Deno.rename(tmp, dir);
-      } catch (error) {
-        // Another writer finished the same entry first: its entry is as good as ours.
-        if (await isComplete(dir, entry.key)) return;
-        throw error;
-      }
+      // Another writer that finished the same entry first: its entry is as good as ours.
+      await Deno.rename(tmp, dir).catch(async (error) => {
+        if (!(await isComplete(dir, entry.key))) throw error;
+      });
     } finally {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
     }
@@ -220,18 +237,13 @@ const writeEntry = <A>(
 /** Move a rejected entry out of the way (another process may be doing the same). */
 const discard = (dir: string): Promise<void> => {
   const trash = `${dir}.tmp-rejected-${crypto.randomUUID().slice(0, 8)}`;
-  return Deno.rename(dir, trash).then(
-    () => Deno.remove(trash, { recursive: true }),
-    () => {},
-  ).catch(() => {});
+  return Deno.rename(dir, trash).then(() => Deno.remove(trash, { recursive: true }), () => {})
+    .catch(() => {});
 };
 
 /** Options of {@link makeStageCache}. */
 export interface StageCacheOptions {
-  /**
-   * Where warnings go (a rejected entry, a cache that cannot be written); default the log
-   * (`Effect.logWarning`).
-   */
+  /** Where warnings go (a rejected entry, an unwritable cache); default `Effect.logWarning`. */
   readonly warn?: (line: string) => void;
 }
 
@@ -272,25 +284,20 @@ export function makeStageCache(
         }
         const value = yield* compute;
         stats.computed++;
-        if (writable) {
-          const entry = {
-            stage,
-            key,
-            parts,
-            ...(codec.rows === undefined ? {} : { rows: codec.rows(value) }),
-          };
-          yield* writeEntry(root, dir, entry, codec, value).pipe(
-            Effect.catchTag("IoError", (error) =>
-              Effect.suspend(() => {
-                stats.unwritten++;
-                if (!writable) return Effect.void;
-                writable = false;
-                return warn(`cache: ${error.message}; the run goes on without caching`);
-              })),
-          );
-        } else {
+        if (!writable) {
           stats.unwritten++;
+          return { value, key, hit: false };
         }
+        const rows = codec.rows === undefined ? {} : { rows: codec.rows(value) };
+        yield* writeEntry(root, dir, { stage, key, parts, ...rows }, codec, value).pipe(
+          Effect.catchTag("IoError", (error) =>
+            Effect.suspend(() => {
+              stats.unwritten++;
+              if (!writable) return Effect.void;
+              writable = false;
+              return warn(`cache: ${error.message}; the run goes on without caching`);
+            })),
+        );
         return { value, key, hit: false };
       }),
   };
@@ -306,9 +313,8 @@ export interface StageCacheReference extends Context.Reference<StageCacheShape> 
 }
 
 /**
- * The stage cache every pipeline stage stores its outputs in, read from the context. A
- * `Context.Reference` whose default is off (it computes everything and stores nothing), so a
- * library user need not provide one; `GroodLive` provides the disk cache (`StageCache.layer`).
+ * The stage cache of every pipeline stage, a `Context.Reference` whose default is off (computes
+ * everything, stores nothing); `GroodLive` provides the disk cache (`StageCache.layer`).
  */
 export const StageCache: StageCacheReference = Object.assign(
   Context.Reference<StageCacheShape>("grood/StageCache", {

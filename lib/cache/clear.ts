@@ -1,6 +1,5 @@
 /**
- * Clearing a stage cache (`grood cache clear`): only a folder holding the marker the cache writes
- * is cleared, and in it only what has the shape of an entry.
+ * Clearing a stage cache (`grood cache clear`): only a marked folder, only what looks like entries.
  *
  * @module
  */
@@ -30,26 +29,21 @@ export interface ClearReport {
 }
 
 /**
- * Remove every entry (and any temporary folder an interrupted run left) under `root`, and
- * nothing else: `root` must hold the {@link CACHE_MARKER} the cache writes (byte for byte: the
- * tag of another program's cache is refused), and only folders
- * shaped as entries (`<stage>/<key>` with an `entry.json`, or `*.tmp-*`) are removed; anything
- * else is reported as kept. A missing root is already clear.
+ * Remove every entry (and temporary folder) under `root`, and nothing else: `root` must hold the
+ * {@link CACHE_MARKER} grood writes, byte for byte, and only folders shaped as entries
+ * (`<stage>/<key>` with an `entry.json`, or `*.tmp-*`) are removed; the rest is reported as
+ * kept. A missing root is already clear.
  */
 export const clearStageCache = (
   root: string,
 ): Effect.Effect<ClearReport, NotACache | IoError> =>
   Effect.gen(function* () {
     if (!(yield* tryIo(root, "read", () => exists(root)))) return { removed: 0, kept: [] };
-    // `CACHEDIR.TAG` is a convention many programs follow (Cargo's `target/`, pip's cache, …):
-    // only the marker grood writes, byte for byte, makes a folder grood's to clear.
+    // Other programs write `CACHEDIR.TAG` too (Cargo, pip): only grood's own text counts. Only a
+    // regular file is read (a named pipe would wait for a writer).
     const markerPath = join(root, CACHE_MARKER);
-    // Only a regular file is read (a named pipe would wait for a writer); none: not a cache.
     const notFile = yield* tryIo(markerPath, "read", () => regularFileProblem(markerPath));
-    if (notFile !== undefined) {
-      return yield* new NotACache({ path: root, reason: `${CACHE_MARKER}: ${notFile}` });
-    }
-    const marker = yield* tryIo(
+    const marker = notFile !== undefined ? undefined : yield* tryIo(
       markerPath,
       "read",
       () =>
@@ -58,25 +52,20 @@ export const clearStageCache = (
           throw error;
         }),
     );
-    if (marker === undefined) {
-      return yield* new NotACache({
-        path: root,
-        reason: `no ${CACHE_MARKER}; a cache written before grood marked its caches must be ` +
-          "removed by hand",
-      });
-    }
-    if (marker !== MARKER_TEXT) {
-      return yield* new NotACache({
-        path: root,
-        reason: `its ${CACHE_MARKER} is not the one grood writes: another program's cache`,
-      });
-    }
+    const reason = notFile !== undefined
+      ? `${CACHE_MARKER}: ${notFile}`
+      : marker === undefined
+      ? `no ${CACHE_MARKER}; a cache written before grood marked its caches must be removed by hand`
+      : marker !== MARKER_TEXT
+      ? `its ${CACHE_MARKER} is not the one grood writes: another program's cache`
+      : undefined;
+    if (reason !== undefined) return yield* new NotACache({ path: root, reason });
     let removed = 0;
     const kept: Array<string> = [];
     const list = (dir: string) => tryIo(dir, "list", () => Array.fromAsync(Deno.readDir(dir)));
     for (const stage of yield* list(root)) {
-      const stageDir = join(root, stage.name);
       if (stage.name === CACHE_MARKER) continue;
+      const stageDir = join(root, stage.name);
       if (!stage.isDirectory) {
         kept.push(stageDir);
         continue;

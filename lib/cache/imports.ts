@@ -1,14 +1,9 @@
 /**
- * The static import graph of grood's own source, read from the source text without running it:
- * the relative specifiers a module imports ({@link importsOf}) and every module a set of root
- * modules reaches through them ({@link importClosure}). The stage cache versions each stage by
- * the closure of the modules that compute it; the layering test reads imports with the same
- * reader.
- *
- * The reader errs on the side of seeing too much: type-only imports, re-exports, dynamic
- * imports with a literal specifier and workers (`new URL("./w.ts", import.meta.url)`) all
- * count, and only comments that start a line are skipped (a comment after code on the same
- * line, or code quoted in a string, can only add a module, never hide one).
+ * The static import graph of grood's own source, read from its text: what a module imports
+ * ({@link importsOf}) and what roots reach ({@link importClosure}), for the stage cache's code
+ * versions and the layering test. It errs on seeing too much: type-only, re-exports, dynamic
+ * imports and workers count, and only comments that start a line are skipped (a comment after
+ * code, or code quoted in a string, can only add a module, never hide one).
  *
  * @example
  * ```ts
@@ -29,10 +24,7 @@ const PATTERNS = [
   /\bnew\s+URL\s*\(\s*["'](\.{1,2}\/[^"']+\.ts)["']\s*,\s*import\.meta\.url/g,
 ];
 
-/**
- * Relative specifiers a module imports: static, type-only, re-exports, dynamic, workers. Doc
- * comments (whose runnable examples import `./mod.ts`) and line comments are not imports.
- */
+/** Relative specifiers a module imports (doc comments' examples and line comments are not). */
 export function importsOf(source: string): ReadonlyArray<string> {
   const code = source
     .replace(/^[ \t]*\/\*[\s\S]*?\*\//gm, "")
@@ -45,9 +37,8 @@ export function importsOf(source: string): ReadonlyArray<string> {
 }
 
 /**
- * Every module reachable from `roots` (URLs) through {@link importsOf}, roots included, as
- * URLs sorted by their text. A module that cannot be read throws (the caller decides what a
- * missing source means); only `.ts` and `.js` modules are read for further imports.
+ * Every module reachable from `roots` through {@link importsOf}, roots included, sorted. A
+ * module that cannot be read throws; only `.ts` and `.js` modules are read for imports.
  */
 export function importClosure(roots: ReadonlyArray<URL>): ReadonlyArray<URL> {
   const seen = new Map<string, URL>();

@@ -1,8 +1,7 @@
 /**
- * Cache keys: a stable JSON form of a stage's inputs, and each stage's code version derived from
- * the content of the source files that compute it (the import closure of the stage's modules,
- * read at run time), so a code change can never serve an output of the old code (no version
- * number to bump, no file list to keep up by hand).
+ * Cache keys: a stable JSON form of a stage's inputs, and each stage's code version hashed from
+ * the source files that compute it (the import closure of its modules, read at run time), so a
+ * code change never serves an output of the old code, with no version number to bump.
  *
  * @module
  */
@@ -39,18 +38,12 @@ export const hashJson = (value: unknown): string =>
   sha256Hex(new TextEncoder().encode(canonicalJson(value)));
 
 /**
- * The modules (relative to `lib/`) each cached stage is computed by: the module that caches it
- * (its codec and key parts) and the stage modules that compute it. A stage's code version
- * covers everything these reach through their imports ({@link stageSources}), so a file a
- * stage comes to depend on is covered without being listed here.
+ * The modules (relative to `lib/`) that cache and compute each stage; its code version covers
+ * everything they import ({@link stageSources}), so a new dependency needs no listing here.
  */
 export const STAGE_ROOTS: Readonly<Record<string, ReadonlyArray<string>>> = {
   // pipeline/model.ts builds the extraction of every model kind that extract.ts caches.
-  features: [
-    "pipeline/extract.ts",
-    "pipeline/model.ts",
-    "stages/features.ts",
-  ],
+  features: ["pipeline/extract.ts", "pipeline/model.ts", "stages/features.ts"],
   prototypes: ["detectors/grood.ts", "stages/prototype.ts"],
   "ood-prototype": ["detectors/grood.ts", "stages/mixup.ts"],
   descriptors: ["detectors/grood.ts", "stages/gradient.ts"],
@@ -69,10 +62,7 @@ export class StageSourcesUnreadable extends Data.TaggedError("StageSourcesUnread
   }
 }
 
-/**
- * The source files (relative to `lib`, sorted) whose code decides `stage`'s output: the static
- * import closure of its {@link STAGE_ROOTS}.
- */
+/** The source files (relative to `lib`, sorted) of `stage`: the import closure of its roots. */
 export const stageSources = (
   stage: string,
   lib: URL = LIB,
@@ -91,10 +81,7 @@ export const stageSources = (
   });
 };
 
-/**
- * The code version of `stage` computed afresh from the sources under `lib`: sha256 over each
- * file of {@link stageSources} with its content's sha256.
- */
+/** The code version of `stage`: sha256 over each file of {@link stageSources} and its sha256. */
 export const computeStageVersion = (
   stage: string,
   lib: URL = LIB,
@@ -110,27 +97,26 @@ export const computeStageVersion = (
       catch: (cause) => new StageSourcesUnreadable({ stage, problem: describe(cause) }),
     }));
 
-/** A thrown read error with its path (Deno's message names the file that is missing). */
+/** A thrown read error (Deno's message names the missing file). */
 const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause);
 
 const versions = new Map<string, string>();
 
 /**
- * The code version of `stage` ({@link computeStageVersion}, once a process). A stage not in
- * {@link STAGE_ROOTS}, or whose sources cannot be read (e.g. a bundled build, or `lib/` not on
- * a file system), gets a version unique to this process, so its entries are never reused by
- * another run: safe, only slower.
+ * The code version of `stage`, computed once a process. Sources that cannot be read (a bundled
+ * build) give a version unique to this process: its entries are never reused, safe but slower.
  */
 export function stageVersion(stage: string): string {
-  const known = versions.get(stage);
-  if (known !== undefined) return known;
-  const version = Effect.runSync(
-    computeStageVersion(stage).pipe(
-      Effect.orElseSucceed(() => `process-${Deno.pid}-${crypto.randomUUID()}`),
-    ),
-  );
-  versions.set(stage, version);
-  return version;
+  if (!versions.has(stage)) {
+    versions.set(
+      stage,
+      Effect.runSync(Effect.orElseSucceed(
+        computeStageVersion(stage),
+        () => `process-${Deno.pid}-${crypto.randomUUID()}`,
+      )),
+    );
+  }
+  return versions.get(stage)!;
 }
 
 /** The cache key of a stage output: sha256 of the stage, its code version and its inputs. */

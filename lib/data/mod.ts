@@ -1,7 +1,6 @@
 /**
- * Data: image sets (28×28 greyscale, image-major), the registered ID datasets and their
- * splits, the generated OOD sets, checks of an image set against a model's input, seeded
- * permutations and the float matrices every stage passes on.
+ * Data: image sets, the registered ID datasets, the generated OOD sets, checks of an image set
+ * against a model's input, seeded permutations and the matrices every stage passes on.
  *
  * @module
  */
@@ -34,17 +33,19 @@ export {
   loadOodSet,
   type LoadOodSetError,
   OOD_SET_NAMES,
+  type OodSetInfo,
+  type OodSetName,
+  oodSets,
+  projectPath,
+} from "./ood/mod.ts";
+export {
   type OodManifest,
   OodManifestInvalid,
   OodManifestMissing,
   type OodRole,
   OodSetCorrupt,
-  type OodSetInfo,
-  type OodSetName,
-  oodSets,
-  projectPath,
   readManifest,
   type SourcePackage,
-} from "./ood/mod.ts";
+} from "./ood/manifest.ts";
 export { mulberry32, permutation } from "../random.ts";
 export { concatRows, type Matrix, matrix, takeRows } from "../matrix.ts";

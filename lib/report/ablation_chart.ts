@@ -1,11 +1,9 @@
 /**
- * Ablation charts as vega-lite specs: a metric against one parameter, one line per value of
- * another.
+ * Ablation charts as vega-lite specs: a metric against one parameter, a line per value of another.
  *
  * @module
  */
-import { PLOT_CONFIG, type TopLevelSpec } from "./chart.ts";
-import { PlotInputError } from "./plot_errors.ts";
+import { PlotInputError, specBase, type TopLevelSpec } from "./chart.ts";
 import type { Table } from "../pipeline/tables.ts";
 
 /** Options of `ablationChart`. */
@@ -36,20 +34,21 @@ export function ablationChart(
 ): TopLevelSpec {
   const metrics = typeof y === "string" ? [y] : [...y];
   const names = table.columnNames();
-  for (const column of [x, ...metrics, ...(color === undefined ? [] : [color])]) {
-    if (!names.includes(column)) {
-      throw new PlotInputError({
-        plot: "the ablation chart",
-        problem: `the table has no column "${column}" (columns: ${names.join(", ")})`,
-      });
-    }
+  const missing = [x, ...metrics, ...(color === undefined ? [] : [color])]
+    .find((column) => !names.includes(column));
+  if (missing !== undefined) {
+    throw new PlotInputError({
+      plot: "the ablation chart",
+      problem: `the table has no column "${missing}" (columns: ${names.join(", ")})`,
+    });
   }
+  const label = (metric: string) => options.labels?.[metric] ?? metric;
   const rows = table.objects() as Array<Record<string, unknown>>;
   const numericX = rows.every((r) => typeof r[x] === "number");
   const values = rows.flatMap((r) =>
     metrics.map((metric) => ({
       x: r[x],
-      metric: options.labels?.[metric] ?? metric,
+      metric: label(metric),
       value: r[metric],
       ...(color === undefined ? {} : { color: String(r[color]) }),
     }))
@@ -76,28 +75,15 @@ export function ablationChart(
       }),
     },
   };
-  const title = options.title ?? `${metrics.join(", ")} vs ${x}${color ? ` by ${color}` : ""}`;
-  if (metrics.length === 1) {
-    return {
-      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-      title,
-      config: PLOT_CONFIG,
-      data: { values },
-      ...layer,
-    };
-  }
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title,
-    config: PLOT_CONFIG,
+  const base = {
+    ...specBase(options.title ?? `${metrics.join(", ")} vs ${x}${color ? ` by ${color}` : ""}`),
     data: { values },
+  };
+  if (metrics.length === 1) return { ...base, ...layer };
+  return {
+    ...base,
     facet: {
-      column: {
-        field: "metric",
-        type: "nominal",
-        title: null,
-        sort: metrics.map((m) => options.labels?.[m] ?? m),
-      },
+      column: { field: "metric", type: "nominal", title: null, sort: metrics.map(label) },
     },
     spec: layer,
     // Near and far AUROC live on different levels; shared y would flatten one of them.

@@ -1,38 +1,61 @@
 /**
- * Score histograms of one detector as a vega-lite spec: ID test against each OOD set, as
- * normalised densities, on a linear or log axis.
+ * Score histograms of one detector as a vega-lite spec (ID test against each OOD set, normalised
+ * densities, on a linear or log axis), and their maths.
  *
  * @module
  */
-import { ID_SET, normalise, PLOT_CONFIG, type PlotInput, type TopLevelSpec } from "./chart.ts";
-import { densityHistogram, quantile } from "./histogram.ts";
-import { checkFinite } from "./plot_errors.ts";
+import { checkFinite, ID_SET, normalise, type PlotInput, specBase } from "./chart.ts";
+import type { TopLevelSpec } from "./chart.ts";
+
+/** The `q`-quantile of ascending `sorted` values (linear interpolation between ranks). */
+export function quantile(sorted: Float64Array, q: number): number {
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+/**
+ * Density histogram of `values` over `bins` equal bins on [lo, hi] (values outside go to the
+ * edge bins): count / (n × bin width), so every set integrates to 1 whatever its size.
+ */
+export function densityHistogram(
+  values: ArrayLike<number>,
+  lo: number,
+  hi: number,
+  bins: number,
+): ReadonlyArray<{ readonly x0: number; readonly x1: number; readonly density: number }> {
+  // A constant score (lo = hi) still gets a visible bar of width 1.
+  const width = hi > lo ? (hi - lo) / bins : 1 / bins;
+  const base = hi > lo ? lo : lo - 0.5;
+  const counts = new Float64Array(bins);
+  for (let i = 0; i < values.length; i++) {
+    const b = Math.floor((values[i]! - base) / width);
+    counts[Math.max(0, Math.min(bins - 1, b))]! += 1;
+  }
+  return Array.from(counts, (c, b) => ({
+    x0: base + b * width,
+    x1: base + (b + 1) * width,
+    density: c / (values.length * width),
+  }));
+}
 
 /** Options of `scoreHistograms`. */
 export interface HistogramOptions {
   /** Bins over the shared score range (default 40). */
   readonly bins?: number;
-  /**
-   * `facet` (default): one panel per OOD set, ID test against it; `layer`: every set,
-   * ID test included, as step lines in one chart.
-   */
+  /** `facet` (default): one panel per OOD set against ID test; `layer`: every set as step lines. */
   readonly layout?: "facet" | "layer";
-  /**
-   * Quantiles of all scores that bound the range (default [0.005, 0.995]). Scores beyond are
-   * counted in the edge bins, so a few extreme scores do not squash every histogram into one
-   * bin; pass [0, 1] for the full range.
-   */
+  /** Quantiles of all scores bounding the range (default [0.005, 0.995]); beyond: edge bins. */
   readonly clip?: readonly [number, number];
   /**
-   * x axis: `linear`, `log` (of score − min score, bins equal in log), or `auto` (default):
-   * log when the scores are strongly right-skewed (the 99.5th percentile lies more than 20
-   * times farther above the median than the 0.5th lies below it), as k-NN distances and
-   * −MSP are: on a linear axis nearly all ID mass then falls into one bin.
+   * x axis: `linear`, `log` (of score − min score), or `auto` (default): log when the upper clip
+   * quantile is over 20 times farther above the median than the lower one below it.
    */
   readonly xScale?: "auto" | "linear" | "log";
   /** The chart's title (default: the detector's score densities). */
   readonly title?: string;
-  /** Width and height of one panel. */
+  /** Width of one panel in pixels. */
   readonly width?: number;
   /** Height of one panel in pixels. */
   readonly height?: number;
@@ -47,74 +70,71 @@ export const LOG_HISTOGRAM_X = "Score − smallest score (log)";
 
 /** Score histograms of one detector: ID test against each OOD set (normalised densities). */
 export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}): TopLevelSpec {
-  const { detector, id, scores, groups, oodSets } = normalise(input, "score histograms");
+  const { detector, scores, label, oodSets } = normalise(input, "score histograms");
   const bins = options.bins ?? 40;
   const [qLo, qHi] = options.clip ?? [0.005, 0.995];
-  let total = 0;
-  for (const v of scores.values()) total += v.length;
-  const all = new Float64Array(total);
-  let offset = 0;
-  for (const [name, v] of scores) {
-    checkFinite(name, v);
-    for (let i = 0; i < v.length; i++) all[offset++] = v[i]!;
-  }
-  all.sort();
+  for (const [name, v] of scores) checkFinite(name, v);
+  const all = Float64Array.from([...scores.values()].flatMap((v) => Array.from(v))).sort();
   const min = all[0]!;
   const median = quantile(all, 0.5);
   const skewed = quantile(all, qHi) - median > 20 * (median - quantile(all, qLo));
   const positive = all.filter((x) => x > min);
   const log = positive.length > 0 &&
     (options.xScale === "log" || (options.xScale !== "linear" && skewed));
-  // Binning happens on t = log10(s − min) on a log axis (the smallest score itself goes to the
-  // first bin), on s otherwise; the axis then shows s − min, which a log scale needs positive.
+  // On a log axis, bins are on t = log10(s − min) (the smallest score itself goes to the first
+  // bin) and the axis shows s − min, which a log scale needs positive.
   const position = log ? (s: number) => Math.log10(s - min) : (s: number) => s;
   const spread = log ? positive.map((x) => Math.log10(x - min)) : all;
   const lo = quantile(spread, qLo);
   const hi = quantile(spread, qHi);
-  const histogram = (v: ArrayLike<number>) =>
-    densityHistogram(Float64Array.from(v, position), lo, hi, bins).map((b) =>
+  const histogram = (set: string) =>
+    densityHistogram(Float64Array.from(scores.get(set)!, position), lo, hi, bins).map((b) =>
       log ? { x0: 10 ** b.x0, x1: 10 ** b.x1, density: b.density } : b
     );
-  const label = (set: string) => {
-    const group = groups.get(set);
-    return group === undefined ? set : `${set} (${group})`;
-  };
-  const idHistogram = histogram(id);
-  const clipped = qLo > 0 || qHi < 1;
   // Notes go in the subtitle: as an axis title they would overlap across panels.
-  const notes = [
-    ...(clipped
-      ? [
-        `Range: the ${100 * qLo}–${100 * qHi} percentiles of all scores; ` +
+  const notes = [];
+  if (qLo > 0 || qHi < 1) {
+    notes.push(
+      `Range: the ${100 * qLo}–${100 * qHi} percentiles of all scores; ` +
         "scores beyond are counted in the edge bins.",
-      ]
-      : []),
-    ...(log
-      ? [
-        `Skewed scores: log x axis of score ${min < 0 ? "+" : "−"} ${
-          Math.abs(min).toPrecision(4)
-        } (minus the smallest score), bins equal in log10, density per decade.`,
-      ]
-      : []),
-  ];
+    );
+  }
+  if (log) {
+    notes.push(
+      `Skewed scores: log x axis of score ${min < 0 ? "+" : "−"} ${
+        Math.abs(min).toPrecision(4)
+      } (minus the smallest score), bins equal in log10, density per decade.`,
+    );
+  }
   const title = {
     text: options.title ?? `${detector}: score densities, ID test vs OOD`,
     ...(notes.length > 0 ? { subtitle: notes } : {}),
   };
-  const xScale = log
-    ? { type: "log" as const, nice: false, domain: [10 ** lo, 10 ** hi] }
-    : { zero: false, nice: false, domain: hi > lo ? [lo, hi] : [lo - 0.5, lo + 0.5] };
   // Ticks and grid lines at powers of ten only: vega's default log ticks draw a grid line at
   // every 2…9 multiple, which buries the bars.
-  const decades: Array<number> = [];
-  for (let k = Math.ceil(lo); k <= Math.floor(hi); k++) decades.push(10 ** k);
-  const xAxis = log ? { values: decades, format: "~g" } : {};
-  const xTitle = log ? LOG_HISTOGRAM_X : HISTOGRAM_AXES.x;
-  const yTitle = log ? `${HISTOGRAM_AXES.y} (per decade)` : HISTOGRAM_AXES.y;
+  const first = Math.ceil(lo);
+  const decades = Array.from(
+    { length: log ? Math.floor(hi) - first + 1 : 0 },
+    (_, k) => 10 ** (first + k),
+  );
+  const x = {
+    type: "quantitative" as const,
+    title: log ? LOG_HISTOGRAM_X : HISTOGRAM_AXES.x,
+    scale: log
+      ? { type: "log" as const, nice: false, domain: [10 ** lo, 10 ** hi] }
+      : { zero: false, nice: false, domain: hi > lo ? [lo, hi] : [lo - 0.5, lo + 0.5] },
+    axis: log ? { values: decades, format: "~g" } : {},
+  };
+  const y = {
+    field: "density",
+    type: "quantitative" as const,
+    title: log ? `${HISTOGRAM_AXES.y} (per decade)` : HISTOGRAM_AXES.y,
+  };
+  const idHistogram = histogram(ID_SET);
   if (options.layout === "layer") {
     const values = [ID_SET, ...oodSets].flatMap((set) => {
       const name = set === ID_SET ? "ID test" : label(set);
-      const h = set === ID_SET ? idHistogram : histogram(scores.get(set)!);
+      const h = set === ID_SET ? idHistogram : histogram(set);
       // Step lines need the right edge of the last bin too.
       return [
         ...h.map((b) => ({ set: name, x: b.x0, density: b.density })),
@@ -122,16 +142,14 @@ export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}
       ];
     });
     return {
-      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-      title,
+      ...specBase(title),
       width: options.width ?? 480,
       height: options.height ?? 280,
-      config: PLOT_CONFIG,
       data: { values },
       mark: { type: "line", interpolate: "step-after", strokeWidth: 1.5 },
       encoding: {
-        x: { field: "x", type: "quantitative", title: xTitle, scale: xScale, axis: xAxis },
-        y: { field: "density", type: "quantitative", title: yTitle },
+        x: { field: "x", ...x },
+        y,
         color: {
           field: "set",
           type: "nominal",
@@ -146,13 +164,11 @@ export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}
     const panel = label(set);
     return [
       ...idHistogram.map((b) => ({ panel, series: "ID test", ...b })),
-      ...histogram(scores.get(set)!).map((b) => ({ panel, series: "OOD set", ...b })),
+      ...histogram(set).map((b) => ({ panel, series: "OOD set", ...b })),
     ];
   });
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title,
-    config: PLOT_CONFIG,
+    ...specBase(title),
     data: { values },
     facet: { field: "panel", type: "nominal", title: null, sort: oodSets.map(label) },
     columns: options.columns ?? 3,
@@ -161,9 +177,9 @@ export function scoreHistograms(input: PlotInput, options: HistogramOptions = {}
       height: options.height ?? 140,
       mark: { type: "rect", opacity: 0.55 },
       encoding: {
-        x: { field: "x0", type: "quantitative", title: xTitle, scale: xScale, axis: xAxis },
+        x: { field: "x0", ...x },
         x2: { field: "x1" },
-        y: { field: "density", type: "quantitative", title: yTitle },
+        y,
         color: {
           field: "series",
           type: "nominal",

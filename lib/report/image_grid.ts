@@ -3,11 +3,10 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { encode as encodePng } from "fast-png";
 import { IMAGE_SIDE, IMAGE_SIZE } from "../data/images.ts";
-import { PLOT_FONT } from "./chart.ts";
-import { PlotInputError } from "./plot_errors.ts";
-import { escapeXml } from "./xml.ts";
+import { escapeXml, PLOT_FONT, PlotInputError } from "./chart.ts";
 
 /** Options of `imageGridSvg`. */
 export interface ImageGridOptions {
@@ -20,10 +19,8 @@ export interface ImageGridOptions {
 }
 
 /**
- * A grid of 28×28 uint8 images (image-major, as in an `ImageSet`) with a caption under each
- * (e.g. its label and score; `\n` starts a new line), as an SVG. Each tile is a PNG data URI
- * upscaled by nearest neighbour in the PNG itself, so it looks the same in a browser and in
- * resvg. Cells widen to fit the longest caption line.
+ * 28×28 uint8 images (as in an `ImageSet`) with a caption under each (`\n` starts a line), as an
+ * SVG. Tiles are PNG data URIs upscaled in the PNG itself, so a browser and resvg agree.
  */
 export function imageGridSvg(
   pixels: Uint8Array,
@@ -75,7 +72,7 @@ export function imageGridSvg(
     const y = top + gap + Math.floor(k / columns) * (side + captionHeight + gap);
     parts.push(
       `<image x="${x + (cellWidth - side) / 2}" y="${y}" width="${side}" height="${side}" ` +
-        `href="data:image/png;base64,${base64(png)}"/>`,
+        `href="data:image/png;base64,${Buffer.from(png).toString("base64")}"/>`,
       `<text x="${x + cellWidth / 2}" y="${y + side + 12}" text-anchor="middle">${
         lines[k]!.map((line, i) =>
           `<tspan x="${x + cellWidth / 2}" dy="${i === 0 ? 0 : lineHeight}">${
@@ -87,12 +84,4 @@ export function imageGridSvg(
   }
   parts.push("</svg>");
   return parts.join("\n");
-}
-
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
 }

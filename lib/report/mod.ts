@@ -1,18 +1,10 @@
 /**
  * Reports: plots as vega-lite specs (plain JSON values, so a notebook can tweak them before
- * rendering) and their rendering (SVG with vega's headless renderer, PNG with resvg), Jupyter
- * display. (The results folder and page that `deno task reproduce` writes, with its plot files,
- * `.npy` exports and seed spreads, are an app: `apps/results/`.)
- *
- * - `rocCurves`: one ROC curve per OOD set for one detector (OOD = positive, higher score =
- *   OOD, as everywhere in grood). The points are computed here, ties grouped, and downsampled.
- * - `scoreHistograms`: ID test against each OOD set, as normalised densities.
- * - `ablationChart`: a metric against a parameter, one line per value of another parameter.
- * - `imageGridSvg`: 28×28 images with captions (e.g. their scores), as an SVG.
- *
- * Curves and histograms are computed in TypeScript rather than by vega transforms: the score
- * arrays hold ~50,000 values per detector, and passing them raw into a spec would make every
- * SVG (and notebook) megabytes large and slow to render.
+ * rendering): `rocCurves`, `scoreHistograms`, `ablationChart`, and `imageGridSvg` (captioned
+ * 28×28 images); their rendering (SVG with vega's headless renderer, PNG with resvg); Jupyter
+ * display. (The results folder and page that `deno task reproduce` writes are an app:
+ * `apps/results/`.) Curves and histograms are computed in TypeScript rather than by vega
+ * transforms: raw score arrays (~50,000 values per detector) would make every SVG megabytes large.
  *
  * @example ROC curves of one detector's scores, as SVG
  * ```ts
@@ -28,26 +20,34 @@
  * @module
  */
 export {
+  escapeXml,
+  NonFinitePlotData,
   PLOT_CONFIG,
   PLOT_FONT,
   type PlotInput,
+  PlotInputError,
+  PlotRenderError,
   type ScoresBySet,
   type TopLevelSpec,
 } from "./chart.ts";
-export { NonFinitePlotData, PlotInputError, PlotRenderError } from "./plot_errors.ts";
-export { downsampleCurve, type RocPoint, rocPoints } from "./roc.ts";
-export { ROC_AXES, rocCurves, type RocOptions } from "./roc_chart.ts";
-export { densityHistogram, quantile } from "./histogram.ts";
 export {
+  downsampleCurve,
+  ROC_AXES,
+  rocCurves,
+  type RocOptions,
+  type RocPoint,
+  rocPoints,
+} from "./roc_chart.ts";
+export {
+  densityHistogram,
   HISTOGRAM_AXES,
   type HistogramOptions,
   LOG_HISTOGRAM_X,
+  quantile,
   scoreHistograms,
 } from "./histogram_chart.ts";
 export { ablationChart, type AblationChartOptions } from "./ablation_chart.ts";
 export { type ImageGridOptions, imageGridSvg } from "./image_grid.ts";
-export { type PngOptions, renderPng, renderSvg, svgToPng } from "./render.ts";
-export { escapeXml } from "./xml.ts";
 export {
   display,
   type Displayable,
@@ -55,5 +55,9 @@ export {
   JUPYTER_DISPLAY,
   METRIC_COLUMNS,
   type MimeBundle,
+  type PngOptions,
+  renderPng,
+  renderSvg,
   show,
+  svgToPng,
 } from "./notebook.ts";

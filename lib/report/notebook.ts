@@ -1,11 +1,8 @@
 /**
- * Rich display in Jupyter notebooks run by the Deno kernel. The kernel shows the value of a
- * cell's last expression through its `Symbol.for("Jupyter.display")` method (awaited, so it may
- * render asynchronously); `Deno.jupyter.display(value)` shows one mid-cell.
- *
- * - `show(spec)`: a vega-lite spec (or an SVG string) as `image/svg+xml`;
- * - `display(table)`: an arquero table as `text/html` (with `text/markdown` and `text/plain`
- *   for front ends and converters without HTML).
+ * Rendering of vega-lite specs (SVG with vega's headless renderer, PNG with resvg) and rich
+ * display in Jupyter notebooks run by the Deno kernel, which shows a cell's last value through its
+ * `Symbol.for("Jupyter.display")` method: `show(spec)` as `image/svg+xml`, `display(table)` as
+ * `text/html` (with `text/markdown` and `text/plain` for other front ends).
  *
  * @example In a notebook cell (the last expression is displayed)
  * ```ts ignore
@@ -15,11 +12,47 @@
  *
  * @module
  */
-import type { TopLevelSpec } from "vega-lite";
+import { Resvg } from "@resvg/resvg-js";
+import * as vega from "vega";
+import * as vl from "vega-lite";
 import { SUMMARY_METRICS, type Table } from "../pipeline/tables.ts";
 import { OOD_METRICS } from "../stages/evaluate.ts";
-import { renderSvg } from "./render.ts";
-import { escapeXml } from "./xml.ts";
+import { escapeXml, PLOT_FONT, type TopLevelSpec } from "./chart.ts";
+
+/** Render a vega-lite spec to an SVG string (vega's headless renderer, no canvas needed). */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Options of `renderPng`/`svgToPng`. */
+export interface PngOptions {
+  /** Pixel density: 2 (default) makes a crisp PNG for reports. */
+  readonly scale?: number;
+}
+
+/** Rasterise an SVG with resvg: white background, DejaVu Sans for every generic family. */
+export function svgToPng(svg: string, options: PngOptions = {}): Uint8Array {
+  const resvg = new Resvg(svg, {
+    background: "white",
+    fitTo: { mode: "zoom", value: options.scale ?? 2 },
+    font: {
+      loadSystemFonts: true,
+      defaultFontFamily: PLOT_FONT,
+      sansSerifFamily: PLOT_FONT,
+    },
+  });
+  return new Uint8Array(resvg.render().asPng());
+}
+
+/** Render a vega-lite spec to PNG bytes. */
+export async function renderPng(spec: TopLevelSpec, options: PngOptions = {}): Promise<Uint8Array> {
+  return svgToPng(await renderSvg(spec), options);
+}
 
 /** The symbol the Deno Jupyter kernel looks for (same as `Deno.jupyter.$display`). */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
@@ -34,10 +67,9 @@ export interface Displayable {
 }
 
 /**
- * A plot for the notebook: `await show(spec)` as a cell's last expression. The vega-lite spec is
- * rendered to SVG first (an SVG string is shown as is), so the kernel's display call is
- * synchronous: an asynchronous one can resolve after the cell has finished under load, and its
- * output is then lost. `mime()` gives the bundle directly, e.g. for tests.
+ * A plot for the notebook: `await show(spec)` as a cell's last expression. The spec is rendered
+ * first so the kernel's display call is synchronous (an asynchronous one can resolve after the
+ * cell has finished, its output lost). `mime()` gives the bundle directly.
  */
 export async function show(plot: TopLevelSpec | string): Promise<
   Displayable & { readonly mime: () => MimeBundle }

@@ -1,13 +1,98 @@
 /**
- * ROC curves of one detector as a vega-lite spec: one curve per OOD set, with its AUROC in the
- * legend.
+ * ROC curves: their vertices (ties grouped), a downsampling that keeps their shape, and the chart
+ * of one detector. The AUROC shown is the evaluation's (`lib/stages/evaluate.ts`), which
+ * `tests/plots_test.ts` checks equals the trapezoids under these vertices.
  *
  * @module
  */
 import { Effect } from "effect";
 import { auroc } from "../stages/evaluate.ts";
-import { normalise, PLOT_CONFIG, type PlotInput, type TopLevelSpec } from "./chart.ts";
-import { downsampleCurve, rocPoints } from "./roc.ts";
+import {
+  checkFinite,
+  normalise,
+  type PlotInput,
+  PlotInputError,
+  specBase,
+  type TopLevelSpec,
+} from "./chart.ts";
+
+/** One vertex of an ROC curve: flag as OOD every image whose score is ≥ `threshold`. */
+export interface RocPoint {
+  /** False-positive rate: share of ID images flagged, in [0, 1]. */
+  readonly fpr: number;
+  /** True-positive rate: share of OOD images flagged, in [0, 1]. */
+  readonly tpr: number;
+  /** `Infinity` for the first point (nothing flagged). */
+  readonly threshold: number;
+}
+
+/**
+ * The vertices of the ROC curve of `ood` (positives, higher score) against `id`, from (0, 0) to
+ * (1, 1). Equal scores are one threshold: an ID/OOD tie is one diagonal step, never an
+ * order-dependent staircase. Throws `NonFinitePlotData` or `PlotInputError` (an empty side).
+ */
+export function rocPoints(
+  id: ArrayLike<number>,
+  ood: ArrayLike<number>,
+  names: { readonly id: string; readonly ood: string } = { id: "ID", ood: "OOD" },
+): ReadonlyArray<RocPoint> {
+  checkFinite(names.id, id);
+  checkFinite(names.ood, ood);
+  if (id.length === 0 || ood.length === 0) {
+    throw new PlotInputError({
+      plot: `the ROC curve of "${names.ood}"`,
+      problem: `${id.length === 0 ? names.id : names.ood} has no scores`,
+    });
+  }
+  // (score, isOod) sorted by descending score: a threshold sweep visits it once.
+  const all = [
+    ...Array.from(id, (score) => ({ score, ood: false })),
+    ...Array.from(ood, (score) => ({ score, ood: true })),
+  ].sort((a, b) => b.score - a.score);
+  const points: Array<RocPoint> = [{ fpr: 0, tpr: 0, threshold: Infinity }];
+  let tp = 0;
+  let fp = 0;
+  for (let k = 0; k < all.length;) {
+    const threshold = all[k]!.score;
+    // Take every image with this exact score before emitting a point (ties grouped).
+    for (; k < all.length && all[k]!.score === threshold; k++) {
+      if (all[k]!.ood) tp++;
+      else fp++;
+    }
+    points.push({ fpr: fp / id.length, tpr: tp / ood.length, threshold });
+  }
+  return points;
+}
+
+/**
+ * Keep at most `maxPoints` vertices of a curve, first and last included, spread evenly along
+ * fpr + tpr (monotonic from 0 to 2 along an ROC curve): the segments between kept vertices stay
+ * within 2 / maxPoints of the full curve in both axes, and steep parts keep their detail.
+ */
+export function downsampleCurve(
+  points: ReadonlyArray<RocPoint>,
+  maxPoints = 500,
+): ReadonlyArray<RocPoint> {
+  if (points.length <= maxPoints) return points;
+  if (maxPoints < 2) throw new RangeError(`maxPoints must be at least 2, got ${maxPoints}`);
+  const first = points[0]!;
+  const last = points[points.length - 1]!;
+  const start = first.fpr + first.tpr;
+  const span = last.fpr + last.tpr - start;
+  const bins = maxPoints - 2;
+  const kept: Array<RocPoint> = [first];
+  let lastBin = -1;
+  for (const p of points.slice(1, -1)) {
+    const bin = Math.min(bins - 1, Math.floor(((p.fpr + p.tpr - start) / span) * bins));
+    // The first vertex of each bin is kept: each bin then contributes at most one vertex.
+    if (bin > lastBin) {
+      kept.push(p);
+      lastBin = bin;
+    }
+  }
+  kept.push(last);
+  return kept;
+}
 
 /** Options of `rocCurves`. */
 export interface RocOptions {
@@ -27,35 +112,30 @@ export const ROC_AXES = {
   y: "True positive rate (OOD detected)",
 } as const;
 
-/**
- * ROC curves of one detector, one per OOD set, in one chart. The legend gives each set's AUROC
- * (the evaluation's own, `lib/stages/evaluate.ts`, so it matches the tables) and its near/far
- * group when known.
- */
+/** ROC curves of one detector, one per OOD set, each set's AUROC and group in the legend. */
 export function rocCurves(input: PlotInput, options: RocOptions = {}): TopLevelSpec {
-  const { detector, id, scores, groups, oodSets } = normalise(input, "ROC curves");
+  const { detector, id, scores, label, oodSets } = normalise(input, "ROC curves");
   const values: Array<Record<string, string | number>> = [];
-  const labels: Array<string> = [];
-  for (const set of oodSets) {
+  const labels = oodSets.map((set) => {
     const ood = scores.get(set)!;
     // rocPoints checks the scores (finite, non-empty) and throws typed errors before auroc runs.
     const full = rocPoints(id, ood, { id: `${detector} on ID test`, ood: set });
-    const area = Effect.runSync(auroc(id, ood));
-    const group = groups.get(set);
-    const label = `${set}${group === undefined ? "" : ` (${group})`}: AUROC ${
-      (100 * area).toFixed(1)
-    }`;
-    labels.push(label);
+    const name = `${label(set)}: AUROC ${(100 * Effect.runSync(auroc(id, ood))).toFixed(1)}`;
     downsampleCurve(full, options.maxPoints ?? 500).forEach((p, order) =>
-      values.push({ set: label, fpr: p.fpr, tpr: p.tpr, order })
+      values.push({ set: name, fpr: p.fpr, tpr: p.tpr, order })
     );
-  }
+    return name;
+  });
+  const axis = (field: "fpr" | "tpr", title: string) => ({
+    field,
+    type: "quantitative" as const,
+    title,
+    scale: { domain: [0, 1] },
+  });
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: options.title ?? `${detector}: ROC per OOD set`,
+    ...specBase(options.title ?? `${detector}: ROC per OOD set`),
     width: options.width ?? 360,
     height: options.height ?? 360,
-    config: PLOT_CONFIG,
     layer: [
       {
         // Chance line: a detector no better than a coin lies on it.
@@ -70,18 +150,8 @@ export function rocCurves(input: PlotInput, options: RocOptions = {}): TopLevelS
         data: { values },
         mark: { type: "line", strokeWidth: 2 },
         encoding: {
-          x: {
-            field: "fpr",
-            type: "quantitative",
-            title: ROC_AXES.x,
-            scale: { domain: [0, 1] },
-          },
-          y: {
-            field: "tpr",
-            type: "quantitative",
-            title: ROC_AXES.y,
-            scale: { domain: [0, 1] },
-          },
+          x: axis("fpr", ROC_AXES.x),
+          y: axis("tpr", ROC_AXES.y),
           color: {
             field: "set",
             type: "nominal",

@@ -1,11 +1,6 @@
 /**
- * OOD set manifests (`fixtures/ood/<set>.json`, committed), read strictly, and the typed
- * failures of reading one or of loading a set that no longer matches its manifest. (The sets
- * are built by `deno task data`: `apps/data/`.)
- *
- * A manifest pins a set: the sha256 of the IDX file a build must reproduce byte for byte, the
- * Debian package versions it came from and every source file used (so tests can check that
- * validation and test sets share no source).
+ * OOD set manifests (`fixtures/ood/<set>.json`), read strictly: each pins a set's sha256, Debian
+ * package versions and source files; and the failures of reading one or of a set not matching.
  *
  * @module
  */
@@ -36,25 +31,19 @@ type _SourcePackageMatchesSchema = Expect<
 
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)));
 
-/**
- * Contents of `fixtures/ood/<set>.json`: grood's own format, decoded strictly (an unknown key
- * is refused by name).
- */
+/** Contents of `fixtures/ood/<set>.json`, decoded strictly (an unknown key is refused). */
 const OodManifestSchema = Schema.Struct({
   name: Schema.String,
   role: OodRole,
   count: Count,
   dims: Schema.Array(Count),
-  /** sha256 (hex) of the raw IDX file. */
   sha256: Schema.String.pipe(Schema.check(Schema.isPattern(/^[0-9a-f]{64}$/))),
   sourcePackages: Schema.Array(SourcePackageSchema),
-  /** Source files used, relative to `.data/src/` (first segment = package name). */
   sources: Schema.Array(Schema.String),
-  /** Seed and every parameter of the recipe, plus counts of what was dropped and why. */
   recipe: Schema.Record(Schema.String, Schema.Unknown),
   createdWith: Schema.String,
 });
-/** Contents of `fixtures/ood/<set>.json` (decoded by its Schema above). */
+/** Contents of `fixtures/ood/<set>.json`. */
 export interface OodManifest {
   /** The set's name. */
   readonly name: string;
@@ -77,10 +66,7 @@ export interface OodManifest {
 }
 type _OodManifestMatchesSchema = Expect<SameFields<OodManifest, typeof OodManifestSchema.Type>>;
 
-/**
- * A built set's file no longer matches its manifest when loaded (damaged or replaced since it
- * was built): names the set, its file and both checksums.
- */
+/** A built set's file no longer matches its manifest (damaged or replaced since built). */
 export class OodSetCorrupt extends Data.TaggedError("OodSetCorrupt")<{
   readonly set: string;
   readonly path: string;
@@ -118,9 +104,8 @@ export class OodManifestInvalid extends Data.TaggedError("OodManifestInvalid")<{
 }
 
 /**
- * Read a manifest; undefined when the file does not exist. A file that cannot be read, is not
- * JSON or is not a manifest (a missing, unknown or mistyped key) fails with
- * {@link OodManifestInvalid} naming it and every problem.
+ * Read a manifest; undefined when the file does not exist. One that cannot be read or is not a
+ * manifest fails with {@link OodManifestInvalid} naming it and every problem.
  */
 export const readManifest = (
   path: string,

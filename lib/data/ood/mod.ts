@@ -1,18 +1,14 @@
 /**
- * Offline OOD sets: the registry (`oodSets`), their manifests and a checked loader. (The
- * build, `deno task data`, is an app: `apps/data/build.ts`.)
- *
- * Every set is a raw IDX file of 28×28 uint8 images (ink bright on dark, as MNIST) at
- * `.data/ood/<set>-images-idx3-ubyte`, built deterministically from Debian packages and pinned
- * by a committed manifest `fixtures/ood/<set>.json` (see docs/benchmarks.md). The generated
- * images are not committed (licences); the builders and manifests are.
+ * Offline OOD sets: the registry (`oodSets`), their manifests and a checked loader. Every set is
+ * a raw IDX file of 28×28 uint8 images at `.data/ood/<set>-images-idx3-ubyte`, built by
+ * `deno task data` (`apps/data/`) from Debian packages and pinned by a committed manifest
+ * `fixtures/ood/<set>.json` (docs/benchmarks.md); the images themselves are not committed.
  *
  * @module
  */
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { Effect } from "effect";
-import type { IoError } from "../../io/files.ts";
 import {
   CorruptDataset,
   DatasetFileMissing,
@@ -21,7 +17,7 @@ import {
   readDatasetBytes,
 } from "../../io/idx.ts";
 import { memoDigest } from "../../io/verified.ts";
-import { sha256Hex } from "../../io/files.ts";
+import { type IoError, sha256Hex } from "../../io/files.ts";
 import type { ImageSet } from "../images.ts";
 import {
   OodManifestInvalid,
@@ -31,15 +27,7 @@ import {
   readManifest,
 } from "./manifest.ts";
 
-export {
-  type OodManifest,
-  OodManifestInvalid,
-  OodManifestMissing,
-  OodRole,
-  OodSetCorrupt,
-  readManifest,
-  type SourcePackage,
-} from "./manifest.ts";
+export { OodSetCorrupt } from "./manifest.ts";
 
 /** Names of the OOD sets. */
 export type OodSetName =
@@ -76,8 +64,7 @@ export interface OodSetInfo {
   readonly contactSheet: string;
 }
 
-/** The project root (three folders above this file). */
-export const PROJECT_ROOT: string = fileURLToPath(new URL("../../../", import.meta.url));
+const PROJECT_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 const info = (
   name: OodSetName,
