@@ -111,10 +111,17 @@ type ModelJson = typeof ModelJson.Type;
 
 /** The weights of a classifier as one float32 buffer, in layout order. */
 export function weightBytes(net: Classifier): Uint8Array {
-  const values = weightLayout(net.spec).flatMap(({ name }) => [
-    ...(net.variables.get(name)!.dataSync() as Float32Array),
-  ]);
-  return new Uint8Array(Float32Array.from(values).buffer);
+  const layout = weightLayout(net.spec);
+  const values = new Float32Array(
+    layout.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0),
+  );
+  let offset = 0;
+  for (const { name } of layout) {
+    const data = net.variables.get(name)!.dataSync() as Float32Array;
+    values.set(data, offset);
+    offset += data.length;
+  }
+  return new Uint8Array(values.buffer);
 }
 
 /** The files {@link saveClassifier} writes: all of a folder it may save over. */
