@@ -28,10 +28,13 @@ export function mulberry32(seed: number): () => number {
 /** A seeded Fisher-Yates permutation of `0..n-1`. */
 export function permutation(n: number, seed: number): Uint32Array {
   const random = mulberry32(seed);
-  const out = Uint32Array.from({ length: n }, (_, i) => i);
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
+    const t = out[i]!;
+    out[i] = out[j]!;
+    out[j] = t;
   }
   return out;
 }

@@ -37,22 +37,21 @@ export interface KnnOptions {
 type _Checked = Expect<OptionsMatch<KnnOptions, typeof KnnOptionsSpec>>;
 const KNN_DEFAULTS = optionDefaults(KnnOptionsSpec);
 
-/** Each value `f(h, ‖h‖₂)` of its row h (float64 norms), as float32. */
-export function mapByRowNorm(features: Matrix, f: (value: number, norm: number) => number): Matrix {
+/**
+ * Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). A plain loop:
+ * it runs over every training feature at fit and every batch at scoring.
+ */
+export function l2Normalise(features: Matrix): Matrix {
   const { rows, cols, data } = features;
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     let sum = 0;
     for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
-    const norm = Math.sqrt(sum);
-    for (let j = 0; j < cols; j++) out[i * cols + j] = f(data[i * cols + j]!, norm);
+    const scale = 1 / (Math.sqrt(sum) + 1e-10);
+    for (let j = 0; j < cols; j++) out[i * cols + j] = data[i * cols + j]! * scale;
   }
   return matrix(rows, cols, out);
 }
-
-/** Row-wise h / (‖h‖₂ + 1e-10), as the reference code normalises (float64 norms). */
-export const l2Normalise = (features: Matrix): Matrix =>
-  mapByRowNorm(features, (h, norm) => h * (1 / (norm + 1e-10)));
 
 /** The distance to the k-th neighbour (1-based) of every query, from a search with ≥ k. */
 export function kthDistance(neighbours: Neighbours, k: number): Float64Array {

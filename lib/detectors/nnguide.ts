@@ -21,7 +21,6 @@ import {
   withDefault,
 } from "./entry.ts";
 import { permutation } from "../random.ts";
-import { mapByRowNorm } from "./knn.ts";
 import { rowLogSumExp } from "./logits.ts";
 
 const NnGuideOptionsSpec = Schema.Struct({
@@ -45,9 +44,20 @@ export interface NnGuideOptions {
 type _Checked = Expect<OptionsMatch<NnGuideOptions, typeof NnGuideOptionsSpec>>;
 const NNGUIDE_DEFAULTS = optionDefaults(NnGuideOptionsSpec);
 
-/** h/‖h‖ + 1e-10 per row (the reference's normaliser; float64 norms). */
-export const nnGuideNormalise = (features: Matrix): Matrix =>
-  mapByRowNorm(features, (h, norm) => (norm === 0 ? 0 : h / norm) + 1e-10);
+/** h/‖h‖ + 1e-10 per row (the reference's normaliser; float64 norms), in a plain loop. */
+export function nnGuideNormalise(features: Matrix): Matrix {
+  const { rows, cols, data } = features;
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
+    const norm = Math.sqrt(sum);
+    for (let j = 0; j < cols; j++) {
+      out[i * cols + j] = (norm === 0 ? 0 : data[i * cols + j]! / norm) + 1e-10;
+    }
+  }
+  return matrix(rows, cols, out);
+}
 
 /** Mean of the k largest inner products of each query row with the bank rows. */
 export function meanTopInnerProducts(queries: Matrix, bank: Matrix, k: number): Float64Array {

@@ -157,8 +157,8 @@ const scoreWith = (
   Effect.gen(function* () {
     const per = imageValues(shape);
     if (
-      describeShape(images.shape) !== describeShape(shape) ||
-      images.pixels.length !== images.count * per
+      images.shape.height !== shape.height || images.shape.width !== shape.width ||
+      images.shape.channels !== shape.channels || images.pixels.length !== images.count * per
     ) {
       return yield* new ImageBatchMismatch({
         detector: name,

@@ -100,8 +100,12 @@ const refusal = async (
   as: "unit" | "root",
 ): Promise<string | undefined> => {
   const real = await realish(dir);
-  const cwds = [options.cwd ?? [Deno.env.get("INIT_CWD"), Deno.cwd()]].flat();
-  for (const cwd of cwds.filter((x): x is string => !!x)) {
+  // A given cwd is checked as given ("" is the process's folder); else both folders a user
+  // may call current: the one npm started in (INIT_CWD) and the process's.
+  const cwds = options.cwd !== undefined
+    ? [options.cwd]
+    : [Deno.env.get("INIT_CWD"), Deno.cwd()].filter((x): x is string => !!x);
+  for (const cwd of cwds) {
     const here = await realish(cwd);
     if (here === real) return "it is the current folder";
     if (isWithin(real, here)) return `it holds the current folder "${cwd}"`;

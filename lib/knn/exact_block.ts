@@ -170,7 +170,9 @@ export function prepareJob(
   const job = jobViews(buffer, rows, d, k);
   job.queries.data.set(queries.data.subarray(0, rows * d));
   const { centred } = job;
-  for (let i = 0; i < rows * d; i++) centred[i] = queries.data[i]! - mean[i % d]!;
+  for (let q = 0; q < rows; q++) {
+    for (let j = 0; j < d; j++) centred[q * d + j] = queries.data[q * d + j]! - mean[j]!;
+  }
   job.centredNorms.set(rowNorms(centred, rows, d));
   job.raw.set(rowNorms(queries.data, rows, d));
   const { order, raw } = job;

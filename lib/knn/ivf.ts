@@ -150,8 +150,8 @@ export const ivfBuilder = (
           yield* checkFinitePoints(name, chunk, added);
           const values = chunk.data.subarray(0, chunk.rows * dim);
           store.set(values, added * dim);
-          for (let i = 0; i < values.length; i++) {
-            sum[i % dim]! += values[i]!;
+          for (let r = 0; r < chunk.rows; r++) {
+            for (let j = 0; j < dim; j++) sum[j]! += values[r * dim + j]!;
           }
           added += chunk.rows;
         }),

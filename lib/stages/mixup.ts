@@ -176,9 +176,12 @@ export const mixupWithModel: (
   );
 });
 
-/** Add each row of `data` (of `sums.length` values) into `sums`, in order. */
-const addRows = (sums: Float64Array, data: Float32Array) => {
-  for (let k = 0; k < data.length; k++) sums[k % sums.length]! += data[k]!;
+/** Add the first `rows` rows of `data` (of `sums.length` values each) into `sums`, in order. */
+const addRows = (sums: Float64Array, data: Float32Array, rows: number) => {
+  const n = sums.length;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < n; j++) sums[j]! += data[i * n + j]!;
+  }
 };
 
 /**
@@ -238,7 +241,7 @@ export const mixupImages: (
           },
           [["penultimate features", h!]],
         );
-        addRows(sums, h!.data);
+        addRows(sums, h!.data, batch.size);
       }),
   );
   return Float32Array.from(sums, (s) => s / images.count);
@@ -259,7 +262,7 @@ export const meanPenultimate: (
       (start, size, [h]) =>
         requireFiniteOutputs({ model: model.name, set: images.name, start, rows: size }, [
           ["penultimate features", h!],
-        ]).pipe(Effect.map(() => addRows(sums, h!.data))),
+        ]).pipe(Effect.map(() => addRows(sums, h!.data, size))),
       { batchSize },
     );
     return Float32Array.from(sums, (s) => s / images.count);
