@@ -1,12 +1,12 @@
 /**
- * Four command-line doors a probe found: each refusal comes before any computation and names
- * its input and the problem. `cluster score` counts a source spec file named on its command
+ * Command-line doors probes found: each refusal comes before any computation and names its
+ * input and the problem. `cluster score` counts a source spec file named on its command
  * line as an input (as `score` and `fit` do).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
 import { runDriver } from "../apps/cluster/driver.ts";
 import { decodeDetector } from "../lib/detectors/registry.ts";
@@ -15,6 +15,8 @@ import { matrix } from "../lib/matrix.ts";
 import { decodeAblation } from "../lib/pipeline/spec.ts";
 import { groodDescriptors } from "../lib/stages/gradient.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
+import { readOptionalJson } from "../lib/io/json_file.ts";
+import { loadWithPipeAt } from "./named_pipe.ts";
 import { runScoped } from "./with_compute.ts";
 import { writeDigitSet } from "./digit_sets.ts";
 import { denoTask } from "./deno_task.ts";
@@ -156,4 +158,23 @@ Deno.test("GROOD: a temperature its float32 descriptors cannot hold is refused b
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /got 1e-300 in the detector spec at temperature/);
   assert.doesNotMatch(r.stderr, /features of/);
+});
+
+Deno.test("a source spec .json or an optional JSON file (memo, manifest) that is a named pipe is refused, not waited on", async () => {
+  const spec = join(dir, "pipe-spec.json");
+  await Deno.writeTextFile(spec, JSON.stringify({ kind: "folder", path: "val" }));
+  const asSpec = await loadWithPipeAt(
+    spec,
+    () => Effect.runPromise(Effect.exit(parseSourceArgument(spec, dir, { labelled: true }))),
+  );
+  assert.equal(asSpec.opened, false);
+  assert.match(String(asSpec.result), /pipe-spec\.json.*not a JSON source spec.*named pipe/s);
+  const memo = join(dir, "pipe-memo.json");
+  await Deno.writeTextFile(memo, "{}");
+  const asMemo = await loadWithPipeAt(
+    memo,
+    () => Effect.runPromise(Effect.exit(readOptionalJson(Schema.Struct({}), memo, (p) => p))),
+  );
+  assert.equal(asMemo.opened, false);
+  assert.match(String(asMemo.result), /cannot read it.*named pipe/s);
 });

@@ -94,8 +94,10 @@ export const parseSourceArgument = (
     }
     if (extname(path).toLowerCase() === ".json") {
       const json = yield* Effect.tryPromise({
-        // A named pipe is refused, not waited on.
-        try: async () => (await assertRegularFile(path), JSON.parse(await Deno.readTextFile(path))),
+        try: async () => {
+          await assertRegularFile(path); // a named pipe is refused, not waited on
+          return JSON.parse(await Deno.readTextFile(path)) as unknown;
+        },
         catch: (error) =>
           new SourceArgumentInvalid({ argument, problem: `not a JSON source spec: ${error}` }),
       });
