@@ -29,6 +29,18 @@ await writeDigitSet(dir, "val", 300, 200);
 
 const source = (argument: string, labelled = true) =>
   Effect.runPromise(parseSourceArgument(argument, dir, { labelled }));
+/** `grood fit` of mnist's model on train.npy (validation val.npy) into `out`, one flag a detector. */
+const fitArgs = (out: string, ...detectors: Array<string>) => [
+  "--model",
+  mnistModel,
+  "--train",
+  "train.npy",
+  "--val",
+  "val.npy",
+  ...detectors.flatMap((d) => ["--detector", d]),
+  "--out",
+  out,
+];
 
 Deno.test("cluster score: a source spec file named on the command line is an input, even with --overwrite", async () => {
   const detector = join(dir, "msp");
@@ -84,21 +96,10 @@ Deno.test("fit: numbered labels short of a wide logits tap name the model's outp
 });
 
 Deno.test("fit: one detector into the folder of a multi-detector fit is refused before computing, naming its detectors", async () => {
-  const args = (...detectors: Array<string>) => [
-    "--model",
-    mnistModel,
-    "--train",
-    "train.npy",
-    "--val",
-    "val.npy",
-    ...detectors.flatMap((d) => ["--detector", d]),
-    "--out",
-    "both",
-  ];
-  const both = await denoTask(dir, "fit", args("msp", "energy"));
+  const both = await denoTask(dir, "fit", fitArgs("both", "msp", "energy"));
   assert.equal(both.code, 0, both.stderr);
   const before = await Deno.readTextFile(join(dir, "both", "msp", "detector.json"));
-  const one = await denoTask(dir, "fit", args("msp"));
+  const one = await denoTask(dir, "fit", fitArgs("both", "msp"));
   assert.equal(one.code, 1, one.stderr);
   assert.match(
     one.stderr,
@@ -108,7 +109,7 @@ Deno.test("fit: one detector into the folder of a multi-detector fit is refused 
   assert.doesNotMatch(one.stderr, /features of/);
   assert.equal(await Deno.readTextFile(join(dir, "both", "msp", "detector.json")), before);
   // The multi-detector fit may still replace its own folder.
-  const again = await denoTask(dir, "fit", args("msp", "energy"));
+  const again = await denoTask(dir, "fit", fitArgs("both", "msp", "energy"));
   assert.equal(again.code, 0, again.stderr);
 });
 
@@ -143,18 +144,7 @@ Deno.test("GROOD: a temperature its float32 descriptors cannot hold is refused b
     assert.ok(Math.abs(x! - expected) <= expected * 1e-6, `τ = ${t}: ${x} vs ${expected}`);
   }
   // The command line: refused before any features, naming the temperature.
-  const r = await denoTask(dir, "fit", [
-    "--model",
-    mnistModel,
-    "--train",
-    "train.npy",
-    "--val",
-    "val.npy",
-    "--detector",
-    '{"kind":"grood","temperature":1e-300}',
-    "--out",
-    "cold",
-  ]);
+  const r = await denoTask(dir, "fit", fitArgs("cold", '{"kind":"grood","temperature":1e-300}'));
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /got 1e-300 in the detector spec at temperature/);
   assert.doesNotMatch(r.stderr, /features of/);

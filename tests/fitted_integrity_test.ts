@@ -16,9 +16,8 @@ import {
   readManifest,
   sealManifest,
 } from "../lib/fitted/mod.ts";
-import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure, withCompute } from "./with_compute.ts";
-import { writeDigitSet } from "./digit_sets.ts";
+import { digitFitSources } from "./digit_sets.ts";
 import { denoTask } from "./deno_task.ts";
 import { copyFolder } from "./folder_copy.ts";
 
@@ -27,12 +26,7 @@ type Json = any;
 
 const foreign = join(fixtureDir("foreign"), "foreign.onnx");
 const dir = await Deno.makeTempDir({ prefix: "grood-integrity-" });
-await writeDigitSet(dir, "train", 0, 600);
-await writeDigitSet(dir, "val", 600, 200);
-const source = (argument: string) =>
-  Effect.runPromise(parseSourceArgument(argument, dir, { labelled: true }));
-const train = await source("train.npy");
-const validation = await source("val.npy");
+const { train, validation } = await digitFitSources(dir);
 const fit = (detector: unknown, out: string) =>
   runScoped(
     fitDetectorFolder({ model: foreign, train, validation, detector, out: join(dir, out) }),

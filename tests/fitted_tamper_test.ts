@@ -27,20 +27,14 @@ import {
 import { sha256Hex } from "../lib/io/files.ts";
 import { decodeNpy, encodeNpy } from "../lib/io/npy.ts";
 import { openModel } from "../lib/models/registry.ts";
-import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
-import { writeDigitSet } from "./digit_sets.ts";
+import { digitFitSources } from "./digit_sets.ts";
 import { copyFolder } from "./folder_copy.ts";
 import { loadWithPipeAt } from "./named_pipe.ts";
 
 const foreign = join(fixtureDir("foreign"), "foreign.onnx");
 const dir = await Deno.makeTempDir({ prefix: "grood-fitted-tamper-" });
-await writeDigitSet(dir, "train", 0, 600);
-await writeDigitSet(dir, "val", 600, 200);
-const source = (argument: string) =>
-  Effect.runPromise(parseSourceArgument(argument, dir, { labelled: true }));
-const train = await source("train.npy");
-const validation = await source("val.npy");
+const { train, validation } = await digitFitSources(dir);
 for (const kind of ["grood", "energy", "knn"]) {
   await runScoped(fitDetectorFolder({
     model: foreign,

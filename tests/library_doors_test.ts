@@ -24,6 +24,33 @@ import type { ExtractedSet } from "../lib/detectors/detector.ts";
 import { tinyBenchmark } from "./tiny_benchmark.ts";
 
 const services = GroodLive({ backend: "wasm", cacheDir: null });
+
+/**
+ * A folder holding only the user's `files`: `save` into it is refused (OutputFolderRefused
+ * naming it) and the folder still holds exactly those files, unchanged.
+ */
+async function refusedKeepingFiles(
+  folder: string,
+  files: Readonly<Record<string, string>>,
+  save: (
+    folder: string,
+  ) => Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>,
+): Promise<void> {
+  await Deno.mkdir(folder);
+  for (const [name, text] of Object.entries(files)) {
+    await Deno.writeTextFile(join(folder, name), text);
+  }
+  const refused = await Effect.runPromise(Effect.flip(save(folder)));
+  assert.equal(refused._tag, "OutputFolderRefused", String(refused));
+  assert.ok(refused.message.includes(folder), refused.message);
+  for (const [name, text] of Object.entries(files)) {
+    assert.equal(await Deno.readTextFile(join(folder, name)), text, name);
+  }
+  assert.deepEqual(
+    [...Deno.readDirSync(folder)].map((e) => e.name).sort(),
+    Object.keys(files).sort(),
+  );
+}
 const { dir, path } = await tinyBenchmark();
 
 /** A user's detector whose scores are `scores(n)` for a set of n images. */
@@ -123,21 +150,10 @@ Deno.test("saveIndex into a folder of the user's files is refused and every file
   const other = Effect.runSync(Knn.exactIndex(Data.matrix(3, 2, [0, 0, 1, 1, 5, 5])));
   try {
     // The user's folder holds files of the names a saved index writes: they were overwritten.
-    const mine = join(base, "mine");
-    await Deno.mkdir(mine);
-    const files = { "points.npy": "my own points", "index.json": '{"mine": true}' };
-    for (const [name, text] of Object.entries(files)) {
-      await Deno.writeTextFile(join(mine, name), text);
-    }
-    const refused = await Effect.runPromise(Effect.flip(Knn.saveIndex(index, mine)));
-    assert.equal(refused._tag, "OutputFolderRefused", String(refused));
-    assert.ok(refused.message.includes(mine), refused.message);
-    for (const [name, text] of Object.entries(files)) {
-      assert.equal(await Deno.readTextFile(join(mine, name)), text, name);
-    }
-    assert.deepEqual(
-      [...Deno.readDirSync(mine)].map((e) => e.name).sort(),
-      Object.keys(files).sort(),
+    await refusedKeepingFiles(
+      join(base, "mine"),
+      { "points.npy": "my own points", "index.json": '{"mine": true}' },
+      (folder) => Knn.saveIndex(index, folder),
     );
     // Not vacuous: a new folder is written, and saved again (another index) replaced whole.
     const saved = join(base, "saved");
@@ -157,16 +173,6 @@ Deno.test("saveClassifier into a folder of the user's files (another model) is r
   const base = await Deno.makeTempDir({ prefix: "grood-save-classifier-" });
   try {
     // A user's tfjs model: saving grood's CNN there replaced its model.json and weights.
-    const theirs = join(base, "their-model");
-    await Deno.mkdir(theirs);
-    const files = {
-      "model.json": '{"modelTopology": {}}',
-      "weights.bin": "their weights",
-      "group1-shard1of1.bin": "more of their weights",
-    };
-    for (const [name, text] of Object.entries(files)) {
-      await Deno.writeTextFile(join(theirs, name), text);
-    }
     const save = (dir: string) =>
       Effect.gen(function* () {
         const { tf } = yield* Compute;
@@ -177,16 +183,11 @@ Deno.test("saveClassifier into a folder of the user's files (another model) is r
           Effect.sync(() => net.dispose()),
         );
       }).pipe(Effect.provide(services));
-    const refused = await Effect.runPromise(Effect.flip(save(theirs)));
-    assert.equal(refused._tag, "OutputFolderRefused", String(refused));
-    assert.ok(refused.message.includes(theirs), refused.message);
-    for (const [name, text] of Object.entries(files)) {
-      assert.equal(await Deno.readTextFile(join(theirs, name)), text, name);
-    }
-    assert.deepEqual(
-      [...Deno.readDirSync(theirs)].map((e) => e.name).sort(),
-      Object.keys(files).sort(),
-    );
+    await refusedKeepingFiles(join(base, "their-model"), {
+      "model.json": '{"modelTopology": {}}',
+      "weights.bin": "their weights",
+      "group1-shard1of1.bin": "more of their weights",
+    }, save);
     // Not vacuous: a new folder is written, and a model grood saved is saved over again.
     const mine = join(base, "mine");
     const first = await Effect.runPromise(save(mine));

@@ -28,7 +28,7 @@ import {
 import { openModel, readModelSpec } from "../lib/models/registry.ts";
 import { parseSourceArgument } from "../lib/sources/argument.ts";
 import { runScoped, scopedFailure } from "./with_compute.ts";
-import { writeDigitSet } from "./digit_sets.ts";
+import { digitFitSources } from "./digit_sets.ts";
 import { copyFolder } from "./folder_copy.ts";
 
 const foreign = join(fixtureDir("foreign"), "foreign.onnx");
@@ -63,15 +63,12 @@ Deno.test("a model spec whose mean or std count fits neither 1 nor its channels,
 });
 
 Deno.test("a sealed detector.json whose kind, spec or class names disagree is refused naming what", async () => {
-  await writeDigitSet(dir, "train", 0, 600);
-  await writeDigitSet(dir, "val", 600, 200);
-  const source = (argument: string) =>
-    Effect.runPromise(parseSourceArgument(argument, dir, { labelled: true }));
+  const { train, validation } = await digitFitSources(dir);
   const fitted = join(dir, "knn");
   await runScoped(fitDetectorFolder({
     model: foreign,
-    train: await source("train.npy"),
-    validation: await source("val.npy"),
+    train,
+    validation,
     detector: { kind: "knn", k: 5 },
     out: fitted,
   }));
