@@ -11,10 +11,10 @@
 import { Context, Data, Effect, Layer, Schema } from "effect";
 import { join } from "node:path";
 import {
-  assertRegularFile,
   exists,
   IoError,
   osReason,
+  readRegularFile,
   sha256Hex,
   tryIo,
   writeFileAtomic,
@@ -172,7 +172,7 @@ const readEntry = <A>(
         () => new Rejected({ reason: `${file} leads outside the entry` }),
       );
       const bytes = yield* Effect.tryPromise({
-        try: async () => (await assertRegularFile(path), await Deno.readFile(path)),
+        try: () => readRegularFile(path),
         catch: (cause) => new Rejected({ reason: `${file} unreadable (${osReason(cause)})` }),
       });
       if (sha256Hex(bytes) !== sha256) return yield* reject(`${file} fails its sha256 check`);

@@ -309,6 +309,26 @@ export async function assertRegularFile(path: string): Promise<void> {
   if (problem !== undefined) throw new NotRegularFile(path, problem);
 }
 
+/** The bytes of the regular file `path` (a named pipe there is {@link NotRegularFile}, not read). */
+export async function readRegularFile(path: string): Promise<Uint8Array> {
+  await assertRegularFile(path);
+  return await Deno.readFile(path);
+}
+
+/** The text of the regular file `path`, as {@link readRegularFile}. */
+export async function readRegularText(path: string): Promise<string> {
+  await assertRegularFile(path);
+  return await Deno.readTextFile(path);
+}
+
+/** The text of `path` as {@link readRegularText}, or `undefined` when there is no such file. */
+export function readOptionalText(path: string): Promise<string | undefined> {
+  return readRegularText(path).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  });
+}
+
 /** Up to `length` bytes of the regular file `path` from `offset`, and the file's size. */
 export async function readSlice(
   path: string,

@@ -7,7 +7,7 @@
  */
 import { createGunzip } from "node:zlib";
 import { Data, Effect } from "effect";
-import { assertRegularFile, IoError, osReason, readSlice } from "./files.ts";
+import { IoError, osReason, readRegularFile, readSlice } from "./files.ts";
 
 /** A decoded IDX file: its dimensions and its values (uint8). */
 export interface Idx {
@@ -164,7 +164,7 @@ export const readDatasetBytes = (
   hint: string,
 ): Effect.Effect<Uint8Array, DatasetFileMissing | IoError> =>
   Effect.tryPromise({
-    try: async () => (await assertRegularFile(path), await Deno.readFile(path)),
+    try: () => readRegularFile(path),
     catch: (cause) =>
       cause instanceof Deno.errors.NotFound
         ? new DatasetFileMissing({ path, hint })

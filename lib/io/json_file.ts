@@ -6,7 +6,7 @@
  */
 import { Effect, type Schema } from "effect";
 import { decodeJsonText, problemsText } from "../decode.ts";
-import { assertRegularFile, osReason } from "./files.ts";
+import { osReason, readOptionalText } from "./files.ts";
 
 /**
  * Read and strictly decode the JSON file at `path` with `schema`; `undefined` when there is
@@ -30,12 +30,7 @@ export const readOptionalJson = <S extends Schema.Top & { readonly DecodingServi
   invalid: (problem: string) => E,
 ): Effect.Effect<S["Type"] | undefined, E> =>
   Effect.tryPromise({
-    // A named pipe is refused, not waited on.
-    try: () =>
-      assertRegularFile(path).then(() => Deno.readTextFile(path)).catch((error) => {
-        if (error instanceof Deno.errors.NotFound) return undefined;
-        throw error;
-      }),
+    try: () => readOptionalText(path),
     catch: (error) => invalid(`cannot read it (${osReason(error)})`),
   }).pipe(
     Effect.flatMap((text) =>

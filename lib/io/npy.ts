@@ -8,7 +8,7 @@
  * @module
  */
 import { Data, Effect } from "effect";
-import { assertRegularFile, writeFileAtomic } from "./files.ts";
+import { readRegularFile, writeFileAtomic } from "./files.ts";
 
 /** The NumPy dtypes grood reads and writes; `<i8` (NumPy's default for integers) is read only. */
 export type NpyDtype = "<f8" | "<f4" | "<i4" | "<i8" | "|u1";
@@ -226,8 +226,7 @@ export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArr
 /** Read and decode a `.npy` file. */
 export const readNpy = (path: string): Effect.Effect<NpyArray, CorruptNpy | NpyIoError> =>
   Effect.tryPromise({
-    // A named pipe called `x.npy` is refused, not waited on.
-    try: async () => (await assertRegularFile(path), await Deno.readFile(path)),
+    try: () => readRegularFile(path),
     catch: (cause) => new NpyIoError({ path, cause }),
   }).pipe(Effect.flatMap((bytes) => decodeNpy(bytes, path)));
 

@@ -6,7 +6,7 @@
  */
 import { Effect, Schema } from "effect";
 import { join } from "node:path";
-import { assertRegularFile, sha256Hex, writeAtomicWith, writeFileAtomic } from "../io/files.ts";
+import { readRegularFile, sha256Hex, writeAtomicWith, writeFileAtomic } from "../io/files.ts";
 import { decodeNpy, encodeNpy } from "../io/npy.ts";
 import type { Matrix } from "../matrix.ts";
 import { CorruptIndex, IndexIoError } from "./errors.ts";
@@ -32,10 +32,7 @@ export const io = <A>(path: string, run: () => Promise<A>): Effect.Effect<A, Ind
 
 /** Read the regular file `path` (a named pipe in its place is refused, not waited on). */
 export const readRegular = (path: string): Effect.Effect<Uint8Array, IndexIoError> =>
-  io(path, async () => {
-    await assertRegularFile(path);
-    return await Deno.readFile(path);
-  });
+  io(path, () => readRegularFile(path));
 
 /** Write `matrix` as the `.npy` file `name` (float32, rows × cols) into `dir`; its entry. */
 export const writeMatrixFile = (

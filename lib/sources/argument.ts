@@ -8,7 +8,7 @@
 import { basename, dirname, extname, resolve } from "node:path";
 import { Data, Effect } from "effect";
 import { decodeStrict } from "../decode.ts";
-import { assertRegularFile } from "../io/files.ts";
+import { readRegularText } from "../io/files.ts";
 import { SourceSpec } from "./mod.ts";
 
 /** How a source argument is written, for the help of the tasks that take one. */
@@ -94,10 +94,7 @@ export const parseSourceArgument = (
     }
     if (extname(path).toLowerCase() === ".json") {
       const json = yield* Effect.tryPromise({
-        try: async () => {
-          await assertRegularFile(path); // a named pipe is refused, not waited on
-          return JSON.parse(await Deno.readTextFile(path)) as unknown;
-        },
+        try: async () => JSON.parse(await readRegularText(path)) as unknown,
         catch: (error) =>
           new SourceArgumentInvalid({ argument, problem: `not a JSON source spec: ${error}` }),
       });

@@ -10,7 +10,7 @@
 import { dirname, join } from "node:path";
 import { Effect, Schema } from "effect";
 import { ClassNames } from "../decode.ts";
-import { assertRegularFile } from "../io/files.ts";
+import { readOptionalText } from "../io/files.ts";
 import { CorruptDataset } from "../io/idx.ts";
 import { conformRaw, interleave } from "./conform.ts";
 import {
@@ -64,13 +64,7 @@ const metaNames = (dir: string, spec: CifarSpec, classes: number) => {
   );
   return Effect.flatMap(
     Effect.tryPromise({
-      try: async () => {
-        await assertRegularFile(path);
-        return await Deno.readTextFile(path).catch((error) => {
-          if (error instanceof Deno.errors.NotFound) return undefined;
-          throw error;
-        });
-      },
+      try: () => readOptionalText(path),
       catch: (error) => new CorruptDataset({ path, problem: `cannot be read: ${error}` }),
     }),
     (text) => {
