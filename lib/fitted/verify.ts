@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Effect } from "effect";
 import { decodeStrict } from "../decode.ts";
 import { decodeDetector } from "../detectors/registry.ts";
-import { regularFileProblem, sha256Hex } from "../io/files.ts";
+import { NotRegularFile, sha256Hex, statRegularFile } from "../io/files.ts";
 import { OUTPUT_MARKER } from "../io/output_folder.ts";
 import type { FeatureModel } from "../models/model.ts";
 import { FittedFolderDamaged } from "./errors.ts";
@@ -36,9 +36,7 @@ const readRegular = <A>(
 ) =>
   Effect.tryPromise({
     try: async () => {
-      const problem = await regularFileProblem(join(folder, path));
-      if (problem !== undefined) throw new Refused(problem);
-      const { size } = await Deno.stat(join(folder, path));
+      const { size } = await statRegularFile(join(folder, path));
       if (bytes !== undefined && size !== bytes) {
         throw new Refused(
           `content differs from the manifest (${size} bytes; expected ${bytes} bytes)`,
@@ -50,7 +48,7 @@ const readRegular = <A>(
       damaged(
         folder,
         path,
-        error instanceof Refused
+        error instanceof Refused || error instanceof NotRegularFile
           ? error.message
           : !(error instanceof Deno.errors.NotFound)
           ? `unreadable (${error})`

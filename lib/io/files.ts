@@ -274,6 +274,10 @@ const FILE_KINDS: ReadonlyArray<[keyof Deno.FileInfo, string]> = [
   ["isBlockDevice", "a device"],
 ];
 
+const notRegularProblem = (info: Deno.FileInfo): string =>
+  `it is ${FILE_KINDS.find(([key]) => info[key] === true)?.[1] ?? "not a regular file"}, ` +
+  "not a regular file";
+
 /**
  * Why `path` is not a regular file grood may read, or undefined (also when missing). A named
  * pipe is refused before it is opened: opening it would wait for a writer forever.
@@ -286,9 +290,17 @@ const FILE_KINDS: ReadonlyArray<[keyof Deno.FileInfo, string]> = [
  */
 export async function regularFileProblem(path: string): Promise<string | undefined> {
   const info = await Deno.stat(path).catch(() => undefined);
-  if (info === undefined || info.isFile) return undefined;
-  const kind = FILE_KINDS.find(([key]) => info[key] === true)?.[1] ?? "not a regular file";
-  return `it is ${kind}, not a regular file`;
+  return info === undefined || info.isFile ? undefined : notRegularProblem(info);
+}
+
+/**
+ * The stat of the regular file `path`, in one call: `Deno.errors.NotFound` when it is missing,
+ * {@link NotRegularFile} when it is something else.
+ */
+export async function statRegularFile(path: string): Promise<Deno.FileInfo> {
+  const info = await Deno.stat(path);
+  if (!info.isFile) throw new NotRegularFile(path, notRegularProblem(info));
+  return info;
 }
 
 /** A file a reader needs is not a regular file (a named pipe, a device, a folder). */
