@@ -36,12 +36,14 @@ import {
   readPart,
   readPlan,
   sealPlan,
+  sourceContent,
   writePart,
 } from "../apps/cluster/job.ts";
 import { mergeParts } from "../apps/cluster/merge.ts";
 import { formatScoreRows } from "../apps/cli/score_rows.ts";
 import { fitMspFolder } from "./msp_folder.ts";
 import { writeDigitSet } from "./digit_sets.ts";
+import { loadWithPipeAt } from "./named_pipe.ts";
 import {
   encodeDescriptorPart,
   encodeFeaturePart,
@@ -585,6 +587,24 @@ Deno.test("a job whose images changed since it was planned (same count) is anoth
     const changed = await score();
     assert.match(changed, /holds another job/, changed);
     assert.doesNotMatch(changed, /resumed/, changed);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a source's content hash refuses a named pipe in place of its file, naming it, not waiting", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "grood-cluster-pipe-" });
+  try {
+    await writeDigitSet(dir, "images", 0, 10);
+    const content = () =>
+      Effect.runPromise(Effect.exit(
+        sourceContent({ spec: { kind: "npy", images: "images.npy" }, baseDir: dir }),
+      ));
+    const before = await content();
+    assert.ok(Exit.isSuccess(before), String(before));
+    const piped = await loadWithPipeAt(join(dir, "images.npy"), content);
+    assert.equal(piped.opened, false);
+    assert.match(String(piped.result), /images\.npy.*a named pipe, not a regular file/s);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

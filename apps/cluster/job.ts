@@ -152,8 +152,7 @@ export const sourceContent = (
     for (const file of files) {
       yield* Io.tryIo(file, "read", async () => {
         // Only a regular file is opened (a named pipe would wait for a writer).
-        const info = await Deno.stat(file);
-        if (!info.isFile) throw new Error("not a regular file");
+        const info = await Io.statRegularFile(file);
         hash.update(`${JSON.stringify(file)} ${info.size}\n`);
         const handle = await Deno.open(file);
         for await (const chunk of handle.readable) hash.update(chunk);

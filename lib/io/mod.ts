@@ -12,6 +12,7 @@ export {
   osReason,
   portablePath,
   sha256Hex,
+  statRegularFile,
   tryIo,
   writeAtomicWith,
   writeFile,
