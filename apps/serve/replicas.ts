@@ -26,7 +26,7 @@ import {
   serverStats,
 } from "./haproxy.ts";
 import type { LogLine } from "./log.ts";
-import { after } from "./timer.ts";
+import { within } from "./timer.ts";
 
 /** Most replicas one machine may start (`--replicas` is checked against it). */
 export const MAX_REPLICAS = 64;
@@ -100,13 +100,7 @@ function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
 
 /** Wait at most `ms` for `child` to exit; true when it did. */
 async function exitedWithin(child: Deno.ChildProcess, ms: number): Promise<boolean> {
-  let cancel: (() => void) | undefined;
-  const done = await Promise.race([
-    child.status.then(() => true),
-    new Promise<boolean>((resolve) => (cancel = after(ms, () => resolve(false)))),
-  ]);
-  cancel?.();
-  return done;
+  return (await within(child.status.then(() => true), ms)) ?? false;
 }
 
 /** SIGTERM, then SIGKILL if it still runs `graceMs` later. */

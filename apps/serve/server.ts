@@ -39,6 +39,7 @@ import { flushServiceLog, logLine } from "./log.ts";
 import { ServiceMetrics } from "./metrics.ts";
 import { loadPage } from "./page.ts";
 import { hostCheck, makeHandler } from "./routes.ts";
+import { within } from "./timer.ts";
 
 /**
  * grood's version, in `grood_build_info` and the OpenAPI document (`deno.json` states the same;
@@ -169,7 +170,7 @@ export const serveDetector: <E>(
       catch: (cause) =>
         new IoError({ path: socket, operation: "listen on", reason: osReason(cause) }),
     }),
-    (s) => Effect.promise(() => withTimeout(s.shutdown(), 1000)),
+    (s) => Effect.promise(() => within(s.shutdown(), 1000)),
   );
   const front = yield* openFront(listenHost, options.port ?? 8080, socket, timeouts);
   // Runs first at release: stop accepting, answer what was accepted, then cut the rest.
@@ -186,9 +187,9 @@ export const serveDetector: <E>(
       // What is still open now is stalled: cut it, then let the handlers it leaves end.
       front.closeAll();
       if (inFlight > 0) {
-        await withTimeout(new Promise<void>((resolve) => (drained = resolve)), 1000);
+        await within(new Promise<void>((resolve) => (drained = resolve)), 1000);
       }
-      await withTimeout(server.shutdown(), 1000);
+      await within(server.shutdown(), 1000);
       // Every access line of the drained requests is on stderr before the service is gone.
       flushServiceLog();
     })
@@ -205,12 +206,3 @@ export const serveDetector: <E>(
   };
   return service;
 });
-
-/** `promise`, or nothing after `ms`. */
-function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-  ]).finally(() => clearTimeout(timer));
-}

@@ -32,3 +32,10 @@ export function after(ms: number, f: () => void): () => void {
   arm(ms);
   return () => clearTimeout(timer);
 }
+
+/** `promise`'s value, or `undefined` if `ms` milliseconds pass first; the timer never outlives it. */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let cancel = () => {};
+  const late = new Promise<undefined>((resolve) => (cancel = after(ms, () => resolve(undefined))));
+  return Promise.race([promise, late]).finally(() => cancel());
+}
