@@ -10,7 +10,13 @@
 import { fileURLToPath } from "node:url";
 import { Deferred, Effect } from "effect";
 import { wrapperGone } from "../apps/cli/parent.ts";
-import { type LogLine, logLine, runReplicas, serviceLogger } from "../apps/serve/mod.ts";
+import {
+  type LogLine,
+  logLine,
+  type RunningReplicas,
+  runReplicas,
+  serviceLogger,
+} from "../apps/serve/mod.ts";
 import { taskArgs } from "../apps/cli/task_input.ts";
 
 /** Where HAProxy listens and how long a replica drains. */
@@ -49,9 +55,21 @@ export async function serveReplicas(count: number, options: ReplicaTaskOptions):
     });
   }
   const stopSignal = Deferred.await(stopped);
+  // SIGHUP too: one that comes while the replicas start (HAProxy may already answer) would
+  // otherwise kill the supervisor; it is kept and the rolling restart runs once they are up.
+  let running: RunningReplicas | undefined;
+  let restartAsked = false;
+  const restart = () => {
+    if (stopping) return void say("Warn", "SIGHUP while stopping: no rolling restart");
+    if (running === undefined) return void (restartAsked = true);
+    Effect.runFork(running.rollingRestart.pipe(
+      Effect.catch((error) => Effect.sync(() => say("Error", error.message))),
+    ));
+  };
+  Deno.addSignalListener("SIGHUP", restart);
   const program = Effect.scoped(Effect.gen(function* () {
     say = yield* logLine;
-    const replicas = yield* runReplicas({
+    running = yield* runReplicas({
       count,
       host: options.host,
       port: options.port,
@@ -75,17 +93,16 @@ export async function serveReplicas(count: number, options: ReplicaTaskOptions):
         ],
       }),
     });
-    const restart = () =>
-      Effect.runFork(replicas.rollingRestart.pipe(
-        Effect.catch((error) => Effect.sync(() => say("Error", error.message))),
-      ));
-    Deno.addSignalListener("SIGHUP", restart);
+    if (restartAsked) {
+      say("Info", "SIGHUP came while the replicas started: rolling restart now");
+      restart();
+    }
     const signal = yield* Effect.raceFirst(stopSignal, wrapperGone());
     stopping = true;
-    Deno.removeSignalListener("SIGHUP", restart);
     say("Info", `${signal}: stopping HAProxy, then the replicas`);
   })).pipe(Effect.ensuring(Effect.sync(() => say("Info", "stopped"))));
   const exit = await Effect.runPromiseExit(Effect.provide(program, serviceLogger()));
+  Deno.removeSignalListener("SIGHUP", restart);
   if (exit._tag === "Failure") {
     const text = String(exit.cause);
     const error = exit.cause.reasons.find((r) => r._tag === "Fail");

@@ -50,10 +50,20 @@ interface Supervisor extends Spawned {
   readonly replicas: () => Map<string, number>;
 }
 
-/** Start `scripts/serve.sh --replicas n` and wait (at most 120 s) for HAProxy's address. */
-async function start(n: number): Promise<Supervisor> {
+/**
+ * Start `scripts/serve.sh --replicas n` and wait (at most 120 s) for HAProxy's address;
+ * `onFirstReady` runs when the first replica is ready, before HAProxy starts.
+ */
+async function start(
+  n: number,
+  onFirstReady?: (child: Deno.ChildProcess) => void,
+): Promise<Supervisor> {
   const args = ["--detector", "detector", "--replicas", String(n), "--port", "0"];
   const process = spawnCollecting(launcher, [...args, "--drain-seconds", "5"], dir);
+  if (onFirstReady !== undefined) {
+    await waitForOutput(process, /replica r\d+ \(pid \d+\) ready/, 120_000, "a replica");
+    onFirstReady(process.child);
+  }
   const replicas = () => {
     const found = new Map<string, number>();
     for (const m of process.output().matchAll(/replica (r\d+) \(pid (\d+)\) ready/g)) {
@@ -241,6 +251,29 @@ Deno.test({
       bench.rolling_restart = { requests: outcomes.length, failed: failed.length };
     } finally {
       await stop(s);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `a SIGHUP while the replicas start is kept: the rolling restart runs once they are up${reason}`,
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // HAProxy can answer /readyz before the supervisor's last start-up step (docs/guide.md's
+    // `until curl …/readyz; do …; done; kill -HUP` does just that); a SIGHUP then used to kill it.
+    const s = await start(2, (child) => child.kill("SIGHUP"));
+    try {
+      await waitForOutput(s, /rolling restart done/, 120_000, "the rolling restart");
+      assert.match(s.output(), /SIGHUP came while the replicas started/);
+      assert.equal(s.output().match(/ready on 127\.0\.0\.1/g)?.length, 4, "2, then 2 new");
+      const { outcomes } = await load(s.url, 20, 4);
+      assert.ok(outcomes.every((o) => o.status === 200), JSON.stringify(outcomes));
+    } finally {
+      const status = await stop(s);
+      assert.equal(status.code, 0, s.output());
     }
   },
 });
