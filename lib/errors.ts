@@ -5,9 +5,11 @@
  */
 import { Data } from "effect";
 
-/** A value as an error message shows it: JSON, but numbers as numbers (NaN is not `null`). */
+/** A value as an error message shows it: JSON, but NaN and ±Infinity as such (not `null`), nested too. */
 export const shownValue = (value: unknown): string =>
-  typeof value === "number" ? String(value) : String(JSON.stringify(value));
+  String(
+    JSON.stringify(value, (_, v) => typeof v === "number" && !Number.isFinite(v) ? `\0${v}\0` : v),
+  ).replace(/"\\u0000(NaN|-?Infinity)\\u0000"/g, "$1");
 
 /** A stage parameter is out of range: names it, its value and what was expected. */
 export class InvalidParameter extends Data.TaggedError("InvalidParameter")<{

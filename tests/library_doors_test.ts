@@ -287,6 +287,16 @@ Deno.test("a NaN or infinite setting is named as such in the error, not as null"
       .message,
     /s = "hot", expected x/,
   );
+  // A non-finite number inside a list is shown as itself, not as JSON's null.
+  assert.match(
+    new Detectors.InvalidSetting({
+      detector: "d",
+      setting: "epsilonGrid",
+      value: [0.1, Number.NaN, -Infinity, { t: Infinity }],
+      expected: "x",
+    }).message,
+    /epsilonGrid = \[0\.1,NaN,-Infinity,\{"t":Infinity\}\], expected x/,
+  );
 });
 
 Deno.test("cleanup", async () => {
