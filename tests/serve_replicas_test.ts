@@ -262,8 +262,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    // HAProxy can answer /readyz before the supervisor's last start-up step (docs/guide.md's
-    // `until curl …/readyz; do …; done; kill -HUP` does just that); a SIGHUP then used to kill it.
+    // HAProxy can answer /readyz before the supervisor's last start-up step (docs/guide.md waits
+    // for /readyz, then sends SIGHUP); a SIGHUP then used to kill the supervisor.
     const s = await start(2, (child) => child.kill("SIGHUP"));
     try {
       await waitForOutput(s, /rolling restart done/, 120_000, "the rolling restart");

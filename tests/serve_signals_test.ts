@@ -236,6 +236,43 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "a wrapper that dies while the server is still loading is noticed too",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    // The wrappers are recorded when apps/cli/parent.ts is first evaluated, not when the server
+    // is ready: looked up then, a wrapper killed during the model's load was already gone and the
+    // orphaned server watched nothing. A program imports parent.ts, says so, and (once its
+    // wrapper has surely died) asks it to wait for its wrapper's death.
+    const program = join(dir, "watch_wrapper.ts");
+    await Deno.writeTextFile(
+      program,
+      `import { Effect } from "effect";
+import { wrapperGone } from ${
+        JSON.stringify(new URL("../apps/cli/parent.ts", import.meta.url).href)
+      };
+console.log("imported");
+await new Promise((resolve) => setTimeout(resolve, 1500));
+console.log(await Effect.runPromise(Effect.timeout(wrapperGone(50), "10 seconds")));
+`,
+    );
+    const deno = Deno.execPath();
+    // `; true`: bash stays the program's parent (it would exec a lone command).
+    const wrapper = spawnCollecting("bash", [
+      "-c",
+      `"${deno}" run -A --config "${join(root, "deno.json")}" "${program}"; true`,
+    ], dir);
+    await waitForOutput(wrapper, /imported/, 60_000, "the program's start");
+    wrapper.child.kill("SIGKILL");
+    // The program goes on writing to the pipe it shares with the test (bounded: 15 s).
+    const deadline = Date.now() + 15_000;
+    const noticed = /the parent process (\d+) exited/;
+    while (!noticed.test(wrapper.output()) && Date.now() < deadline) await sleep(100);
+    for (const pid of pidsMentioning(program)) kill(pid);
+    assert.equal(noticed.exec(wrapper.output())?.[1], String(wrapper.child.pid), wrapper.output());
+  },
+});
+
 Deno.test("a stalled upload is cut by the body timeout and does not hold the exit; a second SIGTERM exits at once", async () => {
   const server = await start(launcher, [
     "--detector",
@@ -320,7 +357,8 @@ Deno.test("the drain deadline cuts a client stalled mid-upload: the process exit
       headers: { "content-type": "application/json" },
       body: many(8),
     }).then((r) => r.status);
-    await inFlightReaches(server.url, 2);
+    // The stalled upload, the answered request and the poll itself.
+    await inFlightReaches(server.url, 3);
     const signalled = performance.now();
     server.child.kill("SIGTERM");
     assert.equal(await answered, 200);

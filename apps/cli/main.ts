@@ -6,6 +6,8 @@
  *
  * @module
  */
+// First: it records the processes that started this one (see parent.ts).
+import "./parent.ts";
 import { Effect } from "effect";
 import denoJson from "../../deno.json" with { type: "json" };
 import { runGrood } from "./app.ts";

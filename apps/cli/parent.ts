@@ -61,11 +61,18 @@ export function wrapperAncestors(): ReadonlyArray<ProcessId> {
 }
 
 /**
- * Succeeds with a description once any of this process's wrapper ancestors has died (checked
- * every `everyMs`); never, when there are none.
+ * The wrapper ancestors when this module was first evaluated: `apps/cli/main.ts` imports it
+ * first, so at the process's start. Looked up later (once a server was ready), a wrapper killed
+ * while the model loaded was already gone, and its orphaned server, seeing none, ran on.
+ */
+const atStart = wrapperAncestors();
+
+/**
+ * Succeeds with a description once any of this process's wrapper ancestors at its start has died
+ * (checked every `everyMs`); never, when there were none.
  */
 export const wrapperGone = (everyMs = 250): Effect.Effect<string> => {
-  const watched = wrapperAncestors();
+  const watched = atStart;
   if (watched.length === 0) return Effect.never;
   return Effect.callback<string>((resume) => {
     const timer = setInterval(() => {

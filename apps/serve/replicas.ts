@@ -82,12 +82,18 @@ interface Slot {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** A free loopback port (the listener is closed before it is returned). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+/**
+ * `count` free loopback ports, all distinct: every listener is held until all are chosen (one
+ * closed at a time let the kernel hand out the same port twice: 196 distinct in 200 binds).
+ */
+function freePorts(count: number): ReadonlyArray<number> {
+  const listeners = Array.from(
+    { length: count },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
 }
 
 function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
@@ -163,9 +169,9 @@ export const runReplicas = (
       (path) => Effect.promise(() => Deno.remove(path, { recursive: true }).catch(() => {})),
     );
     const socket = join(dir, "admin.sock");
-    const slots: Array<Slot> = Array.from({ length: options.count }, (_, i) => ({
+    const slots: Array<Slot> = freePorts(options.count).map((port, i) => ({
       name: `r${i + 1}`,
-      port: freePort(),
+      port,
       child: undefined,
       retiring: false,
       crashes: 0,
@@ -174,6 +180,8 @@ export const runReplicas = (
 
     /** Start the replica of `slot` and wait (at most 120 s) until it answers `/readyz`. */
     const launch = async (slot: Slot): Promise<void> => {
+      // Stopping: a replica started now would outlive the supervisor (nothing stops it).
+      if (closing) return;
       const { command, args } = options.replica(slot.port);
       const child = new Deno.Command(command, {
         args,
@@ -231,7 +239,7 @@ export const runReplicas = (
           : new ReplicaFailed({ replica: "?", reason: String(cause) }),
     });
 
-    const port = options.port === 0 ? freePort() : options.port;
+    const port = options.port === 0 ? freePorts(1)[0]! : options.port;
     const bind = `${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
     const config = join(dir, "haproxy.cfg");
     yield* Effect.tryPromise({
@@ -304,6 +312,7 @@ export const runReplicas = (
       // 2. SIGTERM: it drains whatever it still holds, then exits.
       slot.retiring = true;
       if (old !== undefined) await stopChild(old, drainMs + 5000, "SIGTERM");
+      if (closing) return;
       // 3. The replacement, on the same port; back in rotation once HAProxy sees it up.
       await launch(slot);
       await admin(`enable server ${BACKEND}/${slot.name}`);
