@@ -34,6 +34,22 @@ if (!ignore) await fitMspFolder(dir);
 
 const digit = ignore ? new Uint8Array() : await digitPng();
 
+/** Processes whose command line mentions `marker` (this test process excepted). */
+function pidsMentioning(marker: string): Array<number> {
+  const pids: Array<number> = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(marker)) {
+        pids.push(Number(entry.name));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
 function alive(pid: number): boolean {
   try {
     Deno.kill(pid, "SIGCONT");
@@ -57,8 +73,9 @@ interface Supervisor extends Spawned {
 async function start(
   n: number,
   onFirstReady?: (child: Deno.ChildProcess) => void,
+  detector = "detector",
 ): Promise<Supervisor> {
-  const args = ["--detector", "detector", "--replicas", String(n), "--port", "0"];
+  const args = ["--detector", detector, "--replicas", String(n), "--port", "0"];
   const process = spawnCollecting(launcher, [...args, "--drain-seconds", "5"], dir);
   if (onFirstReady !== undefined) {
     await waitForOutput(process, /replica r\d+ \(pid \d+\) ready/, 120_000, "a replica");
@@ -274,6 +291,38 @@ Deno.test({
     } finally {
       const status = await stop(s);
       assert.equal(status.code, 0, s.output());
+    }
+  },
+});
+
+Deno.test({
+  name: `SIGTERM during a rolling restart starts no replica that outlives the supervisor${reason}`,
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // The folder's name marks this test's processes. The SIGTERM comes right after r1's
+    // replacement: r2's old replica is draining, and its replacement used to be started anyway,
+    // with nothing left to stop it.
+    const marked = join(dir, "detector-restart-stop");
+    await Deno.symlink(join(dir, "detector"), marked);
+    const s = await start(2, undefined, marked);
+    try {
+      s.child.kill("SIGHUP");
+      await waitForOutput(s, /rolling restart: r1 replaced/, 120_000, "r1's replacement");
+      const status = await stop(s);
+      assert.equal(status.code, 0, s.output());
+      const deadline = Date.now() + 20_000;
+      while (pidsMentioning(marked).length > 0 && Date.now() < deadline) await sleep(100);
+      assert.deepEqual(pidsMentioning(marked), [], "processes left after SIGTERM");
+    } finally {
+      for (const pid of pidsMentioning(marked)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
     }
   },
 });
