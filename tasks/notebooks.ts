@@ -9,8 +9,9 @@
  *    written, so two checkouts on one machine never run each other's deno. (`--kernel-only`
  *    stops here and prints the `JUPYTER_PATH` to use with an interactive `jupyter lab`.)
  * 2. Runs `jupyter nbconvert --to notebook --execute` on each `<dir>/*.ipynb` (or those whose
- *    name contains one of the given names), writing the executed copy to `--out`, never over
- *    the source.
+ *    name contains one of the given names). The executed copies are one output folder, `--out`:
+ *    written beside it and swapped in whole (a run of some notebooks leaves only theirs), never
+ *    over the sources or a folder of the user's.
  * 3. Checks each executed notebook shows at least one table (`text/html`) and one plot
  *    (`image/svg+xml` or `image/png`), and prints the time per notebook.
  *
@@ -18,13 +19,13 @@
  *
  * @module
  */
-import { Schema } from "effect";
+import { Cause, Effect, Schema } from "effect";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { notebooksTask } from "../apps/cli/commands/notebooks.ts";
 import { formatSeconds } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
-import { writeJsonAtomic } from "../lib/io/mod.ts";
+import { type OutputFolderOptions, writeJsonAtomic, writeOutputFolder } from "../lib/io/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -123,6 +124,90 @@ function outputsOf(text: string): { mimes: Set<string>; errors: Array<string> } 
   return { mimes, errors };
 }
 
+/**
+ * Execute `notebooks` of `dir` into `tmp` and check what each shows; prints a line per notebook
+ * and a table of times. Returns the exit code: 1 when any failed.
+ */
+async function executeAll(
+  dir: string,
+  notebooks: ReadonlyArray<string>,
+  tmp: string,
+  timeout: number,
+): Promise<number> {
+  const failures: Array<string> = [];
+  const times: Array<[string, number, string]> = [];
+  for (const name of notebooks) {
+    console.log(`▶ ${name}`);
+    const started = performance.now();
+    const execute = async (): Promise<{ problems: Array<string>; missingOutput: boolean }> => {
+      const result = await run("jupyter", [
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        `--ExecutePreprocessor.timeout=${timeout}`,
+        "--output-dir",
+        tmp,
+        join(dir, name),
+      ]);
+      if (result.code !== 0) {
+        return {
+          problems: [`nbconvert exited with code ${result.code}:\n${cellError(result.stderr)}`],
+          missingOutput: false,
+        };
+      }
+      const executed = join(tmp, name);
+      try {
+        const { mimes, errors } = outputsOf(await Deno.readTextFile(executed));
+        const missing: Array<string> = [];
+        if (!mimes.has("text/html")) missing.push("no table (no text/html output)");
+        if (!mimes.has("image/svg+xml") && !mimes.has("image/png")) {
+          missing.push("no plot (no image/svg+xml or image/png output)");
+        }
+        return {
+          problems: [
+            ...(errors.length > 0 ? [`error outputs: ${errors.join("; ")}`] : []),
+            ...missing,
+          ],
+          missingOutput: errors.length === 0 && missing.length > 0,
+        };
+      } catch (error) {
+        return {
+          problems: [`cannot read the executed notebook "${executed}": ${String(error)}`],
+          missingOutput: false,
+        };
+      }
+    };
+    let { problems, missingOutput } = await execute();
+    if (missingOutput) {
+      // The Deno kernel (2.9) now and then loses a cell's displayed result under nbconvert,
+      // with no error anywhere; one more run tells that apart from a notebook that shows nothing.
+      console.error(`  ${name}: ${problems.join("; ")}; running it once more`);
+      ({ problems } = await execute());
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const status = problems.length === 0 ? "ok" : "FAILED";
+    times.push([name, seconds, status]);
+    if (problems.length === 0) {
+      console.log(`✔ ${name}: ${formatSeconds(seconds)} → ${join(values.out, basename(name))}`);
+    } else {
+      failures.push(name);
+      console.error(`✘ notebook ${name} failed after ${formatSeconds(seconds)}:`);
+      for (const problem of problems) console.error(`  ${problem.replaceAll("\n", "\n  ")}`);
+    }
+  }
+
+  console.log("\nnotebook | time | status");
+  for (const [name, seconds, status] of times) {
+    console.log(`${name} | ${formatSeconds(seconds)} | ${status}`);
+  }
+  if (failures.length > 0) {
+    console.error(`\nerror: ${failures.length} notebook(s) failed: ${failures.join(", ")}`);
+    return 1;
+  }
+  return 0;
+}
+
 async function main(): Promise<number> {
   const dir = resolve(ROOT, values.dir);
   const out = resolve(ROOT, values.out);
@@ -173,80 +258,27 @@ async function main(): Promise<number> {
     );
     return 1;
   }
-  await Deno.mkdir(out, { recursive: true });
-
-  const failures: Array<string> = [];
-  const times: Array<[string, number, string]> = [];
-  for (const name of notebooks) {
-    console.log(`▶ ${name}`);
-    const started = performance.now();
-    const execute = async (): Promise<{ problems: Array<string>; missingOutput: boolean }> => {
-      const result = await run("jupyter", [
-        "nbconvert",
-        "--to",
-        "notebook",
-        "--execute",
-        `--ExecutePreprocessor.timeout=${timeout}`,
-        "--output-dir",
-        out,
-        join(dir, name),
-      ]);
-      if (result.code !== 0) {
-        return {
-          problems: [`nbconvert exited with code ${result.code}:\n${cellError(result.stderr)}`],
-          missingOutput: false,
-        };
-      }
-      const executed = join(out, name);
-      try {
-        const { mimes, errors } = outputsOf(await Deno.readTextFile(executed));
-        const missing: Array<string> = [];
-        if (!mimes.has("text/html")) missing.push("no table (no text/html output)");
-        if (!mimes.has("image/svg+xml") && !mimes.has("image/png")) {
-          missing.push("no plot (no image/svg+xml or image/png output)");
-        }
-        return {
-          problems: [
-            ...(errors.length > 0 ? [`error outputs: ${errors.join("; ")}`] : []),
-            ...missing,
-          ],
-          missingOutput: errors.length === 0 && missing.length > 0,
-        };
-      } catch (error) {
-        return {
-          problems: [`cannot read the executed notebook "${executed}": ${String(error)}`],
-          missingOutput: false,
-        };
-      }
-    };
-    let { problems, missingOutput } = await execute();
-    if (missingOutput) {
-      // The Deno kernel (2.9) now and then loses a cell's displayed result under nbconvert,
-      // with no error anywhere; one more run tells that apart from a notebook that shows nothing.
-      console.error(`  ${name}: ${problems.join("; ")}; running it once more`);
-      ({ problems } = await execute());
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const status = problems.length === 0 ? "ok" : "FAILED";
-    times.push([name, seconds, status]);
-    if (problems.length === 0) {
-      console.log(`✔ ${name}: ${formatSeconds(seconds)} → ${join(values.out, basename(name))}`);
-    } else {
-      failures.push(name);
-      console.error(`✘ notebook ${name} failed after ${formatSeconds(seconds)}:`);
-      for (const problem of problems) console.error(`  ${problem.replaceAll("\n", "\n  ")}`);
-    }
-  }
-
-  console.log("\nnotebook | time | status");
-  for (const [name, seconds, status] of times) {
-    console.log(`${name} | ${formatSeconds(seconds)} | ${status}`);
-  }
-  if (failures.length > 0) {
-    console.error(`\nerror: ${failures.length} notebook(s) failed: ${failures.join(", ")}`);
-    return 1;
-  }
-  return 0;
+  // The executed copies are one output folder (docs/reliability.md, Output folders): checked
+  // before anything runs, written beside and swapped in whole, never over a folder of the user's.
+  // At the default place only, the folder an older grood wrote there without a marker (holding
+  // the executed notebooks) is grood's: elsewhere, a folder holding notebooks of the same names
+  // is as likely the user's.
+  const rules: OutputFolderOptions = {
+    kind: "executed notebooks",
+    inputs: [dir],
+    recognise: out === resolve(ROOT, "results", "notebooks") ? notebooks : [],
+  };
+  const written = await Effect.runPromiseExit(
+    writeOutputFolder(
+      out,
+      rules,
+      (tmp) => Effect.promise(() => executeAll(dir, notebooks, tmp, timeout)),
+    ),
+  );
+  if (written._tag === "Success") return written.value;
+  const error = Cause.squash(written.cause);
+  console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+  return 1;
 }
 
 Deno.exit(await main());

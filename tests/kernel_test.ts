@@ -33,3 +33,21 @@ Deno.test("the notebooks' Deno kernel is registered in the checkout, never user-
   const specs = JSON.parse(new TextDecoder().decode(list.stdout)).kernelspecs;
   assert.equal(specs.deno.resource_dir, kernelDir);
 });
+
+Deno.test("the executed notebooks are an output folder: a folder of the user's is refused before any runs", async () => {
+  const mine = await Deno.makeTempDir();
+  await Deno.writeTextFile(join(mine, "01-quickstart.ipynb"), "my own notes");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "apps/cli/main.ts", "notebooks", "--out", mine, "01"],
+    cwd: CHECKOUT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 1, stderr);
+  assert.match(stderr, /Refusing to write ".*": it holds files grood did not write/);
+  assert.doesNotMatch(new TextDecoder().decode(output.stdout), /▶ 01-quickstart/, "nothing ran");
+  assert.equal(await Deno.readTextFile(join(mine, "01-quickstart.ipynb")), "my own notes");
+  await Deno.remove(mine, { recursive: true });
+});

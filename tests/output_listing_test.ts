@@ -189,6 +189,32 @@ Deno.test("nothing is written inside a folder grood wrote as a whole; inside a r
   await run(checkOutputFile(join(root, "report.html"), { inputs: [] }));
 });
 
+Deno.test("a folder grood made only to hold an output collects any task's outputs; a user's stays theirs", async () => {
+  const dir = await Deno.makeTempDir();
+  // `grood ablate` (results/ablations), then `grood reproduce` (results): results/ was made by
+  // the first as a root of its own kind, and refused by the second.
+  const ablated = join(dir, "a", "results");
+  await run(prepareOutputRoot(join(ablated, "ablations"), { kind: "ablation results" }));
+  await run(checkOutputFolder(ablated, { kind: "results" }));
+  await run(prepareOutputRoot(ablated, { kind: "results" }));
+  await unit(join(ablated, "mnist"), "benchmark results");
+  // `grood notebooks` (a unit: results/notebooks), then `grood reproduce`: results/ had no
+  // marker at all.
+  const executed = join(dir, "b", "results");
+  await unit(join(executed, "notebooks"), "executed notebooks");
+  await run(checkOutputFolder(executed, { kind: "results" }));
+  await run(prepareOutputRoot(executed, { kind: "results" }));
+  assert.deepEqual(names(executed), [OUTPUT_MARKER, "notebooks"]);
+  // A user's folder that a unit is written in gets no marker: it is still refused as a whole.
+  const mine = join(dir, "mine");
+  await Deno.mkdir(mine);
+  await Deno.writeTextFile(join(mine, "thesis.txt"), "years of work");
+  await unit(join(mine, "notebooks"), "executed notebooks");
+  assert.deepEqual(names(mine), ["notebooks", "thesis.txt"]);
+  const error = await flip(checkOutputFolder(mine, { kind: "results" }));
+  assert.match(error.message, /holds files grood did not write/);
+});
+
 Deno.test("an existing file is replaced only when overwrite is asked for", async () => {
   const dir = await Deno.makeTempDir();
   const path = join(dir, "scores.csv");

@@ -29,6 +29,21 @@ import { isWithin } from "./paths.ts";
 
 export { creationTime, OUTPUT_MARKER } from "./output_marker.ts";
 
+/**
+ * The kind of the folders grood makes only to hold an output (`results/` for
+ * `results/ablations` or `results/notebooks`): every task may collect its outputs there.
+ */
+const HOLDER_KIND = "folder of outputs";
+
+/** Make the missing folders of the path `dir`, each one marked as a holder of outputs. */
+const makeHolders = async (dir: string): Promise<void> => {
+  const created = await missingFolders(resolve(dir));
+  await Deno.mkdir(dir, { recursive: true });
+  for (const folder of created) {
+    await Deno.writeTextFile(join(folder, OUTPUT_MARKER), markerText(HOLDER_KIND));
+  }
+};
+
 /** A folder a task will not write into, and why. */
 export class OutputFolderRefused extends Data.TaggedError("OutputFolderRefused")<{
   readonly path: string;
@@ -132,7 +147,8 @@ const refusal = async (
       "give a new or empty folder";
   }
   if ("absent" in read) return `its ${OUTPUT_MARKER} marker cannot be read`;
-  if (read.marker.kind !== options.kind) {
+  const holder = read.marker.kind === HOLDER_KIND && read.marker.files === undefined;
+  if (read.marker.kind !== options.kind && !holder) {
     return `grood wrote it as a ${read.marker.kind}, not a ${options.kind}; give another folder`;
   }
   if (read.marker.files === undefined) {
@@ -299,6 +315,7 @@ export const writeOutputFolder = <A, E, R>(
   Effect.gen(function* () {
     yield* recoverOutputFolder(dir);
     yield* checkOutputFolder(dir, options);
+    yield* tryIo(dirname(dir), "create", () => makeHolders(dirname(resolve(dir))));
     return yield* writeDirAtomic(dir, (tmp) =>
       Effect.gen(function* () {
         const marker = join(tmp, OUTPUT_MARKER);
@@ -321,12 +338,9 @@ export const prepareOutputRoot = (
   Effect.gen(function* () {
     yield* checkOutputRoot(dir, options);
     yield* tryIo(dir, "create", async () => {
-      // Every folder made here is grood's (e.g. `results/` when `results/ablations` is made).
-      const created = await missingFolders(resolve(dir));
+      await makeHolders(dirname(resolve(dir)));
       await Deno.mkdir(dir, { recursive: true });
-      for (const folder of new Set([resolve(dir), ...created])) {
-        const marker = join(folder, OUTPUT_MARKER);
-        if (!(await exists(marker))) await Deno.writeTextFile(marker, markerText(options.kind));
-      }
+      const marker = join(dir, OUTPUT_MARKER);
+      if (!(await exists(marker))) await Deno.writeTextFile(marker, markerText(options.kind));
     });
   });
