@@ -33,12 +33,27 @@ const run = async (cwd: string, file: string, args: ReadonlyArray<string>) => {
 };
 
 /** Read a child's output until `pattern` matches; returns the match. */
-async function waitFor(stream: ReadableStream<Uint8Array>, pattern: RegExp) {
+/** `promise`, or what `late()` gives (or throws) when it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, late: () => T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
+  try {
+    const first = await Promise.race([promise.then((value) => ({ value })), timeout]);
+    return first === "late" ? late() : first.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function waitFor(stream: ReadableStream<Uint8Array>, pattern: RegExp, ms = 120_000) {
   const reader = stream.pipeThrough(new TextDecoderStream() as TransformStream<Uint8Array, string>)
     .getReader();
   let text = "";
+  const deadline = Date.now() + ms;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await within(reader.read(), deadline - Date.now(), () => {
+      throw new Error(`no ${pattern} within ${ms / 1000} s: ${text}`);
+    });
     if (done) throw new Error(`the service exited before printing ${pattern}: ${text}`);
     text += value;
     const match = pattern.exec(text);
@@ -165,10 +180,17 @@ Deno.test("deno task serve scores as deno task score does, enforces its token, s
     assert.deepEqual(summed, returned);
 
     child.kill("SIGTERM");
-    const status = await child.status;
+    const status = await within(child.status, 60_000, () => {
+      throw new Error("still running 60 s after SIGTERM");
+    });
     let text = "";
     for (;;) {
-      const { done, value } = await rest.read();
+      // The log is whole once the process has exited; a pipe held open elsewhere ends it too.
+      const { done, value } = await within(
+        rest.read(),
+        10_000,
+        (): ReadableStreamReadResult<string> => ({ done: true }),
+      );
       if (done) break;
       text += value;
     }
