@@ -537,6 +537,35 @@ Deno.test("class 9: relative --out of reproduce and ablate and evaluate --model 
   assert.equal(await Deno.readTextFile(join(dir, "mydocs", "thesis.txt")), "thesis");
 });
 
+Deno.test("class 9: notebooks --out and --dir resolve where typed, not in the checkout", async () => {
+  // They were taken from the checkout: `--out mydocs` typed beside mydocs executed every notebook
+  // into the checkout's mydocs, and `--out .` refused the checkout, not the folder typed in.
+  const dir = await scratch();
+  await Deno.mkdir(join(dir, "mynotebooks"));
+  const here = await task(dir, "notebooks", ["--out", ".", "--timeout", "5"]);
+  assert.equal(here.code, 1, here.stderr);
+  assert.ok(
+    here.stderr.includes(`Refusing to write "${dir}": it is the current folder`),
+    here.stderr,
+  );
+  const mine = await task(dir, "notebooks", ["--out", "mydocs", "--timeout", "5"]);
+  assert.equal(mine.code, 1, mine.stderr);
+  assert.ok(
+    mine.stderr.includes(`Refusing to write "${join(dir, "mydocs")}": it holds files grood`),
+    mine.stderr,
+  );
+  assert.doesNotMatch(mine.stderr, /\n\s+at /); // no stack trace
+  const notebooks = await task(dir, "notebooks", ["--dir", "mynotebooks", "--out", "executed"]);
+  assert.equal(notebooks.code, 1, notebooks.stderr);
+  assert.ok(
+    notebooks.stderr.includes(`no notebooks in "${join(dir, "mynotebooks")}"`),
+    notebooks.stderr,
+  );
+  assert.equal(await Deno.readTextFile(join(dir, "mydocs", "thesis.txt")), "thesis");
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["mydocs", "mynotebooks"]);
+  assert.equal(await exists(join(root, "mydocs")), false);
+});
+
 Deno.test("class 9: a named pipe called *.npy is refused at once, not waited on", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-doors-fifo-" });
   const fifo = join(dir, "x.npy");
