@@ -9,6 +9,9 @@ import { fileURLToPath } from "node:url";
 import { Effect, Schema } from "effect";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
 import { runDriver } from "../apps/cluster/driver.ts";
+import { resultsFile } from "../apps/cli/run_task.ts";
+import { checkOutputFolder } from "../lib/io/output_folder.ts";
+import { writeJsonAtomic } from "../lib/io/files.ts";
 import { decodeDetector } from "../lib/detectors/registry.ts";
 import { fitDetectorFolder } from "../lib/fitted/mod.ts";
 import { matrix } from "../lib/matrix.ts";
@@ -217,4 +220,25 @@ Deno.test("engines, bench, bench serve, bench cluster: --out over a user's file 
       assert.deepEqual((await entries()).sort(), fittedBefore, name);
     }
   }
+});
+
+Deno.test("a results file written into a new results/ leaves it a folder any task may collect its outputs in", async () => {
+  // `grood engines` wrote results/engines.json into a results/ it made unmarked: `grood reproduce`
+  // then refused results/ as holding files grood did not write (found by a probe).
+  const scratch = await Deno.makeTempDir({ prefix: "grood-results-holder-" });
+  const results = join(scratch, "results");
+  const file = await Effect.runPromise(
+    resultsFile(join(results, "engines.json"), "unused", { overwrite: false }),
+  );
+  await writeJsonAtomic(file, { engines: "measured" });
+  await Effect.runPromise(checkOutputFolder(results, { kind: "results" }));
+  // A user's folder on the way is still the user's: only the folders made are marked.
+  await Deno.mkdir(join(scratch, "mydocs"));
+  await Deno.writeTextFile(join(scratch, "mydocs", "thesis.txt"), "thesis");
+  await Effect.runPromise(
+    resultsFile(join(scratch, "mydocs", "engines.json"), "unused", { overwrite: false }),
+  );
+  assert.deepEqual([...Deno.readDirSync(join(scratch, "mydocs"))].map((e) => e.name), [
+    "thesis.txt",
+  ]);
 });

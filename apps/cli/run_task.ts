@@ -10,7 +10,7 @@
 import { resolve } from "node:path";
 import { Cause, Effect, Exit, type Layer } from "effect";
 import { type BackendName, Compute, groodLogger, Models, parseBackend } from "../../mod.ts";
-import { checkOutputFile, type IoError, type OutputFolderRefused } from "../../lib/io/mod.ts";
+import { type IoError, type OutputFolderRefused, prepareOutputFile } from "../../lib/io/mod.ts";
 
 /**
  * Run a task's program; on failure print the error's message and exit with code 1. Its log
@@ -82,10 +82,11 @@ export function invocationPath(path: string): string {
 
 /**
  * The results file of a measurement task (`engines`, `bench`, `bench serve`, `bench cluster`),
- * checked by `checkOutputFile` before anything runs: a path the user gave (`given`) is taken from
- * where it was typed, and an existing file there is replaced only with `--overwrite` (grood
- * cannot tell its own earlier results from a user's file of that name); the default, the
- * checkout's own file (`fallback`, relative to the checkout), is replaced by every run.
+ * checked by `prepareOutputFile` before anything runs (the folders missing on the way made as
+ * folders of outputs): a path the user gave (`given`) is taken from where it was typed, and an
+ * existing file there is replaced only with `--overwrite` (grood cannot tell its own earlier
+ * results from a user's file of that name); the default, the checkout's own file (`fallback`,
+ * relative to the checkout), is replaced by every run.
  */
 export const resultsFile = (
   given: string | undefined,
@@ -94,7 +95,7 @@ export const resultsFile = (
 ): Effect.Effect<string, OutputFolderRefused | IoError> => {
   const path = given === undefined ? resolve(fallback) : invocationPath(given);
   return Effect.as(
-    checkOutputFile(path, {
+    prepareOutputFile(path, {
       inputs: options.inputs ?? [],
       overwrite: options.overwrite || given === undefined,
     }),
