@@ -180,6 +180,25 @@ Deno.test("class 1: score --out over the images it scores, train --out into a us
   ]);
 });
 
+Deno.test("class 1: train --out a committed fixture model (or a folder in one) is refused: that takes --overwrite-fixture", async () => {
+  // The fixture holds exactly the files a saved model does, so the output-folder rules let
+  // `train --out fixtures/models/fashion-mnist` save over it (an mnist model, by default).
+  const dir = await scratch();
+  const fashion = join(root, "fixtures/models/fashion-mnist");
+  const weights = await Deno.readFile(join(fashion, "weights.bin"));
+  for (const out of [fashion, join(mnistModel, "sub")]) {
+    const r = await task(dir, "train", ["--out", out, "--epochs", "1"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(
+      r.stderr.includes(`Refusing to write "${out}": it is, or lies in, the committed fixture`),
+      r.stderr,
+    );
+    assert.doesNotMatch(r.stderr, /\n\s+at /); // no stack trace
+  }
+  assert.deepEqual(await Deno.readFile(join(fashion, "weights.bin")), weights);
+  assert.equal(await exists(join(mnistModel, "sub")), false);
+});
+
 Deno.test("class 1: a folder grood wrote is replaced whole; nothing else of the user's is touched", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-doors-replace-" });
   const out = join(dir, "out");
