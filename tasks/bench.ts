@@ -35,8 +35,9 @@
  *
  * @module
  */
+import { Effect } from "effect";
 import { benchTask } from "../apps/cli/commands/bench.ts";
-import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { invocationPath, resultsFile, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import {
@@ -70,19 +71,29 @@ const plan: Plan = {
   },
 };
 const partial = only === undefined ? "" : `-${[...sections].join("-")}`;
-// A path given is relative to where the command was typed; the defaults are the checkout's.
-const out = values.out !== undefined
-  ? invocationPath(values.out)
-  : (values.quick ? `bench/results-quick${partial}.json` : `bench/results${partial}.json`);
 const modelFolder = values.model !== undefined
   ? invocationPath(values.model)
   : fixtureDir(BENCHMARK);
 
-// The scale table's own file: next to --out when given, else bench/scale(-quick).json.
-const scaleOut = values.out !== undefined
-  ? out.replace(/(\.json)?$/, "-scale.json")
-  : values.quick
-  ? "bench/scale-quick.json"
-  : "bench/scale.json";
+// A path given is relative to where the command was typed; the defaults are the checkout's.
+// Both files are checked before anything runs (an existing one given needs --overwrite).
+const program = Effect.gen(function* () {
+  const rules = { overwrite: values.overwrite, inputs: [modelFolder] };
+  const out = yield* resultsFile(
+    values.out,
+    values.quick ? `bench/results-quick${partial}.json` : `bench/results${partial}.json`,
+    rules,
+  );
+  // The scale table's own file (written by the scale section only): next to --out when given,
+  // else bench/scale(-quick).json.
+  const scaleOut = sections.has("scale")
+    ? yield* resultsFile(
+      values.out?.replace(/(\.json)?$/, "-scale.json"),
+      values.quick ? "bench/scale-quick.json" : "bench/scale.json",
+      rules,
+    )
+    : "";
+  return yield* runBench({ plan, sections, out, scaleOut, modelFolder });
+});
 
-await runTask(runBench({ plan, sections, out, scaleOut, modelFolder }), "wasm");
+await runTask(program, "wasm");

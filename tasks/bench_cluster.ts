@@ -5,14 +5,22 @@
  *
  * @module
  */
+import { Effect, Exit } from "effect";
 import { benchClusterTask } from "../apps/cli/commands/bench_cluster.ts";
-import { invocationPath } from "../apps/cli/run_task.ts";
+import { reportFailure, resultsFile } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { BENCH_CLUSTER_DEFAULTS, benchCluster } from "../apps/cluster/bench.ts";
 import { benchClusterFit } from "../apps/cluster/bench_fit.ts";
 
 const { values } = await taskInput(benchClusterTask);
 // A path given is relative to where the command was typed; the default is the checkout's.
-const out = values.out === undefined ? BENCH_CLUSTER_DEFAULTS.out : invocationPath(values.out);
+// Checked before anything starts (an existing file given needs --overwrite, with --fit too).
+const checked = await Effect.runPromiseExit(
+  reportFailure(
+    resultsFile(values.out, BENCH_CLUSTER_DEFAULTS.out, { overwrite: values.overwrite }),
+  ),
+);
+if (Exit.isFailure(checked)) Deno.exit(1);
+const out = checked.value;
 if (values.fit) await benchClusterFit({ images: values.images, chunk: values.chunk, out });
 else await benchCluster({ images: values.images, out });

@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { Data, Effect } from "effect";
 import sharp from "sharp";
 import { benchServeTask } from "../apps/cli/commands/bench_serve.ts";
-import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { invocationPath, resultsFile, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { Compute, decodeJsonText } from "../mod.ts";
 import { IMAGE_SIZE, loadSplit } from "../lib/data/mod.ts";
@@ -201,7 +201,8 @@ const program = (
     detector: string | undefined;
     seconds: number;
     requests: number;
-    out: string;
+    out: string | undefined;
+    overwrite: boolean;
     "replicas-report": string;
   },
 ) =>
@@ -209,6 +210,12 @@ const program = (
     const { tf, backend } = yield* Compute;
     const loadBefore = loadSample("start");
     const folder = values.detector === undefined ? undefined : invocationPath(values.detector);
+    const replicasPath = invocationPath(values["replicas-report"]);
+    // Checked before anything runs; the default is the checkout's (docs/reliability.md).
+    const out = yield* resultsFile(values.out, "bench/serve.json", {
+      overwrite: values.overwrite,
+      inputs: [...(folder === undefined ? [] : [folder]), replicasPath],
+    });
     // Without --detector, the served folder is made as a user makes one: `grood fit` (a child
     // process, the product path) on the first 3,000 MNIST training images.
     const served = folder ?? (yield* fitWithProductFit(3000));
@@ -334,7 +341,6 @@ const program = (
 
     const at = (c: number) => levels.find((l) => l.connections === c)!;
     const failed = [...levels, memory].reduce((n, l) => n + l.non2xx + l.errors, 0);
-    const replicasPath = invocationPath(values["replicas-report"]);
     const targets = serveTargets({
       offlineImagesPerSecond: offline,
       groodOnMnistFixture: folder === undefined,
@@ -356,7 +362,7 @@ const program = (
       const value = t.value === null ? "not measured" : t.value.toPrecision(3);
       console.log(`${t.met ? "met    " : "NOT MET"} ${t.name}: ${value} (${t.target})`);
     }
-    yield* writeJson(invocationPath(values.out), {
+    yield* writeJson(out, {
       createdAt: new Date().toISOString(),
       machine: machineInfo(),
       backend,
@@ -392,7 +398,7 @@ const program = (
       load: { start: loadBefore, end: loadSample("end") },
       targets,
     });
-    console.log(`wrote ${values.out}`);
+    console.log(`wrote ${out}`);
   }));
 
 const { values } = await taskInput(benchServeTask);

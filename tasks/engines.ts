@@ -20,7 +20,7 @@ import { Effect, type Scope } from "effect";
 import { join } from "node:path";
 import { loadavg } from "node:os";
 import { enginesTask } from "../apps/cli/commands/engines.ts";
-import { invocationPath, runTask } from "../apps/cli/run_task.ts";
+import { invocationPath, resultsFile, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { Compute } from "../mod.ts";
 import { loadBenchmark } from "../lib/benchmarks/mod.ts";
@@ -41,7 +41,6 @@ import { auroc, extractFeatures, type Extraction } from "../lib/stages/mod.ts";
 const { values } = await taskInput(enginesTask);
 const batchSize = values.batch;
 const runs = values.runs;
-const out = invocationPath(values.out);
 const log = (line: string) => console.log(line);
 const maxDiff = (a: Float32Array, b: Float32Array) =>
   a.reduce((d, v, i) => Math.max(d, Math.abs(v - b[i]!)), 0);
@@ -61,6 +60,10 @@ const throughput = <E, R>(set: ImageSet, pass: () => Effect.Effect<unknown, E, R
 const program = Effect.scoped(Effect.gen(function* () {
   const { tf } = yield* Compute;
   const modelDir = values.model === undefined ? fixtureDir("mnist") : invocationPath(values.model);
+  const out = yield* resultsFile(values.out, "results/engines.json", {
+    overwrite: values.overwrite,
+    inputs: [modelDir],
+  });
   const { net } = yield* Effect.acquireRelease(
     loadClassifier(tf, modelDir),
     (l) => Effect.sync(() => l.net.dispose()),

@@ -22,8 +22,8 @@
 import { Cause, Effect, Schema } from "effect";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { notebooksTask } from "../apps/cli/commands/notebooks.ts";
-import { formatSeconds } from "../apps/cli/run_task.ts";
+import { NOTEBOOKS_DEFAULTS, notebooksTask } from "../apps/cli/commands/notebooks.ts";
+import { formatSeconds, invocationPath } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { type OutputFolderOptions, writeJsonAtomic, writeOutputFolder } from "../lib/io/mod.ts";
 
@@ -209,8 +209,15 @@ async function executeAll(
 }
 
 async function main(): Promise<number> {
-  const dir = resolve(ROOT, values.dir);
-  const out = resolve(ROOT, values.out);
+  // A folder given is relative to where the command was typed (it was taken from the checkout:
+  // `--out mydocs` typed in a folder holding mydocs wrote the checkout's mydocs); the defaults
+  // are the checkout's.
+  const dir = values.dir === NOTEBOOKS_DEFAULTS.dir
+    ? resolve(ROOT, values.dir)
+    : invocationPath(values.dir);
+  const out = values.out === NOTEBOOKS_DEFAULTS.out
+    ? resolve(ROOT, values.out)
+    : invocationPath(values.out);
   const timeout = values.timeout;
 
   let kernel: string;

@@ -472,3 +472,23 @@ Deno.test("cache:clear removes only cache entries and refuses any other folder",
   assert.match(bad.stderr, /Did you mean this\?\s+--dir/);
   assert.match(bad.stderr, /USAGE\s+grood cache clear/);
 });
+
+Deno.test("cache:clear keeps a folder whose name only looks like a temporary one", async () => {
+  // Any folder with ".tmp-" in its name was removed with its files (a user's notes.tmp-old);
+  // only grood's own temporaries (KEY.tmp-PID-ID, KEY.tmp-rejected-ID) are.
+  const root = join(await Deno.makeTempDir(), "cache");
+  const cache = makeStageCache(root);
+  await runPromise(
+    cache.cached("scores", { a: 1 }, vectorCodec, Effect.succeed(new Float32Array([1]))),
+  );
+  const stage = join(root, "scores");
+  await Deno.mkdir(join(stage, "x.tmp-1-dead"));
+  await Deno.mkdir(join(stage, "x.tmp-rejected-0a1b2c3d"));
+  await Deno.mkdir(join(stage, "notes.tmp-old"));
+  await Deno.writeTextFile(join(stage, "notes.tmp-old", "thesis.txt"), "mine");
+  const report = await Effect.runPromise(clearStageCache(root));
+  assert.equal(report.removed, 3);
+  assert.deepEqual(report.kept, [join(stage, "notes.tmp-old")]);
+  assert.equal(await Deno.readTextFile(join(stage, "notes.tmp-old", "thesis.txt")), "mine");
+  assert.deepEqual([...Deno.readDirSync(stage)].map((e) => e.name), ["notes.tmp-old"]);
+});

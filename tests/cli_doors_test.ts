@@ -9,6 +9,9 @@ import { fileURLToPath } from "node:url";
 import { Effect, Schema } from "effect";
 import { DEFAULT_FAILOVER } from "../apps/cluster/failover.ts";
 import { runDriver } from "../apps/cluster/driver.ts";
+import { resultsFile } from "../apps/cli/run_task.ts";
+import { checkOutputFolder } from "../lib/io/output_folder.ts";
+import { writeJsonAtomic } from "../lib/io/files.ts";
 import { decodeDetector } from "../lib/detectors/registry.ts";
 import { fitDetectorFolder } from "../lib/fitted/mod.ts";
 import { matrix } from "../lib/matrix.ts";
@@ -167,4 +170,75 @@ Deno.test("a source spec .json or an optional JSON file (memo, manifest) that is
   );
   assert.equal(asMemo.opened, false);
   assert.match(String(asMemo.result), /cannot read it.*named pipe/s);
+});
+
+Deno.test("engines, bench, bench serve, bench cluster: --out over a user's file or inside a fitted folder is refused before running", async () => {
+  // Each wrote its results file with no check at all, after minutes of measuring: over a file of
+  // the user's, inside a fitted detector folder, over a symbolic link (found by a probe).
+  const scratch = await Deno.makeTempDir({ prefix: "grood-results-file-" });
+  await Deno.writeTextFile(join(scratch, "mine.json"), "mine");
+  await Deno.symlink("mine.json", join(scratch, "link.json"));
+  const fitted = join(scratch, "fitted");
+  await runScoped(fitDetectorFolder({
+    model: mnistModel,
+    train: await source("train.npy"),
+    validation: await source("val.npy"),
+    detector: { kind: "msp" },
+    out: fitted,
+  }));
+  const entries = async () => (await Array.fromAsync(Deno.readDir(fitted))).map((e) => e.name);
+  const fittedBefore = (await entries()).sort();
+  const cheap: ReadonlyArray<[string, ReadonlyArray<string>]> = [
+    ["engines", ["--runs", "1", "--skip-grood"]],
+    ["bench", ["--quick", "--only", "knn"]],
+    ["bench:serve", ["--seconds", "1", "--requests", "1000"]],
+    ["bench:cluster", ["--images", "2560"]],
+  ];
+  for (const [name, flags] of cheap) {
+    // `bench serve` logs as JSON lines: the quotes of its message are escaped.
+    const cases: ReadonlyArray<[ReadonlyArray<string>, RegExp]> = [
+      [
+        ["--out", "mine.json"],
+        /Refusing to write \\?".*mine\.json\\?": it exists; give --overwrite/,
+      ],
+      [
+        ["--out", "link.json"],
+        /Refusing to write \\?".*link\.json\\?": it exists; give --overwrite/,
+      ],
+      [
+        ["--out", "fitted/x.json", "--overwrite"],
+        /Refusing to write \\?".*fitted\/x\.json\\?": it lies inside \\?".*fitted\\?", a fitted detector/,
+      ],
+    ];
+    for (const [out, refusal] of cases) {
+      const r = await denoTask(scratch, name, [...flags, ...out]);
+      assert.equal(r.code, 1, `${name} ${out.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, refusal, name);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, name); // no stack trace
+      assert.equal(await Deno.readTextFile(join(scratch, "mine.json")), "mine", name);
+      assert.equal(await Deno.readLink(join(scratch, "link.json")), "mine.json", name);
+      assert.deepEqual((await entries()).sort(), fittedBefore, name);
+    }
+  }
+});
+
+Deno.test("a results file written into a new results/ leaves it a folder any task may collect its outputs in", async () => {
+  // `grood engines` wrote results/engines.json into a results/ it made unmarked: `grood reproduce`
+  // then refused results/ as holding files grood did not write (found by a probe).
+  const scratch = await Deno.makeTempDir({ prefix: "grood-results-holder-" });
+  const results = join(scratch, "results");
+  const file = await Effect.runPromise(
+    resultsFile(join(results, "engines.json"), "unused", { overwrite: false }),
+  );
+  await writeJsonAtomic(file, { engines: "measured" });
+  await Effect.runPromise(checkOutputFolder(results, { kind: "results" }));
+  // A user's folder on the way is still the user's: only the folders made are marked.
+  await Deno.mkdir(join(scratch, "mydocs"));
+  await Deno.writeTextFile(join(scratch, "mydocs", "thesis.txt"), "thesis");
+  await Effect.runPromise(
+    resultsFile(join(scratch, "mydocs", "engines.json"), "unused", { overwrite: false }),
+  );
+  assert.deepEqual([...Deno.readDirSync(join(scratch, "mydocs"))].map((e) => e.name), [
+    "thesis.txt",
+  ]);
 });

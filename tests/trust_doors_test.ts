@@ -180,6 +180,25 @@ Deno.test("class 1: score --out over the images it scores, train --out into a us
   ]);
 });
 
+Deno.test("class 1: train --out a committed fixture model (or a folder in one) is refused: that takes --overwrite-fixture", async () => {
+  // The fixture holds exactly the files a saved model does, so the output-folder rules let
+  // `train --out fixtures/models/fashion-mnist` save over it (an mnist model, by default).
+  const dir = await scratch();
+  const fashion = join(root, "fixtures/models/fashion-mnist");
+  const weights = await Deno.readFile(join(fashion, "weights.bin"));
+  for (const out of [fashion, join(mnistModel, "sub")]) {
+    const r = await task(dir, "train", ["--out", out, "--epochs", "1"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(
+      r.stderr.includes(`Refusing to write "${out}": it is, or lies in, the committed fixture`),
+      r.stderr,
+    );
+    assert.doesNotMatch(r.stderr, /\n\s+at /); // no stack trace
+  }
+  assert.deepEqual(await Deno.readFile(join(fashion, "weights.bin")), weights);
+  assert.equal(await exists(join(mnistModel, "sub")), false);
+});
+
 Deno.test("class 1: a folder grood wrote is replaced whole; nothing else of the user's is touched", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grood-doors-replace-" });
   const out = join(dir, "out");
@@ -535,6 +554,35 @@ Deno.test("class 9: relative --out of reproduce and ablate and evaluate --model 
   assert.equal(evaluate.code, 1, evaluate.stderr);
   assert.ok(evaluate.stderr.includes(join(dir, "no-such-model")), evaluate.stderr);
   assert.equal(await Deno.readTextFile(join(dir, "mydocs", "thesis.txt")), "thesis");
+});
+
+Deno.test("class 9: notebooks --out and --dir resolve where typed, not in the checkout", async () => {
+  // They were taken from the checkout: `--out mydocs` typed beside mydocs executed every notebook
+  // into the checkout's mydocs, and `--out .` refused the checkout, not the folder typed in.
+  const dir = await scratch();
+  await Deno.mkdir(join(dir, "mynotebooks"));
+  const here = await task(dir, "notebooks", ["--out", ".", "--timeout", "5"]);
+  assert.equal(here.code, 1, here.stderr);
+  assert.ok(
+    here.stderr.includes(`Refusing to write "${dir}": it is the current folder`),
+    here.stderr,
+  );
+  const mine = await task(dir, "notebooks", ["--out", "mydocs", "--timeout", "5"]);
+  assert.equal(mine.code, 1, mine.stderr);
+  assert.ok(
+    mine.stderr.includes(`Refusing to write "${join(dir, "mydocs")}": it holds files grood`),
+    mine.stderr,
+  );
+  assert.doesNotMatch(mine.stderr, /\n\s+at /); // no stack trace
+  const notebooks = await task(dir, "notebooks", ["--dir", "mynotebooks", "--out", "executed"]);
+  assert.equal(notebooks.code, 1, notebooks.stderr);
+  assert.ok(
+    notebooks.stderr.includes(`no notebooks in "${join(dir, "mynotebooks")}"`),
+    notebooks.stderr,
+  );
+  assert.equal(await Deno.readTextFile(join(dir, "mydocs", "thesis.txt")), "thesis");
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["mydocs", "mynotebooks"]);
+  assert.equal(await exists(join(root, "mydocs")), false);
 });
 
 Deno.test("class 9: a named pipe called *.npy is refused at once, not waited on", async () => {

@@ -10,6 +10,7 @@
 import { resolve } from "node:path";
 import { Cause, Effect, Exit, type Layer } from "effect";
 import { type BackendName, Compute, groodLogger, Models, parseBackend } from "../../mod.ts";
+import { type IoError, type OutputFolderRefused, prepareOutputFile } from "../../lib/io/mod.ts";
 
 /**
  * Run a task's program; on failure print the error's message and exit with code 1. Its log
@@ -78,3 +79,26 @@ export function formatSeconds(seconds: number): string {
 export function invocationPath(path: string): string {
   return resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), path);
 }
+
+/**
+ * The results file of a measurement task (`engines`, `bench`, `bench serve`, `bench cluster`),
+ * checked by `prepareOutputFile` before anything runs (the folders missing on the way made as
+ * folders of outputs): a path the user gave (`given`) is taken from where it was typed, and an
+ * existing file there is replaced only with `--overwrite` (grood cannot tell its own earlier
+ * results from a user's file of that name); the default, the checkout's own file (`fallback`,
+ * relative to the checkout), is replaced by every run.
+ */
+export const resultsFile = (
+  given: string | undefined,
+  fallback: string,
+  options: { readonly overwrite: boolean; readonly inputs?: ReadonlyArray<string> },
+): Effect.Effect<string, OutputFolderRefused | IoError> => {
+  const path = given === undefined ? resolve(fallback) : invocationPath(given);
+  return Effect.as(
+    prepareOutputFile(path, {
+      inputs: options.inputs ?? [],
+      overwrite: options.overwrite || given === undefined,
+    }),
+    path,
+  );
+};

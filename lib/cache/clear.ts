@@ -20,6 +20,12 @@ export class NotACache extends Data.TaggedError("NotACache")<{
   }
 }
 
+/**
+ * The name of a cache write's temporary folder (`KEY.tmp-PID-ID`) or of a rejected entry moved
+ * aside (`KEY.tmp-rejected-ID`): any other name holding `.tmp-` may be a user's folder.
+ */
+const GROOD_TEMPORARY = /\.tmp-(?:\d+|rejected)-[0-9a-f]+$/;
+
 /** What {@link clearStageCache} removed and left. */
 export interface ClearReport {
   /** Number of cache entries removed. */
@@ -31,8 +37,9 @@ export interface ClearReport {
 /**
  * Remove every entry (and temporary folder) under `root`, and nothing else: `root` must hold the
  * {@link CACHE_MARKER} grood writes, byte for byte, and only folders shaped as entries
- * (`<stage>/<key>` with an `entry.json`, or `*.tmp-*`) are removed; the rest is reported as
- * kept. A missing root is already clear.
+ * (`<stage>/<key>` with an `entry.json`, or a temporary one: `KEY.tmp-PID-ID`,
+ * `KEY.tmp-rejected-ID`) are removed; the rest is reported as kept. A missing root is already
+ * clear.
  */
 export const clearStageCache = (
   root: string,
@@ -74,7 +81,7 @@ export const clearStageCache = (
       for (const entry of yield* list(stageDir)) {
         const path = join(stageDir, entry.name);
         const isEntry = entry.isDirectory &&
-          (/\.tmp-/.test(entry.name) ||
+          (GROOD_TEMPORARY.test(entry.name) ||
             (yield* tryIo(path, "read", () => exists(join(path, "entry.json")))));
         if (isEntry) {
           yield* tryIo(path, "remove", () => Deno.remove(path, { recursive: true }));

@@ -29,6 +29,7 @@ export {
   OUTPUT_MARKER,
   type OutputFolderOptions,
   OutputFolderRefused,
+  prepareOutputFile,
   prepareOutputRoot,
   recoverOutputFolder,
   writeOutputFolder,

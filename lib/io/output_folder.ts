@@ -249,6 +249,21 @@ export const checkOutputFile = (
   });
 
 /**
+ * {@link checkOutputFile}, then the folders missing on the way to `path` made, each marked as a
+ * folder of outputs (as {@link writeOutputFolder} makes them): a file written into a new
+ * `results/` (`results/engines.json`) does not leave it a folder grood did not write, refused by
+ * the next task collecting its outputs there.
+ */
+export const prepareOutputFile = (
+  path: string,
+  options: { readonly inputs: ReadonlyArray<string>; readonly overwrite?: boolean },
+): Effect.Effect<void, OutputFolderRefused | IoError> =>
+  Effect.gen(function* () {
+    yield* checkOutputFile(path, options);
+    yield* tryIo(dirname(path), "create", () => makeHolders(dirname(resolve(path))));
+  });
+
+/**
  * Tidy what killed runs left beside `dir`: temporary siblings and probes removed, an old folder
  * moved aside put back when `dir` is missing (died between two renames). Returns those handled.
  */

@@ -5,6 +5,7 @@
  */
 import { FULL, QUICK, SECTIONS } from "../../../bench/harness/plan.ts";
 import { flag } from "../flags.ts";
+import { overwriteFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 
 /** `grood bench`. */
@@ -17,6 +18,7 @@ export const benchTask = task("bench", {
     out: flag.string("results file (default: bench/results.json, or -<sections> with --only)", {
       placeholder: "FILE",
     }),
+    overwrite: overwriteFlag,
     model: flag.string("model folder (default: the mnist fixture)", { placeholder: "DIR" }),
     only: flag.choices(SECTIONS, "sections to run (default: every one)"),
     sizes: flag.string("k-NN scaling sizes to run, by label, comma-separated (default: all)", {

@@ -6,6 +6,7 @@
 import { BENCH_CLUSTER_DEFAULTS, MAX_BENCH_IMAGES, MIN_BENCH_IMAGES } from "../../cluster/bench.ts";
 import { FIT_CHUNK } from "../../../lib/detectors/mod.ts";
 import { flag } from "../flags.ts";
+import { overwriteFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 
 /** `grood bench cluster`. */
@@ -26,6 +27,7 @@ export const benchClusterTask = task("bench cluster", {
     out: flag.string("where to write the results (default: the checkout's bench/cluster.json)", {
       placeholder: "FILE",
     }),
+    overwrite: overwriteFlag,
     fit: flag.boolean(
       "time GROOD's fit instead (grood fit, then grood cluster fit on 1 and 3 runners, on " +
         "--images MNIST training images in chunks of --chunk) and add it to the results as `fit`",

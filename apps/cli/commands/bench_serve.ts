@@ -4,7 +4,7 @@
  * @module
  */
 import { flag } from "../flags.ts";
-import { backendFlag } from "../shared_flags.ts";
+import { backendFlag, overwriteFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 
 /** `grood bench serve`. */
@@ -24,7 +24,8 @@ export const benchServeTask = task("bench serve", {
       min: 1000,
       default: 100_000,
     }),
-    out: flag.string("where to write the results", { default: "bench/serve.json" }),
+    out: flag.string("where to write the results (default: the checkout's bench/serve.json)"),
+    overwrite: overwriteFlag,
     "replicas-report": flag.string(
       "the replica measurement the replica targets are read from (written by " +
         "`GROOD_WRITE_BENCH=1 deno test -A tests/serve_replicas_test.ts`)",

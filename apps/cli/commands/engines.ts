@@ -4,6 +4,7 @@
  * @module
  */
 import { flag } from "../flags.ts";
+import { overwriteFlag } from "../shared_flags.ts";
 import { task } from "../task.ts";
 
 /** `grood engines`. */
@@ -15,9 +16,9 @@ export const enginesTask = task("engines", {
     batch: flag.integer("images per forward pass", { min: 1, max: 60_000, default: 500 }),
     runs: flag.integer("throughput runs (the best counts)", { min: 1, default: 3 }),
     "skip-grood": flag.boolean("skip fitting and scoring GROOD on each engine"),
-    out: flag.string("where to write the results", {
-      default: "results/engines.json",
+    out: flag.string("where to write the results (default: the checkout's results/engines.json)", {
       placeholder: "FILE",
     }),
+    overwrite: overwriteFlag,
   },
 });
