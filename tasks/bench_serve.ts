@@ -196,16 +196,9 @@ const OVERLOAD_IMAGES = 32;
 /** Connections of the overload level. */
 const OVERLOAD_CONNECTIONS = 256;
 
-const program = (
-  values: {
-    detector: string | undefined;
-    seconds: number;
-    requests: number;
-    out: string | undefined;
-    overwrite: boolean;
-    "replicas-report": string;
-  },
-) =>
+const input = (await taskInput(benchServeTask)).values;
+
+const program = (values: typeof input) =>
   Effect.scoped(Effect.gen(function* () {
     const { tf, backend } = yield* Compute;
     const loadBefore = loadSample("start");
@@ -401,6 +394,5 @@ const program = (
     console.log(`wrote ${out}`);
   }));
 
-const { values } = await taskInput(benchServeTask);
 // The service's logger, as `grood serve` runs it (its JSON lines written once a turn).
-await runTask(program(values), values.backend, { logger: serviceLogger() });
+await runTask(program(input), input.backend, { logger: serviceLogger() });

@@ -14,8 +14,7 @@ import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import { trainFixture } from "../apps/results/train_fixture.ts";
-import { OutputFolderRefused } from "../lib/io/mod.ts";
-import { isWithin } from "../lib/io/paths.ts";
+import { isWithin, OutputFolderRefused } from "../lib/io/mod.ts";
 
 const { values } = await taskInput(trainTask);
 
