@@ -20,6 +20,7 @@ import {
   freePorts,
   groodArgs,
   partsIn,
+  releasedOnSignal,
   startDriver,
   type Started,
   startRunner,
@@ -117,6 +118,12 @@ export async function benchCluster(options: BenchClusterOptions): Promise<void> 
   const scope = await Effect.runPromise(Scope.make());
   const started: Array<Started> = [];
   const loadBefore = loadAverage();
+  const release = releasedOnSignal(async () => {
+    for (const s of started) s.kill("SIGKILL");
+    for (const s of started) await s.exit(10);
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    await Deno.remove(dir, { recursive: true });
+  });
 
   try {
     console.error(`fixture: ${IMAGES} images, detector fitted on 2,000 MNIST images`);
@@ -250,9 +257,6 @@ export async function benchCluster(options: BenchClusterOptions): Promise<void> 
     );
     console.log(JSON.stringify(result, null, 2));
   } finally {
-    for (const s of started) s.kill("SIGKILL");
-    for (const s of started) await s.exit(10);
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-    await Deno.remove(dir, { recursive: true });
+    await release();
   }
 }

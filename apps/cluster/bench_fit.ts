@@ -12,7 +12,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect, Exit, Scope } from "effect";
 import { Data, Io } from "../../mod.ts";
-import { DENO, freePorts, groodArgs, type Started, startGrood, waitFor } from "./loopback.ts";
+import {
+  DENO,
+  freePorts,
+  groodArgs,
+  releasedOnSignal,
+  type Started,
+  startGrood,
+  waitFor,
+} from "./loopback.ts";
 import { throwawayPostgres } from "./throwaway_postgres.ts";
 import { loadAverage, LOOPBACK_NOTE, runRecord, text } from "./bench.ts";
 
@@ -55,6 +63,14 @@ export async function benchClusterFit(options: BenchFitOptions): Promise<void> {
   const loadBefore = loadAverage();
   const epoch = Deno.env.get("SOURCE_DATE_EPOCH");
   Deno.env.set("SOURCE_DATE_EPOCH", "1796601600");
+  const release = releasedOnSignal(async () => {
+    if (epoch === undefined) Deno.env.delete("SOURCE_DATE_EPOCH");
+    else Deno.env.set("SOURCE_DATE_EPOCH", epoch);
+    for (const s of started) s.kill("SIGKILL");
+    for (const s of started) await s.exit(10);
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    await Deno.remove(dir, { recursive: true });
+  });
   try {
     const train = await Effect.runPromise(Data.loadSplit("mnist", "train"));
     const n = options.images;
@@ -129,11 +145,6 @@ export async function benchClusterFit(options: BenchFitOptions): Promise<void> {
     await Io.writeJsonAtomic(options.out, { ...results, fit });
     console.log(JSON.stringify(fit, null, 2));
   } finally {
-    if (epoch === undefined) Deno.env.delete("SOURCE_DATE_EPOCH");
-    else Deno.env.set("SOURCE_DATE_EPOCH", epoch);
-    for (const s of started) s.kill("SIGKILL");
-    for (const s of started) await s.exit(10);
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-    await Deno.remove(dir, { recursive: true });
+    await release();
   }
 }

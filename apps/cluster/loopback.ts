@@ -232,3 +232,23 @@ export const partsIn = (jobDir: string): ReadonlyArray<string> => {
     return [];
   }
 };
+
+/**
+ * `cleanup` as a one-time release that a SIGINT or SIGTERM runs too (then the exit of that
+ * signal, 130 or 143): a benchmark holds a throwaway PostgreSQL that `pg_ctl` detached, and a
+ * signal's default exit skipped the `finally` that stops it, leaving the server running. Call the
+ * returned function in that `finally`: it runs `cleanup` (once) and removes the listeners.
+ */
+export const releasedOnSignal = (cleanup: () => Promise<void>): () => Promise<void> => {
+  let done: Promise<void> | undefined;
+  const once = () => (done ??= cleanup());
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
+    const listener = () => void once().finally(() => Deno.exit(name === "SIGINT" ? 130 : 143));
+    Deno.addSignalListener(name, listener);
+    return [name, listener] as const;
+  });
+  return async () => {
+    for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+    await once();
+  };
+};
