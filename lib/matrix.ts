@@ -73,3 +73,27 @@ export function concatRows(parts: ReadonlyArray<Matrix>): Matrix {
   }
   return { rows, cols, data: out };
 }
+
+/**
+ * Float64 norms of the rows of a row-major float32 buffer, or, given `centre`, of the rows minus
+ * `centre` rounded to float32 (as the exact search's kernel sees them).
+ */
+export function rowNorms(
+  data: Float32Array,
+  rows: number,
+  d: number,
+  centre?: Float64Array,
+): Float64Array {
+  const norms = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let sum = 0;
+    for (let j = 0; j < d; j++) {
+      const v = centre === undefined
+        ? data[i * d + j]!
+        : Math.fround(data[i * d + j]! - centre[j]!);
+      sum += v * v;
+    }
+    norms[i] = Math.sqrt(sum);
+  }
+  return norms;
+}

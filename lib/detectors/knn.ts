@@ -7,7 +7,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { type Matrix, matrix } from "../matrix.ts";
+import { type Matrix, matrix, rowNorms } from "../matrix.ts";
 import { exactIndex, type NearestNeighbourIndex, type Neighbours } from "../knn/mod.ts";
 import { type Detector, type ExtractedSet, fittedDetector } from "./detector.ts";
 import { checkSet, requireSetting, scoreChecked } from "./checks.ts";
@@ -43,11 +43,10 @@ const KNN_DEFAULTS = optionDefaults(KnnOptionsSpec);
  */
 export function l2Normalise(features: Matrix): Matrix {
   const { rows, cols, data } = features;
+  const norms = rowNorms(data, rows, cols);
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) {
-    let sum = 0;
-    for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
-    const scale = 1 / (Math.sqrt(sum) + 1e-10);
+    const scale = 1 / (norms[i]! + 1e-10);
     for (let j = 0; j < cols; j++) out[i * cols + j] = data[i * cols + j]! * scale;
   }
   return matrix(rows, cols, out);

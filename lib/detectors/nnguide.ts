@@ -7,7 +7,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { type Matrix, matrix, takeRows } from "../matrix.ts";
+import { type Matrix, matrix, rowNorms, takeRows } from "../matrix.ts";
 import { checkSet, finiteMatrix, requireSetting, scoreChecked } from "./checks.ts";
 import { type Detector, fittedDetector } from "./detector.ts";
 import {
@@ -47,11 +47,10 @@ const NNGUIDE_DEFAULTS = optionDefaults(NnGuideOptionsSpec);
 /** h/‖h‖ + 1e-10 per row (the reference's normaliser; float64 norms), in a plain loop. */
 export function nnGuideNormalise(features: Matrix): Matrix {
   const { rows, cols, data } = features;
+  const norms = rowNorms(data, rows, cols);
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) {
-    let sum = 0;
-    for (let j = 0; j < cols; j++) sum += data[i * cols + j]! ** 2;
-    const norm = Math.sqrt(sum);
+    const norm = norms[i]!;
     for (let j = 0; j < cols; j++) {
       out[i * cols + j] = (norm === 0 ? 0 : data[i * cols + j]! / norm) + 1e-10;
     }

@@ -14,7 +14,7 @@
  */
 import { Effect } from "effect";
 import { InvalidParameter } from "../errors.ts";
-import type { Matrix } from "../matrix.ts";
+import { type Matrix, rowNorms } from "../matrix.ts";
 import { type IndexTooLarge, type NonFiniteVector, SearchWorkerError } from "./errors.ts";
 import { type BlockNorms, pruningMargin } from "./norm_bound.ts";
 import { bruteForceRow, checkFinitePoints, checkSearch, wholeAtLeast } from "./rerank.ts";
@@ -29,7 +29,6 @@ import {
   jobStats,
   prepareJob,
   queryBlocks,
-  rowNorms,
 } from "./exact_block.ts";
 import { kernelMemory, POINT_BLOCK } from "./simd_kernel.ts";
 import { startWorkers, WORKER_SCRIPT, type WorkerRequest } from "./search_worker.ts";

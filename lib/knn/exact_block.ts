@@ -11,7 +11,7 @@
  * @module
  */
 import { squaredDistance } from "../distance.ts";
-import type { Matrix } from "../matrix.ts";
+import { type Matrix, rowNorms } from "../matrix.ts";
 import type { SearchStats } from "./exact.ts";
 import { type BlockNorms, lowerBound, pruningIsSafe, type PruningMargin } from "./norm_bound.ts";
 import { bruteForceRow, EXTRA_CANDIDATES, offer, writeReranked } from "./rerank.ts";
@@ -96,30 +96,6 @@ export function failJob(job: ExactJob, reason: string): void {
 /** A failed worker's reason, as {@link failJob} recorded it. */
 export const failure = (job: ExactJob): string =>
   String.fromCharCode(...job.reason).split("\0")[0]!;
-
-/**
- * Float64 norms of the rows of a row-major float32 buffer, or, given `centre`, of the rows minus
- * `centre` rounded to float32 (as the kernel sees them).
- */
-export function rowNorms(
-  data: Float32Array,
-  rows: number,
-  d: number,
-  centre?: Float64Array,
-): Float64Array {
-  const norms = new Float64Array(rows);
-  for (let i = 0; i < rows; i++) {
-    let sum = 0;
-    for (let j = 0; j < d; j++) {
-      const v = centre === undefined
-        ? data[i * d + j]!
-        : Math.fround(data[i * d + j]! - centre[j]!);
-      sum += v * v;
-    }
-    norms[i] = Math.sqrt(sum);
-  }
-  return norms;
-}
 
 /** Bytes of a job's buffer for `rows` queries of `d` columns and `k` neighbours. */
 const jobBytes = (rows: number, d: number, k: number): number =>
