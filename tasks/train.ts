@@ -8,13 +8,13 @@
  * @module
  */
 import { Effect } from "effect";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { trainTask } from "../apps/cli/commands/train.ts";
 import { invocationPath, runTask } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { fixtureDir } from "../lib/benchmarks/mod.ts";
 import { trainFixture } from "../apps/results/train_fixture.ts";
-import { isWithin, OutputFolderRefused } from "../lib/io/mod.ts";
+import { isWithin, OutputFolderRefused, realPathSoFar } from "../lib/io/mod.ts";
 
 const { values } = await taskInput(trainTask);
 
@@ -23,18 +23,13 @@ const out = values.out === undefined ? fixtureDir(values.dataset) : invocationPa
 /** The committed fixture models (`fixtures/models/`): replaced only with --overwrite-fixture. */
 const fixtures = dirname(fixtureDir(values.dataset));
 
-/** `path` with links resolved as far as it exists. */
-const realish = async (path: string): Promise<string> => {
-  const real = await Deno.realPath(path).catch(() => undefined);
-  if (real !== undefined || dirname(path) === path) return real ?? path;
-  return join(await realish(dirname(path)), basename(path));
-};
-
 // `--out fixtures/models/fashion-mnist` saved over a committed fixture (one grood saved: the
 // output-folder rules let it) without --overwrite-fixture, even one of another dataset.
 const program = Effect.gen(function* () {
-  const real = yield* Effect.promise(() => realish(out));
-  if (values.out !== undefined && isWithin(yield* Effect.promise(() => realish(fixtures)), real)) {
+  const real = yield* Effect.promise(() => realPathSoFar(out));
+  if (
+    values.out !== undefined && isWithin(yield* Effect.promise(() => realPathSoFar(fixtures)), real)
+  ) {
     return yield* new OutputFolderRefused({
       path: out,
       reason: `it is, or lies in, the committed fixture models (${fixtures}); replace a ` +

@@ -43,6 +43,7 @@ export {
   isWithin,
   LinkLeavesRoot,
   PathOutsideBase,
+  realPathSoFar,
 } from "./paths.ts";
 export {
   CorruptNpy,

@@ -25,7 +25,7 @@ import {
   someOf,
   unitsInside,
 } from "./output_marker.ts";
-import { isWithin } from "./paths.ts";
+import { isWithin, realPathSoFar } from "./paths.ts";
 
 export { creationTime, OUTPUT_MARKER } from "./output_marker.ts";
 
@@ -35,10 +35,11 @@ export { creationTime, OUTPUT_MARKER } from "./output_marker.ts";
  */
 const HOLDER_KIND = "folder of outputs";
 
-/** Make the missing folders of the path `dir`, each one marked as a holder of outputs. */
-const makeHolders = async (dir: string): Promise<void> => {
-  const created = await missingFolders(resolve(dir));
-  await Deno.mkdir(dir, { recursive: true });
+/** Make the missing folders above `path`, each one marked as a holder of outputs. */
+const makeHoldersAbove = async (path: string): Promise<void> => {
+  const parent = dirname(resolve(path));
+  const created = await missingFolders(parent);
+  await Deno.mkdir(parent, { recursive: true });
   for (const folder of created) {
     await Deno.writeTextFile(join(folder, OUTPUT_MARKER), markerText(HOLDER_KIND));
   }
@@ -67,19 +68,6 @@ export interface OutputFolderOptions {
   readonly cwd?: string;
 }
 
-/** `path` with links resolved as far as it exists (the rest appended as given). */
-const realish = async (path: string): Promise<string> => {
-  const rest: Array<string> = [];
-  for (let at = resolve(path);; at = dirname(at)) {
-    try {
-      return join(await Deno.realPath(at), ...rest.reverse());
-    } catch {
-      if (dirname(at) === at) return resolve(path);
-      rest.push(basename(at));
-    }
-  }
-};
-
 /** For `.catch`: absent, or under a file (no folder there), is undefined. */
 const absentAsNone = (error: unknown): undefined => {
   if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
@@ -95,7 +83,7 @@ const placeProblem = async (
   folder: boolean,
 ): Promise<string | undefined> => {
   for (const input of inputs) {
-    const path = await realish(input);
+    const path = await realPathSoFar(input);
     if (path === real) return `it is an input of this run ("${input}")`;
     if (folder && isWithin(real, path)) return `it holds an input of this run ("${input}")`;
     if (isWithin(path, real)) return `it lies inside an input of this run ("${input}")`;
@@ -114,14 +102,14 @@ const refusal = async (
   options: OutputFolderOptions,
   as: "unit" | "root",
 ): Promise<string | undefined> => {
-  const real = await realish(dir);
+  const real = await realPathSoFar(dir);
   // A given cwd is checked as given ("" is the process's folder); else both folders a user
   // may call current: the one npm started in (INIT_CWD) and the process's.
   const cwds = options.cwd !== undefined
     ? [options.cwd]
     : [Deno.env.get("INIT_CWD"), Deno.cwd()].filter((x): x is string => !!x);
   for (const cwd of cwds) {
-    const here = await realish(cwd);
+    const here = await realPathSoFar(cwd);
     if (here === real) return "it is the current folder";
     if (isWithin(real, here)) return `it holds the current folder "${cwd}"`;
   }
@@ -225,7 +213,7 @@ export const checkOutputFile = (
 ): Effect.Effect<void, OutputFolderRefused | IoError> =>
   Effect.gen(function* () {
     yield* refuseIf(path, async () => {
-      const place = await placeProblem(await realish(path), options.inputs, false);
+      const place = await placeProblem(await realPathSoFar(path), options.inputs, false);
       if (place !== undefined) return place;
       const info = await Deno.stat(path).catch(absentAsNone);
       if (info === undefined) return undefined;
@@ -260,7 +248,7 @@ export const prepareOutputFile = (
 ): Effect.Effect<void, OutputFolderRefused | IoError> =>
   Effect.gen(function* () {
     yield* checkOutputFile(path, options);
-    yield* tryIo(dirname(path), "create", () => makeHolders(dirname(resolve(path))));
+    yield* tryIo(dirname(path), "create", () => makeHoldersAbove(path));
   });
 
 /**
@@ -330,7 +318,7 @@ export const writeOutputFolder = <A, E, R>(
   Effect.gen(function* () {
     yield* recoverOutputFolder(dir);
     yield* checkOutputFolder(dir, options);
-    yield* tryIo(dirname(dir), "create", () => makeHolders(dirname(resolve(dir))));
+    yield* tryIo(dirname(dir), "create", () => makeHoldersAbove(dir));
     return yield* writeDirAtomic(dir, (tmp) =>
       Effect.gen(function* () {
         const marker = join(tmp, OUTPUT_MARKER);
@@ -353,7 +341,7 @@ export const prepareOutputRoot = (
   Effect.gen(function* () {
     yield* checkOutputRoot(dir, options);
     yield* tryIo(dir, "create", async () => {
-      await makeHolders(dirname(resolve(dir)));
+      await makeHoldersAbove(dir);
       await Deno.mkdir(dir, { recursive: true });
       const marker = join(dir, OUTPUT_MARKER);
       if (!(await exists(marker))) await Deno.writeTextFile(marker, markerText(options.kind));

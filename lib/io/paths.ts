@@ -7,7 +7,7 @@
  * @module
  */
 import { Data, Effect, Schema } from "effect";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 /**
  * Why `name` is not an identifier, or undefined when it is one: a letter, digit or `_` first,
@@ -92,6 +92,19 @@ export class PathOutsideBase extends Data.TaggedError("PathOutsideBase")<{
       "paths read from a file must stay inside its folder";
   }
 }
+
+/** `path` with links resolved as far as it exists (the rest appended as given). */
+export const realPathSoFar = async (path: string): Promise<string> => {
+  const rest: Array<string> = [];
+  for (let at = resolve(path);; at = dirname(at)) {
+    try {
+      return join(await Deno.realPath(at), ...rest.reverse());
+    } catch {
+      if (dirname(at) === at) return resolve(path);
+      rest.push(basename(at));
+    }
+  }
+};
 
 /** True when `path` is `base` or lies under it (both absolute, lexically). */
 export function isWithin(base: string, path: string): boolean {
