@@ -18,6 +18,8 @@ import { replicaArgv } from "../tasks/serve_replicas.ts";
 import { fitMspFolder } from "./msp_folder.ts";
 import {
   digitPng,
+  kill,
+  pidsMentioning,
   sleep,
   spawnCollecting,
   type Spawned,
@@ -33,22 +35,6 @@ const dir = ignore ? "" : await Deno.makeTempDir({ prefix: "grood-serve-replicas
 if (!ignore) await fitMspFolder(dir);
 
 const digit = ignore ? new Uint8Array() : await digitPng();
-
-/** Processes whose command line mentions `marker` (this test process excepted). */
-function pidsMentioning(marker: string): Array<number> {
-  const pids: Array<number> = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
-    try {
-      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(marker)) {
-        pids.push(Number(entry.name));
-      }
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 function alive(pid: number): boolean {
   try {
@@ -316,13 +302,7 @@ Deno.test({
       while (pidsMentioning(marked).length > 0 && Date.now() < deadline) await sleep(100);
       assert.deepEqual(pidsMentioning(marked), [], "processes left after SIGTERM");
     } finally {
-      for (const pid of pidsMentioning(marked)) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }
+      for (const pid of pidsMentioning(marked)) kill(pid);
     }
   },
 });

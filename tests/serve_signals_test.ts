@@ -13,6 +13,8 @@ import { fileURLToPath } from "node:url";
 import { fitMspFolder } from "./msp_folder.ts";
 import {
   digitPng,
+  kill,
+  pidsMentioning,
   sleep,
   spawnCollecting,
   type Spawned,
@@ -68,14 +70,6 @@ async function exitWithin(server: Server, ms: number): Promise<Deno.CommandStatu
     throw new Error(`still running ${ms} ms later: ${server.output()}`);
   }
   return status;
-}
-
-function kill(pid: number, signal: Deno.Signal = "SIGKILL") {
-  try {
-    Deno.kill(pid, signal);
-  } catch {
-    // gone
-  }
 }
 
 /** Open `n` raw connections, each sending its headers and the first half of a JSON body. */
@@ -187,21 +181,6 @@ Deno.test("SIGTERM with requests in flight: every one answered 200, then a clean
     kill(server.child.pid);
   }
 });
-
-/** Pids of processes whose command line mentions `marker` (this test's own children). */
-function pidsMentioning(marker: string): Array<number> {
-  const pids: Array<number> = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
-      if (cmd.includes(marker) && Number(entry.name) !== Deno.pid) pids.push(Number(entry.name));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 Deno.test({
   name: "SIGTERM to the wrapper the user starts (npm launcher + deno task) stops the server",

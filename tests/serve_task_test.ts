@@ -12,6 +12,7 @@ import sharp from "sharp";
 import { loadSplit } from "../lib/data/datasets.ts";
 import { loadOodSet } from "../lib/data/ood/mod.ts";
 import { writeNpyAtomic } from "../lib/io/npy.ts";
+import { within } from "../apps/serve/timer.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const mnistModel = join(root, "fixtures/models/mnist");
@@ -32,28 +33,16 @@ const run = async (cwd: string, file: string, args: ReadonlyArray<string>) => {
   return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
 };
 
-/** Read a child's output until `pattern` matches; returns the match. */
-/** `promise`, or what `late()` gives (or throws) when it has not settled within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, late: () => T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
-  try {
-    const first = await Promise.race([promise.then((value) => ({ value })), timeout]);
-    return first === "late" ? late() : first.value;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
+/** Read a child's output until `pattern` matches (at most `ms`); returns the match. */
 async function waitFor(stream: ReadableStream<Uint8Array>, pattern: RegExp, ms = 120_000) {
   const reader = stream.pipeThrough(new TextDecoderStream() as TransformStream<Uint8Array, string>)
     .getReader();
   let text = "";
   const deadline = Date.now() + ms;
   for (;;) {
-    const { done, value } = await within(reader.read(), deadline - Date.now(), () => {
-      throw new Error(`no ${pattern} within ${ms / 1000} s: ${text}`);
-    });
+    const read = await within(reader.read(), deadline - Date.now());
+    if (read === undefined) throw new Error(`no ${pattern} within ${ms / 1000} s: ${text}`);
+    const { done, value } = read;
     if (done) throw new Error(`the service exited before printing ${pattern}: ${text}`);
     text += value;
     const match = pattern.exec(text);
@@ -180,19 +169,14 @@ Deno.test("deno task serve scores as deno task score does, enforces its token, s
     assert.deepEqual(summed, returned);
 
     child.kill("SIGTERM");
-    const status = await within(child.status, 60_000, () => {
-      throw new Error("still running 60 s after SIGTERM");
-    });
+    const status = await within(child.status, 60_000);
+    if (status === undefined) throw new Error("still running 60 s after SIGTERM");
     let text = "";
     for (;;) {
       // The log is whole once the process has exited; a pipe held open elsewhere ends it too.
-      const { done, value } = await within(
-        rest.read(),
-        10_000,
-        (): ReadableStreamReadResult<string> => ({ done: true }),
-      );
-      if (done) break;
-      text += value;
+      const read = await within(rest.read(), 10_000);
+      if (read === undefined || read.done) break;
+      text += read.value;
     }
     assert.equal(status.code, 0, text);
     assert.match(text, /SIGTERM: finishing requests in flight/);

@@ -1,7 +1,7 @@
 /**
  * What the tests that start the service as a process share (`serve_signals_test.ts`,
  * `serve_replicas_test.ts`): a process whose output is collected as text, a bounded wait for a
- * line of that output, and one MNIST test digit as PNG bytes.
+ * line of that output, the processes a marker names, and one MNIST test digit as PNG bytes.
  *
  * @module
  */
@@ -15,6 +15,31 @@ export interface Spawned {
   readonly output: () => string;
   /** The process's exit status (its output may still be open in processes it started). */
   readonly exited: Promise<Deno.CommandStatus>;
+}
+
+/** Pids of processes whose command line mentions `marker` (this test process excepted). */
+export function pidsMentioning(marker: string): Array<number> {
+  const pids: Array<number> = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(marker)) {
+        pids.push(Number(entry.name));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** Send `signal` (SIGKILL by default) to `pid`, if it still runs. */
+export function kill(pid: number, signal: Deno.Signal = "SIGKILL"): void {
+  try {
+    Deno.kill(pid, signal);
+  } catch {
+    // gone
+  }
 }
 
 /** `undefined` after `ms` of real time (to race against a promise). */
