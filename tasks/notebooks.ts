@@ -22,7 +22,7 @@
 import { Cause, Effect, Schema } from "effect";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NOTEBOOKS_DEFAULTS, notebooksTask } from "../apps/cli/commands/notebooks.ts";
+import { notebooksTask } from "../apps/cli/commands/notebooks.ts";
 import { formatSeconds, invocationPath } from "../apps/cli/run_task.ts";
 import { taskInput } from "../apps/cli/task_input.ts";
 import { type OutputFolderOptions, writeJsonAtomic, writeOutputFolder } from "../lib/io/mod.ts";
@@ -125,13 +125,14 @@ function outputsOf(text: string): { mimes: Set<string>; errors: Array<string> } 
 }
 
 /**
- * Execute `notebooks` of `dir` into `tmp` and check what each shows; prints a line per notebook
- * and a table of times. Returns the exit code: 1 when any failed.
+ * Execute `notebooks` of `dir` into `tmp` (which becomes `out`) and check what each shows; prints
+ * a line per notebook and a table of times. Returns the exit code: 1 when any failed.
  */
 async function executeAll(
   dir: string,
   notebooks: ReadonlyArray<string>,
   tmp: string,
+  out: string,
   timeout: number,
 ): Promise<number> {
   const failures: Array<string> = [];
@@ -189,7 +190,7 @@ async function executeAll(
     const status = problems.length === 0 ? "ok" : "FAILED";
     times.push([name, seconds, status]);
     if (problems.length === 0) {
-      console.log(`✔ ${name}: ${formatSeconds(seconds)} → ${join(values.out, basename(name))}`);
+      console.log(`✔ ${name}: ${formatSeconds(seconds)} → ${join(out, basename(name))}`);
     } else {
       failures.push(name);
       console.error(`✘ notebook ${name} failed after ${formatSeconds(seconds)}:`);
@@ -212,11 +213,9 @@ async function main(): Promise<number> {
   // A folder given is relative to where the command was typed (it was taken from the checkout:
   // `--out mydocs` typed in a folder holding mydocs wrote the checkout's mydocs); the defaults
   // are the checkout's.
-  const dir = values.dir === NOTEBOOKS_DEFAULTS.dir
-    ? resolve(ROOT, values.dir)
-    : invocationPath(values.dir);
-  const out = values.out === NOTEBOOKS_DEFAULTS.out
-    ? resolve(ROOT, values.out)
+  const dir = values.dir === undefined ? resolve(ROOT, "notebooks") : invocationPath(values.dir);
+  const out = values.out === undefined
+    ? resolve(ROOT, "results", "notebooks")
     : invocationPath(values.out);
   const timeout = values.timeout;
 
@@ -273,13 +272,13 @@ async function main(): Promise<number> {
   const rules: OutputFolderOptions = {
     kind: "executed notebooks",
     inputs: [dir],
-    recognise: out === resolve(ROOT, "results", "notebooks") ? notebooks : [],
+    recognise: values.out === undefined ? notebooks : [],
   };
   const written = await Effect.runPromiseExit(
     writeOutputFolder(
       out,
       rules,
-      (tmp) => Effect.promise(() => executeAll(dir, notebooks, tmp, timeout)),
+      (tmp) => Effect.promise(() => executeAll(dir, notebooks, tmp, out, timeout)),
     ),
   );
   if (written._tag === "Success") return written.value;

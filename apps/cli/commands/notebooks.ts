@@ -6,9 +6,6 @@
 import { flag } from "../flags.ts";
 import { task } from "../task.ts";
 
-/** The defaults of `--dir` and `--out`: the checkout's folders (a path given is the typed one's). */
-export const NOTEBOOKS_DEFAULTS = { dir: "notebooks", out: "results/notebooks" } as const;
-
 /** `grood notebooks`. */
 export const notebooksTask = task("notebooks", {
   summary: "Execute the notebooks headless with the Deno Jupyter kernel and check what they show.",
@@ -19,9 +16,10 @@ export const notebooksTask = task("notebooks", {
     description: "run only the notebooks whose file name contains one of the names",
   },
   flags: {
-    dir: flag.string("notebooks folder", { default: NOTEBOOKS_DEFAULTS.dir, placeholder: "DIR" }),
-    out: flag.string("folder for the executed copies", {
-      default: NOTEBOOKS_DEFAULTS.out,
+    dir: flag.string("notebooks folder (default: the checkout's notebooks)", {
+      placeholder: "DIR",
+    }),
+    out: flag.string("folder for the executed copies (default: the checkout's results/notebooks)", {
       placeholder: "DIR",
     }),
     timeout: flag.integer("seconds per notebook", { min: 1, default: 900, placeholder: "S" }),
